@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+Device-parametrised tests take the ``device`` fixture. On CI it runs each such
+test on ``'cpu'`` (NumPy) and on ``'strict'`` (NumPy arrays that refuse implicit
+host conversion, as CuPy does). On a GPU machine run the suite with
+``pytest --device cuda`` (or ``TINYGRAD_OPT_TEST_DEVICE=cuda``) to run them on
+``'cpu'`` and ``'cuda'``.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device", default=os.environ.get("TINYGRAD_OPT_TEST_DEVICE", "strict"),
+        help="the non-host device to run device-parametrised tests on: strict or cuda")
+
+
+def pytest_generate_tests(metafunc):
+    if "device" in metafunc.fixturenames:
+        other = metafunc.config.getoption("--device")
+        metafunc.parametrize("device", ["cpu", other])
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state."""
+    tg.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def rng():
+    """A host NumPy generator for test data."""
+    return np.random.default_rng(0)

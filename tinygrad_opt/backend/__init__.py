@@ -1,0 +1,195 @@
+"""The one place that knows about NumPy and CuPy.
+
+Every other module asks this one for the array module of a device (``xp``) and
+for transfers between devices. Three devices exist:
+
+* ``'cpu'``    NumPy arrays.
+* ``'cuda'``   CuPy arrays on the GPU (needs the ``gpu`` extra and a GPU).
+* ``'strict'`` a test-only device: NumPy arrays wrapped so that, like CuPy,
+  they refuse every implicit conversion to a host array. Running the test suite
+  on it catches code that would break on a GPU, on machines that have none.
+
+Arrays never change device implicitly: ``to_device`` is the only way across.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_opt.backend import strict
+
+try:  # CuPy is optional: the ``gpu`` extra.
+    import cupy
+except Exception:  # ImportError, or a CuPy that cannot find its CUDA libraries
+    cupy = None
+
+DEVICES = ("cpu", "cuda", "strict")
+_cuda_checked = None  # cached answer of cuda_available()
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    global _cuda_checked
+    if _cuda_checked is None:
+        try:
+            _cuda_checked = cupy is not None and cupy.cuda.runtime.getDeviceCount() > 0
+        except Exception:
+            _cuda_checked = False
+    return _cuda_checked
+
+
+def check_device(device) -> str:
+    """Normalise a device name (``None`` means ``'cpu'``) or raise a clear error."""
+    if device is None:
+        return "cpu"
+    device = str(device)
+    if device.startswith("cuda"):  # accept 'cuda:0' as PyTorch users write it
+        if not cuda_available():
+            raise RuntimeError(
+                f"device '{device}' was asked for, but CuPy or a GPU is not available "
+                "(install the 'gpu' extra on a machine with an NVIDIA GPU); use device='cpu'")
+        return "cuda"
+    if device not in DEVICES:
+        raise ValueError(f"unknown device '{device}': expected one of 'cpu', 'cuda'")
+    return device
+
+
+def get_xp(device: str):
+    """The array module of a device: numpy, cupy, or the strict test module."""
+    if device == "cpu":
+        return np
+    if device == "cuda":
+        return cupy
+    if device == "strict":
+        return strict
+    raise ValueError(f"unknown device '{device}'")
+
+
+_device_of_type = {np.ndarray: "cpu", strict.StrictArray: "strict"}
+if cupy is not None:
+    _device_of_type[cupy.ndarray] = "cuda"
+
+
+def device_of(array) -> str:
+    """The device an array lives on."""
+    return _device_of_type[type(array)]
+
+
+def xp_of(array):
+    """The array module that owns ``array``."""
+    return get_xp(_device_of_type[type(array)])
+
+
+def is_array(obj) -> bool:
+    """True for an array of any device (not for Python or NumPy scalars)."""
+    return type(obj) in _device_of_type
+
+
+def as_array(value):
+    """Make an op's result an array: NumPy turns 0-d results into scalars."""
+    if type(value) in _device_of_type:
+        return value
+    return np.asarray(value)
+
+
+def to_host(array) -> np.ndarray:
+    """An explicit copy to a host NumPy array (the only way off a device)."""
+    device = _device_of_type.get(type(array))
+    if device == "cpu":
+        return array
+    if device == "strict":
+        return strict.asnumpy(array)
+    if device == "cuda":
+        return cupy.asnumpy(array)
+    return np.asarray(array)  # Python data, lists, NumPy scalars
+
+
+def to_device(array, device: str):
+    """An explicit transfer of ``array`` (any device, or host data) to ``device``."""
+    if _device_of_type.get(type(array)) == device:
+        return array
+    host = to_host(array)
+    if device == "cpu":
+        return host
+    if device == "strict":
+        return strict.asarray(host)
+    if device == "cuda":
+        return cupy.asarray(host)
+    raise ValueError(f"unknown device '{device}'")
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` where repeated indices all accumulate."""
+    device = device_of(target)
+    if device == "cuda":
+        import cupyx  # shipped with CuPy
+        cupyx.scatter_add(target, index, values)
+    else:
+        get_xp(device).add.at(target, index, values)
+
+
+# --- randomness: one generator per array module, all seeded by manual_seed ---
+
+_host_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random source the framework uses (NumPy and, if present, CuPy)."""
+    global _host_rng
+    _host_rng = np.random.default_rng(seed)
+    np.random.seed(seed % 2**32)  # code that uses the legacy global generator
+    if cuda_available():
+        cupy.random.seed(seed)
+
+
+def random_uniform(shape, dtype, device: str, low=0.0, high=1.0):
+    """Uniform samples on [low, high) as an array of ``dtype`` on ``device``."""
+    if device == "cuda":
+        return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
+    host = _host_rng.uniform(low, high, size=shape).astype(dtype, copy=False)
+    return to_device(host, device)
+
+
+def random_normal(shape, dtype, device: str, mean=0.0, std=1.0):
+    """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device``."""
+    if device == "cuda":
+        return cupy.random.normal(mean, std, size=shape).astype(dtype, copy=False)
+    host = _host_rng.normal(mean, std, size=shape).astype(dtype, copy=False)
+    return to_device(host, device)
+
+
+def random_integers(low: int, high: int, shape, device: str):
+    """Integers in [low, high) as an int64 array on ``device``."""
+    if device == "cuda":
+        return cupy.random.randint(low, high, size=shape).astype(np.int64, copy=False)
+    return to_device(_host_rng.integers(low, high, size=shape, dtype=np.int64), device)
+
+
+def host_rng() -> np.random.Generator:
+    """The seeded host generator (for shuffling, sampling: host-side work)."""
+    return _host_rng
+
+
+# dtypes, so that other modules can name them without importing NumPy
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int64 = np.dtype("int64")
+int32 = np.dtype("int32")
+bool_ = np.dtype("bool")
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Normalise a dtype spelling ('float32', np.float32, tg.float32) to np.dtype."""
+    try:
+        return np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"not a dtype: {dtype!r}") from error
+
+
+def is_floating(dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+def result_dtype(*dtypes) -> np.dtype:
+    return np.result_type(*dtypes)
