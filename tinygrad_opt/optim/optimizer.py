@@ -1,0 +1,279 @@
+"""The optimizer base class: PyTorch's data model, one code path for every rule.
+
+An optimizer holds
+
+* ``param_groups``: a list of dicts. Each has ``'params'`` (a list of Tensors)
+  and every hyperparameter of the rule (``'lr'``, ``'momentum'``, ...), with
+  the values from ``defaults`` filled in where the group gave none. Learning-rate
+  schedulers and users change a hyperparameter by writing into a group.
+* ``defaults``: the hyperparameters given to the constructor.
+* ``state``: a dict keyed by the parameter Tensor itself. ``state[p]`` is a
+  dict with PyTorch's key names (``'step'``, ``'momentum_buffer'``,
+  ``'exp_avg'``, ``'exp_avg_sq'``, ...); the buffers are backend arrays on the
+  parameter's device, of its dtype; ``'step'`` is a Python int.
+
+One ``step()`` is::
+
+    loss = closure()                      (if given; under enable_grad)
+    for each group, for each p with p.requires_grad and p.grad is not None:
+        update(θ = p.data, g = p.grad.data, state[p], group)      (under no_grad)
+
+A first-order rule (SGD, Adam, ...) only writes ``update``: it changes θ and its
+state arrays in place, reads g and never writes it, so ``p.grad`` is left as it
+was and no graph is recorded. Rules that need the closure more than once
+(LBFGS, Newton) override ``step`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
+
+
+class _RequiredParameter:
+    """A default that a param group must give itself (like PyTorch's ``required``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _is_tensor(obj) -> bool:
+    from tinygrad_opt.tensor import Tensor  # imported late: tensor.py may import optim users
+    return isinstance(obj, Tensor)
+
+
+class Optimizer:
+    """Base class of every optimizer.
+
+    Args:
+        params: an iterable of Tensors, or of dicts (parameter groups), each with
+            a ``'params'`` entry and any hyperparameters that differ from
+            ``defaults`` for that group.
+        defaults: the hyperparameters of the rule, used where a group has none.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]):
+        self.defaults = defaults
+        self.state: dict = defaultdict(dict)  # state[p] -> {'step': ..., 'exp_avg': ...}
+        self.param_groups: list[dict[str, Any]] = []
+        if _is_tensor(params):
+            raise TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or dicts, "
+                "but got a single Tensor (wrap it in a list)")
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    # --- parameter groups ---
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, e.g. layers unfrozen during fine-tuning.
+
+        Hyperparameters the group does not name are taken from ``defaults``.
+        A parameter may belong to one group only.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"] if "params" in param_group else None
+        if params is None:
+            raise ValueError("param_group must have a 'params' entry")
+        if _is_tensor(params):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs; use a list instead")
+        else:
+            params = list(params)
+        for p in params:
+            if not _is_tensor(p):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
+                                f"is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (one made by an op); "
+                                 "optimize the leaf it was computed from, or .detach() it")
+        if len(set(map(id, params))) != len(params):
+            raise ValueError("a parameter group contains the same parameter more than once")
+
+        group = {"params": params}
+        for name, value in param_group.items():
+            if name != "params":
+                group[name] = value
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter '{name}'")
+            group.setdefault(name, default)
+
+        already_seen = {id(p) for other in self.param_groups for p in other["params"]}
+        if any(id(p) in already_seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    # --- the training-loop surface ---
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter: ``p.grad = None`` (or zeros in place)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:  # a grad made with create_graph=True
+                        p.grad = p.grad.detach()
+                    p.grad.data[...] = 0
+
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns the closure's loss.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss:
+        ``def closure(): opt.zero_grad(); loss = f(); loss.backward(); return loss``.
+        It runs with gradient recording on, even if ``step`` is called under
+        ``no_grad``. Parameters with ``requires_grad=False`` or ``grad=None`` are
+        skipped.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if not p.requires_grad or p.grad is None:
+                        continue
+                    self.update(p.data, p.grad.data, self.state[p], group)
+        return loss
+
+    def update(self, theta, g, state: dict, group: dict) -> None:
+        """The update rule for one parameter; each optimizer writes its own.
+
+        Args:
+            theta: ``p.data``, the parameter's array: change it in place.
+            g: ``p.grad.data``, the gradient's array: read it, never write it.
+            state: ``self.state[p]``, empty at the first step.
+            group: the parameter group, with the hyperparameters.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement update(theta, g, state, group) "
+            "or override step(closure)")
+
+    # --- saving and resuming ---
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's layout.
+
+        ``{'state': {index: state[p]}, 'param_groups': [{..., 'params': [index, ...]}]}``
+        where parameters are numbered 0, 1, ... in group order. Like PyTorch, it
+        refers to the live state (the same dicts and arrays): ``copy.deepcopy`` it
+        or save it to keep a snapshot.
+        """
+        index_of: dict[int, int] = {}
+        param_groups = []
+        for group in self.param_groups:
+            packed = {name: value for name, value in group.items() if name != "params"}
+            indices = []
+            for p in group["params"]:
+                index_of.setdefault(id(p), len(index_of))
+                indices.append(index_of[id(p)])
+            packed["params"] = indices
+            param_groups.append(packed)
+        state = {index_of[id(p)]: param_state for p, param_state in self.state.items()
+                 if id(p) in index_of}
+        return {"state": state, "param_groups": param_groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume from ``state_dict()``: the run continues exactly as if never interrupted.
+
+        The saved dict is deep-copied; state arrays are moved to each
+        parameter's device and (floating ones) cast to its dtype. The
+        optimizer must have as many groups, of the same sizes, as the saved one.
+        """
+        state_dict = copy.deepcopy(state_dict)
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, but this "
+                f"{type(self).__name__} has {len(self.param_groups)}")
+        for number, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group {number} of size "
+                    f"{len(saved['params'])}, which doesn't match the size "
+                    f"{len(group['params'])} of this optimizer's group {number}")
+
+        param_of = {}
+        for group, saved in zip(self.param_groups, saved_groups):
+            for index, p in zip(saved["params"], group["params"]):
+                param_of[index] = p
+
+        self.state = defaultdict(dict)
+        for index, param_state in state_dict["state"].items():
+            index = int(index)  # keys may come back as strings from some file formats
+            if index not in param_of:
+                raise ValueError(f"loaded state dict has state for parameter {index}, "
+                                 "which is in none of its parameter groups")
+            p = param_of[index]
+            self.state[p] = _to_param(param_state, p)
+
+        for group, saved in zip(self.param_groups, saved_groups):
+            for name, value in saved.items():
+                if name != "params":
+                    group[name] = value
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for number, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {number}")
+            for name in sorted(group):
+                if name != "params":
+                    lines.append(f"    {name}: {group[name]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+_SCALAR_STATE = ("step", "mu_product")  # kept as Python numbers, never cast
+
+
+def _to_param(value, p, name=None):
+    """A saved state entry made ready for parameter ``p`` (as PyTorch does on load).
+
+    Arrays (and Tensors) go onto ``p``'s device, floating ones cast to ``p``'s
+    dtype; counters such as ``'step'`` stay Python numbers; lists, tuples and
+    dicts are converted item by item.
+    """
+    if _is_tensor(value):
+        from tinygrad_opt.tensor import Tensor
+        return Tensor(_to_param(value.data, p, name))
+    if isinstance(value, dict):
+        return {key: _to_param(item, p, key) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_param(item, p, name) for item in value)
+    if type(value).__module__ == "numpy" and not backend.is_array(value):
+        return value.item()  # a NumPy scalar such as np.int64(5) from a file
+    if not backend.is_array(value):
+        return value  # Python numbers, strings, None
+    if name in _SCALAR_STATE and value.ndim == 0:
+        return value.item()
+    array = backend.to_device(value, p.device)
+    if backend.is_floating(array.dtype) and array.dtype != p.dtype:
+        array = array.astype(p.dtype)
+    return array
