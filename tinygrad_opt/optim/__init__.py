@@ -1,3 +1,21 @@
-"""Optimizers (being written): see optimizer.py."""
+"""Optimizers: the update rules that turn gradients into parameter changes.
+
+Every optimizer follows PyTorch's data model (``param_groups``, ``state``,
+``step(closure=None)``, ``state_dict``): see ``optimizer.py`` for the base
+class, then one file per rule, each with its update rule as math in its
+docstring and one code line per math line.
+"""
 
 from tinygrad_opt.optim.optimizer import Optimizer
+
+# First-order rules, one file each.
+from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.adam import Adam, AdamW
+from tinygrad_opt.optim.adagrad import Adagrad
+from tinygrad_opt.optim.rmsprop import RMSprop
+from tinygrad_opt.optim.adadelta import Adadelta
+from tinygrad_opt.optim.nadam import NAdam
+
+# Closure-driven and second-order rules (LBFGS, Newton, CoordinateDescent) and
+# the submodules lr_scheduler and swa_utils are imported here, below this line,
+# by the files that define them.

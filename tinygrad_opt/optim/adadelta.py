@@ -1,0 +1,66 @@
+"""Adadelta: steps whose units match the parameters', with no global learning rate needed."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tinygrad_opt import backend
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, check_unit_closed
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler, 2012).
+
+    Like RMSprop, but the step is scaled by a running RMS of past *updates*
+    instead of a learning rate, so it has the units of θ. With decay ρ, weight
+    decay λ and an extra factor γ (PyTorch's ``lr``, 1.0 in the paper)::
+
+        g ← −g                              if maximize
+        g ← g + λ·θ                         if λ ≠ 0
+        v ← ρ·v + (1−ρ)·g²                  running mean of g²
+        Δx ← √(u + ε) / √(v + ε) · g        the update, RMS[Δx] / RMS[g] · g
+        u ← ρ·u + (1−ρ)·Δx²                 running mean of Δx²
+        θ ← θ − γ·Δx
+
+    State per parameter: ``'step'``, ``'square_avg'`` (v), ``'acc_delta'`` (u).
+
+    Args:
+        params: Tensors or parameter-group dicts to optimize.
+        lr: γ, a factor on the update.
+        rho: decay ρ of both running means.
+        eps: ε, inside both square roots.
+        weight_decay: L2 penalty λ.
+        maximize: climb the objective instead of descending it.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False):
+        check_non_negative("learning rate", lr)
+        check_unit_closed("rho value", rho)
+        check_non_negative("epsilon value", eps)
+        check_non_negative("weight_decay value", weight_decay)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def update(self, theta, g, state: dict, group: dict) -> None:
+        xp = backend.xp_of(theta)
+        lr = group["lr"]
+        rho = group["rho"]
+        eps = group["eps"]
+        weight_decay = group["weight_decay"]
+        if len(state) == 0:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(theta)
+            state["acc_delta"] = xp.zeros_like(theta)
+        v = state["square_avg"]
+        u = state["acc_delta"]
+        state["step"] += 1
+
+        if group["maximize"]:
+            g = -g                                             # g ← −g
+        if weight_decay != 0:
+            g = g + weight_decay * theta                       # g ← g + λ·θ
+        v[...] = rho * v + (1 - rho) * g * g                   # v ← ρ·v + (1−ρ)·g²
+        delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g        # Δx ← √(u + ε) / √(v + ε) · g
+        u[...] = rho * u + (1 - rho) * delta * delta           # u ← ρ·u + (1−ρ)·Δx²
+        theta -= lr * delta                                    # θ ← θ − γ·Δx

@@ -1,0 +1,112 @@
+"""Adam (adaptive moment estimation) and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tinygrad_opt import backend
+from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), optionally AMSGrad (Reddi et al., 2018).
+
+    With learning rate γ, betas (β1, β2), ε and weight decay λ, at step t = 1, 2, ...::
+
+        g ← −g                              if maximize
+        g ← g + λ·θ                         if λ ≠ 0       (L2 penalty, in the gradient)
+        θ ← θ − γ·λ·θ                       instead, if decoupled_weight_decay (AdamW)
+        m ← β1·m + (1−β1)·g                 first moment: running mean of g
+        v ← β2·v + (1−β2)·g²                second moment: running mean of g²
+        m̂ ← m / (1 − β1^t)                  bias correction (m and v start at 0)
+        v_max ← max(v_max, v)               if amsgrad
+        v̂ ← v_max / (1 − β2^t)              if amsgrad
+        v̂ ← v / (1 − β2^t)                  otherwise
+        θ ← θ − γ·m̂ / (√v̂ + ε)
+
+    State per parameter: ``'step'`` (t), ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v),
+    ``'max_exp_avg_sq'`` (v_max, with amsgrad).
+
+    Args:
+        params: Tensors or parameter-group dicts to optimize.
+        lr: learning rate γ.
+        betas: decay rates (β1, β2) of the two moment averages.
+        eps: ε, added to the denominator for numerical stability.
+        weight_decay: weight decay λ.
+        amsgrad: divide by the running maximum of v instead of v.
+        maximize: climb the objective instead of descending it.
+        decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,
+                 maximize: bool = False, decoupled_weight_decay: bool = False):
+        check_non_negative("learning rate", lr)
+        check_non_negative("epsilon value", eps)
+        check_betas(betas)
+        check_non_negative("weight_decay value", weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def update(self, theta, g, state: dict, group: dict) -> None:
+        xp = backend.xp_of(theta)
+        lr = group["lr"]
+        beta1, beta2 = group["betas"]
+        eps = group["eps"]
+        weight_decay = group["weight_decay"]
+        if len(state) == 0:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(theta)
+            state["exp_avg_sq"] = xp.zeros_like(theta)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = xp.zeros_like(theta)
+        m = state["exp_avg"]
+        v = state["exp_avg_sq"]
+        state["step"] += 1
+        t = state["step"]
+
+        if group["maximize"]:
+            g = -g                                             # g ← −g
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
+            theta *= 1 - lr * weight_decay                     # θ ← θ − γ·λ·θ
+        elif weight_decay != 0:
+            g = g + weight_decay * theta                       # g ← g + λ·θ
+        m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
+        v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
+        m_hat = m / (1 - beta1 ** t)                           # m̂ ← m / (1 − β1^t)
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]
+            xp.maximum(v_max, v, out=v_max)                    # v_max ← max(v_max, v)
+            v_hat = v_max / (1 - beta2 ** t)                   # v̂ ← v_max / (1 − β2^t)
+        else:
+            v_hat = v / (1 - beta2 ** t)                       # v̂ ← v / (1 − β2^t)
+        theta -= lr * m_hat / (xp.sqrt(v_hat) + eps)           # θ ← θ − γ·m̂ / (√v̂ + ε)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    The decay shrinks θ directly instead of entering the gradient, so the
+    adaptive denominator does not rescale it. At step t::
+
+        g ← −g                              if maximize
+        θ ← θ − γ·λ·θ                       decoupled weight decay
+        m ← β1·m + (1−β1)·g
+        v ← β2·v + (1−β2)·g²
+        m̂ ← m / (1 − β1^t)
+        v_max ← max(v_max, v)               if amsgrad
+        v̂ ← v_max / (1 − β2^t)              if amsgrad
+        v̂ ← v / (1 − β2^t)                  otherwise
+        θ ← θ − γ·m̂ / (√v̂ + ε)
+
+    It is :class:`Adam` with ``decoupled_weight_decay=True`` (the code is
+    Adam.update), and ``weight_decay`` defaults to 1e-2. Same state as Adam.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)

@@ -1,0 +1,88 @@
+"""RMSprop: divide the step by a running root-mean-square of the gradient."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tinygrad_opt import backend
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton, Coursera lecture 6e, 2012), optionally centered (Graves, 2013).
+
+    Adagrad's sum of squares becomes a leaky running mean, so old gradients are
+    forgotten and the step does not shrink forever. With learning rate γ,
+    smoothing α, momentum μ, weight decay λ, at every step::
+
+        g ← −g                              if maximize
+        g ← g + λ·θ                         if λ ≠ 0
+        v ← α·v + (1−α)·g²                  running mean of g²
+        ṽ ← v
+        ḡ ← α·ḡ + (1−α)·g                   if centered: running mean of g
+        ṽ ← v − ḡ²                          if centered: a running variance of g
+        b ← μ·b + g / (√ṽ + ε)              if μ > 0 (b starts at 0)
+        θ ← θ − γ·b                         if μ > 0
+        θ ← θ − γ·g / (√ṽ + ε)              otherwise
+
+    ε is added after the square root, as in PyTorch.
+    State per parameter: ``'step'``, ``'square_avg'`` (v), ``'momentum_buffer'``
+    (b, if μ > 0), ``'grad_avg'`` (ḡ, if centered).
+
+    Args:
+        params: Tensors or parameter-group dicts to optimize.
+        lr: learning rate γ.
+        alpha: smoothing constant α.
+        eps: ε, added to the denominator.
+        weight_decay: L2 penalty λ.
+        momentum: momentum factor μ.
+        centered: normalise by an estimate of the variance of g instead of its
+            second moment.
+        maximize: climb the objective instead of descending it.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
+                 centered: bool = False, maximize: bool = False):
+        check_non_negative("learning rate", lr)
+        check_non_negative("epsilon value", eps)
+        check_non_negative("momentum value", momentum)
+        check_non_negative("weight_decay value", weight_decay)
+        check_non_negative("alpha value", alpha)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def update(self, theta, g, state: dict, group: dict) -> None:
+        xp = backend.xp_of(theta)
+        lr = group["lr"]
+        alpha = group["alpha"]
+        eps = group["eps"]
+        weight_decay = group["weight_decay"]
+        momentum = group["momentum"]
+        if len(state) == 0:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(theta)
+        if momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = xp.zeros_like(theta)
+        if group["centered"] and "grad_avg" not in state:
+            state["grad_avg"] = xp.zeros_like(theta)
+        v = state["square_avg"]
+        state["step"] += 1
+
+        if group["maximize"]:
+            g = -g                                             # g ← −g
+        if weight_decay != 0:
+            g = g + weight_decay * theta                       # g ← g + λ·θ
+        v[...] = alpha * v + (1 - alpha) * g * g               # v ← α·v + (1−α)·g²
+        v_tilde = v                                            # ṽ ← v
+        if group["centered"]:
+            g_avg = state["grad_avg"]
+            g_avg[...] = alpha * g_avg + (1 - alpha) * g       # ḡ ← α·ḡ + (1−α)·g
+            v_tilde = v - g_avg * g_avg                        # ṽ ← v − ḡ²
+        if momentum > 0:
+            b = state["momentum_buffer"]
+            b[...] = momentum * b + g / (xp.sqrt(v_tilde) + eps)   # b ← μ·b + g / (√ṽ + ε)
+            theta -= lr * b                                    # θ ← θ − γ·b
+        else:
+            theta -= lr * g / (xp.sqrt(v_tilde) + eps)         # θ ← θ − γ·g / (√ṽ + ε)

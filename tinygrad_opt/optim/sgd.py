@@ -1,0 +1,73 @@
+"""Stochastic gradient descent, with momentum and Nesterov momentum."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (plain, mini-batch, momentum, Nesterov).
+
+    With learning rate γ, momentum μ, dampening τ, weight decay λ, at every step t::
+
+        g ← −g                       if maximize
+        g ← g + λ·θ                  if λ ≠ 0      (L2 penalty λ/2·‖θ‖²)
+        if μ ≠ 0:
+            b ← g                    at the first step
+            b ← μ·b + (1−τ)·g        afterwards
+            g ← g + μ·b              if nesterov
+            g ← b                    otherwise
+        θ ← θ − γ·g
+
+    This is PyTorch's form of momentum. The lecture-notes form
+    ``v ← μ·v − γ·g; θ ← θ + v`` gives the same trajectory when τ = 0 and γ is
+    constant (then v = −γ·b); see docs/optimizers.md.
+
+    State per parameter: ``'momentum_buffer'`` (b), when μ ≠ 0.
+
+    Args:
+        params: Tensors or parameter-group dicts to optimize.
+        lr: learning rate γ.
+        momentum: momentum factor μ.
+        dampening: dampening τ of the gradient added to the buffer.
+        weight_decay: L2 penalty λ (added to the gradient).
+        nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
+        maximize: climb the objective instead of descending it.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
+                 maximize: bool = False):
+        check_non_negative("learning rate", lr)
+        check_non_negative("momentum value", momentum)
+        check_non_negative("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def update(self, theta, g, state: dict, group: dict) -> None:
+        lr = group["lr"]
+        momentum = group["momentum"]
+        dampening = group["dampening"]
+        weight_decay = group["weight_decay"]
+
+        if group["maximize"]:
+            g = -g                                             # g ← −g
+        if weight_decay != 0:
+            g = g + weight_decay * theta                       # g ← g + λ·θ
+        if momentum != 0:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()            # b ← g
+            else:
+                b = state["momentum_buffer"]
+                b[...] = momentum * b + (1 - dampening) * g    # b ← μ·b + (1−τ)·g
+            b = state["momentum_buffer"]
+            if group["nesterov"]:
+                g = g + momentum * b                           # g ← g + μ·b
+            else:
+                g = b                                          # g ← b
+        theta -= lr * g                                        # θ ← θ − γ·g
