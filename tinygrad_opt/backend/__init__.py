@@ -193,3 +193,16 @@ def is_floating(dtype) -> bool:
 
 def result_dtype(*dtypes) -> np.dtype:
     return np.result_type(*dtypes)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape NumPy broadcasting gives; ValueError if the shapes do not broadcast."""
+    return np.broadcast_shapes(*shapes)
+
+
+def is_host_data(obj) -> bool:
+    """Python scalars, lists and NumPy arrays/scalars: data that lives on the host."""
+    return isinstance(obj, (int, float, bool, list, tuple, np.ndarray, np.generic))
+
+
+np_types = (np.ndarray, np.generic)  # host data whose dtype is kept as it is

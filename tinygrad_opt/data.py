@@ -1,0 +1,366 @@
+"""Feeding data to a model: data sets, mini-batches, splits, scaling, resampling.
+
+The names and behaviour follow ``torch.utils.data``:
+
+* a **data set** is anything with ``__len__`` and ``__getitem__(i)`` (see
+  :class:`Dataset`); :class:`TensorDataset` wraps arrays that share their first
+  dimension, :class:`Subset` views part of another data set;
+* a :class:`DataLoader` walks a data set in mini-batches, every sample exactly
+  once per epoch, optionally in a fresh random order each epoch, and yields
+  tuples of Tensors on the device you ask for;
+* :func:`random_split` cuts a data set into disjoint random parts (train /
+  validation / test), :func:`standardize` scales features with statistics of the
+  training part only, and :func:`balanced_indices` over- or under-samples
+  classes for imbalanced problems.
+
+All of this is host-side bookkeeping (index arithmetic in NumPy); only the
+finished batch is sent to the device, once.
+
+Randomness: ``seed=None`` uses the framework's host generator (seeded by
+``tg.manual_seed``); an int seed gives a private generator, so the same seed
+gives the same result whatever else the program draws.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from tinygrad_opt import backend
+
+__all__ = [
+    "Dataset", "TensorDataset", "Subset", "DataLoader",
+    "random_split", "standardize", "balanced_indices",
+]
+
+
+def _generator(seed) -> np.random.Generator:
+    """A NumPy generator: the framework's host generator for ``None``, else a fresh one."""
+    if seed is None:
+        return backend.host_rng()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def _tensor_type():
+    # imported lazily: tinygrad_opt/__init__ imports the core, which may import us
+    from tinygrad_opt.tensor import Tensor
+    return Tensor
+
+
+def _to_host(value) -> np.ndarray:
+    """A host NumPy array from a Tensor, a device array, or array-like data."""
+    Tensor = _tensor_type()
+    if isinstance(value, Tensor):
+        return value.numpy()
+    return backend.to_host(value)
+
+
+# --- data sets ---------------------------------------------------------------
+
+class Dataset:
+    """A data set: ``len(dataset)`` samples, ``dataset[i]`` the i-th one.
+
+    Subclass it and define ``__len__`` and ``__getitem__``; ``__getitem__``
+    usually returns a tuple such as ``(features, label)``. Any object with
+    those two methods works with :class:`DataLoader`, subclass or not.
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __getitem__(self, index: int):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of arrays that share their first dimension.
+
+    ``TensorDataset(X, y)[i] == (X[i], y[i])``. The arrays may be NumPy arrays,
+    device arrays or Tensors (lists are converted to NumPy arrays); they are kept
+    as given, not copied. A :class:`DataLoader` over a TensorDataset gathers a
+    whole batch with one fancy index per array.
+    """
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        Tensor = _tensor_type()
+        arrays = tuple(a if isinstance(a, Tensor) or backend.is_array(a) else np.asarray(a)
+                       for a in arrays)
+        for position, array in enumerate(arrays):
+            if len(array.shape) == 0:
+                raise ValueError(f"TensorDataset: array {position} is 0-d; each array needs "
+                                 "a first dimension (one row per sample)")
+        lengths = [array.shape[0] for array in arrays]
+        if len(set(lengths)) != 1:
+            raise ValueError(
+                f"TensorDataset: arrays must have the same length (first dimension), "
+                f"got lengths {lengths}")
+        self.arrays = arrays
+        # PyTorch names the field .tensors; keep that spelling working too
+        self.tensors = arrays
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, index):
+        return tuple(array[index] for array in self.arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(tuple(array.shape)) for array in self.arrays)
+        return f"TensorDataset({shapes})"
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(d, idx)[i] = d[idx[i]]``."""
+
+    def __init__(self, dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = np.asarray(_to_host(indices), dtype=np.int64).reshape(-1)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+    def __repr__(self) -> str:
+        return f"Subset({self.dataset!r}, {len(self)} samples)"
+
+
+def _resolve_tensor_dataset(dataset):
+    """For (nested) Subsets of a TensorDataset: the TensorDataset and the index map.
+
+    Returns ``(tensor_dataset, index_map)`` where ``index_map`` (or None for the
+    identity) maps the outer data set's indices to rows of the arrays, or
+    ``(None, None)`` if ``dataset`` is not built on a TensorDataset.
+    """
+    index_map = None
+    while isinstance(dataset, Subset):
+        index_map = dataset.indices if index_map is None else dataset.indices[index_map]
+        dataset = dataset.dataset
+    if isinstance(dataset, TensorDataset):
+        return dataset, index_map
+    return None, None
+
+
+# --- the loader ----------------------------------------------------------------
+
+class DataLoader:
+    """Mini-batches of a data set, as tuples of Tensors on ``device``.
+
+    One pass ``for X, y in loader:`` is one epoch. Per epoch the loader makes an
+    index order, cuts it into batches of ``batch_size`` and gathers each batch:
+
+    * ``shuffle=False``: the order 0, 1, ..., N-1;
+    * ``shuffle=True``: a random permutation, a new one every epoch. With an
+      int ``seed`` the loader owns a generator, so two loaders built with the
+      same seed give the same sequence of epochs; ``seed=None`` draws from the
+      framework's generator (seeded by ``tg.manual_seed``);
+    * ``sampler``: any iterable of indices (a list, an array,
+      :func:`balanced_indices`' result, or an object whose ``__iter__`` yields a
+      fresh order per epoch); it is iterated once per epoch and excludes
+      ``shuffle``.
+
+    Without a sampler every sample appears exactly once per epoch. The last,
+    smaller batch is kept unless ``drop_last``. ``len(loader)`` is the number of
+    batches per epoch.
+
+    Batches: for a :class:`TensorDataset` (or a Subset of one) each array is
+    gathered with one fancy index ``array[batch_indices]`` and sent to ``device``
+    as one transfer; the dtypes are kept (int64 labels stay int64). Any other
+    data set is read sample by sample and the fields are stacked: Tensors and
+    arrays keep their dtype, Python ints become int64 and Python floats float32.
+    A sample that is a tuple or list gives a tuple of Tensors, a dict gives a
+    dict, a single array gives a single Tensor.
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, sampler: Iterable[int] | None = None,
+                 seed=None, device: str = "cpu"):
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(the sampler decides the order)")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.sampler = sampler
+        self.seed = seed
+        self.device = backend.check_device(device)
+        self._rng = None if seed is None else _generator(seed)  # one generator for all epochs
+        self._tensor_dataset, self._index_map = _resolve_tensor_dataset(dataset)
+
+    def _epoch_indices(self) -> np.ndarray:
+        """The order in which this epoch visits the samples."""
+        if self.sampler is not None:
+            return np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
+        n = len(self.dataset)
+        if self.shuffle:
+            rng = self._rng if self._rng is not None else backend.host_rng()
+            return rng.permutation(n).astype(np.int64)
+        return np.arange(n, dtype=np.int64)
+
+    def __iter__(self) -> Iterator:
+        indices = self._epoch_indices()
+        n_batches = self._n_batches(len(indices))
+        for b in range(n_batches):
+            batch_indices = indices[b * self.batch_size:(b + 1) * self.batch_size]
+            yield self._gather(batch_indices)
+
+    def _n_batches(self, n: int) -> int:
+        if self.drop_last:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    def __len__(self) -> int:
+        if self.sampler is not None:
+            try:
+                n = len(self.sampler)
+            except TypeError as error:
+                raise TypeError("len(DataLoader): the sampler has no len()") from error
+        else:
+            n = len(self.dataset)
+        return self._n_batches(n)
+
+    def _gather(self, batch_indices: np.ndarray):
+        Tensor = _tensor_type()
+        if self._tensor_dataset is not None:
+            # fast path: one fancy index per array, one transfer per array
+            rows = batch_indices if self._index_map is None else self._index_map[batch_indices]
+            batch = []
+            for array in self._tensor_dataset.arrays:
+                data = array.data if isinstance(array, Tensor) else array
+                gathered = data[backend.to_device(rows, backend.device_of(data))]  # (B, ...)
+                batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
+            return tuple(batch)
+        samples = [self.dataset[int(i)] for i in batch_indices]
+        return _collate(samples, self.device)
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, device='{self.device}')")
+
+
+def _collate(samples: list, device: str):
+    """Stack a list of samples field by field into Tensors on ``device``."""
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(_collate([sample[k] for sample in samples], device)
+                     for k in range(len(first)))
+    if isinstance(first, dict):
+        return {key: _collate([sample[key] for sample in samples], device) for key in first}
+    Tensor = _tensor_type()
+    if isinstance(first, bool):
+        stacked = np.array(samples, dtype=np.bool_)
+    elif isinstance(first, int):
+        stacked = np.array(samples, dtype=np.int64)
+    elif isinstance(first, float):
+        stacked = np.array(samples, dtype=np.float32)
+    else:
+        stacked = np.stack([_to_host(sample) for sample in samples])  # (B, ...)
+    return Tensor(backend.to_device(stacked, device), device=device)
+
+
+# --- splitting, scaling, resampling ---------------------------------------------
+
+def random_split(dataset, lengths: Sequence[float], seed=None) -> list[Subset]:
+    """Cut ``dataset`` into disjoint random :class:`Subset` s of the given sizes.
+
+    ``lengths`` are counts that sum to ``len(dataset)``, or fractions that sum
+    to 1: each part then gets ``floor(fraction * N)`` samples and the samples
+    left over go one each to the parts in order, as in PyTorch.
+    ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("random_split: lengths is empty")
+    if all(isinstance(length, (int, np.integer)) and not isinstance(length, bool)
+           for length in lengths):
+        counts = [int(length) for length in lengths]
+    elif math.isclose(sum(lengths), 1.0, abs_tol=1e-6) and all(0 <= f <= 1 for f in lengths):
+        counts = [int(math.floor(n * fraction)) for fraction in lengths]
+        for k in range(n - sum(counts)):  # the remainder, one each, round robin
+            counts[k % len(counts)] += 1
+    else:
+        raise ValueError(f"random_split: lengths {lengths} are neither counts summing to the "
+                         f"data set size {n} nor fractions summing to 1")
+    if any(count < 0 for count in counts) or sum(counts) != n:
+        raise ValueError(f"random_split: the lengths {counts} must be non-negative and sum to "
+                         f"the data set size {n}")
+    order = _generator(seed).permutation(n)
+    offsets = np.cumsum([0] + counts)
+    return [Subset(dataset, order[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:])]
+
+
+def standardize(train, *others):
+    """Scale features to zero mean and unit variance with the training set's statistics.
+
+    ``mean`` and ``std`` are taken per feature (over axis 0) on ``train`` only,
+    ``std`` the population standard deviation (``ddof=0``, as scikit-learn's
+    StandardScaler); a constant feature has ``std = 0`` and is given ``std = 1``
+    (it becomes 0 instead of NaN). Every array is mapped by ``(x - mean) / std``::
+
+        X_train, X_val, X_test, (mean, std) = standardize(X_train, X_val, X_test)
+
+    Inputs may be NumPy arrays, device arrays or Tensors; outputs have the same
+    kinds (Tensors without a graph: this is preprocessing). Integer data becomes
+    float32; float data keeps its dtype.
+    """
+    Tensor = _tensor_type()
+    data = [x.data if isinstance(x, Tensor) else x for x in (train,) + others]
+    data = [x if backend.is_array(x) else np.asarray(x) for x in data]
+    data = [x if backend.is_floating(x.dtype) else x.astype(np.float32) for x in data]
+    train_data = data[0]
+    xp = backend.xp_of(train_data)
+    mean = train_data.mean(axis=0)                                    # (D,)
+    std = train_data.std(axis=0)                                      # (D,)
+    std = xp.where(std == 0, xp.ones_like(std), std)                  # constant feature -> 1
+    scaled = [(x - mean) / std for x in data]
+    inputs = (train,) + others
+    scaled = [Tensor(s, device=x.device) if isinstance(x, Tensor) else s
+              for s, x in zip(scaled, inputs)]
+    if isinstance(train, Tensor):
+        mean = Tensor(mean, device=train.device)
+        std = Tensor(std, device=train.device)
+    return (*scaled, (mean, std))
+
+
+def balanced_indices(labels, mode: str = "over", seed=None) -> np.ndarray:
+    """Indices that resample a labelled data set to equal class counts.
+
+    * ``mode='over'``: every sample is kept, and each smaller class gets
+      ``(majority count - its count)`` extra indices drawn at random with
+      replacement from its own samples, so each class has the majority count;
+    * ``mode='under'``: each class is reduced to the minority count by drawing
+      that many of its samples without replacement.
+
+    The result is a shuffled int64 array: use it as a DataLoader ``sampler`` or
+    in ``Subset(dataset, indices)``. ``labels`` are class labels (array or
+    Tensor, any integer or string classes).
+    """
+    if mode not in ("over", "under"):
+        raise ValueError(f"balanced_indices: mode must be 'over' or 'under', got {mode!r}")
+    labels = np.asarray(_to_host(labels)).reshape(-1)
+    if labels.size == 0:
+        raise ValueError("balanced_indices: labels is empty")
+    rng = _generator(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    target = counts.max() if mode == "over" else counts.min()
+    chosen = []
+    for label in classes:
+        members = np.flatnonzero(labels == label)                 # this class's samples
+        if mode == "over":
+            extra = rng.choice(members, size=target - len(members), replace=True)
+            chosen.append(np.concatenate([members, extra]))
+        else:
+            chosen.append(rng.choice(members, size=target, replace=False))
+    indices = np.concatenate(chosen).astype(np.int64)
+    return indices[rng.permutation(len(indices))]

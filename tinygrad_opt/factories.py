@@ -1,0 +1,124 @@
+"""Tensor factories: zeros, ones, rand, ... each with dtype, device, requires_grad."""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.tensor import Tensor
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _finish(array, requires_grad) -> Tensor:
+    tensor = Tensor._make(array, False)
+    return tensor.requires_grad_(True) if requires_grad else tensor
+
+
+def _float_dtype(dtype):
+    return backend.float32 if dtype is None else backend.as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    device = backend.check_device(device)
+    array = backend.get_xp(device).zeros(_shape(size), dtype=_float_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    device = backend.check_device(device)
+    array = backend.get_xp(device).ones(_shape(size), dtype=_float_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
+    device = backend.check_device(device)
+    if dtype is None:
+        dtype = backend.int64 if isinstance(fill_value, int) and \
+            not isinstance(fill_value, bool) else backend.float32
+    array = backend.get_xp(device).full(_shape((size,)) if isinstance(size, int) else tuple(size), fill_value, dtype=backend.as_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    device = backend.check_device(device)
+    array = backend.get_xp(device).empty(_shape(size), dtype=_float_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """start, start+step, ... below end; int64 when all arguments are ints."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        integral = all(isinstance(v, int) for v in (start, end, step))
+        dtype = backend.int64 if integral else backend.float32
+    device = backend.check_device(device)
+    array = backend.get_xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    device = backend.check_device(device)
+    array = backend.get_xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    device = backend.check_device(device)
+    array = backend.get_xp(device).eye(n, m, dtype=_float_dtype(dtype))
+    return _finish(array, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples on [0, 1), from the generator ``tg.manual_seed`` seeds."""
+    device = backend.check_device(device)
+    array = backend.random_uniform(_shape(size), _float_dtype(dtype), device)
+    return _finish(array, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples, from the generator ``tg.manual_seed`` seeds."""
+    device = backend.check_device(device)
+    array = backend.random_normal(_shape(size), _float_dtype(dtype), device)
+    return _finish(array, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64."""
+    if high is None:
+        low, high = 0, low
+    device = backend.check_device(device)
+    array = backend.random_integers(low, high, tuple(size), device)
+    if dtype is not None:
+        array = array.astype(backend.as_dtype(dtype))
+    return Tensor._make(array, False)
+
+
+def _like(factory, x, dtype, device, requires_grad):
+    return factory(x.shape, dtype=x.dtype if dtype is None else dtype,
+                   device=x.device if device is None else device, requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(ones, x, dtype, device, requires_grad)
+
+
+def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(rand, x, dtype, device, requires_grad)
+
+
+def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(randn, x, dtype, device, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype,
+                device=x.device if device is None else device, requires_grad=requires_grad)

@@ -1,0 +1,227 @@
+"""Classification metrics, computed on the host with NumPy.
+
+Arguments follow scikit-learn's order, ``metric(y_true, y_pred)``. Inputs may
+be Tensors (on any device), device arrays, NumPy arrays or lists. A 2-D
+``y_pred`` of shape ``(N, C)`` is taken as per-class scores (logits or
+probabilities) and turned into labels by ``argmax`` over the classes, so
+``accuracy(y, model(X))`` works directly. Labels are integers ``0..C-1``.
+
+For the binary counts of one class c::
+
+    TP = #(true c, predicted c)   FP = #(true not c, predicted c)
+    FN = #(true c, predicted not c)
+
+    precision = TP / (TP + FP)    recall = TP / (TP + FN)
+    F1 = 2 * precision * recall / (precision + recall) = 2 TP / (2 TP + FP + FN)
+
+A ratio whose denominator is 0 is reported as 0 (scikit-learn's default does
+the same, with a warning). For imbalanced problems accuracy flatters a model
+that ignores the rare class; the F1 score of that class, the ROC AUC and the
+G-mean (geometric mean of per-class recalls) do not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_opt import backend
+
+__all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "roc_auc", "g_mean"]
+
+
+def _host(values, name: str, metric: str) -> np.ndarray:
+    """A host NumPy array from a Tensor, a device array or array-like data."""
+    from tinygrad_opt.tensor import Tensor  # lazy: the package imports the core first
+    if isinstance(values, Tensor):
+        return values.numpy()
+    array = np.asarray(backend.to_host(values))
+    if array.dtype == object:
+        raise TypeError(f"{metric}: {name} must be numeric, got an object array")
+    return array
+
+
+def _labels(values, name: str, metric: str) -> np.ndarray:
+    """Integer class labels, shape (N,). A 2-D ``(N, C>1)`` array is arg-maxed."""
+    array = _host(values, name, metric)
+    if array.ndim == 2 and array.shape[1] > 1:
+        return array.argmax(axis=1).astype(np.int64)               # scores -> labels
+    if array.ndim == 2 and array.shape[1] == 1:
+        if np.issubdtype(array.dtype, np.floating) and name == "y_pred":
+            raise ValueError(
+                f"{metric}: y_pred of shape {array.shape} holds one score per sample; "
+                "threshold it yourself (e.g. y_pred > 0.5) or pass (N, 2) scores")
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{metric}: {name} must be labels of shape (N,) or scores of shape "
+                         f"(N, C), got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+            raise ValueError(f"{metric}: {name} must hold integer class labels")
+    elif not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        raise TypeError(f"{metric}: {name} must hold integer class labels, got dtype {array.dtype}")
+    labels = array.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{metric}: {name} has a negative label {labels.min()}; "
+                         "labels must be 0..C-1")
+    return labels
+
+
+def _pair(y_true, y_pred, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    true = _labels(y_true, "y_true", metric)
+    pred = _labels(y_pred, "y_pred", metric)
+    if len(true) != len(pred):
+        raise ValueError(f"{metric}: y_true has {len(true)} samples but y_pred has {len(pred)}")
+    if len(true) == 0:
+        raise ValueError(f"{metric}: y_true and y_pred are empty")
+    return true, pred
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator elementwise, 0 where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    safe = np.where(denominator == 0, 1.0, denominator)
+    return np.where(denominator == 0, 0.0, numerator / safe)
+
+
+def accuracy(y_true, y_pred) -> float:
+    """The fraction of correct predictions: ``mean(y_pred == y_true)``."""
+    true, pred = _pair(y_true, y_pred, "accuracy")
+    return float(np.mean(true == pred))
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
+    """``C[i, j]`` = number of samples of true class i predicted as class j.
+
+    Rows are true classes, columns predicted classes (scikit-learn's layout), so
+    the diagonal holds the correct predictions and row sums the class sizes.
+    The matrix is ``(K, K)`` with ``K = num_classes``, or one more than the
+    largest label seen. Returns an int64 NumPy array.
+    """
+    true, pred = _pair(y_true, y_pred, "confusion_matrix")
+    largest = int(max(true.max(), pred.max()))
+    if num_classes is None:
+        num_classes = largest + 1
+    elif largest >= num_classes:
+        raise ValueError(f"confusion_matrix: label {largest} does not fit num_classes={num_classes}")
+    counts = np.bincount(true * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)   # (K, K)
+
+
+def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
+                        pos_label: int = 1) -> tuple:
+    """Precision, recall and F1 score, returned as ``(precision, recall, f1)``.
+
+    ``average`` (scikit-learn's meanings):
+
+    * ``'binary'``: the scores of class ``pos_label`` only (two classes at most);
+    * ``'macro'``: the plain mean of the per-class scores (every class counts
+      the same, so rare classes weigh as much as common ones);
+    * ``'weighted'``: the mean of the per-class scores weighted by each class's
+      support (its number of true samples);
+    * ``'micro'``: scores of the summed counts ``TP = sum_c TP_c`` etc.; with
+      one label per sample all three equal the accuracy;
+    * ``None``: the per-class scores as three arrays.
+
+    The classes are those that appear in ``y_true`` or ``y_pred``. Per class,
+    ``F1 = 2 TP / (2 TP + FP + FN)``; a score with a zero denominator is 0. The
+    macro and weighted F1 average the per-class F1 (not the F1 of the averaged
+    precision and recall), as scikit-learn does.
+    """
+    metric = "precision_recall_f1"
+    true, pred = _pair(y_true, y_pred, metric)
+    present = np.union1d(true, pred)                                        # sorted labels
+    if average == "binary":
+        if len(present) > 2:
+            raise ValueError(f"{metric}: average='binary' needs two classes, found "
+                             f"{len(present)} ({present.tolist()}); choose average='macro', "
+                             "'micro', 'weighted' or None")
+        if len(present) == 2 and pos_label not in present:
+            raise ValueError(f"{metric}: pos_label={pos_label} is not a label; the labels are "
+                             f"{present.tolist()}")
+        classes = np.array([pos_label])
+    elif average in ("macro", "micro", "weighted", None):
+        classes = present
+    else:
+        raise ValueError(f"{metric}: average must be 'binary', 'macro', 'micro', 'weighted' "
+                         f"or None, got {average!r}")
+
+    predicted_c = pred[:, None] == classes[None, :]                         # (N, K)
+    true_c = true[:, None] == classes[None, :]                              # (N, K)
+    tp = np.sum(predicted_c & true_c, axis=0)                               # (K,)
+    fp = np.sum(predicted_c & ~true_c, axis=0)                              # (K,)
+    fn = np.sum(~predicted_c & true_c, axis=0)                              # (K,)
+
+    if average == "micro":
+        tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+    precision = _divide(tp, tp + fp)
+    recall = _divide(tp, tp + fn)
+    f1 = _divide(2 * tp, 2 * tp + fp + fn)
+    if average is None:
+        return precision, recall, f1
+    if average == "macro":
+        return float(precision.mean()), float(recall.mean()), float(f1.mean())
+    if average == "weighted":
+        support = tp + fn                                                   # (K,) true counts
+        weights = support / support.sum()
+        return (float(np.sum(weights * precision)), float(np.sum(weights * recall)),
+                float(np.sum(weights * f1)))
+    return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))  # one value each
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Area under the ROC curve of a binary problem.
+
+    The AUC is the probability that a random positive scores above a random
+    negative, counting ties as one half. It is computed exactly from ranks
+    (the Mann-Whitney U statistic)::
+
+        AUC = (sum of the ranks of the positives - P (P + 1) / 2) / (P * N)
+
+    with ranks 1..P+N of all scores in increasing order, tied scores sharing
+    their average rank, P positives and N negatives. The positive class is the
+    larger of the two labels in ``y_true``. ``y_score`` holds one score per
+    sample (a probability, a logit: any increasing function gives the same AUC);
+    a 2-D ``(N, 2)`` score takes column 1, the positive class's.
+    """
+    metric = "roc_auc"
+    true = _labels(y_true, "y_true", metric)
+    score = _host(y_score, "y_score", metric)
+    if score.ndim == 2 and score.shape[1] in (1, 2):
+        score = score[:, -1]                                                # positive column
+    if score.ndim != 1:
+        raise ValueError(f"{metric}: y_score must have shape (N,) or (N, 2), got {score.shape}")
+    if len(true) != len(score):
+        raise ValueError(f"{metric}: y_true has {len(true)} samples but y_score has {len(score)}")
+    score = score.astype(np.float64)
+    if not np.all(np.isfinite(score)):
+        raise ValueError(f"{metric}: y_score contains NaN or inf")
+    classes = np.unique(true)
+    if len(classes) != 2:
+        raise ValueError(f"{metric}: y_true must contain exactly two classes, found "
+                         f"{len(classes)} ({classes.tolist()}); ROC AUC is not defined "
+                         "with only one class")
+    positive = true == classes[1]
+    n_positive = int(positive.sum())
+    n_negative = len(true) - n_positive
+    # average ranks: the tied group occupying sorted positions s+1..s+c gets s + (c+1)/2
+    _, group_of, group_size = np.unique(score, return_inverse=True, return_counts=True)
+    group_end = np.cumsum(group_size)                                       # last rank per group
+    group_rank = group_end - (group_size - 1) / 2.0                         # average rank per group
+    ranks = group_rank[group_of]                                            # (N,)
+    u_statistic = ranks[positive].sum() - n_positive * (n_positive + 1) / 2.0
+    return float(u_statistic / (n_positive * n_negative))
+
+
+def g_mean(y_true, y_pred) -> float:
+    """Geometric mean of the per-class recalls: ``(prod_c recall_c) ** (1 / K)``.
+
+    ``recall_c`` is the fraction of class c's samples predicted as c, over the K
+    classes present in ``y_true``. For a binary problem it is
+    ``sqrt(sensitivity * specificity)``. It is 0 as soon as one class is never
+    recognised, so unlike accuracy it cannot be won by ignoring a rare class.
+    """
+    true, pred = _pair(y_true, y_pred, "g_mean")
+    classes = np.unique(true)
+    recalls = np.array([np.mean(pred[true == c] == c) for c in classes])    # (K,)
+    return float(np.prod(recalls) ** (1.0 / len(classes)))

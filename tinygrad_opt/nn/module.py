@@ -1,0 +1,620 @@
+"""Modules: the containers that hold a model's Parameters, buffers and sub-modules.
+
+A user model is a plain class with attributes::
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(64, 32)      # a sub-module: registered
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x).relu())
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (in
+``_parameters`` or ``_modules``); ``register_buffer`` registers a tensor that
+is state but not trained (BatchNorm's running mean). Everything else, from
+``parameters()`` to ``state_dict()``, walks these three dictionaries. Names and
+behaviour follow PyTorch's ``torch.nn.Module``, so a ``state_dict`` has the keys
+PyTorch would give (``'0.weight'``, ``'bn.running_mean'``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, namedtuple
+from typing import Callable, Iterator
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as trainable: ``requires_grad=True`` by default.
+
+    ``nn.Parameter(tensor)`` shares ``tensor``'s array (no copy), as in PyTorch.
+    Only the type differs from a Tensor: it is how ``Module.__setattr__`` tells
+    "a weight to train" from "a tensor I happen to keep".
+    """
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = Tensor(backend.get_xp("cpu").zeros((0,), dtype=backend.float32))
+        if not isinstance(data, Tensor):
+            data = Tensor(data)
+        super().__init__(data.data, requires_grad=requires_grad, device=data.device)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``: ``handle.remove()`` unregisters the hook.
+
+    Also a context manager: ``with module.register_forward_hook(fn): ...``.
+    """
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their Parameters and
+    sub-modules as attributes, and define ``forward``. Calling the module runs
+    forward pre-hooks, ``forward`` and forward hooks.
+    """
+
+    training: bool
+
+    def __init__(self):
+        # object.__setattr__: our own __setattr__ needs these dictionaries to exist
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{type(self).__name__} has no forward(): define forward(self, ...) in the subclass")
+
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            replacement = hook(self, args)
+            if replacement is not None:
+                args = replacement if isinstance(replacement, tuple) else (replacement,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replacement = hook(self, args, output)
+            if replacement is not None:
+                output = replacement
+        return output
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward.
+
+        ``inputs`` is the tuple of positional arguments. A hook that returns
+        something other than None replaces the output. Returns a handle whose
+        ``remove()`` unregisters the hook.
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward; a non-None result
+        replaces the inputs. Returns a removable handle."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    # ------------------------------------------------------------- registration
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign '{name}' before Module.__init__() call: "
+                f"call super().__init__() first in {type(self).__name__}.__init__")
+        if isinstance(value, Parameter):
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' "
+                    "(nn.Parameter or None expected)")
+            self._parameters[name] = None
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' "
+                    "(nn.Module or None expected)")
+            self._modules[name] = None
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer '{name}' "
+                    "(Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        """Remove ``name`` from every registry and from the plain attributes."""
+        self.__dict__.pop(name, None)
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        self._modules.pop(name, None)
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: look in the three registries.
+        # Read through __dict__ so that a half-built object (copy.deepcopy builds
+        # one without __init__) raises AttributeError instead of recursing.
+        for registry in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(registry)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._buffers or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None: an optional parameter that is absent) as ``name``."""
+        self._check_new_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter '{name}' "
+                "(nn.Parameter or None expected)")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a tensor that is part of the module's state but is not trained.
+
+        Buffers move with ``to(device)`` and, when ``persistent``, appear in
+        ``state_dict()`` (BatchNorm's ``running_mean``). ``tensor`` may be None.
+        """
+        self._check_new_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot assign {type(tensor).__name__} as buffer '{name}' (Tensor or None expected)")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Register ``module`` as the child ``name`` (for names that are not identifiers)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_new_name(name, "module")
+        self._forget(name)
+        self._modules[name] = module
+
+    def _check_new_name(self, name: str, kind: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot register {kind} '{name}' before Module.__init__() call")
+        if not isinstance(name, str) or name == "" or "." in name:
+            raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+        if name in self.__dict__ and name not in self._parameters and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    # ----------------------------------------------------------------- walking
+
+    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(name, module)`` for this module and every descendant, depth first,
+        each module once (``''`` is this module)."""
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is None:
+                continue
+            child_prefix = f"{prefix}.{name}" if prefix else name
+            yield from child.named_modules(memo, child_prefix)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(name, module)`` for the direct sub-modules."""
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator["Module"]:
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool):
+        seen = set()  # a tensor shared by two layers is yielded once, as in PyTorch
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, tensor in getattr(module, registry).items():
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), tensor
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs such as ``('fc1.weight', Parameter)``."""
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every Parameter of this module and (if ``recurse``) its descendants."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalar weights: the sum of every parameter's element count."""
+        return sum(math.prod(p.shape) for p in self.parameters()
+                   if p.requires_grad or not trainable_only)
+
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+        """Call ``fn`` on every sub-module (children first) and then on self; returns self.
+
+        Typical use: ``model.apply(init_weights)`` with a function that checks
+        ``isinstance(m, nn.Linear)``.
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # --------------------------------------------------------------- training
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (``mode=True``) or evaluation mode on self and all
+        descendants: Dropout and BatchNorm behave differently in the two."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a bool, got {mode!r}")
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: the same as ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Turn gradient recording on or off for every parameter (freezing layers)."""
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's ``.grad``: to None (default), or to zeros in place."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    # ---------------------------------------------------------- device, dtype
+
+    def to(self, device=None, dtype=None) -> "Module":
+        """Move (and/or cast) every parameter and buffer in place; returns self.
+
+        The Parameter objects stay the same objects: only their arrays are
+        replaced, so an optimizer built before ``to`` still holds the right
+        tensors. ``dtype`` converts floating-point tensors only (integer buffers
+        such as ``num_batches_tracked`` keep their type), as in PyTorch.
+        ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
+        ``model.to(tg.float64)`` are all accepted.
+        """
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device  # model.to(tg.float64)
+        if device is not None:
+            device = backend.check_device(device)
+        if dtype is not None:
+            dtype = backend.as_dtype(dtype)
+        with no_grad():
+            for tensor in list(self.parameters()) + list(self.buffers()):
+                _move_in_place(tensor, device, dtype)
+        return self
+
+    def cpu(self) -> "Module":
+        return self.to("cpu")
+
+    def cuda(self) -> "Module":
+        return self.to("cuda")
+
+    def double(self) -> "Module":
+        """Cast floating-point parameters and buffers to float64 (for gradcheck)."""
+        return self.to(dtype=backend.float64)
+
+    def float(self) -> "Module":
+        """Cast floating-point parameters and buffers to float32."""
+        return self.to(dtype=backend.float32)
+
+    # ------------------------------------------------------------- state dict
+
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """An ordered ``{name: tensor}`` of every parameter and persistent buffer.
+
+        Keys are PyTorch's (``'0.weight'``, ``'bn.running_mean'``,
+        ``'bn.num_batches_tracked'``); own entries come first, then each child's.
+        As in PyTorch the values share memory with the module (they are
+        detached, not copied): save them, or copy them, to keep a snapshot.
+        ``keep_vars=True`` returns the Parameters themselves.
+        """
+        destination = OrderedDict()
+        self._save_to_state_dict(destination, prefix, keep_vars, memo=set())
+        return destination
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars, memo) -> None:
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child._save_to_state_dict(destination, prefix + name + ".", keep_vars, memo)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy the values of ``state_dict`` into this module's own tensors.
+
+        Values (Tensors, or arrays from any device) are copied into the existing
+        parameters and buffers, on the module's device and dtype, so the
+        Parameter objects (and any optimizer holding them) stay valid. Nothing
+        is copied if there is an error: a shape mismatch is always an error;
+        with ``strict=True`` so are missing and unexpected keys. The error
+        message lists all three kinds. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        mismatched = []
+        for key, tensor in own.items():
+            if key in state_dict:
+                shape = tuple(_shape_of(state_dict[key]))
+                if shape != tuple(tensor.shape):
+                    mismatched.append(
+                        f"size mismatch for {key}: copying a value with shape {shape} from the "
+                        f"state dict, the shape in the current model is {tuple(tensor.shape)}")
+        errors = list(mismatched)
+        if strict:
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{key}"' for key in missing) + ".")
+            if unexpected:
+                errors.insert(len(errors) - len(mismatched), "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{key}"' for key in unexpected) + ".")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        with no_grad():
+            for key, tensor in own.items():
+                if key in state_dict:
+                    value = state_dict[key]
+                    array = value.data if isinstance(value, Tensor) else value
+                    array = backend.to_device(array, tensor.device)
+                    tensor.data[...] = array  # in place, cast to the tensor's dtype
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------- repr
+
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr``: its settings."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines.extend(extra.split("\n"))
+        for name, child in self._modules.items():
+            child_text = repr(child).replace("\n", "\n  ")  # indent nested blocks
+            lines.append(f"({name}): {child_text}")
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _shape_of(value) -> tuple:
+    """Shape of a Tensor, an array of any device, or a Python number (``()``)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return tuple(backend.to_host(value).shape)
+    return tuple(shape)
+
+
+def _move_in_place(tensor: Tensor, device: str | None, dtype) -> None:
+    """Give ``tensor`` (and its grad) an array on ``device`` / of ``dtype``; same object."""
+    for item in (tensor, tensor.grad):
+        if item is None:
+            continue
+        array = item.data
+        if device is not None:
+            array = backend.to_device(array, device)
+        if dtype is not None and backend.is_floating(array.dtype):
+            array = array.astype(dtype)
+        _set_array(item, array)
+
+
+def _set_array(tensor: Tensor, array) -> None:
+    tensor.data = array
+
+
+# ------------------------------------------------------------------ containers
+
+
+class Sequential(Module):
+    """Modules called in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Children are named ``'0'``, ``'1'``, ... (so state-dict keys are
+    ``'0.weight'``), or by the keys of an ordered dict:
+    ``Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))``.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                self.add_module(str(index), module)
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_check_index(index, len(items), "Sequential")][1]
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain list would hide them).
+
+    Indexable and iterable like a list; children are named ``'0'``, ``'1'``, ...
+    It has no forward: the owning module decides how to call its items.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _reindex(self, modules: list) -> None:
+        self._modules.clear()
+        for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"ModuleList: {type(module).__name__} is not a Module subclass")
+            self._modules[str(index)] = module
+
+    def append(self, module: Module) -> "ModuleList":
+        self._reindex(list(self) + [module])
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        self._reindex(list(self) + list(modules))
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self)
+        modules.insert(index, module)
+        self._reindex(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_check_index(index, len(modules), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        modules = list(self)
+        modules[_check_index(index, len(modules), "ModuleList")] = module
+        self._reindex(modules)
+
+    def __delitem__(self, index) -> None:
+        modules = list(self)
+        del modules[index]
+        self._reindex(modules)
+
+    def __iadd__(self, modules) -> "ModuleList":
+        return self.extend(modules)
+
+
+def _check_index(index: int, length: int, owner: str) -> int:
+    if not -length <= index < length:
+        raise IndexError(f"{owner}: index {index} is out of range for {length} modules")
+    return index % length
+
+
+class Identity(Module):
+    """``y = x``; any constructor arguments are ignored (a placeholder layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Flatten dims ``start_dim..end_dim`` into one: ``(N, C, H, W) -> (N, C*H*W)``."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,0 +1,368 @@
+"""Elementwise ops: each output element depends on the same element of the inputs.
+
+Every class is one primitive: ``forward`` on arrays, then ``backward`` with the
+derivative from its docstring, written with Tensor ops. Binary ops see inputs
+of one shape: broadcasting happened before them (see ``shape.BroadcastTo``).
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.ops.shape import as_operand, broadcast_operands
+
+import tinygrad_opt.tensor as tensor_module
+
+
+def constant(array):
+    """A Tensor that never requires grad (masks, signs: their derivative is 0)."""
+    return tensor_module.Tensor._make(array, False)
+
+
+# --- binary arithmetic ---
+
+class Add(Function):
+    """y = a + b.   dy/da = 1, dy/db = 1."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad_output):
+        return grad_output, grad_output
+
+
+class Sub(Function):
+    """y = a - b.   dy/da = 1, dy/db = -1."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad_output):
+        return grad_output, -grad_output
+
+
+class Mul(Function):
+    """y = a * b.   dy/da = b, dy/db = a."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, grad_output):
+        a, b = self.inputs
+        grad_a = grad_output * b if self.needs_input_grad[0] else None
+        grad_b = grad_output * a if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """y = a / b.   dy/da = 1/b, dy/db = -a/b²."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, grad_output):
+        a, b = self.inputs
+        grad_a = grad_output / b if self.needs_input_grad[0] else None
+        grad_b = -grad_output * a / (b * b) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """y = a ** b.   dy/da = b·a^(b−1), dy/db = y·log(a)."""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, grad_output):
+        a, b = self.inputs
+        grad_a = grad_output * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        grad_b = grad_output * self.output * a.log() if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Maximum(Function):
+    """y = max(a, b).   dy/da = 1 where a > b, ½ where a = b (ties share), else 0."""
+
+    def forward(self, a, b):
+        self.a_wins = (a > b) + 0.5 * (a == b)  # dy/da, as an array
+        return backend.xp_of(a).maximum(a, b)
+
+    def backward(self, grad_output):
+        a_wins = constant(self.a_wins.astype(grad_output.dtype))
+        return grad_output * a_wins, grad_output * (1 - a_wins)
+
+
+class Minimum(Function):
+    """y = min(a, b).   dy/da = 1 where a < b, ½ where a = b (ties share), else 0."""
+
+    def forward(self, a, b):
+        self.a_wins = (a < b) + 0.5 * (a == b)
+        return backend.xp_of(a).minimum(a, b)
+
+    def backward(self, grad_output):
+        a_wins = constant(self.a_wins.astype(grad_output.dtype))
+        return grad_output * a_wins, grad_output * (1 - a_wins)
+
+
+class Where(Function):
+    """y = a where cond else b.   dy/da = cond, dy/db = not cond  (cond: no gradient)."""
+
+    def forward(self, condition, a, b):
+        return backend.xp_of(a).where(condition, a, b)
+
+    def backward(self, grad_output):
+        condition = self.inputs[0].data.astype(grad_output.dtype)
+        return None, grad_output * constant(condition), grad_output * constant(1 - condition)
+
+
+# --- unary ---
+
+class Neg(Function):
+    """y = -x.   dy/dx = -1."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad_output):
+        return -grad_output
+
+
+class Exp(Function):
+    """y = exp(x).   dy/dx = y."""
+
+    def forward(self, x):
+        return backend.xp_of(x).exp(x)
+
+    def backward(self, grad_output):
+        return grad_output * self.output
+
+
+class Log(Function):
+    """y = log(x).   dy/dx = 1/x."""
+
+    def forward(self, x):
+        return backend.xp_of(x).log(x)
+
+    def backward(self, grad_output):
+        return grad_output / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = √x.   dy/dx = 1/(2y)."""
+
+    def forward(self, x):
+        return backend.xp_of(x).sqrt(x)
+
+    def backward(self, grad_output):
+        return grad_output / (2 * self.output)
+
+
+class Sin(Function):
+    """y = sin(x).   dy/dx = cos(x)."""
+
+    def forward(self, x):
+        return backend.xp_of(x).sin(x)
+
+    def backward(self, grad_output):
+        return grad_output * self.inputs[0].cos()
+
+
+class Cos(Function):
+    """y = cos(x).   dy/dx = −sin(x)."""
+
+    def forward(self, x):
+        return backend.xp_of(x).cos(x)
+
+    def backward(self, grad_output):
+        return -grad_output * self.inputs[0].sin()
+
+
+class Tanh(Function):
+    """y = tanh(x).   dy/dx = 1 − y²."""
+
+    def forward(self, x):
+        return backend.xp_of(x).tanh(x)
+
+    def backward(self, grad_output):
+        y = self.output
+        return grad_output * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + e^−x).   dy/dx = y·(1 − y).
+
+    Computed from e^−|x|, which never overflows: for x ≥ 0, σ = 1/(1 + e^−x);
+    for x < 0, σ = e^x/(1 + e^x). Both branches use only e^−|x| ≤ 1.
+    """
+
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, grad_output):
+        y = self.output
+        return grad_output * y * (1 - y)
+
+
+class Relu(Function):
+    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return backend.xp_of(x).maximum(x, 0)
+
+    def backward(self, grad_output):
+        return grad_output * constant(self.positive.astype(grad_output.dtype))
+
+
+class Abs(Function):
+    """y = |x|.   dy/dx = sign(x) (0 at x = 0)."""
+
+    def forward(self, x):
+        return backend.xp_of(x).abs(x)
+
+    def backward(self, grad_output):
+        return grad_output * constant(backend.xp_of(grad_output.data).sign(self.inputs[0].data))
+
+
+class Sign(Function):
+    """y = sign(x).   dy/dx = 0 (almost everywhere)."""
+
+    def forward(self, x):
+        return backend.xp_of(x).sign(x)
+
+    def backward(self, grad_output):
+        return grad_output * 0
+
+
+class Clip(Function):
+    """y = min(max(x, low), high).   dy/dx = 1 where low ≤ x ≤ high, else 0."""
+
+    def forward(self, x, low, high):
+        xp = backend.xp_of(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.inside = inside
+        return xp.clip(x, low, high)
+
+    def backward(self, grad_output):
+        return grad_output * constant(self.inside.astype(grad_output.dtype))
+
+
+class Cast(Function):
+    """y = x converted to ``dtype``.   dL/dx = dL/dy converted back to x's dtype."""
+
+    def forward(self, x, dtype):
+        self.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad_output):
+        return grad_output.astype(self.input_dtype)
+
+
+class ToDevice(Function):
+    """y = x copied to another device.   dL/dx = dL/dy copied back."""
+
+    def forward(self, x, device):
+        self.input_device = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    def backward(self, grad_output):
+        return grad_output.to(self.input_device)
+
+
+# --- the functions the Tensor operators call ---
+
+def _binary(op, name, a, b):
+    b = as_operand(b, a, name)
+    a, b = _promote_integers(a, b)
+    a, b = broadcast_operands(name, a, b)
+    return op.apply(a, b)
+
+
+def _reflected(op, name, a, b):
+    """``b op a`` where ``a`` is a Tensor and ``b`` a number or array (e.g. 2 - x)."""
+    b = as_operand(b, a, name)
+    b, a = _promote_integers(b, a)
+    b, a = broadcast_operands(name, b, a)
+    return op.apply(b, a)
+
+
+def _promote_integers(a, b):
+    """An integer tensor meeting a float one becomes float (PyTorch's promotion)."""
+    a_float, b_float = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
+    if a_float and not b_float:
+        b = b.astype(a.dtype)
+    elif b_float and not a_float:
+        a = a.astype(b.dtype)
+    return a, b
+
+
+def add(a, b):
+    return _binary(Add, "Add", a, b)
+
+
+def sub(a, b):
+    return _binary(Sub, "Sub", a, b)
+
+
+def rsub(a, b):
+    return _reflected(Sub, "Sub", a, b)
+
+
+def mul(a, b):
+    return _binary(Mul, "Mul", a, b)
+
+
+def div(a, b):
+    if not backend.is_floating(a.dtype) and isinstance(b, int):
+        a = a.astype(backend.float32)  # true division of integers gives floats
+    return _binary(Div, "Div", a, b)
+
+
+def rdiv(a, b):
+    if not backend.is_floating(a.dtype):
+        a = a.astype(backend.float32)
+    return _reflected(Div, "Div", a, b)
+
+
+def pow(a, b):
+    return _binary(Pow, "Pow", a, b)
+
+
+def rpow(a, b):
+    return _reflected(Pow, "Pow", a, b)
+
+
+def maximum(a, b):
+    return _binary(Maximum, "Maximum", a, b)
+
+
+def minimum(a, b):
+    return _binary(Minimum, "Minimum", a, b)
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` is true, else ``b`` (condition gets no gradient)."""
+    Tensor = tensor_module.Tensor
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError("where: at least one of a and b must be a Tensor")
+        a = as_operand(a, b, "Where")
+    b = as_operand(b, a, "Where")
+    condition = as_operand(condition, a, "Where")
+    a, b = _promote_integers(a, b)
+    condition, a, b = broadcast_operands("Where", condition, a, b)
+    if condition.dtype != backend.bool_:
+        condition = condition.astype(backend.bool_)
+    return Where.apply(condition, a, b)
+
+
+def clip(x, low=None, high=None):
+    if low is None and high is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip.apply(x, low=low, high=high)

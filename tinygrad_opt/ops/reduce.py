@@ -1,0 +1,155 @@
+"""Reductions: sum and max are primitives; mean, var, std, min and logsumexp are
+compositions of them, so their gradients need no code of their own."""
+
+from __future__ import annotations
+
+import builtins
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.ops.elementwise import constant
+from tinygrad_opt.ops.shape import normalize_dim
+
+
+class Sum(Function):
+    """y = Σ x over ``dims``.   dL/dx = dL/dy copied to every summed position."""
+
+    def forward(self, x, dims, keepdim):
+        self.input_shape = x.shape
+        self.kept_shape = _kept_shape(x.shape, dims)
+        return x.sum(axis=dims, keepdims=keepdim)
+
+    def backward(self, grad_output):
+        return grad_output.reshape(self.kept_shape).broadcast_to(self.input_shape)
+
+
+class Max(Function):
+    """y = max x over ``dims``.   dL/dx = dL/dy at the maxima, shared equally among ties."""
+
+    def forward(self, x, dims, keepdim):
+        self.input_shape = x.shape
+        self.kept_shape = _kept_shape(x.shape, dims)
+        largest = x.max(axis=dims, keepdims=True)
+        is_max = x == largest
+        self.share = is_max / is_max.sum(axis=dims, keepdims=True)  # 1/(number of ties)
+        return largest if keepdim else largest.reshape(_reduced_shape(x.shape, dims))
+
+    def backward(self, grad_output):
+        spread = grad_output.reshape(self.kept_shape).broadcast_to(self.input_shape)
+        return spread * constant(self.share.astype(grad_output.dtype))
+
+
+def _kept_shape(shape, dims):
+    """The shape a reduction over ``dims`` gives with keepdim=True."""
+    if dims is None:
+        return (1,) * len(shape)
+    return tuple(1 if axis in dims else size for axis, size in enumerate(shape))
+
+
+def _reduced_shape(shape, dims):
+    if dims is None:
+        return ()
+    return tuple(size for axis, size in enumerate(shape) if axis not in dims)
+
+
+def reduction_dims(x, dim, axis, op_name):
+    """Accept PyTorch's ``dim`` or NumPy's ``axis``; return a sorted tuple or None (all)."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op_name}: give dim or axis, not both")
+        dim = axis
+    if dim is None:
+        return None
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return tuple(sorted({normalize_dim(d, x.ndim, op_name) for d in dims}))
+
+
+def _keep(keepdim, keepdims):
+    return bool(keepdim or keepdims)
+
+
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dims = reduction_dims(x, dim, axis, "Sum")
+    if x.dtype == backend.bool_:
+        x = x.astype(backend.int64)
+    return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
+
+
+def _count(x, dims):
+    count = 1
+    for axis in range(x.ndim) if dims is None else dims:
+        count *= x.shape[axis]
+    return count
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """mean = Σx / n."""
+    dims = reduction_dims(x, dim, axis, "Mean")
+    if not backend.is_floating(x.dtype):
+        x = x.astype(backend.float32)
+    return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) / _count(x, dims)
+
+
+def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None,
+        keepdims=False):
+    """var = Σ(x − mean)² / (n − correction); correction=1 (unbiased) by default."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = reduction_dims(x, dim, axis, "Var")
+    centered = x - mean(x, dims, keepdim=True)
+    squares = Sum.apply(centered * centered, dims=dims, keepdim=_keep(keepdim, keepdims))
+    return squares / builtins.max(_count(x, dims) - correction, 0)
+
+
+def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None,
+        keepdims=False):
+    """std = √var."""
+    return var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+               keepdims=keepdims).sqrt()
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    dims = reduction_dims(x, dim, axis, "Max")
+    if x.data.size == 0:
+        raise ValueError(f"Max: cannot take the max of an empty tensor of shape {x.shape}")
+    return Max.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """min x = −max(−x)."""
+    return -max(-x, dim, keepdim, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    """log Σ exp(x) = m + log Σ exp(x − m) with m = max x, so exp never overflows.
+
+    m is a constant (detached): the identity holds for any m, so the gradient,
+    softmax(x), is the same, and double backward stays exact.
+    """
+    dims = reduction_dims(x, dim, axis, "LogSumExp")
+    xp = backend.xp_of(x.data)
+    largest = x.data.max(axis=dims, keepdims=True)
+    largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: log Σ = −inf
+    shift = constant(largest)
+    out = (x - shift).exp().sum(dims, keepdim=True).log() + shift
+    return out if _keep(keepdim, keepdims) else out.reshape(_reduced_shape(x.shape, dims))
+
+
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    return _arg(x, "argmax", dim, axis, _keep(keepdim, keepdims))
+
+
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+    return _arg(x, "argmin", dim, axis, _keep(keepdim, keepdims))
+
+
+def _arg(x, name, dim, axis, keepdim):
+    """Index of the largest/smallest value (flattened when no dim): no gradient."""
+    dims = reduction_dims(x, dim, axis, name)
+    if dims is not None and len(dims) != 1:
+        raise ValueError(f"{name}: takes a single dim, got {dim}")
+    axis = None if dims is None else dims[0]
+    index = getattr(x.data, name)(axis=axis)
+    if keepdim:
+        index = index.reshape(_kept_shape(x.shape, dims))
+    return constant(backend.as_array(index).astype(backend.int64))

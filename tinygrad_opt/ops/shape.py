@@ -1,0 +1,277 @@
+"""Shape ops: broadcasting, reshape, permute, squeeze, concatenation.
+
+Broadcasting is an op. When a binary op meets two shapes that differ, the
+operand that must grow is first passed through ``BroadcastTo``; its backward
+sums the gradient back to the operand's shape. "Broadcast forward = sum
+backward" is taught here once, and no binary op repeats it.
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd import grad_mode
+from tinygrad_opt.autograd.function import Function
+
+import tinygrad_opt.tensor as tensor_module
+
+
+class BroadcastTo(Function):
+    """y = x repeated along new or size-1 axes to ``shape``.   dL/dx = dL/dy summed back."""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return backend.xp_of(x).broadcast_to(x, shape)
+
+    def backward(self, grad_output):
+        return sum_to_shape(grad_output, self.input_shape)
+
+
+def sum_to_shape(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    if grad.shape == shape:
+        return grad
+    leading = grad.ndim - len(shape)  # axes broadcasting added in front
+    stretched = tuple(leading + axis for axis, size in enumerate(shape)
+                      if size == 1 and grad.shape[leading + axis] != 1)
+    summed = grad.sum(dim=tuple(range(leading)) + stretched, keepdim=True)  # ones kept
+    return summed.reshape(shape)
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (a graph node only when a gradient must flow)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        if backend.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"BroadcastTo: cannot broadcast shape {x.shape} to {shape}") from None
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def as_operand(value, like, op_name: str):
+    """Turn the other operand of ``like`` (Tensor, Python number, array) into a Tensor.
+
+    Python numbers take ``like``'s dtype, so ``float32 * 2.0`` stays float32. Host
+    arrays may only meet CPU tensors: mixing devices is an error, as on CuPy.
+    """
+    Tensor = tensor_module.Tensor
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise RuntimeError(
+                f"{op_name}: operands are on different devices: '{like.device}' and "
+                f"'{value.device}'; move one with .to(device)")
+        return value
+    if isinstance(value, (bool, int, float)):
+        dtype = like.dtype
+        if isinstance(value, float) and not backend.is_floating(dtype):
+            dtype = backend.float32
+        xp = backend.get_xp(like.device)
+        return Tensor._make(xp.asarray(value, dtype=dtype), False)
+    if backend.is_array(value):
+        return Tensor(value)  # a backend array keeps its device; the check follows
+    if like.device != "cpu":
+        raise RuntimeError(
+            f"{op_name}: host data ({type(value).__name__}) mixed with a tensor on "
+            f"'{like.device}'; convert it with tg.tensor(..., device='{like.device}')")
+    if isinstance(value, (list, tuple)) and backend.is_floating(like.dtype):
+        return Tensor(value, dtype=like.dtype)  # Python lists behave like Python numbers
+    return Tensor(value)  # NumPy arrays keep their dtype (NumPy's promotion applies)
+
+
+def broadcast_operands(op_name: str, *tensors):
+    """Make every operand that needs a gradient the same shape (via BroadcastTo)."""
+    shapes = [tensor.shape for tensor in tensors]
+    if all(shape == shapes[0] for shape in shapes):
+        return tensors
+    try:
+        shape = backend.broadcast_shapes(*shapes)
+    except ValueError:
+        shown = " and ".join(str(s) for s in shapes)
+        raise ValueError(f"{op_name}: shapes {shown} cannot be broadcast together") from None
+    if not grad_mode._enabled:
+        return tensors  # nothing is recorded: the arrays broadcast by themselves
+    return tuple(broadcast_to(tensor, shape) if tensor.requires_grad else tensor
+                 for tensor in tensors)
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements, same order).   dL/dx = dL/dy reshaped back."""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, grad_output):
+        return grad_output.reshape(self.input_shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered by ``dims``.   dL/dx = dL/dy with the inverse order."""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, grad_output):
+        inverse = [0] * len(self.dims)
+        for position, axis in enumerate(self.dims):
+            inverse[axis] = position
+        return grad_output.permute(*inverse)
+
+
+class Cat(Function):
+    """y = the inputs joined along ``dim``.   dL/dx_i = the slice of dL/dy where x_i sits."""
+
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        self.sizes = [array.shape[dim] for array in arrays]
+        return backend.xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    def backward(self, grad_output):
+        grads = []
+        start = 0
+        for size in self.sizes:
+            index = [slice(None)] * grad_output.ndim
+            index[self.dim] = slice(start, start + size)
+            grads.append(grad_output[tuple(index)])
+            start += size
+        return tuple(grads)
+
+
+# --- composed shape functions (no backward of their own) ---
+
+def normalize_dim(dim: int, ndim: int, op_name: str) -> int:
+    if not -ndim <= dim < max(ndim, 1):
+        raise IndexError(f"{op_name}: dim {dim} is out of range for a tensor of {ndim} dims")
+    return dim % ndim if ndim else 0
+
+
+def reshape(x, shape):
+    shape = tuple(int(size) for size in shape)
+    if shape == x.shape:
+        return x
+    known = 1
+    for size in shape:
+        known *= size if size != -1 else 1
+    count = x.data.size
+    wrong = shape.count(-1) > 1 or (-1 in shape and (known == 0 or count % known)) or \
+        (-1 not in shape and known != count)
+    if wrong:
+        raise ValueError(f"Reshape: cannot reshape a tensor of shape {x.shape} to {shape}")
+    return Reshape.apply(x, shape=shape)
+
+
+def permute(x, dims):
+    dims = tuple(normalize_dim(dim, x.ndim, "Permute") for dim in dims)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"Permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
+    if dims == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x, dim0: int, dim1: int):
+    dims = list(range(x.ndim))
+    dim0 = normalize_dim(dim0, x.ndim, "Transpose")
+    dim1 = normalize_dim(dim1, x.ndim, "Transpose")
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(x, dims)
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        return reshape(x, [size for size in x.shape if size != 1])
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = {normalize_dim(d, x.ndim, "Squeeze") for d in dims}
+    return reshape(x, [size for axis, size in enumerate(x.shape)
+                       if not (axis in dims and size == 1)])
+
+
+def unsqueeze(x, dim: int):
+    dim = normalize_dim(dim, x.ndim + 1, "Unsqueeze")
+    shape = list(x.shape)
+    shape.insert(dim, 1)
+    return reshape(x, shape)
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start = normalize_dim(start_dim, x.ndim, "Flatten")
+    end = normalize_dim(end_dim, x.ndim, "Flatten")
+    middle = 1
+    for size in x.shape[start:end + 1]:
+        middle *= size
+    return reshape(x, x.shape[:start] + (middle,) + x.shape[end + 1:])
+
+
+def expand(x, shape):
+    """Like PyTorch's expand: -1 keeps a size; new axes may be added in front."""
+    shape = list(shape)
+    offset = len(shape) - x.ndim
+    for axis, size in enumerate(shape):
+        if size == -1:
+            shape[axis] = x.shape[axis - offset]
+    return broadcast_to(x, shape)
+
+
+def cat(tensors, dim: int = 0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    dim = normalize_dim(dim, first.ndim, "Cat")
+    for index, tensor in enumerate(tensors):
+        if tensor.device != first.device:
+            raise RuntimeError(f"cat: tensor 0 is on '{first.device}' but tensor {index} "
+                               f"is on '{tensor.device}'")
+        other_axes = [s for axis, s in enumerate(tensor.shape) if axis != dim]
+        expected = [s for axis, s in enumerate(first.shape) if axis != dim]
+        if tensor.ndim != first.ndim or other_axes != expected:
+            raise ValueError(f"cat: tensor {index} has shape {tensor.shape}, which does not "
+                             f"match {first.shape} outside dim {dim}")
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors, dim: int = 0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for index, tensor in enumerate(tensors):
+        if tensor.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {index} has shape {tensor.shape} but tensor 0 "
+                             f"has {tensors[0].shape}")
+    dim = normalize_dim(dim, tensors[0].ndim + 1, "Stack")
+    return cat([unsqueeze(tensor, dim) for tensor in tensors], dim)
+
+
+def split(x, split_size_or_sections, dim: int = 0):
+    """Pieces of ``x`` along ``dim``: equal pieces of a size, or the listed sizes."""
+    dim = normalize_dim(dim, x.ndim, "Split")
+    length = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, length - start) for start in range(0, length, size)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} do not add up to {length} (dim {dim} of "
+                             f"{x.shape})")
+    pieces = []
+    start = 0
+    for size in sizes:
+        index = [slice(None)] * x.ndim
+        index[dim] = slice(start, start + size)
+        pieces.append(x[tuple(index)])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks: int, dim: int = 0):
+    length = x.shape[normalize_dim(dim, x.ndim, "Chunk")]
+    size = -(-length // chunks)  # ceil, as PyTorch
+    return split(x, max(size, 1), dim)

@@ -1,0 +1,301 @@
+"""Checkpoints: ``tg.save(obj, path)`` and ``tg.load(path)``.
+
+A checkpoint holds a tree of state: nested dicts (string or int keys), lists
+and tuples whose leaves are Tensors, arrays, NumPy scalars, ints, floats,
+strings, booleans and None. That covers ``model.state_dict()``,
+``optimizer.state_dict()`` (int keys), scheduler state and epoch counters::
+
+    tg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 7},
+            "run.ckpt")
+    state = tg.load("run.ckpt")
+    model.load_state_dict(state["model"])
+
+The file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files), written at
+exactly the given path whatever its suffix:
+
+* ``a0``, ``a1``, ... : the arrays, numbered in the order the tree is walked;
+* ``__structure__``   : UTF-8 JSON bytes (a uint8 array) describing the tree:
+  ``{"format": "tinygrad_opt.checkpoint", "version": 1, "tree": ...}``.
+
+docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
+
+* **No pickle**, ever: arrays of Python objects are refused when saving, and
+  loading uses ``np.load(..., allow_pickle=False)``, so a crafted file cannot
+  run code.
+* **Atomic writes**: the archive is written to a temporary file in the target's
+  directory, flushed and fsync'ed, then renamed over the target with
+  ``os.replace``. A crash or an error leaves the previous file as it was, and
+  the temporary file is removed. The whole tree is checked before any file is
+  touched, so an unsupported value fails without side effects.
+* **Clear errors**: loading an empty, truncated, corrupt or foreign file raises
+  :class:`CheckpointError` (a ValueError) naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+from tinygrad_opt import backend
+
+__all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
+
+FORMAT = "tinygrad_opt.checkpoint"
+VERSION = 1
+_STRUCTURE = "__structure__"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable tinygrad_opt checkpoint."""
+
+
+def _tensor_type():
+    from tinygrad_opt.tensor import Tensor  # lazy: the package imports the core first
+    return Tensor
+
+
+# --- encoding: object tree -> (JSON tree, arrays) -----------------------------
+
+def _key_text(key) -> str:
+    return f"[{key!r}]"
+
+
+def _encode(obj, where: str, arrays: dict, open_containers: set):
+    """The JSON node for ``obj``; arrays found on the way are added to ``arrays``.
+
+    Node kinds:  null, true/false, int, str, float (non-finite floats as
+    {"float": "nan"|"inf"|"-inf"}), {"list": [...]}, {"tuple": [...]},
+    {"dict": [[key, node], ...]} (key a JSON string or int), {"tensor": name,
+    "requires_grad": bool}, {"array": name}, {"scalar": name} (a NumPy scalar).
+    """
+    Tensor = _tensor_type()
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return float(obj)
+        return {"float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
+    if isinstance(obj, Tensor):
+        name = _add_array(backend.to_host(obj.data), where, arrays)
+        return {"tensor": name, "requires_grad": bool(obj.requires_grad)}
+    if isinstance(obj, np.generic):
+        return {"scalar": _add_array(np.asarray(obj), where, arrays)}
+    if isinstance(obj, np.ndarray) or backend.is_array(obj):
+        return {"array": _add_array(backend.to_host(obj), where, arrays)}
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in open_containers:
+            raise ValueError(f"{where}: the object contains itself (a reference cycle)")
+        open_containers.add(id(obj))
+        try:
+            if isinstance(obj, dict):
+                items = []
+                for key, value in obj.items():
+                    if isinstance(key, bool) or not isinstance(key, (str, int)):
+                        raise TypeError(f"{where}: unsupported dict key {key!r} of type "
+                                        f"{type(key).__name__} (keys must be str or int)")
+                    items.append([key if isinstance(key, str) else int(key),
+                                  _encode(value, where + _key_text(key), arrays, open_containers)])
+                return {"dict": items}
+            kind = "list" if isinstance(obj, list) else "tuple"
+            return {kind: [_encode(value, f"{where}[{i}]", arrays, open_containers)
+                           for i, value in enumerate(obj)]}
+        finally:
+            open_containers.discard(id(obj))
+    raise TypeError(f"{where}: unsupported type {type(obj).__name__}")
+
+
+def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
+    if array.dtype.hasobject:
+        raise TypeError(f"{where}: arrays of Python objects (dtype {array.dtype}) are not "
+                        "supported: they would need pickle")
+    name = f"a{len(arrays)}"
+    arrays[name] = array
+    return name
+
+
+# --- writing -----------------------------------------------------------------
+
+def save(obj, path) -> None:
+    """Write ``obj`` (a tree of dicts/lists/tuples of Tensors, arrays and plain values) to ``path``.
+
+    Tensors on any device are copied to the host; ``requires_grad`` is kept.
+    The write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
+    either its old content or the complete new checkpoint, never a mix. Raises
+    TypeError naming the place (``obj['model']['fc'][2]``) of an unsupported
+    value before anything is written.
+    """
+    path = os.fspath(path)
+    arrays: dict[str, np.ndarray] = {}
+    tree = _encode(obj, "obj", arrays, set())
+    header = {"format": FORMAT, "version": VERSION, "tree": tree}
+    text = json.dumps(header, allow_nan=False, separators=(",", ":"))
+    arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                                         suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode(path))
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _new_file_mode(path: str) -> int:
+    """The permissions the file would get from a plain open(): the old file's, or 0o666 & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+# --- reading -----------------------------------------------------------------
+
+# what NumPy and zipfile raise on damaged input
+_READ_ERRORS = (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile, zlib.error,
+                UnicodeDecodeError, TypeError, NotImplementedError)
+
+
+def load(path, device: str = "cpu"):
+    """Read a checkpoint written by :func:`save`; the same tree, Tensors on ``device``.
+
+    Tensors come back as Tensors (with their ``requires_grad``), arrays as
+    NumPy arrays, NumPy scalars as NumPy scalars, tuples as tuples and int keys
+    as ints. Never unpickles. Raises :class:`CheckpointError` naming ``path`` if
+    the file is empty, truncated, corrupt, or not a tinygrad_opt checkpoint, and
+    FileNotFoundError if it does not exist.
+    """
+    path = os.fspath(path)
+    device = backend.check_device(device)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at '{path}'")
+    if os.path.isdir(path):
+        raise CheckpointError(f"'{path}' is a directory, not a checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"'{path}' is empty: not a tinygrad_opt checkpoint")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as error:
+        raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not a readable "
+                              f".npz archive: {error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"'{path}' is a single .npy array, not a tinygrad_opt checkpoint")
+    with archive:
+        try:
+            if _STRUCTURE not in archive.files:
+                raise CheckpointError(f"'{path}' is an .npz archive without a '{_STRUCTURE}' "
+                                      "entry: not a tinygrad_opt checkpoint")
+            header = _read_header(archive[_STRUCTURE], path)
+            arrays = {name: archive[name] for name in archive.files if name != _STRUCTURE}
+        except CheckpointError:
+            raise
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
+    return _decode(header["tree"], arrays, device, path, "obj")
+
+
+def _read_header(entry: np.ndarray, path: str) -> dict:
+    if entry.dtype == np.uint8 and entry.ndim == 1:
+        text = entry.tobytes().decode("utf-8")
+    elif entry.dtype.kind == "U" and entry.ndim == 0:
+        text = str(entry[()])
+    else:
+        raise CheckpointError(f"'{path}': the '{_STRUCTURE}' entry has dtype {entry.dtype} and "
+                              f"shape {entry.shape}; expected UTF-8 JSON bytes")
+    try:
+        header = json.loads(text)
+    except ValueError as error:
+        raise CheckpointError(f"'{path}': the '{_STRUCTURE}' entry is not valid JSON: "
+                              f"{error}") from error
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise CheckpointError(f"'{path}': format tag {found!r} is not {FORMAT!r}: not a "
+                              "tinygrad_opt checkpoint")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"'{path}': invalid checkpoint version {version!r}")
+    if version > VERSION:
+        raise CheckpointError(f"'{path}' has checkpoint format version {version}; this "
+                              f"tinygrad_opt reads version {VERSION} (upgrade it)")
+    if "tree" not in header:
+        raise CheckpointError(f"'{path}': the structure has no 'tree'")
+    return header
+
+
+def _decode(node, arrays: dict, device: str, path: str, where: str):
+    """The inverse of :func:`_encode`; every malformed node raises CheckpointError."""
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, dict) and len(node) >= 1:
+        kind = next(iter(node))
+        if kind == "tensor":
+            array = _lookup(node["tensor"], arrays, path, where)
+            requires_grad = node.get("requires_grad", False)
+            if not isinstance(requires_grad, bool):
+                raise CheckpointError(f"'{path}': {where}: requires_grad must be a bool")
+            Tensor = _tensor_type()
+            return Tensor(backend.to_device(array, device), requires_grad=requires_grad,
+                          device=device)
+        if kind == "array":
+            return _lookup(node["array"], arrays, path, where)
+        if kind == "scalar":
+            array = _lookup(node["scalar"], arrays, path, where)
+            if array.ndim != 0:
+                raise CheckpointError(f"'{path}': {where}: a scalar entry must be 0-d")
+            return array[()]
+        if kind == "float" and node["float"] in ("nan", "inf", "-inf"):
+            return float(node["float"])
+        if kind in ("list", "tuple") and isinstance(node[kind], list):
+            values = [_decode(value, arrays, device, path, f"{where}[{i}]")
+                      for i, value in enumerate(node[kind])]
+            return values if kind == "list" else tuple(values)
+        if kind == "dict" and isinstance(node["dict"], list):
+            result = {}
+            for item in node["dict"]:
+                if (not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool)
+                        or not isinstance(item[0], (str, int))):
+                    raise CheckpointError(f"'{path}': {where}: malformed dict item {item!r}")
+                key, value = item
+                result[key] = _decode(value, arrays, device, path, where + _key_text(key))
+            return result
+    raise CheckpointError(f"'{path}': {where}: malformed structure node {node!r:.80}")
+
+
+def _lookup(name, arrays: dict, path: str, where: str) -> np.ndarray:
+    if not isinstance(name, str) or name not in arrays:
+        raise CheckpointError(f"'{path}': {where}: the structure refers to array {name!r}, "
+                              "which the archive does not contain (tampered or corrupt file)")
+    return arrays[name]

@@ -1,0 +1,462 @@
+"""``Tensor``: an array, the gradient that backward leaves in it, and the op that made it.
+
+This file holds the Tensor's state, its conversions and its operators. It does
+no math: every operator is one line that hands over to a named op in
+``tinygrad_opt/ops/`` (``grep "def __add__"`` finds it here, ``class Add`` there).
+
+Follow ``a * b`` to the gradient in ``a.grad``:
+``Tensor.__mul__`` → ``ops.elementwise.mul`` (turns numbers into Tensors,
+broadcasts) → ``Mul.apply`` (computes, records ``c.grad_fn``) → ``c.backward()``
+→ ``autograd.engine.run_backward`` → ``Mul.backward`` → ``a.grad``.
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd import engine, grad_mode
+from tinygrad_opt.ops import elementwise, indexing, linalg, reduce, shape
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and backprop.
+
+    ``Tensor(data, dtype=None, requires_grad=False, device=None)``: Python
+    floats (and float lists) become float32, Python ints int64, NumPy arrays keep
+    their dtype, and backend arrays (NumPy, CuPy) are used as they are, without
+    a copy. Only floating-point tensors can require grad.
+    """
+
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
+                 "__weakref__")
+    __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if device is None:
+            device = backend.device_of(data) if backend.is_array(data) else "cpu"
+        device = backend.check_device(device)
+        if backend.is_array(data):
+            array = backend.to_device(data, device)
+        else:
+            host = backend.to_host(data)
+            if dtype is None and backend.is_floating(host.dtype) and \
+                    not isinstance(data, backend.np_types):
+                host = host.astype(backend.float32)  # Python floats → float32
+            array = backend.to_device(host, device)
+        if dtype is not None and array.dtype != backend.as_dtype(dtype):
+            array = array.astype(backend.as_dtype(dtype))
+        self.data = array
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad: bool) -> "Tensor":
+        """Wrap an array an op produced (no checks, no copy: the fast path)."""
+        tensor = object.__new__(Tensor)
+        tensor.data = data
+        tensor.grad = None
+        tensor.grad_fn = None
+        tensor.requires_grad = requires_grad
+        tensor._hooks = None
+        tensor._retains_grad = False
+        return tensor
+
+    # --- attributes ---
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not the output of a recorded op)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> "Tensor":
+        """All axes reversed (the transpose of a matrix)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # --- conversions ---
+    def numpy(self):
+        """The values as a host NumPy array (a copy when the tensor is on a device)."""
+        return backend.to_host(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a Python "
+                             f"number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        """NumPy may convert a CPU tensor; device tensors need an explicit ``.numpy()``."""
+        if self.device != "cpu":
+            raise TypeError(f"cannot convert a tensor on '{self.device}' to a NumPy array "
+                            "implicitly: use .numpy()")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def to(self, device) -> "Tensor":
+        """This tensor on ``device`` (itself if already there); gradients flow back."""
+        device = backend.check_device(device)
+        if device == self.device:
+            return self
+        return elementwise.ToDevice.apply(self, device=device)
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    def astype(self, dtype) -> "Tensor":
+        dtype = backend.as_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return elementwise.Cast.apply(self, dtype=dtype)
+
+    def float(self) -> "Tensor":
+        return self.astype(backend.float32)
+
+    def double(self) -> "Tensor":
+        return self.astype(backend.float64)
+
+    def long(self) -> "Tensor":
+        return self.astype(backend.int64)
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (no grad_fn, requires_grad=False)."""
+        return Tensor._make(self.data, False)
+
+    def copy(self) -> "Tensor":
+        """A detached copy with its own memory."""
+        return Tensor._make(self.data.copy(), False)
+
+    clone = copy
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and not backend.is_floating(self.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients; this one "
+                            f"has dtype {self.dtype}")
+        if not flag and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
+        self._check_in_place("zero_")
+        self.data[...] = 0
+        return self
+
+    # --- autograd ---
+    def backward(self, gradient=None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d self / d leaf into ``.grad`` of every leaf that requires grad."""
+        engine.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
+        Tensor replaces the gradient. Returns a handle with ``.remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor too."""
+        self._retains_grad = True
+
+    # --- arithmetic operators (one line each: the math is in ops/) ---
+    def __add__(self, other):
+        return elementwise.add(self, other)
+
+    def __radd__(self, other):
+        return elementwise.add(self, other)
+
+    def __sub__(self, other):
+        return elementwise.sub(self, other)
+
+    def __rsub__(self, other):
+        return elementwise.rsub(self, other)
+
+    def __mul__(self, other):
+        return elementwise.mul(self, other)
+
+    def __rmul__(self, other):
+        return elementwise.mul(self, other)
+
+    def __truediv__(self, other):
+        return elementwise.div(self, other)
+
+    def __rtruediv__(self, other):
+        return elementwise.rdiv(self, other)
+
+    def __pow__(self, other):
+        return elementwise.pow(self, other)
+
+    def __rpow__(self, other):
+        return elementwise.rpow(self, other)
+
+    def __matmul__(self, other):
+        return linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return linalg.matmul(shape.as_operand(other, self, "MatMul"), self)
+
+    def __neg__(self):
+        return elementwise.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return elementwise.Abs.apply(self)
+
+    # --- in place (for updates under no_grad, e.g. w -= lr * w.grad) ---
+    def __iadd__(self, other):
+        return self._in_place("__iadd__", other)
+
+    def __isub__(self, other):
+        return self._in_place("__isub__", other)
+
+    def __imul__(self, other):
+        return self._in_place("__imul__", other)
+
+    def __itruediv__(self, other):
+        return self._in_place("__itruediv__", other)
+
+    def _in_place(self, method, other):
+        self._check_in_place(method)
+        other = shape.as_operand(other, self, method).data
+        getattr(self.data, method)(other)
+        return self
+
+    def _check_in_place(self, what):
+        if self.requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError(f"{what}: in-place change of a tensor that requires grad while "
+                               "gradients are recorded; do it inside `with tg.no_grad():`")
+
+    def __setitem__(self, index, value):
+        self._check_in_place("__setitem__")
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[indexing._device_index(index, self)] = value
+
+    # --- comparisons (no gradient: they return bool tensors) ---
+    def __eq__(self, other):
+        return self._compare("__eq__", other)
+
+    def __ne__(self, other):
+        return self._compare("__ne__", other)
+
+    def __lt__(self, other):
+        return self._compare("__lt__", other)
+
+    def __le__(self, other):
+        return self._compare("__le__", other)
+
+    def __gt__(self, other):
+        return self._compare("__gt__", other)
+
+    def __ge__(self, other):
+        return self._compare("__ge__", other)
+
+    __hash__ = object.__hash__  # tensors are dict keys by identity (optimizer state)
+
+    def _compare(self, method, other):
+        other = shape.as_operand(other, self, method)
+        return Tensor._make(getattr(self.data, method)(other.data), False)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    # --- elementwise ---
+    def exp(self):
+        return elementwise.Exp.apply(self)
+
+    def log(self):
+        return elementwise.Log.apply(self)
+
+    def sqrt(self):
+        return elementwise.Sqrt.apply(self)
+
+    def sin(self):
+        return elementwise.Sin.apply(self)
+
+    def cos(self):
+        return elementwise.Cos.apply(self)
+
+    def tanh(self):
+        return elementwise.Tanh.apply(self)
+
+    def sigmoid(self):
+        return elementwise.Sigmoid.apply(self)
+
+    def relu(self):
+        return elementwise.Relu.apply(self)
+
+    def abs(self):
+        return elementwise.Abs.apply(self)
+
+    def sign(self):
+        return elementwise.Sign.apply(self)
+
+    def clip(self, min=None, max=None):
+        return elementwise.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other):
+        return elementwise.maximum(self, other)
+
+    def minimum(self, other):
+        return elementwise.minimum(self, other)
+
+    # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims work too) ---
+    def sum(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.sum(self, dim, keepdim, **numpy_spelling)
+
+    def mean(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.mean(self, dim, keepdim, **numpy_spelling)
+
+    def var(self, dim=None, keepdim=False, **options):
+        return reduce.var(self, dim, keepdim, **options)
+
+    def std(self, dim=None, keepdim=False, **options):
+        return reduce.std(self, dim, keepdim, **options)
+
+    def max(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.max(self, dim, keepdim, **numpy_spelling)
+
+    def min(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.min(self, dim, keepdim, **numpy_spelling)
+
+    def argmax(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.argmax(self, dim, keepdim, **numpy_spelling)
+
+    def argmin(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.argmin(self, dim, keepdim, **numpy_spelling)
+
+    def logsumexp(self, dim=None, keepdim=False, **numpy_spelling):
+        return reduce.logsumexp(self, dim, keepdim, **numpy_spelling)
+
+    # --- shape ---
+    def reshape(self, *new_shape):
+        return shape.reshape(self, _shape_args(new_shape))
+
+    view = reshape
+
+    def transpose(self, dim0=0, dim1=1):
+        return shape.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return shape.permute(self, _shape_args(dims))
+
+    def expand(self, *new_shape):
+        return shape.expand(self, _shape_args(new_shape))
+
+    def broadcast_to(self, new_shape):
+        return shape.broadcast_to(self, new_shape)
+
+    def squeeze(self, dim=None):
+        return shape.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return shape.unsqueeze(self, dim)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return shape.flatten(self, start_dim, end_dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        return shape.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return shape.chunk(self, chunks, dim)
+
+    def __getitem__(self, index):
+        return indexing.getitem(self, index)
+
+    def matmul(self, other):
+        return linalg.matmul(self, other)
+
+    # --- printing ---
+    def __repr__(self) -> str:
+        body = repr(self.numpy()).replace("array(", "tensor(", 1)
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if extras:
+            body = body[:-1] + ", " + ", ".join(extras) + ")"
+        return body
+
+
+def _shape_args(args):
+    """Accept both x.reshape(2, 3) and x.reshape((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Same as ``Tensor(...)``, PyTorch's spelling."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
