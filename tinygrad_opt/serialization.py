@@ -75,6 +75,8 @@ def _encode(obj, where: str, arrays: dict, open_containers: set):
     "requires_grad": bool}, {"array": name}, {"scalar": name} (a NumPy scalar).
     """
     Tensor = _tensor_type()
+    if isinstance(obj, np.generic):  # first: np.float64 is also a Python float
+        return {"scalar": _add_array(np.asarray(obj), where, arrays)}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, int):
@@ -86,8 +88,6 @@ def _encode(obj, where: str, arrays: dict, open_containers: set):
     if isinstance(obj, Tensor):
         name = _add_array(backend.to_host(obj.data), where, arrays)
         return {"tensor": name, "requires_grad": bool(obj.requires_grad)}
-    if isinstance(obj, np.generic):
-        return {"scalar": _add_array(np.asarray(obj), where, arrays)}
     if isinstance(obj, np.ndarray) or backend.is_array(obj):
         return {"array": _add_array(backend.to_host(obj), where, arrays)}
     if isinstance(obj, (dict, list, tuple)):
@@ -186,7 +186,7 @@ def _fsync_directory(directory: str) -> None:
 
 # what NumPy and zipfile raise on damaged input
 _READ_ERRORS = (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile, zlib.error,
-                UnicodeDecodeError, TypeError, NotImplementedError)
+                UnicodeDecodeError, TypeError, NotImplementedError, RecursionError)
 
 
 def load(path, device: str = "cpu"):
@@ -224,7 +224,10 @@ def load(path, device: str = "cpu"):
             raise
         except _READ_ERRORS as error:
             raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
-    return _decode(header["tree"], arrays, device, path, "obj")
+    try:
+        return _decode(header["tree"], arrays, device, path, "obj")
+    except RecursionError as error:
+        raise CheckpointError(f"'{path}': the structure is nested too deeply") from error
 
 
 def _read_header(entry: np.ndarray, path: str) -> dict:
@@ -259,9 +262,8 @@ def _decode(node, arrays: dict, device: str, path: str, where: str):
     """The inverse of :func:`_encode`; every malformed node raises CheckpointError."""
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
-    if isinstance(node, dict) and len(node) >= 1:
-        kind = next(iter(node))
-        if kind == "tensor":
+    if isinstance(node, dict):
+        if "tensor" in node:
             array = _lookup(node["tensor"], arrays, path, where)
             requires_grad = node.get("requires_grad", False)
             if not isinstance(requires_grad, bool):
@@ -269,25 +271,26 @@ def _decode(node, arrays: dict, device: str, path: str, where: str):
             Tensor = _tensor_type()
             return Tensor(backend.to_device(array, device), requires_grad=requires_grad,
                           device=device)
-        if kind == "array":
+        if "array" in node:
             return _lookup(node["array"], arrays, path, where)
-        if kind == "scalar":
+        if "scalar" in node:
             array = _lookup(node["scalar"], arrays, path, where)
             if array.ndim != 0:
                 raise CheckpointError(f"'{path}': {where}: a scalar entry must be 0-d")
             return array[()]
-        if kind == "float" and node["float"] in ("nan", "inf", "-inf"):
+        if node.get("float") in ("nan", "inf", "-inf"):
             return float(node["float"])
-        if kind in ("list", "tuple") and isinstance(node[kind], list):
-            values = [_decode(value, arrays, device, path, f"{where}[{i}]")
-                      for i, value in enumerate(node[kind])]
-            return values if kind == "list" else tuple(values)
-        if kind == "dict" and isinstance(node["dict"], list):
+        for kind in ("list", "tuple"):
+            if isinstance(node.get(kind), list):
+                values = [_decode(value, arrays, device, path, f"{where}[{i}]")
+                          for i, value in enumerate(node[kind])]
+                return values if kind == "list" else tuple(values)
+        if isinstance(node.get("dict"), list):
             result = {}
             for item in node["dict"]:
                 if (not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool)
                         or not isinstance(item[0], (str, int))):
-                    raise CheckpointError(f"'{path}': {where}: malformed dict item {item!r}")
+                    raise CheckpointError(f"'{path}': {where}: malformed dict item {item!r:.80}")
                 key, value = item
                 result[key] = _decode(value, arrays, device, path, where + _key_text(key))
             return result
