@@ -1,0 +1,282 @@
+"""Activation modules. Each docstring gives the function, its derivative and
+when to reach for it; the computation itself is in ``nn.functional``.
+
+Why activations exist: a stack of linear layers is one linear map, however
+deep. A nonlinearity between them lets the network bend its decision surface.
+Why the choice matters: backprop multiplies the local derivatives of every
+layer, so an activation whose derivative is often far below 1 (sigmoid, tanh
+when saturated) shrinks the gradient geometrically with depth (vanishing
+gradients), and one whose derivative is often exactly 0 (ReLU for negative
+inputs) can stop a unit from learning at all (dying ReLU). See
+docs/activations.md.
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.nn import functional as F
+from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.tensor import Tensor
+
+
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e^−x).     σ'(x) = σ(x)·(1 − σ(x)) ≤ 1/4.
+
+    Squashes to (0, 1): the output layer for a probability. As a hidden
+    activation it saturates (σ' ≈ 0 for |x| ≳ 5), its derivative is at most
+    1/4, and its outputs are not zero-centred, so deep sigmoid nets suffer
+    vanishing gradients. Prefer ReLU-family units in hidden layers.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x) = (e^x − e^−x) / (e^x + e^−x).     tanh'(x) = 1 − tanh²(x) ≤ 1.
+
+    Zero-centred (outputs in (−1, 1)), so it trains better than sigmoid as a
+    hidden unit, but it still saturates for large |x| (vanishing gradients).
+    Used in RNN cells; pair with Xavier initialisation (gain 5/3).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class ReLU(Module):
+    """ReLU(x) = max(0, x).     ReLU'(x) = 1 for x > 0, 0 for x ≤ 0.
+
+    The default hidden activation: cheap, no saturation for x > 0 (the
+    gradient passes unchanged), sparse activations. A unit whose input is
+    negative for every example gets no gradient ever again ("dying ReLU",
+    e.g. after a too-large learning rate step); the leaky variants fix that.
+    Pair with Kaiming initialisation (gain √2).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """LeakyReLU(x) = x for x > 0, a·x otherwise (a = ``negative_slope``).
+    Derivative: 1 for x > 0, a otherwise.
+
+    The small slope a (0.01) keeps a gradient flowing for negative inputs, so
+    units cannot die.
+    """
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """PReLU(x) = x for x > 0, a·x otherwise, with the slope a *learned*
+    (He et al., 2015). Derivatives: ∂y/∂x = 1 or a; ∂y/∂a = 0 for x > 0, x otherwise.
+
+    ``num_parameters=1`` shares one slope; ``num_parameters=C`` learns one per
+    channel (dim 1 of an ``(N, C, ...)`` input). ``init`` is the starting slope.
+    Do not put weight decay on a: it pushes the unit towards ReLU.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        device = backend.check_device(device)
+        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        array = backend.get_xp(device).full((num_parameters,), init, dtype=dtype)
+        self.weight = Parameter(Tensor(array, device=device))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU (Xu et al., 2015): x for x ≥ 0, a·x otherwise.
+
+    Training: each element draws its own slope a ~ U(lower, upper) on every
+    forward (derivative a for negative inputs). Evaluation: the fixed mean
+    slope a = (lower + upper)/2. The noise acts as a regulariser on top of the
+    leaky ReLU's protection against dying units.
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3):
+        super().__init__()
+        if not 0 <= lower <= upper:
+            raise ValueError(f"RReLU: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
+        self.lower = lower
+        self.upper = upper
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+class ELU(Module):
+    """ELU(x) = x for x > 0, α(e^x − 1) otherwise (Clevert et al., 2015).
+    Derivative: 1 for x > 0, α·e^x = ELU(x) + α otherwise.
+
+    Smooth, no dead units, and negative outputs (down to −α) push mean
+    activations towards zero, which speeds learning; costs an exp.
+    """
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class SELU(Module):
+    """SELU(x) = λ·x for x > 0, λα(e^x − 1) otherwise, λ ≈ 1.0507, α ≈ 1.6733
+    (Klambauer et al., 2017). Derivative: λ for x > 0, λα·e^x otherwise.
+
+    The constants make activations converge to zero mean and unit variance
+    through depth ("self-normalising") without BatchNorm, for fully
+    connected nets with LeCun-normal weights (``kaiming_normal_`` with
+    ``nonlinearity='linear'``) and no ordinary dropout.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.selu(x)
+
+
+class GELU(Module):
+    """GELU(x) = x·Φ(x), Φ the standard normal CDF (Hendrycks & Gimpel, 2016).
+    Derivative: Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
+
+    A smooth ReLU that weighs inputs by how likely they are to be positive;
+    the usual choice in Transformers. ``approximate='tanh'`` uses
+    Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³))).
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate='{self.approximate}'"
+
+
+class SiLU(Module):
+    """SiLU(x) = x·σ(x) (also "swish").     Derivative: σ(x)·(1 + x·(1 − σ(x))).
+
+    Smooth, non-monotonic near 0, unbounded above like ReLU; close to GELU in
+    behaviour and often a drop-in improvement over ReLU in deep nets.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Softplus(Module):
+    """Softplus(x) = (1/β)·log(1 + e^(βx)); x itself where βx > threshold.
+    Derivative: σ(βx).
+
+    A smooth ReLU whose output is always positive: used to produce positive
+    quantities (a variance, a rate). Computed stably for any x.
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softsign(Module):
+    """Softsign(x) = x / (1 + |x|).     Derivative: 1 / (1 + |x|)².
+
+    Like tanh with range (−1, 1), but it approaches its asymptotes
+    polynomially rather than exponentially, so it saturates more gently.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softsign(x)
+
+
+class Hardtanh(Module):
+    """Hardtanh(x) = min(max(x, min_val), max_val).
+    Derivative: 1 for min_val < x < max_val, 0 otherwise.
+
+    A piecewise-linear tanh: cheap, bounded; zero gradient outside the range.
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Softmax(Module):
+    """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim`` (default: the last).
+    Jacobian: ∂y_i/∂x_j = y_i(δ_ij − y_j).
+
+    Turns scores into a probability distribution. For training, prefer
+    ``CrossEntropyLoss`` on the raw logits (or ``LogSoftmax`` + ``NLLLoss``):
+    log(softmax) computed in two steps can hit log(0).
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log softmax(x)_i = x_i − log Σ_j e^(x_j) along ``dim`` (default: the last).
+    Jacobian: ∂y_i/∂x_j = δ_ij − softmax(x)_j.
+
+    Stable for any logits (logsumexp subtracts the max); feed it to
+    ``NLLLoss``.
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

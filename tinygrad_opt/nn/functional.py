@@ -1,0 +1,375 @@
+"""Functional forms of the layers: ``import tinygrad_opt.nn.functional as F``.
+
+Every function here is a composition of Tensor ops, so its gradient comes
+from the engine and needs no backward code: reading ``F.elu`` is reading the
+formula. Two exceptions are primitives with their own backward, each for a
+reason stated in its docstring: ``erf`` (NumPy has none) and ``log1p``
+(``log(1 + e)`` loses every digit of a tiny ``e``).
+
+Numerical care, once for all: a branch that ``where`` does not select still
+takes part in backward (with a zero gradient), and ``0 * inf = nan``. So no
+branch is ever allowed to overflow, even where it is not used: ELU feeds
+``exp`` only ``min(x, 0)``, softplus only ``-|x|``.
+
+The loss functions (``F.cross_entropy``, ...) live in ``nn/loss.py`` and are
+re-exported by the last line of this file.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.tensor import Tensor
+
+
+def _random_tensor(like: Tensor, low: float, high: float) -> Tensor:
+    """Uniform samples on [low, high) with ``like``'s shape, dtype and device (no grad)."""
+    array = backend.random_uniform(like.shape, like.dtype, like.device, low, high)
+    return Tensor(array, device=like.device)
+
+
+# ---------------------------------------------------------------- two primitives
+
+class Log1p(Function):
+    """y = log(1 + x).   dy/dx = 1 / (1 + x).
+
+    A primitive because ``log(1 + x)`` composed of two ops rounds ``1 + x`` to
+    1 when ``|x|`` is below the float epsilon and returns 0 instead of ``x``;
+    ``xp.log1p`` keeps every digit. Softplus and BCE-with-logits need this.
+    """
+
+    def forward(self, x):
+        return backend.xp_of(x).log1p(x)
+
+    def backward(self, grad_output):
+        return grad_output / (1 + self.inputs[0])
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for tiny x (see ``Log1p``)."""
+    return Log1p.apply(x)
+
+
+class Erf(Function):
+    """y = erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt.   dy/dx = (2/√π) e^(−x²).
+
+    A primitive because NumPy has no erf. The forward uses two Chebyshev
+    series fitted (to 1e-18, with mpmath) for this file:
+
+    * ``|x| ≤ 2``:    erf(x)  = x · G(s),               s = x²/2 − 1 ∈ [−1, 1]
+    * ``2 < |x| < 6``: erfc(|x|) = e^(−x²)/|x| · H(s),  s = 6/|x| − 2 ∈ [−1, 1]
+    * ``|x| ≥ 6``:    erf(x) = ±1 (erfc(6) ≈ 2e-17 is below float64's resolution)
+
+    G and H are smooth, so few terms reach full double precision (a few ulp).
+    Half-precision inputs are computed in float64 and rounded once.
+    """
+
+    G = (0.7415552820424018, -0.30107107338659495, 0.06899483068983156,
+         -0.013916271264722188, 0.0024207995224334636, -0.0003658639685848086,
+         4.862098443231905e-05, -5.749256558035685e-06, 6.113243578434765e-07,
+         -5.8991015312958435e-08, 5.2070090920686485e-09, -4.2329758799655433e-10,
+         3.188113506649175e-11, -2.2361550188326843e-12, 1.467329847991085e-13,
+         -9.044001985381747e-15, 5.254813715470919e-16, -2.887426122284945e-17,
+         1.5047851875576326e-18)
+    H = (0.5353732068438819, -0.023155412139469353, -0.0016392210759605804,
+         0.00022227996277607014, -8.78999954273534e-06, -8.810395716790812e-07,
+         1.8418972159404269e-07, -1.4087247661320117e-08, -2.163390848477303e-10,
+         2.1064317309527063e-10, -2.979314476337555e-11, 1.8153634618564103e-12,
+         1.4524503191869517e-13, -5.475907229823179e-14, 7.611811795943645e-15,
+         -4.896370723709231e-16, -4.1418075055923383e-17, 1.7339829257820862e-17,
+         -2.7536912315296703e-18, 2.353854474535437e-19)
+
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        x64 = x.astype(backend.float64)
+        size = xp.abs(x64)
+        near = xp.clip(x64, -2.0, 2.0)  # each branch sees only its own range: no overflow
+        erf_near = near * _chebyshev(self.G, near * near / 2 - 1)
+        far = xp.clip(size, 2.0, 6.0)
+        erfc_far = xp.exp(-far * far) / far * _chebyshev(self.H, 6 / far - 2)
+        erf_far = xp.sign(x64) * (1 - erfc_far)
+        y = xp.where(size <= 2, erf_near, xp.where(size < 6, erf_far, xp.sign(x64)))
+        return y.astype(x.dtype)
+
+    def backward(self, grad_output):
+        x = self.inputs[0]
+        return grad_output * (2 / math.sqrt(math.pi)) * (-x * x).exp()
+
+
+def _chebyshev(coefficients, s):
+    """Σ c_k T_k(s) by Clenshaw's recurrence  b_k = c_k + 2s·b_{k+1} − b_{k+2}."""
+    b1 = 0 * s
+    b2 = 0 * s
+    for c in reversed(coefficients[1:]):
+        b1, b2 = c + 2 * s * b1 - b2, b1
+    return coefficients[0] + s * b1 - b2
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function, elementwise (see ``Erf``)."""
+    return Erf.apply(x)
+
+
+# ------------------------------------------------------------------ activations
+
+def sigmoid(x: Tensor) -> Tensor:
+    """σ(x) = 1 / (1 + e^−x); never overflows (the core op works from e^−|x|)."""
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x) = (e^x − e^−x) / (e^x + e^−x)."""
+    return x.tanh()
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); the derivative at 0 is taken as 0 (as PyTorch)."""
+    return x.relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise."""
+    return tg.where(x > 0, x, x * negative_slope)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0, a·x otherwise, with ``a = weight`` learned per channel (dim 1).
+
+    ``weight`` has one element (shared by all channels) or ``C`` elements for an
+    input ``(N, C, ...)``.
+    """
+    if weight.ndim != 1:
+        raise ValueError(f"prelu: weight must be 1-D, got shape {weight.shape}")
+    channels = weight.shape[0]
+    if channels != 1:
+        if x.ndim < 2 or x.shape[1] != channels:
+            raise ValueError(
+                f"prelu: weight of {channels} elements needs an input (N, {channels}, ...), "
+                f"got shape {x.shape}")
+        slope = weight.reshape(1, channels, *([1] * (x.ndim - 2)))  # (1, C, 1, ...)
+    else:
+        slope = weight.reshape(*([1] * x.ndim)) if x.ndim > 0 else weight.reshape(())
+    return tg.where(x > 0, x, x * slope)
+
+
+def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False) -> Tensor:
+    """Randomized leaky ReLU: x for x > 0, a·x otherwise.
+
+    Training: a fresh slope ``a ~ U(lower, upper)`` per element and per call.
+    Evaluation: the mean slope ``a = (lower + upper) / 2``.
+    """
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    slope = _random_tensor(x, lower, upper)  # same shape as x, no gradient
+    return tg.where(x > 0, x, x * slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, α(e^x − 1) otherwise.
+
+    ``exp`` only sees ``min(x, 0)``, so a large positive x cannot overflow in the
+    unused branch (its inf would turn into nan in backward).
+    """
+    negative_part = tg.where(x > 0, 0.0, x)  # min(x, 0), derivative 1 at x = 0 as PyTorch
+    return tg.where(x > 0, x, alpha * (negative_part.exp() - 1))
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x: Tensor) -> Tensor:
+    """λ·ELU(x, α) with λ ≈ 1.0507 and α ≈ 1.6733 (the self-normalising constants)."""
+    return SELU_SCALE * elu(x, SELU_ALPHA)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x·Φ(x) with Φ the standard normal CDF.
+
+    ``approximate='none'``: Φ(x) = ½(1 + erf(x/√2)).
+    ``approximate='tanh'``: Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³))).
+    """
+    if approximate == "none":
+        return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Tensor) -> Tensor:
+    """SiLU (swish): x·σ(x)."""
+    return x * x.sigmoid()
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """(1/β)·log(1 + e^(βx)), and x itself where βx > threshold (as PyTorch).
+
+    Stable form: log(1 + e^z) = max(z, 0) + log1p(e^−|z|), where e^−|z| ≤ 1.
+    ``max`` and ``−|z|`` are built from ``where`` so that the derivative at
+    z = 0 comes out as σ(0) = ½ (relu and abs would both give 0 there).
+    """
+    z = x * beta
+    positive_part = tg.where(z > 0, z, 0.0)   # max(z, 0)
+    negative_part = tg.where(z > 0, 0.0, z)   # min(z, 0)
+    minus_abs = negative_part - positive_part  # −|z|
+    softplus_z = positive_part + log1p(minus_abs.exp())
+    return tg.where(z > threshold, x, softplus_z / beta)
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return x / (1 + x.abs())
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and
+    on the edges (PyTorch's convention)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    clipped_low = tg.where(x <= min_val, min_val, x)
+    return tg.where(x >= max_val, max_val, clipped_low)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim``; computed as exp(log_softmax)
+    so that no exponential overflows."""
+    return log_softmax(x, dim).exp()
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """log softmax(x)_i = x_i − log Σ_j e^(x_j) (logsumexp is stable)."""
+    return x - x.logsumexp(dim, keepdim=True)
+
+
+# ----------------------------------------------------------------------- layers
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout)."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} has {x.shape[-1]} features, weight of shape "
+            f"{weight.shape} expects {weight.shape[-1]}")
+    y = x @ weight.T  # (..., in) @ (in, out) -> (..., out)
+    if bias is not None:
+        y = y + bias  # (out,) broadcast over the leading dims
+    return y
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability p, scale survivors by 1/(1−p).
+
+    The scaling keeps E[output] = x, so evaluation (``training=False``) is the
+    identity and needs no rescaling.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = backend.random_uniform(x.shape, x.dtype, x.device) >= p  # bool, P(keep) = 1 − p
+    mask = keep.astype(x.dtype) / (1 - p)
+    return x * Tensor(mask, device=x.device)
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every axis but the channel axis 1: (N, C) or (N, C, L, ...).
+
+    Training (batch statistics, n = values per channel)::
+
+        μ = mean(x)                   σ² = mean((x − μ)²)      (biased: / n)
+        y = (x − μ) / √(σ² + eps) · γ + β
+        running_mean ← (1 − momentum)·running_mean + momentum·μ
+        running_var  ← (1 − momentum)·running_var  + momentum·σ²·n/(n − 1)   (unbiased)
+
+    Evaluation (``training=False``) uses running_mean and running_var instead
+    of μ and σ². μ and σ² are Tensor ops on x, so the gradient through the batch
+    statistics comes from the engine. The running buffers are updated in place.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {x.shape}")
+    channels = x.shape[1]
+    stat_shape = (1, channels) + (1,) * (x.ndim - 2)  # (1, C, 1, ...): broadcasts over x
+    if training:
+        reduce_dims = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
+        count = x.data.size // channels
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, "
+                f"got input of shape {x.shape}")
+        mean = x.mean(dim=reduce_dims, keepdim=True)           # (1, C, 1, ...)
+        centered = x - mean                                     # (N, C, ...)
+        var = (centered * centered).mean(dim=reduce_dims, keepdim=True)  # biased
+        if running_mean is not None:
+            _update_running(running_mean, mean, momentum)
+        if running_var is not None:
+            _update_running(running_var, var * (count / (count - 1)), momentum)  # unbiased
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when "
+                             "training=False")
+        mean = running_mean.reshape(stat_shape)
+        var = running_var.reshape(stat_shape)
+        centered = x - mean
+    x_hat = centered / (var + eps).sqrt()  # (N, C, ...), zero mean, unit variance
+    return _affine(x_hat, weight, bias, stat_shape)
+
+
+def _update_running(running: Tensor, batch_stat: Tensor, momentum: float) -> None:
+    """running ← (1 − momentum)·running + momentum·batch_stat, in place, no graph."""
+    batch_array = batch_stat.data.reshape(running.shape)
+    running.data[...] = (1 - momentum) * running.data + momentum * batch_array
+
+
+def _affine(x_hat: Tensor, weight: Tensor | None, bias: Tensor | None, shape) -> Tensor:
+    """γ·x̂ + β with γ, β reshaped to broadcast over x̂ (either may be None)."""
+    if weight is not None:
+        x_hat = x_hat * weight.reshape(shape)
+    if bias is not None:
+        x_hat = x_hat + bias.reshape(shape)
+    return x_hat
+
+
+def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over its last ``len(normalized_shape)`` axes::
+
+        μ = mean(x)    σ² = mean((x − μ)²)    y = (x − μ) / √(σ² + eps) · γ + β
+
+    γ and β have shape ``normalized_shape``; statistics are per sample, so
+    training and evaluation compute the same thing.
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(x.shape[x.ndim - k:]) != normalized_shape or x.ndim < k:
+        raise ValueError(
+            f"layer_norm: input of shape {x.shape} does not end with normalized_shape "
+            f"{normalized_shape}")
+    dims = tuple(range(x.ndim - k, x.ndim))
+    mean = x.mean(dim=dims, keepdim=True)                                # (..., 1, 1)
+    centered = x - mean
+    var = (centered * centered).mean(dim=dims, keepdim=True)           # biased
+    x_hat = centered / (var + eps).sqrt()
+    if weight is not None:
+        x_hat = x_hat * weight  # normalized_shape broadcasts over the leading axes
+    if bias is not None:
+        x_hat = x_hat + bias
+    return x_hat
+
+
+
+# --- the losses live in nn/loss.py; re-exported here, last, so that loss.py may import
+# --- this module's activations at its top without a circular import
+from tinygrad_opt.nn.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                                  cross_entropy, focal_loss, hinge_loss, huber_loss, l1_loss,
+                                  mse_loss, multi_margin_loss, nll_loss, sigmoid_focal_loss,
+                                  smooth_l1_loss)  # noqa: E402

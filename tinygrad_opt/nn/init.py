@@ -1,0 +1,148 @@
+"""Weight initialisation, PyTorch's ``torch.nn.init`` with the same signatures.
+
+Each function fills ``tensor`` in place (its array, on its own device, with
+the framework's seeded random generator; no graph is recorded) and returns
+it. Why the scales matter: a layer with ``fan_in`` inputs of variance 1 and
+weights of variance v gives outputs of variance ``fan_in · v``; choosing
+``v = gain² / fan_in`` keeps the signal's size constant through depth, where
+``gain`` makes up for what the nonlinearity removes (ReLU halves the
+variance, so its gain is √2).
+
+* Xavier/Glorot (tanh, sigmoid nets): ``std = gain · √(2 / (fan_in + fan_out))``.
+* Kaiming/He (ReLU nets):             ``std = gain / √fan``, fan = fan_in or fan_out.
+* A uniform U(−b, b) has std b/√3, so the uniform versions use ``b = √3 · std``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.tensor import Tensor
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for a nonlinearity (PyTorch's table).
+
+    ============================  =========================
+    linear, conv*, sigmoid        1
+    tanh                          5/3
+    relu                          √2
+    leaky_relu (slope a)          √(2 / (1 + a²)), a = 0.01 by default
+    selu                          3/4
+    ============================  =========================
+    """
+    linear_functions = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                        "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear_functions or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """fan_in, fan_out of a weight ``(out, in, *kernel)``: in·k and out·k, k = kernel size.
+
+    A Linear weight ``(out_features, in_features)`` has fan_in = in_features.
+    """
+    if tensor.ndim < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions, "
+            f"got shape {tuple(tensor.shape)}")
+    receptive_field_size = math.prod(tensor.shape[2:])  # 1 for a Linear weight
+    fan_in = tensor.shape[1] * receptive_field_size
+    fan_out = tensor.shape[0] * receptive_field_size
+    return fan_in, fan_out
+
+
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _fill(tensor: Tensor, array) -> Tensor:
+    """Copy ``array`` into ``tensor``'s own array, in place and unrecorded."""
+    with no_grad():
+        tensor.data[...] = array
+    return tensor
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with samples of U(a, b)."""
+    return _fill(tensor, backend.random_uniform(tensor.shape, tensor.dtype, tensor.device, a, b))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with samples of N(mean, std²)."""
+    return _fill(tensor, backend.random_normal(tensor.shape, tensor.dtype, tensor.device,
+                                               mean, std))
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with the value ``val``."""
+    return _fill(tensor, val)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
+    return _fill(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
+    return _fill(tensor, 1)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot & Bengio (2010): U(−b, b) with b = gain · √(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    bound = math.sqrt(3.0) * std  # U(−b, b) has standard deviation b/√3
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot & Bengio (2010): N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """He et al. (2015): U(−b, b) with b = gain · √(3 / fan).
+
+    ``gain = calculate_gain(nonlinearity, a)``; ``a`` is the negative slope of a
+    leaky ReLU (0 gives ReLU's √2). ``mode='fan_in'`` keeps the forward
+    signal's variance, ``'fan_out'`` the backward gradient's.
+    """
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """He et al. (2015): N(0, std²) with std = gain / √fan (see ``kaiming_uniform_``)."""
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    return normal_(tensor, 0.0, std)

@@ -1,0 +1,154 @@
+"""Normalisation layers: BatchNorm1d (statistics over the batch) and LayerNorm
+(statistics over each sample's features)."""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.nn import functional as F
+from tinygrad_opt.nn import init
+from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.tensor import Tensor
+
+
+def _zeros(shape, device, dtype) -> Tensor:
+    device = backend.check_device(device)
+    return Tensor(backend.get_xp(device).zeros(tuple(shape), dtype=dtype), device=device)
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation (Ioffe & Szegedy, 2015) for inputs ``(N, C)`` or ``(N, C, L)``.
+
+    Per channel c, over the batch (and L)::
+
+        y = (x − μ_B) / √(σ²_B + eps) · γ + β
+
+    with the batch mean μ_B and the *biased* batch variance σ²_B in training.
+    The running estimates used in evaluation are updated each training step
+    with the *unbiased* variance, exactly as PyTorch::
+
+        running_mean ← (1 − momentum)·running_mean + momentum·μ_B
+        running_var  ← (1 − momentum)·running_var  + momentum·σ²_B·n/(n − 1)
+
+    ``momentum=None`` uses a cumulative moving average instead: momentum =
+    1/num_batches_tracked, so the running values are the plain mean of all
+    batch statistics seen. With ``track_running_stats=False`` there are no
+    running estimates and batch statistics are used in evaluation too.
+
+    Why it helps: each layer sees inputs of a stable scale whatever the
+    weights before it do, which allows larger learning rates and keeps
+    sigmoid/tanh units out of saturation (a fix for vanishing gradients).
+    Parameters: γ = ``weight`` (ones), β = ``bias`` (zeros), shape ``(C,)``.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__()
+        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(_zeros((num_features,), device, dtype))
+            self.bias = Parameter(_zeros((num_features,), device, dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _zeros((num_features,), device, dtype))
+            self.register_buffer("running_var", _zeros((num_features,), device, dtype))
+            self.register_buffer("num_batches_tracked", _zeros((), device, backend.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, "
+                             f"got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: input of shape {x.shape} has {x.shape[1]} channels, "
+                             f"the layer was built for {self.num_features}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] = self.num_batches_tracked.data + 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / self.num_batches_tracked.item()
+        # Batch statistics in training, and always when there are no running ones.
+        use_batch_stats = self.training or self.running_mean is None
+        # Running buffers are updated only when they exist and we train.
+        update = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean if update else None,
+            self.running_var if update else None,
+            self.weight, self.bias, use_batch_stats, momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class LayerNorm(Module):
+    """Layer normalisation (Ba et al., 2016) over the last dims ``normalized_shape``::
+
+        y = (x − μ) / √(σ² + eps) · γ + β
+
+    with μ and the biased σ² of each sample's trailing ``normalized_shape``
+    values. Unlike BatchNorm it does not depend on the batch (the same in
+    training and evaluation, fine with batch size 1). γ (``weight``, ones) and
+    β (``bias``, zeros) have shape ``normalized_shape`` when
+    ``elementwise_affine``.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(_zeros(self.normalized_shape, device, dtype))
+            if bias:
+                self.bias = Parameter(_zeros(self.normalized_shape, device, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
