@@ -1,0 +1,67 @@
+"""Per-op overhead: a chain of small elementwise ops, forward plus backward.
+
+A chain of 1,000 elementwise ops (cycling mul, add, tanh, sub) on an (8,)
+tensor measures the framework's fixed cost per op: Tensor and Function objects,
+graph recording, the backward loop. The reference is the same chain on raw
+NumPy arrays, forward only (NumPy has no backward), in the same run. On a
+(1024, 1024) tensor the arithmetic dominates and the ratio should approach the
+cost of doing the backward's arithmetic too (about 2-3x a forward-only chain).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_opt as tg
+from benchmarks.common import format_time, measure
+
+CHAIN = 1000
+
+
+def ours(shape, device="cpu"):
+    x = tg.rand(*shape, device=device, requires_grad=True)
+
+    def run():
+        y = x
+        for i in range(CHAIN // 4):
+            y = y * 0.999
+            y = y + 0.001
+            y = y.tanh()
+            y = y - 0.001
+        y.sum().backward()
+        x.grad = None
+    return run
+
+
+def numpy_reference(shape):
+    x = np.random.default_rng(0).random(shape, dtype=np.float32)
+
+    def run():
+        y = x
+        for i in range(CHAIN // 4):
+            y = y * np.float32(0.999)
+            y = y + np.float32(0.001)
+            y = np.tanh(y)
+            y = y - np.float32(0.001)
+        return y.sum()
+    return run
+
+
+def main(quick: bool = False):
+    rows = []
+    for shape, repeats in (((8,), 15), ((1024, 1024), 3)):
+        repeats = max(3, repeats // (3 if quick else 1))
+        mine, noise_mine = measure(ours(shape), repeats=repeats, warmup=1)
+        reference, noise_ref = measure(numpy_reference(shape), repeats=repeats, warmup=1)
+        rows.append((shape, mine / CHAIN, reference / CHAIN, mine / reference,
+                     max(noise_mine, noise_ref)))
+    print(f"\nPer-op overhead: chain of {CHAIN} elementwise ops, ours fwd+bwd vs NumPy fwd only")
+    print(f"  {'shape':>12} | {'ours/op':>11} | {'numpy/op':>11} | ratio | noise")
+    for shape, mine, reference, ratio, noise in rows:
+        print(f"  {str(shape):>12} | {format_time(mine)} | {format_time(reference)} | "
+              f"{ratio:5.2f}x | {noise:.0%}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
