@@ -19,3 +19,7 @@ from tinygrad_opt.optim.nadam import NAdam
 # Closure-driven and second-order rules (LBFGS, Newton, CoordinateDescent) and
 # the submodules lr_scheduler and swa_utils are imported here, below this line,
 # by the files that define them.
+from tinygrad_opt.optim.lbfgs import LBFGS
+from tinygrad_opt.optim.newton import Newton
+from tinygrad_opt.optim.coordinate_descent import CoordinateDescent
+from tinygrad_opt.optim import lr_scheduler, swa_utils
