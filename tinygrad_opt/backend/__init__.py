@@ -188,7 +188,7 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def is_floating(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return dtype.kind == "f"  # (np.issubdtype is ten times slower)
 
 
 def result_dtype(*dtypes) -> np.dtype:
@@ -196,8 +196,18 @@ def result_dtype(*dtypes) -> np.dtype:
 
 
 def broadcast_shapes(*shapes) -> tuple:
-    """The shape NumPy broadcasting gives; ValueError if the shapes do not broadcast."""
-    return np.broadcast_shapes(*shapes)
+    """The shape NumPy broadcasting gives; ValueError if the shapes do not broadcast.
+
+    Pure Python: for the two short shapes of a binary op this is several times
+    faster than np.broadcast_shapes."""
+    result = []
+    for sizes in zip(*(reversed((1,) * (max(map(len, shapes)) - len(s)) + tuple(s))
+                       for s in shapes)):
+        grown = max(sizes)
+        if any(size != grown and size != 1 for size in sizes):
+            raise ValueError(f"shapes {shapes} cannot be broadcast together")
+        result.append(grown)
+    return tuple(reversed(result))
 
 
 def is_host_data(obj) -> bool:

@@ -279,16 +279,20 @@ class ToDevice(Function):
 
 def _binary(op, name, a, b):
     b = as_operand(b, a, name)
-    a, b = _promote_integers(a, b)
-    a, b = broadcast_operands(name, a, b)
+    if a.data.dtype.kind != b.data.dtype.kind:
+        a, b = _promote_integers(a, b)
+    if a.shape != b.shape and (b.ndim or b.requires_grad):  # (a 0-d constant needs nothing)
+        a, b = broadcast_operands(name, a, b)
     return op.apply(a, b)
 
 
 def _reflected(op, name, a, b):
     """``b op a`` where ``a`` is a Tensor and ``b`` a number or array (e.g. 2 - x)."""
     b = as_operand(b, a, name)
-    b, a = _promote_integers(b, a)
-    b, a = broadcast_operands(name, b, a)
+    if a.data.dtype.kind != b.data.dtype.kind:
+        b, a = _promote_integers(b, a)
+    if a.shape != b.shape and (b.ndim or b.requires_grad):
+        b, a = broadcast_operands(name, b, a)
     return op.apply(b, a)
 
 

@@ -58,7 +58,7 @@ def as_operand(value, like, op_name: str):
     """
     Tensor = tensor_module.Tensor
     if isinstance(value, Tensor):
-        if value.device != like.device:
+        if type(value.data) is not type(like.data) and value.device != like.device:
             raise RuntimeError(
                 f"{op_name}: operands are on different devices: '{like.device}' and "
                 f"'{value.device}'; move one with .to(device)")
@@ -92,8 +92,8 @@ def broadcast_operands(op_name: str, *tensors):
         raise ValueError(f"{op_name}: shapes {shown} cannot be broadcast together") from None
     if not grad_mode._enabled:
         return tensors  # nothing is recorded: the arrays broadcast by themselves
-    return tuple(broadcast_to(tensor, shape) if tensor.requires_grad else tensor
-                 for tensor in tensors)
+    return tuple(broadcast_to(tensor, shape) if tensor.requires_grad and tensor.shape != shape
+                 else tensor for tensor in tensors)
 
 
 class Reshape(Function):
