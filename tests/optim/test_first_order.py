@@ -369,6 +369,29 @@ def test_lecture_momentum_matches_pytorch_form_only_for_constant_lr(changing_lr,
     assert same != changing_lr
 
 
+def test_nesterov_stores_the_lecture_notes_look_ahead_point(device):
+    """Notes: x_ahead = x + μ·v; v ← μ·v − α·∇f(x_ahead); x ← x + v. Ours stores x_ahead."""
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(3, 3))
+    A = A @ A.T + np.eye(3)
+    x = rng.normal(size=3)
+    v = np.zeros(3)
+    mu, lr = 0.9, 0.03
+    w = tg.tensor(x.copy(), device=device, requires_grad=True)
+    At = tg.tensor(A, device=device)
+    optimizer = optim.SGD([w], lr=lr, momentum=mu, nesterov=True)
+    for step in range(15):
+        x_ahead = x + mu * v
+        v = mu * v - lr * (A @ x_ahead)
+        x = x + v
+        optimizer.zero_grad()
+        (0.5 * (w * (At @ w)).sum()).backward()
+        optimizer.step()
+        np.testing.assert_allclose(w.numpy(), x + mu * v, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"step {step + 1}")
+    assert not np.allclose(w.numpy(), x)  # the look-ahead point, not x itself
+
+
 # --- the Optimizer data model ---
 
 def small_params(device):
