@@ -116,7 +116,10 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(d, idx)[i] = d[idx[i]]``."""
+    """The samples of ``dataset`` at ``indices``, in that order.
+
+    ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``.
+    """
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
@@ -183,7 +186,8 @@ class DataLoader:
                  drop_last: bool = False, sampler: Iterable[int] | None = None,
                  seed=None, device: str = "cpu"):
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order)")

@@ -59,11 +59,7 @@ def _labels(values, name: str, metric: str) -> np.ndarray:
             raise ValueError(f"{metric}: {name} must hold integer class labels")
     elif not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
         raise TypeError(f"{metric}: {name} must hold integer class labels, got dtype {array.dtype}")
-    labels = array.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"{metric}: {name} has a negative label {labels.min()}; "
-                         "labels must be 0..C-1")
-    return labels
+    return array.astype(np.int64)
 
 
 def _pair(y_true, y_pred, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +69,10 @@ def _pair(y_true, y_pred, metric: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{metric}: y_true has {len(true)} samples but y_pred has {len(pred)}")
     if len(true) == 0:
         raise ValueError(f"{metric}: y_true and y_pred are empty")
+    for name, labels in (("y_true", true), ("y_pred", pred)):
+        if labels.min() < 0:
+            raise ValueError(f"{metric}: {name} has a negative label {labels.min()}; "
+                             "labels must be 0..C-1")
     return true, pred
 
 
@@ -103,7 +103,8 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     if num_classes is None:
         num_classes = largest + 1
     elif largest >= num_classes:
-        raise ValueError(f"confusion_matrix: label {largest} does not fit num_classes={num_classes}")
+        raise ValueError(
+            f"confusion_matrix: label {largest} does not fit num_classes={num_classes}")
     counts = np.bincount(true * num_classes + pred, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).astype(np.int64)   # (K, K)
 
@@ -180,9 +181,10 @@ def roc_auc(y_true, y_score) -> float:
 
     with ranks 1..P+N of all scores in increasing order, tied scores sharing
     their average rank, P positives and N negatives. The positive class is the
-    larger of the two labels in ``y_true``. ``y_score`` holds one score per
-    sample (a probability, a logit: any increasing function gives the same AUC);
-    a 2-D ``(N, 2)`` score takes column 1, the positive class's.
+    larger of the two labels in ``y_true`` (so {0, 1} and {-1, +1} both work).
+    ``y_score`` holds one score per sample (a probability, a logit: any
+    increasing function gives the same AUC); a 2-D ``(N, 2)`` score takes
+    column 1, the positive class's, and ``(N, 1)`` its only column.
     """
     metric = "roc_auc"
     true = _labels(y_true, "y_true", metric)

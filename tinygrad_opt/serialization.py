@@ -206,13 +206,17 @@ def load(path, device: str = "cpu"):
         raise CheckpointError(f"'{path}' is a directory, not a checkpoint file")
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"'{path}' is empty: not a tinygrad_opt checkpoint")
+    with open(path, "rb") as file:
+        magic = file.read(4)
+    if magic == b"\x93NUM":
+        raise CheckpointError(f"'{path}' is a single .npy array, not a tinygrad_opt checkpoint")
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first bytes (or an empty zip's)
+        raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not an .npz archive)")
     try:
         archive = np.load(path, allow_pickle=False)
     except _READ_ERRORS as error:
         raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not a readable "
                               f".npz archive: {error})") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise CheckpointError(f"'{path}' is a single .npy array, not a tinygrad_opt checkpoint")
     with archive:
         try:
             if _STRUCTURE not in archive.files:
@@ -222,6 +226,12 @@ def load(path, device: str = "cpu"):
             arrays = {name: archive[name] for name in archive.files if name != _STRUCTURE}
         except CheckpointError:
             raise
+        except ValueError as error:
+            if "allow_pickle" in str(error):
+                raise CheckpointError(f"'{path}' contains a pickled object array; tinygrad_opt "
+                                      "never unpickles (its checkpoints hold no pickle): "
+                                      "refusing it") from error
+            raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
         except _READ_ERRORS as error:
             raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
     try:
