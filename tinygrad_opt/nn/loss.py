@@ -295,9 +295,11 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
         l = -w * [y log(p) + (1 - y) log(1 - p)]
 
     each log clamped below at -100 as PyTorch does, so p = 0 or 1 gives a
-    finite loss. Where a log is clamped its gradient is 0 (PyTorch instead
-    divides by max(p(1-p), 1e-12)); on logits, binary_cross_entropy_with_logits
-    is exact and stable everywhere. ``weight`` broadcasts to the input shape.
+    finite loss. The gradient is the derivative of this formula as computed:
+    0 for a clamped log. At p exactly 0 or 1 that differs from PyTorch, whose
+    hand-written gradient is (p - y) / max(p(1 - p), 1e-12); on logits,
+    binary_cross_entropy_with_logits is exact and stable everywhere.
+    ``weight`` broadcasts to the input shape.
     Raises if some p lies outside [0, 1] (or is nan)."""
     op = "binary_cross_entropy"
     target = _pointwise_arguments(op, input, target, reduction)
