@@ -25,7 +25,7 @@ import argparse
 import numpy as np
 
 import tinygrad_opt as tg
-from benchmarks.common import measure, minor_faults_per_call
+from .common import measure, minor_faults_per_call
 from tinygrad_opt import backend, optim
 
 TOTAL = 10_000_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_opt as tg
-from benchmarks.common import format_time, measure
+from .common import format_time, measure
 
 CHAIN = 1000
 

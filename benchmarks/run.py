@@ -1,0 +1,21 @@
+"""``tinygrad-opt bench``: every benchmark, each a ratio to NumPy measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def main(quick: bool = False, only=None) -> None:
+    from . import adam_step, mlp_step, op_overhead
+    print(f"tinygrad_opt benchmarks on {platform.machine()}, {os.cpu_count()} CPU(s), "
+          f"Python {platform.python_version()}; medians over repeats, 'noise' is the median "
+          "absolute deviation over the median (timings on a shared machine vary)")
+    suites = {"ops": op_overhead.main, "mlp": mlp_step.main, "adam": adam_step.main}
+    for name, suite in suites.items():
+        if only is None or name in only:
+            suite(quick=quick) if "quick" in suite.__code__.co_varnames else suite()
+
+
+if __name__ == "__main__":
+    main()
