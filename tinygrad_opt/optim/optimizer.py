@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
+from tinygrad_opt.tensor import Tensor
 
 
 
@@ -69,7 +70,6 @@ required = _RequiredParameter()
 
 
 def _is_tensor(obj) -> bool:
-    from tinygrad_opt.tensor import Tensor  # imported late: tensor.py may import optim users
     return isinstance(obj, Tensor)
 
 
@@ -109,9 +109,9 @@ class Optimizer:
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        params = param_group["params"] if "params" in param_group else None
-        if params is None:
+        if "params" not in param_group:
             raise ValueError("param_group must have a 'params' entry")
+        params = param_group["params"]
         if _is_tensor(params):
             params = [params]
         elif isinstance(params, set):
@@ -285,7 +285,6 @@ def _to_param(value, p, name=None):
     dicts are converted item by item.
     """
     if _is_tensor(value):
-        from tinygrad_opt.tensor import Tensor
         return Tensor(_to_param(value.data, p, name))
     if isinstance(value, dict):
         return {key: _to_param(item, p, key) for key, item in value.items()}
