@@ -652,3 +652,32 @@ def test_load_state_dict_copies_so_the_source_can_go_on(device):
     source.step()  # changes the source's buffer in place
     np.testing.assert_array_equal(backend.to_host(target.state[b]["momentum_buffer"]),
                                   [1.0, -1.0])
+
+
+def test_resume_through_a_saved_file_is_bit_identical(device, tmp_path):
+    from tinygrad_opt.serialization import load, save
+    x, y, weights = make_data(6)
+    xt, yt = tensors(x, y, device, dtype=np.float32)
+    options = ({"lr": 0.01}, {"lr": 0.02, "weight_decay": 0.1})
+
+    straight = Model(weights, device, dtype=np.float32)
+    straight_optimizer = optim.NAdam(straight.groups(options))
+    for _ in range(8):
+        train_step(straight, straight_optimizer, xt, yt)
+
+    first = Model(weights, device, dtype=np.float32)
+    first_optimizer = optim.NAdam(first.groups(options))
+    for _ in range(4):
+        train_step(first, first_optimizer, xt, yt)
+    save({"optimizer": first_optimizer.state_dict(), "weights": first.numpy()},
+         tmp_path / "checkpoint.npz")
+
+    checkpoint = load(tmp_path / "checkpoint.npz")
+    resumed = Model(checkpoint["weights"], device, dtype=np.float32)
+    resumed_optimizer = optim.NAdam(resumed.groups(({"lr": 1.0}, {"lr": 1.0})))
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    for _ in range(4):
+        train_step(resumed, resumed_optimizer, xt, yt)
+    got, expected = resumed.numpy(), straight.numpy()
+    for name in NAMES:
+        assert np.array_equal(got[name], expected[name]), name
