@@ -177,8 +177,9 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     """Check integer class targets for scores of shape (N, C, d1, ...).
 
     Returns the int64 target array on the input's device, of shape
-    (N, d1, ...). Raises on a float target, a wrong shape, or a class outside
-    0..C-1 (``ignore_index`` excepted), reading the targets once on the host."""
+    (N, d1, ...), and how many targets equal ``ignore_index``. Raises on a
+    float target, a wrong shape, or a class outside 0..C-1 (``ignore_index``
+    excepted), reading the targets once on the host."""
     if isinstance(target, Tensor):
         if target.device != input.device:
             raise RuntimeError(
@@ -199,15 +200,18 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     num_classes = input.shape[1]
     host = backend.to_host(array)
     out_of_range = (host < 0) | (host >= num_classes)
+    num_ignored = 0
     if ignore_index is not None:
-        out_of_range &= host != ignore_index
+        ignored = host == ignore_index
+        num_ignored = int(ignored.sum())
+        out_of_range &= ~ignored
     if out_of_range.any():
         bad = host[out_of_range].reshape(-1)[0].item()
-        ignored = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        allowed = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
         raise IndexError(
             f"{op}: target value {bad} is out of range for {num_classes} classes: "
-            f"expected 0..{num_classes - 1}{ignored}")
-    return array
+            f"expected 0..{num_classes - 1}{allowed}")
+    return array, num_ignored
 
 
 def _one_prediction_as_batch(input: Tensor, target):
@@ -412,32 +416,45 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
         batch_input, batch_target = _one_prediction_as_batch(input, target)
         loss = nll_loss(batch_input, batch_target, weight, ignore_index, reduction)
         return loss.reshape(()) if reduction == "none" else loss
-    target = _class_targets(op, input, target, ignore_index)
+    target, num_ignored = _class_targets(op, input, target, ignore_index)
     weight = _class_weight(op, weight, input, input.shape[1])
-    losses, sample_weight = _picked_nll(input, target, weight, ignore_index)
+    losses, keep, total_weight = _picked_nll(input, target, weight, ignore_index, num_ignored)
     if reduction == "mean":
-        return losses.sum() / sample_weight.sum()
+        return losses.sum() / total_weight
     if reduction == "sum":
         return losses.sum()
     return losses
 
 
-def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int):
-    """Per-prediction losses -w[y] * log p[y] and weights w[y] (both 0 where ignored).
+def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignored: int):
+    """Per-prediction losses l_n = -w[y_n] log p[n, y_n], 0 where y_n is ignored.
 
-    log_probs (N, C, d...), target int64 array (N, d...). Returns two Tensors of
-    the target's shape."""
+    log_probs (N, C, d...), target an int64 array (N, d...). Returns the losses
+    (a Tensor of the target's shape), the keep mask (1 kept, 0 ignored; None
+    when nothing is ignored) and the 'mean' denominator sum_n w[y_n] over the
+    kept n (a Tensor, or a Python count when there is no weight)."""
     xp = backend.get_xp(log_probs.device)
-    flat_target = target.reshape(-1)                               # (M,)
-    keep = flat_target != ignore_index                             # (M,) bool
-    safe_target = xp.where(keep, flat_target, 0)                   # ignored rows read class 0 ...
-    rows = xp.arange(flat_target.shape[0])                         # (M,)
-    picked = _classes_last(log_probs)[rows, safe_target]           # (M,) log p[y]
-    sample_weight = Tensor(keep.astype(log_probs.dtype))           # ... and get weight 0
-    if weight is not None:
-        sample_weight = weight[safe_target] * sample_weight        # (M,) w[y]
-    losses = -(sample_weight * picked)                             # (M,)
-    return losses.reshape(*target.shape), sample_weight.reshape(*target.shape)
+    flat_target = target.reshape(-1)                                # (M,)
+    num_predictions = flat_target.shape[0]
+    keep = None
+    if num_ignored:
+        kept = flat_target != ignore_index                          # (M,) bool
+        flat_target = xp.where(kept, flat_target, 0)                # ignored read class 0 ...
+        keep = Tensor(kept.astype(log_probs.dtype))                 # ... and are multiplied by 0
+    rows = xp.arange(num_predictions)                               # (M,)
+    picked = _classes_last(log_probs)[rows, flat_target]            # (M,) log p[n, y_n]
+    if weight is None:
+        sample_weight = keep                                        # (M,) or None: w = 1
+        total_weight = num_predictions - num_ignored
+    else:
+        sample_weight = weight[flat_target]                         # (M,) w[y_n]
+        if keep is not None:
+            sample_weight = sample_weight * keep
+        total_weight = sample_weight.sum()
+    losses = -picked if sample_weight is None else -(sample_weight * picked)  # (M,)
+    if keep is not None:
+        keep = keep.reshape(*target.shape)
+    return losses.reshape(*target.shape), keep, total_weight
 
 
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
@@ -486,15 +503,17 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     if _is_probability_target(input, target):
         return _soft_cross_entropy(log_probs, _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
-    target = _class_targets(op, input, target, ignore_index)
-    losses, sample_weight = _picked_nll(log_probs, target, weight, ignore_index)  # (N, d...)
+    target, num_ignored = _class_targets(op, input, target, ignore_index)
+    losses, keep, total_weight = _picked_nll(log_probs, target, weight, ignore_index,
+                                             num_ignored)                     # (N, d...)
     if label_smoothing > 0:
         class_weight = 1 if weight is None else _class_broadcast(weight, input.ndim)
-        keep = Tensor((target != ignore_index).astype(input.dtype))           # (N, d...)
-        smooth = -(log_probs * class_weight).sum(dim=1) * keep                # (N, d...)
+        smooth = -(log_probs * class_weight).sum(dim=1)                       # (N, d...)
+        if keep is not None:
+            smooth = smooth * keep                                            # ignored: 0
         losses = (1 - label_smoothing) * losses + (label_smoothing / num_classes) * smooth
     if reduction == "mean":
-        return losses.sum() / sample_weight.sum()
+        return losses.sum() / total_weight
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -533,7 +552,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     if input.ndim != 2:
         raise ValueError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
     num_samples, num_classes = input.shape
-    target = _class_targets(op, input, target)
+    target, _ = _class_targets(op, input, target)
     weight = _class_weight(op, weight, input, num_classes)
     xp = backend.get_xp(input.device)
     rows = xp.arange(num_samples)
@@ -567,7 +586,7 @@ def focal_loss(input: Tensor, target, gamma: float = 2.0, alpha=None,
     if input.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), "
                          f"got shape {tuple(input.shape)}")
-    target = _class_targets(op, input, target)
+    target, _ = _class_targets(op, input, target)
     xp = backend.get_xp(input.device)
     flat_target = target.reshape(-1)                                        # (M,)
     rows = xp.arange(flat_target.shape[0])
