@@ -651,8 +651,11 @@ def test_class_target_shape_and_dtype_errors(device):
     x = tensor(np.zeros((3, 4)), device)
     with pytest.raises(ValueError, match=r"\(3, 4\).*\(3,\).*\(2,\)"):
         L.cross_entropy(x, tensor(np.array([0, 1]), device))
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match=r"integers.*probabilities.*\(3, 4\)"):
         L.cross_entropy(x, tensor(np.array([0.0, 1.0, 2.0]), device))
+    # int32 targets (a host array) are accepted and widened
+    result = L.cross_entropy(x, np.array([0, 3, 1], dtype=np.int32), reduction="sum")
+    np.testing.assert_allclose(result.item(), 3 * np.log(4.0), rtol=1e-12)
     with pytest.raises(ValueError, match=r"weight must have shape \(4,\)"):
         L.cross_entropy(x, tensor(np.array([0, 1, 2]), device), weight=tensor([1.0, 2.0], device))
 

@@ -189,7 +189,9 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
         array = backend.to_device(target, input.device)
     if array.dtype.kind not in "iu":
         raise TypeError(
-            f"{op}: class-index targets must be integers, got dtype {array.dtype}")
+            f"{op}: class-index targets must be integers, got dtype {array.dtype} "
+            f"of shape {tuple(array.shape)} (class probabilities need the input's shape "
+            f"{tuple(input.shape)})")
     if array.dtype != backend.int64:
         array = array.astype(backend.int64)
     expected = (input.shape[0],) + tuple(input.shape[2:])
