@@ -60,12 +60,11 @@ class SGD(Optimizer):
         if weight_decay != 0:
             g = g + weight_decay * theta                       # g ← g + λ·θ
         if momentum != 0:
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.copy()            # b ← g
+            b = state.get("momentum_buffer")
+            if b is None:
+                b = state["momentum_buffer"] = g.copy()        # b ← g              (first step)
             else:
-                b = state["momentum_buffer"]
                 b[...] = momentum * b + (1 - dampening) * g    # b ← μ·b + (1−τ)·g
-            b = state["momentum_buffer"]
             if group["nesterov"]:
                 g = g + momentum * b                           # g ← g + μ·b
             else:
