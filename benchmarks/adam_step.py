@@ -70,31 +70,33 @@ def adam_step_seconds(shapes, device: str, repeats: int) -> tuple[float, float]:
     return seconds, minor_faults_per_call(optimizer.step, calls=3)
 
 
-def main(argv=None) -> list[dict]:
-    """Run the benchmark, print a table, and return its rows."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args(argv)
-    device = backend.check_device(args.device)
+def main(quick: bool = False, device: str = "cpu", repeats: int | None = None) -> list[dict]:
+    """Run the benchmark, print a table, and return its rows (``quick``: 3 repeats)."""
+    device = backend.check_device(device)
+    repeats = repeats or (3 if quick else 7)
 
-    bandwidth = copy_bandwidth(device, args.repeats)
+    bandwidth = copy_bandwidth(device, repeats)
     floor = TOTAL * BYTES_PER_PARAMETER / bandwidth
     rows = []
     for label, shapes in [("1 x 10M", [(TOTAL,)]), ("100 x 100k", [(TOTAL // 100,)] * 100)]:
-        seconds, faults = adam_step_seconds(shapes, device, args.repeats)
+        seconds, faults = adam_step_seconds(shapes, device, repeats)
         rows.append({"case": label, "ms": seconds * 1e3, "floor_ms": floor * 1e3,
                      "ratio": seconds / floor, "page_faults": faults})
 
-    print(f"Adam step, {TOTAL:,} float32 parameters on {device}; copy bandwidth "
+    print(f"\nAdam step, {TOTAL:,} float32 parameters on {device}; copy bandwidth "
           f"{bandwidth / 1e9:.1f} GB/s; floor = {BYTES_PER_PARAMETER} B/param = "
-          f"{floor * 1e3:.2f} ms (medians of {args.repeats})")
-    print(f"{'case':<12} {'step ms':>9} {'floor ms':>9} {'x floor':>8} {'faults/step':>12}")
+          f"{floor * 1e3:.2f} ms (medians of {repeats})")
+    print(f"  {'case':<12} {'step ms':>9} {'floor ms':>9} {'x floor':>8} {'faults/step':>12}")
     for row in rows:
-        print(f"{row['case']:<12} {row['ms']:>9.2f} {row['floor_ms']:>9.2f} {row['ratio']:>8.1f} "
-              f"{row['page_faults']:>12.0f}")
+        print(f"  {row['case']:<12} {row['ms']:>9.2f} {row['floor_ms']:>9.2f} "
+              f"{row['ratio']:>8.1f} {row['page_faults']:>12.0f}")
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    main(quick=args.quick, device=args.device, repeats=args.repeats)
