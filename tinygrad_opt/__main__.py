@@ -1,0 +1,8 @@
+"""``python -m tinygrad_opt ...`` is the ``tinygrad-opt`` command line (see cli.py)."""
+
+import sys
+
+from tinygrad_opt.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,482 @@
+"""The command line: ``tinygrad-opt <command> [flags]`` (also ``python -m tinygrad_opt``).
+
+Commands:
+
+* ``train``: train an MLP on the shipped 8x8 digits (or a 2-D toy set) and print
+  the test accuracy; ``--save`` writes a checkpoint, ``--load`` evaluates one.
+
+Every command is one ``add_<name>_command(subparsers)`` function that builds its
+parser and sets ``run`` to the function doing the work; :data:`COMMANDS` lists
+them, so a new command is one function and one line there.
+
+Errors a user can cause (a bad flag or value, a missing or corrupt file, a
+device that is not there) end the program with one line on stderr,
+``tinygrad-opt: error: ...``, and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+PROG = "tinygrad-opt"
+PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+
+
+class UsageError(ValueError):
+    """A bad combination of flags found after parsing (reported like a parse error)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a parse error is one line, ``tinygrad-opt: error: ...``, exit status 2."""
+
+    def error(self, message: str):
+        command = self.prog.split()[-1] if " " in self.prog else None
+        hint = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
+        self.exit(2, f"{PROG}: error: {message}{hint}\n")
+
+
+# --- value checkers for argparse ----------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A dropout probability: 0 <= p < 1."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``'128,64'`` -> ``(128, 64)``: the widths of the hidden layers."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer widths such as 128,64, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description="tinygrad_opt: train and study small "
+                            "neural networks with a from-scratch autograd.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=ArgumentParser)
+    for add_command in COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``tinygrad-opt`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError, ArithmeticError) as error:
+        # ValueError covers CheckpointError; RuntimeError a missing GPU or a state-dict mismatch
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+
+
+# --- train ---------------------------------------------------------------------------------
+
+DATA_SETS = ("digits", "spiral", "moons", "xor")
+ACTIVATIONS = {
+    "relu": "ReLU", "leaky_relu": "LeakyReLU", "prelu": "PReLU", "rrelu": "RReLU",
+    "elu": "ELU", "selu": "SELU", "gelu": "GELU", "silu": "SiLU", "sigmoid": "Sigmoid",
+    "tanh": "Tanh", "softplus": "Softplus", "softsign": "Softsign", "hardtanh": "Hardtanh",
+}
+OPTIMIZERS = {
+    # name: (class name in optim, default learning rate)
+    "sgd": ("SGD", 0.05),
+    "adam": ("Adam", 1e-3),
+    "adamw": ("AdamW", 1e-3),
+    "rmsprop": ("RMSprop", 1e-3),
+    "adagrad": ("Adagrad", 3e-2),
+    "adadelta": ("Adadelta", 1.0),
+    "nadam": ("NAdam", 2e-3),
+}
+SCHEDULES = ("none", "step", "exponential", "inverse-time", "plateau", "cosine")
+SPLIT_SEED = 0        # the train/val/test split is the same whatever --seed is
+TEST_FRACTION = 0.2
+
+
+def add_train_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train an MLP on the digits (or a 2-D toy set) and report test accuracy",
+        description="Train an MLP classifier and print one line per epoch and the final test "
+                    "accuracy. The data are split once (fixed seed) into train / validation / "
+                    f"test ({TEST_FRACTION:.0%} test); features are standardized with the "
+                    "training part's statistics.")
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", choices=DATA_SETS, default="digits",
+                      help="data set (default: digits, the shipped 8x8 handwritten digits)")
+    data.add_argument("--val-fraction", type=_val_fraction, default=0.2, metavar="F",
+                      help="fraction of the data used for validation, 0 <= F < 0.8 (default 0.2)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--hidden", type=hidden_sizes, default=(128,), metavar="W[,W...]",
+                       help="hidden layer widths, e.g. 128,64 (default 128)")
+    model.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                       help="hidden-layer activation (default relu)")
+    model.add_argument("--batchnorm", action="store_true",
+                       help="BatchNorm1d after each hidden Linear layer")
+    model.add_argument("--dropout", type=probability, default=0.0, metavar="P",
+                       help="dropout probability after each hidden activation (default 0)")
+    training = parser.add_argument_group("optimization")
+    training.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                          help="update rule (default adam)")
+    training.add_argument("--lr", type=positive_float, default=None,
+                          help="learning rate (default: "
+                          + ", ".join(f"{name} {lr:g}" for name, (_, lr) in OPTIMIZERS.items())
+                          + ")")
+    training.add_argument("--momentum", type=non_negative_float, default=None,
+                          help="momentum of sgd (default 0.9) or rmsprop (default 0)")
+    training.add_argument("--weight-decay", type=non_negative_float, default=None,
+                          help="L2 weight decay (default: the optimizer's, 0; adamw 0.01)")
+    training.add_argument("--schedule", choices=SCHEDULES, default="none",
+                          help="learning-rate schedule (default none): step (x0.1 every "
+                          "third of the epochs), exponential (x0.95 per epoch), inverse-time "
+                          "(lr/(1+0.1 t)), plateau (x0.5 after 3 epochs without val-loss "
+                          "improvement), cosine (to 0 at the last epoch)")
+    training.add_argument("--epochs", type=positive_int, default=40, help="default 40")
+    training.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    training.add_argument("--patience", type=positive_int, default=None,
+                          help="early stopping: stop after this many epochs without "
+                          "val-loss improvement and keep the best weights (default off)")
+    training.add_argument("--seed", type=int, default=0,
+                          help="seed of the initialization and the batch order (default 0)")
+    training.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                          help="cpu (NumPy) or cuda (CuPy) (default cpu)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--save", metavar="PATH",
+                        help="write a checkpoint (model, optimizer state, config) to PATH")
+    output.add_argument("--load", metavar="PATH",
+                        help="do not train: evaluate the checkpoint at PATH on the test split")
+    output.add_argument("--plot", metavar="DIR",
+                        help="write loss, accuracy and learning-rate curves as PNG files to DIR")
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run_train)
+
+
+def _val_fraction(text: str) -> float:
+    value = _float(text)
+    if not 0 <= value < 1 - TEST_FRACTION:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, {1 - TEST_FRACTION:g}), "
+                                         f"got {text!r}")
+    return value
+
+
+def load_data(name: str):
+    """``(X, y, num_classes)`` of a data set as host arrays; fixed (seeded) for toy sets."""
+    from tinygrad_opt import datasets
+    if name == "digits":
+        X, y = datasets.load_digits()
+        return X, y, 10
+    if name == "spiral":
+        X, y = datasets.spiral(n_per_class=200, n_classes=3, seed=SPLIT_SEED)
+        return X, y, 3
+    if name == "moons":
+        X, y = datasets.moons(n_samples=600, noise=0.2, seed=SPLIT_SEED)
+        return X, y, 2
+    X, y = datasets.xor(n_samples=600, noise=0.1, seed=SPLIT_SEED)
+    return X, y, 2
+
+
+def split_indices(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indices from one fixed permutation of ``range(n)``.
+
+    The test part is the first ``round(0.2 n)`` indices of the permutation, so
+    it does not change with ``val_fraction``: a checkpoint trained with any
+    validation fraction is tested on the same samples.
+    """
+    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+    n_test = round(TEST_FRACTION * n)
+    n_val = round(val_fraction * n)
+    test = order[:n_test]
+    val = order[n_test:n_test + n_val]
+    train = order[n_test + n_val:]
+    return train, val, test
+
+
+def build_mlp(in_features: int, hidden: tuple, out_features: int, activation: str = "relu",
+              batchnorm: bool = False, dropout: float = 0.0):
+    """``Linear -> [BatchNorm1d] -> activation -> [Dropout]`` per hidden layer, then a Linear."""
+    from tinygrad_opt import nn
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: expected one of "
+                         + ", ".join(sorted(ACTIVATIONS)))
+    layers = []
+    width = in_features
+    for size in hidden:
+        layers.append(nn.Linear(width, size))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(size))
+        layers.append(getattr(nn, ACTIVATIONS[activation])())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def build_optimizer(name: str, parameters, lr=None, momentum=None, weight_decay=None):
+    from tinygrad_opt import optim
+    class_name, default_lr = OPTIMIZERS[name]
+    keywords = {"lr": default_lr if lr is None else lr}
+    if name == "sgd":
+        keywords["momentum"] = 0.9 if momentum is None else momentum
+    elif name == "rmsprop":
+        keywords["momentum"] = 0.0 if momentum is None else momentum
+    elif momentum is not None:
+        raise UsageError(f"--momentum applies to sgd and rmsprop, not {name}")
+    if weight_decay is not None:
+        keywords["weight_decay"] = weight_decay
+    return getattr(optim, class_name)(parameters, **keywords)
+
+
+def build_scheduler(name: str, optimizer, epochs: int):
+    from tinygrad_opt.optim import lr_scheduler
+    if name == "none":
+        return None
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
+    if name == "inverse-time":
+        return lr_scheduler.InverseTimeLR(optimizer, k=0.1)
+    if name == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+
+
+def _check_writable_file(path: str, flag: str) -> None:
+    """Fail before training, not after it, when ``path`` cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory, expected a file path")
+    if not os.path.isdir(directory):
+        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {directory} is not writable")
+
+
+def _plot_available(plot_dir: str | None) -> bool:
+    if plot_dir is None:
+        return False
+    if os.path.exists(plot_dir) and not os.path.isdir(plot_dir):
+        raise UsageError(f"--plot {plot_dir}: exists and is not a directory")
+    if importlib.util.find_spec("matplotlib") is None:
+        print(PLOT_HINT, file=sys.stderr)
+        return False
+    return True
+
+
+def plot_history(history, directory: str) -> list[str]:
+    """Write ``loss.png``, ``accuracy.png`` and ``lr.png`` (whichever have data) to ``directory``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(directory, exist_ok=True)
+    epochs = [epoch + 1 for epoch in history["epoch"]]
+    figures = {
+        "loss.png": (["train_loss", "val_loss"], "loss", False),
+        "accuracy.png": (["train_accuracy", "val_accuracy"], "accuracy", False),
+        "lr.png": (["lr"], "learning rate", True),
+    }
+    written = []
+    for file_name, (keys, label, log_scale) in figures.items():
+        keys = [key for key in keys if key in history]
+        if not keys:
+            continue
+        figure, axes = plt.subplots(figsize=(6, 4))
+        for key in keys:
+            axes.plot(epochs, history[key], label=key)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label)
+        if log_scale and min(history[keys[0]]) > 0:
+            axes.set_yscale("log")
+        axes.legend()
+        axes.grid(alpha=0.3)
+        path = os.path.join(directory, file_name)
+        figure.tight_layout()
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _prepare_data(name: str, val_fraction: float, device: str, batch_size: int, seed: int,
+                  mean=None, std=None):
+    """Loaders for train / val / test and the standardization statistics."""
+    from tinygrad_opt.data import DataLoader, TensorDataset, standardize
+    X, y, num_classes = load_data(name)
+    train, val, test = split_indices(len(X), val_fraction)
+    if mean is None:  # statistics of the training part only
+        _, X, (mean, std) = standardize(X[train], X)                   # (N, D) standardized
+    else:             # a checkpoint's statistics
+        X = ((X - mean) / std).astype(np.float32)                      # (N, D) standardized
+    loaders = {}
+    for part, indices in (("train", train), ("val", val), ("test", test)):
+        if len(indices) == 0:
+            loaders[part] = None
+            continue
+        dataset = TensorDataset(X[indices], y[indices])
+        if part == "train":
+            loaders[part] = DataLoader(dataset, batch_size=batch_size, shuffle=True, seed=seed,
+                                       device=device)
+        else:
+            loaders[part] = DataLoader(dataset, batch_size=1024, device=device)
+    sizes = {part: len(indices) for part, indices in (("train", train), ("val", val),
+                                                      ("test", test))}
+    return loaders, sizes, X.shape[1], num_classes, mean, std
+
+
+def run_train(args) -> int:
+    import tinygrad_opt as tg
+    from tinygrad_opt import backend, nn
+    from tinygrad_opt.serialization import save
+    from tinygrad_opt.train import EarlyStopping, evaluate, fit, format_epoch
+
+    device = backend.check_device(args.device)   # a clear error if cuda is not there
+    if args.load is not None:
+        if args.save is not None or args.plot is not None:
+            raise UsageError("--load evaluates a checkpoint; it cannot be combined with "
+                             "--save or --plot")
+        return _evaluate_checkpoint(args.load, device)
+    if args.save is not None:
+        _check_writable_file(args.save, "--save")
+    plot = _plot_available(args.plot)
+
+    tg.manual_seed(args.seed)
+    loaders, sizes, in_features, num_classes, mean, std = _prepare_data(
+        args.data, args.val_fraction, device, args.batch_size, args.seed)
+    config = {
+        "data": args.data, "hidden": list(args.hidden), "activation": args.activation,
+        "batchnorm": args.batchnorm, "dropout": args.dropout, "in_features": in_features,
+        "num_classes": num_classes, "optimizer": args.optimizer, "lr": args.lr,
+        "momentum": args.momentum, "weight_decay": args.weight_decay,
+        "schedule": args.schedule, "epochs": args.epochs, "batch_size": args.batch_size,
+        "patience": args.patience, "seed": args.seed, "val_fraction": args.val_fraction,
+    }
+    model = build_mlp(in_features, args.hidden, num_classes, args.activation, args.batchnorm,
+                      args.dropout).to(device)
+    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
+                                args.weight_decay)
+    scheduler = build_scheduler(args.schedule, optimizer, args.epochs)
+    early_stopping = None if args.patience is None else EarlyStopping(patience=args.patience)
+    progress = not args.no_progress
+    widths = "-".join(str(width) for width in (in_features, *args.hidden, num_classes))
+    print(f"{args.data}: {sizes['train']} train, {sizes['val']} val, {sizes['test']} test | "
+          f"MLP {widths} ({args.activation}) | {args.optimizer} lr "
+          f"{optimizer.param_groups[0]['lr']:g} | {args.epochs} epochs, batch {args.batch_size}")
+
+    def print_epoch(epoch, logs):  # with progress bars on, fit prints this line itself
+        print(format_epoch(epoch, args.epochs, logs), flush=True)
+
+    start = time.perf_counter()
+    history = fit(model, optimizer, nn.CrossEntropyLoss(), loaders["train"], loaders["val"],
+                  epochs=args.epochs, scheduler=scheduler, early_stopping=early_stopping,
+                  metrics=("accuracy",), callbacks=() if progress else (print_epoch,),
+                  progress=progress)
+    seconds = time.perf_counter() - start
+    if history.stopped_epoch is not None:
+        print(f"early stopping after epoch {history.stopped_epoch + 1}; "
+              f"best epoch {history.best_epoch + 1}")
+    test = evaluate(model, loaders["test"], metrics=("accuracy",))
+    if args.save is not None:
+        save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+              "config": config, "standardize": {"mean": mean, "std": std},
+              "history": history.as_dict(), "test_accuracy": test["accuracy"]}, args.save)
+        print(f"saved checkpoint to {args.save}")
+    if plot:
+        for path in plot_history(history, args.plot):
+            print(f"wrote {path}")
+    print(f"training time: {seconds:.1f} s")
+    print(f"test accuracy: {test['accuracy']:.4f}")
+    return 0
+
+
+def _evaluate_checkpoint(path: str, device: str) -> int:
+    """``train --load PATH``: rebuild the saved model and report its test accuracy."""
+    from tinygrad_opt.serialization import CheckpointError, load
+    from tinygrad_opt.train import evaluate
+
+    checkpoint = load(path, device=device)
+    try:
+        config = checkpoint["config"]
+        state = checkpoint["model"]
+        mean = checkpoint["standardize"]["mean"]
+        std = checkpoint["standardize"]["std"]
+        model = build_mlp(config["in_features"], tuple(config["hidden"]), config["num_classes"],
+                          config["activation"], config["batchnorm"], config["dropout"])
+        data, val_fraction = config["data"], config["val_fraction"]
+    except (KeyError, TypeError, IndexError) as error:
+        raise CheckpointError(f"'{path}' is a tinygrad_opt checkpoint but not one written by "
+                              f"'{PROG} train --save' (missing {error})") from None
+    model.to(device)
+    model.load_state_dict(state)
+    loaders, sizes, in_features, _, _, _ = _prepare_data(data, val_fraction, device, 1024, 0,
+                                                         mean=mean, std=std)
+    if in_features != config["in_features"]:
+        raise CheckpointError(f"'{path}': the model expects {config['in_features']} features "
+                              f"but the {data} data have {in_features}")
+    test = evaluate(model, loaders["test"], metrics=("accuracy",))
+    print(f"{data}: {sizes['test']} test samples | checkpoint {path}")
+    print(f"test accuracy: {test['accuracy']:.4f}")
+    return 0
+
+
+# Every command: a function that adds its subparser. A new command is one more entry.
+COMMANDS = [
+    add_train_command,
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
