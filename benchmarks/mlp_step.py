@@ -20,23 +20,27 @@ from tinygrad_opt import nn, optim
 class HandMLP:
     """y = W3·relu(W2·relu(W1·x + b1) + b2) + b3, written out in NumPy with buffers."""
 
-    def __init__(self, sizes, batch, optimizer, seed=0):
+    def __init__(self, sizes, batch, optimizer, seed=0, xp=np):
+        self.xp = xp
         rng = np.random.default_rng(seed)
         self.params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             bound = 1 / np.sqrt(fan_in)
-            self.params.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
-            self.params.append(rng.uniform(-bound, bound, (fan_out,)).astype(np.float32))
-        self.grads = [np.empty_like(p) for p in self.params]
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
-        self.tmp = [np.empty_like(p) for p in self.params]
+            weight = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
+            bias = rng.uniform(-bound, bound, (fan_out,)).astype(np.float32)
+            self.params += [xp.asarray(weight), xp.asarray(bias)]
+        self.grads = [xp.empty_like(p) for p in self.params]
+        self.m = [xp.zeros_like(p) for p in self.params]
+        self.v = [xp.zeros_like(p) for p in self.params]
+        self.tmp = [xp.empty_like(p) for p in self.params]
         self.t = 0
         self.optimizer = optimizer
-        self.acts = [np.empty((batch, size), np.float32) for size in sizes]
-        self.deltas = [np.empty((batch, size), np.float32) for size in sizes]
+        self.acts = [xp.empty((batch, size), np.float32) for size in sizes]
+        self.deltas = [xp.empty((batch, size), np.float32) for size in sizes]
+        self.rows = xp.arange(batch)
 
     def step(self, x, y):
+        np = self.xp  # noqa: the same code runs on NumPy and CuPy
         acts, deltas, params, grads = self.acts, self.deltas, self.params, self.grads
         layers = len(params) // 2
         acts[0][...] = x
@@ -50,8 +54,8 @@ class HandMLP:
         np.subtract(scores, scores.max(axis=1, keepdims=True), out=delta)
         np.exp(delta, out=delta)
         delta /= delta.sum(axis=1, keepdims=True)          # softmax probabilities
-        loss = -np.log(delta[np.arange(len(y)), y]).mean()
-        delta[np.arange(len(y)), y] -= 1
+        loss = -np.log(delta[self.rows, y]).mean()
+        delta[self.rows, y] -= 1
         delta /= len(y)                                     # dL/dscores
         for i in reversed(range(layers)):
             np.matmul(acts[i].T, deltas[i + 1], out=grads[2 * i])
@@ -63,6 +67,7 @@ class HandMLP:
         return loss
 
     def update(self):
+        np = self.xp  # noqa
         if self.optimizer == "sgd":
             for p, g, tmp in zip(self.params, self.grads, self.tmp):
                 np.multiply(g, 0.01, out=tmp)
@@ -79,7 +84,7 @@ class HandMLP:
             tmp *= 1 - b2
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp /= np.sqrt(c2)
+            tmp /= c2 ** 0.5
             tmp += eps
             np.divide(m, tmp, out=tmp)
             tmp *= lr / c1

@@ -11,10 +11,12 @@ def main(quick: bool = False, only=None) -> None:
     print(f"tinygrad_opt benchmarks on {platform.machine()}, {os.cpu_count()} CPU(s), "
           f"Python {platform.python_version()}; medians over repeats, 'noise' is the median "
           "absolute deviation over the median (timings on a shared machine vary)")
-    suites = {"ops": op_overhead.main, "mlp": mlp_step.main, "adam": adam_step.main}
+    suites = {"ops": lambda: op_overhead.main(quick=quick),
+              "mlp": lambda: mlp_step.main(quick=quick),
+              "adam": lambda: adam_step.main(quick=quick)}
     for name, suite in suites.items():
         if only is None or name in only:
-            suite(quick=quick) if "quick" in suite.__code__.co_varnames else suite()
+            suite()
 
 
 if __name__ == "__main__":
