@@ -16,7 +16,7 @@ import tinygrad_opt.tensor as tensor_module
 
 def constant(array):
     """A Tensor that never requires grad (masks, signs: their derivative is 0)."""
-    return tensor_module.Tensor._make(array, False)
+    return tensor_module.Tensor._make(backend.as_array(array), False)  # (NumPy 0-d → scalar)
 
 
 # --- binary arithmetic ---
