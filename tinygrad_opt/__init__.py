@@ -20,6 +20,7 @@ from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspac
 from tinygrad_opt.ops.elementwise import maximum, minimum, where
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.shape import cat, stack
+from tinygrad_opt.serialization import load, save
 from tinygrad_opt.tensor import Tensor, tensor
 
 float32 = backend.float32
