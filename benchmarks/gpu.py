@@ -1,0 +1,129 @@
+"""GPU benchmarks (run on a machine with CuPy and an NVIDIA GPU).
+
+1. The MLP training step 784-512-512-10 (ReLU, cross-entropy, Adam) at batch
+   128 and 4096: ours on CuPy against the same network written by hand in
+   CuPy (``mlp_step.HandMLP`` with ``xp=cupy``). PyTorch's CUDA eager time for
+   the same step comes from ``benchmarks/external/torch_mlp.py``, a separate
+   script (PyTorch is never imported by the package), run in the same job.
+2. The Adam step over 10 and 100 million float32 parameters as a fraction of
+   the bandwidth a large device-to-device copy reaches in the same run (Adam
+   must move 28 bytes per parameter).
+3. Per-op launch overhead: a chain of tiny elementwise ops, forward + backward.
+
+Every time is a median over repeats with the device synchronised.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend, nn, optim
+
+from .common import measure
+from .mlp_step import HandMLP
+
+
+def _sync():
+    backend.get_xp("cuda").cuda.Device().synchronize()
+
+
+def _timed(function, repeats=20, warmup=3, number=1):
+    def run():
+        function()
+        _sync()
+    return measure(run, repeats=repeats, warmup=warmup, number=number)[0]
+
+
+def mlp(batch: int, repeats: int = 20) -> dict:
+    xp = backend.get_xp("cuda")
+    sizes = (784, 512, 512, 10)
+    rng = np.random.default_rng(0)
+    x_host = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y_host = rng.integers(0, 10, batch)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10)).to("cuda")
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = tg.tensor(x_host, device="cuda"), tg.tensor(y_host, device="cuda")
+
+    def ours():
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    hand = HandMLP(sizes, batch, "adam", xp=xp)
+    x_dev, y_dev = xp.asarray(x_host), xp.asarray(y_host)
+    t_ours = _timed(ours, repeats)
+    t_hand = _timed(lambda: hand.step(x_dev, y_dev), repeats)
+    return {"batch": batch, "ours_ms": t_ours * 1e3, "hand_cupy_ms": t_hand * 1e3,
+            "ratio_to_hand": t_ours / t_hand}
+
+
+def copy_bandwidth(count: int) -> float:
+    xp = backend.get_xp("cuda")
+    source = xp.ones(count, dtype=xp.float32)
+    target = xp.empty_like(source)
+    seconds = _timed(lambda: xp.copyto(target, source), repeats=20)
+    return 2 * source.nbytes / seconds
+
+
+def adam(count: int, fused: bool | None = None) -> dict:
+    xp = backend.get_xp("cuda")
+    p = tg.tensor(xp.zeros(count, dtype=xp.float32), requires_grad=True)
+    p.grad = tg.randn(count, device="cuda")
+    options = {} if fused is None else {"fused": fused}
+    try:
+        optimizer = optim.Adam([p], lr=1e-3, **options)
+    except TypeError:
+        return {}
+    seconds = _timed(optimizer.step, repeats=20)
+    bandwidth = copy_bandwidth(count)
+    achieved = 28 * count / seconds
+    return {"params": count, "fused": bool(fused), "step_ms": seconds * 1e3,
+            "copy_GBps": bandwidth / 1e9, "adam_GBps": achieved / 1e9,
+            "fraction_of_copy": achieved / bandwidth}
+
+
+def op_overhead(chain: int = 200) -> dict:
+    xp = backend.get_xp("cuda")
+    x = tg.rand(8, device="cuda", requires_grad=True)
+
+    def ours():
+        y = x
+        for _ in range(chain // 4):
+            y = ((y * 0.999 + 0.001).tanh()) - 0.001
+        y.sum().backward()
+        x.grad = None
+    raw = xp.random.rand(8).astype(xp.float32)
+
+    def reference():
+        y = raw
+        for _ in range(chain // 4):
+            y = xp.tanh(y * 0.999 + 0.001) - 0.001
+        return y
+    t_ours = _timed(ours, repeats=10) / chain
+    t_ref = _timed(reference, repeats=10) / chain
+    return {"ours_us_per_op": t_ours * 1e6, "cupy_fwd_us_per_op": t_ref * 1e6,
+            "ratio": t_ours / t_ref}
+
+
+def main(quick: bool = False) -> dict:
+    if not tg.cuda.is_available():
+        print("GPU benchmarks need CuPy and an NVIDIA GPU: none found, nothing measured")
+        return {}
+    xp = backend.get_xp("cuda")
+    name = xp.cuda.runtime.getDeviceProperties(0)["name"]
+    name = name.decode() if isinstance(name, bytes) else name
+    results = {"gpu": name, "mlp": [mlp(128), mlp(4096)],
+               "adam": [adam(10_000_000), adam(100_000_000)], "op_overhead": op_overhead()}
+    fused = [adam(10_000_000, fused=True), adam(100_000_000, fused=True)]
+    if all(fused):
+        results["adam_fused"] = fused
+    print(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
