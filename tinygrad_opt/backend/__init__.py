@@ -203,7 +203,7 @@ def broadcast_shapes(*shapes) -> tuple:
     result = []
     for sizes in zip(*(reversed((1,) * (max(map(len, shapes)) - len(s)) + tuple(s))
                        for s in shapes)):
-        grown = max(sizes)
+        grown = min(sizes) if 0 in sizes else max(sizes)  # 1 stretches to any size, even 0
         if any(size != grown and size != 1 for size in sizes):
             raise ValueError(f"shapes {shapes} cannot be broadcast together")
         result.append(grown)
