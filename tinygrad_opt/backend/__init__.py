@@ -120,12 +120,7 @@ def to_device(array, device: str):
 
 def scatter_add(target, index, values) -> None:
     """``target[index] += values`` where repeated indices all accumulate."""
-    device = device_of(target)
-    if device == "cuda":
-        import cupyx  # shipped with CuPy
-        cupyx.scatter_add(target, index, values)
-    else:
-        get_xp(device).add.at(target, index, values)
+    get_xp(device_of(target)).add.at(target, index, values)  # (cupy.add.at since CuPy 13)
 
 
 # --- randomness: one generator per array module, all seeded by manual_seed ---
