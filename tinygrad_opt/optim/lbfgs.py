@@ -283,7 +283,10 @@ class LBFGS(Optimizer):
 
     @staticmethod
     def _two_loop(flat_grad, old_dirs: list, old_stps: list, ro: list, H_diag: float, al: list):
-        """d = −H·g by the two-loop recursion (module docstring); y_i = old_dirs[i], s_i = old_stps[i]."""
+        """d = −H·g by the two-loop recursion (module docstring).
+
+        y_i = ``old_dirs[i]``, s_i = ``old_stps[i]``, oldest first; ``al`` receives the α_i.
+        """
         q = -flat_grad                                          # q ← −g
         for i in range(len(old_dirs) - 1, -1, -1):
             al[i] = ro[i] * (old_stps[i] @ q)                   # α_i ← ρ_i·s_iᵀq

@@ -156,12 +156,15 @@ class Newton(Optimizer):
             system = H + damping * xp.eye(H.shape[0], dtype=H.dtype)        # H + λ·I
             try:
                 d = xp.linalg.solve(system, g)                              # (H + λI) d = g
+                solved = xp.isfinite(d).all().item()  # CuPy returns inf/nan instead of raising
             except Exception as error:
-                if type(error).__name__ != "LinAlgError":
+                if type(error).__name__ != "LinAlgError":  # NumPy's singular-matrix error
                     raise
+                solved = False
+            if not solved:
                 raise RuntimeError(
                     f"Newton: the Hessian (+ damping·I) of the {n} parameters is singular; "
-                    "use damping > 0") from error
+                    "use damping > 0")
             offset = 0
             for p in params:
                 numel = p.data.size
