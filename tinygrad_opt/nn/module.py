@@ -94,7 +94,6 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     # ------------------------------------------------------------------ forward
 
@@ -103,10 +102,6 @@ class Module:
             f"{type(self).__name__} has no forward(): define forward(self, ...) in the subclass")
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            replacement = hook(self, args)
-            if replacement is not None:
-                args = replacement if isinstance(replacement, tuple) else (replacement,)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replacement = hook(self, args, output)
@@ -123,13 +118,6 @@ class Module:
         """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
-        return handle
-
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, inputs)`` before every forward; a non-None result
-        replaces the inputs. Returns a removable handle."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
         return handle
 
     # ------------------------------------------------------------- registration
@@ -209,7 +197,8 @@ class Module:
         self._check_new_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
-                f"cannot assign {type(tensor).__name__} as buffer '{name}' (Tensor or None expected)")
+                f"cannot assign {type(tensor).__name__} as buffer '{name}' "
+                "(Tensor or None expected)")
         self._forget(name)
         self._buffers[name] = tensor
         if not persistent:
@@ -233,7 +222,8 @@ class Module:
 
     # ----------------------------------------------------------------- walking
 
-    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, memo: set | None = None,
+                      prefix: str = "") -> Iterator[tuple[str, "Module"]]:
         """Yield ``(name, module)`` for this module and every descendant, depth first,
         each module once (``''`` is this module)."""
         if memo is None:
@@ -274,7 +264,8 @@ class Module:
                 seen.add(id(tensor))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), tensor
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "",
+                         recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Yield ``(name, parameter)`` pairs such as ``('fc1.weight', Parameter)``."""
         yield from self._named_members("_parameters", prefix, recurse)
 
@@ -283,7 +274,8 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(self, prefix: str = "",
+                      recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         yield from self._named_members("_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -417,22 +409,16 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        mismatched = []
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + _quoted(missing))
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + _quoted(unexpected))
         for key, tensor in own.items():
-            if key in state_dict:
-                shape = tuple(_shape_of(state_dict[key]))
-                if shape != tuple(tensor.shape):
-                    mismatched.append(
-                        f"size mismatch for {key}: copying a value with shape {shape} from the "
-                        f"state dict, the shape in the current model is {tuple(tensor.shape)}")
-        errors = list(mismatched)
-        if strict:
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: "
-                              + ", ".join(f'"{key}"' for key in missing) + ".")
-            if unexpected:
-                errors.insert(len(errors) - len(mismatched), "Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{key}"' for key in unexpected) + ".")
+            shape = _shape_of(state_dict[key]) if key in state_dict else tensor.shape
+            if shape != tensor.shape:
+                errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
+                              f"from the state dict, the shape in the model is {tensor.shape}")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
@@ -466,10 +452,11 @@ class Module:
 
 def _shape_of(value) -> tuple:
     """Shape of a Tensor, an array of any device, or a Python number (``()``)."""
-    shape = getattr(value, "shape", None)
-    if shape is None:
-        return tuple(backend.to_host(value).shape)
-    return tuple(shape)
+    return tuple(getattr(value, "shape", ()))
+
+
+def _quoted(keys) -> str:
+    return ", ".join(f'"{key}"' for key in keys) + "."
 
 
 def _move_in_place(tensor: Tensor, device: str | None, dtype) -> None:
@@ -482,11 +469,7 @@ def _move_in_place(tensor: Tensor, device: str | None, dtype) -> None:
             array = backend.to_device(array, device)
         if dtype is not None and backend.is_floating(array.dtype):
             array = array.astype(dtype)
-        _set_array(item, array)
-
-
-def _set_array(tensor: Tensor, array) -> None:
-    tensor.data = array
+        item.data = array  # Tensor.device follows its array
 
 
 # ------------------------------------------------------------------ containers
@@ -523,7 +506,7 @@ class Sequential(Module):
         items = list(self._modules.items())
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
-        return items[_check_index(index, len(items), "Sequential")][1]
+        return items[index][1]
 
     def forward(self, x):
         for module in self._modules.values():
@@ -573,26 +556,17 @@ class ModuleList(Module):
         modules = list(self._modules.values())
         if isinstance(index, slice):
             return ModuleList(modules[index])
-        return modules[_check_index(index, len(modules), "ModuleList")]
+        return modules[index]
 
     def __setitem__(self, index: int, module: Module) -> None:
         modules = list(self)
-        modules[_check_index(index, len(modules), "ModuleList")] = module
+        modules[index] = module
         self._reindex(modules)
 
     def __delitem__(self, index) -> None:
         modules = list(self)
         del modules[index]
         self._reindex(modules)
-
-    def __iadd__(self, modules) -> "ModuleList":
-        return self.extend(modules)
-
-
-def _check_index(index: int, length: int, owner: str) -> int:
-    if not -length <= index < length:
-        raise IndexError(f"{owner}: index {index} is out of range for {length} modules")
-    return index % length
 
 
 class Identity(Module):

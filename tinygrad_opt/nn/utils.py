@@ -48,7 +48,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         if error_if_nonfinite and not math.isfinite(total_norm.item()):
             raise RuntimeError(
                 f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                "non-finite, so it cannot be clipped; set error_if_nonfinite=False to skip this check")
+                "non-finite, so it cannot be clipped (error_if_nonfinite=False skips this check)")
         clip_coef = max_norm / (total_norm + 1e-6)
         # min(coef, 1) on the device: no host round trip, and a no-op when total ≤ max_norm
         clip_coef_clamped = clip_coef.clip(None, 1.0)
