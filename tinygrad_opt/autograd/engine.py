@@ -117,8 +117,10 @@ def _accumulate_into_leaf(leaf, grad, handed_out, create_graph) -> None:
     if leaf.grad is not None:
         leaf.grad = leaf.grad + grad if create_graph else leaf.grad.detach() + grad
         return
-    if not create_graph and (id(grad) in handed_out or getattr(grad.data, "base", None) is not None):
-        grad = grad.copy()  # a view, or an object another leaf or the caller holds
+    if id(grad) in handed_out or getattr(grad.data, "base", None) is not None:
+        # a view, or an object another leaf or the caller holds: store a copy
+        # (with create_graph a copy made by an op, so that it stays differentiable)
+        grad = grad * 1 if create_graph else grad.copy()
     handed_out.add(id(grad))
     leaf.grad = grad if create_graph else grad.detach()
 
