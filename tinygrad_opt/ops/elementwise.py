@@ -279,8 +279,8 @@ class ToDevice(Function):
 
 def _binary(op, name, a, b):
     b = as_operand(b, a, name)
-    if a.data.dtype.kind != b.data.dtype.kind:
-        a, b = _promote_integers(a, b)
+    if a.data.dtype != b.data.dtype:
+        a, b = _promote(a, b)
     if a.shape != b.shape and (b.ndim or b.requires_grad):  # (a 0-d constant needs nothing)
         a, b = broadcast_operands(name, a, b)
     return op.apply(a, b)
@@ -289,20 +289,25 @@ def _binary(op, name, a, b):
 def _reflected(op, name, a, b):
     """``b op a`` where ``a`` is a Tensor and ``b`` a number or array (e.g. 2 - x)."""
     b = as_operand(b, a, name)
-    if a.data.dtype.kind != b.data.dtype.kind:
-        b, a = _promote_integers(b, a)
+    if a.data.dtype != b.data.dtype:
+        b, a = _promote(b, a)
     if a.shape != b.shape and (b.ndim or b.requires_grad):
         b, a = broadcast_operands(name, b, a)
     return op.apply(b, a)
 
 
-def _promote_integers(a, b):
-    """An integer tensor meeting a float one becomes float (PyTorch's promotion)."""
+def _promote(a, b):
+    """An integer tensor meeting a float one becomes float (PyTorch's promotion); two
+    float dtypes meet at the wider one. Both go through Cast, whose backward gives
+    each input its gradient in its own dtype."""
     a_float, b_float = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
     if a_float and not b_float:
         b = b.astype(a.dtype)
     elif b_float and not a_float:
         a = a.astype(b.dtype)
+    elif a_float and b_float:
+        dtype = backend.result_dtype(a.dtype, b.dtype)
+        a, b = a.astype(dtype), b.astype(dtype)
     return a, b
 
 
@@ -359,7 +364,7 @@ def where(condition, a, b):
         a = as_operand(a, b, "Where")
     b = as_operand(b, a, "Where")
     condition = as_operand(condition, a, "Where")
-    a, b = _promote_integers(a, b)
+    a, b = _promote(a, b)
     condition, a, b = broadcast_operands("Where", condition, a, b)
     if condition.dtype != backend.bool_:
         condition = condition.astype(backend.bool_)
