@@ -197,6 +197,16 @@ def test_erf_is_accurate_to_a_few_ulp_in_float64(device):
     np.testing.assert_allclose(out, np_erf(x), rtol=4e-16, atol=1e-300)
 
 
+def test_erf_float32_and_float16(device):
+    x = np.linspace(-7, 7, 2001).astype(np.float32)
+    out = F.erf(tg.tensor(x, device=device))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), np_erf(x.astype(np.float64)), rtol=0, atol=2e-7)
+    half = F.erf(tg.tensor(np.array([-0.5, 3.0], dtype=np.float16), device=device))
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.numpy(), [math.erf(-0.5), math.erf(3.0)], rtol=1e-3)
+
+
 def test_erf_gradgradcheck(rng):
     x = tg.tensor(rng.standard_normal(6) * 2, requires_grad=True)
     assert tg.gradcheck(F.erf, [x])
