@@ -70,7 +70,7 @@ def as_operand(value, like, op_name: str):
         xp = backend.get_xp(like.device)
         return Tensor._make(xp.asarray(value, dtype=dtype), False)
     if backend.is_array(value):
-        return Tensor(value)  # a backend array keeps its device; the check follows
+        return as_operand(Tensor(value), like, op_name)  # it keeps its device: check it
     if like.device != "cpu":
         raise RuntimeError(
             f"{op_name}: host data ({type(value).__name__}) mixed with a tensor on "
