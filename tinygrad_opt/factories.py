@@ -89,7 +89,9 @@ def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` means low = 0), int64."""
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size), as PyTorch
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     device = backend.check_device(device)
     array = backend.random_integers(low, high, tuple(size), device)
