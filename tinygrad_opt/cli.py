@@ -317,7 +317,7 @@ def _plot_available(plot_dir: str | None) -> bool:
 
 
 def plot_history(history, directory: str) -> list[str]:
-    """Write ``loss.png``, ``accuracy.png`` and ``lr.png`` (whichever have data) to ``directory``."""
+    """Write ``loss.png``, ``accuracy.png`` and ``lr.png`` (those with data) to ``directory``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -43,7 +43,9 @@ from tqdm.auto import tqdm
 
 from tinygrad_opt import metrics as metric_functions
 from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.nn.utils import clip_grad_norm_
 from tinygrad_opt.ops.shape import cat
+from tinygrad_opt.optim.lr_scheduler import ReduceLROnPlateau
 
 __all__ = ["fit", "evaluate", "History", "EarlyStopping", "get_metric", "format_epoch"]
 
@@ -255,7 +257,8 @@ class EarlyStopping:
     def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "min",
                  monitor: str = "val_loss", restore_best: bool = True):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be a non-negative int, got {patience!r}")
+            raise ValueError(f"EarlyStopping: patience must be a non-negative int, "
+                             f"got {patience!r}")
         if not min_delta >= 0:
             raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta!r}")
         if mode not in ("min", "max"):
@@ -294,8 +297,8 @@ class EarlyStopping:
                 # state_dict shares memory with the model: copy the arrays
                 self.best_state = {key: tensor.data.copy()
                                    for key, tensor in model.state_dict().items()}
-        else:
-            self.num_bad_epochs += 1
+            return False
+        self.num_bad_epochs += 1
         if self.num_bad_epochs >= self.patience:
             self.stopped_epoch = self.epoch
             return True
@@ -329,11 +332,6 @@ def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
             continue
         parts.append(f"{key} {value:.4g}" if key == "lr" else f"{key} {value:.4f}")
     return "  ".join(parts)
-
-
-def _is_plateau(scheduler) -> bool:
-    from tinygrad_opt.optim.lr_scheduler import ReduceLROnPlateau
-    return isinstance(scheduler, ReduceLROnPlateau)
 
 
 def _call(callbacks: Iterable, hook: str, *args) -> bool:
@@ -388,7 +386,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
     if scheduler_interval not in ("epoch", "batch"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', "
                          f"got {scheduler_interval!r}")
-    if scheduler is not None and scheduler_interval == "batch" and _is_plateau(scheduler):
+    plateau = isinstance(scheduler, ReduceLROnPlateau)
+    if plateau and scheduler_interval == "batch":
         raise ValueError("fit: ReduceLROnPlateau reacts to the epoch's loss; "
                          "use scheduler_interval='epoch'")
     named_metrics = [get_metric(metric) for metric in metrics]
@@ -399,8 +398,6 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         early_stopping.reset()
         history.monitor, history.mode = early_stopping.monitor, early_stopping.mode
     parameters = list(model.parameters())
-    if clip_grad_norm is not None:
-        from tinygrad_opt.nn.utils import clip_grad_norm_
     _call(callbacks, "on_train_begin", {})
 
     for epoch in range(epochs):
@@ -452,7 +449,7 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
 
         # ---- per-epoch schedule
         if scheduler is not None and scheduler_interval == "epoch":
-            if _is_plateau(scheduler):
+            if plateau:
                 scheduler.step(logs.get("val_loss", logs["train_loss"]))
             else:
                 scheduler.step()
