@@ -1,0 +1,515 @@
+"""Recurrent layers (RNN, LSTM, GRU, their one-step cells) and Embedding.
+
+A recurrent layer applies the same cell at every time step t, feeding it the
+input x_t and its own previous state h_{t−1}. Everything here is a
+composition of Tensor ops (matmul, sigmoid, tanh, *, +), so backpropagation
+through time is just the engine's ordinary backward pass over the unrolled
+graph: no special code.
+
+The equations, with PyTorch's names, layouts and gate order (W_ih is
+``weight_ih``, rows stacked gate by gate; σ is the sigmoid, ⊙ elementwise)::
+
+    RNN    h' = tanh(W_ih x + b_ih + W_hh h + b_hh)          (or relu)
+
+    LSTM   i  = σ(W_ii x + b_ii + W_hi h + b_hi)              input gate
+           f  = σ(W_if x + b_if + W_hf h + b_hf)              forget gate
+           g  = tanh(W_ig x + b_ig + W_hg h + b_hg)           candidate cell
+           o  = σ(W_io x + b_io + W_ho h + b_ho)              output gate
+           c' = f ⊙ c + i ⊙ g
+           h' = o ⊙ tanh(c')
+           weight_ih = [W_ii; W_if; W_ig; W_io]  (4H, input_size)
+
+    GRU    r  = σ(W_ir x + b_ir + W_hr h + b_hr)              reset gate
+           z  = σ(W_iz x + b_iz + W_hz h + b_hz)              update gate
+           n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))     candidate
+           h' = (1 − z) ⊙ n + z ⊙ h
+           weight_ih = [W_ir; W_iz; W_in]  (3H, input_size)
+
+Why the LSTM keeps gradients alive: along the cell path, ∂c'/∂c = f (an
+elementwise factor the network can hold near 1), whereas a vanilla RNN
+multiplies the gradient by W_hhᵀ·diag(tanh') at every step, which shrinks
+(or blows up) geometrically with the number of steps.
+
+The sequence is kept as a Python list of per-step tensors inside the layers
+and stacked once at the end. Slicing step t out of a stacked (L, N, ·) tensor
+would be simple, but the backward of every slice is a full (L, N, ·) array of
+zeros with one row filled, so a sequence of length L would cost O(L²) in
+backward; a list costs O(L).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend
+from tinygrad_opt.nn import functional as F
+from tinygrad_opt.nn import init
+from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.tensor import Tensor
+
+
+def _empty_parameter(shape, device, dtype) -> Parameter:
+    device = backend.check_device(device)
+    dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+    return Parameter(Tensor(backend.get_xp(device).zeros(tuple(shape), dtype=dtype),
+                            device=device))
+
+
+def _zeros_like_state(x: Tensor, shape) -> Tensor:
+    """Zeros of ``shape`` with ``x``'s dtype and device (the default initial state)."""
+    return Tensor(backend.get_xp(x.device).zeros(tuple(shape), dtype=x.dtype), device=x.device)
+
+
+# ------------------------------------------------------------- one time step, as functions
+# Each step takes the input projection x_proj = x W_ihᵀ + b_ih (already computed)
+# and the previous state; cells and full layers share these.
+
+def rnn_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """h' = tanh(x_proj + h W_hhᵀ + b_hh) (or relu).   Shapes: (N, H) -> (N, H)."""
+    pre_activation = x_proj + F.linear(h, weight_hh, bias_hh)  # (N, H)
+    return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
+
+
+def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
+              bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """One LSTM step (gate order i, f, g, o).   Shapes: (N, H), (N, H) -> (N, H), (N, H)."""
+    gates = x_proj + F.linear(h, weight_hh, bias_hh)      # (N, 4H)
+    i, f, g, o = gates.chunk(4, dim=-1)                    # 4 × (N, H)
+    i = i.sigmoid()                                        # input gate
+    f = f.sigmoid()                                        # forget gate
+    g = g.tanh()                                           # candidate cell
+    o = o.sigmoid()                                        # output gate
+    c = f * c + i * g                                      # c' = f⊙c + i⊙g
+    h = o * c.tanh()                                       # h' = o⊙tanh(c')
+    return h, c
+
+
+def gru_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """One GRU step (gate order r, z, n).   Shapes: (N, H) -> (N, H)."""
+    h_proj = F.linear(h, weight_hh, bias_hh)               # (N, 3H): W_hh h + b_hh
+    x_r, x_z, x_n = x_proj.chunk(3, dim=-1)                # 3 × (N, H)
+    h_r, h_z, h_n = h_proj.chunk(3, dim=-1)                # 3 × (N, H)
+    r = (x_r + h_r).sigmoid()                              # reset gate
+    z = (x_z + h_z).sigmoid()                              # update gate
+    n = (x_n + r * h_n).tanh()                             # n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))
+    return (1 - z) * n + z * h                             # h' = (1−z)⊙n + z⊙h
+
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+# ------------------------------------------------------------------------------- cells
+
+class _CellBase(Module):
+    """Parameters of one cell: weight_ih (G·H, in), weight_hh (G·H, H), bias_ih, bias_hh (G·H,).
+
+    All initialised U(−1/√H, 1/√H), PyTorch's default (G = number of gates).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, gates: int,
+                 device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = _empty_parameter((gates * hidden_size, input_size), device, dtype)
+        self.weight_hh = _empty_parameter((gates * hidden_size, hidden_size), device, dtype)
+        if bias:
+            self.bias_ih = _empty_parameter((gates * hidden_size,), device, dtype)
+            self.bias_hh = _empty_parameter((gates * hidden_size,), device, dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for parameter in self.parameters():
+            init.uniform_(parameter, -bound, bound)
+
+    def _prepare(self, x: Tensor, state: Tensor | None, name: str):
+        """Accept (N, in) or unbatched (in,) input; default state zeros; check shapes."""
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input (N, {self.input_size}) or "
+                             f"({self.input_size},), got shape {x.shape}")
+        batched = x.ndim == 2
+        if not batched:
+            x = x.unsqueeze(0)                             # (1, in)
+        if state is None:
+            state = _zeros_like_state(x, (x.shape[0], self.hidden_size))
+        elif not batched:
+            state = state.unsqueeze(0)
+        if state.shape != (x.shape[0], self.hidden_size):
+            raise ValueError(f"{name}: input of shape {x.shape} needs a state of shape "
+                             f"{(x.shape[0], self.hidden_size)}, got {state.shape}")
+        return x, state, batched
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        return text if self.bias else text + ", bias=False"
+
+
+class RNNCell(_CellBase):
+    """One step of an Elman RNN: ``h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``
+    (``nonlinearity='relu'`` uses relu). Input (N, input_size) or (input_size,);
+    ``hx`` (N, hidden_size), zeros by default; returns h' of hx's shape."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}': "
+                             "expected 'tanh' or 'relu'")
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(x, hx, "RNNCell")
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, H)
+        h = rnn_step(x_proj, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return h if batched else h.squeeze(0)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text if self.nonlinearity == "tanh" else text + ", nonlinearity=relu"
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step (equations in the module docstring; gate order i, f, g, o).
+    ``hx`` is a pair ``(h, c)`` of (N, hidden_size), zeros by default; returns ``(h', c')``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        h, c = (None, None) if hx is None else hx
+        _, c, _ = self._prepare(x, c, "LSTMCell")
+        x, h, batched = self._prepare(x, h, "LSTMCell")
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, 4H)
+        h, c = lstm_step(x_proj, h, c, self.weight_hh, self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(_CellBase):
+    """One GRU step (equations in the module docstring; gate order r, z, n).
+    ``hx`` (N, hidden_size), zeros by default; returns h'."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(x, hx, "GRUCell")
+        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, 3H)
+        h = gru_step(x_proj, h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)
+
+
+# ------------------------------------------------------------------------ full layers
+
+class _RNNBase(Module):
+    """A stack of ``num_layers`` recurrent layers run over a whole sequence.
+
+    Input ``(L, N, input_size)`` (``(N, L, input_size)`` with ``batch_first``,
+    or unbatched ``(L, input_size)``). Layer l > 0 reads the outputs of layer
+    l−1 (with dropout ``dropout`` between layers in training). With
+    ``bidirectional`` each layer also runs a second cell from t = L−1 down to
+    0 and the two outputs are concatenated (the ``_reverse`` parameters).
+    Parameters per layer l, PyTorch's names: ``weight_ih_l{l}``,
+    ``weight_hh_l{l}``, ``bias_ih_l{l}``, ``bias_hh_l{l}`` (and ``..._reverse``),
+    all U(−1/√H, 1/√H).
+    """
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        gates = _GATES[mode]
+        directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for suffix in ("", "_reverse")[:directions]:
+                # Registration order = PyTorch's state_dict order.
+                setattr(self, f"weight_ih_l{layer}{suffix}",
+                        _empty_parameter((gates * hidden_size, layer_input), device, dtype))
+                setattr(self, f"weight_hh_l{layer}{suffix}",
+                        _empty_parameter((gates * hidden_size, hidden_size), device, dtype))
+                if bias:
+                    setattr(self, f"bias_ih_l{layer}{suffix}",
+                            _empty_parameter((gates * hidden_size,), device, dtype))
+                    setattr(self, f"bias_hh_l{layer}{suffix}",
+                            _empty_parameter((gates * hidden_size,), device, dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for parameter in self.parameters():
+            init.uniform_(parameter, -bound, bound)
+
+    def _weights(self, layer: int, suffix: str):
+        """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer and direction."""
+        get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}", None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _num_states(self) -> int:
+        return self.num_layers * (2 if self.bidirectional else 1)
+
+    def _check_input(self, x: Tensor) -> bool:
+        """Raise on a wrong input shape; return whether the input is batched."""
+        name = type(self).__name__
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            layout = "(N, L, in)" if self.batch_first else "(L, N, in)"
+            raise ValueError(f"{name}: expected input {layout} or (L, in) with "
+                             f"in = {self.input_size}, got shape {x.shape}")
+        return x.ndim == 3
+
+    def _initial_state(self, x: Tensor, state: Tensor | None, batched: bool, what: str):
+        """The given state (checked; unbatched made batched) or zeros: (layers·D, N, H)."""
+        shape = (self._num_states(), x.shape[1], self.hidden_size)
+        if state is None:
+            return _zeros_like_state(x, shape)
+        if not batched:
+            state = state.unsqueeze(1)
+        if state.shape != shape:
+            raise ValueError(f"{type(self).__name__}: input of shape {x.shape} needs {what} of "
+                             f"shape {shape} (num_layers·directions, N, hidden_size), "
+                             f"got {state.shape}")
+        return state
+
+    def _run(self, x: Tensor, states: list[Tensor]):
+        """Run all layers over x (L, N, in); ``states``: one (layers·D, N, H) per state
+        kind (h, or h and c). Returns the last layer's output (L, N, D·H) and the
+        final states, each (layers·D, N, H)."""
+        directions = 2 if self.bidirectional else 1
+        length = x.shape[0]
+        finals = [[] for _ in states]                     # per state kind, per (layer, dir)
+        steps = [x[t] for t in range(length)]             # the layer's input: L × (N, in)
+        for layer in range(self.num_layers):
+            direction_outputs = []
+            for direction in range(directions):
+                weight_ih, weight_hh, bias_ih, bias_hh = self._weights(
+                    layer, "_reverse" if direction else "")
+                state = [s[layer * directions + direction] for s in states]  # each (N, H)
+                times = range(length - 1, -1, -1) if direction else range(length)
+                outputs = [None] * length
+                for t in times:
+                    x_proj = F.linear(steps[t], weight_ih, bias_ih)  # (N, G·H)
+                    state = self._step(x_proj, state, weight_hh, bias_hh)
+                    outputs[t] = state[0]                 # h_t: (N, H)
+                direction_outputs.append(outputs)
+                for kind, final in zip(finals, state):
+                    kind.append(final)
+            if directions == 1:
+                steps = direction_outputs[0]              # L × (N, H)
+            else:                                         # L × (N, 2H): [forward, reverse]
+                steps = [tg.cat(pair, dim=1) for pair in zip(*direction_outputs)]
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                steps = [F.dropout(step, self.dropout, True) for step in steps]
+        output = tg.stack(steps, dim=0)                   # (L, N, D·H)
+        return output, [tg.stack(kind, dim=0) for kind in finals]
+
+    def _step(self, x_proj: Tensor, state: list, weight_hh, bias_hh) -> list:
+        raise NotImplementedError
+
+    def _forward(self, x: Tensor, hx: list):
+        """Shared forward: layouts in, ``_run``, layouts out."""
+        batched = self._check_input(x)
+        if not batched:
+            x = x.unsqueeze(1)                            # (L, 1, in)
+        elif self.batch_first:
+            x = x.transpose(0, 1)                         # (N, L, in) -> (L, N, in)
+        what = ("h_0", "c_0")
+        states = [self._initial_state(x, s, batched, what[k]) for k, s in enumerate(hx)]
+        output, finals = self._run(x, states)             # (L, N, D·H), [(layers·D, N, H)]
+        if not batched:
+            return output.squeeze(1), [final.squeeze(1) for final in finals]
+        if self.batch_first:
+            output = output.transpose(0, 1)               # (N, L, D·H)
+        return output, finals
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+
+class RNN(_RNNBase):
+    """Elman RNN over a sequence: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)``
+    per layer (``nonlinearity='relu'`` for relu).
+
+    ``forward(input, hx=None)`` returns ``(output, h_n)``: output ``(L, N, D·H)``
+    (``(N, L, D·H)`` with ``batch_first``) holds the last layer's h_t for every
+    t; h_n ``(num_layers·D, N, H)`` the final state of every layer. ``hx`` is
+    the initial state of that shape (zeros by default). See ``_RNNBase``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}': "
+                             "expected 'tanh' or 'relu'")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def _step(self, x_proj, state, weight_hh, bias_hh):
+        return [rnn_step(x_proj, state[0], weight_hh, bias_hh, self.nonlinearity)]
+
+    def forward(self, input: Tensor, hx: Tensor | None = None):
+        output, (h_n,) = self._forward(input, [hx])
+        return output, h_n
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text if self.nonlinearity == "tanh" else text + ", nonlinearity=relu"
+
+
+class LSTM(_RNNBase):
+    """Long short-term memory over a sequence (equations in the module docstring).
+
+    ``forward(input, hx=None)`` returns ``(output, (h_n, c_n))``; ``hx`` is a
+    pair ``(h_0, c_0)``, each ``(num_layers·D, N, H)``, zeros by default.
+    Shapes otherwise as :class:`RNN`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device, dtype)
+
+    def _step(self, x_proj, state, weight_hh, bias_hh):
+        return list(lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh))
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        h_0, c_0 = (None, None) if hx is None else hx
+        output, (h_n, c_n) = self._forward(input, [h_0, c_0])
+        return output, (h_n, c_n)
+
+
+class GRU(_RNNBase):
+    """Gated recurrent unit over a sequence (equations in the module docstring).
+
+    ``forward(input, hx=None)`` returns ``(output, h_n)``, shapes as :class:`RNN`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device, dtype)
+
+    def _step(self, x_proj, state, weight_hh, bias_hh):
+        return [gru_step(x_proj, state[0], weight_hh, bias_hh)]
+
+    def forward(self, input: Tensor, hx: Tensor | None = None):
+        output, (h_n,) = self._forward(input, [hx])
+        return output, h_n
+
+
+# --------------------------------------------------------------------------- embedding
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Row lookup: ``y[..., :] = weight[input[...], :]``.
+
+    Shapes: integer indices ``(*)`` and weight ``(num_embeddings, D)`` -> ``(*, D)``.
+    The gradient of a row is the sum of the output gradients of every position
+    that looked it up (indexing's backward scatter-adds). Positions equal to
+    ``padding_idx`` get the row's value but send it no gradient: their rows
+    are taken from ``weight.detach()``.
+    """
+    if not isinstance(input, Tensor):
+        input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
+    count = weight.shape[0]
+    if input.data.size > 0:
+        low, high = input.data.min().item(), input.data.max().item()
+        if low < 0 or high >= count:
+            raise IndexError(f"embedding: index {low if low < 0 else high} is out of range "
+                             f"for {count} embeddings (input of shape {input.shape})")
+    rows = weight[input]                                  # (*, D)
+    if padding_idx is None:
+        return rows
+    keep = (input != padding_idx).unsqueeze(-1)           # (*, 1): False at padding
+    return tg.where(keep, rows, weight.detach()[input])   # same values, no gradient at padding
+
+
+class Embedding(Module):
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``.
+
+    ``forward(indices)``: integer indices ``(*)`` -> ``(*, embedding_dim)``.
+    ``weight`` is initialised N(0, 1), as PyTorch; the row ``padding_idx`` (if
+    given; negative counts from the end) starts at zero and never receives a
+    gradient, so it stays what it is (see :func:`embedding`).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 device=None, dtype=None, _weight: Tensor | None = None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"num_embeddings {num_embeddings}")
+            padding_idx = padding_idx % num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = _empty_parameter((num_embeddings, embedding_dim), device, dtype)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: weight of shape {_weight.shape} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight.detach())
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, input) -> Tensor:
+        return embedding(input, self.weight, self.padding_idx)  # (*) -> (*, D)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
+                        padding_idx: int | None = None) -> "Embedding":
+        """An Embedding whose weight is ``embeddings`` (N, D); frozen unless ``freeze=False``."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected a 2-D tensor, got shape "
+                             f"{embeddings.shape}")
+        module = cls(embeddings.shape[0], embeddings.shape[1], padding_idx,
+                     _weight=embeddings)
+        module.weight.requires_grad_(not freeze)
+        return module
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text if self.padding_idx is None else text + f", padding_idx={self.padding_idx}"
