@@ -279,3 +279,129 @@ def test_gradcheck(op, device, data):
 def test_gradgradcheck(op, device, data):
     inputs = draw_inputs(op, device, data)
     assert tg.gradgradcheck(op.fn, inputs, **op.tolerance)
+
+
+# --- forward values against independent NumPy formulas ---
+
+A = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+B = np.array([0.2, 1.0, -3.0])
+M = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]])
+
+FORWARD = [
+    # name, tinygrad_opt expression, NumPy formula (on A, B, M)
+    ("add_broadcast", lambda a, b, m: a + b, lambda a, b, m: a + b),
+    ("sub", lambda a, b, m: a - b, lambda a, b, m: a - b),
+    ("mul", lambda a, b, m: a * b, lambda a, b, m: a * b),
+    ("div", lambda a, b, m: a / b, lambda a, b, m: a / b),
+    ("pow", lambda a, b, m: a.abs() ** b, lambda a, b, m: np.abs(a) ** b),
+    ("exp", lambda a, b, m: a.exp(), lambda a, b, m: np.exp(a)),
+    ("log", lambda a, b, m: a.abs().log(), lambda a, b, m: np.log(np.abs(a))),
+    ("sqrt", lambda a, b, m: a.abs().sqrt(), lambda a, b, m: np.sqrt(np.abs(a))),
+    ("sin_cos", lambda a, b, m: a.sin() + a.cos(), lambda a, b, m: np.sin(a) + np.cos(a)),
+    ("tanh", lambda a, b, m: a.tanh(), lambda a, b, m: np.tanh(a)),
+    ("sigmoid", lambda a, b, m: a.sigmoid(), lambda a, b, m: 1 / (1 + np.exp(-a))),
+    ("relu", lambda a, b, m: a.relu(), lambda a, b, m: np.where(a > 0, a, 0.0)),
+    ("sign", lambda a, b, m: a.sign(), lambda a, b, m: np.sign(a)),
+    ("clip", lambda a, b, m: a.clip(-0.5, 1.0), lambda a, b, m: np.minimum(np.maximum(a, -0.5), 1)),
+    ("maximum", lambda a, b, m: tg.maximum(a, b), lambda a, b, m: np.where(a > b, a, b)),
+    ("minimum", lambda a, b, m: tg.minimum(a, b), lambda a, b, m: np.where(a < b, a, b)),
+    ("where", lambda a, b, m: tg.where(a > 0, a, b), lambda a, b, m: np.where(a > 0, a, b)),
+    ("sum", lambda a, b, m: a.sum(dim=1), lambda a, b, m: a[:, 0] + a[:, 1] + a[:, 2]),
+    ("mean", lambda a, b, m: a.mean(), lambda a, b, m: a.sum() / a.size),
+    ("var_unbiased", lambda a, b, m: a.var(dim=1),
+     lambda a, b, m: ((a - a.mean(1, keepdims=True)) ** 2).sum(1) / 2),
+    ("var_biased", lambda a, b, m: a.var(correction=0),
+     lambda a, b, m: ((a - a.mean()) ** 2).sum() / 6),
+    ("std", lambda a, b, m: a.std(dim=0), lambda a, b, m: np.abs(a[0] - a[1]) / np.sqrt(2)),
+    ("max", lambda a, b, m: a.max(dim=0), lambda a, b, m: np.where(a[0] > a[1], a[0], a[1])),
+    ("min", lambda a, b, m: a.min(), lambda a, b, m: np.sort(a.ravel())[0]),
+    ("logsumexp", lambda a, b, m: a.logsumexp(dim=1),
+     lambda a, b, m: np.log(np.exp(a).sum(axis=1))),
+    ("matmul", lambda a, b, m: a @ m, lambda a, b, m: np.einsum("ik,kj->ij", a, m)),
+    ("matvec", lambda a, b, m: a @ b, lambda a, b, m: (a * b).sum(axis=1)),
+    ("getitem", lambda a, b, m: a[[1, 1, 0], ::-1],
+     lambda a, b, m: np.stack([a[1, ::-1], a[1, ::-1], a[0, ::-1]])),
+    ("cat", lambda a, b, m: tg.cat([a, b.reshape(1, 3)]), lambda a, b, m: np.vstack([a, b])),
+    ("stack", lambda a, b, m: tg.stack([b, b * 2], dim=1),
+     lambda a, b, m: np.column_stack([b, b * 2])),
+    ("permute", lambda a, b, m: a.reshape(1, 2, 3).permute(2, 0, 1),
+     lambda a, b, m: a.T.reshape(3, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("name, ours, reference", FORWARD, ids=[line[0] for line in FORWARD])
+def test_forward_matches_numpy(name, ours, reference, device):
+    a, b, m = (tg.tensor(array, device=device) for array in (A, B, M))
+    result = ours(a, b, m)
+    assert result.device == device and result.dtype == np.float64
+    np.testing.assert_allclose(result.numpy(), reference(A, B, M), rtol=1e-12, atol=1e-12)
+
+
+def test_sigmoid_is_stable_at_large_inputs(device):
+    x = tg.tensor([-1000.0, -30.0, 0.0, 30.0, 1000.0], requires_grad=True, device=device)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = x.sigmoid()
+        y.sum().backward()
+    expected = np.array([0.0, np.exp(-30.0) / (1 + np.exp(-30.0)), 0.5,
+                         1 / (1 + np.exp(-30.0)), 1.0])
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
+    assert y.dtype == np.float32
+    # dy/dx = y(1 - y): in float32, 1 - y is 0 once y rounds to 1 (as in PyTorch)
+    np.testing.assert_allclose(x.grad.numpy(), expected * (1 - expected), rtol=1e-5, atol=1e-12)
+
+
+def test_logsumexp_of_huge_values_and_minus_infinity(device):
+    x = tg.tensor([[1000.0, 1000.0, -np.inf], [-1000.0, -1000.5, -999.0],
+                   [-np.inf, 0.0, -np.inf]], dtype=tg.float64, device=device)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        result = x.logsumexp(dim=1)
+    expected = [1000.0 + np.log(2.0),
+                -999.0 + np.log(np.exp(-1.0) + np.exp(-1.5) + 1.0),
+                0.0]
+    np.testing.assert_allclose(result.numpy(), expected, rtol=1e-12)
+    all_minus_infinity = tg.tensor([[-np.inf, -np.inf], [0.0, 0.0]], device=device)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer; NumPy warns
+        result = all_minus_infinity.logsumexp(dim=-1, keepdim=True)
+    np.testing.assert_allclose(result.numpy(), [[-np.inf], [np.log(2.0)]])
+
+
+def test_max_and_min_share_the_gradient_among_ties(device):
+    x = tg.tensor([1.0, 3.0, 3.0], requires_grad=True, device=device)
+    x.max().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.5, 0.5])
+    y = tg.tensor([2.0, 1.0, 1.0], requires_grad=True, device=device)
+    y.min().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [0.0, 0.5, 0.5])
+    rows = tg.tensor([[5.0, 5.0, 5.0], [1.0, 4.0, 2.0]], requires_grad=True, device=device)
+    rows.max(dim=1).sum().backward()
+    np.testing.assert_allclose(rows.grad.numpy(), [[1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
+
+
+def test_maximum_and_minimum_ties_give_half_to_each(device):
+    a = tg.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    b = tg.tensor([1.0, 5.0, 0.0], requires_grad=True, device=device)
+    tg.maximum(a, b).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_allclose(b.grad.numpy(), [0.5, 1.0, 0.0])
+    a.grad, b.grad = None, None
+    tg.minimum(a, b).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.5, 1.0, 0.0])
+    np.testing.assert_allclose(b.grad.numpy(), [0.5, 0.0, 1.0])
+
+
+def test_relu_abs_clip_derivative_at_the_kink(device):
+    x = tg.tensor([-1.0, 0.0, 2.0], requires_grad=True, device=device)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+    x.grad = None
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [-1.0, 0.0, 1.0])
+    x.grad = None
+    x.clip(-1.0, 1.0).sum().backward()  # the edges count as inside
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0])
+
+
+def test_integer_index_repeats_accumulate(device):
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
