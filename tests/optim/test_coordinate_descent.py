@@ -165,5 +165,5 @@ def test_errors(device):
         loss = (w * w).sum()
         loss.backward()
         return loss
-    with pytest.raises(RuntimeError, match="freed"):
-        optimizer.step(plain_backward)
+    optimizer.step(plain_backward)   # the usual closure works: step() keeps its graph
+    assert np.all(w.numpy() == 0.0)  # min of w² + 0.1·|w| is w = 0, reached exactly

@@ -244,6 +244,18 @@ def test_newton_one_step_equals_numpy_solve_with_damping(device):
     assert math.isclose(loss.item(), f0, rel_tol=1e-13)
 
 
+def test_newton_accepts_the_usual_closure_with_plain_backward(device):
+    """API.md: the closure is the usual zero_grad(); loss.backward(); return loss."""
+    problem = Problem(device)
+    theta0 = problem.theta()
+    optimizer = Newton([problem.w, problem.b])
+    optimizer.step(problem.backward_closure(optimizer))   # its backward keeps the graph
+    gradient, hessian = numpy_gradient_hessian(theta0, problem.X_host, problem.y_host)
+    expected = theta0 - np.linalg.solve(hessian, gradient)
+    np.testing.assert_allclose(problem.theta(), expected, rtol=1e-10, atol=1e-12)
+    assert problem.w.grad is not None   # the closure's backward still filled .grad
+
+
 def test_newton_size_limit_and_closure_errors(device):
     big = tg.zeros(2001, dtype=tg.float64, device=device, requires_grad=True)
     with pytest.raises(ValueError, match=r"2001 elements.*max_params=2000"):
@@ -255,8 +267,6 @@ def test_newton_size_limit_and_closure_errors(device):
 
     problem = Problem(device)
     optimizer = Newton([problem.w, problem.b])
-    with pytest.raises(RuntimeError, match="create_graph=True"):
-        optimizer.step(problem.backward_closure(optimizer))   # plain backward frees the graph
     with pytest.raises(RuntimeError, match="closure"):
         optimizer.step(None)
     with pytest.raises(RuntimeError, match="singular"):

@@ -125,8 +125,31 @@ def _accumulate_into_leaf(leaf, grad, handed_out, create_graph) -> None:
     leaf.grad = grad if create_graph else grad.detach()
 
 
+_keep_graph = False  # set by keep_graph(): every backward then retains the graph
+
+
+class keep_graph:
+    """``with keep_graph():`` every ``backward`` inside keeps the graph (retain_graph=True).
+
+    Second-order optimizers (Newton, CoordinateDescent) call the user's usual
+    closure, whose ``loss.backward()`` would otherwise free the graph that they
+    must differentiate again.
+    """
+
+    def __enter__(self):
+        global _keep_graph
+        self.previous, _keep_graph = _keep_graph, True
+        return self
+
+    def __exit__(self, *exc_info):
+        global _keep_graph
+        _keep_graph = self.previous
+        return False
+
+
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
     """``tensor.backward()``: accumulate d tensor / d leaf into every leaf's ``.grad``."""
+    retain_graph = retain_graph or _keep_graph
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn (was it made "

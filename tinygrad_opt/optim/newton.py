@@ -26,25 +26,28 @@ from typing import Callable, Iterable
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt.autograd.engine import keep_graph
 from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
 
 CLOSURE_HELP = (
     "the optimizer differentiates the loss twice itself, so the closure must leave the "
-    "loss's graph alive: either just return the loss (def closure(): return loss_fn(model(X), "
-    "y)), or call loss.backward(create_graph=True) (or retain_graph=True) before returning it")
+    "loss's graph alive: the usual closure (zero_grad(); loss = ...; loss.backward(); "
+    "return loss) does, since step() runs it under keep_graph(); do not free the graph "
+    "some other way (e.g. tg.grad without retain_graph)")
 
 
 def loss_with_graph(closure: Callable, owner: str):
     """Call ``closure`` with grad recording on and check its loss can be differentiated.
 
-    A closure that ran a plain ``loss.backward()`` has freed the graph of the
-    loss (the saved values of every op), and second derivatives need it.
+    A plain ``loss.backward()`` would free the graph of the loss (the saved
+    values of every op), and second derivatives need it: ``keep_graph()`` makes
+    that backward retain it.
     """
     if closure is None:
         raise RuntimeError(f"{owner}.step needs a closure that re-evaluates the model and "
                            f"returns the loss; {CLOSURE_HELP}")
-    with enable_grad():
+    with enable_grad(), keep_graph():  # the closure's loss.backward() keeps the graph
         loss = closure()
     if not isinstance(loss, tg.Tensor):
         raise TypeError(f"{owner}: the closure must return the loss as a Tensor, "
