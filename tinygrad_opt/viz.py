@@ -39,3 +39,292 @@ def graph_dot(tensor, name: str = "graph") -> str:
             stack.append(tensor_input)
     lines.append("}")
     return "\n".join(lines)
+
+
+# --- plotting helpers ----------------------------------------------------------------------
+#
+# Each helper draws one figure and writes it to ``path`` as a PNG (returning the path).
+# matplotlib is optional (the ``plot`` extra): it is imported inside each helper, and
+# the figure is a bare ``matplotlib.figure.Figure`` rendered by the Agg backend, so no
+# window opens and pyplot's global state is never touched.
+
+PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+
+
+def _new_figure(width: float = 6.4, height: float = 4.4):
+    """A fresh matplotlib Figure (Agg), or RuntimeError(PLOT_HINT) without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError(PLOT_HINT) from None
+    return Figure(figsize=(width, height))
+
+
+def _save(figure, path: str, title: str | None = None) -> str:
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    return path
+
+
+def _host(values):
+    """A Tensor, a device array or a list as a host NumPy float array."""
+    import numpy as np  # host-side plotting data
+    from tinygrad_opt import backend
+
+    if hasattr(values, "numpy"):
+        values = values.numpy()
+    elif backend.is_array(values):
+        values = backend.to_host(values)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _series(values) -> dict:
+    """``{label: 1-D array}`` from a dict, a training History, or one sequence."""
+    if hasattr(values, "as_dict"):
+        values = values.as_dict()
+    if isinstance(values, dict):
+        return {str(name): _host(series) for name, series in values.items()}
+    return {"": _host(values)}
+
+
+def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoch",
+                logy: bool = False) -> str:
+    """Loss and accuracy curves: ``curves`` is a ``fit`` History or ``{name: values}``.
+
+    Names containing ``loss`` go on the left panel, the others (accuracies,
+    F1, ...) on a right panel; with only one kind there is one panel. The
+    History keys ``epoch`` and ``lr`` are left out (see :func:`plot_lr_schedule`).
+    Comparing runs: ``plot_curves({'sigmoid': losses_a, 'relu': losses_b}, path)``.
+    """
+    series = {name: values for name, values in _series(curves).items()
+              if name not in ("epoch", "lr")}
+    losses = {name: values for name, values in series.items() if "loss" in name}
+    others = {name: values for name, values in series.items() if "loss" not in name}
+    panels = [group for group in (losses, others) if group]
+    figure = _new_figure(6.4 * len(panels) if panels else 6.4)
+    for index, group in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), index + 1)
+        for name, values in group.items():
+            axes.plot(range(1, len(values) + 1), values, label=name or None)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel("loss" if group is losses else "value")
+        if logy and group is losses:
+            axes.set_yscale("log")
+        if any(group):
+            axes.legend()
+        axes.grid(alpha=0.3)
+    return _save(figure, path, title)
+
+
+def plot_lr_schedule(lrs, path: str, title: str | None = None, xlabel: str = "epoch",
+                     logy: bool = False) -> str:
+    """Learning rate against step: one list of rates, or ``{schedule name: rates}``."""
+    figure = _new_figure()
+    axes = figure.add_subplot()
+    series = _series(lrs)
+    for name, values in series.items():
+        axes.plot(range(len(values)), values, label=name or None, drawstyle="steps-post")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("learning rate")
+    if logy:
+        axes.set_yscale("log")
+    if any(series):
+        axes.legend()
+    axes.grid(alpha=0.3)
+    return _save(figure, path, title)
+
+
+def plot_grad_norms(norms, path: str, names=None, title: str | None = None,
+                    xlabel: str = "step") -> str:
+    """Per-layer gradient norms over training, one line per layer, log scale.
+
+    ``norms``: an array ``(steps, layers)`` (``Monitor.grad_norms``, with
+    ``names=monitor.param_names``) or ``{layer: values over steps}``.
+    """
+    if isinstance(norms, dict):
+        series = _series(norms)
+    else:
+        table = _host(norms)
+        table = table.reshape(len(table), -1)                    # (steps, layers)
+        names = names if names is not None else [str(i) for i in range(table.shape[1])]
+        series = {str(name): table[:, column] for column, name in enumerate(names)}
+    figure = _new_figure()
+    axes = figure.add_subplot()
+    count = max(len(series) - 1, 1)
+    for index, (name, values) in enumerate(series.items()):
+        # input-side layers dark, output-side layers light: depth reads as a colour ramp
+        axes.plot(range(len(values)), values, label=name, color=_ramp(index / count))
+    axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("gradient norm ||dL/dW||")
+    axes.legend(fontsize="small", ncol=2 if len(series) > 8 else 1)
+    axes.grid(alpha=0.3)
+    return _save(figure, path, title)
+
+
+def _ramp(fraction: float):
+    """A colour from dark blue (0) to orange (1)."""
+    start, end = (0.05, 0.1, 0.45), (1.0, 0.6, 0.1)
+    return tuple(a + (b - a) * fraction for a, b in zip(start, end))
+
+
+def plot_bars(values, path: str, ylabel: str = "value", title: str | None = None,
+              logy: bool = False, xlabel: str = "") -> str:
+    """A bar chart: ``{label: number}`` (or a sequence: labels 0, 1, ...), or grouped
+    bars side by side: ``{run: {label: number}}`` / ``{run: sequence}``."""
+    import numpy as np  # host-side plotting data
+
+    groups = _bar_groups(values)
+    labels = list(dict.fromkeys(label for bars in groups.values() for label in bars))
+    figure = _new_figure(max(6.4, 0.3 * len(labels) * len(groups) + 2.0))
+    axes = figure.add_subplot()
+    positions = np.arange(len(labels))
+    width = 0.8 / len(groups)
+    for index, (run, bars) in enumerate(groups.items()):
+        heights = [bars.get(label, np.nan) for label in labels]
+        offset = (index - (len(groups) - 1) / 2) * width
+        axes.bar(positions + offset, heights, width, label=run or None)
+    crowded = len(labels) > 6
+    axes.set_xticks(positions)
+    axes.set_xticklabels(labels, rotation=45 if crowded else 0,
+                         ha="right" if crowded else "center")
+    axes.set_ylabel(ylabel)
+    axes.set_xlabel(xlabel)
+    if logy:
+        axes.set_yscale("log")
+    if len(groups) > 1 or "" not in groups:
+        axes.legend()
+    axes.grid(alpha=0.3, axis="y")
+    return _save(figure, path, title)
+
+
+def _bar_groups(values) -> dict:
+    """``{run: {label: height}}``; a flat input is the single run ``''``."""
+    if isinstance(values, dict) and values and all(
+            isinstance(bars, dict) or _host(bars).ndim > 0 for bars in values.values()):
+        return {str(run): _labelled(bars) for run, bars in values.items()}
+    return {"": _labelled(values)}
+
+
+def _labelled(bars) -> dict:
+    """``{label: float}`` from a dict, or from a sequence (labels 0, 1, ...)."""
+    if isinstance(bars, dict):
+        return {str(label): float(_host(value)) for label, value in bars.items()}
+    return {str(index): float(value) for index, value in enumerate(_host(bars).reshape(-1))}
+
+
+def plot_grad_norm_bars(norms, path: str, title: str | None = None) -> str:
+    """Gradient norm per layer (at initialisation, say) as bars on a log scale:
+    ``{layer: norm}`` for one model, or ``{model: {layer: norm}}`` side by side."""
+    return plot_bars(norms, path, ylabel="gradient norm ||dL/dW|| (log)", title=title,
+                     logy=True, xlabel="layer (input -> output)")
+
+
+def plot_histograms(values, path: str, bins: int = 50, title: str | None = None,
+                    logy: bool = True, xlabel: str = "value") -> str:
+    """One histogram per entry of ``{name: array}`` (e.g. the weights of differently
+    regularised models), side by side, with the count of exact zeros in each title."""
+    import numpy as np  # host-side plotting data
+
+    series = {name: data.reshape(-1) for name, data in _series(values).items()}
+    figure = _new_figure(4.0 * len(series), 3.8)
+    for index, (name, data) in enumerate(series.items()):
+        axes = figure.add_subplot(1, len(series), index + 1)
+        axes.hist(data, bins=bins)
+        zeros = int(np.sum(data == 0))
+        axes.set_title(f"{name}\n{zeros}/{data.size} exactly 0", fontsize="medium")
+        axes.set_xlabel(xlabel)
+        if logy:
+            axes.set_yscale("log")
+    return _save(figure, path, title)
+
+
+def plot_trajectories(surface_fn, trajectories: dict, path: str, bounds=None, minima=None,
+                      title: str | None = None, levels: int = 30,
+                      resolution: int = 300) -> str:
+    """Optimizer paths drawn over the contour lines of a 2-D function.
+
+    ``surface_fn(p)`` takes a NumPy array ``p`` of shape ``(2, H, W)`` (the
+    functions in ``tinygrad_opt.datasets`` do); ``trajectories`` maps a name to
+    an array ``(T, 2)`` of visited points. ``bounds`` ``((xmin, xmax), (ymin, ymax))``
+    and ``minima`` (a list of points, drawn as stars) default to the function's
+    ``.bounds`` and ``.minima`` attributes. Contour levels are log-spaced when
+    the function is positive on the window (Rosenbrock's valley shows), else linear.
+    """
+    import numpy as np  # host-side plotting data
+
+    figure = _new_figure(6.4, 5.6)
+    bounds = bounds if bounds is not None else getattr(surface_fn, "bounds")
+    minima = minima if minima is not None else getattr(surface_fn, "minima", [])
+    (x_min, x_max), (y_min, y_max) = bounds
+    xs = np.linspace(x_min, x_max, resolution)
+    ys = np.linspace(y_min, y_max, resolution)
+    grid = np.stack(np.meshgrid(xs, ys))                        # (2, H, W)
+    heights = np.asarray(surface_fn(grid), dtype=np.float64)    # (H, W)
+    axes = figure.add_subplot()
+    low, high = heights.min(), heights.max()
+    if low > 0:
+        contour_levels = np.geomspace(low, high, levels)
+    elif low == 0:
+        contour_levels = np.concatenate([[0], np.geomspace(max(high, 1e-12) * 1e-6, high,
+                                                           levels - 1)])
+    else:
+        contour_levels = np.linspace(low, high, levels)
+    axes.contour(xs, ys, heights, levels=contour_levels, cmap="viridis", linewidths=0.7)
+    for name, points in trajectories.items():
+        points = _host(points).reshape(-1, 2)                    # (T, 2)
+        axes.plot(points[:, 0], points[:, 1], marker=".", markersize=3, linewidth=1.2,
+                  label=name)
+    for point in minima:
+        axes.plot(point[0], point[1], marker="*", markersize=14, color="red", linestyle="")
+    axes.set_xlim(x_min, x_max)
+    axes.set_ylim(y_min, y_max)
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.legend(fontsize="small")
+    return _save(figure, path, title)
+
+
+def plot_decision_boundary(model, X, y, path: str, title: str | None = None,
+                           resolution: int = 200, margin: float = 0.5) -> str:
+    """The classes a model predicts over the plane, with the data points on top.
+
+    ``X`` is ``(N, 2)``, ``y`` the integer labels. The model runs in eval mode
+    without a graph on a ``resolution``² grid on its own device; outputs of shape
+    ``(M, C)`` are arg-maxed, outputs ``(M,)`` or ``(M, 1)`` are logits (class 1
+    where > 0). The model's train/eval mode is restored afterwards.
+    """
+    import numpy as np  # host-side plotting data
+
+    from tinygrad_opt.autograd.grad_mode import no_grad
+    from tinygrad_opt.tensor import Tensor
+
+    figure = _new_figure(6.0, 5.4)
+    X = _host(X).reshape(-1, 2)
+    labels = _host(y).reshape(-1)
+    xs = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
+    ys = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype(np.float32)  # (M, 2)
+    device = next(iter(model.parameters())).device if list(model.parameters()) else "cpu"
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            scores = model(Tensor(points, device=device)).numpy()
+    finally:
+        model.train(was_training)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        predicted = scores.argmax(axis=1)
+    else:
+        predicted = (scores.reshape(-1) > 0).astype(np.int64)
+    axes = figure.add_subplot()
+    axes.contourf(xs, ys, predicted.reshape(grid_x.shape), alpha=0.3, cmap="coolwarm",
+                  levels=np.arange(predicted.max() + 2) - 0.5)
+    axes.scatter(X[:, 0], X[:, 1], c=labels, cmap="coolwarm", s=12, edgecolors="k",
+                 linewidths=0.3)
+    axes.set_xlabel("x1")
+    axes.set_ylabel("x2")
+    return _save(figure, path, title)

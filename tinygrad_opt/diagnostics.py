@@ -1,0 +1,360 @@
+"""Training diagnostics: what every layer's gradients, weights and activations are doing.
+
+A :class:`Monitor` attaches to a model and records, per layer and per step::
+
+    grad_norm       ‖g‖₂ of each weight after backward             (vanishing / exploding?)
+    weight_norm     ‖w‖₂ of each weight before the update
+    update_ratio    ‖Δw‖₂ / ‖w‖₂ of the optimizer's step            (rule of thumb: about 1e-3)
+    act_mean, act_std   mean and standard deviation of each activation's output
+    saturated       fraction of sigmoid / tanh inputs in the flat tails
+    dead            fraction of ReLU-family units that are off for the whole batch
+
+Use it around the usual loop; nothing else changes::
+
+    monitor = Monitor(model)
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)       # forward hooks record activation statistics
+        loss.backward()
+        monitor.step(optimizer)           # = before_step(); optimizer.step(); after_step()
+    print(monitor.table())                # the last step, one row per layer
+    monitor.grad_norms                    # NumPy array (steps, layers)
+
+Definitions (the choices a reader should know about):
+
+* **Which weights.** By default every parameter with two or more dimensions
+  (the weight matrices of ``Linear`` layers: "the layers"); biases and
+  BatchNorm's scale are left out. Pass ``parameters=[names]`` to choose.
+* **Which activations.** Every activation *module* of the model (``nn.Sigmoid``,
+  ``nn.ReLU``, ...), hooked with ``register_forward_hook``. Activations
+  written as functions inside a ``forward`` (``x.relu()``) are invisible to hooks.
+  Only forward passes in training mode are recorded, so an evaluation pass
+  between steps does not overwrite the training statistics.
+* **Saturated** (Sigmoid, Tanh): the fraction of pre-activations x with
+  ``|x| > threshold``, 4 for sigmoid and 2 for tanh by default. Both thresholds
+  put the local derivative below 7% of its maximum (σ'(4) = 0.0177 = 0.07·¼,
+  tanh'(2) = 0.0707; tanh(x) = 2σ(2x) − 1, so the tanh threshold is half the
+  sigmoid one). A saturated unit passes almost no gradient backwards.
+* **Dead** (ReLU, LeakyReLU, PReLU, RReLU, ELU): the fraction of units (columns:
+  everything but the batch axis 0) whose pre-activation is ≤ 0 for *every*
+  sample of the batch. For ReLU such a unit outputs 0 and gets gradient 0 for
+  that whole batch; if it stays so on every batch it never learns again (a dead
+  ReLU). The leaky variants count the same units but still pass a small gradient
+  (slope a, or α·eˣ for ELU), so their units can come back.
+* **Update ratio**: ``before_step`` copies each tracked weight, ``after_step``
+  computes ``‖w_after − w_before‖₂ / ‖w_before‖₂``. For plain SGD this is
+  ``lr·‖g‖/‖w‖``. Far above 1e-3 the learning rate is probably too high, far
+  below it too low (CS231n's rule of thumb).
+
+Cheap when off: ``Monitor(model, enabled=False)`` (or ``monitor.enabled = False``)
+installs no hooks at all, and ``before_step``/``after_step``/``record`` return at
+once. Statistics are computed on the parameters' device and only the final
+numbers are copied to the host (``.item()``), so this works on the GPU too.
+
+The module also holds two small helpers the experiments share:
+:func:`layer_grad_norms` (one gradient norm per weight matrix, right now) and
+:func:`format_table` (a plain-text table).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Iterable, Sequence
+
+import numpy as np  # host-side: the recorded results are plain NumPy arrays
+
+from tinygrad_opt import backend
+from tinygrad_opt.nn.activation import ELU, PReLU, ReLU, RReLU, LeakyReLU, Sigmoid, Tanh
+from tinygrad_opt.nn.module import Module
+
+__all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS"]
+
+# |pre-activation| beyond which a unit counts as saturated (derivative < 7% of its max)
+SATURATION_THRESHOLDS = {"Sigmoid": 4.0, "Tanh": 2.0}
+
+_SATURATING = (Sigmoid, Tanh)
+_RECTIFIERS = (ReLU, LeakyReLU, PReLU, RReLU, ELU)
+
+# the per-step quantities, in table order: (attribute, table header)
+_PARAMETER_FIELDS = (("grad_norms", "|grad|"), ("weight_norms", "|w|"),
+                     ("update_ratios", "|dw|/|w|"))
+_ACTIVATION_FIELDS = (("activation_means", "mean"), ("activation_stds", "std"),
+                      ("saturated_fractions", "saturated"), ("dead_fractions", "dead"))
+
+
+def _norm(array) -> float:
+    """‖a‖₂ of a backend array (any device), accumulated in float64, as a Python float."""
+    return math.sqrt((array * array).sum(dtype=backend.float64).item())
+
+
+def layer_grad_norms(model: Module) -> "OrderedDict[str, float]":
+    """``{name: ‖∂L/∂W‖₂}`` for every weight matrix (parameters with ndim ≥ 2), in order.
+
+    Call it after ``loss.backward()``. A parameter without a gradient gives NaN.
+    The first entry is the layer nearest the input: a deep sigmoid net shows
+    the first norms orders of magnitude below the last (vanishing gradients).
+    """
+    norms = OrderedDict()
+    for name, param in model.named_parameters():
+        if param.ndim >= 2:
+            norms[name] = math.nan if param.grad is None else _norm(param.grad.data)
+    return norms
+
+
+class Monitor:
+    """Record per-layer gradient, weight, update and activation statistics of a model.
+
+    Args:
+        model: the Module to watch.
+        parameters: names of the parameters to track (``model.named_parameters()``
+            names); default: every parameter with ``ndim >= 2``.
+        saturation_thresholds: ``{'Sigmoid': 4.0, 'Tanh': 2.0}`` overrides, keyed by
+            class name.
+        enabled: ``False`` installs no hooks and makes every method a no-op until
+            ``monitor.enabled = True``.
+
+    After each step (``step``, ``after_step`` or ``record``) one row is appended to
+    each of: ``grad_norms``, ``weight_norms``, ``update_ratios`` (arrays of shape
+    ``(steps, len(param_names))``) and ``activation_means``, ``activation_stds``,
+    ``saturated_fractions``, ``dead_fractions`` (``(steps, len(activation_names))``).
+    A value that does not apply (saturation of a ReLU, the update ratio of
+    ``record()``, an activation not run during the step) is NaN.
+    """
+
+    def __init__(self, model: Module, parameters: Sequence[str] | None = None,
+                 saturation_thresholds: dict | None = None, enabled: bool = True):
+        self.model = model
+        named = OrderedDict(model.named_parameters())
+        if parameters is None:
+            parameters = [name for name, p in named.items() if p.ndim >= 2]
+        unknown = [name for name in parameters if name not in named]
+        if unknown:
+            raise KeyError(f"Monitor: no parameter named {unknown}; "
+                           f"the model has {list(named)}")
+        self.param_names = list(parameters)
+        self._params = [named[name] for name in self.param_names]
+        self.thresholds = dict(SATURATION_THRESHOLDS)
+        self.thresholds.update(saturation_thresholds or {})
+        self._activation_modules = OrderedDict(
+            (name, module) for name, module in model.named_modules()
+            if isinstance(module, _SATURATING + _RECTIFIERS))
+        self.activation_names = list(self._activation_modules)
+        self.activation_kinds = [type(m).__name__ for m in self._activation_modules.values()]
+        self.steps: list[int] = []
+        self._rows = {field: [] for field, _ in _PARAMETER_FIELDS + _ACTIVATION_FIELDS}
+        self._handles = []
+        self._latest_activations = {}   # name -> (mean, std, saturated, dead), this step
+        self._pending = None            # (grad norms, weight norms, weight copies)
+        self._step = 0
+        self._enabled = False
+        self.enabled = enabled
+
+    # ----------------------------------------------------------- on / off
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, flag: bool) -> None:
+        """Turning the monitor on installs the forward hooks; off removes them."""
+        if flag and not self._enabled:
+            for name, module in self._activation_modules.items():
+                self._handles.append(module.register_forward_hook(self._make_hook(name)))
+        if not flag:
+            self.remove()
+        self._enabled = bool(flag)
+
+    def remove(self) -> None:
+        """Remove every hook this monitor installed (the recorded rows are kept)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._enabled = False
+        self._pending = None
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        self.remove()
+        return False
+
+    # ------------------------------------------------- activations (hooks)
+
+    def _make_hook(self, name: str):
+        def hook(module, inputs, output):
+            if module.training:
+                self._latest_activations[name] = self._activation_stats(module, inputs[0],
+                                                                         output)
+        return hook
+
+    def _activation_stats(self, module, x, output) -> tuple:
+        """(mean, std, saturated, dead) of one activation module's forward pass."""
+        y = output.data                                                # (N, units...)
+        mean = y.mean(dtype=backend.float64).item()
+        std = math.sqrt(max(((y - mean) ** 2).mean(dtype=backend.float64).item(), 0.0))
+        saturated = dead = math.nan
+        pre = x.data                                                   # (N, units...)
+        if isinstance(module, _SATURATING):
+            threshold = self.thresholds[type(module).__name__]
+            saturated = (abs(pre) > threshold).mean(dtype=backend.float64).item()
+        if isinstance(module, _RECTIFIERS):
+            active_somewhere = (pre > 0).any(axis=0)                   # (units...)
+            dead = 1.0 - active_somewhere.mean(dtype=backend.float64).item()
+        return mean, std, saturated, dead
+
+    # ------------------------------------------------ gradients and updates
+
+    def _gradient_stats(self) -> tuple[list, list]:
+        grads = [math.nan if p.grad is None else _norm(p.grad.data) for p in self._params]
+        weights = [_norm(p.data) for p in self._params]
+        return grads, weights
+
+    def before_step(self) -> None:
+        """After ``backward``, before ``optimizer.step()``: record gradient and weight
+        norms and keep a copy of each tracked weight to measure the update."""
+        if not self._enabled:
+            return
+        grads, weights = self._gradient_stats()
+        copies = [p.data.copy() for p in self._params]
+        self._pending = (grads, weights, copies)
+
+    def after_step(self) -> None:
+        """After ``optimizer.step()``: the update ratios ‖Δw‖/‖w‖; closes the step's row."""
+        if not self._enabled:
+            return
+        if self._pending is None:
+            raise RuntimeError("Monitor.after_step: call before_step() before optimizer.step()")
+        grads, weights, copies = self._pending
+        ratios = []
+        for param, before, norm in zip(self._params, copies, weights):
+            change = _norm(param.data - before)                        # ‖w_after − w_before‖
+            ratios.append(change / norm if norm > 0 else math.nan)
+        self._pending = None
+        self._commit(grads, weights, ratios)
+
+    def step(self, optimizer, closure=None):
+        """``before_step(); loss = optimizer.step(closure); after_step()``; returns loss."""
+        self.before_step()
+        loss = optimizer.step(closure) if closure is not None else optimizer.step()
+        self.after_step()
+        return loss
+
+    def record(self) -> None:
+        """Close a row without an update (update ratio NaN): e.g. after the first
+        ``backward`` at initialisation, to see the gradients before any training."""
+        if not self._enabled:
+            return
+        grads, weights = self._gradient_stats()
+        self._commit(grads, weights, [math.nan] * len(self._params))
+
+    def _commit(self, grads: list, weights: list, ratios: list) -> None:
+        self._rows["grad_norms"].append(grads)
+        self._rows["weight_norms"].append(weights)
+        self._rows["update_ratios"].append(ratios)
+        missing = (math.nan,) * 4
+        stats = [self._latest_activations.get(name, missing) for name in self.activation_names]
+        for index, (field, _) in enumerate(_ACTIVATION_FIELDS):
+            self._rows[field].append([row[index] for row in stats])
+        self._latest_activations = {}
+        self.steps.append(self._step)
+        self._step += 1
+
+    # ------------------------------------------------------------ results
+
+    def _array(self, field: str, width: int) -> np.ndarray:
+        return np.array(self._rows[field], dtype=np.float64).reshape(-1, width)
+
+    @property
+    def grad_norms(self) -> np.ndarray:
+        """(steps, parameters): ‖∂L/∂W‖₂ at each step."""
+        return self._array("grad_norms", len(self.param_names))
+
+    @property
+    def weight_norms(self) -> np.ndarray:
+        """(steps, parameters): ‖W‖₂ before each step's update."""
+        return self._array("weight_norms", len(self.param_names))
+
+    @property
+    def update_ratios(self) -> np.ndarray:
+        """(steps, parameters): ‖ΔW‖₂ / ‖W‖₂ of each step's update (NaN for ``record``)."""
+        return self._array("update_ratios", len(self.param_names))
+
+    @property
+    def activation_means(self) -> np.ndarray:
+        """(steps, activations): mean of each activation's output."""
+        return self._array("activation_means", len(self.activation_names))
+
+    @property
+    def activation_stds(self) -> np.ndarray:
+        """(steps, activations): standard deviation (population) of each output."""
+        return self._array("activation_stds", len(self.activation_names))
+
+    @property
+    def saturated_fractions(self) -> np.ndarray:
+        """(steps, activations): fraction of saturated inputs (NaN for non-sigmoid/tanh)."""
+        return self._array("saturated_fractions", len(self.activation_names))
+
+    @property
+    def dead_fractions(self) -> np.ndarray:
+        """(steps, activations): fraction of units off on the whole batch (NaN for
+        non-rectifiers)."""
+        return self._array("dead_fractions", len(self.activation_names))
+
+    def as_dict(self) -> dict:
+        """Every recorded quantity as ``{name: array}``, plus the names and step numbers."""
+        result = {field: getattr(self, field)
+                  for field, _ in _PARAMETER_FIELDS + _ACTIVATION_FIELDS}
+        result["steps"] = np.array(self.steps, dtype=np.int64)
+        result["param_names"] = list(self.param_names)
+        result["activation_names"] = list(self.activation_names)
+        return result
+
+    def table(self, step: int = -1) -> str:
+        """A printable table of one recorded step (default: the last): one row per
+        tracked weight, then one row per activation module."""
+        if not self.steps:
+            return "Monitor: nothing recorded yet (call step(), after_step() or record())"
+        index = range(len(self.steps))[step]
+        rows = [[name] + [getattr(self, field)[index, column] for field, _ in _PARAMETER_FIELDS]
+                for column, name in enumerate(self.param_names)]
+        text = f"step {self.steps[index]}\n"
+        text += format_table(["weight"] + [header for _, header in _PARAMETER_FIELDS], rows)
+        if self.activation_names:
+            rows = [[name, kind] + [getattr(self, field)[index, column]
+                                    for field, _ in _ACTIVATION_FIELDS]
+                    for column, (name, kind) in enumerate(zip(self.activation_names,
+                                                              self.activation_kinds))]
+            headers = ["activation", "kind"] + [header for _, header in _ACTIVATION_FIELDS]
+            text += "\n" + format_table(headers, rows)
+        return text
+
+    def __repr__(self) -> str:
+        return (f"Monitor({len(self.param_names)} weights, {len(self.activation_names)} "
+                f"activations, {len(self.steps)} steps, enabled={self._enabled})")
+
+
+def _cell(value) -> str:
+    """Numbers as 4 significant digits (``-`` for NaN), everything else as str."""
+    if isinstance(value, (float, np.floating)):
+        return "-" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """A plain-text table: a header line, a rule, one line per row; numbers as ``%.4g``.
+
+    >>> print(format_table(["layer", "norm"], [["0.weight", 0.00123]]))
+    layer     norm
+    --------  -------
+    0.weight  0.00123
+    """
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(str(header))] + [len(row[column]) for row in cells])
+              for column, header in enumerate(headers)]
+    lines = ["  ".join(str(header).ljust(width) for header, width in zip(headers, widths)),
+             "  ".join("-" * width for width in widths)]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
