@@ -123,6 +123,8 @@ class StrictArray(NDArrayOperatorsMixin):
     def __getattr__(self, name):
         # Methods such as reshape, sum, astype, copy, fill: run on the wrapped
         # array, wrap what comes back.
+        if name.startswith("__"):  # NumPy would read the host memory through
+            raise AttributeError(name)  # __array_interface__ or __array_struct__
         attribute = getattr(self._array, name)
         if not callable(attribute):
             return _wrap(attribute)
