@@ -169,3 +169,15 @@ def test_cuda_without_a_gpu_is_a_clean_error():
     else:
         assert result.returncode == 2
         assert result.stderr.startswith("tinygrad-opt: error:") and "Traceback" not in result.stderr
+
+
+def test_bench_command_prints_ratios_against_numpy():
+    """`tinygrad-opt bench` runs on an install and reports ours vs the NumPy reference."""
+    result = subprocess.run([sys.executable, "-m", "tinygrad_opt", "bench", "--quick",
+                             "--only", "ops"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.strip().startswith("(")]
+    assert len(rows) == 2  # the (8,) and (1024, 1024) chains
+    for row in rows:
+        ratio = float(row.split("|")[3].strip().rstrip("x"))
+        assert ratio > 0

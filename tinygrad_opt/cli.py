@@ -472,9 +472,27 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
     return 0
 
 
+# --- bench ---------------------------------------------------------------------------------
+
+def add_bench_command(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "bench", help="time the framework against hand-written NumPy (ratios, same run)")
+    bench.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    bench.add_argument("--only", choices=("ops", "mlp", "adam", "gpu"), action="append",
+                       help="run only these suites (repeatable); 'gpu' needs CuPy and a GPU")
+    bench.set_defaults(run=run_bench)
+
+
+def run_bench(args) -> int:
+    from tinygrad_opt.benchmarks import run
+    run.main(quick=args.quick, only=args.only)
+    return 0
+
+
 # Every command: a function that adds its subparser. A new command is one more entry.
 COMMANDS = [
     add_train_command,
+    add_bench_command,
 ]
 
 
