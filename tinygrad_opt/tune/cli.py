@@ -1,0 +1,202 @@
+"""``tinygrad-opt tune``: a hyperparameter search for the digits MLP.
+
+    tinygrad-opt tune --method bayes --trials 20 --epochs 10 --save runs/tune-1
+    tinygrad-opt tune --method coarse-to-fine --trials 30 --epochs 12 --workers 4
+
+Searched (the lecture notes' most important hyperparameters):
+
+    lr            loguniform(1e-4, 1e-1)    Adam's learning rate (log scale)
+    weight_decay  loguniform(1e-6, 1e-2)    L2 strength (log scale)
+    hidden        choice([32, 64, 128])     width of the one hidden layer
+    dropout       uniform(0.0, 0.5)         after the ReLU (linear scale)
+
+Each trial trains ``Linear(64, hidden) -> ReLU -> Dropout -> Linear(hidden, 10)``
+with Adam for ``--epochs`` epochs (coarse-to-fine: a quarter, a half, then all
+of them in its three stages) on the training part of the shipped digits and
+returns the *validation* accuracy (mode ``'max'``). The split is fixed:
+20% test, 20% validation, 60% training, features standardised with the
+training part's statistics; the test accuracy of each trial is recorded in its
+extras but never used to choose.
+
+``add_parser(subparsers)`` registers the command with the main parser
+(tinygrad_opt/cli.py); ``run(args)`` does the work and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import time
+
+import numpy as np
+
+from tinygrad_opt.tune import (bayes_search, choice, coarse_to_fine, grid_search, loguniform,
+                               random_search, uniform)
+
+METHODS = ("random", "grid", "bayes", "coarse-to-fine")
+SPLIT_SEED = 0          # the same train / validation / test split whatever --seed is
+
+
+def search_space(epochs: int, seed: int) -> dict:
+    """The searched ranges, plus the constants every trial needs."""
+    return {
+        "lr": loguniform(1e-4, 1e-1),
+        "weight_decay": loguniform(1e-6, 1e-2),
+        "hidden": choice([32, 64, 128]),
+        "dropout": uniform(0.0, 0.5),
+        "epochs": epochs,       # constants: passed through to the objective unchanged
+        "seed": seed,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def digits_splits() -> dict:
+    """``{'train': (X, y), 'val': (X, y), 'test': (X, y)}``, standardised; cached per process."""
+    from tinygrad_opt.datasets import load_digits
+    X, y = load_digits()
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(X))
+    n_test = n_val = round(0.2 * len(X))
+    parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val],
+             "train": order[n_test + n_val:]}
+    mean = X[parts["train"]].mean(axis=0)                                 # (64,)
+    std = X[parts["train"]].std(axis=0) + 1e-6                            # (64,) some pixels are constant
+    X = ((X - mean) / std).astype(np.float32)
+    return {name: (X[indices], y[indices]) for name, indices in parts.items()}
+
+
+def digits_objective(params: dict) -> dict:
+    """Train the MLP of ``params``; return its validation accuracy and extras.
+
+    A top-level function, so a process pool can pickle it. ``params['budget']``
+    (coarse-to-fine) overrides ``params['epochs']``.
+    """
+    import tinygrad_opt as tg
+    from tinygrad_opt import nn, optim
+    from tinygrad_opt.data import DataLoader, TensorDataset
+    from tinygrad_opt.train import evaluate, fit
+
+    epochs = int(params.get("budget", params["epochs"]))
+    tg.manual_seed(params["seed"])
+    splits = digits_splits()
+    train_loader = DataLoader(TensorDataset(*splits["train"]), batch_size=32, shuffle=True,
+                              seed=params["seed"])
+    val_loader = DataLoader(TensorDataset(*splits["val"]), batch_size=1024)
+    test_loader = DataLoader(TensorDataset(*splits["test"]), batch_size=1024)
+    model = nn.Sequential(nn.Linear(64, params["hidden"]), nn.ReLU(),
+                          nn.Dropout(params["dropout"]), nn.Linear(params["hidden"], 10))
+    optimizer = optim.Adam(model.parameters(), lr=params["lr"],
+                           weight_decay=params["weight_decay"])
+    history = fit(model, optimizer, nn.CrossEntropyLoss(), train_loader, val_loader,
+                  epochs=epochs, progress=False)
+    test = evaluate(model, test_loader, metrics=("accuracy",))
+    return {"value": history["val_accuracy"][-1], "val_loss": history["val_loss"][-1],
+            "train_loss": history["train_loss"][-1], "test_accuracy": test["accuracy"],
+            "epochs": epochs}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``tune`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
+    parser = subparsers.add_parser(
+        "tune", help="search lr, weight decay, hidden size and dropout for the digits MLP",
+        description="Hyperparameter search for an MLP on the shipped 8x8 digits: learning "
+                    "rate and weight decay on a log scale, hidden width, dropout. Each trial "
+                    "reports its validation accuracy; prints the table of trials and the "
+                    "best configuration.")
+    parser.add_argument("--method", choices=METHODS, default="random",
+                        help="search method (default random)")
+    parser.add_argument("--trials", type=_positive_int, default=12,
+                        help="number of trials (default 12; grid: the largest full grid "
+                        "that fits)")
+    parser.add_argument("--epochs", type=_positive_int, default=5,
+                        help="training epochs per trial (default 5; coarse-to-fine stages "
+                        "use 1/4, 1/2 and all of them)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the search and of every trial's model (default 0)")
+    parser.add_argument("--workers", type=_positive_int, default=1,
+                        help="parallel trials in worker processes (default 1: in this process)")
+    parser.add_argument("--save", metavar="DIR",
+                        help="write one JSON file per trial, named by rank and validation "
+                        "accuracy, and search.json, to DIR")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --save: replace the trial files of an earlier search in DIR")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="do not print a line per finished trial")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _stages(trials: int, epochs: int) -> list[dict]:
+    """Coarse-to-fine: trials split about 1/2, 1/3, 1/6; epochs 1/4, 1/2, all (the last stage
+    always trains for all ``epochs``; fewer than 3 trials give fewer stages)."""
+    first = math.ceil(trials / 2)
+    second = min(math.ceil(trials / 3), trials - first)
+    counts = [count for count in (first, second, trials - first - second) if count > 0]
+    budgets = [max(1, epochs // 4), max(1, epochs // 2), epochs][-len(counts):]
+    return [{"n_trials": count, "budget": budget} for count, budget in zip(counts, budgets)]
+
+
+def run(args) -> int:
+    """Run the search described by the parsed ``args``; print the table and the best trial."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tinygrad_opt.tune.result import earlier_trial_files
+
+    if args.save is not None:       # fail before the search, not after it
+        if os.path.exists(args.save) and not os.path.isdir(args.save):
+            raise ValueError(f"--save {args.save}: exists and is not a directory")
+        if earlier_trial_files(args.save) and not args.overwrite:
+            raise ValueError(f"--save {args.save}: the directory already holds the trial files "
+                             "of an earlier search; add --overwrite to replace them")
+    space = search_space(args.epochs, args.seed)
+    progress = not args.no_progress
+    print(f"tune: {args.method} search, {args.trials} trials, {args.epochs} epochs each, "
+          f"{args.workers} worker{'s' if args.workers > 1 else ''}; maximising validation "
+          "accuracy of the digits MLP", flush=True)
+    executor = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
+    start = time.perf_counter()
+    try:
+        common = dict(seed=args.seed, mode="max", executor=executor, progress=progress)
+        if args.method == "random":
+            result = random_search(digits_objective, space, n_trials=args.trials, **common)
+        elif args.method == "grid":
+            result = grid_search(digits_objective, space, n_trials=args.trials, **common)
+        elif args.method == "bayes":
+            result = bayes_search(digits_objective, space, n_trials=args.trials,
+                                  batch_size=args.workers, **common)
+        else:
+            result = coarse_to_fine(digits_objective, space,
+                                    stages=_stages(args.trials, args.epochs), **common)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    seconds = time.perf_counter() - start
+    print()
+    print(result.summary())
+    print()
+    try:
+        best = result.best
+    except RuntimeError as error:
+        raise RuntimeError(f"tune: {error}") from None
+    shown = ", ".join(f"{name}={best.params[name]:.4g}" if isinstance(best.params[name], float)
+                      else f"{name}={best.params[name]}"
+                      for name in ("lr", "weight_decay", "hidden", "dropout"))
+    print(f"best configuration (trial {best.number}): {shown}")
+    print(f"validation accuracy: {best.value:.4f}   test accuracy: "
+          f"{best.extras['test_accuracy']:.4f}   ({best.extras['epochs']} epochs)")
+    if args.save is not None:
+        written = result.save(args.save, overwrite=args.overwrite)
+        print(f"saved {len(written)} files to {args.save}")
+    print(f"search time: {seconds:.1f} s")
+    return 0
