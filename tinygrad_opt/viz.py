@@ -11,7 +11,8 @@ from __future__ import annotations
 
 def graph_dot(tensor, name: str = "graph") -> str:
     """Graphviz DOT source of the graph that produced ``tensor``."""
-    lines = [f"digraph {name} {{", "  rankdir=BT;", '  node [fontname="Helvetica"];']
+    # the name is quoted: the default, graph, is a DOT keyword
+    lines = [f'digraph "{name}" {{', "  rankdir=BT;", '  node [fontname="Helvetica"];']
     seen = set()
     stack = [tensor]
     while stack:
