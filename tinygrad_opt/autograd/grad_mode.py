@@ -48,15 +48,32 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class _SwitchOnEnter(set_grad_enabled):
+    """Unlike ``set_grad_enabled``, switches when the block starts, not when made,
+    so one instance can be kept and reused (as PyTorch's no_grad/enable_grad)."""
+
+    mode = True
+
+    def __init__(self):
+        pass  # nothing switches before __enter__
+
+    def __enter__(self):
+        global _enabled
+        self.previous = _enabled
+        _enabled = self.mode
+        return self
+
+    def __call__(self, function):
+        return set_grad_enabled(self.mode)(function)
+
+
+class no_grad(_SwitchOnEnter):
     """``with tg.no_grad():`` or ``@tg.no_grad()``: nothing inside is recorded."""
 
-    def __init__(self):
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_SwitchOnEnter):
     """``with tg.enable_grad():`` records the graph even inside ``no_grad``."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
