@@ -8,9 +8,11 @@ It costs time, so it is off by default.
 
 from __future__ import annotations
 
+import os
 import traceback
 
 _enabled = False
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the package
 
 
 def is_anomaly_enabled() -> bool:
@@ -44,5 +46,5 @@ class detect_anomaly:
 def creation_trace() -> str:
     """Where the op now being created was called from, outside the framework."""
     frames = [frame for frame in traceback.extract_stack()[:-1]
-              if "/tinygrad_opt/" not in frame.filename.replace("\\", "/")]
+              if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR)]
     return "".join(traceback.format_list(frames[-4:]))
