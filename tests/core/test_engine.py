@@ -5,6 +5,7 @@ Reference values are hand-derived formulas evaluated with NumPy.
 """
 
 import inspect
+import runpy
 
 import numpy as np
 import pytest
@@ -164,6 +165,21 @@ def test_grad_mode_decorators():
         assert not tg.is_grad_enabled()
     assert switched_off() is False
     assert tg.is_grad_enabled()
+
+
+def test_no_grad_instance_switches_on_entry_and_can_be_reused():
+    context = tg.no_grad()
+    assert tg.is_grad_enabled()  # making it switches nothing (as in PyTorch)
+    x = leaf([1.0])
+    for _ in range(2):
+        with context:
+            assert (x * 2).grad_fn is None
+        assert tg.is_grad_enabled()
+    with tg.no_grad():
+        reused = tg.enable_grad()
+        with reused:
+            assert tg.is_grad_enabled()
+        assert not tg.is_grad_enabled()
 
 
 def test_set_grad_enabled_as_a_call_switches_at_once():
@@ -343,6 +359,20 @@ def test_detect_anomaly_names_the_op_and_where_it_was_made():
     assert "Sqrt" in message
     assert f'test_engine.py", line {line}' in message
     assert "x.sqrt().sum()" in message
+
+
+def test_detect_anomaly_reports_user_code_in_a_folder_named_like_the_package(tmp_path):
+    folder = tmp_path / "tinygrad_opt" / "examples"  # e.g. a clone of the repository
+    folder.mkdir(parents=True)
+    script = folder / "script.py"
+    script.write_text("def make(x):\n    return x.sqrt().sum()  # the creating line\n")
+    namespace = runpy.run_path(str(script))
+    x = leaf([0.0])
+    with tg.detect_anomaly(), np.errstate(divide="ignore"):
+        y = namespace["make"](x)
+        with pytest.raises(RuntimeError) as error:
+            y.backward()
+    assert "script.py" in str(error.value) and "the creating line" in str(error.value)
 
 
 def test_without_detect_anomaly_nan_passes_silently():
