@@ -65,7 +65,7 @@ def _save(figure, path: str, title: str | None = None) -> str:
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, format="png", dpi=100)
+    figure.savefig(path, format="png", dpi=90, bbox_inches="tight")
     return path
 
 
@@ -160,7 +160,8 @@ def plot_grad_norms(norms, path: str, names=None, title: str | None = None,
     axes.set_yscale("log")
     axes.set_xlabel(xlabel)
     axes.set_ylabel("gradient norm ||dL/dW||")
-    axes.legend(fontsize="small", ncol=2 if len(series) > 8 else 1)
+    axes.legend(fontsize="small", ncol=2 if len(series) > 10 else 1, loc="center left",
+                bbox_to_anchor=(1.01, 0.5))  # outside the axes: lines stay visible
     axes.grid(alpha=0.3)
     return _save(figure, path, title)
 
@@ -179,7 +180,7 @@ def plot_bars(values, path: str, ylabel: str = "value", title: str | None = None
 
     groups = _bar_groups(values)
     labels = list(dict.fromkeys(label for bars in groups.values() for label in bars))
-    figure = _new_figure(max(6.4, 0.3 * len(labels) * len(groups) + 2.0))
+    figure = _new_figure(min(12.0, max(6.4, 0.12 * len(labels) * len(groups) + 2.0)))
     axes = figure.add_subplot()
     positions = np.arange(len(labels))
     width = 0.8 / len(groups)
@@ -196,7 +197,7 @@ def plot_bars(values, path: str, ylabel: str = "value", title: str | None = None
     if logy:
         axes.set_yscale("log")
     if len(groups) > 1 or "" not in groups:
-        axes.legend()
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars stay visible
     axes.grid(alpha=0.3, axis="y")
     return _save(figure, path, title)
 

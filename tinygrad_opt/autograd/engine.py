@@ -90,7 +90,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                     function.inputs, input_grads, function.needs_input_grad):
                 if not needed or input_grad is None:
                     continue
-                _check_gradient(function, tensor_input, input_grad)
+                if input_grad.shape != tensor_input.shape or anomaly._enabled:
+                    _check_gradient(function, tensor_input, input_grad)
                 key = id(tensor_input)
                 grads[key] = input_grad if key not in grads else grads[key] + input_grad
             if not retain_graph:

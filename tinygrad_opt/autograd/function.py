@@ -37,6 +37,9 @@ class Function:
     ``self.inputs`` and the output Tensor from ``self.output``.
     """
 
+    freed = False  # becomes True once backward has run without retain_graph
+    trace = None   # where the op was created (only recorded under detect_anomaly)
+
     def forward(self, *arrays):
         """Compute the output array from the input arrays."""
         raise NotImplementedError
@@ -58,16 +61,18 @@ class Function:
     def apply(cls, *inputs, **options):
         """Run the op on Tensors and, in grad mode, record it in the graph."""
         function = cls()
-        output_data = backend.as_array(
-            function.forward(*[tensor.data for tensor in inputs], **options))
-        requires_grad = grad_mode._enabled and any(tensor.requires_grad for tensor in inputs)
+        output_data = function.forward(*[tensor.data for tensor in inputs], **options)
+        if type(output_data) not in backend.ARRAY_TYPES:
+            output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
+        needs_input_grad = tuple(tensor.requires_grad for tensor in inputs)
+        requires_grad = grad_mode._enabled and True in needs_input_grad
         output = tensor_module.Tensor._make(output_data, requires_grad)
         if requires_grad:
             function.inputs = inputs
-            function.needs_input_grad = tuple(tensor.requires_grad for tensor in inputs)
+            function.needs_input_grad = needs_input_grad
             function.output_ref = weakref.ref(output)
-            function.freed = False
-            function.trace = anomaly.creation_trace() if anomaly._enabled else None
+            if anomaly._enabled:
+                function.trace = anomaly.creation_trace()
             output.grad_fn = function
         return output
 

@@ -68,6 +68,7 @@ def get_xp(device: str):
 _device_of_type = {np.ndarray: "cpu", strict.StrictArray: "strict"}
 if cupy is not None:
     _device_of_type[cupy.ndarray] = "cuda"
+ARRAY_TYPES = frozenset(_device_of_type)  # the array classes of every device
 
 
 def device_of(array) -> str:

@@ -38,7 +38,7 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad_output):
-        return grad_output, -grad_output
+        return grad_output, -grad_output if self.needs_input_grad[1] else None
 
 
 class Mul(Function):
