@@ -91,21 +91,20 @@ def _check(loss, inputs, eps, atol, rtol, raise_exception, name) -> bool:
     worst = None  # (excess over tolerance, message)
     for position, grad in zip(positions, analytic):
         x = inputs[position]
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
         host_grad = None if grad is None else backend.to_host(grad.data).reshape(-1)
-        for i in range(flat.size):
-            original = flat[i].item()
+        for i in range(x.data.size):
+            element = tuple(int(v) for v in backend.np.unravel_index(i, x.shape))
+            original = x.data[element].item()  # (by index: x.data may not be contiguous)
             with grad_mode.no_grad():
-                flat[i] = original + eps
+                x.data[element] = original + eps
                 plus = loss(*inputs).item()
-                flat[i] = original - eps
+                x.data[element] = original - eps
                 minus = loss(*inputs).item()
-                flat[i] = original
+                x.data[element] = original
             numeric = (plus - minus) / (2 * eps)
             exact = 0.0 if host_grad is None else float(host_grad[i])
             excess = abs(exact - numeric) - (atol + rtol * abs(numeric))
             if excess > 0 and (worst is None or excess > worst[0]):
-                element = tuple(int(v) for v in backend.np.unravel_index(i, x.shape))
                 worst = (excess, f"{name}: input {position} element {element}: "
                                  f"analytic {exact:.8g} vs numeric {numeric:.8g}")
     if worst is not None:
