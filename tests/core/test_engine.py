@@ -423,6 +423,13 @@ def test_gradcheck_names_the_worst_element():
     assert tg.gradcheck(lambda x: x * x, [x])
 
 
+def test_gradcheck_of_a_non_contiguous_input(device):
+    transposed = np.arange(1.0, 7.0).reshape(3, 2).T  # a strided view, not contiguous
+    x = tg.tensor(transposed, requires_grad=True, device=device)
+    assert tg.gradcheck(lambda x: x * x.exp(), [x])
+    assert tg.gradgradcheck(lambda x: x * x.exp(), [x])
+
+
 def test_gradcheck_refuses_float32():
     with pytest.raises(TypeError, match="float64"):
         tg.gradcheck(lambda x: x * 2, [tg.tensor([1.0], requires_grad=True)])
