@@ -235,9 +235,9 @@ class SearchResult:
                   for i in range(len(header))]
         lines = [f"{self.method} search, mode={self.mode}: {len(self.trials)} trials, "
                  f"{len(self.failed)} failed"]
-        lines.append("  ".join(text.rjust(width) for text, width in zip(header, widths)))
-        for row in rows:
-            lines.append("  ".join(text.rjust(width) for text, width in zip(row, widths)))
+        for row in [header] + rows:       # numbers right-aligned, the status column left
+            cells = [text.rjust(width) for text, width in zip(row[:-1], widths)]
+            lines.append("  ".join(cells + [row[-1]]).rstrip())
         if self._candidates():
             lines.append(f"best: trial {self.best.number}, value {self.best.value:.6g}, "
                          f"params {self.best.params}")
