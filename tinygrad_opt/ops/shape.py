@@ -232,6 +232,8 @@ def cat(tensors, dim: int = 0):
         if tensor.ndim != first.ndim or other_axes != expected:
             raise ValueError(f"cat: tensor {index} has shape {tensor.shape}, which does not "
                              f"match {first.shape} outside dim {dim}")
+    dtype = backend.result_dtype(*[tensor.dtype for tensor in tensors])
+    tensors = [tensor.astype(dtype) for tensor in tensors]  # Cast: each grad in its own dtype
     return Cat.apply(*tensors, dim=dim)
 
 
