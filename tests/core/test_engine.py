@@ -494,3 +494,17 @@ def test_leaf_grad_dtype_matches_leaf_with_mixed_dtypes():
     w = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
     (x * w).sum().backward()
     assert x.grad.dtype == tg.float32 and w.grad.dtype == tg.float64
+
+
+def test_cat_and_stack_of_mixed_dtypes_give_each_leaf_its_own_grad_dtype(device):
+    a = tg.tensor([1.0, 2.0], requires_grad=True, device=device)  # float32
+    b = tg.tensor([3.0, 4.0], dtype=tg.float64, requires_grad=True, device=device)
+    joined = tg.cat([a, b])
+    assert joined.dtype == tg.float64
+    (joined * tg.tensor([1.0, 2.0, 3.0, 4.0], dtype=tg.float64, device=device)).sum().backward()
+    assert a.grad.dtype == tg.float32 and b.grad.dtype == tg.float64
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 4.0])
+    a.grad = None
+    tg.stack([a, b]).sum().backward()
+    assert a.grad.dtype == tg.float32
