@@ -126,7 +126,7 @@ class Ensemble(Module):
         if self.combine == "vote":
             num_classes = logits[0].shape[1]
             one_hot = tg.eye(num_classes, device=logits[0].device)          # (C, C)
-            return sum(w * one_hot[z.argmax(dim=1)]                          # Σ w_m [argmax z_m = c]
+            return sum(w * one_hot[z.argmax(dim=1)]                 # Σ w_m [argmax z_m = c]
                        for w, z in zip(self.weights, logits))
         return sum(w * F.softmax(z / temperature, dim=1)                     # Σ w_m softmax(z_m/T)
                    for w, z in zip(self.weights, logits))

@@ -242,7 +242,8 @@ class GaussianProcess:
     def __repr__(self) -> str:
         if not hasattr(self, "L"):
             return "GaussianProcess(unfitted)"
-        return (f"GaussianProcess(n={len(self.y)}, length_scales={np.round(self.length_scales, 4)}, "
+        return (f"GaussianProcess(n={len(self.y)}, "
+                f"length_scales={np.round(self.length_scales, 4)}, "
                 f"signal_variance={self.signal_variance:.4g}, "
                 f"noise_variance={self.noise_variance:.3g})")
 
@@ -316,9 +317,10 @@ def _candidates(space: dict, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
                 n_candidates: int, local_fraction: float = 0.2) -> np.ndarray:
     """Candidate points of the unit cube: uniform ones, and some near the best point so far.
 
-    A uniform point of the unit cube is a random configuration of the space
-    (that is how ``sample`` draws: ``from_unit(uniform)``), so this is random
-    search in disguise; the local ones perturb the best point by N(0, 0.05²).
+    A uniform point of the unit cube, decoded, has the distribution of a random
+    configuration of the space (``sample`` draws ``from_unit(uniform)``), so the
+    uniform candidates are random search in disguise; the local ones perturb the
+    best point by N(0, 0.05²).
     """
     n_local = int(n_candidates * local_fraction)
     d = X.shape[1]

@@ -61,7 +61,7 @@ def digits_splits() -> dict:
     parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val],
              "train": order[n_test + n_val:]}
     mean = X[parts["train"]].mean(axis=0)                                 # (64,)
-    std = X[parts["train"]].std(axis=0) + 1e-6                            # (64,) some pixels are constant
+    std = X[parts["train"]].std(axis=0) + 1e-6             # (64,); + 1e-6: some pixels are constant
     X = ((X - mean) / std).astype(np.float32)
     return {name: (X[indices], y[indices]) for name, indices in parts.items()}
 
