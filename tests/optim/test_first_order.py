@@ -542,7 +542,7 @@ def test_hyperparameter_validation(make, message):
 def test_default_hyperparameters_match_pytorch():
     p = [tg.tensor(np.ones(2), requires_grad=True)]
     assert optim.SGD(p).defaults == dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                                         nesterov=False, maximize=False)
+                                         nesterov=False, maximize=False, fused=None)
     adam = optim.Adam(p).defaults
     assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"], adam["amsgrad"]) == \
         (1e-3, (0.9, 0.999), 1e-8, 0, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
+from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, check_unit_closed
 
 
@@ -31,15 +32,21 @@ class Adadelta(Optimizer):
         eps: ε, inside both square roots.
         weight_decay: L2 penalty λ.
         maximize: climb the objective instead of descending it.
+        fused: on 'cuda', run the update as one fused GPU kernel per tensor
+            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
     """
 
+    fused_update = staticmethod(fused.adadelta)  # the same rule as one GPU kernel
+
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
-                 eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False):
+                 eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False,
+                 fused: bool | None = None):
         check_non_negative("learning rate", lr)
         check_unit_closed("rho value", rho)
         check_non_negative("epsilon value", eps)
         check_non_negative("weight_decay value", weight_decay)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def update(self, theta, g, state: dict, group: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
+from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
 
 
@@ -31,11 +32,15 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the starting value of every entry of s.
         eps: ε, added to the denominator.
         maximize: climb the objective instead of descending it.
+        fused: on 'cuda', run the update as one fused GPU kernel per tensor
+            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
     """
+
+    fused_update = staticmethod(fused.adagrad)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
-                 eps: float = 1e-10, maximize: bool = False):
+                 eps: float = 1e-10, maximize: bool = False, fused: bool | None = None):
         check_non_negative("learning rate", lr)
         check_non_negative("lr_decay value", lr_decay)
         check_non_negative("weight_decay value", weight_decay)
@@ -43,7 +48,7 @@ class Adagrad(Optimizer):
         check_non_negative("epsilon value", eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=maximize)
+                        maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
     def update(self, theta, g, state: dict, group: dict) -> None:

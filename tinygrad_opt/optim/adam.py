@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
+from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative
 
 
@@ -35,19 +36,24 @@ class Adam(Optimizer):
         weight_decay: weight decay λ.
         amsgrad: divide by the running maximum of v instead of v.
         maximize: climb the objective instead of descending it.
+        fused: on 'cuda', run the update as one fused GPU kernel per tensor
+            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
         decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
     """
 
+    fused_update = staticmethod(fused.adam)  # the same rule as one GPU kernel
+
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
+                 maximize: bool = False, decoupled_weight_decay: bool = False,
+                 fused: bool | None = None):
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)
         check_non_negative("weight_decay value", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+                        decoupled_weight_decay=decoupled_weight_decay, fused=fused)
         super().__init__(params, defaults)
 
     def update(self, theta, g, state: dict, group: dict) -> None:
@@ -107,6 +113,7 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
-                 maximize: bool = False):
+                 maximize: bool = False, fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
+                         fused=fused)

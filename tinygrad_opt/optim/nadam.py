@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
+from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative
 
 
@@ -39,11 +40,16 @@ class NAdam(Optimizer):
         momentum_decay: ψ.
         decoupled_weight_decay: shrink θ directly (as AdamW) instead of adding λ·θ to g.
         maximize: climb the objective instead of descending it.
+        fused: on 'cuda', run the update as one fused GPU kernel per tensor
+            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
     """
+
+    fused_update = staticmethod(fused.nadam)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, maximize: bool = False):
+                 decoupled_weight_decay: bool = False, maximize: bool = False,
+                 fused: bool | None = None):
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)
@@ -51,7 +57,8 @@ class NAdam(Optimizer):
         check_non_negative("momentum_decay value", momentum_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def update(self, theta, g, state: dict, group: dict) -> None:

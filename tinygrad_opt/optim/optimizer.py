@@ -178,8 +178,22 @@ class Optimizer:
                 for p in group["params"]:
                     if not p.requires_grad or p.grad is None:
                         continue
-                    self.update(p.data, p.grad.data, self.state[p], group)
+                    update = self._fused_or_readable(p, group)
+                    update(p.data, p.grad.data, self.state[p], group)
         return loss
+
+    fused_update = None  # an optimizer with a fused GPU kernel of its rule names it here
+
+    def _fused_or_readable(self, p, group):
+        """The readable ``update``, or on 'cuda' its one-kernel twin (``group['fused']``:
+        None = fused on the GPU only, False = never, True = always, else an error)."""
+        fused = group.get("fused")
+        if fused is False or (fused is None and p.device != "cuda"):
+            return self.update
+        if self.fused_update is None or p.device != "cuda":
+            raise RuntimeError(f"{type(self).__name__}: fused=True needs parameters on 'cuda' "
+                               f"(and a fused kernel); this parameter is on '{p.device}'")
+        return self.fused_update
 
     def update(self, theta, g, state: dict, group: dict) -> None:
         """The update rule for one parameter; each optimizer writes its own.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
+from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
 
 
@@ -39,18 +40,24 @@ class RMSprop(Optimizer):
         centered: normalise by an estimate of the variance of g instead of its
             second moment.
         maximize: climb the objective instead of descending it.
+        fused: on 'cuda', run the update as one fused GPU kernel per tensor
+            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
     """
+
+    fused_update = staticmethod(fused.rmsprop)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
-                 centered: bool = False, maximize: bool = False):
+                 centered: bool = False, maximize: bool = False,
+                 fused: bool | None = None):
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_non_negative("momentum value", momentum)
         check_non_negative("weight_decay value", weight_decay)
         check_non_negative("alpha value", alpha)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+                        momentum=momentum, centered=centered, maximize=maximize,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def update(self, theta, g, state: dict, group: dict) -> None:
