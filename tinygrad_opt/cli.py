@@ -472,6 +472,11 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
     return 0
 
 
+# --- tune: a hyperparameter search on the same task (tinygrad_opt/tune/cli.py) ---------------
+
+from tinygrad_opt.tune.cli import add_parser as add_tune_command  # noqa: E402
+
+
 # --- bench ---------------------------------------------------------------------------------
 
 def add_bench_command(subparsers) -> None:
@@ -492,6 +497,7 @@ def run_bench(args) -> int:
 # Every command: a function that adds its subparser. A new command is one more entry.
 COMMANDS = [
     add_train_command,
+    add_tune_command,
     add_bench_command,
 ]
 
