@@ -95,7 +95,8 @@ def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoc
     """Loss and accuracy curves: ``curves`` is a ``fit`` History or ``{name: values}``.
 
     Names containing ``loss`` go on the left panel, the others (accuracies,
-    F1, ...) on a right panel; with only one kind there is one panel. The
+    F1, ...) on a right panel; with only one kind there is one panel. ``logy``
+    puts the loss panel (or the only panel) on a log scale. The
     History keys ``epoch`` and ``lr`` are left out (see :func:`plot_lr_schedule`).
     Comparing runs: ``plot_curves({'sigmoid': losses_a, 'relu': losses_b}, path)``.
     """
@@ -111,7 +112,7 @@ def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoc
             axes.plot(range(1, len(values) + 1), values, label=name or None)
         axes.set_xlabel(xlabel)
         axes.set_ylabel("loss" if group is losses else "value")
-        if logy and group is losses:
+        if logy and (group is losses or len(panels) == 1):
             axes.set_yscale("log")
         if any(group):
             axes.legend()
@@ -330,3 +331,12 @@ def plot_decision_boundary(model, X, y, path: str, title: str | None = None,
     axes.set_xlabel("x1")
     axes.set_ylabel("x2")
     return _save(figure, path, title)
+
+
+def matplotlib_available() -> bool:
+    """True when matplotlib imports (the plotting helpers would work)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
