@@ -387,6 +387,12 @@ class Tensor:
     def logsumexp(self, dim=None, keepdim=False, **numpy_spelling):
         return reduce.logsumexp(self, dim, keepdim, **numpy_spelling)
 
+    def log_softmax(self, dim=-1):
+        return reduce.log_softmax(self, dim)
+
+    def softmax(self, dim=-1):
+        return reduce.log_softmax(self, dim).exp()
+
     # --- shape ---
     def reshape(self, *new_shape):
         return shape.reshape(self, _shape_args(new_shape))

@@ -22,6 +22,7 @@ import math
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.ops import linalg
 from tinygrad_opt.tensor import Tensor
 
 
@@ -242,22 +243,18 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """log softmax(x)_i = x_i − log Σ_j e^(x_j) (logsumexp is stable)."""
-    return x - x.logsumexp(dim, keepdim=True)
+    """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/reduce.py)."""
+    return x.log_softmax(dim)
 
 
 # ----------------------------------------------------------------------- layers
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout)."""
-    if x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input of shape {x.shape} has {x.shape[-1]} features, weight of shape "
-            f"{weight.shape} expects {weight.shape[-1]}")
-    y = x @ weight.T  # (..., in) @ (in, out) -> (..., out)
-    if bias is not None:
-        y = y + bias  # (out,) broadcast over the leading dims
-    return y
+    """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout).
+
+    One fused op (``ops/linalg.py: Linear``), for speed; ``x @ weight.T + bias``
+    computes the same and is its oracle in the tests."""
+    return linalg.linear(x, weight, bias)  # (..., in) -> (..., out)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

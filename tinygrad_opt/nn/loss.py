@@ -144,7 +144,7 @@ def _clamped_log(p: Tensor) -> Tensor:
 def _log_softmax(x: Tensor, dim: int = 1) -> Tensor:
     """log softmax(x) = x - logsumexp(x): the largest logit is subtracted inside
     logsumexp, so +-1e4 logits give finite log-probabilities."""
-    return x - x.logsumexp(dim=dim, keepdim=True)
+    return x.log_softmax(dim)
 
 
 def _class_weight(op: str, weight, input: Tensor, num_classes: int):

@@ -1,0 +1,68 @@
+"""The fused ops (Linear, LogSoftmax) against their composed twins, the oracles."""
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+from tinygrad_opt.ops import linalg
+
+
+def leaf(rng, shape, device):
+    return tg.tensor(rng.standard_normal(shape), dtype="float64", device=device,
+                     requires_grad=True)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (4,)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_matches_the_composed_ops(device, rng, x_shape, with_bias):
+    x, w = leaf(rng, x_shape, device), leaf(rng, (3, 4), device)
+    b = leaf(rng, (3,), device) if with_bias else None
+    inputs = (x, w, b) if with_bias else (x, w)
+
+    def composed(x, w, b=None):
+        y = x @ w.T
+        return y if b is None else y + b
+    fused, oracle = linalg.linear(*inputs), composed(*inputs)
+    np.testing.assert_allclose(fused.numpy(), oracle.numpy(), rtol=1e-12)
+    weights = tg.tensor(rng.standard_normal(fused.shape), dtype="float64", device=device)
+    fused_grads = tg.grad((fused * weights).sum(), inputs)
+    oracle_grads = tg.grad((oracle * weights).sum(), inputs)
+    for ours, theirs in zip(fused_grads, oracle_grads):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    assert tg.gradcheck(linalg.linear, inputs)
+    assert tg.gradgradcheck(linalg.linear, inputs)
+
+
+def test_linear_casts_the_input_and_names_bad_shapes_and_devices(rng):
+    w = tg.tensor(rng.standard_normal((3, 4)), dtype="float32", requires_grad=True)
+    x64 = tg.tensor(rng.standard_normal((2, 4)))  # float64 host data
+    x64 = x64.double()
+    assert linalg.linear(x64, w).dtype == np.float32
+    with pytest.raises(ValueError, match=r"\(2, 5\).*in_features=4"):
+        linalg.linear(tg.zeros(2, 5), w)
+    with pytest.raises(RuntimeError, match="'strict'.*'cpu'"):
+        linalg.linear(tg.zeros(2, 4, device="strict"), w)
+
+
+@pytest.mark.parametrize("shape, dim", [((4, 5), 1), ((4, 5), 0), ((2, 3, 4), -1), ((6,), 0)])
+def test_log_softmax_matches_the_composed_ops(device, rng, shape, dim):
+    x = leaf(rng, shape, device)
+    fused = x.log_softmax(dim)
+    oracle = x - x.logsumexp(dim, keepdim=True)
+    np.testing.assert_allclose(fused.numpy(), oracle.numpy(), rtol=1e-12, atol=1e-12)
+    weights = tg.tensor(rng.standard_normal(shape), dtype="float64", device=device)
+    (ours,) = tg.grad((fused * weights).sum(), [x])
+    (theirs,) = tg.grad((oracle * weights).sum(), [x])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    assert tg.gradcheck(lambda x: x.log_softmax(dim), x)
+    assert tg.gradgradcheck(lambda x: x.log_softmax(dim), x)
+
+
+def test_log_softmax_is_stable_for_huge_logits(device):
+    x = tg.tensor([[1e4, 0.0, -1e4]], dtype="float32", device=device, requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = x.log_softmax(1)
+        y.sum().backward()
+    np.testing.assert_allclose(y.numpy(), [[0.0, -1e4, -2e4]], rtol=1e-6)
+    assert np.all(np.isfinite(x.grad.numpy()))
+    np.testing.assert_allclose(x.softmax(1).numpy(), [[1.0, 0.0, 0.0]])
