@@ -64,7 +64,7 @@ class Function:
         output_data = function.forward(*[tensor.data for tensor in inputs], **options)
         if type(output_data) not in backend.ARRAY_TYPES:
             output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
-        needs_input_grad = tuple(tensor.requires_grad for tensor in inputs)
+        needs_input_grad = tuple([tensor.requires_grad for tensor in inputs])
         requires_grad = grad_mode._enabled and True in needs_input_grad
         output = tensor_module.Tensor._make(output_data, requires_grad)
         if requires_grad:

@@ -74,11 +74,12 @@ class Linear(Function):
     def backward(self, grad_output):
         x, weight = self.inputs[0], self.inputs[1]
         out_features, in_features = weight.shape
-        rows = grad_output.reshape(-1, out_features)                   # (N, out)
+        rows = grad_output if grad_output.ndim == 2 else grad_output.reshape(-1, out_features)
         grad_x = grad_output @ weight if self.needs_input_grad[0] else None   # (..., in)
         grad_weight = None
         if self.needs_input_grad[1]:
-            grad_weight = rows.T @ x.reshape(-1, in_features)          # (out, in)
+            x_rows = x if x.ndim == 2 else x.reshape(-1, in_features)  # (N, in)
+            grad_weight = rows.T @ x_rows                              # (out, in)
         grad_bias = None
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grad_bias = rows.sum(0)                                    # (out,)
