@@ -1,0 +1,169 @@
+"""Every example runs end to end (``--quick``) and its printed table shows the key result.
+
+Each example runs as a subprocess, the way a user runs it. The assertions are what
+the runs really show (docs/experiments.md has the full-size numbers), with margins.
+BLAS is kept to one thread: these matrices are tiny, and threads only add overhead.
+"""
+
+import importlib.util
+import math
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+
+
+def run_example(name, tmp_path, *extra):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    plots = tmp_path / "plots"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick",
+                             "--plot", str(plots), *extra],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout
+    if HAVE_MATPLOTLIB:
+        pngs = sorted(plots.glob("*.png"))
+        assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+        assert PLOT_HINT not in output
+    else:
+        assert PLOT_HINT in output
+    return output
+
+
+def rows_of(output, title=None):
+    """The rows (lists of cells) of the first table after the line starting with ``title``
+    (or of the first table): a header line, a line of dashes, rows up to a blank line."""
+    lines = output.splitlines()
+    start = 0 if title is None else next(i for i, line in enumerate(lines)
+                                         if line.startswith(title))
+    rule = next(i for i in range(start, len(lines)) if re.fullmatch(r"[- ]+", lines[i])
+                and "--" in lines[i])
+    rows = []
+    for line in lines[rule + 1:]:
+        if not line.strip() or line.startswith(("wrote", "matplotlib", "(")):
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def table(output, title=None):
+    """``{first cell: other cells}`` of a table (see rows_of)."""
+    return {cells[0]: cells[1:] for cells in rows_of(output, title)}
+
+
+def number(cell):
+    return float(cell.rstrip("%"))
+
+
+def test_vanishing_gradients(tmp_path):
+    output = run_example("vanishing_gradients.py", tmp_path)
+    rows = table(output, "Summary")
+    first_over_last = {model: number(cells[2]) for model, cells in rows.items()}
+    # sigmoid: the first layer's gradient is orders of magnitude below the last's
+    assert first_over_last["sigmoid"] < 1e-3
+    # ReLU+residual, ReLU, tanh and BatchNorm keep it within one order of magnitude
+    for model in ("relu+residual", "relu", "tanh", "sigmoid+batchnorm"):
+        assert 0.1 < first_over_last[model] < 10, model
+    sigmoid_first, residual_first = number(rows["sigmoid"][0]), number(rows["relu+residual"][0])
+    assert sigmoid_first * 100 < residual_first
+    # the per-layer table has one row per Linear layer (10 in quick mode)
+    assert list(table(output, "Per-layer gradient norm ||dL/dW|| at init")) == [
+        f"L{i}" for i in range(1, 11)]
+
+
+def test_optimizers_2d(tmp_path):
+    output = run_example("optimizers_2d.py", tmp_path)
+    rosenbrock = table(output, "rosenbrock")
+    assert int(rosenbrock["Newton"][0]) <= 10                 # a few Newton steps
+    assert rosenbrock["SGD"][0] == "max steps"                # 200 SGD steps are not enough
+    saddle = table(output, "saddle")
+    assert saddle["SGD"][0] == "max steps"                    # SGD lingers at the saddle
+    for name in ("Adagrad", "RMSprop", "Adam"):               # adaptive steps escape
+        assert int(saddle[name][0]) < 100, name
+    assert number(saddle["Newton"][1]) == 0 and saddle["Newton"][2] == "(0, 0)"  # stuck on it
+
+
+def test_optimizers_mlp(tmp_path):
+    output = run_example("optimizers_mlp.py", tmp_path)
+    rows = table(output)
+    final_loss = {name: number(cells[1]) for name, cells in rows.items()}
+    assert len(rows) == 7
+    assert final_loss["Momentum"] < final_loss["SGD"] / 2     # same lr, momentum goes faster
+    assert final_loss["Nesterov"] < final_loss["SGD"] / 2
+    assert number(rows["L-BFGS (full batch)"][2]) > 0.9       # test accuracy
+
+
+def test_lr_schedules(tmp_path):
+    output = run_example("lr_schedules.py", tmp_path)
+    rows = table(output)
+    last_lr = {name: number(cells[0]) for name, cells in rows.items()}
+    # quick mode: 6 epochs, the rate of epoch t = 5 (the last one)
+    assert last_lr["constant"] == pytest.approx(0.1)
+    assert last_lr["step (x0.5 / 5 ep)"] == pytest.approx(0.05)
+    assert last_lr["exponential (k=0.1)"] == pytest.approx(0.1 * math.exp(-0.5), rel=1e-3)
+    assert last_lr["1/t (k=0.5)"] == pytest.approx(0.1 / 3.5, rel=1e-3)
+    assert last_lr["cosine"] == pytest.approx(0.05 * (1 + math.cos(math.pi * 5 / 6)), rel=1e-3)
+    assert all(number(cells[-1]) > 0.9 for cells in rows.values())   # test accuracy
+
+
+def test_dead_relu(tmp_path):
+    output = run_example("dead_relu.py", tmp_path)
+    rows = rows_of(output)
+    dead = {(cells[0], float(cells[1])): number(cells[3]) for cells in rows}
+    assert len(dead) == 4
+    assert all(number(cells[2]) == 0 for cells in rows)    # no dead units at initialisation
+    assert dead["ReLU", 0.01] == 0                           # a small rate kills none
+    assert dead["ReLU", 1.0] >= 2                            # a large one kills some (percent)
+
+
+def test_l1_vs_l2(tmp_path):
+    output = run_example("l1_vs_l2.py", tmp_path)
+    rows = table(output)
+    exact_zeros = {name: int(cells[0]) for name, cells in rows.items()}
+    assert exact_zeros["L1 (coord. desc.)"] >= 40            # 45 features carry no signal
+    assert exact_zeros["L1 (penalty)"] == 0                  # the subgradient never lands on 0
+    assert exact_zeros["L2 (penalty)"] == 0 and exact_zeros["none"] == 0
+    assert all(cells[2] == "5/5" for cells in rows.values())
+
+
+def test_focal_loss(tmp_path):
+    output = run_example("focal_loss.py", tmp_path)
+    rows = table(output)
+    assert rows["focal gamma=0"][1:] == rows["BCE"][1:]      # gamma = 0 is BCE, exactly
+    recall = {name: number(cells[2]) for name, cells in rows.items()}
+    g_mean = {name: number(cells[4]) for name, cells in rows.items()}
+    auc = {name: number(cells[5]) for name, cells in rows.items()}
+    for name in ("BCE pos_weight=50", "BCE over-sampling", "BCE under-sampling"):
+        assert recall[name] > recall["BCE"] + 0.3, name
+        assert g_mean[name] > g_mean["BCE"] + 0.2, name
+    assert max(auc.values()) - min(auc.values()) < 0.05       # the ranking barely changes
+
+
+def test_regularisation(tmp_path):
+    output = run_example("regularisation.py", tmp_path)
+    rows = table(output)
+    assert list(rows) == ["baseline", "dropout 0.5", "L2 1e-3", "early stopping"]
+    baseline = rows["baseline"]
+    assert number(baseline[4]) == 1.0                        # memorises the 200 samples
+    assert number(baseline[6]) > 0.05                        # train-validation gap
+
+
+def test_second_order(tmp_path):
+    output = run_example("second_order.py", tmp_path)
+    rows = table(output)
+    assert int(rows["Newton"][0]) <= 15
+    assert int(rows["L-BFGS"][0]) <= 60
+    assert rows["gradient descent"][0] == "not in 300"
+
+
+def test_examples_accept_device_and_seed(tmp_path):
+    output = run_example("second_order.py", tmp_path, "--device", "strict", "--seed", "3")
+    assert "seed 3" in output and int(table(output)["Newton"][0]) <= 15

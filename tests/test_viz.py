@@ -1,0 +1,88 @@
+"""viz plotting helpers: a clear error without matplotlib, real PNG files with it.
+
+The error tests always run (matplotlib is hidden by monkeypatching the import);
+the PNG tests need matplotlib (the ``plot`` extra) and are skipped without it.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+from tinygrad_opt import nn, viz
+from tinygrad_opt.datasets import moons, rosenbrock, saddle
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def moons_model():
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def calls(path):
+    """One call of every plotting helper, writing to ``path``."""
+    X, y = moons(60, seed=0)
+    return {
+        "curves": lambda: viz.plot_curves({"train_loss": [2.0, 1.0, 0.5],
+                                           "val_accuracy": [0.2, 0.6, 0.9]}, path),
+        "lr_schedule": lambda: viz.plot_lr_schedule({"cosine": [0.1, 0.05, 0.0]}, path),
+        "grad_norms": lambda: viz.plot_grad_norms(np.array([[1e-6, 1e-2], [2e-6, 3e-2]]), path,
+                                                  names=["L1", "L2"]),
+        "grad_norm_bars": lambda: viz.plot_grad_norm_bars({"sigmoid": [1e-9, 1e-1],
+                                                           "relu": [0.3, 0.5]}, path),
+        "bars": lambda: viz.plot_bars({"a": 1.0, "b": 2.0}, path),
+        "histograms": lambda: viz.plot_histograms({"l1": np.r_[np.zeros(5), 1.0, -2.0],
+                                                   "l2": [0.1, -0.2, 0.3]}, path),
+        "trajectories": lambda: viz.plot_trajectories(
+            rosenbrock, {"gd": np.array([[-1.2, 1.0], [-1.0, 0.9], [0.5, 0.3]])}, path),
+        "saddle": lambda: viz.plot_trajectories(saddle, {"gd": [[1.0, 1e-3], [0.5, 0.1]]}, path,
+                                                minima=saddle.saddle_points),
+        "decision_boundary": lambda: viz.plot_decision_boundary(moons_model(), X, y, path,
+                                                                resolution=30),
+    }
+
+
+NAMES = list(calls("unused"))
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """Make ``import matplotlib`` (and its submodules) fail as if it were not installed."""
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import -> ImportError
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_without_matplotlib_each_helper_says_how_to_install_it(no_matplotlib, tmp_path, name):
+    path = tmp_path / "figure.png"
+    with pytest.raises(RuntimeError) as error:
+        calls(str(path))[name]()
+    assert str(error.value) == "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+    assert str(error.value) == viz.PLOT_HINT
+    assert not path.exists()
+    assert viz.matplotlib_available() is False
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_with_matplotlib_each_helper_writes_a_png(tmp_path, name):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"{name}.png"
+    assert calls(str(path))[name]() == str(path)
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
+    assert viz.matplotlib_available() is True
+
+
+def test_decision_boundary_restores_training_mode_and_needs_no_graph(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = moons_model()
+    X, y = moons(40, seed=1)
+    viz.plot_decision_boundary(model, X, y, str(tmp_path / "b.png"), resolution=20)
+    assert model.training
+    model.eval()
+    viz.plot_decision_boundary(model, X, y, str(tmp_path / "c.png"), resolution=20)
+    assert not model.training
