@@ -508,3 +508,19 @@ def test_cat_and_stack_of_mixed_dtypes_give_each_leaf_its_own_grad_dtype(device)
     a.grad = None
     tg.stack([a, b]).sum().backward()
     assert a.grad.dtype == tg.float32
+
+
+def test_engine_checks_gradient_dtypes_and_names_the_op():
+    from tinygrad_opt.autograd.function import Function
+
+    class WrongDtype(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad_output):
+            return grad_output.astype("float64")  # the input is float32
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="WrongDtype.backward returned a float64 gradient "
+                                           "for a float32 input"):
+        WrongDtype.apply(x).sum().backward()

@@ -90,7 +90,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                     function.inputs, input_grads, function.needs_input_grad):
                 if not needed or input_grad is None:
                     continue
-                if input_grad.shape != tensor_input.shape or anomaly._enabled:
+                if (input_grad.shape != tensor_input.shape or anomaly._enabled
+                        or input_grad.data.dtype != tensor_input.data.dtype):
                     _check_gradient(function, tensor_input, input_grad)
                 key = id(tensor_input)
                 grads[key] = input_grad if key not in grads else grads[key] + input_grad
@@ -100,11 +101,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
 
 
 def _check_gradient(function, tensor_input, input_grad) -> None:
-    """Every gradient must have its input's shape (the most common backward bug)."""
+    """Every gradient must have its input's shape and dtype (the most common backward bugs)."""
     if input_grad.shape != tensor_input.shape:
         raise RuntimeError(
             f"{function.name}.backward returned a gradient of shape {input_grad.shape} "
             f"for an input of shape {tensor_input.shape}")
+    if input_grad.dtype != tensor_input.dtype:
+        raise RuntimeError(
+            f"{function.name}.backward returned a {input_grad.dtype} gradient for a "
+            f"{tensor_input.dtype} input")
     if anomaly._enabled:
         xp = backend.xp_of(input_grad.data)
         if not bool(xp.all(xp.isfinite(input_grad.data))):
