@@ -52,8 +52,14 @@ def fences(path: pathlib.Path) -> list[tuple[str, str, int]]:
             for match in FENCE.finditer(text)]
 
 
-def snippets(path: pathlib.Path) -> list[tuple[str, int, str | None]]:
-    """(code, line, expected output or None) for every ```python block of a page."""
+def snippets(path: pathlib.Path, stated_output: bool | None = None):
+    """(code, line, expected output or None) for every ```python block of a page.
+
+    With ``stated_output`` (the default for the guided pages) the expected output
+    is the ```text block right after the code, or else the ``# prints:`` comments
+    of the code in order (when a block has some, they cover all it prints)."""
+    if stated_output is None:
+        stated_output = path in GUIDED
     blocks = fences(path)
     text = path.read_text()
     result = []
@@ -61,7 +67,7 @@ def snippets(path: pathlib.Path) -> list[tuple[str, int, str | None]]:
         if info != "python":
             continue
         expected = None
-        if path in GUIDED:
+        if stated_output:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             if following is not None and following[0] == "text" and \
                     _only_blank_between(text, line, body, following[2]):
@@ -129,6 +135,19 @@ def test_output_comparison_is_strict_where_it_should_be():
     assert outputs_match("3.2e-05", "3.21e-05") and not outputs_match("3.3e-05", "3.21e-05")
 
 
+def test_stated_outputs_are_read_from_text_blocks_and_prints_comments(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```python\nprint(1)\n```\n\n```text\n1\n```\n\n"
+                    "```python\nprint(2)  # prints: 2\nprint(3)  # prints: 3\n```\n"
+                    "Prose in between.\n\n```text\nnot output\n```\n\n"
+                    "```python\nx = 4\n```\n")
+    assert snippets(page, stated_output=True) == [
+        ("print(1)\n", 1, "1\n"),
+        ("print(2)  # prints: 2\nprint(3)  # prints: 3\n", 9, "2\n3\n"),
+        ("x = 4\n", 19, None)]
+    assert [expected for _, _, expected in snippets(page)] == [None, None, None]
+
+
 # --- 1 and 2: every snippet runs and prints what the page says --------------------------
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
@@ -162,6 +181,9 @@ def test_the_guided_pages_exist_and_state_their_outputs():
 def test_no_fence_hides_python_from_the_runner():
     """```py, ```python3 or ```pycon would look runnable but never be run."""
     for page in PAGES:
+        for number, text_line in enumerate(page.read_text().splitlines(), 1):
+            assert not re.match(r"\s+```", text_line), \
+                f"{page.relative_to(ROOT)}:{number}: an indented fence is not run; unindent it"
         for info, _, line in fences(page):
             assert info.lower() not in {"py", "python3", "pycon", "ipython"} and \
                 (info == "python" or info.lower() != "python"), \
