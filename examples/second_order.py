@@ -120,7 +120,7 @@ if viz.matplotlib_available():
     os.makedirs(args.plot, exist_ok=True)
     gaps = {name: np.maximum(run["values"] - f_star, 1e-16) for name, run in runs.items()}
     print("wrote " + viz.plot_curves(gaps, os.path.join(args.plot, "second_order.png"),
-                                     xlabel="iteration", logy=True,
+                                     xlabel="iteration", ylabel="f - f*", logy=True,
                                      title="f - f* per iteration (floored at 1e-16)"))
 else:
     print(viz.PLOT_HINT)

@@ -226,7 +226,7 @@ def plot_vanishing(results: dict, directory: str) -> list[str]:
                                 title="gradient norm per layer after training"),
         viz.plot_curves({kind: result["train_loss"] for kind, result in results.items()},
                         os.path.join(directory, "vanishing_curves.png"),
-                        title="training loss (cross-entropy) per epoch"),
+                        ylabel="training loss (cross-entropy)", title="training loss per epoch"),
     ]
     for kind, result in results.items():
         names = [f"L{i + 1}" for i in range(len(result["layer_names"]))]

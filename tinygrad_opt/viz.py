@@ -91,12 +91,13 @@ def _series(values) -> dict:
 
 
 def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoch",
-                logy: bool = False) -> str:
+                logy: bool = False, ylabel: str | None = None) -> str:
     """Loss and accuracy curves: ``curves`` is a ``fit`` History or ``{name: values}``.
 
     Names containing ``loss`` go on the left panel, the others (accuracies,
     F1, ...) on a right panel; with only one kind there is one panel. ``logy``
-    puts the loss panel (or the only panel) on a log scale. The
+    puts the loss panel (or the only panel) on a log scale; ``ylabel`` names the
+    y axis of the only panel (default: "loss" or "value"). The
     History keys ``epoch`` and ``lr`` are left out (see :func:`plot_lr_schedule`).
     Comparing runs: ``plot_curves({'sigmoid': losses_a, 'relu': losses_b}, path)``.
     """
@@ -111,7 +112,8 @@ def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoc
         for name, values in group.items():
             axes.plot(range(1, len(values) + 1), values, label=name or None)
         axes.set_xlabel(xlabel)
-        axes.set_ylabel("loss" if group is losses else "value")
+        default = "loss" if group is losses else "value"
+        axes.set_ylabel(ylabel if ylabel is not None and len(panels) == 1 else default)
         if logy and (group is losses or len(panels) == 1):
             axes.set_yscale("log")
         if any(group):
