@@ -36,7 +36,7 @@ parser = argparse.ArgumentParser(description="dying ReLUs at a large learning ra
 parser.add_argument("--device", default="cpu", help="cpu or cuda")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--quick", action="store_true",
-                    help="only ReLU and LeakyReLU at lr 0.01 and 1 (the same runs as the full grid)")
+                    help="only ReLU and LeakyReLU at lr 0.01 and 1 (runs of the full grid)")
 parser.add_argument("--plot", default="plots", metavar="DIR", help="where to write the PNGs")
 args = parser.parse_args()
 
