@@ -218,7 +218,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
     ::
 
-        y[n, o, oh, ow] = b[o] + Σ_{c, i, j} W[o, c, i, j] · x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]
+        y[n, o, oh, ow] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]
 
     computed as ``W.reshape(O, C·kh·kw) @ im2col(x)``. With ``groups = G`` the
     C input channels and O output channels are split into G groups and group g's
@@ -281,7 +281,9 @@ def _check_pool_padding(kernel_size, padding, op_name: str) -> None:
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
-    """Max over each kh×kw window: ``y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]``.
+    """Max over each kh×kw window::
+
+        y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]
 
     Padding is with −inf (a pad never wins), as PyTorch; ``stride`` defaults to
     ``kernel_size``. Gradient: dL/dy goes to the window's maximum; when several
@@ -301,7 +303,9 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1) -
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0,
                count_include_pad: bool = True) -> Tensor:
-    """Mean over each kh×kw window: ``y[n, c, oh, ow] = (1/kh·kw) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]``.
+    """Mean over each kh×kw window::
+
+        y[n, c, oh, ow] = (1 / (kh·kw)) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]
 
     Padding is with zeros. With ``count_include_pad=True`` (PyTorch's default)
     the divisor is always kh·kw; with False it is the number of real (non-pad)

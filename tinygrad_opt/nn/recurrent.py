@@ -93,7 +93,7 @@ def gru_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | Non
     h_r, h_z, h_n = h_proj.chunk(3, dim=-1)                # 3 × (N, H)
     r = (x_r + h_r).sigmoid()                              # reset gate
     z = (x_z + h_z).sigmoid()                              # update gate
-    n = (x_n + r * h_n).tanh()                             # n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))
+    n = (x_n + r * h_n).tanh()                             # candidate: r gates W_hn h + b_hn
     return (1 - z) * n + z * h                             # h' = (1−z)⊙n + z⊙h
 
 
