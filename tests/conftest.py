@@ -9,10 +9,15 @@ host conversion, as CuPy does). On a GPU machine run the suite with
 
 import os
 
-import numpy as np
-import pytest
+# One BLAS thread: on a shared 2-core machine OpenBLAS's thread pool makes the small
+# matrix products of these tests 10-500x slower. Set before NumPy is imported.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-import tinygrad_opt as tg
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import tinygrad_opt as tg  # noqa: E402
 
 
 def pytest_addoption(parser):

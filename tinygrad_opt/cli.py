@@ -159,6 +159,10 @@ def add_train_command(subparsers) -> None:
     data.add_argument("--val-fraction", type=_val_fraction, default=0.2, metavar="F",
                       help="fraction of the data used for validation, 0 <= F < 0.8 (default 0.2)")
     model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                       help="mlp (default), or cnn: a small convolutional net for the 8x8 "
+                       "digits (conv-BN-ReLU x2, max pool, Linear 512-64-10, dropout 0.3; "
+                       "--hidden, --activation, --batchnorm and --dropout are for the mlp)")
     model.add_argument("--hidden", type=hidden_sizes, default=(128,), metavar="W[,W...]",
                        help="hidden layer widths, e.g. 128,64 (default 128)")
     model.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
@@ -262,6 +266,15 @@ def build_mlp(in_features: int, hidden: tuple, out_features: int, activation: st
         width = size
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
+
+
+def build_model(config: dict):
+    """The model a ``train`` config describes: the MLP, or the digits CNN."""
+    if config.get("model", "mlp") == "cnn":  # checkpoints written before --model: mlp
+        from tinygrad_opt.models import DigitsCNN
+        return DigitsCNN(config["num_classes"])
+    return build_mlp(config["in_features"], tuple(config["hidden"]), config["num_classes"],
+                     config["activation"], config["batchnorm"], config["dropout"])
 
 
 def build_optimizer(name: str, parameters, lr=None, momentum=None, weight_decay=None):
@@ -393,27 +406,30 @@ def run_train(args) -> int:
         _check_writable_file(args.save, "--save")
     plot = _plot_available(args.plot)
 
+    if args.model == "cnn" and args.data != "digits":
+        raise UsageError(f"--model cnn needs --data digits (8x8 images), not {args.data}")
     tg.manual_seed(args.seed)
     loaders, sizes, in_features, num_classes, mean, std = _prepare_data(
         args.data, args.val_fraction, device, args.batch_size, args.seed)
     config = {
-        "data": args.data, "hidden": list(args.hidden), "activation": args.activation,
+        "data": args.data, "model": args.model, "hidden": list(args.hidden),
+        "activation": args.activation,
         "batchnorm": args.batchnorm, "dropout": args.dropout, "in_features": in_features,
         "num_classes": num_classes, "optimizer": args.optimizer, "lr": args.lr,
         "momentum": args.momentum, "weight_decay": args.weight_decay,
         "schedule": args.schedule, "epochs": args.epochs, "batch_size": args.batch_size,
         "patience": args.patience, "seed": args.seed, "val_fraction": args.val_fraction,
     }
-    model = build_mlp(in_features, args.hidden, num_classes, args.activation, args.batchnorm,
-                      args.dropout).to(device)
+    model = build_model(config).to(device)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
                                 args.weight_decay)
     scheduler = build_scheduler(args.schedule, optimizer, args.epochs)
     early_stopping = None if args.patience is None else EarlyStopping(patience=args.patience)
     progress = not args.no_progress
     widths = "-".join(str(width) for width in (in_features, *args.hidden, num_classes))
+    described = "CNN (DigitsCNN)" if args.model == "cnn" else f"MLP {widths} ({args.activation})"
     print(f"{args.data}: {sizes['train']} train, {sizes['val']} val, {sizes['test']} test | "
-          f"MLP {widths} ({args.activation}) | {args.optimizer} lr "
+          f"{described} | {args.optimizer} lr "
           f"{optimizer.param_groups[0]['lr']:g} | {args.epochs} epochs, batch {args.batch_size}")
 
     def print_epoch(epoch, logs):  # with progress bars on, fit prints this line itself
@@ -453,8 +469,7 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
         state = checkpoint["model"]
         mean = checkpoint["standardize"]["mean"]
         std = checkpoint["standardize"]["std"]
-        model = build_mlp(config["in_features"], tuple(config["hidden"]), config["num_classes"],
-                          config["activation"], config["batchnorm"], config["dropout"])
+        model = build_model(config)
         data, val_fraction = config["data"], config["val_fraction"]
     except (KeyError, TypeError, IndexError) as error:
         raise CheckpointError(f"'{path}' is a tinygrad_opt checkpoint but not one written by "
@@ -475,6 +490,10 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
 # --- tune: a hyperparameter search on the same task (tinygrad_opt/tune/cli.py) ---------------
 
 from tinygrad_opt.tune.cli import add_parser as add_tune_command  # noqa: E402
+
+# --- vanishing: the vanishing-gradient study (tinygrad_opt/experiments.py) ---------------
+
+from tinygrad_opt.experiments import add_vanishing_command  # noqa: E402
 
 
 # --- bench ---------------------------------------------------------------------------------
@@ -497,6 +516,7 @@ def run_bench(args) -> int:
 # Every command: a function that adds its subparser. A new command is one more entry.
 COMMANDS = [
     add_train_command,
+    add_vanishing_command,
     add_tune_command,
     add_bench_command,
 ]

@@ -22,8 +22,9 @@ class Tensor:
 
     ``Tensor(data, dtype=None, requires_grad=False, device=None)``: Python
     floats (and float lists) become float32, Python ints int64, NumPy arrays keep
-    their dtype, and backend arrays (NumPy, CuPy) are used as they are, without
-    a copy. Only floating-point tensors can require grad.
+    their dtype. Like ``torch.tensor`` the data is copied: a NumPy array given
+    here is never changed by the tensor (device arrays, e.g. CuPy's, are used
+    as they are). Only floating-point tensors can require grad.
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
@@ -31,13 +32,16 @@ class Tensor:
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
-        if isinstance(data, Tensor):
+        shared = isinstance(data, Tensor)  # a Tensor's array is shared (nn.Parameter(t))
+        if shared:
             data = data.data
         if device is None:
             device = backend.device_of(data) if backend.is_array(data) else "cpu"
         device = backend.check_device(device)
         if backend.is_array(data):
             array = backend.to_device(data, device)
+            if array is data and not shared and type(data) is backend.np_types[0]:
+                array = data.copy()  # like torch.tensor: a NumPy array is copied, never shared
         else:
             host = backend.to_host(data)
             if dtype is None and backend.is_floating(host.dtype) and \

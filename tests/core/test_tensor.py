@@ -37,10 +37,14 @@ def test_explicit_dtype_wins(device):
     assert tg.tensor([1.5, 2.5], dtype="int64").tolist() == [1, 2]
 
 
-def test_tensor_of_backend_array_shares_it():
+def test_tensor_of_a_numpy_array_copies_it_like_torch_tensor():
     array = np.zeros(3)
-    x = tg.Tensor(array)
-    assert x.data is array
+    x = tg.Tensor(array, requires_grad=True)
+    assert x.data is not array and x.dtype == np.float64
+    with tg.no_grad():
+        x -= 1.0  # an optimizer-style in-place update
+    np.testing.assert_array_equal(array, 0.0)  # the caller's array is untouched
+    np.testing.assert_array_equal(tg.tensor(array).numpy(), array)
 
 
 def test_attributes(device):

@@ -17,3 +17,6 @@ from tinygrad_opt.nn import functional, init, utils
 from tinygrad_opt.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss,
                                   HingeLoss, HuberLoss, L1Loss, MSELoss, MultiMarginLoss,
                                   NLLLoss, SmoothL1Loss)
+from tinygrad_opt.nn.conv import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d  # noqa: E402
+from tinygrad_opt.nn.recurrent import (GRU, LSTM, RNN, Embedding, GRUCell,  # noqa: E402
+                                       LSTMCell, RNNCell)

@@ -370,3 +370,5 @@ from tinygrad_opt.nn.loss import (binary_cross_entropy, binary_cross_entropy_wit
                                   cross_entropy, focal_loss, hinge_loss, huber_loss, l1_loss,
                                   mse_loss, multi_margin_loss, nll_loss, sigmoid_focal_loss,
                                   smooth_l1_loss)  # noqa: E402
+from tinygrad_opt.nn.conv import avg_pool2d, conv2d, fold, max_pool2d, unfold  # noqa: E402,F401
+from tinygrad_opt.nn.recurrent import embedding  # noqa: E402,F401

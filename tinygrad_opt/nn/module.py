@@ -43,7 +43,7 @@ class Parameter(Tensor):
             data = Tensor(backend.get_xp("cpu").zeros((0,), dtype=backend.float32))
         if not isinstance(data, Tensor):
             data = Tensor(data)
-        super().__init__(data.data, requires_grad=requires_grad, device=data.device)
+        super().__init__(data, requires_grad=requires_grad, device=data.device)  # shares data
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
