@@ -508,7 +508,10 @@ def add_bench_command(subparsers) -> None:
 
 
 def run_bench(args) -> int:
-    from tinygrad_opt.benchmarks import run
+    try:
+        from tinygrad_opt.benchmarks import run  # benchmarks/, installed with the package
+    except ModuleNotFoundError:  # a legacy editable install: use the checkout's folder
+        from benchmarks import run
     run.main(quick=args.quick, only=args.only)
     return 0
 

@@ -63,6 +63,8 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
         d2 = math.sqrt(d2_square)
+        if (g2 - g1 + 2 * d2 if x1 <= x2 else g1 - g2 + 2 * d2) == 0:
+            return (xmin_bound + xmax_bound) / 2.0  # a flat cubic: no interior minimiser
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
