@@ -20,7 +20,7 @@ Setup: the digits, split once into 80% train / 20% test and standardized.
 The grid was fixed before running, except STEPS: the first run used 150 steps,
 after which the frozen model's head was still improving (undertrained), so it
 was raised to 500 for every method; the ranking did not change
-(docs/experiments-beyond-mlps.md has both).
+(docs/experiments.md has both).
 
     python examples/transfer_learning.py [--quick] [--seed 0] [--device cpu] [--plot DIR]
 """

@@ -181,3 +181,14 @@ def test_bench_command_prints_ratios_against_numpy():
     for row in rows:
         ratio = float(row.split("|")[3].strip().rstrip("x"))
         assert ratio > 0
+
+
+def test_train_cnn_on_digits_reaches_98_percent_from_the_command_line():
+    """Issue 11: the small CNN reaches 98% test accuracy on the digits from the CLI."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-m", "tinygrad_opt", "train", "--model", "cnn",
+                             "--no-progress"], capture_output=True, text=True, timeout=300,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    accuracy = float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1))
+    assert accuracy >= 0.98

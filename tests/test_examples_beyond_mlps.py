@@ -1,5 +1,5 @@
 """The four beyond-MLP experiments run end to end (``--quick``) and show what
-docs/experiments-beyond-mlps.md reports, with a margin.
+docs/experiments.md reports, with a margin.
 
 Each example runs as a subprocess, as a user would run it, and writes its
 numbers with ``--json``. BLAS is limited to one thread: these are tiny matrices,
