@@ -173,7 +173,9 @@ class Tensor:
         """A detached copy with its own memory."""
         return Tensor._make(self.data.copy(), False)
 
-    clone = copy
+    def clone(self) -> "Tensor":
+        """A copy with its own memory that stays in the graph (as PyTorch's clone)."""
+        return elementwise.Clone.apply(self)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and not backend.is_floating(self.dtype):

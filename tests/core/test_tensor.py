@@ -405,3 +405,13 @@ def test_unknown_device_is_named():
         tg.zeros(2, device="tpu")
     with pytest.raises(ValueError, match="'tpu'"):
         tg.ones(2).to("tpu")
+
+
+def test_clone_is_differentiable_and_copy_is_detached(device):
+    x = tg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x.clone()
+    assert y.data is not x.data and y.grad_fn is not None
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    z = x.copy()
+    assert z.grad_fn is None and not z.requires_grad and z.data is not x.data

@@ -101,7 +101,9 @@ def l1_penalty(parameters) -> Tensor:
     """Σ_p Σ_i |w_pi|: the L1 norm of all weights, differentiable (add ``λ·`` it to a loss).
 
     Its gradient λ·sign(w) pulls every weight towards 0 by the same amount, so
-    small weights reach exactly 0: L1 gives sparse models.
+    the weights that matter little end up near 0. With gradient descent they only
+    hover around 0 (each step overshoots it); exact zeros need a proximal method,
+    ``optim.CoordinateDescent(params, l1=λ)`` (see examples/l1_vs_l2.py).
     """
     parameters = _as_list(parameters)
     if not parameters:
