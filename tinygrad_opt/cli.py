@@ -489,11 +489,15 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
 
 # --- tune: a hyperparameter search on the same task (tinygrad_opt/tune/cli.py) ---------------
 
-from tinygrad_opt.tune.cli import add_parser as add_tune_command  # noqa: E402
+def add_tune_command(subparsers) -> None:
+    from tinygrad_opt.tune.cli import add_parser  # (it imports this module's checkers)
+    add_parser(subparsers)
 
 # --- vanishing: the vanishing-gradient study (tinygrad_opt/experiments.py) ---------------
 
-from tinygrad_opt.experiments import add_vanishing_command  # noqa: E402
+def add_vanishing_command(subparsers) -> None:
+    from tinygrad_opt.experiments import add_vanishing_command as add_parser
+    add_parser(subparsers)
 
 
 # --- bench ---------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from __future__ import annotations
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import anomaly, grad_mode
 
+import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Tensors
+
 
 def topological_order(roots):
     """Tensors reachable from ``roots`` (through inputs that require grad),
@@ -201,7 +203,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def _initial_gradient(tensor, gradient, caller):
     """The gradient the pass starts from: ones for a scalar, else it must be given."""
-    from tinygrad_opt.tensor import Tensor
+    Tensor = tensor_module.Tensor
     if gradient is None:
         if tensor.data.size != 1:
             raise RuntimeError(

@@ -287,23 +287,15 @@ class Clone(Function):
 
 # --- the functions the Tensor operators call ---
 
-def _binary(op, name, a, b):
+def _binary(op, name, a, b, reflected=False):
+    """``a op b``, or ``b op a`` when reflected (``2 - x``): ``b`` becomes a Tensor,
+    dtypes are promoted, shapes broadcast (a 0-d constant needs no broadcast node)."""
     b = as_operand(b, a, name)
     if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
-    if a.shape != b.shape and (b.ndim or b.requires_grad):  # (a 0-d constant needs nothing)
-        a, b = broadcast_operands(name, a, b)
-    return op.apply(a, b)
-
-
-def _reflected(op, name, a, b):
-    """``b op a`` where ``a`` is a Tensor and ``b`` a number or array (e.g. 2 - x)."""
-    b = as_operand(b, a, name)
-    if a.data.dtype != b.data.dtype:
-        b, a = _promote(b, a)
     if a.shape != b.shape and (b.ndim or b.requires_grad):
-        b, a = broadcast_operands(name, b, a)
-    return op.apply(b, a)
+        a, b = broadcast_operands(name, a, b)
+    return op.apply(b, a) if reflected else op.apply(a, b)
 
 
 def _promote(a, b):
@@ -330,7 +322,7 @@ def sub(a, b):
 
 
 def rsub(a, b):
-    return _reflected(Sub, "Sub", a, b)
+    return _binary(Sub, "Sub", a, b, reflected=True)
 
 
 def mul(a, b):
@@ -346,7 +338,7 @@ def div(a, b):
 def rdiv(a, b):
     if not backend.is_floating(a.dtype):
         a = a.astype(backend.float32)
-    return _reflected(Div, "Div", a, b)
+    return _binary(Div, "Div", a, b, reflected=True)
 
 
 def pow(a, b):
@@ -354,7 +346,7 @@ def pow(a, b):
 
 
 def rpow(a, b):
-    return _reflected(Pow, "Pow", a, b)
+    return _binary(Pow, "Pow", a, b, reflected=True)
 
 
 def maximum(a, b):

@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from tinygrad_opt.cli import positive_int  # the argparse value checkers live there
+
 from tinygrad_opt.tune import (bayes_search, choice, coarse_to_fine, grid_search, loguniform,
                                random_search, uniform)
 
@@ -96,15 +98,6 @@ def digits_objective(params: dict) -> dict:
             "epochs": epochs}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``tune`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
@@ -116,15 +109,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "best configuration.")
     parser.add_argument("--method", choices=METHODS, default="random",
                         help="search method (default random)")
-    parser.add_argument("--trials", type=_positive_int, default=12,
+    parser.add_argument("--trials", type=positive_int, default=12,
                         help="number of trials (default 12; grid: the largest full grid "
                         "that fits)")
-    parser.add_argument("--epochs", type=_positive_int, default=5,
+    parser.add_argument("--epochs", type=positive_int, default=5,
                         help="training epochs per trial (default 5; coarse-to-fine stages "
                         "use 1/4, 1/2 and all of them)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the search and of every trial's model (default 0)")
-    parser.add_argument("--workers", type=_positive_int, default=1,
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel trials in worker processes (default 1: in this process)")
     parser.add_argument("--save", metavar="DIR",
                         help="write one JSON file per trial, named by rank and validation "
