@@ -30,6 +30,35 @@ def measure(function, repeats: int = 20, warmup: int = 3, number: int = 1):
     return median, spread
 
 
+def compare(mine, reference, repeats: int = 20, warmup: int = 3, number: int = 1):
+    """Time ``mine`` and ``reference`` alternately, pair by pair, so that both see
+    the same machine (a shared VM's speed drifts by 20% within seconds).
+
+    Returns (median seconds of mine, median seconds of reference, median of the
+    per-pair ratios, noise), noise being the median absolute deviation of the
+    ratios over their median."""
+    for _ in range(warmup):
+        mine()
+        reference()
+    mine_times, reference_times = [], []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for function, times in ((mine, mine_times), (reference, reference_times)):
+                start = time.perf_counter()
+                for _ in range(number):
+                    function()
+                times.append((time.perf_counter() - start) / number)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    ratios = [m / r for m, r in zip(mine_times, reference_times)]
+    ratio = statistics.median(ratios)
+    noise = statistics.median(abs(q - ratio) for q in ratios) / ratio
+    return statistics.median(mine_times), statistics.median(reference_times), ratio, noise
+
+
 def minor_faults_per_call(function, calls: int = 20) -> float:
     """Minor page faults per call in steady state (after a warm-up call)."""
     function()

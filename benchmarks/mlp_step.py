@@ -3,7 +3,8 @@
 The reference is a CS231n-style network written by hand with preallocated
 buffers (``np.matmul(..., out=)``, in-place ReLU masks, in-place SGD/Adam):
 the fastest a NumPy program of this network can reasonably be. Both run in the
-same process, one after the other, repeated; we report medians and the ratio.
+same process, alternately (pair by pair); we report medians and the median
+of the pairs' ratios.
 Workloads (issue 8): 784-512-512-10 at batch 128 and 64-64-10 at batch 32,
 ReLU, softmax cross-entropy, SGD (lr 0.01) and Adam (lr 1e-3).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_opt as tg
-from .common import format_time, measure, minor_faults_per_call, peak_memory_mb
+from .common import compare, format_time, minor_faults_per_call, peak_memory_mb
 from tinygrad_opt import nn, optim
 
 
@@ -130,12 +131,12 @@ def main(quick: bool = False):
         number = 20 if small else 1
         mine = ours(sizes, batch, optimizer_name, x, y)
         hand = HandMLP(sizes, batch, optimizer_name)
-        t_mine, noise_mine = measure(mine, repeats=repeats, number=number)
-        t_hand, noise_hand = measure(lambda: hand.step(x, y), repeats=repeats, number=number)
+        t_mine, t_hand, ratio, noise = compare(mine, lambda: hand.step(x, y),
+                                               repeats=repeats, number=number)
         faults = minor_faults_per_call(mine, calls=10)
         name = f"MLP {'-'.join(map(str, sizes))}, batch {batch}, {optimizer_name}"
-        rows.append((name, t_mine, t_hand, t_mine / t_hand, max(noise_mine, noise_hand), faults))
-    print("\nMLP training step: ours vs hand-written NumPy (same run, medians)")
+        rows.append((name, t_mine, t_hand, ratio, noise, faults))
+    print("\nMLP training step: ours vs hand-written NumPy (same run, alternating; medians)")
     print(f"  {'workload':44} | {'ours':>11} | {'hand NumPy':>11} | ratio | noise | faults/step")
     for name, t_mine, t_hand, ratio, noise, faults in rows:
         print(f"  {name:44} | {format_time(t_mine)} | {format_time(t_hand)} | {ratio:5.2f}x | "

@@ -37,6 +37,7 @@ class Adadelta(Optimizer):
     """
 
     fused_update = staticmethod(fused.adadelta)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False,

@@ -37,6 +37,7 @@ class Adagrad(Optimizer):
     """
 
     fused_update = staticmethod(fused.adagrad)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,

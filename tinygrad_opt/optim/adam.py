@@ -42,6 +42,7 @@ class Adam(Optimizer):
     """
 
     fused_update = staticmethod(fused.adam)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,

@@ -45,6 +45,7 @@ class NAdam(Optimizer):
     """
 
     fused_update = staticmethod(fused.nadam)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,

@@ -45,6 +45,7 @@ class RMSprop(Optimizer):
     """
 
     fused_update = staticmethod(fused.rmsprop)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,

@@ -41,6 +41,7 @@ class SGD(Optimizer):
     """
 
     fused_update = staticmethod(fused.sgd)  # the same rule as one GPU kernel
+    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
