@@ -60,7 +60,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, requires_grad: bool) -> "Tensor":
+    def _make(cls, data, requires_grad: bool = False) -> "Tensor":
         """Wrap an array an op produced (no checks, no copy: the fast path)."""
         tensor = object.__new__(Tensor)
         tensor.data = data

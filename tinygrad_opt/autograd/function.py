@@ -64,16 +64,18 @@ class Function:
         output_data = function.forward(*[tensor.data for tensor in inputs], **options)
         if type(output_data) not in backend.ARRAY_TYPES:
             output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
+        output = tensor_module.Tensor._make(output_data)
+        if not grad_mode._enabled:
+            return output
         needs_input_grad = tuple([tensor.requires_grad for tensor in inputs])
-        requires_grad = grad_mode._enabled and True in needs_input_grad
-        output = tensor_module.Tensor._make(output_data, requires_grad)
-        if requires_grad:
+        if True in needs_input_grad:
             function.inputs = inputs
             function.needs_input_grad = needs_input_grad
             function.output_ref = weakref.ref(output)
             if anomaly._enabled:
                 function.trace = anomaly.creation_trace()
             output.grad_fn = function
+            output.requires_grad = True
         return output
 
     def release(self) -> None:

@@ -7,7 +7,9 @@ Every loss here is a *composition* of Tensor ops (log-softmax written as
 ``x - logsumexp(x)``, integer-array gathering ``x[rows, target]``, ``where``,
 ``relu``, ``abs`` ...). Autograd differentiates the composition, so no loss
 has backward code of its own, and second derivatives (``create_graph=True``,
-Newton's method) work for all of them.
+Newton's method) work for all of them. One exception, for speed: the plainest
+``cross_entropy`` (logits (N, C), class indices, no weight, no smoothing) is
+one fused op, ``CrossEntropy``, whose composed twin is its oracle in the tests.
 
 Reductions. A loss first computes one value ``l`` per element (regression,
 binary losses) or per prediction (class losses), then
@@ -34,7 +36,10 @@ from __future__ import annotations
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.nn.module import Module
+from tinygrad_opt.ops.elementwise import constant
+from tinygrad_opt.ops.reduce import log_softmax_array
 from tinygrad_opt.tensor import Tensor
 
 __all__ = [
@@ -201,6 +206,10 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
             f"{expected}, got target shape {tuple(array.shape)}")
     num_classes = input.shape[1]
     host = backend.to_host(array)
+    low, high = (host.min(), host.max()) if host.size else (0, 0)
+    if 0 <= low and high < num_classes and not (
+            ignore_index is not None and low <= ignore_index <= high):
+        return array, 0  # the usual case, checked with two reductions
     out_of_range = (host < 0) | (host >= num_classes)
     num_ignored = 0
     if ignore_index is not None:
@@ -459,6 +468,31 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     return losses.reshape(*target.shape), keep, total_weight
 
 
+class CrossEntropy(Function):
+    """L = s · Σ_n −log softmax(x)[n, y_n] for logits x (N, C), classes y (N,) and
+    s = 1/N ('mean') or 1 ('sum').   dL/dx = s · (softmax(x) − onehot(y)).
+
+    A fused op, for speed: composed, cross-entropy is five ops forward
+    (LogSoftmax, GetItem, Neg, Sum, Div) and ten backward, and every
+    classification step runs it. The backward recomputes softmax(x) with Tensor
+    ops, so second derivatives still work. ``cross_entropy`` uses it when no
+    weight, ignored target or label smoothing asks for the composed form (the
+    oracle in tests/nn/test_losses_fused.py).
+    """
+
+    def forward(self, x, target, scale):
+        self.target, self.scale = target, scale
+        rows = backend.xp_of(x).arange(x.shape[0])
+        return -log_softmax_array(x, 1)[rows, target].sum() * scale
+
+    def backward(self, grad_output):
+        x = self.inputs[0]
+        xp = backend.xp_of(x.data)
+        one_hot = xp.zeros(x.shape, dtype=x.dtype)
+        one_hot[xp.arange(x.shape[0]), self.target] = 1
+        return (x.softmax(1) - constant(one_hot)) * (grad_output * self.scale)
+
+
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy on logits, PyTorch's ``F.cross_entropy``.
@@ -501,11 +535,16 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         return loss.reshape(()) if reduction == "none" else loss
     num_classes = input.shape[1]
     weight = _class_weight(op, weight, input, num_classes)
-    log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     if _is_probability_target(input, target):
-        return _soft_cross_entropy(log_probs, _as_tensor(op, "target", target, input),
+        return _soft_cross_entropy(_log_softmax(input, dim=1),
+                                   _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
     target, num_ignored = _class_targets(op, input, target, ignore_index)
+    if (input.ndim == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
+            and reduction != "none" and input.shape[0] > 0):
+        scale = 1 / input.shape[0] if reduction == "mean" else 1
+        return CrossEntropy.apply(input, target=target, scale=scale)  # the fused op
+    log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     losses, keep, total_weight = _picked_nll(log_probs, target, weight, ignore_index,
                                              num_ignored)                     # (N, d...)
     if label_smoothing > 0:

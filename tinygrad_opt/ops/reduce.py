@@ -49,15 +49,20 @@ class LogSoftmax(Function):
 
     def forward(self, x, dim):
         self.dim = dim
-        xp = backend.xp_of(x)
-        largest = x.max(axis=dim, keepdims=True)
-        largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
-        shifted = x - largest
-        return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        return log_softmax_array(x, dim)
 
     def backward(self, grad_output):
         softmax = self.output.exp()
         return grad_output - softmax * grad_output.sum(self.dim, keepdim=True)
+
+
+def log_softmax_array(x, dim):
+    """log softmax of an array along ``dim`` (the row maximum subtracted first)."""
+    xp = backend.xp_of(x)
+    largest = x.max(axis=dim, keepdims=True)
+    largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
+    shifted = x - largest
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 def log_softmax(x, dim=-1):

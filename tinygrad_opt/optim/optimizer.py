@@ -203,10 +203,11 @@ class Optimizer:
         whole; a dry run of the rule on a one-element copy tells which.
         """
         size = max(1, self.chunk_bytes // theta.itemsize)
+        if theta.size <= size:
+            return self.update(theta, g, state, group)
         arrays = [key for key, value in state.items()
                   if backend.is_array(value) and value.shape == theta.shape]
-        if theta.size <= size or not all(a.flags.c_contiguous for a in
-                                          [theta] + [state[key] for key in arrays]):
+        if not all(a.flags.c_contiguous for a in [theta] + [state[key] for key in arrays]):
             return self.update(theta, g, state, group)
         probe = {key: (value.reshape(-1)[:1].copy() if key in arrays else copy.copy(value))
                  for key, value in state.items()}
