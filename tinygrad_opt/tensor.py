@@ -96,7 +96,9 @@ class Tensor:
     @property
     def T(self) -> "Tensor":
         """All axes reversed (the transpose of a matrix)."""
-        return self.permute(*reversed(range(self.ndim)))
+        if self.ndim < 2:
+            return self
+        return shape.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt.autograd import grad_mode
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.ops.elementwise import constant
@@ -475,22 +476,28 @@ class CrossEntropy(Function):
     A fused op, for speed: composed, cross-entropy is five ops forward
     (LogSoftmax, GetItem, Neg, Sum, Div) and ten backward, and every
     classification step runs it. The backward recomputes softmax(x) with Tensor
-    ops, so second derivatives still work. ``cross_entropy`` uses it when no
-    weight, ignored target or label smoothing asks for the composed form (the
-    oracle in tests/nn/test_losses_fused.py).
+    ops when this backward is itself recorded (``create_graph=True``), so second
+    derivatives still work; otherwise it reuses the forward's log-probabilities.
+    ``cross_entropy`` uses it when no weight, ignored target or label smoothing
+    asks for the composed form (the oracle in tests/nn/test_losses_fused.py).
     """
 
     def forward(self, x, target, scale):
         self.target, self.scale = target, scale
+        self.log_probs = log_softmax_array(x, 1)                       # (N, C)
         rows = backend.xp_of(x).arange(x.shape[0])
-        return -log_softmax_array(x, 1)[rows, target].sum() * scale
+        return -self.log_probs[rows, target].sum() * scale
 
     def backward(self, grad_output):
         x = self.inputs[0]
         xp = backend.xp_of(x.data)
         one_hot = xp.zeros(x.shape, dtype=x.dtype)
         one_hot[xp.arange(x.shape[0]), self.target] = 1
-        return (x.softmax(1) - constant(one_hot)) * (grad_output * self.scale)
+        if grad_mode.is_grad_enabled():
+            softmax = x.softmax(1)                     # differentiable: create_graph=True
+        else:
+            softmax = constant(xp.exp(self.log_probs))
+        return (softmax - constant(one_hot)) * (grad_output * self.scale)
 
 
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,

@@ -27,6 +27,8 @@ def matmul(a, b):
     """``a @ b`` with NumPy's rules: a 1-D operand is a vector (its axis is added,
     then removed), batch dims broadcast (via BroadcastTo, so gradients sum back)."""
     b = as_operand(b, a, "MatMul")
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype == b.dtype:
+        return MatMul.apply(a, b)  # two matrices that fit: nothing to reshape or check
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"MatMul: {a.shape} @ {b.shape}: both operands need at least 1 dim")
     if a.dtype != b.dtype:
