@@ -43,15 +43,15 @@ def numpy_reference(shape, chain=CHAIN):
         y = x
         tanh_outputs = []
         for i in range(chain // 4):
-            y = y * np.float32(0.999)
-            y = y + np.float32(0.001)
+            y = y * 0.999
+            y = y + 0.001
             y = np.tanh(y)
             tanh_outputs.append(y)
-            y = y - np.float32(0.001)
+            y = y - 0.001
         grad = np.ones_like(y)                       # d sum(y) / dy
         for y in reversed(tanh_outputs):
             grad = grad * (1 - y * y)                # tanh' = 1 − y²
-            grad = grad * np.float32(0.999)          # (y · 0.999)' = 0.999
+            grad = grad * 0.999          # (y · 0.999)' = 0.999
         return grad
     return run
 
