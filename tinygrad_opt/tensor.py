@@ -312,7 +312,7 @@ class Tensor:
 
     def _compare(self, method, other):
         other = shape.as_operand(other, self, method)
-        return Tensor._make(getattr(self.data, method)(other.data), False)
+        return Tensor._make(backend.as_array(getattr(self.data, method)(other.data)))
 
     def __bool__(self):
         if self.data.size != 1:

@@ -54,7 +54,12 @@ class _SwitchOnEnter(set_grad_enabled):
 
     mode = True
 
-    def __init__(self):
+    def __new__(cls, function=None):
+        if function is not None:  # used bare, as ``@tg.no_grad`` (PyTorch allows both)
+            return set_grad_enabled(cls.mode)(function)
+        return super().__new__(cls)
+
+    def __init__(self, function=None):
         pass  # nothing switches before __enter__
 
     def __enter__(self):
@@ -68,7 +73,7 @@ class _SwitchOnEnter(set_grad_enabled):
 
 
 class no_grad(_SwitchOnEnter):
-    """``with tg.no_grad():`` or ``@tg.no_grad()``: nothing inside is recorded."""
+    """``with tg.no_grad():``, ``@tg.no_grad()`` or ``@tg.no_grad``: nothing inside is recorded."""
 
     mode = False
 

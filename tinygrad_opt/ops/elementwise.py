@@ -68,15 +68,24 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b.   dy/da = b·a^(b−1), dy/db = y·log(a)."""
+    """y = a ** b.   dy/da = b·a^(b−1), dy/db = y·log(a).
+
+    As in PyTorch, dy/da = 0 where b = 0 (a⁰ = 1 is flat, even at a = 0 where
+    b·a^(b−1) would be 0·∞), and dy/db = 0 where a = 0 and b ≥ 0 (y·log a → 0).
+    """
 
     def forward(self, a, b):
         return a ** b
 
     def backward(self, grad_output):
         a, b = self.inputs
-        grad_a = grad_output * b * a ** (b - 1) if self.needs_input_grad[0] else None
-        grad_b = grad_output * self.output * a.log() if self.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            flat = constant(b.data == 0)                             # b = 0: dy/da = 0
+            grad_a = where(flat, 0.0, grad_output * b * a ** (b - 1))
+        if self.needs_input_grad[1]:
+            vanishing = constant((a.data == 0) & (b.data >= 0))     # y·log a → 0
+            grad_b = where(vanishing, 0.0, grad_output * self.output * a.log())
         return grad_a, grad_b
 
 
@@ -374,6 +383,12 @@ def where(condition, a, b):
 
 
 def clip(x, low=None, high=None):
+    """Numbers as bounds: one Clip op. Tensor bounds (broadcast against x, as in
+    ``torch.clamp``): maximum then minimum, so gradients reach the bounds too."""
     if low is None and high is None:
         raise ValueError("clip: at least one of min and max must be given")
+    Tensor = tensor_module.Tensor
+    if isinstance(low, Tensor) or isinstance(high, Tensor):
+        y = x if low is None else maximum(x, low)
+        return y if high is None else minimum(y, high)
     return Clip.apply(x, low=low, high=high)
