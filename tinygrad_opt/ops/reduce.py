@@ -15,12 +15,12 @@ class Sum(Function):
     """y = Σ x over ``dims``.   dL/dx = dL/dy copied to every summed position."""
 
     def forward(self, x, dims, keepdim):
-        self.input_shape = x.shape
-        self.kept_shape = _kept_shape(x.shape, dims)
+        self.input_shape, self.dims = x.shape, dims
         return x.sum(axis=dims, keepdims=keepdim)
 
     def backward(self, grad_output):
-        return grad_output.reshape(self.kept_shape).broadcast_to(self.input_shape)
+        kept_shape = _kept_shape(self.input_shape, self.dims)   # summed axes as size 1
+        return grad_output.reshape(kept_shape).broadcast_to(self.input_shape)
 
 
 class Max(Function):
@@ -90,6 +90,8 @@ def reduction_dims(x, dim, axis, op_name):
         dim = axis
     if dim is None:
         return None
+    if type(dim) is int:
+        return (normalize_dim(dim, x.ndim, op_name),)
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     return tuple(sorted({normalize_dim(d, x.ndim, op_name) for d in dims}))
 
