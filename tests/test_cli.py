@@ -183,6 +183,21 @@ def test_bench_command_prints_ratios_against_numpy():
         assert ratio > 0
 
 
+def test_bench_profile_splits_the_small_step():
+    """`tinygrad-opt bench --only profile` shows where a small step's time goes."""
+    result = subprocess.run([sys.executable, "-m", "tinygrad_opt", "bench", "--quick",
+                             "--only", "profile"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    shares = [int(line.split()[-1].rstrip("%")) for line in out.splitlines()
+              if line.strip().split(" ")[0] in ("zero_grad", "forward", "loss", "backward",
+                                                "step")]
+    assert len(shares) == 5 and 95 <= sum(shares) <= 105  # the parts make up the step
+    for op in ("Linear.backward", "CrossEntropy.backward", "Relu.backward", "topological sort"):
+        assert op in out
+    assert "g.T @ x" in out and "ratio" in out
+
+
 def test_train_cnn_on_digits_reaches_98_percent_from_the_command_line():
     """Issue 11: the small CNN reaches 98% test accuracy on the digits from the CLI."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")

@@ -506,8 +506,10 @@ def add_bench_command(subparsers) -> None:
     bench = subparsers.add_parser(
         "bench", help="time the framework against hand-written NumPy (ratios, same run)")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
-    bench.add_argument("--only", choices=("ops", "mlp", "adam", "gpu"), action="append",
-                       help="run only these suites (repeatable); 'gpu' needs CuPy and a GPU")
+    bench.add_argument("--only", choices=("ops", "mlp", "adam", "profile", "gpu"),
+                       action="append",
+                       help="run only these suites (repeatable); 'profile' shows where a small "
+                       "step's time goes; 'gpu' needs CuPy and a GPU")
     bench.set_defaults(run=run_bench)
 
 

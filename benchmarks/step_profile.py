@@ -1,0 +1,174 @@
+"""Where the time of a small training step goes (``tinygrad-opt bench --only profile``).
+
+The small MLP step (64-64-10, batch 32, SGD) is where the framework's fixed
+costs show: its arrays are tiny, so most of the time is Python. Three tables,
+all medians over many steps of one run:
+
+1. the step split into its parts (zero_grad, forward, loss, backward,
+   optimizer step) next to the hand-written NumPy step;
+2. the backward pass split by op (each Function's ``backward``, the
+   topological sort, the accumulation into the leaves' ``.grad``);
+3. single Tensor operations of that step against the NumPy call they wrap, on
+   the same arrays: the difference is the per-op cost (dispatch, checks,
+   ``Function.apply``, the output Tensor).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+
+import numpy as np
+
+import tinygrad_opt as tg
+from .common import compare, format_time
+from .mlp_step import HandMLP
+from tinygrad_opt import nn, optim
+from tinygrad_opt.autograd import engine, grad_mode
+from tinygrad_opt.autograd.function import Function
+
+STEPS = 2000
+
+
+def _setup(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((32, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    return x, y, model, optimizer
+
+
+def step_parts(steps: int):
+    """Median microseconds of each part of our step, and of the hand-written step."""
+    x, y, model, optimizer = _setup()
+    loss_fn = nn.CrossEntropyLoss()
+    inputs, targets = tg.tensor(x), tg.tensor(y)
+    parts = defaultdict(list)
+    for index in range(steps):
+        clock = [time.perf_counter()]
+        optimizer.zero_grad()
+        clock.append(time.perf_counter())
+        scores = model(inputs)
+        clock.append(time.perf_counter())
+        loss = loss_fn(scores, targets)
+        clock.append(time.perf_counter())
+        loss.backward()
+        clock.append(time.perf_counter())
+        optimizer.step()
+        clock.append(time.perf_counter())
+        if index >= steps // 10:  # after warm-up
+            for name, start, end in zip(("zero_grad", "forward", "loss", "backward", "step"),
+                                        clock, clock[1:]):
+                parts[name].append(end - start)
+    hand = HandMLP((64, 64, 10), 32, "sgd")
+    hand_times = []
+    for index in range(steps):
+        start = time.perf_counter()
+        hand.step(x, y)
+        if index >= steps // 10:
+            hand_times.append(time.perf_counter() - start)
+    return ({name: statistics.median(times) for name, times in parts.items()},
+            statistics.median(hand_times))
+
+
+def backward_by_op(steps: int):
+    """Median microseconds per step spent in each op's backward and in the engine."""
+    x, y, model, optimizer = _setup()
+    loss_fn = nn.CrossEntropyLoss()
+    inputs, targets = tg.tensor(x), tg.tensor(y)
+    spent = defaultdict(float)
+    originals = {}
+
+    def timed(name, function):
+        def wrapper(*args):
+            start = time.perf_counter()
+            result = function(*args)
+            spent[name] += time.perf_counter() - start
+            return result
+        return wrapper
+
+    classes = {type(node) for node in _graph_functions(loss_fn(model(inputs), targets))}
+    for cls in classes:
+        originals[cls] = cls.backward
+        cls.backward = timed(f"{cls.__name__}.backward", cls.backward)
+    sort, accumulate = engine.topological_order, engine._accumulate_into_leaf
+    engine.topological_order = timed("topological sort", sort)
+    engine._accumulate_into_leaf = timed("accumulate into .grad", accumulate)
+    total = 0.0
+    try:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            start = time.perf_counter()
+            loss.backward()
+            total += time.perf_counter() - start
+    finally:
+        for cls, backward in originals.items():
+            cls.backward = backward
+        engine.topological_order, engine._accumulate_into_leaf = sort, accumulate
+    rows = sorted(spent.items(), key=lambda item: -item[1])
+    return total / steps, [(name, seconds / steps) for name, seconds in rows]
+
+
+def _graph_functions(root):
+    """Every Function of the graph below ``root``."""
+    found, stack = [], [root]
+    while stack:
+        tensor = stack.pop()
+        if isinstance(tensor.grad_fn, Function):
+            found.append(tensor.grad_fn)
+            stack.extend(tensor.grad_fn.inputs)
+    return found
+
+
+def op_costs(repeats: int):
+    """(operation, ours, NumPy) for single operations of the step, under no_grad."""
+    rng = np.random.default_rng(0)
+    g = tg.tensor(rng.standard_normal((32, 10)).astype(np.float32))
+    w = tg.tensor(rng.standard_normal((10, 64)).astype(np.float32))
+    x = tg.tensor(rng.standard_normal((32, 64)).astype(np.float32))
+    a, b, c = g.data, w.data, x.data
+    cases = [("g @ w", lambda: g @ w, lambda: a @ b),
+             ("g.T @ x", lambda: g.T @ x, lambda: a.T @ c),
+             ("g.sum(0)", lambda: g.sum(0), lambda: a.sum(0)),
+             ("g * 0.5", lambda: g * 0.5, lambda: a * 0.5),
+             ("g * g", lambda: g * g, lambda: a * a)]
+    rows = []
+    with grad_mode.no_grad():
+        for name, mine, reference in cases:
+            def many(function):
+                return lambda: [function() for _ in range(200)]
+            t_mine, t_reference, _, _ = compare(many(mine), many(reference), repeats=repeats)
+            rows.append((name, t_mine / 200, t_reference / 200))
+    return rows
+
+
+def main(quick: bool = False):
+    steps = STEPS // (4 if quick else 1)
+    parts, hand = step_parts(steps)
+    total = sum(parts.values())
+    print(f"\nProfile of the MLP 64-64-10 SGD step (batch 32), medians of {steps} steps")
+    print(f"  {'part':<12} {'ours':>11} {'share':>6}")
+    for name, seconds in parts.items():
+        print(f"  {name:<12} {format_time(seconds)} {seconds / total:6.0%}")
+    print(f"  {'total':<12} {format_time(total)}   (hand-written NumPy step: "
+          f"{format_time(hand).strip()}, ratio {total / hand:.2f}x)")
+
+    backward_total, rows = backward_by_op(steps)
+    print(f"\n  backward, {format_time(backward_total).strip()} a step (timed again, with a "
+          "timer around each op), by op:")
+    for name, seconds in rows:
+        print(f"    {name:<26} {format_time(seconds)} {seconds / backward_total:6.0%}")
+
+    print("\n  single operations under no_grad, ours vs the NumPy call inside:")
+    print(f"    {'operation':<12} {'ours':>11} {'NumPy':>11} {'overhead':>11}")
+    for name, mine, reference in op_costs(repeats=5 if quick else 15):
+        print(f"    {name:<12} {format_time(mine)} {format_time(reference)} "
+              f"{format_time(mine - reference)}")
+    return parts, hand, rows
+
+
+if __name__ == "__main__":
+    main()
