@@ -8,26 +8,40 @@ import statistics
 import time
 
 
-def measure(function, repeats: int = 20, warmup: int = 3, number: int = 1):
-    """Median seconds per call of ``function`` over ``repeats`` timings of ``number``
-    calls each, and the spread (median absolute deviation / median) as noise."""
+def timings(functions, repeats: int, warmup: int = 3, number: int = 1):
+    """Seconds per call of each function, ``repeats`` times, the functions taking
+    turns (so that all see the same machine), with the garbage collector off."""
     for _ in range(warmup):
-        function()
-    times = []
+        for function in functions:
+            function()
+    times = [[] for _ in functions]
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                function()
-            times.append((time.perf_counter() - start) / number)
+            for function, its_times in zip(functions, times):
+                start = time.perf_counter()
+                for _ in range(number):
+                    function()
+                its_times.append((time.perf_counter() - start) / number)
     finally:
         if gc_was_enabled:
             gc.enable()
-    median = statistics.median(times)
-    spread = statistics.median(abs(t - median) for t in times) / median if median else 0.0
+    return times
+
+
+def _median_and_noise(values):
+    """The median, and the median absolute deviation over the median."""
+    median = statistics.median(values)
+    spread = statistics.median(abs(v - median) for v in values) / median if median else 0.0
     return median, spread
+
+
+def measure(function, repeats: int = 20, warmup: int = 3, number: int = 1):
+    """Median seconds per call of ``function`` over ``repeats`` timings of ``number``
+    calls each, and the spread (median absolute deviation / median) as noise."""
+    [times] = timings([function], repeats, warmup, number)
+    return _median_and_noise(times)
 
 
 def compare(mine, reference, repeats: int = 20, warmup: int = 3, number: int = 1):
@@ -37,25 +51,8 @@ def compare(mine, reference, repeats: int = 20, warmup: int = 3, number: int = 1
     Returns (median seconds of mine, median seconds of reference, median of the
     per-pair ratios, noise), noise being the median absolute deviation of the
     ratios over their median."""
-    for _ in range(warmup):
-        mine()
-        reference()
-    mine_times, reference_times = [], []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for function, times in ((mine, mine_times), (reference, reference_times)):
-                start = time.perf_counter()
-                for _ in range(number):
-                    function()
-                times.append((time.perf_counter() - start) / number)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    ratios = [m / r for m, r in zip(mine_times, reference_times)]
-    ratio = statistics.median(ratios)
-    noise = statistics.median(abs(q - ratio) for q in ratios) / ratio
+    mine_times, reference_times = timings([mine, reference], repeats, warmup, number)
+    ratio, noise = _median_and_noise([m / r for m, r in zip(mine_times, reference_times)])
     return statistics.median(mine_times), statistics.median(reference_times), ratio, noise
 
 

@@ -13,28 +13,19 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import optim
 
-from test_fused import CASES  # the same optimizer settings as the fused-kernel tests
+from test_fused import CASES, run as run_steps  # the fused-kernel tests' settings and loop
 
 
 def run(optimizer_class, options, device, dtype, chunk_bytes, steps=6, shapes=None):
-    """Parameters and state after ``steps`` updates with a fixed gradient sequence.
+    """Parameters and state after ``steps`` updates (the fused-kernel tests' loop);
     ``chunk_bytes=None`` updates whole arrays."""
-    rng = np.random.default_rng(0)
-    shapes = shapes or [(37, 29), (3,), (5, 1, 41)]
-    params = [tg.tensor(rng.standard_normal(shape), dtype=dtype, device=device,
-                        requires_grad=True) for shape in shapes]
-    optimizer = optimizer_class(params, **options)
-    if chunk_bytes is None:
-        optimizer.elementwise = False
-    else:
-        optimizer.chunk_bytes = chunk_bytes
-    for _ in range(steps):
-        for p in params:
-            p.grad = tg.tensor(rng.standard_normal(p.shape), dtype=dtype, device=device)
-        optimizer.step()
-    states = [{key: value if isinstance(value, (int, float)) else tg.backend.to_host(value)
-               for key, value in optimizer.state[p].items()} for p in params]
-    return [p.numpy() for p in params], states
+    def configure(optimizer):
+        if chunk_bytes is None:
+            optimizer.elementwise = False
+        else:
+            optimizer.chunk_bytes = chunk_bytes
+    return run_steps(optimizer_class, options, device, dtype, fused=False, steps=steps,
+                     shapes=shapes or [(37, 29), (3,), (5, 1, 41)], configure=configure)
 
 
 def assert_same(left, right):

@@ -35,12 +35,16 @@ CASES = [
 ]
 
 
-def run(optimizer_class, options, device, dtype, fused, steps=20):
-    """Parameters and state after ``steps`` updates with a fixed gradient sequence."""
+def run(optimizer_class, options, device, dtype, fused, steps=20, shapes=None,
+        configure=None):
+    """Parameters and state after ``steps`` updates with a fixed gradient sequence
+    (``configure(optimizer)``, if given, runs before the first step)."""
     rng = np.random.default_rng(0)
     params = [tg.tensor(rng.standard_normal(shape), dtype=dtype, device=device,
-                        requires_grad=True) for shape in [(7, 5), (5,), (3, 1, 2)]]
+                        requires_grad=True) for shape in shapes or [(7, 5), (5,), (3, 1, 2)]]
     optimizer = optimizer_class(params, fused=fused, **options)
+    if configure is not None:
+        configure(optimizer)
     for _ in range(steps):
         for p in params:
             p.grad = tg.tensor(rng.standard_normal(p.shape), dtype=dtype, device=device)
