@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt import optim
+from tinygrad_opt.optim.optimizer import elementwise
 
 from test_fused import CASES, run as run_steps  # the fused-kernel tests' settings and loop
 
@@ -20,10 +21,7 @@ def run(optimizer_class, options, device, dtype, chunk_bytes, steps=6, shapes=No
     """Parameters and state after ``steps`` updates (the fused-kernel tests' loop);
     ``chunk_bytes=None`` updates whole arrays."""
     def configure(optimizer):
-        if chunk_bytes is None:
-            optimizer.elementwise = False
-        else:
-            optimizer.chunk_bytes = chunk_bytes
+        optimizer.chunk_bytes = chunk_bytes
     return run_steps(optimizer_class, options, device, dtype, fused=False, steps=steps,
                      shapes=shapes or [(37, 29), (3,), (5, 1, 41)], configure=configure)
 
@@ -51,6 +49,7 @@ def test_chunking_really_splits_large_parameters(monkeypatch):
     calls = []
     original = optim.Adam.update
 
+    @elementwise  # a replacement rule is chunked only if marked, as Adam's own
     def counting_update(self, theta, g, state, group):
         calls.append(theta.size)
         return original(self, theta, g, state, group)
@@ -75,7 +74,7 @@ def test_a_state_key_added_mid_run_is_created_whole():
     params = [tg.tensor(np.linspace(-1, 1, 500), requires_grad=True) for _ in range(2)]
     optimizers = [optim.Adam([p], lr=0.1) for p in params]
     optimizers[0].chunk_bytes = 96
-    optimizers[1].elementwise = False
+    optimizers[1].chunk_bytes = None
     for step in range(4):
         for p, optimizer in zip(params, optimizers):
             optimizer.param_groups[0]["amsgrad"] = step >= 2
@@ -108,3 +107,33 @@ def test_big_parameter_default_chunks_match(device):
     chunked = run(optim.Adam, dict(lr=1e-2, amsgrad=True), device, "float32",
                   chunk_bytes=optim.Adam.chunk_bytes, steps=3, shapes=[(70_000,)])
     assert_same(chunked, whole)
+
+
+def test_only_rules_marked_elementwise_are_chunked():
+    sizes = []
+
+    class NormalizedSGD(optim.SGD):
+        """Not elementwise: every element depends on the whole gradient's norm."""
+
+        def update(self, theta, g, state, group):
+            sizes.append(theta.size)
+            theta -= group["lr"] * g / (g * g).sum() ** 0.5
+
+    class MarkedSGD(optim.SGD):
+        @elementwise
+        def update(self, theta, g, state, group):
+            sizes.append(theta.size)
+            theta -= group["lr"] * g
+
+    g = np.arange(300.0, dtype=np.float32)
+    for cls, expected_sizes, expected_step in [
+            (NormalizedSGD, [300], -0.1 * g / np.sqrt((g * g).sum())),  # whole: one norm
+            (MarkedSGD, [1, 100, 100, 100], -0.1 * g)]:                 # dry run, 3 slices
+        sizes.clear()
+        p = tg.zeros(300, requires_grad=True)
+        optimizer = cls([p], lr=0.1)
+        optimizer.chunk_bytes = 400
+        p.grad = tg.tensor(g)
+        optimizer.step()
+        assert sizes == expected_sizes, cls.__name__
+        np.testing.assert_allclose(p.numpy(), expected_step, rtol=1e-6)

@@ -6,7 +6,8 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, check_unit_closed
+from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, check_unit_closed,
+                                          elementwise)
 
 
 class Adadelta(Optimizer):
@@ -37,7 +38,6 @@ class Adadelta(Optimizer):
     """
 
     fused_update = staticmethod(fused.adadelta)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False,
@@ -50,6 +50,7 @@ class Adadelta(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         xp = backend.xp_of(theta)
         lr = group["lr"]

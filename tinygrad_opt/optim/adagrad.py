@@ -6,7 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
 class Adagrad(Optimizer):
@@ -37,7 +37,6 @@ class Adagrad(Optimizer):
     """
 
     fused_update = staticmethod(fused.adagrad)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
@@ -52,6 +51,7 @@ class Adagrad(Optimizer):
                         maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         xp = backend.xp_of(theta)
         lr = group["lr"]

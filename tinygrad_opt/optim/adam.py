@@ -6,7 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative
+from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative, elementwise
 
 
 class Adam(Optimizer):
@@ -42,7 +42,6 @@ class Adam(Optimizer):
     """
 
     fused_update = staticmethod(fused.adam)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,
@@ -57,6 +56,7 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         xp = backend.xp_of(theta)
         lr = group["lr"]

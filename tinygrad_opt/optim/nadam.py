@@ -6,7 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative
+from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative, elementwise
 
 
 class NAdam(Optimizer):
@@ -45,7 +45,6 @@ class NAdam(Optimizer):
     """
 
     fused_update = staticmethod(fused.nadam)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
@@ -62,6 +61,7 @@ class NAdam(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         xp = backend.xp_of(theta)
         lr = group["lr"]

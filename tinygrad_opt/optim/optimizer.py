@@ -69,6 +69,16 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def elementwise(update):
+    """Mark an ``update`` rule as elementwise: every element of θ and of the state
+    arrays is computed from the same element of g, θ and the state, and the
+    state arrays are written in place. The base class may then run the rule over
+    cache-sized slices (``Optimizer._update_in_chunks``). A subclass that
+    overrides ``update`` is chunked only if it marks its own rule too."""
+    update.elementwise = True
+    return update
+
+
 def _is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
@@ -179,17 +189,16 @@ class Optimizer:
                     if not p.requires_grad or p.grad is None:
                         continue
                     update = self._fused_or_readable(p, group)
-                    if self.elementwise and update == self.update and p.device != "cuda":
-                        self._update_in_chunks(p.data, p.grad.data, self.state[p], group)
-                    else:
-                        update(p.data, p.grad.data, self.state[p], group)
+                    if getattr(update, "elementwise", False) and p.device != "cuda":
+                        update = self._update_in_chunks
+                    update(p.data, p.grad.data, self.state[p], group)
         return loss
 
-    elementwise = False  # True: update() is elementwise and writes its state arrays in place
-    chunk_bytes = 96 * 1024  # under glibc's 128 KiB mmap threshold; fits in a 2 MiB L2
+    chunk_bytes = 96 * 1024  # under glibc's 128 KiB mmap threshold; None: never chunk
 
     def _update_in_chunks(self, theta, g, state: dict, group: dict) -> None:
-        """Run ``update`` over slices of ``chunk_bytes`` of the flattened arrays.
+        """Run an ``@elementwise`` ``update`` over slices of ``chunk_bytes`` of the
+        flattened arrays.
 
         Why: on the CPU every NumPy temporary of a large array is fresh memory
         that the kernel maps page by page, and it has left the cache before the
@@ -202,7 +211,7 @@ class Optimizer:
         The first step (state created) and any step that adds state keys run
         whole; a dry run of the rule on a one-element copy tells which.
         """
-        size = max(1, self.chunk_bytes // theta.itemsize)
+        size = max(1, (self.chunk_bytes or theta.nbytes) // theta.itemsize)
         if theta.size <= size:
             return self.update(theta, g, state, group)
         arrays = [key for key, value in state.items()

@@ -6,7 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
 class RMSprop(Optimizer):
@@ -45,7 +45,6 @@ class RMSprop(Optimizer):
     """
 
     fused_update = staticmethod(fused.rmsprop)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
@@ -61,6 +60,7 @@ class RMSprop(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         xp = backend.xp_of(theta)
         lr = group["lr"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt.backend import fused
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
 class SGD(Optimizer):
@@ -41,7 +41,6 @@ class SGD(Optimizer):
     """
 
     fused_update = staticmethod(fused.sgd)  # the same rule as one GPU kernel
-    elementwise = True  # so the base may run it over cache-sized chunks (optimizer.py)
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
@@ -56,6 +55,7 @@ class SGD(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
+    @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
         lr = group["lr"]
         momentum = group["momentum"]
