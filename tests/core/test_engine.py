@@ -524,3 +524,45 @@ def test_engine_checks_gradient_dtypes_and_names_the_op():
     with pytest.raises(RuntimeError, match="WrongDtype.backward returned a float64 gradient "
                                            "for a float32 input"):
         WrongDtype.apply(x).sum().backward()
+
+
+def test_grad_leaves_the_graph_below_an_intermediate_input_intact():
+    # Like torch.autograd.grad: only the ops between the outputs and the requested
+    # inputs run (and are freed); the ops that made an intermediate input stay.
+    x = leaf([1.0, 2.0])
+    h = x * x               # made by Mul, below the requested input
+    y = (h * 3).sum()
+    (gh,) = tg.grad(y, h)
+    np.testing.assert_allclose(gh.numpy(), [3.0, 3.0])
+    h.sum().backward()      # the graph below h was neither run nor freed
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    with pytest.raises(RuntimeError, match="second time"):
+        tg.grad(y, h)       # the part that ran was freed
+
+
+def test_grad_with_inputs_above_and_below_each_other_sums_every_path():
+    x = leaf([1.5])
+    h = x * x
+    y = (h * x).sum()       # y = x^3 through h and directly
+    gh, gx = tg.grad(y, [h, x])
+    np.testing.assert_allclose(gh.numpy(), [1.5])            # dy/dh = x
+    np.testing.assert_allclose(gx.numpy(), [3 * 1.5 ** 2])   # dy/dx = 3x^2, all paths
+
+
+def test_grad_does_not_run_ops_that_lead_to_no_requested_input():
+    ran = []
+
+    class Traced(Function):
+        def forward(self, x):
+            return x * 1
+
+        def backward(self, grad_output):
+            ran.append(True)
+            return grad_output
+
+    x = leaf([1.0])
+    z = leaf([2.0])
+    y = (Traced.apply(x) * z).sum()
+    (gz,) = tg.grad(y, z)
+    np.testing.assert_allclose(gz.numpy(), [1.0])
+    assert ran == []        # the branch to x leads to no requested input

@@ -66,6 +66,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
         grads[id(root)] = root_grad if id(root) not in grads else grads[id(root)] + root_grad
     handed_out = {id(root_grad) for root_grad in root_grads}  # grads a caller also holds
     order = topological_order(roots)
+    runs = None if inputs is None else _leading_to(order, wanted)
 
     with grad_mode.set_grad_enabled(create_graph):
         for tensor in reversed(order):
@@ -83,6 +84,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 if inputs is None:
                     _accumulate_into_leaf(tensor, grad, handed_out, create_graph)
                 continue
+            if runs is not None and id(tensor) not in runs:
+                continue  # grad(): no requested input lies below, so this op need not run
             if tensor._retains_grad and inputs is None:
                 _accumulate_into_leaf(tensor, grad, handed_out, create_graph)
             input_grads = function.backward(grad)
@@ -100,6 +103,21 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             if not retain_graph:
                 function.release()
     return captured
+
+
+def _leading_to(order, wanted):
+    """For ``grad(outputs, inputs)``: the tensors whose op must run backward, the
+    ones with some requested input below them. The rest of the graph is left as
+    it was (not run, not freed), as PyTorch does: ``grad(y, h)`` for an
+    intermediate ``h`` does not touch the ops that made ``h``."""
+    reaches = set(wanted)  # ids of tensors from which a requested input is reached
+    runs = set()
+    for tensor in order:   # each tensor comes after its inputs
+        function = tensor.grad_fn
+        if function is not None and any(id(x) in reaches for x in function.inputs):
+            runs.add(id(tensor))
+            reaches.add(id(tensor))
+    return runs
 
 
 def _check_gradient(function, tensor_input, input_grad) -> None:
