@@ -384,7 +384,9 @@ def where(condition, a, b):
 
 def clip(x, low=None, high=None):
     """Numbers as bounds: one Clip op. Tensor bounds (broadcast against x, as in
-    ``torch.clamp``): maximum then minimum, so gradients reach the bounds too."""
+    ``torch.clamp``): maximum then minimum, so gradients reach the bounds too.
+    Where x equals a bound exactly, maximum/minimum share the gradient half and
+    half; PyTorch gives all of it to x."""
     if low is None and high is None:
         raise ValueError("clip: at least one of min and max must be given")
     Tensor = tensor_module.Tensor
