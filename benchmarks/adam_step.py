@@ -59,7 +59,8 @@ class HandAdam:
     def __init__(self, theta, g, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         xp = backend.xp_of(theta)
         self.theta, self.g, self.xp = theta, g, xp
-        self.m, self.v, self.buffer = xp.zeros_like(theta), xp.zeros_like(theta), xp.empty_like(theta)
+        self.m, self.v = xp.zeros_like(theta), xp.zeros_like(theta)
+        self.buffer = xp.empty_like(theta)
         self.lr, self.beta1, self.beta2, self.eps, self.t = lr, beta1, beta2, eps, 0
 
     def step(self):

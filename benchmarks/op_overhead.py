@@ -51,7 +51,7 @@ def numpy_reference(shape, chain=CHAIN):
         grad = np.ones_like(y)                       # d sum(y) / dy
         for y in reversed(tanh_outputs):
             grad = grad * (1 - y * y)                # tanh' = 1 − y²
-            grad = grad * 0.999          # (y · 0.999)' = 0.999
+            grad = grad * 0.999                      # (y · 0.999)' = 0.999
         return grad
     return run
 
@@ -64,7 +64,8 @@ def main(quick: bool = False):
                                                 numpy_reference(shape, chain),
                                                 repeats=repeats, warmup=1)
         rows.append((shape, mine / chain, reference / chain, ratio, noise))
-    print("\nPer-op overhead: a chain of elementwise ops, forward + backward, ours vs NumPy by hand")
+    print("\nPer-op overhead: a chain of elementwise ops, forward + backward, "
+          "ours vs NumPy by hand")
     print(f"  {'shape':>12} | {'ours/op':>11} | {'numpy/op':>11} | ratio | noise")
     for shape, mine, reference, ratio, noise in rows:
         print(f"  {str(shape):>12} | {format_time(mine)} | {format_time(reference)} | "

@@ -26,25 +26,23 @@ from .common import compare, format_time
 from .mlp_step import HandMLP
 from tinygrad_opt import nn, optim
 from tinygrad_opt.autograd import engine, grad_mode
-from tinygrad_opt.autograd.function import Function
 
 STEPS = 2000
 
 
 def _setup(seed=0):
+    """The data (as arrays and as Tensors), the model, its optimizer and the loss."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((32, 64)).astype(np.float32)
     y = rng.integers(0, 10, 32)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     optimizer = optim.SGD(model.parameters(), lr=0.01)
-    return x, y, model, optimizer
+    return x, y, tg.tensor(x), tg.tensor(y), model, optimizer, nn.CrossEntropyLoss()
 
 
 def step_parts(steps: int):
-    """Median microseconds of each part of our step, and of the hand-written step."""
-    x, y, model, optimizer = _setup()
-    loss_fn = nn.CrossEntropyLoss()
-    inputs, targets = tg.tensor(x), tg.tensor(y)
+    """Median seconds of each part of our step, and of the hand-written step."""
+    x, y, inputs, targets, model, optimizer, loss_fn = _setup()
     parts = defaultdict(list)
     for index in range(steps):
         clock = [time.perf_counter()]
@@ -74,10 +72,8 @@ def step_parts(steps: int):
 
 
 def backward_by_op(steps: int):
-    """Median microseconds per step spent in each op's backward and in the engine."""
-    x, y, model, optimizer = _setup()
-    loss_fn = nn.CrossEntropyLoss()
-    inputs, targets = tg.tensor(x), tg.tensor(y)
+    """Mean seconds of backward per step, and of each op's backward and the engine's parts."""
+    _, _, inputs, targets, model, optimizer, loss_fn = _setup()
     spent = defaultdict(float)
     originals = {}
 
@@ -89,7 +85,8 @@ def backward_by_op(steps: int):
             return result
         return wrapper
 
-    classes = {type(node) for node in _graph_functions(loss_fn(model(inputs), targets))}
+    graph = engine.topological_order([loss_fn(model(inputs), targets)])
+    classes = {type(tensor.grad_fn) for tensor in graph if tensor.grad_fn is not None}
     for cls in classes:
         originals[cls] = cls.backward
         cls.backward = timed(f"{cls.__name__}.backward", cls.backward)
@@ -112,17 +109,6 @@ def backward_by_op(steps: int):
     return total / steps, [(name, seconds / steps) for name, seconds in rows]
 
 
-def _graph_functions(root):
-    """Every Function of the graph below ``root``."""
-    found, stack = [], [root]
-    while stack:
-        tensor = stack.pop()
-        if isinstance(tensor.grad_fn, Function):
-            found.append(tensor.grad_fn)
-            stack.extend(tensor.grad_fn.inputs)
-    return found
-
-
 def op_costs(repeats: int):
     """(operation, ours, NumPy) for single operations of the step, under no_grad."""
     rng = np.random.default_rng(0)
@@ -135,11 +121,11 @@ def op_costs(repeats: int):
              ("g.sum(0)", lambda: g.sum(0), lambda: a.sum(0)),
              ("g * 0.5", lambda: g * 0.5, lambda: a * 0.5),
              ("g * g", lambda: g * g, lambda: a * a)]
+    def many(function):
+        return lambda: [function() for _ in range(200)]
     rows = []
     with grad_mode.no_grad():
         for name, mine, reference in cases:
-            def many(function):
-                return lambda: [function() for _ in range(200)]
             t_mine, t_reference, _, _ = compare(many(mine), many(reference), repeats=repeats)
             rows.append((name, t_mine / 200, t_reference / 200))
     return rows

@@ -46,7 +46,8 @@ def test_fused_equals_composed_and_numpy(n, c, reduction, dtype, seed):
         x_twin = tg.tensor(logits, dtype=dtype, device=device, requires_grad=True)
         twin = composed(x_twin, target, reduction)
         twin.backward()
-        tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-10, atol=1e-15)
+        tolerance = (dict(rtol=1e-5, atol=1e-6) if dtype == "float32"
+                     else dict(rtol=1e-10, atol=1e-15))
         assert loss.dtype == twin.dtype == np.dtype(dtype) and loss.shape == ()
         np.testing.assert_allclose(loss.item(), twin.item(), **tolerance)
         np.testing.assert_allclose(loss.item(), ref_cross_entropy(logits, labels, reduction),

@@ -485,14 +485,14 @@ class CrossEntropy(Function):
     def forward(self, x, target, scale):
         self.target, self.scale = target, scale
         self.log_probs = log_softmax_array(x, 1)                       # (N, C)
-        rows = backend.xp_of(x).arange(x.shape[0])
-        return -self.log_probs[rows, target].sum() * scale
+        self.rows = backend.xp_of(x).arange(x.shape[0])                # (N,)
+        return -self.log_probs[self.rows, target].sum() * scale
 
     def backward(self, grad_output):
         x = self.inputs[0]
         xp = backend.xp_of(x.data)
-        one_hot = xp.zeros(x.shape, dtype=x.dtype)
-        one_hot[xp.arange(x.shape[0]), self.target] = 1
+        one_hot = xp.zeros(x.shape, dtype=x.dtype)                     # (N, C)
+        one_hot[self.rows, self.target] = 1
         if grad_mode.is_grad_enabled():
             softmax = x.softmax(1)                     # differentiable: create_graph=True
         else:
