@@ -28,7 +28,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
-                 "__weakref__")
+                 "_version", "__weakref__")
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -56,6 +56,7 @@ class Tensor:
         self.requires_grad = False
         self._hooks = None
         self._retains_grad = False
+        self._version = 0  # bumped by every in-place write (see Function.saved)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -69,6 +70,7 @@ class Tensor:
         tensor.requires_grad = requires_grad
         tensor._hooks = None
         tensor._retains_grad = False
+        tensor._version = 0
         return tensor
 
     # --- attributes ---

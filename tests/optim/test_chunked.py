@@ -1,4 +1,4 @@
-"""The chunked update (Optimizer._update_in_chunks) against the whole-array update.
+"""The chunked update (optim/fused.py: update_in_chunks) against the whole-array update.
 
 On the CPU the elementwise optimizers run their rule over 96 KiB slices of a
 large parameter (for speed: see the method's docstring). Here ``chunk_bytes``
@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt import optim
+from tinygrad_opt.optim import fused
 from tinygrad_opt.optim.optimizer import elementwise
 
 from test_fused import CASES, run as run_steps  # the fused-kernel tests' settings and loop
@@ -105,7 +106,7 @@ def test_big_parameter_default_chunks_match(device):
     whole = run(optim.Adam, dict(lr=1e-2, amsgrad=True), device, "float32",
                 chunk_bytes=None, steps=3, shapes=[(70_000,)])
     chunked = run(optim.Adam, dict(lr=1e-2, amsgrad=True), device, "float32",
-                  chunk_bytes=optim.Adam.chunk_bytes, steps=3, shapes=[(70_000,)])
+                  chunk_bytes=fused.CHUNK_BYTES, steps=3, shapes=[(70_000,)])
     assert_same(chunked, whole)
 
 

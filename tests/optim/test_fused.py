@@ -1,4 +1,4 @@
-"""The fused GPU kernels (backend/fused.py) against their readable twins.
+"""The fused GPU kernels (optim/fused.py) against their readable twins.
 
 On 'cuda' each optimizer runs twice from the same start, once with the readable
 ``update`` (fused=False) and once with the one-kernel twin (fused=True), and

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, check_unit_closed,
                                           elementwise)
 
@@ -34,10 +33,8 @@ class Adadelta(Optimizer):
         weight_decay: L2 penalty λ.
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
+            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
     """
-
-    fused_update = staticmethod(fused.adadelta)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
@@ -33,10 +32,8 @@ class Adagrad(Optimizer):
         eps: ε, added to the denominator.
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
+            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
     """
-
-    fused_update = staticmethod(fused.adagrad)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,

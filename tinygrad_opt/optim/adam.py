@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative, elementwise
 
 
@@ -37,11 +36,9 @@ class Adam(Optimizer):
         amsgrad: divide by the running maximum of v instead of v.
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
+            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
         decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
     """
-
-    fused_update = staticmethod(fused.adam)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,

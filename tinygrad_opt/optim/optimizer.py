@@ -32,8 +32,8 @@ from typing import Any, Callable, Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
+from tinygrad_opt.optim import fused
 from tinygrad_opt.tensor import Tensor
-
 
 
 # --- hyperparameter checks shared by the optimizers, with PyTorch's messages ---
@@ -72,8 +72,8 @@ required = _RequiredParameter()
 def elementwise(update):
     """Mark an ``update`` rule as elementwise: every element of θ and of the state
     arrays is computed from the same element of g, θ and the state, and the
-    state arrays are written in place. The base class may then run the rule over
-    cache-sized slices (``Optimizer._update_in_chunks``). A subclass that
+    state arrays are written in place. ``Optimizer.step`` may then run the rule over
+    cache-sized slices (``optim/fused.py: update_in_chunks``). A subclass that
     overrides ``update`` is chunked only if it marks its own rule too."""
     update.elementwise = True
     return update
@@ -185,64 +185,12 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if not p.requires_grad or p.grad is None:
-                        continue
-                    update = self._fused_or_readable(p, group)
-                    if getattr(update, "elementwise", False) and p.device != "cuda":
-                        update = self._update_in_chunks
+                params = [p for p in group["params"] if p.requires_grad and p.grad is not None]
+                update = fused.twin_of(self, group, params)  # self.update, or a faster twin
+                for p in params:
                     update(p.data, p.grad.data, self.state[p], group)
+                    p._version += 1  # a graph that saved p before this step now refuses backward
         return loss
-
-    chunk_bytes = 96 * 1024  # under glibc's 128 KiB mmap threshold; None: never chunk
-
-    def _update_in_chunks(self, theta, g, state: dict, group: dict) -> None:
-        """Run an ``@elementwise`` ``update`` over slices of ``chunk_bytes`` of the
-        flattened arrays.
-
-        Why: on the CPU every NumPy temporary of a large array is fresh memory
-        that the kernel maps page by page, and it has left the cache before the
-        next line reads it. Temporaries of 96 KiB (below glibc's 128 KiB mmap
-        threshold) are recycled from the heap and stay in cache: Adam over 10M
-        float32 parameters went from 92 ms and 5,112 page faults a step to about
-        42 ms and none (docs/benchmarks.md). The numbers are the same: an
-        elementwise rule computes each element alone.
-
-        The first step (state created) and any step that adds state keys run
-        whole; a dry run of the rule on a one-element copy tells which.
-        """
-        size = max(1, (self.chunk_bytes or theta.nbytes) // theta.itemsize)
-        if theta.size <= size:
-            return self.update(theta, g, state, group)
-        arrays = [key for key, value in state.items()
-                  if backend.is_array(value) and value.shape == theta.shape]
-        if not all(a.flags.c_contiguous for a in [theta] + [state[key] for key in arrays]):
-            return self.update(theta, g, state, group)
-        probe = {key: (value.reshape(-1)[:1].copy() if key in arrays else copy.copy(value))
-                 for key, value in state.items()}
-        self.update(theta.reshape(-1)[:1].copy(), g.reshape(-1)[:1], probe, group)
-        if probe.keys() != state.keys():
-            return self.update(theta, g, state, group)
-        flat = {key: state[key].reshape(-1) for key in arrays}
-        theta_flat, g_flat = theta.reshape(-1), g.reshape(-1)
-        for start in range(0, theta.size, size):
-            piece = slice(start, start + size)
-            chunk_state = dict(state, **{key: flat[key][piece] for key in arrays})
-            self.update(theta_flat[piece], g_flat[piece], chunk_state, group)
-        state.update({key: value for key, value in chunk_state.items() if key not in arrays})
-
-    fused_update = None  # an optimizer with a fused GPU kernel of its rule names it here
-
-    def _fused_or_readable(self, p, group):
-        """The readable ``update``, or on 'cuda' its one-kernel twin (``group['fused']``:
-        None = fused on the GPU only, False = never, True = always, else an error)."""
-        fused = group.get("fused")
-        if fused is False or (fused is None and p.device != "cuda"):
-            return self.update
-        if self.fused_update is None or p.device != "cuda":
-            raise RuntimeError(f"{type(self).__name__}: fused=True needs parameters on 'cuda' "
-                               f"(and a fused kernel); this parameter is on '{p.device}'")
-        return self.fused_update
 
     def update(self, theta, g, state: dict, group: dict) -> None:
         """The update rule for one parameter; each optimizer writes its own.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
@@ -41,10 +40,8 @@ class RMSprop(Optimizer):
             second moment.
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
+            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
     """
-
-    fused_update = staticmethod(fused.rmsprop)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,

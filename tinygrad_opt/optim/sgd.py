@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tinygrad_opt.backend import fused
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
@@ -37,10 +36,8 @@ class SGD(Optimizer):
         nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``backend/fused.py``); None = fused on the GPU, readable elsewhere.
+            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
     """
-
-    fused_update = staticmethod(fused.sgd)  # the same rule as one GPU kernel
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
