@@ -15,7 +15,7 @@ def python_blocks(path):
 def test_readme_opens_with_the_two_commands():
     lines = [line.strip() for line in (ROOT / "README.md").read_text().splitlines()[:2]]
     assert lines == ['pip install . && tinygrad-opt train',
-                     'pip install -e ".[dev]" && pytest']
+                     'pip install -e ".[dev,fast,distributed]" && pytest']
 
 
 def test_readme_example_trains_digits_to_a_real_accuracy():
