@@ -350,7 +350,7 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         scheduler=None, early_stopping: EarlyStopping | None = None,
         clip_grad_norm: float | None = None, metrics: Sequence = ("accuracy",),
         callbacks: Sequence = (), progress: bool = True,
-        scheduler_interval: str = "epoch") -> History:
+        scheduler_interval: str = "epoch", distributed: bool = False) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; returns a :class:`History`.
 
     Args:
@@ -380,6 +380,15 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
             stops training.
         progress: show a progress bar per epoch and print one summary line per
             epoch; False prints nothing at all.
+        distributed: data-parallel training over MPI, one process per rank
+            (``mpirun -n P``; :mod:`tinygrad_opt.distributed`): rank 0's weights
+            are broadcast first, the gradients are averaged over the ranks after
+            each backward (one all-reduce per step), ``train_loader`` must draw
+            from a ``DistributedSampler`` (each rank its shard; its ``set_epoch``
+            is called per epoch), the epoch's loss and metrics cover every
+            rank's examples, rank 0's logs drive schedulers, early stopping and
+            callbacks' stop on every rank, and only rank 0 shows progress.
+            BatchNorm statistics stay per rank.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
@@ -398,6 +407,15 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         early_stopping.reset()
         history.monitor, history.mode = early_stopping.monitor, early_stopping.mode
     parameters = list(model.parameters())
+    if distributed:
+        from tinygrad_opt import distributed as dist
+        sampler = getattr(train_loader, "sampler", None)
+        if dist.world_size() > 1 and not isinstance(sampler, dist.DistributedSampler):
+            raise ValueError("fit(distributed=True): train_loader must draw from a "
+                             "DistributedSampler (each rank its own shard), got sampler="
+                             f"{type(sampler).__name__}")
+        dist.broadcast_parameters(model)            # every rank starts from rank 0's weights
+        progress = progress and dist.rank() == 0
     _call(callbacks, "on_train_begin", {})
 
     for epoch in range(epochs):
@@ -405,6 +423,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         lr = optimizer.param_groups[0]["lr"]
         # ---- train: one pass over the training data
         model.train()
+        if distributed and hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)                 # this epoch's permutation, on every rank
         total_loss = 0.0
         count = 0
         targets, outputs = [], []
@@ -415,6 +435,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
             output = model(x)
             loss = loss_fn(output, y)
             loss.backward()
+            if distributed:
+                dist.all_reduce_gradients(model)     # g = mean over the ranks: one collective
             if clip_grad_norm is not None:
                 clip_grad_norm_(parameters, clip_grad_norm)
             optimizer.step()
@@ -433,6 +455,9 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
                 _call(batch_callbacks, "on_batch_end", batch, {"loss": loss_value,
                                                                 "batch_size": len(y)})
         bar.close()
+        if distributed:  # the epoch over every rank's shard
+            total_loss, count, targets, outputs = dist.gather_epoch(total_loss, count,
+                                                                    targets, outputs)
         if count == 0:
             raise ValueError("fit: the training loader yielded no samples")
         if not math.isfinite(total_loss):
@@ -446,6 +471,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
             results = evaluate(model, val_loader, metrics=metrics, loss_fn=loss_fn)
             logs.update({"val_" + key: value for key, value in results.items()})
         logs["lr"] = lr
+        if distributed:  # rank 0's logs: every rank's schedule and stopping decide alike
+            logs = dist.broadcast(logs)
 
         # ---- per-epoch schedule
         if scheduler is not None and scheduler_interval == "epoch":
@@ -469,6 +496,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
                                f"logs have only {', '.join(logs)}")
             if early_stopping.step(logs[monitor], model):
                 stop = True
+        if distributed:
+            stop = dist.broadcast(stop)              # a callback may stop rank 0 only
         if stop:
             history.stopped_epoch = epoch
             break
