@@ -196,6 +196,12 @@ def add_train_command(subparsers) -> None:
                           help="seed of the initialization and the batch order (default 0)")
     training.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                           help="cpu (NumPy) or cuda (CuPy) (default cpu)")
+    training.add_argument("--distributed", action="store_true",
+                          help="data-parallel training over MPI: run as mpirun -n P "
+                          f"{PROG} train --distributed; each process trains on its shard "
+                          "with --batch-size examples per step (P times that in all) and "
+                          "the gradients are averaged; only rank 0 prints, saves and plots "
+                          "(needs the distributed extra)")
     output = parser.add_argument_group("output")
     output.add_argument("--save", metavar="PATH",
                         help="write a checkpoint (model, optimizer state, config) to PATH")
@@ -365,7 +371,7 @@ def plot_history(history, directory: str) -> list[str]:
 
 
 def _prepare_data(name: str, val_fraction: float, device: str, batch_size: int, seed: int,
-                  mean=None, std=None):
+                  mean=None, std=None, distributed: bool = False):
     """Loaders for train / val / test and the standardization statistics."""
     from tinygrad_opt.data import DataLoader, TensorDataset, standardize
     X, y, num_classes = load_data(name)
@@ -380,7 +386,11 @@ def _prepare_data(name: str, val_fraction: float, device: str, batch_size: int, 
             loaders[part] = None
             continue
         dataset = TensorDataset(X[indices], y[indices])
-        if part == "train":
+        if part == "train" and distributed:   # this rank's shard of each epoch's permutation
+            from tinygrad_opt.distributed import DistributedSampler
+            loaders[part] = DataLoader(dataset, batch_size=batch_size, device=device,
+                                       sampler=DistributedSampler(dataset, seed=seed))
+        elif part == "train":
             loaders[part] = DataLoader(dataset, batch_size=batch_size, shuffle=True, seed=seed,
                                        device=device)
         else:
@@ -398,10 +408,11 @@ def run_train(args) -> int:
 
     device = backend.check_device(args.device)   # a clear error if cuda is not there
     if args.load is not None:
-        if args.save is not None or args.plot is not None:
+        if args.save is not None or args.plot is not None or args.distributed:
             raise UsageError("--load evaluates a checkpoint; it cannot be combined with "
-                             "--save or --plot")
+                             "--save, --plot or --distributed")
         return _evaluate_checkpoint(args.load, device)
+    main_process = _start_distributed(args) if args.distributed else True
     if args.save is not None:
         _check_writable_file(args.save, "--save")
     plot = _plot_available(args.plot)
@@ -410,7 +421,8 @@ def run_train(args) -> int:
         raise UsageError(f"--model cnn needs --data digits (8x8 images), not {args.data}")
     tg.manual_seed(args.seed)
     loaders, sizes, in_features, num_classes, mean, std = _prepare_data(
-        args.data, args.val_fraction, device, args.batch_size, args.seed)
+        args.data, args.val_fraction, device, args.batch_size, args.seed,
+        distributed=args.distributed)
     config = {
         "data": args.data, "model": args.model, "hidden": list(args.hidden),
         "activation": args.activation,
@@ -439,23 +451,37 @@ def run_train(args) -> int:
     history = fit(model, optimizer, nn.CrossEntropyLoss(), loaders["train"], loaders["val"],
                   epochs=args.epochs, scheduler=scheduler, early_stopping=early_stopping,
                   metrics=("accuracy",), callbacks=() if progress else (print_epoch,),
-                  progress=progress)
+                  progress=progress, distributed=args.distributed)
     seconds = time.perf_counter() - start
     if history.stopped_epoch is not None:
         print(f"early stopping after epoch {history.stopped_epoch + 1}; "
               f"best epoch {history.best_epoch + 1}")
     test = evaluate(model, loaders["test"], metrics=("accuracy",))
-    if args.save is not None:
+    if args.save is not None and main_process:
         save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
               "config": config, "standardize": {"mean": mean, "std": std},
               "history": history.as_dict(), "test_accuracy": test["accuracy"]}, args.save)
         print(f"saved checkpoint to {args.save}")
-    if plot:
+    if plot and main_process:
         for path in plot_history(history, args.plot):
             print(f"wrote {path}")
     print(f"training time: {seconds:.1f} s")
     print(f"test accuracy: {test['accuracy']:.4f}")
     return 0
+
+
+def _start_distributed(args) -> bool:
+    """``train --distributed``: join the MPI job; True on rank 0, the process that reports.
+
+    The other ranks train as much as rank 0 but print nothing: their standard
+    output goes to /dev/null (errors still reach standard error)."""
+    from tinygrad_opt import distributed
+    rank, world_size = distributed.init()
+    if rank != 0:
+        sys.stdout = open(os.devnull, "w")
+    print(f"distributed: {world_size} process{'es' if world_size > 1 else ''} (MPI), batch "
+          f"{args.batch_size} per process, {args.batch_size * world_size} per step")
+    return rank == 0
 
 
 def _evaluate_checkpoint(path: str, device: str) -> int:
