@@ -26,7 +26,8 @@ import numpy as np
 
 from tinygrad_opt import backend
 
-__all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "roc_auc", "g_mean"]
+__all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "roc_auc", "g_mean",
+           "roc_auc_score", "roc_curve", "precision_recall_curve", "auc", "best_threshold"]
 
 
 def _host(values, name: str, metric: str) -> np.ndarray:
@@ -227,3 +228,179 @@ def g_mean(y_true, y_pred) -> float:
     classes = np.unique(true)
     recalls = np.array([np.mean(pred[true == c] == c) for c in classes])    # (K,)
     return float(np.prod(recalls) ** (1.0 / len(classes)))
+
+
+# --- curves over every threshold (scikit-learn's semantics) ------------------------------
+
+def roc_auc_score(y_true, y_score) -> float:
+    """scikit-learn's name for :func:`roc_auc` (binary problems): the same number."""
+    return roc_auc(y_true, y_score)
+
+
+def _binary_scores(y_true, y_score, pos_label, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(is_positive bool (N,), score float64 (N,)) of a binary problem, checked."""
+    true = _host(y_true, "y_true", metric)
+    if true.ndim == 2 and true.shape[1] == 1:
+        true = true[:, 0]
+    if true.ndim != 1:
+        raise ValueError(f"{metric}: y_true must have shape (N,), got {true.shape}")
+    score = _host(y_score, "y_score", metric)
+    if score.ndim == 2 and score.shape[1] in (1, 2):
+        score = score[:, -1]                                                # positive column
+    if score.ndim != 1:
+        raise ValueError(f"{metric}: y_score must have shape (N,) or (N, 2), got {score.shape}")
+    if len(true) != len(score):
+        raise ValueError(f"{metric}: y_true has {len(true)} samples but y_score has {len(score)}")
+    score = score.astype(np.float64)
+    if not np.all(np.isfinite(score)):
+        raise ValueError(f"{metric}: y_score contains NaN or inf")
+    classes = np.unique(true)
+    if pos_label is None:
+        if len(classes) != 2:
+            raise ValueError(f"{metric}: y_true must contain exactly two classes, found "
+                             f"{len(classes)} ({classes.tolist()})")
+        pos_label = classes[1]                                              # the larger label
+    elif pos_label not in classes or len(classes) != 2:
+        raise ValueError(f"{metric}: y_true must contain exactly two classes, pos_label "
+                         f"{pos_label!r} among them; found {classes.tolist()}")
+    return true == pos_label, score
+
+
+def _counts_at_thresholds(positive: np.ndarray, score: np.ndarray):
+    """(false positives, true positives, thresholds), one entry per distinct score.
+
+    Samples sorted by decreasing score (stably); entry i counts the samples
+    with ``score >= thresholds[i]``, the thresholds decreasing. Tied scores
+    enter together: a threshold cannot split them.
+    """
+    order = np.argsort(-score, kind="stable")                               # decreasing score
+    score, positive = score[order], positive[order]
+    last_of_tie = np.flatnonzero(np.diff(score))                            # score changes after
+    last_of_tie = np.append(last_of_tie, len(score) - 1)
+    tps = np.cumsum(positive)[last_of_tie].astype(np.float64)               # (T,)
+    fps = (last_of_tie + 1) - tps                                           # (T,)
+    return fps, tps, score[last_of_tie]
+
+
+def roc_curve(y_true, y_score, pos_label=None,
+              drop_intermediate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ROC curve of a binary problem: ``(fpr, tpr, thresholds)``, as scikit-learn's.
+
+    Predicting "positive" when ``score >= thresholds[i]`` gives the false
+    positive rate ``fpr[i] = FP / (FP + TN)`` and the true positive rate (the
+    recall) ``tpr[i] = TP / (TP + FN)``. The thresholds are the distinct
+    scores in decreasing order, preceded by ``thresholds[0] = inf`` (nothing
+    predicted positive: the point (0, 0)); the last one, the lowest score,
+    gives (1, 1). Tied scores move the curve diagonally in one step.
+
+    ``drop_intermediate=True`` (the default, as scikit-learn's) drops the
+    thresholds whose point lies on a straight line between its neighbours
+    (exactly scikit-learn's rule: a point is kept where the second difference
+    of the FP or the TP counts is non-zero, and the first and last are always
+    kept), which leaves the curve and its area unchanged. ``False`` keeps one
+    point per distinct score.
+
+    ``pos_label`` names the positive class; by default it is the larger of
+    the two labels of ``y_true`` (scikit-learn's default for {0, 1} and
+    {-1, 1}; for other labels scikit-learn asks for ``pos_label``).
+    ``y_score`` is any score that grows with the positive class (a
+    probability, a logit); an ``(N, 2)`` array uses column 1. Unlike
+    scikit-learn, which returns NaN rates with a warning, a ``y_true`` with
+    one class only raises an error. Returns float64 NumPy arrays.
+    """
+    positive, score = _binary_scores(y_true, y_score, pos_label, "roc_curve")
+    fps, tps, thresholds = _counts_at_thresholds(positive, score)
+    if drop_intermediate and len(fps) > 2:
+        corner = np.logical_or(np.diff(fps, 2) != 0, np.diff(tps, 2) != 0)  # slope changes
+        keep = np.flatnonzero(np.concatenate([[True], corner, [True]]))
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    fps = np.concatenate([[0.0], fps])                                      # start at (0, 0)
+    tps = np.concatenate([[0.0], tps])
+    thresholds = np.concatenate([[np.inf], thresholds])
+    return fps / fps[-1], tps / tps[-1], thresholds
+
+
+def precision_recall_curve(y_true, y_score, pos_label=None, drop_intermediate: bool = False
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision and recall at every threshold: ``(precision, recall, thresholds)``.
+
+    scikit-learn's semantics and layout: ``thresholds`` are the distinct
+    scores in *increasing* order; ``precision[i]`` and ``recall[i]`` are those
+    of predicting "positive" when ``score >= thresholds[i]``, so recall
+    decreases along the arrays. One last point is appended with no threshold:
+    ``precision = 1, recall = 0`` (nothing predicted positive), so
+    ``len(precision) == len(recall) == len(thresholds) + 1``. A threshold
+    with no predicted positive cannot occur (it is a score of some sample),
+    so precision is always TP / (TP + FP) with a positive denominator.
+
+    ``drop_intermediate=False`` is the default, as in scikit-learn; ``True``
+    applies scikit-learn's rule: of a run of thresholds with the same number of
+    true positives (the same recall) only the first and the last are kept.
+    ``pos_label`` and ``y_score`` as in :func:`roc_curve`; a ``y_true`` with one
+    class only raises an error. Returns float64 NumPy arrays.
+    """
+    positive, score = _binary_scores(y_true, y_score, pos_label, "precision_recall_curve")
+    fps, tps, thresholds = _counts_at_thresholds(positive, score)
+    if drop_intermediate and len(fps) > 2:
+        recall_moves = np.logical_or(np.diff(tps[:-1]) != 0, np.diff(tps[1:]) != 0)
+        keep = np.flatnonzero(np.concatenate([[True], recall_moves, [True]]))
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    precision = tps / (tps + fps)                                           # TP + FP >= 1
+    recall = tps / tps[-1]
+    return (np.concatenate([precision[::-1], [1.0]]), np.concatenate([recall[::-1], [0.0]]),
+            thresholds[::-1])
+
+
+def auc(x, y) -> float:
+    """Area under a curve through the points ``(x[i], y[i])`` by the trapezoidal rule.
+
+    ``x`` must be monotonic (increasing or decreasing: a decreasing ``x``, as
+    the recall of :func:`precision_recall_curve`, gives a positive area).
+    ``auc(*roc_curve(y, s)[:2])`` equals ``roc_auc(y, s)``.
+    """
+    x = np.asarray(_host(x, "x", "auc"), dtype=np.float64)
+    y = np.asarray(_host(y, "y", "auc"), dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError(f"auc: x and y must be 1-D of the same length >= 2, got shapes "
+                         f"{x.shape} and {y.shape}")
+    steps = np.diff(x)
+    if np.all(steps >= 0):
+        direction = 1.0
+    elif np.all(steps <= 0):
+        direction = -1.0
+    else:
+        raise ValueError("auc: x is neither increasing nor decreasing")
+    return float(direction * np.sum(steps * (y[1:] + y[:-1]) / 2.0))
+
+
+def best_threshold(y_true, y_score, criterion: str = "f1", pos_label=None) -> tuple[float, float]:
+    """The decision threshold that maximises F1 or the G-mean on ``(y_true, y_score)``.
+
+    Returns ``(threshold, value)``: predicting "positive" when
+    ``score >= threshold`` reaches the best ``value`` of the criterion on these
+    samples. The candidates are the distinct scores (each gives a different
+    set of predicted positives):
+
+    * ``'f1'``: ``F1 = 2·P·R / (P + R) = 2 TP / (2 TP + FP + FN)``, the best
+      point of :func:`precision_recall_curve`;
+    * ``'g_mean'``: ``sqrt(TPR · (1 − FPR))`` (the G-mean of the two recalls,
+      sensitivity and specificity), the best point of :func:`roc_curve`.
+
+    A tie for the best value goes to the highest threshold (the fewest
+    predicted positives). The threshold is tuned on the data given: choose it
+    on training or validation data and apply it to the test set, or the test
+    score is optimistic.
+    """
+    metric = "best_threshold"
+    if criterion not in ("f1", "g_mean"):
+        raise ValueError(f"{metric}: criterion must be 'f1' or 'g_mean', got {criterion!r}")
+    positive, score = _binary_scores(y_true, y_score, pos_label, metric)
+    fps, tps, thresholds = _counts_at_thresholds(positive, score)          # decreasing t
+    n_positive, n_negative = tps[-1], fps[-1]
+    # from the integer counts, so that equal values tie exactly (no rounding in between)
+    if criterion == "f1":
+        values = 2 * tps / (2 * tps + fps + (n_positive - tps))             # 2TP/(2TP+FP+FN)
+    else:
+        values = np.sqrt(tps * (n_negative - fps) / (n_positive * n_negative))  # √(TPR·TNR)
+    best = int(np.argmax(values))                                           # first: highest t
+    return float(thresholds[best]), float(values[best])
