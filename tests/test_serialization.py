@@ -287,6 +287,7 @@ def test_unsupported_object_fails_before_touching_the_file(tmp_path):
     ({(1, 2): 3}, "dict key"),
     ({"x": np.array([object()], dtype=object)}, "pickle"),
     ({"f": lambda: 0}, r"\['f'\]: unsupported type function"),
+    ({"s": np.zeros(2, dtype=[("\u20ac", np.float32)])}, r"\['s'\]: field names"),
 ])
 def test_other_unsupported_values(tmp_path, bad, message):
     with pytest.raises(TypeError, match=message):
@@ -346,3 +347,122 @@ def test_save_replaces_and_new_files_get_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- hand-made malicious archives: every member is checked before it is trusted -------------
+
+def _npy_bytes(array=None, header=None):
+    """A .npy member: ``array`` saved by NumPy, or a raw version-1.0 ``header`` dict and no data."""
+    if header is None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    text = repr(header).encode("latin1")
+    text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+def _archive(path, members, tree, compress=()):
+    """A zip written by hand: ``members`` {name: .npy bytes}; ``compress`` names deflated ones."""
+    header = {"format": "tinygrad_opt.checkpoint", "version": 1, "tree": tree}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            method = zipfile.ZIP_DEFLATED if name in compress else zipfile.ZIP_STORED
+            archive.writestr(name + ".npy", data, compress_type=method)
+        archive.writestr("__structure__.npy", _npy_bytes(_structure(header)))
+    return path
+
+
+def test_compressed_unreferenced_member_is_refused_without_inflating_it(tmp_path):
+    """A small file whose extra member inflates to 64 MiB: refused, and never inflated."""
+    import tracemalloc
+    path = tmp_path / "bomb.ckpt"
+    count = 8 << 20                                                   # 64 MiB of float64 zeros
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a0.npy", _npy_bytes(np.ones(3)))
+        info = zipfile.ZipInfo("a1.npy")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as member:
+            member.write(_npy_bytes(header={"descr": "<f8", "fortran_order": False,
+                                            "shape": (count,)}))
+            zeros = bytes(1 << 20)
+            for _ in range(count * 8 >> 20):
+                member.write(zeros)
+        header = {"format": "tinygrad_opt.checkpoint", "version": 1, "tree": {"array": "a0"}}
+        archive.writestr("__structure__.npy", _npy_bytes(_structure(header)))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="bomb.ckpt.*'a1.npy' is compressed"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_members_no_structure_node_refers_to_are_refused(tmp_path):
+    path = _archive(tmp_path / "extra.ckpt", {"a0": _npy_bytes(np.ones(2)),
+                                              "a1": _npy_bytes(np.zeros(5))}, {"array": "a0"})
+    with pytest.raises(CheckpointError, match=r"extra.ckpt.*'a1.npy' is not referenced"):
+        load(path)
+    twice = _archive(tmp_path / "twice.ckpt", {"a0": _npy_bytes(np.ones(2))},
+                     {"list": [{"array": "a0"}, {"tensor": "a0", "requires_grad": False}]})
+    with pytest.raises(CheckpointError, match=r"twice.ckpt.*obj\[1\].*'a0.npy' a second time"):
+        load(twice)
+
+
+def test_compressed_members_are_refused(tmp_path):
+    """np.savez_compressed makes an otherwise valid file that save never writes."""
+    path = tmp_path / "compressed.ckpt"
+    header = {"format": "tinygrad_opt.checkpoint", "version": 1, "tree": {"array": "a0"}}
+    np.savez_compressed(open(path, "wb"), a0=np.ones(3), __structure__=_structure(header))
+    with pytest.raises(CheckpointError, match="compressed.ckpt.*'a0.npy' is compressed"):
+        load(path)
+
+
+@pytest.mark.parametrize("shape, data, message", [
+    ((10 ** 12, 10 ** 12), b"\0" * 8, "declares shape"),              # NumPy: MemoryError
+    ((1 << 50, 0), b"", "impossible shape"),                          # 0 bytes, absurd axis
+    ((1 << 40,), b"\0" * 8, "declares shape"),                        # 8 TiB declared, 8 B held
+    ((10 ** 6,), b"\0" * 8, "declares shape"),                        # 8 MB declared, 8 B held
+    ((1,), b"\0" * 800, "declares shape"),                            # more data than declared
+    ((-1,), b"", "impossible shape"),
+], ids=["huge", "absurd-axis", "8TiB", "8MB", "extra-data", "negative"])
+def test_declared_shapes_must_match_the_stored_bytes(tmp_path, shape, data, message):
+    npy = _npy_bytes(header={"descr": "<f8", "fortran_order": False, "shape": shape}) + data
+    path = _archive(tmp_path / "shape.ckpt", {"a0": npy}, {"array": "a0"})
+    with pytest.raises(CheckpointError, match=f"shape.ckpt.*'a0.npy'.*{message}"):
+        load(path)
+
+
+def _set_encrypted_flag(path, name):
+    """Set bit 0 of the general-purpose flags in the member's local and central headers."""
+    data = bytearray(path.read_bytes())
+    encoded = name.encode()
+    for signature, flags_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            if data[start + name_at:start + name_at + len(encoded)] == encoded:
+                data[start + flags_at] |= 0x01
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def test_encrypted_members_are_refused(tmp_path):
+    path = _archive(tmp_path / "locked.ckpt", {"a0": _npy_bytes(np.ones(2))}, {"array": "a0"})
+    _set_encrypted_flag(path, "a0.npy")
+    with pytest.raises(CheckpointError, match="locked.ckpt.*'a0.npy' is encrypted"):
+        load(path)
+
+
+@pytest.mark.parametrize("array", [np.arange(3), np.array(["a", "b"]), np.array([True])],
+                         ids=["int", "str", "bool"])
+def test_non_float_tensor_marked_requires_grad_is_refused(tmp_path, array):
+    path = _archive(tmp_path / "grad.ckpt", {"a0": _npy_bytes(array)},
+                    {"dict": [["w", {"tensor": "a0", "requires_grad": True}]]})
+    with pytest.raises(CheckpointError, match=r"grad.ckpt.*\['w'\].*'a0.npy'.*requires_grad"):
+        load(path)
+    ok = _archive(tmp_path / "fine.ckpt", {"a0": _npy_bytes(array)},
+                  {"tensor": "a0", "requires_grad": False})
+    np.testing.assert_array_equal(load(ok).numpy(), array)

@@ -20,8 +20,11 @@ exactly the given path whatever its suffix:
 docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
 
 * **No pickle**, ever: arrays of Python objects are refused when saving, and
-  loading uses ``np.load(..., allow_pickle=False)``, so a crafted file cannot
-  run code.
+  loading reads each member's ``.npy`` header itself and refuses object
+  dtypes, so a crafted file cannot run code.
+* **Bounded reads**: a member is read only up to the size its header declares
+  (shape times item size, which must equal the bytes it stores); compressed,
+  encrypted or unreferenced members are refused unread.
 * **Atomic writes**: the archive is written to a temporary file in the target's
   directory, flushed and fsync'ed, then renamed over the target with
   ``os.replace``. A crash or an error leaves the previous file as it was, and
@@ -116,6 +119,11 @@ def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
     if array.dtype.hasobject:
         raise TypeError(f"{where}: arrays of Python objects (dtype {array.dtype}) are not "
                         "supported: they would need pickle")
+    try:
+        repr(np.lib.format.dtype_to_descr(array.dtype)).encode("latin1")
+    except UnicodeEncodeError:
+        raise TypeError(f"{where}: field names of dtype {array.dtype} are not Latin-1; .npy "
+                        "stores them only in format 3.0, which checkpoints do not use") from None
     name = f"a{len(arrays)}"
     arrays[name] = array
     return name
@@ -187,6 +195,8 @@ def _fsync_directory(directory: str) -> None:
 # what NumPy and zipfile raise on damaged input
 _READ_ERRORS = (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile, zlib.error,
                 UnicodeDecodeError, TypeError, NotImplementedError, RecursionError)
+_CHUNK = 1 << 24  # array data is read 16 MiB at a time
+_MAX_DIMENSION = 1 << 48  # no real array has an axis this long (256 TiB of bytes)
 
 
 def load(path, device: str = "cpu"):
@@ -197,6 +207,14 @@ def load(path, device: str = "cpu"):
     as ints. Never unpickles. Raises :class:`CheckpointError` naming ``path`` if
     the file is empty, truncated, corrupt, or not a tinygrad_opt checkpoint, and
     FileNotFoundError if it does not exist.
+
+    The archive is read as :func:`save` writes it, and nothing else is trusted:
+    every member must be stored (not compressed), unencrypted and referenced by
+    exactly one node of the structure, and a member is read only up to the size
+    its own ``.npy`` header declares (shape times item size), which must match
+    the bytes it holds. So a small file cannot make ``load`` use much more
+    memory than its own size. Each violation raises CheckpointError naming the
+    member.
     """
     path = os.fspath(path)
     device = backend.check_device(device)
@@ -204,7 +222,8 @@ def load(path, device: str = "cpu"):
         raise FileNotFoundError(f"no checkpoint at '{path}'")
     if os.path.isdir(path):
         raise CheckpointError(f"'{path}' is a directory, not a checkpoint file")
-    if os.path.getsize(path) == 0:
+    file_size = os.path.getsize(path)
+    if file_size == 0:
         raise CheckpointError(f"'{path}' is empty: not a tinygrad_opt checkpoint")
     with open(path, "rb") as file:
         magic = file.read(4)
@@ -213,31 +232,113 @@ def load(path, device: str = "cpu"):
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first bytes (or an empty zip's)
         raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not an .npz archive)")
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = zipfile.ZipFile(path)
     except _READ_ERRORS as error:
         raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not a readable "
                               f".npz archive: {error})") from error
     with archive:
         try:
-            if _STRUCTURE not in archive.files:
+            members = _members(archive, path, file_size)
+            if _STRUCTURE not in members:
                 raise CheckpointError(f"'{path}' is an .npz archive without a '{_STRUCTURE}' "
                                       "entry: not a tinygrad_opt checkpoint")
-            header = _read_header(archive[_STRUCTURE], path)
-            arrays = {name: archive[name] for name in archive.files if name != _STRUCTURE}
+            header = _read_header(_read_member(archive, members[_STRUCTURE], path, file_size),
+                                  path)
+            arrays = _Arrays(archive, members, path, file_size)
+            tree = _decode(header["tree"], arrays, device, path, "obj")
+            unused = sorted(name for name in members if name != _STRUCTURE
+                            and name not in arrays.used)
+            if unused:
+                raise CheckpointError(f"'{path}': member '{unused[0]}.npy' is not referenced by "
+                                      "any tensor or array of the structure (tampered file)")
+            return tree
         except CheckpointError:
             raise
-        except ValueError as error:
-            if "allow_pickle" in str(error):
-                raise CheckpointError(f"'{path}' contains a pickled object array; tinygrad_opt "
-                                      "never unpickles (its checkpoints hold no pickle): "
-                                      "refusing it") from error
-            raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
+        except RecursionError as error:
+            raise CheckpointError(f"'{path}': the structure is nested too deeply") from error
         except _READ_ERRORS as error:
             raise CheckpointError(f"'{path}' is corrupt or truncated: {error}") from error
-    try:
-        return _decode(header["tree"], arrays, device, path, "obj")
-    except RecursionError as error:
-        raise CheckpointError(f"'{path}': the structure is nested too deeply") from error
+
+
+def _members(archive: zipfile.ZipFile, path: str, file_size: int) -> dict:
+    """{name without .npy: ZipInfo}, refusing every member :func:`save` would not write."""
+    members = {}
+    for info in archive.infolist():
+        member = f"'{path}': member {info.filename!r}"
+        if info.flag_bits & 0x1:
+            raise CheckpointError(f"{member} is encrypted; checkpoints are never encrypted")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"{member} is compressed (zip method {info.compress_type}); "
+                                  "tinygrad_opt checkpoints store their members uncompressed")
+        if not info.filename.endswith(".npy") or "/" in info.filename:
+            raise CheckpointError(f"{member} is not a top-level .npy entry")
+        if info.file_size != info.compress_size or info.compress_size > file_size:
+            raise CheckpointError(f"{member} declares {info.file_size} bytes but the file has "
+                                  f"{file_size} (corrupt or truncated)")
+        name = info.filename[:-len(".npy")]
+        if name in members:
+            raise CheckpointError(f"{member} appears twice in the archive")
+        members[name] = info
+    return members
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str,
+                 file_size: int) -> np.ndarray:
+    """One .npy member as an array, reading no more bytes than its header declares."""
+    member = f"'{path}': member {info.filename!r}"
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise CheckpointError(f"{member} has .npy format version {version}; tinygrad_opt "
+                                  "writes and reads versions 1.0 and 2.0")
+        if dtype.hasobject:
+            raise CheckpointError(f"'{path}' contains a pickled object array (member "
+                                  f"{info.filename!r}); tinygrad_opt never unpickles (its "
+                                  "checkpoints hold no pickle): refusing it")
+        if any(size < 0 or size > _MAX_DIMENSION for size in shape):
+            raise CheckpointError(f"{member} declares the impossible shape {shape}")
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
+        stored = info.file_size - stream.tell()
+        if nbytes != stored or count > max(file_size, 1) * 8:
+            raise CheckpointError(f"{member} declares shape {shape} of {dtype} ({nbytes} bytes) "
+                                  f"but holds {stored} bytes of data (tampered or corrupt file)")
+        buffer = bytearray(nbytes)
+        view = memoryview(buffer)
+        done = 0
+        while done < nbytes:
+            chunk = stream.read(min(_CHUNK, nbytes - done))
+            if not chunk:
+                raise CheckpointError(f"{member} is truncated")
+            view[done:done + len(chunk)] = chunk
+            done += len(chunk)
+        if stream.read(1):  # also makes zipfile check the CRC
+            raise CheckpointError(f"{member} holds more bytes than its header declares")
+    array = np.frombuffer(buffer, dtype=dtype, count=count) if count else np.empty(0, dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+class _Arrays:
+    """The archive's arrays, each read when the structure first refers to it, and only once."""
+
+    def __init__(self, archive: zipfile.ZipFile, members: dict, path: str, file_size: int):
+        self.archive, self.members, self.path, self.file_size = archive, members, path, file_size
+        self.used: set[str] = set()
+
+    def read(self, name, where: str) -> np.ndarray:
+        if not isinstance(name, str) or name == _STRUCTURE or name not in self.members:
+            raise CheckpointError(f"'{self.path}': {where}: the structure refers to array "
+                                  f"{name!r}, which the archive does not contain (tampered or "
+                                  "corrupt file)")
+        if name in self.used:
+            raise CheckpointError(f"'{self.path}': {where}: the structure refers to member "
+                                  f"'{name}.npy' a second time (save stores each value once)")
+        self.used.add(name)
+        return _read_member(self.archive, self.members[name], self.path, self.file_size)
 
 
 def _read_header(entry: np.ndarray, path: str) -> dict:
@@ -268,23 +369,27 @@ def _read_header(entry: np.ndarray, path: str) -> dict:
     return header
 
 
-def _decode(node, arrays: dict, device: str, path: str, where: str):
+def _decode(node, arrays: _Arrays, device: str, path: str, where: str):
     """The inverse of :func:`_encode`; every malformed node raises CheckpointError."""
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, dict):
         if "tensor" in node:
-            array = _lookup(node["tensor"], arrays, path, where)
+            array = arrays.read(node["tensor"], where)
             requires_grad = node.get("requires_grad", False)
             if not isinstance(requires_grad, bool):
                 raise CheckpointError(f"'{path}': {where}: requires_grad must be a bool")
+            if requires_grad and array.dtype.kind != "f":
+                raise CheckpointError(f"'{path}': {where}: member '{node['tensor']}.npy' has "
+                                      f"dtype {array.dtype} but is marked requires_grad (only "
+                                      "floating-point tensors can require gradients)")
             Tensor = _tensor_type()
             return Tensor(backend.to_device(array, device), requires_grad=requires_grad,
                           device=device)
         if "array" in node:
-            return _lookup(node["array"], arrays, path, where)
+            return arrays.read(node["array"], where)
         if "scalar" in node:
-            array = _lookup(node["scalar"], arrays, path, where)
+            array = arrays.read(node["scalar"], where)
             if array.ndim != 0:
                 raise CheckpointError(f"'{path}': {where}: a scalar entry must be 0-d")
             return array[()]
@@ -306,9 +411,3 @@ def _decode(node, arrays: dict, device: str, path: str, where: str):
             return result
     raise CheckpointError(f"'{path}': {where}: malformed structure node {node!r:.80}")
 
-
-def _lookup(name, arrays: dict, path: str, where: str) -> np.ndarray:
-    if not isinstance(name, str) or name not in arrays:
-        raise CheckpointError(f"'{path}': {where}: the structure refers to array {name!r}, "
-                              "which the archive does not contain (tampered or corrupt file)")
-    return arrays[name]
