@@ -2,6 +2,7 @@
 
     tinygrad-opt tune --method bayes --trials 20 --epochs 10 --save runs/tune-1
     tinygrad-opt tune --method coarse-to-fine --trials 30 --epochs 12 --workers 4
+    tinygrad-opt tune --method bayes --trials 200 --scheduler tcp://10.0.0.1:8786   # Dask
 
 Searched (the lecture notes' most important hyperparameters):
 
@@ -119,6 +120,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="seed of the search and of every trial's model (default 0)")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel trials in worker processes (default 1: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                        help="run the trials on a Dask cluster: the address of a running "
+                        "'dask scheduler' (tcp://host:8786), or local:N for N worker "
+                        "processes on this machine; bayes proposes as many trials at once as "
+                        "the cluster has worker threads (needs the distributed extra)")
     parser.add_argument("--save", metavar="DIR",
                         help="write one JSON file per trial, named by rank and validation "
                         "accuracy, and search.json, to DIR")
@@ -152,12 +158,24 @@ def run(args) -> int:
         if earlier_trial_files(args.save) and not args.overwrite:
             raise ValueError(f"--save {args.save}: the directory already holds the trial files "
                              "of an earlier search; add --overwrite to replace them")
+    if args.scheduler is not None and args.workers > 1:
+        raise ValueError("--workers starts local worker processes; with --scheduler the "
+                         "Dask cluster's workers run the trials: give one or the other")
     space = search_space(args.epochs, args.seed)
     progress = not args.no_progress
+    client = None
+    if args.scheduler is not None:   # Dask: trials go to the cluster's workers
+        from tinygrad_opt.distributed import dask_client
+        client = dask_client(args.scheduler)
+        executor = client.get_executor()
+        workers = sum(client.nthreads().values())
+    else:
+        executor = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
+        workers = args.workers
+    where = f" on Dask ({args.scheduler})" if client is not None else ""
     print(f"tune: {args.method} search, {args.trials} trials, {args.epochs} epochs each, "
-          f"{args.workers} worker{'s' if args.workers > 1 else ''}; maximising validation "
+          f"{workers} worker{'s' if workers > 1 else ''}{where}; maximising validation "
           "accuracy of the digits MLP", flush=True)
-    executor = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
     start = time.perf_counter()
     try:
         common = dict(seed=args.seed, mode="max", executor=executor, progress=progress)
@@ -167,13 +185,15 @@ def run(args) -> int:
             result = grid_search(digits_objective, space, n_trials=args.trials, **common)
         elif args.method == "bayes":
             result = bayes_search(digits_objective, space, n_trials=args.trials,
-                                  batch_size=args.workers, **common)
+                                  batch_size=workers, **common)
         else:
             result = coarse_to_fine(digits_objective, space,
                                     stages=_stages(args.trials, args.epochs), **common)
     finally:
         if executor is not None:
             executor.shutdown()
+        if client is not None:
+            client.close()           # and the local cluster it started, if any
     seconds = time.perf_counter() - start
     print()
     print(result.summary())

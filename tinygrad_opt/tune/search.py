@@ -13,7 +13,8 @@ Every search is called the same way::
   reproducible too);
 * a trial that raises an exception, or returns NaN or ±inf, is recorded as
   failed with its error (``trial.status == 'failed'``, ``trial.error``) and the
-  search goes on. ``KeyboardInterrupt`` still stops everything.
+  search goes on; so is a trial whose worker process died (Dask first retries
+  it on other workers). ``KeyboardInterrupt`` still stops everything.
 
 **Budgets.** Coarse-to-fine gives each stage a budget (e.g. the number of
 epochs). The objective receives it as ``params['budget']``, so there is one
@@ -41,12 +42,16 @@ function)::
         result = random_search(objective, space, n_trials=40, executor=pool)
 
 A distributed engine that offers an Executor plugs in the same way, without
-this package depending on it. With Dask (``pip install distributed``)::
+this package depending on it. With Dask (the ``distributed`` extra; the
+command line's ``tinygrad-opt tune --scheduler``; docs/scale-out.md)::
 
     from distributed import Client
     client = Client("scheduler-address:8786")         # or Client() for a local cluster
     result = random_search(objective, space, n_trials=200,
                            executor=client.get_executor())
+
+On Dask the objective must be importable on the workers (or pickled by value:
+``cloudpickle.register_pickle_by_value(module)``).
 
 Seed each trial's model inside the objective (``tg.manual_seed(...)``): the
 framework's global generator is shared by consecutive trials in one process,
@@ -59,7 +64,7 @@ import itertools
 import math
 import pickle
 import time
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import BrokenExecutor, Executor, as_completed
 from typing import Any, Callable
 
 import numpy as np
@@ -157,10 +162,21 @@ def run_trials(objective: Callable, jobs: list[tuple], executor: Executor | None
         try:
             trial = future.result()
         except Exception as error:  # run_trial catches the objective's errors: this is not one
-            raise RuntimeError(_executor_hint(error, objective, futures[future][0])) from error
+            if not _lost_worker(error):
+                raise RuntimeError(_executor_hint(error, objective, futures[future][0])) from error
+            number, params, budget, stage = futures[future]
+            trial = Trial(number, dict(params), status="failed", budget=budget, stage=stage,
+                          error=f"the worker running it died ({_describe(error)})")
         trials.append(trial)
         _report(progress, trial, total)
     return sorted(trials, key=lambda trial: trial.number)
+
+
+def _lost_worker(error: BaseException) -> bool:
+    """True when the process running a trial died (killed, out of memory, its machine lost):
+    Dask's ``KilledWorker`` (after its retries on other workers) or a broken process pool.
+    That trial fails and the search goes on; any other executor error stops the search."""
+    return isinstance(error, BrokenExecutor) or type(error).__name__ == "KilledWorker"
 
 
 def _executor_hint(error: BaseException, objective: Callable, number: int) -> str:
