@@ -175,6 +175,30 @@ def ref_nadam(theta, g, state, hp):
     return theta - lr * mu_next / (1 - state["prod"] * mu_next) * state["m"] / denom
 
 
+def ref_sgd_notes(x, dx, state, hp):
+    """The lecture notes' momentum, as written there (v starts at 0), plus L2 in dx."""
+    learning_rate, mu = hp["lr"], hp["momentum"]
+    dx = dx + hp.get("weight_decay", 0) * x
+    v = state["v"] = mu * state.get("v", 0) - learning_rate * dx
+    x += v
+    return x
+
+
+def ref_adam_notes(x, dx, state, hp):
+    """The lecture notes' Adam, as written there (no bias correction), plus weight decay."""
+    learning_rate, (beta1, beta2), eps = hp["lr"], hp.get("betas", (0.9, 0.999)), \
+        hp.get("eps", 1e-8)
+    wd = hp.get("weight_decay", 0)
+    if hp.get("decoupled", False):
+        x = x - learning_rate * wd * x
+    else:
+        dx = dx + wd * x
+    m = state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * dx
+    v = state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * (dx ** 2)
+    x += - learning_rate * m / (np.sqrt(v) + eps)
+    return x
+
+
 # (id, optimizer class, reference, constructor kwargs, per-group options,
 #  reference-only settings and defaults the constructor fills in itself)
 CASES = [
@@ -200,6 +224,12 @@ CASES = [
      ({"lr": 0.01}, {"lr": 0.03, "weight_decay": 0.1}), {"decoupled": True, "weight_decay": 1e-2}),
     ("adamw-amsgrad", optim.AdamW, ref_adam, {"amsgrad": True},
      ({"lr": 0.01, "weight_decay": 0.3}, {"lr": 0.03}), {"decoupled": True, "weight_decay": 1e-2}),
+    ("sgd-notes", optim.SGD, ref_sgd_notes, {"momentum": 0.9, "momentum_form": "notes"},
+     ({"lr": 0.05}, {"lr": 0.02, "weight_decay": 0.05}), {}),
+    ("adam-notes", optim.Adam, ref_adam_notes, {"bias_correction": False},
+     ({"lr": 0.01}, {"lr": 0.03, "weight_decay": 0.1}), {}),
+    ("adamw-notes", optim.AdamW, ref_adam_notes, {"bias_correction": False, "amsgrad": False},
+     ({"lr": 0.01}, {"lr": 0.03, "weight_decay": 0.1}), {"decoupled": True, "weight_decay": 1e-2}),
     ("adagrad", optim.Adagrad, ref_adagrad, {}, ({"lr": 0.1}, {"lr": 0.05}), {}),
     ("adagrad-options", optim.Adagrad, ref_adagrad,
      {"lr_decay": 0.05, "initial_accumulator_value": 0.1},
@@ -367,6 +397,86 @@ def test_lecture_momentum_matches_pytorch_form_only_for_constant_lr(changing_lr,
         optimizer.step()
     same = np.allclose(w.numpy(), expected, rtol=1e-12, atol=1e-12)
     assert same != changing_lr
+
+
+def quadratic_run(optimizer_factory, lrs, device, seed=4):
+    """Minimise ½·wᵀAw with the optimizer, writing lrs[t] into the group before step t."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(4, 4))
+    A = A @ A.T + np.eye(4)
+    start = rng.normal(size=4)
+    w = tg.tensor(start.copy(), device=device, requires_grad=True)
+    At = tg.tensor(A, device=device)
+    optimizer = optimizer_factory([w])
+    for lr in lrs:
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        (0.5 * (w * (At @ w)).sum()).backward()  # gradient A w
+        optimizer.step()
+    return w.numpy(), lecture_momentum(start.copy(), lambda x: A @ x, lrs, mu=0.9)
+
+
+@pytest.mark.parametrize("changing_lr", [False, True])
+def test_momentum_form_notes_is_the_notes_lines_with_or_without_a_schedule(changing_lr, device):
+    lrs = [0.02] * 10 + ([0.005] * 10 if changing_lr else [0.02] * 10)
+    notes, expected = quadratic_run(
+        lambda params: optim.SGD(params, lr=0.02, momentum=0.9, momentum_form="notes"),
+        lrs, device)
+    np.testing.assert_allclose(notes, expected, rtol=1e-12, atol=1e-12)
+    pytorch, _ = quadratic_run(lambda params: optim.SGD(params, lr=0.02, momentum=0.9),
+                               lrs, device)
+    # the two forms agree under a constant rate and part ways when the rate changes
+    assert np.allclose(pytorch, notes, rtol=1e-12, atol=1e-12) != changing_lr
+
+
+def test_momentum_form_notes_under_a_scheduler_differs_from_pytorch_form(device):
+    from tinygrad_opt.optim.lr_scheduler import StepLR
+    finals = {}
+    for form in ("pytorch", "notes"):
+        tg.manual_seed(0)
+        w = tg.tensor(np.array([3.0, -2.0]), device=device, requires_grad=True)
+        optimizer = optim.SGD([w], lr=0.1, momentum=0.9, momentum_form=form)
+        scheduler = StepLR(optimizer, step_size=5, gamma=0.1)
+        for _ in range(12):
+            optimizer.zero_grad()
+            (w * w).sum().backward()
+            optimizer.step()
+            scheduler.step()
+        finals[form] = w.numpy()
+    assert not np.allclose(finals["pytorch"], finals["notes"])
+    assert set(optimizer.state[w]) == {"velocity"}        # the notes' v, not PyTorch's b
+
+
+def test_momentum_form_rejects_what_the_notes_form_does_not_have():
+    w = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="Invalid momentum_form"):
+        optim.SGD([w], lr=0.1, momentum=0.9, momentum_form="keras")
+    for bad in ({"nesterov": True}, {"dampening": 0.1}, {"fused": True}):
+        with pytest.raises(ValueError, match="momentum_form='notes'"):
+            optim.SGD([w], lr=0.1, momentum=0.9, momentum_form="notes", **bad)
+    # no kernel for the notes' form: the GPU default (fused=None) falls back to readable
+    assert optim.SGD([w], lr=0.1, momentum=0.9, momentum_form="notes").defaults["fused"] is False
+
+
+def test_adam_without_bias_correction_takes_larger_early_steps(device):
+    """A steady gradient g: corrected Adam steps lr·sign(g) from the first step; the notes'
+    form steps lr·(1 − β1^t)/√(1 − β2^t) (3.2 at t = 1, 6.5 at t = 10), then tends to lr."""
+    steps = {}
+    for corrected in (True, False):
+        w = tg.tensor(np.zeros(3), device=device, requires_grad=True)
+        optimizer = optim.Adam([w], lr=1e-3, eps=0.0, bias_correction=corrected)
+        positions = []
+        for _ in range(10):
+            optimizer.zero_grad()
+            (w * tg.tensor(np.array([1.0, -2.0, 0.5]), device=device)).sum().backward()
+            optimizer.step()
+            positions.append(w.numpy().copy())
+        steps[corrected] = -np.diff(np.array([np.zeros(3)] + positions), axis=0)[:, 0]
+    np.testing.assert_allclose(steps[True], 1e-3, rtol=1e-9)
+    t = np.arange(1, 11)
+    np.testing.assert_allclose(steps[False], 1e-3 * (1 - 0.9 ** t) / np.sqrt(1 - 0.999 ** t),
+                               rtol=1e-9)
+    assert steps[False][0] == pytest.approx(3.162e-3, rel=1e-3)
 
 
 def test_nesterov_stores_the_lecture_notes_look_ahead_point(device):
@@ -542,10 +652,11 @@ def test_hyperparameter_validation(make, message):
 def test_default_hyperparameters_match_pytorch():
     p = [tg.tensor(np.ones(2), requires_grad=True)]
     assert optim.SGD(p).defaults == dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                                         nesterov=False, maximize=False, fused=None)
+                                         nesterov=False, maximize=False, fused=None,
+                                         momentum_form="pytorch")
     adam = optim.Adam(p).defaults
-    assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"], adam["amsgrad"]) == \
-        (1e-3, (0.9, 0.999), 1e-8, 0, False)
+    assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"], adam["amsgrad"],
+            adam["bias_correction"]) == (1e-3, (0.9, 0.999), 1e-8, 0, False, True)
     assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
     adagrad = optim.Adagrad(p).defaults
     assert (adagrad["lr"], adagrad["lr_decay"], adagrad["initial_accumulator_value"],

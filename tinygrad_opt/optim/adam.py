@@ -18,11 +18,19 @@ class Adam(Optimizer):
         θ ← θ − γ·λ·θ                       instead, if decoupled_weight_decay (AdamW)
         m ← β1·m + (1−β1)·g                 first moment: running mean of g
         v ← β2·v + (1−β2)·g²                second moment: running mean of g²
-        m̂ ← m / (1 − β1^t)                  bias correction (m and v start at 0)
+        c1 ← 1 − β1^t,  c2 ← 1 − β2^t      bias correction (m and v start at 0)
+        c1 ← 1,  c2 ← 1                     instead, if not bias_correction (the notes' form)
+        m̂ ← m / c1
         v_max ← max(v_max, v)               if amsgrad
-        v̂ ← v_max / (1 − β2^t)              if amsgrad
-        v̂ ← v / (1 − β2^t)                  otherwise
+        v̂ ← v_max / c2                      if amsgrad
+        v̂ ← v / c2                          otherwise
         θ ← θ − γ·m̂ / (√v̂ + ε)
+
+    Without bias correction this is the lecture notes' Adam,
+    ``m = beta1*m + (1-beta1)*dx; v = beta2*v + (1-beta2)*(dx**2);
+    x += - learning_rate * m / (np.sqrt(v) + eps)``. Its early steps are larger:
+    for a steady gradient m/√v ≈ (1 − β1^t)/√(1 − β2^t), 3.2 at t = 1 and 6.5 at
+    t = 10 with the default betas, tending to 1; see docs/optim-adam.md.
 
     State per parameter: ``'step'`` (t), ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v),
     ``'max_exp_avg_sq'`` (v_max, with amsgrad).
@@ -38,19 +46,22 @@ class Adam(Optimizer):
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
             (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
         decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
+        bias_correction: divide m and v by 1 − β^t (Kingma & Ba, PyTorch); False is
+            the lecture notes' form.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
-                 fused: bool | None = None):
+                 fused: bool | None = None, bias_correction: bool = True):
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)
         check_non_negative("weight_decay value", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay, fused=fused)
+                        decoupled_weight_decay=decoupled_weight_decay, fused=fused,
+                        bias_correction=bias_correction)
         super().__init__(params, defaults)
 
     @elementwise
@@ -79,13 +90,17 @@ class Adam(Optimizer):
             g = g + weight_decay * theta                       # g ← g + λ·θ
         m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
         v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
-        m_hat = m / (1 - beta1 ** t)                           # m̂ ← m / (1 − β1^t)
+        if group["bias_correction"]:
+            c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t            # c1 ← 1 − β1^t,  c2 ← 1 − β2^t
+        else:
+            c1 = c2 = 1.0                                      # c1 ← 1,  c2 ← 1   (the notes)
+        m_hat = m / c1                                         # m̂ ← m / c1
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
             xp.maximum(v_max, v, out=v_max)                    # v_max ← max(v_max, v)
-            v_hat = v_max / (1 - beta2 ** t)                   # v̂ ← v_max / (1 − β2^t)
+            v_hat = v_max / c2                                 # v̂ ← v_max / c2
         else:
-            v_hat = v / (1 - beta2 ** t)                       # v̂ ← v / (1 − β2^t)
+            v_hat = v / c2                                     # v̂ ← v / c2
         theta -= lr * m_hat / (xp.sqrt(v_hat) + eps)           # θ ← θ − γ·m̂ / (√v̂ + ε)
 
 
@@ -99,10 +114,11 @@ class AdamW(Adam):
         θ ← θ − γ·λ·θ                       decoupled weight decay
         m ← β1·m + (1−β1)·g
         v ← β2·v + (1−β2)·g²
-        m̂ ← m / (1 − β1^t)
+        c1 ← 1 − β1^t,  c2 ← 1 − β2^t      (c1 = c2 = 1 if not bias_correction)
+        m̂ ← m / c1
         v_max ← max(v_max, v)               if amsgrad
-        v̂ ← v_max / (1 − β2^t)              if amsgrad
-        v̂ ← v / (1 − β2^t)                  otherwise
+        v̂ ← v_max / c2                      if amsgrad
+        v̂ ← v / c2                          otherwise
         θ ← θ − γ·m̂ / (√v̂ + ε)
 
     It is :class:`Adam` with ``decoupled_weight_decay=True`` (the code is
@@ -111,7 +127,8 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
-                 maximize: bool = False, fused: bool | None = None):
+                 maximize: bool = False, fused: bool | None = None,
+                 bias_correction: bool = True):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
-                         fused=fused)
+                         fused=fused, bias_correction=bias_correction)

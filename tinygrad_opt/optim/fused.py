@@ -105,7 +105,9 @@ def _scalars(theta, *values):
 
 
 def sgd(theta, g, state: dict, group: dict) -> None:
-    """Fused twin of ``SGD.update``."""
+    """Fused twin of ``SGD.update`` (PyTorch's momentum form only)."""
+    if group.get("momentum_form", "pytorch") == "notes" and group["momentum"] != 0:
+        raise RuntimeError("SGD: momentum_form='notes' has no fused GPU kernel; pass fused=False")
     cupy = _cupy()
     sign = -1.0 if group["maximize"] else 1.0
     lr, momentum, dampening, weight_decay = _scalars(
@@ -144,8 +146,10 @@ def adam(theta, g, state: dict, group: dict) -> None:
     t = state["step"]
     beta1, beta2 = group["betas"]
     decoupled = group["decoupled_weight_decay"]
+    corrected = group.get("bias_correction", True)              # False: c1 = c2 = 1 (the notes)
     scalars = _scalars(theta, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                       -1.0 if group["maximize"] else 1.0, 1 - beta1 ** t, 1 - beta2 ** t)
+                       -1.0 if group["maximize"] else 1.0, 1 - beta1 ** t if corrected else 1.0,
+                       1 - beta2 ** t if corrected else 1.0)
     inputs = ("T g, T lr, T beta1, T beta2, T eps, T weight_decay, T sign, "
               "T bias_correction1, T bias_correction2, bool decoupled")
     body = """

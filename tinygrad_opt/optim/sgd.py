@@ -14,18 +14,26 @@ class SGD(Optimizer):
 
         g ← −g                       if maximize
         g ← g + λ·θ                  if λ ≠ 0      (L2 penalty λ/2·‖θ‖²)
-        if μ ≠ 0:
+        if μ ≠ 0 and momentum_form == 'notes':     (the lecture notes' form)
+            v ← −γ·g                 at the first step (v starts at 0)
+            v ← μ·v − γ·g            afterwards
+            θ ← θ + v
+        elif μ ≠ 0:                                (PyTorch's form, the default)
             b ← g                    at the first step
             b ← μ·b + (1−τ)·g        afterwards
             g ← g + μ·b              if nesterov
             g ← b                    otherwise
-        θ ← θ − γ·g
+            θ ← θ − γ·g
+        else:
+            θ ← θ − γ·g
 
-    This is PyTorch's form of momentum. The lecture-notes form
-    ``v ← μ·v − γ·g; θ ← θ + v`` gives the same trajectory when τ = 0 and γ is
-    constant (then v = −γ·b); see docs/optimizers.md.
+    The two momentum forms give the same trajectory when τ = 0 and γ is constant
+    (then v = −γ·b). Under a schedule they differ: the notes' velocity keeps the
+    steps taken at the old rates, PyTorch's buffer is rescaled by the new rate at
+    once; see docs/optim-sgd-momentum.md.
 
-    State per parameter: ``'momentum_buffer'`` (b), when μ ≠ 0.
+    State per parameter: ``'momentum_buffer'`` (b), or ``'velocity'`` (v) in the
+    notes' form, when μ ≠ 0.
 
     Args:
         params: Tensors or parameter-group dicts to optimize.
@@ -37,19 +45,30 @@ class SGD(Optimizer):
         maximize: climb the objective instead of descending it.
         fused: on 'cuda', run the update as one fused GPU kernel per tensor
             (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
+            The notes' form has no kernel: None means readable, True is an error.
+        momentum_form: ``'pytorch'`` (default) or ``'notes'`` (``v = mu*v -
+            learning_rate*dx; x += v``; no dampening, no Nesterov: the notes'
+            Nesterov needs the gradient at x + μ·v, which one step() cannot take).
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
-                 maximize: bool = False, fused: bool | None = None):
+                 maximize: bool = False, fused: bool | None = None,
+                 momentum_form: str = "pytorch"):
         check_non_negative("learning rate", lr)
         check_non_negative("momentum value", momentum)
         check_non_negative("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        if momentum_form not in ("pytorch", "notes"):
+            raise ValueError(f"Invalid momentum_form: {momentum_form!r} (expected 'pytorch' "
+                             "or 'notes')")
+        if momentum_form == "notes" and (nesterov or dampening != 0 or fused):
+            raise ValueError("SGD: momentum_form='notes' takes no nesterov, dampening or fused")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        fused=fused)
+                        fused=False if momentum_form == "notes" else fused,  # (no kernel)
+                        momentum_form=momentum_form)
         super().__init__(params, defaults)
 
     @elementwise
@@ -63,6 +82,14 @@ class SGD(Optimizer):
             g = -g                                             # g ← −g
         if weight_decay != 0:
             g = g + weight_decay * theta                       # g ← g + λ·θ
+        if momentum != 0 and group["momentum_form"] == "notes":
+            v = state.get("velocity")
+            if v is None:
+                v = state["velocity"] = -lr * g                # v ← −γ·g          (first step)
+            else:
+                v[...] = momentum * v - lr * g                 # v ← μ·v − γ·g
+            theta += v                                         # θ ← θ + v
+            return
         if momentum != 0:
             b = state.get("momentum_buffer")
             if b is None:
