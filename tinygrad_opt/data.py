@@ -11,7 +11,10 @@ The names and behaviour follow ``torch.utils.data``:
 * :func:`random_split` cuts a data set into disjoint random parts (train /
   validation / test), :func:`standardize` scales features with statistics of the
   training part only, and :func:`balanced_indices` over- or under-samples
-  classes for imbalanced problems.
+  classes for imbalanced problems; :func:`class_weights` weighs the loss
+  instead;
+* :class:`RandomShiftRotate` augments small images (the 8x8 digits) with
+  random small shifts and rotations (:func:`shift_rotate` does one warp).
 
 All of this is host-side bookkeeping (index arithmetic in NumPy); only the
 finished batch is sent to the device, once.
@@ -33,6 +36,7 @@ from tinygrad_opt import backend
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader",
     "random_split", "standardize", "balanced_indices",
+    "class_weights", "shift_rotate", "RandomShiftRotate",
 ]
 
 
@@ -368,3 +372,147 @@ def balanced_indices(labels, mode: str = "over", seed=None) -> np.ndarray:
             chosen.append(rng.choice(members, size=target, replace=False))
     indices = np.concatenate(chosen).astype(np.int64)
     return indices[rng.permutation(len(indices))]
+
+
+def class_weights(labels, num_classes: int | None = None) -> np.ndarray:
+    """One weight per class from the class counts: ``w_c = N / (C · n_c)``.
+
+    ``N`` samples, ``C`` classes, ``n_c`` samples of class c: the "balanced"
+    weights of scikit-learn's ``compute_class_weight('balanced', ...)``, the
+    usual choice for PyTorch's ``weight=`` argument. Every class then carries
+    the same total weight ``N / C`` (``w_c · n_c``), as if the classes were
+    balanced; a class as frequent as in a balanced set gets weight 1. Use it
+    as ``F.cross_entropy(logits, y, weight=tg.tensor(class_weights(y)))``;
+    for a binary problem, ``pos_weight = w_1 / w_0 = n_0 / n_1`` of
+    ``F.binary_cross_entropy_with_logits`` gives the same ratio.
+
+    ``labels`` are integer class labels 0..C−1 (array, list or Tensor); ``C``
+    is ``num_classes`` or one more than the largest label. A class with no
+    sample has no finite weight and raises an error. Returns float32 ``(C,)``.
+    """
+    labels = np.asarray(_to_host(labels)).reshape(-1)
+    if labels.size == 0:
+        raise ValueError("class_weights: labels is empty")
+    if not (np.issubdtype(labels.dtype, np.integer) or
+            (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)))):
+        raise TypeError(f"class_weights: labels must be integer classes 0..C-1, got dtype "
+                        f"{labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.min() < 0:
+        raise ValueError(f"class_weights: labels must be 0..C-1, found {labels.min()}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1
+    elif labels.max() >= num_classes:
+        raise ValueError(f"class_weights: label {labels.max()} does not fit "
+                         f"num_classes={num_classes}")
+    counts = np.bincount(labels, minlength=num_classes)                   # (C,) n_c
+    if np.any(counts == 0):
+        raise ValueError(f"class_weights: classes {np.flatnonzero(counts == 0).tolist()} have "
+                         "no sample, so no weight N / (C · 0)")
+    return (len(labels) / (num_classes * counts)).astype(np.float32)       # N / (C · n_c)
+
+
+# --- augmentation: small shifts and rotations of small images ---------------------------------
+
+def shift_rotate(images, shifts, degrees, image_shape: tuple | None = None,
+                 fill: float = 0.0):
+    """Shift and rotate each image by its own amounts, with bilinear interpolation.
+
+    ``images`` ``(N, H, W)``, or ``(N, H·W)`` flattened rows with
+    ``image_shape=(H, W)`` (square rows are taken as square images). Image n
+    is rotated by ``degrees[n]`` counter-clockwise about its centre, then moved
+    by ``shifts[n] = (down, right)`` pixels (fractions allowed). Each output
+    pixel p reads the input where the inverse motion takes it, between four
+    pixels, weighted by distance (bilinear); outside the image reads ``fill``
+    (0, the digits' background)::
+
+        c = ((H − 1)/2, (W − 1)/2),   q = p − c − shift
+        source = R(−θ)·q + c,         R(−θ) = [[cos θ, sin θ], [−sin θ, cos θ]]
+
+    so a whole-pixel shift moves the pixels exactly and 90° is ``np.rot90``.
+    Everything is array arithmetic on the whole batch (one fancy-index gather
+    per corner); it runs on the host with NumPy. A Tensor comes back as a
+    Tensor on its device (no graph: this is data preparation), an array as an
+    array of the same shape; integer images become float32.
+    """
+    Tensor = _tensor_type()
+    device = images.device if isinstance(images, Tensor) else None
+    array = np.asarray(_to_host(images))
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    flat_shape = array.shape
+    if array.ndim == 2:
+        if image_shape is None:
+            side = math.isqrt(array.shape[1])
+            if side * side != array.shape[1]:
+                raise ValueError(f"shift_rotate: rows of {array.shape[1]} pixels are not square "
+                                 "images; pass image_shape=(H, W)")
+            image_shape = (side, side)
+        if math.prod(image_shape) != array.shape[1]:
+            raise ValueError(f"shift_rotate: image_shape {tuple(image_shape)} does not hold "
+                             f"rows of {array.shape[1]} pixels")
+        array = array.reshape(len(array), *image_shape)
+    elif array.ndim != 3:
+        raise ValueError(f"shift_rotate: images must be (N, H, W) or (N, H*W), got shape "
+                         f"{flat_shape}")
+    n, height, width = array.shape
+    shifts = np.broadcast_to(np.asarray(shifts, dtype=np.float64), (n, 2))    # (N, 2)
+    theta = np.deg2rad(np.broadcast_to(np.asarray(degrees, dtype=np.float64), (n,)))
+    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]    # (N, 1, 1)
+    center_r, center_c = (height - 1) / 2.0, (width - 1) / 2.0
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")  # (H, W)
+    q_r = rows[None] - center_r - shifts[:, 0, None, None]                   # (N, H, W)
+    q_c = cols[None] - center_c - shifts[:, 1, None, None]                   # (N, H, W)
+    source_r = cos * q_r + sin * q_c + center_r                              # R(−θ)·q + c
+    source_c = -sin * q_r + cos * q_c + center_c
+    # a ring of `fill` around each image; coordinates beyond it read the ring
+    padded = np.pad(array, ((0, 0), (1, 1), (1, 1)), constant_values=fill)   # (N, H+2, W+2)
+    source_r = np.clip(source_r + 1, 0, height + 1)                          # padded coordinates
+    source_c = np.clip(source_c + 1, 0, width + 1)
+    r0, c0 = np.floor(source_r).astype(np.int64), np.floor(source_c).astype(np.int64)
+    r1, c1 = np.minimum(r0 + 1, height + 1), np.minimum(c0 + 1, width + 1)
+    fr, fc = source_r - r0, source_c - c0                                    # (N, H, W) in [0, 1)
+    batch = np.arange(n)[:, None, None]
+    out = ((1 - fr) * (1 - fc) * padded[batch, r0, c0] + (1 - fr) * fc * padded[batch, r0, c1]
+           + fr * (1 - fc) * padded[batch, r1, c0] + fr * fc * padded[batch, r1, c1])
+    out = out.astype(array.dtype).reshape(flat_shape)
+    if device is not None:
+        return Tensor(backend.to_device(out, device), device=device)
+    return out
+
+
+class RandomShiftRotate:
+    """Data augmentation: a random small shift and rotation for every image of a batch.
+
+    ``augment = RandomShiftRotate(max_shift=1.0, max_degrees=15.0, seed=0)``;
+    ``augment(X)`` returns a new batch where image n is :func:`shift_rotate`-d
+    by a shift drawn uniformly from ``[−max_shift, max_shift]`` pixels on each
+    axis and an angle drawn uniformly from ``[−max_degrees, max_degrees]``.
+    Each call draws fresh amounts (call it once per epoch or per batch); an
+    int ``seed`` makes the sequence of calls reproducible, ``seed=None`` draws
+    from the framework's generator (``tg.manual_seed``). ``X`` as in
+    :func:`shift_rotate`: ``(N, H, W)``, or flattened square rows such as the
+    digits' ``(N, 64)``. Apply it to training batches only.
+    """
+
+    def __init__(self, max_shift: float = 1.0, max_degrees: float = 15.0,
+                 image_shape: tuple | None = None, fill: float = 0.0, seed=None):
+        for name, value in (("max_shift", max_shift), ("max_degrees", max_degrees)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"RandomShiftRotate: {name} must be a finite number >= 0, "
+                                 f"got {value!r}")
+        self.max_shift = float(max_shift)
+        self.max_degrees = float(max_degrees)
+        self.image_shape = image_shape
+        self.fill = fill
+        self._rng = None if seed is None else _generator(seed)
+
+    def __call__(self, images):
+        rng = self._rng if self._rng is not None else backend.host_rng()
+        n = images.shape[0]
+        shifts = rng.uniform(-self.max_shift, self.max_shift, size=(n, 2))      # (N, 2) pixels
+        degrees = rng.uniform(-self.max_degrees, self.max_degrees, size=n)      # (N,)
+        return shift_rotate(images, shifts, degrees, self.image_shape, self.fill)
+
+    def __repr__(self) -> str:
+        return f"RandomShiftRotate(max_shift={self.max_shift}, max_degrees={self.max_degrees})"

@@ -17,6 +17,10 @@ members, each a helper here, and one way to get rid of them:
 4. **A running average of the parameters** is not an ensemble of outputs but a
    single averaged model: ``optim.swa_utils.AveragedModel`` (mean or EMA).
 
+A fifth way, from the notes' list against overfitting: **bagging** (Breiman
+1996), :func:`bagging`, trains each member on its own bootstrap sample of the
+training set, so the members also differ in the data they saw.
+
 Distillation (Hinton et al. 2015): :func:`distill` trains one small *student*
 to match the ensemble's softened probabilities (and the labels), so the
 deployed model is a single network.
@@ -43,7 +47,8 @@ from tinygrad_opt.nn.module import Module, ModuleList
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["Ensemble", "train_seeds", "SnapshotCollector", "snapshot_ensemble",
-           "cyclic_cosine", "from_search", "soft_targets", "distillation_loss", "distill"]
+           "cyclic_cosine", "from_search", "soft_targets", "distillation_loss", "distill",
+           "bagging"]
 
 TINY = 1e-12   # probabilities are clipped to this before a log: log(0) would be -inf
 
@@ -421,3 +426,81 @@ def distill(teacher, student: Module, loader: Iterable, temperature: float = 4.0
             shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "epoch")
             print(f"distill epoch {epoch + 1}/{epochs}  {shown}", flush=True)
     return history
+
+
+# --- bagging: one bootstrap sample of the training set per member ----------------------------
+
+class _TransformedLoader:
+    """The batches of ``loader`` with ``transform`` applied to their inputs (augmentation)."""
+
+    def __init__(self, loader, transform: Callable):
+        self.loader = loader
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield self.transform(x), y
+
+
+def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn: Callable,
+            dataset, n_models: int = 5, epochs: int = 1, batch_size: int = 32,
+            max_samples: float = 1.0, seed: int = 0, transform: Callable | None = None,
+            device: str = "cpu", combine: str = "proba", **fit_kwargs) -> Ensemble:
+    """Bootstrap aggregating: ``n_models`` models, each trained on a bootstrap sample.
+
+    For member m = 0, 1, ...: draw ``round(max_samples · N)`` indices from the
+    N samples of ``dataset`` uniformly *with replacement* (a bootstrap sample:
+    with ``max_samples = 1`` it holds about 1 − 1/e ≈ 63% of the distinct
+    samples, some several times), then ``tg.manual_seed(seed + m)``,
+    ``model = make_model()``, ``optimizer = make_optimizer(model.parameters())``
+    and :func:`tinygrad_opt.train.fit` for ``epochs`` on a shuffled
+    ``DataLoader`` of that sample (``batch_size``, batch order seeded by
+    ``seed + m``). ``transform``, if given, is applied to every training
+    batch's inputs (data augmentation, e.g. ``data.RandomShiftRotate``).
+    Extra keywords go to ``fit`` (``progress`` defaults to False).
+
+    The average of the members (:class:`Ensemble`, ``combine``) has a lower
+    variance than one member: each member overfits its own sample, and the
+    average keeps what they agree on. The bootstrap indices are drawn from
+    ``numpy.random.default_rng(seed)``, so one seed fixes the whole ensemble.
+
+    Returns the :class:`Ensemble`, with ``histories`` (each member's
+    ``History``), ``bootstrap_indices`` (each member's sample, int64) and
+    ``out_of_bag`` (each member's unseen indices: a free validation set for
+    that member).
+    """
+    import numpy as np
+    from tinygrad_opt.data import DataLoader, Subset
+    from tinygrad_opt.train import fit
+    if isinstance(n_models, bool) or int(n_models) != n_models or n_models < 1:
+        raise ValueError(f"bagging: n_models must be a positive integer, got {n_models!r}")
+    if not 0.0 < max_samples <= 1.0:
+        raise ValueError(f"bagging: max_samples must lie in (0, 1], got {max_samples!r}")
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("bagging: the dataset is empty")
+    sample_size = max(1, int(round(max_samples * n)))
+    rng = np.random.default_rng(seed)
+    fit_kwargs.setdefault("progress", False)
+    models, histories, samples, out_of_bag = [], [], [], []
+    for member in range(int(n_models)):
+        indices = rng.integers(0, n, size=sample_size)                  # with replacement
+        loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=True,
+                            seed=seed + member, device=device)
+        train_loader = loader if transform is None else _TransformedLoader(loader, transform)
+        tg.manual_seed(seed + member)
+        model = make_model().to(device)
+        optimizer = make_optimizer(model.parameters())
+        histories.append(fit(model, optimizer, loss_fn, train_loader, epochs=epochs,
+                             **fit_kwargs))
+        models.append(model)
+        samples.append(indices.astype(np.int64))
+        out_of_bag.append(np.setdiff1d(np.arange(n), indices).astype(np.int64))
+    ensemble = Ensemble(models, combine=combine)
+    ensemble.histories = histories
+    ensemble.bootstrap_indices = samples
+    ensemble.out_of_bag = out_of_bag
+    return ensemble
