@@ -15,6 +15,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import tune
 from tinygrad_opt.tune.bayes import GaussianProcess, expected_improvement, matern52
+from tinygrad_opt.tune.result import earlier_trial_files
 
 
 # --- objectives (top level: a process pool pickles them by reference) -----------------------
@@ -427,6 +428,85 @@ def test_save_file_names_sort_by_quality(tmp_path, mode):
     fewer = tune.random_search(signed, space, n_trials=3, seed=2, mode=mode)
     fewer.save(tmp_path, overwrite=True)
     assert len(_trial_files(tmp_path)) == 3
+
+
+def _with_state(params):
+    return {"value": params["x"], "state_dict": {"w": np.full((11, 10), params["x"])}}
+
+
+def test_overwrite_removes_exactly_the_files_of_the_earlier_save(tmp_path):
+    space = {"x": tune.uniform(0.0, 1.0)}
+    first = tune.random_search(_with_state, space, n_trials=5, seed=0)
+    written = first.save(tmp_path)
+    manifest = json.loads((tmp_path / "search.json").read_text())["files"]
+    assert sorted(manifest) == sorted(os.path.basename(path) for path in written)
+    assert len(manifest) == 11                                  # 5 JSON + 5 .npz + search.json
+    # the user's own files, one named exactly like a trial file of some search
+    (tmp_path / "07_0.5_trial042.json").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine too")
+    second = tune.random_search(_with_state, space, n_trials=2, seed=1)
+    written = second.save(tmp_path, overwrite=True)
+    mine = {"07_0.5_trial042.json", "notes.txt"}
+    assert set(os.listdir(tmp_path)) == {os.path.basename(path) for path in written} | mine
+    assert (tmp_path / "07_0.5_trial042.json").read_text() == "mine"
+    assert len(written) == 5                                    # no stale file of the first
+    assert earlier_trial_files(tmp_path) == sorted(os.path.basename(p) for p in written)
+
+
+def test_save_never_replaces_a_file_it_did_not_write(tmp_path):
+    result = tune.random_search(_with_state, {"x": tune.uniform(0.0, 1.0)}, n_trials=2, seed=0)
+    stem = result.file_names()[result.best.number]
+    (tmp_path / f"{stem}.json").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=f"{stem}.json, which no earlier save wrote"):
+            result.save(tmp_path, overwrite=overwrite)
+        assert os.listdir(tmp_path) == [f"{stem}.json"]
+        assert (tmp_path / f"{stem}.json").read_text() == "mine"
+
+
+def test_a_tampered_manifest_cannot_point_outside_the_directory(tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "search.json").write_text(json.dumps({"files": ["../precious.txt", "/etc/passwd",
+                                                            "search.json"]}))
+    result = tune.random_search(_with_state, {"x": tune.uniform(0.0, 1.0)}, n_trials=2, seed=0)
+    result.save(runs, overwrite=True)
+    assert outside.read_text() == "keep"
+
+
+def test_interrupted_save_is_cleaned_by_the_next_overwrite(tmp_path, monkeypatch):
+    from tinygrad_opt.tune import result as result_module
+    result = tune.random_search(_with_state, {"x": tune.uniform(0.0, 1.0)}, n_trials=4, seed=0)
+    real = result_module._save_arrays
+    calls = []
+
+    def crash_on_the_third(value, directory, file_name):
+        calls.append(file_name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(value, directory, file_name)
+
+    monkeypatch.setattr(result_module, "_save_arrays", crash_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        result.save(tmp_path)
+    monkeypatch.undo()
+    assert len(os.listdir(tmp_path)) > 1                        # half a save is on disk
+    fewer = tune.random_search(_with_state, {"x": tune.uniform(0.0, 1.0)}, n_trials=1, seed=3)
+    written = fewer.save(tmp_path, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in written)
+
+
+@pytest.mark.parametrize("key", ["a/b", "../up", "", "x y", "tab\t", "dot.dot"])
+def test_unsafe_extras_keys_are_refused_before_anything_is_written(tmp_path, key):
+    def objective(params):
+        return {"value": params["x"], key: {"w": np.zeros((11, 10))}}
+    result = tune.random_search(objective, {"x": tune.uniform(0.0, 1.0)}, n_trials=2, seed=0)
+    target = tmp_path / "runs"
+    with pytest.raises(ValueError, match="extras key .* file name"):
+        result.save(target)
+    assert not target.exists()
 
 
 def test_summary_is_a_table_best_first():

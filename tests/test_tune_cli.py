@@ -95,6 +95,8 @@ def test_tune_bad_input():
 
 def test_tune_refuses_to_overwrite_an_earlier_search_before_searching(tmp_path, capsys):
     (tmp_path / "01_0.9_trial000.json").write_text("{}")
+    (tmp_path / "search.json").write_text(json.dumps({"files": ["01_0.9_trial000.json",
+                                                                "search.json"]}))
     args = parse("--trials", "2", "--epochs", "1", "--save", str(tmp_path))
     with pytest.raises(ValueError, match="--overwrite"):
         args.run(args)

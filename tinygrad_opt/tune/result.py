@@ -13,7 +13,8 @@ so that the checkpoints can be found and sorted)::
     02_0.9750_trial003.json
     ...
     failed_trial005.json         failed trials come after all ranked ones
-    search.json                  the space, the mode, the best trial, the warnings
+    search.json                  the space, the mode, the best trial, the warnings and
+                                 "files": every file this save wrote (its manifest)
 
 The rule: the name starts with the trial's *rank* (1 = best, ``mode`` taken
 into account: the lowest value for ``'min'``, the highest for ``'max'``),
@@ -38,7 +39,8 @@ from tinygrad_opt.tune.space import (Choice, Distribution, LogUniform, describe_
 
 __all__ = ["Trial", "SearchResult", "edge_warnings", "earlier_trial_files"]
 
-TRIAL_FILE = re.compile(r"^(\d+_.*_trial\d+|failed_trial\d+)(\.[A-Za-z0-9_]+)?\.(json|npz)$")
+SUMMARY_FILE = "search.json"
+EXTRAS_KEY = re.compile(r"[A-Za-z0-9_-]+")  # an extras key that becomes part of a file name
 
 
 @dataclass
@@ -271,25 +273,52 @@ class SearchResult:
     def save(self, directory, overwrite: bool = False) -> list[str]:
         """Write one JSON file per trial (and ``search.json``) into ``directory``.
 
-        The directory is created if needed. An earlier ``save`` into the same
-        directory is an error unless ``overwrite=True``, which first removes the
-        files of that earlier save (only files named by the rule above).
+        The directory is created if needed. ``search.json`` lists every file
+        the save wrote (``"files"``, its manifest). An earlier ``save`` into the
+        same directory is an error unless ``overwrite=True``, which first
+        removes exactly the files that earlier save listed, so none is left
+        stale; a file the manifest does not list (a user's own, even one named
+        like a trial file) is never removed, and if this save would have to
+        replace one, it raises FileExistsError before writing anything.
         Extras that JSON cannot hold (a state dict, ...) are written next to
         the trial's JSON with ``tg.save`` as ``<stem>.<key>.npz`` and the JSON
-        names that file; anything ``tg.save`` cannot write either is described
-        as ``'<not saved: TypeName>'``. Returns the paths written.
+        names that file (the key must be letters, digits, ``_`` or ``-``;
+        ValueError before anything is written otherwise); anything ``tg.save``
+        cannot write either is described as ``'<not saved: TypeName>'``.
+        Returns the paths written.
         """
         directory = os.fspath(directory)
+        stems = self.file_names()
+        planned = []                    # every file name this save may write, checked first
+        for trial in self.trials:
+            for key, value in trial.extras.items():
+                if "<not saved: " in json.dumps(_jsonable(value)):
+                    if not isinstance(key, str) or not EXTRAS_KEY.fullmatch(key):
+                        raise ValueError(f"trial {trial.number}: extras key {key!r} cannot be "
+                                         "part of a file name (use letters, digits, '_', '-')")
+                    planned.append(f"{stems[trial.number]}.{key}.npz")
+            planned.append(stems[trial.number] + ".json")
         os.makedirs(directory, exist_ok=True)
         earlier = earlier_trial_files(directory)
         if earlier and not overwrite:
             raise FileExistsError(f"{directory} already holds the trial files of an earlier "
                                   f"search ({earlier[0]}, ...): pass overwrite=True or choose "
                                   "another directory")
+        for name in planned + [SUMMARY_FILE]:
+            if name not in earlier and os.path.lexists(os.path.join(directory, name)):
+                raise FileExistsError(f"{directory} holds {name}, which no earlier save wrote "
+                                      "(it is not in search.json's list of files): refusing to "
+                                      "replace it; move it or choose another directory")
         for name in earlier:
             os.remove(os.path.join(directory, name))
+        summary = {"method": self.method, "mode": self.mode,
+                   "space": describe_space(self.space),
+                   "stages": [describe_space(space) for space in self.spaces],
+                   "best": self.best.to_dict() if self._candidates() else None,
+                   "warnings": self.warnings}
+        # the manifest first: a save interrupted half-way is still removed by the next one
+        _write_json({**summary, "files": planned + [SUMMARY_FILE]}, directory, SUMMARY_FILE)
         written = []
-        stems = self.file_names()
         for trial in self.trials:
             stem = stems[trial.number]
             record = trial.to_dict()
@@ -298,28 +327,40 @@ class SearchResult:
                     array_file = _save_arrays(value, directory, f"{stem}.{key}.npz")
                     if array_file is not None:
                         record["extras"][key] = {"file": array_file}
-                        written.append(os.path.join(directory, array_file))
-            path = os.path.join(directory, stem + ".json")
-            with open(path, "w") as handle:
-                json.dump(record, handle, indent=2)
-            written.append(path)
-        summary = {"method": self.method, "mode": self.mode,
-                   "space": describe_space(self.space),
-                   "stages": [describe_space(space) for space in self.spaces],
-                   "best": self.best.to_dict() if self._candidates() else None,
-                   "warnings": self.warnings}
-        path = os.path.join(directory, "search.json")
-        with open(path, "w") as handle:
-            json.dump(_jsonable(summary), handle, indent=2)
-        written.append(path)
-        return written
+                        written.append(array_file)
+            _write_json(record, directory, stem + ".json")
+            written.append(stem + ".json")
+        written.append(SUMMARY_FILE)
+        _write_json({**summary, "files": written}, directory, SUMMARY_FILE)
+        return [os.path.join(directory, name) for name in written]
 
 
 def earlier_trial_files(directory) -> list[str]:
-    """The names of files in ``directory`` that an earlier :meth:`SearchResult.save` wrote."""
-    if not os.path.isdir(directory):
+    """The names of files in ``directory`` that an earlier :meth:`SearchResult.save` wrote.
+
+    They are read from the ``"files"`` list of its ``search.json`` (the
+    manifest); only plain file names that exist are returned, so a tampered
+    manifest cannot point outside the directory. No manifest, no files.
+    """
+    path = os.path.join(os.fspath(directory), SUMMARY_FILE)
+    if not os.path.isfile(path):
         return []
-    return sorted(name for name in os.listdir(directory) if TRIAL_FILE.match(name))
+    try:
+        with open(path) as handle:
+            names = json.load(handle).get("files")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(names, list):
+        return []
+    return sorted({name for name in names
+                   if isinstance(name, str) and name not in ("", ".", "..")
+                   and os.path.basename(name) == name and "\\" not in name
+                   and os.path.isfile(os.path.join(os.fspath(directory), name))})
+
+
+def _write_json(value, directory: str, file_name: str) -> None:
+    with open(os.path.join(directory, file_name), "w") as handle:
+        json.dump(_jsonable(value), handle, indent=2)
 
 
 def _save_arrays(value, directory: str, file_name: str) -> str | None:
