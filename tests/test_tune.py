@@ -237,6 +237,60 @@ def test_coarse_to_fine_validates_stages():
         tune.coarse_to_fine(quadratic_2d, SPACE, [{"budget": 3}])
 
 
+def _counting(calls):
+    def objective(params):
+        calls.append(params)
+        return quadratic_2d(params)
+    return objective
+
+
+@pytest.mark.parametrize("margin, error", [(-0.1, ValueError), (1.5, ValueError),
+                                           (float("nan"), ValueError), ("0.1", TypeError),
+                                           (None, TypeError)])
+def test_coarse_to_fine_validates_margin_before_any_trial(margin, error):
+    calls = []
+    with pytest.raises(error, match="margin"):
+        tune.coarse_to_fine(_counting(calls), SPACE, n_trials=6, seed=0, margin=margin)
+    assert calls == []
+    with pytest.raises(error, match="margin"):
+        tune.narrow_space(SPACE, [], margin=margin)
+
+
+@pytest.mark.parametrize("method", ["random", "bayes"])
+def test_a_range_collapsing_to_a_point_is_widened_before_the_next_stage(method):
+    """margin 0 and one top trial: [u, u] is no range; it becomes the shrink window."""
+    space = {"lr": tune.loguniform(1e-4, 1e-1), "dropout": tune.uniform(0.0, 1.0),
+             "width": tune.randint(8, 64)}
+    stages = [{"n_trials": 4}, {"n_trials": 3}, {"n_trials": 2}]
+    result = tune.coarse_to_fine(quadratic_2d, space, stages, seed=0, top_k=1, margin=0.0,
+                                 method=method)
+    assert len(result.trials) == 9 and not result.failed
+    for wide, narrow in zip(result.spaces, result.spaces[1:]):
+        for name in ("lr", "dropout"):
+            assert narrow[name].lo < narrow[name].hi
+            unit_width = narrow[name].to_unit(narrow[name].hi) - narrow[name].to_unit(narrow[name].lo)
+            assert unit_width > 0
+        best = min((t for t in result.trials if t.stage == result.spaces.index(wide)),
+                   key=lambda t: t.value)
+        assert narrow["dropout"].lo <= best.params["dropout"] <= narrow["dropout"].hi
+
+
+def test_a_range_at_floating_point_resolution_stays_as_it_is():
+    space = {"x": tune.uniform(1.0, 1.0 + 4e-16)}
+    top = [tune.Trial(0, {"x": 1.0 + 2e-16}, value=0.0)]
+    narrowed = tune.narrow_space(space, top, shrink=0.5, margin=0.0)
+    assert narrowed["x"] == space["x"]
+
+
+def test_bayes_search_refuses_bad_candidate_counts_up_front():
+    calls = []
+    for keywords in ({"n_candidates": 0}, {"n_candidates": -5}, {"n_candidates": 2.5},
+                     {"n_initial": -1}):
+        with pytest.raises(ValueError, match=next(iter(keywords))):
+            tune.bayes_search(_counting(calls), SPACE, n_trials=6, seed=0, **keywords)
+    assert calls == []
+
+
 # --- Gaussian process and expected improvement ----------------------------------------------
 
 def test_matern52_matches_formula():

@@ -397,6 +397,13 @@ def bayes_search(objective: Callable, space: dict, n_trials: int = 20, seed=None
     _check(objective, space, n_trials, mode)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"bayes_search: batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(n_candidates, bool) or int(n_candidates) != n_candidates or n_candidates < 1:
+        raise ValueError(f"bayes_search: n_candidates must be a positive integer, got "
+                         f"{n_candidates!r}")
+    if n_initial is not None and (isinstance(n_initial, bool) or int(n_initial) != n_initial
+                                  or n_initial < 0):
+        raise ValueError(f"bayes_search: n_initial must be None or an integer >= 0, got "
+                         f"{n_initial!r}")
     rng = make_rng(seed)
     trials = bayes_trials(objective, space, n_trials, rng, mode, executor, n_initial,
                           n_candidates, xi, int(batch_size), budget, progress=progress)

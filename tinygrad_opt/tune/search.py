@@ -304,12 +304,17 @@ def narrow_space(space: dict, top: list[Trial], shrink: float = 0.5,
         [low, high] = [min u − margin, max u + margin]   over the top trials
         if high − low > shrink:                          too wide: a window around the best
             [low, high] = [u_best − shrink/2, u_best + shrink/2]
+        if high − low == 0:                              a point (margin 0, top trials agree):
+            [low, high] = [u_best − shrink/2, u_best + shrink/2]    widened to the window
         shift [low, high] inside [0, 1] (the current range: ranges only shrink)
 
     so every stage keeps at most ``shrink`` (default half) of each range, and
-    keeps all the top trials when they agree. A ``choice`` keeps the options the
-    top trials used; constants stay.
+    keeps all the top trials when they agree. A range already as narrow as
+    floating point allows stays as it is. A ``choice`` keeps the options the
+    top trials used; constants stay. ``margin`` must lie in [0, 1] and
+    ``shrink`` in (0, 1].
     """
+    _check_narrowing("narrow_space", shrink, margin)
     if not top:
         return dict(space)
     new_space = {}
@@ -323,14 +328,28 @@ def narrow_space(space: dict, top: list[Trial], shrink: float = 0.5,
             continue
         units = [distribution.to_unit(value) for value in values]
         low, high = min(units) - margin, max(units) + margin
-        if high - low > shrink:
+        if high - low > shrink or high - low <= 0:
             low, high = units[0] - shrink / 2, units[0] + shrink / 2
         if low < 0:
             low, high = 0.0, high - low
         if high > 1:
             low, high = low - (high - 1), 1.0
-        new_space[name] = distribution.narrow(max(low, 0.0), min(high, 1.0))
+        try:
+            new_space[name] = distribution.narrow(max(low, 0.0), min(high, 1.0))
+        except ValueError:          # lo == hi in floating point: it cannot get narrower
+            new_space[name] = distribution
     return new_space
+
+
+def _check_narrowing(caller: str, shrink, margin) -> None:
+    for name, value in (("shrink", shrink), ("margin", margin)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{caller}: {name} must be a number, got {value!r}")
+    if not 0 < shrink <= 1:
+        raise ValueError(f"{caller}: shrink must lie in (0, 1], got {shrink}")
+    if not 0 <= margin <= 1:
+        raise ValueError(f"{caller}: margin must lie in [0, 1] (a fraction of the unit "
+                         f"range), got {margin}")
 
 
 def _check_stages(stages, n_trials) -> list[dict]:
@@ -391,8 +410,7 @@ def coarse_to_fine(objective: Callable, space: dict, stages: list[dict] | None =
         raise ValueError(f"coarse_to_fine: method must be 'random' or 'bayes', got {method!r}")
     if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
         raise ValueError(f"coarse_to_fine: top_k must be a positive integer, got {top_k!r}")
-    if not 0 < shrink <= 1:
-        raise ValueError(f"coarse_to_fine: shrink must lie in (0, 1], got {shrink}")
+    _check_narrowing("coarse_to_fine", shrink, margin)
     rng = make_rng(seed)
     sign = 1.0 if mode == "min" else -1.0
     total = sum(stage["n_trials"] for stage in stages)
