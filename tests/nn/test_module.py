@@ -221,6 +221,26 @@ def test_state_dict_round_trip_restores_outputs(rng):
     assert state["head.weight"].data is source.head.weight.data  # shares memory, as PyTorch
 
 
+def test_a_module_registered_under_two_names_is_in_the_state_dict_under_both():
+    """PyTorch: Sequential(l, ReLU(), l).state_dict() has 0.weight, 0.bias, 2.weight, 2.bias."""
+    def shared_model():
+        shared = nn.Linear(2, 2)
+        return nn.Sequential(shared, nn.ReLU(), shared)
+    source, target = shared_model(), shared_model()
+    state = source.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert state["2.weight"].data is source[0].weight.data
+    result = target.load_state_dict(state)                       # strict=True
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(target[2].weight.numpy(), source[0].weight.numpy())
+    block = nn.Module()
+    block.encoder = nn.Linear(1, 1)
+    block.decoder = block.encoder                                 # one module, two attributes
+    assert list(block.state_dict()) == ["encoder.weight", "encoder.bias",
+                                        "decoder.weight", "decoder.bias"]
+    assert [name for name, _ in block.named_parameters()] == ["encoder.weight", "encoder.bias"]
+
+
 def test_state_dict_key_order_is_pytorchs():
     state = Net().state_dict()
     assert list(state) == ["block.scale", "block.counter", "block.fc.weight", "block.fc.bias",

@@ -376,16 +376,20 @@ class Module:
         ``'bn.num_batches_tracked'``); own entries come first, then each child's.
         As in PyTorch the values share memory with the module (they are
         detached, not copied): save them, or copy them, to keep a snapshot.
-        ``keep_vars=True`` returns the Parameters themselves.
+        ``keep_vars=True`` returns the Parameters themselves. A sub-module
+        registered under two names appears under both (as in PyTorch, unlike
+        ``named_parameters``, which lists a shared tensor once), so the state
+        dict of a model with shared layers loads into the same model with
+        ``strict=True``.
         """
         destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars, memo=set())
+        self._save_to_state_dict(destination, prefix, keep_vars, ancestors=set())
         return destination
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars, memo) -> None:
-        if id(self) in memo:
+    def _save_to_state_dict(self, destination, prefix, keep_vars, ancestors) -> None:
+        if id(self) in ancestors:  # a module that contains itself: stop the cycle
             return
-        memo.add(id(self))
+        ancestors.add(id(self))
         for name, param in self._parameters.items():
             if param is not None:
                 destination[prefix + name] = param if keep_vars else param.detach()
@@ -394,7 +398,8 @@ class Module:
                 destination[prefix + name] = buffer if keep_vars else buffer.detach()
         for name, child in self._modules.items():
             if child is not None:
-                child._save_to_state_dict(destination, prefix + name + ".", keep_vars, memo)
+                child._save_to_state_dict(destination, prefix + name + ".", keep_vars, ancestors)
+        ancestors.discard(id(self))
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy the values of ``state_dict`` into this module's own tensors.
