@@ -101,6 +101,39 @@ def test_ensemble_is_a_module_that_restores_modes_and_backpropagates(device, rng
         E.Ensemble(models, weights=[1.0])
 
 
+def _mixed_modes(device):
+    """Two members in different modes, one with a BatchNorm frozen in eval mode inside it."""
+    frozen = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 4))
+    frozen.train()
+    frozen[1].eval()                                     # a frozen BatchNorm, as in fine-tuning
+    evaluated = nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.5), nn.Linear(8, 4)).eval()
+    return [frozen.to(device), evaluated.to(device)]
+
+
+def _modes(module):
+    return [(name, sub.training) for name, sub in module.named_modules()]
+
+
+@pytest.mark.parametrize("ensemble_mode", [True, False])
+def test_predict_proba_and_soft_targets_restore_each_modules_own_mode(device, rng,
+                                                                      ensemble_mode):
+    members = _mixed_modes(device)
+    ensemble = E.Ensemble(members)
+    ensemble.training = ensemble_mode                    # the ensemble's flag alone
+    before = _modes(ensemble)
+    x = tg.tensor(rng.normal(size=(6, 5)).astype(np.float32), device=device)
+    first = ensemble.predict_proba(x).numpy()
+    assert _modes(ensemble) == before
+    np.testing.assert_array_equal(ensemble.predict_proba(x).numpy(), first)   # eval: no dropout
+    E.soft_targets(ensemble, x, 2.0)
+    assert _modes(ensemble) == before
+    teacher = members[0]
+    teacher_modes = _modes(teacher)
+    E.soft_targets(teacher, x, 2.0)
+    assert _modes(teacher) == teacher_modes
+    assert teacher.training and not teacher[1].training  # still frozen
+
+
 # --- training members ------------------------------------------------------------------------
 
 def spiral_data():

@@ -309,6 +309,22 @@ def test_evaluate_matches_numpy_and_restores_the_mode(device, rng):
     assert not model.training
 
 
+def test_evaluate_puts_each_sub_module_back_in_its_own_mode(device, rng):
+    X, y = classification_data(rng, n=20)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(8, 3)).to(device)
+    model.train()
+    model[1].eval()                                              # a frozen BatchNorm
+    loader = DataLoader(TensorDataset(X, y), batch_size=8, device=device)
+    evaluate(model, loader)
+    assert [module.training for module in model.modules()] == [True, True, False, True,
+                                                                True, True]
+    model.eval()
+    model[3].train()                                             # MC dropout at test time
+    evaluate(model, loader)
+    assert not model.training and model[3].training and not model[1].training
+
+
 def test_evaluate_records_no_graph(device, rng):
     X, y = classification_data(rng, n=8)
     model = nn.Linear(4, 3).to(device)

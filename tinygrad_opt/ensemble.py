@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 import math
 from collections import deque
-from contextlib import contextmanager
 from typing import Callable, Iterable, Sequence
 
 import tinygrad_opt as tg
@@ -45,25 +44,13 @@ import tinygrad_opt.nn.functional as F
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn.module import Module, ModuleList
 from tinygrad_opt.tensor import Tensor
+from tinygrad_opt.train import eval_mode
 
 __all__ = ["Ensemble", "train_seeds", "SnapshotCollector", "snapshot_ensemble",
            "cyclic_cosine", "from_search", "soft_targets", "distillation_loss", "distill",
            "bagging"]
 
 TINY = 1e-12   # probabilities are clipped to this before a log: log(0) would be -inf
-
-
-@contextmanager
-def _eval_mode(module):
-    """Run a block with ``module`` in eval mode, then put its previous mode back."""
-    was_training = getattr(module, "training", False)
-    if hasattr(module, "eval"):
-        module.eval()
-    try:
-        yield module
-    finally:
-        if hasattr(module, "train"):
-            module.train(was_training)
 
 
 class Ensemble(Module):
@@ -86,7 +73,8 @@ class Ensemble(Module):
           mode and records a graph like any module: call ``ensemble.eval()``
           first to predict.
         * ``predict_proba(x, temperature=1.0)``: p̄ ``(N, C)``, in eval mode and
-          without a graph (the members' modes are restored afterwards).
+          without a graph (afterwards every member and sub-module is back in
+          the mode it had, not the ensemble's).
         * ``predict(x)``: the labels ``argmax p̄`` ``(N,)``, int64.
 
     The members are registered sub-modules (``ensemble.members``), so ``.to``,
@@ -147,7 +135,7 @@ class Ensemble(Module):
         if not temperature > 0:
             raise ValueError(f"Ensemble.predict_proba: temperature must be > 0, "
                              f"got {temperature}")
-        with no_grad(), _eval_mode(self):
+        with no_grad(), eval_mode(self):
             return self._probabilities(x, temperature)
 
     def predict(self, x) -> Tensor:
@@ -350,7 +338,7 @@ def soft_targets(teacher, x, temperature: float = 1.0) -> Tensor:
     """
     if isinstance(teacher, Ensemble):
         return teacher.predict_proba(x, temperature)
-    with no_grad(), _eval_mode(teacher):
+    with no_grad(), eval_mode(teacher):
         return F.softmax(teacher(x) / temperature, dim=1)
 
 

@@ -37,6 +37,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
@@ -47,7 +48,8 @@ from tinygrad_opt.nn.utils import clip_grad_norm_
 from tinygrad_opt.ops.shape import cat
 from tinygrad_opt.optim.lr_scheduler import ReduceLROnPlateau
 
-__all__ = ["fit", "evaluate", "History", "EarlyStopping", "get_metric", "format_epoch"]
+__all__ = ["fit", "evaluate", "eval_mode", "History", "EarlyStopping", "get_metric",
+           "format_epoch"]
 
 
 # --- metrics by name -----------------------------------------------------------
@@ -122,32 +124,46 @@ def _compute_metrics(named_metrics, targets: list, outputs: list, prefix: str) -
 
 # --- evaluation ------------------------------------------------------------------
 
+@contextmanager
+def eval_mode(model):
+    """Run a block with ``model`` and all its sub-modules in eval mode, then put *each*
+    module back in the mode it had, not the model's: a BatchNorm frozen in eval mode
+    inside a training model stays frozen (``model.train(was_training)`` would not)."""
+    modules = list(model.modules()) if hasattr(model, "modules") else [model]
+    modes = [(module, getattr(module, "training", False)) for module in modules]
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        yield model
+    finally:
+        for module, was_training in modes:
+            if hasattr(model, "modules"):
+                module.training = was_training      # this module only, not its children
+            elif hasattr(module, "train"):
+                module.train(was_training)
+
+
 def evaluate(model, loader, metrics: Sequence = ("accuracy",), loss_fn=None) -> dict:
     """Loss and metrics of ``model`` on every batch of ``loader``, in eval mode.
 
     Runs under ``no_grad`` (no graph is recorded) with ``model.eval()``
-    (Dropout off, BatchNorm on running statistics) and puts the model back in
-    the mode it was in. Returns ``{'loss': ..., 'accuracy': ...}``: ``'loss'``
+    (Dropout off, BatchNorm on running statistics) and puts the model and each
+    of its sub-modules back in the mode it was in (:func:`eval_mode`). Returns ``{'loss': ..., 'accuracy': ...}``: ``'loss'``
     only when ``loss_fn`` is given (the mean over samples, from mean batch
     losses), one entry per metric.
     """
     named_metrics = [get_metric(metric) for metric in metrics]
-    was_training = model.training
-    model.eval()
     total_loss = 0.0
     count = 0
     targets, outputs = [], []
-    try:
-        with no_grad():
-            for x, y in loader:
-                output = model(x)
-                if loss_fn is not None:
-                    total_loss += loss_fn(output, y).item() * len(y)
-                count += len(y)
-                targets.append(y)
-                outputs.append(output)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), no_grad():
+        for x, y in loader:
+            output = model(x)
+            if loss_fn is not None:
+                total_loss += loss_fn(output, y).item() * len(y)
+            count += len(y)
+            targets.append(y)
+            outputs.append(output)
     if count == 0:
         raise ValueError("evaluate: the loader yielded no samples")
     results = {}
