@@ -43,6 +43,18 @@ def test_bootstrap_samples_and_out_of_bag(dataset):
     half = E.bagging(make_model, make_optimizer, F.cross_entropy, dataset, n_models=1,
                      max_samples=0.5, seed=7)
     assert len(half.bootstrap_indices[0]) == 30
+    # without bootstrap: a permutation, cut to max_samples of the set
+    plain = E.bagging(make_model, make_optimizer, F.cross_entropy, dataset, n_models=2,
+                      bootstrap=False, seed=7)
+    rng = np.random.default_rng(7)
+    for indices, unseen in zip(plain.bootstrap_indices, plain.out_of_bag):
+        np.testing.assert_array_equal(indices, rng.permutation(60))
+        assert len(unseen) == 0
+    half = E.bagging(make_model, make_optimizer, F.cross_entropy, dataset, n_models=1,
+                     max_samples=0.5, bootstrap=False, seed=7)
+    np.testing.assert_array_equal(half.bootstrap_indices[0],
+                                  np.random.default_rng(7).permutation(60)[:30])
+    assert len(set(half.bootstrap_indices[0].tolist())) == 30
 
 
 def test_each_member_is_trained_on_its_sample_alone(dataset):

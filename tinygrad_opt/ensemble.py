@@ -435,14 +435,18 @@ class _TransformedLoader:
 
 def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn: Callable,
             dataset, n_models: int = 5, epochs: int = 1, batch_size: int = 32,
-            max_samples: float = 1.0, seed: int = 0, transform: Callable | None = None,
-            device: str = "cpu", combine: str = "proba", **fit_kwargs) -> Ensemble:
+            max_samples: float = 1.0, bootstrap: bool = True, seed: int = 0,
+            transform: Callable | None = None, device: str = "cpu", combine: str = "proba",
+            **fit_kwargs) -> Ensemble:
     """Bootstrap aggregating: ``n_models`` models, each trained on a bootstrap sample.
 
     For member m = 0, 1, ...: draw ``round(max_samples · N)`` indices from the
     N samples of ``dataset`` uniformly *with replacement* (a bootstrap sample:
     with ``max_samples = 1`` it holds about 1 − 1/e ≈ 63% of the distinct
-    samples, some several times), then ``tg.manual_seed(seed + m)``,
+    samples, some several times; ``bootstrap=False`` draws *without*
+    replacement, so with ``max_samples = 1`` every member sees the whole set
+    and differs only by its seed, as :func:`train_seeds`), then
+    ``tg.manual_seed(seed + m)``,
     ``model = make_model()``, ``optimizer = make_optimizer(model.parameters())``
     and :func:`tinygrad_opt.train.fit` for ``epochs`` on a shuffled
     ``DataLoader`` of that sample (``batch_size``, batch order seeded by
@@ -458,7 +462,7 @@ def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn:
     Returns the :class:`Ensemble`, with ``histories`` (each member's
     ``History``), ``bootstrap_indices`` (each member's sample, int64) and
     ``out_of_bag`` (each member's unseen indices: a free validation set for
-    that member).
+    that member; empty without bootstrap and ``max_samples = 1``).
     """
     import numpy as np
     from tinygrad_opt.data import DataLoader, Subset
@@ -475,7 +479,10 @@ def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn:
     fit_kwargs.setdefault("progress", False)
     models, histories, samples, out_of_bag = [], [], [], []
     for member in range(int(n_models)):
-        indices = rng.integers(0, n, size=sample_size)                  # with replacement
+        if bootstrap:
+            indices = rng.integers(0, n, size=sample_size)              # with replacement
+        else:
+            indices = rng.permutation(n)[:sample_size]                  # without
         loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=True,
                             seed=seed + member, device=device)
         train_loader = loader if transform is None else _TransformedLoader(loader, transform)
