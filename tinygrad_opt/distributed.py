@@ -299,7 +299,7 @@ def dask_client(scheduler: str):
                              "integer, e.g. local:4")
         # the client owns the cluster it starts: client.close() stops the workers too
         return Client(n_workers=int(count), threads_per_worker=1, processes=True,
-                      dashboard_address=None)
+                      dashboard_address=":0")
     try:
         return Client(scheduler, timeout=10)
     except OSError as error:
