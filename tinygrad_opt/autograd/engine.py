@@ -88,7 +88,11 @@ def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) 
 
 def _add(grads, tensor, grad) -> None:
     key = id(tensor)
-    grads[key] = grad if key not in grads else grads[key] + grad
+    if key in grads:
+        grad = grads[key] + grad
+        if isinstance(grad, backend.np.generic):
+            grad = backend.as_array(grad)  # NumPy turns a sum of 0-d arrays into a scalar
+    grads[key] = grad
 
 
 def _checked(function, input_grads) -> tuple:
@@ -137,7 +141,7 @@ def _check_finite(function, grad) -> None:
 def _run_hooks(tensor, grad):
     """Hooks see the gradient as a Tensor; one they return replaces it."""
     Tensor = tensor_module.Tensor
-    as_tensor = grad if isinstance(grad, Tensor) else Tensor._make(backend.as_array(grad))
+    as_tensor = grad if isinstance(grad, Tensor) else Tensor._make(grad)
     for hook in tensor._hooks:
         replacement = hook(as_tensor)
         if replacement is not None:
@@ -155,7 +159,7 @@ def _as_tensor(grad, handed_out: set):
     if id(grad) in handed_out or getattr(data, "base", None) is not None:
         grad = grad * 1 if recorded else grad.copy()
     handed_out.add(id(grad))
-    return grad if recorded else Tensor._make(backend.as_array(grad))  # (0-d sums: scalars)
+    return grad if recorded else Tensor._make(grad)
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
