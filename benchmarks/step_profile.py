@@ -90,9 +90,9 @@ def backward_by_op(steps: int):
     for cls in classes:
         originals[cls] = cls.backward
         cls.backward = timed(f"{cls.__name__}.backward", cls.backward)
-    sort, accumulate = engine.topological_order, engine._accumulate_into_leaf
+    sort, deliver = engine.topological_order, engine._as_tensor
     engine.topological_order = timed("topological sort", sort)
-    engine._accumulate_into_leaf = timed("accumulate into .grad", accumulate)
+    engine._as_tensor = timed("hand gradients to .grad", deliver)
     total = 0.0
     try:
         for _ in range(steps):
@@ -104,7 +104,7 @@ def backward_by_op(steps: int):
     finally:
         for cls, backward in originals.items():
             cls.backward = backward
-        engine.topological_order, engine._accumulate_into_leaf = sort, accumulate
+        engine.topological_order, engine._as_tensor = sort, deliver
     rows = sorted(spent.items(), key=lambda item: -item[1])
     return total / steps, [(name, seconds / steps) for name, seconds in rows]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine, grad_mode
-from tinygrad_opt.ops import elementwise, indexing, linalg, reduce, shape
+from tinygrad_opt.ops import elementwise, fused, indexing, linalg, reduce, shape
 
 
 class Tensor:
@@ -56,7 +56,7 @@ class Tensor:
         self.requires_grad = False
         self._hooks = None
         self._retains_grad = False
-        self._version = 0  # bumped by every in-place write (see Function.saved)
+        self._version = 0  # bumped by every in-place write (checked by Function.saved_inputs)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -98,9 +98,7 @@ class Tensor:
     @property
     def T(self) -> "Tensor":
         """All axes reversed (the transpose of a matrix)."""
-        if self.ndim < 2:
-            return self
-        return shape.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+        return shape.permute(self, tuple(reversed(range(self.ndim))))
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -194,6 +192,7 @@ class Tensor:
         """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
         self._check_in_place("zero_")
         self.data[...] = 0
+        self._version += 1
         return self
 
     # --- autograd ---
@@ -279,6 +278,7 @@ class Tensor:
         self._check_in_place(method)
         other = shape.as_operand(other, self, method).data
         getattr(self.data, method)(other)
+        self._version += 1  # an op that saved this tensor will refuse to backward
         return self
 
     def _check_in_place(self, what):
@@ -287,9 +287,7 @@ class Tensor:
                                "gradients are recorded; do it inside `with tg.no_grad():`")
 
     def __setitem__(self, index, value):
-        self._check_in_place("__setitem__")
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[indexing._device_index(index, self)] = value
+        indexing.setitem(self, index, value)
 
     # --- comparisons (no gradient: they return bool tensors) ---
     def __eq__(self, other):
@@ -309,6 +307,15 @@ class Tensor:
 
     def __ge__(self, other):
         return self._compare("__ge__", other)
+
+    def __and__(self, other):
+        return self._compare("__and__", other)
+
+    def __or__(self, other):
+        return self._compare("__or__", other)
+
+    def __invert__(self):
+        return Tensor._make(~self.data)
 
     __hash__ = object.__hash__  # tensors are dict keys by identity (optimizer state)
 
@@ -398,10 +405,10 @@ class Tensor:
         return reduce.logsumexp(self, dim, keepdim, **numpy_spelling)
 
     def log_softmax(self, dim=-1):
-        return reduce.log_softmax(self, dim)
+        return fused.log_softmax(self, dim)  # twin of x - x.logsumexp(dim, keepdim=True)
 
     def softmax(self, dim=-1):
-        return reduce.log_softmax(self, dim).exp()
+        return fused.log_softmax(self, dim).exp()
 
     # --- shape ---
     def reshape(self, *new_shape):

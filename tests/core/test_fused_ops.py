@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
-from tinygrad_opt.ops import linalg
+from tinygrad_opt.ops import fused as linalg
 
 
 def leaf(rng, shape, device):

@@ -1,2 +1,4 @@
-"""Autograd: read function.py (the graph), engine.py (backward), grad_mode.py,
-then gradcheck.py, functional.py (Hessians) and anomaly.py."""
+"""Autograd: the switches, the graph an op records, and the backward pass over it.
+
+The order to read the files in is docs/reading-order.md (the project's one reading order).
+"""

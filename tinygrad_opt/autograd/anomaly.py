@@ -11,36 +11,22 @@ from __future__ import annotations
 import os
 import traceback
 
-_enabled = False
+from tinygrad_opt.autograd.grad_mode import Switch, flags
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the package
 
 
 def is_anomaly_enabled() -> bool:
-    return _enabled
+    return flags.anomaly
 
 
-class detect_anomaly:
+class detect_anomaly(Switch):
     """Context manager (and decorator) that turns anomaly detection on."""
 
+    flag = "anomaly"
+
     def __init__(self, check_nan: bool = True):
-        self.check_nan = check_nan
-
-    def __enter__(self):
-        global _enabled
-        self.previous = _enabled
-        _enabled = self.check_nan
-        return self
-
-    def __exit__(self, *exc_info):
-        global _enabled
-        _enabled = self.previous
-        return False
-
-    def __call__(self, function):
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self.check_nan):
-                return function(*args, **kwargs)
-        return wrapper
+        self.value = check_nan
 
 
 def creation_trace() -> str:

@@ -9,14 +9,21 @@ The lecture pseudo-code, without recursion:
         if tensor is a leaf: tensor.grad += grad
         else: for each input, grads[input] += tensor.grad_fn.backward(grad)
 
+``run_backward`` is that loop. What flows through it depends on one switch,
+set once at its top: in a plain backward grad mode is off and the gradients
+are backend arrays, so every op's backward formula runs as NumPy/CuPy calls;
+with ``create_graph=True`` grad mode is on and they are Tensors, so the same
+formulas record the backward pass as a graph of its own (see function.py).
+
 ``backward`` (gradients land in the leaves' ``.grad``) and ``grad`` (gradients
-returned, like ``torch.autograd.grad``) share this one loop.
+returned, like ``torch.autograd.grad``) share the loop; they differ only in
+where a gradient is delivered (``receive``) and in which tensors are visited.
 """
 
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import anomaly, grad_mode
+from tinygrad_opt.autograd.grad_mode import flags, set_grad_enabled
 
 import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Tensors
 
@@ -52,136 +59,132 @@ def topological_order(roots):
     return order
 
 
-def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
-    """Propagate ``root_grads`` from ``roots`` back through the graph.
+def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) -> None:
+    """Propagate ``root_grads`` from ``roots`` back through ``order``.
 
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves that
-    require grad. Otherwise the gradients of ``inputs`` are returned as a list
-    (None for an input the roots do not depend on) and no ``.grad`` changes.
+    ``receive(tensor, grad)`` is handed every tensor's total gradient; it
+    returns True when nothing below that tensor needs a gradient (a leaf).
     """
-    wanted = None if inputs is None else {id(tensor): index for index, tensor in enumerate(inputs)}
-    captured = [None] * (0 if inputs is None else len(inputs))
-    grads = {}
+    grads = {}  # id(tensor) -> the sum of the gradients that flowed into it
     for root, root_grad in zip(roots, root_grads):
-        grads[id(root)] = root_grad if id(root) not in grads else grads[id(root)] + root_grad
-    handed_out = {id(root_grad) for root_grad in root_grads}  # grads a caller also holds
-    order = topological_order(roots)
-    runs = None if inputs is None else _leading_to(order, wanted)
-
-    with grad_mode.set_grad_enabled(create_graph):
+        _add(grads, root, root_grad)
+    with set_grad_enabled(create_graph):  # the switch: arrays, or Tensors that record
         for tensor in reversed(order):
             grad = grads.pop(id(tensor), None)
             if grad is None:
                 continue
-            for hook in tensor._hooks or ():
-                replacement = hook(grad)
-                if replacement is not None:
-                    grad = replacement
-            if wanted is not None and id(tensor) in wanted:
-                captured[wanted[id(tensor)]] = grad
-            function = tensor.grad_fn
-            if function is None:  # a leaf
-                if inputs is None:
-                    _accumulate_into_leaf(tensor, grad, handed_out, create_graph)
+            if tensor._hooks:
+                grad = _run_hooks(tensor, grad)
+            if receive(tensor, grad):
                 continue
-            if runs is not None and id(tensor) not in runs:
-                continue  # grad(): no requested input lies below, so this op need not run
-            if tensor._retains_grad and inputs is None:
-                _accumulate_into_leaf(tensor, grad, handed_out, create_graph)
-            input_grads = function.backward(grad)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for tensor_input, input_grad, needed in zip(
-                    function.inputs, input_grads, function.needs_input_grad):
-                if not needed or input_grad is None:
-                    continue
-                if (input_grad.shape != tensor_input.shape or anomaly._enabled
-                        or input_grad.data.dtype != tensor_input.data.dtype):
-                    _check_gradient(function, tensor_input, input_grad)
-                key = id(tensor_input)
-                grads[key] = input_grad if key not in grads else grads[key] + input_grad
+            function = tensor.grad_fn
+            input_grads = _checked(function, function.backward(grad))
+            for tensor_input, input_grad in zip(function.inputs, input_grads):
+                if input_grad is not None:
+                    _add(grads, tensor_input, input_grad)
             if not retain_graph:
                 function.release()
-    return captured
 
 
-def _leading_to(order, wanted):
-    """For ``grad(outputs, inputs)``: the tensors whose op must run backward, the
-    ones with some requested input below them. The rest of the graph is left as
-    it was (not run, not freed), as PyTorch does: ``grad(y, h)`` for an
-    intermediate ``h`` does not touch the ops that made ``h``."""
-    reaches = set(wanted)  # ids of tensors from which a requested input is reached
-    runs = set()
-    for tensor in order:   # each tensor comes after its inputs
-        function = tensor.grad_fn
-        if function is not None and any(id(x) in reaches for x in function.inputs):
-            runs.add(id(tensor))
-            reaches.add(id(tensor))
-    return runs
+def _add(grads, tensor, grad) -> None:
+    key = id(tensor)
+    if key in grads:
+        grad = grads[key] + grad
+        if isinstance(grad, backend.np.generic):
+            grad = backend.as_array(grad)  # NumPy turns a sum of 0-d arrays into a scalar
+    grads[key] = grad
 
 
-def _check_gradient(function, tensor_input, input_grad) -> None:
-    """Every gradient must have its input's shape and dtype (the most common backward bugs)."""
-    if input_grad.shape != tensor_input.shape:
+def _checked(function, input_grads) -> tuple:
+    """What an op's backward returned, checked: one gradient (or None) per input, each
+    of its input's shape and dtype, and an array or a Tensor as the mode wants."""
+    name = function.name
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(function.inputs):
+        raise RuntimeError(f"{name}.backward returned {len(input_grads)} gradients for "
+                           f"{len(function.inputs)} inputs")
+    checked = []
+    for tensor_input, grad, needed in zip(function.inputs, input_grads,
+                                         function.needs_input_grad):
+        if grad is None or not needed:
+            checked.append(None)
+            continue
+        if not flags.grad and isinstance(grad, backend.np.generic):
+            grad = backend.as_array(grad)  # NumPy turns 0-d results into scalars
+        if not (isinstance(grad, tensor_module.Tensor) if flags.grad
+                else type(grad) in backend.ARRAY_TYPES):
+            expected = "a Tensor (create_graph=True)" if flags.grad else "an array"
+            raise RuntimeError(f"{name}.backward returned a {type(grad).__name__} where "
+                               f"{expected} was expected")
+        if grad.shape != tensor_input.shape:
+            raise RuntimeError(f"{name}.backward returned a gradient of shape {grad.shape} "
+                               f"for an input of shape {tensor_input.shape}")
+        if grad.dtype != tensor_input.dtype:
+            raise RuntimeError(f"{name}.backward returned a {grad.dtype} gradient for a "
+                               f"{tensor_input.dtype} input")
+        if flags.anomaly:
+            _check_finite(function, grad)
+        checked.append(grad)
+    return tuple(checked)
+
+
+def _check_finite(function, grad) -> None:
+    data = grad.data if isinstance(grad, tensor_module.Tensor) else grad
+    xp = backend.xp_of(data)
+    if not bool(xp.all(xp.isfinite(data))):
         raise RuntimeError(
-            f"{function.name}.backward returned a gradient of shape {input_grad.shape} "
-            f"for an input of shape {tensor_input.shape}")
-    if input_grad.dtype != tensor_input.dtype:
-        raise RuntimeError(
-            f"{function.name}.backward returned a {input_grad.dtype} gradient for a "
-            f"{tensor_input.dtype} input")
-    if anomaly._enabled:
-        xp = backend.xp_of(input_grad.data)
-        if not bool(xp.all(xp.isfinite(input_grad.data))):
-            raise RuntimeError(
-                f"detect_anomaly: {function.name}.backward returned NaN or inf values. "
-                f"The {function.name} op was created at:\n{function.trace or '(unknown)'}")
+            f"detect_anomaly: {function.name}.backward returned NaN or inf values. "
+            f"The {function.name} op was created at:\n{function.trace or '(unknown)'}")
 
 
-def _accumulate_into_leaf(leaf, grad, handed_out, create_graph) -> None:
-    """leaf.grad ← leaf.grad + grad (out of place, so no .grad ever aliases another)."""
-    if leaf.grad is not None:
-        leaf.grad = leaf.grad + grad if create_graph else leaf.grad.detach() + grad
-        return
-    if id(grad) in handed_out or getattr(grad.data, "base", None) is not None:
-        # a view, or an object another leaf or the caller holds: store a copy
-        # (with create_graph a copy made by an op, so that it stays differentiable)
-        grad = grad * 1 if create_graph else grad.copy()
+def _run_hooks(tensor, grad):
+    """Hooks see the gradient as a Tensor; one they return replaces it."""
+    Tensor = tensor_module.Tensor
+    as_tensor = grad if isinstance(grad, Tensor) else Tensor._make(grad)
+    for hook in tensor._hooks:
+        replacement = hook(as_tensor)
+        if replacement is not None:
+            as_tensor = replacement
+    return as_tensor if isinstance(grad, Tensor) else as_tensor.data
+
+
+def _as_tensor(grad, handed_out: set):
+    """A gradient as a Tensor that shares memory with nothing else: a view, or an
+    array that a caller or another tensor holds, is copied first (a recorded
+    gradient by ``* 1``, so that the copy stays in the graph)."""
+    Tensor = tensor_module.Tensor
+    recorded = isinstance(grad, Tensor)
+    data = grad.data if recorded else grad
+    if id(grad) in handed_out or getattr(data, "base", None) is not None:
+        grad = grad * 1 if recorded else grad.copy()
     handed_out.add(id(grad))
-    leaf.grad = grad if create_graph else grad.detach()
-
-
-_keep_graph = False  # set by keep_graph(): every backward then retains the graph
-
-
-class keep_graph:
-    """``with keep_graph():`` every ``backward`` inside keeps the graph (retain_graph=True).
-
-    Second-order optimizers (Newton, CoordinateDescent) call the user's usual
-    closure, whose ``loss.backward()`` would otherwise free the graph that they
-    must differentiate again.
-    """
-
-    def __enter__(self):
-        global _keep_graph
-        self.previous, _keep_graph = _keep_graph, True
-        return self
-
-    def __exit__(self, *exc_info):
-        global _keep_graph
-        _keep_graph = self.previous
-        return False
+    return grad if recorded else Tensor._make(grad)
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
     """``tensor.backward()``: accumulate d tensor / d leaf into every leaf's ``.grad``."""
-    retain_graph = retain_graph or _keep_graph
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn (was it made "
             "under no_grad, or from tensors with requires_grad=False?)")
-    gradient = _initial_gradient(tensor, gradient, "backward")
-    run_backward([tensor], [gradient], retain_graph or create_graph, create_graph)
+    gradient = _initial_gradient(tensor, gradient, "backward", create_graph)
+    handed_out = {id(gradient)}  # the caller holds the root gradient
+
+    def receive(tensor, grad) -> bool:
+        """leaf.grad ← leaf.grad + grad (also for non-leaves that retain_grad)."""
+        if tensor.grad_fn is None or tensor._retains_grad:
+            if tensor.grad is None:
+                tensor.grad = _as_tensor(grad, handed_out)
+            elif create_graph:
+                tensor.grad = tensor.grad + grad
+            else:  # out of place, so that no .grad ever aliases another
+                tensor.grad = tensor_module.Tensor._make(backend.as_array(tensor.grad.data + grad))
+        return tensor.grad_fn is None
+
+    retain_graph = retain_graph or create_graph or flags.keep_graph
+    run_backward(topological_order([tensor]), [tensor], [gradient], receive, retain_graph,
+                 create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -190,12 +193,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     Like ``torch.autograd.grad``: ``grad_outputs`` weights each output (needed
     for non-scalar outputs); with ``create_graph=True`` the returned gradients
-    are themselves differentiable.
+    are themselves differentiable. Only the ops with a requested input below
+    them run: ``grad(y, h)`` for an intermediate ``h`` leaves the graph below
+    ``h`` as it was (not run, not freed).
     """
     single_output = not isinstance(outputs, (list, tuple))
     outputs = [outputs] if single_output else list(outputs)
-    single_input = not isinstance(inputs, (list, tuple))
-    inputs = [inputs] if single_input else list(inputs)
+    inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
     if grad_outputs is None or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs] * len(outputs)
     if retain_graph is None:
@@ -206,29 +210,53 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for index, tensor_input in enumerate(inputs):
         if not tensor_input.requires_grad:
             raise RuntimeError(f"grad: input {index} does not require grad")
-    root_grads = [_initial_gradient(output, given, "grad")
+    root_grads = [_initial_gradient(output, given, "grad", create_graph)
                   for output, given in zip(outputs, grad_outputs)]
-    results = run_backward(outputs, root_grads, retain_graph, create_graph, inputs=inputs)
+    wanted = {id(tensor): index for index, tensor in enumerate(inputs)}
+    order = topological_order(outputs)
+    runs = _leading_to(order, wanted)
+    results = [None] * len(inputs)
+    handed_out = {id(root_grad) for root_grad in root_grads}
+
+    def receive(tensor, grad) -> bool:
+        """Keep the gradient of a requested input; stop where nothing requested lies below."""
+        if id(tensor) in wanted:
+            results[wanted[id(tensor)]] = _as_tensor(grad, handed_out)
+        return id(tensor) not in runs
+
+    order = [tensor for tensor in order if id(tensor) in runs or id(tensor) in wanted]
+    run_backward(order, outputs, root_grads, receive, retain_graph, create_graph)
     for index, result in enumerate(results):
         if result is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {index} was not used to compute the outputs "
                 "(pass allow_unused=True to get None for it)")
-        if result is not None and not create_graph:
-            results[index] = result.detach()
     return tuple(results)
 
 
-def _initial_gradient(tensor, gradient, caller):
-    """The gradient the pass starts from: ones for a scalar, else it must be given."""
+def _leading_to(order, wanted) -> set:
+    """The tensors whose op must run backward for ``grad``: those with a requested
+    input below them."""
+    reaches = set(wanted)  # ids of tensors from which a requested input is reached
+    runs = set()
+    for tensor in order:   # each tensor comes after its inputs
+        function = tensor.grad_fn
+        if function is not None and any(id(x) in reaches for x in function.inputs):
+            runs.add(id(tensor))
+            reaches.add(id(tensor))
+    return runs
+
+
+def _initial_gradient(tensor, gradient, caller, create_graph):
+    """The gradient the pass starts from: ones for a scalar, else it must be given.
+    An array for a plain backward, a Tensor when the backward is recorded."""
     Tensor = tensor_module.Tensor
     if gradient is None:
         if tensor.data.size != 1:
             raise RuntimeError(
                 f"{caller}: gradient can be implicitly created only for scalar outputs, "
                 f"but this output has shape {tensor.shape}; pass gradient= (a tensor of that shape)")
-        xp = backend.xp_of(tensor.data)
-        return Tensor._make(xp.ones(tensor.shape, dtype=tensor.dtype), False)
+        gradient = Tensor._make(backend.xp_of(tensor.data).ones(tensor.shape, dtype=tensor.dtype))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
     if gradient.shape != tensor.shape:
@@ -238,4 +266,4 @@ def _initial_gradient(tensor, gradient, caller):
         raise RuntimeError(
             f"{caller}: gradient is on device '{gradient.device}' but the output is on "
             f"'{tensor.device}'")
-    return gradient
+    return gradient if create_graph else gradient.data

@@ -1,19 +1,32 @@
 """``Function``: one primitive op, with its backward right under its forward.
 
-Calling ``Mul.apply(a, b)`` does three things:
+Calling ``Mul.apply(a, b)`` on Tensors does three things:
 
 1. runs ``forward`` on the inputs' arrays (``a.data * b.data``);
 2. wraps the result in a new Tensor;
 3. if grad mode is on and some input requires grad, records the op in the
    graph: the new tensor's ``grad_fn`` is this Function object, which keeps
-   its ``inputs`` (to walk the graph backward) and whatever ``forward`` saved
-   for ``backward``.
+   its ``inputs`` (to walk the graph backward) and the inputs' versions.
 
-``backward`` receives the gradient of the loss with respect to the output (a
-Tensor) and returns one gradient per input (a Tensor, or None where no
-gradient is needed). It is written with Tensor ops, so that with
-``create_graph=True`` the backward pass is itself recorded and can be
-differentiated again (Hessians, Newton's method).
+``backward`` receives the gradient of the loss with respect to the output and
+returns one gradient per input (None where no gradient is needed). It is ONE
+formula that runs in two modes, and the engine picks the mode:
+
+* a plain ``loss.backward()``: nothing is recorded, so ``grad_output``,
+  ``self.saved_inputs`` and ``self.saved_output`` are backend arrays and the
+  formula runs as plain NumPy/CuPy calls;
+* ``create_graph=True`` (Hessians, Newton's method): they are Tensors, and the
+  same formula records a graph that can be differentiated again.
+
+So a backward uses only what arrays and Tensors share: the operators, methods
+such as ``.sum(axis=..., keepdims=...)`` and ``.reshape``, and the functions of
+``self.xp`` (NumPy's names: ``xp.exp``, ``xp.where``, ...). A backward that
+needs another op calls ``Op.apply`` on what it has: on arrays ``apply`` is
+just that op's ``forward``.
+
+Saved values are checked: an in-place write to an input or the output after
+forward bumps its version (``Tensor._version``), and reading it in backward
+then raises, as PyTorch does, instead of giving a silently wrong gradient.
 
 The op refers to its output only weakly: the output holds the op (its
 ``grad_fn``), not the other way round, so no reference cycle keeps arrays alive.
@@ -24,7 +37,8 @@ from __future__ import annotations
 import weakref
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import anomaly, grad_mode
+from tinygrad_opt.autograd import anomaly
+from tinygrad_opt.autograd.grad_mode import flags
 
 import tinygrad_opt.tensor as tensor_module  # Function.apply makes Tensors
 
@@ -33,8 +47,8 @@ class Function:
     """Base class of every primitive op. Subclasses define forward and backward.
 
     ``forward`` may keep on ``self`` what ``backward`` needs (options such as
-    ``dim``, or a mask array); ``backward`` reads the input Tensors from
-    ``self.inputs`` and the output Tensor from ``self.output``.
+    ``dim``, shapes); ``backward`` reads the inputs from ``self.saved_inputs``
+    and the output from ``self.saved_output``.
     """
 
     freed = False  # becomes True once backward has run without retain_graph
@@ -48,6 +62,60 @@ class Function:
         """Return the gradient for each input, given the output's gradient."""
         raise NotImplementedError
 
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on Tensors and, in grad mode, record it in the graph.
+        On arrays (inside a plain backward) it only runs ``forward``."""
+        function = cls()
+        if not isinstance(inputs[0], tensor_module.Tensor):
+            return function.forward(*inputs, **options)
+        output_data = backend.as_array(function.forward(*[x.data for x in inputs], **options))
+        output = tensor_module.Tensor._make(output_data)
+        needs_input_grad = tuple([x.requires_grad for x in inputs])
+        if flags.grad and True in needs_input_grad:
+            function.inputs = inputs
+            function.needs_input_grad = needs_input_grad
+            function.versions = tuple([x._version for x in inputs])
+            function.output_ref = weakref.ref(output)
+            if flags.anomaly:
+                function.trace = anomaly.creation_trace()
+            output.grad_fn = function
+            output.requires_grad = True
+        return output
+
+    # --- what backward reads: arrays in a plain backward, Tensors when recorded ---
+
+    @property
+    def saved_inputs(self) -> tuple:
+        """The inputs, checked to be unchanged since forward."""
+        for tensor, version in zip(self.inputs, self.versions):
+            self._check_version(tensor, version, "an input")
+        return self.inputs if flags.grad else tuple([x.data for x in self.inputs])
+
+    @property
+    def saved_output(self):
+        """The output, checked to be unchanged since forward."""
+        output = self.output_ref()
+        self._check_version(output, 0, "its output")
+        return output if flags.grad else output.data
+
+    @property
+    def xp(self):
+        """NumPy's functions for what backward works on: the array module
+        (numpy, cupy) in a plain backward, their Tensor twins when recorded."""
+        if flags.grad:
+            from tinygrad_opt.ops import tensor_xp
+            return tensor_xp
+        return backend.xp_of(self.inputs[0].data)
+
+    def _check_version(self, tensor, version, what) -> None:
+        if tensor._version != version:
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: {what} of {self.name}, of shape {tensor.shape}, is at "
+                f"version {tensor._version}; expected version {version}. Use .clone() before "
+                "changing a tensor in place that an op still needs.")
+
     @property
     def output(self):
         """The Tensor this op produced (alive whenever backward can reach the op)."""
@@ -56,27 +124,6 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
-
-    @classmethod
-    def apply(cls, *inputs, **options):
-        """Run the op on Tensors and, in grad mode, record it in the graph."""
-        function = cls()
-        output_data = function.forward(*[tensor.data for tensor in inputs], **options)
-        if type(output_data) not in backend.ARRAY_TYPES:
-            output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
-        output = tensor_module.Tensor._make(output_data)
-        if not grad_mode._enabled:
-            return output
-        needs_input_grad = tuple([tensor.requires_grad for tensor in inputs])
-        if True in needs_input_grad:
-            function.inputs = inputs
-            function.needs_input_grad = needs_input_grad
-            function.output_ref = weakref.ref(output)
-            if anomaly._enabled:
-                function.trace = anomaly.creation_trace()
-            output.grad_fn = function
-            output.requires_grad = True
-        return output
 
     def release(self) -> None:
         """After backward without retain_graph: drop inputs and everything saved."""

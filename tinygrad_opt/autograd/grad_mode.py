@@ -1,84 +1,111 @@
-"""Grad mode: the one flag that says whether ops record the graph.
+"""The global switches of autograd: three flags, one class that sets them.
 
-``Function.apply`` checks ``is_grad_enabled()`` and nothing else does. The
-engine turns recording off while it runs the backward pass (on again with
-``create_graph=True``, so that the backward pass itself is recorded).
+* ``flags.grad``: ops record the graph (``Function.apply`` checks it). The
+  engine also reads it in backward: off, the backward formulas run on plain
+  arrays; on (``create_graph=True``), on Tensors, so the backward is recorded.
+* ``flags.anomaly``: ops remember where they were made and the engine checks
+  every gradient for NaN (``detect_anomaly``, in anomaly.py).
+* ``flags.keep_graph``: every backward keeps the graph (``keep_graph``, used by
+  Newton's method, whose closure calls a plain ``loss.backward()``).
+
+``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``detect_anomaly`` and
+``keep_graph`` are all a :class:`Switch`: a context manager and a decorator.
 """
 
 from __future__ import annotations
 
 import functools
 
-_enabled = True
+
+class flags:
+    """The switches' current values (read them as ``flags.grad``)."""
+
+    grad = True
+    anomaly = False
+    keep_graph = False
 
 
 def is_grad_enabled() -> bool:
-    return _enabled
+    return flags.grad
 
 
-class set_grad_enabled:
-    """Turn gradient recording on or off: a call, a context manager and a decorator.
+class Switch:
+    """Set one flag for a ``with`` block, or for every call of a decorated function;
+    the previous value comes back afterwards. A subclass names the flag and the value.
 
-    ``set_grad_enabled(False)`` switches at once (like PyTorch); used in a
-    ``with`` block, the previous mode comes back when the block ends.
+    ``@tg.no_grad`` works bare as well as ``@tg.no_grad()`` (PyTorch allows both).
     """
 
-    def __init__(self, mode: bool):
-        global _enabled
-        self.previous = _enabled
-        self.mode = bool(mode)
-        _enabled = self.mode
+    flag = "grad"
+    value = True
+
+    def __new__(cls, *args, **kwargs):
+        if args and callable(args[0]):  # used bare as a decorator
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __enter__(self):
+        self.previous = getattr(flags, self.flag)
+        setattr(flags, self.flag, self.value)
         return self
 
     def __exit__(self, *exc_info):
-        global _enabled
-        _enabled = self.previous
+        setattr(flags, self.flag, self.previous)
         return False
 
     def __call__(self, function):
-        mode = self.mode
+        flag, value = self.flag, self.value
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            previous = getattr(flags, flag)
+            setattr(flags, flag, value)
+            try:
                 return function(*args, **kwargs)
-        self.__exit__()  # decorating must not leave the mode switched
+            finally:
+                setattr(flags, flag, previous)
         return wrapper
 
 
-class _SwitchOnEnter(set_grad_enabled):
-    """Unlike ``set_grad_enabled``, switches when the block starts, not when made,
-    so one instance can be kept and reused (as PyTorch's no_grad/enable_grad)."""
-
-    mode = True
-
-    def __new__(cls, function=None):
-        if function is not None:  # used bare, as ``@tg.no_grad`` (PyTorch allows both)
-            return set_grad_enabled(cls.mode)(function)
-        return super().__new__(cls)
-
-    def __init__(self, function=None):
-        pass  # nothing switches before __enter__
-
-    def __enter__(self):
-        global _enabled
-        self.previous = _enabled
-        _enabled = self.mode
-        return self
-
-    def __call__(self, function):
-        return set_grad_enabled(self.mode)(function)
-
-
-class no_grad(_SwitchOnEnter):
+class no_grad(Switch):
     """``with tg.no_grad():``, ``@tg.no_grad()`` or ``@tg.no_grad``: nothing inside is recorded."""
 
-    mode = False
+    flag, value = "grad", False
 
 
-class enable_grad(_SwitchOnEnter):
+class enable_grad(Switch):
     """``with tg.enable_grad():`` records the graph even inside ``no_grad``."""
 
-    mode = True
+    flag, value = "grad", True
+
+
+class set_grad_enabled(Switch):
+    """Turn recording on or off. Unlike the others it switches at once, when made
+    (as PyTorch's): ``set_grad_enabled(False)`` alone is a call; in a ``with``
+    block the previous mode comes back at its end; as a decorator it switches
+    only inside the function."""
+
+    flag = "grad"
+
+    def __init__(self, mode: bool):
+        self.value = bool(mode)
+        self.previous = flags.grad
+        flags.grad = self.value
+
+    def __enter__(self):
+        return self  # already switched
+
+    def __call__(self, function):
+        self.__exit__()  # decorating must not leave the mode switched
+        return super().__call__(function)
+
+
+class keep_graph(Switch):
+    """``with keep_graph():`` every ``backward`` inside keeps the graph (retain_graph=True).
+
+    Second-order optimizers (Newton, CoordinateDescent) call the user's usual
+    closure, whose ``loss.backward()`` would otherwise free the graph that they
+    must differentiate again.
+    """
+
+    flag, value = "keep_graph", True

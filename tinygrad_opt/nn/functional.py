@@ -22,7 +22,7 @@ import math
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.ops import linalg
+from tinygrad_opt.ops import fused
 from tinygrad_opt.tensor import Tensor
 
 
@@ -46,7 +46,8 @@ class Log1p(Function):
         return backend.xp_of(x).log1p(x)
 
     def backward(self, grad_output):
-        return grad_output / (1 + self.inputs[0])
+        (x,) = self.saved_inputs
+        return grad_output / (1 + x)
 
 
 def log1p(x: Tensor) -> Tensor:
@@ -96,8 +97,8 @@ class Erf(Function):
         return xp.where(size <= 2, erf_near, xp.where(size < 6, erf_far, xp.sign(x)))
 
     def backward(self, grad_output):
-        x = self.inputs[0]
-        return grad_output * (2 / math.sqrt(math.pi)) * (-x * x).exp()
+        (x,) = self.saved_inputs
+        return grad_output * (2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)
 
 
 def _horner(coefficients, s):
@@ -243,7 +244,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/reduce.py)."""
+    """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/fused.py)."""
     return x.log_softmax(dim)
 
 
@@ -254,7 +255,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     One fused op (``ops/linalg.py: Linear``), for speed; ``x @ weight.T + bias``
     computes the same and is its oracle in the tests."""
-    return linalg.linear(x, weight, bias)  # (..., in) -> (..., out)
+    return fused.linear(x, weight, bias)  # (..., in) -> (..., out)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

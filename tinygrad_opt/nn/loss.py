@@ -3,13 +3,15 @@
 Each loss comes twice, as in PyTorch: a function (``mse_loss``) and a Module
 (``MSELoss``) that stores the options and calls the function.
 
-Every loss here is a *composition* of Tensor ops (log-softmax written as
-``x - logsumexp(x)``, integer-array gathering ``x[rows, target]``, ``where``,
-``relu``, ``abs`` ...). Autograd differentiates the composition, so no loss
-has backward code of its own, and second derivatives (``create_graph=True``,
-Newton's method) work for all of them. One exception, for speed: the plainest
-``cross_entropy`` (logits (N, C), class indices, no weight, no smoothing) is
-one fused op, ``CrossEntropy``, whose composed twin is its oracle in the tests.
+Every loss here is a *composition* of Tensor ops (log-softmax, integer-array
+gathering ``x[rows, target]``, ``where``, ``relu``, ``abs`` ...). Autograd
+differentiates the composition, so no loss has backward code of its own, and
+second derivatives (``create_graph=True``, Newton's method) work for all of
+them. Two fused ops (ops/fused.py) run instead of a composition, for speed:
+log-softmax (the ``LogSoftmax`` op, twin of ``x - logsumexp(x)``), and the
+plainest ``cross_entropy`` (logits (N, C), class indices, no weight, no
+smoothing) as the ``CrossEntropy`` op, whose composed twin is its oracle in
+the tests.
 
 Reductions. A loss first computes one value ``l`` per element (regression,
 binary losses) or per prediction (class losses), then
@@ -36,11 +38,8 @@ from __future__ import annotations
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import grad_mode
-from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.nn.module import Module
-from tinygrad_opt.ops.elementwise import constant
-from tinygrad_opt.ops.reduce import log_softmax_array
+from tinygrad_opt.ops.fused import CrossEntropy
 from tinygrad_opt.tensor import Tensor
 
 __all__ = [
@@ -148,8 +147,8 @@ def _clamped_log(p: Tensor) -> Tensor:
 
 
 def _log_softmax(x: Tensor, dim: int = 1) -> Tensor:
-    """log softmax(x) = x - logsumexp(x): the largest logit is subtracted inside
-    logsumexp, so +-1e4 logits give finite log-probabilities."""
+    """log softmax(x) = x - logsumexp(x), run as the fused LogSoftmax op (ops/fused.py):
+    the largest logit is subtracted first, so +-1e4 logits give finite log-probabilities."""
     return x.log_softmax(dim)
 
 
@@ -467,37 +466,6 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     if keep is not None:
         keep = keep.reshape(*target.shape)
     return losses.reshape(*target.shape), keep, total_weight
-
-
-class CrossEntropy(Function):
-    """L = s · Σ_n −log softmax(x)[n, y_n] for logits x (N, C), classes y (N,) and
-    s = 1/N ('mean') or 1 ('sum').   dL/dx = s · (softmax(x) − onehot(y)).
-
-    A fused op, for speed: composed, cross-entropy is five ops forward
-    (LogSoftmax, GetItem, Neg, Sum, Div) and ten backward, and every
-    classification step runs it. The backward recomputes softmax(x) with Tensor
-    ops when this backward is itself recorded (``create_graph=True``), so second
-    derivatives still work; otherwise it reuses the forward's log-probabilities.
-    ``cross_entropy`` uses it when no weight, ignored target or label smoothing
-    asks for the composed form (the oracle in tests/nn/test_losses_fused.py).
-    """
-
-    def forward(self, x, target, scale):
-        self.target, self.scale = target, scale
-        self.log_probs = log_softmax_array(x, 1)                       # (N, C)
-        self.rows = backend.xp_of(x).arange(x.shape[0])                # (N,)
-        return -self.log_probs[self.rows, target].sum() * scale
-
-    def backward(self, grad_output):
-        x = self.inputs[0]
-        xp = backend.xp_of(x.data)
-        one_hot = xp.zeros(x.shape, dtype=x.dtype)                     # (N, C)
-        one_hot[self.rows, self.target] = 1
-        if grad_mode.is_grad_enabled():
-            softmax = x.softmax(1)                     # differentiable: create_graph=True
-        else:
-            softmax = constant(xp.exp(self.log_probs))
-        return (softmax - constant(one_hot)) * (grad_output * self.scale)
 
 
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,

@@ -1,5 +1,4 @@
 """The primitive ops (one Function class each) and the functions that compose them.
 
-Read in this order: elementwise.py, shape.py (broadcasting), reduce.py,
-indexing.py, linalg.py.
+The order to read them in is docs/reading-order.md (the project's one reading order).
 """

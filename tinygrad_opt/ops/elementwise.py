@@ -1,8 +1,10 @@
 """Elementwise ops: each output element depends on the same element of the inputs.
 
 Every class is one primitive: ``forward`` on arrays, then ``backward`` with the
-derivative from its docstring, written with Tensor ops. Binary ops see inputs
-of one shape: broadcasting happened before them (see ``shape.BroadcastTo``).
+derivative from its docstring: one formula that runs on arrays in a plain
+backward and on Tensors under ``create_graph`` (autograd/function.py). Binary
+ops see inputs of one shape: broadcasting happened before them (see
+``shape.BroadcastTo``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad_output):
-        return grad_output, -grad_output if self.needs_input_grad[1] else None
+        return grad_output, -grad_output
 
 
 class Mul(Function):
@@ -48,7 +50,7 @@ class Mul(Function):
         return a * b
 
     def backward(self, grad_output):
-        a, b = self.inputs
+        a, b = self.saved_inputs
         grad_a = grad_output * b if self.needs_input_grad[0] else None
         grad_b = grad_output * a if self.needs_input_grad[1] else None
         return grad_a, grad_b
@@ -61,7 +63,7 @@ class Div(Function):
         return a / b
 
     def backward(self, grad_output):
-        a, b = self.inputs
+        a, b = self.saved_inputs
         grad_a = grad_output / b if self.needs_input_grad[0] else None
         grad_b = -grad_output * a / (b * b) if self.needs_input_grad[1] else None
         return grad_a, grad_b
@@ -78,14 +80,13 @@ class Pow(Function):
         return a ** b
 
     def backward(self, grad_output):
-        a, b = self.inputs
+        (a, b), xp = self.saved_inputs, self.xp
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            flat = constant(b.data == 0)                             # b = 0: dy/da = 0
-            grad_a = where(flat, 0.0, grad_output * b * a ** (b - 1))
+            grad_a = xp.where(b == 0, 0, grad_output * b * a ** (b - 1))
         if self.needs_input_grad[1]:
-            vanishing = constant((a.data == 0) & (b.data >= 0))     # y·log a → 0
-            grad_b = where(vanishing, 0.0, grad_output * self.output * a.log())
+            flat = (a == 0) & (b >= 0)
+            grad_b = xp.where(flat, 0, grad_output * self.saved_output * xp.log(a))
         return grad_a, grad_b
 
 
@@ -93,24 +94,26 @@ class Maximum(Function):
     """y = max(a, b).   dy/da = 1 where a > b, ½ where a = b (ties share), else 0."""
 
     def forward(self, a, b):
-        self.a_wins = (a > b) + 0.5 * (a == b)  # dy/da, as an array
         return backend.xp_of(a).maximum(a, b)
 
     def backward(self, grad_output):
-        a_wins = constant(self.a_wins.astype(grad_output.dtype))
-        return grad_output * a_wins, grad_output * (1 - a_wins)
+        (a, b), xp = self.saved_inputs, self.xp
+        to_a = xp.where(a > b, grad_output, xp.where(a == b, grad_output / 2, 0))
+        to_b = xp.where(b > a, grad_output, xp.where(a == b, grad_output / 2, 0))
+        return to_a, to_b
 
 
 class Minimum(Function):
     """y = min(a, b).   dy/da = 1 where a < b, ½ where a = b (ties share), else 0."""
 
     def forward(self, a, b):
-        self.a_wins = (a < b) + 0.5 * (a == b)
         return backend.xp_of(a).minimum(a, b)
 
     def backward(self, grad_output):
-        a_wins = constant(self.a_wins.astype(grad_output.dtype))
-        return grad_output * a_wins, grad_output * (1 - a_wins)
+        (a, b), xp = self.saved_inputs, self.xp
+        to_a = xp.where(a < b, grad_output, xp.where(a == b, grad_output / 2, 0))
+        to_b = xp.where(b < a, grad_output, xp.where(a == b, grad_output / 2, 0))
+        return to_a, to_b
 
 
 class Where(Function):
@@ -120,8 +123,8 @@ class Where(Function):
         return backend.xp_of(a).where(condition, a, b)
 
     def backward(self, grad_output):
-        condition = self.inputs[0].data.astype(grad_output.dtype)
-        return None, grad_output * constant(condition), grad_output * constant(1 - condition)
+        condition, xp = self.saved_inputs[0], self.xp
+        return None, xp.where(condition, grad_output, 0), xp.where(condition, 0, grad_output)
 
 
 # --- unary ---
@@ -143,7 +146,7 @@ class Exp(Function):
         return backend.xp_of(x).exp(x)
 
     def backward(self, grad_output):
-        return grad_output * self.output
+        return grad_output * self.saved_output
 
 
 class Log(Function):
@@ -153,7 +156,8 @@ class Log(Function):
         return backend.xp_of(x).log(x)
 
     def backward(self, grad_output):
-        return grad_output / self.inputs[0]
+        (x,) = self.saved_inputs
+        return grad_output / x
 
 
 class Sqrt(Function):
@@ -163,7 +167,7 @@ class Sqrt(Function):
         return backend.xp_of(x).sqrt(x)
 
     def backward(self, grad_output):
-        return grad_output / (2 * self.output)
+        return grad_output / (2 * self.saved_output)
 
 
 class Sin(Function):
@@ -173,7 +177,8 @@ class Sin(Function):
         return backend.xp_of(x).sin(x)
 
     def backward(self, grad_output):
-        return grad_output * self.inputs[0].cos()
+        (x,) = self.saved_inputs
+        return grad_output * self.xp.cos(x)
 
 
 class Cos(Function):
@@ -183,7 +188,8 @@ class Cos(Function):
         return backend.xp_of(x).cos(x)
 
     def backward(self, grad_output):
-        return -grad_output * self.inputs[0].sin()
+        (x,) = self.saved_inputs
+        return -grad_output * self.xp.sin(x)
 
 
 class Tanh(Function):
@@ -193,7 +199,7 @@ class Tanh(Function):
         return backend.xp_of(x).tanh(x)
 
     def backward(self, grad_output):
-        y = self.output
+        y = self.saved_output
         return grad_output * (1 - y * y)
 
 
@@ -210,19 +216,21 @@ class Sigmoid(Function):
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(self, grad_output):
-        y = self.output
+        y = self.saved_output
         return grad_output * y * (1 - y)
 
 
 class Relu(Function):
-    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0."""
+    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0.
+
+    Like every piecewise op here, backward *selects* with ``where`` instead of
+    multiplying by a 0/1 mask: 0 · ∞ would be NaN, the masked side must get 0."""
 
     def forward(self, x):
-        self.positive = x > 0
         return backend.xp_of(x).maximum(x, 0)
 
     def backward(self, grad_output):
-        return grad_output * constant(self.positive.astype(grad_output.dtype))
+        return self.xp.where(self.saved_output > 0, grad_output, 0)
 
 
 class Abs(Function):
@@ -232,7 +240,8 @@ class Abs(Function):
         return backend.xp_of(x).abs(x)
 
     def backward(self, grad_output):
-        return grad_output * constant(backend.xp_of(grad_output.data).sign(self.inputs[0].data))
+        (x,), xp = self.saved_inputs, self.xp
+        return xp.where(x > 0, grad_output, xp.where(x < 0, -grad_output, 0))
 
 
 class Sign(Function):
@@ -242,24 +251,23 @@ class Sign(Function):
         return backend.xp_of(x).sign(x)
 
     def backward(self, grad_output):
-        return grad_output * 0
+        return self.xp.zeros_like(grad_output)
 
 
 class Clip(Function):
     """y = min(max(x, low), high).   dy/dx = 1 where low ≤ x ≤ high, else 0."""
 
     def forward(self, x, low, high):
-        xp = backend.xp_of(x)
-        inside = xp.ones(x.shape, dtype=bool)
-        if low is not None:
-            inside &= x >= low
-        if high is not None:
-            inside &= x <= high
-        self.inside = inside
-        return xp.clip(x, low, high)
+        self.low, self.high = low, high
+        return backend.xp_of(x).clip(x, low, high)
 
     def backward(self, grad_output):
-        return grad_output * constant(self.inside.astype(grad_output.dtype))
+        (x,), xp = self.saved_inputs, self.xp
+        if self.low is not None:
+            grad_output = xp.where(x >= self.low, grad_output, 0)
+        if self.high is not None:
+            grad_output = xp.where(x <= self.high, grad_output, 0)
+        return grad_output
 
 
 class Cast(Function):
@@ -281,7 +289,7 @@ class ToDevice(Function):
         return backend.to_device(x, device)
 
     def backward(self, grad_output):
-        return grad_output.to(self.input_device)
+        return ToDevice.apply(grad_output, device=self.input_device)
 
 
 class Clone(Function):
@@ -298,11 +306,11 @@ class Clone(Function):
 
 def _binary(op, name, a, b, reflected=False):
     """``a op b``, or ``b op a`` when reflected (``2 - x``): ``b`` becomes a Tensor,
-    dtypes are promoted, shapes broadcast (a 0-d constant needs no broadcast node)."""
+    dtypes are promoted, shapes broadcast."""
     b = as_operand(b, a, name)
-    if a.data.dtype != b.data.dtype:
+    if a.dtype != b.dtype:
         a, b = _promote(a, b)
-    if a.shape != b.shape and (b.ndim or b.requires_grad):
+    if a.shape != b.shape:
         a, b = broadcast_operands(name, a, b)
     return op.apply(b, a) if reflected else op.apply(a, b)
 

@@ -10,8 +10,12 @@ its own backward is ``GetItem`` again.
 
 from __future__ import annotations
 
+import weakref
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.ops.shape import as_operand, sum_to_shape
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -43,6 +47,57 @@ class IndexAdd(Function):
 
     def backward(self, grad_output):
         return GetItem.apply(grad_output, index=self.index)
+
+
+class SetItem(Function):
+    """y = x with y[index] = v (written in place).   dL/dx = dL/dy, 0 where v was
+    written;   dL/dv = dL/dy[index], summed back to v's shape if v was broadcast."""
+
+    def forward(self, x, value, index):
+        self.index = index
+        self.written = backend.xp_of(x).zeros(x.shape, dtype=bool)
+        self.written[index] = True
+        x[index] = value.reshape(()) if value.size == 1 else value  # one element fits anywhere
+        return x
+
+    def backward(self, grad_output):
+        grad_x = grad_value = None
+        if self.needs_input_grad[0]:
+            grad_x = self.xp.where(self.written, 0, grad_output)
+        if self.needs_input_grad[1]:
+            value_shape = self.inputs[1].shape
+            grad_value = GetItem.apply(grad_output, index=self.index)   # the slot's shape
+            if self.inputs[1].data.size == 1:
+                grad_value = grad_value.sum().reshape(value_shape)
+            else:
+                grad_value = sum_to_shape(grad_value, value_shape)
+        return grad_x, grad_value
+
+
+def setitem(x, index, value) -> None:
+    """``x[index] = value``. When a gradient must flow (``value`` or ``x`` requires
+    grad, in grad mode), the write is recorded as a SetItem op and ``x`` becomes
+    its output: the old ``x`` lives on as the op's input ``before``."""
+    Tensor = tensor_module.Tensor
+    if x.requires_grad and x.grad_fn is None and flags.grad:
+        raise RuntimeError(f"a leaf tensor of shape {x.shape} that requires grad cannot be "
+                           "written in place (x[...] = v); do it inside tg.no_grad()")
+    index = _device_index(index, x)
+    value = as_operand(value, x, "SetItem")
+    if value.dtype != x.dtype:
+        value = value.astype(x.dtype)
+    if not (flags.grad and (x.requires_grad or value.requires_grad)):
+        x.data[index] = value.data
+        x._version += 1
+        return
+    before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in
+    before.grad_fn, before._version = x.grad_fn, 1  # the graph; its values are overwritten
+    if x.grad_fn is not None:
+        x.grad_fn.output_ref = weakref.ref(before)
+    output = SetItem.apply(before, value, index=index)
+    x.grad_fn, x.requires_grad = output.grad_fn, True
+    x.grad_fn.output_ref = weakref.ref(x)
+    x._version += 1
 
 
 def _is_basic(index) -> bool:

@@ -7,7 +7,7 @@ import builtins
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.ops.elementwise import constant
+from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.shape import normalize_dim
 
 
@@ -20,53 +20,23 @@ class Sum(Function):
 
     def backward(self, grad_output):
         kept_shape = _kept_shape(self.input_shape, self.dims)   # summed axes as size 1
-        return grad_output.reshape(kept_shape).broadcast_to(self.input_shape)
+        return self.xp.broadcast_to(grad_output.reshape(kept_shape), self.input_shape)
 
 
 class Max(Function):
     """y = max x over ``dims``.   dL/dx = dL/dy at the maxima, shared equally among ties."""
 
     def forward(self, x, dims, keepdim):
-        self.input_shape = x.shape
-        self.kept_shape = _kept_shape(x.shape, dims)
-        largest = x.max(axis=dims, keepdims=True)
-        is_max = x == largest
-        self.share = is_max / is_max.sum(axis=dims, keepdims=True)  # 1/(number of ties)
-        return largest if keepdim else largest.reshape(_reduced_shape(x.shape, dims))
+        self.dims = dims
+        largest = x.max(axis=dims, keepdims=keepdim)
+        return largest
 
     def backward(self, grad_output):
-        spread = grad_output.reshape(self.kept_shape).broadcast_to(self.input_shape)
-        return spread * constant(self.share.astype(grad_output.dtype))
-
-
-class LogSoftmax(Function):
-    """y = x − log Σ_dim exp(x).   dL/dx = g − softmax(x)·Σ_dim g   (softmax = exp(y)).
-
-    A fused op, for speed: composed (``x - x.logsumexp(dim, keepdim=True)``, the
-    oracle in the tests) it is six ops forward and more backward; cross-entropy
-    runs it on every training step. Stable: the row maximum is subtracted first.
-    """
-
-    def forward(self, x, dim):
-        self.dim = dim
-        return log_softmax_array(x, dim)
-
-    def backward(self, grad_output):
-        softmax = self.output.exp()
-        return grad_output - softmax * grad_output.sum(self.dim, keepdim=True)
-
-
-def log_softmax_array(x, dim):
-    """log softmax of an array along ``dim`` (the row maximum subtracted first)."""
-    xp = backend.xp_of(x)
-    largest = x.max(axis=dim, keepdims=True)
-    largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
-    shifted = x - largest
-    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
-
-
-def log_softmax(x, dim=-1):
-    return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "LogSoftmax"))
+        (x,), xp = self.saved_inputs, self.xp
+        kept_shape = _kept_shape(x.shape, self.dims)
+        is_max = x == self.saved_output.reshape(kept_shape)
+        ties = is_max.sum(axis=self.dims, keepdims=True).astype(grad_output.dtype)  # (kept)
+        return xp.where(is_max, grad_output.reshape(kept_shape) / ties, 0)
 
 
 def _kept_shape(shape, dims):
@@ -135,9 +105,13 @@ def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
 
 def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None,
         keepdims=False):
-    """std = √var."""
-    return var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
-               keepdims=keepdims).sqrt()
+    """std = √var. Where var = 0 (all values equal) the gradient is 0, as in PyTorch:
+    the square root's slope there is infinite, so ``where`` keeps those entries away
+    from the square root (a slope times 0 would be NaN, see elementwise.Relu)."""
+    variance = var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+                   keepdims=keepdims)
+    spread = variance > 0
+    return where(spread, where(spread, variance, 1).sqrt(), 0)
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):

@@ -9,7 +9,7 @@ backward" is taught here once, and no binary op repeats it.
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import grad_mode
+from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.autograd.function import Function
 
 import tinygrad_opt.tensor as tensor_module
@@ -27,13 +27,14 @@ class BroadcastTo(Function):
 
 
 def sum_to_shape(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    """Sum ``grad`` (an array or a Tensor) over the axes that broadcasting added or
+    stretched, back to ``shape``."""
     if grad.shape == shape:
         return grad
     leading = grad.ndim - len(shape)  # axes broadcasting added in front
     stretched = tuple(leading + axis for axis, size in enumerate(shape)
                       if size == 1 and grad.shape[leading + axis] != 1)
-    summed = grad.sum(dim=tuple(range(leading)) + stretched, keepdim=True)  # ones kept
+    summed = grad.sum(axis=tuple(range(leading)) + stretched, keepdims=True)  # ones kept
     return summed.reshape(shape)
 
 
@@ -64,7 +65,10 @@ def as_operand(value, like, op_name: str):
                 f"'{value.device}'; move one with .to(device)")
         return value
     if isinstance(value, (bool, int, float)):
-        return _constant(value, like)
+        dtype = like.dtype  # a float meeting an integer tensor is float32
+        if isinstance(value, float) and not backend.is_floating(dtype):
+            dtype = backend.float32
+        return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
         return as_operand(Tensor(value), like, op_name)  # it keeps its device: check it
     if like.device != "cpu":
@@ -74,29 +78,6 @@ def as_operand(value, like, op_name: str):
     if isinstance(value, (list, tuple)) and backend.is_floating(like.dtype):
         return Tensor(value, dtype=like.dtype)  # Python lists behave like Python numbers
     return Tensor(value)  # NumPy arrays keep their dtype (NumPy's promotion applies)
-
-
-_constants: dict = {}  # (type, number, dtype, array type) -> its 0-d constant Tensor
-
-
-def _constant(value, like):
-    """The 0-d Tensor of a Python number, made once per number, dtype and device.
-
-    It takes ``like``'s dtype (a float meeting an integer tensor is float32).
-    Making it costs more than ``x * 0.5`` itself on a small tensor (an op chain
-    on an (8,) tensor ran about 10% faster with this cache). Constants never
-    require grad and no op writes into its inputs, so sharing them is safe."""
-    key = (type(value), value, like.data.dtype, type(like.data))
-    constant = _constants.get(key)
-    if constant is None:
-        dtype = like.dtype
-        if isinstance(value, float) and not backend.is_floating(dtype):
-            dtype = backend.float32
-        xp = backend.get_xp(like.device)
-        constant = tensor_module.Tensor._make(xp.asarray(value, dtype=dtype))
-        if value != 0 and len(_constants) < 1024:  # −0.0 == 0.0 and nan != nan: not cached
-            _constants[key] = constant
-    return constant
 
 
 def broadcast_operands(op_name: str, *tensors):
@@ -109,7 +90,7 @@ def broadcast_operands(op_name: str, *tensors):
     except ValueError:
         shown = " and ".join(str(s) for s in shapes)
         raise ValueError(f"{op_name}: shapes {shown} cannot be broadcast together") from None
-    if not grad_mode._enabled:
+    if not flags.grad:
         return tensors  # nothing is recorded: the arrays broadcast by themselves
     return tuple(broadcast_to(tensor, shape) if tensor.requires_grad and tensor.shape != shape
                  else tensor for tensor in tensors)
@@ -137,7 +118,7 @@ class Permute(Function):
         inverse = [0] * len(self.dims)
         for position, axis in enumerate(self.dims):
             inverse[axis] = position
-        return grad_output.permute(*inverse)
+        return self.xp.transpose(grad_output, inverse)
 
 
 class Cat(Function):

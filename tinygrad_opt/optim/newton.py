@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.engine import keep_graph
+from tinygrad_opt.autograd.grad_mode import keep_graph
 from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
 

@@ -1,0 +1,140 @@
+"""One backward formula, two modes: the array path and the Tensor path agree.
+
+A plain ``tg.grad(..., create_graph=False)`` runs every op's backward on backend
+arrays; ``create_graph=True`` runs the same formula on Tensors and records it.
+For every op of the gradcheck table (imported from test_ops_gradcheck.py) and
+for the fused ops and nn primitives listed here, both paths must give the same
+gradients, in float32 and float64, on cpu and strict, on shapes drawn by
+hypothesis. The reference is the other path; gradcheck (test_ops_gradcheck.py,
+test_fused_ops.py) ties both to finite differences.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_opt as tg
+import tinygrad_opt.nn.functional as F
+from test_ops_gradcheck import NONSCALAR, OPS, Op, distinct, each, fixed
+
+
+def uniform(low, high):
+    return each(lambda rng, shape: rng.uniform(low, high, shape))
+
+
+def class_targets(logits):
+    """Class indices 0, 1, ..., wrapping at C, on the logits' device."""
+    rows, classes = logits.shape
+    return tg.tensor(np.arange(rows) % classes, device=logits.device)
+
+
+def fold_2x2(cols):
+    """F.fold of (N, C·4, L) windows of a 2×2 kernel, stride 1, into a (L + 1) × 2 image."""
+    return F.fold(cols, output_size=(cols.shape[2] + 1, 2), kernel_size=2)
+
+
+FUSED_AND_NN = [
+    # ops/fused.py
+    Op("linear", F.linear, 3, shapes=fixed(lambda n, i, o: [(n, i), (o, i), (o,)], 3)),
+    Op("linear_3d_no_bias", F.linear, 2,
+       shapes=fixed(lambda b, n, i, o: [(b, n, i), (o, i)], 4)),
+    Op("linear_1d_input", F.linear, 3, shapes=fixed(lambda i, o: [(i,), (o, i), (o,)], 2)),
+    Op("log_softmax_last", lambda x: x.log_softmax(-1), 1, shapes=NONSCALAR),
+    Op("log_softmax_dim0", lambda x: F.log_softmax(x, 0), 1, shapes=NONSCALAR),
+    Op("cross_entropy_mean", lambda x: F.cross_entropy(x, class_targets(x)), 1,
+       shapes=fixed(lambda n, c: [(n, c + 1)], 2)),
+    Op("cross_entropy_sum", lambda x: F.cross_entropy(x, class_targets(x), reduction="sum"),
+       1, shapes=fixed(lambda n, c: [(n, c + 1)], 2)),
+    # nn primitives: Log1p, Erf (both branches: |x| <= 2 and 2 < |x| < 6), Im2Col, Col2Im
+    Op("log1p", F.log1p, 1, uniform(-0.5, 2.0)),
+    Op("erf", F.erf, 1, uniform(-4.0, 4.0)),
+    Op("conv2d_padding", lambda x, w, b: F.conv2d(x, w, b, padding=1), 3,
+       shapes=fixed(lambda n, c, o, h: [(n, c, h + 1, h), (o, c, 2, 2), (o,)], 4)),
+    Op("conv2d_stride_dilation", lambda x, w: F.conv2d(x, w, stride=2, dilation=2, padding=1),
+       2, shapes=fixed(lambda n, c, o: [(n, c, 4, 5), (o, c, 2, 2)], 3)),
+    Op("unfold", lambda x: F.unfold(x, kernel_size=2, padding=1), 1,
+       shapes=fixed(lambda n, c, h: [(n, c, h, h + 1)], 3)),
+    Op("fold", fold_2x2, 1, shapes=fixed(lambda n, c, l: [(n, 4 * c, l)], 3)),
+    Op("max_pool2d", lambda x: F.max_pool2d(x, 2, padding=1), 1, distinct,
+       fixed(lambda n, c, h: [(n, c, h + 1, h)], 3)),
+    Op("avg_pool2d", lambda x: F.avg_pool2d(x, 2, stride=1), 1,
+       shapes=fixed(lambda n, c, h: [(n, c, h + 1, h + 1)], 3)),
+    Op("gelu", lambda x: F.gelu(x), 1),
+]
+
+TABLE = OPS + FUSED_AND_NN
+TOLERANCE = {tg.float32: dict(rtol=2e-6, atol=1e-6), tg.float64: dict(rtol=1e-13, atol=1e-13)}
+
+SETTINGS = settings(max_examples=3, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+def gradients(op, inputs, grad_output, create_graph):
+    """d(Σ op(inputs) · grad_output)/d inputs, by the array or the Tensor path."""
+    output = op.fn(*inputs)
+    return tg.grad(output, inputs, grad_outputs=grad_output, create_graph=create_graph,
+                   allow_unused=True)
+
+
+def test_table_names_are_unique():
+    names = [op.name for op in TABLE]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("op", TABLE, ids=[op.name for op in TABLE])
+@SETTINGS
+@given(data=st.data())
+def test_array_path_equals_tensor_path(op, device, data):
+    shapes_drawn = data.draw(op.shapes(op.arity), label="shapes")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    arrays = op.domain(rng, shapes_drawn)
+    for dtype in (tg.float32, tg.float64):
+        inputs = [tg.tensor(array, dtype=dtype, requires_grad=True, device=device)
+                  for array in arrays]
+        with tg.no_grad():
+            output = op.fn(*inputs)
+        grad_output = tg.tensor(rng.standard_normal(output.shape), dtype=output.dtype,
+                                device=output.device)
+        plain = gradients(op, inputs, grad_output, create_graph=False)
+        recorded = gradients(op, inputs, grad_output, create_graph=True)
+        for x, from_arrays, from_tensors in zip(inputs, plain, recorded):
+            assert from_arrays is not None and from_tensors is not None
+            assert from_arrays.shape == from_tensors.shape == x.shape
+            assert from_arrays.dtype == from_tensors.dtype == dtype
+            assert from_arrays.device == from_tensors.device == device
+            assert from_arrays.grad_fn is None  # a plain backward records nothing
+            np.testing.assert_allclose(from_arrays.numpy(), from_tensors.numpy(),
+                                       **TOLERANCE[dtype])
+
+
+# --- the two paths really are two paths ---
+
+def test_tensor_path_records_and_array_path_does_not(device):
+    x = tg.tensor([0.5, -1.0], dtype=tg.float64, requires_grad=True, device=device)
+    (plain,) = tg.grad(x.exp().sum(), x)
+    (recorded,) = tg.grad(x.exp().sum(), x, create_graph=True)
+    assert plain.grad_fn is None and not plain.requires_grad
+    assert recorded.grad_fn is not None and recorded.requires_grad
+    (second,) = tg.grad(recorded.sum(), x)  # d/dx Σ e^x = e^x again
+    np.testing.assert_allclose(second.numpy(), np.exp([0.5, -1.0]), rtol=1e-15)
+
+
+def test_cross_entropy_recomputes_log_probabilities_for_the_tensor_path(device):
+    # dL/dx = (softmax(x) − onehot(y)) / N; its derivative along x needs the
+    # recorded LogSoftmax, not the forward's saved array.
+    logits = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    x = tg.tensor(logits, dtype=tg.float64, requires_grad=True, device=device)
+    (recorded,) = tg.grad(F.cross_entropy(x, tg.tensor([1, 2], device=device)), x,
+                          create_graph=True)
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    one_hot = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(recorded.numpy(), (softmax - one_hot) / 2, rtol=1e-14)
+    # d/dx Σ_c dL/dx[n, c] · v[c] = softmax ⊙ (v − softmax·v) / N
+    v = np.array([1.0, -2.0, 0.5])
+    (second,) = tg.grad((recorded * tg.tensor(v, device=device)).sum(), x)
+    expected = softmax * (v - (softmax * v).sum(axis=1, keepdims=True)) / 2
+    np.testing.assert_allclose(second.numpy(), expected, rtol=1e-12, atol=1e-15)
+

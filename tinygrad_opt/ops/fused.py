@@ -1,0 +1,115 @@
+"""Fused ops: compositions rewritten as one op each, for speed, outside the reading path.
+
+Each is a named twin of a composition of core ops that stays the definition:
+the tests compare every fused op with its composed twin, values and gradients
+(tests/core/test_fused_ops.py, tests/nn/test_losses_fused.py). Each pays for
+itself on every training step (docs/benchmarks.md has the measurements):
+
+* ``Linear``: ``x @ W.T + b`` is four ops forward and more backward; one here.
+* ``LogSoftmax``: ``x - x.logsumexp(dim, keepdim=True)`` is six ops forward.
+* ``CrossEntropy``: ``-log_softmax(x)[rows, y].sum() * scale`` is five ops
+  forward and ten backward, in every classification step.
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.ops.shape import normalize_dim
+
+
+class Linear(Function):
+    """y = x @ Wᵀ + b, with W (out, in) and x (..., in): the fully connected layer.
+
+    dL/dx = g @ W,   dL/dW = gᵀ @ x,   dL/db = Σ_rows g   (rows: every leading index).
+
+    It sums the bias gradient over the rows itself, the one place besides
+    BroadcastTo that does.
+    """
+
+    def forward(self, x, weight, bias=None):
+        out = x @ weight.T                     # (..., in) @ (in, out) -> (..., out)
+        if bias is not None:
+            out += bias                        # (out,) added to every row
+        return out
+
+    def backward(self, grad_output):
+        x, weight = self.saved_inputs[:2]
+        out_features, in_features = weight.shape
+        rows = grad_output.reshape(-1, out_features)                   # (N, out)
+        grad_x = grad_output @ weight if self.needs_input_grad[0] else None   # (..., in)
+        grad_weight = None
+        if self.needs_input_grad[1]:
+            grad_weight = rows.T @ x.reshape(-1, in_features)          # (out, N) @ (N, in)
+        if len(self.inputs) == 2:
+            return grad_x, grad_weight
+        grad_bias = rows.sum(axis=0) if self.needs_input_grad[2] else None   # (out,)
+        return grad_x, grad_weight, grad_bias
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` as one op; ``x`` is cast to the weight's dtype."""
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"Linear: input of shape {x.shape} does not end in "
+                         f"in_features={weight.shape[-1]} (weight {weight.shape})")
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    for tensor in tensors[1:]:
+        if tensor.device != x.device:
+            raise RuntimeError(f"Linear: input on '{x.device}' but parameters on "
+                               f"'{tensor.device}'; move the model with .to(device)")
+    if x.dtype != weight.dtype:
+        x = x.astype(weight.dtype)
+    return Linear.apply(*((x,) + tensors[1:]))
+
+
+class LogSoftmax(Function):
+    """y = x − log Σ_dim exp(x).   dL/dx = g − softmax(x)·Σ_dim g   (softmax = exp(y)).
+
+    Stable: the row maximum is subtracted first.
+    """
+
+    def forward(self, x, dim):
+        self.dim = dim
+        return log_softmax_array(x, dim)
+
+    def backward(self, grad_output):
+        softmax = self.xp.exp(self.saved_output)
+        return grad_output - softmax * grad_output.sum(axis=self.dim, keepdims=True)
+
+
+def log_softmax_array(x, dim):
+    """log softmax of an array along ``dim`` (the row maximum subtracted first)."""
+    xp = backend.xp_of(x)
+    largest = x.max(axis=dim, keepdims=True)
+    largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
+    shifted = x - largest
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+def log_softmax(x, dim=-1):
+    return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "LogSoftmax"))
+
+
+class CrossEntropy(Function):
+    """L = s · Σ_n −log softmax(x)[n, y_n] for logits x (N, C), classes y (N,) and
+    s = 1/N ('mean') or 1 ('sum').   dL/dx = s · (softmax(x) − onehot(y)).
+
+    A plain backward reuses the forward's log-probabilities; a recorded one
+    (``create_graph=True``) recomputes them with the LogSoftmax op, so second
+    derivatives still work. ``nn.functional.cross_entropy`` uses it when no
+    weight, ignored target or label smoothing asks for the composed form.
+    """
+
+    def forward(self, x, target, scale):
+        self.target, self.scale = target, scale
+        self.log_probs = log_softmax_array(x, 1)                       # (N, C)
+        self.rows = backend.xp_of(x).arange(x.shape[0])                # (N,)
+        return -self.log_probs[self.rows, target].sum() * scale
+
+    def backward(self, grad_output):
+        (x,), xp = self.saved_inputs, self.xp
+        log_probs = LogSoftmax.apply(x, dim=1) if flags.grad else self.log_probs
+        one_hot = backend.xp_of(self.log_probs).zeros(x.shape, dtype=x.dtype)  # (N, C)
+        one_hot[self.rows, self.target] = 1
+        return (xp.exp(log_probs) - one_hot) * (grad_output * self.scale)
