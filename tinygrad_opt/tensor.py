@@ -336,25 +336,25 @@ class Tensor:
 
     # --- elementwise ---
     def exp(self):
-        return elementwise.Exp.apply(self)
+        return elementwise.Exp.apply(elementwise.floating(self))
 
     def log(self):
-        return elementwise.Log.apply(self)
+        return elementwise.Log.apply(elementwise.floating(self))
 
     def sqrt(self):
-        return elementwise.Sqrt.apply(self)
+        return elementwise.Sqrt.apply(elementwise.floating(self))
 
     def sin(self):
-        return elementwise.Sin.apply(self)
+        return elementwise.Sin.apply(elementwise.floating(self))
 
     def cos(self):
-        return elementwise.Cos.apply(self)
+        return elementwise.Cos.apply(elementwise.floating(self))
 
     def tanh(self):
-        return elementwise.Tanh.apply(self)
+        return elementwise.Tanh.apply(elementwise.floating(self))
 
     def sigmoid(self):
-        return elementwise.Sigmoid.apply(self)
+        return elementwise.Sigmoid.apply(elementwise.floating(self))
 
     def relu(self):
         return elementwise.Relu.apply(self)
@@ -481,5 +481,8 @@ class _HookHandle:
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    """Same as ``Tensor(...)``, PyTorch's spelling."""
+    """Same as ``Tensor(...)``, PyTorch's spelling; like ``torch.tensor``, a Tensor
+    given here is copied (``Tensor(t)`` and ``nn.Parameter(t)`` share its memory)."""
+    if isinstance(data, Tensor):
+        data = data.copy().data
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)

@@ -316,18 +316,30 @@ def _binary(op, name, a, b, reflected=False):
 
 
 def _promote(a, b):
-    """An integer tensor meeting a float one becomes float (PyTorch's promotion); two
-    float dtypes meet at the wider one. Both go through Cast, whose backward gives
-    each input its gradient in its own dtype."""
+    """PyTorch's promotion. An integer tensor meeting a float one becomes float; two
+    float dtypes meet at the wider one. A 0-d tensor (a Python number becomes one)
+    never widens a tensor with dims: ``float32 + 0-d float64`` is float32, and an
+    integer tensor meeting a 0-d float takes the default float32. Both go through
+    Cast, whose backward gives each input its gradient in its own dtype."""
     a_float, b_float = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
-    if a_float and not b_float:
-        b = b.astype(a.dtype)
-    elif b_float and not a_float:
-        a = a.astype(b.dtype)
-    elif a_float and b_float:
+    if a_float != b_float:
+        real, integer = (a, b) if a_float else (b, a)
+        dtype = backend.float32 if real.ndim == 0 < integer.ndim else real.dtype
+    elif not a_float:
+        return a, b  # integers: NumPy's rules
+    elif b.ndim == 0 < a.ndim:
+        dtype = a.dtype
+    elif a.ndim == 0 < b.ndim:
+        dtype = b.dtype
+    else:
         dtype = backend.result_dtype(a.dtype, b.dtype)
-        a, b = a.astype(dtype), b.astype(dtype)
-    return a, b
+    return a.astype(dtype), b.astype(dtype)
+
+
+def floating(x):
+    """Integer tensors enter float-valued functions (exp, sqrt, x / y, ...) as float32,
+    PyTorch's default float dtype."""
+    return x if backend.is_floating(x.dtype) else x.astype(backend.float32)
 
 
 def add(a, b):
@@ -347,15 +359,14 @@ def mul(a, b):
 
 
 def div(a, b):
-    if not backend.is_floating(a.dtype) and isinstance(b, int):
-        a = a.astype(backend.float32)  # true division of integers gives floats
+    b = as_operand(b, a, "Div")
+    if not backend.is_floating(a.dtype) and not backend.is_floating(b.dtype):
+        a = floating(a)  # true division of integers gives floats
     return _binary(Div, "Div", a, b)
 
 
 def rdiv(a, b):
-    if not backend.is_floating(a.dtype):
-        a = a.astype(backend.float32)
-    return _binary(Div, "Div", a, b, reflected=True)
+    return _binary(Div, "Div", floating(a), b, reflected=True)
 
 
 def pow(a, b):
@@ -401,4 +412,6 @@ def clip(x, low=None, high=None):
     if isinstance(low, Tensor) or isinstance(high, Tensor):
         y = x if low is None else maximum(x, low)
         return y if high is None else minimum(y, high)
+    if isinstance(low, float) or isinstance(high, float):
+        x = floating(x)
     return Clip.apply(x, low=low, high=high)

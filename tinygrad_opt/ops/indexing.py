@@ -124,7 +124,10 @@ def _device_index(index, x):
         index = index.data
     elif isinstance(index, list) or (backend.is_host_data(index) and
                                      not isinstance(index, (int, bool))):
-        index = backend.to_device(backend.to_host(index), x.device)
+        host = backend.to_host(index)
+        if host.size == 0:
+            host = host.astype(backend.int64)  # x[[]]: an empty list indexes nothing
+        index = backend.to_device(host, x.device)
     if backend.is_array(index) and backend.is_floating(index.dtype):
         raise IndexError(f"GetItem: index arrays must be integer or boolean, got {index.dtype}")
     return index

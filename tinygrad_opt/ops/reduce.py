@@ -53,17 +53,21 @@ def _reduced_shape(shape, dims):
 
 
 def reduction_dims(x, dim, axis, op_name):
-    """Accept PyTorch's ``dim`` or NumPy's ``axis``; return a sorted tuple or None (all)."""
+    """Accept PyTorch's ``dim`` or NumPy's ``axis``; return a sorted tuple or None (all).
+    As in PyTorch, ``dim=()`` means every dim, and a 0-d tensor accepts dim 0 or -1."""
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{op_name}: give dim or axis, not both")
         dim = axis
     if dim is None:
         return None
-    if type(dim) is int:
-        return (normalize_dim(dim, x.ndim, op_name),)
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return tuple(sorted({normalize_dim(d, x.ndim, op_name) for d in dims}))
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    normalized = [normalize_dim(d, x.ndim, op_name) for d in dims]
+    if len(set(normalized)) != len(normalized):
+        raise RuntimeError(f"{op_name}: a dim appears more than once in {dim}")
+    if not normalized or x.ndim == 0:
+        return None
+    return tuple(sorted(normalized))
 
 
 def _keep(keepdim, keepdims):
@@ -116,8 +120,8 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     dims = reduction_dims(x, dim, axis, "Max")
-    if x.data.size == 0:
-        raise ValueError(f"Max: cannot take the max of an empty tensor of shape {x.shape}")
+    if 0 in [x.shape[axis] for axis in (range(x.ndim) if dims is None else dims)]:
+        raise ValueError(f"Max: cannot take the max over an empty dim of shape {x.shape}")
     return Max.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
 
 

@@ -143,7 +143,7 @@ class Cat(Function):
 # --- composed shape functions (no backward of their own) ---
 
 def normalize_dim(dim: int, ndim: int, op_name: str) -> int:
-    if not -ndim <= dim < max(ndim, 1):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op_name}: dim {dim} is out of range for a tensor of {ndim} dims")
     return dim % ndim if ndim else 0
 
@@ -212,6 +212,8 @@ def expand(x, shape):
     shape = list(shape)
     offset = len(shape) - x.ndim
     for axis, size in enumerate(shape):
+        if size == -1 and axis < offset:
+            raise ValueError(f"expand: -1 is not allowed for the new leading dim {axis}")
         if size == -1:
             shape[axis] = x.shape[axis - offset]
     return broadcast_to(x, shape)
@@ -232,7 +234,9 @@ def cat(tensors, dim: int = 0):
         if tensor.ndim != first.ndim or other_axes != expected:
             raise ValueError(f"cat: tensor {index} has shape {tensor.shape}, which does not "
                              f"match {first.shape} outside dim {dim}")
-    dtype = backend.result_dtype(*[tensor.dtype for tensor in tensors])
+    dtypes = [tensor.dtype for tensor in tensors]
+    floats = [dtype for dtype in dtypes if backend.is_floating(dtype)]
+    dtype = backend.result_dtype(*(floats or dtypes))  # ints meeting floats take the floats' dtype
     tensors = [tensor.astype(dtype) for tensor in tensors]  # Cast: each grad in its own dtype
     return Cat.apply(*tensors, dim=dim)
 

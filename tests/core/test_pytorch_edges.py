@@ -1,0 +1,118 @@
+"""PyTorch's semantics at the edges (issue "Trust at the edges"): type promotion,
+reductions over empty or repeated dims and of 0-d tensors, expand, empty indices,
+and ``tg.tensor`` copying a Tensor. Expected values are written from PyTorch's
+documented behaviour (docs/deviations.md, "Type promotion", has the rule)."""
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+
+
+def t(values, dtype):
+    return tg.tensor(np.array(values), dtype=dtype)
+
+
+# (left, right, expected dtype of left + right): the promotion table of docs/deviations.md
+PROMOTION = [
+    (lambda: t([1.0, 2.0], "float32"), lambda: t(1.0, "float64"), "float32"),
+    (lambda: t([1.0, 2.0], "float16"), lambda: t(1.0, "float32"), "float16"),
+    (lambda: t(1.0, "float64"), lambda: t([1.0, 2.0], "float32"), "float32"),
+    (lambda: t([1.0, 2.0], "float32"), lambda: t([1.0, 2.0], "float64"), "float64"),
+    (lambda: t(1.0, "float32"), lambda: t(1.0, "float64"), "float64"),
+    (lambda: t([1, 2], "int64"), lambda: t([1.0, 2.0], "float64"), "float64"),
+    (lambda: t([1, 2], "int64"), lambda: t(1.5, "float64"), "float32"),
+    (lambda: t([1, 2], "int64"), lambda: 2.5, "float32"),
+    (lambda: t([1.0, 2.0], "float16"), lambda: 2.5, "float16"),
+    (lambda: t([1, 2], "int32"), lambda: t([1, 2], "int64"), "int64"),
+]
+
+
+@pytest.mark.parametrize("left, right, expected", PROMOTION)
+def test_binary_promotion_follows_pytorch(left, right, expected):
+    a, b = left(), right()
+    assert (a + b).dtype == np.dtype(expected)
+    if isinstance(b, tg.Tensor):
+        assert (b + a).dtype == np.dtype(expected)
+
+
+def test_promotion_gives_each_input_its_gradient_in_its_own_dtype():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)                     # float32
+    b = tg.tensor(3.0, dtype="float64", requires_grad=True)           # 0-d float64
+    (a * b).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_allclose(b.grad.numpy(), 3.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.tensor([1, 2]) / tg.tensor([2, 4]),
+    lambda: tg.tensor([1, 2]) / 2,
+    lambda: 1 / tg.tensor([1, 2]),
+    lambda: tg.tensor([1, 2]).exp(),
+    lambda: tg.tensor([1, 4]).sqrt(),
+    lambda: tg.tensor([1, 2]).sigmoid(),
+    lambda: tg.tensor([1, 2]).log(),
+    lambda: tg.cat([tg.tensor([1, 2]), tg.ones(2)]),
+    lambda: tg.tensor([0, 1, 2]).clamp(0.5, 1.5),
+])
+def test_integers_meet_float_functions_as_the_default_float32(make):
+    assert make().dtype == np.float32
+
+
+def test_integer_clamp_with_float_bounds_clamps_in_float():
+    np.testing.assert_allclose(tg.tensor([0, 1, 2]).clamp(0.5, 1.5).numpy(), [0.5, 1.0, 1.5])
+
+
+def test_sum_over_no_dims_sums_everything_and_repeated_dims_raise():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.sum(dim=()).item() == 10.0
+    assert x.mean(dim=()).item() == 2.5
+    with pytest.raises(RuntimeError, match="more than once"):
+        x.sum(dim=(0, 0))
+    with pytest.raises(RuntimeError, match="more than once"):
+        x.sum(dim=(1, -1))
+
+
+@pytest.mark.parametrize("reduce", [
+    lambda x, d: x.sum(d), lambda x, d: x.mean(d), lambda x, d: x.max(d),
+    lambda x, d: x.logsumexp(d)])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_a_0d_tensor_reduces_over_dim_0_or_minus_1(reduce, dim):
+    x = tg.tensor(2.5, dtype="float64", requires_grad=True)
+    y = reduce(x, dim)
+    assert y.shape == () and y.item() == pytest.approx(2.5)
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0)
+    with pytest.raises(IndexError):
+        reduce(x, 1)
+
+
+def test_max_over_a_non_empty_dim_of_an_empty_tensor_is_empty():
+    values = tg.zeros(0, 3).max(1)
+    assert values.shape == (0,)
+    with pytest.raises(ValueError, match="empty"):
+        tg.zeros(0, 3).max(0)
+
+
+def test_expand_refuses_minus_1_for_a_new_leading_dim():
+    x = tg.ones(3)
+    assert x.expand(2, -1).shape == (2, 3)
+    with pytest.raises(ValueError, match="new leading dim 0"):
+        x.expand(-1, 3)
+
+
+def test_an_empty_index_list_gives_an_empty_result():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x[[]]
+    assert y.shape == (0, 2)
+    (y.sum() + x.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((2, 2)))
+
+
+def test_tensor_of_a_tensor_copies_as_torch_tensor(device):
+    original = tg.tensor([1.0, 2.0], device=device)
+    copy = tg.tensor(original)
+    copy += 1
+    np.testing.assert_allclose(original.numpy(), [1.0, 2.0])
+    shared = tg.Tensor(original)  # the constructor shares, as nn.Parameter(t) needs
+    assert shared.data is original.data
