@@ -9,9 +9,9 @@ The script runs itself under ``mpirun -n P`` for each number of processes P (the
 ``mpirun`` of the ``distributed`` extra's mpich wheel, beside this Python). Every
 run trains the same MLP 64-256-256-10 with SGD + momentum and the same global
 batch of 64 (64/P examples per process and step), from the same seed, on the
-same batches. Each rank times its steps: *compute* is forward, backward and
-the update; *all-reduce* is ``distributed.all_reduce_gradients``, which includes
-waiting for the slowest rank.
+same batches. Each rank times its steps after the first (a warm-up): *compute* is
+forward, backward and the update; *all-reduce* is ``distributed.all_reduce_gradients``,
+which includes waiting for the slowest rank. Each process uses one thread.
 
     python examples/data_parallel.py [--quick] [--seed 0] [--device cpu] [--plot DIR]
 """
@@ -77,10 +77,11 @@ def run_rank():
     # --- loop: backprop plus one collective per step ---------------------------------------
     compute_seconds = reduce_seconds = 0.0
     steps = 0
-    dist.all_gather(None)                                        # start the clocks together
-    start = time.perf_counter()
     for epoch in range(EPOCHS):
         for x, target in loader:
+            if steps == 1:           # step 0 warms up (Numba loads its kernels): not timed
+                dist.all_gather(None)                            # start the clocks together
+                start = time.perf_counter()
             began = time.perf_counter()
             optimizer.zero_grad()
             loss = loss_fn(model(x), target)
@@ -89,26 +90,30 @@ def run_rank():
             dist.all_reduce_gradients(model)                     # g = Σ_r g_r / P
             reduced = time.perf_counter()
             optimizer.step()
-            compute_seconds += (backward_done - began) + (time.perf_counter() - reduced)
-            reduce_seconds += reduced - backward_done
+            if steps >= 1:
+                compute_seconds += (backward_done - began) + (time.perf_counter() - reduced)
+                reduce_seconds += reduced - backward_done
             steps += 1
     seconds = time.perf_counter() - start
+    timed = steps - 1
 
     # --- results: rank 0 reports the means over the ranks -----------------------------------
     accuracy = evaluate(model, test_loader, metrics=("accuracy",))["accuracy"]
     reports = dist.all_gather({"compute": compute_seconds, "reduce": reduce_seconds})
     if rank == 0:
         print("RESULT " + json.dumps({
-            "processes": world_size, "steps": steps, "seconds": seconds,
-            "compute_ms": 1000 * np.mean([r["compute"] for r in reports]) / steps,
-            "reduce_ms": 1000 * np.mean([r["reduce"] for r in reports]) / steps,
+            "processes": world_size, "steps": steps, "steps_per_second": timed / seconds,
+            "compute_ms": 1000 * np.mean([r["compute"] for r in reports]) / timed,
+            "reduce_ms": 1000 * np.mean([r["reduce"] for r in reports]) / timed,
             "accuracy": accuracy}), flush=True)
 
 
 def run_all():
     """Run this script under mpirun for each number of processes; print the table."""
     mpirun = dist.find_mpirun()
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # one thread per process (BLAS and the fused optimizer's Numba kernels): P processes, P cores
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
     results = []
     for processes in PROCESSES:
         command = [mpirun, "-n", str(processes), sys.executable, os.path.abspath(__file__),
@@ -124,10 +129,10 @@ def run_all():
     print(f"Data-parallel SGD on the digits: MLP 64-{HIDDEN}-{HIDDEN}-10, global batch "
           f"{GLOBAL_BATCH}, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''}, seed {args.seed}, "
           f"{os.cpu_count()} CPU cores, {args.device}")
-    base = results[0]["steps"] / results[0]["seconds"]
+    base = results[0]["steps_per_second"]
     rows = []
     for r in results:
-        steps_per_second = r["steps"] / r["seconds"]
+        steps_per_second = r["steps_per_second"]
         rows.append([str(r["processes"]), str(GLOBAL_BATCH // r["processes"]), str(r["steps"]),
                      f"{steps_per_second:.1f}", f"{steps_per_second / base:.2f}",
                      f"{r['compute_ms']:.2f}", f"{r['reduce_ms']:.2f}",

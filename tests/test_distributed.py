@@ -32,7 +32,8 @@ needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason="the distributed extra (mpi4
 
 def run_mpi(processes: int, *command, cwd=None) -> subprocess.CompletedProcess:
     """``mpirun -n processes command...``; fails the test with the output on error."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run([dist.find_mpirun(), "-n", str(processes), *command],
                             capture_output=True, text=True, env=env, timeout=120, cwd=cwd)

@@ -137,8 +137,8 @@ def all_reduce_gradients(module) -> None:
     from tinygrad_opt.tensor import Tensor
 
     parameters = [p for p in module.parameters() if p.requires_grad]
-    if not parameters:
-        return
+    if not parameters or world_size() == 1:
+        return                                   # the mean over one rank is its own gradient
     dtype = np.result_type(*(p.dtype for p in parameters))
     pieces = []
     for p in parameters:
