@@ -8,6 +8,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 import tinygrad_opt as tg
@@ -65,13 +66,44 @@ def test_save_then_load_gives_the_same_test_accuracy(default_run):
     assert "epoch 1/" not in loaded.stdout                  # evaluated, not trained
 
 
-def test_progress_bars_and_the_toy_data_sets(tmp_path):
-    result = run("train", "--data", "moons", "--epochs", "2", "--hidden", "16,16",
-                 "--activation", "tanh", "--optimizer", "sgd", "--schedule", "cosine",
-                 "--batchnorm", "--dropout", "0.1", "--patience", "1")
+TOY_RUN = ["train", "--data", "moons", "--epochs", "2", "--hidden", "16,16", "--activation",
+           "tanh", "--optimizer", "sgd", "--schedule", "cosine", "--batchnorm", "--dropout",
+           "0.1", "--patience", "1"]
+
+
+def test_the_toy_data_sets_and_no_progress_bars_in_redirected_output(tmp_path):
+    result = run(*TOY_RUN)                                  # stdout and stderr are pipes
     assert result.returncode == 0, result.stderr
-    assert "epoch 1/2" in result.stdout                     # summary lines with bars on too
+    assert "epoch 1/2" in result.stdout and "epoch 2/2" in result.stdout
+    assert "%|" not in result.stdout + result.stderr        # no bars in a log file
     assert 0.0 <= final_accuracy(result.stdout) <= 1.0
+
+
+def test_progress_bars_on_a_terminal():
+    import fcntl
+    import pty
+    import struct
+    import termios
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = REPO + os.pathsep + environment.get("PYTHONPATH", "")
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_opt", *TOY_RUN],
+                               stdout=terminal, stderr=terminal, env=environment)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:                                     # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=120) == 0
+    text = output.decode(errors="replace")
+    assert "%|" in text and "epoch 1/2" in text and "test accuracy" in text
 
 
 def test_plot_writes_pngs_or_says_how_to_install_matplotlib(tmp_path):
@@ -84,6 +116,12 @@ def test_plot_writes_pngs_or_says_how_to_install_matplotlib(tmp_path):
     else:
         assert sorted(os.listdir(plot_dir)) == ["accuracy.png", "loss.png", "lr.png"]
     final_accuracy(result.stdout)                              # training went on to the end
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"tinygrad-opt {tg.__version__}"
 
 
 def test_help_exits_zero():
@@ -102,6 +140,37 @@ def foreign_checkpoint(tmp_path):
     path = tmp_path / "foreign.ckpt"
     save({"weights": [1, 2, 3]}, str(path))
     return str(path)
+
+
+def train_checkpoint(path, change=None):
+    """A small ``train --save``-shaped checkpoint; ``change(state)`` damages it first."""
+    from tinygrad_opt import cli
+    config = {"data": "digits", "model": "mlp", "hidden": [8], "activation": "relu",
+              "batchnorm": False, "dropout": 0.0, "in_features": 64, "num_classes": 10,
+              "val_fraction": 0.2}
+    X, _, _ = cli.load_data("digits")
+    state = {"model": cli.build_model(config).state_dict(), "config": config,
+             "standardize": {"mean": X.mean(axis=0), "std": X.std(axis=0) + 1.0}}
+    if change is not None:
+        change(state)
+    save(state, str(path))
+    return str(path)
+
+
+MALFORMED = {   # checkpoint name: how its train --save state is damaged
+    "model_5": lambda state: state["config"].update(model=5),
+    "config_list": lambda state: state.update(config=[1]),
+    "state_5": lambda state: state.update(model=5),
+    "mean_text": lambda state: state["standardize"].update(mean="0.5"),
+    "mean_short": lambda state: state["standardize"].update(mean=np.zeros(3)),
+    "val_fraction_text": lambda state: state["config"].update(val_fraction="0.2"),
+    "hidden_absurd": lambda state: state["config"].update(hidden=[10 ** 12]),
+    "hidden_many": lambda state: state["config"].update(hidden=[4096] * 60),
+    "hidden_text": lambda state: state["config"].update(hidden="128"),
+    "data_mnist": lambda state: state["config"].update(data="mnist"),
+    "classes_3": lambda state: state["config"].update(num_classes=3),
+    "no_standardize": lambda state: state.pop("standardize"),
+}
 
 
 BAD_INPUTS = [
@@ -130,6 +199,18 @@ BAD_INPUTS = [
     ["train", "--save", "{tmp}/no/such/dir/model.ckpt"],
     ["train", "--save", "{tmp}"],
     ["train", "--plot", "{corrupt}"],
+    ["train", "--momentum", "1.5", "--optimizer", "sgd"],
+    ["train", "--momentum", "1", "--optimizer", "rmsprop"],
+    ["train", "--save", "{existing}"],                       # exists: needs --overwrite
+    ["train", "--overwrite"],                                # without --save
+    ["train", "--model", "cnn", "--hidden", "64"],           # the cnn ignores --hidden
+    ["train", "--model", "cnn", "--batchnorm"],
+    ["train", "--load", "{good}", "--data", "moons"],       # --load ignores what it trained with
+    ["train", "--load", "{good}", "--optimizer", "sgd"],
+    ["train", "--load", "{good}", "--epochs", "3"],
+    ["train", "--load", "{good}", "--seed", "0"],            # even at its default value
+    ["train", "--load", "{good}", "--save", "{tmp}/copy.ckpt"],
+    *[["train", "--load", "{%s}" % name] for name in MALFORMED],
     ["bogus"],
     [],
 ]
@@ -139,16 +220,24 @@ BAD_INPUTS = [
 def bad_runs(tmp_path_factory):
     """Every BAD_INPUTS command line, run as subprocesses a few at a time (they are quick)."""
     tmp_path = tmp_path_factory.mktemp("bad")
+    (tmp_path / "existing.ckpt").write_text("keep")
     places = {"tmp": str(tmp_path), "corrupt": corrupt_checkpoint(tmp_path),
-              "foreign": foreign_checkpoint(tmp_path)}
+              "foreign": foreign_checkpoint(tmp_path),
+              "good": train_checkpoint(tmp_path / "good.ckpt"),
+              "existing": str(tmp_path / "existing.ckpt")}
+    for name, change in MALFORMED.items():
+        places[name] = train_checkpoint(tmp_path / f"{name}.ckpt", change)
+    assert run("train", "--load", places["good"], "--no-progress").returncode == 0
     command_lines = []
     for arguments in BAD_INPUTS:
         arguments = [argument.format(**places) for argument in arguments]
-        if arguments[:1] == ["train"] and "--epochs" not in arguments:
+        if arguments[:1] == ["train"] and "--epochs" not in arguments \
+                and "--load" not in arguments:
             arguments.extend(["--epochs", "1"])   # were a bad input accepted, it would be quick
         command_lines.append(arguments)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda arguments: run(*arguments), command_lines))
+    assert (tmp_path / "existing.ckpt").read_text() == "keep"
     return dict(zip(map(tuple, BAD_INPUTS), results))
 
 
@@ -207,3 +296,36 @@ def test_train_cnn_on_digits_reaches_98_percent_from_the_command_line():
     assert result.returncode == 0, result.stderr
     accuracy = float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1))
     assert accuracy >= 0.98
+
+
+def test_save_onto_an_existing_file_needs_overwrite(tmp_path):
+    path = tmp_path / "model.ckpt"
+    path.write_text("an earlier run")
+    refused = run("train", "--epochs", "1", "--no-progress", "--save", str(path))
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert path.read_text() == "an earlier run"                 # refused before training
+    assert "epoch 1/1" not in refused.stdout
+    replaced = run("train", "--epochs", "1", "--no-progress", "--save", str(path),
+                   "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert load(path)["config"]["epochs"] == 1
+
+
+def test_a_diverging_run_prints_one_line_counting_epochs_from_1():
+    result = run("train", "--optimizer", "sgd", "--lr", "10000", "--epochs", "3",
+                 "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr       # no RuntimeWarnings
+    assert "RuntimeWarning" not in result.stderr
+    assert re.fullmatch(r"tinygrad-opt: error: fit: the training loss became nan in epoch "
+                        r"1/3; lower the learning rate or clip gradients\n", result.stderr)
+
+
+@pytest.mark.parametrize("flags, header", [
+    (["--epochs", "0"], "10 Linear layers of width 64, 0 epochs"),
+    (["--depth", "4"], "4 Linear layers of width 64, 2 epochs"),
+])
+def test_vanishing_quick_keeps_explicit_depth_and_epochs(flags, header):
+    result = run("vanishing", "--quick", "--models", "sigmoid,relu", *flags)
+    assert result.returncode == 0, result.stderr
+    assert header in result.stdout.splitlines()[0]

@@ -390,6 +390,20 @@ def test_fit_raises_on_a_diverging_loss():
         fit(model, optimizer, nn.MSELoss(), train, epochs=5, metrics=(), progress=False)
 
 
+def test_the_divergence_error_counts_epochs_as_the_progress_lines_do(capsys):
+    """Epoch 1 prints 'epoch 1/3'; the weights turn to NaN after it; the error names epoch 2/3."""
+    model, optimizer, train, _ = scripted_problem("cpu")
+
+    def poison(epoch, logs):
+        model.weight.data[...] = np.nan
+
+    with pytest.raises(FloatingPointError, match=r"in epoch 2/3; lower the learning rate"):
+        fit(model, optimizer, nn.MSELoss(), train, epochs=3, metrics=(), progress=True,
+            callbacks=[poison])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/3")
+
+
 def test_history_access():
     history = History()
     history.append({"epoch": 0, "train_loss": 2.0, "val_loss": 1.5})

@@ -78,6 +78,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def momentum(text: str) -> float:
+    """A momentum coefficient: 0 <= m < 1 (m >= 1 makes the velocity grow without bound)."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a momentum in [0, 1), got {text!r}")
+    return value
+
+
 def probability(text: str) -> float:
     """A dropout probability: 0 <= p < 1."""
     value = _float(text)
@@ -98,19 +106,42 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 # --- main ---------------------------------------------------------------------------------
 
 def build_parser() -> ArgumentParser:
+    from tinygrad_opt import __version__
     parser = ArgumentParser(prog=PROG, description="tinygrad_opt: train and study small "
                             "neural networks with a from-scratch autograd.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                        parser_class=ArgumentParser)
     for add_command in COMMANDS:
         add_command(subparsers)
+    parser.commands = subparsers.choices   # {name: its parser}, for given_flags
     return parser
+
+
+def given_flags(argv, args) -> set[str]:
+    """The ``dest`` of every flag written on the command line, whatever its value.
+
+    A flag left at its default is not "given", but ``--data digits`` is. Found by
+    parsing ``argv`` once more with every default of the command replaced by a marker.
+    """
+    parser = build_parser()
+    unset = object()
+    dests = [dest for dest in vars(args) if dest not in ("command", "run")]
+    parser.commands[args.command].set_defaults(**{dest: unset for dest in dests})
+    probe = parser.parse_args(argv)
+    return {dest for dest in dests if getattr(probe, dest) is not unset}
+
+
+def flag_names(dests) -> str:
+    """``['no_progress', 'data']`` -> ``'--data, --no-progress'``."""
+    return ", ".join(sorted("--" + dest.replace("_", "-") for dest in dests))
 
 
 def main(argv=None) -> int:
     """Entry point of the ``tinygrad-opt`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.given = given_flags(argv, args)
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
@@ -178,8 +209,9 @@ def add_train_command(subparsers) -> None:
                           help="learning rate (default: "
                           + ", ".join(f"{name} {lr:g}" for name, (_, lr) in OPTIMIZERS.items())
                           + ")")
-    training.add_argument("--momentum", type=non_negative_float, default=None,
-                          help="momentum of sgd (default 0.9) or rmsprop (default 0)")
+    training.add_argument("--momentum", type=momentum, default=None,
+                          help="momentum of sgd (default 0.9) or rmsprop (default 0), "
+                          "0 <= m < 1")
     training.add_argument("--weight-decay", type=non_negative_float, default=None,
                           help="L2 weight decay (default: the optimizer's, 0; adamw 0.01)")
     training.add_argument("--schedule", choices=SCHEDULES, default="none",
@@ -205,11 +237,14 @@ def add_train_command(subparsers) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--save", metavar="PATH",
                         help="write a checkpoint (model, optimizer state, config) to PATH")
+    output.add_argument("--overwrite", action="store_true",
+                        help="with --save: replace an existing file at PATH")
     output.add_argument("--load", metavar="PATH",
                         help="do not train: evaluate the checkpoint at PATH on the test split")
     output.add_argument("--plot", metavar="DIR",
                         help="write loss, accuracy and learning-rate curves as PNG files to DIR")
-    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+    output.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (implied when the output is not a terminal)")
     parser.set_defaults(run=run_train)
 
 
@@ -406,15 +441,27 @@ def run_train(args) -> int:
     from tinygrad_opt.serialization import save
     from tinygrad_opt.train import EarlyStopping, evaluate, fit, format_epoch
 
+    given = getattr(args, "given", set())        # flags written on the command line
+    if args.load is not None:
+        unused = given - {"load", "device", "no_progress"}
+        if unused:    # the checkpoint's own config decides everything else
+            raise UsageError(f"--load evaluates a checkpoint as it was trained; it cannot be "
+                             f"combined with {flag_names(unused)}")
     device = backend.check_device(args.device)   # a clear error if cuda is not there
     if args.load is not None:
-        if args.save is not None or args.plot is not None or args.distributed:
-            raise UsageError("--load evaluates a checkpoint; it cannot be combined with "
-                             "--save, --plot or --distributed")
         return _evaluate_checkpoint(args.load, device)
-    main_process = _start_distributed(args) if args.distributed else True
+    if args.model == "cnn" and given & {"hidden", "activation", "batchnorm", "dropout"}:
+        raise UsageError(f"--model cnn has a fixed architecture; "
+                         f"{flag_names(given & {'hidden', 'activation', 'batchnorm', 'dropout'})}"
+                         " apply to the mlp")
+    if args.overwrite and args.save is None:
+        raise UsageError("--overwrite applies to --save PATH, which is not given")
     if args.save is not None:
         _check_writable_file(args.save, "--save")
+        if os.path.exists(args.save) and not args.overwrite:
+            raise UsageError(f"--save {args.save}: the file exists; add --overwrite to "
+                             "replace it")
+    main_process = _start_distributed(args) if args.distributed else True
     plot = _plot_available(args.plot)
 
     if args.model == "cnn" and args.data != "digits":
@@ -437,7 +484,8 @@ def run_train(args) -> int:
                                 args.weight_decay)
     scheduler = build_scheduler(args.schedule, optimizer, args.epochs)
     early_stopping = None if args.patience is None else EarlyStopping(patience=args.patience)
-    progress = not args.no_progress
+    # bars only on a terminal: redirected output gets the plain epoch lines
+    progress = not args.no_progress and sys.stdout.isatty() and sys.stderr.isatty()
     widths = "-".join(str(width) for width in (in_features, *args.hidden, num_classes))
     described = "CNN (DigitsCNN)" if args.model == "cnn" else f"MLP {widths} ({args.activation})"
     print(f"{args.data}: {sizes['train']} train, {sizes['val']} val, {sizes['test']} test | "
@@ -448,10 +496,14 @@ def run_train(args) -> int:
         print(format_epoch(epoch, args.epochs, logs), flush=True)
 
     start = time.perf_counter()
-    history = fit(model, optimizer, nn.CrossEntropyLoss(), loaders["train"], loaders["val"],
-                  epochs=args.epochs, scheduler=scheduler, early_stopping=early_stopping,
-                  metrics=("accuracy",), callbacks=() if progress else (print_epoch,),
-                  progress=progress, distributed=args.distributed)
+    # a diverging run ends with fit's one-line FloatingPointError, not a screen of NumPy
+    # overflow warnings on the way there
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(model, optimizer, nn.CrossEntropyLoss(), loaders["train"],
+                      loaders["val"], epochs=args.epochs, scheduler=scheduler,
+                      early_stopping=early_stopping, metrics=("accuracy",),
+                      callbacks=() if progress else (print_epoch,), progress=progress,
+                      distributed=args.distributed)
     seconds = time.perf_counter() - start
     if history.stopped_epoch is not None:
         print(f"early stopping after epoch {history.stopped_epoch + 1}; "
@@ -486,31 +538,105 @@ def _start_distributed(args) -> bool:
 
 def _evaluate_checkpoint(path: str, device: str) -> int:
     """``train --load PATH``: rebuild the saved model and report its test accuracy."""
-    from tinygrad_opt.serialization import CheckpointError, load
+    from tinygrad_opt.serialization import load
     from tinygrad_opt.train import evaluate
 
-    checkpoint = load(path, device=device)
-    try:
-        config = checkpoint["config"]
-        state = checkpoint["model"]
-        mean = checkpoint["standardize"]["mean"]
-        std = checkpoint["standardize"]["std"]
-        model = build_model(config)
-        data, val_fraction = config["data"], config["val_fraction"]
-    except (KeyError, TypeError, IndexError) as error:
-        raise CheckpointError(f"'{path}' is a tinygrad_opt checkpoint but not one written by "
-                              f"'{PROG} train --save' (missing {error})") from None
+    config, state, mean, std = _train_checkpoint(load(path, device=device), path)
+    data, val_fraction = config["data"], config["val_fraction"]
+    model = build_model(config)
     model.to(device)
     model.load_state_dict(state)
-    loaders, sizes, in_features, _, _, _ = _prepare_data(data, val_fraction, device, 1024, 0,
-                                                         mean=mean, std=std)
-    if in_features != config["in_features"]:
-        raise CheckpointError(f"'{path}': the model expects {config['in_features']} features "
-                              f"but the {data} data have {in_features}")
+    loaders, sizes, _, _, _, _ = _prepare_data(data, val_fraction, device, 1024, 0,
+                                               mean=mean, std=std)
     test = evaluate(model, loaders["test"], metrics=("accuracy",))
     print(f"{data}: {sizes['test']} test samples | checkpoint {path}")
     print(f"test accuracy: {test['accuracy']:.4f}")
     return 0
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _train_checkpoint(checkpoint, path: str):
+    """``(config, model state, mean, std)`` of a ``train --save`` checkpoint, every field checked.
+
+    Each malformed field is a CheckpointError naming it, before a model is built: an
+    absurd ``hidden`` must not allocate gigabytes, a string mean must not reach NumPy.
+    """
+    from tinygrad_opt.serialization import CheckpointError
+    from tinygrad_opt.tensor import Tensor
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"'{path}' is a tinygrad_opt checkpoint but not one written by "
+                               f"'{PROG} train --save': {what}")
+
+    if not isinstance(checkpoint, dict):
+        raise bad(f"it holds a {type(checkpoint).__name__}, not a dict")
+    for key in ("config", "model", "standardize"):
+        if not isinstance(checkpoint.get(key), dict):
+            raise bad(f"'{key}' is {_short(checkpoint.get(key))}, expected a dict")
+    config, state = checkpoint["config"], checkpoint["model"]
+    kind = config.get("model", "mlp")        # checkpoints written before --model: mlp
+    checks = [
+        ("model", kind in ("mlp", "cnn"), "'mlp' or 'cnn'"),
+        ("data", config.get("data") in DATA_SETS, "one of " + ", ".join(DATA_SETS)),
+        ("val_fraction", _is_real(config.get("val_fraction"))
+         and 0 <= config["val_fraction"] < 1 - TEST_FRACTION,
+         f"a number in [0, {1 - TEST_FRACTION:g})"),
+        ("in_features", _is_int(config.get("in_features")) and config["in_features"] >= 1,
+         "a positive integer"),
+        ("num_classes", _is_int(config.get("num_classes")) and config["num_classes"] >= 2,
+         "an integer >= 2"),
+    ]
+    if kind == "mlp":
+        hidden = config.get("hidden")
+        checks += [
+            ("hidden", isinstance(hidden, (list, tuple)) and len(hidden) > 0
+             and all(_is_int(width) and width >= 1 for width in hidden),
+             "a non-empty list of positive layer widths"),
+            ("activation", config.get("activation") in ACTIVATIONS, "an activation name"),
+            ("batchnorm", isinstance(config.get("batchnorm"), bool), "true or false"),
+            ("dropout", _is_real(config.get("dropout")) and 0 <= config["dropout"] < 1,
+             "a probability in [0, 1)"),
+        ]
+    for key, ok, expected in checks:
+        if not ok:
+            found = "missing" if key not in config else f"{_short(config[key])}"
+            raise bad(f"config '{key}' is {found}, expected {expected}")
+    X, _, num_classes = load_data(config["data"])
+    if (config["in_features"], config["num_classes"]) != (X.shape[1], num_classes):
+        raise bad(f"the model has {config['in_features']} inputs and {config['num_classes']} "
+                  f"classes but the {config['data']} data have {X.shape[1]} and {num_classes}")
+    for name in ("mean", "std"):
+        value = checkpoint["standardize"].get(name)
+        if (not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu"
+                or value.shape != (X.shape[1],) or not np.all(np.isfinite(value))):
+            raise bad(f"standardize '{name}' is {_short(value)}, expected {X.shape[1]} finite "
+                      "numbers")
+    if np.any(checkpoint["standardize"]["std"] == 0):
+        raise bad("standardize 'std' has zeros")
+    if not all(isinstance(value, (Tensor, np.ndarray)) for value in state.values()):
+        raise bad("'model' holds values that are not tensors")
+    if kind == "mlp":   # the parameters the config describes must be in the file
+        widths = [config["in_features"], *config["hidden"], config["num_classes"]]
+        described = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        stored = sum(math.prod(value.shape) for value in state.values())
+        if described > stored:
+            raise bad(f"config 'hidden' {_short(config['hidden'])} describes {described:,} "
+                      f"weights but the file holds {stored:,}")
+    return config, state, checkpoint["standardize"]["mean"], checkpoint["standardize"]["std"]
+
+
+def _short(value) -> str:
+    text = repr(value) if not isinstance(value, np.ndarray) else \
+        f"an array of dtype {value.dtype} and shape {value.shape}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- tune: a hyperparameter search on the same task (tinygrad_opt/tune/cli.py) ---------------

@@ -256,18 +256,19 @@ def add_vanishing_command(subparsers) -> None:
                           "BatchNorm in deep MLPs; prints per-layer gradient norms",
         description="Train deep MLPs with different activations on the digits and print the "
                     "gradient norm of every layer at initialisation and after training.")
-    parser.add_argument("--depth", type=positive_int, default=16,
-                        help="Linear layers per model (even, >= 4; default 16)")
+    parser.add_argument("--depth", type=positive_int, default=None,
+                        help="Linear layers per model (even, >= 4; default 16, --quick 10)")
     parser.add_argument("--width", type=positive_int, default=64, help="hidden width (default 64)")
-    parser.add_argument("--epochs", type=int, default=10, help="default 10 (0: gradients at "
-                        "initialisation only)")
+    parser.add_argument("--epochs", type=int, default=None, help="default 10, --quick 2 (0: "
+                        "gradients at initialisation only)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="default 64")
     parser.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate "
                         "(default 0.01, momentum 0.9)")
     parser.add_argument("--models", default=",".join(KINDS),
                         help="comma-separated subset of " + ", ".join(KINDS))
     parser.add_argument("--quick", action="store_true",
-                        help="depth 10, 2 epochs on 512 samples (a few seconds)")
+                        help="depth 10, 2 epochs on 512 samples (a few seconds); an explicit "
+                        "--depth or --epochs still applies")
     parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--plot", metavar="DIR", help="write the PNG figures to DIR")
@@ -281,11 +282,11 @@ def run_vanishing(args) -> int:
     if unknown or not kinds:
         raise ValueError(f"--models: unknown model {', '.join(unknown) or '(none)'}; "
                          f"choose from {', '.join(KINDS)}")
-    if args.epochs < 0:
+    if args.epochs is not None and args.epochs < 0:
         raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
-    depth, epochs, samples = args.depth, args.epochs, None
-    if args.quick:
-        depth, epochs, samples = 10, 2, 512
+    depth, epochs, samples = (10, 2, 512) if args.quick else (16, 10, None)
+    depth = depth if args.depth is None else args.depth      # explicit flags win over --quick
+    epochs = epochs if args.epochs is None else args.epochs
     if depth < 4 or ("relu+residual" in kinds and depth % 2):
         raise ValueError(f"--depth must be an even number >= 4 (relu+residual uses blocks "
                          f"of 2 layers), got {depth}")

@@ -478,7 +478,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
             raise ValueError("fit: the training loader yielded no samples")
         if not math.isfinite(total_loss):
             raise FloatingPointError(f"fit: the training loss became {total_loss / count} in "
-                                     f"epoch {epoch}; lower the learning rate or clip gradients")
+                                     f"epoch {epoch + 1}/{epochs}; lower the learning rate or "
+                                     "clip gradients")
         logs["train_loss"] = total_loss / count
         logs.update(_compute_metrics(named_metrics, targets, outputs, prefix="train_"))
 
