@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
+from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
 
 
@@ -567,3 +568,145 @@ def test_grad_does_not_run_ops_that_lead_to_no_requested_input():
     (gz,) = tg.grad(y, z)
     np.testing.assert_allclose(gz.numpy(), [1.0])
     assert ran == []        # the branch to x leads to no requested input
+
+
+# --- what a custom Function's backward returns is checked, in both modes ---
+
+class TooFew(Function):
+    """y = a·b, with a backward that forgets b's gradient."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, grad_output):
+        a, b = self.saved_inputs
+        return grad_output * b
+
+
+class TooMany(Function):
+    """y = 2x, with a backward that returns a gradient for an input that does not exist."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad_output):
+        return grad_output * 2, grad_output
+
+
+class AlwaysArray(Function):
+    """y = 2x, with a backward that drops to arrays even when the backward is recorded."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad_output):
+        data = grad_output.data if isinstance(grad_output, tg.Tensor) else grad_output
+        return data * 2
+
+
+class AlwaysTensor(Function):
+    """y = 2x, with a backward that makes a Tensor even in a plain backward."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad_output):
+        if isinstance(grad_output, tg.Tensor):
+            return grad_output * 2
+        return tg.Tensor(grad_output * 2, device=self.inputs[0].device)
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+def test_backward_returning_too_few_gradients_raises_naming_the_op(create_graph, device):
+    a, b = leaf([1.0, 2.0], device), leaf([3.0, 4.0], device)
+    with pytest.raises(RuntimeError, match="TooFew.backward returned 1 gradients for 2 inputs"):
+        tg.grad(TooFew.apply(a, b).sum(), [a, b], create_graph=create_graph)
+    assert a.grad is None and b.grad is None
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+def test_backward_returning_too_many_gradients_raises_naming_the_op(create_graph, device):
+    x = leaf([1.0, 2.0], device)
+    with pytest.raises(RuntimeError, match="TooMany.backward returned 2 gradients for 1 input"):
+        TooMany.apply(x).sum().backward(create_graph=create_graph)
+    assert x.grad is None
+
+
+def test_backward_returning_a_wrong_shape_under_create_graph_raises_naming_the_op(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    with pytest.raises(RuntimeError, match=r"WrongShape.*\(1,\).*\(3,\)"):
+        tg.grad(WrongShape.apply(x).sum(), x, create_graph=True)
+
+
+def test_backward_returning_a_bare_array_under_create_graph_raises_naming_the_op(device):
+    x = leaf([1.0, 2.0], device)
+    (plain,) = tg.grad(AlwaysArray.apply(x).sum(), x)  # an array is right in a plain backward
+    np.testing.assert_array_equal(plain.numpy(), [2.0, 2.0])
+    with pytest.raises(RuntimeError, match="AlwaysArray.backward returned a .*Tensor"):
+        tg.grad(AlwaysArray.apply(x).sum(), x, create_graph=True)
+
+
+def test_backward_returning_a_tensor_in_a_plain_backward_raises_naming_the_op(device):
+    x = leaf([1.0, 2.0], device)
+    (recorded,) = tg.grad(AlwaysTensor.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(recorded.numpy(), [2.0, 2.0])
+    with pytest.raises(RuntimeError, match="AlwaysTensor.backward returned a Tensor where an "
+                                           "array was expected"):
+        AlwaysTensor.apply(x).sum().backward()
+
+
+def test_backward_may_return_none_for_an_input(device):
+    class OnlyFirst(Function):
+        """y = a + b, with a backward that gives b nothing (allowed: None)."""
+
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, grad_output):
+            return grad_output, None
+
+    a, b = leaf([1.0, 2.0], device), leaf([3.0, 4.0], device)
+    OnlyFirst.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+    assert b.grad is None
+
+
+class ScaledExp(Function):
+    """y = a · exp(b).   dy/da = exp(b), dy/db = y.
+
+    Written as the core ops are: the inputs from ``self.saved_inputs``, the output
+    from ``self.saved_output``, NumPy's names from ``self.xp``. ``seen`` records what
+    the formula was handed, to show the mode."""
+
+    seen = []
+
+    def forward(self, a, b):
+        return a * backend.xp_of(b).exp(b)
+
+    def backward(self, grad_output):
+        (a, b), xp = self.saved_inputs, self.xp
+        ScaledExp.seen.append((type(grad_output), type(a), type(self.saved_output)))
+        return grad_output * xp.exp(b), grad_output * self.saved_output
+
+
+def test_custom_function_with_saved_inputs_and_xp_runs_in_both_modes(device):
+    values_a, values_b = np.array([1.5, -2.0]), np.array([0.5, -1.0])
+    a, b = leaf(values_a, device), leaf(values_b, device)
+    ScaledExp.seen = []
+    plain = tg.grad(ScaledExp.apply(a, b).sum(), [a, b])
+    recorded = tg.grad(ScaledExp.apply(a, b).sum(), [a, b], create_graph=True)
+    array_type = type(a.data)
+    assert ScaledExp.seen == [(array_type,) * 3, (tg.Tensor,) * 3]
+    for grads in (plain, recorded):
+        np.testing.assert_allclose(grads[0].numpy(), np.exp(values_b), rtol=1e-15)
+        np.testing.assert_allclose(grads[1].numpy(), values_a * np.exp(values_b), rtol=1e-15)
+    # d/db (dy/da) = exp(b): the recorded backward can be differentiated again
+    (second,) = tg.grad(recorded[0].sum(), b)
+    np.testing.assert_allclose(second.numpy(), np.exp(values_b), rtol=1e-15)
+
+
+def test_custom_function_with_saved_inputs_and_xp_passes_gradcheck(device):
+    a = leaf([1.5, -2.0, 0.25], device)
+    b = leaf([0.5, -1.0, 0.75], device)
+    assert tg.gradcheck(ScaledExp.apply, [a, b])
+    assert tg.gradgradcheck(ScaledExp.apply, [a, b])

@@ -3,7 +3,7 @@
 A plain ``tg.grad(..., create_graph=False)`` runs every op's backward on backend
 arrays; ``create_graph=True`` runs the same formula on Tensors and records it.
 For every op of the gradcheck table (imported from test_ops_gradcheck.py) and
-for the fused ops and nn primitives listed here, both paths must give the same
+for SetItem, the fused ops and the nn primitives listed here, both paths must give the same
 gradients, in float32 and float64, on cpu and strict, on shapes drawn by
 hypothesis. The reference is the other path; gradcheck (test_ops_gradcheck.py,
 test_fused_ops.py) ties both to finite differences.
@@ -34,7 +34,25 @@ def fold_2x2(cols):
     return F.fold(cols, output_size=(cols.shape[2] + 1, 2), kernel_size=2)
 
 
+def set_column(x, v):
+    """SetItem with a slice: x with column 0 replaced by v, times x."""
+    t = x.clone()
+    t[:, 0] = v
+    return t * x
+
+
+def set_rows(x, v):
+    """SetItem with an integer array and a broadcast value: rows 0 and -1 become v."""
+    t = x.clone()
+    t[[0, -1]] = v.sin()
+    return t * x
+
+
 FUSED_AND_NN = [
+    # ops/indexing.py: SetItem (x[index] = v)
+    Op("setitem_column", set_column, 2, shapes=fixed(lambda n, m: [(n, m), (n,)], 2)),
+    Op("setitem_rows_broadcast", set_rows, 2,
+       shapes=fixed(lambda n, m: [(n + 1, m), (1, m)], 2)),
     # ops/fused.py
     Op("linear", F.linear, 3, shapes=fixed(lambda n, i, o: [(n, i), (o, i), (o,)], 3)),
     Op("linear_3d_no_bias", F.linear, 2,

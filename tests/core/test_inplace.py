@@ -1,0 +1,260 @@
+"""In-place safety: a tensor that an op saved for backward and that is changed in
+place before the backward makes the backward raise (naming the op, the shape and
+``.clone()``), as PyTorch's "modified by an inplace operation", instead of giving
+a silently wrong gradient. Writes to tensors that no op saved stay allowed.
+
+Expected gradients are hand-derived: d Σ w·x / dw = x, d Σ e^x / dx = e^x.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+from tinygrad_opt import nn, optim
+
+MODIFIED = "modified by an in-place operation"
+
+
+def leaf(values, device, requires_grad=True):
+    return tg.tensor(np.asarray(values, dtype=np.float64), dtype=tg.float64, device=device,
+                     requires_grad=requires_grad)
+
+
+def write_index(x):
+    x[0] = 100.0
+
+
+def add_in_place(x):
+    x += 1.0
+
+
+def sub_in_place(x):
+    x -= tg.tensor([1.0, 2.0], dtype=x.dtype, device=x.device)
+
+
+def mul_in_place(x):
+    x *= 3.0
+
+
+def div_in_place(x):
+    x /= 2.0
+
+
+def zero_in_place(x):
+    x.zero_()
+
+
+WRITES = [write_index, add_in_place, sub_in_place, mul_in_place, div_in_place, zero_in_place]
+
+
+# --- every kind of in-place write bumps the version ---
+
+@pytest.mark.parametrize("write", WRITES, ids=[write.__name__ for write in WRITES])
+def test_every_in_place_write_bumps_the_version(write, device):
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    before = x._version
+    write(x)
+    assert x._version == before + 1
+
+
+def test_out_of_place_ops_and_reads_leave_the_version_alone(device):
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    _ = x + 1, x * 2, x[0], x.clone(), x.numpy(), x.sum()
+    assert x._version == 0
+
+
+# --- writes to what an op saved raise, naming the op ---
+
+def test_write_to_a_saved_input_raises_naming_mul(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = (w * x).sum()
+    x[0] = 100.0
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Mul"):
+        y.backward()
+    assert w.grad is None  # not the silently wrong [100, 4]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[write.__name__ for write in WRITES])
+def test_each_kind_of_write_to_a_saved_tensor_raises(write, device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = (w * x).sum()
+    write(x)
+    with pytest.raises(RuntimeError, match="Mul"):
+        y.backward()
+
+
+def test_write_to_a_saved_output_raises_naming_exp(device):
+    x = leaf([1.0, 2.0], device)
+    y = x.exp()  # Exp saves its output: dy/dx = y
+    z = y.sum()
+    with tg.no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Exp"):
+        z.backward()
+    assert x.grad is None
+
+
+def test_in_place_write_to_a_saved_leaf_under_no_grad_raises(device):
+    w = leaf([1.0, 2.0], device)
+    y = (w * w).sum()
+    with tg.no_grad():
+        w -= 0.5          # the update a hand-written SGD step makes
+    with pytest.raises(RuntimeError, match="Mul"):
+        y.backward()
+
+
+def test_error_message_names_the_shape_and_suggests_clone(device):
+    w = leaf(np.ones((2, 3)), device)
+    x = leaf(np.ones((2, 3)), device, requires_grad=False)
+    y = (w * x).sum()
+    x += 1
+    with pytest.raises(RuntimeError) as error:
+        y.backward()
+    message = str(error.value)
+    assert "Mul" in message and "(2, 3)" in message and ".clone()" in message
+
+
+def test_the_tensor_path_checks_too(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = (w * x).sum()
+    x[1] = -1.0
+    with pytest.raises(RuntimeError, match="Mul"):
+        tg.grad(y, w, create_graph=True)
+
+
+def test_retain_graph_second_backward_after_an_in_place_write_raises(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = (w * x).sum()
+    y.backward(retain_graph=True)
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])
+    x[1] = 5.0
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Mul"):
+        y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])  # nothing was added
+
+
+def test_optimizer_step_between_forward_and_second_backward_raises(device):
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).to(device)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    x = tg.tensor(np.arange(6.0).reshape(2, 3) / 6, device=device)
+    loss = model(x).sum()
+    loss.backward(retain_graph=True)
+    versions = [p._version for p in model.parameters()]
+    optimizer.step()
+    assert [p._version for p in model.parameters()] == [v + 1 for v in versions]
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Linear"):
+        loss.backward()
+
+
+def test_optimizer_step_after_backward_then_a_new_forward_is_fine(device):
+    w = leaf([1.0, 2.0], device)
+    optimizer = optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()            # dL/dw = 2w = [2, 4]
+    optimizer.step()                    # w ← w − 0.5·[2, 4] = [0, 0]
+    optimizer.zero_grad()
+    (w * w * 3).sum().backward()        # a new graph saves the new w
+    np.testing.assert_array_equal(w.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
+
+
+# --- writes that no saved tensor sees do not raise ---
+
+def test_write_to_an_input_that_add_did_not_save_is_fine(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = x + w            # Add saves nothing: dy/dw = 1
+    x[0] = 100.0
+    x += 1
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_write_before_the_forward_is_fine(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    x[0] = 10.0          # the version moves before Mul records it
+    (w * x).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [10.0, 4.0])
+
+
+def test_write_to_an_unrelated_tensor_is_fine(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    other = x.copy()     # its own memory and its own version
+    y = (w * x).sum()
+    other[0] = 100.0
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])
+
+
+
+VIEWS = {  # a view of t = [[1, 2], [3, 4]] and its values before t[0] is overwritten
+    "getitem_row": (lambda t: t[0], [1.0, 2.0]),
+    "reshape_then_slice": (lambda t: t.reshape(-1)[:2], [1.0, 2.0]),
+    "transpose_row": (lambda t: t.T[0], [1.0, 3.0]),
+    "detach": (lambda t: t.detach(), [[1.0, 2.0], [3.0, 4.0]]),
+}
+
+
+def backward_is_an_error_or_gives(y, w, expected):
+    """PyTorch raises (a view shares its base's version counter); a view that copied
+    would give the old values' gradient. The new values' gradient is wrong either way."""
+    try:
+        y.backward()
+    except RuntimeError as error:
+        assert MODIFIED in str(error) and "Mul" in str(error)
+    else:
+        np.testing.assert_array_equal(w.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_write_to_the_base_of_a_saved_view_is_never_silently_wrong(name, device):
+    # Basic indexing, reshape, transpose and detach share memory with their base (as
+    # in NumPy and PyTorch), so t[0] = 5 also changes what Mul saved through the view.
+    make_view, before = VIEWS[name]
+    t = leaf([[1.0, 2.0], [3.0, 4.0]], device, requires_grad=False)
+    view = make_view(t)
+    w = leaf(np.ones(view.shape), device)
+    y = (view * w).sum()
+    t[0] = 5.0
+    backward_is_an_error_or_gives(y, w, before)
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_write_through_a_view_of_a_saved_base_is_never_silently_wrong(name, device):
+    make_view, _ = VIEWS[name]
+    t = leaf([[1.0, 2.0], [3.0, 4.0]], device, requires_grad=False)
+    w = leaf(np.ones((2, 2)), device)
+    y = (t * w).sum()
+    view = make_view(t)
+    view += 10.0  # changes t's memory when view shares it
+    backward_is_an_error_or_gives(y, w, [[1.0, 2.0], [3.0, 4.0]])
+
+
+# --- .clone() before the write keeps the saved tensor intact ---
+
+def test_clone_before_writing_a_saved_input_gives_the_right_gradient(device):
+    w = leaf([1.0, 2.0], device)
+    x = leaf([3.0, 4.0], device, requires_grad=False)
+    y = (w * x).sum()
+    x_changed = x.clone()
+    x_changed[0] = 100.0
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])
+    np.testing.assert_array_equal(x_changed.numpy(), [100.0, 4.0])
+
+
+def test_clone_before_writing_a_saved_output_gives_the_right_gradient(device):
+    x = leaf([1.0, 2.0], device)
+    y = x.exp()
+    z = y.sum()
+    y_changed = y.clone()
+    with tg.no_grad():
+        y_changed += 1
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]), rtol=1e-15)
