@@ -128,17 +128,19 @@ def run_all():
 
     print(f"Data-parallel SGD on the digits: MLP 64-{HIDDEN}-{HIDDEN}-10, global batch "
           f"{GLOBAL_BATCH}, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''}, seed {args.seed}, "
-          f"{os.cpu_count()} CPU cores, {args.device}")
+          f"{args.device}")
+    rows = [[str(r["processes"]), str(GLOBAL_BATCH // r["processes"]), str(r["steps"]),
+             f"{100 * r['accuracy']:.2f}"] for r in results]
+    print(format_table(["processes", "batch per process", "steps", "test acc %"], rows))
+    # timings differ from run to run: they go on lines of their own, starting "wall time"
+    print(f"wall time on {os.cpu_count()} CPU cores (steps after the first; compute and "
+          "all-reduce: means over the ranks)")
     base = results[0]["steps_per_second"]
-    rows = []
     for r in results:
-        steps_per_second = r["steps_per_second"]
-        rows.append([str(r["processes"]), str(GLOBAL_BATCH // r["processes"]), str(r["steps"]),
-                     f"{steps_per_second:.1f}", f"{steps_per_second / base:.2f}",
-                     f"{r['compute_ms']:.2f}", f"{r['reduce_ms']:.2f}",
-                     f"{100 * r['accuracy']:.2f}"])
-    print(format_table(["processes", "batch per process", "steps", "steps/s", "speed-up",
-                        "compute ms/step", "all-reduce ms/step", "test acc %"], rows))
+        name = f"{r['processes']} process{'es' if r['processes'] > 1 else ''}:"
+        print(f"wall time, {name:<12} {r['steps_per_second']:6.1f} steps/s (speed-up "
+              f"{r['steps_per_second'] / base:.2f}); per step: compute {r['compute_ms']:.2f} "
+              f"ms, all-reduce {r['reduce_ms']:.2f} ms")
     if viz.matplotlib_available():
         os.makedirs(args.plot, exist_ok=True)
         bars = {"compute": {f"{r['processes']} proc": r["compute_ms"] for r in results},

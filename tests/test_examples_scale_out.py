@@ -10,6 +10,7 @@ asserted.
 import importlib.util
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -40,6 +41,11 @@ def test_data_parallel(tmp_path):
     assert rows["1"][1] == rows["2"][1] == "23"                    # 1438 digits / 64: same steps
     accuracy_1, accuracy_2 = float(rows["1"][-1]), float(rows["2"][-1])
     assert accuracy_1 > 60 and abs(accuracy_1 - accuracy_2) <= 1.0  # the same training
+    timings = [line for line in lines if line.startswith("wall time, ")]
+    assert len(timings) == 2 and "(speed-up 1.00)" in timings[0]
+    for line in timings:                       # steps/s, compute and all-reduce are measured
+        numbers = [float(number) for number in re.findall(r"\d+\.?\d*", line)]
+        assert len(numbers) == 5 and numbers[1] > 0 and numbers[3] > 0, line
     if HAVE_MATPLOTLIB:
         png = plots / "data_parallel.png"
         assert png.exists() and png.stat().st_size > 1000
