@@ -28,11 +28,12 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
-                 "_version", "__weakref__")
+                 "_versions", "__weakref__")
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
         shared = isinstance(data, Tensor)  # a Tensor's array is shared (nn.Parameter(t))
+        versions = data._versions if shared else [0]
         if shared:
             data = data.data
         if device is None:
@@ -56,7 +57,7 @@ class Tensor:
         self.requires_grad = False
         self._hooks = None
         self._retains_grad = False
-        self._version = 0  # bumped by every in-place write (checked by Function.saved_inputs)
+        self._versions = versions if array is data else [0]  # see _version
         if requires_grad:
             self.requires_grad_(True)
 
@@ -70,7 +71,7 @@ class Tensor:
         tensor.requires_grad = requires_grad
         tensor._hooks = None
         tensor._retains_grad = False
-        tensor._version = 0
+        tensor._versions = [0]
         return tensor
 
     # --- attributes ---
@@ -89,6 +90,18 @@ class Tensor:
     @property
     def device(self) -> str:
         return backend.device_of(self.data)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes the memory of this tensor has seen (``x[...] = v``,
+        ``+=``, optimizer steps). Tensors that share memory (a view, ``detach()``)
+        share the counter. An op that saved a tensor checks it in backward
+        (``Function.saved_inputs``), so a changed value is an error, not a wrong gradient."""
+        return self._versions[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._versions[0] = value
 
     @property
     def is_leaf(self) -> bool:
@@ -169,7 +182,9 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (no grad_fn, requires_grad=False)."""
-        return Tensor._make(self.data, False)
+        detached = Tensor._make(self.data, False)
+        detached._versions = self._versions  # the same memory: one version counter
+        return detached
 
     def copy(self) -> "Tensor":
         """A detached copy with its own memory."""

@@ -53,10 +53,26 @@ def topological_order(roots):
                     f"Trying to backward through the graph a second time: the saved values of "
                     f"{function.name} were freed by the first backward. Pass retain_graph=True "
                     "to the first backward if you need to backward twice.")
-            for tensor_input in function.inputs:
-                if tensor_input.requires_grad and id(tensor_input) not in visited:
+            if function.inputs and any(x.grad_fn is not None and x.grad_fn.rewired_version >= 0
+                                       for x in function.inputs):
+                function.inputs = _inputs_as_used(function)
+            for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
+                if needed and id(tensor_input) not in visited:
                     stack.append((tensor_input, False))
     return order
+
+
+def _inputs_as_used(function) -> tuple:
+    """The inputs as the op saw them. ``x[i] = v`` gives ``x`` a new ``grad_fn``
+    (SetItem) whose input ``before`` is the old x: an op that used x before the
+    write used ``before``, and its gradient must go there."""
+    inputs = []
+    for tensor, version in zip(function.inputs, function.versions):
+        while version >= 0 and tensor.grad_fn is not None and \
+                tensor.grad_fn.rewired_version >= version:  # (SetItem's own `before`: -1)
+            tensor = tensor.grad_fn.inputs[0]
+        inputs.append(tensor)
+    return tuple(inputs)
 
 
 def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) -> None:

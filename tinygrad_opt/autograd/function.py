@@ -53,6 +53,7 @@ class Function:
 
     freed = False  # becomes True once backward has run without retain_graph
     trace = None   # where the op was created (only recorded under detect_anomaly)
+    rewired_version = -1  # SetItem: the version of x that ``x[i] = v`` overwrote
 
     def forward(self, *arrays):
         """Compute the output array from the input arrays."""
@@ -71,6 +72,11 @@ class Function:
             return function.forward(*inputs, **options)
         output_data = backend.as_array(function.forward(*[x.data for x in inputs], **options))
         output = tensor_module.Tensor._make(output_data)
+        if output_data.base is not None:  # a view (x[0], reshape, .T) shares the version
+            owner = backend.memory_owner(output_data)  # counter of the input it looks into
+            for x in inputs:
+                if backend.memory_owner(x.data) is owner:
+                    output._versions = x._versions
         needs_input_grad = tuple([x.requires_grad for x in inputs])
         if flags.grad and True in needs_input_grad:
             function.inputs = inputs

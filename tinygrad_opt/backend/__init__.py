@@ -93,6 +93,13 @@ def as_array(value):
     return np.asarray(value)
 
 
+def memory_owner(array):
+    """The array whose memory ``array`` looks into: itself, or the base of a view."""
+    if type(array) is strict.StrictArray:
+        array = array._array
+    return array if array.base is None else array.base
+
+
 def to_host(array) -> np.ndarray:
     """An explicit copy to a host NumPy array (the only way off a device)."""
     device = _device_of_type.get(type(array))

@@ -90,13 +90,18 @@ def setitem(x, index, value) -> None:
         x.data[index] = value.data
         x._version += 1
         return
-    before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in
-    before.grad_fn, before._version = x.grad_fn, 1  # the graph; its values are overwritten
+    if getattr(x.data, "base", None) is not None:
+        raise RuntimeError(f"SetItem: x[...] = v into a view (of shape {x.shape}) of another "
+                           "tensor (a leaf or not) while gradients are recorded: the write would "
+                           "not reach that tensor's graph; index that tensor itself instead")
+    before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
+    before.grad_fn, before._version = x.grad_fn, -1  # graph; its values are overwritten
     if x.grad_fn is not None:
         x.grad_fn.output_ref = weakref.ref(before)
     output = SetItem.apply(before, value, index=index)
     x.grad_fn, x.requires_grad = output.grad_fn, True
     x.grad_fn.output_ref = weakref.ref(x)
+    x.grad_fn.rewired_version = x._version  # ops that used x up to here used `before`
     x._version += 1
 
 
