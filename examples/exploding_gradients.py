@@ -126,7 +126,8 @@ for name, (norms, diverged_at, accuracy) in runs.items():
                     "accuracy": accuracy, "steps": len(norms)})
 print(format_table(["run", "grad norm step 1", "max grad norm", "last grad norm",
                     "diverged", "test acc"], rows))
-print(f"(gradient norms are before clipping; total time {seconds:.1f} s)")
+print("(gradient norms are before clipping)")
+print(f"wall time: {seconds:.1f} s")
 if args.json:
     with open(args.json, "w") as file:
         json.dump({"results": results, "seconds": seconds}, file, indent=1)

@@ -143,7 +143,7 @@ print(format_table(["net", "init", "train loss", "test acc", "trains"],
                      f"{r['final_loss']:.3g}" if math.isfinite(r["final_loss"]) else "nan",
                      f"{r['accuracy']:.1%}", "yes" if r["accuracy"] > 0.5 else "no"]
                     for r in results]))
-print(f"\ntotal time {seconds:.1f} s")
+print(f"\nwall time: {seconds:.1f} s")
 if args.json:
     with open(args.json, "w") as file:
         json.dump({"results": results, "seconds": seconds}, file, indent=1)

@@ -150,7 +150,7 @@ print(format_table(["T", "model", "test MSE", "accuracy", "grad ratio init",
                    [[r["T"], r["model"], f"{r['test_mse']:.4f}", f"{r['accuracy']:.1%}",
                      f"{r['grad_ratio_init']:.1e}", f"{r['grad_ratio_trained']:.1e}"]
                     for r in results]))
-print(f"\ntotal time {seconds:.1f} s")
+print(f"\nwall time: {seconds:.1f} s")
 if args.json:
     with open(args.json, "w") as file:
         json.dump({"at_init": {kind: {str(T): v for T, v in ratios.items()}

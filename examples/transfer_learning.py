@@ -147,7 +147,7 @@ for n in SHOTS:
         row.append(f"{mean[method][n]:.1%} ({min(values):.0%}-{max(values):.0%})")
     rows.append(row)
 print(format_table(["examples per class"] + list(METHODS), rows))
-print(f"\ntotal time {seconds:.1f} s")
+print(f"\nwall time: {seconds:.1f} s")
 if args.json:
     with open(args.json, "w") as file:
         json.dump({"source_accuracy": source_accuracy,

@@ -15,7 +15,7 @@ that `tinygrad-opt vanishing` runs exactly the same thing; read it top to bottom
 import argparse
 
 from tinygrad_opt import viz
-from tinygrad_opt.experiments import KINDS, plot_vanishing, report, vanishing_study
+from tinygrad_opt.experiments import KINDS, plot_vanishing, report, timing_line, vanishing_study
 
 # --- config ------------------------------------------------------------------------------
 parser = argparse.ArgumentParser(description="vanishing gradients in deep MLPs")
@@ -45,6 +45,7 @@ sigmoid, residual = results["sigmoid"]["grad_init"], results["relu+residual"]["g
 print(f"\nat initialisation the first layer's gradient is {sigmoid[-1] / sigmoid[0]:.2g} times "
       f"smaller than the last one's with sigmoid, {residual[-1] / residual[0]:.2g} times with "
       f"ReLU+residual")
+print(timing_line(results))
 if viz.matplotlib_available():
     print("wrote " + ", ".join(plot_vanishing(results, args.plot)))
 else:

@@ -1,41 +1,81 @@
-"""Every example runs end to end (``--quick``) and its printed table shows the key result.
+"""Every example runs end to end (``--quick``): its printed tables match a committed
+snapshot, and show the key result.
 
-Each example runs as a subprocess, the way a user runs it. The assertions are what
-the runs really show (docs/experiments.md has the full-size numbers), with margins.
+The quick run of each example (``examples/<name>.py --quick --seed 0 --device cpu``,
+a subprocess, the way a user runs it) is made once per session by
+``tests/examples_runner.py`` and shared by all tests that read it.
+
+* ``test_quick_run_matches_its_snapshot`` compares what every example in examples/
+  prints (minus timing lines, figure paths and the matplotlib hint) with
+  ``tests/snapshots/<name>.txt``. A change of numerics anywhere fails it. If the change
+  is meant, regenerate the snapshots *and* the full tables of docs/experiments.md
+  together: ``python examples/regenerate.py`` (``--snapshots`` for the snapshots alone;
+  or ``TINYGRAD_OPT_UPDATE_SNAPSHOTS=1 pytest tests/test_examples.py`` to write them from
+  this run).
+* The other tests assert each example's key finding with margins (docs/experiments.md
+  has the full-size numbers), so that a snapshot refreshed by mistake cannot hide a
+  result that no longer holds.
+
 BLAS is kept to one thread: these matrices are tiny, and threads only add overhead.
 """
 
-import importlib.util
+import difflib
 import math
 import os
-import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
-PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+from examples_runner import HAVE_MATPLOTLIB, ROOT, output_of, quick_run, regenerate
+
+PLOT_HINT = regenerate.PLOT_HINT
+UPDATE = os.environ.get("TINYGRAD_OPT_UPDATE_SNAPSHOTS") == "1"
 
 
-def run_example(name, tmp_path, *extra):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    plots = tmp_path / "plots"
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick",
-                             "--plot", str(plots), *extra],
-                            capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    output = result.stdout
+@pytest.mark.parametrize("name", regenerate.discover())
+def test_quick_run_matches_its_snapshot(name):
+    text = (ROOT / "examples" / f"{name}.py").read_text()
+    for flag in ("--quick", "--seed", "--device", "--plot"):
+        assert f'"{flag}"' in text, f"examples/{name}.py must accept {flag} (see regenerate.py)"
+    output = output_of(name)
+    plots = quick_run(name).plots
     if HAVE_MATPLOTLIB:
         pngs = sorted(plots.glob("*.png"))
-        assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+        assert pngs and all(p.stat().st_size > 1000 for p in pngs), f"{name}: no figure"
         assert PLOT_HINT not in output
     else:
         assert PLOT_HINT in output
-    return output
+    path = regenerate.snapshot_path(name)
+    if UPDATE:
+        regenerate.write_snapshot(name, output)
+        return
+    create = (f"python examples/regenerate.py --snapshots --only {name}")
+    assert path.exists(), (f"examples/{name}.py has no snapshot {path.relative_to(ROOT)}: "
+                           f"create it with `{create}`, check it and commit it (and add the "
+                           "example's section to docs/experiments.md)")
+    expected, got = path.read_text(), regenerate.comparable(output)
+    if got != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), got.splitlines(True),
+                                            f"snapshot {path.name}", "this run"))
+        pytest.fail(f"examples/{name}.py --quick printed something else than its snapshot. "
+                    "If the numerics changed on purpose, regenerate the full tables and the "
+                    "snapshots together: `python examples/regenerate.py` (or only the "
+                    f"snapshots: `{create}`), and update the verdicts in "
+                    f"docs/experiments.md.\n{diff}", pytrace=False)
+
+
+def run_example(name, tmp_path=None, *extra):
+    """The shared quick run of ``examples/<name>``; with ``extra`` flags, a run of its own."""
+    if not extra:
+        return output_of(name.removesuffix(".py"))
+    finished = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick",
+                               "--plot", str(tmp_path / "plots"), *extra],
+                              capture_output=True, text=True, env=regenerate.environment(),
+                              cwd=tmp_path, timeout=120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
 
 
 def rows_of(output, title=None):
@@ -48,7 +88,7 @@ def rows_of(output, title=None):
                 and "--" in lines[i])
     rows = []
     for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("wrote", "matplotlib", "(")):
+        if not line.strip() or line.startswith(("wrote", "matplotlib", "(", "wall time")):
             break
         rows.append(re.split(r"\s{2,}", line.strip()))
     return rows

@@ -1,34 +1,23 @@
 """The four beyond-MLP experiments run end to end (``--quick``) and show what
 docs/experiments.md reports, with a margin.
 
-Each example runs as a subprocess, as a user would run it, and writes its
-numbers with ``--json``. BLAS is limited to one thread: these are tiny matrices,
-and on a busy machine OpenBLAS's thread pool makes them many times slower.
+Each example runs once per session as a subprocess, as a user would run it, and
+writes its numbers with ``--json`` (tests/examples_runner.py; tests/test_examples.py
+compares the same run with its snapshot and checks the common flags). BLAS is
+limited to one thread: these are tiny matrices, and on a busy machine OpenBLAS's
+thread pool makes them many times slower.
 """
 
-import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
-import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from examples_runner import output_of, quick_run
 
 
-def run_example(name, tmp_path):
-    out = tmp_path / f"{name}.json"
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--quick", "--seed", "0",
-         "--device", "cpu", "--plot", str(tmp_path / "plots"), "--json", str(out)],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert completed.returncode == 0, completed.stderr
-    assert "----" in completed.stdout  # a table was printed
-    return json.loads(out.read_text()), completed.stdout
+def run_example(name, tmp_path=None):
+    """The shared quick run (``--quick --seed 0 --device cpu --json PATH``): (numbers, text)."""
+    stdout = output_of(name)
+    assert "----" in stdout  # a table was printed
+    return quick_run(name).data, stdout
 
 
 def test_rnn_vs_lstm_gates_keep_gradients_alive(tmp_path):
@@ -84,11 +73,3 @@ def test_transfer_learning_reports_what_was_found(tmp_path):
     assert mean["frozen"]["50"] < mean["fine-tune"]["50"] - 0.05
     assert mean["fine-tune"]["2"] < mean["scratch"]["2"] + 0.02
     assert mean["frozen"]["2"] < mean["scratch"]["2"]
-
-
-@pytest.mark.parametrize("name", ["rnn_vs_lstm", "exploding_gradients", "initialisation",
-                                  "transfer_learning"])
-def test_examples_have_the_common_flags(name):
-    text = (ROOT / "examples" / f"{name}.py").read_text()
-    for flag in ("--quick", "--seed", "--device", "--plot"):
-        assert f'"{flag}"' in text

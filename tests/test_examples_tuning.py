@@ -1,39 +1,23 @@
 """The four tuning and ensemble examples (issue 7) run end to end (``--quick``) and
 their printed tables show what docs/experiments.md reports (sections 15-18).
 
-Each example runs as a subprocess, the way a user runs it. The assertions are what
+Each example runs once per session as a subprocess, the way a user runs it
+(tests/examples_runner.py; tests/test_examples.py compares the same run with its
+snapshot). The assertions are what
 the quick runs really show, with margins; where a quick run shows no clear winner
 (Bayes vs random), the test asserts only what it does show. BLAS is kept to one
 thread: these matrices are tiny, and threads only add overhead.
 """
 
-import importlib.util
-import os
-import pathlib
 import re
-import subprocess
-import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
-PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
+from examples_runner import output_of
 
 
-def run_example(name, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    plots = tmp_path / "plots"
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick",
-                             "--seed", "0", "--device", "cpu", "--plot", str(plots)],
-                            capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    if HAVE_MATPLOTLIB:
-        pngs = sorted(plots.glob("*.png"))
-        assert pngs and all(p.stat().st_size > 1000 for p in pngs)
-        assert PLOT_HINT not in result.stdout
-    else:
-        assert PLOT_HINT in result.stdout
-    return result.stdout
+def run_example(name, tmp_path=None):
+    """The shared quick run (``--quick --seed 0 --device cpu``, figures checked by the
+    snapshot test in tests/test_examples.py)."""
+    return output_of(name.removesuffix(".py"))
 
 
 def table(output, title):
@@ -45,7 +29,7 @@ def table(output, title):
                 and "--" in lines[i])
     rows = {}
     for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("wrote", "matplotlib", "(")):
+        if not line.strip() or line.startswith(("wrote", "matplotlib", "(", "wall time")):
             break
         cells = re.split(r"\s{2,}", line.strip())
         rows[cells[0]] = [_number(cell) for cell in cells[1:]]

@@ -166,7 +166,7 @@ def vanishing_study(kinds=KINDS, depth: int = 16, width: int = 64, epochs: int =
         monitor.remove()
         if log is not None:
             final = f"loss {losses[-1]:.3f}, test acc {accuracies[-1]:.3f}" if epochs else ""
-            log(f"{kind:<18} {final} ({results[kind]['seconds']:.1f} s)")
+            log(f"{kind:<18} {final}".rstrip())
     return results
 
 
@@ -236,6 +236,13 @@ def plot_vanishing(results: dict, directory: str) -> list[str]:
     return paths
 
 
+def timing_line(results: dict) -> str:
+    """``wall time: sigmoid 1.1 s, ...``: printed apart from the tables, which repeat
+    exactly from run to run while the times do not (examples/regenerate.py)."""
+    return "wall time: " + ", ".join(f"{kind} {result['seconds']:.1f} s"
+                                     for kind, result in results.items())
+
+
 def report(results: dict) -> str:
     """The three tables the study prints."""
     return ("Per-layer gradient norm ||dL/dW|| at initialisation (L1 = input layer):\n"
@@ -297,6 +304,7 @@ def run_vanishing(args) -> int:
                               device=args.device, train_samples=samples)
     print()
     print(report(results))
+    print(timing_line(results))
     if args.plot is not None:
         from tinygrad_opt.viz import PLOT_HINT
         try:
