@@ -150,13 +150,14 @@ def all_reduce_gradients(module) -> None:
     buffer = np.concatenate(pieces + [flags]).astype(dtype, copy=False)     # (Σ sizes + n,)
     MPI = _mpi()
     _comm().Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)                    # Σ over the ranks
+    total = buffer[:-len(parameters)]                    # (Σ sizes,)  Σ_r g_r, all parameters
+    used = buffer[-len(parameters):] > 0                 # (n,)  some rank had a gradient
     size = world_size()
     offset = 0
-    for index, p in enumerate(parameters):
+    for p, used_somewhere in zip(parameters, used):
         count = p.data.size
-        used_somewhere = buffer[len(buffer) - len(parameters) + index] > 0
         if used_somewhere:
-            mean = (buffer[offset:offset + count] / size).reshape(p.shape)    # g = Σ g_r / P
+            mean = (total[offset:offset + count] / size).reshape(p.shape)     # g = Σ_r g_r / P
             p.grad = Tensor(backend.to_device(mean.astype(p.dtype), p.device), device=p.device)
         offset += count
 
