@@ -90,7 +90,8 @@ if viz.matplotlib_available():
     os.makedirs(args.plot, exist_ok=True)
     plotted = {f"{name} val_loss": list(values) for name, values in mean.items()}
     print("wrote " + viz.plot_curves(plotted, os.path.join(args.plot, "bayes_vs_random.png"),
-                                     xlabel="trial", logy=True,
+                                     xlabel="trial", ylabel="best validation loss so far",
+                                     logy=True,
                                      title="best validation loss so far (mean over seeds)"))
 else:
     print(viz.PLOT_HINT)

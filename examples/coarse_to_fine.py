@@ -115,6 +115,7 @@ if viz.matplotlib_available():
                                        reverse=True) for i in range(len(STAGES))}
     print("wrote " + viz.plot_curves(curves, os.path.join(args.plot, "coarse_to_fine.png"),
                                      xlabel="trial rank in its stage",
+                                     ylabel="validation accuracy",
                                      title="validation accuracy of each stage's trials"))
 else:
     print(viz.PLOT_HINT)

@@ -158,7 +158,8 @@ if viz.matplotlib_available():
     curves = {"ensemble accuracy": [r[2] for r in growth],
               "mean single accuracy": [r[3] for r in growth]}
     print("wrote " + viz.plot_curves(curves, os.path.join(args.plot, "ensembles.png"),
-                                     xlabel="number of models - 1", ylabel="test accuracy %",
+                                     x=[r[1] for r in growth], xlabel="number of models k",
+                                     ylabel="test accuracy %",
                                      title="ensembles of k models from different seeds"))
 else:
     print(viz.PLOT_HINT)

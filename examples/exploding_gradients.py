@@ -136,6 +136,6 @@ if viz.matplotlib_available():
     curves = {name: [min(n, 1e12) for n in norms] for name, (norms, _, _) in runs.items()}
     print("wrote " + viz.plot_curves(curves, os.path.join(args.plot, "exploding_gradients.png"),
                                      title="total gradient norm per step (before clipping)",
-                                     xlabel="step", logy=True))
+                                     xlabel="step", ylabel="gradient norm ||g||", logy=True))
 else:
     print(viz.PLOT_HINT)

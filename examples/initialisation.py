@@ -153,6 +153,7 @@ if viz.matplotlib_available():
               for r in results}
     print("wrote " + viz.plot_curves(curves, os.path.join(args.plot, "initialisation.png"),
                                      title="activation std per hidden layer at init",
-                                     xlabel="hidden layer", logy=True))
+                                     xlabel="hidden layer", ylabel="activation std",
+                                     logy=True))
 else:
     print(viz.PLOT_HINT)

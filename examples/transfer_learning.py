@@ -158,7 +158,8 @@ if viz.matplotlib_available():
     os.makedirs(args.plot, exist_ok=True)
     curves = {method: [mean[method][n] for n in SHOTS] for method in METHODS}
     print("wrote " + viz.plot_curves(curves, os.path.join(args.plot, "transfer_learning.png"),
-                                     title=f"test accuracy on digits 5-9 (n = {SHOTS})",
-                                     xlabel="index of n in the list above"))
+                                     x=list(SHOTS), xlabel="n, training examples per class",
+                                     ylabel="test accuracy on digits 5-9",
+                                     title="transfer learning with n examples per class"))
 else:
     print(viz.PLOT_HINT)

@@ -25,3 +25,40 @@ def test_readme_example_trains_digits_to_a_real_accuracy():
         exec(compile(block, "README.md", "exec"), {})
     accuracy = float(output.getvalue().split("test accuracy:")[1])
     assert accuracy >= 0.95
+
+
+def test_docs_do_not_cite_issue_numbers_a_reader_cannot_see():
+    pages = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    pages = [page for page in pages if page.name != "benchmarks.md"]   # the lead's page
+    cited = [f"{page.name}: {line.strip()}" for page in pages
+             for line in page.read_text().splitlines()
+             if re.search(r"\bissues? #?\d+", line, flags=re.I)]
+    assert cited == []
+
+
+def test_examples_write_pictures_to_a_git_ignored_folder():
+    """Each example's --plot default is 'plots', which .gitignore ignores wherever it is."""
+    import shutil
+    import subprocess
+
+    defaults = {}
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        match = re.search(r'add_argument\("--plot", default="([^"]+)"', example.read_text())
+        if match:
+            defaults[example.name] = match.group(1)
+    assert len(defaults) >= 15 and set(defaults.values()) == {"plots"}
+    assert "plots/" in (ROOT / ".gitignore").read_text().splitlines()
+    if shutil.which("git") and (ROOT / ".git").exists():
+        for path in ("plots/ensembles.png", "examples/plots/ensembles.png"):
+            ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+            assert ignored.returncode == 0, path
+
+
+def test_deviations_page_links_resolve_and_readme_points_to_it():
+    page = (ROOT / "docs" / "deviations.md").read_text()
+    links = re.findall(r"\]\(([^)#]+\.md)\)", page)
+    assert links and all((ROOT / "docs" / link).exists() for link in links)
+    assert "docs/deviations.md" in (ROOT / "README.md").read_text()
+    for name in ("clip", "max_pool2d", "binary_cross_entropy", "chaining", "tg.save",
+                 "DataLoader"):
+        assert name in page

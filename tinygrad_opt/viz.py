@@ -91,35 +91,79 @@ def _series(values) -> dict:
 
 
 def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoch",
-                logy: bool = False, ylabel: str | None = None) -> str:
+                logy: bool = False, ylabel: str | None = None, x=None) -> str:
     """Loss and accuracy curves: ``curves`` is a ``fit`` History or ``{name: values}``.
 
     Names containing ``loss`` go on the left panel, the others (accuracies,
     F1, ...) on a right panel; with only one kind there is one panel. ``logy``
-    puts the loss panel (or the only panel) on a log scale; ``ylabel`` names the
-    y axis of the only panel (default: "loss" or "value"). The
-    History keys ``epoch`` and ``lr`` are left out (see :func:`plot_lr_schedule`).
+    puts the loss panel (or the only panel) on a log scale. The History keys
+    ``epoch`` and ``lr`` are left out (see :func:`plot_lr_schedule`).
     Comparing runs: ``plot_curves({'sigmoid': losses_a, 'relu': losses_b}, path)``.
+
+    ``x``: the x values, one sequence for every curve or ``{name: sequence}``
+    (default 1, 2, ...: epochs counted from 1); integer x values get integer
+    ticks. Axis labels: ``xlabel``; the loss panel is "loss", the other panel
+    (or the only one) ``ylabel``, else the metric the names share after a
+    ``train_``/``val_``/``test_`` prefix (``val_accuracy`` -> "accuracy"). When
+    neither says what is plotted, ValueError asks for ``ylabel``.
     """
     series = {name: values for name, values in _series(curves).items()
               if name not in ("epoch", "lr")}
     losses = {name: values for name, values in series.items() if "loss" in name}
     others = {name: values for name, values in series.items() if "loss" not in name}
     panels = [group for group in (losses, others) if group]
+    labels = [_panel_label(group, group is losses, ylabel, len(panels)) for group in panels]
+    xs = {name: _x_values(x, name, len(values)) for name, values in series.items()}
     figure = _new_figure(6.4 * len(panels) if panels else 6.4)
     for index, group in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), index + 1)
         for name, values in group.items():
-            axes.plot(range(1, len(values) + 1), values, label=name or None)
+            axes.plot(xs[name], values, label=name or None)
         axes.set_xlabel(xlabel)
-        default = "loss" if group is losses else "value"
-        axes.set_ylabel(ylabel if ylabel is not None and len(panels) == 1 else default)
+        axes.set_ylabel(labels[index])
+        if all(float(value).is_integer() for name in group for value in xs[name]):
+            from matplotlib.ticker import MaxNLocator
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))   # epoch 1, 2, not 1.5
         if logy and (group is losses or len(panels) == 1):
             axes.set_yscale("log")
         if any(group):
             axes.legend()
         axes.grid(alpha=0.3)
     return _save(figure, path, title)
+
+
+def _panel_label(group: dict, is_loss: bool, ylabel: str | None, panels: int) -> str:
+    """The y label of one panel of :func:`plot_curves` (never just "value")."""
+    if ylabel is not None and (panels == 1 or not is_loss):
+        return ylabel
+    if is_loss:
+        return "loss"
+    metrics = set()
+    for name in group:
+        last = name.split(" ")[-1]
+        for prefix in ("train_", "val_", "test_"):
+            if last.startswith(prefix):
+                metrics.add(last[len(prefix):].replace("_", " "))
+                break
+        else:
+            metrics.add(None)
+    if len(metrics) == 1 and None not in metrics:
+        return metrics.pop()
+    raise ValueError(f"plot_curves: name the y axis of {', '.join(map(repr, group))} with "
+                     "ylabel=... (the names do not say what is plotted)")
+
+
+def _x_values(x, name: str, length: int) -> list:
+    """The x values of the curve ``name``: ``x`` (shared or per name), or 1, 2, ..., length."""
+    if isinstance(x, dict):
+        x = x.get(name)
+    if x is None:
+        return list(range(1, length + 1))
+    values = [float(value) for value in _host(x).reshape(-1)]
+    if len(values) != length:
+        raise ValueError(f"plot_curves: {len(values)} x values for the {length} values of "
+                         f"{name!r}")
+    return values
 
 
 def plot_lr_schedule(lrs, path: str, title: str | None = None, xlabel: str = "epoch",
@@ -175,11 +219,15 @@ def _ramp(fraction: float):
     return tuple(a + (b - a) * fraction for a, b in zip(start, end))
 
 
-def plot_bars(values, path: str, ylabel: str = "value", title: str | None = None,
+def plot_bars(values, path: str, ylabel: str | None = None, title: str | None = None,
               logy: bool = False, xlabel: str = "") -> str:
     """A bar chart: ``{label: number}`` (or a sequence: labels 0, 1, ...), or grouped
-    bars side by side: ``{run: {label: number}}`` / ``{run: sequence}``."""
+    bars side by side: ``{run: {label: number}}`` / ``{run: sequence}``. ``ylabel``
+    (what the heights are) is required."""
     import numpy as np  # host-side plotting data
+
+    if not ylabel:
+        raise ValueError("plot_bars: name the y axis with ylabel=... (what the bars measure)")
 
     groups = _bar_groups(values)
     labels = list(dict.fromkeys(label for bars in groups.values() for label in bars))
@@ -228,10 +276,15 @@ def plot_grad_norm_bars(norms, path: str, title: str | None = None) -> str:
 
 
 def plot_histograms(values, path: str, bins: int = 50, title: str | None = None,
-                    logy: bool = True, xlabel: str = "value") -> str:
+                    logy: bool = True, xlabel: str | None = None) -> str:
     """One histogram per entry of ``{name: array}`` (e.g. the weights of differently
-    regularised models), side by side, with the count of exact zeros in each title."""
+    regularised models), side by side, with the count of exact zeros in each title.
+    ``xlabel`` (what the values are, e.g. ``'weight'``) is required."""
     import numpy as np  # host-side plotting data
+
+    if not xlabel:
+        raise ValueError("plot_histograms: name the x axis with xlabel=... (what the values "
+                         "are)")
 
     series = {name: data.reshape(-1) for name, data in _series(values).items()}
     figure = _new_figure(4.0 * len(series), 3.8)
