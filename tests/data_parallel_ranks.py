@@ -82,6 +82,7 @@ def check_all_reduce(rank: int, size: int) -> None:
 
 def main(out_dir: str) -> None:
     rank, size = dist.init()
+    assert (dist.rank(), dist.world_size()) == (rank, size) and size == 2 and dist.init()[0] == rank
     check_all_reduce(rank, size)
     tg.manual_seed(SEED + 100 * rank)   # the ranks start different: broadcast_parameters fixes it
     model = make_model()
