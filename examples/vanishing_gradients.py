@@ -31,7 +31,7 @@ EPOCHS = 2 if args.quick else 10
 TRAIN_SAMPLES = 512 if args.quick else None  # None: the whole training split (1438 digits)
 LR, MOMENTUM, BATCH_SIZE = 0.01, 0.9, 64     # the same SGD for every model
 
-# --- data, models, training loop: five models, same data, same optimizer ----------------
+# --- data, models, training loop: nine models, same data, same optimizer ----------------
 print(f"{len(KINDS)} models of {DEPTH} Linear layers (width {WIDTH}), {EPOCHS} epochs of SGD "
       f"(lr {LR}, momentum {MOMENTUM}), seed {args.seed}, device {args.device}")
 results = vanishing_study(KINDS, depth=DEPTH, width=WIDTH, epochs=EPOCHS,

@@ -182,3 +182,26 @@ def test_format_table_aligns_columns_and_shows_nan_as_dash():
                                  "---------  ---------",
                                  "a          0.0001235",
                                  "long name  -"]
+
+
+def test_a_model_without_activation_modules_records_empty_activation_columns(device, rng):
+    """Maxout (a layer, not an activation module) and functional activations: no hooks,
+    zero activation columns, and the parameter rows still work."""
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Maxout(4, 6, pieces=2), nn.Linear(6, 3)).to(device)
+    monitor = Monitor(model)
+    forward_backward(model, device, rng)
+    monitor.record()
+    assert monitor.activation_names == []
+    assert monitor.dead_fractions.shape == (1, 0)
+    assert monitor.grad_norms.shape == (1, 2) and np.all(monitor.grad_norms > 0)
+
+
+def test_selu_counts_as_a_rectifier(device):
+    model = nn.Sequential(nn.Linear(2, 2), nn.SELU()).to(device)
+    set_weights(model[0], [[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0], device)
+    monitor = Monitor(model)
+    model(tg.tensor(np.array([[1.0, 0.0], [2.0, 0.0]], np.float32), device=device))
+    monitor.record()
+    assert monitor.activation_kinds == ["SELU"]
+    assert monitor.dead_fractions[0, 0] == 0.5          # the second unit is negative on both

@@ -109,8 +109,10 @@ def test_vanishing_gradients(tmp_path):
     first_over_last = {model: number(cells[2]) for model, cells in rows.items()}
     # sigmoid: the first layer's gradient is orders of magnitude below the last's
     assert first_over_last["sigmoid"] < 1e-3
-    # ReLU+residual, ReLU, tanh and BatchNorm keep it within one order of magnitude
-    for model in ("relu+residual", "relu", "tanh", "sigmoid+batchnorm"):
+    # ReLU+residual, ReLU and its variants, tanh and BatchNorm keep it within one order of
+    # magnitude
+    for model in ("relu+residual", "relu", "tanh", "sigmoid+batchnorm", "leaky_relu", "elu",
+                  "selu", "maxout"):
         assert 0.1 < first_over_last[model] < 10, model
     sigmoid_first, residual_first = number(rows["sigmoid"][0]), number(rows["relu+residual"][0])
     assert sigmoid_first * 100 < residual_first

@@ -62,6 +62,16 @@ def test_command_prints_the_per_layer_table(capsys):
     assert output.count("sigmoid") >= 3
 
 
+def test_command_accepts_the_relu_variants(capsys):
+    args = parse(["vanishing", "--models", "leaky_relu,elu,selu,maxout", "--depth", "4",
+                  "--epochs", "0"])
+    assert args.run(args) == 0
+    summary = capsys.readouterr().out.split("Summary:")[1].split("wall time")[0]
+    rows = {line.split()[0]: line.split() for line in summary.splitlines()[3:] if line.strip()}
+    assert list(rows) == ["leaky_relu", "elu", "selu", "maxout"]
+    assert rows["maxout"][6] == "-"                  # no activation module: nothing counted
+
+
 def test_command_rejects_unknown_models_and_odd_depth():
     args = parse(["vanishing", "--models", "sigmoid,swish"])
     with pytest.raises(ValueError, match="swish"):

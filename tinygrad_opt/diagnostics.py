@@ -35,12 +35,12 @@ Definitions (the choices a reader should know about):
   put the local derivative below 7% of its maximum (σ'(4) = 0.0177 = 0.07·¼,
   tanh'(2) = 0.0707; tanh(x) = 2σ(2x) − 1, so the tanh threshold is half the
   sigmoid one). A saturated unit passes almost no gradient backwards.
-* **Dead** (ReLU, LeakyReLU, PReLU, RReLU, ELU): the fraction of units (columns:
+* **Dead** (ReLU, LeakyReLU, PReLU, RReLU, ELU, SELU): the fraction of units (columns:
   everything but the batch axis 0) whose pre-activation is ≤ 0 for *every*
   sample of the batch. For ReLU such a unit outputs 0 and gets gradient 0 for
   that whole batch; if it stays so on every batch it never learns again (a dead
   ReLU). The leaky variants count the same units but still pass a small gradient
-  (slope a, or α·eˣ for ELU), so their units can come back.
+  (slope a, or α·eˣ for ELU and SELU), so their units can come back.
 * **Update ratio**: ``before_step`` copies each tracked weight, ``after_step``
   computes ``‖w_after − w_before‖₂ / ‖w_before‖₂``. For plain SGD this is
   ``lr·‖g‖/‖w‖``. Far above 1e-3 the learning rate is probably too high, far
@@ -65,7 +65,7 @@ from typing import Iterable, Sequence
 import numpy as np  # host-side: the recorded results are plain NumPy arrays
 
 from tinygrad_opt import backend
-from tinygrad_opt.nn.activation import ELU, PReLU, ReLU, RReLU, LeakyReLU, Sigmoid, Tanh
+from tinygrad_opt.nn.activation import ELU, PReLU, ReLU, RReLU, LeakyReLU, SELU, Sigmoid, Tanh
 from tinygrad_opt.nn.module import Module
 
 __all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS"]
@@ -74,7 +74,7 @@ __all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS
 SATURATION_THRESHOLDS = {"Sigmoid": 4.0, "Tanh": 2.0}
 
 _SATURATING = (Sigmoid, Tanh)
-_RECTIFIERS = (ReLU, LeakyReLU, PReLU, RReLU, ELU)
+_RECTIFIERS = (ReLU, LeakyReLU, PReLU, RReLU, ELU, SELU)
 
 # the per-step quantities, in table order: (attribute, table header)
 _PARAMETER_FIELDS = (("grad_norms", "|grad|"), ("weight_norms", "|w|"),
@@ -265,7 +265,8 @@ class Monitor:
     # ------------------------------------------------------------ results
 
     def _array(self, field: str, width: int) -> np.ndarray:
-        return np.array(self._rows[field], dtype=np.float64).reshape(-1, width)
+        rows = self._rows[field]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), width)   # (steps, width)
 
     @property
     def grad_norms(self) -> np.ndarray:

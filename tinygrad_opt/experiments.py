@@ -3,11 +3,12 @@
 The claim (lecture notes, "梯度消失梯度爆炸"): the gradient of an early layer is a
 product of one factor per later layer, ``W_k · f'(z_k)``. Sigmoid's derivative is at
 most 1/4, so in a deep sigmoid net the product shrinks geometrically and the first
-layers barely learn. The fixes: ReLU (derivative 1 where active), BatchNorm (pulls
-pre-activations back out of the flat tails), residual connections
-(``d(x + f(x))/dx = I + df/dx``: the identity term carries the gradient).
+layers barely learn. The fixes: ReLU (derivative 1 where active) and the notes'
+variants of it (LeakyReLU, ELU, SELU, maxout), BatchNorm (pulls pre-activations back
+out of the flat tails), residual connections (``d(x + f(x))/dx = I + df/dx``: the
+identity term carries the gradient).
 
-The study trains five ``depth``-layer MLPs on the shipped digits, same data, same
+The study trains nine ``depth``-layer MLPs on the shipped digits, same data, same
 optimizer, same batches, and measures every layer's gradient norm ‖∂L/∂W‖ on a fixed
 probe batch at initialisation and after training (with a :class:`~tinygrad_opt.diagnostics.Monitor`,
 which also records saturation and dead units). Models (``depth`` counts Linear layers)::
@@ -18,11 +19,18 @@ which also records saturation and dead units). Models (``depth`` counts Linear l
     relu+residual       Linear → ReLU → ResidualBlock × (depth−2)/2 → Linear
                         (ResidualBlock: x + fc2(relu(fc1(x))), no normalisation)
     sigmoid+batchnorm   [Linear → BatchNorm1d → Sigmoid] × (depth−1) → Linear
+    leaky_relu          [Linear → LeakyReLU(0.01)] × (depth−1) → Linear
+    elu                 [Linear → ELU(1)] × (depth−1) → Linear
+    selu                [Linear → SELU] × (depth−1) → Linear
+    maxout              [Maxout(2 pieces)] × (depth−1) → Linear
+                        (nn.Maxout: a Linear to 2·width values, max over each pair)
 
 Initialisation: each Linear that feeds an activation gets the scheme recommended for
 that activation (Xavier-normal with gain 1 for sigmoid and 5/3 for tanh, Kaiming-normal
-for ReLU); the output layer and the second Linear of each residual branch keep
-PyTorch's default U(±1/√fan_in). So the sigmoid net is not handicapped by a bad
+for ReLU, ELU and LeakyReLU (with its slope), LeCun-normal N(0, 1/fan_in) for SELU, as
+Klambauer et al. prescribe, and for maxout: the max of two zero-mean pieces keeps the
+second moment, E[max(a, b)²] = E[a²], so gain 1 keeps the scale); the output layer and
+the second Linear of each residual branch keep PyTorch's default U(±1/√fan_in). So the sigmoid net is not handicapped by a bad
 initialisation: what vanishes is due to σ' ≤ 1/4.
 """
 
@@ -41,7 +49,8 @@ from tinygrad_opt.data import DataLoader, TensorDataset, standardize
 from tinygrad_opt.datasets import load_digits
 from tinygrad_opt.diagnostics import Monitor, format_table
 
-KINDS = ("sigmoid", "tanh", "relu", "relu+residual", "sigmoid+batchnorm")
+KINDS = ("sigmoid", "tanh", "relu", "relu+residual", "sigmoid+batchnorm", "leaky_relu", "elu",
+         "selu", "maxout")
 SPLIT_SEED = 0          # the train/test split is the same whatever the seed
 PROBE_SIZE = 256        # samples in the fixed batch on which gradients are measured
 
@@ -58,8 +67,18 @@ def _activation_layer(kind: str, in_features: int, out_features: int) -> list:
     if kind == "tanh":
         nn.init.xavier_normal_(linear.weight, gain=nn.init.calculate_gain("tanh"))
         return [linear, nn.Tanh()]
+    if kind == "leaky_relu":
+        nn.init.kaiming_normal_(linear.weight, a=0.01, nonlinearity="leaky_relu")
+        return [linear, nn.LeakyReLU(0.01)]
+    if kind == "selu":
+        nn.init.kaiming_normal_(linear.weight, nonlinearity="linear")   # LeCun normal
+        return [linear, nn.SELU()]
+    if kind == "maxout":
+        maxout = nn.Maxout(in_features, out_features, pieces=2)
+        nn.init.kaiming_normal_(maxout.linear.weight, nonlinearity="linear")
+        return [maxout]
     nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
-    return [linear, nn.ReLU()]
+    return [linear, nn.ELU() if kind == "elu" else nn.ReLU()]
 
 
 def deep_mlp(kind: str, depth: int = 16, width: int = 64, in_features: int = 64,
@@ -259,8 +278,9 @@ def add_vanishing_command(subparsers) -> None:
     from tinygrad_opt.cli import positive_float, positive_int
 
     parser = subparsers.add_parser(
-        "vanishing", help="vanishing gradients: sigmoid vs tanh vs ReLU vs residual vs "
-                          "BatchNorm in deep MLPs; prints per-layer gradient norms",
+        "vanishing", help="vanishing gradients: sigmoid vs tanh vs ReLU (and LeakyReLU, ELU, "
+                          "SELU, maxout) vs residual vs BatchNorm in deep MLPs; prints "
+                          "per-layer gradient norms",
         description="Train deep MLPs with different activations on the digits and print the "
                     "gradient norm of every layer at initialisation and after training.")
     parser.add_argument("--depth", type=positive_int, default=None,
