@@ -28,6 +28,9 @@ from tinygrad_opt.autograd.grad_mode import flags, set_grad_enabled
 import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Tensors
 
 
+rewirings = 0  # recorded writes x[i] = v so far (ops/indexing.py: setitem); see _inputs_as_used
+
+
 def topological_order(roots):
     """Tensors reachable from ``roots`` (through inputs that require grad),
     each listed after all of its inputs. Iterative depth-first search, so a
@@ -53,8 +56,7 @@ def topological_order(roots):
                     f"Trying to backward through the graph a second time: the saved values of "
                     f"{function.name} were freed by the first backward. Pass retain_graph=True "
                     "to the first backward if you need to backward twice.")
-            if function.inputs and any(x.grad_fn is not None and x.grad_fn.rewired_version >= 0
-                                       for x in function.inputs):
+            if rewirings:
                 function.inputs = _inputs_as_used(function)
             for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
                 if needed and id(tensor_input) not in visited:
@@ -126,13 +128,8 @@ def _checked(function, input_grads) -> tuple:
         if grad is None or not needed:
             checked.append(None)
             continue
-        if not flags.grad and isinstance(grad, backend.np.generic):
-            grad = backend.as_array(grad)  # NumPy turns 0-d results into scalars
-        if not (isinstance(grad, tensor_module.Tensor) if flags.grad
-                else type(grad) in backend.ARRAY_TYPES):
-            expected = "a Tensor (create_graph=True)" if flags.grad else "an array"
-            raise RuntimeError(f"{name}.backward returned a {type(grad).__name__} where "
-                               f"{expected} was expected")
+        if flags.grad or type(grad) not in backend.ARRAY_TYPES:
+            grad = _checked_kind(name, grad)
         if grad.shape != tensor_input.shape:
             raise RuntimeError(f"{name}.backward returned a gradient of shape {grad.shape} "
                                f"for an input of shape {tensor_input.shape}")
@@ -143,6 +140,18 @@ def _checked(function, input_grads) -> tuple:
             _check_finite(function, grad)
         checked.append(grad)
     return tuple(checked)
+
+
+def _checked_kind(name, grad):
+    """A gradient that is not an array: a Tensor when the backward is recorded, a NumPy
+    scalar (NumPy's 0-d results) made an array, anything else an error."""
+    if flags.grad and isinstance(grad, tensor_module.Tensor):
+        return grad
+    if not flags.grad and isinstance(grad, backend.np.generic):
+        return backend.as_array(grad)
+    expected = "a Tensor (create_graph=True)" if flags.grad else "an array"
+    raise RuntimeError(f"{name}.backward returned a {type(grad).__name__} where {expected} "
+                       "was expected")
 
 
 def _check_finite(function, grad) -> None:

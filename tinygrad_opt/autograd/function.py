@@ -81,7 +81,7 @@ class Function:
         if flags.grad and True in needs_input_grad:
             function.inputs = inputs
             function.needs_input_grad = needs_input_grad
-            function.versions = tuple([x._version for x in inputs])
+            function.versions = tuple([x._versions[0] for x in inputs])
             function.output_ref = weakref.ref(output)
             if flags.anomaly:
                 function.trace = anomaly.creation_trace()

@@ -310,7 +310,7 @@ def _binary(op, name, a, b, reflected=False):
     b = as_operand(b, a, name)
     if a.dtype != b.dtype:
         a, b = _promote(a, b)
-    if a.shape != b.shape:
+    if a.shape != b.shape and (b.ndim or b.requires_grad):  # a 0-d constant fits any shape
         a, b = broadcast_operands(name, a, b)
     return op.apply(b, a) if reflected else op.apply(a, b)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import weakref
 
 from tinygrad_opt import backend
+from tinygrad_opt.autograd import engine
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops.shape import as_operand, sum_to_shape
@@ -102,6 +103,7 @@ def setitem(x, index, value) -> None:
     x.grad_fn, x.requires_grad = output.grad_fn, True
     x.grad_fn.output_ref = weakref.ref(x)
     x.grad_fn.rewired_version = x._version  # ops that used x up to here used `before`
+    engine.rewirings += 1
     x._version += 1
 
 
