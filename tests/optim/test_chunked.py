@@ -73,7 +73,7 @@ def test_a_state_key_added_mid_run_is_created_whole():
     # Adam creates max_exp_avg_sq when amsgrad is switched on later: the dry run
     # sees the new key, so that step runs on whole arrays and the buffer is full size.
     params = [tg.tensor(np.linspace(-1, 1, 500), requires_grad=True) for _ in range(2)]
-    optimizers = [optim.Adam([p], lr=0.1) for p in params]
+    optimizers = [optim.Adam([p], lr=0.1, fused=False) for p in params]
     optimizers[0].chunk_bytes = 96
     optimizers[1].chunk_bytes = None
     for step in range(4):
@@ -90,7 +90,8 @@ def test_non_contiguous_parameters_are_updated_whole():
     p.data = p.data.T  # a transposed view: slices of reshape(-1) would be copies
     q = tg.zeros(30, 40, requires_grad=True)
     grad = np.arange(1200.0, dtype=np.float32).reshape(30, 40)
-    chunked, whole = optim.SGD([p], lr=0.1, momentum=0.9), optim.SGD([q], lr=0.1, momentum=0.9)
+    chunked = optim.SGD([p], lr=0.1, momentum=0.9, fused=False)
+    whole = optim.SGD([q], lr=0.1, momentum=0.9, fused=False)
     chunked.chunk_bytes = 64
     for _ in range(3):
         p.grad, q.grad = tg.tensor(grad), tg.tensor(grad)

@@ -3,26 +3,36 @@
 ``Optimizer.step`` asks :func:`twin_of` once per parameter group whether a
 faster twin of the group's rule should run; the readable ``update`` in each
 optimizer's file stays the definition, and the test oracle of every twin here
-(tests/optim/test_fused.py, tests/optim/test_chunked.py compare them step by step).
+(tests/optim/test_fused.py, test_fused_cpu.py and test_chunked.py compare them
+step by step).
 
-Two kinds of twin:
+Three kinds of twin:
 
 * **GPU kernels** (``device='cuda'``). The readable update is one array
   expression per math line; on a GPU each is a kernel launch plus a temporary,
   about fifteen per tensor for Adam, each reading and writing the whole tensor
   again. Here the same math runs in one ``cupy.ElementwiseKernel``: one launch,
-  one pass over memory. Chosen by each optimizer's ``fused`` option: ``None``
-  means fused on the GPU, ``False`` never, ``True`` always (an error off the GPU).
-  Each kernel function has the signature of ``Optimizer.update(theta, g, state,
-  group)``, keeps the same ``state`` keys, and its body repeats the readable
-  update's math lines in the same order.
-* **Chunks** (the CPU). An ``@elementwise`` rule runs over cache-sized slices of
-  a large parameter (:func:`update_in_chunks`); same numbers, bit for bit.
+  one pass over memory. Each kernel function has the signature of
+  ``Optimizer.update(theta, g, state, group)``, keeps the same ``state`` keys,
+  and its body repeats the readable update's math lines in the same order.
+* **Compiled CPU kernels** (``device='cpu'``, with Numba: ``pip install
+  "tinygrad_opt[fast]"``). The same idea on the CPU: one Numba-compiled loop per
+  rule, one pass over memory on all cores, one call for a whole parameter group
+  (optim/fused_cpu.py, which says what the first call's compilation costs).
+* **Chunks** (the CPU, readable). An ``@elementwise`` rule runs over cache-sized
+  slices of a large parameter (:func:`update_in_chunks`); same numbers, bit for bit.
+
+Each optimizer's ``fused`` option chooses: ``None`` (default) means a kernel
+where there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when
+Numba is installed) and the readable rule elsewhere ('strict', no Numba);
+``False`` always the readable rule; ``True`` always a kernel, or an error that
+says why there is none.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 
 from tinygrad_opt import backend
 
@@ -31,18 +41,53 @@ CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk
 
 def twin_of(optimizer, group: dict, params: list):
     """The function that updates one parameter of ``group`` in place of
-    ``optimizer.update``: a GPU kernel, the chunked rule, or ``update`` itself."""
+    ``optimizer.update``: a GPU kernel, a compiled CPU twin (which gathers the
+    group's parameters and updates them all in one call, with the last one), the
+    chunked rule, or ``update`` itself. ``params``: the parameters ``step`` will
+    hand it, in order."""
     device = params[0].device if params else "cpu"
     fused = group.get("fused")
-    kernel = GPU_KERNELS.get(type(optimizer).update.__qualname__)
-    if fused is True or (fused is None and device == "cuda"):
-        if kernel is None or device != "cuda":
-            raise RuntimeError(f"{type(optimizer).__name__}: fused=True needs parameters on "
-                               f"'cuda' (and a fused kernel); this parameter is on '{device}'")
-        return kernel
+    readable = optimizer.update
     if getattr(optimizer.update, "elementwise", False) and device != "cuda":
-        return lambda theta, g, state, group: update_in_chunks(optimizer, theta, g, state, group)
-    return optimizer.update
+        readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
+    if fused is False:
+        return readable
+    twin, why_none = _fused_twin(optimizer, group, device, readable, len(params))
+    if twin is None and fused is True:
+        raise RuntimeError(f"{type(optimizer).__name__}: fused=True {why_none}")
+    return twin or readable
+
+
+def _fused_twin(optimizer, group: dict, device: str, readable, count: int):
+    """(the kernel twin of the group's rule on ``device``, None), or (None, why there is none)."""
+    name = type(optimizer).update.__qualname__
+    if name not in GPU_KERNELS:  # the GPU and the compiled CPU kernels cover the same rules
+        return None, f"has no fused kernel for {name}"
+    if device == "cuda":
+        return GPU_KERNELS[name], None
+    if device != "cpu":
+        return None, f"needs parameters on 'cuda' or 'cpu'; this parameter is on '{device}'"
+    cpu = compiled_cpu()
+    if cpu is None:
+        return None, 'on \'cpu\' needs Numba: pip install "tinygrad_opt[fast]"'
+    if cpu.launch_refused():
+        return None, f"cannot run compiled kernels here: {cpu.launch_refused()}"
+    kernel = cpu.kernel_for(name, group)
+    if kernel is None:
+        return None, f"has no compiled CPU kernel for {name} with these options"
+    return cpu.GroupTwin(kernel, readable, count), None
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_cpu():
+    """The compiled CPU kernels (optim/fused_cpu.py), or None when Numba cannot be imported.
+    Imported on first use, so that the package needs no Numba."""
+    try:
+        import numba  # noqa: F401  (the optional `fast` extra)
+    except ImportError:
+        return None
+    from tinygrad_opt.optim import fused_cpu
+    return fused_cpu
 
 
 def update_in_chunks(optimizer, theta, g, state: dict, group: dict) -> None:
