@@ -329,3 +329,17 @@ def test_vanishing_quick_keeps_explicit_depth_and_epochs(flags, header):
     result = run("vanishing", "--quick", "--models", "sigmoid,relu", *flags)
     assert result.returncode == 0, result.stderr
     assert header in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--data", "digits", "--no-progress"], {"data", "no_progress"}),  # default values
+    (["train", "--dat", "moons"], {"data"}),                                   # abbreviated
+    (["train"], set()),
+    (["bench", "--quick", "--only", "ops", "--only", "mlp"], {"quick"}),        # append: left out
+    (["vanishing", "--quick", "--epochs", "10"], {"quick", "epochs"}),
+])
+def test_given_flags_are_the_ones_written(argv, expected):
+    from tinygrad_opt import cli
+    args = cli.build_parser().parse_args(argv)
+    assert cli.given_flags(argv, args) == expected
+    assert args.only == ["ops", "mlp"] if argv[0] == "bench" else True

@@ -123,10 +123,12 @@ def given_flags(argv, args) -> set[str]:
 
     A flag left at its default is not "given", but ``--data digits`` is. Found by
     parsing ``argv`` once more with every default of the command replaced by a marker.
+    List-valued options (``action='append'``, which appends to its default) are left out.
     """
     parser = build_parser()
     unset = object()
-    dests = [dest for dest in vars(args) if dest not in ("command", "run")]
+    dests = [dest for dest, value in vars(args).items()
+             if dest not in ("command", "run") and not isinstance(value, list)]
     parser.commands[args.command].set_defaults(**{dest: unset for dest in dests})
     probe = parser.parse_args(argv)
     return {dest for dest in dests if getattr(probe, dest) is not unset}
