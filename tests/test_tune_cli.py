@@ -93,6 +93,13 @@ def test_tune_bad_input():
     assert result.returncode == 2 and "positive integer" in result.stderr
 
 
+def test_tune_refuses_overwrite_without_save(capsys):
+    args = parse("--trials", "2", "--epochs", "1", "--overwrite")
+    with pytest.raises(ValueError, match="--overwrite applies to --save"):
+        args.run(args)
+    assert "trial 1/2" not in capsys.readouterr().out
+
+
 def test_tune_refuses_to_overwrite_an_earlier_search_before_searching(tmp_path, capsys):
     (tmp_path / "01_0.9_trial000.json").write_text("{}")
     (tmp_path / "search.json").write_text(json.dumps({"files": ["01_0.9_trial000.json",

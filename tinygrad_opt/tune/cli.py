@@ -152,6 +152,8 @@ def run(args) -> int:
 
     from tinygrad_opt.tune.result import earlier_trial_files
 
+    if args.overwrite and args.save is None:
+        raise ValueError("--overwrite applies to --save DIR, which is not given")
     if args.save is not None:       # fail before the search, not after it
         if os.path.exists(args.save) and not os.path.isdir(args.save):
             raise ValueError(f"--save {args.save}: exists and is not a directory")
