@@ -148,9 +148,9 @@ def evaluate(model, loader, metrics: Sequence = ("accuracy",), loss_fn=None) -> 
 
     Runs under ``no_grad`` (no graph is recorded) with ``model.eval()``
     (Dropout off, BatchNorm on running statistics) and puts the model and each
-    of its sub-modules back in the mode it was in (:func:`eval_mode`). Returns ``{'loss': ..., 'accuracy': ...}``: ``'loss'``
-    only when ``loss_fn`` is given (the mean over samples, from mean batch
-    losses), one entry per metric.
+    of its sub-modules back in the mode it was in (:func:`eval_mode`). Returns
+    ``{'loss': ..., 'accuracy': ...}``: ``'loss'`` only when ``loss_fn`` is given
+    (the mean over samples, from mean batch losses), one entry per metric.
     """
     named_metrics = [get_metric(metric) for metric in metrics]
     total_loss = 0.0
