@@ -205,3 +205,126 @@ def test_selu_counts_as_a_rectifier(device):
     monitor.record()
     assert monitor.activation_kinds == ["SELU"]
     assert monitor.dead_fractions[0, 0] == 0.5          # the second unit is negative on both
+
+
+# --- sanity checks (why a network does not converge) ---------------------------------------
+
+from tinygrad_opt.data import DataLoader, TensorDataset  # noqa: E402
+from tinygrad_opt.diagnostics import (check_initial_loss, check_learning_curves,  # noqa: E402
+                                      check_update_ratios, lr_range_test,
+                                      overfit_small_batch)
+
+
+def classification_data(rng, n=40, features=5, classes=4):
+    X = rng.standard_normal((n, features)).astype(np.float32)
+    y = rng.integers(0, classes, n)
+    return X, y
+
+
+def test_initial_loss_is_ln_c_for_zero_logits_and_flags_large_or_leaking_logits(device, rng):
+    X, y = classification_data(rng)
+    model = nn.Linear(5, 4).to(device)
+    set_weights(model, np.zeros((4, 5)), np.zeros(4), device)
+    result = check_initial_loss(model, F.cross_entropy, X, y)
+    assert result.passed and result.value == pytest.approx(math.log(4), rel=1e-6)
+    assert "ln 4" in str(result) and str(result).startswith("[ok]")
+    set_weights(model, 10 * rng.standard_normal((4, 5)), np.zeros(4), device)   # big logits
+    result = check_initial_loss(model, F.cross_entropy, X, y)
+    assert not result.passed and result.value > 2 * math.log(4) and "too large" in result.message
+    # the labels leak into the inputs: a confident, right answer before any training
+    leaky = np.eye(4, dtype=np.float32)[y] * 5                                  # (N, 4)
+    model = nn.Linear(4, 4).to(device)
+    set_weights(model, np.eye(4), np.zeros(4), device)
+    result = check_initial_loss(model, F.cross_entropy, leaky, y)
+    assert not result.passed and result.value < 0.5 and "leaking" in result.message
+
+
+def test_overfit_small_batch_passes_with_a_sane_rate_and_fails_far_off(device, rng):
+    X, y = classification_data(rng, n=20)
+
+    def attempt(lr, steps=150):
+        tg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 32), nn.ReLU(), nn.Linear(32, 4)).to(device)
+        return overfit_small_batch(model, F.cross_entropy, optim.Adam(model.parameters(), lr=lr),
+                                   X, y, steps=steps)
+
+    good = attempt(0.03)
+    assert good.passed and good.value <= 0.01 and len(good.details["losses"]) == 150
+    slow = attempt(1e-6)
+    assert not slow.passed and slow.value > 1.0 and "learning rate far off" in slow.message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_overfit_small_batch_reports_divergence(device, rng):
+    X, y = classification_data(rng, n=20)
+    X = X * 1e3
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 32), nn.ReLU(), nn.Linear(32, 4)).to(device)
+    result = overfit_small_batch(model, F.cross_entropy, optim.SGD(model.parameters(), lr=1e3),
+                                 X, y, steps=50)
+    assert not result.passed and "too high" in result.message
+    assert len(result.details["losses"]) < 50                    # stopped at the first NaN/inf
+
+
+@pytest.mark.parametrize("lr, verdict", [(1e-3, "ok"), (10.0, "high"), (1e-7, "low")])
+def test_update_ratio_check_flags_rates_far_from_1e_3(lr, verdict, device, rng):
+    X, y = classification_data(rng)
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4)).to(device)
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    monitor = Monitor(model)
+    x, target = tg.tensor(X, device=device), tg.tensor(y, device=device)
+    for _ in range(3):
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), target).backward()
+        monitor.step(optimizer)
+    result = check_update_ratios(monitor)
+    assert set(result.details["ratios"]) == {"0.weight", "2.weight"}
+    assert result.value == pytest.approx(np.median(list(result.details["ratios"].values())))
+    assert result.passed == (verdict == "ok")
+    if verdict != "ok":
+        assert f"too {verdict}" in result.message
+
+
+@pytest.mark.parametrize("train, val, verdict", [
+    ([2.3, 1.2, 0.6, 0.3, 0.2], None, "ok"),
+    ([2.3, 1.0, float("nan")], None, "diverged"),
+    ([2.3, 2.0, 2.6, 3.1], None, "diverged"),
+    ([2.30, 2.29, 2.28, 2.27], None, "stalled"),
+    ([2.3, 1.0, 1.4, 0.9, 1.3, 0.8, 1.2], None, "oscillating"),
+    ([2.3, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05], [2.3, 1.1, 0.7, 0.8, 0.9, 1.0, 1.1], "overfitting"),
+    ([2.3, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05], [2.3, 1.1, 0.7, 0.6, 0.55, 0.5, 0.5], "ok"),
+])
+def test_learning_curves_verdicts(train, val, verdict):
+    result = check_learning_curves(train, val)
+    assert result.details["verdict"] == verdict
+    assert result.passed == (verdict == "ok")
+
+
+def test_lr_range_test_restores_the_model_and_suggests_a_rate_below_divergence(device, rng):
+    """Least squares with curvature L = λmax(XᵀX/N)·2: gradient descent diverges above
+    2/L, so the loss of the range test turns up there and the suggestion lies below."""
+    X = rng.standard_normal((256, 4)).astype(np.float32)
+    w_true = np.array([1.0, -2.0, 0.5, 3.0], np.float32)
+    y = (X @ w_true)[:, None].astype(np.float32)
+    L = 2 * np.linalg.eigvalsh(X.T @ X / len(X)).max()
+    tg.manual_seed(0)
+    model = nn.Linear(4, 1).to(device)
+    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}
+    loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, seed=0, device=device)
+    lrs, losses, suggested = lr_range_test(model, F.mse_loss, optim.SGD, loader, lr_min=1e-4,
+                                           lr_max=100.0, steps=80)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[name])
+    ratios = np.array(lrs[1:]) / np.array(lrs[:-1])
+    np.testing.assert_allclose(ratios, (100.0 / 1e-4) ** (1 / 79), rtol=1e-9)
+    assert len(lrs) < 80                                   # stopped once the loss blew up
+    assert losses[-1] > 4 * min(losses) or not math.isfinite(losses[-1])
+    assert suggested == pytest.approx(lrs[int(np.nanargmin(losses))] / 10)
+    assert 1e-3 < suggested < 2 / L
+
+
+def test_lr_range_test_rejects_bad_ranges(device):
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="lr_min < lr_max"):
+        lr_range_test(model, F.mse_loss, optim.SGD, [], lr_min=1.0, lr_max=0.1)

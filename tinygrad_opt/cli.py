@@ -654,6 +654,13 @@ def add_vanishing_command(subparsers) -> None:
     add_parser(subparsers)
 
 
+# --- lr-find: the learning-rate range test (tinygrad_opt/diagnostics.py) -------------------
+
+def add_lr_find_command(subparsers) -> None:
+    from tinygrad_opt.diagnostics import add_lr_find_command as add_parser
+    add_parser(subparsers)
+
+
 # --- bench ---------------------------------------------------------------------------------
 
 def add_bench_command(subparsers) -> None:
@@ -680,6 +687,7 @@ def run_bench(args) -> int:
 COMMANDS = [
     add_train_command,
     add_vanishing_command,
+    add_lr_find_command,
     add_tune_command,
     add_bench_command,
 ]

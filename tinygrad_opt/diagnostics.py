@@ -54,11 +54,26 @@ numbers are copied to the host (``.item()``), so this works on the GPU too.
 The module also holds two small helpers the experiments share:
 :func:`layer_grad_norms` (one gradient norm per weight matrix, right now) and
 :func:`format_table` (a plain-text table).
+
+**Sanity checks** (the lecture notes' "why doesn't it converge?"), each returning a
+:class:`CheckResult` (passed, value, expected, a one-line diagnosis)::
+
+    check_initial_loss(model, loss_fn, X, y)          loss at initialisation ≈ ln C?
+    overfit_small_batch(model, loss_fn, opt, X, y)    can it memorise 20 samples?
+    check_update_ratios(monitor)                      ‖Δw‖/‖w‖ per layer about 1e-3?
+    check_learning_curves(train_losses, val_losses)   diverged / stalled / oscillating /
+                                                      overfitting / ok
+
+and :func:`lr_range_test` (loss while the learning rate grows geometrically, with a
+suggested rate; ``tinygrad-opt lr-find`` runs it on the digits MLP).
+examples/why_not_converging.py shows which check catches which cause.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from collections import OrderedDict
 from typing import Iterable, Sequence
 
@@ -68,7 +83,9 @@ from tinygrad_opt import backend
 from tinygrad_opt.nn.activation import ELU, PReLU, ReLU, RReLU, LeakyReLU, SELU, Sigmoid, Tanh
 from tinygrad_opt.nn.module import Module
 
-__all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS"]
+__all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS",
+           "CheckResult", "check_initial_loss", "overfit_small_batch", "check_update_ratios",
+           "check_learning_curves", "lr_range_test", "plot_lr_range_test"]
 
 # |pre-activation| beyond which a unit counts as saturated (derivative < 7% of its max)
 SATURATION_THRESHOLDS = {"Sigmoid": 4.0, "Tanh": 2.0}
@@ -359,3 +376,353 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
              "  ".join("-" * width for width in widths)]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
     return "\n".join(line.rstrip() for line in lines)
+
+
+# ------------------------------------------------------------------ sanity checks
+#
+# The lecture notes' checks for a network that will not train ("why doesn't my model
+# converge?"), each a function that returns a CheckResult: whether it passed, the measured
+# value, what was expected, and a sentence saying what a failure usually means.
+
+@dataclasses.dataclass
+class CheckResult:
+    """The outcome of one sanity check; ``str(result)`` is a one-line report."""
+
+    name: str
+    passed: bool
+    value: float
+    expected: str
+    message: str
+    details: dict = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"[{'ok' if self.passed else 'FAIL'}] {self.name}: {self.message}"
+
+
+def _as_tensor(values, device: str):
+    """A Tensor on ``device`` from a Tensor or a host array."""
+    from tinygrad_opt.tensor import Tensor
+    if isinstance(values, Tensor):
+        return values.to(device)
+    return Tensor(values, device=device)
+
+
+def _device_of(model: Module) -> str:
+    return next(iter(model.parameters())).device
+
+
+def check_initial_loss(model: Module, loss_fn, X, y, num_classes: int | None = None,
+                       rtol: float = 0.1) -> CheckResult:
+    """Is the loss of the untrained model ln C (C classes)?
+
+    A freshly initialised classifier should be unsure: its softmax close to uniform,
+    so its cross-entropy close to ``ln C`` (2.303 for 10 classes). Much more means the
+    initial logits are large (weights too big, inputs not normalised); much less means
+    the model is confident before it has learned anything (labels leaking into the
+    inputs, a bug in the loss). Passes when ``|loss − ln C| <= rtol·ln C``. Runs one
+    forward pass under ``no_grad`` in the model's current mode; ``C`` is the width of
+    the model's output unless given.
+    """
+    from tinygrad_opt.autograd.grad_mode import no_grad
+    device = _device_of(model)
+    with no_grad():
+        logits = model(_as_tensor(X, device))                            # (N, C)
+        loss = float(loss_fn(logits, _as_tensor(y, device)).item())
+    classes = logits.shape[-1] if num_classes is None else num_classes
+    expected = math.log(classes)
+    passed = abs(loss - expected) <= rtol * expected
+    if passed:
+        message = f"loss at initialisation {loss:.4g} ≈ ln {classes} = {expected:.4g}"
+    elif not math.isfinite(loss) or loss > expected:
+        message = (f"loss at initialisation {loss:.4g} is {loss / expected:.3g} × ln {classes}"
+                   f" = {expected:.4g}: the initial logits are too large (inputs not "
+                   "normalised? weights initialised too big?)")
+    else:
+        message = (f"loss at initialisation {loss:.4g} is below ln {classes} = "
+                   f"{expected:.4g}: confident before training (labels leaking into the "
+                   "inputs? a bug in the loss?)")
+    return CheckResult("initial loss", passed, loss, f"ln {classes} = {expected:.4g}", message)
+
+
+def overfit_small_batch(model: Module, loss_fn, optimizer, X, y, steps: int = 200,
+                        target_loss: float = 0.01) -> CheckResult:
+    """Can the model drive the loss on a handful of samples to about 0?
+
+    Trains ``model`` in place with ``optimizer`` on the one fixed batch ``(X, y)`` for
+    ``steps`` steps (pass a fresh model and optimizer: this is a check, not training).
+    A network that cannot memorise 20 examples has a bug, a learning rate far off, or
+    too little capacity; one that can is at least able to learn. Passes when the final
+    loss is at most ``target_loss``. ``details['losses']`` holds the loss of every step.
+    """
+    device = _device_of(model)
+    x, target = _as_tensor(X, device), _as_tensor(y, device)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.item()))
+        if not math.isfinite(losses[-1]):
+            break
+    final = losses[-1] if losses else math.nan
+    passed = math.isfinite(final) and final <= target_loss
+    size = x.shape[0]
+    if passed:
+        message = f"loss {losses[0]:.4g} -> {final:.3g} on {size} samples in {len(losses)} steps"
+    elif not math.isfinite(final):
+        message = (f"the loss became {final} after {len(losses)} steps on {size} samples: "
+                   "the learning rate is too high")
+    else:
+        message = (f"loss {losses[0]:.4g} -> {final:.3g} on {size} samples after {steps} "
+                   f"steps, not <= {target_loss:g}: a learning rate far off, a bug, or too "
+                   "small a model")
+    return CheckResult("overfit a small batch", passed, final, f"<= {target_loss:g}", message,
+                       {"losses": losses})
+
+
+def check_update_ratios(monitor: Monitor, low: float = 1e-4, high: float = 1e-2) -> CheckResult:
+    """Are the per-layer update-to-weight ratios ‖Δw‖/‖w‖ near 1e-3?
+
+    Uses the ratios a :class:`Monitor` recorded (median over its steps, per layer).
+    CS231n's rule of thumb: about 1e-3. Passes when every layer's median lies in
+    ``[low, high]``; above it the learning rate is probably too high, below it too low.
+    ``value`` is the median over all layers; ``details['ratios']`` is ``{layer: median}``.
+    """
+    ratios = monitor.update_ratios                                       # (steps, layers)
+    medians = {}
+    for column, name in enumerate(monitor.param_names):
+        values = ratios[:, column]
+        values = values[np.isfinite(values)]
+        medians[name] = float(np.median(values)) if values.size else math.nan
+    finite = [value for value in medians.values() if math.isfinite(value)]
+    overall = float(np.median(finite)) if finite else math.nan
+    too_high = [name for name, value in medians.items() if value > high]
+    too_low = [name for name, value in medians.items() if value < low]
+    unknown = [name for name, value in medians.items() if not math.isfinite(value)]
+    passed = bool(finite) and not (too_high or too_low or unknown)
+    if passed:
+        message = f"median |dw|/|w| {overall:.2g}, every layer within [{low:g}, {high:g}]"
+    elif too_high:
+        message = (f"|dw|/|w| above {high:g} in {', '.join(too_high)} (median {overall:.2g}): "
+                   "the learning rate is probably too high")
+    elif too_low:
+        message = (f"|dw|/|w| below {low:g} in {', '.join(too_low)} (median {overall:.2g}): "
+                   "the learning rate is probably too low")
+    else:
+        message = f"no finite update ratio for {', '.join(unknown)} (diverged, or no steps)"
+    return CheckResult("update/weight ratio", passed, overall, f"about 1e-3 ([{low:g}, {high:g}])",
+                       message, {"ratios": medians})
+
+
+def check_learning_curves(train_losses: Sequence[float],
+                          val_losses: Sequence[float] | None = None) -> CheckResult:
+    """Read the learning curves (one loss per epoch) the way the notes do.
+
+    In order, the first that applies: **diverged** (a non-finite loss, or the last
+    training loss above the first); **stalled** (the training loss fell by less than
+    10% of its first value); **oscillating** (it rose in more than a third of the
+    epochs); **overfitting** (the validation loss ended over 10% above its minimum,
+    reached more than two epochs before the end, while the training loss kept falling);
+    else **ok**. ``value`` is the last training loss.
+    """
+    train = [float(value) for value in train_losses]
+    val = None if val_losses is None else [float(value) for value in val_losses]
+    last = train[-1] if train else math.nan
+    rises = sum(later > earlier for earlier, later in zip(train, train[1:]))
+    verdict, message = "ok", "the training loss falls steadily"
+    if not train or not all(math.isfinite(value) for value in train + (val or [])):
+        verdict, message = "diverged", "the loss became inf or NaN: the learning rate is too high"
+    elif last > train[0]:
+        verdict, message = "diverged", (f"the training loss rose from {train[0]:.4g} to "
+                                        f"{last:.4g}: the learning rate is too high")
+    elif train[0] - last < 0.1 * train[0]:
+        verdict, message = "stalled", (f"the training loss barely moved ({train[0]:.4g} -> "
+                                       f"{last:.4g}): the learning rate is too low, or the "
+                                       "gradients vanish")
+    elif len(train) > 3 and rises > (len(train) - 1) / 3:
+        verdict, message = "oscillating", (f"the training loss rose in {rises} of "
+                                           f"{len(train) - 1} epochs: the learning rate is "
+                                           "probably too high")
+    elif val and len(val) > 3:
+        best = int(np.argmin(val))
+        if best < len(val) - 3 and val[-1] > 1.1 * val[best] and train[-1] < train[best]:
+            verdict, message = "overfitting", (f"the validation loss was lowest at epoch "
+                                               f"{best + 1} ({val[best]:.4g}) and ended at "
+                                               f"{val[-1]:.4g} while the training loss kept "
+                                               "falling: regularise, stop early, get more "
+                                               "(or cleaner) data")
+    passed = verdict == "ok"
+    return CheckResult("learning curves", passed, last, "falling, no val rise", message,
+                       {"verdict": verdict})
+
+
+def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float = 1e-7,
+                  lr_max: float = 10.0, steps: int = 100, smoothing: float = 0.98,
+                  divergence: float = 4.0, **optimizer_kwargs):
+    """The learning-rate range test (Smith, 2017): returns ``(lrs, losses, suggested_lr)``.
+
+    Trains ``model`` for up to ``steps`` mini-batches from ``loader`` (cycled as needed)
+    while the learning rate grows geometrically from ``lr_min`` to ``lr_max``::
+
+        lr_i = lr_min · (lr_max / lr_min)^(i / (steps − 1))
+
+    and records the loss of every step, smoothed as an exponential moving average
+    with bias correction (``smoothing`` is its β). It stops early once the smoothed loss
+    exceeds ``divergence`` times its minimum so far. The model's weights are restored
+    afterwards, so the test leaves the model as it found it.
+
+    Suggested rate: the rate at the minimum of the smoothed loss divided by 10: the
+    loss still falls fast there, safely below the rates where it turns and diverges.
+    ``optimizer_cls(params, lr=..., **optimizer_kwargs)`` builds the optimizer (a class
+    such as ``optim.SGD`` or any function with that signature).
+    """
+    if not 0 < lr_min < lr_max:
+        raise ValueError(f"lr_range_test: need 0 < lr_min < lr_max, got {lr_min}, {lr_max}")
+    if steps < 2:
+        raise ValueError(f"lr_range_test: steps must be at least 2, got {steps}")
+    saved = {name: value.data.copy() for name, value in model.state_dict().items()}
+    optimizer = optimizer_cls(model.parameters(), lr=lr_min, **optimizer_kwargs)
+    lrs, losses = [], []
+    average, best = 0.0, math.inf
+    batches = iter(loader)
+    try:
+        for step in range(steps):
+            lr = lr_min * (lr_max / lr_min) ** (step / (steps - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                batches = iter(loader)
+                x, y = next(batches)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            value = float(loss.item())
+            average = smoothing * average + (1 - smoothing) * value
+            smoothed = average / (1 - smoothing ** (step + 1))             # bias-corrected
+            lrs.append(lr)
+            losses.append(smoothed)
+            if not math.isfinite(smoothed) or smoothed > divergence * best:
+                break
+            best = min(best, smoothed)
+    finally:
+        model.load_state_dict(saved)
+    finite = [index for index, value in enumerate(losses) if math.isfinite(value)]
+    lowest = min(finite, key=lambda index: losses[index]) if finite else 0
+    return lrs, losses, lrs[lowest] / 10
+
+
+def plot_lr_range_test(lrs, losses, suggested_lr: float, path: str,
+                       title: str | None = None) -> str:
+    """Loss against learning rate (log scale) with the suggested rate marked; writes a PNG.
+    RuntimeError with the install hint without matplotlib."""
+    from tinygrad_opt import viz
+    if not viz.matplotlib_available():
+        raise RuntimeError(viz.PLOT_HINT)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+    axes.plot([lr for lr, _ in finite], [loss for _, loss in finite], label="smoothed loss")
+    axes.axvline(suggested_lr, color="tab:red", linestyle="--",
+                 label=f"suggested lr {suggested_lr:.2g}")
+    axes.set_xscale("log")
+    axes.set_xlabel("learning rate")
+    axes.set_ylabel("training loss (smoothed)")
+    if finite:
+        low = min(loss for _, loss in finite)
+        axes.set_ylim(top=max(finite[0][1], low) * 1.5, bottom=low * 0.9 if low > 0 else None)
+    axes.legend()
+    axes.grid(alpha=0.3)
+    axes.set_title(title or "learning-rate range test")
+    figure.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+# ------------------------------------------------- command line: tinygrad-opt lr-find
+
+def add_lr_find_command(subparsers) -> None:
+    """Register ``tinygrad-opt lr-find`` (called by tinygrad_opt.cli)."""
+    from tinygrad_opt.cli import (ACTIVATIONS, DATA_SETS, OPTIMIZERS, hidden_sizes, momentum,
+                                  non_negative_float, positive_float, positive_int)
+
+    parser = subparsers.add_parser(
+        "lr-find", help="learning-rate range test: loss while the rate grows; suggests a rate",
+        description="Train the digits MLP of 'tinygrad-opt train' for a few hundred "
+                    "mini-batches while the learning rate grows geometrically from --lr-min "
+                    "to --lr-max; print the smoothed loss against the rate and suggest a "
+                    "rate (the one at the lowest loss, divided by 10). The model's weights "
+                    "are not kept.")
+    parser.add_argument("--data", choices=DATA_SETS, default="digits", help="default digits")
+    parser.add_argument("--hidden", type=hidden_sizes, default=(128,), metavar="W[,W...]",
+                        help="hidden layer widths (default 128)")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                        help="hidden-layer activation (default relu)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="update rule (default adam)")
+    parser.add_argument("--momentum", type=momentum, default=None,
+                        help="momentum of sgd (default 0.9) or rmsprop (default 0)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=None,
+                        help="L2 weight decay (default: the optimizer's)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    parser.add_argument("--lr-min", type=positive_float, default=1e-6, help="default 1e-6")
+    parser.add_argument("--lr-max", type=positive_float, default=10.0, help="default 10")
+    parser.add_argument("--steps", type=positive_int, default=200,
+                        help="mini-batches, at most (default 200; stops early on divergence)")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--plot", metavar="DIR", help="write lr_find.png (loss vs rate) to DIR")
+    parser.set_defaults(run=run_lr_find)
+
+
+def run_lr_find(args) -> int:
+    """Run the range test with the parsed flags; print the curve and the suggested rate."""
+    import tinygrad_opt as tg
+    from tinygrad_opt import backend, nn
+    from tinygrad_opt.cli import _plot_available, _prepare_data, build_mlp, build_optimizer
+
+    device = backend.check_device(args.device)
+    if not args.lr_min < args.lr_max:
+        raise ValueError(f"--lr-min ({args.lr_min:g}) must be below --lr-max ({args.lr_max:g})")
+    if args.steps < 2:
+        raise ValueError(f"--steps must be at least 2, got {args.steps}")
+    plot = _plot_available(args.plot)
+    tg.manual_seed(args.seed)
+    loaders, sizes, in_features, num_classes, _, _ = _prepare_data(
+        args.data, 0.2, device, args.batch_size, args.seed)
+    model = build_mlp(in_features, args.hidden, num_classes, args.activation).to(device)
+
+    def make_optimizer(parameters, lr):
+        return build_optimizer(args.optimizer, parameters, lr, args.momentum, args.weight_decay)
+
+    widths = "-".join(str(width) for width in (in_features, *args.hidden, num_classes))
+    print(f"lr range test: {args.data} ({sizes['train']} training samples), MLP {widths} "
+          f"({args.activation}), {args.optimizer}, batch {args.batch_size}, lr "
+          f"{args.lr_min:g} to {args.lr_max:g} over at most {args.steps} steps, seed {args.seed}")
+    lrs, losses, suggested = lr_range_test(model, nn.CrossEntropyLoss(), make_optimizer,
+                                           loaders["train"], args.lr_min, args.lr_max,
+                                           args.steps)
+    shown = sorted(set(np.linspace(0, len(lrs) - 1, min(len(lrs), 15)).round().astype(int)))
+    print(format_table(["step", "lr", "smoothed loss"],
+                       [[index + 1, lrs[index], losses[index]] for index in shown]))
+    lowest = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+    stopped = "stopped early: the loss diverged" if len(lrs) < args.steps else "ran every step"
+    print(f"({len(lrs)} steps, {stopped})")
+    print(f"lowest smoothed loss {losses[lowest]:.4g} at lr {lrs[lowest]:.3g}")
+    print(f"suggested learning rate: {suggested:.3g}   (try: tinygrad-opt train --optimizer "
+          f"{args.optimizer} --lr {suggested:.3g})")
+    if plot:
+        path = plot_lr_range_test(lrs, losses, suggested,
+                                  os.path.join(args.plot, "lr_find.png"),
+                                  title=f"lr range test, {args.optimizer}, MLP {widths}")
+        print(f"wrote {path}")
+    return 0
