@@ -174,6 +174,48 @@ def test_one_compiled_call_for_many_tensors(monkeypatch):
 
 
 @needs_numba
+def test_replaced_arrays_are_updated_not_the_old_ones():
+    """The typed lists of θ and the state are kept between steps: a replaced ``p.data``
+    or state array must be seen at the next step."""
+    results = []
+    for fused_option in (False, True):
+        p = tg.tensor(np.linspace(-1, 1, 100), requires_grad=True)
+        optimizer = optim.Adam([p], lr=0.1, amsgrad=True, fused=fused_option)
+        for step in range(6):
+            if step == 2:
+                p.data = p.data * 0.5                          # a new array
+            if step == 4:
+                state = optimizer.state[p]
+                state["exp_avg"] = state["exp_avg"].copy()     # a new state array
+            p.grad = tg.tensor(np.cos(np.arange(100.0) + step))
+            optimizer.step()
+        results.append((p.numpy(), optimizer.state[p]["exp_avg"]))
+    (readable, readable_m), (compiled, compiled_m) = results
+    np.testing.assert_allclose(compiled, readable, rtol=1e-12)
+    np.testing.assert_allclose(compiled_m, readable_m, rtol=1e-12)
+
+
+@needs_numba
+def test_small_groups_run_on_one_thread(monkeypatch):
+    import numba
+    threads = numba.get_num_threads()
+    settings = []
+    original = numba.set_num_threads
+
+    def recording(count):
+        settings.append(count)
+        original(count)
+    monkeypatch.setattr(numba, "set_num_threads", recording)
+    for size, expected in [(1000, [1, threads]), (fused.compiled_cpu().PARALLEL_SIZE, [threads])]:
+        settings.clear()
+        p = tg.zeros(size, requires_grad=True)
+        p.grad = tg.ones(size)
+        optim.SGD([p], lr=0.1).step()
+        assert settings == expected, size  # one thread for the small group, then restored
+        assert numba.get_num_threads() == threads
+
+
+@needs_numba
 def test_mixed_dtypes_and_strided_parameters_in_one_group(monkeypatch):
     """One call per dtype; a parameter the kernels cannot take in place (a transposed
     view) is updated by the readable rule; all numbers as the readable rule's."""
@@ -297,6 +339,7 @@ def test_kernels_launched_from_several_threads_at_once():
     # the kernels launch under a lock. (The twin is called directly: Optimizer.step
     # itself is not thread safe, its no_grad flag being one per process.)
     expected = train_a_little(fused_option=False)
+    fused_cpu = fused.compiled_cpu()
     group = optim.Adam([tg.zeros(1, requires_grad=True)], lr=0.01).param_groups[0]
     results = [None] * 4
 
@@ -304,8 +347,8 @@ def test_kernels_launched_from_several_threads_at_once():
         thetas = [np.linspace(-1, 1, 30_000).astype("float32"), np.ones((3, 3), "float32")]
         states = [{}, {}]
         for step in range(3):
-            fused.compiled_cpu().adam(thetas, [np.sin(theta + step) for theta in thetas],
-                                      states, group)
+            fused_cpu.adam(thetas, [np.sin(theta + step) for theta in thetas], states, group,
+                           fused_cpu.ListCache())
         results[number] = thetas
     threads = [threading.Thread(target=worker, args=(number,)) for number in range(4)]
     for thread in threads:

@@ -75,7 +75,9 @@ def _fused_twin(optimizer, group: dict, device: str, readable, count: int):
     kernel = cpu.kernel_for(name, group)
     if kernel is None:
         return None, f"has no compiled CPU kernel for {name} with these options"
-    return cpu.GroupTwin(kernel, readable, count), None
+    # typed lists of the group's arrays, kept between steps (not in state_dict or pickles)
+    lists = optimizer.__dict__.setdefault("_compiled_lists", {}).setdefault(id(group), {})
+    return cpu.GroupTwin(kernel, readable, count, lists), None
 
 
 @functools.lru_cache(maxsize=None)

@@ -51,6 +51,7 @@ from numba import prange
 from numba.typed import List
 
 BLOCK = 16_384  # elements per unit of parallel work: a block never spans two tensors
+PARALLEL_SIZE = 1 << 20  # a group of fewer parameters runs on one thread
 DTYPES = (np.float32, np.float64)
 
 _launch_lock = threading.Lock()  # one launch at a time: the 'workqueue' layer is not thread safe
@@ -85,9 +86,18 @@ def _compiled(kernel):
     return numba.njit(parallel=True, cache=True, error_model="numpy")(kernel)
 
 
-def _launch(kernel, *args) -> None:
+def _launch(kernel, blocks, *args) -> None:
+    """Run ``kernel(blocks, *args)``, one launch at a time. A group of fewer than
+    PARALLEL_SIZE parameters runs on one thread: waking the others would cost more than
+    they save (some microseconds when the cores are idle, milliseconds when they are busy)."""
     with _launch_lock:
-        kernel(*args)
+        threads = numba.get_num_threads()
+        if (blocks[:, 2] - blocks[:, 1]).sum() < PARALLEL_SIZE:
+            numba.set_num_threads(1)
+        try:
+            kernel(blocks, *args)
+        finally:
+            numba.set_num_threads(threads)
 
 
 # --- gathering a group, and the arrays a kernel takes ---
@@ -96,14 +106,15 @@ class GroupTwin:
     """The compiled twin of one parameter group's ``update``, called like ``update``.
 
     It gathers ``(θ, g, state)`` for each of the group's ``count`` parameters and,
-    when the last arrives, runs ``kernel(thetas, gs, states, group)`` once per
-    dtype in the group. A parameter the kernels cannot take (not a C-contiguous,
+    when the last arrives, runs ``kernel(thetas, gs, states, group, lists)`` once
+    per dtype in the group. A parameter the kernels cannot take (not a C-contiguous,
     writable float32/float64 NumPy array, or state arrays of another layout) is
     updated at once by ``fallback``, the readable rule.
     """
 
-    def __init__(self, kernel, fallback, count: int):
+    def __init__(self, kernel, fallback, count: int, lists: dict):
         self.kernel, self.fallback, self.count = kernel, fallback, count
+        self.lists = lists  # dtype -> ListCache, kept by the optimizer from step to step
         self.seen = 0
         self.gathered: dict = {}  # dtype -> [(theta, g, state), ...]
 
@@ -114,9 +125,9 @@ class GroupTwin:
             self.fallback(theta, g, state, group)
         self.seen += 1
         if self.seen == self.count:
-            for items in self.gathered.values():
+            for dtype, items in self.gathered.items():
                 thetas, gs, states = (list(column) for column in zip(*items))
-                self.kernel(thetas, gs, states, group)
+                self.kernel(thetas, gs, states, group, self.lists.setdefault(dtype, ListCache()))
 
 
 def _plain(array, dtype) -> bool:
@@ -140,6 +151,25 @@ def _flat(arrays) -> List:
     return List([np.require(a, requirements="CW").reshape(-1) for a in arrays])
 
 
+class ListCache:
+    """The typed lists of a group's θ and state arrays, kept from step to step: building
+    one costs about 16 µs + 1.2 µs per tensor. ``lists(name, arrays)`` rebuilds the list
+    ``name`` when any of its arrays is a new object (``p.data`` replaced, a state loaded)."""
+
+    def __init__(self):
+        self.entries: dict = {}  # name -> (the arrays, their typed list)
+
+    def __call__(self, name: str, arrays) -> List:
+        arrays = list(arrays)
+        kept = self.entries.get(name)
+        if kept is not None and len(kept[0]) == len(arrays) and all(
+                new is old for new, old in zip(arrays, kept[0])):
+            return kept[1]
+        typed = _flat(arrays)
+        self.entries[name] = (arrays, typed)
+        return typed
+
+
 def _per_tensor(values, thetas):
     """One scalar per tensor, in the parameters' dtype (as NumPy casts a Python float)."""
     return np.array(values, dtype=thetas[0].dtype)
@@ -160,7 +190,7 @@ def _blocks(thetas) -> np.ndarray:
 # --- SGD ---
 
 @_compiled
-def sgd_kernel(thetas, gs, bs, first, blocks, lr, momentum, one_minus_dampening,
+def sgd_kernel(blocks, thetas, gs, bs, first, lr, momentum, one_minus_dampening,
                weight_decay, maximize, nesterov):
     """SGD.update over blocks of a group's tensors (bs: the momentum buffers, when μ ≠ 0)."""
     for block in prange(len(blocks)):
@@ -184,7 +214,7 @@ def sgd_kernel(thetas, gs, bs, first, blocks, lr, momentum, one_minus_dampening,
             theta[i] -= lr * g                                   # θ ← θ − γ·g
 
 
-def sgd(thetas, gs, states, group) -> None:
+def sgd(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``SGD.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     momentum = group["momentum"]
@@ -193,7 +223,8 @@ def sgd(thetas, gs, states, group) -> None:
         if is_first:
             state["momentum_buffer"] = np.empty_like(theta)     # written as b ← g in the kernel
     buffers = [state["momentum_buffer"] for state in states] if momentum != 0 else thetas
-    _launch(sgd_kernel, _flat(thetas), _flat(gs), _flat(buffers), first, _blocks(thetas),
+    _launch(sgd_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("momentum_buffer", buffers), first,
             T(group["lr"]), T(momentum), T(1 - group["dampening"]), T(group["weight_decay"]),
             group["maximize"], group["nesterov"])
 
@@ -201,7 +232,7 @@ def sgd(thetas, gs, states, group) -> None:
 # --- Adam and AdamW ---
 
 @_compiled
-def adam_kernel(thetas, gs, ms, vs, v_maxs, blocks, c1, c2,
+def adam_kernel(blocks, thetas, gs, ms, vs, v_maxs, c1, c2,
                 lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay,
                 one_minus_lr_weight_decay, maximize, decoupled, amsgrad):
     """Adam.update over blocks of a group's tensors (v_maxs: used with amsgrad only)."""
@@ -228,7 +259,7 @@ def adam_kernel(thetas, gs, ms, vs, v_maxs, blocks, c1, c2,
             theta[i] -= lr * m_hat / (np.sqrt(v_hat) + eps)      # θ ← θ − γ·m̂ / (√v̂ + ε)
 
 
-def adam(thetas, gs, states, group) -> None:
+def adam(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adam.update`` (so of AdamW) for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     lr, weight_decay = group["lr"], group["weight_decay"]
@@ -244,8 +275,10 @@ def adam(thetas, gs, states, group) -> None:
     steps = [state["step"] for state in states]
     corrected = group.get("bias_correction", True)               # False: c1 = c2 = 1 (the notes)
     v_maxs = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else thetas
-    _launch(adam_kernel, _flat(thetas), _flat(gs), _flat(s["exp_avg"] for s in states),
-            _flat(s["exp_avg_sq"] for s in states), _flat(v_maxs), _blocks(thetas),
+    _launch(adam_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("exp_avg", (s["exp_avg"] for s in states)),
+            lists("exp_avg_sq", (s["exp_avg_sq"] for s in states)),
+            lists("max_exp_avg_sq", v_maxs),
             _per_tensor([1 - beta1 ** t if corrected else 1.0 for t in steps], thetas),  # c1
             _per_tensor([1 - beta2 ** t if corrected else 1.0 for t in steps], thetas),  # c2
             T(lr), T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(group["eps"]),
@@ -256,7 +289,7 @@ def adam(thetas, gs, states, group) -> None:
 # --- Adagrad ---
 
 @_compiled
-def adagrad_kernel(thetas, gs, sums, blocks, lr_t, eps, weight_decay, maximize):
+def adagrad_kernel(blocks, thetas, gs, sums, lr_t, eps, weight_decay, maximize):
     """Adagrad.update over blocks of a group's tensors."""
     for block in prange(len(blocks)):
         k, start, stop = blocks[block, 0], blocks[block, 1], blocks[block, 2]
@@ -271,7 +304,7 @@ def adagrad_kernel(thetas, gs, sums, blocks, lr_t, eps, weight_decay, maximize):
             theta[i] -= lr_t[k] * g / (np.sqrt(s[i]) + eps)      # θ ← θ − γ̃·g / (√s + ε)
 
 
-def adagrad(thetas, gs, states, group) -> None:
+def adagrad(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adagrad.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     for theta, state in zip(thetas, states):
@@ -281,15 +314,16 @@ def adagrad(thetas, gs, states, group) -> None:
         state["step"] += 1
     lr_t = [group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])   # γ̃ ← γ / (1 + (t−1)·η)
             for state in states]
-    _launch(adagrad_kernel, _flat(thetas), _flat(gs), _flat(s["sum"] for s in states),
-            _blocks(thetas), _per_tensor(lr_t, thetas), T(group["eps"]),
+    _launch(adagrad_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("sum", (s["sum"] for s in states)), _per_tensor(lr_t, thetas),
+            T(group["eps"]),
             T(group["weight_decay"]), group["maximize"])
 
 
 # --- RMSprop ---
 
 @_compiled
-def rmsprop_kernel(thetas, gs, vs, g_avgs, bs, blocks, lr, alpha, one_minus_alpha, eps,
+def rmsprop_kernel(blocks, thetas, gs, vs, g_avgs, bs, lr, alpha, one_minus_alpha, eps,
                    weight_decay, momentum, maximize, centered):
     """RMSprop.update over blocks (g_avgs: used if centered; bs: if μ > 0)."""
     for block in prange(len(blocks)):
@@ -314,7 +348,7 @@ def rmsprop_kernel(thetas, gs, vs, g_avgs, bs, blocks, lr, alpha, one_minus_alph
                 theta[i] -= lr * g / (np.sqrt(v_tilde) + eps)    # θ ← θ − γ·g / (√ṽ + ε)
 
 
-def rmsprop(thetas, gs, states, group) -> None:
+def rmsprop(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``RMSprop.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     momentum, centered = group["momentum"], group["centered"]
@@ -329,8 +363,10 @@ def rmsprop(thetas, gs, states, group) -> None:
         state["step"] += 1
     g_avgs = [state["grad_avg"] for state in states] if centered else thetas
     buffers = [state["momentum_buffer"] for state in states] if momentum > 0 else thetas
-    _launch(rmsprop_kernel, _flat(thetas), _flat(gs), _flat(s["square_avg"] for s in states),
-            _flat(g_avgs), _flat(buffers), _blocks(thetas), T(group["lr"]), T(group["alpha"]),
+    _launch(rmsprop_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("square_avg", (s["square_avg"] for s in states)),
+            lists("grad_avg", g_avgs), lists("momentum_buffer", buffers),
+            T(group["lr"]), T(group["alpha"]),
             T(1 - group["alpha"]), T(group["eps"]), T(group["weight_decay"]), T(momentum),
             group["maximize"], centered)
 
@@ -338,7 +374,7 @@ def rmsprop(thetas, gs, states, group) -> None:
 # --- Adadelta ---
 
 @_compiled
-def adadelta_kernel(thetas, gs, vs, us, blocks, lr, rho, one_minus_rho, eps, weight_decay,
+def adadelta_kernel(blocks, thetas, gs, vs, us, lr, rho, one_minus_rho, eps, weight_decay,
                     maximize):
     """Adadelta.update over blocks of a group's tensors."""
     for block in prange(len(blocks)):
@@ -357,7 +393,7 @@ def adadelta_kernel(thetas, gs, vs, us, blocks, lr, rho, one_minus_rho, eps, wei
             theta[i] -= lr * delta                               # θ ← θ − γ·Δx
 
 
-def adadelta(thetas, gs, states, group) -> None:
+def adadelta(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adadelta.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     for theta, state in zip(thetas, states):
@@ -366,8 +402,10 @@ def adadelta(thetas, gs, states, group) -> None:
             state["square_avg"] = np.zeros_like(theta)
             state["acc_delta"] = np.zeros_like(theta)
         state["step"] += 1
-    _launch(adadelta_kernel, _flat(thetas), _flat(gs), _flat(s["square_avg"] for s in states),
-            _flat(s["acc_delta"] for s in states), _blocks(thetas), T(group["lr"]),
+    _launch(adadelta_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("square_avg", (s["square_avg"] for s in states)),
+            lists("acc_delta", (s["acc_delta"] for s in states)),
+            T(group["lr"]),
             T(group["rho"]), T(1 - group["rho"]), T(group["eps"]), T(group["weight_decay"]),
             group["maximize"])
 
@@ -375,7 +413,7 @@ def adadelta(thetas, gs, states, group) -> None:
 # --- NAdam ---
 
 @_compiled
-def nadam_kernel(thetas, gs, ms, vs, blocks, mu_next, c_next, one_minus_mu_t, c_t,
+def nadam_kernel(blocks, thetas, gs, ms, vs, mu_next, c_next, one_minus_mu_t, c_t,
                  bias_correction2, lr, beta1,
                  one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay,
                  one_minus_lr_weight_decay, maximize, decoupled):
@@ -401,7 +439,7 @@ def nadam_kernel(thetas, gs, ms, vs, blocks, mu_next, c_next, one_minus_mu_t, c_
             theta[i] -= lr * m_hat / (np.sqrt(v_hat) + eps)      # θ ← θ − γ·m̂ / (√v̂ + ε)
 
 
-def nadam(thetas, gs, states, group) -> None:
+def nadam(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``NAdam.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     lr, weight_decay, psi = group["lr"], group["weight_decay"], group["momentum_decay"]
@@ -419,8 +457,9 @@ def nadam(thetas, gs, states, group) -> None:
         mu_next.append(beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi)))   # μ_{t+1}
         state["mu_product"] *= mu_t[-1]                               # Π_t ← Π_{t−1}·μ_t
     products = [state["mu_product"] for state in states]
-    _launch(nadam_kernel, _flat(thetas), _flat(gs), _flat(s["exp_avg"] for s in states),
-            _flat(s["exp_avg_sq"] for s in states), _blocks(thetas),
+    _launch(nadam_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
+            lists("exp_avg", (s["exp_avg"] for s in states)),
+            lists("exp_avg_sq", (s["exp_avg_sq"] for s in states)),
             _per_tensor(mu_next, thetas),
             _per_tensor([1 - p * n for p, n in zip(products, mu_next)], thetas),   # c_next
             _per_tensor([1 - m for m in mu_t], thetas),
