@@ -1,4 +1,4 @@
-"""Experiment 21: bagging and data augmentation against overfitting on 200 training digits.
+"""Bagging and data augmentation against overfitting on 200 training digits.
 
 Claims (lecture notes, "如何防止过拟合"): ensemble learning by bagging (each model
 trained on a bootstrap sample, the predictions averaged) effectively prevents
@@ -116,8 +116,8 @@ print(format_table(["set-up"] + [f"k={k}" for k in shown],
                    [[name] + [curve[k - 1] for k in shown] for name, curve in growth.items()]))
 if viz.matplotlib_available():
     os.makedirs(args.plot, exist_ok=True)
-    print("wrote " + viz.plot_curves(growth, os.path.join(args.plot, "bagging_and_augmentation.png"),
-                                     xlabel="members k", ylabel="test accuracy %",
+    path = os.path.join(args.plot, "bagging_and_augmentation.png")
+    print("wrote " + viz.plot_curves(growth, path, xlabel="members k", ylabel="test accuracy %",
                                      title=f"{TRAIN_SAMPLES} training digits"))
 else:
     print(viz.PLOT_HINT)

@@ -1,4 +1,4 @@
-"""Experiment 22: feature engineering on corrupted digits: imputation, clipping, PCA, selection.
+"""Feature engineering on corrupted digits: imputation, clipping, PCA, selection.
 
 Claims (lecture notes, "特征工程" and "特征选择怎么做"): preprocess the data before
 training: fill missing values (mean / median / ...), handle outliers, reduce the
@@ -95,7 +95,7 @@ def train_and_score(features_train, features_test):
     return metrics.accuracy(y_train, train_logits), metrics.accuracy(y_test, test_logits)
 
 
-def run(name, steps, data=(dirty_train, dirty_test)):
+def run(name, short, steps, data=(dirty_train, dirty_test)):
     """Fit each step on the training part, apply it to both, train and score the model."""
     features_train, features_test = data
     for step in steps:
@@ -103,27 +103,29 @@ def run(name, steps, data=(dirty_train, dirty_test)):
         features_test = step.transform(features_test)
     train_accuracy, test_accuracy = train_and_score(features_train, features_test)
     rows.append([name, features_train.shape[1], 100 * train_accuracy, 100 * test_accuracy])
+    short_names.append(short)                             # the figure's label
     return features_train
 
 
 y_onehot = np.eye(10)[y_train]                            # the targets of the Lasso fits
-rows = []
+rows, short_names = [], []
 # --- the pipelines, each fitted on the training part ------------------------------------------
-run("clean digits (no corruption)", [], (clean_train, clean_test))
-run("zero fill", [SimpleImputer("constant", fill_value=0.0)])
-run("mean imputation", [SimpleImputer("mean")])
-run("median imputation", [SimpleImputer("median")])
-run("median + indicators", [SimpleImputer("median", add_indicator=True)])
-run("clip + median", [QuantileClipper(*CLIP), SimpleImputer("median")])
+run("clean digits (no corruption)", "clean", [], (clean_train, clean_test))
+run("zero fill", "zero fill", [SimpleImputer("constant", fill_value=0.0)])
+run("mean imputation", "mean", [SimpleImputer("mean")])
+run("median imputation", "median", [SimpleImputer("median")])
+run("median + indicators", "median+ind", [SimpleImputer("median", add_indicator=True)])
+run("clip + median", "clip+median", [QuantileClipper(*CLIP), SimpleImputer("median")])
 low_variance = VarianceThreshold(0.0)
-run("clip + median + indicators + drop constant",
+run("clip + median + indicators + drop constant", "clip+med+ind",
     [QuantileClipper(*CLIP), SimpleImputer("median", add_indicator=True), low_variance])
 pca = PCA(PCA_VARIANCE, whiten=True)
-run(f"clip + median + drop constant + PCA {PCA_VARIANCE:.0%} (whitened)",
+run(f"clip + median + drop constant + PCA {PCA_VARIANCE:.0%} (whitened)", "clip+med+PCA",
     [QuantileClipper(*CLIP), SimpleImputer("median"), VarianceThreshold(0.0), pca])
 selector = StabilitySelection(l1=L1, n_resamples=RESAMPLES, threshold=THRESHOLD,
                               max_sweeps=MAX_SWEEPS, tol=1e-3, seed=args.seed)
 run("clip + median + indicators + drop constant + stability selection",
+    "clip+med+ind+stab",
     [QuantileClipper(*CLIP), SimpleImputer("median", add_indicator=True),
      VarianceThreshold(0.0), selector])
 
@@ -154,7 +156,7 @@ print(format_table(["features", "count", "kept", "mean freq", "median freq", "mi
                     "max freq"], selection_rows))
 if viz.matplotlib_available():
     os.makedirs(args.plot, exist_ok=True)
-    print("wrote " + viz.plot_bars({row[0]: row[3] for row in rows},
+    print("wrote " + viz.plot_bars({short: row[3] for short, row in zip(short_names, rows)},
                                    os.path.join(args.plot, "feature_engineering.png"),
                                    ylabel="test accuracy %", title="corrupted digits"))
     curves = {kind: np.sort(frequencies[mask])[::-1]

@@ -149,7 +149,7 @@ def test_shift_rotate_kinds_and_errors(device):
         shift_rotate(np.zeros(10), [(0, 0)], [0.0])
 
 
-# --- the random transform --------------------------------------------------------------------------
+# --- the random transform --------------------------------------------------------------
 
 def test_random_shift_rotate_draws_and_seeds():
     X, _ = load_digits()

@@ -52,7 +52,8 @@ def test_imputer_indicator_columns():
     np.testing.assert_array_equal(out, [[1.0, 2.0, 3.0, 0.0, 0.0]])
     # float32 stays float32, Tensors are read
     assert imputer.transform(X_MISSING.astype(np.float32)).dtype == np.float32
-    np.testing.assert_allclose(imputer.transform(tg.tensor(X_MISSING)), imputer.transform(X_MISSING))
+    np.testing.assert_allclose(imputer.transform(tg.tensor(X_MISSING)),
+                               imputer.transform(X_MISSING))
 
 
 def test_imputer_matches_a_numpy_reference():
@@ -219,10 +220,10 @@ def test_pca_whitening_of_a_flat_direction_and_errors():
         failed.transform(X)
 
 
-# --- stability selection ----------------------------------------------------------------------------
+# --- stability selection -----------------------------------------------------------------
 
 def reference_lasso(X, Y, l1, max_sweeps, tol):
-    """Cyclic coordinate descent for ‖X̃W − Ỹ‖²/(2n) + l1·‖W‖₁, in NumPy; which rows are non-zero."""
+    """Cyclic coordinate descent for ‖X̃W − Ỹ‖²/(2n) + l1·‖W‖₁ in NumPy: the non-zero rows."""
     n = len(X)
     std = X.std(axis=0)
     varying = std > 0

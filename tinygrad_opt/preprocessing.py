@@ -466,7 +466,7 @@ class StabilitySelection(_Step):
         optimizer = CoordinateDescent([W], l1=self.l1)
 
         def closure():
-            return 0.5 * (W * (A @ W)).sum() - (B * W).sum()                # ½tr(WᵀAW) − tr(BᵀW)
+            return 0.5 * (W * (A @ W)).sum() - (B * W).sum()       # ½tr(WᵀAW) − tr(BᵀW)
 
         sweeps = 0
         for sweeps in range(1, self.max_sweeps + 1):
