@@ -102,14 +102,24 @@ class CrossEntropy(Function):
     """
 
     def forward(self, x, target, scale):
+        xp = backend.xp_of(x)
         self.target, self.scale = target, scale
-        self.log_probs = log_softmax_array(x, 1)                       # (N, C)
-        self.rows = backend.xp_of(x).arange(x.shape[0])                # (N,)
-        return -self.log_probs[self.rows, target].sum() * scale
+        largest = x.max(axis=1, keepdims=True)                         # (N, 1)
+        shifted = x - xp.where(xp.isfinite(largest), largest, 0)       # (N, C)
+        self.exps = xp.exp(shifted)                                    # (N, C)
+        sums = self.exps.sum(axis=1, keepdims=True)                    # (N, 1)
+        self.sums = sums
+        self.rows = xp.arange(x.shape[0])                              # (N,)
+        picked = shifted[self.rows, target] - xp.log(sums[:, 0])       # log p[n, y_n]
+        return -picked.sum() * scale
 
     def backward(self, grad_output):
-        (x,), xp = self.saved_inputs, self.xp
-        log_probs = LogSoftmax.apply(x, dim=1) if flags.grad else self.log_probs
-        one_hot = backend.xp_of(self.log_probs).zeros(x.shape, dtype=x.dtype)  # (N, C)
-        one_hot[self.rows, self.target] = 1
-        return (xp.exp(log_probs) - one_hot) * (grad_output * self.scale)
+        if flags.grad:  # recorded (create_graph): softmax from the differentiable op
+            (x,) = self.saved_inputs
+            one_hot = backend.xp_of(self.exps).zeros(x.shape, dtype=x.dtype)  # (N, C)
+            one_hot[self.rows, self.target] = 1
+            return (LogSoftmax.apply(x, dim=1).exp() - one_hot) * (grad_output * self.scale)
+        grad = self.exps / self.sums                                   # softmax(x): (N, C)
+        grad[self.rows, self.target] -= 1                              # − onehot(y)
+        grad *= grad_output * self.scale
+        return grad
