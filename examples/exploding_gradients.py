@@ -16,6 +16,11 @@ SGD (lr 0.01, momentum 0.9), no clipping, then clipping at each threshold in
 THRESHOLDS; a He-initialised net (gain 1, no clipping) is the reference.
 The grid was fixed before running.
 
+Second remedy (notes: "权重正则化", weight regularisation partly limits exploding
+gradients, since the penalty keeps the weights small): the same large initialisation,
+no clipping, with L2 weight decay λ in WEIGHT_DECAYS (SGD's weight_decay: g ← g + λ·w,
+so every step also shrinks the weights by the factor 1 − lr·λ). Fixed before running too.
+
     python examples/exploding_gradients.py [--quick] [--seed 0] [--device cpu] [--plot DIR]
 """
 
@@ -48,6 +53,7 @@ DEPTH, WIDTH, GAIN = 10, 64, 1.6
 LR, MOMENTUM, BATCH_SIZE = 0.01, 0.9, 32
 EPOCHS = 3 if args.quick else 10
 THRESHOLDS = (10.0,) if args.quick else (0.1, 1.0, 10.0, 100.0)
+WEIGHT_DECAYS = (1e-2,) if args.quick else (1e-3, 1e-2, 1e-1)
 
 # --- data: digits, 80% train / 20% test, standardized --------------------------------------
 X, y = load_digits()
@@ -76,12 +82,13 @@ def make_model(gain):
 
 
 # --- the loop: the same SGD with and without clipping -----------------------------------
-def train(gain, threshold):
+def train(gain, threshold, weight_decay=0.0):
     """Train; return the total gradient norm of every step (before clipping),
     the step at which the loss or gradient stopped being finite (or None), and
     the test accuracy."""
     model = make_model(gain)
-    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM,
+                          weight_decay=weight_decay)
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=BATCH_SIZE, shuffle=True,
                         seed=args.seed, device=args.device)
     norms = []
@@ -108,6 +115,8 @@ with np.errstate(all="ignore"):  # the unclipped run overflows on purpose: no wa
             f"gain {GAIN}, no clipping": train(GAIN, None)}
     for threshold in THRESHOLDS:
         runs[f"gain {GAIN}, clip at {threshold:g}"] = train(GAIN, threshold)
+    for weight_decay in WEIGHT_DECAYS:
+        runs[f"gain {GAIN}, weight decay {weight_decay:g}"] = train(GAIN, None, weight_decay)
 seconds = time.perf_counter() - start
 
 # --- results -------------------------------------------------------------------------------
