@@ -49,10 +49,12 @@ def test_tune_random_search_prints_table_best_and_saves(tmp_path):
     assert len(re.findall(r"^trial \d/3 ", out, flags=re.MULTILINE)) == 3     # progress lines
     assert "random search, mode=max: 3 trials, 0 failed" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("rank"))
-    for column in ("lr", "weight_decay", "hidden", "dropout"):
+    for column in ("lr", "schedule", "decay", "weight_decay", "dropout"):
         assert column in header
-    best_line = re.search(r"best configuration \(trial (\d)\): lr=\S+, weight_decay=\S+, "
-                          r"hidden=(32|64|128), dropout=\S+", out)
+    assert "momentum" not in header and "hidden" not in header     # adam; width not searched
+    best_line = re.search(r"best configuration \(trial (\d)\): lr=\S+, "
+                          r"schedule=(none|step|exponential|inverse-time), decay=\S+, "
+                          r"weight_decay=\S+, dropout=\S+$", out, flags=re.MULTILINE)
     assert best_line
     accuracy = re.search(r"validation accuracy: (\d\.\d+)", out)
     names = sorted(name for name in os.listdir(directory) if name != "search.json")
@@ -108,3 +110,40 @@ def test_tune_refuses_to_overwrite_an_earlier_search_before_searching(tmp_path, 
     with pytest.raises(ValueError, match="--overwrite"):
         args.run(args)
     assert "trial 1/2" not in capsys.readouterr().out          # failed before the search
+
+
+def test_tune_searches_the_notes_first_hyperparameters_and_momentum_for_sgd():
+    from tinygrad_opt.tune import Choice, LogUniform, Uniform
+    adam = tune_cli.search_space(epochs=3, seed=1)
+    assert isinstance(adam["lr"], LogUniform) and isinstance(adam["decay"], LogUniform)
+    assert isinstance(adam["weight_decay"], LogUniform) and isinstance(adam["dropout"], Uniform)
+    assert list(adam["schedule"].options) == ["none", "step", "exponential", "inverse-time"]
+    assert "momentum" not in adam and adam["optimizer"] == "adam"
+    sgd = tune_cli.search_space(epochs=3, seed=1, optimizer="sgd")
+    assert isinstance(sgd["momentum"], Choice) and sgd["lr"].hi == 1.0
+
+
+def test_tune_schedules_follow_the_notes_formulas():
+    import math
+    from tinygrad_opt import optim
+    import tinygrad_opt as tg
+    lrs = {}
+    for name in ("step", "exponential", "inverse-time"):
+        optimizer = optim.SGD([tg.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler = tune_cli.make_scheduler(name, 0.1, optimizer)
+        lrs[name] = []
+        for _ in range(8):
+            lrs[name].append(optimizer.param_groups[0]["lr"])
+            scheduler.step()
+    assert lrs["exponential"][5] == pytest.approx(math.exp(-0.5))
+    assert lrs["inverse-time"][5] == pytest.approx(1 / 1.5)
+    assert lrs["step"][:8] == [1.0] * 7 + [0.5]                # halve every round(ln2/0.1) = 7
+    assert tune_cli.make_scheduler("none", 0.1, optimizer) is None
+
+
+def test_tune_with_sgd_searches_momentum():
+    result = run_tune("--optimizer", "sgd", "--trials", "2", "--epochs", "1", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.strip().startswith("rank"))
+    assert "momentum" in header
+    assert re.search(r"momentum=(0\.5|0\.9|0\.95|0\.99)$", result.stdout, flags=re.MULTILINE)
