@@ -8,8 +8,10 @@ same run, as bytes read + bytes written per second).
 The reference (issue 8) is Adam written by hand in NumPy in one pass over the
 whole arrays with a preallocated buffer and ``out=``, so it allocates nothing;
 it is timed alternately with ours. Ours runs the readable rule over 96 KiB
-chunks (``Optimizer._update_in_chunks``): its temporaries stay in cache and
-come from the heap, not from fresh pages (the ``faults/step`` column). Cases:
+chunks (``optim/fused.py: update_in_chunks``; ``fused=False``, the readable rule,
+which the compiled kernels of benchmarks/fused_cpu.py replace by default when
+Numba is installed): its temporaries stay in cache and come from the heap, not
+from fresh pages (the ``faults/step`` column). Cases:
 one tensor of 10 million parameters, and 100 tensors of 100,000 (the same
 bytes, plus per-tensor Python overhead).
 
@@ -88,7 +90,7 @@ def adam_step(shapes, device: str):
         p = tg.tensor(np.zeros(shape, dtype=np.float32), device=device, requires_grad=True)
         p.grad = tg.randn(*shape, dtype=np.float32, device=device)
         params.append(p)
-    optimizer = optim.Adam(params, lr=1e-3)
+    optimizer = optim.Adam(params, lr=1e-3, fused=False)  # the readable rule, in chunks
 
     def step():
         optimizer.step()

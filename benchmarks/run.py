@@ -7,13 +7,14 @@ import platform
 
 
 def main(quick: bool = False, only=None) -> None:
-    from . import adam_step, gpu, mlp_step, op_overhead, step_profile
+    from . import adam_step, fused_cpu, gpu, mlp_step, op_overhead, step_profile
     print(f"tinygrad_opt benchmarks on {platform.machine()}, {os.cpu_count()} CPU(s), "
           f"Python {platform.python_version()}; medians over repeats, 'noise' is the median "
           "absolute deviation over the median (timings on a shared machine vary)")
     suites = {"ops": lambda: op_overhead.main(quick=quick),
               "mlp": lambda: mlp_step.main(quick=quick),
               "adam": lambda: adam_step.main(quick=quick),
+              "fused": lambda: fused_cpu.main(quick=quick),
               "profile": lambda: step_profile.main(quick=quick),
               "gpu": lambda: gpu.main(quick=quick)}
     for name, suite in suites.items():

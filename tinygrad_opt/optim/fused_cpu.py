@@ -36,7 +36,9 @@ started, and 'workqueue' aborts if two Python threads launch kernels at once.
 So kernels launch under one lock, and a process forked from one that had
 started OpenMP (e.g. a ``ProcessPoolExecutor`` trial of ``tinygrad_opt.tune``
 after a training step in the parent) runs the readable rules instead
-(:func:`launch_refused`).
+(:func:`launch_refused`). Idle threads wait passively (:func:`_start_threads`),
+and a group of fewer than a million parameters runs on one thread
+(:func:`_launch`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,27 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _start_threads() -> None:
+    """Start Numba's threads, waiting passively unless the user chose an OMP_WAIT_POLICY.
+
+    GNU OpenMP's default keeps an idle worker spinning for milliseconds after each
+    parallel kernel; on a small machine that core is taken from the rest of the
+    training step (the MLP step's NumPy work ran 60% slower beside it on 2 cores).
+    The variable is set only while the threading layer loads, which is when GNU
+    OpenMP reads it; other layers ignore it."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        numba.get_num_threads()  # loads the threading layer
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        numba.get_num_threads()
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
+
+
+_start_threads()
 
 
 def launch_refused() -> str | None:
