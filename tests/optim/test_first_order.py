@@ -454,8 +454,12 @@ def test_momentum_form_rejects_what_the_notes_form_does_not_have():
     for bad in ({"nesterov": True}, {"dampening": 0.1}, {"fused": True}):
         with pytest.raises(ValueError, match="momentum_form='notes'"):
             optim.SGD([w], lr=0.1, momentum=0.9, momentum_form="notes", **bad)
-    # no kernel for the notes' form: the GPU default (fused=None) falls back to readable
+    # no kernel for the notes' form: the GPU default (fused=None) falls back to readable,
+    # and the kernel itself refuses a group in that form (before touching CuPy)
     assert optim.SGD([w], lr=0.1, momentum=0.9, momentum_form="notes").defaults["fused"] is False
+    from tinygrad_opt.optim import fused
+    with pytest.raises(RuntimeError, match="no fused GPU kernel"):
+        fused.sgd(None, None, {}, {"momentum_form": "notes", "momentum": 0.9})
 
 
 def test_adam_without_bias_correction_takes_larger_early_steps(device):
