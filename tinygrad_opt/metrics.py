@@ -18,6 +18,11 @@ A ratio whose denominator is 0 is reported as 0 (scikit-learn's default does
 the same, with a warning). For imbalanced problems accuracy flatters a model
 that ignores the rare class; the F1 score of that class, the ROC AUC and the
 G-mean (geometric mean of per-class recalls) do not.
+
+Scores rather than labels: :func:`roc_curve` and :func:`precision_recall_curve`
+give the rates at every threshold of a binary score (scikit-learn's semantics
+and return values), :func:`auc` the area under such a curve, and
+:func:`best_threshold` the threshold of maximum F1 or G-mean.
 """
 
 from __future__ import annotations
