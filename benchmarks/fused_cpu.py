@@ -13,8 +13,8 @@ Rows (issue 21; targets reported, not asserted): Adam over one tensor of 10M
 the readable rule (fused=False) for contrast; one training step of the MLP
 784-512-512-10 at batch 128 with Adam against the hand-written NumPy step of
 benchmarks/mlp_step.py (<= 1.0x). The first step's cost is measured in fresh
-processes: with an empty Numba cache (the kernel compiles) and with the cache
-this checkout has (the kernel loads from disk).
+processes: with an empty Numba cache (the kernel compiles), with the cache
+this checkout has (the kernel loads from disk), and with the readable rule.
 
 Time with the wall clock (the default): TINYGRAD_OPT_BENCH_CLOCK=thread would
 leave out the work of Numba's other threads.
@@ -48,7 +48,7 @@ import numpy as np, tinygrad_opt as tg
 from tinygrad_opt import optim
 p = tg.zeros(1000, requires_grad=True)
 p.grad = tg.ones(1000)
-optim.Adam([p], fused=True).step()
+optim.Adam([p], fused={fused}).step()
 print(time.perf_counter() - start)
 """
 
@@ -63,13 +63,14 @@ def adam_step(shapes, fused_option):
     return optim.Adam(params, lr=1e-3, fused=fused_option).step
 
 
-def first_step_seconds(cache_dir: str | None) -> float:
-    """Seconds from a fresh interpreter to the end of its first compiled Adam step (imports
+def first_step_seconds(cache_dir: str | None, fused_option: bool = True) -> float:
+    """Seconds from a fresh interpreter to the end of its first Adam step (imports
     included); ``cache_dir``: a Numba cache folder to use instead of the usual one."""
     environment = dict(os.environ)
     if cache_dir is not None:
         environment["NUMBA_CACHE_DIR"] = cache_dir
-    output = subprocess.run([sys.executable, "-c", FIRST_STEP], env=environment, check=True,
+    script = FIRST_STEP.format(fused=fused_option)
+    output = subprocess.run([sys.executable, "-c", script], env=environment, check=True,
                             capture_output=True, text=True).stdout
     return float(output.split()[-1])
 
@@ -113,16 +114,17 @@ def main(quick: bool = False, repeats: int | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as empty_cache:
         cold = first_step_seconds(empty_cache)
     warm = first_step_seconds(None)
+    readable = first_step_seconds(None, fused_option=False)
 
     print(f"\nCompiled CPU optimizer kernels (Numba {numba.__version__}, "
           f"{numba.get_num_threads()} threads, layer {numba.threading_layer()}): paired medians "
           f"of {repeats}; floor = {ADAM_BYTES} B/param at the speed of `a += b` (one core)")
-    print(f"  {'workload':54} {'ms':>8}  {'reference':>18} {'ratio':>12} {'noise':>6}")
+    print(f"  {'workload':61} {'ms':>8}  {'reference':>18} {'ratio':>12} {'noise':>6}")
     for row in rows:
-        print(f"  {row['workload']:54} {row['ms']:8.2f}  {row['reference']:>18} "
+        print(f"  {row['workload']:61} {row['ms']:8.2f}  {row['reference']:>18} "
               f"{row['ratio']:5.2f} {row['unit']:<6} {row['noise']:6.0%}")
-    print(f"  first compiled Adam step in a fresh process (imports included): {cold:.1f} s "
-          f"compiling (empty Numba cache), {warm:.1f} s loading from the disk cache")
+    print(f"  first Adam step of a fresh process, imports included: compiled {cold:.1f} s "
+          f"with an empty Numba cache, {warm:.1f} s from the disk cache; readable {readable:.1f} s")
     return rows
 
 

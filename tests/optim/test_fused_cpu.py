@@ -163,7 +163,7 @@ def test_resume_from_a_state_dict(optimizer_class, options):
 def test_one_compiled_call_for_many_tensors(monkeypatch):
     calls = launches(monkeypatch)
     params = [tg.zeros(1000, requires_grad=True) for _ in range(100)]
-    optimizer = optim.Adam(params, lr=0.1)  # fused=None: the compiled kernel on 'cpu'
+    optimizer = optim.Adam(params, lr=0.1)  # fused=None, 100k parameters: compiled on 'cpu'
     for _ in range(3):
         for p in params:
             p.grad = tg.ones(1000)
@@ -210,7 +210,7 @@ def test_small_groups_run_on_one_thread(monkeypatch):
         settings.clear()
         p = tg.zeros(size, requires_grad=True)
         p.grad = tg.ones(size)
-        optim.SGD([p], lr=0.1).step()
+        optim.SGD([p], lr=0.1, fused=True).step()
         assert settings == expected, size  # one thread for the small group, then restored
         assert numba.get_num_threads() == threads
 
@@ -246,15 +246,24 @@ def test_mixed_dtypes_and_strided_parameters_in_one_group(monkeypatch):
 
 @needs_numba
 def test_what_fused_none_chooses(device, monkeypatch):
+    # The compiled kernel on 'cpu' for a group of COMPILED_MIN_SIZE parameters or more; a
+    # smaller group, 'strict' and fused=False keep the readable rule (fused=True: always).
     calls = launches(monkeypatch)
-    for fused_option, kernels_run in [(None, device == "cpu"), (False, False)]:
+    big = fused.COMPILED_MIN_SIZE
+    for fused_option, sizes, kernels_run in [
+            (None, [big], device == "cpu"), (None, [big // 2, big // 2], device == "cpu"),
+            (None, [big - 1], False), (False, [big], False), (True, [10], device == "cpu")]:
+        if fused_option is True and device != "cpu":
+            continue  # an error on 'strict': test_fused.py
         calls.clear()
-        p = tg.zeros(10, device=device, requires_grad=True)
-        optimizer = optim.SGD([p], lr=0.1, momentum=0.9, fused=fused_option)
-        p.grad = tg.ones(10, device=device)
+        params = [tg.zeros(size, device=device, requires_grad=True) for size in sizes]
+        optimizer = optim.SGD(params, lr=0.1, momentum=0.9, fused=fused_option)
+        for p in params:
+            p.grad = tg.ones(p.shape[0], device=device)
         optimizer.step()
-        assert bool(calls) == kernels_run, (device, fused_option)
-        np.testing.assert_allclose(p.numpy(), -0.1, rtol=1e-6)
+        assert bool(calls) == kernels_run, (device, fused_option, sizes)
+        for p in params:
+            np.testing.assert_allclose(p.numpy(), -0.1, rtol=1e-6)
 
 
 @needs_numba
@@ -310,8 +319,9 @@ def test_every_kernel_is_cached_on_disk():
 
 
 def train_a_little(fused_option=None):
-    """Three Adam steps on two tensors (a top-level function, so a worker process can run it)."""
-    params = [tg.tensor(np.linspace(-1, 1, 30_000), dtype="float32", requires_grad=True),
+    """Three Adam steps on two tensors (a top-level function, so a worker process can run it);
+    fused=None: compiled, the group having more than COMPILED_MIN_SIZE parameters."""
+    params = [tg.tensor(np.linspace(-1, 1, 70_000), dtype="float32", requires_grad=True),
               tg.tensor(np.ones((3, 3)), dtype="float32", requires_grad=True)]
     optimizer = optim.Adam(params, lr=0.01, fused=fused_option)
     for step in range(3):
@@ -326,7 +336,7 @@ def test_a_forked_worker_after_compiled_steps_still_trains():
     # Once the parent has run a kernel, Numba's default threading layer on Linux (GNU
     # OpenMP) kills a forked child that launches one; such a child runs the readable rule.
     expected = train_a_little(fused_option=False)
-    train_a_little()  # the parent runs the kernels (and starts the threading layer)
+    train_a_little(fused_option=True)  # the parent runs the kernels
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         in_child = pool.submit(train_a_little).result(timeout=300)  # as tinygrad_opt.tune's trials
     for ours, theirs in zip(in_child, expected):
@@ -344,7 +354,7 @@ def test_kernels_launched_from_several_threads_at_once():
     results = [None] * 4
 
     def worker(number):
-        thetas = [np.linspace(-1, 1, 30_000).astype("float32"), np.ones((3, 3), "float32")]
+        thetas = [np.linspace(-1, 1, 70_000).astype("float32"), np.ones((3, 3), "float32")]
         states = [{}, {}]
         for step in range(3):
             fused_cpu.adam(thetas, [np.sin(theta + step) for theta in thetas], states, group,

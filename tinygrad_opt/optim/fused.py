@@ -24,7 +24,8 @@ Three kinds of twin:
 
 Each optimizer's ``fused`` option chooses: ``None`` (default) means a kernel
 where there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when
-Numba is installed) and the readable rule elsewhere ('strict', no Numba);
+Numba is installed and the group has COMPILED_MIN_SIZE parameters or more) and
+the readable rule elsewhere ('strict', no Numba, small groups on the CPU);
 ``False`` always the readable rule; ``True`` always a kernel, or an error that
 says why there is none.
 """
@@ -37,6 +38,9 @@ import functools
 from tinygrad_opt import backend
 
 CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk_bytes = None: never
+# fused=None on 'cpu': a smaller group keeps the readable rule, as fast there (a compiled call
+# costs about 60 us whatever its size: Adam breaks even near 50k parameters, SGD near 200k)
+COMPILED_MIN_SIZE = 1 << 16
 
 
 def twin_of(optimizer, group: dict, params: list):
@@ -51,6 +55,8 @@ def twin_of(optimizer, group: dict, params: list):
     if getattr(optimizer.update, "elementwise", False) and device != "cuda":
         readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
     if fused is False:
+        return readable
+    if fused is None and device == "cpu" and sum(p.data.size for p in params) < COMPILED_MIN_SIZE:
         return readable
     twin, why_none = _fused_twin(optimizer, group, device, readable, len(params))
     if twin is None and fused is True:
