@@ -288,6 +288,30 @@ def test_rules_without_a_compiled_kernel():
     assert "velocity" in notes.state[p]
 
 
+def test_dispatch_on_cuda_picks_the_gpu_kernels():
+    """twin_of's 'cuda' branch, checked without a GPU: only the parameters' device is read."""
+    class OnCuda:
+        device = "cuda"
+
+    class NormalizedSGD(optim.SGD):
+        def update(self, theta, g, state, group):
+            theta -= group["lr"] * g / (g * g).sum() ** 0.5
+
+    for optimizer_class in [optim.SGD, optim.Adam, optim.AdamW, optim.Adagrad, optim.RMSprop,
+                            optim.Adadelta, optim.NAdam, NormalizedSGD]:
+        kernel = fused.GPU_KERNELS.get(optimizer_class.update.__qualname__)
+        for fused_option in (None, True, False):
+            optimizer = optimizer_class([tg.zeros(3, requires_grad=True)], fused=fused_option)
+            group = optimizer.param_groups[0]
+            if fused_option is True and kernel is None:
+                with pytest.raises(RuntimeError, match="fused=True has no fused kernel"):
+                    fused.twin_of(optimizer, group, [OnCuda()])
+                continue
+            twin = fused.twin_of(optimizer, group, [OnCuda()])
+            expected = optimizer.update if fused_option is False or kernel is None else kernel
+            assert twin == expected, (optimizer_class.__name__, fused_option)
+
+
 @pytest.fixture
 def without_numba(monkeypatch):
     """As if Numba were not installed: ``import numba`` raises ImportError."""
