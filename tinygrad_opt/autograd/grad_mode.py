@@ -15,14 +15,20 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class flags:
-    """The switches' current values (read them as ``flags.grad``)."""
+class _Flags(threading.local):
+    """The switches' current values (read them as ``flags.grad``). Each thread has
+    its own, as in PyTorch: a ``no_grad`` block in one thread (a search trial, a data
+    loader) never switches recording off in another."""
 
     grad = True
     anomaly = False
     keep_graph = False
+
+
+flags = _Flags()
 
 
 def is_grad_enabled() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
 
 
@@ -73,6 +74,7 @@ class SGD(Optimizer):
 
     @elementwise
     def update(self, theta, g, state: dict, group: dict) -> None:
+        xp = backend.xp_of(theta)
         lr = group["lr"]
         momentum = group["momentum"]
         dampening = group["dampening"]
@@ -85,7 +87,7 @@ class SGD(Optimizer):
         if momentum != 0 and group["momentum_form"] == "notes":
             v = state.get("velocity")
             if v is None:
-                v = state["velocity"] = -lr * g                # v ← −γ·g          (first step)
+                v = state["velocity"] = xp.copy(-lr * g)       # v ← −γ·g          (first step)
             else:
                 v[...] = momentum * v - lr * g                 # v ← μ·v − γ·g
             theta += v                                         # θ ← θ + v
@@ -93,7 +95,7 @@ class SGD(Optimizer):
         if momentum != 0:
             b = state.get("momentum_buffer")
             if b is None:
-                b = state["momentum_buffer"] = g.copy()        # b ← g              (first step)
+                b = state["momentum_buffer"] = xp.copy(g)      # b ← g              (first step)
             else:
                 b[...] = momentum * b + (1 - dampening) * g    # b ← μ·b + (1−τ)·g
             if group["nesterov"]:
