@@ -43,8 +43,9 @@ class Adam(Optimizer):
         weight_decay: weight decay λ.
         amsgrad: divide by the running maximum of v instead of v.
         maximize: climb the objective instead of descending it.
-        fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
+        fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
+            on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
+            where it pays (the GPU; CPU groups of 65,536+ parameters), False = never.
         decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
         bias_correction: divide m and v by 1 − β^t (Kingma & Ba, PyTorch); False is
             the lecture notes' form.

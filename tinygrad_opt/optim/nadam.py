@@ -39,8 +39,9 @@ class NAdam(Optimizer):
         momentum_decay: ψ.
         decoupled_weight_decay: shrink θ directly (as AdamW) instead of adding λ·θ to g.
         maximize: climb the objective instead of descending it.
-        fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
+        fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
+            on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
+            where it pays (the GPU; CPU groups of 65,536+ parameters), False = never.
     """
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),

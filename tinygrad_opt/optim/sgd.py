@@ -44,8 +44,9 @@ class SGD(Optimizer):
         weight_decay: L2 penalty λ (added to the gradient).
         nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
         maximize: climb the objective instead of descending it.
-        fused: on 'cuda', run the update as one fused GPU kernel per tensor
-            (``optim/fused.py``); None = fused on the GPU, readable elsewhere.
+        fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
+            on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
+            where it pays (the GPU; CPU groups of 65,536+ parameters), False = never.
             The notes' form has no kernel: None means readable, True is an error.
         momentum_form: ``'pytorch'`` (default) or ``'notes'`` (``v = mu*v -
             learning_rate*dx; x += v``; no dampening, no Nesterov: the notes'
