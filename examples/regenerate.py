@@ -14,10 +14,11 @@ Two things are kept in step with the examples' numbers:
   is followed by a ```text block. Regenerating runs ``python examples/second_order.py
   --seed 0 --plot docs/images`` (full size: no ``--quick``) and replaces the block with a
   first line ``$ python examples/second_order.py --seed 0    # 2026-12-04, 9.8 s`` and what
-  the script printed, without its ``wrote ...`` lines. Only ``--seed 0`` runs write their
-  pictures into docs/images (runs with another seed would overwrite them with a different
-  run's figures). The verdicts around the blocks are prose: read them again after a
-  regeneration, and say so where a verdict changed.
+  the script printed, without its ``wrote ...`` lines. The pictures the page shows
+  (``![...](images/NAME.png)``) are copied into docs/images from the ``--seed 0`` runs
+  (runs with another seed would replace them with a different run's figures); figures
+  the page does not show are not kept. The verdicts around the blocks are prose: read
+  them again after a regeneration, and say so where a verdict changed.
 * **The snapshots.** ``tests/test_examples.py`` runs every example here with
   ``--quick --seed 0 --device cpu`` and compares what it printed, minus the lines that
   cannot repeat (:func:`comparable`), with ``tests/snapshots/<example>.txt``. Any change
@@ -40,6 +41,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,7 @@ QUICK_ARGS = ("--quick", "--seed", "0", "--device", "cpu")
 MARKER = re.compile(r"^<!-- regenerate: (?P<command>\S+\.py(?: [^>]*?)?) -->\n"
                     r"```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
 NOT_COMPARED = ("wall time", "wrote ", PLOT_HINT)
+IMAGE = re.compile(r"\]\(images/([^)\s]+\.png)\)")
 
 
 def discover() -> list[str]:
@@ -139,16 +142,23 @@ def regenerate_docs(names: list[str] | None) -> None:
                     if pathlib.Path(shlex.split(command)[0]).stem in names]
     outputs = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for command in commands:
+        figures = {}                                   # file name -> path, seed-0 runs only
+        for number, command in enumerate(commands):
             seed_zero = "--seed 0" in command or "--seed" not in command
-            plot_dir = IMAGES if seed_zero else pathlib.Path(scratch)
+            plot_dir = pathlib.Path(scratch) / str(number)
             output, seconds = run_full(command, plot_dir)
+            if seed_zero and plot_dir.is_dir():
+                figures.update({path.name: path for path in plot_dir.glob("*.png")})
             kept = [line for line in output.splitlines()
                     if not line.startswith(("wrote ", PLOT_HINT))]
             header = (f"$ python examples/{command}    # {datetime.date.today()}, "
                       f"{seconds:.1f} s")
             outputs[command] = "\n".join([header] + kept).rstrip("\n")
             print(f"{header}", flush=True)
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        for name in IMAGE.findall(DOC.read_text()):    # only the figures the page shows
+            if name in figures:
+                shutil.copyfile(figures[name], IMAGES / name)
     # read the file again: another edit may have landed during the runs
     text = DOC.read_text()
 
