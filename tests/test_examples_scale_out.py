@@ -1,38 +1,29 @@
 """examples/data_parallel.py (issue 19) runs end to end (``--quick``: 1 and 2 processes,
 one epoch) and its table shows what docs/experiments.md reports in section 19.
 
-It runs as a subprocess, the way a user runs it, and launches ``mpirun`` itself; it is
-skipped only when the ``distributed`` extra (mpi4py, mpich) is not installed. Timings
+It runs as a subprocess, the way a user runs it, and launches ``mpirun`` itself (once per
+session, shared with the snapshot test: tests/examples_runner.py); it is skipped only
+when the ``distributed`` extra (mpi4py, mpich) is not installed. Timings
 on a shared 2-core machine are noise, so only the structure and the accuracies are
 asserted.
 """
 
 import importlib.util
-import os
-import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+from examples_runner import HAVE_MATPLOTLIB, output_of, quick_run
+
 PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
                     reason="the distributed extra (mpi4py, mpich) is not installed: "
                     "pip install 'tinygrad_opt[distributed]'")
-def test_data_parallel(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    plots = tmp_path / "plots"
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "data_parallel.py"),
-                             "--quick", "--seed", "0", "--device", "cpu", "--plot", str(plots)],
-                            capture_output=True, text=True, env=env, timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    output = result.stdout
+def test_data_parallel():
+    output = output_of("data_parallel")      # --quick --seed 0 --device cpu --plot DIR
+    plots = quick_run("data_parallel").plots
     lines = output.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("processes"))
     rows = {line.split()[0]: line.split()[1:] for line in lines[header + 2:header + 4]}
