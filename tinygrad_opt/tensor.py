@@ -372,7 +372,7 @@ class Tensor:
         return elementwise.Sigmoid.apply(elementwise.floating(self))
 
     def relu(self):
-        return elementwise.Relu.apply(self)
+        return fused.relu(self)  # twin of elementwise.Relu (a faster plain backward on the CPU)
 
     def abs(self):
         return elementwise.Abs.apply(self)

@@ -66,3 +66,21 @@ def test_log_softmax_is_stable_for_huge_logits(device):
     np.testing.assert_allclose(y.numpy(), [[0.0, -1e4, -2e4]], rtol=1e-6)
     assert np.all(np.isfinite(x.grad.numpy()))
     np.testing.assert_allclose(x.softmax(1).numpy(), [[1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(device, create_graph):
+    from tinygrad_opt.ops import elementwise, fused
+    values = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, -1.0, 2.0, -4.0])
+    upstreams = [np.linspace(-1, 1, 8),
+                 np.array([np.inf, -np.inf, np.nan, 1.0, 2.0, np.nan, np.inf, 1.0])]
+    for upstream in upstreams:
+        grads = []
+        for op in (fused.Relu, elementwise.Relu):
+            x = tg.tensor(values, requires_grad=True, device=device)
+            y = op.apply(x)
+            (grad,) = tg.grad(y, x, grad_outputs=tg.tensor(upstream, device=device),
+                              create_graph=create_graph)
+            grads.append(grad.numpy())
+        np.testing.assert_array_equal(grads[0], grads[1])
+        assert np.all(grads[0][values <= 0] == 0)  # the masked side gets exactly 0

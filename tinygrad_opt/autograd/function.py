@@ -70,15 +70,19 @@ class Function:
         function = cls()
         if not isinstance(inputs[0], tensor_module.Tensor):
             return function.forward(*inputs, **options)
-        output_data = backend.as_array(function.forward(*[x.data for x in inputs], **options))
+        output_data = function.forward(*[x.data for x in inputs], **options)
+        if type(output_data) not in backend.ARRAY_TYPES:
+            output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
         output = tensor_module.Tensor._make(output_data)
         if output_data.base is not None:  # a view (x[0], reshape, .T) shares the version
             owner = backend.memory_owner(output_data)  # counter of the input it looks into
             for x in inputs:
                 if backend.memory_owner(x.data) is owner:
                     output._versions = x._versions
+        if not flags.grad:
+            return output
         needs_input_grad = tuple([x.requires_grad for x in inputs])
-        if flags.grad and True in needs_input_grad:
+        if True in needs_input_grad:
             function.inputs = inputs
             function.needs_input_grad = needs_input_grad
             function.versions = tuple([x._versions[0] for x in inputs])

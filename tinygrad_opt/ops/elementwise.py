@@ -308,7 +308,7 @@ def _binary(op, name, a, b, reflected=False):
     """``a op b``, or ``b op a`` when reflected (``2 - x``): ``b`` becomes a Tensor,
     dtypes are promoted, shapes broadcast."""
     b = as_operand(b, a, name)
-    if a.dtype != b.dtype:
+    if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
     if a.shape != b.shape and (b.ndim or b.requires_grad):  # a 0-d constant fits any shape
         a, b = broadcast_operands(name, a, b)

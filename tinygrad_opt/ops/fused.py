@@ -9,6 +9,8 @@ itself on every training step (docs/benchmarks.md has the measurements):
 * ``LogSoftmax``: ``x - x.logsumexp(dim, keepdim=True)`` is six ops forward.
 * ``CrossEntropy``: ``-log_softmax(x)[rows, y].sum() * scale`` is five ops
   forward and ten backward, in every classification step.
+* ``Relu``: the same op as ``elementwise.Relu``, whose backward selects with
+  ``where``; on the CPU this twin multiplies by the 0/1 mask instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.shape import normalize_dim
 
 
@@ -61,6 +64,31 @@ def linear(x, weight, bias=None):
     if x.dtype != weight.dtype:
         x = x.astype(weight.dtype)
     return Linear.apply(*((x,) + tensors[1:]))
+
+
+class Relu(elementwise.Relu):
+    """y = max(x, 0), as ``elementwise.Relu``; only a plain backward on the CPU differs.
+
+    NumPy's ``where`` branches on every element, and a ReLU's mask is as good as
+    random: on 65,536 float32 it took 155 us against 14 us for ``g * mask``
+    (2026-12-04), a tenth of a 784-512-512-10 SGD step for its two ReLUs. The
+    product equals the selection except where ``g`` is inf or NaN on the masked
+    side (inf · 0 = NaN, where the masked side must get 0): then, and on other
+    devices or under ``create_graph``, the readable ``where`` runs instead.
+    """
+
+    def backward(self, grad_output):
+        y = self.saved_output
+        if flags.grad or backend.device_of(y) != "cpu":
+            return super().backward(grad_output)
+        grad = grad_output * (y > 0)
+        if not backend.xp_of(y).isfinite(grad).all():
+            return super().backward(grad_output)
+        return grad
+
+
+def relu(x):
+    return Relu.apply(x)
 
 
 class LogSoftmax(Function):

@@ -65,8 +65,8 @@ def as_operand(value, like, op_name: str):
                 f"'{value.device}'; move one with .to(device)")
         return value
     if isinstance(value, (bool, int, float)):
-        dtype = like.dtype  # a float meeting an integer tensor is float32
-        if isinstance(value, float) and not backend.is_floating(dtype):
+        dtype = like.data.dtype  # a float meeting an integer tensor is float32
+        if isinstance(value, float) and dtype.kind != "f":
             dtype = backend.float32
         return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
