@@ -81,7 +81,8 @@ class Relu(elementwise.Relu):
         y = self.saved_output
         if flags.grad or backend.device_of(y) != "cpu":
             return super().backward(grad_output)
-        grad = grad_output * (y > 0)
+        with backend.np.errstate(invalid="ignore"):  # inf · 0: handled just below
+            grad = grad_output * (y > 0)
         if not backend.xp_of(y).isfinite(grad).all():
             return super().backward(grad_output)
         return grad
