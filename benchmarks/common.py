@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import statistics
 import time
+
+# The clock: wall time by default. TINYGRAD_OPT_BENCH_CLOCK=thread times the CPU time
+# of this thread instead, which other processes on a busy machine do not inflate
+# (set OPENBLAS_NUM_THREADS=1 with it, or BLAS work in other threads goes uncounted).
+clock = time.thread_time if os.environ.get("TINYGRAD_OPT_BENCH_CLOCK") == "thread" \
+    else time.perf_counter
 
 
 def timings(functions, repeats: int, warmup: int = 3, number: int = 1):
@@ -20,10 +27,10 @@ def timings(functions, repeats: int, warmup: int = 3, number: int = 1):
     try:
         for _ in range(repeats):
             for function, its_times in zip(functions, times):
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(number):
                     function()
-                its_times.append((time.perf_counter() - start) / number)
+                its_times.append((clock() - start) / number)
     finally:
         if gc_was_enabled:
             gc.enable()
