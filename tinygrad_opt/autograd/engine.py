@@ -156,8 +156,7 @@ def _checked_kind(name, grad):
 
 def _check_finite(function, grad) -> None:
     data = grad.data if isinstance(grad, tensor_module.Tensor) else grad
-    xp = backend.xp_of(data)
-    if not bool(xp.all(xp.isfinite(data))):
+    if not bool(backend.xp_of(data).isfinite(data).all()):
         raise RuntimeError(
             f"detect_anomaly: {function.name}.backward returned NaN or inf values. "
             f"The {function.name} op was created at:\n{function.trace or '(unknown)'}")
@@ -222,9 +221,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     them run: ``grad(y, h)`` for an intermediate ``h`` leaves the graph below
     ``h`` as it was (not run, not freed).
     """
-    single_output = not isinstance(outputs, (list, tuple))
-    outputs = [outputs] if single_output else list(outputs)
-    inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if grad_outputs is None or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs] * len(outputs)
     if retain_graph is None:
