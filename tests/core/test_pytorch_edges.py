@@ -116,3 +116,22 @@ def test_tensor_of_a_tensor_copies_as_torch_tensor(device):
     np.testing.assert_allclose(original.numpy(), [1.0, 2.0])
     shared = tg.Tensor(original)  # the constructor shares, as nn.Parameter(t) needs
     assert shared.data is original.data
+
+
+def test_split_and_chunk_of_an_empty_dim_give_pytorchs_pieces():
+    x = tg.zeros(0, 3)
+    assert [piece.shape for piece in x.split(2)] == [(0, 3)]           # one empty piece
+    assert [piece.shape for piece in x.chunk(3)] == [(0, 3)] * 3       # `chunks` empty pieces
+    assert [piece.shape for piece in tg.zeros(5).split(2)] == [(2,), (2,), (1,)]
+    assert [piece.shape for piece in tg.zeros(5).chunk(2)] == [(3,), (2,)]
+
+
+def test_logsumexp_and_softmax_over_an_empty_dim():
+    x = tg.zeros(0, 3, dtype="float64", requires_grad=True)
+    y = x.logsumexp(0)                     # log of a sum over nothing
+    np.testing.assert_array_equal(y.numpy(), [-np.inf] * 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+    assert tg.zeros(3, 0).logsumexp(1).numpy().tolist() == [-np.inf] * 3
+    assert tg.zeros(3, 0).softmax(1).shape == (3, 0)
+    assert tg.zeros(0, 3).softmax(1).shape == (0, 3)

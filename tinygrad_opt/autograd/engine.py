@@ -164,26 +164,25 @@ def _check_finite(function, grad) -> None:
 
 def _run_hooks(tensor, grad):
     """Hooks see the gradient as a Tensor; one they return replaces it."""
-    Tensor = tensor_module.Tensor
-    as_tensor = grad if isinstance(grad, Tensor) else Tensor._make(grad)
+    recorded = isinstance(grad, tensor_module.Tensor)
+    as_tensor = grad if recorded else tensor_module.Tensor._make(grad)
     for hook in tensor._hooks:
         replacement = hook(as_tensor)
         if replacement is not None:
             as_tensor = replacement
-    return as_tensor if isinstance(grad, Tensor) else as_tensor.data
+    return as_tensor if recorded else as_tensor.data
 
 
 def _as_tensor(grad, handed_out: set):
     """A gradient as a Tensor that shares memory with nothing else: a view, or an
     array that a caller or another tensor holds, is copied first (a recorded
     gradient by ``* 1``, so that the copy stays in the graph)."""
-    Tensor = tensor_module.Tensor
-    recorded = isinstance(grad, Tensor)
+    recorded = isinstance(grad, tensor_module.Tensor)
     data = grad.data if recorded else grad
     if id(grad) in handed_out or getattr(data, "base", None) is not None:
         grad = grad * 1 if recorded else grad.copy()
     handed_out.add(id(grad))
-    return grad if recorded else Tensor._make(grad)
+    return grad if recorded else tensor_module.Tensor._make(grad)
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:

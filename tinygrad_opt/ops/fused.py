@@ -110,6 +110,8 @@ class LogSoftmax(Function):
 def log_softmax_array(x, dim):
     """log softmax of an array along ``dim`` (the row maximum subtracted first)."""
     xp = backend.xp_of(x)
+    if x.shape[dim] == 0:
+        return x.copy()  # an empty dim: nothing to normalise
     largest = x.max(axis=dim, keepdims=True)
     largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
     shifted = x - largest

@@ -137,6 +137,8 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     softmax(x), is the same, and double backward stays exact.
     """
     dims = reduction_dims(x, dim, axis, "LogSumExp")
+    if x.data.size == 0:  # log of a sum over nothing: log 0 = −inf
+        return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) - float("inf")
     xp = backend.xp_of(x.data)
     largest = x.data.max(axis=dims, keepdims=True)
     largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: log Σ = −inf

@@ -261,7 +261,7 @@ def split(x, split_size_or_sections, dim: int = 0):
         size = split_size_or_sections
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [min(size, length - start) for start in range(0, length, size)]
+        sizes = [min(size, length - start) for start in range(0, max(length, 1), size)]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != length:
@@ -279,5 +279,5 @@ def split(x, split_size_or_sections, dim: int = 0):
 
 def chunk(x, chunks: int, dim: int = 0):
     length = x.shape[normalize_dim(dim, x.ndim, "Chunk")]
-    size = -(-length // chunks)  # ceil, as PyTorch
-    return split(x, max(size, 1), dim)
+    size = -(-length // chunks)  # ceil, as PyTorch (an empty dim: `chunks` empty pieces)
+    return split(x, size if length else [0] * chunks, dim)
