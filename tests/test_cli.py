@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
-from tinygrad_opt.cli import PLOT_HINT
+from tinygrad_opt.cli.args import PLOT_HINT
 from tinygrad_opt.serialization import load, save
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,12 +144,12 @@ def foreign_checkpoint(tmp_path):
 
 def train_checkpoint(path, change=None):
     """A small ``train --save``-shaped checkpoint; ``change(state)`` damages it first."""
-    from tinygrad_opt import cli
+    from tinygrad_opt.cli import train
     config = {"data": "digits", "model": "mlp", "hidden": [8], "activation": "relu",
               "batchnorm": False, "dropout": 0.0, "in_features": 64, "num_classes": 10,
               "val_fraction": 0.2}
-    X, _, _ = cli.load_data("digits")
-    state = {"model": cli.build_model(config).state_dict(), "config": config,
+    X, _, _ = train.load_data("digits")
+    state = {"model": train.build_model(config).state_dict(), "config": config,
              "standardize": {"mean": X.mean(axis=0), "std": X.std(axis=0) + 1.0}}
     if change is not None:
         change(state)

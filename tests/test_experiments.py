@@ -5,9 +5,9 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt import nn
-from tinygrad_opt.cli import ArgumentParser
-from tinygrad_opt.experiments import (KINDS, add_vanishing_command, deep_mlp, layer_table,
-                                      vanishing_study)
+from tinygrad_opt.cli.args import ArgumentParser
+from tinygrad_opt.cli.vanishing import add_vanishing_command
+from tinygrad_opt.experiments import KINDS, deep_mlp, layer_table, vanishing_study
 
 
 @pytest.mark.parametrize("kind", KINDS)

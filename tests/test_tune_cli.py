@@ -1,7 +1,7 @@
 """``tinygrad-opt tune``: the command run in a subprocess, through argparse, as a user runs it.
 
-The subprocess builds a parser with ``tinygrad_opt.tune.cli.add_parser`` (what
-tinygrad_opt/cli.py does to register the command) and calls the ``run`` it sets.
+The subprocess builds a parser with ``tinygrad_opt.cli.tune.add_tune_command`` (what
+tinygrad_opt/cli/__init__.py does to register the command) and calls the ``run`` it sets.
 """
 
 import argparse
@@ -13,16 +13,16 @@ import sys
 
 import pytest
 
-from tinygrad_opt.tune import cli as tune_cli
+from tinygrad_opt.cli import tune as tune_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = """
 import argparse, sys
-from tinygrad_opt.tune import cli
+from tinygrad_opt.cli import tune
 parser = argparse.ArgumentParser(prog="tinygrad-opt")
 commands = parser.add_subparsers(dest="command", required=True)
-cli.add_parser(commands)
+tune.add_tune_command(commands)
 args = parser.parse_args(sys.argv[1:])
 sys.exit(args.run(args))
 """
@@ -37,7 +37,7 @@ def run_tune(*args, timeout=120):
 
 def parse(*args):
     parser = argparse.ArgumentParser(prog="tinygrad-opt")
-    tune_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    tune_cli.add_tune_command(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["tune", *args])
 
 

@@ -1,4 +1,4 @@
-"""``python -m tinygrad_opt ...`` is the ``tinygrad-opt`` command line (see cli.py)."""
+"""``python -m tinygrad_opt ...`` is the ``tinygrad-opt`` command line (see cli/__init__.py)."""
 
 import sys
 

@@ -19,7 +19,8 @@ executor=None)``): :func:`random_search`, :func:`grid_search`,
 :func:`coarse_to_fine` (stages with budgets, passed as ``params['budget']``),
 :func:`bayes_search` (Gaussian process + expected improvement). ``executor``
 takes any ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or Dask's
-``Client().get_executor()``): see :mod:`tinygrad_opt.tune.search`.
+``Client().get_executor()``): see :mod:`tinygrad_opt.tune.search`
+(the trials run through :mod:`tinygrad_opt.tune.trials`).
 
 This package is host-side bookkeeping and uses NumPy directly. The lecture
 notes' advice, mapped to these functions: docs/tuning-and-ensembles.md.
@@ -28,9 +29,10 @@ notes' advice, mapped to these functions: docs/tuning-and-ensembles.md.
 from tinygrad_opt.tune.bayes import GaussianProcess, bayes_search, expected_improvement, matern52
 from tinygrad_opt.tune.result import SearchResult, Trial, edge_warnings
 from tinygrad_opt.tune.search import (coarse_to_fine, grid_points, grid_search, narrow_space,
-                                      random_search, run_trial)
+                                      random_search)
 from tinygrad_opt.tune.space import (Choice, Distribution, LogUniform, RandInt, Uniform, choice,
                                      loguniform, randint, sample, uniform)
+from tinygrad_opt.tune.trials import run_trial
 
 __all__ = [
     "loguniform", "uniform", "randint", "choice", "sample",

@@ -68,8 +68,8 @@ from typing import Callable
 import numpy as np
 
 from tinygrad_opt.tune.result import SearchResult, Trial
-from tinygrad_opt.tune.search import _check, make_rng, run_trials
 from tinygrad_opt.tune.space import Choice, RandInt, distributions, sample
+from tinygrad_opt.tune.trials import check_search_arguments, make_rng, run_trials
 
 __all__ = ["matern52", "GaussianProcess", "expected_improvement", "bayes_search",
            "bayes_trials"]
@@ -394,7 +394,7 @@ def bayes_search(objective: Callable, space: dict, n_trials: int = 20, seed=None
             of executor workers to run trials in parallel. Results do not depend
             on the executor, only on ``batch_size``.
     """
-    _check(objective, space, n_trials, mode)
+    check_search_arguments(objective, space, n_trials, mode)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"bayes_search: batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(n_candidates, bool) or int(n_candidates) != n_candidates or n_candidates < 1:

@@ -1,23 +1,17 @@
-"""The command line: ``tinygrad-opt <command> [flags]`` (also ``python -m tinygrad_opt``).
+"""``tinygrad-opt train``: train an MLP (or the digits CNN) and report its test accuracy.
 
-Commands:
+    tinygrad-opt train --hidden 128,64 --optimizer sgd --lr 0.05 --schedule cosine
+    tinygrad-opt train --save digits.ckpt      then      tinygrad-opt train --load digits.ckpt
 
-* ``train``: train an MLP on the shipped 8x8 digits (or a 2-D toy set) and print
-  the test accuracy; ``--save`` writes a checkpoint, ``--load`` evaluates one.
-
-Every command is one ``add_<name>_command(subparsers)`` function that builds its
-parser and sets ``run`` to the function doing the work; :data:`COMMANDS` lists
-them, so a new command is one function and one line there.
-
-Errors a user can cause (a bad flag or value, a missing or corrupt file, a
-device that is not there) end the program with one line on stderr,
-``tinygrad-opt: error: ...``, and exit status 2; never a traceback.
+The data are the shipped 8x8 digits (or a 2-D toy set), split once with a fixed
+seed into train / validation / test; ``--save`` writes a checkpoint (model,
+optimizer state, config), ``--load`` evaluates one. ``lr-find`` builds its model,
+data and optimizer with this module's functions.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
@@ -25,138 +19,9 @@ import time
 
 import numpy as np
 
-PROG = "tinygrad-opt"
-PLOT_HINT = "matplotlib is not installed: pip install 'tinygrad_opt[plot]'"
-
-
-class UsageError(ValueError):
-    """A bad combination of flags found after parsing (reported like a parse error)."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a parse error is one line, ``tinygrad-opt: error: ...``, exit status 2."""
-
-    def error(self, message: str):
-        command = self.prog.split()[-1] if " " in self.prog else None
-        hint = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
-        self.exit(2, f"{PROG}: error: {message}{hint}\n")
-
-
-# --- value checkers for argparse ----------------------------------------------------
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def momentum(text: str) -> float:
-    """A momentum coefficient: 0 <= m < 1 (m >= 1 makes the velocity grow without bound)."""
-    value = _float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a momentum in [0, 1), got {text!r}")
-    return value
-
-
-def probability(text: str) -> float:
-    """A dropout probability: 0 <= p < 1."""
-    value = _float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
-    return value
-
-
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    """``'128,64'`` -> ``(128, 64)``: the widths of the hidden layers."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive layer widths such as 128,64, got {text!r}")
-    return tuple(int(part) for part in parts)
-
-
-# --- main ---------------------------------------------------------------------------------
-
-def build_parser() -> ArgumentParser:
-    from tinygrad_opt import __version__
-    parser = ArgumentParser(prog=PROG, description="tinygrad_opt: train and study small "
-                            "neural networks with a from-scratch autograd.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                       parser_class=ArgumentParser)
-    for add_command in COMMANDS:
-        add_command(subparsers)
-    parser.commands = subparsers.choices   # {name: its parser}, for given_flags
-    return parser
-
-
-def given_flags(argv, args) -> set[str]:
-    """The ``dest`` of every flag written on the command line, whatever its value.
-
-    A flag left at its default is not "given", but ``--data digits`` is. Found by
-    parsing ``argv`` once more with every default of the command replaced by a marker.
-    List-valued options (``action='append'``, which appends to its default) are left out.
-    """
-    parser = build_parser()
-    unset = object()
-    dests = [dest for dest, value in vars(args).items()
-             if dest not in ("command", "run") and not isinstance(value, list)]
-    parser.commands[args.command].set_defaults(**{dest: unset for dest in dests})
-    probe = parser.parse_args(argv)
-    return {dest for dest in dests if getattr(probe, dest) is not unset}
-
-
-def flag_names(dests) -> str:
-    """``['no_progress', 'data']`` -> ``'--data, --no-progress'``."""
-    return ", ".join(sorted("--" + dest.replace("_", "-") for dest in dests))
-
-
-def main(argv=None) -> int:
-    """Entry point of the ``tinygrad-opt`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.given = given_flags(argv, args)
-    try:
-        return args.run(args) or 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, RuntimeError, ArithmeticError) as error:
-        # ValueError covers CheckpointError; RuntimeError a missing GPU or a state-dict mismatch
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
-
-
-# --- train ---------------------------------------------------------------------------------
+from tinygrad_opt.cli.args import (PROG, UsageError, check_writable_file, finite_float,
+                                   flag_names, hidden_sizes, momentum, non_negative_float,
+                                   plot_available, positive_float, positive_int, probability)
 
 DATA_SETS = ("digits", "spiral", "moons", "xor")
 ACTIVATIONS = {
@@ -251,7 +116,7 @@ def add_train_command(subparsers) -> None:
 
 
 def _val_fraction(text: str) -> float:
-    value = _float(text)
+    value = finite_float(text)
     if not 0 <= value < 1 - TEST_FRACTION:
         raise argparse.ArgumentTypeError(f"expected a fraction in [0, {1 - TEST_FRACTION:g}), "
                                          f"got {text!r}")
@@ -350,28 +215,6 @@ def build_scheduler(name: str, optimizer, epochs: int):
     return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
 
 
-def _check_writable_file(path: str, flag: str) -> None:
-    """Fail before training, not after it, when ``path`` cannot be written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a directory, expected a file path")
-    if not os.path.isdir(directory):
-        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{flag} {path}: directory {directory} is not writable")
-
-
-def _plot_available(plot_dir: str | None) -> bool:
-    if plot_dir is None:
-        return False
-    if os.path.exists(plot_dir) and not os.path.isdir(plot_dir):
-        raise UsageError(f"--plot {plot_dir}: exists and is not a directory")
-    if importlib.util.find_spec("matplotlib") is None:
-        print(PLOT_HINT, file=sys.stderr)
-        return False
-    return True
-
-
 def plot_history(history, directory: str) -> list[str]:
     """Write ``loss.png``, ``accuracy.png`` and ``lr.png`` (those with data) to ``directory``."""
     import matplotlib
@@ -407,7 +250,7 @@ def plot_history(history, directory: str) -> list[str]:
     return written
 
 
-def _prepare_data(name: str, val_fraction: float, device: str, batch_size: int, seed: int,
+def prepare_data(name: str, val_fraction: float, device: str, batch_size: int, seed: int,
                   mean=None, std=None, distributed: bool = False):
     """Loaders for train / val / test and the standardization statistics."""
     from tinygrad_opt.data import DataLoader, TensorDataset, standardize
@@ -459,17 +302,17 @@ def run_train(args) -> int:
     if args.overwrite and args.save is None:
         raise UsageError("--overwrite applies to --save PATH, which is not given")
     if args.save is not None:
-        _check_writable_file(args.save, "--save")
+        check_writable_file(args.save, "--save")
         if os.path.exists(args.save) and not args.overwrite:
             raise UsageError(f"--save {args.save}: the file exists; add --overwrite to "
                              "replace it")
     main_process = _start_distributed(args) if args.distributed else True
-    plot = _plot_available(args.plot)
+    plot = plot_available(args.plot)
 
     if args.model == "cnn" and args.data != "digits":
         raise UsageError(f"--model cnn needs --data digits (8x8 images), not {args.data}")
     tg.manual_seed(args.seed)
-    loaders, sizes, in_features, num_classes, mean, std = _prepare_data(
+    loaders, sizes, in_features, num_classes, mean, std = prepare_data(
         args.data, args.val_fraction, device, args.batch_size, args.seed,
         distributed=args.distributed)
     config = {
@@ -548,7 +391,7 @@ def _evaluate_checkpoint(path: str, device: str) -> int:
     model = build_model(config)
     model.to(device)
     model.load_state_dict(state)
-    loaders, sizes, _, _, _, _ = _prepare_data(data, val_fraction, device, 1024, 0,
+    loaders, sizes, _, _, _, _ = prepare_data(data, val_fraction, device, 1024, 0,
                                                mean=mean, std=std)
     test = evaluate(model, loaders["test"], metrics=("accuracy",))
     print(f"{data}: {sizes['test']} test samples | checkpoint {path}")
@@ -639,60 +482,3 @@ def _short(value) -> str:
     text = repr(value) if not isinstance(value, np.ndarray) else \
         f"an array of dtype {value.dtype} and shape {value.shape}"
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-# --- tune: a hyperparameter search on the same task (tinygrad_opt/tune/cli.py) ---------------
-
-def add_tune_command(subparsers) -> None:
-    from tinygrad_opt.tune.cli import add_parser  # (it imports this module's checkers)
-    add_parser(subparsers)
-
-# --- vanishing: the vanishing-gradient study (tinygrad_opt/experiments.py) ---------------
-
-def add_vanishing_command(subparsers) -> None:
-    from tinygrad_opt.experiments import add_vanishing_command as add_parser
-    add_parser(subparsers)
-
-
-# --- lr-find: the learning-rate range test (tinygrad_opt/diagnostics.py) -------------------
-
-def add_lr_find_command(subparsers) -> None:
-    from tinygrad_opt.diagnostics import add_lr_find_command as add_parser
-    add_parser(subparsers)
-
-
-# --- bench ---------------------------------------------------------------------------------
-
-def add_bench_command(subparsers) -> None:
-    bench = subparsers.add_parser(
-        "bench", help="time the framework against hand-written NumPy (ratios, same run)")
-    bench.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
-    bench.add_argument("--only", choices=("ops", "mlp", "adam", "fused", "profile", "gpu"),
-                       action="append",
-                       help="run only these suites (repeatable); 'fused' times the compiled CPU "
-                       "optimizer kernels (needs Numba); 'profile' shows where a small step's "
-                       "time goes; 'gpu' needs CuPy and a GPU")
-    bench.set_defaults(run=run_bench)
-
-
-def run_bench(args) -> int:
-    try:
-        from tinygrad_opt.benchmarks import run  # benchmarks/, installed with the package
-    except ModuleNotFoundError:  # a legacy editable install: use the checkout's folder
-        from benchmarks import run
-    run.main(quick=args.quick, only=args.only)
-    return 0
-
-
-# Every command: a function that adds its subparser. A new command is one more entry.
-COMMANDS = [
-    add_train_command,
-    add_vanishing_command,
-    add_lr_find_command,
-    add_tune_command,
-    add_bench_command,
-]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

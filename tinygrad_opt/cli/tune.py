@@ -29,8 +29,10 @@ per epoch, on the training part of the shipped digits and returns the
 training part's statistics; the test accuracy of each trial is recorded in its
 extras but never used to choose.
 
-``add_parser(subparsers)`` registers the command with the main parser
-(tinygrad_opt/cli.py); ``run(args)`` does the work and returns the exit status.
+``add_tune_command(subparsers)`` registers the command with the main parser
+(tinygrad_opt/cli/__init__.py); ``run_tune(args)`` does the work and returns the exit status.
+The searches themselves are the library's (tinygrad_opt/tune/); this module is the
+digits task and its flags.
 """
 
 from __future__ import annotations
@@ -43,8 +45,7 @@ import time
 
 import numpy as np
 
-from tinygrad_opt.cli import positive_int  # the argparse value checkers live there
-
+from tinygrad_opt.cli.args import positive_int
 from tinygrad_opt.tune import (bayes_search, choice, coarse_to_fine, grid_search, loguniform,
                                random_search, uniform)
 
@@ -142,8 +143,7 @@ def digits_objective(params: dict) -> dict:
             "epochs": epochs}
 
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_tune_command(subparsers) -> argparse.ArgumentParser:
     """Add the ``tune`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
     parser = subparsers.add_parser(
         "tune", help="search the initial lr, its decay schedule, weight decay and dropout "
@@ -180,7 +180,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="with --save: replace the trial files of an earlier search in DIR")
     parser.add_argument("--no-progress", action="store_true",
                         help="do not print a line per finished trial")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run_tune)
     return parser
 
 
@@ -194,7 +194,7 @@ def _stages(trials: int, epochs: int) -> list[dict]:
     return [{"n_trials": count, "budget": budget} for count, budget in zip(counts, budgets)]
 
 
-def run(args) -> int:
+def run_tune(args) -> int:
     """Run the search described by the parsed ``args``; print the table and the best trial."""
     from concurrent.futures import ProcessPoolExecutor
 

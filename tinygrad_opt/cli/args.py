@@ -1,0 +1,119 @@
+"""What every command shares: the parser class, the one-line errors, the flag value checkers.
+
+A checker is an argparse ``type=``: it turns the text of a flag into its value or
+raises ``argparse.ArgumentTypeError``, which the parser reports as one line,
+``tinygrad-opt: error: argument --lr: expected a positive number, got '-1'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+
+from tinygrad_opt.viz import PLOT_HINT  # the one wording of the hint
+
+PROG = "tinygrad-opt"
+
+
+class UsageError(ValueError):
+    """A bad combination of flags found after parsing (reported like a parse error)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a parse error is one line, ``tinygrad-opt: error: ...``, exit status 2."""
+
+    def error(self, message: str):
+        command = self.prog.split()[-1] if " " in self.prog else None
+        hint = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
+        self.exit(2, f"{PROG}: error: {message}{hint}\n")
+
+
+# --- value checkers for argparse ----------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def momentum(text: str) -> float:
+    """A momentum coefficient: 0 <= m < 1 (m >= 1 makes the velocity grow without bound)."""
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a momentum in [0, 1), got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A dropout probability: 0 <= p < 1."""
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``'128,64'`` -> ``(128, 64)``: the widths of the hidden layers."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer widths such as 128,64, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+def check_writable_file(path: str, flag: str) -> None:
+    """Fail before training, not after it, when ``path`` cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory, expected a file path")
+    if not os.path.isdir(directory):
+        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {directory} is not writable")
+
+
+def plot_available(plot_dir: str | None) -> bool:
+    if plot_dir is None:
+        return False
+    if os.path.exists(plot_dir) and not os.path.isdir(plot_dir):
+        raise UsageError(f"--plot {plot_dir}: exists and is not a directory")
+    if importlib.util.find_spec("matplotlib") is None:
+        print(PLOT_HINT, file=sys.stderr)
+        return False
+    return True
+
+
+def flag_names(dests) -> str:
+    """``['no_progress', 'data']`` -> ``'--data, --no-progress'``."""
+    return ", ".join(sorted("--" + dest.replace("_", "-") for dest in dests))
