@@ -34,21 +34,149 @@ manual_seed = backend.manual_seed
 __version__ = "0.1.0"
 
 
-def _elementwise_function(method):
-    def function(x, *args, **kwargs):
-        return getattr(x, method)(*args, **kwargs)
-    function.__name__ = method
-    function.__doc__ = f"``tg.{method}(x, ...)`` is ``x.{method}(...)``."
-    return function
+# Function forms of Tensor methods: ``tg.sum(x, ...)`` is ``x.sum(...)``.
 
 
-exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, sign, clip, clamp = (
-    _elementwise_function(name) for name in
-    ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sign", "clip",
-     "clamp"))
-sum, mean, var, std, max, min, argmax, argmin, logsumexp = (
-    _elementwise_function(name) for name in
-    ("sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp"))
-reshape, transpose, permute, squeeze, unsqueeze, flatten, split, chunk = (
-    _elementwise_function(name) for name in
-    ("reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "split", "chunk"))
+def exp(x: Tensor, *args, **kwargs):
+    """e^x, elementwise: ``x.exp(...)``."""
+    return x.exp(*args, **kwargs)
+
+
+def log(x: Tensor, *args, **kwargs):
+    """natural log, elementwise: ``x.log(...)``."""
+    return x.log(*args, **kwargs)
+
+
+def sqrt(x: Tensor, *args, **kwargs):
+    """√x, elementwise: ``x.sqrt(...)``."""
+    return x.sqrt(*args, **kwargs)
+
+
+def sin(x: Tensor, *args, **kwargs):
+    """sin x, elementwise: ``x.sin(...)``."""
+    return x.sin(*args, **kwargs)
+
+
+def cos(x: Tensor, *args, **kwargs):
+    """cos x, elementwise: ``x.cos(...)``."""
+    return x.cos(*args, **kwargs)
+
+
+def tanh(x: Tensor, *args, **kwargs):
+    """tanh x, elementwise: ``x.tanh(...)``."""
+    return x.tanh(*args, **kwargs)
+
+
+def sigmoid(x: Tensor, *args, **kwargs):
+    """σ(x) = 1 / (1 + e^−x), elementwise: ``x.sigmoid(...)``."""
+    return x.sigmoid(*args, **kwargs)
+
+
+def relu(x: Tensor, *args, **kwargs):
+    """max(x, 0), elementwise: ``x.relu(...)``."""
+    return x.relu(*args, **kwargs)
+
+
+def abs(x: Tensor, *args, **kwargs):
+    """|x|, elementwise: ``x.abs(...)``."""
+    return x.abs(*args, **kwargs)
+
+
+def sign(x: Tensor, *args, **kwargs):
+    """sign of x (−1, 0 or 1), elementwise: ``x.sign(...)``."""
+    return x.sign(*args, **kwargs)
+
+
+def clip(x: Tensor, *args, **kwargs):
+    """x clipped to [min, max]: ``x.clip(...)``."""
+    return x.clip(*args, **kwargs)
+
+
+def clamp(x: Tensor, *args, **kwargs):
+    """x clipped to [min, max] (alias of clip): ``x.clamp(...)``."""
+    return x.clamp(*args, **kwargs)
+
+
+def sum(x: Tensor, *args, **kwargs):
+    """sum over dim (all elements by default): ``x.sum(...)``."""
+    return x.sum(*args, **kwargs)
+
+
+def mean(x: Tensor, *args, **kwargs):
+    """mean over dim: ``x.mean(...)``."""
+    return x.mean(*args, **kwargs)
+
+
+def var(x: Tensor, *args, **kwargs):
+    """variance over dim: ``x.var(...)``."""
+    return x.var(*args, **kwargs)
+
+
+def std(x: Tensor, *args, **kwargs):
+    """standard deviation over dim: ``x.std(...)``."""
+    return x.std(*args, **kwargs)
+
+
+def max(x: Tensor, *args, **kwargs):
+    """maximum over dim: ``x.max(...)``."""
+    return x.max(*args, **kwargs)
+
+
+def min(x: Tensor, *args, **kwargs):
+    """minimum over dim: ``x.min(...)``."""
+    return x.min(*args, **kwargs)
+
+
+def argmax(x: Tensor, *args, **kwargs):
+    """index of the maximum over dim: ``x.argmax(...)``."""
+    return x.argmax(*args, **kwargs)
+
+
+def argmin(x: Tensor, *args, **kwargs):
+    """index of the minimum over dim: ``x.argmin(...)``."""
+    return x.argmin(*args, **kwargs)
+
+
+def logsumexp(x: Tensor, *args, **kwargs):
+    """log Σ e^x over dim, stable: ``x.logsumexp(...)``."""
+    return x.logsumexp(*args, **kwargs)
+
+
+def reshape(x: Tensor, *args, **kwargs):
+    """x with a new shape, same elements: ``x.reshape(...)``."""
+    return x.reshape(*args, **kwargs)
+
+
+def transpose(x: Tensor, *args, **kwargs):
+    """x with two dims swapped: ``x.transpose(...)``."""
+    return x.transpose(*args, **kwargs)
+
+
+def permute(x: Tensor, *args, **kwargs):
+    """x with its dims reordered: ``x.permute(...)``."""
+    return x.permute(*args, **kwargs)
+
+
+def squeeze(x: Tensor, *args, **kwargs):
+    """x without its size-1 dims: ``x.squeeze(...)``."""
+    return x.squeeze(*args, **kwargs)
+
+
+def unsqueeze(x: Tensor, *args, **kwargs):
+    """x with a size-1 dim inserted: ``x.unsqueeze(...)``."""
+    return x.unsqueeze(*args, **kwargs)
+
+
+def flatten(x: Tensor, *args, **kwargs):
+    """x with a range of dims merged into one: ``x.flatten(...)``."""
+    return x.flatten(*args, **kwargs)
+
+
+def split(x: Tensor, *args, **kwargs):
+    """x cut into pieces along a dim: ``x.split(...)``."""
+    return x.split(*args, **kwargs)
+
+
+def chunk(x: Tensor, *args, **kwargs):
+    """x cut into n pieces along a dim: ``x.chunk(...)``."""
+    return x.chunk(*args, **kwargs)

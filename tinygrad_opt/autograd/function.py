@@ -28,6 +28,12 @@ Saved values are checked: an in-place write to an input or the output after
 forward bumps its version (``Tensor._version``), and reading it in backward
 then raises, as PyTorch does, instead of giving a silently wrong gradient.
 
+Signatures read ``forward(self, x: "Array") -> "Array"`` and
+``backward(self, grad_output: "Grad") -> "Grads"``: an Array is a backend
+array (NumPy/CuPy), a Grad is an Array in a plain backward and a Tensor under
+``create_graph=True``, and "Grads" is one Grad, or a tuple with one Grad (or
+None) per input. The names are strings for the reader; nothing defines them.
+
 The op refers to its output only weakly: the output holds the op (its
 ``grad_fn``), not the other way round, so no reference cycle keeps arrays alive.
 """

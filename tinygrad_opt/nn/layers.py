@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.activation import ReLU
-from tinygrad_opt.nn.module import Identity, Module, Parameter
+from tinygrad_opt.nn.module import Identity, Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d
 from tinygrad_opt.tensor import Tensor
-
-
-def empty_parameter(shape, device=None, dtype=None) -> Parameter:
-    """A Parameter of ``shape`` to be filled by an initialiser (float32 on cpu by default)."""
-    device = backend.check_device(device)
-    dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
-    array = backend.get_xp(device).zeros(tuple(shape), dtype=dtype)
-    return Parameter(Tensor(array, device=device))
 
 
 class Linear(Module):

@@ -25,7 +25,7 @@ import math
 from collections import OrderedDict, namedtuple
 from typing import Callable, Iterator
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, factories
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.tensor import Tensor
 
@@ -50,6 +50,11 @@ class Parameter(Tensor):
 
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def empty_parameter(shape, device=None, dtype=None) -> Parameter:
+    """A Parameter of ``shape`` for an initialiser to fill: zeros, float32 on cpu by default."""
+    return Parameter(factories.zeros(tuple(shape), dtype=dtype, device=device))
 
 
 class RemovableHandle:

@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 from tinygrad_opt import backend
+from tinygrad_opt.factories import zeros
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.tensor import Tensor
-
-
-def _zeros(shape, device, dtype) -> Tensor:
-    device = backend.check_device(device)
-    return Tensor(backend.get_xp(device).zeros(tuple(shape), dtype=dtype), device=device)
 
 
 class BatchNorm1d(Module):
@@ -50,15 +46,16 @@ class BatchNorm1d(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = Parameter(_zeros((num_features,), device, dtype))
-            self.bias = Parameter(_zeros((num_features,), device, dtype))
+            self.weight = empty_parameter((num_features,), device, dtype)
+            self.bias = empty_parameter((num_features,), device, dtype)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", _zeros((num_features,), device, dtype))
-            self.register_buffer("running_var", _zeros((num_features,), device, dtype))
-            self.register_buffer("num_batches_tracked", _zeros((), device, backend.int64))
+            self.register_buffer("running_mean", zeros((num_features,), dtype=dtype, device=device))
+            self.register_buffer("running_var", zeros((num_features,), dtype=dtype, device=device))
+            count = zeros((), dtype=backend.int64, device=device)
+            self.register_buffer("num_batches_tracked", count)
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -95,7 +92,8 @@ class BatchNorm1d(Module):
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Batch statistics in training, and always when there are no running ones.
         use_batch_stats = self.training or self.running_mean is None
-        # Running buffers are updated only when they exist and we train.
+        # Hand F.batch_norm the running buffers in evaluation (to read them) and,
+        # in training, only when they are tracked (it then updates them in place).
         update = not self.training or self.track_running_stats
         return F.batch_norm(
             x,
@@ -130,9 +128,9 @@ class LayerNorm(Module):
         self.elementwise_affine = elementwise_affine
         dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
         if elementwise_affine:
-            self.weight = Parameter(_zeros(self.normalized_shape, device, dtype))
+            self.weight = empty_parameter(self.normalized_shape, device, dtype)
             if bias:
-                self.bias = Parameter(_zeros(self.normalized_shape, device, dtype))
+                self.bias = empty_parameter(self.normalized_shape, device, dtype)
             else:
                 self.register_parameter("bias", None)
         else:

@@ -45,15 +45,9 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.nn.functional import embedding  # noqa: F401
+from tinygrad_opt.nn.module import Module, Parameter, empty_parameter
 from tinygrad_opt.tensor import Tensor
-
-
-def _empty_parameter(shape, device, dtype) -> Parameter:
-    device = backend.check_device(device)
-    dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
-    return Parameter(Tensor(backend.get_xp(device).zeros(tuple(shape), dtype=dtype),
-                            device=device))
 
 
 def _zeros_like_state(x: Tensor, shape) -> Tensor:
@@ -114,11 +108,11 @@ class _CellBase(Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        self.weight_ih = _empty_parameter((gates * hidden_size, input_size), device, dtype)
-        self.weight_hh = _empty_parameter((gates * hidden_size, hidden_size), device, dtype)
+        self.weight_ih = empty_parameter((gates * hidden_size, input_size), device, dtype)
+        self.weight_hh = empty_parameter((gates * hidden_size, hidden_size), device, dtype)
         if bias:
-            self.bias_ih = _empty_parameter((gates * hidden_size,), device, dtype)
-            self.bias_hh = _empty_parameter((gates * hidden_size,), device, dtype)
+            self.bias_ih = empty_parameter((gates * hidden_size,), device, dtype)
+            self.bias_hh = empty_parameter((gates * hidden_size,), device, dtype)
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -246,14 +240,14 @@ class _RNNBase(Module):
             for suffix in ("", "_reverse")[:directions]:
                 # Registration order = PyTorch's state_dict order.
                 setattr(self, f"weight_ih_l{layer}{suffix}",
-                        _empty_parameter((gates * hidden_size, layer_input), device, dtype))
+                        empty_parameter((gates * hidden_size, layer_input), device, dtype))
                 setattr(self, f"weight_hh_l{layer}{suffix}",
-                        _empty_parameter((gates * hidden_size, hidden_size), device, dtype))
+                        empty_parameter((gates * hidden_size, hidden_size), device, dtype))
                 if bias:
                     setattr(self, f"bias_ih_l{layer}{suffix}",
-                            _empty_parameter((gates * hidden_size,), device, dtype))
+                            empty_parameter((gates * hidden_size,), device, dtype))
                     setattr(self, f"bias_hh_l{layer}{suffix}",
-                            _empty_parameter((gates * hidden_size,), device, dtype))
+                            empty_parameter((gates * hidden_size,), device, dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -435,32 +429,6 @@ class GRU(_RNNBase):
 
 # --------------------------------------------------------------------------- embedding
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Row lookup: ``y[..., :] = weight[input[...], :]``.
-
-    Shapes: integer indices ``(*)`` and weight ``(num_embeddings, D)`` -> ``(*, D)``.
-    The gradient of a row is the sum of the output gradients of every position
-    that looked it up (indexing's backward scatter-adds). Positions equal to
-    ``padding_idx`` get the row's value but send it no gradient: their rows
-    are taken from ``weight.detach()``.
-    """
-    if not isinstance(input, Tensor):
-        input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
-    count = weight.shape[0]
-    if input.data.size > 0:
-        low, high = input.data.min().item(), input.data.max().item()
-        if low < 0 or high >= count:
-            raise IndexError(f"embedding: index {low if low < 0 else high} is out of range "
-                             f"for {count} embeddings (input of shape {input.shape})")
-    rows = weight[input]                                  # (*, D)
-    if padding_idx is None:
-        return rows
-    keep = (input != padding_idx).unsqueeze(-1)           # (*, 1): False at padding
-    return tg.where(keep, rows, weight.detach()[input])   # same values, no gradient at padding
-
-
 class Embedding(Module):
     """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``.
 
@@ -482,7 +450,7 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         if _weight is None:
-            self.weight = _empty_parameter((num_embeddings, embedding_dim), device, dtype)
+            self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):

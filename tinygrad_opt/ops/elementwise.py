@@ -26,30 +26,30 @@ def constant(array):
 class Add(Function):
     """y = a + b.   dy/da = 1, dy/db = 1."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a + b
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output, grad_output
 
 
 class Sub(Function):
     """y = a - b.   dy/da = 1, dy/db = -1."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a - b
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output, -grad_output
 
 
 class Mul(Function):
     """y = a * b.   dy/da = b, dy/db = a."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a * b
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         a, b = self.saved_inputs
         grad_a = grad_output * b if self.needs_input_grad[0] else None
         grad_b = grad_output * a if self.needs_input_grad[1] else None
@@ -59,10 +59,10 @@ class Mul(Function):
 class Div(Function):
     """y = a / b.   dy/da = 1/b, dy/db = -a/b²."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a / b
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         a, b = self.saved_inputs
         grad_a = grad_output / b if self.needs_input_grad[0] else None
         grad_b = -grad_output * a / (b * b) if self.needs_input_grad[1] else None
@@ -76,10 +76,10 @@ class Pow(Function):
     b·a^(b−1) would be 0·∞), and dy/db = 0 where a = 0 and b ≥ 0 (y·log a → 0).
     """
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a ** b
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
@@ -93,10 +93,10 @@ class Pow(Function):
 class Maximum(Function):
     """y = max(a, b).   dy/da = 1 where a > b, ½ where a = b (ties share), else 0."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return backend.xp_of(a).maximum(a, b)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
         to_a = xp.where(a > b, grad_output, xp.where(a == b, grad_output / 2, 0))
         to_b = xp.where(b > a, grad_output, xp.where(a == b, grad_output / 2, 0))
@@ -106,10 +106,10 @@ class Maximum(Function):
 class Minimum(Function):
     """y = min(a, b).   dy/da = 1 where a < b, ½ where a = b (ties share), else 0."""
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return backend.xp_of(a).minimum(a, b)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
         to_a = xp.where(a < b, grad_output, xp.where(a == b, grad_output / 2, 0))
         to_b = xp.where(b < a, grad_output, xp.where(a == b, grad_output / 2, 0))
@@ -119,10 +119,10 @@ class Minimum(Function):
 class Where(Function):
     """y = a where cond else b.   dy/da = cond, dy/db = not cond  (cond: no gradient)."""
 
-    def forward(self, condition, a, b):
+    def forward(self, condition: "Array", a: "Array", b: "Array") -> "Array":
         return backend.xp_of(a).where(condition, a, b)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         condition, xp = self.saved_inputs[0], self.xp
         return None, xp.where(condition, grad_output, 0), xp.where(condition, 0, grad_output)
 
@@ -132,30 +132,30 @@ class Where(Function):
 class Neg(Function):
     """y = -x.   dy/dx = -1."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return -x
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return -grad_output
 
 
 class Exp(Function):
     """y = exp(x).   dy/dx = y."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).exp(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output * self.saved_output
 
 
 class Log(Function):
     """y = log(x).   dy/dx = 1/x."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).log(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,) = self.saved_inputs
         return grad_output / x
 
@@ -163,20 +163,20 @@ class Log(Function):
 class Sqrt(Function):
     """y = √x.   dy/dx = 1/(2y)."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).sqrt(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output / (2 * self.saved_output)
 
 
 class Sin(Function):
     """y = sin(x).   dy/dx = cos(x)."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).sin(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,) = self.saved_inputs
         return grad_output * self.xp.cos(x)
 
@@ -184,10 +184,10 @@ class Sin(Function):
 class Cos(Function):
     """y = cos(x).   dy/dx = −sin(x)."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).cos(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,) = self.saved_inputs
         return -grad_output * self.xp.sin(x)
 
@@ -195,10 +195,10 @@ class Cos(Function):
 class Tanh(Function):
     """y = tanh(x).   dy/dx = 1 − y²."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).tanh(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         y = self.saved_output
         return grad_output * (1 - y * y)
 
@@ -210,12 +210,12 @@ class Sigmoid(Function):
     for x < 0, σ = e^x/(1 + e^x). Both branches use only e^−|x| ≤ 1.
     """
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         xp = backend.xp_of(x)
         e = xp.exp(-xp.abs(x))
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         y = self.saved_output
         return grad_output * y * (1 - y)
 
@@ -226,20 +226,20 @@ class Relu(Function):
     Like every piecewise op here, backward *selects* with ``where`` instead of
     multiplying by a 0/1 mask: 0 · ∞ would be NaN, the masked side must get 0."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).maximum(x, 0)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return self.xp.where(self.saved_output > 0, grad_output, 0)
 
 
 class Abs(Function):
     """y = |x|.   dy/dx = sign(x) (0 at x = 0)."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).abs(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
         return xp.where(x > 0, grad_output, xp.where(x < 0, -grad_output, 0))
 
@@ -247,21 +247,21 @@ class Abs(Function):
 class Sign(Function):
     """y = sign(x).   dy/dx = 0 (almost everywhere)."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return backend.xp_of(x).sign(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return self.xp.zeros_like(grad_output)
 
 
 class Clip(Function):
     """y = min(max(x, low), high).   dy/dx = 1 where low ≤ x ≤ high, else 0."""
 
-    def forward(self, x, low, high):
+    def forward(self, x: "Array", low, high) -> "Array":
         self.low, self.high = low, high
         return backend.xp_of(x).clip(x, low, high)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
         if self.low is not None:
             grad_output = xp.where(x >= self.low, grad_output, 0)
@@ -273,32 +273,32 @@ class Clip(Function):
 class Cast(Function):
     """y = x converted to ``dtype``.   dL/dx = dL/dy converted back to x's dtype."""
 
-    def forward(self, x, dtype):
+    def forward(self, x: "Array", dtype) -> "Array":
         self.input_dtype = x.dtype
         return x.astype(dtype)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output.astype(self.input_dtype)
 
 
 class ToDevice(Function):
     """y = x copied to another device.   dL/dx = dL/dy copied back."""
 
-    def forward(self, x, device):
+    def forward(self, x: "Array", device: str) -> "Array":
         self.input_device = backend.device_of(x)
         return backend.to_device(x, device)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return ToDevice.apply(grad_output, device=self.input_device)
 
 
 class Clone(Function):
     """y = a copy of x with its own memory.   dL/dx = dL/dy."""
 
-    def forward(self, x):
+    def forward(self, x: "Array") -> "Array":
         return x.copy()
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output
 
 

@@ -31,13 +31,13 @@ class Linear(Function):
     BroadcastTo that does.
     """
 
-    def forward(self, x, weight, bias=None):
+    def forward(self, x: "Array", weight: "Array", bias: "Array" = None) -> "Array":
         out = x @ weight.T                     # (..., in) @ (in, out) -> (..., out)
         if bias is not None:
             out += bias                        # (out,) added to every row
         return out
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         x, weight = self.saved_inputs[:2]
         out_features, in_features = weight.shape
         rows = grad_output.reshape(-1, out_features)                   # (N, out)
@@ -77,7 +77,7 @@ class Relu(elementwise.Relu):
     devices or under ``create_graph``, the readable ``where`` runs instead.
     """
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         y = self.saved_output
         if flags.grad or backend.device_of(y) != "cpu":
             return super().backward(grad_output)
@@ -98,11 +98,11 @@ class LogSoftmax(Function):
     Stable: the row maximum is subtracted first.
     """
 
-    def forward(self, x, dim):
+    def forward(self, x: "Array", dim: int) -> "Array":
         self.dim = dim
         return log_softmax_array(x, dim)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         softmax = self.xp.exp(self.saved_output)
         return grad_output - softmax * grad_output.sum(axis=self.dim, keepdims=True)
 
@@ -132,7 +132,7 @@ class CrossEntropy(Function):
     weight, ignored target or label smoothing asks for the composed form.
     """
 
-    def forward(self, x, target, scale):
+    def forward(self, x: "Array", target: "Array", scale: float) -> "Array":
         xp = backend.xp_of(x)
         self.target, self.scale = target, scale
         largest = x.max(axis=1, keepdims=True)                         # (N, 1)
@@ -144,7 +144,7 @@ class CrossEntropy(Function):
         picked = shifted[self.rows, target] - xp.log(sums[:, 0])       # log p[n, y_n]
         return -picked.sum() * scale
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         if flags.grad:  # recorded (create_graph): softmax from the differentiable op
             (x,) = self.saved_inputs
             one_hot = backend.xp_of(self.exps).zeros(x.shape, dtype=x.dtype)  # (N, C)

@@ -24,19 +24,19 @@ import tinygrad_opt.tensor as tensor_module
 class GetItem(Function):
     """y = x[index].   dL/dx = zeros with dL/dy scatter-added at ``index``."""
 
-    def forward(self, x, index):
+    def forward(self, x: "Array", index) -> "Array":
         self.index = index
         self.input_shape = x.shape
         return x[index]
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return IndexAdd.apply(grad_output, index=self.index, shape=self.input_shape)
 
 
 class IndexAdd(Function):
     """y = zeros(shape); y[index] += g (repeats accumulate).   dL/dg = dL/dy[index]."""
 
-    def forward(self, grad, index, shape):
+    def forward(self, grad: "Array", index, shape: tuple) -> "Array":
         self.index = index
         xp = backend.xp_of(grad)
         out = xp.zeros(shape, dtype=grad.dtype)
@@ -46,7 +46,7 @@ class IndexAdd(Function):
             backend.scatter_add(out, index, grad)
         return out
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return GetItem.apply(grad_output, index=self.index)
 
 
@@ -54,14 +54,14 @@ class SetItem(Function):
     """y = x with y[index] = v (written in place).   dL/dx = dL/dy, 0 where v was
     written;   dL/dv = dL/dy[index], summed back to v's shape if v was broadcast."""
 
-    def forward(self, x, value, index):
+    def forward(self, x: "Array", value: "Array", index) -> "Array":
         self.index = index
         self.written = backend.xp_of(x).zeros(x.shape, dtype=bool)
         self.written[index] = True
         x[index] = value.reshape(()) if value.size == 1 else value  # one element fits anywhere
         return x
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         grad_x = grad_value = None
         if self.needs_input_grad[0]:
             grad_x = self.xp.where(self.written, 0, grad_output)

@@ -13,10 +13,10 @@ class MatMul(Function):
     dL/dA = dL/dY @ Bᵀ,   dL/dB = Aᵀ @ dL/dY   (ᵀ swaps the last two axes).
     """
 
-    def forward(self, a, b):
+    def forward(self, a: "Array", b: "Array") -> "Array":
         return a @ b
 
-    def backward(self, grad_output):                       # (..., n, m)
+    def backward(self, grad_output: "Grad") -> "Grads":  # grad_output (..., n, m)
         (a, b), xp = self.saved_inputs, self.xp
         grad_a = grad_b = None
         if self.needs_input_grad[0]:

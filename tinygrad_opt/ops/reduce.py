@@ -14,11 +14,11 @@ from tinygrad_opt.ops.shape import normalize_dim
 class Sum(Function):
     """y = Σ x over ``dims``.   dL/dx = dL/dy copied to every summed position."""
 
-    def forward(self, x, dims, keepdim):
+    def forward(self, x: "Array", dims: tuple, keepdim: bool) -> "Array":
         self.input_shape, self.dims = x.shape, dims
         return x.sum(axis=dims, keepdims=keepdim)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         kept_shape = _kept_shape(self.input_shape, self.dims)   # summed axes as size 1
         return self.xp.broadcast_to(grad_output.reshape(kept_shape), self.input_shape)
 
@@ -26,12 +26,12 @@ class Sum(Function):
 class Max(Function):
     """y = max x over ``dims``.   dL/dx = dL/dy at the maxima, shared equally among ties."""
 
-    def forward(self, x, dims, keepdim):
+    def forward(self, x: "Array", dims: tuple, keepdim: bool) -> "Array":
         self.dims = dims
         largest = x.max(axis=dims, keepdims=keepdim)
         return largest
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
         kept_shape = _kept_shape(x.shape, self.dims)
         is_max = x == self.saved_output.reshape(kept_shape)

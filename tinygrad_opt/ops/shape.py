@@ -18,11 +18,11 @@ import tinygrad_opt.tensor as tensor_module
 class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes to ``shape``.   dL/dx = dL/dy summed back."""
 
-    def forward(self, x, shape):
+    def forward(self, x: "Array", shape: tuple) -> "Array":
         self.input_shape = x.shape
         return backend.xp_of(x).broadcast_to(x, shape)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return sum_to_shape(grad_output, self.input_shape)
 
 
@@ -99,22 +99,22 @@ def broadcast_operands(op_name: str, *tensors):
 class Reshape(Function):
     """y = x with a new shape (same elements, same order).   dL/dx = dL/dy reshaped back."""
 
-    def forward(self, x, shape):
+    def forward(self, x: "Array", shape: tuple) -> "Array":
         self.input_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output.reshape(self.input_shape)
 
 
 class Permute(Function):
     """y = x with its axes reordered by ``dims``.   dL/dx = dL/dy with the inverse order."""
 
-    def forward(self, x, dims):
+    def forward(self, x: "Array", dims: tuple) -> "Array":
         self.dims = dims
         return x.transpose(dims)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         inverse = [0] * len(self.dims)
         for position, axis in enumerate(self.dims):
             inverse[axis] = position
@@ -124,12 +124,12 @@ class Permute(Function):
 class Cat(Function):
     """y = the inputs joined along ``dim``.   dL/dx_i = the slice of dL/dy where x_i sits."""
 
-    def forward(self, *arrays, dim):
+    def forward(self, *arrays: "Array", dim: int) -> "Array":
         self.dim = dim
         self.sizes = [array.shape[dim] for array in arrays]
         return backend.xp_of(arrays[0]).concatenate(arrays, axis=dim)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: "Grad") -> "Grads":
         grads = []
         start = 0
         for size in self.sizes:
