@@ -17,35 +17,36 @@ def _finish(array, requires_grad) -> Tensor:
     return tensor.requires_grad_(True) if requires_grad else tensor
 
 
+def _xp(device):
+    return backend.get_xp(backend.check_device(device))
+
+
 def _float_dtype(dtype):
     return backend.float32 if dtype is None else backend.as_dtype(dtype)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    device = backend.check_device(device)
-    array = backend.get_xp(device).zeros(_shape(size), dtype=_float_dtype(dtype))
+    array = _xp(device).zeros(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    device = backend.check_device(device)
-    array = backend.get_xp(device).ones(_shape(size), dtype=_float_dtype(dtype))
+    array = _xp(device).ones(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
-    device = backend.check_device(device)
     if dtype is None:
         dtype = backend.int64 if isinstance(fill_value, int) and \
             not isinstance(fill_value, bool) else backend.float32
-    array = backend.get_xp(device).full(_shape((size,)) if isinstance(size, int) else tuple(size), fill_value, dtype=backend.as_dtype(dtype))
+    size = (size,) if isinstance(size, int) else tuple(size)
+    array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    device = backend.check_device(device)
-    array = backend.get_xp(device).empty(_shape(size), dtype=_float_dtype(dtype))
+    array = _xp(device).empty(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
@@ -56,34 +57,29 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, end, step))
         dtype = backend.int64 if integral else backend.float32
-    device = backend.check_device(device)
-    array = backend.get_xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
+    array = _xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    device = backend.check_device(device)
-    array = backend.get_xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype))
+    array = _xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    device = backend.check_device(device)
-    array = backend.get_xp(device).eye(n, m, dtype=_float_dtype(dtype))
+    array = _xp(device).eye(n, m, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1), from the generator ``tg.manual_seed`` seeds."""
-    device = backend.check_device(device)
-    array = backend.random_uniform(_shape(size), _float_dtype(dtype), device)
+    array = backend.random_uniform(_shape(size), _float_dtype(dtype), backend.check_device(device))
     return _finish(array, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples, from the generator ``tg.manual_seed`` seeds."""
-    device = backend.check_device(device)
-    array = backend.random_normal(_shape(size), _float_dtype(dtype), device)
+    array = backend.random_normal(_shape(size), _float_dtype(dtype), backend.check_device(device))
     return _finish(array, requires_grad)
 
 
@@ -93,8 +89,7 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    device = backend.check_device(device)
-    array = backend.random_integers(low, high, tuple(size), device)
+    array = backend.random_integers(low, high, tuple(size), backend.check_device(device))
     if dtype is not None:
         array = array.astype(backend.as_dtype(dtype))
     return Tensor._make(array, False)

@@ -135,3 +135,19 @@ def test_logsumexp_and_softmax_over_an_empty_dim():
     assert tg.zeros(3, 0).logsumexp(1).numpy().tolist() == [-np.inf] * 3
     assert tg.zeros(3, 0).softmax(1).shape == (3, 0)
     assert tg.zeros(0, 3).softmax(1).shape == (0, 3)
+
+
+def test_an_int_and_an_index_array_apart_follow_pytorchs_placement(device):
+    values = np.arange(24.0).reshape(2, 3, 4)
+    t = tg.tensor(values, requires_grad=True, device=device)
+    y = t[0, :, [0, 1]]                          # PyTorch: t[0][:, [0, 1]], shape (3, 2)
+    assert y.shape == (3, 2)
+    np.testing.assert_array_equal(y.numpy(), values[0][:, [0, 1]])
+    (y * tg.tensor(np.arange(6.0).reshape(3, 2), device=device)).sum().backward()
+    expected = np.zeros((2, 3, 4))
+    expected[0][:, [0, 1]] = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(t.grad.numpy(), expected)
+    # adjacent int and array, and arrays alone, agree with NumPy and PyTorch alike
+    assert t[:, 0, [0, 1]].shape == (2, 2)
+    assert t[[0, 1], 0].shape == (2, 4)
+    np.testing.assert_array_equal(t[1, [0, 2], 3].numpy(), values[1, [0, 2], 3])

@@ -115,8 +115,20 @@ def _is_basic(index) -> bool:
 
 
 def getitem(x, index):
-    """``x[index]`` for ints, slices, None, ..., integer arrays and boolean masks."""
-    return GetItem.apply(x, index=_device_index(index, x))
+    """``x[index]`` for ints, slices, None, ..., integer arrays and boolean masks.
+
+    As in PyTorch, integers index before index arrays: ``t[0, :, [0, 1]]`` is
+    ``t[0][:, [0, 1]]``, of shape (B, 2) for t (A, B, C). NumPy, which counts an
+    integer as an index array, would put the array's axis first: (2, B).
+    (Without None or ``...`` in the index; with them NumPy's placement holds.)"""
+    index = _device_index(index, x)
+    parts = index if isinstance(index, tuple) else (index,)
+    ints = [type(part) is int for part in parts]
+    plain = all(part is not None and part is not Ellipsis for part in parts)
+    if plain and any(ints) and any(map(backend.is_array, parts)):
+        first = tuple(part if is_int else slice(None) for part, is_int in zip(parts, ints))
+        return getitem(getitem(x, first), tuple(p for p, i in zip(parts, ints) if not i))
+    return GetItem.apply(x, index=index)
 
 
 def _device_index(index, x):
