@@ -10,10 +10,13 @@
    compared with what the block really prints: text exactly (runs of spaces
    count as one), numbers to within one unit of the last digit shown.
 3. In the guided pages, every reference of the form
-   "`path/to/file.py`, lines A–B (`symbol`)" names an existing file, and the
-   symbol lies within those lines: either its text appears there, or it is the
-   (qualified) name of a function or class defined on one of those lines (and
-   the range does not run past the definition's end).
+   "`path/to/file.py`, lines A–B (`symbol`)" names an existing file and cites
+   exactly: a (qualified) name of a function or class covers exactly its
+   definition, from its first decorator or its def/class line to its last line;
+   any other symbol (a statement) lies in the lines, which start or end on it
+   and stay inside one definition.
+4. Every ```python block of docs/tour.md pastes into the plain interactive
+   prompt (``code.InteractiveConsole``), line by line, as a reader would.
 """
 
 from __future__ import annotations
@@ -235,13 +238,22 @@ def check_reference(path: str, start: int, end: int, symbol: str) -> str | None:
         return f"lines {start}-{end} are outside {path} ({len(lines)} lines)"
     node = _definitions(ast.parse(source)).get(symbol)
     if node is not None:
-        if start <= node.lineno <= end <= node.end_lineno:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        if (start, end) == (first, node.end_lineno):
             return None
-        return (f"`{symbol}` is defined in lines {node.lineno}-{node.end_lineno} of {path}, "
+        return (f"`{symbol}` is defined in lines {first}-{node.end_lineno} of {path}, "
                 f"but the page says lines {start}-{end}")
-    if symbol in "\n".join(lines[start - 1:end]):
-        return None
-    return f"`{symbol}` is not in lines {start}-{end} of {path}"
+    cited = "\n".join(lines[start - 1:end])
+    if symbol not in cited:
+        return f"`{symbol}` is not in lines {start}-{end} of {path}"
+    inside = [node for node in _definitions(ast.parse(source)).values()
+              if node.lineno <= start and end <= node.end_lineno]
+    if not inside and end > start:
+        return f"lines {start}-{end} of {path} span more than one definition"
+    if symbol not in lines[start - 1] and symbol not in lines[end - 1] and \
+            symbol.split("\n")[0] not in lines[start - 1]:
+        return f"`{symbol}` is in lines {start}-{end} of {path}, but the range is wider"
+    return None
 
 
 @pytest.mark.parametrize("page", GUIDED, ids=[p.name for p in GUIDED])
@@ -276,3 +288,20 @@ def test_the_reference_check_catches_drift():
     assert check_reference(engine, node.lineno, node.end_lineno + 5, "run_backward")
     assert check_reference("tinygrad_opt/missing.py", 1, 2, "x")
     assert check_reference(engine, node.lineno, node.end_lineno, "no_such_text_anywhere")
+
+
+def test_every_tour_snippet_pastes_into_the_interactive_prompt(tmp_path, monkeypatch):
+    """The classic prompt ends a block at a blank line and refuses a statement right
+    after a compound one: a snippet with a blank line inside a class body, or with
+    no blank line after a block, works in a file but not when pasted."""
+    import code
+    monkeypatch.chdir(tmp_path)
+    console = code.InteractiveConsole({})
+    errors = io.StringIO()
+    for body, line, _ in snippets(ROOT / "docs" / "tour.md", stated_output=False):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+            more = False
+            for text_line in body.splitlines() + [""]:
+                more = console.push(text_line)
+            assert not more, f"tour.md:{line}: the block is still open after its last line"
+        assert "Error" not in errors.getvalue(), f"tour.md:{line}: {errors.getvalue()[-600:]}"
