@@ -23,12 +23,11 @@ import difflib
 import math
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from examples_runner import HAVE_MATPLOTLIB, ROOT, output_of, quick_run, regenerate
+from examples_runner import (HAVE_MATPLOTLIB, ROOT, output_of, quick_run, regenerate, rows_of,
+                             run_example, table)
 
 PLOT_HINT = regenerate.PLOT_HINT
 UPDATE = os.environ.get("TINYGRAD_OPT_UPDATE_SNAPSHOTS") == "1"
@@ -70,39 +69,6 @@ def test_quick_run_matches_its_snapshot(name):
                     "snapshots together: `python examples/regenerate.py` (or only the "
                     f"snapshots: `{create}`), and update the verdicts in "
                     f"docs/experiments.md.\n{diff}", pytrace=False)
-
-
-def run_example(name, tmp_path=None, *extra):
-    """The shared quick run of ``examples/<name>``; with ``extra`` flags, a run of its own."""
-    if not extra:
-        return output_of(name.removesuffix(".py"))
-    finished = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick",
-                               "--plot", str(tmp_path / "plots"), *extra],
-                              capture_output=True, text=True, env=regenerate.environment(),
-                              cwd=tmp_path, timeout=120)
-    assert finished.returncode == 0, finished.stdout + finished.stderr
-    return finished.stdout
-
-
-def rows_of(output, title=None):
-    """The rows (lists of cells) of the first table after the line starting with ``title``
-    (or of the first table): a header line, a line of dashes, rows up to a blank line."""
-    lines = output.splitlines()
-    start = 0 if title is None else next(i for i, line in enumerate(lines)
-                                         if line.startswith(title))
-    rule = next(i for i in range(start, len(lines)) if re.fullmatch(r"[- ]+", lines[i])
-                and "--" in lines[i])
-    rows = []
-    for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("wrote", "matplotlib", "(", "wall time")):
-            break
-        rows.append(re.split(r"\s{2,}", line.strip()))
-    return rows
-
-
-def table(output, title=None):
-    """``{first cell: other cells}`` of a table (see rows_of)."""
-    return {cells[0]: cells[1:] for cells in rows_of(output, title)}
 
 
 def number(cell):

@@ -7,35 +7,7 @@ with tests/test_examples.py, which compares it with its snapshot. The assertions
 what the quick runs show (seed 0), with margins.
 """
 
-import re
-
-from examples_runner import output_of
-
-
-def rows_of(output, title=None):
-    """The rows (lists of cells) of the first table after the line starting with ``title``
-    (or of the first table): a header line, a line of dashes, rows up to a blank line."""
-    lines = output.splitlines()
-    start = 0 if title is None else next(i for i, line in enumerate(lines)
-                                         if line.startswith(title))
-    rule = next(i for i in range(start, len(lines)) if re.fullmatch(r"[- ]+", lines[i])
-                and "--" in lines[i])
-    rows = []
-    for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("wrote", "matplotlib", "wall time")):
-            break
-        rows.append(re.split(r"\s{2,}", line.strip()))
-    return rows
-
-
-def table(output, title=None):
-    """``{first cell: [numbers or strings of the other cells]}``."""
-    def value(cell):
-        try:
-            return float(cell)
-        except ValueError:
-            return cell
-    return {cells[0]: [value(cell) for cell in cells[1:]] for cells in rows_of(output, title)}
+from examples_runner import numeric_table as table, output_of, rows_of
 
 
 def test_bagging_and_augmentation():

@@ -5,25 +5,7 @@ Each example runs once per session (tests/examples_runner.py); tests/test_exampl
 compares the same run with its snapshot.
 """
 
-import re
-
-from examples_runner import output_of, quick_run
-
-
-def table(output, title):
-    """``{first cell: other cells}`` of the first table after the line starting with
-    ``title``: a header, a line of dashes, rows up to a blank or a non-table line."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    rule = next(i for i in range(start, len(lines)) if re.fullmatch(r"[- ]+", lines[i])
-                and "--" in lines[i])
-    rows = {}
-    for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("(", "wall time", "wrote", "matplotlib")):
-            break
-        cells = re.split(r"\s{2,}", line.strip())
-        rows[cells[0]] = cells[1:]
-    return rows
+from examples_runner import output_of, quick_run, table
 
 
 def number(cell):

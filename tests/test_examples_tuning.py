@@ -9,38 +9,7 @@ the quick runs really show, with margins; where a quick run shows no clear winne
 thread: these matrices are tiny, and threads only add overhead.
 """
 
-import re
-
-from examples_runner import output_of
-
-
-def run_example(name, tmp_path=None):
-    """The shared quick run (``--quick --seed 0 --device cpu``, figures checked by the
-    snapshot test in tests/test_examples.py)."""
-    return output_of(name.removesuffix(".py"))
-
-
-def table(output, title):
-    """``{first cell: other cells as floats where possible}`` of the first table after
-    the line starting with ``title``: a header, a line of dashes, rows up to a blank line."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    rule = next(i for i in range(start, len(lines)) if re.fullmatch(r"[- ]+", lines[i])
-                and "--" in lines[i])
-    rows = {}
-    for line in lines[rule + 1:]:
-        if not line.strip() or line.startswith(("wrote", "matplotlib", "(", "wall time")):
-            break
-        cells = re.split(r"\s{2,}", line.strip())
-        rows[cells[0]] = [_number(cell) for cell in cells[1:]]
-    return rows
-
-
-def _number(cell):
-    try:
-        return float(cell.rstrip("%"))
-    except ValueError:
-        return cell
+from examples_runner import numeric_table as table, run_example
 
 
 def test_random_vs_grid(tmp_path):

@@ -176,6 +176,22 @@ def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
     return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))  # one value each
 
 
+def _positive_scores(y_score, n_samples: int, metric: str) -> np.ndarray:
+    """``y_score`` of a binary problem as float64 (N,), checked: one score per sample (an
+    ``(N, 2)`` score gives column 1, the positive class's; ``(N, 1)`` its only column)."""
+    score = _host(y_score, "y_score", metric)
+    if score.ndim == 2 and score.shape[1] in (1, 2):
+        score = score[:, -1]                                                # positive column
+    if score.ndim != 1:
+        raise ValueError(f"{metric}: y_score must have shape (N,) or (N, 2), got {score.shape}")
+    if n_samples != len(score):
+        raise ValueError(f"{metric}: y_true has {n_samples} samples but y_score has {len(score)}")
+    score = score.astype(np.float64)
+    if not np.all(np.isfinite(score)):
+        raise ValueError(f"{metric}: y_score contains NaN or inf")
+    return score
+
+
 def roc_auc(y_true, y_score) -> float:
     """Area under the ROC curve of a binary problem.
 
@@ -194,16 +210,7 @@ def roc_auc(y_true, y_score) -> float:
     """
     metric = "roc_auc"
     true = _labels(y_true, "y_true", metric)
-    score = _host(y_score, "y_score", metric)
-    if score.ndim == 2 and score.shape[1] in (1, 2):
-        score = score[:, -1]                                                # positive column
-    if score.ndim != 1:
-        raise ValueError(f"{metric}: y_score must have shape (N,) or (N, 2), got {score.shape}")
-    if len(true) != len(score):
-        raise ValueError(f"{metric}: y_true has {len(true)} samples but y_score has {len(score)}")
-    score = score.astype(np.float64)
-    if not np.all(np.isfinite(score)):
-        raise ValueError(f"{metric}: y_score contains NaN or inf")
+    score = _positive_scores(y_score, len(true), metric)
     classes = np.unique(true)
     if len(classes) != 2:
         raise ValueError(f"{metric}: y_true must contain exactly two classes, found "
@@ -249,16 +256,7 @@ def _binary_scores(y_true, y_score, pos_label, metric: str) -> tuple[np.ndarray,
         true = true[:, 0]
     if true.ndim != 1:
         raise ValueError(f"{metric}: y_true must have shape (N,), got {true.shape}")
-    score = _host(y_score, "y_score", metric)
-    if score.ndim == 2 and score.shape[1] in (1, 2):
-        score = score[:, -1]                                                # positive column
-    if score.ndim != 1:
-        raise ValueError(f"{metric}: y_score must have shape (N,) or (N, 2), got {score.shape}")
-    if len(true) != len(score):
-        raise ValueError(f"{metric}: y_true has {len(true)} samples but y_score has {len(score)}")
-    score = score.astype(np.float64)
-    if not np.all(np.isfinite(score)):
-        raise ValueError(f"{metric}: y_score contains NaN or inf")
+    score = _positive_scores(y_score, len(true), metric)
     classes = np.unique(true)
     if pos_label is None:
         if len(classes) != 2:

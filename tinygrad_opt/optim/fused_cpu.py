@@ -194,6 +194,10 @@ class ListCache:
         self.entries[name] = (arrays, typed)
         return typed
 
+    def state(self, key: str, states) -> List:
+        """The typed list of ``state[key]`` over the group's parameters."""
+        return self(key, (state[key] for state in states))
+
 
 def _per_tensor(values, thetas):
     """One scalar per tensor, in the parameters' dtype (as NumPy casts a Python float)."""
@@ -284,10 +288,19 @@ def adam_kernel(blocks, thetas, gs, ms, vs, v_maxs, c1, c2,
             theta[i] -= lr * m_hat / (np.sqrt(v_hat) + eps)      # θ ← θ − γ·m̂ / (√v̂ + ε)
 
 
+def _adam_scalars(group, T) -> tuple:
+    """The arguments Adam's and NAdam's kernels share, in their order: γ, β1, 1 − β1, β2,
+    1 − β2, ε, λ, 1 − γ·λ (as T), maximize, decoupled."""
+    lr, weight_decay = group["lr"], group["weight_decay"]
+    beta1, beta2 = group["betas"]
+    return (T(lr), T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(group["eps"]),
+            T(weight_decay), T(1 - lr * weight_decay), group["maximize"],
+            group["decoupled_weight_decay"])
+
+
 def adam(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adam.update`` (so of AdamW) for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
-    lr, weight_decay = group["lr"], group["weight_decay"]
     beta1, beta2 = group["betas"]
     for theta, state in zip(thetas, states):
         if len(state) == 0:
@@ -301,14 +314,12 @@ def adam(thetas, gs, states, group, lists: ListCache) -> None:
     corrected = group.get("bias_correction", True)               # False: c1 = c2 = 1 (the notes)
     v_maxs = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else thetas
     _launch(adam_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
-            lists("exp_avg", (s["exp_avg"] for s in states)),
-            lists("exp_avg_sq", (s["exp_avg_sq"] for s in states)),
+            lists.state("exp_avg", states),
+            lists.state("exp_avg_sq", states),
             lists("max_exp_avg_sq", v_maxs),
             _per_tensor([1 - beta1 ** t if corrected else 1.0 for t in steps], thetas),  # c1
             _per_tensor([1 - beta2 ** t if corrected else 1.0 for t in steps], thetas),  # c2
-            T(lr), T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(group["eps"]),
-            T(weight_decay), T(1 - lr * weight_decay), group["maximize"],
-            group["decoupled_weight_decay"], group["amsgrad"])
+            *_adam_scalars(group, T), group["amsgrad"])
 
 
 # --- Adagrad ---
@@ -340,7 +351,7 @@ def adagrad(thetas, gs, states, group, lists: ListCache) -> None:
     lr_t = [group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])   # γ̃ ← γ / (1 + (t−1)·η)
             for state in states]
     _launch(adagrad_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
-            lists("sum", (s["sum"] for s in states)), _per_tensor(lr_t, thetas),
+            lists.state("sum", states), _per_tensor(lr_t, thetas),
             T(group["eps"]),
             T(group["weight_decay"]), group["maximize"])
 
@@ -389,7 +400,7 @@ def rmsprop(thetas, gs, states, group, lists: ListCache) -> None:
     g_avgs = [state["grad_avg"] for state in states] if centered else thetas
     buffers = [state["momentum_buffer"] for state in states] if momentum > 0 else thetas
     _launch(rmsprop_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
-            lists("square_avg", (s["square_avg"] for s in states)),
+            lists.state("square_avg", states),
             lists("grad_avg", g_avgs), lists("momentum_buffer", buffers),
             T(group["lr"]), T(group["alpha"]),
             T(1 - group["alpha"]), T(group["eps"]), T(group["weight_decay"]), T(momentum),
@@ -428,8 +439,8 @@ def adadelta(thetas, gs, states, group, lists: ListCache) -> None:
             state["acc_delta"] = np.zeros_like(theta)
         state["step"] += 1
     _launch(adadelta_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
-            lists("square_avg", (s["square_avg"] for s in states)),
-            lists("acc_delta", (s["acc_delta"] for s in states)),
+            lists.state("square_avg", states),
+            lists.state("acc_delta", states),
             T(group["lr"]),
             T(group["rho"]), T(1 - group["rho"]), T(group["eps"]), T(group["weight_decay"]),
             group["maximize"])
@@ -467,7 +478,7 @@ def nadam_kernel(blocks, thetas, gs, ms, vs, mu_next, c_next, one_minus_mu_t, c_
 def nadam(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``NAdam.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
-    lr, weight_decay, psi = group["lr"], group["weight_decay"], group["momentum_decay"]
+    psi = group["momentum_decay"]
     beta1, beta2 = group["betas"]
     mu_t, mu_next = [], []
     for theta, state in zip(thetas, states):
@@ -483,16 +494,14 @@ def nadam(thetas, gs, states, group, lists: ListCache) -> None:
         state["mu_product"] *= mu_t[-1]                               # Π_t ← Π_{t−1}·μ_t
     products = [state["mu_product"] for state in states]
     _launch(nadam_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
-            lists("exp_avg", (s["exp_avg"] for s in states)),
-            lists("exp_avg_sq", (s["exp_avg_sq"] for s in states)),
+            lists.state("exp_avg", states),
+            lists.state("exp_avg_sq", states),
             _per_tensor(mu_next, thetas),
             _per_tensor([1 - p * n for p, n in zip(products, mu_next)], thetas),   # c_next
             _per_tensor([1 - m for m in mu_t], thetas),
             _per_tensor([1 - p for p in products], thetas),                         # c_t
             _per_tensor([1 - beta2 ** state["step"] for state in states], thetas),
-            T(lr), T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(group["eps"]),
-            T(weight_decay), T(1 - lr * weight_decay), group["maximize"],
-            group["decoupled_weight_decay"])
+            *_adam_scalars(group, T))
 
 
 def kernel_for(name: str, group: dict):
