@@ -749,18 +749,6 @@ def _pointwise_arguments(op: str, input: Tensor, target, reduction: str) -> Tens
     return target
 
 
-def _softplus(x: Tensor) -> Tensor:
-    """softplus(x) = log(1 + e^x) as logsumexp([0, x]), for the losses on logits.
-
-    The same function as ``softplus`` above (β = 1, no threshold), in another
-    stable form: logsumexp subtracts the larger of 0 and x before exponentiating,
-    and its gradient softmax([0, x])[1] = σ(x) is ½ at x = 0. The losses keep
-    this form so that their numbers stay bit for bit what the examples recorded.
-    """
-    pair = tg.stack([tg.zeros_like(x), x], dim=-1)  # (..., 2)
-    return pair.logsumexp(dim=-1)                   # (...)
-
-
 def _clamped_log(p: Tensor) -> Tensor:
     """max(log(p), -100), PyTorch's clamp in binary cross-entropy.
 
@@ -972,7 +960,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     to the input shape."""
     op = "binary_cross_entropy_with_logits"
     target = _pointwise_arguments(op, input, target, reduction)
-    softplus_minus_x = _softplus(-input)
+    softplus_minus_x = softplus(-input, threshold=math.inf)  # exact for every x
     if pos_weight is None:
         loss = (1 - target) * input + softplus_minus_x
     else:
