@@ -31,8 +31,8 @@ that activation (Xavier-normal with gain 1 for sigmoid and 5/3 for tanh, Kaiming
 for ReLU, ELU and LeakyReLU (with its slope), LeCun-normal N(0, 1/fan_in) for SELU, as
 Klambauer et al. prescribe, and for maxout: the max of two zero-mean pieces keeps the
 second moment, E[max(a, b)²] = E[a²], so gain 1 keeps the scale); the output layer and
-the second Linear of each residual branch keep PyTorch's default U(±1/√fan_in). So the sigmoid net is not handicapped by a bad
-initialisation: what vanishes is due to σ' ≤ 1/4.
+the second Linear of each residual branch keep PyTorch's default U(±1/√fan_in). So the
+sigmoid net is not handicapped by a bad initialisation: what vanishes is due to σ' ≤ 1/4.
 """
 
 from __future__ import annotations

@@ -277,13 +277,13 @@ def _initial_gradient(tensor, gradient, caller, create_graph):
         if tensor.data.size != 1:
             raise RuntimeError(
                 f"{caller}: gradient can be implicitly created only for scalar outputs, "
-                f"but this output has shape {tensor.shape}; pass gradient= (a tensor of that shape)")
+                f"but this output has shape {tensor.shape}; pass gradient= (a tensor of it)")
         gradient = Tensor._make(backend.xp_of(tensor.data).ones(tensor.shape, dtype=tensor.dtype))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
     if gradient.shape != tensor.shape:
         raise RuntimeError(
-            f"{caller}: gradient has shape {gradient.shape} but the output has shape {tensor.shape}")
+            f"{caller}: gradient shape {gradient.shape} differs from the output's {tensor.shape}")
     if gradient.device != tensor.device:
         raise RuntimeError(
             f"{caller}: gradient is on device '{gradient.device}' but the output is on "

@@ -117,7 +117,7 @@ class AveragedModel(Module):
                     result = self.avg_fn(average.detach(), Tensor(w), n)
                     average.data[...] = result.data                          # w̄ ← avg_fn(w̄, w, n)
                 elif self.mode == "mean":
-                    average.data += (w - average.data) / (n + 1)             # w̄ ← w̄ + (w−w̄)/(n+1)
+                    average.data += (w - average.data) / (n + 1)           # w̄ ← w̄ + (w−w̄)/(n+1)
                 else:
                     average.data[...] = (self.decay * average.data
                                          + (1 - self.decay) * w)             # w̄ ← δ·w̄ + (1−δ)·w
