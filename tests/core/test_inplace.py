@@ -258,3 +258,32 @@ def test_clone_before_writing_a_saved_output_gives_the_right_gradient(device):
         y_changed += 1
     z.backward()
     np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]), rtol=1e-15)
+
+
+def test_an_op_whose_output_is_a_view_of_a_written_tensor_still_backprops():
+    # The output of a view op shares its input's version counter, which need not be 0.
+    from tinygrad_opt.autograd.function import Function
+
+    class SquareView(Function):
+        """y = x reshaped (a view of x), dy/dx = 1, with a backward that reads its output."""
+
+        def forward(self, x):
+            return x.reshape(2, 2)
+
+        def backward(self, grad_output):
+            y = self.saved_output
+            return (grad_output + 0 * y).reshape(4)
+
+    base = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    h = base * 1
+    with tg.no_grad():
+        h += 1                          # h's counter is at 1 before the view is made
+    y = SquareView.apply(h)
+    assert y._version == h._version == 1
+    y.sum().backward()
+    np.testing.assert_array_equal(base.grad.numpy(), [1.0, 1.0, 1.0, 1.0])
+    z = SquareView.apply(base * 1)
+    with tg.no_grad():
+        z += 1                          # now its saved output changed: an error
+    with pytest.raises(RuntimeError, match="its output of SquareView"):
+        z.sum().backward()

@@ -91,7 +91,7 @@ class Function:
         if True in needs_input_grad:
             function.inputs = inputs
             function.needs_input_grad = needs_input_grad
-            function.versions = tuple([x._versions[0] for x in inputs])
+            function.versions = tuple([x._versions[0] for x in inputs + (output,)])  # ..., output
             function.output_ref = weakref.ref(output)
             if flags.anomaly:
                 function.trace = anomaly.creation_trace()
@@ -112,7 +112,7 @@ class Function:
     def saved_output(self):
         """The output, checked to be unchanged since forward."""
         output = self.output_ref()
-        self._check_version(output, 0, "its output")
+        self._check_version(output, self.versions[-1], "its output")
         return output if flags.grad else output.data
 
     @property
