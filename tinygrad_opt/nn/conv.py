@@ -35,8 +35,8 @@ kernel column) is PyTorch's ``F.unfold``, so ``unfold``/``fold`` here give the
 same numbers as PyTorch's.
 
 The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``,
-``avg_pool2d``, ``unfold``, ``fold``) live in ``nn/functional.py``, section
-"convolution and pooling"; this file holds the layers that call them.
+``avg_pool2d``, ``unfold``, ``fold``) live in ``nn/functional_conv.py`` (``F.conv2d``,
+...); this file holds the layers that call them.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from __future__ import annotations
 import math
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional import _check_pool_padding, _pair, avg_pool2d, conv2d, max_pool2d
-from tinygrad_opt.nn.functional import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
+from tinygrad_opt.nn.functional_conv import (_check_pool_padding, _pair, avg_pool2d, conv2d,
+                                             max_pool2d)
+from tinygrad_opt.nn.functional_conv import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d
 from tinygrad_opt.tensor import Tensor

@@ -2,8 +2,8 @@
 
 Each loss comes twice, as in PyTorch: a function (``mse_loss``) and a Module
 (``MSELoss``) that stores the options and calls the function. The functions
-live in ``nn/functional.py`` (section "losses", ``F.mse_loss``); this file holds
-the Modules and imports the functions from there.
+live in ``nn/functional_loss.py`` (``F.mse_loss``); this file holds the Modules
+and imports the functions from there.
 
 Every loss here is a *composition* of Tensor ops (log-softmax, integer-array
 gathering ``x[rows, target]``, ``where``, ``relu``, ``abs`` ...). Autograd
@@ -41,11 +41,11 @@ to report an out-of-range class with its value and the number of classes.
 from __future__ import annotations
 
 import tinygrad_opt as tg
-from tinygrad_opt.nn.functional import (_check_reduction, binary_cross_entropy,
-                                        binary_cross_entropy_with_logits, cross_entropy,
-                                        focal_loss, hinge_loss, huber_loss, l1_loss, mse_loss,
-                                        multi_margin_loss, nll_loss, sigmoid_focal_loss,
-                                        smooth_l1_loss)
+from tinygrad_opt.nn.functional_loss import (_check_reduction, binary_cross_entropy,
+                                             binary_cross_entropy_with_logits, cross_entropy,
+                                             focal_loss, hinge_loss, huber_loss, l1_loss,
+                                             mse_loss, multi_margin_loss, nll_loss,
+                                             sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Tensor
 

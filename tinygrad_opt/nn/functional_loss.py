@@ -1,0 +1,576 @@
+"""The loss functions (the Modules that call them are in ``nn/loss.py``).
+
+Reached as ``F.mse_loss``, ``F.cross_entropy`` and so on: ``nn/functional.py``
+imports them from here. Every loss is a composition of Tensor ops, so none has
+backward code of its own; the fused ``CrossEntropy`` op (ops/fused.py) runs
+instead of the composition where ``cross_entropy`` says why. The one activation
+used here, ``softplus``, comes from ``nn/functional_primitives.py``, never from
+``nn/functional.py``, which imports this file.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend
+from tinygrad_opt.nn.functional_primitives import softplus
+from tinygrad_opt.ops.fused import CrossEntropy
+from tinygrad_opt.tensor import Tensor
+
+
+# --------------------------------------------------------- losses (the Modules are in nn/loss.py)
+
+REDUCTIONS = ("mean", "sum", "none")
+LOG_FLOOR = -100.0  # PyTorch's BCE clamps log(p) and log(1 - p) at -100
+
+
+# --------------------------------------------------------------------------
+# Shared helpers: argument checks, conversions, reduction
+# --------------------------------------------------------------------------
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    """Apply a reduction to per-element losses."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _as_tensor(op: str, what: str, value, like: Tensor, cast: bool = False) -> Tensor:
+    """A target or weight as a Tensor on ``like``'s device.
+
+    Arrays, lists and numbers are moved to the device explicitly, floats in
+    ``like``'s dtype. Tensors must already live on that device; with ``cast``
+    (weight vectors) a floating Tensor is converted to ``like``'s dtype too, so
+    a float32 weight does not turn a float64 loss into float32 or back."""
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise RuntimeError(
+                f"{op}: {what} is on device '{value.device}' but input is on '{like.device}'; "
+                f"move it with .to('{like.device}') (a loss module: loss_fn.to('{like.device}'))")
+        if cast and backend.is_floating(value.dtype) and value.dtype != like.dtype:
+            return value.astype(like.dtype)
+        return value
+    array = backend.to_device(value, like.device)
+    if backend.is_floating(array.dtype) or array.dtype == backend.bool_:
+        array = array.astype(like.dtype)
+    return Tensor(array)
+
+
+def _check_same_shape(op: str, input: Tensor, target: Tensor) -> None:
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{op}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} "
+            "differ; they must be equal")
+
+
+def _check_broadcasts_to(op: str, what: str, tensor: Tensor, shape: tuple) -> None:
+    """``tensor`` must broadcast to ``shape`` without changing it."""
+    try:
+        result = backend.broadcast_shapes(tuple(tensor.shape), tuple(shape))
+    except ValueError:
+        result = None
+    if result != tuple(shape):
+        raise ValueError(
+            f"{op}: {what} of shape {tuple(tensor.shape)} does not broadcast to the input "
+            f"shape {tuple(shape)}")
+
+
+def _pointwise_arguments(op: str, input: Tensor, target, reduction: str) -> Tensor:
+    """Checks shared by the elementwise losses; returns target as a Tensor."""
+    _check_reduction(op, reduction)
+    target = _as_tensor(op, "target", target, input)
+    _check_same_shape(op, input, target)
+    return target
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """max(log(p), -100), PyTorch's clamp in binary cross-entropy.
+
+    log(0) is never evaluated: where p == 0 the log is taken of 1 instead and
+    the result replaced by -100. So the value is finite and the gradient there
+    is 0 rather than 0 * inf = nan."""
+    positive = p > 0
+    safe_p = tg.where(positive, p, tg.ones_like(p))
+    floor = tg.full(tuple(p.shape), LOG_FLOOR, dtype=p.dtype, device=p.device)
+    return tg.where(positive, safe_p.log(), floor).clip(min=LOG_FLOOR)
+
+
+def _log_softmax(x: Tensor, dim: int = 1) -> Tensor:
+    """log softmax(x) = x - logsumexp(x), run as the fused LogSoftmax op (ops/fused.py):
+    the largest logit is subtracted first, so +-1e4 logits give finite log-probabilities."""
+    return x.log_softmax(dim)
+
+
+def _class_weight(op: str, weight, input: Tensor, num_classes: int):
+    """A per-class weight vector of shape (C,) as a Tensor, or None."""
+    if weight is None:
+        return None
+    weight = _as_tensor(op, "weight", weight, input, cast=True)
+    if tuple(weight.shape) != (num_classes,):
+        raise ValueError(
+            f"{op}: weight must have shape ({num_classes},), one entry per class, "
+            f"got {tuple(weight.shape)}")
+    return weight
+
+
+def _classes_last(x: Tensor) -> Tensor:
+    """(N, C, d1, ..., dk) -> (N*d1*...*dk, C): one row of class scores per prediction."""
+    if x.ndim == 2:
+        return x
+    num_classes = x.shape[1]
+    dims = (0,) + tuple(range(2, x.ndim)) + (1,)
+    return x.permute(*dims).reshape(-1, num_classes)
+
+
+def _class_broadcast(vector: Tensor, ndim: int) -> Tensor:
+    """A (C,) vector reshaped to (1, C, 1, ..., 1) to broadcast along the class dim."""
+    return vector.reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def _class_targets(op: str, input: Tensor, target, ignore_index=None):
+    """Check integer class targets for scores of shape (N, C, d1, ...).
+
+    Returns the int64 target array on the input's device, of shape
+    (N, d1, ...), and how many targets equal ``ignore_index``. Raises on a
+    float target, a wrong shape, or a class outside 0..C-1 (``ignore_index``
+    excepted), reading the targets once on the host."""
+    if isinstance(target, Tensor):
+        if target.device != input.device:
+            raise RuntimeError(
+                f"{op}: target is on device '{target.device}' but input is on '{input.device}'")
+        array = target.data
+    else:
+        array = backend.to_device(target, input.device)
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: class-index targets must be integers, got dtype {array.dtype} "
+            f"of shape {tuple(array.shape)} (class probabilities need the input's shape "
+            f"{tuple(input.shape)})")
+    if array.dtype != backend.int64:
+        array = array.astype(backend.int64)
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(array.shape) != expected:
+        raise ValueError(
+            f"{op}: input shape {tuple(input.shape)} needs class-index targets of shape "
+            f"{expected}, got target shape {tuple(array.shape)}")
+    num_classes = input.shape[1]
+    host = backend.to_host(array)
+    low, high = (host.min(), host.max()) if host.size else (0, 0)
+    if 0 <= low and high < num_classes and not (
+            ignore_index is not None and low <= ignore_index <= high):
+        return array, 0  # the usual case, checked with two reductions
+    out_of_range = (host < 0) | (host >= num_classes)
+    num_ignored = 0
+    if ignore_index is not None:
+        ignored = host == ignore_index
+        num_ignored = int(ignored.sum())
+        out_of_range &= ~ignored
+    if out_of_range.any():
+        bad = host[out_of_range].reshape(-1)[0].item()
+        allowed = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise IndexError(
+            f"{op}: target value {bad} is out of range for {num_classes} classes: "
+            f"expected 0..{num_classes - 1}{allowed}")
+    return array, num_ignored
+
+
+def _one_prediction_as_batch(input: Tensor, target):
+    """An unbatched prediction (C,) with a scalar target becomes a batch of one:
+    input (1, C), target (1,) (or (1, C) for probability targets)."""
+    if isinstance(target, Tensor):
+        return input.unsqueeze(0), target.unsqueeze(0)
+    array = backend.to_device(target, input.device)
+    return input.unsqueeze(0), array.reshape((1,) + tuple(array.shape))
+
+
+def _is_probability_target(input: Tensor, target) -> bool:
+    """PyTorch's rule: a floating target of the input's own shape holds class probabilities."""
+    if not isinstance(target, Tensor) and not backend.is_array(target):
+        target = backend.to_host(target)  # lists and numbers: a host NumPy array
+    return backend.is_floating(target.dtype) and tuple(target.shape) == tuple(input.shape)
+
+
+# --------------------------------------------------------------------------
+# Regression losses
+# --------------------------------------------------------------------------
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error (the square loss):  l = (x - y)^2.
+
+    dl/dx = 2 (x - y): the pull grows with the error, so outliers dominate."""
+    target = _pointwise_arguments("mse_loss", input, target, reduction)
+    difference = input - target
+    return _reduce(difference * difference, reduction)
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error:  l = |x - y|.
+
+    dl/dx = sign(x - y) (0 at x = y, as PyTorch): every error pulls equally hard."""
+    target = _pointwise_arguments("l1_loss", input, target, reduction)
+    return _reduce((input - target).abs(), reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Huber loss: square near the target, absolute beyond ``delta``::
+
+        d = x - y
+        l = 0.5 d^2                  if |d| < delta
+        l = delta (|d| - 0.5 delta)  otherwise
+
+    The two pieces meet with equal value and slope at |d| = delta."""
+    target = _pointwise_arguments("huber_loss", input, target, reduction)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    difference = input - target
+    size = difference.abs()
+    quadratic = 0.5 * difference * difference
+    linear = delta * (size - 0.5 * delta)
+    return _reduce(tg.where(size < delta, quadratic, linear), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1 loss: Huber loss divided by beta, so the linear part has slope 1::
+
+        d = x - y
+        l = 0.5 d^2 / beta   if |d| < beta
+        l = |d| - 0.5 beta   otherwise
+
+    beta = 0 gives the L1 loss, as in PyTorch."""
+    target = _pointwise_arguments("smooth_l1_loss", input, target, reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    difference = input - target
+    size = difference.abs()
+    quadratic = 0.5 * difference * difference / beta
+    linear = size - 0.5 * beta
+    return _reduce(tg.where(size < beta, quadratic, linear), reduction)
+
+
+# --------------------------------------------------------------------------
+# Binary classification
+# --------------------------------------------------------------------------
+
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy on probabilities p = input in [0, 1]::
+
+        l = -w * [y log(p) + (1 - y) log(1 - p)]
+
+    each log clamped below at -100 as PyTorch does, so p = 0 or 1 gives a
+    finite loss. The gradient is the derivative of this formula as computed:
+    0 for a clamped log. At p exactly 0 or 1 that differs from PyTorch, whose
+    hand-written gradient is (p - y) / max(p(1 - p), 1e-12); on logits,
+    binary_cross_entropy_with_logits is exact and stable everywhere.
+    ``weight`` broadcasts to the input shape.
+    Raises if some p lies outside [0, 1] (or is nan)."""
+    op = "binary_cross_entropy"
+    target = _pointwise_arguments(op, input, target, reduction)
+    inside = (input.data >= 0) & (input.data <= 1)
+    if not inside.all().item():
+        raise ValueError(f"{op}: all elements of input must be probabilities in [0, 1]")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        weight = _as_tensor(op, "weight", weight, input, cast=True)
+        _check_broadcasts_to(op, "weight", weight, input.shape)
+        loss = weight * loss
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """Binary cross-entropy on logits x (p = sigmoid(x)), with weights::
+
+        l = -w * [pw * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x))]
+
+    computed in the form that never overflows, from log sigmoid(x) = -softplus(-x)
+    and log(1 - sigmoid(x)) = -x - softplus(-x)::
+
+        l = w * [(1 - y) x + (1 + (pw - 1) y) softplus(-x)]
+
+    ``pos_weight`` (pw) multiplies the loss of positives: a vector of shape (C,)
+    weights each class (last dim), pw > 1 raises recall. ``weight`` (w) broadcasts
+    to the input shape."""
+    op = "binary_cross_entropy_with_logits"
+    target = _pointwise_arguments(op, input, target, reduction)
+    softplus_minus_x = softplus(-input, threshold=math.inf)  # exact for every x
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_minus_x
+    else:
+        pos_weight = _as_tensor(op, "pos_weight", pos_weight, input, cast=True)
+        _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_minus_x
+    if weight is not None:
+        weight = _as_tensor(op, "weight", weight, input, cast=True)
+        _check_broadcasts_to(op, "weight", weight, input.shape)
+        loss = weight * loss
+    return _reduce(loss, reduction)
+
+
+def hinge_loss(input: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Binary hinge loss (the SVM loss) on scores s with labels y in {-1, +1}::
+
+        l = max(0, margin - y * s)
+
+    Zero once a sample is on the right side with room ``margin`` to spare; a
+    label of 0 (the 0/1 convention) is rejected, since it would silently give
+    a constant loss."""
+    op = "hinge_loss"
+    target = _pointwise_arguments(op, input, target, reduction)
+    host = backend.to_host(target.data)
+    if not ((host == 1) | (host == -1)).all():
+        bad = host[(host != 1) & (host != -1)].reshape(-1)[0].item()
+        raise ValueError(f"{op}: targets must be -1 or +1, got {bad}")
+    return _reduce((margin - target * input).relu(), reduction)
+
+
+def sigmoid_focal_loss(input: Tensor, target, alpha: float = 0.25, gamma: float = 2.0,
+                       reduction: str = "mean") -> Tensor:
+    """Binary focal loss on logits (Lin et al. 2017, as torchvision computes it)::
+
+        p     = sigmoid(x)
+        ce    = binary_cross_entropy_with_logits(x, y)            per element
+        p_t   = p y + (1 - p)(1 - y)          probability of the true label
+        l     = alpha_t * (1 - p_t)^gamma * ce
+        alpha_t = alpha y + (1 - alpha)(1 - y)   (left out when alpha < 0)
+
+    (1 - p_t)^gamma shrinks the loss of easy, well-classified samples, so the
+    many easy negatives of an imbalanced problem stop dominating the gradient.
+    gamma = 0 and alpha < 0 give binary_cross_entropy_with_logits."""
+    op = "sigmoid_focal_loss"
+    target = _pointwise_arguments(op, input, target, reduction)
+    if gamma < 0:
+        raise ValueError(f"{op}: gamma must be non-negative, got {gamma}")
+    loss = binary_cross_entropy_with_logits(input, target, reduction="none")
+    if gamma != 0:  # (1 - p_t)^0 = 1; skipping it also avoids 0 * 0^-1 in its gradient
+        p = input.sigmoid()
+        p_t = p * target + (1 - p) * (1 - target)
+        loss = loss * (1 - p_t) ** gamma
+    if alpha >= 0:
+        alpha_t = alpha * target + (1 - alpha) * (1 - target)
+        loss = alpha_t * loss
+    return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------
+# Multiclass classification
+# --------------------------------------------------------------------------
+
+def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of the true class, on log-probabilities::
+
+        l_n = -w[y_n] * input[n, y_n]        (0 where y_n == ignore_index)
+        'mean' = sum_n l_n / sum_n w[y_n]    over the non-ignored n
+
+    input (N, C) or (N, C, d1, ...) of log-probabilities (e.g. log_softmax
+    output), target (N,) or (N, d1, ...) of integer classes; an unbatched
+    input (C,) takes a scalar target. With no weight, w = 1 and 'mean' is the
+    mean over the non-ignored predictions (nan if all are ignored, as PyTorch)."""
+    op = "nll_loss"
+    _check_reduction(op, reduction)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a scalar")
+    if input.ndim == 1:
+        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        loss = nll_loss(batch_input, batch_target, weight, ignore_index, reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    target, num_ignored = _class_targets(op, input, target, ignore_index)
+    weight = _class_weight(op, weight, input, input.shape[1])
+    losses, keep, total_weight = _picked_nll(input, target, weight, ignore_index, num_ignored)
+    if reduction == "mean":
+        return losses.sum() / total_weight
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignored: int):
+    """Per-prediction losses l_n = -w[y_n] log p[n, y_n], 0 where y_n is ignored.
+
+    log_probs (N, C, d...), target an int64 array (N, d...). Returns the losses
+    (a Tensor of the target's shape), the keep mask (1 kept, 0 ignored; None
+    when nothing is ignored) and the 'mean' denominator sum_n w[y_n] over the
+    kept n (a Tensor, or a Python count when there is no weight)."""
+    xp = backend.get_xp(log_probs.device)
+    flat_target = target.reshape(-1)                                # (M,)
+    num_predictions = flat_target.shape[0]
+    keep = None
+    if num_ignored:
+        kept = flat_target != ignore_index                          # (M,) bool
+        flat_target = xp.where(kept, flat_target, 0)                # ignored read class 0 ...
+        keep = Tensor(kept.astype(log_probs.dtype))                 # ... and are multiplied by 0
+    rows = xp.arange(num_predictions)                               # (M,)
+    picked = _classes_last(log_probs)[rows, flat_target]            # (M,) log p[n, y_n]
+    if weight is None:
+        sample_weight = keep                                        # (M,) or None: w = 1
+        total_weight = num_predictions - num_ignored
+    else:
+        sample_weight = weight[flat_target]                         # (M,) w[y_n]
+        if keep is not None:
+            sample_weight = sample_weight * keep
+        total_weight = sample_weight.sum()
+    losses = -picked if sample_weight is None else -(sample_weight * picked)  # (M,)
+    if keep is not None:
+        keep = keep.reshape(*target.shape)
+    return losses.reshape(*target.shape), keep, total_weight
+
+
+def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy on logits, PyTorch's ``F.cross_entropy``.
+
+    input: logits (N, C), (N, C, d1, ...) or an unbatched (C,). With
+    log p = log_softmax(input, dim=1) = input - logsumexp(input) (finite for
+    logits of +-1e4), two kinds of target:
+
+    Class indices, integers of shape (N, d1, ...)::
+
+        l_n = -w[y_n] log p[n, y_n]            (0 where y_n == ignore_index)
+        'mean' = sum_n l_n / sum_n w[y_n]      over the non-ignored n
+
+      With label smoothing eps the true class gets 1 - eps and every class eps/C;
+      as in PyTorch the result is::
+
+        (1 - eps) * nll + (eps / C) * smooth,   smooth_n = -sum_c w[c] log p[n, c]
+
+      where smooth is reduced like nll (ignored n dropped, 'mean' divided by
+      the same sum_n w[y_n]).
+
+    Class probabilities, floats of the input's shape (soft labels)::
+
+        q = (1 - eps) target + eps / C
+        l_n = -sum_c w[c] q[n, c] log p[n, c]
+        'mean' = sum_n l_n / (number of predictions)   (weights do not normalise)
+
+      ignore_index does not apply to probability targets.
+    """
+    op = "cross_entropy"
+    _check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a scalar")
+    if input.ndim == 1:
+        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        loss = cross_entropy(batch_input, batch_target, weight, ignore_index, reduction,
+                             label_smoothing)
+        return loss.reshape(()) if reduction == "none" else loss
+    num_classes = input.shape[1]
+    weight = _class_weight(op, weight, input, num_classes)
+    if _is_probability_target(input, target):
+        return _soft_cross_entropy(_log_softmax(input, dim=1),
+                                   _as_tensor(op, "target", target, input),
+                                   weight, reduction, label_smoothing)
+    target, num_ignored = _class_targets(op, input, target, ignore_index)
+    if (input.ndim == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
+            and reduction != "none" and input.shape[0] > 0):
+        scale = 1 / input.shape[0] if reduction == "mean" else 1
+        return CrossEntropy.apply(input, target=target, scale=scale)  # the fused op
+    log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
+    losses, keep, total_weight = _picked_nll(log_probs, target, weight, ignore_index,
+                                             num_ignored)                     # (N, d...)
+    if label_smoothing > 0:
+        class_weight = 1 if weight is None else _class_broadcast(weight, input.ndim)
+        smooth = -(log_probs * class_weight).sum(dim=1)                       # (N, d...)
+        if keep is not None:
+            smooth = smooth * keep                                            # ignored: 0
+        losses = (1 - label_smoothing) * losses + (label_smoothing / num_classes) * smooth
+    if reduction == "mean":
+        return losses.sum() / total_weight
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _soft_cross_entropy(log_probs: Tensor, target: Tensor, weight, reduction: str,
+                        label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities: l_n = -sum_c w[c] q[n, c] log p[n, c]."""
+    _check_same_shape("cross_entropy", log_probs, target)
+    num_classes = log_probs.shape[1]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / num_classes
+    weighted = log_probs * target                                   # (N, C, d...)
+    if weight is not None:
+        weighted = weighted * _class_broadcast(weight, log_probs.ndim)
+    losses = -weighted.sum(dim=1)                                   # (N, d...)
+    return _reduce(losses, reduction)
+
+
+def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, weight=None,
+                      reduction: str = "mean") -> Tensor:
+    """Multiclass hinge loss (the multiclass SVM loss), PyTorch's definition::
+
+        l_n = w[y_n] / C * sum_{i != y_n} max(0, margin - x[n, y_n] + x[n, i])^p
+
+    Each wrong class i pays only if its score comes within ``margin`` of the
+    true class's score. p is 1 or 2; input (N, C) or an unbatched (C,)."""
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p}")
+    if input.ndim == 1:
+        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        loss = multi_margin_loss(batch_input, batch_target, p, margin, weight, reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    if input.ndim != 2:
+        raise ValueError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
+    num_samples, num_classes = input.shape
+    target, _ = _class_targets(op, input, target)
+    weight = _class_weight(op, weight, input, num_classes)
+    xp = backend.get_xp(input.device)
+    rows = xp.arange(num_samples)
+    true_score = input[rows, target].reshape(num_samples, 1)                # (N, 1)
+    violation = (margin - true_score + input).relu()                         # (N, C)
+    if p == 2:
+        violation = violation * violation
+    wrong_class = xp.arange(num_classes).reshape(1, -1) != target.reshape(-1, 1)  # (N, C)
+    violation = violation * Tensor(wrong_class.astype(input.dtype))          # drop i == y_n
+    losses = violation.sum(dim=1) / num_classes                              # (N,)
+    if weight is not None:
+        losses = losses * weight[target]
+    return _reduce(losses, reduction)
+
+
+def focal_loss(input: Tensor, target, gamma: float = 2.0, alpha=None,
+               reduction: str = "mean") -> Tensor:
+    """Multiclass focal loss on logits::
+
+        log p_y = log_softmax(x)[y]     (stable for large logits)
+        l_n     = -alpha[y_n] * (1 - p_y)^gamma * log p_y
+
+    input (N, C) or (N, C, d1, ...), integer targets (N, d1, ...). ``alpha``
+    is a per-class weight vector of shape (C,), a number (the same for every
+    class) or None (1). 'mean' is the plain mean over predictions (not divided
+    by the alpha weights). gamma = 0 with alpha None is cross_entropy."""
+    op = "focal_loss"
+    _check_reduction(op, reduction)
+    if gamma < 0:
+        raise ValueError(f"{op}: gamma must be non-negative, got {gamma}")
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), "
+                         f"got shape {tuple(input.shape)}")
+    target, _ = _class_targets(op, input, target)
+    xp = backend.get_xp(input.device)
+    flat_target = target.reshape(-1)                                        # (M,)
+    rows = xp.arange(flat_target.shape[0])
+    log_p = _classes_last(_log_softmax(input, dim=1))[rows, flat_target]    # (M,) log p_y
+    losses = -log_p
+    if gamma != 0:  # (1 - p_y)^0 = 1; skipping it also avoids 0 * 0^-1 in its gradient
+        losses = (1 - log_p.exp()) ** gamma * losses
+    if alpha is not None:
+        if isinstance(alpha, (int, float)):
+            losses = alpha * losses
+        else:
+            alpha = _class_weight(op, alpha, input, input.shape[1])
+            losses = alpha[flat_target] * losses                            # (M,) alpha[y]
+    return _reduce(losses.reshape(*target.shape), reduction)
