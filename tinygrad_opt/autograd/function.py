@@ -32,7 +32,7 @@ Signatures read ``forward(self, x: "Array") -> "Array"`` and
 ``backward(self, grad_output: "Grad") -> "Grads"``: an Array is a backend
 array (NumPy/CuPy), a Grad is an Array in a plain backward and a Tensor under
 ``create_graph=True``, and "Grads" is one Grad, or a tuple with one Grad (or
-None) per input. The names are strings for the reader; nothing defines them.
+None) per input. They are names for the reader, defined below as ``object``.
 
 The op refers to its output only weakly: the output holds the op (its
 ``grad_fn``), not the other way round, so no reference cycle keeps arrays alive.
@@ -47,6 +47,8 @@ from tinygrad_opt.autograd import anomaly
 from tinygrad_opt.autograd.grad_mode import flags
 
 import tinygrad_opt.tensor as tensor_module  # Function.apply makes Tensors
+
+Array = Grad = Grads = object  # the names of the signatures' hints (see above)
 
 
 class Function:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.tensor import Tensor
 
 

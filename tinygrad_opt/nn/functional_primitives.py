@@ -15,7 +15,7 @@ import math
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.tensor import Tensor
 
 

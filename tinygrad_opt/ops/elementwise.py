@@ -10,7 +10,7 @@ ops see inputs of one shape: broadcasting happened before them (see
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands
 
 import tinygrad_opt.tensor as tensor_module

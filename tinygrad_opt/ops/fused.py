@@ -16,7 +16,7 @@ itself on every training step (docs/benchmarks.md has the measurements):
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.shape import normalize_dim
@@ -138,10 +138,9 @@ class CrossEntropy(Function):
         largest = x.max(axis=1, keepdims=True)                         # (N, 1)
         shifted = x - xp.where(xp.isfinite(largest), largest, 0)       # (N, C)
         self.exps = xp.exp(shifted)                                    # (N, C)
-        sums = self.exps.sum(axis=1, keepdims=True)                    # (N, 1)
-        self.sums = sums
+        self.sums = self.exps.sum(axis=1, keepdims=True)               # (N, 1)
         self.rows = xp.arange(x.shape[0])                              # (N,)
-        picked = shifted[self.rows, target] - xp.log(sums[:, 0])       # log p[n, y_n]
+        picked = shifted[self.rows, target] - xp.log(self.sums[:, 0])  # log p[n, y_n]
         return -picked.sum() * scale
 
     def backward(self, grad_output: "Grad") -> "Grads":

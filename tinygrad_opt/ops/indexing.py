@@ -14,7 +14,7 @@ import weakref
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops.shape import as_operand, sum_to_shape
 

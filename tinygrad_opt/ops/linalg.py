@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.shape import as_operand, broadcast_to
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.shape import normalize_dim
 
@@ -28,8 +28,7 @@ class Max(Function):
 
     def forward(self, x: "Array", dims: tuple, keepdim: bool) -> "Array":
         self.dims = dims
-        largest = x.max(axis=dims, keepdims=keepdim)
-        return largest
+        return x.max(axis=dims, keepdims=keepdim)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import flags
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 
 import tinygrad_opt.tensor as tensor_module
 
