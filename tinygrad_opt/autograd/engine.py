@@ -69,7 +69,7 @@ def _inputs_as_used(function) -> tuple:
     (SetItem) whose input ``before`` is the old x: an op that used x before the
     write used ``before``, and its gradient must go there."""
     inputs = []
-    for tensor, version in zip(function.inputs, function.versions):
+    for tensor, version in zip(function.inputs, function.versions):  # (versions[-1]: output)
         while version >= 0 and tensor.grad_fn is not None and \
                 tensor.grad_fn.rewired_version >= version:  # (SetItem's own `before`: -1)
             tensor = tensor.grad_fn.inputs[0]

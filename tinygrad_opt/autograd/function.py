@@ -106,7 +106,7 @@ class Function:
     @property
     def saved_inputs(self) -> tuple:
         """The inputs, checked to be unchanged since forward."""
-        for tensor, version in zip(self.inputs, self.versions):
+        for tensor, version in zip(self.inputs, self.versions):  # (versions[-1]: the output)
             self._check_version(tensor, version, "an input")
         return self.inputs if flags.grad else tuple([x.data for x in self.inputs])
 
