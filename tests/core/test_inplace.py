@@ -193,6 +193,48 @@ def test_write_to_an_unrelated_tensor_is_fine(device):
 
 
 
+def test_mul_reads_only_the_input_the_wanted_gradient_needs(device):
+    # t * 2: t's gradient is 2·g, so t is not needed and a write to it does not raise
+    # (PyTorch saves only the other operand); t * w with w wanting a gradient needs t.
+    x = leaf([1.0, 2.0, 3.0], device)
+    t = x.clone()
+    z = (t * 2).sum()              # dz/dx = 2: the Mul reads the 2, not t
+    w = leaf([1.0, 1.0, 1.0], device)
+    y = (t * w).sum()              # dy/dw = t: t is read
+    t[0] = 100.0
+    z.backward(retain_graph=True)  # (y's backward goes through the same Clone)
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of Mul"):
+        y.backward()
+
+
+def test_matmul_reads_only_the_input_the_wanted_gradient_needs(device):
+    a = leaf([[1.0, 2.0]], device, requires_grad=False)
+    b = leaf([[3.0], [4.0]], device)
+    y = (a @ b).sum()              # dy/db = aᵀ: a is read, b is not
+    with tg.no_grad():
+        b += 1.0
+    y.backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [[1.0], [2.0]])
+    y = (a @ b).sum()
+    a[0, 0] = 7.0
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of MatMul"):
+        y.backward()
+
+
+def test_an_element_read_is_a_view_on_every_device(device):
+    # t[1] looks into t's memory (as CuPy and PyTorch give it; NumPy alone copies an
+    # element out), so it sees a later write, and an op that saved it raises.
+    t = leaf([1.0, 2.0, 3.0], device, requires_grad=False)
+    w = leaf(3.0, device)
+    element = t[1]
+    y = element * w
+    t[1] = 10.0
+    assert element.item() == 10.0 and element._version == t._version == 1
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of Mul, of shape \\(\\)"):
+        y.backward()
+
+
 VIEWS = {  # a view of t = [[1, 2], [3, 4]] and its values before t[0] is overwritten
     "getitem_row": (lambda t: t[0], [1.0, 2.0]),
     "reshape_then_slice": (lambda t: t.reshape(-1)[:2], [1.0, 2.0]),

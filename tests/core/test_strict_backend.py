@@ -102,3 +102,11 @@ def test_strict_and_cpu_give_the_same_results():
         results[device] = (y.item(), x.grad.numpy())
     assert results["cpu"][0] == results["strict"][0]
     np.testing.assert_array_equal(results["cpu"][1], results["strict"][1])
+
+
+def test_an_element_is_a_zero_d_view_as_in_cupy(array):
+    element = array[1, 0]          # NumPy would copy a scalar out; CuPy gives a 0-d view
+    assert type(element) is strict.StrictArray and element.shape == ()
+    array[1, 0] = 30.0
+    assert element.item() == 30.0
+    assert array[1][...].shape == (2,) and array[..., 0].shape == (2,)

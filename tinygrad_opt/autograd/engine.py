@@ -96,10 +96,11 @@ def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) 
             if receive(tensor, grad):
                 continue
             function = tensor.grad_fn
-            input_grads = _checked(function, function.backward(grad))
-            for tensor_input, input_grad in zip(function.inputs, input_grads):
-                if input_grad is not None:
-                    _add(grads, tensor_input, input_grad)
+            input_grads = _counted(function, function.backward(grad))
+            for tensor_input, input_grad, needed in zip(function.inputs, input_grads,
+                                                       function.needs_input_grad):
+                if input_grad is not None and needed:
+                    _add(grads, tensor_input, _checked(function, tensor_input, input_grad))
             if not retain_graph:
                 function.release()
 
@@ -113,33 +114,30 @@ def _add(grads, tensor, grad) -> None:
     grads[key] = grad
 
 
-def _checked(function, input_grads) -> tuple:
-    """What an op's backward returned, checked: one gradient (or None) per input, each
-    of its input's shape and dtype, and an array or a Tensor as the mode wants."""
-    name = function.name
-    if not isinstance(input_grads, tuple):
+def _counted(function, input_grads) -> tuple:
+    """What an op's backward returned, as a tuple: one gradient (or None) per input."""
+    if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(function.inputs):
-        raise RuntimeError(f"{name}.backward returned {len(input_grads)} gradients for "
-                           f"{len(function.inputs)} inputs")
-    checked = []
-    for tensor_input, grad, needed in zip(function.inputs, input_grads,
-                                         function.needs_input_grad):
-        if grad is None or not needed:
-            checked.append(None)
-            continue
-        if flags.grad or type(grad) not in backend.ARRAY_TYPES:
-            grad = _checked_kind(name, grad)
-        if grad.shape != tensor_input.shape:
-            raise RuntimeError(f"{name}.backward returned a gradient of shape {grad.shape} "
-                               f"for an input of shape {tensor_input.shape}")
-        if grad.dtype != tensor_input.dtype:
-            raise RuntimeError(f"{name}.backward returned a {grad.dtype} gradient for a "
-                               f"{tensor_input.dtype} input")
-        if flags.anomaly:
-            _check_finite(function, grad)
-        checked.append(grad)
-    return tuple(checked)
+        raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients "
+                           f"for {len(function.inputs)} inputs")
+    return input_grads
+
+
+def _checked(function, tensor_input, grad):
+    """One gradient checked: of its input's shape and dtype, and an array or a Tensor
+    as the mode wants. (The loop drops a None, and one for an input that needs none.)"""
+    if flags.grad or type(grad) not in backend.ARRAY_TYPES:
+        grad = _checked_kind(function.name, grad)
+    if grad.shape != tensor_input.data.shape:
+        raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
+                           f"{grad.shape} for an input of shape {tensor_input.shape}")
+    if grad.dtype != tensor_input.data.dtype:
+        raise RuntimeError(f"{function.name}.backward returned a {grad.dtype} gradient for "
+                           f"a {tensor_input.dtype} input")
+    if flags.anomaly:
+        _check_finite(function, grad)
+    return grad
 
 
 def _checked_kind(name, grad):

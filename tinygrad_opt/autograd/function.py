@@ -106,15 +106,23 @@ class Function:
     @property
     def saved_inputs(self) -> tuple:
         """The inputs, checked to be unchanged since forward."""
-        for tensor, version in zip(self.inputs, self.versions):  # (versions[-1]: the output)
-            self._check_version(tensor, version, "an input")
-        return self.inputs if flags.grad else tuple([x.data for x in self.inputs])
+        return tuple([self.saved_input(i) for i in range(len(self.inputs))])
+
+    def saved_input(self, i: int):
+        """Input i alone, checked: an op whose gradients need only some of its inputs
+        (``a * b``: b for a's gradient) reads just those, so a write to the others does
+        not raise (PyTorch saves only what the wanted gradients need)."""
+        x = self.inputs[i]
+        if x._versions[0] != self.versions[i]:
+            self._modified(x, self.versions[i], "an input")
+        return x if flags.grad else x.data
 
     @property
     def saved_output(self):
         """The output, checked to be unchanged since forward."""
         output = self.output_ref()
-        self._check_version(output, self.versions[-1], "its output")
+        if output._versions[0] != self.versions[-1]:
+            self._modified(output, self.versions[-1], "its output")
         return output if flags.grad else output.data
 
     @property
@@ -126,13 +134,12 @@ class Function:
             return tensor_xp
         return backend.xp_of(self.inputs[0].data)
 
-    def _check_version(self, tensor, version, what) -> None:
-        if tensor._version != version:
-            raise RuntimeError(
-                f"one of the tensors needed for gradient computation has been modified by an "
-                f"in-place operation: {what} of {self.name}, of shape {tensor.shape}, is at "
-                f"version {tensor._version}; expected version {version}. Use .clone() before "
-                "changing a tensor in place that an op still needs.")
+    def _modified(self, tensor, version, what) -> None:
+        raise RuntimeError(
+            f"one of the tensors needed for gradient computation has been modified by an "
+            f"in-place operation: {what} of {self.name}, of shape {tensor.shape}, is at "
+            f"version {tensor._version}; expected version {version}. Use .clone() before "
+            "changing a tensor in place that an op still needs.")
 
     @property
     def output(self):

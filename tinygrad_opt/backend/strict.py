@@ -104,8 +104,10 @@ class StrictArray(NDArrayOperatorsMixin):
     def __bool__(self):
         return bool(self._array)  # CuPy allows this for one-element arrays
 
-    def __getitem__(self, index):
-        return _wrap(self._array[_unwrap_tree(index, "indexing")])
+    def __getitem__(self, index):  # CuPy returns x[1] as a 0-d view of x's memory; NumPy
+        index = _unwrap_tree(index, "indexing")  # copies it out, unless the index ends
+        index = index if type(index) is tuple else (index,)  # with ... (the same elements)
+        return _wrap(self._array[index if any(i is Ellipsis for i in index) else (*index, ...)])
 
     def __setitem__(self, index, value):
         self._array[_unwrap_tree(index, "indexing")] = _unwrap(value, "assignment")

@@ -50,9 +50,8 @@ class Mul(Function):
         return a * b
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        a, b = self.saved_inputs
-        grad_a = grad_output * b if self.needs_input_grad[0] else None
-        grad_b = grad_output * a if self.needs_input_grad[1] else None
+        grad_a = grad_output * self.saved_input(1) if self.needs_input_grad[0] else None
+        grad_b = grad_output * self.saved_input(0) if self.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -310,7 +309,7 @@ def _binary(op, name, a, b, reflected=False):
     b = as_operand(b, a, name)
     if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
-    if a.shape != b.shape and (b.ndim or b.requires_grad):  # a 0-d constant fits any shape
+    if a.data.shape != b.data.shape and (b.data.ndim or b.requires_grad):  # 0-d fits all
         a, b = broadcast_operands(name, a, b)
     return op.apply(b, a) if reflected else op.apply(a, b)
 

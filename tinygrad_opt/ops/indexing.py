@@ -25,9 +25,10 @@ class GetItem(Function):
     """y = x[index].   dL/dx = zeros with dL/dy scatter-added at ``index``."""
 
     def forward(self, x: "Array", index) -> "Array":
-        self.index = index
-        self.input_shape = x.shape
-        return x[index]
+        self.index, self.input_shape = index, x.shape
+        index = index if type(index) is tuple else (index,)  # a trailing ... changes nothing
+        return x[index if any(i is Ellipsis for i in index) else (*index, ...)]  # but that x[1]
+        # is a 0-d view of x's memory on every backend (NumPy alone would copy it out)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return IndexAdd.apply(grad_output, index=self.index, shape=self.input_shape)

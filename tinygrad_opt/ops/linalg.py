@@ -17,11 +17,12 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, grad_output: "Grad") -> "Grads":  # grad_output (..., n, m)
-        (a, b), xp = self.saved_inputs, self.xp
-        grad_a = grad_b = None
+        xp, grad_a, grad_b = self.xp, None, None  # each gradient reads the other input only
         if self.needs_input_grad[0]:
+            b = self.saved_input(1)
             grad_a = grad_output @ xp.swapaxes(b, -1, -2)     # (..., n, m) @ (..., m, k)
         if self.needs_input_grad[1]:
+            a = self.saved_input(0)
             grad_b = xp.swapaxes(a, -1, -2) @ grad_output     # (..., k, n) @ (..., n, m)
         return grad_a, grad_b
 
