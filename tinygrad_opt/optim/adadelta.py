@@ -6,7 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, check_unit_closed,
-                                          elementwise)
+                                          elementwise, maximize_and_decay, state_arrays)
 
 
 class Adadelta(Optimizer):
@@ -54,19 +54,10 @@ class Adadelta(Optimizer):
         lr = group["lr"]
         rho = group["rho"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
-        if len(state) == 0:
-            state["step"] = 0
-            state["square_avg"] = xp.zeros_like(theta)
-            state["acc_delta"] = xp.zeros_like(theta)
-        v = state["square_avg"]
-        u = state["acc_delta"]
-        state["step"] += 1
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1  (PyTorch's count)
+        v, u = state_arrays(state, theta, "square_avg", "acc_delta")   # v, u start at 0
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
         v[...] = rho * v + (1 - rho) * g * g                   # v ← ρ·v + (1−ρ)·g²
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g        # Δx ← √(u + ε) / √(v + ε) · g
         u[...] = rho * u + (1 - rho) * delta * delta           # u ← ρ·u + (1−ρ)·Δx²

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
+from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
+                                          maximize_and_decay)
 
 
 class Adagrad(Optimizer):
@@ -54,19 +55,13 @@ class Adagrad(Optimizer):
         xp = backend.xp_of(theta)
         lr = group["lr"]
         lr_decay = group["lr_decay"]
-        weight_decay = group["weight_decay"]
         eps = group["eps"]
-        if len(state) == 0:
-            state["step"] = 0
+        t = state["step"] = state.get("step", 0) + 1           # t ← t + 1
+        if "sum" not in state:
             state["sum"] = xp.full_like(theta, group["initial_accumulator_value"])
         s = state["sum"]
-        state["step"] += 1
-        t = state["step"]
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
         lr_t = lr / (1 + (t - 1) * lr_decay)                   # γ̃ ← γ / (1 + (t−1)·η)
         s += g * g                                             # s ← s + g²
         theta -= lr_t * g / (xp.sqrt(s) + eps)                 # θ ← θ − γ̃·g / (√s + ε)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative, elementwise
+from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
+                                          maximize_and_decay, state_arrays)
 
 
 class Adam(Optimizer):
@@ -71,24 +72,10 @@ class Adam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
-        if len(state) == 0:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(theta)
-            state["exp_avg_sq"] = xp.zeros_like(theta)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = xp.zeros_like(theta)
-        m = state["exp_avg"]
-        v = state["exp_avg_sq"]
-        state["step"] += 1
-        t = state["step"]
+        t = state["step"] = state.get("step", 0) + 1           # t ← t + 1
+        m, v = state_arrays(state, theta, "exp_avg", "exp_avg_sq")   # m, v start at 0
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            theta *= 1 - lr * weight_decay                     # θ ← θ − γ·λ·θ
-        elif weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)    # g ← −g; θ ← θ − γ·λ·θ or g ← g + λ·θ
         m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
         v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
         if group["bias_correction"]:
@@ -97,7 +84,7 @@ class Adam(Optimizer):
             c1 = c2 = 1.0                                      # c1 ← 1,  c2 ← 1   (the notes)
         m_hat = m / c1                                         # m̂ ← m / c1
         if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]
+            [v_max] = state_arrays(state, theta, "max_exp_avg_sq")   # v_max starts at 0
             xp.maximum(v_max, v, out=v_max)                    # v_max ← max(v_max, v)
             v_hat = v_max / c2                                 # v̂ ← v_max / c2
         else:

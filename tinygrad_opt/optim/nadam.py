@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.optim.optimizer import Optimizer, check_betas, check_non_negative, elementwise
+from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
+                                          maximize_and_decay, state_arrays)
 
 
 class NAdam(Optimizer):
@@ -65,24 +66,12 @@ class NAdam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
         psi = group["momentum_decay"]
-        if len(state) == 0:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = xp.zeros_like(theta)
-            state["exp_avg_sq"] = xp.zeros_like(theta)
-        m = state["exp_avg"]
-        v = state["exp_avg_sq"]
-        state["step"] += 1
-        t = state["step"]
+        t = state["step"] = state.get("step", 0) + 1           # t ← t + 1
+        state.setdefault("mu_product", 1.0)                    # Π_0 = 1
+        m, v = state_arrays(state, theta, "exp_avg", "exp_avg_sq")   # m, v start at 0
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            theta *= 1 - lr * weight_decay                     # θ ← θ − γ·λ·θ
-        elif weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)    # g ← −g; θ ← θ − γ·λ·θ or g ← g + λ·θ
         mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * psi))           # μ_t ← β1·(1 − ½·0.96^(t·ψ))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))  # μ_{t+1}
         state["mu_product"] *= mu_t                            # Π_t ← Π_{t−1}·μ_t

@@ -285,6 +285,40 @@ class Optimizer:
         self.__dict__.update(state)
 
 
+# --- the opening that every first-order rule's update shares ---
+
+def maximize_and_decay(theta, g, group: dict):
+    """The lines every first-order rule begins with, with weight decay λ and learning rate γ::
+
+        g ← −g                  if maximize
+        θ ← θ − γ·λ·θ           if λ ≠ 0 and decoupled_weight_decay    (AdamW: θ shrinks)
+        g ← g + λ·θ             if λ ≠ 0 otherwise                     (L2 penalty λ/2·‖θ‖²)
+
+    Returns the g that the rule goes on with: a new array where a line changed it
+    (the caller's gradient is never written). θ shrinks in place. A rule without
+    the ``decoupled_weight_decay`` option always takes the L2 line.
+    """
+    weight_decay = group["weight_decay"]
+    if group["maximize"]:
+        g = -g                                                 # g ← −g
+    if weight_decay != 0 and group.get("decoupled_weight_decay", False):
+        theta *= 1 - group["lr"] * weight_decay                # θ ← θ − γ·λ·θ
+    elif weight_decay != 0:
+        g = g + weight_decay * theta                           # g ← g + λ·θ
+    return g
+
+
+def state_arrays(state: dict, theta, *names: str) -> list:
+    """``[state[name] for name in names]``: one parameter's state arrays, each made
+    the first time it is asked for, as zeros of θ's shape, dtype and device (the
+    running averages of every rule start at 0). The rule writes them in place
+    (``m[...] = ...``), so they carry over to the next step."""
+    for name in names:
+        if name not in state:
+            state[name] = backend.xp_of(theta).zeros_like(theta)
+    return [state[name] for name in names]
+
+
 _SCALAR_STATE = ("step", "mu_product")  # kept as Python numbers, never cast
 
 

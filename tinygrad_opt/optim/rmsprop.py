@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
+from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
+                                          maximize_and_decay, state_arrays)
 
 
 class RMSprop(Optimizer):
@@ -64,30 +65,19 @@ class RMSprop(Optimizer):
         lr = group["lr"]
         alpha = group["alpha"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
         momentum = group["momentum"]
-        if len(state) == 0:
-            state["step"] = 0
-            state["square_avg"] = xp.zeros_like(theta)
-        if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = xp.zeros_like(theta)
-        if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = xp.zeros_like(theta)
-        v = state["square_avg"]
-        state["step"] += 1
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1  (PyTorch's count)
+        [v] = state_arrays(state, theta, "square_avg")         # v starts at 0
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
         v[...] = alpha * v + (1 - alpha) * g * g               # v ← α·v + (1−α)·g²
         v_tilde = v                                            # ṽ ← v
         if group["centered"]:
-            g_avg = state["grad_avg"]
+            [g_avg] = state_arrays(state, theta, "grad_avg")   # ḡ starts at 0
             g_avg[...] = alpha * g_avg + (1 - alpha) * g       # ḡ ← α·ḡ + (1−α)·g
             v_tilde = v - g_avg * g_avg                        # ṽ ← v − ḡ²
         if momentum > 0:
-            b = state["momentum_buffer"]
+            [b] = state_arrays(state, theta, "momentum_buffer")    # b starts at 0
             b[...] = momentum * b + g / (xp.sqrt(v_tilde) + eps)   # b ← μ·b + g / (√ṽ + ε)
             theta -= lr * b                                    # θ ← θ − γ·b
         else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
+from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
+                                          maximize_and_decay)
 
 
 class SGD(Optimizer):
@@ -79,12 +80,8 @@ class SGD(Optimizer):
         lr = group["lr"]
         momentum = group["momentum"]
         dampening = group["dampening"]
-        weight_decay = group["weight_decay"]
 
-        if group["maximize"]:
-            g = -g                                             # g ← −g
-        if weight_decay != 0:
-            g = g + weight_decay * theta                       # g ← g + λ·θ
+        g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
         if momentum != 0 and group["momentum_form"] == "notes":
             v = state.get("velocity")
             if v is None:
