@@ -108,3 +108,15 @@ def test_initialisers_follow_manual_seed():
     tg.manual_seed(11)
     b = nn.Linear(5, 5).weight.numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_layer_defaults_take_fan_in_from_the_weight_grouped_conv_included():
+    # Conv2d(8, 6, 3, groups=2): weight (6, 4, 3, 3), fan_in = 4·3·3 = 36, as PyTorch
+    conv = nn.Conv2d(8, 6, 3, groups=2)
+    linear = nn.Linear(50, 400)
+    for layer, fan_in in ((conv, 36), (linear, 50)):
+        bound = 1 / math.sqrt(fan_in)
+        for parameter in (layer.weight, layer.bias):
+            values = np.abs(parameter.numpy())
+            assert values.max() <= bound and values.max() > 0.8 * bound
+    assert nn.Linear(3, 2, bias=False).bias is None

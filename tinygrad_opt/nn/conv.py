@@ -41,8 +41,6 @@ The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``
 
 from __future__ import annotations
 
-import math
-
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.functional_conv import (_check_pool_padding, _pair, avg_pool2d, conv2d,
                                              max_pool2d)
@@ -83,18 +81,12 @@ class Conv2d(Module):
         self.groups = groups
         self.weight = empty_parameter(
             (out_channels, in_channels // groups) + self.kernel_size, device, dtype)
-        if bias:
-            self.bias = empty_parameter((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", empty_parameter((out_channels,), device, dtype)
+                                if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k·k
 
     def forward(self, x: Tensor) -> Tensor:
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,

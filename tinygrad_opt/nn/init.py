@@ -69,6 +69,17 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return fan_in, fan_out
 
 
+def layer_defaults_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default init of Linear and Conv layers (their ``reset_parameters``):
+    W ~ kaiming_uniform(a=√5), which is U(−1/√fan_in, 1/√fan_in), and b ~ the same
+    U(−1/√fan_in, 1/√fan_in), fan_in from W (``in_features``, or in/groups · kernel)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.activation import ReLU
@@ -31,18 +29,12 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = empty_parameter((out_features, in_features), device, dtype)
-        if bias:
-            self.bias = empty_parameter((out_features,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", empty_parameter((out_features,), device, dtype)
+                                if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_defaults_(self.weight, self.bias)  # U(±1/√in_features), as PyTorch
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)  # (..., in) -> (..., out)
