@@ -52,10 +52,8 @@ class Tensor:
         if dtype is not None and array.dtype != backend.as_dtype(dtype):
             array = array.astype(backend.as_dtype(dtype))
         self.data = array
-        self.grad = None
-        self.grad_fn = None
+        self.grad = self.grad_fn = self._hooks = None
         self.requires_grad = False
-        self._hooks = None
         self._retains_grad = False
         self._versions = versions if array is data else [0]  # see _version
         if requires_grad:
@@ -66,10 +64,8 @@ class Tensor:
         """Wrap an array an op produced (no checks, no copy: the fast path)."""
         tensor = object.__new__(Tensor)
         tensor.data = data
-        tensor.grad = None
-        tensor.grad_fn = None
+        tensor.grad = tensor.grad_fn = tensor._hooks = None
         tensor.requires_grad = requires_grad
-        tensor._hooks = None
         tensor._retains_grad = False
         tensor._versions = [0]
         return tensor
