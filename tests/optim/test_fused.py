@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt import optim
+from tinygrad_opt.optim import fused
 
 CASES = [
     (optim.SGD, dict(lr=0.1)),
@@ -77,6 +78,53 @@ def test_fused_kernel_matches_the_readable_update(device, optimizer_class, optio
     for ours, theirs in zip(fused_params, readable_params):
         np.testing.assert_allclose(ours, theirs, **tolerance)
     for ours, theirs in zip(fused_state, readable_state):
-        assert ours.keys() == theirs.keys()
+        assert list(ours) == list(theirs)  # the same keys, made in the same order
         for key in ours:
             np.testing.assert_allclose(ours[key], theirs[key], **tolerance, err_msg=key)
+
+
+@pytest.mark.parametrize("optimizer_class, options", CASES,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _) in enumerate(CASES)])
+def test_gpu_twins_set_up_the_readable_state_and_call_their_kernels_as_declared(
+        monkeypatch, optimizer_class, options):
+    """The host part of each GPU twin, without a GPU: NumPy stands in for CuPy and a
+    recorder for each compiled kernel. After every step the twin's state has the
+    readable rule's keys in the same order, an int 'step' and arrays like θ; each
+    kernel gets one argument per declared parameter, of the declared kind (T: the
+    gradient or a scalar of θ's dtype; bool: a bool), and its outputs are θ and the
+    state's arrays, in the state's order (the arithmetic is tested on a GPU, above)."""
+    launches = []
+
+    def recorder(name, inputs, outputs, body):
+        return lambda *args: launches.append((inputs.split(","), outputs.split(","), args))
+    monkeypatch.setattr(fused, "_kernel", recorder)
+    monkeypatch.setattr(fused, "_cupy", lambda: np)
+    rng = np.random.default_rng(0)
+    readable_theta = rng.standard_normal((3, 4)).astype(np.float32)
+    twin_theta = readable_theta.copy()
+    optimizer = optimizer_class([tg.tensor(readable_theta.copy(), requires_grad=True)], **options)
+    group = optimizer.param_groups[0]
+    twin = fused.GPU_KERNELS[type(optimizer).update.__qualname__]
+    readable_state, twin_state = {}, {}
+    for step in range(1, 4):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        optimizer.update(readable_theta, g, readable_state, group)
+        twin(twin_theta, g, twin_state, group)
+        assert list(twin_state) == list(readable_state)
+        for key, value in twin_state.items():
+            if key == "step":
+                assert type(value) is int and value == readable_state[key] == step
+            elif key == "mu_product":
+                assert type(value) is float and value == pytest.approx(readable_state[key])
+            else:
+                assert type(value) is np.ndarray and value.dtype == twin_theta.dtype
+                assert value.shape == twin_theta.shape
+        inputs, outputs, args = launches[-1]
+        assert len(args) == len(inputs) + len(outputs)
+        for declared, arg in zip(inputs, args):
+            kind = declared.split()[0]
+            assert (type(arg) is bool) if kind == "bool" else (
+                arg is g or type(arg) is np.float32), (declared, arg)
+        arrays = [value for value in twin_state.values() if isinstance(value, np.ndarray)]
+        assert [id(a) for a in args[len(inputs):]] == [id(a) for a in [twin_theta] + arrays]
+    assert len(launches) == 3

@@ -6,7 +6,8 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, check_unit_closed,
-                                          elementwise, maximize_and_decay, state_arrays)
+                                          elementwise, maximize_and_decay)
+from tinygrad_opt.optim.state import state_arrays
 
 
 class Adadelta(Optimizer):

@@ -6,7 +6,8 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
-                                          maximize_and_decay, state_arrays)
+                                          maximize_and_decay)
+from tinygrad_opt.optim.state import state_arrays
 
 
 class Adam(Optimizer):

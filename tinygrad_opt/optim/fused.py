@@ -13,8 +13,10 @@ Three kinds of twin:
   about fifteen per tensor for Adam, each reading and writing the whole tensor
   again. Here the same math runs in one ``cupy.ElementwiseKernel``: one launch,
   one pass over memory. Each kernel function has the signature of
-  ``Optimizer.update(theta, g, state, group)``, keeps the same ``state`` keys,
-  and its body repeats the readable update's math lines in the same order.
+  ``Optimizer.update(theta, g, state, group)``, sets up the readable rule's
+  ``state`` as the rule does (the same keys in the same order, with
+  ``state_arrays`` of optim/state.py), and its body repeats the readable
+  update's math lines in the same order.
 * **Compiled CPU kernels** (``device='cpu'``, with Numba: ``pip install
   "tinygrad_opt[fast]"``). The same idea on the CPU: one Numba-compiled loop per
   rule, one pass over memory on all cores, one call for a whole parameter group
@@ -36,6 +38,7 @@ import copy
 import functools
 
 from tinygrad_opt import backend
+from tinygrad_opt.optim.state import state_arrays
 
 CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk_bytes = None: never
 # fused=None on 'cpu': a smaller group keeps the readable rule, as fast there (a compiled call
@@ -187,16 +190,9 @@ def sgd(theta, g, state: dict, group: dict) -> None:
 
 def adam(theta, g, state: dict, group: dict) -> None:
     """Fused twin of ``Adam.update`` (and so of AdamW, with decoupled weight decay)."""
-    cupy = _cupy()
-    if len(state) == 0:
-        state["step"] = 0
-        state["exp_avg"] = cupy.zeros_like(theta)
-        state["exp_avg_sq"] = cupy.zeros_like(theta)
+    t = state["step"] = state.get("step", 0) + 1               # t ← t + 1
+    m, v = state_arrays(state, theta, "exp_avg", "exp_avg_sq")  # m, v start at 0
     amsgrad = group["amsgrad"]
-    if amsgrad and "max_exp_avg_sq" not in state:
-        state["max_exp_avg_sq"] = cupy.zeros_like(theta)
-    state["step"] += 1
-    t = state["step"]
     beta1, beta2 = group["betas"]
     decoupled = group["decoupled_weight_decay"]
     corrected = group.get("bias_correction", True)              # False: c1 = c2 = 1 (the notes)
@@ -216,24 +212,22 @@ def adam(theta, g, state: dict, group: dict) -> None:
         theta -= lr * m_hat / (sqrt(v_hat) + eps);               // θ ← θ − γ·m̂ / (√v̂ + ε)
     """
     if amsgrad:
+        [v_max] = state_arrays(state, theta, "max_exp_avg_sq")  # v_max starts at 0
         kernel = _kernel("adam_amsgrad", inputs, "T theta, T m, T v, T v_max", body.format(
             v_hat="v_max = max(v_max, v); T v_hat = v_max / bias_correction2;"))
-        kernel(g, *scalars, decoupled, theta, state["exp_avg"], state["exp_avg_sq"],
-               state["max_exp_avg_sq"])
+        kernel(g, *scalars, decoupled, theta, m, v, v_max)
     else:
         kernel = _kernel("adam", inputs, "T theta, T m, T v",
                          body.format(v_hat="T v_hat = v / bias_correction2;"))
-        kernel(g, *scalars, decoupled, theta, state["exp_avg"], state["exp_avg_sq"])
+        kernel(g, *scalars, decoupled, theta, m, v)
 
 
 def adagrad(theta, g, state: dict, group: dict) -> None:
     """Fused twin of ``Adagrad.update``."""
     cupy = _cupy()
-    if len(state) == 0:
-        state["step"] = 0
+    t = state["step"] = state.get("step", 0) + 1               # t ← t + 1
+    if "sum" not in state:
         state["sum"] = cupy.full_like(theta, group["initial_accumulator_value"])
-    state["step"] += 1
-    t = state["step"]
     lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])      # γ̃ ← γ / (1 + (t−1)·η)
     _kernel("adagrad", "T g, T lr_t, T eps, T weight_decay, T sign", "T theta, T s", """
         T d = sign * g + weight_decay * theta;     // g ← ±g + λ·θ
@@ -245,16 +239,11 @@ def adagrad(theta, g, state: dict, group: dict) -> None:
 
 def rmsprop(theta, g, state: dict, group: dict) -> None:
     """Fused twin of ``RMSprop.update`` (plain, centered, with momentum)."""
-    cupy = _cupy()
-    if len(state) == 0:
-        state["step"] = 0
-        state["square_avg"] = cupy.zeros_like(theta)
+    state["step"] = state.get("step", 0) + 1                   # t ← t + 1  (PyTorch's count)
     centered, momentum = group["centered"], group["momentum"]
-    if momentum > 0 and "momentum_buffer" not in state:
-        state["momentum_buffer"] = cupy.zeros_like(theta)
-    if centered and "grad_avg" not in state:
-        state["grad_avg"] = cupy.zeros_like(theta)
-    state["step"] += 1
+    buffers = state_arrays(state, theta, "square_avg",         # v, ḡ, b start at 0
+                           *(["grad_avg"] if centered else []),
+                           *(["momentum_buffer"] if momentum > 0 else []))
     outputs = ["T theta", "T v"] + (["T g_avg"] if centered else []) + \
         (["T b"] if momentum > 0 else [])
     body = """
@@ -279,8 +268,6 @@ def rmsprop(theta, g, state: dict, group: dict) -> None:
     kernel = _kernel(f"rmsprop_{int(centered)}{int(momentum > 0)}",
                      "T g, T lr, T alpha, T eps, T weight_decay, T sign, T momentum",
                      ", ".join(outputs), body)
-    buffers = [state["square_avg"]] + ([state["grad_avg"]] if centered else []) + \
-        ([state["momentum_buffer"]] if momentum > 0 else [])
     kernel(g, *_scalars(theta, group["lr"], group["alpha"], group["eps"],
                         group["weight_decay"], -1.0 if group["maximize"] else 1.0, momentum),
            theta, *buffers)
@@ -288,12 +275,8 @@ def rmsprop(theta, g, state: dict, group: dict) -> None:
 
 def adadelta(theta, g, state: dict, group: dict) -> None:
     """Fused twin of ``Adadelta.update``."""
-    cupy = _cupy()
-    if len(state) == 0:
-        state["step"] = 0
-        state["square_avg"] = cupy.zeros_like(theta)
-        state["acc_delta"] = cupy.zeros_like(theta)
-    state["step"] += 1
+    state["step"] = state.get("step", 0) + 1                   # t ← t + 1  (PyTorch's count)
+    v, u = state_arrays(state, theta, "square_avg", "acc_delta")  # v, u start at 0
     _kernel("adadelta", "T g, T lr, T rho, T eps, T weight_decay, T sign", "T theta, T v, T u", """
         T d = sign * g + weight_decay * theta;             // g ← ±g + λ·θ
         v = rho * v + (1 - rho) * d * d;                   // v ← ρ·v + (1−ρ)·g²
@@ -302,19 +285,14 @@ def adadelta(theta, g, state: dict, group: dict) -> None:
         theta -= lr * delta;                               // θ ← θ − γ·Δx
     """)(g, *_scalars(theta, group["lr"], group["rho"], group["eps"], group["weight_decay"],
                       -1.0 if group["maximize"] else 1.0),
-         theta, state["square_avg"], state["acc_delta"])
+         theta, v, u)
 
 
 def nadam(theta, g, state: dict, group: dict) -> None:
     """Fused twin of ``NAdam.update`` (the μ schedule is computed on the host)."""
-    cupy = _cupy()
-    if len(state) == 0:
-        state["step"] = 0
-        state["mu_product"] = 1.0
-        state["exp_avg"] = cupy.zeros_like(theta)
-        state["exp_avg_sq"] = cupy.zeros_like(theta)
-    state["step"] += 1
-    t = state["step"]
+    t = state["step"] = state.get("step", 0) + 1               # t ← t + 1
+    state.setdefault("mu_product", 1.0)                        # Π_0 = 1
+    m, v = state_arrays(state, theta, "exp_avg", "exp_avg_sq")  # m, v start at 0
     beta1, beta2 = group["betas"]
     psi = group["momentum_decay"]
     mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
@@ -336,7 +314,7 @@ def nadam(theta, g, state: dict, group: dict) -> None:
     """)(g, *_scalars(theta, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
                       -1.0 if group["maximize"] else 1.0, mu_t, mu_next, mu_product,
                       1 - beta2 ** t),
-         bool(group["decoupled_weight_decay"]), theta, state["exp_avg"], state["exp_avg_sq"])
+         bool(group["decoupled_weight_decay"]), theta, m, v)
 
 
 GPU_KERNELS = {"SGD.update": sgd, "Adam.update": adam, "Adagrad.update": adagrad,

@@ -16,10 +16,12 @@ updates the whole group in one compiled call: a model of 100 tensors is one
 call, not 100 Python calls.
 
 Each kernel below is the twin of one ``update``: the host part creates the same
-state (PyTorch's key names, arrays of the parameter's shape and dtype, Python
-int ``'step'``) and computes the same Python-side scalars (bias corrections,
-learning-rate decay, ``1 − β1``); the compiled loop repeats the readable rule's
-math lines in the same order, the math as comments. Scalars are cast to the
+state as the readable rule, with the same set-up (``state_arrays`` of
+optim/state.py: PyTorch's key names in the rule's order, arrays of the
+parameter's shape and dtype, Python int ``'step'``), and computes the same
+Python-side scalars (bias corrections, learning-rate decay, ``1 − β1``); the
+compiled loop repeats the readable rule's math lines in the same order, the
+math as comments. Scalars are cast to the
 parameters' dtype, as NumPy casts a Python float, so float32 parameters get
 float32 arithmetic and the numbers equal the readable rule's up to rounding
 (tests/optim/test_fused_cpu.py compares them step by step).
@@ -53,6 +55,8 @@ import numba
 import numpy as np
 from numba import prange
 from numba.typed import List
+
+from tinygrad_opt.optim.state import state_arrays
 
 BLOCK = 16_384  # elements per unit of parallel work: a block never spans two tensors
 PARALLEL_SIZE = 1 << 20  # a group of fewer parameters runs on one thread
@@ -303,13 +307,10 @@ def adam(thetas, gs, states, group, lists: ListCache) -> None:
     T = thetas[0].dtype.type
     beta1, beta2 = group["betas"]
     for theta, state in zip(thetas, states):
-        if len(state) == 0:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(theta)
-            state["exp_avg_sq"] = np.zeros_like(theta)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = np.zeros_like(theta)
-        state["step"] += 1
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1
+        state_arrays(state, theta, "exp_avg", "exp_avg_sq")    # m, v start at 0
+        if group["amsgrad"]:
+            state_arrays(state, theta, "max_exp_avg_sq")       # v_max starts at 0
     steps = [state["step"] for state in states]
     corrected = group.get("bias_correction", True)               # False: c1 = c2 = 1 (the notes)
     v_maxs = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else thetas
@@ -344,10 +345,9 @@ def adagrad(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adagrad.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     for theta, state in zip(thetas, states):
-        if len(state) == 0:
-            state["step"] = 0
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1
+        if "sum" not in state:
             state["sum"] = np.full_like(theta, group["initial_accumulator_value"])
-        state["step"] += 1
     lr_t = [group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])   # γ̃ ← γ / (1 + (t−1)·η)
             for state in states]
     _launch(adagrad_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
@@ -388,15 +388,11 @@ def rmsprop(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``RMSprop.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     momentum, centered = group["momentum"], group["centered"]
+    names = ["square_avg"] + (["grad_avg"] if centered else []) + \
+        (["momentum_buffer"] if momentum > 0 else [])
     for theta, state in zip(thetas, states):
-        if len(state) == 0:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(theta)
-        if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = np.zeros_like(theta)
-        if centered and "grad_avg" not in state:
-            state["grad_avg"] = np.zeros_like(theta)
-        state["step"] += 1
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1  (PyTorch's count)
+        state_arrays(state, theta, *names)                     # v, ḡ, b start at 0
     g_avgs = [state["grad_avg"] for state in states] if centered else thetas
     buffers = [state["momentum_buffer"] for state in states] if momentum > 0 else thetas
     _launch(rmsprop_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
@@ -433,11 +429,8 @@ def adadelta(thetas, gs, states, group, lists: ListCache) -> None:
     """Compiled twin of ``Adadelta.update`` for a group's parameters of one dtype."""
     T = thetas[0].dtype.type
     for theta, state in zip(thetas, states):
-        if len(state) == 0:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(theta)
-            state["acc_delta"] = np.zeros_like(theta)
-        state["step"] += 1
+        state["step"] = state.get("step", 0) + 1               # t ← t + 1  (PyTorch's count)
+        state_arrays(state, theta, "square_avg", "acc_delta")  # v, u start at 0
     _launch(adadelta_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
             lists.state("square_avg", states),
             lists.state("acc_delta", states),
@@ -482,13 +475,9 @@ def nadam(thetas, gs, states, group, lists: ListCache) -> None:
     beta1, beta2 = group["betas"]
     mu_t, mu_next = [], []
     for theta, state in zip(thetas, states):
-        if len(state) == 0:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = np.zeros_like(theta)
-            state["exp_avg_sq"] = np.zeros_like(theta)
-        state["step"] += 1
-        t = state["step"]
+        t = state["step"] = state.get("step", 0) + 1           # t ← t + 1
+        state.setdefault("mu_product", 1.0)                    # Π_0 = 1
+        state_arrays(state, theta, "exp_avg", "exp_avg_sq")    # m, v start at 0
         mu_t.append(beta1 * (1 - 0.5 * 0.96 ** (t * psi)))            # μ_t ← β1·(1 − ½·0.96^(t·ψ))
         mu_next.append(beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi)))   # μ_{t+1}
         state["mu_product"] *= mu_t[-1]                               # Π_t ← Π_{t−1}·μ_t
