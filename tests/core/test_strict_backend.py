@@ -111,14 +111,3 @@ def test_an_element_is_a_zero_d_view_as_in_cupy(array):
     assert element.item() == 30.0
     assert array[1][...].shape == (2,) and array[..., 0].shape == (2,)
 
-
-@pytest.mark.parametrize("value, dtype", [(0.999, "float32"), (-0.0, "float64"), (3, "int64"),
-                                          (True, "bool")])
-def test_a_python_number_becomes_a_zero_d_array_on_the_device(device, value, dtype):
-    like = tg.zeros(3, device=device).data
-    array = backend.scalar(value, backend.as_dtype(dtype), like)
-    assert backend.device_of(array) == device
-    assert array.shape == () and array.dtype == backend.as_dtype(dtype)
-    host = backend.to_host(array)
-    assert host.item() == np.asarray(value, dtype=dtype).item()
-    assert np.signbit(host) == np.signbit(value)  # -0.0 keeps its sign

@@ -86,14 +86,6 @@ def is_array(obj) -> bool:
     return type(obj) in _device_of_type
 
 
-def scalar(value, dtype, like):
-    """A Python number as a 0-d array of ``dtype`` on the device of ``like``. On a GPU
-    it is written by a fill kernel, which the host does not wait for (``asarray``
-    would copy the number from the host and wait for the copy)."""
-    xp = xp_of(like)
-    return xp.full((), value, dtype=dtype) if xp is cupy else xp.asarray(value, dtype=dtype)
-
-
 def as_array(value):
     """Make an op's result an array: NumPy turns 0-d results into scalars."""
     if type(value) in _device_of_type:

@@ -68,7 +68,7 @@ def as_operand(value, like, op_name: str):
         dtype = like.data.dtype  # a float meeting an integer tensor is float32
         if isinstance(value, float) and dtype.kind != "f":
             dtype = backend.float32
-        return Tensor._make(backend.scalar(value, dtype, like.data))
+        return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
         return as_operand(Tensor(value), like, op_name)  # it keeps its device: check it
     if like.device != "cpu":
