@@ -104,9 +104,11 @@ class StrictArray(NDArrayOperatorsMixin):
     def __bool__(self):
         return bool(self._array)  # CuPy allows this for one-element arrays
 
-    def __getitem__(self, index):  # CuPy returns x[1] as a 0-d view of x's memory; NumPy
-        index = _unwrap_tree(index, "indexing")  # copies it out, unless the index ends
-        index = index if type(index) is tuple else (index,)  # with ... (the same elements)
+    def __getitem__(self, index):
+        # CuPy returns x[1] as a 0-d view of x's memory; NumPy copies the element out
+        # unless the index ends with ... (which picks the same elements): so add one.
+        index = _unwrap_tree(index, "indexing")
+        index = index if type(index) is tuple else (index,)
         return _wrap(self._array[index if any(i is Ellipsis for i in index) else (*index, ...)])
 
     def __setitem__(self, index, value):

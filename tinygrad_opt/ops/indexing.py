@@ -26,9 +26,10 @@ class GetItem(Function):
 
     def forward(self, x: "Array", index) -> "Array":
         self.index, self.input_shape = index, x.shape
-        index = index if type(index) is tuple else (index,)  # a trailing ... changes nothing
-        return x[index if any(i is Ellipsis for i in index) else (*index, ...)]  # but that x[1]
-        # is a 0-d view of x's memory on every backend (NumPy alone would copy it out)
+        # A trailing ... picks the same elements, and makes x[1] a 0-d view of x's memory
+        # on every backend (NumPy alone copies an element out; CuPy and PyTorch view it).
+        index = index if type(index) is tuple else (index,)
+        return x[index if any(i is Ellipsis for i in index) else (*index, ...)]
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return IndexAdd.apply(grad_output, index=self.index, shape=self.input_shape)
