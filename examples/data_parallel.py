@@ -111,9 +111,7 @@ def run_rank():
 def run_all():
     """Run this script under mpirun for each number of processes; print the table."""
     mpirun = dist.find_mpirun()
-    # one thread per process (BLAS and the fused optimizer's Numba kernels): P processes, P cores
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1")
+    env = dist.launch_environment()  # one thread per process: P processes, P cores
     results = []
     for processes in PROCESSES:
         command = [mpirun, "-n", str(processes), sys.executable, os.path.abspath(__file__),

@@ -32,8 +32,7 @@ needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason="the distributed extra (mpi4
 
 def run_mpi(processes: int, *command, cwd=None) -> subprocess.CompletedProcess:
     """``mpirun -n processes command...``; fails the test with the output on error."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1")
+    env = dist.launch_environment()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run([dist.find_mpirun(), "-n", str(processes), *command],
                             capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
@@ -167,3 +166,14 @@ def test_train_distributed_command_reports_and_saves_on_rank_0_only(tmp_path):
     assert out.count("saved checkpoint to model.npz") == 1
     assert float(out.split("test accuracy:")[1]) > 0.8      # 0.91 on 2026-12-04
     assert [path.name for path in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_the_launch_environment_gives_one_thread_per_rank_and_openmpi_root_consent(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "8")
+    monkeypatch.setenv("SOMETHING_ELSE", "kept")
+    env = dist.launch_environment()
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        assert env[name] == "1"
+    assert env["OMPI_ALLOW_RUN_AS_ROOT"] == env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] == "1"
+    assert env["SOMETHING_ELSE"] == "kept"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "8"   # a copy: this process is untouched

@@ -49,7 +49,7 @@ from tinygrad_opt import backend
 
 __all__ = ["init", "rank", "world_size", "broadcast_parameters", "all_reduce_gradients",
            "DistributedSampler", "all_gather", "broadcast", "gather_epoch", "find_mpirun",
-           "dask_client"]
+           "launch_environment", "dask_client"]
 
 EXTRA_HINT = "pip install 'tinygrad_opt[distributed]'"
 
@@ -279,6 +279,16 @@ def find_mpirun() -> str:
             return found
     raise RuntimeError(f"no mpirun or mpiexec found beside {sys.executable} or on PATH: "
                        f"{EXTRA_HINT} (its mpich wheel provides them)")
+
+
+def launch_environment() -> dict:
+    """``os.environ`` for the ranks of an ``mpirun`` job started from Python: one thread
+    per process (BLAS, OpenMP, Numba: P processes share the cores), and OpenMPI's
+    consent to start ranks as root, which it refuses otherwise (containers often run
+    as root; MPICH, the extra's MPI, ignores these two variables)."""
+    return dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 # --- hyperparameter search on Dask -------------------------------------------------------------
