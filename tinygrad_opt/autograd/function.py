@@ -78,7 +78,12 @@ class Function:
         function = cls()
         if not isinstance(inputs[0], tensor_module.Tensor):
             return function.forward(*inputs, **options)
-        output_data = function.forward(*[x.data for x in inputs], **options)
+        arrays, needs_input_grad, versions = [], [], []
+        for x in inputs:  # one pass: the arrays forward needs, and what the graph records
+            arrays.append(x.data)
+            needs_input_grad.append(x.requires_grad)
+            versions.append(x._versions[0])
+        output_data = function.forward(*arrays, **options)
         if type(output_data) not in backend.ARRAY_TYPES:
             output_data = backend.as_array(output_data)  # NumPy returns 0-d results as scalars
         output = tensor_module.Tensor._make(output_data)
@@ -89,11 +94,10 @@ class Function:
                     output._versions = x._versions
         if not flags.grad:
             return output
-        needs_input_grad = tuple([x.requires_grad for x in inputs])
         if True in needs_input_grad:
             function.inputs = inputs
-            function.needs_input_grad = needs_input_grad
-            function.versions = tuple([x._versions[0] for x in inputs + (output,)])  # ..., output
+            function.needs_input_grad = tuple(needs_input_grad)
+            function.versions = (*versions, output._versions[0])  # the inputs', the output's
             function.output_ref = weakref.ref(output)
             if flags.anomaly:
                 function.trace = anomaly.creation_trace()
