@@ -69,11 +69,16 @@ def test_log_softmax_is_stable_for_huge_logits(device):
 
 
 @pytest.mark.parametrize("create_graph", [False, True])
-def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(device, create_graph):
+@pytest.mark.parametrize("repeat", [1, 640])  # 8 elements (under SMALLEST), 5,120 (over)
+@pytest.mark.parametrize("smallest", [0, None])  # None: the twin's own size threshold
+def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(
+        device, create_graph, repeat, smallest, monkeypatch):
     from tinygrad_opt.ops import elementwise, fused
-    values = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, -1.0, 2.0, -4.0])
-    upstreams = [np.linspace(-1, 1, 8),
-                 np.array([np.inf, -np.inf, np.nan, 1.0, 2.0, np.nan, np.inf, 1.0])]
+    if smallest is not None:  # the product path for every size
+        monkeypatch.setattr(fused.Relu, "SMALLEST", smallest)
+    values = np.tile([-2.0, -0.0, 0.0, 0.5, 3.0, -1.0, 2.0, -4.0], repeat)
+    upstreams = [np.linspace(-1, 1, 8 * repeat),
+                 np.tile([np.inf, -np.inf, np.nan, 1.0, 2.0, np.nan, np.inf, 1.0], repeat)]
     for upstream in upstreams:
         grads = []
         for op in (fused.Relu, elementwise.Relu):
