@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
@@ -171,6 +171,7 @@ def test_precision_recall_curve_matches_scikit_learn(drop_intermediate):
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 40), st.integers(1, 6), st.integers(0, 2 ** 31), st.booleans())
+@example(n=29, levels=4, seed=10804, drop_intermediate=False)  # an exact G-mean tie
 def test_curves_match_the_reference(n, levels, seed, drop_intermediate):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
@@ -188,7 +189,9 @@ def test_curves_match_the_reference(n, levels, seed, drop_intermediate):
     # best thresholds: brute force over the distinct scores, ties to the higher threshold
     thresholds, fp, tp = reference_counts(y, s)
     f1 = [2 * t / (2 * t + f + (tp[-1] - t)) for f, t in zip(fp, tp)]
-    gmean = [math.sqrt(t / tp[-1] * (1 - f / fp[-1])) for f, t in zip(fp, tp)]
+    # √(TPR·TNR) from one quotient of integers, so that equal values tie exactly:
+    # t/P·(1−f/N) rounds twice, and 9/15·(1−6/14), 12/15·(1−8/14) came out one ulp apart
+    gmean = [math.sqrt(t * (fp[-1] - f) / (tp[-1] * fp[-1])) for f, t in zip(fp, tp)]
     for criterion, values in (("f1", f1), ("g_mean", gmean)):
         best = int(np.argmax(values))
         threshold, value = best_threshold(y, s, criterion)
