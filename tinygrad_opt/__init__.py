@@ -31,6 +31,14 @@ int32 = backend.int32
 bool_ = backend.bool_
 manual_seed = backend.manual_seed
 
+
+def get_default_dtype():
+    """float32: the dtype of Python floats made tensors, of factories without a dtype and
+    of integer -> float results (true division, ``exp`` of ints), as PyTorch's default.
+    It is fixed here (there is no ``set_default_dtype``)."""
+    return backend.float32
+
+
 __version__ = "0.1.0"
 
 

@@ -56,7 +56,14 @@ def test_promotion_gives_each_input_its_gradient_in_its_own_dtype():
     lambda: tg.tensor([0, 1, 2]).clamp(0.5, 1.5),
 ])
 def test_integers_meet_float_functions_as_the_default_float32(make):
-    assert make().dtype == np.float32
+    assert make().dtype == np.float32 == tg.get_default_dtype()
+
+
+def test_the_default_dtype_is_float32_for_python_floats_and_factories():
+    assert tg.get_default_dtype() == tg.float32
+    for made in (tg.tensor([1.5]), tg.tensor(2.0), tg.zeros(2), tg.rand(2), tg.full((2,), 0.5),
+                 tg.linspace(0, 1, 3)):
+        assert made.dtype == tg.get_default_dtype()
 
 
 def test_integer_clamp_with_float_bounds_clamps_in_float():
