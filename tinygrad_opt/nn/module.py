@@ -108,7 +108,9 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
+        if not self._forward_hooks:
+            return output
+        for hook in list(self._forward_hooks.values()):  # (a hook may remove itself)
             replacement = hook(self, args, output)
             if replacement is not None:
                 output = replacement
