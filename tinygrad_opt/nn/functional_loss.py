@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import tinygrad_opt as tg
-from tinygrad_opt import backend
+from tinygrad_opt import backend, cuda
 from tinygrad_opt.nn.functional_primitives import softplus
 from tinygrad_opt.ops.fused import CrossEntropy
 from tinygrad_opt.tensor import Tensor
@@ -162,6 +162,9 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
             f"{op}: input shape {tuple(input.shape)} needs class-index targets of shape "
             f"{expected}, got target shape {tuple(array.shape)}")
     num_classes = input.shape[1]
+    if cuda.capturing():  # a CUDA graph cannot read the targets on the host: check each
+        cuda.before_each_replay(lambda: _replayed_targets(op, input, target, ignore_index))
+        return array, 0   # replay's new ones instead (the captured step assumes none ignored)
     host = backend.to_host(array)
     low, high = (host.min(), host.max()) if host.size else (0, 0)
     if 0 <= low and high < num_classes and not (
@@ -180,6 +183,15 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
             f"{op}: target value {bad} is out of range for {num_classes} classes: "
             f"expected 0..{num_classes - 1}{allowed}")
     return array, num_ignored
+
+
+def _replayed_targets(op: str, input: Tensor, target, ignore_index) -> None:
+    """The class-index check of a captured step, on a replay's targets (cuda.capture)."""
+    if _class_targets(op, input, target, ignore_index)[1]:
+        raise cuda.CaptureError(
+            f"{op}: this batch has targets equal to ignore_index={ignore_index}; the step "
+            "was captured assuming none (a graph cannot change its path at replay): run "
+            "such batches eagerly")
 
 
 def _one_prediction_as_batch(input: Tensor, target):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import functools
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, cuda
 from tinygrad_opt.optim.state import state_arrays
 
 CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk_bytes = None: never
@@ -53,6 +53,8 @@ def twin_of(optimizer, group: dict, params: list):
     chunked rule, or ``update`` itself. ``params``: the parameters ``step`` will
     hand it, in order."""
     device = params[0].device if params else "cpu"
+    if cuda.capturing():
+        _check_capturable(optimizer, group)
     fused = group.get("fused")
     readable = optimizer.update
     if getattr(optimizer.update, "elementwise", False) and device != "cuda":
@@ -65,6 +67,29 @@ def twin_of(optimizer, group: dict, params: list):
     if twin is None and fused is True:
         raise RuntimeError(f"{type(optimizer).__name__}: fused=True {why_none}")
     return twin or readable
+
+
+def _check_capturable(optimizer, group: dict) -> None:
+    """Under ``cuda.capture``: refuse a rule whose update reads its step count on the host
+    (a graph would repeat the captured step's bias correction forever), and check before
+    each replay that the group's hyperparameters are still the captured ones."""
+    name = type(optimizer).__name__
+    kinds = {kind.__name__ for kind in type(optimizer).__mro__}
+    if kinds & {"Adam", "NAdam"} or ("Adagrad" in kinds and group.get("lr_decay", 0) != 0):
+        raise cuda.CaptureError(
+            f"capture: {name}'s update depends on its step count, which lives on the host, "
+            "so a CUDA graph would repeat one step's numbers: capture the forward and "
+            "backward only and call optimizer.step() after each replay")
+    captured = {key: value for key, value in group.items() if key != "params"}
+
+    def unchanged() -> None:
+        for key, value in captured.items():
+            if group.get(key) != value:
+                raise cuda.CaptureError(
+                    f"capture: {name}'s {key} changed since the step was captured "
+                    f"({value!r} -> {group.get(key)!r}); a graph repeats the captured "
+                    "value: capture the step again")
+    cuda.before_each_replay(unchanged)
 
 
 def _fused_twin(optimizer, group: dict, device: str, readable, count: int):
