@@ -4,6 +4,11 @@ On a GPU (``pytest --device cuda``) each test records a real step and compares t
 replays with the same steps run eagerly, or checks that what cannot be captured
 raises a clear error. Off a GPU (CI's 'cpu' and 'strict') each test checks that
 capture refuses clearly: it needs CuPy, a GPU and inputs on it.
+
+CuPy refuses cuBLAS calls during a capture (seen with CuPy 14.2 on an H200,
+2026-12-04), so a matrix product cannot be in a captured step: the model here is
+elementwise, logits = x·w + b per class (no product of matrices), and
+``test_a_matrix_product_is_refused_naming_the_op`` checks the refusal.
 """
 
 import numpy as np
@@ -25,14 +30,26 @@ def refused_off_the_gpu(device, step, *inputs) -> bool:
     return True
 
 
+class Elementwise(nn.Module):
+    """logits[n, c] = x[n, c]·w[c] + b[c]: a model without matrix products."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.w = nn.Parameter(tg.randn(classes))
+        self.b = nn.Parameter(tg.randn(classes))
+
+    def forward(self, x):
+        return (x * self.w + self.b).tanh()
+
+
 def mlp(device, seed=0):
     tg.manual_seed(seed)
-    return nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5)).to(device)
+    return Elementwise(5).to(device)
 
 
 def batches(device, count, seed=0, batch=16):
     rng = np.random.default_rng(seed)
-    return [(tg.tensor(rng.standard_normal((batch, 20)).astype(np.float32), device=device),
+    return [(tg.tensor(rng.standard_normal((batch, 5)).astype(np.float32), device=device),
              tg.tensor(rng.integers(0, 5, batch), device=device)) for _ in range(count)]
 
 
@@ -82,7 +99,7 @@ def test_replays_of_a_captured_sgd_step_match_the_eager_steps(device, momentum):
         expected = eager(x, y).item()
         assert replay(x, y).item() == pytest.approx(expected, rel=1e-5)
     assert_same_parameters(eager_model, captured_model)
-    assert not np.allclose(eager_model[0].weight.numpy(), mlp(device)[0].weight.numpy())
+    assert not np.allclose(eager_model.w.numpy(), mlp(device).w.numpy())  # it trained
 
 
 def test_captured_forward_and_backward_with_an_eager_adam_step_match_eager_training(device):
@@ -100,7 +117,7 @@ def test_captured_forward_and_backward_with_an_eager_adam_step_match_eager_train
         assert replay(x, y).item() == pytest.approx(expected, rel=1e-5)
         optimizer.step()                             # reads the gradients the replay wrote
     assert_same_parameters(eager_model, captured_model)
-    assert optimizer.state[captured_model[0].weight]["step"] == len(data)
+    assert optimizer.state[captured_model.w]["step"] == len(data)
 
 
 @pytest.mark.parametrize("make", [lambda p: optim.Adam(p, lr=1e-3),
@@ -160,7 +177,7 @@ def test_replays_check_their_inputs_and_class_indices_as_eager_mode_does(device)
     replay = capture(step, x, y)
     with pytest.raises(CaptureError, match="captured with 2 inputs, this replay got 1"):
         replay(x)
-    with pytest.raises(CaptureError, match="input 0 has shape \\(8, 20\\)"):
+    with pytest.raises(CaptureError, match="input 0 has shape \\(8, 5\\)"):
         replay(x[:8], y)
     with pytest.raises(CaptureError, match="input 1 must be a tensor on 'cuda'"):
         replay(x, y.cpu())
@@ -171,3 +188,16 @@ def test_replays_check_their_inputs_and_class_indices_as_eager_mode_does(device)
     bad[3] = -100
     with pytest.raises(CaptureError, match="ignore_index=-100; the step was captured"):
         replay(x, tg.tensor(bad, device=device))
+
+
+def test_a_matrix_product_is_refused_naming_the_op(device):
+    tg.manual_seed(0)
+    model = nn.Linear(5, 5).to(device)
+    step = training_step(model, optim.SGD(model.parameters(), lr=0.1))
+    data = batches(device, 1)
+    if refused_off_the_gpu(device, step, *data[0]):
+        return
+    with pytest.raises(CaptureError, match="cannot record at .*test_cuda_capture.py:[0-9]+ "
+                                           "\\(step\\), in forward \\(tinygrad_opt/ops/fused.py"
+                                           ":[0-9]+\\): NotImplementedError: .*cuBLAS"):
+        capture(step, *data[0])
