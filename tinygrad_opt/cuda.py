@@ -13,6 +13,8 @@ captured input buffers and relaunches the graph: no Python runs per op.
 
 What this asks of the step, because replays repeat exactly what was recorded:
 
+* no matrix products: CuPy (14.2) refuses cuBLAS calls during a capture, so a step
+  with ``nn.Linear`` or ``@`` raises, naming the op (docs/cuda-graphs.md);
 * fixed shapes and dtypes (the inputs of every replay match the examples);
 * nothing that reads device values on the host (``.item()``, ``.numpy()``, printing
   a tensor, a shape that depends on the data): that raises, naming the place;
