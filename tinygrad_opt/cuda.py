@@ -105,7 +105,7 @@ class Capture:
                                f"inputs, this replay got {len(inputs)}")
         for number, (new, buffer) in enumerate(zip(inputs, self.inputs)):
             data = getattr(new, "data", None)
-            if backend.device_of(data) != "cuda" if backend.is_array(data) else True:
+            if not backend.is_array(data) or backend.device_of(data) != "cuda":
                 raise CaptureError(f"capture: input {number} must be a tensor on 'cuda'")
             if data.shape != buffer.data.shape or data.dtype != buffer.data.dtype:
                 raise CaptureError(
