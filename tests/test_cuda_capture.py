@@ -201,3 +201,37 @@ def test_a_matrix_product_is_refused_naming_the_op(device):
                                            "\\(step\\), in forward \\(tinygrad_opt/ops/fused.py"
                                            ":[0-9]+\\): NotImplementedError: .*cuBLAS"):
         capture(step, *data[0])
+
+
+def test_no_block_is_handed_out_twice_while_a_step_is_recorded():
+    # A pool gives a block back to the next malloc once its pointer is dropped (as
+    # CuPy's does). Capture._malloc_kept keeps every pointer, so while the graph lives
+    # a block freed by the step is never handed to a second array of the graph.
+    from tinygrad_opt.cuda import Capture
+
+    class Pointer:
+        def __init__(self, pool, block):
+            self.pool, self.block = pool, block
+
+        def __del__(self):
+            self.pool.free.append(self.block)
+
+    class Pool:
+        def __init__(self):
+            self.free = []
+
+        def malloc(self, size):
+            return Pointer(self, self.free.pop() if self.free else object())
+
+    plain = Pool()
+    memory = plain.malloc(64)
+    block = memory.block
+    del memory                                   # the array holding it is gone
+    assert plain.malloc(64).block is block       # a plain pool reuses the block
+    recording = object.__new__(Capture)
+    recording.pool, recording.kept = Pool(), []
+    memory = recording._malloc_kept(64)
+    block = memory.block
+    del memory
+    assert recording._malloc_kept(64).block is not block
+    assert len(recording.kept) == 2

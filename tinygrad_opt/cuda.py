@@ -74,7 +74,7 @@ class Capture:
     def __init__(self, step_fn: Callable, example_inputs: tuple, warmup: int):
         cupy = backend.get_xp("cuda")
         from tinygrad_opt.tensor import Tensor
-        self.checks = []
+        self.checks, self.kept = [], []
         self.pool = cupy.cuda.MemoryPool()       # the graph's own memory
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.inputs = [Tensor._make(x.data.copy(), x.requires_grad) for x in example_inputs]
@@ -87,7 +87,8 @@ class Capture:
             _active = self
             self.stream.begin_capture()
             try:
-                self.output = step_fn(*self.inputs)
+                with cupy.cuda.using_allocator(self._malloc_kept):
+                    self.output = step_fn(*self.inputs)
             except CaptureError:
                 _end_failed_capture(self.stream)
                 raise
@@ -97,6 +98,16 @@ class Capture:
             finally:
                 _active = None
             self.graph = self.stream.end_capture()
+
+    def _malloc_kept(self, size: int):
+        """The recording's allocator: every block stays reserved while the graph lives.
+        A block freed during the recording and handed out again would be shared by two
+        arrays of the graph; that is safe for the graph's own kernels (they run in
+        order) but not for anything written outside it while recording, so no block
+        is handed out twice."""
+        memory = self.pool.malloc(size)
+        self.kept.append(memory)
+        return memory
 
     def __call__(self, *inputs):
         """Copy ``inputs`` into the captured buffers, run the host checks, replay."""
