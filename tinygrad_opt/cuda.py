@@ -115,9 +115,7 @@ class Capture:
             raise CaptureError(f"capture: the step was captured with {len(self.inputs)} "
                                f"inputs, this replay got {len(inputs)}")
         for number, (new, buffer) in enumerate(zip(inputs, self.inputs)):
-            data = getattr(new, "data", None)
-            if not backend.is_array(data) or backend.device_of(data) != "cuda":
-                raise CaptureError(f"capture: input {number} must be a tensor on 'cuda'")
+            data = _on_the_gpu(new, f"input {number}")
             if data.shape != buffer.data.shape or data.dtype != buffer.data.dtype:
                 raise CaptureError(
                     f"capture: input {number} has shape {data.shape} and dtype {data.dtype}; "
@@ -146,15 +144,20 @@ def capture(step_fn: Callable, *example_inputs, warmup: int = WARMUP_STEPS) -> C
         raise CaptureError(f"capture: warmup must be at least 1 step, got {warmup} (the "
                            "optimizer's state must exist before the step is recorded)")
     for number, x in enumerate(example_inputs):
-        data = getattr(x, "data", None)
-        if not backend.is_array(data) or backend.device_of(data) != "cuda":
-            raise CaptureError(f"capture: example input {number} must be a tensor on 'cuda', "
-                               f"got {type(x).__name__}"
-                               + (f" on '{backend.device_of(data)}'" if backend.is_array(data)
-                                  else ""))
+        _on_the_gpu(x, f"example input {number}")
     if _active is not None:
         raise CaptureError("capture: a step is being captured already (one at a time)")
     return Capture(step_fn, example_inputs, warmup)
+
+
+def _on_the_gpu(x, what: str):
+    """The array of ``x``, a tensor on 'cuda'; else a CaptureError naming ``what``."""
+    data = getattr(x, "data", None)
+    if not backend.is_array(data) or backend.device_of(data) != "cuda":
+        where = f" on '{backend.device_of(data)}'" if backend.is_array(data) else ""
+        raise CaptureError(f"capture: {what} must be a tensor on 'cuda', got "
+                           f"{type(x).__name__}{where}")
+    return data
 
 
 def _end_failed_capture(stream) -> None:
