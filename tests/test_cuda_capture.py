@@ -235,3 +235,26 @@ def test_no_block_is_handed_out_twice_while_a_step_is_recorded():
     del memory
     assert recording._malloc_kept(64).block is not block
     assert len(recording.kept) == 2
+
+
+def test_the_optimizer_checks_of_a_recording_off_the_gpu(monkeypatch):
+    # What Optimizer.step asks of a rule while a step is recorded (optim/fused.py), run
+    # with a stand-in recording: the GPU tests above run it inside a real capture.
+    from types import SimpleNamespace
+
+    from tinygrad_opt import cuda
+    from tinygrad_opt.optim import fused
+    recording = SimpleNamespace(checks=[])
+    monkeypatch.setattr(cuda, "_active", recording)
+    w = tg.zeros(3, requires_grad=True)
+    for refused in (optim.Adam([w]), optim.AdamW([w]), optim.NAdam([w]),
+                    optim.Adagrad([w], lr_decay=0.1)):
+        with pytest.raises(CaptureError, match=f"{type(refused).__name__}'s update depends"):
+            fused._check_capturable(refused, refused.param_groups[0])
+    sgd = optim.SGD([w], lr=0.1, momentum=0.9)
+    fused._check_capturable(sgd, sgd.param_groups[0])
+    fused._check_capturable(optim.Adagrad([w]), optim.Adagrad([w]).param_groups[0])
+    recording.checks[0]()                                # nothing changed: no error
+    sgd.param_groups[0]["momentum"] = 0.5
+    with pytest.raises(CaptureError, match="SGD's momentum changed .*\\(0.9 -> 0.5\\)"):
+        recording.checks[0]()

@@ -74,8 +74,9 @@ def _check_capturable(optimizer, group: dict) -> None:
     (a graph would repeat the captured step's bias correction forever), and check before
     each replay that the group's hyperparameters are still the captured ones."""
     name = type(optimizer).__name__
-    kinds = {kind.__name__ for kind in type(optimizer).__mro__}
-    if kinds & {"Adam", "NAdam"} or ("Adagrad" in kinds and group.get("lr_decay", 0) != 0):
+    rule = type(optimizer).update.__qualname__  # the rule's code, as _fused_twin names it
+    if rule in ("Adam.update", "NAdam.update") or (
+            rule == "Adagrad.update" and group.get("lr_decay", 0) != 0):
         raise cuda.CaptureError(
             f"capture: {name}'s update depends on its step count, which lives on the host, "
             "so a CUDA graph would repeat one step's numbers: capture the forward and "
