@@ -136,30 +136,38 @@ class Module:
                 f"call super().__init__() first in {type(self).__name__}.__init__")
         if isinstance(value, Parameter):
             self._forget(name)
-            self._parameters[name] = value
+            self._set_entry("_parameters", name, value)
         elif isinstance(value, Module):
             self._forget(name)
-            self._modules[name] = value
+            self._set_entry("_modules", name, value)
         elif name in self._parameters:
             if value is not None:
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as parameter '{name}' "
                     "(nn.Parameter or None expected)")
-            self._parameters[name] = None
+            self._set_entry("_parameters", name, None)
         elif name in self._modules:
             if value is not None:
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as child module '{name}' "
                     "(nn.Module or None expected)")
-            self._modules[name] = None
+            self._set_entry("_modules", name, None)
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as buffer '{name}' "
                     "(Tensor or None expected)")
-            self._buffers[name] = value
+            self._set_entry("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
+
+    def _set_entry(self, registry: str, name: str, value) -> None:
+        """``registry[name] = value``, kept as a plain attribute too: reading
+        ``self.weight`` is then one dict lookup, where a failed lookup plus
+        ``__getattr__`` took 0.9 us (four a step in a two-layer MLP; 2026-12-04).
+        The registries stay the record; ``_forget`` removes both."""
+        self.__dict__[registry][name] = value
+        self.__dict__[name] = value
 
     def _forget(self, name: str) -> None:
         """Remove ``name`` from every registry and from the plain attributes."""
@@ -193,7 +201,7 @@ class Module:
                 f"cannot assign {type(param).__name__} as parameter '{name}' "
                 "(nn.Parameter or None expected)")
         self._forget(name)
-        self._parameters[name] = param
+        self._set_entry("_parameters", name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a tensor that is part of the module's state but is not trained.
@@ -207,7 +215,7 @@ class Module:
                 f"cannot assign {type(tensor).__name__} as buffer '{name}' "
                 "(Tensor or None expected)")
         self._forget(name)
-        self._buffers[name] = tensor
+        self._set_entry("_buffers", name, tensor)
         if not persistent:
             self._non_persistent_buffers.add(name)
 
@@ -217,14 +225,15 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_new_name(name, "module")
         self._forget(name)
-        self._modules[name] = module
+        self._set_entry("_modules", name, module)
 
     def _check_new_name(self, name: str, kind: str) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot register {kind} '{name}' before Module.__init__() call")
         if not isinstance(name, str) or name == "" or "." in name:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
-        if name in self.__dict__ and name not in self._parameters and name not in self._buffers:
+        if name in self.__dict__ and not any(
+                name in registry for registry in (self._parameters, self._buffers, self._modules)):
             raise KeyError(f"attribute '{name}' already exists")
 
     # ----------------------------------------------------------------- walking
@@ -539,11 +548,12 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _reindex(self, modules: list) -> None:
-        self._modules.clear()
+        for name in list(self._modules):
+            self._forget(name)
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"ModuleList: {type(module).__name__} is not a Module subclass")
-            self._modules[str(index)] = module
+            self._set_entry("_modules", str(index), module)
 
     def append(self, module: Module) -> "ModuleList":
         self._reindex(list(self) + [module])

@@ -58,7 +58,7 @@ def linear(x, weight, bias=None):
                          f"in_features={weight.shape[-1]} (weight {weight.shape})")
     tensors = (x, weight) if bias is None else (x, weight, bias)
     for tensor in tensors[1:]:
-        if tensor.device != x.device:
+        if type(tensor.data) is not type(x.data) and tensor.device != x.device:
             raise RuntimeError(f"Linear: input on '{x.device}' but parameters on "
                                f"'{tensor.device}'; move the model with .to(device)")
     if x.dtype != weight.dtype:
@@ -131,6 +131,8 @@ class CrossEntropy(Function):
     """L = s · Σ_n −log softmax(x)[n, y_n] for logits x (N, C), classes y (N,) and
     s = 1/N ('mean') or 1 ('sum').   dL/dx = s · (softmax(x) − onehot(y)).
 
+    Stable: the row maximum is subtracted first. (A row whose maximum is ±inf gives
+    NaN, as in PyTorch, so unlike LogSoftmax no infinite maximum is set aside.)
     A plain backward reuses the forward's log-probabilities; a recorded one
     (``create_graph=True``) recomputes them with the LogSoftmax op, so second
     derivatives still work. ``nn.functional.cross_entropy`` uses it when no
@@ -140,8 +142,7 @@ class CrossEntropy(Function):
     def forward(self, x: "Array", target: "Array", scale: float) -> "Array":
         xp = backend.xp_of(x)
         self.target, self.scale = target, scale
-        largest = x.max(axis=1, keepdims=True)                         # (N, 1)
-        shifted = x - xp.where(xp.isfinite(largest), largest, 0)       # (N, C)
+        shifted = x - x.max(axis=1, keepdims=True)                     # (N, C)
         self.exps = xp.exp(shifted)                                    # (N, C)
         self.sums = self.exps.sum(axis=1, keepdims=True)               # (N, 1)
         self.rows = xp.arange(x.shape[0])                              # (N,)
