@@ -7,7 +7,7 @@ import platform
 
 
 def main(quick: bool = False, only=None) -> None:
-    from . import adam_step, fused_cpu, gpu, mlp_step, op_overhead, step_profile
+    from . import adam_step, floor, fused_cpu, gpu, mlp_step, op_overhead, step_profile
     print(f"tinygrad_opt benchmarks on {platform.machine()}, {os.cpu_count()} CPU(s), "
           f"Python {platform.python_version()}; medians over repeats, 'noise' is the median "
           "absolute deviation over the median (timings on a shared machine vary)")
@@ -16,9 +16,10 @@ def main(quick: bool = False, only=None) -> None:
               "adam": lambda: adam_step.main(quick=quick),
               "fused": lambda: fused_cpu.main(quick=quick),
               "profile": lambda: step_profile.main(quick=quick),
+              "floor": lambda: floor.main(quick=quick),
               "gpu": lambda: gpu.main(quick=quick)}
     for name, suite in suites.items():
-        if (only is None and name != "gpu") or (only is not None and name in only):
+        if (only is None and name not in ("gpu", "floor")) or (only is not None and name in only):
             suite()
 
 

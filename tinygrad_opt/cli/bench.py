@@ -11,11 +11,12 @@ def add_bench_command(subparsers) -> None:
     bench = subparsers.add_parser(
         "bench", help="time the framework against hand-written NumPy (ratios, same run)")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
-    bench.add_argument("--only", choices=("ops", "mlp", "adam", "fused", "profile", "gpu"),
+    bench.add_argument("--only", choices=("ops", "mlp", "adam", "fused", "profile", "floor", "gpu"),
                        action="append",
                        help="run only these suites (repeatable); 'fused' times the compiled CPU "
                        "optimizer kernels (needs Numba); 'profile' shows where a small step's "
-                       "time goes; 'gpu' needs CuPy and a GPU")
+                       "time goes; 'floor' times a minimal framework with the same guarantees "
+                       "(not run by default); 'gpu' needs CuPy and a GPU")
     bench.set_defaults(run=run_bench)
 
 

@@ -16,7 +16,7 @@ One ``step()`` is::
 
     loss = closure()                      (if given; under enable_grad)
     for each group, for each p with p.requires_grad and p.grad is not None:
-        update(θ = p.data, g = p.grad.data, state[p], group)      (under no_grad)
+        update(θ = p.data, g = p.grad.data, state[p], group)      (on arrays)
 
 A first-order rule (SGD, Adam, ...) only writes ``update``: it changes θ and its
 state arrays in place, reads g and never writes it, so ``p.grad`` is left as it
@@ -31,7 +31,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterable
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
+from tinygrad_opt.autograd.grad_mode import enable_grad
 from tinygrad_opt.optim import fused
 from tinygrad_opt.tensor import Tensor
 
@@ -183,13 +183,12 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.requires_grad and p.grad is not None]
-                update = fused.twin_of(self, group, params)  # self.update, or a faster twin
-                for p in params:
-                    update(p.data, p.grad.data, self.state[p], group)
-                    p._version += 1  # a graph that saved p before this step now refuses backward
+        for group in self.param_groups:  # (on arrays: no graph is recorded, no_grad or not)
+            params = [p for p in group["params"] if p.requires_grad and p.grad is not None]
+            update = fused.twin_of(self, group, params)  # self.update, or a faster twin
+            for p in params:
+                update(p.data, p.grad.data, self.state[p], group)
+                p._version += 1  # a graph that saved p before this step now refuses backward
         return loss
 
     def update(self, theta, g, state: dict, group: dict) -> None:
