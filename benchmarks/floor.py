@@ -251,7 +251,7 @@ class MLP:
 
 
 def main(quick: bool = False):
-    import tinygrad_opt as tg
+    from tinygrad_opt import nn
     from . import mlp_step, op_overhead
     rows = []
     x = Tensor(np.random.default_rng(0).random(8, dtype=np.float32), requires_grad=True)
@@ -268,7 +268,7 @@ def main(quick: bool = False):
     repeats = 10 if quick else 30
     ours_step = mlp_step.ours((64, 64, 10), 32, "sgd", inputs, labels)
     ours = compare(ours_step, lambda: hand.step(inputs, labels), repeats=repeats, number=20)[2]
-    floor_mlp = MLP(tg.nn.Sequential(tg.nn.Linear(64, 64), tg.nn.ReLU(), tg.nn.Linear(64, 10)),
+    floor_mlp = MLP(nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)),
                     inputs, labels)
     floor = compare(floor_mlp.step, lambda: hand.step(inputs, labels), repeats=repeats,
                     number=20)[2]

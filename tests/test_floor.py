@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_opt as tg
 from benchmarks import floor
+from tinygrad_opt import nn, optim
 
 
 def test_the_chain_gives_our_gradient():
@@ -38,10 +39,10 @@ def test_the_mlp_steps_like_ours():
     rng = np.random.default_rng(1)
     inputs = rng.standard_normal((32, 64)).astype(np.float32)
     labels = rng.integers(0, 10, 32)
-    model = tg.nn.Sequential(tg.nn.Linear(64, 64), tg.nn.ReLU(), tg.nn.Linear(64, 10))
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     twin = floor.MLP(model, inputs, labels)
-    optimizer = tg.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = tg.nn.CrossEntropyLoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
     for _ in range(3):
         optimizer.zero_grad()
         loss = loss_fn(model(tg.tensor(inputs)), tg.tensor(labels))
