@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
-from benchmarks import floor
+from tinygrad_opt.benchmarks import floor
 from tinygrad_opt import nn, optim
 
 

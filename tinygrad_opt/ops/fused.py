@@ -149,7 +149,7 @@ class CrossEntropy(Function):
 
     def forward(self, x: "Array", target: "Array", scale: float) -> "Array":
         xp = backend.xp_of(x)
-        self.target, self.scale = target, scale
+        self.target, self.scale = target, xp.asarray(scale, dtype=x.dtype)  # (0-d: see Relu)
         shifted = x - x.max(axis=1, keepdims=True)                     # (N, C)
         self.exps = xp.exp(shifted)                                    # (N, C)
         self.sums = self.exps.sum(axis=1, keepdims=True)               # (N, 1)
