@@ -276,7 +276,8 @@ def _initial_gradient(tensor, gradient, caller, create_graph):
             raise RuntimeError(
                 f"{caller}: gradient can be implicitly created only for scalar outputs, "
                 f"but this output has shape {tensor.shape}; pass gradient= (a tensor of it)")
-        gradient = Tensor._make(backend.xp_of(tensor.data).ones(tensor.shape, dtype=tensor.dtype))
+        ones = backend.xp_of(tensor.data).ones(tensor.data.shape, dtype=tensor.data.dtype)
+        return Tensor._make(ones) if create_graph else ones  # (of the output's kind: no checks)
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
     if gradient.shape != tensor.shape:

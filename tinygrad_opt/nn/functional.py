@@ -173,7 +173,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout).
 
-    One fused op (``ops/linalg.py: Linear``), for speed; ``x @ weight.T + bias``
+    One fused op (``ops/fused.py: Linear``), for speed; ``x @ weight.T + bias``
     computes the same and is its oracle in the tests."""
     return fused.linear(x, weight, bias)  # (..., in) -> (..., out)
 

@@ -57,11 +57,12 @@ def twin_of(optimizer, group: dict, params: list):
         _check_capturable(optimizer, group)
     fused = group.get("fused")
     readable = optimizer.update
-    if getattr(readable, "elementwise", False) and device != "cuda" and _chunked(optimizer, params):
+    size, largest = _sizes(params) if device != "cuda" else (None, None)  # (cuda: unused)
+    if getattr(readable, "elementwise", False) and device != "cuda" and _chunked(optimizer, largest):
         readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
     if fused is False:
         return readable
-    if fused is None and device == "cpu" and sum(p.data.size for p in params) < COMPILED_MIN_SIZE:
+    if fused is None and device == "cpu" and size < COMPILED_MIN_SIZE:
         return readable
     twin, why_none = _fused_twin(optimizer, group, device, readable, len(params))
     if twin is None and fused is True:
@@ -127,11 +128,23 @@ def compiled_cpu():
     return fused_cpu
 
 
-def _chunked(optimizer, params: list) -> bool:
-    """True when some parameter is larger than a chunk (the others run whole anyway):
-    a group of small ones calls the rule directly (0.6 us a parameter less)."""
+def _sizes(params: list) -> tuple:
+    """(the number of elements of all ``params``, the bytes of the largest), in one pass."""
+    size = largest = 0
+    for p in params:
+        data = p.data
+        size += data.size
+        if data.nbytes > largest:
+            largest = data.nbytes
+    return size, largest
+
+
+def _chunked(optimizer, largest: int) -> bool:
+    """True when the largest parameter (``largest`` bytes) is larger than a chunk (the
+    others run whole anyway): a group of small ones calls the rule directly (0.6 us a
+    parameter less)."""
     chunk_bytes = getattr(optimizer, "chunk_bytes", CHUNK_BYTES)
-    return bool(chunk_bytes) and any(p.data.nbytes > chunk_bytes for p in params)
+    return bool(chunk_bytes) and largest > chunk_bytes
 
 
 def update_in_chunks(optimizer, theta, g, state: dict, group: dict) -> None:
