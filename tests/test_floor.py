@@ -68,9 +68,41 @@ def test_the_floor_keeps_our_refusals():
         floor.CrossEntropy.apply(scores, floor.Tensor(np.array([0, -1])))
 
 
-def test_the_bench_suite_prints_both_ratios(capsys):
+def test_the_floor_loop_gives_our_gradients_to_our_tensors():
+    from tinygrad_opt.autograd import engine
+    rng = np.random.default_rng(2)
+    inputs = tg.tensor(rng.standard_normal((8, 5)).astype(np.float32))
+    labels = tg.tensor(rng.integers(0, 3, 8))
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(model(inputs), labels).backward()
+    expected = [p.grad.numpy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    ours = engine.backward
+    with floor.the_floor_loop():
+        assert engine.backward is floor.ours_with_the_floor_loop
+        loss = loss_fn(model(inputs), labels)
+        loss.backward()
+        assert tg.is_grad_enabled()  # the loop switched recording off only while it ran
+        with pytest.raises(NotImplementedError, match="plain backward"):
+            loss_fn(model(inputs), labels).backward(retain_graph=True)
+    assert engine.backward is ours
+    for p, grad in zip(model.parameters(), expected):
+        assert type(p.grad) is tg.Tensor
+        np.testing.assert_array_equal(p.grad.numpy(), grad)
+    with pytest.raises(RuntimeError, match="in-place"):  # our version checks still run
+        with floor.the_floor_loop():
+            hidden = model[0](inputs)
+            loss = model[2](hidden.relu()).sum()
+            model[2].weight._version += 1  # as an in-place write does
+            loss.backward()
+
+
+def test_the_bench_suite_prints_three_ratios(capsys):
     rows = floor.main(quick=True)
-    assert [name for name, _, _ in rows] == ["per-op chain on (8,), fwd + bwd",
-                                              "MLP 64-64-10, batch 32, sgd step"]
-    assert all(ours > 0 and lowest > 0 for _, ours, lowest in rows)
-    assert "The floor" in capsys.readouterr().out
+    assert [row[0] for row in rows] == ["per-op chain on (8,), fwd + bwd",
+                                        "MLP 64-64-10, batch 32, sgd step"]
+    assert all(len(row) == 4 and min(row[1:]) > 0 for row in rows)
+    out = capsys.readouterr().out
+    assert "The floor" in out and "the floor's backward loop" in out
