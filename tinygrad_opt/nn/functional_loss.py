@@ -143,7 +143,7 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     float target, a wrong shape, or a class outside 0..C-1 (``ignore_index``
     excepted), reading the targets once on the host."""
     if isinstance(target, Tensor):
-        if target.device != input.device:
+        if type(target.data) is not type(input.data) and target.device != input.device:
             raise RuntimeError(
                 f"{op}: target is on device '{target.device}' but input is on '{input.device}'")
         array = target.data
@@ -156,12 +156,12 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
             f"{tuple(input.shape)})")
     if array.dtype != backend.int64:
         array = array.astype(backend.int64)
-    expected = (input.shape[0],) + tuple(input.shape[2:])
+    expected = tuple(input.data.shape[:1]) + tuple(input.data.shape[2:])
     if tuple(array.shape) != expected:
         raise ValueError(
             f"{op}: input shape {tuple(input.shape)} needs class-index targets of shape "
             f"{expected}, got target shape {tuple(array.shape)}")
-    num_classes = input.shape[1]
+    num_classes = input.data.shape[1]
     if cuda.capturing():  # a CUDA graph cannot read the targets on the host: check each
         cuda.before_each_replay(lambda: _replayed_targets(op, input, target, ignore_index))
         return array, 0   # replay's new ones instead (the captured step assumes none ignored)
@@ -469,23 +469,24 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     _check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.ndim == 0:
+    shape = input.data.shape
+    if len(shape) == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a scalar")
-    if input.ndim == 1:
+    if len(shape) == 1:
         batch_input, batch_target = _one_prediction_as_batch(input, target)
         loss = cross_entropy(batch_input, batch_target, weight, ignore_index, reduction,
                              label_smoothing)
         return loss.reshape(()) if reduction == "none" else loss
-    num_classes = input.shape[1]
+    num_classes = shape[1]
     weight = _class_weight(op, weight, input, num_classes)
     if _is_probability_target(input, target):
         return _soft_cross_entropy(_log_softmax(input, dim=1),
                                    _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
     target, num_ignored = _class_targets(op, input, target, ignore_index)
-    if (input.ndim == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
-            and reduction != "none" and input.shape[0] > 0):
-        scale = 1 / input.shape[0] if reduction == "mean" else 1
+    if (len(shape) == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
+            and reduction != "none" and shape[0] > 0):
+        scale = 1 / shape[0] if reduction == "mean" else 1
         return CrossEntropy.apply(input, target=target, scale=scale)  # the fused op
     log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     losses, keep, total_weight = _picked_nll(log_probs, target, weight, ignore_index,

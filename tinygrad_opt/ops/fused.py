@@ -54,17 +54,18 @@ class Linear(Function):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias`` as one op; ``x`` is cast to the weight's dtype."""
-    if x.data.ndim == 0 or x.data.shape[-1] != weight.data.shape[-1]:
+    data = x.data
+    if data.ndim == 0 or data.shape[-1] != weight.data.shape[-1]:
         raise ValueError(f"Linear: input of shape {x.shape} does not end in "
                          f"in_features={weight.shape[-1]} (weight {weight.shape})")
-    tensors = (x, weight) if bias is None else (x, weight, bias)
-    for tensor in tensors[1:]:
-        if type(tensor.data) is not type(x.data) and tensor.device != x.device:
+    for tensor in (weight, bias):
+        if tensor is not None and type(tensor.data) is not type(data) and \
+                tensor.device != x.device:
             raise RuntimeError(f"Linear: input on '{x.device}' but parameters on "
                                f"'{tensor.device}'; move the model with .to(device)")
-    if x.data.dtype != weight.data.dtype:
+    if data.dtype != weight.data.dtype:
         x = x.astype(weight.dtype)
-    return Linear.apply(*((x,) + tensors[1:]))
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
 
 
 class Relu(elementwise.Relu):
