@@ -1,7 +1,7 @@
 """The floor: the same workloads on the least framework that keeps our guarantees.
 
 How close to hand-written NumPy can a CPython autograd framework get? This file
-holds a minimal one (about 150 lines) that keeps exactly the guarantees the
+holds a minimal one (about 140 code lines) that keeps exactly the guarantees the
 real core gives on the benchmarked paths, and drops everything else:
 
 * kept: a Tensor object per result (data, grad, grad_fn, requires_grad, a
