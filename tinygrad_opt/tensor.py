@@ -200,10 +200,8 @@ class Tensor:
         return self
 
     def zero_(self) -> "Tensor":
-        """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
-        self._check_in_place("zero_")
-        self.data[...] = 0
-        self._version += 1
+        """Set every element to 0, in place (e.g. ``p.grad.zero_()``); as ``x[...] = 0``."""
+        self[...] = 0
         return self
 
     # --- autograd ---
@@ -272,7 +270,7 @@ class Tensor:
     def __abs__(self):
         return elementwise.Abs.apply(self)
 
-    # --- in place (for updates under no_grad, e.g. w -= lr * w.grad) ---
+    # --- in place: x += v is x[...] = x + v, recorded when a gradient must flow ---
     def __iadd__(self, other):
         return self._in_place("__iadd__", other)
 
@@ -286,16 +284,14 @@ class Tensor:
         return self._in_place("__itruediv__", other)
 
     def _in_place(self, method, other):
-        self._check_in_place(method)
-        other = shape.as_operand(other, self, method).data
-        getattr(self.data, method)(other)
+        if grad_mode.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad",
+                                                                           False)):
+            # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
+            self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
+            return self  # (indexing.setitem: a leaf that requires grad refuses)
+        getattr(self.data, method)(shape.as_operand(other, self, method).data)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self
-
-    def _check_in_place(self, what):
-        if self.requires_grad and grad_mode.is_grad_enabled():
-            raise RuntimeError(f"{what}: in-place change of a tensor that requires grad while "
-                               "gradients are recorded; do it inside `with tg.no_grad():`")
 
     def __setitem__(self, index, value):
         indexing.setitem(self, index, value)

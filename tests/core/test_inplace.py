@@ -329,3 +329,80 @@ def test_an_op_whose_output_is_a_view_of_a_written_tensor_still_backprops():
         z += 1                          # now its saved output changed: an error
     with pytest.raises(RuntimeError, match="its output of SquareView"):
         z.sum().backward()
+
+
+# --- in-place arithmetic while gradients flow: recorded, as PyTorch records it ---
+
+def test_adding_a_tensor_that_requires_grad_into_a_buffer_is_recorded(device):
+    """`buf += w` into a buffer that needs no gradient used to add w's values and drop
+    its gradient; now buf becomes part of the graph: d Σ (buf·w) / dw = 2w."""
+    w = leaf([1.0, 2.0], device)
+    buf = leaf([0.0, 0.0], device, requires_grad=False)
+    buf += w
+    assert buf.requires_grad
+    (buf * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0])
+
+
+def test_in_place_arithmetic_on_a_non_leaf_gives_the_out_of_place_gradients(device):
+    """z = ((3x − w)·w) / 2 + 1, written with -=, *=, /= and += on z, against the
+    hand-derived gradients dz/dx = 3w/2 and dz/dw = (3x − 2w)/2."""
+    x, w = leaf([1.0, 2.0], device), leaf([0.5, -1.5], device)
+    z = x * 3.0
+    z -= w
+    z *= w  # the product's gradient for w reads the old z: a copy is kept, as in PyTorch
+    z /= 2.0
+    z += 1.0
+    z.sum().backward()
+    xs, ws = np.array([1.0, 2.0]), np.array([0.5, -1.5])
+    np.testing.assert_allclose(z.numpy(), (3 * xs - ws) * ws / 2 + 1)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * ws / 2)
+    np.testing.assert_allclose(w.grad.numpy(), (3 * xs - 2 * ws) / 2)
+
+
+def test_ops_that_used_the_tensor_before_the_write_keep_their_gradient(device):
+    x = leaf([1.0, 2.0], device)
+    z = x * 2.0
+    h = z * 3.0  # uses z before the write
+    z += 1.0
+    (h.sum() + (z * z).sum()).backward()
+    xs = np.array([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), 6.0 + 2 * (2 * xs + 1) * 2)
+
+
+def test_in_place_add_on_an_op_output_that_the_op_saved_raises_at_backward(device):
+    x = leaf([1.0, 2.0], device)
+    y = x.exp()  # Exp saves its output
+    y += 1.0     # allowed, as in PyTorch ...
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Exp"):
+        y.sum().backward()  # ... and the backward through Exp refuses
+
+
+def test_in_place_arithmetic_on_a_leaf_that_requires_grad_raises_in_grad_mode(device):
+    x = leaf([1.0, 2.0], device)
+    for write in (add_in_place, mul_in_place, lambda t: t.zero_()):
+        with pytest.raises(RuntimeError, match="leaf tensor of shape"):
+            write(x)
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])  # nothing was written
+    with tg.no_grad():
+        x -= 0.5  # the classic update, under no_grad: in place, no graph
+    assert x.grad_fn is None and x._version == 1
+    np.testing.assert_array_equal(x.numpy(), [0.5, 1.5])
+
+
+def test_zero_on_a_non_leaf_is_recorded(device):
+    x = leaf([1.0, 2.0], device)
+    z = x * 2.0
+    z.zero_()
+    (z + x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])  # none through the zeros
+
+
+def test_in_place_add_keeps_the_target_dtype(device):
+    a = tg.zeros(2, dtype=tg.float32, device=device)
+    b = leaf([1.0, 2.0], device)  # float64
+    a += b
+    assert a.dtype == tg.float32 and a.requires_grad
+    a.sum().backward()
+    assert b.grad.dtype == tg.float64
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])

@@ -170,6 +170,27 @@ def test_std_over_equal_values_has_zero_gradient(bad, create_graph, device):
 
 
 @pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+@pytest.mark.parametrize("bad", [1.0, np.inf, np.nan], ids=["one", "inf", "nan"])
+def test_var_over_equal_values_has_zero_gradient(bad, create_graph, device):
+    (x,) = leaves([[[1.0, 1.0], [1.0, 2.0], [1.0, 4.0]]], device)
+    y = x.var(0)
+    np.testing.assert_allclose(y.numpy(), [0.0, 7 / 3], rtol=1e-15)
+    (grad,) = gradients(y, [x], np.array([1.0, bad]), create_graph)
+    # d var / d x_i = 2 (x_i − mean) / (n − 1): 0 for equal values, whatever the upstream
+    np.testing.assert_array_equal(grad[:, 0], [0.0, 0.0, 0.0])
+
+
+def test_std_keeps_nan_and_undefined_spreads_as_pytorch(device):
+    """Selecting away zero spread must not hide a NaN: std([1, nan]) is NaN, and so is
+    the unbiased std of one value (0 / 0), as in PyTorch; the biased one is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert np.isnan(tg.tensor([1.0, np.nan], device=device).std().item())
+        assert np.isnan(tg.tensor([2.0], device=device).std().item())
+        assert np.isnan(tg.tensor([[1.0, np.nan], [2.0, 3.0]], device=device).std(1).numpy()[0])
+    assert tg.tensor([2.0], device=device).std(correction=0).item() == 0.0
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
 def test_std_of_all_equal_values_and_its_second_derivative(create_graph, device):
     (x,) = leaves([[2.0, 2.0, 2.0]], device)
     (grad,) = gradients(x.std(), [x], np.array(1.0), create_graph)

@@ -318,6 +318,44 @@ def test_cross_entropy_default_ignore_index_and_array_targets(device, rng):
     np.testing.assert_allclose(xt.grad.numpy(), expected / 3, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_an_ignored_prediction_with_minus_inf_leaves_loss_and_gradients_finite(
+        reduction, weighted, device):
+    """PyTorch skips ignored predictions: a -inf log-probability in one (a class the
+    model rules out) must not turn the loss into NaN (0 * -inf), nor any gradient."""
+    log_probs = np.array([[-np.inf, 0.0], [0.0, -np.inf], [-0.5, -1.0]])
+    target = np.array([-100, 0, 0])
+    weight = np.array([2.0, 3.0]) if weighted else None
+    lp = tensor(log_probs, device, requires_grad=True)
+    w = tensor(weight, device, requires_grad=True) if weighted else None
+    loss = L.nll_loss(lp, tensor(target, device), w, reduction=reduction)
+    kept_losses = np.array([0.0, 0.0, 0.5]) * (2.0 if weighted else 1.0)  # rows 1, 2: class 0
+    expected = {"none": kept_losses, "sum": kept_losses.sum(),
+                "mean": kept_losses.sum() / (4.0 if weighted else 2.0)}[reduction]
+    close(loss, expected, rtol=1e-12)
+    loss.sum().backward()
+    grad = lp.grad.numpy()
+    assert np.isfinite(grad).all()
+    scale = {"none": 1.0, "sum": 1.0, "mean": 1 / (4.0 if weighted else 2.0)}[reduction]
+    np.testing.assert_allclose(grad, np.array([[0.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]])
+                               * (2.0 if weighted else 1.0) * scale, rtol=1e-12)
+    if weighted:
+        assert np.isfinite(w.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_cross_entropy_skips_an_ignored_row_of_minus_inf_logits(eps, device):
+    x = np.array([[0.0, -np.inf, 1.0], [0.0, 1.0, 2.0]])
+    xt = tensor(x, device, requires_grad=True)
+    loss = L.cross_entropy(xt, tensor(np.array([-100, 2]), device), label_smoothing=eps)
+    close(loss, ref_cross_entropy(x[1:], np.array([2]), eps=eps), rtol=1e-10)
+    loss.backward()
+    grad = xt.grad.numpy()
+    np.testing.assert_array_equal(grad[0], [0.0, 0.0, 0.0])
+    assert np.isfinite(grad).all()
+
+
 def test_cross_entropy_all_ignored_mean_is_nan_like_pytorch(device, rng):
     x = tensor(rng.normal(size=(2, 3)), device)
     with np.errstate(invalid="ignore", divide="ignore"):

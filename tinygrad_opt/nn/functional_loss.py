@@ -409,9 +409,11 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     """Per-prediction losses l_n = -w[y_n] log p[n, y_n], 0 where y_n is ignored.
 
     log_probs (N, C, d...), target an int64 array (N, d...). Returns the losses
-    (a Tensor of the target's shape), the keep mask (1 kept, 0 ignored; None
-    when nothing is ignored) and the 'mean' denominator sum_n w[y_n] over the
-    kept n (a Tensor, or a Python count when there is no weight)."""
+    (a Tensor of the target's shape), the keep mask (a boolean Tensor, True where
+    kept; None when nothing is ignored) and the 'mean' denominator sum_n w[y_n]
+    over the kept n (a Tensor, or a Python count when there is no weight). An
+    ignored prediction is selected away, not multiplied by 0, so a -inf or NaN in
+    its log-probabilities leaves the loss and every gradient finite."""
     xp = backend.get_xp(log_probs.device)
     flat_target = target.reshape(-1)                                # (M,)
     num_predictions = flat_target.shape[0]
@@ -419,16 +421,18 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     if num_ignored:
         kept = flat_target != ignore_index                          # (M,) bool
         flat_target = xp.where(kept, flat_target, 0)                # ignored read class 0 ...
-        keep = Tensor(kept.astype(log_probs.dtype))                 # ... and are multiplied by 0
+        keep = Tensor(kept)                                         # ... and are set to 0
     rows = xp.arange(num_predictions)                               # (M,)
     picked = _classes_last(log_probs)[rows, flat_target]            # (M,) log p[n, y_n]
+    if keep is not None:
+        picked = tg.where(keep, picked, 0)                          # (selected: 0 · inf is NaN)
     if weight is None:
-        sample_weight = keep                                        # (M,) or None: w = 1
+        sample_weight = None                                        # w = 1
         total_weight = num_predictions - num_ignored
     else:
         sample_weight = weight[flat_target]                         # (M,) w[y_n]
         if keep is not None:
-            sample_weight = sample_weight * keep
+            sample_weight = tg.where(keep, sample_weight, 0)
         total_weight = sample_weight.sum()
     losses = -picked if sample_weight is None else -(sample_weight * picked)  # (M,)
     if keep is not None:
@@ -495,7 +499,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         class_weight = 1 if weight is None else _class_broadcast(weight, input.ndim)
         smooth = -(log_probs * class_weight).sum(dim=1)                       # (N, d...)
         if keep is not None:
-            smooth = smooth * keep                                            # ignored: 0
+            smooth = tg.where(keep, smooth, 0)                                # ignored: 0
         losses = (1 - label_smoothing) * losses + (label_smoothing / num_classes) * smooth
     if reduction == "mean":
         return losses.sum() / total_weight

@@ -84,7 +84,7 @@ def setitem(x, index, value) -> None:
     Tensor = tensor_module.Tensor
     if x.requires_grad and x.grad_fn is None and flags.grad:
         raise RuntimeError(f"a leaf tensor of shape {x.shape} that requires grad cannot be "
-                           "written in place (x[...] = v); do it inside tg.no_grad()")
+                           "changed in place (x[...] = v, x += v); do it inside tg.no_grad()")
     index = _device_index(index, x)
     value = as_operand(value, x, "SetItem")
     if value.dtype != x.dtype:

@@ -113,7 +113,7 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     from the square root (a slope times 0 would be NaN, see elementwise.Relu)."""
     variance = var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
                    keepdims=keepdims)
-    spread = variance > 0
+    spread = variance != 0  # (NaN stays NaN, as in PyTorch)
     return where(spread, where(spread, variance, 1).sqrt(), 0)
 
 
