@@ -284,8 +284,7 @@ class Tensor:
         return self._in_place("__itruediv__", other)
 
     def _in_place(self, method, other):
-        if grad_mode.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad",
-                                                                           False)):
+        if grad_mode.flags.grad and (self.requires_grad or getattr(other, "requires_grad", False)):
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)

@@ -512,7 +512,8 @@ def test_cat_and_stack_of_mixed_dtypes_give_each_leaf_its_own_grad_dtype(device)
     assert a.grad.dtype == tg.float32
 
 
-def test_engine_checks_gradient_dtypes_and_names_the_op():
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+def test_engine_checks_gradient_dtypes_and_names_the_op(create_graph, device):
     from tinygrad_opt.autograd.function import Function
 
     class WrongDtype(Function):
@@ -522,10 +523,36 @@ def test_engine_checks_gradient_dtypes_and_names_the_op():
         def backward(self, grad_output):
             return grad_output.astype("float64")  # the input is float32
 
-    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([1.0, 2.0], requires_grad=True, device=device)
     with pytest.raises(RuntimeError, match="WrongDtype.backward returned a float64 gradient "
                                            "for a float32 input"):
-        WrongDtype.apply(x).sum().backward()
+        WrongDtype.apply(x).sum().backward(create_graph=create_graph)
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+def test_engine_checks_the_gradient_device_and_names_the_op(create_graph):
+    """A gradient on another device than its input (here 'cpu' for a 'strict' input)
+    would reach .grad on the wrong device; the engine refuses it, naming the op."""
+    from tinygrad_opt import backend
+    from tinygrad_opt.autograd.function import Function
+
+    class ToHost(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad_output):
+            if isinstance(grad_output, tg.Tensor):
+                return grad_output.to("cpu") * 2
+            return backend.to_host(grad_output) * 2
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True, device="strict")
+    with pytest.raises(RuntimeError, match="ToHost.backward returned a gradient on 'cpu' for "
+                                           "an input on 'strict'"):
+        ToHost.apply(x).sum().backward(create_graph=create_graph)
+    assert x.grad is None
+    y = tg.tensor([1.0, 2.0], requires_grad=True)  # on 'cpu' the same op is right
+    ToHost.apply(y).sum().backward(create_graph=create_graph)
+    np.testing.assert_array_equal(y.grad.numpy(), [2.0, 2.0])
 
 
 def test_grad_leaves_the_graph_below_an_intermediate_input_intact():

@@ -127,8 +127,8 @@ def _counted(function, input_grads) -> tuple:
 def _checked(function, tensor_input, grad):
     """One gradient checked: of its input's shape and dtype, and an array or a Tensor
     as the mode wants. (The loop drops a None, and one for an input that needs none.)"""
-    if flags.grad or type(grad) not in backend.ARRAY_TYPES:
-        grad = _checked_kind(function.name, grad)
+    if flags.grad or type(grad) is not type(tensor_input.data):
+        grad = _checked_kind(function.name, grad, tensor_input)
     if grad.shape != tensor_input.data.shape:
         raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
                            f"{grad.shape} for an input of shape {tensor_input.shape}")
@@ -140,16 +140,22 @@ def _checked(function, tensor_input, grad):
     return grad
 
 
-def _checked_kind(name, grad):
-    """A gradient that is not an array: a Tensor when the backward is recorded, a NumPy
-    scalar (NumPy's 0-d results) made an array, anything else an error."""
-    if flags.grad and isinstance(grad, tensor_module.Tensor):
-        return grad
+def _checked_kind(name, grad, tensor_input):
+    """A gradient that is not an array like its input's: a Tensor when the backward is
+    recorded, a NumPy scalar (NumPy's 0-d results) made an array; on the input's device.
+    Anything else is an error."""
     if not flags.grad and isinstance(grad, backend.np.generic):
-        return backend.as_array(grad)
-    expected = "a Tensor (create_graph=True)" if flags.grad else "an array"
-    raise RuntimeError(f"{name}.backward returned a {type(grad).__name__} where {expected} "
-                       "was expected")
+        grad = backend.as_array(grad)
+    recorded = flags.grad and isinstance(grad, tensor_module.Tensor)
+    data = grad.data if recorded else grad
+    if type(data) not in backend.ARRAY_TYPES or recorded != flags.grad:
+        expected = "a Tensor (create_graph=True)" if flags.grad else "an array"
+        raise RuntimeError(f"{name}.backward returned a {type(grad).__name__} where "
+                           f"{expected} was expected")
+    if type(data) is not type(tensor_input.data):
+        raise RuntimeError(f"{name}.backward returned a gradient on '{backend.device_of(data)}'"
+                           f" for an input on '{tensor_input.device}'")
+    return grad
 
 
 def _check_finite(function, grad) -> None:
