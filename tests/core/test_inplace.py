@@ -151,6 +151,18 @@ def test_optimizer_step_between_forward_and_second_backward_raises(device):
         loss.backward()
 
 
+def test_optimizer_step_between_forward_and_the_first_backward_raises(device):
+    """The step of an earlier iteration's gradients, taken after this forward saved the
+    weights: the backward would compute with the stepped weights, so it refuses."""
+    w = leaf([1.0, 2.0], device)
+    optimizer = optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()            # gradients of a previous iteration
+    loss = (w * w * 3).sum()            # Mul saves w
+    optimizer.step()
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*Mul"):
+        loss.backward()
+
+
 def test_optimizer_step_after_backward_then_a_new_forward_is_fine(device):
     w = leaf([1.0, 2.0], device)
     optimizer = optim.SGD([w], lr=0.5)

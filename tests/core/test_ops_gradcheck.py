@@ -163,6 +163,8 @@ OPS = [
     Op("sigmoid", lambda x: x.sigmoid(), 1),
     Op("relu", lambda x: x.relu(), 1, NONZERO),
     Op("abs", lambda x: x.abs(), 1, NONZERO),
+    Op("sign", lambda x: x.sign(), 1, NONZERO),  # gradient 0 away from 0
+    Op("clone", lambda x: x.clone(), 1),
     Op("clip", lambda x: x.clip(-0.5, 0.5), 1, each(away_from(-0.5, 0.5))),
     Op("clip_min_only", lambda x: x.clip(min=0.3), 1, each(away_from(0.3))),
     Op("clamp_max_only", lambda x: x.clamp(max=-0.2), 1, each(away_from(-0.2))),

@@ -101,6 +101,20 @@ def test_table_names_are_unique():
     assert len(names) == len(set(names))
 
 
+PRIMITIVES = {op.name: op for op in FUSED_AND_NN if op.name in ("log1p", "erf")}
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_the_nn_primitives_pass_gradcheck_and_gradgradcheck(name, device):
+    """Log1p and Erf (both of Erf's branches) are not in the gradcheck table of core ops."""
+    op = PRIMITIVES[name]
+    arrays = op.domain(np.random.default_rng(0), [(3, 5)])
+    inputs = [tg.tensor(array, dtype=tg.float64, requires_grad=True, device=device)
+              for array in arrays]
+    assert tg.gradcheck(op.fn, inputs)
+    assert tg.gradgradcheck(op.fn, inputs)
+
+
 @pytest.mark.parametrize("op", TABLE, ids=[op.name for op in TABLE])
 @SETTINGS
 @given(data=st.data())
