@@ -100,6 +100,30 @@ def test_backward_with_a_custom_gradient_argument(create_graph, device):
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 2.0])
 
 
+# --- smooth activations built from branches: the unselected one never leaks NaN ---
+
+SMOOTH = {"elu": F.elu, "selu": F.selu, "softplus": F.softplus, "silu": F.silu,
+          "gelu": F.gelu, "sigmoid": F.sigmoid, "tanh": F.tanh, "erf": F.erf,
+          "softsign": F.softsign, "prelu": lambda x: F.prelu(x, tg.tensor(
+              [0.25], dtype=tg.float64, device=x.device)),
+          "rrelu_eval": lambda x: F.rrelu(x, training=False)}
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensors"])
+@pytest.mark.parametrize("name", SMOOTH)
+def test_smooth_activations_have_finite_gradients_far_out(name, create_graph, device):
+    """exp(1000) overflows in a branch that where does not select (ELU's negative side
+    at x = 1000, softplus's log1p(exp(x))): the selected side's gradient must stay
+    finite, and the limits must be the true slopes (0 or 1, or PReLU's 0.25)."""
+    (x,) = leaves([[-1000.0, -30.0, 30.0, 1000.0]], device)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        (grad,) = gradients(SMOOTH[name](x), [x], np.ones(4), create_graph)
+    assert np.isfinite(grad).all(), grad
+    assert abs(grad[-1] - {"selu": 1.0507009873554805, "sigmoid": 0.0, "tanh": 0.0,
+                           "erf": 0.0, "softsign": 0.0}.get(name, 1.0)) < 1e-6
+    assert abs(grad[0] - {"prelu": 0.25, "rrelu_eval": (1 / 8 + 1 / 3) / 2}.get(name, 0.0)) < 1e-6
+
+
 # --- the compositions of the issue: sqrt at 0 sends back an infinite slope ---
 
 SQRT_OF_MASKED = {
