@@ -21,17 +21,22 @@ from .common import compare, format_time
 CHAIN = 1000
 
 
+def chain_of(y, length):
+    """The chain's ops on ``y``, mul, add, tanh, sub, over and over (``length`` ops in
+    all): the same text runs on our Tensors and on the floor's (benchmarks/floor.py)."""
+    for _ in range(length // 4):
+        y = y * 0.999
+        y = y + 0.001
+        y = y.tanh()
+        y = y - 0.001
+    return y
+
+
 def ours(shape, device="cpu", chain=CHAIN):
     x = tg.rand(*shape, device=device, requires_grad=True)
 
     def run():
-        y = x
-        for i in range(chain // 4):
-            y = y * 0.999
-            y = y + 0.001
-            y = y.tanh()
-            y = y - 0.001
-        y.sum().backward()
+        chain_of(x, chain).sum().backward()
         x.grad = None
     return run
 
