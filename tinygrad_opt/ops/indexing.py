@@ -95,8 +95,8 @@ def setitem(x, index, value) -> None:
         return
     if getattr(x.data, "base", None) is not None:
         raise RuntimeError(f"SetItem: x[...] = v into a view (of shape {x.shape}) of another "
-                           "tensor (a leaf or not) while gradients are recorded: the write would "
-                           "not reach that tensor's graph; index that tensor itself instead")
+                           "tensor (a leaf or not) while gradients are recorded misses its graph;"
+                           " index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
     before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
     before.grad_fn, before._version = x.grad_fn, -1  # graph; its values are overwritten
     if x.grad_fn is not None:
