@@ -437,3 +437,39 @@ def test_in_place_add_into_an_indexed_part_is_right_or_an_error(device):
     buf[0:1] = buf[0:1] + w  # the spelling the error suggests
     (buf * 3.0).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [3.0])
+
+
+IN_PLACE = {"+=": ("__iadd__", np.add), "-=": ("__isub__", np.subtract),
+            "*=": ("__imul__", np.multiply), "/=": ("__itruediv__", np.divide)}
+
+
+@pytest.mark.parametrize("op", IN_PLACE)
+@pytest.mark.parametrize("value_shape", [(3,), (1, 3), (2, 1), (2, 3), ()])
+@pytest.mark.parametrize("target_needs_grad", [True, False])
+def test_in_place_arithmetic_matches_its_out_of_place_twin(op, value_shape, target_needs_grad,
+                                                           device, rng):
+    """z op= v on a (2, 3) z against z op v, values and gradients, for broadcast values;
+    z is a non-leaf made from x, or a buffer that requires no gradient."""
+    method, numpy_op = IN_PLACE[op]
+    xs = rng.uniform(0.5, 2.0, (2, 3))
+    vs = rng.uniform(0.5, 2.0, value_shape)
+    weights = rng.standard_normal((2, 3))
+
+    def run(in_place):
+        x, v = leaf(xs, device), leaf(vs, device)
+        z = x * 1.0 if target_needs_grad else leaf(xs, device, requires_grad=False)
+        if in_place:
+            result = getattr(z, method)(v)
+            assert result is z
+        else:
+            z = getattr(z, method.replace("__i", "__", 1))(v)
+        loss = (z * tg.tensor(weights, dtype=tg.float64, device=device)).sum()
+        loss.backward()
+        return z.numpy(), (x.grad.numpy() if target_needs_grad else None), v.grad.numpy()
+
+    for ours, theirs in zip(run(in_place=True), run(in_place=False)):
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-14)
+    np.testing.assert_allclose(run(True)[0], numpy_op(xs, vs), rtol=1e-14)
