@@ -94,9 +94,9 @@ def setitem(x, index, value) -> None:
         x._version += 1
         return
     if getattr(x.data, "base", None) is not None:
-        raise RuntimeError(f"SetItem: x[...] = v into a view (of shape {x.shape}) of another "
-                           "tensor (a leaf or not) while gradients are recorded misses its graph;"
-                           " index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
+        raise RuntimeError(f"SetItem: a recorded x[...] = v into a view (of shape {x.shape}) "
+                           "of another tensor (a leaf or not) would miss that tensor's graph; "
+                           "index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
     before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
     before.grad_fn, before._version = x.grad_fn, -1  # graph; its values are overwritten
     if x.grad_fn is not None:
