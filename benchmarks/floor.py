@@ -23,8 +23,9 @@ to take. A third column splits that gap: ours with our ``engine.backward``
 replaced by the floor's loop (``the_floor_loop``), so our ops, modules, loss
 and optimizer with the leanest backward loop that keeps the checks: what it
 saves is the price of our engine's structure (hooks, ``grad()``, the callback
-that delivers gradients, the kind checks), the rest lies outside the engine. The test tests/test_floor.py checks that the floor computes the same
-numbers as tinygrad_opt.
+that delivers gradients, the kind and device checks), the rest lies outside
+the engine. The test tests/test_floor.py checks that the floor computes the
+same numbers as tinygrad_opt.
 """
 
 from __future__ import annotations

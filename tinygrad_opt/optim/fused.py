@@ -57,9 +57,10 @@ def twin_of(optimizer, group: dict, params: list):
         _check_capturable(optimizer, group)
     fused = group.get("fused")
     readable = optimizer.update
-    size, largest = _sizes(params) if device != "cuda" else (None, None)  # (cuda: unused)
-    if getattr(readable, "elementwise", False) and device != "cuda" and _chunked(optimizer, largest):
-        readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
+    if device != "cuda":  # the chunked rule, for a group with a parameter larger than a chunk
+        size, largest = _sizes(params)
+        if getattr(readable, "elementwise", False) and _chunked(optimizer, largest):
+            readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
     if fused is False:
         return readable
     if fused is None and device == "cpu" and size < COMPILED_MIN_SIZE:
