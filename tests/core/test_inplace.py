@@ -473,3 +473,99 @@ def test_in_place_arithmetic_matches_its_out_of_place_twin(op, value_shape, targ
         else:
             np.testing.assert_allclose(ours, theirs, rtol=1e-14)
     np.testing.assert_allclose(run(True)[0], numpy_op(xs, vs), rtol=1e-14)
+
+
+# --- indices and class targets written after forward: right or an error ---
+# An index array is the op's own copy, so a later write to the caller's index Tensor or
+# NumPy array cannot move the gradient. The fused cross-entropy takes its targets as an
+# input, as PyTorch's nll_loss saves them: a write to them raises at backward.
+
+LOGITS = np.array([[0.3, -1.2, 2.0], [1.5, 0.2, -0.7], [-0.4, 0.9, 0.1], [2.2, -0.3, 0.5]])
+
+
+def _index_of_kind(kind, device):
+    if kind == "tensor":
+        return tg.tensor([0, 1], device=device)
+    if kind == "mask":
+        return tg.tensor(np.array([True, True, False, False]), device=device)
+    return np.array([0, 1])  # a host array, moved (on cpu: used) as the index
+
+
+@pytest.mark.parametrize("kind", ["tensor", "mask", "numpy"])
+def test_writing_an_index_after_indexing_leaves_the_gradient_right(kind, device):
+    x = leaf(LOGITS, device)
+    index = _index_of_kind(kind, device)
+    picked = x[index]                          # rows 0 and 1
+    index[0] = index[3] if kind == "mask" else 3   # the caller's index now points elsewhere
+    (picked * picked).sum().backward()
+    expected = np.zeros_like(LOGITS)
+    expected[:2] = 2 * LOGITS[:2]              # d Σ x[i]² / dx = 2x on the picked rows
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def test_writing_the_index_of_a_recorded_setitem_leaves_the_gradients_right(device):
+    buffer = leaf(np.zeros(4), device, requires_grad=False)
+    value = leaf([5.0, 7.0], device)
+    index = tg.tensor([1, 2], device=device)
+    buffer[index] = value
+    index[0] = 0
+    (buffer * leaf([1.0, 2.0, 3.0, 4.0], device, requires_grad=False)).sum().backward()
+    np.testing.assert_allclose(value.grad.numpy(), [2.0, 3.0])  # the weights at 1 and 2
+
+
+def test_writing_embedding_indices_after_the_lookup_leaves_the_gradient_right(device):
+    weight = leaf(np.arange(8.0).reshape(4, 2), device)
+    indices = tg.tensor([3, 3, 0], device=device)
+    rows = nn.functional.embedding(indices, weight)
+    indices[0] = 1
+    rows.sum().backward()
+    np.testing.assert_allclose(weight.grad.numpy(), [[1, 1], [0, 0], [0, 0], [2, 2]])
+
+
+def _softmax_minus_one_hot(targets):
+    p = np.exp(LOGITS) / np.exp(LOGITS).sum(axis=1, keepdims=True)
+    return (p - np.eye(3)[targets]) / len(targets)
+
+
+def test_writing_the_targets_of_the_fused_cross_entropy_raises_naming_it(device):
+    x = leaf(LOGITS, device)
+    targets = tg.tensor([0, 2, 1, 0], device=device)
+    loss = nn.functional.cross_entropy(x, targets)
+    assert loss.grad_fn.name == "CrossEntropy"
+    targets[0] = 1
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of CrossEntropy, of shape"):
+        loss.backward()
+
+
+def test_the_fused_cross_entropy_under_create_graph_checks_its_targets(device):
+    x = leaf(LOGITS, device)
+    targets = tg.tensor([0, 2, 1, 0], device=device)
+    loss = nn.functional.cross_entropy(x, targets)
+    targets[1] = 0
+    with pytest.raises(RuntimeError, match="an input of CrossEntropy"):
+        tg.grad(loss, x, create_graph=True)
+
+
+@pytest.mark.parametrize("loss_name", ["cross_entropy_smoothed", "nll_loss", "focal_loss",
+                                       "multi_margin_loss", "cross_entropy_numpy_targets"])
+def test_writing_the_targets_of_a_composed_loss_leaves_the_gradient_right(loss_name, device):
+    F = nn.functional
+    targets = [0, 2, 1, 0]
+
+    def run(write):
+        x = leaf(LOGITS, device)
+        given = np.array(targets) if loss_name.endswith("numpy_targets") else \
+            tg.tensor(targets, device=device)
+        loss = {"cross_entropy_smoothed": lambda: F.cross_entropy(x, given, label_smoothing=0.1),
+                "nll_loss": lambda: F.nll_loss(x.log_softmax(1), given),
+                "focal_loss": lambda: F.focal_loss(x, given),
+                "multi_margin_loss": lambda: F.multi_margin_loss(x, given),
+                "cross_entropy_numpy_targets": lambda: F.cross_entropy(x, given)}[loss_name]()
+        if write:
+            given[0] = 1
+        loss.backward()
+        return x.grad.numpy()
+
+    np.testing.assert_allclose(run(write=True), run(write=False))
+    if loss_name == "cross_entropy_numpy_targets":
+        np.testing.assert_allclose(run(write=True), _softmax_minus_one_hot(targets))

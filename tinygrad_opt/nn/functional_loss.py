@@ -138,24 +138,29 @@ def _class_broadcast(vector: Tensor, ndim: int) -> Tensor:
 def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     """Check integer class targets for scores of shape (N, C, d1, ...).
 
-    Returns the int64 target array on the input's device, of shape
-    (N, d1, ...), and how many targets equal ``ignore_index``. Raises on a
-    float target, a wrong shape, or a class outside 0..C-1 (``ignore_index``
-    excepted), reading the targets once on the host."""
+    Returns the targets as an int64 Tensor on the input's device, of shape
+    (N, d1, ...), and how many equal ``ignore_index``. The Tensor is ``target``
+    itself when it already is one (so that an op that keeps it sees a later write
+    to it through its version); anything else is copied (a NumPy array too, as
+    ``Tensor`` copies it). Raises on a float target, a wrong shape, or a class
+    outside 0..C-1 (``ignore_index`` excepted), reading the targets once on the host."""
     if isinstance(target, Tensor):
         if type(target.data) is not type(input.data) and target.device != input.device:
             raise RuntimeError(
                 f"{op}: target is on device '{target.device}' but input is on '{input.device}'")
-        array = target.data
+        classes = target
     else:
         array = backend.to_device(target, input.device)
+        classes = Tensor._make(array.copy() if array is target else array)
+    array = classes.data
     if array.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers, got dtype {array.dtype} "
             f"of shape {tuple(array.shape)} (class probabilities need the input's shape "
             f"{tuple(input.shape)})")
     if array.dtype != backend.int64:
-        array = array.astype(backend.int64)
+        classes = Tensor._make(array.astype(backend.int64))
+        array = classes.data
     expected = tuple(input.data.shape[:1]) + tuple(input.data.shape[2:])
     if tuple(array.shape) != expected:
         raise ValueError(
@@ -164,11 +169,11 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     num_classes = input.data.shape[1]
     if cuda.capturing():  # a CUDA graph cannot read the targets on the host: check each
         cuda.before_each_replay(lambda: _replayed_targets(op, input, target, ignore_index))
-        return array, 0   # replay's new ones instead (the captured step assumes none ignored)
+        return classes, 0  # replay's new ones instead (the captured step assumes none ignored)
     host = backend.to_host(array)
     ignorable = ignore_index is not None and 0 <= ignore_index < num_classes
     if not ignorable and (host.size == 0 or host.view("uint64").max() < num_classes):
-        return array, 0  # the usual case, one reduction: a negative class read unsigned is huge
+        return classes, 0  # the usual case, one reduction: a negative class read unsigned is huge
     out_of_range = (host < 0) | (host >= num_classes)
     num_ignored = 0
     if ignore_index is not None:
@@ -181,7 +186,7 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
         raise IndexError(
             f"{op}: target value {bad} is out of range for {num_classes} classes: "
             f"expected 0..{num_classes - 1}{allowed}")
-    return array, num_ignored
+    return classes, num_ignored
 
 
 def _replayed_targets(op: str, input: Tensor, target, ignore_index) -> None:
@@ -395,9 +400,10 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
         batch_input, batch_target = _one_prediction_as_batch(input, target)
         loss = nll_loss(batch_input, batch_target, weight, ignore_index, reduction)
         return loss.reshape(()) if reduction == "none" else loss
-    target, num_ignored = _class_targets(op, input, target, ignore_index)
+    classes, num_ignored = _class_targets(op, input, target, ignore_index)
     weight = _class_weight(op, weight, input, input.shape[1])
-    losses, keep, total_weight = _picked_nll(input, target, weight, ignore_index, num_ignored)
+    losses, keep, total_weight = _picked_nll(input, classes.data, weight, ignore_index,
+                                             num_ignored)
     if reduction == "mean":
         return losses.sum() / total_weight
     if reduction == "sum":
@@ -487,13 +493,13 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         return _soft_cross_entropy(_log_softmax(input, dim=1),
                                    _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
-    target, num_ignored = _class_targets(op, input, target, ignore_index)
+    classes, num_ignored = _class_targets(op, input, target, ignore_index)
     if (len(shape) == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
             and reduction != "none" and shape[0] > 0):
         scale = 1 / shape[0] if reduction == "mean" else 1
-        return CrossEntropy.apply(input, target=target, scale=scale)  # the fused op
+        return CrossEntropy.apply(input, classes, scale=scale)  # the fused op
     log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
-    losses, keep, total_weight = _picked_nll(log_probs, target, weight, ignore_index,
+    losses, keep, total_weight = _picked_nll(log_probs, classes.data, weight, ignore_index,
                                              num_ignored)                     # (N, d...)
     if label_smoothing > 0:
         class_weight = 1 if weight is None else _class_broadcast(weight, input.ndim)
@@ -541,7 +547,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     if input.ndim != 2:
         raise ValueError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
     num_samples, num_classes = input.shape
-    target, _ = _class_targets(op, input, target)
+    target = _class_targets(op, input, target)[0].data
     weight = _class_weight(op, weight, input, num_classes)
     xp = backend.get_xp(input.device)
     rows = xp.arange(num_samples)
@@ -575,7 +581,7 @@ def focal_loss(input: Tensor, target, gamma: float = 2.0, alpha=None,
     if input.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), "
                          f"got shape {tuple(input.shape)}")
-    target, _ = _class_targets(op, input, target)
+    target = _class_targets(op, input, target)[0].data
     xp = backend.get_xp(input.device)
     flat_target = target.reshape(-1)                                        # (M,)
     rows = xp.arange(flat_target.shape[0])

@@ -146,11 +146,14 @@ class CrossEntropy(Function):
     (``create_graph=True``) recomputes them with the LogSoftmax op, so second
     derivatives still work. ``nn.functional.cross_entropy`` uses it when no
     weight, ignored target or label smoothing asks for the composed form.
+
+    The targets are the op's second input (int64, needing no gradient), as in
+    PyTorch: backward reads them checked, so a write to them since forward raises.
     """
 
     def forward(self, x: "Array", target: "Array", scale: float) -> "Array":
         xp = backend.xp_of(x)
-        self.target, self.scale = target, xp.asarray(scale, dtype=x.dtype)  # (0-d: see Relu)
+        self.scale = xp.asarray(scale, dtype=x.dtype)                  # (0-d: see Relu)
         shifted = x - x.max(axis=1, keepdims=True)                     # (N, C)
         self.exps = xp.exp(shifted)                                    # (N, C)
         self.sums = self.exps.sum(axis=1, keepdims=True)               # (N, 1)
@@ -159,12 +162,14 @@ class CrossEntropy(Function):
         return -picked.sum() * scale
 
     def backward(self, grad_output: "Grad") -> "Grads":
+        target = self.saved_input(1)                                   # y, as forward read it
         if flags.grad:  # recorded (create_graph): softmax from the differentiable op
-            (x,) = self.saved_inputs
+            x = self.saved_input(0)
             one_hot = backend.xp_of(self.exps).zeros(x.shape, dtype=x.dtype)  # (N, C)
-            one_hot[self.rows, self.target] = 1
-            return (LogSoftmax.apply(x, dim=1).exp() - one_hot) * (grad_output * self.scale)
+            one_hot[self.rows, target.data] = 1
+            softmax = LogSoftmax.apply(x, dim=1).exp()
+            return (softmax - one_hot) * (grad_output * self.scale), None
         grad = self.exps / self.sums                                   # softmax(x): (N, C)
-        grad[self.rows, self.target] -= 1                              # − onehot(y)
+        grad[self.rows, target] -= 1                                   # − onehot(y)
         grad *= grad_output * self.scale
-        return grad
+        return grad, None

@@ -134,7 +134,9 @@ def getitem(x, index):
 
 
 def _device_index(index, x):
-    """Replace Tensors and host arrays inside an index by arrays on ``x``'s device."""
+    """Replace Tensors and host arrays inside an index by arrays on ``x``'s device, the
+    op's own: an index array is copied, so a later write to the caller's index cannot
+    move the gradient (PyTorch keeps the index checked, as ops keep their inputs)."""
     Tensor = tensor_module.Tensor
     if isinstance(index, tuple):
         return tuple(_device_index(part, x) for part in index)
@@ -151,4 +153,4 @@ def _device_index(index, x):
         index = backend.to_device(host, x.device)
     if backend.is_array(index) and backend.is_floating(index.dtype):
         raise IndexError(f"GetItem: index arrays must be integer or boolean, got {index.dtype}")
-    return index
+    return index.copy() if backend.is_array(index) else index
