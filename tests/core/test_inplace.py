@@ -569,3 +569,21 @@ def test_writing_the_targets_of_a_composed_loss_leaves_the_gradient_right(loss_n
     np.testing.assert_allclose(run(write=True), run(write=False))
     if loss_name == "cross_entropy_numpy_targets":
         np.testing.assert_allclose(run(write=True), _softmax_minus_one_hot(targets))
+
+
+def test_writing_a_numpy_bound_of_clamp_after_forward_leaves_the_gradient_right():
+    x = leaf([1.0, 2.0, 3.0], "cpu")
+    low = np.array([1.5, 1.5, 1.5])
+    clamped = x.clamp(min=low)                 # x < 1.5 is clamped: no gradient to x there
+    low[:] = 0.0
+    clamped.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(clamped.numpy(), [1.5, 2.0, 3.0])
+
+
+def test_numpy_scalar_bounds_of_clamp_stay_one_clip_op(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    clamped = x.clamp(min=np.float64(1.5), max=2.5)
+    assert clamped.grad_fn.name == "Clip"
+    clamped.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 0.0])
