@@ -3,9 +3,10 @@
 A plain ``tg.grad(..., create_graph=False)`` runs every op's backward on backend
 arrays; ``create_graph=True`` runs the same formula on Tensors and records it.
 For every op of the gradcheck table (imported from test_ops_gradcheck.py) and
-for SetItem, the fused ops and the nn primitives listed here, both paths must give the same
-gradients, in float32 and float64, on cpu and strict, on shapes drawn by
-hypothesis. The reference is the other path; gradcheck (test_ops_gradcheck.py,
+for SetItem, the fused ops, the readable ReLU, IndexAdd and the nn primitives listed
+here, both paths must give the same gradients, in float32 and float64, on cpu and
+strict, on shapes drawn by hypothesis; a test checks that every Function of the
+package appears in some entry's graph. The reference is the other path; gradcheck (test_ops_gradcheck.py,
 test_fused_ops.py) ties both to finite differences.
 """
 
@@ -16,7 +17,10 @@ from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
-from test_ops_gradcheck import NONSCALAR, OPS, Op, distinct, each, fixed
+from test_ops_gradcheck import NONSCALAR, NONZERO, OPS, Op, distinct, each, fixed
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.ops import elementwise
+from tinygrad_opt.ops.indexing import IndexAdd
 
 
 def uniform(low, high):
@@ -48,7 +52,17 @@ def set_rows(x, v):
     return t * x
 
 
+def index_add_repeats(g):
+    """IndexAdd (GetItem's backward, as an op) with a repeated row: rows 0, 0 and 2 of a
+    zero (4, m) get g's rows, the repeats adding up."""
+    index = tg.tensor([0, 0, 2], device=g.device).data
+    return IndexAdd.apply(g, index=index, shape=(4, g.shape[1]))
+
+
 FUSED_AND_NN = [
+    # the readable originals of the twins, and the ops that only backward formulas make
+    Op("relu_readable", lambda x: elementwise.Relu.apply(x), 1, NONZERO),
+    Op("index_add_repeats", index_add_repeats, 1, shapes=fixed(lambda m: [(3, m + 1)], 1)),
     # ops/indexing.py: SetItem (x[index] = v)
     Op("setitem_column", set_column, 2, shapes=fixed(lambda n, m: [(n, m), (n,)], 2)),
     Op("setitem_rows_broadcast", set_rows, 2,
@@ -101,12 +115,56 @@ def test_table_names_are_unique():
     assert len(names) == len(set(names))
 
 
-PRIMITIVES = {op.name: op for op in FUSED_AND_NN if op.name in ("log1p", "erf")}
+def _every_function_class():
+    """Every Function subclass of the package (each of its modules imported first)."""
+    import importlib
+    import pkgutil
+    skipped = ("tinygrad_opt.cli", "tinygrad_opt.distributed", "tinygrad_opt.benchmarks")
+    for module in pkgutil.walk_packages(tg.__path__, "tinygrad_opt."):
+        if not module.name.startswith(skipped):
+            importlib.import_module(module.name)
+    found, pending = set(), [Function]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            pending.append(subclass)
+            if subclass.__module__.startswith("tinygrad_opt."):  # (not the tests' own)
+                found.add(subclass)
+    return found
+
+
+@settings(max_examples=1, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_the_table_runs_every_op_of_the_package(data):
+    """Each Function subclass makes a node of some table op's graph, forward or recorded
+    backward, so that no op escapes the two-path comparison (and a new op must join)."""
+    rng = np.random.default_rng(0)
+    made = set()  # (the nodes stay alive: no id is reused)
+    for op in TABLE:
+        arrays = op.domain(rng, data.draw(op.shapes(op.arity), label=op.name))
+        inputs = [tg.tensor(array, dtype=tg.float64, requires_grad=True) for array in arrays]
+        output = op.fn(*inputs)
+        ones = tg.ones(*output.shape, dtype=output.dtype, device=output.device)
+        recorded = tg.grad(output, inputs, grad_outputs=ones, create_graph=True,
+                           allow_unused=True)
+        pending = [output, *[grad for grad in recorded if grad is not None]]
+        while pending:
+            function = pending.pop().grad_fn
+            if function is not None and function not in made:
+                made.add(function)
+                pending.extend(function.inputs)
+    covered = {type(function) for function in made}
+    missing = sorted(cls.__qualname__ for cls in _every_function_class() - covered)
+    assert not missing, f"ops in no table entry: {missing}"
+
+
+PRIMITIVES = {op.name: op for op in FUSED_AND_NN
+              if op.name in ("log1p", "erf", "relu_readable", "index_add_repeats")}
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
 def test_the_nn_primitives_pass_gradcheck_and_gradgradcheck(name, device):
-    """Log1p and Erf (both of Erf's branches) are not in the gradcheck table of core ops."""
+    """Log1p, Erf (both of its branches), the readable Relu (its twin is in the gradcheck
+    table of core ops) and IndexAdd are not in that table."""
     op = PRIMITIVES[name]
     arrays = op.domain(np.random.default_rng(0), [(3, 5)])
     inputs = [tg.tensor(array, dtype=tg.float64, requires_grad=True, device=device)
