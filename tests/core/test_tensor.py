@@ -376,6 +376,14 @@ def test_device_mismatch_names_both_devices(combine):
     assert "'cpu'" in str(error.value) and "'strict'" in str(error.value)
 
 
+@pytest.mark.parametrize("combine", [tg.cat, tg.stack], ids=["cat", "stack"])
+@pytest.mark.parametrize("pieces", [[], [tg.ones(2), np.ones(2)]], ids=["empty", "array"])
+def test_cat_and_stack_name_what_is_not_a_tensor(combine, pieces):
+    with pytest.raises(TypeError, match=r"expected a non-empty list of Tensors, got \[") as error:
+        combine(pieces)
+    assert ("'Tensor', 'ndarray'" in str(error.value)) == bool(pieces)
+
+
 def test_host_list_with_device_tensor_raises():
     with pytest.raises(RuntimeError, match="strict"):
         tg.ones(2, device="strict") + [1.0, 2.0]

@@ -401,15 +401,14 @@ def where(condition, a, b):
 
 
 def clip(x, low=None, high=None):
-    """Numbers as bounds: one Clip op. Tensor bounds (broadcast against x, as in
-    ``torch.clamp``), and arrays, which become Tensors (copies: a later write to the
-    caller's array cannot change the gradient): maximum then minimum, so gradients
-    reach the bounds too. Where x equals a bound exactly, maximum/minimum share the
-    gradient half and half; PyTorch gives all of it to x."""
+    """Numbers (NumPy scalars too) as bounds: one Clip op. Tensor bounds (broadcast
+    against x, as in ``torch.clamp``), and arrays, which become Tensors (copies: a later
+    write to the caller's array cannot change the gradient): maximum then minimum, so
+    gradients reach the bounds too. Where x equals a bound exactly, maximum/minimum
+    share the gradient half and half; PyTorch gives all of it to x."""
     if low is None and high is None:
         raise ValueError("clip: at least one of min and max must be given")
-    numbers = (int, float, backend.np.generic)  # (NumPy scalars: values, like Python's)
-    if not all(bound is None or isinstance(bound, numbers) for bound in (low, high)):
+    if not all(b is None or isinstance(b, (int, float, backend.np.generic)) for b in (low, high)):
         y = x if low is None else maximum(x, low)
         return y if high is None else minimum(y, high)
     if isinstance(low, float) or isinstance(high, float):

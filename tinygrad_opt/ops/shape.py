@@ -221,17 +221,17 @@ def expand(x, shape):
 
 def cat(tensors, dim: int = 0):
     tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+    if not tensors or not all(isinstance(tensor, tensor_module.Tensor) for tensor in tensors):
+        raise TypeError(f"cat: expected a non-empty list of Tensors, got "
+                        f"{[type(tensor).__name__ for tensor in tensors]}")
     first = tensors[0]
     dim = normalize_dim(dim, first.ndim, "Cat")
+    outside = first.shape[:dim] + first.shape[dim + 1:]  # the axes that must match
     for index, tensor in enumerate(tensors):
         if tensor.device != first.device:
             raise RuntimeError(f"cat: tensor 0 is on '{first.device}' but tensor {index} "
                                f"is on '{tensor.device}'")
-        other_axes = [s for axis, s in enumerate(tensor.shape) if axis != dim]
-        expected = [s for axis, s in enumerate(first.shape) if axis != dim]
-        if tensor.ndim != first.ndim or other_axes != expected:
+        if tensor.ndim != first.ndim or tensor.shape[:dim] + tensor.shape[dim + 1:] != outside:
             raise ValueError(f"cat: tensor {index} has shape {tensor.shape}, which does not "
                              f"match {first.shape} outside dim {dim}")
     dtypes = [tensor.dtype for tensor in tensors]
@@ -243,8 +243,9 @@ def cat(tensors, dim: int = 0):
 
 def stack(tensors, dim: int = 0):
     tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+    if not tensors or not all(isinstance(tensor, tensor_module.Tensor) for tensor in tensors):
+        raise TypeError(f"stack: expected a non-empty list of Tensors, got "
+                        f"{[type(tensor).__name__ for tensor in tensors]}")
     for index, tensor in enumerate(tensors):
         if tensor.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {index} has shape {tensor.shape} but tensor 0 "
