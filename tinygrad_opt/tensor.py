@@ -200,8 +200,22 @@ class Tensor:
         return self
 
     def zero_(self) -> "Tensor":
-        """Set every element to 0, in place (e.g. ``p.grad.zero_()``); as ``x[...] = 0``."""
-        self[...] = 0
+        """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to ``value`` (a number or a 0-d tensor), in place; as
+        ``x[...] = value``, so it is recorded when a gradient must flow."""
+        if getattr(value, "ndim", 0) != 0:
+            raise ValueError(f"fill_: the value must be a number or a 0-d tensor, got shape "
+                             f"{tuple(value.shape)}")
+        self[...] = value
+        return self
+
+    def copy_(self, src) -> "Tensor":
+        """Copy ``src`` into this tensor, in place: broadcast to its shape, cast to its
+        dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``."""
+        self[...] = src.to(self.device) if isinstance(src, Tensor) else src
         return self
 
     # --- autograd ---
@@ -472,9 +486,7 @@ class Tensor:
 
 def _shape_args(args):
     """Accept both x.reshape(2, 3) and x.reshape((2, 3))."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
+    return tuple(args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
 
 
 class _HookHandle:
@@ -489,6 +501,5 @@ class _HookHandle:
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Same as ``Tensor(...)``, PyTorch's spelling; like ``torch.tensor``, a Tensor
     given here is copied (``Tensor(t)`` and ``nn.Parameter(t)`` share its memory)."""
-    if isinstance(data, Tensor):
-        data = data.copy().data
+    data = data.copy().data if isinstance(data, Tensor) else data
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)

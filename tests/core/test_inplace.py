@@ -44,7 +44,16 @@ def zero_in_place(x):
     x.zero_()
 
 
-WRITES = [write_index, add_in_place, sub_in_place, mul_in_place, div_in_place, zero_in_place]
+def fill_in_place(x):
+    x.fill_(7.0)
+
+
+def copy_in_place(x):
+    x.copy_(tg.tensor([5.0, 6.0], dtype=x.dtype, device=x.device))
+
+
+WRITES = [write_index, add_in_place, sub_in_place, mul_in_place, div_in_place, zero_in_place,
+          fill_in_place, copy_in_place]
 
 
 # --- every kind of in-place write bumps the version ---
@@ -587,3 +596,57 @@ def test_numpy_scalar_bounds_of_clamp_stay_one_clip_op(device):
     assert clamped.grad_fn.name == "Clip"
     clamped.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 0.0])
+
+
+# --- fill_ and copy_: writes like x[...] = v, recorded when a gradient must flow ---
+
+def test_fill_sets_every_element_and_returns_the_tensor(device):
+    x = leaf([[1.0, 2.0], [3.0, 4.0]], device, requires_grad=False)
+    assert x.fill_(2.5) is x
+    np.testing.assert_array_equal(x.numpy(), np.full((2, 2), 2.5))
+    x.fill_(tg.tensor(-1.0, dtype=tg.float64, device=device))
+    np.testing.assert_array_equal(x.numpy(), -np.ones((2, 2)))
+
+
+def test_fill_takes_a_number_or_a_0d_tensor_only():
+    with pytest.raises(ValueError, match=r"fill_: .* 0-d tensor, got shape \(2,\)"):
+        tg.zeros(2).fill_(tg.tensor([1.0, 2.0]))
+
+
+def test_fill_with_a_0d_tensor_that_requires_grad_gets_the_summed_gradient(device):
+    buffer = leaf(np.zeros((2, 3)), device, requires_grad=False)
+    value = leaf(1.5, device)
+    buffer.fill_(value)
+    (buffer * leaf(np.arange(6.0).reshape(2, 3), device, requires_grad=False)).sum().backward()
+    np.testing.assert_allclose(value.grad.numpy(), 15.0)  # Σ of the weights 0..5
+
+
+def test_copy_broadcasts_casts_and_sends_the_gradient_to_the_source(device):
+    target = tg.zeros(2, 3, dtype=tg.float64, device=device)
+    source = tg.tensor([[1.0, 2.0, 3.0]], requires_grad=True, device=device)  # float32, (1, 3)
+    assert target.copy_(source) is target
+    assert target.dtype == tg.float64
+    np.testing.assert_array_equal(target.numpy(), [[1, 2, 3], [1, 2, 3]])
+    (target * target).sum().backward()
+    assert source.grad.dtype == tg.float32
+    np.testing.assert_allclose(source.grad.numpy(), [[4.0, 8.0, 12.0]])  # Σ over rows of 2·v
+
+
+def test_copy_from_another_device_moves_the_values_and_the_gradient_back(device):
+    source = leaf([1.0, -2.0], "cpu")
+    target = leaf(np.zeros(2), device, requires_grad=False)
+    target.copy_(source)
+    assert target.device == device
+    (target * 3.0).sum().backward()
+    assert source.grad.device == "cpu"
+    np.testing.assert_allclose(source.grad.numpy(), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("write", [fill_in_place, copy_in_place], ids=["fill_", "copy_"])
+def test_fill_and_copy_into_a_leaf_that_requires_grad_raise(write, device):
+    with pytest.raises(RuntimeError, match="leaf tensor .* cannot be changed in place"):
+        write(leaf([1.0, 2.0], device))
+    with tg.no_grad():
+        x = leaf([1.0, 2.0], device)
+        write(x)  # allowed under no_grad, as in PyTorch (an initialiser's write)
+        assert x._version == 1

@@ -140,10 +140,7 @@ class Optimizer:
         if len(set(map(id, params))) != len(params):
             raise ValueError("a parameter group contains the same parameter more than once")
 
-        group = {"params": params}
-        for name, value in param_group.items():
-            if name != "params":
-                group[name] = value
+        group = {**param_group, "params": params}
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required "
@@ -248,10 +245,8 @@ class Optimizer:
                     f"{len(saved['params'])}, which doesn't match the size "
                     f"{len(group['params'])} of this optimizer's group {number}")
 
-        param_of = {}
-        for group, saved in zip(self.param_groups, saved_groups):
-            for index, p in zip(saved["params"], group["params"]):
-                param_of[index] = p
+        param_of = {index: p for group, saved in zip(self.param_groups, saved_groups)
+                    for index, p in zip(saved["params"], group["params"])}
 
         self.state = defaultdict(dict)
         for index, param_state in state_dict["state"].items():
@@ -263,9 +258,7 @@ class Optimizer:
             self.state[p] = _to_param(param_state, p)
 
         for group, saved in zip(self.param_groups, saved_groups):
-            for name, value in saved.items():
-                if name != "params":
-                    group[name] = value
+            group.update({name: value for name, value in saved.items() if name != "params"})
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
