@@ -1,4 +1,5 @@
-"""data.class_weights, data.shift_rotate and data.RandomShiftRotate.
+"""data.class_weights, data.shift_rotate and the random transforms RandomShiftRotate,
+RandomShift and RandomRotation.
 
 References: hand-worked class counts; np.roll / np.rot90 for whole-pixel moves;
 and a per-pixel loop (scalar bilinear interpolation, written here) for any
@@ -12,7 +13,8 @@ import pytest
 
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
-from tinygrad_opt.data import RandomShiftRotate, class_weights, shift_rotate
+from tinygrad_opt.data import (RandomRotation, RandomShift, RandomShiftRotate, class_weights,
+                               shift_rotate)
 from tinygrad_opt.datasets import load_digits
 
 
@@ -181,3 +183,31 @@ def test_random_shift_rotate_errors():
         RandomShiftRotate(max_shift=-1)
     with pytest.raises(ValueError, match="max_degrees must be a finite number >= 0"):
         RandomShiftRotate(max_degrees=float("nan"))
+
+
+def test_random_shift_moves_only():
+    X, _ = load_digits()
+    batch = X[:10]
+    out = RandomShift(max_shift=2.0, seed=4)(batch)
+    rng = np.random.default_rng(4)
+    shifts = rng.uniform(-2.0, 2.0, size=(10, 2))                  # the same draws, in order
+    np.testing.assert_allclose(out, shift_rotate(batch, shifts, np.zeros(10)))
+    assert repr(RandomShift(2.0)) == "RandomShift(max_shift=2.0)"
+    with pytest.raises(ValueError, match="max_shift must be a finite number >= 0"):
+        RandomShift(max_shift=-0.5)
+
+
+def test_random_rotation_turns_only_within_its_range():
+    X, _ = load_digits()
+    batch = X[:10]
+    out = RandomRotation(degrees=20.0, seed=6)(batch)
+    angles = np.random.default_rng(6).uniform(-20.0, 20.0, size=10)
+    np.testing.assert_allclose(out, shift_rotate(batch, np.zeros((10, 2)), angles))
+    pair = RandomRotation(degrees=(90, 90), seed=0)(batch)         # a pair: [low, high]
+    np.testing.assert_allclose(pair, shift_rotate(batch, np.zeros((10, 2)), np.full(10, 90.0)))
+    np.testing.assert_allclose(pair.reshape(10, 8, 8), np.rot90(batch.reshape(10, 8, 8),
+                                                                axes=(1, 2)), atol=1e-5)
+    assert repr(RandomRotation(15)) == "RandomRotation(degrees=(-15.0, 15.0))"
+    for bad in (-1.0, float("inf"), (10, -10)):
+        with pytest.raises(ValueError, match="RandomRotation: degrees"):
+            RandomRotation(degrees=bad)

@@ -12,7 +12,8 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt.preprocessing import (PCA, NotFittedError, QuantileClipper, SimpleImputer,
-                                        StabilitySelection, VarianceThreshold)
+                                        StabilitySelection, VarianceThreshold,
+                                        stability_selection)
 
 NAN = np.nan
 
@@ -276,6 +277,18 @@ def test_stability_selection_fits_match_a_numpy_lasso():
                                       reference_lasso(X[rows], Y[rows], 0.05, 40, 1e-6))
     np.testing.assert_allclose(selector.frequencies_, selector.selections_.mean(axis=0))
     assert selector.frequencies_[3] == 1.0 and selector.frequencies_[4] == 1.0  # second response
+
+
+def test_the_stability_selection_function_is_the_steps_frequencies():
+    X, y = synthetic()
+    frequencies = stability_selection(X, y, alpha=0.3, n_resamples=20, seed=0)
+    step = StabilitySelection(l1=0.3, n_resamples=20, seed=0).fit(X, y)
+    np.testing.assert_array_equal(frequencies, step.frequencies_)
+    np.testing.assert_array_equal(np.flatnonzero(frequencies >= 0.6), [0, 1, 2])
+    halves = stability_selection(X, y, alpha=0.3, n_resamples=4, seed=1, sample_fraction=0.25)
+    assert halves.shape == (8,) and set(np.unique(halves * 4)) <= {0, 1, 2, 3, 4}
+    with pytest.raises(ValueError, match="l1 must be > 0"):
+        stability_selection(X, y, alpha=0.0)
 
 
 def test_stability_selection_errors():

@@ -14,7 +14,8 @@ The names and behaviour follow ``torch.utils.data``:
   classes for imbalanced problems; :func:`class_weights` weighs the loss
   instead;
 * :class:`RandomShiftRotate` augments small images (the 8x8 digits) with
-  random small shifts and rotations (:func:`shift_rotate` does one warp).
+  random small shifts and rotations, :class:`RandomShift` and
+  :class:`RandomRotation` with one of the two (:func:`shift_rotate` does one warp).
 
 All of this is host-side bookkeeping (index arithmetic in NumPy); only the
 finished batch is sent to the device, once.
@@ -36,7 +37,7 @@ from tinygrad_opt import backend
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader",
     "random_split", "standardize", "balanced_indices",
-    "class_weights", "shift_rotate", "RandomShiftRotate",
+    "class_weights", "shift_rotate", "RandomShiftRotate", "RandomShift", "RandomRotation",
 ]
 
 
@@ -516,3 +517,52 @@ class RandomShiftRotate:
 
     def __repr__(self) -> str:
         return f"RandomShiftRotate(max_shift={self.max_shift}, max_degrees={self.max_degrees})"
+
+
+class RandomShift(RandomShiftRotate):
+    """Data augmentation: a random shift only, ``RandomShiftRotate`` with no rotation.
+
+    ``RandomShift(max_shift=1.0, seed=0)(X)`` moves image n by its own amounts,
+    drawn uniformly from ``[−max_shift, max_shift]`` pixels on each axis
+    (bilinear, so fractions of a pixel too). Arguments as ``RandomShiftRotate``.
+    """
+
+    def __init__(self, max_shift: float = 1.0, image_shape: tuple | None = None,
+                 fill: float = 0.0, seed=None):
+        super().__init__(max_shift, 0.0, image_shape, fill, seed)
+
+    def __repr__(self) -> str:
+        return f"RandomShift(max_shift={self.max_shift})"
+
+
+class RandomRotation(RandomShiftRotate):
+    """Data augmentation: a random rotation only, about each image's centre.
+
+    ``RandomRotation(degrees=15.0, seed=0)(X)`` turns image n by its own angle,
+    drawn uniformly from ``[−degrees, degrees]``, or from ``[low, high]`` for a
+    pair ``degrees=(low, high)`` (torchvision's ``RandomRotation`` convention),
+    counter-clockwise. Arguments otherwise as ``RandomShiftRotate``.
+    """
+
+    def __init__(self, degrees=15.0, image_shape: tuple | None = None, fill: float = 0.0,
+                 seed=None):
+        if isinstance(degrees, (int, float)):
+            if not (math.isfinite(degrees) and degrees >= 0):
+                raise ValueError(f"RandomRotation: degrees must be a finite number >= 0 "
+                                 f"(or a pair (low, high)), got {degrees!r}")
+            degrees = (-degrees, degrees)
+        low, high = (float(value) for value in degrees)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ValueError(f"RandomRotation: degrees (low, high) must be finite with "
+                             f"low <= high, got {(low, high)}")
+        super().__init__(0.0, max(abs(low), abs(high)), image_shape, fill, seed)
+        self.degrees = (low, high)
+
+    def __call__(self, images):
+        rng = self._rng if self._rng is not None else backend.host_rng()
+        n = images.shape[0]
+        degrees = rng.uniform(*self.degrees, size=n)                             # (N,)
+        return shift_rotate(images, np.zeros((n, 2)), degrees, self.image_shape, self.fill)
+
+    def __repr__(self) -> str:
+        return f"RandomRotation(degrees={self.degrees})"

@@ -20,7 +20,8 @@ set only, ``transform(X)`` applies them to any set (train, validation, test),
 * :class:`PCA`                 principal components by SVD, optionally whitened;
 * :class:`StabilitySelection`  L1 fits (``optim.CoordinateDescent``) on many random
                                halves of the data; a feature's score is the fraction
-                               of fits that give it a non-zero weight.
+                               of fits that give it a non-zero weight
+                               (:func:`stability_selection` returns those scores).
 
 This is host-side NumPy, like ``metrics`` and ``data``: preprocessing runs once
 on the whole data set before training, so it is not written with Tensor ops
@@ -42,7 +43,7 @@ import numbers
 import numpy as np
 
 __all__ = ["NotFittedError", "SimpleImputer", "QuantileClipper", "VarianceThreshold", "PCA",
-           "StabilitySelection"]
+           "StabilitySelection", "stability_selection"]
 
 
 class NotFittedError(RuntimeError):
@@ -487,3 +488,21 @@ class StabilitySelection(_Step):
     def transform(self, X) -> np.ndarray:
         X = self._check(X, fitting=False)
         return X[:, self.get_support()]
+
+
+def stability_selection(X, y, alpha: float = 0.05, n_resamples: int = 50, seed=0,
+                        **options) -> np.ndarray:
+    """How often each feature is selected: stability selection as a function.
+
+    ``stability_selection(X, y, alpha, n_resamples, seed)`` fits
+    ``StabilitySelection(l1=alpha, n_resamples=n_resamples, seed=seed, **options)``
+    (the Lasso penalty ``alpha``, as scikit-learn names it) on ``X``, ``y`` and
+    returns its ``frequencies_``: for each feature, the fraction of the
+    ``n_resamples`` half-sample L1 fits that kept it, shape ``(D,)``. Keep the
+    features whose frequency reaches a threshold (0.6 to 0.9 in the paper), or
+    use the ``StabilitySelection`` step, whose ``transform`` does that.
+    ``options``: the step's other arguments (``sample_fraction``, ``max_sweeps``,
+    ``tol``).
+    """
+    selector = StabilitySelection(l1=alpha, n_resamples=n_resamples, seed=seed, **options)
+    return selector.fit(X, y).frequencies_
