@@ -54,9 +54,9 @@ def test_class_weights_balance_the_cross_entropy():
 def test_class_weights_errors():
     with pytest.raises(ValueError, match=r"classes \[1\] have no sample"):
         class_weights([0, 2, 2])
-    with pytest.raises(ValueError, match="does not fit num_classes=2"):
-        class_weights([0, 2], num_classes=2)
-    np.testing.assert_allclose(class_weights([0, 1, 1], num_classes=2), [1.5, 0.75])
+    with pytest.raises(ValueError, match="does not fit n_classes=2"):
+        class_weights([0, 2], n_classes=2)
+    np.testing.assert_allclose(class_weights([0, 1, 1], n_classes=2), [1.5, 0.75])
     with pytest.raises(ValueError, match="0..C-1"):
         class_weights([0, -1])
     with pytest.raises(TypeError, match="integer classes"):

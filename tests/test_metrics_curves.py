@@ -120,7 +120,7 @@ def test_best_threshold_by_hand():
     assert threshold == 0.5 and gmean == pytest.approx(math.sqrt(0.375))
     # the threshold means "positive when score >= threshold": a perfect ranking gets 1
     assert best_threshold([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.7], "f1") == (0.6, 1.0)
-    assert best_threshold([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.7], "g_mean") == (0.6, 1.0)
+    assert best_threshold([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.7], by="g_mean") == (0.6, 1.0)
 
 
 # --- scikit-learn's values -----------------------------------------------------------------
@@ -244,5 +244,5 @@ def test_auc_and_best_threshold_errors():
         auc([0.0, 1.0, 0.5], [0.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="same length >= 2"):
         auc([0.0, 1.0], [0.0])
-    with pytest.raises(ValueError, match="criterion must be 'f1' or 'g_mean'"):
-        best_threshold(Y_TIES, S_TIES, "accuracy")
+    with pytest.raises(ValueError, match="by must be 'f1' or 'g_mean'"):
+        best_threshold(Y_TIES, S_TIES, by="accuracy")

@@ -104,9 +104,9 @@ def test_quantile_clipper_by_hand():
 
 
 def test_quantile_clipper_errors():
-    for lower, upper in ((0.5, 0.5), (-0.1, 0.9), (0.1, 1.1)):
-        with pytest.raises(ValueError, match="need 0 <= lower < upper <= 1"):
-            QuantileClipper(lower, upper)
+    for low, high in ((0.5, 0.5), (-0.1, 0.9), (0.1, 1.1)):
+        with pytest.raises(ValueError, match="need 0 <= low < high <= 1"):
+            QuantileClipper(low=low, high=high)
     with pytest.raises(ValueError, match=r"columns \[0\] have no observed value"):
         QuantileClipper().fit([[NAN, 1.0], [NAN, 2.0]])
     with pytest.raises(NotFittedError):

@@ -375,7 +375,7 @@ def balanced_indices(labels, mode: str = "over", seed=None) -> np.ndarray:
     return indices[rng.permutation(len(indices))]
 
 
-def class_weights(labels, num_classes: int | None = None) -> np.ndarray:
+def class_weights(labels, n_classes: int | None = None) -> np.ndarray:
     """One weight per class from the class counts: ``w_c = N / (C · n_c)``.
 
     ``N`` samples, ``C`` classes, ``n_c`` samples of class c: the "balanced"
@@ -388,7 +388,7 @@ def class_weights(labels, num_classes: int | None = None) -> np.ndarray:
     ``F.binary_cross_entropy_with_logits`` gives the same ratio.
 
     ``labels`` are integer class labels 0..C−1 (array, list or Tensor); ``C``
-    is ``num_classes`` or one more than the largest label. A class with no
+    is ``n_classes`` or one more than the largest label. A class with no
     sample has no finite weight and raises an error. Returns float32 ``(C,)``.
     """
     labels = np.asarray(_to_host(labels)).reshape(-1)
@@ -401,16 +401,16 @@ def class_weights(labels, num_classes: int | None = None) -> np.ndarray:
     labels = labels.astype(np.int64)
     if labels.min() < 0:
         raise ValueError(f"class_weights: labels must be 0..C-1, found {labels.min()}")
-    if num_classes is None:
-        num_classes = int(labels.max()) + 1
-    elif labels.max() >= num_classes:
+    if n_classes is None:
+        n_classes = int(labels.max()) + 1
+    elif labels.max() >= n_classes:
         raise ValueError(f"class_weights: label {labels.max()} does not fit "
-                         f"num_classes={num_classes}")
-    counts = np.bincount(labels, minlength=num_classes)                   # (C,) n_c
+                         f"n_classes={n_classes}")
+    counts = np.bincount(labels, minlength=n_classes)                     # (C,) n_c
     if np.any(counts == 0):
         raise ValueError(f"class_weights: classes {np.flatnonzero(counts == 0).tolist()} have "
                          "no sample, so no weight N / (C · 0)")
-    return (len(labels) / (num_classes * counts)).astype(np.float32)       # N / (C · n_c)
+    return (len(labels) / (n_classes * counts)).astype(np.float32)         # N / (C · n_c)
 
 
 # --- augmentation: small shifts and rotations of small images ---------------------------------

@@ -376,12 +376,12 @@ def auc(x, y) -> float:
     return float(direction * np.sum(steps * (y[1:] + y[:-1]) / 2.0))
 
 
-def best_threshold(y_true, y_score, criterion: str = "f1", pos_label=None) -> tuple[float, float]:
+def best_threshold(y_true, y_score, by: str = "f1", pos_label=None) -> tuple[float, float]:
     """The decision threshold that maximises F1 or the G-mean on ``(y_true, y_score)``.
 
     Returns ``(threshold, value)``: predicting "positive" when
-    ``score >= threshold`` reaches the best ``value`` of the criterion on these
-    samples. The candidates are the distinct scores (each gives a different
+    ``score >= threshold`` reaches the best ``value`` of the criterion ``by`` on
+    these samples. The candidates are the distinct scores (each gives a different
     set of predicted positives):
 
     * ``'f1'``: ``F1 = 2·P·R / (P + R) = 2 TP / (2 TP + FP + FN)``, the best
@@ -395,13 +395,13 @@ def best_threshold(y_true, y_score, criterion: str = "f1", pos_label=None) -> tu
     score is optimistic.
     """
     metric = "best_threshold"
-    if criterion not in ("f1", "g_mean"):
-        raise ValueError(f"{metric}: criterion must be 'f1' or 'g_mean', got {criterion!r}")
+    if by not in ("f1", "g_mean"):
+        raise ValueError(f"{metric}: by must be 'f1' or 'g_mean', got {by!r}")
     positive, score = _binary_scores(y_true, y_score, pos_label, metric)
     fps, tps, thresholds = _counts_at_thresholds(positive, score)          # decreasing t
     n_positive, n_negative = tps[-1], fps[-1]
     # from the integer counts, so that equal values tie exactly (no rounding in between)
-    if criterion == "f1":
+    if by == "f1":
         values = 2 * tps / (2 * tps + fps + (n_positive - tps))             # 2TP/(2TP+FP+FN)
     else:
         values = np.sqrt(tps * (n_negative - fps) / (n_positive * n_negative))  # √(TPR·TNR)

@@ -177,7 +177,7 @@ def _most_frequent(values: np.ndarray) -> float:
 class QuantileClipper(_Step):
     """Clip each feature to the range between two quantiles of its training values.
 
-    ``fit`` stores ``lower_[j]`` and ``upper_[j]``, the ``lower`` and ``upper``
+    ``fit`` stores ``lower_[j]`` and ``upper_[j]``, the ``low`` and ``high``
     quantiles of feature j (NumPy's default linear interpolation, NaN
     ignored); ``transform`` returns ``clip(X, lower_, upper_)``. An outlier
     (a value far out of the bulk: a sensor glitch, a typo) is pulled back to
@@ -190,20 +190,20 @@ class QuantileClipper(_Step):
 
     allow_nan = True
 
-    def __init__(self, lower: float = 0.01, upper: float = 0.99):
-        if not 0.0 <= lower < upper <= 1.0:
-            raise ValueError(f"QuantileClipper: need 0 <= lower < upper <= 1, got lower={lower}, "
-                             f"upper={upper}")
-        self.lower = float(lower)
-        self.upper = float(upper)
+    def __init__(self, low: float = 0.01, high: float = 0.99):
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"QuantileClipper: need 0 <= low < high <= 1, got low={low}, "
+                             f"high={high}")
+        self.low = float(low)
+        self.high = float(high)
 
     def fit(self, X, y=None) -> "QuantileClipper":
         X = self._check(X, fitting=True)
         empty = np.flatnonzero(np.isnan(X).all(axis=0))
         if len(empty):
             raise ValueError(f"QuantileClipper: columns {empty.tolist()} have no observed value")
-        self.lower_ = np.nanquantile(X.astype(np.float64), self.lower, axis=0)   # (D,)
-        self.upper_ = np.nanquantile(X.astype(np.float64), self.upper, axis=0)   # (D,)
+        self.lower_ = np.nanquantile(X.astype(np.float64), self.low, axis=0)   # (D,)
+        self.upper_ = np.nanquantile(X.astype(np.float64), self.high, axis=0)   # (D,)
         self.n_features_in_ = X.shape[1]
         return self
 
