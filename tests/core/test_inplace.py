@@ -650,3 +650,117 @@ def test_fill_and_copy_into_a_leaf_that_requires_grad_raise(write, device):
         x = leaf([1.0, 2.0], device)
         write(x)  # allowed under no_grad, as in PyTorch (an initialiser's write)
         assert x._version == 1
+
+
+# --- every in-place write of the library bumps the version (not only SGD-like steps) ---
+
+def _closure_optimizers():
+    return {"LBFGS": lambda params: optim.LBFGS(params, max_iter=3),
+            "Newton": lambda params: optim.Newton(params),
+            "CoordinateDescent": lambda params: optim.CoordinateDescent(params, l1=0.1)}
+
+
+@pytest.mark.parametrize("name", sorted(_closure_optimizers()))
+def test_a_closure_optimizers_step_makes_an_earlier_graph_refuse(name, device):
+    w = leaf([1.0, 2.0], device)
+    optimizer = _closure_optimizers()[name]([w])
+    saved_w = (w * w).sum()                    # Mul saved w
+
+    def closure():
+        optimizer.zero_grad()
+        loss = ((w - 3.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    before = w._version
+    optimizer.step(closure)
+    assert w._version > before
+    assert not np.allclose(w.numpy(), [1.0, 2.0])  # the step moved w
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of Mul"):
+        saved_w.backward()
+
+
+def _linear_and_a_graph_through_it(device):
+    tg.manual_seed(0)
+    layer = nn.Linear(2, 1).to(device).double()
+    x = leaf([[1.0, 2.0]], device)
+    return layer, x, layer(x).sum()            # Linear saved its weight (for x's gradient)
+
+
+@pytest.mark.parametrize("write", ["load_state_dict", "init", "vector_to_parameters"])
+def test_library_writes_into_parameters_make_an_earlier_graph_refuse(write, device):
+    layer, x, out = _linear_and_a_graph_through_it(device)
+    if write == "load_state_dict":
+        layer.load_state_dict({name: value * 0 + 5 for name, value in layer.state_dict().items()})
+    elif write == "init":
+        nn.init.constant_(layer.weight, 7.0)
+    else:
+        vector = tg.tensor([4.0, 5.0, 6.0], dtype=tg.float64, device=device)
+        nn.utils.vector_to_parameters(vector, layer.parameters())
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of Linear"):
+        out.backward()
+
+
+def test_averaged_model_update_makes_a_graph_through_the_average_refuse(device):
+    layer, x, _ = _linear_and_a_graph_through_it(device)
+    averaged = optim.swa_utils.AveragedModel(layer)
+    averaged.update_parameters(layer)
+    out = averaged(x).sum()
+    with tg.no_grad():
+        layer.weight.fill_(3.0)
+    averaged.update_parameters(layer)          # w̄ moves: the graph read the old one
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: an input of Linear"):
+        out.backward()
+
+
+def test_batchnorm_statistics_update_leaves_an_eval_graph_right_or_refusing(device):
+    """An eval-mode graph reads the running statistics; a training-mode forward then
+    updates them in place (their versions go up). The eval graph's backward keeps to
+    the statistics it read (its ops saved values computed from them, not the buffers)."""
+    def eval_graph(norm):
+        x = leaf([[1.0, 2.0], [3.0, 5.0]], device)
+        norm.eval()
+        return x, (norm(x) * x).sum()
+
+    norm = nn.BatchNorm1d(2).to(device).double()
+    norm.running_mean.fill_(0.5)
+    expected_x, expected = eval_graph(norm)
+    expected.backward()
+    x, out = eval_graph(norm)
+    before = norm.running_mean._version, norm.num_batches_tracked._version
+    norm.train()
+    norm(leaf([[4.0, 1.0], [0.0, 9.0]], device, requires_grad=False))  # updated in place
+    assert (norm.running_mean._version, norm.num_batches_tracked._version) == \
+        (before[0] + 1, before[1] + 1)
+    try:
+        out.backward()
+    except RuntimeError as error:  # an error is right too; a different gradient is not
+        assert MODIFIED in str(error)
+    else:
+        np.testing.assert_allclose(x.grad.numpy(), expected_x.grad.numpy())
+
+
+@pytest.mark.parametrize("write", ["clip_grad_norm_", "clip_grad_value_", "zero_grad_to_zeros",
+                                   "optimizer_zero_grad_to_zeros"])
+def test_library_writes_into_gradients_bump_their_version(write, device):
+    layer, x, out = _linear_and_a_graph_through_it(device)
+    out.backward()
+    grads = [p.grad for p in layer.parameters()]
+    if write == "clip_grad_norm_":
+        nn.utils.clip_grad_norm_(layer.parameters(), max_norm=1e-3)
+    elif write == "clip_grad_value_":
+        nn.utils.clip_grad_value_(layer.parameters(), 1e-3)
+    elif write == "zero_grad_to_zeros":
+        layer.zero_grad(set_to_none=False)
+    else:
+        optim.SGD(layer.parameters(), lr=0.1).zero_grad(set_to_none=False)
+    assert [grad._version for grad in grads] == [1, 1]
+    assert all(p.grad is grad for p, grad in zip(layer.parameters(), grads))  # (in place)
+
+
+def test_embedding_reset_bumps_the_weights_version():
+    embedding = nn.Embedding(4, 2, padding_idx=0)
+    before = embedding.weight._version
+    embedding.reset_parameters()
+    assert embedding.weight._version > before
+    np.testing.assert_array_equal(embedding.weight.numpy()[0], [0.0, 0.0])

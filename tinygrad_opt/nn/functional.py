@@ -241,9 +241,11 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
 
 def _update_running(running: Tensor, batch_stat: Tensor, momentum: float) -> None:
-    """running ← (1 − momentum)·running + momentum·batch_stat, in place, no graph."""
+    """running ← (1 − momentum)·running + momentum·batch_stat, in place, no graph (its
+    version goes up, as for every in-place write: an op that saved it would refuse)."""
     batch_array = batch_stat.data.reshape(running.shape)
     running.data[...] = (1 - momentum) * running.data + momentum * batch_array
+    running._version += 1
 
 
 def _affine(x_hat: Tensor, weight: Tensor | None, bias: Tensor | None, shape) -> Tensor:

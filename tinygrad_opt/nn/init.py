@@ -88,9 +88,11 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, array) -> Tensor:
-    """Copy ``array`` into ``tensor``'s own array, in place and unrecorded."""
+    """Copy ``array`` into ``tensor``'s own array, in place and unrecorded (its version
+    goes up, so a graph that saved the tensor refuses backward, as in PyTorch)."""
     with no_grad():
         tensor.data[...] = array
+        tensor._version += 1
     return tensor
 
 

@@ -345,6 +345,7 @@ class Module:
                 param.grad = None
             else:
                 param.grad.data[...] = 0
+                param.grad._version += 1
 
     # ---------------------------------------------------------- device, dtype
 
@@ -450,6 +451,7 @@ class Module:
                     array = value.data if isinstance(value, Tensor) else value
                     array = backend.to_device(array, tensor.device)
                     tensor.data[...] = array  # in place, cast to the tensor's dtype
+                    tensor._version += 1      # a graph that saved it refuses backward
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- repr

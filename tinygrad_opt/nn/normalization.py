@@ -88,6 +88,7 @@ class BatchNorm1d(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] = self.num_batches_tracked.data + 1
+            self.num_batches_tracked._version += 1
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Batch statistics in training, and always when there are no running ones.

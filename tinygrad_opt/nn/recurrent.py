@@ -462,6 +462,7 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
+            self.weight._version += 1
 
     def forward(self, input) -> Tensor:
         return embedding(input, self.weight, self.padding_idx)  # (*) -> (*, D)

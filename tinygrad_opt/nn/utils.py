@@ -54,6 +54,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         clip_coef_clamped = clip_coef.clip(None, 1.0)
         for g in grads:
             g.data[...] = g.data * clip_coef_clamped.data.astype(g.dtype)  # in place
+            g._version += 1
     return total_norm
 
 
@@ -64,6 +65,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
         if p.grad is not None:
             xp = backend.xp_of(p.grad.data)
             p.grad.data[...] = xp.clip(p.grad.data, -clip_value, clip_value)
+            p.grad._version += 1
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -88,6 +90,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         for p in parameters:
             count = math.prod(p.shape)
             p.data[...] = vec.data[pointer:pointer + count].reshape(p.shape)
+            p._version += 1  # a graph that saved p refuses backward, as after an optimizer step
             pointer += count
 
 

@@ -127,6 +127,7 @@ class CoordinateDescent(Optimizer):
                     w_j = p.data[index].item()
                     z = w_j - g_j / h_j                                 # z ← w_j − g_j/h_j
                     p.data[index] = soft_threshold(z, l1 / h_j)         # w_j ← S(z, l1/h_j)
+                    p._version += 1  # (a graph that saved p before now refuses backward)
                 state = self.state[p]
                 state["step"] = state.get("step", 0) + 1
         return first_loss

@@ -265,6 +265,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             numel = p.data.size
             p.data += step_size * update[offset:offset + numel].reshape(p.shape)
+            p._version += 1  # a graph that saved p before this step now refuses backward
             offset += numel
 
     def _clone_param(self) -> list:
@@ -273,6 +274,7 @@ class LBFGS(Optimizer):
     def _set_param(self, params_data: list) -> None:
         for p, data in zip(self._params, params_data):
             p.data[...] = data
+            p._version += 1
 
     def _directional_evaluate(self, closure: Callable, x: list, t: float, d):
         """(f(x + t·d), ∇f(x + t·d)), leaving the parameters at x."""

@@ -172,6 +172,7 @@ class Newton(Optimizer):
             for p in params:
                 numel = p.data.size
                 p.data -= lr * d[offset:offset + numel].reshape(p.shape)    # θ ← θ − lr·d
+                p._version += 1  # a graph that saved p before this step now refuses backward
                 offset += numel
 
         state = self.state[self._params[0]]

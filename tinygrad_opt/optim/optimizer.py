@@ -166,6 +166,7 @@ class Optimizer:
                     if p.grad.grad_fn is not None:  # a grad made with create_graph=True
                         p.grad = p.grad.detach()
                     p.grad.data[...] = 0
+                    p.grad._version += 1
 
     def step(self, closure: Callable | None = None):
         """One update of every parameter that has a gradient; returns the closure's loss.

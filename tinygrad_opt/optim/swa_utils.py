@@ -121,11 +121,14 @@ class AveragedModel(Module):
                 else:
                     average.data[...] = (self.decay * average.data
                                          + (1 - self.decay) * w)             # w̄ ← δ·w̄ + (1−δ)·w
+                average._version += 1  # written in place: a graph that saved it refuses
             if not self.use_buffers:
                 # buffers (BatchNorm statistics) follow the model; update_bn recomputes them
                 for mine, theirs in zip(self.module.buffers(), model.buffers()):
                     mine.data[...] = backend.to_device(theirs.data, mine.device)
+                    mine._version += 1
             self.n_averaged.data += 1                                        # n ← n + 1
+            self.n_averaged._version += 1
 
     def extra_repr(self) -> str:
         decay = f", decay={self.decay}" if self.mode == "ema" else ""
