@@ -3,11 +3,12 @@
 A plain ``tg.grad(..., create_graph=False)`` runs every op's backward on backend
 arrays; ``create_graph=True`` runs the same formula on Tensors and records it.
 For every op of the gradcheck table (imported from test_ops_gradcheck.py) and
-for SetItem, the fused ops, the readable ReLU, IndexAdd and the nn primitives listed
-here, both paths must give the same gradients, in float32 and float64, on cpu and
-strict, on shapes drawn by hypothesis; a test checks that every Function of the
-package appears in some entry's graph. The reference is the other path; gradcheck (test_ops_gradcheck.py,
-test_fused_ops.py) ties both to finite differences.
+for SetItem, the fused ops, the readable ReLU, IndexAdd and the nn primitives
+listed here, both paths must give the same gradients, in float32 and float64,
+on cpu and strict, on shapes drawn by hypothesis; a test checks that every
+Function of the package appears in some entry's graph. The reference is the
+other path; gradcheck (test_ops_gradcheck.py, test_fused_ops.py) ties both to
+finite differences.
 """
 
 import numpy as np
