@@ -206,9 +206,9 @@ class Tensor:
     def fill_(self, value) -> "Tensor":
         """Set every element to ``value`` (a number or a 0-d tensor), in place; as
         ``x[...] = value``, so it is recorded when a gradient must flow."""
-        if getattr(value, "ndim", 0) != 0:
+        if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
             raise ValueError(f"fill_: the value must be a number or a 0-d tensor, got shape "
-                             f"{tuple(value.shape)}")
+                             f"{tuple(getattr(value, 'shape', (len(value),)))}")
         self[...] = value
         return self
 

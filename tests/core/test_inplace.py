@@ -608,9 +608,11 @@ def test_fill_sets_every_element_and_returns_the_tensor(device):
     np.testing.assert_array_equal(x.numpy(), -np.ones((2, 2)))
 
 
-def test_fill_takes_a_number_or_a_0d_tensor_only():
+@pytest.mark.parametrize("value", [tg.tensor([1.0, 2.0]), np.array([1.0, 2.0]), [1.0, 2.0]],
+                         ids=["tensor", "array", "list"])
+def test_fill_takes_a_number_or_a_0d_tensor_only(value):
     with pytest.raises(ValueError, match=r"fill_: .* 0-d tensor, got shape \(2,\)"):
-        tg.zeros(2).fill_(tg.tensor([1.0, 2.0]))
+        tg.zeros(2).fill_(value)
 
 
 def test_fill_with_a_0d_tensor_that_requires_grad_gets_the_summed_gradient(device):
