@@ -15,10 +15,11 @@ epochs, pixels scaled to [0, 1]. Four ensembles of MEMBERS models each, a 2 x 2 
                         and rotated (<= 15 degrees): data.RandomShiftRotate
   bootstrap + augment   both
 
-all built with ensemble.bagging (bootstrap=True or False, transform=augment or None).
-A member's seed is seed + m in every ensemble, so member m of each starts from the
-same weights. The "one member" columns are the mean over the members alone: the
-single-model result of each training set-up.
+all built with ensemble.bagging (bootstrap=True or False), each member trained by
+ensemble.trainer (Adam, fit; transform=augment or None). A member's seed is seed + m
+in every ensemble, so member m of each starts from the same weights. The "one member"
+columns are the mean over the members alone: the single-model result of each training
+set-up.
 
     python examples/bagging_and_augmentation.py [--quick] [--seed 0] [--device cpu] [--plot DIR]
 """
@@ -85,10 +86,11 @@ rows, growth = [], {}
 for name, (bootstrap, augment) in CONFIGS.items():
     transform = (RandomShiftRotate(MAX_SHIFT, MAX_DEGREES, seed=args.seed) if augment
                  else None)
-    bag = ensemble.bagging(make_model, lambda params: optim.Adam(params, lr=LR),
-                           F.cross_entropy, train_set, n_models=MEMBERS, epochs=EPOCHS,
-                           batch_size=BATCH_SIZE, bootstrap=bootstrap, seed=args.seed,
-                           transform=transform, device=args.device)
+    train_fn = ensemble.trainer(lambda params: optim.Adam(params, lr=LR), F.cross_entropy,
+                                epochs=EPOCHS, batch_size=BATCH_SIZE, transform=transform,
+                                device=args.device)
+    bag = ensemble.bagging(make_model, train_fn, train_set, MEMBERS, args.seed,
+                           bootstrap=bootstrap)
     members = [ensemble.Ensemble([model]) for model in bag]
     member_test = np.array([scores(one.predict_proba(inputs["test"]), "test") for one in members])
     member_train = [scores(one.predict_proba(inputs["train"]), "train")[0] for one in members]

@@ -30,6 +30,7 @@ int64 = backend.int64
 int32 = backend.int32
 bool_ = backend.bool_
 manual_seed = backend.manual_seed
+initial_seed = backend.initial_seed
 
 
 def get_default_dtype():

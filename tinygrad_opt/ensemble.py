@@ -19,7 +19,9 @@ members, each a helper here, and one way to get rid of them:
 
 A fifth way, from the notes' list against overfitting: **bagging** (Breiman
 1996), :func:`bagging`, trains each member on its own bootstrap sample of the
-training set, so the members also differ in the data they saw.
+training set, so the members also differ in the data they saw; it takes a
+``train_fn(model, dataset)``, and :func:`trainer` builds the usual one (an
+optimizer, a shuffled loader, ``fit``, optional augmentation).
 
 Distillation (Hinton et al. 2015): :func:`distill` trains one small *student*
 to match the ensemble's softened probabilities (and the labels), so the
@@ -48,7 +50,7 @@ from tinygrad_opt.train import eval_mode
 
 __all__ = ["Ensemble", "train_seeds", "SnapshotCollector", "snapshot_ensemble",
            "cyclic_cosine", "from_search", "soft_targets", "distillation_loss", "distill",
-           "bagging"]
+           "bagging", "trainer"]
 
 TINY = 1e-12   # probabilities are clipped to this before a log: log(0) would be -inf
 
@@ -433,11 +435,46 @@ class _TransformedLoader:
             yield self.transform(x), y
 
 
-def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn: Callable,
-            dataset, n_models: int = 5, epochs: int = 1, batch_size: int = 32,
-            max_samples: float = 1.0, bootstrap: bool = True, seed: int = 0,
-            transform: Callable | None = None, device: str = "cpu", combine: str = "proba",
-            **fit_kwargs) -> Ensemble:
+def trainer(make_optimizer: Callable, loss_fn: Callable, epochs: int = 1, batch_size: int = 32,
+            transform: Callable | None = None, device: str = "cpu",
+            **fit_kwargs) -> Callable[[Module, object], object]:
+    """A ``train_fn(model, dataset)`` for :func:`bagging`: one member's training by ``fit``.
+
+    The returned function moves ``model`` to ``device`` (in place), builds
+    ``optimizer = make_optimizer(model.parameters())`` (e.g.
+    ``lambda params: optim.Adam(params, lr=1e-3)``) and runs
+    :func:`tinygrad_opt.train.fit` with ``loss_fn`` for ``epochs`` on a shuffled
+    ``DataLoader`` of ``dataset`` (``batch_size``; the batch order is seeded by
+    ``tg.initial_seed()``, which inside :func:`bagging` is the member's seed
+    ``seed + m``; with no seed set, by the framework's generator). ``transform``,
+    if given, is applied to every training batch's inputs (data augmentation,
+    e.g. ``data.RandomShiftRotate``). Extra keywords go to ``fit`` (e.g.
+    ``val_loader``; ``progress`` defaults to False). It returns fit's ``History``::
+
+        bag = ensemble.bagging(make_model, ensemble.trainer(make_optimizer, F.cross_entropy,
+                                                            epochs=10), train_set, 5, 0)
+    """
+    from tinygrad_opt.data import DataLoader
+    from tinygrad_opt.train import fit
+    fit_kwargs.setdefault("progress", False)
+
+    def train_fn(model: Module, dataset):
+        model.to(device)
+        optimizer = make_optimizer(model.parameters())
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                            seed=tg.initial_seed(), device=device)
+        train_loader = loader if transform is None else _TransformedLoader(loader, transform)
+        return fit(model, optimizer, loss_fn, train_loader, epochs=epochs, **fit_kwargs)
+    return train_fn
+
+
+_BAGGING_SIGNATURE = ("bagging(make_model, train_fn, dataset, n_models=5, seed=0, *, "
+                      "max_samples=1.0, bootstrap=True, combine='proba')")
+
+
+def bagging(make_model: Callable[[], Module], train_fn: Callable, dataset, n_models: int = 5,
+            seed: int = 0, *, max_samples: float = 1.0, bootstrap: bool = True,
+            combine: str = "proba") -> Ensemble:
     """Bootstrap aggregating: ``n_models`` models, each trained on a bootstrap sample.
 
     For member m = 0, 1, ...: draw ``round(max_samples · N)`` indices from the
@@ -446,27 +483,40 @@ def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn:
     samples, some several times; ``bootstrap=False`` draws *without*
     replacement, so with ``max_samples = 1`` every member sees the whole set
     and differs only by its seed, as :func:`train_seeds`), then
-    ``tg.manual_seed(seed + m)``,
-    ``model = make_model()``, ``optimizer = make_optimizer(model.parameters())``
-    and :func:`tinygrad_opt.train.fit` for ``epochs`` on a shuffled
-    ``DataLoader`` of that sample (``batch_size``, batch order seeded by
-    ``seed + m``). ``transform``, if given, is applied to every training
-    batch's inputs (data augmentation, e.g. ``data.RandomShiftRotate``).
-    Extra keywords go to ``fit`` (``progress`` defaults to False).
+    ``tg.manual_seed(seed + m)``, ``model = make_model()`` and
+    ``train_fn(model, Subset(dataset, indices))``, which trains the model in
+    place. :func:`trainer` builds the usual ``train_fn`` (an optimizer, a
+    shuffled loader whose batch order is seeded by the member's seed, ``fit``
+    for some epochs, optional augmentation)::
+
+        train_fn = ensemble.trainer(lambda params: optim.Adam(params, lr=1e-3),
+                                    F.cross_entropy, epochs=10, batch_size=32)
+        bag = ensemble.bagging(make_model, train_fn, train_set, n_models=5, seed=0)
 
     The average of the members (:class:`Ensemble`, ``combine``) has a lower
     variance than one member: each member overfits its own sample, and the
     average keeps what they agree on. The bootstrap indices are drawn from
     ``numpy.random.default_rng(seed)``, so one seed fixes the whole ensemble.
 
-    Returns the :class:`Ensemble`, with ``histories`` (each member's
-    ``History``), ``bootstrap_indices`` (each member's sample, int64) and
-    ``out_of_bag`` (each member's unseen indices: a free validation set for
-    that member; empty without bootstrap and ``max_samples = 1``).
+    Returns the :class:`Ensemble`, with ``histories`` (what ``train_fn``
+    returned for each member: a ``History`` for :func:`trainer`, or None),
+    ``bootstrap_indices`` (each member's sample, int64) and ``out_of_bag``
+    (each member's unseen indices: a free validation set for that member;
+    empty without bootstrap and ``max_samples = 1``).
     """
     import numpy as np
-    from tinygrad_opt.data import DataLoader, Subset
-    from tinygrad_opt.train import fit
+    from tinygrad_opt.data import Subset
+    if callable(dataset) or not (hasattr(dataset, "__len__")
+                                 and hasattr(dataset, "__getitem__")):
+        raise TypeError(f"bagging: the third argument must be the dataset (with __len__ and "
+                        f"__getitem__), got {type(dataset).__name__}; the signature is "
+                        f"{_BAGGING_SIGNATURE}. For the old (make_model, make_optimizer, "
+                        f"loss_fn, dataset, ...) call pass train_fn=ensemble.trainer("
+                        f"make_optimizer, loss_fn, epochs=..., batch_size=...)")
+    if not callable(train_fn):
+        raise TypeError(f"bagging: train_fn must be callable as train_fn(model, dataset), got "
+                        f"{type(train_fn).__name__}; the signature is {_BAGGING_SIGNATURE}. "
+                        f"ensemble.trainer(make_optimizer, loss_fn, ...) builds one")
     if isinstance(n_models, bool) or int(n_models) != n_models or n_models < 1:
         raise ValueError(f"bagging: n_models must be a positive integer, got {n_models!r}")
     if not 0.0 < max_samples <= 1.0:
@@ -476,21 +526,15 @@ def bagging(make_model: Callable[[], Module], make_optimizer: Callable, loss_fn:
         raise ValueError("bagging: the dataset is empty")
     sample_size = max(1, int(round(max_samples * n)))
     rng = np.random.default_rng(seed)
-    fit_kwargs.setdefault("progress", False)
     models, histories, samples, out_of_bag = [], [], [], []
     for member in range(int(n_models)):
         if bootstrap:
             indices = rng.integers(0, n, size=sample_size)              # with replacement
         else:
             indices = rng.permutation(n)[:sample_size]                  # without
-        loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=True,
-                            seed=seed + member, device=device)
-        train_loader = loader if transform is None else _TransformedLoader(loader, transform)
         tg.manual_seed(seed + member)
-        model = make_model().to(device)
-        optimizer = make_optimizer(model.parameters())
-        histories.append(fit(model, optimizer, loss_fn, train_loader, epochs=epochs,
-                             **fit_kwargs))
+        model = make_model()
+        histories.append(train_fn(model, Subset(dataset, indices)))   # trains model in place
         models.append(model)
         samples.append(indices.astype(np.int64))
         out_of_bag.append(np.setdiff1d(np.arange(n), indices).astype(np.int64))

@@ -2,10 +2,17 @@
 Python numbers and NumPy arrays, comparisons, in-place updates, printing,
 reductions with NumPy's spellings, and the errors a user meets first."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import tinygrad_opt as tg
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # --- dtype rules ---
 
@@ -130,6 +137,24 @@ def test_manual_seed_reproducible_on_every_device():
     np.testing.assert_array_equal(tg.rand(5).numpy(), draws["cpu"][0])
     tg.manual_seed(124)
     assert not np.array_equal(tg.rand(5).numpy(), draws["cpu"][0])
+
+
+def test_initial_seed_is_the_seed_last_given_to_manual_seed():
+    tg.manual_seed(123)
+    assert tg.initial_seed() == 123 and type(tg.initial_seed()) is int
+    first = tg.rand(3).numpy()
+    tg.manual_seed(np.int64(7))
+    assert tg.initial_seed() == 7 and type(tg.initial_seed()) is int   # a Python int
+    tg.rand(3)                                                         # drawing keeps it
+    assert tg.initial_seed() == 7
+    tg.manual_seed(tg.initial_seed() + 116)                            # it reseeds: 123 again
+    np.testing.assert_array_equal(tg.rand(3).numpy(), first)
+    # before any manual_seed the generators start from OS entropy: no seed, None
+    code = "import tinygrad_opt as tg; print(tg.initial_seed())"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.strip() == "None"
 
 
 # --- conversions ---

@@ -133,32 +133,39 @@ def scatter_add(target, index, values) -> None:
 
 # --- randomness: one generator per array module, all seeded by manual_seed ---
 
-_host_rng = np.random.default_rng()
+# the host generator and the seed last given to manual_seed (None: OS entropy, no seed)
+_host_rng, _seed = np.random.default_rng(), None
 
 
 def manual_seed(seed: int) -> None:
     """Seed every random source the framework uses (NumPy and, if present, CuPy)."""
-    global _host_rng
-    _host_rng = np.random.default_rng(seed)
+    global _host_rng, _seed
+    _host_rng, _seed = np.random.default_rng(seed), int(seed)
     np.random.seed(seed % 2**32)  # code that uses the legacy global generator
     if cuda_available():
         cupy.random.seed(seed)
+
+
+def initial_seed() -> int | None:
+    """The seed last given to :func:`manual_seed`, as PyTorch's ``torch.initial_seed()``.
+
+    ``None`` before the first ``manual_seed``: until then the generators start
+    from fresh OS entropy (NumPy's default), not from a seed, so every run differs."""
+    return _seed
 
 
 def random_uniform(shape, dtype, device: str, low=0.0, high=1.0):
     """Uniform samples on [low, high) as an array of ``dtype`` on ``device``."""
     if device == "cuda":
         return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
-    host = _host_rng.uniform(low, high, size=shape).astype(dtype, copy=False)
-    return to_device(host, device)
+    return to_device(_host_rng.uniform(low, high, size=shape).astype(dtype, copy=False), device)
 
 
 def random_normal(shape, dtype, device: str, mean=0.0, std=1.0):
     """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device``."""
     if device == "cuda":
         return cupy.random.normal(mean, std, size=shape).astype(dtype, copy=False)
-    host = _host_rng.normal(mean, std, size=shape).astype(dtype, copy=False)
-    return to_device(host, device)
+    return to_device(_host_rng.normal(mean, std, size=shape).astype(dtype, copy=False), device)
 
 
 def random_integers(low: int, high: int, shape, device: str):
