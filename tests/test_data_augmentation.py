@@ -211,3 +211,35 @@ def test_random_rotation_turns_only_within_its_range():
     for bad in (-1.0, float("inf"), (10, -10)):
         with pytest.raises(ValueError, match="RandomRotation: degrees"):
             RandomRotation(degrees=bad)
+
+
+# --- a transform given to TensorDataset (API.md: "usable with TensorDataset(..., transform=...)")
+
+def test_tensor_dataset_transform_augments_the_inputs_of_every_read(device):
+    X, y = load_digits()
+    X, y = X[:40], y[:40]
+    dataset = tg.data.TensorDataset(X, y, transform=RandomShift(max_shift=2.0, seed=3))
+    loader = tg.data.DataLoader(dataset, batch_size=16, device=device)  # in order
+    first = [(xb.numpy(), yb.numpy()) for xb, yb in loader]
+    draws = np.random.default_rng(3)  # the loader calls it once per batch, in order
+    for b, (xb, yb) in enumerate(first):
+        rows = slice(16 * b, 16 * b + len(xb))
+        shifts = draws.uniform(-2.0, 2.0, size=(len(xb), 2))
+        draws.uniform(-0.0, 0.0, size=len(xb))  # RandomShift draws its (zero) angles too
+        np.testing.assert_allclose(xb, shift_rotate(X[rows], shifts, np.zeros(len(xb))),
+                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(yb, y[rows])             # the labels untouched
+    again = [xb.numpy() for xb, _ in loader]
+    assert not np.allclose(again[0], first[0][0])             # a fresh draw every epoch
+    sample, label = dataset[5]                                # one sample: its own row
+    assert sample.shape == X[5].shape and label == y[5] and not np.allclose(sample, X[5])
+    assert dataset[-1][0].shape == X[-1].shape
+    assert dataset[2:4][0].shape == (2, 64)
+    plain = tg.data.TensorDataset(X, y)
+    np.testing.assert_array_equal(plain[5][0], X[5])
+    subset = tg.data.Subset(dataset, [0, 1])                  # through a Subset too
+    xb, _ = next(iter(tg.data.DataLoader(subset, batch_size=2)))
+    assert not np.allclose(xb.numpy(), X[:2])
+    assert "transform=RandomShift(max_shift=2.0)" in repr(dataset)
+    with pytest.raises(TypeError, match="transform must be callable"):
+        tg.data.TensorDataset(X, y, transform="shift")

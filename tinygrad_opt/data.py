@@ -88,9 +88,18 @@ class TensorDataset(Dataset):
     device arrays or Tensors (lists are converted to NumPy arrays); they are kept
     as given, not copied. A :class:`DataLoader` over a TensorDataset gathers a
     whole batch with one fancy index per array.
+
+    ``transform`` (optional, as torchvision's datasets take one): a function of
+    the inputs, the first array, applied each time rows are read, so that every
+    epoch sees fresh random amounts: ``TensorDataset(X, y, transform=
+    data.RandomShift(1.0))``. It is called on a batch of rows (the loader's whole
+    batch at once; ``dataset[i]`` calls it on the one row ``X[i:i+1]``), which is
+    what the augmentations of this module take. Give it to the training set only.
     """
 
-    def __init__(self, *arrays):
+    def __init__(self, *arrays, transform=None):
+        if transform is not None and not callable(transform):
+            raise TypeError(f"TensorDataset: transform must be callable, got {transform!r}")
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
         Tensor = _tensor_type()
@@ -108,16 +117,25 @@ class TensorDataset(Dataset):
         self.arrays = arrays
         # PyTorch names the field .tensors; keep that spelling working too
         self.tensors = arrays
+        self.transform = transform
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(array[index] for array in self.arrays)
+        rows = tuple(array[index] for array in self.arrays)
+        if self.transform is None:
+            return rows
+        if isinstance(index, (int, np.integer)):  # one sample: the transform takes a batch
+            inputs = self.transform(self.arrays[0][index:index + 1 or None])[0]  # (-1: [-1:])
+        else:
+            inputs = self.transform(rows[0])
+        return (inputs,) + rows[1:]
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(array.shape)) for array in self.arrays)
-        return f"TensorDataset({shapes})"
+        transform = "" if self.transform is None else f", transform={self.transform!r}"
+        return f"TensorDataset({shapes}{transform})"
 
 
 class Subset(Dataset):
@@ -244,9 +262,12 @@ class DataLoader:
             # fast path: one fancy index per array, one transfer per array
             rows = batch_indices if self._index_map is None else self._index_map[batch_indices]
             batch = []
-            for array in self._tensor_dataset.arrays:
+            transform = self._tensor_dataset.transform
+            for position, array in enumerate(self._tensor_dataset.arrays):
                 data = array.data if isinstance(array, Tensor) else array
                 gathered = data[backend.to_device(rows, backend.device_of(data))]  # (B, ...)
+                if position == 0 and transform is not None:
+                    gathered = _to_host(transform(gathered))  # the inputs, augmented
                 batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
             return tuple(batch)
         samples = [self.dataset[int(i)] for i in batch_indices]

@@ -83,8 +83,9 @@ def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(array, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64."""
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64.
+    ``requires_grad=True`` raises, as for every integer tensor."""
     if isinstance(high, (tuple, list)):  # randint(high, size), as PyTorch
         low, high, size = 0, low, high
     elif high is None:
@@ -92,7 +93,7 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     array = backend.random_integers(low, high, tuple(size), backend.check_device(device))
     if dtype is not None:
         array = array.astype(backend.as_dtype(dtype))
-    return Tensor._make(array, False)
+    return Tensor._make(array).requires_grad_(requires_grad)
 
 
 def _like(factory, x, dtype, device, requires_grad):

@@ -766,3 +766,18 @@ def test_embedding_reset_bumps_the_weights_version():
     embedding.reset_parameters()
     assert embedding.weight._version > before
     np.testing.assert_array_equal(embedding.weight.numpy()[0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("write", [lambda b: b.__iadd__(1), lambda b: b.__setitem__(0, 7.0)],
+                         ids=["+=", "setitem"])
+def test_a_recorded_write_reports_the_versions_the_tensor_really_has(write, device):
+    """b is in the graph, so the write is recorded (b's old self lives on inside it):
+    the error gives b's saved and current versions, 0 and 1."""
+    w = tg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    b = w * 1
+    c = b * b
+    write(b)
+    assert b._version == 1
+    with pytest.raises(RuntimeError, match="of Mul, of shape \\(2,\\), is at version 1; "
+                                           "expected version 0"):
+        c.sum().backward()

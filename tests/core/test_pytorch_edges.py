@@ -25,6 +25,16 @@ PROMOTION = [
     (lambda: t([1, 2], "int64"), lambda: 2.5, "float32"),
     (lambda: t([1.0, 2.0], "float16"), lambda: 2.5, "float16"),
     (lambda: t([1, 2], "int32"), lambda: t([1, 2], "int64"), "int64"),
+    (lambda: t([1, 2], "int32"), lambda: t(5, "int64"), "int32"),   # 0-d: same category
+    (lambda: t([1, 2], "int8"), lambda: t(5, "int64"), "int8"),
+    (lambda: t([1, 2], "uint8"), lambda: t([1, 2], "int8"), "int16"),
+    (lambda: t(1, "int32"), lambda: t(5, "int64"), "int64"),
+    (lambda: t([1, 2], "int32"), lambda: 1, "int32"),
+    (lambda: t([True, False], "bool"), lambda: t(5, "int64"), "int64"),  # bool < int
+    (lambda: t([True, False], "bool"), lambda: t([1, 2], "int32"), "int32"),
+    (lambda: t([True, False], "bool"), lambda: 2, "int64"),
+    (lambda: t([True, False], "bool"), lambda: True, "bool"),
+    (lambda: t([True, False], "bool"), lambda: 1.5, "float32"),
 ]
 
 

@@ -111,6 +111,9 @@ def test_random_factories(device):
     assert set(integers.tolist()) == {3, 4, 5, 6}
     assert set(tg.randint(4, (500,)).tolist()) == {0, 1, 2, 3}  # randint(high, size)
     assert tg.randint(0, 2, size=(2, 3)).shape == (2, 3)
+    assert not tg.randint(0, 2, (2,), requires_grad=False).requires_grad  # PyTorch's keyword
+    with pytest.raises(TypeError, match="floating-point"):
+        tg.randint(0, 2, (2,), requires_grad=True)
 
 
 def test_like_factories_keep_shape_dtype_device(device):

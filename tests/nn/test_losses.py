@@ -506,8 +506,8 @@ def test_sigmoid_focal_loss(alpha, gamma, reduction, device, rng):
 def test_sigmoid_focal_gamma0_no_alpha_is_bce_with_logits(device, rng):
     x = rng.normal(size=(4, 3)) * 3
     y = rng.uniform(size=(4, 3))
-    focal = L.sigmoid_focal_loss(tensor(x, device), tensor(y, device), alpha=-1, gamma=0.0,
-                                 reduction="none")
+    focal = L.sigmoid_focal_loss(logits=tensor(x, device), targets=tensor(y, device), alpha=-1,
+                                 gamma=0.0, reduction="none")  # API.md's argument names
     bce = L.binary_cross_entropy_with_logits(tensor(x, device), tensor(y, device),
                                              reduction="none")
     np.testing.assert_allclose(focal.numpy(), bce.numpy(), rtol=1e-14)

@@ -70,8 +70,7 @@ def _inputs_as_used(function) -> tuple:
     write used ``before``, and its gradient must go there."""
     inputs = []
     for tensor, version in zip(function.inputs, function.versions):  # (versions[-1]: output)
-        while version >= 0 and tensor.grad_fn is not None and \
-                tensor.grad_fn.rewired_version >= version:  # (SetItem's own `before`: -1)
+        while tensor.grad_fn is not None and tensor.grad_fn.rewired_version >= version:
             tensor = tensor.grad_fn.inputs[0]
         inputs.append(tensor)
     return tuple(inputs)

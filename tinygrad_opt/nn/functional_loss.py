@@ -349,7 +349,7 @@ def hinge_loss(input: Tensor, target, margin: float = 1.0, reduction: str = "mea
     return _reduce((margin - target * input).relu(), reduction)
 
 
-def sigmoid_focal_loss(input: Tensor, target, alpha: float = 0.25, gamma: float = 2.0,
+def sigmoid_focal_loss(logits: Tensor, targets, alpha: float = 0.25, gamma: float = 2.0,
                        reduction: str = "mean") -> Tensor:
     """Binary focal loss on logits (Lin et al. 2017, as torchvision computes it)::
 
@@ -361,9 +361,10 @@ def sigmoid_focal_loss(input: Tensor, target, alpha: float = 0.25, gamma: float 
 
     (1 - p_t)^gamma shrinks the loss of easy, well-classified samples, so the
     many easy negatives of an imbalanced problem stop dominating the gradient.
-    gamma = 0 and alpha < 0 give binary_cross_entropy_with_logits."""
+    gamma = 0 and alpha < 0 give binary_cross_entropy_with_logits. The arguments are
+    named as in API.md (torchvision calls them ``inputs``, ``targets``)."""
     op = "sigmoid_focal_loss"
-    target = _pointwise_arguments(op, input, target, reduction)
+    input, target = logits, _pointwise_arguments(op, logits, targets, reduction)
     if gamma < 0:
         raise ValueError(f"{op}: gamma must be non-negative, got {gamma}")
     loss = binary_cross_entropy_with_logits(input, target, reduction="none")

@@ -315,17 +315,18 @@ def _binary(op, name, a, b, reflected=False):
 
 
 def _promote(a, b):
-    """PyTorch's promotion. An integer tensor meeting a float one becomes float; two
-    float dtypes meet at the wider one. A 0-d tensor (a Python number becomes one)
-    never widens a tensor with dims: ``float32 + 0-d float64`` is float32, and an
-    integer tensor meeting a 0-d float takes the default float32. Both go through
-    Cast, whose backward gives each input its gradient in its own dtype."""
+    """PyTorch's promotion, over its categories bool < int < float. An integer tensor
+    meeting a float one becomes float; two dtypes of one category meet at the wider
+    one. A 0-d tensor (a Python number becomes one) never widens a tensor with dims
+    of its category: ``float32 + 0-d float64`` is float32, ``int32 + 0-d int64`` is
+    int32, and an integer tensor meeting a 0-d float takes the default float32.
+    Both go through Cast, whose backward gives each input its gradient in its own dtype."""
     a_float, b_float = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
     if a_float != b_float:
         real, integer = (a, b) if a_float else (b, a)
         dtype = backend.float32 if real.ndim == 0 < integer.ndim else real.dtype
-    elif not a_float:
-        return a, b  # integers: NumPy's rules
+    elif (a.dtype.kind == "b") != (b.dtype.kind == "b"):
+        return a, b  # bool meeting an integer: NumPy's rules give the integer's dtype
     elif b.ndim == 0 < a.ndim:
         dtype = a.dtype
     elif a.ndim == 0 < b.ndim:

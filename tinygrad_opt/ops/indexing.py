@@ -98,7 +98,7 @@ def setitem(x, index, value) -> None:
                            "of another tensor (a leaf or not) would miss that tensor's graph; "
                            "index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
     before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
-    before.grad_fn, before._version = x.grad_fn, -1  # graph; its values are overwritten
+    before.grad_fn, before._version = x.grad_fn, x._version + 1  # graph, overwritten (as x)
     if x.grad_fn is not None:
         x.grad_fn.output_ref = weakref.ref(before)
     output = SetItem.apply(before, value, index=index)

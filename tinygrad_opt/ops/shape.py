@@ -68,6 +68,8 @@ def as_operand(value, like, op_name: str):
         dtype = like.data.dtype  # a float meeting an integer tensor is float32
         if isinstance(value, float) and dtype.kind != "f":
             dtype = backend.float32
+        elif dtype.kind == "b" and not isinstance(value, bool):  # bool tensor + 2: int64
+            dtype = backend.int64
         return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
         return as_operand(Tensor(value), like, op_name)  # it keeps its device: check it
