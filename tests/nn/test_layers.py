@@ -289,6 +289,20 @@ def test_maxout_gradcheck(rng):
     assert tg.gradcheck(lambda t: layer(t), [x])
 
 
+def test_functional_maxout_takes_the_max_of_consecutive_groups(rng, device):
+    x = rng.standard_normal((2, 3, 6))
+    out = F.maxout(as_tensor(x, device), 3)                        # groups [0:3], [3:6]
+    np.testing.assert_array_equal(out.numpy(), np.stack([x[..., :3].max(-1),
+                                                         x[..., 3:].max(-1)], axis=-1))
+    leaf = tg.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    assert tg.gradcheck(lambda t: F.maxout(t, 2), [leaf])
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="pieces must be a positive integer"):
+            F.maxout(leaf, bad)
+    with pytest.raises(ValueError, match="must be a multiple of pieces=4"):
+        F.maxout(leaf, 4)
+
+
 # -------------------------------------------------------------- Flatten, Identity
 
 def test_flatten_and_identity(device):

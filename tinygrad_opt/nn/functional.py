@@ -157,6 +157,21 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     return tg.where(x >= max_val, max_val, clipped_low)
 
 
+def maxout(x: Tensor, pieces: int) -> Tensor:
+    """The maxout activation (Goodfellow et al., 2013): the last dim, of size
+    ``out * pieces``, cut into ``out`` groups of ``pieces`` consecutive values,
+    and the max of each group: ``y[..., j] = max_k x[..., j * pieces + k]``.
+    ``nn.Maxout`` is a Linear to ``out * pieces`` followed by this. The gradient
+    goes to each group's maximum (shared equally among ties)."""
+    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
+        raise ValueError(f"maxout: pieces must be a positive integer, got {pieces!r}")
+    if x.ndim == 0 or x.shape[-1] % pieces:
+        raise ValueError(f"maxout: the last dim of x (shape {x.shape}) must be a multiple "
+                         f"of pieces={pieces}")
+    groups = x.reshape(*x.shape[:-1], x.shape[-1] // pieces, pieces)  # (..., out, pieces)
+    return groups.max(-1)                                             # (..., out)
+
+
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim``; computed as exp(log_softmax)
     so that no exponential overflows."""

@@ -130,9 +130,7 @@ class Maxout(Module):
         self.linear = Linear(in_features, out_features * pieces)
 
     def forward(self, x: Tensor) -> Tensor:
-        z = self.linear(x)                                               # (..., out * pieces)
-        z = z.reshape(*x.shape[:-1], self.out_features, self.pieces)     # (..., out, pieces)
-        return z.max(-1)                                                 # (..., out)
+        return F.maxout(self.linear(x), self.pieces)  # (..., out * pieces) -> (..., out)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
