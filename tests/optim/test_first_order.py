@@ -175,6 +175,20 @@ def ref_nadam(theta, g, state, hp):
     return theta - lr * mu_next / (1 - state["prod"] * mu_next) * state["m"] / denom
 
 
+def ref_nadam_notes(theta, g, state, hp):
+    """NAdam without its bias corrections: Nesterov's look-ahead on the notes' Adam,
+    m̂ = μ_{t+1}·m + (1 − μ_t)·g and v̂ = v (written from Dozat's update, divisions dropped)."""
+    lr, (b1, b2), eps, wd, psi = hp["lr"], hp.get("betas", (0.9, 0.999)), \
+        hp.get("eps", 1e-8), hp.get("weight_decay", 0), hp.get("momentum_decay", 4e-3)
+    t = state["t"] = state.get("t", 0) + 1
+    g = g + wd * theta
+    mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+    mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+    state["m"] = b1 * state.get("m", 0) + (1 - b1) * g
+    state["v"] = b2 * state.get("v", 0) + (1 - b2) * g * g
+    return theta - lr * (mu_next * state["m"] + (1 - mu) * g) / (np.sqrt(state["v"]) + eps)
+
+
 def ref_sgd_notes(x, dx, state, hp):
     """The lecture notes' momentum, as written there (v starts at 0), plus L2 in dx."""
     learning_rate, mu = hp["lr"], hp["momentum"]
@@ -245,6 +259,8 @@ CASES = [
     ("adadelta-wd", optim.Adadelta, ref_adadelta, {"rho": 0.8, "eps": 1e-4},
      ({"lr": 1.0, "weight_decay": 0.1}, {"lr": 0.5}), {}),
     ("nadam", optim.NAdam, ref_nadam, {}, ({"lr": 0.01}, {"lr": 0.03}), {}),
+    ("nadam-notes", optim.NAdam, ref_nadam_notes, {"bias_correction": False},
+     ({"lr": 0.01}, {"lr": 0.03, "weight_decay": 0.1}), {}),
     ("nadam-wd", optim.NAdam, ref_nadam, {"momentum_decay": 0.01, "betas": (0.85, 0.99)},
      ({"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.03, "weight_decay": 0.01}), {}),
 ]

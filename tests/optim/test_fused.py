@@ -34,6 +34,7 @@ CASES = [
     (optim.Adadelta, dict(lr=1.0, weight_decay=0.01)),
     (optim.NAdam, dict(lr=1e-2, weight_decay=0.01)),
     (optim.NAdam, dict(lr=1e-2, weight_decay=0.01, decoupled_weight_decay=True)),
+    (optim.NAdam, dict(lr=1e-2, weight_decay=0.01, bias_correction=False)),
 ]
 
 

@@ -346,6 +346,9 @@ def nadam(theta, g, state: dict, group: dict) -> None:
     mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
     state["mu_product"] *= mu_t
     mu_product = state["mu_product"]
+    bias_correction2 = 1 - beta2 ** t
+    if not group.get("bias_correction", True):  # Π = 0 and 1 − β2^t = 1: no divisions
+        mu_product, bias_correction2 = 0.0, 1.0
     _kernel("nadam",
             "T g, T lr, T beta1, T beta2, T eps, T weight_decay, T sign, T mu_t, T mu_next, "
             "T mu_product, T bias_correction2, bool decoupled", "T theta, T m, T v", """
@@ -360,7 +363,7 @@ def nadam(theta, g, state: dict, group: dict) -> None:
         theta -= lr * m_hat / (sqrt(v_hat) + eps);               // θ ← θ − γ·m̂ / (√v̂ + ε)
     """)(g, *_scalars(theta, group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
                       -1.0 if group["maximize"] else 1.0, mu_t, mu_next, mu_product,
-                      1 - beta2 ** t),
+                      bias_correction2),
          bool(group["decoupled_weight_decay"]), theta, m, v)
 
 

@@ -482,6 +482,9 @@ def nadam(thetas, gs, states, group, lists: ListCache) -> None:
         mu_next.append(beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi)))   # μ_{t+1}
         state["mu_product"] *= mu_t[-1]                               # Π_t ← Π_{t−1}·μ_t
     products = [state["mu_product"] for state in states]
+    corrections2 = [1 - beta2 ** state["step"] for state in states]
+    if not group.get("bias_correction", True):  # Π = 0 and 1 − β2^t = 1: no divisions
+        products, corrections2 = [0.0] * len(states), [1.0] * len(states)
     _launch(nadam_kernel, _blocks(thetas), lists("theta", thetas), _flat(gs),
             lists.state("exp_avg", states),
             lists.state("exp_avg_sq", states),
@@ -489,7 +492,7 @@ def nadam(thetas, gs, states, group, lists: ListCache) -> None:
             _per_tensor([1 - p * n for p, n in zip(products, mu_next)], thetas),   # c_next
             _per_tensor([1 - m for m in mu_t], thetas),
             _per_tensor([1 - p for p in products], thetas),                         # c_t
-            _per_tensor([1 - beta2 ** state["step"] for state in states], thetas),
+            _per_tensor(corrections2, thetas),
             *_adam_scalars(group, T))
 
 

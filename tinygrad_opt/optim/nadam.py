@@ -27,7 +27,11 @@ class NAdam(Optimizer):
         v ← β2·v + (1−β2)·g²
         m̂ ← μ_{t+1}·m / (1 − Π_t·μ_{t+1}) + (1−μ_t)·g / (1 − Π_t)
         v̂ ← v / (1 − β2^t)
+        m̂ ← μ_{t+1}·m + (1−μ_t)·g,  v̂ ← v    instead, if not bias_correction
         θ ← θ − γ·m̂ / (√v̂ + ε)
+
+    Without bias correction it is the notes' Adam (``x += -lr * m / (sqrt(v) +
+    eps)``, ``Adam(bias_correction=False)``) with Nesterov's look-ahead in m̂.
 
     State per parameter: ``'step'`` (t), ``'mu_product'`` (Π_t, a Python float),
     ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v).
@@ -41,6 +45,8 @@ class NAdam(Optimizer):
         momentum_decay: ψ.
         decoupled_weight_decay: shrink θ directly (as AdamW) instead of adding λ·θ to g.
         maximize: climb the objective instead of descending it.
+        bias_correction: divide by 1 − Π and 1 − β2^t as above (Dozat, PyTorch); False
+            drops the three divisions (the notes' form, as ``Adam``'s option).
         fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
             on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
             where it pays (the GPU; CPU groups of 65,536+ parameters), False = never.
@@ -49,7 +55,7 @@ class NAdam(Optimizer):
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, maximize: bool = False,
-                 fused: bool | None = None):
+                 fused: bool | None = None, bias_correction: bool = True):
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)
@@ -58,7 +64,7 @@ class NAdam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-                        fused=fused)
+                        fused=fused, bias_correction=bias_correction)
         super().__init__(params, defaults)
 
     @elementwise
@@ -79,7 +85,11 @@ class NAdam(Optimizer):
         mu_product = state["mu_product"]
         m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
         v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
-        m_hat = (mu_next * m / (1 - mu_product * mu_next)      # m̂ ← μ_{t+1}·m / (1 − Π_t·μ_{t+1})
-                 + (1 - mu_t) * g / (1 - mu_product))          #      + (1−μ_t)·g / (1 − Π_t)
-        v_hat = v / (1 - beta2 ** t)                           # v̂ ← v / (1 − β2^t)
+        if group["bias_correction"]:
+            m_hat = (mu_next * m / (1 - mu_product * mu_next)  # m̂ ← μ_{t+1}·m / (1 − Π_t·μ_{t+1})
+                     + (1 - mu_t) * g / (1 - mu_product))      #      + (1−μ_t)·g / (1 − Π_t)
+            v_hat = v / (1 - beta2 ** t)                       # v̂ ← v / (1 − β2^t)
+        else:
+            m_hat = mu_next * m + (1 - mu_t) * g               # m̂ ← μ_{t+1}·m + (1−μ_t)·g
+            v_hat = v                                          # v̂ ← v
         theta -= lr * m_hat / (xp.sqrt(v_hat) + eps)           # θ ← θ − γ·m̂ / (√v̂ + ε)
