@@ -46,10 +46,12 @@ _active = None  # the Capture being recorded, if any (one at a time)
 
 
 def is_available() -> bool:
+    """True when CuPy imports and sees at least one GPU (as ``torch.cuda.is_available``)."""
     return backend.cuda_available()
 
 
 def manual_seed(seed: int) -> None:
+    """``tg.manual_seed(seed)``: seeds every random source (NumPy, and CuPy if present)."""
     backend.manual_seed(seed)
 
 

@@ -26,11 +26,13 @@ def _float_dtype(dtype):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros in shape ``size`` (``zeros(2, 3)`` or ``zeros((2, 3))``), float32 by default."""
     array = _xp(device).zeros(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones in shape ``size`` (``ones(2, 3)`` or ``ones((2, 3))``), float32 by default."""
     array = _xp(device).ones(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
@@ -46,6 +48,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of shape ``size`` with arbitrary (uninitialised) values, float32 by default."""
     array = _xp(device).empty(_shape(size), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
@@ -62,11 +65,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values, ``start`` to ``end`` included, float32 by default."""
     array = _xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The n × m identity matrix (m = n when omitted), float32 by default."""
     array = _xp(device).eye(n, m, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
@@ -102,21 +107,26 @@ def _like(factory, x, dtype, device, requires_grad):
 
 
 def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros of ``x``'s shape, with its dtype and device unless given."""
     return _like(zeros, x, dtype, device, requires_grad)
 
 
 def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones of ``x``'s shape, with its dtype and device unless given."""
     return _like(ones, x, dtype, device, requires_grad)
 
 
 def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples on [0, 1) of ``x``'s shape, with its dtype and device unless given."""
     return _like(rand, x, dtype, device, requires_grad)
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples of ``x``'s shape, with its dtype and device unless given."""
     return _like(randn, x, dtype, device, requires_grad)
 
 
 def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``fill_value`` in ``x``'s shape, with its dtype and device unless given."""
     return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype,
                 device=x.device if device is None else device, requires_grad=requires_grad)

@@ -25,6 +25,9 @@ class Tensor:
     their dtype. Like ``torch.tensor`` the data is copied: a NumPy array given
     here is never changed by the tensor (device arrays, e.g. CuPy's, are used
     as they are). Only floating-point tensors can require grad.
+
+    Attributes: ``data`` (the backend array), ``grad`` (a Tensor or None, filled by
+    backward), ``requires_grad``, ``grad_fn`` (the op that made it, or None).
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
@@ -73,18 +76,22 @@ class Tensor:
     # --- attributes ---
     @property
     def shape(self) -> tuple:
+        """The size of each dim, a tuple (where PyTorch has a ``torch.Size``)."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dims (0 for a 0-d, scalar tensor)."""
         return self.data.ndim
 
     @property
     def dtype(self):
+        """The NumPy dtype of the elements (``tg.float32``, ``tg.int64``, ...)."""
         return self.data.dtype
 
     @property
     def device(self) -> str:
+        """Where the data lives: ``'cpu'``, ``'cuda'`` or ``'strict'`` (the test device)."""
         return backend.device_of(self.data)
 
     @property
@@ -110,12 +117,15 @@ class Tensor:
         return shape.permute(self, tuple(reversed(range(self.ndim))))
 
     def size(self, dim=None):
+        """The shape, a tuple, or the size of dim ``dim`` (``x.size(0)``)."""
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         return self.data.size
 
     def dim(self) -> int:
+        """The number of dims, as ``ndim``."""
         return self.ndim
 
     def __len__(self) -> int:
@@ -139,6 +149,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self):
+        """The values as nested Python lists (a Python number for a 0-d tensor)."""
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -156,24 +167,31 @@ class Tensor:
         return elementwise.ToDevice.apply(self, device=device)
 
     def cpu(self) -> "Tensor":
+        """``to('cpu')``: this tensor on the host (itself if already there)."""
         return self.to("cpu")
 
     def cuda(self) -> "Tensor":
+        """``to('cuda')``: this tensor on the GPU (itself if already there); raises without one."""
         return self.to("cuda")
 
     def astype(self, dtype) -> "Tensor":
+        """This tensor as ``dtype`` (itself if already that dtype); the gradient comes back
+        in the original dtype."""
         dtype = backend.as_dtype(dtype)
         if dtype == self.dtype:
             return self
         return elementwise.Cast.apply(self, dtype=dtype)
 
     def float(self) -> "Tensor":
+        """``astype(tg.float32)``."""
         return self.astype(backend.float32)
 
     def double(self) -> "Tensor":
+        """``astype(tg.float64)``."""
         return self.astype(backend.float64)
 
     def long(self) -> "Tensor":
+        """``astype(tg.int64)``."""
         return self.astype(backend.int64)
 
     def detach(self) -> "Tensor":
@@ -191,6 +209,8 @@ class Tensor:
         return elementwise.Clone.apply(self)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
+        """Set ``requires_grad`` to ``flag`` in place and return this tensor. Only float tensors
+        can require grad; a non-leaf cannot be set to False (use ``detach()``)."""
         if flag and not backend.is_floating(self.dtype):
             raise TypeError(f"only floating-point tensors can require gradients; this one "
                             f"has dtype {self.dtype}")
@@ -356,117 +376,166 @@ class Tensor:
 
     # --- elementwise ---
     def exp(self):
+        """e^x, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Exp.apply(elementwise.floating(self))
 
     def log(self):
+        """The natural log, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Log.apply(elementwise.floating(self))
 
     def sqrt(self):
+        """√x, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Sqrt.apply(elementwise.floating(self))
 
     def sin(self):
+        """sin x, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Sin.apply(elementwise.floating(self))
 
     def cos(self):
+        """cos x, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Cos.apply(elementwise.floating(self))
 
     def tanh(self):
+        """tanh x, elementwise (a non-float tensor becomes float32 first)."""
         return elementwise.Tanh.apply(elementwise.floating(self))
 
     def sigmoid(self):
+        """σ(x) = 1 / (1 + e^−x), elementwise, without overflow (non-float: float32 first)."""
         return elementwise.Sigmoid.apply(elementwise.floating(self))
 
     def relu(self):
+        """max(x, 0), elementwise; the gradient is 1 where x > 0, else 0."""
         return fused.relu(self)  # twin of elementwise.Relu (a faster plain backward on the CPU)
 
     def abs(self):
+        """|x|, elementwise, in x's dtype; the gradient is sign(x) (0 at x = 0)."""
         return elementwise.Abs.apply(self)
 
     def sign(self):
+        """−1, 0 or 1 by the sign of each element, in x's dtype; the gradient is 0."""
         return elementwise.Sign.apply(self)
 
     def clip(self, min=None, max=None):
+        """Each element limited to [min, max] (either may be None; ``clamp`` is this method).
+        Tensor bounds broadcast and get gradients too (see ``ops.elementwise.clip``)."""
         return elementwise.clip(self, min, max)
 
     clamp = clip
 
     def maximum(self, other):
+        """The elementwise maximum with ``other`` (a Tensor or number, broadcast); where they
+        are equal, each side gets half the gradient."""
         return elementwise.maximum(self, other)
 
     def minimum(self, other):
+        """The elementwise minimum with ``other`` (a Tensor or number, broadcast); where they
+        are equal, each side gets half the gradient."""
         return elementwise.minimum(self, other)
 
     # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims work too) ---
     def sum(self, dim=None, keepdim=False, **numpy_spelling):
+        """The sum over ``dim`` (an int or tuple; None: all), kept as size 1 with ``keepdim``;
+        NumPy's ``axis``/``keepdims`` work too. A bool tensor sums as int64."""
         return reduce.sum(self, dim, keepdim, **numpy_spelling)
 
     def mean(self, dim=None, keepdim=False, **numpy_spelling):
+        """The mean over ``dim`` (None: all), keywords as ``sum``; a non-float tensor: float32."""
         return reduce.mean(self, dim, keepdim, **numpy_spelling)
 
     def var(self, dim=None, keepdim=False, **options):
+        """The variance over ``dim`` (None: all), Σ(x − mean)² / (n − ``correction``): 1 by default,
+        0 with ``unbiased=False``; ``keepdim`` and NumPy's ``axis``/``keepdims`` work too."""
         return reduce.var(self, dim, keepdim, **options)
 
     def std(self, dim=None, keepdim=False, **options):
+        """√var, with var's keywords (``correction``, ``unbiased``, ``keepdim``, ...); the gradient
+        is 0 where var = 0, as in PyTorch."""
         return reduce.std(self, dim, keepdim, **options)
 
     def max(self, dim=None, keepdim=False, **numpy_spelling):
+        """The maximum over ``dim`` (None: all): values only, where PyTorch gives (values, indices)
+        for a dim. Ties share the gradient; ``keepdim`` and NumPy's ``axis``/``keepdims`` work."""
         return reduce.max(self, dim, keepdim, **numpy_spelling)
 
     def min(self, dim=None, keepdim=False, **numpy_spelling):
+        """The minimum over ``dim`` (None: all) as ``max``: values only, ties share the gradient."""
         return reduce.min(self, dim, keepdim, **numpy_spelling)
 
     def argmax(self, dim=None, keepdim=False, **numpy_spelling):
+        """The int64 index of the largest value along one ``dim`` (None: in the flattened tensor;
+        the first one on ties); no gradient."""
         return reduce.argmax(self, dim, keepdim, **numpy_spelling)
 
     def argmin(self, dim=None, keepdim=False, **numpy_spelling):
+        """The int64 index of the smallest value along one ``dim`` (None: in the flattened tensor;
+        the first one on ties); no gradient."""
         return reduce.argmin(self, dim, keepdim, **numpy_spelling)
 
     def logsumexp(self, dim=None, keepdim=False, **numpy_spelling):
+        """log Σ exp(x) over ``dim`` (None: all), computed stably (the maximum taken out first);
+        keywords as ``sum``. Its gradient is softmax(x)."""
         return reduce.logsumexp(self, dim, keepdim, **numpy_spelling)
 
     def log_softmax(self, dim=-1):
+        """log softmax along ``dim`` (default −1, the last), computed stably."""
         return fused.log_softmax(self, dim)  # twin of x - x.logsumexp(dim, keepdim=True)
 
     def softmax(self, dim=-1):
+        """softmax along ``dim`` (default −1, the last): ``log_softmax(dim).exp()``."""
         return fused.log_softmax(self, dim).exp()
 
     # --- shape ---
     def reshape(self, *new_shape):
+        """The same elements in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``, one
+        size may be −1); ``view`` is this method too."""
         return shape.reshape(self, _shape_args(new_shape))
 
     view = reshape
 
     def transpose(self, dim0=0, dim1=1):
+        """This tensor with dims ``dim0`` and ``dim1`` swapped (by default 0 and 1)."""
         return shape.transpose(self, dim0, dim1)
 
     def permute(self, *dims):
+        """This tensor with its dims reordered: dim i of the result is its dim ``dims[i]``."""
         return shape.permute(self, _shape_args(dims))
 
     def expand(self, *new_shape):
+        """This tensor broadcast to ``new_shape`` (−1 keeps a size; new dims only in front);
+        the gradient is summed back."""
         return shape.expand(self, _shape_args(new_shape))
 
     def broadcast_to(self, new_shape):
+        """This tensor broadcast to ``new_shape`` (NumPy's rules); the gradient is summed back."""
         return shape.broadcast_to(self, new_shape)
 
     def squeeze(self, dim=None):
+        """This tensor without size-1 dims: all, or those among ``dim`` (an int or tuple)."""
         return shape.squeeze(self, dim)
 
     def unsqueeze(self, dim):
+        """This tensor with a size-1 dim inserted at position ``dim`` (−1: at the end)."""
         return shape.unsqueeze(self, dim)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Dims ``start_dim`` to ``end_dim`` (both included) merged into one; 0-d gives (1,)."""
         return shape.flatten(self, start_dim, end_dim)
 
     def split(self, split_size_or_sections, dim=0):
+        """A tuple of pieces along ``dim``: all of one size, an int (the last may be shorter), or
+        of the listed sizes, which must add up to the dim's size."""
         return shape.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim``, each ceil(n / chunks) long (the last shorter, so there
+        may be fewer pieces), as PyTorch."""
         return shape.chunk(self, chunks, dim)
 
     def __getitem__(self, index):
         return indexing.getitem(self, index)
 
     def matmul(self, other):
+        """``self @ other`` with NumPy's rules: 1-D operands are vectors, batch dims broadcast."""
         return linalg.matmul(self, other)
 
     # --- printing ---

@@ -32,6 +32,7 @@ flags = _Flags()
 
 
 def is_grad_enabled() -> bool:
+    """True when ops record the graph in this thread (False inside ``no_grad``)."""
     return flags.grad
 
 

@@ -343,22 +343,27 @@ def floating(x):
 
 
 def add(a, b):
+    """``a + b``: ``b`` made a Tensor (from a number or array), dtypes promoted, broadcast."""
     return _binary(Add, "Add", a, b)
 
 
 def sub(a, b):
+    """``a - b`` (``b`` as in ``add``)."""
     return _binary(Sub, "Sub", a, b)
 
 
 def rsub(a, b):
+    """``b - a``, for ``2 - x``."""
     return _binary(Sub, "Sub", a, b, reflected=True)
 
 
 def mul(a, b):
+    """``a * b`` (``b`` as in ``add``)."""
     return _binary(Mul, "Mul", a, b)
 
 
 def div(a, b):
+    """``a / b``, true division: two non-float operands give float32."""
     b = as_operand(b, a, "Div")
     if not backend.is_floating(a.dtype) and not backend.is_floating(b.dtype):
         a = floating(a)  # true division of integers gives floats
@@ -366,22 +371,29 @@ def div(a, b):
 
 
 def rdiv(a, b):
+    """``b / a``, for ``2 / x`` (a non-float ``a`` becomes float32 first)."""
     return _binary(Div, "Div", floating(a), b, reflected=True)
 
 
 def pow(a, b):
+    """``a ** b`` (``b`` as in ``add``)."""
     return _binary(Pow, "Pow", a, b)
 
 
 def rpow(a, b):
+    """``b ** a``, for ``2 ** x``."""
     return _binary(Pow, "Pow", a, b, reflected=True)
 
 
 def maximum(a, b):
+    """``tg.maximum``: the elementwise maximum of the Tensor ``a`` and ``b`` (as in ``add``);
+    where they are equal, each gets half the gradient."""
     return _binary(Maximum, "Maximum", a, b)
 
 
 def minimum(a, b):
+    """``tg.minimum``: the elementwise minimum of the Tensor ``a`` and ``b`` (as in ``add``);
+    where they are equal, each gets half the gradient."""
     return _binary(Minimum, "Minimum", a, b)
 
 

@@ -145,12 +145,14 @@ class Cat(Function):
 # --- composed shape functions (no backward of their own) ---
 
 def normalize_dim(dim: int, ndim: int, op_name: str) -> int:
+    """``dim`` as an index in [0, ndim) (negative: from the end; 0-d: 0), or an IndexError."""
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op_name}: dim {dim} is out of range for a tensor of {ndim} dims")
     return dim % ndim if ndim else 0
 
 
 def reshape(x, shape):
+    """``x`` with a new ``shape`` (one size may be -1); ``x`` itself when the shape is unchanged."""
     shape = tuple(int(size) for size in shape)
     if shape == x.shape:
         return x
@@ -166,6 +168,7 @@ def reshape(x, shape):
 
 
 def permute(x, dims):
+    """``x`` with its dims reordered (dim i of the result is dim ``dims[i]``)."""
     dims = tuple(normalize_dim(dim, x.ndim, "Permute") for dim in dims)
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"Permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
@@ -175,6 +178,7 @@ def permute(x, dims):
 
 
 def transpose(x, dim0: int, dim1: int):
+    """``x`` with dims ``dim0`` and ``dim1`` swapped (a permute)."""
     dims = list(range(x.ndim))
     dim0 = normalize_dim(dim0, x.ndim, "Transpose")
     dim1 = normalize_dim(dim1, x.ndim, "Transpose")
@@ -183,6 +187,7 @@ def transpose(x, dim0: int, dim1: int):
 
 
 def squeeze(x, dim=None):
+    """``x`` without its size-1 dims: all of them, or those among ``dim`` (an int or tuple)."""
     if dim is None:
         return reshape(x, [size for size in x.shape if size != 1])
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
@@ -192,6 +197,7 @@ def squeeze(x, dim=None):
 
 
 def unsqueeze(x, dim: int):
+    """``x`` with a size-1 dim inserted at position ``dim`` (-1: at the end)."""
     dim = normalize_dim(dim, x.ndim + 1, "Unsqueeze")
     shape = list(x.shape)
     shape.insert(dim, 1)
@@ -199,6 +205,7 @@ def unsqueeze(x, dim: int):
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """``x`` with dims ``start_dim`` to ``end_dim`` (both included) merged; 0-d gives shape (1,)."""
     if x.ndim == 0:
         return reshape(x, (1,))
     start = normalize_dim(start_dim, x.ndim, "Flatten")
@@ -222,6 +229,8 @@ def expand(x, shape):
 
 
 def cat(tensors, dim: int = 0):
+    """``tg.cat``: the tensors joined along their existing dim ``dim`` (all other dims equal,
+    one device); integer tensors meeting float ones take the floats' dtype."""
     tensors = list(tensors)
     if not tensors or not all(isinstance(tensor, tensor_module.Tensor) for tensor in tensors):
         raise TypeError(f"cat: expected a non-empty list of Tensors, got "
@@ -244,6 +253,8 @@ def cat(tensors, dim: int = 0):
 
 
 def stack(tensors, dim: int = 0):
+    """``tg.stack``: the tensors (all one shape) joined along a new dim ``dim``, a ``cat`` of
+    each one unsqueezed there."""
     tensors = list(tensors)
     if not tensors or not all(isinstance(tensor, tensor_module.Tensor) for tensor in tensors):
         raise TypeError(f"stack: expected a non-empty list of Tensors, got "
@@ -281,6 +292,7 @@ def split(x, split_size_or_sections, dim: int = 0):
 
 
 def chunk(x, chunks: int, dim: int = 0):
+    """``chunks`` pieces of ``x`` along ``dim``, each ceil(n / chunks) long (the last shorter)."""
     length = x.shape[normalize_dim(dim, x.ndim, "Chunk")]
     size = -(-length // chunks)  # ceil, as PyTorch (an empty dim: `chunks` empty pieces)
     return split(x, size if length else [0] * chunks, dim)
