@@ -7,14 +7,12 @@ from tinygrad_opt.tensor import Tensor
 
 
 def _shape(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(size)
+    """``(2, 3)`` from ``f(2, 3)`` and from ``f((2, 3))``."""
+    return tuple(size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size)
 
 
 def _finish(array, requires_grad) -> Tensor:
-    tensor = Tensor._make(array, False)
-    return tensor.requires_grad_(True) if requires_grad else tensor
+    return Tensor._make(array).requires_grad_(requires_grad)
 
 
 def _xp(device):
@@ -39,9 +37,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
-    if dtype is None:
-        dtype = backend.int64 if isinstance(fill_value, int) and \
-            not isinstance(fill_value, bool) else backend.float32
+    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float32
+        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), backend.float32)
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
@@ -78,14 +75,21 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1), from the generator ``tg.manual_seed`` seeds."""
-    array = backend.random_uniform(_shape(size), _float_dtype(dtype), backend.check_device(device))
-    return _finish(array, requires_grad)
+    return _random(backend.random_uniform, "rand", size, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples, from the generator ``tg.manual_seed`` seeds."""
-    array = backend.random_normal(_shape(size), _float_dtype(dtype), backend.check_device(device))
-    return _finish(array, requires_grad)
+    return _random(backend.random_normal, "randn", size, dtype, device, requires_grad)
+
+
+def _random(draw, name, size, dtype, device, requires_grad) -> Tensor:
+    """Samples of ``draw`` (the backend's uniform or normal) in a float dtype: as in
+    PyTorch, an integer dtype is an error (its samples would all round to 0 or so)."""
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: draws floats; dtype {dtype} is not one (randint draws integers)")
+    return _finish(draw(_shape(size), dtype, backend.check_device(device)), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -98,7 +102,7 @@ def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=Fals
     array = backend.random_integers(low, high, tuple(size), backend.check_device(device))
     if dtype is not None:
         array = array.astype(backend.as_dtype(dtype))
-    return Tensor._make(array).requires_grad_(requires_grad)
+    return _finish(array, requires_grad)
 
 
 def _like(factory, x, dtype, device, requires_grad):

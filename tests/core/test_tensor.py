@@ -74,6 +74,7 @@ def test_zeros_ones_full_empty(device):
         y = factory(4, dtype=tg.float64, device=device, requires_grad=True)
         assert y.dtype == np.float64 and y.requires_grad
     assert tg.full((2, 2), 7, device=device).dtype == np.int64
+    assert tg.full((2,), True, device=device).dtype == np.bool_      # PyTorch: bool, not float
     full = tg.full((2, 2), 0.5, device=device, requires_grad=True)
     assert full.dtype == np.float32 and full.requires_grad
     np.testing.assert_array_equal(full.numpy(), np.full((2, 2), 0.5))
@@ -126,6 +127,16 @@ def test_like_factories_keep_shape_dtype_device(device):
     np.testing.assert_array_equal(tg.ones_like(x).numpy(), np.ones((2, 3)))
     np.testing.assert_array_equal(tg.full_like(x, 3.0).numpy(), np.full((2, 3), 3.0))
     assert tg.zeros_like(x, device="cpu").device == "cpu"
+
+
+@pytest.mark.parametrize("make", [lambda: tg.rand(3, dtype=tg.int64),
+                                  lambda: tg.randn(2, 2, dtype="int32"),
+                                  lambda: tg.rand_like(tg.tensor([1, 2])),
+                                  lambda: tg.randn_like(tg.tensor([True]))])
+def test_random_floats_refuse_an_integer_or_bool_dtype(make):
+    """As PyTorch: the samples would all be rounded to integers (0 for rand)."""
+    with pytest.raises(TypeError, match="draws floats"):
+        make()
 
 
 def test_manual_seed_reproducible_on_every_device():
