@@ -121,3 +121,31 @@ def test_l1_and_l2_penalties_values_and_gradients(device):
     np.testing.assert_array_equal(a.grad.numpy(), np.sign(a.numpy()) + 2 * a.numpy())
     np.testing.assert_array_equal(b.grad.numpy(), [-1.0 - 6.0])
     assert utils.l2_penalty([]).item() == 0.0 and utils.l1_penalty([]).item() == 0.0
+
+
+def test_clip_grad_takes_the_names_of_api_md_and_of_pytorch():
+    def grads():
+        p = tg.tensor([3.0, 4.0], requires_grad=True)
+        p.grad = tg.tensor([3.0, 4.0])
+        return p
+    for call in (lambda p: utils.clip_grad_norm_([p], 1.0),
+                 lambda p: utils.clip_grad_norm_(params=[p], max_norm=1.0),        # API.md
+                 lambda p: utils.clip_grad_norm_(parameters=[p], max_norm=1.0)):   # PyTorch
+        p = grads()
+        assert call(p).item() == pytest.approx(5.0)
+        np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    for call in (lambda p: utils.clip_grad_value_([p], 3.5),
+                 lambda p: utils.clip_grad_value_(params=[p], clip=3.5),
+                 lambda p: utils.clip_grad_value_(parameters=[p], clip_value=3.5)):
+        p = grads()
+        call(p)
+        np.testing.assert_array_equal(p.grad.numpy(), [3.0, 3.5])
+    p = grads()
+    with pytest.raises(TypeError, match="give params or parameters, not both"):
+        utils.clip_grad_norm_([p], 1.0, parameters=[p])
+    with pytest.raises(TypeError, match="missing the argument max_norm"):
+        utils.clip_grad_norm_([p])
+    with pytest.raises(TypeError, match="missing the argument clip"):
+        utils.clip_grad_value_([p])
+    with pytest.raises(TypeError, match="give clip or clip_value, not both"):
+        utils.clip_grad_value_([p], 1.0, clip_value=2.0)

@@ -22,8 +22,17 @@ def _as_list(parameters) -> list:
     return list(parameters)
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+def _named(op: str, name: str, value, alias: str, alias_value):
+    """An argument given by API.md's name or by PyTorch's (``alias``), exactly one."""
+    if value is not None and alias_value is not None:
+        raise TypeError(f"{op}: give {name} or {alias}, not both")
+    if value is None and alias_value is None:
+        raise TypeError(f"{op}: missing the argument {name} (PyTorch's {alias})")
+    return alias_value if value is None else value
+
+
+def clip_grad_norm_(params=None, max_norm: float = None, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, *, parameters=None) -> Tensor:
     """Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
     The total norm is taken over all gradients as if concatenated into one
@@ -32,8 +41,14 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     multiplied by ``max_norm / (total + 1e-6)`` (PyTorch's rule), which keeps
     the gradient's direction and shrinks its length. Returns ``total`` (before
     clipping) as a 0-d Tensor on the gradients' device.
+
+    ``params`` is API.md's name for PyTorch's first argument ``parameters``;
+    either keyword works.
     """
-    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    params = _named("clip_grad_norm_", "params", params, "parameters", parameters)
+    if max_norm is None:
+        raise TypeError("clip_grad_norm_: missing the argument max_norm")
+    grads = [p.grad for p in _as_list(params) if p.grad is not None]
     max_norm = float(max_norm)
     norm_type = float(norm_type)
     if not grads:
@@ -58,10 +73,13 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     return total_norm
 
 
-def clip_grad_value_(parameters, clip_value: float) -> None:
-    """Clip every gradient element to ``[-clip_value, clip_value]``, in place."""
-    clip_value = float(clip_value)
-    for p in _as_list(parameters):
+def clip_grad_value_(params=None, clip: float = None, *, parameters=None,
+                     clip_value: float = None) -> None:
+    """Clip every gradient element to ``[-clip, clip]``, in place. API.md names the
+    arguments ``params`` and ``clip``; PyTorch's ``parameters`` and ``clip_value`` work too."""
+    params = _named("clip_grad_value_", "params", params, "parameters", parameters)
+    clip_value = float(_named("clip_grad_value_", "clip", clip, "clip_value", clip_value))
+    for p in _as_list(params):
         if p.grad is not None:
             xp = backend.xp_of(p.grad.data)
             p.grad.data[...] = xp.clip(p.grad.data, -clip_value, clip_value)
