@@ -7,6 +7,8 @@
 Reading order: docs/reading-order.md.
 """
 
+import importlib
+
 from tinygrad_opt import backend, cuda
 from tinygrad_opt.autograd.anomaly import detect_anomaly
 from tinygrad_opt.autograd.engine import grad
@@ -189,3 +191,25 @@ def split(x: Tensor, *args, **kwargs):
 def chunk(x: Tensor, *args, **kwargs):
     """x cut into n pieces along a dim: ``x.chunk(...)``."""
     return x.chunk(*args, **kwargs)
+
+
+# PyTorch's other dtype names and ``tg.nn``-style access, answered on first use: kept out of
+# this module's globals, where ``float``, ``int`` and ``bool`` would hide Python's own.
+_DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
+                  "long": "int64", "int": "int32", "bool": "bool_"}
+_SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "ensemble", "experiments",
+               "metrics", "models", "nn", "ops", "optim", "preprocessing", "train", "tune", "viz")
+
+
+def __getattr__(name: str):
+    """``tg.float``, ``tg.long``, ... (PyTorch's aliases: float32, int64, ...) and the
+    subpackages, imported when first named: ``tg.nn.Linear``, ``tg.optim.Adam``."""
+    if name in _DTYPE_ALIASES:
+        return globals()[_DTYPE_ALIASES[name]]
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_DTYPE_ALIASES) | set(_SUBMODULES))

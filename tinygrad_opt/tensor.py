@@ -3,6 +3,8 @@
 This file holds the Tensor's state, its conversions and its operators. It does
 no math: every operator is one line that hands over to a named op in
 ``tinygrad_opt/ops/`` (``grep "def __add__"`` finds it here, ``class Add`` there).
+PyTorch's spellings that add no math (``size``, ``float()``, ``eq``, ``gather``, ``norm``,
+``relu_``, ...) are inherited from ``ops/conveniences.py``, outside the reading path.
 
 Follow ``a * b`` to the gradient in ``a.grad``:
 ``Tensor.__mul__`` → ``ops.elementwise.mul`` (turns numbers into Tensors,
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine, grad_mode
-from tinygrad_opt.ops import elementwise, fused, indexing, linalg, reduce, shape
+from tinygrad_opt.ops import conveniences, elementwise, fused, indexing, linalg, reduce, shape
 
 
-class Tensor:
+class Tensor(conveniences.Conveniences):
     """An n-dimensional array that can record the ops applied to it and backprop.
 
     ``Tensor(data, dtype=None, requires_grad=False, device=None)``: Python
@@ -116,18 +118,6 @@ class Tensor:
         """All axes reversed (the transpose of a matrix)."""
         return shape.permute(self, tuple(reversed(range(self.ndim))))
 
-    def size(self, dim=None):
-        """The shape, a tuple, or the size of dim ``dim`` (``x.size(0)``)."""
-        return self.shape if dim is None else self.shape[dim]
-
-    def numel(self) -> int:
-        """The number of elements (the product of the shape)."""
-        return self.data.size
-
-    def dim(self) -> int:
-        """The number of dims, as ``ndim``."""
-        return self.ndim
-
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -159,20 +149,18 @@ class Tensor:
                             "implicitly: use .numpy()")
         return self.data if dtype is None else self.data.astype(dtype)
 
-    def to(self, device) -> "Tensor":
-        """This tensor on ``device`` (itself if already there); gradients flow back."""
-        device = backend.check_device(device)
-        if device == self.device:
-            return self
-        return elementwise.ToDevice.apply(self, device=device)
-
-    def cpu(self) -> "Tensor":
-        """``to('cpu')``: this tensor on the host (itself if already there)."""
-        return self.to("cpu")
-
-    def cuda(self) -> "Tensor":
-        """``to('cuda')``: this tensor on the GPU (itself if already there); raises without one."""
-        return self.to("cuda")
+    def to(self, *args, **kwargs) -> "Tensor":
+        """This tensor on a device and/or as a dtype (itself if nothing changes, a copy with
+        ``copy=True``); gradients flow back. PyTorch's spellings: ``to('cuda')``,
+        ``to(tg.float64)``, ``to('cpu', tg.float64)``, ``to(other)`` (other's device and
+        dtype), ``to(device=..., dtype=...)``; ``conveniences.to_arguments`` sorts them."""
+        device, dtype, copy = conveniences.to_arguments(args, kwargs, Tensor)
+        moved = self
+        if device not in (None, self.device):
+            moved = elementwise.ToDevice.apply(self, device=device)
+        if dtype is not None:
+            moved = moved.astype(dtype)
+        return moved.clone() if copy and moved is self else moved
 
     def astype(self, dtype) -> "Tensor":
         """This tensor as ``dtype`` (itself if already that dtype); the gradient comes back
@@ -181,18 +169,6 @@ class Tensor:
         if dtype == self.dtype:
             return self
         return elementwise.Cast.apply(self, dtype=dtype)
-
-    def float(self) -> "Tensor":
-        """``astype(tg.float32)``."""
-        return self.astype(backend.float32)
-
-    def double(self) -> "Tensor":
-        """``astype(tg.float64)``."""
-        return self.astype(backend.float64)
-
-    def long(self) -> "Tensor":
-        """``astype(tg.int64)``."""
-        return self.astype(backend.int64)
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (no grad_fn, requires_grad=False)."""

@@ -1,0 +1,356 @@
+"""PyTorch's Tensor spellings that add no math: each one is a composition of core ops.
+
+``Tensor`` inherits these methods from ``Conveniences``. They live outside the
+reading path (docs/reading-order.md) on purpose: none has a backward of its own.
+``x.eq(y)`` is ``x == y``, ``x.masked_fill(m, v)`` is ``where(m, v, x)``,
+``x.gather(1, i)`` is an indexing, ``x.norm()`` is a square root of a sum, so each
+gradient is the gradient of the core ops it calls, checked there. What can have no
+gradient (comparisons, ``all``, ``isnan``, ``argsort``) returns a tensor that never
+requires grad.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from tinygrad_opt import backend
+from tinygrad_opt.ops import elementwise, shape
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
+
+
+def to_arguments(args: tuple, kwargs: dict, tensor_type) -> tuple:
+    """``(device, dtype, copy)`` from PyTorch's spellings of ``Tensor.to``: ``to(device)``,
+    ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's device and dtype) and the
+    keywords ``device=``, ``dtype=``, ``copy=``, ``non_blocking=`` (accepted; every copy here
+    is blocking). ``None`` means unchanged."""
+    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking"}
+    if unknown:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    if len(args) > 2:
+        raise TypeError(f"to() takes a device and/or a dtype (or a tensor), got {len(args)} "
+                        "positional arguments")
+    for arg in args:
+        if isinstance(arg, tensor_type):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str):
+            device = arg
+        else:
+            dtype = arg
+    device = None if device is None else backend.check_device(device)
+    dtype = None if dtype is None else backend.as_dtype(dtype)
+    return device, dtype, bool(kwargs.get("copy", False))
+
+
+def _fresh(array):
+    """A tensor of ``array`` that never requires grad (a comparison, an index)."""
+    return elementwise.constant(array)
+
+
+def _in_place(name: str):
+    """``x.name_(...)``: ``x[...] = x.name(...)``, written through ``__setitem__`` so it is
+    recorded when a gradient must flow (the op reads a copy of the old values)."""
+
+    def method(self, *args, **kwargs):
+        self[...] = getattr(self.clone(), name)(*args, **kwargs)
+        return self
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = (f"``x = x.{name}(...)`` in place, as ``x[...] = x.{name}(...)`` (recorded "
+                      "when a gradient must flow; a leaf that requires grad refuses).")
+    return method
+
+
+class Conveniences:
+    """The PyTorch spellings ``Tensor`` inherits; see the module docstring."""
+
+    __slots__ = ()
+
+    # --- devices and dtypes ---
+    def cpu(self):
+        """``to('cpu')``: this tensor on the host (itself if already there)."""
+        return self.to("cpu")
+
+    def cuda(self):
+        """``to('cuda')``: this tensor on the GPU (itself if already there); raises without one."""
+        return self.to("cuda")
+
+    def float(self):
+        """``astype(tg.float32)``."""
+        return self.astype(backend.float32)
+
+    def double(self):
+        """``astype(tg.float64)``."""
+        return self.astype(backend.float64)
+
+    def half(self):
+        """``astype(tg.float16)``."""
+        return self.astype(backend.float16)
+
+    def long(self):
+        """``astype(tg.int64)``."""
+        return self.astype(backend.int64)
+
+    def int(self):
+        """``astype(tg.int32)``, as PyTorch's ``int()``."""
+        return self.astype(backend.int32)
+
+    def bool(self):
+        """``astype(tg.bool_)``: True where nonzero."""
+        return self.astype(backend.bool_)
+
+    def type_as(self, other):
+        """This tensor as ``other``'s dtype."""
+        return self.astype(other.dtype)
+
+    # --- sizes and layout ---
+    def size(self, dim=None):
+        """The shape, a tuple, or the size of dim ``dim`` (``x.size(0)``)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """The number of dims, as ``ndim``."""
+        return self.ndim
+
+    def contiguous(self):
+        """Itself: every op here returns arrays NumPy/CuPy lay out as they need."""
+        return self
+
+    def t(self):
+        """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (as PyTorch)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with at most 2 dims, got shape {self.shape}: "
+                             "use transpose(dim0, dim1) or permute")
+        return self if self.ndim < 2 else shape.transpose(self, 0, 1)
+
+    def view_as(self, other):
+        """``reshape(other.shape)``."""
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        """``reshape(other.shape)``."""
+        return self.reshape(other.shape)
+
+    def expand_as(self, other):
+        """``expand(other.shape)``: broadcast to ``other``'s shape."""
+        return self.expand(*other.shape)
+
+    # --- arithmetic under PyTorch's method names ---
+    def add(self, other, alpha=1):
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        """``self * other``."""
+        return self * other
+
+    def div(self, other):
+        """``self / other`` (true division)."""
+        return self / other
+
+    def pow(self, exponent):
+        """``self ** exponent``."""
+        return self ** exponent
+
+    def neg(self):
+        """``-self``."""
+        return -self
+
+    def square(self):
+        """``self * self``: the gradient is ``2 x``."""
+        return self * self
+
+    def add_(self, other, alpha=1):
+        """``x += alpha * other`` in place."""
+        self += other if alpha == 1 else other * alpha
+        return self
+
+    def sub_(self, other, alpha=1):
+        """``x -= alpha * other`` in place."""
+        self -= other if alpha == 1 else other * alpha
+        return self
+
+    def mul_(self, other):
+        """``x *= other`` in place."""
+        self *= other
+        return self
+
+    def div_(self, other):
+        """``x /= other`` in place."""
+        self /= other
+        return self
+
+    # --- comparisons and logic (no gradient) ---
+    def eq(self, other):
+        """``self == other``, elementwise (a bool tensor)."""
+        return self == other
+
+    def ne(self, other):
+        """``self != other``, elementwise (a bool tensor)."""
+        return self != other
+
+    def lt(self, other):
+        """``self < other``, elementwise (a bool tensor)."""
+        return self < other
+
+    def le(self, other):
+        """``self <= other``, elementwise (a bool tensor)."""
+        return self <= other
+
+    def gt(self, other):
+        """``self > other``, elementwise (a bool tensor)."""
+        return self > other
+
+    def ge(self, other):
+        """``self >= other``, elementwise (a bool tensor)."""
+        return self >= other
+
+    def logical_not(self):
+        """True where this tensor is zero (False)."""
+        return _fresh(self.data == 0)
+
+    def logical_and(self, other):
+        """True where both are nonzero."""
+        return self.bool() & shape.as_operand(other, self, "logical_and").bool()
+
+    def logical_or(self, other):
+        """True where either is nonzero."""
+        return self.bool() | shape.as_operand(other, self, "logical_or").bool()
+
+    def all(self, dim=None, keepdim=False):
+        """True where every element (over ``dim``, or all of them) is nonzero."""
+        return _fresh(self.data.all(axis=_axes(self, dim), keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element (over ``dim``, or all of them) is nonzero."""
+        return _fresh(self.data.any(axis=_axes(self, dim), keepdims=keepdim))
+
+    def isnan(self):
+        """True where the value is NaN."""
+        return _fresh(backend.xp_of(self.data).isnan(self.data))
+
+    def isinf(self):
+        """True where the value is +inf or -inf."""
+        return _fresh(backend.xp_of(self.data).isinf(self.data))
+
+    def isfinite(self):
+        """True where the value is neither inf nor NaN."""
+        return _fresh(backend.xp_of(self.data).isfinite(self.data))
+
+    # --- selection ---
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` (a bool tensor, broadcast to this shape) is True, else this
+        tensor: ``where(mask, value, self)``, in this tensor's dtype. A masked-off element's
+        gradient is exactly 0; a tensor ``value`` gets the gradient of the filled places."""
+        if getattr(mask, "dtype", None) != backend.bool_:
+            raise TypeError(f"masked_fill: the mask must be a bool tensor, got dtype "
+                            f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        mask = shape.broadcast_to(mask, self.shape) if mask.shape != self.shape else mask
+        filled = elementwise.where(mask, value, self)
+        return filled if filled.dtype == self.dtype else filled.astype(self.dtype)
+
+    def where(self, condition, other):
+        """``where(condition, self, other)``, as PyTorch's method."""
+        return elementwise.where(condition, self, other)
+
+    def gather(self, dim: int, index):
+        """``out[i][j][k] = self[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): pick along
+        ``dim`` by ``index``, an int64 tensor with as many dims as this one and no larger
+        along the other dims. An indexing, so the gradient is a scatter-add into the picks."""
+        index_data = getattr(index, "data", None)
+        if index_data is None or index.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be an integer tensor, got "
+                            f"{getattr(index, 'dtype', type(index).__name__)}")
+        if index.ndim != self.ndim:
+            raise ValueError(f"gather: index has {index.ndim} dims, the tensor {self.ndim} "
+                             f"(shapes {index.shape} and {self.shape})")
+        dim = shape.normalize_dim(dim, self.ndim, "gather")
+        if any(i > s for d, (i, s) in enumerate(zip(index.shape, self.shape)) if d != dim):
+            raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor "
+                             f"of shape {self.shape} outside dim {dim}")
+        xp = backend.xp_of(self.data)
+        grids = xp.ix_(*(xp.arange(size) for size in index.shape)) if self.ndim else ()
+        return self[tuple(index_data if d == dim else grid for d, grid in enumerate(grids))]
+
+    def argsort(self, dim: int = -1, descending: bool = False):
+        """The indices that sort this tensor along ``dim`` (int64, no gradient)."""
+        dim = shape.normalize_dim(dim, max(self.ndim, 1), "argsort")
+        data = -self.data if descending else self.data
+        if self.ndim == 0:
+            return _fresh(backend.xp_of(data).zeros((), dtype=backend.int64))
+        return _fresh(data.argsort(axis=dim).astype(backend.int64))
+
+    def sort(self, dim: int = -1, descending: bool = False) -> SortResult:
+        """``(values, indices)`` sorted along ``dim``; values is ``gather(dim, indices)``,
+        so its gradient goes back to the places the values came from."""
+        indices = self.argsort(dim, descending)
+        return SortResult(self.gather(dim, indices) if self.ndim else self, indices)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, in order."""
+        size = self.shape[dim] if self.ndim else 1
+        if not 0 <= k <= size:
+            raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {size}")
+        indices = self.argsort(dim, descending=largest)
+        if self.ndim:
+            dim = shape.normalize_dim(dim, self.ndim, "topk")
+            indices = _fresh(indices.data[(slice(None),) * dim + (slice(0, k),)])
+        return SortResult(self.gather(dim, indices) if self.ndim else self, indices)
+
+    def amax(self, dim=None, keepdim=False):
+        """The maximum over ``dim`` (all dims by default); the gradient is shared equally
+        among tied maxima, as PyTorch's ``amax``."""
+        return self.max(dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """The minimum over ``dim`` (all dims by default); ties share the gradient equally."""
+        return self.min(dim, keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The ``p``-norm over ``dim`` (all elements by default): ``p=2`` (or ``'fro'``) is
+        √Σx², ``p=1`` Σ|x|, ``p=inf`` max|x|, another ``p >= 1`` (Σ|x|^p)^(1/p). At a zero
+        norm the gradient is 0, as PyTorch's (a ``where`` keeps the root away from 0)."""
+        if p == "fro":
+            p = 2
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= 1:
+            raise ValueError(f"norm: p must be 'fro', inf or a number >= 1, got {p!r}")
+        magnitude = abs(self)
+        if p == 1:
+            return magnitude.sum(dim, keepdim)
+        if p == math.inf:
+            return magnitude.max(dim, keepdim)
+        total = (magnitude ** p).sum(dim, keepdim)
+        nonzero = total > 0
+        root = elementwise.where(nonzero, total, 1.0) ** (1.0 / p)
+        return elementwise.where(nonzero, root, 0.0)
+
+    clamp_ = clip_ = _in_place("clip")
+    relu_ = _in_place("relu")
+    neg_ = _in_place("neg")
+    abs_ = _in_place("abs")
+    exp_ = _in_place("exp")
+    log_ = _in_place("log")
+    sqrt_ = _in_place("sqrt")
+    sigmoid_ = _in_place("sigmoid")
+    tanh_ = _in_place("tanh")
+    pow_ = _in_place("pow")
+    masked_fill_ = _in_place("masked_fill")
+
+
+def _axes(tensor, dim):
+    """NumPy's ``axis`` for PyTorch's ``dim``: None (all), an int or a tuple of ints."""
+    if dim is None or dim == () or tensor.ndim == 0:
+        return None
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    return tuple(shape.normalize_dim(d, max(tensor.ndim, 1), "reduction") for d in dims)
