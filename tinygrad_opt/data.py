@@ -35,7 +35,7 @@ import numpy as np
 from tinygrad_opt import backend
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader",
+    "Dataset", "TensorDataset", "Subset", "DataLoader", "default_collate",
     "random_split", "standardize", "balanced_indices",
     "class_weights", "shift_rotate", "RandomShiftRotate", "RandomShift", "RandomRotation",
 ]
@@ -202,20 +202,48 @@ class DataLoader:
     data set is read sample by sample and the fields are stacked: Tensors and
     arrays keep their dtype, Python ints become int64 and Python floats float32.
     A sample that is a tuple or list gives a tuple of Tensors, a dict gives a
-    dict, a single array gives a single Tensor.
+    dict, a single array gives a single Tensor (:func:`default_collate`).
+
+    As in PyTorch: ``collate_fn(samples)`` replaces that stacking (the samples
+    are read one by one, and the batch is what it returns, on whatever device it
+    chose); ``batch_sampler`` (an iterable of index lists, one per batch)
+    replaces ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last``.
+    ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
+    ``prefetch_factor`` and ``persistent_workers`` are accepted so that PyTorch
+    code runs unchanged, but loading always runs in the calling process: the
+    batches are those of ``num_workers=0`` (docs/deviations.md, "Data loading").
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
                  drop_last: bool = False, sampler: Iterable[int] | None = None,
-                 seed=None, device: str = "cpu"):
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+                 seed=None, device: str = "cpu", *, batch_sampler=None, collate_fn=None,
+                 num_workers: int = 0, pin_memory: bool = False, timeout: float = 0,
+                 worker_init_fn=None, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
+                             f"{num_workers!r}")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size = None
+        elif batch_size is None:
+            raise ValueError("DataLoader: batch_size=None (no batching) is not supported; "
+                             "give a batch_size or a batch_sampler")
+        elif isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order)")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.batch_sampler = batch_sampler
+        self.collate_fn = collate_fn
+        self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.sampler = sampler
@@ -235,6 +263,10 @@ class DataLoader:
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator:
+        if self.batch_sampler is not None:
+            for batch_indices in self.batch_sampler:
+                yield self._gather(np.asarray([int(i) for i in batch_indices], dtype=np.int64))
+            return
         indices = self._epoch_indices()
         n_batches = self._n_batches(len(indices))
         for b in range(n_batches):
@@ -247,6 +279,11 @@ class DataLoader:
         return math.ceil(n / self.batch_size)
 
     def __len__(self) -> int:
+        if self.batch_sampler is not None:
+            try:
+                return len(self.batch_sampler)
+            except TypeError as error:
+                raise TypeError("len(DataLoader): the batch_sampler has no len()") from error
         if self.sampler is not None:
             try:
                 n = len(self.sampler)
@@ -258,6 +295,8 @@ class DataLoader:
 
     def _gather(self, batch_indices: np.ndarray):
         Tensor = _tensor_type()
+        if self.collate_fn is not None:
+            return self.collate_fn([self.dataset[int(i)] for i in batch_indices])
         if self._tensor_dataset is not None:
             # fast path: one fancy index per array, one transfer per array
             rows = batch_indices if self._index_map is None else self._index_map[batch_indices]
@@ -276,6 +315,15 @@ class DataLoader:
     def __repr__(self) -> str:
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, device='{self.device}')")
+
+
+def default_collate(samples: list, device: str = "cpu"):
+    """Stack a list of samples field by field into Tensors on ``device``: what a
+    :class:`DataLoader` without ``collate_fn`` does with samples read one by one (a tuple
+    or list of fields gives a tuple, a dict a dict; ints become int64, floats float32)."""
+    if not samples:
+        raise ValueError("default_collate: no samples to stack")
+    return _collate(samples, backend.check_device(device))
 
 
 def _collate(samples: list, device: str):
