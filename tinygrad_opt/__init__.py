@@ -20,6 +20,12 @@ from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspac
                                     ones_like, rand, rand_like, randint, randn, randn_like,
                                     zeros, zeros_like)
 from tinygrad_opt.ops.elementwise import maximum, minimum, where
+from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_tensor, bmm,
+                                    broadcast_to, clone, detach, dot, eq, equal, from_numpy,
+                                    gather, ge, gt, is_tensor, isfinite, isinf, isnan, le,
+                                    log_softmax, logical_and, logical_not, logical_or, lt,
+                                    masked_fill, mm, ne, neg, norm, numel, outer, pow, randperm,
+                                    softmax, sort, square, topk, tril, triu)
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
@@ -32,6 +38,9 @@ int64 = backend.int64
 int32 = backend.int32
 bool_ = backend.bool_
 manual_seed = backend.manual_seed
+concat = concatenate = cat  # PyTorch's other names for cat
+empty_like = zeros_like  # (PyTorch's is uninitialised memory; zeros are one valid content)
+inference_mode = no_grad  # (PyTorch's also marks the outputs as inference tensors)
 initial_seed = backend.initial_seed
 
 

@@ -295,3 +295,92 @@ def test_isnan_isinf_isfinite(device):
     assert x.isinf().tolist() == [False, False, True, True]
     assert x.isfinite().tolist() == [True, False, False, False]
     assert not x.isnan().requires_grad
+
+
+# --- tg.<name> function forms (tinygrad_opt/functions.py) ---
+
+def test_function_forms_call_the_methods(rng):
+    a = rng.permutation(12).reshape(3, 4).astype(np.float64)
+    x = tg.tensor(a)
+    np.testing.assert_array_equal(tg.sort(x, 1).values.numpy(), np.sort(a, 1))
+    np.testing.assert_array_equal(tg.topk(x, 2).indices.numpy(), np.argsort(-a, 1)[:, :2])
+    np.testing.assert_allclose(tg.softmax(x, 1).numpy().sum(1), 1)
+    np.testing.assert_array_equal(tg.square(x).numpy(), a * a)
+    np.testing.assert_array_equal(tg.pow(x, 3).numpy(), a ** 3)
+    np.testing.assert_array_equal(tg.gt(x, 5).numpy(), a > 5)
+    np.testing.assert_array_equal(tg.tril(x, -1).numpy(), np.tril(a, -1))
+    np.testing.assert_array_equal(tg.triu(x, 1).numpy(), np.triu(a, 1))
+    assert tg.numel(x) == 12 and tg.amax(x).item() == 11 and tg.norm(x, 1).item() == 66
+    assert tg.all.__doc__.startswith("True where every element")
+    assert tg.concat([x, x]).shape == (6, 4) and tg.concatenate([x], 1).shape == (3, 4)
+
+
+def test_tril_triu_gradients_are_exactly_zero_on_the_zeroed_side():
+    x = tg.tensor([[1.0, 4.0], [9.0, 16.0]], requires_grad=True)
+    tg.tril(x).sqrt().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.5, 0], [1 / 6, 0.125]], rtol=1e-6, atol=0)
+    assert tg.gradcheck(lambda t: t.triu(-1) * 3, (t64(np.ones((2, 3, 4)), "cpu"),))
+    with pytest.raises(ValueError, match="at least 2 dims"):
+        tg.tril(tg.ones(3))
+
+
+def test_from_numpy_shares_memory_and_as_tensor_copies_only_when_needed():
+    a = np.arange(4.0)
+    t = tg.from_numpy(a)
+    t[0] = 9.0
+    a[1] = 7.0
+    assert a.tolist() == [9, 7, 2, 3] and t.tolist() == [9, 7, 2, 3] and t.dtype == np.float64
+    with pytest.raises(TypeError, match="dtype <U1"):
+        tg.from_numpy(np.array(["a"]))
+    with pytest.raises(TypeError, match="NumPy array"):
+        tg.from_numpy([1.0])
+    assert tg.as_tensor(t) is t
+    assert tg.as_tensor(t, dtype=tg.float32).dtype == np.float32
+    assert tg.as_tensor([1, 2]).dtype == np.int64
+    assert tg.is_tensor(t) and not tg.is_tensor(a)
+
+
+def test_randperm_follows_the_framework_seed():
+    tg.manual_seed(5)
+    first = tg.randperm(10)
+    tg.manual_seed(5)
+    assert tg.randperm(10).tolist() == first.tolist()
+    assert sorted(first.tolist()) == list(range(10)) and first.dtype == np.int64
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        tg.randperm(-1)
+
+
+def test_allclose_and_equal():
+    a = tg.tensor([1.0, 2.0, math.nan])
+    assert not tg.allclose(a, a) and tg.allclose(a, a, equal_nan=True)
+    assert tg.allclose(tg.tensor([1.0]), tg.tensor([1.0 + 1e-6]))
+    assert not tg.allclose(tg.tensor([1.0]), tg.tensor([1.1]))
+    assert tg.allclose(tg.tensor([1.0, 1.05]), tg.tensor([1.0, 1.0]), atol=0.1)
+    assert tg.equal(tg.ones(2), tg.ones(2)) and not tg.equal(tg.ones(2), tg.ones(3))
+    assert not tg.equal(tg.ones(2), tg.zeros(2))
+
+
+def test_matrix_products_check_their_shapes(rng):
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(3, 4))
+    np.testing.assert_allclose(tg.mm(tg.tensor(a), tg.tensor(b)).numpy(), a @ b, rtol=1e-6)
+    A, B = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 3, 4))
+    np.testing.assert_allclose(tg.bmm(tg.tensor(A), tg.tensor(B)).numpy(), A @ B, rtol=1e-6)
+    u, v = rng.normal(size=3), rng.normal(size=3)
+    assert math.isclose(tg.dot(tg.tensor(u), tg.tensor(v)).item(), u @ v, rel_tol=1e-6)
+    np.testing.assert_allclose(tg.outer(tg.tensor(u), tg.tensor(v)).numpy(), np.outer(u, v),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="mm: expected two matrices"):
+        tg.mm(tg.tensor(A), tg.tensor(b))
+    with pytest.raises(ValueError, match="bmm"):
+        tg.bmm(tg.tensor(A), tg.tensor(B[:4]))
+    with pytest.raises(ValueError, match="dot"):
+        tg.dot(tg.tensor(u), tg.tensor(a))
+    with pytest.raises(ValueError, match="outer"):
+        tg.outer(tg.tensor(a), tg.tensor(u))
+
+
+def test_inference_mode_records_nothing():
+    x = tg.ones(2, requires_grad=True)
+    with tg.inference_mode():
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad

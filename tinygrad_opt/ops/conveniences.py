@@ -335,6 +335,23 @@ class Conveniences:
         root = elementwise.where(nonzero, total, 1.0) ** (1.0 / p)
         return elementwise.where(nonzero, root, 0.0)
 
+    def tril(self, diagonal: int = 0):
+        """The lower triangle of the last two dims (on and below ``diagonal``), 0 elsewhere;
+        ``where`` selects, so the zeroed side's gradient is exactly 0."""
+        return self._triangle(diagonal, lower=True)
+
+    def triu(self, diagonal: int = 0):
+        """The upper triangle of the last two dims (on and above ``diagonal``), 0 elsewhere."""
+        return self._triangle(diagonal, lower=False)
+
+    def _triangle(self, diagonal: int, lower: bool):
+        if self.ndim < 2:
+            raise ValueError(f"{'tril' if lower else 'triu'}: expected a tensor with at least "
+                             f"2 dims, got shape {self.shape}")
+        rows, columns = self.shape[-2:]
+        below = backend.xp_of(self.data).tri(rows, columns, diagonal - (not lower), dtype=bool)
+        return elementwise.where(_fresh(below if lower else ~below), self, 0)
+
     clamp_ = clip_ = _in_place("clip")
     relu_ = _in_place("relu")
     neg_ = _in_place("neg")

@@ -1,0 +1,136 @@
+"""PyTorch's top-level functions that ``tg`` offers beside the core ones: each is a Tensor
+method called as a function (``tg.sort(x)`` is ``x.sort()``), a shape-checked ``matmul``
+(``mm``, ``bmm``, ``dot``, ``outer``), or a small constructor or test (``from_numpy``,
+``as_tensor``, ``randperm``, ``allclose``). ``tinygrad_opt/__init__.py`` imports them."""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.ops.linalg import matmul
+from tinygrad_opt.tensor import Tensor, tensor
+
+
+def _method(name: str, what: str):
+    """``tg.name(x, ...)``: ``x.name(...)``."""
+
+    def function(x: Tensor, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"{what}: ``x.{name}(...)``."
+    return function
+
+
+softmax = _method("softmax", "softmax over dim")
+log_softmax = _method("log_softmax", "log-softmax over dim, stable")
+square = _method("square", "x², elementwise")
+pow = _method("pow", "x ** exponent, elementwise")
+neg = _method("neg", "−x, elementwise")
+norm = _method("norm", "the p-norm over dim")
+amax = _method("amax", "maximum over dim, ties share the gradient")
+amin = _method("amin", "minimum over dim, ties share the gradient")
+all = _method("all", "True where every element is nonzero")
+any = _method("any", "True where some element is nonzero")
+isnan = _method("isnan", "True where NaN")
+isinf = _method("isinf", "True where ±inf")
+isfinite = _method("isfinite", "True where neither inf nor NaN")
+eq = _method("eq", "x == y, elementwise")
+ne = _method("ne", "x != y, elementwise")
+lt = _method("lt", "x < y, elementwise")
+le = _method("le", "x <= y, elementwise")
+gt = _method("gt", "x > y, elementwise")
+ge = _method("ge", "x >= y, elementwise")
+logical_not = _method("logical_not", "True where x is zero")
+logical_and = _method("logical_and", "True where both are nonzero")
+logical_or = _method("logical_or", "True where either is nonzero")
+masked_fill = _method("masked_fill", "value where mask, else x")
+gather = _method("gather", "x picked along dim by an index tensor")
+sort = _method("sort", "(values, indices) sorted along dim")
+argsort = _method("argsort", "the indices that sort x along dim")
+topk = _method("topk", "(values, indices) of the k largest along dim")
+tril = _method("tril", "the lower triangle of the last two dims")
+triu = _method("triu", "the upper triangle of the last two dims")
+numel = _method("numel", "the number of elements")
+clone = _method("clone", "a copy that stays in the graph")
+detach = _method("detach", "the same data cut from the graph")
+broadcast_to = _method("broadcast_to", "x broadcast to a shape")
+
+
+def is_tensor(obj) -> bool:
+    """True for a ``Tensor`` (a Parameter included)."""
+    return isinstance(obj, Tensor)
+
+
+def from_numpy(array) -> Tensor:
+    """A CPU tensor that shares ``array``'s memory, as ``torch.from_numpy``: writes through
+    either one show in the other (``tg.tensor`` copies instead). The dtype is kept."""
+    if not isinstance(array, backend.np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; "
+                        "supported: bool, integer and floating-point dtypes")
+    return Tensor._make(array)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor without a copy where none is needed: a Tensor already of that
+    dtype and device is returned itself (as ``torch.as_tensor``); other data is converted
+    as ``tg.tensor`` does."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n−1, drawn from the framework's host generator
+    (``tg.manual_seed``)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"randperm: n must be an integer >= 0, got {n!r}")
+    order = backend.host_rng().permutation(n).astype(backend.as_dtype(dtype))
+    return Tensor(order, requires_grad=requires_grad, device=device)
+
+
+def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True when |a − b| <= atol + rtol·|b| everywhere (after broadcasting), as PyTorch."""
+    with no_grad():
+        close = abs(a - b) <= atol + rtol * abs(b)
+        if equal_nan:
+            close = close | (a.isnan() & as_tensor(b, device=a.device).isnan())
+        return bool(close.all().item())
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    """True when ``a`` and ``b`` have the same shape and the same elements."""
+    return a.shape == b.shape and bool((a == b).all().item())
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The product of two matrices, (n, k) @ (k, m): ``matmul`` for 2-d inputs only."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expected two matrices, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix products, (B, n, k) @ (B, k, m) (no broadcasting of B)."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: expected two batches of matrices of one batch size, got "
+                         f"shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Σ a_i b_i for two vectors of one length."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"dot: expected two vectors of one length, got shapes {a.shape} and "
+                         f"{b.shape}")
+    return (a * b).sum()
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """The matrix a_i b_j of two vectors."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected two vectors, got shapes {a.shape} and {b.shape}")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
