@@ -9,12 +9,19 @@ parameter group::
     ExponentialLR       α_t = α0 · γ^t  =  α0 · e^(−k·t)  with γ = e^(−k)
     InverseTimeLR       α_t = α0 / (1 + k·t)                       (1/t decay)
     CosineAnnealingLR   α_t = η_min + (α0 − η_min) · (1 + cos(π·t / T_max)) / 2
+    CosineAnnealingWarmRestarts   the same cosine over T_cur / T_i, restarting at α0
     LinearLR            α_t = α0 · (s + (e − s) · min(t, T) / T)   (warm-up)
+    ConstantLR          α_t = α0 · factor for t < T, then α0
+    PolynomialLR        α_t = α0 · (1 − min(t, T) / T)^power
     LambdaLR            α_t = α0 · λ(t)
+    MultiplicativeLR    α_t = α0 · λ(1) · λ(2) ··· λ(t)
+    OneCycleLR          α0 = max_lr / div_factor up to max_lr, then down far below α0
+    CyclicLR            a triangle wave between base_lr and max_lr
 
 The first three are the lecture notes' annealing schedules. ``step()`` adds one
-to t (``last_epoch``) and writes α_t into ``group["lr"]``; it does nothing else.
-The usage is PyTorch's::
+to t (``last_epoch``) and writes α_t into ``group["lr"]``; it does nothing else,
+except in ``OneCycleLR`` and ``CyclicLR``, which also write the momentum (or β1)
+that their docstrings give as a function of t. The usage is PyTorch's::
 
     scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
     for epoch in range(100):
@@ -223,6 +230,71 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (SGDR): the cosine restarts at α0 after each cycle.
+
+        α_t = η_min + (α0 − η_min) · (1 + cos(π · T_cur / T_i)) / 2
+
+    where T_i is the length of the cycle that t lies in and T_cur = t − (its start).
+    The cycles last T_0, T_0·T_mult, T_0·T_mult², ... steps, so with T_mult = 1
+    simply T_cur = t mod T_0. At a restart T_cur = 0 and α_t = α0 again.
+
+    t may be fractional, as in PyTorch: ``step(epoch + i / iters)`` after batch i
+    of an epoch of ``iters`` batches. Then ``last_epoch = ⌊t⌋``, and a plain
+    ``step()`` moves t on by one, keeping its fraction (PyTorch's T_cur + 1).
+
+    Args:
+        T_0: the length of the first cycle, a positive integer.
+        T_mult: the factor by which each cycle is longer than the last, an integer ≥ 1.
+        eta_min: the lowest learning rate η_min.
+
+    Attributes:
+        T_cur, T_i: the values at the last ``step()``.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        _check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, "
+                             f"got {T_mult!r}")
+        if not isinstance(eta_min, (int, float)):
+            raise ValueError(f"CosineAnnealingWarmRestarts: eta_min must be a number, "
+                             f"got {type(eta_min).__name__}")
+        self.T_0 = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_i = T_0
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def cycle_at(self, t: float) -> tuple[float, int]:
+        """(T_cur, T_i) at step t: the time since the last restart and the cycle's length."""
+        if self.T_mult == 1:
+            return t % self.T_0, self.T_0                  # equal cycles: T_cur = t mod T_0
+        start, length = 0, self.T_0
+        while t >= start + length:                         # walk the cycles T_0, T_0·T_mult, ...
+            start += length
+            length *= self.T_mult
+        return t - start, length
+
+    def step(self, epoch: float | None = None) -> None:
+        """t ← t + 1 (keeping t's fraction), or t ← ``epoch`` (a float ≥ 0); write α_t."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        elif epoch is None:
+            epoch = self.last_epoch + 1 + self.T_cur % 1   # ⌊t⌋ + 1 + the fraction of t
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got {epoch}")
+        self.T_cur, self.T_i = self.cycle_at(epoch)
+        super().step(math.floor(epoch))                    # last_epoch ← ⌊t⌋, lr ← α_t
+
+    def get_lr(self) -> list[float]:
+        cosine = 1 + math.cos(math.pi * self.T_cur / self.T_i)          # 1 + cos(π·T_cur/T_i)
+        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2    # η_min + (α0−η_min)·…/2
+                for base_lr in self.base_lrs]
+
+
 class LinearLR(LRScheduler):
     """Linear warm-up (or decay) of a multiplicative factor over ``total_iters`` steps:
 
@@ -249,6 +321,52 @@ class LinearLR(LRScheduler):
         progress = min(self.last_epoch, self.total_iters) / self.total_iters      # min(t,T)/T
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base_lr * factor for base_lr in self.base_lrs]                  # α0·(s+(e−s)·…)
+
+
+class ConstantLR(LRScheduler):
+    """A constant factor for the first ``total_iters`` steps, then the full rate:
+
+        α_t = α0 · factor   for t < T
+              α0            for t ≥ T
+
+    with T = ``total_iters`` (0 ≤ factor ≤ 1). The default runs at α0/3 for 5 steps.
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be between 0 and 1, got {factor}")
+        if not isinstance(total_iters, int) or total_iters < 0:
+            raise ValueError(f"ConstantLR: total_iters must be a non-negative integer, "
+                             f"got {total_iters!r}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.factor if self.last_epoch < self.total_iters else 1.0   # factor, or 1 from T
+        return [base_lr * factor for base_lr in self.base_lrs]                # α0·factor
+
+
+class PolynomialLR(LRScheduler):
+    """Polynomial decay to zero over ``total_iters`` steps:
+
+        α_t = α0 · (1 − min(t, T) / T)^power
+
+    with T = ``total_iters``; power = 1 (the default) is a straight line from α0
+    to 0 at t = T, and α stays 0 after it.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        _check_positive_int("PolynomialLR", "total_iters", total_iters)
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        remaining = 1.0 - min(self.last_epoch, self.total_iters) / self.total_iters  # 1−min(t,T)/T
+        return [base_lr * remaining ** self.power for base_lr in self.base_lrs]     # α0·(…)^power
 
 
 class LambdaLR(LRScheduler):
@@ -296,6 +414,38 @@ class LambdaLR(LRScheduler):
         for function, saved in zip(self.lr_lambdas, lr_lambdas):
             if saved is not None:
                 function.__dict__.update(saved)
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the learning rate by λ(t) at every step t ≥ 1:
+
+        α_t = α0 · λ(1) · λ(2) ··· λ(t)        (α_0 = α0, the empty product)
+
+    PyTorch writes it as α_t = α_(t−1) · λ(t); this is the same sequence as a
+    function of t. The value at the last step is kept and multiplied by one
+    factor per step, so each λ(s) is called once, in order, as in PyTorch; a
+    ``step(epoch)`` that moves t back starts again from α0.
+
+    Its arguments and its ``state_dict`` are ``LambdaLR``'s (one function, or one
+    per parameter group; plain functions are saved as ``None``).
+    """
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        self._product_step = 0         # s: the last factor λ(s) taken into _products
+        self._products = None          # α0·λ(1)···λ(s) of each group, None before the first step
+        super().__init__(optimizer, lr_lambda, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._products is None or self.last_epoch < self._product_step:
+            self._product_step = 0                               # (re)start at s = 0: α0
+            self._products = list(self.base_lrs)
+        while self._product_step < self.last_epoch:              # take λ(s) for s up to t
+            self._product_step += 1
+            self._products = [product * lr_lambda(self._product_step)    # ·λ(s)
+                              for product, lr_lambda in zip(self._products, self.lr_lambdas)]
+        return list(self._products)                              # α0·λ(1)···λ(t)
 
 
 class SequentialLR(LRScheduler):
@@ -514,3 +664,301 @@ class ReduceLROnPlateau(LRScheduler):
         return (f"ReduceLROnPlateau(mode={self.mode!r}, factor={self.factor}, "
                 f"patience={self.patience}, best={self.best}, "
                 f"num_bad_epochs={self.num_bad_epochs}, last_lr={self._last_lr})")
+
+
+# --- Cyclical schedules: the learning rate and, inversely, the momentum ---
+
+def _per_group(owner: str, name: str, optimizer: Optimizer, value) -> list:
+    """One value per parameter group: a list or tuple as given, else ``value`` repeated."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(f"{owner}: {name} must have one value per parameter group "
+                             f"({len(optimizer.param_groups)}), got {len(value)}")
+        return list(value)
+    return [value] * len(optimizer.param_groups)
+
+
+def _momentum_is_beta1(owner: str, optimizer: Optimizer) -> bool:
+    """Whether the momentum to cycle is β1 of ``betas`` (Adam-like) rather than ``momentum``."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{owner}: cycle_momentum=True needs an optimizer with a 'momentum' or "
+                         f"'betas' hyperparameter, and {type(optimizer).__name__} has neither; "
+                         "pass cycle_momentum=False")
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict, use_beta1: bool, momentum: float) -> None:
+    """Write m into the group: ``betas = (m, β2)`` for Adam-like optimizers, else ``momentum``."""
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: warm up from α0 to max_lr, then anneal to far below α0.
+
+    With T = ``total_steps`` (or ``epochs · steps_per_epoch``), p = ``pct_start``
+    and, per parameter group::
+
+        α_max = max_lr,   α0 = α_max / div_factor,   α_min = α0 / final_div_factor
+
+    the steps fall into phases; phase k runs from step s_k to e_k (s_1 = 0,
+    s_k = e_(k−1)), and in it the learning rate goes from a to b and the
+    momentum m (β1 for Adam-like optimizers) from c to d::
+
+        phase              e_k              a → b             c → d
+        1                  p·T − 1          α0 → α_max        m_max → m_base
+        2                  T − 1            α_max → α_min     m_base → m_max
+      with three_phase=True:
+        1                  p·T − 1          α0 → α_max        m_max → m_base
+        2                  2·p·T − 2        α_max → α0        m_base → m_max
+        3                  T − 1            α0 → α_min        m_max → m_max
+
+        α_t = anneal(a, b, x),  m_t = anneal(c, d, x),  x = (t − s_k) / (e_k − s_k)
+
+    in the first phase with t ≤ e_k (the last phase for t past every end), where::
+
+        anneal(a, b, x) = b + (a − b) / 2 · (1 + cos(π·x))     anneal_strategy='cos'
+        anneal(a, b, x) = a + (b − a) · x                      anneal_strategy='linear'
+
+    So α_0 = α0 and m_0 = m_max. As in PyTorch, t may reach T (one step past the
+    last phase's end) and a step to t > T raises ValueError.
+
+    Construction writes into each group (as PyTorch does, unless resuming with
+    ``last_epoch``): ``initial_lr = α0`` (replacing any), ``max_lr``, ``min_lr``, and
+    with ``cycle_momentum`` ``max_momentum`` and ``base_momentum``; then the step
+    to t = 0 writes α_0 and m_0.
+    ``max_lr``, ``base_momentum`` and ``max_momentum`` take one value or one per group.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85,
+                 max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if total_steps is not None:
+            _check_positive_int("OneCycleLR", "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int("OneCycleLR", "epochs", epochs)
+            _check_positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be between 0 and 1, got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', "
+                             f"got {anneal_strategy!r}")
+        max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_is_beta1("OneCycleLR", optimizer)
+            max_momentums = _per_group("OneCycleLR", "max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group("OneCycleLR", "base_momentum", optimizer, base_momentum)
+        self.total_steps = total_steps
+        self.anneal_strategy = anneal_strategy
+        warm_up = {"end_step": float(pct_start * total_steps) - 1,
+                   "start_lr": "initial_lr", "end_lr": "max_lr",
+                   "start_momentum": "max_momentum", "end_momentum": "base_momentum"}
+        if three_phase:
+            self._schedule_phases = [
+                warm_up,
+                {"end_step": float(2 * pct_start * total_steps) - 2,
+                 "start_lr": "max_lr", "end_lr": "initial_lr",
+                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
+                {"end_step": total_steps - 1,
+                 "start_lr": "initial_lr", "end_lr": "min_lr",
+                 "start_momentum": "max_momentum", "end_momentum": "max_momentum"}]
+        else:
+            self._schedule_phases = [
+                warm_up,
+                {"end_step": total_steps - 1,
+                 "start_lr": "max_lr", "end_lr": "min_lr",
+                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"}]
+        if last_epoch == -1:
+            for number, group in enumerate(optimizer.param_groups):
+                group["initial_lr"] = max_lrs[number] / div_factor        # α0 = α_max / div
+                group["max_lr"] = max_lrs[number]
+                group["min_lr"] = group["initial_lr"] / final_div_factor  # α_min = α0 / final
+                if cycle_momentum:
+                    group["max_momentum"] = max_momentums[number]
+                    group["base_momentum"] = base_momentums[number]
+        super().__init__(optimizer, last_epoch)
+
+    def anneal(self, start: float, end: float, x: float) -> float:
+        """From ``start`` (x = 0) to ``end`` (x = 1) along a half cosine or a straight line."""
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2 * (1 + math.cos(math.pi * x))   # b + (a−b)/2·(1+cos πx)
+        return start + (end - start) * x                                  # a + (b−a)·x
+
+    def phase_at(self, t: int) -> tuple[dict, float]:
+        """The phase that step t lies in, and x, how far through it t is."""
+        if t > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {t} times, but total_steps is "
+                             f"{self.total_steps}")
+        start = 0.0                                                        # s_1 = 0
+        for number, phase in enumerate(self._schedule_phases):
+            end = phase["end_step"]
+            if t <= end or number == len(self._schedule_phases) - 1:
+                return phase, (t - start) / (end - start)                  # x = (t−s_k)/(e_k−s_k)
+            start = end                                                    # s_(k+1) = e_k
+
+    def get_lr(self) -> list[float]:
+        phase, x = self.phase_at(self.last_epoch)
+        return [self.anneal(group[phase["start_lr"]], group[phase["end_lr"]], x)   # anneal(a,b,x)
+                for group in self.optimizer.param_groups]
+
+    def get_momentum(self) -> list[float]:
+        """m_t of each group at t = ``self.last_epoch``."""
+        phase, x = self.phase_at(self.last_epoch)
+        return [self.anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], x)
+                for group in self.optimizer.param_groups]                  # anneal(c, d, x)
+
+    def step(self, epoch: int | None = None) -> None:
+        """t ← t + 1; write α_t into each group's lr and, if cycle_momentum, m_t as its momentum."""
+        super().step(epoch)
+        if self.cycle_momentum:
+            for group, momentum in zip(self.optimizer.param_groups, self.get_momentum()):
+                _set_momentum(group, self.use_beta1, momentum)
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates: a triangle wave between base_lr and max_lr (Smith, 2017).
+
+    With L = step_size_up + step_size_down and r = step_size_up / L::
+
+        cycle = ⌊1 + t / L⌋                     the cycle number, 1, 2, ...
+        x = 1 + t / L − cycle                   how far through the cycle, in [0, 1)
+        h = x / r                if x ≤ r       up from 0 to 1 in step_size_up steps,
+            (x − 1) / (r − 1)    otherwise      then down to 0 in step_size_down steps
+        α_t = base_lr + (max_lr − base_lr) · h · scale(c)
+        m_t = max_momentum − (max_momentum − base_momentum) · h · scale(c)
+
+    with c = cycle (scale_mode 'cycle') or c = t (scale_mode 'iterations') and::
+
+        scale(c) = 1                  mode='triangular'    (scale_mode 'cycle')
+                   1 / 2^(c − 1)      mode='triangular2'   (scale_mode 'cycle': halves each cycle)
+                   γ^c                mode='exp_range'     (scale_mode 'iterations')
+                   scale_fn(c)        a given scale_fn, with the given scale_mode (mode is ignored)
+
+    So α_0 = base_lr (or, as in PyTorch, a group's earlier ``initial_lr`` if it had
+    one; base_lr from t = 1) and m_0 = max_momentum: the momentum (β1 for Adam-like
+    optimizers) moves opposite to the learning rate. ``base_lr``, ``max_lr``,
+    ``base_momentum`` and ``max_momentum`` take one value or one per group.
+
+    As in PyTorch, construction (unless resuming with ``last_epoch``) sets each
+    group's lr to base_lr, its ``initial_lr`` to base_lr unless the group has one,
+    and with ``cycle_momentum`` its ``max_momentum`` and ``base_momentum``; then
+    the step to t = 0 writes α_0 and m_0. ``state_dict()`` saves a ``scale_fn`` as
+    ``LambdaLR`` saves its functions.
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | Sequence[float],
+                 max_lr: float | Sequence[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if step_size_down is None:
+            step_size_down = step_size_up
+        if not step_size_up > 0:
+            raise ValueError(f"CyclicLR: step_size_up must be > 0, got {step_size_up}")
+        if not step_size_down >= 0:
+            raise ValueError(f"CyclicLR: step_size_down must be >= 0, got {step_size_down}")
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or "
+                             f"'exp_range' (or give scale_fn), got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', "
+                             f"got {scale_mode!r}")
+        base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr)
+        self.max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr)
+        self.total_size = float(step_size_up + step_size_down)         # L
+        self.step_ratio = step_size_up / self.total_size               # r
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        if scale_fn is not None:
+            self.scale_mode = scale_mode
+        else:
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_is_beta1("CyclicLR", optimizer)
+            self.base_momentums = _per_group("CyclicLR", "base_momentum", optimizer,
+                                             base_momentum)
+            self.max_momentums = _per_group("CyclicLR", "max_momentum", optimizer, max_momentum)
+        if last_epoch == -1:
+            for number, group in enumerate(optimizer.param_groups):
+                group["lr"] = base_lrs[number]
+                if cycle_momentum:
+                    group["max_momentum"] = self.max_momentums[number]
+                    group["base_momentum"] = self.base_momentums[number]
+        super().__init__(optimizer, last_epoch)   # initial_lr ← base_lr unless set; step to t = 0
+        # From here on the lower bound is base_lr, even in a group that already had an
+        # initial_lr (whose value the step to t = 0 above wrote, as in PyTorch).
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, c: float) -> float:
+        """scale(c): the fraction of the full height max_lr − base_lr that the wave reaches."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(c)
+        if self.mode == "triangular":
+            return 1.0                                   # 1
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (c - 1))                  # 1 / 2^(c−1)
+        return self.gamma ** c                           # γ^c
+
+    def wave_at(self, t: int) -> tuple[float, float]:
+        """(h, scale(c)) at step t: h from 0 (bottom of the wave) to 1 (top)."""
+        cycle = math.floor(1 + t / self.total_size)          # ⌊1 + t/L⌋
+        x = 1.0 + t / self.total_size - cycle                # 1 + t/L − cycle
+        if x <= self.step_ratio:
+            h = x / self.step_ratio                          # x / r
+        else:
+            h = (x - 1) / (self.step_ratio - 1)              # (x − 1)/(r − 1)
+        return h, self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+
+    def get_lr(self) -> list[float]:
+        h, scale = self.wave_at(self.last_epoch)
+        return [base_lr + (max_lr - base_lr) * h * scale     # base + (max − base)·h·scale(c)
+                for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+
+    def get_momentum(self) -> list[float]:
+        """m_t of each group at t = ``self.last_epoch``."""
+        h, scale = self.wave_at(self.last_epoch)
+        return [max_momentum - (max_momentum - base_momentum) * h * scale   # m_max − (…)·h·scale
+                for base_momentum, max_momentum in zip(self.base_momentums, self.max_momentums)]
+
+    def step(self, epoch: int | None = None) -> None:
+        """t ← t + 1; write α_t into each group's lr and, if cycle_momentum, m_t as its momentum."""
+        super().step(epoch)
+        if self.cycle_momentum:
+            for group, momentum in zip(self.optimizer.param_groups, self.get_momentum()):
+                _set_momentum(group, self.use_beta1, momentum)
+
+    def state_dict(self) -> dict:
+        """As the base class, with a ``scale_fn`` saved as ``LambdaLR`` saves its functions."""
+        state = {key: value for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_scale_fn_custom")}
+        function = self._scale_fn_custom
+        state["_scale_fn_custom"] = (None if function is None
+                                     or isinstance(function, types.FunctionType)
+                                     else function.__dict__.copy())
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_scale_fn_custom")
+        self.__dict__.update(state_dict)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
