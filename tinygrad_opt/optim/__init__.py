@@ -15,6 +15,10 @@ from tinygrad_opt.optim.adagrad import Adagrad
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.adadelta import Adadelta
 from tinygrad_opt.optim.nadam import NAdam
+from tinygrad_opt.optim.adamax import Adamax
+from tinygrad_opt.optim.radam import RAdam
+from tinygrad_opt.optim.rprop import Rprop
+from tinygrad_opt.optim.asgd import ASGD
 
 # Closure-driven and second-order rules (LBFGS, Newton, CoordinateDescent) and
 # the submodules lr_scheduler and swa_utils are imported here, below this line,

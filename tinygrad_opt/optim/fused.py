@@ -71,17 +71,22 @@ def twin_of(optimizer, group: dict, params: list):
     return twin or readable
 
 
+# The rules whose update reads nothing from the host that changes step to step, so a CUDA
+# graph may replay them (Adagrad only without lr_decay). Every other rule is refused:
+# Adam, NAdam, Adamax, RAdam (bias corrections), ASGD (η, μ), Rprop and rules added later.
+CAPTURABLE = ("SGD.update", "RMSprop.update", "Adadelta.update", "Adagrad.update")
+
+
 def _check_capturable(optimizer, group: dict) -> None:
     """Under ``cuda.capture``: refuse a rule whose update reads its step count on the host
     (a graph would repeat the captured step's bias correction forever), and check before
     each replay that the group's hyperparameters are still the captured ones."""
     name = type(optimizer).__name__
     rule = type(optimizer).update.__qualname__  # the rule's code, as _fused_twin names it
-    if rule in ("Adam.update", "NAdam.update") or (
-            rule == "Adagrad.update" and group.get("lr_decay", 0) != 0):
+    if rule not in CAPTURABLE or (rule == "Adagrad.update" and group.get("lr_decay", 0) != 0):
         raise cuda.CaptureError(
-            f"capture: {name}'s update depends on its step count, which lives on the host, "
-            "so a CUDA graph would repeat one step's numbers: capture the forward and "
+            f"capture: {name}'s update depends on its step count (or other numbers kept on "
+            "the host), so a CUDA graph would repeat one step's numbers: capture the forward and "
             "backward only and call optimizer.step() after each replay")
     captured = {key: value for key, value in group.items() if key != "params"}
 
