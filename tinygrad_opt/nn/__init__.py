@@ -6,17 +6,21 @@ Modules (``nn.Module``, containers), layers (``nn.Linear``, ``nn.BatchNorm1d``,
 (weight initialisation) and ``nn.utils`` (gradient clipping, penalties).
 """
 
-from tinygrad_opt.nn.module import (Flatten, Identity, Module, ModuleList, Parameter,
-                                    Sequential)
-from tinygrad_opt.nn.activation import (ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax,
-                                        PReLU, ReLU, RReLU, Sigmoid, SiLU, Softmax, Softplus,
-                                        Softsign, Tanh)
-from tinygrad_opt.nn.normalization import BatchNorm1d, LayerNorm
+from tinygrad_opt.nn.module import (Flatten, Identity, Module, ModuleDict, ModuleList,
+                                    Parameter, ParameterDict, ParameterList, Sequential)
+from tinygrad_opt.nn.activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid,
+                                        Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+                                        Mish, PReLU, ReLU, ReLU6, RReLU, Sigmoid, SiLU, Softmax,
+                                        Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
+                                        Threshold)
+from tinygrad_opt.nn.normalization import BatchNorm1d, GroupNorm, LayerNorm
 from tinygrad_opt.nn.layers import Dropout, Linear, Maxout, Residual, ResidualBlock
 from tinygrad_opt.nn import functional, init, utils
 from tinygrad_opt.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss,
-                                  HingeLoss, HuberLoss, L1Loss, MSELoss, MultiMarginLoss,
-                                  NLLLoss, SmoothL1Loss)
-from tinygrad_opt.nn.conv import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d  # noqa: E402
+                                  HingeLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
+                                  MultiMarginLoss, NLLLoss, SmoothL1Loss)
+from tinygrad_opt.nn.conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d,  # noqa: E402
+                                  AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm2d, Conv1d,
+                                  Conv2d, MaxPool1d, MaxPool2d)
 from tinygrad_opt.nn.recurrent import (GRU, LSTM, RNN, Embedding, GRUCell,  # noqa: E402
                                        LSTMCell, RNNCell)

@@ -9,6 +9,10 @@ when saturated) shrinks the gradient geometrically with depth (vanishing
 gradients), and one whose derivative is often exactly 0 (ReLU for negative
 inputs) can stop a unit from learning at all (dying ReLU). See
 docs/activations.md.
+
+``inplace=True`` (where PyTorch has it) writes the result into the input and
+returns the input itself: it saves memory, and the input must not be a leaf that
+requires grad (``nn.functional._in_place``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Tensor
+
+
+def _inplace_suffix(module: Module) -> str:
+    """``", inplace=True"`` when the module works in place, else nothing (PyTorch's repr)."""
+    return ", inplace=True" if module.inplace else ""
 
 
 class Sigmoid(Module):
@@ -54,8 +63,15 @@ class ReLU(Module):
     Pair with Kaiming initialisation (gain √2).
     """
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -66,15 +82,16 @@ class LeakyReLU(Module):
     units cannot die.
     """
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}{_inplace_suffix(self)}"
 
 
 class PReLU(Module):
@@ -111,18 +128,19 @@ class RReLU(Module):
     leaky ReLU's protection against dying units.
     """
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3):
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
         if not 0 <= lower <= upper:
             raise ValueError(f"RReLU: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
         self.lower = lower
         self.upper = upper
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.rrelu(x, self.lower, self.upper, self.training)
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"lower={self.lower}, upper={self.upper}"
+        return f"lower={self.lower}, upper={self.upper}{_inplace_suffix(self)}"
 
 
 class ELU(Module):
@@ -133,15 +151,16 @@ class ELU(Module):
     activations towards zero, which speeds learning; costs an exp.
     """
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}{_inplace_suffix(self)}"
 
 
 class SELU(Module):
@@ -154,8 +173,15 @@ class SELU(Module):
     ``nonlinearity='linear'``) and no ordinary dropout.
     """
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.selu(x)
+        return F.selu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class GELU(Module):
@@ -187,8 +213,15 @@ class SiLU(Module):
     behaviour and often a drop-in improvement over ReLU in deep nets.
     """
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):
@@ -229,18 +262,205 @@ class Hardtanh(Module):
     A piecewise-linear tanh: cheap, bounded; zero gradient outside the range.
     """
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")
         self.min_val = min_val
         self.max_val = max_val
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_suffix(self)}"
+
+
+class ReLU6(Hardtanh):
+    """ReLU6(x) = min(max(x, 0), 6), a Hardtanh on [0, 6] (as in PyTorch, a subclass).
+    Derivative: 1 for 0 < x < 6, 0 otherwise, and 0 at both kinks x = 0 and x = 6.
+
+    The cap keeps activations small enough for low-precision arithmetic; used in
+    MobileNets.
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardsigmoid(Module):
+    """Hardsigmoid(x) = 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between.
+    Derivative: 1/6 for −3 < x < 3, 0 otherwise, and 0 at both kinks x = ±3.
+
+    A piecewise-linear sigmoid without an exponential: MobileNetV3's gates.
+    (PyTorch's repr does not show ``inplace`` for this module; neither does ours.)
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardsigmoid(x, self.inplace)
+
+
+class Hardswish(Module):
+    """Hardswish(x) = x·hardsigmoid(x): 0 for x ≤ −3, x for x ≥ 3, x(x + 3)/6 between.
+    Derivative: 0 for x ≤ −3, x/3 + 1/2 for −3 < x < 3, 1 for x ≥ 3 (so 0 at x = −3
+    and 1 at x = 3, as PyTorch since 2.7).
+
+    A cheap SiLU for mobile networks (Howard et al., 2019, MobileNetV3).
+    (PyTorch's repr does not show ``inplace`` for this module; neither does ours.)
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardswish(x, self.inplace)
+
+
+class CELU(Module):
+    """CELU(x) = x for x > 0, α(e^(x/α) − 1) otherwise (Barron, 2017); α ≠ 0.
+    Derivative: 1 for x > 0, e^(x/α) otherwise: 1 at x = 0 from both sides.
+
+    ELU with its exponent scaled by 1/α, so the derivative is continuous for
+    every α (ELU's jumps from α to 1 at 0 unless α = 1).
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if alpha == 0:
+            raise ValueError("CELU: alpha cannot be 0")
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.celu(x, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace_suffix(self)}"
+
+
+class Mish(Module):
+    """Mish(x) = x·tanh(softplus(x)) (Misra, 2019).
+    Derivative: tanh(s) + x·σ(x)·(1 − tanh²(s)), s = softplus(x); smooth everywhere.
+
+    A smooth, non-monotonic ReLU like SiLU, with a slightly deeper dip below 0.
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.mish(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LogSigmoid(Module):
+    """LogSigmoid(x) = log σ(x) = −softplus(−x).     Derivative: σ(−x) = 1 − σ(x).
+
+    Computed as min(x, 0) − log(1 + e^−|x|), finite for any x (log of a computed
+    σ(−1000) = 0 would be −inf). Its negative is the logistic loss of a score x.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.logsigmoid(x)
+
+
+class Threshold(Module):
+    """Threshold(x) = x for x > threshold, ``value`` otherwise.
+    Derivative: 1 for x > threshold, 0 otherwise (0 at x = threshold).
+
+    ReLU is ``Threshold(0, 0)``.
+    """
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.threshold(x, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}{_inplace_suffix(self)}"
+
+
+class Hardshrink(Module):
+    """Hardshrink(x) = x for |x| > λ, 0 for −λ ≤ x ≤ λ (λ = ``lambd``).
+    Derivative: 1 for |x| > λ, 0 otherwise (0 at x = ±λ).
+
+    Sets small values to exactly 0 and keeps the rest: hard thresholding, for
+    sparse codes.
+    """
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Module):
+    """Softshrink(x) = x − λ for x > λ, x + λ for x < −λ, 0 between (λ = ``lambd`` ≥ 0).
+    Derivative: 1 for |x| > λ, 0 otherwise (0 at x = ±λ).
+
+    Soft thresholding: moves every value λ towards 0 and stops at 0, the
+    proximal step of an L1 penalty (ISTA, sparse coding).
+    """
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Tanhshrink(Module):
+    """Tanhshrink(x) = x − tanh(x).     Derivative: tanh²(x); smooth.
+
+    Near 0 it is flat (≈ x³/3); far from 0 it is x ∓ 1.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanhshrink(x)
+
+
+class GLU(Module):
+    """GLU(x) = a·σ(b), a and b the two halves of x along ``dim`` (Dauphin et al., 2017).
+    Derivatives: ∂y/∂a = σ(b), ∂y/∂b = a·σ(b)(1 − σ(b)).
+
+    A gate: σ(b) in (0, 1) says how much of a passes, and the gradient through a
+    is not squashed. Shapes: (..., 2n, ...) -> (..., n, ...) along ``dim``.
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class Softmax(Module):
@@ -280,3 +500,22 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """softmin(x)_i = e^(−x_i) / Σ_j e^(−x_j) = softmax(−x) along ``dim`` (default: the
+    last). Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j).
+
+    A distribution that puts most weight on the smallest values (distances, costs).
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmin(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+

@@ -34,16 +34,22 @@ The column layout ``(N, C·kh·kw, L)`` (channel slowest, then kernel row, then
 kernel column) is PyTorch's ``F.unfold``, so ``unfold``/``fold`` here give the
 same numbers as PyTorch's.
 
+The 1-D layers (Conv1d, MaxPool1d, AvgPool1d) run the 2-D functions on a
+height-1 image ``(N, C, 1, L)``; the adaptive poolings choose their windows
+from the output size they are asked for (see ``adaptive_bins``).
+
 The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``,
-``avg_pool2d``, ``unfold``, ``fold``) live in ``nn/functional_conv.py`` (``F.conv2d``,
-...); this file holds the layers that call them.
+``avg_pool2d``, ``unfold``, ``fold``, their 1-D and adaptive forms) live in
+``nn/functional_conv.py`` (``F.conv2d``, ...); this file holds the layers that call them.
 """
 
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import (_check_pool_padding, _pair, avg_pool2d, conv2d,
-                                             max_pool2d)
+from tinygrad_opt.nn.functional_conv import (_check_pool_padding, _pair, _single,
+                                             adaptive_avg_pool1d, adaptive_avg_pool2d,
+                                             adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                                             conv1d, conv2d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d
@@ -169,3 +175,150 @@ class BatchNorm2d(BatchNorm1d):
         if x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm2d: input of shape {x.shape} has {x.shape[1]} channels, "
                              f"the layer was built for {self.num_features}")
+
+
+# ------------------------------------------------------------------------------ 1-D layers
+
+class Conv1d(Module):
+    """1-D convolution layer: ``y = conv1d(x, weight, bias)`` (see :func:`conv1d`).
+
+    Shapes: x ``(N, C_in, L)`` -> y ``(N, C_out, OL)``; ``weight`` is
+    ``(C_out, C_in/groups, k)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
+    Initialisation is PyTorch's default, as Conv2d: W and b ~ U(−1/√fan_in,
+    1/√fan_in) with fan_in = C_in/groups · k.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        if in_channels % groups != 0 or out_channels % groups != 0:
+            raise ValueError(f"Conv1d: in_channels {in_channels} and out_channels "
+                             f"{out_channels} must be divisible by groups {groups}")
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', "
+                             f"got {padding!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d"),)  # PyTorch: (k,)
+        self.stride = (_single(stride, "stride", "Conv1d"),)
+        self.padding = padding if isinstance(padding, str) else (_single(padding, "padding",
+                                                                         "Conv1d"),)
+        self.dilation = (_single(dilation, "dilation", "Conv1d"),)
+        self.groups = groups
+        self.weight = empty_parameter(
+            (out_channels, in_channels // groups) + self.kernel_size, device, dtype)
+        self.register_parameter("bias", empty_parameter((out_channels,), device, dtype)
+                                if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)  # (N, C_in, L) -> (N, C_out, OL)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding not in ((0,), "valid"):
+            text += f", padding={self.padding}"
+        if self.dilation != (1,):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class _Pool1d(Module):
+    """What MaxPool1d and AvgPool1d share: the window options, checked once;
+    ``stride`` defaults to ``kernel_size``."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = _single(kernel_size, "kernel_size", name)
+        self.stride = self.kernel_size if stride is None else _single(stride, "stride", name)
+        self.padding = _single(padding, "padding", name)
+        if self.padding > self.kernel_size // 2:
+            raise ValueError(f"{name}: pad should be at most half of effective kernel size, "
+                             f"but got padding {self.padding} and kernel_size {self.kernel_size}")
+
+
+class MaxPool1d(_Pool1d):
+    """Max pooling over windows of k positions (see :func:`max_pool1d`); ``stride``
+    defaults to ``kernel_size``. Shapes: (N, C, L) -> (N, C, OL)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__(kernel_size, stride, padding)
+        self.dilation = _single(dilation, "dilation", "MaxPool1d")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}")
+
+
+class AvgPool1d(_Pool1d):
+    """Average pooling over windows of k positions (see :func:`avg_pool1d`); ``stride``
+    defaults to ``kernel_size``, ``count_include_pad=True`` as PyTorch.
+    Shapes: (N, C, L) -> (N, C, OL)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding,
+                          self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# ------------------------------------------------------------------------ adaptive pooling
+
+class _AdaptivePool(Module):
+    """What the adaptive poolings share: the ``output_size`` they are asked for."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """Mean over an OH×OW grid of bins sized from the input (see
+    :func:`adaptive_avg_pool2d`); ``output_size`` is an int, a pair, or a pair
+    with None (keep that size). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """Max over an OH×OW grid of bins sized from the input (see
+    :func:`adaptive_max_pool2d`); values only (``return_indices=True`` is not
+    supported). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        if return_indices:
+            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
+        super().__init__(output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_max_pool2d(x, self.output_size)
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Mean over OL bins sized from the input (see :func:`adaptive_avg_pool1d`).
+    Shapes: (N, C, L) or (C, L) -> (..., OL)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool1d(x, self.output_size)

@@ -20,6 +20,9 @@ activations, linear, dropout, the normalisations, embedding),
 ``nn/loss.py``). This file imports the other three's public names below, so
 ``F.conv2d`` and ``F.cross_entropy`` work; none of them imports this file, and
 the layer modules import from these files, never the other way round.
+
+PyTorch's ``inplace=True`` (relu, elu, dropout, ...) writes the result into x and
+returns x itself: one helper, ``_in_place``, does it for every function.
 """
 
 from __future__ import annotations
@@ -28,16 +31,20 @@ import math
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
-from tinygrad_opt.nn.functional_conv import (Col2Im, Im2Col, avg_pool2d, conv2d,  # noqa: F401
-                                             conv_output_size, fold, max_pool2d, unfold)
+from tinygrad_opt.nn.functional_conv import (Col2Im, Im2Col, adaptive_avg_pool1d,  # noqa: F401
+                                             adaptive_avg_pool2d, adaptive_max_pool2d,
+                                             avg_pool1d, avg_pool2d, conv1d, conv2d,
+                                             conv_output_size, fold, group_norm, max_pool1d,
+                                             max_pool2d, unfold)
 from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F401
                                              binary_cross_entropy,
                                              binary_cross_entropy_with_logits, cross_entropy,
-                                             focal_loss, hinge_loss, huber_loss, l1_loss,
+                                             focal_loss, hinge_loss, huber_loss, kl_div, l1_loss,
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.functional_primitives import Erf, Log1p, erf, log1p, softplus  # noqa: F401
 from tinygrad_opt.ops import fused
+from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
 
@@ -45,6 +52,19 @@ def _random_tensor(like: Tensor, low: float, high: float) -> Tensor:
     """Uniform samples on [low, high) with ``like``'s shape, dtype and device (no grad)."""
     array = backend.random_uniform(like.shape, like.dtype, like.device, low, high)
     return Tensor(array, device=like.device)
+
+
+def _in_place(x: Tensor, function, *args) -> Tensor:
+    """PyTorch's ``inplace=True``: ``x[...] = function(x.clone(), *args)``, then x itself.
+
+    The write goes through ``Tensor.__setitem__``: recorded as an op when a gradient
+    must flow (so x's gradient is the out-of-place one), a plain write otherwise; a
+    leaf that requires grad refuses, as in PyTorch. ``function`` reads a clone
+    because it may save its input for backward, and the write bumps x's version,
+    which would make a saved x refuse to backward.
+    """
+    x[...] = function(x.clone(), *args)
+    return x
 
 
 # ------------------------------------------------------------------ activations
@@ -59,13 +79,18 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0); the derivative at 0 is taken as 0 (as PyTorch)."""
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); the derivative at 0 is taken as 0 (as PyTorch).
+    ``inplace=True``: the result is written into x, which is returned (``_in_place``)."""
+    if inplace:
+        return _in_place(x, relu)
     return x.relu()
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope·x otherwise."""
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise (``inplace``: as in ``relu``)."""
+    if inplace:
+        return _in_place(x, leaky_relu, negative_slope)
     return tg.where(x > 0, x, x * negative_slope)
 
 
@@ -90,24 +115,28 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
 
 
 def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-          training: bool = False) -> Tensor:
+          training: bool = False, inplace: bool = False) -> Tensor:
     """Randomized leaky ReLU: x for x > 0, a·x otherwise.
 
     Training: a fresh slope ``a ~ U(lower, upper)`` per element and per call.
-    Evaluation: the mean slope ``a = (lower + upper) / 2``.
+    Evaluation: the mean slope ``a = (lower + upper) / 2``. ``inplace``: as in ``relu``.
     """
+    if inplace:
+        return _in_place(x, rrelu, lower, upper, training)
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
     slope = _random_tensor(x, lower, upper)  # same shape as x, no gradient
     return tg.where(x > 0, x, x * slope)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, α(e^x − 1) otherwise.
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, α(e^x − 1) otherwise (``inplace``: as in ``relu``).
 
     ``exp`` only sees ``min(x, 0)``, so a large positive x cannot overflow in the
     unused branch (its inf would turn into nan in backward).
     """
+    if inplace:
+        return _in_place(x, elu, alpha)
     negative_part = tg.where(x > 0, 0.0, x)  # min(x, 0), derivative 1 at x = 0 as PyTorch
     return tg.where(x > 0, x, alpha * (negative_part.exp() - 1))
 
@@ -116,8 +145,11 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(x: Tensor) -> Tensor:
-    """λ·ELU(x, α) with λ ≈ 1.0507 and α ≈ 1.6733 (the self-normalising constants)."""
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    """λ·ELU(x, α) with λ ≈ 1.0507 and α ≈ 1.6733 (the self-normalising constants);
+    ``inplace``: as in ``relu``."""
+    if inplace:
+        return _in_place(x, selu)
     return SELU_SCALE * elu(x, SELU_ALPHA)
 
 
@@ -135,8 +167,10 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def silu(x: Tensor) -> Tensor:
-    """SiLU (swish): x·σ(x)."""
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish): x·σ(x) (``inplace``: as in ``relu``)."""
+    if inplace:
+        return _in_place(x, silu)
     return x * x.sigmoid()
 
 
@@ -148,13 +182,143 @@ def softsign(x: Tensor) -> Tensor:
     return x / (1 + x.abs())
 
 
-def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and
-    on the edges (PyTorch's convention)."""
+    on the edges (PyTorch's convention). ``inplace``: as in ``relu``."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    if inplace:
+        return _in_place(x, hardtanh, min_val, max_val)
     clipped_low = tg.where(x <= min_val, min_val, x)
     return tg.where(x >= max_val, max_val, clipped_low)
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    """ReLU6(x) = min(max(x, 0), 6) = hardtanh(x, 0, 6), as PyTorch computes it.
+
+    Derivative: 1 for 0 < x < 6, 0 otherwise; 0 at both kinks, x = 0 and x = 6
+    (PyTorch's hardtanh convention). ``inplace``: as in ``relu``.
+    """
+    return hardtanh(x, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    """Hardsigmoid(x) = 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between: a piecewise-linear σ.
+
+    Derivative: 1/6 for −3 < x < 3, 0 otherwise; 0 at both kinks x = ±3 (PyTorch).
+    ``inplace``: as in ``relu``.
+    """
+    if inplace:
+        return _in_place(x, hardsigmoid)
+    clipped_low = tg.where(x <= -3, 0.0, (x + 3) / 6)
+    return tg.where(x >= 3, 1.0, clipped_low)
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    """Hardswish(x) = x·hardsigmoid(x): 0 for x ≤ −3, x for x ≥ 3, x(x + 3)/6 between
+    (MobileNetV3's cheap SiLU).
+
+    Derivative: 0 for x ≤ −3, (2x + 3)/6 = x/3 + 1/2 for −3 < x < 3, 1 for x ≥ 3. At the
+    kinks the outer piece's slope: 0 at x = −3 and 1 at x = 3, as PyTorch since 2.7
+    (older releases gave −1/2 and 3/2 there). ``inplace``: as in ``relu``.
+    """
+    if inplace:
+        return _in_place(x, hardswish)
+    clipped_low = tg.where(x <= -3, 0.0, x * (x + 3) / 6)
+    return tg.where(x >= 3, x, clipped_low)
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """CELU(x) = x for x > 0, α(e^(x/α) − 1) otherwise (Barron, 2017); α ≠ 0.
+
+    Derivative: 1 for x > 0, e^(x/α) otherwise, so 1 at x = 0 from both sides (ELU's
+    exponent scaled by 1/α: continuous derivative for every α). ``exp`` only sees
+    ``min(x, 0)/α``, as in ``elu``. ``inplace``: as in ``relu``.
+    """
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0")
+    if inplace:
+        return _in_place(x, celu, alpha)
+    negative_part = tg.where(x > 0, 0.0, x)  # min(x, 0)
+    return tg.where(x > 0, x, alpha * ((negative_part / alpha).exp() - 1))
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """Mish(x) = x·tanh(softplus(x)) (Misra, 2019): smooth, no kink.
+
+    Derivative: tanh(s) + x·σ(x)·(1 − tanh²(s)) with s = softplus(x). Softplus runs
+    without its threshold (the exact formula, as PyTorch's mish); its stable form never
+    overflows. ``inplace``: as in ``relu``.
+    """
+    if inplace:
+        return _in_place(x, mish)
+    return x * softplus(x, 1.0, math.inf).tanh()
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """LogSigmoid(x) = log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^−|x|).
+
+    Derivative: 1 − σ(x) = σ(−x); smooth. Stable for any x (log of the computed σ
+    would give log(0) = −inf at x = −1000); no softplus threshold, as PyTorch.
+    """
+    return -softplus(-x, 1.0, math.inf)
+
+
+def threshold(x: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """Threshold(x) = x for x > threshold, ``value`` otherwise.
+
+    Derivative: 1 for x > threshold, 0 otherwise; 0 at x = threshold (PyTorch).
+    ``inplace``: as in ``relu``.
+    """
+    if inplace:  # the argument hides this function's name: the alias _threshold is it
+        return _in_place(x, _threshold, threshold, value)
+    return tg.where(x > threshold, x, value)
+
+
+_threshold = threshold
+
+
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """Hardshrink(x) = x for |x| > λ, 0 for −λ ≤ x ≤ λ.
+
+    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch).
+    """
+    outside = (x > lambd) | (x < -lambd)
+    return tg.where(outside, x, 0.0)
+
+
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """Softshrink(x) = x − λ for x > λ, x + λ for x < −λ, 0 between (λ ≥ 0): shrinks
+    every value towards 0 by λ (the proximal step of an L1 penalty).
+
+    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch).
+    """
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
+    shrunk_low = tg.where(x < -lambd, x + lambd, 0.0)
+    return tg.where(x > lambd, x - lambd, shrunk_low)
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    """Tanhshrink(x) = x − tanh(x).     Derivative: tanh²(x); smooth."""
+    return x - x.tanh()
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit (Dauphin et al., 2017): GLU(x) = a·σ(b), where a and b are the
+    first and second halves of x along ``dim``: (..., 2n, ...) -> (..., n, ...).
+
+    Derivatives: ∂y/∂a = σ(b), ∂y/∂b = a·σ(b)(1 − σ(b)); smooth.
+    """
+    if x.ndim == 0:
+        raise ValueError("glu: a 0-d tensor has no dimension to halve")
+    size = x.shape[normalize_dim(dim, x.ndim, "glu")]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension {dim} must be even, but it has size {size} "
+                         f"(input of shape {x.shape})")
+    first, second = x.chunk(2, dim)  # (..., n, ...) each
+    return first * second.sigmoid()
 
 
 def maxout(x: Tensor, pieces: int) -> Tensor:
@@ -183,6 +347,12 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return x.log_softmax(dim)
 
 
+def softmin(x: Tensor, dim: int = -1) -> Tensor:
+    """softmin(x) = softmax(−x) along ``dim``: weights that favour the smallest values.
+    Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j)."""
+    return softmax(-x, dim)
+
+
 # ----------------------------------------------------------------------- layers
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -193,16 +363,19 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return fused.linear(x, weight, bias)  # (..., in) -> (..., out)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1−p).
 
     The scaling keeps E[output] = x, so evaluation (``training=False``) is the
-    identity and needs no rescaling.
+    identity and needs no rescaling. ``inplace=True`` writes the result into x and
+    returns x (``_in_place``); when there is nothing to drop, x is returned untouched.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
+    if inplace:
+        return _in_place(x, dropout, p, training)
     if p == 1.0:
         return x * 0.0
     keep = backend.random_uniform(x.shape, x.dtype, x.device) >= p  # bool, P(keep) = 1 − p

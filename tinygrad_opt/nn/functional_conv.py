@@ -4,6 +4,12 @@
 backward; ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``unfold`` and ``fold``
 are compositions on them, reached as ``F.conv2d`` and so on: ``nn/functional.py``
 imports them from this file, which imports nothing from ``nn``.
+
+Everything after them is a composition too, with no backward code: the 1-D
+forms (``conv1d``, ``max_pool1d``, ``avg_pool1d``) are the 2-D ones over a
+height-1 image; adaptive pooling (``adaptive_avg_pool2d``,
+``adaptive_max_pool2d``, ``adaptive_avg_pool1d``) is slices, a mean or max and
+a stack; ``group_norm`` is reshape, mean and variance.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
+from tinygrad_opt.ops.shape import stack
 from tinygrad_opt.tensor import Tensor
 
 
@@ -295,3 +302,235 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0,
     counts, _, _ = _im2col(ones, kernel_size, stride, padding, 1, "avg_pool2d")
     counts = counts.sum(dim=1, keepdim=True)             # (1, 1, L)
     return (windows.sum(dim=2) / counts).reshape(N, C, OH, OW)
+
+
+# --------------------------------------- 1-D forms: the 2-D ones over a height-1 image (N, C, 1, L)
+
+def _single(value, name: str, op_name: str) -> int:
+    """``3`` -> ``3``; ``(3,)`` (PyTorch's 1-tuple) -> ``3``; anything else is an error."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{op_name}: {name} must be an int or a 1-tuple of ints, got {value!r}")
+
+
+def _check_sequence(x: Tensor, op_name: str) -> None:
+    if x.ndim != 3:
+        raise ValueError(f"{op_name}: expected a 3-D input (N, C, L), got shape {x.shape}")
+
+
+def _check_window_1d(x: Tensor, kernel: int, stride: int, padding: int, dilation: int,
+                     op_name: str) -> None:
+    """The checks of ``_im2col``, with 1-D numbers in the message."""
+    if kernel < 1 or stride < 1 or dilation < 1 or padding < 0:
+        raise ValueError(f"{op_name}: kernel_size {kernel}, stride {stride} and dilation "
+                         f"{dilation} must be positive and padding {padding} non-negative")
+    length = conv_output_size(x.shape[2], kernel, stride, padding, dilation)
+    if length < 1:
+        raise ValueError(
+            f"{op_name}: input of shape {x.shape} is too small for kernel_size {kernel} with "
+            f"padding {padding} and dilation {dilation} (output length would be {length})")
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation): NCL, weight (O, C/groups, k)::
+
+        y[n, o, t] = b[o] + Σ_{c,i} W[o, c, i] · x_pad[n, c, t·s + i·d]
+
+    computed as :func:`conv2d` over a height-1 image: x ``(N, C, 1, L)`` and W
+    ``(O, C/groups, 1, k)``, stride ``(1, s)``, padding ``(0, p)``, dilation
+    ``(1, d)``; so im2col, the matmul and their backward are conv2d's. ``groups``
+    and ``padding='valid'/'same'`` as in conv2d.
+    Shapes: input (N, C, L) -> output (N, O, OL), OL = (L + 2p − d·(k − 1) − 1) // s + 1.
+    """
+    _check_sequence(input, "conv1d")
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D weight (O, C/groups, k), "
+                         f"got shape {weight.shape}")
+    C = input.shape[1]
+    O, C_per_group, k = weight.shape
+    if groups < 1 or C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
+        raise ValueError(
+            f"conv1d: input of shape {input.shape} (C={C}) and weight of shape {weight.shape} "
+            f"do not match with groups={groups}: expected weight.shape[1] * groups == C and "
+            "out channels divisible by groups")
+    stride = _single(stride, "stride", "conv1d")
+    dilation = _single(dilation, "dilation", "conv1d")
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        if stride != 1:
+            raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
+        if dilation * (k - 1) % 2:
+            raise ValueError(f"conv1d: padding='same' with kernel_size {k} and dilation "
+                             f"{dilation} needs uneven padding, which is not supported")
+        padding = dilation * (k - 1) // 2               # the window adds d·(k − 1) positions
+    padding = _single(padding, "padding", "conv1d")
+    _check_window_1d(input, k, stride, padding, dilation, "conv1d")
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding),
+                 (1, dilation), groups)                # (N, O, 1, OL)
+    return out.squeeze(2)                              # (N, O, OL)
+
+
+def _pool1d_options(input: Tensor, kernel_size, stride, padding, dilation,
+                    op_name: str) -> tuple[int, int, int, int]:
+    """Checked ``(k, s, p, d)`` of a 1-D pooling; ``stride`` defaults to ``kernel_size``."""
+    _check_sequence(input, op_name)
+    kernel = _single(kernel_size, "kernel_size", op_name)
+    stride = kernel if stride is None else _single(stride, "stride", op_name)
+    padding = _single(padding, "padding", op_name)
+    dilation = _single(dilation, "dilation", op_name)
+    if padding > kernel // 2:
+        raise ValueError(f"{op_name}: pad should be at most half of effective kernel size, "
+                         f"but got padding {padding} and kernel_size {kernel}")
+    _check_window_1d(input, kernel, stride, padding, dilation, op_name)
+    return kernel, stride, padding, dilation
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+    """Max over each window of k positions::
+
+        y[n, c, t] = max_i x_pad[n, c, t·s + i·d]
+
+    :func:`max_pool2d` over a height-1 image (−inf padding, ties share the
+    gradient); ``stride`` defaults to ``kernel_size``.
+    Shapes: (N, C, L) -> (N, C, OL).
+    """
+    k, s, p, d = _pool1d_options(input, kernel_size, stride, padding, dilation, "max_pool1d")
+    out = max_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, p), (1, d))  # (N, C, 1, OL)
+    return out.squeeze(2)                                                 # (N, C, OL)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of k positions::
+
+        y[n, c, t] = (1 / k) Σ_i x_pad[n, c, t·s + i]
+
+    :func:`avg_pool2d` over a height-1 image (zero padding; with
+    ``count_include_pad=False`` the divisor is the number of real positions);
+    ``stride`` defaults to ``kernel_size``. Shapes: (N, C, L) -> (N, C, OL).
+    """
+    k, s, p, _ = _pool1d_options(input, kernel_size, stride, padding, 1, "avg_pool1d")
+    out = avg_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, p),
+                     count_include_pad)                                   # (N, C, 1, OL)
+    return out.squeeze(2)                                                 # (N, C, OL)
+
+
+# ------------------------------------------------------- adaptive pooling: the output size is given
+
+def adaptive_bins(size: int, out_size: int) -> list[tuple[int, int]]:
+    """PyTorch's bins: bin i covers ``[floor(i·size/out), ceil((i+1)·size/out))``.
+
+    The bins cover the input, neighbours overlap by at most one position, and
+    when ``out_size`` divides ``size`` they are the windows of a pooling with
+    kernel = stride = size/out. ``adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]``.
+    """
+    return [((i * size) // out_size, -(-((i + 1) * size) // out_size)) for i in range(out_size)]
+
+
+def _adaptive_sizes(input: Tensor, output_size, spatial: int, op_name: str) -> tuple:
+    """``output_size`` as one int per spatial dim: an int is repeated, None keeps the input's."""
+    if input.ndim not in (spatial + 1, spatial + 2):
+        layout = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
+        raise ValueError(f"{op_name}: expected a {spatial + 2}-D or {spatial + 1}-D input "
+                         f"{layout}, got shape {input.shape}")
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * spatial
+    if len(sizes) != spatial or not all(
+            size is None or (isinstance(size, int) and not isinstance(size, bool) and size > 0)
+            for size in sizes):
+        raise ValueError(f"{op_name}: output_size must be a positive int or {spatial} of them "
+                         f"(None keeps that size), got {output_size!r}")
+    in_sizes = input.shape[input.ndim - spatial:]
+    return tuple(size if out is None else out for size, out in zip(in_sizes, sizes))
+
+
+def _adaptive_reduce(x: Tensor, out_size: int, dim: int, reduce: str) -> Tensor:
+    """Reduce each bin of dim ``dim`` (negative) to one value: (..., L, ...) -> (..., out, ...)."""
+    pieces = []
+    for start, end in adaptive_bins(x.shape[dim], out_size):
+        index = (Ellipsis, slice(start, end)) + (slice(None),) * (-dim - 1)
+        window = x[index]                                # (..., end − start, ...)
+        pieces.append(window.mean(dim=dim) if reduce == "mean" else window.max(dim=dim))
+    return stack(pieces, dim=dim)                        # (..., out, ...)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Mean over each of OH×OW bins, whose sizes follow from the input's::
+
+        y[n, c, i, j] = mean x[n, c, h0(i):h1(i), w0(j):w1(j)]
+        h0(i) = floor(i·H/OH)    h1(i) = ceil((i+1)·H/OH)   (w likewise)
+
+    ``output_size`` is an int, a pair, or a pair with None (keep that size).
+    A bin is a rectangle, so its mean is the mean over W of the means over H:
+    the bins are reduced one axis at a time (slices, mean, stack; no backward
+    code). Bins may differ in size by one when OH does not divide H.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    """
+    OH, OW = _adaptive_sizes(input, output_size, 2, "adaptive_avg_pool2d")
+    rows = _adaptive_reduce(input, OH, -2, "mean")       # (..., OH, W)
+    return _adaptive_reduce(rows, OW, -1, "mean")        # (..., OH, OW)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """Max over each of OH×OW bins (the bins of :func:`adaptive_avg_pool2d`)::
+
+        y[n, c, i, j] = max x[n, c, h0(i):h1(i), w0(j):w1(j)]
+
+    reduced one axis at a time (the max of row maxima); ties share the gradient,
+    as in ``max_pool2d``. Values only: ``return_indices=True`` is not supported.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    """
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
+    OH, OW = _adaptive_sizes(input, output_size, 2, "adaptive_max_pool2d")
+    rows = _adaptive_reduce(input, OH, -2, "max")        # (..., OH, W)
+    return _adaptive_reduce(rows, OW, -1, "max")         # (..., OH, OW)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Mean over each of OL bins: ``y[n, c, i] = mean x[n, c, floor(i·L/OL):ceil((i+1)·L/OL)]``.
+
+    Shapes: (N, C, L) or (C, L) -> (..., OL).
+    """
+    (OL,) = _adaptive_sizes(input, output_size, 1, "adaptive_avg_pool1d")
+    return _adaptive_reduce(input, OL, -1, "mean")       # (..., OL)
+
+
+# -------------------------------------------------- group normalisation (the conv nets' LayerNorm)
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample's channel groups (Wu & He, 2018)::
+
+        μ, σ² = mean and biased variance of x[n, group g] over (C/G, *spatial)
+        y[n, c, ...] = (x[n, c, ...] − μ) / √(σ² + eps) · γ[c] + β[c]
+
+    G = 1 normalises each sample over all its values (LayerNorm over (C, *)),
+    G = C each channel of each sample alone (InstanceNorm). Statistics are per
+    sample, so training and evaluation compute the same thing. γ and β are per
+    channel, shape (C,). Shapes: (N, C, *) -> (N, C, *).
+    """
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input (N, C, *), got shape {input.shape}")
+    N, C = input.shape[:2]
+    if num_groups < 1 or C % num_groups != 0:
+        raise ValueError(f"group_norm: num_channels {C} (input of shape {input.shape}) must be "
+                         f"divisible by num_groups {num_groups}")
+    for name, parameter in (("weight", weight), ("bias", bias)):
+        if parameter is not None and tuple(parameter.shape) != (C,):
+            raise ValueError(f"group_norm: {name} of shape {parameter.shape} does not match "
+                             f"the {C} channels of an input of shape {input.shape}")
+    groups = input.reshape(N, num_groups, -1)            # (N, G, C/G · prod(spatial))
+    mean = groups.mean(dim=2, keepdim=True)              # (N, G, 1)
+    centered = groups - mean
+    var = (centered * centered).mean(dim=2, keepdim=True)  # (N, G, 1), biased
+    x_hat = (centered / (var + eps).sqrt()).reshape(input.shape)  # (N, C, *)
+    per_channel = (1, C) + (1,) * (input.ndim - 2)       # γ, β broadcast over N and *
+    if weight is not None:
+        x_hat = x_hat * weight.reshape(per_channel)
+    if bias is not None:
+        x_hat = x_hat + bias.reshape(per_channel)
+    return x_hat

@@ -22,6 +22,7 @@ from tinygrad_opt.tensor import Tensor
 # --------------------------------------------------------- losses (the Modules are in nn/loss.py)
 
 REDUCTIONS = ("mean", "sum", "none")
+KL_DIV_REDUCTIONS = ("mean", "batchmean", "sum", "none")  # kl_div also takes 'batchmean'
 LOG_FLOOR = -100.0  # PyTorch's BCE clamps log(p) and log(1 - p) at -100
 
 
@@ -29,9 +30,10 @@ LOG_FLOOR = -100.0  # PyTorch's BCE clamps log(p) and log(1 - p) at -100
 # Shared helpers: argument checks, conversions, reduction
 # --------------------------------------------------------------------------
 
-def _check_reduction(op: str, reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def _check_reduction(op: str, reduction: str, allowed: tuple = REDUCTIONS) -> None:
+    if reduction not in allowed:
+        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
+        raise ValueError(f"{op}: reduction must be {names}, got {reduction!r}")
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -597,3 +599,42 @@ def focal_loss(input: Tensor, target, gamma: float = 2.0, alpha=None,
             alpha = _class_weight(op, alpha, input, input.shape[1])
             losses = alpha[flat_target] * losses                            # (M,) alpha[y]
     return _reduce(losses.reshape(*target.shape), reduction)
+
+
+# --------------------------------------------------------------------------
+# Distributions
+# --------------------------------------------------------------------------
+
+def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of a target distribution p from q, PyTorch's ``F.kl_div``.
+
+    ``input`` holds log-probabilities log q (e.g. log_softmax output); ``target``
+    holds probabilities p, or log p with ``log_target=True``::
+
+        l = p * (log p - log q)          0 where p == 0 (0 log 0 = 0)
+        l = exp(t) * (t - log q)         log_target=True, t = log p
+
+    Summed over a distribution's entries, l gives KL(p || q) = sum_c p_c log(p_c / q_c).
+    Reductions: 'none', 'sum', 'mean' (the mean over *all* elements, PyTorch's
+    default, which is not the KL divergence) and 'batchmean' (the sum divided
+    by the batch size input.shape[0]: the KL divergence per sample, as in the
+    maths). input and target have the same shape; the target may require grad.
+
+    The 0 log 0 case is a ``where``, not a product: log is taken of 1 where
+    p == 0 and the term is set to 0 there, so no log(0) = -inf reaches backward
+    (0 * inf = nan). Where p == 0 both gradients are 0; elsewhere
+    dl/dlog q = -p and dl/dp = log p + 1 - log q."""
+    op = "kl_div"
+    _check_reduction(op, reduction, KL_DIV_REDUCTIONS)
+    target = _as_tensor(op, "target", target, input)
+    _check_same_shape(op, input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        zero = target == 0                                          # where 0 log 0 = 0
+        safe_target = tg.where(zero, tg.ones_like(target), target)  # log(1) = 0 there
+        loss = tg.where(zero, 0, target * (safe_target.log() - input))
+    if reduction == "batchmean":
+        batch_size = input.shape[0] if input.ndim > 0 else 1       # a scalar: the sum
+        return loss.sum() / batch_size
+    return _reduce(loss, reduction)

@@ -51,19 +51,21 @@ class Dropout(Module):
     Each step trains a random thinned network; the scaling keeps every
     activation's expected value, so the full network at test time needs no
     correction. A regulariser against co-adapted features (overfitting).
+    ``inplace=True`` writes the result into the input (``F.dropout``).
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace=True" if self.inplace else f"p={self.p}"
 
 
 class Residual(Module):

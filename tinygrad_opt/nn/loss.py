@@ -22,6 +22,7 @@ binary losses) or per prediction (class losses), then
     'sum'   returns sum(l)
     'mean'  returns mean(l); class losses with per-class weights w return the
             weighted mean sum(w[y] * l) / sum(w[y]), as PyTorch does.
+    'batchmean' (kl_div only) returns sum(l) / batch size.
 
 Stability. The losses that take *logits* (scores before the sigmoid or the
 softmax) never exponentiate a large positive number: ``cross_entropy`` runs
@@ -41,9 +42,10 @@ to report an out-of-range class with its value and the number of classes.
 from __future__ import annotations
 
 import tinygrad_opt as tg
-from tinygrad_opt.nn.functional_loss import (_check_reduction, binary_cross_entropy,
+from tinygrad_opt.nn.functional_loss import (KL_DIV_REDUCTIONS, REDUCTIONS, _check_reduction,
+                                             binary_cross_entropy,
                                              binary_cross_entropy_with_logits, cross_entropy,
-                                             focal_loss, hinge_loss, huber_loss, l1_loss,
+                                             focal_loss, hinge_loss, huber_loss, kl_div, l1_loss,
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.module import Module
@@ -53,9 +55,9 @@ __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "nll_loss", "multi_margin_loss", "hinge_loss",
-    "sigmoid_focal_loss", "focal_loss",
+    "sigmoid_focal_loss", "focal_loss", "kl_div",
     "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
-    "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss", "HingeLoss", "FocalLoss",
+    "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss", "HingeLoss", "FocalLoss", "KLDivLoss",
 ]
 
 # --------------------------------------------------------------------------
@@ -63,11 +65,13 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 class _Loss(Module):
-    """Base of the loss modules: stores and checks ``reduction``."""
+    """Base of the loss modules: stores and checks ``reduction`` (one of ``reductions``)."""
+
+    reductions = REDUCTIONS
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        _check_reduction(type(self).__name__, reduction)
+        _check_reduction(type(self).__name__, reduction, self.reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -247,3 +251,21 @@ class FocalLoss(_Loss):
 
     def forward(self, input: Tensor, target) -> Tensor:
         return focal_loss(input, target, self.gamma, self.alpha, self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence on log-probabilities, p (log p - log q), 0 where p == 0;
+    exp(t) (t - log q) with log_target=True. 'batchmean' divides the sum by the batch
+    size (the KL divergence per sample). See ``kl_div``."""
+
+    reductions = KL_DIV_REDUCTIONS
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return kl_div(input, target, self.reduction, self.log_target)

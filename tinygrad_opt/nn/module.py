@@ -22,7 +22,9 @@ PyTorch would give (``'0.weight'``, ``'bn.running_mean'``).
 from __future__ import annotations
 
 import math
+import operator
 from collections import OrderedDict, namedtuple
+from collections.abc import Iterable, Mapping
 from typing import Callable, Iterator
 
 from tinygrad_opt import backend, factories
@@ -468,7 +470,7 @@ class Module:
         for name, child in self._modules.items():
             child_text = repr(child).replace("\n", "\n  ")  # indent nested blocks
             lines.append(f"({name}): {child_text}")
-        if not self._modules:
+        if not self._modules and "\n" not in extra:  # a one-line setting, no children
             return f"{type(self).__name__}({extra})"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
@@ -591,6 +593,251 @@ class ModuleList(Module):
         modules = list(self)
         del modules[index]
         self._reindex(modules)
+
+
+
+class ModuleDict(Module):
+    """An ordered dictionary of modules whose parameters are registered.
+
+    ``ModuleDict({'encoder': nn.Linear(4, 8), 'decoder': nn.Linear(8, 4)})``, or
+    the same from an iterable of ``(key, module)`` pairs. Keys are strings and
+    are the children's names, so ``self.blocks = ModuleDict(...)`` gives
+    state-dict keys such as ``'blocks.encoder.weight'``. Keys keep their
+    insertion order; replacing a module keeps its key's place. It has no
+    forward: the owning module picks the entries to call.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        _check_key(self, key)
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: the value for key {key!r} is a "
+                            f"{type(module).__name__}, not a Module")
+        if key in self._modules:
+            self._set_entry("_modules", key, module)  # replaced where it stands
+        else:
+            self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise KeyError(key)
+        self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules) -> None:
+        """Add or replace entries from a mapping or an iterable of ``(key, module)`` pairs."""
+        for key, module in _pairs("ModuleDict", modules):
+            self[key] = module
+
+    def pop(self, key: str) -> Module:
+        """Remove ``key`` and return its module."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            self._forget(key)
+
+
+class ParameterList(Module):
+    """A list of Parameters that are registered (a plain list would hide them).
+
+    Children are named ``'0'``, ``'1'``, ... (state-dict keys ``'weights.0'``).
+    A plain Tensor put in the list is wrapped into a Parameter that shares its
+    array (and requires grad), as in PyTorch; anything else is a TypeError.
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _key(self, index) -> str:
+        index = operator.index(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"ParameterList: index {index} is out of range for "
+                             f"{len(self)} parameters")
+        return str(index % len(self))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ParameterList(list(self._parameters.values())[index])
+        return self._parameters[self._key(index)]
+
+    def __setitem__(self, index: int, value) -> None:
+        key = self._key(index)
+        self._set_entry("_parameters", key, _as_parameter("ParameterList", f"index {index}", value))
+
+    def append(self, value) -> "ParameterList":
+        index = len(self)
+        parameter = _as_parameter("ParameterList", f"index {index}", value)
+        self._set_entry("_parameters", str(index), parameter)
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError("ParameterList.extend expects an iterable of Parameters, "
+                            f"got a {type(values).__name__}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def __iadd__(self, values) -> "ParameterList":
+        return self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())
+
+
+class ParameterDict(Module):
+    """An ordered dictionary of Parameters that are registered.
+
+    Built like ModuleDict, from a mapping or from ``(key, parameter)`` pairs;
+    keys keep their insertion order (PyTorch sorts the keys of a plain dict) and
+    are the parameters' names (state-dict keys ``'scales.alpha'``). A plain
+    Tensor is wrapped into a Parameter that shares its array, as in PyTorch.
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        _check_key(self, key)
+        parameter = _as_parameter("ParameterDict", f"the value for key {key!r}", value)
+        if key in self._parameters:
+            self._set_entry("_parameters", key, parameter)  # replaced where it stands
+        else:
+            self.register_parameter(key, parameter)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._parameters:
+            raise KeyError(key)
+        self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key: str, default=None):
+        return self._parameters.get(key, default)
+
+    def update(self, parameters) -> None:
+        """Add or replace entries from a mapping or an iterable of ``(key, parameter)`` pairs."""
+        for key, value in _pairs("ParameterDict", parameters):
+            self[key] = value
+
+    def pop(self, key: str) -> Parameter:
+        """Remove ``key`` and return its parameter."""
+        parameter = self[key]
+        del self[key]
+        return parameter
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            self._forget(key)
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())
+
+
+def _check_key(container: Module, key) -> None:
+    """A dict container's key: a string that is not one of its own attribute names
+    (a key ``'keys'`` would hide the method ``keys``)."""
+    name = type(container).__name__
+    if not isinstance(key, str):
+        raise TypeError(f"{name}: keys must be strings, got {key!r} of type {type(key).__name__}")
+    if hasattr(type(container), key):
+        raise KeyError(f"{name}: key {key!r} is the name of a {name} attribute; choose another")
+
+
+def _pairs(container: str, entries) -> list:
+    """The ``(key, value)`` pairs of a mapping or of an iterable of pairs, in order."""
+    if isinstance(entries, (Mapping, ModuleDict, ParameterDict)):
+        return list(entries.items())
+    if isinstance(entries, (str, Tensor)) or not isinstance(entries, Iterable):
+        raise TypeError(f"{container}.update expects a mapping or an iterable of (key, value) "
+                        f"pairs, got a {type(entries).__name__}")
+    pairs = []
+    for index, pair in enumerate(entries):
+        if isinstance(pair, (str, Tensor)) or not isinstance(pair, Iterable):
+            raise TypeError(f"{container}.update: element #{index} is a {type(pair).__name__}, "
+                            "not a (key, value) pair")
+        pair = tuple(pair)
+        if len(pair) != 2:
+            raise ValueError(f"{container}.update: element #{index} has length {len(pair)}, "
+                             "not a (key, value) pair")
+        pairs.append(pair)
+    return pairs
+
+
+def _as_parameter(container: str, where: str, value) -> Parameter:
+    """A Parameter stays itself; a plain Tensor becomes a Parameter sharing its array."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{container}: {where} is a {type(value).__name__}, "
+                    "not a Parameter or Tensor")
+
+
+def _parameter_lines(items) -> str:
+    """``(key): Parameter containing: [float32 of size 2x3]``, one line per parameter."""
+    lines = []
+    for key, parameter in items:
+        size = "x".join(str(length) for length in parameter.shape)
+        device = "" if parameter.device == "cpu" else f" ({parameter.device})"
+        lines.append(f"({key}): Parameter containing: [{parameter.dtype} of size {size}{device}]")
+    return "\n".join(lines)
 
 
 class Identity(Module):

@@ -1,5 +1,5 @@
-"""Normalisation layers: BatchNorm1d (statistics over the batch) and LayerNorm
-(statistics over each sample's features)."""
+"""Normalisation layers: BatchNorm1d (statistics over the batch), LayerNorm (over
+each sample's features) and GroupNorm (over each sample's groups of channels)."""
 
 from __future__ import annotations
 
@@ -151,3 +151,49 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Group normalisation (Wu & He, 2018) for inputs ``(N, C, *)``::
+
+        y = (x − μ) / √(σ² + eps) · γ + β
+
+    with μ and the biased σ² of each sample's group of C/G channels, taken over
+    (C/G, *spatial) (see :func:`F.group_norm`). G = 1 is LayerNorm over
+    (C, *) with per-channel γ, β; G = C is InstanceNorm. Like LayerNorm it does
+    not depend on the batch. γ (``weight``, ones) and β (``bias``, zeros) have
+    shape ``(C,)`` when ``affine``.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} must be divisible by "
+                             f"num_groups {num_groups}")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        if affine:
+            self.weight = empty_parameter((num_channels,), device, dtype)
+            self.bias = empty_parameter((num_channels,), device, dtype)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: input of shape {x.shape} does not have the "
+                             f"{self.num_channels} channels (N, C, *) the layer was built for")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
