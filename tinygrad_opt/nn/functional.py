@@ -44,6 +44,7 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.functional_primitives import Erf, Log1p, erf, log1p, softplus  # noqa: F401
 from tinygrad_opt.ops import fused
+from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -54,17 +55,8 @@ def _random_tensor(like: Tensor, low: float, high: float) -> Tensor:
     return Tensor(array, device=like.device)
 
 
-def _in_place(x: Tensor, function, *args) -> Tensor:
-    """PyTorch's ``inplace=True``: ``x[...] = function(x.clone(), *args)``, then x itself.
-
-    The write goes through ``Tensor.__setitem__``: recorded as an op when a gradient
-    must flow (so x's gradient is the out-of-place one), a plain write otherwise; a
-    leaf that requires grad refuses, as in PyTorch. ``function`` reads a clone
-    because it may save its input for backward, and the write bumps x's version,
-    which would make a saved x refuse to backward.
-    """
-    x[...] = function(x.clone(), *args)
-    return x
+# PyTorch's inplace=True: x[...] = function(x.clone(), ...), then x itself (see write_back)
+_in_place = write_back
 
 
 # ------------------------------------------------------------------ activations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
+from operator import methodcaller
 
 from tinygrad_opt import backend
 from tinygrad_opt.ops import elementwise, shape
@@ -50,13 +51,25 @@ def _fresh(array):
     return elementwise.constant(array)
 
 
+def write_back(x, function, *args, **kwargs):
+    """PyTorch's in-place ops: ``x[...] = function(x.clone(), ...)``, then ``x`` itself.
+
+    The write goes through ``Tensor.__setitem__``: recorded as an op when a gradient
+    must flow (so x's gradient is the out-of-place one), a plain write otherwise; a
+    leaf that requires grad refuses, as in PyTorch. ``function`` reads a clone
+    because it may save its input for backward, and the write bumps x's version,
+    which would make a saved x refuse to backward. (``F.relu(x, inplace=True)`` and
+    the other ``inplace=`` options use this too.)
+    """
+    x[...] = function(x.clone(), *args, **kwargs)
+    return x
+
+
 def _in_place(name: str):
-    """``x.name_(...)``: ``x[...] = x.name(...)``, written through ``__setitem__`` so it is
-    recorded when a gradient must flow (the op reads a copy of the old values)."""
+    """The method ``x.name_(...)``: ``write_back(x, <x.name>, ...)``."""
 
     def method(self, *args, **kwargs):
-        self[...] = getattr(self.clone(), name)(*args, **kwargs)
-        return self
+        return write_back(self, methodcaller(name, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = (f"``x = x.{name}(...)`` in place, as ``x[...] = x.{name}(...)`` (recorded "
