@@ -21,10 +21,12 @@ from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspac
                                     zeros, zeros_like)
 from tinygrad_opt.ops.elementwise import maximum, minimum, where
 from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_tensor, bmm,
-                                    broadcast_to, clone, detach, dot, eq, equal, from_numpy,
+                                    broadcast_to, clone, cumprod, cumsum, detach, dot, eq,
+                                    equal, from_numpy,
                                     gather, ge, gt, is_tensor, isfinite, isinf, isnan, le,
                                     log_softmax, logical_and, logical_not, logical_or, lt,
-                                    masked_fill, mm, ne, neg, norm, numel, outer, pow, randperm,
+                                    masked_fill, mm, ne, neg, norm, numel, outer, pow, prod,
+                                    randperm,
                                     softmax, sort, square, topk, tril, triu)
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.shape import cat, stack

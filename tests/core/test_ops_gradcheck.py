@@ -65,6 +65,13 @@ def distinct(rng, shapes):
     return [piece.reshape(shape) for piece, shape in zip(pieces, shapes)]
 
 
+def with_zeros(rng, shape):
+    """Real values with about a third set to exactly 0 (products through a zero): the
+    products are linear in each entry, so central differences stay exact there."""
+    values = real(rng, shape)
+    return np.where(rng.random(shape) < 0.35, 0.0, values)
+
+
 REAL, POSITIVE, NONZERO = each(real), each(positive), each(nonzero)
 
 # --- shapes: strategies for the list of input shapes ---
@@ -191,6 +198,17 @@ OPS = [
     Op("min_all", lambda x: x.min(), 1, distinct),
     Op("logsumexp_all", lambda x: x.logsumexp(), 1),
     Op("logsumexp_dim", lambda x: x.logsumexp(dim=-1, keepdim=True), 1, shapes=NONSCALAR),
+    # running sums and products (ops/cumulative.py); prod is the last running product
+    Op("cumsum_last", lambda x: x.cumsum(-1), 1),
+    Op("cumsum_dim0", lambda x: tg.cumsum(x, 0), 1, shapes=NONSCALAR),
+    Op("cumprod_last", lambda x: x.cumprod(-1), 1),
+    Op("cumprod_dim0_zeros", lambda x: x.cumprod(0), 1, each(with_zeros), NONSCALAR),
+    Op("cumprod_middle_zeros", lambda x: x.cumprod(1), 1, each(with_zeros), CUBE),
+    Op("prod_all", lambda x: x.prod(), 1),
+    Op("prod_all_zeros", lambda x: x.prod(), 1, each(with_zeros)),
+    Op("prod_dim_keepdim_zeros", lambda x: x.prod(0, keepdim=True), 1, each(with_zeros),
+       NONSCALAR),
+    Op("prod_dims", lambda x: tg.prod(x, (0, -1)), 1, each(with_zeros), MATRIX),
     # shape
     Op("reshape", lambda x: x.reshape(-1, 1), 1),
     Op("view_reversed", lambda x: x.view(*reversed(x.shape)), 1),
@@ -315,6 +333,10 @@ FORWARD = [
     ("var_biased", lambda a, b, m: a.var(correction=0),
      lambda a, b, m: ((a - a.mean()) ** 2).sum() / 6),
     ("std", lambda a, b, m: a.std(dim=0), lambda a, b, m: np.abs(a[0] - a[1]) / np.sqrt(2)),
+    ("cumsum", lambda a, b, m: a.cumsum(1), lambda a, b, m: np.cumsum(a, 1)),
+    ("cumprod", lambda a, b, m: m.cumprod(0), lambda a, b, m: np.cumprod(m, 0)),
+    ("prod", lambda a, b, m: a.prod(1), lambda a, b, m: np.prod(a, 1)),
+    ("prod_all_with_zero", lambda a, b, m: m.prod(), lambda a, b, m: np.prod(m)),
     ("max", lambda a, b, m: a.max(dim=0), lambda a, b, m: np.where(a[0] > a[1], a[0], a[1])),
     ("min", lambda a, b, m: a.min(), lambda a, b, m: np.sort(a.ravel())[0]),
     ("logsumexp", lambda a, b, m: a.logsumexp(dim=1),

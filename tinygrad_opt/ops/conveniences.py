@@ -6,7 +6,8 @@ reading path (docs/reading-order.md) on purpose: none has a backward of its own.
 ``x.gather(1, i)`` is an indexing, ``x.norm()`` is a square root of a sum, so each
 gradient is the gradient of the core ops it calls, checked there. What can have no
 gradient (comparisons, ``all``, ``isnan``, ``argsort``) returns a tensor that never
-requires grad.
+requires grad. The exceptions are ``cumsum``, ``cumprod`` and ``prod``, which only
+hand over to ops/cumulative.py, where their ops and backwards are.
 """
 
 from __future__ import annotations
@@ -364,6 +365,21 @@ class Conveniences:
         rows, columns = self.shape[-2:]
         below = backend.xp_of(self.data).tri(rows, columns, diagonal - (not lower), dtype=bool)
         return elementwise.where(_fresh(below if lower else ~below), self, 0)
+
+    def cumsum(self, dim: int, *, dtype=None):
+        """Running sum along ``dim`` (ops/cumulative.py has the op and its backward)."""
+        from tinygrad_opt.ops import cumulative
+        return cumulative.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype=None):
+        """Running product along ``dim``; the gradient is exact where entries are 0."""
+        from tinygrad_opt.ops import cumulative
+        return cumulative.cumprod(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        """Product over ``dim`` (all entries by default), the last running product."""
+        from tinygrad_opt.ops import cumulative
+        return cumulative.prod(self, dim, keepdim, dtype=dtype)
 
     clamp_ = clip_ = _in_place("clip")
     relu_ = _in_place("relu")
