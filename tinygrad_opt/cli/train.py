@@ -28,6 +28,9 @@ ACTIVATIONS = {
     "relu": "ReLU", "leaky_relu": "LeakyReLU", "prelu": "PReLU", "rrelu": "RReLU",
     "elu": "ELU", "selu": "SELU", "gelu": "GELU", "silu": "SiLU", "sigmoid": "Sigmoid",
     "tanh": "Tanh", "softplus": "Softplus", "softsign": "Softsign", "hardtanh": "Hardtanh",
+    "relu6": "ReLU6", "celu": "CELU", "mish": "Mish", "hardswish": "Hardswish",
+    "hardsigmoid": "Hardsigmoid", "logsigmoid": "LogSigmoid", "tanhshrink": "Tanhshrink",
+    "softshrink": "Softshrink", "hardshrink": "Hardshrink",
 }
 OPTIMIZERS = {
     # name: (class name in optim, default learning rate)
@@ -38,6 +41,10 @@ OPTIMIZERS = {
     "adagrad": ("Adagrad", 3e-2),
     "adadelta": ("Adadelta", 1.0),
     "nadam": ("NAdam", 2e-3),
+    "adamax": ("Adamax", 2e-3),
+    "radam": ("RAdam", 1e-3),
+    "asgd": ("ASGD", 1e-2),
+    "rprop": ("Rprop", 1e-2),
 }
 SCHEDULES = ("none", "step", "exponential", "inverse-time", "plateau", "cosine")
 SPLIT_SEED = 0        # the train/val/test split is the same whatever --seed is
@@ -196,6 +203,8 @@ def build_optimizer(name: str, parameters, lr=None, momentum=None, weight_decay=
     elif momentum is not None:
         raise UsageError(f"--momentum applies to sgd and rmsprop, not {name}")
     if weight_decay is not None:
+        if name == "rprop":
+            raise UsageError("--weight-decay does not apply to rprop (Rprop has no decay term)")
         keywords["weight_decay"] = weight_decay
     return getattr(optim, class_name)(parameters, **keywords)
 
