@@ -114,6 +114,25 @@ def test_register_buffer_persistence_and_name_checks():
     assert [name for name, _ in module.named_parameters()] == ["w"]
 
 
+def test_registering_a_name_the_module_already_uses_raises_as_pytorch():
+    """A method, a plain attribute or an entry of another kind (parameter, buffer, child)
+    is not replaced silently; re-registering an entry of the same kind is allowed."""
+    module = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        module.add_module("forward", nn.ReLU())
+    with pytest.raises(KeyError, match="attribute 'train' already exists"):
+        module.register_parameter("train", None)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        module.register_buffer("weight", tg.zeros(2))
+    module.register_buffer("scale", tg.zeros(2))
+    with pytest.raises(KeyError, match="attribute 'scale' already exists"):
+        module.register_parameter("scale", nn.Parameter(tg.ones(2)))
+    module.register_buffer("scale", tg.ones(2))                 # same kind: replaced
+    module.register_parameter("weight", nn.Parameter(tg.ones(2, 2)))
+    assert module.scale.numpy().tolist() == [1.0, 1.0]
+    assert module.weight.numpy().tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
 def test_parameter_is_a_tensor_sharing_the_data():
     source = tg.tensor([1.0, 2.0])
     param = nn.Parameter(source)

@@ -234,8 +234,9 @@ class Module:
             raise AttributeError(f"cannot register {kind} '{name}' before Module.__init__() call")
         if not isinstance(name, str) or name == "" or "." in name:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
-        if name in self.__dict__ and not any(
-                name in registry for registry in (self._parameters, self._buffers, self._modules)):
+        registry = {"parameter": self._parameters, "buffer": self._buffers,
+                    "module": self._modules}[kind]
+        if hasattr(self, name) and name not in registry:  # a method, an attribute, another kind
             raise KeyError(f"attribute '{name}' already exists")
 
     # ----------------------------------------------------------------- walking
