@@ -29,6 +29,9 @@ from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_
                                     randperm,
                                     softmax, sort, square, topk, tril, triu)
 from tinygrad_opt.ops.linalg import matmul
+from tinygrad_opt.ops.math_ops import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.rearrange import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.tensor import Tensor, tensor
@@ -209,7 +212,7 @@ def chunk(x: Tensor, *args, **kwargs):
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
                   "long": "int64", "int": "int32", "bool": "bool_"}
 _SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "ensemble", "experiments",
-               "metrics", "models", "nn", "ops", "optim", "preprocessing", "train", "tune", "viz")
+               "linalg", "metrics", "models", "nn", "ops", "optim", "preprocessing", "train", "tune", "viz")
 
 
 def __getattr__(name: str):

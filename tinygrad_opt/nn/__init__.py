@@ -24,3 +24,5 @@ from tinygrad_opt.nn.conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d,  # noqa:
                                   Conv2d, MaxPool1d, MaxPool2d)
 from tinygrad_opt.nn.recurrent import (GRU, LSTM, RNN, Embedding, GRUCell,  # noqa: E402
                                        LSTMCell, RNNCell)
+from tinygrad_opt.nn.layers_more import *  # noqa: E402,F401,F403  (its __all__)
+from tinygrad_opt.nn.loss_more import *  # noqa: E402,F401,F403  (its __all__)

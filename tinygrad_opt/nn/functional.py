@@ -43,6 +43,8 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.functional_primitives import Erf, Log1p, erf, log1p, softplus  # noqa: F401
+from tinygrad_opt.nn.functional_more import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.shape import normalize_dim

@@ -18,6 +18,8 @@ from operator import methodcaller
 
 from tinygrad_opt import backend
 from tinygrad_opt.ops import elementwise, shape
+from tinygrad_opt.ops.math_ops import MathMethods
+from tinygrad_opt.ops.rearrange import RearrangeMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -78,8 +80,9 @@ def _in_place(name: str):
     return method
 
 
-class Conveniences:
-    """The PyTorch spellings ``Tensor`` inherits; see the module docstring."""
+class Conveniences(MathMethods, RearrangeMethods):
+    """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them,
+    those with math of their own, come from ops/math_ops.py and ops/rearrange.py."""
 
     __slots__ = ()
 
