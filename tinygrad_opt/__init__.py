@@ -32,6 +32,7 @@ from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.math_ops import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.rearrange import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.tensor import Tensor, tensor

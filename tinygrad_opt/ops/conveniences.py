@@ -20,6 +20,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.ops import elementwise, shape
 from tinygrad_opt.ops.math_ops import MathMethods
 from tinygrad_opt.ops.rearrange import RearrangeMethods
+from tinygrad_opt.ops.statistics import StatisticsMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -80,9 +81,9 @@ def _in_place(name: str):
     return method
 
 
-class Conveniences(MathMethods, RearrangeMethods):
-    """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them,
-    those with math of their own, come from ops/math_ops.py and ops/rearrange.py."""
+class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods):
+    """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
+    come from ops/math_ops.py, ops/rearrange.py and ops/statistics.py."""
 
     __slots__ = ()
 
