@@ -97,6 +97,22 @@ FUSED_AND_NN = [
 ]
 
 TABLE = OPS + FUSED_AND_NN
+
+# The op tables of the pieces outside the core (module: table). Each of those test
+# files runs gradcheck, gradgradcheck and the two-path comparison over its own table;
+# the test that every Function is covered reads them too.
+OTHER_TABLES = {"test_einsum": "EINSUM_OPS", "test_rearrange": "REARRANGE_OPS",
+                "test_math_ops": "MATH_OPS", "test_linalg": "LINALG_OPS",
+                "test_statistics": "STATISTICS_OPS"}
+
+
+@pytest.fixture(scope="module")
+def other_tables() -> list:
+    """The entries of OTHER_TABLES (imported here, outside any hypothesis test: those
+    files import this one)."""
+    import importlib
+    return [op for module, table in OTHER_TABLES.items()
+            for op in getattr(importlib.import_module(module), table)]
 TOLERANCE = {tg.float32: dict(rtol=2e-6, atol=1e-6), tg.float64: dict(rtol=1e-13, atol=1e-13)}
 
 SETTINGS = settings(max_examples=3, deadline=None, derandomize=True, database=None,
@@ -140,12 +156,12 @@ def _every_function_class():
 
 @settings(max_examples=1, deadline=None, derandomize=True, database=None)
 @given(data=st.data())
-def test_the_table_runs_every_op_of_the_package(data):
+def test_the_table_runs_every_op_of_the_package(other_tables, data):
     """Each Function subclass makes a node of some table op's graph, forward or recorded
     backward, so that no op escapes the two-path comparison (and a new op must join)."""
     rng = np.random.default_rng(0)
     made = set()  # (the nodes stay alive: no id is reused)
-    for op in TABLE:
+    for op in TABLE + other_tables:
         arrays = op.domain(rng, data.draw(op.shapes(op.arity), label=op.name))
         inputs = [tg.tensor(array, dtype=tg.float64, requires_grad=True) for array in arrays]
         output = op.fn(*inputs)

@@ -1,79 +1,345 @@
-"""Hessians and Hessian-vector products by double backward.
+"""Jacobians, Hessians and their products with vectors, as ``torch.autograd.functional``.
 
-Conventions of ``torch.autograd.functional``: ``fn`` returns a scalar; one
-input of shape S gives a Hessian of shape S + S; a tuple of inputs gives a
-tuple of tuples, ``H[i][j]`` of shape S_i + S_j.
+Everything is built from reverse mode, ``engine.grad``: one backward pass with
+``grad_outputs = v`` gives vᵀ·J without building J.
+
+    vjp(f, x, v)     = (f(x), vᵀ·J)      one backward pass
+    jacobian(f, x)   = J                 one vjp per output entry, v = e_k: the rows of J
+    jvp(f, x, v)     = (f(x), J·v)       the double-vjp trick: g(u) = Jᵀ·u is linear in u,
+                                         so ∂(g(u)·v)/∂u = J·v (exact; two backward passes)
+    vhp(f, x, v)     = (f(x), vᵀ·H)      the vjp of the gradient: ∇ₓ(∇f(x) · v)
+    hvp(f, x, v)     = (f(x), H·v)       = vᵀ·H, since H is symmetric (f twice continuously
+                                         differentiable)
+    hessian(f, x)    = H                 the jacobian of the gradient
+
+PyTorch's conventions:
+
+* ``inputs`` is a Tensor or a tuple of Tensors and ``func`` is called as
+  ``func(*inputs)``. A result is a Tensor where what it is indexed by is a
+  single Tensor and a tuple where it is a tuple: ``jacobian`` of a tuple of
+  outputs and a tuple of inputs is a tuple of tuples, ``J[i][j] = ∂out_i/∂in_j``
+  of shape ``out_i.shape + in_j.shape``; ``hessian`` of a tuple of inputs gives
+  ``H[i][j]`` of shape ``in_i.shape + in_j.shape``.
+* ``create_graph=False``: the results are detached. ``create_graph=True``: they
+  keep a graph back to the inputs that require grad, to be differentiated again.
+* ``strict=False``: an output that does not depend on an input gives zeros.
+  ``strict=True`` raises instead. "Depends" means a path in the graph, not a
+  nonzero value: the Hessian of a linear function raises under strict.
+
+``backward`` at the end is the function form of ``Tensor.backward`` for several
+tensors at once (``torch.autograd.backward``, exported as ``tg.autograd.backward``).
 """
 
 from __future__ import annotations
 
 from tinygrad_opt.autograd import engine, grad_mode
+from tinygrad_opt.tensor import Tensor
+
+__all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]  # torch.autograd.functional's
 
 
-def _prepare(inputs):
-    single = not isinstance(inputs, (tuple, list))
-    inputs = (inputs,) if single else tuple(inputs)
-    return single, tuple(x.detach().requires_grad_(True) for x in inputs)
+# --- what every function here shares ---
 
 
-def _scalar_output(fn, inputs, name):
-    with grad_mode.enable_grad():
-        output = fn(*inputs)
+def _as_tuple(values, what: str, name: str) -> tuple[bool, tuple]:
+    """(whether ``values`` is a tuple, ``values`` as a tuple of Tensors)."""
+    is_tuple = isinstance(values, (tuple, list))
+    values = tuple(values) if is_tuple else (values,)
+    for index, value in enumerate(values):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}: the {what} must be a Tensor or a tuple of Tensors, but "
+                            f"the value at index {index} is a {type(value).__name__}")
+    return is_tuple, values
+
+
+def _prepared(inputs: tuple, create_graph: bool, need_graph: bool) -> tuple:
+    """The tensors ``func`` is called with. With ``create_graph`` an input that requires
+    grad is cloned (a copy on its graph, so the results can be differentiated with
+    respect to it); any other is detached, and requires grad if ``need_graph``."""
+    prepared = []
+    for x in inputs:
+        if create_graph and x.requires_grad:
+            prepared.append(x.clone())
+        else:
+            prepared.append(x.detach().requires_grad_(need_graph))
+    return tuple(prepared)
+
+
+def _finished(tensors: tuple, create_graph: bool) -> tuple:
+    """The results as returned: detached unless ``create_graph``."""
+    return tensors if create_graph else tuple(tensor.detach() for tensor in tensors)
+
+
+def _unpacked(values: tuple, is_tuple: bool):
+    return values if is_tuple else values[0]
+
+
+def _directions(v, refs: tuple, create_graph: bool, name: str, of: str):
+    """``v`` as a tuple with one tensor of each ref's shape (cast to its dtype, as PyTorch);
+    None (a vector of ones) only where ``refs`` is one single-element tensor."""
+    if v is None:
+        if len(refs) != 1 or refs[0].data.size != 1:
+            raise RuntimeError(f"{name}: v can be None only when the {of} is a single Tensor "
+                               "with a single element")
+        return None
+    _, v = _as_tuple(v, "v", name)
+    if len(v) != len(refs):
+        raise RuntimeError(f"{name}: v has {len(v)} tensors but the {of} has {len(refs)}")
+    for index, (direction, ref) in enumerate(zip(v, refs)):
+        if direction.shape != ref.shape:
+            raise RuntimeError(f"{name}: v[{index}] has shape {direction.shape} but the {of} "
+                               f"has shape {ref.shape}")
+    v = _prepared(v, create_graph, need_graph=False)
+    return tuple(direction.astype(ref.dtype) for direction, ref in zip(v, refs))
+
+
+def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None):
+    """``engine.grad`` over the outputs that require grad: Σ_k grad_outputs[k]ᵀ·∂out_k/∂x
+    for each input x, None for an input that no output reaches."""
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    pairs = [(output, grad_output) for output, grad_output in zip(outputs, grad_outputs)
+             if output is not None and output.requires_grad]
+    if not pairs:
+        return (None,) * len(inputs)
+    return engine.grad([output for output, _ in pairs], list(inputs),
+                       [grad_output for _, grad_output in pairs], retain_graph=retain_graph,
+                       create_graph=create_graph, allow_unused=True)
+
+
+def _zeros_like(x: Tensor) -> Tensor:
+    from tinygrad_opt.factories import zeros_like
+    return zeros_like(x)
+
+
+def _filled(grads, refs, strict: bool, create_graph: bool, name: str, independent: str):
+    """Zeros (of ref i's shape) where gradient i is None. Under ``strict`` that is an error
+    (``independent`` says what, with ``{index}``), and so is a gradient with no graph
+    when ``create_graph`` asks for one."""
+    filled = []
+    for index, (grad, ref) in enumerate(zip(grads, refs)):
+        if grad is None:
+            if strict:
+                raise RuntimeError(f"{name}: {independent.format(index=index)}; this is not "
+                                   "allowed with strict=True")
+            grad = _zeros_like(ref)
+        elif strict and create_graph and not grad.requires_grad:
+            raise RuntimeError(f"{name}: result {index} does not depend on the inputs (it has "
+                               "no graph); this is not allowed with strict=True and "
+                               "create_graph=True")
+        filled.append(grad)
+    return tuple(filled)
+
+
+def _check_requires_grad(tensors, strict: bool, name: str, independent: str) -> None:
+    """Under ``strict``: every tensor (an output, a gradient) must depend on the inputs
+    (have a graph); ``independent`` says what does not, with ``{index}``."""
+    if not strict:
+        return
+    for index, tensor in enumerate(tensors):
+        if tensor is None or not tensor.requires_grad:
+            raise RuntimeError(f"{name}: {independent.format(index=index)}; this is not "
+                               "allowed with strict=True")
+
+
+_NO_GRAPH = "output {index} of func does not require grad (it does not depend on the inputs)"
+
+
+def _single_element(output, name: str) -> Tensor:
+    if not isinstance(output, Tensor):
+        raise RuntimeError(f"{name}: func must return a single Tensor, got a "
+                           f"{type(output).__name__}")
     if output.data.size != 1:
-        raise RuntimeError(f"{name}: fn must return a single-element tensor, got shape "
+        raise RuntimeError(f"{name}: func must return a single-element Tensor, got shape "
                            f"{output.shape}")
-    return output.reshape(())
+    return output
 
 
-def hessian(fn, inputs):
-    """∂²fn/∂x∂x, one row per backward pass through the first derivative's graph."""
+# --- products with vectors ---
+
+
+def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), vᵀ·J)``: one backward pass with ``grad_outputs = v``.
+
+    ``v`` has the outputs' format (one tensor per output, of its shape; None for
+    one single-element output); the product has the inputs' format:
+    ``(vᵀ·J)_j = Σ_i v_iᵀ·∂out_i/∂in_j``.
+    """
+    with grad_mode.enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
+        inputs = _prepared(inputs, create_graph, need_graph=True)
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "vjp")
+        _check_requires_grad(outputs, strict, "vjp", _NO_GRAPH)
+        v = _directions(v, outputs, create_graph, "vjp", "output of func")
+    products = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
+    products = _filled(products, inputs, strict, create_graph, "vjp",
+                       "the output of func does not depend on input {index}")
+    return (_unpacked(_finished(outputs, create_graph), is_outputs_tuple),
+            _unpacked(_finished(products, create_graph), is_inputs_tuple))
+
+
+def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), J·v)`` by the double-vjp trick (exact, reverse mode only):
+
+        g(u)  = Jᵀ·u             a backward pass with grad_outputs u, recorded
+        J·v   = ∂(g(u) · v)/∂u   a backward pass through the first one (g is linear
+                                 in u, so the value of u does not matter: u = 0)
+
+    ``v`` has the inputs' format (None for one single-element input); the
+    product has the outputs' format.
+    """
+    with grad_mode.enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
+        inputs = _prepared(inputs, create_graph, need_graph=True)
+        v = _directions(v, inputs, create_graph, "jvp", "input")
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "jvp")
+        _check_requires_grad(outputs, strict, "jvp", _NO_GRAPH)
+        u = tuple(_zeros_like(output).requires_grad_(True) for output in outputs)
+        g = _autograd_grad(outputs, inputs, u, create_graph=True)  # Jᵀ·u, a graph in u
+        _check_requires_grad(g, strict, "jvp",
+                             "the output of func does not depend on input {index}")
+    products = _autograd_grad(g, u, v, create_graph=create_graph)  # ∂(g(u)·v)/∂u = J·v
+    products = _filled(products, outputs, strict, create_graph, "jvp",
+                       "output {index} of func does not depend on the inputs")
+    return (_unpacked(_finished(outputs, create_graph), is_outputs_tuple),
+            _unpacked(_finished(products, create_graph), is_outputs_tuple))
+
+
+def _vector_hessian_product(func, inputs, v, create_graph, strict, name):
+    """``(f(inputs), ∇ₓ(∇f(x) · v))``: the vjp, with v, of the gradient (recorded)."""
+    with grad_mode.enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+        inputs = _prepared(inputs, create_graph, need_graph=True)
+        v = _directions(v, inputs, create_graph, name, "input")
+        output = _single_element(func(*inputs), name)
+        _check_requires_grad((output,), strict, name, _NO_GRAPH)
+        gradient = _autograd_grad((output,), inputs, create_graph=True)   # ∇f, recorded
+        _check_requires_grad(gradient, strict, name,
+                             "the output of func does not depend on input {index}")
+    products = _autograd_grad(gradient, inputs, v, create_graph=create_graph)
+    products = _filled(products, inputs, strict, create_graph, name,
+                       "the gradient of func does not depend on input {index}")
+    return (_finished((output,), create_graph)[0],
+            _unpacked(_finished(products, create_graph), is_inputs_tuple))
+
+
+def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), vᵀ·H)`` for a ``func`` with one single-element output:
+    ``(vᵀ·H)_j = Σ_i v_iᵀ·∂²f/∂in_i∂in_j = ∂(∇f · v)/∂in_j``, two backward passes, no H
+    built. ``v`` and the product have the inputs' format."""
+    return _vector_hessian_product(func, inputs, v, create_graph, strict, "vhp")
+
+
+def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), H·v)`` for a ``func`` with one single-element output. H is
+    symmetric (``func`` twice continuously differentiable), so H·v = (vᵀ·H)ᵀ: this is
+    ``vhp``, two backward passes. (PyTorch uses three, the double-vjp trick, to get H·v
+    even where H is not symmetric.) ``v`` and the product have the inputs' format."""
+    return _vector_hessian_product(func, inputs, v, create_graph, strict, "hvp")
+
+
+# --- whole matrices ---
+
+
+def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
+             vectorize: bool = False, strategy: str = "reverse-mode"):
+    """``J[i][j] = ∂out_i/∂in_j``, of shape ``out_i.shape + in_j.shape``.
+
+    Row k of out_i's block (its entry k differentiated with respect to every
+    input) is one backward pass: the vjp with v = e_k. So this costs one
+    backward pass per output entry. ``vectorize`` (PyTorch batches those passes)
+    is accepted and changes nothing; ``strategy="forward-mode"`` is not supported.
+    """
+    if strategy != "reverse-mode":
+        raise NotImplementedError(f"jacobian: strategy={strategy!r} is not supported; only "
+                                  "'reverse-mode' (one backward pass per output entry)")
     from tinygrad_opt.factories import zeros
     from tinygrad_opt.ops.shape import stack
-    single, inputs = _prepare(inputs)
-    output = _scalar_output(fn, inputs, "hessian")
     with grad_mode.enable_grad():
-        grads = engine.grad(output, inputs, create_graph=True, allow_unused=True)
-    blocks = []
-    for i, x_i in enumerate(inputs):
-        grad_i = grads[i]
-        row_blocks = []
-        for j, x_j in enumerate(inputs):
-            rows = []
-            for k in range(x_i.data.size):
-                if grad_i is None or not grad_i.requires_grad:
-                    rows.append(zeros(x_j.shape, dtype=x_j.dtype, device=x_j.device))
-                    continue
-                with grad_mode.enable_grad():
-                    element = grad_i.reshape(-1)[k]
-                    (second,) = engine.grad(element, [x_j], retain_graph=True, allow_unused=True)
-                rows.append(zeros(x_j.shape, dtype=x_j.dtype, device=x_j.device)
-                            if second is None else second)
-            row_blocks.append(stack(rows).reshape(x_i.shape + x_j.shape).detach())
-        blocks.append(tuple(row_blocks))
-    return blocks[0][0] if single else tuple(blocks)
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+        inputs = _prepared(inputs, create_graph, need_graph=True)
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "jacobian")
+        _check_requires_grad(outputs, strict, "jacobian", _NO_GRAPH)
+        blocks = []  # blocks[i][j] = ∂out_i/∂in_j
+        for i, output in enumerate(outputs):
+            rows = [[] for _ in inputs]  # rows[j][k] = ∂out_i[k]/∂in_j, of in_j's shape
+            entries = output.reshape(-1)
+            for k in range(output.data.size):
+                row = _autograd_grad((entries[k],), inputs, retain_graph=True,
+                                     create_graph=create_graph)
+                row = _filled(row, inputs, strict, create_graph, "jacobian",
+                              f"output {i} of func does not depend on input {{index}}")
+                for j, grad in enumerate(row):
+                    rows[j].append(grad)
+            blocks.append(tuple(
+                stack(rows[j]).reshape(output.shape + x.shape) if rows[j]
+                else zeros(output.shape + x.shape, dtype=x.dtype, device=x.device)
+                for j, x in enumerate(inputs)))
+    blocks = [_finished(row, create_graph) for row in blocks]
+    blocks = [_unpacked(row, is_inputs_tuple) for row in blocks]
+    return _unpacked(tuple(blocks), is_outputs_tuple)
 
 
-def hvp(fn, inputs, v):
-    """(fn(inputs), H·v) with H the Hessian: ∇(∇fn · v), two backward passes, no H built."""
-    from tinygrad_opt.factories import zeros_like
-    single, inputs = _prepare(inputs)
-    vs = (v,) if single else tuple(v)
-    for x, direction in zip(inputs, vs):
-        if direction.shape != x.shape:
-            raise RuntimeError(f"hvp: v has shape {direction.shape} but the input has "
-                               f"shape {x.shape}")
-    output = _scalar_output(fn, inputs, "hvp")
-    with grad_mode.enable_grad():
-        grads = engine.grad(output, inputs, create_graph=True, allow_unused=True)
-        projected = None
-        for grad, direction in zip(grads, vs):
-            if grad is not None:
-                term = (grad * direction.detach()).sum()
-                projected = term if projected is None else projected + term
-    if projected is None or not projected.requires_grad:
-        products = tuple(zeros_like(x) for x in inputs)
+def hessian(func, inputs, create_graph: bool = False, strict: bool = False,
+            vectorize: bool = False, outer_jacobian_strategy: str = "reverse-mode"):
+    """``H[i][j] = ∂²f/∂in_i∂in_j``, of shape ``in_i.shape + in_j.shape``, for a ``func``
+    with one single-element output: the jacobian of the gradient, so row k of H is
+    one backward pass through the gradient's graph. A single input gives a Tensor,
+    a tuple of inputs a tuple of tuples. ``vectorize`` is accepted and changes nothing.
+    """
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+
+    def gradient(*xs):
+        """∇f at xs, recorded, so that its jacobian is H."""
+        output = _single_element(func(*xs), "hessian")
+        grads = _autograd_grad((output,), xs, create_graph=True)
+        grads = _filled(grads, xs, False, True, "hessian", "")  # zeros where f ignores an input
+        _check_requires_grad(grads, strict, "hessian", "the gradient of func with respect to "
+                             "input {index} does not depend on the inputs")
+        return grads
+
+    H = jacobian(gradient, inputs, create_graph, strict, vectorize, outer_jacobian_strategy)
+    return H if is_inputs_tuple else H[0][0]
+
+
+# --- the function form of Tensor.backward ---
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
+             inputs=None) -> None:
+    """``torch.autograd.backward``: for every leaf x (or every tensor of ``inputs``)
+
+        x.grad ← x.grad + Σ_k grad_tensors[k]ᵀ · ∂tensors[k]/∂x
+
+    in one backward pass from all of ``tensors``; a None in ``grad_tensors`` stands
+    for 1 (single-element tensors only). Non-leaves that ``retain_grad()`` get theirs
+    too. ``retain_graph`` defaults to ``create_graph``.
+    """
+    tensors = tuple(tensors) if isinstance(tensors, (tuple, list)) else (tensors,)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif not isinstance(grad_tensors, (tuple, list)):
+        grad_tensors = (grad_tensors,)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward: {len(grad_tensors)} grad_tensors for {len(tensors)} "
+                           "tensors")
+    for index, tensor in enumerate(tensors):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"backward: element {index} of tensors does not require grad "
+                               "and has no grad_fn")
+    if inputs is None:
+        inputs = [tensor for tensor in engine.topological_order(tensors)
+                  if tensor.grad_fn is None or tensor._retains_grad]
     else:
-        products = engine.grad(projected, inputs, allow_unused=True)
-        products = tuple(zeros_like(x) if p is None else p.detach()
-                         for x, p in zip(inputs, products))
-    return output.detach(), (products[0] if single else products)
+        inputs = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
+        if not inputs:
+            raise RuntimeError("backward: inputs cannot be empty (pass None for all leaves)")
+    if retain_graph is None:
+        retain_graph = create_graph
+    retain_graph = retain_graph or grad_mode.flags.keep_graph
+    grads = engine.grad(tensors, inputs, grad_tensors, retain_graph=retain_graph,
+                        create_graph=create_graph, allow_unused=True)
+    with grad_mode.set_grad_enabled(create_graph):  # the sum is recorded only then
+        for x, grad in zip(inputs, grads):
+            if grad is not None:
+                x.grad = grad if x.grad is None else x.grad + grad

@@ -42,7 +42,8 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
                                              focal_loss, hinge_loss, huber_loss, kl_div, l1_loss,
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
-from tinygrad_opt.nn.functional_primitives import Erf, Log1p, erf, log1p, softplus  # noqa: F401
+from tinygrad_opt.nn.functional_primitives import (Erf, Log1p, _affine,  # noqa: F401
+                                                   _update_running, erf, log1p, softplus)
 from tinygrad_opt.nn.functional_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops import fused
@@ -420,23 +421,6 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         centered = x - mean
     x_hat = centered / (var + eps).sqrt()  # (N, C, ...), zero mean, unit variance
     return _affine(x_hat, weight, bias, stat_shape)
-
-
-def _update_running(running: Tensor, batch_stat: Tensor, momentum: float) -> None:
-    """running ← (1 − momentum)·running + momentum·batch_stat, in place, no graph (its
-    version goes up, as for every in-place write: an op that saved it would refuse)."""
-    batch_array = batch_stat.data.reshape(running.shape)
-    running.data[...] = (1 - momentum) * running.data + momentum * batch_array
-    running._version += 1
-
-
-def _affine(x_hat: Tensor, weight: Tensor | None, bias: Tensor | None, shape) -> Tensor:
-    """γ·x̂ + β with γ, β reshaped to broadcast over x̂ (either may be None)."""
-    if weight is not None:
-        x_hat = x_hat * weight.reshape(shape)
-    if bias is not None:
-        x_hat = x_hat + bias.reshape(shape)
-    return x_hat
 
 
 def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,

@@ -1,5 +1,587 @@
-"""More functional forms: padding, normalisation, distances, resampling (placeholder)."""
+"""More functional forms: one-hot, padding, normalisation and distances, resampling
+(interpolate, pixel shuffle), channel dropout, bilinear, instance and local response
+normalisation. PyTorch's names, arguments and defaults.
+
+Every function is a composition of Tensor ops, so its gradient comes from the engine
+and is exact; none has a backward of its own. Resampling and the non-constant paddings
+are *gathers*: an integer index array says, for each output position along a dim,
+which input position it reads (``x[..., index]``), and indexing's backward
+scatter-adds the gradient back there (an input read twice gets both gradients). The
+index arrays are computed on the input's device with ``backend.get_xp``.
+
+``nn/functional.py`` imports this file (``F.pad`` is this ``pad``), so this file must
+not import it; the two steps ``instance_norm`` shares with ``batch_norm`` are in
+``nn/functional_primitives.py``. The layers are in ``nn/layers_more.py``.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+import math
+import operator
+import warnings
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend, factories
+from tinygrad_opt.nn.functional_conv import adaptive_avg_pool1d, adaptive_avg_pool2d
+from tinygrad_opt.nn.functional_primitives import _affine, _update_running
+from tinygrad_opt.ops.conveniences import write_back
+from tinygrad_opt.ops.shape import normalize_dim
+from tinygrad_opt.tensor import Tensor
+
+__all__ = ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance", "pdist",
+           "interpolate", "pixel_shuffle", "pixel_unshuffle", "dropout1d",
+           "dropout2d", "alpha_dropout", "bilinear", "instance_norm", "local_response_norm"]
+
+
+def _along(axis: int, index) -> tuple:
+    """The index that applies ``index`` to dim ``axis`` and keeps every dim before it."""
+    return (slice(None),) * axis + (index,)
+
+
+def _clamp_min(x: Tensor, low: float) -> Tensor:
+    """max(x, low) with PyTorch's ``clamp_min`` gradient: 1 where x ≥ low, 0 below."""
+    return tg.where(x >= low, x, low)
+
+
+# ------------------------------------------------------------------------------------ one-hot
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """``y[..., c] = 1 if tensor[...] == c else 0``: integer class indices ``(*)`` to an int64
+    tensor ``(*, num_classes)``. ``num_classes=-1``: one more than the largest index.
+    No gradient (the result is a function of integers)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer index tensor, got "
+                        f"{getattr(tensor, 'dtype', type(tensor).__name__)}")
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    data = tensor.data
+    if data.size == 0:
+        if num_classes == -1:
+            raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; "
+                             "give num_classes")
+    else:
+        low, high = data.min().item(), data.max().item()
+        if low < 0:
+            raise ValueError(f"one_hot: class values must be non-negative, got {low}")
+        if num_classes == -1:
+            num_classes = high + 1
+        elif high >= num_classes:
+            raise ValueError(f"one_hot: class values must be smaller than num_classes "
+                             f"({num_classes}), got {high}")
+    classes = backend.xp_of(data).arange(num_classes)                      # (num_classes,)
+    hits = (data[..., None] == classes).astype(backend.int64)              # (*, num_classes)
+    return Tensor(hits, device=tensor.device)
+
+
+# ------------------------------------------------------------------------------------ padding
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad (or, with negative amounts, crop) the last ``len(pad) // 2`` dims.
+
+    ``pad`` lists (before, after) amounts starting from the *last* dim, as PyTorch:
+    ``(left, right)`` pads the last dim, ``(left, right, top, bottom)`` the last two.
+    For an input position p = j − before of output index j along a dim of size n:
+
+    * ``constant``: ``value`` (default 0) where p is outside [0, n), any number of dims;
+    * ``reflect``:  p → |p|, then p → 2(n − 1) − p past the end (the edge is not repeated:
+      [a b c] padded by 2 → c b [a b c] b a); needs before, after < n;
+    * ``replicate``: p → min(max(p, 0), n − 1) (the edge value repeated);
+    * ``circular``: p → p mod n (wraps around); needs before, after ≤ n.
+
+    Negative amounts crop: reflect and replicate still mirror or repeat the edges of
+    the whole input, circular wraps the cropped input (as PyTorch's kernels do).
+
+    The last three pad the last 1, 2 or 3 dims of an input with one or two more dims
+    ((C, W) or (N, C, W) for 1 dim), as PyTorch. They are gathers, so an input value
+    read several times gets the sum of their gradients.
+    """
+    pad = tuple(operator.index(amount) for amount in pad)
+    if len(pad) % 2:
+        raise ValueError(f"pad: the pad tuple must have an even length, got {pad}")
+    dims = len(pad) // 2
+    if dims > input.ndim:
+        raise ValueError(f"pad: pad {pad} covers {dims} dims, but the input of shape "
+                         f"{input.shape} has {input.ndim}")
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+    if mode == "constant":
+        return _constant_pad(input, pad, 0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} takes no value argument, got value={value}")
+    if not 1 <= dims <= 3 or input.ndim not in (dims + 1, dims + 2):
+        raise NotImplementedError(
+            f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of a 2-D to 5-D input (one or two "
+            f"dims more than padded); got pad {pad} for an input of shape {input.shape}")
+    for k in range(dims):
+        axis = input.ndim - 1 - k
+        source = _source_positions(mode, input, axis, pad[2 * k], pad[2 * k + 1])
+        input = input[_along(axis, source)]
+    return input
+
+
+def _source_positions(mode: str, x: Tensor, axis: int, before: int, after: int):
+    """For each output index j along ``axis``, the input position it reads (an int array).
+
+    As PyTorch: reflect and replicate pad the whole input and then crop (a negative
+    amount), circular crops first and then wraps what is left."""
+    size = x.shape[axis]
+    out = size + before + after
+    if out < 1 or size < 1:
+        raise ValueError(f"pad: padding ({before}, {after}) of dim {axis} of the input of shape "
+                         f"{x.shape} gives an output size of {out}")
+    if mode == "reflect" and (before >= size or after >= size):
+        raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the "
+                         f"size {size} of dim {axis} of the input of shape {x.shape}")
+    kept_start = max(-before, 0)                                  # circular: crop, then wrap
+    kept = size - kept_start - max(-after, 0)
+    if mode == "circular" and (before > kept or after > kept):
+        raise ValueError(f"pad: circular padding ({before}, {after}) wraps around more than "
+                         f"once the size {kept} of dim {axis} of the input of shape {x.shape}")
+    xp = backend.get_xp(x.device)
+    position = xp.arange(out) - before                            # may lie outside [0, size)
+    if mode == "reflect":
+        position = xp.abs(position)                               # mirror at 0
+        return xp.where(position > size - 1, 2 * (size - 1) - position, position)  # at n − 1
+    if mode == "replicate":
+        return xp.clip(position, 0, size - 1)
+    return kept_start + (position - kept_start) % kept            # circular
+
+
+def _constant_pad(x: Tensor, pad: tuple, value) -> Tensor:
+    """Crop the negative amounts (a slice), then join blocks of ``value`` on each side."""
+    for k in range(len(pad) // 2):
+        axis = x.ndim - 1 - k
+        before, after = pad[2 * k], pad[2 * k + 1]
+        size = x.shape[axis]
+        if size + before + after < 0:
+            raise ValueError(f"pad: padding ({before}, {after}) of dim {axis} of the input of "
+                             f"shape {x.shape} gives a negative size {size + before + after}")
+        start, stop = max(-before, 0), size - max(-after, 0)
+        if (start, stop) != (0, size):
+            x = x[_along(axis, slice(start, stop))]               # negative pads crop
+        pieces = [x]
+        if before > 0:
+            pieces.insert(0, _block(x, axis, before, value))
+        if after > 0:
+            pieces.append(_block(x, axis, after, value))
+        if len(pieces) > 1:
+            x = tg.cat(pieces, axis)
+    return x
+
+
+def _block(x: Tensor, axis: int, amount: int, value) -> Tensor:
+    """A tensor of ``value`` shaped as x but ``amount`` long along ``axis`` (no gradient)."""
+    shape = x.shape[:axis] + (amount,) + x.shape[axis + 1:]
+    return factories.full(shape, value, dtype=x.dtype, device=x.device)
+
+
+# ----------------------------------------------------------------- normalisation and distances
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """v / max(‖v‖_p, eps) for each vector v along ``dim``: unit p-norm vectors.
+
+    ``eps`` keeps a (near-)zero vector finite (it is divided by eps instead). The
+    gradient of the clamp is PyTorch's: through the norm where ‖v‖_p ≥ eps, 0 below.
+    """
+    norm = input.norm(p, dim, keepdim=True)                       # (..., 1, ...)
+    return input / _clamp_min(norm, eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """cos(x1, x2) = Σ (x1 / max(‖x1‖₂, eps)) · (x2 / max(‖x2‖₂, eps)) along ``dim``.
+
+    The formula of PyTorch's current ``F.cosine_similarity`` documentation: each norm is
+    clamped by eps *separately* (older releases clamped the product ‖x1‖·‖x2‖), and each
+    input is divided by its norm before the product, which keeps the result in [−1, 1].
+    x1 and x2 broadcast to a common shape; ``dim`` is taken in it and removed.
+    """
+    shape = backend.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    dim = normalize_dim(dim, len(shape), "cosine_similarity")
+    unit1 = x1 / _clamp_min(x1.norm(2, dim, keepdim=True), eps)
+    unit2 = x2 / _clamp_min(x2.norm(2, dim, keepdim=True), eps)
+    return (unit1 * unit2).sum(dim)
+
+
+def _check_p(p, op_name: str) -> None:
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= 1:
+        raise ValueError(f"{op_name}: p must be a number >= 1 or inf here, got {p!r} "
+                         "(PyTorch also allows 0 <= p < 1)")
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """d = ‖x1 − x2 + eps‖_p along the last dim (of the broadcast shape), as PyTorch.
+
+    ``eps`` is added to every difference (not to the norm): it keeps the distance of
+    equal vectors away from the norm's kink at 0.
+    """
+    _check_p(p, "pairwise_distance")
+    if x1.ndim == 0 and x2.ndim == 0:
+        raise ValueError("pairwise_distance: expected vectors, got two 0-d tensors")
+    return (x1 - x2 + eps).norm(p, -1, keepdim)
+
+
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows i < j of an ``(N, M)`` input, in the
+    order (0, 1), (0, 2), ..., (1, 2), ...: a vector of N(N − 1)/2 distances.
+    The gradient at a zero distance is 0, as PyTorch's."""
+    _check_p(p, "pdist")
+    if input.ndim != 2:
+        raise ValueError(f"pdist: expected a 2-D input (N, M), got shape {input.shape}")
+    first, second = backend.get_xp(input.device).triu_indices(input.shape[0], 1)  # i < j
+    return (input[first] - input[second]).norm(p, -1)             # (N(N − 1)/2,)
+
+
+# ---------------------------------------------------------------------------------- resampling
+
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resample the spatial dims of ``(N, C, L)`` or ``(N, C, H, W)`` to ``size``, or to
+    ``floor(in · scale_factor)``. PyTorch's coordinate rules, per spatial dim, with
+    ``s = 1/scale_factor`` when a scale factor is given (and not
+    ``recompute_scale_factor``), else ``s = in/out``:
+
+    * ``nearest``: y[j] = x[min(floor(j·s), in − 1)] (s rounded to float32, as PyTorch's
+      CPU kernel, which also copies when out = in and takes j // 2 when out = 2·in);
+    * ``nearest-exact``: y[j] = x[min(floor((j + ½)·s), in − 1)];
+    * ``linear`` (3-D), ``bilinear`` (4-D, linear along H then along W): source
+      position u = s·(j + ½) − ½ clamped at 0 (``align_corners=False``, the default),
+      or u = j·(in − 1)/(out − 1) (``align_corners=True``: the corner pixels' centres
+      line up); i = floor(u), λ = u − i, y[j] = (1 − λ)·x[i] + λ·x[min(i + 1, in − 1)];
+    * ``area``: adaptive average pooling to the output size.
+
+    Gathers and weighted sums, so the gradients are exact: each input position gets
+    the sum of the weights with which outputs read it.
+    """
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode in ("bicubic", "trilinear"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; "
+                                  f"supported modes: {INTERPOLATE_MODES}")
+    if mode not in INTERPOLATE_MODES:
+        raise ValueError(f"interpolate: mode must be one of {INTERPOLATE_MODES}, got {mode!r}")
+    linear = mode in ("linear", "bilinear")
+    if align_corners is not None and not linear:
+        raise ValueError("interpolate: align_corners can only be set with the interpolating "
+                         f"modes linear and bilinear, got mode {mode!r}")
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"interpolate: expected a 3-D (N, C, L) or 4-D (N, C, H, W) "
+                                  f"input, got shape {input.shape}")
+    needed = {"linear": 3, "bilinear": 4}.get(mode, input.ndim)
+    if needed != input.ndim:
+        raise ValueError(f"interpolate: got a {input.ndim}-D input, but {mode} mode needs a "
+                         f"{needed}-D input")
+    out_sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        pool = adaptive_avg_pool1d if input.ndim == 3 else adaptive_avg_pool2d
+        return pool(input, out_sizes if input.ndim == 4 else out_sizes[0])
+    for axis, out_size, scale in zip(range(2, input.ndim), out_sizes, scales):
+        if linear:
+            input = _linear_along(input, axis, out_size, scale, bool(align_corners))
+        else:
+            input = input[_along(axis, _nearest_index(input, axis, out_size, scale, mode))]
+    return input
+
+
+def _output_sizes(x: Tensor, size, scale_factor, recompute_scale_factor) -> tuple:
+    """(the output sizes, the scale factors the coordinates use: None means in/out)."""
+    spatial = x.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor, got "
+                         f"size={size} and scale_factor={scale_factor}")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an "
+                             "explicit size")
+        sizes = (size,) * spatial if isinstance(size, int) else tuple(size)
+        if len(sizes) != spatial:
+            raise ValueError(f"interpolate: size {size} has {len(sizes)} entries, the input of "
+                             f"shape {x.shape} has {spatial} spatial dims")
+        scales = (None,) * spatial
+    else:
+        factors = (scale_factor,) * spatial if isinstance(scale_factor, (int, float)) \
+            else tuple(scale_factor)
+        if len(factors) != spatial:
+            raise ValueError(f"interpolate: scale_factor {scale_factor} has {len(factors)} "
+                             f"entries, the input of shape {x.shape} has {spatial} spatial dims")
+        sizes = tuple(math.floor(n * float(f)) for n, f in zip(x.shape[2:], factors))
+        scales = (None,) * spatial if recompute_scale_factor else tuple(map(float, factors))
+    if any(n < 1 for n in sizes) or any(n < 1 for n in x.shape[2:]):
+        raise ValueError(f"interpolate: input and output sizes must be greater than 0, got "
+                         f"input {x.shape[2:]} and output {sizes}")
+    return tuple(int(n) for n in sizes), scales
+
+
+def _nearest_index(x: Tensor, axis: int, out_size: int, scale_factor, mode: str):
+    """The input index each output index reads along ``axis`` (PyTorch's CPU rule)."""
+    in_size = x.shape[axis]
+    xp = backend.get_xp(x.device)
+    destination = xp.arange(out_size)
+    if mode == "nearest" and out_size == in_size:
+        return destination                                        # a copy
+    if mode == "nearest" and out_size == 2 * in_size:
+        return destination // 2
+    float32 = backend.float32.type                                # PyTorch: float arithmetic
+    step = float32(1 / scale_factor) if scale_factor else float32(in_size) / float32(out_size)
+    position = destination.astype(backend.float32)
+    if mode == "nearest-exact":
+        position = position + float32(0.5)
+    source = xp.floor(position * step).astype(backend.int64)
+    return xp.minimum(source, in_size - 1)
+
+
+def _linear_along(x: Tensor, axis: int, out_size: int, scale_factor,
+                  align_corners: bool) -> Tensor:
+    """Linear interpolation along ``axis``: y[j] = (1 − λ_j)·x[i_j] + λ_j·x[i_j + 1]."""
+    in_size = x.shape[axis]
+    xp = backend.get_xp(x.device)
+    destination = xp.arange(out_size).astype(x.dtype)
+    if align_corners:
+        step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        source = destination * step                               # u = j·(in − 1)/(out − 1)
+    else:
+        step = 1 / scale_factor if scale_factor else in_size / out_size
+        source = xp.maximum((destination + 0.5) * step - 0.5, 0.0)  # u = s(j + ½) − ½, ≥ 0
+    low = xp.floor(source).astype(backend.int64)                  # i
+    high = xp.minimum(low + 1, in_size - 1)                       # i + 1, kept inside
+    weight = (source - low).astype(x.dtype)                       # λ = u − i
+    weight = Tensor(weight.reshape((out_size,) + (1,) * (x.ndim - 1 - axis)), device=x.device)
+    return x[_along(axis, low)] * (1 - weight) + x[_along(axis, high)] * weight
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C·r², H, W) → (*, C, H·r, W·r) with r = ``upscale_factor``:
+    ``y[..., c, h·r + i, w·r + j] = x[..., c·r² + i·r + j, h, w]`` (sub-pixel convolution,
+    Shi et al., 2016). A reshape and a permute, so the gradient is the inverse shuffle."""
+    r = _check_factor(upscale_factor, "pixel_shuffle", "upscale_factor")
+    if input.ndim < 3:
+        raise ValueError(f"pixel_shuffle: expected an input (*, C, H, W), got shape {input.shape}")
+    *batch, channels, height, width = input.shape
+    if channels % (r * r):
+        raise ValueError(f"pixel_shuffle: the channel dim ({channels}) of the input of shape "
+                         f"{input.shape} is not divisible by upscale_factor² = {r * r}")
+    b = len(batch)
+    x = input.reshape(*batch, channels // (r * r), r, r, height, width)  # (*, C, r, r, H, W)
+    x = x.permute(*range(b), b, b + 3, b + 1, b + 4, b + 2)              # (*, C, H, r, W, r)
+    return x.reshape(*batch, channels // (r * r), height * r, width * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H·r, W·r) → (*, C·r², H, W), the inverse of ``pixel_shuffle``:
+    ``y[..., c·r² + i·r + j, h, w] = x[..., c, h·r + i, w·r + j]``."""
+    r = _check_factor(downscale_factor, "pixel_unshuffle", "downscale_factor")
+    if input.ndim < 3:
+        raise ValueError(f"pixel_unshuffle: expected an input (*, C, H, W), got shape "
+                         f"{input.shape}")
+    *batch, channels, height, width = input.shape
+    if height % r or width % r:
+        raise ValueError(f"pixel_unshuffle: height {height} and width {width} of the input of "
+                         f"shape {input.shape} must be divisible by downscale_factor {r}")
+    b = len(batch)
+    x = input.reshape(*batch, channels, height // r, r, width // r, r)  # (*, C, H, r, W, r)
+    x = x.permute(*range(b), b, b + 2, b + 4, b + 1, b + 3)             # (*, C, r, r, H, W)
+    return x.reshape(*batch, channels * r * r, height // r, width // r)
+
+
+def _check_factor(factor, op_name: str, name: str) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"{op_name}: {name} must be a positive integer, got {factor!r}")
+    return factor
+
+
+# ------------------------------------------------------------------------------------- dropout
+
+def _check_probability(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _drop_channels(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+    """x · mask / (1 − p), one keep-or-drop draw per entry of ``mask_shape`` (size 1 on the
+    spatial dims, so a whole channel is kept or zeroed together)."""
+    if p == 1.0:
+        return x * 0.0
+    keep = backend.random_uniform(mask_shape, x.dtype, x.device) >= p  # (N, C, 1, ...)
+    mask = keep.astype(x.dtype) / (1 - p)
+    return x * Tensor(mask, device=x.device)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Channel dropout for ``(N, C, L)`` or unbatched ``(C, L)``: each channel is zeroed as a
+    whole with probability p, the others scaled by 1/(1 − p) (E[y] = x); evaluation is the
+    identity. For feature maps whose neighbours are correlated, where dropping single
+    elements regularises little (Tompson et al., 2015). ``inplace``: as ``F.dropout``."""
+    _check_probability(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
+                           f"shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        return write_back(input, dropout1d, p, training)
+    return _drop_channels(input, p, input.shape[:-1] + (1,))  # (N, C, 1) or (C, 1)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Channel dropout for ``(N, C, H, W)``: each channel map zeroed as a whole with
+    probability p, the others scaled by 1/(1 − p); evaluation is the identity.
+
+    A 3-D input is read as ``(N, C, L)`` (channel-wise 1-D dropout) with a warning, as
+    PyTorch does today. ``inplace``: as ``F.dropout``."""
+    _check_probability(p)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 4-D (N, C, H, W) input (or 3-D (N, C, L)), "
+                         f"got shape {input.shape}")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: received a 3-D input and assuming channel-wise 1-D dropout: "
+                      "the input is read as (N, C, L); use dropout1d for that", stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        return write_back(input, dropout2d, p, training)
+    return _drop_channels(input, p, input.shape[:2] + (1,) * (input.ndim - 2))  # (N, C, 1, 1)
+
+
+SELU_NEGATIVE_LIMIT = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                  inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks (Klambauer et al., 2017): keeps zero mean and unit
+    variance. A dropped element is set to SELU's negative limit −α' (α' = λα ≈ 1.7581),
+    not 0, and everything is then mapped by the affine y ↦ a·y + b that restores the
+    mean and variance of a standardised input::
+
+        a = 1 / √((α'²·p + 1)(1 − p))        b = a·α'·p
+        y = a·x + b where kept,   y = −a·α' + b where dropped
+
+    Note ``training=False`` by default, as PyTorch's ``F.alpha_dropout``. Evaluation is
+    the identity; p = 1 gives zeros (as PyTorch). ``inplace``: as ``F.dropout``.
+    """
+    _check_probability(p)
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        return write_back(input, alpha_dropout, p, training)
+    if p == 1.0:
+        return input * 0.0
+    alpha = SELU_NEGATIVE_LIMIT
+    a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    b = a * alpha * p
+    keep = backend.random_uniform(input.shape, input.dtype, input.device) >= p
+    kept_or_limit = tg.where(Tensor(keep, device=input.device), input, -alpha)
+    return a * kept_or_limit + b
+
+
+# --------------------------------------------------------------------------- bilinear, norms
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None
+             ) -> Tensor:
+    """y_k = x1ᵀ W_k x2 + b_k = Σ_ij x1_i W_kij x2_j + b_k.
+
+    Shapes: x1 ``(*, in1)``, x2 ``(*, in2)`` with the same leading dims, W
+    ``(out, in1, in2)``, b ``(out,)`` → y ``(*, out)``. Computed as one matrix product
+    (x1 times W laid out as in1 × (out·in2)) and a sum against x2.
+    """
+    if weight.ndim != 3:
+        raise ValueError(f"bilinear: weight must be 3-D (out, in1, in2), got {weight.shape}")
+    out_features, in1, in2 = weight.shape
+    if input1.ndim < 1 or input2.ndim < 1 or input1.shape[-1] != in1 \
+            or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise ValueError(f"bilinear: inputs (*, {in1}) and (*, {in2}) with the same leading "
+                         f"dims expected for a weight of shape {weight.shape}, got "
+                         f"{input1.shape} and {input2.shape}")
+    if bias is not None and bias.shape != (out_features,):
+        raise ValueError(f"bilinear: bias must have shape ({out_features},), got {bias.shape}")
+    batch = input1.shape[:-1]
+    count = math.prod(batch)
+    x1 = input1.reshape(count, in1)                                            # (B, in1)
+    x2 = input2.reshape(count, 1, in2)                                         # (B, 1, in2)
+    weight_matrix = weight.permute(1, 0, 2).reshape(in1, out_features * in2)   # (in1, out·in2)
+    mixed = (x1 @ weight_matrix).reshape(count, out_features, in2)  # Σ_i x1_i W_kij: (B, out, in2)
+    y = (mixed * x2).sum(-1)                                                   # (B, out)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*batch, out_features)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial dims: ``(N, C, *)``::
+
+        μ_nc = mean(x_nc)    σ²_nc = mean((x_nc − μ_nc)²)    (biased, over the * dims)
+        y = (x − μ_nc) / √(σ²_nc + eps) · γ_c + β_c
+
+    Style transfer's normalisation (Ulyanov et al., 2016): each image's contrast is
+    removed on its own. With running buffers and ``use_input_stats``, they are updated
+    in place with the statistics averaged over the batch, as PyTorch::
+
+        running_mean ← (1 − momentum)·running_mean + momentum·mean_n(μ_nc)
+        running_var  ← (1 − momentum)·running_var  + momentum·mean_n(σ²_nc·m/(m − 1))
+
+    (m values per channel); ``use_input_stats=False`` normalises with the running ones.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input (N, C, *) with spatial dims, got "
+                         f"shape {input.shape}")
+    channels = input.shape[1]
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)           # (1, C, 1, ...)
+    if use_input_stats:
+        count = math.prod(input.shape[2:])
+        if count <= 1:
+            raise ValueError(f"instance_norm: expected more than 1 spatial element when "
+                             f"training, got input of shape {input.shape}")
+        dims = tuple(range(2, input.ndim))
+        mean = input.mean(dim=dims, keepdim=True)                   # (N, C, 1, ...)
+        centered = input - mean
+        var = (centered * centered).mean(dim=dims, keepdim=True)   # biased
+        if running_mean is not None:
+            _update_running(running_mean, mean.detach().mean(0), momentum)
+        if running_var is not None:
+            unbiased = var.detach() * (count / (count - 1))
+            _update_running(running_var, unbiased.mean(0), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when "
+                             "use_input_stats=False")
+        mean = running_mean.reshape(stat_shape)
+        var = running_var.reshape(stat_shape)
+        centered = input - mean
+    x_hat = centered / (var + eps).sqrt()
+    return _affine(x_hat, weight, bias, stat_shape)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """Local response normalisation across channels (AlexNet, Krizhevsky et al., 2012)::
+
+        y_c = x_c / (k + α/n · Σ_{c' = c − ⌊n/2⌋}^{c + ⌊(n − 1)/2⌋} x_{c'}²)^β
+
+    with n = ``size``; channels outside [0, C) count as 0 (the sum is still divided by
+    n, as PyTorch's average pooling over zero padding). Input ``(N, C, *)``.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: expected a 3-D or higher input (N, C, *), got "
+                         f"shape {input.shape}")
+    if input.data.size == 0:
+        return input
+    channels = input.shape[1]
+    squares = input * input                                                # (N, C, *)
+    padding = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)
+    padded = pad(squares, padding)                                         # (N, C + n − 1, *)
+    window = padded[:, 0:channels]
+    for shift in range(1, size):
+        window = window + padded[:, shift:shift + channels]                # Σ over n channels
+    return input / (k + alpha / size * window) ** beta

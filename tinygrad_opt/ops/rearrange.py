@@ -1,11 +1,882 @@
-"""Rearranging and selecting: PyTorch's Tensor methods built on indexing (placeholder)."""
+"""Rearranging and selecting under PyTorch's names: flip, roll, repeat, diagonal, scatter, ...
+
+Read after ``ops/shape.py`` and ``ops/indexing.py``: nothing here has a backward of
+its own. Each function is a composition of the core ops, so its gradient is theirs,
+exact, and differentiable again (``gradgradcheck`` passes):
+
+* ``flip``, ``narrow``, ``unbind``, ``index_select``, ``take``, ``diagonal``,
+  ``repeat_interleave``, ``masked_select``: indexing ``x[...]``, whose backward puts
+  the gradient back where the elements came from (a scatter-add: an element picked
+  twice gets both gradients);
+* ``repeat``, ``tile``, ``meshgrid``: a reshape, then ``broadcast_to`` (broadcast
+  forward = sum backward: every copy's gradient sums back to its source);
+* ``roll`` and ``diff``: slices, joined by ``cat`` or subtracted;
+* ``scatter``, ``index_fill``, ``masked_scatter``: a clone of ``x`` written with
+  ``out[i] = v``, recorded as ``SetItem``: the overwritten places of ``x`` get a
+  gradient of 0, the written values get the gradient of the places they went to;
+* ``scatter_add``, ``index_add``, ``diag``, ``diag_embed``: ``x + IndexAdd(src)``, the
+  scatter-add as an op, whose backward gathers the gradient back to ``src``.
+
+What has no gradient (``nonzero``, ``unique``, ``tril_indices``, ...) returns integer
+tensors that never require grad. The in-place random fills (``uniform_``,
+``normal_``, ``bernoulli_``) draw from the generator that ``tg.manual_seed`` seeds
+and write like ``x[...] = samples``.
+
+Each function is ``tg.<name>(input, ...)`` where PyTorch has ``torch.<name>``, and,
+through ``RearrangeMethods``, the Tensor method ``input.<name>(...)``; ``repeat``, the
+``new_*`` factories and the in-place methods are Tensor methods only, as in PyTorch.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.ops.elementwise import constant
+from tinygrad_opt.ops.indexing import IndexAdd
+from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, permute, stack, transpose
+
+import tinygrad_opt.tensor as tensor_module
+
+__all__: list = [
+    "tile", "flip", "fliplr", "flipud", "roll", "narrow", "unbind",
+    "movedim", "moveaxis", "swapaxes", "swapdims",
+    "index_select", "masked_select", "take", "take_along_dim", "nonzero", "argwhere",
+    "unique", "repeat_interleave", "diagonal", "diag", "diag_embed", "trace",
+    "scatter", "scatter_add", "index_add", "index_fill", "masked_scatter",
+    "diff", "meshgrid", "cartesian_prod", "tril_indices", "triu_indices",
+]
+
+
+# --- checks shared by the functions ---
+
+def _tensor(input, name: str):
+    """``input``, checked to be a Tensor."""
+    if not isinstance(input, tensor_module.Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(input).__name__}")
+    return input
+
+
+def _integer_tensor(index, x, name: str, what: str = "index"):
+    """``index``, checked to be an integer Tensor on ``x``'s device (as PyTorch, which
+    takes no Python lists here)."""
+    if not isinstance(index, tensor_module.Tensor) or index.dtype.kind not in "iu":
+        got = getattr(index, "dtype", type(index).__name__)
+        raise TypeError(f"{name}: {what} must be an integer tensor, got {got}")
+    if index.device != x.device:
+        raise RuntimeError(f"{name}: {what} is on '{index.device}' but the tensor is on "
+                           f"'{x.device}'")
+    return index
+
+
+def _bool_tensor(mask, x, name: str):
+    """``mask``, checked to be a bool Tensor on ``x``'s device."""
+    if not isinstance(mask, tensor_module.Tensor) or mask.dtype != backend.bool_:
+        got = getattr(mask, "dtype", type(mask).__name__)
+        raise TypeError(f"{name}: the mask must be a bool tensor, got {got}")
+    if mask.device != x.device:
+        raise RuntimeError(f"{name}: the mask is on '{mask.device}' but the tensor is on "
+                           f"'{x.device}'")
+    return mask
+
+
+def _check_range(index, size: int, name: str, where: str, negative: bool = False) -> None:
+    """Raise an IndexError naming ``name`` and ``where`` (what is indexed) unless every
+    entry of the array ``index`` lies in [0, size), or in [-size, size) with ``negative``.
+    It reads the minimum and the maximum with ``.item()``: an explicit host copy."""
+    if index.size == 0:
+        return
+    low, high = index.min().item(), index.max().item()
+    lowest = -size if negative else 0
+    if low < lowest or high >= size:
+        bad = low if low < lowest else high
+        raise IndexError(f"{name}: index {bad} is out of range for {where}")
+
+
+def _check_same_dtype(x, other, name: str, what: str) -> None:
+    """PyTorch's scatter ops write ``other`` into ``x`` only in ``x``'s own dtype."""
+    if other.dtype != x.dtype:
+        raise TypeError(f"{name}: {what} has dtype {other.dtype} but the tensor has "
+                        f"{x.dtype}; cast one of them first")
+
+
+def _sizes(args: tuple, name: str) -> tuple:
+    """``(2, 3)`` from ``f(2, 3)`` and from ``f((2, 3))``, checked to be ints."""
+    sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    if not all(isinstance(size, int) and not isinstance(size, bool) for size in sizes):
+        raise TypeError(f"{name}: expected ints, got {sizes}")
+    return sizes
+
+
+def _along(dim: int, part, ndim: int) -> tuple:
+    """The index ``x[:, ..., part, ...]`` with ``part`` at position ``dim``."""
+    return (slice(None),) * dim + (part,) + (slice(None),) * (ndim - dim - 1)
+
+
+def _size_of(x, dim: int) -> int:
+    """The size of dim ``dim`` (a 0-d tensor counts as one element along dim 0)."""
+    return x.shape[dim] if x.ndim else 1
+
+
+def _dim_of(x, dim: int) -> str:
+    """``dim 1 of size 3 (shape (2, 3))``, for the errors."""
+    return f"dim {dim} of size {_size_of(x, dim)} (shape {x.shape})"
+
+
+def _new_memory(result, x):
+    """``result``, cloned if it still looks into ``x``'s memory: PyTorch's flip, roll and
+    repeat return new memory, so a later write into the result never reaches ``x``."""
+    if backend.memory_owner(result.data) is backend.memory_owner(x.data):
+        return result.clone()
+    return result
+
+
+# --- repeating, flipping, rolling ---
+
+def repeat(x, *sizes):
+    """``x`` repeated ``sizes[i]`` times along dim i (PyTorch's ``Tensor.repeat``, NumPy's
+    ``tile``): y[a·n + i] = x[i] along each dim of size n. ``x`` first gets leading size-1
+    dims up to ``len(sizes)``; then each dim n becomes (repeats, n) by broadcasting and
+    the two merge into one: the gradient of every copy sums back to ``x``."""
+    sizes = _sizes(sizes, "repeat")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeats {sizes} for a tensor of {x.ndim} dims "
+                         f"(shape {x.shape}): give at least one per dim")
+    if any(size < 0 for size in sizes):
+        raise ValueError(f"repeat: repeats must be non-negative, got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    paired = x.reshape([size for n in shape for size in (1, n)])          # (1, n0, 1, n1, ...)
+    copies = broadcast_to(paired, [size for pair in zip(sizes, shape) for size in pair])
+    merged = copies.reshape([count * n for count, n in zip(sizes, shape)])  # (r0·n0, ...)
+    return _new_memory(merged, x)
+
+
+def tile(input, dims):
+    """``input`` repeated ``dims[i]`` times along dim i; with fewer ``dims`` than dims,
+    leading 1s are assumed (``tile(x, (2,))`` repeats the last dim): ``repeat``."""
+    dims = _sizes((dims,) if isinstance(dims, int) else (dims,), "tile")
+    return repeat(input, *((1,) * (input.ndim - len(dims)) + dims))
+
+
+def flip(input, dims):
+    """``input`` with the order of its elements reversed along each dim in ``dims``:
+    y[i] = x[n − 1 − i]. An indexing with step −1, so the gradient is flipped back."""
+    _tensor(input, "flip")
+    dims = _sizes((dims,) if isinstance(dims, int) else (dims,), "flip")
+    dims = [normalize_dim(dim, input.ndim, "flip") for dim in dims]
+    for dim in dims:
+        if dims.count(dim) > 1:
+            raise ValueError(f"flip: dim {dim} appears more than once in the dims {dims}")
+    if input.ndim == 0:
+        return input.clone()
+    index = tuple(slice(None, None, -1) if dim in dims else slice(None)
+                  for dim in range(input.ndim))
+    return _new_memory(input[index], input)
+
+
+def fliplr(input):
+    """``input`` flipped left-right: ``flip(input, [1])`` (at least 2 dims)."""
+    if _tensor(input, "fliplr").ndim < 2:
+        raise ValueError(f"fliplr: expected a tensor with at least 2 dims, got shape "
+                         f"{input.shape}")
+    return flip(input, [1])
+
+
+def flipud(input):
+    """``input`` flipped up-down: ``flip(input, [0])`` (at least 1 dim)."""
+    if _tensor(input, "flipud").ndim < 1:
+        raise ValueError("flipud: expected a tensor with at least 1 dim, got a 0-d tensor")
+    return flip(input, [0])
+
+
+def roll(input, shifts, dims=None):
+    """``input`` rolled by ``shifts`` places along ``dims``: y[(i + s) mod n] = x[i], the
+    elements pushed out at the end come back at the start. Without ``dims`` the tensor is
+    rolled as if flattened. Each roll is ``cat([x[n−s:], x[:n−s]])``: the gradient is
+    rolled back."""
+    _tensor(input, "roll")
+    shifts = _sizes((shifts,) if isinstance(shifts, int) else (shifts,), "roll")
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: without dims give one shift, got {shifts}")
+        return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
+    dims = _sizes((dims,) if isinstance(dims, int) else (dims,), "roll")
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    result = input
+    for shift, dim in zip(shifts, dims):
+        dim = normalize_dim(dim, input.ndim, "roll")
+        n = _size_of(input, dim)
+        if input.ndim == 0 or n == 0 or shift % n == 0:
+            continue
+        kept = n - shift % n  # the first `kept` elements move to the end
+        head = result[_along(dim, slice(kept, None), input.ndim)]
+        tail = result[_along(dim, slice(0, kept), input.ndim)]
+        result = cat([head, tail], dim)
+    return _new_memory(result, input)
+
+
+def repeat_interleave(input, repeats, dim=None, *, output_size=None):
+    """Each element of ``input`` repeated ``repeats`` times along ``dim`` (flattened when
+    ``dim`` is None): [a, b] → [a, a, b, b]. ``repeats`` is an int or a 1-D integer tensor
+    of one count per element. An ``index_select`` with each index repeated, so each copy's
+    gradient adds up in its source."""
+    _tensor(input, "repeat_interleave")
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    dim = normalize_dim(dim, input.ndim, "repeat_interleave")
+    n = _size_of(input, dim)
+    if isinstance(repeats, tensor_module.Tensor):
+        counts = _integer_tensor(repeats, input, "repeat_interleave", "repeats").data
+        if counts.ndim > 1 or counts.size not in (1, n):
+            raise ValueError(f"repeat_interleave: repeats of shape {repeats.shape} for dim "
+                             f"{dim} of size {n}: give one count, or one per element")
+        counts = backend.to_host(counts).reshape(-1).tolist()  # (CuPy's repeat takes lists)
+        lowest = min(counts, default=0)
+        counts = counts if len(counts) == n else counts[0]
+    else:
+        counts = lowest = _sizes((repeats,), "repeat_interleave")[0]
+    if lowest < 0:
+        raise ValueError(f"repeat_interleave: repeats must be non-negative, got {lowest}")
+    xp = backend.xp_of(input.data)
+    index = xp.repeat(xp.arange(n), counts)
+    if output_size is not None and output_size != index.shape[0]:
+        raise ValueError(f"repeat_interleave: output_size {output_size} but the repeats give "
+                         f"{index.shape[0]}")
+    return input.reshape(1)[index] if input.ndim == 0 else input[_along(dim, index, input.ndim)]
+
+
+# --- views under other names ---
+
+def narrow(input, dim: int, start: int, length: int):
+    """``length`` elements of ``input`` along ``dim`` from ``start`` on (a negative start
+    counts from the end): ``x[..., start:start + length, ...]``, a view."""
+    dim = normalize_dim(dim, _tensor(input, "narrow").ndim, "narrow")
+    size = _size_of(input, dim)
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size}")
+    start = start + size if start < 0 else start
+    if length < 0 or start + length > size:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds the size "
+                         f"{size} of dim {dim} (shape {input.shape})")
+    return input[_along(dim, slice(start, start + length), input.ndim)]
+
+
+def unbind(input, dim: int = 0) -> tuple:
+    """The slices of ``input`` along ``dim``, a tuple of views without that dim."""
+    if _tensor(input, "unbind").ndim == 0:
+        raise IndexError("unbind: a 0-d tensor has no dim to unbind")
+    dim = normalize_dim(dim, input.ndim, "unbind")
+    return tuple(input[_along(dim, i, input.ndim)] for i in range(input.shape[dim]))
+
+
+def movedim(input, source, destination):
+    """``input`` with its dims ``source`` moved to the positions ``destination`` (ints or
+    sequences); the other dims keep their order: a ``permute``."""
+    _tensor(input, "movedim")
+    source = _sizes((source,) if isinstance(source, int) else (source,), "movedim")
+    destination = _sizes((destination,) if isinstance(destination, int) else (destination,),
+                         "movedim")
+    if len(source) != len(destination):
+        raise ValueError(f"movedim: source {source} and destination {destination} must have "
+                         "the same length")
+    source = [normalize_dim(dim, input.ndim, "movedim") for dim in source]
+    destination = [normalize_dim(dim, input.ndim, "movedim") for dim in destination]
+    if len(set(source)) < len(source) or len(set(destination)) < len(destination):
+        raise ValueError(f"movedim: repeated dim in source {source} or destination "
+                         f"{destination}")
+    order = [None] * input.ndim
+    for from_dim, to_dim in zip(source, destination):
+        order[to_dim] = from_dim
+    rest = iter(dim for dim in range(input.ndim) if dim not in source)
+    return permute(input, [next(rest) if dim is None else dim for dim in order])
+
+
+moveaxis = movedim
+
+
+def swapaxes(input, axis0: int, axis1: int):
+    """``input`` with dims ``axis0`` and ``axis1`` exchanged: ``transpose``."""
+    return transpose(_tensor(input, "swapaxes"), axis0, axis1)
+
+
+def swapdims(input, dim0: int, dim1: int):
+    """``input`` with dims ``dim0`` and ``dim1`` exchanged: ``transpose``."""
+    return transpose(_tensor(input, "swapdims"), dim0, dim1)
+
+
+# --- selecting ---
+
+def index_select(input, dim: int, index):
+    """The entries of ``input`` at positions ``index`` (a 1-D integer tensor, repeats
+    allowed) along ``dim``: y[..., i, ...] = x[..., index[i], ...]. An indexing: the
+    gradient of each pick is added back at its source."""
+    index = _integer_tensor(index, _tensor(input, "index_select"), "index_select")
+    if index.ndim > 1:
+        raise ValueError(f"index_select: index must be 0-d or 1-D, got shape {index.shape}")
+    dim = normalize_dim(dim, input.ndim, "index_select")
+    _check_range(index.data, _size_of(input, dim), "index_select", _dim_of(input, dim))
+    if input.ndim == 0:
+        if index.data.size != 1:
+            raise ValueError("index_select: a 0-d tensor takes one index")
+        return input.reshape(1)[index.data.reshape(1)].reshape(())
+    return input[_along(dim, index.data.reshape(-1), input.ndim)]
+
+
+def masked_select(input, mask):
+    """The entries of ``input`` where ``mask`` (a bool tensor) is True, in a 1-D tensor;
+    the two are broadcast together first (the gradient of ``input`` sums back)."""
+    mask = _bool_tensor(mask, _tensor(input, "masked_select"), "masked_select")
+    try:
+        shape = backend.broadcast_shapes(input.shape, mask.shape)
+    except ValueError:
+        raise ValueError(f"masked_select: the mask of shape {mask.shape} does not broadcast "
+                         f"with the tensor of shape {input.shape}") from None
+    xp = backend.xp_of(input.data)
+    return broadcast_to(input, shape)[xp.broadcast_to(mask.data, shape)]
+
+
+def take(input, index):
+    """The entries of ``input`` read as a flattened 1-D tensor, at ``index`` (an integer
+    tensor of any shape, which the result takes; negative indices count from the end)."""
+    index = _integer_tensor(index, _tensor(input, "take"), "take")
+    count = input.data.size
+    _check_range(index.data, count, "take", f"a tensor of {count} elements", negative=True)
+    return input.reshape(-1)[index.data]
+
+
+def take_along_dim(input, indices, dim=None):
+    """``gather`` after broadcasting ``input`` and ``indices`` together outside ``dim``
+    (NumPy's ``take_along_axis``): y[i][j] = x[indices[i][j]][j] for ``dim=0``. Without
+    ``dim``, both are flattened: ``input.flatten()[indices.flatten()]``."""
+    indices = _integer_tensor(indices, _tensor(input, "take_along_dim"), "take_along_dim",
+                              "indices")
+    if dim is None:
+        _check_range(indices.data, input.data.size, "take_along_dim",
+                     f"a flattened tensor of {input.data.size} elements")
+        return input.reshape(-1)[indices.data.reshape(-1)]
+    if indices.ndim != input.ndim:
+        raise ValueError(f"take_along_dim: indices have {indices.ndim} dims but the tensor has "
+                         f"{input.ndim} (shapes {indices.shape} and {input.shape})")
+    dim = normalize_dim(dim, input.ndim, "take_along_dim")
+    _check_range(indices.data, _size_of(input, dim), "take_along_dim", _dim_of(input, dim))
+    if input.ndim == 0:
+        return input.clone()
+    outside = list(input.shape)
+    outside[dim] = indices.shape[dim]  # the sizes must agree everywhere but along dim
+    try:
+        shape = list(backend.broadcast_shapes(tuple(outside), indices.shape))
+    except ValueError:
+        raise ValueError(f"take_along_dim: indices of shape {indices.shape} do not broadcast "
+                         f"with the tensor of shape {input.shape} outside dim {dim}") from None
+    picks = constant(backend.xp_of(indices.data).broadcast_to(indices.data, tuple(shape)))
+    shape[dim] = input.shape[dim]
+    return broadcast_to(input, tuple(shape)).gather(dim, picks)
+
+
+def nonzero(input, *, as_tuple: bool = False):
+    """The positions of the nonzero entries, in row-major order: an int64 tensor of shape
+    (count, ndim) whose row k is the index of the k-th one, or with ``as_tuple`` one 1-D
+    tensor per dim (what ``x[...]`` takes). No gradient."""
+    data = _tensor(input, "nonzero").data
+    xp = backend.xp_of(data)
+    if input.ndim == 0:  # as PyTorch: a 0-d tensor is one element at position 0
+        found = xp.nonzero(data.reshape(1))[0].astype(backend.int64)
+        if as_tuple:
+            return (constant(found),)
+        return constant(xp.zeros((found.shape[0], 0), dtype=backend.int64))
+    positions = [part.astype(backend.int64) for part in xp.nonzero(data)]
+    if as_tuple:
+        return tuple(constant(part) for part in positions)
+    return constant(xp.stack(positions, axis=1))
+
+
+def argwhere(input):
+    """The positions of the nonzero entries, an int64 tensor of shape (count, ndim):
+    ``nonzero(input)``."""
+    return nonzero(_tensor(input, "argwhere"))
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    """The distinct values of ``input`` (flattened), in ascending order (also for
+    ``sorted=False``, where PyTorch leaves the order open); with ``return_inverse`` also
+    the int64 tensor, of ``input``'s shape, of each entry's position among them, with
+    ``return_counts`` how often each occurs. No gradient (PyTorch has none either)."""
+    _tensor(input, "unique")
+    if dim is not None:
+        raise NotImplementedError(f"unique: dim={dim} (unique slices along a dim) is not "
+                                  "supported here; only dim=None, the unique elements")
+    xp = backend.xp_of(input.data)
+    values, inverse, counts = xp.unique(input.data.reshape(-1), return_inverse=True,
+                                        return_counts=True)
+    results = [constant(values)]
+    if return_inverse:
+        results.append(constant(inverse.reshape(input.shape).astype(backend.int64)))
+    if return_counts:
+        results.append(constant(counts.astype(backend.int64)))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+# --- diagonals ---
+
+def _diagonal_positions(xp, rows: int, columns: int, offset: int):
+    """The (row, column) positions of diagonal ``offset`` of a rows × columns matrix
+    (above the main one for offset > 0): two int64 arrays."""
+    first_row, first_column = max(-offset, 0), max(offset, 0)
+    length = max(0, min(rows - first_row, columns - first_column))
+    steps = xp.arange(length, dtype=backend.int64)
+    return steps + first_row, steps + first_column
+
+
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
+    """The diagonal ``offset`` of the matrices in dims ``dim1``, ``dim2`` of ``input``:
+    y[..., k] = x[k + max(−offset, 0), k + max(offset, 0)], the diagonal as the last dim.
+    An indexing with two position arrays, so the gradient lands on the diagonal."""
+    if _tensor(input, "diagonal").ndim < 2:
+        raise ValueError(f"diagonal: expected a tensor with at least 2 dims, got shape "
+                         f"{input.shape}")
+    dim1 = normalize_dim(dim1, input.ndim, "diagonal")
+    dim2 = normalize_dim(dim2, input.ndim, "diagonal")
+    if dim1 == dim2:
+        raise ValueError(f"diagonal: dim1 and dim2 are the same dim {dim1}")
+    others = [dim for dim in range(input.ndim) if dim not in (dim1, dim2)]
+    moved = permute(input, others + [dim1, dim2])  # (..., rows, columns)
+    rows, columns = _diagonal_positions(backend.xp_of(input.data), input.shape[dim1],
+                                        input.shape[dim2], offset)
+    return moved[(slice(None),) * len(others) + (rows, columns)]
+
+
+def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1):
+    """Matrices with the last dim of ``input`` on their diagonal ``offset`` and zeros
+    elsewhere, in the new dims ``dim1``, ``dim2`` of the result: (..., n) → (..., m, m),
+    m = n + |offset|. An ``IndexAdd`` of ``input`` into zeros: its gradient is the
+    diagonal of the output's gradient."""
+    if _tensor(input, "diag_embed").ndim < 1:
+        raise ValueError("diag_embed: expected a tensor with at least 1 dim, got a 0-d tensor")
+    dim1 = normalize_dim(dim1, input.ndim + 1, "diag_embed")
+    dim2 = normalize_dim(dim2, input.ndim + 1, "diag_embed")
+    if dim1 == dim2:
+        raise ValueError(f"diag_embed: dim1 and dim2 are the same dim {dim1}")
+    size = input.shape[-1] + abs(offset)
+    rows, columns = _diagonal_positions(backend.xp_of(input.data), size, size, offset)
+    index = (slice(None),) * (input.ndim - 1) + (rows, columns)
+    matrices = IndexAdd.apply(input, index=index, shape=input.shape[:-1] + (size, size))
+    return movedim(matrices, (-2, -1), (dim1, dim2))
+
+
+_diagonal_of = diagonal  # (inside diag, the name `diagonal` is its argument)
+
+
+def diag(input, diagonal: int = 0):
+    """A 1-D ``input``: the square matrix with it on diagonal ``diagonal`` (``diag_embed``);
+    a 2-D ``input``: its diagonal ``diagonal``, a 1-D tensor (``diagonal``)."""
+    if _tensor(input, "diag").ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return _diagonal_of(input, diagonal)
+    raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {input.shape}")
+
+
+def trace(input):
+    """The sum of the main diagonal of a matrix: Σ_i x[i, i]."""
+    if _tensor(input, "trace").ndim != 2:
+        raise ValueError(f"trace: expected a matrix (2 dims), got shape {input.shape}")
+    return diagonal(input).sum()
+
+
+# --- scattering: out-of-place writes ---
+
+def _scatter_index(index, dim: int) -> tuple:
+    """The index that sends entry [i][j][k] of ``index`` (an array) to
+    out[index[i][j][k]][j][k] for ``dim=0`` (and so on): ``index`` at ``dim``, each entry's
+    own position along the other dims (a copy of ``index``: the op keeps it)."""
+    xp = backend.xp_of(index)
+    grids = xp.ix_(*(xp.arange(size) for size in index.shape))
+    return tuple(index.copy() if axis == dim else grid for axis, grid in enumerate(grids))
+
+
+def _scatter_arguments(x, dim, index, src, name: str) -> tuple:
+    """``(full index, the part of src that is written)``, checked with PyTorch's rules: index,
+    x and src have the same number of dims; index is no larger than src along any dim and
+    no larger than x outside ``dim``; its entries lie in [0, size of x along ``dim``)."""
+    index = _integer_tensor(index, _tensor(x, name), name)
+    dim = normalize_dim(dim, x.ndim, name)
+    tensors = [("the tensor", x)]
+    if isinstance(src, tensor_module.Tensor):
+        _check_same_dtype(x, src, name, "src")
+        tensors.append(("src", src))
+    for what, tensor in tensors:
+        if tensor.ndim != index.ndim:
+            raise ValueError(f"{name}: index has {index.ndim} dims but {what} has "
+                             f"{tensor.ndim} (shapes {index.shape} and {tensor.shape})")
+        for axis, (wanted, size) in enumerate(zip(index.shape, tensor.shape)):
+            if wanted > size and (axis != dim or tensor is not x):
+                raise ValueError(f"{name}: index of shape {index.shape} is larger than "
+                                 f"{what} of shape {tensor.shape} at dim {axis}")
+    _check_range(index.data, _size_of(x, dim), name, _dim_of(x, dim))
+    if isinstance(src, tensor_module.Tensor):
+        src = src[tuple(slice(0, size) for size in index.shape)]  # the part index covers
+    return _scatter_index(index.data, dim), src
+
+
+def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
+    """``input`` with ``src`` written where ``index`` points along ``dim``:
+    out[index[i][j]][j] = src[i][j] for ``dim=0`` (and so on), ``src`` a tensor or a number
+    (also given as ``value=``). ``out = input.clone(); out[...] = src``: the gradient of
+    ``input`` is 0 at the overwritten places, that of ``src`` is gathered from the places
+    it was written to. With repeated places the last write wins (PyTorch leaves it open)."""
+    if reduce is not None:
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported here; use "
+                                  "scatter_add for 'add'")
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give either src (a tensor or a number) or value")
+    src = value if src is None else src
+    full_index, src = _scatter_arguments(input, dim, index, src, "scatter")
+    out = input.clone()
+    out[full_index] = src
+    return out
+
+
+def scatter_add(input, dim: int, index, src):
+    """``input`` plus ``src`` added where ``index`` points along ``dim``:
+    out[index[i][j]][j] += src[i][j] for ``dim=0``, repeats adding up. ``input + IndexAdd``:
+    the gradient of ``input`` passes through, that of ``src`` is gathered back."""
+    if not isinstance(src, tensor_module.Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    full_index, src = _scatter_arguments(input, dim, index, src, "scatter_add")
+    return input + IndexAdd.apply(src, index=full_index, shape=input.shape)
+
+
+def index_add(input, dim: int, index, source, *, alpha=1):
+    """``input`` with ``alpha · source[..., i, ...]`` added to ``input[..., index[i], ...]``
+    along ``dim``, repeats adding up. ``source`` has ``input``'s shape except along
+    ``dim``, where it has one slice per index. ``input + IndexAdd``, as ``scatter_add``."""
+    index = _integer_tensor(index, _tensor(input, "index_add"), "index_add")
+    if index.ndim > 1:
+        raise ValueError(f"index_add: index must be 0-d or 1-D, got shape {index.shape}")
+    if input.ndim == 0:  # as one element along dim 0
+        return index_add(input.reshape(1), dim, index, source.reshape(-1), alpha=alpha)[0]
+    dim = normalize_dim(dim, input.ndim, "index_add")
+    _check_same_dtype(input, _tensor(source, "index_add"), "index_add", "source")
+    wanted = input.shape[:dim] + (index.data.size,) + input.shape[dim + 1:]
+    if source.shape != wanted and not (source.ndim == 0 and wanted == (1,)):
+        raise ValueError(f"index_add: source of shape {source.shape} for index of shape "
+                         f"{index.shape} into shape {input.shape} along dim {dim}: expected "
+                         f"{wanted}")
+    _check_range(index.data, _size_of(input, dim), "index_add", _dim_of(input, dim))
+    scaled = (source if alpha == 1 else source * alpha).reshape(wanted)
+    positions = _along(dim, index.data.reshape(-1).copy(), input.ndim)
+    return input + IndexAdd.apply(scaled, index=positions, shape=input.shape)
+
+
+def index_fill(input, dim: int, index, value):
+    """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or
+    a 0-d tensor, which gets the gradient of all of them); the gradient of ``input`` is 0
+    there: ``out = input.clone(); out[..., index, ...] = value``."""
+    index = _integer_tensor(index, _tensor(input, "index_fill"), "index_fill")
+    if index.ndim > 1:
+        raise ValueError(f"index_fill: index must be 0-d or 1-D, got shape {index.shape}")
+    if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
+        raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{getattr(value, 'shape', None)}")
+    if input.ndim == 0:  # as one element along dim 0
+        return index_fill(input.reshape(1), dim, index, value)[0]
+    dim = normalize_dim(dim, input.ndim, "index_fill")
+    _check_range(index.data, _size_of(input, dim), "index_fill", _dim_of(input, dim))
+    # each slice once, so that value's gradient counts it once (as PyTorch's)
+    places = backend.xp_of(index.data).unique(index.data.reshape(-1))
+    out = input.clone()
+    out[_along(dim, places, input.ndim)] = value
+    return out
+
+
+def masked_scatter(input, mask, source):
+    """``input`` with the places where ``mask`` (bool, broadcast to ``input``'s shape) is
+    True filled, in row-major order, with the first elements of ``source``:
+    ``out = input.clone(); out[mask] = source.flatten()[:count]``."""
+    mask = _bool_tensor(mask, _tensor(input, "masked_scatter"), "masked_scatter")
+    _check_same_dtype(input, _tensor(source, "masked_scatter"), "masked_scatter", "source")
+    try:
+        if backend.broadcast_shapes(mask.shape, input.shape) != input.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"masked_scatter: the mask of shape {mask.shape} does not broadcast "
+                         f"to the tensor's shape {input.shape}") from None
+    places = backend.xp_of(mask.data).broadcast_to(mask.data, input.shape)
+    count = places.sum().item()
+    if count > source.data.size:
+        raise ValueError(f"masked_scatter: the mask has {count} True places but source (shape "
+                         f"{source.shape}) only {source.data.size} elements")
+    out = input.clone()
+    out[places] = source.reshape(-1)[:count]
+    return out
+
+
+# --- differences ---
+
+def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: y[i] = x[i + 1] − x[i], applied ``n``
+    times (for bool tensors x[i + 1] != x[i]), after ``prepend`` and ``append`` (tensors of
+    ``input``'s shape outside ``dim``) are joined on. Slices subtracted: the gradient is
+    exact."""
+    if _tensor(input, "diff").ndim == 0:
+        raise ValueError("diff: expected a tensor with at least 1 dim, got a 0-d tensor")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
+    dim = normalize_dim(dim, input.ndim, "diff")
+    pieces = []
+    for what, piece in (("prepend", prepend), ("input", input), ("append", append)):
+        if piece is None:
+            continue
+        outside = input.shape[:dim] + input.shape[dim + 1:]
+        if _tensor(piece, "diff").ndim != input.ndim or \
+                piece.shape[:dim] + piece.shape[dim + 1:] != outside:
+            raise ValueError(f"diff: {what} has shape {piece.shape}, which does not match "
+                             f"{input.shape} outside dim {dim}")
+        pieces.append(piece)
+    x = cat(pieces, dim) if len(pieces) > 1 else input
+    for _ in range(n):
+        if x.shape[dim] == 0:
+            break
+        later = x[_along(dim, slice(1, None), x.ndim)]
+        earlier = x[_along(dim, slice(0, -1), x.ndim)]
+        x = later != earlier if x.dtype == backend.bool_ else later - earlier
+    return x
+
+
+# --- grids and index sets ---
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids of k 1-D tensors of sizes n_1, ..., n_k: grid i holds tensor i's
+    values along dim i of shape (n_1, ..., n_k) (``indexing='ij'``); ``'xy'`` swaps the
+    first two dims, as NumPy's default. Each grid is a reshape and a ``broadcast_to``, so
+    its gradient sums back to its tensor."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise ValueError("meshgrid: expected at least one tensor")
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for position, tensor in enumerate(tensors):
+        if _tensor(tensor, "meshgrid").ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-d or 1-D tensors, tensor {position} has "
+                             f"shape {tensor.shape}")
+        if tensor.dtype != tensors[0].dtype or tensor.device != tensors[0].device:
+            raise TypeError(f"meshgrid: tensor {position} is {tensor.dtype} on "
+                            f"'{tensor.device}', tensor 0 {tensors[0].dtype} on "
+                            f"'{tensors[0].device}': all must match")
+    vectors = [tensor.reshape(-1) for tensor in tensors]
+    axis_of = list(range(len(vectors)))     # the grid dim along which tensor i varies
+    if indexing == "xy" and len(vectors) > 1:
+        axis_of[0], axis_of[1] = 1, 0
+    shape = [0] * len(vectors)
+    for vector, axis in zip(vectors, axis_of):
+        shape[axis] = vector.shape[0]
+    grids = []
+    for vector, axis in zip(vectors, axis_of):
+        along = [1] * len(vectors)
+        along[axis] = vector.shape[0]
+        grids.append(broadcast_to(vector.reshape(along), tuple(shape)))
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of one element from each 1-D tensor, in row-major order: a
+    (n_1 · ... · n_k, k) tensor (one tensor alone comes back as it is)."""
+    for position, tensor in enumerate(tensors):
+        if _tensor(tensor, "cartesian_prod").ndim != 1:
+            raise ValueError(f"cartesian_prod: expected 1-D tensors, tensor {position} has "
+                             f"shape {tensor.shape}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([grid.reshape(-1) for grid in meshgrid(*tensors, indexing="ij")], dim=1)
+
+
+def _triangle_indices(row: int, col: int, offset: int, dtype, device, lower: bool):
+    name = "tril_indices" if lower else "triu_indices"
+    if row < 0 or col < 0:
+        raise ValueError(f"{name}: row and col must be non-negative, got {row} and {col}")
+    xp = backend.get_xp(backend.check_device(device))
+    rows, columns = (xp.tril_indices if lower else xp.triu_indices)(row, offset, col)
+    pairs = xp.stack([rows, columns]).astype(backend.as_dtype(dtype))
+    return constant(pairs)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=backend.int64, device=None):
+    """The (row, column) positions of the lower triangle of a row × col matrix (on and
+    below diagonal ``offset``), row by row: a (2, count) int64 tensor."""
+    return _triangle_indices(row, col, offset, dtype, device, lower=True)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=backend.int64, device=None):
+    """The (row, column) positions of the upper triangle of a row × col matrix (on and
+    above diagonal ``offset``), row by row: a (2, count) int64 tensor."""
+    return _triangle_indices(row, col, offset, dtype, device, lower=False)
+
+
+# --- new tensors like this one, and in-place writes ---
+
+def _new(x, make: str, size: tuple, dtype, device, requires_grad, *fill):
+    """``xp.<make>(size, *fill)`` in ``x``'s dtype and on its device unless given."""
+    dtype = x.dtype if dtype is None else backend.as_dtype(dtype)
+    xp = backend.get_xp(backend.check_device(x.device if device is None else device))
+    array = getattr(xp, make)(size, *fill, dtype=dtype)
+    return tensor_module.Tensor._make(array).requires_grad_(requires_grad)
+
+
+def _refuse_leaf(x, name: str) -> None:
+    """As PyTorch: an in-place write to a leaf that requires grad is refused in grad mode
+    (its gradient would be of values the user never had); ``tg.no_grad()`` allows it."""
+    if x.requires_grad and x.grad_fn is None and flags.grad:
+        raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an "
+                           f"in-place operation (shape {x.shape}); do it inside tg.no_grad()")
+
+
+def _fill_with_samples(x, samples):
+    """``x[...] = samples``: recorded when ``x`` is in a graph (its gradient there is 0),
+    a plain write otherwise; either way x's version goes up."""
+    x[...] = constant(samples)
+    return x
+
+
+def _check_random_fill(x, name: str, floats_only: bool = True) -> None:
+    """Refuse a leaf that requires grad (before anything is drawn) and, for the fills
+    that draw floats, a tensor of another dtype (as PyTorch)."""
+    _refuse_leaf(x, name)
+    if floats_only and not backend.is_floating(x.dtype):
+        raise TypeError(f"{name}: draws floats; the tensor has dtype {x.dtype}")
+
+
+def _in_place(function):
+    """The method ``x.<name>_(...)``: ``x[...] = <name>(x.clone(), ...)``, as
+    ``conveniences.write_back`` (recorded as SetItem when a gradient must flow)."""
+
+    def method(self, *args, **kwargs):
+        self[...] = function(self.clone(), *args, **kwargs)
+        return self
+
+    method.__name__ = method.__qualname__ = function.__name__ + "_"
+    method.__doc__ = (f"``x = x.{function.__name__}(...)`` in place, as ``x[...] = "
+                      f"x.{function.__name__}(...)`` (recorded when a gradient must flow; a "
+                      "leaf that requires grad refuses).")
+    return method
 
 
 class RearrangeMethods:
-    """Tensor methods of this module (``Tensor`` inherits them through ``Conveniences``)."""
+    """Tensor methods of this module (``Tensor`` inherits them through ``Conveniences``).
+    Most are the function of the same name: ``x.roll(1, 0)`` is ``roll(x, 1, 0)``."""
 
     __slots__ = ()
+
+    narrow, unbind, movedim, moveaxis, swapaxes, swapdims = (
+        narrow, unbind, movedim, moveaxis, swapaxes, swapdims)
+    fliplr, flipud, roll, repeat_interleave = fliplr, flipud, roll, repeat_interleave
+    index_select, masked_select, take, take_along_dim = (
+        index_select, masked_select, take, take_along_dim)
+    nonzero, argwhere, unique = nonzero, argwhere, unique
+    diagonal, diag, diag_embed, trace = diagonal, diag, diag_embed, trace
+    scatter, scatter_add, index_add, index_fill, masked_scatter = (
+        scatter, scatter_add, index_add, index_fill, masked_scatter)
+    diff = diff
+    repeat = repeat
+    scatter_, scatter_add_, index_add_ = (
+        _in_place(scatter), _in_place(scatter_add), _in_place(index_add))
+    index_fill_, masked_scatter_ = _in_place(index_fill), _in_place(masked_scatter)
+
+    def flip(self, *dims):
+        """This tensor reversed along each of ``dims`` (``x.flip(0, 1)`` or
+        ``x.flip((0, 1))``): ``tg.flip``."""
+        return flip(self, _sizes(dims, "flip"))
+
+    def tile(self, *dims):
+        """This tensor repeated ``dims[i]`` times along dim i (``x.tile(2, 3)`` or
+        ``x.tile((2, 3))``), leading 1s assumed: ``tg.tile``."""
+        return tile(self, _sizes(dims, "tile"))
+
+    @property
+    def mT(self):
+        """The transpose of the last two dims (of each matrix of a batch)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expected a tensor with at least 2 dims, got shape "
+                             f"{self.shape}")
+        return transpose(self, -2, -1)
+
+    # --- new tensors with this tensor's dtype and device (unless given) ---
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of shape ``size``, in this tensor's dtype and on its device unless given."""
+        return _new(self, "zeros", _sizes(size, "new_zeros"), dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of shape ``size``, in this tensor's dtype and on its device unless given."""
+        return _new(self, "ones", _sizes(size, "new_ones"), dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of shape ``size`` with arbitrary values, in this tensor's dtype and on
+        its device unless given."""
+        return _new(self, "empty", _sizes(size, "new_empty"), dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` in shape ``size``, in this tensor's dtype (whatever the value's
+        type) and on its device unless given."""
+        return _new(self, "full", _sizes((size,), "new_full"), dtype, device, requires_grad,
+                    fill_value)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` (a tensor is copied too, cut from its graph), in this tensor's
+        dtype and on its device unless given."""
+        return tensor_module.tensor(data, dtype=self.dtype if dtype is None else dtype,
+                                    device=self.device if device is None else device,
+                                    requires_grad=requires_grad)
+
+    # --- in place ---
+    def detach_(self):
+        """Cut this tensor from the graph, in place: no ``grad_fn``, ``requires_grad``
+        False. As PyTorch, a view of another tensor's graph refuses (use ``detach()``)."""
+        if self.grad_fn is not None and getattr(self.data, "base", None) is not None:
+            raise RuntimeError(f"detach_: can't detach a view (shape {self.shape}) in place; "
+                               "use detach() instead")
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        """Fill with samples of the uniform distribution on [a, b), in place, from the
+        generator ``tg.manual_seed`` seeds (a leaf that requires grad refuses)."""
+        _check_random_fill(self, "uniform_")
+        if not a <= b:
+            raise ValueError(f"uniform_: expects a <= b for the range [a, b), got a={a}, b={b}")
+        samples = backend.random_uniform(self.shape, self.dtype, self.device, a, b)
+        return _fill_with_samples(self, samples)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        """Fill with samples of N(mean, std²), in place, from the generator
+        ``tg.manual_seed`` seeds (a leaf that requires grad refuses)."""
+        _check_random_fill(self, "normal_")
+        if not std >= 0:
+            raise ValueError(f"normal_: expects std >= 0, got std={std}")
+        samples = backend.random_normal(self.shape, self.dtype, self.device, mean, std)
+        return _fill_with_samples(self, samples)
+
+    def bernoulli_(self, p=0.5):
+        """Fill with 1 (probability ``p``) or 0, in place: ``p`` a number or a tensor of
+        probabilities broadcast to this shape; a uniform draw u gives 1 where u < p."""
+        _check_random_fill(self, "bernoulli_", floats_only=False)
+        if isinstance(p, tensor_module.Tensor):
+            if p.device != self.device:
+                raise RuntimeError(f"bernoulli_: p is on '{p.device}' but the tensor is on "
+                                   f"'{self.device}'")
+            try:
+                fits = backend.broadcast_shapes(p.shape, self.shape) == self.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"bernoulli_: p of shape {p.shape} does not broadcast to the "
+                                 f"tensor's shape {self.shape}")
+            low, high = (p.data.min().item(), p.data.max().item()) if p.data.size else (0, 1)
+            probability = p.data
+        else:
+            low = high = probability = p
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"bernoulli_: expects p in [0, 1], got values in [{low}, {high}]")
+        draws = backend.random_uniform(self.shape, backend.float64, self.device)
+        return _fill_with_samples(self, (draws < probability).astype(self.dtype))
