@@ -33,6 +33,8 @@ from tinygrad_opt.ops.math_ops import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.rearrange import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.linalg import det, logdet, matrix_power, slogdet  # noqa: E402  (torch.det, ...)
+from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.tensor import Tensor, tensor

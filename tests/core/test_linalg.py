@@ -578,3 +578,14 @@ def test_cholesky_and_eigh_gradients_are_symmetric_as_pytorch(device):
         (output * weights[:output.shape[0]] if output.ndim == 2 else output).sum().backward()
         np.testing.assert_allclose(a.grad.numpy(), a.grad.numpy().T, atol=1e-12)
         assert np.abs(a.grad.numpy() - np.diag(np.diag(a.grad.numpy()))).max() > 1e-3
+
+
+def test_the_top_level_aliases_are_the_linalg_functions(device):
+    a = tg.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=tg.float64, device=device)
+    assert tg.det(a).item() == pytest.approx(5.0)
+    assert tg.logdet(a).item() == pytest.approx(np.log(5.0))
+    assert tg.slogdet(a).logabsdet.item() == pytest.approx(np.log(5.0))
+    np.testing.assert_allclose(tg.backend.to_host((tg.inverse(a) @ a).data), np.eye(2),
+                               atol=1e-12)
+    np.testing.assert_allclose(tg.backend.to_host(tg.matrix_power(a, 2).data),
+                               [[5.0, 5.0], [5.0, 10.0]])
