@@ -20,6 +20,7 @@ from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspac
                                     ones_like, rand, rand_like, randint, randn, randn_like,
                                     zeros, zeros_like)
 from tinygrad_opt.ops.elementwise import maximum, minimum, where
+from tinygrad_opt.functions import add, div, mul, sub  # noqa: E402
 from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_tensor, bmm,
                                     broadcast_to, clone, cumprod, cumsum, detach, dot, eq,
                                     equal, from_numpy,

@@ -25,7 +25,17 @@ def _method(name: str, what: str):
 softmax = _method("softmax", "softmax over dim")
 log_softmax = _method("log_softmax", "log-softmax over dim, stable")
 square = _method("square", "x², elementwise")
-pow = _method("pow", "x ** exponent, elementwise")
+add = _method("add", "x + alpha · other, elementwise")
+sub = _method("sub", "x − alpha · other, elementwise")
+mul = _method("mul", "x · other, elementwise")
+div = _method("div", "x / other, elementwise")
+
+
+def pow(input, exponent) -> Tensor:
+    """input ** exponent, elementwise; either may be a Python number (``tg.pow(2.0, x)``)."""
+    return input ** exponent
+
+
 neg = _method("neg", "−x, elementwise")
 norm = _method("norm", "the p-norm over dim")
 amax = _method("amax", "maximum over dim, ties share the gradient")

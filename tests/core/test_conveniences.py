@@ -384,3 +384,14 @@ def test_inference_mode_records_nothing():
     with tg.inference_mode():
         assert not (x * 2).requires_grad
     assert (x * 2).requires_grad
+
+
+def test_the_arithmetic_functions_of_tg(device):
+    x = tg.tensor([1.0, 2.0], device=device)
+    y = tg.tensor([4.0, 8.0], device=device)
+    assert tg.add(x, y, alpha=2).tolist() == [9.0, 18.0]
+    assert tg.sub(y, x).tolist() == [3.0, 6.0]
+    assert tg.mul(x, y).tolist() == [4.0, 16.0]
+    assert tg.div(y, x).tolist() == [4.0, 4.0]
+    assert tg.pow(2.0, x).tolist() == [2.0, 4.0]
+    assert tg.pow(x, 2).tolist() == [1.0, 4.0]
