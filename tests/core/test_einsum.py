@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from test_ops_gradcheck import SETTINGS, Op, draw_inputs, fixed
-from test_two_modes import TOLERANCE, gradients
+from test_two_modes import assert_the_two_paths_agree, gradients
 
 
 def equation(text):
@@ -99,22 +99,7 @@ def test_gradcheck_and_gradgradcheck(op, device, data):
 def test_array_path_equals_tensor_path(op, device, data):
     shapes = data.draw(op.shapes(op.arity), label="shapes")
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    arrays = op.domain(rng, shapes)
-    for dtype in (tg.float32, tg.float64):
-        inputs = [tg.tensor(array, dtype=dtype, requires_grad=True, device=device)
-                  for array in arrays]
-        with tg.no_grad():
-            output = op.fn(*inputs)
-        grad_output = tg.tensor(rng.standard_normal(output.shape), dtype=dtype, device=device)
-        plain = gradients(op, inputs, grad_output, create_graph=False)
-        recorded = gradients(op, inputs, grad_output, create_graph=True)
-        for x, from_arrays, from_tensors in zip(inputs, plain, recorded):
-            assert from_arrays.shape == from_tensors.shape == x.shape
-            assert from_arrays.dtype == from_tensors.dtype == dtype
-            assert from_arrays.device == from_tensors.device == device
-            assert from_arrays.grad_fn is None  # a plain backward records nothing
-            np.testing.assert_allclose(from_arrays.numpy(), from_tensors.numpy(),
-                                       **TOLERANCE[dtype])
+    assert_the_two_paths_agree(op, op.domain(rng, shapes), rng, device)
 
 
 # --- forward values against numpy.einsum and NumPy formulas ---

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import tinygrad_opt as tg
 from test_ops_gradcheck import (NONZERO, POSITIVE, Op, away_from, each, nonzero,
                                 per_input, positive, real, with_zeros)
-from test_two_modes import TOLERANCE, gradients
+from test_two_modes import assert_the_two_paths_agree, gradients
 from tinygrad_opt.ops import math_ops
 
 
@@ -160,19 +160,7 @@ def test_gradgradcheck(op, device, data):
 @given(data=st.data())
 def test_array_path_equals_tensor_path(op, device, data):
     rng, arrays = draw(op, data)
-    for dtype in (tg.float32, tg.float64):
-        inputs = leaves(arrays, device, dtype)
-        with tg.no_grad():
-            output = op.fn(*inputs)
-        assert output.dtype == dtype
-        grad_output = tg.tensor(rng.standard_normal(output.shape), dtype=dtype, device=device)
-        plain = gradients(op, inputs, grad_output, create_graph=False)
-        recorded = gradients(op, inputs, grad_output, create_graph=True)
-        for x, from_arrays, from_tensors in zip(inputs, plain, recorded):
-            assert from_arrays.shape == from_tensors.shape == x.shape
-            assert from_arrays.dtype == from_tensors.dtype == dtype
-            assert from_arrays.grad_fn is None
-            np.testing.assert_allclose(host(from_arrays), host(from_tensors), **TOLERANCE[dtype])
+    assert_the_two_paths_agree(op, arrays, rng, device, same_output_dtype=True)
 
 
 def test_every_function_of_the_module_is_in_the_table():

@@ -11,11 +11,11 @@ import math
 import warnings
 
 from tinygrad_opt import backend
-from tinygrad_opt.factories import zeros
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.layers import Dropout
 from tinygrad_opt.nn.module import Module, empty_parameter
+from tinygrad_opt.nn.normalization import register_norm_state
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -383,27 +383,12 @@ class _InstanceNorm(Module):
                  dtype=None):
         super().__init__()
         dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
+        register_norm_state(self, num_features, eps, momentum, affine, track_running_stats,
+                            device, dtype)
         if affine:
-            self.weight = init.ones_(empty_parameter((num_features,), device, dtype))
-            self.bias = empty_parameter((num_features,), device, dtype)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+            init.ones_(self.weight)                          # γ = 1, β = 0
         if track_running_stats:
-            self.register_buffer("running_mean", zeros((num_features,), dtype=dtype, device=device))
-            running_var = init.ones_(zeros((num_features,), dtype=dtype, device=device))
-            self.register_buffer("running_var", running_var)
-            count = zeros((), dtype=backend.int64, device=device)
-            self.register_buffer("num_batches_tracked", count)  # kept, never counted (PyTorch)
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+            init.ones_(self.running_var)  # (num_batches_tracked is kept, never counted: PyTorch)
 
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__

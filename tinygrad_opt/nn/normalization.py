@@ -40,26 +40,8 @@ class BatchNorm1d(Module):
                  affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
         super().__init__()
         dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = empty_parameter((num_features,), device, dtype)
-            self.bias = empty_parameter((num_features,), device, dtype)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros((num_features,), dtype=dtype, device=device))
-            self.register_buffer("running_var", zeros((num_features,), dtype=dtype, device=device))
-            count = zeros((), dtype=backend.int64, device=device)
-            self.register_buffer("num_batches_tracked", count)
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_norm_state(self, num_features, eps, momentum, affine, track_running_stats,
+                            device, dtype)
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
@@ -197,3 +179,31 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+def register_norm_state(module: Module, num_features: int, eps: float, momentum, affine: bool,
+                        track_running_stats: bool, device, dtype) -> None:
+    """The state BatchNorm and InstanceNorm share: the options, γ = ``weight`` and
+    β = ``bias`` of shape ``(C,)`` when ``affine`` (else None), and the running statistics
+    ``running_mean``, ``running_var``, ``num_batches_tracked`` when tracked (else None).
+    All start at zero; each layer's own reset gives them their first values."""
+    module.num_features = num_features
+    module.eps = eps
+    module.momentum = momentum
+    module.affine = affine
+    module.track_running_stats = track_running_stats
+    if affine:
+        module.weight = empty_parameter((num_features,), device, dtype)
+        module.bias = empty_parameter((num_features,), device, dtype)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    if track_running_stats:
+        module.register_buffer("running_mean", zeros((num_features,), dtype=dtype, device=device))
+        module.register_buffer("running_var", zeros((num_features,), dtype=dtype, device=device))
+        count = zeros((), dtype=backend.int64, device=device)
+        module.register_buffer("num_batches_tracked", count)
+    else:
+        module.register_buffer("running_mean", None)
+        module.register_buffer("running_var", None)
+        module.register_buffer("num_batches_tracked", None)
