@@ -25,4 +25,6 @@ from tinygrad_opt.nn.conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d,  # noqa:
 from tinygrad_opt.nn.recurrent import (GRU, LSTM, RNN, Embedding, GRUCell,  # noqa: E402
                                        LSTMCell, RNNCell)
 from tinygrad_opt.nn.layers_more import *  # noqa: E402,F401,F403  (its __all__)
+from tinygrad_opt.nn.attention import *  # noqa: E402,F401,F403  (its __all__)
+from tinygrad_opt.nn.conv_transpose import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.loss_more import *  # noqa: E402,F401,F403  (its __all__)

@@ -21,6 +21,7 @@ from tinygrad_opt.ops import elementwise, shape
 from tinygrad_opt.ops.math_ops import MathMethods
 from tinygrad_opt.ops.rearrange import RearrangeMethods
 from tinygrad_opt.ops.statistics import StatisticsMethods
+from tinygrad_opt.ops.linalg_methods import LinalgMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -81,7 +82,7 @@ def _in_place(name: str):
     return method
 
 
-class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods):
+class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods):
     """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
     come from ops/math_ops.py, ops/rearrange.py and ops/statistics.py."""
 
