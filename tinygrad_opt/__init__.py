@@ -54,10 +54,23 @@ initial_seed = backend.initial_seed
 
 
 def get_default_dtype():
-    """float32: the dtype of Python floats made tensors, of factories without a dtype and
-    of integer -> float results (true division, ``exp`` of ints), as PyTorch's default.
-    It is fixed here (there is no ``set_default_dtype``)."""
-    return backend.float32
+    """The default float dtype, float32 unless ``set_default_dtype`` changed it: the dtype
+    of Python floats made tensors, of factories and layers without a dtype and of integer
+    -> float results (true division, ``exp`` of ints, ``mean`` of ints), as PyTorch's."""
+    return backend.default_float
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float16, float32 or float64) the default float dtype, as
+    ``torch.set_default_dtype``: for everything made afterwards (tensors and parameters
+    made before keep theirs). ``set_default_dtype(tg.float64)`` is the usual way to run a
+    whole model in double precision, e.g. for gradient checks."""
+    dtype = backend.as_dtype(_DTYPE_ALIASES.get(dtype, dtype) if isinstance(dtype, str)
+                             else dtype)
+    if dtype not in (backend.float16, backend.float32, backend.float64):
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
+                        f"default type (float16, float32, float64), got {dtype}")
+    backend.default_float = dtype
 
 
 __version__ = "0.1.0"

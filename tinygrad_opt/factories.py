@@ -20,7 +20,7 @@ def _xp(device):
 
 
 def _float_dtype(dtype):
-    return backend.float32 if dtype is None else backend.as_dtype(dtype)
+    return backend.default_float if dtype is None else backend.as_dtype(dtype)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -37,8 +37,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
-    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float32
-        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), backend.float32)
+    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float
+        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), backend.default_float)
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
@@ -56,7 +56,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, end, step))
-        dtype = backend.int64 if integral else backend.float32
+        dtype = backend.int64 if integral else backend.default_float
     array = _xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
 

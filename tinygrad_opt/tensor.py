@@ -52,7 +52,7 @@ class Tensor(conveniences.Conveniences):
             host = backend.to_host(data)
             if dtype is None and backend.is_floating(host.dtype) and \
                     not isinstance(data, backend.np_types):
-                host = host.astype(backend.float32)  # Python floats → float32
+                host = host.astype(backend.default_float)  # Python floats: float32
             array = backend.to_device(host, device)
         if dtype is not None and array.dtype != backend.as_dtype(dtype):
             array = array.astype(backend.as_dtype(dtype))

@@ -21,7 +21,9 @@ PROMOTION = [
     (lambda: t([1.0, 2.0], "float32"), lambda: t([1.0, 2.0], "float64"), "float64"),
     (lambda: t(1.0, "float32"), lambda: t(1.0, "float64"), "float64"),
     (lambda: t([1, 2], "int64"), lambda: t([1.0, 2.0], "float64"), "float64"),
-    (lambda: t([1, 2], "int64"), lambda: t(1.5, "float64"), "float32"),
+    (lambda: t([1, 2], "int64"), lambda: t(1.5, "float64"), "float64"),  # higher category
+    (lambda: t([1, 2], "int32"), lambda: t(1.5, "float16"), "float16"),
+    (lambda: t([True, False], "bool"), lambda: t(1.5, "float64"), "float64"),
     (lambda: t([1, 2], "int64"), lambda: 2.5, "float32"),
     (lambda: t([1.0, 2.0], "float16"), lambda: 2.5, "float16"),
     (lambda: t([1, 2], "int32"), lambda: t([1, 2], "int64"), "int64"),

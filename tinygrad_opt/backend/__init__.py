@@ -187,6 +187,7 @@ float16 = np.dtype("float16")
 int64 = np.dtype("int64")
 int32 = np.dtype("int32")
 bool_ = np.dtype("bool")
+default_float = float32  # of Python floats, factories, int -> float: tg.set_default_dtype
 
 
 def as_dtype(dtype) -> np.dtype:

@@ -108,7 +108,7 @@ class PReLU(Module):
         self.num_parameters = num_parameters
         self.init = init
         device = backend.check_device(device)
-        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         array = backend.get_xp(device).full((num_parameters,), init, dtype=dtype)
         self.weight = Parameter(Tensor(array, device=device))
 

@@ -42,7 +42,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
-            data = Tensor(backend.get_xp("cpu").zeros((0,), dtype=backend.float32))
+            data = Tensor(backend.get_xp("cpu").zeros((0,), dtype=backend.default_float))
         if not isinstance(data, Tensor):
             data = Tensor(data)
         super().__init__(data, requires_grad=requires_grad, device=data.device)  # shares data

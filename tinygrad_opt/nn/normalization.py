@@ -39,7 +39,7 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
         super().__init__()
-        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         register_norm_state(self, num_features, eps, momentum, affine, track_running_stats,
                             device, dtype)
         self.reset_parameters()
@@ -109,7 +109,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         if elementwise_affine:
             self.weight = empty_parameter(self.normalized_shape, device, dtype)
             if bias:
@@ -157,7 +157,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         if affine:
             self.weight = empty_parameter((num_channels,), device, dtype)
             self.bias = empty_parameter((num_channels,), device, dtype)

@@ -319,12 +319,12 @@ def _promote(a, b):
     meeting a float one becomes float; two dtypes of one category meet at the wider
     one. A 0-d tensor (a Python number becomes one) never widens a tensor with dims
     of its category: ``float32 + 0-d float64`` is float32, ``int32 + 0-d int64`` is
-    int32, and an integer tensor meeting a 0-d float takes the default float32.
+    int32; of a higher category it sets the dtype: ``int64 + 0-d float64`` is float64
+    (a Python float meets an integer tensor as a 0-d float32, see ``as_operand``).
     Both go through Cast, whose backward gives each input its gradient in its own dtype."""
     a_float, b_float = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
     if a_float != b_float:
-        real, integer = (a, b) if a_float else (b, a)
-        dtype = backend.float32 if real.ndim == 0 < integer.ndim else real.dtype
+        dtype = a.dtype if a_float else b.dtype
     elif (a.dtype.kind == "b") != (b.dtype.kind == "b"):
         return a, b  # bool meeting an integer: NumPy's rules give the integer's dtype
     elif b.ndim == 0 < a.ndim:
@@ -339,7 +339,7 @@ def _promote(a, b):
 def floating(x):
     """Integer tensors enter float-valued functions (exp, sqrt, x / y, ...) as float32,
     PyTorch's default float dtype."""
-    return x if backend.is_floating(x.dtype) else x.astype(backend.float32)
+    return x if backend.is_floating(x.dtype) else x.astype(backend.default_float)
 
 
 def add(a, b):

@@ -91,7 +91,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """mean = Σx / n."""
     dims = reduction_dims(x, dim, axis, "Mean")
     if not backend.is_floating(x.dtype):
-        x = x.astype(backend.float32)
+        x = x.astype(backend.default_float)
     return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) / _count(x, dims)
 
 

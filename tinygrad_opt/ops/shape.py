@@ -65,9 +65,9 @@ def as_operand(value, like, op_name: str):
                 f"'{value.device}'; move one with .to(device)")
         return value
     if isinstance(value, (bool, int, float)):
-        dtype = like.data.dtype  # a float meeting an integer tensor is float32
+        dtype = like.data.dtype  # a float meeting an integer tensor: the default float
         if isinstance(value, float) and dtype.kind != "f":
-            dtype = backend.float32
+            dtype = backend.default_float
         elif dtype.kind == "b" and not isinstance(value, bool):  # bool tensor + 2: int64
             dtype = backend.int64
         return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
