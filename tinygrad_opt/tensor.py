@@ -411,11 +411,13 @@ class Tensor(conveniences.Conveniences):
     # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims work too) ---
     def sum(self, dim=None, keepdim=False, **numpy_spelling):
         """The sum over ``dim`` (an int or tuple; None: all), kept as size 1 with ``keepdim``;
-        NumPy's ``axis``/``keepdims`` work too. A bool tensor sums as int64."""
+        NumPy's ``axis``/``keepdims`` work too. A bool tensor sums as int64; ``dtype=``
+        casts first (``x.sum(dtype=tg.float64)``)."""
         return reduce.sum(self, dim, keepdim, **numpy_spelling)
 
     def mean(self, dim=None, keepdim=False, **numpy_spelling):
-        """The mean over ``dim`` (None: all), keywords as ``sum``; a non-float tensor: float32."""
+        """The mean over ``dim`` (None: all), keywords as ``sum``; a non-float tensor: float32
+        (the default float)."""
         return reduce.mean(self, dim, keepdim, **numpy_spelling)
 
     def var(self, dim=None, keepdim=False, **options):

@@ -170,3 +170,16 @@ def test_an_int_and_an_index_array_apart_follow_pytorchs_placement(device):
     assert t[:, 0, [0, 1]].shape == (2, 2)
     assert t[[0, 1], 0].shape == (2, 4)
     np.testing.assert_array_equal(t[1, [0, 2], 3].numpy(), values[1, [0, 2], 3])
+
+
+def test_sum_and_mean_take_a_dtype_and_cast_before_reducing():
+    x = tg.tensor([1e8, 1.0, -1e8], dtype="float32", requires_grad=True)
+    total = x.sum(dtype=tg.float64)       # float32 would lose the 1.0 beside 1e8
+    assert total.dtype == np.float64 and total.item() == 1.0
+    total.backward()
+    assert x.grad.dtype == np.float32 and x.grad.numpy().tolist() == [1.0, 1.0, 1.0]
+    assert x.mean(dtype="float64").item() == pytest.approx(1 / 3, rel=1e-12)
+    assert tg.tensor([[1, 2], [3, 4]]).sum(1, dtype=tg.float32).numpy().tolist() == [3.0, 7.0]
+    assert tg.tensor([1, 2]).mean(dtype=tg.float64).dtype == np.float64
+    assert tg.tensor([True, True]).sum().dtype == np.int64            # bool: int64 as before
+    assert tg.sum(tg.tensor([0.5, 0.25]), dtype=tg.float64).dtype == np.float64

@@ -73,10 +73,10 @@ def _keep(keepdim, keepdims):
     return bool(keepdim or keepdims)
 
 
-def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
     dims = reduction_dims(x, dim, axis, "Sum")
-    if x.dtype == backend.bool_:
-        x = x.astype(backend.int64)
+    if dtype is not None or x.dtype == backend.bool_:  # dtype=: x cast first, as PyTorch
+        x = x.astype(backend.int64 if dtype is None else dtype)
     return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
 
 
@@ -87,11 +87,11 @@ def _count(x, dims):
     return count
 
 
-def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
+def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
     """mean = Σx / n."""
     dims = reduction_dims(x, dim, axis, "Mean")
-    if not backend.is_floating(x.dtype):
-        x = x.astype(backend.default_float)
+    if dtype is not None or not backend.is_floating(x.dtype):
+        x = x.astype(backend.default_float if dtype is None else dtype)
     return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) / _count(x, dims)
 
 
