@@ -34,6 +34,7 @@ from tinygrad_opt.ops.math_ops import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.rearrange import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.special import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.linalg import det, logdet, matrix_power, slogdet  # noqa: E402  (torch.det, ...)
 from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
 from tinygrad_opt.ops.shape import cat, stack
@@ -229,7 +230,8 @@ def chunk(x: Tensor, *args, **kwargs):
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
                   "long": "int64", "int": "int32", "bool": "bool_"}
 _SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "ensemble", "experiments",
-               "linalg", "metrics", "models", "nn", "ops", "optim", "preprocessing", "train", "tune", "viz")
+               "linalg", "metrics", "models", "nn", "ops", "optim", "preprocessing", "special", "train",
+               "tune", "viz")
 
 
 def __getattr__(name: str):

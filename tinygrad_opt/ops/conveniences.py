@@ -22,6 +22,7 @@ from tinygrad_opt.ops.math_ops import MathMethods
 from tinygrad_opt.ops.rearrange import RearrangeMethods
 from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
+from tinygrad_opt.ops.special import SpecialMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -82,7 +83,8 @@ def _in_place(name: str):
     return method
 
 
-class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods):
+class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods,
+                   SpecialMethods):
     """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
     come from ops/math_ops.py, ops/rearrange.py and ops/statistics.py."""
 
