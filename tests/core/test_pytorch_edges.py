@@ -183,3 +183,14 @@ def test_sum_and_mean_take_a_dtype_and_cast_before_reducing():
     assert tg.tensor([1, 2]).mean(dtype=tg.float64).dtype == np.float64
     assert tg.tensor([True, True]).sum().dtype == np.int64            # bool: int64 as before
     assert tg.sum(tg.tensor([0.5, 0.25]), dtype=tg.float64).dtype == np.float64
+
+
+def test_min_gradients_are_plus_zero_off_the_minimum_as_in_pytorch():
+    x = tg.tensor([[3.0, 1.0, 1.0], [0.0, 2.0, 5.0]], requires_grad=True)
+    (x.min() + x.min(dim=1).sum() + x.amin(dim=0).sum()).backward()
+    # min(): 1 at [1, 0]; min(dim=1): ½ to each tie of row 0, 1 at [1, 0]; amin(0): 1 a column
+    expected = np.array([[0, 1.5, 1.5], [3, 0, 0]], np.float32)
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+    assert not np.signbit(x.grad.numpy()).any()                   # no -0. printed
+    with pytest.raises(ValueError, match="Min: cannot take the min over an empty dim"):
+        tg.zeros(0).min()

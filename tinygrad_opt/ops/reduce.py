@@ -24,11 +24,12 @@ class Sum(Function):
 
 
 class Max(Function):
-    """y = max x over ``dims``.   dL/dx = dL/dy at the maxima, shared equally among ties."""
+    """y = max x over ``dims`` (min x with ``smallest=True``).   dL/dx = dL/dy at the
+    maxima (minima), shared equally among ties."""
 
-    def forward(self, x: "Array", dims: tuple, keepdim: bool) -> "Array":
+    def forward(self, x: "Array", dims: tuple, keepdim: bool, smallest=False) -> "Array":
         self.dims = dims
-        return x.max(axis=dims, keepdims=keepdim)
+        return (x.min if smallest else x.max)(axis=dims, keepdims=keepdim)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
@@ -117,16 +118,18 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     return where(spread, where(spread, variance, 1).sqrt(), 0)
 
 
-def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
-    dims = reduction_dims(x, dim, axis, "Max")
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False, smallest=False):
+    name = "Min" if smallest else "Max"
+    dims = reduction_dims(x, dim, axis, name)
     if 0 in [x.shape[axis] for axis in (range(x.ndim) if dims is None else dims)]:
-        raise ValueError(f"Max: cannot take the max over an empty dim of shape {x.shape}")
-    return Max.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
+        raise ValueError(f"{name}: cannot take the {name.lower()} over an empty dim of shape "
+                         f"{x.shape}")
+    return Max.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims), smallest=smallest)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
-    """min x = −max(−x)."""
-    return -max(-x, dim, keepdim, axis=axis, keepdims=keepdims)
+    """min x: the Max op with ``smallest=True`` (so each gradient is +0 or the share)."""
+    return max(x, dim, keepdim, axis=axis, keepdims=keepdims, smallest=True)
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
