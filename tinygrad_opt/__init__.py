@@ -231,7 +231,7 @@ _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
                   "long": "int64", "int": "int32", "bool": "bool_"}
 _SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "ensemble", "experiments",
                "linalg", "metrics", "models", "nn", "ops", "optim", "preprocessing", "special", "train",
-               "tune", "viz")
+               "tune", "utils", "viz")
 
 
 def __getattr__(name: str):
