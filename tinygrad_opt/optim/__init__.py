@@ -19,6 +19,7 @@ from tinygrad_opt.optim.adamax import Adamax
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.asgd import ASGD
+from tinygrad_opt.optim.adafactor import Adafactor
 
 # Closure-driven and second-order rules (LBFGS, Newton, CoordinateDescent) and
 # the submodules lr_scheduler and swa_utils are imported here, below this line,

@@ -36,11 +36,12 @@ Same numbers as PyTorch: PyTorch computes most schedules recursively
 (α_t from α_(t−1), the "chainable form") and has a closed form
 (``_get_closed_form_lr``) for each of them. When nothing else writes the
 learning rate, the two give the same sequence, and that is what we compute.
-What we do not copy is *chaining*: PyTorch lets two schedulers step the same
-optimizer at once and multiplies their effects; here each ``step()`` writes its
-own closed-form value, so the last one wins. Combine schedules with
-``SequentialLR`` (one after the other, PyTorch's semantics) or with one
-``LambdaLR`` whose λ is the product you want.
+What we do not copy is *implicit* chaining: PyTorch lets two schedulers step the
+same optimizer at once and multiplies their effects; here each ``step()`` writes
+its own closed-form value, so the last one wins. Combine schedules with
+``ChainedScheduler`` (the product α0·f₁(t)·…·f_k(t) of closed forms, PyTorch's
+numbers), ``SequentialLR`` (one after the other) or one ``LambdaLR`` whose λ is
+the product you want.
 """
 
 from __future__ import annotations
@@ -962,3 +963,133 @@ class CyclicLR(LRScheduler):
         self.__dict__.update(state_dict)
         if saved is not None:
             self._scale_fn_custom.__dict__.update(saved)
+
+
+# --- Several schedules at once: their factors multiply ---
+
+# The schedules whose closed form is α_t = α0 · f(t), a factor times the initial rate
+# (CosineAnnealingLR only with η_min = 0): the ones that chain as PyTorch chains them.
+_FACTOR_SCHEDULES = (StepLR, MultiStepLR, ExponentialLR, InverseTimeLR, LinearLR, ConstantLR,
+                     PolynomialLR, MultiplicativeLR, CosineAnnealingLR)
+
+
+def _is_factor_schedule(scheduler) -> bool:
+    """Whether ``scheduler``'s rate is α0 · f(t) (so that ChainedScheduler can multiply it)."""
+    if isinstance(scheduler, ChainedScheduler):
+        return True                                       # a product of factors is a factor
+    if type(scheduler) is LambdaLR:
+        return False    # PyTorch's LambdaLR writes α0·λ(t) over the chain instead of multiplying
+    if isinstance(scheduler, CosineAnnealingLR):
+        return scheduler.eta_min == 0
+    return isinstance(scheduler, _FACTOR_SCHEDULES)
+
+
+class ChainedScheduler(LRScheduler):
+    """Several schedules at once: the learning rate is α0 times the product of their factors.
+
+    Each scheduler chained here has a closed form α_t⁽ⁱ⁾ = α0 · f_i(t) (α0 = the group's
+    ``initial_lr``); chained, every ``step()`` steps each of them and writes::
+
+        α_t = α0 · f_1(t) · f_2(t) ··· f_k(t),      f_i(t) = α_t⁽ⁱ⁾ / α0
+
+    each f_i at the scheduler's own step count (α_t = 0 if α0 = 0). This is PyTorch's
+    sequence: there each scheduler multiplies the current rate by its own f_i(t) / f_i(t−1)
+    (its "chainable form"), and the product of those ratios is the product of the f_i.
+    E.g. PyTorch's example, with α0 = 0.5::
+
+        ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=20),
+                          ExponentialLR(opt, gamma=0.9)])
+        # α_t = 0.5 · 0.1 · 0.9^t for t < 20 (0.05, 0.045, 0.0405, ...), then 0.5 · 0.9^t
+
+    Construction does not step; it writes the product at the schedulers' current steps
+    (as their own initial steps do, one after the other, in PyTorch).
+
+    The schedules accepted are those whose rate is a factor of α0: StepLR, MultiStepLR,
+    ExponentialLR, InverseTimeLR, LinearLR, ConstantLR, PolynomialLR, MultiplicativeLR,
+    CosineAnnealingLR with η_min = 0, and a ChainedScheduler of them. The others are refused:
+    ReduceLROnPlateau (as in PyTorch), and those whose chained value in PyTorch is not a
+    product (LambdaLR, OneCycleLR, CyclicLR and CosineAnnealingWarmRestarts overwrite the
+    rate; η_min ≠ 0, SequentialLR and SWALR add to it).
+
+    Args:
+        schedulers: the schedulers to step together, all of the same optimizer.
+        optimizer: that optimizer (default: the first scheduler's).
+
+    ``state_dict()`` holds ``_last_lr`` and each scheduler's own state_dict under
+    ``"_schedulers"``, as PyTorch's.
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None):
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler expects at least one scheduler to be chained, "
+                             "but got no scheduler.")
+        if optimizer is None:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        for number, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"ChainedScheduler at index {number} should have `optimizer` "
+                                "as its attribute.")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError("ChainedScheduler does not support `ReduceLROnPlateau` "
+                                 "scheduler as it requires additional kwargs to be specified "
+                                 f"when calling `step`, but got one at index {number} in the "
+                                 "given schedulers sequence.")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler expects all schedulers to belong to the "
+                                 f"same optimizer, but got scheduler {type(scheduler).__name__} "
+                                 f"at index {number} with a different optimizer than "
+                                 f"{type(optimizer).__name__} (the first scheduler's, or the "
+                                 "one given)")
+            if not _is_factor_schedule(scheduler):
+                raise ValueError(
+                    f"ChainedScheduler: the scheduler at index {number}, "
+                    f"{type(scheduler).__name__}, is not of the form α0·f(t), so its factors "
+                    "cannot be multiplied (chain StepLR, MultiStepLR, ExponentialLR, "
+                    "InverseTimeLR, LinearLR, ConstantLR, PolynomialLR, MultiplicativeLR or "
+                    "CosineAnnealingLR with eta_min=0; use SequentialLR to run schedules one "
+                    "after the other, or one LambdaLR whose λ is the product)")
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._write(self.get_lr())
+
+    def get_lr(self) -> list[float]:
+        """α0 · f_1(t) ··· f_k(t) of each group, from each scheduler's last rate α0·f_i(t)."""
+        lrs = []
+        for number, group in enumerate(self.optimizer.param_groups):
+            alpha0 = group["initial_lr"]
+            lr = alpha0                                                    # α0
+            for scheduler in self._schedulers:
+                factor = scheduler.get_last_lr()[number] / alpha0 if alpha0 != 0 else 0.0
+                lr = lr * factor                                           # · f_i(t)
+            lrs.append(lr)
+        return lrs
+
+    def step(self) -> None:
+        """Step every scheduler (t ← t + 1 in each), then write α0 · f_1(t) ··· f_k(t)."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._write(self.get_lr())
+
+    def _write(self, lrs: list[float]) -> None:
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        """Own attributes (``_last_lr``) and each scheduler's state_dict under ``"_schedulers"``."""
+        state = {key: value for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore ``state_dict()``: own attributes, then each scheduler's."""
+        state_dict = dict(state_dict)
+        schedulers = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for scheduler, saved in zip(self._schedulers, schedulers):
+            scheduler.load_state_dict(saved)
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(scheduler).__name__ for scheduler in self._schedulers)
+        return f"ChainedScheduler([{names}], last_lr={self._last_lr})"
