@@ -15,7 +15,14 @@ exact, and differentiable again (``gradgradcheck`` passes):
   ``out[i] = v``, recorded as ``SetItem``: the overwritten places of ``x`` get a
   gradient of 0, the written values get the gradient of the places they went to;
 * ``scatter_add``, ``index_add``, ``diag``, ``diag_embed``: ``x + IndexAdd(src)``, the
-  scatter-add as an op, whose backward gathers the gradient back to ``src``.
+  scatter-add as an op, whose backward gathers the gradient back to ``src``;
+* ``scatter_reduce``, ``index_reduce``: 'sum' and 'mean' as ``x + IndexAdd(src)``;
+  'prod', 'amax', 'amin' as a row-wise ``prod``/``max``/``min`` of a table that holds
+  each place's members (an indexing), so the gradient is that reduction's: the product
+  of the other members, or a share among ties;
+* ``cdist``, ``cross``, ``vander``, ``block_diag``, ``rot90``, ``atleast_1d/2d/3d``:
+  arithmetic on slices, ``cumprod``, ``cat``, flips and reshapes; ``cdist`` routes its
+  gradient with ``where`` where a distance or a coordinate difference is 0, as PyTorch.
 
 What has no gradient (``nonzero``, ``unique``, ``tril_indices``, ...) returns integer
 tensors that never require grad. The in-place random fills (``uniform_``,
@@ -25,13 +32,17 @@ and write like ``x[...] = samples``.
 Each function is ``tg.<name>(input, ...)`` where PyTorch has ``torch.<name>``, and,
 through ``RearrangeMethods``, the Tensor method ``input.<name>(...)``; ``repeat``, the
 ``new_*`` factories and the in-place methods are Tensor methods only, as in PyTorch.
+The in-place math methods that ops/conveniences.py does not define (``sin_``,
+``floor_``, ``clamp_min_``, ...) are ``x[...] = x.clone().<op>(...)``, as its others.
 """
 
 from __future__ import annotations
 
+import math
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import flags
-from tinygrad_opt.ops.elementwise import constant
+from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.indexing import IndexAdd
 from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, permute, stack, transpose
 
@@ -44,6 +55,8 @@ __all__: list = [
     "unique", "repeat_interleave", "diagonal", "diag", "diag_embed", "trace",
     "scatter", "scatter_add", "index_add", "index_fill", "masked_scatter",
     "diff", "meshgrid", "cartesian_prod", "tril_indices", "triu_indices",
+    "unique_consecutive", "scatter_reduce", "index_reduce", "cdist", "block_diag", "cross",
+    "atleast_1d", "atleast_2d", "atleast_3d", "vander", "rot90", "ravel",
 ]
 
 
@@ -396,25 +409,76 @@ def argwhere(input):
     return nonzero(_tensor(input, "argwhere"))
 
 
+def _distinct_slices(input, dim: int, consecutive: bool) -> tuple:
+    """``(values, inverse, counts)`` arrays of the distinct slices of ``input`` along
+    ``dim``: each slice is a row of its elements; the rows are sorted lexicographically
+    (unless ``consecutive``, which keeps their order and merges only neighbours), a row that
+    differs from the one before starts a new group."""
+    xp = backend.xp_of(input.data)
+    moved = xp.moveaxis(input.data, dim, 0)
+    rows = moved.reshape(moved.shape[0], -1)                  # (n, elements per slice)
+    count = rows.shape[0]
+    if consecutive or rows.shape[1] == 0:
+        order = xp.arange(count)
+    else:
+        order = xp.lexsort(rows.T[::-1])                      # (lexsort: last key first)
+    ordered = rows[order]
+    starts = xp.ones(count, dtype=bool)                       # True where a new group starts
+    starts[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    group = xp.cumsum(starts) - 1                             # the group of each ordered row
+    inverse = xp.empty(count, dtype=backend.int64)
+    inverse[order] = group
+    values = ordered[starts].reshape((-1,) + moved.shape[1:])
+    counts = xp.bincount(group, minlength=values.shape[0]).astype(backend.int64)
+    return xp.moveaxis(values, 0, dim), inverse, counts
+
+
+def _unique_results(values, inverse, counts, return_inverse: bool, return_counts: bool):
+    """``values``, then ``inverse`` and ``counts`` if asked for, as tensors (no gradient)."""
+    results = [constant(values)]
+    if return_inverse:
+        results.append(constant(inverse))
+    if return_counts:
+        results.append(constant(counts))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
 def unique(input, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim=None):
     """The distinct values of ``input`` (flattened), in ascending order (also for
     ``sorted=False``, where PyTorch leaves the order open); with ``return_inverse`` also
     the int64 tensor, of ``input``'s shape, of each entry's position among them, with
-    ``return_counts`` how often each occurs. No gradient (PyTorch has none either)."""
+    ``return_counts`` how often each occurs. With ``dim``: the distinct slices along
+    ``dim``, sorted lexicographically, the inverse then of one entry per slice. No
+    gradient (PyTorch has none either)."""
     _tensor(input, "unique")
     if dim is not None:
-        raise NotImplementedError(f"unique: dim={dim} (unique slices along a dim) is not "
-                                  "supported here; only dim=None, the unique elements")
+        dim = normalize_dim(dim, input.ndim, "unique")
+        values, inverse, counts = _distinct_slices(input, dim, consecutive=False)
+        return _unique_results(values, inverse, counts, return_inverse, return_counts)
     xp = backend.xp_of(input.data)
     values, inverse, counts = xp.unique(input.data.reshape(-1), return_inverse=True,
                                         return_counts=True)
-    results = [constant(values)]
-    if return_inverse:
-        results.append(constant(inverse.reshape(input.shape).astype(backend.int64)))
-    if return_counts:
-        results.append(constant(counts.astype(backend.int64)))
-    return results[0] if len(results) == 1 else tuple(results)
+    return _unique_results(values, inverse.reshape(input.shape).astype(backend.int64),
+                           counts.astype(backend.int64), return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False,
+                       dim=None):
+    """``input`` with each run of equal consecutive values (flattened; with ``dim``, of
+    equal consecutive slices along ``dim``) merged into one, order kept:
+    [1, 1, 2, 2, 1] → [1, 2, 1]. ``return_inverse``: each entry's (or slice's) run;
+    ``return_counts``: the length of each run. No gradient."""
+    _tensor(input, "unique_consecutive")
+    flat = dim is None
+    if flat:
+        source, dim = input.reshape(-1), 0
+    else:
+        source, dim = input, normalize_dim(dim, input.ndim, "unique_consecutive")
+    values, inverse, counts = _distinct_slices(source, dim, consecutive=True)
+    if flat:
+        inverse = inverse.reshape(input.shape)
+    return _unique_results(values, inverse, counts, return_inverse, return_counts)
 
 
 # --- diagonals ---
@@ -714,6 +778,386 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=backend.int64, de
     return _triangle_indices(row, col, offset, dtype, device, lower=False)
 
 
+# --- reducing into places: scatter_reduce, index_reduce ---
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _extreme(dtype, xp, largest: bool):
+    """The largest (or lowest) value of ``dtype``: ±inf for floats, the integer limits."""
+    if backend.is_floating(dtype):
+        return float("inf") if largest else float("-inf")
+    if dtype == backend.bool_:
+        return largest
+    limits = xp.iinfo(dtype)
+    return limits.max if largest else limits.min
+
+
+def _member_table(xp, targets, received, own, count: int):
+    """The (count, width) table of positions in ``cat([input, src, pad])`` of the members
+    of each place p: its own input value first where ``own[p]``, then the src values sent
+    there (``targets[j] == p``), then the pad (position count + len(targets)) to fill the
+    row. ``received[p]`` counts the src values that p receives."""
+    sent = targets.shape[0]
+    order = xp.argsort(targets, kind="stable")                   # the src values by place
+    placed = targets[order]
+    rank = xp.arange(sent) - xp.searchsorted(placed, placed, side="left")  # within a place
+    width = (received + own).max().item()                      # (explicit host copy)
+    table = xp.full((count, width), count + sent, dtype=backend.int64)      # all pad
+    places = xp.arange(count)
+    table[places[own], 0] = places[own]
+    table[placed, rank + own[placed]] = count + order
+    return table
+
+
+def _reduce_into(input, full_index, src, reduce: str, include_self: bool):
+    """``input`` with ``src`` reduced into ``input[full_index]`` (see ``scatter_reduce``)."""
+    if src.data.size == 0:                                     # nothing to reduce into
+        return input.clone()
+    xp = backend.xp_of(input.data)
+    count = input.data.size
+    strides = [1] * input.ndim                                 # row-major element strides
+    for axis in range(input.ndim - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * input.shape[axis + 1]
+    targets = sum(part * stride for part, stride in zip(full_index, strides))
+    targets = xp.broadcast_to(targets, src.shape).reshape(-1)  # the flat place of each src
+    received = xp.bincount(targets, minlength=count)           # (count,) src values per place
+    own = xp.ones(count, dtype=bool) if include_self else received == 0  # input takes part
+    flat_input, flat_src = input.reshape(-1), src.reshape(-1)
+    if reduce in ("sum", "mean"):
+        kept = flat_input if include_self else where(constant(own), flat_input, 0)
+        total = kept + IndexAdd.apply(flat_src, index=targets, shape=(count,))
+        if reduce == "sum":
+            return total.reshape(input.shape)
+        members = constant((received + own).astype(input.dtype))  # (count,), at least 1
+        mean = total / members if backend.is_floating(input.dtype) else total // members
+        return mean.reshape(input.shape)
+    identity = 1 if reduce == "prod" else _extreme(input.dtype, xp, reduce == "amin")
+    pad = constant(xp.full((1,), identity, dtype=input.dtype))
+    table = _member_table(xp, targets, received, own, count)
+    members = cat([flat_input, flat_src, pad])[table]         # (count, width)
+    if reduce == "prod":
+        result = members.prod(1)
+    else:
+        result = members.max(1) if reduce == "amax" else members.min(1)
+    return result.astype(input.dtype).reshape(input.shape)
+
+
+def _check_reduce(reduce, choices, name: str) -> None:
+    """Refuse a ``reduce`` that is not one of ``choices``."""
+    if reduce not in choices:
+        raise ValueError(f"{name}: reduce must be one of {', '.join(choices)}; got {reduce!r}")
+
+
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """``input`` with each value of ``src`` reduced into the place ``index`` points to along
+    ``dim``: for ``dim=0``, src[i][j] joins the group of out[index[i][j]][j]. A place's
+    group is the src values sent there and, with ``include_self``, its own value of
+    ``input``; a place that receives nothing keeps ``input``. ``reduce``:
+
+    * ``'sum'``: y = Σ group; dL/dmember = dL/dy (``input + IndexAdd(src)``);
+    * ``'mean'``: y = Σ group / count (floor division for integers); dL/dmember = dL/dy / count;
+    * ``'prod'``: y = Π group; dL/dmember = dL/dy · (the product of the other members),
+      exact with zeros (a row-wise ``prod`` of a table of the members);
+    * ``'amax'``/``'amin'``: y = max/min group; dL/dy is shared equally among the members
+      equal to y (``max``/``min`` of the same table).
+
+    Each gradient is that of the reduction over the group, so a value that does not take
+    part (``input`` at a place that receives src, without ``include_self``) gets 0."""
+    _check_reduce(reduce, _REDUCTIONS, "scatter_reduce")
+    if not isinstance(src, tensor_module.Tensor):
+        raise TypeError(f"scatter_reduce: src must be a tensor, got {type(src).__name__}")
+    if _tensor(input, "scatter_reduce").ndim == 0:  # as one element along dim 0
+        index = _integer_tensor(index, input, "scatter_reduce")
+        return scatter_reduce(input.reshape(1), dim, index.reshape(-1), src.reshape(-1),
+                              reduce, include_self=include_self).reshape(())
+    full_index, src = _scatter_arguments(input, dim, index, src, "scatter_reduce")
+    return _reduce_into(input, full_index, src, reduce, include_self)
+
+
+def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: bool = True):
+    """``input`` with slice i of ``source`` along ``dim`` reduced into slice ``index[i]``:
+    ``scatter_reduce`` with ``index`` repeated over the other dims. ``reduce`` is
+    ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'`` (``index_add`` sums), with the
+    gradients of ``scatter_reduce``."""
+    _check_reduce(reduce, _REDUCTIONS[1:], "index_reduce")
+    index = _integer_tensor(index, _tensor(input, "index_reduce"), "index_reduce")
+    if index.ndim > 1:
+        raise ValueError(f"index_reduce: index must be 0-d or 1-D, got shape {index.shape}")
+    if input.ndim == 0:  # as one element along dim 0
+        return index_reduce(input.reshape(1), dim, index, _tensor(source, "index_reduce")
+                            .reshape(-1), reduce, include_self=include_self).reshape(())
+    dim = normalize_dim(dim, input.ndim, "index_reduce")
+    _check_same_dtype(input, _tensor(source, "index_reduce"), "index_reduce", "source")
+    wanted = input.shape[:dim] + (index.data.size,) + input.shape[dim + 1:]
+    if source.shape != wanted:
+        raise ValueError(f"index_reduce: source of shape {source.shape} for index of shape "
+                         f"{index.shape} into shape {input.shape} along dim {dim}: expected "
+                         f"{wanted}")
+    _check_range(index.data, input.shape[dim], "index_reduce", _dim_of(input, dim))
+    xp = backend.xp_of(index.data)
+    along = index.data.reshape([-1 if axis == dim else 1 for axis in range(input.ndim)])
+    repeated = xp.broadcast_to(along, wanted)                    # index[i] for all of slice i
+    return _reduce_into(input, _scatter_index(repeated, dim), source, reduce, include_self)
+
+
+# --- distances, blocks, cross products, powers, rotations ---
+
+def _distance(difference, p: float):
+    """y = (Σ_k |d_k|^p)^(1/p) over the last dim of ``difference``, with cdist's gradients."""
+    if difference.shape[-1] == 0:                  # no coordinates: every distance is 0
+        return difference.sum(-1)
+    magnitude = difference.abs()
+    if p == 0:   # the number of coordinates that differ: a count, whose gradient is 0
+        count = (difference != 0).astype(difference.dtype).sum(-1)
+        return where(constant(backend.xp_of(count.data).ones(count.shape, dtype=bool)),
+                     count, difference.sum(-1))    # (the where keeps y in the graph)
+    if p == 1:
+        return magnitude.sum(-1)                   # dy/dd = sign(d)
+    if p == math.inf:
+        largest = magnitude.max(-1, keepdim=True).detach()
+        # y = largest + Σ over the tied coordinates of (|d| − largest), each term 0:
+        # dy/dd = sign(d) at every coordinate where |d| = y, as PyTorch's cdist.
+        ties = where(magnitude == largest, magnitude - largest, 0.0)
+        return (largest + ties.sum(-1, keepdim=True)).squeeze(-1)
+    if p == 2:
+        total = (difference * difference).sum(-1)
+    else:        # |d|^p with 0 (and a gradient of 0) where d = 0: 0^(p−1) is inf for p < 1
+        nonzero = difference != 0
+        total = where(nonzero, where(nonzero, magnitude, 1.0) ** p, 0.0).sum(-1)
+    positive = total > 0                           # the root's gradient is 0 where y = 0
+    safe = where(positive, total, 1.0)
+    root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return where(positive, root, 0.0)
+
+
+_COMPUTE_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                  "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M), of shape (..., P, R), the batch dims broadcast:
+
+        y[..., i, j] = (Σ_k |d_k|^p)^(1/p),   d = x1[..., i, :] − x2[..., j, :]
+
+    p = 0 counts the coordinates that differ, p = inf takes max_k |d_k|. Composed from the
+    differences, with PyTorch's gradients: dy/dd = sign(d)·|d|^(p−1) / y^(p−1) (p = 2:
+    d / y; p = 1: sign(d)), 0 where y = 0 (and where d = 0); p = inf: sign(d) at every
+    coordinate where |d| = y, each tie getting all of it; p = 0: 0. ``compute_mode`` picks
+    one of PyTorch's algorithms (with matrix products or not); here there is one."""
+    for name, x in (("x1", x1), ("x2", x2)):
+        if _tensor(x, "cdist").ndim < 2:
+            raise ValueError(f"cdist: {name} must have at least 2 dims, got shape {x.shape}")
+        if not backend.is_floating(x.dtype):
+            raise TypeError(f"cdist: only floating-point dtypes are supported, {name} has "
+                            f"{x.dtype}")
+    if x1.dtype != x2.dtype:
+        raise TypeError(f"cdist: x1 ({x1.dtype}) and x2 ({x2.dtype}) must have the same dtype")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: x1 {x1.shape} and x2 {x2.shape} must have the same number "
+                         f"of columns, got {x1.shape[-1]} and {x2.shape[-1]}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 0:
+        raise ValueError(f"cdist: p must be a non-negative number, got {p!r}")
+    if compute_mode not in _COMPUTE_MODES:
+        raise ValueError(f"cdist: compute_mode must be one of {', '.join(_COMPUTE_MODES)}; "
+                         f"got {compute_mode!r}")
+    try:
+        backend.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of x1 {x1.shape} and x2 {x2.shape} do not "
+                         "broadcast") from None
+    difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)          # (..., P, R, M)
+    return _distance(difference, float(p))
+
+
+def _category(dtype) -> int:
+    """PyTorch's dtype categories: bool 0 < integer 1 < float 2."""
+    return 2 if backend.is_floating(dtype) else 0 if dtype == backend.bool_ else 1
+
+
+def _promoted_dtype(tensors) -> object:
+    """PyTorch's result dtype of several tensors: the highest category (bool < integer <
+    float) wins, and the widest dtype within it; a 0-d tensor counts only when its
+    category is above that of every tensor with dims."""
+    with_dims = [t.dtype for t in tensors if t.ndim] or [t.dtype for t in tensors]
+    zero_dim = [t.dtype for t in tensors if not t.ndim]
+    pool = with_dims
+    if zero_dim and max(map(_category, zero_dim)) > max(map(_category, with_dims)):
+        pool = zero_dim
+    top = max(map(_category, pool))
+    return backend.result_dtype(*[dtype for dtype in pool if _category(dtype) == top])
+
+
+def block_diag(*tensors):
+    """The tensors on the diagonal of one matrix, zeros elsewhere: ``block_diag(A, B)`` is
+    [[A, 0], [0, B]], of shape (Σ rows, Σ columns), in the tensors' promoted dtype. Each
+    tensor is 0-d (a 1×1 block), 1-D (a row) or 2-D. A block row is
+    ``cat([zeros, block, zeros], 1)`` and the rows are joined by ``cat``: each block's
+    gradient is its block of the output's gradient."""
+    if not tensors:
+        return constant(backend.get_xp("cpu").zeros((1, 0), dtype=backend.default_float))
+    for position, block in enumerate(tensors):
+        if _tensor(block, "block_diag").ndim > 2:
+            raise ValueError(f"block_diag: expected tensors of at most 2 dims, tensor "
+                             f"{position} has shape {block.shape}")
+        if block.device != tensors[0].device:
+            raise RuntimeError(f"block_diag: tensor {position} is on '{block.device}', tensor "
+                               f"0 on '{tensors[0].device}': all must be on one device")
+    dtype = _promoted_dtype(tensors)
+    blocks = [block.astype(dtype).reshape((1,) * (2 - block.ndim) + block.shape)
+              for block in tensors]                            # each (rows, columns)
+    width = sum(block.shape[1] for block in blocks)
+    xp = backend.xp_of(blocks[0].data)
+    rows, left = [], 0
+    for block in blocks:
+        height, columns = block.shape
+        before = constant(xp.zeros((height, left), dtype=dtype))
+        after = constant(xp.zeros((height, width - left - columns), dtype=dtype))
+        rows.append(cat([before, block, after], 1))
+        left += columns
+    return cat(rows, 0)
+
+
+def cross(input, other, dim=None):
+    """The cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (same
+    number of dims, the others broadcast): y = (a₁b₂ − a₂b₁, a₂b₀ − a₀b₂, a₀b₁ − a₁b₀).
+    ``dim=None`` takes the first dim of size 3 of ``input``, as ``torch.cross`` does today.
+    Products of slices: dL/da = b × dL/dy, dL/db = dL/dy × a."""
+    _tensor(input, "cross")
+    _tensor(other, "cross")
+    if input.ndim != other.ndim:
+        raise ValueError(f"cross: input {input.shape} and other {other.shape} must have the "
+                         "same number of dims")
+    if input.dtype != other.dtype:
+        raise TypeError(f"cross: input is {input.dtype} and other {other.dtype}; cast one of "
+                        "them first")
+    if dim is None:
+        dim = next((axis for axis, size in enumerate(input.shape) if size == 3), None)
+        if dim is None:
+            raise ValueError(f"cross: no dim of size 3 in input of shape {input.shape}")
+    dim = normalize_dim(dim, input.ndim, "cross")
+    if input.shape[dim] != 3 or other.shape[dim] != 3:
+        raise ValueError(f"cross: dim {dim} must have size 3 in both, got {input.shape} and "
+                         f"{other.shape}")
+    a = [input[_along(dim, i, input.ndim)] for i in range(3)]
+    b = [other[_along(dim, i, other.ndim)] for i in range(3)]
+    return stack([a[1] * b[2] - a[2] * b[1],
+                  a[2] * b[0] - a[0] * b[2],
+                  a[0] * b[1] - a[1] * b[0]], dim)
+
+
+def _at_least(tensors: tuple, ndim: int, name: str):
+    """``tensors`` reshaped to at least ``ndim`` dims: one tensor gives one tensor, several
+    (or a list) a tuple, as PyTorch."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(_at_least((tensor,), ndim, name) for tensor in tensors[0])
+    if len(tensors) != 1:
+        return tuple(_at_least((tensor,), ndim, name) for tensor in tensors)
+    x = _tensor(tensors[0], name)
+    if x.ndim >= ndim:
+        return x
+    if ndim == 3 and x.ndim == 2:
+        return x.reshape(x.shape + (1,))                        # (m, n) → (m, n, 1)
+    if ndim == 3 and x.ndim == 1:
+        return x.reshape((1,) + x.shape + (1,))                 # (n,) → (1, n, 1)
+    return x.reshape((1,) * (ndim - x.ndim) + x.shape)          # leading 1s
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dim: a 0-d tensor becomes shape (1,) (a view)."""
+    return _at_least(tensors, 1, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dims: () → (1, 1), (n,) → (1, n) (views)."""
+    return _at_least(tensors, 2, "atleast_2d")
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dims: () → (1, 1, 1), (n,) → (1, n, 1), (m, n) →
+    (m, n, 1) (views)."""
+    return _at_least(tensors, 3, "atleast_3d")
+
+
+def vander(x, N=None, increasing: bool = False):
+    """The Vandermonde matrix of a 1-D ``x``: column j is x^(N−1−j) (x^j with
+    ``increasing``), N = len(x) by default. Integer and bool inputs give int64. The powers
+    are a running product of x (``cumprod``), so the gradient is exact where x = 0."""
+    if _tensor(x, "vander").ndim != 1:
+        raise ValueError(f"vander: x must be a 1-D tensor, got shape {x.shape}")
+    N = x.shape[0] if N is None else N
+    if isinstance(N, bool) or not isinstance(N, int) or N < 0:
+        raise ValueError(f"vander: N must be a non-negative int, got {N!r}")
+    if not backend.is_floating(x.dtype):
+        x = x.astype(backend.int64)
+    xp = backend.xp_of(x.data)
+    columns = [constant(xp.ones((x.shape[0], 1), dtype=x.dtype))]          # x^0
+    if N > 1:
+        copies = broadcast_to(x.reshape(-1, 1), (x.shape[0], N - 1))        # (n, N − 1)
+        columns.append(copies.cumprod(1))                                   # x^1 ... x^(N−1)
+    powers = cat(columns, 1)[:, :N]                                         # (n, N)
+    return powers if increasing else flip(powers, [1])
+
+
+def rot90(input, k: int = 1, dims=(0, 1)):
+    """``input`` rotated by k·90° in the plane of ``dims``, from the first dim towards the
+    second (as NumPy's ``rot90``): k = 1 is ``flip`` of dims[1], then ``transpose``;
+    k = 2 flips both; k = 3 flips dims[0], then transposes. k is taken mod 4."""
+    dims = _sizes((dims,), "rot90")
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected 2 rotation dims, got dims={dims}")
+    if _tensor(input, "rot90").ndim < 2:
+        raise ValueError(f"rot90: expected a tensor with at least 2 dims, got shape "
+                         f"{input.shape}")
+    first, second = (normalize_dim(dim, input.ndim, "rot90") for dim in dims)
+    if first == second:
+        raise ValueError(f"rot90: the rotation dims must differ, got dims={dims}")
+    k = k % 4
+    if k == 1:
+        return transpose(flip(input, [second]), first, second)
+    if k == 2:
+        return flip(input, [first, second])
+    if k == 3:
+        return transpose(flip(input, [first]), first, second)
+    return input.clone()
+
+
+def ravel(input):
+    """``input`` flattened to 1-D, in row-major order: ``reshape(-1)``."""
+    return _tensor(input, "ravel").reshape(-1)
+
+
+# --- in-place math under PyTorch's names ---
+
+def _in_place_math(name: str):
+    """The method ``x.<name>_(...)``: ``x[...] = x.clone().<name>(...)``, then ``x``.
+
+    The write is recorded as SetItem when a gradient must flow, so x's gradient is the
+    out-of-place op's; a leaf that requires grad refuses, as in PyTorch. The op reads a
+    clone because it may save its input, and the write bumps x's version (an op that
+    saved x then refuses to backward). As PyTorch, the result must keep x's shape and fit
+    x's dtype (``sin_`` of an integer tensor refuses)."""
+
+    def method(self, *args, **kwargs):
+        _refuse_leaf(self, name + "_")
+        result = getattr(self.clone(), name)(*args, **kwargs)
+        if backend.is_floating(result.dtype) and not backend.is_floating(self.dtype):
+            raise RuntimeError(f"{name}_: result type {result.dtype} can't be cast to the "
+                               f"tensor's dtype {self.dtype}")
+        if result.shape != self.shape:
+            raise RuntimeError(f"{name}_: the result of shape {result.shape} does not fit "
+                               f"the tensor's shape {self.shape}")
+        self[...] = result
+        return self
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = (f"``x = x.{name}(...)`` in place, as ``x[...] = x.{name}(...)`` "
+                      "(recorded when a gradient must flow; a leaf that requires grad "
+                      "refuses); returns x.")
+    return method
+
+
 # --- new tensors like this one, and in-place writes ---
 
 def _new(x, make: str, size: tuple, dtype, device, requires_grad, *fill):
@@ -773,7 +1217,8 @@ class RearrangeMethods:
     fliplr, flipud, roll, repeat_interleave = fliplr, flipud, roll, repeat_interleave
     index_select, masked_select, take, take_along_dim = (
         index_select, masked_select, take, take_along_dim)
-    nonzero, argwhere, unique = nonzero, argwhere, unique
+    nonzero, argwhere, unique, unique_consecutive = (
+        nonzero, argwhere, unique, unique_consecutive)
     diagonal, diag, diag_embed, trace = diagonal, diag, diag_embed, trace
     scatter, scatter_add, index_add, index_fill, masked_scatter = (
         scatter, scatter_add, index_add, index_fill, masked_scatter)
@@ -782,6 +1227,15 @@ class RearrangeMethods:
     scatter_, scatter_add_, index_add_ = (
         _in_place(scatter), _in_place(scatter_add), _in_place(index_add))
     index_fill_, masked_scatter_ = _in_place(index_fill), _in_place(masked_scatter)
+    scatter_reduce, index_reduce = scatter_reduce, index_reduce
+    scatter_reduce_, index_reduce_ = _in_place(scatter_reduce), _in_place(index_reduce)
+    cross, rot90, ravel = cross, rot90, ravel
+    # the in-place math ops conveniences.py does not define (exp_, add_, ... are there)
+    clamp_min_, clamp_max_ = _in_place_math("clamp_min"), _in_place_math("clamp_max")
+    floor_, ceil_, round_, trunc_ = (_in_place_math("floor"), _in_place_math("ceil"),
+                                     _in_place_math("round"), _in_place_math("trunc"))
+    reciprocal_, sin_, cos_ = (_in_place_math("reciprocal"), _in_place_math("sin"),
+                               _in_place_math("cos"))
 
     def flip(self, *dims):
         """This tensor reversed along each of ``dims`` (``x.flip(0, 1)`` or
