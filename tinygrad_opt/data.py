@@ -4,10 +4,17 @@ The names and behaviour follow ``torch.utils.data``:
 
 * a **data set** is anything with ``__len__`` and ``__getitem__(i)`` (see
   :class:`Dataset`); :class:`TensorDataset` wraps arrays that share their first
-  dimension, :class:`Subset` views part of another data set;
+  dimension, :class:`Subset` views part of another data set,
+  :class:`ConcatDataset` puts data sets one after another and :class:`StackDataset`
+  side by side; an :class:`IterableDataset` is a stream of samples instead
+  (``__iter__``), :class:`ChainDataset` one stream after another;
+* a **sampler** is an iterable of indices, a fresh order each epoch:
+  :class:`SequentialSampler`, :class:`RandomSampler`, :class:`SubsetRandomSampler`,
+  :class:`WeightedRandomSampler`; :class:`BatchSampler` groups indices into batches;
 * a :class:`DataLoader` walks a data set in mini-batches, every sample exactly
   once per epoch, optionally in a fresh random order each epoch, and yields
-  tuples of Tensors on the device you ask for;
+  tuples of Tensors on the device you ask for (:func:`default_collate` stacks the
+  samples of a batch);
 * :func:`random_split` cuts a data set into disjoint random parts (train /
   validation / test), :func:`standardize` scales features with statistics of the
   training part only, and :func:`balanced_indices` over- or under-samples
@@ -27,15 +34,20 @@ gives the same result whatever else the program draws.
 
 from __future__ import annotations
 
+import bisect
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from tinygrad_opt import backend
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader", "default_collate",
+    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset",
+    "IterableDataset", "ChainDataset",
+    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "WeightedRandomSampler", "BatchSampler",
+    "DataLoader", "default_collate", "get_worker_info",
     "random_split", "standardize", "balanced_indices",
     "class_weights", "shift_rotate", "RandomShiftRotate", "RandomShift", "RandomRotation",
 ]
@@ -79,6 +91,10 @@ class Dataset:
 
     def __getitem__(self, index: int):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other) -> "ConcatDataset":
+        """``a + b`` is ``ConcatDataset([a, b])``: the samples of a, then those of b."""
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -158,6 +174,128 @@ class Subset(Dataset):
         return f"Subset({self.dataset!r}, {len(self)} samples)"
 
 
+class ConcatDataset(Dataset):
+    """The samples of several data sets, one data set after another.
+
+    With ``cumulative_sizes = [n_0, n_0 + n_1, ...]`` (the running total of the
+    lengths), global index ``i`` is sample ``i - cumulative_sizes[d - 1]`` of data
+    set ``d``, the first ``d`` with ``i < cumulative_sizes[d]`` (a binary search).
+    A negative index counts from the end, as for a list.
+    ``ConcatDataset([a, b])`` is also ``a + b``.
+    """
+
+    def __init__(self, datasets: Iterable):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for dataset in self.datasets:
+            if isinstance(dataset, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset "
+                                f"(got {type(dataset).__name__}); use ChainDataset")
+        self.cumulative_sizes = self.cumsum(self.datasets)
+
+    @staticmethod
+    def cumsum(sequence) -> list[int]:
+        """The running total of the lengths: ``[n_0, n_0 + n_1, ...]``."""
+        return [int(total) for total in np.cumsum([len(dataset) for dataset in sequence])]
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        n = len(self)
+        if index < 0:
+            if -index > n:
+                raise ValueError(f"ConcatDataset: absolute value of index {index} should not "
+                                 f"exceed dataset length {n}")
+            index = n + index
+        if index >= n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for length {n}")
+        dataset_index = bisect.bisect_right(self.cumulative_sizes, index)  # first total > index
+        start = 0 if dataset_index == 0 else self.cumulative_sizes[dataset_index - 1]
+        return self.datasets[dataset_index][index - start]
+
+    def __repr__(self) -> str:
+        return f"ConcatDataset({len(self.datasets)} data sets, {len(self)} samples)"
+
+
+class StackDataset(Dataset):
+    """The samples of equally long data sets side by side.
+
+    ``StackDataset(a, b)[i] == (a[i], b[i])``; with keywords,
+    ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple-like (via args) or "
+                             "dict-like (via kwargs) input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        datasets = args if args else kwargs
+        lengths = [len(dataset) for dataset in (args or kwargs.values())]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets, lengths {lengths}")
+        self.datasets = datasets
+        self._length = lengths[0]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {key: dataset[index] for key, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+
+class IterableDataset(Dataset):
+    """A data set that is a stream: ``for sample in dataset`` instead of ``dataset[i]``.
+
+    Subclass it and define ``__iter__`` (a generator is the usual way); each
+    ``iter(dataset)`` starts a new pass, one epoch. A :class:`DataLoader` groups
+    the samples in the order they come into batches of ``batch_size``; there are
+    no indices, so it takes no ``shuffle``, ``sampler`` or ``batch_sampler`` (shuffle
+    inside ``__iter__``). ``__len__`` is optional: without it ``len(loader)`` is a
+    TypeError, as for any object without a length. ``a + b`` is
+    ``ChainDataset([a, b])``.
+    """
+
+    def __iter__(self) -> Iterator:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self) -> int:
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
+
+    def __add__(self, other) -> "ChainDataset":
+        """``a + b`` is ``ChainDataset([a, b])``: the stream of a, then that of b."""
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several :class:`IterableDataset` s, one stream after another.
+
+    ``iter(ChainDataset([a, b]))`` yields every sample of ``a``, then every
+    sample of ``b``, without reading them ahead; ``len`` is the sum of the lengths.
+    """
+
+    def __init__(self, datasets: Iterable):
+        self.datasets = datasets
+
+    def _checked(self):
+        for dataset in self.datasets:
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError("ChainDataset only supports IterableDataset, got "
+                                f"{type(dataset).__name__}")
+            yield dataset
+
+    def __iter__(self) -> Iterator:
+        for dataset in self._checked():
+            yield from dataset
+
+    def __len__(self) -> int:
+        return sum(len(dataset) for dataset in self._checked())
+
+
 def _resolve_tensor_dataset(dataset):
     """For (nested) Subsets of a TensorDataset: the TensorDataset and the index map.
 
@@ -172,6 +310,231 @@ def _resolve_tensor_dataset(dataset):
     if isinstance(dataset, TensorDataset):
         return dataset, index_map
     return None, None
+
+
+# --- samplers: the order of the indices -------------------------------------------------
+
+def _sampler_rng(name: str, generator, seed):
+    """The private generator of a sampler (None: draw from the framework's generator)."""
+    if generator is not None and seed is not None:
+        raise ValueError(f"{name}: give generator= or seed=, not both")
+    chosen = generator if generator is not None else seed
+    return None if chosen is None else _generator(chosen)
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+class Sampler:
+    """The base of samplers: an iterable of data set indices, a new pass each epoch.
+
+    Subclass it and define ``__iter__`` (and ``__len__`` when the number of
+    indices is known). A :class:`DataLoader` takes any such object as
+    ``sampler=`` (one index per sample) or ``batch_sampler=`` (one list per batch).
+    """
+
+    def __init__(self, data_source=None) -> None:
+        pass
+
+    def __iter__(self) -> Iterator:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+
+class SequentialSampler(Sampler):
+    """The indices 0, 1, ..., len(data_source) - 1, in order, every epoch."""
+
+    def __init__(self, data_source) -> None:
+        self.data_source = data_source
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """Random indices of ``data_source``, fresh each epoch.
+
+    * ``replacement=False``: a random permutation of 0..N-1 (every sample once);
+      ``num_samples`` larger than N strings whole permutations together and cuts
+      the last one short, so each index appears ``floor`` or ``ceil`` of
+      ``num_samples / N`` times;
+    * ``replacement=True``: ``num_samples`` independent uniform draws from 0..N-1.
+
+    ``num_samples`` defaults to N. Randomness as in this module: ``generator=``
+    (a NumPy Generator or an int seed, in place of a ``torch.Generator``) or
+    ``seed=`` gives a private generator, so the same seed gives the same
+    sequence of epochs; neither draws from the framework's generator
+    (``tg.manual_seed``). With the same seed and ``replacement=False``,
+    ``DataLoader(ds, sampler=RandomSampler(ds, seed=s))`` visits the samples in
+    the order of ``DataLoader(ds, shuffle=True, seed=s)``.
+    """
+
+    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
+                 generator=None, *, seed=None) -> None:
+        if not isinstance(replacement, bool):
+            raise TypeError(f"RandomSampler: replacement should be a boolean value, but got "
+                            f"replacement={replacement!r}")
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        self._rng = _sampler_rng("RandomSampler", generator, seed)
+        if not _is_positive_int(self.num_samples):
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, "
+                             f"but got num_samples={self.num_samples!r}")
+
+    @property
+    def num_samples(self) -> int:
+        """How many indices one epoch yields: ``num_samples``, or ``len(data_source)``."""
+        if self._num_samples is None:
+            return len(self.data_source)
+        return self._num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.data_source)
+        if n == 0:
+            raise ValueError("RandomSampler: the data source is empty, there is nothing to draw")
+        rng = self._rng if self._rng is not None else backend.host_rng()
+        if self.replacement:
+            yield from rng.integers(0, n, size=self.num_samples).tolist()
+            return
+        whole, rest = divmod(self.num_samples, n)
+        for _ in range(whole):
+            yield from rng.permutation(n).tolist()
+        if rest:
+            yield from rng.permutation(n)[:rest].tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a random order, a new one each epoch (no repeats).
+
+    Epoch order ``indices[p_0], indices[p_1], ...`` for a random permutation
+    ``p`` of 0..len(indices)-1: e.g. the training part of a data set,
+    ``SubsetRandomSampler(train_indices)``. ``generator`` / ``seed`` as
+    :class:`RandomSampler`.
+    """
+
+    def __init__(self, indices: Sequence[int], generator=None, *, seed=None) -> None:
+        self.indices = indices
+        self.generator = generator
+        self._rng = _sampler_rng("SubsetRandomSampler", generator, seed)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = self._rng if self._rng is not None else backend.host_rng()
+        for position in rng.permutation(len(self.indices)).tolist():
+            yield self.indices[position]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn from 0..len(weights)-1 with probabilities ∝ ``weights``.
+
+    ``p_i = w_i / Σ_j w_j``:
+
+    * ``replacement=True``: ``num_samples`` independent draws, each index i with
+      probability ``p_i`` (so index i appears about ``num_samples · p_i`` times);
+    * ``replacement=False``: one draw after another, each among the indices not
+      drawn yet, with probability ``w_i / Σ_{j not drawn} w_j`` (as
+      ``torch.multinomial``); no index twice, so ``num_samples`` can be at most
+      the number of positive weights.
+
+    An index with weight 0 is never drawn. The weights need not sum to 1: give
+    each sample the weight of its class, ``class_weights(y)[y]``, to draw the
+    classes equally often. ``generator`` / ``seed`` as :class:`RandomSampler`.
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None,
+                 *, seed=None) -> None:
+        if not _is_positive_int(num_samples):
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer "
+                             f"value, but got num_samples={num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, "
+                             f"but got replacement={replacement!r}")
+        host = np.asarray(_to_host(weights), dtype=np.float64)
+        if host.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given "
+                             f"weights have shape {tuple(host.shape)}")
+        if not np.all(np.isfinite(host)) or np.any(host < 0):
+            raise ValueError("WeightedRandomSampler: weights must be finite and >= 0, got "
+                             f"{host.tolist() if host.size <= 10 else 'some that are not'}")
+        positive = int(np.count_nonzero(host))
+        if positive == 0:
+            raise ValueError("WeightedRandomSampler: the weights sum to 0, nothing can be drawn")
+        if not replacement and num_samples > positive:
+            raise ValueError(f"WeightedRandomSampler: cannot draw num_samples={num_samples} "
+                             f"without replacement from {positive} indices of positive weight")
+        self.weights = _tensor_type()(host)         # float64, as torch.as_tensor(.., double)
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = generator
+        self._probabilities = host / host.sum()     # p_i = w_i / Σ_j w_j
+        self._rng = _sampler_rng("WeightedRandomSampler", generator, seed)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = self._rng if self._rng is not None else backend.host_rng()
+        drawn = rng.choice(len(self._probabilities), size=self.num_samples,
+                           replace=self.replacement, p=self._probabilities)
+        yield from drawn.tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """The indices of ``sampler`` grouped into lists of ``batch_size``, one list per batch.
+
+    ``list(BatchSampler(SequentialSampler(range(10)), 3, drop_last=False))`` is
+    ``[[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]``; ``drop_last=True`` drops the last,
+    shorter list. ``DataLoader(ds, batch_sampler=BatchSampler(s, b, d))`` gives
+    the batches of ``DataLoader(ds, sampler=s, batch_size=b, drop_last=d)``.
+    """
+
+    def __init__(self, sampler, batch_size: int, drop_last: bool) -> None:
+        if not _is_positive_int(batch_size):
+            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
+                             f"but got batch_size={batch_size!r}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"BatchSampler: drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last!r}")
+        self.sampler = sampler
+        self.batch_size = int(batch_size)
+        self.drop_last = drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch = []
+        for index in self.sampler:
+            batch.append(int(index))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.sampler) // self.batch_size
+        return math.ceil(len(self.sampler) / self.batch_size)
+
+
+def get_worker_info() -> None:
+    """Which loading worker runs this code: always ``None`` here.
+
+    In PyTorch it describes the worker process inside ``IterableDataset.__iter__``
+    (``id``, ``num_workers``, ``seed``) so that workers can split a stream, and is
+    ``None`` in the main process. This :class:`DataLoader` loads in the calling
+    process only, so the answer is ``None``, and an ``__iter__`` written for
+    workers takes its single-process branch (the whole stream).
+    """
+    return None
 
 
 # --- the loader ----------------------------------------------------------------
@@ -200,9 +563,10 @@ class DataLoader:
     gathered with one fancy index ``array[batch_indices]`` and sent to ``device``
     as one transfer; the dtypes are kept (int64 labels stay int64). Any other
     data set is read sample by sample and the fields are stacked: Tensors and
-    arrays keep their dtype, Python ints become int64 and Python floats float32.
-    A sample that is a tuple or list gives a tuple of Tensors, a dict gives a
-    dict, a single array gives a single Tensor (:func:`default_collate`).
+    arrays keep their dtype, Python ints become int64 and Python floats the
+    default float dtype (float32). A sample that is a tuple or list gives a tuple
+    of Tensors, a dict gives a dict, a single array gives a single Tensor,
+    strings stay a list (:func:`default_collate`).
 
     As in PyTorch: ``collate_fn(samples)`` replaces that stacking (the samples
     are read one by one, and the batch is what it returns, on whatever device it
@@ -211,7 +575,14 @@ class DataLoader:
     ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
     ``prefetch_factor`` and ``persistent_workers`` are accepted so that PyTorch
     code runs unchanged, but loading always runs in the calling process: the
-    batches are those of ``num_workers=0`` (docs/deviations.md, "Data loading").
+    batches are those of ``num_workers=0`` (docs/deviations.md, "Data loading"),
+    and :func:`get_worker_info` is ``None``.
+
+    An :class:`IterableDataset` is read as a stream: its samples, in the order
+    they come, are cut into batches of ``batch_size`` (the last, shorter one
+    kept unless ``drop_last``). A stream has no indices, so ``shuffle``,
+    ``sampler`` and ``batch_sampler`` are errors, and ``len(loader)`` needs the
+    data set's ``__len__`` (a TypeError without one).
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
@@ -223,6 +594,17 @@ class DataLoader:
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
                              f"{num_workers!r}")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            if shuffle not in (False, None):
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified sampler "
+                                 f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified "
+                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
@@ -263,6 +645,9 @@ class DataLoader:
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator:
+        if self._iterable:
+            yield from self._stream_batches()
+            return
         if self.batch_sampler is not None:
             for batch_indices in self.batch_sampler:
                 yield self._gather(np.asarray([int(i) for i in batch_indices], dtype=np.int64))
@@ -273,12 +658,31 @@ class DataLoader:
             batch_indices = indices[b * self.batch_size:(b + 1) * self.batch_size]
             yield self._gather(batch_indices)
 
+    def _stream_batches(self) -> Iterator:
+        """The batches of an IterableDataset: its samples in order, batch_size at a time."""
+        samples = []
+        for sample in self.dataset:
+            samples.append(sample)
+            if len(samples) == self.batch_size:
+                yield self._collate_samples(samples)
+                samples = []
+        if samples and not self.drop_last:
+            yield self._collate_samples(samples)
+
     def _n_batches(self, n: int) -> int:
         if self.drop_last:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
 
     def __len__(self) -> int:
+        if self._iterable:
+            try:
+                n = len(self.dataset)
+            except TypeError as error:
+                raise TypeError(f"len(DataLoader): the IterableDataset "
+                                f"{type(self.dataset).__name__} has no __len__, so the number "
+                                "of batches is not known before the stream ends") from error
+            return self._n_batches(n)
         if self.batch_sampler is not None:
             try:
                 return len(self.batch_sampler)
@@ -295,9 +699,7 @@ class DataLoader:
 
     def _gather(self, batch_indices: np.ndarray):
         Tensor = _tensor_type()
-        if self.collate_fn is not None:
-            return self.collate_fn([self.dataset[int(i)] for i in batch_indices])
-        if self._tensor_dataset is not None:
+        if self.collate_fn is None and self._tensor_dataset is not None:
             # fast path: one fancy index per array, one transfer per array
             rows = batch_indices if self._index_map is None else self._index_map[batch_indices]
             batch = []
@@ -309,7 +711,12 @@ class DataLoader:
                     gathered = _to_host(transform(gathered))  # the inputs, augmented
                 batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
             return tuple(batch)
-        samples = [self.dataset[int(i)] for i in batch_indices]
+        return self._collate_samples([self.dataset[int(i)] for i in batch_indices])
+
+    def _collate_samples(self, samples: list):
+        """One batch from its samples: ``collate_fn(samples)``, or stacked on ``device``."""
+        if self.collate_fn is not None:
+            return self.collate_fn(samples)
         return _collate(samples, self.device)
 
     def __repr__(self) -> str:
@@ -318,32 +725,76 @@ class DataLoader:
 
 
 def default_collate(samples: list, device: str = "cpu"):
-    """Stack a list of samples field by field into Tensors on ``device``: what a
-    :class:`DataLoader` without ``collate_fn`` does with samples read one by one (a tuple
-    or list of fields gives a tuple, a dict a dict; ints become int64, floats float32)."""
+    """Stack a list of samples field by field into a batch on ``device``, PyTorch's rules.
+
+    What a :class:`DataLoader` without ``collate_fn`` does with samples read one
+    by one. Each field is collated by the type of the first sample's field:
+
+    * Tensors and arrays of equal shapes: stacked along a new first axis,
+      ``(B, *shape)``, dtype kept; NumPy scalars (``np.float64(1.5)``) likewise;
+    * Python numbers: a ``(B,)`` Tensor, int64 for ints, the default float
+      dtype (float32, see ``tg.set_default_dtype``) if any is a float, bool for bools;
+    * strings and bytes: kept as a list of B strings;
+    * a dict: a dict of the collated values, key by key; a named tuple: the same
+      named tuple of collated fields; another tuple or list: a tuple of collated
+      fields (the samples must have equal lengths).
+
+    The rules apply recursively, so nested structures such as
+    ``(x, {"label": y, "name": s})`` give ``(X, {"label": Y, "name": [s...]})``.
+    Anything else is a TypeError.
+    """
     if not samples:
         raise ValueError("default_collate: no samples to stack")
     return _collate(samples, backend.check_device(device))
 
 
+_COLLATE_TYPES = (
+    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists")
+
+
 def _collate(samples: list, device: str):
-    """Stack a list of samples field by field into Tensors on ``device``."""
-    first = samples[0]
-    if isinstance(first, (tuple, list)):
-        return tuple(_collate([sample[k] for sample in samples], device)
-                     for k in range(len(first)))
-    if isinstance(first, dict):
-        return {key: _collate([sample[key] for sample in samples], device) for key in first}
+    """Stack a list of samples field by field into Tensors on ``device`` (default_collate)."""
     Tensor = _tensor_type()
-    if isinstance(first, bool):
-        stacked = np.array(samples, dtype=np.bool_)
-    elif isinstance(first, int):
-        stacked = np.array(samples, dtype=np.int64)
-    elif isinstance(first, float):
-        stacked = np.array(samples, dtype=np.float32)
+    first = samples[0]
+    if isinstance(first, (str, bytes)):
+        return list(samples)
+    if isinstance(first, Mapping):
+        return {key: _collate([sample[key] for sample in samples], device) for key in first}
+    if isinstance(first, (tuple, list)):
+        lengths = {len(sample) for sample in samples}
+        if len(lengths) != 1:
+            raise RuntimeError(f"default_collate: each element in list of batch should be of "
+                               f"equal size, got lengths {sorted(lengths)}")
+        fields = [_collate(list(field), device) for field in zip(*samples)]
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
+            return type(first)(*fields)
+        return tuple(fields)
+    if isinstance(first, (Tensor, np.generic)) or backend.is_array(first):
+        stacked = _stack([_to_host(sample) for sample in samples])          # (B, ...)
+    elif isinstance(first, (bool, int, float)):
+        stacked = np.array(samples)                                         # (B,)
+        if stacked.dtype.kind == "f":
+            stacked = stacked.astype(backend.default_float)
+        elif stacked.dtype.kind == "i":
+            stacked = stacked.astype(np.int64)
+        elif stacked.dtype.kind != "b":
+            raise TypeError(f"{_COLLATE_TYPES}; found a mix of {type(first).__name__} and "
+                            f"{sorted({type(s).__name__ for s in samples})}")
     else:
-        stacked = np.stack([_to_host(sample) for sample in samples])  # (B, ...)
+        raise TypeError(f"{_COLLATE_TYPES}; found {type(first)}")
     return Tensor(backend.to_device(stacked, device), device=device)
+
+
+def _stack(arrays: list) -> np.ndarray:
+    """``np.stack`` of host arrays with default_collate's checks: equal shapes, numeric."""
+    for k, array in enumerate(arrays):
+        if array.dtype.kind in "SUaO":
+            raise TypeError(f"{_COLLATE_TYPES}; found an array of dtype {array.dtype}")
+        if array.shape != arrays[0].shape:
+            raise RuntimeError(f"default_collate: stack expects each sample to be equal size, "
+                               f"but got {tuple(arrays[0].shape)} at entry 0 and "
+                               f"{tuple(array.shape)} at entry {k}")
+    return np.stack(arrays)
 
 
 # --- splitting, scaling, resampling ---------------------------------------------
