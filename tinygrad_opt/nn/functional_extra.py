@@ -1,6 +1,626 @@
-"""More of PyTorch's ``nn.functional`` (rms_norm, gumbel_softmax, lp_pool, max_unpool, ...),
-outside the reading path."""
+"""More of PyTorch's ``nn.functional``: rms_norm, power-average pooling, max pooling with
+indices and its inverse (max_unpool), channel_shuffle, gumbel_softmax, embedding_bag,
+the remaining adaptive poolings, and the CTC loss. PyTorch's names, arguments, defaults.
+
+Every function is a composition of Tensor ops, so its gradient comes from the engine;
+none has a backward of its own (there is no ``EXTRA_NN_OPS`` table). Where a function
+needs integer bookkeeping (which input a window's maximum came from, which rows form a
+bag, which label a CTC state emits) it is done on index arrays, and the Tensor part is
+then an indexing, a gather or a scatter, whose backward routes the gradient back.
+
+``nn/functional.py`` star-imports this file (``F.ctc_loss`` is ``ctc_loss`` here), so this
+file imports only the parts (``functional_conv``, ``functional_loss``) and the ops, never
+``nn.functional`` itself. The layers are in ``nn/layers_extra.py``.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+import math
+
+import tinygrad_opt as tg
+from tinygrad_opt import backend
+from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
+                                             _check_pool_padding, _im2col, _pair, _single,
+                                             avg_pool1d, avg_pool2d)
+from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
+from tinygrad_opt.ops.shape import cat, normalize_dim, stack
+from tinygrad_opt.tensor import Tensor
+
+__all__ = ["rms_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "channel_shuffle",
+           "gumbel_softmax", "embedding_bag", "adaptive_max_pool1d", "adaptive_avg_pool3d",
+           "adaptive_max_pool3d", "ctc_loss"]
+
+
+def _host_xp():
+    """NumPy, for integer bookkeeping on the host (from ``backend``: no import here)."""
+    return backend.get_xp("cpu")
+
+
+def _on_device(array, like: Tensor) -> Tensor:
+    """A constant Tensor (no grad) holding a host ``array`` on ``like``'s device."""
+    return Tensor(backend.to_device(array, like.device), device=like.device)
+
+
+def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
+    """``(N, C, *spatial)`` as it is, ``(C, *spatial)`` with a batch of one added.
+
+    Returns the batched input and whether a batch dim was added (to drop it again)."""
+    if input.ndim == spatial + 2:
+        return input, False
+    if input.ndim == spatial + 1:
+        return input.unsqueeze(0), True
+    layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}[spatial]
+    raise ValueError(f"{op_name}: expected a {spatial + 2}-D or {spatial + 1}-D input {layout}, "
+                     f"got shape {input.shape}")
+
+
+def _no_ceil_mode(ceil_mode: bool, op_name: str) -> None:
+    if ceil_mode:
+        raise NotImplementedError(f"{op_name}: ceil_mode=True is not supported")
+
+
+# ------------------------------------------------------------------------------ RMS normalisation
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the last dims::
+
+        RMS(x) = √(mean(x²) + eps)        y = x / RMS(x) · γ
+
+    the mean over the trailing ``normalized_shape`` dims of each sample. Unlike
+    LayerNorm nothing is subtracted and there is no bias. ``eps=None`` is the machine
+    epsilon of the input's dtype (``finfo(dtype).eps``), as PyTorch.
+    Shapes: input (*, *normalized_shape), weight γ ``normalized_shape`` -> input's shape.
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise ValueError(f"rms_norm: input of shape {input.shape} does not end with "
+                         f"normalized_shape {normalized_shape}")
+    if weight is not None and tuple(weight.shape) != normalized_shape:
+        raise ValueError(f"rms_norm: weight of shape {weight.shape} does not match "
+                         f"normalized_shape {normalized_shape}")
+    if eps is None:
+        eps = float(_host_xp().finfo(input.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    mean_square = (input * input).mean(dim=dims, keepdim=True)  # (*, 1, ..., 1)
+    y = input / (mean_square + eps).sqrt()
+    return y if weight is None else y * weight  # γ broadcasts over the leading dims
+
+
+# ------------------------------------------------------------------------ power-average pooling
+
+def _lp_root(out: Tensor, window: int, norm_type: float) -> Tensor:
+    """PyTorch's last step: ``(sign(out) · relu(|out|) · window) ^ (1/p)``.
+
+    ``out`` is the window mean of x^p, so ``out · window`` is the window sum; the
+    sign·relu(abs) factor is ``out`` itself, with a zero gradient where ``out = 0``
+    (then the root's infinite slope would meet a zero, as in PyTorch)."""
+    return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over windows of k positions::
+
+        y[n, c, t] = (Σ_i x[n, c, t·s + i]^p)^(1/p)
+
+    computed as PyTorch does: ``avg_pool1d(x^p) · k``, then the p-th root. p = 1 is
+    sum pooling, large p approaches max pooling (of |x| for even p). No padding;
+    ``stride`` defaults to ``kernel_size``. Shapes: (N, C, L) or (C, L) -> (..., OL).
+    """
+    _no_ceil_mode(ceil_mode, "lp_pool1d")
+    x, added = _batched(input, 1, "lp_pool1d")
+    kernel = _single(kernel_size, "kernel_size", "lp_pool1d")
+    out = avg_pool1d(x ** norm_type, kernel, stride, 0)                  # (N, C, OL)
+    y = _lp_root(out, kernel, norm_type)
+    return y.squeeze(0) if added else y
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over kh×kw windows::
+
+        y[n, c, oh, ow] = (Σ_{i,j} x[n, c, oh·sh + i, ow·sw + j]^p)^(1/p)
+
+    computed as PyTorch does: ``avg_pool2d(x^p) · kh·kw``, then the p-th root. No
+    padding; ``stride`` defaults to ``kernel_size``.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    """
+    _no_ceil_mode(ceil_mode, "lp_pool2d")
+    x, added = _batched(input, 2, "lp_pool2d")
+    kh, kw = _pair(kernel_size, "kernel_size", "lp_pool2d")
+    out = avg_pool2d(x ** norm_type, (kh, kw), stride, 0)                # (N, C, OH, OW)
+    y = _lp_root(out, kh * kw, norm_type)
+    return y.squeeze(0) if added else y
+
+
+# ----------------------------------------------------------------- max pooling with its indices
+
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """Max pooling that also says where each maximum came from::
+
+        y[n, c, oh, ow]   = x[n, c, h*, w*]   the window's largest element
+        idx[n, c, oh, ow] = h*·W + w*         its flat index in the (H, W) plane
+
+    (PyTorch's layout: one index per channel plane, ignoring padding; the first
+    maximum wins a tie, NaN counts as the largest.) ``y`` is read from x at those
+    indices, so the whole gradient goes to the chosen element, as in PyTorch (the
+    plain ``max_pool2d`` shares it between tied elements). Padding is with −inf;
+    ``stride`` defaults to ``kernel_size``. The indices are int64 and feed
+    :func:`max_unpool2d`. Both are always returned (``return_indices`` is ignored,
+    as in PyTorch). Shapes: (N, C, H, W) or (C, H, W) -> two of (..., OH, OW).
+    """
+    _no_ceil_mode(ceil_mode, "max_pool2d_with_indices")
+    x, added = _batched(input, 2, "max_pool2d_with_indices")
+    stride = kernel_size if stride is None else stride
+    _check_pool_padding(kernel_size, padding, "max_pool2d_with_indices")
+    N, C, H, W = x.shape
+    # The windows' values: im2col of the input (no graph: only the argmax is needed).
+    cols, OH, OW = _im2col(x.detach(), kernel_size, stride, padding, dilation,
+                           "max_pool2d_with_indices", pad_value=-math.inf)
+    values = cols.data.reshape(N, C, -1, OH * OW)                        # (N, C, kh·kw, L)
+    # The same windows over a plane of flat indices h·W + w (−1 in the padding).
+    xp = backend.get_xp(x.device)
+    plane = Tensor(xp.arange(H * W, dtype=backend.int64).reshape(1, 1, H, W), device=x.device)
+    where_from, _, _ = _im2col(plane, kernel_size, stride, padding, dilation,
+                               "max_pool2d_with_indices", pad_value=-1)  # (1, kh·kw, L)
+    best = values.argmax(axis=2)                                         # (N, C, L)
+    indices = where_from.data[0][best, xp.arange(OH * OW)]               # (N, C, L)
+    in_plane = indices >= 0                     # a window may lie wholly in the padding
+    flat = x.reshape(N, C, H * W)
+    picked = flat.gather(2, Tensor(xp.where(in_plane, indices, 0), device=x.device))
+    output = tg.where(Tensor(in_plane, device=x.device), picked, -math.inf)  # (N, C, L)
+    output = output.reshape(N, C, OH, OW)
+    indices = Tensor(indices.reshape(N, C, OH, OW), device=x.device)
+    if added:
+        output, indices = output.squeeze(0), indices.squeeze(0)
+    return output, indices
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """Max pooling over windows of k positions, with the position each maximum came
+    from (``idx[n, c, t] = l*``, an index into L): :func:`max_pool2d_with_indices` over
+    a height-1 image. Shapes: (N, C, L) or (C, L) -> two of (..., OL).
+    """
+    _no_ceil_mode(ceil_mode, "max_pool1d_with_indices")
+    x, added = _batched(input, 1, "max_pool1d_with_indices")
+    name = "max_pool1d_with_indices"
+    kernel = _single(kernel_size, "kernel_size", name)
+    stride = kernel if stride is None else _single(stride, "stride", name)
+    output, indices = max_pool2d_with_indices(
+        x.unsqueeze(2), (1, kernel), (1, stride), (0, _single(padding, "padding", name)),
+        (1, _single(dilation, "dilation", name)))                       # (N, C, 1, OL)
+    output, indices = output.squeeze(2), indices.squeeze(2)              # (N, C, OL)
+    if added:
+        output, indices = output.squeeze(0), indices.squeeze(0)
+    return output, indices
+
+
+def _unpool_output_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple,
+                        output_size, op_name: str) -> tuple:
+    """PyTorch's default ``(in − 1)·stride − 2·padding + kernel`` per spatial dim, or the
+    given ``output_size`` (its last dims), which must lie strictly within ± stride of it."""
+    spatial = len(kernel)
+    default = tuple((size - 1) * s - 2 * p + k for size, k, s, p in
+                    zip(input.shape[-spatial:], kernel, stride, padding))
+    if output_size is None:
+        return default
+    output_size = tuple(output_size)
+    if len(output_size) == spatial + 2 or (len(output_size) == spatial + 1
+                                           and input.ndim == spatial + 1):
+        output_size = output_size[-spatial:]
+    if len(output_size) != spatial:
+        raise ValueError(f"{op_name}: output_size must have {spatial} or {spatial + 2} "
+                         f"elements, got {output_size}")
+    for size, wanted, s in zip(default, output_size, stride):
+        if not size - s < wanted < size + s:
+            raise ValueError(f"{op_name}: invalid output_size {output_size} (the default is "
+                             f"{default}; each size must be within ± stride {stride} of it)")
+    return output_size
+
+
+def _max_unpool(input: Tensor, indices: Tensor, out_sizes: tuple, op_name: str) -> Tensor:
+    """Zeros of ``(N, C, *out_sizes)`` with each input value written at its flat index."""
+    if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
+        raise TypeError(f"{op_name}: indices must be an integer tensor (from max_pool with "
+                        f"return_indices), got {getattr(indices, 'dtype', type(indices))}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(f"{op_name}: indices of shape {indices.shape} do not match the input "
+                         f"of shape {input.shape}")
+    plane = math.prod(out_sizes)
+    if indices.data.size > 0:
+        low, high = indices.data.min().item(), indices.data.max().item()
+        if low < 0 or high >= plane:
+            raise ValueError(f"{op_name}: found an invalid max index {low if low < 0 else high}"
+                             f" (the output plane {out_sizes} has {plane} elements)")
+    N, C = input.shape[:2]
+    zeros = tg.zeros((N, C, plane), dtype=input.dtype, device=input.device)
+    flat = zeros.scatter(2, indices.reshape(N, C, -1), input.reshape(N, C, -1))  # (N, C, P)
+    return flat.reshape(N, C, *out_sizes)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of :func:`max_pool2d_with_indices`: each pooled value goes
+    back to the place its maximum came from, every other place is 0::
+
+        y[n, c].flat[idx[n, c, oh, ow]] = x[n, c, oh, ow]
+
+    Output (H', W') = ``(H − 1)·stride − 2·padding + kernel`` per dim unless
+    ``output_size`` is given (within ± stride of that). Gradient: each input value
+    gets the output gradient at its index (a gather). ``stride`` defaults to
+    ``kernel_size``. Shapes: (N, C, H, W) or (C, H, W) -> (..., H', W').
+    """
+    x, added = _batched(input, 2, "max_unpool2d")
+    kernel = _pair(kernel_size, "kernel_size", "max_unpool2d")
+    stride = kernel if stride is None else _pair(stride, "stride", "max_unpool2d")
+    padding = _pair(padding, "padding", "max_unpool2d")
+    sizes = _unpool_output_size(input, kernel, stride, padding, output_size, "max_unpool2d")
+    if added and isinstance(indices, Tensor):
+        indices = indices.unsqueeze(0)
+    y = _max_unpool(x, indices, sizes, "max_unpool2d")
+    return y.squeeze(0) if added else y
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of :func:`max_pool1d_with_indices`:
+    ``y[n, c, idx[n, c, t]] = x[n, c, t]``, zeros elsewhere; output length
+    ``(L − 1)·stride − 2·padding + kernel`` unless ``output_size`` is given.
+    Shapes: (N, C, L) or (C, L) -> (..., L')."""
+    x, added = _batched(input, 1, "max_unpool1d")
+    kernel = (_single(kernel_size, "kernel_size", "max_unpool1d"),)
+    stride = kernel if stride is None else (_single(stride, "stride", "max_unpool1d"),)
+    padding = (_single(padding, "padding", "max_unpool1d"),)
+    sizes = _unpool_output_size(input, kernel, stride, padding, output_size, "max_unpool1d")
+    if added and isinstance(indices, Tensor):
+        indices = indices.unsqueeze(0)
+    y = _max_unpool(x, indices, sizes, "max_unpool1d")
+    return y.squeeze(0) if added else y
+
+
+# -------------------------------------------------------------------------------- adaptive pooling
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """Max over each of OL bins: ``y[n, c, i] = max x[n, c, floor(i·L/OL):ceil((i+1)·L/OL)]``
+    (the bins of ``adaptive_avg_pool1d``; ties share the gradient). Values only:
+    ``return_indices=True`` is not supported. Shapes: (N, C, L) or (C, L) -> (..., OL).
+    """
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
+    (OL,) = _adaptive_sizes(input, output_size, 1, "adaptive_max_pool1d")
+    return _adaptive_reduce(input, OL, -1, "max")                        # (..., OL)
+
+
+def _adaptive_pool3d(input: Tensor, output_size, reduce: str, op_name: str) -> Tensor:
+    """Reduce each of OD×OH×OW bins one axis at a time (a box's mean is the mean of
+    means, its max the max of maxima)."""
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op_name}: expected a 5-D or 4-D input (N, C, D, H, W) or "
+                         f"(C, D, H, W), got shape {input.shape}")
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(sizes) != 3 or not all(
+            size is None or (isinstance(size, int) and not isinstance(size, bool) and size > 0)
+            for size in sizes):
+        raise ValueError(f"{op_name}: output_size must be a positive int or 3 of them "
+                         f"(None keeps that size), got {output_size!r}")
+    y = input
+    for dim, size in zip((-3, -2, -1), sizes):
+        y = _adaptive_reduce(y, input.shape[dim] if size is None else size, dim, reduce)
+    return y                                                             # (..., OD, OH, OW)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    """Mean over each of OD×OH×OW bins (per dim the bins of ``adaptive_avg_pool1d``).
+    ``output_size``: an int, or 3 ints (None keeps that size).
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+    return _adaptive_pool3d(input, output_size, "mean", "adaptive_avg_pool3d")
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """Max over each of OD×OH×OW bins (ties share the gradient); values only.
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool3d: return_indices=True is not supported")
+    return _adaptive_pool3d(input, output_size, "max", "adaptive_max_pool3d")
+
+
+# -------------------------------------------------------------------------------- channel shuffle
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """ShuffleNet's channel shuffle: view the C channels as a (groups, C/groups) grid and
+    read it column by column::
+
+        y[n, j·groups + g] = x[n, g·(C/groups) + j]
+
+    A reshape, a transpose and a reshape (the gradient is the inverse permutation).
+    Shapes: (N, C, *) -> (N, C, *), at least 3 dims.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"channel_shuffle: expected an input with at least 3 dims "
+                         f"(N, C, *), got shape {input.shape}")
+    N, C = input.shape[:2]
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"channel_shuffle: groups must be a positive int, got {groups!r}")
+    if C % groups != 0:
+        raise ValueError(f"channel_shuffle: the {C} channels of an input of shape "
+                         f"{input.shape} are not divisible by groups {groups}")
+    grid = input.reshape(N, groups, C // groups, *input.shape[2:])     # (N, g, C/g, *)
+    return grid.transpose(1, 2).reshape(input.shape)                   # (N, C, *)
+
+
+# --------------------------------------------------------------------------------- gumbel softmax
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A differentiable sample from the categorical distribution ``softmax(logits)``
+    (Jang et al., 2017)::
+
+        g = −log E,   E ~ Exponential(1)      (g ~ Gumbel(0, 1), one per element)
+        y = softmax((logits + g) / τ)         along ``dim``
+
+    The noise comes from the backend's seeded generator (``tg.manual_seed``). With
+    ``hard=True`` the value is the one-hot of argmax y, with y's gradient (the
+    straight-through estimator): ``y_hard − y.detach() + y``. ``eps`` is unused
+    (deprecated in PyTorch too).
+    """
+    if tau <= 0:
+        raise ValueError(f"gumbel_softmax: tau must be positive, got {tau}")
+    dim = normalize_dim(dim, logits.ndim, "gumbel_softmax")
+    uniform = backend.random_uniform(logits.shape, backend.float64, logits.device)  # [0, 1)
+    xp = backend.xp_of(uniform)
+    exponential = -xp.log1p(-uniform)                   # E = −log(1 − U) ~ Exponential(1)
+    gumbels = (-xp.log(exponential)).astype(logits.dtype)   # g = −log E ~ Gumbel(0, 1)
+    y_soft = ((logits + Tensor(gumbels, device=logits.device)) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    best = xp.expand_dims(y_soft.data.argmax(axis=dim), dim)             # (.., 1, ..)
+    positions = xp.arange(logits.shape[dim]).reshape(
+        [-1 if axis == dim else 1 for axis in range(logits.ndim)])      # along dim only
+    y_hard = Tensor((positions == best).astype(logits.dtype), device=logits.device)
+    return y_hard - y_soft.detach() + y_soft             # value y_hard, gradient of y_soft
+
+
+# ---------------------------------------------------------------------------------- embedding bag
+
+EMBEDDING_BAG_MODES = ("sum", "mean", "max")
+
+
+def _bags(input, offsets, include_last_offset: bool) -> tuple:
+    """Host-side layout of the bags: ``(rows, valid)``, both ``(B, L)``, with ``rows`` the
+    indices of each bag padded to the longest, ``valid`` False at the padding, and
+    ``positions`` ``(B, L)``, each entry's place in the flattened input."""
+    xp = _host_xp()
+    indices = backend.to_host(input.data).astype(backend.int64)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None for a 2-D input (a batch of "
+                             f"bags of equal length), got offsets of type {type(offsets)}")
+        B, L = indices.shape
+        positions = xp.arange(B * L).reshape(B, L)
+        return indices, xp.ones((B, L), dtype=bool), positions
+    if input.ndim != 1:
+        raise ValueError(f"embedding_bag: input must be 1-D (with offsets) or 2-D, got shape "
+                         f"{input.shape}")
+    if offsets is None:
+        raise ValueError("embedding_bag: offsets has to be a 1-D tensor for a 1-D input, "
+                         "got None")
+    offsets = backend.to_host(getattr(offsets, "data", offsets)).astype(backend.int64)
+    if offsets.ndim != 1 or (include_last_offset and offsets.size == 0):
+        raise ValueError(f"embedding_bag: offsets has to be a 1-D tensor, got shape "
+                         f"{offsets.shape}")
+    starts = offsets[:-1] if include_last_offset else offsets
+    ends = offsets[1:] if include_last_offset else xp.append(offsets[1:], indices.size)
+    if starts.size and (starts[0] != 0 or (xp.diff(offsets) < 0).any()
+                        or offsets.max() > indices.size):
+        raise ValueError(f"embedding_bag: offsets {offsets.tolist()} must start at 0, not "
+                         f"decrease and stay within the {indices.size} indices")
+    L = max(int((ends - starts).max(initial=0)), 1)         # at least one slot per bag
+    positions = starts[:, None] + xp.arange(L)              # (B, L)
+    valid = positions < ends[:, None]
+    positions = xp.where(valid, positions, 0)
+    rows = indices[positions] if indices.size else xp.zeros(positions.shape, dtype=backend.int64)
+    return rows, valid, positions
+
+
+def embedding_bag(input, weight: Tensor, offsets=None, max_norm=None, norm_type: float = 2,
+                  scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """Sums, means or maxima of bags of embeddings, without building the ``(*, D)`` rows
+    of ``embedding`` first (in PyTorch; here they are gathered, then reduced)::
+
+        y[b] = Σ_{i ∈ bag b} w_i · weight[input[i]]      mode='sum' (w = per_sample_weights, or 1)
+        y[b] = mean_{i ∈ bag b} weight[input[i]]         mode='mean'
+        y[b] = max_{i ∈ bag b} weight[input[i]]          mode='max' (per coordinate)
+
+    Bags: a 2-D ``input`` (B, L) is B bags of L indices; a 1-D ``input`` is cut at
+    ``offsets`` (bag b = input[offsets[b]:offsets[b+1]]; with ``include_last_offset``
+    offsets has B + 1 entries, the last one the end). Entries equal to ``padding_idx``
+    are left out (not counted by the mean); an empty bag gives zeros.
+    Shapes: weight (num_embeddings, D) -> (B, D).
+    """
+    if max_norm is not None:
+        raise NotImplementedError("embedding_bag: max_norm is not supported")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding_bag: scale_grad_by_freq and sparse are not "
+                                  "supported")
+    if mode not in EMBEDDING_BAG_MODES:
+        raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights is only supported for "
+                                  f"mode='sum' (got mode={mode!r})")
+    if not isinstance(input, Tensor):
+        input = tg.tensor(backend.to_host(input), device=weight.device)
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding_bag: input must hold integer indices, got {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding_bag: weight must be 2-D (num_embeddings, D), got shape "
+                         f"{weight.shape}")
+    count = weight.shape[0]
+    if padding_idx is not None:
+        if not -count <= padding_idx < count:
+            raise ValueError(f"embedding_bag: padding_idx {padding_idx} must be within "
+                             f"num_embeddings {count}")
+        padding_idx %= count
+    rows, valid, positions = _bags(input, offsets, include_last_offset)  # (B, L) each
+    if valid.any() and (rows[valid].min() < 0 or rows[valid].max() >= count):
+        bad = rows[valid][(rows[valid] < 0) | (rows[valid] >= count)][0]
+        raise IndexError(f"embedding_bag: index {bad} is out of range for {count} embeddings")
+    if padding_idx is not None:
+        valid = valid & (rows != padding_idx)
+    rows = _host_xp().where(valid, rows, 0)
+    vectors = weight[_on_device(rows, weight)]                            # (B, L, D)
+    keep = _on_device(valid[:, :, None], weight)                          # (B, L, 1)
+    if per_sample_weights is not None:
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"embedding_bag: per_sample_weights of shape "
+                             f"{per_sample_weights.shape} must have the input's shape "
+                             f"{input.shape}")
+        scale = per_sample_weights.reshape(-1)[_on_device(positions, weight)]  # (B, L)
+        vectors = vectors * scale.unsqueeze(-1)
+    sizes = valid.sum(axis=1, keepdims=True).astype(weight.dtype)          # (B, 1)
+    if mode == "max":
+        largest = tg.where(keep, vectors, -math.inf).max(dim=1)           # (B, D)
+        return tg.where(_on_device(sizes > 0, weight), largest, 0.0)      # empty bag: 0
+    total = tg.where(keep, vectors, 0.0).sum(dim=1)                        # (B, D)
+    if mode == "sum":
+        return total
+    return total / _on_device(_host_xp().maximum(sizes, 1), weight)       # (B, D)
+
+
+# -------------------------------------------------------------------------------------- CTC loss
+
+CTC_IMPOSSIBLE = -1e30  # log α of a state no path reaches: finite, so no −inf − (−inf)
+
+
+def _host_lengths(lengths, count: int, name: str):
+    """Lengths (a tensor, a list or an int) as a host int64 array of ``count`` entries."""
+    lengths = backend.to_host(getattr(lengths, "data", lengths))
+    lengths = _host_xp().asarray(lengths).astype(backend.int64).reshape(-1)
+    if lengths.size != count:
+        raise ValueError(f"ctc_loss: {name} must have one entry per batch element ({count}), "
+                         f"got {lengths.size}")
+    return lengths
+
+
+def _ctc_labels(targets, target_lengths, N: int) -> list:
+    """The label sequence of each sample, from padded (N, S) or concatenated targets."""
+    targets = backend.to_host(getattr(targets, "data", targets))
+    if targets.ndim == 2:
+        if targets.shape[0] != N or (target_lengths > targets.shape[1]).any():
+            raise ValueError(f"ctc_loss: padded targets of shape {targets.shape} need {N} "
+                             f"rows and at least max(target_lengths) = "
+                             f"{target_lengths.max(initial=0)} columns")
+        return [targets[n, :length] for n, length in enumerate(target_lengths)]
+    if targets.ndim != 1 or targets.size < target_lengths.sum():
+        raise ValueError(f"ctc_loss: targets must be (N, S) padded or 1-D concatenated with "
+                         f"sum(target_lengths) = {target_lengths.sum()} labels, got shape "
+                         f"{targets.shape}")
+    ends = target_lengths.cumsum()
+    return [targets[end - length:end] for end, length in zip(ends, target_lengths)]
+
+
+def _shift(alpha: Tensor, k: int) -> Tensor:
+    """α moved k states to the right, ``CTC_IMPOSSIBLE`` coming in: out[:, s] = α[:, s − k]."""
+    N, states = alpha.shape
+    k = min(k, states)
+    wall = tg.full((N, k), CTC_IMPOSSIBLE, dtype=alpha.dtype, device=alpha.device)
+    return cat([wall, alpha[:, :states - k]], dim=1)                     # (N, S')
+
+
+def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss (Graves et al., 2006): −log of the
+    total probability of every alignment that collapses to the target.
+
+    The target l (length U) is extended with blanks, l' = (∅, l1, ∅, l2, …, lU, ∅) of
+    length 2U + 1, and the forward variables α (log space) run over time::
+
+        α_0(s) = log_probs[0, l'_s]                                  s ∈ {0, 1}
+        α_t(s) = logsumexp(α_{t−1}(s), α_{t−1}(s−1), α_{t−1}(s−2)) + log_probs[t, l'_s]
+
+    where the s−2 term (skipping a blank) is allowed only when l'_s is not blank and
+    l'_s ≠ l'_{s−2}. loss = −logsumexp(α_{T−1}(2U), α_{T−1}(2U − 1)). Each step is
+    Tensor ops (shifts, where, stack, logsumexp), so the gradient comes from the
+    engine. A state no path reaches holds ``CTC_IMPOSSIBLE`` instead of −inf, so
+    logsumexp never meets an all −inf column (its gradient would be NaN).
+
+    log_probs (T, N, C) or (T, C), normally from ``log_softmax``; targets (N, S)
+    padded or 1-D concatenated, holding no blank; input_lengths and target_lengths
+    (N,). A target that no alignment of its input length can produce (T_n < U +
+    number of repeated neighbours) has loss inf, or 0 with ``zero_infinity``.
+    reduction 'mean': each loss divided by its target length (at least 1), then
+    the batch mean; 'sum'; 'none' (N,).
+    """
+    _check_reduction("ctc_loss", reduction, REDUCTIONS)
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)                                 # (T, 1, C)
+        targets = backend.to_host(getattr(targets, "data", targets)).reshape(1, -1)
+    if log_probs.ndim != 3:
+        raise ValueError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape "
+                         f"{log_probs.shape}")
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise ValueError(f"ctc_loss: blank {blank} must be a class index in [0, {C})")
+    input_lengths = _host_lengths(input_lengths, N, "input_lengths")
+    target_lengths = _host_lengths(target_lengths, N, "target_lengths")
+    if (input_lengths < 0).any() or (input_lengths > T).any() or (target_lengths < 0).any():
+        raise ValueError(f"ctc_loss: input_lengths {input_lengths.tolist()} must lie in "
+                         f"[0, T = {T}] and target_lengths {target_lengths.tolist()} be >= 0")
+    labels = _ctc_labels(targets, target_lengths, N)
+    xp = _host_xp()
+    # The extended labels l' of every sample, padded with blanks: (N, 2·U_max + 1).
+    states = 2 * int(target_lengths.max(initial=0)) + 1
+    extended = xp.full((N, states), blank, dtype=backend.int64)
+    feasible = xp.ones(N, dtype=bool)
+    for n, label in enumerate(labels):
+        if ((label < 0) | (label >= C) | (label == blank)).any():
+            raise ValueError(f"ctc_loss: targets of sample {n} ({label.tolist()}) must be "
+                             f"class indices in [0, {C}) other than the blank {blank}")
+        extended[n, 1:2 * label.size + 1:2] = label
+        repeats = int((label[1:] == label[:-1]).sum())    # each needs a blank in between
+        feasible[n] = input_lengths[n] >= label.size + repeats
+    may_skip = xp.zeros((N, states), dtype=bool)          # the s − 2 transition
+    may_skip[:, 2:] = (extended[:, 2:] != blank) & (extended[:, 2:] != extended[:, :-2])
+    may_skip = _on_device(may_skip, log_probs)
+    # emit[t, n, s] = log_probs[t, n, l'_s]: (T, N, S')
+    emit = log_probs.gather(2, _on_device(xp.broadcast_to(extended, (T, N, states)).copy(),
+                                          log_probs))
+    first = _on_device(xp.arange(states) < 2, log_probs)                 # (S',)
+    alpha = tg.where(first, emit[0], CTC_IMPOSSIBLE)                     # (N, S')
+    alphas = [alpha]
+    for t in range(1, max(int(input_lengths.max(initial=0)), 1)):
+        stay = alpha                                                     # from s
+        step = _shift(alpha, 1)                                          # from s − 1
+        skip = tg.where(may_skip, _shift(alpha, 2), CTC_IMPOSSIBLE)      # from s − 2
+        alpha = stack([stay, step, skip]).logsumexp(dim=0) + emit[t]    # (N, S')
+        alphas.append(alpha)
+    # α at each sample's last time step, then its two final states 2U and 2U − 1.
+    last = stack(alphas)[_on_device(xp.maximum(input_lengths - 1, 0), log_probs),
+                         _on_device(xp.arange(N), log_probs)]          # (N, S')
+    end = last.gather(1, _on_device((2 * target_lengths)[:, None], log_probs))      # (N, 1)
+    before = last.gather(1, _on_device(xp.maximum(2 * target_lengths - 1, 0)[:, None],
+                                       log_probs))                                   # (N, 1)
+    both = stack([end, before]).logsumexp(dim=0)
+    log_likelihood = tg.where(_on_device(target_lengths[:, None] > 0, log_probs), both, end)
+    loss = -log_likelihood.reshape(N)                                     # (N,)
+    # T_n = 0: the empty target has probability 1 (nothing else is feasible).
+    loss = tg.where(_on_device(input_lengths > 0, log_probs), loss, 0.0)
+    loss = tg.where(_on_device(feasible, log_probs), loss, 0.0 if zero_infinity else math.inf)
+    if reduction == "mean":
+        per_label = _on_device(xp.maximum(target_lengths, 1).astype(log_probs.dtype), log_probs)
+        return (loss / per_label).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss[0] if unbatched else loss
+
