@@ -1,17 +1,20 @@
 """``tg.linalg``: linear algebra with gradients, with ``torch.linalg``'s names and rules.
 
-Read after the core (docs/reading-order.md). Seven primitives have a backward of their
-own: ``Inv``, ``Solve``, ``Det``, ``LogAbsDet``, ``Cholesky``, ``Eigh`` and
-``VectorNorm``. Everything else is composed of them and of the core ops: ``slogdet``
-(its sign is a constant), ``matrix_norm``, ``norm``, ``eigvalsh``, ``matrix_power``,
-``multi_dot``, ``cross``, ``vecdot``, so their gradients need no code.
+Read after the core (docs/reading-order.md). Eleven primitives have a backward of their
+own: ``Inv``, ``Solve``, ``Det``, ``LogAbsDet``, ``Cholesky``, ``Eigh``, ``VectorNorm``
+and the decompositions ``Svd``, ``Qr``, ``Pinv`` and ``MatrixExp``. Everything else is
+composed of them and of the core ops: ``slogdet`` (its sign is a constant),
+``matrix_norm``, ``norm``, ``eigvalsh``, ``svdvals``, ``lstsq``, ``cond``,
+``matrix_power``, ``multi_dot``, ``cross``, ``vecdot``, so their gradients need no code;
+``matrix_rank`` is a count (no gradient).
 
-Matrices are the last two dims, ``(..., n, n)``: every op also takes a batch of them.
-In the formulas, ``Aᵀ`` swaps the last two axes and ``G`` is dL/d(output). Each
-backward uses only ``@``, ``xp.swapaxes``, ``xp.where``, arithmetic and the ops of
-this file (``Inv.apply(A)`` inside a backward), so the one formula runs on arrays in
-a plain backward and records a graph under ``create_graph=True``: second derivatives
-(Hessians, ``gradgradcheck``) work, as for the core ops.
+Matrices are the last two dims, ``(..., n, n)`` (``(..., m, n)`` where a function takes
+rectangles): every op also takes a batch of them. In the formulas, ``Aᵀ`` swaps the last
+two axes and ``G`` is dL/d(output). Each backward uses only ``@``, ``xp.swapaxes``,
+``xp.where``, arithmetic and the ops of this file (``Inv.apply(A)`` inside a backward),
+so the one formula runs on arrays in a plain backward and records a graph under
+``create_graph=True``: second derivatives (Hessians, ``gradgradcheck``) work, as for the
+core ops.
 
 A singular matrix (``inv``, ``solve``) or one that is not positive-definite
 (``cholesky``) raises ``tg.linalg.LinAlgError``, a RuntimeError, as PyTorch's.
@@ -24,15 +27,17 @@ from collections import namedtuple
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.ops.elementwise import Sign, constant
+from tinygrad_opt.autograd.grad_mode import is_grad_enabled
+from tinygrad_opt.ops.elementwise import Sign, constant, where
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.reduce import reduction_dims
-from tinygrad_opt.ops.shape import broadcast_to, normalize_dim, stack
+from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, stack
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky", "eigh",
            "eigvalsh", "vector_norm", "matrix_norm", "norm", "matrix_power", "multi_dot",
-           "cross", "vecdot", "matmul"]
+           "cross", "vecdot", "matmul", "svd", "svdvals", "qr", "pinv", "matrix_rank", "lstsq",
+           "cond", "matrix_exp"]
 
 
 class LinAlgError(RuntimeError):
@@ -45,6 +50,16 @@ SlogdetResult.__doc__ = "``(sign, logabsdet)``, as ``torch.linalg.slogdet`` retu
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 EighResult.__doc__ = "``(eigenvalues, eigenvectors)``, as ``torch.linalg.eigh`` returns them."
+
+SvdResult = namedtuple("SvdResult", ["U", "S", "Vh"])
+SvdResult.__doc__ = "``(U, S, Vh)``, as ``torch.linalg.svd`` returns them."
+
+QrResult = namedtuple("QrResult", ["Q", "R"])
+QrResult.__doc__ = "``(Q, R)``, as ``torch.linalg.qr`` returns them."
+
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+LstsqResult.__doc__ = ("``(solution, residuals, rank, singular_values)``, as "
+                       "``torch.linalg.lstsq`` returns them.")
 
 
 # --- the primitives ---
@@ -156,10 +171,10 @@ class Cholesky(Function):
         return xp.swapaxes(lower_inv, -1, -2) @ middle @ lower_inv
 
 
-def _triangle_masks(array):
+def _triangle_masks(array, n: int = None):
     """Boolean (n, n) masks of the strict lower triangle and of the diagonal, on the
-    device of ``array`` (..., n, n)."""
-    xp, n = backend.xp_of(array), array.shape[-1]
+    device of ``array`` (n: the last dim of ``array`` unless given)."""
+    xp, n = backend.xp_of(array), array.shape[-1] if n is None else n
     i = xp.arange(n)
     return i.reshape(n, 1) > i, i.reshape(n, 1) == i
 
@@ -253,6 +268,203 @@ class VectorNorm(Function):
             scaled = sign * xp.where(x == 0, 1, abs(x)) ** (p - 1)   # sign(x) |x|^(p−1)
         safe_norm = xp.where(norm == 0, 1, norm)                     # no 1/0 on the 0 side
         return scaled * xp.where(norm == 0, 0, grad / safe_norm ** (p - 1))
+
+
+# --- the decompositions: SVD, QR, pseudo-inverse, exponential ---
+
+class Svd(Function):
+    """A = U diag(S) Vᵀ, the reduced SVD of A (..., m, n), k = min(m, n): U (..., m, k) and
+    V (..., n, k) with orthonormal columns, S (..., k) descending.
+
+    One op has one output, so the three travel packed in one (..., m + 1 + n, k) array:
+    rows 0..m−1 are U, row m is S, the last n rows are V (``svd`` splits it and returns
+    Vh = Vᵀ). With GU, GS, GV the three parts of G, and the skew matrices
+    J = UᵀGU − GUᵀU and K = VᵀGV − GVᵀV (PyTorch's formula):
+
+        inner = diag(GS) + F,   F_ij = (J_ij S_j + S_i K_ij) / (S_j² − S_i²)   (i ≠ j)
+        m = n:   dL/dA = U · inner · Vᵀ
+        m > n:   dL/dA = (U · inner + (I − UUᵀ) GU diag(S)⁻¹) Vᵀ
+        m < n:   dL/dA = U (inner · Vᵀ + diag(S)⁻¹ GVᵀ (I − VVᵀ))
+
+    Tied singular values make F infinite: the singular vectors of a tie are any basis of
+    their space, so a loss on them has no gradient, and it is NaN there (PyTorch: inf or
+    NaN); a zero singular value does the same to the last terms. Where no gradient comes
+    that way (a numerator is exactly 0, as for ``svdvals``: GU = GV = 0) the term is 0, so
+    the gradient through S alone, U diag(GS) Vᵀ, stays finite at ties and zeros.
+    """
+
+    def forward(self, a: "Array") -> "Array":
+        xp, self.rows = backend.xp_of(a), a.shape[-2]
+
+        def decompose(a):
+            u, s, vh = _parts(xp, xp.linalg.svd(a, full_matrices=False))
+            return xp.concatenate([u, s[..., None, :], xp.swapaxes(vh, -1, -2)], axis=-2)
+        return _checked(decompose, a, "svd", "the SVD did not converge")
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        packed, xp, m = self.saved_output, self.xp, self.rows
+        u, s, v = packed[..., :m, :], packed[..., m, :], packed[..., m + 1:, :]
+        grad_u, grad_s = grad_output[..., :m, :], grad_output[..., m, :]
+        grad_v = grad_output[..., m + 1:, :]                            # (..., n, k)
+        n = v.shape[-2]
+        _, diagonal = _triangle_masks(self.output.data)                 # (k, k)
+        u_t, v_t = xp.swapaxes(u, -1, -2), xp.swapaxes(v, -1, -2)       # (..., k, m), (..., k, n)
+        skew_u = u_t @ grad_u
+        skew_u = skew_u - xp.swapaxes(skew_u, -1, -2)                   # J (..., k, k)
+        skew_v = v_t @ grad_v
+        skew_v = skew_v - xp.swapaxes(skew_v, -1, -2)                   # K (..., k, k)
+        s_j, s_i = s[..., None, :], s[..., :, None]                     # S_j (..., 1, k), S_i
+        f = _ratio(xp, skew_u * s_j + s_i * skew_v, s_j * s_j - s_i * s_i)   # F, 0 on diagonal
+        inner = xp.where(diagonal, grad_s[..., None, :], f)             # (..., k, k)
+        if m > n:
+            outside = grad_u - u @ (u_t @ grad_u)                       # (I − UUᵀ) GU (..., m, k)
+            return (u @ inner + _ratio(xp, outside, s_j)) @ v_t
+        if m < n:
+            outside = grad_v - v @ (v_t @ grad_v)                       # (I − VVᵀ) GV (..., n, k)
+            return u @ (inner @ v_t + xp.swapaxes(_ratio(xp, outside, s_j), -1, -2))
+        return u @ inner @ v_t
+
+
+def _ratio(xp, numerator, denominator):
+    """numerator / denominator, elementwise, where 0 / anything is 0 (no gradient comes
+    that way) and a nonzero number / 0 is NaN (the gradient does not exist)."""
+    zero = denominator == 0
+    quotient = numerator / xp.where(zero, 1, denominator)
+    return xp.where(numerator == 0, 0, xp.where(zero, math.nan, quotient))
+
+
+class Qr(Function):
+    """A = Q R for A (..., m, n): Q (..., m, k) with orthonormal columns, R (..., k, n)
+    upper triangular; k = min(m, n) (mode 'reduced' or 'r'), k = m ('complete').
+
+    One output: the (..., k, m + n) array [Qᵀ | R] (``qr`` splits it). For m ≥ n, with
+    copyltu(M) = tril(M) + tril(M, −1)ᵀ (the lower triangle mirrored up):
+
+        M = R GRᵀ − GQᵀ Q,   dL/dA = (GQ + Q copyltu(M)) R⁻ᵀ      (a solve with R)
+
+    For m < n, A = [X | Y] with X (m, m) and R = [U | V]: X = Q U is the square case and
+    V = Qᵀ Y, so dL/dY = Q GV and dL/dX is the square case with U, GU and GQ + Y GVᵀ.
+    A needs full rank (R, or U, invertible); the sign of R's diagonal is LAPACK's,
+    constant near A, so Q and R are smooth functions of A. As PyTorch, the backward
+    raises for mode 'r' and for mode 'complete' with m > n (Q's last m − n columns are any
+    basis of what A's columns miss: no gradient).
+    """
+
+    def forward(self, a: "Array", mode: str) -> "Array":
+        xp, self.mode, self.rows = backend.xp_of(a), mode, a.shape[-2]
+        q, r = _parts(xp, xp.linalg.qr(a, mode="complete" if mode == "complete" else "reduced"))
+        return xp.concatenate([xp.swapaxes(q, -1, -2), r], axis=-1)   # (..., k, m + n)
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        packed, xp, m = self.saved_output, self.xp, self.rows
+        k, n = packed.shape[-2], packed.shape[-1] - m
+        if self.mode == "r":
+            raise RuntimeError("linalg.qr: the gradient of R needs Q, which mode='r' does not "
+                               "return (as in PyTorch): use mode='reduced' to differentiate")
+        if k > n:
+            raise RuntimeError(f"linalg.qr: mode='complete' is not differentiable for A with "
+                               f"more rows than columns ({m} > {n}), as in PyTorch: Q's last "
+                               f"{m - n} columns are any basis; use mode='reduced'")
+        q = xp.swapaxes(packed[..., :m], -1, -2)                         # (..., m, k)
+        grad_q = xp.swapaxes(grad_output[..., :m], -1, -2)               # (..., m, k)
+        r, grad_r = packed[..., m:], grad_output[..., m:]                # (..., k, n)
+        square, grad_square = r[..., :k], grad_r[..., :k]                # U, GU (..., k, k)
+        if n > k:                                                        # A = [X | Y]
+            rest = self.saved_input(0)[..., k:]                          # Y (..., m, n − k)
+            grad_q = grad_q + rest @ xp.swapaxes(grad_r[..., k:], -1, -2)    # GQ + Y GVᵀ
+        below, diagonal = _triangle_masks(self.inputs[0].data, k)        # (k, k)
+        middle = square @ xp.swapaxes(grad_square, -1, -2) - xp.swapaxes(grad_q, -1, -2) @ q
+        lower = xp.where(below, middle, 0)
+        mirrored = lower + xp.swapaxes(lower, -1, -2) + xp.where(diagonal, middle, 0)
+        right = xp.swapaxes(grad_q + q @ mirrored, -1, -2)               # (..., k, m)
+        grad_x = xp.swapaxes(Solve.apply(square, right), -1, -2)         # (...) U⁻ᵀ (..., m, k)
+        if n == k:
+            return grad_x
+        first_columns = _eye(self.inputs[0].data, k, n)                  # [I | 0] (k, n)
+        return q @ grad_r + (grad_x - q @ grad_square) @ first_columns   # [dL/dX | Q GV]
+
+
+def _eye(array, rows: int, columns: int, offset: int = 0):
+    """The (rows, columns) matrix with ones on diagonal ``offset``, in the dtype and on the
+    device of ``array``."""
+    xp = backend.xp_of(array)
+    return xp.eye(rows, columns, offset, dtype=array.dtype)
+
+
+class Pinv(Function):
+    """X = A⁺, the Moore-Penrose pseudo-inverse of A (..., m, n): with A = U diag(S) Vᵀ,
+    X = V diag(S⁺) Uᵀ, S⁺ = 1/S for the singular values above the tolerance
+    max(atol, rtol · S_max), 0 for the others. ``hermitian``: A = W diag(λ) Wᵀ (eigh, the
+    lower triangle) and X = W diag(λ⁺) Wᵀ, |λ| against the tolerance.
+
+    Where the rank of A does not change nearby (Golub and Pereyra):
+    dX = −X dA X + X Xᵀ dAᵀ (I − A X) + (I − X A) dAᵀ Xᵀ X, so (PyTorch's formula)
+
+        dL/dA = −Xᵀ G Xᵀ + (I − A X) Gᵀ X Xᵀ + Xᵀ X Gᵀ (I − X A),
+
+    which needs no SVD: tied singular values are no problem.
+    """
+
+    def forward(self, a: "Array", atol: "Array", rtol: "Array", hermitian: bool) -> "Array":
+        xp = backend.xp_of(a)
+        if hermitian:
+            values, vectors = _parts(xp, xp.linalg.eigh(a))              # (..., n), (..., n, n)
+            left, right = vectors, xp.swapaxes(vectors, -1, -2)
+        else:
+            left, values, right = _parts(xp, xp.linalg.svd(a, full_matrices=False))
+            left, right = xp.swapaxes(right, -1, -2), xp.swapaxes(left, -1, -2)   # V, Uᵀ
+        magnitude = abs(values)
+        kept = magnitude > xp.maximum(atol, rtol * magnitude.max(axis=-1, keepdims=True))
+        inverted = xp.where(kept, 1 / xp.where(kept, values, 1), 0)       # S⁺ (..., k)
+        return (left * inverted[..., None, :]) @ right                    # (..., n, m)
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        (a,), x, xp = self.saved_inputs, self.saved_output, self.xp
+        x_t, grad_t = xp.swapaxes(x, -1, -2), xp.swapaxes(grad_output, -1, -2)   # (..., m, n)
+        through = -(x_t @ grad_output @ x_t)                              # −Xᵀ G Xᵀ
+        rows = grad_t @ x @ x_t                                           # Gᵀ X Xᵀ
+        columns = x_t @ x @ grad_t                                        # Xᵀ X Gᵀ
+        return through + (rows - a @ (x @ rows)) + (columns - (columns @ x) @ a)
+
+
+class MatrixExp(Function):
+    """Y = exp(A) = Σ_j Aʲ / j! for A (..., n, n).
+
+    Forward, by scaling and squaring: exp(A) = exp(A / 2ˢ)^(2ˢ), with s the smallest
+    power that makes ‖A / 2ˢ‖₁ ≤ 1 for every matrix of the batch, where the Taylor
+    series to degree 18 is exact to rounding (the rest is below 1/19! < 10⁻¹⁶); then s
+    squarings.
+
+    Backward: the derivative of exp at A in the direction E is the top-right block of
+    exp([[A, E], [0, A]]); its adjoint is the same with Aᵀ and G:
+
+        dL/dA = the top-right n × n block of exp([[Aᵀ, G], [0, Aᵀ]]),
+
+    one MatrixExp of a 2n × 2n matrix, itself differentiable (second derivatives work).
+    """
+
+    def forward(self, a: "Array") -> "Array":
+        xp = backend.xp_of(a)
+        norm = abs(a).sum(axis=-2).max()                         # the largest ‖A‖₁ (column sum)
+        _, exponent = xp.frexp(norm)                             # ‖A‖₁ < 2^exponent
+        squarings = max(int(backend.to_host(exponent)), 0)       # s
+        scaled = a * 0.5 ** squarings                            # A / 2ˢ, exactly
+        identity = _eye(a, a.shape[-1], a.shape[-1])
+        result = identity
+        for j in range(18, 0, -1):                               # Horner: I + X (I + X/2 (...))
+            result = identity + scaled @ result / j
+        for _ in range(squarings):
+            result = result @ result
+        return result
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        (a,), xp = self.saved_inputs, self.xp
+        n = a.shape[-1]
+        top = _eye(self.inputs[0].data, 2 * n, n)                # [I; 0] (2n, n)
+        bottom = _eye(self.inputs[0].data, 2 * n, n, -n)         # [0; I] (2n, n)
+        a_t = xp.swapaxes(a, -1, -2)
+        block = top @ (a_t @ top.T + grad_output @ bottom.T) + bottom @ a_t @ bottom.T
+        return MatrixExp.apply(block)[..., :n, n:]               # (..., n, n)
 
 
 def _checked(compute, a, name: str, problem: str):
@@ -399,8 +611,9 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None):
     """The ``ord``-norm of the matrices in dims ``dim`` (two dims) of A: 'fro' (√Σa²),
     1 / −1 (max / min over columns of Σ|a| down the column), inf / −inf (max / min over
-    rows of Σ|a| along the row). Composed of vector_norm and max/min, so ties share the
-    gradient. 'nuc', 2 and −2 need singular values: NotImplementedError."""
+    rows of Σ|a| along the row), 'nuc', 2 and −2 (the sum, max and min of the singular
+    values, ``svdvals``). Composed of vector_norm, svdvals and max/min, so ties share the
+    gradient."""
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ValueError(f"linalg.matrix_norm: A must be a Tensor with at least 2 dims, got "
                          f"{getattr(A, 'shape', type(A).__name__)}")
@@ -414,8 +627,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if ord == "fro":
         return vector_norm(A, 2, (rows, columns), keepdim)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, "
-                                  "which tg.linalg does not compute")
+        S = svdvals(A.movedim((rows, columns), (-2, -1)))      # (..., min(m, n))
+        norms = S.sum(-1) if ord == "nuc" else S.amax(-1) if ord == 2 else S.amin(-1)
+        for d in sorted((rows, columns)) if keepdim else ():
+            norms = norms.unsqueeze(d)
+        return norms
     if isinstance(ord, str) or ord not in (1, -1, math.inf, -math.inf):
         raise ValueError(f"linalg.matrix_norm: order {ord!r} not supported: expected 'fro', "
                          "1, -1, inf or -inf")
@@ -515,3 +731,207 @@ def vecdot(x, y, *, dim: int = -1):
         raise ValueError(f"linalg.vecdot: x {x.shape} and y {y.shape} must have one size "
                          f"along dim {dim}")
     return (x * y).sum(dim)
+
+
+# --- the decompositions, and what is composed of them ---
+
+def svd(A, full_matrices: bool = True) -> SvdResult:
+    """``(U, S, Vh)`` with A = U diag(S) Vh for a (batch of) matrices (..., m, n),
+    k = min(m, n): S (..., k) descending, U and Vhᵀ with orthonormal columns. Reduced
+    (``full_matrices=False``): U (..., m, k), Vh (..., k, n). Full (the default, as
+    PyTorch's): U (..., m, m), Vh (..., n, n), whose extra columns (rows of Vh) are a
+    constant basis of the rest of the space: as PyTorch, the gradient ignores them.
+
+    The singular vectors are unique up to sign (each pair u_i, v_i flips together), so a
+    loss should not depend on their sign; at tied singular values they are any basis of
+    their space, and a loss on them gets a NaN gradient (Svd's docstring)."""
+    _check_matrices("svd", A, square=False)
+    m, n = A.shape[-2:]
+    packed = Svd.apply(A)                                         # (..., m + 1 + n, k)
+    U, S, V = packed[..., :m, :], packed[..., m, :], packed[..., m + 1:, :]
+    if full_matrices and m > n:
+        U = cat([U, _complement(U)], -1)                          # (..., m, m)
+    if full_matrices and m < n:
+        V = cat([V, _complement(V)], -1)                          # (..., n, n)
+    return SvdResult(U, S, V.transpose(-2, -1))
+
+
+def _complement(columns):
+    """A constant orthonormal basis (..., m, m − k) of what the orthonormal columns of
+    ``columns`` (..., m, k) do not span: the last m − k left singular vectors of it."""
+    xp = backend.xp_of(columns.data)
+    basis, _, _ = _parts(xp, xp.linalg.svd(columns.data, full_matrices=True))
+    return constant(basis[..., columns.shape[-1]:])
+
+
+def svdvals(A):
+    """The singular values S (..., min(m, n)) of a (batch of) matrices, descending:
+    ``svd(A).S``, whose gradient is U diag(G) Vᵀ (finite at tied singular values too).
+    Without a gradient to record, only S is computed (no U, V), as in PyTorch."""
+    _check_matrices("svdvals", A, square=False)
+    if A.requires_grad and is_grad_enabled():
+        return svd(A, full_matrices=False).S
+    return constant(_singular_values(A.data, hermitian=False))
+
+
+def _singular_values(a, hermitian: bool):
+    """The singular values of the array ``a`` (..., m, n): the SVD's, or the eigenvalues'
+    magnitudes when ``a`` is symmetric (``hermitian``; its lower triangle is read)."""
+    xp = backend.xp_of(a)
+    if hermitian:
+        return abs(xp.linalg.eigvalsh(a))
+    return xp.linalg.svd(a, compute_uv=False)
+
+
+def qr(A, mode: str = "reduced") -> QrResult:
+    """``(Q, R)`` with A = Q R for a (batch of) matrices (..., m, n), k = min(m, n): Q
+    with orthonormal columns, R upper triangular. ``mode``: 'reduced' (Q (..., m, k),
+    R (..., k, n)), 'complete' (Q (..., m, m), R (..., m, n)) or 'r' (R alone; Q is an
+    empty tensor). The gradient needs A of full rank; mode 'r', and mode 'complete' with
+    m > n, raise in backward, as PyTorch (Qr's docstring)."""
+    _check_matrices("qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    m = A.shape[-2]
+    packed = Qr.apply(A, mode=mode)                               # (..., k, m + n): [Qᵀ | R]
+    Q, R = packed[..., :m].transpose(-2, -1), packed[..., m:]
+    if mode == "r":
+        Q = _empty(A, A.dtype)
+    return QrResult(Q, R)
+
+
+def _empty(A, dtype):
+    """An empty (0,) tensor on A's device: PyTorch's placeholder for an output not computed."""
+    return constant(backend.xp_of(A.data).zeros((0,), dtype=dtype))
+
+
+def _tolerances(name: str, A, atol, rtol):
+    """``(atol, rtol)`` as arrays (..., 1) on A's device, to meet singular values (..., k):
+    numbers, or Tensors broadcast against A's batch dims. PyTorch's defaults: atol 0;
+    rtol ε · max(m, n) (ε of A's dtype) when neither is given, and 0 where atol > 0 is given
+    alone. A singular value counts when it is above max(atol, rtol · S_max)."""
+    xp = backend.xp_of(A.data)
+    default = float(xp.finfo(A.dtype).eps) * max(A.shape[-2:])
+
+    def column(value, what):
+        if isinstance(value, Tensor):
+            return value.data.astype(A.dtype)[..., None]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"linalg.{name}: {what} must be a number or a Tensor, got "
+                            f"{value!r}")
+        return xp.asarray(value, dtype=A.dtype)[..., None]
+    atol_column = column(0.0 if atol is None else atol, "atol")
+    if rtol is not None:
+        return atol_column, column(rtol, "rtol")
+    if atol is None:
+        return atol_column, column(default, "rtol")
+    return atol_column, xp.where(atol_column > 0, 0, default).astype(A.dtype)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian: bool = False):
+    """A⁺, the Moore-Penrose pseudo-inverse of a (batch of) matrices (..., m, n), shape
+    (..., n, m): V diag(S⁺) Uᵀ, S⁺ = 1/S for the singular values above
+    max(atol, rtol · S_max) and 0 for the others. As PyTorch: atol is 0 and rtol
+    ε · max(m, n) by default, rtol 0 when only atol > 0 is given; numbers, or Tensors
+    broadcast against A's batch dims. ``hermitian=True``: A is symmetric (only its lower
+    triangle is read) and eigh replaces the SVD. The gradient is exact where A's rank
+    does not change nearby (Pinv's docstring)."""
+    _check_matrices("pinv", A, square=hermitian)
+    atol_column, rtol_column = _tolerances("pinv", A, atol, rtol)
+    return Pinv.apply(A, atol=atol_column, rtol=rtol_column, hermitian=hermitian)
+
+
+def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None):
+    """The numerical rank of a (batch of) matrices: how many singular values (eigenvalue
+    magnitudes when ``hermitian``) are above max(atol, rtol · S_max), tolerances as
+    ``pinv``'s; ``tol`` is NumPy's spelling, atol=tol with rtol=0. An int64 tensor of
+    A's batch shape, with no gradient."""
+    _check_matrices("matrix_rank", A, square=hermitian)
+    if tol is not None:
+        if atol is not None or rtol is not None:
+            raise ValueError("linalg.matrix_rank: give tol, or atol and rtol, not both")
+        atol, rtol = tol, 0.0
+    xp = backend.xp_of(A.data)
+    values = _singular_values(A.data, hermitian)                      # (..., k)
+    atol_column, rtol_column = _tolerances("matrix_rank", A, atol, rtol)
+    threshold = xp.maximum(atol_column, rtol_column * values.max(axis=-1, keepdims=True))
+    return constant((values > threshold).sum(axis=-1).astype(backend.int64))
+
+
+def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
+    """The least-squares solution X of A X ≈ B, minimizing ‖A X − B‖ (and, among those,
+    ‖X‖): X = pinv(A) B with the singular values below rcond · S_max dropped (rcond
+    None: ε · max(m, n)). A (..., m, n), B (..., m, k) or a batch of vectors (..., m)
+    (as in ``solve``); batch dims broadcast. Its gradient is pinv's and matmul's, as
+    PyTorch's (which also goes through the pseudo-inverse).
+
+    Returns ``(solution, residuals, rank, singular_values)`` as PyTorch does on the CPU,
+    by ``driver`` (a name of the LAPACK routine PyTorch would call; the numbers here come
+    from the SVD whatever the driver): 'gelsy' (the default) gives the rank; 'gelsd' and
+    'gelss' the rank, A's singular values, and for m > n with every A of full rank the
+    residuals Σ (A X − B)² down each column (..., k); 'gels' (A assumed of full rank,
+    rcond ignored) the residuals when m > n. What is not given is an empty tensor."""
+    _check_matrices("lstsq", A, square=False)
+    driver = "gelsy" if driver is None else driver
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise ValueError(f"linalg.lstsq: driver must be 'gels', 'gelsy', 'gelsd' or 'gelss', "
+                         f"got {driver!r}")
+    if not isinstance(B, Tensor) or B.ndim == 0:
+        raise ValueError(f"linalg.lstsq: B must be a Tensor with at least 1 dim, got "
+                         f"{getattr(B, 'shape', type(B).__name__)}")
+    m, n = A.shape[-2:]
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    b = B.reshape(B.shape + (1,)) if vector else B                   # (..., m) → (..., m, 1)
+    if b.ndim < 2 or b.shape[-2] != m:
+        raise ValueError(f"linalg.lstsq: incompatible shapes of A {A.shape} and B {B.shape}: "
+                         f"B needs {m} rows")
+    if A.dtype != b.dtype:
+        dtype = backend.result_dtype(A.dtype, b.dtype)
+        A, b = A.astype(dtype), b.astype(dtype)
+    rtol = 0.0 if driver == "gels" else rcond
+    solution = pinv(A, rtol=rtol) @ b                                 # (..., n, k)
+    rank = _empty(A, backend.int64) if driver == "gels" else matrix_rank(A, rtol=rtol)
+    by_svd = driver in ("gelsd", "gelss")
+    residuals = _empty(A, A.dtype)
+    if m > n and (driver == "gels" or by_svd and backend.to_host((rank.data == n).all())):
+        residuals = ((A @ solution - b) ** 2).sum(-2)                 # (..., k)
+    singular_values = _empty(A, A.dtype)
+    if by_svd:
+        singular_values = constant(_singular_values(A.data, hermitian=False))
+    if vector:
+        solution = solution.reshape(solution.shape[:-1])
+    return LstsqResult(solution, residuals, rank, singular_values)
+
+
+def cond(A, p=None):
+    """The condition number of a (batch of) matrices. p None or 2: S_max / S_min (from
+    ``svdvals``, any (..., m, n); inf for a singular A), −2: S_min / S_max. p 'fro', 'nuc',
+    1, −1, inf, −inf: ‖A‖_p · ‖A⁻¹‖_p for square A, inf where A is singular (as
+    PyTorch). The gradient is that of the composition (svdvals, inv, the norms)."""
+    if p in (None, 2, -2):
+        _check_matrices("cond", A, square=False)
+        values = svdvals(A)
+        largest, smallest = values[..., 0], values[..., -1]
+        return smallest / largest if p == -2 else largest / smallest
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise ValueError(f"linalg.cond: p must be None, 2, -2, 'fro', 'nuc', 1, -1, inf or "
+                         f"-inf, got {p!r}")
+    _check_matrices("cond", A)
+    xp, n = backend.xp_of(A.data), A.shape[-1]
+    sign, _ = _parts(xp, xp.linalg.slogdet(A.data))
+    singular = sign == 0                                              # a zero pivot: no A⁻¹
+    identity = constant(_eye(A.data, n, n))
+    inverse = inv(where(singular[..., None, None], identity, A))      # I⁻¹ where A is singular
+    if p == "nuc":
+        product = svdvals(A).sum(-1) * svdvals(inverse).sum(-1)       # nuclear norms: Σ S
+    else:
+        product = matrix_norm(A, p) * matrix_norm(inverse, p)
+    return where(singular, constant(xp.asarray(math.inf, dtype=A.dtype)), product)
+
+
+def matrix_exp(A):
+    """exp(A) = Σ_j Aʲ / j! of a (batch of) square matrices (scaling and squaring with a
+    Taylor series). dL/dA = the top-right block of exp([[Aᵀ, G], [0, Aᵀ]])
+    (MatrixExp's docstring)."""
+    _check_matrices("matrix_exp", A)
+    return MatrixExp.apply(A)

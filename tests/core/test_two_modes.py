@@ -103,7 +103,8 @@ TABLE = OPS + FUSED_AND_NN
 # the test that every Function is covered reads them too.
 OTHER_TABLES = {"test_einsum": "EINSUM_OPS", "test_rearrange": "REARRANGE_OPS",
                 "test_math_ops": "MATH_OPS", "test_linalg": "LINALG_OPS",
-                "test_statistics": "STATISTICS_OPS", "test_surface_more": "SURFACE_OPS"}
+                "test_statistics": "STATISTICS_OPS", "test_surface_more": "SURFACE_OPS",
+                "test_linalg_decompositions": "DECOMPOSITION_OPS"}
 
 
 @pytest.fixture(scope="module")
