@@ -412,14 +412,10 @@ def test_interpolate_errors():
         F.interpolate(x3, size=2, scale_factor=2)
     with pytest.raises(ValueError, match="align_corners can only be set"):
         F.interpolate(x3, size=2, align_corners=True)
-    with pytest.raises(ValueError, match="bilinear mode needs a 4-D input"):
+    with pytest.raises(NotImplementedError, match="bilinear mode needs a 4-D input"):
         F.interpolate(x3, size=2, mode="bilinear")
-    with pytest.raises(ValueError, match="linear mode needs a 3-D input"):
+    with pytest.raises(NotImplementedError, match="linear mode needs a 3-D input"):
         F.interpolate(x4, size=2, mode="linear")
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.interpolate(x4, size=2, mode="bicubic")
-    with pytest.raises(NotImplementedError, match="3-D"):
-        F.interpolate(tg.zeros(1, 1, 2, 2, 2), size=2)
     with pytest.raises(ValueError, match="2 spatial dims"):
         F.interpolate(x4, size=(2, 2, 2))
     with pytest.raises(ValueError, match="greater than 0"):

@@ -1,13 +1,15 @@
 """More functional forms: one-hot, padding, normalisation and distances, resampling
-(interpolate, pixel shuffle), channel dropout, bilinear, instance and local response
-normalisation. PyTorch's names, arguments and defaults.
+(interpolate, affine_grid and grid_sample, pixel shuffle), channel dropout, bilinear,
+instance and local response normalisation. PyTorch's names, arguments and defaults.
 
 Every function is a composition of Tensor ops, so its gradient comes from the engine
 and is exact; none has a backward of its own. Resampling and the non-constant paddings
 are *gathers*: an integer index array says, for each output position along a dim,
 which input position it reads (``x[..., index]``), and indexing's backward
 scatter-adds the gradient back there (an input read twice gets both gradients). The
-index arrays are computed on the input's device with ``backend.get_xp``.
+index arrays are computed on the input's device with ``backend.get_xp``; interpolation
+weights that depend on a tensor (grid_sample's, on the grid) are Tensor expressions, so
+the grid gets its gradient too.
 
 ``nn/functional.py`` imports this file (``F.pad`` is this ``pad``), so this file must
 not import it; the two steps ``instance_norm`` shares with ``batch_norm`` are in
@@ -22,15 +24,16 @@ import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend, factories
-from tinygrad_opt.nn.functional_conv import adaptive_avg_pool1d, adaptive_avg_pool2d
+from tinygrad_opt.nn.functional_conv import _adaptive_reduce
 from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance", "pdist",
-           "interpolate", "pixel_shuffle", "pixel_unshuffle", "dropout1d",
-           "dropout2d", "alpha_dropout", "bilinear", "instance_norm", "local_response_norm"]
+           "interpolate", "affine_grid", "grid_sample", "pixel_shuffle", "pixel_unshuffle",
+           "dropout1d", "dropout2d", "alpha_dropout", "bilinear", "instance_norm",
+           "local_response_norm"]
 
 
 def _along(axis: int, index) -> tuple:
@@ -238,53 +241,72 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
 
 # ---------------------------------------------------------------------------------- resampling
 
-INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear",
+                     "area")
+INTERPOLATING_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # input dims
+CUBIC_A = -0.75  # the cubic convolution's free parameter (PyTorch's and OpenCV's choice)
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
-    """Resample the spatial dims of ``(N, C, L)`` or ``(N, C, H, W)`` to ``size``, or to
-    ``floor(in · scale_factor)``. PyTorch's coordinate rules, per spatial dim, with
-    ``s = 1/scale_factor`` when a scale factor is given (and not
+    """Resample the spatial dims of ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` to
+    ``size``, or to ``floor(in · scale_factor)``. PyTorch's coordinate rules, one spatial
+    dim at a time, with ``s = 1/scale_factor`` when a scale factor is given (and not
     ``recompute_scale_factor``), else ``s = in/out``:
 
-    * ``nearest``: y[j] = x[min(floor(j·s), in − 1)] (s rounded to float32, as PyTorch's
-      CPU kernel, which also copies when out = in and takes j // 2 when out = 2·in);
-    * ``nearest-exact``: y[j] = x[min(floor((j + ½)·s), in − 1)];
-    * ``linear`` (3-D), ``bilinear`` (4-D, linear along H then along W): source
-      position u = s·(j + ½) − ½ clamped at 0 (``align_corners=False``, the default),
-      or u = j·(in − 1)/(out − 1) (``align_corners=True``: the corner pixels' centres
-      line up); i = floor(u), λ = u − i, y[j] = (1 − λ)·x[i] + λ·x[min(i + 1, in − 1)];
-    * ``area``: adaptive average pooling to the output size.
+    * ``nearest`` (3-D to 5-D): y[j] = x[min(floor(j·s), in − 1)] (s rounded to float32,
+      as PyTorch's CPU kernel, which also copies when out = in and takes j // 2 when
+      out = 2·in);
+    * ``nearest-exact`` (3-D to 5-D): y[j] = x[min(floor((j + ½)·s), in − 1)];
+    * ``linear`` (3-D), ``bilinear`` (4-D), ``trilinear`` (5-D): linear along each dim in
+      turn. Source position u = s·(j + ½) − ½ clamped at 0 (``align_corners=False``, the
+      default), or u = j·(in − 1)/(out − 1) (``align_corners=True``: the corner pixels'
+      centres line up); i = floor(u), λ = u − i,
+      y[j] = (1 − λ)·x[i] + λ·x[min(i + 1, in − 1)]; a dim whose size does not change
+      is copied (PyTorch's kernel, whatever the scale factor);
+    * ``bicubic`` (4-D): u as above but not clamped, i = min(floor(u), in − 1),
+      t = clamp(u − i, 0, 1); four taps i − 1 … i + 2, each clamped into [0, in − 1]
+      (the edge pixel repeated), with Keys' cubic convolution weights (A = −0.75)::
+
+          y[j] = w(t + 1)·x[i − 1] + w(t)·x[i] + w(1 − t)·x[i + 1] + w(2 − t)·x[i + 2]
+          w(s) = (A + 2)|s|³ − (A + 3)|s|² + 1        for |s| ≤ 1
+          w(s) = A|s|³ − 5A|s|² + 8A|s| − 4A          for 1 < |s| < 2
+
+      (the weights sum to 1; the result may overshoot the input's range);
+    * ``area`` (3-D to 5-D): adaptive average pooling to the output size.
 
     Gathers and weighted sums, so the gradients are exact: each input position gets
-    the sum of the weights with which outputs read it.
+    the sum of the weights with which outputs read it. ``antialias=True`` is not
+    supported.
     """
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
-    if mode in ("bicubic", "trilinear"):
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; "
-                                  f"supported modes: {INTERPOLATE_MODES}")
     if mode not in INTERPOLATE_MODES:
-        raise ValueError(f"interpolate: mode must be one of {INTERPOLATE_MODES}, got {mode!r}")
-    linear = mode in ("linear", "bilinear")
-    if align_corners is not None and not linear:
+        raise NotImplementedError(f"interpolate: unknown mode {mode!r}; supported modes: "
+                                  f"{INTERPOLATE_MODES}")
+    interpolating = mode in INTERPOLATING_DIMS
+    if align_corners is not None and not interpolating:
         raise ValueError("interpolate: align_corners can only be set with the interpolating "
-                         f"modes linear and bilinear, got mode {mode!r}")
-    if input.ndim not in (3, 4):
-        raise NotImplementedError(f"interpolate: expected a 3-D (N, C, L) or 4-D (N, C, H, W) "
-                                  f"input, got shape {input.shape}")
-    needed = {"linear": 3, "bilinear": 4}.get(mode, input.ndim)
+                         f"modes linear, bilinear, bicubic and trilinear, got mode {mode!r}")
+    if antialias:
+        if mode in ("bilinear", "bicubic") and input.ndim == 4:
+            raise NotImplementedError(f"interpolate: antialias=True (mode {mode!r}) is not "
+                                      "supported")
+        raise ValueError("interpolate: antialias is restricted to the bilinear and bicubic "
+                         f"modes and a 4-D input, got mode {mode!r} and shape {input.shape}")
+    if input.ndim not in (3, 4, 5):
+        raise NotImplementedError(f"interpolate: expected a 3-D (N, C, L), 4-D (N, C, H, W) or "
+                                  f"5-D (N, C, D, H, W) input, got shape {input.shape}")
+    needed = INTERPOLATING_DIMS.get(mode, input.ndim)
     if needed != input.ndim:
-        raise ValueError(f"interpolate: got a {input.ndim}-D input, but {mode} mode needs a "
-                         f"{needed}-D input")
+        raise NotImplementedError(f"interpolate: got a {input.ndim}-D input, but {mode} mode "
+                                  f"needs a {needed}-D input")
     out_sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
-    if mode == "area":
-        pool = adaptive_avg_pool1d if input.ndim == 3 else adaptive_avg_pool2d
-        return pool(input, out_sizes if input.ndim == 4 else out_sizes[0])
     for axis, out_size, scale in zip(range(2, input.ndim), out_sizes, scales):
-        if linear:
+        if mode == "area":
+            input = _adaptive_reduce(input, out_size, axis - input.ndim, "mean")
+        elif mode == "bicubic":
+            input = _cubic_along(input, axis, out_size, scale, bool(align_corners))
+        elif interpolating:
             input = _linear_along(input, axis, out_size, scale, bool(align_corners))
         else:
             input = input[_along(axis, _nearest_index(input, axis, out_size, scale, mode))]
@@ -338,23 +360,259 @@ def _nearest_index(x: Tensor, axis: int, out_size: int, scale_factor, mode: str)
     return xp.minimum(source, in_size - 1)
 
 
+def _source_coordinates(x: Tensor, axis: int, out_size: int, scale_factor,
+                        align_corners: bool):
+    """The source position u of each output index j along ``axis`` (in x's dtype):
+    u = j·(in − 1)/(out − 1) with ``align_corners`` (0 when out = 1), else u = s·(j + ½) − ½
+    with s = 1/scale_factor if given, else in/out."""
+    in_size = x.shape[axis]
+    destination = backend.get_xp(x.device).arange(out_size).astype(x.dtype)
+    if align_corners:
+        step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        return destination * step                                 # u = j·(in − 1)/(out − 1)
+    step = 1 / scale_factor if scale_factor else in_size / out_size
+    return (destination + 0.5) * step - 0.5                       # u = s(j + ½) − ½
+
+
 def _linear_along(x: Tensor, axis: int, out_size: int, scale_factor,
                   align_corners: bool) -> Tensor:
     """Linear interpolation along ``axis``: y[j] = (1 − λ_j)·x[i_j] + λ_j·x[i_j + 1]."""
     in_size = x.shape[axis]
+    if out_size == in_size:
+        return x                                                  # PyTorch copies this dim
     xp = backend.get_xp(x.device)
-    destination = xp.arange(out_size).astype(x.dtype)
-    if align_corners:
-        step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        source = destination * step                               # u = j·(in − 1)/(out − 1)
-    else:
-        step = 1 / scale_factor if scale_factor else in_size / out_size
-        source = xp.maximum((destination + 0.5) * step - 0.5, 0.0)  # u = s(j + ½) − ½, ≥ 0
+    source = _source_coordinates(x, axis, out_size, scale_factor, align_corners)
+    source = xp.maximum(source, 0.0)                              # u ≥ 0
     low = xp.floor(source).astype(backend.int64)                  # i
     high = xp.minimum(low + 1, in_size - 1)                       # i + 1, kept inside
     weight = (source - low).astype(x.dtype)                       # λ = u − i
     weight = Tensor(weight.reshape((out_size,) + (1,) * (x.ndim - 1 - axis)), device=x.device)
     return x[_along(axis, low)] * (1 - weight) + x[_along(axis, high)] * weight
+
+
+def _cubic_weights(t) -> tuple:
+    """Keys' cubic convolution weights of the taps i − 1, i, i + 1, i + 2 at t = u − i
+    (PyTorch's ``get_cubic_upsample_coefficients``, term by term)."""
+    def near(s):                                                  # |s| ≤ 1
+        return ((CUBIC_A + 2) * s - (CUBIC_A + 3)) * s * s + 1
+
+    def far(s):                                                   # 1 < |s| < 2
+        return ((CUBIC_A * s - 5 * CUBIC_A) * s + 8 * CUBIC_A) * s - 4 * CUBIC_A
+
+    return far(t + 1), near(t), near(1 - t), far((1 - t) + 1)
+
+
+def _cubic_along(x: Tensor, axis: int, out_size: int, scale_factor,
+                 align_corners: bool) -> Tensor:
+    """Cubic convolution along ``axis``: y[j] = Σ_k w_k(t_j)·x[clamp(i_j − 1 + k)], k = 0..3."""
+    in_size = x.shape[axis]
+    xp = backend.get_xp(x.device)
+    source = _source_coordinates(x, axis, out_size, scale_factor, align_corners)  # u, maybe < 0
+    low = xp.minimum(xp.floor(source), in_size - 1)               # i = min(floor(u), in − 1)
+    t = xp.clip(source - low, 0, 1)                               # t = u − i, within [0, 1]
+    low = low.astype(backend.int64)
+    shape = (out_size,) + (1,) * (x.ndim - 1 - axis)              # broadcasts along axis
+    y = None
+    for offset, weight in zip((-1, 0, 1, 2), _cubic_weights(t)):
+        tap = xp.clip(low + offset, 0, in_size - 1)               # the edge pixel repeated
+        term = x[_along(axis, tap)] * Tensor(weight.reshape(shape), device=x.device)
+        y = term if y is None else y + term
+    return y
+
+
+# ------------------------------------------------------------------------------ grid sampling
+
+GRID_SAMPLE_MODES = ("bilinear", "nearest", "bicubic")
+GRID_SAMPLE_PADDING_MODES = ("zeros", "border", "reflection")
+INT32_RANGE = (-2.0 ** 31, 2.0 ** 31 - 2)  # PyTorch's guard: a point beyond it reads as outside
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """The sampling grid of a batch of affine maps, for :func:`grid_sample` (spatial
+    transformer networks, Jaderberg et al., 2015)::
+
+        theta (N, 2, 3), size (N, C, H, W)     → grid (N, H, W, 2)
+        grid[n, i, j] = theta[n] @ (x_j, y_i, 1)
+
+    where (x_j, y_i) are the normalised coordinates ([−1, 1]) of output pixel (i, j)::
+
+        x_j = −1 + 2j/(W − 1)                  align_corners=True: ±1 are the corner centres
+        x_j = (−1 + 2j/(W − 1))·(W − 1)/W      align_corners=False (the default):
+            = (2j + 1)/W − 1                   ±1 are the image's outer edges
+
+    (0 along a dim of size 1; y_i likewise with H). 5-D: theta (N, 3, 4) and size
+    (N, C, D, H, W) give (N, D, H, W, 3), points (x, y, z, 1). The identity theta
+    ``[[1, 0, 0], [0, 1, 0]]`` makes ``grid_sample`` (same align_corners) return its input.
+    One matrix product, so the gradient to theta is exact:
+    dL/dtheta[n] = Σ_ij g_nij (x_j, y_i, 1)ᵀ.
+    ``align_corners=None`` means False (PyTorch also warns).
+    """
+    size = tuple(operator.index(n) for n in size)
+    if theta.dtype.kind != "f":
+        raise ValueError(f"affine_grid: expected theta to have a floating point dtype, got "
+                         f"{theta.dtype}")
+    if len(size) not in (4, 5):
+        raise NotImplementedError(f"affine_grid: only 4-D (N, C, H, W) and 5-D (N, C, D, H, W) "
+                                  f"sizes are supported, got size {size}")
+    spatial = size[2:]
+    dims = len(spatial)                                           # 2 or 3
+    if theta.shape != (size[0], dims, dims + 1):
+        raise ValueError(f"affine_grid: expected a batch of {dims}-D affine matrices of shape "
+                         f"({size[0]}, {dims}, {dims + 1}) for size {size}, got theta of shape "
+                         f"{theta.shape}")
+    if min(size) <= 0:
+        raise ValueError(f"affine_grid: expected a positive output size, got {size}")
+    xp = backend.get_xp(theta.device)
+    lines = [_normalised_positions(n, bool(align_corners), xp, theta.dtype) for n in spatial]
+    mesh = xp.meshgrid(*lines, indexing="ij")                     # (D,) H, W: one per dim
+    ones = xp.ones(spatial, dtype=theta.dtype)
+    points = xp.stack([*mesh[::-1], ones], axis=-1)               # (*spatial, dims + 1)
+    points = Tensor(points.reshape(-1, dims + 1), device=theta.device)  # (P, dims + 1)
+    grid = points @ theta.transpose(1, 2)                         # (N, P, dims)
+    return grid.reshape(size[0], *spatial, dims)
+
+
+def _normalised_positions(n: int, align_corners: bool, xp, dtype):
+    """The normalised coordinates of n pixel centres: linspace(−1, 1, n), times (n − 1)/n
+    without align_corners; a single pixel sits at 0."""
+    if n == 1:
+        return xp.zeros(1, dtype=dtype)
+    line = xp.linspace(-1, 1, n, dtype=dtype)
+    return line if align_corners else line * (n - 1) / n
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
+                padding_mode: str = "zeros", align_corners: bool | None = None) -> Tensor:
+    """Sample ``input`` (N, C, H, W) at the points of ``grid`` (N, Ho, Wo, 2) → (N, C, Ho, Wo).
+
+    ``grid[n, i, j] = (x, y)`` in normalised coordinates: x = −1 is the left of the
+    image, x = 1 its right, y = −1 its top. The pixel coordinate along a dim of size n::
+
+        u = (x + 1)/2 · (n − 1)        align_corners=True: ±1 are the corner pixels' centres
+        u = ((x + 1)·n − 1)/2          align_corners=False (the default): ±1 are the outer edges
+
+    ``padding_mode``, for points outside the image:
+
+    * ``zeros``: every tap that falls outside reads 0;
+    * ``border``: u clamped to [0, n − 1] (the edge pixels repeated);
+    * ``reflection``: u mirrored at the borders (at 0 and n − 1 with align_corners, at −½
+      and n − ½ without) until it falls inside, then clamped.
+
+    ``mode``, with i = floor(u), λ = u − i along x and k = floor(v), μ = v − k along y:
+
+    * ``bilinear``: y = (1 − λ)(1 − μ)·x[k, i] + λ(1 − μ)·x[k, i + 1]
+                      + (1 − λ)μ·x[k + 1, i] + λμ·x[k + 1, i + 1];
+    * ``nearest``: x[round(v), round(u)], halves rounded to even (as PyTorch's nearbyint).
+
+    Gradients: to the input, each pixel gets the weights of the taps that read it
+    (gathers); to the grid (bilinear), dy/du = (1 − μ)(x[k, i + 1] − x[k, i]) +
+    μ(x[k + 1, i + 1] − x[k + 1, i]) times du/dx = (n − 1)/2 or n/2, times the padding's
+    slope: 0 where clamped (borders included, as PyTorch), ±1 where mirrored. ``nearest``
+    gives the grid no gradient. Non-finite points read as outside (0 with zeros padding).
+    """
+    _check_grid_sample(input, grid, mode, padding_mode)
+    align_corners = bool(align_corners)
+    height, width = input.shape[2:]
+    u = _pixel_coordinates(grid[..., 0], width, padding_mode, align_corners)   # (N, Ho, Wo)
+    v = _pixel_coordinates(grid[..., 1], height, padding_mode, align_corners)  # (N, Ho, Wo)
+    pixels = input.permute(0, 2, 3, 1)                            # (N, H, W, C)
+    xp = backend.get_xp(input.device)
+    if mode == "nearest":
+        sampled = _read_pixels(pixels, xp.rint(v.data), xp.rint(u.data))   # (N, Ho, Wo, C)
+    else:
+        left, top = xp.floor(u.data), xp.floor(v.data)           # i, k
+        east = (u - left)[..., None]                              # λ: (N, Ho, Wo, 1)
+        south = (v - top)[..., None]                              # μ
+        west, north = 1 - east, 1 - south                         # 1 − λ, 1 − μ
+        sampled = (_read_pixels(pixels, top, left) * west * north
+                   + _read_pixels(pixels, top, left + 1) * east * north
+                   + _read_pixels(pixels, top + 1, left) * west * south
+                   + _read_pixels(pixels, top + 1, left + 1) * east * south)  # (N, Ho, Wo, C)
+    return sampled.permute(0, 3, 1, 2)                            # (N, C, Ho, Wo)
+
+
+def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str) -> None:
+    if mode not in GRID_SAMPLE_MODES:
+        raise ValueError(f"grid_sample: expected mode to be one of {GRID_SAMPLE_MODES}, got "
+                         f"{mode!r}")
+    if padding_mode not in GRID_SAMPLE_PADDING_MODES:
+        raise ValueError(f"grid_sample: expected padding_mode to be one of "
+                         f"{GRID_SAMPLE_PADDING_MODES}, got {padding_mode!r}")
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode 'bicubic' is not supported")
+    if input.ndim == 5:
+        raise NotImplementedError(f"grid_sample: 5-D inputs (volumetric sampling) are not "
+                                  f"supported, got shape {input.shape}")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2:
+        raise ValueError(f"grid_sample: expected a 4-D input (N, C, H, W) and a grid "
+                         f"(N, Ho, Wo, 2), got shapes {input.shape} and {grid.shape}")
+    if grid.shape[0] != input.shape[0]:
+        raise ValueError(f"grid_sample: the grid's batch size {grid.shape[0]} differs from the "
+                         f"input's {input.shape[0]} (shapes {grid.shape} and {input.shape})")
+    if input.shape[2] == 0 or input.shape[3] == 0:
+        raise ValueError(f"grid_sample: the input of shape {input.shape} has an empty "
+                         "spatial dim")
+    if input.dtype != grid.dtype:
+        raise ValueError(f"grid_sample: expected input and grid to have the same dtype, got "
+                         f"{input.dtype} and {grid.dtype}")
+
+
+def _pixel_coordinates(coordinate: Tensor, size: int, padding_mode: str,
+                       align_corners: bool) -> Tensor:
+    """PyTorch's ``grid_sampler_compute_source_index``: normalised → pixel coordinates,
+    then the padding's fold into the image."""
+    if align_corners:
+        u = (coordinate + 1) / 2 * (size - 1)                     # −1 → 0, 1 → n − 1
+    else:
+        u = ((coordinate + 1) * size - 1) / 2                     # −1 → −½, 1 → n − ½
+    if padding_mode == "reflection":
+        u = _reflect(u, 0, 2 * (size - 1)) if align_corners else _reflect(u, -1, 2 * size - 1)
+    if padding_mode != "zeros":
+        u = _clip_coordinates(u, size)
+    xp = backend.get_xp(u.device)
+    usable = xp.isfinite(u.data) & (u.data >= INT32_RANGE[0]) & (u.data <= INT32_RANGE[1])
+    return tg.where(usable, u, -100.0)                            # far outside: reads as outside
+
+
+def _clip_coordinates(u: Tensor, size: int) -> Tensor:
+    """min(max(u, 0), n − 1) with PyTorch's gradient: 1 strictly inside, 0 at and beyond
+    the borders."""
+    clipped = tg.where(u.data <= 0, 0.0, u)
+    return tg.where(u.data >= size - 1, float(size - 1), clipped)
+
+
+def _reflect(u: Tensor, twice_low: int, twice_high: int) -> Tensor:
+    """Mirror u at low and high until it lies in [low, high] (the bounds are passed doubled,
+    as PyTorch, so that −½ is an integer). With span = high − low::
+
+        d = |u − low|     k = floor(d/span)     e = d − k·span   (= fmod(d, span))
+        u' = low + e          for even k
+        u' = low + span − e   for odd k
+
+    so the slope is ±1 (+1 at d = 0, as PyTorch). A single pixel (low = high) maps to 0."""
+    if twice_low == twice_high:
+        return tg.where(True, 0.0, u)                             # 0, with gradient 0
+    low = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    xp = backend.get_xp(u.device)
+    shifted = u - low
+    sign = xp.where(shifted.data < 0, -1, 1).astype(u.dtype)
+    distance = shifted * sign                                     # d = |u − low|
+    flips = xp.floor(distance.data / span)                        # k
+    extra = distance - flips * span                               # e
+    return tg.where(flips % 2 == 0, extra + low, span - extra + low)
+
+
+def _read_pixels(pixels: Tensor, rows, columns) -> Tensor:
+    """pixels[n, rows, columns] for (N, H, W, C) pixels and (N, Ho, Wo) float positions:
+    (N, Ho, Wo, C), 0 where a position lies outside the image."""
+    batch, height, width, _ = pixels.shape
+    xp = backend.get_xp(pixels.device)
+    inside = (rows >= 0) & (rows <= height - 1) & (columns >= 0) & (columns <= width - 1)
+    n = xp.arange(batch).reshape(batch, 1, 1)                     # (N, 1, 1)
+    row = xp.clip(rows, 0, height - 1).astype(backend.int64)      # safe to gather
+    column = xp.clip(columns, 0, width - 1).astype(backend.int64)
+    return tg.where(inside[..., None], pixels[n, row, column], 0.0)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

@@ -194,7 +194,8 @@ class PairwiseDistance(Module):
 # ---------------------------------------------------------------------------------- resampling
 
 class Upsample(Module):
-    """Resample (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor``
+    """Resample (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by ``scale_factor``
+    with ``mode`` nearest, nearest-exact, linear, bilinear, bicubic, trilinear or area
     (``F.interpolate``: its docstring has the coordinate rules of each ``mode``)."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
@@ -382,7 +383,7 @@ class _InstanceNorm(Module):
                  affine: bool = False, track_running_stats: bool = False, device=None,
                  dtype=None):
         super().__init__()
-        dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         register_norm_state(self, num_features, eps, momentum, affine, track_running_stats,
                             device, dtype)
         if affine:
