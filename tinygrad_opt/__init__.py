@@ -37,6 +37,7 @@ from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.special import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.linalg import det, logdet, matrix_power, slogdet  # noqa: E402  (torch.det, ...)
 from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
+from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.tensor import Tensor, tensor
@@ -220,6 +221,11 @@ def split(x: Tensor, *args, **kwargs):
     return x.split(*args, **kwargs)
 
 
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """torch.pinverse: the pseudo-inverse, singular values below rcond·σ_max dropped."""
+    return input.pinverse(rcond)
+
+
 def chunk(x: Tensor, *args, **kwargs):
     """x cut into n pieces along a dim: ``x.chunk(...)``."""
     return x.chunk(*args, **kwargs)
@@ -229,9 +235,9 @@ def chunk(x: Tensor, *args, **kwargs):
 # this module's globals, where ``float``, ``int`` and ``bool`` would hide Python's own.
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
                   "long": "int64", "int": "int32", "bool": "bool_"}
-_SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "ensemble", "experiments",
-               "linalg", "metrics", "models", "nn", "ops", "optim", "preprocessing", "special", "train",
-               "tune", "utils", "viz")
+_SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "distributions", "ensemble",
+               "experiments", "func", "linalg", "metrics", "models", "nn", "ops", "optim",
+               "preprocessing", "special", "train", "tune", "utils", "viz")
 
 
 def __getattr__(name: str):

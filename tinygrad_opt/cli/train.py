@@ -45,6 +45,7 @@ OPTIMIZERS = {
     "radam": ("RAdam", 1e-3),
     "asgd": ("ASGD", 1e-2),
     "rprop": ("Rprop", 1e-2),
+    "adafactor": ("Adafactor", 1e-2),
 }
 SCHEDULES = ("none", "step", "exponential", "inverse-time", "plateau", "cosine")
 SPLIT_SEED = 0        # the train/val/test split is the same whatever --seed is
