@@ -350,7 +350,7 @@ def test_functional_errors(device):
     with pytest.raises(ValueError, match=r"output padding .* output_padding \(0, 1\)"):
         F.conv_transpose2d(x, w, output_padding=(0, 1))                # stride 1, dilation 1
     with pytest.raises(ValueError, match="conv_transpose2d: expected a 4-D input"):
-        F.conv_transpose2d(tg.zeros(4, 3, 3, dtype=tg.float64, device=device), w)  # unbatched
+        F.conv_transpose2d(tg.zeros(4, 3, dtype=tg.float64, device=device), w)  # 2-D
     with pytest.raises(ValueError, match="conv_transpose2d: expected a 4-D weight"):
         F.conv_transpose2d(x, tg.zeros(4, 2, 2, dtype=tg.float64, device=device))
     with pytest.raises(ValueError, match="groups must be a positive integer dividing"):
@@ -369,7 +369,7 @@ def test_functional_errors(device):
         F.conv_transpose1d(tg.zeros(1, 4, 3, dtype=tg.float64),
                            tg.zeros(4, 1, 2, dtype=tg.float64), stride=2, output_padding=2)
     with pytest.raises(ValueError, match="conv_transpose1d: expected a 3-D input"):
-        F.conv_transpose1d(tg.zeros(4, 3, dtype=tg.float64), tg.zeros(4, 1, 2, dtype=tg.float64))
+        F.conv_transpose1d(tg.zeros(4, dtype=tg.float64), tg.zeros(4, 1, 2, dtype=tg.float64))
 
 
 def test_device_mismatch_is_an_error():

@@ -36,7 +36,10 @@ same numbers as PyTorch's.
 
 The 1-D layers (Conv1d, MaxPool1d, AvgPool1d) run the 2-D functions on a
 height-1 image ``(N, C, 1, L)``; the adaptive poolings choose their windows
-from the output size they are asked for (see ``adaptive_bins``).
+from the output size they are asked for (see ``adaptive_bins``). Every layer
+also takes one unbatched sample, ``(C, L)`` or ``(C, H, W)``, as PyTorch; the
+poolings have PyTorch's options (``ceil_mode``, ``return_indices``,
+``count_include_pad``, ``divisor_override``).
 
 The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``,
 ``avg_pool2d``, ``unfold``, ``fold``, their 1-D and adaptive forms) live in
@@ -46,7 +49,7 @@ The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import (_check_pool_padding, _pair, _single,
+from tinygrad_opt.nn.functional_conv import (_check_divisor, _check_pool_padding, _pair, _single,
                                              adaptive_avg_pool1d, adaptive_avg_pool2d,
                                              adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                                              conv1d, conv2d, max_pool1d, max_pool2d)
@@ -61,8 +64,9 @@ from tinygrad_opt.tensor import Tensor
 class Conv2d(Module):
     """2-D convolution layer: ``y = conv2d(x, weight, bias)`` (see :func:`conv2d`).
 
-    Shapes: x ``(N, C_in, H, W)`` -> y ``(N, C_out, OH, OW)``; ``weight`` is
-    ``(C_out, C_in/groups, kh, kw)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
+    Shapes: x ``(N, C_in, H, W)`` or ``(C_in, H, W)`` -> y ``(N, C_out, OH, OW)`` or
+    ``(C_out, OH, OW)``; ``weight`` is ``(C_out, C_in/groups, kh, kw)`` and ``bias``
+    ``(C_out,)``, PyTorch's layout.
     Initialisation is PyTorch's default: ``kaiming_uniform_(W, a=√5)``, that is
     W ~ U(−1/√fan_in, 1/√fan_in), and b ~ U(−1/√fan_in, 1/√fan_in), with
     fan_in = C_in/groups · kh · kw.
@@ -96,7 +100,7 @@ class Conv2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # (N, C_in, H, W) -> (N, C_out, OH, OW)
+                      self.groups)  # (N, C_in, H, W) -> (N, C_out, OH, OW), N optional
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -116,42 +120,53 @@ class _Pool2d(Module):
     """What MaxPool2d and AvgPool2d share: the window options, checked once;
     ``stride`` defaults to ``kernel_size``."""
 
-    def __init__(self, kernel_size, stride, padding):
+    def __init__(self, kernel_size, stride, padding, ceil_mode: bool):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
+        self.ceil_mode = ceil_mode
         _check_pool_padding(kernel_size, padding, type(self).__name__)
 
 
 class MaxPool2d(_Pool2d):
     """Max pooling over kh×kw windows (see :func:`max_pool2d`); ``stride`` defaults
-    to ``kernel_size``. Shapes: (N, C, H, W) -> (N, C, OH, OW)."""
+    to ``kernel_size``. With ``return_indices=True`` the layer returns ``(y, indices)``
+    (flat positions in each (H, W) plane, for ``nn.MaxUnpool2d``). PyTorch's
+    arguments, in its order. Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = dilation
+        self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def forward(self, x: Tensor):
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+        text = (f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}")
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):
     """Average pooling over kh×kw windows (see :func:`avg_pool2d`); ``stride``
-    defaults to ``kernel_size``, ``count_include_pad=True`` as PyTorch.
-    Shapes: (N, C, H, W) -> (N, C, OH, OW)."""
+    defaults to ``kernel_size``; ``ceil_mode=False``, ``count_include_pad=True`` and
+    ``divisor_override=None`` as PyTorch.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        _check_divisor(divisor_override, "AvgPool2d")
         self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding,
-                          self.count_include_pad)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -182,8 +197,8 @@ class BatchNorm2d(BatchNorm1d):
 class Conv1d(Module):
     """1-D convolution layer: ``y = conv1d(x, weight, bias)`` (see :func:`conv1d`).
 
-    Shapes: x ``(N, C_in, L)`` -> y ``(N, C_out, OL)``; ``weight`` is
-    ``(C_out, C_in/groups, k)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
+    Shapes: x ``(N, C_in, L)`` or ``(C_in, L)`` -> y ``(N, C_out, OL)`` or ``(C_out, OL)``;
+    ``weight`` is ``(C_out, C_in/groups, k)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
     Initialisation is PyTorch's default, as Conv2d: W and b ~ U(−1/√fan_in,
     1/√fan_in) with fan_in = C_in/groups · k.
     """
@@ -216,7 +231,7 @@ class Conv1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # (N, C_in, L) -> (N, C_out, OL)
+                      self.groups)  # (N, C_in, L) -> (N, C_out, OL), N optional
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -236,12 +251,13 @@ class _Pool1d(Module):
     """What MaxPool1d and AvgPool1d share: the window options, checked once;
     ``stride`` defaults to ``kernel_size``."""
 
-    def __init__(self, kernel_size, stride, padding):
+    def __init__(self, kernel_size, stride, padding, ceil_mode: bool):
         super().__init__()
         name = type(self).__name__
         self.kernel_size = _single(kernel_size, "kernel_size", name)
         self.stride = self.kernel_size if stride is None else _single(stride, "stride", name)
         self.padding = _single(padding, "padding", name)
+        self.ceil_mode = ceil_mode
         if self.padding > self.kernel_size // 2:
             raise ValueError(f"{name}: pad should be at most half of effective kernel size, "
                              f"but got padding {self.padding} and kernel_size {self.kernel_size}")
@@ -249,31 +265,39 @@ class _Pool1d(Module):
 
 class MaxPool1d(_Pool1d):
     """Max pooling over windows of k positions (see :func:`max_pool1d`); ``stride``
-    defaults to ``kernel_size``. Shapes: (N, C, L) -> (N, C, OL)."""
+    defaults to ``kernel_size``; with ``return_indices=True`` the layer returns
+    ``(y, indices)`` (for ``nn.MaxUnpool1d``). PyTorch's arguments, in its order.
+    Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = _single(dilation, "dilation", "MaxPool1d")
+        self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
-        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def forward(self, x: Tensor):
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+        text = (f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}")
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool1d(_Pool1d):
     """Average pooling over windows of k positions (see :func:`avg_pool1d`); ``stride``
-    defaults to ``kernel_size``, ``count_include_pad=True`` as PyTorch.
-    Shapes: (N, C, L) -> (N, C, OL)."""
+    defaults to ``kernel_size``; ``ceil_mode=False`` and ``count_include_pad=True`` as
+    PyTorch (whose AvgPool1d has no ``divisor_override``).
+    Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool1d(x, self.kernel_size, self.stride, self.padding,
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad)
 
     def extra_repr(self) -> str:
@@ -304,16 +328,16 @@ class AdaptiveAvgPool2d(_AdaptivePool):
 
 class AdaptiveMaxPool2d(_AdaptivePool):
     """Max over an OH×OW grid of bins sized from the input (see
-    :func:`adaptive_max_pool2d`); values only (``return_indices=True`` is not
-    supported). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+    :func:`adaptive_max_pool2d`); with ``return_indices=True`` the layer returns
+    ``(y, indices)``, flat positions in each (H, W) plane.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
 
     def __init__(self, output_size, return_indices: bool = False):
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
         super().__init__(output_size)
+        self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
-        return adaptive_max_pool2d(x, self.output_size)
+    def forward(self, x: Tensor):
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
 class AdaptiveAvgPool1d(_AdaptivePool):

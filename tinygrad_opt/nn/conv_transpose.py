@@ -31,7 +31,7 @@ conv2d with stride s maps s different input sizes to the same output size, and
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import Col2Im, _check_image, _check_sequence, _pair, _single
+from tinygrad_opt.nn.functional_conv import Col2Im, _batched, _pair, _single, _unbatched
 from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.tensor import Tensor
@@ -82,15 +82,15 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     ``output_padding`` (each smaller than its stride or its dilation) adds rows
     at the bottom and columns at the right. Gradients come from Col2Im (whose
     backward is Im2Col) and matmul: ``dL/dx = conv2d(dL/dy, W)`` in effect.
-    Shapes: input (N, C_in, H, W) -> output (N, C_out, OH, OW), with
-    ``OH = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1`` (OW likewise).
+    Shapes: input (N, C_in, H, W) or unbatched (C_in, H, W) -> output (N, C_out, OH, OW)
+    or (C_out, OH, OW), with ``OH = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1`` (OW likewise).
     """
     op_name = "conv_transpose2d"
-    _check_image(input, op_name)  # as conv2d here: no unbatched (C, H, W) input
+    x, added = _batched(input, 2, op_name)
     if weight.ndim != 4:
         raise ValueError(f"{op_name}: expected a 4-D weight (C_in, C_out/groups, kh, kw), "
                          f"got shape {weight.shape}")
-    N, C_in, H, W = input.shape
+    N, C_in, H, W = x.shape
     _, C_out_per_group, kh, kw = weight.shape
     if not isinstance(groups, int) or groups < 1 or C_in % groups != 0:
         raise ValueError(f"{op_name}: groups must be a positive integer dividing the {C_in} "
@@ -118,7 +118,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     G = groups
     K = C_out_per_group * kh * kw                      # one input pixel's scaled kernels
     # 1. Each input pixel times its kernels: cols = Wᵀ @ x within each group.
-    x = input.reshape(N, G, C_in // G, H * W)          # (N, G, C_in/G, L), L = H·W
+    x = x.reshape(N, G, C_in // G, H * W)              # (N, G, C_in/G, L), L = H·W
     w = weight.reshape(G, C_in // G, K)                # (G, C_in/G, K)
     cols = w.transpose(1, 2) @ x                       # (G, K, C_in/G) @ (...) -> (N, G, K, L)
     cols = cols.reshape(N, C_out * kh * kw, H * W)     # (N, C_out·kh·kw, L): (o, i, j) c-major
@@ -132,7 +132,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     out = pad(full, (-pw, opw - pw, -ph, oph - ph))   # (N, C_out, OH, OW)
     if bias is not None:
         out = out + bias.reshape(1, C_out, 1, 1)       # (N, C_out, OH, OW)
-    return out
+    return _unbatched(out, added)                      # (C_out, OH, OW) for an unbatched input
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
@@ -146,10 +146,11 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     computed as :func:`conv_transpose2d` over a height-1 image: x ``(N, C_in, 1, L)``
     and W ``(C_in, C_out/groups, 1, k)``, stride ``(1, s)``, padding ``(0, p)``,
     output_padding ``(0, op)``, dilation ``(1, d)``.
-    Shapes: input (N, C_in, L) -> output (N, C_out, OL), OL = (L − 1)·s − 2p + d·(k − 1) + op + 1.
+    Shapes: input (N, C_in, L) or unbatched (C_in, L) -> output (N, C_out, OL) or
+    (C_out, OL), OL = (L − 1)·s − 2p + d·(k − 1) + op + 1.
     """
     op_name = "conv_transpose1d"
-    _check_sequence(input, op_name)  # as conv1d here: no unbatched (C, L) input
+    x, added = _batched(input, 1, op_name)
     if weight.ndim != 3:
         raise ValueError(f"{op_name}: expected a 3-D weight (C_in, C_out/groups, k), "
                          f"got shape {weight.shape}")
@@ -159,9 +160,9 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     dilation = _single(dilation, "dilation", op_name)
     _check_options((weight.shape[2],), (stride,), (padding,), (output_padding,), (dilation,),
                    op_name)  # the checks with 1-D numbers in the message
-    out = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
+    out = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
                            (0, padding), (0, output_padding), groups, (1, dilation))
-    return out.squeeze(2)                              # (N, C_out, 1, OL) -> (N, C_out, OL)
+    return _unbatched(out.squeeze(2), added)           # (N, C_out, 1, OL) -> (N, C_out, OL)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -267,7 +268,7 @@ class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution layer: ``y = conv_transpose2d(x, weight, bias)``
     (see :func:`conv_transpose2d`); the up-sampling layer of decoders.
 
-    Shapes: x ``(N, C_in, H, W)`` -> y ``(N, C_out, OH, OW)`` with
+    Shapes: x ``(N, C_in, H, W)`` -> y ``(N, C_out, OH, OW)`` (N may be left out) with
     ``OH = (H − 1)·sh − 2·ph + dh·(kh − 1) + oph + 1``; ``weight`` is
     ``(C_in, C_out/groups, kh, kw)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
     ``forward(x, output_size)`` picks the output_padding that gives ``output_size``.
@@ -284,7 +285,8 @@ class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution layer: ``y = conv_transpose1d(x, weight, bias)``
     (see :func:`conv_transpose1d`).
 
-    Shapes: x ``(N, C_in, L)`` -> y ``(N, C_out, OL)``, OL = (L − 1)·s − 2p + d·(k − 1) + op + 1;
+    Shapes: x ``(N, C_in, L)`` -> y ``(N, C_out, OL)`` (N may be left out),
+    OL = (L − 1)·s − 2p + d·(k − 1) + op + 1;
     ``weight`` is ``(C_in, C_out/groups, k)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
     Options are stored as 1-tuples (``kernel_size=(k,)``), as PyTorch. Initialisation as
     ConvTranspose2d, with fan_in = C_out/groups · k.

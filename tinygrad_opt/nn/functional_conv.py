@@ -10,6 +10,13 @@ forms (``conv1d``, ``max_pool1d``, ``avg_pool1d``) are the 2-D ones over a
 height-1 image; adaptive pooling (``adaptive_avg_pool2d``,
 ``adaptive_max_pool2d``, ``adaptive_avg_pool1d``) is slices, a mean or max and
 a stack; ``group_norm`` is reshape, mean and variance.
+
+As in PyTorch, every function also takes one unbatched sample, ``(C, L)`` or
+``(C, H, W)``: it gets a batch dim of one, runs, and loses it again (``_batched``).
+The poolings' ``ceil_mode`` keeps a last window that runs past the end of the
+input (see :func:`pool_output_size`): the input gets the missing rows at its end,
+filled with a value that changes no window's result (−inf for max, 0 for a sum),
+and the floor-mode im2col of that is the ceil-mode one.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.ops.shape import stack
+from tinygrad_opt.ops.elementwise import where
+from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.tensor import Tensor
 
 
@@ -137,10 +145,33 @@ def _check_image(x: Tensor, op_name: str) -> None:
         raise ValueError(f"{op_name}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
 
 
-def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
-            pad_value: float = 0.0) -> tuple[Tensor, int, int]:
-    """Checked im2col: ``(cols (N, C·kh·kw, OH·OW), OH, OW)``."""
-    _check_image(x, op_name)
+BATCHED_LAYOUTS = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)")}
+
+
+def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
+    """``(N, C, *spatial)`` as it is, an unbatched ``(C, *spatial)`` with a batch of one added.
+
+    Returns the batched input and whether a batch dim was added (to drop it again)."""
+    if input.ndim == spatial + 2:
+        return input, False
+    if input.ndim == spatial + 1:
+        return input.unsqueeze(0), True
+    batched, unbatched = BATCHED_LAYOUTS[spatial]
+    raise ValueError(f"{op_name}: expected a {spatial + 2}-D input {batched}, got shape "
+                     f"{input.shape} (or a {spatial + 1}-D {unbatched}: one unbatched sample)")
+
+
+def _unbatched(outputs, added: bool):
+    """Drop the batch dim ``_batched`` added: from one Tensor or each of a tuple of them."""
+    if not added:
+        return outputs
+    if isinstance(outputs, tuple):
+        return tuple(output.squeeze(0) for output in outputs)
+    return outputs.squeeze(0)
+
+
+def _window_options(kernel_size, stride, padding, dilation, op_name: str) -> tuple:
+    """Checked pairs ``(kernel_size, stride, padding, dilation)`` of a sliding window."""
     kernel_size = _pair(kernel_size, "kernel_size", op_name)
     stride = _pair(stride, "stride", op_name)
     padding = _pair(padding, "padding", op_name)
@@ -148,6 +179,15 @@ def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
     if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ValueError(f"{op_name}: kernel_size {kernel_size}, stride {stride} and dilation "
                          f"{dilation} must be positive and padding {padding} non-negative")
+    return kernel_size, stride, padding, dilation
+
+
+def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
+            pad_value: float = 0.0) -> tuple[Tensor, int, int]:
+    """Checked im2col: ``(cols (N, C·kh·kw, OH·OW), OH, OW)``."""
+    _check_image(x, op_name)
+    kernel_size, stride, padding, dilation = _window_options(kernel_size, stride, padding,
+                                                             dilation, op_name)
     H, W = x.shape[2:]
     OH = conv_output_size(H, kernel_size[0], stride[0], padding[0], dilation[0])
     OW = conv_output_size(W, kernel_size[1], stride[1], padding[1], dilation[1])
@@ -202,25 +242,27 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     outputs see only group g's inputs (G = C is a depthwise convolution).
     ``padding`` may also be ``'valid'`` (0) or ``'same'`` (stride 1, symmetric
     padding dilation·(k − 1)/2, which must be a whole number).
-    Shapes: input (N, C, H, W) -> output (N, O, OH, OW), OH as in
-    :func:`conv_output_size`.
+    Shapes: input (N, C, H, W) or unbatched (C, H, W) -> output (N, O, OH, OW) or
+    (O, OH, OW), OH as in :func:`conv_output_size`.
     """
-    _check_image(input, "conv2d")
+    x, added = _batched(input, 2, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected a 4-D weight (O, C/groups, kh, kw), "
                          f"got shape {weight.shape}")
-    N, C, H, W = input.shape
+    N, C, H, W = x.shape
     O, C_per_group, kh, kw = weight.shape
     if groups < 1 or C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
+        layouts = (" (a 3-D input is one unbatched image (C, H, W), a 4-D input a batch "
+                   "(N, C, H, W))" if added else "")
         raise ValueError(
             f"conv2d: input of shape {input.shape} (C={C}) and weight of shape {weight.shape} "
             f"do not match with groups={groups}: expected weight.shape[1] * groups == C and "
-            "out channels divisible by groups")
+            f"out channels divisible by groups{layouts}")
     if input.device != weight.device:
         raise RuntimeError(f"conv2d: input is on device '{input.device}', weight on "
                            f"'{weight.device}'")
     padding = _resolve_padding(padding, (kh, kw), stride, dilation)
-    cols, OH, OW = _im2col(input, (kh, kw), stride, padding, dilation, "conv2d")
+    cols, OH, OW = _im2col(x, (kh, kw), stride, padding, dilation, "conv2d")
     K = C_per_group * kh * kw                          # inputs of one dot product
     if groups == 1:
         out = weight.reshape(O, K) @ cols              # (O, K) @ (N, K, L) -> (N, O, L)
@@ -230,7 +272,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         out = (w @ cols).reshape(N, O, OH * OW)        # (N, G, O/G, L) -> (N, O, L)
     if bias is not None:
         out = out + bias.reshape(1, O, 1)              # (N, O, L)
-    return out.reshape(N, O, OH, OW)
+    return _unbatched(out.reshape(N, O, OH, OW), added)
 
 
 def _resolve_padding(padding, kernel_size, stride, dilation):
@@ -257,51 +299,184 @@ def _check_pool_padding(kernel_size, padding, op_name: str) -> None:
                          f"but got padding {padding} and kernel_size {kernel_size}")
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                     ceil_mode: bool = False) -> int:
+    """The output size of a pooling along one axis (PyTorch's rule).
+
+    ``ceil_mode=False``: :func:`conv_output_size`, every window inside the padded
+    input. ``ceil_mode=True``: the division rounds up, keeping a last window that
+    runs past the end, unless that window would start in the right padding (every
+    window starts inside the input or the left padding)::
+
+        out = ⌈(size + 2·padding − dilation·(kernel − 1) − 1) / stride⌉ + 1
+        out = out − 1      if (out − 1)·stride ≥ size + padding
+    """
+    if not ceil_mode:
+        return conv_output_size(size, kernel, stride, padding, dilation)
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = -(-span // stride) + 1                       # ⌈span / stride⌉ + 1
+    if (out - 1) * stride >= size + padding:           # the last window starts in the padding
+        out -= 1
+    return out
+
+
+def _extend(x: Tensor, rows: int, columns: int, fill: float) -> Tensor:
+    """x ``(N, C, H, W)`` with ``rows`` more rows and ``columns`` more columns of ``fill``
+    at the end: ``(N, C, H + rows, W + columns)`` (a ``cat``; the gradient drops the fill)."""
+    xp = backend.get_xp(x.device)
+    N, C, H, W = x.shape
+    if rows:
+        block = Tensor(xp.full((N, C, rows, W), fill, dtype=x.dtype), device=x.device)
+        x = cat([x, block], dim=2)                     # (N, C, H + rows, W)
+    if columns:
+        block = Tensor(xp.full((N, C, H + rows, columns), fill, dtype=x.dtype), device=x.device)
+        x = cat([x, block], dim=3)                     # (N, C, H + rows, W + columns)
+    return x
+
+
+def _pool_input(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool,
+                fill: float, op_name: str) -> tuple[Tensor, tuple]:
+    """Checked options of a 2-D pooling and the input its floor-mode im2col reads.
+
+    Returns ``(x_ready, (kernel_size, stride, padding, dilation))``, each option a pair;
+    ``stride`` defaults to ``kernel_size``. With ``ceil_mode`` the last windows may run
+    past the padded input: ``x_ready`` is x with the rows and columns they miss added at
+    its end, filled with ``fill``, so that im2col of ``x_ready`` (floor mode) has exactly
+    :func:`pool_output_size` windows per axis. Without, ``x_ready`` is x.
+    """
+    _check_image(x, op_name)
+    stride = kernel_size if stride is None else stride
+    options = _window_options(kernel_size, stride, padding, dilation, op_name)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = options
+    _check_pool_padding((kh, kw), (ph, pw), op_name)
+    H, W = x.shape[2:]
+    OH = pool_output_size(H, kh, sh, ph, dh, ceil_mode)
+    OW = pool_output_size(W, kw, sw, pw, dw, ceil_mode)
+    if OH < 1 or OW < 1:
+        raise ValueError(
+            f"{op_name}: input of shape {x.shape} is too small for kernel_size {(kh, kw)} "
+            f"with padding {(ph, pw)} and dilation {(dh, dw)} (output would be {OH}x{OW})")
+    # The last window covers padded rows (OH − 1)·sh + i·dh, i < kh: those past H + 2·ph.
+    missing_rows = max(0, (OH - 1) * sh + dh * (kh - 1) + 1 - (H + 2 * ph))
+    missing_columns = max(0, (OW - 1) * sw + dw * (kw - 1) + 1 - (W + 2 * pw))
+    return _extend(x, missing_rows, missing_columns, fill), options
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
     """Max over each kh×kw window::
 
         y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]
 
     Padding is with −inf (a pad never wins), as PyTorch; ``stride`` defaults to
-    ``kernel_size``. Gradient: dL/dy goes to the window's maximum; when several
-    elements of a window tie for the maximum they share it equally (the core
-    ``max`` rule). PyTorch gives all of it to the first one; values agree, and
-    gradients agree whenever there is no tie.
-    Shapes: (N, C, H, W) -> (N, C, OH, OW).
+    ``kernel_size``; ``ceil_mode=True`` keeps a last window that runs past the end
+    (:func:`pool_output_size`), the max of the positions it has. Gradient: dL/dy
+    goes to the window's maximum; when several elements of a window tie for the
+    maximum they share it equally (the core ``max`` rule). PyTorch gives all of it
+    to the first one; values agree, and gradients agree whenever there is no tie.
+
+    ``return_indices=True`` returns ``(y, indices)``: ``indices[n, c, oh, ow] = h·W + w``
+    of the window's first maximum, flat in its (H, W) plane as PyTorch (what
+    ``F.max_unpool2d`` takes); y is then read from x there, so the whole gradient
+    goes to that element, as in PyTorch.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW), twice with indices.
     """
-    stride = kernel_size if stride is None else stride
-    _check_pool_padding(kernel_size, padding, "max_pool2d")
-    cols, OH, OW = _im2col(input, kernel_size, stride, padding, dilation, "max_pool2d",
-                           pad_value=-math.inf)
-    N, C = input.shape[:2]
+    x, added = _batched(input, 2, "max_pool2d")
+    ready, options = _pool_input(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                 -math.inf, "max_pool2d")
+    if return_indices:
+        return _unbatched(_max_pool2d_with_indices(x, ready, options), added)
+    cols, OH, OW = _im2col(ready, *options, "max_pool2d", pad_value=-math.inf)
+    N, C = x.shape[:2]
     windows = cols.reshape(N, C, -1, OH * OW)            # (N, C, kh·kw, L)
-    return windows.max(dim=2).reshape(N, C, OH, OW)      # (N, C, OH, OW)
+    return _unbatched(windows.max(dim=2).reshape(N, C, OH, OW), added)
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0,
-               count_include_pad: bool = True) -> Tensor:
+def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[Tensor, Tensor]:
+    """Each window's first maximum and its flat index ``h·W + w`` in x's (H, W) plane.
+
+    ``ready`` is x as :func:`_pool_input` returns it (extended at its end in ceil mode).
+    The argmax is taken on the arrays (no graph): im2col of ``ready``'s values, and the
+    same im2col of a plane that holds each input position's flat index, −1 in the
+    padding and the extension. The output is then x gathered at those indices, so its
+    gradient goes to the chosen element only. A window wholly in the padding (possible
+    with dilation) has the index −1 and the value −inf.
+    """
+    N, C, H, W = x.shape
+    xp = backend.get_xp(x.device)
+    cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=-math.inf)
+    values = cols.data.reshape(N, C, -1, OH * OW)                  # (N, C, kh·kw, L)
+    plane = xp.full((1, 1) + ready.shape[2:], -1, dtype=backend.int64)
+    plane[0, 0, :H, :W] = xp.arange(H * W).reshape(H, W)          # h·W + w; −1 past x
+    where_from, _, _ = _im2col(Tensor(plane, device=x.device), *options, "max_pool2d",
+                               pad_value=-1)                       # (1, kh·kw, L)
+    best = values.argmax(axis=2)                                   # (N, C, L): first maximum
+    indices = where_from.data[0][best, xp.arange(OH * OW)]         # (N, C, L)
+    in_plane = indices >= 0
+    safe = Tensor(xp.where(in_plane, indices, 0), device=x.device)
+    picked = x.reshape(N, C, H * W).gather(2, safe)                # (N, C, L)
+    output = where(Tensor(in_plane, device=x.device), picked, -math.inf)
+    indices = Tensor(indices.reshape(N, C, OH, OW), device=x.device)
+    return output.reshape(N, C, OH, OW), indices
+
+
+def _check_divisor(divisor_override, op_name: str) -> None:
+    if divisor_override is None:
+        return
+    if not isinstance(divisor_override, int) or isinstance(divisor_override, bool):
+        raise TypeError(f"{op_name}: divisor_override must be an int or None, "
+                        f"got {divisor_override!r}")
+    if divisor_override == 0:
+        raise ValueError(f"{op_name}: divisor must be not zero (divisor_override=0)")
+
+
+def _window_sizes(x: Tensor, ready: Tensor, options: tuple, count_include_pad: bool,
+                  op_name: str) -> Tensor:
+    """The divisor of each window of an average pooling, PyTorch's: ``(1, 1, OH·OW)``.
+
+    It counts the window's positions inside the padded input (``count_include_pad``) or
+    inside the input only; positions past the padded input (ceil mode) never count. The
+    count is the window sum of a 0/1 mask over the padded ``ready`` plane, by im2col.
+    """
+    xp = backend.get_xp(x.device)
+    H, W = x.shape[2:]
+    (kh, kw), (sh, sw), (ph, pw), _ = options
+    rows, columns = ready.shape[2] + 2 * ph, ready.shape[3] + 2 * pw
+    mask = xp.zeros((1, 1, rows, columns), dtype=x.dtype)
+    if count_include_pad:
+        mask[:, :, :H + 2 * ph, :W + 2 * pw] = 1       # the input and its padding
+    else:
+        mask[:, :, ph:ph + H, pw:pw + W] = 1           # the input only
+    cols, _, _ = _im2col(Tensor(mask, device=x.device), (kh, kw), (sh, sw), 0, 1, op_name)
+    return cols.sum(dim=1, keepdim=True)               # (1, 1, OH·OW)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over each kh×kw window::
 
-        y[n, c, oh, ow] = (1 / (kh·kw)) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]
+        y[n, c, oh, ow] = (1 / divisor) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]
 
-    Padding is with zeros. With ``count_include_pad=True`` (PyTorch's default)
-    the divisor is always kh·kw; with False it is the number of real (non-pad)
-    pixels in the window. ``stride`` defaults to ``kernel_size``.
-    Shapes: (N, C, H, W) -> (N, C, OH, OW).
+    Padding is with zeros; ``stride`` defaults to ``kernel_size``; ``ceil_mode=True``
+    keeps a last window that runs past the end (:func:`pool_output_size`). The
+    divisor is PyTorch's: ``divisor_override`` if given; else the number of the
+    window's positions inside the padded input (kh·kw, fewer only for a ceil-mode
+    window past the end) with ``count_include_pad=True`` (the default), or inside
+    the input only with False.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
     """
-    stride = kernel_size if stride is None else stride
-    _check_pool_padding(kernel_size, padding, "avg_pool2d")
-    cols, OH, OW = _im2col(input, kernel_size, stride, padding, 1, "avg_pool2d")
-    N, C = input.shape[:2]
-    windows = cols.reshape(N, C, -1, OH * OW)            # (N, C, kh·kw, L)
-    if count_include_pad:
-        return windows.mean(dim=2).reshape(N, C, OH, OW)
-    # The number of real pixels per window: im2col of an all-ones image.
-    xp = backend.get_xp(input.device)
-    ones = Tensor(xp.ones((1, 1) + input.shape[2:], dtype=input.dtype), device=input.device)
-    counts, _, _ = _im2col(ones, kernel_size, stride, padding, 1, "avg_pool2d")
-    counts = counts.sum(dim=1, keepdim=True)             # (1, 1, L)
-    return (windows.sum(dim=2) / counts).reshape(N, C, OH, OW)
+    _check_divisor(divisor_override, "avg_pool2d")
+    x, added = _batched(input, 2, "avg_pool2d")
+    ready, options = _pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0,
+                                 "avg_pool2d")
+    cols, OH, OW = _im2col(ready, *options, "avg_pool2d")
+    N, C = x.shape[:2]
+    sums = cols.reshape(N, C, -1, OH * OW).sum(dim=2)    # (N, C, L): (N, C, kh·kw, L) summed
+    if divisor_override is not None:
+        divisor = divisor_override
+    else:
+        divisor = _window_sizes(x, ready, options, count_include_pad, "avg_pool2d")  # (1, 1, L)
+    return _unbatched((sums / divisor).reshape(N, C, OH, OW), added)
 
 
 # --------------------------------------- 1-D forms: the 2-D ones over a height-1 image (N, C, 1, L)
@@ -321,12 +496,12 @@ def _check_sequence(x: Tensor, op_name: str) -> None:
 
 
 def _check_window_1d(x: Tensor, kernel: int, stride: int, padding: int, dilation: int,
-                     op_name: str) -> None:
+                     op_name: str, ceil_mode: bool = False) -> None:
     """The checks of ``_im2col``, with 1-D numbers in the message."""
     if kernel < 1 or stride < 1 or dilation < 1 or padding < 0:
         raise ValueError(f"{op_name}: kernel_size {kernel}, stride {stride} and dilation "
                          f"{dilation} must be positive and padding {padding} non-negative")
-    length = conv_output_size(x.shape[2], kernel, stride, padding, dilation)
+    length = pool_output_size(x.shape[2], kernel, stride, padding, dilation, ceil_mode)
     if length < 1:
         raise ValueError(
             f"{op_name}: input of shape {x.shape} is too small for kernel_size {kernel} with "
@@ -343,19 +518,22 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     ``(O, C/groups, 1, k)``, stride ``(1, s)``, padding ``(0, p)``, dilation
     ``(1, d)``; so im2col, the matmul and their backward are conv2d's. ``groups``
     and ``padding='valid'/'same'`` as in conv2d.
-    Shapes: input (N, C, L) -> output (N, O, OL), OL = (L + 2p − d·(k − 1) − 1) // s + 1.
+    Shapes: input (N, C, L) or unbatched (C, L) -> output (N, O, OL) or (O, OL),
+    OL = (L + 2p − d·(k − 1) − 1) // s + 1.
     """
-    _check_sequence(input, "conv1d")
+    x, added = _batched(input, 1, "conv1d")
     if weight.ndim != 3:
         raise ValueError(f"conv1d: expected a 3-D weight (O, C/groups, k), "
                          f"got shape {weight.shape}")
-    C = input.shape[1]
+    C = x.shape[1]
     O, C_per_group, k = weight.shape
     if groups < 1 or C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
+        layouts = (" (a 2-D input is one unbatched sequence (C, L), a 3-D input a batch "
+                   "(N, C, L))" if added else "")
         raise ValueError(
             f"conv1d: input of shape {input.shape} (C={C}) and weight of shape {weight.shape} "
             f"do not match with groups={groups}: expected weight.shape[1] * groups == C and "
-            "out channels divisible by groups")
+            f"out channels divisible by groups{layouts}")
     stride = _single(stride, "stride", "conv1d")
     dilation = _single(dilation, "dilation", "conv1d")
     if padding == "valid":
@@ -368,16 +546,17 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                              f"{dilation} needs uneven padding, which is not supported")
         padding = dilation * (k - 1) // 2               # the window adds d·(k − 1) positions
     padding = _single(padding, "padding", "conv1d")
-    _check_window_1d(input, k, stride, padding, dilation, "conv1d")
-    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding),
+    _check_window_1d(x, k, stride, padding, dilation, "conv1d")
+    out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding),
                  (1, dilation), groups)                # (N, O, 1, OL)
-    return out.squeeze(2)                              # (N, O, OL)
+    return _unbatched(out.squeeze(2), added)           # (N, O, OL) or (O, OL)
 
 
-def _pool1d_options(input: Tensor, kernel_size, stride, padding, dilation,
+def _pool1d_options(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool,
                     op_name: str) -> tuple[int, int, int, int]:
-    """Checked ``(k, s, p, d)`` of a 1-D pooling; ``stride`` defaults to ``kernel_size``."""
-    _check_sequence(input, op_name)
+    """Checked ``(k, s, p, d)`` of a 1-D pooling of a batched x; ``stride`` defaults to
+    ``kernel_size``."""
+    _check_sequence(x, op_name)
     kernel = _single(kernel_size, "kernel_size", op_name)
     stride = kernel if stride is None else _single(stride, "stride", op_name)
     padding = _single(padding, "padding", op_name)
@@ -385,38 +564,47 @@ def _pool1d_options(input: Tensor, kernel_size, stride, padding, dilation,
     if padding > kernel // 2:
         raise ValueError(f"{op_name}: pad should be at most half of effective kernel size, "
                          f"but got padding {padding} and kernel_size {kernel}")
-    _check_window_1d(input, kernel, stride, padding, dilation, op_name)
+    _check_window_1d(x, kernel, stride, padding, dilation, op_name, ceil_mode)
     return kernel, stride, padding, dilation
 
 
-def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
     """Max over each window of k positions::
 
         y[n, c, t] = max_i x_pad[n, c, t·s + i·d]
 
     :func:`max_pool2d` over a height-1 image (−inf padding, ties share the
-    gradient); ``stride`` defaults to ``kernel_size``.
-    Shapes: (N, C, L) -> (N, C, OL).
+    gradient, ``ceil_mode``); ``stride`` defaults to ``kernel_size``. With
+    ``return_indices=True`` also the position in L of each window's first maximum
+    (``F.max_unpool1d`` takes it). Shapes: (N, C, L) or (C, L) -> (..., OL).
     """
-    k, s, p, d = _pool1d_options(input, kernel_size, stride, padding, dilation, "max_pool1d")
-    out = max_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, p), (1, d))  # (N, C, 1, OL)
-    return out.squeeze(2)                                                 # (N, C, OL)
+    x, added = _batched(input, 1, "max_pool1d")
+    k, s, p, d = _pool1d_options(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                 "max_pool1d")
+    out = max_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, p), (1, d), ceil_mode,
+                     return_indices)                  # (N, C, 1, OL), twice with indices
+    if return_indices:                                # index h·L + l = l: the plane has h = 0
+        return _unbatched((out[0].squeeze(2), out[1].squeeze(2)), added)
+    return _unbatched(out.squeeze(2), added)          # (N, C, OL) or (C, OL)
 
 
-def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0,
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """Mean over each window of k positions::
 
-        y[n, c, t] = (1 / k) Σ_i x_pad[n, c, t·s + i]
+        y[n, c, t] = (1 / divisor) Σ_i x_pad[n, c, t·s + i]
 
-    :func:`avg_pool2d` over a height-1 image (zero padding; with
-    ``count_include_pad=False`` the divisor is the number of real positions);
-    ``stride`` defaults to ``kernel_size``. Shapes: (N, C, L) -> (N, C, OL).
+    :func:`avg_pool2d` over a height-1 image (zero padding, ``ceil_mode``; the
+    divisor k, or the number of real positions with ``count_include_pad=False``);
+    ``stride`` defaults to ``kernel_size``. PyTorch's avg_pool1d has no
+    ``divisor_override``. Shapes: (N, C, L) or (C, L) -> (..., OL).
     """
-    k, s, p, _ = _pool1d_options(input, kernel_size, stride, padding, 1, "avg_pool1d")
-    out = avg_pool2d(input.unsqueeze(2), (1, k), (1, s), (0, p),
+    x, added = _batched(input, 1, "avg_pool1d")
+    k, s, p, _ = _pool1d_options(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d")
+    out = avg_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, p), ceil_mode,
                      count_include_pad)                                   # (N, C, 1, OL)
-    return out.squeeze(2)                                                 # (N, C, OL)
+    return _unbatched(out.squeeze(2), added)                              # (N, C, OL)
 
 
 # ------------------------------------------------------- adaptive pooling: the output size is given
@@ -474,20 +662,40 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return _adaptive_reduce(rows, OW, -1, "mean")        # (..., OH, OW)
 
 
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max over each of OH×OW bins (the bins of :func:`adaptive_avg_pool2d`)::
 
         y[n, c, i, j] = max x[n, c, h0(i):h1(i), w0(j):w1(j)]
 
     reduced one axis at a time (the max of row maxima); ties share the gradient,
-    as in ``max_pool2d``. Values only: ``return_indices=True`` is not supported.
-    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    as in ``max_pool2d``. ``return_indices=True`` returns ``(y, indices)``, with
+    ``indices[n, c, i, j] = h·W + w`` of the bin's first maximum (flat in the (H, W)
+    plane, as PyTorch); y is then read from x there, so the whole gradient goes to
+    that element, as in PyTorch.
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW), twice with indices.
     """
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
     OH, OW = _adaptive_sizes(input, output_size, 2, "adaptive_max_pool2d")
+    if return_indices:
+        x, added = _batched(input, 2, "adaptive_max_pool2d")
+        return _unbatched(_adaptive_max_pool2d_with_indices(x, OH, OW), added)
     rows = _adaptive_reduce(input, OH, -2, "max")        # (..., OH, W)
     return _adaptive_reduce(rows, OW, -1, "max")         # (..., OH, OW)
+
+
+def _adaptive_max_pool2d_with_indices(x: Tensor, OH: int, OW: int) -> tuple[Tensor, Tensor]:
+    """The argmax of each bin on the arrays (no graph), then y = x gathered at it."""
+    xp = backend.xp_of(x.data)
+    N, C, H, W = x.shape
+    indices = xp.empty((N, C, OH, OW), dtype=backend.int64)
+    for i, (top, bottom) in enumerate(adaptive_bins(H, OH)):
+        for j, (left, right) in enumerate(adaptive_bins(W, OW)):
+            width = right - left
+            window = x.data[:, :, top:bottom, left:right].reshape(N, C, -1)  # (N, C, bh·bw)
+            best = window.argmax(axis=2)                                    # (N, C), first max
+            indices[:, :, i, j] = (top + best // width) * W + left + best % width
+    indices = Tensor(indices, device=x.device)
+    output = x.reshape(N, C, H * W).gather(2, indices.reshape(N, C, OH * OW))  # (N, C, OH·OW)
+    return output.reshape(N, C, OH, OW), indices
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
