@@ -140,11 +140,21 @@ def test_lp_pool1d_matches_numpy_unbatched_and_gradcheck(device, rng):
     assert np.isnan(negative.numpy()).all()
 
 
+def test_lp_pool_ceil_mode_keeps_the_last_partial_window_as_pytorch(device):
+    """PyTorch: avg_pool(x^p, ceil_mode=True) · k, then the root: a partial window's
+    mean is over its elements only (no padding), then times the full window size."""
+    x = np.arange(1.0, 6.0).reshape(1, 1, 5) / 2                  # 0.5 ... 2.5
+    got = F.lp_pool1d(t(x, device), 2, 2, ceil_mode=True)
+    windows = [x[0, 0, 0:2], x[0, 0, 2:4], x[0, 0, 4:5]]           # the last holds one
+    expected = [np.sqrt(np.mean(w ** 2) * 2) for w in windows]
+    np.testing.assert_allclose(got.numpy()[0, 0], expected, rtol=1e-6)
+    module = nn.LPPool1d(2, 2, ceil_mode=True)
+    np.testing.assert_allclose(module(t(x, device)).numpy(), got.numpy())
+    image = t(np.arange(25.0).reshape(1, 1, 5, 5), device)
+    assert F.lp_pool2d(image, 1, 2, ceil_mode=True).shape == (1, 1, 3, 3)
+
+
 def test_lp_pool_errors():
-    with pytest.raises(NotImplementedError, match="ceil_mode"):
-        F.lp_pool2d(tg.ones(1, 1, 4, 4), 2, 2, ceil_mode=True)
-    with pytest.raises(NotImplementedError, match="ceil_mode"):
-        nn.LPPool1d(2, 2, ceil_mode=True)
     with pytest.raises(ValueError, match="lp_pool1d: expected a 3-D or 2-D input"):
         F.lp_pool1d(tg.ones(4), 2, 2)
 
@@ -218,8 +228,9 @@ def test_max_unpool_errors(device):
         F.max_unpool2d(y, indices + 4, 2, output_size=(3, 3))
     with pytest.raises(TypeError, match="integer tensor"):
         F.max_unpool2d(y, y, 2)
-    with pytest.raises(NotImplementedError, match="ceil_mode"):
-        F.max_pool2d_with_indices(y, 2, ceil_mode=True)
+    values, where = F.max_pool2d_with_indices(y, 2, ceil_mode=True)   # (the plain one's)
+    same_values, same_where = F.max_pool2d(y, 2, ceil_mode=True, return_indices=True)
+    assert where.numpy().tolist() == same_where.numpy().tolist()
 
 
 # ----------------------------------------------------------------------------- adaptive pools

@@ -21,7 +21,7 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _check_pool_padding, _im2col, _pair, _single,
-                                             avg_pool1d, avg_pool2d)
+                                             avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
 from tinygrad_opt.tensor import Tensor
@@ -53,11 +53,6 @@ def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
     layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}[spatial]
     raise ValueError(f"{op_name}: expected a {spatial + 2}-D or {spatial + 1}-D input {layout}, "
                      f"got shape {input.shape}")
-
-
-def _no_ceil_mode(ceil_mode: bool, op_name: str) -> None:
-    if ceil_mode:
-        raise NotImplementedError(f"{op_name}: ceil_mode=True is not supported")
 
 
 # ------------------------------------------------------------------------------ RMS normalisation
@@ -108,14 +103,15 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,
 
         y[n, c, t] = (Σ_i x[n, c, t·s + i]^p)^(1/p)
 
-    computed as PyTorch does: ``avg_pool1d(x^p) · k``, then the p-th root. p = 1 is
+    computed as PyTorch does: ``avg_pool1d(x^p, ceil_mode=...) · k``, then the p-th root
+    (with ceil_mode a last, partial window is a mean over its elements times k, as in
+    PyTorch). p = 1 is
     sum pooling, large p approaches max pooling (of |x| for even p). No padding;
     ``stride`` defaults to ``kernel_size``. Shapes: (N, C, L) or (C, L) -> (..., OL).
     """
-    _no_ceil_mode(ceil_mode, "lp_pool1d")
     x, added = _batched(input, 1, "lp_pool1d")
     kernel = _single(kernel_size, "kernel_size", "lp_pool1d")
-    out = avg_pool1d(x ** norm_type, kernel, stride, 0)                  # (N, C, OL)
+    out = avg_pool1d(x ** norm_type, kernel, stride, 0, ceil_mode)       # (N, C, OL)
     y = _lp_root(out, kernel, norm_type)
     return y.squeeze(0) if added else y
 
@@ -126,14 +122,14 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
 
         y[n, c, oh, ow] = (Σ_{i,j} x[n, c, oh·sh + i, ow·sw + j]^p)^(1/p)
 
-    computed as PyTorch does: ``avg_pool2d(x^p) · kh·kw``, then the p-th root. No
+    computed as PyTorch does: ``avg_pool2d(x^p, ceil_mode=...) · kh·kw``, then the p-th
+    root. No
     padding; ``stride`` defaults to ``kernel_size``.
     Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
     """
-    _no_ceil_mode(ceil_mode, "lp_pool2d")
     x, added = _batched(input, 2, "lp_pool2d")
     kh, kw = _pair(kernel_size, "kernel_size", "lp_pool2d")
-    out = avg_pool2d(x ** norm_type, (kh, kw), stride, 0)                # (N, C, OH, OW)
+    out = avg_pool2d(x ** norm_type, (kh, kw), stride, 0, ceil_mode)     # (N, C, OH, OW)
     y = _lp_root(out, kh * kw, norm_type)
     return y.squeeze(0) if added else y
 
@@ -143,65 +139,20 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
 def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode: bool = False,
                             return_indices: bool = False) -> tuple[Tensor, Tensor]:
-    """Max pooling that also says where each maximum came from::
-
-        y[n, c, oh, ow]   = x[n, c, h*, w*]   the window's largest element
-        idx[n, c, oh, ow] = h*·W + w*         its flat index in the (H, W) plane
-
-    (PyTorch's layout: one index per channel plane, ignoring padding; the first
-    maximum wins a tie, NaN counts as the largest.) ``y`` is read from x at those
-    indices, so the whole gradient goes to the chosen element, as in PyTorch (the
-    plain ``max_pool2d`` shares it between tied elements). Padding is with −inf;
-    ``stride`` defaults to ``kernel_size``. The indices are int64 and feed
-    :func:`max_unpool2d`. Both are always returned (``return_indices`` is ignored,
-    as in PyTorch). Shapes: (N, C, H, W) or (C, H, W) -> two of (..., OH, OW).
-    """
-    _no_ceil_mode(ceil_mode, "max_pool2d_with_indices")
-    x, added = _batched(input, 2, "max_pool2d_with_indices")
-    stride = kernel_size if stride is None else stride
-    _check_pool_padding(kernel_size, padding, "max_pool2d_with_indices")
-    N, C, H, W = x.shape
-    # The windows' values: im2col of the input (no graph: only the argmax is needed).
-    cols, OH, OW = _im2col(x.detach(), kernel_size, stride, padding, dilation,
-                           "max_pool2d_with_indices", pad_value=-math.inf)
-    values = cols.data.reshape(N, C, -1, OH * OW)                        # (N, C, kh·kw, L)
-    # The same windows over a plane of flat indices h·W + w (−1 in the padding).
-    xp = backend.get_xp(x.device)
-    plane = Tensor(xp.arange(H * W, dtype=backend.int64).reshape(1, 1, H, W), device=x.device)
-    where_from, _, _ = _im2col(plane, kernel_size, stride, padding, dilation,
-                               "max_pool2d_with_indices", pad_value=-1)  # (1, kh·kw, L)
-    best = values.argmax(axis=2)                                         # (N, C, L)
-    indices = where_from.data[0][best, xp.arange(OH * OW)]               # (N, C, L)
-    in_plane = indices >= 0                     # a window may lie wholly in the padding
-    flat = x.reshape(N, C, H * W)
-    picked = flat.gather(2, Tensor(xp.where(in_plane, indices, 0), device=x.device))
-    output = tg.where(Tensor(in_plane, device=x.device), picked, -math.inf)  # (N, C, L)
-    output = output.reshape(N, C, OH, OW)
-    indices = Tensor(indices.reshape(N, C, OH, OW), device=x.device)
-    if added:
-        output, indices = output.squeeze(0), indices.squeeze(0)
-    return output, indices
+    """Max pooling that also says where each maximum came from (PyTorch's name):
+    ``F.max_pool2d(..., return_indices=True)``, whose docstring has the layout of the
+    indices. Both are always returned (``return_indices`` is ignored, as in PyTorch)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                      return_indices=True)
 
 
 def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode: bool = False,
                             return_indices: bool = False) -> tuple[Tensor, Tensor]:
-    """Max pooling over windows of k positions, with the position each maximum came
-    from (``idx[n, c, t] = l*``, an index into L): :func:`max_pool2d_with_indices` over
-    a height-1 image. Shapes: (N, C, L) or (C, L) -> two of (..., OL).
-    """
-    _no_ceil_mode(ceil_mode, "max_pool1d_with_indices")
-    x, added = _batched(input, 1, "max_pool1d_with_indices")
-    name = "max_pool1d_with_indices"
-    kernel = _single(kernel_size, "kernel_size", name)
-    stride = kernel if stride is None else _single(stride, "stride", name)
-    output, indices = max_pool2d_with_indices(
-        x.unsqueeze(2), (1, kernel), (1, stride), (0, _single(padding, "padding", name)),
-        (1, _single(dilation, "dilation", name)))                       # (N, C, 1, OL)
-    output, indices = output.squeeze(2), indices.squeeze(2)              # (N, C, OL)
-    if added:
-        output, indices = output.squeeze(0), indices.squeeze(0)
-    return output, indices
+    """``F.max_pool1d(..., return_indices=True)`` (PyTorch's name): the maxima and the
+    position in L each came from."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                      return_indices=True)
 
 
 def _unpool_output_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple,

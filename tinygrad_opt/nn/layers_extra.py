@@ -109,8 +109,6 @@ class _LPPool(Module):
 
     def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError(f"{type(self).__name__}: ceil_mode=True is not supported")
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
