@@ -20,7 +20,7 @@ import math
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
-                                             _check_pool_padding, _im2col, _pair, _single,
+                                             _pair, _single,
                                              avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
