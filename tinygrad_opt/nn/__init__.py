@@ -26,6 +26,7 @@ from tinygrad_opt.nn.recurrent import (GRU, LSTM, RNN, Embedding, GRUCell,  # no
                                        LSTMCell, RNNCell)
 from tinygrad_opt.nn.layers_more import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.attention import *  # noqa: E402,F401,F403  (its __all__)
+from tinygrad_opt.nn.transformer import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.conv_transpose import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.layers_extra import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.conv3d import *  # noqa: E402,F401,F403  (its __all__)
