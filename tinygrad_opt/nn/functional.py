@@ -49,6 +49,7 @@ from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __al
 from tinygrad_opt.nn.attention import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.conv_transpose import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_extra import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.nn.functional_conv3d import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.shape import normalize_dim
