@@ -8,26 +8,49 @@
     loss = -q.log_prob(x).mean() + kl_divergence(q, Normal(0.0, 1.0)).sum()
 
 Files: ``distribution.py`` (the base class: shapes, validation), ``constraints.py``,
-``continuous.py``, ``discrete.py``, ``multivariate.py`` (MultivariateNormal, Independent),
-``relaxed.py``, ``kl.py``. Samples come from the generator ``tg.manual_seed`` seeds, on the
-parameters' device.
+``continuous.py``, ``discrete.py``, ``multivariate.py`` (MultivariateNormal,
+LowRankMultivariateNormal, Independent), ``relaxed.py``, ``von_mises.py``,
+``continuous_bernoulli.py``, ``mixture.py`` (MixtureSameFamily), ``transforms.py``
+(invertible maps with their log-det-Jacobians), ``transformed.py`` (TransformedDistribution
+and the families built with it: Weibull, Pareto, HalfNormal, HalfCauchy, Kumaraswamy),
+``constraint_registry.py`` (``biject_to``, ``transform_to``), ``kl.py``. Samples come from
+the generator ``tg.manual_seed`` seeds, on the parameters' device.
 """
 
-from tinygrad_opt.distributions import constraints
+from tinygrad_opt.distributions import constraints, transforms
+from tinygrad_opt.distributions.constraint_registry import biject_to, transform_to
 from tinygrad_opt.distributions.continuous import (Beta, Cauchy, Chi2, Dirichlet, Exponential,
                                                    Gamma, Gumbel, Laplace, LogNormal, Normal,
                                                    StudentT, Uniform)
+from tinygrad_opt.distributions.continuous_bernoulli import ContinuousBernoulli
 from tinygrad_opt.distributions.discrete import (Bernoulli, Binomial, Categorical, Geometric,
+                                                 Multinomial, NegativeBinomial,
                                                  OneHotCategorical, Poisson)
 from tinygrad_opt.distributions.distribution import Distribution
 from tinygrad_opt.distributions.kl import kl_divergence, register_kl
-from tinygrad_opt.distributions.multivariate import Independent, MultivariateNormal
+from tinygrad_opt.distributions.mixture import MixtureSameFamily
+from tinygrad_opt.distributions.multivariate import (Independent, LowRankMultivariateNormal,
+                                                     MultivariateNormal)
 from tinygrad_opt.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
+from tinygrad_opt.distributions.transformed import (HalfCauchy, HalfNormal, Kumaraswamy, Pareto,
+                                                    TransformedDistribution, Weibull)
+from tinygrad_opt.distributions.transforms import (AbsTransform, AffineTransform,
+                                                   ComposeTransform, ExpTransform,
+                                                   IndependentTransform, LowerCholeskyTransform,
+                                                   PowerTransform, SigmoidTransform,
+                                                   SoftmaxTransform, StickBreakingTransform,
+                                                   TanhTransform, Transform)
+from tinygrad_opt.distributions.von_mises import VonMises
 
 __all__ = [
-    "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
-    "Distribution", "Exponential", "Gamma", "Geometric", "Gumbel", "Independent", "Laplace",
-    "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
-    "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "Uniform", "constraints",
-    "kl_divergence", "register_kl",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
+    "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli", "Dirichlet", "Distribution",
+    "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
+    "Independent", "IndependentTransform", "Kumaraswamy", "Laplace", "LogNormal",
+    "LowRankMultivariateNormal", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
+    "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
+    "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+    "SigmoidTransform", "SoftmaxTransform", "StickBreakingTransform", "StudentT",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull",
+    "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

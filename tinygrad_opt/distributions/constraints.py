@@ -13,6 +13,7 @@ validation on, the values given to ``log_prob`` against ``support``.
     nonnegative_integer  {0, 1, 2, ...}          integer_interval(a, b): {a, ..., b}
     simplex              xᵢ ≥ 0, Σ xᵢ = 1 (last dim)
     one_hot              one 1, the rest 0 (last dim)
+    multinomial(n)       counts xᵢ ≥ 0 with Σ xᵢ ≤ n (last dim)
     real_vector          a vector of reals (independent(real, 1))
     lower_cholesky       lower triangular with a positive diagonal
     positive_definite    symmetric with positive eigenvalues
@@ -26,9 +27,9 @@ import tinygrad_opt as tg
 __all__ = [
     "Constraint", "boolean", "dependent", "dependent_property", "greater_than",
     "greater_than_eq", "half_open_interval", "independent", "integer_interval", "interval",
-    "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "nonnegative",
-    "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer",
-    "real", "real_vector", "simplex", "unit_interval",
+    "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "multinomial",
+    "nonnegative", "nonnegative_integer", "one_hot", "positive", "positive_definite",
+    "positive_integer", "real", "real_vector", "simplex", "unit_interval",
 ]
 
 
@@ -254,6 +255,23 @@ class _OneHot(Constraint):
         return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
 
 
+class _Multinomial(Constraint):
+    """Vectors of counts xᵢ ≥ 0 with Σ xᵢ ≤ upper_bound, along the last dim."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        """True where every entry is ≥ 0 and the last dim sums to at most upper_bound."""
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+    def __repr__(self) -> str:
+        return f"Multinomial(upper_bound={self.upper_bound})"
+
+
 class _LowerTriangular(Constraint):
     """Square matrices that are zero above the diagonal."""
 
@@ -311,3 +329,4 @@ interval = _Interval
 half_open_interval = _HalfOpenInterval
 integer_interval = _IntegerInterval
 independent = _Independent
+multinomial = _Multinomial

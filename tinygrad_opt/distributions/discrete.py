@@ -1,4 +1,5 @@
-"""Discrete families: Bernoulli, Categorical, OneHotCategorical, Binomial, Poisson, Geometric.
+"""Discrete families: Bernoulli, Categorical, OneHotCategorical, Binomial, Poisson, Geometric,
+Multinomial, NegativeBinomial.
 
 Bernoulli, Binomial, Geometric and Categorical take either ``probs`` or ``logits`` (not
 both); the other is computed on first use:
@@ -13,11 +14,13 @@ Samples are not differentiable (no ``rsample``): use the Relaxed families for th
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.distributions import constraints
+from tinygrad_opt.distributions.continuous import Gamma
 from tinygrad_opt.distributions.distribution import (Distribution, all_true, broadcast_all,
                                                      host_draws, lazy_property,
                                                      logits_to_probs, probs_to_logits,
@@ -25,7 +28,7 @@ from tinygrad_opt.distributions.distribution import (Distribution, all_true, bro
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "Binomial", "Poisson",
-           "Geometric"]
+           "Geometric", "Multinomial", "NegativeBinomial"]
 
 
 def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
@@ -487,3 +490,176 @@ class Geometric(Distribution):
     def entropy(self):
         """BCE-with-logits(l, p)/p."""
         return _bce_with_logits(self.logits, self.probs) / self.probs
+
+
+class Multinomial(Distribution):
+    """Multinomial(total_count n, p): the counts of each of K categories in n independent
+    Categorical(p) draws (event_shape (K,)); ``probs`` or ``logits`` as Categorical's.
+
+        log p(x) = log (Σ xᵢ)! − Σ log xᵢ! + Σ xᵢ·log pᵢ,
+
+    mean = n·p, variance = n·p(1 − p) (each count is Binomial(n, pᵢ)),
+    entropy = n·H(p) − log n! + Σᵢ E[log xᵢ!] (the expectation over Binomial(n, pᵢ)).
+    ``total_count`` must be one int for the whole batch (as PyTorch)."""
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+
+    def __init__(self, total_count: int = 1, probs=None, logits=None, validate_args=None):
+        if not isinstance(total_count, int):
+            raise NotImplementedError("inhomogeneous total_count is not supported")
+        self.total_count = total_count
+        self._categorical = Categorical(probs=probs, logits=logits)
+        self._binomial = Binomial(total_count=total_count, probs=self.probs)
+        batch_shape = self._categorical.batch_shape
+        event_shape = self._categorical.param_shape[-1:]
+        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution with its probabilities broadcast to ``batch_shape``."""
+        batch_shape = tuple(batch_shape)
+        new = object.__new__(Multinomial)
+        new.total_count = self.total_count
+        new._categorical = self._categorical.expand(batch_shape)
+        new._binomial = self._binomial.expand(batch_shape + self.event_shape)
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @constraints.dependent_property(is_discrete=True, event_dim=1)
+    def support(self):
+        """multinomial(n): counts ≥ 0 summing to at most n."""
+        return constraints.multinomial(self.total_count)
+
+    @property
+    def probs(self):
+        """The Categorical's (normalised) probabilities."""
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        """The Categorical's normalised logits."""
+        return self._categorical.logits
+
+    @property
+    def param_shape(self) -> tuple:
+        """batch_shape + (K,)."""
+        return self._categorical.param_shape
+
+    @property
+    def mean(self):
+        """n·p."""
+        return self.probs * self.total_count
+
+    @property
+    def variance(self):
+        """n·p(1 − p)."""
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=()):
+        """n Categorical draws per sample, counted: Σ over the draws of their one-hot
+        vectors, in p's dtype."""
+        if isinstance(sample_shape, int):
+            sample_shape = (sample_shape,)
+        draws = self._categorical.sample((self.total_count,) + tuple(sample_shape))
+        k = self._categorical._num_events
+        one_hot = tg.nn.functional.one_hot(draws, k)          # (n, ...sample, ...batch, K)
+        return one_hot.sum(0).astype(self.probs.dtype)
+
+    def log_prob(self, value):
+        """log (Σ xᵢ)! − Σ log xᵢ! + Σ xᵢ·log pᵢ (0·log 0 = 0)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        logits = tg.where((value == 0) & (logits == -float("inf")), 0.0, logits)
+        log_factorial_n = tg.lgamma(value.sum(-1) + 1)
+        log_factorial_xs = tg.lgamma(value + 1).sum(-1)
+        log_powers = (logits * value).sum(-1)
+        return log_factorial_n - log_factorial_xs + log_powers
+
+    def entropy(self):
+        """n·H(p) − log n! + Σᵢ Σₖ₌₁..ₙ Binomial(k; n, pᵢ)·log k!."""
+        n = self.total_count
+        term1 = n * self._categorical.entropy() - math.lgamma(n + 1)
+        support = self._binomial.enumerate_support(expand=False)[1:]   # (n, 1, ..., 1)
+        binomial_probs = self._binomial.log_prob(support).exp()       # (n, ...batch, K)
+        weights = tg.lgamma(support + 1)
+        term2 = (binomial_probs * weights).sum(0).sum(-1)
+        return term1 + term2
+
+
+class NegativeBinomial(Distribution):
+    """NegativeBinomial(total_count r, p): the number of successes (each of probability p)
+    before the r-th failure; ``probs`` p or ``logits`` l = log(p/(1 − p)):
+
+        P(X = k) = Γ(k + r)/(k!·Γ(r)) · pᵏ(1 − p)ʳ,
+        log p(k) = r·log σ(−l) + k·log σ(l) + log Γ(r + k) − log Γ(1 + k) − log Γ(r),
+
+    mean = r·p/(1 − p) = r·eˡ, variance = mean/(1 − p), mode = ⌊(r − 1)·eˡ⌋⁺.
+    Samples are Poisson(λ) with λ ~ Gamma(r, rate (1 − p)/p) (the gamma-Poisson mixture)."""
+
+    arg_constraints = {"total_count": constraints.greater_than_eq(0),
+                       "probs": constraints.half_open_interval(0.0, 1.0),
+                       "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
+        _one_of(probs, logits)
+        if probs is not None:
+            self.total_count, self.probs = broadcast_all(total_count, probs)
+            self.total_count = self.total_count.astype(self.probs.dtype)
+        else:
+            self.total_count, self.logits = broadcast_all(total_count, logits)
+            self.total_count = self.total_count.astype(self.logits.dtype)
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(self._param.shape, validate_args=validate_args)
+
+    @lazy_property
+    def logits(self):
+        """log p − log(1 − p)."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        """σ(logits)."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> tuple:
+        """The shape of the given parameter."""
+        return self._param.shape
+
+    @property
+    def mean(self):
+        """r·eˡ = r·p/(1 − p)."""
+        return self.total_count * self.logits.exp()
+
+    @property
+    def mode(self):
+        """⌊(r − 1)·eˡ⌋, at least 0."""
+        return ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0.0)
+
+    @property
+    def variance(self):
+        """mean/σ(−l) = mean/(1 − p)."""
+        return self.mean / (-self.logits).sigmoid()
+
+    def sample(self, sample_shape=()):
+        """Poisson(λ) draws with λ ~ Gamma(r, rate e^(−l)), in p's dtype."""
+        with tg.no_grad():
+            gamma = Gamma(self.total_count, (-self.logits).exp(), validate_args=False)
+            rate = gamma.sample(sample_shape)
+            return host_draws(lambda rng, lam, size: rng.poisson(lam, size), (rate,),
+                              rate.shape, rate)
+
+    def log_prob(self, value):
+        """r·log σ(−l) + k·log σ(l) + log Γ(r + k) − log Γ(1 + k) − log Γ(r) (0 where
+        r = k = 0: that count has probability 1)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        log_sigmoid = tg.nn.functional.logsigmoid
+        log_unnormalized_prob = (self.total_count * log_sigmoid(-self.logits)
+                                 + value * log_sigmoid(self.logits))
+        log_normalization = (-tg.lgamma(self.total_count + value) + tg.lgamma(1.0 + value)
+                             + tg.lgamma(self.total_count))
+        log_normalization = tg.where(self.total_count + value == 0.0, 0.0, log_normalization)
+        return log_unnormalized_prob - log_normalization

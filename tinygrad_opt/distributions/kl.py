@@ -18,8 +18,11 @@ from tinygrad_opt.distributions.continuous import (EULER_GAMMA, Beta, Cauchy, Di
                                                    LogNormal, Normal, Uniform)
 from tinygrad_opt.distributions.discrete import (Bernoulli, Binomial, Categorical, Geometric,
                                                  OneHotCategorical, Poisson)
+from tinygrad_opt.distributions.continuous_bernoulli import ContinuousBernoulli
 from tinygrad_opt.distributions.distribution import Distribution, sum_rightmost
-from tinygrad_opt.distributions.multivariate import Independent, MultivariateNormal
+from tinygrad_opt.distributions.multivariate import (Independent, LowRankMultivariateNormal,
+                                                     MultivariateNormal)
+from tinygrad_opt.distributions.transformed import HalfNormal, Pareto, TransformedDistribution
 from tinygrad_opt.nn.functional_primitives import softplus
 
 __all__ = ["kl_divergence", "register_kl"]
@@ -249,3 +252,64 @@ def _kl_independent_independent(p, q):
                                   "reinterpreted_batch_ndims is not implemented")
     result = kl_divergence(p.base_dist, q.base_dist)
     return sum_rightmost(result, p.reinterpreted_batch_ndims)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    """The Normal KL of the folded Normals (folding both at 0 keeps the log-ratio)."""
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    """αq·log(sp/sq) − log(αq/αp) + αq/αp − 1; ∞ where sp < sq (p reaches below q's
+    support)."""
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    t1 = q.alpha * scale_ratio.log()
+    t2 = -alpha_ratio.log()
+    result = t1 + t2 + alpha_ratio - 1
+    return _infinite_where(p.scale < q.scale, result)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    """The base KL (summed over the event dims), when both push their bases through equal
+    transforms: a bijection leaves the KL unchanged."""
+    if p.transforms != q.transforms:
+        raise NotImplementedError("KL between TransformedDistributions with different "
+                                  "transforms is not implemented")
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError("KL between TransformedDistributions with different "
+                                  "event shapes is not implemented")
+    base_kl_divergence = kl_divergence(p.base_dist, q.base_dist)
+    return sum_rightmost(base_kl_divergence, len(p.event_shape))
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    """E_p[x]·(lp − lq) + log Cp − log Cq + log(1 − λp) − log(1 − λq), l the logits and C
+    the normalisers."""
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
+
+
+def _dense(distribution) -> MultivariateNormal:
+    """A (Low Rank) MultivariateNormal as a MultivariateNormal with its full covariance."""
+    if isinstance(distribution, MultivariateNormal):
+        return distribution
+    return MultivariateNormal(distribution.loc, distribution.covariance_matrix,
+                              validate_args=False)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_multivariatenormal(p, q):
+    """The MultivariateNormal KL, with the low-rank covariances W Wᵀ + D written out."""
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    return _kl_multivariatenormal_multivariatenormal(_dense(p), _dense(q))

@@ -1,4 +1,5 @@
-"""MultivariateNormal, and Independent (a batch of distributions read as one over vectors).
+"""MultivariateNormal, LowRankMultivariateNormal, and Independent (a batch of distributions
+read as one over vectors).
 
 MultivariateNormal keeps one parameterization of its covariance Σ, the lower-triangular
 Cholesky factor L (Σ = L Lᵀ), whichever of ``covariance_matrix`` (L = cholesky(Σ)),
@@ -20,7 +21,7 @@ from tinygrad_opt.distributions.distribution import (Distribution, lazy_property
                                                      normal_noise, sum_rightmost)
 from tinygrad_opt.tensor import Tensor
 
-__all__ = ["MultivariateNormal", "Independent"]
+__all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "Independent"]
 
 
 def _matrix(value, name: str) -> None:
@@ -155,6 +156,156 @@ class MultivariateNormal(Distribution):
         n = self._event_shape[0]
         entropy = 0.5 * n * (1.0 + math.log(2 * math.pi)) + _half_log_det(
             self._unbroadcasted_scale_tril)
+        return entropy.expand(self._batch_shape)
+
+
+def _capacitance_tril(cov_factor: Tensor, cov_diag: Tensor) -> Tensor:
+    """The Cholesky factor of the capacitance matrix C = I + Wᵀ D⁻¹ W (m × m, m = rank)."""
+    rank = cov_factor.shape[-1]
+    wt_dinv = cov_factor.transpose(-2, -1) / cov_diag.unsqueeze(-2)        # (..., m, n)
+    identity = tg.eye(rank, dtype=cov_factor.dtype, device=cov_factor.device)
+    return tg.linalg.cholesky(wt_dinv @ cov_factor + identity)             # (..., m, m)
+
+
+def _lowrank_logdet(cov_diag: Tensor, capacitance_tril: Tensor) -> Tensor:
+    """log det(W Wᵀ + D) = log det C + Σ log dᵢ (the matrix determinant lemma)."""
+    return (2 * capacitance_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+            + cov_diag.log().sum(-1))
+
+
+def _lowrank_mahalanobis(cov_factor: Tensor, cov_diag: Tensor, x: Tensor,
+                         capacitance_tril: Tensor) -> Tensor:
+    """xᵀ(W Wᵀ + D)⁻¹x = Σ xᵢ²/dᵢ − ‖L_C⁻¹ Wᵀ D⁻¹ x‖² (the Woodbury identity)."""
+    wt_dinv = cov_factor.transpose(-2, -1) / cov_diag.unsqueeze(-2)        # (..., m, n)
+    wt_dinv_x = (wt_dinv @ x.unsqueeze(-1))                                # (..., m, 1)
+    whitened = tg.linalg.solve(capacitance_tril, wt_dinv_x)                # (..., m, 1)
+    return (x ** 2 / cov_diag).sum(-1) - (whitened ** 2).sum((-2, -1))
+
+
+class LowRankMultivariateNormal(Distribution):
+    """N(loc μ, Σ) with a low-rank-plus-diagonal covariance Σ = W Wᵀ + D:
+    ``cov_factor`` W of shape (..., n, m), ``cov_diag`` the diagonal of D, shape (..., n).
+
+    With the capacitance matrix C = I + Wᵀ D⁻¹ W (m × m) nothing n × n is factorised:
+
+        log det Σ = log det C + Σ log dᵢ,
+        (x − μ)ᵀ Σ⁻¹ (x − μ) = Σ (x − μ)ᵢ²/dᵢ − ‖L_C⁻¹ Wᵀ D⁻¹ (x − μ)‖²,
+        rsample   x = μ + W ε_W + √D ε_D,   ε_W ~ N(0, I_m), ε_D ~ N(0, I_n).
+
+    mean = mode = μ, variance = Σⱼ Wᵢⱼ² + dᵢ, entropy = ½(n(1 + log 2π) + log det Σ)."""
+
+    arg_constraints = {"loc": constraints.real_vector,
+                       "cov_factor": constraints.independent(constraints.real, 2),
+                       "cov_diag": constraints.independent(constraints.positive, 1)}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, loc, cov_factor, cov_diag, validate_args=None):
+        if not isinstance(loc, Tensor) or loc.ndim < 1:
+            raise ValueError("loc must be at least one-dimensional.")
+        event_shape = loc.shape[-1:]
+        if cov_factor.ndim < 2:
+            raise ValueError("cov_factor must be at least two-dimensional, "
+                             "with optional leading batch dimensions")
+        if cov_factor.shape[-2:-1] != event_shape:
+            raise ValueError("cov_factor must be a batch of matrices with shape "
+                             f"{event_shape[0]} x m")
+        if cov_diag.shape[-1:] != event_shape:
+            raise ValueError(f"cov_diag must be a batch of vectors with shape {event_shape}")
+        try:
+            batch_shape = backend.broadcast_shapes(loc.shape[:-1], cov_factor.shape[:-2],
+                                                   cov_diag.shape[:-1])
+        except ValueError as error:
+            raise ValueError(f"Incompatible batch shapes: loc {loc.shape}, cov_factor "
+                             f"{cov_factor.shape}, cov_diag {cov_diag.shape}") from error
+        self.loc = loc.expand(batch_shape + event_shape)
+        self.cov_factor = cov_factor.expand(batch_shape + cov_factor.shape[-2:])
+        self.cov_diag = cov_diag.expand(batch_shape + event_shape)
+        self._unbroadcasted_cov_factor = cov_factor
+        self._unbroadcasted_cov_diag = cov_diag
+        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+        self._capacitance_tril = _capacitance_tril(cov_factor, cov_diag)  # after validation
+
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution with μ, W and D broadcast to ``batch_shape``."""
+        batch_shape = tuple(batch_shape)
+        new = LowRankMultivariateNormal(
+            self.loc.expand(batch_shape + self._event_shape),
+            self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _matrix_shape(self) -> tuple:
+        return self._batch_shape + self._event_shape + self._event_shape
+
+    @property
+    def mean(self):
+        """μ."""
+        return self.loc
+
+    @property
+    def mode(self):
+        """μ."""
+        return self.loc
+
+    @lazy_property
+    def variance(self):
+        """diag Σ = Σⱼ Wᵢⱼ² + dᵢ."""
+        variance = (self._unbroadcasted_cov_factor ** 2).sum(-1) + self._unbroadcasted_cov_diag
+        return variance.expand(self._batch_shape + self._event_shape)
+
+    @lazy_property
+    def covariance_matrix(self):
+        """Σ = W Wᵀ + D."""
+        factor = self._unbroadcasted_cov_factor
+        covariance = (factor @ factor.transpose(-2, -1)
+                      + self._unbroadcasted_cov_diag.diag_embed())
+        return covariance.expand(self._matrix_shape())
+
+    @lazy_property
+    def precision_matrix(self):
+        """Σ⁻¹ = D⁻¹ − AᵀA, A = L_C⁻¹ Wᵀ D⁻¹ (Woodbury)."""
+        wt_dinv = (self._unbroadcasted_cov_factor.transpose(-2, -1)
+                   / self._unbroadcasted_cov_diag.unsqueeze(-2))               # (..., m, n)
+        a = tg.linalg.solve(self._capacitance_tril, wt_dinv)                  # (..., m, n)
+        precision = (self._unbroadcasted_cov_diag.reciprocal().diag_embed()
+                     - a.transpose(-2, -1) @ a)
+        return precision.expand(self._matrix_shape())
+
+    @lazy_property
+    def scale_tril(self):
+        """The Cholesky factor L of Σ = √D (I + D^(−½) W Wᵀ D^(−½)) √D: L = √D·cholesky(K)."""
+        n = self._event_shape[0]
+        diag_sqrt = self._unbroadcasted_cov_diag.sqrt().unsqueeze(-1)          # (..., n, 1)
+        scaled = self._unbroadcasted_cov_factor / diag_sqrt                    # D^(−½) W
+        identity = tg.eye(n, dtype=scaled.dtype, device=scaled.device)
+        k = scaled @ scaled.transpose(-2, -1) + identity
+        return (diag_sqrt * tg.linalg.cholesky(k)).expand(self._matrix_shape())
+
+    def rsample(self, sample_shape=()):
+        """x = μ + W ε_W + √D ε_D."""
+        shape = self._extended_shape(sample_shape)
+        w_shape = shape[:-1] + self.cov_factor.shape[-1:]
+        eps_w = normal_noise(w_shape, self.loc).unsqueeze(-1)                 # (..., m, 1)
+        eps_d = normal_noise(shape, self.loc)                                  # (..., n)
+        low_rank = (self._unbroadcasted_cov_factor @ eps_w).squeeze(-1)        # (..., n)
+        return self.loc + low_rank + self._unbroadcasted_cov_diag.sqrt() * eps_d
+
+    def log_prob(self, value):
+        """−½(n·log 2π + log det Σ + (x − μ)ᵀ Σ⁻¹ (x − μ))."""
+        if self._validate_args:
+            self._validate_sample(value)
+        difference = value - self.loc
+        mahalanobis = _lowrank_mahalanobis(self._unbroadcasted_cov_factor,
+                                           self._unbroadcasted_cov_diag, difference,
+                                           self._capacitance_tril)
+        log_det = _lowrank_logdet(self._unbroadcasted_cov_diag, self._capacitance_tril)
+        return -0.5 * (self._event_shape[0] * math.log(2 * math.pi) + log_det + mahalanobis)
+
+    def entropy(self):
+        """½(n(1 + log 2π) + log det Σ)."""
+        log_det = _lowrank_logdet(self._unbroadcasted_cov_diag, self._capacitance_tril)
+        entropy = 0.5 * (self._event_shape[0] * (1.0 + math.log(2 * math.pi)) + log_det)
         return entropy.expand(self._batch_shape)
 
 
