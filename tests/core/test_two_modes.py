@@ -104,14 +104,21 @@ TABLE = OPS + FUSED_AND_NN
 OTHER_TABLES = {"test_einsum": "EINSUM_OPS", "test_rearrange": "REARRANGE_OPS",
                 "test_math_ops": "MATH_OPS", "test_linalg": "LINALG_OPS",
                 "test_statistics": "STATISTICS_OPS", "test_surface_more": "SURFACE_OPS",
-                "test_linalg_decompositions": "DECOMPOSITION_OPS"}
+                "test_linalg_decompositions": "DECOMPOSITION_OPS", "test_conv3d": "CONV3D_OPS",
+                "test_special": "SPECIAL_OPS", "test_checkpoint": "CHECKPOINT_OPS"}
 
 
 @pytest.fixture(scope="module")
 def other_tables() -> list:
     """The entries of OTHER_TABLES (imported here, outside any hypothesis test: those
-    files import this one)."""
+    files import this one; those of tests/ and tests/nn are found by adding those to the
+    path, as a run of the whole suite does)."""
     import importlib
+    import sys
+    from pathlib import Path
+    for folder in (Path(__file__).parent.parent, Path(__file__).parent.parent / "nn"):
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
     return [op for module, table in OTHER_TABLES.items()
             for op in getattr(importlib.import_module(module), table)]
 TOLERANCE = {tg.float32: dict(rtol=2e-6, atol=1e-6), tg.float64: dict(rtol=1e-13, atol=1e-13)}
