@@ -5,8 +5,7 @@ Bessel I₀ and I₁, erfc and erfcx, the normal distribution's ndtr, log_ndtr a
 xlog1py, entr, zeta) and ``ops/math_ops.py`` (erf, exp2, expm1, log1p, logit, round,
 sinc, xlogy); this module gives them ``torch.special``'s names: ``gammaln`` is
 ``lgamma``, ``psi`` is ``digamma``, ``multigammaln`` is ``mvlgamma``, ``expit`` is the
-sigmoid. ``erfc`` here is the accurate one (every digit in the tail), where
-``tg.erfc`` is 1 − erf(x).
+sigmoid. ``erfc`` is accurate in the tail (every digit), as ``tg.erfc``.
 """
 
 from __future__ import annotations

@@ -896,3 +896,11 @@ def test_errors_name_the_function(device):
         special.zeta(s, tg.tensor([1.0], dtype=tg.float64, device=device)).sum().backward()
     with pytest.raises(NotImplementedError, match="generator="):
         tg.normal(0.0, 1.0, (2,), generator=object())
+
+
+def test_tg_erfc_and_the_method_are_the_accurate_erfc():
+    x = tg.tensor([10.0, 5.0, -1.0], dtype=tg.float64)
+    expected = [math.erfc(10.0), math.erfc(5.0), math.erfc(-1.0)]   # 2.1e-45: 1 − erf gives 0
+    np.testing.assert_allclose(tg.erfc(x).numpy(), expected, rtol=1e-13)
+    np.testing.assert_allclose(x.erfc().numpy(), expected, rtol=1e-13)
+    assert tg.erfc is tg.special.erfc

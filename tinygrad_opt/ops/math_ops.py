@@ -38,7 +38,7 @@ __all__: list = [
     "expm1", "exp2", "log2", "log10", "log1p", "rsqrt", "reciprocal",
     "tan", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "atan2", "arctan2", "hypot",
     "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
-    "erf", "erfc", "sinc",
+    "erf", "sinc",
     "floor", "ceil", "round", "trunc", "frac",
     "fmod", "remainder", "floor_divide",
     "lerp", "logit", "xlogy", "heaviside", "clamp_min", "clamp_max", "nan_to_num",
@@ -551,12 +551,6 @@ def erf(input):
     return Erf.apply(_float_input(input, "erf"))
 
 
-def erfc(input):
-    """1 − erf(x), elementwise (composed, so for large x, where erfc is tiny, it keeps
-    only the digits that 1 − erf(x) keeps); the gradient is −(2/√π) e^(−x²)."""
-    return 1 - erf(input)
-
-
 def sinc(input):
     """sin(πx) / (πx), elementwise, 1 at x = 0 (PyTorch's normalized sinc); the gradient
     is (cos(πx) − sinc x) / x, and 0 at x = 0."""
@@ -733,7 +727,7 @@ class MathMethods:
     arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
     sinh, cosh, asinh, acosh, atanh = sinh, cosh, asinh, acosh, atanh
     arcsinh, arccosh, arctanh = asinh, acosh, atanh
-    erf, erfc, sinc = erf, erfc, sinc
+    erf, sinc = erf, sinc  # (erfc: ops/special.py, accurate in the tail)
     floor, ceil, round, trunc, frac = floor, ceil, round, trunc, frac
     fmod, remainder, floor_divide = fmod, remainder, floor_divide
     lerp, logit, xlogy, heaviside = lerp, logit, xlogy, heaviside

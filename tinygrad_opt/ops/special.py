@@ -51,7 +51,7 @@ from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim
 import tinygrad_opt.tensor as tensor_module
 
 __all__: list = [
-    "lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0",
+    "lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "erfc", "i0",
     "logaddexp", "logaddexp2", "sgn", "signbit", "addcmul", "addcdiv", "renorm",
     "float_power", "copysign", "nextafter", "ldexp", "frexp",
     "index_put", "index_put_", "put",
@@ -658,8 +658,8 @@ def i1e(input):
 
 
 def erfc(input):
-    """erfc(x) = 1 − erf(x), elementwise, accurate in the tail (``tg.special.erfc``); the
-    gradient is −(2/√π)·e^(−x²)."""
+    """erfc(x) = 1 − erf(x), elementwise, accurate in the tail (``tg.erfc``, ``x.erfc()``,
+    ``tg.special.erfc``); the gradient is −(2/√π)·e^(−x²)."""
     return Erfc.apply(_float_input(input, "erfc"))
 
 
@@ -1153,7 +1153,7 @@ class SpecialMethods:
 
     __slots__ = ()
 
-    lgamma, digamma, mvlgamma, erfinv, i0 = lgamma, digamma, mvlgamma, erfinv, i0
+    lgamma, digamma, mvlgamma, erfinv, erfc, i0 = lgamma, digamma, mvlgamma, erfinv, erfc, i0
     polygamma = _polygamma_method
     logaddexp, logaddexp2, sgn, signbit = logaddexp, logaddexp2, sgn, signbit
     addcmul, addcdiv, renorm, float_power = addcmul, addcdiv, renorm, float_power
