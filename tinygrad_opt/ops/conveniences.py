@@ -23,6 +23,7 @@ from tinygrad_opt.ops.rearrange import RearrangeMethods
 from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
+from tinygrad_opt.ops.everyday import EverydayMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -84,7 +85,7 @@ def _in_place(name: str):
 
 
 class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods,
-                   SpecialMethods):
+                   SpecialMethods, EverydayMethods):
     """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
     come from ops/math_ops.py, ops/rearrange.py and ops/statistics.py."""
 
