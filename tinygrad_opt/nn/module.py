@@ -25,6 +25,7 @@ import math
 import operator
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Callable, Iterator
 
 from tinygrad_opt import backend, factories
@@ -108,7 +109,18 @@ class Module:
         raise NotImplementedError(
             f"{type(self).__name__} has no forward(): define forward(self, ...) in the subclass")
 
+    # Pre-hooks are rare: the class holds empty, read-only registries, and the first
+    # registration gives the instance its own.
+    _forward_pre_hooks = MappingProxyType({})
+    _forward_pre_hooks_with_kwargs = frozenset()
+    _backward_pre_hooks = MappingProxyType({})
+    # True once a forward pre-hook or a backward pre-hook has been registered: until then
+    # a call checks this one flag only (each attribute read costs ~25 ns on a Module).
+    _has_pre_hooks = False
+
     def __call__(self, *args, **kwargs):
+        if self._has_pre_hooks:
+            return self._call_with_pre_hooks(args, kwargs)
         output = self.forward(*args, **kwargs)
         if not self._forward_hooks:
             return output
@@ -116,6 +128,20 @@ class Module:
             replacement = hook(self, args, output)
             if replacement is not None:
                 output = replacement
+        return output
+
+    def _call_with_pre_hooks(self, args: tuple, kwargs: dict):
+        """The full call: forward pre-hooks, forward, forward hooks, and the backward
+        pre-hooks hung on the outputs."""
+        if self._forward_pre_hooks:
+            args, kwargs = self._call_forward_pre_hooks(args, kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replacement = hook(self, args, output)
+            if replacement is not None:
+                output = replacement
+        if self._backward_pre_hooks:
+            output = self._hook_output_gradients(output)
         return output
 
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
@@ -128,6 +154,100 @@ class Module:
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
         return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward (``hook(module, args, kwargs)``
+        with ``with_kwargs=True``).
+
+        A hook that returns something other than None replaces the arguments: a new
+        ``args`` (a single value is wrapped into a 1-tuple), or with ``with_kwargs`` a
+        pair ``(args, kwargs)``. Hooks run in registration order; ``prepend=True``
+        puts this one first. Returns a handle whose ``remove()`` unregisters it.
+        (Pruning, ``nn.utils.prune``, recomputes ``weight = weight_orig·mask`` here.)
+        """
+        if not isinstance(self.__dict__.get("_forward_pre_hooks"), OrderedDict):
+            object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+            object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
+        object.__setattr__(self, "_has_pre_hooks", True)
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def _call_forward_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        for key, hook in list(self._forward_pre_hooks.items()):  # (a hook may remove itself)
+            if key in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of (new_args, "
+                            f"new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        return args, kwargs
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when the gradients of the module's outputs
+        have been computed, before they flow on into the module.
+
+        ``grad_output`` is a tuple with one entry per Tensor output (a single Tensor
+        output gives a 1-tuple). A hook may return a tuple of the same length whose
+        entries replace the gradients. The hook is hung on a view of each output
+        taken after forward (and after the forward hooks), so the returned output is
+        that view. Several Tensor outputs: the hook is called once per output that
+        receives a gradient, with None at the other positions (PyTorch calls it once
+        with all of them). Returns a handle whose ``remove()`` unregisters it.
+        """
+        if not isinstance(self.__dict__.get("_backward_pre_hooks"), OrderedDict):
+            object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_has_pre_hooks", True)
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def _hook_output_gradients(self, output):
+        """``output`` with every Tensor in it (itself, or the items of a tuple or list)
+        replaced by a view whose gradient passes through the backward pre-hooks."""
+        single = isinstance(output, Tensor)
+        items = [output] if single else list(output) if isinstance(output, (tuple, list)) else []
+        count = len(items)
+        for position, item in enumerate(items):
+            if isinstance(item, Tensor) and item.requires_grad:
+                items[position] = item[...]               # a new node: shares item's memory
+                items[position].register_hook(self._gradient_hook(position, count))
+        if single:
+            return items[0]
+        if not items:
+            return output
+        return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
+
+    def _gradient_hook(self, position: int, count: int) -> Callable:
+        """The tensor hook of output ``position`` of ``count``: runs the module's hooks."""
+        def run(grad: Tensor):
+            for hook in list(self._backward_pre_hooks.values()):
+                grad_output = tuple(grad if i == position else None for i in range(count))
+                result = hook(self, grad_output)
+                if result is None:
+                    continue
+                if not isinstance(result, tuple) or len(result) != count:
+                    raise RuntimeError(
+                        f"backward pre hook returned an invalid number of grad_output, got "
+                        f"{len(result) if isinstance(result, tuple) else 1}, but expected "
+                        f"{count}")
+                if result[position] is not None:
+                    grad = result[position]
+            return grad
+        return run
 
     # ------------------------------------------------------------- registration
 
@@ -317,6 +437,61 @@ class Module:
         fn(self)
         return self
 
+    def get_submodule(self, target: str) -> "Module":
+        """The sub-module at the dotted path ``target`` (``'encoder.0'``; ``''`` is self).
+
+        Raises AttributeError naming the first missing or non-Module step, as PyTorch.
+        """
+        module = self
+        if target == "":
+            return module
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path ``target`` (``'encoder.0.weight'``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        parameter = getattr(module, name)
+        if not isinstance(parameter, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return parameter
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (``'bn.running_mean'``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(module, name)
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at the dotted path ``target``, replacing what is there.
+
+        The parent path must exist; the last name may be new unless ``strict=True``.
+        An existing attribute of that name that is not a Module is an AttributeError.
+        """
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
     # --------------------------------------------------------------- training
 
     def train(self, mode: bool = True) -> "Module":
@@ -386,6 +561,21 @@ class Module:
     def float(self) -> "Module":
         """Cast floating-point parameters and buffers to float32."""
         return self.to(dtype=backend.float32)
+
+    def half(self) -> "Module":
+        """Cast floating-point parameters and buffers to float16."""
+        return self.to(dtype=backend.float16)
+
+    def type(self, dst_type) -> "Module":
+        """Cast every parameter and buffer to ``dst_type``, integer buffers included
+        (unlike ``to(dtype)``, which casts floating-point tensors only), as PyTorch."""
+        dtype = backend.as_dtype(dst_type)
+        with no_grad():
+            for tensor in list(self.parameters()) + list(self.buffers()):
+                for item in (tensor, tensor.grad):
+                    if item is not None:
+                        item.data = item.data.astype(dtype)
+        return self
 
     # ------------------------------------------------------------- state dict
 

@@ -40,6 +40,7 @@ backward; a list costs O(L).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
@@ -211,6 +212,10 @@ class _RNNBase(Module):
     l−1 (with dropout ``dropout`` between layers in training). With
     ``bidirectional`` each layer also runs a second cell from t = L−1 down to
     0 and the two outputs are concatenated (the ``_reverse`` parameters).
+    The input may also be a :class:`PackedSequence` (sequences of different
+    lengths): each sequence then stops at its own length, the output is a
+    PackedSequence with the same ``batch_sizes`` and indices, and the final
+    states are each sequence's last real step, in the caller's batch order.
     Parameters per layer l, PyTorch's names: ``weight_ih_l{l}``,
     ``weight_hh_l{l}``, ``bias_ih_l{l}``, ``bias_hh_l{l}`` (and ``..._reverse``),
     all U(−1/√H, 1/√H).
@@ -272,9 +277,11 @@ class _RNNBase(Module):
                              f"in = {self.input_size}, got shape {x.shape}")
         return x.ndim == 3
 
-    def _initial_state(self, x: Tensor, state: Tensor | None, batched: bool, what: str):
-        """The given state (checked; unbatched made batched) or zeros: (layers·D, N, H)."""
-        shape = (self._num_states(), x.shape[1], self.hidden_size)
+    def _initial_state(self, x: Tensor, batch: int, state: Tensor | None, batched: bool,
+                       what: str):
+        """The given state (checked; unbatched made batched) or zeros of x's dtype and
+        device: (layers·D, N, H) with N = ``batch``."""
+        shape = (self._num_states(), batch, self.hidden_size)
         if state is None:
             return _zeros_like_state(x, shape)
         if not batched:
@@ -285,14 +292,21 @@ class _RNNBase(Module):
                              f"got {state.shape}")
         return state
 
-    def _run(self, x: Tensor, states: list[Tensor]):
-        """Run all layers over x (L, N, in); ``states``: one (layers·D, N, H) per state
-        kind (h, or h and c). Returns the last layer's output (L, N, D·H) and the
-        final states, each (layers·D, N, H)."""
+    def _run(self, steps: list[Tensor], states: list[Tensor]):
+        """Run all layers over ``steps``, the input of each time step: L × (N_t, in)
+        with N_0 ≥ N_1 ≥ ... (all N for a padded batch; fewer once the shorter
+        sequences of a packed batch have ended). ``states``: one (layers·D, N, H) per
+        state kind (h, or h and c). Returns the last layer's outputs L × (N_t, D·H)
+        and the final states, each (layers·D, N, H).
+
+        Step t updates the first N_t rows of the state and keeps the others: a row
+        whose sequence has ended keeps its last real state (forward direction), and
+        a row whose sequence has not started yet keeps the initial state (reverse).
+        """
         directions = 2 if self.bidirectional else 1
-        length = x.shape[0]
+        length = len(steps)
+        batch = states[0].shape[1]
         finals = [[] for _ in states]                     # per state kind, per (layer, dir)
-        steps = [x[t] for t in range(length)]             # the layer's input: L × (N, in)
         for layer in range(self.num_layers):
             direction_outputs = []
             for direction in range(directions):
@@ -302,38 +316,73 @@ class _RNNBase(Module):
                 times = range(length - 1, -1, -1) if direction else range(length)
                 outputs = [None] * length
                 for t in times:
-                    x_proj = F.linear(steps[t], weight_ih, bias_ih)  # (N, G·H)
-                    state = self._step(x_proj, state, weight_hh, bias_hh)
-                    outputs[t] = state[0]                 # h_t: (N, H)
+                    running = steps[t].shape[0]           # N_t
+                    x_proj = F.linear(steps[t], weight_ih, bias_ih)  # (N_t, G·H)
+                    if running == batch:
+                        state = self._step(x_proj, state, weight_hh, bias_hh)
+                    else:
+                        active = [s[:running] for s in state]         # each (N_t, H)
+                        active = self._step(x_proj, active, weight_hh, bias_hh)
+                        state = [tg.cat([new, old[running:]], dim=0)  # (N, H)
+                                 for new, old in zip(active, state)]
+                    outputs[t] = state[0][:running] if running < batch else state[0]
                 direction_outputs.append(outputs)
                 for kind, final in zip(finals, state):
                     kind.append(final)
             if directions == 1:
-                steps = direction_outputs[0]              # L × (N, H)
-            else:                                         # L × (N, 2H): [forward, reverse]
+                steps = direction_outputs[0]              # L × (N_t, H)
+            else:                                         # L × (N_t, 2H): [forward, reverse]
                 steps = [tg.cat(pair, dim=1) for pair in zip(*direction_outputs)]
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 steps = [F.dropout(step, self.dropout, True) for step in steps]
-        output = tg.stack(steps, dim=0)                   # (L, N, D·H)
-        return output, [tg.stack(kind, dim=0) for kind in finals]
+        return steps, [tg.stack(kind, dim=0) for kind in finals]
 
     def _step(self, x_proj: Tensor, state: list, weight_hh, bias_hh) -> list:
         raise NotImplementedError
 
     def _forward(self, x: Tensor, hx: list):
         """Shared forward: layouts in, ``_run``, layouts out."""
+        if isinstance(x, PackedSequence):
+            return self._forward_packed(x, hx)
         batched = self._check_input(x)
         if not batched:
             x = x.unsqueeze(1)                            # (L, 1, in)
         elif self.batch_first:
             x = x.transpose(0, 1)                         # (N, L, in) -> (L, N, in)
         what = ("h_0", "c_0")
-        states = [self._initial_state(x, s, batched, what[k]) for k, s in enumerate(hx)]
-        output, finals = self._run(x, states)             # (L, N, D·H), [(layers·D, N, H)]
+        states = [self._initial_state(x, x.shape[1], s, batched, what[k])
+                  for k, s in enumerate(hx)]
+        steps, finals = self._run([x[t] for t in range(x.shape[0])], states)
+        output = tg.stack(steps, dim=0)                   # (L, N, D·H)
         if not batched:
             return output.squeeze(1), [final.squeeze(1) for final in finals]
         if self.batch_first:
             output = output.transpose(0, 1)               # (N, L, D·H)
+        return output, finals
+
+    def _forward_packed(self, packed: PackedSequence, hx: list):
+        """A PackedSequence in, a PackedSequence out (same batch_sizes and indices).
+
+        ``hx`` and the final states are in the caller's batch order; inside, rows
+        follow the packed (sorted) order, so they are permuted on the way in and out.
+        """
+        data = packed.data                                # (Σ lengths, in)
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected packed data (Σ lengths, "
+                             f"{self.input_size}), got shape {data.shape}")
+        batch_sizes = [int(size) for size in backend.to_host(packed.batch_sizes.data)]
+        what = ("h_0", "c_0")
+        states = []
+        for kind, state in enumerate(hx):
+            if state is not None and packed.sorted_indices is not None:
+                state = state.index_select(1, packed.sorted_indices)  # caller's -> sorted
+            states.append(self._initial_state(data, batch_sizes[0], state, True, what[kind]))
+        steps = list(data.split(batch_sizes, dim=0))      # L × (N_t, in)
+        steps, finals = self._run(steps, states)
+        output = PackedSequence(tg.cat(steps, dim=0), packed.batch_sizes,
+                                packed.sorted_indices, packed.unsorted_indices)
+        if packed.unsorted_indices is not None:           # sorted -> caller's order
+            finals = [final.index_select(1, packed.unsorted_indices) for final in finals]
         return output, finals
 
     def extra_repr(self) -> str:
@@ -482,3 +531,206 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         return text if self.padding_idx is None else text + f", padding_idx={self.padding_idx}"
+
+
+# ------------------------------------------------------------------- packed sequences
+# A batch of sequences of different lengths, without padding. Sorted by length (longest
+# first), step t holds the batch_sizes[t] sequences that are still running, so
+#
+#     lengths (3, 2, 1)     data rows:  a0 b0 c0 | a1 b1 | a2      batch_sizes (3, 2, 1)
+#
+# An RNN fed a PackedSequence runs step t on data rows of step t only: each sequence
+# stops at its own length, and its final state is its last real step, not padding.
+
+_PackedFields = namedtuple("PackedSequence",
+                           ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])
+
+
+class PackedSequence(_PackedFields):
+    """Sequences of different lengths packed step by step, as ``torch.nn.utils.rnn``'s.
+
+    ``data`` (Σ lengths, *): the steps, time-major: the step-0 rows of every sequence,
+    then the step-1 rows of those still running, ... (sorted by decreasing length).
+    ``batch_sizes`` (int64 on cpu, length max L): how many sequences run at step t.
+    ``sorted_indices``: original batch index of sorted position b (None if the batch
+    was given sorted); ``unsorted_indices`` its inverse permutation. Build one with
+    :func:`pack_padded_sequence` or :func:`pack_sequence`, not by hand.
+    """
+
+    def __new__(cls, data: Tensor, batch_sizes: Tensor | None = None,
+                sorted_indices: Tensor | None = None, unsorted_indices: Tensor | None = None):
+        if batch_sizes is None:
+            raise TypeError("PackedSequence: batch_sizes is required (build one with "
+                            "pack_padded_sequence or pack_sequence)")
+        if unsorted_indices is None and sorted_indices is not None:
+            unsorted_indices = _inverse_permutation(sorted_indices)
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, *args, **kwargs) -> "PackedSequence":
+        """The same sequences with ``data.to(...)``; the indices follow data's device."""
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        move = lambda index: None if index is None else index.to(data.device)  # noqa: E731
+        return type(self)(data, self.batch_sizes, move(self.sorted_indices),
+                          move(self.unsorted_indices))
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether ``data`` lives on a CUDA device."""
+        return self.data.device == "cuda"
+
+
+def _host_ints(values, what: str):
+    """A 1-D host int64 array from a list or a Tensor (an explicit copy to the host)."""
+    array = backend.to_host(values.data) if isinstance(values, Tensor) else values
+    array = backend.get_xp("cpu").asarray(array, dtype="int64")
+    if array.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-D list of lengths, got shape {array.shape}")
+    return array
+
+
+def _index_tensor(array, device: str) -> Tensor:
+    """An int64 index Tensor on ``device`` from a host array."""
+    return Tensor(backend.to_device(array, device), device=device)
+
+
+def _inverse_permutation(permutation: Tensor) -> Tensor:
+    """``inverse[permutation[i]] = i``."""
+    host = backend.to_host(permutation.data)
+    inverse = backend.get_xp("cpu").empty_like(host)
+    inverse[host] = backend.get_xp("cpu").arange(host.shape[0])
+    return _index_tensor(inverse, permutation.device)
+
+
+def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
+                 padding_side: str = "right") -> Tensor:
+    """Stack sequences of shapes (L_i, *) into one (max L, B, *) Tensor (``(B, max L, *)``
+    with ``batch_first``), filling the missing steps with ``padding_value`` on the
+    ``padding_side`` ('right' or 'left'). Differentiable in every sequence."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', "
+                         f"got {padding_side!r}")
+    sequences = list(sequences)
+    if not sequences:
+        raise RuntimeError("pad_sequence: received an empty list of sequences")
+    longest = max(sequence.shape[0] for sequence in sequences)
+    padded = []
+    for sequence in sequences:
+        missing = longest - sequence.shape[0]
+        if missing:
+            fill = tg.full((missing, *sequence.shape[1:]), padding_value,
+                           dtype=sequence.dtype, device=sequence.device)  # (missing, *)
+            pair = [sequence, fill] if padding_side == "right" else [fill, sequence]
+            sequence = tg.cat(pair, dim=0)                                  # (max L, *)
+        padded.append(sequence)
+    return tg.stack(padded, dim=0 if batch_first else 1)
+
+
+def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
+                         enforce_sorted: bool = True) -> PackedSequence:
+    """Pack a padded batch (L, B, *) (``(B, L, *)`` with ``batch_first``) whose sequence b
+    has ``lengths[b]`` real steps. ``enforce_sorted=True`` needs lengths in decreasing
+    order; ``False`` sorts them (``sorted_indices``) and unsorts on unpacking.
+
+    ``data`` is one gather of the real steps, so gradients flow back into ``input``.
+    """
+    host = backend.get_xp("cpu")
+    lengths = _host_ints(lengths, "pack_padded_sequence")
+    batch_dim = 0 if batch_first else 1
+    if input.ndim < 2 or lengths.shape[0] != input.shape[batch_dim]:
+        raise ValueError(f"pack_padded_sequence: {lengths.shape[0]} lengths for an input of "
+                         f"shape {input.shape} with batch_first={batch_first}")
+    sorted_indices = None
+    if enforce_sorted:
+        if (lengths[:-1] < lengths[1:]).any():
+            raise RuntimeError(
+                "`lengths` array must be sorted in decreasing order when `enforce_sorted` is "
+                "True. You can pass `enforce_sorted=False` to pack_padded_sequence and/or "
+                "pack_sequence to sidestep this requirement if you do not need ONNX "
+                "exportability.")
+    else:
+        order = host.argsort(-lengths, kind="stable")           # longest first
+        lengths = lengths[order]
+        sorted_indices = _index_tensor(order, input.device)
+        input = input.index_select(batch_dim, sorted_indices)
+    if batch_first:
+        input = input.transpose(0, 1)                             # (L, B, *)
+    steps, batch = input.shape[0], input.shape[1]
+    if lengths.shape[0] and lengths.min() <= 0:
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an "
+                           "element in 'lengths' that is <= 0")
+    if lengths.shape[0] and lengths.max() > steps:
+        raise RuntimeError(f"pack_padded_sequence: a length of {lengths.max()} is longer than "
+                           f"the {steps} steps of the input of shape {input.shape}")
+    max_length = int(lengths[0]) if lengths.shape[0] else 0
+    batch_sizes = (lengths[None, :] > host.arange(max_length)[:, None]).sum(axis=1)  # (max L,)
+    rows = [t * batch + host.arange(batch_sizes[t]) for t in range(max_length)]
+    rows = host.concatenate(rows) if rows else host.zeros((0,), dtype="int64")
+    flat = input.reshape(steps * batch, *input.shape[2:])         # (L·B, *)
+    data = flat.index_select(0, _index_tensor(rows, input.device))  # (Σ lengths, *)
+    return PackedSequence(data, Tensor(batch_sizes.astype("int64")), sorted_indices, None)
+
+
+def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
+                        padding_value: float = 0.0, total_length: int | None = None):
+    """The inverse of :func:`pack_padded_sequence`: ``(padded, lengths)``, padded
+    (T, B, *) (``(B, T, *)`` with ``batch_first``) in the original batch order,
+    T = ``total_length`` or the longest length; lengths int64 on cpu.
+
+    One gather from ``[data; padding_value]``: a padding position reads the extra
+    row, so gradients flow back into ``data`` and nowhere from the padding.
+    """
+    host = backend.get_xp("cpu")
+    data = sequence.data
+    batch_sizes = _host_ints(sequence.batch_sizes, "pad_packed_sequence")
+    max_length = batch_sizes.shape[0]
+    if total_length is None:
+        total_length = max_length
+    elif total_length < max_length:
+        raise ValueError("Expected total_length to be at least the length of the longest "
+                         f"sequence in input, but got total_length={total_length} and max "
+                         f"sequence length being {max_length}")
+    batch = int(batch_sizes[0]) if max_length else 0
+    offsets = host.concatenate([[0], host.cumsum(batch_sizes)])     # first row of each step
+    position = host.arange(batch)                                   # sorted position b
+    if sequence.unsorted_indices is not None:                       # column j reads its
+        position = backend.to_host(sequence.unsorted_indices.data)  # sorted position
+    padding_row = data.shape[0]
+    rows = host.full((total_length, batch), padding_row, dtype="int64")  # (T, B)
+    for t in range(max_length):
+        running = position < batch_sizes[t]
+        rows[t, running] = offsets[t] + position[running]
+    fill = tg.full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
+    extended = tg.cat([data, fill], dim=0)                          # (Σ lengths + 1, *)
+    padded = extended.index_select(0, _index_tensor(rows.reshape(-1), data.device))
+    padded = padded.reshape(total_length, batch, *data.shape[1:])   # (T, B, *)
+    if batch_first:
+        padded = padded.transpose(0, 1)                             # (B, T, *)
+    lengths = (batch_sizes[None, :] > position[:, None]).sum(axis=1)  # (B,) original order
+    return padded, Tensor(lengths.astype("int64"))
+
+
+def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
+    """Pack a list of (L_i, *) Tensors: ``pack_padded_sequence(pad_sequence(sequences),
+    [L_i])``; ``enforce_sorted=True`` needs them longest first."""
+    sequences = list(sequences)
+    lengths = [sequence.shape[0] for sequence in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths,
+                                enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False) -> list:
+    """The list of sequences ``padded[:lengths[b], b]`` (``padded[b, :lengths[b]]`` with
+    ``batch_first``): the inverse of :func:`pad_sequence`."""
+    lengths = _host_ints(lengths, "unpad_sequence")
+    if not batch_first:
+        padded_sequences = padded_sequences.transpose(0, 1)        # (B, L, *)
+    return [padded_sequences[b, :int(length)] for b, length in enumerate(lengths)]
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list:
+    """The list of the packed sequences, each (L_i, *), in the original order: the
+    inverse of :func:`pack_sequence`."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
