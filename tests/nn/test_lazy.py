@@ -236,3 +236,13 @@ def test_pickle_and_deepcopy_keep_the_lazy_state():
     restored = pickle.loads(pickle.dumps(module))
     assert type(restored) is nn.Linear and type(restored.weight) is nn.Parameter
     assert_same(restored.weight, module.weight)
+
+
+def test_a_parent_with_lazy_children_loads_their_state():
+    tg.manual_seed(0)
+    trained = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    fresh = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.LazyLinear(2))
+    fresh.load_state_dict(trained.state_dict())
+    x = tg.randn(5, 3)
+    np.testing.assert_allclose(fresh(x).numpy(), trained(x).numpy())
+    assert type(fresh[0]) is nn.Linear and fresh[0].in_features == 3

@@ -620,7 +620,11 @@ class Module:
         is copied if there is an error: a shape mismatch is always an error;
         with ``strict=True`` so are missing and unexpected keys. The error
         message lists all three kinds. Returns ``(missing_keys, unexpected_keys)``.
+        Lazy submodules (nn/lazy.py) first take their shapes from the values.
         """
+        for prefix, module in self.named_modules():
+            if module is not self and hasattr(module, "_lazy_load_hook"):
+                module._lazy_load_hook(state_dict, prefix + ".")
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
