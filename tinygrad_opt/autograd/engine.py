@@ -31,10 +31,10 @@ import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Ten
 rewirings = 0  # recorded writes x[i] = v so far (ops/indexing.py: setitem); see _inputs_as_used
 
 
-def topological_order(roots):
+def topological_order(roots, stops=()):
     """Tensors reachable from ``roots`` (through inputs that require grad),
     each listed after all of its inputs. Iterative depth-first search, so a
-    10,000-op chain needs no recursion."""
+    10,000-op chain needs no recursion. The walk ends at the ids in ``stops``."""
     order = []
     visited = set()
     for root in roots:
@@ -49,7 +49,7 @@ def topological_order(roots):
             visited.add(id(tensor))
             stack.append((tensor, True))
             function = tensor.grad_fn
-            if function is None:
+            if function is None or (stops and id(tensor) in stops):
                 continue
             if function.freed:
                 raise RuntimeError(

@@ -92,7 +92,7 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
     if packed is None:  # nothing in the outputs requires grad: no op to record
         return outputs
     stops = {id(x): x for x in arguments}
-    order = _graph_between([packed], stops)
+    order = engine.topological_order([packed], stops)
     reads = [x for x in order if id(x) in stops or x.grad_fn is None]  # the block's inputs
     inputs = list({id(x): x for x in arguments + reads}.values())
     block = _Block(function, args, kwargs, arguments, random, layout,
@@ -171,7 +171,7 @@ class _Block:
                       else value for name, value in self.kwargs.items()}
             packed = self.layout.pack(self.function(*args, **kwargs))
         stops = {id(x): x for x in (*stand_ins.values(), *inputs) if x.requires_grad}
-        order = _graph_between([packed], stops)
+        order = engine.topological_order([packed], stops)
         if self.check:
             self._check_same_ops(order, stops)
         received = {}
@@ -259,38 +259,6 @@ class _Layout:
         if hasattr(outputs, "_fields"):  # a named tuple
             return type(outputs)(*values)
         return type(outputs)(values)
-
-
-def _graph_between(roots, stops: dict) -> list:
-    """The tensors from ``roots`` down to the ``stops`` and the leaves, each after its
-    inputs: ``engine.topological_order`` cut at the stops, so that the graph below the
-    block (the rest of the network) is never walked."""
-    order = []
-    visited = set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            tensor, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(tensor)
-                continue
-            if id(tensor) in visited:
-                continue
-            visited.add(id(tensor))
-            stack.append((tensor, True))
-            function = tensor.grad_fn
-            if function is None or id(tensor) in stops:
-                continue
-            if function.freed:
-                raise RuntimeError(
-                    f"checkpoint: trying to backward through the graph a second time: the "
-                    f"saved values of {function.name} were freed by the first backward")
-            if engine.rewirings:  # x[i] = v was recorded somewhere: inputs as the op saw them
-                function.inputs = engine._inputs_as_used(function)
-            for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
-                if needed and id(tensor_input) not in visited:
-                    stack.append((tensor_input, False))
-    return order
 
 
 @contextmanager
