@@ -482,3 +482,30 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         return rows
     keep = (input != padding_idx).unsqueeze(-1)           # (*, 1): False at padding
     return tg.where(keep, rows, weight.detach()[input])   # same values, no gradient at padding
+
+
+# PyTorch's in-place spellings: ``F.relu_(x)`` is ``F.relu(x, inplace=True)``.
+
+def relu_(x: Tensor) -> Tensor:
+    """``relu(x, inplace=True)``: x = max(x, 0), returned."""
+    return relu(x, inplace=True)
+
+
+def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``leaky_relu(x, negative_slope, inplace=True)``."""
+    return leaky_relu(x, negative_slope, inplace=True)
+
+
+def elu_(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``elu(x, alpha, inplace=True)``."""
+    return elu(x, alpha, inplace=True)
+
+
+def hardtanh_(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """``hardtanh(x, min_val, max_val, inplace=True)``."""
+    return hardtanh(x, min_val, max_val, inplace=True)
+
+
+def threshold_(x: Tensor, threshold: float, value: float) -> Tensor:
+    """``threshold(x, threshold, value, inplace=True)``."""
+    return _threshold(x, threshold, value, inplace=True)

@@ -1,6 +1,8 @@
 """More of PyTorch's ``nn.functional``: rms_norm, power-average pooling, max pooling with
 indices and its inverse (max_unpool), channel_shuffle, gumbel_softmax, embedding_bag,
-the remaining adaptive poolings, and the CTC loss. PyTorch's names, arguments, defaults.
+the remaining adaptive poolings, the CTC loss, fractional max pooling, 3-D power-average
+pooling and unpooling, the in-place activations (``relu_``, ...) and the deprecated
+``upsample`` aliases. PyTorch's names, arguments, defaults.
 
 Every function is a composition of Tensor ops, so its gradient comes from the engine;
 none has a backward of its own (there is no ``EXTRA_NN_OPS`` table). Where a function
@@ -16,20 +18,25 @@ file imports only the parts (``functional_conv``, ``functional_loss``) and the o
 from __future__ import annotations
 
 import math
+import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _pair, _single,
                                              avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
+from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
+from tinygrad_opt.nn.functional_more import interpolate
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["rms_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "channel_shuffle",
            "gumbel_softmax", "embedding_bag", "adaptive_max_pool1d", "adaptive_avg_pool3d",
-           "adaptive_max_pool3d", "ctc_loss"]
+           "adaptive_max_pool3d", "ctc_loss", "fractional_max_pool2d",
+           "fractional_max_pool2d_with_indices", "lp_pool3d", "max_unpool3d",
+           "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
 def _host_xp():
@@ -50,7 +57,8 @@ def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
         return input, False
     if input.ndim == spatial + 1:
         return input.unsqueeze(0), True
-    layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}[spatial]
+    layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)",
+              3: "(N, C, D, H, W) or (C, D, H, W)"}[spatial]
     raise ValueError(f"{op_name}: expected a {spatial + 2}-D or {spatial + 1}-D input {layout}, "
                      f"got shape {input.shape}")
 
@@ -575,3 +583,164 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
         return loss.sum()
     return loss[0] if unbatched else loss
 
+
+
+# ------------------------------------------------------------------------ fractional max pooling
+
+def _fractional_starts(samples, size: int, out: int, kernel: int):
+    """PyTorch's pseudo-random window starts along one axis, one row per plane::
+
+        α = (size − k) / (out − 1)
+        start_i = ⌊(i + u)·α⌋ − ⌊u·α⌋        for i < out − 1
+        start_{out−1} = size − k              (the last window ends at the edge)
+
+    ``samples`` u (N, C) in [0, 1), a host array; the arithmetic runs in its dtype, as
+    PyTorch's kernel runs in the input's. Returns host ints (N, C, out)."""
+    xp = _host_xp()
+    starts = xp.full(samples.shape + (out,), size - kernel, dtype=backend.int64)
+    if out > 1:
+        real = samples.dtype.type
+        alpha = real(size - kernel) / real(out - 1)
+        steps = xp.arange(out - 1, dtype=samples.dtype)                  # i = 0 .. out − 2
+        ends = ((steps + samples[..., None]) * alpha).astype(backend.int64)  # ⌊(i + u)·α⌋
+        starts[..., :-1] = ends - (samples * alpha).astype(backend.int64)[..., None]
+    return starts
+
+
+def _fractional_output_size(input: Tensor, output_size, output_ratio) -> tuple[int, int]:
+    """``output_size`` as a pair, or ``⌊(H, W)·output_ratio⌋`` (PyTorch's int())."""
+    if output_size is not None:
+        return _pair(output_size, "output_size", "fractional_max_pool2d")
+    if output_ratio is None:
+        raise ValueError("fractional_max_pool2d requires specifying either an output_size or "
+                         "an output_ratio")
+    ratios = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * 2
+    if len(ratios) != 2:
+        raise ValueError("fractional_max_pool2d requires output_ratio to either be a single "
+                         f"number or a pair, got {output_ratio!r}")
+    return int(input.shape[-2] * ratios[0]), int(input.shape[-1] * ratios[1])
+
+
+def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """Fractional max pooling (Graham, 2015): kh×kw windows at pseudo-random starts, so
+    that an H×W input gives exactly OH×OW maxima (a stride of H/OH "on average")::
+
+        y[n, c, i, j] = max_{a<kh, b<kw} x[n, c, start_h[i] + a, start_w[j] + b]
+
+    with the starts of :func:`_fractional_starts` from two samples per plane,
+    ``_random_samples[n, c] = (u_w, u_h)`` (drawn U[0, 1) from the seeded generator when
+    not given, as PyTorch's ``torch.rand``). The output size is ``output_size``, or
+    ``⌊(H, W)·output_ratio⌋``. The first maximum of a window wins and gets the gradient
+    (a gather). ``return_indices=True`` also returns its flat index ``h·W + w`` in the
+    plane (for ``max_unpool2d``). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    """
+    x, added = _batched(input, 2, "fractional_max_pool2d")
+    N, C, H, W = x.shape
+    kh, kw = _pair(kernel_size, "kernel_size", "fractional_max_pool2d")
+    OH, OW = _fractional_output_size(input, output_size, output_ratio)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"fractional_max_pool2d: output size ({OH}, {OW}) must be positive "
+                         f"(input of shape {input.shape})")
+    if OH + kh - 1 > H:
+        raise ValueError(f"fractional_max_pool2d(): pool height {kh} too large relative to "
+                         f"input height {H} (output height {OH})")
+    if OW + kw - 1 > W:
+        raise ValueError(f"fractional_max_pool2d(): pool width {kw} too large relative to "
+                         f"input width {W} (output width {OW})")
+    if _random_samples is None:
+        _random_samples = tg.rand(N, C, 2, dtype=x.dtype, device=x.device)
+    if tuple(_random_samples.shape) != (N, C, 2):
+        raise ValueError(f"fractional_max_pool2d: _random_samples must have shape "
+                         f"({N}, {C}, 2) for an input of shape {input.shape}, got "
+                         f"{tuple(_random_samples.shape)}")
+    samples = backend.to_host(_random_samples.data)                       # (N, C, 2)
+    start_w = _fractional_starts(samples[..., 0], W, OW, kw)              # (N, C, OW)
+    start_h = _fractional_starts(samples[..., 1], H, OH, kh)              # (N, C, OH)
+    xp = _host_xp()
+    rows = start_h[:, :, :, None, None, None] + xp.arange(kh)[:, None]    # (N, C, OH, 1, kh, 1)
+    columns = start_w[:, :, None, :, None, None] + xp.arange(kw)          # (N, C, 1, OW, 1, kw)
+    window = (rows * W + columns).reshape(N, C, OH, OW, kh * kw)          # flat plane indices
+    window = _on_device(window, x)
+    flat = x.reshape(N, C, H * W)
+    candidates = flat.detach().gather(2, window.reshape(N, C, -1))        # (N, C, OH·OW·K)
+    best = candidates.reshape(N, C, OH, OW, kh * kw).argmax(dim=-1, keepdim=True)
+    indices = window.gather(4, best).reshape(N, C, OH, OW)                # first maximum
+    y = flat.gather(2, indices.reshape(N, C, OH * OW)).reshape(N, C, OH, OW)
+    if added:
+        y, indices = y.squeeze(0), indices.squeeze(0)
+    return (y, indices) if return_indices else y
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=None,
+                                       output_ratio=None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None):
+    """``fractional_max_pool2d(..., return_indices=True)`` (PyTorch's name): the maxima
+    and their flat indices ``h·W + w``; ``return_indices`` is ignored."""
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+# ------------------------------------------------------------------ 3-D power pooling, unpooling
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over kd×kh×kw windows::
+
+        y[n, c, od, oh, ow] = (Σ_{a,i,j} x[n, c, od·sd + a, oh·sh + i, ow·sw + j]^p)^(1/p)
+
+    computed as PyTorch does: ``avg_pool3d(x^p, ceil_mode=...) · kd·kh·kw``, then the
+    p-th root (as :func:`lp_pool2d`). No padding; ``stride`` defaults to ``kernel_size``.
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
+    """
+    kd, kh, kw = _triple(kernel_size, "kernel_size", "lp_pool3d")
+    out = avg_pool3d(input ** norm_type, (kd, kh, kw), stride, 0, ceil_mode)  # (.., OD, OH, OW)
+    return _lp_root(out, kd * kh * kw, norm_type)
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of ``F.max_pool3d(..., return_indices=True)``: each pooled
+    value goes back to the place its maximum came from, every other place is 0::
+
+        y[n, c].flat[idx[n, c, od, oh, ow]] = x[n, c, od, oh, ow]
+
+    Output (D', H', W') = ``(D − 1)·stride − 2·padding + kernel`` per dim unless
+    ``output_size`` is given (within ± stride of that). Gradient: a gather of the output
+    gradient at the indices. Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., D', H', W').
+    """
+    x, added = _batched(input, 3, "max_unpool3d")
+    kernel = _triple(kernel_size, "kernel_size", "max_unpool3d")
+    stride = kernel if stride is None else _triple(stride, "stride", "max_unpool3d")
+    padding = _triple(padding, "padding", "max_unpool3d")
+    sizes = _unpool_output_size(input, kernel, stride, padding, output_size, "max_unpool3d")
+    if added and isinstance(indices, Tensor):
+        indices = indices.unsqueeze(0)
+    y = _max_unpool(x, indices, sizes, "max_unpool3d")
+    return y.squeeze(0) if added else y
+
+
+# ------------------------------------------------------------------- deprecated upsampling names
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """Deprecated (as in PyTorch): ``F.interpolate`` with the same arguments, and a
+    UserWarning saying so."""
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``F.interpolate(input, size, scale_factor, mode='nearest')``."""
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use "
+                  "nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``F.interpolate(input, size, scale_factor, mode='bilinear',
+    align_corners=True)`` (the corner pixels' centres line up)."""
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use "
+                  "nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,6 +1,7 @@
 """More of PyTorch's layers, the module forms of nn/functional_extra.py (and of F.fold,
 F.unfold): RMSNorm, Fold/Unfold, LPPool, MaxUnpool, ChannelShuffle, EmbeddingBag, the
-remaining adaptive poolings and CTCLoss.
+remaining adaptive poolings, CTCLoss, FractionalMaxPool2d; and AdaptiveLogSoftmaxWithLoss,
+SyncBatchNorm (one process), RNNBase and LazyConv3d.
 
 Each module keeps its options and calls its ``F`` function, where the math (and its
 docstring) lives. Names, arguments, defaults, parameter names and reprs are PyTorch's.
@@ -8,18 +9,29 @@ docstring) lives. Names, arguments, defaults, parameter names and reprs are PyTo
 
 from __future__ import annotations
 
+from collections import namedtuple
+
+import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
+from tinygrad_opt.nn.conv3d import Conv3d
 from tinygrad_opt.nn.functional_conv import _pair, _single
-from tinygrad_opt.nn.functional_extra import EMBEDDING_BAG_MODES
+from tinygrad_opt.nn.functional_conv3d import _triple
+from tinygrad_opt.nn.functional_extra import EMBEDDING_BAG_MODES, _on_device
 from tinygrad_opt.nn.functional_loss import _check_reduction
-from tinygrad_opt.nn.module import Module, Parameter, empty_parameter
+from tinygrad_opt.nn.layers import Linear
+from tinygrad_opt.nn.lazy import _LazyConvMixin
+from tinygrad_opt.nn.module import Module, ModuleList, Parameter, Sequential, empty_parameter
+from tinygrad_opt.nn.normalization import BatchNorm1d
+from tinygrad_opt.nn.recurrent import _RNNBase
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["RMSNorm", "Fold", "Unfold", "LPPool1d", "LPPool2d", "MaxUnpool1d", "MaxUnpool2d",
            "ChannelShuffle", "EmbeddingBag", "AdaptiveMaxPool1d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool3d", "CTCLoss"]
+           "AdaptiveMaxPool3d", "CTCLoss", "FractionalMaxPool2d", "LPPool3d", "MaxUnpool3d",
+           "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm", "RNNBase", "LazyConv3d"]
 
 
 class RMSNorm(Module):
@@ -340,3 +352,284 @@ class CTCLoss(Module):
     def extra_repr(self) -> str:
         return (f"blank={self.blank}, reduction={self.reduction!r}, "
                 f"zero_infinity={self.zero_infinity}")
+
+
+# -------------------------------------------------------------- fractional and 3-D pooling
+
+class FractionalMaxPool2d(Module):
+    """Max over kh×kw windows at pseudo-random starts, so that the output is exactly
+    ``output_size`` (or ``⌊(H, W)·output_ratio⌋``) (see :func:`F.fractional_max_pool2d`).
+    New samples are drawn at every call unless ``_random_samples`` (N, C, 2) is given (a
+    buffer, as PyTorch). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None,
+                 return_indices: bool = False, _random_samples: Tensor | None = None):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size", "FractionalMaxPool2d")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else _pair(
+            output_size, "output_size", "FractionalMaxPool2d")
+        if output_ratio is not None and not isinstance(output_ratio, (tuple, list)):
+            output_ratio = (output_ratio, output_ratio)               # one ratio for H and W
+        self.output_ratio = None if output_ratio is None else tuple(output_ratio)
+        if output_size is None and output_ratio is None:
+            raise ValueError("FractionalMaxPool2d requires specifying either an output size, "
+                             "or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input: Tensor):
+        return F.fractional_max_pool2d(input, self.kernel_size, self.output_size,
+                                       self.output_ratio, self.return_indices,
+                                       _random_samples=self._random_samples)
+
+    def extra_repr(self) -> str:
+        size = (f"output_size={self.output_size}" if self.output_size is not None
+                else f"output_ratio={self.output_ratio}")
+        return f"kernel_size={self.kernel_size}, {size}"
+
+
+class LPPool3d(_LPPool):
+    """Power-average pooling ``(Σ_window x^p)^(1/p)`` over kd×kh×kw windows (see
+    :func:`F.lp_pool3d`). Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.lp_pool3d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class MaxUnpool3d(MaxUnpool1d):
+    """Each pooled value back at the place its maximum came from, zeros elsewhere (see
+    :func:`F.max_unpool3d`); ``forward(input, indices, output_size=None)`` with the
+    indices of ``F.max_pool3d(..., return_indices=True)``.
+    Shapes: (N, C, D, H, W) -> (N, C, D', H', W')."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        Module.__init__(self)
+        self.kernel_size = _triple(kernel_size, "kernel_size", "MaxUnpool3d")
+        self.stride = self.kernel_size if stride is None else _triple(stride, "stride",
+                                                                      "MaxUnpool3d")
+        self.padding = _triple(padding, "padding", "MaxUnpool3d")
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return F.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+
+# ----------------------------------------------------------------- adaptive log-softmax
+
+_ASMoutput = namedtuple("_ASMoutput", ["output", "loss"])
+
+
+class AdaptiveLogSoftmaxWithLoss(Module):
+    """Efficient softmax approximation (Grave et al., 2017) for many classes.
+
+    The classes are cut at ``cutoffs`` c_1 < ... < c_m into a shortlist [0, c_1) and
+    clusters [c_i, c_{i+1}) (c_{m+1} = n_classes). The ``head`` (a Linear
+    in_features -> c_1 + m) scores the shortlist classes and one entry per cluster;
+    cluster i has its own ``tail[i]``, a Linear in_features -> in_features // div^(i+1)
+    then a Linear to its c_{i+1} − c_i classes (no biases)::
+
+        log p(y) = log softmax(head(x))[y]                                   y < c_1
+        log p(y) = log softmax(head(x))[c_1 + i] + log softmax(tail_i(x))[y − c_i]
+
+    ``forward(input, target)`` returns ``(output, loss)``: output[n] = log p(target[n])
+    and loss = −mean(output); only the rows whose target is in a cluster go through its
+    tail. ``log_prob(input)`` gives every class's log p (N, n_classes), ``predict(input)``
+    its argmax. Shapes: input (N, in_features) or (in_features,), target (N,) or ().
+    """
+
+    def __init__(self, in_features: int, n_classes: int, cutoffs, div_value: float = 4.0,
+                 head_bias: bool = False, device=None, dtype=None):
+        super().__init__()
+        cutoffs = list(cutoffs)
+        if len(cutoffs) == 0:
+            raise ValueError("cutoffs should be a sequence of length larger than 0")
+        if (cutoffs != sorted(cutoffs) or min(cutoffs) <= 0 or max(cutoffs) > n_classes - 1
+                or len(set(cutoffs)) != len(cutoffs) or any(int(c) != c for c in cutoffs)):
+            raise ValueError("cutoffs should be a sequence of unique, positive integers sorted "
+                             "in an increasing order, where each value is between 1 and "
+                             f"n_classes-1 (got {cutoffs} for n_classes={n_classes})")
+        self.in_features = in_features
+        self.n_classes = n_classes
+        self.cutoffs = [int(c) for c in cutoffs] + [n_classes]
+        self.div_value = div_value
+        self.head_bias = head_bias
+        self.shortlist_size = self.cutoffs[0]
+        self.n_clusters = len(self.cutoffs) - 1
+        self.head_size = self.shortlist_size + self.n_clusters
+        self.head = Linear(in_features, self.head_size, bias=head_bias, device=device,
+                           dtype=dtype)
+        self.tail = ModuleList()
+        for i in range(self.n_clusters):
+            hidden = int(in_features // (div_value ** (i + 1)))
+            cluster_size = self.cutoffs[i + 1] - self.cutoffs[i]
+            self.tail.append(Sequential(
+                Linear(in_features, hidden, bias=False, device=device, dtype=dtype),
+                Linear(hidden, cluster_size, bias=False, device=device, dtype=dtype)))
+
+    def reset_parameters(self) -> None:
+        self.head.reset_parameters()
+        for projection in self.tail:
+            for linear in projection:
+                linear.reset_parameters()
+
+    def forward(self, input: Tensor, target: Tensor) -> _ASMoutput:
+        if target.ndim == 1:
+            if input.ndim != 2:
+                raise RuntimeError(f"AdaptiveLogSoftmaxWithLoss: a 1-D target expects a 2-D "
+                                   f"input, got an input of shape {input.shape}")
+            if input.shape[0] != target.shape[0]:
+                raise RuntimeError(f"AdaptiveLogSoftmaxWithLoss: input of shape {input.shape} "
+                                   f"and target of shape {target.shape} should have the same "
+                                   "size in the batch dimension")
+        elif target.ndim == 0:
+            if input.ndim != 1:
+                raise RuntimeError(f"AdaptiveLogSoftmaxWithLoss: a 0-D target expects a 1-D "
+                                   f"input, got an input of shape {input.shape}")
+        else:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        batched = target.ndim > 0
+        x = input if batched else input.unsqueeze(0)                    # (N, in_features)
+        targets = backend.to_host(target.data).reshape(-1).astype(backend.int64)  # (N,) host
+        N = targets.shape[0]
+        if N and (targets.min() < 0 or targets.max() >= self.n_classes):
+            raise RuntimeError(f"Target values should be in [0, {self.n_classes - 1}], but "
+                               f"values in range [{targets.min()}, {targets.max()}] were found.")
+        head_column = targets.copy()     # the head entry each row reads: its class or cluster
+        output = tg.zeros(N, dtype=x.dtype, device=x.device)            # (N,)
+        for i in range(self.n_clusters):
+            low, high = self.cutoffs[i], self.cutoffs[i + 1]
+            in_cluster = (targets >= low) & (targets < high)
+            if not in_cluster.any():
+                continue
+            head_column[in_cluster] = self.shortlist_size + i
+            rows = _on_device(in_cluster.nonzero()[0], x)               # (R,)
+            relative = _on_device(targets[in_cluster] - low, x)         # (R,)
+            cluster_logprob = F.log_softmax(self.tail[i](x.index_select(0, rows)), dim=1)
+            local = cluster_logprob.gather(1, relative.unsqueeze(1)).squeeze(1)  # (R,)
+            output = output.index_add(0, rows, local)
+        head_logprob = F.log_softmax(self.head(x), dim=1)               # (N, head_size)
+        head_column = _on_device(head_column, x)
+        output = output + head_logprob.gather(1, head_column.unsqueeze(1)).squeeze(1)
+        loss = (-output).mean()
+        return _ASMoutput(output if batched else output.squeeze(0), loss)
+
+    def _get_full_log_prob(self, x: Tensor, head_output: Tensor) -> Tensor:
+        """log p of every class: the shortlist's from the head, each cluster's as its head
+        entry plus the tail's log-softmax. (N, n_classes)."""
+        head_logprob = F.log_softmax(head_output, dim=1)                # (N, head_size)
+        pieces = [head_logprob[:, :self.shortlist_size]]
+        for i in range(self.n_clusters):
+            cluster_logprob = F.log_softmax(self.tail[i](x), dim=1)     # (N, c_{i+1} − c_i)
+            cluster_column = self.shortlist_size + i
+            pieces.append(cluster_logprob + head_logprob[:, cluster_column:cluster_column + 1])
+        return tg.cat(pieces, dim=1)
+
+    def _batched(self, input: Tensor, method: str) -> tuple[Tensor, bool]:
+        if input.ndim not in (1, 2) or input.shape[-1] != self.in_features:
+            raise ValueError(f"AdaptiveLogSoftmaxWithLoss.{method}: expected an input of shape "
+                             f"(N, {self.in_features}) or ({self.in_features},), got "
+                             f"{input.shape}")
+        return (input, True) if input.ndim == 2 else (input.unsqueeze(0), False)
+
+    def log_prob(self, input: Tensor) -> Tensor:
+        """log p(c | x) for every class c: (N, n_classes), or (n_classes,) unbatched."""
+        x, batched = self._batched(input, "log_prob")
+        out = self._get_full_log_prob(x, self.head(x))
+        return out if batched else out.squeeze(0)
+
+    def predict(self, input: Tensor) -> Tensor:
+        """The most likely class, ``argmax_c log p(c | x)``: (N,), or () unbatched. A row
+        whose head argmax is a shortlist class needs no tail (no tail class can beat it)."""
+        x, batched = self._batched(input, "predict")
+        with no_grad():
+            head_output = self.head(x)
+            output = head_output.argmax(dim=1)                          # (N,)
+            in_tail = backend.to_host((output >= self.shortlist_size).data)
+            if in_tail.any():
+                rows = _on_device(in_tail.nonzero()[0], x)
+                log_prob = self._get_full_log_prob(x.index_select(0, rows),
+                                                   head_output.index_select(0, rows))
+                output[rows] = log_prob.argmax(dim=1)                   # the tail rows
+        return output if batched else output.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, n_classes={self.n_classes}, "
+                f"cutoffs={self.cutoffs[:-1]}, div_value={self.div_value}, "
+                f"head_bias={self.head_bias}")
+
+
+# -------------------------------------------------------------------------- SyncBatchNorm
+
+class SyncBatchNorm(BatchNorm1d):
+    """Batch normalisation over any ``(N, C, *)`` input, statistics per channel c over
+    N and every other dim (the formula of ``BatchNorm1d``)::
+
+        y = (x − μ_c) / √(σ²_c + eps) · γ_c + β_c
+
+    In PyTorch the statistics are also reduced across the processes of
+    ``process_group``; here there is one process, so it is BatchNorm over any number of
+    dims (``process_group`` is kept and unused). ``convert_sync_batchnorm`` swaps every
+    BatchNorm of a model for one.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, process_group=None,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+        self.process_group = process_group
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input "
+                             f"of shape {x.shape})")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"SyncBatchNorm: input of shape {x.shape} has {x.shape[1]} "
+                             f"channels, the layer was built for {self.num_features}")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """``module`` with every BatchNorm (1d/2d/3d, in any sub-module) replaced by a
+        SyncBatchNorm holding the same Parameters, running statistics and mode; a
+        BatchNorm ``module`` itself is returned replaced."""
+        converted = module
+        if isinstance(module, BatchNorm1d):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            if module.affine:
+                converted.weight = module.weight
+                converted.bias = module.bias
+            converted.running_mean = module.running_mean
+            converted.running_var = module.running_var
+            converted.num_batches_tracked = module.num_batches_tracked
+            converted.training = module.training
+        for name, child in list(module.named_children()):
+            # replaced where it stands (add_module would move it last: state_dict order)
+            converted._set_entry("_modules", name,
+                                 cls.convert_sync_batchnorm(child, process_group))
+        return converted
+
+
+# -------------------------------------------------------------------- RNNBase, LazyConv3d
+
+RNNBase = _RNNBase  # PyTorch's name for the common base of RNN, LSTM and GRU
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """``nn.Conv3d`` whose ``in_channels`` is read from the first input
+    ``(N, C, D, H, W)`` or ``(C, D, H, W)``; after the first call it is a Conv3d,
+    initialised as Conv3d."""
+
+    cls_to_become = Conv3d
+    spatial_dims = 3
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)

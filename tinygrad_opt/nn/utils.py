@@ -12,21 +12,33 @@ pad_sequence`` work:
 
 * ``rnn``: ``PackedSequence`` and packing (the code lives in ``nn/recurrent.py``);
 * ``prune``: pruning a parameter with a mask, ``weight = weight_orig · weight_mask``;
-* ``stateless``: ``functional_call`` (the same as ``tinygrad_opt.func``'s).
+* ``stateless``: ``functional_call`` (the same as ``tinygrad_opt.func``'s);
+* ``parametrize``: a tensor of a module computed from others at every read,
+  ``weight = f(original)`` (``register_parametrization``);
+* ``parametrizations``: three such f: ``weight_norm``, ``spectral_norm``, ``orthogonal``.
+
+The older hook-based ``weight_norm`` / ``spectral_norm`` (``weight_g`` / ``weight_v``,
+``weight_orig`` / ``weight_u`` / ``weight_v``) are plain functions here, as in PyTorch.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import numbers
 import sys
+import warnings
+from contextlib import contextmanager
 from typing import Iterable
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn import recurrent
+from tinygrad_opt.nn.functional_more import normalize
+from tinygrad_opt.nn.module import Module, ModuleDict, ModuleList, Parameter
+from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
 
@@ -690,3 +702,771 @@ class prune:
                 if isinstance(hook, BasePruningMethod):
                     return True
         return False
+
+
+# ---------------------------------------------------------------------- parametrize
+# A parametrization makes a tensor ``name`` of a module a function of other tensors,
+# with PyTorch's mechanics:
+#   * the tensor moves to ``module.parametrizations[name].original`` (or ``original0``,
+#     ``original1``, ... when ``right_inverse`` returns several), the same Parameter
+#     object, still the one the optimizer trains;
+#   * ``parametrizations[name]`` is a ParametrizationList (a ModuleList of f_1, f_2, ...)
+#     whose forward is ``f_k(...f_2(f_1(original)))``;
+#   * the module's class is swapped for a subclass (``ParametrizedLinear``) with a
+#     property ``name`` that calls it at every read, so gradients reach ``original``;
+#     assigning a tensor to ``name`` stores ``right_inverse(value)`` into the originals;
+#   * state_dict keys are PyTorch's: ``parametrizations.weight.original``.
+
+class _Cache:
+    """``parametrize.cached()``'s state: how many contexts are open, and the values
+    computed inside them, by ``(id(module), name)``."""
+
+    depth = 0
+    values: dict = {}
+
+
+def _register_parameter_or_buffer(module: Module, name: str, tensor: Tensor) -> None:
+    """A Parameter is registered as a parameter, any other Tensor as a buffer."""
+    if isinstance(tensor, Parameter):
+        module.register_parameter(name, tensor)
+    else:
+        module.register_buffer(name, tensor)
+
+
+def _set_data(tensor: Tensor, value: Tensor) -> None:
+    """PyTorch's ``tensor.set_(value)``: the same Tensor object, now holding value's
+    array (an optimizer that holds ``tensor`` keeps training it)."""
+    if value is not tensor:
+        tensor.data = value.data
+        tensor._version += 1
+
+
+class ParametrizationList(ModuleList):
+    """The parametrizations f_1, ..., f_k of one tensor and its original(s).
+
+    ``forward()`` is ``f_k(...f_1(original))`` (``f_1(original0, original1, ...)`` when
+    the first ``right_inverse`` returned several tensors). Built by
+    ``register_parametrization``: at construction the original is replaced by
+    ``right_inverse_1(...right_inverse_k(original))`` (each f's ``right_inverse`` where
+    it has one), so that the parametrized value starts equal to the original one. Unless
+    ``unsafe``, the value f(original) must keep the original's shape and dtype.
+    """
+
+    def __init__(self, modules, original: Tensor, unsafe: bool = False):
+        if len(modules) == 0:
+            raise ValueError("ParametrizationList requires one or more modules.")
+        super().__init__(modules)
+        self.unsafe = unsafe
+        original_shape, original_dtype = tuple(original.shape), original.dtype
+        with no_grad():
+            new = original
+            for module in reversed(list(self)):
+                if hasattr(module, "right_inverse"):
+                    try:
+                        new = module.right_inverse(new)
+                    except NotImplementedError:
+                        pass                       # no right inverse: taken as the identity
+        if not isinstance(new, (Tensor, tuple, list)):
+            raise ValueError("'right_inverse' must return a Tensor or a Sequence of tensors "
+                             f"(list, tuple...). Got {type(new).__name__}")
+        self.is_tensor = isinstance(new, Tensor)
+        self.ntensors = 1 if self.is_tensor else len(new)
+        if self.is_tensor:
+            if new.dtype != original_dtype:
+                raise ValueError("When `right_inverse` outputs one tensor, it may not change "
+                                 f"the dtype.\noriginal.dtype: {original_dtype}\n"
+                                 f"right_inverse(original).dtype: {new.dtype}")
+            with no_grad():
+                _set_data(original, new)
+            _register_parameter_or_buffer(self, "original", original)
+        else:
+            for i, original_i in enumerate(new):
+                if not isinstance(original_i, Tensor):
+                    raise ValueError("'right_inverse' must return a Tensor or a Sequence of "
+                                     f"tensors (list, tuple...). Got element {i} of the "
+                                     f"sequence with type {type(original_i).__name__}.")
+                if isinstance(original, Parameter):
+                    original_i = Parameter(original_i, original.requires_grad)
+                original_i.requires_grad_(original.requires_grad)
+                _register_parameter_or_buffer(self, f"original{i}", original_i)
+        if not self.unsafe:
+            value = self()
+            _check_like(value, original_shape, original_dtype, "registering a parametrization")
+
+    def right_inverse(self, value: Tensor) -> None:
+        """Store ``right_inverse_1(...right_inverse_k(value))`` into the original(s), in
+        place (no graph): what assigning ``module.name = value`` does."""
+        with no_grad():
+            for module in reversed(list(self)):
+                if not hasattr(module, "right_inverse"):
+                    raise RuntimeError(f"parametrization {type(module).__name__} does not "
+                                       "implement right_inverse.")
+                value = module.right_inverse(value)
+            if self.is_tensor:
+                if not isinstance(value, Tensor):
+                    raise ValueError(f"`right_inverse` should return a tensor. Got "
+                                     f"{type(value).__name__}")
+                if value.dtype != self.original.dtype:
+                    raise ValueError(f"The tensor returned by `right_inverse` has dtype "
+                                     f"{value.dtype} while `original` has dtype "
+                                     f"{self.original.dtype}")
+                _set_data(self.original, value)
+                return
+            if not isinstance(value, (tuple, list)) or len(value) != self.ntensors:
+                raise ValueError(f"'right_inverse' must return a sequence of {self.ntensors} "
+                                 f"tensors. Got {value!r:.80}")
+            for i, tensor in enumerate(value):
+                original_i = getattr(self, f"original{i}")
+                if not isinstance(tensor, Tensor) or tensor.dtype != original_i.dtype:
+                    raise ValueError(f"Tensor {i} returned by `right_inverse` must be a "
+                                     f"Tensor of dtype {original_i.dtype}, got "
+                                     f"{getattr(tensor, 'dtype', type(tensor).__name__)}")
+                _set_data(original_i, tensor)
+
+    def forward(self) -> Tensor:
+        """The parametrized value ``f_k(...f_1(original))``, recorded on the graph."""
+        parametrizations = list(self)
+        if self.is_tensor:
+            x = parametrizations[0](self.original)
+        else:
+            originals = [getattr(self, f"original{i}") for i in range(self.ntensors)]
+            x = parametrizations[0](*originals)
+        for parametrization in parametrizations[1:]:
+            x = parametrization(x)
+        return x
+
+
+def _check_like(value, shape: tuple, dtype, when: str) -> None:
+    """The parametrized value must be a Tensor of the original's shape and dtype."""
+    if not isinstance(value, Tensor):
+        raise ValueError(f"A parametrization must return a tensor ({when}). Got "
+                         f"{type(value).__name__}.")
+    if value.dtype != dtype:
+        raise ValueError(f"{when}: the parametrization may not change the dtype of the "
+                         f"tensor (unless unsafe=True).\nunparametrized dtype: {dtype}\n"
+                         f"parametrized dtype: {value.dtype}")
+    if tuple(value.shape) != shape:
+        raise ValueError(f"{when}: the parametrization may not change the shape of the "
+                         f"tensor (unless unsafe=True).\nunparametrized shape: {shape}\n"
+                         f"parametrized shape: {tuple(value.shape)}")
+
+
+def _inject_new_class(module: Module) -> None:
+    """Swap ``module``'s class for a new subclass ``Parametrized<Class>`` that will hold
+    the properties (one class per module: properties live on classes)."""
+    cls = type(module)
+
+    def __getstate__(self):
+        raise RuntimeError("Serialization of parametrized modules is only supported through "
+                           "state_dict().")
+
+    def __deepcopy__(self, memo):
+        # the copy gets its own class (with the same properties), so that removing a
+        # parametrization from one of the two leaves the other's property in place
+        own_class = type(self)
+        members = {key: value for key, value in vars(own_class).items()
+                   if key not in ("__dict__", "__weakref__")}
+        replica = self.__new__(type(own_class.__name__, own_class.__bases__, members))
+        memo[id(self)] = replica
+        object.__setattr__(replica, "__dict__", copy.deepcopy(self.__dict__, memo))
+        return replica
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter) and isinstance(getattr(type(self), name, None),
+                                                       property):
+            raise KeyError(f"attribute '{name}' already exists (it is parametrized: assign a "
+                           "plain Tensor to set it through right_inverse)")
+        cls.__setattr__(self, name, value)
+
+    members = {"__getstate__": __getstate__, "__setattr__": __setattr__,
+               "__doc__": f"{cls.__name__} with parametrized tensors (nn.utils.parametrize)."}
+    if not hasattr(cls, "__deepcopy__"):
+        members["__deepcopy__"] = __deepcopy__
+    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), members)
+
+
+def _inject_property(module: Module, tensor_name: str) -> None:
+    """The property ``tensor_name`` on the module's (parametrized) class: reading it runs
+    the ParametrizationList (once per ``cached()`` context), assigning it runs
+    ``right_inverse``."""
+
+    def get_parametrized(self) -> Tensor:
+        parametrization = self.parametrizations[tensor_name]
+        if _Cache.depth == 0:
+            return parametrization()
+        key = (id(self), tensor_name)
+        if key not in _Cache.values:
+            _Cache.values[key] = parametrization()
+        return _Cache.values[key]
+
+    def set_original(self, value: Tensor) -> None:
+        self.parametrizations[tensor_name].right_inverse(value)
+
+    setattr(type(module), tensor_name, property(
+        get_parametrized, set_original, doc=f"The parametrized ``{tensor_name}``."))
+
+
+@_register_submodule
+class parametrize:
+    """``torch.nn.utils.parametrize``: make a tensor of a module a function of others.
+
+    ``register_parametrization(layer, 'weight', Symmetric())`` with a Module whose
+    ``forward(X)`` returns ``X.triu() + X.triu(1).mT`` makes ``layer.weight`` symmetric
+    at every read, while the optimizer trains
+    ``layer.parametrizations.weight.original``. Several parametrizations of one tensor
+    compose in registration order. ``cached()`` computes each value once inside it.
+    """
+
+    ParametrizationList = ParametrizationList
+
+    @staticmethod
+    @contextmanager
+    def cached():
+        """Inside ``with parametrize.cached():`` each parametrized tensor is computed at
+        its first read and reused (one graph for a weight read several times in a
+        forward); the values are dropped when the outermost context closes."""
+        _Cache.depth += 1
+        try:
+            yield
+        finally:
+            _Cache.depth -= 1
+            if _Cache.depth == 0:
+                _Cache.values = {}
+
+    @staticmethod
+    def register_parametrization(module: Module, tensor_name: str, parametrization: Module,
+                                 *, unsafe: bool = False) -> Module:
+        """Make ``module.tensor_name`` equal ``parametrization(original)`` at every read.
+
+        The first parametrization of a tensor moves the parameter or buffer into
+        ``module.parametrizations[tensor_name].original``, after setting it to
+        ``parametrization.right_inverse(value)`` when that exists (a ``right_inverse``
+        returning several tensors gives ``original0``, ``original1``, ...). A later one
+        is applied to the result of the earlier ones. Unless ``unsafe``, the value must
+        keep its shape and dtype. Returns ``module``.
+        """
+        parametrization.train(module.training)
+        if parametrize.is_parametrized(module, tensor_name):
+            if not unsafe:
+                value = getattr(module, tensor_name)
+                shape, dtype = tuple(value.shape), value.dtype
+                new_value = parametrization(value)
+                _check_like(new_value, shape, dtype, "registering a parametrization")
+                if hasattr(parametrization, "right_inverse"):
+                    try:
+                        inverse = parametrization.right_inverse(new_value)
+                    except NotImplementedError:
+                        pass
+                    else:
+                        _check_like(inverse, shape, dtype, "calling right_inverse")
+            parametrizations = module.parametrizations[tensor_name]
+            parametrizations.append(parametrization)
+            parametrizations.unsafe |= unsafe              # unsafe once, unsafe for good
+        elif tensor_name in module._buffers or tensor_name in module._parameters:
+            original = getattr(module, tensor_name)
+            parametrizations = ParametrizationList([parametrization], original, unsafe=unsafe)
+            delattr(module, tensor_name)
+            if not parametrize.is_parametrized(module):
+                _inject_new_class(module)
+                module.parametrizations = ModuleDict()
+            module.parametrizations[tensor_name] = parametrizations
+            _inject_property(module, tensor_name)
+        else:
+            raise ValueError(f"Module '{module}' does not have a parameter, a buffer, or a "
+                             f"parametrized element with name '{tensor_name}'")
+        return module
+
+    @staticmethod
+    def is_parametrized(module: Module, tensor_name: str | None = None) -> bool:
+        """Whether ``module`` has a parametrization (on ``tensor_name``, if given)."""
+        parametrizations = getattr(module, "parametrizations", None)
+        if not isinstance(parametrizations, ModuleDict):
+            return False
+        if tensor_name is None:
+            return len(parametrizations) > 0
+        return tensor_name in parametrizations
+
+    @staticmethod
+    def remove_parametrizations(module: Module, tensor_name: str,
+                                leave_parametrized: bool = True) -> Module:
+        """Undo ``register_parametrization``: ``tensor_name`` is a plain parameter (or
+        buffer) again. With ``leave_parametrized`` it keeps its current parametrized
+        value (in the original's Parameter object, when there is one original);
+        otherwise it is the original itself. The class is restored when no
+        parametrization is left."""
+        if not parametrize.is_parametrized(module, tensor_name):
+            raise ValueError(f"Module {module} does not have a parametrization on "
+                             f"{tensor_name}")
+        parametrizations = module.parametrizations[tensor_name]
+        if parametrizations.is_tensor:
+            original = parametrizations.original
+            if leave_parametrized:
+                with no_grad():
+                    value = getattr(module, tensor_name)
+                    _set_data(original, value.to(dtype=original.dtype))
+        else:
+            if not leave_parametrized:
+                raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a "
+                                 "tensor that is parametrized in terms of a sequence of "
+                                 "tensors.")
+            value = getattr(module, tensor_name)  # in grad mode: does it require grad?
+            original = (Parameter(value.detach(), value.requires_grad) if value.requires_grad
+                        else value.detach())
+        delattr(type(module), tensor_name)
+        del module.parametrizations[tensor_name]
+        _register_parameter_or_buffer(module, tensor_name, original)
+        if not parametrize.is_parametrized(module):
+            delattr(module, "parametrizations")
+            module.__class__ = type(module).__bases__[0]
+        return module
+
+    @staticmethod
+    def type_before_parametrizations(module: Module) -> type:
+        """The class the module had before its first parametrization."""
+        if parametrize.is_parametrized(module):
+            return type(module).__bases__[0]
+        return type(module)
+
+
+# ----------------------------------------------------------------- parametrizations
+
+def _norm_except_dim(v: Tensor, dim: int) -> Tensor:
+    """‖v‖₂ over every dim but ``dim``, the others kept as size 1 (shape (1, .., n, .., 1));
+    ``dim = -1`` is the norm of the whole tensor, a 0-d Tensor (PyTorch's convention)."""
+    if dim == -1:
+        return tg.linalg.vector_norm(v)
+    dim = normalize_dim(dim, v.ndim, "weight_norm")
+    others = tuple(d for d in range(v.ndim) if d != dim)
+    if not others:
+        return v.abs()                                     # a 1-D v: each entry's |v_i|
+    return tg.linalg.vector_norm(v, 2, dim=others, keepdim=True)
+
+
+def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
+    """w = g · v / ‖v‖ (the norm over every dim but ``dim``)."""
+    return v * (g / _norm_except_dim(v, dim))
+
+
+class _WeightNorm(Module):
+    """Weight normalisation (Salimans & Kingma, 2016) as a parametrization::
+
+        w = g · v / ‖v‖          (‖v‖ per slice along ``dim``)
+
+    so a weight's length g and direction v/‖v‖ are trained separately.
+    ``right_inverse(w) = (‖w‖, w)``: g = original0, v = original1."""
+
+    def __init__(self, dim: int | None = 0):
+        super().__init__()
+        self.dim = -1 if dim is None else dim
+
+    def forward(self, weight_g: Tensor, weight_v: Tensor) -> Tensor:
+        return _weight_norm(weight_v, weight_g, self.dim)
+
+    def right_inverse(self, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """``(g, v) = (‖w‖, w)``: the pair that gives w back."""
+        return _norm_except_dim(weight, self.dim), weight
+
+
+def _copy_into(buffer: Tensor, value: Tensor) -> None:
+    """``buffer[...] = value`` without a graph: the same buffer object, new values."""
+    buffer.data[...] = value.data
+    buffer._version += 1
+
+
+def _as_matrix(weight: Tensor, dim: int) -> Tensor:
+    """``weight`` with ``dim`` moved first and the rest flattened: (size_dim, rest)."""
+    if dim != 0:
+        weight = weight.permute(dim, *(d for d in range(weight.ndim) if d != dim))
+    return weight.reshape(weight.shape[0], -1)
+
+
+class _SpectralNorm(Module):
+    """Spectral normalisation (Miyato et al., 2018) as a parametrization::
+
+        u ← W v / ‖W v‖,   v ← Wᵀ u / ‖Wᵀ u‖       (power iteration, no gradient)
+        σ = uᵀ W v                                   (≈ the largest singular value of W)
+        w = W / σ
+
+    with W the weight as a matrix (``dim`` first, the other dims flattened). The
+    vectors ``_u``, ``_v`` are buffers: 15 iterations at registration, then
+    ``n_power_iterations`` before every read in training mode, none in evaluation.
+    A 1-D weight is divided by its norm.
+    """
+
+    def __init__(self, weight: Tensor, n_power_iterations: int = 1, dim: int = 0,
+                 eps: float = 1e-12):
+        super().__init__()
+        ndim = weight.ndim
+        if dim >= ndim or dim < -ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[-{ndim}, {ndim - 1}] but got {dim})")
+        if n_power_iterations <= 0:
+            raise ValueError("Expected n_power_iterations to be positive, but got "
+                             f"n_power_iterations={n_power_iterations}")
+        self.dim = dim % ndim
+        self.eps = eps
+        if ndim > 1:
+            self.n_power_iterations = n_power_iterations
+            with no_grad():
+                weight_mat = _as_matrix(weight, self.dim)             # (h, w)
+                h, w = weight_mat.shape
+                u = tg.randn(h, dtype=weight.dtype, device=weight.device)
+                v = tg.randn(w, dtype=weight.dtype, device=weight.device)
+                self.register_buffer("_u", normalize(u, dim=0, eps=eps))
+                self.register_buffer("_v", normalize(v, dim=0, eps=eps))
+                self._power_method(weight_mat, 15)
+
+    def _power_method(self, weight_mat: Tensor, n_power_iterations: int) -> None:
+        with no_grad():
+            for _ in range(n_power_iterations):
+                _copy_into(self._u, normalize(weight_mat @ self._v, dim=0, eps=self.eps))
+                _copy_into(self._v, normalize(weight_mat.mT @ self._u, dim=0, eps=self.eps))
+
+    def forward(self, weight: Tensor) -> Tensor:
+        if weight.ndim == 1:
+            return normalize(weight, dim=0, eps=self.eps)
+        weight_mat = _as_matrix(weight, self.dim)                     # (h, w)
+        if self.training:
+            self._power_method(weight_mat, self.n_power_iterations)
+        u = self._u.clone()                                           # (h,)
+        v = self._v.clone()                                           # (w,)
+        sigma = (u * (weight_mat @ v)).sum()                          # σ = uᵀ W v
+        return weight / sigma
+
+    def right_inverse(self, value: Tensor) -> Tensor:
+        """The weight itself (σ is recomputed from it at the next read)."""
+        return value
+
+
+ORTHOGONAL_MAPS = ("matrix_exp", "cayley", "householder")
+
+
+def _householder_product(A: Tensor, tau: Tensor) -> Tensor:
+    """LAPACK's orgqr: the first k columns of H_1 H_2 ⋯ H_k, with
+
+        H_i = I − τ_i v_i v_iᵀ,   v_i = e_i + A[:, i]   (A strictly lower triangular)
+
+    applied to I[:, :k] from the last factor to the first. A (..., n, k), tau (..., k)."""
+    n, k = A.shape[-2:]
+    eye = tg.eye(n, dtype=A.dtype, device=A.device)
+    Q = eye[:, :k]                                                   # (n, k)
+    for i in reversed(range(k)):
+        v = A[..., :, i:i + 1] + eye[:, i:i + 1]                     # (..., n, 1)
+        tau_i = tau[..., i:i + 1].unsqueeze(-1)                      # (..., 1, 1)
+        Q = Q - tau_i * (v @ (v.mT @ Q))                             # H_i Q
+    return Q
+
+
+def _is_orthogonal(Q: Tensor) -> bool:
+    """QᵀQ = I within 10·n·eps (PyTorch's test)."""
+    n, k = Q.shape[-2:]
+    eye = tg.eye(k, dtype=Q.dtype, device=Q.device)
+    atol = 10.0 * n * float(backend.get_xp("cpu").finfo(Q.dtype).eps)
+    return bool(((Q.mT @ Q - eye).abs() <= atol + 1e-5).all().item())
+
+
+def _make_orthogonal(A: Tensor) -> Tensor:
+    """The Q of A = QR (A tall), its columns' signs chosen so that diag(R) ≥ 0."""
+    Q, R = tg.linalg.qr(A)
+    negative = (R.diagonal(dim1=-2, dim2=-1) < 0).to(dtype=A.dtype)   # (..., k)
+    signs = 1 - 2 * negative                                           # −1 where R_ii < 0
+    return Q * signs.unsqueeze(-2)
+
+
+class _Orthogonal(Module):
+    """A matrix (or batch of them) with orthonormal columns (rows, when wide)::
+
+        A = X̃ − X̃ᵀ                   (X̃ = tril(X), padded square: A is skew-symmetric)
+        Q = exp(A)                    (orthogonal_map='matrix_exp')
+        Q = (I − A/2)⁻¹ (I + A/2)     ('cayley')
+        Q = H_1 ⋯ H_k                 ('householder': reflections from tril(X, −1))
+        W = base · Q[:, :k]
+
+    Every such Q is orthogonal, so QᵀQ = I whatever X the optimizer makes. With
+    ``use_trivialization`` (the default) ``base`` is the orthogonalised initial weight,
+    set by ``right_inverse``, and X starts at −I, where Q = I: the layer starts at (the
+    orthogonal matrix nearest) its weight.
+    """
+
+    def __init__(self, weight: Tensor, orthogonal_map: str, *,
+                 use_trivialization: bool = True):
+        super().__init__()
+        self.shape = tuple(weight.shape)
+        self.orthogonal_map = orthogonal_map
+        self.use_trivialization = use_trivialization
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X: Tensor) -> Tensor:
+        n, k = X.shape[-2:]
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        # X is tall: (..., n, k), n ≥ k
+        if self.orthogonal_map in ("matrix_exp", "cayley"):
+            X = X.tril()
+            if n != k:                                              # embed in (..., n, n)
+                zeros = tg.zeros(*X.shape[:-2], n, n - k, dtype=X.dtype, device=X.device)
+                X = tg.cat([X, zeros], dim=-1)
+            A = X - X.mT                                            # Aᵀ = −A
+            if self.orthogonal_map == "matrix_exp":
+                Q = tg.linalg.matrix_exp(A)
+            else:
+                eye = tg.eye(n, dtype=A.dtype, device=A.device)
+                Q = tg.linalg.solve(eye - 0.5 * A, eye + 0.5 * A)   # (I − A/2)⁻¹(I + A/2)
+            Q = Q[..., :k]                                          # (..., n, k)
+        else:
+            A = X.tril(-1)                                          # the reflectors
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))                 # (..., k)
+            Q = _householder_product(A, tau)
+            # the signs ±1 on X's diagonal flip columns; not trained (PyTorch's int cast)
+            Q = Q * X.detach().diagonal(dim1=-2, dim2=-1).trunc().unsqueeze(-2)
+        if self.use_trivialization:
+            Q = self.base @ Q
+        return Q.mT if transposed else Q
+
+    def right_inverse(self, Q: Tensor) -> Tensor:
+        """Store the orthogonalised ``Q`` (completed to n×n) as ``base`` and return −I,
+        the X where the map gives I (so the parametrized weight equals ``base``'s first
+        columns)."""
+        if tuple(Q.shape) != self.shape:
+            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                             f"Got a tensor of shape {tuple(Q.shape)}.")
+        if not self.use_trivialization:
+            raise NotImplementedError("It is not possible to assign to the orthogonal "
+                                      "parametrization when use_trivialization=False.")
+        with no_grad():
+            Q_init = Q
+            n, k = Q.shape[-2:]
+            if n < k:
+                Q = Q.mT
+                n, k = k, n
+            if n == k:
+                Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
+            else:                                               # complete to n×n at random
+                extra = tg.randn(*Q.shape[:-2], n, n - k, dtype=Q.dtype, device=Q.device)
+                Q = _make_orthogonal(tg.cat([Q, extra], dim=-1))
+            self.base = Q
+            minus_identity = tg.eye(*Q_init.shape[-2:], dtype=Q.dtype, device=Q.device)
+            return tg.zeros_like(Q_init) - minus_identity           # −I, Q_init's shape
+
+
+@_register_submodule
+class parametrizations:
+    """``torch.nn.utils.parametrizations``: ``weight_norm``, ``spectral_norm`` and
+    ``orthogonal``, each a ``parametrize.register_parametrization`` of a Module here."""
+
+    @staticmethod
+    def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
+        """Reparametrize ``name`` as ``w = g · v / ‖v‖`` (the norm over every dim but
+        ``dim``; ``dim=None``: over the whole tensor). g is
+        ``parametrizations.weight.original0`` (shape (out, 1, ...) for dim 0), v is
+        ``original1``, initialised to ‖w‖ and w. Returns ``module``."""
+        parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+        return module
+
+    @staticmethod
+    def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1,
+                      eps: float = 1e-12, dim: int | None = None) -> Module:
+        """Reparametrize ``name`` as ``W / σ(W)``, σ its largest singular value estimated
+        by power iteration (see ``_SpectralNorm``): every read in training mode runs
+        ``n_power_iterations`` more steps; evaluation reuses the vectors. ``dim``: the
+        output dim (1 for ConvTranspose layers, else 0). Returns ``module``."""
+        from tinygrad_opt.nn.conv_transpose import _ConvTransposeNd  # lazy: a layer file
+        weight = getattr(module, name, None)
+        if not isinstance(weight, Tensor):
+            raise ValueError(f"Module '{module}' has no parameter or buffer with name "
+                             f"'{name}'")
+        if dim is None:
+            dim = 1 if isinstance(module, _ConvTransposeNd) else 0
+        parametrize.register_parametrization(
+            module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+        return module
+
+    @staticmethod
+    def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None,
+                   *, use_trivialization: bool = True) -> Module:
+        """Constrain the matrix (or batch of matrices) ``name`` to orthonormal columns
+        (rows, when wide): QᵀQ = I at every read, whatever the optimizer does (see
+        ``_Orthogonal``). ``orthogonal_map``: 'matrix_exp' (default for square
+        matrices), 'cayley' or 'householder' (default otherwise). Returns ``module``."""
+        weight = getattr(module, name, None)
+        if not isinstance(weight, Tensor):
+            raise ValueError(f"Module '{module}' has no parameter or buffer with name "
+                             f"'{name}'")
+        if weight.ndim < 2:
+            raise ValueError("Expected a matrix or batch of matrices. Got a tensor of "
+                             f"{weight.ndim} dimensions.")
+        if orthogonal_map is None:
+            square = weight.shape[-2] == weight.shape[-1]
+            orthogonal_map = "matrix_exp" if square else "householder"
+        if orthogonal_map not in ORTHOGONAL_MAPS:
+            raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", '
+                             f'"householder". Got: {orthogonal_map}')
+        if orthogonal_map == "householder" and not use_trivialization:
+            raise NotImplementedError("orthogonal: the householder map with "
+                                      "use_trivialization=False is not supported")
+        orth = _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
+        parametrize.register_parametrization(module, name, orth, unsafe=True)
+        return module
+
+
+# --------------------------------------------------------- the older, hook-based forms
+
+class WeightNorm:
+    """The forward pre-hook of the older ``weight_norm``: before every forward,
+    ``module.name = g · v / ‖v‖`` from the Parameters ``name_g`` and ``name_v``."""
+
+    def __init__(self, name: str, dim: int | None):
+        self.name = name
+        self.dim = -1 if dim is None else dim
+
+    def compute_weight(self, module: Module) -> Tensor:
+        """w = g · v / ‖v‖."""
+        g = getattr(module, self.name + "_g")
+        v = getattr(module, self.name + "_v")
+        return _weight_norm(v, g, self.dim)
+
+    @staticmethod
+    def apply(module: Module, name: str, dim: int | None) -> "WeightNorm":
+        """Replace the Parameter ``name`` by ``name_g`` = ‖w‖ and ``name_v`` = w."""
+        warnings.warn("`nn.utils.weight_norm` is deprecated in favor of "
+                      "`nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=3)
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, WeightNorm) and hook.name == name:
+                raise RuntimeError(f"Cannot register two weight_norm hooks on the same "
+                                   f"parameter {name}")
+        fn = WeightNorm(name, dim)
+        weight = getattr(module, name)
+        with no_grad():
+            g = _norm_except_dim(weight, fn.dim)
+        delattr(module, name)
+        module.register_parameter(name + "_g", Parameter(g))
+        module.register_parameter(name + "_v", Parameter(weight.detach()))
+        setattr(module, name, fn.compute_weight(module))  # a plain attribute
+        module.register_forward_pre_hook(fn)
+        return fn
+
+    def remove(self, module: Module) -> None:
+        """``name`` becomes a Parameter holding g · v / ‖v‖; ``name_g``, ``name_v`` go."""
+        with no_grad():
+            weight = self.compute_weight(module)
+        delattr(module, self.name)
+        delattr(module, self.name + "_g")
+        delattr(module, self.name + "_v")
+        module.register_parameter(self.name, Parameter(weight))
+
+    def __call__(self, module: Module, inputs) -> None:
+        setattr(module, self.name, self.compute_weight(module))
+
+
+def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
+    """The older weight normalisation ``w = g · v / ‖v‖`` (deprecated in PyTorch for
+    ``parametrizations.weight_norm``; a FutureWarning says so): Parameters ``name_g``
+    (‖w‖ per slice along ``dim``; ``dim=None``: the whole tensor's norm) and ``name_v``
+    (w), and a forward pre-hook that recomputes ``module.name`` from them."""
+    WeightNorm.apply(module, name, dim)
+    return module
+
+
+def remove_weight_norm(module: Module, name: str = "weight") -> Module:
+    """Undo ``weight_norm``: ``name`` is a Parameter again, equal to g · v / ‖v‖."""
+    for key, hook in module._forward_pre_hooks.items():
+        if isinstance(hook, WeightNorm) and hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+
+
+class SpectralNorm:
+    """The forward pre-hook of the older ``spectral_norm``::
+
+        v ← Wᵀ u / ‖Wᵀ u‖,   u ← W v / ‖W v‖     (n_power_iterations, training only)
+        module.name = W / (uᵀ W v)
+
+    from the Parameter ``name_orig`` and the buffers ``name_u``, ``name_v``."""
+
+    def __init__(self, name: str = "weight", n_power_iterations: int = 1, dim: int = 0,
+                 eps: float = 1e-12):
+        if n_power_iterations <= 0:
+            raise ValueError("Expected n_power_iterations to be positive, but got "
+                             f"n_power_iterations={n_power_iterations}")
+        self.name = name
+        self.dim = dim
+        self.n_power_iterations = n_power_iterations
+        self.eps = eps
+
+    def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
+        """W / σ with σ = uᵀ W v, after the power iteration when asked."""
+        weight = getattr(module, self.name + "_orig")
+        u = getattr(module, self.name + "_u")
+        v = getattr(module, self.name + "_v")
+        weight_mat = _as_matrix(weight, self.dim)                     # (h, w)
+        if do_power_iteration:
+            with no_grad():
+                for _ in range(self.n_power_iterations):
+                    _copy_into(v, normalize(weight_mat.mT @ u, dim=0, eps=self.eps))
+                    _copy_into(u, normalize(weight_mat @ v, dim=0, eps=self.eps))
+        sigma = (u.clone() * (weight_mat @ v.clone())).sum()          # σ = uᵀ W v
+        return weight / sigma
+
+    @staticmethod
+    def apply(module: Module, name: str, n_power_iterations: int, dim: int,
+              eps: float) -> "SpectralNorm":
+        """Move the Parameter ``name`` to ``name_orig``; random unit buffers ``name_u``
+        (h,) and ``name_v`` (w,); ``name`` a plain attribute recomputed before forward."""
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, SpectralNorm) and hook.name == name:
+                raise RuntimeError(f"Cannot register two spectral_norm hooks on the same "
+                                   f"parameter {name}")
+        fn = SpectralNorm(name, n_power_iterations, dim, eps)
+        weight = module._parameters[name]
+        with no_grad():
+            h, w = _as_matrix(weight, dim).shape
+            u = normalize(tg.randn(h, dtype=weight.dtype, device=weight.device), dim=0, eps=eps)
+            v = normalize(tg.randn(w, dtype=weight.dtype, device=weight.device), dim=0, eps=eps)
+        delattr(module, name)
+        module.register_parameter(name + "_orig", weight)
+        setattr(module, name, weight.detach())              # a plain attribute until forward
+        module.register_buffer(name + "_u", u)
+        module.register_buffer(name + "_v", v)
+        module.register_forward_pre_hook(fn)
+        return fn
+
+    def remove(self, module: Module) -> None:
+        """``name`` becomes a Parameter holding W / σ (no more power iteration)."""
+        with no_grad():
+            weight = self.compute_weight(module, do_power_iteration=False)
+        delattr(module, self.name)
+        delattr(module, self.name + "_u")
+        delattr(module, self.name + "_v")
+        delattr(module, self.name + "_orig")
+        module.register_parameter(self.name, Parameter(weight.detach()))
+
+    def __call__(self, module: Module, inputs) -> None:
+        setattr(module, self.name, self.compute_weight(module, module.training))
+
+
+def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1,
+                  eps: float = 1e-12, dim: int | None = None) -> Module:
+    """The older spectral normalisation: ``module.name = W / σ`` recomputed by a forward
+    pre-hook (see ``SpectralNorm``), with the Parameter ``name_orig`` and the buffers
+    ``name_u``, ``name_v`` (state_dict keys as PyTorch). ``dim``: 1 for ConvTranspose
+    layers, else 0."""
+    from tinygrad_opt.nn.conv_transpose import _ConvTransposeNd  # lazy: a layer file
+    if dim is None:
+        dim = 1 if isinstance(module, _ConvTransposeNd) else 0
+    SpectralNorm.apply(module, name, n_power_iterations, dim, eps)
+    return module
+
+
+def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
+    """Undo ``spectral_norm``: ``name`` is a Parameter again, equal to W / σ."""
+    for key, hook in module._forward_pre_hooks.items():
+        if isinstance(hook, SpectralNorm) and hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
