@@ -416,3 +416,33 @@ def test_repr_is_a_pytorch_like_tree():
         "    (1): Dropout(p=0.1)\n"
         "  )\n"
         ")")
+
+
+def test_a_replaced_child_or_parameter_keeps_its_place_as_in_pytorch():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    first = nn.Linear(2, 3)
+    model[0] = first
+    model.add_module("1", nn.Tanh())
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    assert model[0] is first and list(model._modules) == ["0", "1", "2"]
+    layer = nn.Linear(2, 3)
+    layer.weight = nn.Parameter(tg.zeros(3, 2))
+    layer.register_buffer("scale", tg.ones(1))
+    layer.register_buffer("scale", tg.zeros(1))
+    assert list(layer.state_dict()) == ["weight", "bias", "scale"]
+
+
+def test_sequential_edits_like_a_list_and_renumbers_as_pytorch():
+    a, b, c, d = nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.Tanh()
+    model = nn.Sequential(a, b, c)
+    model.insert(1, d)
+    assert list(model) == [a, d, b, c] and list(model._modules) == ["0", "1", "2", "3"]
+    assert model.pop(1) is d and list(model) == [a, b, c]
+    del model[0]
+    assert list(model) == [b, c] and list(model.state_dict()) == ["1.weight", "1.bias"]
+    assert model[1] is c and model._modules["1"] is c
+    model.extend([d])
+    del model[0:2]
+    assert list(model) == [d] and model[0] is d
+    with pytest.raises(TypeError, match="not a Module"):
+        model.insert(0, "relu")

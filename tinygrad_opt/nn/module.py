@@ -257,10 +257,10 @@ class Module:
                 f"cannot assign '{name}' before Module.__init__() call: "
                 f"call super().__init__() first in {type(self).__name__}.__init__")
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self._set_entry("_parameters", name, value)
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep="_modules")
             self._set_entry("_modules", name, value)
         elif name in self._parameters:
             if value is not None:
@@ -291,13 +291,14 @@ class Module:
         self.__dict__[registry][name] = value
         self.__dict__[name] = value
 
-    def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry and from the plain attributes."""
+    def _forget(self, name: str, keep: str | None = None) -> None:
+        """Remove ``name`` from every registry (but ``keep``, about to be written, where
+        a replaced entry keeps its place, as in PyTorch) and from the plain attributes."""
         self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry != keep:
+                self.__dict__[registry].pop(name, None)
         self._non_persistent_buffers.discard(name)
-        self._modules.pop(name, None)
 
     def __getattr__(self, name: str):
         # Only called when normal lookup fails: look in the three registries.
@@ -322,7 +323,7 @@ class Module:
             raise TypeError(
                 f"cannot assign {type(param).__name__} as parameter '{name}' "
                 "(nn.Parameter or None expected)")
-        self._forget(name)
+        self._forget(name, keep="_parameters")
         self._set_entry("_parameters", name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -336,7 +337,7 @@ class Module:
             raise TypeError(
                 f"cannot assign {type(tensor).__name__} as buffer '{name}' "
                 "(Tensor or None expected)")
-        self._forget(name)
+        self._forget(name, keep="_buffers")
         self._set_entry("_buffers", name, tensor)
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -346,7 +347,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_new_name(name, "module")
-        self._forget(name)
+        self._forget(name, keep="_modules")
         self._set_entry("_modules", name, module)
 
     def _check_new_name(self, name: str, kind: str) -> None:
@@ -715,6 +716,46 @@ class Sequential(Module):
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, modules) -> "Sequential":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Put ``module`` before position ``index``; the children are renumbered."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: {type(module).__name__} is not a Module")
+        modules = list(self._modules.values())
+        if not -len(modules) <= index <= len(modules):
+            raise IndexError(f"Sequential.insert: index {index} is out of range")
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the child at ``index``; the rest are renumbered."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the child at ``index``; it keeps its name and place."""
+        name = list(self._modules)[index]
+        setattr(self, name, module)
+
+    def __delitem__(self, index) -> None:
+        """Delete the child (or slice of children) at ``index``; the rest are renumbered
+        '0', '1', ..., as PyTorch does."""
+        names = list(self._modules)
+        doomed = set(names[index]) if isinstance(index, slice) else {names[index]}
+        self._renumber([m for name, m in self._modules.items() if name not in doomed])
+
+    def _renumber(self, modules: list) -> None:
+        for name in list(self._modules):
+            self._forget(name)
+        for index, module in enumerate(modules):
+            self._set_entry("_modules", str(index), module)
 
     def __len__(self) -> int:
         return len(self._modules)
