@@ -61,3 +61,22 @@ def test_deviations_page_links_resolve_and_readme_points_to_it():
     for name in ("clip", "max_pool2d", "binary_cross_entropy", "chaining", "tg.save",
                  "DataLoader"):
         assert name in page
+
+
+def test_the_surface_page_cites_files_that_exist_and_namespaces_that_import():
+    import importlib
+    page = (ROOT / "docs" / "pytorch-surface.md").read_text()
+    files = set(re.findall(r"`((?:[a-z_0-9]+/)*[a-z_0-9]+\.py)`", page))
+    assert len(files) >= 40
+    missing = [f for f in files if not (ROOT / "tinygrad_opt" / f).exists()]
+    assert missing == []
+    for folder in re.findall(r"`([a-z_]+)/`", page):
+        assert (ROOT / "tinygrad_opt" / folder).is_dir(), folder
+    for name in re.findall(r"`tg\.([a-z_]+(?:\.[a-z_]+)*)`", page):
+        module = "tinygrad_opt." + name
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:   # a function or an attribute: it must exist there
+            parent, _, leaf = module.rpartition(".")
+            assert hasattr(importlib.import_module(parent), leaf), name
+    assert "pytorch-surface.md" in (ROOT / "README.md").read_text()
