@@ -41,6 +41,7 @@ from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
+from tinygrad_opt.random import Generator, get_rng_state, seed, set_rng_state  # noqa: E402
 from tinygrad_opt.tensor import Tensor, tensor
 
 float32 = backend.float32
@@ -238,7 +239,7 @@ _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
                   "long": "int64", "int": "int32", "bool": "bool_"}
 _SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "distributions", "ensemble",
                "experiments", "func", "linalg", "metrics", "models", "nn", "ops", "optim",
-               "preprocessing", "special", "train", "tune", "utils", "viz")
+               "preprocessing", "random", "special", "train", "tune", "utils", "viz")
 
 
 def __getattr__(name: str):

@@ -29,7 +29,8 @@ finished batch is sent to the device, once.
 
 Randomness: ``seed=None`` uses the framework's host generator (seeded by
 ``tg.manual_seed``); an int seed gives a private generator, so the same seed
-gives the same result whatever else the program draws.
+gives the same result whatever else the program draws; ``generator=`` (PyTorch's
+spelling: a ``tg.Generator``) draws from that generator.
 """
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ __all__ = [
 
 
 def _generator(seed) -> np.random.Generator:
-    """A NumPy generator: the framework's host generator for ``None``, else a fresh one."""
+    """A NumPy generator: the framework's host generator for ``None``, a NumPy generator
+    or a ``tg.Generator``'s as it is, else a fresh one from the int seed."""
     if seed is None:
         return backend.host_rng()
     if isinstance(seed, np.random.Generator):
         return seed
+    if hasattr(seed, "numpy_rng"):  # a tg.Generator
+        return seed.numpy_rng
     return np.random.default_rng(seed)
 
 
@@ -590,7 +594,7 @@ class DataLoader:
                  seed=None, device: str = "cpu", *, batch_sampler=None, collate_fn=None,
                  num_workers: int = 0, pin_memory: bool = False, timeout: float = 0,
                  worker_init_fn=None, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False):
+                 persistent_workers: bool = False, generator=None):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
                              f"{num_workers!r}")
@@ -629,6 +633,10 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.sampler = sampler
+        if generator is not None:
+            if seed is not None:
+                raise ValueError("DataLoader: give seed= or generator=, not both")
+            seed = generator  # (a tg.Generator: its stream orders the epochs)
         self.seed = seed
         self.device = backend.check_device(device)
         self._rng = None if seed is None else _generator(seed)  # one generator for all epochs
@@ -799,14 +807,20 @@ def _stack(arrays: list) -> np.ndarray:
 
 # --- splitting, scaling, resampling ---------------------------------------------
 
-def random_split(dataset, lengths: Sequence[float], seed=None) -> list[Subset]:
+def random_split(dataset, lengths: Sequence[float], seed=None, *, generator=None
+                 ) -> list[Subset]:
     """Cut ``dataset`` into disjoint random :class:`Subset` s of the given sizes.
 
     ``lengths`` are counts that sum to ``len(dataset)``, or fractions that sum
     to 1: each part then gets ``floor(fraction * N)`` samples and the samples
     left over go one each to the parts in order, as in PyTorch.
-    ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split.
+    ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split; PyTorch's
+    ``generator=`` (a ``tg.Generator``) works too.
     """
+    if generator is not None:
+        if seed is not None:
+            raise ValueError("random_split: give seed= or generator=, not both")
+        seed = generator
     n = len(dataset)
     lengths = list(lengths)
     if not lengths:

@@ -73,33 +73,37 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(array, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples on [0, 1), from the generator ``tg.manual_seed`` seeds."""
-    return _random(backend.random_uniform, "rand", size, dtype, device, requires_grad)
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1), from ``generator`` (a ``tg.Generator``) or else the
+    generator ``tg.manual_seed`` seeds."""
+    return _random(backend.random_uniform, "rand", size, dtype, device, requires_grad, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples, from the generator ``tg.manual_seed`` seeds."""
-    return _random(backend.random_normal, "randn", size, dtype, device, requires_grad)
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal samples, from ``generator`` or the one ``tg.manual_seed`` seeds."""
+    return _random(backend.random_normal, "randn", size, dtype, device, requires_grad, generator)
 
 
-def _random(draw, name, size, dtype, device, requires_grad) -> Tensor:
+def _random(draw, name, size, dtype, device, requires_grad, generator) -> Tensor:
     """Samples of ``draw`` (the backend's uniform or normal) in a float dtype: as in
     PyTorch, an integer dtype is an error (its samples would all round to 0 or so)."""
     dtype = _float_dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{name}: draws floats; dtype {dtype} is not one (randint draws integers)")
-    return _finish(draw(_shape(size), dtype, backend.check_device(device)), requires_grad)
+    rng = generator and generator.numpy_rng  # (None: the framework's generator)
+    return _finish(draw(_shape(size), dtype, backend.check_device(device), rng=rng), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64.
-    ``requires_grad=True`` raises, as for every integer tensor."""
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False,
+            generator=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64, from
+    ``generator`` as ``rand``. ``requires_grad=True`` raises, as for every integer tensor."""
     if isinstance(high, (tuple, list)):  # randint(high, size), as PyTorch
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    array = backend.random_integers(low, high, tuple(size), backend.check_device(device))
+    array = backend.random_integers(low, high, tuple(size), backend.check_device(device),
+                                    rng=generator and generator.numpy_rng)
     if dtype is not None:
         array = array.astype(backend.as_dtype(dtype))
     return _finish(array, requires_grad)

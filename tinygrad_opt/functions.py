@@ -95,12 +95,14 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
-def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = False) -> Tensor:
-    """A random permutation of 0 .. n−1, drawn from the framework's host generator
-    (``tg.manual_seed``)."""
+def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = False, *,
+             generator=None) -> Tensor:
+    """A random permutation of 0 .. n−1, drawn from ``generator`` (a ``tg.Generator``) or
+    else the framework's host generator (``tg.manual_seed``)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"randperm: n must be an integer >= 0, got {n!r}")
-    order = backend.host_rng().permutation(n).astype(backend.as_dtype(dtype))
+    rng = backend.host_rng() if generator is None else generator.numpy_rng
+    order = rng.permutation(n).astype(backend.as_dtype(dtype))
     return Tensor(order, requires_grad=requires_grad, device=device)
 
 

@@ -154,25 +154,29 @@ def initial_seed() -> int | None:
     return _seed
 
 
-def random_uniform(shape, dtype, device: str, low=0.0, high=1.0):
-    """Uniform samples on [low, high) as an array of ``dtype`` on ``device``."""
-    if device == "cuda":
+def random_uniform(shape, dtype, device: str, low=0.0, high=1.0, rng=None):
+    """Uniform samples on [low, high) as an array of ``dtype`` on ``device``. ``rng``: a
+    NumPy generator to draw from on the host instead (a ``tg.Generator``'s)."""
+    if device == "cuda" and rng is None:
         return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
-    return to_device(_host_rng.uniform(low, high, size=shape).astype(dtype, copy=False), device)
+    host = (rng or _host_rng).uniform(low, high, size=shape)
+    return to_device(host.astype(dtype, copy=False), device)
 
 
-def random_normal(shape, dtype, device: str, mean=0.0, std=1.0):
-    """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device``."""
-    if device == "cuda":
+def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
+    """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device`` (``rng``: as
+    in ``random_uniform``)."""
+    if device == "cuda" and rng is None:
         return cupy.random.normal(mean, std, size=shape).astype(dtype, copy=False)
-    return to_device(_host_rng.normal(mean, std, size=shape).astype(dtype, copy=False), device)
+    host = (rng or _host_rng).normal(mean, std, size=shape)
+    return to_device(host.astype(dtype, copy=False), device)
 
 
-def random_integers(low: int, high: int, shape, device: str):
-    """Integers in [low, high) as an int64 array on ``device``."""
-    if device == "cuda":
+def random_integers(low: int, high: int, shape, device: str, rng=None):
+    """Integers in [low, high) as an int64 array on ``device`` (``rng``: as above)."""
+    if device == "cuda" and rng is None:
         return cupy.random.randint(low, high, size=shape).astype(np.int64, copy=False)
-    return to_device(_host_rng.integers(low, high, size=shape, dtype=np.int64), device)
+    return to_device((rng or _host_rng).integers(low, high, size=shape, dtype=np.int64), device)
 
 
 def host_rng() -> np.random.Generator:

@@ -961,12 +961,8 @@ def put(input, index, source, accumulate: bool = False):
     return put_(_tensor(input, "put").clone(), index, source, accumulate)
 
 
-# --- random factories: the generator tg.manual_seed seeds; samples never require grad ---
-
-def _refuse_generator(generator, name: str) -> None:
-    if generator is not None:
-        raise NotImplementedError(f"{name}: generator= is not supported; seed the framework's "
-                                  "generator with tg.manual_seed")
+# --- random factories: the generator tg.manual_seed seeds (or generator=, a tg.Generator);
+# --- samples never require grad
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
@@ -976,7 +972,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     ``normal(mean, std_tensor)`` (a sample per element, in the tensor's dtype and device)
     and ``normal(mean, std, size)`` (numbers: ``dtype``, ``device``, ``requires_grad`` as
     the factories). std must be ≥ 0. Tensor-argument samples never require grad."""
-    _refuse_generator(generator, "normal")
+    rng = generator and generator.numpy_rng
     Tensor = tensor_module.Tensor
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
         if size is None:
@@ -987,7 +983,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         if not backend.is_floating(dtype):
             raise TypeError(f"normal: draws floats; dtype {dtype} is not one")
         size = (size,) if isinstance(size, int) else tuple(size)
-        samples = backend.random_normal(size, dtype, backend.check_device(device), mean, std)
+        samples = backend.random_normal(size, dtype, backend.check_device(device), mean, std,
+                                        rng=rng)
         return Tensor._make(samples).requires_grad_(requires_grad)
     if size is not None:
         raise TypeError("normal: size is only for a number mean and std; with a tensor "
@@ -1007,7 +1004,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     if std.data.size and not backend.to_host((std.data >= 0).all()).item():
         raise ValueError("normal: expects all elements of std >= 0")
     dtype = backend.result_dtype(mean.dtype, std.dtype)
-    noise = backend.random_normal(shape, dtype, mean.device)
+    noise = backend.random_normal(shape, dtype, mean.device, rng=rng)
     return constant(mean.data + std.data * noise)  # (the arrays broadcast by themselves)
 
 
@@ -1015,7 +1012,6 @@ def bernoulli(input, p=None, *, generator=None):
     """1 with probability ``input`` (elementwise; or ``p``, a number, for every element),
     else 0, in input's dtype and shape: a uniform draw u gives 1 where u < probability.
     The samples never require grad."""
-    _refuse_generator(generator, "bernoulli")
     x = _tensor(input, "bernoulli")
     probability = x.data if p is None else p
     if p is None:
@@ -1027,7 +1023,8 @@ def bernoulli(input, p=None, *, generator=None):
         inside = 0 <= p <= 1
     if not inside:
         raise ValueError("bernoulli: expects all probabilities in [0, 1]")
-    draws = backend.random_uniform(x.shape, backend.float64, x.device)
+    draws = backend.random_uniform(x.shape, backend.float64, x.device,
+                                   rng=generator and generator.numpy_rng)
     return constant((draws < probability).astype(x.dtype))
 
 
@@ -1041,7 +1038,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     eⱼ/wⱼ with eⱼ ~ Exp(1) in increasing order, which is drawing one category after
     another proportionally to the weights left; a category is never drawn twice, and
     zero weights never."""
-    _refuse_generator(generator, "multinomial")
+    rng = generator and generator.numpy_rng
     x = _tensor(input, "multinomial")
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ValueError(f"multinomial: expects a 1-D or 2-D tensor of weights with at least "
@@ -1062,14 +1059,14 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     rows = weights.shape[0]
     if replacement:
         cdf = weights.cumsum(axis=1) / weights.sum(axis=1, keepdims=True)  # (rows, C)
-        u = backend.random_uniform((rows, num_samples), backend.float64, x.device)
+        u = backend.random_uniform((rows, num_samples), backend.float64, x.device, rng=rng)
         picks = (cdf[:, None, :] <= u[:, :, None]).sum(axis=2)  # (rows, num_samples)
     else:
         positive = (weights > 0).sum(axis=1).min().item()
         if num_samples > positive:
             raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
                              f"replacement from a row with {positive} positive weights")
-        u = backend.random_uniform((rows, categories), backend.float64, x.device)
+        u = backend.random_uniform((rows, categories), backend.float64, x.device, rng=rng)
         keys = -xp.log1p(-u) / xp.where(weights > 0, weights, 1.0)  # Exp(1) / w
         keys = xp.where(weights > 0, keys, math.inf)
         picks = keys.argsort(axis=1)[:, :num_samples]

@@ -1,0 +1,91 @@
+"""``tg.Generator`` and ``tg.random``: random number generators as PyTorch's.
+
+The framework draws from one seeded generator (``tg.manual_seed``, in
+``backend``). A ``Generator`` is a generator of its own, for a stream that other
+draws do not disturb: ``g = tg.Generator().manual_seed(0)`` then
+``tg.randn(3, generator=g)``, ``random_split(..., generator=g)``,
+``DataLoader(..., generator=g)``. It wraps a NumPy generator (``numpy_rng``) and
+draws on the host, also for tensors on ``cuda`` (copied there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from tinygrad_opt import backend
+
+__all__ = ["Generator", "seed", "get_rng_state", "set_rng_state", "fork_rng"]
+
+
+class Generator:
+    """A random number generator of its own, PyTorch's ``torch.Generator``.
+
+    ``manual_seed(s)`` reseeds it and returns it; ``seed()`` reseeds it from OS
+    entropy and returns the seed; ``initial_seed()`` is the seed last set;
+    ``get_state()`` / ``set_state(state)`` save and restore where it is.
+    """
+
+    def __init__(self, device: str = "cpu"):
+        self.device = backend.check_device(device)
+        self.seed()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        """Start over from ``seed`` (an int); returns the generator, as PyTorch."""
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"Generator.manual_seed: seed must be an int, got {seed!r}")
+        self._seed = seed
+        self.numpy_rng = backend.np.random.default_rng(seed % 2**64)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from OS entropy; returns the new seed."""
+        fresh = int(backend.np.random.SeedSequence().entropy % 2**63)
+        self.manual_seed(fresh)
+        return fresh
+
+    def initial_seed(self) -> int:
+        """The seed last given (by ``manual_seed`` or ``seed``)."""
+        return self._seed
+
+    def get_state(self) -> dict:
+        """Where the generator is: a dict to give to ``set_state`` later."""
+        return {"seed": self._seed, "bit_generator": self.numpy_rng.bit_generator.state}
+
+    def set_state(self, state: dict) -> "Generator":
+        """Go back to a state from ``get_state``; returns the generator."""
+        self._seed = state["seed"]
+        self.numpy_rng.bit_generator.state = state["bit_generator"]
+        return self
+
+    def __repr__(self) -> str:
+        return f"Generator(device='{self.device}', initial_seed={self._seed})"
+
+
+def seed() -> int:
+    """Seed the framework's generator from OS entropy (``torch.seed``); returns the seed."""
+    fresh = int(backend.np.random.SeedSequence().entropy % 2**63)
+    backend.manual_seed(fresh)
+    return fresh
+
+
+def get_rng_state() -> dict:
+    """The framework's host generator's state (``torch.get_rng_state``), for
+    ``set_rng_state``. (CuPy's generator on ``cuda`` is not included.)"""
+    return {"seed": backend.initial_seed(), "bit_generator": backend.host_rng().bit_generator.state}
+
+
+def set_rng_state(state: dict) -> None:
+    """Put the framework's host generator back where ``get_rng_state`` found it."""
+    backend.host_rng().bit_generator.state = state["bit_generator"]
+
+
+@contextlib.contextmanager
+def fork_rng(enabled: bool = True):
+    """Within the block, draw as you like: afterwards the framework's host generator is
+    where it was (``torch.random.fork_rng``)."""
+    saved = get_rng_state() if enabled else None
+    try:
+        yield
+    finally:
+        if enabled:
+            set_rng_state(saved)
