@@ -4,12 +4,13 @@ The order to read the files in is docs/reading-order.md (the project's one readi
 
 ``tg.autograd`` offers ``torch.autograd``'s names: ``grad``, ``backward``, ``Function``,
 ``gradcheck``, ``gradgradcheck``, the grad-mode switches, ``detect_anomaly`` and the
-submodule ``functional`` (``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``vhp``, ``hvp``).
+submodules ``functional`` (``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``vhp``, ``hvp``)
+and ``forward_ad`` (dual tensors: forward mode).
 """
 
 from tinygrad_opt.autograd.anomaly import detect_anomaly
 from tinygrad_opt.autograd.engine import grad
-from tinygrad_opt.autograd import functional
+from tinygrad_opt.autograd import forward_ad, functional
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.autograd.functional import backward
 from tinygrad_opt.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -17,5 +18,5 @@ from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_gr
                                              set_grad_enabled)
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
+           "forward_ad", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
            "set_grad_enabled"]

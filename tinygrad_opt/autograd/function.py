@@ -92,6 +92,8 @@ class Function:
             for x in inputs:
                 if backend.memory_owner(x.data) is owner:
                     output._versions = x._versions
+        if flags.forward_ad is not None:  # inside a dual_level: carry the tangents along
+            flags.forward_ad(cls, inputs, options, output)  # (autograd/forward_ad.py)
         if not flags.grad:
             return output
         if True in needs_input_grad:

@@ -7,6 +7,8 @@
   every gradient for NaN (``detect_anomaly``, in anomaly.py).
 * ``flags.keep_graph``: every backward keeps the graph (``keep_graph``, used by
   Newton's method, whose closure calls a plain ``loss.backward()``).
+* ``flags.forward_ad``: None, or inside ``forward_ad.dual_level()`` the function that
+  ``Function.apply`` calls to give each output its tangent (forward mode).
 
 ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``detect_anomaly`` and
 ``keep_graph`` are all a :class:`Switch`: a context manager and a decorator.
@@ -26,6 +28,7 @@ class _Flags(threading.local):
     grad = True
     anomaly = False
     keep_graph = False
+    forward_ad = None
 
 
 flags = _Flags()
