@@ -31,7 +31,9 @@ conv2d with stride s maps s different input sizes to the same output size, and
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import Col2Im, _batched, _pair, _single, _unbatched
+from tinygrad_opt.nn.functional_conv import (Col2Im, _batched, _pair, _single, _unbatched,
+                                             check_transpose_options,
+                                             conv_transpose_output_size)
 from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.tensor import Tensor
@@ -40,32 +42,6 @@ __all__ = ["conv_transpose1d", "conv_transpose2d", "ConvTranspose1d", "ConvTrans
 
 
 # ------------------------------------------------------------------- functional forms
-
-def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int,
-                               output_padding: int, dilation: int) -> int:
-    """``(size − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1``.
-
-    The last input position scatters its kernel to rows ``(size − 1)·stride + i·dilation``,
-    i < kernel, so the full output has ``(size − 1)·stride + dilation·(kernel − 1) + 1``
-    rows; ``padding`` crops that many from each end, ``output_padding`` adds back at the end.
-    """
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-
-
-def _check_options(kernel_size, stride, padding, output_padding, dilation, op_name: str) -> None:
-    """Positive kernel, stride and dilation; non-negative paddings; and PyTorch's rule that
-    each output_padding is smaller than its stride or its dilation."""
-    if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"{op_name}: kernel_size {kernel_size}, stride {stride} and dilation "
-                         f"{dilation} must be positive")
-    if min(padding) < 0 or min(output_padding) < 0:
-        raise ValueError(f"{op_name}: padding {padding} and output_padding {output_padding} "
-                         "must be non-negative")
-    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(f"{op_name}: output padding must be smaller than either stride or "
-                         f"dilation, but got output_padding {output_padding}, stride {stride} "
-                         f"and dilation {dilation}")
-
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
@@ -106,7 +82,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     padding = _pair(padding, "padding", op_name)
     output_padding = _pair(output_padding, "output_padding", op_name)
     dilation = _pair(dilation, "dilation", op_name)
-    _check_options((kh, kw), stride, padding, output_padding, dilation, op_name)
+    check_transpose_options((kh, kw), stride, padding, output_padding, dilation, op_name)
     (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
     OH = conv_transpose_output_size(H, kh, sh, ph, oph, dh)
     OW = conv_transpose_output_size(W, kw, sw, pw, opw, dw)
@@ -158,7 +134,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     padding = _single(padding, "padding", op_name)
     output_padding = _single(output_padding, "output_padding", op_name)
     dilation = _single(dilation, "dilation", op_name)
-    _check_options((weight.shape[2],), (stride,), (padding,), (output_padding,), (dilation,),
+    check_transpose_options((weight.shape[2],), (stride,), (padding,), (output_padding,), (dilation,),
                    op_name)  # the checks with 1-D numbers in the message
     out = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
                            (0, padding), (0, output_padding), groups, (1, dilation))

@@ -742,3 +742,30 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if bias is not None:
         x_hat = x_hat + bias.reshape(per_channel)
     return x_hat
+
+
+# --- the shape rules of the transposed convolutions (nn/conv_transpose.py, functional_conv3d.py)
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int,
+                               output_padding: int, dilation: int) -> int:
+    """``(size − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1`` along
+    one axis: the last input position scatters its kernel up to row
+    ``(size − 1)·stride + dilation·(kernel − 1)``; ``padding`` crops that many rows from
+    each end, ``output_padding`` keeps that many more at the end."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def check_transpose_options(kernel_size, stride, padding, output_padding, dilation,
+                            op_name: str) -> None:
+    """Positive kernel, stride and dilation; non-negative paddings; and PyTorch's rule that
+    each output_padding is smaller than its stride or its dilation."""
+    if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{op_name}: kernel_size {kernel_size}, stride {stride} and dilation "
+                         f"{dilation} must be positive")
+    if min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"{op_name}: padding {padding} and output_padding {output_padding} "
+                         "must be non-negative")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op_name}: output padding must be smaller than either stride or "
+                         f"dilation, but got output_padding {output_padding}, stride {stride} "
+                         f"and dilation {dilation}")

@@ -29,7 +29,8 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.nn.functional_conv import (_tap_slice, _unbatched, conv_output_size,
+from tinygrad_opt.nn.functional_conv import (_tap_slice, _unbatched, check_transpose_options,
+                                             conv_output_size, conv_transpose_output_size,
                                              pool_output_size)
 from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_probability,
                                              _drop_channels, pad)
@@ -257,31 +258,6 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _unbatched(out.reshape(N, O, OD, OH, OW), added)
 
 
-def conv_transpose3d_output_size(size: int, kernel: int, stride: int, padding: int,
-                                 output_padding: int, dilation: int) -> int:
-    """``(size − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1``, the
-    formula of ``conv_transpose2d`` (one axis): the last input position scatters its kernel
-    up to row ``(size − 1)·stride + dilation·(kernel − 1)``; ``padding`` crops that many
-    rows from each end, ``output_padding`` keeps that many more at the end."""
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-
-
-def _check_transpose_options(kernel_size, stride, padding, output_padding, dilation,
-                             op_name: str) -> None:
-    """Positive kernel, stride and dilation; non-negative paddings; and PyTorch's rule that
-    each output_padding is smaller than its stride or its dilation."""
-    if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"{op_name}: kernel_size {kernel_size}, stride {stride} and dilation "
-                         f"{dilation} must be positive")
-    if min(padding) < 0 or min(output_padding) < 0:
-        raise ValueError(f"{op_name}: padding {padding} and output_padding {output_padding} "
-                         "must be non-negative")
-    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(f"{op_name}: output padding must be smaller than either stride or "
-                         f"dilation, but got output_padding {output_padding}, stride {stride} "
-                         f"and dilation {dilation}")
-
-
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """3-D transposed convolution (the adjoint of :func:`conv3d`): NCDHW, weight
@@ -326,8 +302,8 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     padding = _triple(padding, "padding", op_name)
     output_padding = _triple(output_padding, "output_padding", op_name)
     dilation = _triple(dilation, "dilation", op_name)
-    _check_transpose_options(kernel_size, stride, padding, output_padding, dilation, op_name)
-    sizes = tuple(conv_transpose3d_output_size(*axis) for axis in
+    check_transpose_options(kernel_size, stride, padding, output_padding, dilation, op_name)
+    sizes = tuple(conv_transpose_output_size(*axis) for axis in
                   zip((D, H, W), kernel_size, stride, padding, output_padding, dilation))
     if min(sizes) < 1:
         raise ValueError(f"{op_name}: input of shape {input.shape} with kernel_size "
@@ -343,7 +319,7 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     cols = cols.reshape(N, C_out * kd * kh * kw, D * H * W)  # (o, a, i, j) is o-major
     # 2. Scatter-add the kernels into the full, uncropped output: col2vol without padding
     #    (a conv3d without padding over the full output has exactly D·H·W windows).
-    full_sizes = tuple(conv_transpose3d_output_size(size, k, s, 0, 0, d) for size, k, s, d
+    full_sizes = tuple(conv_transpose_output_size(size, k, s, 0, 0, d) for size, k, s, d
                        in zip((D, H, W), kernel_size, stride, dilation))
     full = Col2Vol.apply(cols, input_shape=(N, C_out) + full_sizes,
                          options=(kernel_size, stride, (0, 0, 0), dilation))  # (N, C_out, FD, ..)
