@@ -415,3 +415,16 @@ def test_hessian_strict_raises_where_pytorch_does(device, rng):
     np.testing.assert_allclose(H[1][1].numpy(), np.zeros((2, 2)))
     with pytest.raises(RuntimeError, match="single-element Tensor, got shape"):
         AF.hessian(lambda x: x * x, x)
+
+
+def test_jvp_is_right_where_a_backward_formula_has_a_kink_at_a_zero_cotangent():
+    """logcumsumexp's backward takes log u⁺ of the cotangent: the dummy u of the
+    double-vjp trick must not be 0 (it gave a tangent of 0)."""
+    x = np.array([0.3, -1.2, 2.0, 0.5])
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    f = lambda t: t.logcumsumexp(0)                                   # noqa: E731
+    _, tangent = tg.autograd.functional.jvp(f, tg.tensor(x), tg.tensor(v))
+    h = 1e-6
+    central = (f(tg.tensor(x + h * v)).numpy() - f(tg.tensor(x - h * v)).numpy()) / (2 * h)
+    np.testing.assert_allclose(tangent.numpy(), central, rtol=1e-6, atol=1e-8)
+    assert np.abs(central).max() > 0.1

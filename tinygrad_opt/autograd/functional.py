@@ -112,6 +112,11 @@ def _zeros_like(x: Tensor) -> Tensor:
     return zeros_like(x)
 
 
+def _ones_like(x: Tensor) -> Tensor:
+    from tinygrad_opt.factories import ones_like
+    return ones_like(x)
+
+
 def _filled(grads, refs, strict: bool, create_graph: bool, name: str, independent: str):
     """Zeros (of ref i's shape) where gradient i is None. Under ``strict`` that is an error
     (``independent`` says what, with ``{index}``), and so is a gradient with no graph
@@ -183,7 +188,9 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
         g(u)  = Jᵀ·u             a backward pass with grad_outputs u, recorded
         J·v   = ∂(g(u) · v)/∂u   a backward pass through the first one (g is linear
-                                 in u, so the value of u does not matter: u = 0)
+                                 in u, so any u gives J·v: u = 1, as u = 0 sits on
+                                 a kink of some backward formulas, e.g. the log u⁺
+                                 of logcumsumexp's)
 
     ``v`` has the inputs' format (None for one single-element input); the
     product has the outputs' format.
@@ -194,7 +201,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         v = _directions(v, inputs, create_graph, "jvp", "input")
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "jvp")
         _check_requires_grad(outputs, strict, "jvp", _NO_GRAPH)
-        u = tuple(_zeros_like(output).requires_grad_(True) for output in outputs)
+        u = tuple(_ones_like(output).requires_grad_(True) for output in outputs)
         g = _autograd_grad(outputs, inputs, u, create_graph=True)  # Jᵀ·u, a graph in u
         _check_requires_grad(g, strict, "jvp",
                              "the output of func does not depend on input {index}")

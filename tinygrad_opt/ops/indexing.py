@@ -90,6 +90,8 @@ def setitem(x, index, value) -> None:
     if value.dtype != x.dtype:
         value = value.astype(x.dtype)
     if not (flags.grad and (x.requires_grad or value.requires_grad)):
+        if flags.forward_ad is not None:  # a dual x or value: forward mode refuses the write
+            flags.forward_ad(SetItem, (x, value), {"index": index}, None)
         x.data[index] = value.data
         x._version += 1
         return
