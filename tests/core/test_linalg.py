@@ -229,6 +229,12 @@ def test_gradcheck_and_gradgradcheck(op, device, data):
 @given(data=st.data())
 def test_array_path_equals_tensor_path(op, device, data):
     """As test_two_modes: a plain backward (arrays) and create_graph=True (Tensors) agree."""
+    assert_the_two_paths_agree_in_both_dtypes(op, device, data, draw)
+
+
+def assert_the_two_paths_agree_in_both_dtypes(op, device, data, draw):
+    """test_two_modes' check, with inputs drawn per dtype by ``draw`` (this file's, or
+    test_linalg_decompositions')."""
     for dtype in (tg.float32, tg.float64):
         inputs, rng = draw(op, device, data, dtype)
         with tg.no_grad():

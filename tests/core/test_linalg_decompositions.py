@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
-from test_linalg import LINALG_OPS, invertible, symmetric
+from test_linalg import (LINALG_OPS, assert_the_two_paths_agree_in_both_dtypes, invertible,
+                         symmetric)
 from test_ops_gradcheck import Op, each, fixed, per_input, real
-from test_two_modes import TOLERANCE, gradients
 
 linalg = tg.linalg
 INF = math.inf
@@ -174,21 +174,7 @@ def test_gradcheck_and_gradgradcheck(op, device, data):
 @given(data=st.data())
 def test_array_path_equals_tensor_path(op, device, data):
     """As test_two_modes: a plain backward (arrays) and create_graph=True (Tensors) agree."""
-    for dtype in (tg.float32, tg.float64):
-        inputs, rng = draw(op, device, data, dtype)
-        with tg.no_grad():
-            output = op.fn(*inputs)
-        grad_output = tg.tensor(rng.standard_normal(output.shape), dtype=output.dtype,
-                                device=device)
-        plain = gradients(op, inputs, grad_output, create_graph=False)
-        recorded = gradients(op, inputs, grad_output, create_graph=True)
-        for x, from_arrays, from_tensors in zip(inputs, plain, recorded):
-            assert from_arrays.shape == from_tensors.shape == x.shape
-            assert from_arrays.dtype == from_tensors.dtype == dtype
-            assert from_arrays.device == from_tensors.device == device
-            assert from_arrays.grad_fn is None  # a plain backward records nothing
-            np.testing.assert_allclose(from_arrays.numpy(), from_tensors.numpy(),
-                                       **TOLERANCE[dtype])
+    assert_the_two_paths_agree_in_both_dtypes(op, device, data, draw)
 
 
 FIRST_SHAPES = {"linalg_lstsq_tall": [(1, 3, 2), (1, 3, 1)],
