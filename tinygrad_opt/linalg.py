@@ -27,7 +27,7 @@ from collections import namedtuple
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.autograd.grad_mode import is_grad_enabled
+from tinygrad_opt.autograd.grad_mode import flags, is_grad_enabled
 from tinygrad_opt.ops.elementwise import Sign, constant, where
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.reduce import reduction_dims
@@ -767,9 +767,10 @@ def _complement(columns):
 def svdvals(A):
     """The singular values S (..., min(m, n)) of a (batch of) matrices, descending:
     ``svd(A).S``, whose gradient is U diag(G) Vᵀ (finite at tied singular values too).
-    Without a gradient to record, only S is computed (no U, V), as in PyTorch."""
+    Without a gradient to record (nor a tangent to carry), only S is computed (no U, V),
+    as in PyTorch."""
     _check_matrices("svdvals", A, square=False)
-    if A.requires_grad and is_grad_enabled():
+    if A.requires_grad and is_grad_enabled() or flags.forward_ad is not None:
         return svd(A, full_matrices=False).S
     return constant(_singular_values(A.data, hermitian=False))
 

@@ -64,15 +64,11 @@ IN_PLACE = {"setitem_column", "setitem_rows_broadcast", "scatter", "scatter_valu
             "index_add_in_place", "index_fill_tensor_value", "masked_scatter", "sin_", "cos_",
             "reciprocal_", "clamp_min_", "clamp_max_tensor_", "floor_", "round_", "index_put",
             "index_put_accumulate_repeats", "put_accumulate", "index_put_bool_mask"}
-# Entries that take a shortcut without Function ops when the input does not require grad
-# (svdvals computes S alone): their primals require grad here, so the ops run.
-SHORTCUT_WITHOUT_GRAD = {"linalg_svdvals", "linalg_cond_2", "linalg_cond_minus_2",
-                         "linalg_cond_nuc"}
 
 
 def test_the_special_sets_name_table_entries():
     names = {op.name for op in ALL_OPS}
-    assert IN_PLACE | SHORTCUT_WITHOUT_GRAD <= names
+    assert IN_PLACE <= names
 
 
 @pytest.mark.parametrize("op", ALL_OPS, ids=[op.name for op in ALL_OPS])
@@ -84,8 +80,7 @@ def test_the_tangent_of_every_op_is_the_jvp(op, device, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     arrays = op.domain(rng, shapes)  # away from the kinks of the op (its own domain)
     tangent_arrays = [rng.standard_normal(np.shape(x)) for x in arrays]
-    inputs = [tg.tensor(x, dtype=tg.float64, device=device,
-                        requires_grad=op.name in SHORTCUT_WITHOUT_GRAD) for x in arrays]
+    inputs = [tg.tensor(x, dtype=tg.float64, device=device) for x in arrays]
     tangents = [tg.tensor(t, dtype=tg.float64, device=device) for t in tangent_arrays]
     if op.name in IN_PLACE:  # (refused at the write, or at the next use of what it wrote)
         with pytest.raises(RuntimeError, match="in place"):
