@@ -82,8 +82,18 @@ def test_bad_options_are_named():
         DataLoader(Pairs(), num_workers=-1)
     with pytest.raises(TypeError, match="collate_fn must be callable"):
         DataLoader(Pairs(), collate_fn=3)
-    with pytest.raises(ValueError, match="batch_size=None"):
-        DataLoader(Pairs(), batch_size=None)
+    with pytest.raises(ValueError, match="batch_size=None .* exclusive with drop_last"):
+        DataLoader(Pairs(), batch_size=None, drop_last=True)
+
+
+def test_batch_size_none_yields_the_samples_one_by_one():
+    """Batching off: sample i as it is, its arrays Tensors (tests/test_data_unbatched.py
+    has the rest)."""
+    samples = list(DataLoader(Pairs(), batch_size=None))
+    assert len(samples) == 7
+    x, label = samples[4]
+    np.testing.assert_array_equal(x.numpy(), [4.0, -4.0])
+    assert label == 1
 
 
 def test_tg_data_is_the_module():

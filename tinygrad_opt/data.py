@@ -14,7 +14,8 @@ The names and behaviour follow ``torch.utils.data``:
 * a :class:`DataLoader` walks a data set in mini-batches, every sample exactly
   once per epoch, optionally in a fresh random order each epoch, and yields
   tuples of Tensors on the device you ask for (:func:`default_collate` stacks the
-  samples of a batch);
+  samples of a batch; with ``batch_size=None`` it yields the samples one by one,
+  :func:`default_convert` making their arrays Tensors);
 * :func:`random_split` cuts a data set into disjoint random parts (train /
   validation / test), :func:`standardize` scales features with statistics of the
   training part only, and :func:`balanced_indices` over- or under-samples
@@ -48,7 +49,7 @@ __all__ = [
     "IterableDataset", "ChainDataset",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler",
-    "DataLoader", "default_collate", "get_worker_info",
+    "DataLoader", "default_collate", "default_convert", "get_worker_info",
     "random_split", "standardize", "balanced_indices",
     "class_weights", "shift_rotate", "RandomShiftRotate", "RandomShift", "RandomRotation",
 ]
@@ -587,6 +588,13 @@ class DataLoader:
     kept unless ``drop_last``). A stream has no indices, so ``shuffle``,
     ``sampler`` and ``batch_sampler`` are errors, and ``len(loader)`` needs the
     data set's ``__len__`` (a TypeError without one).
+
+    ``batch_size=None`` turns batching off (PyTorch's "automatic batching
+    disabled"): the loader yields the samples one by one, in the order of the
+    sampler (or of the stream), each passed through ``collate_fn`` if given, else
+    :func:`default_convert` (arrays become Tensors on ``device``, no batch dim is
+    added). ``len(loader)`` is then the number of samples; ``drop_last`` must
+    stay False, as there is no last batch to drop.
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
@@ -609,14 +617,16 @@ class DataLoader:
             if batch_sampler is not None:
                 raise ValueError("DataLoader with IterableDataset: expected unspecified "
                                  f"batch_sampler option, but got batch_sampler={batch_sampler}")
+        self._unbatched = batch_size is None and batch_sampler is None  # one sample a step
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
                                  "batch_size, shuffle, sampler, and drop_last")
             batch_size = None
         elif batch_size is None:
-            raise ValueError("DataLoader: batch_size=None (no batching) is not supported; "
-                             "give a batch_size or a batch_sampler")
+            if drop_last:
+                raise ValueError("DataLoader: batch_size=None option disables auto-batching "
+                                 "and is mutually exclusive with drop_last")
         elif isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -653,6 +663,9 @@ class DataLoader:
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator:
+        if self._unbatched:
+            yield from self._single_samples()
+            return
         if self._iterable:
             yield from self._stream_batches()
             return
@@ -677,7 +690,22 @@ class DataLoader:
         if samples and not self.drop_last:
             yield self._collate_samples(samples)
 
+    def _single_samples(self) -> Iterator:
+        """Batching off: each sample of the stream or of the epoch order on its own,
+        through ``collate_fn`` or :func:`default_convert`."""
+        if self._iterable:
+            samples = iter(self.dataset)
+        else:
+            samples = (self.dataset[int(i)] for i in self._epoch_indices())
+        for sample in samples:
+            if self.collate_fn is not None:
+                yield self.collate_fn(sample)
+            else:
+                yield default_convert(sample, self.device)
+
     def _n_batches(self, n: int) -> int:
+        if self._unbatched:
+            return n                                    # one step per sample
         if self.drop_last:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
@@ -754,6 +782,50 @@ def default_collate(samples: list, device: str = "cpu"):
     if not samples:
         raise ValueError("default_collate: no samples to stack")
     return _collate(samples, backend.check_device(device))
+
+
+def default_convert(data, device: str = "cpu"):
+    """Make the arrays in one sample Tensors on ``device``, keeping its structure.
+
+    What a :class:`DataLoader` with ``batch_size=None`` (batching off) does with
+    each sample, PyTorch's rules (no batch dim is added, nothing is stacked):
+
+    * a Tensor: itself, moved to ``device`` if it lives elsewhere;
+    * an array (NumPy or a device array) or a NumPy scalar (``np.float64(1.5)``):
+      a Tensor on ``device`` with the same shape and dtype (0-d for a scalar);
+      arrays of strings or objects are kept as they are;
+    * a dict (any mapping): the same kind of mapping of converted values; a named
+      tuple: the same named tuple of converted fields; another tuple: a *list* of
+      converted items (PyTorch's choice, kept for compatibility); a list or other
+      sequence: the same kind of sequence of converted items;
+    * anything else, Python numbers and strings included, as it is.
+    """
+    device = backend.check_device(device)
+    Tensor = _tensor_type()
+    if isinstance(data, Tensor):
+        return data.to(device)
+    if backend.is_array(data) or isinstance(data, (np.ndarray, np.generic)):
+        if isinstance(data, (np.str_, np.bytes_)) or data.dtype.kind in "SUaO":
+            return data                                 # strings and objects: no Tensor
+        array = data if backend.is_array(data) else np.asarray(data)
+        return Tensor(backend.to_device(array, device), device=device)
+    if isinstance(data, Mapping):
+        converted = {key: default_convert(value, device) for key, value in data.items()}
+        try:
+            return type(data)(converted)
+        except TypeError:                               # a mapping that cannot be built so
+            return converted
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
+        return type(data)(*(default_convert(item, device) for item in data))
+    if isinstance(data, tuple):
+        return [default_convert(item, device) for item in data]
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        converted = [default_convert(item, device) for item in data]
+        try:
+            return type(data)(converted)
+        except TypeError:
+            return converted
+    return data
 
 
 _COLLATE_TYPES = (

@@ -580,10 +580,8 @@ def test_grid_sample_and_affine_grid_errors():
         F.grid_sample(x, grid, mode="linear")
     with pytest.raises(ValueError, match="padding_mode"):
         F.grid_sample(x, grid, padding_mode="circular")
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.grid_sample(x, grid, mode="bicubic")
-    with pytest.raises(NotImplementedError, match="5-D"):
-        F.grid_sample(tg.zeros(1, 1, 2, 2, 2), tg.zeros(1, 2, 2, 2, 3))
+    with pytest.raises(ValueError, match="'bicubic' supports only 4-D"):
+        F.grid_sample(tg.zeros(1, 1, 2, 2, 2), tg.zeros(1, 2, 2, 2, 3), mode="bicubic")
     with pytest.raises(ValueError, match=r"grid \(N, Ho, Wo, 2\)"):
         F.grid_sample(x, tg.zeros(1, 2, 2, 3))
     with pytest.raises(ValueError, match="batch size 2"):

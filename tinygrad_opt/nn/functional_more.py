@@ -18,6 +18,7 @@ not import it; the two steps ``instance_norm`` shares with ``batch_norm`` are in
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import warnings
@@ -483,10 +484,12 @@ def _normalised_positions(n: int, align_corners: bool, xp, dtype):
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
                 padding_mode: str = "zeros", align_corners: bool | None = None) -> Tensor:
-    """Sample ``input`` (N, C, H, W) at the points of ``grid`` (N, Ho, Wo, 2) → (N, C, Ho, Wo).
+    """Sample ``input`` (N, C, H, W) at the points of ``grid`` (N, Ho, Wo, 2) → (N, C, Ho, Wo),
+    or a volume (N, C, D, H, W) at the points of (N, Do, Ho, Wo, 3) → (N, C, Do, Ho, Wo).
 
-    ``grid[n, i, j] = (x, y)`` in normalised coordinates: x = −1 is the left of the
-    image, x = 1 its right, y = −1 its top. The pixel coordinate along a dim of size n::
+    ``grid[n, i, j] = (x, y)`` (``(x, y, z)`` for a volume) in normalised coordinates:
+    x = −1 is the left of the image, x = 1 its right, y = −1 its top, z = −1 its front
+    (x runs along W, y along H, z along D). The pixel coordinate along a dim of size n::
 
         u = (x + 1)/2 · (n − 1)        align_corners=True: ±1 are the corner pixels' centres
         u = ((x + 1)·n − 1)/2          align_corners=False (the default): ±1 are the outer edges
@@ -502,33 +505,95 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
 
     * ``bilinear``: y = (1 − λ)(1 − μ)·x[k, i] + λ(1 − μ)·x[k, i + 1]
                       + (1 − λ)μ·x[k + 1, i] + λμ·x[k + 1, i + 1];
-    * ``nearest``: x[round(v), round(u)], halves rounded to even (as PyTorch's nearbyint).
+      on a volume it is trilinear, the 8 corners around the point, each weighted by the
+      product over the three dims of λ_d (the far side) or 1 − λ_d (the near side);
+    * ``nearest``: x[round(v), round(u)], halves rounded to even (as PyTorch's nearbyint);
+    * ``bicubic`` (4-D only): Keys' cubic convolution (A = −0.75) over the 4 × 4 taps
+      k − 1..k + 2, i − 1..i + 2, first along x then along y::
+
+          y = Σ_a w_a(μ) · Σ_b w_b(λ) · x[k − 1 + a, i − 1 + b]
+
+      with u, v not folded: the padding folds each integer tap instead (zeros: a tap
+      outside reads 0; border: the tap index clamped; reflection: the tap index mirrored,
+      then clamped), as PyTorch's ``get_value_bounded``.
 
     Gradients: to the input, each pixel gets the weights of the taps that read it
     (gathers); to the grid (bilinear), dy/du = (1 − μ)(x[k, i + 1] − x[k, i]) +
     μ(x[k + 1, i + 1] − x[k + 1, i]) times du/dx = (n − 1)/2 or n/2, times the padding's
-    slope: 0 where clamped (borders included, as PyTorch), ±1 where mirrored. ``nearest``
-    gives the grid no gradient. Non-finite points read as outside (0 with zeros padding).
+    slope: 0 where clamped (borders included, as PyTorch), ±1 where mirrored; (bicubic)
+    dy/du = Σ_a w_a(μ) Σ_b w_b'(λ) x[..] times du/dx, the taps' folds having slope 0.
+    ``nearest`` gives the grid no gradient. Non-finite points read as outside (0 with
+    zeros padding; 0 in every padding mode for bicubic).
     """
     _check_grid_sample(input, grid, mode, padding_mode)
     align_corners = bool(align_corners)
-    height, width = input.shape[2:]
-    u = _pixel_coordinates(grid[..., 0], width, padding_mode, align_corners)   # (N, Ho, Wo)
-    v = _pixel_coordinates(grid[..., 1], height, padding_mode, align_corners)  # (N, Ho, Wo)
-    pixels = input.permute(0, 2, 3, 1)                            # (N, H, W, C)
-    xp = backend.get_xp(input.device)
-    if mode == "nearest":
-        sampled = _read_pixels(pixels, xp.rint(v.data), xp.rint(u.data))   # (N, Ho, Wo, C)
+    sizes = input.shape[2:]                                       # (H, W) or (D, H, W)
+    dims = len(sizes)
+    pixels = input.permute(0, *range(2, 2 + dims), 1)             # (N, *spatial, C)
+    # grid[..., 0] is x (along the last dim, W), grid[..., 1] y (H), grid[..., 2] z (D)
+    normalised = [grid[..., dims - 1 - axis] for axis in range(dims)]  # along D, H, W
+    if mode == "bicubic":
+        sampled = _bicubic_sample(pixels, normalised, padding_mode, align_corners)
     else:
-        left, top = xp.floor(u.data), xp.floor(v.data)           # i, k
-        east = (u - left)[..., None]                              # λ: (N, Ho, Wo, 1)
-        south = (v - top)[..., None]                              # μ
-        west, north = 1 - east, 1 - south                         # 1 − λ, 1 − μ
-        sampled = (_read_pixels(pixels, top, left) * west * north
-                   + _read_pixels(pixels, top, left + 1) * east * north
-                   + _read_pixels(pixels, top + 1, left) * west * south
-                   + _read_pixels(pixels, top + 1, left + 1) * east * south)  # (N, Ho, Wo, C)
-    return sampled.permute(0, 3, 1, 2)                            # (N, C, Ho, Wo)
+        u = [_pixel_coordinates(coordinate, size, padding_mode, align_corners)
+             for coordinate, size in zip(normalised, sizes)]      # each (N, *out)
+        xp = backend.get_xp(input.device)
+        if mode == "nearest":
+            sampled = _read_pixels(pixels, [xp.rint(p.data) for p in u])  # (N, *out, C)
+        else:
+            sampled = _linear_sample(pixels, u)                   # (N, *out, C)
+    return sampled.permute(0, dims + 1, *range(1, dims + 1))      # (N, C, *out)
+
+
+def _linear_sample(pixels: Tensor, u: list) -> Tensor:
+    """Bi- or trilinear: the 2^dims corners around each point, corner c weighted by
+    Π_d (λ_d if c_d = 1 else 1 − λ_d), λ_d = u_d − floor(u_d)."""
+    xp = backend.get_xp(pixels.device)
+    lows = [xp.floor(p.data) for p in u]                          # i along each dim
+    far = [(p - low)[..., None] for p, low in zip(u, lows)]       # λ: (N, *out, 1)
+    sampled = None
+    for corner in itertools.product((0, 1), repeat=len(u)):     # (0, 0), (0, 1), ...
+        term = _read_pixels(pixels, [low + c for low, c in zip(lows, corner)])
+        for axis in reversed(range(len(u))):                      # the x weight first
+            term = term * (far[axis] if corner[axis] else 1 - far[axis])
+        sampled = term if sampled is None else sampled + term
+    return sampled
+
+
+def _bicubic_sample(pixels: Tensor, normalised: list, padding_mode: str,
+                    align_corners: bool) -> Tensor:
+    """Cubic convolution over the 4 × 4 taps around each point (PyTorch's bicubic
+    grid sampler): one cubic along x for each of the 4 rows, then one along y."""
+    height, width = pixels.shape[1:3]
+    xp = backend.get_xp(pixels.device)
+    v = _unnormalize(normalised[0], height, align_corners)        # (N, Ho, Wo)
+    u = _unnormalize(normalised[1], width, align_corners)
+    finite = xp.isfinite(u.data) & xp.isfinite(v.data)
+    u, v = tg.where(finite, u, 0.0), tg.where(finite, v, 0.0)     # read 0 below
+    left, top = xp.floor(u.data), xp.floor(v.data)               # i, k
+    column_weights = _cubic_weights(u - left)                     # w_b(λ), 4 × (N, Ho, Wo)
+    row_weights = _cubic_weights(v - top)                         # w_a(μ)
+    sampled = None
+    for a, row_weight in enumerate(row_weights):
+        rows = _fold_taps(top - 1 + a, height, padding_mode, align_corners)
+        line = None                                               # the cubic along x
+        for b, column_weight in enumerate(column_weights):
+            columns = _fold_taps(left - 1 + b, width, padding_mode, align_corners)
+            term = _read_pixels(pixels, [rows, columns]) * column_weight[..., None]
+            line = term if line is None else line + term          # (N, Ho, Wo, C)
+        term = line * row_weight[..., None]
+        sampled = term if sampled is None else sampled + term
+    return tg.where(finite[..., None], sampled, 0.0)
+
+
+def _fold_taps(index, size: int, padding_mode: str, align_corners: bool):
+    """PyTorch's ``compute_coordinates`` on integer tap positions (an array, no
+    gradient): zeros keeps them (outside reads 0), border clamps them, reflection
+    mirrors them into the image, then clamps."""
+    if padding_mode == "zeros":
+        return index
+    tap = Tensor(index, device=backend.device_of(index))
+    return _fold(tap, size, padding_mode, align_corners).data
 
 
 def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str) -> None:
@@ -538,18 +603,22 @@ def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str
     if padding_mode not in GRID_SAMPLE_PADDING_MODES:
         raise ValueError(f"grid_sample: expected padding_mode to be one of "
                          f"{GRID_SAMPLE_PADDING_MODES}, got {padding_mode!r}")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode 'bicubic' is not supported")
-    if input.ndim == 5:
-        raise NotImplementedError(f"grid_sample: 5-D inputs (volumetric sampling) are not "
-                                  f"supported, got shape {input.shape}")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2:
+    if input.ndim == 5 and mode == "bicubic":
+        raise ValueError(f"grid_sample: mode 'bicubic' supports only 4-D inputs "
+                         f"(N, C, H, W), got shape {input.shape}")
+    if input.ndim == 4 and (grid.ndim != 4 or grid.shape[-1] != 2):
         raise ValueError(f"grid_sample: expected a 4-D input (N, C, H, W) and a grid "
                          f"(N, Ho, Wo, 2), got shapes {input.shape} and {grid.shape}")
+    if input.ndim == 5 and (grid.ndim != 5 or grid.shape[-1] != 3):
+        raise ValueError(f"grid_sample: expected a 5-D input (N, C, D, H, W) and a grid "
+                         f"(N, Do, Ho, Wo, 3), got shapes {input.shape} and {grid.shape}")
+    if input.ndim not in (4, 5):
+        raise ValueError(f"grid_sample: expected a 4-D input (N, C, H, W) or a 5-D input "
+                         f"(N, C, D, H, W), got shape {input.shape}")
     if grid.shape[0] != input.shape[0]:
         raise ValueError(f"grid_sample: the grid's batch size {grid.shape[0]} differs from the "
                          f"input's {input.shape[0]} (shapes {grid.shape} and {input.shape})")
-    if input.shape[2] == 0 or input.shape[3] == 0:
+    if min(input.shape[2:]) == 0:
         raise ValueError(f"grid_sample: the input of shape {input.shape} has an empty "
                          "spatial dim")
     if input.dtype != grid.dtype:
@@ -557,18 +626,28 @@ def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str
                          f"{input.dtype} and {grid.dtype}")
 
 
-def _pixel_coordinates(coordinate: Tensor, size: int, padding_mode: str,
-                       align_corners: bool) -> Tensor:
-    """PyTorch's ``grid_sampler_compute_source_index``: normalised → pixel coordinates,
-    then the padding's fold into the image."""
+def _unnormalize(coordinate: Tensor, size: int, align_corners: bool) -> Tensor:
+    """PyTorch's ``grid_sampler_unnormalize``: normalised → pixel coordinates."""
     if align_corners:
-        u = (coordinate + 1) / 2 * (size - 1)                     # −1 → 0, 1 → n − 1
-    else:
-        u = ((coordinate + 1) * size - 1) / 2                     # −1 → −½, 1 → n − ½
+        return (coordinate + 1) / 2 * (size - 1)                  # −1 → 0, 1 → n − 1
+    return ((coordinate + 1) * size - 1) / 2                      # −1 → −½, 1 → n − ½
+
+
+def _fold(u: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """PyTorch's ``compute_coordinates``: the padding's fold of u into the image."""
     if padding_mode == "reflection":
         u = _reflect(u, 0, 2 * (size - 1)) if align_corners else _reflect(u, -1, 2 * size - 1)
     if padding_mode != "zeros":
         u = _clip_coordinates(u, size)
+    return u
+
+
+def _pixel_coordinates(coordinate: Tensor, size: int, padding_mode: str,
+                       align_corners: bool) -> Tensor:
+    """PyTorch's ``grid_sampler_compute_source_index``: normalised → pixel coordinates,
+    then the padding's fold into the image."""
+    u = _fold(_unnormalize(coordinate, size, align_corners), size, padding_mode,
+              align_corners)
     xp = backend.get_xp(u.device)
     usable = xp.isfinite(u.data) & (u.data >= INT32_RANGE[0]) & (u.data <= INT32_RANGE[1])
     return tg.where(usable, u, -100.0)                            # far outside: reads as outside
@@ -603,16 +682,18 @@ def _reflect(u: Tensor, twice_low: int, twice_high: int) -> Tensor:
     return tg.where(flips % 2 == 0, extra + low, span - extra + low)
 
 
-def _read_pixels(pixels: Tensor, rows, columns) -> Tensor:
-    """pixels[n, rows, columns] for (N, H, W, C) pixels and (N, Ho, Wo) float positions:
-    (N, Ho, Wo, C), 0 where a position lies outside the image."""
-    batch, height, width, _ = pixels.shape
+def _read_pixels(pixels: Tensor, positions: list) -> Tensor:
+    """pixels[n, p_0, p_1, ...] for (N, *spatial, C) pixels and one (N, *out) float
+    position array per spatial dim: (N, *out, C), 0 where a position lies outside."""
+    batch, *sizes, _ = pixels.shape
     xp = backend.get_xp(pixels.device)
-    inside = (rows >= 0) & (rows <= height - 1) & (columns >= 0) & (columns <= width - 1)
-    n = xp.arange(batch).reshape(batch, 1, 1)                     # (N, 1, 1)
-    row = xp.clip(rows, 0, height - 1).astype(backend.int64)      # safe to gather
-    column = xp.clip(columns, 0, width - 1).astype(backend.int64)
-    return tg.where(inside[..., None], pixels[n, row, column], 0.0)
+    inside = True
+    for position, size in zip(positions, sizes):
+        inside = inside & (position >= 0) & (position <= size - 1)
+    n = xp.arange(batch).reshape((batch,) + (1,) * (positions[0].ndim - 1))  # (N, 1, ...)
+    index = tuple(xp.clip(position, 0, size - 1).astype(backend.int64)   # safe to gather
+                  for position, size in zip(positions, sizes))
+    return tg.where(inside[..., None], pixels[(n,) + index], 0.0)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

@@ -575,6 +575,39 @@ class PackedSequence(_PackedFields):
         return type(self)(data, self.batch_sizes, move(self.sorted_indices),
                           move(self.unsorted_indices))
 
+    def cpu(self) -> "PackedSequence":
+        """``to('cpu')``: data and the sort indices on the host (itself if already there)."""
+        return self.to("cpu")
+
+    def cuda(self) -> "PackedSequence":
+        """``to('cuda')``: data and the sort indices on the GPU; raises without one."""
+        return self.to("cuda")
+
+    def double(self) -> "PackedSequence":
+        """``data`` as float64; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.float64)
+
+    def float(self) -> "PackedSequence":
+        """``data`` as float32; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.float32)
+
+    def half(self) -> "PackedSequence":
+        """``data`` as float16; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.float16)
+
+    def long(self) -> "PackedSequence":
+        """``data`` as int64; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.int64)
+
+    def int(self) -> "PackedSequence":
+        """``data`` as int32; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.int32)
+
+    def is_pinned(self) -> bool:
+        """Whether ``data`` is in pinned host memory: always False here (``pin_memory``
+        is a no-op, host memory needs no pinning for the copies of this framework)."""
+        return False
+
     @property
     def is_cuda(self) -> bool:
         """Whether ``data`` lives on a CUDA device."""
