@@ -39,6 +39,7 @@ from tinygrad_opt.ops.everyday import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.linalg import det, logdet, matrix_power, slogdet  # noqa: E402  (torch.det, ...)
 from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
+from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve, lu_solve  # noqa: E402
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.random import Generator, get_rng_state, seed, set_rng_state  # noqa: E402

@@ -1,12 +1,14 @@
 """``tg.linalg``: linear algebra with gradients, with ``torch.linalg``'s names and rules.
 
-Read after the core (docs/reading-order.md). Eleven primitives have a backward of their
-own: ``Inv``, ``Solve``, ``Det``, ``LogAbsDet``, ``Cholesky``, ``Eigh``, ``VectorNorm``
-and the decompositions ``Svd``, ``Qr``, ``Pinv`` and ``MatrixExp``. Everything else is
-composed of them and of the core ops: ``slogdet`` (its sign is a constant),
-``matrix_norm``, ``norm``, ``eigvalsh``, ``svdvals``, ``lstsq``, ``cond``,
-``matrix_power``, ``multi_dot``, ``cross``, ``vecdot``, so their gradients need no code;
-``matrix_rank`` is a count (no gradient).
+Read after the core (docs/reading-order.md). Thirteen primitives have a backward of their
+own: ``Inv``, ``Solve``, ``Det``, ``LogAbsDet``, ``Cholesky``, ``Eigh``, ``VectorNorm``,
+the decompositions ``Svd``, ``Qr``, ``Pinv`` and ``MatrixExp``, and ``SolveTriangular``
+and ``LuFactor``. Everything else is composed of them and of the core ops: ``slogdet``
+(its sign is a constant), ``matrix_norm``, ``norm``, ``eigvalsh``, ``svdvals``, ``lstsq``,
+``cond``, ``matrix_power``, ``multi_dot``, ``cross``, ``vecdot``, ``lu``, ``lu_solve``,
+``cholesky_solve``, ``cholesky_inverse``, the ``_ex`` variants, ``vander``, ``tensorinv``,
+``tensorsolve``, so their gradients need no code; ``matrix_rank`` is a count (no
+gradient).
 
 Matrices are the last two dims, ``(..., n, n)`` (``(..., m, n)`` where a function takes
 rectangles): every op also takes a batch of them. In the formulas, ``Aᵀ`` swaps the last
@@ -17,7 +19,8 @@ so the one formula runs on arrays in a plain backward and records a graph under
 core ops.
 
 A singular matrix (``inv``, ``solve``) or one that is not positive-definite
-(``cholesky``) raises ``tg.linalg.LinAlgError``, a RuntimeError, as PyTorch's.
+(``cholesky``) raises ``tg.linalg.LinAlgError``, a RuntimeError, as PyTorch's; the
+``_ex`` variants (``cholesky_ex``, ``inv_ex``, ``lu_factor_ex``) return an ``info`` instead.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from tinygrad_opt.tensor import Tensor
 __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky", "eigh",
            "eigvalsh", "vector_norm", "matrix_norm", "norm", "matrix_power", "multi_dot",
            "cross", "vecdot", "matmul", "svd", "svdvals", "qr", "pinv", "matrix_rank", "lstsq",
-           "cond", "matrix_exp"]
+           "cond", "matrix_exp", "solve_triangular", "cholesky_ex", "inv_ex",
+           "cholesky_solve", "cholesky_inverse", "lu_factor", "lu_factor_ex", "lu", "lu_solve",
+           "vander", "tensorinv", "tensorsolve"]
 
 
 class LinAlgError(RuntimeError):
@@ -512,11 +517,11 @@ def inv(A):
 def solve(A, B, *, left: bool = True):
     """X with A X = B: A (..., n, n), B (..., n, k) or a batch of vectors (..., n) (B is a
     vector when it is 1-D or has A's shape without its last dim, as PyTorch decides);
-    batch dims broadcast. dL/dB = A⁻ᵀ G, dL/dA = −(dL/dB) Xᵀ. Only ``left=True``."""
-    if not left:
-        raise NotImplementedError("linalg.solve: left=False (X A = B) is not supported; "
-                                  "solve Aᵀ Xᵀ = Bᵀ instead")
+    batch dims broadcast. dL/dB = A⁻ᵀ G, dL/dA = −(dL/dB) Xᵀ. ``left=False`` solves
+    X A = B as Aᵀ Xᵀ = Bᵀ."""
     _check_matrices("solve", A)
+    if not left:
+        return _solve_right(A, B)
     if not isinstance(B, Tensor) or B.ndim == 0:
         raise ValueError(f"linalg.solve: B must be a Tensor with at least 1 dim, got "
                          f"{getattr(B, 'shape', type(B).__name__)}")
@@ -936,3 +941,442 @@ def matrix_exp(A):
     (MatrixExp's docstring)."""
     _check_matrices("matrix_exp", A)
     return MatrixExp.apply(A)
+
+
+# --- triangular systems, LU, and the "_ex" variants ---
+
+CholeskyExResult = namedtuple("CholeskyExResult", ["L", "info"])
+CholeskyExResult.__doc__ = "``(L, info)``, as ``torch.linalg.cholesky_ex`` returns them."
+
+InvExResult = namedtuple("InvExResult", ["inverse", "info"])
+InvExResult.__doc__ = "``(inverse, info)``, as ``torch.linalg.inv_ex`` returns them."
+
+LuFactorResult = namedtuple("LuFactorResult", ["LU", "pivots"])
+LuFactorResult.__doc__ = "``(LU, pivots)``, as ``torch.linalg.lu_factor`` returns them."
+
+LuFactorExResult = namedtuple("LuFactorExResult", ["LU", "pivots", "info"])
+LuFactorExResult.__doc__ = ("``(LU, pivots, info)``, as ``torch.linalg.lu_factor_ex`` returns "
+                            "them.")
+
+LuResult = namedtuple("LuResult", ["P", "L", "U"])
+LuResult.__doc__ = "``(P, L, U)``, as ``torch.linalg.lu`` returns them."
+
+
+class SolveTriangular(Function):
+    """X = T⁻¹ B for T the triangle of A (..., n, n) that is read (the upper one with
+    ``upper``, else the lower one; with ``unitriangular`` its diagonal is taken as ones
+    and not read) and B (..., n, k) with the same batch dims.
+
+    Forward is substitution, one row of X at a time: for the lower triangle
+    x_i = (b_i − Σ_{j<i} a_ij x_j) / a_ii (the upper one goes from the last row up). A zero
+    on the diagonal gives inf or NaN, as in PyTorch (no check).
+
+    dL/dB = T⁻ᵀ G   (a triangular solve with Aᵀ, whose other triangle is read),
+    dL/dA = −(dL/dB) Xᵀ on the entries that are read, 0 on the others.
+    """
+
+    def forward(self, a: "Array", b: "Array", upper: bool, unitriangular: bool) -> "Array":
+        self.upper, self.unitriangular = upper, unitriangular
+        n = a.shape[-1]
+        x = backend.xp_of(b).zeros_like(b)                              # (..., n, k)
+        for i in range(n - 1, -1, -1) if upper else range(n):
+            known = slice(i + 1, n) if upper else slice(0, i)           # the rows solved so far
+            rest = b[..., i, :] - (a[..., i:i + 1, known] @ x[..., known, :])[..., 0, :]
+            x[..., i, :] = rest if unitriangular else rest / a[..., i, i:i + 1]
+        return x
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        xp = self.xp
+        a_t = xp.swapaxes(self.saved_input(0), -1, -2)                   # (..., n, n)
+        grad_b = SolveTriangular.apply(a_t, grad_output, upper=not self.upper,
+                                       unitriangular=self.unitriangular)  # T⁻ᵀ G (..., n, k)
+        grad_a = None
+        if self.needs_input_grad[0]:
+            below, diagonal = _triangle_masks(self.inputs[0].data)       # (n, n) each
+            read = below.T if self.upper else below
+            if not self.unitriangular:
+                read = read | diagonal
+            product = grad_b @ xp.swapaxes(self.saved_output, -1, -2)    # (..., n, n)
+            grad_a = xp.where(read, -product, 0)
+        return grad_a, grad_b if self.needs_input_grad[1] else None
+
+
+class LuFactor(Function):
+    """P L U = A for A (..., m, n), k = min(m, n): L (..., m, k) lower triangular with a unit
+    diagonal, U (..., k, n) upper triangular, P a permutation (partial pivoting: at step j
+    the row of largest |entry| in column j, from row j down, is swapped into row j; the
+    first such row at a tie, as LAPACK's getrf). ``pivot=False``: no swaps, P = I.
+
+    One output: the (..., m + 1, n) array whose first m rows are LU, L below the diagonal
+    and U on and above it (LAPACK's packed form), and whose last row holds the k pivots
+    (1-based: at step j rows j+1 and pivots[j] were swapped) then zeros; ``lu_factor``
+    splits it. The pivots are constant near A (no gradient). For square A, with GL and
+    GU the parts of G below and on-or-above the diagonal (PyTorch's formula):
+
+        dL/dA = P L⁻ᵀ (tril₋₁(Lᵀ GL) + triu(GU Uᵀ)) U⁻ᵀ,
+
+    two triangular solves (SolveTriangular, itself differentiable). A needs full rank (U
+    invertible). The forward is written with the backend's array functions (NumPy has no
+    LU), vectorized over the batch dims, one Python step per column.
+    """
+
+    def forward(self, a: "Array", pivot: bool) -> "Array":
+        xp = backend.xp_of(a)
+        m, n = a.shape[-2:]
+        k = min(m, n)
+        lu = a.copy()                                                   # (..., m, n)
+        rows = xp.broadcast_to(xp.arange(m).reshape(m, 1), a.shape[:-2] + (m, 1)).copy()
+        pivots = xp.zeros(a.shape[:-2] + (n,), dtype=a.dtype)           # the k pivots, then 0
+        for j in range(k):
+            if pivot:
+                largest = j + abs(lu[..., j:, j]).argmax(axis=-1)        # (...) row to swap in
+            else:
+                largest = xp.full(a.shape[:-2], j)                       # (...) row j: no swap
+            largest = largest.astype(backend.int64)
+            pivots[..., j] = largest + 1
+            lu, rows = _swap_rows(lu, j, largest), _swap_rows(rows, j, largest)
+            diagonal = lu[..., j, j:j + 1]                               # (..., 1): u_jj
+            lu[..., j + 1:, j] /= xp.where(diagonal == 0, 1, diagonal)   # l_ij = a_ij / u_jj
+            lu[..., j + 1:, j + 1:] -= lu[..., j + 1:, j:j + 1] * lu[..., j:j + 1, j + 1:]
+        self.rows = rows[..., 0]                                         # (..., m): Pᵀ A = A[rows]
+        return xp.concatenate([lu, pivots[..., None, :]], axis=-2)       # (..., m + 1, n)
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        xp, m = self.xp, self.rows.shape[-1]
+        lu = self.saved_output[..., :m, :]                               # (..., n, n)
+        n = lu.shape[-1]
+        if m != n:
+            raise NotImplementedError(f"linalg.lu: the gradient is implemented for square "
+                                      f"matrices only, got A of shape (..., {m}, {n})")
+        grad = grad_output[..., :m, :]                                   # (..., n, n)
+        below, _ = _triangle_masks(self.inputs[0].data)                  # (n, n)
+        lower = xp.where(below, lu, 0) + _eye(self.inputs[0].data, n, n)  # L
+        upper = xp.where(below, 0, lu)                                   # U
+        lower_part = xp.swapaxes(lower, -1, -2) @ xp.where(below, grad, 0)   # Lᵀ GL
+        upper_part = xp.where(below, 0, grad) @ xp.swapaxes(upper, -1, -2)   # GU Uᵀ
+        middle = xp.where(below, lower_part, upper_part)                 # (..., n, n)
+        right = SolveTriangular.apply(lu, xp.swapaxes(middle, -1, -2), upper=True,
+                                      unitriangular=False)               # (middle U⁻ᵀ)ᵀ
+        inner = SolveTriangular.apply(xp.swapaxes(lu, -1, -2), xp.swapaxes(right, -1, -2),
+                                      upper=True, unitriangular=True)    # L⁻ᵀ middle U⁻ᵀ
+        return _permutation(self.rows, self.inputs[0].data.dtype) @ inner   # P · inner
+
+
+def _swap_rows(array, j: int, rows):
+    """A copy of ``array`` (..., m, c) with row j swapped with row ``rows`` (an int array of
+    the batch shape: one row per matrix)."""
+    xp = backend.xp_of(array)
+    index = rows[..., None, None]                                       # (..., 1, 1)
+    row_j = array[..., j:j + 1, :].copy()                               # (..., 1, c)
+    row_other = xp.take_along_axis(array, xp.broadcast_to(index, index.shape[:-1] +
+                                                          (array.shape[-1],)), axis=-2)
+    at_other = xp.arange(array.shape[-2]).reshape(-1, 1) == index     # (..., m, 1)
+    swapped = xp.where(at_other, row_j, array)
+    swapped[..., j:j + 1, :] = row_other
+    return swapped
+
+
+def _permutation(rows, dtype):
+    """The permutation matrix P (..., m, m) with Pᵀ A = A[rows]: P[rows[i], i] = 1."""
+    xp = backend.xp_of(rows)
+    m = rows.shape[-1]
+    return (rows[..., None, :] == xp.arange(m).reshape(m, 1)).astype(dtype)
+
+
+def _rows_of_pivots(pivots, m: int):
+    """``rows`` (..., m) with Pᵀ A = A[rows], from LAPACK's 1-based pivots (..., k): the
+    swaps of the pivots, done in order on 0..m−1."""
+    xp = backend.xp_of(pivots)
+    rows = xp.broadcast_to(xp.arange(m).reshape(m, 1), pivots.shape[:-1] + (m, 1)).copy()
+    for j in range(pivots.shape[-1]):
+        rows = _swap_rows(rows, j, pivots[..., j].astype(backend.int64) - 1)
+    return rows[..., 0]
+
+
+def _broadcast_systems(name: str, A, B):
+    """A (..., n, n) and B (..., n, k), their batch dims broadcast and their dtypes promoted."""
+    if not isinstance(B, Tensor) or B.ndim < 2:
+        raise ValueError(f"linalg.{name}: B must be a Tensor of matrices (..., n, k), got "
+                         f"{getattr(B, 'shape', type(B).__name__)}")
+    if B.shape[-2] != A.shape[-1]:
+        raise ValueError(f"linalg.{name}: incompatible shapes of A {A.shape} and B {B.shape}: "
+                         f"B needs {A.shape[-1]} rows")
+    try:
+        batch = backend.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    except ValueError:
+        raise ValueError(f"linalg.{name}: the batch dims of A {A.shape} and B {B.shape} "
+                         "cannot be broadcast") from None
+    A, B = broadcast_to(A, batch + A.shape[-2:]), broadcast_to(B, batch + B.shape[-2:])
+    if A.dtype != B.dtype:
+        dtype = backend.result_dtype(A.dtype, B.dtype)
+        A, B = A.astype(dtype), B.astype(dtype)
+    return A, B
+
+
+def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):
+    """X with T X = B (``left``) or X T = B (``left=False``), T the upper (``upper=True``) or
+    lower triangle of A (..., n, n), with ones on its diagonal if ``unitriangular`` (the
+    diagonal of A is then not read); B (..., n, k) (or (..., k, n) for ``left=False``);
+    batch dims broadcast. Only the entries of A that are read get a gradient:
+    dL/dB = T⁻ᵀ G, dL/dA = −(dL/dB) Xᵀ on them. X T = B is Tᵀ Xᵀ = Bᵀ, the other
+    triangle of Aᵀ. A zero on the diagonal gives inf or NaN, as in PyTorch."""
+    _check_matrices("solve_triangular", A)
+    if not left:
+        if not isinstance(B, Tensor) or B.ndim < 2:
+            raise ValueError(f"linalg.solve_triangular: B must be a Tensor of matrices, got "
+                             f"{getattr(B, 'shape', type(B).__name__)}")
+        X_t = solve_triangular(A.transpose(-2, -1), B.transpose(-2, -1), upper=not upper,
+                               unitriangular=unitriangular)
+        return X_t.transpose(-2, -1)
+    A, B = _broadcast_systems("solve_triangular", A, B)
+    return SolveTriangular.apply(A, B, upper=upper, unitriangular=unitriangular)
+
+
+def _solve_right(A, B):
+    """X with X A = B, by the transpose identity X A = B ⇔ Aᵀ Xᵀ = Bᵀ (``solve``'s
+    ``left=False``): B (..., k, n), or a batch of row vectors (..., n)."""
+    if not isinstance(B, Tensor) or B.ndim == 0:
+        raise ValueError(f"linalg.solve: B must be a Tensor with at least 1 dim, got "
+                         f"{getattr(B, 'shape', type(B).__name__)}")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if vector:
+        return solve(A.transpose(-2, -1), B)                         # Aᵀ x = b ⇔ xᵀ A = bᵀ
+    return solve(A.transpose(-2, -1), B.transpose(-2, -1)).transpose(-2, -1)
+
+
+def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> CholeskyExResult:
+    """``(L, info)``: ``cholesky`` that does not raise. ``info`` (int32, A's batch shape) is 0
+    where A is positive-definite, else the order k of its first leading minor
+    A[:k, :k] that is not (LAPACK's potrf). L of such a matrix is NaN (no gradient);
+    ``check_errors=True`` raises LinAlgError there instead."""
+    _check_matrices("cholesky_ex", A)
+    xp = backend.xp_of(A.data)
+    try:
+        return CholeskyExResult(cholesky(A, upper=upper),
+                                constant(xp.zeros(A.shape[:-2], dtype=backend.int32)))
+    except LinAlgError:
+        info = _cholesky_info(A.data)                                  # (...) int32
+    if check_errors:
+        _raise_first_failure("cholesky_ex", info, "the leading minor of order {} is not "
+                             "positive-definite")
+    failed = constant((info != 0)[..., None, None])                    # (..., 1, 1)
+    identity = constant(_eye(A.data, A.shape[-1], A.shape[-1]))
+    L = Cholesky.apply(where(failed, identity, A))                     # L of I where it failed
+    L = where(failed, constant(xp.asarray(math.nan, dtype=A.dtype)), L)
+    return CholeskyExResult(L.transpose(-2, -1) if upper else L, constant(info))
+
+
+def _cholesky_info(a):
+    """LAPACK's potrf info of the array ``a`` (..., n, n) (its lower triangle): 0, or the
+    first k at which l_kk² = a_kk − Σ_{j<k} l_kj² is not positive (Cholesky-Banachiewicz,
+    one column at a time)."""
+    xp, n = backend.xp_of(a), a.shape[-1]
+    lower = xp.zeros_like(a)
+    info = xp.zeros(a.shape[:-2], dtype=backend.int32)
+    for k in range(n):
+        square = a[..., k, k] - (lower[..., k, :k] ** 2).sum(axis=-1)    # (...) l_kk²
+        positive = square > 0
+        info = xp.where(~positive & (info == 0), k + 1, info).astype(backend.int32)
+        root = xp.sqrt(xp.where(positive, square, 1))[..., None]       # (..., 1)
+        lower[..., k, k] = root[..., 0]
+        column = a[..., k + 1:, k] - (lower[..., k + 1:, :k] @ lower[..., k, :k, None])[..., 0]
+        lower[..., k + 1:, k] = column / root
+    return info
+
+
+def _raise_first_failure(name: str, info, problem: str):
+    """LinAlgError naming the first matrix of the batch whose ``info`` is not 0, if any."""
+    xp = backend.xp_of(info)
+    failed = backend.to_host(xp.argwhere(info != 0))
+    if len(failed):
+        index = tuple(int(i) for i in failed[0])
+        value = int(backend.to_host(info[index]))
+        where_ = f" (batch element {index})" if index else ""
+        raise LinAlgError(f"linalg.{name}: {problem.format(value)}{where_}")
+
+
+def inv_ex(A, *, check_errors: bool = False) -> InvExResult:
+    """``(inverse, info)``: ``inv`` that does not raise. ``info`` (int32, A's batch shape) is
+    0 where A is invertible, else the 1-based index i of the first zero u_ii of its LU
+    factorization (LAPACK's getrf). The inverse of such a matrix is NaN (no gradient);
+    ``check_errors=True`` raises LinAlgError there instead."""
+    _check_matrices("inv_ex", A)
+    xp = backend.xp_of(A.data)
+    try:
+        return InvExResult(Inv.apply(A), constant(xp.zeros(A.shape[:-2], dtype=backend.int32)))
+    except LinAlgError:
+        info = _lu_info(LuFactor.apply(A.data, pivot=True)[..., :-1, :])
+    if check_errors:
+        _raise_first_failure("inv_ex", info, "the diagonal element {} of U is zero: the "
+                             "matrix is singular")
+    failed = constant((info != 0)[..., None, None])                    # (..., 1, 1)
+    identity = constant(_eye(A.data, A.shape[-1], A.shape[-1]))
+    inverse = Inv.apply(where(failed, identity, A))                     # I⁻¹ where it failed
+    inverse = where(failed, constant(xp.asarray(math.nan, dtype=A.dtype)), inverse)
+    return InvExResult(inverse, constant(info))
+
+
+def _lu_info(lu):
+    """LAPACK's getrf info of the packed LU array (..., m, n): 0, or the 1-based index of
+    the first zero on U's diagonal."""
+    xp = backend.xp_of(lu)
+    zero = xp.diagonal(lu, axis1=-2, axis2=-1) == 0                   # (..., k)
+    first = zero.argmax(axis=-1) + 1
+    return xp.where(zero.any(axis=-1), first, 0).astype(backend.int32)
+
+
+def cholesky_solve(B, L, upper: bool = False):
+    """X with A X = B for A = L Lᵀ (``upper=True``: A = Uᵀ U, L given as U), from the
+    Cholesky factor: two triangular solves, L Y = B then Lᵀ X = Y (PyTorch's
+    ``torch.cholesky_solve``; only L's triangle is read). B (..., n, k); batch dims
+    broadcast. The gradient is the solves': composed, it needs no code."""
+    _check_matrices("cholesky_solve", L)
+    lower = L.transpose(-2, -1) if upper else L                        # A = lower · lowerᵀ
+    middle = solve_triangular(lower, B, upper=False)                   # lower · Y = B
+    return solve_triangular(lower.transpose(-2, -1), middle, upper=True)   # lowerᵀ X = Y
+
+
+def cholesky_inverse(L, upper: bool = False):
+    """A⁻¹ for A = L Lᵀ (``upper=True``: A = Uᵀ U) from its Cholesky factor:
+    ``cholesky_solve(I, L)`` (PyTorch's ``torch.cholesky_inverse``); composed."""
+    _check_matrices("cholesky_inverse", L)
+    identity = constant(_eye(L.data, L.shape[-1], L.shape[-1]))
+    return cholesky_solve(identity, L, upper=upper)
+
+
+def lu_factor(A, *, pivot: bool = True) -> LuFactorResult:
+    """``(LU, pivots)`` with A = P L U for a (batch of) matrices (..., m, n), partial
+    pivoting: LU (..., m, n) holds L below the diagonal (its unit diagonal not stored) and
+    U on and above it; pivots (..., min(m, n)), int32, 1-based as LAPACK's: at step j,
+    rows j+1 and pivots[j] were swapped. The gradient through LU is PyTorch's, for square
+    A of full rank (LuFactor's docstring). ``pivot=False`` (no row swaps, pivots 1..k) is
+    what PyTorch does on CUDA only; it fails where a zero pivot meets a nonzero column."""
+    LU, pivots, _ = _lu_factor(A, pivot, "lu_factor")
+    return LuFactorResult(LU, pivots)
+
+
+def _lu_factor(A, pivot: bool, name: str):
+    """(LU, pivots, info) of ``lu_factor_ex``."""
+    _check_matrices(name, A, square=False)
+    m, n = A.shape[-2:]
+    packed = LuFactor.apply(A, pivot=pivot)                             # (..., m + 1, n)
+    LU = packed[..., :m, :]
+    pivots = constant(packed.data[..., m, :min(m, n)].astype(backend.int32))
+    return LU, pivots, constant(_lu_info(LU.data))
+
+
+def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LuFactorExResult:
+    """``(LU, pivots, info)``: ``lu_factor`` with ``info`` (int32, A's batch shape): 0, or
+    the 1-based index of the first zero on U's diagonal (the factorization is complete
+    but U is singular, as LAPACK's getrf); ``check_errors=True`` raises LinAlgError there."""
+    LU, pivots, info = _lu_factor(A, pivot, "lu_factor_ex")
+    if check_errors:
+        _raise_first_failure("lu_factor_ex", info.data, "the diagonal element {} of U is "
+                             "zero")
+    return LuFactorExResult(LU, pivots, info)
+
+
+def lu(A, *, pivot: bool = True) -> LuResult:
+    """``(P, L, U)`` with A = P L U for a (batch of) matrices (..., m, n), k = min(m, n):
+    P (..., m, m) a permutation matrix (constant: no gradient), L (..., m, k) lower
+    triangular with ones on its diagonal, U (..., k, n) upper triangular (partial
+    pivoting, as ``lu_factor``). ``pivot=False``: no row swaps, and P is an empty tensor,
+    as PyTorch's. The gradient of L and U is PyTorch's, for square A of full rank
+    (LuFactor's docstring); rectangular A raises in backward."""
+    _check_matrices("lu", A, square=False)
+    m, n = A.shape[-2:]
+    k = min(m, n)
+    packed = LuFactor.apply(A, pivot=pivot)                             # (..., m + 1, n)
+    LU = packed[..., :m, :]
+    unit = constant(_eye(A.data, m, k))                                 # (m, k)
+    L = LU[..., :, :k].tril(-1) + unit                                  # (..., m, k)
+    U = LU[..., :k, :].triu()                                           # (..., k, n)
+    if not pivot:
+        return LuResult(_empty(A, A.dtype), L, U)
+    rows = _rows_of_pivots(packed.data[..., m, :k], m)                  # (..., m)
+    return LuResult(constant(_permutation(rows, A.dtype)), L, U)
+
+
+def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
+    """X with A X = B (``adjoint``: Aᵀ X = B; ``left=False``: X A = B or X Aᵀ = B) from
+    ``lu_factor``'s (LU, pivots) of a square A = P L U. B (..., n, k) ((..., k, n) for
+    ``left=False``); batch dims broadcast. Composed of triangular solves that read LU's
+    triangles, so gradients reach LU and B (PyTorch's):
+
+        A X = B:    X = U⁻¹ L⁻¹ Pᵀ B,      Aᵀ X = B:   X = P L⁻ᵀ U⁻ᵀ B,
+
+    and X A = B is Aᵀ Xᵀ = Bᵀ (X Aᵀ = B likewise)."""
+    _check_matrices("lu_solve", LU)
+    if not isinstance(pivots, Tensor) or pivots.shape != LU.shape[:-1]:
+        raise ValueError(f"linalg.lu_solve: pivots must be a Tensor of shape {LU.shape[:-1]} "
+                         f"for LU of shape {LU.shape}, got "
+                         f"{getattr(pivots, 'shape', type(pivots).__name__)}")
+    if not isinstance(B, Tensor) or B.ndim < 2:
+        raise ValueError(f"linalg.lu_solve: B must be a Tensor of matrices, got "
+                         f"{getattr(B, 'shape', type(B).__name__)}")
+    if not left:
+        X_t = lu_solve(LU, pivots, B.transpose(-2, -1), adjoint=not adjoint)
+        return X_t.transpose(-2, -1)
+    n = LU.shape[-1]
+    P = constant(_permutation(_rows_of_pivots(pivots.data, n), LU.dtype))    # (..., n, n)
+    if not adjoint:
+        Y = solve_triangular(LU, P.transpose(-2, -1) @ B, upper=False, unitriangular=True)
+        return solve_triangular(LU, Y, upper=True)                       # U X = L⁻¹ Pᵀ B
+    LU_t = LU.transpose(-2, -1)                                          # Uᵀ below, Lᵀ above
+    Y = solve_triangular(LU_t, B, upper=False)                           # Uᵀ Y = B
+    return P @ solve_triangular(LU_t, Y, upper=True, unitriangular=True)   # P Lᵀ⁻¹ Y
+
+
+# --- matrices built from vectors, and tensor equations ---
+
+def vander(x, *, N: int = None):
+    """The Vandermonde matrix of x (..., n): (..., n, N) with columns x⁰, x¹, ..., x^(N−1)
+    (increasing powers, as ``torch.linalg.vander``; N = n by default). Each column is the
+    previous one times x, so the gradient is the products'."""
+    if not isinstance(x, Tensor) or x.ndim == 0:
+        raise ValueError(f"linalg.vander: x must be a Tensor with at least 1 dim, got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    N = x.shape[-1] if N is None else N
+    if isinstance(N, bool) or not isinstance(N, int) or N < 0:
+        raise ValueError(f"linalg.vander: N must be a non-negative int, got {N!r}")
+    xp = backend.xp_of(x.data)
+    if N == 0:
+        return constant(xp.zeros(x.shape + (0,), dtype=x.dtype))
+    powers = [constant(xp.ones(x.shape, dtype=x.dtype))]               # x⁰
+    for _ in range(N - 1):
+        powers.append(powers[-1] * x)                                   # x^(j+1) = x^j · x
+    return stack(powers, -1)
+
+
+def tensorinv(A, ind: int = 2):
+    """The inverse of A for ``tensordot(A, X, ind)``: A of shape I + J with I = A.shape[:ind]
+    and prod(I) = prod(J) is reshaped to a (prod(I), prod(J)) matrix, inverted and shaped
+    back to J + I (``torch.linalg.tensorinv``). Composed of ``inv``."""
+    if not isinstance(ind, int) or isinstance(ind, bool) or ind <= 0:
+        raise ValueError(f"linalg.tensorinv: ind must be a positive int, got {ind!r}")
+    front, back = A.shape[:ind], A.shape[ind:]
+    rows, columns = math.prod(front), math.prod(back)
+    if rows != columns:
+        raise ValueError(f"linalg.tensorinv: A of shape {A.shape} with ind={ind}: the product "
+                         f"of the first {ind} dims ({rows}) must equal that of the others "
+                         f"({columns})")
+    return inv(A.reshape(rows, columns)).reshape(back + front)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with ``tensordot(A, X, X.ndim) = B``: A of shape B.shape + X.shape, reshaped to a
+    (prod(B.shape), prod(X.shape)) matrix and solved against B flattened
+    (``torch.linalg.tensorsolve``). ``dims``: dims of A moved to the end first. Composed of
+    ``solve``."""
+    if dims is not None:
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        A = A.movedim(dims, tuple(range(A.ndim - len(dims), A.ndim)))
+    if A.shape[:B.ndim] != B.shape:
+        raise ValueError(f"linalg.tensorsolve: A {A.shape} must start with B's shape "
+                         f"{B.shape}")
+    unknown = A.shape[B.ndim:]
+    rows, columns = math.prod(B.shape), math.prod(unknown)
+    if rows != columns:
+        raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape}: prod(B.shape) = "
+                         f"{rows} must equal the product of A's other dims ({columns})")
+    return solve(A.reshape(rows, columns), B.reshape(rows)).reshape(unknown)

@@ -105,7 +105,8 @@ OTHER_TABLES = {"test_einsum": "EINSUM_OPS", "test_rearrange": "REARRANGE_OPS",
                 "test_math_ops": "MATH_OPS", "test_linalg": "LINALG_OPS",
                 "test_statistics": "STATISTICS_OPS", "test_surface_more": "SURFACE_OPS",
                 "test_linalg_decompositions": "DECOMPOSITION_OPS", "test_conv3d": "CONV3D_OPS",
-                "test_special": "SPECIAL_OPS", "test_checkpoint": "CHECKPOINT_OPS"}
+                "test_special": "SPECIAL_OPS", "test_checkpoint": "CHECKPOINT_OPS",
+                "test_linalg_more": "LINALG_MORE_OPS"}
 
 
 @pytest.fixture(scope="module")
