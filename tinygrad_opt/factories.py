@@ -38,7 +38,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
     if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float
-        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), backend.default_float)
+        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), _float_dtype(None))
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)

@@ -18,5 +18,5 @@ from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_gr
                                              set_grad_enabled)
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "forward_ad", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
-           "set_grad_enabled"]
+           "forward_ad", "functional", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
+           "no_grad", "set_grad_enabled"]

@@ -134,8 +134,8 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     padding = _single(padding, "padding", op_name)
     output_padding = _single(output_padding, "output_padding", op_name)
     dilation = _single(dilation, "dilation", op_name)
-    check_transpose_options((weight.shape[2],), (stride,), (padding,), (output_padding,), (dilation,),
-                   op_name)  # the checks with 1-D numbers in the message
+    check_transpose_options((weight.shape[2],), (stride,), (padding,), (output_padding,),
+                            (dilation,), op_name)  # the checks with 1-D numbers in the message
     out = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
                            (0, padding), (0, output_padding), groups, (1, dilation))
     return _unbatched(out.squeeze(2), added)           # (N, C_out, 1, OL) -> (N, C_out, OL)

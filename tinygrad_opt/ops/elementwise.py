@@ -337,8 +337,8 @@ def _promote(a, b):
 
 
 def floating(x):
-    """Integer tensors enter float-valued functions (exp, sqrt, x / y, ...) as float32,
-    PyTorch's default float dtype."""
+    """Integer tensors enter float-valued functions (exp, sqrt, x / y, ...) as the
+    default float dtype (float32 unless ``tg.set_default_dtype`` changed it), as PyTorch."""
     return x if backend.is_floating(x.dtype) else x.astype(backend.default_float)
 
 
