@@ -39,9 +39,10 @@ def f(x):
 
 
 def test_tg_autograd_offers_torch_autograd_names():
-    from tinygrad_opt.autograd import engine, function, grad_mode, gradcheck
+    from tinygrad_opt.autograd import engine, function, grad_mode, gradcheck, torch_style
     assert tg.autograd.grad is engine.grad is tg.grad
-    assert tg.autograd.Function is function.Function
+    assert tg.autograd.Function is torch_style.Function
+    assert issubclass(tg.autograd.Function, function.Function)
     assert tg.autograd.gradcheck is tg.gradcheck
     assert tg.autograd.gradgradcheck is tg.gradgradcheck
     assert tg.autograd.GradcheckError is tg.GradcheckError  # (the function shadows the module,

@@ -11,7 +11,7 @@ and ``forward_ad`` (dual tensors: forward mode).
 from tinygrad_opt.autograd.anomaly import detect_anomaly
 from tinygrad_opt.autograd.engine import grad
 from tinygrad_opt.autograd import forward_ad, functional
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.torch_style import Function  # the core one, and PyTorch's ctx style
 from tinygrad_opt.autograd.functional import backward
 from tinygrad_opt.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_grad,

@@ -1,0 +1,323 @@
+"""PyTorch's custom ``Function`` style: ``ctx``, and static ``forward``/``backward`` on Tensors.
+
+A PyTorch user writes a custom op as::
+
+    class Exp(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):                 # Tensors in, Tensors out (nothing recorded)
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_output):     # one gradient (or None) per forward argument
+            (y,) = ctx.saved_tensors
+            return grad_output * y          # y = exp(x)   dy/dx = y
+
+    y = Exp.apply(x)
+
+``Function`` here is the core's ``Function`` (function.py) with an ``apply`` that tells
+the two styles apart: a subclass whose ``forward`` is a ``staticmethod`` is written in
+PyTorch's style; any other subclass is an op written the project's way, and ``apply``
+is the core's, unchanged.
+
+How a ctx-style call becomes part of the graph (the design):
+
+1. ``forward(ctx, *args)`` runs with grad mode off, on the arguments as given, so the
+   Tensor ops it uses record nothing: the whole function is ONE op of the graph.
+2. That op is ``FunctionBackward``, a core ``Function`` whose inputs are the Tensor
+   arguments: the core records it as any op (versions of the inputs, ``retain_graph``,
+   hooks, shape checks of the gradients), and the engine routes the gradients.
+   Its ``forward`` returns the output already computed; its ``backward`` hands the
+   output gradients to the user's ``backward(ctx, *grads)`` as Tensors and gives back
+   one gradient per Tensor argument (arrays in a plain backward, Tensors under
+   ``create_graph=True``, where the user's backward is recorded: a backward written
+   with differentiable Tensor ops can be differentiated again).
+3. Several outputs: a core op has one output, so the outputs that carry gradients are
+   packed, flattened and joined, into that one output, and cut back out of it by
+   recorded slices and reshapes (as utils/checkpoint.py does). The gradient that
+   reaches the op is then the gradients of all outputs side by side, and the user's
+   backward is called once with all of them, as in PyTorch. Outputs that carry no
+   gradient (integers, those passed to ``ctx.mark_non_differentiable``, non-Tensors)
+   stay out of the pack and are returned as computed; their gradient is zeros
+   (``ctx.set_materialize_grads(True)``, the default) or None.
+4. Saved tensors: an output saved in forward is replaced by the recorded output (so a
+   double backward differentiates through it), and every saved tensor is checked
+   against its version at the end of forward: a write in place since then raises the
+   core's error, naming the op and the shape.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd import function as core
+from tinygrad_opt.autograd.grad_mode import flags, no_grad
+from tinygrad_opt.ops import shape as shape_ops
+from tinygrad_opt.tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable"]
+
+
+class FunctionCtx:
+    """The ``ctx`` of a PyTorch-style Function: what forward leaves for backward.
+
+    Besides the methods below it takes any attribute (``ctx.k = 3``).
+    ``needs_input_grad`` holds, per forward argument, whether a gradient is wanted
+    for it (False for non-Tensor arguments and under ``no_grad``).
+    """
+
+    def __init__(self, function: type, name: str, needs_input_grad: tuple):
+        self._function = function  # the user's Function subclass
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._name = name
+        self._saved = ()
+        self._versions = None      # of the saved tensors, once forward is over
+        self._node = None          # weak reference to the recorded op
+        self._non_differentiable = set()  # ids of outputs marked non-differentiable
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep ``tensors`` (Tensors or None) for backward: ``ctx.saved_tensors``."""
+        for tensor in tensors:
+            if tensor is not None and not isinstance(tensor, Tensor):
+                raise TypeError(f"{self._name}: save_for_backward takes Tensors or None, "
+                                f"got a {type(tensor).__name__}")
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved tensors, checked to be unchanged since forward."""
+        if self._saved is None:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: the saved tensors of "
+                f"{self._name} were freed by the first backward. Pass retain_graph=True to "
+                "the first backward if you need to backward twice.")
+        if self._versions is not None:
+            for i, (tensor, version) in enumerate(zip(self._saved, self._versions)):
+                if tensor is not None and tensor._versions[0] != version:
+                    self._node()._modified(tensor, version, f"saved tensor {i}")
+        return tuple(self._saved)
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        """These outputs of forward get no gradient (indices, masks): they are returned
+        with ``requires_grad=False`` and backward sees zeros (or None) for them."""
+        self._non_differentiable.update(id(output) for output in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """True (the default): an output without a gradient reaches backward as zeros;
+        False: as None."""
+        self.materialize_grads = value
+
+    def mark_dirty(self, *tensors) -> None:
+        """PyTorch's marking of arguments changed in place by forward: not supported."""
+        raise NotImplementedError(
+            f"{self._name}: ctx.mark_dirty is not supported (forward may not change its "
+            "arguments in place); return a new Tensor instead")
+
+
+class Function(core.Function):
+    """``tg.autograd.Function``: a custom op, written PyTorch's way or the project's.
+
+    PyTorch's way: static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``
+    on Tensors (see this module's docstring). The project's way: ``forward(self,
+    *arrays)`` and ``backward(self, grad_output)`` on arrays (function.py).
+    ``Cls.apply(*args)`` runs either.
+    """
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the op and, in grad mode, record it: ``forward(ctx, *args, **kwargs)`` for
+        a subclass in PyTorch's style, the core's ``apply`` otherwise."""
+        if not isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
+            return super().apply(*args, **kwargs)
+        name = cls.__name__ + "Backward"
+        needs_input_grad = tuple(isinstance(value, Tensor) and value.requires_grad
+                                 and flags.grad for value in args)
+        ctx = FunctionCtx(cls, name, needs_input_grad)
+        with no_grad():
+            outputs = cls.forward(ctx, *args, **kwargs)
+        layout = _Layout(outputs, ctx)
+        if not any(needs_input_grad) or not layout.positions:
+            return outputs  # nothing to record (or nothing that carries a gradient)
+        inputs = [value for value in args if isinstance(value, Tensor)]
+        tensor_arguments = tuple(isinstance(value, Tensor) for value in args)
+        packed = FunctionBackward.apply(*inputs, output=layout.pack(outputs), ctx=ctx,
+                                        name=name, layout=layout,
+                                        tensor_arguments=tensor_arguments)
+        recorded = layout.unpacked(packed, outputs)
+        ctx._node = weakref.ref(packed.grad_fn)
+        ctx._saved = layout.recorded(ctx._saved, outputs, recorded)
+        ctx._versions = [None if x is None else x._versions[0] for x in ctx._saved]
+        return recorded
+
+    @classmethod
+    def vjp(cls, ctx, *grad_outputs):
+        """PyTorch's alias of ``backward``."""
+        return cls.backward(ctx, *grad_outputs)
+
+
+class FunctionBackward(core.Function):
+    """The node of a PyTorch-style Function: one op whose inputs are its Tensor arguments.
+
+    y = the outputs forward computed (joined into one when there are several)
+    dL/dx_i = the user's ``backward(ctx, *dL/dy)``, entry i, for each Tensor argument x_i
+    """
+
+    def forward(self, *arrays: "Array", output: "Array", ctx: FunctionCtx, name: str,
+                layout: "_Layout", tensor_arguments: tuple) -> "Array":
+        self.ctx, self.layout, self.tensor_arguments = ctx, layout, tensor_arguments
+        self._name = name  # the user's class name + "Backward", as PyTorch names the node
+        if any(output is array for array in arrays):  # forward returned an argument as is:
+            output = output[...]                      # a view of it, sharing its version
+        return output
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        recorded = flags.grad  # create_graph: Tensors in and out, and the user's ops record
+        grad_output = grad_output if recorded else Tensor._make(grad_output)
+        output_grads = self.layout.output_grads(grad_output, self.ctx)  # one per output
+        grads = self.ctx._function.backward(self.ctx, *output_grads)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        count = len(self.ctx.needs_input_grad)
+        if len(grads) != count and not (len(grads) > count and
+                                        all(grad is None for grad in grads[count:])):
+            raise RuntimeError(f"function {self.name} returned an incorrect number of "
+                               f"gradients (expected {count}, got {len(grads)})")
+        tensor_grads = []
+        for position, grad in enumerate(grads[:count]):
+            if not self.tensor_arguments[position]:
+                continue  # the gradient of a non-Tensor argument (None) goes nowhere
+            if grad is not None and not isinstance(grad, Tensor):
+                raise RuntimeError(f"function {self.name} returned a {type(grad).__name__} "
+                                   f"as gradient {position}; expected a Tensor or None")
+            tensor_grads.append(grad if grad is None or recorded else grad.data)
+        return tuple(tensor_grads)
+
+    @property
+    def name(self) -> str:
+        """The name error messages give the op: ``ExpBackward`` for a Function ``Exp``."""
+        return self._name
+
+    def release(self) -> None:
+        """After backward without retain_graph: drop the saved tensors too (keep the name)."""
+        name = self._name
+        self.ctx._saved = None
+        super().release()
+        self._name = name
+
+
+class _Layout:
+    """Where the outputs of forward sit: which carry a gradient (``positions``, packed
+    into the op's one output), the shapes and dtypes of all, and which forward arguments
+    were Tensors. (It keeps no Tensor of forward.)"""
+
+    def __init__(self, outputs, ctx: FunctionCtx):
+        self.single = not isinstance(outputs, tuple)
+        values = (outputs,) if self.single else outputs
+        self.kinds = []  # per output: (shape, dtype, device) of a Tensor, None otherwise
+        self.positions = []
+        for position, value in enumerate(values):
+            if not isinstance(value, Tensor):
+                self.kinds.append(None)
+                continue
+            self.kinds.append((value.data.shape, value.data.dtype, value.device))
+            if backend.is_floating(value.data.dtype) and id(value) not in ctx._non_differentiable:
+                self.positions.append(position)
+        carried = [self.kinds[position] for position in self.positions]
+        if len({(dtype, device) for _, dtype, device in carried}) > 1:
+            raise TypeError(f"{ctx._name}: the outputs that carry gradients must share one "
+                            "dtype and device, got " + ", ".join(
+                                f"{dtype} on '{device}'" for _, dtype, device in carried))
+
+    def pack(self, outputs) -> "Array":
+        """The op's one output: the output that carries a gradient, or all of them
+        flattened and joined (Σ sizes,)."""
+        values = (outputs,) if self.single else outputs
+        if len(self.positions) == 1:
+            return values[self.positions[0]].data
+        arrays = [values[position].data.reshape(-1) for position in self.positions]
+        return backend.xp_of(arrays[0]).concatenate(arrays)
+
+    def _pieces(self, packed) -> list:
+        """``packed`` (an array or a Tensor) cut back into the outputs that carry gradients."""
+        if len(self.positions) == 1:
+            return [packed]
+        pieces = []
+        start = 0
+        for position in self.positions:
+            shape = self.kinds[position][0]
+            size = 1
+            for side in shape:
+                size *= side
+            pieces.append(packed[start:start + size].reshape(shape))
+            start += size
+        return pieces
+
+    def unpacked(self, packed: Tensor, outputs):
+        """What apply returns: forward's outputs, those carrying gradients cut (recorded)
+        from the op's output."""
+        values = [outputs] if self.single else list(outputs)
+        for position, piece in zip(self.positions, self._pieces(packed)):
+            values[position] = piece
+        if self.single:
+            return values[0]
+        return tuple(values)
+
+    def recorded(self, saved, outputs, recorded) -> tuple:
+        """The saved tensors, forward's outputs among them replaced by the recorded ones."""
+        values = (outputs,) if self.single else outputs
+        recorded = (recorded,) if self.single else recorded
+        replace = {id(value): new for value, new in zip(values, recorded)}
+        return tuple(replace.get(id(x), x) for x in saved)
+
+    def output_grads(self, grad_output, ctx: FunctionCtx) -> list:
+        """One gradient per output of forward, for the user's backward: the pieces of
+        the op's gradient, and zeros (or None) for the outputs that carry none."""
+        grads = [None] * len(self.kinds)
+        for position, piece in zip(self.positions, self._pieces(grad_output)):
+            grads[position] = piece
+        if ctx.materialize_grads:
+            for position, kind in enumerate(self.kinds):
+                if grads[position] is None and kind is not None:
+                    shape, dtype, device = kind
+                    zeros = backend.get_xp(device).zeros(shape, dtype=dtype)  # (output's)
+                    grads[position] = Tensor._make(zeros)
+        return grads
+
+
+def once_differentiable(backward):
+    """Decorate a ctx-style ``backward`` that is not written to be differentiated again:
+    it runs without recording, and a second derivative through its gradients raises."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grad_outputs):
+        with no_grad():
+            grads = backward(ctx, *grad_outputs)
+        if not flags.grad:
+            return grads
+        wanted = [grad for grad in grad_outputs if isinstance(grad, Tensor) and grad.requires_grad]
+        if not wanted:
+            return grads
+        single = not isinstance(grads, tuple)
+        grads = [grads] if single else list(grads)
+        for i, grad in enumerate(grads):
+            if isinstance(grad, Tensor):
+                grads[i] = OnceDifferentiable.apply(grad, *wanted)
+        return grads[0] if single else tuple(grads)
+
+    return wrapper
+
+
+class OnceDifferentiable(core.Function):
+    """y = g (a gradient from a ``@once_differentiable`` backward), in the graph of the
+    output gradients g came from; differentiating it raises."""
+
+    def forward(self, grad: "Array", *grad_outputs: "Array") -> "Array":
+        return grad
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
