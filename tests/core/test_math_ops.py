@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
-from test_ops_gradcheck import (NONZERO, POSITIVE, Op, away_from, each, nonzero,
+from test_ops_gradcheck import (NONZERO, POSITIVE, Op, away_from, each, host, leaves, nonzero,
                                 per_input, positive, real, with_zeros)
+from test_ops_gradcheck import draw_domain as draw
 from test_two_modes import assert_the_two_paths_agree, gradients
 from tinygrad_opt.ops import math_ops
 
@@ -119,20 +120,6 @@ SETTINGS = settings(max_examples=3, deadline=None, derandomize=True, database=No
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 IDS = [op.name for op in MATH_OPS]
-
-
-def draw(op, data):
-    shapes_drawn = data.draw(op.shapes(op.arity), label="shapes")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    return np.random.default_rng(seed), op.domain(np.random.default_rng(seed), shapes_drawn)
-
-
-def leaves(arrays, device, dtype=tg.float64):
-    return [tg.tensor(array, dtype=dtype, requires_grad=True, device=device) for array in arrays]
-
-
-def host(t):
-    return tg.backend.to_host(t.data)
 
 
 def test_table_names_are_unique():

@@ -272,12 +272,26 @@ SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, database=No
                                            HealthCheck.too_slow])
 
 
-def draw_inputs(op, device, data):
+def draw_domain(op, data):
+    """(a generator, the op's input arrays) on shapes and a seed drawn by hypothesis; the
+    generator starts where the arrays' did (the other op tables' files use this too)."""
     shapes_drawn = data.draw(op.shapes(op.arity), label="shapes")
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    arrays = op.domain(np.random.default_rng(seed), shapes_drawn)
-    return [tg.tensor(array, dtype=tg.float64, requires_grad=True, device=device)
-            for array in arrays]
+    return np.random.default_rng(seed), op.domain(np.random.default_rng(seed), shapes_drawn)
+
+
+def leaves(arrays, device, dtype=tg.float64):
+    """The arrays as tensors that require grad."""
+    return [tg.tensor(array, dtype=dtype, requires_grad=True, device=device) for array in arrays]
+
+
+def host(t):
+    """A tensor's values as a host array (an explicit copy on any device)."""
+    return tg.backend.to_host(t.data)
+
+
+def draw_inputs(op, device, data):
+    return leaves(draw_domain(op, data)[1], device)
 
 
 def test_table_names_are_unique():

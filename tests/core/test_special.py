@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 import tinygrad_opt.special as special
-from test_ops_gradcheck import NONZERO, Op, each, fixed, per_input, real, shapes, with_zeros
+from test_ops_gradcheck import (NONZERO, Op, each, fixed, host, leaves, per_input, real, shapes,
+                                with_zeros)
+from test_ops_gradcheck import draw_domain as draw
 from test_two_modes import assert_the_two_paths_agree
 from tinygrad_opt.ops import special as special_ops
 
@@ -147,20 +149,6 @@ SETTINGS = settings(max_examples=2, deadline=None, derandomize=True, database=No
                                            HealthCheck.too_slow])
 IDS = [op.name for op in SPECIAL_OPS]
 FLOAT64_OUTPUT = {"float_power"}  # its result is float64 whatever the inputs
-
-
-def draw(op, data):
-    shapes_drawn = data.draw(op.shapes(op.arity), label="shapes")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    return np.random.default_rng(seed), op.domain(np.random.default_rng(seed), shapes_drawn)
-
-
-def leaves(arrays, device, dtype=tg.float64):
-    return [tg.tensor(array, dtype=dtype, requires_grad=True, device=device) for array in arrays]
-
-
-def host(t):
-    return tg.backend.to_host(t.data)
 
 
 def test_table_names_are_unique():
