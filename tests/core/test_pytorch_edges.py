@@ -194,3 +194,17 @@ def test_min_gradients_are_plus_zero_off_the_minimum_as_in_pytorch():
     assert not np.signbit(x.grad.numpy()).any()                   # no -0. printed
     with pytest.raises(ValueError, match="Min: cannot take the min over an empty dim"):
         tg.zeros(0).min()
+
+
+@pytest.mark.parametrize("cast", [lambda x: x.long(), lambda x: x.to(tg.int32),
+                                  lambda x: x.astype("bool"), lambda x: (x * 2).int()])
+def test_an_integer_or_bool_result_carries_no_gradient_as_in_pytorch(cast):
+    """Rounding's derivative is 0 almost everywhere: PyTorch cuts the graph at an integer
+    result (requires_grad False), so a backward through it raises instead of passing
+    the gradient through as if the cast were the identity."""
+    x = tg.tensor([1.4, 2.6], requires_grad=True)
+    result = cast(x)
+    assert result.requires_grad is False and result.grad_fn is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        result.float().sum().backward()
+    assert x.grad is None

@@ -4,9 +4,11 @@ Calling ``Mul.apply(a, b)`` on Tensors does three things:
 
 1. runs ``forward`` on the inputs' arrays (``a.data * b.data``);
 2. wraps the result in a new Tensor;
-3. if grad mode is on and some input requires grad, records the op in the
-   graph: the new tensor's ``grad_fn`` is this Function object, which keeps
-   its ``inputs`` (to walk the graph backward) and the inputs' versions.
+3. if grad mode is on, some input requires grad and the result is a floating-point
+   array, records the op in the graph: the new tensor's ``grad_fn`` is this
+   Function object, which keeps its ``inputs`` (to walk the graph backward) and
+   the inputs' versions. (An integer or bool result, ``x.long()``, carries no
+   gradient, as in PyTorch: rounding's derivative is 0 almost everywhere.)
 
 ``backward`` receives the gradient of the loss with respect to the output and
 returns one gradient per input (None where no gradient is needed). It is ONE
@@ -96,7 +98,7 @@ class Function:
             flags.forward_ad(cls, inputs, options, output)  # (autograd/forward_ad.py)
         if not flags.grad:
             return output
-        if True in needs_input_grad:
+        if True in needs_input_grad and output_data.dtype.kind == "f":  # (ints: no gradient)
             function.inputs = inputs
             function.needs_input_grad = tuple(needs_input_grad)
             function.versions = (*versions, output._versions[0])  # the inputs', the output's
