@@ -208,3 +208,17 @@ def test_an_integer_or_bool_result_carries_no_gradient_as_in_pytorch(cast):
     with pytest.raises(RuntimeError, match="does not require grad"):
         result.float().sum().backward()
     assert x.grad is None
+
+
+@pytest.mark.parametrize("a, b, dtype, expected", [
+    (1.0, 0, "float32", [1.0, 0.0]), (1, 0, "int64", [1, 0]),
+    (True, False, "bool", [True, False]), (2.5, -1.5, "float32", [2.5, -1.5])])
+def test_where_takes_two_python_numbers_as_pytorch(device, a, b, dtype, expected):
+    """torch.where(condition, 1.0, 0): the numbers take the default float (or int64, bool)
+    and the condition's device."""
+    condition = tg.tensor([True, False], device=device)
+    result = tg.where(condition, a, b)
+    assert result.dtype == dtype and result.device == device
+    assert result.tolist() == expected
+    with pytest.raises(TypeError, match="condition, a or b must be a Tensor"):
+        tg.where([True, False], a, b)

@@ -400,10 +400,11 @@ def minimum(a, b):
 def where(condition, a, b):
     """``a`` where ``condition`` is true, else ``b`` (condition gets no gradient)."""
     Tensor = tensor_module.Tensor
-    if not isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
-            raise TypeError("where: at least one of a and b must be a Tensor")
-        a = as_operand(a, b, "Where")
+    if not isinstance(a, Tensor):  # (two Python numbers: on the condition's device)
+        like = b if isinstance(b, Tensor) else condition
+        if not isinstance(like, Tensor):
+            raise TypeError("where: the condition, a or b must be a Tensor")
+        a = as_operand(a, like, "Where")
     b = as_operand(b, a, "Where")
     condition = as_operand(condition, a, "Where")
     a, b = _promote(a, b)
