@@ -11,8 +11,7 @@ import importlib
 
 from tinygrad_opt import backend, cuda
 from tinygrad_opt.autograd.anomaly import detect_anomaly
-from tinygrad_opt.autograd.engine import grad
-from tinygrad_opt.autograd.functional import hessian, hvp
+from tinygrad_opt.autograd.functional import grad, hessian, hvp
 from tinygrad_opt.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_grad,
                                              set_grad_enabled)

@@ -17,6 +17,12 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 
 
 def is_anomaly_enabled() -> bool:
+    """True while anomaly detection is on (``detect_anomaly``, ``set_detect_anomaly``)."""
+    return flags.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True while gradients are checked for NaN: here the same as ``is_anomaly_enabled``."""
     return flags.anomaly
 
 
@@ -27,6 +33,26 @@ class detect_anomaly(Switch):
 
     def __init__(self, check_nan: bool = True):
         self.value = check_nan
+
+
+class set_detect_anomaly(Switch):
+    """``tg.autograd.set_detect_anomaly(True)``: turn anomaly detection on or off at once,
+    as PyTorch's; in a ``with`` block the previous setting comes back at its end.
+    (``check_nan=False`` turns it off: our anomaly mode is the NaN check with its traces.)"""
+
+    flag = "anomaly"
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.value = bool(mode) and bool(check_nan)
+        self.previous = flags.anomaly
+        flags.anomaly = self.value
+
+    def __enter__(self):
+        return self  # already switched
+
+    def __call__(self, function):
+        self.__exit__()  # decorating must not leave the mode switched
+        return super().__call__(function)
 
 
 def creation_trace() -> str:

@@ -350,3 +350,55 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         for x, grad in zip(inputs, grads):
             if grad is not None:
                 x.grad = grad if x.grad is None else x.grad + grad
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused=None, is_grads_batched: bool = False, materialize_grads: bool = False):
+    """``torch.autograd.grad`` (exported as ``tg.autograd.grad`` and ``tg.grad``):
+    ``engine.grad`` with PyTorch's two later options.
+
+    * ``materialize_grads=True``: an input that no output reaches gets zeros instead of
+      None (``allow_unused`` then defaults to True).
+    * ``is_grads_batched=True``: each grad_output carries a leading batch dim; entry b of
+      every result is the pass with grad_outputs[..][b], so the results are the rows of
+      a Jacobian. PyTorch vectorises the B passes; here they run one after another.
+    """
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not passed)")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
+    grads = engine.grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                        allow_unused)
+    if not materialize_grads:
+        return grads
+    inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+    return tuple(_zeros_like(x) if g is None else g for x, g in zip(inputs, grads))
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads) -> tuple:
+    """One pass per row b of the grad_outputs, the results stacked along a new dim 0."""
+    from tinygrad_opt.ops.shape import stack
+    if grad_outputs is None:
+        raise RuntimeError("grad: is_grads_batched=True needs grad_outputs (with a batch dim)")
+    many = isinstance(grad_outputs, (tuple, list))
+    batches = list(grad_outputs) if many else [grad_outputs]
+    sizes = {g.shape[0] for g in batches if g is not None and g.ndim > 0}
+    if len(sizes) != 1 or any(g is None or g.ndim == 0 for g in batches):
+        raise RuntimeError("grad: is_grads_batched=True needs every grad_output to be a "
+                           f"Tensor with the same leading batch size, got shapes "
+                           f"{[None if g is None else g.shape for g in batches]}")
+    size = sizes.pop()
+    rows = []
+    for b in range(size):
+        last = b == size - 1
+        row = [g[b] for g in batches]
+        rows.append(grad(outputs, inputs, row if many else row[0],
+                         retain_graph=retain_graph if last else True,
+                         create_graph=create_graph, allow_unused=allow_unused,
+                         materialize_grads=materialize_grads))
+    return tuple(None if rows[0][i] is None else stack([r[i] for r in rows])
+                 for i in range(len(rows[0])))
