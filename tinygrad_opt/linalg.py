@@ -140,7 +140,12 @@ def _cofactors(a, a_array):
 
 
 class LogAbsDet(Function):
-    """y = log |det A|.   dy/dA = A⁻ᵀ (the sign of det A does not change near A)."""
+    """y = log |det A|.   dy/dA = A⁻ᵀ (the sign of det A does not change near A).
+
+    A singular A (y = −inf) has no A⁻¹ and log |det| has no derivative there: its gradient
+    is NaN, as PyTorch's is not finite (its LU solve divides by the zero pivot), instead of
+    an error from the inverse. The identity stands in for it in the inverse, so that the
+    other matrices of a batch keep theirs."""
 
     def forward(self, a: "Array") -> "Array":
         xp = backend.xp_of(a)
@@ -148,9 +153,14 @@ class LogAbsDet(Function):
         return logabsdet
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        (a,) = self.saved_inputs
+        (a,), xp = self.saved_inputs, self.xp
         grad = grad_output.reshape(grad_output.shape + (1, 1))      # (..., 1, 1)
-        return grad * self.xp.swapaxes(Inv.apply(a), -1, -2)
+        singular = (self.output.data == -math.inf)[..., None, None]  # (..., 1, 1)
+        if not backend.to_host(singular.any()):
+            return grad * xp.swapaxes(Inv.apply(a), -1, -2)
+        n = a.shape[-1]
+        invertible = xp.where(singular, _eye(self.inputs[0].data, n, n), a)   # I where singular
+        return xp.where(singular, math.nan, grad * xp.swapaxes(Inv.apply(invertible), -1, -2))
 
 
 class Cholesky(Function):
@@ -581,11 +591,12 @@ def cholesky(A, *, upper: bool = False):
 def eigh(A, UPLO: str = "L") -> EighResult:
     """``(eigenvalues, eigenvectors)`` of a (batch of) symmetric matrices: eigenvalues
     ascending, eigenvectors the columns, A = V diag(w) Vᵀ. Only the lower triangle is
-    read (the upper one with UPLO='U'). Tied eigenvalues: see Eigh's docstring."""
+    read (the upper one with UPLO='U'; 'l' and 'u' too, as PyTorch). Tied eigenvalues: see
+    Eigh's docstring."""
     _check_matrices("eigh", A)
-    if UPLO not in ("L", "U"):
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):
         raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    packed = Eigh.apply(A, uplo=UPLO)                                # (..., n+1, n)
+    packed = Eigh.apply(A, uplo=UPLO.upper())                        # (..., n+1, n)
     return EighResult(packed[..., 0, :], packed[..., 1:, :])
 
 
@@ -610,6 +621,11 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
     if isinstance(ord, bool) or not isinstance(ord, (int, float)) or math.isnan(ord):
         raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
     dims = reduction_dims(x, dim, None, "linalg.vector_norm")
+    reduced = [x.shape[d] for d in (range(x.ndim) if dims is None else dims)]
+    if (ord < 0 or ord == math.inf) and 0 in reduced:
+        raise RuntimeError(f"linalg.vector_norm: cannot compute the {ord} norm over an empty "
+                           f"dim of the tensor of shape {x.shape}: a max, a min or a sum of "
+                           "negative powers has no value for no entries (as in PyTorch)")
     return VectorNorm.apply(x, ord=float(ord), dims=dims, keepdim=keepdim)
 
 
@@ -639,7 +655,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         return norms
     if isinstance(ord, str) or ord not in (1, -1, math.inf, -math.inf):
         raise ValueError(f"linalg.matrix_norm: order {ord!r} not supported: expected 'fro', "
-                         "1, -1, inf or -inf")
+                         "'nuc', 1, -1, 2, -2, inf or -inf")
     if abs(ord) == math.inf:
         rows, columns = columns, rows            # inf sums along each row: the other dim
     sums = vector_norm(A, 1, rows, keepdim)      # Σ|a| along ``rows``

@@ -397,6 +397,30 @@ class Sinc(Function):
         return xp.where(at_zero, 0, grad_output * slope)
 
 
+class Logit(Function):
+    """y = log(z / (1 − z)), with z = x, or x clamped to [eps, 1 − eps] when ``eps`` is given.
+    dy/dx = 1 / (x·(1 − x)) where x is in [eps, 1 − eps], and 0 outside (the clamp is flat
+    there). Without eps, dy/dx = 1 / (x·(1 − x)) on [0, 1] (+inf at 0 and 1) and NaN
+    outside, as PyTorch's (whose formula this is, rather than the log's and the
+    quotient's, which give NaN at 0 and 1).
+
+    ``where`` selects the outside; x is replaced by ½ there before the division, so that
+    the unselected side holds no 1/0 (whose inf would poison a second derivative)."""
+
+    def forward(self, x: "Array", eps) -> "Array":
+        self.eps = eps
+        z = x if eps is None else backend.xp_of(x).clip(x, eps, 1 - eps)
+        return backend.xp_of(x).log(z / (1 - z))
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        (x,), xp = self.saved_inputs, self.xp
+        low, high = (0.0, 1.0) if self.eps is None else (self.eps, 1 - self.eps)
+        outside = (x < low) | (x > high)
+        safe_x = xp.where(outside, 0.5, x)
+        slope = grad_output / (safe_x * (1 - safe_x))                  # 1 / (x·(1 − x))
+        return xp.where(outside, 0.0 if self.eps is not None else math.nan, slope)
+
+
 class Xlogy(Function):
     """y = a·log(b), and 0 where a = 0 (unless b is NaN): 0·log 0 counts as 0.
     dy/da = log b, but 0 where a = 0 and b ≤ 0;   dy/db = a / b   (PyTorch's conventions).
@@ -637,11 +661,12 @@ def lerp(input, end, weight):
 
 def logit(input, eps=None):
     """log(x / (1 − x)), elementwise; with ``eps``, x is clamped to [eps, 1 − eps] first, so
-    the gradient 1 / (x·(1 − x)) is 0 outside that range (as PyTorch)."""
-    z = _float_input(input, "logit")
-    if eps is not None:
-        z = z.clip(eps, 1 - eps)
-    return (z / (1 - z)).log()
+    the gradient 1 / (x·(1 − x)) is 0 outside that range (as PyTorch; without eps it is
+    +inf at 0 and 1 and NaN outside [0, 1]: see ``Logit``)."""
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, (int, float))):
+        raise TypeError(f"logit: eps must be a number or None, got {eps!r}")
+    unclamped = eps is None or eps < 0                                # (PyTorch: eps < 0 is None)
+    return Logit.apply(_float_input(input, "logit"), eps=None if unclamped else float(eps))
 
 
 def xlogy(input, other):

@@ -173,8 +173,8 @@ def _lgamma(x):
     positive = x > 0
     # x ≤ 0: log Γ(x) = log(π / |sin πx|) − log Γ(1 − x)
     reflected = _lgamma_positive(xp.where(positive, x, 1 - xp.where(positive, 0.0, x)))
-    fraction = x - xp.floor(x)  # |sin πx| = sin(π·min(f, 1 − f)): exact arguments
-    sine = xp.sin(math.pi * xp.minimum(fraction, 1 - fraction))
+    offset = x - xp.round(x)  # |sin πx| = |sin πr|, r = x − round(x) in [−½, ½]: exact,
+    sine = abs(xp.sin(math.pi * offset))  # so no digit is lost near the poles (x = −1e-10)
     pole = (x == xp.floor(x)) | xp.isinf(x)  # 0, −1, −2, …, −inf
     negative = xp.log(math.pi / xp.where(pole, 1.0, sine)) - reflected
     return xp.where(positive, reflected, xp.where(pole & ~xp.isnan(x), math.inf, negative))
@@ -549,14 +549,15 @@ class Xlog1py(Function):
 
 
 class Entr(Function):
-    """y = −x·log x for x > 0, 0 at x = 0, −inf for x < 0.
+    """y = −x·log x for x > 0, 0 at x = 0, −inf for x < 0, NaN at NaN.
     dy/dx = −(1 + log x)   (PyTorch's: +inf at x = 0, NaN below)."""
 
     def forward(self, x: "Array") -> "Array":
         xp = backend.xp_of(x)
         positive = x > 0
         entropy = -x * xp.log(xp.where(positive, x, 1))
-        return xp.where(positive, entropy, xp.where(x == 0, 0, -math.inf)).astype(x.dtype)
+        below = xp.where(x == 0, 0, xp.where(x < 0, -math.inf, math.nan))   # 0, −inf or NaN
+        return xp.where(positive, entropy, below).astype(x.dtype)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,) = self.saved_inputs
@@ -703,8 +704,8 @@ def xlog1py(input, other):
 
 
 def entr(input):
-    """−x·log x, elementwise: 0 at x = 0, −inf for x < 0 (``tg.special.entr``); the
-    gradient is −(1 + log x)."""
+    """−x·log x, elementwise: 0 at x = 0, −inf for x < 0, NaN at NaN
+    (``tg.special.entr``); the gradient is −(1 + log x)."""
     return Entr.apply(_float_input(input, "entr"))
 
 
