@@ -627,7 +627,7 @@ class DataLoader:
             if drop_last:
                 raise ValueError("DataLoader: batch_size=None option disables auto-batching "
                                  "and is mutually exclusive with drop_last")
-        elif isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        elif not _is_positive_int(batch_size):  # 2.0 or '4' too, as PyTorch's BatchSampler
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if sampler is not None and shuffle:
@@ -885,7 +885,9 @@ def random_split(dataset, lengths: Sequence[float], seed=None, *, generator=None
 
     ``lengths`` are counts that sum to ``len(dataset)``, or fractions that sum
     to 1: each part then gets ``floor(fraction * N)`` samples and the samples
-    left over go one each to the parts in order, as in PyTorch.
+    left over go one each to the parts in order, as in PyTorch. PyTorch's test
+    decides which: lengths whose sum is close to 1 (and at most N) are
+    fractions, so ``[0, 1]`` means "none, then all" (not one sample).
     ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split; PyTorch's
     ``generator=`` (a ``tg.Generator``) works too.
     """
@@ -894,16 +896,27 @@ def random_split(dataset, lengths: Sequence[float], seed=None, *, generator=None
             raise ValueError("random_split: give seed= or generator=, not both")
         seed = generator
     n = len(dataset)
+    if isinstance(lengths, _tensor_type()) or backend.is_array(lengths):
+        lengths = _to_host(lengths).tolist()
     lengths = list(lengths)
     if not lengths:
         raise ValueError("random_split: lengths is empty")
-    if all(isinstance(length, (int, np.integer)) and not isinstance(length, bool)
-           for length in lengths):
-        counts = [int(length) for length in lengths]
-    elif math.isclose(sum(lengths), 1.0, abs_tol=1e-6) and all(0 <= f <= 1 for f in lengths):
+    for i, length in enumerate(lengths):
+        if isinstance(length, bool) or not isinstance(length, (int, float, np.integer,
+                                                                np.floating)):
+            raise TypeError(f"random_split: lengths[{i}] must be an int count or a float "
+                            f"fraction, got {type(length).__name__} {length!r}")
+    total = sum(lengths)
+    if math.isclose(total, 1) and total <= n:          # fractions, PyTorch's test
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: the fraction at index {i} is not between 0 "
+                                 f"and 1, got {fraction}")
         counts = [int(math.floor(n * fraction)) for fraction in lengths]
         for k in range(n - sum(counts)):  # the remainder, one each, round robin
             counts[k % len(counts)] += 1
+    elif all(isinstance(length, (int, np.integer)) for length in lengths):
+        counts = [int(length) for length in lengths]
     else:
         raise ValueError(f"random_split: lengths {lengths} are neither counts summing to the "
                          f"data set size {n} nor fractions summing to 1")

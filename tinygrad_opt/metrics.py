@@ -104,6 +104,11 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     The matrix is ``(K, K)`` with ``K = num_classes``, or one more than the
     largest label seen. Returns an int64 NumPy array.
     """
+    if num_classes is not None and (isinstance(num_classes, bool)
+                                    or not isinstance(num_classes, (int, np.integer))
+                                    or num_classes < 1):
+        raise ValueError(f"confusion_matrix: num_classes must be a positive int, got "
+                         f"{num_classes!r}")
     true, pred = _pair(y_true, y_pred, "confusion_matrix")
     largest = int(max(true.max(), pred.max()))
     if num_classes is None:

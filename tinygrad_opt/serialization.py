@@ -36,6 +36,7 @@ docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -138,7 +139,9 @@ def save(obj, path) -> None:
     The write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
     either its old content or the complete new checkpoint, never a mix. Raises
     TypeError naming the place (``obj['model']['fc'][2]``) of an unsupported
-    value before anything is written.
+    value before anything is written, and IsADirectoryError, NotADirectoryError
+    or FileNotFoundError naming ``path`` when it is a directory or its
+    directory does not exist.
     """
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
@@ -148,8 +151,14 @@ def save(obj, path) -> None:
     arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                                         suffix=".tmp")
+    _check_target(path, directory)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=directory,
+                                             prefix="." + os.path.basename(path) + ".",
+                                             suffix=".tmp")
+    except OSError as error:  # name the checkpoint, not the temporary file's random name
+        raise type(error)(error.errno, f"cannot write the checkpoint '{path}' in "
+                          f"'{directory}': {error.strerror}") from error
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
@@ -164,6 +173,19 @@ def save(obj, path) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _check_target(path: str, directory: str) -> None:
+    """Refuse, before anything is written, a target that is a directory or has none."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot save a checkpoint to '{path}': it is a "
+                                "directory (give a file path)")
+    if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise NotADirectoryError(errno.ENOTDIR, f"cannot save a checkpoint to '{path}': "
+                                     f"'{directory}' is not a directory")
+        raise FileNotFoundError(errno.ENOENT, f"cannot save a checkpoint to '{path}': the "
+                                f"directory '{directory}' does not exist")
 
 
 def _new_file_mode(path: str) -> int:
@@ -199,8 +221,13 @@ _CHUNK = 1 << 24  # array data is read 16 MiB at a time
 _MAX_DIMENSION = 1 << 48  # no real array has an axis this long (256 TiB of bytes)
 
 
-def load(path, device: str = "cpu"):
+def load(path, device: str | None = None, *, map_location=None, weights_only=None):
     """Read a checkpoint written by :func:`save`; the same tree, Tensors on ``device``.
+
+    ``device`` (default ``'cpu'``) may also be given under PyTorch's name,
+    ``map_location`` (a device name; PyTorch's dicts and functions are
+    refused). ``weights_only`` is accepted for PyTorch code and changes
+    nothing: loading reads only arrays and JSON, whatever its value.
 
     Tensors come back as Tensors (with their ``requires_grad``), arrays as
     NumPy arrays, NumPy scalars as NumPy scalars, tuples as tuples and int keys
@@ -217,6 +244,16 @@ def load(path, device: str = "cpu"):
     member.
     """
     path = os.fspath(path)
+    if map_location is not None:
+        if device is not None:
+            raise ValueError("load: give device= or map_location=, not both")
+        if isinstance(map_location, dict) or callable(map_location):
+            raise TypeError(f"load: map_location must be a device name such as 'cpu' or "
+                            f"'cuda', got {type(map_location).__name__} (a dict or a function "
+                            "of PyTorch's storages has no meaning here)")
+        device = map_location
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be a bool, got {weights_only!r}")
     device = backend.check_device(device)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at '{path}'")

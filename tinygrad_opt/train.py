@@ -143,6 +143,17 @@ def eval_mode(model):
                 module.train(was_training)
 
 
+def _unpack(batch, where: str):
+    """``(x, y)`` of one batch, or a TypeError saying what the loader yielded instead."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch
+    what = (f"a {type(batch).__name__} of {len(batch)} items"
+            if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}")
+    raise TypeError(f"{where}: each batch must be a pair (x, y), but the loader yielded "
+                    f"{what}; wrap the loader or give the DataLoader a collate_fn that returns "
+                    "(inputs, targets)")
+
+
 def evaluate(model, loader, metrics: Sequence = ("accuracy",), loss_fn=None) -> dict:
     """Loss and metrics of ``model`` on every batch of ``loader``, in eval mode.
 
@@ -157,7 +168,8 @@ def evaluate(model, loader, metrics: Sequence = ("accuracy",), loss_fn=None) -> 
     count = 0
     targets, outputs = [], []
     with eval_mode(model), no_grad():
-        for x, y in loader:
+        for batch in loader:
+            x, y = _unpack(batch, "evaluate")
             output = model(x)
             if loss_fn is not None:
                 total_loss += loss_fn(output, y).item() * len(y)
@@ -241,8 +253,11 @@ class History:
         values = self.history.get(monitor)
         if not values:
             return None
+        candidates = [index for index, value in enumerate(values) if not math.isnan(value)]
+        if not candidates:                              # every value NaN: nothing is best
+            return None
         pick = min if self.mode == "min" else max
-        return pick(range(len(values)), key=lambda index: values[index])
+        return pick(candidates, key=lambda index: values[index])
 
     def __repr__(self) -> str:
         last = {key: values[-1] for key, values in self.history.items() if values}
@@ -275,7 +290,8 @@ class EarlyStopping:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be a non-negative int, "
                              f"got {patience!r}")
-        if not min_delta >= 0:
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
+                or not min_delta >= 0:
             raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta!r}")
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
@@ -446,7 +462,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         targets, outputs = [], []
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
                    disable=not progress, dynamic_ncols=True)
-        for batch, (x, y) in enumerate(bar):
+        for batch, pair in enumerate(bar):
+            x, y = _unpack(pair, "fit")
             optimizer.zero_grad()
             output = model(x)
             loss = loss_fn(output, y)

@@ -97,17 +97,31 @@ def check_writable_file(path: str, flag: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{flag} {path}: is a directory, expected a file path")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(f"{flag} {path}: {directory} is a file, not a directory")
     if not os.path.isdir(directory):
         raise UsageError(f"{flag} {path}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK):
         raise UsageError(f"{flag} {path}: directory {directory} is not writable")
 
 
+def check_creatable_directory(path: str, flag: str) -> None:
+    """Fail before the work, not after it, when the output directory ``path`` cannot be made:
+    it, or the nearest of its parents that exists, must be a writable directory."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "exists" if existing == os.path.abspath(path) else f"is under the file {existing}"
+        raise UsageError(f"{flag} {path}: {where} and is not a directory")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {existing} is not writable")
+
+
 def plot_available(plot_dir: str | None) -> bool:
     if plot_dir is None:
         return False
-    if os.path.exists(plot_dir) and not os.path.isdir(plot_dir):
-        raise UsageError(f"--plot {plot_dir}: exists and is not a directory")
+    check_creatable_directory(plot_dir, "--plot")
     if importlib.util.find_spec("matplotlib") is None:
         print(PLOT_HINT, file=sys.stderr)
         return False

@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from tinygrad_opt.cli.args import positive_int
+from tinygrad_opt.cli.args import check_creatable_directory, positive_int
 from tinygrad_opt.tune import (bayes_search, choice, coarse_to_fine, grid_search, loguniform,
                                random_search, uniform)
 
@@ -203,8 +203,7 @@ def run_tune(args) -> int:
     if args.overwrite and args.save is None:
         raise ValueError("--overwrite applies to --save DIR, which is not given")
     if args.save is not None:       # fail before the search, not after it
-        if os.path.exists(args.save) and not os.path.isdir(args.save):
-            raise ValueError(f"--save {args.save}: exists and is not a directory")
+        check_creatable_directory(args.save, "--save")
         if earlier_trial_files(args.save) and not args.overwrite:
             raise ValueError(f"--save {args.save}: the directory already holds the trial files "
                              "of an earlier search; add --overwrite to replace them")

@@ -10,7 +10,7 @@ described in tinygrad_opt/experiments.py; this module only reads the flags).
 
 from __future__ import annotations
 
-from tinygrad_opt.cli.args import positive_float, positive_int
+from tinygrad_opt.cli.args import check_creatable_directory, positive_float, positive_int
 from tinygrad_opt.experiments import (KINDS, plot_vanishing, report, timing_line,
                                       vanishing_study)
 from tinygrad_opt.viz import PLOT_HINT
@@ -58,6 +58,8 @@ def run_vanishing(args) -> int:
     if depth < 4 or ("relu+residual" in kinds and depth % 2):
         raise ValueError(f"--depth must be an even number >= 4 (relu+residual uses blocks "
                          f"of 2 layers), got {depth}")
+    if args.plot is not None:       # fail before the study, not after it
+        check_creatable_directory(args.plot, "--plot")
     print(f"{len(kinds)} models, {depth} Linear layers of width {args.width}, {epochs} epochs "
           f"of SGD (lr {args.lr}, momentum 0.9), seed {args.seed}, device {args.device}")
     results = vanishing_study(kinds, depth=depth, width=args.width, epochs=epochs,
