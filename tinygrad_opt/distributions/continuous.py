@@ -586,8 +586,10 @@ class Chi2(Gamma):
         super().__init__(0.5 * self.df, 0.5, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        """Chi2 with df broadcast to ``batch_shape``."""
-        return Chi2(self.df.expand(tuple(batch_shape)), validate_args=False)
+        """Chi2 with df broadcast to ``batch_shape`` (and this one's validation setting)."""
+        new = Chi2(self.df.expand(tuple(batch_shape)), validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
 
 class Beta(Distribution):
@@ -675,10 +677,12 @@ class Dirichlet(Distribution):
 
     @property
     def mode(self):
-        """(α − 1)⁺ normalised; where every αᵢ < 1, a vertex (the largest αᵢ), as PyTorch."""
+        """(α − 1)⁺ normalised; where every αᵢ < 1, a vertex (the largest αᵢ); NaN where
+        no αᵢ exceeds 1 but some equals 1 (0/0: no single most likely point, as PyTorch)."""
         alpha_minus_one = (self.concentration - 1).clamp(min=0.0)
         total = alpha_minus_one.sum(-1, keepdim=True)
         mode = alpha_minus_one / tg.where(total > 0, total, 1.0)     # (0 where all αᵢ ≤ 1)
+        mode = tg.where(total > 0, mode, math.nan)
         vertex = tg.nn.functional.one_hot(self.concentration.argmax(-1),
                                           self.concentration.shape[-1])
         all_below_one = (self.concentration < 1).all(-1, keepdim=True)

@@ -25,6 +25,7 @@ from tinygrad_opt.distributions.distribution import (Distribution, all_true, bro
                                                      host_draws, lazy_property,
                                                      logits_to_probs, probs_to_logits,
                                                      uniform_noise)
+from tinygrad_opt.nn.functional_primitives import softplus
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "Binomial", "Poisson",
@@ -277,17 +278,12 @@ class OneHotCategorical(Distribution):
         return values.expand((k,) + self.batch_shape + (k,)) if expand else values
 
 
-def _clamp_by_zero(x):
-    """(max(x, 0) + x − min(x, 0))/2 = max(x, 0), with gradient ½ at x = 0 (as PyTorch)."""
-    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
-
-
 class Binomial(Distribution):
     """Binomial(total_count n, p): the number of successes in n Bernoulli(p) trials.
 
-    log p(k) = log C(n, k) + k·l − n·log(1 + e^l) (l the logits, in the stable form
-    n·max(l, 0) + n·log1p(e^(−|l|))), mean = np, variance = np(1 − p),
-    mode = min(⌊(n + 1)p⌋, n)."""
+    log p(k) = log C(n, k) + k·l − n·softplus(l) (l the logits, softplus(l) = log(1 + e^l)
+    in its stable form, smooth at l = 0 so second derivatives are right there too),
+    mean = np, variance = np(1 − p), mode = min(⌊(n + 1)p⌋, n)."""
 
     arg_constraints = {"total_count": constraints.nonnegative_integer,
                        "probs": constraints.unit_interval, "logits": constraints.real}
@@ -347,15 +343,14 @@ class Binomial(Distribution):
                           (count, probs), shape, probs)
 
     def log_prob(self, value):
-        """log n! − log k! − log (n − k)! + k·l − n·max(l, 0) − n·log1p(e^(−|l|))."""
+        """log n! − log k! − log (n − k)! + k·l − n·softplus(l)."""
         if self._validate_args:
             self._validate_sample(value)
         log_factorial_n = tg.lgamma(self.total_count + 1)
         log_factorial_k = tg.lgamma(value + 1)
         log_factorial_nmk = tg.lgamma(self.total_count - value + 1)
-        normalize_term = (self.total_count * _clamp_by_zero(self.logits)
-                          + self.total_count * (-self.logits.abs()).exp().log1p()
-                          - log_factorial_n)
+        log_normalizer = softplus(self.logits, threshold=math.inf)  # log(1 + e^l), no cut-off
+        normalize_term = self.total_count * log_normalizer - log_factorial_n
         return value * self.logits - log_factorial_k - log_factorial_nmk - normalize_term
 
     def _homogeneous_count(self, name: str) -> int:
@@ -556,14 +551,18 @@ class Multinomial(Distribution):
         return self.total_count * self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=()):
-        """n Categorical draws per sample, counted: Σ over the draws of their one-hot
-        vectors, in p's dtype."""
-        if isinstance(sample_shape, int):
-            sample_shape = (sample_shape,)
-        draws = self._categorical.sample((self.total_count,) + tuple(sample_shape))
-        k = self._categorical._num_events
-        one_hot = tg.nn.functional.one_hot(draws, k)          # (n, ...sample, ...batch, K)
-        return one_hot.sum(0).astype(self.probs.dtype)
+        """The counts of n Categorical(p) draws, drawn by the seeded host generator's
+        multinomial (p renormalised in float64), in p's dtype and device: memory and time
+        grow with the number of samples, not with n."""
+        shape = self._extended_shape(sample_shape)                  # (...sample, ...batch, K)
+        total_count = self.total_count
+
+        def draw(rng, probs, size):
+            probs = probs.astype("float64")
+            probs = probs / probs.sum(-1, keepdims=True)            # (...batch, K), Σ = 1
+            return rng.multinomial(total_count, probs, size[:-1])   # (...sample, ...batch, K)
+
+        return host_draws(draw, (self.probs,), shape, self.probs)
 
     def log_prob(self, value):
         """log (Σ xᵢ)! − Σ log xᵢ! + Σ xᵢ·log pᵢ (0·log 0 = 0)."""

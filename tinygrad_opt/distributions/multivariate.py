@@ -355,7 +355,16 @@ class Independent(Distribution):
         """The base distribution expanded to ``batch_shape`` + the reinterpreted dims."""
         reinterpreted = self.event_shape[:self.reinterpreted_batch_ndims]
         base = self.base_dist.expand(tuple(batch_shape) + reinterpreted)
-        return Independent(base, self.reinterpreted_batch_ndims, validate_args=False)
+        new = Independent(base, self.reinterpreted_batch_ndims, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def enumerate_support(self, expand: bool = True):
+        """The base's values, when no dim is reinterpreted (a product of supports over
+        reinterpreted dims is not enumerated, as PyTorch)."""
+        if self.reinterpreted_batch_ndims > 0:
+            raise NotImplementedError("Enumeration over cartesian product is not implemented")
+        return self.base_dist.enumerate_support(expand=expand)
 
     @property
     def mean(self):
