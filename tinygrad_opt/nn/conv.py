@@ -54,12 +54,68 @@ from tinygrad_opt.nn.functional_conv import (_check_divisor, _check_pool_padding
                                              adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                                              conv1d, conv2d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
+from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d
 from tinygrad_opt.tensor import Tensor
 
 
 # ----------------------------------------------------------------------------- modules
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_conv_options(name: str, in_channels: int, out_channels: int, stride: tuple,
+                       padding, groups, padding_mode: str) -> None:
+    """The checks PyTorch's convolution layers make when built, with its messages."""
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+    if in_channels % groups != 0 or out_channels % groups != 0:
+        raise ValueError(f"{name}: in_channels {in_channels} and out_channels "
+                         f"{out_channels} must be divisible by groups {groups}")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be an int, a tuple of ints, 'valid' or "
+                             f"'same', got the invalid padding string {padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided "
+                             f"convolutions (stride {stride})")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, but got "
+                         f"padding_mode={padding_mode!r}")
+
+
+def reversed_padding(padding, kernel_size: tuple, dilation: tuple) -> tuple:
+    """``F.pad``'s amounts for a layer's ``padding`` (ints, 'valid' or 'same'): (before, after)
+    per spatial axis, the last axis first. 'same' pads ⌊d·(k − 1)/2⌋ before and the rest
+    after, as PyTorch."""
+    if padding == "valid":
+        per_axis = [(0, 0)] * len(kernel_size)
+    elif padding == "same":
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
+        per_axis = [(total // 2, total - total // 2) for total in totals]
+    else:
+        per_axis = [(p, p) for p in padding]
+    return tuple(amount for pair in reversed(per_axis) for amount in pair)
+
+
+def conv_extra_repr(layer: Module) -> str:
+    """PyTorch's repr of a convolution layer: the options that differ from the defaults."""
+    dims = len(layer.kernel_size)
+    text = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+            f"stride={layer.stride}")
+    if layer.padding != (0,) * dims:
+        text += f", padding={layer.padding}"
+    if layer.dilation != (1,) * dims:
+        text += f", dilation={layer.dilation}"
+    if layer.groups != 1:
+        text += f", groups={layer.groups}"
+    if layer.bias is None:
+        text += ", bias=False"
+    if layer.padding_mode != "zeros":
+        text += f", padding_mode={layer.padding_mode}"
+    return text
+
 
 class Conv2d(Module):
     """2-D convolution layer: ``y = conv2d(x, weight, bias)`` (see :func:`conv2d`).
@@ -70,25 +126,26 @@ class Conv2d(Module):
     Initialisation is PyTorch's default: ``kaiming_uniform_(W, a=√5)``, that is
     W ~ U(−1/√fan_in, 1/√fan_in), and b ~ U(−1/√fan_in, 1/√fan_in), with
     fan_in = C_in/groups · kh · kw.
+    ``padding_mode`` other than ``'zeros'`` (``'reflect'``, ``'replicate'``,
+    ``'circular'``) pads x with ``F.pad`` in that mode first and convolves without
+    padding, as PyTorch.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, device=None, dtype=None):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
         super().__init__()
-        if in_channels % groups != 0 or out_channels % groups != 0:
-            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must be divisible by groups {groups}")
-        if isinstance(padding, str) and padding not in ("valid", "same"):
-            raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', "
-                             f"got {padding!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
+        check_conv_options("Conv2d", in_channels, out_channels, self.stride, padding, groups,
+                           padding_mode)
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding",
                                                                        "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.groups = groups
+        self.padding_mode = padding_mode
         self.weight = empty_parameter(
             (out_channels, in_channels // groups) + self.kernel_size, device, dtype)
         self.register_parameter("bias", empty_parameter((out_channels,), device, dtype)
@@ -99,21 +156,15 @@ class Conv2d(Module):
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k·k
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":              # pad x by the mode, then no padding
+            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+                    mode=self.padding_mode)
+            return conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, H, W) -> (N, C_out, OH, OW), N optional
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding not in ((0, 0), "valid"):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_extra_repr(self)
 
 
 class _Pool2d(Module):
@@ -200,26 +251,24 @@ class Conv1d(Module):
     Shapes: x ``(N, C_in, L)`` or ``(C_in, L)`` -> y ``(N, C_out, OL)`` or ``(C_out, OL)``;
     ``weight`` is ``(C_out, C_in/groups, k)`` and ``bias`` ``(C_out,)``, PyTorch's layout.
     Initialisation is PyTorch's default, as Conv2d: W and b ~ U(−1/√fan_in,
-    1/√fan_in) with fan_in = C_in/groups · k.
+    1/√fan_in) with fan_in = C_in/groups · k. ``padding_mode`` as in Conv2d.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, device=None, dtype=None):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
         super().__init__()
-        if in_channels % groups != 0 or out_channels % groups != 0:
-            raise ValueError(f"Conv1d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must be divisible by groups {groups}")
-        if isinstance(padding, str) and padding not in ("valid", "same"):
-            raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', "
-                             f"got {padding!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d"),)  # PyTorch: (k,)
         self.stride = (_single(stride, "stride", "Conv1d"),)
+        check_conv_options("Conv1d", in_channels, out_channels, self.stride, padding, groups,
+                           padding_mode)
         self.padding = padding if isinstance(padding, str) else (_single(padding, "padding",
                                                                          "Conv1d"),)
         self.dilation = (_single(dilation, "dilation", "Conv1d"),)
         self.groups = groups
+        self.padding_mode = padding_mode
         self.weight = empty_parameter(
             (out_channels, in_channels // groups) + self.kernel_size, device, dtype)
         self.register_parameter("bias", empty_parameter((out_channels,), device, dtype)
@@ -230,21 +279,15 @@ class Conv1d(Module):
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":              # pad x by the mode, then no padding
+            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+                    mode=self.padding_mode)
+            return conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, L) -> (N, C_out, OL), N optional
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding not in ((0,), "valid"):
-            text += f", padding={self.padding}"
-        if self.dilation != (1,):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_extra_repr(self)
 
 
 class _Pool1d(Module):

@@ -11,6 +11,7 @@ axis, only the accepted input shape differs.
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
+from tinygrad_opt.nn.conv import check_conv_options, conv_extra_repr, reversed_padding
 from tinygrad_opt.nn.conv_transpose import _ConvTransposeNd
 from tinygrad_opt.nn.functional_conv3d import (_triple, avg_pool3d, conv3d, conv_transpose3d,
                                                dropout3d, feature_alpha_dropout, max_pool3d)
@@ -23,8 +24,6 @@ from tinygrad_opt.tensor import Tensor
 
 __all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "BatchNorm3d",
            "InstanceNorm3d", "Dropout3d", "FeatureAlphaDropout"]
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class Conv3d(Module):
@@ -43,23 +42,12 @@ class Conv3d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
         super().__init__()
-        if not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"Conv3d: groups must be a positive integer, got {groups!r}")
-        if in_channels % groups != 0 or out_channels % groups != 0:
-            raise ValueError(f"Conv3d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must be divisible by groups {groups}")
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"Conv3d: padding_mode must be one of {PADDING_MODES}, but got "
-                             f"padding_mode={padding_mode!r}")
-        if isinstance(padding, str) and padding not in ("valid", "same"):
-            raise ValueError(f"Conv3d: invalid padding string {padding!r}, should be one of "
-                             "('valid', 'same')")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _triple(kernel_size, "kernel_size", "Conv3d")
         self.stride = _triple(stride, "stride", "Conv3d")
-        if padding == "same" and self.stride != (1, 1, 1):
-            raise ValueError("Conv3d: padding='same' is not supported for strided convolutions")
+        check_conv_options("Conv3d", in_channels, out_channels, self.stride, padding, groups,
+                           padding_mode)
         self.padding = padding if isinstance(padding, str) else _triple(padding, "padding",
                                                                          "Conv3d")
         self.dilation = _triple(dilation, "dilation", "Conv3d")
@@ -74,40 +62,17 @@ class Conv3d(Module):
     def reset_parameters(self) -> None:
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k³
 
-    def _padding_amounts(self) -> tuple:
-        """``F.pad``'s amounts for a non-zeros ``padding_mode``: (before, after) per axis,
-        the last axis first; 'same' puts the uneven rest at the end, as PyTorch."""
-        if self.padding == "valid":
-            per_axis = [(0, 0)] * 3
-        elif self.padding == "same":
-            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-            per_axis = [(total // 2, total - total // 2) for total in totals]
-        else:
-            per_axis = [(p, p) for p in self.padding]
-        return tuple(amount for pair in reversed(per_axis) for amount in pair)
-
     def forward(self, x: Tensor) -> Tensor:
         if self.padding_mode != "zeros":
-            x = pad(x, self._padding_amounts(), mode=self.padding_mode)
+            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+                    mode=self.padding_mode)
             return conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation,
                           self.groups)
         return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), N optional
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding not in ((0, 0, 0), "valid"):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
+        return conv_extra_repr(self)
 
 
 class ConvTranspose3d(_ConvTransposeNd):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.functional_conv import (Col2Im, _batched, _pair, _single, _unbatched,
-                                             check_transpose_options,
+                                             check_bias, check_transpose_options,
                                              conv_transpose_output_size)
 from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
@@ -91,6 +91,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"stride {stride}, padding {padding}, output_padding {output_padding} "
                          f"and dilation {dilation} gives an output of {OH}x{OW}, too small")
     C_out = C_out_per_group * groups
+    check_bias(bias, C_out, weight, op_name)
     G = groups
     K = C_out_per_group * kh * kw                      # one input pixel's scaled kernels
     # 1. Each input pixel times its kernels: cols = Wᵀ @ x within each group.

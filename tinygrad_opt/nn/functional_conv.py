@@ -22,6 +22,7 @@ and the floor-mode im2col of that is the ceil-mode one.
 from __future__ import annotations
 
 import math
+import numbers
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
@@ -32,13 +33,17 @@ from tinygrad_opt.tensor import Tensor
 
 # --------------------------------- convolution and pooling (im2col; the layers are in nn/conv.py)
 
+def _is_int(value) -> bool:
+    """A Python or NumPy integer (``np.int64(3)`` too, as PyTorch accepts), never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _pair(value, name: str, op_name: str) -> tuple[int, int]:
     """``3`` -> ``(3, 3)``; ``(3, 2)`` stays; anything else is an error naming the op."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        return (value[0], value[1])
+    if _is_int(value):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
+        return (int(value[0]), int(value[1]))
     raise TypeError(f"{op_name}: {name} must be an int or a pair of ints, got {value!r}")
 
 
@@ -240,8 +245,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     computed as ``W.reshape(O, C·kh·kw) @ im2col(x)``. With ``groups = G`` the
     C input channels and O output channels are split into G groups and group g's
     outputs see only group g's inputs (G = C is a depthwise convolution).
-    ``padding`` may also be ``'valid'`` (0) or ``'same'`` (stride 1, symmetric
-    padding dilation·(k − 1)/2, which must be a whole number).
+    ``padding`` may also be ``'valid'`` (0) or ``'same'`` (stride 1: padding
+    ⌊dilation·(k − 1)/2⌋ on each side, and when dilation·(k − 1) is odd one zero more
+    at the end, as PyTorch).
     Shapes: input (N, C, H, W) or unbatched (C, H, W) -> output (N, O, OH, OW) or
     (O, OH, OW), OH as in :func:`conv_output_size`.
     """
@@ -261,7 +267,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if input.device != weight.device:
         raise RuntimeError(f"conv2d: input is on device '{input.device}', weight on "
                            f"'{weight.device}'")
-    padding = _resolve_padding(padding, (kh, kw), stride, dilation)
+    check_bias(bias, O, weight, "conv2d")
+    padding, (extra_rows, extra_columns) = _resolve_padding(padding, (kh, kw), stride, dilation,
+                                                            "conv2d")
+    x = _extend(x, extra_rows, extra_columns, 0.0)     # 'same', odd d·(k − 1): a zero at the end
     cols, OH, OW = _im2col(x, (kh, kw), stride, padding, dilation, "conv2d")
     K = C_per_group * kh * kw                          # inputs of one dot product
     if groups == 1:
@@ -275,20 +284,30 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _unbatched(out.reshape(N, O, OH, OW), added)
 
 
-def _resolve_padding(padding, kernel_size, stride, dilation):
-    """Turn ``'valid'``/``'same'`` into numbers; leave ints and pairs as they are."""
+def check_bias(bias: Tensor | None, out_channels: int, weight: Tensor, op_name: str) -> None:
+    """A bias must have one entry per output channel: shape ``(out_channels,)``."""
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"{op_name}: bias of shape {bias.shape} does not match the "
+                         f"{out_channels} out channels of a weight of shape {weight.shape}")
+
+
+def _resolve_padding(padding, kernel_size, stride, dilation, op_name: str):
+    """``(padding, (extra_rows, extra_columns))``: ``'valid'`` is (0, 0), ``'same'`` the padding
+    that keeps the size (stride 1), PyTorch's: the window adds ``t = d·(k − 1)`` positions per
+    axis, ``⌊t/2⌋`` are padded on each side and, when t is odd, one more zero at the end (the
+    extra). Ints and pairs are returned as they are, with no extra."""
     if padding == "valid":
-        return 0
+        return (0, 0), (0, 0)
+    if isinstance(padding, str) and padding != "same":
+        raise ValueError(f"{op_name}: padding must be an int, a pair, 'valid' or 'same', "
+                         f"got {padding!r}")
     if padding != "same":
-        return padding
-    if _pair(stride, "stride", "conv2d") != (1, 1):
-        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
-    dilation = _pair(dilation, "dilation", "conv2d")
+        return padding, (0, 0)
+    if _pair(stride, "stride", op_name) != (1, 1):
+        raise ValueError(f"{op_name}: padding='same' is not supported for strided convolutions")
+    dilation = _pair(dilation, "dilation", op_name)
     total = [d * (k - 1) for d, k in zip(dilation, kernel_size)]  # rows the window adds
-    if any(t % 2 for t in total):
-        raise ValueError(f"conv2d: padding='same' with kernel_size {kernel_size} and dilation "
-                         f"{dilation} needs uneven padding, which is not supported")
-    return (total[0] // 2, total[1] // 2)
+    return (total[0] // 2, total[1] // 2), (total[0] % 2, total[1] % 2)
 
 
 def _check_pool_padding(kernel_size, padding, op_name: str) -> None:
@@ -388,7 +407,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
         return _unbatched(_max_pool2d_with_indices(x, ready, options), added)
     cols, OH, OW = _im2col(ready, *options, "max_pool2d", pad_value=-math.inf)
     N, C = x.shape[:2]
-    windows = cols.reshape(N, C, -1, OH * OW)            # (N, C, kh·kw, L)
+    (kh, kw) = options[0]
+    windows = cols.reshape(N, C, kh * kw, OH * OW)       # (N, C, kh·kw, L); N may be 0
     return _unbatched(windows.max(dim=2).reshape(N, C, OH, OW), added)
 
 
@@ -405,7 +425,8 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     N, C, H, W = x.shape
     xp = backend.get_xp(x.device)
     cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=-math.inf)
-    values = cols.data.reshape(N, C, -1, OH * OW)                  # (N, C, kh·kw, L)
+    (kh, kw) = options[0]
+    values = cols.data.reshape(N, C, kh * kw, OH * OW)             # (N, C, kh·kw, L)
     plane = xp.full((1, 1) + ready.shape[2:], -1, dtype=backend.int64)
     plane[0, 0, :H, :W] = xp.arange(H * W).reshape(H, W)          # h·W + w; −1 past x
     where_from, _, _ = _im2col(Tensor(plane, device=x.device), *options, "max_pool2d",
@@ -471,7 +492,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                  "avg_pool2d")
     cols, OH, OW = _im2col(ready, *options, "avg_pool2d")
     N, C = x.shape[:2]
-    sums = cols.reshape(N, C, -1, OH * OW).sum(dim=2)    # (N, C, L): (N, C, kh·kw, L) summed
+    (kh, kw) = options[0]
+    sums = cols.reshape(N, C, kh * kw, OH * OW).sum(dim=2)  # (N, C, L): the windows summed
     if divisor_override is not None:
         divisor = divisor_override
     else:
@@ -485,8 +507,8 @@ def _single(value, name: str, op_name: str) -> int:
     """``3`` -> ``3``; ``(3,)`` (PyTorch's 1-tuple) -> ``3``; anything else is an error."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if _is_int(value):
+        return int(value)
     raise TypeError(f"{op_name}: {name} must be an int or a 1-tuple of ints, got {value!r}")
 
 
@@ -517,7 +539,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     computed as :func:`conv2d` over a height-1 image: x ``(N, C, 1, L)`` and W
     ``(O, C/groups, 1, k)``, stride ``(1, s)``, padding ``(0, p)``, dilation
     ``(1, d)``; so im2col, the matmul and their backward are conv2d's. ``groups``
-    and ``padding='valid'/'same'`` as in conv2d.
+    and ``padding='valid'/'same'`` as in conv2d (an odd d·(k − 1) pads one zero more at
+    the end).
     Shapes: input (N, C, L) or unbatched (C, L) -> output (N, O, OL) or (O, OL),
     OL = (L + 2p − d·(k − 1) − 1) // s + 1.
     """
@@ -536,18 +559,15 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             f"out channels divisible by groups{layouts}")
     stride = _single(stride, "stride", "conv1d")
     dilation = _single(dilation, "dilation", "conv1d")
-    if padding == "valid":
-        padding = 0
-    elif padding == "same":
-        if stride != 1:
-            raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
-        if dilation * (k - 1) % 2:
-            raise ValueError(f"conv1d: padding='same' with kernel_size {k} and dilation "
-                             f"{dilation} needs uneven padding, which is not supported")
-        padding = dilation * (k - 1) // 2               # the window adds d·(k − 1) positions
-    padding = _single(padding, "padding", "conv1d")
-    _check_window_1d(x, k, stride, padding, dilation, "conv1d")
-    out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding),
+    check_bias(bias, O, weight, "conv1d")
+    if isinstance(padding, str):                        # 'valid' or 'same', as in conv2d
+        (_, padding), (_, extra) = _resolve_padding(padding, (1, k), (1, stride),
+                                                    (1, dilation), "conv1d")
+    else:
+        padding, extra = _single(padding, "padding", "conv1d"), 0
+    x = _extend(x.unsqueeze(2), 0, extra, 0.0)          # (N, C, 1, L + extra)
+    _check_window_1d(x.squeeze(2), k, stride, padding, dilation, "conv1d")
+    out = conv2d(x, weight.unsqueeze(2), bias, (1, stride), (0, padding),
                  (1, dilation), groups)                # (N, O, 1, OL)
     return _unbatched(out.squeeze(2), added)           # (N, O, OL) or (O, OL)
 
@@ -690,7 +710,8 @@ def _adaptive_max_pool2d_with_indices(x: Tensor, OH: int, OW: int) -> tuple[Tens
     for i, (top, bottom) in enumerate(adaptive_bins(H, OH)):
         for j, (left, right) in enumerate(adaptive_bins(W, OW)):
             width = right - left
-            window = x.data[:, :, top:bottom, left:right].reshape(N, C, -1)  # (N, C, bh·bw)
+            window = x.data[:, :, top:bottom, left:right]                   # (N, C, bh, bw)
+            window = window.reshape(N, C, (bottom - top) * width)           # (N, C, bh·bw)
             best = window.argmax(axis=2)                                    # (N, C), first max
             indices[:, :, i, j] = (top + best // width) * W + left + best % width
     indices = Tensor(indices, device=x.device)

@@ -29,9 +29,9 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.nn.functional_conv import (_tap_slice, _unbatched, check_transpose_options,
-                                             conv_output_size, conv_transpose_output_size,
-                                             pool_output_size)
+from tinygrad_opt.nn.functional_conv import (_is_int, _tap_slice, _unbatched,
+                                             check_transpose_options, conv_output_size,
+                                             conv_transpose_output_size, pool_output_size)
 from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_probability,
                                              _drop_channels, pad)
 from tinygrad_opt.ops.conveniences import write_back
@@ -46,11 +46,10 @@ __all__ = ["Vol2Col", "Col2Vol", "conv3d", "conv_transpose3d", "max_pool3d", "av
 
 def _triple(value, name: str, op_name: str) -> tuple[int, int, int]:
     """``3`` -> ``(3, 3, 3)``; a triple of ints stays; anything else is an error naming the op."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value, value)
-    if (isinstance(value, (tuple, list)) and len(value) == 3
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        return (value[0], value[1], value[2])
+    if _is_int(value):
+        return (int(value),) * 3
+    if isinstance(value, (tuple, list)) and len(value) == 3 and all(map(_is_int, value)):
+        return (int(value[0]), int(value[1]), int(value[2]))
     raise TypeError(f"{op_name}: {name} must be an int or a triple of ints, got {value!r}")
 
 
@@ -387,7 +386,8 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
         return _unbatched(_max_pool3d_with_indices(x, ready, options), added)
     cols, (OD, OH, OW) = _vol2col(ready, options, "max_pool3d", pad_value=-math.inf)
     N, C = x.shape[:2]
-    windows = cols.reshape(N, C, -1, OD * OH * OW)       # (N, C, kd·kh·kw, L)
+    (kd, kh, kw) = options[0]
+    windows = cols.reshape(N, C, kd * kh * kw, OD * OH * OW)  # (N, C, kd·kh·kw, L); N may be 0
     return _unbatched(windows.max(dim=2).reshape(N, C, OD, OH, OW), added)
 
 
@@ -403,7 +403,8 @@ def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     xp = backend.get_xp(x.device)
     cols, (OD, OH, OW) = _vol2col(ready.detach(), options, "max_pool3d", pad_value=-math.inf)
     L = OD * OH * OW
-    values = cols.data.reshape(N, C, -1, L)                        # (N, C, kd·kh·kw, L)
+    (kd, kh, kw) = options[0]
+    values = cols.data.reshape(N, C, kd * kh * kw, L)              # (N, C, kd·kh·kw, L)
     volume = xp.full((1, 1) + ready.shape[2:], -1, dtype=backend.int64)
     volume[0, 0, :D, :H, :W] = xp.arange(D * H * W).reshape(D, H, W)  # flat index; −1 past x
     where_from, _ = _vol2col(Tensor(volume, device=x.device), options, "max_pool3d",
@@ -455,7 +456,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     ready, options = _pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0, op_name)
     cols, (OD, OH, OW) = _vol2col(ready, options, op_name)
     N, C = x.shape[:2]
-    sums = cols.reshape(N, C, -1, OD * OH * OW).sum(dim=2)   # (N, C, L)
+    (kd, kh, kw) = options[0]
+    sums = cols.reshape(N, C, kd * kh * kw, OD * OH * OW).sum(dim=2)   # (N, C, L)
     if divisor_override is not None:
         divisor = divisor_override
     else:

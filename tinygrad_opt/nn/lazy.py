@@ -237,9 +237,10 @@ class LazyConv1d(_LazyConvMixin, Conv1d):
     cls_to_become = Conv1d
 
     def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, device=None, dtype=None):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
-                         device, dtype)
+                         padding_mode, device, dtype)
         self._lazy_init(out_channels, bias, device, dtype)
 
 
@@ -251,9 +252,10 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
     spatial_dims = 2
 
     def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, device=None, dtype=None):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
-                         device, dtype)
+                         padding_mode, device, dtype)
         self._lazy_init(out_channels, bias, device, dtype)
 
 

@@ -40,6 +40,8 @@ backward; a list costs O(L).
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 from collections import namedtuple
 
 import tinygrad_opt as tg
@@ -219,17 +221,38 @@ class _RNNBase(Module):
     Parameters per layer l, PyTorch's names: ``weight_ih_l{l}``,
     ``weight_hh_l{l}``, ``bias_ih_l{l}``, ``bias_hh_l{l}`` (and ``..._reverse``),
     all U(−1/√H, 1/√H).
+
+    ``proj_size = P > 0`` (LSTM only, P < H): each step's h is projected to P
+    features, ``h_t = W_hr (o ⊙ tanh(c_t))`` with ``weight_hr_l{l}`` (P, H); h, the
+    outputs and ``weight_hh`` (4H, P) then have P features, c keeps H.
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None):
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"{name}: hidden_size must be a positive int, got {hidden_size!r}")
+        if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool)
+                or not 0.0 <= dropout <= 1.0):
+            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing "
+                             f"the probability of an element being zeroed, got {dropout!r}")
+        if not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a non-negative int, got "
+                             f"{proj_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
+                             "or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size {proj_size} has to be smaller than "
+                             f"hidden_size {hidden_size}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent "
+                          f"layer, so non-zero dropout expects num_layers greater than 1, but "
+                          f"got dropout={dropout} and num_layers={num_layers}")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -238,21 +261,26 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         gates = _GATES[mode]
         directions = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size              # the features of h and the outputs
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else out_size * directions
             for suffix in ("", "_reverse")[:directions]:
                 # Registration order = PyTorch's state_dict order.
                 setattr(self, f"weight_ih_l{layer}{suffix}",
                         empty_parameter((gates * hidden_size, layer_input), device, dtype))
                 setattr(self, f"weight_hh_l{layer}{suffix}",
-                        empty_parameter((gates * hidden_size, hidden_size), device, dtype))
+                        empty_parameter((gates * hidden_size, out_size), device, dtype))
                 if bias:
                     setattr(self, f"bias_ih_l{layer}{suffix}",
                             empty_parameter((gates * hidden_size,), device, dtype))
                     setattr(self, f"bias_hh_l{layer}{suffix}",
                             empty_parameter((gates * hidden_size,), device, dtype))
+                if proj_size:
+                    setattr(self, f"weight_hr_l{layer}{suffix}",
+                            empty_parameter((proj_size, hidden_size), device, dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -261,9 +289,11 @@ class _RNNBase(Module):
             init.uniform_(parameter, -bound, bound)
 
     def _weights(self, layer: int, suffix: str):
-        """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer and direction."""
+        """``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)`` of one layer and direction
+        (None for the biases without ``bias``, for weight_hr without ``proj_size``)."""
         get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}", None)  # noqa: E731
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+        return (get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
+                get("weight_hr"))
 
     def _num_states(self) -> int:
         return self.num_layers * (2 if self.bidirectional else 1)
@@ -280,10 +310,15 @@ class _RNNBase(Module):
     def _initial_state(self, x: Tensor, batch: int, state: Tensor | None, batched: bool,
                        what: str):
         """The given state (checked; unbatched made batched) or zeros of x's dtype and
-        device: (layers·D, N, H) with N = ``batch``."""
-        shape = (self._num_states(), batch, self.hidden_size)
+        device: (layers·D, N, H) with N = ``batch`` (H = proj_size for h_0 with a projection)."""
+        size = self.proj_size if what == "h_0" and self.proj_size else self.hidden_size
+        shape = (self._num_states(), batch, size)
         if state is None:
             return _zeros_like_state(x, shape)
+        if state.ndim != (3 if batched else 2):
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            raise ValueError(f"{type(self).__name__}: for {kind} input, {what} should also be "
+                             f"{3 if batched else 2}-D, got shape {state.shape}")
         if not batched:
             state = state.unsqueeze(1)
         if state.shape != shape:
@@ -310,7 +345,7 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             direction_outputs = []
             for direction in range(directions):
-                weight_ih, weight_hh, bias_ih, bias_hh = self._weights(
+                weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = self._weights(
                     layer, "_reverse" if direction else "")
                 state = [s[layer * directions + direction] for s in states]  # each (N, H)
                 times = range(length - 1, -1, -1) if direction else range(length)
@@ -319,10 +354,10 @@ class _RNNBase(Module):
                     running = steps[t].shape[0]           # N_t
                     x_proj = F.linear(steps[t], weight_ih, bias_ih)  # (N_t, G·H)
                     if running == batch:
-                        state = self._step(x_proj, state, weight_hh, bias_hh)
+                        state = self._step(x_proj, state, weight_hh, bias_hh, weight_hr)
                     else:
                         active = [s[:running] for s in state]         # each (N_t, H)
-                        active = self._step(x_proj, active, weight_hh, bias_hh)
+                        active = self._step(x_proj, active, weight_hh, bias_hh, weight_hr)
                         state = [tg.cat([new, old[running:]], dim=0)  # (N, H)
                                  for new, old in zip(active, state)]
                     outputs[t] = state[0][:running] if running < batch else state[0]
@@ -337,7 +372,7 @@ class _RNNBase(Module):
                 steps = [F.dropout(step, self.dropout, True) for step in steps]
         return steps, [tg.stack(kind, dim=0) for kind in finals]
 
-    def _step(self, x_proj: Tensor, state: list, weight_hh, bias_hh) -> list:
+    def _step(self, x_proj: Tensor, state: list, weight_hh, bias_hh, weight_hr) -> list:
         raise NotImplementedError
 
     def _forward(self, x: Tensor, hx: list):
@@ -397,6 +432,8 @@ class _RNNBase(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         return text
 
 
@@ -418,10 +455,10 @@ class RNN(_RNNBase):
                              "expected 'tanh' or 'relu'")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def _step(self, x_proj, state, weight_hh, bias_hh):
+    def _step(self, x_proj, state, weight_hh, bias_hh, weight_hr=None):
         return [rnn_step(x_proj, state[0], weight_hh, bias_hh, self.nonlinearity)]
 
     def forward(self, input: Tensor, hx: Tensor | None = None):
@@ -438,17 +475,22 @@ class LSTM(_RNNBase):
 
     ``forward(input, hx=None)`` returns ``(output, (h_n, c_n))``; ``hx`` is a
     pair ``(h_0, c_0)``, each ``(num_layers·D, N, H)``, zeros by default.
-    Shapes otherwise as :class:`RNN`.
+    Shapes otherwise as :class:`RNN`. With ``proj_size = P`` (0 < P < H), h is
+    projected, ``h_t = W_hr (o_t ⊙ tanh(c_t))``: output ``(L, N, D·P)`` and h_0, h_n
+    ``(num_layers·D, N, P)``, while c_0, c_n stay ``(num_layers·D, N, H)``.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None):
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, device, dtype)
+                         dropout, bidirectional, proj_size, device, dtype)
 
-    def _step(self, x_proj, state, weight_hh, bias_hh):
-        return list(lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh))
+    def _step(self, x_proj, state, weight_hh, bias_hh, weight_hr=None):
+        h, c = lstm_step(x_proj, state[0], state[1], weight_hh, bias_hh)  # (N, H) each
+        if weight_hr is not None:
+            h = F.linear(h, weight_hr)                     # (N, P): h = W_hr (o ⊙ tanh(c))
+        return [h, c]
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         h_0, c_0 = (None, None) if hx is None else hx
@@ -466,9 +508,9 @@ class GRU(_RNNBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, device, dtype)
+                         dropout, bidirectional, device=device, dtype=dtype)
 
-    def _step(self, x_proj, state, weight_hh, bias_hh):
+    def _step(self, x_proj, state, weight_hh, bias_hh, weight_hr=None):
         return [gru_step(x_proj, state[0], weight_hh, bias_hh)]
 
     def forward(self, input: Tensor, hx: Tensor | None = None):
