@@ -11,19 +11,38 @@ from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.tensor import Tensor, tensor
 
 
+def _checked(x, name: str) -> Tensor:
+    """``x``, which must be a Tensor: a clear error for ``tg.add(1, t)``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): expected a Tensor as the first argument, got "
+                        f"{type(x).__name__} (make one with tg.tensor)")
+    return x
+
+
 def _method(name: str, what: str):
     """``tg.name(x, ...)``: ``x.name(...)``."""
 
     def function(x: Tensor, *args, **kwargs):
-        return getattr(x, name)(*args, **kwargs)
+        return getattr(_checked(x, name), name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"{what}: ``x.{name}(...)``."
     return function
 
 
-softmax = _method("softmax", "softmax over dim")
-log_softmax = _method("log_softmax", "log-softmax over dim, stable")
+def softmax(input: Tensor, dim: int = -1, dtype=None) -> Tensor:
+    """softmax over ``dim``: ``input.softmax(dim)``, after a cast to ``dtype`` if given."""
+    input = _checked(input, "softmax")
+    return (input if dtype is None else input.astype(dtype)).softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1, dtype=None) -> Tensor:
+    """log-softmax over ``dim``, stable: ``input.log_softmax(dim)``, after a cast to
+    ``dtype`` if given."""
+    input = _checked(input, "log_softmax")
+    return (input if dtype is None else input.astype(dtype)).log_softmax(dim)
+
+
 square = _method("square", "x², elementwise")
 add = _method("add", "x + alpha · other, elementwise")
 sub = _method("sub", "x − alpha · other, elementwise")
@@ -87,11 +106,16 @@ def from_numpy(array) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor without a copy where none is needed: a Tensor already of that
-    dtype and device is returned itself (as ``torch.as_tensor``); other data is converted
-    as ``tg.tensor`` does."""
+    """``data`` as a tensor without a copy where none is needed, as ``torch.as_tensor``: a
+    Tensor already of that dtype and device is returned itself, a NumPy array of that
+    dtype bound for the CPU is shared (``from_numpy``: writes show in both); other data
+    is converted as ``tg.tensor`` does."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
+    if (isinstance(data, backend.np.ndarray) and data.dtype.kind in "biuf"
+            and (dtype is None or backend.as_dtype(dtype) == data.dtype)
+            and (device is None or backend.check_device(device) == "cpu")):
+        return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -108,9 +132,12 @@ def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = Fal
 
 def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
-    """True when |a − b| <= atol + rtol·|b| everywhere (after broadcasting), as PyTorch."""
+    """True when, everywhere (after broadcasting), a == b (equal infinities included) or
+    |a − b| <= atol + rtol·|b| with |a − b| finite (so inf and −inf are not close), as
+    PyTorch's ``isclose(...).all()``."""
     with no_grad():
-        close = abs(a - b) <= atol + rtol * abs(b)
+        difference = abs(a - b)
+        close = (a == b) | (difference.isfinite() & (difference <= atol + rtol * abs(b)))
         if equal_nan:
             close = close | (a.isnan() & as_tensor(b, device=a.device).isnan())
         return bool(close.all().item())

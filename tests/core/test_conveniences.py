@@ -190,8 +190,9 @@ def test_norm_values_and_errors(rng):
     assert math.isclose(x.norm(1).item(), np.abs(a).sum())
     assert math.isclose(x.norm(math.inf).item(), np.abs(a).max())
     np.testing.assert_allclose(x.norm(3, dim=1).numpy(), (np.abs(a) ** 3).sum(1) ** (1 / 3))
+    assert math.isclose(x.norm(0.5).item(), (np.abs(a) ** 0.5).sum() ** 2)  # as PyTorch
     with pytest.raises(ValueError, match="p must be"):
-        x.norm(0.5)
+        x.norm("max")
 
 
 def test_masked_fill_values_dtype_and_mask_checks(device):

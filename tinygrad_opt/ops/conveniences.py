@@ -73,10 +73,17 @@ def write_back(x, function, *args, **kwargs):
 
 
 def _in_place(name: str):
-    """The method ``x.name_(...)``: ``write_back(x, <x.name>, ...)``."""
+    """The method ``x.name_(...)``: ``x[...] = x.clone().name(...)``, as ``write_back``.
+    As in PyTorch, the result must fit x's dtype: a float result refuses to go into an
+    integer or bool tensor (``exp_`` of an int64 tensor, ``clamp_(0.5, 1.5)`` of one)."""
 
     def method(self, *args, **kwargs):
-        return write_back(self, methodcaller(name, *args, **kwargs))
+        result = getattr(self.clone(), name)(*args, **kwargs)
+        if backend.is_floating(result.dtype) and not backend.is_floating(self.dtype):
+            raise RuntimeError(f"{name}_: result type {result.dtype} can't be cast to the "
+                               f"tensor's dtype {self.dtype}")
+        self[...] = result  # as write_back: recorded when a gradient must flow
+        return self
 
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = (f"``x = x.{name}(...)`` in place, as ``x[...] = x.{name}(...)`` (recorded "
@@ -131,7 +138,8 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
     # --- sizes and layout ---
     def size(self, dim=None):
         """The shape, a tuple, or the size of dim ``dim`` (``x.size(0)``)."""
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[shape.normalize_dim(dim, self.ndim,
+                                                                            "size")]
 
     def numel(self) -> int:
         """The number of elements (the product of the shape)."""
@@ -177,9 +185,12 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``self * other``."""
         return self * other
 
-    def div(self, other):
-        """``self / other`` (true division)."""
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``: true division, or rounded with ``rounding_mode`` 'trunc' or
+        'floor' (``divide`` in ops/everyday.py)."""
+        if rounding_mode is None:
+            return self / other
+        return self.divide(other, rounding_mode=rounding_mode)
 
     def pow(self, exponent):
         """``self ** exponent``."""
@@ -208,8 +219,10 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         self *= other
         return self
 
-    def div_(self, other):
-        """``x /= other`` in place."""
+    def div_(self, other, *, rounding_mode=None):
+        """``x /= other`` in place (``rounding_mode`` as ``div``)."""
+        if rounding_mode is not None:
+            return write_back(self, methodcaller("div", other, rounding_mode=rounding_mode))
         self /= other
         return self
 
@@ -301,34 +314,53 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         if any(i > s for d, (i, s) in enumerate(zip(index.shape, self.shape)) if d != dim):
             raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor "
                              f"of shape {self.shape} outside dim {dim}")
+        size = self.shape[dim] if self.ndim else 1
+        if index.numel() and not backend.to_host(((index_data >= 0) & (index_data < size)).all()):
+            raise IndexError(f"gather: index out of range for dim {dim} of size {size} (shape "
+                             f"{self.shape}): indices must lie in [0, {size})")
         xp = backend.xp_of(self.data)
         grids = xp.ix_(*(xp.arange(size) for size in index.shape)) if self.ndim else ()
         return self[tuple(index_data if d == dim else grid for d, grid in enumerate(grids))]
 
-    def argsort(self, dim: int = -1, descending: bool = False):
-        """The indices that sort this tensor along ``dim`` (int64, no gradient)."""
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """The indices that sort this tensor along ``dim`` (int64, no gradient). The sort is
+        always stable, equal elements keep their order (PyTorch's ``stable=True``; with
+        ``stable=False`` it leaves their order open), and NaN counts as the largest value
+        (last ascending, first descending), as in PyTorch."""
         dim = shape.normalize_dim(dim, max(self.ndim, 1), "argsort")
-        data = -self.data if descending else self.data
         if self.ndim == 0:
-            return _fresh(backend.xp_of(data).zeros((), dtype=backend.int64))
-        return _fresh(data.argsort(axis=dim).astype(backend.int64))
+            return _fresh(backend.xp_of(self.data).zeros((), dtype=backend.int64))
+        if not descending:
+            return _fresh(self.data.argsort(axis=dim, kind="stable").astype(backend.int64))
+        # Descending without negating (which breaks bools, unsigned ints, the lowest int and
+        # NaN): sort the reversed data ascending, stably, and read that order backwards. The
+        # largest come first, equal elements in their original order; position k of the
+        # reversed data is position n − 1 − k of the data.
+        reverse = (slice(None),) * dim + (slice(None, None, -1),)
+        order = self.data[reverse].argsort(axis=dim, kind="stable")[reverse]
+        return _fresh((self.shape[dim] - 1 - order).astype(backend.int64))
 
-    def sort(self, dim: int = -1, descending: bool = False) -> SortResult:
-        """``(values, indices)`` sorted along ``dim``; values is ``gather(dim, indices)``,
-        so its gradient goes back to the places the values came from."""
-        indices = self.argsort(dim, descending)
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+        """``(values, indices)`` sorted along ``dim`` (stably, NaN largest: see ``argsort``);
+        values is ``gather(dim, indices)``, so its gradient goes back to the places the
+        values came from."""
+        indices = self.argsort(dim, descending, stable)
         return SortResult(self.gather(dim, indices) if self.ndim else self, indices)
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, in order."""
-        size = self.shape[dim] if self.ndim else 1
-        if not 0 <= k <= size:
-            raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {size}")
-        indices = self.argsort(dim, descending=largest)
-        if self.ndim:
-            dim = shape.normalize_dim(dim, self.ndim, "topk")
-            indices = _fresh(indices.data[(slice(None),) * dim + (slice(0, k),)])
-        return SortResult(self.gather(dim, indices) if self.ndim else self, indices)
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, in order
+        (also with ``sorted=False``); NaN counts as the largest value, as in PyTorch."""
+        if self.ndim == 0:  # one element: as a 1-element vector, and back to 0-d
+            values, indices = self.reshape(1).topk(k, shape.normalize_dim(dim, 1, "topk"),
+                                                   largest)
+            return SortResult(*(t.reshape(()) if k == 1 else t for t in (values, indices)))
+        dim = shape.normalize_dim(dim, self.ndim, "topk")
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= self.shape[dim]:
+            raise ValueError(f"topk: k={k!r} is out of range for dim {dim} of size "
+                             f"{self.shape[dim]} (shape {self.shape})")
+        order = self.argsort(dim, descending=largest)
+        indices = _fresh(order.data[(slice(None),) * dim + (slice(0, k),)])
+        return SortResult(self.gather(dim, indices), indices)
 
     def amax(self, dim=None, keepdim=False):
         """The maximum over ``dim`` (all dims by default); the gradient is shared equally
@@ -339,15 +371,23 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """The minimum over ``dim`` (all dims by default); ties share the gradient equally."""
         return self.min(dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False):
+    def norm(self, p=2, dim=None, keepdim=False, dtype=None):
         """The ``p``-norm over ``dim`` (all elements by default): ``p=2`` (or ``'fro'``) is
-        √Σx², ``p=1`` Σ|x|, ``p=inf`` max|x|, another ``p >= 1`` (Σ|x|^p)^(1/p). At a zero
-        norm the gradient is 0, as PyTorch's (a ``where`` keeps the root away from 0)."""
+        √Σx², ``p=1`` Σ|x|, ``p=inf`` max|x|, at a zero norm with gradient 0, as PyTorch's (a
+        ``where`` keeps the root away from 0). Any other ``p`` (0: the count of x ≠ 0, −inf:
+        min|x|, else (Σ|x|^p)^(1/p)) is ``linalg.vector_norm``, and ``'nuc'`` (the sum of the
+        singular values of a matrix) ``linalg.matrix_norm``. ``dtype`` casts first."""
+        from tinygrad_opt import linalg
+        x = self if dtype is None else self.astype(dtype)
+        if p == "nuc":
+            return linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
         if p == "fro":
             p = 2
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= 1:
-            raise ValueError(f"norm: p must be 'fro', inf or a number >= 1, got {p!r}")
-        magnitude = abs(self)
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or math.isnan(p):
+            raise ValueError(f"norm: p must be a number, inf, -inf, 'fro' or 'nuc', got {p!r}")
+        if p not in (1, 2, math.inf):
+            return linalg.vector_norm(elementwise.floating(x), p, dim, keepdim)
+        magnitude = abs(x)
         if p == 1:
             return magnitude.sum(dim, keepdim)
         if p == math.inf:
@@ -371,8 +411,10 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
             raise ValueError(f"{'tril' if lower else 'triu'}: expected a tensor with at least "
                              f"2 dims, got shape {self.shape}")
         rows, columns = self.shape[-2:]
-        below = backend.xp_of(self.data).tri(rows, columns, diagonal - (not lower), dtype=bool)
-        return elementwise.where(_fresh(below if lower else ~below), self, 0)
+        xp = backend.xp_of(self.data)
+        below = xp.tri(rows, columns, diagonal - (not lower), dtype=bool)
+        zero = _fresh(xp.zeros((), dtype=self.dtype))  # in self's dtype: a bool stays bool
+        return elementwise.where(_fresh(below if lower else ~below), self, zero)
 
     def cumsum(self, dim: int, *, dtype=None):
         """Running sum along ``dim`` (ops/cumulative.py has the op and its backward)."""

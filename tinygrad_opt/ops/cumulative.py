@@ -23,7 +23,7 @@ class Cumsum(Function):
 
     def forward(self, x: "Array", dim: int) -> "Array":
         self.dim = dim
-        return backend.xp_of(x).cumsum(x, axis=dim)
+        return backend.xp_of(x).cumsum(x, axis=dim, dtype=x.dtype)  # NumPy: int32 -> int64
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return _from_the_end(Cumsum, grad_output, self.dim)
@@ -43,7 +43,7 @@ class Cumprod(Function):
 
     def forward(self, x: "Array", dim: int) -> "Array":
         self.dim = dim
-        return backend.xp_of(x).cumprod(x, axis=dim)
+        return backend.xp_of(x).cumprod(x, axis=dim, dtype=x.dtype)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), y, xp, dim = self.saved_inputs, self.saved_output, self.xp, self.dim
@@ -85,20 +85,21 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None):
     of the running product, so the gradient is Cumprod's, exact where entries are 0.
     The product of no entries is 1."""
     x = _cast(x, dtype)
+    dtype = x.dtype  # from here on: the calls below keep it (int32 with dtype=int32 stays)
     if dim is None:
-        return prod(x.reshape(-1), 0).reshape((1,) * x.ndim if keepdim else ())
+        return prod(x.reshape(-1), 0, dtype=dtype).reshape((1,) * x.ndim if keepdim else ())
     if isinstance(dim, (tuple, list)):
         dims = sorted({normalize_dim(d, x.ndim, "prod") for d in dim}, reverse=True)
         for d in dims:   # the highest dim first, so the lower ones keep their index
-            x = prod(x, d, keepdim=keepdim)
+            x = prod(x, d, keepdim=keepdim, dtype=dtype)
         return x
     dim = normalize_dim(dim, x.ndim, "prod")
     if x.ndim == 0:
         return x.reshape(()) if not keepdim else x
     if x.shape[dim] == 0:  # Σ over nothing is 0, so this is 1 (and in the graph)
-        return x.sum(dim, keepdim=keepdim) + 1
+        return (x.sum(dim, keepdim=keepdim) + 1).astype(dtype)
     last = slice(-1, None) if keepdim else -1
-    return cumprod(x, dim)[(slice(None),) * dim + (last,)]
+    return cumprod(x, dim, dtype=dtype)[(slice(None),) * dim + (last,)]
 
 
 def _running(op, x, dim, dtype, name):

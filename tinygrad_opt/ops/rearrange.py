@@ -228,11 +228,19 @@ def roll(input, shifts, dims=None):
     return _new_memory(result, input)
 
 
-def repeat_interleave(input, repeats, dim=None, *, output_size=None):
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each element of ``input`` repeated ``repeats`` times along ``dim`` (flattened when
     ``dim`` is None): [a, b] → [a, a, b, b]. ``repeats`` is an int or a 1-D integer tensor
     of one count per element. An ``index_select`` with each index repeated, so each copy's
-    gradient adds up in its source."""
+    gradient adds up in its source. With ``input`` alone, a 1-D integer tensor of counts,
+    ``i`` is repeated ``input[i]`` times: [2, 1] → [0, 0, 1]."""
+    if repeats is None:
+        counts = _tensor(input, "repeat_interleave")
+        if counts.ndim > 1:
+            raise ValueError(f"repeat_interleave: repeats must be 0-d or 1-D, got shape "
+                             f"{counts.shape}")
+        positions = constant(backend.xp_of(counts.data).arange(counts.numel()))
+        return repeat_interleave(positions, counts, output_size=output_size)
     _tensor(input, "repeat_interleave")
     if dim is None:
         input, dim = input.reshape(-1), 0
@@ -262,8 +270,14 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
 
 def narrow(input, dim: int, start: int, length: int):
     """``length`` elements of ``input`` along ``dim`` from ``start`` on (a negative start
-    counts from the end): ``x[..., start:start + length, ...]``, a view."""
+    counts from the end; an int or a 0-d integer tensor): ``x[..., start:start + length,
+    ...]``, a view."""
     dim = normalize_dim(dim, _tensor(input, "narrow").ndim, "narrow")
+    if isinstance(start, tensor_module.Tensor):
+        if start.ndim != 0 or start.dtype.kind not in "iu":
+            raise TypeError(f"narrow: a tensor start must be a 0-d integer tensor, got shape "
+                            f"{start.shape} and dtype {start.dtype}")
+        start = int(start.item())
     size = _size_of(input, dim)
     if not -size <= start <= size:
         raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size}")
