@@ -421,15 +421,16 @@ class Tensor(conveniences.Conveniences):
         (the default float)."""
         return reduce.mean(self, dim, keepdim, **numpy_spelling)
 
-    def var(self, dim=None, keepdim=False, **options):
+    def var(self, dim=None, unbiased=None, keepdim=False, **options):
         """The variance over ``dim`` (None: all), Σ(x − mean)² / (n − ``correction``): 1 by default,
-        0 with ``unbiased=False``; ``keepdim`` and NumPy's ``axis``/``keepdims`` work too."""
-        return reduce.var(self, dim, keepdim, **options)
+        0 with ``unbiased=False`` (PyTorch's ``x.var(dim, unbiased, keepdim)``); ``keepdim`` and
+        NumPy's ``axis``/``keepdims`` work too."""
+        return reduce.var(self, dim, keepdim, unbiased=unbiased, **options)
 
-    def std(self, dim=None, keepdim=False, **options):
-        """√var, with var's keywords (``correction``, ``unbiased``, ``keepdim``, ...); the gradient
-        is 0 where var = 0, as in PyTorch."""
-        return reduce.std(self, dim, keepdim, **options)
+    def std(self, dim=None, unbiased=None, keepdim=False, **options):
+        """√var, with var's arguments (``unbiased``, ``keepdim``, ``correction``, ...); the
+        gradient is 0 where var = 0, as in PyTorch."""
+        return reduce.std(self, dim, keepdim, unbiased=unbiased, **options)
 
     def max(self, dim=None, keepdim=False, **numpy_spelling):
         """The maximum over ``dim`` (None: all): values only, where PyTorch gives (values, indices)
@@ -444,11 +445,6 @@ class Tensor(conveniences.Conveniences):
         """The int64 index of the largest value along one ``dim`` (None: in the flattened tensor;
         the first one on ties); no gradient."""
         return reduce.argmax(self, dim, keepdim, **numpy_spelling)
-
-    def argmin(self, dim=None, keepdim=False, **numpy_spelling):
-        """The int64 index of the smallest value along one ``dim`` (None: in the flattened tensor;
-        the first one on ties); no gradient."""
-        return reduce.argmin(self, dim, keepdim, **numpy_spelling)
 
     def logsumexp(self, dim=None, keepdim=False, **numpy_spelling):
         """log Σ exp(x) over ``dim`` (None: all), computed stably (the maximum taken out first);

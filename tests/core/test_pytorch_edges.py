@@ -222,3 +222,29 @@ def test_where_takes_two_python_numbers_as_pytorch(device, a, b, dtype, expected
     assert result.tolist() == expected
     with pytest.raises(TypeError, match="condition, a or b must be a Tensor"):
         tg.where([True, False], a, b)
+
+
+def test_max_and_min_of_two_tensors_are_elementwise_as_torch_max(device):
+    a = tg.tensor([1.0, 5.0, 3.0], requires_grad=True, device=device)
+    b = tg.tensor([2.0, 2.0, 3.0], requires_grad=True, device=device)
+    assert tg.max(a, b).tolist() == [2.0, 5.0, 3.0] and a.min(b).tolist() == [1.0, 2.0, 3.0]
+    tg.max(a, b).sum().backward()
+    assert a.grad.tolist() == [0.0, 1.0, 0.5] and b.grad.tolist() == [1.0, 0.0, 0.5]
+
+
+def test_matmul_promotes_as_pytorch_and_sum_keeps_a_given_integer_dtype():
+    assert (tg.ones(2, 3, dtype=tg.int32) @ tg.ones(3, dtype=tg.float32)).dtype == "float32"
+    ints = tg.tensor([1, 2, 3], dtype=tg.int32)
+    assert ints.sum(dtype=tg.int32).dtype == "int32" and ints.sum().dtype == "int64"
+    assert ints.sum(dtype=tg.int32).item() == 6
+
+
+def test_var_and_std_read_a_second_positional_argument_as_unbiased_as_pytorch():
+    """torch's x.var(dim, unbiased, keepdim): x.var(0, False) is the biased variance."""
+    a = np.array([[1.0, 2.0], [3.0, 5.0]])
+    x = tg.tensor(a)
+    assert np.allclose(x.var(0, False).tolist(), a.var(0))
+    assert np.allclose(x.var(0, True).tolist(), a.var(0, ddof=1))
+    assert x.std(0, False, True).shape == (1, 2)
+    assert np.allclose(x.std(0, False, True).tolist(), a.std(0, keepdims=True))
+    assert np.allclose(tg.var(x, 1, False).tolist(), a.var(1))

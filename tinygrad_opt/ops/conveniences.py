@@ -17,7 +17,7 @@ from collections import namedtuple
 from operator import methodcaller
 
 from tinygrad_opt import backend
-from tinygrad_opt.ops import elementwise, shape
+from tinygrad_opt.ops import elementwise, reduce, shape
 from tinygrad_opt.ops.math_ops import MathMethods
 from tinygrad_opt.ops.rearrange import RearrangeMethods
 from tinygrad_opt.ops.statistics import StatisticsMethods
@@ -361,6 +361,11 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         order = self.argsort(dim, descending=largest)
         indices = _fresh(order.data[(slice(None),) * dim + (slice(0, k),)])
         return SortResult(self.gather(dim, indices), indices)
+
+    def argmin(self, dim=None, keepdim=False, **numpy_spelling):
+        """The int64 index of the smallest value along one ``dim`` (None: in the flattened tensor;
+        the first one on ties); no gradient. The mirror of ``argmax``."""
+        return reduce.argmin(self, dim, keepdim, **numpy_spelling)
 
     def amax(self, dim=None, keepdim=False):
         """The maximum over ``dim`` (all dims by default); the gradient is shared equally

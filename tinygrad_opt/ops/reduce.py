@@ -7,7 +7,7 @@ import builtins
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.ops.elementwise import constant, where
+from tinygrad_opt.ops.elementwise import constant, maximum, minimum, where
 from tinygrad_opt.ops.shape import normalize_dim
 
 
@@ -78,7 +78,8 @@ def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
     dims = reduction_dims(x, dim, axis, "Sum")
     if dtype is not None or x.dtype == backend.bool_:  # dtype=: x cast first, as PyTorch
         x = x.astype(backend.int64 if dtype is None else dtype)
-    return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
+    total = Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
+    return total if dtype is None else total.astype(dtype)  # (NumPy sums int32 as int64)
 
 
 def _count(x, dims):
@@ -120,6 +121,8 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False, smallest=False):
     name = "Min" if smallest else "Max"
+    if isinstance(dim, type(x)):  # max(a, b): elementwise, as torch.max(input, other)
+        return (minimum if smallest else maximum)(x, dim)
     dims = reduction_dims(x, dim, axis, name)
     if 0 in [x.shape[axis] for axis in (range(x.ndim) if dims is None else dims)]:
         raise ValueError(f"{name}: cannot take the {name.lower()} over an empty dim of shape "

@@ -138,12 +138,12 @@ def _check_dim(dim, name):
 
 def var_mean(x, dim=None, *, correction=1, keepdim=False):
     """``(var, mean)`` over ``dim`` (all dims by default): var = Σ(x − mean)² / (n − correction)."""
-    return x.var(dim, keepdim, correction=correction), x.mean(dim, keepdim)
+    return x.var(dim, keepdim=keepdim, correction=correction), x.mean(dim, keepdim)
 
 
 def std_mean(x, dim=None, *, correction=1, keepdim=False):
     """``(std, mean)`` over ``dim`` (all dims by default): std = √var, as ``x.std``."""
-    return x.std(dim, keepdim, correction=correction), x.mean(dim, keepdim)
+    return x.std(dim, keepdim=keepdim, correction=correction), x.mean(dim, keepdim)
 
 
 # --- order statistics ---
