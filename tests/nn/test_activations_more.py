@@ -249,7 +249,8 @@ def test_softmin_matches_numpy_and_gradchecks(dim, rng, device):
 
 def test_softmin_default_is_the_last_dim():
     x = tg.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]], dtype=tg.float64)
-    np.testing.assert_allclose(F.softmin(x).numpy(), np_softmin(x.numpy(), -1), rtol=1e-14)
+    with pytest.warns(UserWarning, match="dim"):  # F: PyTorch's implicit dim (1 for 2-D)
+        np.testing.assert_allclose(F.softmin(x).numpy(), np_softmin(x.numpy(), -1), rtol=1e-14)
     np.testing.assert_allclose(nn.Softmin()(x).numpy(), np_softmin(x.numpy(), -1), rtol=1e-14)
 
 

@@ -28,6 +28,7 @@ returns x itself: one helper, ``_in_place``, does it for every function.
 from __future__ import annotations
 
 import math
+import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
@@ -335,21 +336,38 @@ def maxout(x: Tensor, pieces: int) -> Tensor:
     return groups.max(-1)                                             # (..., out)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim``; computed as exp(log_softmax)
-    so that no exponential overflows."""
-    return log_softmax(x, dim).exp()
-
-
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/fused.py)."""
+def _log_softmax(op: str, x: Tensor, dim: int | None, dtype) -> Tensor:
+    """log softmax of x along ``dim``, the one fused op (ops/fused.py) behind softmax,
+    log_softmax and softmin. ``dtype``: x is cast to it first (as PyTorch). ``dim=None``
+    is PyTorch's deprecated implicit choice, with its warning: dim 0 for a 0-, 1- or 3-D
+    input, dim 1 (the channels) otherwise. A 0-d x is a distribution of one value."""
+    if dim is None:
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: the implicit dimension choice is deprecated; pass dim=X "
+                      f"(this call uses dim={dim})", UserWarning, stacklevel=3)
+    dim = normalize_dim(dim, x.ndim, op)
+    if dtype is not None:
+        x = x.astype(dtype)
+    if x.ndim == 0:
+        return x.reshape(1).log_softmax(0).reshape(())      # log 1 = 0
     return x.log_softmax(dim)
 
 
-def softmin(x: Tensor, dim: int = -1) -> Tensor:
+def softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim``; computed as exp(log_softmax)
+    so that no exponential overflows. ``dim`` and ``dtype``: see ``_log_softmax``."""
+    return _log_softmax("softmax", x, dim, dtype).exp()
+
+
+def log_softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/fused.py)."""
+    return _log_softmax("log_softmax", x, dim, dtype)
+
+
+def softmin(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """softmin(x) = softmax(−x) along ``dim``: weights that favour the smallest values.
     Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j)."""
-    return softmax(-x, dim)
+    return _log_softmax("softmin", -x, dim, dtype).exp()
 
 
 # ----------------------------------------------------------------------- layers
@@ -458,30 +476,57 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
 
 # -------------------------------------------------------------------------------------- embedding
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
     """Row lookup: ``y[..., :] = weight[input[...], :]``.
 
     Shapes: integer indices ``(*)`` and weight ``(num_embeddings, D)`` -> ``(*, D)``.
     The gradient of a row is the sum of the output gradients of every position
     that looked it up (indexing's backward scatter-adds). Positions equal to
-    ``padding_idx`` get the row's value but send it no gradient: their rows
-    are taken from ``weight.detach()``.
+    ``padding_idx`` (negative: counted from the end, as PyTorch) get the row's value
+    but send it no gradient: their rows are taken from ``weight.detach()``.
+
+    ``max_norm``: before the lookup, every row that ``input`` looks up whose
+    ``norm_type``-norm exceeds max_norm is rescaled in place, under no-grad, as PyTorch::
+
+        w_i ← w_i · max_norm / (‖w_i‖ + 1e-7)      where ‖w_i‖ > max_norm
     """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
     if not isinstance(input, Tensor):
         input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
     count = weight.shape[0]
+    if padding_idx is not None:
+        if not -count <= padding_idx < count:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
+                             f"num_embeddings ({count}): in [{-count}, {count - 1}]")
+        padding_idx %= count                              # -1: the last row
     if input.data.size > 0:
         low, high = input.data.min().item(), input.data.max().item()
         if low < 0 or high >= count:
             raise IndexError(f"embedding: index {low if low < 0 else high} is out of range "
                              f"for {count} embeddings (input of shape {input.shape})")
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
     rows = weight[input]                                  # (*, D)
     if padding_idx is None:
         return rows
     keep = (input != padding_idx).unsqueeze(-1)           # (*, 1): False at padding
     return tg.where(keep, rows, weight.detach()[input])   # same values, no gradient at padding
+
+
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """embedding's max_norm: w_i ← w_i · max_norm / (‖w_i‖ + 1e-7) for each looked-up row
+    with ‖w_i‖ > max_norm, in place and outside the graph (its version goes up)."""
+    xp = backend.xp_of(weight.data)
+    looked_up = xp.unique(input.data)                                       # (K,)
+    norms = xp.linalg.norm(weight.data[looked_up], ord=norm_type, axis=1)   # (K,)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    weight.data[looked_up] = weight.data[looked_up] * scale[:, None].astype(weight.dtype)
+    weight._version += 1
 
 
 # PyTorch's in-place spellings: ``F.relu_(x)`` is ``F.relu(x, inplace=True)``.

@@ -220,39 +220,71 @@ def _is_probability_target(input: Tensor, target) -> bool:
 # Regression losses
 # --------------------------------------------------------------------------
 
-def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def _elementwise_weight(op: str, weight, input: Tensor):
+    """The optional per-element ``weight`` of mse_loss, l1_loss and huber_loss (PyTorch 2.6):
+    a Tensor of exactly the input's shape, or None."""
+    if weight is None:
+        return None
+    weight = _as_tensor(op, "weight", weight, input, cast=True)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weight of shape {tuple(weight.shape)} must have the input's "
+                         f"shape {tuple(input.shape)}")
+    return weight
+
+
+def _weighted_reduce(loss: Tensor, weight, reduction: str) -> Tensor:
+    """mse_loss's and l1_loss's reduction of w * l: 'mean' is the weighted mean
+    sum(w l) / sum(w), as PyTorch."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    loss = weight * loss
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean squared error (the square loss):  l = (x - y)^2.
 
-    dl/dx = 2 (x - y): the pull grows with the error, so outliers dominate."""
+    dl/dx = 2 (x - y): the pull grows with the error, so outliers dominate.
+    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w)."""
     target = _pointwise_arguments("mse_loss", input, target, reduction)
+    weight = _elementwise_weight("mse_loss", weight, input)
     difference = input - target
-    return _reduce(difference * difference, reduction)
+    return _weighted_reduce(difference * difference, weight, reduction)
 
 
-def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def l1_loss(input: Tensor, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error:  l = |x - y|.
 
-    dl/dx = sign(x - y) (0 at x = y, as PyTorch): every error pulls equally hard."""
+    dl/dx = sign(x - y) (0 at x = y, as PyTorch): every error pulls equally hard.
+    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w)."""
     target = _pointwise_arguments("l1_loss", input, target, reduction)
-    return _reduce((input - target).abs(), reduction)
+    weight = _elementwise_weight("l1_loss", weight, input)
+    return _weighted_reduce((input - target).abs(), weight, reduction)
 
 
-def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
     """Huber loss: square near the target, absolute beyond ``delta``::
 
         d = x - y
         l = 0.5 d^2                  if |d| < delta
         l = delta (|d| - 0.5 delta)  otherwise
 
-    The two pieces meet with equal value and slope at |d| = delta."""
+    The two pieces meet with equal value and slope at |d| = delta. ``weight`` (the
+    input's shape) gives w * l; unlike mse_loss, 'mean' stays the plain mean of w * l
+    (PyTorch's rule)."""
     target = _pointwise_arguments("huber_loss", input, target, reduction)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    weight = _elementwise_weight("huber_loss", weight, input)
     difference = input - target
     size = difference.abs()
     quadratic = 0.5 * difference * difference
     linear = delta * (size - 0.5 * delta)
-    return _reduce(tg.where(size < delta, quadratic, linear), reduction)
+    loss = tg.where(size < delta, quadratic, linear)
+    return _reduce(loss if weight is None else weight * loss, reduction)
 
 
 def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
