@@ -28,7 +28,8 @@ Wolfe conditions (c1 = 1e-4, c2 = 0.9)::
     |∇f(θ + t·d)ᵀd| ≤ c2·|gᵀd|                (curvature)
 
 found by bracketing and zooming with cubic interpolation (Nocedal & Wright,
-Algorithms 3.5 and 3.6), as PyTorch does.
+Algorithms 3.5 and 3.6), as PyTorch does. The zoom stops when the bracket is
+shorter than 1e-9 (times max |d_i|), whatever ``tolerance_change`` is (as in PyTorch).
 
 This is PyTorch's ``torch.optim.LBFGS`` (ported from minFunc via Lua torch):
 same algorithm, same defaults, same stopping rules, same state keys. One
@@ -392,8 +393,10 @@ class LBFGS(Optimizer):
                 def obj_func(step_length):
                     return self._directional_evaluate(closure, x_init, step_length, d)
 
+                # The search keeps its own tolerance_change = 1e-9, as in PyTorch: the
+                # group's tolerance_change enters only the stopping rules below.
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
-                    obj_func, t, d, loss, flat_grad, gtd, tolerance_change=tolerance_change)
+                    obj_func, t, d, loss, flat_grad, gtd)
                 self._add_grad(t, d)                            # θ ← θ + t·d
                 opt_cond = xp.abs(flat_grad).max().item() <= tolerance_grad
             else:

@@ -47,6 +47,7 @@ the product you want.
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from bisect import bisect_right
 from typing import Callable, Iterable, Sequence
@@ -124,8 +125,13 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
 
 
+def _is_integer(value) -> bool:
+    """A Python or NumPy integer (``np.int64(10)`` from array arithmetic counts), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_positive_int(owner: str, name: str, value) -> None:
-    if not isinstance(value, int) or value <= 0:
+    if not _is_integer(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
 
 
@@ -218,9 +224,10 @@ class CosineAnnealingLR(LRScheduler):
     intended: choose T_max = the number of steps you will take).
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+    def __init__(self, optimizer: Optimizer, T_max: float, eta_min: float = 0.0,
                  last_epoch: int = -1):
-        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
+        if not isinstance(T_max, numbers.Real) or isinstance(T_max, bool) or not T_max > 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -256,7 +263,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1):
         _check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
-        if not isinstance(T_mult, int) or T_mult < 1:
+        if not _is_integer(T_mult) or T_mult < 1:
             raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, "
                              f"got {T_mult!r}")
         if not isinstance(eta_min, (int, float)):
@@ -337,7 +344,7 @@ class ConstantLR(LRScheduler):
                  last_epoch: int = -1):
         if not 0 <= factor <= 1:
             raise ValueError(f"ConstantLR: factor must be between 0 and 1, got {factor}")
-        if not isinstance(total_iters, int) or total_iters < 0:
+        if not _is_integer(total_iters) or total_iters < 0:
             raise ValueError(f"ConstantLR: total_iters must be a non-negative integer, "
                              f"got {total_iters!r}")
         self.factor = factor
