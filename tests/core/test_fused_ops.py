@@ -89,3 +89,15 @@ def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(
             grads.append(grad.numpy())
         np.testing.assert_array_equal(grads[0], grads[1])
         assert np.all(grads[0][values <= 0] == 0)  # the masked side gets exactly 0
+
+
+def test_log_softmax_of_a_0d_or_integer_tensor_as_pytorch():
+    """0-d: log softmax 0 and softmax 1 (PyTorch's values); integers: the default float."""
+    x = tg.tensor(3.0, requires_grad=True)
+    assert x.log_softmax(0).shape == () and x.log_softmax(0).item() == 0.0
+    assert x.softmax(-1).item() == 1.0
+    x.softmax(0).backward()
+    assert x.grad.item() == 0.0
+    ints = tg.tensor([1, 2])
+    assert ints.softmax(0).dtype == "float32"
+    assert np.allclose(ints.log_softmax(0).tolist(), [-np.log1p(np.e), -np.log1p(np.exp(-1))])

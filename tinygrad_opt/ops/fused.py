@@ -133,6 +133,11 @@ def log_softmax_array(x, dim):
 
 
 def log_softmax(x, dim=-1):
+    """log softmax along ``dim``; an integer tensor enters as the default float, and a 0-d
+    one as a vector of one element (log softmax 0, as PyTorch)."""
+    if x.ndim == 0:
+        return log_softmax(x.reshape(1), normalize_dim(dim, 1, "LogSoftmax")).reshape(())
+    x = elementwise.floating(x)
     return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "LogSoftmax"))
 
 
