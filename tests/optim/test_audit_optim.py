@@ -727,3 +727,17 @@ def test_lbfgs_line_search_default_is_pytorchs():
     """The module's strong-Wolfe search keeps PyTorch's defaults (c1, c2, 1e-9, 25)."""
     defaults = lbfgs._strong_wolfe.__defaults__
     assert defaults == (1e-4, 0.9, 1e-9, 25)
+
+
+def test_a_parameter_with_a_gradient_is_updated_even_if_frozen_since_as_pytorch():
+    """PyTorch's step updates every parameter whose grad is not None; freezing after a
+    backward does not skip it (zero_grad()'s None does)."""
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    optimizer = tg.optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()
+    w.requires_grad_(False)
+    optimizer.step()
+    assert w.tolist() == [0.0, 0.0]
+    optimizer.zero_grad()
+    optimizer.step()
+    assert w.tolist() == [0.0, 0.0]

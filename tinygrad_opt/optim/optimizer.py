@@ -15,7 +15,7 @@ An optimizer holds
 One ``step()`` is::
 
     loss = closure()                      (if given; under enable_grad)
-    for each group, for each p with p.requires_grad and p.grad is not None:
+    for each group, for each p whose p.grad is not None:
         update(θ = p.data, g = p.grad.data, state[p], group)      (on arrays)
 
 A first-order rule (SGD, Adam, ...) only writes ``update``: it changes θ and its
@@ -174,15 +174,15 @@ class Optimizer:
         ``closure`` (optional) re-evaluates the model and returns the loss:
         ``def closure(): opt.zero_grad(); loss = f(); loss.backward(); return loss``.
         It runs with gradient recording on, even if ``step`` is called under
-        ``no_grad``. Parameters with ``requires_grad=False`` or ``grad=None`` are
-        skipped.
+        ``no_grad``. Parameters with ``grad=None`` are skipped; one with a gradient is
+        updated even if its ``requires_grad`` was switched off since, as in PyTorch.
         """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:  # (on arrays: no graph is recorded, no_grad or not)
-            params = [p for p in group["params"] if p.requires_grad and p.grad is not None]
+            params = [p for p in group["params"] if p.grad is not None]
             update = fused.twin_of(self, group, params)  # self.update, or a faster twin
             for p in params:
                 update(p.data, p.grad.data, self.state[p], group)
