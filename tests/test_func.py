@@ -432,8 +432,6 @@ def test_vmap_errors_name_what_was_wrong():
         func.vmap(lambda: x)()
     with pytest.raises(ValueError, match="randomness"):
         func.vmap(lambda x: x, randomness="sometimes")
-    with pytest.raises(NotImplementedError, match="randomness='same'"):
-        func.vmap(lambda x: x, randomness="same")
 
 
 # --- functional_call, and per-sample gradients of a small MLP ---

@@ -7,7 +7,7 @@ A transform takes a function and returns a new function:
     vjp(f, x)             = (f(x), u ↦ uᵀ·J)      J = ∂f/∂x; one backward pass per call
     jvp(f, (x,), (v,))    = (f(x), J·v)           the double-vjp trick (two backward passes)
     jacrev(f)(x)          = J                     one backward pass per output entry
-    jacfwd(f)(x)          = J                     here jacrev: no forward mode in this engine
+    jacfwd(f)(x)          = J                     here computed as jacrev (the same J)
     hessian(f)(x)         = H = ∂²f/∂x²           jacfwd(jacrev(f))
     vmap(f)(xs)           = stack([f(x) for x in xs])   a loop: correct, not fast
 
@@ -38,6 +38,8 @@ graph; a ``no_grad`` inside ``f`` is respected.
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine
 from tinygrad_opt.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -46,8 +48,8 @@ from tinygrad_opt.functions import equal
 from tinygrad_opt.ops.shape import stack
 from tinygrad_opt.tensor import Tensor
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
-           "hessian", "vmap"]
+__all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp",
+           "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 # --- pytrees: nested tuples, lists and dicts, flattened to a list of leaves ---
@@ -286,6 +288,50 @@ def _swap(module, name: str, value):
     else:
         object.__setattr__(owner, attribute, value)  # only for this call: not registered
     return original
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """The parameters and buffers of several models of one class, stacked, as
+    ``torch.func.stack_module_state``: ``(params, buffers)``, two dicts from each
+    dotted name to ``stack([model_0.name, model_1.name, ...])`` (a new leading dim of
+    size ``len(models)``). A stacked parameter is a new leaf that requires grad (when
+    the models' parameters do), not connected to the models. With ``functional_call``
+    and ``vmap`` it runs an ensemble as one model:
+
+        params, buffers = stack_module_state(models)
+        vmap(lambda p, b, x: functional_call(base, (p, b), (x,)),
+             in_dims=(0, 0, None))(params, buffers, x)
+    """
+    from tinygrad_opt.nn.module import Module  # lazy: tg.func is imported by nn
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if not all(isinstance(model, Module) for model in models):
+        raise TypeError("stack_module_state: expected Modules, got "
+                        + ", ".join(sorted({type(model).__name__ for model in models})))
+    if len({model.training for model in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to have the same "
+                           "training/eval mode.")
+    if len({type(model) for model in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked(named: list[dict]) -> dict:
+        result = {}
+        for name in named[0]:
+            tensors = [entries[name] for entries in named]
+            wants_grad = {tensor.requires_grad for tensor in tensors}
+            if len(wants_grad) > 1:
+                raise RuntimeError(f"Expected {name} from each model to have the same "
+                                   ".requires_grad")
+            with no_grad():
+                result[name] = stack(tensors)                  # (len(models), *shape)
+            if wants_grad == {True}:
+                result[name].requires_grad_(True)
+        return result
+
+    params = stacked([dict(model.named_parameters()) for model in models])
+    buffers = stacked([dict(model.named_buffers()) for model in models])
+    return params, buffers
 
 
 # --- one differentiable call: what grad, vjp, jvp and jacrev share ---
@@ -645,9 +691,11 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
     """The Jacobian of ``func`` with respect to the arguments at ``argnums``, as
     ``torch.func.jacfwd``, with the same results and structure as ``jacrev``.
 
-    This engine has no forward mode (no dual numbers), so this IS ``jacrev``: one
-    backward pass per output entry, where PyTorch's jacfwd makes one forward pass
-    per input entry. ``randomness`` is checked as ``vmap``'s and not used (no vmap here).
+    This IS ``jacrev``: one backward pass per output entry, where PyTorch's jacfwd
+    makes one forward-mode pass per input entry (this engine's forward mode,
+    ``autograd.forward_ad``, gets each op's tangent from its backward, so it would
+    only be slower). ``func`` runs once, so ``randomness`` is checked as ``vmap``'s
+    and changes nothing.
     """
     _check_randomness(randomness)
     return jacrev(func, argnums, has_aux=has_aux)
@@ -671,10 +719,28 @@ def _check_randomness(randomness: str) -> None:
     if randomness not in ("error", "different", "same"):
         raise ValueError("Only allowed values for randomness are 'error', 'different', or "
                          f"'same'. Got {randomness!r}")
-    if randomness == "same":
-        raise NotImplementedError("vmap: randomness='same' is not supported (vmap here is a "
-                                  "loop: each sample draws its own random numbers, as "
-                                  "'different')")
+
+
+class _SameDraws:
+    """``randomness='same'``: every sample draws the same random numbers. The host
+    generator's state is taken before the first sample and put back before each one
+    (on ``cuda``, CuPy's generator is reseeded with one seed drawn here), so each call
+    of ``func`` replays the first one's draws; afterwards the generators are where one
+    call left them."""
+
+    def __init__(self):
+        self.host_state = backend.host_rng().bit_generator.state
+        self.cuda_seed = None
+        if backend.cuda_available():
+            self.cuda_seed = int(backend.host_rng().integers(2**62))
+
+    @contextmanager
+    def replayed(self):
+        """The generators as they were before the first sample."""
+        backend.host_rng().bit_generator.state = self.host_state
+        if self.cuda_seed is not None:
+            backend.get_xp("cuda").random.seed(self.cuda_seed)
+        yield
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None):
@@ -693,9 +759,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
     ``out_dims``: where the mapped dim goes in each output (an int or one per output).
     ``func`` returns a tensor or a tuple/list/dict of them (nested).
 
-    ``randomness``: the loop draws new random numbers for each sample: that is
-    'different'; 'error' (the default) does the same (random ops are not detected);
-    'same' is not supported.
+    ``randomness``: 'different': each sample draws its own random numbers (the loop
+    does so anyway); 'same': every sample draws the same ones (the generator is
+    rewound before each, see ``_SameDraws``); 'error' (the default) acts as
+    'different' (random ops are not detected, where PyTorch raises).
     """
     _check_randomness(randomness)
     if not (chunk_size is None or chunk_size > 0):
@@ -705,11 +772,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         """func mapped over the in_dims of args, the results stacked along out_dims."""
         name = _name(func)
         leaves, structure, dims, size = _mapped_inputs(name, in_dims, args)
+        same_draws = _SameDraws() if randomness == "same" else None
         results = []
         for i in range(size):
             sample = [leaf if dim is None else _select(leaf, dim, i)
                       for leaf, dim in zip(leaves, dims)]
-            results.append(func(*_tree_unflatten(sample, structure), **kwargs))
+            with same_draws.replayed() if same_draws else nullcontext():
+                results.append(func(*_tree_unflatten(sample, structure), **kwargs))
         return _stacked(name, results, out_dims)
 
     return wrapped

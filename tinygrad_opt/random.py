@@ -11,10 +11,15 @@ draws on the host, also for tensors on ``cuda`` (copied there).
 from __future__ import annotations
 
 import contextlib
+import operator
 
 from tinygrad_opt import backend
 
-__all__ = ["Generator", "seed", "get_rng_state", "set_rng_state", "fork_rng"]
+__all__ = ["Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
+           "set_rng_state", "fork_rng"]
+
+manual_seed = backend.manual_seed    # torch.random.manual_seed: the framework's generator
+initial_seed = backend.initial_seed  # torch.random.initial_seed
 
 
 class Generator:
@@ -30,11 +35,19 @@ class Generator:
         self.seed()
 
     def manual_seed(self, seed: int) -> "Generator":
-        """Start over from ``seed`` (an int); returns the generator, as PyTorch."""
-        if isinstance(seed, bool) or not isinstance(seed, int):
+        """Start over from ``seed``; returns the generator, as PyTorch.
+
+        ``seed`` is any integer (a NumPy integer too) in [−2⁶³, 2⁶⁴): as PyTorch, a
+        negative one is read as the unsigned 64-bit number with the same bits
+        (−1 → 2⁶⁴ − 1, which ``initial_seed`` then gives back)."""
+        if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
             raise TypeError(f"Generator.manual_seed: seed must be an int, got {seed!r}")
-        self._seed = seed
-        self.numpy_rng = backend.np.random.default_rng(seed % 2**64)
+        seed = operator.index(seed)
+        if not -2**63 <= seed < 2**64:
+            raise RuntimeError(f"Generator.manual_seed: seed {seed} is out of the range "
+                               "[-2**63, 2**64) of a 64-bit seed (Overflow when unpacking long)")
+        self._seed = seed % 2**64
+        self.numpy_rng = backend.np.random.default_rng(self._seed)
         return self
 
     def seed(self) -> int:

@@ -16,6 +16,10 @@ A PyTorch user writes a custom op as::
 
     y = Exp.apply(x)
 
+PyTorch's other spelling works too: ``forward(*args)`` without ``ctx``, and a static
+``setup_context(ctx, inputs, output)`` that fills ``ctx`` from the arguments (the tuple
+``inputs``) and forward's output.
+
 ``Function`` here is the core's ``Function`` (function.py) with an ``apply`` that tells
 the two styles apart: a subclass whose ``forward`` is a ``staticmethod`` is written in
 PyTorch's style; any other subclass is an op written the project's way, and ``apply``
@@ -128,10 +132,17 @@ class Function(core.Function):
     ``Cls.apply(*args)`` runs either.
     """
 
+    @staticmethod
+    def setup_context(ctx: FunctionCtx, inputs: tuple, output) -> None:
+        """Override it (a staticmethod) to write ``forward(*args)`` without ``ctx``:
+        ``apply`` then calls ``setup_context(ctx, args, forward's output)``."""
+        raise NotImplementedError("setup_context is not overridden")
+
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Run the op and, in grad mode, record it: ``forward(ctx, *args, **kwargs)`` for
-        a subclass in PyTorch's style, the core's ``apply`` otherwise."""
+        """Run the op and, in grad mode, record it: ``forward(ctx, *args, **kwargs)`` (or
+        ``forward(*args, **kwargs)`` then ``setup_context(ctx, args, output)``) for a
+        subclass in PyTorch's style, the core's ``apply`` otherwise."""
         if not isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
             return super().apply(*args, **kwargs)
         name = cls.__name__ + "Backward"
@@ -139,7 +150,11 @@ class Function(core.Function):
                                  and flags.grad for value in args)
         ctx = FunctionCtx(cls, name, needs_input_grad)
         with no_grad():
-            outputs = cls.forward(ctx, *args, **kwargs)
+            if inspect.getattr_static(cls, "setup_context") is not _BASE_SETUP_CONTEXT:
+                outputs = cls.forward(*args, **kwargs)   # PyTorch's setup_context style
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args, **kwargs)
         layout = _Layout(outputs, ctx)
         if not any(needs_input_grad) or not layout.positions:
             return outputs  # nothing to record (or nothing that carries a gradient)
@@ -158,6 +173,9 @@ class Function(core.Function):
     def vjp(cls, ctx, *grad_outputs):
         """PyTorch's alias of ``backward``."""
         return cls.backward(ctx, *grad_outputs)
+
+
+_BASE_SETUP_CONTEXT = inspect.getattr_static(Function, "setup_context")
 
 
 class FunctionBackward(core.Function):

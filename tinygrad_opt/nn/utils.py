@@ -58,15 +58,19 @@ def _named(op: str, name: str, value, alias: str, alias_value):
 
 
 def clip_grad_norm_(params=None, max_norm: float = None, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False, *, parameters=None) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach=None, *,
+                    parameters=None) -> Tensor:
     """Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
-    The total norm is taken over all gradients as if concatenated into one
-    vector: ``total = (Σ_p Σ_i |g_pi|^q)^(1/q)`` for ``q = norm_type``, and
-    ``max |g_pi|`` for ``q = inf``. If ``total > max_norm`` every gradient is
-    multiplied by ``max_norm / (total + 1e-6)`` (PyTorch's rule), which keeps
-    the gradient's direction and shrinks its length. Returns ``total`` (before
-    clipping) as a 0-d Tensor on the gradients' device.
+    The total norm is taken over all gradients as if concatenated into one vector,
+    computed as PyTorch does, as the norm of the per-gradient norms
+    (``get_total_norm``): ``total = (Σ_p Σ_i |g_pi|^q)^(1/q)`` for ``q = norm_type``,
+    ``max |g_pi|`` for ``q = inf`` (``min`` for ``-inf``; for ``q = 0`` the count of
+    gradients that are not all 0, PyTorch's number). Every gradient is then
+    multiplied by ``min(1, max_norm / (total + 1e-6))`` (``clip_grads_with_norm_``),
+    which keeps the gradient's direction and shrinks its length. Returns ``total``
+    (before clipping) as a 0-d Tensor on the gradients' device; 0 when no parameter
+    has a gradient. ``foreach`` is accepted and has no effect (one implementation).
 
     ``params`` is API.md's name for PyTorch's first argument ``parameters``;
     either keyword works.
@@ -74,28 +78,11 @@ def clip_grad_norm_(params=None, max_norm: float = None, norm_type: float = 2.0,
     params = _named("clip_grad_norm_", "params", params, "parameters", parameters)
     if max_norm is None:
         raise TypeError("clip_grad_norm_: missing the argument max_norm")
-    grads = [p.grad for p in _as_list(params) if p.grad is not None]
-    max_norm = float(max_norm)
-    norm_type = float(norm_type)
-    if not grads:
-        return tg.tensor(0.0)
-    with no_grad():
-        if norm_type == math.inf:
-            norms = [g.abs().max() for g in grads]                 # one 0-d tensor per grad
-            total_norm = tg.stack(norms).max()
-        else:
-            sums = [(g.abs() ** norm_type).sum() for g in grads]  # Σ |g_i|^q per grad
-            total_norm = tg.stack(sums).sum() ** (1.0 / norm_type)
-        if error_if_nonfinite and not math.isfinite(total_norm.item()):
-            raise RuntimeError(
-                f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                "non-finite, so it cannot be clipped (error_if_nonfinite=False skips this check)")
-        clip_coef = max_norm / (total_norm + 1e-6)
-        # min(coef, 1) on the device: no host round trip, and a no-op when total ≤ max_norm
-        clip_coef_clamped = clip_coef.clip(None, 1.0)
-        for g in grads:
-            g.data[...] = g.data * clip_coef_clamped.data.astype(g.dtype)  # in place
-            g._version += 1
+    params = _as_list(params)
+    grads = [p.grad for p in params if p.grad is not None]
+    total_norm = get_total_norm(grads, norm_type, error_if_nonfinite)
+    if grads:
+        clip_grads_with_norm_(params, max_norm, total_norm)
     return total_norm
 
 
@@ -143,10 +130,11 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
             g._version += 1
 
 
-def clip_grad_value_(params=None, clip: float = None, *, parameters=None,
+def clip_grad_value_(params=None, clip: float = None, foreach=None, *, parameters=None,
                      clip_value: float = None) -> None:
     """Clip every gradient element to ``[-clip, clip]``, in place. API.md names the
-    arguments ``params`` and ``clip``; PyTorch's ``parameters`` and ``clip_value`` work too."""
+    arguments ``params`` and ``clip``; PyTorch's ``parameters`` and ``clip_value`` work too.
+    ``foreach`` is accepted and has no effect."""
     params = _named("clip_grad_value_", "params", params, "parameters", parameters)
     clip_value = float(_named("clip_grad_value_", "clip", clip, "clip_value", clip_value))
     for p in _as_list(params):
@@ -183,9 +171,11 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
 
 
 def _check_same_device(tensors, name: str) -> None:
+    """One device for all (a TypeError otherwise, as PyTorch's)."""
     devices = {t.device for t in tensors}
     if len(devices) > 1:
-        raise RuntimeError(f"{name}: tensors are on different devices: {sorted(devices)}")
+        raise TypeError(f"{name}: found tensors on different devices {sorted(devices)}, "
+                        "which is not supported")
 
 
 def l1_penalty(parameters) -> Tensor:
