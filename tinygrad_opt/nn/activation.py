@@ -17,8 +17,11 @@ requires grad (``nn.functional._in_place``).
 
 from __future__ import annotations
 
+import warnings
+
 from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
+from tinygrad_opt.nn import init as nn_init
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Tensor
 
@@ -111,6 +114,10 @@ class PReLU(Module):
         dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         array = backend.get_xp(device).full((num_parameters,), init, dtype=dtype)
         self.weight = Parameter(Tensor(array, device=device))
+
+    def reset_parameters(self) -> None:
+        """Every slope back to ``init``."""
+        nn_init.constant_(self.weight, self.init)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.prelu(x, self.weight)
@@ -463,6 +470,17 @@ class GLU(Module):
         return f"dim={self.dim}"
 
 
+def _softmax_dim(module: Module, x: Tensor) -> int:
+    """The module's ``dim``; for ``dim=None``, PyTorch's legacy implicit choice (with its
+    deprecation warning): dim 0 for 0-, 1- and 3-D inputs, else dim 1."""
+    if module.dim is not None:
+        return module.dim
+    name = type(module).__name__.lower()
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=3)
+    return 0 if x.ndim in (0, 1, 3) else 1
+
+
 class Softmax(Module):
     """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim`` (default: the last).
     Jacobian: ∂y_i/∂x_j = y_i(δ_ij − y_j).
@@ -470,6 +488,10 @@ class Softmax(Module):
     Turns scores into a probability distribution. For training, prefer
     ``CrossEntropyLoss`` on the raw logits (or ``LogSoftmax`` + ``NLLLoss``):
     log(softmax) computed in two steps can hit log(0).
+
+    ``dim=None`` (here, as in Softmin and LogSoftmax) picks PyTorch's legacy implicit
+    dim, with its warning: 0 for 0-, 1- and 3-D inputs, else 1. The default here is -1
+    (PyTorch's is None).
     """
 
     def __init__(self, dim: int = -1):
@@ -477,7 +499,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softmax(x, self.dim)
+        return F.softmax(x, _softmax_dim(self, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -496,7 +518,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.log_softmax(x, self.dim)
+        return F.log_softmax(x, _softmax_dim(self, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -514,7 +536,7 @@ class Softmin(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softmin(x, self.dim)
+        return F.softmin(x, _softmax_dim(self, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

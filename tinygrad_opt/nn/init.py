@@ -16,8 +16,10 @@ variance, so its gain is √2).
 from __future__ import annotations
 
 import math
+import warnings
 
 from tinygrad_opt import backend
+from tinygrad_opt import linalg as tlinalg
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.tensor import Tensor
 
@@ -87,6 +89,15 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _has_no_elements(tensor: Tensor) -> bool:
+    """True (with PyTorch's warning) for a tensor of size 0: there is nothing to fill,
+    and its fan may be 0."""
+    if math.prod(tensor.shape) == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def _fill(tensor: Tensor, array) -> Tensor:
     """Copy ``array`` into ``tensor``'s own array, in place and unrecorded (its version
     goes up, so a graph that saved the tensor refuses backward, as in PyTorch)."""
@@ -143,8 +154,11 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 
     ``gain = calculate_gain(nonlinearity, a)``; ``a`` is the negative slope of a
     leaky ReLU (0 gives ReLU's √2). ``mode='fan_in'`` keeps the forward
-    signal's variance, ``'fan_out'`` the backward gradient's.
+    signal's variance, ``'fan_out'`` the backward gradient's. A tensor with no
+    elements (a ``Linear(0, n)`` weight) is left as it is, with a warning, as PyTorch.
     """
+    if _has_no_elements(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
@@ -155,7 +169,87 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """He et al. (2015): N(0, std²) with std = gain / √fan (see ``kaiming_uniform_``)."""
+    if _has_no_elements(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
     return normal_(tensor, 0.0, std)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0) -> Tensor:
+    """Fill with samples of N(mean, std²) conditioned on a ≤ x ≤ b (a and b are values,
+    not numbers of std), by inverting the CDF::
+
+        u ~ U(Φ((a − mean)/std), Φ((b − mean)/std))     x = mean + std · Φ⁻¹(u)
+
+    with Φ⁻¹(u) = √2 · erfinv(2u − 1); the result is clamped to [a, b] against rounding.
+    """
+    def normal_cdf(value: float) -> float:
+        return (1.0 + math.erf(value / math.sqrt(2.0))) / 2.0
+
+    low, high = normal_cdf((a - mean) / std), normal_cdf((b - mean) / std)
+    uniform = backend.random_uniform(tensor.shape, tensor.dtype, tensor.device,
+                                     2 * low - 1, 2 * high - 1)               # 2u − 1
+    with no_grad():
+        samples = Tensor(uniform, device=tensor.device).erfinv() * (std * math.sqrt(2.0))
+        samples = (samples + mean).clip(a, b)
+    return _fill(tensor, samples.data)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013): the
+    tensor seen as rows = shape[0] by cols = the rest; the Q of the QR decomposition of a
+    standard normal matrix, its columns' signs fixed by R's diagonal (so Q is uniform
+    over the orthogonal matrices). Rows are orthonormal when rows ≤ cols, else columns.
+    """
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if math.prod(tensor.shape) == 0:
+        return tensor  # nothing to fill
+    rows = tensor.shape[0]
+    cols = math.prod(tensor.shape) // rows
+    normal = backend.random_normal((rows, cols), tensor.dtype, tensor.device)
+    with no_grad():
+        flat = Tensor(normal, device=tensor.device)                     # (rows, cols)
+        if rows < cols:
+            flat = flat.T                                               # (cols, rows)
+        q, r = tlinalg.qr(flat)                                         # q: (m, k)
+        q = q * r.diagonal().sign()                                     # column signs
+        if rows < cols:
+            q = q.T                                                     # (rows, cols)
+        q = (q * gain).reshape(tensor.shape)
+    return _fill(tensor, q.data)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal, zeros elsewhere):
+    a Linear layer that passes its inputs through (as far as the shapes allow)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"Only tensors with 2 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    xp = backend.get_xp(tensor.device)
+    return _fill(tensor, xp.eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a convolution weight (out, in, *kernel), 3-D to 5-D, with the Dirac delta: the
+    convolution keeps as many input channels as it can (in each of ``groups`` groups of
+    out/groups output channels): weight[g·out/groups + d, d, centre] = 1, zeros elsewhere,
+    the centre being kernel_size // 2 in every spatial dim."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"Only tensors with 3, 4, or 5 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(f"dim 0 must be divisible by groups: {tensor.shape[0]} and "
+                         f"groups={groups}")
+    out_per_group = tensor.shape[0] // groups
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    xp = backend.get_xp(tensor.device)
+    weight = xp.zeros(tensor.shape, dtype=tensor.dtype)
+    for group in range(groups):
+        for channel in range(min(out_per_group, tensor.shape[1])):
+            weight[(group * out_per_group + channel, channel) + centre] = 1
+    return _fill(tensor, weight)

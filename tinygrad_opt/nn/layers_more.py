@@ -15,7 +15,7 @@ from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.layers import Dropout
 from tinygrad_opt.nn.module import Module, empty_parameter
-from tinygrad_opt.nn.normalization import register_norm_state
+from tinygrad_opt.nn.normalization import BatchNorm1d, register_norm_state
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -378,6 +378,7 @@ class _InstanceNorm(Module):
     evaluation), as PyTorch. Both default to False."""
 
     spatial = 1
+    _state_kept_when_missing = BatchNorm1d._state_kept_when_missing
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device=None,
@@ -386,10 +387,12 @@ class _InstanceNorm(Module):
         dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
         register_norm_state(self, num_features, eps, momentum, affine, track_running_stats,
                             device, dtype)
-        if affine:
-            init.ones_(self.weight)                          # γ = 1, β = 0
-        if track_running_stats:
-            init.ones_(self.running_var)  # (num_batches_tracked is kept, never counted: PyTorch)
+        self.reset_parameters()  # (num_batches_tracked is kept, never counted: PyTorch)
+
+    # BatchNorm's resets: running_mean = 0, running_var = 1, num_batches_tracked = 0 (when
+    # tracked); γ = 1, β = 0 (when affine).
+    reset_running_stats = BatchNorm1d.reset_running_stats
+    reset_parameters = BatchNorm1d.reset_parameters
 
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__

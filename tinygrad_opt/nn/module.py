@@ -52,7 +52,18 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns; prints ``<All keys matched successfully>`` when
+    both lists are empty, as PyTorch's."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 def empty_parameter(shape, device=None, dtype=None) -> Parameter:
@@ -113,6 +124,7 @@ class Module:
     # registration gives the instance its own.
     _forward_pre_hooks = MappingProxyType({})
     _forward_pre_hooks_with_kwargs = frozenset()
+    _forward_hooks_with_kwargs = frozenset()  # ids of the forward hooks that take kwargs
     _backward_pre_hooks = MappingProxyType({})
     # True once a forward pre-hook or a backward pre-hook has been registered: until then
     # a call checks this one flag only (each attribute read costs ~25 ns on a Module).
@@ -124,8 +136,16 @@ class Module:
         output = self.forward(*args, **kwargs)
         if not self._forward_hooks:
             return output
-        for hook in list(self._forward_hooks.values()):  # (a hook may remove itself)
-            replacement = hook(self, args, output)
+        return self._call_forward_hooks(args, kwargs, output)
+
+    def _call_forward_hooks(self, args: tuple, kwargs: dict, output):
+        """Run the forward hooks in order; one that returns something else than None
+        replaces the output."""
+        for key, hook in list(self._forward_hooks.items()):  # (a hook may remove itself)
+            if key in self._forward_hooks_with_kwargs:
+                replacement = hook(self, args, kwargs, output)
+            else:
+                replacement = hook(self, args, output)
             if replacement is not None:
                 output = replacement
         return output
@@ -136,23 +156,30 @@ class Module:
         if self._forward_pre_hooks:
             args, kwargs = self._call_forward_pre_hooks(args, kwargs)
         output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            replacement = hook(self, args, output)
-            if replacement is not None:
-                output = replacement
+        if self._forward_hooks:
+            output = self._call_forward_hooks(args, kwargs, output)
         if self._backward_pre_hooks:
             output = self._hook_output_gradients(output)
         return output
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, inputs, output)`` after every forward.
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward
+        (``hook(module, inputs, kwargs, output)`` with ``with_kwargs=True``).
 
         ``inputs`` is the tuple of positional arguments. A hook that returns
-        something other than None replaces the output. Returns a handle whose
+        something other than None replaces the output. Hooks run in registration
+        order; ``prepend=True`` puts this one first. Returns a handle whose
         ``remove()`` unregisters the hook.
         """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            if not isinstance(self.__dict__.get("_forward_hooks_with_kwargs"), set):
+                object.__setattr__(self, "_forward_hooks_with_kwargs", set())
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
@@ -350,10 +377,16 @@ class Module:
         self._forget(name, keep="_modules")
         self._set_entry("_modules", name, module)
 
+    def register_module(self, name: str, module: "Module | None") -> None:
+        """The same as ``add_module(name, module)`` (PyTorch's alias)."""
+        self.add_module(name, module)
+
     def _check_new_name(self, name: str, kind: str) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot register {kind} '{name}' before Module.__init__() call")
-        if not isinstance(name, str) or name == "" or "." in name:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__} {name!r}")
+        if name == "" or "." in name:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
         registry = {"parameter": self._parameters, "buffer": self._buffers,
                     "module": self._modules}[kind]
@@ -362,21 +395,24 @@ class Module:
 
     # ----------------------------------------------------------------- walking
 
-    def named_modules(self, memo: set | None = None,
-                      prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """Yield ``(name, module)`` for this module and every descendant, depth first,
-        each module once (``''`` is this module)."""
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(name, module)`` for this module and every descendant, depth first
+        (``prefix``, ``''`` by default, is this module's name). Each module comes once,
+        under its first name; ``remove_duplicate=False`` yields a module registered
+        under several names once per name."""
         if memo is None:
             memo = set()
         if id(self) in memo:
             return
-        memo.add(id(self))
+        if remove_duplicate:
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is None:
                 continue
             child_prefix = f"{prefix}.{name}" if prefix else name
-            yield from child.named_modules(memo, child_prefix)
+            yield from child.named_modules(memo, child_prefix, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
@@ -394,29 +430,34 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool):
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True):
         seen = set()  # a tensor shared by two layers is yielded once, as in PyTorch
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
         for module_prefix, module in modules:
             for name, tensor in getattr(module, registry).items():
                 if tensor is None or id(tensor) in seen:
                     continue
-                seen.add(id(tensor))
+                if remove_duplicate:
+                    seen.add(id(tensor))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), tensor
 
-    def named_parameters(self, prefix: str = "",
-                         recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, parameter)`` pairs such as ``('fc1.weight', Parameter)``."""
-        yield from self._named_members("_parameters", prefix, recurse)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs such as ``('fc1.weight', Parameter)``; a
+        parameter shared by several layers comes once, unless ``remove_duplicate=False``."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Yield every Parameter of this module and (if ``recurse``) its descendants."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "",
-                      recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        yield from self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(name, buffer)`` pairs such as ``('bn.running_mean', Tensor)``."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
@@ -528,15 +569,17 @@ class Module:
 
     # ---------------------------------------------------------- device, dtype
 
-    def to(self, device=None, dtype=None) -> "Module":
+    def to(self, device=None, dtype=None, non_blocking: bool = False) -> "Module":
         """Move (and/or cast) every parameter and buffer in place; returns self.
 
         The Parameter objects stay the same objects: only their arrays are
         replaced, so an optimizer built before ``to`` still holds the right
         tensors. ``dtype`` converts floating-point tensors only (integer buffers
-        such as ``num_batches_tracked`` keep their type), as in PyTorch.
-        ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
-        ``model.to(tg.float64)`` are all accepted.
+        such as ``num_batches_tracked`` keep their type), as in PyTorch, and must
+        itself be a floating-point dtype (TypeError otherwise: use ``type`` to cast
+        everything). ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
+        ``model.to(tg.float64)`` are all accepted; ``non_blocking`` is accepted and
+        has no effect (copies here are synchronous).
         """
         if device is not None and not isinstance(device, str):
             device, dtype = None, device  # model.to(tg.float64)
@@ -544,6 +587,9 @@ class Module:
             device = backend.check_device(device)
         if dtype is not None:
             dtype = backend.as_dtype(dtype)
+            if not backend.is_floating(dtype) and dtype.kind != "c":
+                raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
         with no_grad():
             for tensor in list(self.parameters()) + list(self.buffers()):
                 _move_in_place(tensor, device, dtype)
@@ -580,7 +626,8 @@ class Module:
 
     # ------------------------------------------------------------- state dict
 
-    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+    def state_dict(self, prefix: str = "", keep_vars: bool = False, *,
+                   destination=None) -> "OrderedDict[str, Tensor]":
         """An ordered ``{name: tensor}`` of every parameter and persistent buffer.
 
         Keys are PyTorch's (``'0.weight'``, ``'bn.running_mean'``,
@@ -591,9 +638,11 @@ class Module:
         registered under two names appears under both (as in PyTorch, unlike
         ``named_parameters``, which lists a shared tensor once), so the state
         dict of a model with shared layers loads into the same model with
-        ``strict=True``.
+        ``strict=True``. ``destination``: a mapping to fill (and return) instead of a new
+        OrderedDict.
         """
-        destination = OrderedDict()
+        if destination is None:
+            destination = OrderedDict()
         self._save_to_state_dict(destination, prefix, keep_vars, ancestors=set())
         return destination
 
@@ -615,19 +664,25 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy the values of ``state_dict`` into this module's own tensors.
 
-        Values (Tensors, or arrays from any device) are copied into the existing
-        parameters and buffers, on the module's device and dtype, so the
-        Parameter objects (and any optimizer holding them) stay valid. Nothing
-        is copied if there is an error: a shape mismatch is always an error;
-        with ``strict=True`` so are missing and unexpected keys. The error
-        message lists all three kinds. Returns ``(missing_keys, unexpected_keys)``.
-        Lazy submodules (nn/lazy.py) first take their shapes from the values.
+        Values (Tensors, arrays from any device, or Python numbers for 0-d entries)
+        are copied into the existing parameters and buffers, on the module's device
+        and dtype, so the Parameter objects (and any optimizer holding them) stay
+        valid. Nothing is copied if there is an error: a shape mismatch or a value
+        of another type is always an error; with ``strict=True`` so are missing and
+        unexpected keys. The error message lists them all. Returns
+        ``(missing_keys, unexpected_keys)``. Lazy submodules (nn/lazy.py) first take
+        their shapes from the values. A missing ``num_batches_tracked`` of a norm
+        layer is not missing: it keeps its value (PyTorch does so for state dicts
+        without version metadata, such as plain dicts and older checkpoints).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         for prefix, module in self.named_modules():
             if module is not self and hasattr(module, "_lazy_load_hook"):
                 module._lazy_load_hook(state_dict, prefix + ".")
         own = self.state_dict(keep_vars=True)
-        missing = [key for key in own if key not in state_dict]
+        missing = [key for key in own
+                   if key not in state_dict and not self._kept_when_missing(key)]
         unexpected = [key for key in state_dict if key not in own]
         errors = []
         if strict and missing:
@@ -635,7 +690,13 @@ class Module:
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: " + _quoted(unexpected))
         for key, tensor in own.items():
-            shape = _shape_of(state_dict[key]) if key in state_dict else tensor.shape
+            value = state_dict.get(key, tensor)
+            if not _is_loadable(value):
+                errors.append(f'While copying the parameter named "{key}", expected a Tensor '
+                              f"or an array from the checkpoint but received "
+                              f"{type(value).__name__}")
+                continue
+            shape = _shape_of(value)
             if shape != tensor.shape:
                 errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
                               f"from the state dict, the shape in the model is {tensor.shape}")
@@ -651,6 +712,16 @@ class Module:
                     tensor.data[...] = array  # in place, cast to the tensor's dtype
                     tensor._version += 1      # a graph that saved it refuses backward
         return _IncompatibleKeys(missing, unexpected)
+
+    def _kept_when_missing(self, key: str) -> bool:
+        """True when ``key`` names a tensor its module keeps if a state dict lacks it
+        (the names in the module's ``_state_kept_when_missing``)."""
+        path, _, name = key.rpartition(".")
+        try:
+            module = self.get_submodule(path)
+        except AttributeError:
+            return False
+        return name in getattr(module, "_state_kept_when_missing", ())
 
     # ------------------------------------------------------------------- repr
 
@@ -669,6 +740,13 @@ class Module:
         if not self._modules and "\n" not in extra:  # a one-line setting, no children
             return f"{type(self).__name__}({extra})"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _is_loadable(value) -> bool:
+    """A state-dict value: a Tensor, an array (it has a shape and a dtype) or a number."""
+    if isinstance(value, (Tensor, int, float)):
+        return True
+    return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
 def _shape_of(value) -> tuple:
@@ -721,6 +799,20 @@ class Sequential(Module):
         for module in modules:
             self.append(module)
         return self
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        """A new Sequential: this one's modules, then ``other``'s (the same objects)."""
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: "Sequential") -> "Sequential":
+        """Append ``other``'s modules to this one."""
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        return self.extend(list(other))
 
     def insert(self, index: int, module: Module) -> "Sequential":
         """Put ``module`` before position ``index``; the children are renumbered."""
@@ -807,6 +899,19 @@ class ModuleList(Module):
         modules = list(self)
         modules.insert(index, module)
         self._reindex(modules)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``; the rest are renumbered."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __add__(self, other) -> "ModuleList":
+        """A new ModuleList: this one's modules, then ``other``'s (the same objects)."""
+        return ModuleList(list(self) + list(other))
+
+    def __iadd__(self, modules) -> "ModuleList":
+        return self.extend(modules)
 
     def __len__(self) -> int:
         return len(self._modules)

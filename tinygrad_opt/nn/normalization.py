@@ -36,6 +36,9 @@ class BatchNorm1d(Module):
     Parameters: γ = ``weight`` (ones), β = ``bias`` (zeros), shape ``(C,)``.
     """
 
+    # load_state_dict: a state dict without it keeps the count (PyTorch, for old checkpoints)
+    _state_kept_when_missing = ("num_batches_tracked",)
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
         super().__init__()
