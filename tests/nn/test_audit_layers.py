@@ -270,3 +270,19 @@ def test_eye_and_dirac(device):
         nn.init.dirac_(tg.empty(2, 2))
     with pytest.raises(ValueError, match="2 dimensions"):
         nn.init.eye_(tg.empty(2, 2, 2))
+
+
+def test_embedding_takes_pytorchs_arguments_in_pytorchs_order(device):
+    """Embedding(num, dim, padding_idx, max_norm, norm_type, ...): a looked-up row whose
+    norm exceeds max_norm is rescaled to it in place, as PyTorch (rows not looked up stay)."""
+    weight = tg.tensor([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]], device=device)
+    embedding = nn.Embedding(3, 2, None, 1.0, _weight=weight)
+    out = embedding(tg.tensor([0, 1], device=device))
+    assert np.allclose(out.tolist(), [[0.6, 0.8], [0.3, 0.4]], atol=1e-6)
+    assert np.allclose(embedding.weight.tolist(), [[0.6, 0.8], [0.3, 0.4], [6.0, 8.0]],
+                       atol=1e-6)
+    assert "max_norm=1.0" in repr(embedding)
+    frozen = nn.Embedding.from_pretrained(weight, max_norm=2.0)
+    assert frozen.weight.requires_grad is False and frozen.max_norm == 2.0
+    with pytest.raises(NotImplementedError, match="sparse"):
+        nn.Embedding(3, 2, sparse=True)

@@ -526,12 +526,20 @@ class Embedding(Module):
     ``forward(indices)``: integer indices ``(*)`` -> ``(*, embedding_dim)``.
     ``weight`` is initialised N(0, 1), as PyTorch; the row ``padding_idx`` (if
     given; negative counts from the end) starts at zero and never receives a
-    gradient, so it stays what it is (see :func:`embedding`).
+    gradient, so it stays what it is (see :func:`embedding`). With ``max_norm``, each
+    looked-up row whose ``norm_type``-norm exceeds it is rescaled to that norm in place
+    first (no gradient through the rescaling). PyTorch's argument order.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 device=None, dtype=None, _weight: Tensor | None = None):
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Tensor | None = None, _freeze: bool = False, device=None,
+                 dtype=None):
         super().__init__()
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse gradients are "
+                                      "not supported (there are no sparse tensors here)")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
@@ -540,6 +548,7 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
+        self.max_norm, self.norm_type = max_norm, norm_type
         if _weight is None:
             self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
             self.reset_parameters()
@@ -548,6 +557,7 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: weight of shape {_weight.shape} does not match "
                                  f"({num_embeddings}, {embedding_dim})")
             self.weight = Parameter(_weight.detach())
+        self.weight.requires_grad_(not _freeze)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -556,23 +566,26 @@ class Embedding(Module):
             self.weight._version += 1
 
     def forward(self, input) -> Tensor:
-        return embedding(input, self.weight, self.padding_idx)  # (*) -> (*, D)
+        return embedding(input, self.weight, self.padding_idx, self.max_norm,
+                         self.norm_type)  # (*) -> (*, D)
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
-                        padding_idx: int | None = None) -> "Embedding":
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> "Embedding":
         """An Embedding whose weight is ``embeddings`` (N, D); frozen unless ``freeze=False``."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: expected a 2-D tensor, got shape "
                              f"{embeddings.shape}")
-        module = cls(embeddings.shape[0], embeddings.shape[1], padding_idx,
-                     _weight=embeddings)
-        module.weight.requires_grad_(not freeze)
-        return module
+        return cls(embeddings.shape[0], embeddings.shape[1], padding_idx, max_norm, norm_type,
+                   scale_grad_by_freq, sparse, _weight=embeddings, _freeze=freeze)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
-        return text if self.padding_idx is None else text + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        return text if self.max_norm is None else text + f", max_norm={self.max_norm}"
 
 
 # ------------------------------------------------------------------- packed sequences
