@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from collections import OrderedDict
 from typing import Iterable, Sequence
@@ -529,6 +530,8 @@ def check_learning_curves(train_losses: Sequence[float],
     """
     train = [float(value) for value in train_losses]
     val = None if val_losses is None else [float(value) for value in val_losses]
+    if not train:
+        raise ValueError("check_learning_curves: train_losses is empty (one loss per epoch)")
     last = train[-1] if train else math.nan
     rises = sum(later > earlier for earlier, later in zip(train, train[1:]))
     verdict, message = "ok", "the training loss falls steadily"
@@ -578,10 +581,17 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
     ``optimizer_cls(params, lr=..., **optimizer_kwargs)`` builds the optimizer (a class
     such as ``optim.SGD`` or any function with that signature).
     """
-    if not 0 < lr_min < lr_max:
-        raise ValueError(f"lr_range_test: need 0 < lr_min < lr_max, got {lr_min}, {lr_max}")
-    if steps < 2:
-        raise ValueError(f"lr_range_test: steps must be at least 2, got {steps}")
+    if not 0 < lr_min < lr_max < math.inf:
+        raise ValueError(f"lr_range_test: need 0 < lr_min < lr_max < inf, got {lr_min}, "
+                         f"{lr_max}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 2:
+        raise ValueError(f"lr_range_test: steps must be an integer >= 2, got {steps!r}")
+    if not 0 <= smoothing < 1:      # β = 1 would never move the average (and 1 − β^t = 0)
+        raise ValueError(f"lr_range_test: smoothing (the moving average's β) must lie in "
+                         f"[0, 1), got {smoothing}")
+    if not divergence > 1:
+        raise ValueError(f"lr_range_test: divergence must be > 1 (a factor over the lowest "
+                         f"smoothed loss), got {divergence}")
     saved = {name: value.data.copy() for name, value in model.state_dict().items()}
     optimizer = optimizer_cls(model.parameters(), lr=lr_min, **optimizer_kwargs)
     lrs, losses = [], []
@@ -596,7 +606,9 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
                 x, y = next(batches)
             except StopIteration:
                 batches = iter(loader)
-                x, y = next(batches)
+                x, y = next(batches, (None, None))
+                if x is None:
+                    raise ValueError("lr_range_test: the loader gave no batch") from None
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()

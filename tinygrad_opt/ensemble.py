@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections import deque
 from typing import Callable, Iterable, Sequence
 
@@ -95,9 +96,9 @@ class Ensemble(Module):
         if weights is None:
             weights = [1.0] * len(models)
         weights = [float(weight) for weight in weights]
-        if len(weights) != len(models) or any(not weight >= 0 for weight in weights) \
+        if len(weights) != len(models) or any(not 0 <= weight < math.inf for weight in weights) \
                 or sum(weights) <= 0:
-            raise ValueError(f"Ensemble: need one non-negative weight per model "
+            raise ValueError(f"Ensemble: need one finite non-negative weight per model "
                              f"({len(models)} models), not all zero; got {weights}")
         self.members = ModuleList(models)
         self.weights = [weight / sum(weights) for weight in weights]
@@ -120,7 +121,8 @@ class Ensemble(Module):
             return F.softmax(average / temperature, dim=1)                  # (N, C)
         if self.combine == "vote":
             num_classes = logits[0].shape[1]
-            one_hot = tg.eye(num_classes, device=logits[0].device)          # (C, C)
+            one_hot = tg.eye(num_classes, dtype=logits[0].dtype,             # (C, C)
+                             device=logits[0].device)
             return sum(w * one_hot[z.argmax(dim=1)]                 # Σ w_m [argmax z_m = c]
                        for w, z in zip(self.weights, logits))
         return sum(w * F.softmax(z / temperature, dim=1)                     # Σ w_m softmax(z_m/T)
@@ -519,6 +521,9 @@ def bagging(make_model: Callable[[], Module], train_fn: Callable, dataset, n_mod
                         f"ensemble.trainer(make_optimizer, loss_fn, ...) builds one")
     if isinstance(n_models, bool) or int(n_models) != n_models or n_models < 1:
         raise ValueError(f"bagging: n_models must be a positive integer, got {n_models!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TypeError(f"bagging: seed must be an integer >= 0 (it seeds the bootstrap "
+                        f"samples and member m's model with seed + m), got {seed!r}")
     if not 0.0 < max_samples <= 1.0:
         raise ValueError(f"bagging: max_samples must lie in (0, 1], got {max_samples!r}")
     n = len(dataset)

@@ -324,7 +324,9 @@ class PCA(_Step):
         if self.n_components is None:
             return largest
         if not isinstance(self.n_components, numbers.Integral):
-            return int(np.searchsorted(np.cumsum(ratio), self.n_components, side="right")) + 1
+            # all-constant data has ratio 0 everywhere: then every component is kept
+            count = int(np.searchsorted(np.cumsum(ratio), self.n_components, side="right")) + 1
+            return min(count, len(ratio))
         if self.n_components > largest:
             raise ValueError(f"PCA: n_components={self.n_components} exceeds min(samples, "
                              f"features) = {largest}")
@@ -345,7 +347,8 @@ class PCA(_Step):
         """From component scores ``(N, k)`` back to the input space ``(N, D)``."""
         if not hasattr(self, "components_"):
             raise NotFittedError("PCA: call fit(X) before inverse_transform")
-        Z = np.asarray(Z)
+        from tinygrad_opt.tensor import Tensor  # lazy, as in _check
+        Z = Z.numpy() if isinstance(Z, Tensor) else np.asarray(Z)
         if Z.ndim != 2 or Z.shape[1] != self.n_components_:
             raise ValueError(f"PCA: inverse_transform needs shape (N, {self.n_components_}), "
                              f"got {Z.shape}")

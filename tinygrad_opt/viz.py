@@ -352,12 +352,14 @@ def plot_decision_boundary(model, X, y, path: str, title: str | None = None,
     ``X`` is ``(N, 2)``, ``y`` the integer labels. The model runs in eval mode
     without a graph on a ``resolution``² grid on its own device; outputs of shape
     ``(M, C)`` are arg-maxed, outputs ``(M,)`` or ``(M, 1)`` are logits (class 1
-    where > 0). The model's train/eval mode is restored afterwards.
+    where > 0). Afterwards every sub-module is back in the mode it had (a BatchNorm
+    frozen in eval mode inside a training model stays frozen).
     """
     import numpy as np  # host-side plotting data
 
     from tinygrad_opt.autograd.grad_mode import no_grad
     from tinygrad_opt.tensor import Tensor
+    from tinygrad_opt.train import eval_mode
 
     figure = _new_figure(6.0, 5.4)
     X = _host(X).reshape(-1, 2)
@@ -367,13 +369,8 @@ def plot_decision_boundary(model, X, y, path: str, title: str | None = None,
     grid_x, grid_y = np.meshgrid(xs, ys)
     points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype(np.float32)  # (M, 2)
     device = next(iter(model.parameters())).device if list(model.parameters()) else "cpu"
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            scores = model(Tensor(points, device=device)).numpy()
-    finally:
-        model.train(was_training)
+    with no_grad(), eval_mode(model):
+        scores = model(Tensor(points, device=device)).numpy()
     if scores.ndim == 2 and scores.shape[1] > 1:
         predicted = scores.argmax(axis=1)
     else:

@@ -394,7 +394,7 @@ def bayes_search(objective: Callable, space: dict, n_trials: int = 20, seed=None
             of executor workers to run trials in parallel. Results do not depend
             on the executor, only on ``batch_size``.
     """
-    check_search_arguments(objective, space, n_trials, mode)
+    check_search_arguments(objective, space, n_trials, mode, required=True)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"bayes_search: batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(n_candidates, bool) or int(n_candidates) != n_candidates or n_candidates < 1:

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.tune.space import (Choice, Distribution, LogUniform, describe_space,
-                                     distributions)
+from tinygrad_opt.tune.space import (Choice, Distribution, LogUniform, RandInt,
+                                     describe_space, distributions)
 
 __all__ = ["Trial", "SearchResult", "edge_warnings", "earlier_trial_files"]
 
@@ -114,17 +114,24 @@ def edge_warnings(space: dict, params: dict, edge: float = 0.05) -> list[str]:
     ``lo`` or ``hi`` in the unit coordinate of the distribution, i.e. in log
     space for ``loguniform``: ``lr = 1.1e-4`` in ``loguniform(1e-4, 1e-1)``
     (u = 0.014) warns, ``lr = 2e-4`` (u = 0.10) does not. ``choice``
-    parameters are not checked (their options need not be ordered).
+    parameters are not checked (their options need not be ordered). A ``randint``
+    value owns the cell ``[(n − lo)/m, (n − lo + 1)/m]`` of the unit interval (m
+    integers), and the cell's near end is what is measured, so the smallest and the
+    largest allowed integers always warn: ``layers = 1`` in ``randint(1, 4)`` lies at
+    the low edge although its cell centre, u = 1/6, does not.
     """
     messages = []
     for name, distribution in distributions(space).items():
         if isinstance(distribution, Choice) or name not in params:
             continue
-        u = distribution.to_unit(params[name])
+        u_low = u_high = distribution.to_unit(params[name])
+        if isinstance(distribution, RandInt):                    # the ends of n's cell
+            half_cell = 0.5 / (distribution.hi - distribution.lo)
+            u_low, u_high = u_low - half_cell, u_high + half_cell
         scale = " in log space" if isinstance(distribution, LogUniform) else ""
-        if u < edge:
+        if u_low < edge:
             side, where = "low", "below"
-        elif u > 1 - edge:
+        elif u_high > 1 - edge:
             side, where = "high", "above"
         else:
             continue

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from concurrent.futures import Executor
 from typing import Callable
 
@@ -86,7 +87,7 @@ def random_search(objective: Callable, space: dict, n_trials: int = 20, seed=Non
     All configurations are drawn up front from ``seed``, so parallel runs give
     the same trials.
     """
-    check_search_arguments(objective, space, n_trials, mode)
+    check_search_arguments(objective, space, n_trials, mode, required=True)
     rng = make_rng(seed)
     configs = [sample(space, rng) for _ in range(n_trials)]
     jobs = [(number, params, budget, None) for number, params in enumerate(configs)]
@@ -112,6 +113,11 @@ def grid_points(space: dict, n_trials: int | None = None,
         if isinstance(distribution, Choice):
             options *= len(distribution.options)
     numeric = [name for name, d in searched.items() if not isinstance(d, Choice)]
+    if points_per_axis is not None and (isinstance(points_per_axis, bool) or
+                                        not isinstance(points_per_axis, numbers.Integral) or
+                                        points_per_axis < 1):
+        raise ValueError(f"grid_search: points_per_axis must be a positive integer, got "
+                         f"{points_per_axis!r}")
     if points_per_axis is None:
         if n_trials is None:
             raise ValueError("grid_search: give n_trials or points_per_axis")

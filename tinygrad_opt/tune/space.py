@@ -32,6 +32,7 @@ so every operation on a log-uniform parameter happens on the log scale.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,6 +40,13 @@ import numpy as np
 __all__ = ["Distribution", "LogUniform", "Uniform", "RandInt", "Choice",
            "loguniform", "uniform", "randint", "choice", "sample", "check_space",
            "describe_space"]
+
+
+def _real(caller: str, name: str, value) -> float:
+    """``value`` as a float, or a TypeError naming the bound (a string, None, a list...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{caller}(lo, hi): {name} must be a number, got {value!r}")
+    return float(value)
 
 
 class Distribution:
@@ -87,7 +95,7 @@ class LogUniform(Distribution):
     """
 
     def __init__(self, lo: float, hi: float):
-        lo, hi = float(lo), float(hi)
+        lo, hi = _real("loguniform", "lo", lo), _real("loguniform", "hi", hi)
         if not (0 < lo < hi) or not math.isfinite(hi):
             raise ValueError(f"loguniform(lo, hi): needs 0 < lo < hi < inf, got lo={lo}, hi={hi}")
         self.lo, self.hi = lo, hi
@@ -97,7 +105,8 @@ class LogUniform(Distribution):
 
     def from_unit(self, u: float) -> float:
         u = min(max(float(u), 0.0), 1.0)
-        return float(self.lo * (self.hi / self.lo) ** u)                  # lo · (hi/lo)^u
+        value = self.lo * (self.hi / self.lo) ** u                         # lo · (hi/lo)^u
+        return float(min(max(value, self.lo), self.hi))     # rounding could pass hi by an ulp
 
     def narrow(self, unit_low, unit_high):
         return LogUniform(self.from_unit(unit_low), self.from_unit(unit_high))
@@ -113,7 +122,7 @@ class Uniform(Distribution):
     """``x ~ U(lo, hi)``: for parameters that act additively (a dropout probability)."""
 
     def __init__(self, lo: float, hi: float):
-        lo, hi = float(lo), float(hi)
+        lo, hi = _real("uniform", "lo", lo), _real("uniform", "hi", hi)
         if not lo < hi or not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(f"uniform(lo, hi): needs finite lo < hi, got lo={lo}, hi={hi}")
         self.lo, self.hi = lo, hi
@@ -123,7 +132,7 @@ class Uniform(Distribution):
 
     def from_unit(self, u: float) -> float:
         u = min(max(float(u), 0.0), 1.0)
-        return self.lo + u * (self.hi - self.lo)
+        return min(self.lo + u * (self.hi - self.lo), self.hi)   # 0.1 + 1·0.2 > 0.3 in floats
 
     def narrow(self, unit_low, unit_high):
         return Uniform(self.from_unit(unit_low), self.from_unit(unit_high))
@@ -143,7 +152,10 @@ class RandInt(Distribution):
     """
 
     def __init__(self, lo: int, hi: int):
-        if int(lo) != lo or int(hi) != hi or not int(lo) < int(hi):
+        _real("randint", "lo", lo), _real("randint", "hi", hi)           # numbers, not strings
+        whole = all(isinstance(bound, numbers.Integral) or
+                    (math.isfinite(bound) and int(bound) == bound) for bound in (lo, hi))
+        if not whole or not int(lo) < int(hi):
             raise ValueError(f"randint(lo, hi): needs integers lo < hi (hi excluded), "
                              f"got lo={lo}, hi={hi}")
         self.lo, self.hi = int(lo), int(hi)
@@ -176,6 +188,9 @@ class Choice(Distribution):
     numeric = False
 
     def __init__(self, options: Sequence):
+        if isinstance(options, (str, bytes)):       # list("relu") would be 'r', 'e', 'l', 'u'
+            raise TypeError(f"choice(options): options must be a list of values, got the "
+                            f"string {options!r}; write choice([{options!r}, ...])")
         options = list(options)
         if not options:
             raise ValueError("choice(options): needs at least one option")
@@ -240,9 +255,12 @@ def choice(options: Sequence) -> Choice:
 
 def check_space(space: dict) -> dict:
     """Validate a space dict: string keys, no ``'budget'`` key (the searches add it)."""
-    if not isinstance(space, dict) or not space:
+    if not isinstance(space, dict):
         raise TypeError(f"a search space is a non-empty dict {{name: distribution}}, "
                         f"got {type(space).__name__}")
+    if not space:
+        raise ValueError("the search space is empty: give at least one parameter "
+                         "{name: distribution or constant}")
     for name in space:
         if not isinstance(name, str):
             raise TypeError(f"search-space names must be strings, got {name!r}")

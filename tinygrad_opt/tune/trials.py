@@ -12,6 +12,7 @@ tinygrad_opt/tune/search.py.
 from __future__ import annotations
 
 import math
+import numbers
 import pickle
 import time
 from concurrent.futures import BrokenExecutor, Executor, as_completed
@@ -149,13 +150,20 @@ def make_rng(seed) -> np.random.Generator:
         return seed
     if seed is None:
         return np.random.default_rng(int(backend.host_rng().integers(2 ** 63)))
-    return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, "
+                         f"got {seed!r}")
+    return np.random.default_rng(int(seed))
 
 
-def check_search_arguments(objective, space: dict, n_trials, mode: str) -> None:
+def check_search_arguments(objective, space: dict, n_trials, mode: str,
+                           required: bool = False) -> None:
+    """The checks every search shares; ``required``: n_trials may not be None."""
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")
     check_space(space)
+    if required and n_trials is None:
+        raise ValueError("n_trials must be a positive integer, got None")
     if n_trials is not None and (isinstance(n_trials, bool) or int(n_trials) != n_trials
                                  or n_trials < 1):
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
