@@ -171,3 +171,14 @@ def test_cli_help_and_output_directories_checked_before_the_work(tmp_path):
         assert result.stderr.strip() == (f"tinygrad-opt: error: {arguments[1]} {arguments[2]}: "
                                          f"is under the file {a_file} and is not a directory")
         assert "epoch" not in result.stdout and "trial" not in result.stdout   # nothing ran
+
+
+def test_standardize_treats_a_constant_float32_column_as_constant():
+    """0.3 in float32 has a computed std of about 3e-8: dividing by it scaled rounding
+    noise up to ±1; a constant column must come out (about) 0, as scikit-learn's."""
+    from tinygrad_opt.data import standardize
+    X = np.full((7, 2), 0.3, np.float32)
+    X[:, 1] = np.arange(7)
+    scaled, (mean, std) = standardize(X)
+    assert np.abs(scaled[:, 0]).max() < 1e-6
+    assert std[0] == 1.0 and np.isclose(std[1], 2.0)

@@ -933,8 +933,9 @@ def standardize(train, *others):
 
     ``mean`` and ``std`` are taken per feature (over axis 0) on ``train`` only,
     ``std`` the population standard deviation (``ddof=0``, as scikit-learn's
-    StandardScaler); a constant feature has ``std = 0`` and is given ``std = 1``
-    (it becomes 0 instead of NaN). Every array is mapped by ``(x - mean) / std``::
+    StandardScaler); a constant feature (every training value equal: its computed std
+    may be a rounding error such as 3e-8) is given ``std = 1`` (it becomes about 0 instead
+    of NaN or noise scaled up to ±1). Every array is mapped by ``(x - mean) / std``::
 
         X_train, X_val, X_test, (mean, std) = standardize(X_train, X_val, X_test)
 
@@ -950,7 +951,8 @@ def standardize(train, *others):
     xp = backend.xp_of(train_data)
     mean = train_data.mean(axis=0)                                    # (D,)
     std = train_data.std(axis=0)                                      # (D,)
-    std = xp.where(std == 0, xp.ones_like(std), std)                  # constant feature -> 1
+    constant = (train_data == train_data[:1]).all(axis=0)  # (rounding leaves std ~1e-8 there)
+    std = xp.where(constant | (std == 0), xp.ones_like(std), std)     # constant feature -> 1
     scaled = [(x - mean) / std for x in data]
     inputs = (train,) + others
     scaled = [Tensor(s, device=x.device) if isinstance(x, Tensor) else s
