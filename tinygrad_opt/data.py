@@ -67,6 +67,28 @@ def _generator(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,
+                          multiprocessing_context) -> None:
+    """DataLoader's worker options: the values and combinations PyTorch refuses."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
+                         f"{num_workers!r}")
+    if timeout < 0:
+        raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                         "multiprocessing: let num_workers > 0, otherwise set prefetch_factor "
+                         "to None")
+    if prefetch_factor is not None and prefetch_factor < 0:
+        raise ValueError(f"DataLoader: prefetch_factor option should be non-negative, got "
+                         f"{prefetch_factor}")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+    if multiprocessing_context is not None and num_workers == 0:
+        raise ValueError("DataLoader: multiprocessing_context can only be used with "
+                         "multi-process loading (num_workers > 0), but got num_workers=0")
+
+
 def _tensor_type():
     # imported lazily: tinygrad_opt/__init__ imports the core, which may import us
     from tinygrad_opt.tensor import Tensor
@@ -578,10 +600,15 @@ class DataLoader:
     chose); ``batch_sampler`` (an iterable of index lists, one per batch)
     replaces ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last``.
     ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
-    ``prefetch_factor`` and ``persistent_workers`` are accepted so that PyTorch
-    code runs unchanged, but loading always runs in the calling process: the
-    batches are those of ``num_workers=0`` (docs/deviations.md, "Data loading"),
-    and :func:`get_worker_info` is ``None``.
+    ``multiprocessing_context``, ``prefetch_factor``, ``persistent_workers``,
+    ``pin_memory_device`` and ``in_order`` are accepted so that PyTorch code runs
+    unchanged (the combinations PyTorch refuses raise its ValueError), but loading
+    always runs in the calling process: the batches are those of ``num_workers=0``
+    (docs/deviations.md, "Data loading"), and :func:`get_worker_info` is ``None``.
+
+    The arguments come in PyTorch's order (``DataLoader(ds, 32, True, None, None, 0,
+    collate)``); ours, ``seed`` (an int or NumPy generator for the shuffling, instead
+    of ``generator``) and ``device`` (where the batches go), come last, by keyword.
 
     An :class:`IterableDataset` is read as a stream: its samples, in the order
     they come, are cut into batches of ``batch_size`` (the last, shorter one
@@ -597,15 +624,16 @@ class DataLoader:
     stay False, as there is no last batch to drop.
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
-                 drop_last: bool = False, sampler: Iterable[int] | None = None,
-                 seed=None, device: str = "cpu", *, batch_sampler=None, collate_fn=None,
-                 num_workers: int = 0, pin_memory: bool = False, timeout: float = 0,
-                 worker_init_fn=None, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False, generator=None):
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
-                             f"{num_workers!r}")
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler: Iterable[int] | None = None, batch_sampler=None,
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True, seed=None,
+                 device: str = "cpu"):
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,
+                              multiprocessing_context)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle not in (False, None):
@@ -760,8 +788,8 @@ class DataLoader:
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, device='{self.device}')")
 
 
-def default_collate(samples: list, device: str = "cpu"):
-    """Stack a list of samples field by field into a batch on ``device``, PyTorch's rules.
+def default_collate(batch: list, device: str = "cpu"):
+    """Stack ``batch`` (a list of samples) field by field into a batch on ``device``.
 
     What a :class:`DataLoader` without ``collate_fn`` does with samples read one
     by one. Each field is collated by the type of the first sample's field:
@@ -779,9 +807,9 @@ def default_collate(samples: list, device: str = "cpu"):
     ``(x, {"label": y, "name": s})`` give ``(X, {"label": Y, "name": [s...]})``.
     Anything else is a TypeError.
     """
-    if not samples:
+    if not batch:
         raise ValueError("default_collate: no samples to stack")
-    return _collate(samples, backend.check_device(device))
+    return _collate(batch, backend.check_device(device))
 
 
 def default_convert(data, device: str = "cpu"):
@@ -879,7 +907,7 @@ def _stack(arrays: list) -> np.ndarray:
 
 # --- splitting, scaling, resampling ---------------------------------------------
 
-def random_split(dataset, lengths: Sequence[float], seed=None, *, generator=None
+def random_split(dataset, lengths: Sequence[float], generator=None, *, seed=None
                  ) -> list[Subset]:
     """Cut ``dataset`` into disjoint random :class:`Subset` s of the given sizes.
 
@@ -889,7 +917,8 @@ def random_split(dataset, lengths: Sequence[float], seed=None, *, generator=None
     decides which: lengths whose sum is close to 1 (and at most N) are
     fractions, so ``[0, 1]`` means "none, then all" (not one sample).
     ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split; PyTorch's
-    ``generator=`` (a ``tg.Generator``) works too.
+    ``generator`` (third, as in PyTorch: a ``tg.Generator``, a NumPy generator or an int
+    seed) works too. Without either, the split follows ``tg.manual_seed``.
     """
     if generator is not None:
         if seed is not None:

@@ -132,8 +132,13 @@ def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
 
 # --- writing -----------------------------------------------------------------
 
-def save(obj, path) -> None:
-    """Write ``obj`` (a tree of dicts/lists/tuples of Tensors, arrays and plain values) to ``path``.
+def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
+    """Write ``obj`` (a tree of dicts/lists/tuples of Tensors, arrays and plain values) to ``f``.
+
+    ``f`` is a file path (str or ``os.PathLike``), as in ``torch.save(obj, f)``; file
+    objects are refused (TypeError). ``pickle_module`` and ``pickle_protocol`` are
+    accepted for PyTorch code: the file is not a pickle, so ``pickle_protocol`` changes
+    nothing and ``pickle_module`` must be None or the standard ``pickle`` module.
 
     Tensors on any device are copied to the host; ``requires_grad`` is kept.
     The write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
@@ -143,7 +148,8 @@ def save(obj, path) -> None:
     or FileNotFoundError naming ``path`` when it is a directory or its
     directory does not exist.
     """
-    path = os.fspath(path)
+    path = _file_path("save", f)
+    _check_pickle_module("save", pickle_module)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, "obj", arrays, set())
     header = {"format": FORMAT, "version": VERSION, "tree": tree}
@@ -173,6 +179,22 @@ def save(obj, path) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _file_path(name: str, f) -> str:
+    """``f`` as a path string; a file object (``io.BytesIO``, an open file) is a TypeError."""
+    try:
+        return os.fspath(f)
+    except TypeError:
+        raise TypeError(f"{name}: f must be a file path (str or os.PathLike), got "
+                        f"{type(f).__name__} (file objects are not supported)") from None
+
+
+def _check_pickle_module(name: str, pickle_module) -> None:
+    """PyTorch's ``pickle_module``: only the default is meaningful, nothing is pickled."""
+    if pickle_module is not None and getattr(pickle_module, "__name__", None) != "pickle":
+        raise ValueError(f"{name}: pickle_module must be None or the pickle module, got "
+                         f"{pickle_module!r} (checkpoints here are not pickles)")
 
 
 def _check_target(path: str, directory: str) -> None:
@@ -221,13 +243,18 @@ _CHUNK = 1 << 24  # array data is read 16 MiB at a time
 _MAX_DIMENSION = 1 << 48  # no real array has an axis this long (256 TiB of bytes)
 
 
-def load(path, device: str | None = None, *, map_location=None, weights_only=None):
-    """Read a checkpoint written by :func:`save`; the same tree, Tensors on ``device``.
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         device: str | None = None):
+    """Read a checkpoint written by :func:`save` from the path ``f``; the same tree, Tensors
+    on ``map_location``.
 
-    ``device`` (default ``'cpu'``) may also be given under PyTorch's name,
-    ``map_location`` (a device name; PyTorch's dicts and functions are
-    refused). ``weights_only`` is accepted for PyTorch code and changes
-    nothing: loading reads only arrays and JSON, whatever its value.
+    The arguments are ``torch.load``'s, in its order: ``map_location`` is a device name
+    (default ``'cpu'``; PyTorch's dicts and functions are refused), also accepted under
+    our name ``device=`` (keyword only). ``weights_only`` is accepted for PyTorch code
+    and changes nothing: loading reads only arrays and JSON, whatever its value.
+    ``pickle_module`` must be None or the standard ``pickle`` module (nothing is
+    unpickled); ``mmap=True`` (map the file instead of reading it) raises
+    NotImplementedError.
 
     Tensors come back as Tensors (with their ``requires_grad``), arrays as
     NumPy arrays, NumPy scalars as NumPy scalars, tuples as tuples and int keys
@@ -243,7 +270,11 @@ def load(path, device: str | None = None, *, map_location=None, weights_only=Non
     memory than its own size. Each violation raises CheckpointError naming the
     member.
     """
-    path = os.fspath(path)
+    path = _file_path("load", f)
+    _check_pickle_module("load", pickle_module)
+    if mmap:
+        raise NotImplementedError("load: mmap=True is not supported (the arrays are read "
+                                  "into memory); leave mmap=None")
     if map_location is not None:
         if device is not None:
             raise ValueError("load: give device= or map_location=, not both")

@@ -428,5 +428,7 @@ def test_averaged_model_argument_errors():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="only one of avg_fn and multi_avg_fn"):
         AveragedModel(model, avg_fn=get_swa_avg_fn(), multi_avg_fn=get_swa_multi_avg_fn())
-    with pytest.raises(ValueError, match="pass device, avg_fn and multi_avg_fn by keyword"):
-        AveragedModel(model, "cpu")
+    # PyTorch's order: the second positional argument is the device
+    assert AveragedModel(model, "cpu").module.weight.device == "cpu"
+    with pytest.raises(TypeError):
+        AveragedModel(model, "cpu", None, None, False, "ema")  # mode is keyword only

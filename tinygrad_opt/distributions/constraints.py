@@ -75,13 +75,13 @@ class dependent_property(property):
     """A property that is also a dependent constraint: a distribution's ``support`` that
     depends on its parameters (``Uniform.support`` is ``interval(low, high)``)."""
 
-    def __init__(self, fget=None, *, is_discrete: bool = False, event_dim: int = 0):
-        super().__init__(fget)
+    def __init__(self, fn=None, *, is_discrete: bool = False, event_dim: int = 0):
+        super().__init__(fn)
         self.is_discrete, self.event_dim = is_discrete, event_dim
 
-    def __call__(self, fget):
+    def __call__(self, fn):
         """``@dependent_property(is_discrete=True)`` applied to the method: the property."""
-        return dependent_property(fget, is_discrete=self.is_discrete, event_dim=self.event_dim)
+        return dependent_property(fn, is_discrete=self.is_discrete, event_dim=self.event_dim)
 
 
 class _Real(Constraint):

@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, check_unit_closed,
                                           elementwise, maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -32,6 +33,10 @@ class Adadelta(Optimizer):
         rho: decay ρ of both running means.
         eps: ε, inside both square roots.
         weight_decay: L2 penalty λ.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` is accepted (this
+            rule can be captured in a CUDA graph);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
         fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
             on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
@@ -39,8 +44,11 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9,
-                 eps: float = 1e-6, weight_decay: float = 0, maximize: bool = False,
-                 fused: bool | None = None):
+                 eps: float = 1e-6, weight_decay: float = 0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        check_pytorch_options("Adadelta", differentiable=differentiable,
+                              capturable=capturable, capturable_ok=True)
         check_non_negative("learning rate", lr)
         check_unit_closed("rho value", rho)
         check_non_negative("epsilon value", eps)

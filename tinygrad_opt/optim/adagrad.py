@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 
 
 class Adagrad(Optimizer):
@@ -31,6 +32,9 @@ class Adagrad(Optimizer):
         weight_decay: L2 penalty λ.
         initial_accumulator_value: the starting value of every entry of s.
         eps: ε, added to the denominator.
+        foreach, differentiable: PyTorch's implementation switches: any ``foreach``
+            is accepted (one code path), ``differentiable=True`` raises
+            (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
         fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
             on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
@@ -39,7 +43,9 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
-                 eps: float = 1e-10, maximize: bool = False, fused: bool | None = None):
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        check_pytorch_options("Adagrad", differentiable=differentiable)
         check_non_negative("learning rate", lr)
         check_non_negative("lr_decay value", lr_decay)
         check_non_negative("weight_decay value", weight_decay)

@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -39,11 +40,18 @@ class Adamax(Optimizer):
         betas: (β1, β2): the decay of the mean of g and of the maximum of |g|.
         eps: ε, the smallest value of u.
         weight_decay: L2 penalty λ.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` raises (the update
+            reads its step count on the host);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
     """
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, maximize: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False):
+        check_pytorch_options("Adamax", differentiable=differentiable, capturable=capturable)
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -44,12 +45,18 @@ class ASGD(Optimizer):
         alpha: power α of the step-size decay.
         t0: the step from which ax averages the iterates.
         weight_decay: L2 penalty ω.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` raises (the update
+            reads its step count on the host);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0,
-                 maximize: bool = False):
+                 foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, capturable: bool = False):
+        check_pytorch_options("ASGD", differentiable=differentiable, capturable=capturable)
         check_non_negative("learning rate", lr)
         check_non_negative("weight_decay value", weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,

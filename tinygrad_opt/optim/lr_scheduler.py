@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
+import warnings
 from bisect import bisect_right
 from typing import Callable, Iterable, Sequence
 
@@ -67,15 +68,20 @@ class LRScheduler:
             schedule. To resume, prefer ``load_state_dict``; with
             ``last_epoch=k`` every group must already hold ``"initial_lr"`` and
             the initial step moves to t = k + 1 and writes α_(k+1).
+        verbose: PyTorch's deprecated switch (every scheduler takes it last): a value
+            other than ``"deprecated"`` only warns, as in PyTorch; read the rates with
+            ``get_last_lr()``.
 
     Attributes:
         last_epoch: t, the number of ``step()`` calls since the start.
         base_lrs: α0 of each group (its ``"initial_lr"``).
     """
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1,
+                 verbose="deprecated"):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        _check_verbose(verbose)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -125,6 +131,13 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
 
 
+def _check_verbose(verbose) -> None:
+    """PyTorch's ``verbose`` argument, deprecated since PyTorch 2.2: warn when it is given."""
+    if verbose != "deprecated":
+        warnings.warn("The verbose parameter is deprecated. Please use get_last_lr() to "
+                      "access the learning rate.", UserWarning, stacklevel=3)
+
+
 def _is_integer(value) -> bool:
     """A Python or NumPy integer (``np.int64(10)`` from array arithmetic counts), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -145,11 +158,12 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         _check_positive_int("StepLR", "step_size", step_size)
         self.step_size = step_size
         self.gamma = gamma
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         t = self.last_epoch
@@ -166,10 +180,11 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         self.milestones = sorted(milestones)
         self.gamma = gamma
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         passed = bisect_right(self.milestones, self.last_epoch)   # m(t)
@@ -184,9 +199,10 @@ class ExponentialLR(LRScheduler):
     The notes write this schedule as α = α0·e^(−kt); PyTorch (and we) take γ.
     """
 
-    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1,
+                 verbose="deprecated"):
         self.gamma = gamma
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]  # α0·γ^t
@@ -201,11 +217,12 @@ class InverseTimeLR(LRScheduler):
         k: the decay rate, ``k >= 0`` (k = 0 keeps α0).
     """
 
-    def __init__(self, optimizer: Optimizer, k: float, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, k: float, last_epoch: int = -1,
+                 verbose="deprecated"):
         if not k >= 0:
             raise ValueError(f"InverseTimeLR: k must be >= 0, got {k}")
         self.k = k
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         return [base_lr / (1 + self.k * self.last_epoch)          # α0 / (1 + k·t)
@@ -225,12 +242,13 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: float, eta_min: float = 0.0,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         if not isinstance(T_max, numbers.Real) or isinstance(T_max, bool) or not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive number, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = eta_min
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2  # (1+cos(πt/T))/2
@@ -261,7 +279,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         _check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
         if not _is_integer(T_mult) or T_mult < 1:
             raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, "
@@ -274,7 +293,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.eta_min = eta_min
         self.T_i = T_0
         self.T_cur = last_epoch
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def cycle_at(self, t: float) -> tuple[float, int]:
         """(T_cur, T_i) at step t: the time since the last restart and the cycle's length."""
@@ -313,7 +332,8 @@ class LinearLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
-                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1,
+                 verbose="deprecated"):
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 "
                              "and less or equal to 1.")
@@ -323,7 +343,7 @@ class LinearLR(LRScheduler):
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         progress = min(self.last_epoch, self.total_iters) / self.total_iters      # min(t,T)/T
@@ -341,7 +361,8 @@ class ConstantLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         if not 0 <= factor <= 1:
             raise ValueError(f"ConstantLR: factor must be between 0 and 1, got {factor}")
         if not _is_integer(total_iters) or total_iters < 0:
@@ -349,7 +370,7 @@ class ConstantLR(LRScheduler):
                              f"got {total_iters!r}")
         self.factor = factor
         self.total_iters = total_iters
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         factor = self.factor if self.last_epoch < self.total_iters else 1.0   # factor, or 1 from T
@@ -366,11 +387,12 @@ class PolynomialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         _check_positive_int("PolynomialLR", "total_iters", total_iters)
         self.total_iters = total_iters
         self.power = power
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         remaining = 1.0 - min(self.last_epoch, self.total_iters) / self.total_iters  # 1−min(t,T)/T
@@ -390,7 +412,8 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != len(optimizer.param_groups):
                 raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, "
@@ -402,7 +425,7 @@ class LambdaLR(LRScheduler):
             if not callable(function):
                 raise TypeError(f"lr_lambda should be a function, but got "
                                 f"{type(function).__name__}")
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         return [base_lr * lr_lambda(self.last_epoch)            # α0·λ(t)
@@ -440,10 +463,11 @@ class MultiplicativeLR(LambdaLR):
 
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         self._product_step = 0         # s: the last factor λ(s) taken into _products
         self._products = None          # α0·λ(1)···λ(s) of each group, None before the first step
-        super().__init__(optimizer, lr_lambda, last_epoch)
+        super().__init__(optimizer, lr_lambda, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
         if self._products is None or self.last_epoch < self._product_step:
@@ -475,7 +499,9 @@ class SequentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
-                 milestones: Sequence[int], last_epoch: int = -1):
+                 milestones: Sequence[int], last_epoch: int = -1,
+                 verbose="deprecated"):
+        _check_verbose(verbose)
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
         for number, scheduler in enumerate(schedulers):
@@ -573,7 +599,9 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-                 cooldown: int = 0, min_lr: float | Sequence[float] = 0, eps: float = 1e-8):
+                 cooldown: int = 0, min_lr: float | Sequence[float] = 0, eps: float = 1e-8,
+                 verbose="deprecated"):
+        _check_verbose(verbose)
         if factor >= 1.0:
             raise ValueError("Factor should be < 1.0.")
         if not isinstance(optimizer, Optimizer):
@@ -747,7 +775,8 @@ class OneCycleLR(LRScheduler):
                  base_momentum: float | Sequence[float] = 0.85,
                  max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
                  final_div_factor: float = 1e4, three_phase: bool = False,
-                 last_epoch: int = -1):
+                 last_epoch: int = -1,
+                 verbose="deprecated"):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if total_steps is not None:
@@ -797,7 +826,7 @@ class OneCycleLR(LRScheduler):
                 if cycle_momentum:
                     group["max_momentum"] = max_momentums[number]
                     group["base_momentum"] = base_momentums[number]
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def anneal(self, start: float, end: float, x: float) -> float:
         """From ``start`` (x = 0) to ``end`` (x = 1) along a half cosine or a straight line."""
@@ -873,7 +902,8 @@ class CyclicLR(LRScheduler):
                  gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
                  scale_mode: str = "cycle", cycle_momentum: bool = True,
                  base_momentum: float | Sequence[float] = 0.8,
-                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1):
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1,
+                 verbose="deprecated"):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if step_size_down is None:
@@ -911,7 +941,8 @@ class CyclicLR(LRScheduler):
                 if cycle_momentum:
                     group["max_momentum"] = self.max_momentums[number]
                     group["base_momentum"] = self.base_momentums[number]
-        super().__init__(optimizer, last_epoch)   # initial_lr ← base_lr unless set; step to t = 0
+        # initial_lr ← base_lr unless set; step to t = 0
+        super().__init__(optimizer, last_epoch, verbose)
         # From here on the lower bound is base_lr, even in a group that already had an
         # initial_lr (whose value the step to t = 0 above wrote, as in PyTorch).
         self.base_lrs = base_lrs

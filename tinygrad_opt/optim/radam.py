@@ -8,6 +8,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -55,12 +56,19 @@ class RAdam(Optimizer):
         weight_decay: weight decay λ.
         decoupled_weight_decay: shrink θ directly (as AdamW: "RAdamW") instead of
             adding λ·θ to g.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` raises (the update
+            reads its step count on the host);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0,
-                 decoupled_weight_decay: bool = False, maximize: bool = False):
+                 decoupled_weight_decay: bool = False, maximize: bool = False, *,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False):
+        check_pytorch_options("RAdam", differentiable=differentiable, capturable=capturable)
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)

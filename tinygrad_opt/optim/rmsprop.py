@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -40,6 +41,10 @@ class RMSprop(Optimizer):
         momentum: momentum factor μ.
         centered: normalise by an estimate of the variance of g instead of its
             second moment.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` is accepted (this
+            rule can be captured in a CUDA graph);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
         fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
             on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
@@ -48,8 +53,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
-                 centered: bool = False, maximize: bool = False,
-                 fused: bool | None = None):
+                 centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, *, fused: bool | None = None):
+        check_pytorch_options("RMSprop", differentiable=differentiable,
+                              capturable=capturable, capturable_ok=True)
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_non_negative("momentum value", momentum)

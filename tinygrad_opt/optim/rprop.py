@@ -6,6 +6,7 @@ from typing import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative, elementwise
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -41,11 +42,18 @@ class Rprop(Optimizer):
         lr: γ, the starting step size Δ of every coordinate.
         etas: (η−, η+), the factors that shrink and grow Δ: 0 < η− < 1 < η+.
         step_sizes: (Δmin, Δmax), the smallest and largest Δ.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` raises (the update
+            reads its step count on the host);
+            ``differentiable=True`` raises (``optim/pytorch_options.py``).
         maximize: climb the objective instead of descending it.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, etas: tuple = (0.5, 1.2),
-                 step_sizes: tuple = (1e-6, 50), maximize: bool = False):
+                 step_sizes: tuple = (1e-6, 50), maximize: bool = False, *,
+                 capturable: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False):
+        check_pytorch_options("Rprop", differentiable=differentiable, capturable=capturable)
         check_non_negative("learning rate", lr)
         eta_minus, eta_plus = etas
         if not 0.0 < eta_minus < 1.0 < eta_plus:

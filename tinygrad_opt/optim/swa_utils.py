@@ -125,8 +125,6 @@ class AveragedModel(Module):
         model: the model being trained; it is deep-copied (its weights at this
             moment do not count in the average: the first ``update_parameters``
             overwrites them).
-        mode: ``'mean'`` (SWA) or ``'ema'``.
-        decay: δ of the exponential moving average (``mode='ema'``).
         device: if given, the copy lives on this device.
         avg_fn: optional ``avg_fn(averaged, current, n_averaged) -> Tensor``
             replacing the rule of ``mode`` (PyTorch's keyword; e.g. ``get_ema_avg_fn(0.99)``).
@@ -136,6 +134,11 @@ class AveragedModel(Module):
             At most one of ``avg_fn`` and ``multi_avg_fn``.
         use_buffers: also average the buffers (e.g. BatchNorm's running
             statistics) instead of copying them from ``model``.
+        mode: (keyword only; ours) ``'mean'`` (SWA) or ``'ema'``.
+        decay: (keyword only; ours) δ of the exponential moving average (``mode='ema'``).
+
+    The arguments PyTorch has come in PyTorch's order (``AveragedModel(model, 'cpu')``
+    puts the copy on 'cpu'); ``mode`` and ``decay`` come after them, by keyword.
 
     The first ``update_parameters`` copies the weights whatever the rule; integer
     tensors (such as BatchNorm's ``num_batches_tracked``) are always copied. ``n_averaged``
@@ -146,14 +149,12 @@ class AveragedModel(Module):
         n_averaged: a 0-d int64 buffer, the number of models averaged so far.
     """
 
-    def __init__(self, model: Module, mode: str = "mean", decay: float = 0.999,
-                 device: str | None = None, avg_fn: Callable | None = None,
-                 multi_avg_fn: Callable | None = None, use_buffers: bool = False):
+    def __init__(self, model: Module, device: str | None = None, avg_fn: Callable | None = None,
+                 multi_avg_fn: Callable | None = None, use_buffers: bool = False, *,
+                 mode: str = "mean", decay: float = 0.999):
         super().__init__()
         if mode not in ("mean", "ema"):
-            raise ValueError(f"AveragedModel: mode must be 'mean' or 'ema', got {mode!r} "
-                             "(PyTorch's second positional argument is device: pass device, "
-                             "avg_fn and multi_avg_fn by keyword)")
+            raise ValueError(f"AveragedModel: mode must be 'mean' or 'ema', got {mode!r}")
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"AveragedModel: decay must lie in [0, 1], got {decay}")
         if avg_fn is not None and multi_avg_fn is not None:
