@@ -19,7 +19,7 @@ from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspac
                                     ones_like, rand, rand_like, randint, randn, randn_like,
                                     zeros, zeros_like)
 from tinygrad_opt.ops.elementwise import maximum, minimum, where
-from tinygrad_opt.functions import add, div, mul, sub  # noqa: E402
+from tinygrad_opt.functions import _checked, _method, add, div, mul, store_out, sub  # noqa: E402
 from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_tensor, bmm,
                                     broadcast_to, clone, cumprod, cumsum, detach, dot, eq,
                                     equal, from_numpy,
@@ -35,10 +35,9 @@ from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.special import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.everyday import *  # noqa: F401,F403  (its __all__)
-from tinygrad_opt.linalg import det, logdet, matrix_power, slogdet  # noqa: E402  (torch.det, ...)
-from tinygrad_opt.linalg import inv as inverse  # noqa: E402  (torch.inverse)
+from tinygrad_opt import linalg as _linalg  # noqa: E402  (torch.det, ... below)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
-from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve, lu_solve  # noqa: E402
+from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve  # noqa: E402
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.random import Generator, get_rng_state, seed, set_rng_state  # noqa: E402
@@ -80,147 +79,43 @@ def set_default_dtype(dtype) -> None:
 __version__ = "0.1.0"
 
 
-# Function forms of Tensor methods: ``tg.sum(x, ...)`` is ``x.sum(...)``.
+# Function forms of Tensor methods: ``tg.sum(input, ...)`` is ``input.sum(...)`` (with
+# PyTorch's ``out=``). The same for add, mul, sort, ... in functions.py.
+
+exp = _method("exp", "e^x, elementwise")
+log = _method("log", "natural log, elementwise")
+sqrt = _method("sqrt", "√x, elementwise")
+sin = _method("sin", "sin x, elementwise")
+cos = _method("cos", "cos x, elementwise")
+tanh = _method("tanh", "tanh x, elementwise")
+sigmoid = _method("sigmoid", "σ(x) = 1 / (1 + e^−x), elementwise")
+relu = _method("relu", "max(x, 0), elementwise")
+abs = _method("abs", "|x|, elementwise")
+sign = _method("sign", "sign of x (−1, 0 or 1), elementwise")
+clip = _method("clip", "x clipped to [min, max]")
+clamp = _method("clamp", "x clipped to [min, max] (alias of clip)")
+sum = _method("sum", "sum over dim (all elements by default)")
+mean = _method("mean", "mean over dim")
+var = _method("var", "variance over dim")
+std = _method("std", "standard deviation over dim")
+max = _method("max", "maximum over dim")
+min = _method("min", "minimum over dim")
+argmax = _method("argmax", "index of the maximum over dim")
+argmin = _method("argmin", "index of the minimum over dim")
+logsumexp = _method("logsumexp", "log Σ e^x over dim, stable")
+reshape = _method("reshape", "x with a new shape, same elements")
+transpose = _method("transpose", "x with two dims swapped")
+permute = _method("permute", "x with its dims reordered")
+squeeze = _method("squeeze", "x without its size-1 dims")
+unsqueeze = _method("unsqueeze", "x with a size-1 dim inserted")
+flatten = _method("flatten", "x with a range of dims merged into one")
+chunk = _method("chunk", "x cut into n pieces along a dim")
 
 
-def exp(x: Tensor, *args, **kwargs):
-    """e^x, elementwise: ``x.exp(...)``."""
-    return x.exp(*args, **kwargs)
-
-
-def log(x: Tensor, *args, **kwargs):
-    """natural log, elementwise: ``x.log(...)``."""
-    return x.log(*args, **kwargs)
-
-
-def sqrt(x: Tensor, *args, **kwargs):
-    """√x, elementwise: ``x.sqrt(...)``."""
-    return x.sqrt(*args, **kwargs)
-
-
-def sin(x: Tensor, *args, **kwargs):
-    """sin x, elementwise: ``x.sin(...)``."""
-    return x.sin(*args, **kwargs)
-
-
-def cos(x: Tensor, *args, **kwargs):
-    """cos x, elementwise: ``x.cos(...)``."""
-    return x.cos(*args, **kwargs)
-
-
-def tanh(x: Tensor, *args, **kwargs):
-    """tanh x, elementwise: ``x.tanh(...)``."""
-    return x.tanh(*args, **kwargs)
-
-
-def sigmoid(x: Tensor, *args, **kwargs):
-    """σ(x) = 1 / (1 + e^−x), elementwise: ``x.sigmoid(...)``."""
-    return x.sigmoid(*args, **kwargs)
-
-
-def relu(x: Tensor, *args, **kwargs):
-    """max(x, 0), elementwise: ``x.relu(...)``."""
-    return x.relu(*args, **kwargs)
-
-
-def abs(x: Tensor, *args, **kwargs):
-    """|x|, elementwise: ``x.abs(...)``."""
-    return x.abs(*args, **kwargs)
-
-
-def sign(x: Tensor, *args, **kwargs):
-    """sign of x (−1, 0 or 1), elementwise: ``x.sign(...)``."""
-    return x.sign(*args, **kwargs)
-
-
-def clip(x: Tensor, *args, **kwargs):
-    """x clipped to [min, max]: ``x.clip(...)``."""
-    return x.clip(*args, **kwargs)
-
-
-def clamp(x: Tensor, *args, **kwargs):
-    """x clipped to [min, max] (alias of clip): ``x.clamp(...)``."""
-    return x.clamp(*args, **kwargs)
-
-
-def sum(x: Tensor, *args, **kwargs):
-    """sum over dim (all elements by default): ``x.sum(...)``."""
-    return x.sum(*args, **kwargs)
-
-
-def mean(x: Tensor, *args, **kwargs):
-    """mean over dim: ``x.mean(...)``."""
-    return x.mean(*args, **kwargs)
-
-
-def var(x: Tensor, *args, **kwargs):
-    """variance over dim: ``x.var(...)``."""
-    return x.var(*args, **kwargs)
-
-
-def std(x: Tensor, *args, **kwargs):
-    """standard deviation over dim: ``x.std(...)``."""
-    return x.std(*args, **kwargs)
-
-
-def max(x: Tensor, *args, **kwargs):
-    """maximum over dim: ``x.max(...)``."""
-    return x.max(*args, **kwargs)
-
-
-def min(x: Tensor, *args, **kwargs):
-    """minimum over dim: ``x.min(...)``."""
-    return x.min(*args, **kwargs)
-
-
-def argmax(x: Tensor, *args, **kwargs):
-    """index of the maximum over dim: ``x.argmax(...)``."""
-    return x.argmax(*args, **kwargs)
-
-
-def argmin(x: Tensor, *args, **kwargs):
-    """index of the minimum over dim: ``x.argmin(...)``."""
-    return x.argmin(*args, **kwargs)
-
-
-def logsumexp(x: Tensor, *args, **kwargs):
-    """log Σ e^x over dim, stable: ``x.logsumexp(...)``."""
-    return x.logsumexp(*args, **kwargs)
-
-
-def reshape(x: Tensor, *args, **kwargs):
-    """x with a new shape, same elements: ``x.reshape(...)``."""
-    return x.reshape(*args, **kwargs)
-
-
-def transpose(x: Tensor, *args, **kwargs):
-    """x with two dims swapped: ``x.transpose(...)``."""
-    return x.transpose(*args, **kwargs)
-
-
-def permute(x: Tensor, *args, **kwargs):
-    """x with its dims reordered: ``x.permute(...)``."""
-    return x.permute(*args, **kwargs)
-
-
-def squeeze(x: Tensor, *args, **kwargs):
-    """x without its size-1 dims: ``x.squeeze(...)``."""
-    return x.squeeze(*args, **kwargs)
-
-
-def unsqueeze(x: Tensor, *args, **kwargs):
-    """x with a size-1 dim inserted: ``x.unsqueeze(...)``."""
-    return x.unsqueeze(*args, **kwargs)
-
-
-def flatten(x: Tensor, *args, **kwargs):
-    """x with a range of dims merged into one: ``x.flatten(...)``."""
-    return x.flatten(*args, **kwargs)
-
-
-def split(x: Tensor, *args, **kwargs):
-    """x cut into pieces along a dim: ``x.split(...)``."""
-    return x.split(*args, **kwargs)
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """``tensor`` cut into pieces along ``dim`` (PyTorch names the first argument
+    ``tensor`` here): ``tensor.split(split_size_or_sections, dim)``."""
+    return _checked(tensor, "split").split(split_size_or_sections, dim)
 
 
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
@@ -228,9 +123,36 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return input.pinverse(rcond)
 
 
-def chunk(x: Tensor, *args, **kwargs):
-    """x cut into n pieces along a dim: ``x.chunk(...)``."""
-    return x.chunk(*args, **kwargs)
+def lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor, *, out=None) -> Tensor:
+    """torch.lu_solve: x with A x = b, from ``LU_data, LU_pivots = tg.linalg.lu_factor(A)``.
+    The right-hand side comes FIRST here, as in PyTorch's (deprecated) function;
+    ``tg.linalg.lu_solve(LU, pivots, B)`` takes it last."""
+    return store_out(_linalg.lu_solve(LU_data, LU_pivots, b), out, "lu_solve")
+
+
+def det(input: Tensor, *, out=None) -> Tensor:
+    """torch.det: the determinant of each square matrix (``tg.linalg.det``)."""
+    return store_out(_linalg.det(input), out, "det")
+
+
+def logdet(input: Tensor) -> Tensor:
+    """torch.logdet: log det of each square matrix, NaN where det < 0 (``tg.linalg``'s)."""
+    return _linalg.logdet(input)
+
+
+def slogdet(input: Tensor, *, out=None):
+    """torch.slogdet: ``(sign, logabsdet)`` of each square matrix (``tg.linalg.slogdet``)."""
+    return store_out(_linalg.slogdet(input), out, "slogdet")
+
+
+def inverse(input: Tensor, *, out=None) -> Tensor:
+    """torch.inverse: the inverse of each square matrix (``tg.linalg.inv``)."""
+    return store_out(_linalg.inv(input), out, "inverse")
+
+
+def matrix_power(input: Tensor, n: int, *, out=None) -> Tensor:
+    """torch.matrix_power: the n-th power of each square matrix (``tg.linalg``'s)."""
+    return store_out(_linalg.matrix_power(input, n), out, "matrix_power")
 
 
 # PyTorch's other dtype names and ``tg.nn``-style access, answered on first use: kept out of

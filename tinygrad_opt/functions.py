@@ -19,14 +19,42 @@ def _checked(x, name: str) -> Tensor:
     return x
 
 
-def _method(name: str, what: str):
-    """``tg.name(x, ...)``: ``x.name(...)``."""
+def store_out(result: Tensor, out, name: str) -> Tensor:
+    """``result``, or, given PyTorch's ``out=``, ``result`` written into the Tensor ``out``
+    and ``out`` returned. As in PyTorch, ``out`` takes no part in autograd (a result that
+    requires grad is refused), a float result does not go into an integer ``out``, and an
+    empty ``out`` is resized; a non-empty one must already have the result's shape."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):  # (values, indices) of sort, topk, ...
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{name}(): out must be a tuple of {len(result)} Tensors")
+        return type(result)(*(store_out(r, o, name) for r, o in zip(result, out)))
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): out must be a Tensor, got {type(out).__name__}")
+    if result.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad")
+    if backend.is_floating(result.dtype) and not backend.is_floating(out.dtype):
+        raise TypeError(f"{name}(): result type {result.dtype} can't be cast to the desired "
+                        f"output type {out.dtype}")
+    if out.numel() == 0 and result.numel() != 0:
+        out.data = backend.get_xp(out.device).empty(result.shape, dtype=out.dtype)
+    if out.shape != result.shape:
+        raise ValueError(f"{name}(): out has shape {out.shape}, the result {result.shape}")
+    with no_grad():
+        out.copy_(result)
+    return out
 
-    def function(x: Tensor, *args, **kwargs):
-        return getattr(_checked(x, name), name)(*args, **kwargs)
+
+def _method(name: str, what: str):
+    """``tg.name(input, ...)``: ``input.name(...)``, written into ``out`` if given."""
+
+    def function(input: Tensor, *args, out=None, **kwargs):
+        return store_out(getattr(_checked(input, name), name)(*args, **kwargs), out, name)
 
     function.__name__ = function.__qualname__ = name
-    function.__doc__ = f"{what}: ``x.{name}(...)``."
+    function.__doc__ = f"{what}: ``input.{name}(...)``."
     return function
 
 
@@ -50,9 +78,9 @@ mul = _method("mul", "x · other, elementwise")
 div = _method("div", "x / other, elementwise")
 
 
-def pow(input, exponent) -> Tensor:
+def pow(input, exponent, *, out=None) -> Tensor:
     """input ** exponent, elementwise; either may be a Python number (``tg.pow(2.0, x)``)."""
-    return input ** exponent
+    return store_out(input ** exponent, out, "pow")
 
 
 neg = _method("neg", "−x, elementwise")
@@ -130,11 +158,12 @@ def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = Fal
     return Tensor(order, requires_grad=requires_grad, device=device)
 
 
-def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08,
+def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
     """True when, everywhere (after broadcasting), a == b (equal infinities included) or
     |a − b| <= atol + rtol·|b| with |a − b| finite (so inf and −inf are not close), as
-    PyTorch's ``isclose(...).all()``."""
+    PyTorch's ``isclose(...).all()``; a is ``input``, b is ``other``."""
+    a, b = _checked(input, "allclose"), other
     with no_grad():
         difference = abs(a - b)
         close = (a == b) | (difference.isfinite() & (difference <= atol + rtol * abs(b)))
@@ -143,36 +172,42 @@ def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08,
         return bool(close.all().item())
 
 
-def equal(a: Tensor, b: Tensor) -> bool:
-    """True when ``a`` and ``b`` have the same shape and the same elements."""
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when ``input`` and ``other`` have the same shape and the same elements."""
+    a, b = _checked(input, "equal"), other
     return a.shape == b.shape and bool((a == b).all().item())
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """The product of two matrices, (n, k) @ (k, m): ``matmul`` for 2-d inputs only."""
+    a, b = _checked(input, "mm"), mat2
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"mm: expected two matrices, got shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
+    return store_out(matmul(a, b), out, "mm")
 
 
-def bmm(a: Tensor, b: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched matrix products, (B, n, k) @ (B, k, m) (no broadcasting of B)."""
+    a, b = _checked(input, "bmm"), mat2
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ValueError(f"bmm: expected two batches of matrices of one batch size, got "
                          f"shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
+    return store_out(matmul(a, b), out, "bmm")
 
 
-def dot(a: Tensor, b: Tensor) -> Tensor:
-    """Σ a_i b_i for two vectors of one length."""
+def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
+    """Σ a_i b_i for two vectors of one length (a is ``input``, b is ``tensor``, PyTorch's
+    names)."""
+    a, b = _checked(input, "dot"), tensor
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot: expected two vectors of one length, got shapes {a.shape} and "
                          f"{b.shape}")
-    return (a * b).sum()
+    return store_out((a * b).sum(), out, "dot")
 
 
-def outer(a: Tensor, b: Tensor) -> Tensor:
-    """The matrix a_i b_j of two vectors."""
+def outer(input: Tensor, vec2: Tensor, *, out=None) -> Tensor:
+    """The matrix a_i b_j of two vectors (a is ``input``, b is ``vec2``)."""
+    a, b = _checked(input, "outer"), vec2
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: expected two vectors, got shapes {a.shape} and {b.shape}")
-    return a.reshape(-1, 1) * b.reshape(1, -1)
+    return store_out(a.reshape(-1, 1) * b.reshape(1, -1), out, "outer")

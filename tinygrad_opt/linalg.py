@@ -756,7 +756,7 @@ def vecdot(x, y, *, dim: int = -1):
 
 # --- the decompositions, and what is composed of them ---
 
-def svd(A, full_matrices: bool = True) -> SvdResult:
+def svd(A, full_matrices: bool = True, *, driver=None) -> SvdResult:
     """``(U, S, Vh)`` with A = U diag(S) Vh for a (batch of) matrices (..., m, n),
     k = min(m, n): S (..., k) descending, U and Vhᵀ with orthonormal columns. Reduced
     (``full_matrices=False``): U (..., m, k), Vh (..., k, n). Full (the default, as
@@ -765,7 +765,9 @@ def svd(A, full_matrices: bool = True) -> SvdResult:
 
     The singular vectors are unique up to sign (each pair u_i, v_i flips together), so a
     loss should not depend on their sign; at tied singular values they are any basis of
-    their space, and a loss on them gets a NaN gradient (Svd's docstring)."""
+    their space, and a loss on them gets a NaN gradient (Svd's docstring). PyTorch's
+    ``driver`` (a cuSOLVER algorithm) is accepted by name and changes nothing here."""
+    _check_svd_driver(driver, "svd")
     _check_matrices("svd", A, square=False)
     m, n = A.shape[-2:]
     packed = Svd.apply(A)                                         # (..., m + 1 + n, k)
@@ -785,15 +787,24 @@ def _complement(columns):
     return constant(basis[..., columns.shape[-1]:])
 
 
-def svdvals(A):
+def svdvals(A, *, driver=None):
     """The singular values S (..., min(m, n)) of a (batch of) matrices, descending:
     ``svd(A).S``, whose gradient is U diag(G) Vᵀ (finite at tied singular values too).
     Without a gradient to record (nor a tangent to carry), only S is computed (no U, V),
-    as in PyTorch."""
+    as in PyTorch. ``driver``: as in ``svd``."""
+    _check_svd_driver(driver, "svdvals")
     _check_matrices("svdvals", A, square=False)
     if A.requires_grad and is_grad_enabled() or flags.forward_ad is not None:
         return svd(A, full_matrices=False).S
     return constant(_singular_values(A.data, hermitian=False))
+
+
+def _check_svd_driver(driver, name: str) -> None:
+    """PyTorch's ``driver=`` of the SVD: None or one of cuSOLVER's algorithms (which all
+    give the same decomposition, so any of them is this module's one SVD)."""
+    if driver not in (None, "gesvd", "gesvdj", "gesvda"):
+        raise ValueError(f"linalg.{name}: driver must be None, 'gesvd', 'gesvdj' or "
+                         f"'gesvda', got {driver!r}")
 
 
 def _singular_values(a, hermitian: bool):

@@ -103,9 +103,11 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``to('cpu')``: this tensor on the host (itself if already there)."""
         return self.to("cpu")
 
-    def cuda(self):
-        """``to('cuda')``: this tensor on the GPU (itself if already there); raises without one."""
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None):
+        """``to('cuda')``: this tensor on the GPU (itself if already there); raises without one.
+        ``device`` may name it (``0``, ``'cuda'``, ``'cuda:0'``); ``non_blocking`` and
+        ``memory_format`` (PyTorch's) change nothing here."""
+        return self.to("cuda" if device is None or isinstance(device, int) else device)
 
     def float(self):
         """``astype(tg.float32)``."""
@@ -149,8 +151,9 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """The number of dims, as ``ndim``."""
         return self.ndim
 
-    def contiguous(self):
-        """Itself: every op here returns arrays NumPy/CuPy lay out as they need."""
+    def contiguous(self, memory_format=None):
+        """Itself: every op here returns arrays NumPy/CuPy lay out as they need (so PyTorch's
+        ``memory_format`` changes nothing)."""
         return self
 
     def t(self):
@@ -299,10 +302,12 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``where(condition, self, other)``, as PyTorch's method."""
         return elementwise.where(condition, self, other)
 
-    def gather(self, dim: int, index):
+    def gather(self, dim: int, index, *, sparse_grad: bool = False):
         """``out[i][j][k] = self[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): pick along
         ``dim`` by ``index``, an int64 tensor with as many dims as this one and no larger
-        along the other dims. An indexing, so the gradient is a scatter-add into the picks."""
+        along the other dims. An indexing, so the gradient is a scatter-add into the picks
+        (a dense array: PyTorch's ``sparse_grad=True`` gives the same values, stored
+        sparse)."""
         index_data = getattr(index, "data", None)
         if index_data is None or index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got "
@@ -376,7 +381,7 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """The minimum over ``dim`` (all dims by default); ties share the gradient equally."""
         return self.min(dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False, dtype=None):
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         """The ``p``-norm over ``dim`` (all elements by default): ``p=2`` (or ``'fro'``) is
         √Σx², ``p=1`` Σ|x|, ``p=inf`` max|x|, at a zero norm with gradient 0, as PyTorch's (a
         ``where`` keeps the root away from 0). Any other ``p`` (0: the count of x ≠ 0, −inf:

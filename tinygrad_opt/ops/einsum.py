@@ -250,10 +250,12 @@ def _tensordot_dims(a, b, dims) -> tuple:
     return dims_a, dims_b
 
 
-def kron(a, b):
-    """The Kronecker product, as ``torch.kron``: block (i, j) of the result is
-    a[i, j] · b, and generally y[i·p + k, j·q + l] = a[i, j] · b[k, l] for b of shape
-    (p, q), in any number of dims (the operand with fewer dims gets leading 1s)."""
+def kron(input, other):
+    """The Kronecker product, as ``torch.kron``: with a = ``input``, b = ``other``, block
+    (i, j) of the result is a[i, j] · b, and generally y[i·p + k, j·q + l] = a[i, j] · b[k, l]
+    for b of shape (p, q), in any number of dims (the operand with fewer dims gets leading
+    1s)."""
+    a, b = input, other
     ndim = max(a.ndim, b.ndim)
     if 2 * ndim > len(LETTERS):
         raise ValueError(f"kron: {ndim} dims are more than einsum can name")
@@ -265,9 +267,11 @@ def kron(a, b):
     return blocks.reshape(tuple(p * q for p, q in zip(a.shape, b.shape)))
 
 
-def inner(a, b):
-    """Σ over the last axes, as ``torch.inner``: y[i, j] = Σ_k a[i, k] · b[j, k], the
-    result's axes a's others then b's; a 0-d operand scales the other (a · b)."""
+def inner(input, other):
+    """Σ over the last axes, as ``torch.inner``: with a = ``input``, b = ``other``,
+    y[i, j] = Σ_k a[i, k] · b[j, k], the result's axes a's others then b's; a 0-d operand
+    scales the other (a · b)."""
+    a, b = input, other
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if a.shape[-1] != b.shape[-1]:

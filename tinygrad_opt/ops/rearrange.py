@@ -1220,6 +1220,25 @@ def _in_place(function):
     return method
 
 
+def _keyword_sizes(sizes: tuple, keyword: dict, name: str, op_name: str) -> tuple:
+    """The varargs ``sizes`` of a method, or PyTorch's keyword for them (``dims=``,
+    ``size=``) when the varargs are empty; any other keyword is refused by name."""
+    unknown = set(keyword) - {name}
+    if unknown:
+        raise TypeError(f"{op_name}() got an unexpected keyword argument "
+                        f"{sorted(unknown)[0]!r}")
+    if name in keyword:
+        if sizes:
+            raise TypeError(f"{op_name}(): {name} given both positionally and by keyword")
+        return (keyword[name],)
+    return sizes
+
+
+def _numpy_rng(generator):
+    """The NumPy generator of a ``tg.Generator`` (None: the global one)."""
+    return None if generator is None else generator.numpy_rng
+
+
 class RearrangeMethods:
     """Tensor methods of this module (``Tensor`` inherits them through ``Conveniences``).
     Most are the function of the same name: ``x.roll(1, 0)`` is ``roll(x, 1, 0)``."""
@@ -1251,15 +1270,15 @@ class RearrangeMethods:
     reciprocal_, sin_, cos_ = (_in_place_math("reciprocal"), _in_place_math("sin"),
                                _in_place_math("cos"))
 
-    def flip(self, *dims):
-        """This tensor reversed along each of ``dims`` (``x.flip(0, 1)`` or
-        ``x.flip((0, 1))``): ``tg.flip``."""
-        return flip(self, _sizes(dims, "flip"))
+    def flip(self, *dims, **keyword):
+        """This tensor reversed along each of ``dims`` (``x.flip(0, 1)``, ``x.flip((0, 1))``
+        or PyTorch's keyword ``x.flip(dims=(0, 1))``): ``tg.flip``."""
+        return flip(self, _sizes(_keyword_sizes(dims, keyword, "dims", "flip"), "flip"))
 
-    def tile(self, *dims):
-        """This tensor repeated ``dims[i]`` times along dim i (``x.tile(2, 3)`` or
-        ``x.tile((2, 3))``), leading 1s assumed: ``tg.tile``."""
-        return tile(self, _sizes(dims, "tile"))
+    def tile(self, *dims, **keyword):
+        """This tensor repeated ``dims[i]`` times along dim i (``x.tile(2, 3)``,
+        ``x.tile((2, 3))`` or ``x.tile(dims=(2, 3))``), leading 1s assumed: ``tg.tile``."""
+        return tile(self, _sizes(_keyword_sizes(dims, keyword, "dims", "tile"), "tile"))
 
     @property
     def mT(self):
@@ -1270,17 +1289,22 @@ class RearrangeMethods:
         return transpose(self, -2, -1)
 
     # --- new tensors with this tensor's dtype and device (unless given) ---
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        """Zeros of shape ``size``, in this tensor's dtype and on its device unless given."""
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **keyword):
+        """Zeros of shape ``size`` (varargs, a tuple or ``size=``), in this tensor's dtype
+        and on its device unless given."""
+        size = _keyword_sizes(size, keyword, "size", "new_zeros")
         return _new(self, "zeros", _sizes(size, "new_zeros"), dtype, device, requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        """Ones of shape ``size``, in this tensor's dtype and on its device unless given."""
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **keyword):
+        """Ones of shape ``size`` (varargs, a tuple or ``size=``), in this tensor's dtype
+        and on its device unless given."""
+        size = _keyword_sizes(size, keyword, "size", "new_ones")
         return _new(self, "ones", _sizes(size, "new_ones"), dtype, device, requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        """A tensor of shape ``size`` with arbitrary values, in this tensor's dtype and on
-        its device unless given."""
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **keyword):
+        """A tensor of shape ``size`` (varargs, a tuple or ``size=``) with arbitrary values,
+        in this tensor's dtype and on its device unless given."""
+        size = _keyword_sizes(size, keyword, "size", "new_empty")
         return _new(self, "empty", _sizes(size, "new_empty"), dtype, device, requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
@@ -1307,27 +1331,32 @@ class RearrangeMethods:
         self.requires_grad = False
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0):
-        """Fill with samples of the uniform distribution on [a, b), in place, from the
-        generator ``tg.manual_seed`` seeds (a leaf that requires grad refuses)."""
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+        """Fill with samples of the uniform distribution on [a, b), in place, from
+        ``generator`` (a ``tg.Generator``) or else the generator ``tg.manual_seed`` seeds
+        (a leaf that requires grad refuses)."""
         _check_random_fill(self, "uniform_")
         if not a <= b:
             raise ValueError(f"uniform_: expects a <= b for the range [a, b), got a={a}, b={b}")
-        samples = backend.random_uniform(self.shape, self.dtype, self.device, a, b)
+        samples = backend.random_uniform(self.shape, self.dtype, self.device, a, b,
+                                         rng=_numpy_rng(generator))
         return _fill_with_samples(self, samples)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0):
-        """Fill with samples of N(mean, std²), in place, from the generator
-        ``tg.manual_seed`` seeds (a leaf that requires grad refuses)."""
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        """Fill with samples of N(mean, std²), in place, from ``generator`` (a
+        ``tg.Generator``) or else the generator ``tg.manual_seed`` seeds (a leaf that
+        requires grad refuses)."""
         _check_random_fill(self, "normal_")
         if not std >= 0:
             raise ValueError(f"normal_: expects std >= 0, got std={std}")
-        samples = backend.random_normal(self.shape, self.dtype, self.device, mean, std)
+        samples = backend.random_normal(self.shape, self.dtype, self.device, mean, std,
+                                        rng=_numpy_rng(generator))
         return _fill_with_samples(self, samples)
 
-    def bernoulli_(self, p=0.5):
+    def bernoulli_(self, p=0.5, *, generator=None):
         """Fill with 1 (probability ``p``) or 0, in place: ``p`` a number or a tensor of
-        probabilities broadcast to this shape; a uniform draw u gives 1 where u < p."""
+        probabilities broadcast to this shape; a uniform draw u (from ``generator`` if
+        given) gives 1 where u < p."""
         _check_random_fill(self, "bernoulli_", floats_only=False)
         if isinstance(p, tensor_module.Tensor):
             if p.device != self.device:
@@ -1346,5 +1375,6 @@ class RearrangeMethods:
             low = high = probability = p
         if not 0 <= low <= high <= 1:
             raise ValueError(f"bernoulli_: expects p in [0, 1], got values in [{low}, {high}]")
-        draws = backend.random_uniform(self.shape, backend.float64, self.device)
+        draws = backend.random_uniform(self.shape, backend.float64, self.device,
+                                       rng=_numpy_rng(generator))
         return _fill_with_samples(self, (draws < probability).astype(self.dtype))

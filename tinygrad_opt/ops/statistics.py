@@ -136,46 +136,54 @@ def _check_dim(dim, name):
 
 # --- mean and spread together ---
 
-def var_mean(x, dim=None, *, correction=1, keepdim=False):
-    """``(var, mean)`` over ``dim`` (all dims by default): var = Σ(x − mean)² / (n − correction)."""
-    return x.var(dim, keepdim=keepdim, correction=correction), x.mean(dim, keepdim)
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim`` (all dims by default): var = Σ(x − mean)² / (n − c),
+    c = ``correction`` (1 by default; 0 with PyTorch's older ``unbiased=False``, which
+    may also come alone: ``var_mean(x, False)``)."""
+    if isinstance(dim, bool):  # var_mean(input, unbiased), PyTorch's other overload
+        dim, unbiased = None, dim
+    variance = input.var(dim, unbiased, keepdim, correction=correction)
+    return variance, input.mean(dim, keepdim)
 
 
-def std_mean(x, dim=None, *, correction=1, keepdim=False):
-    """``(std, mean)`` over ``dim`` (all dims by default): std = √var, as ``x.std``."""
-    return x.std(dim, keepdim=keepdim, correction=correction), x.mean(dim, keepdim)
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim`` (all dims by default): std = √var, with var_mean's
+    arguments."""
+    if isinstance(dim, bool):  # std_mean(input, unbiased), PyTorch's other overload
+        dim, unbiased = None, dim
+    return input.std(dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim)
 
 
 # --- order statistics ---
 
-def median(x, dim=None, keepdim=False):
+def median(input, dim=None, keepdim=False):
     """The median: with no ``dim``, of all entries (a 0-d tensor, NaN when there are none);
     with a ``dim``, ``(values, indices)`` along it. Of an even count it is the lower of the
     two middle values (no averaging, as PyTorch), and a row with a NaN has median NaN.
     The gradient goes to the selected entry only."""
     if dim is None:
-        if x.numel() == 0:
-            return x.reshape(-1).sum() + float("nan")
-        return _select(x.reshape(-1), 0, False, _middle, "median").values
-    return _select(x, dim, keepdim, _middle, "median")
+        if input.numel() == 0:
+            return input.reshape(-1).sum() + float("nan")
+        return _select(input.reshape(-1), 0, False, _middle, "median").values
+    return _select(input, dim, keepdim, _middle, "median")
 
 
-def nanmedian(x, dim=None, keepdim=False):
+def nanmedian(input, dim=None, keepdim=False):
     """``median`` of the entries that are not NaN (NaN only where every entry is NaN)."""
     if dim is None:
-        if x.numel() == 0:
-            return x.reshape(-1).sum() + float("nan")
-        return _select(x.reshape(-1), 0, False, _middle_of_numbers, "nanmedian").values
-    return _select(x, dim, keepdim, _middle_of_numbers, "nanmedian")
+        if input.numel() == 0:
+            return input.reshape(-1).sum() + float("nan")
+        return _select(input.reshape(-1), 0, False, _middle_of_numbers, "nanmedian").values
+    return _select(input, dim, keepdim, _middle_of_numbers, "nanmedian")
 
 
-def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
+def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
     """``(values, indices)`` of the ``k``-th smallest entry (k = 1 is the minimum) along
     ``dim``; NaN counts as larger than every number. The gradient goes to that entry."""
-    size = x.shape[normalize_dim(dim, x.ndim, "kthvalue")] if x.ndim else 1
+    size = input.shape[normalize_dim(dim, input.ndim, "kthvalue")] if input.ndim else 1
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= size:
         raise IndexError(f"kthvalue: k={k!r} is out of range for dim {dim} of size {size}")
-    return _select(x, dim, keepdim, lambda xp, n, nans: xp.full_like(nans, k - 1), "kthvalue")
+    return _select(input, dim, keepdim, lambda xp, n, nans: xp.full_like(nans, k - 1), "kthvalue")
 
 
 def _middle(xp, n, nans):
@@ -209,7 +217,7 @@ def _select(x, dim, keepdim, position_of, name):
     return ValuesIndices(values, constant(indices.astype(backend.int64)))
 
 
-def mode(x, dim: int = -1, keepdim: bool = False):
+def mode(input, dim: int = -1, keepdim: bool = False):
     """``(values, indices)`` of the most frequent value along ``dim``: the smallest one
     when several are as frequent (as PyTorch), and the index of its last occurrence.
     Each NaN counts as a value of its own. The gradient goes to that entry.
@@ -217,14 +225,14 @@ def mode(x, dim: int = -1, keepdim: bool = False):
     In a stable sort equal values form runs; a run's length, at its last entry, is its
     position minus the run's start (a running max of the starts) plus one."""
     _check_dim(dim, "mode")
-    dim = normalize_dim(dim, x.ndim, "mode")
-    if x.ndim == 0:
-        return mode(x.reshape(1), 0)
-    if x.shape[dim] == 0:
-        raise IndexError(f"mode: dim {dim} of shape {x.shape} is empty")
-    xp = backend.xp_of(x.data)
-    order = _stable_order(x.data, dim)
-    ordered = xp.take_along_axis(x.data, order, axis=dim)
+    dim = normalize_dim(dim, input.ndim, "mode")
+    if input.ndim == 0:
+        return mode(input.reshape(1), 0)
+    if input.shape[dim] == 0:
+        raise IndexError(f"mode: dim {dim} of shape {input.shape} is empty")
+    xp = backend.xp_of(input.data)
+    order = _stable_order(input.data, dim)
+    ordered = xp.take_along_axis(input.data, order, axis=dim)
     position = _positions(xp, ordered, dim)
     changes = ordered[_along(dim, slice(1, None))] != ordered[_along(dim, slice(None, -1))]
     edge = xp.ones(ordered[_along(dim, slice(None, 1))].shape, bool)    # the row's ends
@@ -234,13 +242,13 @@ def mode(x, dim: int = -1, keepdim: bool = False):
     run_length = xp.where(ends, position - run_start + 1, 0)
     longest = xp.expand_dims(run_length.argmax(axis=dim), dim)       # the first: smallest value
     indices = xp.take_along_axis(order, longest, axis=dim)
-    values = x.gather(dim, constant(indices))
+    values = input.gather(dim, constant(indices))
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
     return ValuesIndices(values, constant(indices.astype(backend.int64)))
 
 
-def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-quantiles of ``x`` along ``dim`` (of all entries by default); ``q`` is a
     number or a 0-D/1-D tensor in [0, 1] (a 1-D q puts its axis first in the result).
 
@@ -253,13 +261,13 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
 
     A row with a NaN gives NaN. Gradients: the selected entries, weighted as above; a
     tensor q gets (v_above − v_below)·(n − 1) (linear)."""
-    return _quantile(x, q, dim, keepdim, interpolation, False, "quantile")
+    return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
 
 
-def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """``quantile`` of the entries that are not NaN: n counts the numbers of each row
     (NaN only where a row has no number)."""
-    return _quantile(x, q, dim, keepdim, interpolation, True, "nanquantile")
+    return _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
 
 
 def _quantile(x, q, dim, keepdim, interpolation, ignore_nan, name):
@@ -338,17 +346,17 @@ def _quantile_row(q, x, name):
 
 # --- running maxima, minima and log-sum-exps ---
 
-def cummax(x, dim: int):
+def cummax(input, dim: int):
     """``(values, indices)``: the running maximum along ``dim``, y_i = max(x_0, ..., x_i),
     and where it was attained. As PyTorch: on a tie the later index wins, and once a NaN
     appears the values stay NaN, each later NaN taking over the index. values is
     ``x.gather(dim, indices)``: the gradient goes to the running arg-max positions."""
-    return _running_extreme(x, dim, "cummax", larger=True)
+    return _running_extreme(input, dim, "cummax", larger=True)
 
 
-def cummin(x, dim: int):
+def cummin(input, dim: int):
     """``(values, indices)``: the running minimum along ``dim`` (ties and NaN as cummax)."""
-    return _running_extreme(x, dim, "cummin", larger=False)
+    return _running_extreme(input, dim, "cummin", larger=False)
 
 
 def _running_extreme(x, dim, name, larger):
@@ -365,68 +373,68 @@ def _running_extreme(x, dim, name, larger):
     return ValuesIndices(x.gather(dim, constant(indices)), constant(indices))
 
 
-def logcumsumexp(x, dim: int):
+def logcumsumexp(input, dim: int):
     """y_i = log Σ_{j≤i} exp(x_j) along ``dim``, computed stably (see ``LogCumSumExp``)."""
     _check_dim(dim, "logcumsumexp")
-    if not backend.is_floating(x.dtype):
-        raise TypeError(f"logcumsumexp: input must be a float tensor, got dtype {x.dtype}")
-    dim = normalize_dim(dim, x.ndim, "logcumsumexp")
-    if x.ndim == 0:
-        return LogCumSumExp.apply(x.reshape(1), dim=0).reshape(())
-    return LogCumSumExp.apply(x, dim=dim)
+    if not backend.is_floating(input.dtype):
+        raise TypeError(f"logcumsumexp: input must be a float tensor, got dtype {input.dtype}")
+    dim = normalize_dim(dim, input.ndim, "logcumsumexp")
+    if input.ndim == 0:
+        return LogCumSumExp.apply(input.reshape(1), dim=0).reshape(())
+    return LogCumSumExp.apply(input, dim=dim)
 
 
 # --- reductions that skip NaN, and both extremes at once ---
 
-def nansum(x, dim=None, keepdim=False, *, dtype=None):
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Σ x over ``dim`` (all dims by default) with NaN entries counted as 0; their
     gradient is exactly 0 (``where`` routes it)."""
     if dtype is not None:
-        x = x.astype(dtype)
-    if backend.is_floating(x.dtype):
-        x = where(x.isnan(), 0, x)
-    return x.sum(dim, keepdim)
+        input = input.astype(dtype)
+    if backend.is_floating(input.dtype):
+        input = where(input.isnan(), 0, input)
+    return input.sum(dim, keepdim)
 
 
-def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the entries that are not NaN: nansum / (number of non-NaN entries);
     NaN where a row has none. NaN entries get gradient 0."""
     if dtype is not None:
-        x = x.astype(dtype)
-    if not backend.is_floating(x.dtype):
-        raise TypeError(f"nanmean: input must be a float tensor, got dtype {x.dtype}")
-    numbers = (~x.isnan()).sum(dim, keepdim)
-    return nansum(x, dim, keepdim) / numbers.astype(x.dtype)
+        input = input.astype(dtype)
+    if not backend.is_floating(input.dtype):
+        raise TypeError(f"nanmean: input must be a float tensor, got dtype {input.dtype}")
+    numbers = (~input.isnan()).sum(dim, keepdim)
+    return nansum(input, dim, keepdim) / numbers.astype(input.dtype)
 
 
-def aminmax(x, *, dim=None, keepdim=False):
+def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` over ``dim`` (all dims by default), as ``amin`` and ``amax``: tied
     extremes share the gradient equally."""
-    if x.numel() == 0:
+    if input.numel() == 0:
         raise ValueError(f"aminmax: cannot take the min and max of an empty tensor of shape "
-                         f"{x.shape}")
-    return MinMax(x.amin(dim, keepdim), x.amax(dim, keepdim))
+                         f"{input.shape}")
+    return MinMax(input.amin(dim, keepdim), input.amax(dim, keepdim))
 
 
 # --- counts, comparisons and bins (no gradient, except bincount's weights) ---
 
-def count_nonzero(x, dim=None):
+def count_nonzero(input, dim=None):
     """The number of nonzero entries over ``dim`` (an int, a tuple, or all dims), int64."""
-    dims = reduction_dims(x, dim, None, "count_nonzero")
-    return constant((x.data != 0).sum(axis=dims).astype(backend.int64))
+    dims = reduction_dims(input, dim, None, "count_nonzero")
+    return constant((input.data != 0).sum(axis=dims).astype(backend.int64))
 
 
-def isclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
     """True where |x − other| ≤ atol + rtol·|other| (both finite), or x == other (equal
     infinities), or, with ``equal_nan``, both are NaN. The dtypes must match (a Python
     number takes x's)."""
     if rtol < 0 or atol < 0:
         raise ValueError(f"isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
-    other = as_operand(other, x, "isclose")
-    if other.dtype != x.dtype:
-        raise TypeError(f"isclose: both inputs must have one dtype, got {x.dtype} and "
+    other = as_operand(other, input, "isclose")
+    if other.dtype != input.dtype:
+        raise TypeError(f"isclose: both inputs must have one dtype, got {input.dtype} and "
                         f"{other.dtype}")
-    xp, a, b = backend.xp_of(x.data), x.data, other.data
+    xp, a, b = backend.xp_of(input.data), input.data, other.data
     close = a == b
     if equal_nan:
         close = close | (_isnan(a) & _isnan(b))
@@ -439,17 +447,17 @@ def isclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool 
     return constant(close)
 
 
-def bincount(x, weights=None, minlength: int = 0):
+def bincount(input, weights=None, minlength: int = 0):
     """How often each of 0, 1, ..., max(x) occurs in ``x``, a 1-D tensor of non-negative
     integers (at least ``minlength`` bins). With ``weights`` (x's shape), bin b holds
     Σ weights[x == b]: a scatter-add, whose gradient is weights' gradient, picked back at
     x (float32 weights give float32, others float64, as PyTorch)."""
-    if x.ndim != 1 or x.dtype.kind not in "iu":
-        raise TypeError(f"bincount: expected a 1-D tensor of integers, got shape {x.shape} "
-                        f"of dtype {x.dtype}")
+    if input.ndim != 1 or input.dtype.kind not in "iu":
+        raise TypeError(f"bincount: expected a 1-D tensor of integers, got shape {input.shape} "
+                        f"of dtype {input.dtype}")
     if isinstance(minlength, bool) or not isinstance(minlength, int) or minlength < 0:
         raise ValueError(f"bincount: minlength must be an int >= 0, got {minlength!r}")
-    xp, data = backend.xp_of(x.data), x.data
+    xp, data = backend.xp_of(input.data), input.data
     largest = backend.to_host(data.max()).item() if data.size else -1
     if data.size and backend.to_host(data.min()).item() < 0:
         raise ValueError(f"bincount: entries must be non-negative, got a minimum of "
@@ -457,26 +465,26 @@ def bincount(x, weights=None, minlength: int = 0):
     length = builtins.max(largest + 1, minlength)
     if weights is None:
         return constant(xp.bincount(data, minlength=length).astype(backend.int64))
-    if weights.shape != x.shape:
+    if weights.shape != input.shape:
         raise ValueError(f"bincount: weights of shape {weights.shape} for input of shape "
-                         f"{x.shape}; they must be the same")
+                         f"{input.shape}; they must be the same")
     dtype = backend.float32 if weights.dtype == backend.float32 else backend.float64
     return IndexAdd.apply(weights.astype(dtype), index=(data.copy(),), shape=(length,))
 
 
-def histc(x, bins: int = 100, min=0, max=0):
+def histc(input, bins: int = 100, min=0, max=0):
     """A histogram of ``bins`` equal bins over [min, max], in x's (float) dtype; entries
     outside (and NaN) are not counted, an entry equal to max falls in the last bin.
     min == max means the data's own range (widened by 1 each side if all are equal).
     Entry v falls in bin ⌊(v − min)·bins / (max − min)⌋, as PyTorch. No gradient."""
-    if not backend.is_floating(x.dtype):
-        raise TypeError(f"histc: input must be a float tensor, got dtype {x.dtype}")
+    if not backend.is_floating(input.dtype):
+        raise TypeError(f"histc: input must be a float tensor, got dtype {input.dtype}")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins <= 0:
         raise ValueError(f"histc: bins must be an int > 0, got {bins!r}")
     low, high = float(min), float(max)
     if low > high:
         raise ValueError(f"histc: max must be larger than min, got min={low}, max={high}")
-    xp, data = backend.xp_of(x.data), x.data.reshape(-1)
+    xp, data = backend.xp_of(input.data), input.data.reshape(-1)
     if low == high and data.size:
         low, high = backend.to_host(data.min()).item(), backend.to_host(data.max()).item()
     if not (abs(low) < float("inf") and abs(high) < float("inf")):
@@ -488,7 +496,7 @@ def histc(x, bins: int = 100, min=0, max=0):
     index = xp.minimum(scaled.astype(backend.int64), bins - 1)      # max: the last bin
     index = xp.where(inside, index, bins)                           # outside: a spare bin
     counts = xp.bincount(index, minlength=bins + 1)[:bins]
-    return constant(counts.astype(x.dtype))
+    return constant(counts.astype(input.dtype))
 
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
@@ -523,13 +531,13 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
                                                    else backend.int64))
 
 
-def bucketize(x, boundaries, *, out_int32=False, right=False):
+def bucketize(input, boundaries, *, out_int32=False, right=False):
     """The bucket of each entry of ``x`` among the sorted 1-D ``boundaries``: i such that
     b[i−1] < v ≤ b[i] (right=False) or b[i−1] ≤ v < b[i] (right=True); that is
     ``searchsorted(boundaries, x, right=right)``."""
     if boundaries.ndim != 1:
         raise ValueError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
-    return searchsorted(boundaries, x, out_int32=out_int32, right=right)
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
 class StatisticsMethods:
