@@ -176,23 +176,19 @@ class Tensor(conveniences.Conveniences):
         detached._versions = self._versions  # the same memory: one version counter
         return detached
 
-    def copy(self) -> "Tensor":
-        """A detached copy with its own memory."""
-        return Tensor._make(self.data.copy(), False)
-
     def clone(self) -> "Tensor":
         """A copy with its own memory that stays in the graph (as PyTorch's clone)."""
         return elementwise.Clone.apply(self)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
-        """Set ``requires_grad`` to ``flag`` in place and return this tensor. Only float tensors
-        can require grad; a non-leaf cannot be set to False (use ``detach()``)."""
-        if flag and not backend.is_floating(self.dtype):
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return this tensor. Only float tensors can
+        require grad; a non-leaf cannot be set to False (use ``detach()``)."""
+        if requires_grad and not backend.is_floating(self.dtype):
             raise TypeError(f"only floating-point tensors can require gradients; this one "
                             f"has dtype {self.dtype}")
-        if not flag and self.grad_fn is not None:
+        if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
-        self.requires_grad = bool(flag)
+        self.requires_grad = bool(requires_grad)
         return self
 
     def zero_(self) -> "Tensor":
@@ -215,10 +211,14 @@ class Tensor(conveniences.Conveniences):
         return self
 
     # --- autograd ---
-    def backward(self, gradient=None, retain_graph: bool = False,
-                 create_graph: bool = False) -> None:
-        """Accumulate d self / d leaf into ``.grad`` of every leaf that requires grad."""
-        engine.backward(self, gradient, retain_graph, create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d self / d leaf into ``.grad`` of every leaf that requires grad (only of
+        ``inputs`` when given: ``autograd.functional.backward``, as torch.autograd.backward)."""
+        if inputs is not None:
+            from tinygrad_opt.autograd.functional import backward  # (it imports this module)
+            return backward(self, gradient, retain_graph, create_graph, inputs)
+        engine.backward(self, gradient, bool(retain_graph), create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
@@ -451,13 +451,14 @@ class Tensor(conveniences.Conveniences):
         keywords as ``sum``. Its gradient is softmax(x)."""
         return reduce.logsumexp(self, dim, keepdim, **numpy_spelling)
 
-    def log_softmax(self, dim=-1):
-        """log softmax along ``dim`` (default −1, the last), computed stably."""
-        return fused.log_softmax(self, dim)  # twin of x - x.logsumexp(dim, keepdim=True)
+    def log_softmax(self, dim=-1, dtype=None):
+        """log softmax along ``dim`` (default −1, the last), computed stably, after a cast to
+        ``dtype`` if given. ``fused.log_softmax`` is a twin of x − x.logsumexp(dim, keepdim=True)."""
+        return fused.log_softmax(self if dtype is None else self.astype(dtype), dim)
 
-    def softmax(self, dim=-1):
-        """softmax along ``dim`` (default −1, the last): ``log_softmax(dim).exp()``."""
-        return fused.log_softmax(self, dim).exp()
+    def softmax(self, dim=-1, dtype=None):
+        """softmax along ``dim`` (default −1, the last): ``log_softmax(dim, dtype).exp()``."""
+        return self.log_softmax(dim, dtype).exp()
 
     # --- shape ---
     def reshape(self, *new_shape):
@@ -480,10 +481,6 @@ class Tensor(conveniences.Conveniences):
         the gradient is summed back."""
         return shape.expand(self, _shape_args(new_shape))
 
-    def broadcast_to(self, new_shape):
-        """This tensor broadcast to ``new_shape`` (NumPy's rules); the gradient is summed back."""
-        return shape.broadcast_to(self, new_shape)
-
     def squeeze(self, dim=None):
         """This tensor without size-1 dims: all, or those among ``dim`` (an int or tuple)."""
         return shape.squeeze(self, dim)
@@ -495,16 +492,6 @@ class Tensor(conveniences.Conveniences):
     def flatten(self, start_dim=0, end_dim=-1):
         """Dims ``start_dim`` to ``end_dim`` (both included) merged into one; 0-d gives (1,)."""
         return shape.flatten(self, start_dim, end_dim)
-
-    def split(self, split_size_or_sections, dim=0):
-        """A tuple of pieces along ``dim``: all of one size, an int (the last may be shorter), or
-        of the listed sizes, which must add up to the dim's size."""
-        return shape.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        """``chunks`` pieces along ``dim``, each ceil(n / chunks) long (the last shorter, so there
-        may be fewer pieces), as PyTorch."""
-        return shape.chunk(self, chunks, dim)
 
     def __getitem__(self, index):
         return indexing.getitem(self, index)

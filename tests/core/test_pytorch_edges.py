@@ -248,3 +248,23 @@ def test_var_and_std_read_a_second_positional_argument_as_unbiased_as_pytorch():
     assert x.std(0, False, True).shape == (1, 2)
     assert np.allclose(x.std(0, False, True).tolist(), a.std(0, keepdims=True))
     assert np.allclose(tg.var(x, 1, False).tolist(), a.var(1))
+
+
+def test_var_and_std_of_a_bool_first_argument_are_pytorchs_unbiased_overload():
+    """x.var(False) is the population variance over all entries, as torch's var(unbiased):
+    it was read as dim 0 (a silently different number)."""
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x = tg.tensor(a)
+    assert np.isclose(x.var(False).item(), a.var()) and np.isclose(x.std(True).item(),
+                                                                   a.std(ddof=1))
+    assert np.isclose(tg.std(x, False).item(), a.std())
+
+
+def test_backward_inputs_and_softmax_dtype_and_requires_grad_keyword():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0], requires_grad=True)
+    (a * b).sum().backward(inputs=[a])
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad is None
+    assert tg.tensor([1.0, 2.0]).softmax(0, tg.float64).dtype == "float64"
+    assert tg.tensor([1.0, 2.0]).log_softmax(-1, dtype=tg.float64).dtype == "float64"
+    assert tg.ones(2).requires_grad_(requires_grad=True).requires_grad

@@ -367,6 +367,24 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         indices = _fresh(order.data[(slice(None),) * dim + (slice(0, k),)])
         return SortResult(self.gather(dim, indices), indices)
 
+    def copy(self):
+        """A detached copy with its own memory (NumPy's name; ``detach().clone()``)."""
+        return type(self)._make(self.data.copy(), False)
+
+    def broadcast_to(self, size):
+        """This tensor broadcast to ``size`` (NumPy's rules); the gradient is summed back."""
+        return shape.broadcast_to(self, size)
+
+    def split(self, split_size_or_sections, dim=0):
+        """A tuple of pieces along ``dim``: all of one size, an int (the last may be shorter), or
+        of the listed sizes, which must add up to the dim's size."""
+        return shape.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim``, each ceil(n / chunks) long (the last shorter, so there
+        may be fewer pieces), as PyTorch."""
+        return shape.chunk(self, chunks, dim)
+
     def argmin(self, dim=None, keepdim=False, **numpy_spelling):
         """The int64 index of the smallest value along one ``dim`` (None: in the flattened tensor;
         the first one on ties); no gradient. The mirror of ``argmax``."""

@@ -100,6 +100,8 @@ def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
 def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None,
         keepdims=False):
     """var = Σ(x − mean)² / (n − correction); correction=1 (unbiased) by default."""
+    if isinstance(dim, bool):  # x.var(False): PyTorch's var(unbiased) overload, over all
+        dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     dims = reduction_dims(x, dim, axis, "Var")
