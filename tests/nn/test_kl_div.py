@@ -66,7 +66,8 @@ def distributions(rng, shape, with_zeros=False):
 def test_kl_div_matches_numpy(shape, reduction, log_target, device, rng):
     log_q, p = distributions(rng, shape, with_zeros=not log_target)
     target = np.log(p) if log_target else p
-    result = F.kl_div(tensor(log_q, device), tensor(target, device), reduction, log_target)
+    result = F.kl_div(tensor(log_q, device), tensor(target, device), reduction=reduction,
+                      log_target=log_target)
     expected = ref_kl_div(log_q, target, reduction, log_target)
     assert result.shape == np.shape(expected)
     np.testing.assert_allclose(result.numpy(), expected, rtol=1e-12, atol=1e-14)
@@ -79,8 +80,9 @@ def test_batchmean_is_the_kl_divergence_per_sample(log_target, rng):
     log_q, p = distributions(rng, (5, 7))
     per_row = (p * np.log(p / np.exp(log_q))).sum(axis=1)
     target = tg.tensor(np.log(p) if log_target else p)
-    batchmean = F.kl_div(tg.tensor(log_q), target, "batchmean", log_target).item()
-    mean = F.kl_div(tg.tensor(log_q), target, "mean", log_target).item()
+    batchmean = F.kl_div(tg.tensor(log_q), target, reduction="batchmean",
+                         log_target=log_target).item()
+    mean = F.kl_div(tg.tensor(log_q), target, reduction="mean", log_target=log_target).item()
     np.testing.assert_allclose(batchmean, per_row.mean(), rtol=1e-12)
     np.testing.assert_allclose(mean, per_row.mean() / 7, rtol=1e-12)
     assert np.all(per_row > 0)
@@ -102,7 +104,7 @@ def test_batchmean_of_a_scalar_is_the_sum_and_float32_stays_float32():
     y = tg.tensor(np.full((2, 3), 0.5, dtype=np.float32))
     for reduction in REDUCTIONS:
         for log_target in (False, True):
-            assert F.kl_div(x, y, reduction, log_target).dtype == tg.float32
+            assert F.kl_div(x, y, reduction=reduction, log_target=log_target).dtype == tg.float32
 
 
 def test_target_may_be_a_numpy_array(rng):
@@ -123,7 +125,7 @@ def test_gradcheck_input_and_target(reduction, log_target, device, rng):
     target = tensor(np.log(p) if log_target else p, device, requires_grad=True)
 
     def loss(a, b):
-        value = F.kl_div(a, b, reduction, log_target)
+        value = F.kl_div(a, b, reduction=reduction, log_target=log_target)
         return value if reduction != "none" else (value * value).sum()
     assert tg.gradcheck(loss, [log_q, target])
 
@@ -133,8 +135,9 @@ def test_gradgradcheck(log_target, rng):
     log_q = tg.tensor(rng.normal(size=(2, 3)), requires_grad=True)
     p = rng.uniform(0.05, 1.0, size=(2, 3))
     target = tg.tensor(np.log(p) if log_target else p, requires_grad=True)
-    assert tg.gradgradcheck(lambda a, b: F.kl_div(a, b, "batchmean", log_target),
-                            [log_q, target])
+    assert tg.gradgradcheck(
+        lambda a, b: F.kl_div(a, b, reduction="batchmean", log_target=log_target),
+        [log_q, target])
 
 
 def test_zero_targets_give_finite_gradients(device, rng):
@@ -176,7 +179,8 @@ def test_module_matches_function(reduction, log_target, device, rng):
     log_q, p = distributions(rng, (3, 4))
     target = tensor(np.log(p) if log_target else p, device)
     module = nn.KLDivLoss(reduction=reduction, log_target=log_target)
-    expected = F.kl_div(tensor(log_q, device), target, reduction, log_target)
+    expected = F.kl_div(tensor(log_q, device), target, reduction=reduction,
+                        log_target=log_target)
     np.testing.assert_array_equal(module(tensor(log_q, device), target).numpy(),
                                   expected.numpy())
 
@@ -185,7 +189,7 @@ def test_module_defaults_and_repr():
     module = nn.KLDivLoss()
     assert module.reduction == "mean" and module.log_target is False
     assert repr(module) == "KLDivLoss(reduction='mean', log_target=False)"
-    assert repr(nn.KLDivLoss("batchmean", True)) == \
+    assert repr(nn.KLDivLoss(reduction="batchmean", log_target=True)) == \
         "KLDivLoss(reduction='batchmean', log_target=True)"
     assert list(module.state_dict()) == []
 

@@ -147,15 +147,16 @@ def close(result, expected, rtol=1e-5, atol=1e-6):
 # --------------------------------------------------------------------------
 
 POINTWISE = [
-    ("mse", lambda x, y, r: L.mse_loss(x, y, r), ref_mse),
-    ("l1", lambda x, y, r: L.l1_loss(x, y, r), ref_l1),
+    ("mse", lambda x, y, r: L.mse_loss(x, y, reduction=r), ref_mse),
+    ("l1", lambda x, y, r: L.l1_loss(x, y, reduction=r), ref_l1),
     ("huber", lambda x, y, r: L.huber_loss(x, y, r), lambda x, y: ref_huber(x, y, 1.0)),
     ("huber_d0.5", lambda x, y, r: L.huber_loss(x, y, r, delta=0.5),
      lambda x, y: ref_huber(x, y, 0.5)),
-    ("smooth_l1", lambda x, y, r: L.smooth_l1_loss(x, y, r), lambda x, y: ref_smooth_l1(x, y, 1)),
-    ("smooth_l1_b0.5", lambda x, y, r: L.smooth_l1_loss(x, y, r, beta=0.5),
+    ("smooth_l1", lambda x, y, r: L.smooth_l1_loss(x, y, reduction=r),
+     lambda x, y: ref_smooth_l1(x, y, 1)),
+    ("smooth_l1_b0.5", lambda x, y, r: L.smooth_l1_loss(x, y, reduction=r, beta=0.5),
      lambda x, y: ref_smooth_l1(x, y, 0.5)),
-    ("smooth_l1_b0", lambda x, y, r: L.smooth_l1_loss(x, y, r, beta=0.0),
+    ("smooth_l1_b0", lambda x, y, r: L.smooth_l1_loss(x, y, reduction=r, beta=0.0),
      lambda x, y: ref_smooth_l1(x, y, 0.0)),
     ("bce_logits", lambda x, y, r: L.binary_cross_entropy_with_logits(x, y, reduction=r),
      ref_bce_logits),
@@ -189,7 +190,7 @@ def test_bce_values_with_weight(reduction, device, rng):
     y = rng.uniform(size=(4, 3))
     w = rng.uniform(0.5, 2, size=(3,))  # broadcasts over the rows
     result = L.binary_cross_entropy(tensor(p, device), tensor(y, device), tensor(w, device),
-                                    reduction)
+                                    reduction=reduction)
     close(result, ref_reduce(ref_bce(p, y, w), reduction))
 
 
@@ -200,7 +201,7 @@ def test_bce_with_logits_weight_and_pos_weight(reduction, device, rng):
     w = rng.uniform(0.5, 2, size=(6, 1))
     pos_weight = np.array([0.5, 2.0, 5.0])  # per class, along the last dim
     result = L.binary_cross_entropy_with_logits(tensor(x, device), tensor(y, device),
-                                                tensor(w, device), reduction,
+                                                tensor(w, device), reduction=reduction,
                                                 pos_weight=tensor(pos_weight, device))
     close(result, ref_reduce(ref_bce_logits(x, y, w, pos_weight), reduction))
     module = L.BCEWithLogitsLoss(weight=tensor(w, device), reduction=reduction,
@@ -253,7 +254,7 @@ def test_exact_zero_error_has_zero_loss_and_gradient(device):
     x = tensor(np.array([0.0, 1.5, -2.0]), device, requires_grad=True)
     for fn in (L.mse_loss, L.l1_loss, L.huber_loss, L.smooth_l1_loss):
         x.grad = None
-        loss = fn(x, tensor(np.array([0.0, 1.5, -2.0]), device), "sum")
+        loss = fn(x, tensor(np.array([0.0, 1.5, -2.0]), device), reduction="sum")
         assert loss.item() == 0.0
         loss.backward()
         np.testing.assert_array_equal(x.grad.numpy(), 0.0)
@@ -263,7 +264,7 @@ def test_huber_is_delta_times_smooth_l1(device, rng):
     x = rng.normal(size=20) * 3
     y = rng.normal(size=20)
     huber = L.huber_loss(tensor(x, device), tensor(y, device), "none", delta=2.0)
-    smooth = L.smooth_l1_loss(tensor(x, device), tensor(y, device), "none", beta=2.0)
+    smooth = L.smooth_l1_loss(tensor(x, device), tensor(y, device), reduction="none", beta=2.0)
     np.testing.assert_allclose(huber.numpy(), 2.0 * smooth.numpy())
 
 
@@ -295,11 +296,13 @@ def test_cross_entropy_index_targets(case, shape, reduction, device, rng):
     eps = case.get("eps", 0.0)
     result = L.cross_entropy(tensor(x, device), tensor(y, device),
                              None if weight is None else tensor(weight, device),
-                             ignore_index, reduction, eps)
+                             ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=eps)
     expected = ref_cross_entropy(x, y, weight, ignore_index, reduction, eps)
     close(result, expected, rtol=1e-10, atol=1e-12)
     module = L.CrossEntropyLoss(None if weight is None else tensor(weight, device),
-                                ignore_index, reduction, eps)
+                                ignore_index=ignore_index, reduction=reduction,
+                                label_smoothing=eps)
     close(module(tensor(x, device), tensor(y, device)), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -433,8 +436,8 @@ def test_nll_loss(reduction, device, rng):
     weight = rng.uniform(0.5, 2, size=5)
     # nll on log-probabilities is cross-entropy's reference with eps = 0 (log_softmax is idempotent)
     expected = ref_cross_entropy(log_p, y, weight, 4, reduction)
-    result = L.nll_loss(tensor(log_p, device), tensor(y, device), tensor(weight, device), 4,
-                        reduction)
+    result = L.nll_loss(tensor(log_p, device), tensor(y, device), tensor(weight, device),
+                        ignore_index=4, reduction=reduction)
     close(result, expected, rtol=1e-10, atol=1e-12)
     module = L.NLLLoss(tensor(weight, device), ignore_index=4, reduction=reduction)
     close(module(tensor(log_p, device), tensor(y, device)), expected, rtol=1e-10, atol=1e-12)
@@ -454,7 +457,8 @@ def test_cross_entropy_random_shapes(batch, classes, extra, eps, weighted, seed)
     y = rng.integers(-1, classes, size=(batch,) + tuple(extra))  # -1 is ignore_index here
     weight = rng.uniform(0.1, 2, size=classes) if weighted else None
     for reduction in ("sum", "none"):
-        result = L.cross_entropy(tg.tensor(x), tg.tensor(y), weight, -1, reduction, eps)
+        result = L.cross_entropy(tg.tensor(x), tg.tensor(y), weight, ignore_index=-1,
+                                 reduction=reduction, label_smoothing=eps)
         np.testing.assert_allclose(result.numpy(),
                                    ref_cross_entropy(x, y, weight, -1, reduction, eps),
                                    rtol=1e-10, atol=1e-12)
@@ -473,10 +477,11 @@ def test_multi_margin_loss(p, weighted, reduction, device, rng):
     weight = rng.uniform(0.5, 2, size=4) if weighted else None
     expected = ref_reduce(ref_multi_margin(x, y, p, 0.7, weight), reduction)
     result = L.multi_margin_loss(tensor(x, device), tensor(y, device), p, 0.7,
-                                 None if weight is None else tensor(weight, device), reduction)
+                                 None if weight is None else tensor(weight, device),
+                                 reduction=reduction)
     close(result, expected, rtol=1e-12, atol=1e-14)
     module = L.MultiMarginLoss(p, 0.7, None if weight is None else tensor(weight, device),
-                               reduction)
+                               reduction=reduction)
     close(module(tensor(x, device), tensor(y, device)), expected, rtol=1e-12, atol=1e-14)
 
 
@@ -581,9 +586,9 @@ def _gradcheck_cases(rng, device):
     labels3 = tensor(np.array([[0, 2], [1, -100]]), device)
     return {
         "mse": (lambda a: L.mse_loss(a, y), [x]),
-        "l1": (lambda a: L.l1_loss(a, y, "sum"), [x]),
+        "l1": (lambda a: L.l1_loss(a, y, reduction="sum"), [x]),
         "huber": (lambda a: L.huber_loss(a, y, delta=0.7), [x]),
-        "smooth_l1": (lambda a: L.smooth_l1_loss(a, y, "none", beta=0.7), [x]),
+        "smooth_l1": (lambda a: L.smooth_l1_loss(a, y, reduction="none", beta=0.7), [x]),
         "bce": (lambda p, t: L.binary_cross_entropy(p, t, weight), [probs, soft]),
         "bce_logits": (lambda a, t: L.binary_cross_entropy_with_logits(a, t, weight,
                                                                         pos_weight=weight),
@@ -639,8 +644,8 @@ def _calls(device):
     signs = tensor(np.ones((2, 3)), device)
     probs = tensor(np.full((2, 3), 0.5), device)
     return [
-        lambda r: L.mse_loss(x, y, r), lambda r: L.l1_loss(x, y, r),
-        lambda r: L.huber_loss(x, y, r), lambda r: L.smooth_l1_loss(x, y, r),
+        lambda r: L.mse_loss(x, y, reduction=r), lambda r: L.l1_loss(x, y, reduction=r),
+        lambda r: L.huber_loss(x, y, r), lambda r: L.smooth_l1_loss(x, y, reduction=r),
         lambda r: L.binary_cross_entropy(probs, y, reduction=r),
         lambda r: L.binary_cross_entropy_with_logits(x, y, reduction=r),
         lambda r: L.cross_entropy(x, labels, reduction=r),
@@ -720,7 +725,7 @@ def test_modules_match_functions_and_repr(device, rng):
     probs = tensor(rng.uniform(0.1, 0.9, size=(4, 3)), device)
     targets = tensor(rng.uniform(size=(4, 3)), device)
     pairs = [
-        (L.MSELoss(reduction="sum")(x, y), L.mse_loss(x, y, "sum")),
+        (L.MSELoss(reduction="sum")(x, y), L.mse_loss(x, y, reduction="sum")),
         (L.L1Loss()(x, y), L.l1_loss(x, y)),
         (L.HuberLoss(delta=0.3)(x, y), L.huber_loss(x, y, delta=0.3)),
         (L.SmoothL1Loss(beta=0.3)(x, y), L.smooth_l1_loss(x, y, beta=0.3)),

@@ -132,15 +132,15 @@ def test_margin_ranking_loss(reduction, device, rng):
     for margin in (0.0, 0.5):
         expected = ref_reduce(ref_margin_ranking(x1, x2, y, margin), reduction)
         close(F.margin_ranking_loss(tensor(x1, device), tensor(x2, device), tensor(y, device),
-                                    margin, reduction), expected)
-        close(nn.MarginRankingLoss(margin, reduction)(tensor(x1, device), tensor(x2, device),
-                                                      tensor(y, device)), expected)
+                                    margin, reduction=reduction), expected)
+        module = nn.MarginRankingLoss(margin, reduction=reduction)
+        close(module(tensor(x1, device), tensor(x2, device), tensor(y, device)), expected)
 
 
 def test_margin_ranking_loss_broadcasts_same_ndim_inputs(device, rng):
     x1, x2, y = rng.normal(size=(3, 1)), rng.normal(size=(1, 4)), signs(rng, (3, 4))
     result = F.margin_ranking_loss(tensor(x1, device), tensor(x2, device), tensor(y, device),
-                                   0.2, "none")
+                                   0.2, reduction="none")
     assert result.shape == (3, 4)
     close(result, ref_margin_ranking(x1, x2, y, 0.2))
 
@@ -150,18 +150,19 @@ def test_hinge_embedding_loss(reduction, device, rng):
     x, y = np.abs(rng.normal(size=(4, 5))) * 2, signs(rng, (4, 5))
     for margin in (1.0, 2.5):
         expected = ref_reduce(ref_hinge_embedding(x, y, margin), reduction)
-        close(F.hinge_embedding_loss(tensor(x, device), tensor(y, device), margin, reduction),
+        close(F.hinge_embedding_loss(tensor(x, device), tensor(y, device), margin,
+                                     reduction=reduction),
               expected)
-        close(nn.HingeEmbeddingLoss(margin, reduction)(tensor(x, device), tensor(y, device)),
-              expected)
+        module = nn.HingeEmbeddingLoss(margin, reduction=reduction)
+        close(module(tensor(x, device), tensor(y, device)), expected)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_soft_margin_loss(reduction, device, rng):
     x, y = rng.normal(size=(4, 3)) * 3, signs(rng, (4, 3))
     expected = ref_reduce(ref_soft_margin(x, y), reduction)
-    close(F.soft_margin_loss(tensor(x, device), tensor(y, device), reduction), expected)
-    close(nn.SoftMarginLoss(reduction)(tensor(x, device), tensor(y, device)), expected)
+    close(F.soft_margin_loss(tensor(x, device), tensor(y, device), reduction=reduction), expected)
+    close(nn.SoftMarginLoss(reduction=reduction)(tensor(x, device), tensor(y, device)), expected)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -172,7 +173,8 @@ def test_multilabel_soft_margin_loss(reduction, weighted, device, rng):
     w = rng.uniform(0.5, 2.0, size=4) if weighted else None
     expected = ref_reduce(ref_multilabel_soft_margin(x, y, 1.0 if w is None else w), reduction)
     weight = None if w is None else tensor(w, device)
-    close(F.multilabel_soft_margin_loss(tensor(x, device), tensor(y, device), weight, reduction),
+    close(F.multilabel_soft_margin_loss(tensor(x, device), tensor(y, device), weight,
+                                        reduction=reduction),
           expected)
     module = nn.MultiLabelSoftMarginLoss(weight=None if w is None else list(w),
                                          reduction=reduction).to(device)
@@ -187,8 +189,10 @@ def test_multilabel_margin_loss(reduction, device, rng):
                   [-1, 2, 2, 2, 2],        # none listed: 0
                   [4, 4, 1, -1, -1]])      # a repeated target counts twice, as in PyTorch
     expected = ref_reduce(ref_multilabel_margin(x, y), reduction)
-    close(F.multilabel_margin_loss(tensor(x, device), tensor(y, device), reduction), expected)
-    close(nn.MultiLabelMarginLoss(reduction)(tensor(x, device), tensor(y, device)), expected)
+    close(F.multilabel_margin_loss(tensor(x, device), tensor(y, device), reduction=reduction),
+          expected)
+    module = nn.MultiLabelMarginLoss(reduction=reduction)
+    close(module(tensor(x, device), tensor(y, device)), expected)
 
 
 @settings(max_examples=12, deadline=None)
@@ -200,7 +204,7 @@ def test_multilabel_margin_loss_random_lists(num_samples, num_classes, seed):
     for n in range(num_samples):
         labels = rng.permutation(num_classes)[:rng.integers(0, num_classes + 1)]
         y[n, :len(labels)] = labels
-    close(F.multilabel_margin_loss(tg.tensor(x), tg.tensor(y), "none"),
+    close(F.multilabel_margin_loss(tg.tensor(x), tg.tensor(y), reduction="none"),
           ref_multilabel_margin(x, y))
 
 
@@ -304,8 +308,8 @@ def test_cosine_embedding_loss(reduction, device, rng):
     for margin in (0.0, -0.3, 0.4):
         expected = ref_reduce(ref_cosine(x1, x2, y, margin), reduction)
         close(F.cosine_embedding_loss(tensor(x1, device), tensor(x2, device), tensor(y, device),
-                                      margin, reduction), expected)
-        module = nn.CosineEmbeddingLoss(margin, reduction)
+                                      margin, reduction=reduction), expected)
+        module = nn.CosineEmbeddingLoss(margin, reduction=reduction)
         close(module(tensor(x1, device), tensor(x2, device), tensor(y, device)), expected)
 
 
@@ -329,13 +333,13 @@ def test_hand_checked_values(device):
         return tensor(np.array(values, dtype=np.float64), device)
 
     # max(0, -y (x1 - x2) + margin): -(1 - 2) + 0.5 = 1.5 and -(2 - 1) + 0.5 < 0
-    close(F.margin_ranking_loss(t([1.0, 2.0]), t([2.0, 1.0]), t([1.0, 1.0]), 0.5, "none"),
+    close(F.margin_ranking_loss(t([1.0, 2.0]), t([2.0, 1.0]), t([1.0, 1.0]), 0.5, reduction="none"),
           [1.5, 0.0])
     # y = 1: x itself; y = -1: max(0, 1 - x)
     close(F.hinge_embedding_loss(t([0.3, 0.3, 2.0]), t([1.0, -1.0, -1.0]), reduction="none"),
           [0.3, 0.7, 0.0])
     # log(1 + e^0) = log 2
-    close(F.soft_margin_loss(t([0.0, 0.0]), t([1.0, -1.0]), "sum"), 2 * np.log(2.0))
+    close(F.soft_margin_loss(t([0.0, 0.0]), t([1.0, -1.0]), reduction="sum"), 2 * np.log(2.0))
     # PyTorch's documented example: 0.25 * ((1 - (0.1 - 0.2)) + (1 - (0.1 - 0.4))
     #                                       + (1 - (0.8 - 0.2)) + (1 - (0.8 - 0.4))) = 0.85
     close(F.multilabel_margin_loss(t([[0.1, 0.2, 0.4, 0.8]]), tensor(np.array([[3, 0, -1, 1]]),
@@ -361,7 +365,7 @@ def test_soft_margin_loss_huge_scores_finite(device):
     x = tg.tensor(np.array([1e4, -1e4, 1e4, -1e4], dtype=np.float32), device=device,
                   requires_grad=True)
     y = tensor(np.array([1.0, 1.0, -1.0, -1.0], dtype=np.float32), device)
-    loss = F.soft_margin_loss(x, y, "none")
+    loss = F.soft_margin_loss(x, y, reduction="none")
     np.testing.assert_allclose(loss.numpy(), [0.0, 1e4, 1e4, 0.0])
     loss.sum().backward()
     # d/dx softplus(-y x) = -y sigmoid(-y x): 0, -1, 1, 0
@@ -474,12 +478,12 @@ def _gradcheck_cases(rng, device):
     return {
         "margin_ranking": (lambda a, b: F.margin_ranking_loss(a, b, y_signs, 0.3),
                            [leaf(5), leaf(5)]),
-        "hinge_embedding": (lambda a: F.hinge_embedding_loss(a, y_signs2, 0.8, "sum"),
+        "hinge_embedding": (lambda a: F.hinge_embedding_loss(a, y_signs2, 0.8, reduction="sum"),
                             [leaf(4, 3)]),
         "soft_margin": (lambda a: F.soft_margin_loss(a, y_signs2), [leaf(4, 3)]),
         "multilabel_soft_margin": (lambda a, t: F.multilabel_soft_margin_loss(a, t, weight),
                                    [leaf(4, 3), leaf(4, 3, low=0.0, high=1.0)]),
-        "multilabel_margin": (lambda a: F.multilabel_margin_loss(a, labels, "none"),
+        "multilabel_margin": (lambda a: F.multilabel_margin_loss(a, labels, reduction="none"),
                               [leaf(4, 3)]),
         "triplet": (lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=2.0),
                     [leaf(4, 3), leaf(4, 3), leaf(4, 3)]),
@@ -651,7 +655,7 @@ def test_multilabel_margin_target_errors(device):
         F.multilabel_margin_loss(x, tensor(np.zeros((2, 4)), device))
     # after the end of a list (any negative value) entries are ignored, as in PyTorch
     y = np.array([[1, -5, 9, 9], [-1, 7, 7, 7]])
-    close(F.multilabel_margin_loss(x, tensor(y, device), "none"),
+    close(F.multilabel_margin_loss(x, tensor(y, device), reduction="none"),
           ref_multilabel_margin(np.zeros((2, 4)), y))
 
 
@@ -678,7 +682,7 @@ def test_option_errors(device):
 def test_module_reprs():
     assert repr(nn.MarginRankingLoss()) == "MarginRankingLoss(margin=0.0, reduction='mean')"
     assert repr(nn.HingeEmbeddingLoss(2.0)) == "HingeEmbeddingLoss(margin=2.0, reduction='mean')"
-    assert repr(nn.SoftMarginLoss("sum")) == "SoftMarginLoss(reduction='sum')"
+    assert repr(nn.SoftMarginLoss(reduction="sum")) == "SoftMarginLoss(reduction='sum')"
     assert repr(nn.MultiLabelSoftMarginLoss()) == "MultiLabelSoftMarginLoss(reduction='mean')"
     assert repr(nn.MultiLabelMarginLoss()) == "MultiLabelMarginLoss(reduction='mean')"
     assert repr(nn.TripletMarginLoss(swap=True)) == (
@@ -694,7 +698,7 @@ def test_module_reprs():
         "PoissonNLLLoss(log_input=False, full=False, eps=1e-08, reduction='mean')")
     assert repr(nn.GaussianNLLLoss(full=True)) == (
         "GaussianNLLLoss(full=True, eps=1e-06, reduction='mean')")
-    assert repr(nn.CosineEmbeddingLoss(0.5, "none")) == (
+    assert repr(nn.CosineEmbeddingLoss(0.5, reduction="none")) == (
         "CosineEmbeddingLoss(margin=0.5, reduction='none')")
 
 

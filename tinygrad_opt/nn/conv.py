@@ -155,12 +155,12 @@ class Conv2d(Module):
     def reset_parameters(self) -> None:
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k·k
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.padding_mode != "zeros":              # pad x by the mode, then no padding
-            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
                     mode=self.padding_mode)
-            return conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+            return conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, H, W) -> (N, C_out, OH, OW), N optional
 
     def extra_repr(self) -> str:
@@ -192,8 +192,8 @@ class MaxPool2d(_Pool2d):
         self.dilation = dilation
         self.return_indices = return_indices
 
-    def forward(self, x: Tensor):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+    def forward(self, input: Tensor):
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
@@ -215,8 +215,8 @@ class AvgPool2d(_Pool2d):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
-    def forward(self, x: Tensor) -> Tensor:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
@@ -278,12 +278,12 @@ class Conv1d(Module):
     def reset_parameters(self) -> None:
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.padding_mode != "zeros":              # pad x by the mode, then no padding
-            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
                     mode=self.padding_mode)
-            return conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+            return conv1d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, L) -> (N, C_out, OL), N optional
 
     def extra_repr(self) -> str:
@@ -318,8 +318,8 @@ class MaxPool1d(_Pool1d):
         self.dilation = _single(dilation, "dilation", "MaxPool1d")
         self.return_indices = return_indices
 
-    def forward(self, x: Tensor):
-        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+    def forward(self, input: Tensor):
+        return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
@@ -339,8 +339,8 @@ class AvgPool1d(_Pool1d):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
-    def forward(self, x: Tensor) -> Tensor:
-        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad)
 
     def extra_repr(self) -> str:
@@ -365,8 +365,8 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     :func:`adaptive_avg_pool2d`); ``output_size`` is an int, a pair, or a pair
     with None (keep that size). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return adaptive_avg_pool2d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(input, self.output_size)
 
 
 class AdaptiveMaxPool2d(_AdaptivePool):
@@ -379,13 +379,13 @@ class AdaptiveMaxPool2d(_AdaptivePool):
         super().__init__(output_size)
         self.return_indices = return_indices
 
-    def forward(self, x: Tensor):
-        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+    def forward(self, input: Tensor):
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 class AdaptiveAvgPool1d(_AdaptivePool):
     """Mean over OL bins sized from the input (see :func:`adaptive_avg_pool1d`).
     Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return adaptive_avg_pool1d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool1d(input, self.output_size)

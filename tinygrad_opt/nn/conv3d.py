@@ -62,13 +62,13 @@ class Conv3d(Module):
     def reset_parameters(self) -> None:
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k³
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.padding_mode != "zeros":
-            x = pad(x, reversed_padding(self.padding, self.kernel_size, self.dilation),
+            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
                     mode=self.padding_mode)
-            return conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+            return conv3d(input, self.weight, self.bias, self.stride, 0, self.dilation,
                           self.groups)
-        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)  # (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), N optional
 
     def extra_repr(self) -> str:
@@ -118,8 +118,8 @@ class MaxPool3d(_Pool3d):
         self.dilation = dilation
         self.return_indices = return_indices
 
-    def forward(self, x: Tensor):
-        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+    def forward(self, input: Tensor):
+        return max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
@@ -139,8 +139,8 @@ class AvgPool3d(_Pool3d):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
-    def forward(self, x: Tensor) -> Tensor:
-        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
@@ -179,8 +179,8 @@ class Dropout3d(Dropout):
     with probability ``p``, the others scaled by 1/(1 − p); identity in evaluation
     (``F.dropout3d``)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout3d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout3d(input, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(Dropout):
@@ -188,5 +188,5 @@ class FeatureAlphaDropout(Dropout):
     takes SELU's negative limit and an affine map keeps zero mean and unit variance;
     identity in evaluation. Input (N, C, *)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return feature_alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return feature_alpha_dropout(input, self.p, self.training, self.inplace)

@@ -69,32 +69,32 @@ _in_place = write_back
 
 # ------------------------------------------------------------------ activations
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(input: Tensor) -> Tensor:
     """σ(x) = 1 / (1 + e^−x); never overflows (the core op works from e^−|x|)."""
-    return x.sigmoid()
+    return input.sigmoid()
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(input: Tensor) -> Tensor:
     """tanh(x) = (e^x − e^−x) / (e^x + e^−x)."""
-    return x.tanh()
+    return input.tanh()
 
 
-def relu(x: Tensor, inplace: bool = False) -> Tensor:
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); the derivative at 0 is taken as 0 (as PyTorch).
     ``inplace=True``: the result is written into x, which is returned (``_in_place``)."""
     if inplace:
-        return _in_place(x, relu)
-    return x.relu()
+        return _in_place(input, relu)
+    return input.relu()
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope·x otherwise (``inplace``: as in ``relu``)."""
     if inplace:
-        return _in_place(x, leaky_relu, negative_slope)
-    return tg.where(x > 0, x, x * negative_slope)
+        return _in_place(input, leaky_relu, negative_slope)
+    return tg.where(input > 0, input, input * negative_slope)
 
 
-def prelu(x: Tensor, weight: Tensor) -> Tensor:
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x for x > 0, a·x otherwise, with ``a = weight`` learned per channel (dim 1).
 
     ``weight`` has one element (shared by all channels) or ``C`` elements for an
@@ -104,17 +104,17 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"prelu: weight must be 1-D, got shape {weight.shape}")
     channels = weight.shape[0]
     if channels != 1:
-        if x.ndim < 2 or x.shape[1] != channels:
+        if input.ndim < 2 or input.shape[1] != channels:
             raise ValueError(
                 f"prelu: weight of {channels} elements needs an input (N, {channels}, ...), "
-                f"got shape {x.shape}")
-        slope = weight.reshape(1, channels, *([1] * (x.ndim - 2)))  # (1, C, 1, ...)
+                f"got shape {input.shape}")
+        slope = weight.reshape(1, channels, *([1] * (input.ndim - 2)))  # (1, C, 1, ...)
     else:
-        slope = weight.reshape(*([1] * x.ndim)) if x.ndim > 0 else weight.reshape(())
-    return tg.where(x > 0, x, x * slope)
+        slope = weight.reshape(*([1] * input.ndim)) if input.ndim > 0 else weight.reshape(())
+    return tg.where(input > 0, input, input * slope)
 
 
-def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
     """Randomized leaky ReLU: x for x > 0, a·x otherwise.
 
@@ -122,100 +122,100 @@ def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     Evaluation: the mean slope ``a = (lower + upper) / 2``. ``inplace``: as in ``relu``.
     """
     if inplace:
-        return _in_place(x, rrelu, lower, upper, training)
+        return _in_place(input, rrelu, lower, upper, training)
     if not training:
-        return leaky_relu(x, (lower + upper) / 2)
-    slope = _random_tensor(x, lower, upper)  # same shape as x, no gradient
-    return tg.where(x > 0, x, x * slope)
+        return leaky_relu(input, (lower + upper) / 2)
+    slope = _random_tensor(input, lower, upper)  # same shape as x, no gradient
+    return tg.where(input > 0, input, input * slope)
 
 
-def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, α(e^x − 1) otherwise (``inplace``: as in ``relu``).
 
     ``exp`` only sees ``min(x, 0)``, so a large positive x cannot overflow in the
     unused branch (its inf would turn into nan in backward).
     """
     if inplace:
-        return _in_place(x, elu, alpha)
-    negative_part = tg.where(x > 0, 0.0, x)  # min(x, 0), derivative 1 at x = 0 as PyTorch
-    return tg.where(x > 0, x, alpha * (negative_part.exp() - 1))
+        return _in_place(input, elu, alpha)
+    negative_part = tg.where(input > 0, 0.0, input)  # min(x, 0), derivative 1 at x = 0 as PyTorch
+    return tg.where(input > 0, input, alpha * (negative_part.exp() - 1))
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(x: Tensor, inplace: bool = False) -> Tensor:
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """λ·ELU(x, α) with λ ≈ 1.0507 and α ≈ 1.6733 (the self-normalising constants);
     ``inplace``: as in ``relu``."""
     if inplace:
-        return _in_place(x, selu)
-    return SELU_SCALE * elu(x, SELU_ALPHA)
+        return _in_place(input, selu)
+    return SELU_SCALE * elu(input, SELU_ALPHA)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x·Φ(x) with Φ the standard normal CDF.
 
     ``approximate='none'``: Φ(x) = ½(1 + erf(x/√2)).
     ``approximate='tanh'``: Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³))).
     """
     if approximate == "none":
-        return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+        return 0.5 * input * (1 + erf(input * (1 / math.sqrt(2))))
     if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + inner.tanh())
+        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1 + inner.tanh())
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def silu(x: Tensor, inplace: bool = False) -> Tensor:
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """SiLU (swish): x·σ(x) (``inplace``: as in ``relu``)."""
     if inplace:
-        return _in_place(x, silu)
-    return x * x.sigmoid()
+        return _in_place(input, silu)
+    return input * input.sigmoid()
 
 
 # softplus(x, beta, threshold) is in nn/functional_primitives.py: the losses use it too.
 
 
-def softsign(x: Tensor) -> Tensor:
+def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|)."""
-    return x / (1 + x.abs())
+    return input / (1 + input.abs())
 
 
-def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and
     on the edges (PyTorch's convention). ``inplace``: as in ``relu``."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
     if inplace:
-        return _in_place(x, hardtanh, min_val, max_val)
-    clipped_low = tg.where(x <= min_val, min_val, x)
-    return tg.where(x >= max_val, max_val, clipped_low)
+        return _in_place(input, hardtanh, min_val, max_val)
+    clipped_low = tg.where(input <= min_val, min_val, input)
+    return tg.where(input >= max_val, max_val, clipped_low)
 
 
-def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """ReLU6(x) = min(max(x, 0), 6) = hardtanh(x, 0, 6), as PyTorch computes it.
 
     Derivative: 1 for 0 < x < 6, 0 otherwise; 0 at both kinks, x = 0 and x = 6
     (PyTorch's hardtanh convention). ``inplace``: as in ``relu``.
     """
-    return hardtanh(x, 0.0, 6.0, inplace)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardsigmoid(x) = 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between: a piecewise-linear σ.
 
     Derivative: 1/6 for −3 < x < 3, 0 otherwise; 0 at both kinks x = ±3 (PyTorch).
     ``inplace``: as in ``relu``.
     """
     if inplace:
-        return _in_place(x, hardsigmoid)
-    clipped_low = tg.where(x <= -3, 0.0, (x + 3) / 6)
-    return tg.where(x >= 3, 1.0, clipped_low)
+        return _in_place(input, hardsigmoid)
+    clipped_low = tg.where(input <= -3, 0.0, (input + 3) / 6)
+    return tg.where(input >= 3, 1.0, clipped_low)
 
 
-def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardswish(x) = x·hardsigmoid(x): 0 for x ≤ −3, x for x ≥ 3, x(x + 3)/6 between
     (MobileNetV3's cheap SiLU).
 
@@ -224,12 +224,12 @@ def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
     (older releases gave −1/2 and 3/2 there). ``inplace``: as in ``relu``.
     """
     if inplace:
-        return _in_place(x, hardswish)
-    clipped_low = tg.where(x <= -3, 0.0, x * (x + 3) / 6)
-    return tg.where(x >= 3, x, clipped_low)
+        return _in_place(input, hardswish)
+    clipped_low = tg.where(input <= -3, 0.0, input * (input + 3) / 6)
+    return tg.where(input >= 3, input, clipped_low)
 
 
-def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """CELU(x) = x for x > 0, α(e^(x/α) − 1) otherwise (Barron, 2017); α ≠ 0.
 
     Derivative: 1 for x > 0, e^(x/α) otherwise, so 1 at x = 0 from both sides (ELU's
@@ -239,12 +239,12 @@ def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
     if inplace:
-        return _in_place(x, celu, alpha)
-    negative_part = tg.where(x > 0, 0.0, x)  # min(x, 0)
-    return tg.where(x > 0, x, alpha * ((negative_part / alpha).exp() - 1))
+        return _in_place(input, celu, alpha)
+    negative_part = tg.where(input > 0, 0.0, input)  # min(x, 0)
+    return tg.where(input > 0, input, alpha * ((negative_part / alpha).exp() - 1))
 
 
-def mish(x: Tensor, inplace: bool = False) -> Tensor:
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish(x) = x·tanh(softplus(x)) (Misra, 2019): smooth, no kink.
 
     Derivative: tanh(s) + x·σ(x)·(1 − tanh²(s)) with s = softplus(x). Softplus runs
@@ -252,43 +252,43 @@ def mish(x: Tensor, inplace: bool = False) -> Tensor:
     overflows. ``inplace``: as in ``relu``.
     """
     if inplace:
-        return _in_place(x, mish)
-    return x * softplus(x, 1.0, math.inf).tanh()
+        return _in_place(input, mish)
+    return input * softplus(input, 1.0, math.inf).tanh()
 
 
-def logsigmoid(x: Tensor) -> Tensor:
+def logsigmoid(input: Tensor) -> Tensor:
     """LogSigmoid(x) = log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^−|x|).
 
     Derivative: 1 − σ(x) = σ(−x); smooth. Stable for any x (log of the computed σ
     would give log(0) = −inf at x = −1000); no softplus threshold, as PyTorch.
     """
-    return -softplus(-x, 1.0, math.inf)
+    return -softplus(-input, 1.0, math.inf)
 
 
-def threshold(x: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """Threshold(x) = x for x > threshold, ``value`` otherwise.
 
     Derivative: 1 for x > threshold, 0 otherwise; 0 at x = threshold (PyTorch).
     ``inplace``: as in ``relu``.
     """
     if inplace:  # the argument hides this function's name: the alias _threshold is it
-        return _in_place(x, _threshold, threshold, value)
-    return tg.where(x > threshold, x, value)
+        return _in_place(input, _threshold, threshold, value)
+    return tg.where(input > threshold, input, value)
 
 
 _threshold = threshold
 
 
-def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Hardshrink(x) = x for |x| > λ, 0 for −λ ≤ x ≤ λ.
 
     Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch).
     """
-    outside = (x > lambd) | (x < -lambd)
-    return tg.where(outside, x, 0.0)
+    outside = (input > lambd) | (input < -lambd)
+    return tg.where(outside, input, 0.0)
 
 
-def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Softshrink(x) = x − λ for x > λ, x + λ for x < −λ, 0 between (λ ≥ 0): shrinks
     every value towards 0 by λ (the proximal step of an L1 penalty).
 
@@ -296,32 +296,32 @@ def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
     """
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
-    shrunk_low = tg.where(x < -lambd, x + lambd, 0.0)
-    return tg.where(x > lambd, x - lambd, shrunk_low)
+    shrunk_low = tg.where(input < -lambd, input + lambd, 0.0)
+    return tg.where(input > lambd, input - lambd, shrunk_low)
 
 
-def tanhshrink(x: Tensor) -> Tensor:
+def tanhshrink(input: Tensor) -> Tensor:
     """Tanhshrink(x) = x − tanh(x).     Derivative: tanh²(x); smooth."""
-    return x - x.tanh()
+    return input - input.tanh()
 
 
-def glu(x: Tensor, dim: int = -1) -> Tensor:
+def glu(input: Tensor, dim: int = -1) -> Tensor:
     """Gated linear unit (Dauphin et al., 2017): GLU(x) = a·σ(b), where a and b are the
     first and second halves of x along ``dim``: (..., 2n, ...) -> (..., n, ...).
 
     Derivatives: ∂y/∂a = σ(b), ∂y/∂b = a·σ(b)(1 − σ(b)); smooth.
     """
-    if x.ndim == 0:
+    if input.ndim == 0:
         raise ValueError("glu: a 0-d tensor has no dimension to halve")
-    size = x.shape[normalize_dim(dim, x.ndim, "glu")]
+    size = input.shape[normalize_dim(dim, input.ndim, "glu")]
     if size % 2:
         raise ValueError(f"glu: halving dimension {dim} must be even, but it has size {size} "
-                         f"(input of shape {x.shape})")
-    first, second = x.chunk(2, dim)  # (..., n, ...) each
+                         f"(input of shape {input.shape})")
+    first, second = input.chunk(2, dim)  # (..., n, ...) each
     return first * second.sigmoid()
 
 
-def maxout(x: Tensor, pieces: int) -> Tensor:
+def maxout(input: Tensor, pieces: int) -> Tensor:
     """The maxout activation (Goodfellow et al., 2013): the last dim, of size
     ``out * pieces``, cut into ``out`` groups of ``pieces`` consecutive values,
     and the max of each group: ``y[..., j] = max_k x[..., j * pieces + k]``.
@@ -329,22 +329,24 @@ def maxout(x: Tensor, pieces: int) -> Tensor:
     goes to each group's maximum (shared equally among ties)."""
     if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
         raise ValueError(f"maxout: pieces must be a positive integer, got {pieces!r}")
-    if x.ndim == 0 or x.shape[-1] % pieces:
-        raise ValueError(f"maxout: the last dim of x (shape {x.shape}) must be a multiple "
-                         f"of pieces={pieces}")
-    groups = x.reshape(*x.shape[:-1], x.shape[-1] // pieces, pieces)  # (..., out, pieces)
-    return groups.max(-1)                                             # (..., out)
+    if input.ndim == 0 or input.shape[-1] % pieces:
+        raise ValueError(f"maxout: the last dim of the input (shape {input.shape}) must be "
+                         f"a multiple of pieces={pieces}")
+    groups = input.reshape(*input.shape[:-1], input.shape[-1] // pieces, pieces)
+    return groups.max(-1)                                   # (..., out, pieces) -> (..., out)
 
 
-def _log_softmax(op: str, x: Tensor, dim: int | None, dtype) -> Tensor:
+def _log_softmax(op: str, x: Tensor, dim: int | None, dtype, stacklevel: int = 3) -> Tensor:
     """log softmax of x along ``dim``, the one fused op (ops/fused.py) behind softmax,
     log_softmax and softmin. ``dtype``: x is cast to it first (as PyTorch). ``dim=None``
     is PyTorch's deprecated implicit choice, with its warning: dim 0 for a 0-, 1- or 3-D
-    input, dim 1 (the channels) otherwise. A 0-d x is a distribution of one value."""
+    input, dim 1 (the channels) otherwise. A 0-d x is a distribution of one value.
+    ``stacklevel`` is PyTorch's ``_stacklevel`` (the third parameter of softmax and co.,
+    before ``dtype``): which caller the warning names (3: the one calling ``F.softmax``)."""
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1
         warnings.warn(f"{op}: the implicit dimension choice is deprecated; pass dim=X "
-                      f"(this call uses dim={dim})", UserWarning, stacklevel=3)
+                      f"(this call uses dim={dim})", UserWarning, stacklevel=stacklevel)
     dim = normalize_dim(dim, x.ndim, op)
     if dtype is not None:
         x = x.astype(dtype)
@@ -353,34 +355,39 @@ def _log_softmax(op: str, x: Tensor, dim: int | None, dtype) -> Tensor:
     return x.log_softmax(dim)
 
 
-def softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
     """softmax(x)_i = e^(x_i) / Σ_j e^(x_j) along ``dim``; computed as exp(log_softmax)
-    so that no exponential overflows. ``dim`` and ``dtype``: see ``_log_softmax``."""
-    return _log_softmax("softmax", x, dim, dtype).exp()
+    so that no exponential overflows. ``dim``, ``_stacklevel`` and ``dtype`` (give it
+    by keyword, as in PyTorch, whose third parameter is ``_stacklevel``): see
+    ``_log_softmax``."""
+    return _log_softmax("softmax", input, dim, dtype, _stacklevel).exp()
 
 
-def log_softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
     """log softmax(x)_i = x_i − log Σ_j e^(x_j), stable (one fused op: ops/fused.py)."""
-    return _log_softmax("log_softmax", x, dim, dtype)
+    return _log_softmax("log_softmax", input, dim, dtype, _stacklevel)
 
 
-def softmin(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
     """softmin(x) = softmax(−x) along ``dim``: weights that favour the smallest values.
     Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j)."""
-    return _log_softmax("softmin", -x, dim, dtype).exp()
+    return _log_softmax("softmin", -input, dim, dtype, _stacklevel).exp()
 
 
 # ----------------------------------------------------------------------- layers
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout).
 
     One fused op (``ops/fused.py: Linear``), for speed; ``x @ weight.T + bias``
     computes the same and is its oracle in the tests."""
-    return fused.linear(x, weight, bias)  # (..., in) -> (..., out)
+    return fused.linear(input, weight, bias)  # (..., in) -> (..., out)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1−p).
 
     The scaling keeps E[output] = x, so evaluation (``training=False``) is the
@@ -390,17 +397,18 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
-        return x
+        return input
     if inplace:
-        return _in_place(x, dropout, p, training)
+        return _in_place(input, dropout, p, training)
     if p == 1.0:
-        return x * 0.0
-    keep = backend.random_uniform(x.shape, x.dtype, x.device) >= p  # bool, P(keep) = 1 − p
-    mask = keep.astype(x.dtype) / (1 - p)
-    return x * Tensor(mask, device=x.device)
+        return input * 0.0
+    uniform = backend.random_uniform(input.shape, input.dtype, input.device)
+    keep = uniform >= p                                      # bool, P(keep) = 1 − p
+    mask = keep.astype(input.dtype) / (1 - p)
+    return input * Tensor(mask, device=input.device)
 
 
-def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation over every axis but the channel axis 1: (N, C) or (N, C, L, ...).
@@ -416,19 +424,19 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     of μ and σ². μ and σ² are Tensor ops on x, so the gradient through the batch
     statistics comes from the engine. The running buffers are updated in place.
     """
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {x.shape}")
-    channels = x.shape[1]
-    stat_shape = (1, channels) + (1,) * (x.ndim - 2)  # (1, C, 1, ...): broadcasts over x
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
+    channels = input.shape[1]
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)  # (1, C, 1, ...): broadcasts over x
     if training:
-        reduce_dims = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
-        count = x.data.size // channels
+        reduce_dims = (0,) + tuple(range(2, input.ndim))  # every axis but the channels
+        count = input.data.size // channels
         if count <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
-                f"got input of shape {x.shape}")
-        mean = x.mean(dim=reduce_dims, keepdim=True)           # (1, C, 1, ...)
-        centered = x - mean                                     # (N, C, ...)
+                f"got input of shape {input.shape}")
+        mean = input.mean(dim=reduce_dims, keepdim=True)           # (1, C, 1, ...)
+        centered = input - mean                                     # (N, C, ...)
         var = (centered * centered).mean(dim=reduce_dims, keepdim=True)  # biased
         if running_mean is not None:
             _update_running(running_mean, mean, momentum)
@@ -440,12 +448,12 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
                              "training=False")
         mean = running_mean.reshape(stat_shape)
         var = running_var.reshape(stat_shape)
-        centered = x - mean
+        centered = input - mean
     x_hat = centered / (var + eps).sqrt()  # (N, C, ...), zero mean, unit variance
     return _affine(x_hat, weight, bias, stat_shape)
 
 
-def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each sample over its last ``len(normalized_shape)`` axes::
 
@@ -458,13 +466,13 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
-    if tuple(x.shape[x.ndim - k:]) != normalized_shape or x.ndim < k:
+    if tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
         raise ValueError(
-            f"layer_norm: input of shape {x.shape} does not end with normalized_shape "
+            f"layer_norm: input of shape {input.shape} does not end with normalized_shape "
             f"{normalized_shape}")
-    dims = tuple(range(x.ndim - k, x.ndim))
-    mean = x.mean(dim=dims, keepdim=True)                                # (..., 1, 1)
-    centered = x - mean
+    dims = tuple(range(input.ndim - k, input.ndim))
+    mean = input.mean(dim=dims, keepdim=True)                                # (..., 1, 1)
+    centered = input - mean
     var = (centered * centered).mean(dim=dims, keepdim=True)           # biased
     x_hat = centered / (var + eps).sqrt()
     if weight is not None:
@@ -531,26 +539,42 @@ def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: floa
 
 # PyTorch's in-place spellings: ``F.relu_(x)`` is ``F.relu(x, inplace=True)``.
 
-def relu_(x: Tensor) -> Tensor:
+def relu_(input: Tensor) -> Tensor:
     """``relu(x, inplace=True)``: x = max(x, 0), returned."""
-    return relu(x, inplace=True)
+    return relu(input, inplace=True)
 
 
-def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """``leaky_relu(x, negative_slope, inplace=True)``."""
-    return leaky_relu(x, negative_slope, inplace=True)
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
-def elu_(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     """``elu(x, alpha, inplace=True)``."""
-    return elu(x, alpha, inplace=True)
+    return elu(input, alpha, inplace=True)
 
 
-def hardtanh_(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """``hardtanh(x, min_val, max_val, inplace=True)``."""
-    return hardtanh(x, min_val, max_val, inplace=True)
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
-def threshold_(x: Tensor, threshold: float, value: float) -> Tensor:
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     """``threshold(x, threshold, value, inplace=True)``."""
-    return _threshold(x, threshold, value, inplace=True)
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``celu(x, alpha, inplace=True)``."""
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """``selu(x, inplace=True)``."""
+    return selu(input, inplace=True)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    """``rrelu(x, lower, upper, training, inplace=True)``."""
+    return rrelu(input, lower, upper, training, inplace=True)

@@ -24,8 +24,9 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _pair, _single,
-                                             avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
-from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d
+                                             adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                                             max_pool1d, max_pool2d)
+from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
@@ -36,7 +37,8 @@ __all__ = ["rms_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
            "gumbel_softmax", "embedding_bag", "adaptive_max_pool1d", "adaptive_avg_pool3d",
            "adaptive_max_pool3d", "ctc_loss", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "lp_pool3d", "max_unpool3d",
-           "upsample", "upsample_nearest", "upsample_bilinear"]
+           "upsample", "upsample_nearest", "upsample_bilinear", "max_pool3d_with_indices",
+           "adaptive_max_pool2d_with_indices"]
 
 
 def _host_xp():
@@ -161,6 +163,22 @@ def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
     position in L each came from."""
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode,
                       return_indices=True)
+
+
+def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``F.max_pool3d(..., return_indices=True)`` (PyTorch's name): the maxima and the
+    flat position in D·H·W each came from (``return_indices`` is ignored, as in PyTorch)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                      return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``F.adaptive_max_pool2d(..., return_indices=True)`` (PyTorch's name): the maxima
+    and the flat position in H·W each came from (``return_indices`` is ignored)."""
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
 
 
 def _unpool_output_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple,

@@ -11,6 +11,7 @@ used here, ``softplus``, comes from ``nn/functional_primitives.py``, never from
 from __future__ import annotations
 
 import math
+import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend, cuda
@@ -34,6 +35,29 @@ def _check_reduction(op: str, reduction: str, allowed: tuple = REDUCTIONS) -> No
     if reduction not in allowed:
         names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
         raise ValueError(f"{op}: reduction must be {names}, got {reduction!r}")
+
+
+def _legacy_reduction(op: str, size_average, reduce, reduction: str) -> str:
+    """``reduction``, or the one that PyTorch's deprecated flags ``size_average`` and
+    ``reduce`` stand for when either is given (with PyTorch's warning; None counts as
+    True): ``reduce=False`` -> 'none', else ``size_average=False`` -> 'sum', else 'mean'.
+
+    The flags keep PyTorch's positional order (``F.nll_loss(x, y, w, None, 3)``: 3 is
+    ``ignore_index``). A flag that is not a bool, such as a reduction given in the flag's
+    place (``F.mse_loss(x, y, 'sum')``), is a TypeError naming the ``reduction=`` keyword.
+    """
+    if size_average is None and reduce is None:
+        return reduction
+    for flag, value in (("size_average", size_average), ("reduce", reduce)):
+        if value is not None and not isinstance(value, (bool, int)):
+            raise TypeError(f"{op}: {flag} must be a bool or None, got {value!r} (a deprecated "
+                            f"flag; give the reduction by keyword: reduction={value!r})")
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"{op}: size_average and reduce args will be deprecated, please use "
+                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
+    return reduction
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -243,22 +267,28 @@ def _weighted_reduce(loss: Tensor, weight, reduction: str) -> Tensor:
     return _reduce(loss, reduction)
 
 
-def mse_loss(input: Tensor, target, reduction: str = "mean", weight=None) -> Tensor:
+def mse_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None) -> Tensor:
     """Mean squared error (the square loss):  l = (x - y)^2.
 
     dl/dx = 2 (x - y): the pull grows with the error, so outliers dominate.
-    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w)."""
+    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
+    reduction = _legacy_reduction("mse_loss", size_average, reduce, reduction)
     target = _pointwise_arguments("mse_loss", input, target, reduction)
     weight = _elementwise_weight("mse_loss", weight, input)
     difference = input - target
     return _weighted_reduce(difference * difference, weight, reduction)
 
 
-def l1_loss(input: Tensor, target, reduction: str = "mean", weight=None) -> Tensor:
+def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None) -> Tensor:
     """Mean absolute error:  l = |x - y|.
 
     dl/dx = sign(x - y) (0 at x = y, as PyTorch): every error pulls equally hard.
-    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w)."""
+    ``weight`` (the input's shape) gives w * l, and 'mean' becomes sum(w l) / sum(w).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
+    reduction = _legacy_reduction("l1_loss", size_average, reduce, reduction)
     target = _pointwise_arguments("l1_loss", input, target, reduction)
     weight = _elementwise_weight("l1_loss", weight, input)
     return _weighted_reduce((input - target).abs(), weight, reduction)
@@ -287,19 +317,22 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     return _reduce(loss if weight is None else weight * loss, reduction)
 
 
-def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Smooth L1 loss: Huber loss divided by beta, so the linear part has slope 1::
 
         d = x - y
         l = 0.5 d^2 / beta   if |d| < beta
         l = |d| - 0.5 beta   otherwise
 
-    beta = 0 gives the L1 loss, as in PyTorch."""
+    beta = 0 gives the L1 loss, as in PyTorch. ``size_average``, ``reduce``: PyTorch's
+    deprecated flags (``_legacy_reduction``)."""
+    reduction = _legacy_reduction("smooth_l1_loss", size_average, reduce, reduction)
     target = _pointwise_arguments("smooth_l1_loss", input, target, reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     if beta == 0:
-        return l1_loss(input, target, reduction)
+        return l1_loss(input, target, reduction=reduction)
     difference = input - target
     size = difference.abs()
     quadratic = 0.5 * difference * difference / beta
@@ -311,7 +344,8 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
 # Binary classification
 # --------------------------------------------------------------------------
 
-def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on probabilities p = input in [0, 1]::
 
         l = -w * [y log(p) + (1 - y) log(1 - p)]
@@ -322,8 +356,10 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     hand-written gradient is (p - y) / max(p(1 - p), 1e-12); on logits,
     binary_cross_entropy_with_logits is exact and stable everywhere.
     ``weight`` broadcasts to the input shape.
-    Raises if some p lies outside [0, 1] (or is nan)."""
+    Raises if some p lies outside [0, 1] (or is nan). ``size_average``, ``reduce``:
+    PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "binary_cross_entropy"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     target = _pointwise_arguments(op, input, target, reduction)
     inside = (input.data >= 0) & (input.data <= 1)
     if not inside.all().item():
@@ -336,8 +372,9 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
-                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
     """Binary cross-entropy on logits x (p = sigmoid(x)), with weights::
 
         l = -w * [pw * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x))]
@@ -349,8 +386,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
 
     ``pos_weight`` (pw) multiplies the loss of positives: a vector of shape (C,)
     weights each class (last dim), pw > 1 raises recall. ``weight`` (w) broadcasts
-    to the input shape."""
+    to the input shape. ``size_average``, ``reduce``: PyTorch's deprecated flags
+    (``_legacy_reduction``)."""
     op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     target = _pointwise_arguments(op, input, target, reduction)
     softplus_minus_x = softplus(-input, threshold=math.inf)  # exact for every x
     if pos_weight is None:
@@ -416,8 +455,8 @@ def sigmoid_focal_loss(logits: Tensor, targets, alpha: float = 0.25, gamma: floa
 # Multiclass classification
 # --------------------------------------------------------------------------
 
-def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of the true class, on log-probabilities::
 
         l_n = -w[y_n] * input[n, y_n]        (0 where y_n == ignore_index)
@@ -426,14 +465,17 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     input (N, C) or (N, C, d1, ...) of log-probabilities (e.g. log_softmax
     output), target (N,) or (N, d1, ...) of integer classes; an unbatched
     input (C,) takes a scalar target. With no weight, w = 1 and 'mean' is the
-    mean over the non-ignored predictions (nan if all are ignored, as PyTorch)."""
+    mean over the non-ignored predictions (nan if all are ignored, as PyTorch).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "nll_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a scalar")
     if input.ndim == 1:
         batch_input, batch_target = _one_prediction_as_batch(input, target)
-        loss = nll_loss(batch_input, batch_target, weight, ignore_index, reduction)
+        loss = nll_loss(batch_input, batch_target, weight, ignore_index=ignore_index,
+                        reduction=reduction)
         return loss.reshape(()) if reduction == "none" else loss
     classes, num_ignored = _class_targets(op, input, target, ignore_index)
     weight = _class_weight(op, weight, input, input.shape[1])
@@ -481,8 +523,9 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     return losses.reshape(*target.shape), keep, total_weight
 
 
-def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target, weight=None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy on logits, PyTorch's ``F.cross_entropy``.
 
     input: logits (N, C), (N, C, d1, ...) or an unbatched (C,). With
@@ -509,8 +552,11 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         'mean' = sum_n l_n / (number of predictions)   (weights do not normalise)
 
       ignore_index does not apply to probability targets.
+
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``).
     """
     op = "cross_entropy"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -519,8 +565,8 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         raise ValueError(f"{op}: input must have a class dimension, got a scalar")
     if len(shape) == 1:
         batch_input, batch_target = _one_prediction_as_batch(input, target)
-        loss = cross_entropy(batch_input, batch_target, weight, ignore_index, reduction,
-                             label_smoothing)
+        loss = cross_entropy(batch_input, batch_target, weight, ignore_index=ignore_index,
+                             reduction=reduction, label_smoothing=label_smoothing)
         return loss.reshape(()) if reduction == "none" else loss
     num_classes = shape[1]
     weight = _class_weight(op, weight, input, num_classes)
@@ -564,20 +610,23 @@ def _soft_cross_entropy(log_probs: Tensor, target: Tensor, weight, reduction: st
 
 
 def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, weight=None,
-                      reduction: str = "mean") -> Tensor:
+                      size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Multiclass hinge loss (the multiclass SVM loss), PyTorch's definition::
 
         l_n = w[y_n] / C * sum_{i != y_n} max(0, margin - x[n, y_n] + x[n, i])^p
 
     Each wrong class i pays only if its score comes within ``margin`` of the
-    true class's score. p is 1 or 2; input (N, C) or an unbatched (C,)."""
+    true class's score. p is 1 or 2; input (N, C) or an unbatched (C,).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "multi_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if p not in (1, 2):
         raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p}")
     if input.ndim == 1:
         batch_input, batch_target = _one_prediction_as_batch(input, target)
-        loss = multi_margin_loss(batch_input, batch_target, p, margin, weight, reduction)
+        loss = multi_margin_loss(batch_input, batch_target, p, margin, weight,
+                                 reduction=reduction)
         return loss.reshape(()) if reduction == "none" else loss
     if input.ndim != 2:
         raise ValueError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
@@ -637,7 +686,8 @@ def focal_loss(input: Tensor, target, gamma: float = 2.0, alpha=None,
 # Distributions
 # --------------------------------------------------------------------------
 
-def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence of a target distribution p from q, PyTorch's ``F.kl_div``.
 
     ``input`` holds log-probabilities log q (e.g. log_softmax output); ``target``
@@ -655,8 +705,10 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     The 0 log 0 case is a ``where``, not a product: log is taken of 1 where
     p == 0 and the term is set to 0 there, so no log(0) = -inf reaches backward
     (0 * inf = nan). Where p == 0 both gradients are 0; elsewhere
-    dl/dlog q = -p and dl/dp = log p + 1 - log q."""
+    dl/dlog q = -p and dl/dp = log p + 1 - log q. ``size_average``, ``reduce``: PyTorch's
+    deprecated flags (``_legacy_reduction``; their 'mean' is over all elements)."""
     op = "kl_div"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction, KL_DIV_REDUCTIONS)
     target = _as_tensor(op, "target", target, input)
     _check_same_shape(op, input, target)

@@ -29,7 +29,7 @@ import math
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_loss import (_as_tensor, _check_broadcasts_to, _check_reduction,
-                                             _check_same_shape, _reduce)
+                                             _check_same_shape, _legacy_reduction, _reduce)
 from tinygrad_opt.nn.functional_primitives import softplus
 from tinygrad_opt.tensor import Tensor
 
@@ -102,15 +102,17 @@ def _triplet(dist_pos: Tensor, dist_neg: Tensor, dist_swap, margin: float,
 # --------------------------------------------------------------------------
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
-                        reduction: str = "mean") -> Tensor:
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Ranking loss on two scores and a label y in {1, -1}::
 
         l = max(0, -y * (x1 - x2) + margin)
 
     y = 1: x1 should rank above x2 by at least ``margin``; y = -1: below.
     input1, input2 and target have the same number of dims and broadcast
-    together, as in PyTorch ('none' gives the broadcast shape)."""
+    together, as in PyTorch ('none' gives the broadcast shape).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "margin_ranking_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     input2 = _as_tensor(op, "input2", input2, input1)
     target = _float_target(op, target, input1)
@@ -127,15 +129,17 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 
     return _reduce(_clamp_min_0(-target * (input1 - input2) + margin), reduction)
 
 
-def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0,
-                         reduction: str = "mean") -> Tensor:
+def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
     """Hinge embedding loss, for a distance x between two embeddings and y in {1, -1}::
 
         l = x                      if y = 1     (similar pair: pull together)
         l = max(0, margin - x)     if y = -1    (dissimilar: push to at least margin)
 
-    Each side is chosen with ``where``, so the other side's gradient is exactly 0."""
+    Each side is chosen with ``where``, so the other side's gradient is exactly 0.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "hinge_embedding_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     target = _float_target(op, target, input)
     _check_same_shape(op, input, target)
@@ -143,14 +147,17 @@ def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0,
     return _reduce(tg.where(target == 1, input, _clamp_min_0(margin - input)), reduction)
 
 
-def soft_margin_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
     """Two-class logistic loss on scores x with labels y in {1, -1}::
 
         l = log(1 + exp(-y x)) = softplus(-y x)
 
     computed as the stable softplus max(z, 0) + log1p(exp(-|z|)), so scores of
-    +-1e4 give finite values and gradients ('mean' averages over all elements)."""
+    +-1e4 give finite values and gradients ('mean' averages over all elements).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "soft_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     target = _float_target(op, target, input)
     _check_same_shape(op, input, target)
@@ -158,8 +165,8 @@ def soft_margin_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(softplus(-target * input, threshold=math.inf), reduction)
 
 
-def multilabel_soft_margin_loss(input: Tensor, target, weight=None,
-                                reduction: str = "mean") -> Tensor:
+def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average=None,
+                                reduce=None, reduction: str = "mean") -> Tensor:
     """Multi-label one-versus-all logistic loss, on logits x (N, C) and targets y in {0, 1}::
 
         l_n = -(1/C) sum_c w_c [y_nc log sigmoid(x_nc) + (1 - y_nc) log(1 - sigmoid(x_nc))]
@@ -170,8 +177,10 @@ def multilabel_soft_margin_loss(input: Tensor, target, weight=None,
 
         l_nc = w_c [(1 - y_nc) x_nc + softplus(-x_nc)]
 
-    ``weight`` (w, usually of shape (C,)) broadcasts to the input's shape."""
+    ``weight`` (w, usually of shape (C,)) broadcasts to the input's shape.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "multilabel_soft_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if input.ndim == 0:
         raise ValueError(f"{op}: input must be (N, C) or (C,), got a scalar")
@@ -186,7 +195,8 @@ def multilabel_soft_margin_loss(input: Tensor, target, weight=None,
     return _reduce(loss.sum(dim=-1) / num_classes, reduction)               # (N,)
 
 
-def multilabel_margin_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def multilabel_margin_loss(input: Tensor, target, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss, PyTorch's definition, for scores x (N, C) or (C,)::
 
         l_n = (1/C) sum_j sum_{i not a target} max(0, 1 - (x[n, y[n, j]] - x[n, i]))
@@ -196,8 +206,10 @@ def multilabel_margin_loss(input: Tensor, target, reduction: str = "mean") -> Te
     entries after it are ignored). So every target class must score at least 1
     above every non-target class. 'none' gives (N,) (a scalar for a (C,) input).
     Computed for all (j, i) pairs at once, (N, C, C) values, and the pairs that
-    do not count are dropped with ``where``."""
+    do not count are dropped with ``where``.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "multilabel_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if input.ndim not in (1, 2):
         raise ValueError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
@@ -243,7 +255,7 @@ def _label_lists(op: str, input: Tensor, target: Tensor):
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
-                          reduction: str = "mean") -> Tensor:
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Cosine embedding loss on pairs of embeddings with y in {1, -1}::
 
         cos = x1·x2 / sqrt((|x1|² + 1e-12)(|x2|² + 1e-12))
@@ -251,8 +263,10 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
         l   = max(0, cos - margin)     if y = -1   (dissimilar: cosine at most margin)
 
     input1, input2 (N, D) with target (N,), or (D,) with a scalar target. The
-    1e-12 is PyTorch's: a zero vector gives cos = 0 and finite gradients."""
+    1e-12 is PyTorch's: a zero vector gives cos = 0 and finite gradients.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "cosine_embedding_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     input2 = _as_tensor(op, "input2", input2, input1)
     target = _float_target(op, target, input1)
@@ -281,7 +295,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2, eps: float = 1e-6, swap: bool = False,
-                        reduction: str = "mean") -> Tensor:
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Triplet loss: the anchor must be nearer its positive than its negative, by ``margin``::
 
         d(x, y) = ||x - y + eps||_p                 (over the last dim, PyTorch's
@@ -290,8 +304,10 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
 
     With ``swap`` (Balntas et al. 2016) d(a, n) becomes min(d(a, n), d(p, n)),
     the harder of the two negatives. Inputs (N, D) or (D,), of the same number of
-    dims (broadcast); p >= 1 or inf."""
+    dims (broadcast); p >= 1 or inf.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "triplet_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
         raise ValueError(f"{op}: p must be a number >= 1 (or inf), got {p!r}")
@@ -330,7 +346,8 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
 # --------------------------------------------------------------------------
 
 def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool = False,
-                     eps: float = 1e-8, reduction: str = "mean") -> Tensor:
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of counts y under a Poisson distribution of rate λ::
 
         l = exp(x) - y x              log_input=True:  x = log λ (PyTorch's default)
@@ -342,8 +359,11 @@ def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool =
         log(y!) ≈ y log y - y + 0.5 log(2π y)
 
     The Stirling term is a ``where`` that takes its logs of 1 where y <= 1, so a
-    target of 0 gives no log(0) and a finite gradient."""
+    target of 0 gives no log(0) and a finite gradient.
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``).
+    (PyTorch's order: ``size_average`` comes before ``eps``.)"""
     op = "poisson_nll_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     target = _float_target(op, target, input)
     _check_same_shape(op, input, target)

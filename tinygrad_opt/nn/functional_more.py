@@ -25,6 +25,7 @@ import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend, factories
+from tinygrad_opt.functions import store_out
 from tinygrad_opt.nn.functional_conv import _adaptive_reduce
 from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
@@ -184,14 +185,16 @@ def _block(x: Tensor, axis: int, amount: int, value) -> Tensor:
 
 # ----------------------------------------------------------------- normalisation and distances
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
     """v / max(‖v‖_p, eps) for each vector v along ``dim``: unit p-norm vectors.
 
     ``eps`` keeps a (near-)zero vector finite (it is divided by eps instead). The
     gradient of the clamp is PyTorch's: through the norm where ‖v‖_p ≥ eps, 0 below.
+    ``out``: PyTorch's, the result written into that Tensor (outside autograd).
     """
     norm = input.norm(p, dim, keepdim=True)                       # (..., 1, ...)
-    return input / _clamp_min(norm, eps)
+    return store_out(input / _clamp_min(norm, eps), out, "normalize")
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:

@@ -20,31 +20,31 @@ from tinygrad_opt.tensor import Tensor
 # ------------------------------------------------- the two primitives (ops/math_ops.py)
 
 
-def log1p(x: Tensor) -> Tensor:
+def log1p(input: Tensor) -> Tensor:
     """log(1 + x), accurate for tiny x (see ``Log1p``)."""
-    return Log1p.apply(x)
+    return Log1p.apply(input)
 
 
-def erf(x: Tensor) -> Tensor:
+def erf(input: Tensor) -> Tensor:
     """The error function, elementwise (see ``Erf``)."""
-    return Erf.apply(x)
+    return Erf.apply(input)
 
 
 # ------------------------------------- softplus (the activations and the losses share it)
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """(1/β)·log(1 + e^(βx)), and x itself where βx > threshold (as PyTorch).
 
     Stable form: log(1 + e^z) = max(z, 0) + log1p(e^−|z|), where e^−|z| ≤ 1.
     ``max`` and ``−|z|`` are built from ``where`` so that the derivative at
     z = 0 comes out as σ(0) = ½ (relu and abs would both give 0 there).
     """
-    z = x * beta
+    z = input * beta
     positive_part = tg.where(z > 0, z, 0.0)   # max(z, 0)
     negative_part = tg.where(z > 0, 0.0, z)   # min(z, 0)
     minus_abs = negative_part - positive_part  # −|z|
     softplus_z = positive_part + log1p(minus_abs.exp())
-    return tg.where(z > threshold, x, softplus_z / beta)
+    return tg.where(z > threshold, input, softplus_z / beta)
 
 
 # ------------------------- batch, layer and instance norm share these two steps

@@ -8,6 +8,10 @@ weights of variance v gives outputs of variance ``fan_in · v``; choosing
 ``gain`` makes up for what the nonlinearity removes (ReLU halves the
 variance, so its gain is √2).
 
+The random ones take PyTorch's ``generator=`` (a ``tg.Generator``: its own stream,
+which other draws do not disturb); without one they draw from the generator that
+``tg.manual_seed`` seeds.
+
 * Xavier/Glorot (tanh, sigmoid nets): ``std = gain · √(2 / (fan_in + fan_out))``.
 * Kaiming/He (ReLU nets):             ``std = gain / √fan``, fan = fan_in or fan_out.
 * A uniform U(−b, b) has std b/√3, so the uniform versions use ``b = √3 · std``.
@@ -98,6 +102,16 @@ def _has_no_elements(tensor: Tensor) -> bool:
     return False
 
 
+def _rng(generator, op: str):
+    """The NumPy generator behind a ``tg.Generator`` (None: the framework's own)."""
+    if generator is None:
+        return None
+    if not hasattr(generator, "numpy_rng"):
+        raise TypeError(f"{op}: generator must be a tg.Generator or None, "
+                        f"got {type(generator).__name__}")
+    return generator.numpy_rng
+
+
 def _fill(tensor: Tensor, array) -> Tensor:
     """Copy ``array`` into ``tensor``'s own array, in place and unrecorded (its version
     goes up, so a graph that saved the tensor refuses backward, as in PyTorch)."""
@@ -107,15 +121,18 @@ def _fill(tensor: Tensor, array) -> Tensor:
     return tensor
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of U(a, b)."""
-    return _fill(tensor, backend.random_uniform(tensor.shape, tensor.dtype, tensor.device, a, b))
+    rng = _rng(generator, "uniform_")
+    return _fill(tensor, backend.random_uniform(tensor.shape, tensor.dtype, tensor.device, a, b,
+                                                rng=rng))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of N(mean, std²)."""
+    rng = _rng(generator, "normal_")
     return _fill(tensor, backend.random_normal(tensor.shape, tensor.dtype, tensor.device,
-                                               mean, std))
+                                               mean, std, rng=rng))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -133,23 +150,23 @@ def ones_(tensor: Tensor) -> Tensor:
     return _fill(tensor, 1)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): U(−b, b) with b = gain · √(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std  # U(−b, b) has standard deviation b/√3
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot & Bengio (2010): N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): U(−b, b) with b = gain · √(3 / fan).
 
     ``gain = calculate_gain(nonlinearity, a)``; ``a`` is the negative slope of a
@@ -163,22 +180,22 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+                    nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): N(0, std²) with std = gain / √fan (see ``kaiming_uniform_``)."""
     if _has_no_elements(tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0) -> Tensor:
+                  b: float = 2.0, generator=None) -> Tensor:
     """Fill with samples of N(mean, std²) conditioned on a ≤ x ≤ b (a and b are values,
     not numbers of std), by inverting the CDF::
 
@@ -191,14 +208,15 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
     low, high = normal_cdf((a - mean) / std), normal_cdf((b - mean) / std)
     uniform = backend.random_uniform(tensor.shape, tensor.dtype, tensor.device,
-                                     2 * low - 1, 2 * high - 1)               # 2u − 1
+                                     2 * low - 1, 2 * high - 1,
+                                     rng=_rng(generator, "trunc_normal_"))    # 2u − 1
     with no_grad():
         samples = Tensor(uniform, device=tensor.device).erfinv() * (std * math.sqrt(2.0))
         samples = (samples + mean).clip(a, b)
     return _fill(tensor, samples.data)
 
 
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013): the
     tensor seen as rows = shape[0] by cols = the rest; the Q of the QR decomposition of a
     standard normal matrix, its columns' signs fixed by R's diagonal (so Q is uniform
@@ -211,7 +229,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         return tensor  # nothing to fill
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape) // rows
-    normal = backend.random_normal((rows, cols), tensor.dtype, tensor.device)
+    normal = backend.random_normal((rows, cols), tensor.dtype, tensor.device,
+                                   rng=_rng(generator, "orthogonal_"))
     with no_grad():
         flat = Tensor(normal, device=tensor.device)                     # (rows, cols)
         if rows < cols:
@@ -253,3 +272,22 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         for channel in range(min(out_per_group, tensor.shape[1])):
             weight[(group * out_per_group + channel, channel) + centre] = 1
     return _fill(tensor, weight)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Fill a 2-D tensor (rows, cols) as a sparse matrix (Martens, 2010): N(0, std²)
+    samples, then in each column ``ceil(sparsity · rows)`` entries, at random rows, set
+    to 0."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    rng = _rng(generator, "sparse_")
+    values = backend.random_normal((rows, cols), tensor.dtype, tensor.device, 0.0, std, rng=rng)
+    host_rng = rng or backend.host_rng()
+    keep = backend.get_xp("cpu").ones((rows, cols), dtype=bool)   # on the host
+    for column in range(cols):
+        keep[host_rng.permutation(rows)[:num_zeros], column] = False  # its zeroed rows
+    keep = backend.to_device(keep, tensor.device)
+    return _fill(tensor, values * keep)

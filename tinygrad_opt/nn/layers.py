@@ -36,8 +36,8 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√in_features), as PyTorch
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)  # (..., in) -> (..., out)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.linear(input, self.weight, self.bias)  # (..., in) -> (..., out)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -61,8 +61,8 @@ class Dropout(Module):
         self.p = p
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace=True" if self.inplace else f"p={self.p}"
@@ -81,8 +81,8 @@ class Residual(Module):
         super().__init__()
         self.module = module
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.module(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return input + self.module(input)
 
 
 class ResidualBlock(Module):
@@ -106,10 +106,10 @@ class ResidualBlock(Module):
         self.activation = activation if isinstance(activation, Module) else activation()
         self.fc2 = Linear(hidden, features)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.fc1(x)              # (N, hidden)
+    def forward(self, input: Tensor) -> Tensor:
+        h = self.fc1(input)          # (N, hidden)
         h = self.activation(self.norm(h))
-        return x + self.fc2(h)       # (N, features)
+        return input + self.fc2(h)   # (N, features)
 
 
 class Maxout(Module):
@@ -131,8 +131,8 @@ class Maxout(Module):
         self.pieces = pieces
         self.linear = Linear(in_features, out_features * pieces)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.maxout(self.linear(x), self.pieces)  # (..., out * pieces) -> (..., out)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.maxout(self.linear(input), self.pieces)  # (..., out * pieces) -> (..., out)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -63,8 +63,8 @@ class RMSNorm(Module):
         if self.weight is not None:
             init.ones_(self.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -84,8 +84,8 @@ class Unfold(Module):
         self.padding = padding
         self.stride = stride
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
@@ -105,8 +105,8 @@ class Fold(Module):
         self.padding = padding
         self.stride = stride
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding,
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
                       self.stride)
 
     def extra_repr(self) -> str:
@@ -135,16 +135,16 @@ class LPPool1d(_LPPool):
     """Power-average pooling ``(Σ_window x^p)^(1/p)`` over windows of k positions (see
     :func:`F.lp_pool1d`). Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.lp_pool1d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
 class LPPool2d(_LPPool):
     """Power-average pooling ``(Σ_window x^p)^(1/p)`` over kh×kw windows (see
     :func:`F.lp_pool2d`). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
 # ------------------------------------------------------------------------------------ unpooling
@@ -207,8 +207,8 @@ class AdaptiveMaxPool1d(_AdaptivePool):
     """Max over OL bins sized from the input (see :func:`F.adaptive_max_pool1d`).
     Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_max_pool1d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_max_pool1d(input, self.output_size)
 
 
 class AdaptiveAvgPool3d(_AdaptivePool):
@@ -219,8 +219,8 @@ class AdaptiveAvgPool3d(_AdaptivePool):
     def __init__(self, output_size):
         super().__init__(output_size)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_avg_pool3d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool3d(input, self.output_size)
 
 
 class AdaptiveMaxPool3d(_AdaptivePool):
@@ -228,8 +228,8 @@ class AdaptiveMaxPool3d(_AdaptivePool):
     :func:`F.adaptive_max_pool3d`). Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_max_pool3d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_max_pool3d(input, self.output_size)
 
 
 # ------------------------------------------------------------------------------ channel shuffle
@@ -242,8 +242,8 @@ class ChannelShuffle(Module):
         super().__init__()
         self.groups = groups
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.channel_shuffle(x, self.groups)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.channel_shuffle(input, self.groups)
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"
@@ -307,15 +307,19 @@ class EmbeddingBag(Module):
                                padding_idx=self.padding_idx)                 # (B, D)
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, mode: str = "mean",
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        mode: str = "mean", sparse: bool = False,
                         include_last_offset: bool = False,
                         padding_idx: int | None = None) -> "EmbeddingBag":
         """An EmbeddingBag whose weight is ``embeddings`` (N, D); frozen unless
-        ``freeze=False``."""
+        ``freeze=False``. The options are the constructor's, in PyTorch's order."""
         if embeddings.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: expected a 2-D tensor, got shape "
                              f"{embeddings.shape}")
-        module = cls(embeddings.shape[0], embeddings.shape[1], mode=mode, _weight=embeddings,
+        module = cls(embeddings.shape[0], embeddings.shape[1], max_norm=max_norm,
+                     norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, mode=mode,
+                     sparse=sparse, _weight=embeddings,
                      include_last_offset=include_last_offset, padding_idx=padding_idx)
         module.weight.requires_grad_(not freeze)
         return module
@@ -396,8 +400,8 @@ class LPPool3d(_LPPool):
     """Power-average pooling ``(Σ_window x^p)^(1/p)`` over kd×kh×kw windows (see
     :func:`F.lp_pool3d`). Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.lp_pool3d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
 class MaxUnpool3d(MaxUnpool1d):

@@ -48,8 +48,8 @@ class _PadNd(Module):
                              f"{count} ints, got {padding}")
         self.padding = padding
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.pad(x, self.padding, self.mode)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pad(input, self.padding, self.mode)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
@@ -62,8 +62,8 @@ class _ConstantPadNd(_PadNd):
         super().__init__(padding)
         self.value = value
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.pad(x, self.padding, "constant", self.value)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pad(input, self.padding, "constant", self.value)
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
@@ -210,8 +210,8 @@ class Upsample(Module):
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+    def forward(self, input: Tensor) -> Tensor:
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
@@ -244,8 +244,8 @@ class PixelShuffle(Module):
         super().__init__()
         self.upscale_factor = upscale_factor
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.pixel_shuffle(x, self.upscale_factor)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
         return f"upscale_factor={self.upscale_factor}"
@@ -259,8 +259,8 @@ class PixelUnshuffle(Module):
         super().__init__()
         self.downscale_factor = downscale_factor
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.pixel_unshuffle(x, self.downscale_factor)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
@@ -274,16 +274,16 @@ class Dropout1d(Dropout):
     (``F.dropout1d``). Neighbouring values of a feature map are correlated, so dropping
     them one by one regularises little; dropping the whole channel does."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout1d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(Dropout):
     """Channel dropout for (N, C, H, W): whole channel maps zeroed with probability ``p``,
     the others scaled by 1/(1 − p); identity in evaluation (``F.dropout2d``)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout2d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(Dropout):
@@ -291,8 +291,8 @@ class AlphaDropout(Dropout):
     are set to SELU's negative limit and an affine map restores the statistics
     (``F.alpha_dropout``); identity in evaluation."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.alpha_dropout(input, self.p, self.training, self.inplace)
 
 
 # ----------------------------------------------------------------------------------- structure
@@ -311,15 +311,16 @@ class Unflatten(Module):
         self.dim = dim
         self.unflattened_size = unflattened_size
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = normalize_dim(self.dim, x.ndim, "Unflatten")
+    def forward(self, input: Tensor) -> Tensor:
+        dim = normalize_dim(self.dim, input.ndim, "Unflatten")
         sizes = tuple(self.unflattened_size)
         known = math.prod(size for size in sizes if size != -1)
-        fits = known == x.shape[dim] if -1 not in sizes else known and x.shape[dim] % known == 0
+        length = input.shape[dim]
+        fits = known == length if -1 not in sizes else known and length % known == 0
         if not fits or sizes.count(-1) > 1:
             raise ValueError(f"Unflatten: sizes {sizes} do not multiply up to the size "
-                             f"{x.shape[dim]} of dim {dim} of the input of shape {x.shape}")
-        return x.reshape(*x.shape[:dim], *sizes, *x.shape[dim + 1:])
+                             f"{input.shape[dim]} of dim {dim} of the input of shape {input.shape}")
+        return input.reshape(*input.shape[:dim], *sizes, *input.shape[dim + 1:])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
@@ -350,8 +351,8 @@ class Bilinear(Module):
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
-        return F.bilinear(x1, x2, self.weight, self.bias)
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
@@ -362,11 +363,11 @@ class Softmax2d(Module):
     """Softmax over the channels at every spatial position: y = softmax(x, dim=−3) for
     (N, C, H, W) or (C, H, W). Per-pixel class probabilities in segmentation."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (3, 4):
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
-                             f"got shape {x.shape}")
-        return F.softmax(x, -3)
+                             f"got shape {input.shape}")
+        return F.softmax(input, -3)
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -394,23 +395,23 @@ class _InstanceNorm(Module):
     reset_running_stats = BatchNorm1d.reset_running_stats
     reset_parameters = BatchNorm1d.reset_parameters
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         name = type(self).__name__
-        if x.ndim not in (self.spatial + 1, self.spatial + 2):
+        if input.ndim not in (self.spatial + 1, self.spatial + 2):
             raise ValueError(f"{name}: expected a {self.spatial + 1}-D or {self.spatial + 2}-D "
-                             f"input, got shape {x.shape}")
-        unbatched = x.ndim == self.spatial + 1
+                             f"input, got shape {input.shape}")
+        unbatched = input.ndim == self.spatial + 1
         channel_dim = 0 if unbatched else 1
-        if x.shape[channel_dim] != self.num_features:
+        if input.shape[channel_dim] != self.num_features:
             message = (f"{name}: expected input's size at dim={channel_dim} to match "
-                       f"num_features ({self.num_features}), but got: {x.shape[channel_dim]}")
+                       f"num_features ({self.num_features}), but got: {input.shape[channel_dim]}")
             if self.affine:
                 raise ValueError(message)
             warnings.warn(message + " (num_features is not used because affine=False)",
                           stacklevel=2)
         if unbatched:
-            x = x.unsqueeze(0)                                       # (1, C, *)
-        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+            input = input.unsqueeze(0)                                   # (1, C, *)
+        y = F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or not self.track_running_stats,
                             0.0 if self.momentum is None else self.momentum, self.eps)
         return y.squeeze(0) if unbatched else y
@@ -448,8 +449,8 @@ class LocalResponseNorm(Module):
         self.beta = beta
         self.k = k
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -125,12 +125,12 @@ class LazyModuleMixin:
             if is_lazy(value) and prefix + name in destination:
                 destination[prefix + name] = value
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """A Module's ``load_state_dict``, after ``_lazy_load_hook``: the uninitialised
         tensors take the shapes of their values (one that is itself uninitialised leaves
         it so), and once none is left the module becomes ``cls_to_become``."""
         self._lazy_load_hook(state_dict, "")
-        return Module.load_state_dict(self, state_dict, strict)
+        return Module.load_state_dict(self, state_dict, strict, assign)
 
     def _lazy_load_hook(self, state_dict, prefix: str) -> None:
         """Give each uninitialised tensor the shape of its value at ``prefix + name`` in

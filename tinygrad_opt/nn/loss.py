@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import tinygrad_opt as tg
 from tinygrad_opt.nn.functional_loss import (KL_DIV_REDUCTIONS, REDUCTIONS, _check_reduction,
+                                             _legacy_reduction,
                                              binary_cross_entropy,
                                              binary_cross_entropy_with_logits, cross_entropy,
                                              focal_loss, hinge_loss, huber_loss, kl_div, l1_loss,
@@ -65,13 +66,21 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 class _Loss(Module):
-    """Base of the loss modules: stores and checks ``reduction`` (one of ``reductions``)."""
+    """Base of the loss modules: stores and checks ``reduction`` (one of ``reductions``).
+
+    ``size_average`` and ``reduce`` are PyTorch's deprecated flags, kept so that PyTorch's
+    positional order holds (``NLLLoss(weight, size_average, ignore_index, ...)``); when
+    either is given it decides the reduction (``_legacy_reduction``), with a warning.
+    """
 
     reductions = REDUCTIONS
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
         super().__init__()
-        _check_reduction(type(self).__name__, reduction, self.reductions)
+        name = type(self).__name__
+        reduction = _legacy_reduction(name, size_average, reduce, reduction)
+        _check_reduction(name, reduction, self.reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -91,21 +100,21 @@ class MSELoss(_Loss):
     """Mean squared error, l = (x - y)^2. See ``mse_loss``."""
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return mse_loss(input, target, self.reduction)
+        return mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error, l = |x - y|. See ``l1_loss``."""
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return l1_loss(input, target, self.reduction)
+        return l1_loss(input, target, reduction=self.reduction)
 
 
 class HuberLoss(_Loss):
     """Huber loss: 0.5 d^2 for |d| < delta, delta (|d| - delta/2) beyond. See ``huber_loss``."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if delta <= 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = delta
@@ -114,14 +123,15 @@ class HuberLoss(_Loss):
         return f"reduction={self.reduction!r}, delta={self.delta}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return huber_loss(input, target, self.reduction, self.delta)
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class SmoothL1Loss(_Loss):
     """Smooth L1: 0.5 d^2 / beta for |d| < beta, |d| - beta/2 beyond. See ``smooth_l1_loss``."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = beta
@@ -130,33 +140,36 @@ class SmoothL1Loss(_Loss):
         return f"reduction={self.reduction!r}, beta={self.beta}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return smooth_l1_loss(input, target, self.reduction, self.beta)
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities, -w [y log p + (1-y) log(1-p)].
     See ``binary_cross_entropy``."""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self._store_vector("weight", weight)
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return binary_cross_entropy(input, target, self.weight, self.reduction)
+        return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits, stable for any logit size.
     See ``binary_cross_entropy_with_logits``."""
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean", pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
         self._store_vector("weight", weight)
         self._store_vector("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                self.pos_weight)
+        return binary_cross_entropy_with_logits(input, target, self.weight,
+                                                reduction=self.reduction,
+                                                pos_weight=self.pos_weight)
 
 
 class CrossEntropyLoss(_Loss):
@@ -164,9 +177,10 @@ class CrossEntropyLoss(_Loss):
     targets, optional class weights, ignore_index and label smoothing.
     See ``cross_entropy``."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, weight=None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean",
                  label_smoothing: float = 0.0):
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -179,15 +193,16 @@ class CrossEntropyLoss(_Loss):
                 f"label_smoothing={self.label_smoothing}")
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                             self.label_smoothing)
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
     """Negative log-likelihood on log-probabilities, -w[y] log p[y]. See ``nll_loss``."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self._store_vector("weight", weight)
         self.ignore_index = ignore_index
 
@@ -195,15 +210,18 @@ class NLLLoss(_Loss):
         return f"reduction={self.reduction!r}, ignore_index={self.ignore_index}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                        reduction=self.reduction)
 
 
 class MultiMarginLoss(_Loss):
     """Multiclass hinge (SVM) loss,
     w[y]/C * sum_{i != y} max(0, margin - x[y] + x[i])^p. See ``multi_margin_loss``."""
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None,
+                 size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p}")
         self.p = p
@@ -215,21 +233,21 @@ class MultiMarginLoss(_Loss):
 
     def forward(self, input: Tensor, target) -> Tensor:
         return multi_margin_loss(input, target, self.p, self.margin, self.weight,
-                                 self.reduction)
+                                 reduction=self.reduction)
 
 
 class HingeLoss(_Loss):
     """Binary hinge loss for labels in {-1, +1}, max(0, margin - y s). See ``hinge_loss``."""
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.margin = margin
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, reduction={self.reduction!r}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return hinge_loss(input, target, self.margin, self.reduction)
+        return hinge_loss(input, target, self.margin, reduction=self.reduction)
 
 
 class FocalLoss(_Loss):
@@ -237,7 +255,7 @@ class FocalLoss(_Loss):
     See ``focal_loss``."""
 
     def __init__(self, gamma: float = 2.0, alpha=None, reduction: str = "mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if gamma < 0:
             raise ValueError(f"FocalLoss: gamma must be non-negative, got {gamma}")
         self.gamma = gamma
@@ -250,7 +268,7 @@ class FocalLoss(_Loss):
         return f"gamma={self.gamma}, reduction={self.reduction!r}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return focal_loss(input, target, self.gamma, self.alpha, self.reduction)
+        return focal_loss(input, target, self.gamma, self.alpha, reduction=self.reduction)
 
 
 class KLDivLoss(_Loss):
@@ -260,12 +278,13 @@ class KLDivLoss(_Loss):
 
     reductions = KL_DIV_REDUCTIONS
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False):
-        super().__init__(reduction)
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, log_target={self.log_target}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return kl_div(input, target, self.reduction, self.log_target)
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -28,29 +28,32 @@ __all__ = [
 class MarginRankingLoss(_Loss):
     """Ranking loss max(0, -y (x1 - x2) + margin), y in {1, -1}. See ``margin_ranking_loss``."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, reduction={self.reduction!r}"
 
     def forward(self, input1: Tensor, input2: Tensor, target) -> Tensor:
-        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return margin_ranking_loss(input1, input2, target, self.margin,
+                                   reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
     """x where y = 1, max(0, margin - x) where y = -1. See ``hinge_embedding_loss``."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, margin: float = 1.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, reduction={self.reduction!r}"
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+        return hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
 
 class SoftMarginLoss(_Loss):
@@ -58,19 +61,21 @@ class SoftMarginLoss(_Loss):
     See ``soft_margin_loss``."""
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return soft_margin_loss(input, target, self.reduction)
+        return soft_margin_loss(input, target, reduction=self.reduction)
 
 
 class MultiLabelSoftMarginLoss(_Loss):
     """Multi-label logistic loss: binary cross-entropy on logits averaged over the C
     classes, optionally weighted per class. See ``multilabel_soft_margin_loss``."""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self._store_vector("weight", weight)
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+        return multilabel_soft_margin_loss(input, target, self.weight,
+                                           reduction=self.reduction)
 
 
 class MultiLabelMarginLoss(_Loss):
@@ -78,7 +83,7 @@ class MultiLabelMarginLoss(_Loss):
     class; targets are class indices padded with -1. See ``multilabel_margin_loss``."""
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return multilabel_margin_loss(input, target, self.reduction)
+        return multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class TripletMarginLoss(_Loss):
@@ -86,8 +91,9 @@ class TripletMarginLoss(_Loss):
     See ``triplet_margin_loss``."""
 
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
-                 swap: bool = False, reduction: str = "mean"):
-        super().__init__(reduction)
+                 swap: bool = False, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
             raise ValueError(f"TripletMarginLoss: p must be a number >= 1 (or inf), got {p!r}")
         self.margin = margin
@@ -101,7 +107,7 @@ class TripletMarginLoss(_Loss):
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
-                                   self.swap, self.reduction)
+                                   self.swap, reduction=self.reduction)
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -110,7 +116,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
                  reduction: str = "mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if margin <= 0:
             raise ValueError(
                 f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
@@ -133,9 +139,10 @@ class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood, exp(x) - y x on log-rates (or x - y log(x + eps) on
     rates), plus Stirling's log(y!) with ``full``. See ``poisson_nll_loss``."""
 
-    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
-                 reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, log_input: bool = True, full: bool = False,
+                 size_average: bool | None = None, eps: float = 1e-8,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.log_input = log_input
         self.full = full
         self.eps = eps
@@ -145,8 +152,8 @@ class PoissonNLLLoss(_Loss):
                 f"reduction={self.reduction!r}")
 
     def forward(self, log_input: Tensor, target) -> Tensor:
-        return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
-                                self.reduction)
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                reduction=self.reduction)
 
 
 class GaussianNLLLoss(_Loss):
@@ -154,7 +161,7 @@ class GaussianNLLLoss(_Loss):
     See ``gaussian_nll_loss``."""
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.full = full
         self.eps = eps
 
@@ -162,19 +169,22 @@ class GaussianNLLLoss(_Loss):
         return f"full={self.full}, eps={self.eps}, reduction={self.reduction!r}"
 
     def forward(self, input: Tensor, target, var) -> Tensor:
-        return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+        return gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                 reduction=self.reduction)
 
 
 class CosineEmbeddingLoss(_Loss):
     """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1.
     See ``cosine_embedding_loss``."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, reduction={self.reduction!r}"
 
     def forward(self, input1: Tensor, input2: Tensor, target) -> Tensor:
-        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+        return cosine_embedding_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)

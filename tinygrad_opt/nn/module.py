@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Callable, Iterator
 
 from tinygrad_opt import backend, factories
-from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.ops import shape as shape_ops
+from tinygrad_opt.autograd.grad_mode import flags, no_grad
 from tinygrad_opt.tensor import Tensor
 
 
@@ -95,6 +97,101 @@ class RemovableHandle:
         return False
 
 
+class _BackwardHookCapture:
+    """One call of a module with full backward hooks: where its inputs sit among the
+    positional arguments, and the gradients of its outputs once backward brings them.
+
+    The inputs that need a gradient reach forward through one node, so that one tensor
+    hook sees all their gradients at once (after every use inside the module): a view
+    ``x[...]`` of a single input, or, for several, the flat join ``p = cat(x_i.ravel())``
+    cut back into views of ``p``. dL/dp is then ``cat(dL/dx_i)``, and what the hook
+    returns for it flows on to the x_i.
+    """
+
+    def __init__(self, module: "Module", argument_count: int):
+        self.module = module
+        self.argument_count = argument_count
+        self.positions: list[int] = []  # the positional arguments that need a gradient
+        self.grad_output: list = []
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        """``args`` with each Tensor that needs a gradient replaced by a view of the one
+        node whose tensor hook runs the module's full backward hooks."""
+        self.positions = [i for i, value in enumerate(args)
+                          if isinstance(value, Tensor) and value.requires_grad]
+        if not self.positions:
+            return args
+        inputs = [args[i] for i in self.positions]
+        self.shapes = [x.shape for x in inputs]
+        if len({(x.dtype, x.device) for x in inputs}) > 1:
+            raise NotImplementedError(
+                f"register_full_backward_hook: the inputs of {type(self.module).__name__} "
+                "that need a gradient have different dtypes or devices: "
+                f"{[(str(x.dtype), x.device) for x in inputs]}")
+        if len(inputs) == 1:
+            joined = inputs[0][...]                                  # a new node, same memory
+            views = [joined]
+        else:
+            joined = shape_ops.cat([x.reshape(-1) for x in inputs])  # (sum of sizes,)
+            views, start = [], 0
+            for x in inputs:
+                views.append(joined[start:start + x.numel()].reshape(x.shape))
+                start += x.numel()
+        joined.register_hook(self.joined_gradient)
+        args = list(args)
+        for position, value in zip(self.positions, views):
+            args[position] = value
+        return tuple(args)
+
+    def joined_gradient(self, grad: Tensor) -> Tensor:
+        """The tensor hook of the joined inputs: cut ``grad`` into the inputs' gradients,
+        run the hooks, and join what they return."""
+        if len(self.positions) == 1:
+            grads = [grad]
+        else:
+            grads, start = [], 0
+            for shape in self.shapes:
+                size = math.prod(shape)
+                grads.append(grad[start:start + size].reshape(shape))
+                start += size
+        grads = self.input_gradients(grads)
+        grads = [factories.zeros(shape, dtype=grad.dtype, device=grad.device) if g is None
+                 else g for g, shape in zip(grads, self.shapes)]  # a dropped one: zeros
+        if len(grads) == 1:
+            return grads[0]
+        return shape_ops.cat([g.reshape(-1) for g in grads])
+
+    def output_gradient(self, position: int, grad: Tensor) -> None:
+        """Record the gradient of output ``position``; with no input that needs one, the
+        hooks run now (grad_input all None)."""
+        self.grad_output[position] = grad
+        if not self.positions:
+            self.run_hooks((None,) * self.argument_count)
+
+    def input_gradients(self, grads: tuple) -> list:
+        """The hooks' view of the inputs' gradients, returned in the order of ``positions``."""
+        grad_input = [None] * self.argument_count
+        for position, grad in zip(self.positions, grads):
+            grad_input[position] = grad
+        grad_input = self.run_hooks(tuple(grad_input))
+        return [grad_input[position] for position in self.positions]
+
+    def run_hooks(self, grad_input: tuple) -> tuple:
+        """Call each full backward hook; a tuple it returns replaces ``grad_input``."""
+        grad_output = tuple(self.grad_output)
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, grad_output)
+            if result is None:
+                continue
+            if not isinstance(result, tuple) or len(result) != len(grad_input):
+                raise RuntimeError(
+                    f"backward hook returned an invalid number of grad_input, got "
+                    f"{len(result) if isinstance(result, tuple) else 1}, but expected "
+                    f"{len(grad_input)}")
+            grad_input = result
+        return grad_input
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -126,8 +223,11 @@ class Module:
     _forward_pre_hooks_with_kwargs = frozenset()
     _forward_hooks_with_kwargs = frozenset()  # ids of the forward hooks that take kwargs
     _backward_pre_hooks = MappingProxyType({})
-    # True once a forward pre-hook or a backward pre-hook has been registered: until then
-    # a call checks this one flag only (each attribute read costs ~25 ns on a Module).
+    _backward_hooks = MappingProxyType({})
+    _forward_hooks_always_called = frozenset()  # ids of the forward hooks with always_call
+    # True once a forward pre-hook, a backward (pre-)hook or an always_call forward hook has
+    # been registered: until then a call checks this one flag only (each attribute read
+    # costs ~25 ns on a Module).
     _has_pre_hooks = False
 
     def __call__(self, *args, **kwargs):
@@ -155,22 +255,47 @@ class Module:
         pre-hooks hung on the outputs."""
         if self._forward_pre_hooks:
             args, kwargs = self._call_forward_pre_hooks(args, kwargs)
-        output = self.forward(*args, **kwargs)
+        capture = None
+        if self._backward_hooks and flags.grad:
+            capture = _BackwardHookCapture(self, len(args))
+            args = capture.wrap_inputs(args)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            self._call_always_called_hooks(args, kwargs)
+            raise
         if self._forward_hooks:
             output = self._call_forward_hooks(args, kwargs, output)
-        if self._backward_pre_hooks:
-            output = self._hook_output_gradients(output)
+        if self._backward_pre_hooks or capture is not None:
+            output = self._hook_output_gradients(output, capture)
         return output
 
+    def _call_always_called_hooks(self, args: tuple, kwargs: dict) -> None:
+        """After forward raised: call the forward hooks registered with ``always_call=True``
+        with output None (an error of theirs is a warning: forward's error is re-raised)."""
+        for key, hook in list(self._forward_hooks.items()):
+            if key not in self._forward_hooks_always_called:
+                continue
+            try:
+                if key in self._forward_hooks_with_kwargs:
+                    hook(self, args, kwargs, None)
+                else:
+                    hook(self, args, None)
+            except Exception as error:  # noqa: BLE001 (forward's error is the one to show)
+                warnings.warn("forward hook with always_call=True raised an exception that "
+                              f"was silenced as another error was raised in forward: {error}")
+
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
-                              with_kwargs: bool = False) -> RemovableHandle:
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every forward
         (``hook(module, inputs, kwargs, output)`` with ``with_kwargs=True``).
 
         ``inputs`` is the tuple of positional arguments. A hook that returns
         something other than None replaces the output. Hooks run in registration
-        order; ``prepend=True`` puts this one first. Returns a handle whose
-        ``remove()`` unregisters the hook.
+        order; ``prepend=True`` puts this one first. ``always_call=True``: the hook is
+        also called (with output None) when forward raises, before the error goes on.
+        Returns a handle whose ``remove()`` unregisters the hook.
         """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
@@ -178,6 +303,11 @@ class Module:
             if not isinstance(self.__dict__.get("_forward_hooks_with_kwargs"), set):
                 object.__setattr__(self, "_forward_hooks_with_kwargs", set())
             self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            if not isinstance(self.__dict__.get("_forward_hooks_always_called"), set):
+                object.__setattr__(self, "_forward_hooks_always_called", set())
+            self._forward_hooks_always_called.add(handle.id)
+            object.__setattr__(self, "_has_pre_hooks", True)  # the call path that catches
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
@@ -242,25 +372,56 @@ class Module:
             self._backward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def _hook_output_gradients(self, output):
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` once per backward through the
+        module, when the gradients with respect to its inputs have been computed.
+
+        ``grad_input`` has one entry per positional argument of the call: the gradient
+        of that argument, or None (not a Tensor, or one that needs no gradient; keyword
+        arguments are not included). ``grad_output`` has one entry per Tensor output, as
+        in ``register_full_backward_pre_hook`` (after those hooks). A hook may return a
+        tuple of the same length as ``grad_input``, whose entries replace the gradients
+        that flow on to the inputs. The inputs that need a gradient are joined into one
+        node for that (``_BackwardHookCapture``); they must share one dtype and device,
+        and one of them that gets no gradient is reported as zeros. When no input needs a
+        gradient the hook is called, with ``grad_input`` all None, as the gradient of the
+        outputs arrives (once per output that gets one). An in-place module
+        (``ReLU(inplace=True)``) with such a hook cannot write into its input: its forward
+        raises, as in PyTorch. Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not isinstance(self.__dict__.get("_backward_hooks"), OrderedDict):
+            object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_has_pre_hooks", True)
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def _hook_output_gradients(self, output, capture: "_BackwardHookCapture | None" = None):
         """``output`` with every Tensor in it (itself, or the items of a tuple or list)
-        replaced by a view whose gradient passes through the backward pre-hooks."""
+        replaced by a view whose gradient passes through the backward pre-hooks (and is
+        recorded in ``capture`` for the full backward hooks)."""
         single = isinstance(output, Tensor)
         items = [output] if single else list(output) if isinstance(output, (tuple, list)) else []
         count = len(items)
+        if capture is not None:
+            capture.grad_output = [None] * count
         for position, item in enumerate(items):
             if isinstance(item, Tensor) and item.requires_grad:
                 items[position] = item[...]               # a new node: shares item's memory
-                items[position].register_hook(self._gradient_hook(position, count))
+                items[position].register_hook(self._gradient_hook(position, count, capture))
         if single:
             return items[0]
         if not items:
             return output
         return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
 
-    def _gradient_hook(self, position: int, count: int) -> Callable:
-        """The tensor hook of output ``position`` of ``count``: runs the module's hooks."""
-        def run(grad: Tensor):
+    def _gradient_hook(self, position: int, count: int,
+                       capture: "_BackwardHookCapture | None" = None) -> Callable:
+        """The tensor hook of output ``position`` of ``count``: runs the module's backward
+        pre-hooks, then hands the gradient to ``capture`` (the full backward hooks)."""
+        def run_pre_hooks(grad: Tensor):
             for hook in list(self._backward_pre_hooks.values()):
                 grad_output = tuple(grad if i == position else None for i in range(count))
                 result = hook(self, grad_output)
@@ -273,6 +434,12 @@ class Module:
                         f"{count}")
                 if result[position] is not None:
                     grad = result[position]
+            return grad
+
+        def run(grad: Tensor):
+            grad = run_pre_hooks(grad)
+            if capture is not None:
+                capture.output_gradient(position, grad)
             return grad
         return run
 
@@ -578,11 +745,14 @@ class Module:
         such as ``num_batches_tracked`` keep their type), as in PyTorch, and must
         itself be a floating-point dtype (TypeError otherwise: use ``type`` to cast
         everything). ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
-        ``model.to(tg.float64)`` are all accepted; ``non_blocking`` is accepted and
-        has no effect (copies here are synchronous).
+        ``model.to(tg.float64)`` are all accepted, and ``model.to(tensor)`` takes that
+        tensor's device and dtype; ``non_blocking`` is accepted and has no effect (copies
+        here are synchronous).
         """
-        if device is not None and not isinstance(device, str):
-            device, dtype = None, device  # model.to(tg.float64)
+        if isinstance(device, Tensor):  # model.to(tensor, non_blocking)
+            device, dtype = device.device, device.dtype
+        elif device is not None and not isinstance(device, str):
+            device, dtype = None, device  # model.to(tg.float64, non_blocking)
         if device is not None:
             device = backend.check_device(device)
         if dtype is not None:
@@ -598,8 +768,12 @@ class Module:
     def cpu(self) -> "Module":
         return self.to("cpu")
 
-    def cuda(self) -> "Module":
-        return self.to("cuda")
+    def cuda(self, device=None) -> "Module":
+        """Move every parameter and buffer to the GPU (``device``: an index or a name such
+        as ``'cuda:0'``; one GPU is used)."""
+        if device is not None and not isinstance(device, str):
+            device = f"cuda:{device}"
+        return self.to("cuda" if device is None else device)
 
     def double(self) -> "Module":
         """Cast floating-point parameters and buffers to float64 (for gradcheck)."""
@@ -626,8 +800,8 @@ class Module:
 
     # ------------------------------------------------------------- state dict
 
-    def state_dict(self, prefix: str = "", keep_vars: bool = False, *,
-                   destination=None) -> "OrderedDict[str, Tensor]":
+    def state_dict(self, *args, destination=None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
         """An ordered ``{name: tensor}`` of every parameter and persistent buffer.
 
         Keys are PyTorch's (``'0.weight'``, ``'bn.running_mean'``,
@@ -639,8 +813,19 @@ class Module:
         ``named_parameters``, which lists a shared tensor once), so the state
         dict of a model with shared layers loads into the same model with
         ``strict=True``. ``destination``: a mapping to fill (and return) instead of a new
-        OrderedDict.
+        OrderedDict. PyTorch's old positional order ``state_dict(destination, prefix,
+        keep_vars)`` is still read, with PyTorch's deprecation warning.
         """
+        if args:
+            if len(args) > 3:
+                raise TypeError(f"state_dict() takes at most 3 positional arguments "
+                                f"(destination, prefix, keep_vars), got {len(args)}")
+            warnings.warn("Positional args are being deprecated, use kwargs instead "
+                          "(state_dict(destination=..., prefix=..., keep_vars=...)).",
+                          FutureWarning, stacklevel=2)
+            destination = args[0] if destination is None else destination
+            prefix = args[1] if len(args) > 1 and prefix == "" else prefix
+            keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
         if destination is None:
             destination = OrderedDict()
         self._save_to_state_dict(destination, prefix, keep_vars, ancestors=set())
@@ -661,7 +846,7 @@ class Module:
                 child._save_to_state_dict(destination, prefix + name + ".", keep_vars, ancestors)
         ancestors.discard(id(self))
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy the values of ``state_dict`` into this module's own tensors.
 
         Values (Tensors, arrays from any device, or Python numbers for 0-d entries)
@@ -674,6 +859,11 @@ class Module:
         their shapes from the values. A missing ``num_batches_tracked`` of a norm
         layer is not missing: it keeps its value (PyTorch does so for state dicts
         without version metadata, such as plain dicts and older checkpoints).
+
+        ``assign=True`` puts the state dict's tensors themselves in the module instead of
+        copying (they keep their dtype and device, and share memory with the state dict);
+        a parameter becomes a Parameter wrapping its value, with the ``requires_grad`` of
+        the one it replaces. New Parameter objects: build the optimizer after loading.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
@@ -703,6 +893,9 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
+        if assign:
+            self._assign_state(own, state_dict)
+            return _IncompatibleKeys(missing, unexpected)
         with no_grad():
             for key, tensor in own.items():
                 if key in state_dict:
@@ -712,6 +905,28 @@ class Module:
                     tensor.data[...] = array  # in place, cast to the tensor's dtype
                     tensor._version += 1      # a graph that saved it refuses backward
         return _IncompatibleKeys(missing, unexpected)
+
+    def _assign_state(self, own: dict, state_dict) -> None:
+        """``load_state_dict(assign=True)``: each value of ``state_dict`` (as a Tensor)
+        becomes the parameter or buffer at its key."""
+        for key, tensor in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if isinstance(value, (int, float)):  # a Python number: the module's dtype
+                value = factories.full((), value, dtype=tensor.dtype, device=tensor.device)
+            elif not isinstance(value, Tensor):
+                value = Tensor(value)  # an array, on its own device
+            path, _, name = key.rpartition(".")
+            module = self.get_submodule(path)
+            if name in module._parameters:
+                if isinstance(value, Parameter):
+                    value.requires_grad = tensor.requires_grad
+                else:
+                    value = Parameter(value, requires_grad=tensor.requires_grad)
+                module._set_entry("_parameters", name, value)
+            else:
+                module._set_entry("_buffers", name, value)
 
     def _kept_when_missing(self, key: str) -> bool:
         """True when ``key`` names a tensor its module keeps if a state dict lacks it
@@ -861,10 +1076,10 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[index]))
         return items[index][1]
 
-    def forward(self, x):
+    def forward(self, input):
         for module in self._modules.values():
-            x = module(x)
-        return x
+            input = module(input)
+        return input
 
 
 class ModuleList(Module):
@@ -1187,8 +1402,8 @@ class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
 
-    def forward(self, x):
-        return x
+    def forward(self, input):
+        return input
 
 
 class Flatten(Module):
@@ -1199,8 +1414,8 @@ class Flatten(Module):
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim, self.end_dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

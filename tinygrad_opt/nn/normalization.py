@@ -68,8 +68,8 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d: input of shape {x.shape} has {x.shape[1]} channels, "
                              f"the layer was built for {self.num_features}")
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] = self.num_batches_tracked.data + 1
@@ -82,7 +82,7 @@ class BatchNorm1d(Module):
         # in training, only when they are tracked (it then updates them in place).
         update = not self.training or self.track_running_stats
         return F.batch_norm(
-            x,
+            input,
             self.running_mean if update else None,
             self.running_var if update else None,
             self.weight, self.bias, use_batch_stats, momentum, self.eps)
@@ -130,8 +130,8 @@ class LayerNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -174,11 +174,11 @@ class GroupNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm: input of shape {x.shape} does not have the "
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: input of shape {input.shape} does not have the "
                              f"{self.num_channels} channels (N, C, *) the layer was built for")
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -161,9 +161,9 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, h, batched = self._prepare(x, hx, "RNNCell")
-        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, H)
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        input, h, batched = self._prepare(input, hx, "RNNCell")
+        x_proj = F.linear(input, self.weight_ih, self.bias_ih)  # (N, H)
         h = rnn_step(x_proj, h, self.weight_hh, self.bias_hh, self.nonlinearity)
         return h if batched else h.squeeze(0)
 
@@ -180,11 +180,11 @@ class LSTMCell(_CellBase):
                  device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
-    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         h, c = (None, None) if hx is None else hx
-        _, c, _ = self._prepare(x, c, "LSTMCell")
-        x, h, batched = self._prepare(x, h, "LSTMCell")
-        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, 4H)
+        _, c, _ = self._prepare(input, c, "LSTMCell")
+        input, h, batched = self._prepare(input, h, "LSTMCell")
+        x_proj = F.linear(input, self.weight_ih, self.bias_ih)  # (N, 4H)
         h, c = lstm_step(x_proj, h, c, self.weight_hh, self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -197,9 +197,9 @@ class GRUCell(_CellBase):
                  device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, h, batched = self._prepare(x, hx, "GRUCell")
-        x_proj = F.linear(x, self.weight_ih, self.bias_ih)  # (N, 3H)
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        input, h, batched = self._prepare(input, hx, "GRUCell")
+        x_proj = F.linear(input, self.weight_ih, self.bias_ih)  # (N, 3H)
         h = gru_step(x_proj, h, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)
 
@@ -287,6 +287,10 @@ class _RNNBase(Module):
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         for parameter in self.parameters():
             init.uniform_(parameter, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """Nothing to do here: PyTorch packs the weights into one block for cuDNN; the
+        weights here are always used as they are (kept so that PyTorch code runs)."""
 
     def _weights(self, layer: int, suffix: str):
         """``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)`` of one layer and direction
