@@ -11,7 +11,8 @@ The order to read the files in is docs/reading-order.md (the project's one readi
 from tinygrad_opt.autograd.anomaly import (detect_anomaly, is_anomaly_check_nan_enabled,
                                            is_anomaly_enabled, set_detect_anomaly)
 from tinygrad_opt.autograd import forward_ad, functional
-from tinygrad_opt.autograd.torch_style import Function  # the core one, and PyTorch's ctx style
+from tinygrad_opt.autograd.torch_style import (  # the core one, and PyTorch's ctx style
+    Function, once_differentiable)
 from tinygrad_opt.autograd.functional import backward, grad  # engine.grad, PyTorch's options
 from tinygrad_opt.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_grad,
@@ -20,4 +21,4 @@ from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_gr
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
            "forward_ad", "functional", "grad", "gradcheck", "gradgradcheck",
            "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "set_detect_anomaly", "set_grad_enabled"]
+           "once_differentiable", "set_detect_anomaly", "set_grad_enabled"]
