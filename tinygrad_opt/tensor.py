@@ -238,8 +238,7 @@ class Tensor(conveniences.Conveniences):
     def __add__(self, other):
         return elementwise.add(self, other)
 
-    def __radd__(self, other):
-        return elementwise.add(self, other)
+    __radd__ = __add__  # a + b = b + a
 
     def __sub__(self, other):
         return elementwise.sub(self, other)
@@ -250,8 +249,7 @@ class Tensor(conveniences.Conveniences):
     def __mul__(self, other):
         return elementwise.mul(self, other)
 
-    def __rmul__(self, other):
-        return elementwise.mul(self, other)
+    __rmul__ = __mul__  # a · b = b · a
 
     def __truediv__(self, other):
         return elementwise.div(self, other)

@@ -67,9 +67,19 @@ def topological_order(roots, stops=()):
 def _inputs_as_used(function) -> tuple:
     """The inputs as the op saw them. ``x[i] = v`` gives ``x`` a new ``grad_fn``
     (SetItem) whose input ``before`` is the old x: an op that used x before the
-    write used ``before``, and its gradient must go there."""
+    write used ``before``, and its gradient must go there.
+
+    A view of x (``x[0]``, ``x.reshape``: it shares x's memory and version counter,
+    where setitem also notes the version of each recorded write) made before the
+    write and used after it shows the written values, but its graph leads to the
+    old x: an error, rather than a wrong gradient."""
     inputs = []
     for tensor, version in zip(function.inputs, function.versions):  # (versions[-1]: output)
+        made = getattr(tensor.grad_fn, "versions", (version,))[-1]  # when the view was made
+        if any(made <= write < version for write in tensor._versions[1:]) and \
+                tensor.grad_fn.rewired_version < 0:
+            raise RuntimeError(f"{function.name}: an input is a view used after a recorded "
+                               "x[...] = v into its tensor; take it after the write, or clone it")
         while tensor.grad_fn is not None and tensor.grad_fn.rewired_version >= version:
             tensor = tensor.grad_fn.inputs[0]
         inputs.append(tensor)

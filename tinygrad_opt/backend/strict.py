@@ -83,20 +83,8 @@ class StrictArray(NDArrayOperatorsMixin):
         return self._array.size
 
     @property
-    def nbytes(self):
-        return self._array.nbytes
-
-    @property
     def T(self):
         return StrictArray(self._array.T)
-
-    @property
-    def flags(self):
-        return self._array.flags
-
-    @property
-    def strides(self):
-        return self._array.strides
 
     def __len__(self):
         return len(self._array)
@@ -126,7 +114,7 @@ class StrictArray(NDArrayOperatorsMixin):
 
     def __getattr__(self, name):
         # Methods such as reshape, sum, astype, copy, fill: run on the wrapped
-        # array, wrap what comes back.
+        # array, wrap what comes back (attributes such as nbytes, flags, strides too).
         if name.startswith("__"):  # NumPy would read the host memory through
             raise AttributeError(name)  # __array_interface__ or __array_struct__
         attribute = getattr(self._array, name)

@@ -71,8 +71,10 @@ class Div(Function):
 class Pow(Function):
     """y = a ** b.   dy/da = b·a^(b−1), dy/db = y·log(a).
 
-    As in PyTorch, dy/da = 0 where b = 0 (a⁰ = 1 is flat, even at a = 0 where
-    b·a^(b−1) would be 0·∞), and dy/db = 0 where a = 0 and b ≥ 0 (y·log a → 0).
+    dy/da = 0 where b = 0 (a⁰ = 1 is flat): the formula gives it, and only at a = 0,
+    where b·a^(b−1) would be 0·∞, is 0 selected instead (so the formula's own derivative
+    in b, 1/a, stays for second derivatives; PyTorch selects 0 wherever b = 0). And
+    dy/db = 0 where a = 0 and b ≥ 0 (y·log a → 0), as in PyTorch.
     """
 
     def forward(self, a: "Array", b: "Array") -> "Array":
@@ -82,7 +84,7 @@ class Pow(Function):
         (a, b), xp = self.saved_inputs, self.xp
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            grad_a = xp.where(b == 0, 0, grad_output * b * a ** (b - 1))
+            grad_a = xp.where((b == 0) & (a == 0), 0, grad_output * b * a ** (b - 1))
         if self.needs_input_grad[1]:
             flat = (a == 0) & (b >= 0)
             grad_b = xp.where(flat, 0, grad_output * self.saved_output * xp.log(a))
@@ -122,7 +124,7 @@ class Where(Function):
         return backend.xp_of(a).where(condition, a, b)
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        condition, xp = self.saved_inputs[0], self.xp
+        condition, xp = self.saved_input(0), self.xp
         return None, xp.where(condition, grad_output, 0), xp.where(condition, 0, grad_output)
 
 

@@ -95,7 +95,10 @@ def setitem(x, index, value) -> None:
         x.data[index] = value.data
         x._version += 1
         return
-    if getattr(x.data, "base", None) is not None:
+    # Into a view of another tensor's memory: a view op's output shares its input's version
+    # counter (NumPy also sets .base on fresh results that view a temporary: those pass).
+    if getattr(x.data, "base", None) is not None and (x.grad_fn is None or any(
+            t._versions is x._versions for t in getattr(x.grad_fn, "inputs", ()))):
         raise RuntimeError(f"SetItem: a recorded x[...] = v into a view (of shape {x.shape}) "
                            "of another tensor (a leaf or not) would miss that tensor's graph; "
                            "index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
@@ -107,6 +110,7 @@ def setitem(x, index, value) -> None:
     x.grad_fn, x.requires_grad = output.grad_fn, True
     x.grad_fn.output_ref = weakref.ref(x)
     x.grad_fn.rewired_version = x._version  # ops that used x up to here used `before`
+    x._versions.append(x._version)  # the views of x, which share this list, see the write
     engine.rewirings += 1
     x._version += 1
 
