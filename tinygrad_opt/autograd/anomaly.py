@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import traceback
 
-from tinygrad_opt.autograd.grad_mode import Switch, flags
+from tinygrad_opt.autograd.grad_mode import Switch, flags, set_grad_enabled
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the package
 
@@ -35,24 +35,16 @@ class detect_anomaly(Switch):
         self.value = check_nan
 
 
-class set_detect_anomaly(Switch):
+class set_detect_anomaly(set_grad_enabled):
     """``tg.autograd.set_detect_anomaly(True)``: turn anomaly detection on or off at once,
-    as PyTorch's; in a ``with`` block the previous setting comes back at its end.
-    (``check_nan=False`` turns it off: our anomaly mode is the NaN check with its traces.)"""
+    as ``set_grad_enabled`` does recording; in a ``with`` block the previous setting comes
+    back at its end. (``check_nan=False`` turns it off: our anomaly mode is the NaN check
+    with its traces.)"""
 
     flag = "anomaly"
 
     def __init__(self, mode: bool, check_nan: bool = True):
-        self.value = bool(mode) and bool(check_nan)
-        self.previous = flags.anomaly
-        flags.anomaly = self.value
-
-    def __enter__(self):
-        return self  # already switched
-
-    def __call__(self, function):
-        self.__exit__()  # decorating must not leave the mode switched
-        return super().__call__(function)
+        super().__init__(bool(mode) and bool(check_nan))
 
 
 def creation_trace() -> str:

@@ -99,8 +99,8 @@ class set_grad_enabled(Switch):
 
     def __init__(self, mode: bool):
         self.value = bool(mode)
-        self.previous = flags.grad
-        flags.grad = self.value
+        self.previous = getattr(flags, self.flag)
+        setattr(flags, self.flag, self.value)
 
     def __enter__(self):
         return self  # already switched

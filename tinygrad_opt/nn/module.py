@@ -363,13 +363,19 @@ class Module:
         receives a gradient, with None at the other positions (PyTorch calls it once
         with all of them). Returns a handle whose ``remove()`` unregisters it.
         """
-        if not isinstance(self.__dict__.get("_backward_pre_hooks"), OrderedDict):
-            object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def _add_hook(self, name: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        """Put ``hook`` in the ordered dict ``name`` (made on first use), first with
+        ``prepend``; calls take the full path (``_call_with_pre_hooks``) from now on."""
+        if not isinstance(self.__dict__.get(name), OrderedDict):
+            object.__setattr__(self, name, OrderedDict())
         object.__setattr__(self, "_has_pre_hooks", True)
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
+        hooks = getattr(self, name)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False):
@@ -389,14 +395,7 @@ class Module:
         (``ReLU(inplace=True)``) with such a hook cannot write into its input: its forward
         raises, as in PyTorch. Returns a handle whose ``remove()`` unregisters the hook.
         """
-        if not isinstance(self.__dict__.get("_backward_hooks"), OrderedDict):
-            object.__setattr__(self, "_backward_hooks", OrderedDict())
-        object.__setattr__(self, "_has_pre_hooks", True)
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     def _hook_output_gradients(self, output, capture: "_BackwardHookCapture | None" = None):
         """``output`` with every Tensor in it (itself, or the items of a tuple or list)
