@@ -268,3 +268,13 @@ def test_backward_inputs_and_softmax_dtype_and_requires_grad_keyword():
     assert tg.tensor([1.0, 2.0]).softmax(0, tg.float64).dtype == "float64"
     assert tg.tensor([1.0, 2.0]).log_softmax(-1, dtype=tg.float64).dtype == "float64"
     assert tg.ones(2).requires_grad_(requires_grad=True).requires_grad
+
+
+def test_a_negative_global_seed_wraps_around_as_pytorchs():
+    """torch.manual_seed(-3) works; torch.initial_seed() then gives 2**64 - 3."""
+    tg.manual_seed(-3)
+    first = tg.rand(3).tolist()
+    assert tg.initial_seed() == 2**64 - 3
+    tg.manual_seed(2**64 - 3)
+    assert tg.rand(3).tolist() == first
+    tg.manual_seed(0)

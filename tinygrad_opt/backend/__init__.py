@@ -140,10 +140,11 @@ _host_rng, _seed = np.random.default_rng(), None
 def manual_seed(seed: int) -> None:
     """Seed every random source the framework uses (NumPy and, if present, CuPy)."""
     global _host_rng, _seed
-    _host_rng, _seed = np.random.default_rng(seed), int(seed)
-    np.random.seed(seed % 2**32)  # code that uses the legacy global generator
+    _seed = int(seed) % 2**64  # a negative seed wraps around, as PyTorch's
+    _host_rng = np.random.default_rng(_seed)
+    np.random.seed(_seed % 2**32)  # code that uses the legacy global generator
     if cuda_available():
-        cupy.random.seed(seed)
+        cupy.random.seed(_seed)
 
 
 def initial_seed() -> int | None:
