@@ -85,6 +85,19 @@ def check_conv_options(name: str, in_channels: int, out_channels: int, stride: t
                          f"padding_mode={padding_mode!r}")
 
 
+def convolve(layer, input: Tensor, conv) -> Tensor:
+    """``conv`` (``conv1d``/``conv2d``/``conv3d``) with the layer's weight and options. A
+    ``padding_mode`` other than ``'zeros'`` pads ``input`` in that mode first (``F.pad``)
+    and convolves without padding, as PyTorch."""
+    padding = layer.padding
+    if layer.padding_mode != "zeros":
+        input = pad(input, reversed_padding(padding, layer.kernel_size, layer.dilation),
+                    mode=layer.padding_mode)
+        padding = 0
+    return conv(input, layer.weight, layer.bias, layer.stride, padding, layer.dilation,
+                layer.groups)
+
+
 def reversed_padding(padding, kernel_size: tuple, dilation: tuple) -> tuple:
     """``F.pad``'s amounts for a layer's ``padding`` (ints, 'valid' or 'same'): (before, after)
     per spatial axis, the last axis first. 'same' pads ⌊d·(k − 1)/2⌋ before and the rest
@@ -156,12 +169,7 @@ class Conv2d(Module):
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k·k
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":              # pad x by the mode, then no padding
-            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
-                    mode=self.padding_mode)
-            return conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # (N, C_in, H, W) -> (N, C_out, OH, OW), N optional
+        return convolve(self, input, conv2d)  # (N, C_in, H, W) -> (N, C_out, OH, OW), N optional
 
     def extra_repr(self) -> str:
         return conv_extra_repr(self)
@@ -279,12 +287,7 @@ class Conv1d(Module):
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":              # pad x by the mode, then no padding
-            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
-                    mode=self.padding_mode)
-            return conv1d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # (N, C_in, L) -> (N, C_out, OL), N optional
+        return convolve(self, input, conv1d)  # (N, C_in, L) -> (N, C_out, OL), N optional
 
     def extra_repr(self) -> str:
         return conv_extra_repr(self)

@@ -11,11 +11,10 @@ axis, only the accepted input shape differs.
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.conv import check_conv_options, conv_extra_repr, reversed_padding
+from tinygrad_opt.nn.conv import check_conv_options, conv_extra_repr, convolve
 from tinygrad_opt.nn.conv_transpose import _ConvTransposeNd
 from tinygrad_opt.nn.functional_conv3d import (_triple, avg_pool3d, conv3d, conv_transpose3d,
                                                dropout3d, feature_alpha_dropout, max_pool3d)
-from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.layers import Dropout
 from tinygrad_opt.nn.layers_more import _InstanceNorm
 from tinygrad_opt.nn.module import Module, empty_parameter
@@ -63,13 +62,7 @@ class Conv3d(Module):
         init.layer_defaults_(self.weight, self.bias)  # U(±1/√fan_in), fan_in = in/groups·k³
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":
-            input = pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation),
-                    mode=self.padding_mode)
-            return conv3d(input, self.weight, self.bias, self.stride, 0, self.dilation,
-                          self.groups)
-        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), N optional
+        return convolve(self, input, conv3d)  # (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW)
 
     def extra_repr(self) -> str:
         return conv_extra_repr(self)
