@@ -33,7 +33,7 @@ class Tensor(conveniences.Conveniences):
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
-                 "_versions", "__weakref__")
+                 "_versions", "_made", "__weakref__")  # _made: Function.apply
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -118,14 +118,6 @@ class Tensor(conveniences.Conveniences):
         """All axes reversed (the transpose of a matrix)."""
         return shape.permute(self, tuple(reversed(range(self.ndim))))
 
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
     # --- conversions ---
     def numpy(self):
         """The values as a host NumPy array (a copy when the tensor is on a device)."""
@@ -137,10 +129,6 @@ class Tensor(conveniences.Conveniences):
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.shape}")
         return self.data.item()
-
-    def tolist(self):
-        """The values as nested Python lists (a Python number for a 0-d tensor)."""
-        return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         """NumPy may convert a CPU tensor; device tensors need an explicit ``.numpy()``."""
@@ -297,7 +285,10 @@ class Tensor(conveniences.Conveniences):
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)
-        getattr(self.data, method)(shape.as_operand(other, self, method).data)
+        other = shape.as_operand(other, self, method)
+        if grad_mode.flags.grad and engine.rewirings:
+            engine.refuse_stale_views(method, (self, other))
+        getattr(self.data, method)(other.data)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self
 

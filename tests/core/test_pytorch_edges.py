@@ -278,3 +278,31 @@ def test_a_negative_global_seed_wraps_around_as_pytorchs():
     tg.manual_seed(2**64 - 3)
     assert tg.rand(3).tolist() == first
     tg.manual_seed(0)
+
+
+IDENTITY_VIEWS = {
+    "reshape": lambda x: x.reshape(2, 2), "view": lambda x: x.view(2, 2),
+    "squeeze": lambda x: x.squeeze(), "permute": lambda x: x.permute(0, 1),
+    "transpose": lambda x: x.transpose(1, 1), "expand": lambda x: x.expand(2, 2),
+    "flatten": lambda x: x.flatten(1, 1), "tg.reshape": lambda x: tg.reshape(x, (2, 2)),
+}
+
+
+@pytest.mark.parametrize("make", IDENTITY_VIEWS.values(), ids=IDENTITY_VIEWS.keys())
+def test_a_view_op_that_changes_nothing_still_gives_a_tensor_of_its_own(make):
+    # Found by the gradient fuzzer: x.squeeze() of a tensor without size-1 dims returned x
+    # itself, so retain_grad (and hooks) on the "view" got x's whole gradient. In PyTorch
+    # it is a view of its own: its .grad holds only what flowed through it.
+    x = tg.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True) * 1
+    y = make(x)
+    assert y is not x and y.shape == x.shape
+    y.retain_grad()
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    ((x * 3).sum() + (y * 5).sum()).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.full((2, 2), 5.0))
+    np.testing.assert_array_equal(seen[0], np.full((2, 2), 5.0))
+    y_data = y.numpy().copy()
+    with tg.no_grad():
+        x[0, 0] = 10.0  # a view: it shares x's memory and version counter
+    assert y.numpy()[0, 0] == 10.0 and y._version == x._version and y_data[0, 0] == 1.0

@@ -351,3 +351,71 @@ def _write_into(x, v):
     t = x.clone()
     t[0, 1] = v
     return t * 1
+
+# --- a view of a buffer that needs no gradient, taken before a recorded write into it ---
+
+STALE = "view taken before a recorded"
+
+
+def _buffer_and_view(make_view, device):
+    """buf (no grad), a view v of it, then buf[0:2] = w * 2 (recorded): v shows 2w."""
+    w = leaf([1.0, 2.0], device)
+    buf = tg.zeros(3, dtype=tg.float64, device=device)
+    v = make_view(buf)
+    buf[0:2] = w * 2
+    return w, buf, v
+
+
+VIEWS = {"slice": lambda b: b[0:2], "reshape": lambda b: b.reshape(3, 1)[0:2, 0],
+         "transpose": lambda b: b.reshape(1, 3).T[0:2, 0]}
+
+
+@pytest.mark.parametrize("make_view", VIEWS.values(), ids=VIEWS.keys())
+def test_a_view_of_a_buffer_taken_before_a_recorded_write_is_an_error(make_view, device):
+    # It used to give w.grad = [1, 1] for (v * 3).sum() + w.sum(), silently: v shows 2w
+    # but its graph (none) does not lead to w. PyTorch gives [7, 7]; we refuse.
+    w, buf, v = _buffer_and_view(make_view, device)
+    np.testing.assert_array_equal(v.numpy(), [2.0, 4.0])
+    with pytest.raises(RuntimeError, match=f"Mul: a tensor of shape \\(2,\\) is a {STALE}"):
+        v * 3
+    with pytest.raises(RuntimeError, match=STALE):
+        tg.zeros(2, dtype=tg.float64, device=device) + v  # in either place
+    out = tg.zeros(2, dtype=tg.float64, device=device)
+    with pytest.raises(RuntimeError, match=STALE):
+        out[...] = v  # as the value of another write: out would hold 2w with no graph
+    with pytest.raises(RuntimeError, match=STALE):
+        out += v
+    with pytest.raises(RuntimeError, match=STALE):
+        v *= 3  # buf would hold 6w, while its graph says 2w (PyTorch records the write)
+    with pytest.raises(RuntimeError, match=STALE):
+        v[0] = 1.0
+    np.testing.assert_array_equal(buf.numpy(), [2.0, 4.0, 0.0])  # each refused before writing
+    np.testing.assert_array_equal(out.numpy(), [0.0, 0.0])
+
+
+def test_a_view_taken_after_the_write_carries_the_gradient(device):
+    w, buf, _ = _buffer_and_view(VIEWS["slice"], device)
+    v = buf[0:2]
+    ((v * 3).sum() + w.sum()).backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [7.0, 7.0])  # 3 · 2 + 1
+
+
+def test_what_needs_no_gradient_from_a_stale_view_is_allowed(device):
+    w, buf, v = _buffer_and_view(VIEWS["slice"], device)
+    with tg.no_grad():
+        np.testing.assert_array_equal((v * 3).numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal((v > 3).numpy(), [False, True])  # a bool result
+    detached = buf.detach()  # not a view op: cut from the graph, as PyTorch's detach()
+    with tg.no_grad():
+        fresh_view = buf[0:2]  # taken after the write, under no_grad: no gradient, no error
+    loss = (detached[0:2] * 3).sum() + (fresh_view * 5).sum() + w.sum()
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_a_detach_taken_before_the_write_is_no_view(device):
+    w = leaf([1.0, 2.0], device)
+    buf = tg.zeros(3, dtype=tg.float64, device=device)
+    detached = buf.detach()
+    buf[0:2] = w * 2
+    np.testing.assert_array_equal((detached * 1).numpy(), [2.0, 4.0, 0.0])  # PyTorch: same

@@ -86,6 +86,19 @@ def _inputs_as_used(function) -> tuple:
     return tuple(inputs)
 
 
+def refuse_stale_views(name, tensors) -> None:
+    """The check of ``_inputs_as_used`` for views outside the graph, made as they are used
+    (by ``Function.apply``, ``x[i] = v``, ``x += v``): a view of a buffer that needs no
+    gradient, taken before a recorded write into it (``v = buf[:2]; buf[:2] = w * 2``),
+    shows w's values but no graph leads from it to w. Its gradient would be lost, so it
+    is an error. (``_made``: how many recorded writes its memory had seen when it was made;
+    ``detach()`` is no view and has none.)"""
+    for x in tensors:
+        if not x.requires_grad and getattr(x, "_made", len(x._versions)) < len(x._versions):
+            raise RuntimeError(f"{name}: a tensor of shape {x.shape} is a view taken before a "
+                               "recorded x[...] = v into its tensor; take it after the write")
+
+
 def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) -> None:
     """Propagate ``root_grads`` from ``roots`` back through ``order``.
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import weakref
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import anomaly
+from tinygrad_opt.autograd import anomaly, engine
 from tinygrad_opt.autograd.grad_mode import flags
 
 import tinygrad_opt.tensor as tensor_module  # Function.apply makes Tensors
@@ -91,13 +91,15 @@ class Function:
         output = tensor_module.Tensor._make(output_data)
         if output_data.base is not None:  # a view (x[0], reshape, .T) shares the version
             owner = backend.memory_owner(output_data)  # counter of the input it looks into
-            for x in inputs:
+            for x in inputs:  # (_made: how many recorded writes x's memory had seen by now)
                 if backend.memory_owner(x.data) is owner:
-                    output._versions = x._versions
+                    output._versions, output._made = x._versions, len(x._versions)
         if flags.forward_ad is not None:  # inside a dual_level: carry the tangents along
             flags.forward_ad(cls, inputs, options, output)  # (autograd/forward_ad.py)
         if not flags.grad:
             return output
+        if engine.rewirings and output_data.dtype.kind == "f":  # some x[i] = v was recorded
+            engine.refuse_stale_views(cls.__name__, inputs)
         if True in needs_input_grad and output_data.dtype.kind == "f":  # (ints: no gradient)
             function.inputs = inputs
             function.needs_input_grad = tuple(needs_input_grad)

@@ -98,6 +98,21 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     __slots__ = ()
 
+    # --- Python's protocols ---
+    def __len__(self) -> int:
+        """The size of the first dim."""
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        """The rows, ``x[0]``, ``x[1]``, ... (views, as PyTorch's)."""
+        return (self[i] for i in range(len(self)))
+
+    def tolist(self):
+        """The values as nested Python lists (a Python number for a 0-d tensor)."""
+        return self.data.tolist()
+
     # --- devices and dtypes ---
     def cpu(self):
         """``to('cpu')``: this tensor on the host (itself if already there)."""

@@ -152,10 +152,9 @@ def normalize_dim(dim: int, ndim: int, op_name: str) -> int:
 
 
 def reshape(x, shape):
-    """``x`` with a new ``shape`` (one size may be -1); ``x`` itself when the shape is unchanged."""
+    """``x`` with a new ``shape`` (one size may be -1): a view, a tensor of its own even
+    when the shape is unchanged (as PyTorch: its hooks and ``retain_grad`` are its own)."""
     shape = tuple(int(size) for size in shape)
-    if shape == x.shape:
-        return x
     known = 1
     for size in shape:
         known *= size if size != -1 else 1
@@ -172,9 +171,7 @@ def permute(x, dims):
     dims = tuple(normalize_dim(dim, x.ndim, "Permute") for dim in dims)
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"Permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
-    if dims == tuple(range(x.ndim)):
-        return x
-    return Permute.apply(x, dims=dims)
+    return Permute.apply(x, dims=dims)  # (the identity too: a view of its own, as reshape's)
 
 
 def transpose(x, dim0: int, dim1: int):
@@ -225,7 +222,7 @@ def expand(x, shape):
             raise ValueError(f"expand: -1 is not allowed for the new leading dim {axis}")
         if size == -1:
             shape[axis] = x.shape[axis - offset]
-    return broadcast_to(x, shape)
+    return reshape(x, shape) if tuple(shape) == x.shape else broadcast_to(x, shape)  # (a view)
 
 
 def cat(tensors, dim: int = 0):
