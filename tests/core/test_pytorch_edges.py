@@ -306,3 +306,16 @@ def test_a_view_op_that_changes_nothing_still_gives_a_tensor_of_its_own(make):
     with tg.no_grad():
         x[0, 0] = 10.0  # a view: it shares x's memory and version counter
     assert y.numpy()[0, 0] == 10.0 and y._version == x._version and y_data[0, 0] == 1.0
+
+
+def test_an_empty_boolean_mask_stays_a_mask():
+    # Found by the gradient fuzzer: an empty NumPy mask of shape (0, 2) was cast to int64
+    # like an empty list, so it indexed axis 0 with a (0, 2) index array: (0, 2, 2).
+    mask = np.zeros((0, 2), dtype=bool)
+    x = tg.zeros(0, 2, dtype=tg.float64, requires_grad=True)
+    assert x[mask].shape == (0,) == np.zeros((0, 2))[mask].shape
+    y = x * 1
+    y[mask] = tg.zeros(0, dtype=tg.float64, requires_grad=True)  # writes nothing
+    y.sum().backward()
+    assert x.grad.shape == (0, 2)
+    assert tg.zeros(3)[[]].shape == (0,)  # an empty list is still an empty index

@@ -156,7 +156,7 @@ def _device_index(index, x):
     elif isinstance(index, list) or (backend.is_host_data(index) and
                                      not isinstance(index, (int, bool))):
         host = backend.to_host(index)
-        if host.size == 0:
+        if host.size == 0 and host.dtype != backend.bool_:
             host = host.astype(backend.int64)  # x[[]]: an empty list indexes nothing
         index = backend.to_device(host, x.device)
     if backend.is_array(index) and backend.is_floating(index.dtype):
