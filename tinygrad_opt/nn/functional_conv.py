@@ -740,7 +740,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     G = 1 normalises each sample over all its values (LayerNorm over (C, *)),
     G = C each channel of each sample alone (InstanceNorm). Statistics are per
     sample, so training and evaluation compute the same thing. γ and β are per
-    channel, shape (C,). Shapes: (N, C, *) -> (N, C, *).
+    channel, shape (C,). Shapes: (N, C, *) -> (N, C, *); N = 0 gives an empty output.
+    As PyTorch, an input with one value in all (N · C/G · prod(spatial) = 1) is refused.
     """
     if input.ndim < 2:
         raise ValueError(f"group_norm: expected an input (N, C, *), got shape {input.shape}")
@@ -752,7 +753,12 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         if parameter is not None and tuple(parameter.shape) != (C,):
             raise ValueError(f"group_norm: {name} of shape {parameter.shape} does not match "
                              f"the {C} channels of an input of shape {input.shape}")
-    groups = input.reshape(N, num_groups, -1)            # (N, G, C/G · prod(spatial))
+    group_size = C // num_groups * math.prod(input.shape[2:])   # values per (sample, group)
+    if N * group_size == 1:  # PyTorch's check (_verify_batch_size): nothing to normalise over
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {input.shape} with num_groups {num_groups}")
+    # Sizes spelled out, not -1: an empty batch (N = 0) reshapes too, as PyTorch.
+    groups = input.reshape(N, num_groups, group_size)    # (N, G, C/G · prod(spatial))
     mean = groups.mean(dim=2, keepdim=True)              # (N, G, 1)
     centered = groups - mean
     var = (centered * centered).mean(dim=2, keepdim=True)  # (N, G, 1), biased

@@ -309,6 +309,10 @@ class _RNNBase(Module):
             layout = "(N, L, in)" if self.batch_first else "(L, N, in)"
             raise ValueError(f"{name}: expected input {layout} or (L, in) with "
                              f"in = {self.input_size}, got shape {x.shape}")
+        time_dim = 1 if x.ndim == 3 and self.batch_first else 0
+        if x.shape[time_dim] == 0:  # PyTorch refuses it too: there would be no final state
+            raise ValueError(f"{name}: expected sequence length to be larger than 0, got "
+                             f"input of shape {x.shape}")
         return x.ndim == 3
 
     def _initial_state(self, x: Tensor, batch: int, state: Tensor | None, batched: bool,
