@@ -120,7 +120,11 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
     Training: a fresh slope ``a ~ U(lower, upper)`` per element and per call.
     Evaluation: the mean slope ``a = (lower + upper) / 2``. ``inplace``: as in ``relu``.
+    lower > upper raises, in both modes (PyTorch's check in ``at::rrelu``).
     """
+    if lower > upper:
+        raise ValueError(f"rrelu: lower bound {lower} should be less than or equal to the "
+                         f"upper bound {upper}")
     if inplace:
         return _in_place(input, rrelu, lower, upper, training)
     if not training:
@@ -269,11 +273,12 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     """Threshold(x) = x for x > threshold, ``value`` otherwise.
 
     Derivative: 1 for x > threshold, 0 otherwise; 0 at x = threshold (PyTorch).
-    ``inplace``: as in ``relu``.
+    Written as PyTorch's kernel, ``x <= threshold ? value : x``, so a NaN stays NaN
+    (NaN <= t is False) and gets the upstream gradient. ``inplace``: as in ``relu``.
     """
     if inplace:  # the argument hides this function's name: the alias _threshold is it
         return _in_place(input, _threshold, threshold, value)
-    return tg.where(input > threshold, input, value)
+    return tg.where(input <= threshold, value, input)
 
 
 _threshold = threshold
@@ -282,22 +287,25 @@ _threshold = threshold
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Hardshrink(x) = x for |x| > λ, 0 for −λ ≤ x ≤ λ.
 
-    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch).
+    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch). The test is
+    PyTorch's, −λ ≤ x ≤ λ → 0, so a NaN (never inside) stays NaN.
     """
-    outside = (input > lambd) | (input < -lambd)
-    return tg.where(outside, input, 0.0)
+    inside = (input >= -lambd) & (input <= lambd)
+    return tg.where(inside, 0.0, input)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Softshrink(x) = x − λ for x > λ, x + λ for x < −λ, 0 between (λ ≥ 0): shrinks
     every value towards 0 by λ (the proximal step of an L1 penalty).
 
-    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch).
+    Derivative: 1 for |x| > λ, 0 otherwise; 0 at x = ±λ (PyTorch). Only −λ ≤ x ≤ λ
+    gives 0, so a NaN (never inside) stays NaN, as PyTorch (pytorch/pytorch#138421).
     """
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
-    shrunk_low = tg.where(input < -lambd, input + lambd, 0.0)
-    return tg.where(input > lambd, input - lambd, shrunk_low)
+    inside = (input >= -lambd) & (input <= lambd)
+    shrunk = tg.where(input > lambd, input - lambd, input + lambd)  # x ∓ λ outside
+    return tg.where(inside, 0.0, shrunk)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
