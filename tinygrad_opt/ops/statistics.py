@@ -65,6 +65,13 @@ class LogCumSumExp(Function):
     with every exponent ≤ log Σ|g| (as y_i ≥ x_j): stable like the forward, and made of
     LogCumSumExp, exp and ``where``, so it differentiates again. (A −inf input gives a
     NaN gradient, as PyTorch's formula does.)
+
+    The backward is linear in g, so its derivative in g_i is exp(x_j − y_i), also at
+    g_i = 0, where neither log g⁺ nor log g⁻ exists. There g_i goes into both parts
+    with a constant c > 0 added: g⁺_i = g_i + c and g⁻_i = c, whose terms cancel in the
+    value and give the slope 1 in g_i (a Hessian through a zero cotangent, the jvp by
+    the double-vjp trick at u = 0). c = 2⁻⁶⁰·max|g| along ``dim`` (1 when that is 0 or
+    not finite): small enough that the cancelled terms lose nothing next to the others.
     """
 
     def forward(self, x: "Array", dim: int) -> "Array":
@@ -73,11 +80,22 @@ class LogCumSumExp(Function):
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), y, xp, dim = self.saved_inputs, self.saved_output, self.xp, self.dim
-        positive = _log_part(xp, grad_output, grad_output > 0, y)    # log g⁺ − y
-        negative = _log_part(xp, -grad_output, grad_output < 0, y)   # log g⁻ − y
+        g, zero = grad_output, grad_output == 0
+        c = _zero_offset(g, dim)
+        positive = _log_part(xp, xp.where(zero, g + c, g), g >= 0, y)   # log g⁺ − y
+        negative = _log_part(xp, xp.where(zero, c, -g), g <= 0, y)      # log g⁻ − y
         from_positive = xp.exp(x + _from_the_end(positive, dim))
         from_negative = xp.exp(x + _from_the_end(negative, dim))
         return from_positive - from_negative
+
+
+def _zero_offset(g, dim):
+    """A constant (no graph) 2⁻⁶⁰·max|g| along ``dim`` (1 where that is 0 or not finite):
+    the c of LogCumSumExp's backward at entries where g = 0."""
+    g = g.data if isinstance(g, tensor_module.Tensor) else g
+    xp = backend.xp_of(g)
+    scale = xp.abs(g).max(axis=dim, keepdims=True)
+    return xp.where(xp.isfinite(scale) & (scale > 0), scale, 1.0) * 2.0 ** -60
 
 
 def _log_part(xp, g, mask, y):
