@@ -411,10 +411,11 @@ def test_activation_nan_stays_nan(name, data):
     close(out[1:], spec["ref"](x[1:], **params))
 
 
-@pytest.mark.xfail(strict=True, reason="ops/everyday.py hardshrink maps NaN to 0 (not ours "
-                                       "to fix: F.hardshrink is fixed)")
 def test_tensor_hardshrink_method_keeps_nan():
-    assert np.isnan(host(tg.hardshrink(tg.tensor([np.nan]))))[0]
+    # ops/everyday.py's tg.hardshrink / Tensor.hardshrink mapped NaN to 0, as F.hardshrink did
+    out = host(tg.hardshrink(tg.tensor([np.nan, 0.25, -2.0])))
+    assert np.isnan(out[0]) and out[1] == 0.0 and out[2] == -2.0
+    assert np.isnan(host(tg.tensor([np.nan]).hardshrink(0.5))[0])
 
 
 # ================================================================================ losses

@@ -179,9 +179,10 @@ def rad2deg(input):
 
 def hardshrink(input, lambd: float = 0.5):
     """x where |x| > λ, else 0: ``where``, so the gradient is 1 outside [−λ, λ] and exactly
-    0 inside (and at ±λ, as PyTorch)."""
+    0 inside (and at ±λ, as PyTorch). PyTorch's test, −λ ≤ x ≤ λ → 0, so a NaN (never
+    inside) stays NaN, as ``F.hardshrink``."""
     x = _tensor(input, "hardshrink")
-    return where((x > lambd) | (x < -lambd), x, 0)
+    return where((x >= -lambd) & (x <= lambd), 0, x)
 
 
 # --- comparisons, logic and tests (no gradient) ---
