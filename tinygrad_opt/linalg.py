@@ -686,13 +686,18 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None):
 
 def matrix_power(A, n: int):
     """Aⁿ for an integer n: repeated squaring (A, A², A⁴, ... multiplied where n has a
-    1 bit); n < 0 is (A⁻¹)^|n|, and n = 0 the identity (a constant: no gradient)."""
+    1 bit); n < 0 is (A⁻¹)^|n|. As PyTorch, the result is a tensor of its own, in A's
+    graph: n = 1 is a clone of A, n = 0 the identity written into one (a zero gradient)."""
     _check_matrices("matrix_power", A)
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {n!r}")
     if n == 0:
         xp, size = backend.xp_of(A.data), A.shape[-1]
-        return constant(xp.broadcast_to(xp.eye(size, dtype=A.dtype), A.shape).copy())
+        identity = A.clone()
+        identity[...] = constant(xp.eye(size, dtype=A.dtype))  # (broadcast over the batch)
+        return identity
+    if n == 1:
+        return A.clone()
     if n < 0:
         A, n = inv(A), -n
     result, power = None, A

@@ -538,11 +538,23 @@ def test_product_errors(device):
         linalg.eigh(a, UPLO="X")
 
 
-def test_matrix_power_zero_is_a_constant_identity(device):
+def test_matrix_power_zero_and_one_are_tensors_of_their_own_in_the_graph(device):
+    # As PyTorch (linalg_matrix_power_impl: "clone input to include result in the autograd
+    # graph"): n = 0 is the identity written into a clone of A (a zero gradient), n = 1 a
+    # clone of A, never A itself (its hooks, retain_grad and in-place writes are its own).
     a = t(A, device, grad=True)
     identity = linalg.matrix_power(a, 0)
-    assert not identity.requires_grad and identity.shape == A.shape
+    assert identity.requires_grad and identity.shape == A.shape
     close(identity, np.broadcast_to(np.eye(3), A.shape))
+    same = linalg.matrix_power(a, 1)
+    assert same is not a and same.requires_grad
+    close(same, A)
+    (identity * 5).sum().backward()
+    close(a.grad, np.zeros(A.shape))
+    with tg.no_grad():
+        same[...] = 0.0  # its own memory: A is unchanged
+    close(a, A)
+    assert not linalg.matrix_power(t(A, device), 0).requires_grad  # no graph without one
 
 
 def test_eigh_gradient_through_tied_eigenvectors_is_nan(device):
