@@ -192,6 +192,17 @@ class _BackwardHookCapture:
         return grad_input
 
 
+class _Call:
+    """One call of a module through the full path (``Module._call_with_pre_hooks``): the
+    arguments and the output as far as they got, and the ``always_call`` forward hooks
+    that already ran; PyTorch's ``_call_impl`` keeps the same three for its error path."""
+
+    __slots__ = ("args", "kwargs", "output", "ran")
+
+    def __init__(self, args: tuple, kwargs: dict):
+        self.args, self.kwargs, self.output, self.ran = args, kwargs, None, set()
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -238,49 +249,63 @@ class Module:
             return output
         return self._call_forward_hooks(args, kwargs, output)
 
-    def _call_forward_hooks(self, args: tuple, kwargs: dict, output):
+    def _call_forward_hooks(self, args: tuple, kwargs: dict, output,
+                            call: "_Call | None" = None):
         """Run the forward hooks in order; one that returns something else than None
-        replaces the output."""
+        replaces the output. With ``call`` (the full path), the output so far and the
+        always_call hooks reached are recorded there for the error path."""
         for key, hook in list(self._forward_hooks.items()):  # (a hook may remove itself)
+            if call is not None and key in self._forward_hooks_always_called:
+                call.ran.add(key)  # marked before the call, as PyTorch: never run twice
             if key in self._forward_hooks_with_kwargs:
                 replacement = hook(self, args, kwargs, output)
             else:
                 replacement = hook(self, args, output)
             if replacement is not None:
                 output = replacement
+                if call is not None:
+                    call.output = output
         return output
 
     def _call_with_pre_hooks(self, args: tuple, kwargs: dict):
         """The full call: forward pre-hooks, forward, forward hooks, and the backward
-        pre-hooks hung on the outputs."""
-        if self._forward_pre_hooks:
-            args, kwargs = self._call_forward_pre_hooks(args, kwargs)
-        capture = None
-        if self._backward_hooks and flags.grad:
-            capture = _BackwardHookCapture(self, len(args))
-            args = capture.wrap_inputs(args)
+        pre-hooks hung on the outputs. An error anywhere on the way (a pre-hook's,
+        forward's or a forward hook's) first runs the ``always_call`` forward hooks that
+        have not run yet, then goes on, as in PyTorch's ``Module._call_impl``."""
+        call = _Call(args, kwargs)
         try:
-            output = self.forward(*args, **kwargs)
+            if self._forward_pre_hooks:
+                self._call_forward_pre_hooks(call)
+            capture = None
+            if self._backward_hooks and flags.grad:
+                capture = _BackwardHookCapture(self, len(call.args))
+                call.args = capture.wrap_inputs(call.args)
+            call.output = self.forward(*call.args, **call.kwargs)
+            if self._forward_hooks:
+                call.output = self._call_forward_hooks(call.args, call.kwargs, call.output,
+                                                       call)
+            if self._backward_pre_hooks or capture is not None:
+                call.output = self._hook_output_gradients(call.output, capture)
+            return call.output
         except Exception:
-            self._call_always_called_hooks(args, kwargs)
+            self._call_always_called_hooks(call)
             raise
-        if self._forward_hooks:
-            output = self._call_forward_hooks(args, kwargs, output)
-        if self._backward_pre_hooks or capture is not None:
-            output = self._hook_output_gradients(output, capture)
-        return output
 
-    def _call_always_called_hooks(self, args: tuple, kwargs: dict) -> None:
-        """After forward raised: call the forward hooks registered with ``always_call=True``
-        with output None (an error of theirs is a warning: forward's error is re-raised)."""
+    def _call_always_called_hooks(self, call: "_Call") -> None:
+        """After an error in the call: run the forward hooks registered with
+        ``always_call=True`` that have not run, with the arguments and the output as far
+        as they got (None when forward did not return; one that returns a value replaces
+        it for the next). An error of theirs is a warning: the first error is re-raised."""
         for key, hook in list(self._forward_hooks.items()):
-            if key not in self._forward_hooks_always_called:
+            if key not in self._forward_hooks_always_called or key in call.ran:
                 continue
             try:
                 if key in self._forward_hooks_with_kwargs:
-                    hook(self, args, kwargs, None)
+                    result = hook(self, call.args, call.kwargs, call.output)
                 else:
-                    hook(self, args, None)
+                    result = hook(self, call.args, call.output)
+                if result is not None:
+                    call.output = result
             except Exception as error:  # noqa: BLE001 (forward's error is the one to show)
                 warnings.warn("forward hook with always_call=True raised an exception that "
                               f"was silenced as another error was raised in forward: {error}")
@@ -294,7 +319,9 @@ class Module:
         ``inputs`` is the tuple of positional arguments. A hook that returns
         something other than None replaces the output. Hooks run in registration
         order; ``prepend=True`` puts this one first. ``always_call=True``: the hook is
-        also called (with output None) when forward raises, before the error goes on.
+        also called when the call fails before reaching it (an error in a pre-hook, in
+        forward or in an earlier forward hook), with the output so far (None if forward
+        did not return), before the error goes on.
         Returns a handle whose ``remove()`` unregisters the hook.
         """
         handle = RemovableHandle(self._forward_hooks)
@@ -335,21 +362,22 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def _call_forward_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    def _call_forward_pre_hooks(self, call: "_Call") -> None:
+        """Run the forward pre-hooks in order; each replacement of the arguments is
+        written to ``call`` at once (an error in a later hook sees it)."""
         for key, hook in list(self._forward_pre_hooks.items()):  # (a hook may remove itself)
             if key in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
+                result = hook(self, call.args, call.kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
                         raise RuntimeError(
                             "forward pre-hook must return None or a tuple of (new_args, "
                             f"new_kwargs), but got {result}.")
-                    args, kwargs = result
+                    call.args, call.kwargs = result
             else:
-                result = hook(self, args)
+                result = hook(self, call.args)
                 if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        return args, kwargs
+                    call.args = result if isinstance(result, tuple) else (result,)
 
     def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False):
         """Call ``hook(module, grad_output)`` when the gradients of the module's outputs
@@ -723,13 +751,22 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset every parameter's ``.grad``: to None (default), or to zeros in place."""
+        """Reset every parameter's ``.grad``: to None (default), or to zeros in place.
+
+        With ``set_to_none=False`` the gradient is first cut from any graph, as PyTorch's
+        (a gradient made with ``create_graph=True`` is detached; otherwise its
+        ``requires_grad`` is switched off), so the zeros are a plain leaf tensor.
+        """
         for param in self.parameters():
             if param.grad is None:
                 continue
             if set_to_none:
                 param.grad = None
             else:
+                if param.grad.grad_fn is not None:  # a grad made with create_graph=True
+                    param.grad = param.grad.detach()
+                else:
+                    param.grad.requires_grad = False
                 param.grad.data[...] = 0
                 param.grad._version += 1
 
@@ -872,7 +909,7 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own
                    if key not in state_dict and not self._kept_when_missing(key)]
-        unexpected = [key for key in state_dict if key not in own]
+        unexpected = self._unexpected_keys(state_dict)
         errors = []
         if strict and missing:
             errors.append("Missing key(s) in state_dict: " + _quoted(missing))
@@ -904,6 +941,40 @@ class Module:
                     tensor.data[...] = array  # in place, cast to the tensor's dtype
                     tensor._version += 1      # a graph that saved it refuses backward
         return _IncompatibleKeys(missing, unexpected)
+
+    def _unexpected_keys(self, state_dict) -> list:
+        """The keys of ``state_dict`` that name no tensor here, in PyTorch's order.
+
+        PyTorch's ``load`` visits the modules depth first (a module under two names
+        twice); each module reports, in the state dict's order, the keys under its
+        prefix whose next name is neither a child (``'fc.x.y'``, no child ``x``) nor one
+        of its own parameters or persistent buffers (``'fc.x'``). So ``'extra'`` comes
+        before ``'0.extra'`` whatever their order in the state dict. (A key under a
+        child that is None is reported here; PyTorch skips such a child silently.)
+        """
+        unexpected = []
+
+        def visit(module: "Module", prefix: str, keys: list, ancestors: frozenset) -> None:
+            if id(module) in ancestors:  # a module that contains itself: state_dict stops
+                unexpected.extend(keys)   # there too, so nothing below it is known
+                return
+            own = {name for name, t in module._parameters.items() if t is not None}
+            own.update(name for name, t in module._buffers.items()
+                       if t is not None and name not in module._non_persistent_buffers)
+            for key in keys:
+                head = key[len(prefix):].split(".", 1)
+                if len(head) > 1 and module._modules.get(head[0]) is None:
+                    unexpected.append(key)         # no such child (or a None one)
+                elif len(head) == 1 and head[0] not in own:
+                    unexpected.append(key)         # no such tensor
+            for name, child in module._modules.items():
+                if child is not None:
+                    start = prefix + name + "."
+                    visit(child, start, [key for key in keys if key.startswith(start)],
+                          ancestors | {id(module)})
+
+        visit(self, "", [key for key in state_dict if isinstance(key, str)], frozenset())
+        return unexpected + [key for key in state_dict if not isinstance(key, str)]
 
     def _assign_state(self, own: dict, state_dict) -> None:
         """``load_state_dict(assign=True)``: each value of ``state_dict`` (as a Tensor)
