@@ -621,8 +621,11 @@ class Beta(Distribution):
 
     @property
     def mode(self):
-        """(a − 1)/(a + b − 2)."""
-        return (self.concentration1 - 1) / (self.concentration1 + self.concentration0 - 2)
+        """The first coordinate of Dirichlet([a, b]).mode, as PyTorch: (a − 1)/(a + b − 2)
+        where a, b ≥ 1 (NaN at a = b = 1); 1 where b < 1 ≤ a and 0 where a < 1 ≤ b (the end
+        where the density grows without bound); where a, b < 1, the end of the larger."""
+        pair = tg.stack([self.concentration1, self.concentration0], -1)
+        return Dirichlet(pair, validate_args=False).mode[..., 0]
 
     @property
     def variance(self):

@@ -210,7 +210,8 @@ class Weibull(TransformedDistribution):
 
     @property
     def mode(self):
-        """λ((k − 1)/k)^(1/k) (NaN for k < 1, as PyTorch)."""
+        """λ((k − 1)/k)^(1/k), PyTorch's formula also for k < 1, where it is no mode: NaN,
+        or a real number where 1/k is an integer (k = 0.2: −1024·λ), as PyTorch gives."""
         ratio = (self.concentration - 1) / self.concentration
         return self.scale * ratio ** self.concentration_reciprocal
 
@@ -455,6 +456,16 @@ class Kumaraswamy(TransformedDistribution):
         """E[X²] − E[X]²."""
         second = _kumaraswamy_moment(self.concentration1, self.concentration0, 2)
         return second - self.mean ** 2
+
+    def log_prob(self, value):
+        """log a + log b + (a − 1)·log x + (b − 1)·log(1 − xᵃ), written out: through the
+        chain of transforms 1 − xᵃ rounds to 1 where xᵃ < eps/2 (x = 0.01, a = 10), and
+        the Uniform base gives −∞ at 1 (as PyTorch's chain does) for a density of e^−37.7."""
+        if self._validate_args:
+            self._validate_sample(value)
+        a, b = self.concentration1, self.concentration0
+        return (a.log() + b.log() + tg.xlogy(a - 1, value)
+                + tg.special.xlog1py(b - 1, -(value ** a)))
 
     def entropy(self):
         """(1 − 1/b) + (1 − 1/a)(ψ(b + 1) + γ) − log a − log b."""
