@@ -196,6 +196,9 @@ def multi_head_attention_forward(
     if not matched:
         raise ValueError(f"{name}: key of shape {key.shape} does not match value of shape "
                          f"{value.shape}")
+    if key.shape[1] != N:  # else the heads' matmul would broadcast a batch of 1 silently
+        raise ValueError(f"{name}: query of shape {query.shape} and key of shape {key.shape} "
+                         "differ in batch size N (sequence first: (L, N, E), (S, N, kdim))")
 
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", attn_mask,
                                        "attn_mask", query.dtype)      # (N, S), −inf: masked
