@@ -104,11 +104,16 @@ class Det(Function):
     """y = det A.   dy/dA = C, the cofactor matrix: C_ij = (−1)^(i+j) det(A without row i
     and column j) (C = adj(A)ᵀ). So dL/dA = G · C.
 
-    Where every det ≠ 0, C = det(A) · A⁻ᵀ: one inverse. Where some det is 0, A⁻¹ does
-    not exist, and C is taken from its definition instead: n² determinants of the
-    (n−1) × (n−1) minors, with Det again, so that second derivatives work there too.
-    That costs n⁵ work, which is why it waits for a singular matrix (as ``Cumprod``
-    waits for a zero); PyTorch takes the singular case through an SVD.
+    Where every A is well away from singular, C = det(A) · A⁻ᵀ: one inverse. Where some
+    A is singular or nearly so, A⁻¹ does not exist or is inaccurate, and C is taken from
+    its definition instead: n² determinants of the (n−1) × (n−1) minors, with Det again,
+    so that second derivatives work there too. "Nearly" is |det A| ≤ √ε · Π_i ‖a_i‖ (the
+    rows' norms: Hadamard's bound on |det A|): a matrix singular in exact arithmetic
+    (a repeated row) gets a det of rounding size, not 0, from LAPACK, and the second
+    derivative of det(A) · A⁻ᵀ, a difference of terms of size 1/σ_min², loses about
+    ε · Π‖a_i‖ / |det A| of its digits. The cofactors cost n⁵ work, which is why they
+    wait for such a matrix (as ``Cumprod`` waits for a zero); PyTorch takes the singular
+    case (|det| < 100 ε) through an SVD.
     """
 
     def forward(self, a: "Array") -> "Array":
@@ -119,7 +124,11 @@ class Det(Function):
         grad = grad_output.reshape(grad_output.shape + (1, 1))      # (..., 1, 1)
         if a.shape[-1] == 1:
             return grad                                              # det [a] = a
-        if not backend.to_host((self.output.data == 0).any()):
+        a_array, det_array = self.inputs[0].data, self.output.data
+        xp_array = backend.xp_of(a_array)
+        bound = xp_array.sqrt((a_array * a_array).sum(axis=-1)).prod(axis=-1)  # Π_i ‖a_i‖
+        tolerance = math.sqrt(float(xp_array.finfo(a_array.dtype).eps)) * bound
+        if not backend.to_host((abs(det_array) <= tolerance).any()):      # none near singular
             det = self.saved_output.reshape(grad.shape)              # (..., 1, 1)
             return grad * det * xp.swapaxes(Inv.apply(a), -1, -2)    # G · det(A) · A⁻ᵀ
         return grad * _cofactors(a, self.inputs[0].data)
@@ -399,6 +408,15 @@ class Qr(Function):
         return q @ grad_r + (grad_x - q @ grad_square) @ first_columns   # [dL/dX | Q GV]
 
 
+def _largest(magnitudes):
+    """S_max (..., 1) of the magnitudes (..., k) ≥ 0 of singular values or eigenvalues; 0
+    when k = 0 (an empty matrix has none, and its pseudo-inverse and rank are empty / 0,
+    as PyTorch's): the max of the values with a 0 appended, which changes nothing else."""
+    xp = backend.xp_of(magnitudes)
+    zero = xp.zeros(magnitudes.shape[:-1] + (1,), dtype=magnitudes.dtype)
+    return xp.concatenate([magnitudes, zero], axis=-1).max(axis=-1, keepdims=True)
+
+
 def _eye(array, rows: int, columns: int, offset: int = 0):
     """The (rows, columns) matrix with ones on diagonal ``offset``, in the dtype and on the
     device of ``array``."""
@@ -429,7 +447,7 @@ class Pinv(Function):
             left, values, right = _parts(xp, xp.linalg.svd(a, full_matrices=False))
             left, right = xp.swapaxes(right, -1, -2), xp.swapaxes(left, -1, -2)   # V, Uᵀ
         magnitude = abs(values)
-        kept = magnitude > xp.maximum(atol, rtol * magnitude.max(axis=-1, keepdims=True))
+        kept = magnitude > xp.maximum(atol, rtol * _largest(magnitude))
         inverted = xp.where(kept, 1 / xp.where(kept, values, 1), 0)       # S⁺ (..., k)
         return (left * inverted[..., None, :]) @ right                    # (..., n, m)
 
@@ -460,6 +478,8 @@ class MatrixExp(Function):
 
     def forward(self, a: "Array") -> "Array":
         xp = backend.xp_of(a)
+        if a.size == 0:                                          # no matrices, or 0 × 0 ones:
+            return a.copy()                                      # exp of nothing is empty
         norm = abs(a).sum(axis=-2).max()                         # the largest ‖A‖₁ (column sum)
         _, exponent = xp.frexp(norm)                             # ‖A‖₁ < 2^exponent
         squarings = max(int(backend.to_host(exponent)), 0)       # s
@@ -580,12 +600,14 @@ def logdet(A):
 
 def cholesky(A, *, upper: bool = False):
     """L, lower triangular, with A = L Lᵀ, for A symmetric positive-definite (only its
-    lower triangle is read); ``upper=True`` returns U = Lᵀ (A = Uᵀ U). The gradient is
-    the symmetric one (Cholesky's docstring). A matrix that is not positive-definite
-    raises LinAlgError."""
+    lower triangle is read); ``upper=True`` returns U (A = Uᵀ U) and, as PyTorch's (LAPACK's
+    potrf with 'U'), reads A's upper triangle instead: U = cholesky(Aᵀ)ᵀ, since the lower
+    triangle of Aᵀ is the upper one of A. The gradient is the symmetric one (Cholesky's
+    docstring). A matrix that is not positive-definite raises LinAlgError."""
     _check_matrices("cholesky", A)
-    lower = Cholesky.apply(A)
-    return lower.transpose(-2, -1) if upper else lower
+    if upper:
+        return Cholesky.apply(A.transpose(-2, -1)).transpose(-2, -1)
+    return Cholesky.apply(A)
 
 
 def eigh(A, UPLO: str = "L") -> EighResult:
@@ -752,11 +774,17 @@ def cross(input, other, dim: int = -1):
 
 
 def vecdot(x, y, *, dim: int = -1):
-    """Σ x_i y_i along ``dim`` (other dims broadcast): ``(x * y).sum(dim)``."""
-    if x.ndim == 0 or y.ndim == 0 or x.shape[dim] != y.shape[dim]:
+    """Σ x_i y_i along ``dim`` of the broadcast shape of x and y (as PyTorch's
+    ``(x * y).sum(dim)``: every dim broadcasts, ``dim`` too, e.g. x (2, 3) with y (3,) and
+    dim=0, or a size 1 along ``dim``)."""
+    try:
+        shape = backend.broadcast_shapes(x.shape, y.shape) if x.ndim and y.ndim else None
+    except ValueError:
+        shape = None
+    if shape is None:
         raise ValueError(f"linalg.vecdot: x {x.shape} and y {y.shape} must have one size "
-                         f"along dim {dim}")
-    return (x * y).sum(dim)
+                         f"along dim {dim} (or broadcast)")
+    return (x * y).sum(normalize_dim(dim, len(shape), "linalg.vecdot"))
 
 
 # --- the decompositions, and what is composed of them ---
@@ -892,7 +920,7 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None):
     xp = backend.xp_of(A.data)
     values = _singular_values(A.data, hermitian)                      # (..., k)
     atol_column, rtol_column = _tolerances("matrix_rank", A, atol, rtol)
-    threshold = xp.maximum(atol_column, rtol_column * values.max(axis=-1, keepdims=True))
+    threshold = xp.maximum(atol_column, rtol_column * _largest(values))
     return constant((values > threshold).sum(axis=-1).astype(backend.int64))
 
 
@@ -1187,13 +1215,14 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> Choles
         return CholeskyExResult(cholesky(A, upper=upper),
                                 constant(xp.zeros(A.shape[:-2], dtype=backend.int32)))
     except LinAlgError:
-        info = _cholesky_info(A.data)                                  # (...) int32
+        read = A.transpose(-2, -1) if upper else A                     # its lower triangle is read
+        info = _cholesky_info(read.data)                               # (...) int32
     if check_errors:
         _raise_first_failure("cholesky_ex", info, "the leading minor of order {} is not "
                              "positive-definite")
     failed = constant((info != 0)[..., None, None])                    # (..., 1, 1)
     identity = constant(_eye(A.data, A.shape[-1], A.shape[-1]))
-    L = Cholesky.apply(where(failed, identity, A))                     # L of I where it failed
+    L = Cholesky.apply(where(failed, identity, read))                  # L of I where it failed
     L = where(failed, constant(xp.asarray(math.nan, dtype=A.dtype)), L)
     return CholeskyExResult(L.transpose(-2, -1) if upper else L, constant(info))
 
@@ -1253,6 +1282,8 @@ def _lu_info(lu):
     the first zero on U's diagonal."""
     xp = backend.xp_of(lu)
     zero = xp.diagonal(lu, axis1=-2, axis2=-1) == 0                   # (..., k)
+    if zero.shape[-1] == 0:                                           # k = 0: no pivot fails
+        return xp.zeros(zero.shape[:-1], dtype=backend.int32)
     first = zero.argmax(axis=-1) + 1
     return xp.where(zero.any(axis=-1), first, 0).astype(backend.int32)
 
