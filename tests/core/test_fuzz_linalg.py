@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
+from test_linalg import invertible, positive_definite  # the well-conditioned draws
 
 linalg = tg.linalg
 EXAMPLES = int(os.environ.get("FUZZ_LINALG_EXAMPLES", "4"))
@@ -49,16 +50,6 @@ def broadcast_partner(data, batch):
                  for size in batch[drop:])
 
 
-def invertible(rng, shape):
-    """±(I + 0.3 M / n): singular values in [0.7, 1.3], determinants of both signs."""
-    n = shape[-1]
-    signs = rng.choice([-1.0, 1.0], size=shape[:-1] + (1,))
-    return signs * (np.eye(n) + 0.3 * rng.uniform(-1, 1, shape) / n)
-
-
-def positive_definite(rng, shape):
-    m = rng.uniform(-1, 1, shape)
-    return m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
 
 
 def orthogonal(rng, shape):
