@@ -184,7 +184,8 @@ class TensorDataset(Dataset):
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order.
 
-    ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``.
+    ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``; a list of positions
+    reads ``dataset[[indices[i] for i in positions]]`` (PyTorch's rule), one call.
     """
 
     def __init__(self, dataset, indices: Sequence[int]):
@@ -195,6 +196,8 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[int(self.indices[i]) for i in index]]
         return self.dataset[int(self.indices[index])]
 
     def __repr__(self) -> str:
@@ -503,7 +506,8 @@ class WeightedRandomSampler(Sampler):
         self.num_samples = int(num_samples)
         self.replacement = replacement
         self.generator = generator
-        self._probabilities = host / host.sum()     # p_i = w_i / Σ_j w_j
+        scaled = host / host.max()                  # w_i / max w: Σ cannot overflow (1e308s)
+        self._probabilities = scaled / scaled.sum()  # p_i = w_i / Σ_j w_j
         self._rng = _sampler_rng("WeightedRandomSampler", generator, seed)
 
     def __iter__(self) -> Iterator[int]:
@@ -977,6 +981,9 @@ def standardize(train, *others):
     data = [x if backend.is_array(x) else np.asarray(x) for x in data]
     data = [x if backend.is_floating(x.dtype) else x.astype(np.float32) for x in data]
     train_data = data[0]
+    if train_data.ndim == 0 or train_data.shape[0] == 0:   # no rows: no mean, no std
+        raise ValueError(f"standardize: the training data has no samples (shape "
+                         f"{tuple(train_data.shape)})")
     xp = backend.xp_of(train_data)
     mean = train_data.mean(axis=0)                                    # (D,)
     std = train_data.std(axis=0)                                      # (D,)

@@ -225,7 +225,9 @@ class VarianceThreshold(_Step):
     feature-selection method (去除方差较小的特征). Note that the variance
     depends on the feature's scale: apply it before standardising, or on
     features of comparable units. ``get_support()`` is the boolean mask of the
-    kept features.
+    kept features. A constant column's variance is 0 exactly (as scikit-learn,
+    which also checks the peak-to-peak range), even where rounding in the mean
+    would leave a residue such as 1e-34.
     """
 
     def __init__(self, threshold: float = 0.0):
@@ -236,6 +238,9 @@ class VarianceThreshold(_Step):
     def fit(self, X, y=None) -> "VarianceThreshold":
         X = self._check(X, fitting=True)
         variances = X.astype(np.float64).var(axis=0)                        # (D,)
+        # a constant column has variance 0 exactly; NumPy's var can leave a rounding
+        # residue (ten copies of 0.1: 1.9e-34, as the mean rounds), which threshold 0 kept
+        variances[np.ptp(X, axis=0) == 0] = 0.0
         if not np.any(variances > self.threshold):
             raise ValueError(f"VarianceThreshold: no feature has a variance above "
                              f"{self.threshold} (the largest is {variances.max():.4g})")
