@@ -33,7 +33,7 @@ class Tensor(conveniences.Conveniences):
     """
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
-                 "_versions", "_made", "__weakref__")  # _made: Function.apply
+                 "_versions", "_made", "_base", "__weakref__")  # _made, _base: Function.apply
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):

@@ -60,9 +60,10 @@ def central_difference(fn, arrays, tangent_arrays, device, eps):
 # Entries whose function writes into a tensor in place (x[i] = v, scatter, index_put,
 # sin_, ...): in-place ops do not carry tangents, and the result raises instead of
 # giving a wrong tangent.
-IN_PLACE = {"setitem_column", "setitem_rows_broadcast", "scatter", "scatter_value",
-            "index_add_in_place", "index_fill_tensor_value", "masked_scatter", "sin_", "cos_",
-            "reciprocal_", "clamp_min_", "clamp_max_tensor_", "floor_", "round_", "index_put",
+IN_PLACE = {"setitem_column", "setitem_rows_broadcast", "write_through_a_view", "scatter",
+            "scatter_value", "index_add_in_place", "index_fill_tensor_value", "masked_scatter",
+            "sin_", "cos_", "reciprocal_", "clamp_min_", "clamp_max_tensor_", "floor_", "round_",
+            "index_put",
             "index_put_accumulate_repeats", "put_accumulate", "index_put_bool_mask"}
 
 

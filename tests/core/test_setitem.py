@@ -334,17 +334,18 @@ def write_through_a_view(x, v):
     return t * 1
 
 
-def test_a_recorded_write_through_a_view_is_an_error_not_a_lost_gradient(device):
-    # PyTorch rewrites the base's graph (CopySlices); we do not, so a recorded write
-    # into a view of another tensor is refused with a clear error (docs/deviations.md)
-    # instead of leaving v without the gradient that flows through t.
-    x = leaf([[0.3, -0.7, 1.2], [0.9, 1.6, -0.2]], device)
+def test_a_recorded_write_through_a_view_goes_into_its_base(device):
+    # As PyTorch (CopySlices): the write is recorded on t, and row is made again from the
+    # new t (ops/view_writes.py). It used to be refused: "index that tensor itself".
+    x = leaf(X, device)
     v = leaf(0.6, device)
-    with pytest.raises(RuntimeError, match="into a view .* index that tensor itself"):
-        write_through_a_view(x, v)
-    t = x.clone()
-    t[0, 1] = v                     # the same write on the tensor itself is recorded
-    assert tg.gradcheck(lambda x, v: _write_into(x, v), [x, v])
+    weighted_sum(write_through_a_view(x, v)).backward()
+    np.testing.assert_array_equal(v.grad.numpy(), W[0, 1])
+    np.testing.assert_array_equal(x.grad.numpy(), untouched(np.array(
+        [[False, True, False], [False, False, False]])))
+    assert tg.gradcheck(write_through_a_view, [x, v])
+    assert tg.gradgradcheck(write_through_a_view, [x, v])
+    assert tg.gradcheck(lambda x, v: _write_into(x, v), [x, v])  # the same, written on t
 
 
 def _write_into(x, v):
@@ -419,3 +420,75 @@ def test_a_detach_taken_before_the_write_is_no_view(device):
     detached = buf.detach()
     buf[0:2] = w * 2
     np.testing.assert_array_equal((detached * 1).numpy(), [2.0, 4.0, 0.0])  # PyTorch: same
+
+
+# --- writes through views (ops/view_writes.py), as PyTorch's CopySlices ---
+
+def test_in_place_arithmetic_on_a_slice_is_recorded_on_the_tensor(device):
+    # t[:, 0] *= v is tmp = t[:, 0]; tmp *= v; t[:, 0] = tmp: tmp's write goes into t.
+    x = leaf(X, device)
+    v = leaf([2.0, -3.0], device)
+    t = x * 1
+    t[:, 0] *= v
+    np.testing.assert_array_equal(t.numpy()[:, 0], X[:, 0] * [2.0, -3.0])
+    weighted_sum(t).backward()
+    expected_x = W.copy()
+    expected_x[:, 0] *= [2.0, -3.0]                      # d(x · v)/dx = v on column 0
+    np.testing.assert_array_equal(x.grad.numpy(), expected_x)
+    np.testing.assert_array_equal(v.grad.numpy(), W[:, 0] * X[:, 0])
+
+
+@pytest.mark.parametrize("make_view", [lambda t: t.T[1], lambda t: t.reshape(6)[2:5],
+                                       lambda t: t[:, ::-1][0], lambda t: t[1].unsqueeze(0)[0]],
+                         ids=["transpose", "reshape_slice", "negative_step", "unsqueeze"])
+def test_a_write_through_any_view_reaches_the_right_elements(make_view, device):
+    x = leaf(X, device)
+    v = leaf(0.5, device)
+    t = x * 1
+    view = make_view(t)
+    marker = np.arange(6.0).reshape(2, 3)
+    expected = make_view(tg.tensor(marker)).numpy()     # which elements of t the view holds
+    view[0] = v * 4                                       # its first element: marker value k
+    written = marker == expected.reshape(-1)[0]
+    np.testing.assert_array_equal(t.numpy(), np.where(written, 2.0, X))
+    weighted_sum(t).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), untouched(written))
+    np.testing.assert_array_equal(v.grad.numpy(), 4 * W[written].sum())
+
+
+def test_a_view_written_through_is_made_again_from_its_base(device):
+    # After the write the view's own graph leads to the write too; ops that used the view
+    # before the write keep the gradient of the view as it was.
+    x = leaf([1.0, 2.0, 3.0], device)
+    v = leaf(10.0, device)
+    t = x * 1
+    view = t[0:2]
+    before = view * 100                                  # used before the write: x[0:2]
+    view[0] = v
+    after = view * 1000                                  # used after: [v, x1]
+    (before.sum() + after.sum() + t.sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [100.0 + 0 + 0, 100 + 1000 + 1, 1.0])
+    np.testing.assert_array_equal(v.grad.numpy(), 1000.0 + 1.0)
+
+
+def test_a_write_through_a_view_of_a_buffer_puts_the_buffer_in_the_graph(device):
+    w = leaf([1.0, 2.0], device)
+    buf = tg.zeros(2, 3, dtype=tg.float64, device=device)
+    buf[1][0:2] = w * 2                                  # buf[1] is a view of buf
+    assert buf.requires_grad
+    (buf * tg.tensor(W, dtype=tg.float64, device=device)).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2 * W[1, 0:2])
+
+
+def test_writes_through_views_that_pytorch_refuses_are_refused(device):
+    w = leaf([1.0, 2.0, 3.0], device)
+    with pytest.raises(RuntimeError, match="leaf tensor"):
+        w[0:2][0] = 5.0                                  # into a leaf that requires grad
+    t = w * 1
+    with pytest.raises(RuntimeError, match="single memory location"):
+        t.expand(2, 3)[0, 0] = 5.0                       # two elements, one memory cell
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0, 3.0])
+    sibling = t[1:]
+    t[0:2][0] = leaf(7.0, device)                        # writes t[0]; sibling predates it
+    with pytest.raises(RuntimeError, match="view used after a recorded"):
+        (sibling * 1).sum().backward()

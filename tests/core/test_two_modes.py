@@ -3,7 +3,7 @@
 A plain ``tg.grad(..., create_graph=False)`` runs every op's backward on backend
 arrays; ``create_graph=True`` runs the same formula on Tensors and records it.
 For every op of the gradcheck table (imported from test_ops_gradcheck.py) and
-for SetItem, the fused ops, the readable ReLU, IndexAdd and the nn primitives
+for SetItem, ViewOf, the fused ops, the readable ReLU, IndexAdd and the nn primitives
 listed here, both paths must give the same gradients, in float32 and float64,
 on cpu and strict, on shapes drawn by hypothesis; a test checks that every
 Function of the package appears in some entry's graph. The reference is the
@@ -53,6 +53,14 @@ def set_rows(x, v):
     return t * x
 
 
+def write_through_a_view(x, v):
+    """ViewOf (ops/view_writes.py): t[:, 0] *= v is tmp = t[:, 0]; tmp *= v, a write
+    through the view tmp into t's graph (tmp remade from t by ViewOf); t[:, 0] = tmp."""
+    t = x.clone()
+    t[:, 0] *= v
+    return t * x
+
+
 def index_add_repeats(g):
     """IndexAdd (GetItem's backward, as an op) with a repeated row: rows 0, 0 and 2 of a
     zero (4, m) get g's rows, the repeats adding up."""
@@ -68,6 +76,9 @@ FUSED_AND_NN = [
     Op("setitem_column", set_column, 2, shapes=fixed(lambda n, m: [(n, m), (n,)], 2)),
     Op("setitem_rows_broadcast", set_rows, 2,
        shapes=fixed(lambda n, m: [(n + 1, m), (1, m)], 2)),
+    # ops/view_writes.py: ViewOf (a write through a view)
+    Op("write_through_a_view", write_through_a_view, 2,
+       shapes=fixed(lambda n, m: [(n, m), (n,)], 2)),
     # ops/fused.py
     Op("linear", F.linear, 3, shapes=fixed(lambda n, i, o: [(n, i), (o, i), (o,)], 3)),
     Op("linear_3d_no_bias", F.linear, 2,

@@ -91,9 +91,9 @@ class Function:
         output = tensor_module.Tensor._make(output_data)
         if output_data.base is not None:  # a view (x[0], reshape, .T) shares the version
             owner = backend.memory_owner(output_data)  # counter of the input it looks into
-            for x in inputs:  # (_made: how many recorded writes x's memory had seen by now)
-                if backend.memory_owner(x.data) is owner:
-                    output._versions, output._made = x._versions, len(x._versions)
+            for x in inputs:  # (_made: how many recorded writes x's memory had seen by now;
+                if backend.memory_owner(x.data) is owner:  # _base: ops/view_writes.py)
+                    output._versions, output._made, output._base = x._versions, len(x._versions), x
         if flags.forward_ad is not None:  # inside a dual_level: carry the tangents along
             flags.forward_ad(cls, inputs, options, output)  # (autograd/forward_ad.py)
         if not flags.grad:

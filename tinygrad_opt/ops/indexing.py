@@ -97,13 +97,9 @@ def setitem(x, index, value) -> None:
         x.data[index] = value.data
         x._version += 1
         return
-    # Into a view of another tensor's memory: a view op's output shares its input's version
-    # counter (NumPy also sets .base on fresh results that view a temporary: those pass).
-    if getattr(x.data, "base", None) is not None and (x.grad_fn is None or any(
-            t._versions is x._versions for t in getattr(x.grad_fn, "inputs", ()))):
-        raise RuntimeError(f"SetItem: a recorded x[...] = v into a view (of shape {x.shape}) "
-                           "of another tensor (a leaf or not) would miss that tensor's graph; "
-                           "index that tensor itself instead (t[i] += v: t[i] = t[i] + v)")
+    if getattr(x, "_base", None) is not None:  # x views another tensor's memory (x = t[0]):
+        from tinygrad_opt.ops import view_writes  # the write goes into t's graph, as PyTorch's
+        return view_writes.write_through(x, index, value)
     before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
     before.grad_fn, before._version = x.grad_fn, x._version + 1  # graph, overwritten (as x)
     if x.grad_fn is not None:
