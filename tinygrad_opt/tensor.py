@@ -280,15 +280,14 @@ class Tensor(conveniences.Conveniences):
         return self._in_place("__itruediv__", other)
 
     def _in_place(self, method, other):
+        if grad_mode.flags.grad and engine.rewirings:  # (see Function.apply)
+            engine.remake_stale_views((self, other))
         if (grad_mode.flags.grad and (self.requires_grad or getattr(other, "requires_grad", False))
                 or grad_mode.flags.forward_ad is not None):  # (forward mode: setitem checks)
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)
-        other = shape.as_operand(other, self, method)
-        if grad_mode.flags.grad and engine.rewirings:
-            engine.refuse_stale_views(method, (self, other))
-        getattr(self.data, method)(other.data)
+        getattr(self.data, method)(shape.as_operand(other, self, method).data)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self
 

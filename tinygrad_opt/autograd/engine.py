@@ -72,7 +72,8 @@ def _inputs_as_used(function) -> tuple:
     A view of x (``x[0]``, ``x.reshape``: it shares x's memory and version counter,
     where setitem also notes the version of each recorded write) made before the
     write and used after it shows the written values, but its graph leads to the
-    old x: an error, rather than a wrong gradient."""
+    old x. ``Function.apply`` remakes such a view before an op uses it
+    (``remake_stale_views``); one that escaped that is an error, not a wrong gradient."""
     inputs = []
     for tensor, version in zip(function.inputs, function.versions):  # (versions[-1]: output)
         made = getattr(tensor.grad_fn, "versions", (version,))[-1]  # when the view was made
@@ -86,17 +87,16 @@ def _inputs_as_used(function) -> tuple:
     return tuple(inputs)
 
 
-def refuse_stale_views(name, tensors) -> None:
-    """The check of ``_inputs_as_used`` for views outside the graph, made as they are used
-    (by ``Function.apply``, ``x[i] = v``, ``x += v``): a view of a buffer that needs no
-    gradient, taken before a recorded write into it (``v = buf[:2]; buf[:2] = w * 2``),
-    shows w's values but no graph leads from it to w. Its gradient would be lost, so it
-    is an error. (``_made``: how many recorded writes its memory had seen when it was made;
-    ``detach()`` is no view and has none.)"""
-    for x in tensors:
-        if not x.requires_grad and getattr(x, "_made", len(x._versions)) < len(x._versions):
-            raise RuntimeError(f"{name}: a tensor of shape {x.shape} is a view taken before a "
-                               "recorded x[...] = v into its tensor; take it after the write")
+def remake_stale_views(tensors) -> None:
+    """Before ``Function.apply``, ``x[i] = v`` or ``x += v`` uses them: a view taken before
+    a recorded write into its tensor (``v = buf[:2]; buf[:2] = w * 2``) shows the written
+    values, but its graph leads to the tensor as it was. Such a view is made again from its
+    tensor now (``ops/view_writes.py``), as PyTorch remakes a view's grad_fn. (``_made``: how
+    many recorded writes its memory had seen when it was made; ``detach()`` is no view.)"""
+    for x in tensors:  # (numbers, and tensors that are no views, have no _made)
+        if getattr(x, "_made", float("inf")) < len(getattr(x, "_versions", ())):
+            from tinygrad_opt.ops import view_writes  # (it builds on the ops)
+            view_writes.remake(x)
 
 
 def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) -> None:

@@ -80,6 +80,8 @@ class Function:
         function = cls()
         if not isinstance(inputs[0], tensor_module.Tensor):
             return function.forward(*inputs, **options)
+        if engine.rewirings and flags.grad:  # some x[i] = v was recorded: views it left
+            engine.remake_stale_views(inputs)  # behind are made again from their tensor
         arrays, needs_input_grad, versions = [], [], []
         for x in inputs:  # one pass: the arrays forward needs, and what the graph records
             arrays.append(x.data)
@@ -98,8 +100,6 @@ class Function:
             flags.forward_ad(cls, inputs, options, output)  # (autograd/forward_ad.py)
         if not flags.grad:
             return output
-        if engine.rewirings and output_data.dtype.kind == "f":  # some x[i] = v was recorded
-            engine.refuse_stale_views(cls.__name__, inputs)
         if True in needs_input_grad and output_data.dtype.kind == "f":  # (ints: no gradient)
             function.inputs = inputs
             function.needs_input_grad = tuple(needs_input_grad)

@@ -90,7 +90,7 @@ def setitem(x, index, value) -> None:
     if value.dtype != x.dtype:
         value = value.astype(x.dtype)
     if flags.grad and engine.rewirings:
-        engine.refuse_stale_views("SetItem", (x, value))
+        engine.remake_stale_views((x, value))
     if not (flags.grad and (x.requires_grad or value.requires_grad)):
         if flags.forward_ad is not None:  # a dual x or value: forward mode refuses the write
             flags.forward_ad(SetItem, (x, value), {"index": index}, None)

@@ -15,13 +15,14 @@ record the write, not only the view's. ``indexing.setitem`` hands such a write h
    before the write still send their gradient to the view as it was (``before``), as
    ``setitem`` arranges for every written tensor.
 
-The base's other views, taken before the write, still lead to its old graph: using one
-afterwards raises (``engine._inputs_as_used``, ``engine.refuse_stale_views``), where
-PyTorch would remake each of them too.
+The base's other views, taken before the write, still lead to its old graph. The next
+op that uses one makes it again the same way (``remake``, called by
+``engine.remake_stale_views``), as PyTorch remakes a view's grad_fn when its base changed.
 """
 
 from __future__ import annotations
 
+import math
 import weakref
 
 from tinygrad_opt import backend
@@ -33,66 +34,90 @@ from tinygrad_opt.tensor import Tensor
 
 
 class ViewOf(Function):
-    """view = base[where], made again after a write through the view: the view keeps its
-    memory (still base's), only its graph changes. Inputs: the view as it was before the
-    write, and the base after it.
+    """view = base[where], made again after a write into base: the view keeps its memory
+    (still base's), only its graph changes. Inputs: the view as it was, and the base;
+    ``where``: the flat position in base of each element of the view (the view's shape).
 
     dL/d(before) = None (its values were replaced),   dL/dbase = dL/dview scattered at where.
     """
 
-    def forward(self, before: "Array", base: "Array", where: tuple) -> "Array":
+    def forward(self, before: "Array", base: "Array", where) -> "Array":
         self.where, self.base_shape = where, base.shape
-        return base[where]
+        return base.reshape(-1)[where]
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        return None, IndexAdd.apply(grad_output, index=self.where, shape=self.base_shape)
+        size = math.prod(self.base_shape)
+        flat = IndexAdd.apply(grad_output, index=self.where, shape=(size,))
+        return None, flat.reshape(self.base_shape)
 
 
 def write_through(view, index, value) -> None:
     """``view[index] = value`` recorded as a write into the view's base (see above)."""
-    base = view
-    while getattr(base, "_base", None) is not None:
-        base = base._base
-    if base.ndim == 0:
-        raise RuntimeError(f"SetItem: a recorded write into a view (of shape {view.shape}) of "
-                           "a 0-d tensor; write into the 0-d tensor itself")
+    base = _root(view)
+    if base.requires_grad and base.grad_fn is None:       # PyTorch's refusal too
+        raise RuntimeError(f"a view (of shape {view.shape}) of a leaf tensor (of shape "
+                           f"{base.shape}) that requires grad is being used in an in-place "
+                           "operation; do it inside tg.no_grad()")
     where = _positions(base, view)                       # view's elements in base
-    if _repeats(where, base.shape):
+    host = backend.to_host(where)
+    if backend.np.unique(host).size < host.size:
         raise RuntimeError(
             f"SetItem: unsupported operation: more than one element of the written-to "
             f"tensor (shape {view.shape}, a view such as expand()'s) refers to a single "
             "memory location; clone() it before writing")
-    base[tuple(w[index] for w in where)] = value         # recorded: base joins the graph
+    written = where[index]                               # the elements this write reaches
+    if base.ndim:                                        # recorded: base joins the graph
+        base[backend.xp_of(where).unravel_index(written, base.shape)] = value
+    elif backend.np.size(written):                       # (a 0-d base: its one element)
+        base[...] = value.reshape(())
+    _made_again(view, base, where)
+
+
+def remake(view) -> None:
+    """Make ``view`` again from its tensor after a recorded write into that tensor which
+    came after the view was made (``engine.remake_stale_views``)."""
+    base = _root(view)
+    _made_again(view, base, _positions(base, view))
+
+
+def _made_again(view, base, where) -> None:
+    """view = base[where] in the graph (``ViewOf``); ops that used the view up to the last
+    recorded write into its memory keep the view as it was (``before``), as after setitem."""
     before = Tensor._make(view.data, view.requires_grad)  # the view as it was
     before.grad_fn, before._version = view.grad_fn, view._version
     if view.grad_fn is not None:
         view.grad_fn.output_ref = weakref.ref(before)
-    remade = ViewOf.apply(before, base, where=where).grad_fn
-    view.grad_fn, view.requires_grad = remade, True
-    remade.output_ref = weakref.ref(view)
-    remade.versions = (*remade.versions[:-1], view._version)   # its output is the view
-    remade.rewired_version = view._version - 1           # ops that used the view up to the
-    engine.rewirings += 1                                 # write used ``before``
+    remade = ViewOf.apply(before, base, where=where)
+    view.grad_fn, view.requires_grad = remade.grad_fn, remade.requires_grad
+    if remade.grad_fn is not None:
+        remade.grad_fn.output_ref = weakref.ref(view)
+        remade.grad_fn.versions = (*remade.grad_fn.versions[:-1], view._version)  # (output)
+        remade.grad_fn.rewired_version = view._versions[-1]  # the last recorded write
+        engine.rewirings += 1
+    view._made = len(view._versions)                      # up to date with its memory
 
 
-def _repeats(where, shape) -> bool:
-    """True when two elements of the view are one element of the base (``expand()``)."""
-    flat = backend.np.ravel_multi_index(tuple(backend.to_host(w) for w in where), shape)
-    return backend.np.unique(flat).size < flat.size
+def _root(view):
+    """The tensor at the end of the chain of ``_base``s: the one whose memory it is."""
+    base = view
+    while getattr(base, "_base", None) is not None:
+        base = base._base
+    return base
 
 
-def _positions(base, view) -> tuple:
-    """Index arrays (one per dim of ``base``, each of ``view``'s shape, on base's device)
-    giving the element of ``base`` that each element of ``view`` is: matched by address."""
+def _positions(base, view):
+    """The flat position in ``base`` of each element of ``view`` (both look into one
+    memory), matched by address: an int64 array of view's shape, on base's device."""
     np = backend.np
     base_at = _addresses(base.data).ravel()
     view_at = _addresses(view.data)
     order = np.argsort(base_at, kind="stable")
     found = order[np.searchsorted(base_at[order], view_at).clip(0, max(base_at.size - 1, 0))]
     if base_at.size == 0 or not (base_at[found] == view_at).all():
-        raise RuntimeError(f"SetItem: a view of shape {view.shape} reaches memory outside its "
-                           f"base of shape {base.shape}; clone() it before writing")
-    return tuple(backend.to_device(i, base.device) for i in np.unravel_index(found, base.shape))
+        if view_at.size:
+            raise RuntimeError(f"a view of shape {view.shape} reaches memory outside its "
+                               f"base of shape {base.shape}; clone() it before writing")
+    return backend.to_device(np.asarray(found, dtype=np.int64), base.device)
 
 
 def _addresses(array):
