@@ -93,6 +93,7 @@ class Run:
         self.step = -1
         self.made_at = []      # env index -> the step that made it
         self.last_write = {}   # env index -> the last step that wrote its memory
+        self.detached = set()  # ids of the detach() results (they share memory here)
 
     # building blocks the steps call
     def leaf(self, index):
@@ -574,6 +575,14 @@ def aliases_a_view(run, target):
     return any(x is not target and shares(x, target) for x in run.env)
 
 
+def aliases_a_detach(run, target):
+    """Whether a write into ``target`` changes memory that a detach() result shares with
+    another tensor: the model runs detach() as a constant copy, which such a write would
+    not reach (PyTorch's detach() caveat: the write shows in both, behind the graph)."""
+    return any(x is not target and shares(x, target) and
+               (id(x) in run.detached or id(target) in run.detached) for x in run.env)
+
+
 def do_write(run, target, write):
     """Run ``write``; a RuntimeError at the write itself is allowed only for a leaf that
     requires grad, or a view of another tensor (the documented refusals)."""
@@ -616,6 +625,9 @@ def step_setitem(data, run):
 
     def step(run):
         target = get_target(run)
+        if run.grad and aliases_a_detach(run, target):
+            ok["ok"] = False
+            return
         value = get_value(run)
         if isinstance(value, tg.Tensor) and value.shape != slot and \
                 np.broadcast_shapes(value.shape, slot) != slot:
@@ -643,6 +655,9 @@ def step_inplace(data, run):
 
     def step(run):
         target = get_target(run)
+        if run.grad and aliases_a_detach(run, target):
+            ok["ok"] = False
+            return
         value = original = 1.25 if number else get_value(run)
         if op == "/=" and not number:
             value = positive(original)
@@ -673,7 +688,9 @@ def step_detach(data, run):
         x = run.env[index]
         if run.perturb is None:
             run.program.frozen.setdefault(position, x.numpy().copy())
-            run.push(x.detach())
+            detached = x.detach()
+            run.detached.add(id(detached))
+            run.push(detached)
         else:  # the constant the detach gave in the unperturbed run, as differences need
             run.push(tg.tensor(run.program.frozen[position]))
     return step, f"t{index}.detach()"
