@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
+from tinygrad_opt.ops import view_writes
 
 EXAMPLES = int(os.environ.get("AUDIT_FUZZ_EXAMPLES", "80"))
 KNOWN_BUGS = os.environ.get("AUDIT_FUZZ_KNOWN_BUGS") == "1"
@@ -578,28 +579,22 @@ def aliases_a_view(run, target):
     return any(x is not target and shares(x, target) for x in run.env)
 
 
-def aliases_a_detach(run, target):
-    """Whether a write into ``target`` changes memory that a detach() result shares with
-    another tensor: the model runs detach() as a constant copy, which such a write would
-    not reach (PyTorch's detach() caveat: the write shows in both, behind the graph)."""
+def unmodelled_write(run, target):
+    """Whether a write into ``target`` changes memory that another tensor shares in a way
+    the model cannot follow: a detach() result (the model runs detach() as a constant
+    copy, which the write would not reach: PyTorch's detach() caveat), or a tensor whose
+    gradient is retained (its .grad then holds what flows through its views too, which the
+    model's differences, a perturbed copy of that tensor seen by no view, leave out)."""
+    retained = {id(run.env[j]) for j in run.program.retained if j < len(run.env)}
     return any(x is not target and shares(x, target) and
-               (id(x) in run.detached or id(target) in run.detached) for x in run.env)
-
-
-def aliases_a_retained(run, target):
-    """Whether a write into ``target`` (a view) changes a tensor whose gradient is retained:
-    its .grad then holds what flows through its views too, which the model's differences
-    (a perturbed copy of that tensor, seen by no view) leave out."""
-    return any(run.env[j] is not target and shares(run.env[j], target)
-               for j in run.program.retained if j < len(run.env))
+               (id(x) in run.detached or id(target) in run.detached or id(x) in retained)
+               for x in run.env)
 
 
 def do_write(run, target, write):
     """Run ``write``; a RuntimeError at the write itself is allowed only for a leaf that
     requires grad, or a view of another tensor (the documented refusals)."""
-    root = target  # a write into a view is a write into the tensor it looks into
-    while getattr(root, "_base", None) is not None:
-        root = root._base
+    root = view_writes._root(target)  # a write into a view writes the tensor it looks into
     rec_leaf = root.requires_grad and root.grad_fn is None
     try:
         write()
@@ -612,15 +607,24 @@ def do_write(run, target, write):
     return True
 
 
-def step_setitem(data, run):
-    kind = data.draw(st.sampled_from(["op", "clone", "buffer", "buffer", "view"]))
-    drawn_target = write_target(data, run, kind)
+def drawn_write(data, run, kinds):
+    """(get_target, its text, a probe of it) for a write step, or None: the probe is the
+    target as the run has it now (a pushed view is taken out again)."""
+    drawn_target = write_target(data, run, data.draw(st.sampled_from(kinds)))
     if drawn_target is None:
         return None
     get_target, target_text, pushes = drawn_target
     probe = get_target(run)
     if pushes:
         run.pop()
+    return get_target, target_text, probe
+
+
+def step_setitem(data, run):
+    drawn = drawn_write(data, run, ["op", "clone", "buffer", "buffer", "view"])
+    if drawn is None:
+        return None
+    get_target, target_text, probe = drawn
     idx = draw_index(data, probe.shape, repeats=False)
     try:
         slot = probe.data[tuple(i.data if isinstance(i, tg.Tensor) else i for i in idx)
@@ -636,7 +640,7 @@ def step_setitem(data, run):
 
     def step(run):
         target = get_target(run)
-        if run.grad and (aliases_a_detach(run, target) or aliases_a_retained(run, target)):
+        if run.grad and unmodelled_write(run, target):
             ok["ok"] = False
             return
         value = get_value(run)
@@ -651,14 +655,10 @@ def step_setitem(data, run):
 
 
 def step_inplace(data, run):
-    kind = data.draw(st.sampled_from(["op", "op", "clone", "buffer", "view"]))
-    drawn_target = write_target(data, run, kind)
-    if drawn_target is None:
+    drawn = drawn_write(data, run, ["op", "op", "clone", "buffer", "view"])
+    if drawn is None:
         return None
-    get_target, target_text, pushes = drawn_target
-    probe = get_target(run)
-    if pushes:
-        run.pop()
+    get_target, target_text, probe = drawn
     op = data.draw(st.sampled_from(["+=", "-=", "*=", "/="]))
     get_value, value_text = operand(data, run, probe.shape, exact=True, real=op != "/=")
     number = data.draw(st.booleans()) and data.draw(st.booleans())
@@ -666,7 +666,7 @@ def step_inplace(data, run):
 
     def step(run):
         target = get_target(run)
-        if run.grad and (aliases_a_detach(run, target) or aliases_a_retained(run, target)):
+        if run.grad and unmodelled_write(run, target):
             ok["ok"] = False
             return
         value = original = 1.25 if number else get_value(run)
