@@ -131,6 +131,17 @@ def test_adamax_sixth_positional_is_foreach():
     assert theta == pytest.approx(1 - 0.002 * 2.0 / (2 + 1e-8), rel=1e-12)
 
 
+@pytest.mark.parametrize("make", [
+    lambda ps, **k: optim.SGD(ps, 0.1, 0.9, **k),
+    lambda ps, **k: optim.Adam(ps, 0.1, **k),
+    lambda ps, **k: optim.AdamW(ps, 0.1, **k),
+])
+def test_foreach_changes_no_number(make):
+    # PyTorch's foreach picks a kernel, never a result: every value gives the same step
+    steps = {_one_step(lambda ps: make(ps, foreach=value)) for value in (None, False, True)}
+    assert len(steps) == 1 and steps != {1.0}
+
+
 def test_asgd_positional_order_is_pytorchs():
     # foreach=True, maximize=False: θ = (1 − λ·η)·1 − η·2 with η = lr = 0.01
     theta = _one_step(lambda ps: optim.ASGD(ps, 0.01, 1e-4, 0.75, 1e6, 0, True))
@@ -148,9 +159,9 @@ def test_rmsprop_positional_order_is_pytorchs():
     assert theta == pytest.approx(2.0, rel=1e-12)
 
 
-@pytest.mark.parametrize("cls", [optim.Adagrad, optim.Adadelta, optim.Adamax, optim.ASGD,
-                                 optim.RMSprop, optim.NAdam, optim.RAdam, optim.Rprop,
-                                 optim.Adafactor])
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW, optim.Adagrad,
+                                 optim.Adadelta, optim.Adamax, optim.ASGD, optim.RMSprop,
+                                 optim.NAdam, optim.RAdam, optim.Rprop, optim.Adafactor])
 def test_pytorch_switches_are_accepted_at_their_defaults(cls):
     p = tg.tensor([1.0], requires_grad=True)
     names = set(inspect.signature(cls).parameters)
@@ -169,7 +180,8 @@ def test_capturable_true_is_accepted_only_by_rules_a_graph_can_replay():
     p = tg.tensor([1.0], requires_grad=True)
     optim.RMSprop([p], capturable=True)
     optim.Adadelta([p], capturable=True)
-    for cls in (optim.Adamax, optim.NAdam, optim.RAdam, optim.Rprop, optim.ASGD):
+    for cls in (optim.Adam, optim.AdamW, optim.Adamax, optim.NAdam, optim.RAdam, optim.Rprop,
+                optim.ASGD):
         with pytest.raises(NotImplementedError, match=f"{cls.__name__}: capturable=True"):
             cls([p], capturable=True)
 

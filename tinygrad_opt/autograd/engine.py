@@ -276,9 +276,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     run_backward(order, outputs, root_grads, receive, retain_graph, create_graph)
     for index, result in enumerate(results):
         if result is None and not allow_unused:
-            raise RuntimeError(
-                f"grad: input {index} was not used to compute the outputs "
-                "(pass allow_unused=True to get None for it)")
+            raise RuntimeError(f"grad: input {index} was not used to compute the outputs "
+                               "(pass allow_unused=True to get None for it)")
     return tuple(results)
 
 

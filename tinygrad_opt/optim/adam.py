@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_betas, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 from tinygrad_opt.optim.state import state_arrays
 
 
@@ -51,12 +52,19 @@ class Adam(Optimizer):
         decoupled_weight_decay: shrink θ directly (AdamW) instead of adding λ·θ to g.
         bias_correction: divide m and v by 1 − β^t (Kingma & Ba, PyTorch); False is
             the lecture notes' form.
+        foreach, capturable, differentiable: PyTorch's implementation switches: any
+            ``foreach`` is accepted (one code path); ``capturable=True`` and
+            ``differentiable=True`` raise (``optim/pytorch_options.py``).
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
-                 fused: bool | None = None, bias_correction: bool = True):
+                 fused: bool | None = None, bias_correction: bool = True, *,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False):
+        check_pytorch_options(type(self).__name__, differentiable=differentiable,
+                              capturable=capturable)
         check_non_negative("learning rate", lr)
         check_non_negative("epsilon value", eps)
         check_betas(betas)
@@ -117,7 +125,9 @@ class AdamW(Adam):
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
                  maximize: bool = False, fused: bool | None = None,
-                 bias_correction: bool = True):
+                 bias_correction: bool = True, *, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
-                         fused=fused, bias_correction=bias_correction)
+                         fused=fused, bias_correction=bias_correction, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable)

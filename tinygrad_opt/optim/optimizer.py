@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad
-from tinygrad_opt.optim import fused
+from tinygrad_opt.optim import fused, hooks
 from tinygrad_opt.tensor import Tensor
 
 
@@ -83,7 +83,7 @@ def _is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
-class Optimizer:
+class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
     """Base class of every optimizer.
 
     Args:

@@ -7,6 +7,7 @@ from typing import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.optim.optimizer import (Optimizer, check_non_negative, elementwise,
                                           maximize_and_decay)
+from tinygrad_opt.optim.pytorch_options import check_pytorch_options
 
 
 class SGD(Optimizer):
@@ -52,12 +53,17 @@ class SGD(Optimizer):
         momentum_form: ``'pytorch'`` (default) or ``'notes'`` (``v = mu*v -
             learning_rate*dx; x += v``; no dampening, no Nesterov: the notes'
             Nesterov needs the gradient at x + μ·v, which one step() cannot take).
+        foreach, differentiable: PyTorch's implementation switches: any ``foreach`` is
+            accepted (one code path); ``differentiable=True`` raises
+            (``optim/pytorch_options.py``).
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
                  maximize: bool = False, fused: bool | None = None,
-                 momentum_form: str = "pytorch"):
+                 momentum_form: str = "pytorch", *, foreach: bool | None = None,
+                 differentiable: bool = False):
+        check_pytorch_options("SGD", differentiable=differentiable)
         check_non_negative("learning rate", lr)
         check_non_negative("momentum value", momentum)
         check_non_negative("weight_decay value", weight_decay)
