@@ -207,21 +207,27 @@ def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """im2col: ``(N, C, H, W)`` -> ``(N, C·kh·kw, L)``, every sliding window as a
-    column (PyTorch's ``F.unfold``, same layout). See :class:`Im2Col`."""
-    cols, _, _ = _im2col(input, kernel_size, stride, padding, dilation, "unfold")
-    return cols
+    column (PyTorch's ``F.unfold``, same layout); an unbatched ``(C, H, W)`` gives
+    ``(C·kh·kw, L)``. See :class:`Im2Col`."""
+    x, added = _batched(input, 2, "unfold")
+    cols, _, _ = _im2col(x, kernel_size, stride, padding, dilation, "unfold")
+    return _unbatched(cols, added)
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """col2im: ``(N, C·kh·kw, L)`` -> ``(N, C, H, W)`` with ``(H, W) = output_size``,
-    overlapping windows summed (PyTorch's ``F.fold``; the adjoint of ``unfold``)."""
+    overlapping windows summed (PyTorch's ``F.fold``; the adjoint of ``unfold``); an
+    unbatched ``(C·kh·kw, L)`` gives ``(C, H, W)``."""
     H, W = _pair(output_size, "output_size", "fold")
     kernel_size = _pair(kernel_size, "kernel_size", "fold")
     options = (kernel_size, _pair(stride, "stride", "fold"), _pair(padding, "padding", "fold"),
                _pair(dilation, "dilation", "fold"))
-    if input.ndim != 3 or input.shape[1] % (kernel_size[0] * kernel_size[1]) != 0:
-        raise ValueError(f"fold: expected an input (N, C·kh·kw, L) with kernel_size "
-                         f"{kernel_size}, got shape {input.shape}")
+    if input.ndim not in (2, 3) or input.shape[-2] % (kernel_size[0] * kernel_size[1]) != 0:
+        raise ValueError(f"fold: expected an input (N, C·kh·kw, L) or (C·kh·kw, L) with "
+                         f"kernel_size {kernel_size}, got shape {input.shape}")
+    if input.ndim == 2:                                # unbatched: a batch of one, dropped
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding,
+                    stride).squeeze(0)
     N, CK, L = input.shape
     C = CK // (kernel_size[0] * kernel_size[1])
     OH, OW = (conv_output_size(size, k, s, p, d) for size, k, s, p, d in

@@ -219,8 +219,10 @@ def _max_unpool(input: Tensor, indices: Tensor, out_sizes: tuple, op_name: str) 
             raise ValueError(f"{op_name}: found an invalid max index {low if low < 0 else high}"
                              f" (the output plane {out_sizes} has {plane} elements)")
     N, C = input.shape[:2]
+    pooled = math.prod(input.shape[2:])                  # no -1: N may be 0 (PyTorch allows)
     zeros = tg.zeros((N, C, plane), dtype=input.dtype, device=input.device)
-    flat = zeros.scatter(2, indices.reshape(N, C, -1), input.reshape(N, C, -1))  # (N, C, P)
+    flat = zeros.scatter(2, indices.reshape(N, C, pooled),
+                         input.reshape(N, C, pooled))    # (N, C, P)
     return flat.reshape(N, C, *out_sizes)
 
 
@@ -681,7 +683,8 @@ def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_r
     window = (rows * W + columns).reshape(N, C, OH, OW, kh * kw)          # flat plane indices
     window = _on_device(window, x)
     flat = x.reshape(N, C, H * W)
-    candidates = flat.detach().gather(2, window.reshape(N, C, -1))        # (N, C, OH·OW·K)
+    taps = window.reshape(N, C, OH * OW * kh * kw)                       # no -1: N may be 0
+    candidates = flat.detach().gather(2, taps)                            # (N, C, OH·OW·K)
     best = candidates.reshape(N, C, OH, OW, kh * kw).argmax(dim=-1, keepdim=True)
     indices = window.gather(4, best).reshape(N, C, OH, OW)                # first maximum
     y = flat.gather(2, indices.reshape(N, C, OH * OW)).reshape(N, C, OH, OW)

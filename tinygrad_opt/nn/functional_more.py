@@ -327,14 +327,15 @@ def _output_sizes(x: Tensor, size, scale_factor, recompute_scale_factor) -> tupl
         if recompute_scale_factor:
             raise ValueError("interpolate: recompute_scale_factor is not meaningful with an "
                              "explicit size")
-        sizes = (size,) * spatial if isinstance(size, int) else tuple(size)
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * spatial
+        sizes = tuple(operator.index(n) for n in sizes)  # (NumPy integers too, as PyTorch)
         if len(sizes) != spatial:
             raise ValueError(f"interpolate: size {size} has {len(sizes)} entries, the input of "
                              f"shape {x.shape} has {spatial} spatial dims")
         scales = (None,) * spatial
     else:
-        factors = (scale_factor,) * spatial if isinstance(scale_factor, (int, float)) \
-            else tuple(scale_factor)
+        factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) \
+            else (scale_factor,) * spatial
         if len(factors) != spatial:
             raise ValueError(f"interpolate: scale_factor {scale_factor} has {len(factors)} "
                              f"entries, the input of shape {x.shape} has {spatial} spatial dims")

@@ -75,7 +75,7 @@ class RMSNorm(Module):
 
 class Unfold(Module):
     """im2col as a layer: every sliding window as a column (see :func:`F.unfold`).
-    Shapes: (N, C, H, W) -> (N, C·kh·kw, L)."""
+    Shapes: (N, C, H, W) -> (N, C·kh·kw, L), or unbatched (C, H, W) -> (C·kh·kw, L)."""
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
@@ -95,7 +95,7 @@ class Unfold(Module):
 class Fold(Module):
     """col2im as a layer: columns summed back into an image of ``output_size``, where
     windows overlap (see :func:`F.fold`, the adjoint of unfold).
-    Shapes: (N, C·kh·kw, L) -> (N, C, H, W)."""
+    Shapes: (N, C·kh·kw, L) -> (N, C, H, W), or unbatched (C·kh·kw, L) -> (C, H, W)."""
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
