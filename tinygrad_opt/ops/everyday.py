@@ -393,7 +393,7 @@ def dist(input, other, p=2):
 
 def cov(input, *, correction: int = 1, fweights=None, aweights=None):
     """The covariance matrix of the variables in the rows of ``input`` (V, N), N
-    observations in the columns (a 1-D input is one variable: a 0-d result):
+    observations in the columns (one variable, a 1-D input or V = 1, gives a 0-d result):
 
         w = fweights · aweights (each 1 when not given)
         μ_i = Σ_k w_k x_ik / Σw
@@ -414,7 +414,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):
         mean = observations.mean(1, keepdim=True)                             # (V, 1)
         centered = observations - mean                                        # (V, N)
         product = matmul(centered, centered.transpose(0, 1))                  # (V, V)
-        return _squeezed(product / max(count - correction, 0), x)
+        return _squeezed(product / max(count - correction, 0))
     if frequency is None:
         weights = importance
     else:
@@ -422,12 +422,17 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):
     total = weights.sum()                                                     # Σw
     mean = (observations * weights).sum(1, keepdim=True) / total             # (V, 1)
     centered = observations - mean                                            # (V, N)
+    if count == 1 and (frequency is None) != (importance is None):
+        # one observation, one kind of weight: x − μ is 0, which rounding can miss (PyTorch)
+        centered = constant(backend.xp_of(observations.data).zeros_like(observations.data))
     product = matmul(centered * weights, centered.transpose(0, 1))           # (V, V)
     if importance is None:
         denominator = total - correction
+    elif frequency is None and count == 1 and correction == 1:
+        denominator = total * 0   # a − a·a/a, exactly 0 (rounding can miss it), as PyTorch
     else:
         denominator = total - correction * (weights * importance).sum() / total
-    return _squeezed(product / where(denominator > 0, denominator, 0), x)
+    return _squeezed(product / where(denominator > 0, denominator, 0))
 
 
 def _weights(weights, count: int, what: str, x):
@@ -453,9 +458,10 @@ def _weights(weights, count: int, what: str, x):
     return weights
 
 
-def _squeezed(result, x):
-    """A 1-D (or 0-d) input gives a 0-d covariance, as PyTorch."""
-    return result.reshape(()) if x.ndim < 2 else result
+def _squeezed(result):
+    """Size-1 dims dropped, as PyTorch: a 1-D (or 0-d) input, or a single variable (1, N),
+    gives a 0-d covariance."""
+    return result.reshape(()) if result.numel() == 1 else result
 
 
 def corrcoef(input):

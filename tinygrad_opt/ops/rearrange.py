@@ -695,8 +695,9 @@ def masked_scatter(input, mask, source):
 def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None):
     """The n-th forward difference along ``dim``: y[i] = x[i + 1] − x[i], applied ``n``
     times (for bool tensors x[i + 1] != x[i]), after ``prepend`` and ``append`` (tensors of
-    ``input``'s shape outside ``dim``) are joined on. Slices subtracted: the gradient is
-    exact."""
+    ``input``'s shape outside ``dim``) are joined on; with n = 0 they are not, and a copy
+    of the input comes back (PyTorch's, and NumPy's, rule). Slices subtracted: the
+    gradient is exact."""
     if _tensor(input, "diff").ndim == 0:
         raise ValueError("diff: expected a tensor with at least 1 dim, got a 0-d tensor")
     if not isinstance(n, int) or n < 0:
@@ -712,7 +713,9 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None):
             raise ValueError(f"diff: {what} has shape {piece.shape}, which does not match "
                              f"{input.shape} outside dim {dim}")
         pieces.append(piece)
-    x = cat(pieces, dim) if len(pieces) > 1 else input
+    x = cat(pieces, dim) if len(pieces) > 1 and n > 0 else input
+    if n == 0:
+        return x.clone()  # a tensor of its own, as PyTorch (never the input itself)
     for _ in range(n):
         if x.shape[dim] == 0:
             break
