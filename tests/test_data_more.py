@@ -168,7 +168,7 @@ def test_chain_dataset_and_plus():
         list(ChainDataset([Stream(0, 1), Numbers(2)]))
 
 
-def test_get_worker_info_is_none_so_a_worker_aware_stream_reads_everything():
+def test_get_worker_info_splits_a_stream_among_workers():
     class Sharded(IterableDataset):
         def __iter__(self):
             info = get_worker_info()
@@ -176,9 +176,12 @@ def test_get_worker_info_is_none_so_a_worker_aware_stream_reads_everything():
                 return iter(range(6))
             return iter(range(info.id, 6, info.num_workers))
 
-    assert get_worker_info() is None
-    loader = DataLoader(Sharded(), batch_size=4, num_workers=2)
-    assert [batch.numpy().tolist() for batch in loader] == [[0, 1, 2, 3], [4, 5]]
+    assert get_worker_info() is None               # in the main process
+    single = DataLoader(Sharded(), batch_size=4)
+    assert [batch.numpy().tolist() for batch in single] == [[0, 1, 2, 3], [4, 5]]
+    # two workers, each its share (0 2 4 | 1 3 5), batched on its own; round-robin
+    loader = DataLoader(Sharded(), batch_size=4, num_workers=2, timeout=20)
+    assert [batch.numpy().tolist() for batch in loader] == [[0, 2, 4], [1, 3, 5]]
 
 
 # --- samplers ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, data_workers
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset",
@@ -84,6 +84,9 @@ def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_work
                          f"{prefetch_factor}")
     if persistent_workers and num_workers == 0:
         raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+    if num_workers > 0 and prefetch_factor == 0:
+        raise ValueError("DataLoader: prefetch_factor must be at least 1 with num_workers > 0 "
+                         "(each worker needs a batch in flight), got 0")
     if multiprocessing_context is not None and num_workers == 0:
         raise ValueError("DataLoader: multiprocessing_context can only be used with "
                          "multi-process loading (num_workers > 0), but got num_workers=0")
@@ -556,16 +559,16 @@ class BatchSampler(Sampler):
         return math.ceil(len(self.sampler) / self.batch_size)
 
 
-def get_worker_info() -> None:
-    """Which loading worker runs this code: always ``None`` here.
+def get_worker_info():
+    """Which loading worker runs this code: ``None`` in the main process.
 
-    In PyTorch it describes the worker process inside ``IterableDataset.__iter__``
-    (``id``, ``num_workers``, ``seed``) so that workers can split a stream, and is
-    ``None`` in the main process. This :class:`DataLoader` loads in the calling
-    process only, so the answer is ``None``, and an ``__iter__`` written for
-    workers takes its single-process branch (the whole stream).
+    In a worker process of a ``DataLoader(num_workers > 0)`` it returns an object
+    with ``id`` (0 .. num_workers-1), ``num_workers``, ``seed`` (the seed this
+    worker's generators got) and ``dataset`` (the worker's copy of the data set),
+    as PyTorch's, so that ``IterableDataset.__iter__`` can read its share of a
+    stream, or ``worker_init_fn`` configure the worker's copy.
     """
-    return None
+    return data_workers.worker_info
 
 
 # --- the loader ----------------------------------------------------------------
@@ -603,12 +606,27 @@ class DataLoader:
     are read one by one, and the batch is what it returns, on whatever device it
     chose); ``batch_sampler`` (an iterable of index lists, one per batch)
     replaces ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last``.
-    ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
-    ``multiprocessing_context``, ``prefetch_factor``, ``persistent_workers``,
-    ``pin_memory_device`` and ``in_order`` are accepted so that PyTorch code runs
-    unchanged (the combinations PyTorch refuses raise its ValueError), but loading
-    always runs in the calling process: the batches are those of ``num_workers=0``
-    (docs/deviations.md, "Data loading"), and :func:`get_worker_info` is ``None``.
+    Worker processes, as PyTorch's (tinygrad_opt/data_workers.py):
+    ``num_workers > 0`` starts that many; the main process draws the index lists
+    as with ``num_workers=0``, the workers fetch and collate them,
+    ``prefetch_factor`` (default 2) batches in flight per worker, and the batches
+    come back in order: those of ``num_workers=0``. For an IterableDataset each
+    worker iterates its own copy (split the stream with :func:`get_worker_info`),
+    ``batch_size`` and ``drop_last`` apply per worker, and the workers' batches
+    interleave round-robin. Worker ``k`` seeds the framework's generator
+    (``tg.manual_seed``) and ``random`` with ``base_seed + k`` (``base_seed``: new
+    for each set of workers, from the loader's generator, or the framework's), then
+    calls ``worker_init_fn(k)``. The workers stop at the end of the epoch (or when
+    the loop is left), unless ``persistent_workers=True`` keeps them for the next.
+    ``timeout > 0``: a RuntimeError if a batch takes longer (seconds). An
+    exception in a worker is raised here, naming the worker, with its traceback.
+    Workers collate on the CPU and send arrays; the Tensors are rebuilt here, on
+    ``device`` (where a ``collate_fn`` made them: on the CPU).
+    ``multiprocessing_context``: a start method ("fork", "spawn", "forkserver") or a
+    context, ``None`` the platform's default; with "spawn" the data set and the
+    functions must pickle. ``pin_memory``, ``pin_memory_device`` and ``in_order``
+    are accepted and change nothing (the batches always come in order). The
+    combinations PyTorch refuses raise its ValueError.
 
     The arguments come in PyTorch's order (``DataLoader(ds, 32, True, None, None, 0,
     collate)``); ours, ``seed`` (an int or NumPy generator for the shuffling, instead
@@ -672,6 +690,12 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self.collate_fn = collate_fn
         self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.multiprocessing_context = data_workers.start_context(multiprocessing_context)
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
+        self._worker_pool = None  # the workers kept between epochs (persistent_workers)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.sampler = sampler
@@ -695,24 +719,42 @@ class DataLoader:
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator:
-        if self._unbatched:
-            yield from self._single_samples()
-            return
+        if self.num_workers > 0:
+            return data_workers.worker_batches(self)  # fetched in worker processes
+        return self._batches()
+
+    def _batches(self) -> Iterator:
+        """One epoch's batches, loaded in this process (a stream's: in each worker too)."""
         if self._iterable:
-            yield from self._stream_batches()
-            return
+            return self._stream_batches()
+        return (self._fetch(indices) for indices in self._index_batches())
+
+    def _index_batches(self) -> Iterator:
+        """What one epoch fetches, in order: the indices of each batch (one index per
+        step with batching off). Drawn in the main process, with or without workers."""
         if self.batch_sampler is not None:
             for batch_indices in self.batch_sampler:
-                yield self._gather(np.asarray([int(i) for i in batch_indices], dtype=np.int64))
+                yield [int(i) for i in batch_indices]
             return
         indices = self._epoch_indices()
-        n_batches = self._n_batches(len(indices))
-        for b in range(n_batches):
-            batch_indices = indices[b * self.batch_size:(b + 1) * self.batch_size]
-            yield self._gather(batch_indices)
+        if self._unbatched:
+            yield from indices.tolist()
+            return
+        for b in range(self._n_batches(len(indices))):
+            yield indices[b * self.batch_size:(b + 1) * self.batch_size]
+
+    def _fetch(self, indices):
+        """The batch of ``indices`` (with batching off: the sample of one index)."""
+        if self._unbatched:
+            return self._convert(self.dataset[indices])
+        return self._gather(np.asarray(indices, dtype=np.int64))
 
     def _stream_batches(self) -> Iterator:
         """The batches of an IterableDataset: its samples in order, batch_size at a time."""
+        if self._unbatched:
+            for sample in self.dataset:
+                yield self._convert(sample)
+            return
         samples = []
         for sample in self.dataset:
             samples.append(sample)
@@ -722,18 +764,11 @@ class DataLoader:
         if samples and not self.drop_last:
             yield self._collate_samples(samples)
 
-    def _single_samples(self) -> Iterator:
-        """Batching off: each sample of the stream or of the epoch order on its own,
-        through ``collate_fn`` or :func:`default_convert`."""
-        if self._iterable:
-            samples = iter(self.dataset)
-        else:
-            samples = (self.dataset[int(i)] for i in self._epoch_indices())
-        for sample in samples:
-            if self.collate_fn is not None:
-                yield self.collate_fn(sample)
-            else:
-                yield default_convert(sample, self.device)
+    def _convert(self, sample):
+        """Batching off: one sample through ``collate_fn``, or :func:`default_convert`."""
+        if self.collate_fn is not None:
+            return self.collate_fn(sample)
+        return default_convert(sample, self.device)
 
     def _n_batches(self, n: int) -> int:
         if self._unbatched:
