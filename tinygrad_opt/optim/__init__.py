@@ -7,6 +7,11 @@ docstring and one code line per math line.
 """
 
 from tinygrad_opt.optim.optimizer import Optimizer
+from tinygrad_opt.optim import optimizer as _optimizer, hooks as _hooks
+
+# torch.optim.optimizer's global step hooks, at the same name (they live in optim/hooks.py)
+_optimizer.register_optimizer_step_pre_hook = _hooks.register_optimizer_step_pre_hook
+_optimizer.register_optimizer_step_post_hook = _hooks.register_optimizer_step_post_hook
 
 # First-order rules, one file each.
 from tinygrad_opt.optim.sgd import SGD

@@ -55,6 +55,11 @@ from typing import Callable, Iterable, Sequence
 
 from tinygrad_opt.optim.optimizer import Optimizer
 
+STEP_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them in the "
+    "opposite order, `optimizer.step()` before `lr_scheduler.step()`: otherwise the first "
+    "value of the learning rate schedule is skipped (as in PyTorch 1.1.0 and later).")
+
 
 class LRScheduler:
     """Base class: a learning rate α_t = schedule(α0, t) for each parameter group.
@@ -106,6 +111,8 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """t ← t + 1 (or t ← ``epoch``, PyTorch's deprecated form); write α_t into each group."""
+        if self._step_count == 1 and not self.optimizer._opt_called:  # (optim/hooks.py)
+            warnings.warn(STEP_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
