@@ -81,6 +81,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as error:     # NumPy's says how much: "Unable to allocate 233. TiB ..."
+        print(f"{PROG}: error: out of memory: {error}; smaller layers or batches need less",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError, ArithmeticError) as error:
         # ValueError covers CheckpointError; RuntimeError a missing GPU or a state-dict mismatch
         message = " ".join(str(error).split()) or type(error).__name__

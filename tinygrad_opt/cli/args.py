@@ -30,6 +30,13 @@ class ArgumentParser(argparse.ArgumentParser):
         hint = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
         self.exit(2, f"{PROG}: error: {message}{hint}\n")
 
+    def _get_values(self, action, arg_strings):
+        # argparse before Python 3.11.8 / 3.12.2 (CPython gh-109475) drops the value '--' of
+        # '--epochs=--' and hands on an empty list, bypassing type=: refuse it
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            raise argparse.ArgumentError(action, "expected one argument")
+        return super()._get_values(action, arg_strings)
+
 
 # --- value checkers for argparse ----------------------------------------------------
 
@@ -40,6 +47,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def random_seed(text: str) -> int:
+    """A random seed: an integer >= 0 (what NumPy's generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -94,9 +112,13 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 def check_writable_file(path: str, flag: str) -> None:
     """Fail before training, not after it, when ``path`` cannot be written."""
+    if not path:
+        raise UsageError(f"{flag}: the path is empty")
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{flag} {path}: is a directory, expected a file path")
+    if os.path.exists(path) and not os.path.isfile(path):   # a device or a pipe: never replace
+        raise UsageError(f"{flag} {path}: exists and is not a regular file")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError(f"{flag} {path}: {directory} is a file, not a directory")
     if not os.path.isdir(directory):
@@ -108,6 +130,8 @@ def check_writable_file(path: str, flag: str) -> None:
 def check_creatable_directory(path: str, flag: str) -> None:
     """Fail before the work, not after it, when the output directory ``path`` cannot be made:
     it, or the nearest of its parents that exists, must be a writable directory."""
+    if not path:
+        raise UsageError(f"{flag}: the path is empty")
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)

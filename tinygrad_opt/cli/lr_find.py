@@ -15,7 +15,7 @@ import os
 import numpy as np  # host-side: the recorded losses are plain NumPy arrays
 
 from tinygrad_opt.cli.args import (hidden_sizes, momentum, non_negative_float, plot_available,
-                                   positive_float, positive_int)
+                                   positive_float, positive_int, random_seed)
 from tinygrad_opt.cli.train import (ACTIVATIONS, DATA_SETS, OPTIMIZERS, build_mlp,
                                     build_optimizer, prepare_data)
 from tinygrad_opt.diagnostics import format_table, lr_range_test, plot_lr_range_test
@@ -46,7 +46,8 @@ def add_lr_find_command(subparsers) -> None:
     parser.add_argument("--lr-max", type=positive_float, default=10.0, help="default 10")
     parser.add_argument("--steps", type=positive_int, default=200,
                         help="mini-batches, at most (default 200; stops early on divergence)")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
+    parser.add_argument("--seed", type=random_seed, default=0,
+                        help="initialisation and batch order")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--plot", metavar="DIR", help="write lr_find.png (loss vs rate) to DIR")
     parser.set_defaults(run=run_lr_find)
@@ -75,9 +76,12 @@ def run_lr_find(args) -> int:
     print(f"lr range test: {args.data} ({sizes['train']} training samples), MLP {widths} "
           f"({args.activation}), {args.optimizer}, batch {args.batch_size}, lr "
           f"{args.lr_min:g} to {args.lr_max:g} over at most {args.steps} steps, seed {args.seed}")
-    lrs, losses, suggested = lr_range_test(model, nn.CrossEntropyLoss(), make_optimizer,
-                                           loaders["train"], args.lr_min, args.lr_max,
-                                           args.steps)
+    # the test runs the rate up until the loss diverges: that is its end, not a screen of
+    # NumPy overflow warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lrs, losses, suggested = lr_range_test(model, nn.CrossEntropyLoss(), make_optimizer,
+                                               loaders["train"], args.lr_min, args.lr_max,
+                                               args.steps)
     shown = sorted(set(np.linspace(0, len(lrs) - 1, min(len(lrs), 15)).round().astype(int)))
     print(format_table(["step", "lr", "smoothed loss"],
                        [[index + 1, lrs[index], losses[index]] for index in shown]))

@@ -21,7 +21,8 @@ import numpy as np
 
 from tinygrad_opt.cli.args import (PROG, UsageError, check_writable_file, finite_float,
                                    flag_names, hidden_sizes, momentum, non_negative_float,
-                                   plot_available, positive_float, positive_int, probability)
+                                   plot_available, positive_float, positive_int, probability,
+                                   random_seed)
 
 DATA_SETS = ("digits", "spiral", "moons", "xor")
 ACTIVATIONS = {
@@ -99,7 +100,7 @@ def add_train_command(subparsers) -> None:
     training.add_argument("--patience", type=positive_int, default=None,
                           help="early stopping: stop after this many epochs without "
                           "val-loss improvement and keep the best weights (default off)")
-    training.add_argument("--seed", type=int, default=0,
+    training.add_argument("--seed", type=random_seed, default=0,
                           help="seed of the initialization and the batch order (default 0)")
     training.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                           help="cpu (NumPy) or cuda (CuPy) (default cpu)")

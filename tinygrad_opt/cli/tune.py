@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from tinygrad_opt.cli.args import check_creatable_directory, positive_int
+from tinygrad_opt.cli.args import check_creatable_directory, positive_int, random_seed
 from tinygrad_opt.tune import (bayes_search, choice, coarse_to_fine, grid_search, loguniform,
                                random_search, uniform)
 
@@ -164,7 +164,7 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=positive_int, default=5,
                         help="training epochs per trial (default 5; coarse-to-fine stages "
                         "use 1/4, 1/2 and all of them)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=random_seed, default=0,
                         help="seed of the search and of every trial's model (default 0)")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel trials in worker processes (default 1: in this process)")

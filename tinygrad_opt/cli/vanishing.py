@@ -10,7 +10,8 @@ described in tinygrad_opt/experiments.py; this module only reads the flags).
 
 from __future__ import annotations
 
-from tinygrad_opt.cli.args import check_creatable_directory, positive_float, positive_int
+from tinygrad_opt.cli.args import (check_creatable_directory, positive_float, positive_int,
+                                   random_seed)
 from tinygrad_opt.experiments import (KINDS, plot_vanishing, report, timing_line,
                                       vanishing_study)
 from tinygrad_opt.viz import PLOT_HINT
@@ -37,7 +38,8 @@ def add_vanishing_command(subparsers) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="depth 10, 2 epochs on 512 samples (a few seconds); an explicit "
                         "--depth or --epochs still applies")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
+    parser.add_argument("--seed", type=random_seed, default=0,
+                        help="initialisation and batch order")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--plot", metavar="DIR", help="write the PNG figures to DIR")
     parser.set_defaults(run=run_vanishing)
