@@ -107,7 +107,7 @@ def _dropout(x: Tensor, p: float) -> Tensor:
     """``F.dropout`` in training, which this file cannot import (see "Imports"): each element
     zeroed with probability p, the others scaled by 1/(1 − p); the same random draw."""
     _check_probability(p)
-    return _drop_channels(x, p, x.shape)  # one draw per element: plain dropout
+    return _drop_channels(x, p, x.shape, "dropout")  # one draw per element: plain dropout
 
 
 def _safe_softmax(scores: Tensor) -> Tensor:

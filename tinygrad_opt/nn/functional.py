@@ -46,6 +46,7 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
 from tinygrad_opt.nn.functional_primitives import (Erf, Log1p, _affine,  # noqa: F401
                                                    _update_running, erf, log1p, softplus)
 from tinygrad_opt.nn.functional_more import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.nn.functional_more import _check_floating
 from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.attention import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.conv_transpose import *  # noqa: F401,F403  (its __all__)
@@ -129,6 +130,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
         return _in_place(input, rrelu, lower, upper, training)
     if not training:
         return leaky_relu(input, (lower + upper) / 2)
+    _check_floating(input, "rrelu")
     slope = _random_tensor(input, lower, upper)  # same shape as x, no gradient
     return tg.where(input > 0, input, input * slope)
 
@@ -406,6 +408,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    _check_floating(input, "dropout")
     if inplace:
         return _in_place(input, dropout, p, training)
     if p == 1.0:

@@ -345,6 +345,15 @@ def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return out
 
 
+def _lowest(dtype) -> float | int | bool:
+    """The value a max pooling pads with, which never wins a window: −inf for floats, the
+    smallest value of an integer dtype and False for bool (integers pool in their own
+    dtype, as PyTorch's ``max_pool2d(..., return_indices=True)``; −inf would make floats)."""
+    if backend.is_floating(dtype):
+        return -math.inf
+    return False if dtype == backend.bool_ else int(backend.np.iinfo(dtype).min)
+
+
 def _extend(x: Tensor, rows: int, columns: int, fill: float) -> Tensor:
     """x ``(N, C, H, W)`` with ``rows`` more rows and ``columns`` more columns of ``fill``
     at the end: ``(N, C, H + rows, W + columns)`` (a ``cat``; the gradient drops the fill)."""
@@ -408,10 +417,10 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """
     x, added = _batched(input, 2, "max_pool2d")
     ready, options = _pool_input(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                 -math.inf, "max_pool2d")
+                                 _lowest(x.dtype), "max_pool2d")
     if return_indices:
         return _unbatched(_max_pool2d_with_indices(x, ready, options), added)
-    cols, OH, OW = _im2col(ready, *options, "max_pool2d", pad_value=-math.inf)
+    cols, OH, OW = _im2col(ready, *options, "max_pool2d", pad_value=_lowest(x.dtype))
     N, C = x.shape[:2]
     (kh, kw) = options[0]
     windows = cols.reshape(N, C, kh * kw, OH * OW)       # (N, C, kh·kw, L); N may be 0
@@ -426,11 +435,11 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     same im2col of a plane that holds each input position's flat index, −1 in the
     padding and the extension. The output is then x gathered at those indices, so its
     gradient goes to the chosen element only. A window wholly in the padding (possible
-    with dilation) has the index −1 and the value −inf.
+    with dilation) has the index −1 and the value −inf (an integer dtype's smallest).
     """
     N, C, H, W = x.shape
     xp = backend.get_xp(x.device)
-    cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=-math.inf)
+    cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=_lowest(x.dtype))
     (kh, kw) = options[0]
     values = cols.data.reshape(N, C, kh * kw, OH * OW)             # (N, C, kh·kw, L)
     plane = xp.full((1, 1) + ready.shape[2:], -1, dtype=backend.int64)
@@ -442,7 +451,7 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     in_plane = indices >= 0
     safe = Tensor(xp.where(in_plane, indices, 0), device=x.device)
     picked = x.reshape(N, C, H * W).gather(2, safe)                # (N, C, L)
-    output = where(Tensor(in_plane, device=x.device), picked, -math.inf)
+    output = where(Tensor(in_plane, device=x.device), picked, _lowest(x.dtype))
     indices = Tensor(indices.reshape(N, C, OH, OW), device=x.device)
     return output.reshape(N, C, OH, OW), indices
 

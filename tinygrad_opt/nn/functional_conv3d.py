@@ -29,10 +29,11 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.nn.functional_conv import (_is_int, _tap_slice, _unbatched,
+from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _tap_slice, _unbatched,
                                              check_transpose_options, conv_output_size,
                                              conv_transpose_output_size, pool_output_size)
-from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_probability,
+from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_floating,
+                                             _check_probability,
                                              _drop_channels, pad)
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import where
@@ -381,10 +382,10 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """
     x, added = _batched(input, "max_pool3d")
     ready, options = _pool_input(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                 -math.inf, "max_pool3d")
+                                 _lowest(x.dtype), "max_pool3d")
     if return_indices:
         return _unbatched(_max_pool3d_with_indices(x, ready, options), added)
-    cols, (OD, OH, OW) = _vol2col(ready, options, "max_pool3d", pad_value=-math.inf)
+    cols, (OD, OH, OW) = _vol2col(ready, options, "max_pool3d", pad_value=_lowest(x.dtype))
     N, C = x.shape[:2]
     (kd, kh, kw) = options[0]
     windows = cols.reshape(N, C, kd * kh * kw, OD * OH * OW)  # (N, C, kd·kh·kw, L); N may be 0
@@ -401,7 +402,8 @@ def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     """
     N, C, D, H, W = x.shape
     xp = backend.get_xp(x.device)
-    cols, (OD, OH, OW) = _vol2col(ready.detach(), options, "max_pool3d", pad_value=-math.inf)
+    cols, (OD, OH, OW) = _vol2col(ready.detach(), options, "max_pool3d",
+                                  pad_value=_lowest(x.dtype))
     L = OD * OH * OW
     (kd, kh, kw) = options[0]
     values = cols.data.reshape(N, C, kd * kh * kw, L)              # (N, C, kd·kh·kw, L)
@@ -414,7 +416,7 @@ def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     in_volume = indices >= 0
     safe = Tensor(xp.where(in_volume, indices, 0), device=x.device)
     picked = x.reshape(N, C, D * H * W).gather(2, safe)            # (N, C, L)
-    output = where(Tensor(in_volume, device=x.device), picked, -math.inf)
+    output = where(Tensor(in_volume, device=x.device), picked, _lowest(x.dtype))
     indices = Tensor(indices.reshape(N, C, OD, OH, OW), device=x.device)
     return output.reshape(N, C, OD, OH, OW), indices
 
@@ -485,7 +487,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
         return input
     if inplace:
         return write_back(input, dropout3d, p, training)
-    return _drop_channels(input, p, input.shape[:-3] + (1, 1, 1))  # (N, C, 1, 1, 1)
+    return _drop_channels(input, p, input.shape[:-3] + (1, 1, 1), "dropout3d")  # (N, C, 1, 1, 1)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
@@ -506,6 +508,7 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                          f"dimensions (N, C, *) in the input, got shape {input.shape}")
     if not training or p == 0.0:
         return input
+    _check_floating(input, "feature_alpha_dropout")
     if inplace:
         return write_back(input, feature_alpha_dropout, p, training)
     if p == 1.0:

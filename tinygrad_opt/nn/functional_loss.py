@@ -16,6 +16,7 @@ import warnings
 import tinygrad_opt as tg
 from tinygrad_opt import backend, cuda
 from tinygrad_opt.nn.functional_primitives import softplus
+from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.fused import CrossEntropy
 from tinygrad_opt.tensor import Tensor
 
@@ -578,7 +579,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     if (len(shape) == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
             and reduction != "none" and shape[0] > 0):
         scale = 1 / shape[0] if reduction == "mean" else 1
-        return CrossEntropy.apply(input, classes, scale=scale)  # the fused op
+        return CrossEntropy.apply(floating(input), classes, scale=scale)  # the fused op
     log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     losses, keep, total_weight = _picked_nll(log_probs, classes.data, weight, ignore_index,
                                              num_ignored)                     # (N, d...)

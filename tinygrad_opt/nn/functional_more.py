@@ -747,9 +747,17 @@ def _check_probability(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _drop_channels(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+def _check_floating(input: Tensor, op_name: str) -> None:
+    """A random mask or slope is drawn in the input's dtype: for an integer or bool input it
+    would truncate to 0 (and ``/ (1 − p)`` would make floats), so it is refused, as PyTorch."""
+    if not backend.is_floating(input.dtype):
+        raise TypeError(f"{op_name}: expected a floating-point input, got {input.dtype}")
+
+
+def _drop_channels(x: Tensor, p: float, mask_shape: tuple, op_name: str) -> Tensor:
     """x · mask / (1 − p), one keep-or-drop draw per entry of ``mask_shape`` (size 1 on the
     spatial dims, so a whole channel is kept or zeroed together)."""
+    _check_floating(x, op_name)
     if p == 1.0:
         return x * 0.0
     keep = backend.random_uniform(mask_shape, x.dtype, x.device) >= p  # (N, C, 1, ...)
@@ -771,7 +779,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
         return input
     if inplace:
         return write_back(input, dropout1d, p, training)
-    return _drop_channels(input, p, input.shape[:-1] + (1,))  # (N, C, 1) or (C, 1)
+    return _drop_channels(input, p, input.shape[:-1] + (1,), "dropout1d")  # (N, C, 1) or (C, 1)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
@@ -792,7 +800,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
         return input
     if inplace:
         return write_back(input, dropout2d, p, training)
-    return _drop_channels(input, p, input.shape[:2] + (1,) * (input.ndim - 2))  # (N, C, 1, 1)
+    return _drop_channels(input, p, input.shape[:2] + (1,) * (input.ndim - 2),
+                          "dropout2d")                                  # (N, C, 1, 1)
 
 
 SELU_NEGATIVE_LIMIT = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
@@ -814,6 +823,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     _check_probability(p)
     if not training or p == 0.0:
         return input
+    _check_floating(input, "alpha_dropout")
     if inplace:
         return write_back(input, alpha_dropout, p, training)
     if p == 1.0:

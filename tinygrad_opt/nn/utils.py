@@ -99,8 +99,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     norm_type = float(norm_type)
     if not tensors:
         return tg.tensor(0.0)
-    with no_grad():
-        norms = [tg.linalg.vector_norm(t, norm_type) for t in tensors]  # one 0-d per tensor
+    with no_grad():  # one 0-d norm per tensor, on the first tensor's device (as PyTorch)
+        norms = [tg.linalg.vector_norm(t, norm_type).to(tensors[0].device) for t in tensors]
         total_norm = tg.linalg.vector_norm(tg.stack(norms), norm_type)
     if error_if_nonfinite and not math.isfinite(total_norm.item()):
         raise RuntimeError(
@@ -125,8 +125,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
     with no_grad():
         clip_coef = float(max_norm) / (total_norm + 1e-6)
         clip_coef_clamped = clip_coef.clip(None, 1.0)              # min(coef, 1), on device
-        for g in grads:
-            g.data[...] = g.data * clip_coef_clamped.data.astype(g.dtype)  # in place
+        for g in grads:  # in place, the coefficient moved to g's device
+            g.data[...] = g.data * clip_coef_clamped.to(g.device).data.astype(g.dtype)
             g._version += 1
 
 
