@@ -282,6 +282,12 @@ def _swap(module, name: str, value):
     if attribute in owner._modules:
         raise TypeError(f"functional_call: '{name}' names a submodule, not a parameter or "
                         "a buffer")
+    if isinstance(getattr(type(owner), attribute, None), property):
+        # a parametrized tensor (nn.utils.parametrize), as PyTorch: assigning it stores
+        # right_inverse(value) into its originals; the value read first is assigned back after
+        original = getattr(owner, attribute)
+        setattr(owner, attribute, value)
+        return original
     original = owner.__dict__.get(attribute, _MISSING)
     if value is _MISSING:
         owner.__dict__.pop(attribute, None)

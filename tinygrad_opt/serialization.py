@@ -156,11 +156,12 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)  # through a symlink to its file, as open() writes
+    directory = os.path.dirname(target)
     _check_target(path, directory)
     try:
         handle, temporary = tempfile.mkstemp(dir=directory,
-                                             prefix="." + os.path.basename(path) + ".",
+                                             prefix="." + os.path.basename(target) + ".",
                                              suffix=".tmp")
     except OSError as error:  # name the checkpoint, not the temporary file's random name
         raise type(error)(error.errno, f"cannot write the checkpoint '{path}' in "
@@ -170,8 +171,8 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _new_file_mode(path))
-        os.replace(temporary, path)
+        os.chmod(temporary, _new_file_mode(target))
+        os.replace(temporary, target)
     except BaseException:
         try:
             os.unlink(temporary)
