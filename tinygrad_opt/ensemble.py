@@ -101,6 +101,7 @@ class Ensemble(Module):
             raise ValueError(f"Ensemble: need one finite non-negative weight per model "
                              f"({len(models)} models), not all zero; got {weights}")
         self.members = ModuleList(models)
+        weights = [weight / max(weights) for weight in weights]   # a sum of 1e308s overflows
         self.weights = [weight / sum(weights) for weight in weights]
         self.combine = combine
 

@@ -78,8 +78,8 @@ class _Step:
         if not fitting and not hasattr(self, "n_features_in_"):
             raise NotFittedError(f"{name}: call fit(X) before transform")
         array = X.numpy() if isinstance(X, Tensor) else np.asarray(X)
-        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or
-                                         array.dtype == np.bool_):
+        if array.dtype == object or np.iscomplexobj(array) or \
+                not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise TypeError(f"{name}: X must be numeric, got dtype {array.dtype}")
         if not np.issubdtype(array.dtype, np.floating):
             array = array.astype(np.float64)
@@ -134,7 +134,7 @@ class SimpleImputer(_Step):
         self.fill_value = float(fill_value)
 
     def fit(self, X, y=None) -> "SimpleImputer":
-        X = self._check(X, fitting=True)
+        X = self._check(X, fitting=True).astype(np.float64)   # float16 sums overflow at 65504
         missing = np.isnan(X)                                              # (N, D)
         if self.strategy == "constant":
             statistics = np.full(X.shape[1], self.fill_value)
@@ -467,6 +467,8 @@ class StabilitySelection(_Step):
         n = len(X)
         std = X.std(axis=0)                                                 # (D,)
         varying = std > 0
+        if not varying.any():                  # every feature constant on this half: none kept
+            return np.zeros((X.shape[1], Y.shape[1])), 0
         Xs = (X[:, varying] - X[:, varying].mean(axis=0)) / std[varying]    # (n, D')
         Yc = Y - Y.mean(axis=0)                                             # (n, K)
         A = tg.tensor(Xs.T @ Xs / n)                                        # (D', D')

@@ -220,7 +220,7 @@ def _check_stages(stages, n_trials) -> list[dict]:
             raise ValueError("coarse_to_fine: give stages=[{'n_trials': ..., 'budget': ...}, ...] "
                              "or n_trials")
         first = math.ceil(n_trials / 2)
-        second = math.ceil(n_trials / 3)
+        second = min(math.ceil(n_trials / 3), n_trials - first)     # n_trials = 1: one stage
         counts = [first, second, n_trials - first - second]
         return [{"n_trials": count} for count in counts if count > 0]
     stages = list(stages)

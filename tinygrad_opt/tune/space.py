@@ -96,8 +96,10 @@ class LogUniform(Distribution):
 
     def __init__(self, lo: float, hi: float):
         lo, hi = _real("loguniform", "lo", lo), _real("loguniform", "hi", hi)
-        if not (0 < lo < hi) or not math.isfinite(hi):
-            raise ValueError(f"loguniform(lo, hi): needs 0 < lo < hi < inf, got lo={lo}, hi={hi}")
+        # log lo == log hi for neighbouring floats: to_unit would divide by zero
+        if not (0 < lo < hi) or not math.isfinite(hi) or not math.log(lo) < math.log(hi):
+            raise ValueError(f"loguniform(lo, hi): needs 0 < lo < hi < inf (log lo < log hi), "
+                             f"got lo={lo}, hi={hi}")
         self.lo, self.hi = lo, hi
 
     def to_unit(self, value) -> float:
@@ -105,7 +107,8 @@ class LogUniform(Distribution):
 
     def from_unit(self, u: float) -> float:
         u = min(max(float(u), 0.0), 1.0)
-        value = self.lo * (self.hi / self.lo) ** u                         # lo · (hi/lo)^u
+        # lo^(1−u) · hi^u = lo · (hi/lo)^u, whose hi/lo overflows for loguniform(1e-200, 1e200)
+        value = self.lo ** (1.0 - u) * self.hi ** u
         return float(min(max(value, self.lo), self.hi))     # rounding could pass hi by an ulp
 
     def narrow(self, unit_low, unit_high):
@@ -123,8 +126,9 @@ class Uniform(Distribution):
 
     def __init__(self, lo: float, hi: float):
         lo, hi = _real("uniform", "lo", lo), _real("uniform", "hi", hi)
-        if not lo < hi or not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"uniform(lo, hi): needs finite lo < hi, got lo={lo}, hi={hi}")
+        if not lo < hi or not math.isfinite(hi - lo):   # hi − lo = inf: every draw would be hi
+            raise ValueError(f"uniform(lo, hi): needs finite lo < hi with a finite hi − lo, "
+                             f"got lo={lo}, hi={hi}")
         self.lo, self.hi = lo, hi
 
     def to_unit(self, value) -> float:
