@@ -257,6 +257,8 @@ class VectorNorm(Function):
         self.ord, self.dims = ord, dims
         self.kept_shape = tuple(1 if dims is None or axis in dims else size
                                 for axis, size in enumerate(x.shape))
+        if x.dtype == backend.float16:  # 300² overflows float16: PyTorch sums in float32
+            return self.forward(x.astype(backend.float32), ord, dims, keepdim).astype(x.dtype)
         xp = backend.xp_of(x)
         magnitude = xp.abs(x)
         if ord == math.inf:

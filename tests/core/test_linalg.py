@@ -447,6 +447,26 @@ def test_vector_norm_gradients_by_hand(device):
     np.testing.assert_allclose(hessian, (np.eye(3) - np.outer(u, u)) / 5, atol=1e-12)
 
 
+@pytest.mark.parametrize("ord", [2, 3, 1])
+def test_float16_vector_norm_sums_in_float32(ord, device):
+    # 300² = 90000 is past float16's largest value (65504), ‖(300, 400)‖ = 500 is not: as
+    # PyTorch, the sum runs in float32 and only the norm is rounded to float16
+    x = tg.tensor([300.0, 400.0], dtype=tg.float16, device=device, requires_grad=True)
+    norm = linalg.vector_norm(x, ord)
+    assert norm.dtype == tg.float16
+    expected = (300.0 ** ord + 400.0 ** ord) ** (1 / ord)
+    np.testing.assert_allclose(float(norm.item()), expected, rtol=1e-3)
+    if ord == 2:
+        (grad,) = tg.grad(norm, x)
+        np.testing.assert_allclose(grad.numpy().astype(np.float64), [0.6, 0.8], rtol=1e-3)
+    parameter = tg.nn.Parameter(tg.zeros(2, dtype=tg.float16, device=device))
+    parameter.grad = tg.tensor([300.0, 400.0], dtype=tg.float16, device=device)
+    total = tg.nn.utils.clip_grad_norm_([parameter], 1.0)
+    np.testing.assert_allclose(float(total.item()), 500.0, rtol=1e-3)
+    np.testing.assert_allclose(parameter.grad.numpy().astype(np.float64), [0.6, 0.8],
+                               rtol=1e-3)
+
+
 def test_eigvalsh_gradient_at_tied_eigenvalues_is_finite(device):
     """d(Σ w_i · c_i)/dA = V diag(c) Vᵀ; at A = 2I (a triple tie) with c = 1 it is I."""
     a = t(2 * np.eye(3), device, grad=True)
