@@ -149,10 +149,9 @@ def test_binary_ops_promote_as_pytorch(name, first, data, default_dtype):
     check_result(got, expected_binary(name, first, second))
 
 
-# Float-valued binary functions (ops/math_ops.py, ops/special.py): each integer operand is
-# made the default float on its own before promotion, so float16 with an int tensor gives
-# float32 (PyTorch: float16) and an int tensor with a 0-d float64 gives float32 (PyTorch:
-# float64). Reported, not fixed here (files owned by others).
+# Float-valued binary functions (ops/math_ops.py, ops/special.py): an integer operand meeting
+# a float one is promoted to it, as PyTorch (float16 with an int tensor gives float16, an int
+# tensor with a 0-d float64 gives float64); two integer operands give the default float.
 FLOAT_BINARY = {"atan2": tg.atan2, "hypot": tg.hypot, "xlogy": tg.xlogy,
                 "copysign": tg.copysign, "logaddexp": tg.logaddexp,
                 "logaddexp2": tg.logaddexp2}
@@ -163,16 +162,11 @@ def test_float_valued_binary_functions_agree_where_no_int_meets_a_float(name):
     rng = np.random.default_rng(0)
     for first in [("dims", dtype) for dtype in DTYPES]:
         for second in [("dims", d) for d in DTYPES] + [("zero-d", d) for d in DTYPES]:
-            mixed = {category(first[1]), category(second[1])}
-            if 2 in mixed and len(mixed) > 1:
-                continue  # the cases of the xfail below
             want = torch_result_dtype(first, second)
             want = want if want.kind == "f" else np.dtype(tg.get_default_dtype())
             assert run(FLOAT_BINARY[name], make(first, rng), make(second, rng)) == want
 
 
-@pytest.mark.xfail(strict=True, reason="math_ops/special: int operand made float32 before "
-                   "promotion: atan2(float16, int64) is float32 (PyTorch float16)")
 @pytest.mark.parametrize("name", sorted(FLOAT_BINARY))
 def test_float_valued_binary_functions_promote_an_int_with_a_float(name):
     half = tg.tensor(np.array([0.5, 1.5], np.float16))
@@ -181,11 +175,10 @@ def test_float_valued_binary_functions_promote_an_int_with_a_float(name):
     assert FLOAT_BINARY[name](ints, tg.tensor(np.array(2.0))).dtype == np.float64
 
 
-@pytest.mark.xfail(strict=True, reason="elementwise/math_ops: NumPy's bool ** bool, fmod "
-                   "and floor division give int8, a dtype PyTorch never gives here")
-@pytest.mark.parametrize("function", [lambda a, b: a ** b, tg.fmod, tg.remainder,
-                                      tg.floor_divide],
-                         ids=["pow", "fmod", "remainder", "floor_divide"])
+@pytest.mark.parametrize("function", [
+    pytest.param(lambda a, b: a ** b, marks=pytest.mark.xfail(
+        strict=True, reason="elementwise (the reading path): NumPy's bool ** bool is int8")),
+    tg.fmod, tg.remainder, tg.floor_divide], ids=["pow", "fmod", "remainder", "floor_divide"])
 def test_bool_with_bool_never_gives_int8(function):
     flags = tg.tensor([True, False])
     try:
@@ -195,11 +188,13 @@ def test_bool_with_bool_never_gives_int8(function):
     assert dtype != np.int8
 
 
-@pytest.mark.xfail(strict=True, reason="add(alpha=) on a bool tensor gives int64: "
-                   "torch.add(int32, bool, alpha=2) is int32")
 def test_add_with_alpha_keeps_the_promoted_dtype():
-    assert tg.add(tg.tensor([1, 2], dtype=tg.int32), tg.tensor([True, False]),
-                  alpha=2).dtype == np.int32
+    ints, flags = tg.tensor([1, 2], dtype=tg.int32), tg.tensor([True, False])
+    total = tg.add(ints, flags, alpha=2)
+    assert total.dtype == np.int32 and total.tolist() == [3, 2]   # torch.add: int32
+    assert tg.sub(ints, flags, alpha=3).tolist() == [-2, 2]
+    assert tg.sub(ints, flags, alpha=3).dtype == np.int32
+    assert tg.add(tg.tensor([0.5], dtype=tg.float16), flags[:1], alpha=2).dtype == np.float16
 
 
 # --- unary functions of one tensor: float dtypes kept, ints give the default float ---

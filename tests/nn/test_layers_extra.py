@@ -74,6 +74,8 @@ def test_rms_norm_errors():
         F.rms_norm(tg.zeros(2, 3), (2,))
     with pytest.raises(ValueError, match="weight of shape"):
         F.rms_norm(tg.zeros(2, 3), 3, tg.ones(2))
+    with pytest.raises(TypeError, match="rms_norm: expected a floating-point input, got int64"):
+        F.rms_norm(tg.tensor([[1, 2, 3]]), 3)
 
 
 def test_rms_norm_module_parameters_repr_and_forward(device, rng):

@@ -88,6 +88,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if weight is not None and tuple(weight.shape) != normalized_shape:
         raise ValueError(f"rms_norm: weight of shape {weight.shape} does not match "
                          f"normalized_shape {normalized_shape}")
+    if not backend.is_floating(input.dtype):  # finfo and the division need floats
+        raise TypeError(f"rms_norm: expected a floating-point input, got {input.dtype}")
     if eps is None:
         eps = float(_host_xp().finfo(input.dtype).eps)
     dims = tuple(range(input.ndim - k, input.ndim))

@@ -91,6 +91,15 @@ def _in_place(name: str):
     return method
 
 
+def _scaled(input, other, alpha):
+    """``alpha * other`` for ``add``/``sub``: PyTorch promotes input and other first, so a
+    bool ``other`` takes input's dtype before the scaling (``add(int32, bool, alpha=2)`` is
+    int32, where ``bool * 2`` alone would be int64)."""
+    if getattr(other, "dtype", None) == backend.bool_ and input.dtype != backend.bool_:
+        other = other.astype(input.dtype)
+    return other * alpha
+
+
 class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods,
                    SpecialMethods, EverydayMethods):
     """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
@@ -193,11 +202,11 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
     # --- arithmetic under PyTorch's method names ---
     def add(self, other, alpha=1):
         """``self + alpha * other``."""
-        return self + (other if alpha == 1 else other * alpha)
+        return self + (other if alpha == 1 else _scaled(self, other, alpha))
 
     def sub(self, other, alpha=1):
         """``self - alpha * other``."""
-        return self - (other if alpha == 1 else other * alpha)
+        return self - (other if alpha == 1 else _scaled(self, other, alpha))
 
     def mul(self, other):
         """``self * other``."""

@@ -462,7 +462,9 @@ def _float_input(input, name: str):
 def _binary(op, name: str, input, other, float_valued: bool = False):
     """``op`` on two operands prepared as the core's binary operators prepare theirs
     (``elementwise._binary``): a number takes the other operand's dtype, dtypes are
-    promoted, shapes broadcast. ``float_valued``: integer tensors become float32 first."""
+    promoted, shapes broadcast. ``float_valued``: two integer (or bool) operands become the
+    default float first; an integer meeting a float is promoted to it, as PyTorch
+    (``atan2(float16, int64)`` is float16)."""
     Tensor = tensor_module.Tensor
     if not isinstance(input, Tensor):
         if not isinstance(other, Tensor):
@@ -470,7 +472,8 @@ def _binary(op, name: str, input, other, float_valued: bool = False):
                             f"{type(input).__name__} and {type(other).__name__}")
         input = as_operand(input, other, name)
     other = as_operand(other, input, name)
-    if float_valued:
+    if float_valued and not (backend.is_floating(input.dtype)
+                             or backend.is_floating(other.dtype)):
         input, other = floating(input), floating(other)
     return elementwise._binary(op, name, input, other)
 
@@ -626,9 +629,18 @@ def frac(input):
     return input - trunc(input)
 
 
+def _refuse_two_bools(input, other, name: str) -> None:
+    """fmod, remainder and floor_divide of two bools: PyTorch has no kernel for them
+    (NumPy would answer in int8, a dtype PyTorch never gives here)."""
+    if getattr(input, "dtype", None) == backend.bool_ == getattr(other, "dtype", None):
+        raise RuntimeError(f"{name}: not implemented for two bool tensors (as in PyTorch); "
+                           "convert one with .int()")
+
+
 def fmod(input, other):
     """C's remainder input − other·trunc(input / other), with the sign of ``input``,
     elementwise with broadcasting. Gradients (PyTorch's): 1 and −trunc(input / other)."""
+    _refuse_two_bools(input, other, "fmod")
     return _binary(Fmod, "fmod", input, other)
 
 
@@ -636,12 +648,14 @@ def remainder(input, other):
     """Python's ``input % other`` = input − other·⌊input / other⌋, with the sign of
     ``other``, elementwise with broadcasting. Gradients (PyTorch's): 1 and
     −⌊input / other⌋."""
+    _refuse_two_bools(input, other, "remainder")
     return _binary(Remainder, "remainder", input, other)
 
 
 def floor_divide(input, other):
     """Python's ``input // other`` = ⌊input / other⌋, elementwise with broadcasting, in the
     promoted dtype (integers stay integers); the gradient is 0."""
+    _refuse_two_bools(input, other, "floor_divide")
     return _binary(FloorDivide, "floor_divide", input, other)
 
 
