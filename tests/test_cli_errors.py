@@ -57,6 +57,9 @@ def assert_one_line_error(status, err, *named):
     (["lr-find", "--steps", "2", "--hidden", str(10 ** 12)], ["out of memory"]),
     (["vanishing", "--quick", "--models", "relu", "--epochs", "0", "--width", str(10 ** 12)],
      ["out of memory"]),
+    # a malformed Dask address gave Dask's "missing port number in address 'bogus'" alone
+    (["tune", "--trials", "1", "--epochs", "1", "--scheduler", "bogus"],
+     ["scheduler 'bogus'", "tcp://host:8786", "local:N"]),
 ])
 def test_bad_flag_values_name_the_problem(capsys, argv, named):
     status, out, err = run_main(capsys, argv)

@@ -315,3 +315,6 @@ def dask_client(scheduler: str):
         return Client(scheduler, timeout=10)
     except OSError as error:
         raise OSError(f"cannot reach the Dask scheduler at {scheduler!r}: {error}") from None
+    except ValueError as error:  # Dask's parse of the address: "missing port number in ..."
+        raise ValueError(f"scheduler {scheduler!r}: expected the address of a running Dask "
+                         f"scheduler (tcp://host:8786) or local:N ({error})") from None
