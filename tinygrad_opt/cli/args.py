@@ -40,25 +40,23 @@ class ArgumentParser(argparse.ArgumentParser):
 
 # --- value checkers for argparse ----------------------------------------------------
 
-def positive_int(text: str) -> int:
+def _integer_from(text: str, lowest: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer_from(text, 1, "a positive integer")
 
 
 def random_seed(text: str) -> int:
     """A random seed: an integer >= 0 (what NumPy's generators accept)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer_from(text, 0, "an integer >= 0")
 
 
 def finite_float(text: str) -> float:
