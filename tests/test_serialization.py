@@ -466,3 +466,26 @@ def test_non_float_tensor_marked_requires_grad_is_refused(tmp_path, array):
     ok = _archive(tmp_path / "fine.ckpt", {"a0": _npy_bytes(array)},
                   {"tensor": "a0", "requires_grad": False})
     np.testing.assert_array_equal(load(ok).numpy(), array)
+
+
+def test_save_into_a_pipe_writes_through_it_and_keeps_the_pipe(tmp_path):
+    # os.replace over a device or a pipe would delete the node (for /dev/null, as root);
+    # torch.save writes into it, so do we
+    import stat
+    import threading
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = {}
+
+    def read():
+        with open(pipe, "rb") as reader:
+            received["bytes"] = reader.read()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    save({"w": tg.tensor([1.0, 2.0])}, pipe)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    copy = tmp_path / "copy.ckpt"
+    copy.write_bytes(received["bytes"])
+    assert load(copy)["w"].tolist() == [1.0, 2.0]

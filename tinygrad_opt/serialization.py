@@ -142,7 +142,8 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
 
     Tensors on any device are copied to the host; ``requires_grad`` is kept.
     The write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
-    either its old content or the complete new checkpoint, never a mix. Raises
+    either its old content or the complete new checkpoint, never a mix (a device or a
+    pipe, such as ``/dev/null``, is written into instead). Raises
     TypeError naming the place (``obj['model']['fc'][2]``) of an unsupported
     value before anything is written, and IsADirectoryError, NotADirectoryError
     or FileNotFoundError naming ``path`` when it is a directory or its
@@ -159,6 +160,12 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     target = os.path.realpath(path)  # through a symlink to its file, as open() writes
     directory = os.path.dirname(target)
     _check_target(path, directory)
+    if os.path.exists(target) and not os.path.isfile(target):
+        # a device or a pipe (``/dev/null``): written into as open() would; replacing it
+        # with a renamed file would delete the device node
+        with open(target, "wb") as file:
+            np.savez(file, **arrays)
+        return
     try:
         handle, temporary = tempfile.mkstemp(dir=directory,
                                              prefix="." + os.path.basename(target) + ".",
