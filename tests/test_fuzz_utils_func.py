@@ -36,18 +36,17 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from tinygrad_opt import func, nn
 from tinygrad_opt.nn import utils
 from tinygrad_opt.nn.utils import parametrizations, parametrize, prune, rnn
+from fuzzing import examples, fuzz_settings
 
-EXAMPLES = int(os.environ.get("UTILS_FUZZ_EXAMPLES", "8"))
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE", "fixed") != "explore"
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("UTILS_FUZZ_EXAMPLES", 8)
+fuzz = fuzz_settings(EXAMPLES)
 
 D = tg.float64
 

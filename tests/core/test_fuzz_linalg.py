@@ -17,7 +17,6 @@ case; the file runs in a few seconds by default), and new draws with
 
 import itertools
 import math
-import os
 
 import numpy as np
 import pytest
@@ -26,12 +25,11 @@ from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from test_linalg import invertible, positive_definite  # the well-conditioned draws
+from fuzzing import DERANDOMIZE, examples, fuzz_settings
 
 linalg = tg.linalg
-EXAMPLES = int(os.environ.get("FUZZ_LINALG_EXAMPLES", "4"))
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE") != "explore"   # explore: new draws
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("FUZZ_LINALG_EXAMPLES", 4)
+FUZZ = fuzz_settings(EXAMPLES)
 INF = math.inf
 
 

@@ -13,19 +13,17 @@ Run more examples with ``SURFACE_FUZZ_EXAMPLES=N`` (default 10 per test), and ne
 """
 
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
+from fuzzing import examples, fuzz_settings
 
-EXAMPLES = int(os.environ.get("SURFACE_FUZZ_EXAMPLES", "10"))
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE") != "explore"   # explore: new draws
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("SURFACE_FUZZ_EXAMPLES", 10)
+FUZZ = fuzz_settings(EXAMPLES)
 FLOATS = (np.float32, np.float64)
 ALL = (np.float32, np.float64, np.int64)
 

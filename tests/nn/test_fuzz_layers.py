@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from tinygrad_opt import nn
+from fuzzing import examples, fuzz_settings
 
-EXAMPLES = int(os.environ.get("FUZZ_LAYERS_EXAMPLES", "4"))
-# Derandomised (the same draws on every run) unless HYPOTHESIS_PROFILE=explore.
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE", "fixed") != "explore"
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("FUZZ_LAYERS_EXAMPLES", 4)
+fuzz = fuzz_settings(EXAMPLES)
 
 EPS = 1e-6                       # central-difference step (float64)
 RTOL, ATOL = 1e-5, 1e-7

@@ -32,18 +32,17 @@ import pickle
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from tinygrad_opt import nn
 from tinygrad_opt import serialization
 from tinygrad_opt.serialization import CheckpointError
+from fuzzing import examples, fuzz_settings
 
-EXAMPLES = int(os.environ.get("FUZZ_MODULES_EXAMPLES", "6"))
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE", "fixed") != "explore"
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("FUZZ_MODULES_EXAMPLES", 6)
+fuzz = fuzz_settings(EXAMPLES)
 
 
 # ------------------------------------------------------------------ tree descriptions

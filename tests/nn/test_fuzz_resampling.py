@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
+from fuzzing import examples, fuzz_settings
 
-EXAMPLES = int(os.environ.get("RESAMPLING_FUZZ_EXAMPLES", "8"))
-DERANDOMIZE = os.environ.get("HYPOTHESIS_PROFILE", "fixed") != "explore"
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
-                suppress_health_check=list(HealthCheck))
+EXAMPLES = examples("RESAMPLING_FUZZ_EXAMPLES", 8)
+fuzz = fuzz_settings(EXAMPLES)
 
 EPS = 1e-6                       # central-difference step (float64)
 
