@@ -446,3 +446,43 @@ def test_sequential_edits_like_a_list_and_renumbers_as_pytorch():
     assert list(model) == [d] and model[0] is d
     with pytest.raises(TypeError, match="not a Module"):
         model.insert(0, "relu")
+
+
+def test_load_state_dict_pre_hooks_see_a_copy_with_each_module_prefix():
+    calls = []
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1)))
+
+    def rename(module, state_dict, prefix, local_metadata, strict, missing, unexpected,
+               error_msgs):
+        calls.append((type(module).__name__, prefix, strict))
+        if prefix + "w" in state_dict:                     # an older layout's key
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+    handles = [model[0].register_load_state_dict_pre_hook(rename),
+               model[1][0].register_load_state_dict_pre_hook(rename)]
+    state = model.state_dict()
+    old = {key.replace("weight", "w"): value for key, value in state.items()}
+    with tg.no_grad():
+        model[1][0].weight.data[...] = 0.0
+    missing, unexpected = model.load_state_dict(old)
+    assert missing == [] and unexpected == []
+    assert calls == [("Linear", "0.", True), ("Linear", "1.0.", True)]
+    np.testing.assert_array_equal(model[1][0].weight.numpy(), state["1.0.weight"].numpy())
+    assert "1.0.w" in old                                  # the caller's dict is unchanged
+    for handle in handles:
+        handle.remove()
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        model.load_state_dict(old)
+    assert len(calls) == 2                                 # removed: not called again
+
+
+def test_load_state_dict_pre_hook_errors_and_the_older_spelling():
+    model = nn.Linear(2, 1)
+    seen = []
+    model._register_load_state_dict_pre_hook(
+        lambda state_dict, prefix, *rest: seen.append(prefix))   # without the module
+    model.register_load_state_dict_pre_hook(
+        lambda module, state_dict, prefix, *rest: rest[-1].append("version 0 is too old"))
+    with pytest.raises(RuntimeError, match="version 0 is too old"):
+        model.load_state_dict(model.state_dict(), strict=False)
+    assert seen == [""]

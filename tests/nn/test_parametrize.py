@@ -424,3 +424,25 @@ def test_old_spectral_norm_hook_steps_and_removal(device, rng):
         utils.remove_spectral_norm(layer)
     with pytest.raises(ValueError, match="Expected n_power_iterations to be positive"):
         utils.spectral_norm(linear(device), n_power_iterations=0)
+
+
+def test_parametrized_weight_norm_loads_a_state_dict_of_the_older_form(device, rng):
+    # as PyTorch's compatibility hook: weight_g / weight_v become original0 / original1,
+    # also under a child's prefix; the caller's dict is left as it was
+    old = nn.Sequential(linear(device, rng=rng), nn.Tanh())
+    with pytest.warns(FutureWarning):
+        utils.weight_norm(old[0])
+    with tg.no_grad():
+        old[0].weight_g.data[...] = t(rng.uniform(0.5, 2, size=(4, 1)), device).data
+    state = old.state_dict()
+    new = nn.Sequential(linear(device, rng=rng), nn.Tanh())
+    parametrizations.weight_norm(new[0])
+    missing, unexpected = new.load_state_dict(state)
+    assert missing == [] and unexpected == []
+    assert list(state) == ["0.bias", "0.weight_g", "0.weight_v"]
+    np.testing.assert_array_equal(new[0].parametrizations.weight.original0.numpy(),
+                                  old[0].weight_g.numpy())
+    x = t(rng.normal(size=(2, 3)), device)
+    np.testing.assert_allclose(new(x).numpy(), old(x).numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="Unexpected key"):   # only the pair is renamed
+        new.load_state_dict({"0.bias": state["0.bias"], "0.weight_g": state["0.weight_g"]})

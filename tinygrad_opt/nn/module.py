@@ -21,6 +21,7 @@ PyTorch would give (``'0.weight'``, ``'bn.running_mean'``).
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import warnings
@@ -230,6 +231,7 @@ class Module:
 
     # Pre-hooks are rare: the class holds empty, read-only registries, and the first
     # registration gives the instance its own.
+    _load_state_dict_pre_hooks = MappingProxyType({})
     _forward_pre_hooks = MappingProxyType({})
     _forward_pre_hooks_with_kwargs = frozenset()
     _forward_hooks_with_kwargs = frozenset()  # ids of the forward hooks that take kwargs
@@ -882,6 +884,35 @@ class Module:
                 child._save_to_state_dict(destination, prefix + name + ".", keep_vars, ancestors)
         ancestors.discard(id(self))
 
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before ``load_state_dict`` reads the keys of this
+        module (``prefix`` is its name and a dot, ``''`` at the root). The hook may edit
+        ``state_dict`` (a copy of the caller's), e.g. rename keys of an older layout;
+        messages appended to ``error_msgs`` become errors of the load. Returns a handle
+        whose ``remove()`` unregisters it."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable,
+                                           with_module: bool = False) -> RemovableHandle:
+        """PyTorch's older spelling: without ``with_module`` the hook is called without the
+        module, ``hook(state_dict, prefix, local_metadata, strict, missing_keys, ...)``."""
+        if not isinstance(self.__dict__.get("_load_state_dict_pre_hooks"), OrderedDict):
+            object.__setattr__(self, "_load_state_dict_pre_hooks", OrderedDict())
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = (
+            functools.partial(hook, self) if with_module else hook)
+        return handle
+
+    def _run_load_state_dict_pre_hooks(self, state_dict: dict, strict: bool) -> list:
+        """Every module's pre-hooks, depth first from this one; their error messages."""
+        error_msgs: list = []
+        for prefix, module in self.named_modules():
+            for hook in list(module._load_state_dict_pre_hooks.values()):
+                hook(state_dict, prefix + "." if prefix else "", {}, strict, [], [],
+                     error_msgs)
+        return error_msgs
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy the values of ``state_dict`` into this module's own tensors.
 
@@ -903,6 +934,10 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        hook_errors = []
+        if any(module._load_state_dict_pre_hooks for module in self.modules()):
+            state_dict = dict(state_dict)  # the hooks edit a copy, as PyTorch's
+            hook_errors = self._run_load_state_dict_pre_hooks(state_dict, strict)
         for prefix, module in self.named_modules():
             if module is not self and hasattr(module, "_lazy_load_hook"):
                 module._lazy_load_hook(state_dict, prefix + ".")
@@ -910,7 +945,7 @@ class Module:
         missing = [key for key in own
                    if key not in state_dict and not self._kept_when_missing(key)]
         unexpected = self._unexpected_keys(state_dict)
-        errors = []
+        errors = list(hook_errors)
         if strict and missing:
             errors.append("Missing key(s) in state_dict: " + _quoted(missing))
         if strict and unexpected:

@@ -1252,8 +1252,19 @@ class parametrizations:
         """Reparametrize ``name`` as ``w = g · v / ‖v‖`` (the norm over every dim but
         ``dim``; ``dim=None``: over the whole tensor). g is
         ``parametrizations.weight.original0`` (shape (out, 1, ...) for dim 0), v is
-        ``original1``, initialised to ‖w‖ and w. Returns ``module``."""
+        ``original1``, initialised to ‖w‖ and w. Returns ``module``. As PyTorch, the
+        module also loads a state dict of the older ``weight_norm`` (``name_g``,
+        ``name_v``), renamed on loading to ``original0`` and ``original1``."""
         parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+        def older_weight_norm_keys(state_dict, prefix, *_):
+            g_key, v_key = prefix + name + "_g", prefix + name + "_v"
+            if g_key in state_dict and v_key in state_dict:
+                original = prefix + "parametrizations." + name + ".original"
+                state_dict[original + "0"] = state_dict.pop(g_key)
+                state_dict[original + "1"] = state_dict.pop(v_key)
+
+        module._register_load_state_dict_pre_hook(older_weight_norm_keys)
         return module
 
     @staticmethod
