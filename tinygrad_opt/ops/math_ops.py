@@ -462,9 +462,16 @@ def _float_input(input, name: str):
 def _binary(op, name: str, input, other, float_valued: bool = False):
     """``op`` on two operands prepared as the core's binary operators prepare theirs
     (``elementwise._binary``): a number takes the other operand's dtype, dtypes are
-    promoted, shapes broadcast. ``float_valued``: two integer (or bool) operands become the
-    default float first; an integer meeting a float is promoted to it, as PyTorch
-    (``atan2(float16, int64)`` is float16)."""
+    promoted, shapes broadcast. ``float_valued``: see ``_operand_tensors``."""
+    input, other = _operand_tensors(input, other, name, float_valued)
+    return elementwise._binary(op, name, input, other)
+
+
+def _operand_tensors(input, other, name: str, float_valued: bool) -> tuple:
+    """Both operands as Tensors (a number takes the other operand's dtype). With
+    ``float_valued``, two integer (or bool) operands become the default float; an integer
+    meeting a float is left to the promotion, as PyTorch (``atan2(float16, int64)`` is
+    float16)."""
     Tensor = tensor_module.Tensor
     if not isinstance(input, Tensor):
         if not isinstance(other, Tensor):
@@ -475,7 +482,7 @@ def _binary(op, name: str, input, other, float_valued: bool = False):
     if float_valued and not (backend.is_floating(input.dtype)
                              or backend.is_floating(other.dtype)):
         input, other = floating(input), floating(other)
-    return elementwise._binary(op, name, input, other)
+    return input, other
 
 
 def expm1(input):

@@ -44,7 +44,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import Sign, _promote, constant, floating, maximum, where
 from tinygrad_opt.ops.indexing import IndexAdd
-from tinygrad_opt.ops.math_ops import Erf, _binary, _float_input, _tensor
+from tinygrad_opt.ops.math_ops import Erf, _binary, _float_input, _operand_tensors, _tensor
 from tinygrad_opt.ops.rearrange import _in_place_math
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim
 
@@ -715,15 +715,7 @@ def _operands(input, other, name: str):
     """Two operands as the binary operators make them: Tensors of one float dtype (a
     number takes the other's dtype; an integer meeting a float is promoted to it, two
     integers become the default float, as PyTorch)."""
-    Tensor = tensor_module.Tensor
-    if not isinstance(input, Tensor):
-        if not isinstance(other, Tensor):
-            raise TypeError(f"{name}: expected a Tensor among the operands, got "
-                            f"{type(input).__name__} and {type(other).__name__}")
-        input = as_operand(input, other, name)
-    other = as_operand(other, input, name)
-    if not (backend.is_floating(input.dtype) or backend.is_floating(other.dtype)):
-        return floating(input), floating(other)
+    input, other = _operand_tensors(input, other, name, float_valued=True)
     return _promote(input, other) if input.dtype != other.dtype else (input, other)
 
 
