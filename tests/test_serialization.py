@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
-from tinygrad_opt import serialization
+from tinygrad_opt import nn, serialization
 from tinygrad_opt.serialization import CheckpointError, load, save
 
 
@@ -134,7 +134,7 @@ def test_documented_layout(tmp_path):
         header = json.loads(structure.tobytes().decode("utf-8"))
         np.testing.assert_array_equal(contents["a1"], [0, 1])
     assert header == {
-        "format": "tinygrad_opt.checkpoint", "version": 1,
+        "format": "tinygrad_opt.checkpoint", "version": 2,
         "tree": {"dict": [["w", {"tensor": "a0", "requires_grad": True}],
                           [3, {"tuple": [{"array": "a1"}, None]}]]}}
 
@@ -239,7 +239,7 @@ def test_foreign_and_tampered_archives_are_refused(tmp_path, case, message):
     elif case == "wrong_format":
         _write_npz(path, a0=np.ones(3), __structure__=_structure({**good, "format": "other"}))
     elif case == "newer_version":
-        _write_npz(path, a0=np.ones(3), __structure__=_structure({**good, "version": 2}))
+        _write_npz(path, a0=np.ones(3), __structure__=_structure({**good, "version": 3}))
     elif case == "missing_array":
         _write_npz(path, a0=np.ones(3), __structure__=_structure({**good, "tree": {
             "list": [{"array": "a0"}, {"tensor": "a7", "requires_grad": False}]}}))
@@ -362,9 +362,9 @@ def _npy_bytes(array=None, header=None):
     return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
 
 
-def _archive(path, members, tree, compress=()):
+def _archive(path, members, tree, compress=(), version=1):
     """A zip written by hand: ``members`` {name: .npy bytes}; ``compress`` names deflated ones."""
-    header = {"format": "tinygrad_opt.checkpoint", "version": 1, "tree": tree}
+    header = {"format": "tinygrad_opt.checkpoint", "version": version, "tree": tree}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         for name, data in members.items():
             method = zipfile.ZIP_DEFLATED if name in compress else zipfile.ZIP_STORED
@@ -409,7 +409,7 @@ def test_members_no_structure_node_refers_to_are_refused(tmp_path):
     twice = _archive(tmp_path / "twice.ckpt", {"a0": _npy_bytes(np.ones(2))},
                      {"list": [{"array": "a0"}, {"tensor": "a0", "requires_grad": False}]})
     with pytest.raises(CheckpointError, match=r"twice.ckpt.*obj\[1\].*'a0.npy' a second time"):
-        load(twice)
+        load(twice)  # version 1 never names a member twice
 
 
 def test_compressed_members_are_refused(tmp_path):
@@ -489,3 +489,85 @@ def test_save_into_a_pipe_writes_through_it_and_keeps_the_pipe(tmp_path):
     copy = tmp_path / "copy.ckpt"
     copy.write_bytes(received["bytes"])
     assert load(copy)["w"].tolist() == [1.0, 2.0]
+
+
+# --- shared memory and Parameters, as torch.save / torch.load keep them ---
+
+def _header(path):
+    with np.load(path, allow_pickle=False) as contents:
+        return json.loads(contents["__structure__"].tobytes().decode("utf-8")), len(contents.files)
+
+
+def test_tied_weights_are_stored_once_and_load_as_one_tensor(tmp_path):
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.ReLU(), shared)           # one Linear twice: tied weights
+    path = tmp_path / "tied.ckpt"
+    save(model.state_dict(), path)
+    header, members = _header(path)
+    assert members == 3                                         # weight, bias, structure
+    keys = dict(header["tree"]["dict"])
+    assert keys["0.weight"] == keys["2.weight"] == {"tensor": "a0", "requires_grad": False}
+    state = load(path)
+    assert state["0.weight"] is state["2.weight"] and state["0.bias"] is state["2.bias"]
+    np.testing.assert_array_equal(state["0.weight"].numpy(), shared.weight.numpy())
+    other = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other[2].weight.numpy(), shared.weight.numpy())
+
+
+def test_the_same_tensor_or_array_twice_comes_back_as_one_object(tmp_path):
+    t = tg.tensor([1.0, 2.0], requires_grad=True)
+    a = np.arange(4)
+    path = tmp_path / "same.ckpt"
+    save({"x": [t, t, t.detach()], "a": (a, a), "other": np.arange(4)}, path)
+    assert _header(path)[1] == 4                                # t, a, the other, structure
+    loaded = load(path)
+    x0, x1, x2 = loaded["x"]
+    assert x0 is x1 and x0.requires_grad and x2 is not x0 and not x2.requires_grad
+    assert loaded["a"][0] is loaded["a"][1] and loaded["other"] is not loaded["a"][0]
+    with tg.no_grad():
+        x2[0] = 7.0                                             # shares memory with x0, as
+    assert x0.tolist() == [7.0, 2.0]                            # torch.load's tensors do
+    assert x0._version == x2._version                          # (one version counter)
+
+
+def test_parameters_come_back_as_parameters(tmp_path):
+    weight = nn.Parameter(tg.tensor([[1.0, 2.0]]))
+    frozen = nn.Parameter(tg.tensor([3.0]), requires_grad=False)
+    path = tmp_path / "params.ckpt"
+    save({"weight": weight, "frozen": frozen, "plain": weight.detach()}, path)
+    nodes = dict(_header(path)[0]["tree"]["dict"])
+    assert nodes["weight"] == {"tensor": "a0", "requires_grad": True, "parameter": True}
+    loaded = load(path)
+    assert type(loaded["weight"]) is nn.Parameter and loaded["weight"].requires_grad
+    assert type(loaded["frozen"]) is nn.Parameter and not loaded["frozen"].requires_grad
+    assert type(loaded["plain"]) is tg.Tensor and not loaded["plain"].requires_grad
+    assert loaded["weight"].is_leaf and loaded["weight"].tolist() == [[1.0, 2.0]]
+
+
+def test_a_version_1_checkpoint_still_loads(tmp_path):
+    path = _archive(tmp_path / "old.ckpt", {"a0": _npy_bytes(np.ones(2, np.float32))},
+                    {"list": [{"tensor": "a0", "requires_grad": True}]})
+    (loaded,) = load(path)
+    assert type(loaded) is tg.Tensor and loaded.requires_grad and loaded.tolist() == [1.0, 1.0]
+
+
+def test_a_version_2_member_named_twice_is_read_once(tmp_path):
+    path = _archive(tmp_path / "twice2.ckpt", {"a0": _npy_bytes(np.ones(2))},
+                    {"list": [{"array": "a0"}, {"tensor": "a0", "requires_grad": False},
+                              {"array": "a0"}]}, version=2)
+    first, tensor, again = load(path)
+    assert first is again and tensor.tolist() == [1.0, 1.0]
+    bad = _archive(tmp_path / "badflag.ckpt", {"a0": _npy_bytes(np.ones(2))},
+                   {"tensor": "a0", "requires_grad": False, "parameter": "yes"}, version=2)
+    with pytest.raises(CheckpointError, match="badflag.ckpt.*must be bools"):
+        load(bad)
+
+
+def test_sharing_holds_for_device_tensors(tmp_path):
+    t = tg.tensor([1.0, 2.0], device="strict")
+    path = tmp_path / "strict.ckpt"
+    save([t, t.detach(), t.data], path)
+    assert _header(path)[1] == 2                                # one member, the structure
+    a, b, array = load(path, device="strict")
+    assert a is b and a.device == "strict" and type(array) is np.ndarray

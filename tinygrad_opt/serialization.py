@@ -15,7 +15,12 @@ exactly the given path whatever its suffix:
 
 * ``a0``, ``a1``, ... : the arrays, numbered in the order the tree is walked;
 * ``__structure__``   : UTF-8 JSON bytes (a uint8 array) describing the tree:
-  ``{"format": "tinygrad_opt.checkpoint", "version": 1, "tree": ...}``.
+  ``{"format": "tinygrad_opt.checkpoint", "version": 2, "tree": ...}``.
+
+As ``torch.save``, a Tensor or array that appears several times in the tree (tied
+weights in a state dict: the same memory under two keys) is stored once, and comes
+back as one object (or Tensors sharing one array); an ``nn.Parameter`` comes back
+as a Parameter.
 
 docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
 
@@ -51,7 +56,7 @@ from tinygrad_opt import backend
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
 
 FORMAT = "tinygrad_opt.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: a member may be named by several nodes; "parameter"
 _STRUCTURE = "__structure__"
 
 
@@ -64,19 +69,27 @@ def _tensor_type():
     return Tensor
 
 
+def _parameter_type():
+    from tinygrad_opt.nn.module import Parameter
+    return Parameter
+
+
 # --- encoding: object tree -> (JSON tree, arrays) -----------------------------
 
 def _key_text(key) -> str:
     return f"[{key!r}]"
 
 
-def _encode(obj, where: str, arrays: dict, open_containers: set):
+def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
     """The JSON node for ``obj``; arrays found on the way are added to ``arrays``.
 
     Node kinds:  null, true/false, int, str, float (non-finite floats as
     {"float": "nan"|"inf"|"-inf"}), {"list": [...]}, {"tuple": [...]},
     {"dict": [[key, node], ...]} (key a JSON string or int), {"tensor": name,
-    "requires_grad": bool}, {"array": name}, {"scalar": name} (a NumPy scalar).
+    "requires_grad": bool} (with "parameter": true for an ``nn.Parameter``),
+    {"array": name}, {"scalar": name} (a NumPy scalar). ``stored`` maps the id of each
+    array already added (a Tensor's ``.data`` or an array of the tree) to its name and
+    the array, so that memory met twice is stored once.
     """
     Tensor = _tensor_type()
     if isinstance(obj, np.generic):  # first: np.float64 is also a Python float
@@ -90,10 +103,13 @@ def _encode(obj, where: str, arrays: dict, open_containers: set):
             return float(obj)
         return {"float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
     if isinstance(obj, Tensor):
-        name = _add_array(backend.to_host(obj.data), where, arrays)
-        return {"tensor": name, "requires_grad": bool(obj.requires_grad)}
+        node = {"tensor": _add_stored(obj.data, where, arrays, stored),
+                "requires_grad": bool(obj.requires_grad)}
+        if isinstance(obj, _parameter_type()):
+            node["parameter"] = True
+        return node
     if isinstance(obj, np.ndarray) or backend.is_array(obj):
-        return {"array": _add_array(backend.to_host(obj), where, arrays)}
+        return {"array": _add_stored(obj, where, arrays, stored)}
     if isinstance(obj, (dict, list, tuple)):
         if id(obj) in open_containers:
             raise ValueError(f"{where}: the object contains itself (a reference cycle)")
@@ -106,14 +122,22 @@ def _encode(obj, where: str, arrays: dict, open_containers: set):
                         raise TypeError(f"{where}: unsupported dict key {key!r} of type "
                                         f"{type(key).__name__} (keys must be str or int)")
                     items.append([key if isinstance(key, str) else int(key),
-                                  _encode(value, where + _key_text(key), arrays, open_containers)])
+                                  _encode(value, where + _key_text(key), arrays, open_containers,
+                                          stored)])
                 return {"dict": items}
             kind = "list" if isinstance(obj, list) else "tuple"
-            return {kind: [_encode(value, f"{where}[{i}]", arrays, open_containers)
+            return {kind: [_encode(value, f"{where}[{i}]", arrays, open_containers, stored)
                            for i, value in enumerate(obj)]}
         finally:
             open_containers.discard(id(obj))
     raise TypeError(f"{where}: unsupported type {type(obj).__name__}")
+
+
+def _add_stored(array, where: str, arrays: dict, stored: dict) -> str:
+    """The member name of a device or host array of the tree, added on its first meeting."""
+    if id(array) not in stored:  # (the array is kept too: its id stays its own meanwhile)
+        stored[id(array)] = (_add_array(backend.to_host(array), where, arrays), array)
+    return stored[id(array)][0]
 
 
 def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
@@ -152,7 +176,7 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     path = _file_path("save", f)
     _check_pickle_module("save", pickle_module)
     arrays: dict[str, np.ndarray] = {}
-    tree = _encode(obj, "obj", arrays, set())
+    tree = _encode(obj, "obj", arrays, set(), {})
     header = {"format": FORMAT, "version": VERSION, "tree": tree}
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -264,19 +288,20 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     unpickled); ``mmap=True`` (map the file instead of reading it) raises
     NotImplementedError.
 
-    Tensors come back as Tensors (with their ``requires_grad``), arrays as
-    NumPy arrays, NumPy scalars as NumPy scalars, tuples as tuples and int keys
-    as ints. Never unpickles. Raises :class:`CheckpointError` naming ``path`` if
-    the file is empty, truncated, corrupt, or not a tinygrad_opt checkpoint, and
-    FileNotFoundError if it does not exist.
+    Tensors come back as Tensors (with their ``requires_grad``; Parameters as
+    Parameters), arrays as NumPy arrays, NumPy scalars as NumPy scalars, tuples as
+    tuples and int keys as ints; what was saved once for several places (the same
+    Tensor twice, tied weights) comes back shared. Never unpickles. Raises
+    :class:`CheckpointError` naming ``path`` if the file is empty, truncated, corrupt,
+    or not a tinygrad_opt checkpoint, and FileNotFoundError if it does not exist.
 
     The archive is read as :func:`save` writes it, and nothing else is trusted:
     every member must be stored (not compressed), unencrypted and referenced by
-    exactly one node of the structure, and a member is read only up to the size
-    its own ``.npy`` header declares (shape times item size), which must match
-    the bytes it holds. So a small file cannot make ``load`` use much more
-    memory than its own size. Each violation raises CheckpointError naming the
-    member.
+    the structure (by exactly one node in a version 1 file), and a member is read
+    once, only up to the size its own ``.npy`` header declares (shape times item
+    size), which must match the bytes it holds. So a small file cannot make ``load``
+    use much more memory than its own size. Each violation raises CheckpointError
+    naming the member.
     """
     path = _file_path("load", f)
     _check_pickle_module("load", pickle_module)
@@ -320,7 +345,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                                       "entry: not a tinygrad_opt checkpoint")
             header = _read_header(_read_member(archive, members[_STRUCTURE], path, file_size),
                                   path)
-            arrays = _Arrays(archive, members, path, file_size)
+            arrays = _Arrays(archive, members, path, file_size, header["version"])
             tree = _decode(header["tree"], arrays, device, path, "obj")
             unused = sorted(name for name in members if name != _STRUCTURE
                             and name not in arrays.used)
@@ -399,11 +424,18 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str,
 
 
 class _Arrays:
-    """The archive's arrays, each read when the structure first refers to it, and only once."""
+    """The archive's arrays, each read when the structure first refers to it, and only once.
 
-    def __init__(self, archive: zipfile.ZipFile, members: dict, path: str, file_size: int):
+    Version 1 names each member once; from version 2 a member named again is the array
+    already read (and ``tensors`` keeps the Tensors made of each member), so sharing
+    costs no memory either."""
+
+    def __init__(self, archive: zipfile.ZipFile, members: dict, path: str, file_size: int,
+                 version: int):
         self.archive, self.members, self.path, self.file_size = archive, members, path, file_size
-        self.used: set[str] = set()
+        self.version = version
+        self.used: dict[str, np.ndarray] = {}
+        self.tensors: dict[str, list] = {}
 
     def read(self, name, where: str) -> np.ndarray:
         if not isinstance(name, str) or name == _STRUCTURE or name not in self.members:
@@ -411,10 +443,13 @@ class _Arrays:
                                   f"{name!r}, which the archive does not contain (tampered or "
                                   "corrupt file)")
         if name in self.used:
+            if self.version >= 2:
+                return self.used[name]
             raise CheckpointError(f"'{self.path}': {where}: the structure refers to member "
                                   f"'{name}.npy' a second time (save stores each value once)")
-        self.used.add(name)
-        return _read_member(self.archive, self.members[name], self.path, self.file_size)
+        self.used[name] = _read_member(self.archive, self.members[name], self.path,
+                                       self.file_size)
+        return self.used[name]
 
 
 def _read_header(entry: np.ndarray, path: str) -> dict:
@@ -445,23 +480,39 @@ def _read_header(entry: np.ndarray, path: str) -> dict:
     return header
 
 
+def _decode_tensor(node: dict, arrays: _Arrays, device: str, path: str, where: str):
+    """A tensor node: a Tensor (or Parameter) of its member on ``device``. Nodes naming the
+    same member share its memory: an equal node gives the same object, as torch.load."""
+    name = node["tensor"]
+    array = arrays.read(name, where)
+    requires_grad, parameter = node.get("requires_grad", False), node.get("parameter", False)
+    if not isinstance(requires_grad, bool) or not isinstance(parameter, bool):
+        raise CheckpointError(f"'{path}': {where}: requires_grad and parameter must be bools")
+    if requires_grad and array.dtype.kind != "f":
+        raise CheckpointError(f"'{path}': {where}: member '{name}.npy' has dtype "
+                              f"{array.dtype} but is marked requires_grad (only floating-point "
+                              "tensors can require gradients)")
+    made = arrays.tensors.setdefault(name, [])
+    for tensor in made:
+        if (tensor.requires_grad, isinstance(tensor, _parameter_type())) == (requires_grad,
+                                                                             parameter):
+            return tensor
+    Tensor = _tensor_type()
+    tensor = (made[0].detach() if made
+              else Tensor(backend.to_device(array, device), device=device))  # (a copy)
+    tensor = (_parameter_type()(tensor, requires_grad) if parameter
+              else tensor.requires_grad_(requires_grad))
+    made.append(tensor)
+    return tensor
+
+
 def _decode(node, arrays: _Arrays, device: str, path: str, where: str):
     """The inverse of :func:`_encode`; every malformed node raises CheckpointError."""
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, dict):
         if "tensor" in node:
-            array = arrays.read(node["tensor"], where)
-            requires_grad = node.get("requires_grad", False)
-            if not isinstance(requires_grad, bool):
-                raise CheckpointError(f"'{path}': {where}: requires_grad must be a bool")
-            if requires_grad and array.dtype.kind != "f":
-                raise CheckpointError(f"'{path}': {where}: member '{node['tensor']}.npy' has "
-                                      f"dtype {array.dtype} but is marked requires_grad (only "
-                                      "floating-point tensors can require gradients)")
-            Tensor = _tensor_type()
-            return Tensor(backend.to_device(array, device), requires_grad=requires_grad,
-                          device=device)
+            return _decode_tensor(node, arrays, device, path, where)
         if "array" in node:
             return arrays.read(node["array"], where)
         if "scalar" in node:
