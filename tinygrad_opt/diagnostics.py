@@ -104,7 +104,8 @@ _ACTIVATION_FIELDS = (("activation_means", "mean"), ("activation_stds", "std"),
 
 def _norm(array) -> float:
     """‖a‖₂ of a backend array (any device), accumulated in float64, as a Python float."""
-    return math.sqrt((array * array).sum(dtype=backend.float64).item())
+    wide = array.astype(backend.float64)   # before squaring: float32 squares overflow at 1.8e19
+    return math.sqrt((wide * wide).sum().item())
 
 
 def layer_grad_norms(model: Module) -> "OrderedDict[str, float]":
@@ -211,9 +212,9 @@ class Monitor:
 
     def _activation_stats(self, module, x, output) -> tuple:
         """(mean, std, saturated, dead) of one activation module's forward pass."""
-        y = output.data                                                # (N, units...)
-        mean = y.mean(dtype=backend.float64).item()
-        std = math.sqrt(max(((y - mean) ** 2).mean(dtype=backend.float64).item(), 0.0))
+        y = output.data.astype(backend.float64)     # (N, units...); float32 squares overflow
+        mean = y.mean().item()
+        std = math.sqrt(max(((y - mean) ** 2).mean().item(), 0.0))
         saturated = dead = math.nan
         pre = x.data                                                   # (N, units...)
         if isinstance(module, _SATURATING):
@@ -413,6 +414,17 @@ def _device_of(model: Module) -> str:
     return next(iter(model.parameters())).device
 
 
+def _checked_inputs(X, device: str, caller: str):
+    """``X`` as a Tensor on ``device``; ValueError when it is empty or not finite (the
+    checks would otherwise blame the initialisation or the learning rate for it)."""
+    x = _as_tensor(X, device)
+    if x.numel() == 0:
+        raise ValueError(f"{caller}: X is empty (shape {tuple(x.shape)}): need samples")
+    if not bool(x.isfinite().all().item()):
+        raise ValueError(f"{caller}: X holds values that are not finite (NaN or inf)")
+    return x
+
+
 def check_initial_loss(model: Module, loss_fn, X, y, num_classes: int | None = None,
                        rtol: float = 0.1) -> CheckResult:
     """Is the loss of the untrained model ln C (C classes)?
@@ -426,11 +438,20 @@ def check_initial_loss(model: Module, loss_fn, X, y, num_classes: int | None = N
     the model's output unless given.
     """
     from tinygrad_opt.autograd.grad_mode import no_grad
+    if not rtol >= 0:
+        raise ValueError(f"check_initial_loss: rtol must be >= 0, got {rtol}")
+    if num_classes is not None and not num_classes >= 2:   # ln 1 = 0: nothing to compare
+        raise ValueError(f"check_initial_loss: num_classes must be >= 2, got {num_classes}")
     device = _device_of(model)
+    x = _checked_inputs(X, device, "check_initial_loss")
     with no_grad():
-        logits = model(_as_tensor(X, device))                            # (N, C)
+        logits = model(x)                                                # (N, C)
         loss = float(loss_fn(logits, _as_tensor(y, device)).item())
     classes = logits.shape[-1] if num_classes is None else num_classes
+    if classes < 2:
+        raise ValueError(f"check_initial_loss: the model's output has width {classes}, "
+                         "so C < 2 and ln C says nothing: pass num_classes (2 for the one "
+                         "logit of a binary classifier)")
     expected = math.log(classes)
     passed = abs(loss - expected) <= rtol * expected
     if passed:
@@ -456,8 +477,13 @@ def overfit_small_batch(model: Module, loss_fn, optimizer, X, y, steps: int = 20
     too little capacity; one that can is at least able to learn. Passes when the final
     loss is at most ``target_loss``. ``details['losses']`` holds the loss of every step.
     """
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"overfit_small_batch: steps must be an integer >= 1, got {steps!r}")
+    if math.isnan(target_loss):
+        raise ValueError("overfit_small_batch: target_loss is NaN (no loss is <= NaN)")
     device = _device_of(model)
-    x, target = _as_tensor(X, device), _as_tensor(y, device)
+    x = _checked_inputs(X, device, "overfit_small_batch")
+    target = _as_tensor(y, device)
     losses = []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -524,14 +550,18 @@ def check_learning_curves(train_losses: Sequence[float],
     In order, the first that applies: **diverged** (a non-finite loss, or the last
     training loss above the first); **stalled** (the training loss fell by less than
     10% of its first value); **oscillating** (it rose in more than a third of the
-    epochs); **overfitting** (the validation loss ended over 10% above its minimum,
-    reached more than two epochs before the end, while the training loss kept falling);
-    else **ok**. ``value`` is the last training loss.
+    epochs, of four or more); **overfitting** (the validation loss ended over 10% above
+    its minimum, reached more than two epochs before the end, while the training loss kept
+    falling); else **ok**. ``value`` is the last training loss. ``val_losses``, if given,
+    has one loss per epoch too.
     """
     train = [float(value) for value in train_losses]
     val = None if val_losses is None else [float(value) for value in val_losses]
     if not train:
         raise ValueError("check_learning_curves: train_losses is empty (one loss per epoch)")
+    if val is not None and len(val) != len(train):
+        raise ValueError(f"check_learning_curves: {len(train)} train_losses but {len(val)} "
+                         "val_losses (one of each per epoch)")
     last = train[-1] if train else math.nan
     rises = sum(later > earlier for earlier, later in zip(train, train[1:]))
     verdict, message = "ok", "the training loss falls steadily"
@@ -569,12 +599,13 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
     Trains ``model`` for up to ``steps`` mini-batches from ``loader`` (cycled as needed)
     while the learning rate grows geometrically from ``lr_min`` to ``lr_max``::
 
-        lr_i = lr_min · (lr_max / lr_min)^(i / (steps − 1))
+        lr_i = lr_min · (lr_max / lr_min)^t = lr_min^(1 − t) · lr_max^t,   t = i / (steps − 1)
 
     and records the loss of every step, smoothed as an exponential moving average
     with bias correction (``smoothing`` is its β). It stops early once the smoothed loss
     exceeds ``divergence`` times its minimum so far. The model's weights are restored
-    afterwards, so the test leaves the model as it found it.
+    afterwards, so the test leaves the model as it found it. A loss that is not finite at
+    the first step (before any update) is a ValueError: no rate can be suggested from it.
 
     Suggested rate: the rate at the minimum of the smoothed loss divided by 10: the
     loss still falls fast there, safely below the rates where it turns and diverges.
@@ -599,7 +630,8 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
     batches = iter(loader)
     try:
         for step in range(steps):
-            lr = lr_min * (lr_max / lr_min) ** (step / (steps - 1))
+            t = step / (steps - 1)
+            lr = lr_min ** (1 - t) * lr_max ** t     # lr_max / lr_min itself may overflow
             for group in optimizer.param_groups:
                 group["lr"] = lr
             try:
@@ -607,13 +639,22 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
             except StopIteration:
                 batches = iter(loader)
                 x, y = next(batches, (None, None))
-                if x is None:
+                if x is None and step == 0:
                     raise ValueError("lr_range_test: the loader gave no batch") from None
+                if x is None:
+                    raise ValueError(f"lr_range_test: the loader gave no batch when iterated "
+                                     f"again after {step} batches (a one-shot iterator?): "
+                                     "pass one that can be cycled (a DataLoader, a list) or "
+                                     "fewer steps") from None
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
             value = float(loss.item())
+            if step == 0 and not math.isfinite(value):   # before any update: not the rate
+                raise ValueError(f"lr_range_test: the loss of the first batch is not finite "
+                                 f"({value}) before any update: check the inputs and the "
+                                 "model")
             average = smoothing * average + (1 - smoothing) * value
             smoothed = average / (1 - smoothing ** (step + 1))             # bias-corrected
             lrs.append(lr)
