@@ -201,8 +201,10 @@ class History:
 
     ``best_epoch`` is the epoch with the best monitored value: the early
     stopping monitor if there was one, else the lowest ``val_loss`` (or
-    ``train_loss`` without validation). ``stopped_epoch`` is the epoch after
-    which early stopping ended training, or None.
+    ``train_loss`` without validation). It ignores ``min_delta``, so it can be later
+    than ``EarlyStopping.best_epoch`` (the last improvement by more than
+    ``min_delta``, whose weights ``restore_best`` puts back). ``stopped_epoch`` is the
+    epoch after which early stopping or a callback ended training, or None.
     """
 
     def __init__(self, monitor: str = "val_loss", mode: str = "min"):
