@@ -10,11 +10,12 @@ from __future__ import annotations
 
 
 def graph_dot(tensor, name: str = "graph") -> str:
-    """Graphviz DOT source of the graph that produced ``tensor``."""
-    # the name is quoted: the default, graph, is a DOT keyword
-    lines = [f'digraph "{name}" {{', "  rankdir=BT;", '  node [fontname="Helvetica"];']
-    seen = set()
-    stack = [tensor]
+    """Graphviz DOT source of the graph that produced ``tensor``, a graph named ``name``."""
+    from tinygrad_opt.tensor import Tensor
+    if not isinstance(tensor, Tensor):  # (not an AttributeError from deep inside the walk)
+        raise TypeError(f"graph_dot: expected a Tensor, got {type(tensor).__name__}")
+    lines = [f"digraph {_quoted(name)} {{", "  rankdir=BT;", '  node [fontname="Helvetica"];']
+    seen, stack = set(), [tensor]
     while stack:
         node = stack.pop()
         if id(node) in seen:
@@ -25,21 +26,28 @@ def graph_dot(tensor, name: str = "graph") -> str:
         if node.grad_fn is None:
             style = ', style=filled, fillcolor="lightblue"' if node.requires_grad else ""
             kind = "leaf, requires_grad" if node.requires_grad else "constant"
-            lines.append(f'  {tensor_id} [shape=ellipse, label="{shape}\\n{kind}"{style}];')
+            label = _quoted(f"{shape}\n{kind}")  # (a line break: _quoted writes DOT's \\n)
+            lines.append(f"  {tensor_id} [shape=ellipse, label={label}{style}];")
             continue
         function = node.grad_fn
         op_id = f"f{id(function)}"
-        lines.append(f'  {tensor_id} [shape=ellipse, label="{shape}"];')
-        lines.append(f'  {op_id} [shape=box, label="{function.name}"];')
+        freed = getattr(function, "freed", False)  # one declaration, gray: "Mul (freed)"
+        label = _quoted(function.name + (" (freed)" if freed else ""))
+        lines.append(f"  {tensor_id} [shape=ellipse, label={_quoted(shape)}];")
+        lines.append(f"  {op_id} [shape=box, label={label}{', color=gray' if freed else ''}];")
         lines.append(f"  {op_id} -> {tensor_id};")
-        if getattr(function, "freed", False):
-            lines.append(f'  {op_id} [color=gray, label="{function.name} (freed)"];')
-            continue
-        for tensor_input in function.inputs:
+        for tensor_input in () if freed else function.inputs:  # (freed: inputs dropped)
             lines.append(f"  t{id(tensor_input)} -> {op_id};")
             stack.append(tensor_input)
-    lines.append("}")
-    return "\n".join(lines)
+    return "\n".join(lines + ["}"])
+
+
+def _quoted(text) -> str:
+    """``text`` as a quoted DOT string (the default graph name, graph, is a DOT keyword):
+    quotes and backslashes escaped (a name or a custom op's may hold them, and one left
+    bare would end the string early), a line break as DOT's ``\\n``."""
+    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
 
 
 # --- plotting helpers ----------------------------------------------------------------------
@@ -78,16 +86,22 @@ def _host(values):
         values = values.numpy()
     elif backend.is_array(values):
         values = backend.to_host(values)
+    elif isinstance(values, (list, tuple)):  # e.g. losses as Tensors on a GPU: each copied,
+        values = [_host(value) for value in values]  # as NumPy may not convert them itself
     return np.asarray(values, dtype=np.float64)
 
 
-def _series(values) -> dict:
+def _series(values, helper: str) -> dict:
     """``{label: 1-D array}`` from a dict, a training History, or one sequence."""
     if hasattr(values, "as_dict"):
         values = values.as_dict()
-    if isinstance(values, dict):
-        return {str(name): _host(series) for name, series in values.items()}
-    return {"": _host(values)}
+    series = values if isinstance(values, dict) else {"": values}
+    series = {str(name): _host(data) for name, data in series.items()}
+    for name, data in series.items():
+        if data.ndim == 0:  # (not len()'s "unsized object" from matplotlib's side)
+            raise ValueError(f"{helper}: expected a sequence of values"
+                             f"{f' for {name!r}' if name else ''}, got one number")
+    return series
 
 
 def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoch",
@@ -107,7 +121,7 @@ def plot_curves(curves, path: str, title: str | None = None, xlabel: str = "epoc
     ``train_``/``val_``/``test_`` prefix (``val_accuracy`` -> "accuracy"). When
     neither says what is plotted, ValueError asks for ``ylabel``.
     """
-    series = {name: values for name, values in _series(curves).items()
+    series = {name: values for name, values in _series(curves, "plot_curves").items()
               if name not in ("epoch", "lr")}
     losses = {name: values for name, values in series.items() if "loss" in name}
     others = {name: values for name, values in series.items() if "loss" not in name}
@@ -171,7 +185,7 @@ def plot_lr_schedule(lrs, path: str, title: str | None = None, xlabel: str = "ep
     """Learning rate against step: one list of rates, or ``{schedule name: rates}``."""
     figure = _new_figure()
     axes = figure.add_subplot()
-    series = _series(lrs)
+    series = _series(lrs, "plot_lr_schedule")
     for name, values in series.items():
         axes.plot(range(len(values)), values, label=name or None, drawstyle="steps-post")
     axes.set_xlabel(xlabel)
@@ -189,14 +203,26 @@ def plot_grad_norms(norms, path: str, names=None, title: str | None = None,
     """Per-layer gradient norms over training, one line per layer, log scale.
 
     ``norms``: an array ``(steps, layers)`` (``Monitor.grad_norms``, with
-    ``names=monitor.param_names``) or ``{layer: values over steps}``.
+    ``names=monitor.param_names``, one name per layer) or ``{layer: values over steps}``.
     """
+    import numpy as np  # host-side plotting data
+
     if isinstance(norms, dict):
-        series = _series(norms)
+        series = _series(norms, "plot_grad_norms")
     else:
         table = _host(norms)
-        table = table.reshape(len(table), -1)                    # (steps, layers)
+        if table.ndim == 0:
+            raise ValueError("plot_grad_norms: norms is one number; expected an array "
+                             "(steps, layers) or {layer: values}")
+        names = list(names) if names is not None else None
+        if table.shape == (0,) and names is not None:  # [] (no steps yet): a layer per name
+            table = table.reshape(0, len(names))
+        # (steps, layers); prod, not -1: an empty table (no steps yet) keeps its layers
+        table = table.reshape(len(table), int(np.prod(table.shape[1:])))
         names = names if names is not None else [str(i) for i in range(table.shape[1])]
+        if len(names) != table.shape[1]:  # (zip would drop layers, indexing fail in NumPy)
+            raise ValueError(f"plot_grad_norms: {len(names)} names for the {table.shape[1]} "
+                             f"layers of norms (shape {_host(norms).shape})")
         series = {str(name): table[:, column] for column, name in enumerate(names)}
     figure = _new_figure()
     axes = figure.add_subplot()
@@ -223,7 +249,7 @@ def plot_bars(values, path: str, ylabel: str | None = None, title: str | None = 
               logy: bool = False, xlabel: str = "") -> str:
     """A bar chart: ``{label: number}`` (or a sequence: labels 0, 1, ...), or grouped
     bars side by side: ``{run: {label: number}}`` / ``{run: sequence}``. ``ylabel``
-    (what the heights are) is required."""
+    (what the heights are) is required. ``logy``: a log axis, unless every bar is NaN/inf."""
     import numpy as np  # host-side plotting data
 
     if not ylabel:
@@ -245,8 +271,9 @@ def plot_bars(values, path: str, ylabel: str | None = None, title: str | None = 
                          ha="right" if crowded else "center")
     axes.set_ylabel(ylabel)
     axes.set_xlabel(xlabel)
-    if logy:
-        axes.set_yscale("log")
+    every = np.array([height for bars in groups.values() for height in bars.values()])
+    if logy and (np.isfinite(every).any() or not every.size):  # (every bar NaN/inf, as of a
+        axes.set_yscale("log")                                 # diverged run: no log axis fits)
     if len(groups) > 1 or "" not in groups:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars stay visible
     axes.grid(alpha=0.3, axis="y")
@@ -264,8 +291,17 @@ def _bar_groups(values) -> dict:
 def _labelled(bars) -> dict:
     """``{label: float}`` from a dict, or from a sequence (labels 0, 1, ...)."""
     if isinstance(bars, dict):
-        return {str(label): float(_host(value)) for label, value in bars.items()}
+        return {str(label): _height(label, value) for label, value in bars.items()}
     return {str(index): float(value) for index, value in enumerate(_host(bars).reshape(-1))}
+
+
+def _height(label, value) -> float:
+    """One bar's height; a sequence among numbers (``{'a': 1, 'b': [1, 2]}``) is an error."""
+    height = None if isinstance(value, dict) else _host(value)
+    if height is None or height.size != 1:
+        raise ValueError(f"plot_bars: the bar {str(label)!r} is not one number (grouped bars: "
+                         "give every run a dict or a sequence)")
+    return float(height.reshape(()))
 
 
 def plot_grad_norm_bars(norms, path: str, title: str | None = None) -> str:
@@ -278,21 +314,29 @@ def plot_grad_norm_bars(norms, path: str, title: str | None = None) -> str:
 def plot_histograms(values, path: str, bins: int = 50, title: str | None = None,
                     logy: bool = True, xlabel: str | None = None) -> str:
     """One histogram per entry of ``{name: array}`` (e.g. the weights of differently
-    regularised models), side by side, with the count of exact zeros in each title.
-    ``xlabel`` (what the values are, e.g. ``'weight'``) is required."""
+    regularised models), side by side, with the count of exact zeros in each title (and
+    of NaN/inf values, which no bin holds). ``xlabel`` (what the values are, e.g.
+    ``'weight'``) is required."""
     import numpy as np  # host-side plotting data
 
     if not xlabel:
         raise ValueError("plot_histograms: name the x axis with xlabel=... (what the values "
                          "are)")
 
-    series = {name: data.reshape(-1) for name, data in _series(values).items()}
+    series = {name: data.reshape(-1)
+              for name, data in _series(values, "plot_histograms").items()}
+    if not series:
+        raise ValueError("plot_histograms: values is empty: no histogram to draw")
     figure = _new_figure(4.0 * len(series), 3.8)
     for index, (name, data) in enumerate(series.items()):
         axes = figure.add_subplot(1, len(series), index + 1)
-        axes.hist(data, bins=bins)
+        finite = data[np.isfinite(data)]  # NaN/inf fit no bin (NumPy's range fails on inf)
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        half = max(0.5, abs(low) * 1e-6) if low == high else 0.0  # one value: NumPy's +-0.5
+        axes.hist(finite, bins=bins, range=(low - half, high + half))  # is lost beside 1e30
         zeros = int(np.sum(data == 0))
-        axes.set_title(f"{name}\n{zeros}/{data.size} exactly 0", fontsize="medium")
+        left_out = f", {data.size - finite.size} NaN/inf" if finite.size < data.size else ""
+        axes.set_title(f"{name}\n{zeros}/{data.size} exactly 0{left_out}", fontsize="medium")
         axes.set_xlabel(xlabel)
         if logy:
             axes.set_yscale("log")
@@ -309,12 +353,17 @@ def plot_trajectories(surface_fn, trajectories: dict, path: str, bounds=None, mi
     an array ``(T, 2)`` of visited points. ``bounds`` ``((xmin, xmax), (ymin, ymax))``
     and ``minima`` (a list of points, drawn as stars) default to the function's
     ``.bounds`` and ``.minima`` attributes. Contour levels are log-spaced when
-    the function is positive on the window (Rosenbrock's valley shows), else linear.
+    the function is positive on the window (or 0, then log-spaced from a millionth
+    of the top, where it is 0 at its lowest: Rosenbrock's valley shows), else linear;
+    a flat window has none.
     """
     import numpy as np  # host-side plotting data
 
     figure = _new_figure(6.4, 5.6)
-    bounds = bounds if bounds is not None else getattr(surface_fn, "bounds")
+    bounds = bounds if bounds is not None else getattr(surface_fn, "bounds", None)
+    if bounds is None:
+        raise ValueError("plot_trajectories: pass bounds=((xmin, xmax), (ymin, ymax)) "
+                         "(surface_fn has no .bounds)")
     minima = minima if minima is not None else getattr(surface_fn, "minima", [])
     (x_min, x_max), (y_min, y_max) = bounds
     xs = np.linspace(x_min, x_max, resolution)
@@ -323,16 +372,20 @@ def plot_trajectories(surface_fn, trajectories: dict, path: str, bounds=None, mi
     heights = np.asarray(surface_fn(grid), dtype=np.float64)    # (H, W)
     axes = figure.add_subplot()
     low, high = heights.min(), heights.max()
-    if low > 0:
-        contour_levels = np.geomspace(low, high, levels)
-    elif low == 0:
-        contour_levels = np.concatenate([[0], np.geomspace(max(high, 1e-12) * 1e-6, high,
-                                                           levels - 1)])
-    else:
-        contour_levels = np.linspace(low, high, levels)
-    axes.contour(xs, ys, heights, levels=contour_levels, cmap="viridis", linewidths=0.7)
+    if high > low:  # a flat window has no contour lines (and matplotlib wants rising levels)
+        if low > 0:
+            contour_levels = np.geomspace(low, high, levels)
+        elif low == 0:
+            contour_levels = np.concatenate([[0], np.geomspace(high * 1e-6, high, levels - 1)])
+        else:
+            contour_levels = np.linspace(low, high, levels)
+        axes.contour(xs, ys, heights, levels=contour_levels, cmap="viridis", linewidths=0.7)
     for name, points in trajectories.items():
-        points = _host(points).reshape(-1, 2)                    # (T, 2)
+        points = _host(points)
+        if points.size and points.shape[-1:] != (2,):  # (a silent reshape would pair them up)
+            raise ValueError(f"plot_trajectories: the points of {name!r} have shape "
+                             f"{points.shape}; expected (T, 2)")
+        points = points.reshape(-1, 2)                           # (T, 2)
         axes.plot(points[:, 0], points[:, 1], marker=".", markersize=3, linewidth=1.2,
                   label=name)
     for point in minima:
@@ -361,9 +414,15 @@ def plot_decision_boundary(model, X, y, path: str, title: str | None = None,
     from tinygrad_opt.tensor import Tensor
     from tinygrad_opt.train import eval_mode
 
-    figure = _new_figure(6.0, 5.4)
-    X = _host(X).reshape(-1, 2)
+    X = _host(X)
     labels = _host(y).reshape(-1)
+    if X.ndim != 2 or X.shape[1] != 2 or not len(X):  # (a silent reshape would pair them up)
+        raise ValueError(f"plot_decision_boundary: X has shape {X.shape}; expected (N, 2), "
+                         "N >= 1")
+    if len(labels) != len(X):
+        raise ValueError(f"plot_decision_boundary: {len(labels)} labels y for {len(X)} "
+                         "points X")
+    figure = _new_figure(6.0, 5.4)
     xs = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
     ys = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
