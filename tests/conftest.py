@@ -50,3 +50,20 @@ def _seeded():
 def rng():
     """A host NumPy generator for test data."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib Figures the viz helpers draw, kept for inspection (skipped without
+    matplotlib, an optional extra)."""
+    pytest.importorskip("matplotlib")
+    from tinygrad_opt import viz
+    drawn = []
+    new_figure = viz._new_figure
+
+    def keep(*args, **kwargs):
+        drawn.append(new_figure(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(viz, "_new_figure", keep)
+    return drawn

@@ -524,18 +524,10 @@ def series(draw, size=None, numbers=NUMBERS):
 
 
 @pytest.fixture
-def drawn(monkeypatch):
+def drawn(figures):
     """matplotlib (skipped without it), on Agg, and every Figure the helpers draw."""
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
     matplotlib.use("Agg")
-    figures = []
-    new_figure = viz._new_figure
-
-    def keep(*args, **kwargs):
-        figures.append(new_figure(*args, **kwargs))
-        return figures[-1]
-
-    monkeypatch.setattr(viz, "_new_figure", keep)
     return figures
 
 

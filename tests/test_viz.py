@@ -89,21 +89,6 @@ def test_decision_boundary_restores_training_mode_and_needs_no_graph(tmp_path):
     assert not model.training
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """The matplotlib Figures the helpers draw, kept for inspection."""
-    pytest.importorskip("matplotlib")
-    drawn = []
-    new_figure = viz._new_figure
-
-    def keep(*args, **kwargs):
-        drawn.append(new_figure(*args, **kwargs))
-        return drawn[-1]
-
-    monkeypatch.setattr(viz, "_new_figure", keep)
-    return drawn
-
-
 def _texts(figure):
     return [(axes.get_xlabel(), axes.get_ylabel()) for axes in figure.axes]
 

@@ -435,7 +435,7 @@ class _Arrays:
         self.archive, self.members, self.path, self.file_size = archive, members, path, file_size
         self.version = version
         self.used: dict[str, np.ndarray] = {}
-        self.tensors: dict[str, list] = {}
+        self.tensors: dict[str, dict] = {}  # member -> the Tensors made of it
 
     def read(self, name, where: str) -> np.ndarray:
         if not isinstance(name, str) or name == _STRUCTURE or name not in self.members:
@@ -492,18 +492,14 @@ def _decode_tensor(node: dict, arrays: _Arrays, device: str, path: str, where: s
         raise CheckpointError(f"'{path}': {where}: member '{name}.npy' has dtype "
                               f"{array.dtype} but is marked requires_grad (only floating-point "
                               "tensors can require gradients)")
-    made = arrays.tensors.setdefault(name, [])
-    for tensor in made:
-        if (tensor.requires_grad, isinstance(tensor, _parameter_type())) == (requires_grad,
-                                                                             parameter):
-            return tensor
-    Tensor = _tensor_type()
-    tensor = (made[0].detach() if made
-              else Tensor(backend.to_device(array, device), device=device))  # (a copy)
-    tensor = (_parameter_type()(tensor, requires_grad) if parameter
-              else tensor.requires_grad_(requires_grad))
-    made.append(tensor)
-    return tensor
+    made = arrays.tensors.setdefault(name, {})  # {(requires_grad, parameter): Tensor}
+    if (requires_grad, parameter) not in made:
+        first = next(iter(made.values()), None)  # shares its array and version counter
+        tensor = (first.detach() if first is not None
+                  else _tensor_type()(backend.to_device(array, device), device=device))
+        made[requires_grad, parameter] = (_parameter_type()(tensor, requires_grad) if parameter
+                                          else tensor.requires_grad_(requires_grad))
+    return made[requires_grad, parameter]
 
 
 def _decode(node, arrays: _Arrays, device: str, path: str, where: str):
