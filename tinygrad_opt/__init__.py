@@ -48,6 +48,9 @@ float64 = backend.float64
 float16 = backend.float16
 int64 = backend.int64
 int32 = backend.int32
+int16 = backend.int16
+int8 = backend.int8
+uint8 = backend.uint8
 bool_ = backend.bool_
 manual_seed = backend.manual_seed
 concat = concatenate = cat  # PyTorch's other names for cat
@@ -158,7 +161,7 @@ def matrix_power(input: Tensor, n: int, *, out=None) -> Tensor:
 # PyTorch's other dtype names and ``tg.nn``-style access, answered on first use: kept out of
 # this module's globals, where ``float``, ``int`` and ``bool`` would hide Python's own.
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16",
-                  "long": "int64", "int": "int32", "bool": "bool_"}
+                  "long": "int64", "int": "int32", "short": "int16", "bool": "bool_"}
 _SUBMODULES = ("data", "datasets", "diagnostics", "distributed", "distributions", "ensemble",
                "experiments", "func", "linalg", "metrics", "models", "nn", "ops", "optim",
                "preprocessing", "random", "special", "train", "tune", "utils", "viz")

@@ -333,12 +333,6 @@ class Tensor(conveniences.Conveniences):
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data.item())
 
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
     # --- elementwise ---
     def exp(self):
         """e^x, elementwise (a non-float tensor becomes float32 first)."""
@@ -400,8 +394,8 @@ class Tensor(conveniences.Conveniences):
     # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims work too) ---
     def sum(self, dim=None, keepdim=False, **numpy_spelling):
         """The sum over ``dim`` (an int or tuple; None: all), kept as size 1 with ``keepdim``;
-        NumPy's ``axis``/``keepdims`` work too. A bool tensor sums as int64; ``dtype=``
-        casts first (``x.sum(dtype=tg.float64)``)."""
+        NumPy's ``axis``/``keepdims`` work too. A bool or unsigned tensor sums as int64;
+        ``dtype=`` casts first (``x.sum(dtype=tg.float64)``)."""
         return reduce.sum(self, dim, keepdim, **numpy_spelling)
 
     def mean(self, dim=None, keepdim=False, **numpy_spelling):

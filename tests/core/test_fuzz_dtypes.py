@@ -26,7 +26,8 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,  # the 
                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # it once
 
 FLOATS = [np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)]
-DTYPES = FLOATS + [np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.bool_)]
+DTYPES = FLOATS + [np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int16), np.dtype(np.int8),
+                   np.dtype(np.uint8), np.dtype(np.bool_)]
 
 
 @pytest.fixture(params=["float32", "float64"])

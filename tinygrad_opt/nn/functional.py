@@ -54,6 +54,7 @@ from tinygrad_opt.nn.functional_extra import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_conv3d import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
+from tinygrad_opt.ops.elementwise import floating as _floating
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -268,7 +269,7 @@ def logsigmoid(input: Tensor) -> Tensor:
     Derivative: 1 − σ(x) = σ(−x); smooth. Stable for any x (log of the computed σ
     would give log(0) = −inf at x = −1000); no softplus threshold, as PyTorch.
     """
-    return -softplus(-input, 1.0, math.inf)
+    return -softplus(-_floating(input), 1.0, math.inf)  # (ints: −x of a uint8 would wrap)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
@@ -384,7 +385,8 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     """softmin(x) = softmax(−x) along ``dim``: weights that favour the smallest values.
     Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j)."""
-    return _log_softmax("softmin", -input, dim, dtype, _stacklevel).exp()
+    negated = -_floating(input)  # (ints: the default float first; −x of a uint8 would wrap)
+    return _log_softmax("softmin", negated, dim, dtype, _stacklevel).exp()
 
 
 # ----------------------------------------------------------------------- layers

@@ -362,6 +362,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     op = "binary_cross_entropy"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     target = _pointwise_arguments(op, input, target, reduction)
+    input = floating(input)  # ints: the default float first (1 − p of a uint8 would wrap)
     inside = (input.data >= 0) & (input.data <= 1)
     if not inside.all().item():
         raise ValueError(f"{op}: all elements of input must be probabilities in [0, 1]")
@@ -392,6 +393,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
     op = "binary_cross_entropy_with_logits"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     target = _pointwise_arguments(op, input, target, reduction)
+    input = floating(input)  # ints: the default float first (−x of a uint8 would wrap)
     softplus_minus_x = softplus(-input, threshold=math.inf)  # exact for every x
     if pos_weight is None:
         loss = (1 - target) * input + softplus_minus_x
@@ -438,7 +440,7 @@ def sigmoid_focal_loss(logits: Tensor, targets, alpha: float = 0.25, gamma: floa
     gamma = 0 and alpha < 0 give binary_cross_entropy_with_logits. The arguments are
     named as in API.md (torchvision calls them ``inputs``, ``targets``)."""
     op = "sigmoid_focal_loss"
-    input, target = logits, _pointwise_arguments(op, logits, targets, reduction)
+    input, target = floating(logits), _pointwise_arguments(op, logits, targets, reduction)
     if gamma < 0:
         raise ValueError(f"{op}: gamma must be non-negative, got {gamma}")
     loss = binary_cross_entropy_with_logits(input, target, reduction="none")

@@ -31,6 +31,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_loss import (_as_tensor, _check_broadcasts_to, _check_reduction,
                                              _check_same_shape, _legacy_reduction, _reduce)
 from tinygrad_opt.nn.functional_primitives import softplus
+from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.tensor import Tensor
 
 __all__ = [
@@ -186,6 +187,7 @@ def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average
         raise ValueError(f"{op}: input must be (N, C) or (C,), got a scalar")
     target = _float_target(op, target, input)
     _check_same_shape(op, input, target)
+    input = floating(input)  # ints: the default float first (−x of a uint8 would wrap)
     loss = (1 - target) * input + softplus(-input, threshold=math.inf)     # (N, C)
     if weight is not None:
         weight = _as_tensor(op, "weight", weight, input, cast=True)

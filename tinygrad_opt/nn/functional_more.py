@@ -29,6 +29,7 @@ from tinygrad_opt.functions import store_out
 from tinygrad_opt.nn.functional_conv import _adaptive_reduce
 from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
+from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -229,7 +230,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     _check_p(p, "pairwise_distance")
     if x1.ndim == 0 and x2.ndim == 0:
         raise ValueError("pairwise_distance: expected vectors, got two 0-d tensors")
-    return (x1 - x2 + eps).norm(p, -1, keepdim)
+    return (floating(x1) - floating(x2) + eps).norm(p, -1, keepdim)  # (ints: as floats)
 
 
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:
@@ -240,6 +241,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     if input.ndim != 2:
         raise ValueError(f"pdist: expected a 2-D input (N, M), got shape {input.shape}")
     first, second = backend.get_xp(input.device).triu_indices(input.shape[0], 1)  # i < j
+    input = floating(input)  # ints: the default float first (a difference could wrap)
     return (input[first] - input[second]).norm(p, -1)             # (N(N − 1)/2,)
 
 

@@ -153,6 +153,26 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``astype(tg.int32)``, as PyTorch's ``int()``."""
         return self.astype(backend.int32)
 
+    def __float__(self):
+        """``float(x)`` of a one-element tensor."""
+        return float(self.item())
+
+    def __int__(self):
+        """``int(x)`` of a one-element tensor."""
+        return int(self.item())
+
+    def short(self):
+        """``astype(tg.int16)``."""
+        return self.astype(backend.int16)
+
+    def char(self):
+        """``astype(tg.int8)``."""
+        return self.astype(backend.int8)
+
+    def byte(self):
+        """``astype(tg.uint8)`` (values outside 0..255 wrap, as in PyTorch)."""
+        return self.astype(backend.uint8)
+
     def bool(self):
         """``astype(tg.bool_)``: True where nonzero."""
         return self.astype(backend.bool_)
@@ -428,9 +448,10 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         √Σx², ``p=1`` Σ|x|, ``p=inf`` max|x|, at a zero norm with gradient 0, as PyTorch's (a
         ``where`` keeps the root away from 0). Any other ``p`` (0: the count of x ≠ 0, −inf:
         min|x|, else (Σ|x|^p)^(1/p)) is ``linalg.vector_norm``, and ``'nuc'`` (the sum of the
-        singular values of a matrix) ``linalg.matrix_norm``. ``dtype`` casts first."""
+        singular values of a matrix) ``linalg.matrix_norm``. ``dtype`` casts first; an integer
+        or bool tensor is made the default float first (its squares would wrap around)."""
         from tinygrad_opt import linalg
-        x = self if dtype is None else self.astype(dtype)
+        x = elementwise.floating(self if dtype is None else self.astype(dtype))
         if p == "nuc":
             return linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
         if p == "fro":

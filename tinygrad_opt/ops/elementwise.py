@@ -246,10 +246,10 @@ class Abs(Function):
 
 
 class Sign(Function):
-    """y = sign(x).   dy/dx = 0 (almost everywhere)."""
+    """y = sign(x) (a bool stays itself, as in PyTorch).   dy/dx = 0 (almost everywhere)."""
 
     def forward(self, x: "Array") -> "Array":
-        return backend.xp_of(x).sign(x)
+        return x.copy() if x.dtype.kind == "b" else backend.xp_of(x).sign(x)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return self.xp.zeros_like(grad_output)

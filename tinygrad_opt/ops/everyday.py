@@ -540,7 +540,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1):
 
 
 def _trapezoids(name: str, y, x, dx, dim: int, running: bool):
-    y = _tensor(y, name)
+    y = floating(_tensor(y, name))  # ints: the default float first (y_i + y_i+1 could wrap)
     if x is not None and dx is not None:
         raise TypeError(f"{name}: give the sample points x or the spacing dx, not both")
     if y.ndim == 0:
@@ -570,6 +570,7 @@ def _steps(x, y, dim: int, name: str):
         x = x.reshape((1,) * (y.ndim - x.ndim) + x.shape)
     if x.ndim != y.ndim:
         raise ValueError(f"{name}: x of shape {x.shape} has more dims than y {y.shape}")
+    x = floating(x)  # (a difference of small ints could wrap)
     return x[_along(dim, slice(1, None), x.ndim)] - x[_along(dim, slice(None, -1), x.ndim)]
 
 

@@ -103,6 +103,10 @@ class Relu(elementwise.Relu):
 
 
 def relu(x):
+    """``Relu.apply``; a bool tensor is refused, as PyTorch (max(x, 0) would make it int64)."""
+    if x.dtype == backend.bool_:
+        raise RuntimeError("relu: Boolean inputs are not supported (convert with .float() or "
+                           ".long() first)")
     return Relu.apply(x)
 
 

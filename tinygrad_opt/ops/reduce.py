@@ -7,7 +7,7 @@ import builtins
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.ops.elementwise import constant, maximum, minimum, where
+from tinygrad_opt.ops.elementwise import constant, floating, maximum, minimum, where
 from tinygrad_opt.ops.shape import normalize_dim
 
 
@@ -76,8 +76,8 @@ def _keep(keepdim, keepdims):
 
 def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
     dims = reduction_dims(x, dim, axis, "Sum")
-    if dtype is not None or x.dtype == backend.bool_:  # dtype=: x cast first, as PyTorch
-        x = x.astype(backend.int64 if dtype is None else dtype)
+    if dtype is not None or x.dtype.kind in "bu":  # dtype=: x cast first, as PyTorch; bool
+        x = x.astype(backend.int64 if dtype is None else dtype)  # and unsigned sum as int64
     total = Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims))
     return total if dtype is None else total.astype(dtype)  # (NumPy sums int32 as int64)
 
@@ -143,7 +143,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     m is a constant (detached): the identity holds for any m, so the gradient,
     softmax(x), is the same, and double backward stays exact.
     """
-    dims = reduction_dims(x, dim, axis, "LogSumExp")
+    dims, x = reduction_dims(x, dim, axis, "LogSumExp"), floating(x)  # ints: default float
     if x.data.size == 0:  # log of a sum over nothing: log 0 = −inf
         return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) - float("inf")
     xp = backend.xp_of(x.data)
