@@ -48,9 +48,7 @@ float64 = backend.float64
 float16 = backend.float16
 int64 = backend.int64
 int32 = backend.int32
-int16 = backend.int16
-int8 = backend.int8
-uint8 = backend.uint8
+int16, int8, uint8 = (backend.as_dtype(name) for name in ("int16", "int8", "uint8"))
 bool_ = backend.bool_
 manual_seed = backend.manual_seed
 concat = concatenate = cat  # PyTorch's other names for cat

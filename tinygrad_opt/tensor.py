@@ -252,7 +252,10 @@ class Tensor(conveniences.Conveniences):
         return elementwise.rpow(self, other)
 
     def __matmul__(self, other):
+        """``self @ other`` with NumPy's rules: 1-D operands are vectors, batch dims broadcast."""
         return linalg.matmul(self, other)
+
+    matmul = __matmul__  # x.matmul(y) is x @ y
 
     def __rmatmul__(self, other):
         return linalg.matmul(shape.as_operand(other, self, "MatMul"), self)
@@ -477,10 +480,6 @@ class Tensor(conveniences.Conveniences):
 
     def __getitem__(self, index):
         return indexing.getitem(self, index)
-
-    def matmul(self, other):
-        """``self @ other`` with NumPy's rules: 1-D operands are vectors, batch dims broadcast."""
-        return linalg.matmul(self, other)
 
     # --- printing ---
     def __repr__(self) -> str:

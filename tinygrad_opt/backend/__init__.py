@@ -191,9 +191,6 @@ float64 = np.dtype("float64")
 float16 = np.dtype("float16")
 int64 = np.dtype("int64")
 int32 = np.dtype("int32")
-int16 = np.dtype("int16")
-int8 = np.dtype("int8")
-uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 default_float = float32  # of Python floats, factories, int -> float: tg.set_default_dtype
 

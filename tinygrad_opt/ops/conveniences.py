@@ -163,15 +163,15 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     def short(self):
         """``astype(tg.int16)``."""
-        return self.astype(backend.int16)
+        return self.astype("int16")
 
     def char(self):
         """``astype(tg.int8)``."""
-        return self.astype(backend.int8)
+        return self.astype("int8")
 
     def byte(self):
         """``astype(tg.uint8)`` (values outside 0..255 wrap, as in PyTorch)."""
-        return self.astype(backend.uint8)
+        return self.astype("uint8")
 
     def bool(self):
         """``astype(tg.bool_)``: True where nonzero."""
@@ -452,6 +452,8 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         or bool tensor is made the default float first (its squares would wrap around)."""
         from tinygrad_opt import linalg
         x = elementwise.floating(self if dtype is None else self.astype(dtype))
+        if x.dtype == backend.float16:  # its squares overflow past 256: in float32, as PyTorch
+            return x.float().norm(p, dim, keepdim).half()
         if p == "nuc":
             return linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
         if p == "fro":

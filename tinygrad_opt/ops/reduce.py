@@ -105,6 +105,8 @@ def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     dims = reduction_dims(x, dim, axis, "Var")
+    if x.dtype == backend.float16:  # its squares overflow past 256: float32 inside, as PyTorch
+        return var(x.float(), dims, _keep(keepdim, keepdims), correction=correction).half()
     centered = x - mean(x, dims, keepdim=True)
     squares = Sum.apply(centered * centered, dims=dims, keepdim=_keep(keepdim, keepdims))
     return squares / builtins.max(_count(x, dims) - correction, 0)
@@ -115,10 +117,12 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     """std = √var. Where var = 0 (all values equal) the gradient is 0, as in PyTorch:
     the square root's slope there is infinite, so ``where`` keeps those entries away
     from the square root (a slope times 0 would be NaN, see elementwise.Relu)."""
-    variance = var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+    wide = x.float() if x.dtype == backend.float16 else x  # (as var; √ before the cast back)
+    variance = var(wide, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
                    keepdims=keepdims)
     spread = variance != 0  # (NaN stays NaN, as in PyTorch)
-    return where(spread, where(spread, variance, 1).sqrt(), 0)
+    deviation = where(spread, where(spread, variance, 1).sqrt(), 0)
+    return deviation.half() if wide is not x else deviation
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False, smallest=False):

@@ -24,6 +24,7 @@ CuPy's ufuncs have no ``accumulate`` except for add and multiply.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections import namedtuple
 
 from tinygrad_opt import backend
@@ -629,3 +630,18 @@ class StatisticsMethods:
     def histc(self, bins=100, min=0, max=0):
         """A histogram of ``bins`` equal bins over [min, max]: ``tg.histc``."""
         return histc(self, bins, min, max)
+
+
+def statistics_in_float32(normalization):
+    """A normalisation of a float16 input computed in float32, its result cast back, as
+    PyTorch's CPU kernels accumulate half-precision statistics in float: a float16 square
+    overflows past 256, so the variance of activations of a few hundred would be inf and
+    every output 0. The parameters (float16) meet the float32 input by promotion; running
+    statistics are written back into their float16 buffers."""
+    @functools.wraps(normalization)
+    def computed_in_float32(input, *args, **kwargs):
+        if input.dtype != backend.float16:
+            return normalization(input, *args, **kwargs)
+        wide = normalization(input.astype(backend.float32), *args, **kwargs)
+        return wide.astype(backend.float16)
+    return computed_in_float32
