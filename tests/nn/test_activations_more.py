@@ -455,3 +455,17 @@ def test_inplace_keeps_the_dtype():
 ])
 def test_reprs_as_pytorch(module, text):
     assert repr(module) == text
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_elu_family_keeps_its_digits_for_tiny_negative_inputs(name):
+    """α(e^x − 1) as ``expm1``: in float32, ``exp(x) − 1`` at x = −2e-6 lost 1% (e^x rounds
+    to a float32 near 1 first); now float32 agrees with float64 to float32's precision."""
+    x = -np.array([2e-6, 3e-5, 1e-7, 4e-4], np.float32)
+    function = getattr(F, name)
+    single = function(tg.tensor(x)).numpy().astype(np.float64)
+    double = function(tg.tensor(x.astype(np.float64))).numpy()
+    np.testing.assert_allclose(single, double, rtol=1e-6)
+    exact = (np.expm1(x.astype(np.float64)) * (1.0507009873554805 * 1.6732632423543772
+                                                 if name == "selu" else 1.0))
+    np.testing.assert_allclose(double, exact, rtol=1e-12)
