@@ -7,8 +7,9 @@
 * a float-valued function of a small-int tensor gives the default float and the value of
   the same function of the float32 tensor: nothing is computed in the small dtype first,
   where ``100 + 100`` is ``-56`` in int8 and ``-1`` is ``255`` in uint8 (before: the norm,
-  logsumexp, pdist, pairwise and cosine distances, the trapezoid rule, logsigmoid and the
-  binary cross-entropies did, and gave wrong numbers with no error).
+  logsumexp, pdist, pairwise and cosine distances, the trapezoid rule, logsigmoid, softmin,
+  Lp pooling, local response normalisation and the binary cross-entropies did, and gave
+  wrong numbers with no error).
 
 SMALL_INT_FUZZ_EXAMPLES raises the number of drawn examples (default 25).
 """
@@ -97,6 +98,10 @@ FLOAT_VALUED = {
     "log_softmax": lambda x: x.log_softmax(1),
     "mean": lambda x: x.mean(0),
     "var": lambda x: x.var(1),
+    "lp_pool1d": lambda x: F.lp_pool1d(x.reshape(1, *x.shape), 2, 2),
+    "lp_pool2d": lambda x: F.lp_pool2d(x.reshape(1, 1, *x.shape), 2, 2),
+    "lp_pool3d": lambda x: F.lp_pool3d(x.reshape(1, 1, 1, *x.shape), 3, (1, 2, 2)),
+    "local_response_norm": lambda x: F.local_response_norm(x.reshape(1, *x.shape), 2),
 }
 
 

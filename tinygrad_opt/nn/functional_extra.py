@@ -29,6 +29,7 @@ from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
 from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
+from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
 from tinygrad_opt.ops.statistics import statistics_in_float32
 from tinygrad_opt.tensor import Tensor
@@ -125,7 +126,7 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,
     """
     x, added = _batched(input, 1, "lp_pool1d")
     kernel = _single(kernel_size, "kernel_size", "lp_pool1d")
-    out = avg_pool1d(x ** norm_type, kernel, stride, 0, ceil_mode)       # (N, C, OL)
+    out = avg_pool1d(floating(x) ** norm_type, kernel, stride, 0, ceil_mode)  # (N, C, OL)
     y = _lp_root(out, kernel, norm_type)
     return y.squeeze(0) if added else y
 
@@ -143,7 +144,7 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
     """
     x, added = _batched(input, 2, "lp_pool2d")
     kh, kw = _pair(kernel_size, "kernel_size", "lp_pool2d")
-    out = avg_pool2d(x ** norm_type, (kh, kw), stride, 0, ceil_mode)     # (N, C, OH, OW)
+    out = avg_pool2d(floating(x) ** norm_type, (kh, kw), stride, 0, ceil_mode)  # (.., OH, OW)
     y = _lp_root(out, kh * kw, norm_type)
     return y.squeeze(0) if added else y
 
@@ -719,7 +720,8 @@ def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,
     Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
     """
     kd, kh, kw = _triple(kernel_size, "kernel_size", "lp_pool3d")
-    out = avg_pool3d(input ** norm_type, (kd, kh, kw), stride, 0, ceil_mode)  # (.., OD, OH, OW)
+    out = avg_pool3d(floating(input) ** norm_type, (kd, kh, kw), stride, 0,  # (.., OD, OH, OW)
+                     ceil_mode)
     return _lp_root(out, kd * kh * kw, norm_type)
 
 

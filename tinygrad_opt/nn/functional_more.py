@@ -934,7 +934,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
                          f"shape {input.shape}")
     if input.data.size == 0:
         return input
-    channels = input.shape[1]
+    channels, input = input.shape[1], floating(input)  # (ints: a square could wrap)
     squares = input * input                                                # (N, C, *)
     padding = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)
     padded = pad(squares, padding)                                         # (N, C + n − 1, *)
