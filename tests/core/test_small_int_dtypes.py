@@ -158,3 +158,18 @@ def test_binary_cross_entropy_of_small_int_probabilities(dtype):
     got = F.binary_cross_entropy(tg.tensor(probabilities), target)
     assert got.dtype == np.float32
     assert got.item() == pytest.approx(100 / 4)  # one certain mistake: log clamped at -100
+
+
+def test_a_uint8_index_is_refused_not_read_as_positions(device):
+    """PyTorch reads a uint8 index tensor as a (deprecated) mask; NumPy as positions. The
+    same code would pick other rows here than there, so it is an error naming the fix."""
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    for index in (tg.tensor([1, 0], dtype=tg.uint8, device=device), np.array([1, 0], np.uint8)):
+        with pytest.raises(IndexError, match=r"uint8 is refused.*\.bool\(\) or \.long\(\)"):
+            x[index]
+        with pytest.raises(IndexError, match="uint8 is refused"):
+            x[index] = 0.0
+    mask, rows = tg.tensor([True, False], device=device), tg.tensor([1, 0], device=device)
+    assert x[mask].tolist() == [[1.0, 2.0]] and x[rows].tolist() == [[3.0, 4.0], [1.0, 2.0]]
+    assert x[tg.tensor([1, 0], dtype=tg.int8, device=device)].tolist() == [[3.0, 4.0],
+                                                                          [1.0, 2.0]]

@@ -155,6 +155,7 @@ def _device_index(index, x):
         if host.size == 0 and host.dtype != backend.bool_:
             host = host.astype(backend.int64)  # x[[]]: an empty list indexes nothing
         index = backend.to_device(host, x.device)
-    if backend.is_array(index) and backend.is_floating(index.dtype):
-        raise IndexError(f"GetItem: index arrays must be integer or boolean, got {index.dtype}")
+    if backend.is_array(index) and (backend.is_floating(index.dtype) or index.dtype == "uint8"):
+        raise IndexError(f"GetItem: index arrays must be integer or boolean, got {index.dtype} "
+                         "(uint8 is refused: PyTorch reads it as a mask; give .bool() or .long())")
     return index.copy() if backend.is_array(index) else index
