@@ -83,7 +83,7 @@ import numpy as np  # host-side: the recorded results are plain NumPy arrays
 
 from tinygrad_opt import backend
 from tinygrad_opt.nn.activation import ELU, PReLU, ReLU, RReLU, LeakyReLU, SELU, Sigmoid, Tanh
-from tinygrad_opt.nn.module import Module
+from tinygrad_opt.nn.module import Module, snapshot
 
 __all__ = ["Monitor", "layer_grad_norms", "format_table", "SATURATION_THRESHOLDS",
            "CheckResult", "check_initial_loss", "overfit_small_batch", "check_update_ratios",
@@ -623,7 +623,7 @@ def lr_range_test(model: Module, loss_fn, optimizer_cls, loader, lr_min: float =
     if not divergence > 1:
         raise ValueError(f"lr_range_test: divergence must be > 1 (a factor over the lowest "
                          f"smoothed loss), got {divergence}")
-    saved = {name: value.data.copy() for name, value in model.state_dict().items()}
+    saved = snapshot(model)  # (the weights as they were, restored at the end)
     optimizer = optimizer_cls(model.parameters(), lr=lr_min, **optimizer_kwargs)
     lrs, losses = [], []
     average, best = 0.0, math.inf

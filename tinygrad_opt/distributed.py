@@ -46,6 +46,7 @@ import sys
 import numpy as np  # host buffers for the collectives (MPI sends host memory)
 
 from tinygrad_opt import backend
+from tinygrad_opt.nn.module import snapshot
 
 __all__ = ["init", "rank", "world_size", "broadcast_parameters", "all_reduce_gradients",
            "DistributedSampler", "all_gather", "broadcast", "gather_epoch", "find_mpirun",
@@ -115,7 +116,7 @@ def broadcast_parameters(module, root: int = 0) -> None:
     independently, and data-parallel SGD needs them equal. One collective: the
     whole state dict is sent as one message.
     """
-    state = {key: backend.to_host(tensor.data) for key, tensor in module.state_dict().items()}
+    state = snapshot(module, lambda tensor: backend.to_host(tensor.data))  # (host arrays)
     module.load_state_dict(broadcast(state, root))
 
 

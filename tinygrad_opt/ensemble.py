@@ -45,7 +45,7 @@ from typing import Callable, Iterable, Sequence
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
 from tinygrad_opt.autograd.grad_mode import no_grad
-from tinygrad_opt.nn.module import Module, ModuleList
+from tinygrad_opt.nn.module import Module, ModuleList, snapshot
 from tinygrad_opt.tensor import Tensor
 from tinygrad_opt.train import eval_mode
 
@@ -234,8 +234,7 @@ def from_search(result, k: int = 5, make_model: Callable[[dict], Module] | None 
 
 def _copy_state(model: Module) -> dict:
     """A snapshot of ``model.state_dict()``: copies of the arrays (the state shares memory)."""
-    return {name: Tensor(tensor.data.copy(), device=tensor.device)
-            for name, tensor in model.state_dict().items()}
+    return snapshot(model, lambda tensor: Tensor(tensor.data.copy(), device=tensor.device))
 
 
 class SnapshotCollector:

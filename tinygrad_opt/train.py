@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from tinygrad_opt import metrics as metric_functions
 from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.nn.module import snapshot
 from tinygrad_opt.nn.utils import clip_grad_norm_
 from tinygrad_opt.ops.shape import cat
 from tinygrad_opt.optim.lr_scheduler import ReduceLROnPlateau
@@ -328,9 +329,7 @@ class EarlyStopping:
             self.best_epoch = self.epoch
             self.num_bad_epochs = 0
             if self.restore_best and model is not None:
-                # state_dict shares memory with the model: copy the arrays
-                self.best_state = {key: tensor.data.copy()
-                                   for key, tensor in model.state_dict().items()}
+                self.best_state = snapshot(model)  # (state_dict shares memory: a copy)
             return False
         self.num_bad_epochs += 1
         if self.num_bad_epochs >= self.patience:

@@ -258,8 +258,9 @@ def test_adaptive_max_pool1d_and_3d_pools_match_loops(device, rng):
             expected[..., i, j, k] = reduce(v[..., a:b, c:e, f:g], axis=(-3, -2, -1))
         np.testing.assert_allclose(out, expected, rtol=1e-12)
     check_gradients(lambda a: F.adaptive_avg_pool3d(a, 2), [t(v[:, :1, :3], device, True)])
-    with pytest.raises(NotImplementedError, match="return_indices"):
-        nn.AdaptiveMaxPool3d(2, return_indices=True)
+    values, indices = nn.AdaptiveMaxPool3d(sizes, return_indices=True)(t(v, device))
+    np.testing.assert_allclose(values.numpy(), expected, rtol=1e-12)  # (indices: test_nn_
+    assert indices.dtype == np.int64 and indices.shape == expected.shape  # surface_more.py)
     with pytest.raises(ValueError, match="adaptive_avg_pool3d: expected a 5-D or 4-D"):
         F.adaptive_avg_pool3d(tg.ones(2, 3, 4), 2)
 

@@ -9,8 +9,11 @@
 
 Files: ``distribution.py`` (the base class: shapes, validation), ``constraints.py``,
 ``continuous.py``, ``discrete.py``, ``multivariate.py`` (MultivariateNormal,
-LowRankMultivariateNormal, Independent), ``relaxed.py``, ``von_mises.py``,
-``continuous_bernoulli.py``, ``mixture.py`` (MixtureSameFamily), ``transforms.py``
+LowRankMultivariateNormal, Independent), ``relaxed.py`` (RelaxedBernoulli,
+RelaxedOneHotCategorical, LogitRelaxedBernoulli, ExpRelaxedCategorical), ``von_mises.py``,
+``continuous_bernoulli.py``, ``mixture.py`` (MixtureSameFamily), ``families_more.py``
+(FisherSnedecor, InverseGamma, GeneralizedPareto, LogisticNormal,
+OneHotCategoricalStraightThrough, Wishart, LKJCholesky), ``transforms.py``
 (invertible maps with their log-det-Jacobians), ``transformed.py`` (TransformedDistribution
 and the families built with it: Weibull, Pareto, HalfNormal, HalfCauchy, Kumaraswamy),
 ``constraint_registry.py`` (``biject_to``, ``transform_to``), ``kl.py``. Samples come from
@@ -27,11 +30,16 @@ from tinygrad_opt.distributions.discrete import (Bernoulli, Binomial, Categorica
                                                  Multinomial, NegativeBinomial,
                                                  OneHotCategorical, Poisson)
 from tinygrad_opt.distributions.distribution import Distribution
+from tinygrad_opt.distributions.families_more import (FisherSnedecor, GeneralizedPareto,
+                                                      InverseGamma, LKJCholesky,
+                                                      LogisticNormal,
+                                                      OneHotCategoricalStraightThrough, Wishart)
 from tinygrad_opt.distributions.kl import kl_divergence, register_kl
 from tinygrad_opt.distributions.mixture import MixtureSameFamily
 from tinygrad_opt.distributions.multivariate import (Independent, LowRankMultivariateNormal,
                                                      MultivariateNormal)
-from tinygrad_opt.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
+from tinygrad_opt.distributions.relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli,
+                                                RelaxedBernoulli, RelaxedOneHotCategorical)
 from tinygrad_opt.distributions.transformed import (HalfCauchy, HalfNormal, Kumaraswamy, Pareto,
                                                     TransformedDistribution, Weibull)
 from tinygrad_opt.distributions.transforms import (AbsTransform, AffineTransform,
@@ -43,14 +51,16 @@ from tinygrad_opt.distributions.transforms import (AbsTransform, AffineTransform
 from tinygrad_opt.distributions.von_mises import VonMises
 
 __all__ = [
-    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
-    "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli", "Dirichlet", "Distribution",
-    "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
-    "Independent", "IndependentTransform", "Kumaraswamy", "Laplace", "LogNormal",
-    "LowRankMultivariateNormal", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
-    "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
-    "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical",
-    "SigmoidTransform", "SoftmaxTransform", "StickBreakingTransform", "StudentT",
-    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull",
-    "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
+    "Chi2", "ComposeTransform", "ContinuousBernoulli", "Dirichlet", "Distribution",
+    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "FisherSnedecor", "Gamma",
+    "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
+    "IndependentTransform", "InverseGamma", "Kumaraswamy", "LKJCholesky", "Laplace", "LogNormal",
+    "LogisticNormal", "LogitRelaxedBernoulli", "LowRankMultivariateNormal",
+    "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
+    "NegativeBinomial", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto",
+    "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
+    "SoftmaxTransform", "StickBreakingTransform", "StudentT", "TanhTransform", "Transform",
+    "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart", "biject_to",
+    "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

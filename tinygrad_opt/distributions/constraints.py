@@ -16,7 +16,13 @@ validation on, the values given to ``log_prob`` against ``support``.
     multinomial(n)       counts xᵢ ≥ 0 with Σ xᵢ ≤ n (last dim)
     real_vector          a vector of reals (independent(real, 1))
     lower_cholesky       lower triangular with a positive diagonal
+    corr_cholesky        lower Cholesky factor of a correlation matrix (rows of norm 1)
+    square               matrices with as many rows as columns
+    symmetric            square with x = xᵀ (to 1e-6)
+    positive_semidefinite  symmetric with eigenvalues ≥ 0
     positive_definite    symmetric with positive eigenvalues
+    cat(cseq, dim, lengths)  constraint cseq[i] on the i-th slice along dim (lengths[i] long)
+    stack(cseq, dim)     constraint cseq[i] on value.select(dim, i)
     dependent            decided by the distribution's other parameters (never checked)
 """
 
@@ -25,11 +31,12 @@ from __future__ import annotations
 import tinygrad_opt as tg
 
 __all__ = [
-    "Constraint", "boolean", "dependent", "dependent_property", "greater_than",
-    "greater_than_eq", "half_open_interval", "independent", "integer_interval", "interval",
-    "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "multinomial",
-    "nonnegative", "nonnegative_integer", "one_hot", "positive", "positive_definite",
-    "positive_integer", "real", "real_vector", "simplex", "unit_interval",
+    "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property",
+    "greater_than", "greater_than_eq", "half_open_interval", "independent", "integer_interval",
+    "interval", "is_dependent", "less_than", "lower_cholesky", "lower_triangular",
+    "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+    "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector",
+    "simplex", "square", "stack", "symmetric", "unit_interval",
 ]
 
 
@@ -308,6 +315,128 @@ class _PositiveDefinite(Constraint):
         return symmetric & (smallest > 0)
 
 
+class _CorrCholesky(Constraint):
+    """Lower Cholesky factors of correlation matrices: lower triangular, positive diagonal,
+    every row of Euclidean norm 1 (so L·Lᵀ has a unit diagonal)."""
+
+    event_dim = 2
+
+    def check(self, value):
+        """lower_cholesky's check and | ‖row‖ − 1 | ≤ 10·eps·n for every row (n columns)."""
+        tolerance = tg.finfo(value.dtype).eps * value.shape[-1] * 10
+        row_norm = tg.linalg.norm(value.detach(), dim=-1)                 # (..., n)
+        unit_row_norm = ((row_norm - 1.0).abs() <= tolerance).all(-1)
+        return _LowerCholesky().check(value) & unit_row_norm
+
+
+class _Square(Constraint):
+    """Matrices with as many rows as columns."""
+
+    event_dim = 2
+
+    def check(self, value):
+        """True for every matrix of value when its last two dims are equal, else False."""
+        is_square = value.shape[-2] == value.shape[-1]
+        return tg.full(value.shape[:-2], is_square, dtype=tg.bool, device=value.device)
+
+
+class _Symmetric(_Square):
+    """Square matrices equal to their transpose (entry by entry, to 1e-6 absolute and 1e-5
+    relative, as ``isclose``)."""
+
+    def check(self, value):
+        """square's check (returned as it is when some matrix is not square), then
+        isclose(x, xᵀ, atol=1e-6) over every entry."""
+        square_check = super().check(value)
+        if not bool(square_check.all().item()):
+            return square_check
+        close = tg.isclose(value, value.transpose(-2, -1), atol=1e-6)
+        return close.all(-1).all(-1)
+
+
+class _PositiveSemidefinite(_Symmetric):
+    """Symmetric matrices whose eigenvalues are all ≥ 0."""
+
+    def check(self, value):
+        """symmetric's check (returned as it is when some matrix is not symmetric), then
+        smallest eigenvalue ≥ 0."""
+        symmetric_check = super().check(value)
+        if not bool(symmetric_check.all().item()):
+            return symmetric_check
+        return tg.linalg.eigvalsh(value.detach())[..., 0] >= 0
+
+
+def _check_dim(name: str, dim: int, value) -> None:
+    if not -value.ndim <= dim < value.ndim:
+        raise ValueError(f"{name}: dim {dim} is out of range for a value of shape "
+                         f"{tuple(value.shape)}")
+
+
+class _Cat(Constraint):
+    """Constraints cseq[i] applied to consecutive slices of ``lengths[i]`` entries along
+    ``dim`` (each 1 long by default), as ``tg.cat`` would join them."""
+
+    def __init__(self, cseq, dim: int = 0, lengths=None):
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise ValueError("cat: every entry of cseq must be a Constraint")
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"cat: {len(self.lengths)} lengths for {len(self.cseq)} "
+                             "constraints")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:
+        """True when any part is discrete."""
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:
+        """The largest event_dim of the parts."""
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        """The parts' checks on value.narrow(dim, start, length), joined along dim."""
+        _check_dim("cat", self.dim, value)
+        checks = []
+        start = 0
+        for constraint, length in zip(self.cseq, self.lengths):
+            checks.append(constraint.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return tg.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Constraints cseq[i] applied to value.select(dim, i), as ``tg.stack`` would join
+    them."""
+
+    def __init__(self, cseq, dim: int = 0):
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise ValueError("stack: every entry of cseq must be a Constraint")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:
+        """True when any part is discrete."""
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:
+        """The largest event_dim of the parts, plus one when dim is among the event dims."""
+        dim = max(c.event_dim for c in self.cseq)
+        if self.dim + dim < 0:
+            dim += 1
+        return dim
+
+    def check(self, value):
+        """The parts' checks on value.select(dim, i), stacked along dim."""
+        _check_dim("stack", self.dim, value)
+        slices = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
+        return tg.stack([c.check(v) for v, c in zip(slices, self.cseq)], self.dim)
+
+
 dependent = _Dependent()
 real = _Real()
 boolean = _Boolean()
@@ -322,6 +451,12 @@ real_vector = _Independent(real, 1)
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
+corr_cholesky = _CorrCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+cat = _Cat
+stack = _Stack
 greater_than = _GreaterThan
 greater_than_eq = _GreaterThanEq
 less_than = _LessThan

@@ -35,7 +35,39 @@ def _half_log_det(scale_tril: Tensor) -> Tensor:
     return scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
-class MultivariateNormal(Distribution):
+def scale_tril_of(covariance_matrix, precision_matrix, scale_tril) -> Tensor:
+    """L with Σ = L Lᵀ, from whichever one of Σ, P = Σ⁻¹ and L is given."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return tg.linalg.cholesky(covariance_matrix)
+    return tg.linalg.cholesky(tg.linalg.inv(precision_matrix))
+
+
+class CholeskyMatrices:
+    """Σ's three forms read from its Cholesky factor ``_unbroadcasted_scale_tril`` and
+    expanded to ``_matrix_shape()``, each made on first use (the one given to __init__,
+    set as an attribute there, is kept). MultivariateNormal's and Wishart's."""
+
+    @lazy_property
+    def scale_tril(self):
+        """L, lower triangular with a positive diagonal, Σ = L Lᵀ."""
+        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
+
+    @lazy_property
+    def covariance_matrix(self):
+        """Σ = L Lᵀ."""
+        lower = self._unbroadcasted_scale_tril
+        return (lower @ lower.transpose(-2, -1)).expand(self._matrix_shape())
+
+    @lazy_property
+    def precision_matrix(self):
+        """Σ⁻¹."""
+        lower = self._unbroadcasted_scale_tril
+        return tg.linalg.inv(lower @ lower.transpose(-2, -1)).expand(self._matrix_shape())
+
+
+class MultivariateNormal(CholeskyMatrices, Distribution):
     """N(loc μ, Σ) over vectors of size n (event_shape (n,)): Σ given by exactly one of
     ``covariance_matrix``, ``precision_matrix`` (Σ⁻¹) or ``scale_tril`` (L, Σ = L Lᵀ);
     batch dims of μ and of the matrix broadcast.
@@ -77,32 +109,11 @@ class MultivariateNormal(Distribution):
             self.precision_matrix = expanded
         self.loc = loc.expand(batch_shape + loc.shape[-1:])
         super().__init__(batch_shape, self.loc.shape[-1:], validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = tg.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = tg.linalg.cholesky(tg.linalg.inv(precision_matrix))
+        self._unbroadcasted_scale_tril = scale_tril_of(covariance_matrix, precision_matrix,
+                                                       scale_tril)
 
     def _matrix_shape(self) -> tuple:
         return self._batch_shape + self._event_shape + self._event_shape
-
-    @lazy_property
-    def scale_tril(self):
-        """L, lower triangular with a positive diagonal, Σ = L Lᵀ."""
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        """Σ = L Lᵀ."""
-        lower = self._unbroadcasted_scale_tril
-        return (lower @ lower.transpose(-2, -1)).expand(self._matrix_shape())
-
-    @lazy_property
-    def precision_matrix(self):
-        """Σ⁻¹."""
-        lower = self._unbroadcasted_scale_tril
-        return tg.linalg.inv(lower @ lower.transpose(-2, -1)).expand(self._matrix_shape())
 
     def expand(self, batch_shape, _instance=None):
         """The same distribution with μ and L broadcast to ``batch_shape``."""

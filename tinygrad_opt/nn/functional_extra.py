@@ -1,8 +1,9 @@
 """More of PyTorch's ``nn.functional``: rms_norm, power-average pooling, max pooling with
 indices and its inverse (max_unpool), channel_shuffle, gumbel_softmax, embedding_bag,
-the remaining adaptive poolings, the CTC loss, fractional max pooling, 3-D power-average
-pooling and unpooling, the in-place activations (``relu_``, ...) and the deprecated
-``upsample`` aliases. PyTorch's names, arguments, defaults.
+the remaining adaptive poolings (with their indices), the CTC loss, 2-D and 3-D fractional
+max pooling, 3-D power-average pooling and unpooling, the time-batch-channel convolution
+``conv_tbc``, the in-place activations (``relu_``, ...) and the deprecated ``upsample``
+aliases. PyTorch's names, arguments, defaults.
 
 Every function is a composition of Tensor ops, so its gradient comes from the engine;
 none has a backward of its own (there is no ``EXTRA_NN_OPS`` table). Where a function
@@ -17,15 +18,16 @@ file imports only the parts (``functional_conv``, ``functional_loss``) and the o
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
-                                             _pair, _single,
+                                             _is_int, _pair, _single, adaptive_bins,
                                              adaptive_max_pool2d, avg_pool1d, avg_pool2d,
-                                             max_pool1d, max_pool2d)
+                                             conv1d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
@@ -40,7 +42,9 @@ __all__ = ["rms_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
            "adaptive_max_pool3d", "ctc_loss", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "lp_pool3d", "max_unpool3d",
            "upsample", "upsample_nearest", "upsample_bilinear", "max_pool3d_with_indices",
-           "adaptive_max_pool2d_with_indices"]
+           "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool3d_with_indices", "fractional_max_pool3d",
+           "fractional_max_pool3d_with_indices", "conv_tbc"]
 
 
 def _host_xp():
@@ -273,20 +277,61 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
 
 # -------------------------------------------------------------------------------- adaptive pooling
 
-def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    """Max over each of OL bins: ``y[n, c, i] = max x[n, c, floor(i·L/OL):ceil((i+1)·L/OL)]``
-    (the bins of ``adaptive_avg_pool1d``; ties share the gradient). Values only:
-    ``return_indices=True`` is not supported. Shapes: (N, C, L) or (C, L) -> (..., OL).
+def _adaptive_max_with_indices(x: Tensor, out_sizes: tuple) -> tuple[Tensor, Tensor]:
+    """Each adaptive bin's first maximum and its flat index in x's spatial plane.
+
+    x ``(N, C, *sizes)``; the bins of each spatial dim are :func:`adaptive_bins`. The
+    argmax is taken on the arrays (no graph), bin by bin, and the winner's index read
+    from a plane that holds every position's own flat index (``l`` in 1-D,
+    ``d·H·W + h·W + w`` in 3-D, as PyTorch). y is then x gathered at those indices, so
+    the whole gradient of a bin goes to its first maximum, as in PyTorch.
+    Returns y and the int64 indices, both ``(N, C, *out_sizes)``.
     """
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
+    xp = backend.xp_of(x.data)
+    N, C, *sizes = x.shape
+    plane = math.prod(sizes)
+    positions = xp.arange(plane, dtype=backend.int64).reshape(sizes)     # flat index of each
+    indices = xp.empty((N, C, *out_sizes), dtype=backend.int64)
+    bins = [list(enumerate(adaptive_bins(size, out))) for size, out in zip(sizes, out_sizes)]
+    for cell in itertools.product(*bins):                                # one bin per output
+        out_index = tuple(i for i, _ in cell)
+        box = tuple(slice(start, end) for _, (start, end) in cell)
+        count = math.prod(end - start for _, (start, end) in cell)
+        window = x.data[(slice(None), slice(None)) + box].reshape(N, C, count)  # (N, C, count)
+        best = window.argmax(axis=2)                                     # (N, C), first max
+        indices[(Ellipsis,) + out_index] = positions[box].reshape(count)[best]
+    indices = Tensor(indices, device=x.device)
+    outputs = math.prod(out_sizes)                                       # no -1: N may be 0
+    y = x.reshape(N, C, plane).gather(2, indices.reshape(N, C, outputs))  # (N, C, outputs)
+    return y.reshape(N, C, *out_sizes), indices
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over each of OL bins: ``y[n, c, i] = max x[n, c, floor(i·L/OL):ceil((i+1)·L/OL)]``
+    (the bins of ``adaptive_avg_pool1d``; ties share the gradient).
+
+    ``return_indices=True`` returns ``(y, indices)``, ``indices[n, c, i]`` the position l of
+    the bin's first maximum (int64, what ``F.max_unpool1d`` takes); y is then read from x
+    there, so the whole gradient goes to that element, as in PyTorch.
+    Shapes: (N, C, L) or (C, L) -> (..., OL), twice with indices.
+    """
     (OL,) = _adaptive_sizes(input, output_size, 1, "adaptive_max_pool1d")
+    if return_indices:
+        x, added = _batched(input, 1, "adaptive_max_pool1d")
+        y, indices = _adaptive_max_with_indices(x, (OL,))
+        return (y.squeeze(0), indices.squeeze(0)) if added else (y, indices)
     return _adaptive_reduce(input, OL, -1, "max")                        # (..., OL)
 
 
-def _adaptive_pool3d(input: Tensor, output_size, reduce: str, op_name: str) -> Tensor:
-    """Reduce each of OD×OH×OW bins one axis at a time (a box's mean is the mean of
-    means, its max the max of maxima)."""
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``F.adaptive_max_pool1d(..., return_indices=True)`` (PyTorch's name): the maxima
+    and the position in L each came from (``return_indices`` is ignored)."""
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def _adaptive_sizes_3d(input: Tensor, output_size, op_name: str) -> tuple[int, int, int]:
+    """``(OD, OH, OW)``: an int is repeated, None keeps the input's size in that dim."""
     if input.ndim not in (4, 5):
         raise ValueError(f"{op_name}: expected a 5-D or 4-D input (N, C, D, H, W) or "
                          f"(C, D, H, W), got shape {input.shape}")
@@ -296,9 +341,16 @@ def _adaptive_pool3d(input: Tensor, output_size, reduce: str, op_name: str) -> T
             for size in sizes):
         raise ValueError(f"{op_name}: output_size must be a positive int or 3 of them "
                          f"(None keeps that size), got {output_size!r}")
+    return tuple(input.shape[dim] if size is None else size
+                 for dim, size in zip((-3, -2, -1), sizes))
+
+
+def _adaptive_pool3d(input: Tensor, output_size, reduce: str, op_name: str) -> Tensor:
+    """Reduce each of OD×OH×OW bins one axis at a time (a box's mean is the mean of
+    means, its max the max of maxima)."""
     y = input
-    for dim, size in zip((-3, -2, -1), sizes):
-        y = _adaptive_reduce(y, input.shape[dim] if size is None else size, dim, reduce)
+    for dim, size in zip((-3, -2, -1), _adaptive_sizes_3d(input, output_size, op_name)):
+        y = _adaptive_reduce(y, size, dim, reduce)
     return y                                                             # (..., OD, OH, OW)
 
 
@@ -309,12 +361,28 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return _adaptive_pool3d(input, output_size, "mean", "adaptive_avg_pool3d")
 
 
-def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
-    """Max over each of OD×OH×OW bins (ties share the gradient); values only.
-    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over each of OD×OH×OW bins (per dim the bins of ``adaptive_avg_pool1d``; ties
+    share the gradient).
+
+    ``return_indices=True`` returns ``(y, indices)``, ``indices[n, c, i, j, l] =
+    d·H·W + h·W + w`` of the bin's first maximum (int64, flat in the (D, H, W) volume as
+    PyTorch; what ``F.max_unpool3d`` takes); y is then read from x there, so the whole
+    gradient goes to that element, as in PyTorch.
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW), twice with indices."""
     if return_indices:
-        raise NotImplementedError("adaptive_max_pool3d: return_indices=True is not supported")
+        out_sizes = _adaptive_sizes_3d(input, output_size, "adaptive_max_pool3d")
+        x, added = _batched(input, 3, "adaptive_max_pool3d")
+        y, indices = _adaptive_max_with_indices(x, out_sizes)
+        return (y.squeeze(0), indices.squeeze(0)) if added else (y, indices)
     return _adaptive_pool3d(input, output_size, "max", "adaptive_max_pool3d")
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``F.adaptive_max_pool3d(..., return_indices=True)`` (PyTorch's name): the maxima
+    and the flat position in D·H·W each came from (``return_indices`` is ignored)."""
+    return adaptive_max_pool3d(input, output_size, return_indices=True)
 
 
 # -------------------------------------------------------------------------------- channel shuffle
@@ -632,18 +700,72 @@ def _fractional_starts(samples, size: int, out: int, kernel: int):
     return starts
 
 
-def _fractional_output_size(input: Tensor, output_size, output_ratio) -> tuple[int, int]:
-    """``output_size`` as a pair, or ``⌊(H, W)·output_ratio⌋`` (PyTorch's int())."""
+def _fractional_output_size(input: Tensor, output_size, output_ratio, spatial: int,
+                            op_name: str) -> tuple:
+    """``output_size`` as ``spatial`` ints, or ``⌊sizes·output_ratio⌋`` of the last
+    ``spatial`` dims (PyTorch's int())."""
+    convert = _pair if spatial == 2 else _triple
     if output_size is not None:
-        return _pair(output_size, "output_size", "fractional_max_pool2d")
+        return convert(output_size, "output_size", op_name)
     if output_ratio is None:
-        raise ValueError("fractional_max_pool2d requires specifying either an output_size or "
-                         "an output_ratio")
-    ratios = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * 2
-    if len(ratios) != 2:
-        raise ValueError("fractional_max_pool2d requires output_ratio to either be a single "
-                         f"number or a pair, got {output_ratio!r}")
-    return int(input.shape[-2] * ratios[0]), int(input.shape[-1] * ratios[1])
+        raise ValueError(f"{op_name} requires specifying either an output_size or an "
+                         "output_ratio")
+    ratios = (output_ratio if isinstance(output_ratio, (tuple, list))
+              else (output_ratio,) * spatial)
+    if len(ratios) != spatial:
+        name = "a pair" if spatial == 2 else "a triple"
+        raise ValueError(f"{op_name} requires output_ratio to either be a single number or "
+                         f"{name}, got {output_ratio!r}")
+    sizes = input.shape[input.ndim - spatial:]
+    return tuple(int(size * ratio) for size, ratio in zip(sizes, ratios))
+
+
+def _fractional_samples(x: Tensor, _random_samples: Tensor | None, spatial: int,
+                        op_name: str):
+    """The samples u as a host array (N, C, spatial): the given ones, checked, or
+    U[0, 1) draws from the seeded generator in x's dtype (as PyTorch's ``torch.rand``)."""
+    N, C = x.shape[:2]
+    if _random_samples is None:
+        _random_samples = tg.rand(N, C, spatial, dtype=x.dtype, device=x.device)
+    if tuple(_random_samples.shape) != (N, C, spatial):
+        raise ValueError(f"{op_name}: _random_samples must have shape ({N}, {C}, {spatial}) "
+                         f"for an input of shape {x.shape}, got "
+                         f"{tuple(_random_samples.shape)}")
+    return backend.to_host(_random_samples.data)                         # (N, C, spatial)
+
+
+def _max_of_windows(x: Tensor, window) -> tuple[Tensor, Tensor]:
+    """The first maximum of each window and its flat index in x's spatial plane.
+
+    x ``(N, C, *sizes)``; ``window`` a host int array ``(N, C, *out, K)`` of the flat
+    plane indices each window reads. The argmax is taken on the values (detached);
+    y is x gathered at the winners, so its gradient goes to them only (a gather)."""
+    N, C = x.shape[:2]
+    out_sizes, K = window.shape[2:-1], window.shape[-1]
+    outputs = math.prod(out_sizes)                                       # no -1: N may be 0
+    window = _on_device(window, x)
+    flat = x.reshape(N, C, math.prod(x.shape[2:]))                       # (N, C, plane)
+    candidates = flat.detach().gather(2, window.reshape(N, C, outputs * K))
+    best = candidates.reshape(N, C, *out_sizes, K).argmax(dim=-1, keepdim=True)
+    indices = window.gather(window.ndim - 1, best).reshape(N, C, *out_sizes)  # first maximum
+    y = flat.gather(2, indices.reshape(N, C, outputs)).reshape(N, C, *out_sizes)
+    return y, indices
+
+
+def _check_fractional_fit(input: Tensor, kernel: tuple, out_sizes: tuple, names: tuple,
+                          strict: bool, op_name: str) -> None:
+    """Every kernel and output size positive, and ``out + k − 1 <= size`` per dim (``<``
+    when ``strict``, PyTorch's 3-D check), so the last window, at size − k, fits."""
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"{op_name}: kernel_size must be greater than 0, got {kernel}")
+    if any(out < 1 for out in out_sizes):
+        raise ValueError(f"{op_name}: output size {tuple(out_sizes)} must be positive "
+                         f"(input of shape {input.shape})")
+    sizes = input.shape[input.ndim - len(kernel):]
+    for name, size, k, out in zip(names, sizes, kernel, out_sizes):
+        if out + k - 1 > size or (strict and out + k - 1 == size):
+            raise ValueError(f"{op_name}(): pool {name} {k} too large relative to input "
+                             f"{name} {size} (output {name} {out})")
 
 
 def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
@@ -663,36 +785,18 @@ def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_r
     x, added = _batched(input, 2, "fractional_max_pool2d")
     N, C, H, W = x.shape
     kh, kw = _pair(kernel_size, "kernel_size", "fractional_max_pool2d")
-    OH, OW = _fractional_output_size(input, output_size, output_ratio)
-    if OH < 1 or OW < 1:
-        raise ValueError(f"fractional_max_pool2d: output size ({OH}, {OW}) must be positive "
-                         f"(input of shape {input.shape})")
-    if OH + kh - 1 > H:
-        raise ValueError(f"fractional_max_pool2d(): pool height {kh} too large relative to "
-                         f"input height {H} (output height {OH})")
-    if OW + kw - 1 > W:
-        raise ValueError(f"fractional_max_pool2d(): pool width {kw} too large relative to "
-                         f"input width {W} (output width {OW})")
-    if _random_samples is None:
-        _random_samples = tg.rand(N, C, 2, dtype=x.dtype, device=x.device)
-    if tuple(_random_samples.shape) != (N, C, 2):
-        raise ValueError(f"fractional_max_pool2d: _random_samples must have shape "
-                         f"({N}, {C}, 2) for an input of shape {input.shape}, got "
-                         f"{tuple(_random_samples.shape)}")
-    samples = backend.to_host(_random_samples.data)                       # (N, C, 2)
+    OH, OW = _fractional_output_size(input, output_size, output_ratio, 2,
+                                     "fractional_max_pool2d")
+    _check_fractional_fit(input, (kh, kw), (OH, OW), ("height", "width"), False,
+                          "fractional_max_pool2d")
+    samples = _fractional_samples(x, _random_samples, 2, "fractional_max_pool2d")
     start_w = _fractional_starts(samples[..., 0], W, OW, kw)              # (N, C, OW)
     start_h = _fractional_starts(samples[..., 1], H, OH, kh)              # (N, C, OH)
     xp = _host_xp()
     rows = start_h[:, :, :, None, None, None] + xp.arange(kh)[:, None]    # (N, C, OH, 1, kh, 1)
     columns = start_w[:, :, None, :, None, None] + xp.arange(kw)          # (N, C, 1, OW, 1, kw)
     window = (rows * W + columns).reshape(N, C, OH, OW, kh * kw)          # flat plane indices
-    window = _on_device(window, x)
-    flat = x.reshape(N, C, H * W)
-    taps = window.reshape(N, C, OH * OW * kh * kw)                       # no -1: N may be 0
-    candidates = flat.detach().gather(2, taps)                            # (N, C, OH·OW·K)
-    best = candidates.reshape(N, C, OH, OW, kh * kw).argmax(dim=-1, keepdim=True)
-    indices = window.gather(4, best).reshape(N, C, OH, OW)                # first maximum
-    y = flat.gather(2, indices.reshape(N, C, OH * OW)).reshape(N, C, OH, OW)
+    y, indices = _max_of_windows(x, window)                               # (N, C, OH, OW)
     if added:
         y, indices = y.squeeze(0), indices.squeeze(0)
     return (y, indices) if return_indices else y
@@ -705,6 +809,90 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
     and their flat indices ``h·W + w``; ``return_indices`` is ignored."""
     return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
                                  _random_samples)
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """3-D fractional max pooling (Graham, 2015): kd×kh×kw windows at pseudo-random
+    starts, so that a D×H×W input gives exactly OD×OH×OW maxima::
+
+        y[n, c, i, j, l] = max_{a<kd, b<kh, e<kw} x[n, c, start_d[i] + a, start_h[j] + b,
+                                                      start_w[l] + e]
+
+    each dim's starts by the rule of :func:`_fractional_starts`, from three samples per
+    plane in PyTorch's order ``_random_samples[n, c] = (u_d, u_h, u_w)`` (the 2-D one is
+    (u_w, u_h)); drawn U[0, 1) from the seeded generator when not given. The output size
+    is ``output_size``, or ``⌊(D, H, W)·output_ratio⌋``; PyTorch requires
+    ``out + k − 1 < size`` in each dim (strictly, unlike its 2-D ``<=``). The first maximum
+    of a window wins and gets the gradient (a gather). ``return_indices=True`` also
+    returns its flat index ``d·H·W + h·W + w`` (for ``max_unpool3d``).
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
+    """
+    x, added = _batched(input, 3, "fractional_max_pool3d")
+    N, C, D, H, W = x.shape
+    kd, kh, kw = _triple(kernel_size, "kernel_size", "fractional_max_pool3d")
+    OD, OH, OW = _fractional_output_size(input, output_size, output_ratio, 3,
+                                         "fractional_max_pool3d")
+    _check_fractional_fit(input, (kd, kh, kw), (OD, OH, OW), ("time", "height", "width"), True,
+                          "fractional_max_pool3d")
+    samples = _fractional_samples(x, _random_samples, 3, "fractional_max_pool3d")
+    start_d = _fractional_starts(samples[..., 0], D, OD, kd)             # (N, C, OD)
+    start_h = _fractional_starts(samples[..., 1], H, OH, kh)             # (N, C, OH)
+    start_w = _fractional_starts(samples[..., 2], W, OW, kw)             # (N, C, OW)
+    xp = _host_xp()
+    # (N, C, OD, 1, 1, kd, 1, 1), (N, C, 1, OH, 1, 1, kh, 1) and (N, C, 1, 1, OW, 1, 1, kw):
+    depths = start_d[:, :, :, None, None, None, None, None] + xp.arange(kd)[:, None, None]
+    rows = start_h[:, :, None, :, None, None, None, None] + xp.arange(kh)[:, None]
+    columns = start_w[:, :, None, None, :, None, None, None] + xp.arange(kw)
+    window = ((depths * H + rows) * W + columns).reshape(N, C, OD, OH, OW, kd * kh * kw)
+    y, indices = _max_of_windows(x, window)                              # (N, C, OD, OH, OW)
+    if added:
+        y, indices = y.squeeze(0), indices.squeeze(0)
+    return (y, indices) if return_indices else y
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size, output_size=None,
+                                       output_ratio=None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None):
+    """``fractional_max_pool3d(..., return_indices=True)`` (PyTorch's name): the maxima
+    and their flat indices ``d·H·W + h·W + w``; ``return_indices`` is ignored."""
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+# -------------------------------------------------------------- the time-batch-channel conv
+
+def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
+    """PyTorch's 1-D convolution in the time-batch-channel layout (fairseq's)::
+
+        y[t, b, o] = bias[o] + Σ_k Σ_c x_pad[t + k, b, c] · weight[k, c, o]
+
+    x_pad being x with ``pad`` zero steps before and after. It is :func:`conv1d` in
+    another layout: x (T, B, C) -> (B, C, T), weight (K, C, O) -> (O, C, K), and the
+    output (B, O, T') -> (T', B, O); the gradients are conv1d's and the permutes'.
+    Shapes: input (T, B, C_in), weight (K, C_in, C_out), bias (C_out,)
+    -> (T + 2·pad − K + 1, B, C_out).
+    """
+    if input.ndim != 3:
+        raise ValueError(f"conv_tbc: expected a 3-D input (time, batch, in_channels), got "
+                         f"shape {input.shape}")
+    if weight.ndim != 3:
+        raise ValueError(f"conv_tbc: expected a 3-D weight (kernel_width, in_channels, "
+                         f"out_channels), got shape {weight.shape}")
+    if not isinstance(bias, Tensor) or bias.ndim != 1 or bias.shape[0] != weight.shape[2]:
+        raise ValueError(f"conv_tbc: expected a 1-D bias of the weight's {weight.shape[2]} "
+                         f"out_channels, got {getattr(bias, 'shape', bias)}")
+    if input.shape[2] != weight.shape[1]:
+        raise ValueError(f"conv_tbc: input of shape {input.shape} has {input.shape[2]} "
+                         f"channels, weight of shape {weight.shape} expects {weight.shape[1]}")
+    if not _is_int(pad) or pad < 0:
+        raise ValueError(f"conv_tbc: pad must be a non-negative int, got {pad!r}")
+    length = input.shape[0] + 2 * pad - weight.shape[0] + 1
+    if length < 1:
+        raise ValueError(f"conv_tbc: input of shape {input.shape} is too short for a kernel "
+                         f"of width {weight.shape[0]} with pad {pad} (output length {length})")
+    y = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)  # (B, O, T')
+    return y.permute(2, 0, 1)                                                      # (T', B, O)
 
 
 # ------------------------------------------------------------------ 3-D power pooling, unpooling

@@ -15,6 +15,9 @@ which other draws do not disturb); without one they draw from the generator that
 * Xavier/Glorot (tanh, sigmoid nets): ``std = gain · √(2 / (fan_in + fan_out))``.
 * Kaiming/He (ReLU nets):             ``std = gain / √fan``, fan = fan_in or fan_out.
 * A uniform U(−b, b) has std b/√3, so the uniform versions use ``b = √3 · std``.
+
+PyTorch's deprecated names without the underscore (``uniform``, ``xavier_normal``, ...)
+are kept at the end: each warns, then calls its underscored function.
 """
 
 from __future__ import annotations
@@ -291,3 +294,35 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         keep[host_rng.permutation(rows)[:num_zeros], column] = False  # its zeroed rows
     keep = backend.to_device(keep, tensor.device)
     return _fill(tensor, values * keep)
+
+
+# ------------------------------------------------------------ PyTorch's deprecated old names
+
+def _deprecated(method):
+    """The old name of ``method`` (``uniform`` for ``uniform_``), as PyTorch still has it:
+    a FutureWarning that it is deprecated, then ``method`` with the same arguments."""
+    new_name = method.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return method(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = (f"Deprecated: :func:`{new_name}` with the same arguments, "
+                               "after a FutureWarning saying so.")
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

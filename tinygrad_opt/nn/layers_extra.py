@@ -1,6 +1,6 @@
 """More of PyTorch's layers, the module forms of nn/functional_extra.py (and of F.fold,
 F.unfold): RMSNorm, Fold/Unfold, LPPool, MaxUnpool, ChannelShuffle, EmbeddingBag, the
-remaining adaptive poolings, CTCLoss, FractionalMaxPool2d; and AdaptiveLogSoftmaxWithLoss,
+remaining adaptive poolings, CTCLoss, FractionalMaxPool2d/3d; and AdaptiveLogSoftmaxWithLoss,
 SyncBatchNorm (one process), RNNBase and LazyConv3d.
 
 Each module keeps its options and calls its ``F`` function, where the math (and its
@@ -30,7 +30,8 @@ from tinygrad_opt.tensor import Tensor
 
 __all__ = ["RMSNorm", "Fold", "Unfold", "LPPool1d", "LPPool2d", "MaxUnpool1d", "MaxUnpool2d",
            "ChannelShuffle", "EmbeddingBag", "AdaptiveMaxPool1d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool3d", "CTCLoss", "FractionalMaxPool2d", "LPPool3d", "MaxUnpool3d",
+           "AdaptiveMaxPool3d", "CTCLoss", "FractionalMaxPool2d", "FractionalMaxPool3d",
+           "LPPool3d", "MaxUnpool3d",
            "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm", "RNNBase", "LazyConv3d"]
 
 
@@ -190,25 +191,24 @@ class MaxUnpool2d(MaxUnpool1d):
 
 class _AdaptivePool(Module):
     """What the adaptive poolings share: the ``output_size`` they are asked for, and
-    (for the max ones) ``return_indices``, which is not supported."""
+    (for the max ones) ``return_indices``."""
 
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
-        if return_indices:
-            raise NotImplementedError(f"{type(self).__name__}: return_indices=True is not "
-                                      "supported")
         self.output_size = output_size
+        self.return_indices = return_indices
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
-    """Max over OL bins sized from the input (see :func:`F.adaptive_max_pool1d`).
+    """Max over OL bins sized from the input (see :func:`F.adaptive_max_pool1d`); with
+    ``return_indices=True`` the layer returns ``(y, indices)``, positions in L.
     Shapes: (N, C, L) or (C, L) -> (..., OL)."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_max_pool1d(input, self.output_size)
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class AdaptiveAvgPool3d(_AdaptivePool):
@@ -225,11 +225,12 @@ class AdaptiveAvgPool3d(_AdaptivePool):
 
 class AdaptiveMaxPool3d(_AdaptivePool):
     """Max over an OD×OH×OW grid of bins sized from the input (see
-    :func:`F.adaptive_max_pool3d`). Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
-    """
+    :func:`F.adaptive_max_pool3d`); with ``return_indices=True`` the layer returns
+    ``(y, indices)``, flat positions d·H·W + h·W + w in each (D, H, W) volume.
+    Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_max_pool3d(input, self.output_size)
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
 
 
 # ------------------------------------------------------------------------------ channel shuffle
@@ -360,40 +361,63 @@ class CTCLoss(Module):
 
 # -------------------------------------------------------------- fractional and 3-D pooling
 
-class FractionalMaxPool2d(Module):
-    """Max over kh×kw windows at pseudo-random starts, so that the output is exactly
-    ``output_size`` (or ``⌊(H, W)·output_ratio⌋``) (see :func:`F.fractional_max_pool2d`).
-    New samples are drawn at every call unless ``_random_samples`` (N, C, 2) is given (a
-    buffer, as PyTorch). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+class _FractionalMaxPoolNd(Module):
+    """What FractionalMaxPool2d and 3d share: the checked options, ``_random_samples`` as
+    a buffer (as PyTorch), and the repr. ``dims`` and ``function`` are set by each."""
+
+    dims = 2
+    function = None
 
     def __init__(self, kernel_size, output_size=None, output_ratio=None,
                  return_indices: bool = False, _random_samples: Tensor | None = None):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "FractionalMaxPool2d")
+        name = type(self).__name__
+        convert = _pair if self.dims == 2 else _triple
+        self.kernel_size = convert(kernel_size, "kernel_size", name)
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
-        self.output_size = None if output_size is None else _pair(
-            output_size, "output_size", "FractionalMaxPool2d")
+        self.output_size = (None if output_size is None
+                            else convert(output_size, "output_size", name))
         if output_ratio is not None and not isinstance(output_ratio, (tuple, list)):
-            output_ratio = (output_ratio, output_ratio)               # one ratio for H and W
+            output_ratio = (output_ratio,) * self.dims                # one ratio for every dim
         self.output_ratio = None if output_ratio is None else tuple(output_ratio)
         if output_size is None and output_ratio is None:
-            raise ValueError("FractionalMaxPool2d requires specifying either an output size, "
-                             "or a pooling ratio")
+            raise ValueError(f"{name} requires specifying either an output size, or a "
+                             "pooling ratio")
         if output_size is not None and output_ratio is not None:
             raise ValueError("only one of output_size and output_ratio may be specified")
         if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
             raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input: Tensor):
-        return F.fractional_max_pool2d(input, self.kernel_size, self.output_size,
-                                       self.output_ratio, self.return_indices,
-                                       _random_samples=self._random_samples)
+        return self.function(input, self.kernel_size, self.output_size,
+                             self.output_ratio, self.return_indices,
+                             _random_samples=self._random_samples)
 
     def extra_repr(self) -> str:
         size = (f"output_size={self.output_size}" if self.output_size is not None
                 else f"output_ratio={self.output_ratio}")
         return f"kernel_size={self.kernel_size}, {size}"
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max over kh×kw windows at pseudo-random starts, so that the output is exactly
+    ``output_size`` (or ``⌊(H, W)·output_ratio⌋``) (see :func:`F.fractional_max_pool2d`).
+    New samples are drawn at every call unless ``_random_samples`` (N, C, 2) is given (a
+    buffer, as PyTorch). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW)."""
+
+    dims = 2
+    function = staticmethod(F.fractional_max_pool2d)
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Max over kd×kh×kw windows at pseudo-random starts, so that the output is exactly
+    ``output_size`` (or ``⌊(D, H, W)·output_ratio⌋``) (see :func:`F.fractional_max_pool3d`).
+    New samples are drawn at every call unless ``_random_samples`` (N, C, 3) is given (a
+    buffer, as PyTorch). Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+
+    dims = 3
+    function = staticmethod(F.fractional_max_pool3d)
 
 
 class LPPool3d(_LPPool):

@@ -1,5 +1,6 @@
 """More layers, the module forms of nn/functional_more.py: padding, distances, resampling,
-channel dropout, Unflatten, Bilinear, Softmax2d, instance and local response normalisation.
+channel dropout, Unflatten, Bilinear, Softmax2d, instance and local response normalisation
+(and its legacy form, CrossMapLRN2d).
 
 Each module is a thin wrapper that keeps its options and calls its ``F`` function, where
 the math (and its docstring) lives. Names, arguments, defaults and reprs are PyTorch's.
@@ -16,6 +17,7 @@ from tinygrad_opt.nn import init
 from tinygrad_opt.nn.layers import Dropout
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d, register_norm_state
+from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -25,7 +27,7 @@ __all__ = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2
            "CircularPad2d", "CircularPad3d", "CosineSimilarity", "PairwiseDistance", "Upsample",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
            "Dropout1d", "Dropout2d", "AlphaDropout", "Unflatten", "Bilinear", "Softmax2d",
-           "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm"]
+           "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 # ------------------------------------------------------------------------------------ padding
@@ -451,6 +453,49 @@ class LocalResponseNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """PyTorch's legacy cross-channel LRN (Lua torch's SpatialCrossMapLRN), 4-D input only::
+
+        y_c = x_c / (k + α/n · S_c)^β
+        S_c = Σ_{c' = c − P + 1}^{c + P − 1} x_{c'}² + [c ≥ P]·x_0²    P = ⌊(n + 1)/2⌋
+
+    with n = ``size`` and channels outside [0, C) counting as 0: a window of 2P − 1
+    channels centred on c (n for an odd n, n − 1 for an even one). The ``[c ≥ P]·x_0²``
+    term is what PyTorch's forward computes: its running sum adds channel c + P − 1 at
+    each step but starts removing channel c − P only at c = P + 1, so channel 0 stays
+    in every later sum. The values are PyTorch's; the gradient is the engine's, the
+    exact derivative of these values (PyTorch's hand-written backward leaves that term
+    out). ``LocalResponseNorm`` is the modern form (window c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋).
+    Shapes: (N, C, H, W) -> (N, C, H, W).
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: expected a 4-D input (N, C, H, W), got shape "
+                             f"{input.shape} ({input.ndim}-D)")
+        channels, input = input.shape[1], floating(input)
+        half = (self.size + 1) // 2 - 1                      # P − 1 channels on each side
+        squares = input * input                                              # (N, C, H, W)
+        padded = F.pad(squares, (0, 0, 0, 0, half, half))        # (N, C + 2·half, H, W)
+        window = padded[:, 0:channels]
+        for shift in range(1, 2 * half + 1):
+            window = window + padded[:, shift:shift + channels]  # Σ over the 2P − 1 channels
+        xp = backend.get_xp(input.device)
+        late = xp.arange(channels).reshape(1, channels, 1, 1) >= half + 1    # c ≥ P
+        stale = squares[:, 0:1] * Tensor(late.astype(input.dtype), device=input.device)
+        return input / (self.k + self.alpha / self.size * (window + stale)) ** self.beta
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -13,6 +13,9 @@ Move a lazy model to its device and dtype first (``to`` works on uninitialised
 parameters), then run one batch through it ("dry run"), then train.
 ``state_dict()`` lists the uninitialised parameters themselves; ``load_state_dict``
 called on a lazy module with real values gives it their shapes and converts it.
+
+The lazy classes: LazyLinear; LazyConv1d/2d (LazyConv3d lives in layers_extra.py);
+LazyConvTranspose1d/2d/3d; LazyBatchNorm1d/2d/3d; LazyInstanceNorm1d/2d/3d.
 """
 
 from __future__ import annotations
@@ -22,13 +25,18 @@ from itertools import chain
 from tinygrad_opt import backend, factories
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn.conv import BatchNorm2d, Conv1d, Conv2d
+from tinygrad_opt.nn.conv3d import BatchNorm3d, ConvTranspose3d, InstanceNorm3d
+from tinygrad_opt.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
 from tinygrad_opt.nn.layers import Linear
+from tinygrad_opt.nn.layers_more import InstanceNorm1d, InstanceNorm2d
 from tinygrad_opt.nn.module import Module, Parameter, _shape_of
 from tinygrad_opt.nn.normalization import BatchNorm1d
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["UninitializedParameter", "UninitializedBuffer", "LazyModuleMixin", "LazyLinear",
-           "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d"]
+           "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
 
 
 class UninitializedParameter(Parameter):
@@ -134,8 +142,12 @@ class LazyModuleMixin:
 
     def _lazy_load_hook(self, state_dict, prefix: str) -> None:
         """Give each uninitialised tensor the shape of its value at ``prefix + name`` in
-        ``state_dict``; when none is left uninitialised, read the input size from the
-        weights (``in_features``, ...) and become ``cls_to_become``, as PyTorch."""
+        ``state_dict``; when that leaves none uninitialised, read the input size from the
+        weights (``in_features``, ...) and become ``cls_to_become``. A module with no
+        uninitialised tensor to load (an InstanceNorm without affine or running statistics)
+        stays lazy: only its first input tells its size."""
+        if not self.has_uninitialized_params():
+            return
         with no_grad():
             for name, value in chain(self._parameters.items(), self._buffers.items()):
                 loaded = state_dict.get(prefix + name)
@@ -190,7 +202,8 @@ class LazyLinear(LazyModuleMixin, Linear):
 
 
 class _LazyConvMixin(LazyModuleMixin):
-    """What LazyConv1d and LazyConv2d share: in_channels from the input's channel axis."""
+    """What the lazy (transposed) convolutions share: in_channels from the input's channel
+    axis."""
 
     spatial_dims = 1
 
@@ -208,7 +221,7 @@ class _LazyConvMixin(LazyModuleMixin):
 
     def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
         """in_channels = input.shape[1] (batched) or input.shape[0] (unbatched);
-        W: (out, in/groups, *kernel_size), b: (out,)."""
+        W: ``_weight_shape(in_channels)``, b: (out,)."""
         name = type(self).__name__
         unbatched = self.spatial_dims + 1
         if input.ndim not in (unbatched, unbatched + 1):
@@ -220,11 +233,14 @@ class _LazyConvMixin(LazyModuleMixin):
                              f"{input.shape}) must be divisible by groups {self.groups}")
         with no_grad():
             self.in_channels = in_channels
-            self.weight.materialize(
-                (self.out_channels, in_channels // self.groups) + self.kernel_size)
+            self.weight.materialize(self._weight_shape(in_channels))
             if self.bias is not None:
                 self.bias.materialize((self.out_channels,))
             self.reset_parameters()
+
+    def _weight_shape(self, in_channels: int) -> tuple:
+        """A convolution's weight: (out, in/groups, *kernel_size)."""
+        return (self.out_channels, in_channels // self.groups) + self.kernel_size
 
     def _sizes_from_parameters(self) -> None:
         self.in_channels = self.weight.shape[1] * self.groups
@@ -260,7 +276,9 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
 
 
 class _LazyNormMixin(LazyModuleMixin):
-    """What LazyBatchNorm1d and 2d share: num_features = input.shape[1]."""
+    """What the lazy batch and instance norms share: num_features = the input's channel
+    size, ``input.shape[_channel_dim(input)]``; γ, β only with ``affine``, the running
+    statistics only with ``track_running_stats`` (both True by default, as PyTorch's)."""
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None):
@@ -281,13 +299,19 @@ class _LazyNormMixin(LazyModuleMixin):
         if not self.has_uninitialized_params() and self.num_features != 0:
             super().reset_parameters()
 
-    def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
-        """num_features = input.shape[1]; γ, β, running mean and variance: (C,)."""
+    def _channel_dim(self, input: Tensor) -> int:
+        """The input's channel axis: 1 of (N, C, ...)."""
         if input.ndim < 2:
             raise ValueError(f"{type(self).__name__}: expected an input (N, C, ...) to read "
                              f"num_features from, got shape {input.shape}")
+        return 1
+
+    def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
+        """num_features = C, the input's channel size; γ, β, running mean and variance:
+        (C,)."""
+        num_features = input.shape[self._channel_dim(input)]
         with no_grad():
-            self.num_features = input.shape[1]
+            self.num_features = num_features
             for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
                 if is_lazy(tensor):
                     tensor.materialize((self.num_features,))
@@ -311,3 +335,110 @@ class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
     ``(N, C, H, W)``: ``LazyBatchNorm2d(eps, momentum, affine, track_running_stats)``."""
 
     cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
+    """``nn.BatchNorm3d`` whose ``num_features`` is read from the first input
+    ``(N, C, D, H, W)``: ``LazyBatchNorm3d(eps, momentum, affine, track_running_stats)``."""
+
+    cls_to_become = BatchNorm3d
+
+    def _channel_dim(self, input: Tensor) -> int:
+        """The channel axis 1 of the only input BatchNorm3d takes, (N, C, D, H, W)."""
+        if input.ndim != 5:
+            raise ValueError(f"LazyBatchNorm3d: expected a 5D input (N, C, D, H, W) to read "
+                             f"num_features from, got shape {input.shape}")
+        return 1
+
+
+class _LazyInstanceNormMixin(_LazyNormMixin):
+    """What LazyInstanceNorm1d, 2d and 3d share: num_features = C of a batched input
+    ``(N, C, *spatial)`` or of an unbatched one ``(C, *spatial)``. The defaults are
+    PyTorch's lazy ones, ``affine=True, track_running_stats=True`` (the ordinary
+    InstanceNorm's are False)."""
+
+    def _channel_dim(self, input: Tensor) -> int:
+        """1 for a batched input, 0 for an unbatched one (``spatial`` is the eager class's
+        number of spatial dims)."""
+        unbatched = self.spatial + 1
+        if input.ndim not in (unbatched, unbatched + 1):
+            raise ValueError(f"{type(self).__name__}: expected a {unbatched}D (unbatched) or "
+                             f"{unbatched + 1}D (batched) input, got shape {input.shape}")
+        return 0 if input.ndim == unbatched else 1
+
+
+class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
+    """``nn.InstanceNorm1d`` whose ``num_features`` is read from the first input
+    ``(N, C, L)`` or ``(C, L)``:
+    ``LazyInstanceNorm1d(eps, momentum, affine=True, track_running_stats=True)``."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
+    """``nn.InstanceNorm2d`` whose ``num_features`` is read from the first input
+    ``(N, C, H, W)`` or ``(C, H, W)``:
+    ``LazyInstanceNorm2d(eps, momentum, affine=True, track_running_stats=True)``."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+    """``nn.InstanceNorm3d`` whose ``num_features`` is read from the first input
+    ``(N, C, D, H, W)`` or ``(C, D, H, W)``:
+    ``LazyInstanceNorm3d(eps, momentum, affine=True, track_running_stats=True)``."""
+
+    cls_to_become = InstanceNorm3d
+
+
+class _LazyConvTransposeMixin(_LazyConvMixin):
+    """What LazyConvTranspose1d, 2d and 3d share: a lazy convolution whose weight has
+    PyTorch's transposed layout (in, out/groups, *kernel_size), and their arguments (those
+    of ConvTransposeNd without ``in_channels``)."""
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+    def _lazy_init(self, out_channels, bias, device, dtype) -> None:
+        if out_channels % self.groups != 0:  # (the ordinary __init__ saw out_channels = 0)
+            raise ValueError(f"{type(self).__name__}: out_channels {out_channels} must be "
+                             f"divisible by groups {self.groups}")
+        super()._lazy_init(out_channels, bias, device, dtype)
+
+    def _weight_shape(self, in_channels: int) -> tuple:
+        """A transposed convolution's weight: (in, out/groups, *kernel_size)."""
+        return (in_channels, self.out_channels // self.groups) + self.kernel_size
+
+    def _sizes_from_parameters(self) -> None:
+        self.in_channels = self.weight.shape[0]
+
+
+class LazyConvTranspose1d(_LazyConvTransposeMixin, ConvTranspose1d):
+    """``nn.ConvTranspose1d`` whose ``in_channels`` is read from the first input
+    ``(N, C, L)`` or ``(C, L)``; after the first call it is a ConvTranspose1d, initialised
+    as ConvTranspose1d."""
+
+    cls_to_become = ConvTranspose1d
+    spatial_dims = 1
+
+
+class LazyConvTranspose2d(_LazyConvTransposeMixin, ConvTranspose2d):
+    """``nn.ConvTranspose2d`` whose ``in_channels`` is read from the first input
+    ``(N, C, H, W)`` or ``(C, H, W)``; after the first call it is a ConvTranspose2d,
+    initialised as ConvTranspose2d."""
+
+    cls_to_become = ConvTranspose2d
+    spatial_dims = 2
+
+
+class LazyConvTranspose3d(_LazyConvTransposeMixin, ConvTranspose3d):
+    """``nn.ConvTranspose3d`` whose ``in_channels`` is read from the first input
+    ``(N, C, D, H, W)`` or ``(C, D, H, W)``; after the first call it is a
+    ConvTranspose3d, initialised as ConvTranspose3d."""
+
+    cls_to_become = ConvTranspose3d
+    spatial_dims = 3

@@ -21,6 +21,7 @@ PyTorch would give (``'0.weight'``, ``'bn.running_mean'``).
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import operator
@@ -231,7 +232,6 @@ class Module:
 
     # Pre-hooks are rare: the class holds empty, read-only registries, and the first
     # registration gives the instance its own.
-    _load_state_dict_pre_hooks = MappingProxyType({})
     _forward_pre_hooks = MappingProxyType({})
     _forward_pre_hooks_with_kwargs = frozenset()
     _forward_hooks_with_kwargs = frozenset()  # ids of the forward hooks that take kwargs
@@ -836,7 +836,42 @@ class Module:
                         item.data = item.data.astype(dtype)
         return self
 
+    def to_empty(self, *, device, recurse: bool = True) -> "Module":
+        """Move every parameter and buffer to ``device`` without its values; returns self.
+
+        PyTorch leaves the new memory uninitialised (``torch.empty_like``); here it holds
+        zeros, of each tensor's shape and dtype. As with ``to``, the tensors stay the same
+        objects (a Parameter stays a Parameter, with its ``requires_grad``) and a
+        ``.grad`` is replaced the same way. ``recurse=False``: this module's own tensors
+        only. Typical use: a model built on one device, then filled on another by
+        ``load_state_dict``.
+        """
+        device = backend.check_device(device)
+        xp = backend.get_xp(device)
+        with no_grad():
+            for tensor in list(self.parameters(recurse)) + list(self.buffers(recurse)):
+                for item in (tensor, tensor.grad):
+                    if item is not None:
+                        item.data = xp.zeros(item.shape, dtype=item.dtype)  # on ``device``
+        return self
+
+    def share_memory(self) -> "Module":
+        """Returns self and does nothing else. PyTorch moves every tensor to shared memory
+        for ``torch.multiprocessing``; here there is no such module, and arrays on the cpu
+        are ordinary process memory (a forked worker gets a copy-on-write copy)."""
+        return self
+
     # ------------------------------------------------------------- state dict
+
+    # The state-dict hooks are rare too and off the call path: the class holds empty,
+    # read-only registries until a first registration (``_add_state_dict_hook``).
+    _load_state_dict_pre_hooks = MappingProxyType({})
+    _load_state_dict_post_hooks = MappingProxyType({})
+    _state_dict_pre_hooks = MappingProxyType({})
+    _state_dict_hooks = MappingProxyType({})  # the state-dict post-hooks (PyTorch's name)
+    # The layout version of a module's entries, PyTorch's ``_version``: ``state_dict()``
+    # records ``{'version': _version}`` per module in its ``_metadata``.
+    _version = 1
 
     def state_dict(self, *args, destination=None, prefix: str = "",
                    keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
@@ -853,6 +888,13 @@ class Module:
         ``strict=True``. ``destination``: a mapping to fill (and return) instead of a new
         OrderedDict. PyTorch's old positional order ``state_dict(destination, prefix,
         keep_vars)`` is still read, with PyTorch's deprecation warning.
+
+        A module whose class overrides ``get_extra_state`` adds what it returns under
+        ``prefix + '_extra_state'``, after its tensors. The walk runs each module's
+        ``register_state_dict_pre_hook`` hooks before its own entries and its
+        ``register_state_dict_post_hook`` hooks after its children's. A new OrderedDict
+        carries ``_metadata``, ``{module name: {'version': module._version}}``, as
+        PyTorch's (``tg.save`` does not store it).
         """
         if args:
             if len(args) > 3:
@@ -866,52 +908,161 @@ class Module:
             keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
         if destination is None:
             destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars, ancestors=set())
+            destination._metadata = OrderedDict()  # {module name: local_metadata}
+        self._collect_state(destination, prefix, keep_vars, ancestors=set())
         return destination
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars, ancestors) -> None:
-        if id(self) in ancestors:  # a module that contains itself: stop the cycle
+    def _collect_state(self, destination, prefix: str, keep_vars: bool, ancestors: set) -> None:
+        """``state_dict``'s depth-first walk, as PyTorch's: this module's pre-hooks, its
+        own entries, each child's walk, then its post-hooks. A module registered under two
+        names is walked under both; one that contains itself stops the cycle."""
+        if id(self) in ancestors:
             return
         ancestors.add(id(self))
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buffer in self._buffers.items():
-            if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, child in self._modules.items():
             if child is not None:
-                child._save_to_state_dict(destination, prefix + name + ".", keep_vars, ancestors)
+                child._collect_state(destination, prefix + name + ".", keep_vars, ancestors)
+        for hook in list(self._state_dict_hooks.values()):
+            if hook(self, destination, prefix, local_metadata) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         ancestors.discard(id(self))
+
+    def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
+        """This module's own entries, not its children's: its parameters and persistent
+        buffers (detached unless ``keep_vars``), then its extra state when its class
+        overrides ``get_extra_state``."""
+        for name, tensor in self._state_tensors():
+            destination[prefix + name] = tensor if keep_vars else tensor.detach()
+        if _overrides(self, "get_extra_state"):
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+
+    def _state_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        """``(name, tensor)`` for each parameter, then each persistent buffer (not None)."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                yield name, buffer
+
+    def _state_modules(self, prefix: str = "", ancestors: frozenset = frozenset(),
+                       children_first: bool = False) -> Iterator[tuple[str, "Module"]]:
+        """``(prefix, module)`` for this module and each descendant in the order of
+        ``state_dict``'s walk (parents first; with ``children_first``, children first: the
+        order of load post-hooks). A module under two names comes once per name; one
+        that contains itself, once."""
+        if id(self) in ancestors:
+            return
+        if not children_first:
+            yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._state_modules(prefix + name + ".", ancestors | {id(self)},
+                                                children_first)
+        if children_first:
+            yield prefix, self
+
+    def get_extra_state(self):
+        """The state of this module that is not a tensor, for ``state_dict()`` to store
+        under ``prefix + '_extra_state'`` (anything ``tg.save`` stores: nested dicts,
+        lists, numbers, strings, Tensors, arrays). Override it with ``set_extra_state``;
+        ``state_dict`` calls it only when the class overrides it."""
+        raise RuntimeError(
+            f"{type(self).__name__}.get_extra_state() reached Module.get_extra_state(), "
+            "which is never meant to run: state_dict calls get_extra_state only when "
+            "the class overrides it")
+
+    def set_extra_state(self, state) -> None:
+        """Take back ``state``, what ``get_extra_state`` returned; ``load_state_dict`` calls
+        it with the ``'_extra_state'`` entry when the class overrides it."""
+        raise RuntimeError(
+            f"{type(self).__name__}.set_extra_state() reached Module.set_extra_state(), "
+            "which is never meant to run: load_state_dict calls set_extra_state only when "
+            "the class overrides it")
+
+    def _add_state_dict_hook(self, registry: str, hook: Callable) -> RemovableHandle:
+        """Put ``hook`` last in the ordered dict ``registry``, the instance's own (made on
+        first use). Calls keep their fast path: state-dict hooks are not call hooks."""
+        if not isinstance(self.__dict__.get(registry), OrderedDict):
+            object.__setattr__(self, registry, OrderedDict())
+        hooks = getattr(self, registry)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` in ``state_dict()`` before this
+        module's own entries are collected (``prefix``: its name and a dot, ``''`` at the
+        root). Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_state_dict_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` in ``state_dict()``
+        once the entries of this module and its children are in ``state_dict``.
+
+        The hook may edit ``state_dict`` in place (rename, add or drop keys); it must
+        return None (RuntimeError otherwise), as PyTorch 2.x's public hooks.
+        ``local_metadata`` is ``{'version': module._version}``, the dict stored at
+        ``state_dict._metadata[prefix[:-1]]``. Returns a handle whose ``remove()``
+        unregisters it."""
+        return self._add_state_dict_hook("_state_dict_hooks", hook)
 
     def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)`` before ``load_state_dict`` reads the keys of this
-        module (``prefix`` is its name and a dot, ``''`` at the root). The hook may edit
-        ``state_dict`` (a copy of the caller's), e.g. rename keys of an older layout;
-        messages appended to ``error_msgs`` become errors of the load. Returns a handle
-        whose ``remove()`` unregisters it."""
+        module (``prefix`` is its name and a dot, ``''`` at the root; a module under two
+        names is called once per name). The hook may edit ``state_dict`` (a copy of the
+        caller's), e.g. rename keys of an older layout; ``local_metadata`` is the
+        caller's ``state_dict._metadata[prefix[:-1]]`` (``{}`` without one); keys it
+        appends to ``missing_keys`` or ``unexpected_keys`` are reported (first) with those
+        the load finds, and messages appended to ``error_msgs`` become errors of the load.
+        Returns a handle whose ``remove()`` unregisters it."""
         return self._register_load_state_dict_pre_hook(hook, with_module=True)
 
     def _register_load_state_dict_pre_hook(self, hook: Callable,
                                            with_module: bool = False) -> RemovableHandle:
         """PyTorch's older spelling: without ``with_module`` the hook is called without the
         module, ``hook(state_dict, prefix, local_metadata, strict, missing_keys, ...)``."""
-        if not isinstance(self.__dict__.get("_load_state_dict_pre_hooks"), OrderedDict):
-            object.__setattr__(self, "_load_state_dict_pre_hooks", OrderedDict())
-        handle = RemovableHandle(self._load_state_dict_pre_hooks)
-        self._load_state_dict_pre_hooks[handle.id] = (
-            functools.partial(hook, self) if with_module else hook)
-        return handle
+        return self._add_state_dict_hook(
+            "_load_state_dict_pre_hooks", functools.partial(hook, self) if with_module else hook)
 
-    def _run_load_state_dict_pre_hooks(self, state_dict: dict, strict: bool) -> list:
-        """Every module's pre-hooks, depth first from this one; their error messages."""
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` at the end of ``load_state_dict``, once
+        the values are loaded (children's hooks before their parent's, as PyTorch).
+
+        ``incompatible_keys`` has the lists ``missing_keys`` and ``unexpected_keys``; the
+        hook may edit them in place, and ``strict=True`` checks them after the hooks:
+        clearing both lets a load pass, adding a key makes it fail. The hook must return
+        None (AssertionError otherwise, as PyTorch). Returns a handle whose ``remove()``
+        unregisters it."""
+        return self._add_state_dict_hook("_load_state_dict_post_hooks", hook)
+
+    def _run_load_state_dict_pre_hooks(self, state_dict: dict, metadata, strict: bool,
+                                       missing_keys: list, unexpected_keys: list) -> list:
+        """Every module's pre-hooks, in ``state_dict``'s order, each with its entry of
+        ``metadata`` (the caller's ``_metadata``, or None); their error messages."""
         error_msgs: list = []
-        for prefix, module in self.named_modules():
+        for prefix, module in self._state_modules():
+            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
             for hook in list(module._load_state_dict_pre_hooks.values()):
-                hook(state_dict, prefix + "." if prefix else "", {}, strict, [], [],
-                     error_msgs)
+                hook(state_dict, prefix, local_metadata, strict, missing_keys,
+                     unexpected_keys, error_msgs)
         return error_msgs
+
+    def _run_load_state_dict_post_hooks(self, incompatible_keys: _IncompatibleKeys) -> None:
+        """Every module's load post-hooks, children first, all given the same lists."""
+        for _, module in self._state_modules(children_first=True):
+            for hook in list(module._load_state_dict_post_hooks.values()):
+                if hook(module, incompatible_keys) is not None:
+                    raise AssertionError(
+                        "Hooks registered with register_load_state_dict_post_hook are not "
+                        "expected to return new values; edit incompatible_keys in place")
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy the values of ``state_dict`` into this module's own tensors.
@@ -931,54 +1082,62 @@ class Module:
         copying (they keep their dtype and device, and share memory with the state dict);
         a parameter becomes a Parameter wrapping its value, with the ``requires_grad`` of
         the one it replaces. New Parameter objects: build the optimizer after loading.
+
+        A module whose class overrides ``set_extra_state`` gets its ``'_extra_state'``
+        entry (missing if absent); for another module that key is unexpected. Hooks:
+        ``register_load_state_dict_pre_hook`` (before the keys are read) and
+        ``register_load_state_dict_post_hook`` (after loading). With post-hooks, the
+        strict check of the keys waits for them, as PyTorch's: a strict error then comes
+        after the values are loaded (other errors still stop the load before).
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        hook_errors = []
+        metadata = getattr(state_dict, "_metadata", None)
+        missing, unexpected, hook_errors = [], [], []  # the pre-hooks may append to all three
         if any(module._load_state_dict_pre_hooks for module in self.modules()):
-            state_dict = dict(state_dict)  # the hooks edit a copy, as PyTorch's
-            hook_errors = self._run_load_state_dict_pre_hooks(state_dict, strict)
+            state_dict = OrderedDict(state_dict)  # the hooks edit a copy, as PyTorch's
+            hook_errors = self._run_load_state_dict_pre_hooks(state_dict, metadata, strict,
+                                                              missing, unexpected)
         for prefix, module in self.named_modules():
             if module is not self and hasattr(module, "_lazy_load_hook"):
                 module._lazy_load_hook(state_dict, prefix + ".")
-        own = self.state_dict(keep_vars=True)
-        missing = [key for key in own
-                   if key not in state_dict and not self._kept_when_missing(key)]
-        unexpected = self._unexpected_keys(state_dict)
-        errors = list(hook_errors)
-        if strict and missing:
-            errors.append("Missing key(s) in state_dict: " + _quoted(missing))
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: " + _quoted(unexpected))
-        for key, tensor in own.items():
-            value = state_dict.get(key, tensor)
-            if not _is_loadable(value):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor '
-                              f"or an array from the checkpoint but received "
-                              f"{type(value).__name__}")
-                continue
-            shape = _shape_of(value)
-            if shape != tensor.shape:
-                errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
-                              f"from the state dict, the shape in the model is {tensor.shape}")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
+        own = self._loadable_state()
+        missing += [key for key in own
+                    if key not in state_dict and not self._kept_when_missing(key)]
+        unexpected += self._unexpected_keys(state_dict)
+        value_errors = _value_errors(own, state_dict)
+        post_hooks = any(module._load_state_dict_post_hooks for module in self.modules())
+        if hook_errors or value_errors or not post_hooks:  # else the keys wait for the hooks
+            _raise_load_errors(self, hook_errors + _key_errors(strict, missing, unexpected)
+                               + value_errors)
+        tensors = OrderedDict((key, t) for key, t in own.items() if isinstance(t, Tensor))
         if assign:
-            self._assign_state(own, state_dict)
-            return _IncompatibleKeys(missing, unexpected)
-        with no_grad():
-            for key, tensor in own.items():
-                if key in state_dict:
-                    value = state_dict[key]
-                    array = value.data if isinstance(value, Tensor) else value
-                    array = backend.to_device(array, tensor.device)
-                    tensor.data[...] = array  # in place, cast to the tensor's dtype
-                    tensor._version += 1      # a graph that saved it refuses backward
+            self._assign_state(tensors, state_dict)
+        else:
+            _copy_state(tensors, state_dict)
+        for key, module in own.items():
+            if isinstance(module, Module) and key in state_dict:
+                module.set_extra_state(state_dict[key])
+        if post_hooks:
+            self._run_load_state_dict_post_hooks(_IncompatibleKeys(missing, unexpected))
+            _raise_load_errors(self, _key_errors(strict, missing, unexpected))
         return _IncompatibleKeys(missing, unexpected)
 
+    def _loadable_state(self) -> "OrderedDict":
+        """Every key ``load_state_dict`` fills, in ``state_dict``'s order: each parameter's
+        and persistent buffer's to the tensor, and the ``'_extra_state'`` key of a module
+        whose class overrides ``set_extra_state`` to that module (no hook runs)."""
+        own = OrderedDict()
+        for prefix, module in self._state_modules():
+            for name, tensor in module._state_tensors():
+                own[prefix + name] = tensor
+            if _overrides(module, "set_extra_state"):
+                own[prefix + _EXTRA_STATE] = module
+        return own
+
     def _unexpected_keys(self, state_dict) -> list:
-        """The keys of ``state_dict`` that name no tensor here, in PyTorch's order.
+        """The keys of ``state_dict`` that name no tensor (nor extra state) here, in
+        PyTorch's order.
 
         PyTorch's ``load`` visits the modules depth first (a module under two names
         twice); each module reports, in the state dict's order, the keys under its
@@ -993,9 +1152,9 @@ class Module:
             if id(module) in ancestors:  # a module that contains itself: state_dict stops
                 unexpected.extend(keys)   # there too, so nothing below it is known
                 return
-            own = {name for name, t in module._parameters.items() if t is not None}
-            own.update(name for name, t in module._buffers.items()
-                       if t is not None and name not in module._non_persistent_buffers)
+            own = {name for name, _ in module._state_tensors()}
+            if _overrides(module, "set_extra_state"):
+                own.add(_EXTRA_STATE)
             for key in keys:
                 head = key[len(prefix):].split(".", 1)
                 if len(head) > 1 and module._modules.get(head[0]) is None:
@@ -1060,6 +1219,72 @@ class Module:
         if not self._modules and "\n" not in extra:  # a one-line setting, no children
             return f"{type(self).__name__}({extra})"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+_EXTRA_STATE = "_extra_state"  # the key suffix of a module's extra state, PyTorch's
+
+
+def snapshot(module: Module, copy_tensor=lambda tensor: tensor.data.copy()) -> dict:
+    """``module.state_dict()`` sharing no memory with the module, for restoring it later:
+    each Tensor through ``copy_tensor`` (by default a copy of its array), any other entry (a
+    module's ``get_extra_state``) deep-copied. ``load_state_dict`` takes it back."""
+    return {key: copy_tensor(value) if isinstance(value, Tensor) else copy.deepcopy(value)
+            for key, value in module.state_dict().items()}
+
+
+def _overrides(module: Module, name: str) -> bool:
+    """True when the class of ``module`` defines its own method ``name``
+    (``get_extra_state``), not Module's."""
+    return getattr(type(module), name) is not getattr(Module, name)
+
+
+def _value_errors(own: dict, state_dict) -> list:
+    """The messages for the values of ``state_dict`` that cannot go into the tensors of
+    ``own``: not a Tensor, an array or a number, or of another shape."""
+    errors = []
+    for key, tensor in own.items():
+        if not isinstance(tensor, Tensor) or key not in state_dict:
+            continue
+        value = state_dict[key]
+        if not _is_loadable(value):
+            errors.append(f'While copying the parameter named "{key}", expected a Tensor '
+                          f"or an array from the checkpoint but received "
+                          f"{type(value).__name__}")
+            continue
+        shape = _shape_of(value)
+        if shape != tensor.shape:
+            errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
+                          f"from the state dict, the shape in the model is {tensor.shape}")
+    return errors
+
+
+def _key_errors(strict: bool, missing: list, unexpected: list) -> list:
+    """With ``strict``, one message for the missing keys and one for the unexpected."""
+    errors = []
+    if strict and missing:
+        errors.append("Missing key(s) in state_dict: " + _quoted(missing))
+    if strict and unexpected:
+        errors.append("Unexpected key(s) in state_dict: " + _quoted(unexpected))
+    return errors
+
+
+def _raise_load_errors(module: Module, errors: list) -> None:
+    if errors:
+        raise RuntimeError(f"Error(s) in loading state_dict for {type(module).__name__}:\n\t"
+                           + "\n\t".join(errors))
+
+
+def _copy_state(tensors: dict, state_dict) -> None:
+    """Copy each value of ``state_dict`` into the tensor of ``tensors`` at its key, in
+    place, on the tensor's device and of its dtype."""
+    with no_grad():
+        for key, tensor in tensors.items():
+            if key in state_dict:
+                value = state_dict[key]
+                array = value.data if isinstance(value, Tensor) else value
+                array = backend.to_device(array, tensor.device)
+                tensor.data[...] = array  # in place, cast to the tensor's dtype
+                tensor._version += 1      # a graph that saved it refuses backward
 
 
 def _is_loadable(value) -> bool:
