@@ -35,6 +35,8 @@ from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.statistics import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.special import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.everyday import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.surface_more import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.ops.decompositions_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt import linalg as _linalg  # noqa: E402  (torch.det, ... below)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
 from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve  # noqa: E402
@@ -172,8 +174,19 @@ def __getattr__(name: str):
         return globals()[_DTYPE_ALIASES[name]]
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    aliases = _functional_aliases()
+    if name in aliases.__all__:
+        return getattr(aliases, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _functional_aliases():
+    """``functional_aliases.py``: PyTorch's top-level copies of ``nn.functional``
+    (``tg.conv2d``, ``tg.dropout``, ...) and its settings functions. It imports ``nn``,
+    which sits above this package's own modules, so it is imported when first named."""
+    return importlib.import_module(f"{__name__}.functional_aliases")
+
+
 def __dir__():
-    return sorted(set(globals()) | set(_DTYPE_ALIASES) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_DTYPE_ALIASES) | set(_SUBMODULES)
+                  | set(_functional_aliases().__all__))

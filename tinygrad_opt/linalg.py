@@ -7,8 +7,11 @@ and ``LuFactor``. Everything else is composed of them and of the core ops: ``slo
 (its sign is a constant), ``matrix_norm``, ``norm``, ``eigvalsh``, ``svdvals``, ``lstsq``,
 ``cond``, ``matrix_power``, ``multi_dot``, ``cross``, ``vecdot``, ``lu``, ``lu_solve``,
 ``cholesky_solve``, ``cholesky_inverse``, the ``_ex`` variants, ``vander``, ``tensorinv``,
-``tensorsolve``, so their gradients need no code; ``matrix_rank`` is a count (no
-gradient).
+``tensorsolve``, ``diagonal``, ``householder_product``, so their gradients need no code;
+``matrix_rank`` is a count (no gradient). ``ldl_factor``, ``ldl_factor_ex`` and
+``ldl_solve`` (LAPACK's Bunch-Kaufman sytrf and sytrs) have no derivative, as in
+PyTorch: their outputs require grad where an input does, and a backward through them
+raises.
 
 Matrices are the last two dims, ``(..., n, n)`` (``(..., m, n)`` where a function takes
 rectangles): every op also takes a batch of them. In the formulas, ``Aᵀ`` swaps the last
@@ -20,11 +23,13 @@ core ops.
 
 A singular matrix (``inv``, ``solve``) or one that is not positive-definite
 (``cholesky``) raises ``tg.linalg.LinAlgError``, a RuntimeError, as PyTorch's; the
-``_ex`` variants (``cholesky_ex``, ``inv_ex``, ``lu_factor_ex``) return an ``info`` instead.
+``_ex`` variants (``cholesky_ex``, ``inv_ex``, ``lu_factor_ex``, ``solve_ex``) return an
+``info`` instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import namedtuple
 
@@ -33,6 +38,7 @@ from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.autograd.grad_mode import flags, is_grad_enabled
 from tinygrad_opt.ops.elementwise import Sign, constant, where
 from tinygrad_opt.ops.linalg import matmul
+from tinygrad_opt.ops.no_derivative import without_derivative
 from tinygrad_opt.ops.reduce import reduction_dims
 from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, stack
 from tinygrad_opt.tensor import Tensor
@@ -42,7 +48,8 @@ __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky"
            "cross", "vecdot", "matmul", "svd", "svdvals", "qr", "pinv", "matrix_rank", "lstsq",
            "cond", "matrix_exp", "solve_triangular", "cholesky_ex", "inv_ex",
            "cholesky_solve", "cholesky_inverse", "lu_factor", "lu_factor_ex", "lu", "lu_solve",
-           "vander", "tensorinv", "tensorsolve"]
+           "vander", "tensorinv", "tensorsolve", "solve_ex", "diagonal",
+           "householder_product", "ldl_factor_ex", "ldl_factor", "ldl_solve"]
 
 
 class LinAlgError(RuntimeError):
@@ -1020,6 +1027,9 @@ LuFactorExResult = namedtuple("LuFactorExResult", ["LU", "pivots", "info"])
 LuFactorExResult.__doc__ = ("``(LU, pivots, info)``, as ``torch.linalg.lu_factor_ex`` returns "
                             "them.")
 
+SolveExResult = namedtuple("SolveExResult", ["result", "info"])
+SolveExResult.__doc__ = "``(result, info)``, as ``torch.linalg.solve_ex`` returns them."
+
 LuResult = namedtuple("LuResult", ["P", "L", "U"])
 LuResult.__doc__ = "``(P, L, U)``, as ``torch.linalg.lu`` returns them."
 
@@ -1445,3 +1455,280 @@ def tensorsolve(A, B, dims=None):
         raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape}: prod(B.shape) = "
                          f"{rows} must equal the product of A's other dims ({columns})")
     return solve(A.reshape(rows, columns), B.reshape(rows)).reshape(unknown)
+
+
+# --- more of torch.linalg, composed ---
+
+def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveExResult:
+    """``(X, info)``: ``solve`` that does not raise. ``info`` (int32, A's batch shape) is 0
+    where A is invertible, else the 1-based index of the first zero on the diagonal of U
+    in A's LU factorization (LAPACK's getrf, as ``inv_ex``). X of such a matrix is NaN (no
+    gradient); ``check_errors=True`` raises LinAlgError there instead."""
+    _check_matrices("solve_ex", A)
+    info = inv_ex(A).info.data                                           # (...) int32
+    if check_errors:
+        _raise_first_failure("solve_ex", info, "the diagonal element {} of U is zero: the "
+                             "matrix is singular")
+    xp = backend.xp_of(A.data)
+    failed = constant((info != 0)[..., None, None])                      # (..., 1, 1)
+    identity = constant(_eye(A.data, A.shape[-1], A.shape[-1]))
+    X = solve(where(failed, identity, A), B, left=left)                 # I⁻¹ B where it failed
+    if X.ndim == A.ndim - 1:                                             # a batch of vectors
+        failed = failed[..., 0]                                         # (..., 1)
+    return SolveExResult(where(failed, constant(xp.asarray(math.nan, dtype=X.dtype)), X),
+                         constant(info))
+
+
+def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):
+    """The diagonal ``offset`` of each matrix (by default of the last two dims), as the
+    last dim: ``A.diagonal(offset, dim1, dim2)`` with ``torch.linalg``'s defaults."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.diagonal: expected a Tensor, got {type(A).__name__}")
+    return A.diagonal(offset, dim1, dim2)
+
+
+def householder_product(A, tau):
+    """The first n columns of Q = H₁ H₂ ⋯ H_k, H_i = I − τ_i v_i v_iᵀ, from the Householder
+    vectors in the columns of A (..., m, n) (m ≥ n ≥ k): v_i is 0 above row i, 1 at row i
+    and A's column i below it; tau (..., k) (``torch.linalg.householder_product``, LAPACK's
+    orgqr). Each reflection is applied to I[:, :n] from the left, a product of matmuls,
+    so the gradient reaches A (below the diagonal) and tau."""
+    _check_matrices("householder_product", A, square=False)
+    m, n = A.shape[-2:]
+    if not isinstance(tau, Tensor) or tau.ndim < 1 or tau.shape[:-1] != A.shape[:-2] \
+            or not tau.shape[-1] <= n <= m:
+        raise ValueError(f"linalg.householder_product: expected A (..., m, n) with m >= n and "
+                         f"tau (..., k) with k <= n and A's batch dims, got A {A.shape} and "
+                         f"tau {getattr(tau, 'shape', type(tau).__name__)}")
+    V = A.tril(-1) + constant(_eye(A.data, m, n))                         # (..., m, n) the v_i
+    Q = broadcast_to(constant(_eye(A.data, m, n)), A.shape)               # (..., m, n) I[:, :n]
+    for i in reversed(range(tau.shape[-1])):
+        v = V[..., :, i:i + 1]                                            # (..., m, 1)
+        Q = Q - tau[..., i, None, None] * (v @ (v.transpose(-2, -1) @ Q))  # H_i Q
+    return Q
+
+
+# --- the LDLᵀ factorization of symmetric indefinite matrices (no gradient, as PyTorch) ---
+
+LdlFactorResult = namedtuple("LdlFactorResult", ["LD", "pivots"])
+LdlFactorResult.__doc__ = "``(LD, pivots)``, as ``torch.linalg.ldl_factor`` returns them."
+LdlFactorExResult = namedtuple("LdlFactorExResult", ["LD", "pivots", "info"])
+LdlFactorExResult.__doc__ = ("``(LD, pivots, info)``, as ``torch.linalg.ldl_factor_ex`` "
+                             "returns them.")
+
+BUNCH_KAUFMAN_ALPHA = (1 + math.sqrt(17)) / 8  # α ≈ 0.64: bounds the growth of the entries
+
+
+def ldl_factor_ex(A, *, hermitian: bool = False,
+                  check_errors: bool = False) -> LdlFactorExResult:
+    """``(LD, pivots, info)``: A = L D Lᵀ of a (batch of) symmetric, possibly indefinite,
+    matrices (..., n, n), only the lower triangle read, by LAPACK's sytrf (uplo 'L': the
+    classic Bunch-Kaufman partial pivoting, ``_bunch_kaufman``), as PyTorch's.
+
+    LD (..., n, n) holds D's 1×1 and 2×2 diagonal blocks on and just below the diagonal
+    and the multipliers of L (unit diagonal not stored) below them, zeros above the
+    diagonal. pivots (..., n), int32, 1-based: pivots[k] = p > 0, a 1×1 block at k after
+    swapping rows and columns k and p; pivots[k] = pivots[k+1] = −p, a 2×2 block at
+    (k, k+1) after swapping k+1 and p. The swaps act on the rows not yet factored only
+    (L is a product of swaps and block eliminations, LAPACK's storage).
+    info (int32, the batch shape): 0, or the first k (1-based) whose column was zero (D
+    singular; the factorization goes on, as LAPACK's); ``check_errors=True`` raises
+    LinAlgError there. ``hermitian`` changes nothing for real matrices. No gradient: a
+    backward through LD raises, as PyTorch's. The work runs on the host, one matrix
+    and one column (or pair) at a time: the pivot decisions depend on the values."""
+    _check_matrices("ldl_factor_ex", A)
+    host = backend.to_host(A.data)
+    xp = backend.xp_of(host)
+    LD = xp.zeros_like(host)
+    pivots = xp.zeros(host.shape[:-1], dtype=backend.int32)
+    info = xp.zeros(host.shape[:-2], dtype=backend.int32)
+    for index in itertools.product(*map(range, host.shape[:-2])):
+        LD[index], pivots[index], info[index] = _bunch_kaufman(host[index])
+    info = backend.to_device(info, A.device)
+    if check_errors:
+        _raise_first_failure("ldl_factor_ex", info, "D is singular: its diagonal element "
+                             "{} is zero")
+    LD = without_derivative("linalg_ldl_factor_ex", backend.to_device(LD, A.device), A)
+    return LdlFactorExResult(LD, constant(backend.to_device(pivots, A.device)),
+                             constant(info))
+
+
+def ldl_factor(A, *, hermitian: bool = False) -> LdlFactorResult:
+    """``(LD, pivots)`` of ``ldl_factor_ex``; a singular D (a zero column met, info > 0)
+    raises LinAlgError, as PyTorch's."""
+    _check_matrices("ldl_factor", A)
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    _raise_first_failure("ldl_factor", info.data, "D is singular: its diagonal element {} "
+                         "is zero")
+    return LdlFactorResult(LD, pivots)
+
+
+def _bunch_kaufman(a):
+    """(LD, pivots, info) of one host matrix ``a`` (n, n), its lower triangle read: LAPACK's
+    dsytf2, uplo 'L'. At column k, with λ = max_{i>k} |a_ik| (in row r) and
+    σ = max_{j≠r} |a_rj| over the rows and columns not yet factored:
+
+        |a_kk| ≥ α λ           1×1 block at k, no swap
+        |a_kk| σ ≥ α λ²        1×1 block at k, no swap
+        |a_rr| ≥ α σ           swap k and r, 1×1 block
+        else                   swap k+1 and r, 2×2 block at (k, k+1)
+
+    then the trailing matrix loses the block's outer product, S ← S − W D⁻¹ Wᵀ, and the
+    block's columns become the multipliers L = W D⁻¹. The work matrix is kept symmetric
+    (the lower triangle, mirrored); the result is its lower triangle."""
+    xp, n = backend.xp_of(a), a.shape[-1]
+    work = xp.tril(a) + xp.tril(a, -1).T                                 # (n, n) symmetric
+    pivots = xp.zeros(n, dtype=backend.int32)
+    info, k = 0, 0
+    while k < n:
+        step, swap = _bunch_kaufman_pivot(work, k)
+        if step == 0:                                   # a zero (or NaN) column: D singular
+            info = info or k + 1
+            pivots[k] = k + 1
+            k += 1
+            continue
+        _swap_symmetric(work, k, k + step - 1, swap)
+        if step == 1:
+            _eliminate_one(work, k)
+            pivots[k] = swap + 1
+        else:
+            _eliminate_two(work, k)
+            pivots[k:k + 2] = -(swap + 1)
+        k += step
+    return xp.tril(work), pivots, info
+
+
+def _bunch_kaufman_pivot(work, k: int):
+    """(step, row): the block size at column k (0: a zero or NaN column, nothing to do)
+    and the row swapped into place (k itself for no swap), by the rule of
+    ``_bunch_kaufman``; at ties the first largest entry, as LAPACK's idamax."""
+    xp, n = backend.xp_of(work), work.shape[-1]
+    diagonal = abs(float(work[k, k]))                                    # |a_kk|
+    if k + 1 < n:
+        row = k + 1 + int(abs(work[k + 1:, k]).argmax())                 # r
+        largest = abs(float(work[row, k]))                               # λ
+    else:
+        row, largest = k, 0.0
+    if max(diagonal, largest) == 0 or math.isnan(diagonal):
+        return 0, k
+    if diagonal >= BUNCH_KAUFMAN_ALPHA * largest:
+        return 1, k
+    others = xp.concatenate([work[row, k:row], work[row, row + 1:]])
+    row_largest = float(abs(others).max())                               # σ
+    if diagonal >= BUNCH_KAUFMAN_ALPHA * largest * (largest / row_largest):
+        return 1, k
+    if abs(float(work[row, row])) >= BUNCH_KAUFMAN_ALPHA * row_largest:
+        return 1, row
+    return 2, row
+
+
+def _swap_symmetric(work, k: int, i: int, j: int) -> None:
+    """Swap rows i and j and columns i and j of the trailing matrix work[k:, k:], in place
+    (the factored columns before k keep their rows, LAPACK's storage)."""
+    if i != j:
+        work[[i, j], k:] = work[[j, i], k:]
+        work[k:, [i, j]] = work[k:, [j, i]]
+
+
+def _eliminate_one(work, k: int) -> None:
+    """A 1×1 block d = a_kk: S ← S − w (1/d) wᵀ for the column w below it, then L's
+    column w / d. Each product is LAPACK's dsyr, w_i · (−(1/d) w_j)."""
+    inverse = 1 / work[k, k]
+    column = work[k + 1:, k].copy()                                      # w (n − k − 1,)
+    trailing = work[k + 1:, k + 1:] + column[:, None] * (-inverse * column)[None, :]
+    work[k + 1:, k + 1:] = _mirrored(trailing)
+    work[k + 1:, k] = inverse * column
+
+
+def _eliminate_two(work, k: int) -> None:
+    """A 2×2 block D = [[a, b], [b, c]] at (k, k+1): with W the two columns below it,
+    L = W D⁻¹ and S ← S − L Wᵀ, as LAPACK's dsytf2 writes D⁻¹ (scaled by b to avoid
+    overflow): d11 = c/b, d22 = a/b, t = 1/(d11 d22 − 1), then per row j
+    l_jk = (t/b)(d11 w_jk − w_j,k+1) and l_j,k+1 = (t/b)(d22 w_j,k+1 − w_jk)."""
+    b = work[k + 1, k]
+    d11, d22 = work[k + 1, k + 1] / b, work[k, k] / b
+    scale = (1 / (d11 * d22 - 1)) / b                                    # t / b
+    first, second = work[k + 2:, k].copy(), work[k + 2:, k + 1].copy()   # W (n − k − 2,) x2
+    l_first = scale * (d11 * first - second)
+    l_second = scale * (d22 * second - first)
+    trailing = (work[k + 2:, k + 2:] - first[:, None] * l_first[None, :]
+                - second[:, None] * l_second[None, :])
+    work[k + 2:, k + 2:] = _mirrored(trailing)
+    work[k + 2:, k], work[k + 2:, k + 1] = l_first, l_second
+
+
+def _mirrored(square):
+    """The symmetric matrix of the lower triangle of ``square``."""
+    xp = backend.xp_of(square)
+    return xp.tril(square) + xp.tril(square, -1).T
+
+
+def ldl_solve(LD, pivots, B, *, hermitian: bool = False):
+    """X with A X = B from ``ldl_factor``'s (LD, pivots) of A: LD (..., n, n), pivots
+    (..., n), B (..., n, k); batch dims broadcast. LAPACK's sytrs: L D Y = B by the
+    blocks in order (each swap, then the block's column eliminated below it, then D's
+    block solved), then Lᵀ X = Y by the blocks in reverse (the column's dot product, then
+    the swap). No gradient: a backward through X raises, as PyTorch's. On the host, one
+    matrix and block at a time."""
+    _check_matrices("ldl_solve", LD)
+    if not isinstance(pivots, Tensor) or pivots.shape[-1:] != LD.shape[-1:] \
+            or pivots.dtype.kind not in "iu":
+        raise ValueError(f"linalg.ldl_solve: pivots must be an integer Tensor (..., "
+                         f"{LD.shape[-1]}) for LD of shape {LD.shape}, got "
+                         f"{getattr(pivots, 'shape', type(pivots).__name__)}")
+    if not isinstance(B, Tensor) or B.ndim < 2 or B.shape[-2] != LD.shape[-1]:
+        raise ValueError(f"linalg.ldl_solve: B must be a Tensor of matrices (..., "
+                         f"{LD.shape[-1]}, k) for LD of shape {LD.shape}, got "
+                         f"{getattr(B, 'shape', type(B).__name__)}")
+    try:
+        batch = backend.broadcast_shapes(LD.shape[:-2], pivots.shape[:-1], B.shape[:-2])
+    except ValueError:
+        raise ValueError(f"linalg.ldl_solve: the batch dims of LD {LD.shape}, pivots "
+                         f"{pivots.shape} and B {B.shape} cannot be broadcast") from None
+    dtype = backend.result_dtype(LD.dtype, B.dtype)
+    host = [backend.to_host(x.data) for x in (LD, pivots, B)]
+    xp = backend.xp_of(host[0])
+    ld = xp.broadcast_to(host[0], batch + LD.shape[-2:]).astype(dtype)
+    pivot_rows = xp.broadcast_to(host[1], batch + pivots.shape[-1:])
+    X = xp.broadcast_to(host[2], batch + B.shape[-2:]).astype(dtype)     # a copy, solved in place
+    for index in itertools.product(*map(range, batch)):
+        _ldl_solve_one(ld[index], pivot_rows[index], X[index])
+    return without_derivative("linalg_ldl_solve", backend.to_device(X, LD.device), LD, B)
+
+
+def _ldl_solve_one(ld, pivots, b) -> None:
+    """Overwrite b (n, k) with X, A X = b, from one (LD, pivots): LAPACK's dsytrs, 'L'."""
+    n, k = ld.shape[-1], 0
+    while k < n:                                                         # L D Y = B
+        if pivots[k] > 0:
+            _swap_rows_in_place(b, k, int(pivots[k]) - 1)
+            b[k + 1:] -= ld[k + 1:, k, None] * b[k]
+            b[k] *= 1 / ld[k, k]
+            k += 1
+            continue
+        _swap_rows_in_place(b, k + 1, -int(pivots[k]) - 1)
+        b[k + 2:] -= ld[k + 2:, k, None] * b[k]
+        b[k + 2:] -= ld[k + 2:, k + 1, None] * b[k + 1]
+        off = ld[k + 1, k]                                               # D's block, scaled
+        first, second = ld[k, k] / off, ld[k + 1, k + 1] / off           # by its off-diagonal
+        denominator = first * second - 1
+        top, bottom = b[k] / off, b[k + 1] / off
+        b[k] = (second * top - bottom) / denominator
+        b[k + 1] = (first * bottom - top) / denominator
+        k += 2
+    k = n - 1
+    while k >= 0:                                                        # Lᵀ X = Y
+        b[k] -= ld[k + 1:, k] @ b[k + 1:]
+        if pivots[k] > 0:
+            _swap_rows_in_place(b, k, int(pivots[k]) - 1)
+            k -= 1
+            continue
+        b[k - 1] -= ld[k + 1:, k - 1] @ b[k + 1:]
+        _swap_rows_in_place(b, k, -int(pivots[k]) - 1)
+        k -= 2
+
+
+def _swap_rows_in_place(b, i: int, j: int) -> None:
+    """Rows i and j of b swapped, in place."""
+    if i != j:
+        b[[i, j]] = b[[j, i]]

@@ -1252,7 +1252,19 @@ SPECIAL_AS_METHOD = {"digamma", "erf", "erfc", "erfinv", "exp2", "expm1", "i0", 
                      "log1p", "logit", "mvlgamma", "polygamma", "sinc", "xlogy", "round"}
 SPECIAL_ELSEWHERE = {"softmax", "log_softmax", "logsumexp",   # the core / nn
                      "multigammaln", "zeta", "xlog1py",       # zeta_q and xlog1py cases
-                     "floating", "annotations"}               # not functions of tensors
+                     "floating", "annotations",               # not functions of tensors
+                     # tests/core/test_surface_gaps.py (values, gradients, dtypes):
+                     "gammainc", "gammaincc", "modified_bessel_i0", "modified_bessel_i1",
+                     "spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
+                     "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+                     "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+                     "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
+                     "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+                     "legendre_polynomial_p",
+                     # tests/core/test_bessel.py (no derivative, as PyTorch):
+                     "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_k0",
+                     "modified_bessel_k1", "scaled_modified_bessel_k0",
+                     "scaled_modified_bessel_k1", "airy_ai"}
 
 
 def test_every_special_function_is_fuzzed_or_classified():

@@ -3,7 +3,8 @@ atleast_*d, vander, rot90, ravel, scatter_reduce, index_reduce, unique(dim=),
 unique_consecutive, and the in-place math methods (sin_, clamp_min_, floor_, ...).
 
 ``SURFACE_OPS`` is this file's op table. Every function here is a composition of the
-core ops (no Function of its own), so test_two_modes.py needs it only for coverage;
+core ops (no Function of its own; the table also holds ops/surface_more.py's Igamma), so
+test_two_modes.py needs it only for coverage;
 gradcheck, gradgradcheck (float64) and the two-path comparison run over it here. Then:
 values against NumPy expressions written here (a broadcast formula for cdist, hand-built
 blocks, a Python loop over the indices for scatter_reduce), gradients derived by hand at
@@ -124,6 +125,10 @@ SURFACE_OPS = [
        fixed(lambda n, m: [(n, m), (m,)], 2)),
     Op("floor_", lambda x: (x * 2.0).floor_() * x, 1, each(away_from(-1.0, 0.0, 1.0))),
     Op("round_", lambda x: (x * 1.0).round_(decimals=1) + x, 1, POSITIVE),
+    # the one op of ops/surface_more.py (its other functions: tests/core/test_surface_gaps.py);
+    # a is a constant, as the gradient in a is not implemented (as PyTorch)
+    Op("igamma_x", lambda x: tg.igamma(x.detach() * 0 + 2.5, x), 1, POSITIVE),
+    Op("igammac_x", lambda x: tg.igammac(x.detach() * 0 + 0.7, x), 1, POSITIVE),
 ]
 
 SETTINGS = settings(max_examples=2, deadline=None, derandomize=True, database=None,

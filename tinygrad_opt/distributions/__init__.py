@@ -16,7 +16,8 @@ RelaxedOneHotCategorical, LogitRelaxedBernoulli, ExpRelaxedCategorical), ``von_m
 OneHotCategoricalStraightThrough, Wishart, LKJCholesky), ``transforms.py``
 (invertible maps with their log-det-Jacobians), ``transformed.py`` (TransformedDistribution
 and the families built with it: Weibull, Pareto, HalfNormal, HalfCauchy, Kumaraswamy),
-``constraint_registry.py`` (``biject_to``, ``transform_to``), ``kl.py``. Samples come from
+``constraint_registry.py`` (``biject_to``, ``transform_to``), ``exp_family.py``
+(ExponentialFamily: entropy and KL from the log normalizer), ``kl.py``. Samples come from
 the generator ``tg.manual_seed`` seeds, on the parameters' device.
 """
 
@@ -30,6 +31,7 @@ from tinygrad_opt.distributions.discrete import (Bernoulli, Binomial, Categorica
                                                  Multinomial, NegativeBinomial,
                                                  OneHotCategorical, Poisson)
 from tinygrad_opt.distributions.distribution import Distribution
+from tinygrad_opt.distributions.exp_family import ExponentialFamily
 from tinygrad_opt.distributions.families_more import (FisherSnedecor, GeneralizedPareto,
                                                       InverseGamma, LKJCholesky,
                                                       LogisticNormal,
@@ -42,25 +44,31 @@ from tinygrad_opt.distributions.relaxed import (ExpRelaxedCategorical, LogitRela
                                                 RelaxedBernoulli, RelaxedOneHotCategorical)
 from tinygrad_opt.distributions.transformed import (HalfCauchy, HalfNormal, Kumaraswamy, Pareto,
                                                     TransformedDistribution, Weibull)
-from tinygrad_opt.distributions.transforms import (AbsTransform, AffineTransform,
-                                                   ComposeTransform, ExpTransform,
-                                                   IndependentTransform, LowerCholeskyTransform,
-                                                   PowerTransform, SigmoidTransform,
-                                                   SoftmaxTransform, StickBreakingTransform,
+from tinygrad_opt.distributions.transforms import (AbsTransform, AffineTransform, CatTransform,
+                                                   ComposeTransform, CorrCholeskyTransform,
+                                                   CumulativeDistributionTransform,
+                                                   ExpTransform, IndependentTransform,
+                                                   LowerCholeskyTransform,
+                                                   PositiveDefiniteTransform, PowerTransform,
+                                                   ReshapeTransform, SigmoidTransform,
+                                                   SoftmaxTransform, SoftplusTransform,
+                                                   StackTransform, StickBreakingTransform,
                                                    TanhTransform, Transform)
 from tinygrad_opt.distributions.von_mises import VonMises
 
 __all__ = [
-    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
-    "Chi2", "ComposeTransform", "ContinuousBernoulli", "Dirichlet", "Distribution",
-    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "FisherSnedecor", "Gamma",
-    "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",
+    "Categorical", "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
+    "CorrCholeskyTransform", "CumulativeDistributionTransform", "Dirichlet", "Distribution",
+    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor",
+    "Gamma", "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
     "IndependentTransform", "InverseGamma", "Kumaraswamy", "LKJCholesky", "Laplace", "LogNormal",
     "LogisticNormal", "LogitRelaxedBernoulli", "LowRankMultivariateNormal",
     "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
     "NegativeBinomial", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto",
-    "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
-    "SoftmaxTransform", "StickBreakingTransform", "StudentT", "TanhTransform", "Transform",
-    "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart", "biject_to",
-    "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
+    "Poisson", "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
+    "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
+    "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT", "TanhTransform",
+    "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart",
+    "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

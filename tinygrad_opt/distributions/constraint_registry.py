@@ -19,6 +19,10 @@ onto the set (the simplex gets a softmax rather than stick-breaking):
     simplex                             StickBreakingTransform           SoftmaxTransform
     independent(c, n)                   IndependentTransform(..., n)     the same
     lower_cholesky                      (none)                           LowerCholeskyTransform
+    positive_definite, pos. semidef.    (none)                           PositiveDefiniteTransform
+    corr_cholesky                       CorrCholeskyTransform            the same
+    cat(cseq, dim, lengths)             CatTransform of each part's      the same
+    stack(cseq, dim)                    StackTransform of each part's    the same
 
 New rules are added with ``biject_to.register(constraint_type)(factory)``.
 """
@@ -135,3 +139,40 @@ def _transform_to_simplex(constraint):
 @transform_to.register(constraints.lower_cholesky)
 def _transform_to_lower_cholesky(constraint):
     return transforms.LowerCholeskyTransform()
+
+
+@transform_to.register(constraints.positive_definite)
+@transform_to.register(constraints.positive_semidefinite)
+def _transform_to_positive_definite(constraint):
+    """L·Lᵀ of a Cholesky factor (a positive semidefinite target gets a definite matrix)."""
+    return transforms.PositiveDefiniteTransform()
+
+
+@biject_to.register(constraints.corr_cholesky)
+@transform_to.register(constraints.corr_cholesky)
+def _transform_to_corr_cholesky(constraint):
+    return transforms.CorrCholeskyTransform()
+
+
+@biject_to.register(constraints.cat)
+def _biject_to_cat(constraint):
+    parts = [biject_to(part) for part in constraint.cseq]
+    return transforms.CatTransform(parts, constraint.dim, constraint.lengths)
+
+
+@transform_to.register(constraints.cat)
+def _transform_to_cat(constraint):
+    parts = [transform_to(part) for part in constraint.cseq]
+    return transforms.CatTransform(parts, constraint.dim, constraint.lengths)
+
+
+@biject_to.register(constraints.stack)
+def _biject_to_stack(constraint):
+    parts = [biject_to(part) for part in constraint.cseq]
+    return transforms.StackTransform(parts, constraint.dim)
+
+
+@transform_to.register(constraints.stack)
+def _transform_to_stack(constraint):
+    parts = [transform_to(part) for part in constraint.cseq]
+    return transforms.StackTransform(parts, constraint.dim)

@@ -26,6 +26,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.distributions import constraints
 from tinygrad_opt.distributions.distribution import (Distribution, broadcast_all,
                                                      host_draws, normal_noise, uniform_noise)
+from tinygrad_opt.distributions.exp_family import ExponentialFamily
 from tinygrad_opt.ops.elementwise import constant
 from tinygrad_opt.tensor import Tensor
 
@@ -95,7 +96,7 @@ def standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
 
 # --- families ---
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     """N(loc, scale²): p(x) = exp(−(x − μ)²/(2σ²)) / (σ√(2π)).
 
     mean = mode = μ, variance = σ², entropy = ½ + ½·log(2π) + log σ,
@@ -151,6 +152,17 @@ class Normal(Distribution):
     def icdf(self, value):
         """μ + σ√2·erfinv(2q − 1)."""
         return self.loc + self.scale * tg.erfinv(2 * value - 1) * math.sqrt(2)
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (μ/σ², −1/(2σ²)), for t(x) = (x, x²)."""
+        return self.loc / self.scale ** 2, -0.5 * self.scale ** -2
+
+    def _log_normalizer(self, x, y):
+        """F(θ) = −θ₁²/(4θ₂) + ½·log(−π/θ₂)."""
+        return -0.25 * x ** 2 / y + 0.5 * (-math.pi / y).log()
+
+    _mean_carrier_measure = 0
 
     def entropy(self):
         """½ + ½·log(2π) + log σ."""
@@ -225,7 +237,7 @@ class Uniform(Distribution):
         return (self.high - self.low).log()
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """Exp(rate λ): p(x) = λ·e^(−λx), x ≥ 0.
 
     mean = 1/λ, variance = 1/λ², entropy = 1 − log λ, cdf = 1 − e^(−λx)."""
@@ -278,6 +290,17 @@ class Exponential(Distribution):
     def icdf(self, value):
         """−log(1 − q)/λ."""
         return -(-value).log1p() / self.rate
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (−λ,), for t(x) = x."""
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        """F(θ) = −log(−θ)."""
+        return -(-x).log()
+
+    _mean_carrier_measure = 0
 
     def entropy(self):
         """1 − log λ."""
@@ -523,7 +546,7 @@ class Gumbel(Distribution):
         return self.scale.log() + (1 + EULER_GAMMA)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """Gamma(concentration α, rate λ): p(x) = λ^α x^(α−1) e^(−λx) / Γ(α), x ≥ 0.
 
     mean = α/λ, mode = max((α − 1)/λ, 0), variance = α/λ²,
@@ -569,6 +592,17 @@ class Gamma(Distribution):
                 + tg.xlogy(self.concentration - 1, value)
                 - self.rate * value - tg.lgamma(self.concentration))
 
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (α − 1, −λ), for t(x) = (log x, x)."""
+        return self.concentration - 1, -self.rate
+
+    def _log_normalizer(self, x, y):
+        """F(θ) = log Γ(θ₁ + 1) − (θ₁ + 1)·log(−θ₂)."""
+        return (x + 1).lgamma() - (x + 1) * (-y).log()
+
+    _mean_carrier_measure = 0
+
     def entropy(self):
         """α − log λ + log Γ(α) + (1 − α)·ψ(α)."""
         return (self.concentration - self.rate.log() + tg.lgamma(self.concentration)
@@ -592,7 +626,7 @@ class Chi2(Gamma):
         return new
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """Beta(concentration1 a, concentration0 b) on [0, 1]:
     p(x) = x^(a−1)(1 − x)^(b−1) / B(a, b),   log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b).
 
@@ -647,6 +681,16 @@ class Beta(Distribution):
         return (tg.xlogy(self.concentration1 - 1, value)
                 + tg.xlogy(self.concentration0 - 1, 1 - value) - self._log_beta())
 
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (a, b), for t(x) = (log x, log(1 − x)) (the carrier −log x(1 − x) is left out,
+        as PyTorch: Bregman gives the KL, not the entropy)."""
+        return self.concentration1, self.concentration0
+
+    def _log_normalizer(self, x, y):
+        """F(θ) = log B(θ₁, θ₂) = log Γ(θ₁) + log Γ(θ₂) − log Γ(θ₁ + θ₂)."""
+        return x.lgamma() + y.lgamma() - (x + y).lgamma()
+
     def entropy(self):
         """log B(a, b) − (a − 1)ψ(a) − (b − 1)ψ(b) + (a + b − 2)ψ(a + b)."""
         a, b = self.concentration1, self.concentration0
@@ -654,7 +698,7 @@ class Beta(Distribution):
                 + (a + b - 2) * tg.digamma(a + b))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """Dirichlet(concentration α) on the simplex (event shape (K,)), α₀ = Σ αᵢ:
     p(x) = Γ(α₀)/Πᵢ Γ(αᵢ) · Πᵢ xᵢ^(αᵢ−1).
 
@@ -708,6 +752,15 @@ class Dirichlet(Distribution):
             self._validate_sample(value)
         return (tg.xlogy(self.concentration - 1.0, value).sum(-1)
                 + tg.lgamma(self.concentration.sum(-1)) - tg.lgamma(self.concentration).sum(-1))
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (α,), for t(x) = log x (the carrier −Σ log xᵢ left out, as PyTorch)."""
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        """F(θ) = Σ log Γ(θᵢ) − log Γ(Σ θᵢ)."""
+        return x.lgamma().sum(-1) - x.sum(-1).lgamma()
 
     def entropy(self):
         """Σ log Γ(αᵢ) − log Γ(α₀) − (K − α₀)ψ(α₀) − Σ (αᵢ − 1)ψ(αᵢ)."""

@@ -25,6 +25,7 @@ from tinygrad_opt.distributions.distribution import (Distribution, all_true, bro
                                                      host_draws, lazy_property,
                                                      logits_to_probs, probs_to_logits,
                                                      uniform_noise)
+from tinygrad_opt.distributions.exp_family import ExponentialFamily
 from tinygrad_opt.nn.functional_primitives import softplus
 from tinygrad_opt.tensor import Tensor
 
@@ -42,7 +43,7 @@ def _one_of(probs, logits) -> None:
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     """Bernoulli(p): P(X = 1) = p, P(X = 0) = 1 − p; ``probs`` p or ``logits`` log(p/(1 − p)).
 
     log p(x) = x·l − softplus(l) (−BCE-with-logits), mean = p, variance = p(1 − p),
@@ -104,6 +105,17 @@ class Bernoulli(Distribution):
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
         return -_bce_with_logits(logits, value)
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (log p − log(1 − p),), for t(x) = x."""
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """F(θ) = log(1 + e^θ)."""
+        return softplus(x, threshold=math.inf)
+
+    _mean_carrier_measure = 0
 
     def entropy(self):
         """BCE-with-logits(l, p)."""
@@ -373,7 +385,7 @@ class Binomial(Distribution):
         return -(log_prob.exp() * log_prob).sum(0)
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """Poisson(rate λ): P(X = k) = λᵏ e^(−λ) / k!.
 
     log p(k) = k·log λ − λ − log Γ(k + 1) (0·log 0 = 0 at λ = 0), mean = variance = λ,
@@ -407,6 +419,15 @@ class Poisson(Distribution):
         shape = self._extended_shape(sample_shape)
         rate = self.rate.expand(shape)
         return host_draws(lambda rng, lam, size: rng.poisson(lam, size), (rate,), shape, rate)
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (log λ,), for t(x) = x (the carrier −log x! left out, as PyTorch)."""
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        """F(θ) = e^θ."""
+        return x.exp()
 
     def log_prob(self, value):
         """k·log λ − λ − log Γ(k + 1)."""

@@ -20,12 +20,19 @@ which is what ``TransformedDistribution.log_prob`` computes. Elementwise transfo
     SigmoidTransform     y = σ(x)                    log σ(x)(1 − σ(x))
                                                      = −softplus(−x) − softplus(x)
     TanhTransform        y = tanh x                  log(1 − y²) = 2(log 2 − x − softplus(−2x))
+    SoftplusTransform    y = log(1 + eˣ)             log σ(x) = −softplus(−x)
+    CumulativeDistributionTransform(d)   y = F_d(x)  log p_d(x)
     AbsTransform         y = |x|                     (not bijective: the inverse picks y)
 
 and the vector ones map ℝᴷ⁻¹ or ℝᴷ onto the simplex (``StickBreakingTransform``, bijective;
 ``SoftmaxTransform``, not) or square matrices onto Cholesky factors
-(``LowerCholeskyTransform``). ``ComposeTransform([t1, t2])`` is t2 ∘ t1 with the log-dets
-summed; ``IndependentTransform`` sums the log-det over more rightmost dims.
+(``LowerCholeskyTransform``), positive definite ones (``PositiveDefiniteTransform``) or
+Cholesky factors of correlation matrices (``CorrCholeskyTransform``, bijective from
+ℝ^(D(D−1)/2)); ``ReshapeTransform`` reshapes events (log-det 0).
+``ComposeTransform([t1, t2])`` is t2 ∘ t1 with the log-dets summed;
+``IndependentTransform`` sums the log-det over more rightmost dims; ``CatTransform`` and
+``StackTransform`` apply one transform per slice along a dim, as ``tg.cat`` / ``tg.stack``
+join them.
 
 ``cache_size=1`` remembers the last pair (x, y), so ``t.inv(t(x))`` returns the very x
 (useful when the inverse loses precision, as atanh near ±1).
@@ -45,10 +52,12 @@ from tinygrad_opt.nn.functional_primitives import softplus
 from tinygrad_opt.tensor import Tensor
 
 __all__ = [
-    "AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
-    "IndependentTransform", "LowerCholeskyTransform", "PowerTransform", "SigmoidTransform",
-    "SoftmaxTransform", "StickBreakingTransform", "TanhTransform", "Transform",
-    "identity_transform",
+    "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+    "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
+    "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
+    "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
+    "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+    "Transform", "identity_transform",
 ]
 
 
@@ -709,3 +718,391 @@ class LowerCholeskyTransform(Transform):
 
     def _inverse(self, y):
         return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class SoftplusTransform(Transform):
+    """y = softplus(x) = log(1 + eˣ) onto (0, ∞), x = log(1 − e^(−y)) + y = log(eʸ − 1);
+    dy/dx = σ(x), so log |dy/dx| = log σ(x) = −softplus(−x)."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = +1
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SoftplusTransform)
+
+    def _call(self, x):
+        return softplus(x)
+
+    def _inverse(self, y):
+        return (-(-y).expm1()).log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        """−softplus(−x)."""
+        return -softplus(-x)
+
+
+class CumulativeDistributionTransform(Transform):
+    """y = F(x), the cdf of ``distribution``, from its support onto [0, 1]; x = F⁻¹(y) (its
+    icdf); dy/dx = p(x), so log |dy/dx| = log p(x) (the distribution's ``log_prob``).
+    Pushing a multivariate normal's entries through Normal(0, 1)'s cdf makes a Gaussian
+    copula."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size: int = 0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        """The distribution's support."""
+        return self.distribution.support
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        """The same distribution with ``cache_size``."""
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        """log p(x)."""
+        return self.distribution.log_prob(x)
+
+
+class ReshapeTransform(Transform):
+    """Reshapes the rightmost dims from ``in_shape`` to ``out_shape`` (the same number of
+    entries), the batch dims left as they are. It only moves entries, so log |det| = 0."""
+
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size: int = 0):
+        self.in_shape = tuple(in_shape)
+        self.out_shape = tuple(out_shape)
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ValueError(f"ReshapeTransform: in_shape {self.in_shape} and out_shape "
+                             f"{self.out_shape} have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self):
+        """real over len(in_shape) dims."""
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self):
+        """real over len(out_shape) dims."""
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        """The same shapes with ``cache_size``."""
+        if self._cache_size == cache_size:
+            return self
+        return ReshapeTransform(self.in_shape, self.out_shape, cache_size=cache_size)
+
+    def _call(self, x):
+        batch_shape = x.shape[:x.ndim - len(self.in_shape)]
+        return x.reshape(batch_shape + self.out_shape)
+
+    def _inverse(self, y):
+        batch_shape = y.shape[:y.ndim - len(self.out_shape)]
+        return y.reshape(batch_shape + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        """0 for every batch entry."""
+        batch_shape = x.shape[:x.ndim - len(self.in_shape)]
+        return tg.zeros(batch_shape, dtype=x.dtype, device=x.device)
+
+    @staticmethod
+    def _swap_event(shape: tuple, old: tuple, new: tuple) -> tuple:
+        """shape with its rightmost ``old`` dims replaced by ``new``."""
+        shape = tuple(shape)
+        if len(shape) < len(old):
+            raise ValueError(f"ReshapeTransform: shape {shape} has fewer dims than {old}")
+        cut = len(shape) - len(old)
+        if shape[cut:] != old:
+            raise ValueError(f"ReshapeTransform: shape {shape} does not end in {old}")
+        return shape[:cut] + new
+
+    def forward_shape(self, shape):
+        """(..., *in_shape) → (..., *out_shape)."""
+        return self._swap_event(shape, self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        """(..., *out_shape) → (..., *in_shape)."""
+        return self._swap_event(shape, self.out_shape, self.in_shape)
+
+
+class PositiveDefiniteTransform(Transform):
+    """Square matrices onto positive definite ones: y = L·Lᵀ with L =
+    ``LowerCholeskyTransform()(x)`` (the strict lower triangle of x, e^diag on the diagonal);
+    the inverse is the Cholesky factor read back through LowerCholeskyTransform's inverse.
+    Not bijective (the upper triangle of x is dropped), so it has no log-det (as PyTorch)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PositiveDefiniteTransform)
+
+    def _call(self, x):
+        lower = LowerCholeskyTransform()(x)                         # (..., n, n)
+        return lower @ lower.transpose(-2, -1)
+
+    def _inverse(self, y):
+        lower = tg.linalg.cholesky(y)                               # (..., n, n)
+        return LowerCholeskyTransform().inv(lower)
+
+
+def _tril_flat_indices(n: int, diag: int) -> list:
+    """The flat positions i·n + j of the entries j ≤ i + diag of an n × n matrix, row by
+    row (the order ``tril_matrix_to_vec`` reads them in)."""
+    return [i * n + j for i in range(n) for j in range(n) if j <= i + diag]
+
+
+def _tril_matrix_to_vec(matrix: Tensor, diag: int = 0) -> Tensor:
+    """The entries on and below diagonal ``diag`` of the (..., n, n) matrices, row by row:
+    (..., count)."""
+    n = matrix.shape[-1]
+    flat = matrix.reshape(matrix.shape[:-2] + (n * n,))             # (..., n²)
+    index = tg.tensor(_tril_flat_indices(n, diag), dtype=tg.int64, device=matrix.device)
+    return flat[..., index]
+
+
+def _vec_to_tril_matrix(vec: Tensor, n: int, diag: int = 0) -> Tensor:
+    """The (..., n, n) matrices with ``vec``'s entries on and below diagonal ``diag``, row by
+    row, and zeros elsewhere (a gather from [0, vec], so gradients reach vec)."""
+    position = [0] * (n * n)                                        # 0 picks the zero
+    for k, flat_index in enumerate(_tril_flat_indices(n, diag)):
+        position[flat_index] = k + 1
+    index = tg.tensor(position, dtype=tg.int64, device=vec.device)
+    zero = tg.zeros(vec.shape[:-1] + (1,), dtype=vec.dtype, device=vec.device)
+    padded = tg.cat([zero, vec], -1)                                # (..., count + 1)
+    return padded[..., index].reshape(vec.shape[:-1] + (n, n))
+
+
+def _corr_cholesky_size(count: int) -> int:
+    """D with D(D − 1)/2 = count."""
+    size = round((0.25 + 2 * count) ** 0.5 + 0.5)
+    if size * (size - 1) // 2 != count:
+        raise ValueError(f"CorrCholeskyTransform: {count} is not D(D − 1)/2 for any D")
+    return size
+
+
+class CorrCholeskyTransform(Transform):
+    """A bijection from ℝ^(D(D−1)/2) onto the Cholesky factors L of D × D correlation
+    matrices (lower triangular, positive diagonal, every row of unit norm), as PyTorch:
+
+        1. r = tanh(x) ∈ (−1, 1), laid out row by row below the diagonal of a D × D matrix;
+        2. each row i is a signed stick-breaking of r²: with what is left of the unit norm
+           before entry j, Lᵢⱼ = rᵢⱼ·√(Πₖ₍ₖ₌₀..ⱼ₋₁₎ (1 − rᵢₖ²)) for j < i, and the diagonal
+           Lᵢᵢ = √(Πₖ₍ₖ₌₀..ᵢ₋₁₎ (1 − rᵢₖ²)) takes the rest.
+
+    The inverse reads rᵢⱼ = Lᵢⱼ / √(1 − Σₖ₍ₖ₌₀..ⱼ₋₁₎ Lᵢₖ²) and x = atanh r. The log-det is
+    that of x ↦ the strictly lower entries of L (D(D−1)/2 numbers each side): each row's map
+    r ↦ L is triangular with ∂Lᵢⱼ/∂rᵢⱼ = √(1 − Σₖ₍ₖ₌₀..ⱼ₋₁₎ Lᵢₖ²), so
+
+        log |det| = ½ Σᵢ Σⱼ₍ⱼ₌₁..ᵢ₋₁₎ log(1 − Σₖ₍ₖ₌₀..ⱼ₋₁₎ Lᵢₖ²) + Σ log(1 − tanh² x)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x):
+        eps = tg.finfo(x.dtype).eps
+        r = x.tanh().clamp(min=-1 + eps, max=1 - eps)                       # (..., N)
+        r = _vec_to_tril_matrix(r, _corr_cholesky_size(x.shape[-1]), -1)   # (..., D, D)
+        left = (1 - r ** 2).sqrt().cumprod(-1)          # √Πₖ₌₀..ⱼ (1 − rᵢₖ²)
+        left = tg.cat([tg.ones_like(left[..., :1]), left[..., :-1]], -1)   # shifted: k < j
+        eye = tg.eye(r.shape[-1], dtype=r.dtype, device=r.device)
+        return (r + eye) * left
+
+    def _inverse(self, y):
+        left = 1 - (y * y).cumsum(-1)                                # 1 − Σₖ₌₀..ⱼ Lᵢₖ²
+        left = tg.cat([tg.ones_like(left[..., :1]), left[..., :-1]], -1)   # k < j
+        r = _tril_matrix_to_vec(y, -1) / _tril_matrix_to_vec(left, -1).sqrt()  # (..., N)
+        return ((r).log1p() - (-r).log1p()) / 2                      # atanh r
+
+    def log_abs_det_jacobian(self, x, y):
+        """½ Σ log(1 − Σₖ₍ₖ≤ⱼ₎ Lᵢₖ²) over j ≤ i − 2, plus Σ 2(log 2 − x − softplus(−2x))."""
+        left = 1 - (y * y).cumsum(-1)                                # (..., D, D)
+        stick_breaking = 0.5 * _tril_matrix_to_vec(left, -2).log().sum(-1)
+        tanh = 2 * (math.log(2.0) - x - softplus(-2 * x)).sum(-1)
+        return stick_breaking + tanh
+
+    def forward_shape(self, shape):
+        """(..., D(D − 1)/2) → (..., D, D)."""
+        if len(shape) < 1:
+            raise ValueError(f"CorrCholeskyTransform: too few dimensions in {tuple(shape)}")
+        size = _corr_cholesky_size(shape[-1])
+        return tuple(shape[:-1]) + (size, size)
+
+    def inverse_shape(self, shape):
+        """(..., D, D) → (..., D(D − 1)/2)."""
+        if len(shape) < 2:
+            raise ValueError(f"CorrCholeskyTransform: too few dimensions in {tuple(shape)}")
+        if shape[-2] != shape[-1]:
+            raise ValueError(f"CorrCholeskyTransform: shape {tuple(shape)} is not square")
+        size = shape[-1]
+        return tuple(shape[:-2]) + (size * (size - 1) // 2,)
+
+
+def _check_slices(name: str, value: Tensor, dim: int, length: int) -> None:
+    """ValueError unless dim is one of value's dims and value has ``length`` entries on it."""
+    if not -value.ndim <= dim < value.ndim:
+        raise ValueError(f"{name}: dim {dim} is out of range for shape {tuple(value.shape)}")
+    if value.shape[dim] != length:
+        raise ValueError(f"{name}: expected {length} entries along dim {dim}, got shape "
+                         f"{tuple(value.shape)}")
+
+
+class CatTransform(Transform):
+    """``tseq[i]`` applied to the i-th run of ``lengths[i]`` entries along ``dim`` (1 each
+    by default), the results joined as ``tg.cat`` would:
+
+        y = cat([t₀(x[.., 0:l₀, ..]), t₁(x[.., l₀:l₀+l₁, ..]), ...], dim).
+
+    The log-dets are joined along dim when dim is a batch dim of the result, else (dim is
+    inside the event) summed."""
+
+    def __init__(self, tseq, dim: int = 0, lengths=None, cache_size: int = 0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise ValueError("CatTransform: every entry of tseq must be a Transform")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"CatTransform: {len(self.lengths)} lengths for "
+                             f"{len(self.transforms)} transforms")
+        self.dim = dim
+
+    @property
+    def event_dim(self) -> int:
+        """The largest event_dim of the parts."""
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self) -> int:
+        """Σ lengths: the size of dim."""
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        """The same parts with ``cache_size``."""
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    @property
+    def bijective(self) -> bool:
+        """True when every part is."""
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self):
+        """cat of the parts' domains."""
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self):
+        """cat of the parts' codomains."""
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+    def _map_slices(self, value: Tensor, inverse: bool) -> Tensor:
+        """Each part (or its inverse) on its run of entries, joined along dim."""
+        _check_slices("CatTransform", value, self.dim, self.length)
+        pieces = []
+        start = 0
+        for transform, length in zip(self.transforms, self.lengths):
+            piece = value.narrow(self.dim, start, length)
+            pieces.append(transform.inv(piece) if inverse else transform(piece))
+            start = start + length
+        return tg.cat(pieces, self.dim)
+
+    def _call(self, x):
+        return self._map_slices(x, inverse=False)
+
+    def _inverse(self, y):
+        return self._map_slices(y, inverse=True)
+
+    def log_abs_det_jacobian(self, x, y):
+        """Each part's log-det (summed up to the common event_dim), concatenated along dim
+        when it is a batch dim, else summed."""
+        _check_slices("CatTransform", x, self.dim, self.length)
+        _check_slices("CatTransform", y, self.dim, self.length)
+        terms = []
+        start = 0
+        for transform, length in zip(self.transforms, self.lengths):
+            term = transform.log_abs_det_jacobian(x.narrow(self.dim, start, length),
+                                                  y.narrow(self.dim, start, length))
+            terms.append(sum_rightmost(term, self.event_dim - transform.event_dim))
+            start = start + length
+        dim = self.dim - x.ndim if self.dim >= 0 else self.dim     # counted from the right
+        dim = dim + self.event_dim                                   # ... in the log-det
+        if dim < 0:
+            return tg.cat(terms, dim)
+        return sum(terms[1:], terms[0])
+
+
+class StackTransform(Transform):
+    """``tseq[i]`` applied to x.select(dim, i), the results joined as ``tg.stack`` would:
+    y = stack([t₀(x₀), t₁(x₁), ...], dim); the log-dets stacked along dim the same way."""
+
+    def __init__(self, tseq, dim: int = 0, cache_size: int = 0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise ValueError("StackTransform: every entry of tseq must be a Transform")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.dim = dim
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        """The same parts with ``cache_size``."""
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    @property
+    def bijective(self) -> bool:
+        """True when every part is."""
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self):
+        """stack of the parts' domains."""
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self):
+        """stack of the parts' codomains."""
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
+
+    def _slices(self, value: Tensor) -> list:
+        """value.select(dim, i) for every i."""
+        _check_slices("StackTransform", value, self.dim, len(self.transforms))
+        return [value.select(self.dim, i) for i in range(value.shape[self.dim])]
+
+    def _call(self, x):
+        pieces = [t(piece) for t, piece in zip(self.transforms, self._slices(x))]
+        return tg.stack(pieces, self.dim)
+
+    def _inverse(self, y):
+        pieces = [t.inv(piece) for t, piece in zip(self.transforms, self._slices(y))]
+        return tg.stack(pieces, self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        """The parts' log-dets, stacked along dim."""
+        terms = [t.log_abs_det_jacobian(x_piece, y_piece) for t, x_piece, y_piece
+                 in zip(self.transforms, self._slices(x), self._slices(y))]
+        return tg.stack(terms, self.dim)

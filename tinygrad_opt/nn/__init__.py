@@ -6,8 +6,9 @@ Modules (``nn.Module``, containers), layers (``nn.Linear``, ``nn.BatchNorm1d``,
 (weight initialisation) and ``nn.utils`` (gradient clipping, penalties).
 """
 
-from tinygrad_opt.nn.module import (Flatten, Identity, Module, ModuleDict, ModuleList,
-                                    Parameter, ParameterDict, ParameterList, Sequential)
+from tinygrad_opt.nn.module import (Buffer, Flatten, Identity, Module, ModuleDict,
+                                    ModuleList, Parameter, ParameterDict, ParameterList,
+                                    Sequential)
 from tinygrad_opt.nn.activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid,
                                         Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
                                         Mish, PReLU, ReLU, ReLU6, RReLU, Sigmoid, SiLU, Softmax,
@@ -32,3 +33,4 @@ from tinygrad_opt.nn.layers_extra import *  # noqa: E402,F401,F403  (its __all__
 from tinygrad_opt.nn.conv3d import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.lazy import *  # noqa: E402,F401,F403  (its __all__)
 from tinygrad_opt.nn.loss_more import *  # noqa: E402,F401,F403  (its __all__)
+from tinygrad_opt.nn.layers_surface import *  # noqa: E402,F401,F403  (its __all__)

@@ -52,6 +52,7 @@ from tinygrad_opt.nn.attention import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.conv_transpose import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_extra import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_conv3d import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.nn.functional_surface import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating as _floating

@@ -56,6 +56,28 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """A Tensor to register as a buffer by assignment (PyTorch 2.5+): ``module.x = b``
+    with ``b = nn.Buffer(t)`` is ``module.register_buffer('x', b, b.persistent)``.
+
+    ``nn.Buffer(t)`` is ``t`` detached: a new leaf sharing ``t``'s array, with its
+    ``requires_grad``. ``persistent=False`` keeps it out of ``state_dict()``. The flag is
+    read when the Buffer is assigned; it travels with the tensor, not with the name.
+    (PyTorch returns a plain ``torch.Tensor`` marked as a buffer; here it is this
+    subclass, as a Tensor has no room for a mark.)
+    """
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        if data is None:
+            data = Tensor(backend.get_xp("cpu").zeros((0,), dtype=backend.default_float))
+        if not isinstance(data, Tensor):
+            data = Tensor(data)
+        super().__init__(data, requires_grad=data.requires_grad, device=data.device)  # shares
+        self.persistent = persistent
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns; prints ``<All keys matched successfully>`` when
     both lists are empty, as PyTorch's."""
@@ -424,8 +446,37 @@ class Module:
         outputs arrives (once per output that gets one). An in-place module
         (``ReLU(inplace=True)``) with such a hook cannot write into its input: its forward
         raises, as in PyTorch. Returns a handle whose ``remove()`` unregisters the hook.
+        A module that had a ``register_backward_hook`` refuses it (RuntimeError), as PyTorch.
         """
+        self._claim_backward_hook_kind(full=True)
         return self._add_hook("_backward_hooks", hook, prepend)
+
+    # None until a backward hook is registered; then True (full) or False (the deprecated
+    # ``register_backward_hook``): PyTorch refuses both kinds on one module, even after
+    # their handles are removed.
+    _is_full_backward_hook = None
+
+    def _claim_backward_hook_kind(self, full: bool) -> None:
+        if self._is_full_backward_hook is (not full):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_is_full_backward_hook", full)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Deprecated (FutureWarning, as PyTorch): use ``register_full_backward_hook``.
+
+        Here it *is* ``register_full_backward_hook(hook)``: ``hook(module, grad_input,
+        grad_output)`` gets the gradients of the module's positional inputs and outputs.
+        PyTorch's old hook saw the inputs of the last autograd node inside the module
+        instead (for Linear: the gradients of bias, input and weight), and warns at the
+        call when those differ. A module cannot have both kinds (RuntimeError).
+        """
+        warnings.warn("register_backward_hook is deprecated and will be removed in future "
+                      "versions; it is registered as a full backward hook here. Please use "
+                      "register_full_backward_hook to get the documented behavior.",
+                      FutureWarning, stacklevel=2)
+        self._claim_backward_hook_kind(full=False)
+        return self._add_hook("_backward_hooks", hook, False)
 
     def _hook_output_gradients(self, output, capture: "_BackwardHookCapture | None" = None):
         """``output`` with every Tensor in it (itself, or the items of a tuple or list)
@@ -497,6 +548,8 @@ class Module:
                     f"cannot assign {type(value).__name__} as child module '{name}' "
                     "(nn.Module or None expected)")
             self._set_entry("_modules", name, None)
+        elif isinstance(value, Buffer):  # after the three common cases, as PyTorch's order
+            self.register_buffer(name, value, value.persistent)
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
@@ -861,6 +914,32 @@ class Module:
         are ordinary process memory (a forked worker gets a copy-on-write copy)."""
         return self
 
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
+        """``tensor.data = fn(tensor).data`` for every parameter and buffer (and each one's
+        ``.grad``), under no-grad; returns self. PyTorch's base of ``to``/``float``/...
+
+        As with ``to``, the tensors stay the same objects (PyTorch puts ``fn(buffer)``
+        itself in place of a buffer), and a tensor shared by several modules gets ``fn``
+        once. ``recurse=False``: this module's own tensors only.
+        """
+        with no_grad():
+            for tensor in list(self.parameters(recurse)) + list(self.buffers(recurse)):
+                for item in (tensor, tensor.grad):
+                    if item is None:
+                        continue
+                    result = fn(item)
+                    if not isinstance(result, Tensor):
+                        raise TypeError(f"Module._apply: fn must return a Tensor, got "
+                                        f"{type(result).__name__}")
+                    item.data = result.data  # Tensor.device follows its array
+        return self
+
+    def compile(self, *args, **kwargs) -> None:
+        """Returns None and leaves the module as it is: there is no compiler here.
+        PyTorch's ``module.compile(...)`` makes later calls run ``torch.compile``'s
+        version of forward; the arguments (``fullgraph``, ``mode``, ...) are ignored."""
+        return None
+
     # ------------------------------------------------------------- state dict
 
     # The state-dict hooks are rare too and off the call path: the class holds empty,
@@ -1208,6 +1287,10 @@ class Module:
         """The text inside this module's parentheses in ``repr``: its settings."""
         return ""
 
+    def _get_name(self) -> str:
+        """The name ``repr`` prints: the class name (a subclass may return another)."""
+        return self.__class__.__name__
+
     def __repr__(self) -> str:
         lines = []
         extra = self.extra_repr()
@@ -1217,8 +1300,8 @@ class Module:
             child_text = repr(child).replace("\n", "\n  ")  # indent nested blocks
             lines.append(f"({name}): {child_text}")
         if not self._modules and "\n" not in extra:  # a one-line setting, no children
-            return f"{type(self).__name__}({extra})"
-        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+            return f"{self._get_name()}({extra})"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 _EXTRA_STATE = "_extra_state"  # the key suffix of a module's extra state, PyTorch's
@@ -1359,6 +1442,31 @@ class Sequential(Module):
                              f"{type(other)} is given.")
         return self.extend(list(other))
 
+    def __mul__(self, other: int) -> "Sequential":
+        """A new Sequential of this one's modules repeated ``other`` times, the same
+        objects (``Sequential(a, b) * 2`` holds a, b, a, b), named '0', '1', ..."""
+        _check_repeats(self, other)
+        return Sequential(*(list(self) * other))
+
+    def __rmul__(self, other: int) -> "Sequential":
+        """``n * sequential`` is ``sequential * n``."""
+        return self.__mul__(other)
+
+    def __imul__(self, other: int) -> "Sequential":
+        """Repeat the modules in place: child ``str(i)`` (the same object) is added again
+        under ``str(i + len(self))``, ``str(i + 2·len(self))``, ..., as PyTorch, which looks
+        the children up by those numbers (KeyError for a Sequential with other names)."""
+        _check_repeats(self, other)
+        count = len(self)
+        missing = [str(index) for index in range(count) if str(index) not in self._modules]
+        if missing:
+            raise KeyError(f"Sequential *= {other}: no child named {missing[0]!r} (children: "
+                           f"{list(self._modules)}); `sequential * n` renumbers them")
+        for repeat in range(1, other):
+            for index in range(count):
+                self.add_module(str(index + repeat * count), self._modules[str(index)])
+        return self
+
     def insert(self, index: int, module: Module) -> "Sequential":
         """Put ``module`` before position ``index``; the children are renumbered."""
         if not isinstance(module, Module):
@@ -1410,6 +1518,15 @@ class Sequential(Module):
         for module in self._modules.values():
             input = module(input)
         return input
+
+
+def _check_repeats(sequential: Sequential, count) -> None:
+    """``count`` of ``sequential * count``: an int (TypeError) above zero (ValueError)."""
+    if not isinstance(count, int):
+        raise TypeError(f"unsupported operand type(s) for *: {type(sequential)} and "
+                        f"{type(count)}")
+    if count <= 0:
+        raise ValueError(f"Non-positive multiplication factor {count} for {type(sequential)}")
 
 
 class ModuleList(Module):
@@ -1671,6 +1788,48 @@ class ParameterDict(Module):
     def clear(self) -> None:
         for key in list(self._parameters):
             self._forget(key)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def copy(self) -> "ParameterDict":
+        """A new ParameterDict holding the same Parameter objects, in the same order."""
+        return ParameterDict(self._parameters.items())
+
+    def setdefault(self, key: str, default=None) -> Parameter:
+        """``self[key]``, after setting it to ``default`` if ``key`` is absent (a None
+        ``default`` for an absent key is a TypeError: only Parameters are held here)."""
+        if key not in self._parameters:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[str, Parameter]:
+        """Remove and return the last inserted ``(key, parameter)`` pair."""
+        if not self._parameters:
+            raise KeyError("popitem(): ParameterDict is empty")
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def fromkeys(self, keys: Iterable[str], default=None) -> "ParameterDict":
+        """A new ParameterDict with each of ``keys`` set to ``default`` (an instance method,
+        as PyTorch's; a plain Tensor becomes one Parameter per key, sharing its array)."""
+        return ParameterDict((key, default) for key in keys)
+
+    def __or__(self, other) -> "ParameterDict":
+        """A copy of this one updated with ``other`` (a mapping or ``(key, value)`` pairs)."""
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        """``other | self``: a copy of ``other`` (its ``copy()``) updated with this one."""
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other) -> "ParameterDict":
+        self.update(other)
+        return self
 
     def extra_repr(self) -> str:
         return _parameter_lines(self._parameters.items())

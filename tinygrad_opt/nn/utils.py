@@ -1471,3 +1471,149 @@ def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
             del module._forward_pre_hooks[key]
             return module
     raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+
+
+# ----------------------------------------------------------------------------- fusion
+# Folding an eval-mode BatchNorm into the layer before it. In eval mode BatchNorm is the
+# per-channel affine map  y = (z − μ)·γ/√(σ² + ε) + β  of the layer's output z = W x + b,
+# so the two together are one layer with
+#     W' = W · s   (each output channel's row scaled),   b' = (b − μ)·s + β,
+# where s = γ/√(σ² + ε) (μ, σ²: the running statistics; γ = 1, β = 0 when not affine).
+
+def _fold(bias: Tensor | None, bn_rm: Tensor, bn_rv: Tensor, bn_eps: float,
+          bn_w: Tensor | None, bn_b: Tensor | None):
+    """(bias or 0, s = γ/√(σ² + ε), b' = (b − μ)·s + β), all of shape (C,)."""
+    bias = tg.zeros_like(bn_rm) if bias is None else bias
+    bn_w = tg.ones_like(bn_rm) if bn_w is None else bn_w
+    bn_b = tg.zeros_like(bn_rm) if bn_b is None else bn_b
+    scale = bn_w * (bn_rv + bn_eps).rsqrt()                      # (C,)
+    return bias, scale, (bias - bn_rm) * scale + bn_b            # (C,)
+
+
+def fuse_conv_bn_weights(conv_w: Tensor, conv_b: Tensor | None, bn_rm: Tensor, bn_rv: Tensor,
+                         bn_eps: float, bn_w: Tensor | None, bn_b: Tensor | None,
+                         transpose: bool = False) -> tuple[Parameter, Parameter]:
+    """A convolution's weight and bias with an eval-mode BatchNorm folded in::
+
+        W'[o] = W[o] · γ[o]/√(σ²[o] + ε)      b' = (b − μ)·γ/√(σ² + ε) + β
+
+    ``o`` is the output channel: dim 0 of the weight, dim 1 when ``transpose``
+    (ConvTranspose). A missing bias, γ or β counts as 0, 1, 0. Returns two new
+    Parameters of the convolution's dtypes.
+    """
+    weight_dtype = conv_w.dtype
+    bias_dtype = conv_w.dtype if conv_b is None else conv_b.dtype
+    with no_grad():
+        conv_b, scale, fused_b = _fold(conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b)
+        rest = [1] * (conv_w.ndim - 2)
+        shape = [1, -1, *rest] if transpose else [-1, 1, *rest]
+        fused_w = conv_w * scale.reshape(shape)                  # conv_w's shape
+    return (Parameter(fused_w.to(dtype=weight_dtype), conv_w.requires_grad),
+            Parameter(fused_b.to(dtype=bias_dtype), conv_b.requires_grad))
+
+
+def fuse_linear_bn_weights(linear_w: Tensor, linear_b: Tensor | None, bn_rm: Tensor,
+                           bn_rv: Tensor, bn_eps: float, bn_w: Tensor | None,
+                           bn_b: Tensor | None) -> tuple[Parameter, Parameter]:
+    """A Linear layer's weight (out, in) and bias (out,) with an eval-mode BatchNorm over
+    its outputs folded in::
+
+        W'[o, :] = W[o, :] · γ[o]/√(σ²[o] + ε)      b' = (b − μ)·γ/√(σ² + ε) + β
+
+    (a BatchNorm of one feature scales every output alike). Returns two new Parameters.
+    """
+    weight_dtype = linear_w.dtype
+    bias_dtype = linear_w.dtype if linear_b is None else linear_b.dtype
+    with no_grad():
+        linear_b, scale, fused_b = _fold(linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b)
+        fused_w = linear_w * scale.unsqueeze(-1)                 # (out, in)
+    return (Parameter(fused_w.to(dtype=weight_dtype), linear_w.requires_grad),
+            Parameter(fused_b.to(dtype=bias_dtype), linear_b.requires_grad))
+
+
+def _check_fusable(layer: Module, bn: Module, op: str) -> None:
+    if layer.training or bn.training:
+        raise AssertionError(f"{op}: Fusion only for eval! Call .eval() on both modules "
+                             f"({type(layer).__name__} training={layer.training}, "
+                             f"{type(bn).__name__} training={bn.training})")
+    if bn.running_mean is None or bn.running_var is None:
+        raise AssertionError(f"{op}: the BatchNorm has no running statistics "
+                             "(track_running_stats=False)")
+
+
+def fuse_conv_bn_eval(conv: Module, bn: Module, transpose: bool = False) -> Module:
+    """A new convolution (a deep copy of ``conv``) that computes ``bn(conv(x))`` of the
+    two modules in eval mode, with the weights of ``fuse_conv_bn_weights``.
+    ``transpose``: ``conv`` is a ConvTranspose (output channels on weight dim 1)."""
+    _check_fusable(conv, bn, "fuse_conv_bn_eval")
+    fused_conv = copy.deepcopy(conv)
+    fused_conv.weight, fused_conv.bias = fuse_conv_bn_weights(
+        fused_conv.weight, fused_conv.bias, bn.running_mean, bn.running_var, bn.eps,
+        bn.weight, bn.bias, transpose)
+    return fused_conv
+
+
+def fuse_linear_bn_eval(linear: Module, bn: Module) -> Module:
+    """A new Linear (a deep copy of ``linear``) that computes ``bn(linear(x))`` of the two
+    modules in eval mode. The BatchNorm must have ``linear.out_features`` features, or
+    one."""
+    _check_fusable(linear, bn, "fuse_linear_bn_eval")
+    if bn.num_features not in (linear.out_features, 1):
+        raise AssertionError("To fuse, linear.out_features == bn.num_features or "
+                             f"bn.num_features == 1 (got {linear.out_features} and "
+                             f"{bn.num_features})")
+    fused_linear = copy.deepcopy(linear)
+    fused_linear.weight, fused_linear.bias = fuse_linear_bn_weights(
+        fused_linear.weight, fused_linear.bias, bn.running_mean, bn.running_var, bn.eps,
+        bn.weight, bn.bias)
+    return fused_linear
+
+
+# ------------------------------------------------- deprecated names, more sub-modules
+
+def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0,
+                   error_if_nonfinite: bool = False, foreach=None) -> Tensor:
+    """Deprecated: ``clip_grad_norm_`` (with PyTorch's FutureWarning)."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def invert_permutation(permutation: Tensor | None) -> Tensor | None:
+    """The inverse permutation, ``inverse[permutation[i]] = i``: the argsort of a
+    permutation (None stays None). ``nn.utils.rnn.invert_permutation``."""
+    if permutation is None:
+        return None
+    return permutation.argsort().to(dtype=permutation.dtype)
+
+
+rnn.invert_permutation = staticmethod(invert_permutation)
+
+
+@_register_submodule
+class fusion:
+    """``torch.nn.utils.fusion``: folding an eval-mode BatchNorm into a conv or linear."""
+
+    fuse_conv_bn_eval = staticmethod(fuse_conv_bn_eval)
+    fuse_conv_bn_weights = staticmethod(fuse_conv_bn_weights)
+    fuse_linear_bn_eval = staticmethod(fuse_linear_bn_eval)
+    fuse_linear_bn_weights = staticmethod(fuse_linear_bn_weights)
+
+
+@_register_submodule
+class clip_grad:
+    """``torch.nn.utils.clip_grad``: gradient clipping (the functions above)."""
+
+    clip_grad_norm = staticmethod(clip_grad_norm)
+    clip_grad_norm_ = staticmethod(clip_grad_norm_)
+    clip_grad_value_ = staticmethod(clip_grad_value_)
+    clip_grads_with_norm_ = staticmethod(clip_grads_with_norm_)
+    get_total_norm = staticmethod(get_total_norm)
+
+
+@_register_submodule
+class convert_parameters:
+    """``torch.nn.utils.convert_parameters``: parameters <-> one flat vector."""
+
+    parameters_to_vector = staticmethod(parameters_to_vector)
+    vector_to_parameters = staticmethod(vector_to_parameters)

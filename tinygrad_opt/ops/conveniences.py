@@ -24,6 +24,7 @@ from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
 from tinygrad_opt.ops.everyday import EverydayMethods
+from tinygrad_opt.ops.surface_more import SurfaceMoreMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -101,7 +102,7 @@ def _scaled(input, other, alpha):
 
 
 class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMethods,
-                   SpecialMethods, EverydayMethods):
+                   SpecialMethods, EverydayMethods, SurfaceMoreMethods):
     """The PyTorch spellings ``Tensor`` inherits; see the module docstring. More of them
     come from ops/math_ops.py, ops/rearrange.py and ops/statistics.py."""
 

@@ -1,0 +1,121 @@
+"""The classical orthogonal polynomials of ``tg.special`` (Chebyshev T, U, V, W and their
+shifted forms, Hermite H and He, Laguerre L, Legendre P), each by its three-term recurrence,
+so their gradients with respect to x are those of the products and sums (PyTorch gives
+none); and the spherical Bessel function j₀(x) = sin(x)/x. ``tinygrad_opt/special.py``
+gives them their ``torch.special`` names.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_opt import backend
+from tinygrad_opt.functions import store_out
+from tinygrad_opt.ops.elementwise import constant, floating, where
+from tinygrad_opt.ops.math_ops import sinc
+from tinygrad_opt.ops.special import _operands
+
+__all__: list = ["spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
+
+
+def spherical_bessel_j0(input):
+    """j₀(x) = sin(x)/x (1 at 0), the spherical Bessel function of the first kind of order 0,
+    elementwise: ``sinc(x/π)``, so its gradient is sinc's."""
+    return sinc(floating(input) / math.pi)
+
+
+# --- the classical orthogonal polynomials: y = P_n(x), by their recurrences ---
+
+def _polynomial(name: str, input, n, out, first, step):
+    """P_n(x) elementwise (x and n broadcast; n truncated to an integer, P_n = 0 for
+    n < 0), from P₀ = 1, P₁ = first(x) and P_{k+1} = step(k, x, P_k, P_{k−1}). Every
+    P_k up to the largest n is built and each element takes its own: ``where`` picks,
+    so the gradient with respect to x is that of its P_n; n gets none. ``out=`` as
+    PyTorch's (``functions.store_out``)."""
+    x, n = _operands(input, n, name)
+    xp = backend.xp_of(x.data)
+    order = constant(xp.trunc(xp.broadcast_to(n.data, backend.broadcast_shapes(x.shape,
+                                                                               n.shape))))
+    largest = int(backend.to_host(order.data.max())) if order.data.size else 0
+    previous, current = constant(xp.ones(x.shape, dtype=x.dtype)), first(x)   # P₀, P₁
+    result = where(order == 0, previous, constant(xp.zeros(order.shape, dtype=x.dtype)))
+    for k in range(1, largest + 1):
+        result = where(order == k, current, result)
+        previous, current = current, step(k, x, current, previous)
+    return store_out(result, out, name)
+
+
+def chebyshev_polynomial_t(input, n, *, out=None):
+    """T_n(x), Chebyshev of the first kind (T_n(cos θ) = cos nθ): T₀ = 1, T₁ = x,
+    T_{k+1} = 2x T_k − T_{k−1}."""
+    return _polynomial("chebyshev_polynomial_t", input, n, out, lambda x: x,
+                       lambda k, x, p, q: 2 * x * p - q)
+
+
+def chebyshev_polynomial_u(input, n, *, out=None):
+    """U_n(x), Chebyshev of the second kind (U_n(cos θ) = sin (n+1)θ / sin θ): U₀ = 1,
+    U₁ = 2x, U_{k+1} = 2x U_k − U_{k−1}."""
+    return _polynomial("chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
+                       lambda k, x, p, q: 2 * x * p - q)
+
+
+def chebyshev_polynomial_v(input, n, *, out=None):
+    """V_n(x), Chebyshev of the third kind (V_n(cos θ) = cos (n+½)θ / cos ½θ): V₀ = 1,
+    V₁ = 2x − 1, V_{k+1} = 2x V_k − V_{k−1}."""
+    return _polynomial("chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
+                       lambda k, x, p, q: 2 * x * p - q)
+
+
+def chebyshev_polynomial_w(input, n, *, out=None):
+    """W_n(x), Chebyshev of the fourth kind (W_n(cos θ) = sin (n+½)θ / sin ½θ): W₀ = 1,
+    W₁ = 2x + 1, W_{k+1} = 2x W_k − W_{k−1}."""
+    return _polynomial("chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
+                       lambda k, x, p, q: 2 * x * p - q)
+
+
+def shifted_chebyshev_polynomial_t(input, n, *, out=None):
+    """T*_n(x) = T_n(2x − 1), on [0, 1]."""
+    return chebyshev_polynomial_t(input * 2 - 1, n, out=out)
+
+
+def shifted_chebyshev_polynomial_u(input, n, *, out=None):
+    """U*_n(x) = U_n(2x − 1), on [0, 1]."""
+    return chebyshev_polynomial_u(input * 2 - 1, n, out=out)
+
+
+def shifted_chebyshev_polynomial_v(input, n, *, out=None):
+    """V*_n(x) = V_n(2x − 1), on [0, 1]."""
+    return chebyshev_polynomial_v(input * 2 - 1, n, out=out)
+
+
+def shifted_chebyshev_polynomial_w(input, n, *, out=None):
+    """W*_n(x) = W_n(2x − 1), on [0, 1]."""
+    return chebyshev_polynomial_w(input * 2 - 1, n, out=out)
+
+
+def hermite_polynomial_h(input, n, *, out=None):
+    """H_n(x), the physicists' Hermite polynomial: H₀ = 1, H₁ = 2x,
+    H_{k+1} = 2x H_k − 2k H_{k−1}."""
+    return _polynomial("hermite_polynomial_h", input, n, out, lambda x: 2 * x,
+                       lambda k, x, p, q: 2 * x * p - 2 * k * q)
+
+
+def hermite_polynomial_he(input, n, *, out=None):
+    """He_n(x), the probabilists' Hermite polynomial: He₀ = 1, He₁ = x,
+    He_{k+1} = x He_k − k He_{k−1}."""
+    return _polynomial("hermite_polynomial_he", input, n, out, lambda x: x,
+                       lambda k, x, p, q: x * p - k * q)
+
+
+def laguerre_polynomial_l(input, n, *, out=None):
+    """L_n(x), the Laguerre polynomial: L₀ = 1, L₁ = 1 − x,
+    L_{k+1} = ((2k + 1 − x) L_k − k L_{k−1}) / (k + 1)."""
+    return _polynomial("laguerre_polynomial_l", input, n, out, lambda x: 1 - x,
+                       lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1))
+
+
+def legendre_polynomial_p(input, n, *, out=None):
+    """P_n(x), the Legendre polynomial: P₀ = 1, P₁ = x,
+    P_{k+1} = ((2k + 1) x P_k − k P_{k−1}) / (k + 1)."""
+    return _polynomial("legendre_polynomial_p", input, n, out, lambda x: x,
+                       lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1))
