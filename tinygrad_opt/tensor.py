@@ -290,6 +290,7 @@ class Tensor(conveniences.Conveniences):
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)
+        backend.check_writable(self.data, method)
         getattr(self.data, method)(shape.as_operand(other, self, method).data)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self
@@ -480,20 +481,6 @@ class Tensor(conveniences.Conveniences):
 
     def __getitem__(self, index):
         return indexing.getitem(self, index)
-
-    # --- printing ---
-    def __repr__(self) -> str:
-        body = repr(self.numpy()).replace("array(", "tensor(", 1)
-        extras = []
-        if self.device != "cpu":
-            extras.append(f"device='{self.device}'")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if extras:
-            body = body[:-1] + ", " + ", ".join(extras) + ")"
-        return body
 
 
 def _shape_args(args):

@@ -1006,11 +1006,30 @@ def test_in_place_add_into_a_fresh_result_is_recorded(make):
     assert A.grad is not None
 
 
-@pytest.mark.xfail(strict=True, reason="a write into expand()'s output is NumPy's ValueError "
-                   "('output array is read-only'), not an error naming the op")
 def test_writing_an_expanded_tensor_is_a_runtime_error():
     t = f64_leaf([1.0, 2.0, 3.0]) * 1
     expanded = t.expand(2, 3)
     with pytest.raises(RuntimeError, match="expand"):
         with tg.no_grad():
             expanded += 1
+
+
+@pytest.mark.parametrize("write", ["+=", "setitem", "fill_", "copy_", "recorded"])
+def test_no_write_into_memory_that_many_elements_share(write, device):
+    """As PyTorch: a view whose elements repeat (a stride of 0 along a dim of size > 1)
+    cannot be written, before anything is written (NumPy's broadcast views are read-only,
+    but CuPy's are not: the 'strict' device runs the same check as 'cuda')."""
+    t = tg.tensor([1.0, 2.0, 3.0], dtype=tg.float64, device=device)
+    expanded = t.expand(2, 3)
+    writes = {"+=": lambda: expanded.__iadd__(1.0),
+              "setitem": lambda: expanded.__setitem__((0, 1), 5.0),
+              "fill_": lambda: expanded.fill_(0.0),
+              "copy_": lambda: expanded.copy_(tg.ones(2, 3, dtype=tg.float64, device=device)),
+              "recorded": lambda: expanded.__setitem__(
+                  0, tg.ones(3, dtype=tg.float64, device=device, requires_grad=True))}
+    with pytest.raises(RuntimeError, match=r"more than one element .* clone\(\) it first"):
+        writes[write]()
+    assert t.tolist() == [1.0, 2.0, 3.0] and t._version == 0
+    row = t.reshape(1, 3)  # a view whose elements do not repeat takes the write, into t
+    row += 1.0
+    assert t.tolist() == [2.0, 3.0, 4.0]

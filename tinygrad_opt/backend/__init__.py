@@ -100,6 +100,17 @@ def memory_owner(array):
     return array if array.base is None else array.base
 
 
+def check_writable(array, op: str) -> None:
+    """Refuse a write into a view whose elements share memory (a stride of 0 along a dim of
+    size > 1, as ``expand`` makes), as PyTorch does: one element would be written for many.
+    NumPy marks such views read-only, but CuPy's are writable, so the check is ours."""
+    if array.size > 1 and any(step == 0 and size > 1  # (an empty array shares nothing)
+                              for step, size in zip(array.strides, array.shape)):
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the "
+                           f"written-to tensor (shape {tuple(array.shape)}) refers to a single "
+                           "memory location, as in an expand()ed tensor; clone() it first")
+
+
 def to_host(array) -> np.ndarray:
     """An explicit copy to a host NumPy array (the only way off a device)."""
     device = _device_of_type.get(type(array))

@@ -154,6 +154,21 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``astype(tg.int32)``, as PyTorch's ``int()``."""
         return self.astype(backend.int32)
 
+    def __repr__(self) -> str:
+        """NumPy's text of the values as ``tensor(...)``, then the device (when not the
+        cpu) and ``grad_fn`` (or ``requires_grad=True``), as PyTorch prints them."""
+        body = repr(self.numpy()).replace("array(", "tensor(", 1)
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if extras:
+            body = body[:-1] + ", " + ", ".join(extras) + ")"
+        return body
+
     def __float__(self):
         """``float(x)`` of a one-element tensor."""
         return float(self.item())

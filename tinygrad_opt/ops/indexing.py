@@ -85,6 +85,7 @@ def setitem(x, index, value) -> None:
     if x.requires_grad and x.grad_fn is None and flags.grad:
         raise RuntimeError(f"a leaf tensor of shape {x.shape} that requires grad cannot be "
                            "changed in place (x[...] = v, x += v); do it inside tg.no_grad()")
+    backend.check_writable(x.data, "SetItem")
     index = _device_index(index, x)
     value = as_operand(value, x, "SetItem")
     if value.dtype != x.dtype:

@@ -25,7 +25,7 @@ from tinygrad_opt.ops.elementwise import constant
 from tinygrad_opt.ops.everyday import _operands, corrcoef, cov, histogram, svd
 from tinygrad_opt.ops.math_ops import _binary
 from tinygrad_opt.ops.rearrange import _in_place_math, _tensor, narrow
-from tinygrad_opt.ops.shape import normalize_dim
+from tinygrad_opt.ops.shape import as_operand, normalize_dim
 from tinygrad_opt.ops.special import Lgamma, _lgamma, i0
 
 import tinygrad_opt.tensor as tensor_module
@@ -506,6 +506,47 @@ class SurfaceMoreMethods:
     squeeze_, unsqueeze_, t_, transpose_, swapaxes_, swapdims_ = (
         _shape_in_place(name) for name in ("squeeze", "unsqueeze", "t", "transpose",
                                            "swapaxes", "swapdims"))
+
+    # --- Python's operator protocol, as torch.Tensor's ---
+    # x op= v runs in place, as in PyTorch (without these Python would rebind x to x op v,
+    # a new tensor, and another name for x would keep the old values)
+    __ipow__, __imod__, __ifloordiv__ = map(
+        _in_place_math, ("pow", "remainder", "floor_divide"))
+    __iand__, __ior__, __ixor__, __ilshift__, __irshift__ = map(
+        _in_place_math, ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+                         "bitwise_right_shift"))
+    __lshift__, __rshift__ = bitwise_left_shift, bitwise_right_shift
+
+    def __rlshift__(self, other):
+        """``other << x``."""
+        return bitwise_left_shift(as_operand(other, self, "left_shift"), self)
+
+    def __rrshift__(self, other):
+        """``other >> x``."""
+        return bitwise_right_shift(as_operand(other, self, "right_shift"), self)
+
+    def __rand__(self, other):
+        """``other & x`` (= ``x & other``)."""
+        return self & other
+
+    def __ror__(self, other):
+        """``other | x`` (= ``x | other``)."""
+        return self | other
+
+    def __index__(self) -> int:
+        """``operator.index(x)`` (``items[x]``, slices) of a one-element integer tensor."""
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to "
+                            f"an index, got dtype {self.dtype} and shape {self.shape}")
+        return int(self.item())
+
+    def __reversed__(self):
+        """``reversed(x)``: x flipped along dim 0 (a 0-d tensor is itself), as PyTorch."""
+        return self if self.ndim == 0 else self.flip(0)
+
+    def __complex__(self) -> complex:
+        """``complex(x)`` of a one-element tensor."""
+        return complex(self.item())
 
     @property
     def mH(self):
