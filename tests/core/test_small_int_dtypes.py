@@ -173,3 +173,12 @@ def test_a_uint8_index_is_refused_not_read_as_positions(device):
     assert x[mask].tolist() == [[1.0, 2.0]] and x[rows].tolist() == [[3.0, 4.0], [1.0, 2.0]]
     assert x[tg.tensor([1, 0], dtype=tg.int8, device=device)].tolist() == [[3.0, 4.0],
                                                                           [1.0, 2.0]]
+
+
+def test_bool_to_a_bool_power_is_refused_as_pytorch(device):
+    """NumPy's bool ** bool is int8, a dtype PyTorch never gives it: PyTorch refuses it."""
+    flags = tg.tensor([True, False], device=device)
+    for power in (lambda: flags ** flags, lambda: flags ** True, lambda: tg.pow(flags, flags)):
+        with pytest.raises(RuntimeError, match="bool \\*\\* bool is not implemented"):
+            power()
+    assert (flags ** 2).tolist() == [1, 0] and (flags ** 2).dtype == np.int64

@@ -378,7 +378,10 @@ def rdiv(a, b):
 
 
 def pow(a, b):
-    """``a ** b`` (``b`` as in ``add``)."""
+    """``a ** b`` (``b`` as in ``add``); bool ** bool is refused, as in PyTorch (NumPy's is
+    int8)."""
+    if a.dtype == backend.bool_ and getattr(b, "dtype", type(b)) in (backend.bool_, bool):
+        raise RuntimeError("Pow: bool ** bool is not implemented, as in PyTorch; cast first")
     return _binary(Pow, "Pow", a, b)
 
 
