@@ -19,31 +19,12 @@ import pytest
 import tinygrad_opt as tg
 import tinygrad_opt.distributions as D
 from tinygrad_opt.distributions import constraints
-
-
-def t(values, device, requires_grad=False):
-    return tg.tensor(np.asarray(values, dtype=np.float64), device=device,
-                     requires_grad=requires_grad)
-
-
-def host(x):
-    return tg.backend.to_host(x.data)
+from test_distributions import digamma, host, t  # the shared helpers
 
 
 def each(function, *columns):
     """``function`` applied element by element to equally long lists."""
     return np.array([function(*row) for row in zip(*columns)], dtype=np.float64)
-
-
-def digamma(x: float) -> float:
-    """ψ(x): ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then the asymptotic series."""
-    result = 0.0
-    while x < 6:
-        result -= 1 / x
-        x += 1
-    f = 1 / (x * x)
-    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
-    return result + math.log(x) - 0.5 / x - series
 
 
 def trapezoid(values, grid):

@@ -21,28 +21,8 @@ from fuzzing import examples, fuzz_settings
 from tinygrad_opt.distributions import constraints, kl
 from tinygrad_opt.distributions import transforms as T
 from tinygrad_opt.distributions.exp_family import ExponentialFamily
+from test_distributions import digamma, host, t  # the shared helpers
 
-EULER = 0.5772156649015329
-
-
-def t(values, device, requires_grad=False):
-    return tg.tensor(np.asarray(values, dtype=np.float64), device=device,
-                     requires_grad=requires_grad)
-
-
-def host(x):
-    return tg.backend.to_host(x.data)
-
-
-def digamma(x: float) -> float:
-    """ψ(x): ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then the asymptotic series."""
-    result = 0.0
-    while x < 6:
-        result -= 1 / x
-        x += 1
-    f = 1 / (x * x)
-    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
-    return result + math.log(x) - 0.5 / x - series
 
 
 def numerical_jacobian(function, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
