@@ -706,11 +706,13 @@ def _family_pairs(device):
         "Dirichlet": (D.Dirichlet(f([[1.0, 2.0, 0.5]])), D.Dirichlet(f([[3.0, 0.4, 1.1]]))),
         "Bernoulli": (D.Bernoulli(probs=f([0.2, 0.9])), D.Bernoulli(probs=f([0.6, 0.3]))),
         "Poisson": (D.Poisson(f([0.5, 4.0])), D.Poisson(f([2.0, 1.5]))),
+        "ContinuousBernoulli": (D.ContinuousBernoulli(f([0.2, 0.9, 0.5002])),
+                                D.ContinuousBernoulli(f([0.7, 0.3, 0.4]))),
     }
 
 
 @pytest.mark.parametrize("family", ["Normal", "Exponential", "Gamma", "Beta", "Dirichlet",
-                                    "Bernoulli", "Poisson"])
+                                    "Bernoulli", "Poisson", "ContinuousBernoulli"])
 def test_bregman_kl_of_each_family_equals_its_closed_form(family, device):
     from tinygrad_opt.distributions.kl import _kl_expfamily_expfamily
     p, q = _family_pairs(device)[family]
@@ -719,7 +721,8 @@ def test_bregman_kl_of_each_family_equals_its_closed_form(family, device):
     np.testing.assert_allclose(bregman, D.kl_divergence(p, q).numpy(), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("family", ["Normal", "Exponential", "Gamma", "Bernoulli"])
+@pytest.mark.parametrize("family", ["Normal", "Exponential", "Gamma", "Bernoulli",
+                                    "ContinuousBernoulli"])
 def test_bregman_entropy_of_the_families_with_a_zero_carrier(family, device):
     """F(θ) − ⟨θ, ∇F(θ)⟩ is the entropy where the carrier measure is 0 (PyTorch defines
     ``_mean_carrier_measure`` for exactly these)."""

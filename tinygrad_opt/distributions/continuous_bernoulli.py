@@ -22,6 +22,7 @@ import math
 
 import tinygrad_opt as tg
 from tinygrad_opt.distributions import constraints
+from tinygrad_opt.distributions.exp_family import ExponentialFamily
 from tinygrad_opt.distributions.distribution import (Distribution, all_true, broadcast_all,
                                                      clamp_probs, lazy_property,
                                                      logits_to_probs, probs_to_logits,
@@ -35,7 +36,7 @@ def _bce_with_logits(logits, target):
     return tg.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     """ContinuousBernoulli(λ) on [0, 1], ``probs`` λ in (0, 1) or ``logits`` log(λ/(1 − λ)):
 
         log p(x) = x·log λ + (1 − x)·log(1 − λ) + log C(λ),
@@ -163,6 +164,21 @@ class ContinuousBernoulli(Distribution):
         inverse = (((-cut_probs + value * (2.0 * cut_probs - 1.0)).log1p()
                     - (-cut_probs).log1p()) / (cut_probs.log() - (-cut_probs).log1p()))
         return tg.where(self._outside_unstable_region(), inverse, value)
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (log λ − log(1 − λ),), for t(x) = x: p(x) = exp(θx − F(θ)) on [0, 1]."""
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """F(θ) = log ∫₀¹ e^(θx) dx = log((e^θ − 1)/θ); near θ = 0 (|θ| < 1e-3, where the
+        quotient loses its digits) its series θ/2 + θ²/24 − θ⁴/2880."""
+        near_zero = x.abs() < 1e-3
+        safe = tg.where(near_zero, tg.ones_like(x), x)
+        exact = (safe.expm1() / safe).abs().log()
+        return tg.where(near_zero, 0.5 * x + x ** 2 / 24 - x ** 4 / 2880, exact)
+
+    _mean_carrier_measure = 0
 
     def entropy(self):
         """mean·(log(1 − λ) − log λ) − log C(λ) − log(1 − λ)."""
