@@ -26,6 +26,7 @@ from tinygrad_opt.distributions.continuous import Beta, Gamma, Normal, _batch_sh
 from tinygrad_opt.distributions.discrete import OneHotCategorical
 from tinygrad_opt.distributions.distribution import (Distribution, broadcast_all, normal_noise,
                                                      uniform_noise)
+from tinygrad_opt.distributions.exp_family import ExponentialFamily
 from tinygrad_opt.distributions.multivariate import CholeskyMatrices, scale_tril_of
 from tinygrad_opt.distributions.transformed import TransformedDistribution
 from tinygrad_opt.distributions.transforms import PowerTransform, StickBreakingTransform
@@ -295,7 +296,7 @@ def _multivariate_digamma(x, p: int):
     return tg.digamma(x.unsqueeze(-1) - halves).sum(-1)
 
 
-class Wishart(CholeskyMatrices, Distribution):
+class Wishart(CholeskyMatrices, ExponentialFamily):
     """Wishart(df ν, Σ) over p × p positive definite matrices, Σ given by exactly one of
     ``covariance_matrix``, ``precision_matrix`` (Σ⁻¹) or ``scale_tril`` (L, Σ = L Lᵀ);
     ν > p − 1. With Γ_p the multivariate gamma function and ψ_p its log-derivative:
@@ -405,6 +406,21 @@ class Wishart(CholeskyMatrices, Distribution):
                 - tg.mvlgamma(self.df / 2, size)
                 + (self.df - size - 1) / 2 * tg.linalg.slogdet(value).logabsdet
                 - trace / 2)
+
+    @property
+    def _natural_params(self) -> tuple:
+        """θ = (−Σ⁻¹/2, (ν − p − 1)/2), for t(X) = (X, log det X)."""
+        size = self._event_shape[-1]
+        return -self.precision_matrix / 2, (self.df - size - 1) / 2
+
+    def _log_normalizer(self, x, y):
+        """F(θ) = (θ₂ + (p + 1)/2)(p·log 2 − log det(−2θ₁)) + log Γ_p(θ₂ + (p + 1)/2)."""
+        size = self._event_shape[-1]
+        shape = y + (size + 1) / 2                                     # ν/2
+        return (shape * (size * math.log(2) - tg.linalg.slogdet(-2 * x).logabsdet)
+                + tg.mvlgamma(shape, size))
+
+    _mean_carrier_measure = 0
 
     def entropy(self):
         """((p + 1)/2)(p·log 2 + log det Σ) + log Γ_p(ν/2) − ((ν − p − 1)/2)·ψ_p(ν/2)
