@@ -87,3 +87,18 @@ def test_index_reversed_complex(device):
     assert reversed(tg.tensor(5)).item() == 5
     assert complex(tg.tensor(2.5)) == 2.5 + 0j
     assert math.floor(tg.tensor(2.5)) == 2 and math.ceil(tg.tensor(2.5)) == 3
+
+
+def test_split_with_sizes_method_and_threshold_of_bool(device):
+    x = tg.tensor(np.arange(10.0).reshape(2, 5), device=device)
+    first, second = x.split_with_sizes([2, 3], dim=1)
+    assert first.tolist() == [[0.0, 1.0], [5.0, 6.0]] and second.shape == (2, 3)
+    with tg.no_grad():
+        second.fill_(-1.0)                       # views of x, as PyTorch's
+    assert x[:, 2:].tolist() == [[-1.0] * 3] * 2
+    with pytest.raises(ValueError, match="add up"):
+        x.split_with_sizes([2, 2], dim=1)
+    import tinygrad_opt.nn.functional as F
+    with pytest.raises(RuntimeError, match="threshold: Boolean inputs are not supported"):
+        F.threshold(tg.tensor([True, False], device=device), 0.5, 0.0)
+    assert F.threshold(tg.tensor([0.25, 0.75], device=device), 0.5, 0.0).tolist() == [0.0, 0.75]

@@ -280,8 +280,11 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
     Derivative: 1 for x > threshold, 0 otherwise; 0 at x = threshold (PyTorch).
     Written as PyTorch's kernel, ``x <= threshold ? value : x``, so a NaN stays NaN
-    (NaN <= t is False) and gets the upstream gradient. ``inplace``: as in ``relu``.
+    (NaN <= t is False) and gets the upstream gradient. ``inplace``: as in ``relu``. A
+    bool tensor is refused, as PyTorch (the result would be an int64 tensor).
     """
+    if input.dtype == tg.bool_:
+        raise RuntimeError("threshold: Boolean inputs are not supported, as in PyTorch")
     if inplace:  # the argument hides this function's name: the alias _threshold is it
         return _in_place(input, _threshold, threshold, value)
     return tg.where(input <= threshold, value, input)

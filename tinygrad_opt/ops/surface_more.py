@@ -540,6 +540,15 @@ class SurfaceMoreMethods:
                             f"an index, got dtype {self.dtype} and shape {self.shape}")
         return int(self.item())
 
+    def split_with_sizes(self, split_sizes, dim: int = 0):
+        """The pieces of ``split_sizes`` entries along ``dim`` (they must add up to its
+        size): ``x.split(list(split_sizes), dim)``, as PyTorch's; views of x."""
+        sizes = list(split_sizes)
+        if sum(sizes) != self.shape[normalize_dim(dim, self.ndim, "split_with_sizes")]:
+            raise ValueError(f"split_with_sizes: the sizes {sizes} do not add up to dim {dim}"
+                             f" of shape {self.shape}")
+        return self.split(sizes, dim)
+
     def __reversed__(self):
         """``reversed(x)``: x flipped along dim 0 (a 0-d tensor is itself), as PyTorch."""
         return self if self.ndim == 0 else self.flip(0)
