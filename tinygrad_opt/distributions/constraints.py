@@ -372,24 +372,31 @@ def _check_dim(name: str, dim: int, value) -> None:
                          f"{tuple(value.shape)}")
 
 
-class _Cat(Constraint):
-    """Constraints cseq[i] applied to consecutive slices of ``lengths[i]`` entries along
-    ``dim`` (each 1 long by default), as ``tg.cat`` would join them."""
+class _Joined(Constraint):
+    """What cat and stack share: the constraints ``cseq`` of the parts along ``dim``."""
 
-    def __init__(self, cseq, dim: int = 0, lengths=None):
+    def __init__(self, name: str, cseq, dim: int):
         self.cseq = list(cseq)
         if not all(isinstance(c, Constraint) for c in self.cseq):
-            raise ValueError("cat: every entry of cseq must be a Constraint")
-        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
-        if len(self.lengths) != len(self.cseq):
-            raise ValueError(f"cat: {len(self.lengths)} lengths for {len(self.cseq)} "
-                             "constraints")
+            raise ValueError(f"{name}: every entry of cseq must be a Constraint")
         self.dim = dim
 
     @property
     def is_discrete(self) -> bool:
         """True when any part is discrete."""
         return any(c.is_discrete for c in self.cseq)
+
+
+class _Cat(_Joined):
+    """Constraints cseq[i] applied to consecutive slices of ``lengths[i]`` entries along
+    ``dim`` (each 1 long by default), as ``tg.cat`` would join them."""
+
+    def __init__(self, cseq, dim: int = 0, lengths=None):
+        super().__init__("cat", cseq, dim)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"cat: {len(self.lengths)} lengths for {len(self.cseq)} "
+                             "constraints")
 
     @property
     def event_dim(self) -> int:
@@ -407,20 +414,12 @@ class _Cat(Constraint):
         return tg.cat(checks, self.dim)
 
 
-class _Stack(Constraint):
+class _Stack(_Joined):
     """Constraints cseq[i] applied to value.select(dim, i), as ``tg.stack`` would join
     them."""
 
     def __init__(self, cseq, dim: int = 0):
-        self.cseq = list(cseq)
-        if not all(isinstance(c, Constraint) for c in self.cseq):
-            raise ValueError("stack: every entry of cseq must be a Constraint")
-        self.dim = dim
-
-    @property
-    def is_discrete(self) -> bool:
-        """True when any part is discrete."""
-        return any(c.is_discrete for c in self.cseq)
+        super().__init__("stack", cseq, dim)
 
     @property
     def event_dim(self) -> int:
