@@ -67,7 +67,9 @@ class Adadelta(Optimizer):
         v, u = state_arrays(state, theta, "square_avg", "acc_delta")   # v, u start at 0
 
         g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
-        v[...] = rho * v + (1 - rho) * g * g                   # v ← ρ·v + (1−ρ)·g²
+        v *= rho                                               # v ← ρ·v + (1−ρ)·g² (in place)
+        v += (1 - rho) * g * g
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g        # Δx ← √(u + ε) / √(v + ε) · g
-        u[...] = rho * u + (1 - rho) * delta * delta           # u ← ρ·u + (1−ρ)·Δx²
+        u *= rho                                               # u ← ρ·u + (1−ρ)·Δx² (in place)
+        u += (1 - rho) * delta * delta
         theta -= lr * delta                                    # θ ← θ − γ·Δx

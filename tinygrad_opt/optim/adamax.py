@@ -70,7 +70,8 @@ class Adamax(Optimizer):
         m, u = state_arrays(state, theta, "exp_avg", "exp_inf")     # m, u start at 0
 
         g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
-        m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
+        m *= beta1                                             # m ← β1·m + (1−β1)·g (in place)
+        m += (1 - beta1) * g
         u[...] = xp.maximum(beta2 * u, xp.abs(g) + eps)        # u ← max(β2·u, |g| + ε)
         m_hat = m / (1 - beta1 ** t)                           # m̂ ← m / (1 − β1^t)
         theta -= lr * m_hat / u                                # θ ← θ − γ·m̂ / u

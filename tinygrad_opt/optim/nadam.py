@@ -91,7 +91,8 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))  # μ_{t+1}
         state["mu_product"] *= mu_t                            # Π_t ← Π_{t−1}·μ_t
         mu_product = state["mu_product"]
-        m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
+        m *= beta1                                             # m ← β1·m + (1−β1)·g (in place)
+        m += (1 - beta1) * g
         v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
         if group["bias_correction"]:
             m_hat = (mu_next * m / (1 - mu_product * mu_next)  # m̂ ← μ_{t+1}·m / (1 − Π_t·μ_{t+1})

@@ -18,7 +18,7 @@ def state_arrays(state: dict, theta, *names: str) -> list:
     """``[state[name] for name in names]``: one parameter's state arrays, each made
     the first time it is asked for, as zeros of θ's shape, dtype and device (the
     running averages of every rule start at 0). The rule writes them in place
-    (``m[...] = ...``), so they carry over to the next step."""
+    (``m *= beta1``, ``m[...] = ...``), so they carry over to the next step."""
     for name in names:
         if name not in state:
             state[name] = backend.xp_of(theta).zeros_like(theta)
