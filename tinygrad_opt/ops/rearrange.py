@@ -4,10 +4,11 @@ Read after ``ops/shape.py`` and ``ops/indexing.py``: nothing here has a backward
 its own. Each function is a composition of the core ops, so its gradient is theirs,
 exact, and differentiable again (``gradgradcheck`` passes):
 
-* ``flip``, ``narrow``, ``unbind``, ``index_select``, ``take``, ``diagonal``,
+* ``flip``, ``narrow``, ``unbind``, ``index_select``, ``take``,
   ``repeat_interleave``, ``masked_select``: indexing ``x[...]``, whose backward puts
   the gradient back where the elements came from (a scatter-add: an element picked
   twice gets both gradients);
+* ``diagonal``: a view of x's memory, as PyTorch's (``ops/views.py``; ``diag`` copies it);
 * ``repeat``, ``tile``, ``meshgrid``: a reshape, then ``broadcast_to`` (broadcast
   forward = sum backward: every copy's gradient sums back to its source);
 * ``roll`` and ``diff``: slices, joined by ``cat`` or subtracted;
@@ -44,6 +45,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.indexing import IndexAdd
+from tinygrad_opt.ops import views
 from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, permute, stack, transpose
 
 import tinygrad_opt.tensor as tensor_module
@@ -509,7 +511,7 @@ def _diagonal_positions(xp, rows: int, columns: int, offset: int):
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
     """The diagonal ``offset`` of the matrices in dims ``dim1``, ``dim2`` of ``input``:
     y[..., k] = x[k + max(−offset, 0), k + max(offset, 0)], the diagonal as the last dim.
-    An indexing with two position arrays, so the gradient lands on the diagonal."""
+    A view, as PyTorch's: a write into it writes ``input`` (``diag`` is a copy)."""
     if _tensor(input, "diagonal").ndim < 2:
         raise ValueError(f"diagonal: expected a tensor with at least 2 dims, got shape "
                          f"{input.shape}")
@@ -517,11 +519,7 @@ def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
     dim2 = normalize_dim(dim2, input.ndim, "diagonal")
     if dim1 == dim2:
         raise ValueError(f"diagonal: dim1 and dim2 are the same dim {dim1}")
-    others = [dim for dim in range(input.ndim) if dim not in (dim1, dim2)]
-    moved = permute(input, others + [dim1, dim2])  # (..., rows, columns)
-    rows, columns = _diagonal_positions(backend.xp_of(input.data), input.shape[dim1],
-                                        input.shape[dim2], offset)
-    return moved[(slice(None),) * len(others) + (rows, columns)]
+    return views.Diagonal.apply(input, offset=offset, dim1=dim1, dim2=dim2)
 
 
 def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1):
@@ -551,7 +549,7 @@ def diag(input, diagonal: int = 0):
     if _tensor(input, "diag").ndim == 1:
         return diag_embed(input, diagonal)
     if input.ndim == 2:
-        return _diagonal_of(input, diagonal)
+        return _diagonal_of(input, diagonal).clone()  # a copy, as PyTorch's diag
     raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {input.shape}")
 
 
