@@ -317,15 +317,6 @@ class Tensor(conveniences.Conveniences):
     def __ge__(self, other):
         return self._compare("__ge__", other)
 
-    def __and__(self, other):
-        return self._compare("__and__", other)
-
-    def __or__(self, other):
-        return self._compare("__or__", other)
-
-    def __invert__(self):
-        return Tensor._make(~self.data)
-
     __hash__ = object.__hash__  # tensors are dict keys by identity (optimizer state)
 
     def _compare(self, method, other):

@@ -182,3 +182,30 @@ def test_bool_to_a_bool_power_is_refused_as_pytorch(device):
         with pytest.raises(RuntimeError, match="bool \\*\\* bool is not implemented"):
             power()
     assert (flags ** 2).tolist() == [1, 0] and (flags ** 2).dtype == np.int64
+
+
+def test_clamp_of_a_bool_tensor_raises_as_pytorch():
+    """PyTorch has no clamp for bool ("clamp_scalar_cpu" not implemented for 'Bool');
+    NumPy's clip would make it int64."""
+    flags = tg.tensor([True, False])
+    for call in (lambda: flags.clamp(0, 1), lambda: tg.clamp(flags, min=0),
+                 lambda: flags.clip(max=1)):
+        with pytest.raises(RuntimeError, match="bool"):
+            call()
+
+
+def test_and_or_invert_are_the_bitwise_functions(device):
+    """``&``, ``|`` and ``~`` are ``bitwise_and``, ``bitwise_or`` and ``bitwise_not``:
+    bool and integer tensors promote as ``+`` does; a float tensor is refused."""
+    a = tg.tensor([True, False, True], device=device)
+    b = tg.tensor([True, True, False], device=device)
+    np.testing.assert_array_equal((a & b).numpy(), [True, False, False])
+    np.testing.assert_array_equal((a | b).numpy(), [True, True, True])
+    np.testing.assert_array_equal((~a).numpy(), [False, True, False])
+    small = tg.tensor([3, 5], dtype=tg.int8, device=device)
+    both = small & tg.tensor([6, 4], dtype=tg.int64, device=device)
+    assert both.dtype == tg.int64 and both.numpy().tolist() == [2, 4]
+    assert (small | 8).dtype == tg.int8 and (~small).numpy().tolist() == [-4, -6]
+    for call in (lambda: tg.ones(3, device=device) & a, lambda: ~tg.ones(2, device=device)):
+        with pytest.raises(TypeError, match="only bool and integer"):
+            call()

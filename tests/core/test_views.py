@@ -136,3 +136,18 @@ def test_a_read_only_base_gives_a_read_only_diagonal():
     with pytest.raises((RuntimeError, ValueError)):
         row.expand(3, 3).diagonal().fill_(2.0)
     np.testing.assert_array_equal(row.numpy(), np.ones(3))
+
+
+def test_expand_that_repeats_nothing_is_a_writable_view(device):
+    """``t.expand(1, n)`` adds a leading dim of size 1: no element repeats, so, as in
+    PyTorch, it is a view that writes ``t`` (NumPy's broadcast views are read-only)."""
+    t = tg.tensor([0.0, 1.0, 2.0], device=device)
+    view = t.expand(1, 1, 3)
+    view[0, 0, 1] = 9.0
+    np.testing.assert_array_equal(t.numpy(), [0.0, 9.0, 2.0])
+    assert t._version == view._version == 1
+    leaf = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    (leaf.expand(1, 2) * tg.tensor([[3.0, 4.0]], dtype=tg.float64)).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), [3.0, 4.0])
+    with pytest.raises(RuntimeError, match="more than one element"):
+        t.expand(2, 3)[0, 0] = 1.0    # an expand that repeats stays unwritable

@@ -430,6 +430,8 @@ def clip(x, low=None, high=None):
     if not all(b is None or isinstance(b, (int, float, backend.np.generic)) for b in (low, high)):
         y = x if low is None else maximum(x, low)
         return y if high is None else minimum(y, high)
+    if x.dtype == backend.bool_:
+        raise RuntimeError("clamp: not implemented for bool tensors (as in PyTorch)")
     if isinstance(low, float) or isinstance(high, float):
         x = floating(x)
     return Clip.apply(x, low=low, high=high)

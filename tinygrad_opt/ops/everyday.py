@@ -1032,6 +1032,7 @@ class EverydayMethods:
         greater, greater_equal, less, less_equal, not_equal)
     logical_xor, bitwise_and, bitwise_or, bitwise_not = (
         logical_xor, bitwise_and, bitwise_or, bitwise_not)
+    __and__, __or__, __invert__ = bitwise_and, bitwise_or, bitwise_not  # x & y, x | y, ~x
     isneginf, isposinf, isreal, is_floating_point = isneginf, isposinf, isreal, is_floating_point
     fmax, fmin, gcd, lcm = fmax, fmin, gcd, lcm
     addr, ger, vdot, mv, dist = addr, ger, vdot, mv, dist

@@ -222,7 +222,8 @@ def expand(x, shape):
             raise ValueError(f"expand: -1 is not allowed for the new leading dim {axis}")
         if size == -1:
             shape[axis] = x.shape[axis - offset]
-    return reshape(x, shape) if tuple(shape) == x.shape else broadcast_to(x, shape)  # (a view)
+    repeats = shape[offset:] != list(x.shape) or set(shape[:offset]) - {1}  # (else: a reshape)
+    return broadcast_to(x, shape) if repeats else reshape(x, shape)  # (views: PyTorch's too)
 
 
 def cat(tensors, dim: int = 0):
