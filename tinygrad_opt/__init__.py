@@ -79,6 +79,20 @@ def set_default_dtype(dtype) -> None:
     backend.default_float = dtype
 
 
+def get_default_device() -> str:
+    """Where factories, layers and host data go when no device is named: ``'cpu'`` unless
+    ``set_default_device`` changed it (PyTorch's returns a ``torch.device``; ours a name)."""
+    return backend.default_device
+
+
+def set_default_device(device) -> None:
+    """Make ``device`` (``'cpu'``, ``'cuda'``, ``'strict'``; None: ``'cpu'``) the default, as
+    ``torch.set_default_device``: ``tg.zeros(3)``, ``tg.tensor([1.0])``, ``nn.Linear(2, 3)``
+    made afterwards live there. A device array given to ``tg.tensor`` stays on its device,
+    ``from_numpy`` is always on the CPU, and ops put results where their inputs are."""
+    backend.default_device = "cpu" if device is None else backend.check_device(device)
+
+
 __version__ = "0.1.0"
 
 

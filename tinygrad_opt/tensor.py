@@ -41,8 +41,9 @@ class Tensor(conveniences.Conveniences):
         versions = data._versions if shared else [0]
         if shared:
             data = data.data
-        if device is None:
-            device = backend.device_of(data) if backend.is_array(data) else "cpu"
+        home = backend.device_of(data) if backend.is_array(data) else "cpu"
+        if device is None and (shared or home != "cpu"):  # (host data: the default device)
+            device = home  # a device array, or a Tensor's, stays where it is
         device = backend.check_device(device)
         if backend.is_array(data):
             array = backend.to_device(data, device)

@@ -38,10 +38,14 @@ def cuda_available() -> bool:
     return _cuda_checked
 
 
+default_device = "cpu"  # where factories and host data go when no device is named
+
+
 def check_device(device) -> str:
-    """Normalise a device name (``None`` means ``'cpu'``) or raise a clear error."""
+    """Normalise a device name (``None``: the default, ``'cpu'`` unless
+    ``tg.set_default_device`` changed it) or raise a clear error."""
     if device is None:
-        return "cpu"
+        return default_device
     device = str(device)
     if device.startswith("cuda"):  # accept 'cuda:0' as PyTorch users write it
         if not cuda_available():

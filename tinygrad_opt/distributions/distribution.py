@@ -47,10 +47,10 @@ class lazy_property:
 
 def broadcast_all(*values) -> tuple:
     """The values as Tensors broadcast to one shape: numbers become tensors of the first
-    float tensor's dtype (else the default float) on the tensors' device (else the cpu)."""
+    float tensor's dtype (else the default float) on the tensors' device (else the default device)."""
     tensors = [value for value in values if isinstance(value, Tensor)]
     like = next((t for t in tensors if backend.is_floating(t.dtype)), None)
-    device = tensors[0].device if tensors else "cpu"
+    device = tensors[0].device if tensors else None  # (None: the default device)
     for value in values:
         if not isinstance(value, (Tensor, numbers.Number)):
             raise ValueError("Input arguments must all be instances of numbers.Number or "
@@ -68,7 +68,7 @@ def as_tensor(value, like=None) -> Tensor:
     if isinstance(value, Tensor):
         return value if backend.is_floating(value.dtype) else value.astype(backend.default_float)
     dtype = backend.default_float if like is None else like.dtype
-    return tg.tensor(value, dtype=dtype, device="cpu" if like is None else like.device)
+    return tg.tensor(value, dtype=dtype, device=None if like is None else like.device)
 
 
 def clamp_probs(probs: Tensor) -> Tensor:

@@ -164,7 +164,7 @@ class AveragedModel(Module):
         if device is not None:
             self.module.to(device)
         first = next(iter(self.module.parameters()), None)
-        home = device if device is not None else (first.device if first is not None else "cpu")
+        home = device if device is not None else (first.device if first is not None else None)
         self.register_buffer("n_averaged", tg.tensor(0, dtype=backend.int64, device=home))
         self.mode = mode
         self.decay = decay
@@ -272,7 +272,7 @@ def update_bn(loader: Iterable, model: Module, device: str | None = None) -> Non
     if not layers:
         return
     first = next(iter(model.parameters()), None)
-    input_device = device or (first.device if first is not None else "cpu")
+    input_device = device or (first.device if first is not None else None)
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.reset_running_stats()

@@ -1,0 +1,63 @@
+"""``tg.set_default_device``, as ``torch.set_default_device``: where factories, layers and
+host data go when no device is named. Run on the 'strict' device (or 'cuda' with
+``--device cuda``), whose arrays refuse implicit host copies."""
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+from tinygrad_opt import nn, optim
+
+
+@pytest.fixture
+def other(request):
+    """The non-host device of this run (``--device``) as the default, reset afterwards."""
+    device = request.config.getoption("--device")
+    tg.set_default_device(device)
+    yield device
+    tg.set_default_device(None)
+
+
+def test_factories_host_data_and_layers_go_to_the_default(other):
+    assert tg.get_default_device() == other
+    made = [tg.zeros(2), tg.ones(2, 3), tg.full((2,), 1.5), tg.arange(3), tg.eye(2),
+            tg.rand(2), tg.randn(2), tg.tensor([1.0, 2.0]), tg.tensor(3),
+            tg.tensor(np.ones(2, dtype=np.float32)), nn.Linear(2, 3).weight]
+    assert [t.device for t in made] == [other] * len(made)
+    assert tg.tensor([1.0], device="cpu").device == "cpu"  # a named device wins
+
+
+def test_what_stays_where_it_is(other):
+    host = tg.tensor([1.0, 2.0], device="cpu")
+    assert nn.Parameter(host).device == "cpu"            # a Tensor's array is shared
+    assert tg.from_numpy(np.ones(2)).device == "cpu"      # as torch.from_numpy
+    assert (host * 2).device == "cpu"                     # ops follow their inputs
+    moved = tg.tensor(tg.zeros(2, device="cpu").numpy())  # host data: the default
+    assert moved.device == other
+
+
+def test_a_model_trains_on_the_default_device(other):
+    """A small classifier made and trained with no device named anywhere."""
+    tg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    inputs = rng.standard_normal((64, 4)).astype(np.float32)
+    labels = (inputs[:, 0] + inputs[:, 1] > 0).astype(np.int64)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    optimizer = optim.Adam(model.parameters(), lr=0.05)
+    x, y = tg.tensor(inputs), tg.tensor(labels)
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    assert loss.device == other and model[0].weight.grad.device == other
+    accuracy = (model(x).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.9
+
+
+def test_reset_and_bad_names():
+    tg.set_default_device(None)
+    assert tg.get_default_device() == "cpu" and tg.zeros(1).device == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        tg.set_default_device("gpu")
+    assert tg.get_default_device() == "cpu"
