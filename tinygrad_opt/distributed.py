@@ -181,8 +181,8 @@ def gather_epoch(total_loss: float, count: int, targets: list, outputs: list) ->
     everyone = all_gather((total_loss, count, host_concat(targets), host_concat(outputs)))
     total_loss = sum(part[0] for part in everyone)                    # rank order: same sum
     count = sum(part[1] for part in everyone)
-    targets = [Tensor(part[2]) for part in everyone if part[2] is not None]
-    outputs = [Tensor(part[3]) for part in everyone if part[3] is not None]
+    targets = [Tensor(part[2], device="cpu") for part in everyone if part[2] is not None]
+    outputs = [Tensor(part[3], device="cpu") for part in everyone if part[3] is not None]
     return total_loss, count, targets, outputs
 
 

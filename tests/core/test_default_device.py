@@ -61,3 +61,25 @@ def test_reset_and_bad_names():
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         tg.set_default_device("gpu")
     assert tg.get_default_device() == "cpu"
+
+
+def test_cpu_tensors_keep_working_when_the_default_is_another_device(other):
+    """The library's own helper tensors follow their inputs, not the default device:
+    each call here once made one on the default device and failed on mixed devices."""
+    F = nn.functional
+    logits = tg.tensor(np.random.default_rng(0).standard_normal((4, 3)), device="cpu")
+    target = tg.tensor([0, 2, -100, 1], device="cpu")
+    losses = [F.cross_entropy(logits, target, ignore_index=-100),
+              F.multi_margin_loss(logits, tg.tensor([0, 2, 1, 1], device="cpu")),
+              F.multilabel_margin_loss(logits, tg.tensor([[0, -1, 0]] * 4, device="cpu")),
+              logits * np.float32(2.0), logits + np.ones(3), logits * [1.0, 2.0, 3.0]]
+    assert [loss.device for loss in losses] == ["cpu"] * len(losses)
+    packed = nn.utils.rnn.pack_padded_sequence(tg.zeros(3, 2, 1, device="cpu"), [3, 2])
+    padded, lengths = nn.utils.rnn.pad_packed_sequence(packed)
+    assert packed.batch_sizes.device == lengths.device == padded.device == "cpu"
+    weight = tg.tensor([1.0, 2.0], device="cpu", requires_grad=True)
+    optimizer = optim.Adam([weight])
+    weight.grad = tg.ones(2, device="cpu")
+    optimizer.step()
+    optimizer.load_state_dict(optimizer.state_dict())
+    assert optimizer.state[weight]["exp_avg"].device == "cpu"

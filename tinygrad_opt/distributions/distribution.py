@@ -47,7 +47,8 @@ class lazy_property:
 
 def broadcast_all(*values) -> tuple:
     """The values as Tensors broadcast to one shape: numbers become tensors of the first
-    float tensor's dtype (else the default float) on the tensors' device (else the default device)."""
+    float tensor's dtype (else the default float) on the tensors' device (else the default
+    device)."""
     tensors = [value for value in values if isinstance(value, Tensor)]
     like = next((t for t in tensors if backend.is_floating(t.dtype)), None)
     device = tensors[0].device if tensors else None  # (None: the default device)

@@ -88,7 +88,7 @@ def _as_tensor(op: str, what: str, value, like: Tensor, cast: bool = False) -> T
     array = backend.to_device(value, like.device)
     if backend.is_floating(array.dtype) or array.dtype == backend.bool_:
         array = array.astype(like.dtype)
-    return Tensor(array)
+    return Tensor(array, device=like.device)
 
 
 def _check_same_shape(op: str, input: Tensor, target: Tensor) -> None:
@@ -507,7 +507,7 @@ def _picked_nll(log_probs: Tensor, target, weight, ignore_index: int, num_ignore
     if num_ignored:
         kept = flat_target != ignore_index                          # (M,) bool
         flat_target = xp.where(kept, flat_target, 0)                # ignored read class 0 ...
-        keep = Tensor(kept)                                         # ... and are set to 0
+        keep = Tensor(kept, device=log_probs.device)                # ... and are set to 0
     rows = xp.arange(num_predictions)                               # (M,)
     picked = _classes_last(log_probs)[rows, flat_target]            # (M,) log p[n, y_n]
     if keep is not None:
@@ -643,7 +643,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     if p == 2:
         violation = violation * violation
     wrong_class = xp.arange(num_classes).reshape(1, -1) != target.reshape(-1, 1)  # (N, C)
-    violation = violation * Tensor(wrong_class.astype(input.dtype))          # drop i == y_n
+    violation = violation * Tensor(wrong_class.astype(input.dtype), device=input.device)  # i ≠ y_n
     losses = violation.sum(dim=1) / num_classes                              # (N,)
     if weight is not None:
         losses = losses * weight[target]

@@ -226,9 +226,9 @@ def multilabel_margin_loss(input: Tensor, target, size_average=None, reduce=None
     is_class = classes[:, :, None] == xp.arange(num_classes)  # (N, C_j, C_i) y[n, j] == i
     is_target = (is_class & listed[:, :, None]).any(axis=1)  # (N, C_i) i is a target of row n
     counted = listed[:, :, None] & ~is_target[:, None, :]    # (N, C_j, C_i)
-    target_score = input.gather(1, Tensor(classes))                           # (N, C_j)
+    target_score = input.gather(1, Tensor(classes, device=input.device))      # (N, C_j)
     hinge = (1 - target_score.unsqueeze(2) + input.unsqueeze(1)).relu()       # (N, C_j, C_i)
-    hinge = tg.where(Tensor(counted), hinge, 0)
+    hinge = tg.where(Tensor(counted, device=input.device), hinge, 0)
     losses = hinge.sum(dim=(1, 2)) / num_classes                              # (N,)
     return _reduce(losses.reshape(()) if unbatched else losses, reduction)
 

@@ -765,7 +765,8 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     rows = host.concatenate(rows) if rows else host.zeros((0,), dtype="int64")
     flat = input.reshape(steps * batch, *input.shape[2:])         # (L·B, *)
     data = flat.index_select(0, _index_tensor(rows, input.device))  # (Σ lengths, *)
-    return PackedSequence(data, Tensor(batch_sizes.astype("int64")), sorted_indices, None)
+    batch_sizes = Tensor(batch_sizes.astype("int64"), device="cpu")  # (on the CPU, as PyTorch's)
+    return PackedSequence(data, batch_sizes, sorted_indices, None)
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
@@ -804,7 +805,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     if batch_first:
         padded = padded.transpose(0, 1)                             # (B, T, *)
     lengths = (batch_sizes[None, :] > position[:, None]).sum(axis=1)  # (B,) original order
-    return padded, Tensor(lengths.astype("int64"))
+    return padded, Tensor(lengths.astype("int64"), device="cpu")  # (CPU, as PyTorch's)
 
 
 def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:

@@ -72,14 +72,14 @@ def as_operand(value, like, op_name: str):
             dtype = backend.int64
         return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
-        return as_operand(Tensor(value), like, op_name)  # it keeps its device: check it
+        return as_operand(Tensor(value, device=backend.device_of(value)), like, op_name)  # (check)
     if like.device != "cpu":
         raise RuntimeError(
             f"{op_name}: host data ({type(value).__name__}) mixed with a tensor on "
             f"'{like.device}'; convert it with tg.tensor(..., device='{like.device}')")
     if isinstance(value, (list, tuple)) and backend.is_floating(like.dtype):
-        return Tensor(value, dtype=like.dtype)  # Python lists behave like Python numbers
-    return Tensor(value)  # NumPy arrays keep their dtype (NumPy's promotion applies)
+        return Tensor(value, like.dtype, device="cpu")  # lists behave like Python numbers
+    return Tensor(value, device="cpu")  # NumPy scalars keep their dtype (NumPy's promotion)
 
 
 def broadcast_operands(op_name: str, *tensors):

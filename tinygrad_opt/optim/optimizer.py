@@ -312,7 +312,7 @@ def _to_param(value, p, name=None):
     dicts are converted item by item.
     """
     if _is_tensor(value):
-        return Tensor(_to_param(value.data, p, name))
+        return Tensor(_to_param(value.data, p, name), device=p.device)
     if isinstance(value, dict):
         return {key: _to_param(item, p, key) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -223,7 +223,7 @@ class AveragedModel(Module):
     def _average(self, average: Tensor, w, n: int):
         """The new w̄ (an array) from w̄, the model's w (an array) and n, by avg_fn or mode."""
         if self.avg_fn is not None:
-            return self.avg_fn(average.detach(), Tensor(w), n).data          # avg_fn(w̄, w, n)
+            return self.avg_fn(average.detach(), Tensor(w, device=average.device), n).data
         if self.mode == "mean":
             return average.data + (w - average.data) / (n + 1)               # w̄ + (w − w̄)/(n+1)
         return self.decay * average.data + (1 - self.decay) * w              # δ·w̄ + (1 − δ)·w
@@ -234,7 +234,7 @@ class AveragedModel(Module):
         for average, w in pairs:
             averages, currents = groups.setdefault((average.device, str(average.dtype)), ([], []))
             averages.append(average.detach())            # the same memory: written in place
-            currents.append(Tensor(w))
+            currents.append(Tensor(w, device=average.device))
         for averages, currents in groups.values():
             self.multi_avg_fn(averages, currents, n)
 
