@@ -271,6 +271,11 @@ def test_bench_command_prints_ratios_against_numpy():
     for row in rows:
         ratio = float(row.split("|")[3].strip().rstrip("x"))
         assert ratio > 0
+    # the summary of issue 15's targets: the chain's, with the ratio of the (8,) row
+    [target] = [line for line in result.stdout.splitlines() if "<= 4.00x" in line]
+    assert target.split("|")[1].strip() == rows[0].split("|")[3].strip()
+    assert target.split("|")[3].strip() == ("yes" if float(rows[0].split("|")[3].strip()
+                                                            .rstrip("x")) <= 4 else "no")
 
 
 def test_bench_profile_splits_the_small_step():
