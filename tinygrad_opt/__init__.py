@@ -40,6 +40,7 @@ from tinygrad_opt.ops.decompositions_more import *  # noqa: F401,F403  (its __al
 from tinygrad_opt import linalg as _linalg  # noqa: E402  (torch.det, ... below)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
 from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve  # noqa: E402
+from tinygrad_opt.lobpcg import lobpcg  # noqa: E402  (torch.lobpcg)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
 from tinygrad_opt.random import Generator, get_rng_state, seed, set_rng_state  # noqa: E402

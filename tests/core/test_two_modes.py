@@ -118,7 +118,7 @@ OTHER_TABLES = {"test_einsum": "EINSUM_OPS", "test_rearrange": "REARRANGE_OPS",
                 "test_linalg_decompositions": "DECOMPOSITION_OPS", "test_conv3d": "CONV3D_OPS",
                 "test_special": "SPECIAL_OPS", "test_checkpoint": "CHECKPOINT_OPS",
                 "test_linalg_more": "LINALG_MORE_OPS",
-                "test_torch_style_function": "TORCH_STYLE_OPS"}
+                "test_torch_style_function": "TORCH_STYLE_OPS", "test_lobpcg": "LOBPCG_OPS"}
 
 
 @pytest.fixture(scope="module")
