@@ -27,10 +27,12 @@ TOLERANCES = {"float64": (1e-9, 1e-5), "float32": (1e-4, 2e-2)}
 
 
 def spread_spd(rng, m, low=1.0, batch=()):
-    """Q diag(λ) Qᵀ with λ ≥ low, consecutive eigenvalues 0.5 to 1.5 apart."""
+    """Q diag(λ) Qᵀ with λ ≥ low, consecutive eigenvalues 0.5 to 1.5 apart (exactly
+    symmetric, as ``spaced``)."""
     q, _ = np.linalg.qr(rng.standard_normal(batch + (m, m)))
     eigenvalues = low + np.cumsum(rng.uniform(0.5, 1.5, batch + (m,)), axis=-1)
-    return (q * eigenvalues[..., None, :]) @ q.swapaxes(-1, -2)
+    a = (q * eigenvalues[..., None, :]) @ q.swapaxes(-1, -2)
+    return (a + a.swapaxes(-1, -2)) / 2
 
 
 def reference(a, k, largest=True, b=None):
@@ -175,9 +177,12 @@ TOL = 1e-12
 
 
 def spaced(rng, shape):
-    """Q diag(1, 2, ..., m) Qᵀ (a batch of them): eigenvalues 1 apart."""
+    """Q diag(1, 2, ..., m) Qᵀ (a batch of them): eigenvalues 1 apart; exactly symmetric,
+    so that lobpcg's symmetrising of an A that requires grad changes nothing (the two
+    modes of the forward-mode table then run LOBPCG on the same matrix)."""
     q, _ = np.linalg.qr(rng.standard_normal(shape))
-    return (q * np.arange(1.0, shape[-1] + 1)) @ q.swapaxes(-1, -2)
+    a = (q * np.arange(1.0, shape[-1] + 1)) @ q.swapaxes(-1, -2)
+    return (a + a.swapaxes(-1, -2)) / 2
 
 
 def positive(rng, shape):
@@ -186,7 +191,11 @@ def positive(rng, shape):
 
 
 def pairs(a, b=None, largest=True):
-    """lobpcg's k = 2 pairs from a fixed guess, to tol = 1e-12 in float64."""
+    """lobpcg's k = 2 pairs of the symmetric parts of a and b (so that any perturbation,
+    a finite difference's or a tangent's, stays in lobpcg's domain) from a fixed guess, to
+    tol = 1e-12 in float64."""
+    a = (a + a.transpose(-1, -2)) / 2
+    b = None if b is None else (b + b.transpose(-1, -2)) / 2
     guess = np.random.default_rng(7).standard_normal(a.shape[:-1] + (2,))
     guess = tg.tensor(guess, dtype=a.dtype, device=a.device)
     tol = TOL if a.dtype == tg.float64 else None
