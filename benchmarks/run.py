@@ -43,7 +43,7 @@ def targets(results: dict) -> list:
 
 def print_targets(summary: list) -> None:
     print("\nCore 2.0 speed targets (issue 15): ratios to hand-written NumPy in this run")
-    print(f"  {'target':46} | ratio  | target  | met | floor (benchmarks/floor.py)")
+    print(f"  {'target':46} | ratio  | target   | met | floor (benchmarks/floor.py)")
     for name, ratio, target, floor in summary:
         floor_text = "" if floor is None else f"{floor:.2f}x"
         met = "yes" if ratio <= target else "no"
