@@ -281,6 +281,50 @@ class MLP:
         return loss
 
 
+def without_layers(inputs, labels, lr=0.01):
+    """Our small SGD step with the layers above the engine taken away one by one: each
+    step keeps the previous one's removals. (name, step function) pairs; they compute
+    what ``mlp_step.ours`` computes (tests/test_floor.py)."""
+    import tinygrad_opt as tg
+    from tinygrad_opt import nn, optim
+    from tinygrad_opt.ops import fused
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    first, second = model[0], model[2]
+    params = list(model.parameters())
+    optimizer, loss_fn = optim.SGD(params, lr=lr), nn.CrossEntropyLoss()
+    x, y = tg.tensor(inputs), tg.tensor(labels)
+
+    def logits():  # the modules' forward, as the fused ops they call
+        hidden = fused.relu(fused.linear(x, first.weight, first.bias))
+        return fused.linear(hidden, second.weight, second.bias)
+
+    def ours():
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    def no_modules():
+        optimizer.zero_grad()
+        loss_fn(logits(), y).backward()
+        optimizer.step()
+
+    def no_loss_checks():
+        optimizer.zero_grad()
+        fused.CrossEntropy.apply(logits(), y, scale=1 / len(labels)).backward()
+        optimizer.step()
+
+    def no_optimizer():
+        for p in params:
+            p.grad = None
+        fused.CrossEntropy.apply(logits(), y, scale=1 / len(labels)).backward()
+        for p in params:
+            p.data -= lr * p.grad.data
+            p._version += 1
+    return [("ours", ours), ("modules called as their fused ops", no_modules),
+            ("and the loss as the fused op, unchecked", no_loss_checks),
+            ("and the SGD update as a bare loop", no_optimizer)], params
+
+
 def main(quick: bool = False):
     """Ratios to hand-written NumPy of ours, of ours with the floor's backward loop
     (``the_floor_loop``) and of the floor, each workload timed in one run."""
@@ -315,6 +359,11 @@ def main(quick: bool = False):
     print(f"  {'workload':34} |  ours | ours, the floor's backward loop | floor")
     for name, ours, ours_loop, floor in rows:
         print(f"  {name:34} | {ours:4.2f}x | {ours_loop:30.2f}x | {floor:4.2f}x")
+    print("\nThe small SGD step without the layers above the engine (cumulative), "
+          "ratios to hand-written NumPy")
+    for name, step in without_layers(inputs, labels)[0]:
+        ratio = compare(step, lambda: hand.step(inputs, labels), repeats=repeats, number=20)[2]
+        print(f"  {name:42} | {ratio:4.2f}x")
     return rows
 
 

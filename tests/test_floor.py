@@ -106,3 +106,25 @@ def test_the_bench_suite_prints_three_ratios(capsys):
     assert all(len(row) == 4 and min(row[1:]) > 0 for row in rows)
     out = capsys.readouterr().out
     assert "The floor" in out and "the floor's backward loop" in out
+
+
+def test_the_steps_without_layers_compute_what_ours_computes():
+    """Each variant of ``without_layers`` (modules, loss checks, optimizer taken away)
+    takes the same three SGD steps as ours from the same parameters."""
+    rng = np.random.default_rng(2)
+    inputs = rng.standard_normal((32, 64)).astype(np.float32)
+    labels = rng.integers(0, 10, 32)
+    variants, params = floor.without_layers(inputs, labels)
+    start = [p.data.copy() for p in params]
+    after = []
+    for name, step in variants:
+        for p, value in zip(params, start):
+            p.data[...] = value
+        for _ in range(3):
+            step()
+        after.append([p.data.copy() for p in params])
+    assert [name for name, _ in variants][0] == "ours"
+    assert not np.allclose(after[0][0], start[0])  # the steps moved the weights
+    for other in after[1:]:
+        for ours, theirs in zip(after[0], other):
+            np.testing.assert_allclose(theirs, ours, rtol=1e-6, atol=1e-7)
