@@ -180,25 +180,6 @@ class Tensor(conveniences.Conveniences):
         self.requires_grad = bool(requires_grad)
         return self
 
-    def zero_(self) -> "Tensor":
-        """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
-        return self.fill_(0)
-
-    def fill_(self, value) -> "Tensor":
-        """Set every element to ``value`` (a number or a 0-d tensor), in place; as
-        ``x[...] = value``, so it is recorded when a gradient must flow."""
-        if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
-            raise ValueError(f"fill_: the value must be a number or a 0-d tensor, got shape "
-                             f"{tuple(getattr(value, 'shape', (len(value),)))}")
-        self[...] = value
-        return self
-
-    def copy_(self, src) -> "Tensor":
-        """Copy ``src`` into this tensor, in place: broadcast to its shape, cast to its
-        dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``."""
-        self[...] = src.to(self.device) if isinstance(src, Tensor) else src
-        return self
-
     # --- autograd ---
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
@@ -287,7 +268,8 @@ class Tensor(conveniences.Conveniences):
         if grad_mode.flags.grad and engine.rewirings:  # (see Function.apply)
             engine.remake_stale_views((self, other))
         if (grad_mode.flags.grad and (self.requires_grad or getattr(other, "requires_grad", False))
-                or grad_mode.flags.forward_ad is not None):  # (forward mode: setitem checks)
+                or grad_mode.flags.forward_ad is not None  # (forward mode: setitem checks)
+                or elementwise.in_float32(self, other)):   # (the op in float32, as x op v)
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)

@@ -1217,6 +1217,8 @@ NOT_FUZZED = {
     **dict.fromkeys(["bernoulli_", "normal_", "uniform_", "exponential_", "geometric_",
                      "log_normal_", "random_", "fill_diagonal_", "apply_"],
                     "fills values in place (no function of x to differentiate)"),
+    # writes of given values, x[...] = v (their gradients: tests/core/test_inplace.py)
+    **dict.fromkeys(["zero_", "fill_", "copy_"], "x[...] = v: the recorded write's gradient"),
     # in-place spellings (``_in_place``) of fuzzed functions with index arguments
     **dict.fromkeys(["index_add_", "index_copy_", "index_fill_", "index_put_",
                      "index_reduce_", "masked_scatter_", "put_", "scatter_",

@@ -522,6 +522,27 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         from tinygrad_opt.ops import cumulative
         return cumulative.prod(self, dim, keepdim, dtype=dtype)
 
+    # --- in-place writes: each is x[...] = v (ops/indexing.py: setitem), recorded when a
+    # gradient must flow, and each adds one to the tensor's version ---
+    def zero_(self):
+        """Set every element to 0, in place (e.g. ``p.grad.zero_()``)."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Set every element to ``value`` (a number or a 0-d tensor), in place; as
+        ``x[...] = value``, so it is recorded when a gradient must flow."""
+        if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
+            raise ValueError(f"fill_: the value must be a number or a 0-d tensor, got shape "
+                             f"{tuple(getattr(value, 'shape', (len(value),)))}")
+        self[...] = value
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` into this tensor, in place: broadcast to its shape, cast to its
+        dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``."""
+        self[...] = src.to(self.device) if isinstance(src, Conveniences) else src  # (a Tensor)
+        return self
+
     clamp_ = clip_ = _in_place("clip")
     relu_ = _in_place("relu")
     neg_ = _in_place("neg")

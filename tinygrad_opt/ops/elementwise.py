@@ -308,6 +308,8 @@ class Clone(Function):
 def _binary(op, name, a, b, reflected=False):
     """``a op b``, or ``b op a`` when reflected (``2 - x``): ``b`` becomes a Tensor,
     dtypes are promoted, shapes broadcast."""
+    if in_float32(a, b):
+        return _binary(op, name, a.astype(backend.float32), b, reflected).astype(a.dtype)
     b = as_operand(b, a, name)
     if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
@@ -338,6 +340,13 @@ def _promote(a, b):
     return a.astype(dtype), b.astype(dtype)
 
 
+def in_float32(a, b) -> bool:
+    """True for a float16 tensor meeting a Python number: PyTorch computes that in float32
+    (its "opmath" type) and rounds once, so ``x * 1e5`` is 0 at x = 0, where the number
+    made float16 first (inf) would give NaN, and ``x * 1e-7`` is not 19% off (1e-7 → 1.19e-7)."""
+    return a.data.dtype == backend.float16 and isinstance(b, (int, float))
+
+
 def floating(x):
     """Integer tensors enter float-valued functions (exp, sqrt, x / y, ...) as the
     default float dtype (float32 unless ``tg.set_default_dtype`` changed it), as PyTorch."""
@@ -366,9 +375,10 @@ def mul(a, b):
 
 def div(a, b):
     """``a / b``, true division: two non-float operands give float32."""
-    b = as_operand(b, a, "Div")
-    if not backend.is_floating(a.dtype) and not backend.is_floating(b.dtype):
-        a = floating(a)  # true division of integers gives floats
+    if not backend.is_floating(a.dtype):
+        b = as_operand(b, a, "Div")
+        if not backend.is_floating(b.dtype):
+            a = floating(a)  # true division of integers gives floats
     return _binary(Div, "Div", a, b)
 
 
