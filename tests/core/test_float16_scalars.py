@@ -89,3 +89,17 @@ def test_any_number_any_operator(values, number, symbol, reflected):
     with np.errstate(all="ignore"):
         got = OPERATORS[symbol](number, x) if reflected else OPERATORS[symbol](x, number)
     np.testing.assert_array_equal(got.numpy(), reference(values, number, symbol, reflected))
+
+
+def test_round_with_decimals_scales_in_float32(device):
+    """round(x, decimals) scales, rounds and scales back in float32, as PyTorch's kernel,
+    then rounds to float16 once: x · 100 rounded to float16 first lost the last digit
+    above 20.48 (float16 is 2 apart above 2048)."""
+    values = np.float16([30.27, 123.46, -7.125, 0.333, 655.35])
+    got = tg.round(tg.tensor(values, device=device), decimals=2)
+    expected = (np.round(values.astype(np.float32) * np.float32(100)) / np.float32(100))
+    assert got.dtype == tg.float16
+    np.testing.assert_array_equal(got.numpy(), expected.astype(np.float16))
+    tens = tg.round(tg.tensor(values, device=device), decimals=-1)
+    expected = np.round(values.astype(np.float32) / np.float32(10)) * np.float32(10)
+    np.testing.assert_array_equal(tens.numpy(), expected.astype(np.float16))

@@ -624,7 +624,9 @@ def round(input, *, decimals: int = 0):
     if not backend.is_floating(_tensor(input, "round").dtype):
         raise TypeError(f"round: decimals={decimals} needs a floating-point tensor, got "
                         f"dtype {input.dtype}")
-    if decimals > 0:
+    if input.dtype == backend.float16:  # as PyTorch's kernel: scaled, rounded and scaled
+        return round(input.astype(backend.float32), decimals=decimals).astype(input.dtype)
+    if decimals > 0:                     # back in float32, the result rounded to float16 once
         scale = 10.0 ** decimals
         return Rounding.apply(input * scale, how="rint") / scale
     scale = 10.0 ** -decimals
