@@ -630,7 +630,8 @@ class DataLoader:
 
     The arguments come in PyTorch's order (``DataLoader(ds, 32, True, None, None, 0,
     collate)``); ours, ``seed`` (an int or NumPy generator for the shuffling, instead
-    of ``generator``) and ``device`` (where the batches go), come last, by keyword.
+    of ``generator``) and ``device`` (where the batches go; None: the default device,
+    ``'cpu'`` unless ``tg.set_default_device`` changed it), come last, by keyword.
 
     An :class:`IterableDataset` is read as a stream: its samples, in the order
     they come, are cut into batches of ``batch_size`` (the last, shorter one
@@ -653,7 +654,7 @@ class DataLoader:
                  multiprocessing_context=None, generator=None, *,
                  prefetch_factor: int | None = None, persistent_workers: bool = False,
                  pin_memory_device: str = "", in_order: bool = True, seed=None,
-                 device: str = "cpu"):
+                 device: str | None = None):
         _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,
                               multiprocessing_context)
         self._iterable = isinstance(dataset, IterableDataset)
@@ -827,8 +828,9 @@ class DataLoader:
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, device='{self.device}')")
 
 
-def default_collate(batch: list, device: str = "cpu"):
-    """Stack ``batch`` (a list of samples) field by field into a batch on ``device``.
+def default_collate(batch: list, device: str | None = None):
+    """Stack ``batch`` (a list of samples) field by field into a batch on ``device``
+    (None: the default device).
 
     What a :class:`DataLoader` without ``collate_fn`` does with samples read one
     by one. Each field is collated by the type of the first sample's field:
@@ -851,8 +853,9 @@ def default_collate(batch: list, device: str = "cpu"):
     return _collate(batch, backend.check_device(device))
 
 
-def default_convert(data, device: str = "cpu"):
-    """Make the arrays in one sample Tensors on ``device``, keeping its structure.
+def default_convert(data, device: str | None = None):
+    """Make the arrays in one sample Tensors on ``device`` (None: the default device),
+    keeping its structure.
 
     What a :class:`DataLoader` with ``batch_size=None`` (batching off) does with
     each sample, PyTorch's rules (no batch dim is added, nothing is stacked):

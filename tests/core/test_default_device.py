@@ -83,3 +83,15 @@ def test_cpu_tensors_keep_working_when_the_default_is_another_device(other):
     optimizer.step()
     optimizer.load_state_dict(optimizer.state_dict())
     assert optimizer.state[weight]["exp_avg"].device == "cpu"
+
+
+def test_data_loaders_deliver_batches_on_the_default_device(other):
+    """DataLoader, default_collate and default_convert with no device named: the default
+    one (the loader reads it when it is made), as the model's parameters."""
+    from tinygrad_opt.data import DataLoader, TensorDataset, default_collate, default_convert
+    data = TensorDataset(np.arange(12, dtype=np.float32).reshape(6, 2), np.arange(6))
+    x, y = next(iter(DataLoader(data, batch_size=4)))
+    assert x.device == y.device == other and x.shape == (4, 2)
+    assert default_collate([np.ones(2), np.zeros(2)]).device == other
+    assert default_convert(np.ones(2)).device == other
+    assert DataLoader(data, device="cpu").device == "cpu"
