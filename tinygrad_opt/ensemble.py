@@ -438,11 +438,12 @@ class _TransformedLoader:
 
 
 def trainer(make_optimizer: Callable, loss_fn: Callable, epochs: int = 1, batch_size: int = 32,
-            transform: Callable | None = None, device: str = "cpu",
+            transform: Callable | None = None, device: str | None = None,
             **fit_kwargs) -> Callable[[Module, object], object]:
     """A ``train_fn(model, dataset)`` for :func:`bagging`: one member's training by ``fit``.
 
-    The returned function moves ``model`` to ``device`` (in place), builds
+    The returned function moves ``model`` to ``device`` (in place; None: the default
+    device, ``tg.get_default_device()`` when it runs), builds
     ``optimizer = make_optimizer(model.parameters())`` (e.g.
     ``lambda params: optim.Adam(params, lr=1e-3)``) and runs
     :func:`tinygrad_opt.train.fit` with ``loss_fn`` for ``epochs`` on a shuffled
@@ -461,10 +462,11 @@ def trainer(make_optimizer: Callable, loss_fn: Callable, epochs: int = 1, batch_
     fit_kwargs.setdefault("progress", False)
 
     def train_fn(model: Module, dataset):
-        model.to(device)
+        home = tg.get_default_device() if device is None else device
+        model.to(home)
         optimizer = make_optimizer(model.parameters())
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True,
-                            seed=tg.initial_seed(), device=device)
+                            seed=tg.initial_seed(), device=home)
         train_loader = loader if transform is None else _TransformedLoader(loader, transform)
         return fit(model, optimizer, loss_fn, train_loader, epochs=epochs, **fit_kwargs)
     return train_fn

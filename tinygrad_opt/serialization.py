@@ -318,7 +318,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         device = map_location
     if weights_only is not None and not isinstance(weights_only, bool):
         raise TypeError(f"load: weights_only must be a bool, got {weights_only!r}")
-    device = backend.check_device(device)
+    device = backend.check_device("cpu" if device is None else device)  # (not the default)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at '{path}'")
     if os.path.isdir(path):

@@ -95,3 +95,20 @@ def test_data_loaders_deliver_batches_on_the_default_device(other):
     assert default_collate([np.ones(2), np.zeros(2)]).device == other
     assert default_convert(np.ones(2)).device == other
     assert DataLoader(data, device="cpu").device == "cpu"
+
+
+def test_load_stays_on_the_cpu_and_the_bagging_trainer_follows_the_default(other, tmp_path):
+    """tg.load without a device gives CPU tensors, as documented (not the default device);
+    ensemble.trainer without a device trains on the default one."""
+    from tinygrad_opt import ensemble
+    from tinygrad_opt.data import TensorDataset
+    tg.save({"w": tg.ones(2)}, tmp_path / "w.ckpt")
+    assert tg.load(tmp_path / "w.ckpt")["w"].device == "cpu"
+    assert tg.load(tmp_path / "w.ckpt", device=other)["w"].device == other
+    data = TensorDataset(np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32),
+                         np.arange(16) % 2)
+    model = nn.Sequential(nn.Linear(2, 2))
+    train = ensemble.trainer(lambda params: optim.SGD(params, lr=0.1),
+                             nn.functional.cross_entropy, epochs=1, batch_size=8)
+    train(model, data)
+    assert model[0].weight.device == other
