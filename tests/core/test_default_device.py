@@ -112,3 +112,10 @@ def test_load_stays_on_the_cpu_and_the_bagging_trainer_follows_the_default(other
                              nn.functional.cross_entropy, epochs=1, batch_size=8)
     train(model, data)
     assert model[0].weight.device == other
+
+
+def test_a_lazy_module_made_for_the_cpu_stays_there(other):
+    """LazyBatchNorm1d(device='cpu')'s running statistics went to the default device."""
+    module = nn.LazyBatchNorm1d(device="cpu")
+    module(tg.tensor(np.ones((4, 3), dtype=np.float32), device="cpu"))
+    assert module.running_mean.device == module.weight.device == "cpu"

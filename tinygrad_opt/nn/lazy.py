@@ -75,7 +75,7 @@ class UninitializedBuffer(Tensor):
 
     def __init__(self, requires_grad: bool = False, device=None, dtype=None):
         dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
-        super().__init__(factories.zeros((0,), dtype=dtype, device=device).data,
+        super().__init__(factories.zeros((0,), dtype=dtype, device=device),  # (its device)
                          requires_grad=requires_grad)
 
     materialize = UninitializedParameter.materialize
