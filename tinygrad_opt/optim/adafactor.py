@@ -121,13 +121,16 @@ class Adafactor(Optimizer):
             G2 = G * G                                         # G²         (..., m, n)
             row_mean = G2.mean(axis=-1, keepdims=True)         # mean_n(G²) (..., m, 1)
             col_mean = G2.mean(axis=-2, keepdims=True)         # mean_m(G²) (..., 1, n)
-            R[...] = beta2_t * R + (1 - beta2_t) * row_mean    # R ← β̂2·R + (1 − β̂2)·mean_n(G²)
-            C[...] = beta2_t * C + (1 - beta2_t) * col_mean    # C ← β̂2·C + (1 − β̂2)·mean_m(G²)
+            R *= beta2_t                                       # R ← β̂2·R + (1 − β̂2)·mean_n(G²)
+            R += (1 - beta2_t) * row_mean
+            C *= beta2_t                                       # C ← β̂2·C + (1 − β̂2)·mean_m(G²)
+            C += (1 - beta2_t) * col_mean
             R_mean = R.mean(axis=-2, keepdims=True)            # mean_m(R)  (..., 1, 1)
             V = R * C / xp.maximum(R_mean, eps1)               # V̂ ← R·C / max(mean_m(R), ε1)
         else:
             [V] = state_arrays(state, theta, "variance")       # V̂ starts at 0
-            V[...] = beta2_t * V + (1 - beta2_t) * G * G       # V̂ ← β̂2·V̂ + (1 − β̂2)·G²
+            V *= beta2_t                                       # V̂ ← β̂2·V̂ + (1 − β̂2)·G²
+            V += (1 - beta2_t) * G * G
         U = G / xp.maximum(xp.sqrt(V), eps1)                   # U ← G / max(√V̂, ε1)
         U_hat = U / max(1.0, rms(U) / d)                       # Û ← U / max(1, RMS(U)/d)
         theta -= alpha_t * U_hat                               # θ ← θ − α_t·Û

@@ -93,7 +93,8 @@ class NAdam(Optimizer):
         mu_product = state["mu_product"]
         m *= beta1                                             # m ← β1·m + (1−β1)·g (in place)
         m += (1 - beta1) * g
-        v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
+        v *= beta2                                             # v ← β2·v + (1−β2)·g² (in place)
+        v += (1 - beta2) * g * g
         if group["bias_correction"]:
             m_hat = (mu_next * m / (1 - mu_product * mu_next)  # m̂ ← μ_{t+1}·m / (1 − Π_t·μ_{t+1})
                      + (1 - mu_t) * g / (1 - mu_product))      #      + (1−μ_t)·g / (1 − Π_t)

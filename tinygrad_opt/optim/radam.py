@@ -87,8 +87,10 @@ class RAdam(Optimizer):
         m, v = state_arrays(state, theta, "exp_avg", "exp_avg_sq")   # m, v start at 0
 
         g = maximize_and_decay(theta, g, group)    # g ← −g; θ ← θ − γ·λ·θ or g ← g + λ·θ
-        m[...] = beta1 * m + (1 - beta1) * g                   # m ← β1·m + (1−β1)·g
-        v[...] = beta2 * v + (1 - beta2) * g * g               # v ← β2·v + (1−β2)·g²
+        m *= beta1                                             # m ← β1·m + (1−β1)·g (in place)
+        m += (1 - beta1) * g
+        v *= beta2                                             # v ← β2·v + (1−β2)·g² (in place)
+        v += (1 - beta2) * g * g
         m_hat = m / (1 - beta1 ** t)                           # m̂ ← m / (1 − β1^t)
         rho_inf = 2 / (1 - beta2) - 1                          # ρ_∞ ← 2/(1−β2) − 1
         rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)    # ρ_t ← ρ_∞ − 2t·β2^t/(1−β2^t)

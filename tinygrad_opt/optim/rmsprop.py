@@ -79,15 +79,18 @@ class RMSprop(Optimizer):
         [v] = state_arrays(state, theta, "square_avg")         # v starts at 0
 
         g = maximize_and_decay(theta, g, group)                # g ← −g; g ← g + λ·θ
-        v[...] = alpha * v + (1 - alpha) * g * g               # v ← α·v + (1−α)·g²
+        v *= alpha                                             # v ← α·v + (1−α)·g² (in place)
+        v += (1 - alpha) * g * g
         v_tilde = v                                            # ṽ ← v
         if group["centered"]:
             [g_avg] = state_arrays(state, theta, "grad_avg")   # ḡ starts at 0
-            g_avg[...] = alpha * g_avg + (1 - alpha) * g       # ḡ ← α·ḡ + (1−α)·g
+            g_avg *= alpha                                     # ḡ ← α·ḡ + (1−α)·g (in place)
+            g_avg += (1 - alpha) * g
             v_tilde = v - g_avg * g_avg                        # ṽ ← v − ḡ²
         if momentum > 0:
             [b] = state_arrays(state, theta, "momentum_buffer")    # b starts at 0
-            b[...] = momentum * b + g / (xp.sqrt(v_tilde) + eps)   # b ← μ·b + g / (√ṽ + ε)
+            b *= momentum                                          # b ← μ·b + g / (√ṽ + ε)
+            b += g / (xp.sqrt(v_tilde) + eps)
             theta -= lr * b                                    # θ ← θ − γ·b
         else:
             theta -= lr * g / (xp.sqrt(v_tilde) + eps)         # θ ← θ − γ·g / (√ṽ + ε)

@@ -93,7 +93,8 @@ class SGD(Optimizer):
             if v is None:
                 v = state["velocity"] = xp.copy(-lr * g)       # v ← −γ·g          (first step)
             else:
-                v[...] = momentum * v - lr * g                 # v ← μ·v − γ·g
+                v *= momentum                                  # v ← μ·v − γ·g (in place)
+                v -= lr * g
             theta += v                                         # θ ← θ + v
             return
         if momentum != 0:
@@ -101,7 +102,8 @@ class SGD(Optimizer):
             if b is None:
                 b = state["momentum_buffer"] = xp.copy(g)      # b ← g              (first step)
             else:
-                b[...] = momentum * b + (1 - dampening) * g    # b ← μ·b + (1−τ)·g
+                b *= momentum                                  # b ← μ·b + (1−τ)·g (in place)
+                b += (1 - dampening) * g
             if group["nesterov"]:
                 g = g + momentum * b                           # g ← g + μ·b
             else:
