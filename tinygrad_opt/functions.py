@@ -142,7 +142,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return data.to(device=device, dtype=dtype)
     if (isinstance(data, backend.np.ndarray) and data.dtype.kind in "biuf"
             and (dtype is None or backend.as_dtype(dtype) == data.dtype)
-            and (device is None or backend.check_device(device) == "cpu")):
+            and backend.check_device(device) == "cpu"):  # (None: the default device)
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 

@@ -119,3 +119,13 @@ def test_a_lazy_module_made_for_the_cpu_stays_there(other):
     module = nn.LazyBatchNorm1d(device="cpu")
     module(tg.tensor(np.ones((4, 3), dtype=np.float32), device="cpu"))
     assert module.running_mean.device == module.weight.device == "cpu"
+
+
+def test_as_tensor_of_a_numpy_array_goes_to_the_default_device(other):
+    """As torch.as_tensor: no device named, data that is no tensor goes to the current
+    (default) device; it shares the array's memory only where that is the CPU."""
+    array = np.ones(2)
+    assert tg.as_tensor(array).device == other
+    shared = tg.as_tensor(array, device="cpu")
+    array[0] = 5.0
+    assert shared.numpy()[0] == 5.0
