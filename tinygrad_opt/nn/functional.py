@@ -56,7 +56,7 @@ from tinygrad_opt.nn.functional_surface import *  # noqa: F401,F403  (its __all_
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating as _floating
-from tinygrad_opt.ops.statistics import statistics_in_float32
+from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -427,7 +427,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * Tensor(mask, device=input.device)
 
 
-@statistics_in_float32
+@computed_in_float32
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -473,7 +473,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return _affine(x_hat, weight, bias, stat_shape)
 
 
-@statistics_in_float32
+@computed_in_float32
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each sample over its last ``len(normalized_shape)`` axes::

@@ -28,7 +28,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import where
 from tinygrad_opt.ops.shape import cat, stack
-from tinygrad_opt.ops.statistics import statistics_in_float32
+from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.tensor import Tensor
 
 
@@ -746,7 +746,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 
 # -------------------------------------------------- group normalisation (the conv nets' LayerNorm)
 
-@statistics_in_float32
+@computed_in_float32
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each sample's channel groups (Wu & He, 2018)::

@@ -33,7 +33,7 @@ from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
 from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
-from tinygrad_opt.ops.statistics import statistics_in_float32
+from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["rms_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
@@ -73,7 +73,7 @@ def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
 
 # ------------------------------------------------------------------------------ RMS normalisation
 
-@statistics_in_float32
+@computed_in_float32
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
     """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the last dims::

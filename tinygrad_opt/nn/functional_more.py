@@ -30,7 +30,7 @@ from tinygrad_opt.nn.functional_conv import _adaptive_reduce
 from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating
-from tinygrad_opt.ops.statistics import statistics_in_float32
+from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.ops.shape import normalize_dim
 from tinygrad_opt.tensor import Tensor
 
@@ -871,7 +871,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     return y.reshape(*batch, out_features)
 
 
-@statistics_in_float32
+@computed_in_float32
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,

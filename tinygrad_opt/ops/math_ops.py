@@ -31,6 +31,7 @@ from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.elementwise import constant, floating, where
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands
+from tinygrad_opt.ops.statistics import computed_in_float32
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -613,6 +614,7 @@ def trunc(input):
     return _rounded(input, "trunc", "trunc")
 
 
+@computed_in_float32  # (float16: x·10^decimals rounded once, as PyTorch's kernel)
 def round(input, *, decimals: int = 0):
     """x rounded to ``decimals`` decimal places, halves to even (as PyTorch and NumPy);
     the gradient is 0. ``decimals`` ≠ 0 rounds x·10^decimals (or x / 10^−decimals) and
@@ -624,9 +626,7 @@ def round(input, *, decimals: int = 0):
     if not backend.is_floating(_tensor(input, "round").dtype):
         raise TypeError(f"round: decimals={decimals} needs a floating-point tensor, got "
                         f"dtype {input.dtype}")
-    if input.dtype == backend.float16:  # as PyTorch's kernel: scaled, rounded and scaled
-        return round(input.astype(backend.float32), decimals=decimals).astype(input.dtype)
-    if decimals > 0:                     # back in float32, the result rounded to float16 once
+    if decimals > 0:
         scale = 10.0 ** decimals
         return Rounding.apply(input * scale, how="rint") / scale
     scale = 10.0 ** -decimals

@@ -72,8 +72,8 @@ def as_operand(value, like, op_name: str):
             dtype = backend.int64
         return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
     if backend.is_array(value):
-        array = Tensor(value, device=backend.device_of(value))  # on its own device (not the
-        return as_operand(array, like, op_name)  # default one), which the call checks
+        # a device array keeps its own device (not the default one); the call checks it
+        return as_operand(Tensor(value, device=backend.device_of(value)), like, op_name)
     if like.device != "cpu":
         raise RuntimeError(
             f"{op_name}: host data ({type(value).__name__}) mixed with a tensor on "

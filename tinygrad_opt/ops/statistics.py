@@ -632,16 +632,17 @@ class StatisticsMethods:
         return histc(self, bins, min, max)
 
 
-def statistics_in_float32(normalization):
-    """A normalisation of a float16 input computed in float32, its result cast back, as
-    PyTorch's CPU kernels accumulate half-precision statistics in float: a float16 square
-    overflows past 256, so the variance of activations of a few hundred would be inf and
-    every output 0. The parameters (float16) meet the float32 input by promotion; running
-    statistics are written back into their float16 buffers."""
-    @functools.wraps(normalization)
-    def computed_in_float32(input, *args, **kwargs):
+def computed_in_float32(function):
+    """``function`` of a float16 input computed in float32, its result cast back, as
+    PyTorch's kernels compute half precision in float. The normalisations: PyTorch's CPU
+    kernels accumulate half-precision statistics in float, and a float16 square overflows
+    past 256, so the variance of activations of a few hundred would be inf and every output
+    0 (the parameters, float16, meet the float32 input by promotion; running statistics are
+    written back into their float16 buffers). ``round(x, decimals)``: x · 10^decimals is
+    rounded once, not first to float16."""
+    @functools.wraps(function)
+    def in_float32(input, *args, **kwargs):
         if input.dtype != backend.float16:
-            return normalization(input, *args, **kwargs)
-        wide = normalization(input.astype(backend.float32), *args, **kwargs)
-        return wide.astype(backend.float16)
-    return computed_in_float32
+            return function(input, *args, **kwargs)
+        return function(input.astype(backend.float32), *args, **kwargs).astype(backend.float16)
+    return in_float32

@@ -32,7 +32,6 @@ class Diagonal(Function):
 
     def backward(self, grad_output: "Grad") -> "Grads":
         shape = self.inputs[0].shape
-        xp = backend.xp_of(self.inputs[0].data)
-        places = xp.diagonal(xp.arange(math.prod(shape)).reshape(shape), *self.options)
-        flat = IndexAdd.apply(grad_output, index=places, shape=(math.prod(shape),))
-        return flat.reshape(shape)
+        size, xp = math.prod(shape), backend.xp_of(self.inputs[0].data)
+        places = xp.diagonal(xp.arange(size).reshape(shape), *self.options)  # x's flat places
+        return IndexAdd.apply(grad_output, index=places, shape=(size,)).reshape(shape)

@@ -89,7 +89,7 @@ class RMSprop(Optimizer):
             v_tilde = v - g_avg * g_avg                        # ṽ ← v − ḡ²
         if momentum > 0:
             [b] = state_arrays(state, theta, "momentum_buffer")    # b starts at 0
-            b *= momentum                                          # b ← μ·b + g / (√ṽ + ε)
+            b *= momentum                                      # b ← μ·b + g / (√ṽ + ε) (in place)
             b += g / (xp.sqrt(v_tilde) + eps)
             theta -= lr * b                                    # θ ← θ − γ·b
         else:
