@@ -40,7 +40,7 @@ from tinygrad_opt.ops.elementwise import Sign, constant, where
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.no_derivative import without_derivative
 from tinygrad_opt.ops.reduce import reduction_dims
-from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, stack
+from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, same_device, stack
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky", "eigh",
@@ -564,6 +564,7 @@ def solve(A, B, *, left: bool = True):
     if not isinstance(B, Tensor) or B.ndim == 0:
         raise ValueError(f"linalg.solve: B must be a Tensor with at least 1 dim, got "
                          f"{getattr(B, 'shape', type(B).__name__)}")
+    same_device("linalg.solve", A, B)
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     b = B.reshape(B.shape + (1,)) if vector else B                   # (..., n) → (..., n, 1)
     if b.ndim < 2 or b.shape[-2] != A.shape[-1]:
@@ -1170,6 +1171,7 @@ def _broadcast_systems(name: str, A, B):
     if not isinstance(B, Tensor) or B.ndim < 2:
         raise ValueError(f"linalg.{name}: B must be a Tensor of matrices (..., n, k), got "
                          f"{getattr(B, 'shape', type(B).__name__)}")
+    same_device(f"linalg.{name}", A, B)
     if B.shape[-2] != A.shape[-1]:
         raise ValueError(f"linalg.{name}: incompatible shapes of A {A.shape} and B {B.shape}: "
                          f"B needs {A.shape[-1]} rows")

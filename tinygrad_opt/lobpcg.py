@@ -22,6 +22,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.linalg import Cholesky, Eigh, Inv, _parts, _ratio
 from tinygrad_opt.tensor import Tensor
+from tinygrad_opt.ops.shape import same_device
 
 __all__ = ["lobpcg", "LOBPCG"]
 
@@ -335,7 +336,8 @@ def _check_matrix(name: str, matrix, A, square: bool = True) -> int:
     if matrix.ndim < 2 or (square and matrix.shape[-1] != matrix.shape[-2]):
         kind = "square matrices (..., m, m)" if square else "matrices (..., m, n)"
         raise ValueError(f"lobpcg: {name} must be a batch of {kind}, got shape {matrix.shape}")
-    if matrix.dtype != A.dtype or matrix.device != A.device:
+    same_device("lobpcg", A, matrix)
+    if matrix.dtype != A.dtype:
         raise ValueError(f"lobpcg: {name} is {matrix.dtype} on '{matrix.device}', A is "
                          f"{A.dtype} on '{A.device}': they must match")
     return matrix.shape[-2]

@@ -57,7 +57,7 @@ from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating as _floating
 from tinygrad_opt.ops.statistics import computed_in_float32
-from tinygrad_opt.ops.shape import normalize_dim
+from tinygrad_opt.ops.shape import normalize_dim, same_device
 from tinygrad_opt.tensor import Tensor
 
 
@@ -446,6 +446,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
+    same_device("batch_norm", input, *[t for t in (running_mean, running_var, weight, bias)
+                                       if t is not None])
     channels = input.shape[1]
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)  # (1, C, 1, ...): broadcasts over x
     if training:
@@ -527,6 +529,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
         input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
+    same_device("embedding", input, weight)
     count = weight.shape[0]
     if padding_idx is not None:
         if not -count <= padding_idx < count:

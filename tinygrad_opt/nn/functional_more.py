@@ -31,7 +31,7 @@ from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.statistics import computed_in_float32
-from tinygrad_opt.ops.shape import normalize_dim
+from tinygrad_opt.ops.shape import normalize_dim, same_device
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance", "pdist",
@@ -533,6 +533,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     zeros padding; 0 in every padding mode for bicubic).
     """
     _check_grid_sample(input, grid, mode, padding_mode)
+    same_device("grid_sample", input, grid)
     align_corners = bool(align_corners)
     sizes = input.shape[2:]                                       # (H, W) or (D, H, W)
     dims = len(sizes)

@@ -372,6 +372,7 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         if index_data is None or index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got "
                             f"{getattr(index, 'dtype', type(index).__name__)}")
+        shape.same_device("gather", self, index)
         if index.ndim != self.ndim:
             raise ValueError(f"gather: index has {index.ndim} dims, the tensor {self.ndim} "
                              f"(shapes {index.shape} and {self.shape})")

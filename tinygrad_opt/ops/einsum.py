@@ -28,7 +28,7 @@ import string
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.linalg import matmul
-from tinygrad_opt.ops.shape import as_operand, broadcast_to, normalize_dim
+from tinygrad_opt.ops.shape import as_operand, broadcast_to, normalize_dim, same_device
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -198,10 +198,7 @@ def _label_sizes(title: str, inputs: list, operands, ellipsis: str) -> dict:
 
 def _common_dtype(title: str, operands) -> list:
     """The operands on one device, in their common dtype."""
-    devices = sorted({x.device for x in operands})
-    if len(devices) > 1:
-        raise RuntimeError(f"{title}: operands are on different devices: {devices}; move them "
-                           "with .to(device)")
+    same_device(title, *operands)
     dtype = backend.result_dtype(*[x.dtype for x in operands])
     return [x if x.dtype == dtype else x.astype(dtype) for x in operands]
 

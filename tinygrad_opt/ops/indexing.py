@@ -146,10 +146,10 @@ def _device_index(index, x):
     if isinstance(index, tuple):
         return tuple(_device_index(part, x) for part in index)
     if isinstance(index, Tensor):
-        if index.device != x.device:
+        if index.device not in (x.device, "cpu"):  # a CPU index fits every device (PyTorch)
             raise RuntimeError(f"GetItem: index on '{index.device}' for a tensor on "
-                               f"'{x.device}'")
-        index = index.data
+                               f"'{x.device}': indices must be on the CPU or on its device")
+        index = backend.to_device(index.data, x.device)
     elif isinstance(index, list) or (backend.is_host_data(index) and
                                      not isinstance(index, (int, bool))):
         host = backend.to_host(index)

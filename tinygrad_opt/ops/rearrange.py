@@ -46,7 +46,8 @@ from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.indexing import IndexAdd
 from tinygrad_opt.ops import views
-from tinygrad_opt.ops.shape import broadcast_to, cat, normalize_dim, permute, stack, transpose
+from tinygrad_opt.ops.shape import (broadcast_to, cat, normalize_dim, permute, same_device, stack,
+                                    transpose)
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -108,7 +109,8 @@ def _check_range(index, size: int, name: str, where: str, negative: bool = False
 
 
 def _check_same_dtype(x, other, name: str, what: str) -> None:
-    """PyTorch's scatter ops write ``other`` into ``x`` only in ``x``'s own dtype."""
+    """PyTorch's scatter ops write ``other`` into ``x`` only on its device, in its own dtype."""
+    same_device(name, x, other)
     if other.dtype != x.dtype:
         raise TypeError(f"{name}: {what} has dtype {other.dtype} but the tensor has "
                         f"{x.dtype}; cast one of them first")
@@ -740,7 +742,8 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
         if _tensor(tensor, "meshgrid").ndim > 1:
             raise ValueError(f"meshgrid: expected 0-d or 1-D tensors, tensor {position} has "
                              f"shape {tensor.shape}")
-        if tensor.dtype != tensors[0].dtype or tensor.device != tensors[0].device:
+        same_device("meshgrid", tensors[0], tensor)
+        if tensor.dtype != tensors[0].dtype:
             raise TypeError(f"meshgrid: tensor {position} is {tensor.dtype} on "
                             f"'{tensor.device}', tensor 0 {tensors[0].dtype} on "
                             f"'{tensors[0].device}': all must match")

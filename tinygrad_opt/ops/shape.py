@@ -59,10 +59,8 @@ def as_operand(value, like, op_name: str):
     """
     Tensor = tensor_module.Tensor
     if isinstance(value, Tensor):
-        if type(value.data) is not type(like.data) and value.device != like.device:
-            raise RuntimeError(
-                f"{op_name}: operands are on different devices: '{like.device}' and "
-                f"'{value.device}'; move one with .to(device)")
+        if type(value.data) is not type(like.data):
+            same_device(op_name, like, value)
         return value
     if isinstance(value, (bool, int, float)):
         dtype = like.data.dtype  # a float meeting an integer tensor: the default float
@@ -81,6 +79,14 @@ def as_operand(value, like, op_name: str):
     if isinstance(value, (list, tuple)) and backend.is_floating(like.dtype):
         return Tensor(value, like.dtype, device="cpu")  # lists behave like Python numbers
     return Tensor(value, device="cpu")  # NumPy scalars keep their dtype (NumPy's promotion)
+
+
+def same_device(op_name: str, *tensors) -> None:
+    """Raise unless the tensors are all on one device: no op mixes devices (CuPy refuses)."""
+    devices = list(dict.fromkeys(tensor.device for tensor in tensors))
+    if len(devices) > 1:
+        raise RuntimeError(f"{op_name}: operands are on different devices: "
+                           f"{' and '.join(map(repr, devices))}; move one with .to(device)")
 
 
 def broadcast_operands(op_name: str, *tensors):

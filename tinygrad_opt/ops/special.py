@@ -46,7 +46,7 @@ from tinygrad_opt.ops.elementwise import Sign, _promote, constant, floating, max
 from tinygrad_opt.ops.indexing import IndexAdd
 from tinygrad_opt.ops.math_ops import Erf, _binary, _float_input, _operand_tensors, _tensor
 from tinygrad_opt.ops.rearrange import _in_place_math
-from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim
+from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim, same_device
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -934,6 +934,7 @@ def put_(self, index, source, accumulate: bool = False):
     if not isinstance(index, tensor_module.Tensor) or index.dtype.kind not in "iu":
         raise TypeError(f"put_: index must be an integer tensor, got "
                         f"{getattr(index, 'dtype', type(index).__name__)}")
+    same_device("put_", x, index)
     source = as_operand(source, x, "put_")
     if source.data.size != index.data.size:
         raise ValueError(f"put_: source ({source.data.size} elements) and index "

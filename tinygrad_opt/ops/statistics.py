@@ -32,7 +32,7 @@ from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.indexing import IndexAdd
 from tinygrad_opt.ops.reduce import reduction_dims
-from tinygrad_opt.ops.shape import as_operand, normalize_dim
+from tinygrad_opt.ops.shape import as_operand, normalize_dim, same_device
 
 import tinygrad_opt.tensor as tensor_module
 
@@ -530,6 +530,8 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     if side == "left" and right:
         raise ValueError("searchsorted: side='left' and right=True contradict each other")
     right = right or side == "right"
+    same_device("searchsorted", *[t for t in (sorted_sequence, values, sorter)
+                                  if isinstance(t, tensor_module.Tensor)])
     xp, boundaries = backend.xp_of(sorted_sequence.data), sorted_sequence.data
     if sorter is not None:
         boundaries = xp.take_along_axis(boundaries, sorter.data, axis=-1)
