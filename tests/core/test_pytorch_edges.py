@@ -172,6 +172,42 @@ def test_an_int_and_an_index_array_apart_follow_pytorchs_placement(device):
     np.testing.assert_array_equal(t[1, [0, 2], 3].numpy(), values[1, [0, 2], 3])
 
 
+@pytest.mark.parametrize("index, pytorch_shape", [
+    ((slice(None), [0], slice(None), 0), (2, 1, 5)),        # PyTorch issue 157569's case
+    ((0, Ellipsis, [0, 1]), (3, 5, 2)),                      # with ...: ints first as well
+    ((0, None, slice(None), [0, 1]), (1, 3, 2, 7)),          # with None
+    ((Ellipsis, 0, [1, 2]), (2, 3, 2)),                      # adjacent: as NumPy
+    ((np.array([[True, False, True], [False, True, True]]), 0), (4, 7)),  # a mask spans 2
+])
+def test_ints_index_first_with_none_and_ellipsis_too_reading_and_writing(index, pytorch_shape):
+    """PyTorch applies integers before index arrays (``x[first][rest]``), whatever else the
+    index holds; reading, writing (``x[index] = v`` with v of the read shape) and the
+    gradient (ops/index_order.py)."""
+    values = np.arange(2 * 3 * 5 * 7.0).reshape(2, 3, 5, 7)
+    first = tuple(part if type(part) is int or part is Ellipsis else slice(None)
+                  for part in index if part is not None)
+    if isinstance(index[0], np.ndarray):
+        first = (slice(None), slice(None), 0)
+    rest = tuple(part for part in index if type(part) is not int)
+    expected = values[first][rest]                     # the two steps, written out in NumPy
+    assert expected.shape == pytorch_shape
+    x = tg.tensor(values, requires_grad=True)
+    y = x[index]
+    assert y.shape == pytorch_shape
+    np.testing.assert_array_equal(y.numpy(), expected)
+    weights = np.random.default_rng(0).standard_normal(pytorch_shape)
+    (y * tg.tensor(weights)).sum().backward()
+    grad = np.zeros_like(values)
+    view = grad[first]
+    view[rest] += weights                               # no repeats in these indices
+    np.testing.assert_array_equal(x.grad.numpy(), grad)
+    written = tg.tensor(values)
+    written[index] = tg.tensor(-weights)
+    copy = values.copy()
+    copy[first][rest] = -weights
+    np.testing.assert_array_equal(written.numpy(), copy)
+
+
 def test_sum_and_mean_take_a_dtype_and_cast_before_reducing():
     x = tg.tensor([1e8, 1.0, -1e8], dtype="float32", requires_grad=True)
     total = x.sum(dtype=tg.float64)       # float32 would lose the 1.0 beside 1e8

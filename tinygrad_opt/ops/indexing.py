@@ -16,6 +16,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.ops.index_order import ints_first
 from tinygrad_opt.ops.shape import as_operand, sum_to_shape
 
 import tinygrad_opt.tensor as tensor_module
@@ -87,6 +88,9 @@ def setitem(x, index, value) -> None:
                            "changed in place (x[...] = v, x += v); do it inside tg.no_grad()")
     backend.check_writable(x.data, "SetItem")
     index = _device_index(index, x)
+    first, rest = ints_first(index)
+    if first:  # x[0, :, [0, 1]] = v is x[0][:, [0, 1]] = v, a write through a view
+        return setitem(getitem(x, first), rest, value)
     value = as_operand(value, x, "SetItem")
     if value.dtype != x.dtype:
         value = value.astype(x.dtype)
@@ -122,20 +126,10 @@ def _is_basic(index) -> bool:
 
 
 def getitem(x, index):
-    """``x[index]`` for ints, slices, None, ..., integer arrays and boolean masks.
-
-    As in PyTorch, integers index before index arrays: ``t[0, :, [0, 1]]`` is
-    ``t[0][:, [0, 1]]``, of shape (B, 2) for t (A, B, C). NumPy, which counts an
-    integer as an index array, would put the array's axis first: (2, B).
-    (Without None or ``...`` in the index; with them NumPy's placement holds.)"""
+    """``x[index]`` for ints, slices, None, ..., integer arrays and boolean masks."""
     index = _device_index(index, x)
-    parts = index if isinstance(index, tuple) else (index,)
-    ints = [type(part) is int for part in parts]
-    plain = all(part is not None and part is not Ellipsis for part in parts)
-    if plain and any(ints) and any(map(backend.is_array, parts)):
-        first = tuple(part if is_int else slice(None) for part, is_int in zip(parts, ints))
-        return getitem(getitem(x, first), tuple(p for p, i in zip(parts, ints) if not i))
-    return GetItem.apply(x, index=index)
+    first, rest = ints_first(index)  # PyTorch's order: t[0, :, [0, 1]] is t[0][:, [0, 1]]
+    return getitem(getitem(x, first), rest) if first else GetItem.apply(x, index=index)
 
 
 def _device_index(index, x):
