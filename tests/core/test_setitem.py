@@ -514,3 +514,27 @@ def test_writes_through_views_of_leaves_and_expands_refuse_and_siblings_are_rema
     (sibling * tg.tensor([2.0, 3.0], dtype=tg.float64, device=device)).sum().backward()
     np.testing.assert_array_equal(v.grad.numpy(), 2.0)   # sibling is remade: [v, w1]
     np.testing.assert_array_equal(w.grad.numpy(), [0.0, 3.0, 0.0])
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_a_value_overlapping_its_target_is_read_before_the_write(monkeypatch, record):
+    """``x[:4] = x[1:5]``: NumPy copies the overlap first (memmove), but CuPy's copy kernels
+    read and write at once; so setitem hands the backend a value of its own memory. (The
+    strict device stands in for CuPy: the test refuses, in its ``__setitem__``, a value
+    that shares memory with the array written into.)"""
+    from tinygrad_opt.backend import strict
+    plain_setitem = strict.StrictArray.__setitem__
+
+    def refusing_overlap(self, index, value):
+        if isinstance(value, strict.StrictArray):
+            assert not np.shares_memory(self._array, value._array), "overlapping write"
+        plain_setitem(self, index, value)
+    monkeypatch.setattr(strict.StrictArray, "__setitem__", refusing_overlap)
+    a = tg.tensor(np.arange(6.0), device="strict", requires_grad=record)
+    x = a * 1
+    x[:4] = x[1:5]
+    x[1:] = x[:5]
+    np.testing.assert_array_equal(x.numpy(), [1.0, 1.0, 2.0, 3.0, 4.0, 4.0])
+    if record:  # x = [a1, a1, a2, a3, a4, a4]
+        (x * tg.tensor(np.arange(1.0, 7.0), device="strict")).sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), [0, 3, 3, 4, 11, 0])

@@ -94,6 +94,8 @@ def setitem(x, index, value) -> None:
     value = as_operand(value, x, "SetItem")
     if value.dtype != x.dtype:
         value = value.astype(x.dtype)
+    if backend.memory_owner(value.data) is backend.memory_owner(x.data):  # x[:2] = x[1:3]:
+        value = value.clone()  # read it all before writing (CuPy's copy kernels would race)
     if flags.grad and engine.rewirings:
         engine.remake_stale_views((x, value))
     if not (flags.grad and (x.requires_grad or value.requires_grad)):
