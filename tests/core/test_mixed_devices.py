@@ -116,7 +116,8 @@ def test_tensors_on_one_device_still_work():
 
 def test_a_cpu_index_indexes_a_tensor_on_any_device_and_only_a_cpu_one_as_in_pytorch():
     """PyTorch: "indices should be either on cpu or on the same device as the indexed
-    tensor". Reading, writing and the gradient, with integer and boolean indices."""
+    tensor". Reading, writing (``x[index] = v``, ``index_put_``) and the gradient, with
+    integer and boolean indices."""
     x = tg.tensor(np.arange(12.0).reshape(4, 3), device="strict", requires_grad=True)
     rows, mask = ints([0, 2, 2], "cpu"), ints([True, False, True, False], "cpu")
     assert np.array_equal(x[rows].numpy(), np.arange(12.0).reshape(4, 3)[[0, 2, 2]])
@@ -126,6 +127,12 @@ def test_a_cpu_index_indexes_a_tensor_on_any_device_and_only_a_cpu_one_as_in_pyt
     y = t((4, 3), "strict")
     y[rows] = 7.0
     assert np.array_equal(y.numpy()[[0, 2]], np.full((2, 3), 7.0))
+    z = tg.zeros(4, 3, device="strict", dtype=tg.float64)
+    z.index_put_((rows,), tg.ones(3, device="strict", dtype=tg.float64), accumulate=True)
+    assert z.numpy()[:, 0].tolist() == [1, 0, 2, 0]
+    with pytest.raises(RuntimeError, match="index_put_: an index is on 'strict', the tensor "
+                                           "on 'cpu': indices must be on the CPU"):
+        tg.zeros(4, 3).index_put_((ints([0], "strict"),), tg.ones(3))
     for index in (ints([0, 2], "strict"), ints([True, False, True, False], "strict")):
         with pytest.raises(RuntimeError, match="GetItem: index on 'strict' for a tensor on "
                                                "'cpu': indices must be on the CPU"):

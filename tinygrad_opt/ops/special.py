@@ -880,13 +880,14 @@ def _index_arrays(x, indices, name: str) -> tuple:
         if not isinstance(index, Tensor) or index.dtype.kind not in "iub":
             raise TypeError(f"{name}: each index must be an integer or bool tensor, got "
                             f"{getattr(index, 'dtype', type(index).__name__)}")
-        if index.device != x.device:
+        if index.device not in (x.device, "cpu"):  # a CPU index fits every device (PyTorch)
             raise RuntimeError(f"{name}: an index is on '{index.device}', the tensor on "
-                               f"'{x.device}'")
+                               f"'{x.device}': indices must be on the CPU or on its device")
+        data = backend.to_device(index.data, x.device)
         if index.dtype.kind == "b":
-            arrays.extend(backend.xp_of(index.data).nonzero(index.data))
+            arrays.extend(backend.xp_of(data).nonzero(data))
         else:
-            arrays.append(index.data.copy())
+            arrays.append(data.copy())
     if len(arrays) > x.ndim:
         raise IndexError(f"{name}: too many indices ({len(arrays)}) for a tensor of shape "
                          f"{x.shape}")
