@@ -20,7 +20,8 @@ def ints_first(index) -> tuple:
     dims; None, which adds a dim, is left to ``rest``), ``rest`` is the index without its
     ints; ``x[first][rest]`` is PyTorch's ``x[index]``. ``(None, index)`` for any other."""
     parts = index if isinstance(index, tuple) else (index,)
-    ints = [type(part) is int for part in parts]
+    ints = [isinstance(part, (int, backend.np.integer)) and not isinstance(part, bool)
+            for part in parts]  # NumPy's integers too (PyTorch reads them as ints)
     if not (any(ints) and any(map(backend.is_array, parts))):
         return None, index
     first = []

@@ -147,7 +147,7 @@ def _device_index(index, x):
                                f"'{x.device}': indices must be on the CPU or on its device")
         index = backend.to_device(index.data, x.device)
     elif isinstance(index, list) or (backend.is_host_data(index) and
-                                     not isinstance(index, (int, bool))):
+                                     not isinstance(index, (int, bool, backend.np.integer))):
         host = backend.to_host(index)
         if host.size == 0 and host.dtype != backend.bool_:
             host = host.astype(backend.int64)  # x[[]]: an empty list indexes nothing

@@ -28,13 +28,15 @@ class BroadcastTo(Function):
 
 def sum_to_shape(grad, shape):
     """Sum ``grad`` (an array or a Tensor) over the axes that broadcasting added or
-    stretched, back to ``shape``."""
+    stretched, back to ``shape``. (``shape`` may have more leading 1s than ``grad`` has
+    dims: a value written into a smaller slot, ``x[0] = v`` with v of shape (1, n).)"""
     if grad.shape == shape:
         return grad
-    leading = grad.ndim - len(shape)  # axes broadcasting added in front
-    stretched = tuple(leading + axis for axis, size in enumerate(shape)
-                      if size == 1 and grad.shape[leading + axis] != 1)
-    summed = grad.sum(axis=tuple(range(leading)) + stretched, keepdims=True)  # ones kept
+    core = shape[max(len(shape) - grad.ndim, 0):]  # shape without those extra leading 1s
+    leading = grad.ndim - len(core)  # axes broadcasting added in front, then stretched ones
+    axes = tuple(range(leading)) + tuple(leading + axis for axis, size in enumerate(core)
+                                         if size == 1 and grad.shape[leading + axis] != 1)
+    summed = grad.sum(axis=axes, keepdims=True) if axes else grad  # (ones kept)
     return summed.reshape(shape)
 
 
@@ -124,9 +126,7 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        inverse = [0] * len(self.dims)
-        for position, axis in enumerate(self.dims):
-            inverse[axis] = position
+        inverse = [self.dims.index(axis) for axis in range(len(self.dims))]  # where each went
         return self.xp.transpose(grad_output, inverse)
 
 
