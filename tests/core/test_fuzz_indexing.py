@@ -47,7 +47,9 @@ Left out of the grammar, on purpose (each a known difference, or no index PyTorc
 * Python bools as index parts (``x[True]``, ``x[0, False]``): PyTorch's own rule (a new
   dim of size 1 or 0), a separate feature;
 * 0-d index arrays and 0-d Tensors: PyTorch takes a 0-d integer Tensor as an int (a
-  select, applied in order), NumPy as an index array (placed with the other arrays);
+  select, applied in order), NumPy as an index array (placed with the other arrays); so
+  does tinygrad_opt now (ops/index_order.py), tested by hand in test_pytorch_edges.py
+  (``test_a_0d_integer_tensor_indexes_as_an_int``);
 * an Ellipsis standing for zero dims between two index arrays (``x[:, [0], ..., [0]]`` of
   a 3-d x): PyTorch's arrays are then adjacent (their dim stays in place), NumPy's are not
   (it goes first); ``pytorch_index`` models PyTorch, the fuzzer skips these;

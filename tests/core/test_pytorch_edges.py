@@ -208,6 +208,27 @@ def test_ints_index_first_with_none_and_ellipsis_too_reading_and_writing(index, 
     np.testing.assert_array_equal(written.numpy(), copy)
 
 
+def test_a_0d_integer_tensor_indexes_as_an_int(device):
+    """PyTorch selects with a 0-d integer tensor (``x[logits.argmax()]``) as with an int:
+    the result is a view (a write into it reaches x), and it indexes before index arrays.
+    NumPy reads a 0-d array as an index array: a copy, placed with the arrays."""
+    values = np.arange(24.0).reshape(2, 3, 4)
+    x = tg.tensor(values, device=device)
+    i = tg.tensor(1, device=device)
+    assert x[tg.tensor(0, device=device), :, [0, 1]].shape == (3, 2)   # x[0][:, [0, 1]]
+    row = x[i]
+    row[0, 0] = -1.0                                    # x[1] is a view: x sees the write
+    assert x.numpy()[1, 0, 0] == -1.0
+    x[i, 2] = tg.tensor(np.full(4, 7.0), device=device)
+    assert (x.numpy()[1, 2] == 7.0).all()
+    assert x[np.asarray(1)].shape == (3, 4)             # a 0-d NumPy array alike
+    a = tg.tensor(values, device=device, requires_grad=True)
+    (a[i][:, 1] * tg.tensor([1.0, 2.0, 3.0], device=device)).sum().backward()
+    expected = np.zeros_like(values)
+    expected[1, :, 1] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(a.grad.numpy(), expected)
+
+
 def test_sum_and_mean_take_a_dtype_and_cast_before_reducing():
     x = tg.tensor([1e8, 1.0, -1e8], dtype="float32", requires_grad=True)
     total = x.sum(dtype=tg.float64)       # float32 would lose the 1.0 beside 1e8

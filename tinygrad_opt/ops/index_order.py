@@ -18,8 +18,16 @@ def ints_first(index) -> tuple:
     """``(first, rest)`` for an index with ints and index arrays: ``first`` keeps the ints
     and ``...`` and has full slices for every other dim (a boolean mask spans its ndim
     dims; None, which adds a dim, is left to ``rest``), ``rest`` is the index without its
-    ints; ``x[first][rest]`` is PyTorch's ``x[index]``. ``(None, index)`` for any other."""
+    ints; ``x[first][rest]`` is PyTorch's ``x[index]``. ``(None, index)`` for any other.
+
+    A 0-d integer array (a 0-d integer Tensor: ``x[logits.argmax()]``) is an int here, as
+    in PyTorch, which selects with it: ``x[i]`` is then a view, as ``x[int(i)]``."""
     parts = index if isinstance(index, tuple) else (index,)
+    if any(backend.is_array(part) and part.ndim == 0 and part.dtype.kind in "iu"
+           for part in parts):
+        parts = tuple(part.item() if backend.is_array(part) and part.ndim == 0 and
+                      part.dtype.kind in "iu" else part for part in parts)
+        index = parts if isinstance(index, tuple) else parts[0]
     ints = [isinstance(part, (int, backend.np.integer)) and not isinstance(part, bool)
             for part in parts]  # NumPy's integers too (PyTorch reads them as ints)
     if not (any(ints) and any(map(backend.is_array, parts))):

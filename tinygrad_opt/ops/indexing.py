@@ -88,9 +88,9 @@ def setitem(x, index, value) -> None:
                            "changed in place (x[...] = v, x += v); do it inside tg.no_grad()")
     backend.check_writable(x.data, "SetItem")
     index = _device_index(index, x)
-    first, rest = ints_first(index)
+    first, index = ints_first(index)
     if first:  # x[0, :, [0, 1]] = v is x[0][:, [0, 1]] = v, a write through a view
-        return setitem(getitem(x, first), rest, value)
+        return setitem(getitem(x, first), index, value)
     value = as_operand(value, x, "SetItem")
     if value.dtype != x.dtype:
         value = value.astype(x.dtype)
@@ -130,8 +130,8 @@ def _is_basic(index) -> bool:
 def getitem(x, index):
     """``x[index]`` for ints, slices, None, ..., integer arrays and boolean masks."""
     index = _device_index(index, x)
-    first, rest = ints_first(index)  # PyTorch's order: t[0, :, [0, 1]] is t[0][:, [0, 1]]
-    return getitem(getitem(x, first), rest) if first else GetItem.apply(x, index=index)
+    first, index = ints_first(index)  # PyTorch's order: t[0, :, [0, 1]] is t[0][:, [0, 1]]
+    return getitem(getitem(x, first), index) if first else GetItem.apply(x, index=index)
 
 
 def _device_index(index, x):
