@@ -21,8 +21,8 @@ from __future__ import annotations
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.linalg import Cholesky, Eigh, Inv, _parts, _ratio
-from tinygrad_opt.tensor import Tensor
 from tinygrad_opt.ops.shape import same_device
+from tinygrad_opt.tensor import Tensor
 
 __all__ = ["lobpcg", "LOBPCG"]
 

@@ -22,12 +22,8 @@ def ints_first(index) -> tuple:
 
     A 0-d integer array (a 0-d integer Tensor: ``x[logits.argmax()]``) is an int here, as
     in PyTorch, which selects with it: ``x[i]`` is then a view, as ``x[int(i)]``."""
-    parts = index if isinstance(index, tuple) else (index,)
-    if any(backend.is_array(part) and part.ndim == 0 and part.dtype.kind in "iu"
-           for part in parts):
-        parts = tuple(part.item() if backend.is_array(part) and part.ndim == 0 and
-                      part.dtype.kind in "iu" else part for part in parts)
-        index = parts if isinstance(index, tuple) else parts[0]
+    parts = tuple(map(_as_int, index)) if isinstance(index, tuple) else (_as_int(index),)
+    index = parts if isinstance(index, tuple) else parts[0]
     ints = [isinstance(part, (int, backend.np.integer)) and not isinstance(part, bool)
             for part in parts]  # NumPy's integers too (PyTorch reads them as ints)
     if not (any(ints) and any(map(backend.is_array, parts))):
@@ -40,3 +36,10 @@ def ints_first(index) -> tuple:
             spans = part.ndim if backend.is_array(part) and part.dtype == bool else 1
             first.extend([slice(None)] * spans)
     return tuple(first), tuple(part for part, is_int in zip(parts, ints) if not is_int)
+
+
+def _as_int(part):
+    """A 0-d integer array as the int it holds; any other part as it is."""
+    if backend.is_array(part) and part.ndim == 0 and part.dtype.kind in "iu":
+        return part.item()
+    return part
