@@ -718,6 +718,22 @@ def test_index_put_gradients(device):
         x.index_put_(index, v)
 
 
+def test_index_put_takes_none_for_a_whole_dim(device):
+    """PyTorch's indices are ``Tensor?[]``: None stands for ``:``. With W = arange(12),
+    x.index_put((None, [0, 2]), v) writes v's columns into columns 0 and 2 (their
+    gradient 0 there), accumulate=True adds both of v's columns into column 1."""
+    a = tg.tensor(np.zeros((3, 4)), requires_grad=True, device=device)
+    v = tg.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, device=device)
+    w = tg.tensor(np.arange(12.0).reshape(3, 4), device=device)
+    written = a.index_put((None, tg.tensor([0, 2], device=device)), v)
+    added = a.index_put((None, tg.tensor([1, 1], device=device)), v, accumulate=True)
+    np.testing.assert_array_equal(host(written), [[0, 0, 1, 0], [2, 0, 3, 0], [4, 0, 5, 0]])
+    np.testing.assert_array_equal(host(added), [[0, 1, 0, 0], [0, 5, 0, 0], [0, 9, 0, 0]])
+    ((written + added) * w).sum().backward()
+    np.testing.assert_array_equal(host(a.grad), [[0, 2, 2, 6], [4, 10, 6, 14], [8, 18, 10, 22]])
+    np.testing.assert_array_equal(host(v.grad), [[1, 3], [9, 11], [17, 19]])
+
+
 # --- random factories ---
 
 def test_normal_overloads_and_statistics(device):

@@ -869,14 +869,18 @@ def unfold(self, dimension: int, size: int, step: int):
 
 
 def _index_arrays(x, indices, name: str) -> tuple:
-    """PyTorch's ``indices`` (a tuple of integer or bool tensors, one per leading dim) as
-    integer arrays on x's device: a bool mask becomes the positions of its True entries."""
+    """PyTorch's ``indices`` (a tuple of integer or bool tensors, or None for a whole dim,
+    one per leading dim) as integer arrays on x's device (None as ``:``): a bool mask
+    becomes the positions of its True entries."""
     Tensor = tensor_module.Tensor
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"{name}: indices must be a tuple of tensors, got "
                         f"{type(indices).__name__}")
     arrays = []
     for index in indices:
+        if index is None:  # (PyTorch's Tensor?[]: None takes the whole dim, as ``:``)
+            arrays.append(slice(None))
+            continue
         if not isinstance(index, Tensor) or index.dtype.kind not in "iub":
             raise TypeError(f"{name}: each index must be an integer or bool tensor, got "
                             f"{getattr(index, 'dtype', type(index).__name__)}")
