@@ -260,7 +260,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: input {index} does not require grad")
     root_grads = [_initial_gradient(output, given, "grad", create_graph)
                   for output, given in zip(outputs, grad_outputs)]
-    wanted = {id(tensor): index for index, tensor in enumerate(inputs)}
+    wanted = {id(tensor): [index for index, other in enumerate(inputs) if other is tensor]
+              for tensor in inputs}  # id -> its positions among the inputs (it may repeat)
     order = topological_order(outputs)
     runs = _leading_to(order, wanted)
     results = [None] * len(inputs)
@@ -268,8 +269,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     def receive(tensor, grad) -> bool:
         """Keep the gradient of a requested input; stop where nothing requested lies below."""
-        if id(tensor) in wanted:
-            results[wanted[id(tensor)]] = _as_tensor(grad, handed_out)
+        for index in wanted.get(id(tensor), ()):
+            results[index] = _as_tensor(grad, handed_out)  # (each a tensor of its own)
         return id(tensor) not in runs
 
     order = [tensor for tensor in order if id(tensor) in runs or id(tensor) in wanted]
