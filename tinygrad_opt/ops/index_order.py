@@ -22,11 +22,16 @@ def ints_first(index) -> tuple:
 
     A 0-d integer array (a 0-d integer Tensor: ``x[logits.argmax()]``) is an int here, as
     in PyTorch, which selects with it: ``x[i]`` is then a view, as ``x[int(i)]``."""
-    parts = tuple(map(_as_int, index)) if isinstance(index, tuple) else (_as_int(index),)
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(map(backend.is_array, parts)):
+        return None, index  # ints, slices, None, ...: NumPy's placement is PyTorch's
+    ints = [_is_int(part) for part in parts]
+    if not any(ints):
+        return None, index
+    parts = tuple(part.item() if is_int and backend.is_array(part) else part  # 0-d: an int
+                  for part, is_int in zip(parts, ints))
     index = parts if isinstance(index, tuple) else parts[0]
-    ints = [isinstance(part, (int, backend.np.integer)) and not isinstance(part, bool)
-            for part in parts]  # NumPy's integers too (PyTorch reads them as ints)
-    if not (any(ints) and any(map(backend.is_array, parts))):
+    if not any(map(backend.is_array, parts)):
         return None, index
     first = []
     for part, is_int in zip(parts, ints):
@@ -38,8 +43,8 @@ def ints_first(index) -> tuple:
     return tuple(first), tuple(part for part, is_int in zip(parts, ints) if not is_int)
 
 
-def _as_int(part):
-    """A 0-d integer array as the int it holds; any other part as it is."""
-    if backend.is_array(part) and part.ndim == 0 and part.dtype.kind in "iu":
-        return part.item()
-    return part
+def _is_int(part) -> bool:
+    """An int to PyTorch: Python's (not a bool), NumPy's, or a 0-d integer array."""
+    if backend.is_array(part):
+        return part.ndim == 0 and part.dtype.kind in "iu"
+    return isinstance(part, (int, backend.np.integer)) and not isinstance(part, bool)
