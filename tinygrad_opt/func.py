@@ -38,6 +38,7 @@ graph; a ``no_grad`` inside ``f`` is respected.
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager, nullcontext
 
 from tinygrad_opt import backend
@@ -362,6 +363,17 @@ def _argnums_checked(argnums, count: int, api: str) -> tuple[int, ...]:
     return tuple(checked)
 
 
+_evaluating = []  # the calls whose function is running now, outermost first
+_owners = {}  # id of a call's fresh copy -> a weak reference to the call
+
+
+def _from_outside(leaf) -> bool:
+    """A leaf that requires grad comes from outside a call unless it is the fresh copy of
+    a transform call whose function is no longer running (see ``reaches_outside``)."""
+    owner = _owners.get(id(leaf))
+    return owner is None or any(call is owner() for call in _evaluating)
+
+
 class _Call:
     """``func(*args, **kwargs)`` run on differentiable copies of the arguments at
     ``argnums`` (all of them when None), with its outputs flattened.
@@ -385,6 +397,10 @@ class _Call:
                                  f"Tensors, got a {type(leaf).__name__}")
         self.inputs = [self._copy(leaf) for leaf in leaves]
         self.inside = {id(x) for x in self.inputs if x.grad_fn is None}  # the fresh leaves
+        for x in self.inputs:
+            if x.grad_fn is None:  # (see reaches_outside; the entry goes with the copy)
+                _owners[id(x)] = weakref.ref(self)
+                weakref.finalize(x, _owners.pop, id(x), None)
         copies = _tree_unflatten(self.inputs, self.input_structure)
         args = list(args)
         if isinstance(argnums, int):
@@ -392,8 +408,12 @@ class _Call:
         else:
             for number, copy in zip(numbers, copies):
                 args[number] = copy
-        with enable_grad():
-            output = func(*args, **kwargs)
+        _evaluating.append(self)
+        try:
+            with enable_grad():
+                output = func(*args, **kwargs)
+        finally:
+            _evaluating.pop()
         self.aux = None
         if has_aux:
             if not (isinstance(output, tuple) and len(output) == 2):
@@ -423,7 +443,11 @@ class _Call:
 
     def reaches_outside(self, tensors) -> bool:
         """Whether the graph of ``tensors`` reaches a leaf that requires grad and is not one
-        of this call's fresh copies: then the results are differentiated again outside."""
+        of this call's fresh copies: then the results are differentiated again outside.
+        Another call's fresh copy is outside only while that call's function runs (an
+        enclosing transform: ``grad(grad(f))``, or ``grad`` around a later call of a
+        ``vjp_fn``); the private copy of a ``jvp`` or ``vjp`` that ran inside this call's
+        function is not (as torch.func unwraps each level's results)."""
         if not self.outer:
             return False
         roots = [t for t in tensors if isinstance(t, Tensor) and t.requires_grad]
@@ -435,7 +459,7 @@ class _Call:
             seen.add(id(tensor))
             function = tensor.grad_fn
             if function is None:
-                if id(tensor) not in self.inside:
+                if id(tensor) not in self.inside and _from_outside(tensor):
                     return True
                 continue
             if function.freed:  # a graph already used by a backward: nothing flows there
