@@ -268,6 +268,14 @@ def draw_inputs(data, program):
                               unique=True), label="inputs")
 
 
+def draw_reaching_inputs(data, program):
+    """Drawn inputs that reach an output (at least one: the draw is rejected otherwise)."""
+    note(repr(program))
+    inputs = [i for i in draw_inputs(data, program) if program.reaches(i)]
+    assume(inputs)
+    return inputs
+
+
 # --- the fuzzers ------------------------------------------------------------------------
 
 @SETTINGS
@@ -296,9 +304,7 @@ def test_grad_of_leaves_and_intermediates_matches_finite_differences(program, da
 @SETTINGS
 @given(programs(), st.data())
 def test_retain_graph_repeats_and_plain_grad_frees(program, data):
-    note(repr(program))
-    inputs = [i for i in draw_inputs(data, program) if program.reaches(i)]
-    assume(inputs)
+    inputs = draw_reaching_inputs(data, program)
     values = build_tg(program)
     outputs = [values[k] for k in program.outputs]
     tensors = [values[i] for i in inputs]
@@ -464,9 +470,7 @@ def test_hook_scaling_an_intermediate_gradient(program, data, c):
 @SETTINGS
 @given(programs(), st.data())
 def test_strict_device_gives_the_cpu_gradients(program, data):
-    note(repr(program))
-    inputs = [i for i in draw_inputs(data, program) if program.reaches(i)]
-    assume(inputs)
+    inputs = draw_reaching_inputs(data, program)
     results = {}
     for device in ("cpu", "strict"):
         values = build_tg(program, device)
