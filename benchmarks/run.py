@@ -53,12 +53,13 @@ def print_targets(summary: list) -> None:
 def main(quick: bool = False, only=None) -> dict:
     """Run the suites (all but 'gpu' and 'floor' by default, or those in ``only``), then
     the targets' summary; returns each suite's rows by name."""
-    from . import adam_step, floor, fused_cpu, gpu, mlp_step, op_overhead, step_profile
+    from . import adam_step, cnn_step, floor, fused_cpu, gpu, mlp_step, op_overhead, step_profile
     print(f"tinygrad_opt benchmarks on {platform.machine()}, {os.cpu_count()} CPU(s), "
           f"Python {platform.python_version()}; medians over repeats, 'noise' is the median "
           "absolute deviation over the median (timings on a shared machine vary)")
     suites = {"ops": lambda: op_overhead.main(quick=quick),
               "mlp": lambda: mlp_step.main(quick=quick),
+              "cnn": lambda: cnn_step.main(quick=quick),
               "adam": lambda: adam_step.main(quick=quick),
               "fused": lambda: fused_cpu.main(quick=quick),
               "profile": lambda: step_profile.main(quick=quick),

@@ -11,8 +11,8 @@ def add_bench_command(subparsers) -> None:
     bench = subparsers.add_parser(
         "bench", help="time the framework against hand-written NumPy (ratios, same run)")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
-    bench.add_argument("--only", choices=("ops", "mlp", "adam", "fused", "profile", "floor", "gpu"),
-                       action="append",
+    suites = ("ops", "mlp", "cnn", "adam", "fused", "profile", "floor", "gpu")
+    bench.add_argument("--only", choices=suites, action="append",
                        help="run only these suites (repeatable); 'fused' times the compiled CPU "
                        "optimizer kernels (needs Numba); 'profile' shows where a small step's "
                        "time goes; 'floor' times a minimal framework with the same guarantees "

@@ -1,11 +1,14 @@
 """Convolution and pooling as functions (im2col); the layers are in ``nn/conv.py``.
 
-``Im2Col`` and ``Col2Im`` are the two primitives here, each with its own
-backward; ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``unfold`` and ``fold``
-are compositions on them, reached as ``F.conv2d`` and so on: ``nn/functional.py``
-imports them from this file, which imports nothing from ``nn``.
+``Im2Col`` and ``Col2Im`` (``nn/im2col.py``) are the two primitives, each with its
+own backward; ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``unfold`` and ``fold``
+are compositions on them, reached as ``F.conv2d`` and so on (``nn/functional.py``
+imports them from this file). Two compositions run as one fused op each, for speed:
+``conv2d`` (same float dtypes: ``fused_conv.Conv2d``) and ``max_pool2d``
+(``fused_conv.MaxPool2d``); the compositions stay the definitions, written in their
+docstrings and comments, and are the fused ops' test oracles.
 
-Everything after them is a composition too, with no backward code: the 1-D
+Everything else here is a composition too, with no backward code: the 1-D
 forms (``conv1d``, ``max_pool1d``, ``avg_pool1d``) are the 2-D ones over a
 height-1 image; adaptive pooling (``adaptive_avg_pool2d``,
 ``adaptive_max_pool2d``, ``adaptive_avg_pool1d``) is slices, a mean or max and
@@ -25,7 +28,8 @@ import math
 import numbers
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
+from tinygrad_opt.nn import fused_conv
+from tinygrad_opt.nn.im2col import Col2Im, Im2Col, _tap_slice, conv_output_size  # noqa: F401
 from tinygrad_opt.ops.elementwise import where
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.ops.statistics import computed_in_float32
@@ -46,104 +50,6 @@ def _pair(value, name: str, op_name: str) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
         return (int(value[0]), int(value[1]))
     raise TypeError(f"{op_name}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """``(size + 2·padding − dilation·(kernel − 1) − 1) // stride + 1`` (PyTorch's formula).
-
-    The window of output position o covers input rows o·stride + i·dilation
-    for i = 0..kernel−1 (in padded coordinates); the last position whose whole
-    window fits inside the padded input is the output size minus one.
-    """
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _tap_slice(tap: int, dilation: int, stride: int, out_size: int) -> slice:
-    """The padded-input rows (or columns) that kernel tap ``tap`` sees, one per output.
-
-    Output position o reads padded row ``o·stride + tap·dilation``; for
-    o = 0, 1, ..., out_size−1 these rows form the strided slice
-    ``tap·dilation : tap·dilation + stride·(out_size − 1) + 1 : stride``.
-    """
-    start = tap * dilation
-    return slice(start, start + stride * (out_size - 1) + 1, stride)
-
-
-class Im2Col(Function):
-    """cols = im2col(x): every kh×kw window of the padded x as one column.
-
-    x ``(N, C, H, W)`` -> cols ``(N, C·kh·kw, OH·OW)`` with::
-
-        cols[n, (c, i, j), (oh, ow)] = x_padded[n, c, oh·sh + i·dh, ow·sw + j·dw]
-
-    where (c, i, j) and (oh, ow) are flattened row-major. im2col is linear in
-    x (it only copies values), so its derivative is the transpose map:
-    ``dL/dx = col2im(dL/dcols)``, which adds each column entry back to the
-    pixel it was copied from (a pixel in k overlapping windows gets k terms).
-    """
-
-    def forward(self, x: "Array", kernel_size, stride, padding, dilation, pad_value=0.0) -> "Array":
-        xp = backend.xp_of(x)
-        N, C, H, W = x.shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-        OH = conv_output_size(H, kh, sh, ph, dh)
-        OW = conv_output_size(W, kw, sw, pw, dw)
-        self.input_shape = x.shape
-        self.options = (kernel_size, stride, padding, dilation)
-        # 1. Pad: the input sits in the middle of an array filled with pad_value.
-        x_padded = xp.full((N, C, H + 2 * ph, W + 2 * pw), pad_value, dtype=x.dtype)
-        x_padded[:, :, ph:ph + H, pw:pw + W] = x
-        # 2. Gather: for each kernel tap (i, j), the values it multiplies at every
-        #    output position form a strided view of the padded input (see _tap_slice).
-        #    The loop runs kh·kw times (9 for a 3×3 kernel); each step moves a whole
-        #    (N, C, OH, OW) block, so the work is vectorised over images and positions.
-        cols = xp.empty((N, C, kh, kw, OH, OW), dtype=x.dtype)
-        for i in range(kh):
-            rows = _tap_slice(i, dh, sh, OH)
-            for j in range(kw):
-                columns = _tap_slice(j, dw, sw, OW)
-                cols[:, :, i, j] = x_padded[:, :, rows, columns]  # (N, C, OH, OW)
-        return cols.reshape(N, C * kh * kw, OH * OW)
-
-    def backward(self, grad_output: "Grad") -> "Grads":
-        return Col2Im.apply(grad_output, input_shape=self.input_shape, options=self.options)
-
-
-class Col2Im(Function):
-    """x = col2im(cols): the transpose of im2col; each column entry is added
-    back to the pixel it came from, and overlapping windows accumulate.
-
-    cols ``(N, C·kh·kw, OH·OW)`` -> x ``(N, C, H, W)``::
-
-        x_padded[n, c, oh·sh + i·dh, ow·sw + j·dw] += cols[n, (c, i, j), (oh, ow)]
-
-    then the padding border is cut off. col2im is linear, and its derivative is
-    im2col (with zero padding: the gradient never sees a pad value).
-    """
-
-    def forward(self, cols: "Array", input_shape: tuple, options: tuple) -> "Array":
-        xp = backend.xp_of(cols)
-        N, C, H, W = input_shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = options
-        OH = conv_output_size(H, kh, sh, ph, dh)
-        OW = conv_output_size(W, kw, sw, pw, dw)
-        self.options = options
-        cols = cols.reshape(N, C, kh, kw, OH, OW)
-        x_padded = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
-        # The same kh·kw strided views as in Im2Col, now accumulated: within one tap
-        # the output positions read distinct pixels, so a plain += is exact; pixels
-        # shared by several taps (overlapping windows) get one term per tap.
-        for i in range(kh):
-            rows = _tap_slice(i, dh, sh, OH)
-            for j in range(kw):
-                columns = _tap_slice(j, dw, sw, OW)
-                x_padded[:, :, rows, columns] += cols[:, :, i, j]  # (N, C, OH, OW)
-        return x_padded[:, :, ph:ph + H, pw:pw + W]  # cut the padding off: (N, C, H, W)
-
-    def backward(self, grad_output: "Grad") -> "Grads":
-        kernel_size, stride, padding, dilation = self.options
-        return Im2Col.apply(grad_output, kernel_size=kernel_size, stride=stride,
-                            padding=padding, dilation=dilation, pad_value=0.0)
 
 
 def _check_image(x: Tensor, op_name: str) -> None:
@@ -188,12 +94,9 @@ def _window_options(kernel_size, stride, padding, dilation, op_name: str) -> tup
     return kernel_size, stride, padding, dilation
 
 
-def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
-            pad_value: float = 0.0) -> tuple[Tensor, int, int]:
-    """Checked im2col: ``(cols (N, C·kh·kw, OH·OW), OH, OW)``."""
-    _check_image(x, op_name)
-    kernel_size, stride, padding, dilation = _window_options(kernel_size, stride, padding,
-                                                             dilation, op_name)
+def _output_size(x: Tensor, options: tuple, op_name: str) -> tuple[int, int]:
+    """(OH, OW) of a sliding window with checked ``options`` over x; raises if x is too small."""
+    kernel_size, stride, padding, dilation = options
     H, W = x.shape[2:]
     OH = conv_output_size(H, kernel_size[0], stride[0], padding[0], dilation[0])
     OW = conv_output_size(W, kernel_size[1], stride[1], padding[1], dilation[1])
@@ -201,6 +104,16 @@ def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
         raise ValueError(
             f"{op_name}: input of shape {x.shape} is too small for kernel_size {kernel_size} "
             f"with padding {padding} and dilation {dilation} (output would be {OH}x{OW})")
+    return OH, OW
+
+
+def _im2col(x: Tensor, kernel_size, stride, padding, dilation, op_name: str,
+            pad_value: float = 0.0) -> tuple[Tensor, int, int]:
+    """Checked im2col: ``(cols (N, C·kh·kw, OH·OW), OH, OW)``."""
+    _check_image(x, op_name)
+    kernel_size, stride, padding, dilation = _window_options(kernel_size, stride, padding,
+                                                             dilation, op_name)
+    OH, OW = _output_size(x, (kernel_size, stride, padding, dilation), op_name)
     cols = Im2Col.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
                         dilation=dilation, pad_value=pad_value)
     return cols, OH, OW
@@ -278,6 +191,23 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     padding, (extra_rows, extra_columns) = _resolve_padding(padding, (kh, kw), stride, dilation,
                                                             "conv2d")
     x = _extend(x, extra_rows, extra_columns, 0.0)     # 'same', odd d·(k − 1): a zero at the end
+    if x.dtype == weight.dtype and (bias is None or bias.dtype == x.dtype) and \
+            backend.is_floating(x.dtype):  # the composition below as one op, for speed
+        options = _window_options((kh, kw), stride, padding, dilation, "conv2d")
+        OH, OW = _output_size(x, options, "conv2d")
+        out = fused_conv.Conv2d.apply(x, weight, *([] if bias is None else [bias]), options=options,
+                           groups=groups)              # (N, O, OH·OW)
+        return _unbatched(out.reshape(N, O, OH, OW), added)
+    return _unbatched(conv2d_composed(x, weight, bias, stride, padding, dilation, groups), added)
+
+
+def conv2d_composed(x: Tensor, weight: Tensor, bias, stride, padding, dilation,
+                    groups: int) -> Tensor:
+    """conv2d of a batch x (N, C, H, W), as the composition that defines it: im2col, then
+    one product. ``conv2d`` runs it for integer and mixed dtypes (as PyTorch's promotion)
+    and the fused ``Conv2d`` op (nn/fused_conv.py) otherwise, whose test oracle it is."""
+    N, C = x.shape[:2]
+    O, C_per_group, kh, kw = weight.shape
     cols, OH, OW = _im2col(x, (kh, kw), stride, padding, dilation, "conv2d")
     K = C_per_group * kh * kw                          # inputs of one dot product
     if groups == 1:
@@ -288,7 +218,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         out = (w @ cols).reshape(N, O, OH * OW)        # (N, G, O/G, L) -> (N, O, L)
     if bias is not None:
         out = out + bias.reshape(1, O, 1)              # (N, O, L)
-    return _unbatched(out.reshape(N, O, OH, OW), added)
+    return out.reshape(N, O, OH, OW)
 
 
 def check_bias(bias: Tensor | None, out_channels: int, weight: Tensor, op_name: str) -> None:
@@ -421,11 +351,12 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                                  _lowest(x.dtype), "max_pool2d")
     if return_indices:
         return _unbatched(_max_pool2d_with_indices(x, ready, options), added)
-    cols, OH, OW = _im2col(ready, *options, "max_pool2d", pad_value=_lowest(x.dtype))
-    N, C = x.shape[:2]
-    (kh, kw) = options[0]
-    windows = cols.reshape(N, C, kh * kw, OH * OW)       # (N, C, kh·kw, L); N may be 0
-    return _unbatched(windows.max(dim=2).reshape(N, C, OH, OW), added)
+    # im2col's windows, then their max: cols (N, C·kh·kw, L) -> (N, C, kh·kw, L) -> max over
+    # the window axis; one fused op computes the same without copying the windows out
+    kernel_size, stride, padding, dilation = options
+    return _unbatched(fused_conv.MaxPool2d.apply(ready, kernel_size=kernel_size, stride=stride,
+                                                 padding=padding, dilation=dilation,
+                                                 pad_value=_lowest(x.dtype)), added)
 
 
 def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[Tensor, Tensor]:

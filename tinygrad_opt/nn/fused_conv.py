@@ -1,0 +1,149 @@
+"""Fused convolution and pooling: compositions of ``nn/functional_conv.py`` as one op each.
+
+Each is a named twin of a composition that stays the definition, written in the
+docstrings of ``conv2d`` and ``max_pool2d`` there; the tests compare every fused op
+with its composition, values, gradients and second derivatives
+(tests/nn/test_fused_conv.py). Each pays for itself on every step of a small CNN
+(``tinygrad-opt bench --only cnn``; docs/benchmarks.md has the measurements):
+
+* ``Conv2d``: ``W.reshape(O, K) @ im2col(x) + b`` is eight ops forward (reshapes,
+  broadcasts, the product, the bias) and as many backward; one here, whose backward
+  reuses the forward's columns for dL/dW.
+* ``MaxPool2d``: im2col copies every window out and ``max`` reduces over the window
+  axis; here the windows are never copied: each kernel tap of all windows is one
+  strided view of the input, and the maximum is a running maximum over those views.
+"""
+
+from __future__ import annotations
+
+from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
+from tinygrad_opt.autograd.grad_mode import flags
+from tinygrad_opt.nn.im2col import Col2Im, Im2Col, _tap_slice, conv_output_size
+
+
+def tap_views(x_padded, kernel_size, stride, dilation, out_size):
+    """The kh·kw strided views of a padded (N, C, H, W) array, one per kernel tap
+    (i, j) in row-major order: view (i, j) holds, for every window, its tap (i, j)."""
+    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = kernel_size, stride, dilation, out_size
+    return [x_padded[:, :, _tap_slice(i, dh, sh, OH), _tap_slice(j, dw, sw, OW)]
+            for i in range(kh) for j in range(kw)]
+
+
+class MaxPool2d(Function):
+    """y = the maximum of each kh×kw window of x padded with ``pad_value`` (−inf)::
+
+        y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·sh + i·dh, ow·sw + j·dw]
+
+    Tap (i, j) of every window is one strided view of x_pad (``tap_views``), so y is
+    the running maximum of kh·kw views. dL/dx: each window's dL/dy goes to its taps
+    that equal the maximum, shared equally among ties (the rule of ``max``), selected
+    with ``where`` (so a tap that is not a maximum gets exactly 0, even from an
+    infinite dL/dy). Laid out as im2col's columns, those shares are what ``Col2Im``
+    adds back to the pixels (a pixel in several windows gets one term from each);
+    ``Col2Im`` is differentiable, so a recorded backward has second derivatives.
+    """
+
+    def forward(self, x: "Array", kernel_size, stride, padding, dilation, pad_value) -> "Array":
+        self.options = (kernel_size, stride, padding, dilation)
+        self.pad_value = pad_value
+        taps = tap_views(self._padded(x), kernel_size, stride, dilation, self._out_size(x))
+        out = taps[0].copy()
+        for tap in taps[1:]:
+            backend.xp_of(x).maximum(out, tap, out=out)
+        return out
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        x, y = self.saved_input(0), self.saved_output      # checked: unchanged since forward
+        if flags.grad:  # recorded: which taps won is fixed, so the masks are arrays anyway
+            x, y = x.data, y.data
+        xp = backend.xp_of(x)
+        (kh, kw), stride, _, dilation = self.options
+        N, C, OH, OW = y.shape
+        is_max = [tap == y for tap in tap_views(self._padded(x), (kh, kw), stride, dilation,
+                                                (OH, OW))]           # tap k won its window
+        ties = is_max[0].astype(y.dtype)
+        for won in is_max[1:]:
+            ties += won                                              # (N, C, OH, OW)
+        share = grad_output / xp.maximum(ties, 1)  # (a NaN window has no tap equal to y: 0/1)
+        if flags.grad or backend.device_of(x) != "cpu" or not xp.isfinite(share).all():
+            # the readable selection, then Col2Im (a GPU's where does not branch)
+            columns = self.xp.where(xp.stack(is_max, axis=2), share.reshape(N, C, 1, OH, OW), 0)
+            return Col2Im.apply(columns.reshape(N, C * kh * kw, OH * OW), input_shape=x.shape,
+                                options=self.options)
+        # The same numbers for a finite share, faster: 0 · share = 0, so the product selects
+        # as where does (branch-free: where is 10x slower on a random mask, see fused.Relu),
+        # and each tap's shares go straight back through its view (Col2Im's loop, with no
+        # columns in between); windows that do not overlap are written, not added to.
+        grad = xp.zeros(self._padded(x).shape, dtype=share.dtype)
+        disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, (kh, kw)))
+        for won, tap in zip(is_max, tap_views(grad, (kh, kw), stride, dilation, (OH, OW))):
+            if disjoint:
+                xp.multiply(won, share, out=tap)
+            else:
+                tap += won * share
+        (ph, pw), (H, W) = self.options[2], x.shape[2:]
+        return grad[:, :, ph:ph + H, pw:pw + W]
+
+    def _padded(self, x):
+        (ph, pw) = self.options[2]
+        if not ph and not pw:
+            return x
+        N, C, H, W = x.shape
+        padded = backend.xp_of(x).full((N, C, H + 2 * ph, W + 2 * pw), self.pad_value,
+                                       dtype=x.dtype)
+        padded[:, :, ph:ph + H, pw:pw + W] = x
+        return padded
+
+    def _out_size(self, x):
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.options
+        return (conv_output_size(x.shape[2], kh, sh, ph, dh),
+                conv_output_size(x.shape[3], kw, sw, pw, dw))
+
+
+class Conv2d(Function):
+    """y = W ⋆ x + b, a 2-D convolution with ``groups`` groups, as im2col and a product::
+
+        cols = im2col(x)                          (N, G, K, L), K = C/G·kh·kw, L = OH·OW
+        y[n, g] = W[g] @ cols[n, g] + b[g]        W (G, O/G, K): group g's filters as rows
+
+    dL/dW[g] = Σ_n dL/dy[n, g] @ cols[n, g]ᵀ,   dL/db = Σ_{n, l} dL/dy,
+    dL/dx = col2im(W[g]ᵀ @ dL/dy[n, g])  (the transpose of im2col adds the columns back).
+
+    A plain backward reuses the forward's columns (the composition's MatMul saves them
+    too); a recorded one makes them again with the differentiable ``Im2Col``, so the
+    same formulas record a graph and second derivatives work.
+    """
+
+    def forward(self, x: "Array", weight: "Array", bias: "Array" = None, options=None,
+                groups: int = 1) -> "Array":
+        self.options, self.groups = options, groups
+        cols = Im2Col().forward(x, *options)                  # (N, C·kh·kw, L): arrays
+        N, O, G = x.shape[0], weight.shape[0], groups
+        self.cols = cols.reshape(N, G, -1, cols.shape[-1])    # (N, G, K, L)
+        out = weight.reshape(G, O // G, -1) @ self.cols       # (N, G, O/G, L)
+        out = out.reshape(N, O, -1)                           # (N, O, L)
+        if bias is not None:
+            out += bias[:, None]                              # one b[o] per output channel
+        return out
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        x, weight = self.saved_input(0), self.saved_input(1)
+        xp, G = self.xp, self.groups
+        N, O, L = grad_output.shape
+        grad = grad_output.reshape(N, G, O // G, L)                       # (N, G, O/G, L)
+        w = weight.reshape(G, O // G, -1)                                 # (G, O/G, K)
+        cols = self.cols
+        if flags.grad:  # recorded: columns that know they come from x
+            kernel_size, stride, padding, dilation = self.options
+            cols = Im2Col.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
+                                dilation=dilation).reshape(N, G, -1, L)
+        grads = [None, None, None][:len(self.inputs)]
+        if self.needs_input_grad[0]:
+            grad_cols = (xp.swapaxes(w, -1, -2) @ grad).reshape(N, -1, L)  # (N, C·kh·kw, L)
+            grads[0] = Col2Im.apply(grad_cols, input_shape=x.shape, options=self.options)
+        if self.needs_input_grad[1]:
+            grads[1] = (grad @ xp.swapaxes(cols, -1, -2)).sum(axis=0).reshape(weight.shape)
+        if len(self.inputs) == 3 and self.needs_input_grad[2]:
+            grads[2] = grad_output.sum(axis=(0, 2))                       # (O,)
+        return tuple(grads)
