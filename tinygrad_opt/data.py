@@ -116,8 +116,9 @@ class Dataset:
     those two methods works with :class:`DataLoader`, subclass or not.
     """
 
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+    def __len__(self) -> int:  # (PyTorch's Dataset has none: len() raises TypeError there)
+        raise TypeError(f"object of type '{type(self).__name__}' has no len(): a Dataset "
+                        "subclass must define __len__")
 
     def __getitem__(self, index: int):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")

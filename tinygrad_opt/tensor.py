@@ -245,9 +245,6 @@ class Tensor(conveniences.Conveniences):
     def __neg__(self):
         return elementwise.Neg.apply(self)
 
-    def __pos__(self):
-        return self
-
     def __abs__(self):
         return elementwise.Abs.apply(self)
 

@@ -104,6 +104,15 @@ FUSED_AND_NN = [
        fixed(lambda n, c, h: [(n, c, h + 1, h)], 3)),
     Op("avg_pool2d", lambda x: F.avg_pool2d(x, 2, stride=1), 1,
        shapes=fixed(lambda n, c, h: [(n, c, h + 1, h + 1)], 3)),
+    # nn/fused_conv.py and nn/fused_norm.py (with the entries above)
+    Op("conv2d_groups", lambda x, w: F.conv2d(x, w, groups=2), 2,
+       shapes=fixed(lambda n, c, o: [(n, 2 * c, 4, 3), (2 * o, c, 2, 2)], 3)),
+    Op("max_pool2d_overlapping", lambda x: F.max_pool2d(x, (2, 3), stride=1, dilation=(2, 1)),
+       1, distinct, fixed(lambda n, c, h: [(n, c, h + 3, h + 2)], 3)),
+    Op("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), 3,
+       shapes=fixed(lambda n, c, h: [(n + 1, c, h), (c,), (c,)], 3)),
+    Op("batch_norm_train_no_affine", lambda x: F.batch_norm(x, None, None, training=True), 1,
+       shapes=fixed(lambda n, c: [(n + 1, c)], 2)),
     Op("gelu", lambda x: F.gelu(x), 1),
 ]
 

@@ -23,6 +23,7 @@ where a gradient is delivered (``receive``) and in which tensors are visited.
 from __future__ import annotations
 
 from tinygrad_opt import backend
+from tinygrad_opt.autograd import tensor_hooks
 from tinygrad_opt.autograd.grad_mode import flags, set_grad_enabled
 
 import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Tensors
@@ -194,8 +195,8 @@ def _run_hooks(tensor, grad):
     as_tensor = grad if recorded else tensor_module.Tensor._make(grad)
     for hook in tensor._hooks:
         replacement = hook(as_tensor)
-        if replacement is not None:
-            as_tensor = replacement
+        if replacement is not None:  # (a Tensor of the same shape, dtype and device)
+            as_tensor = tensor_hooks.checked(hook, as_tensor, replacement)
     return as_tensor if recorded else as_tensor.data
 
 

@@ -178,6 +178,19 @@ class Function(core.Function):
 _BASE_SETUP_CONTEXT = inspect.getattr_static(Function, "setup_context")
 
 
+def _users_backward(cls):
+    """A PyTorch-style Function's ``backward`` (or ``vjp``, its alias) as the user wrote it;
+    a class that wrote neither is refused with PyTorch's words."""
+    if isinstance(inspect.getattr_static(cls, "backward"), staticmethod):
+        return cls.backward
+    if isinstance(inspect.getattr_static(cls, "vjp"), staticmethod):
+        return cls.vjp
+    raise NotImplementedError(
+        f"{cls.__name__}: you must implement either the backward or the vjp method of a "
+        "custom autograd.Function to use it in backward mode (a staticmethod "
+        "backward(ctx, *grad_outputs))")
+
+
 class FunctionBackward(core.Function):
     """The node of a PyTorch-style Function: one op whose inputs are its Tensor arguments.
 
@@ -197,7 +210,7 @@ class FunctionBackward(core.Function):
         recorded = flags.grad  # create_graph: Tensors in and out, and the user's ops record
         grad_output = grad_output if recorded else Tensor._make(grad_output)
         output_grads = self.layout.output_grads(grad_output, self.ctx)  # one per output
-        grads = self.ctx._function.backward(self.ctx, *output_grads)
+        grads = _users_backward(self.ctx._function)(self.ctx, *output_grads)
         grads = grads if isinstance(grads, tuple) else (grads,)
         count = len(self.ctx.needs_input_grad)
         if len(grads) != count and not (len(grads) > count and

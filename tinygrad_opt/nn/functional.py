@@ -53,6 +53,7 @@ from tinygrad_opt.nn.conv_transpose import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_extra import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_conv3d import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_surface import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.nn import fused_norm
 from tinygrad_opt.ops import fused
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating as _floating
@@ -457,13 +458,19 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
                 f"got input of shape {input.shape}")
+        affine = [t for t in (weight, bias) if t is not None]
+        if backend.is_floating(input.dtype) and all(t.dtype == input.dtype and
+                                                    t.shape == (channels,) for t in affine):
+            statistics = []  # the composition below as one op, for speed (nn/fused_norm.py)
+            out = fused_norm.BatchNorm.apply(input, *affine, has_weight=weight is not None,
+                                             eps=eps, statistics=statistics)
+            mean, var = (Tensor._make(array) for array in statistics[0])
+            _update_running_statistics(running_mean, running_var, mean, var, count, momentum)
+            return out
         mean = input.mean(dim=reduce_dims, keepdim=True)           # (1, C, 1, ...)
         centered = input - mean                                     # (N, C, ...)
         var = (centered * centered).mean(dim=reduce_dims, keepdim=True)  # biased
-        if running_mean is not None:
-            _update_running(running_mean, mean, momentum)
-        if running_var is not None:
-            _update_running(running_var, var * (count / (count - 1)), momentum)  # unbiased
+        _update_running_statistics(running_mean, running_var, mean, var, count, momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when "
@@ -473,6 +480,15 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = input - mean
     x_hat = centered / (var + eps).sqrt()  # (N, C, ...), zero mean, unit variance
     return _affine(x_hat, weight, bias, stat_shape)
+
+
+def _update_running_statistics(running_mean, running_var, mean, var, count, momentum):
+    """The running averages of batch_norm (either may be None): the mean, and the
+    variance made unbiased (σ²·n/(n − 1))."""
+    if running_mean is not None:
+        _update_running(running_mean, mean, momentum)
+    if running_var is not None:
+        _update_running(running_var, var * (count / (count - 1)), momentum)
 
 
 @computed_in_float32

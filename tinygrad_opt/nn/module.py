@@ -621,6 +621,9 @@ class Module:
     def add_module(self, name: str, module: "Module | None") -> None:
         """Register ``module`` as the child ``name`` (for names that are not identifiers)."""
         if module is not None and not isinstance(module, Module):
+            if isinstance(module, type):  # add_module("act", nn.ReLU): the class itself
+                raise TypeError(f"add_module: {module.__qualname__} is a class, not a Module "
+                                f"object: give an instance, e.g. {module.__qualname__}()")
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_new_name(name, "module")
         self._forget(name, keep="_modules")
@@ -1275,10 +1278,11 @@ class Module:
         """True when ``key`` names a tensor its module keeps if a state dict lacks it
         (the names in the module's ``_state_kept_when_missing``)."""
         path, _, name = key.rpartition(".")
-        try:
-            module = self.get_submodule(path)
-        except AttributeError:
-            return False
+        module = self
+        for step in path.split(".") if path else ():  # the registered children, as
+            module = module._modules.get(step)         # state_dict walks them
+            if module is None:
+                return False
         return name in getattr(module, "_state_kept_when_missing", ())
 
     # ------------------------------------------------------------------- repr

@@ -23,6 +23,7 @@ The older hook-based ``weight_norm`` / ``spectral_norm`` (``weight_g`` / ``weigh
 
 from __future__ import annotations
 
+import abc
 import copy
 import inspect
 import math
@@ -318,7 +319,7 @@ def _channel_mask(t: Tensor, dim: int, kept_channels: Tensor) -> Tensor:
     return mask
 
 
-class BasePruningMethod:
+class BasePruningMethod(abc.ABC):
     """A pruning method: ``compute_mask(t, default_mask)`` says which entries to keep.
 
     Its object is also the module's forward pre-hook that recomputes
@@ -330,9 +331,9 @@ class BasePruningMethod:
     PRUNING_TYPE = "unstructured"
     _tensor_name = None
 
+    @abc.abstractmethod  # (a subclass without it cannot be made: TypeError, as PyTorch)
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         """The new mask (t's shape): ``default_mask`` with more entries set to 0."""
-        raise NotImplementedError
 
     def __call__(self, module, inputs) -> None:
         setattr(module, self._tensor_name, self.apply_mask(module))

@@ -23,7 +23,7 @@ from tinygrad_opt.ops.rearrange import RearrangeMethods
 from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
-from tinygrad_opt.ops.everyday import EverydayMethods
+from tinygrad_opt.ops.everyday import EverydayMethods, positive
 from tinygrad_opt.ops.surface_more import SurfaceMoreMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
@@ -109,6 +109,10 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
     __slots__ = ()
 
     # --- Python's protocols ---
+    def __pos__(self):
+        """+x: x itself (``tg.positive``: a bool tensor is refused, as PyTorch's ``+``)."""
+        return positive(self)
+
     def __len__(self) -> int:
         """The size of the first dim."""
         if self.ndim == 0:

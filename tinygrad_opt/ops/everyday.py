@@ -158,7 +158,8 @@ def negative(input):
 def positive(input):
     """+x: the tensor itself (PyTorch refuses bool tensors, as here)."""
     if _tensor(input, "positive").dtype == backend.bool_:
-        raise TypeError("positive: not supported for bool tensors")
+        raise RuntimeError("positive: the `+` operator, on a bool tensor is not supported "
+                           "(PyTorch's rule; convert it first, e.g. .int())")
     return input
 
 

@@ -311,8 +311,8 @@ def _to_param(value, p, name=None):
     dtype; counters such as ``'step'`` stay Python numbers; lists, tuples and
     dicts are converted item by item.
     """
-    if _is_tensor(value):
-        return Tensor(_to_param(value.data, p, name), device=p.device)
+    if _is_tensor(value):  # (a PyTorch-style state dict holds Tensors; the rules, arrays)
+        return _to_param(value.data, p, name)
     if isinstance(value, dict):
         return {key: _to_param(item, p, key) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
