@@ -45,6 +45,7 @@ import sys
 
 import numpy as np  # host buffers for the collectives (MPI sends host memory)
 
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt import backend
 from tinygrad_opt.nn.module import snapshot
 
@@ -214,11 +215,10 @@ class DistributedSampler:
             job_rank, job_size = init()
             num_replicas = job_size if num_replicas is None else num_replicas
             rank = job_rank if rank is None else rank
-        if isinstance(num_replicas, bool) or int(num_replicas) != num_replicas \
-                or num_replicas < 1:
+        if not whole_number(num_replicas):
             raise ValueError(f"DistributedSampler: num_replicas must be a positive integer, "
                              f"got {num_replicas!r}")
-        if isinstance(rank, bool) or int(rank) != rank or not 0 <= rank < num_replicas:
+        if not whole_number(rank, 0) or rank >= num_replicas:
             raise ValueError(f"DistributedSampler: rank must be an integer in "
                              f"[0, {num_replicas - 1}], got {rank!r}")
         n = len(dataset)

@@ -44,6 +44,7 @@ from typing import Callable, Iterable, Sequence
 
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn.module import Module, ModuleList, snapshot
 from tinygrad_opt.tensor import Tensor
@@ -209,7 +210,7 @@ def from_search(result, k: int = 5, make_model: Callable[[dict], Module] | None 
     weights are skipped; fewer than ``k`` usable trials give a smaller
     ensemble.
     """
-    if isinstance(k, bool) or int(k) != k or k < 1:
+    if not whole_number(k):
         raise ValueError(f"from_search: k must be a positive integer, got {k!r}")
     models = []
     for trial in result.ranked():
@@ -259,7 +260,7 @@ class SnapshotCollector:
         if sum(option is not None for option in (epochs, every, last)) != 1:
             raise ValueError("SnapshotCollector: give exactly one of epochs, every, last")
         for name, value in (("every", every), ("last", last)):
-            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            if value is not None and not whole_number(value):
                 raise ValueError(f"SnapshotCollector: {name} must be a positive integer, "
                                  f"got {value!r}")
         self.model = model
@@ -321,8 +322,7 @@ def cyclic_cosine(epochs_per_cycle: int) -> Callable[[int], float]:
         collector = SnapshotCollector(model, every=10)
         fit(..., epochs=50, scheduler=scheduler, callbacks=[collector])
     """
-    if isinstance(epochs_per_cycle, bool) or int(epochs_per_cycle) != epochs_per_cycle \
-            or epochs_per_cycle < 1:
+    if not whole_number(epochs_per_cycle):
         raise ValueError(f"cyclic_cosine: epochs_per_cycle must be a positive integer, "
                          f"got {epochs_per_cycle!r}")
 
@@ -394,7 +394,7 @@ def distill(teacher, student: Module, loader: Iterable, temperature: float = 4.0
     """
     from tinygrad_opt import optim
     from tinygrad_opt.train import History, evaluate
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+    if not whole_number(epochs):
         raise ValueError(f"distill: epochs must be a positive integer, got {epochs!r}")
     if optimizer is None:
         optimizer = optim.Adam(student.parameters(), lr=1e-3)
@@ -521,7 +521,7 @@ def bagging(make_model: Callable[[], Module], train_fn: Callable, dataset, n_mod
         raise TypeError(f"bagging: train_fn must be callable as train_fn(model, dataset), got "
                         f"{type(train_fn).__name__}; the signature is {_BAGGING_SIGNATURE}. "
                         f"ensemble.trainer(make_optimizer, loss_fn, ...) builds one")
-    if isinstance(n_models, bool) or int(n_models) != n_models or n_models < 1:
+    if not whole_number(n_models):
         raise ValueError(f"bagging: n_models must be a positive integer, got {n_models!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise TypeError(f"bagging: seed must be an integer >= 0 (it seeds the bootstrap "

@@ -42,6 +42,8 @@ import numbers
 
 import numpy as np
 
+from tinygrad_opt._checks import whole_number
+
 __all__ = ["NotFittedError", "SimpleImputer", "QuantileClipper", "VarianceThreshold", "PCA",
            "StabilitySelection", "stability_selection"]
 
@@ -406,7 +408,7 @@ class StabilitySelection(_Step):
                  seed=0):
         if not l1 > 0:
             raise ValueError(f"StabilitySelection: l1 must be > 0, got {l1}")
-        if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or n_resamples < 1:
+        if not whole_number(n_resamples):
             raise ValueError(f"StabilitySelection: n_resamples must be a positive integer, "
                              f"got {n_resamples!r}")
         if not 0.0 < threshold <= 1.0:
@@ -414,7 +416,7 @@ class StabilitySelection(_Step):
         if not 0.0 < sample_fraction <= 1.0:
             raise ValueError(f"StabilitySelection: sample_fraction must lie in (0, 1], got "
                              f"{sample_fraction}")
-        if isinstance(max_sweeps, bool) or int(max_sweeps) != max_sweeps or max_sweeps < 1:
+        if not whole_number(max_sweeps):
             raise ValueError(f"StabilitySelection: max_sweeps must be a positive integer, "
                              f"got {max_sweeps!r}")
         self.l1 = float(l1)

@@ -32,6 +32,7 @@ import os
 
 import numpy as np
 
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.data import _generator
 
 __all__ = [
@@ -170,7 +171,7 @@ def _finish(X, y, rng, shuffle):
 
 def _check_positive(name, **sizes):
     for key, value in sizes.items():
-        if int(value) != value or value < 1:
+        if not whole_number(value):
             raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import warnings
 
 import tinygrad_opt as tg
@@ -400,8 +401,9 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
         raise ValueError(f"channel_shuffle: expected an input with at least 3 dims "
                          f"(N, C, *), got shape {input.shape}")
     N, C = input.shape[:2]
-    if not isinstance(groups, int) or groups < 1:
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
         raise ValueError(f"channel_shuffle: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
     if C % groups != 0:
         raise ValueError(f"channel_shuffle: the {C} channels of an input of shape "
                          f"{input.shape} are not divisible by groups {groups}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import operator
 import warnings
 
@@ -229,8 +230,6 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     equal vectors away from the norm's kink at 0.
     """
     _check_p(p, "pairwise_distance")
-    if x1.ndim == 0 and x2.ndim == 0:
-        raise ValueError("pairwise_distance: expected vectors, got two 0-d tensors")
     return (floating(x1) - floating(x2) + eps).norm(p, -1, keepdim)  # (ints: as floats)
 
 
@@ -739,9 +738,10 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 
 def _check_factor(factor, op_name: str, name: str) -> int:
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+    """A positive integer (a NumPy integer too, as PyTorch takes any integer) as an int."""
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor < 1:
         raise ValueError(f"{op_name}: {name} must be a positive integer, got {factor!r}")
-    return factor
+    return int(factor)
 
 
 # ------------------------------------------------------------------------------------- dropout

@@ -13,6 +13,7 @@ from collections import namedtuple
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
@@ -475,8 +476,9 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         cutoffs = list(cutoffs)
         if len(cutoffs) == 0:
             raise ValueError("cutoffs should be a sequence of length larger than 0")
-        if (cutoffs != sorted(cutoffs) or min(cutoffs) <= 0 or max(cutoffs) > n_classes - 1
-                or len(set(cutoffs)) != len(cutoffs) or any(int(c) != c for c in cutoffs)):
+        if (not all(whole_number(c) for c in cutoffs) or cutoffs != sorted(cutoffs)
+                or min(cutoffs) <= 0 or max(cutoffs) > n_classes - 1
+                or len(set(cutoffs)) != len(cutoffs)):
             raise ValueError("cutoffs should be a sequence of unique, positive integers sorted "
                              "in an increasing order, where each value is between 1 and "
                              f"n_classes-1 (got {cutoffs} for n_classes={n_classes})")

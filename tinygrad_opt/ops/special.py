@@ -852,8 +852,12 @@ def unfold(self, dimension: int, size: int, step: int):
     ``x[..., [[0, 1, …], [step, step + 1, …], …], ...]``, so the gradient of an element in
     several (overlapping) windows is the sum of their gradients."""
     x = _tensor(self, "unfold")
-    if x.ndim == 0:
-        raise ValueError("unfold: expects a tensor with at least 1 dim, got a 0-d tensor")
+    if x.ndim == 0:  # as PyTorch: one element, so one window of size 1 (or 0): shape (size,)
+        normalize_dim(dimension, 0, "unfold")
+        if not 0 <= size <= 1 or step <= 0:
+            raise ValueError(f"unfold: a 0-d tensor has windows of size at most 1 and a "
+                             f"positive step, got size {size} and step {step}")
+        return x.reshape(1)[:size]
     dim = normalize_dim(dimension, x.ndim, "unfold")
     length = x.shape[dim]
     if not 0 <= size <= length:
@@ -944,8 +948,6 @@ def put_(self, index, source, accumulate: bool = False):
     if source.data.size != index.data.size:
         raise ValueError(f"put_: source ({source.data.size} elements) and index "
                          f"({index.data.size} elements) must have as many elements")
-    if x.ndim == 0:
-        raise ValueError("put_: expects a tensor with at least 1 dim, got a 0-d tensor")
     count = x.data.size
     positions = index.data.reshape(-1)
     if positions.size:
@@ -953,6 +955,12 @@ def put_(self, index, source, accumulate: bool = False):
         if low < -count or high >= count:
             raise IndexError(f"put_: index out of range [{-count}, {count}) for a tensor of "
                              f"{count} elements: got values in [{low}, {high}]")
+    if x.ndim == 0:  # its one element, as PyTorch: the last value, or all of them added
+        if not positions.size:
+            return x
+        values = source.reshape(-1)
+        return _write(x, (), x.clone() + values.sum() if accumulate else values[-1], False,
+                      "put_")
     xp = backend.xp_of(x.data)
     places = xp.unravel_index(positions % count, x.shape)
     return _write(x, tuple(places), source.reshape(-1), accumulate, "put_")

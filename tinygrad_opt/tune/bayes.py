@@ -67,6 +67,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.tune.result import SearchResult, Trial
 from tinygrad_opt.tune.space import Choice, RandInt, distributions, sample
 from tinygrad_opt.tune.trials import check_search_arguments, make_rng, run_trials
@@ -395,13 +396,12 @@ def bayes_search(objective: Callable, space: dict, n_trials: int = 20, seed=None
             on the executor, only on ``batch_size``.
     """
     check_search_arguments(objective, space, n_trials, mode, required=True)
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+    if not whole_number(batch_size):
         raise ValueError(f"bayes_search: batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(n_candidates, bool) or int(n_candidates) != n_candidates or n_candidates < 1:
+    if not whole_number(n_candidates):
         raise ValueError(f"bayes_search: n_candidates must be a positive integer, got "
                          f"{n_candidates!r}")
-    if n_initial is not None and (isinstance(n_initial, bool) or int(n_initial) != n_initial
-                                  or n_initial < 0):
+    if n_initial is not None and not whole_number(n_initial, 0):
         raise ValueError(f"bayes_search: n_initial must be None or an integer >= 0, got "
                          f"{n_initial!r}")
     rng = make_rng(seed)

@@ -66,6 +66,7 @@ import numbers
 from concurrent.futures import Executor
 from typing import Callable
 
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.tune.bayes import bayes_trials
 from tinygrad_opt.tune.result import SearchResult, Trial
 from tinygrad_opt.tune.space import Choice, Distribution, distributions, sample
@@ -235,7 +236,7 @@ def _check_stages(stages, n_trials) -> list[dict]:
             raise ValueError(f"coarse_to_fine: stage {index} has unknown keys {sorted(unknown)}; "
                              "allowed: 'n_trials', 'budget'")
         n = stage["n_trials"]
-        if isinstance(n, bool) or int(n) != n or n < 1:
+        if not whole_number(n):
             raise ValueError(f"coarse_to_fine: stage {index} n_trials must be a positive "
                              f"integer, got {n!r}")
     return stages
@@ -270,7 +271,7 @@ def coarse_to_fine(objective: Callable, space: dict, stages: list[dict] | None =
     stages = _check_stages(stages, n_trials)
     if method not in ("random", "bayes"):
         raise ValueError(f"coarse_to_fine: method must be 'random' or 'bayes', got {method!r}")
-    if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
+    if not whole_number(top_k):
         raise ValueError(f"coarse_to_fine: top_k must be a positive integer, got {top_k!r}")
     _check_narrowing("coarse_to_fine", shrink, margin)
     rng = make_rng(seed)

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt import backend
 from tinygrad_opt.tune.result import Trial
 from tinygrad_opt.tune.space import check_space
@@ -164,8 +165,7 @@ def check_search_arguments(objective, space: dict, n_trials, mode: str,
     check_space(space)
     if required and n_trials is None:
         raise ValueError("n_trials must be a positive integer, got None")
-    if n_trials is not None and (isinstance(n_trials, bool) or int(n_trials) != n_trials
-                                 or n_trials < 1):
+    if n_trials is not None and not whole_number(n_trials):
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
