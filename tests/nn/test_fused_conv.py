@@ -1,4 +1,4 @@
-"""The fused ops of nn/fused_conv.py (Conv2d, MaxPool2d) against their compositions, the oracles.
+"""The fused ops of nn/fused_conv.py (Conv2d, MaxPool2d, AvgPool2d) against their compositions.
 
 Each fused op must give its composition's values, first gradients (plain and recorded
 backward) and second derivatives, for drawn options (stride, padding, dilation, groups,
@@ -212,3 +212,67 @@ def test_max_pool2d_of_integers_pools_in_their_dtype():
     y = F.max_pool2d(x, 2, padding=1, stride=1)  # the padding never wins
     assert y.dtype == np.int64
     np.testing.assert_array_equal(y.numpy()[0, 0], [[1, 1, -5], [7, 7, 2], [7, 7, 2]])
+
+
+def avg_pool2d_composed(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override):
+    """avg_pool2d as it was composed before the fused op: im2col, the window sums, the divisor."""
+    ready, options = fc._pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0,
+                                    "avg_pool2d")
+    cols, OH, OW = fc._im2col(ready, *options, "avg_pool2d")
+    (kh, kw) = options[0]
+    N, C = x.shape[:2]
+    sums = cols.reshape(N, C, kh * kw, OH * OW).sum(dim=2)
+    divisor = divisor_override
+    if divisor is None:
+        divisor = fc._window_sizes(x, ready, options, count_include_pad, "avg_pool2d")
+    return (sums / divisor).reshape(N, C, OH, OW)
+
+
+avg_cases = st.fixed_dictionaries({
+    "batch": st.integers(1, 2), "channels": st.integers(1, 2),
+    "kernel": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "stride": st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+    "padding": st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    "ceil_mode": st.booleans(), "count_include_pad": st.booleans(),
+    "divisor_override": st.one_of(st.none(), st.integers(1, 5)),
+    "size": st.tuples(st.integers(3, 7), st.integers(3, 7)), "seed": st.integers(0, 2**16)})
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(case=avg_cases)
+def test_avg_pool2d_matches_its_composition(case):
+    kernel, padding = case["kernel"], case["padding"]
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        padding = (0, 0)  # PyTorch's rule: padding at most half the kernel
+    for device in ("cpu", "strict"):
+        rng = np.random.default_rng(case["seed"])
+        x = leaf(rng.standard_normal((case["batch"], case["channels"]) + case["size"]), device)
+        options = (kernel, case["stride"], padding, case["ceil_mode"],
+                   case["count_include_pad"], case["divisor_override"])
+        fused = F.avg_pool2d(x, *options)
+        assert type(fused.grad_fn) is fused_conv.AvgPool2d
+        oracle = avg_pool2d_composed(x, *options)
+        np.testing.assert_array_equal(fused.numpy(), oracle.numpy())  # the same additions
+        assert_same_gradients(fused, oracle, [x], rng, device)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode, count_include_pad", [
+    (2, 2, 0, False, True), (3, 2, 1, True, False), ((2, 3), 1, (1, 0), False, True)])
+def test_avg_pool2d_gradcheck_and_second_derivatives(device, rng, kernel, stride, padding,
+                                                     ceil_mode, count_include_pad):
+    x = leaf(rng.standard_normal((2, 1, 5, 6)), device)
+
+    def pool(x):
+        return F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad)
+    assert tg.gradcheck(pool, (x,))
+    assert tg.gradgradcheck(pool, (x,))
+
+
+def test_avg_pool2d_counts_only_the_input_without_count_include_pad():
+    x = tg.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    y = F.avg_pool2d(x, 2, stride=1, padding=1, count_include_pad=False)
+    np.testing.assert_array_equal(y.numpy()[0, 0], np.ones((3, 3)))  # 1/1, 2/2, 4/4: all 1
+    y.sum().backward()
+    # each input pixel lies in 4 of the 3x3 windows, holding 1, 2, 2 and 4 real pixels
+    np.testing.assert_allclose(x.grad.numpy()[0, 0], np.full((2, 2), 1 + 0.5 + 0.5 + 0.25))

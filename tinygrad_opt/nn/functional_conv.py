@@ -3,10 +3,11 @@
 ``Im2Col`` and ``Col2Im`` (``nn/im2col.py``) are the two primitives, each with its
 own backward; ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``unfold`` and ``fold``
 are compositions on them, reached as ``F.conv2d`` and so on (``nn/functional.py``
-imports them from this file). Two compositions run as one fused op each, for speed:
-``conv2d`` (same float dtypes: ``fused_conv.Conv2d``) and ``max_pool2d``
-(``fused_conv.MaxPool2d``); the compositions stay the definitions, written in their
-docstrings and comments, and are the fused ops' test oracles.
+imports them from this file). Three compositions run as one fused op each, for speed:
+``conv2d`` (same float dtypes: ``fused_conv.Conv2d``), ``max_pool2d``
+(``fused_conv.MaxPool2d``) and ``avg_pool2d`` of floats (``fused_conv.AvgPool2d``); the
+compositions stay the definitions, written in their docstrings and comments, and are
+the fused ops' test oracles.
 
 Everything else here is a composition too, with no backward code: the 1-D
 forms (``conv1d``, ``max_pool1d``, ``avg_pool1d``) are the 2-D ones over a
@@ -437,6 +438,16 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     x, added = _batched(input, 2, "avg_pool2d")
     ready, options = _pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0,
                                  "avg_pool2d")
+    if backend.is_floating(x.dtype):  # the composition below as one op, for speed
+        kernel_size, stride, padding, _ = options
+        divisor = divisor_override
+        if divisor is None:
+            divisor = fused_conv.window_counts(x.shape, ready.shape, kernel_size, stride,
+                                               padding, count_include_pad,
+                                               backend.get_xp(x.device), x.dtype)
+        return _unbatched(fused_conv.AvgPool2d.apply(ready, kernel_size=kernel_size,
+                                                     stride=stride, padding=padding,
+                                                     divisor=divisor), added)
     cols, OH, OW = _im2col(ready, *options, "avg_pool2d")
     N, C = x.shape[:2]
     (kh, kw) = options[0]

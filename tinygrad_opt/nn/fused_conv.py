@@ -12,6 +12,8 @@ with its composition, values, gradients and second derivatives
 * ``MaxPool2d``: im2col copies every window out and ``max`` reduces over the window
   axis; here the windows are never copied: each kernel tap of all windows is one
   strided view of the input, and the maximum is a running maximum over those views.
+* ``AvgPool2d``: the same for ``avg_pool2d``'s im2col and sum, a running sum over the
+  views, and its divisor counted on a 0/1 plane by the same views (``window_counts``).
 """
 
 from __future__ import annotations
@@ -147,3 +149,65 @@ class Conv2d(Function):
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grads[2] = grad_output.sum(axis=(0, 2))                       # (O,)
         return tuple(grads)
+
+
+class AvgPool2d(Function):
+    """y = the mean of each kh×kw window of x padded with zeros, divided by ``divisor``::
+
+        y[n, c, oh, ow] = (1 / divisor[oh, ow]) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]
+
+    The sum is a running sum over the kernel taps' strided views (``tap_views``), in the
+    order the composition's reduction over the window axis adds them. ``divisor``: an int
+    (``divisor_override``) or PyTorch's count per window (``window_counts``).
+    dL/dx: every tap of a window gets dL/dy / divisor, added back through the same views
+    (``Col2Im``'s loop; a recorded backward runs ``Col2Im`` itself, so it has second
+    derivatives).
+    """
+
+    def forward(self, x: "Array", kernel_size, stride, padding, divisor) -> "Array":
+        self.options, self.divisor = (kernel_size, stride, padding, (1, 1)), divisor
+        (ph, pw), (N, C, H, W) = padding, x.shape
+        padded = x
+        if ph or pw:
+            padded = backend.xp_of(x).zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+            padded[:, :, ph:ph + H, pw:pw + W] = x
+        self.out_size = (conv_output_size(H, kernel_size[0], stride[0], ph, 1),
+                         conv_output_size(W, kernel_size[1], stride[1], pw, 1))
+        taps = tap_views(padded, kernel_size, stride, (1, 1), self.out_size)
+        sums = taps[0].copy()
+        for tap in taps[1:]:
+            sums += tap
+        return sums / divisor
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        (kh, kw), stride, (ph, pw), _ = self.options
+        N, C, H, W = self.inputs[0].shape
+        OH, OW = self.out_size
+        share = grad_output / self.divisor                                # (N, C, OH, OW)
+        if flags.grad:  # recorded: every tap's column is the share, then Col2Im
+            columns = share.reshape(N, C, 1, OH * OW).broadcast_to((N, C, kh * kw, OH * OW))
+            return Col2Im.apply(columns.reshape(N, C * kh * kw, OH * OW),
+                                input_shape=(N, C, H, W), options=self.options)
+        xp = backend.xp_of(share)
+        grad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=share.dtype)
+        for tap in tap_views(grad, (kh, kw), stride, (1, 1), (OH, OW)):
+            tap += share
+        return grad[:, :, ph:ph + H, pw:pw + W]
+
+
+def window_counts(input_shape, ready_shape, kernel_size, stride, padding, count_include_pad,
+                  xp, dtype):
+    """PyTorch's divisor of each window of an average pooling, (OH, OW): its positions in
+    the padded input (``count_include_pad``) or in the input only; positions past the
+    padded input (ceil mode's extension, ``ready_shape``) never count. Each window's sum
+    of a 0/1 plane, by the same tap views."""
+    (H, W), (ph, pw) = input_shape[2:], padding
+    plane = xp.zeros((ready_shape[2] + 2 * ph, ready_shape[3] + 2 * pw), dtype=dtype)
+    if count_include_pad:
+        plane[:H + 2 * ph, :W + 2 * pw] = 1      # the input and its padding
+    else:
+        plane[ph:ph + H, pw:pw + W] = 1          # the input only
+    out_size = (conv_output_size(ready_shape[2], kernel_size[0], stride[0], ph, 1),
+                conv_output_size(ready_shape[3], kernel_size[1], stride[1], pw, 1))
+    taps = tap_views(plane[None, None], kernel_size, stride, (1, 1), out_size)
+    return sum(taps[1:], taps[0].copy())[0, 0]
