@@ -10,7 +10,8 @@ im2col as one copy per kernel tap (faster here than one copy of a strided window
 view), each convolution one batched matrix product forward and two backward (the
 weight's gradient summed over the batch: faster than ``tensordot``), col2im as one
 ``+=`` per tap, and the 2x2 max pool as the maximum of its four strided views (a
-reshape's ``max(axis=(3, 5))`` is 20 times slower), its backward a mask per view. Tied maxima share the gradient equally, as in our ``max`` (ReLU
+reshape's ``max(axis=(3, 5))`` is 20 times slower), its backward a mask per view.
+Tied maxima share the gradient equally, as in our ``max`` (ReLU
 makes ties: a window of four negatives pools four zeros), so both compute the same
 numbers (tests/test_bench_cnn.py checks this). Both run in the same process, taking
 turns, as in ``mlp_step``.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_opt as tg
-from .common import compare, format_time
+from .common import compare, format_time, training_step
 from tinygrad_opt import nn, optim
 
 # (image size, channels of the two convolutions, batch)
@@ -39,17 +40,8 @@ def model_of(size: int, channels: tuple, seed: int = 0):
 
 def ours(model, x, y):
     """One SGD step of our model on (x, y), as a function."""
-    optimizer = optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    inputs, targets = tg.tensor(x), tg.tensor(y)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-    return step
+    return training_step(model, optim.SGD(model.parameters(), lr=0.01), nn.CrossEntropyLoss(),
+                         tg.tensor(x), tg.tensor(y))
 
 
 def conv_forward(x, w, b):

@@ -89,3 +89,15 @@ def print_table(title, rows, header=("workload", "ours", "reference", "ratio", "
     print("  " + " | ".join(header))
     for row in rows:
         print("  " + " | ".join(str(cell) for cell in row))
+
+
+def training_step(model, optimizer, loss_fn, inputs, targets):
+    """One training step of ``model`` as a function: zero_grad, forward, loss, backward,
+    step; it returns the loss."""
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_opt as tg
-from .common import compare, format_time, minor_faults_per_call, peak_memory_mb
+from .common import compare, format_time, minor_faults_per_call, peak_memory_mb, training_step
 from tinygrad_opt import nn, optim
 
 
@@ -104,17 +104,8 @@ def ours(sizes, batch, optimizer_name, x, y, device="cpu", fused=None):
         optimizer = optim.SGD(model.parameters(), lr=0.01, fused=fused)
     else:
         optimizer = optim.Adam(model.parameters(), lr=1e-3, fused=fused)
-    loss_fn = nn.CrossEntropyLoss()
-    inputs = tg.tensor(x, device=device)
-    targets = tg.tensor(y, device=device)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-    return step
+    return training_step(model, optimizer, nn.CrossEntropyLoss(), tg.tensor(x, device=device),
+                         tg.tensor(y, device=device))
 
 
 WORKLOADS = [((784, 512, 512, 10), 128, "sgd"), ((784, 512, 512, 10), 128, "adam"),

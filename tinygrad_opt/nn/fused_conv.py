@@ -156,8 +156,9 @@ class AvgPool2d(Function):
 
         y[n, c, oh, ow] = (1 / divisor[oh, ow]) Σ_{i,j} x_pad[n, c, oh·sh + i, ow·sw + j]
 
-    The sum is a running sum over the kernel taps' strided views (``tap_views``), in the
-    order the composition's reduction over the window axis adds them. ``divisor``: an int
+    The sum is a running sum over the kernel taps' strided views (``tap_views``), in tap
+    order (the composition's reduction over the window axis may group 8 or more terms
+    otherwise: equal to rounding). ``divisor``: an int
     (``divisor_override``) or PyTorch's count per window (``window_counts``).
     dL/dx: every tap of a window gets dL/dy / divisor, added back through the same views
     (``Col2Im``'s loop; a recorded backward runs ``Col2Im`` itself, so it has second
