@@ -403,9 +403,10 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True,
     if unpack_pivots:
         if not isinstance(LU_pivots, tensor_module.Tensor) or LU_pivots.dtype.kind not in "iu" \
                 or LU_pivots.shape != LU_data.shape[:-2] + (k,):
+            got = (f"a {LU_pivots.dtype} Tensor of shape {LU_pivots.shape}"
+                   if isinstance(LU_pivots, tensor_module.Tensor) else type(LU_pivots).__name__)
             raise ValueError(f"lu_unpack: LU_pivots must be an integer Tensor of shape "
-                             f"{LU_data.shape[:-2] + (k,)}, got "
-                             f"{getattr(LU_pivots, 'shape', type(LU_pivots).__name__)}")
+                             f"{LU_data.shape[:-2] + (k,)}, got {got}")
         rows = linalg._rows_of_pivots(LU_pivots.data, m)                  # (..., m)
         P = constant(linalg._permutation(rows, LU_data.dtype))
     return LuUnpackResult(P, L, U)
