@@ -114,6 +114,8 @@ FUSED_AND_NN = [
        shapes=fixed(lambda n, c, h: [(n, c, h + 3, h + 4)], 3)),
     Op("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), 3,
        shapes=fixed(lambda n, c, h: [(n + 1, c, h), (c,), (c,)], 3)),
+    Op("layer_norm", lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b), 3,
+       shapes=fixed(lambda n, d: [(n, d + 1), (d + 1,), (d + 1,)], 2)),
     Op("batch_norm_train_no_affine", lambda x: F.batch_norm(x, None, None, training=True), 1,
        shapes=fixed(lambda n, c: [(n + 1, c)], 2)),
     Op("gelu", lambda x: F.gelu(x), 1),

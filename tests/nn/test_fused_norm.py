@@ -1,4 +1,4 @@
-"""The fused BatchNorm op of nn/fused_norm.py against batch_norm's composition, the oracle.
+"""The fused BatchNorm and LayerNorm ops of nn/fused_norm.py against their compositions.
 
 In training mode ``F.batch_norm`` runs one op; its definition is the composition
 written here as in nn/functional.py (the batch mean and biased variance as Tensor ops,
@@ -141,3 +141,68 @@ def test_batch_norm_layer_trains_the_same_as_the_composition(rng):
     np.testing.assert_allclose(layer.bias.numpy(), bias.numpy(), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(layer.running_mean.numpy(), running_mean, rtol=1e-12)
     np.testing.assert_allclose(layer.running_var.numpy(), running_var, rtol=1e-12)
+
+
+def layer_norm_composed(x, normalized_shape, weight, bias, eps):
+    dims = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean = x.mean(dim=dims, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dim=dims, keepdim=True)
+    y = centered / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+ln_cases = st.fixed_dictionaries({
+    "shape": st.sampled_from([((6, 3), 1), ((4, 2, 5), 1), ((3, 2, 4), 2), ((2, 1, 3), 2),
+                              ((5,), 1)]),
+    "weight": st.booleans(), "bias": st.booleans(), "eps": st.sampled_from([1e-5, 0.1]),
+    "seed": st.integers(0, 2**16)})
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=ln_cases)
+def test_layer_norm_matches_its_composition(case):
+    (shape, k), eps = case["shape"], case["eps"]
+    normalized_shape = shape[len(shape) - k:]
+    for device in ("cpu", "strict"):
+        rng = np.random.default_rng(case["seed"])
+
+        def leaf(array):
+            return tg.tensor(array, dtype="float64", device=device, requires_grad=True)
+        x = leaf(rng.standard_normal(shape) * 2 - 1)
+        weight = leaf(rng.standard_normal(normalized_shape)) if case["weight"] else None
+        bias = leaf(rng.standard_normal(normalized_shape)) if case["bias"] else None
+        y = F.layer_norm(x, normalized_shape, weight, bias, eps)
+        assert type(y.grad_fn) is fused_norm.LayerNorm
+        oracle = layer_norm_composed(x, normalized_shape, weight, bias, eps)
+        np.testing.assert_array_equal(y.numpy(), oracle.numpy())  # the same operations
+        inputs = [t for t in (x, weight, bias) if t is not None]
+        g = tg.tensor(rng.standard_normal(shape), device=device)
+        for create_graph in (False, True):
+            ours = tg.grad((y * g).sum(), inputs, retain_graph=True, create_graph=create_graph)
+            theirs = tg.grad((oracle * g).sum(), inputs, retain_graph=True,
+                             create_graph=create_graph)
+            for mine, expected in zip(ours, theirs):
+                assert mine.requires_grad == expected.requires_grad
+                assert mine.shape == expected.shape
+                np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-10,
+                                           atol=1e-12)
+
+
+def test_layer_norm_gradcheck_and_second_derivatives(device, rng):
+    x = tg.tensor(rng.standard_normal((3, 2, 4)), device=device, requires_grad=True)
+    weight = tg.tensor(rng.standard_normal((2, 4)), device=device, requires_grad=True)
+    bias = tg.tensor(rng.standard_normal((2, 4)), device=device, requires_grad=True)
+
+    def norm(x, weight, bias):
+        return F.layer_norm(x, (2, 4), weight, bias)
+    assert tg.gradcheck(norm, (x, weight, bias))
+    assert tg.gradgradcheck(norm, (x, weight, bias))
+
+
+def test_layer_norm_of_mixed_dtypes_runs_the_composition(rng):
+    layer = nn.LayerNorm(3)  # float32 parameters
+    y = layer(tg.tensor(rng.standard_normal((4, 3)), dtype="float64"))
+    assert type(y.grad_fn) is not fused_norm.LayerNorm

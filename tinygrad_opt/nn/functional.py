@@ -462,8 +462,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if backend.is_floating(input.dtype) and all(t.dtype == input.dtype and
                                                     t.shape == (channels,) for t in affine):
             statistics = []  # the composition below as one op, for speed (nn/fused_norm.py)
-            out = fused_norm.BatchNorm.apply(input, *affine, has_weight=weight is not None,
-                                             eps=eps, statistics=statistics)
+            out = fused_norm.BatchNorm.apply(input, *affine, dims=reduce_dims,
+                                             affine_shape=stat_shape,
+                                             has_weight=weight is not None, eps=eps,
+                                             statistics=statistics)
             mean, var = (Tensor._make(array) for array in statistics[0])
             _update_running_statistics(running_mean, running_var, mean, var, count, momentum)
             return out
@@ -510,6 +512,12 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             f"layer_norm: input of shape {input.shape} does not end with normalized_shape "
             f"{normalized_shape}")
     dims = tuple(range(input.ndim - k, input.ndim))
+    affine = [t for t in (weight, bias) if t is not None]
+    if backend.is_floating(input.dtype) and all(t.dtype == input.dtype and
+                                                t.shape == normalized_shape for t in affine):
+        return fused_norm.LayerNorm.apply(input, *affine, dims=dims,  # the composition below
+                                          affine_shape=normalized_shape,  # as one op, for speed
+                                          has_weight=weight is not None, eps=eps)
     mean = input.mean(dim=dims, keepdim=True)                                # (..., 1, 1)
     centered = input - mean
     var = (centered * centered).mean(dim=dims, keepdim=True)           # biased
