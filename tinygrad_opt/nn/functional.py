@@ -513,6 +513,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             f"{normalized_shape}")
     dims = tuple(range(input.ndim - k, input.ndim))
     affine = [t for t in (weight, bias) if t is not None]
+    same_device("layer_norm", input, *affine)
     if backend.is_floating(input.dtype) and all(t.dtype == input.dtype and
                                                 t.shape == normalized_shape for t in affine):
         return fused_norm.LayerNorm.apply(input, *affine, dims=dims,  # the composition below
