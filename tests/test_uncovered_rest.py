@@ -34,6 +34,7 @@ from tinygrad_opt.nn.lazy import LazyModuleMixin, UninitializedParameter
 from tinygrad_opt.optim import lr_scheduler as L
 from tinygrad_opt.optim.swa_utils import AveragedModel, update_bn
 from tinygrad_opt.serialization import save
+from test_cli_errors import assert_one_line_error, run_main  # (tests/ is on the path)
 
 
 def as_tensor(array, device="cpu", requires_grad=False):
@@ -523,24 +524,6 @@ def test_plot_helpers_name_what_is_wrong(figures, tmp_path):
 # ===================================================================== the command line: helpers
 
 QUICK = ["--data", "xor", "--epochs", "1", "--hidden", "4", "--no-progress"]
-
-
-def run_main(capsys, argv):
-    """``(exit status, stdout, stderr)`` of ``main(argv)``, a parse error's SystemExit included."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_one_line_error(status, err, *named):
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tinygrad-opt: error:"), err
-    for text in named:
-        assert text in lines[0], (text, lines[0])
 
 
 # ===================================================================== CLI: flag values and paths

@@ -32,6 +32,19 @@ def composed(x, weight, bias, eps):
     return y, mean, var
 
 
+def assert_same_gradients(y, oracle, inputs, rng, device):
+    """The same first gradients as the oracle's, in a plain and in a recorded backward."""
+    g = tg.tensor(rng.standard_normal(y.shape), device=device)
+    for create_graph in (False, True):
+        ours = tg.grad((y * g).sum(), inputs, retain_graph=True, create_graph=create_graph)
+        theirs = tg.grad((oracle * g).sum(), inputs, retain_graph=True,
+                         create_graph=create_graph)
+        for mine, expected in zip(ours, theirs):
+            assert mine.requires_grad == expected.requires_grad
+            assert mine.shape == expected.shape
+            np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
 cases = st.fixed_dictionaries({
     "shape": st.sampled_from([(6, 3), (4, 2, 5), (3, 2, 4, 3), (2, 2, 2, 3, 2)]),
     "weight": st.booleans(), "bias": st.booleans(), "eps": st.sampled_from([1e-5, 0.1]),
@@ -64,16 +77,8 @@ def test_batch_norm_matches_its_composition(case):
                                    (1 - m) * expected_mean + m * mean.numpy().ravel())
         np.testing.assert_allclose(running_var.numpy(),
                                    (1 - m) * expected_var + m * var.numpy().ravel() * n / (n - 1))
-        inputs = [t for t in (x, weight, bias) if t is not None]
-        g = tg.tensor(rng.standard_normal(shape), device=device)
-        for create_graph in (False, True):
-            ours = tg.grad((y * g).sum(), inputs, retain_graph=True, create_graph=create_graph)
-            theirs = tg.grad((oracle * g).sum(), inputs, retain_graph=True,
-                             create_graph=create_graph)
-            for mine, expected in zip(ours, theirs):
-                assert mine.requires_grad == expected.requires_grad
-                np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-10,
-                                           atol=1e-12)
+        assert_same_gradients(y, oracle, [t for t in (x, weight, bias) if t is not None], rng,
+                              device)
 
 
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
@@ -178,17 +183,8 @@ def test_layer_norm_matches_its_composition(case):
         assert type(y.grad_fn) is fused_norm.LayerNorm
         oracle = layer_norm_composed(x, normalized_shape, weight, bias, eps)
         np.testing.assert_array_equal(y.numpy(), oracle.numpy())  # the same operations
-        inputs = [t for t in (x, weight, bias) if t is not None]
-        g = tg.tensor(rng.standard_normal(shape), device=device)
-        for create_graph in (False, True):
-            ours = tg.grad((y * g).sum(), inputs, retain_graph=True, create_graph=create_graph)
-            theirs = tg.grad((oracle * g).sum(), inputs, retain_graph=True,
-                             create_graph=create_graph)
-            for mine, expected in zip(ours, theirs):
-                assert mine.requires_grad == expected.requires_grad
-                assert mine.shape == expected.shape
-                np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-10,
-                                           atol=1e-12)
+        assert_same_gradients(y, oracle, [t for t in (x, weight, bias) if t is not None], rng,
+                              device)
 
 
 def test_layer_norm_gradcheck_and_second_derivatives(device, rng):
