@@ -1,7 +1,8 @@
 """Fused convolution and pooling: compositions of ``nn/functional_conv.py`` as one op each.
 
 Each is a named twin of a composition that stays the definition, written in the
-docstrings of ``conv2d`` and ``max_pool2d`` there; the tests compare every fused op
+docstrings and comments of ``conv2d``, ``max_pool2d`` and ``avg_pool2d`` there (and run
+there for the inputs the twins do not take); the tests compare every fused op
 with its composition, values, gradients and second derivatives
 (tests/nn/test_fused_conv.py). Each pays for itself on every step of a small CNN
 (``tinygrad-opt bench --only cnn``; docs/benchmarks.md has the measurements):
@@ -158,8 +159,8 @@ class AvgPool2d(Function):
 
     The sum is a running sum over the kernel taps' strided views (``tap_views``), in tap
     order (the composition's reduction over the window axis may group 8 or more terms
-    otherwise: equal to rounding). ``divisor``: an int
-    (``divisor_override``) or PyTorch's count per window (``window_counts``).
+    otherwise: equal to rounding). ``divisor``: an int (``divisor_override``) or
+    PyTorch's count per window (``window_counts``).
     dL/dx: every tap of a window gets dL/dy / divisor, added back through the same views
     (``Col2Im``'s loop; a recorded backward runs ``Col2Im`` itself, so it has second
     derivatives).
