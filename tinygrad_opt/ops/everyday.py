@@ -1072,19 +1072,7 @@ class EverydayMethods:
         """True when both have one shape and the same elements: ``tg.equal``."""
         return _functions().equal(self, other)
 
-    # --- casts, sizes and layout ---
-    def byte(self):
-        """``astype(uint8)``."""
-        return self.astype(backend.as_dtype("uint8"))
-
-    def char(self):
-        """``astype(int8)``."""
-        return self.astype(backend.as_dtype("int8"))
-
-    def short(self):
-        """``astype(int16)``."""
-        return self.astype(backend.as_dtype("int16"))
-
+    # --- sizes and layout (byte, char, short: Conveniences, which Tensor reads first) ---
     def nelement(self) -> int:
         """The number of elements: ``numel()``."""
         return self.data.size
