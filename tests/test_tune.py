@@ -7,7 +7,7 @@ synthetic functions, so the whole file runs in a few seconds.
 import json
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import tune
 from tinygrad_opt.tune.bayes import GaussianProcess, expected_improvement, matern52
+from tinygrad_opt.tune import trials as tune_trials
 from tinygrad_opt.tune.result import earlier_trial_files
 
 
@@ -592,6 +593,34 @@ def test_process_pool_gives_the_same_trials_as_serial():
         assert [t.value for t in a.trials] == [t.value for t in b.trials]
         assert [t.status for t in a.trials] == [t.status for t in b.trials]
     assert any(t.status == "failed" for t in parallel.trials)
+
+
+class _RaceExecutor(Executor):
+    """Runs each trial here, but reports trial 1 as Dask's ClientExecutor does when the
+    worker holding its result dies as the result arrives: it unpacks the Trial as an error
+    triple (distributed/cfexecutor.py, _cascade_future)."""
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        trial = fn(*args, **kwargs)
+        if trial.number == 1:
+            try:
+                typ, exc, tb = trial
+            except TypeError as error:  # "cannot unpack non-iterable Trial object"
+                future.set_exception(error)
+        else:
+            future.set_result(trial)
+        return future
+
+
+def test_a_result_lost_with_its_dask_worker_fails_that_trial_and_the_search_goes_on():
+    result = tune.random_search(lambda params: params["x"], {"x": tune.uniform(0.0, 1.0)},
+                                n_trials=3, seed=0, executor=_RaceExecutor())
+    assert [t.status for t in result.trials] == ["ok", "failed", "ok"]
+    assert result.trials[1].error.startswith("the worker running it died (TypeError: cannot "
+                                             "unpack non-iterable Trial object")
+    other = TypeError("cannot unpack non-iterable int object")  # not a lost Trial: raises
+    assert not tune_trials._lost_worker(other)
 
 
 def test_unpicklable_objective_gives_a_clear_error():

@@ -45,8 +45,8 @@ import sys
 
 import numpy as np  # host buffers for the collectives (MPI sends host memory)
 
-from tinygrad_opt._checks import whole_number
 from tinygrad_opt import backend
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.nn.module import snapshot
 
 __all__ = ["init", "rank", "world_size", "broadcast_parameters", "all_reduce_gradients",

@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from tinygrad_opt._checks import whole_number
 from tinygrad_opt import backend
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.tune.result import Trial
 from tinygrad_opt.tune.space import check_space
 
@@ -124,8 +124,15 @@ def run_trials(objective: Callable, jobs: list[tuple], executor: Executor | None
 def _lost_worker(error: BaseException) -> bool:
     """True when the process running a trial died (killed, out of memory, its machine lost):
     Dask's ``KilledWorker`` (after its retries on other workers) or a broken process pool.
-    That trial fails and the search goes on; any other executor error stops the search."""
-    return isinstance(error, BrokenExecutor) or type(error).__name__ == "KilledWorker"
+    That trial fails and the search goes on; any other executor error stops the search.
+
+    Dask's ``ClientExecutor`` has one more way to say it: when the worker that held a
+    trial's result dies as the result arrives, it reads the task as failed and unpacks the
+    Trial as an error triple (distributed/cfexecutor.py, ``_cascade_future``), raising
+    "cannot unpack non-iterable Trial object"; the Trial is lost with its worker."""
+    if isinstance(error, BrokenExecutor) or type(error).__name__ == "KilledWorker":
+        return True
+    return isinstance(error, TypeError) and "non-iterable Trial object" in str(error)
 
 
 def _executor_hint(error: BaseException, objective: Callable, number: int) -> str:
