@@ -959,3 +959,11 @@ def test_parameter_validation(device):
         D.ContinuousBernoulli()
     with pytest.raises(ValueError, match="Expected parameter concentration"):
         D.VonMises(t(0.0, device), t(0.0, device))
+
+
+@pytest.mark.parametrize("name, words", [("covariance_matrix", "covariance_matrix must"),
+                                         ("precision_matrix", "precision_matrix must"),
+                                         ("scale_tril", "scale_tril matrix must")])
+def test_multivariate_normal_names_a_matrix_of_one_dim_in_pytorchs_words(name, words):
+    with pytest.raises(ValueError, match=f"^{words} be at least two-dimensional"):
+        D.MultivariateNormal(tg.zeros(2), **{name: tg.ones(2)})

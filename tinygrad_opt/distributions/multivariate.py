@@ -26,7 +26,7 @@ __all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "Independent"]
 
 def _matrix(value, name: str) -> None:
     if not isinstance(value, Tensor) or value.ndim < 2:
-        raise ValueError(f"{name} matrix must be at least two-dimensional, "
+        raise ValueError(f"{name} must be at least two-dimensional, "
                          "with optional leading batch dimensions")
 
 
@@ -91,7 +91,7 @@ class MultivariateNormal(CholeskyMatrices, Distribution):
             raise ValueError("Exactly one of covariance_matrix or precision_matrix or "
                              "scale_tril may be specified.")
         if scale_tril is not None:
-            _matrix(scale_tril, "scale_tril")
+            _matrix(scale_tril, "scale_tril matrix")
             matrix = scale_tril
         elif covariance_matrix is not None:
             _matrix(covariance_matrix, "covariance_matrix")
