@@ -59,8 +59,8 @@ def loss_with_graph(closure: Callable, owner: str):
         raise RuntimeError(f"{owner}: the closure's loss does not depend on any parameter "
                            "that requires grad (was it computed under no_grad?)")
     if loss.grad_fn is not None and getattr(loss.grad_fn, "freed", False):
-        raise RuntimeError(f"{owner}: the closure called loss.backward() and so freed the "
-                           f"loss's graph; {CLOSURE_HELP}")
+        raise RuntimeError(f"{owner}: the closure freed the loss's graph (a backward or "
+                           f"tg.grad without retain_graph); {CLOSURE_HELP}")
     return loss.reshape(())
 
 
