@@ -58,6 +58,17 @@ def _zeros_like_state(x: Tensor, shape) -> Tensor:
     return Tensor(backend.get_xp(x.device).zeros(tuple(shape), dtype=x.dtype), device=x.device)
 
 
+def _state_pair(hx, name: str) -> tuple:
+    """An LSTM's ``hx``: ``(None, None)`` for None, else the pair ``(h, c)`` it must be;
+    a lone Tensor (a common slip: h_0 alone) is refused, as PyTorch does."""
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        got = f"{len(hx)} items" if isinstance(hx, (tuple, list)) else type(hx).__name__
+        raise TypeError(f"{name}: hx should be a pair (h_0, c_0), got {got}")
+    return tuple(hx)
+
+
 # ------------------------------------------------------------- one time step, as functions
 # Each step takes the input projection x_proj = x W_ihᵀ + b_ih (already computed)
 # and the previous state; cells and full layers share these.
@@ -181,7 +192,7 @@ class LSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
-        h, c = (None, None) if hx is None else hx
+        h, c = _state_pair(hx, "LSTMCell")
         _, c, _ = self._prepare(input, c, "LSTMCell")
         input, h, batched = self._prepare(input, h, "LSTMCell")
         x_proj = F.linear(input, self.weight_ih, self.bias_ih)  # (N, 4H)
@@ -291,6 +302,27 @@ class _RNNBase(Module):
     def flatten_parameters(self) -> None:
         """Nothing to do here: PyTorch packs the weights into one block for cuDNN; the
         weights here are always used as they are (kept so that PyTorch code runs)."""
+
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names of each layer and direction, in PyTorch's order:
+        ``[['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'], ...]``
+        (``_reverse`` lists after each layer's forward one; ``weight_hr`` last)."""
+        directions = ("", "_reverse")[:2 if self.bidirectional else 1]
+        kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        return [[f"{kind}_l{layer}{suffix}" for kind in kinds
+                 if getattr(self, f"{kind}_l{layer}{suffix}", None) is not None]
+                for layer in range(self.num_layers) for suffix in directions]
+
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """Every parameter name, in the order of :attr:`_all_weights`."""
+        return [name for names in self._all_weights for name in names]
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters of each layer and direction (the lists of :attr:`_all_weights`)."""
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def _weights(self, layer: int, suffix: str):
         """``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)`` of one layer and direction
@@ -429,7 +461,9 @@ class _RNNBase(Module):
         return output, finals
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
+        text = f"{self.input_size}, {self.hidden_size}"           # PyTorch's order
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -440,8 +474,6 @@ class _RNNBase(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
-        if self.proj_size:
-            text += f", proj_size={self.proj_size}"
         return text
 
 
@@ -501,7 +533,7 @@ class LSTM(_RNNBase):
         return [h, c]
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
-        h_0, c_0 = (None, None) if hx is None else hx
+        h_0, c_0 = _state_pair(hx, "LSTM")
         output, (h_n, c_n) = self._forward(input, [h_0, c_0])
         return output, (h_n, c_n)
 
@@ -557,6 +589,7 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse  # both False here
         if _weight is None:
             self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
             self.reset_parameters()
@@ -593,7 +626,9 @@ class Embedding(Module):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
-        return text if self.max_norm is None else text + f", max_norm={self.max_norm}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        return text if self.norm_type == 2 else text + f", norm_type={self.norm_type}"
 
 
 # ------------------------------------------------------------------- packed sequences
