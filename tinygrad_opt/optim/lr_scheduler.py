@@ -1029,6 +1029,14 @@ def _is_factor_schedule(scheduler) -> bool:
     return isinstance(scheduler, _FACTOR_SCHEDULES)
 
 
+def _schedules_group(scheduler, number: int) -> bool:
+    """Whether ``scheduler`` writes the rate of parameter group ``number``: one of the groups
+    its optimizer had when it was made (a chain: one that any of its schedulers writes)."""
+    if isinstance(scheduler, ChainedScheduler):
+        return any(_schedules_group(inner, number) for inner in scheduler._schedulers)
+    return number < len(scheduler.base_lrs)
+
+
 class ChainedScheduler(LRScheduler):
     """Several schedules at once: the learning rate is α0 times the product of their factors.
 
@@ -1098,12 +1106,21 @@ class ChainedScheduler(LRScheduler):
         self._write(self.get_lr())
 
     def get_lr(self) -> list[float]:
-        """α0 · f_1(t) ··· f_k(t) of each group, from each scheduler's last rate α0·f_i(t)."""
+        """α0 · f_1(t) ··· f_k(t) of each group, from each scheduler's last rate α0·f_i(t).
+
+        The product runs over the schedulers that schedule the group: a group added to the
+        optimizer after a scheduler was made is not scheduled by it (as in PyTorch), and a
+        group no scheduler schedules keeps its rate."""
         lrs = []
         for number, group in enumerate(self.optimizer.param_groups):
+            schedulers = [scheduler for scheduler in self._schedulers
+                          if _schedules_group(scheduler, number)]
+            if not schedulers:
+                lrs.append(group["lr"])                                    # left as it is
+                continue
             alpha0 = group["initial_lr"]
             lr = alpha0                                                    # α0
-            for scheduler in self._schedulers:
+            for scheduler in schedulers:
                 factor = scheduler.get_last_lr()[number] / alpha0 if alpha0 != 0 else 0.0
                 lr = lr * factor                                           # · f_i(t)
             lrs.append(lr)

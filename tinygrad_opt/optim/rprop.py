@@ -28,6 +28,9 @@ class Rprop(Optimizer):
         θ ← θ − sign(g)·Δ
         g_prev ← g                          g_prev starts at 0
 
+    As in PyTorch, a NaN s (a NaN gradient, or an infinite one times a zero g_prev)
+    makes that coordinate's Δ NaN, and so θ.
+
     Meant for full-batch training: with mini-batches the sign of g flips by
     noise and Δ shrinks. Δ is clipped at every step, as in PyTorch's code (so a
     starting γ outside [Δmin, Δmax] is clipped at the first step).
@@ -77,9 +80,10 @@ class Rprop(Optimizer):
         if group["maximize"]:
             g = -g                                             # g ← −g
         s = xp.sign(g * g_prev)                                # s ← sign(g·g_prev)
-        eta = xp.ones_like(theta)                              # η ← 1   where s = 0
+        eta = xp.full_like(theta, xp.nan)                      # η ← NaN where s is NaN
         eta[s > 0] = eta_plus                                  # η ← η+  where s > 0
         eta[s < 0] = eta_minus                                 # η ← η−  where s < 0
+        eta[s == 0] = 1.0                                      # η ← 1   where s = 0
         step_size[...] = xp.clip(step_size * eta, step_size_min, step_size_max)  # Δ ← clip(η·Δ)
         g = xp.where(s < 0, 0, g)                              # g ← 0   where s < 0
         theta -= xp.sign(g) * step_size                        # θ ← θ − sign(g)·Δ
