@@ -74,7 +74,6 @@ def _batched(input: Tensor, spatial: int, op_name: str) -> tuple[Tensor, bool]:
 
 # ------------------------------------------------------------------------------ RMS normalisation
 
-@computed_in_float32
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
     """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the last dims::
@@ -83,7 +82,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 
     the mean over the trailing ``normalized_shape`` dims of each sample. Unlike
     LayerNorm nothing is subtracted and there is no bias. ``eps=None`` is the machine
-    epsilon of the input's dtype (``finfo(dtype).eps``), as PyTorch.
+    epsilon of the input's dtype (``finfo(dtype).eps``, float16's for a float16 input,
+    though it is computed in float32), as PyTorch.
     Shapes: input (*, *normalized_shape), weight γ ``normalized_shape`` -> input's shape.
     """
     if isinstance(normalized_shape, int):
@@ -99,7 +99,13 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if not backend.is_floating(input.dtype):  # finfo and the division need floats
         raise TypeError(f"rms_norm: expected a floating-point input, got {input.dtype}")
     if eps is None:
-        eps = float(_host_xp().finfo(input.dtype).eps)
+        eps = float(_host_xp().finfo(input.dtype).eps)   # before float16 becomes float32
+    return _rms_norm(input, k, weight, eps)
+
+
+@computed_in_float32
+def _rms_norm(input: Tensor, k: int, weight: Tensor | None, eps: float) -> Tensor:
+    """x / √(mean(x²) + eps) · γ over the last k dims (``rms_norm``, arguments checked)."""
     dims = tuple(range(input.ndim - k, input.ndim))
     mean_square = (input * input).mean(dim=dims, keepdim=True)  # (*, 1, ..., 1)
     y = input / (mean_square + eps).sqrt()
@@ -605,13 +611,15 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     where the s−2 term (skipping a blank) is allowed only when l'_s is not blank and
     l'_s ≠ l'_{s−2}. loss = −logsumexp(α_{T−1}(2U), α_{T−1}(2U − 1)). Each step is
     Tensor ops (shifts, where, stack, logsumexp), so the gradient comes from the
-    engine. A state no path reaches holds ``CTC_IMPOSSIBLE`` instead of −inf, so
-    logsumexp never meets an all −inf column (its gradient would be NaN).
+    engine. A state no path reaches holds ``CTC_IMPOSSIBLE`` instead of −inf, and so
+    does a log-probability of −inf (or below it), so logsumexp never meets an all −inf
+    column (its gradient would be NaN).
 
     log_probs (T, N, C) or (T, C), normally from ``log_softmax``; targets (N, S)
     padded or 1-D concatenated, holding no blank; input_lengths and target_lengths
-    (N,). A target that no alignment of its input length can produce (T_n < U +
-    number of repeated neighbours) has loss inf, or 0 with ``zero_infinity``.
+    (N,). A target that no alignment can produce (T_n < U + number of repeated
+    neighbours, or every alignment reads a log-probability of −inf) has loss inf, or 0
+    with ``zero_infinity``, and gradient 0.
     reduction 'mean': each loss divided by its target length (at least 1), then
     the batch mean; 'sum'; 'none' (N,).
     """
@@ -650,6 +658,7 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     # emit[t, n, s] = log_probs[t, n, l'_s]: (T, N, S')
     emit = log_probs.gather(2, _on_device(xp.broadcast_to(extended, (T, N, states)).copy(),
                                           log_probs))
+    emit = tg.where(emit.data < CTC_IMPOSSIBLE, CTC_IMPOSSIBLE, emit)  # −inf: no NaN gradient
     first = _on_device(xp.arange(states) < 2, log_probs)                 # (S',)
     alpha = tg.where(first, emit[0], CTC_IMPOSSIBLE)                     # (N, S')
     alphas = [alpha]
@@ -670,7 +679,11 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     loss = -log_likelihood.reshape(N)                                     # (N,)
     # T_n = 0: the empty target has probability 1 (nothing else is feasible).
     loss = tg.where(_on_device(input_lengths > 0, log_probs), loss, 0.0)
-    loss = tg.where(_on_device(feasible, log_probs), loss, 0.0 if zero_infinity else math.inf)
+    # Impossible: too few time steps, or every alignment reads a log-probability of −inf
+    # (its log-likelihood then lies at CTC_IMPOSSIBLE or below). NaN stays NaN.
+    reached = ~(loss.data >= -CTC_IMPOSSIBLE / 2)
+    possible = backend.to_device(feasible, log_probs.device) & reached
+    loss = tg.where(possible, loss, 0.0 if zero_infinity else math.inf)
     if reduction == "mean":
         per_label = _on_device(xp.maximum(target_lengths, 1).astype(log_probs.dtype), log_probs)
         return (loss / per_label).mean()
