@@ -544,7 +544,13 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     def copy_(self, src):
         """Copy ``src`` into this tensor, in place: broadcast to its shape, cast to its
-        dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``."""
+        dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``.
+        A ``src`` that does not broadcast to this tensor's shape raises, naming both."""
+        shape = tuple(getattr(src, "shape", ()))
+        if len(shape) > self.ndim or any(s not in (1, t) for s, t in
+                                         zip(shape[::-1], self.shape[::-1])):
+            raise ValueError(f"copy_: src of shape {shape} does not broadcast to the tensor's "
+                             f"shape {self.shape}")
         self[...] = src.to(self.device) if isinstance(src, Conveniences) else src  # (a Tensor)
         return self
 

@@ -527,7 +527,10 @@ def trapezoid(y, x=None, *, dx=None, dim: int = -1):
     """∫ y along ``dim`` by the trapezoidal rule: Σ_i (y_i + y_{i+1}) / 2 · Δx_i, with
     Δx_i = x_{i+1} − x_i for sample points ``x`` (a 1-D tensor of one point per sample, or
     a tensor that broadcasts with y), else the constant spacing ``dx`` (1 by default).
-    Fewer than two samples integrate to 0. Gradients reach y and x."""
+    Computed as PyTorch does, so float32 and float16 round alike: Σ_i (y_i + y_{i+1})·Δx_i
+    / 2, and for a constant spacing (Σ y − (y_0 + y_{n−1}) / 2)·dx (a float16 sum is
+    accumulated in float32). Fewer than two samples integrate to 0. Gradients reach y and
+    x."""
     return _trapezoids("trapezoid", y, x, dx, dim, running=False)
 
 
@@ -536,7 +539,9 @@ trapz = trapezoid  # (PyTorch's older name)
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1):
     """The running trapezoidal integral along ``dim``: out_k = Σ_{i ≤ k} (y_i + y_{i+1})
-    / 2 · Δx_i, one entry fewer than y along ``dim`` (x and dx as in ``trapezoid``)."""
+    / 2 · Δx_i, one entry fewer than y along ``dim`` (x and dx as in ``trapezoid``;
+    computed as PyTorch: the running sum of (y_i + y_{i+1})·Δx_i, halved, or of
+    dx / 2 · (y_i + y_{i+1}))."""
     return _trapezoids("cumulative_trapezoid", y, x, dx, dim, running=True)
 
 
@@ -548,12 +553,17 @@ def _trapezoids(name: str, y, x, dx, dim: int, running: bool):
         raise ValueError(f"{name}: expected y with at least one dim, got a 0-d tensor")
     dim = normalize_dim(dim, y.ndim, name)
     left, right = (y[_along(dim, part, y.ndim)] for part in (slice(None, -1), slice(1, None)))
-    areas = (left + right) / 2                                # (..., n − 1, ...) along dim
-    if x is not None:
-        areas = areas * _steps(x, y, dim, name)
-    elif dx is not None:
-        areas = areas * dx
-    return areas.cumsum(dim) if running else areas.sum(dim)
+    pairs = left + right                                      # (..., n − 1, ...) along dim
+    if x is not None:                   # PyTorch's order of operations, in each of the cases
+        doubled = pairs * _steps(x, y, dim, name)
+        return (doubled.cumsum(dim) if running else doubled.sum(dim)) / 2
+    dx = 1.0 if dx is None else dx
+    if running:
+        return (pairs * (dx / 2)).cumsum(dim)
+    if y.shape[dim] == 0:
+        return y.sum(dim)
+    ends = y[_along(dim, 0, y.ndim)] + y[_along(dim, -1, y.ndim)]
+    return (y.sum(dim) - ends * 0.5) * dx                    # Σ y − (y_0 + y_{n−1}) / 2
 
 
 def _steps(x, y, dim: int, name: str):
@@ -676,6 +686,9 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
         small, extra = divmod(x.shape[dim], spec)
         sizes = [small + 1] * extra + [small] * (spec - extra)
         bounds = list(itertools.accumulate(sizes))[:-1]
+    elif not isinstance(spec, (list, tuple)):
+        raise TypeError(f"tensor_split: indices_or_sections must be an int, a list or tuple "
+                        f"of ints or an integer tensor, got {spec!r}")
     else:
         bounds = list(spec)
         if not all(isinstance(bound, int) and not isinstance(bound, bool) for bound in bounds):

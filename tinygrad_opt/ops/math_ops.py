@@ -671,8 +671,13 @@ def floor_divide(input, other):
 def lerp(input, end, weight):
     """input + weight·(end − input), elementwise with broadcasting; ``weight`` a number or a
     Tensor. As PyTorch, where |weight| ≥ 0.5 it is computed as
-    end − (end − input)·(1 − weight), so that weight = 1 gives ``end`` exactly.
+    end − (end − input)·(1 − weight), so that weight = 1 gives ``end`` exactly. float16
+    operands are computed in float32 and rounded once, as PyTorch's kernel does.
     Gradients: 1 − weight, weight, end − input."""
+    tensors = [t for t in (input, end, weight) if isinstance(t, tensor_module.Tensor)]
+    if all(t.dtype == backend.float16 for t in tensors):
+        return lerp(*(t.float() if isinstance(t, tensor_module.Tensor) else t
+                      for t in (input, end, weight))).half()
     difference = end - input
     if isinstance(weight, (int, float)):
         if abs(weight) < 0.5:

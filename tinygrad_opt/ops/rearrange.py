@@ -117,11 +117,13 @@ def _check_same_dtype(x, other, name: str, what: str) -> None:
 
 
 def _sizes(args: tuple, name: str) -> tuple:
-    """``(2, 3)`` from ``f(2, 3)`` and from ``f((2, 3))``, checked to be ints."""
+    """``(2, 3)`` from ``f(2, 3)`` and from ``f((2, 3))``, checked to be ints (NumPy
+    integers too, made Python ints, as PyTorch takes them)."""
     sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-    if not all(isinstance(size, int) and not isinstance(size, bool) for size in sizes):
+    if not all(isinstance(size, (int, backend.np.integer)) and not isinstance(size, bool)
+               for size in sizes):
         raise TypeError(f"{name}: expected ints, got {sizes}")
-    return sizes
+    return tuple(int(size) for size in sizes)
 
 
 def _along(dim: int, part, ndim: int) -> tuple:
@@ -282,6 +284,9 @@ def narrow(input, dim: int, start: int, length: int):
             raise TypeError(f"narrow: a tensor start must be a 0-d integer tensor, got shape "
                             f"{start.shape} and dtype {start.dtype}")
         start = int(start.item())
+    for name, value in (("start", start), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, (int, backend.np.integer)):
+            raise TypeError(f"narrow: {name} must be an int, got {value!r}")
     size = _size_of(input, dim)
     if not -size <= start <= size:
         raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size}")
@@ -427,16 +432,23 @@ def argwhere(input):
     return nonzero(_tensor(input, "argwhere"))
 
 
-def _distinct_slices(input, dim: int, consecutive: bool) -> tuple:
+def _distinct_slices(input, dim: int, consecutive: bool, name: str) -> tuple:
     """``(values, inverse, counts)`` arrays of the distinct slices of ``input`` along
     ``dim``: each slice is a row of its elements; the rows are sorted lexicographically
     (unless ``consecutive``, which keeps their order and merges only neighbours), a row that
-    differs from the one before starts a new group."""
+    differs from the one before starts a new group. As PyTorch: no slices give empty
+    results (values of input's shape), and a size-0 dim other than ``dim`` is refused."""
     xp = backend.xp_of(input.data)
     moved = xp.moveaxis(input.data, dim, 0)
+    if 0 in moved.shape[1:]:
+        raise ValueError(f"{name}: there are size-0 dims other than dim {dim} (shape "
+                         f"{input.shape}), so unique cannot be applied")
+    if moved.shape[0] == 0:
+        empty = xp.zeros(0, dtype=backend.int64)
+        return input.data.copy(), empty, empty.copy()
     rows = moved.reshape(moved.shape[0], -1)                  # (n, elements per slice)
     count = rows.shape[0]
-    if consecutive or rows.shape[1] == 0:
+    if consecutive:
         order = xp.arange(count)
     else:
         order = xp.lexsort(rows.T[::-1])                      # (lexsort: last key first)
@@ -472,7 +484,7 @@ def unique(input, sorted: bool = True, return_inverse: bool = False,
     _tensor(input, "unique")
     if dim is not None:
         dim = normalize_dim(dim, input.ndim, "unique")
-        values, inverse, counts = _distinct_slices(input, dim, consecutive=False)
+        values, inverse, counts = _distinct_slices(input, dim, False, "unique")
         return _unique_results(values, inverse, counts, return_inverse, return_counts)
     xp = backend.xp_of(input.data)
     values, inverse, counts = xp.unique(input.data.reshape(-1), return_inverse=True,
@@ -493,7 +505,7 @@ def unique_consecutive(input, return_inverse: bool = False, return_counts: bool 
         source, dim = input.reshape(-1), 0
     else:
         source, dim = input, normalize_dim(dim, input.ndim, "unique_consecutive")
-    values, inverse, counts = _distinct_slices(source, dim, consecutive=True)
+    values, inverse, counts = _distinct_slices(source, dim, True, "unique_consecutive")
     if flat:
         inverse = inverse.reshape(input.shape)
     return _unique_results(values, inverse, counts, return_inverse, return_counts)

@@ -5,8 +5,9 @@ Almost everything here is a composition of core ops, so no gradient code is new:
 * an order statistic (median, kthvalue, mode, quantile, cummax) finds *which* entry
   to take without a gradient (a stable argsort, a running max over positions), then
   takes it with ``x.gather(dim, indices)``, whose backward sends the gradient to that
-  entry alone; quantile's linear interpolation is ``below + (above − below)·w``, so
-  the two entries get 1 − w and w (and q, if a tensor, gets (above − below)·(n − 1));
+  entry alone; quantile's linear interpolation is PyTorch's ``lerp``, in value
+  ``below + (above − below)·w``, so the two entries get 1 − w and w (and q, if a
+  tensor, gets (above − below)·(n − 1));
 * the NaN-ignoring reductions replace NaN by 0 with ``where`` before summing, so the
   gradient there is exactly 0;
 * counts, comparisons and bins (count_nonzero, isclose, bincount, histc,
@@ -278,8 +279,10 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         midpoint  (v_below + v_above) / 2
         nearest   v_round(r)       (ties to the even position, as PyTorch's round)
 
-    A row with a NaN gives NaN. Gradients: the selected entries, weighted as above; a
-    tensor q gets (v_above − v_below)·(n − 1) (linear)."""
+    linear and midpoint are computed as PyTorch's ``lerp`` (from v_above when the weight
+    is ≥ 0.5), so the last bit and infinities come out as PyTorch's. A row with a NaN
+    gives NaN. Gradients: the selected entries, weighted as above; a tensor q gets
+    (v_above − v_below)·(n − 1) (linear)."""
     return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
 
 
@@ -327,11 +330,21 @@ def _quantile(x, q, dim, keepdim, interpolation, ignore_nan, name):
         low = _sorted_entries(rows, order, below)
         high = _sorted_entries(rows, order, xp.ceil(rank.data))
         weight = rank - constant(below) if interpolation == "linear" else 0.5
-        result = low + (high - low) * weight                        # (..., Q)
+        result = _lerp(low, high, weight)                           # (..., Q)
     if q_is_scalar:
         return result.reshape(out_shape)
     result = result.permute(result.ndim - 1, *range(result.ndim - 1))   # (Q, ...)
     return result.reshape((q_row.shape[0],) + out_shape)
+
+
+def _lerp(low, high, weight):
+    """PyTorch's ``lerp``, which its quantile calls: low + (high − low)·w for w < 0.5, else
+    high − (high − low)·(1 − w). The two agree except in the last bit and at infinities:
+    quantile([1, inf], 0.5) is inf − inf·0.5 = NaN, as PyTorch's (not 1 + inf·0.5 = inf)."""
+    difference = high - low
+    if not isinstance(weight, tensor_module.Tensor):                # midpoint: w = 0.5
+        return high - difference * (1 - weight)
+    return where(weight < 0.5, low + difference * weight, high - difference * (1 - weight))
 
 
 def _sorted_entries(rows, order, positions):
@@ -393,10 +406,13 @@ def _running_extreme(x, dim, name, larger):
 
 
 def logcumsumexp(input, dim: int):
-    """y_i = log Σ_{j≤i} exp(x_j) along ``dim``, computed stably (see ``LogCumSumExp``)."""
+    """y_i = log Σ_{j≤i} exp(x_j) along ``dim``, computed stably (see ``LogCumSumExp``).
+    float16 is accumulated in float32 and each entry rounded once, as PyTorch's kernel."""
     _check_dim(dim, "logcumsumexp")
     if not backend.is_floating(input.dtype):
         raise TypeError(f"logcumsumexp: input must be a float tensor, got dtype {input.dtype}")
+    if input.dtype == backend.float16:
+        return logcumsumexp(input.float(), dim).half()
     dim = normalize_dim(dim, input.ndim, "logcumsumexp")
     if input.ndim == 0:
         return LogCumSumExp.apply(input.reshape(1), dim=0).reshape(())
@@ -428,10 +444,12 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` over ``dim`` (all dims by default), as ``amin`` and ``amax``: tied
-    extremes share the gradient equally."""
-    if input.numel() == 0:
+    extremes share the gradient equally. Over an empty dim (or all of an empty tensor) it
+    raises; along a full dim of an empty tensor the results are empty, as PyTorch's."""
+    if input.numel() == 0 and (dim is None or  # (an empty tensor has dims)
+                               input.shape[normalize_dim(dim, input.ndim, "aminmax")] == 0):
         raise ValueError(f"aminmax: cannot take the min and max of an empty tensor of shape "
-                         f"{input.shape}")
+                         f"{input.shape}" + ("" if dim is None else f" over dim {dim}"))
     return MinMax(input.amin(dim, keepdim), input.amax(dim, keepdim))
 
 
@@ -495,7 +513,8 @@ def histc(input, bins: int = 100, min=0, max=0):
     """A histogram of ``bins`` equal bins over [min, max], in x's (float) dtype; entries
     outside (and NaN) are not counted, an entry equal to max falls in the last bin.
     min == max means the data's own range (widened by 1 each side if all are equal).
-    Entry v falls in bin ⌊(v − min)·bins / (max − min)⌋, as PyTorch. No gradient."""
+    Entry v falls in bin ⌊(v − min)·bins / (max − min)⌋, as PyTorch, all in x's dtype
+    (min and max rounded to it first, as PyTorch's edges are). No gradient."""
     if not backend.is_floating(input.dtype):
         raise TypeError(f"histc: input must be a float tensor, got dtype {input.dtype}")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins <= 0:
@@ -510,6 +529,7 @@ def histc(input, bins: int = 100, min=0, max=0):
         raise ValueError(f"histc: range of [{low}, {high}] is not finite")
     if low == high:
         low, high = low - 1, high + 1
+    low, high = data.dtype.type(low), data.dtype.type(high)        # as PyTorch's bin edges
     inside = (data >= low) & (data <= high)
     scaled = (xp.where(inside, data, low) - low) * bins / (high - low)
     index = xp.minimum(scaled.astype(backend.int64), bins - 1)      # max: the last bin
@@ -532,8 +552,12 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     right = right or side == "right"
     same_device("searchsorted", *[t for t in (sorted_sequence, values, sorter)
                                   if isinstance(t, tensor_module.Tensor)])
+    if sorted_sequence.ndim == 0:
+        raise ValueError("searchsorted: the sorted sequence must have at least 1 dim, got a "
+                         "0-d tensor")
     xp, boundaries = backend.xp_of(sorted_sequence.data), sorted_sequence.data
     if sorter is not None:
+        _check_sorter(sorter, sorted_sequence)
         boundaries = xp.take_along_axis(boundaries, sorter.data, axis=-1)
     Tensor = tensor_module.Tensor
     if not isinstance(values, Tensor) and boundaries.ndim != 1:
@@ -550,6 +574,20 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         index = ((row <= point) if right else (row < point)).sum(axis=-1)
     return constant(backend.as_array(index).astype(backend.int32 if out_int32
                                                    else backend.int64))
+
+
+def _check_sorter(sorter, sequence):
+    """As PyTorch's checks: ``sorter`` is an integer tensor of the sequence's shape whose
+    entries index the sequence's last dim."""
+    if not isinstance(sorter, tensor_module.Tensor) or sorter.dtype.kind not in "iu":
+        raise TypeError(f"searchsorted: sorter must be an integer tensor, got "
+                        f"{getattr(sorter, 'dtype', type(sorter).__name__)}")
+    if sorter.shape != sequence.shape:
+        raise ValueError(f"searchsorted: sorter of shape {sorter.shape} for a sequence of "
+                         f"shape {sequence.shape}; they must be the same")
+    size = sequence.shape[-1]
+    if sorter.numel() and not backend.to_host(((sorter.data >= 0) & (sorter.data < size)).all()):
+        raise IndexError(f"searchsorted: sorter index out of range [0, {size})")
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
