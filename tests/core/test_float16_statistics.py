@@ -25,6 +25,8 @@ SETTINGS = fuzz_settings(examples("FLOAT16_FUZZ_EXAMPLES", 25))
 
 # name -> a function of one (N, 4) tensor
 STATISTICS = {
+    "mean": lambda x: x.mean(1),
+    "mean all": lambda x: x.mean(),
     "var": lambda x: x.var(1),
     "var all": lambda x: tg.var(x),
     "std": lambda x: x.std(0, keepdim=True),
@@ -104,3 +106,13 @@ def test_a_float16_running_sum_is_accumulated_in_float32(device):
     np.testing.assert_allclose(x.grad.numpy()[[0, 2500, 4999]], [5000, 2500, 1], rtol=1e-3)
     assert tg.tensor(np.full(3000, 0.1, np.float16), device=device).sum().item() == \
         pytest.approx(300, rel=1e-3)
+
+
+def test_a_float16_mean_whose_sum_overflows_float16_is_still_the_mean():
+    """PyTorch sums float16 in float32: 40,000 twos add up past 65,504 but average 2."""
+    twos = tg.full((40000,), 2.0, dtype=tg.float16, requires_grad=True)
+    mean = twos.mean()
+    assert mean.dtype == np.float16 and mean.item() == 2.0
+    mean.backward()
+    assert twos.grad.dtype == np.float16
+    np.testing.assert_array_equal(twos.grad.numpy(), np.float16(1 / 40000))

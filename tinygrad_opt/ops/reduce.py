@@ -4,6 +4,7 @@ compositions of them, so their gradients need no code of their own."""
 from __future__ import annotations
 
 import builtins
+import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
@@ -83,17 +84,18 @@ def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
 
 
 def _count(x, dims):
-    count = 1
-    for axis in range(x.ndim) if dims is None else dims:
-        count *= x.shape[axis]
-    return count
+    """How many entries each sum over ``dims`` adds up (all of x's when dims is None)."""
+    return math.prod(x.shape[axis] for axis in (range(x.ndim) if dims is None else dims))
 
 
 def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
-    """mean = Σx / n."""
+    """mean = Σx / n. A float16 x is summed in float32, as PyTorch (Σx may overflow float16
+    where the mean does not: 40,000 twos have mean 2, not inf)."""
     dims = reduction_dims(x, dim, axis, "Mean")
     if dtype is not None or not backend.is_floating(x.dtype):
         x = x.astype(backend.default_float if dtype is None else dtype)
+    if x.dtype == backend.float16:
+        return mean(x.float(), dims, _keep(keepdim, keepdims)).half()
     return Sum.apply(x, dims=dims, keepdim=_keep(keepdim, keepdims)) / _count(x, dims)
 
 
