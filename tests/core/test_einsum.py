@@ -230,6 +230,19 @@ def test_dtypes_are_kept_or_promoted(device):
     assert tg.einsum("ij->", a32).shape == ()
 
 
+@pytest.mark.parametrize("integer", [tg.int8, tg.int32, tg.int64])
+def test_integers_meeting_floats_take_the_floats_dtype_as_in_pytorch(device, integer):
+    """PyTorch's promotion (as a @ b here), not NumPy's (int32 with float32: float64)."""
+    ints = tg.tensor([1, 2], dtype=integer, device=device)
+    for float_dtype in (tg.float16, tg.float32):
+        floats = tg.tensor([0.5, 2.0], dtype=float_dtype, device=device)
+        for result in (tg.einsum("i,j->ij", ints, floats), tg.kron(ints, floats),
+                       tg.tensordot(floats, ints, 1), tg.outer(ints, floats)):
+            assert result.dtype == float_dtype
+    shorts = tg.tensor([1, 2], dtype=tg.int16, device=device)  # two integers: the wider one
+    assert tg.einsum("i,j->ij", ints, shorts).dtype == np.result_type(integer, tg.int16)
+
+
 def test_output_never_aliases_an_operand(device):
     x = tg.tensor(np.arange(6.0).reshape(2, 3), device=device)
     for text in ("ij->ji", "ij->ij", "ii->i"):

@@ -197,9 +197,13 @@ def _label_sizes(title: str, inputs: list, operands, ellipsis: str) -> dict:
 
 
 def _common_dtype(title: str, operands) -> list:
-    """The operands on one device, in their common dtype."""
+    """The operands on one device, in their common dtype under PyTorch's promotion (as
+    ``a @ b``): integers meeting floats take the floats' dtype (int32 with float32 is
+    float32, where NumPy's rule gives float64), else the widest dtype."""
     same_device(title, *operands)
-    dtype = backend.result_dtype(*[x.dtype for x in operands])
+    dtypes = [x.dtype for x in operands]
+    floats = [dtype for dtype in dtypes if backend.is_floating(dtype)]
+    dtype = backend.result_dtype(*(floats or dtypes))
     return [x if x.dtype == dtype else x.astype(dtype) for x in operands]
 
 
