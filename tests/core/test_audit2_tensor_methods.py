@@ -330,3 +330,17 @@ def test_copy_names_a_source_that_does_not_broadcast(device):
         x.copy_(tg.ones(1, 2, 3, device=device))
     assert x.copy_(tg.tensor([1.0, 2.0, 3.0], device=device)).tolist() == [[1, 2, 3]] * 2
     assert x.copy_(tg.tensor(5.0, device=device)).tolist() == [[5.0] * 3] * 2
+
+
+@pytest.mark.parametrize("chunks, error", [(0, ValueError), (-2, ValueError), (2.0, TypeError),
+                                           (True, TypeError)])
+def test_chunk_names_a_count_that_is_not_a_positive_int(chunks, error):
+    with pytest.raises(error, match="chunk: chunks must be"):  # (0 was a ZeroDivisionError)
+        tg.ones(4).chunk(chunks)
+    with pytest.raises(error, match="chunk: chunks must be"):
+        tg.chunk(tg.ones(4), chunks)
+
+
+def test_chunk_takes_a_numpy_integer():
+    pieces = tg.chunk(tg.arange(5), np.int64(2))
+    assert [piece.numpy().tolist() for piece in pieces] == [[0, 1, 2], [3, 4]]

@@ -447,8 +447,12 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     def chunk(self, chunks, dim=0):
         """``chunks`` pieces along ``dim``, each ceil(n / chunks) long (the last shorter, so there
-        may be fewer pieces), as PyTorch."""
-        return shape.chunk(self, chunks, dim)
+        may be fewer pieces), as PyTorch. ``chunks`` must be a positive int."""
+        if isinstance(chunks, bool) or not isinstance(chunks, (int, backend.np.integer)):
+            raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be greater than 0, got {chunks}")
+        return shape.chunk(self, int(chunks), dim)
 
     def argmin(self, dim=None, keepdim=False, **numpy_spelling):
         """The int64 index of the smallest value along one ``dim`` (None: in the flattened tensor;
