@@ -189,7 +189,8 @@ class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order.
 
     ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``; a list of positions
-    reads ``dataset[[indices[i] for i in positions]]`` (PyTorch's rule), one call.
+    reads ``dataset[[indices[i] for i in positions]]`` (PyTorch's rule), one call, and
+    a slice ``dataset[indices[a:b]]`` likewise (PyTorch's indices are a list, which slices).
     """
 
     def __init__(self, dataset, indices: Sequence[int]):
@@ -202,6 +203,8 @@ class Subset(Dataset):
     def __getitem__(self, index):
         if isinstance(index, list):
             return self.dataset[[int(self.indices[i]) for i in index]]
+        if isinstance(index, slice):
+            return self.dataset[self.indices[index].tolist()]
         return self.dataset[int(self.indices[index])]
 
     def __repr__(self) -> str:
@@ -841,7 +844,8 @@ def default_collate(batch: list, device: str | None = None):
     * Python numbers: a ``(B,)`` Tensor, int64 for ints, the default float
       dtype (float32, see ``tg.set_default_dtype``) if any is a float, bool for bools;
     * strings and bytes: kept as a list of B strings;
-    * a dict: a dict of the collated values, key by key; a named tuple: the same
+    * a dict (any mapping): the same kind of mapping of the collated values, key by
+      key (a plain dict where it cannot be built from one); a named tuple: the same
       named tuple of collated fields; another tuple or list: a tuple of collated
       fields (the samples must have equal lengths).
 
@@ -910,7 +914,11 @@ def _collate(samples: list, device: str):
     if isinstance(first, (str, bytes)):
         return list(samples)
     if isinstance(first, Mapping):
-        return {key: _collate([sample[key] for sample in samples], device) for key in first}
+        collated = {key: _collate([sample[key] for sample in samples], device) for key in first}
+        try:
+            return type(first)(collated)                # the same kind of mapping, as PyTorch
+        except TypeError:                               # a mapping that cannot be built so
+            return collated
     if isinstance(first, (tuple, list)):
         lengths = {len(sample) for sample in samples}
         if len(lengths) != 1:

@@ -4,7 +4,10 @@ Arguments follow scikit-learn's order, ``metric(y_true, y_pred)``. Inputs may
 be Tensors (on any device), device arrays, NumPy arrays or lists. A 2-D
 ``y_pred`` of shape ``(N, C)`` is taken as per-class scores (logits or
 probabilities) and turned into labels by ``argmax`` over the classes, so
-``accuracy(y, model(X))`` works directly. Labels are integers ``0..C-1``.
+``accuracy(y, model(X))`` works directly; a 2-D ``y_true`` (one-hot rows or
+class probabilities) is arg-maxed likewise, but a multi-label 0/1 indicator
+(a row with no 1 or several) is refused: multi-label metrics are not
+supported. Labels are integers ``0..C-1``.
 
 For the binary counts of one class c::
 
@@ -47,9 +50,15 @@ def _host(values, name: str, metric: str) -> np.ndarray:
 
 
 def _labels(values, name: str, metric: str) -> np.ndarray:
-    """Integer class labels, shape (N,). A 2-D ``(N, C>1)`` array is arg-maxed."""
+    """Integer class labels, shape (N,). A 2-D ``(N, C>1)`` array is arg-maxed (a multi-label
+    ``y_true`` is refused)."""
     array = _host(values, name, metric)
     if array.ndim == 2 and array.shape[1] > 1:
+        if name == "y_true" and _is_multilabel(array):
+            raise ValueError(f"{metric}: y_true of shape {array.shape} is a multi-label "
+                             "indicator (0/1 rows without exactly one 1), which these "
+                             "metrics do not support; give one label per sample, or "
+                             "one-hot rows")
         return array.argmax(axis=1).astype(np.int64)               # scores -> labels
     if array.ndim == 2 and array.shape[1] == 1:
         if np.issubdtype(array.dtype, np.floating) and name == "y_pred":
@@ -66,6 +75,12 @@ def _labels(values, name: str, metric: str) -> np.ndarray:
     elif not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
         raise TypeError(f"{metric}: {name} must hold integer class labels, got dtype {array.dtype}")
     return array.astype(np.int64)
+
+
+def _is_multilabel(array: np.ndarray) -> bool:
+    """Whether a 2-D array is a 0/1 indicator with some row not holding exactly one 1
+    (scikit-learn's multi-label target; argmax would silently keep only its first label)."""
+    return bool(np.all((array == 0) | (array == 1)) and np.any(array.sum(axis=1) != 1))
 
 
 def _pair(y_true, y_pred, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -262,6 +277,8 @@ def _binary_scores(y_true, y_score, pos_label, metric: str) -> tuple[np.ndarray,
     if true.ndim != 1:
         raise ValueError(f"{metric}: y_true must have shape (N,), got {true.shape}")
     score = _positive_scores(y_score, len(true), metric)
+    if np.issubdtype(true.dtype, np.floating) and not np.all(np.isfinite(true)):
+        raise ValueError(f"{metric}: y_true contains NaN or inf")
     classes = np.unique(true)
     if pos_label is None:
         if len(classes) != 2:
@@ -364,13 +381,16 @@ def auc(x, y) -> float:
 
     ``x`` must be monotonic (increasing or decreasing: a decreasing ``x``, as
     the recall of :func:`precision_recall_curve`, gives a positive area).
-    ``auc(*roc_curve(y, s)[:2])`` equals ``roc_auc(y, s)``.
+    ``auc(*roc_curve(y, s)[:2])`` equals ``roc_auc(y, s)``. NaN or inf is an error
+    (as scikit-learn's input check).
     """
     x = np.asarray(_host(x, "x", "auc"), dtype=np.float64)
     y = np.asarray(_host(y, "y", "auc"), dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
         raise ValueError(f"auc: x and y must be 1-D of the same length >= 2, got shapes "
                          f"{x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("auc: x and y must be finite, got NaN or inf")
     steps = np.diff(x)
     if np.all(steps >= 0):
         direction = 1.0
