@@ -232,6 +232,25 @@ def _tangent_of(tensor):
     return entry.tangent
 
 
+def _argument_tangents(args):
+    """The tangent of each of a custom Function's arguments (None for a non-Tensor or a
+    Tensor without one), or None when none has one (or no level is open)."""
+    if flags.forward_ad is None:
+        return None
+    Tensor = tensor_module.Tensor
+    tangents = [_tangent_of(x) if isinstance(x, Tensor) else None for x in args]
+    return tangents if any(tangent is not None for tangent in tangents) else None
+
+
+def _give_tangent(tensor, tangent, caller: str) -> None:
+    """Set the tangent a custom Function's jvp returned for one of its outputs."""
+    if not isinstance(tangent, tensor_module.Tensor) or tangent.shape != tensor.shape:
+        got = getattr(tangent, "shape", type(tangent).__name__)
+        raise RuntimeError(f"{caller}: jvp returned {got} as the tangent of an output of "
+                           f"shape {tensor.shape}; expected a Tensor of the output's shape")
+    _set_tangent(tensor, tangent.astype(tensor.dtype))
+
+
 @contextlib.contextmanager
 def _carrying_paused():
     """No tangents are carried inside (the carrier's own ops, ``unpack_dual``'s primal)."""

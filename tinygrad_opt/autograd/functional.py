@@ -222,7 +222,7 @@ def _vector_hessian_product(func, inputs, v, create_graph, strict, name):
         _check_requires_grad((output,), strict, name, _NO_GRAPH)
         gradient = _autograd_grad((output,), inputs, create_graph=True)   # ∇f, recorded
         _check_requires_grad(gradient, strict, name,
-                             "the output of func does not depend on input {index}")
+                             "the gradient of func does not depend on input {index}")
     products = _autograd_grad(gradient, inputs, v, create_graph=create_graph)
     products = _filled(products, inputs, strict, create_graph, name,
                        "the gradient of func does not depend on input {index}")
@@ -255,11 +255,25 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     Row k of out_i's block (its entry k differentiated with respect to every
     input) is one backward pass: the vjp with v = e_k. So this costs one
     backward pass per output entry. ``vectorize`` (PyTorch batches those passes)
-    is accepted and changes nothing; ``strategy="forward-mode"`` is not supported.
+    changes nothing here. ``strategy="forward-mode"`` builds J column by column
+    instead: column k of in_j's block is the jvp with v = e_k (see
+    ``_jacobian_by_columns``); as in PyTorch it needs ``vectorize=True`` and takes
+    neither ``create_graph`` nor ``strict``.
     """
-    if strategy != "reverse-mode":
-        raise NotImplementedError(f"jacobian: strategy={strategy!r} is not supported; only "
-                                  "'reverse-mode' (one backward pass per output entry)")
+    if strategy not in ("forward-mode", "reverse-mode"):
+        raise ValueError(f'jacobian: expected strategy to be either "forward-mode" or '
+                         f'"reverse-mode", got {strategy!r}')
+    if strategy == "forward-mode":
+        if create_graph:
+            raise NotImplementedError('jacobian: create_graph=True and strategy="forward-mode" '
+                                      'are not supported together; use strategy="reverse-mode"')
+        if strict:
+            raise RuntimeError('jacobian: strict=True and strategy="forward-mode" are not '
+                               'supported together; use strategy="reverse-mode"')
+        if not vectorize:
+            raise NotImplementedError('jacobian: strategy="forward-mode" is only implemented '
+                                      "for vectorize=True (as in PyTorch)")
+        return _jacobian_by_columns(func, inputs)
     from tinygrad_opt.factories import zeros
     from tinygrad_opt.ops.shape import stack
     with grad_mode.enable_grad():
@@ -283,6 +297,34 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
                 else zeros(output.shape + x.shape, dtype=x.dtype, device=x.device)
                 for j, x in enumerate(inputs)))
     blocks = [_finished(row, create_graph) for row in blocks]
+    blocks = [_unpacked(row, is_inputs_tuple) for row in blocks]
+    return _unpacked(tuple(blocks), is_outputs_tuple)
+
+
+def _jacobian_by_columns(func, inputs):
+    """``J[i][j]`` with column k of each in_j block (every output differentiated along
+    entry k of in_j) the jvp with v = e_k in input j and zeros in the others: one jvp
+    per input entry. Same shapes and nesting as the rows of ``jacobian``."""
+    from tinygrad_opt.factories import eye, zeros
+    from tinygrad_opt.ops.shape import stack
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    inputs = tuple(x.detach() for x in inputs)
+    with grad_mode.enable_grad():  # (func may differentiate inside: hessian's gradient)
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "jacobian")
+    columns = [[[] for _ in inputs] for _ in outputs]  # columns[i][j][k] = ∂out_i/∂in_j[k]
+    for j, x in enumerate(inputs):
+        identity = eye(x.data.size, dtype=x.dtype, device=x.device)
+        for k in range(x.data.size):
+            v = [_zeros_like(other) for other in inputs]
+            v[j] = identity[k].reshape(x.shape)  # e_k in input j
+            _, products = jvp(func, inputs, tuple(v))
+            for i, product in enumerate(products if is_outputs_tuple else (products,)):
+                columns[i][j].append(product)
+    blocks = [tuple(stack(columns[i][j], dim=-1).reshape(output.shape + x.shape)
+                    if columns[i][j] else
+                    zeros(output.shape + x.shape, dtype=output.dtype, device=x.device)
+                    for j, x in enumerate(inputs))
+              for i, output in enumerate(outputs)]
     blocks = [_unpacked(row, is_inputs_tuple) for row in blocks]
     return _unpacked(tuple(blocks), is_outputs_tuple)
 

@@ -49,6 +49,11 @@ How a ctx-style call becomes part of the graph (the design):
    double backward differentiates through it), and every saved tensor is checked
    against its version at the end of forward: a write in place since then raises the
    core's error, naming the op and the shape.
+5. Forward mode (``autograd.forward_ad``): with a static ``jvp(ctx, *tangents)`` the
+   outputs' tangents are what it returns, as in PyTorch (forward's own ops carry none).
+   Without one, they are carried by forward's own Tensor ops (or, for a recorded call,
+   derived from backward); an output left without a tangent raises PyTorch's "you must
+   implement the jvp function".
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ import inspect
 import weakref
 
 from tinygrad_opt import backend
+from tinygrad_opt.autograd import forward_ad
 from tinygrad_opt.autograd import function as core
 from tinygrad_opt.autograd.grad_mode import flags, no_grad
 from tinygrad_opt.ops import shape as shape_ops
@@ -145,6 +151,19 @@ class Function(core.Function):
         subclass in PyTorch's style, the core's ``apply`` otherwise."""
         if not isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
             return super().apply(*args, **kwargs)
+        tangents = forward_ad._argument_tangents(args)  # None: forward mode is not involved
+        if tangents is not None and _has_jvp(cls):
+            with forward_ad._carrying_paused():  # one op: forward's own ops carry no tangents
+                outputs, ctx = cls._recorded_call(args, kwargs)
+            return _with_tangents(cls, ctx, args, tangents, outputs)
+        outputs, ctx = cls._recorded_call(args, kwargs)
+        if tangents is not None:  # (carried by forward's own ops, or by backward's)
+            _check_tangents_carried(cls, ctx, outputs)
+        return outputs
+
+    @classmethod
+    def _recorded_call(cls, args: tuple, kwargs: dict) -> tuple:
+        """(forward's outputs, recorded as one op where a gradient is wanted; the ctx)."""
         name = cls.__name__ + "Backward"
         needs_input_grad = tuple(isinstance(value, Tensor) and value.requires_grad
                                  and flags.grad for value in args)
@@ -157,7 +176,7 @@ class Function(core.Function):
                 outputs = cls.forward(ctx, *args, **kwargs)
         layout = _Layout(outputs, ctx)
         if not any(needs_input_grad) or not layout.positions:
-            return outputs  # nothing to record (or nothing that carries a gradient)
+            return outputs, ctx  # nothing to record (or nothing that carries a gradient)
         inputs = [value for value in args if isinstance(value, Tensor)]
         tensor_arguments = tuple(isinstance(value, Tensor) for value in args)
         packed = FunctionBackward.apply(*inputs, output=layout.pack(outputs), ctx=ctx,
@@ -167,7 +186,7 @@ class Function(core.Function):
         ctx._node = weakref.ref(packed.grad_fn)
         ctx._saved = layout.recorded(ctx._saved, outputs, recorded)
         ctx._versions = [None if x is None else x._versions[0] for x in ctx._saved]
-        return recorded
+        return recorded, ctx
 
     @classmethod
     def vjp(cls, ctx, *grad_outputs):
@@ -176,6 +195,63 @@ class Function(core.Function):
 
 
 _BASE_SETUP_CONTEXT = inspect.getattr_static(Function, "setup_context")
+
+
+def _with_tangents(cls, ctx: FunctionCtx, args: tuple, tangents: list, outputs):
+    """Forward mode through a PyTorch-style Function, as PyTorch: the outputs' tangents are
+    the user's ``jvp(ctx, *ẋ)`` (ẋ_i: the tangent of argument i; zeros for a Tensor without
+    one, None under ``set_materialize_grads(False)`` and for a non-Tensor or an integer
+    Tensor), one per output.
+    An output that is an argument returned as it is becomes a view of it (its own tangent)."""
+    grad_inputs = [_zeros_like(x) if tangent is None and ctx.materialize_grads
+                   and isinstance(x, Tensor) and backend.is_floating(x.dtype) else tangent
+                   for x, tangent in zip(args, tangents)]
+    with forward_ad._carrying_paused():
+        grad_outputs = cls.jvp(ctx, *grad_inputs)
+    single = not isinstance(outputs, tuple)
+    values = [outputs] if single else list(outputs)
+    grad_outputs = grad_outputs if isinstance(grad_outputs, tuple) else (grad_outputs,)
+    if len(grad_outputs) != len(values):
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients "
+                           f"(expected {len(values)} but got {len(grad_outputs)})")
+    for position, (value, grad) in enumerate(zip(values, grad_outputs)):
+        differentiable = (isinstance(value, Tensor) and backend.is_floating(value.dtype)
+                          and id(value) not in ctx._non_differentiable)
+        if grad is None:
+            continue
+        if not differentiable:
+            raise RuntimeError(f"Function's jvp returned a gradient at position {position}, but "
+                               "the corresponding forward output is not a differentiable "
+                               "Tensor. You should return None at that position instead.")
+        if any(value is x for x in args):
+            with no_grad(), forward_ad._carrying_paused():
+                values[position] = value = shape_ops.Reshape.apply(value, shape=value.shape)
+        forward_ad._give_tangent(value, grad, cls.__name__ + ".jvp")
+    return values[0] if single else tuple(values)
+
+
+def _has_jvp(cls) -> bool:
+    return isinstance(inspect.getattr_static(cls, "jvp", None), staticmethod)
+
+
+def _check_tangents_carried(cls, ctx: FunctionCtx, outputs) -> None:
+    """Without a ``jvp``, the tangents come from forward's own Tensor ops (or, for a
+    recorded call, from backward by the double-vjp trick). A differentiable output left
+    without one (forward went through NumPy, say) raises, as PyTorch does for any
+    Function without ``jvp``, instead of silently dropping the tangent."""
+    for value in outputs if isinstance(outputs, tuple) else (outputs,):
+        if (isinstance(value, Tensor) and backend.is_floating(value.dtype)
+                and id(value) not in ctx._non_differentiable
+                and forward_ad._tangent_of(value) is None):
+            raise NotImplementedError(
+                f"{cls.__name__}: you must implement the jvp function for custom "
+                "autograd.Function to use it with forward mode AD (a staticmethod "
+                "jvp(ctx, *tangents) returning one tangent per output): the tangent of an "
+                f"output of shape {value.shape} could not be carried through forward")
+
+
+def _zeros_like(x: Tensor) -> Tensor:
+    return Tensor._make(backend.xp_of(x.data).zeros_like(x.data))
 
 
 def _users_backward(cls):
