@@ -58,6 +58,7 @@ __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
 FORMAT = "tinygrad_opt.checkpoint"
 VERSION = 2  # 2: a member may be named by several nodes; "parameter"
 _STRUCTURE = "__structure__"
+_MAX_DEPTH = 100  # containers inside containers: deeper trees might save but not load
 
 
 class CheckpointError(ValueError):
@@ -89,7 +90,8 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
     "requires_grad": bool} (with "parameter": true for an ``nn.Parameter``),
     {"array": name}, {"scalar": name} (a NumPy scalar). ``stored`` maps the id of each
     array already added (a Tensor's ``.data`` or an array of the tree) to its name and
-    the array, so that memory met twice is stored once.
+    the array, so that memory met twice is stored once. ``open_containers`` holds the
+    containers around ``obj``: a cycle, or more than ``_MAX_DEPTH`` of them, is an error.
     """
     Tensor = _tensor_type()
     if isinstance(obj, np.generic):  # first: np.float64 is also a Python float
@@ -113,6 +115,9 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
     if isinstance(obj, (dict, list, tuple)):
         if id(obj) in open_containers:
             raise ValueError(f"{where}: the object contains itself (a reference cycle)")
+        if len(open_containers) >= _MAX_DEPTH:  # (the containers around obj)
+            raise ValueError(f"{where}: containers are nested more than {_MAX_DEPTH} deep "
+                             "(the checkpoint could not be read back)")
         open_containers.add(id(obj))
         try:
             if isinstance(obj, dict):
@@ -159,7 +164,7 @@ def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
 def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     """Write ``obj`` (a tree of dicts/lists/tuples of Tensors, arrays and plain values) to ``f``.
 
-    ``f`` is a file path (str or ``os.PathLike``), as in ``torch.save(obj, f)``; file
+    ``f`` is a file path (str, bytes or ``os.PathLike``), as in ``torch.save(obj, f)``; file
     objects are refused (TypeError). ``pickle_module`` and ``pickle_protocol`` are
     accepted for PyTorch code: the file is not a pickle, so ``pickle_protocol`` changes
     nothing and ``pickle_module`` must be None or the standard ``pickle`` module.
@@ -169,9 +174,11 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     either its old content or the complete new checkpoint, never a mix (a device or a
     pipe, such as ``/dev/null``, is written into instead). Raises
     TypeError naming the place (``obj['model']['fc'][2]``) of an unsupported
-    value before anything is written, and IsADirectoryError, NotADirectoryError
-    or FileNotFoundError naming ``path`` when it is a directory or its
-    directory does not exist.
+    value before anything is written, and, naming ``path``, as ``open(path, 'wb')``
+    would: IsADirectoryError when it is a directory or ends with a separator,
+    NotADirectoryError or FileNotFoundError when its directory does not exist (or
+    the path is empty), PermissionError when it is a file we may not write (a
+    read-only checkpoint is not replaced).
     """
     path = _file_path("save", f)
     _check_pickle_module("save", pickle_module)
@@ -183,7 +190,7 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
 
     target = os.path.realpath(path)  # through a symlink to its file, as open() writes
     directory = os.path.dirname(target)
-    _check_target(path, directory)
+    _check_target(path, target, directory)
     if os.path.exists(target) and not os.path.isfile(target):
         # a device or a pipe (``/dev/null``): written into as open() would; replacing it
         # with a renamed file would delete the device node
@@ -214,9 +221,10 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
 
 
 def _file_path(name: str, f) -> str:
-    """``f`` as a path string; a file object (``io.BytesIO``, an open file) is a TypeError."""
+    """``f`` as a path string (bytes decoded as ``open`` does); a file object
+    (``io.BytesIO``, an open file) is a TypeError."""
     try:
-        return os.fspath(f)
+        return os.fsdecode(os.fspath(f))
     except TypeError:
         raise TypeError(f"{name}: f must be a file path (str or os.PathLike), got "
                         f"{type(f).__name__} (file objects are not supported)") from None
@@ -229,9 +237,14 @@ def _check_pickle_module(name: str, pickle_module) -> None:
                          f"{pickle_module!r} (checkpoints here are not pickles)")
 
 
-def _check_target(path: str, directory: str) -> None:
-    """Refuse, before anything is written, a target that is a directory or has none."""
-    if os.path.isdir(path):
+def _check_target(path: str, target: str, directory: str) -> None:
+    """Refuse, before anything is written, what ``open(path, 'wb')`` would refuse: an empty
+    path, a directory (or a name ending with a separator), a missing directory, and a
+    file we may not write (``target``, the file behind ``path``)."""
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "cannot save a checkpoint to '': the path is "
+                                "empty")
+    if os.path.isdir(path) or path.endswith((os.sep, os.altsep or os.sep)):
         raise IsADirectoryError(errno.EISDIR, f"cannot save a checkpoint to '{path}': it is a "
                                 "directory (give a file path)")
     if not os.path.isdir(directory):
@@ -240,6 +253,9 @@ def _check_target(path: str, directory: str) -> None:
                                      f"'{directory}' is not a directory")
         raise FileNotFoundError(errno.ENOENT, f"cannot save a checkpoint to '{path}': the "
                                 f"directory '{directory}' does not exist")
+    if os.path.isfile(target) and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, f"cannot save a checkpoint to '{path}': the file "
+                              "is read-only (it is not replaced)")
 
 
 def _new_file_mode(path: str) -> int:

@@ -113,7 +113,7 @@ def check_writable_file(path: str, flag: str) -> None:
     if not path:
         raise UsageError(f"{flag}: the path is empty")
     directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith((os.sep, os.altsep or os.sep)):
         raise UsageError(f"{flag} {path}: is a directory, expected a file path")
     if os.path.exists(path) and not os.path.isfile(path):   # a device or a pipe: never replace
         raise UsageError(f"{flag} {path}: exists and is not a regular file")
@@ -123,6 +123,8 @@ def check_writable_file(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK):
         raise UsageError(f"{flag} {path}: directory {directory} is not writable")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file is read-only")
 
 
 def check_creatable_directory(path: str, flag: str) -> None:

@@ -479,6 +479,9 @@ def _train_checkpoint(checkpoint, path: str):
         raise bad("standardize 'std' has zeros")
     if not all(isinstance(value, (Tensor, np.ndarray)) for value in state.values()):
         raise bad("'model' holds values that are not tensors")
+    for key, value in state.items():     # NumPy would cast strings, dates or records
+        if np.dtype(value.dtype).kind not in "biuf":
+            raise bad(f"'model' '{key}' has dtype {value.dtype}, expected real numbers")
     if kind == "mlp":   # the parameters the config describes must be in the file
         widths = [config["in_features"], *config["hidden"], config["num_classes"]]
         described = sum(a * b + b for a, b in zip(widths, widths[1:]))
