@@ -124,15 +124,28 @@ def _fill(tensor: Tensor, array) -> Tensor:
     return tensor
 
 
+def _check_draw(tensor: Tensor, op: str) -> None:
+    """The random fills draw floats: a tensor of another dtype is refused, as PyTorch's
+    (its ``uniform_``/``normal_`` have no integer kernels)."""
+    if not backend.is_floating(tensor.dtype):
+        raise TypeError(f"{op}: draws floats; the tensor has dtype {tensor.dtype}")
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    """Fill with samples of U(a, b)."""
+    """Fill with samples of U(a, b), a ≤ b."""
+    _check_draw(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: expects a <= b for the range [a, b), got a={a}, b={b}")
     rng = _rng(generator, "uniform_")
     return _fill(tensor, backend.random_uniform(tensor.shape, tensor.dtype, tensor.device, a, b,
                                                 rng=rng))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    """Fill with samples of N(mean, std²)."""
+    """Fill with samples of N(mean, std²), std ≥ 0."""
+    _check_draw(tensor, "normal_")
+    if not std >= 0:
+        raise ValueError(f"normal_: expects std >= 0, got std={std}")
     rng = _rng(generator, "normal_")
     return _fill(tensor, backend.random_normal(tensor.shape, tensor.dtype, tensor.device,
                                                mean, std, rng=rng))
@@ -205,9 +218,19 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         u ~ U(Φ((a − mean)/std), Φ((b − mean)/std))     x = mean + std · Φ⁻¹(u)
 
     with Φ⁻¹(u) = √2 · erfinv(2u − 1); the result is clamped to [a, b] against rounding.
+    A mean more than 2 std outside [a, b] warns, as PyTorch: u's interval is then so
+    narrow that rounding may pile the samples up at a bound.
     """
     def normal_cdf(value: float) -> float:
         return (1.0 + math.erf(value / math.sqrt(2.0))) / 2.0
+
+    _check_draw(tensor, "trunc_normal_")
+    if not std > 0 or not a <= b:
+        raise ValueError(f"trunc_normal_: expects std > 0 and a <= b, got std={std}, a={a}, "
+                         f"b={b}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
 
     low, high = normal_cdf((a - mean) / std), normal_cdf((b - mean) / std)
     uniform = backend.random_uniform(tensor.shape, tensor.dtype, tensor.device,
@@ -230,6 +253,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
                          f"{tuple(tensor.shape)}")
     if math.prod(tensor.shape) == 0:
         return tensor  # nothing to fill
+    _check_draw(tensor, "orthogonal_")
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape) // rows
     normal = backend.random_normal((rows, cols), tensor.dtype, tensor.device,
@@ -284,6 +308,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     if tensor.ndim != 2:
         raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")
+    _check_draw(tensor, "sparse_")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
     rng = _rng(generator, "sparse_")

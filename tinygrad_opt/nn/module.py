@@ -1155,10 +1155,12 @@ class Module:
         valid. Nothing is copied if there is an error: a shape mismatch or a value
         of another type is always an error; with ``strict=True`` so are missing and
         unexpected keys. The error message lists them all. Returns
-        ``(missing_keys, unexpected_keys)``. Lazy submodules (nn/lazy.py) first take
-        their shapes from the values. A missing ``num_batches_tracked`` of a norm
-        layer is not missing: it keeps its value (PyTorch does so for state dicts
-        without version metadata, such as plain dicts and older checkpoints).
+        ``(missing_keys, unexpected_keys)``. A 0-d tensor takes the first entry of a
+        1-D value (PyTorch's reading of 0.3 checkpoints, which stored scalars so).
+        Lazy submodules (nn/lazy.py) first take their shapes from the values. A missing
+        ``num_batches_tracked`` of a norm layer is not missing: it keeps its value
+        (PyTorch does so for state dicts without version metadata, such as plain dicts
+        and older checkpoints).
 
         ``assign=True`` puts the state dict's tensors themselves in the module instead of
         copying (they keep their dtype and device, and share memory with the state dict);
@@ -1258,7 +1260,7 @@ class Module:
         for key, tensor in own.items():
             if key not in state_dict:
                 continue
-            value = state_dict[key]
+            value = _as_loaded(tensor, state_dict[key])
             if isinstance(value, (int, float)):  # a Python number: the module's dtype
                 value = factories.full((), value, dtype=tensor.dtype, device=tensor.device)
             elif not isinstance(value, Tensor):
@@ -1338,7 +1340,7 @@ def _value_errors(own: dict, state_dict) -> list:
                           f"or an array from the checkpoint but received "
                           f"{type(value).__name__}")
             continue
-        shape = _shape_of(value)
+        shape = _shape_of(_as_loaded(tensor, value))
         if shape != tensor.shape:
             errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
                           f"from the state dict, the shape in the model is {tensor.shape}")
@@ -1367,11 +1369,21 @@ def _copy_state(tensors: dict, state_dict) -> None:
     with no_grad():
         for key, tensor in tensors.items():
             if key in state_dict:
-                value = state_dict[key]
+                value = _as_loaded(tensor, state_dict[key])
                 array = value.data if isinstance(value, Tensor) else value
                 array = backend.to_device(array, tensor.device)
                 tensor.data[...] = array  # in place, cast to the tensor's dtype
                 tensor._version += 1      # a graph that saved it refuses backward
+
+
+def _as_loaded(tensor: Tensor, value):
+    """What ``load_state_dict`` puts into ``tensor``: ``value``, but for a 0-d tensor the
+    first entry of a non-empty 1-D value, as PyTorch (checkpoints of PyTorch 0.3 stored
+    scalars as 1-D tensors). A loadable value is assumed (``_is_loadable``)."""
+    shape = _shape_of(value)
+    if tensor.ndim == 0 and len(shape) == 1 and shape[0] > 0:
+        return value[0]
+    return value
 
 
 def _is_loadable(value) -> bool:

@@ -376,9 +376,9 @@ class BasePruningMethod(abc.ABC):
             else:
                 default_mask = getattr(module, name + "_mask").detach().clone()
             mask = method.compute_mask(importance_scores.detach(), default_mask=default_mask)
-        if old_method is None:
-            delattr(module, name)
+        if old_method is None:  # (a buffer is refused here, before the module changes)
             module.register_parameter(name + "_orig", orig)
+            delattr(module, name)
         module.register_buffer(name + "_mask", mask)
         setattr(module, name, method.apply_mask(module))   # a plain attribute, not a Parameter
         module.register_forward_pre_hook(method)
@@ -1149,11 +1149,12 @@ def _householder_product(A: Tensor, tau: Tensor) -> Tensor:
 
 
 def _is_orthogonal(Q: Tensor) -> bool:
-    """QᵀQ = I within 10·n·eps (PyTorch's test)."""
+    """QᵀQ = I within PyTorch's ``allclose(QᵀQ, I, atol=10·n·eps)``: off the diagonal
+    |(QᵀQ)_ij| ≤ atol, on it |(QᵀQ)_ii − 1| ≤ atol + 1e-5 (allclose's rtol times 1)."""
     n, k = Q.shape[-2:]
     eye = tg.eye(k, dtype=Q.dtype, device=Q.device)
     atol = 10.0 * n * float(backend.get_xp("cpu").finfo(Q.dtype).eps)
-    return bool(((Q.mT @ Q - eye).abs() <= atol + 1e-5).all().item())
+    return bool(((Q.mT @ Q - eye).abs() <= atol + 1e-5 * eye).all().item())
 
 
 def _make_orthogonal(A: Tensor) -> Tensor:
