@@ -376,3 +376,14 @@ def test_an_empty_boolean_mask_stays_a_mask():
     y.sum().backward()
     assert x.grad.shape == (0, 2)
     assert tg.zeros(3)[[]].shape == (0,)  # an empty list is still an empty index
+
+
+def test_flatten_of_a_0d_tensor_takes_dim_0_or_minus_1_only():
+    """PyTorch: a 0-d tensor flattens to shape (1,), and its dims range over [-1, 0]."""
+    scalar = tg.tensor(3.0)
+    for dims in [(), (0,), (-1,), (0, -1)]:
+        assert scalar.flatten(*dims).shape == (1,)
+    with pytest.raises(IndexError, match="dim 2 is out of range"):
+        scalar.flatten(2)
+    with pytest.raises(IndexError, match="dim 1 is out of range"):
+        tg.nn.Flatten()(scalar)  # start_dim=1

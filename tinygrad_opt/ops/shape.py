@@ -210,10 +210,10 @@ def unsqueeze(x, dim: int):
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1):
     """``x`` with dims ``start_dim`` to ``end_dim`` (both included) merged; 0-d gives shape (1,)."""
+    start = normalize_dim(start_dim, x.ndim, "Flatten")  # (0-d: dim 0 or -1 only)
+    end = normalize_dim(end_dim, x.ndim, "Flatten")
     if x.ndim == 0:
         return reshape(x, (1,))
-    start = normalize_dim(start_dim, x.ndim, "Flatten")
-    end = normalize_dim(end_dim, x.ndim, "Flatten")
     middle = 1
     for size in x.shape[start:end + 1]:
         middle *= size
