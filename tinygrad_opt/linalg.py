@@ -453,7 +453,11 @@ class Pinv(Function):
             values, vectors = _parts(xp, xp.linalg.eigh(a))              # (..., n), (..., n, n)
             left, right = vectors, xp.swapaxes(vectors, -1, -2)
         else:
-            left, values, right = _parts(xp, xp.linalg.svd(a, full_matrices=False))
+            try:
+                left, values, right = _parts(xp, xp.linalg.svd(a, full_matrices=False))
+            except xp.linalg.LinAlgError:                                # (NaN or inf in A)
+                raise LinAlgError(f"linalg.pinv: the SVD did not converge (input of shape "
+                                  f"{a.shape})") from None
             left, right = xp.swapaxes(right, -1, -2), xp.swapaxes(left, -1, -2)   # V, Uᵀ
         magnitude = abs(values)
         kept = magnitude > xp.maximum(atol, rtol * _largest(magnitude))
@@ -548,9 +552,22 @@ def _check_matrices(name: str, a, square: bool = True):
 
 def inv(A):
     """A⁻¹ of a (batch of) square matrices (..., n, n).   dL/dA = −A⁻ᵀ G A⁻ᵀ.
-    A singular matrix raises LinAlgError."""
+    A singular matrix raises LinAlgError, naming the first singular matrix of the batch
+    and its zero pivot (as PyTorch's)."""
     _check_matrices("inv", A)
-    return Inv.apply(A)
+    try:
+        return Inv.apply(A)
+    except LinAlgError:
+        _explain_singular("inv", A, "the matrix is singular")
+        raise
+
+
+def _explain_singular(name: str, A, problem: str) -> None:
+    """Raise LinAlgError naming the first matrix of A's batch whose LU factorization has a
+    zero on U's diagonal, and that pivot (PyTorch's message); return if none has one (the
+    caller re-raises the backend's failure)."""
+    info = _lu_info(LuFactor.apply(A.data, pivot=True)[..., :-1, :])
+    _raise_first_failure(name, info, problem + ": the diagonal element {} of U is zero")
 
 
 def solve(A, B, *, left: bool = True):
@@ -579,7 +596,11 @@ def solve(A, B, *, left: bool = True):
     if A.dtype != b.dtype:
         dtype = backend.result_dtype(A.dtype, b.dtype)
         A, b = A.astype(dtype), b.astype(dtype)
-    x = Solve.apply(A, b)
+    try:
+        x = Solve.apply(A, b)
+    except LinAlgError:
+        _explain_singular("solve", A, "the matrix A is singular")
+        raise
     return x.reshape(x.shape[:-1]) if vector else x
 
 
@@ -613,11 +634,17 @@ def cholesky(A, *, upper: bool = False):
     lower triangle is read); ``upper=True`` returns U (A = Uᵀ U) and, as PyTorch's (LAPACK's
     potrf with 'U'), reads A's upper triangle instead: U = cholesky(Aᵀ)ᵀ, since the lower
     triangle of Aᵀ is the upper one of A. The gradient is the symmetric one (Cholesky's
-    docstring). A matrix that is not positive-definite raises LinAlgError."""
+    docstring). A matrix that is not positive-definite raises LinAlgError, naming the
+    first such matrix of the batch and its leading minor that is not (as PyTorch's)."""
     _check_matrices("cholesky", A)
-    if upper:
-        return Cholesky.apply(A.transpose(-2, -1)).transpose(-2, -1)
-    return Cholesky.apply(A)
+    read = A.transpose(-2, -1) if upper else A            # the lower triangle of this is read
+    try:
+        lower = Cholesky.apply(read)
+    except LinAlgError:
+        _raise_first_failure("cholesky", _cholesky_info(read.data), "the matrix is not "
+                             "positive-definite: its leading minor of order {} is not")
+        raise
+    return lower.transpose(-2, -1) if upper else lower
 
 
 def eigh(A, UPLO: str = "L") -> EighResult:
@@ -839,7 +866,7 @@ def svdvals(A, *, driver=None):
     _check_matrices("svdvals", A, square=False)
     if A.requires_grad and is_grad_enabled() or flags.forward_ad is not None:
         return svd(A, full_matrices=False).S
-    return constant(_singular_values(A.data, hermitian=False))
+    return constant(_singular_values(A.data, hermitian=False, name="svdvals"))
 
 
 def _check_svd_driver(driver, name: str) -> None:
@@ -850,13 +877,15 @@ def _check_svd_driver(driver, name: str) -> None:
                          f"'gesvda', got {driver!r}")
 
 
-def _singular_values(a, hermitian: bool):
+def _singular_values(a, hermitian: bool, name: str):
     """The singular values of the array ``a`` (..., m, n): the SVD's, or the eigenvalues'
-    magnitudes when ``a`` is symmetric (``hermitian``; its lower triangle is read)."""
+    magnitudes when ``a`` is symmetric (``hermitian``; its lower triangle is read). An SVD
+    that fails (NumPy's, on a NaN or inf entry) raises LinAlgError naming ``name``."""
     xp = backend.xp_of(a)
     if hermitian:
         return abs(xp.linalg.eigvalsh(a))
-    return xp.linalg.svd(a, compute_uv=False)
+    return _checked(lambda a: xp.linalg.svd(a, compute_uv=False), a, name,
+                    "the SVD did not converge")
 
 
 def qr(A, mode: str = "reduced") -> QrResult:
@@ -928,7 +957,7 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None):
             raise ValueError("linalg.matrix_rank: give tol, or atol and rtol, not both")
         atol, rtol = tol, 0.0
     xp = backend.xp_of(A.data)
-    values = _singular_values(A.data, hermitian)                      # (..., k)
+    values = _singular_values(A.data, hermitian, "matrix_rank")       # (..., k)
     atol_column, rtol_column = _tolerances("matrix_rank", A, atol, rtol)
     threshold = xp.maximum(atol_column, rtol_column * _largest(values))
     return constant((values > threshold).sum(axis=-1).astype(backend.int64))
@@ -973,7 +1002,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
         residuals = ((A @ solution - b) ** 2).sum(-2)                 # (..., k)
     singular_values = _empty(A, A.dtype)
     if by_svd:
-        singular_values = constant(_singular_values(A.data, hermitian=False))
+        singular_values = constant(_singular_values(A.data, hermitian=False, name="lstsq"))
     if vector:
         solution = solution.reshape(solution.shape[:-1])
     return LstsqResult(solution, residuals, rank, singular_values)
@@ -983,17 +1012,22 @@ def cond(A, p=None):
     """The condition number of a (batch of) matrices. p None or 2: S_max / S_min (from
     ``svdvals``, any (..., m, n); inf for a singular A), −2: S_min / S_max. p 'fro', 'nuc',
     1, −1, inf, −inf: ‖A‖_p · ‖A⁻¹‖_p for square A, inf where A is singular (as
-    PyTorch). The gradient is that of the composition (svdvals, inv, the norms)."""
+    PyTorch). A without entries (a 0 × 0 matrix, or an empty batch) gives 0 for each
+    matrix, as PyTorch's (NumPy has no value there). The gradient is that of the
+    composition (svdvals, inv, the norms)."""
+    if p not in (None, 2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise ValueError(f"linalg.cond: p must be None, 2, -2, 'fro', 'nuc', 1, -1, inf or "
+                         f"-inf, got {p!r}")
+    _check_matrices("cond", A, square=isinstance(p, str))
+    xp = backend.xp_of(A.data)
+    if A.data.size == 0:                         # no entries: 0 for each matrix (PyTorch's)
+        return constant(xp.zeros(A.shape[:-2], dtype=A.dtype))
     if p in (None, 2, -2):
-        _check_matrices("cond", A, square=False)
         values = svdvals(A)
         largest, smallest = values[..., 0], values[..., -1]
         return smallest / largest if p == -2 else largest / smallest
-    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
-        raise ValueError(f"linalg.cond: p must be None, 2, -2, 'fro', 'nuc', 1, -1, inf or "
-                         f"-inf, got {p!r}")
     _check_matrices("cond", A)
-    xp, n = backend.xp_of(A.data), A.shape[-1]
+    n = A.shape[-1]
     sign, _ = _parts(xp, xp.linalg.slogdet(A.data))
     singular = sign == 0                                              # a zero pivot: no A⁻¹
     identity = constant(_eye(A.data, n, n))

@@ -19,9 +19,13 @@ __all__: list = ["spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_pol
 
 
 def spherical_bessel_j0(input):
-    """j₀(x) = sin(x)/x (1 at 0), the spherical Bessel function of the first kind of order 0,
-    elementwise: ``sinc(x/π)``, so its gradient is sinc's."""
-    return sinc(floating(input) / math.pi)
+    """j₀(x) = sin(x)/x (1 at 0, and 0 at ±inf, its limit, as PyTorch's), the spherical
+    Bessel function of the first kind of order 0, elementwise: ``sinc(x/π)``, so its
+    gradient is sinc's (0 at ±inf)."""
+    x = floating(input)
+    infinite = constant(backend.xp_of(x.data).isinf(x.data))
+    finite = where(infinite, 0.0, x)                  # (so that sin(inf) is never taken)
+    return where(infinite, 0.0, sinc(finite / math.pi))
 
 
 # --- the classical orthogonal polynomials: y = P_n(x), by their recurrences ---

@@ -195,7 +195,9 @@ def _digamma(x):
     inverse_square = 1 / (y * y)
     result = (result + xp.log(y) - 0.5 / y
               - inverse_square * _polynomial(DIGAMMA_ASYMPTOTIC, inverse_square))
-    fraction = x - xp.trunc(x)  # tan(π·fraction) = tan(πx), more accurately
+    # tan(πx) = tan(π·fraction), fraction = x − round(x) in [−½, ½] (exact): π·x itself
+    # would lose the digits of x next to a pole (x = −0.999999: 6e-12 relative)
+    fraction = x - xp.round(x)
     tangent = xp.tan(math.pi * xp.where(fraction == 0, 0.5, fraction))
     result = xp.where(negative, result - math.pi / tangent, result)
     result = xp.where(negative & (fraction == 0), math.nan, result)
