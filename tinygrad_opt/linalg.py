@@ -1117,14 +1117,28 @@ class LuFactor(Function):
     One output: the (..., m + 1, n) array whose first m rows are LU, L below the diagonal
     and U on and above it (LAPACK's packed form), and whose last row holds the k pivots
     (1-based: at step j rows j+1 and pivots[j] were swapped) then zeros; ``lu_factor``
-    splits it. The pivots are constant near A (no gradient). For square A, with GL and
-    GU the parts of G below and on-or-above the diagonal (PyTorch's formula):
+    splits it. The pivots are constant near A (no gradient). With GL (..., m, k) and
+    GU (..., k, n) the parts of G below and on-or-above the diagonal (PyTorch's formulas),
+    for square A:
 
-        dL/dA = P L⁻ᵀ (tril₋₁(Lᵀ GL) + triu(GU Uᵀ)) U⁻ᵀ,
+        dL/dA = P L⁻ᵀ (tril₋₁(Lᵀ GL) + triu(GU Uᵀ)) U⁻ᵀ;
 
-    two triangular solves (SolveTriangular, itself differentiable). A needs full rank (U
-    invertible). The forward is written with the backend's array functions (NumPy has no
-    LU), vectorized over the batch dims, one Python step per column.
+    for wide A (m < n), U = [U1 | U2] with U1 (k, k): Pᵀ dA = dL U + L dU, and
+    X = L⁻¹ Pᵀ dA = dΛ U + dU with dΛ = L⁻¹ dL strictly lower, so dΛ = tril₋₁(X1 U1⁻¹)
+    and dU = X − dΛ U; the loss changes by ⟨GU, X⟩ + ⟨tril₋₁(Lᵀ GL − GU Uᵀ), dΛ⟩, and
+
+        dL/dA = P L⁻ᵀ (GU + [tril₋₁(Lᵀ GL − GU Uᵀ) U1⁻ᵀ | 0]);
+
+    for tall A (m > n), L = [L1; L2] with L1 (k, k), the same steps on
+    Y = Pᵀ dA U⁻¹ = dL + L dΓ, dΓ = dU U⁻¹ = triu(L1⁻¹ Y1) upper, give
+
+        dL/dA = P (GL + [L1⁻ᵀ triu(GU Uᵀ − Lᵀ GL); 0]) U⁻ᵀ.
+
+    Each is made of triangular solves (SolveTriangular, itself differentiable). A needs
+    full rank: U (square, tall) or U1 (wide) invertible (L's k × k block, unit lower, always
+    is). The forward is written with
+    the backend's array functions (NumPy has no LU), vectorized over the batch dims, one
+    Python step per column.
     """
 
     def forward(self, a: "Array", pivot: bool) -> "Array":
@@ -1150,23 +1164,59 @@ class LuFactor(Function):
 
     def backward(self, grad_output: "Grad") -> "Grads":
         xp, m = self.xp, self.rows.shape[-1]
-        lu = self.saved_output[..., :m, :]                               # (..., n, n)
+        lu = self.saved_output[..., :m, :]                               # (..., m, n)
+        grad = grad_output[..., :m, :]                                   # (..., m, n)
+        a = self.inputs[0].data
         n = lu.shape[-1]
-        if m != n:
-            raise NotImplementedError(f"linalg.lu: the gradient is implemented for square "
-                                      f"matrices only, got A of shape (..., {m}, {n})")
-        grad = grad_output[..., :m, :]                                   # (..., n, n)
-        below, _ = _triangle_masks(self.inputs[0].data)                  # (n, n)
-        lower = xp.where(below, lu, 0) + _eye(self.inputs[0].data, n, n)  # L
-        upper = xp.where(below, 0, lu)                                   # U
-        lower_part = xp.swapaxes(lower, -1, -2) @ xp.where(below, grad, 0)   # Lᵀ GL
-        upper_part = xp.where(below, 0, grad) @ xp.swapaxes(upper, -1, -2)   # GU Uᵀ
-        middle = xp.where(below, lower_part, upper_part)                 # (..., n, n)
+        k = min(m, n)
+        below = _triangle_masks(a, max(m, n))[0][:m, :n]                 # (m, n)
+        lower = xp.where(below, lu, 0)[..., :, :k] + _eye(a, m, k)      # L (..., m, k)
+        upper = xp.where(below, 0, lu)[..., :k, :]                       # U (..., k, n)
+        grad_lower = xp.where(below, grad, 0)[..., :, :k]               # GL (..., m, k)
+        grad_upper = xp.where(below, 0, grad)[..., :k, :]               # GU (..., k, n)
+        lower_part = xp.swapaxes(lower, -1, -2) @ grad_lower             # Lᵀ GL (..., k, k)
+        upper_part = grad_upper @ xp.swapaxes(upper, -1, -2)             # GU Uᵀ (..., k, k)
+        if m == n:
+            inner = self._square_inner(lu, xp.where(below, lower_part, upper_part))
+        elif m < n:
+            inner = self._wide_inner(lu, grad_upper, lower_part - upper_part, below[:, :k])
+        else:
+            inner = self._tall_inner(lu, grad_lower, upper_part - lower_part, below[:k, :])
+        return _permutation(self.rows, a.dtype) @ inner                  # P · inner
+
+    def _square_inner(self, lu, middle):
+        """L⁻ᵀ middle U⁻ᵀ, from the packed LU (..., n, n)."""
+        xp = self.xp
         right = SolveTriangular.apply(lu, xp.swapaxes(middle, -1, -2), upper=True,
                                       unitriangular=False)               # (middle U⁻ᵀ)ᵀ
-        inner = SolveTriangular.apply(xp.swapaxes(lu, -1, -2), xp.swapaxes(right, -1, -2),
-                                      upper=True, unitriangular=True)    # L⁻ᵀ middle U⁻ᵀ
-        return _permutation(self.rows, self.inputs[0].data.dtype) @ inner   # P · inner
+        return SolveTriangular.apply(xp.swapaxes(lu, -1, -2), xp.swapaxes(right, -1, -2),
+                                     upper=True, unitriangular=True)     # L⁻ᵀ middle U⁻ᵀ
+
+    def _wide_inner(self, lu, grad_upper, difference, below):
+        """L⁻ᵀ (GU + [tril₋₁(difference) U1⁻ᵀ | 0]) for wide A, from the packed LU
+        (..., k, n) and difference = Lᵀ GL − GU Uᵀ (..., k, k); ``below`` the (k, k) mask."""
+        xp = self.xp
+        k, n = lu.shape[-2:]
+        square = lu[..., :, :k]                                          # L and U1 (..., k, k)
+        strict = xp.swapaxes(xp.where(below, difference, 0), -1, -2)    # tril₋₁(·)ᵀ
+        middle_t = SolveTriangular.apply(square, strict, upper=True,
+                                         unitriangular=False)            # U1⁻¹ tril₋₁(·)ᵀ
+        padded = xp.swapaxes(middle_t, -1, -2) @ _eye(self.inputs[0].data, k, n)  # [· | 0]
+        return SolveTriangular.apply(xp.swapaxes(square, -1, -2), grad_upper + padded,
+                                     upper=True, unitriangular=True)     # L⁻ᵀ (..., k, n)
+
+    def _tall_inner(self, lu, grad_lower, difference, below):
+        """(GL + [L1⁻ᵀ triu(difference); 0]) U⁻ᵀ for tall A, from the packed LU (..., m, k)
+        and difference = GU Uᵀ − Lᵀ GL (..., k, k); ``below`` the (k, k) mask."""
+        xp = self.xp
+        m, k = lu.shape[-2:]
+        square = lu[..., :k, :]                                          # L1 and U (..., k, k)
+        top = SolveTriangular.apply(xp.swapaxes(square, -1, -2), xp.where(below, 0, difference),
+                                    upper=True, unitriangular=True)      # L1⁻ᵀ triu(·)
+        middle = grad_lower + _eye(self.inputs[0].data, m, k) @ top      # [·; 0] (..., m, k)
+        right = SolveTriangular.apply(square, xp.swapaxes(middle, -1, -2), upper=True,
+                                      unitriangular=False)               # U⁻¹ middleᵀ
+        return xp.swapaxes(right, -1, -2)                                # middle U⁻ᵀ
 
 
 def _swap_rows(array, j: int, rows):
@@ -1359,9 +1409,10 @@ def lu_factor(A, *, pivot: bool = True) -> LuFactorResult:
     """``(LU, pivots)`` with A = P L U for a (batch of) matrices (..., m, n), partial
     pivoting: LU (..., m, n) holds L below the diagonal (its unit diagonal not stored) and
     U on and above it; pivots (..., min(m, n)), int32, 1-based as LAPACK's: at step j,
-    rows j+1 and pivots[j] were swapped. The gradient through LU is PyTorch's, for square
-    A of full rank (LuFactor's docstring). ``pivot=False`` (no row swaps, pivots 1..k) is
-    what PyTorch does on CUDA only; it fails where a zero pivot meets a nonzero column."""
+    rows j+1 and pivots[j] were swapped. The gradient through LU is PyTorch's, for A of
+    full rank, square, wide or tall (LuFactor's docstring). ``pivot=False`` (no row swaps,
+    pivots 1..k) is what PyTorch does on CUDA only; it fails where a zero pivot meets a
+    nonzero column."""
     LU, pivots, _ = _lu_factor(A, pivot, "lu_factor")
     return LuFactorResult(LU, pivots)
 
@@ -1392,8 +1443,8 @@ def lu(A, *, pivot: bool = True) -> LuResult:
     P (..., m, m) a permutation matrix (constant: no gradient), L (..., m, k) lower
     triangular with ones on its diagonal, U (..., k, n) upper triangular (partial
     pivoting, as ``lu_factor``). ``pivot=False``: no row swaps, and P is an empty tensor,
-    as PyTorch's. The gradient of L and U is PyTorch's, for square A of full rank
-    (LuFactor's docstring); rectangular A raises in backward."""
+    as PyTorch's. The gradient of L and U is PyTorch's, for A of full rank, square, wide
+    or tall (LuFactor's docstring)."""
     _check_matrices("lu", A, square=False)
     m, n = A.shape[-2:]
     k = min(m, n)
