@@ -175,14 +175,15 @@ def test_max_pool2d_masked_taps_get_exactly_zero_from_inf_or_nan(device, upstrea
     np.testing.assert_equal(got[1, 1], upstream)
 
 
-def test_max_pool2d_of_a_nan_window_warns_nothing_and_gives_no_gradient():
+def test_max_pool2d_of_a_nan_window_warns_nothing_and_gives_the_gradient_to_its_nan():
+    # PyTorch's kernel picks the (last) NaN of the window, and its backward sends dL/dy there
     x = tg.tensor(np.array([[[[np.nan, 1.0], [2.0, 3.0]]]]), requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y = F.max_pool2d(x, 2)
         y.sum().backward()
     assert np.isnan(y.numpy()).all()
-    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((1, 1, 2, 2)))
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[1.0, 0.0], [0.0, 0.0]]]])
 
 
 def test_max_pool2d_overlapping_windows_add_their_shares(rng):

@@ -444,6 +444,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Evaluation (``training=False``) uses running_mean and running_var instead
     of μ and σ². μ and σ² are Tensor ops on x, so the gradient through the batch
     statistics comes from the engine. The running buffers are updated in place.
+    Training raises for exactly one value per channel; an empty input gives an empty
+    output and changes no running statistic (as PyTorch).
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
@@ -451,10 +453,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                                        if t is not None])
     channels = input.shape[1]
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)  # (1, C, 1, ...): broadcasts over x
+    if input.data.size == 0:
+        # As PyTorch: an empty input gives an empty output, still joined to the graph (x·γ + β,
+        # so γ and β get zero gradients), and leaves the running statistics untouched.
+        return _affine(input, weight, bias, stat_shape)
     if training:
         reduce_dims = (0,) + tuple(range(2, input.ndim))  # every axis but the channels
         count = input.data.size // channels
-        if count <= 1:
+        if count == 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
                 f"got input of shape {input.shape}")

@@ -340,9 +340,13 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     goes to the window's maximum; when several elements of a window tie for the
     maximum they share it equally (the core ``max`` rule). PyTorch gives all of it
     to the first one; values agree, and gradients agree whenever there is no tie.
+    As PyTorch's kernel, a window holding NaNs is NaN and its last NaN gets dL/dy,
+    and a window of −inf (every position −inf or padding) gives all of it to its
+    first position in x (the element ``return_indices`` names).
 
     ``return_indices=True`` returns ``(y, indices)``: ``indices[n, c, oh, ow] = h·W + w``
-    of the window's first maximum, flat in its (H, W) plane as PyTorch (what
+    of the window's first maximum (last NaN; first in-bounds position of a −inf
+    window), flat in its (H, W) plane as PyTorch (what
     ``F.max_unpool2d`` takes); y is then read from x there, so the whole gradient
     goes to that element, as in PyTorch.
     Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW), twice with indices.
@@ -353,7 +357,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     if return_indices:
         return _unbatched(_max_pool2d_with_indices(x, ready, options), added)
     # im2col's windows, then their max: cols (N, C·kh·kw, L) -> (N, C, kh·kw, L) -> max over
-    # the window axis; one fused op computes the same without copying the windows out
+    # the window axis; one fused op computes the same without copying the windows out, and
+    # routes the gradient of NaN and −inf windows as the indices above do
     kernel_size, stride, padding, dilation = options
     return _unbatched(fused_conv.MaxPool2d.apply(ready, kernel_size=kernel_size, stride=stride,
                                                  padding=padding, dilation=dilation,
@@ -361,15 +366,19 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
 
 
 def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[Tensor, Tensor]:
-    """Each window's first maximum and its flat index ``h·W + w`` in x's (H, W) plane.
+    """Each window's maximum and its flat index ``h·W + w`` in x's (H, W) plane.
 
     ``ready`` is x as :func:`_pool_input` returns it (extended at its end in ceil mode).
     The argmax is taken on the arrays (no graph): im2col of ``ready``'s values, and the
     same im2col of a plane that holds each input position's flat index, −1 in the
-    padding and the extension. The output is then x gathered at those indices, so its
-    gradient goes to the chosen element only. A window wholly in the padding (possible
-    with dilation) has the index −1 and the value −inf (an integer dtype's smallest).
+    padding and the extension; ``_window_argmax`` (nn/functional_conv3d.py) picks the
+    position as PyTorch's kernel: the first maximum, the last NaN of a window holding
+    NaNs, the first in-bounds position of a window of −inf (an integer dtype's
+    smallest). The output is then x gathered at those indices, so its gradient goes to
+    the chosen element only. A window wholly in the padding (possible with dilation)
+    has the index −1 and the value −inf (an integer dtype's smallest).
     """
+    from tinygrad_opt.nn.functional_conv3d import _window_argmax  # that module imports this one
     N, C, H, W = x.shape
     xp = backend.get_xp(x.device)
     cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=_lowest(x.dtype))
@@ -379,8 +388,7 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     plane[0, 0, :H, :W] = xp.arange(H * W).reshape(H, W)          # h·W + w; −1 past x
     where_from, _, _ = _im2col(Tensor(plane, device=x.device), *options, "max_pool2d",
                                pad_value=-1)                       # (1, kh·kw, L)
-    best = values.argmax(axis=2)                                   # (N, C, L): first maximum
-    indices = where_from.data[0][best, xp.arange(OH * OW)]         # (N, C, L)
+    indices = _window_argmax(values, where_from.data[0], xp)        # (N, C, L)
     in_plane = indices >= 0
     safe = Tensor(xp.where(in_plane, indices, 0), device=x.device)
     picked = x.reshape(N, C, H * W).gather(2, safe)                # (N, C, L)
@@ -647,8 +655,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
     reduced one axis at a time (the max of row maxima); ties share the gradient,
     as in ``max_pool2d``. ``return_indices=True`` returns ``(y, indices)``, with
-    ``indices[n, c, i, j] = h·W + w`` of the bin's first maximum (flat in the (H, W)
-    plane, as PyTorch); y is then read from x there, so the whole gradient goes to
+    ``indices[n, c, i, j] = h·W + w`` of the bin's first maximum, or its last NaN (flat
+    in the (H, W) plane, as PyTorch); y is then read from x there, so the whole gradient goes to
     that element, as in PyTorch.
     Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW), twice with indices.
     """
@@ -661,17 +669,22 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
 
 def _adaptive_max_pool2d_with_indices(x: Tensor, OH: int, OW: int) -> tuple[Tensor, Tensor]:
-    """The argmax of each bin on the arrays (no graph), then y = x gathered at it."""
+    """The argmax of each bin on the arrays (no graph), then y = x gathered at it.
+
+    The argmax is PyTorch's (``_window_argmax``, nn/functional_conv3d.py): the bin's
+    first maximum, or its last NaN when it holds NaNs."""
+    from tinygrad_opt.nn.functional_conv3d import _window_argmax  # that module imports this one
     xp = backend.xp_of(x.data)
     N, C, H, W = x.shape
     indices = xp.empty((N, C, OH, OW), dtype=backend.int64)
+    plane = xp.arange(H * W, dtype=backend.int64).reshape(H, W)             # h·W + w
     for i, (top, bottom) in enumerate(adaptive_bins(H, OH)):
         for j, (left, right) in enumerate(adaptive_bins(W, OW)):
-            width = right - left
+            count = (bottom - top) * (right - left)
             window = x.data[:, :, top:bottom, left:right]                   # (N, C, bh, bw)
-            window = window.reshape(N, C, (bottom - top) * width)           # (N, C, bh·bw)
-            best = window.argmax(axis=2)                                    # (N, C), first max
-            indices[:, :, i, j] = (top + best // width) * W + left + best % width
+            where_from = plane[top:bottom, left:right].reshape(count, 1)    # (bh·bw, 1)
+            indices[:, :, i, j] = _window_argmax(window.reshape(N, C, count, 1), where_from,
+                                                 xp)[:, :, 0]               # (N, C)
     indices = Tensor(indices, device=x.device)
     output = x.reshape(N, C, H * W).gather(2, indices.reshape(N, C, OH * OW))  # (N, C, OH·OW)
     return output.reshape(N, C, OH, OW), indices

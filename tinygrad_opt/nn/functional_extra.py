@@ -29,7 +29,7 @@ from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _is_int, _pair, _single, adaptive_bins,
                                              adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                                              conv1d, max_pool1d, max_pool2d)
-from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
+from tinygrad_opt.nn.functional_conv3d import _triple, _window_argmax, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
 from tinygrad_opt.ops.elementwise import floating
@@ -285,13 +285,14 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
 # -------------------------------------------------------------------------------- adaptive pooling
 
 def _adaptive_max_with_indices(x: Tensor, out_sizes: tuple) -> tuple[Tensor, Tensor]:
-    """Each adaptive bin's first maximum and its flat index in x's spatial plane.
+    """Each adaptive bin's maximum and its flat index in x's spatial plane: the first
+    maximum, or the last NaN of a bin holding NaNs (PyTorch's kernel, ``_window_argmax``).
 
     x ``(N, C, *sizes)``; the bins of each spatial dim are :func:`adaptive_bins`. The
     argmax is taken on the arrays (no graph), bin by bin, and the winner's index read
     from a plane that holds every position's own flat index (``l`` in 1-D,
     ``d·H·W + h·W + w`` in 3-D, as PyTorch). y is then x gathered at those indices, so
-    the whole gradient of a bin goes to its first maximum, as in PyTorch.
+    the whole gradient of a bin goes to that element, as in PyTorch.
     Returns y and the int64 indices, both ``(N, C, *out_sizes)``.
     """
     xp = backend.xp_of(x.data)
@@ -305,8 +306,9 @@ def _adaptive_max_with_indices(x: Tensor, out_sizes: tuple) -> tuple[Tensor, Ten
         box = tuple(slice(start, end) for _, (start, end) in cell)
         count = math.prod(end - start for _, (start, end) in cell)
         window = x.data[(slice(None), slice(None)) + box].reshape(N, C, count)  # (N, C, count)
-        best = window.argmax(axis=2)                                     # (N, C), first max
-        indices[(Ellipsis,) + out_index] = positions[box].reshape(count)[best]
+        where_from = positions[box].reshape(count, 1)                   # (count, 1)
+        indices[(Ellipsis,) + out_index] = _window_argmax(
+            window.reshape(N, C, count, 1), where_from, xp)[:, :, 0]     # (N, C)
     indices = Tensor(indices, device=x.device)
     outputs = math.prod(out_sizes)                                       # no -1: N may be 0
     y = x.reshape(N, C, plane).gather(2, indices.reshape(N, C, outputs))  # (N, C, outputs)
@@ -318,8 +320,8 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     (the bins of ``adaptive_avg_pool1d``; ties share the gradient).
 
     ``return_indices=True`` returns ``(y, indices)``, ``indices[n, c, i]`` the position l of
-    the bin's first maximum (int64, what ``F.max_unpool1d`` takes); y is then read from x
-    there, so the whole gradient goes to that element, as in PyTorch.
+    the bin's first maximum or last NaN (int64, what ``F.max_unpool1d`` takes); y is then
+    read from x there, so the whole gradient goes to that element, as in PyTorch.
     Shapes: (N, C, L) or (C, L) -> (..., OL), twice with indices.
     """
     (OL,) = _adaptive_sizes(input, output_size, 1, "adaptive_max_pool1d")
@@ -373,9 +375,9 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     share the gradient).
 
     ``return_indices=True`` returns ``(y, indices)``, ``indices[n, c, i, j, l] =
-    d·H·W + h·W + w`` of the bin's first maximum (int64, flat in the (D, H, W) volume as
-    PyTorch; what ``F.max_unpool3d`` takes); y is then read from x there, so the whole
-    gradient goes to that element, as in PyTorch.
+    d·H·W + h·W + w`` of the bin's first maximum or last NaN (int64, flat in the (D, H, W)
+    volume as PyTorch; what ``F.max_unpool3d`` takes); y is then read from x there, so the
+    whole gradient goes to that element, as in PyTorch.
     Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW), twice with indices."""
     if return_indices:
         out_sizes = _adaptive_sizes_3d(input, output_size, "adaptive_max_pool3d")
@@ -750,19 +752,25 @@ def _fractional_samples(x: Tensor, _random_samples: Tensor | None, spatial: int,
 
 
 def _max_of_windows(x: Tensor, window) -> tuple[Tensor, Tensor]:
-    """The first maximum of each window and its flat index in x's spatial plane.
+    """The maximum of each window and its flat index in x's spatial plane.
 
     x ``(N, C, *sizes)``; ``window`` a host int array ``(N, C, *out, K)`` of the flat
-    plane indices each window reads. The argmax is taken on the values (detached);
-    y is x gathered at the winners, so its gradient goes to them only (a gather)."""
+    plane indices each window reads. The argmax is taken on the values (detached), as
+    PyTorch's kernel: the window's first maximum, or its last NaN when it holds NaNs
+    (``_window_argmax``, whose K taps are here 0 .. K − 1 of every window). y is x
+    gathered at the winners, so its gradient goes to them only (a gather)."""
     N, C = x.shape[:2]
     out_sizes, K = window.shape[2:-1], window.shape[-1]
     outputs = math.prod(out_sizes)                                       # no -1: N may be 0
     window = _on_device(window, x)
     flat = x.reshape(N, C, math.prod(x.shape[2:]))                       # (N, C, plane)
     candidates = flat.detach().gather(2, window.reshape(N, C, outputs * K))
-    best = candidates.reshape(N, C, *out_sizes, K).argmax(dim=-1, keepdim=True)
-    indices = window.gather(window.ndim - 1, best).reshape(N, C, *out_sizes)  # first maximum
+    values = candidates.data.reshape(N, C, outputs, K).swapaxes(2, 3)    # (N, C, K, outputs)
+    xp = backend.xp_of(values)
+    taps = xp.broadcast_to(xp.arange(K)[:, None], (K, outputs))          # tap k of each window
+    best = _window_argmax(values, taps, xp).reshape(N, C, *out_sizes, 1)  # (N, C, *out, 1)
+    best = Tensor(best, device=x.device)
+    indices = window.gather(window.ndim - 1, best).reshape(N, C, *out_sizes)  # the winners
     y = flat.gather(2, indices.reshape(N, C, outputs)).reshape(N, C, *out_sizes)
     return y, indices
 
@@ -793,9 +801,10 @@ def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_r
     with the starts of :func:`_fractional_starts` from two samples per plane,
     ``_random_samples[n, c] = (u_w, u_h)`` (drawn U[0, 1) from the seeded generator when
     not given, as PyTorch's ``torch.rand``). The output size is ``output_size``, or
-    ``⌊(H, W)·output_ratio⌋``. The first maximum of a window wins and gets the gradient
-    (a gather). ``return_indices=True`` also returns its flat index ``h·W + w`` in the
-    plane (for ``max_unpool2d``). Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
+    ``⌊(H, W)·output_ratio⌋``. The first maximum of a window (its last NaN, if any) wins
+    and gets the gradient (a gather). ``return_indices=True`` also returns its flat index
+    ``h·W + w`` in the plane (for ``max_unpool2d``).
+    Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
     """
     x, added = _batched(input, 2, "fractional_max_pool2d")
     N, C, H, W = x.shape
@@ -839,8 +848,9 @@ def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_r
     (u_w, u_h)); drawn U[0, 1) from the seeded generator when not given. The output size
     is ``output_size``, or ``⌊(D, H, W)·output_ratio⌋``; PyTorch requires
     ``out + k − 1 < size`` in each dim (strictly, unlike its 2-D ``<=``). The first maximum
-    of a window wins and gets the gradient (a gather). ``return_indices=True`` also
-    returns its flat index ``d·H·W + h·W + w`` (for ``max_unpool3d``).
+    of a window (its last NaN, if any) wins and gets the gradient (a gather).
+    ``return_indices=True`` also returns its flat index ``d·H·W + h·W + w`` (for
+    ``max_unpool3d``).
     Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
     """
     x, added = _batched(input, 3, "fractional_max_pool3d")

@@ -19,6 +19,8 @@ with its composition, values, gradients and second derivatives
 
 from __future__ import annotations
 
+import math
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.autograd.grad_mode import flags
@@ -40,10 +42,12 @@ class MaxPool2d(Function):
 
     Tap (i, j) of every window is one strided view of x_pad (``tap_views``), so y is
     the running maximum of kh·kw views. dL/dx: each window's dL/dy goes to its taps
-    that equal the maximum, shared equally among ties (the rule of ``max``), selected
-    with ``where`` (so a tap that is not a maximum gets exactly 0, even from an
-    infinite dL/dy). Laid out as im2col's columns, those shares are what ``Col2Im``
-    adds back to the pixels (a pixel in several windows gets one term from each);
+    that equal the maximum, shared equally among ties (the rule of ``max``); as
+    PyTorch's kernel, all of it to the last NaN of a NaN window and to the first tap in
+    x of a −inf one (``_winners``); selected with ``where`` (so a tap that is not a
+    maximum gets exactly 0, even from an infinite dL/dy). Laid out as im2col's columns,
+    those shares are what ``Col2Im`` adds back to the pixels (a pixel in several windows
+    gets one term from each);
     ``Col2Im`` is differentiable, so a recorded backward has second derivatives.
     """
 
@@ -63,8 +67,7 @@ class MaxPool2d(Function):
         xp = backend.xp_of(x)
         (kh, kw), stride, _, dilation = self.options
         N, C, OH, OW = y.shape
-        is_max = [tap == y for tap in tap_views(self._padded(x), (kh, kw), stride, dilation,
-                                                (OH, OW))]           # tap k won its window
+        is_max = self._winners(x, y, xp)                             # tap k won its window
         ties = is_max[0].astype(y.dtype)
         for won in is_max[1:]:
             ties += won                                              # (N, C, OH, OW)
@@ -88,13 +91,41 @@ class MaxPool2d(Function):
         (ph, pw), (H, W) = self.options[2], x.shape[2:]
         return grad[:, :, ph:ph + H, pw:pw + W]
 
-    def _padded(self, x):
+    def _winners(self, x, y, xp):
+        """Per kernel tap, where it won its window: the taps equal to the maximum (ties
+        share), except as PyTorch's kernel (the tap its ``return_indices`` names) in a
+        window whose maximum is NaN, its last NaN tap, and in one of −inf (every tap −inf
+        or padding), its first tap in x (a window wholly in the padding: none)."""
+        (kh, kw), stride, _, dilation = self.options
+        taps = tap_views(self._padded(x), (kh, kw), stride, dilation, y.shape[2:])
+        is_max = [tap == y for tap in taps]       # a NaN window: all False; −inf: pads too
+        if not backend.is_floating(y.dtype) or (backend.device_of(x) == "cpu" and
+                                                 xp.isfinite(y).all()):
+            return is_max                         # (on a GPU, no test: the masks below)
+        looking = xp.isnan(y)                     # (N, C, OH, OW): NaN windows not yet served
+        for k in reversed(range(len(taps))):      # a NaN window: its last NaN tap
+            last = looking & xp.isnan(taps[k])
+            is_max[k] |= last
+            looking &= ~last
+        in_x = xp.ones((1, 1) + x.shape[2:], dtype=backend.bool_)
+        inside = tap_views(self._padded(in_x, fill=False), (kh, kw), stride, dilation,
+                           y.shape[2:])           # tap k reads x, not the padding
+        lowest = y == -xp.inf
+        looking = lowest.copy()                   # −inf windows not yet served
+        for k in range(len(taps)):                # a −inf window: its first tap in x
+            first = looking & inside[k]
+            is_max[k] = xp.where(lowest, first, is_max[k])
+            looking &= ~first
+        return is_max
+
+    def _padded(self, x, fill=None):
+        """x padded with ``fill`` (default the op's ``pad_value``)."""
         (ph, pw) = self.options[2]
         if not ph and not pw:
             return x
         N, C, H, W = x.shape
-        padded = backend.xp_of(x).full((N, C, H + 2 * ph, W + 2 * pw), self.pad_value,
-                                       dtype=x.dtype)
+        fill = self.pad_value if fill is None else fill
+        padded = backend.xp_of(x).full((N, C, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)
         padded[:, :, ph:ph + H, pw:pw + W] = x
         return padded
 
@@ -123,9 +154,10 @@ class Conv2d(Function):
         self.options, self.groups = options, groups
         cols = Im2Col().forward(x, *options)                  # (N, C·kh·kw, L): arrays
         N, O, G = x.shape[0], weight.shape[0], groups
-        self.cols = cols.reshape(N, G, -1, cols.shape[-1])    # (N, G, K, L)
-        out = weight.reshape(G, O // G, -1) @ self.cols       # (N, G, O/G, L)
-        out = out.reshape(N, O, -1)                           # (N, O, L)
+        K, L = math.prod(weight.shape[1:]), cols.shape[-1]    # no -1 in the shapes: N may be 0
+        self.cols = cols.reshape(N, G, K, L)                  # (N, G, K, L)
+        out = weight.reshape(G, O // G, K) @ self.cols        # (N, G, O/G, L)
+        out = out.reshape(N, O, L)                            # (N, O, L)
         if bias is not None:
             out += bias[:, None]                              # one b[o] per output channel
         return out
@@ -134,16 +166,17 @@ class Conv2d(Function):
         x, weight = self.saved_input(0), self.saved_input(1)
         xp, G = self.xp, self.groups
         N, O, L = grad_output.shape
+        K = math.prod(weight.shape[1:])                                   # C/G·kh·kw; N may be 0
         grad = grad_output.reshape(N, G, O // G, L)                       # (N, G, O/G, L)
-        w = weight.reshape(G, O // G, -1)                                 # (G, O/G, K)
+        w = weight.reshape(G, O // G, K)                                  # (G, O/G, K)
         cols = self.cols
         if flags.grad:  # recorded: columns that know they come from x
             kernel_size, stride, padding, dilation = self.options
             cols = Im2Col.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
-                                dilation=dilation).reshape(N, G, -1, L)
+                                dilation=dilation).reshape(N, G, K, L)
         grads = [None, None, None][:len(self.inputs)]
         if self.needs_input_grad[0]:
-            grad_cols = (xp.swapaxes(w, -1, -2) @ grad).reshape(N, -1, L)  # (N, C·kh·kw, L)
+            grad_cols = (xp.swapaxes(w, -1, -2) @ grad).reshape(N, G * K, L)  # (N, C·kh·kw, L)
             grads[0] = Col2Im.apply(grad_cols, input_shape=x.shape, options=self.options)
         if self.needs_input_grad[1]:
             grads[1] = (grad @ xp.swapaxes(cols, -1, -2)).sum(axis=0).reshape(weight.shape)
