@@ -84,3 +84,19 @@ def test_zero_dim_comparisons_give_tensors():
     result = tg.tensor(3.0) == 3.0
     assert isinstance(result, tg.Tensor) and result.shape == () and bool(result)
     assert bool(tg.tensor(2.0, device="strict") < 3.0)
+
+
+@pytest.mark.parametrize("reduce", ["max", "min", "amax", "amin"])
+def test_a_nan_is_the_extreme_and_takes_the_gradient_without_a_warning(reduce, device):
+    """PyTorch's max(): the result is NaN and its gradient is shared among the NaNs (before,
+    every share was 0 after a division by zero ties, with NumPy's RuntimeWarning)."""
+    x = tg.tensor([[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, 5.0, 0.0]], dtype=tg.float64,
+                  requires_grad=True, device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(x, reduce)().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0, 0.5], [0, 0, 0, 0]])
+        x.grad = None
+        getattr(x, reduce)(1).sum().backward()
+    second_row = [0, 0.5, 0.5, 0] if reduce in ("max", "amax") else [0, 0, 0, 1]  # (ties share)
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0, 0.5], second_row])

@@ -26,7 +26,8 @@ class Sum(Function):
 
 class Max(Function):
     """y = max x over ``dims`` (min x with ``smallest=True``).   dL/dx = dL/dy at the
-    maxima (minima), shared equally among ties."""
+    maxima (minima), shared equally among ties. A NaN is the maximum where it occurs
+    (y is NaN there), so its dL/dy goes to the NaNs, as PyTorch's ``max()``."""
 
     def forward(self, x: "Array", dims: tuple, keepdim: bool, smallest=False) -> "Array":
         self.dims = dims
@@ -35,7 +36,7 @@ class Max(Function):
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
         kept_shape = _kept_shape(x.shape, self.dims)
-        is_max = x == self.saved_output.reshape(kept_shape)
+        is_max = (x == self.saved_output.reshape(kept_shape)) | (x != x)  # (x != x: NaN)
         ties = is_max.sum(axis=self.dims, keepdims=True).astype(grad_output.dtype)  # (kept)
         return xp.where(is_max, grad_output.reshape(kept_shape) / ties, 0)
 
