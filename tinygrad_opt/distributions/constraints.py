@@ -78,13 +78,17 @@ def is_dependent(constraint) -> bool:
     return isinstance(constraint, _Dependent)
 
 
-class dependent_property(property):
+class dependent_property(property, _Dependent):
     """A property that is also a dependent constraint: a distribution's ``support`` that
-    depends on its parameters (``Uniform.support`` is ``interval(low, high)``)."""
+    depends on its parameters (``Uniform.support`` is ``interval(low, high)`` on an
+    instance; on the class it is a dependent constraint, so ``is_dependent`` is True)."""
 
     def __init__(self, fn=None, *, is_discrete: bool = False, event_dim: int = 0):
-        super().__init__(fn)
-        self.is_discrete, self.event_dim = is_discrete, event_dim
+        property.__init__(self, fn)
+        _Dependent.__init__(self, is_discrete=is_discrete, event_dim=event_dim)
+
+    def __repr__(self) -> str:
+        return "DependentProperty()"
 
     def __call__(self, fn):
         """``@dependent_property(is_discrete=True)`` applied to the method: the property."""
@@ -230,8 +234,11 @@ class _Independent(Constraint):
         return self.base_constraint.event_dim + self.reinterpreted_batch_ndims
 
     def check(self, value):
-        """The base check, all-reduced over the reinterpreted dims."""
+        """The base check, all-reduced over the reinterpreted dims (ValueError when value
+        has fewer than ``event_dim`` dims)."""
         result = self.base_constraint.check(value)
+        if result.ndim < self.reinterpreted_batch_ndims:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.ndim}")
         for _ in range(self.reinterpreted_batch_ndims):
             result = result.all(-1)
         return result
@@ -301,20 +308,6 @@ class _LowerCholesky(Constraint):
         return lower & positive_diagonal
 
 
-class _PositiveDefinite(Constraint):
-    """Symmetric matrices whose eigenvalues are all positive."""
-
-    event_dim = 2
-
-    def check(self, value):
-        """True where value is symmetric (to 1e-6 relative) and its smallest eigenvalue is
-        positive."""
-        difference = (value - value.transpose(-2, -1)).abs().amax((-2, -1))
-        symmetric = difference <= 1e-6 * (1 + value.abs().amax((-2, -1)))
-        smallest = tg.linalg.eigvalsh(value.detach())[..., 0]
-        return symmetric & (smallest > 0)
-
-
 class _CorrCholesky(Constraint):
     """Lower Cholesky factors of correlation matrices: lower triangular, positive diagonal,
     every row of Euclidean norm 1 (so L·Lᵀ has a unit diagonal)."""
@@ -364,6 +357,18 @@ class _PositiveSemidefinite(_Symmetric):
         if not bool(symmetric_check.all().item()):
             return symmetric_check
         return tg.linalg.eigvalsh(value.detach())[..., 0] >= 0
+
+
+class _PositiveDefinite(_Symmetric):
+    """Symmetric matrices whose eigenvalues are all positive."""
+
+    def check(self, value):
+        """symmetric's check (returned as it is when some matrix is not symmetric), then
+        whether the Cholesky factorisation succeeds."""
+        symmetric_check = super().check(value)
+        if not bool(symmetric_check.all().item()):
+            return symmetric_check
+        return tg.linalg.cholesky_ex(value.detach()).info == 0
 
 
 def _check_dim(name: str, dim: int, value) -> None:

@@ -284,16 +284,17 @@ def _kl_pareto_pareto(p, q):
 
 @register_kl(TransformedDistribution, TransformedDistribution)
 def _kl_transformed_transformed(p, q):
-    """The base KL (summed over the event dims), when both push their bases through equal
-    transforms: a bijection leaves the KL unchanged."""
+    """The base KL, when both push their bases through equal transforms: a bijection leaves
+    the KL unchanged. The base already holds the whole event (``TransformedDistribution``
+    wraps it in ``Independent`` where the transforms couple batch dims), so its KL has the
+    batch shape as it is."""
     if p.transforms != q.transforms:
         raise NotImplementedError("KL between TransformedDistributions with different "
                                   "transforms is not implemented")
     if p.event_shape != q.event_shape:
         raise NotImplementedError("KL between TransformedDistributions with different "
                                   "event shapes is not implemented")
-    base_kl_divergence = kl_divergence(p.base_dist, q.base_dist)
-    return sum_rightmost(base_kl_divergence, len(p.event_shape))
+    return kl_divergence(p.base_dist, q.base_dist)
 
 
 @register_kl(ContinuousBernoulli, ContinuousBernoulli)

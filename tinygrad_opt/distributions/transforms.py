@@ -650,13 +650,13 @@ class SoftmaxTransform(Transform):
 
 class StickBreakingTransform(Transform):
     """A bijection from ℝᴷ⁻¹ onto the interior of the K-simplex (last dim): break a stick of
-    length 1 K − 1 times, keeping the fraction zₖ = σ(xₖ − log(K − k)) of what is left
+    length 1 K − 1 times, keeping the fraction zₖ = σ(xₖ − log(K − 1 − k)) of what is left
     (the shift makes x = 0 the simplex's centre):
 
         yₖ = zₖ·Πⱼ₍ⱼ₌₀..ₖ₋₁₎ (1 − zⱼ)   (k < K − 1),     y_(K−1) = Πⱼ (1 − zⱼ).
 
     The Jacobian is triangular: log |det| = Σₖ log(zₖ(1 − zₖ)·Πⱼ₍ⱼ₌₀..ₖ₋₁₎ (1 − zⱼ))
-    = Σₖ (−x̃ₖ + log σ(x̃ₖ) + log yₖ), x̃ₖ = xₖ − log(K − k)."""
+    = Σₖ (−x̃ₖ + log σ(x̃ₖ) + log yₖ), x̃ₖ = xₖ − log(K − 1 − k)."""
 
     domain = constraints.real_vector
     codomain = constraints.simplex
@@ -667,14 +667,14 @@ class StickBreakingTransform(Transform):
 
     @staticmethod
     def _offset(x: Tensor) -> Tensor:
-        """log(K − k) for k = 0 ... K − 2 (K − 1 = x's last dim)."""
+        """log(K − 1 − k) for k = 0 ... K − 2 (K − 1 = x's last dim)."""
         count = x.shape[-1]
         return tg.arange(count, 0, -1, dtype=x.dtype, device=x.device).log()  # (K − 1,)
 
     def _call(self, x):
         z = _clipped_sigmoid(x - self._offset(x))                  # (..., K − 1)
         left = (1 - z).cumprod(-1)                                  # Πⱼ₌₀..ₖ (1 − zⱼ)
-        ones = tg.ones_like(z[..., :1])                             # (..., 1)
+        ones = tg.ones(z.shape[:-1] + (1,), dtype=z.dtype, device=z.device)  # (..., 1)
         return tg.cat([z, ones], -1) * tg.cat([ones, left], -1)     # (..., K)
 
     def _inverse(self, y):
@@ -684,7 +684,7 @@ class StickBreakingTransform(Transform):
         return y_crop.log() - left.log() + self._offset(y_crop)
 
     def log_abs_det_jacobian(self, x, y):
-        """Σₖ (−x̃ₖ + log σ(x̃ₖ) + log yₖ), x̃ₖ = xₖ − log(K − k), log σ = −softplus(−·)."""
+        """Σₖ (−x̃ₖ + log σ(x̃ₖ) + log yₖ), x̃ₖ = xₖ − log(K − 1 − k), log σ = −softplus(−·)."""
         shifted = x - self._offset(x)
         return (-shifted - softplus(-shifted) + y[..., :-1].log()).sum(-1)
 
