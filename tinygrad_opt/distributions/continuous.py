@@ -550,7 +550,8 @@ class Gamma(ExponentialFamily):
     """Gamma(concentration α, rate λ): p(x) = λ^α x^(α−1) e^(−λx) / Γ(α), x ≥ 0.
 
     mean = α/λ, mode = max((α − 1)/λ, 0), variance = α/λ²,
-    entropy = α − log λ + log Γ(α) + (1 − α)·ψ(α).
+    entropy = α − log λ + log Γ(α) + (1 − α)·ψ(α), cdf = P(α, λx) (regularized lower
+    incomplete gamma).
     ``rsample`` draws x/λ with x ~ Gamma(α, 1) from ``standard_gamma``."""
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
@@ -583,14 +584,23 @@ class Gamma(ExponentialFamily):
         return value.clamp(min=tg.finfo(value.dtype).tiny)
 
     def log_prob(self, value):
-        """α·log λ + (α − 1)·log x − λx − log Γ(α)."""
-        if not isinstance(value, Tensor) and not self._validate_args:
+        """α·log λ + (α − 1)·log x − λx − log Γ(α). ``value`` is first made a tensor of
+        λ's dtype (numbers too, as PyTorch's ``torch.as_tensor``), then validated."""
+        if not isinstance(value, Tensor):
             value = tg.tensor(value, dtype=self.rate.dtype, device=self.rate.device)
+        elif value.dtype != self.rate.dtype:
+            value = value.astype(self.rate.dtype)
         if self._validate_args:
             self._validate_sample(value)
         return (tg.xlogy(self.concentration, self.rate)
                 + tg.xlogy(self.concentration - 1, value)
                 - self.rate * value - tg.lgamma(self.concentration))
+
+    def cdf(self, value):
+        """P(α, λx), the regularized lower incomplete gamma function."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return tg.special.gammainc(self.concentration, self.rate * value)
 
     @property
     def _natural_params(self) -> tuple:

@@ -31,7 +31,9 @@ __all__ = ["Distribution"]
 
 class lazy_property:
     """A property computed on first use and then stored on the instance (Bernoulli's
-    ``probs`` from its ``logits`` or the other way round)."""
+    ``probs`` from its ``logits`` or the other way round). It is computed with gradients
+    enabled (as PyTorch's), so a first use under ``no_grad`` (``sample``) does not store a
+    value cut off from the parameters that later ``log_prob`` calls would reuse."""
 
     def __init__(self, wrapped):
         self.wrapped = wrapped
@@ -40,7 +42,8 @@ class lazy_property:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = self.wrapped(instance)
+        with tg.enable_grad():
+            value = self.wrapped(instance)
         instance.__dict__[self.wrapped.__name__] = value  # later reads skip this method
         return value
 

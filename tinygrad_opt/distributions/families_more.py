@@ -27,7 +27,8 @@ from tinygrad_opt.distributions.discrete import OneHotCategorical
 from tinygrad_opt.distributions.distribution import (Distribution, broadcast_all, normal_noise,
                                                      uniform_noise)
 from tinygrad_opt.distributions.exp_family import ExponentialFamily
-from tinygrad_opt.distributions.multivariate import CholeskyMatrices, scale_tril_of
+from tinygrad_opt.distributions.multivariate import (CholeskyMatrices, scale_tril_of,
+                                                     square_matrices)
 from tinygrad_opt.distributions.transformed import TransformedDistribution
 from tinygrad_opt.distributions.transforms import PowerTransform, StickBreakingTransform
 from tinygrad_opt.tensor import Tensor
@@ -321,9 +322,7 @@ class Wishart(CholeskyMatrices, ExponentialFamily):
             raise ValueError("Exactly one of covariance_matrix or precision_matrix or "
                              "scale_tril may be specified.")
         name, matrix = given[0]
-        if not isinstance(matrix, Tensor) or matrix.ndim < 2:
-            raise ValueError(f"{name} must be at least two-dimensional, "
-                             "with optional leading batch dimensions")
+        square_matrices(matrix, name)
         size = matrix.shape[-1]
         if not isinstance(df, Tensor):
             df = tg.tensor(df, dtype=matrix.dtype, device=matrix.device)

@@ -24,10 +24,17 @@ from tinygrad_opt.tensor import Tensor
 __all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "Independent"]
 
 
-def _matrix(value, name: str) -> None:
+def square_matrices(value, name: str, size: int | None = None) -> None:
+    """Raise ValueError unless ``value`` is a batch of square matrices (..., n, n), with
+    n = ``size`` where given (the length of the vectors the matrices act on)."""
     if not isinstance(value, Tensor) or value.ndim < 2:
         raise ValueError(f"{name} must be at least two-dimensional, "
                          "with optional leading batch dimensions")
+    rows, columns = value.shape[-2:]
+    if rows != columns or (size is not None and rows != size):
+        wanted = "square" if size is None else f"{size} x {size}"
+        raise ValueError(f"{name} must be a batch of {wanted} matrices, "
+                         f"got shape {tuple(value.shape)}")
 
 
 def _half_log_det(scale_tril: Tensor) -> Tensor:
@@ -90,14 +97,15 @@ class MultivariateNormal(CholeskyMatrices, Distribution):
         if sum(given) != 1:
             raise ValueError("Exactly one of covariance_matrix or precision_matrix or "
                              "scale_tril may be specified.")
+        size = loc.shape[-1]                  # the matrices must be size × size
         if scale_tril is not None:
-            _matrix(scale_tril, "scale_tril matrix")
+            square_matrices(scale_tril, "scale_tril matrix", size)
             matrix = scale_tril
         elif covariance_matrix is not None:
-            _matrix(covariance_matrix, "covariance_matrix")
+            square_matrices(covariance_matrix, "covariance_matrix", size)
             matrix = covariance_matrix
         else:
-            _matrix(precision_matrix, "precision_matrix")
+            square_matrices(precision_matrix, "precision_matrix", size)
             matrix = precision_matrix
         batch_shape = backend.broadcast_shapes(matrix.shape[:-2], loc.shape[:-1])
         expanded = matrix.expand(batch_shape + matrix.shape[-2:])
