@@ -30,7 +30,8 @@ import numbers
 
 from tinygrad_opt import backend
 from tinygrad_opt.nn import fused_conv
-from tinygrad_opt.nn.im2col import Col2Im, Im2Col, _tap_slice, conv_output_size  # noqa: F401
+from tinygrad_opt.nn.im2col import (Col2Im, Im2Col, _tap_slice, conv_output_size,  # noqa: F401
+                                    window_argmax)
 from tinygrad_opt.ops.elementwise import where
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.ops.statistics import computed_in_float32
@@ -371,14 +372,13 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     ``ready`` is x as :func:`_pool_input` returns it (extended at its end in ceil mode).
     The argmax is taken on the arrays (no graph): im2col of ``ready``'s values, and the
     same im2col of a plane that holds each input position's flat index, −1 in the
-    padding and the extension; ``_window_argmax`` (nn/functional_conv3d.py) picks the
+    padding and the extension; ``window_argmax`` (nn/im2col.py) picks the
     position as PyTorch's kernel: the first maximum, the last NaN of a window holding
     NaNs, the first in-bounds position of a window of −inf (an integer dtype's
     smallest). The output is then x gathered at those indices, so its gradient goes to
     the chosen element only. A window wholly in the padding (possible with dilation)
     has the index −1 and the value −inf (an integer dtype's smallest).
     """
-    from tinygrad_opt.nn.functional_conv3d import _window_argmax  # that module imports this one
     N, C, H, W = x.shape
     xp = backend.get_xp(x.device)
     cols, OH, OW = _im2col(ready.detach(), *options, "max_pool2d", pad_value=_lowest(x.dtype))
@@ -388,7 +388,7 @@ def _max_pool2d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     plane[0, 0, :H, :W] = xp.arange(H * W).reshape(H, W)          # h·W + w; −1 past x
     where_from, _, _ = _im2col(Tensor(plane, device=x.device), *options, "max_pool2d",
                                pad_value=-1)                       # (1, kh·kw, L)
-    indices = _window_argmax(values, where_from.data[0], xp)        # (N, C, L)
+    indices = window_argmax(values, where_from.data[0], xp)        # (N, C, L)
     in_plane = indices >= 0
     safe = Tensor(xp.where(in_plane, indices, 0), device=x.device)
     picked = x.reshape(N, C, H * W).gather(2, safe)                # (N, C, L)
@@ -671,9 +671,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 def _adaptive_max_pool2d_with_indices(x: Tensor, OH: int, OW: int) -> tuple[Tensor, Tensor]:
     """The argmax of each bin on the arrays (no graph), then y = x gathered at it.
 
-    The argmax is PyTorch's (``_window_argmax``, nn/functional_conv3d.py): the bin's
+    The argmax is PyTorch's (``window_argmax``, nn/im2col.py): the bin's
     first maximum, or its last NaN when it holds NaNs."""
-    from tinygrad_opt.nn.functional_conv3d import _window_argmax  # that module imports this one
     xp = backend.xp_of(x.data)
     N, C, H, W = x.shape
     indices = xp.empty((N, C, OH, OW), dtype=backend.int64)
@@ -683,7 +682,7 @@ def _adaptive_max_pool2d_with_indices(x: Tensor, OH: int, OW: int) -> tuple[Tens
             count = (bottom - top) * (right - left)
             window = x.data[:, :, top:bottom, left:right]                   # (N, C, bh, bw)
             where_from = plane[top:bottom, left:right].reshape(count, 1)    # (bh·bw, 1)
-            indices[:, :, i, j] = _window_argmax(window.reshape(N, C, count, 1), where_from,
+            indices[:, :, i, j] = window_argmax(window.reshape(N, C, count, 1), where_from,
                                                  xp)[:, :, 0]               # (N, C)
     indices = Tensor(indices, device=x.device)
     output = x.reshape(N, C, H * W).gather(2, indices.reshape(N, C, OH * OW))  # (N, C, OH·OW)

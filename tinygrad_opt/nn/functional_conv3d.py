@@ -35,6 +35,7 @@ from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _tap_slice, _unba
 from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_floating,
                                              _check_probability,
                                              _drop_channels, pad)
+from tinygrad_opt.nn.im2col import window_argmax
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import where
 from tinygrad_opt.tensor import Tensor
@@ -398,7 +399,7 @@ def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
 
     The argmax is taken on the arrays (no graph): vol2col of ``ready``'s values, and the
     same vol2col of a volume holding each position's flat index (−1 in the padding and
-    the ceil-mode extension); :func:`_window_argmax` picks the position as PyTorch does.
+    the ceil-mode extension); :func:`window_argmax` picks the position as PyTorch does.
     The output is x gathered there; a window wholly in the padding (possible with
     dilation) has the index −1 and the value −inf.
     """
@@ -413,35 +414,13 @@ def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[
     volume[0, 0, :D, :H, :W] = xp.arange(D * H * W).reshape(D, H, W)  # flat index; −1 past x
     where_from, _ = _vol2col(Tensor(volume, device=x.device), options, "max_pool3d",
                              pad_value=-1)                         # (1, kd·kh·kw, L)
-    indices = _window_argmax(values, where_from.data[0], xp)        # (N, C, L)
+    indices = window_argmax(values, where_from.data[0], xp)        # (N, C, L)
     in_volume = indices >= 0
     safe = Tensor(xp.where(in_volume, indices, 0), device=x.device)
     picked = x.reshape(N, C, D * H * W).gather(2, safe)            # (N, C, L)
     output = where(Tensor(in_volume, device=x.device), picked, _lowest(x.dtype))
     indices = Tensor(indices.reshape(N, C, OD, OH, OW), device=x.device)
     return output.reshape(N, C, OD, OH, OW), indices
-
-
-def _window_argmax(values, where_from, xp):
-    """The flat input index PyTorch's max pooling returns for each window.
-
-    ``values`` (N, C, K, L) are the K taps of each of the L windows (the padding holds the
-    dtype's lowest value) and ``where_from`` (K, L) the input index each tap reads (−1 in
-    the padding). PyTorch scans a window's in-bounds taps in order, holding the first
-    one's index and −inf, and moves to a tap whose value is greater, or NaN. So the index
-    is that of the first maximum, of the last NaN when there is one, and of the first
-    in-bounds tap when every value is −inf (the dtype's lowest): (N, C, L).
-    """
-    K, L = where_from.shape
-    windows = xp.arange(L)
-    best = values.argmax(axis=2)                                   # (N, C, L): first maximum
-    if backend.is_floating(values.dtype):
-        is_nan = xp.isnan(values)                                  # (N, C, K, L)
-        last_nan = K - 1 - is_nan[:, :, ::-1].argmax(axis=2)       # (N, C, L)
-        best = xp.where(is_nan.any(axis=2), last_nan, best)
-    indices = where_from[best, windows]                            # (N, C, L); −1: a pad won
-    first_in_bounds = where_from[(where_from >= 0).argmax(axis=0), windows]   # (L,)
-    return xp.where(indices >= 0, indices, first_in_bounds)
 
 
 def _window_counts(size: int, out: int, kernel: int, stride: int, padding: int,

@@ -29,9 +29,10 @@ from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _is_int, _pair, _single, adaptive_bins,
                                              adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                                              conv1d, max_pool1d, max_pool2d)
-from tinygrad_opt.nn.functional_conv3d import _triple, _window_argmax, avg_pool3d, max_pool3d
+from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
 from tinygrad_opt.nn.functional_more import interpolate
+from tinygrad_opt.nn.im2col import window_argmax
 from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.shape import cat, normalize_dim, stack
 from tinygrad_opt.ops.statistics import computed_in_float32
@@ -286,7 +287,7 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
 
 def _adaptive_max_with_indices(x: Tensor, out_sizes: tuple) -> tuple[Tensor, Tensor]:
     """Each adaptive bin's maximum and its flat index in x's spatial plane: the first
-    maximum, or the last NaN of a bin holding NaNs (PyTorch's kernel, ``_window_argmax``).
+    maximum, or the last NaN of a bin holding NaNs (PyTorch's kernel, ``window_argmax``).
 
     x ``(N, C, *sizes)``; the bins of each spatial dim are :func:`adaptive_bins`. The
     argmax is taken on the arrays (no graph), bin by bin, and the winner's index read
@@ -307,7 +308,7 @@ def _adaptive_max_with_indices(x: Tensor, out_sizes: tuple) -> tuple[Tensor, Ten
         count = math.prod(end - start for _, (start, end) in cell)
         window = x.data[(slice(None), slice(None)) + box].reshape(N, C, count)  # (N, C, count)
         where_from = positions[box].reshape(count, 1)                   # (count, 1)
-        indices[(Ellipsis,) + out_index] = _window_argmax(
+        indices[(Ellipsis,) + out_index] = window_argmax(
             window.reshape(N, C, count, 1), where_from, xp)[:, :, 0]     # (N, C)
     indices = Tensor(indices, device=x.device)
     outputs = math.prod(out_sizes)                                       # no -1: N may be 0
@@ -757,7 +758,7 @@ def _max_of_windows(x: Tensor, window) -> tuple[Tensor, Tensor]:
     x ``(N, C, *sizes)``; ``window`` a host int array ``(N, C, *out, K)`` of the flat
     plane indices each window reads. The argmax is taken on the values (detached), as
     PyTorch's kernel: the window's first maximum, or its last NaN when it holds NaNs
-    (``_window_argmax``, whose K taps are here 0 .. K − 1 of every window). y is x
+    (``window_argmax``, whose K taps are here 0 .. K − 1 of every window). y is x
     gathered at the winners, so its gradient goes to them only (a gather)."""
     N, C = x.shape[:2]
     out_sizes, K = window.shape[2:-1], window.shape[-1]
@@ -768,7 +769,7 @@ def _max_of_windows(x: Tensor, window) -> tuple[Tensor, Tensor]:
     values = candidates.data.reshape(N, C, outputs, K).swapaxes(2, 3)    # (N, C, K, outputs)
     xp = backend.xp_of(values)
     taps = xp.broadcast_to(xp.arange(K)[:, None], (K, outputs))          # tap k of each window
-    best = _window_argmax(values, taps, xp).reshape(N, C, *out_sizes, 1)  # (N, C, *out, 1)
+    best = window_argmax(values, taps, xp).reshape(N, C, *out_sizes, 1)  # (N, C, *out, 1)
     best = Tensor(best, device=x.device)
     indices = window.gather(window.ndim - 1, best).reshape(N, C, *out_sizes)  # the winners
     y = flat.gather(2, indices.reshape(N, C, outputs)).reshape(N, C, *out_sizes)

@@ -3,7 +3,8 @@
 ``Im2Col`` copies each kh×kw window of a padded image out as one column; ``Col2Im``,
 its transpose, adds columns back to the pixels they came from. Each is the other's
 derivative. ``nn/functional_conv.py`` builds convolution and pooling on them, and the
-fused ops of ``nn/fused_conv.py`` use them too.
+fused ops of ``nn/fused_conv.py`` use them too. ``window_argmax`` is the index rule
+of every max pool with ``return_indices`` (1-D to 3-D, adaptive, fractional).
 """
 
 from __future__ import annotations
@@ -108,3 +109,25 @@ class Col2Im(Function):
         kernel_size, stride, padding, dilation = self.options
         return Im2Col.apply(grad_output, kernel_size=kernel_size, stride=stride,
                             padding=padding, dilation=dilation, pad_value=0.0)
+
+
+def window_argmax(values, where_from, xp):
+    """The flat input index PyTorch's max pooling returns for each window.
+
+    ``values`` (N, C, K, L) are the K taps of each of the L windows (the padding holds the
+    dtype's lowest value) and ``where_from`` (K, L) the input index each tap reads (−1 in
+    the padding). PyTorch scans a window's in-bounds taps in order, holding the first
+    one's index and −inf, and moves to a tap whose value is greater, or NaN. So the index
+    is that of the first maximum, of the last NaN when there is one, and of the first
+    in-bounds tap when every value is −inf (the dtype's lowest): (N, C, L).
+    """
+    K, L = where_from.shape
+    windows = xp.arange(L)
+    best = values.argmax(axis=2)                                   # (N, C, L): first maximum
+    if backend.is_floating(values.dtype):
+        is_nan = xp.isnan(values)                                  # (N, C, K, L)
+        last_nan = K - 1 - is_nan[:, :, ::-1].argmax(axis=2)       # (N, C, L)
+        best = xp.where(is_nan.any(axis=2), last_nan, best)
+    indices = where_from[best, windows]                            # (N, C, L); −1: a pad won
+    first_in_bounds = where_from[(where_from >= 0).argmax(axis=0), windows]   # (L,)
+    return xp.where(indices >= 0, indices, first_in_bounds)
