@@ -415,7 +415,7 @@ class Tensor(conveniences.Conveniences):
 
     def softmax(self, dim=-1, dtype=None):
         """softmax along ``dim`` (default −1, the last): ``log_softmax(dim, dtype).exp()``."""
-        return self.log_softmax(dim, dtype).exp()
+        return fused.softmax(self if dtype is None else self.astype(dtype), dim)
 
     # --- shape ---
     def reshape(self, *new_shape):

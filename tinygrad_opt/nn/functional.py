@@ -102,11 +102,12 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x for x > 0, a·x otherwise, with ``a = weight`` learned per channel (dim 1).
 
-    ``weight`` has one element (shared by all channels) or ``C`` elements for an
-    input ``(N, C, ...)``.
+    ``weight`` has one element (shared by all channels; 0-d or 1-D, as PyTorch) or ``C``
+    elements for an input ``(N, C, ...)``.
     """
-    if weight.ndim != 1:
-        raise ValueError(f"prelu: weight must be 1-D, got shape {weight.shape}")
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
+    weight = weight.reshape(-1)                                  # (1,) or (C,)
     channels = weight.shape[0]
     if channels != 1:
         if input.ndim < 2 or input.shape[1] != channels:
@@ -136,7 +137,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
         return leaky_relu(input, (lower + upper) / 2)
     _check_floating(input, "rrelu")
     slope = _random_tensor(input, lower, upper)  # same shape as x, no gradient
-    return tg.where(input > 0, input, input * slope)
+    return tg.where(input <= 0, input * slope, input)  # (PyTorch's test: a NaN keeps slope 1)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -148,8 +149,9 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return _in_place(input, elu, alpha)
-    negative_part = tg.where(input > 0, 0.0, input)  # min(x, 0), derivative 1 at x = 0 as PyTorch
-    return tg.where(input > 0, input, alpha * negative_part.expm1())  # e^x − 1, no cancellation
+    negative = input <= 0          # PyTorch's test: a NaN takes the x piece (gradient 1)
+    negative_part = tg.where(negative, input, 0.0)  # min(x, 0), derivative 1 at x = 0 as PyTorch
+    return tg.where(negative, alpha * negative_part.expm1(), input)  # e^x − 1, no cancellation
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -164,11 +166,16 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     return SELU_SCALE * elu(input, SELU_ALPHA)
 
 
+@computed_in_float32
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x·Φ(x) with Φ the standard normal CDF.
 
     ``approximate='none'``: Φ(x) = ½(1 + erf(x/√2)).
     ``approximate='tanh'``: Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³))).
+
+    A float16 x is computed in float32, as PyTorch's kernels do: for x < −3, 1 + erf
+    is a small difference of numbers near 1, and float16's 3 digits left nothing of it
+    (GELU(−3.83) was off by 2,000 float16 ulps; now 1).
     """
     if approximate == "none":
         return 0.5 * input * (1 + erf(input * (1 / math.sqrt(2))))
@@ -196,13 +203,29 @@ def softsign(input: Tensor) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and
-    on the edges (PyTorch's convention). ``inplace``: as in ``relu``."""
+    on the edges (PyTorch's convention). ``inplace``: as in ``relu``. An integer x
+    stays integer, clipped to the bounds truncated to integers (see ``_integer_bounds``)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    if not backend.is_floating(input.dtype):
+        min_val, max_val = _integer_bounds("hardtanh", input, min_val, max_val)
     if inplace:
         return _in_place(input, hardtanh, min_val, max_val)
     clipped_low = tg.where(input <= min_val, min_val, input)
     return tg.where(input >= max_val, max_val, clipped_low)
+
+
+def _integer_bounds(name: str, input: Tensor, *bounds: float) -> tuple:
+    """The scalars of hardtanh and threshold for an integer input, as PyTorch: each
+    truncated towards zero (``int(2.5) = 2``, ``int(-0.5) = 0``), so the result keeps the
+    input's integer dtype. A bool input is refused; uint8 refuses a negative bound."""
+    if input.dtype == tg.bool_:
+        raise RuntimeError(f"{name}: Boolean inputs are not supported, as in PyTorch")
+    integers = tuple(int(bound) for bound in bounds)
+    if name == "hardtanh" and input.dtype.kind == "u" and min(integers) < 0:
+        raise RuntimeError("hardtanh: cannot do hardtanh on an unsigned type with negative "
+                           f"limits, got {bounds}")
+    return integers
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -233,11 +256,17 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     Derivative: 0 for x ≤ −3, (2x + 3)/6 = x/3 + 1/2 for −3 < x < 3, 1 for x ≥ 3. At the
     kinks the outer piece's slope: 0 at x = −3 and 1 at x = 3, as PyTorch since 2.7
     (older releases gave −1/2 and 3/2 there). ``inplace``: as in ``relu``.
+
+    The middle piece only sees −3 < x < 3 (0 elsewhere), so x = ±inf gives the outer
+    pieces' gradients, 0 and 1, not 0·inf = nan; a NaN falls in the last piece, as in
+    PyTorch's backward (nan, gradient 1).
     """
     if inplace:
         return _in_place(input, hardswish)
-    clipped_low = tg.where(input <= -3, 0.0, input * (input + 3) / 6)
-    return tg.where(input >= 3, input, clipped_low)
+    inside = (input > -3) & (input < 3)
+    middle = tg.where(inside, input, 0.0)                   # x on (−3, 3), else 0
+    upper = tg.where(inside, middle * (middle + 3) / 6, input)
+    return tg.where(input <= -3, 0.0, upper)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -251,8 +280,9 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         raise ValueError("celu: alpha cannot be 0")
     if inplace:
         return _in_place(input, celu, alpha)
-    negative_part = tg.where(input > 0, 0.0, input)  # min(x, 0)
-    return tg.where(input > 0, input, alpha * (negative_part / alpha).expm1())  # (as elu)
+    negative = input <= 0                            # (as elu: a NaN takes the x piece)
+    negative_part = tg.where(negative, input, 0.0)   # min(x, 0)
+    return tg.where(negative, alpha * (negative_part / alpha).expm1(), input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -281,11 +311,12 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
     Derivative: 1 for x > threshold, 0 otherwise; 0 at x = threshold (PyTorch).
     Written as PyTorch's kernel, ``x <= threshold ? value : x``, so a NaN stays NaN
-    (NaN <= t is False) and gets the upstream gradient. ``inplace``: as in ``relu``. A
-    bool tensor is refused, as PyTorch (the result would be an int64 tensor).
+    (NaN <= t is False) and gets the upstream gradient. ``inplace``: as in ``relu``. An
+    integer x stays integer, with ``threshold`` and ``value`` truncated to integers, as
+    PyTorch's kernel casts them to x's dtype (``_integer_bounds``); a bool x is refused.
     """
-    if input.dtype == tg.bool_:
-        raise RuntimeError("threshold: Boolean inputs are not supported, as in PyTorch")
+    if not backend.is_floating(input.dtype):  # (a bool input is refused there)
+        threshold, value = _integer_bounds("threshold", input, threshold, value)
     if inplace:  # the argument hides this function's name: the alias _threshold is it
         return _in_place(input, _threshold, threshold, value)
     return tg.where(input <= threshold, value, input)
@@ -354,12 +385,15 @@ def maxout(input: Tensor, pieces: int) -> Tensor:
     return groups.max(-1)                                   # (..., out, pieces) -> (..., out)
 
 
-def _log_softmax(op: str, x: Tensor, dim: int | None, dtype, stacklevel: int = 3) -> Tensor:
+def _log_softmax(op: str, x: Tensor, dim: int | None, dtype, stacklevel: int = 3,
+                 exp: bool = False) -> Tensor:
     """log softmax of x along ``dim``, the one fused op (ops/fused.py) behind softmax,
-    log_softmax and softmin. ``dtype``: x is cast to it first (as PyTorch). ``dim=None``
-    is PyTorch's deprecated implicit choice, with its warning: dim 0 for a 0-, 1- or 3-D
-    input, dim 1 (the channels) otherwise. A 0-d x is a distribution of one value.
-    ``stacklevel`` is PyTorch's ``_stacklevel`` (the third parameter of softmax and co.,
+    log_softmax and softmin; ``exp=True``: its exponential, the softmax.
+    ``dtype``: x is cast to it first (as PyTorch). A float16 x is computed in float32
+    and the result cast back, as PyTorch's kernels do (``fused.softmax``, ``log_softmax``).
+    ``dim=None`` is PyTorch's deprecated implicit choice, with its warning: dim 0 for a
+    0-, 1- or 3-D input, dim 1 (the channels) otherwise. A 0-d x is a distribution of
+    one value. ``stacklevel`` is PyTorch's ``_stacklevel`` (the third parameter of softmax and co.,
     before ``dtype``): which caller the warning names (3: the one calling ``F.softmax``)."""
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1
@@ -368,9 +402,7 @@ def _log_softmax(op: str, x: Tensor, dim: int | None, dtype, stacklevel: int = 3
     dim = normalize_dim(dim, x.ndim, op)
     if dtype is not None:
         x = x.astype(dtype)
-    if x.ndim == 0:
-        return x.reshape(1).log_softmax(0).reshape(())      # log 1 = 0
-    return x.log_softmax(dim)
+    return x.softmax(dim) if exp else x.log_softmax(dim)  # (0-d: log 1 = 0)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -379,7 +411,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     so that no exponential overflows. ``dim``, ``_stacklevel`` and ``dtype`` (give it
     by keyword, as in PyTorch, whose third parameter is ``_stacklevel``): see
     ``_log_softmax``."""
-    return _log_softmax("softmax", input, dim, dtype, _stacklevel).exp()
+    return _log_softmax("softmax", input, dim, dtype, _stacklevel, exp=True)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -393,7 +425,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     """softmin(x) = softmax(−x) along ``dim``: weights that favour the smallest values.
     Jacobian: ∂y_i/∂x_j = −y_i(δ_ij − y_j)."""
     negated = -_floating(input)  # (ints: the default float first; −x of a uint8 would wrap)
-    return _log_softmax("softmin", negated, dim, dtype, _stacklevel).exp()
+    return _log_softmax("softmin", negated, dim, dtype, _stacklevel, exp=True)
 
 
 # ----------------------------------------------------------------------- layers
@@ -402,8 +434,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ Wᵀ + b with W of shape (out_features, in_features) (PyTorch's layout).
 
     One fused op (``ops/fused.py: Linear``), for speed; ``x @ weight.T + bias``
-    computes the same and is its oracle in the tests."""
-    return fused.linear(input, weight, bias)  # (..., in) -> (..., out)
+    computes the same and is its oracle in the tests. A bias must broadcast over
+    ``(..., out_features)``: (out_features,), (1,) or 0-d."""
+    try:
+        return fused.linear(input, weight, bias)  # (..., in) -> (..., out)
+    except ValueError:  # (checked only here: the step's hot path pays nothing)
+        if bias is not None and weight.ndim == 2 and bias.ndim > 0 and \
+                bias.shape[-1] not in (1, weight.shape[0]):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not match "
+                             f"out_features={weight.shape[0]} (weight {weight.shape})") from None
+        raise
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -560,6 +600,9 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
         input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: 'weight' must be 2-D (num_embeddings, embedding_dim), "
+                         f"got shape {weight.shape}")
     same_device("embedding", input, weight)
     count = weight.shape[0]
     if padding_idx is not None:

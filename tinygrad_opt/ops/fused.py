@@ -138,11 +138,21 @@ def log_softmax_array(x, dim):
 
 def log_softmax(x, dim=-1):
     """log softmax along ``dim``; an integer tensor enters as the default float, and a 0-d
-    one as a vector of one element (log softmax 0, as PyTorch)."""
+    one as a vector of one element (log softmax 0, as PyTorch). A float16 x is computed in
+    float32 and rounded once, as PyTorch's kernel (float16 steps lost up to 15 ulps)."""
     if x.ndim == 0:
         return log_softmax(x.reshape(1), normalize_dim(dim, 1, "LogSoftmax")).reshape(())
     x = elementwise.floating(x)
+    if x.dtype == backend.float16:
+        return log_softmax(x.float(), dim).half()
     return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "LogSoftmax"))
+
+
+def softmax(x, dim=-1):
+    """softmax along ``dim``, exp(log_softmax(x)); a float16 x in float32, rounded once."""
+    if x.dtype == backend.float16:
+        return softmax(x.float(), dim).half()
+    return log_softmax(x, dim).exp()
 
 
 class CrossEntropy(Function):
