@@ -139,7 +139,8 @@ class Monitor:
     ``(steps, len(param_names))``) and ``activation_means``, ``activation_stds``,
     ``saturated_fractions``, ``dead_fractions`` (``(steps, len(activation_names))``).
     A value that does not apply (saturation of a ReLU, the update ratio of
-    ``record()``, an activation not run during the step) is NaN.
+    ``record()``, an activation not run during the step, the activation statistics
+    of an empty batch) is NaN.
     """
 
     def __init__(self, model: Module, parameters: Sequence[str] | None = None,
@@ -211,8 +212,15 @@ class Monitor:
         return hook
 
     def _activation_stats(self, module, x, output) -> tuple:
-        """(mean, std, saturated, dead) of one activation module's forward pass."""
+        """(mean, std, saturated, dead) of one activation module's forward pass.
+
+        An empty output (a batch of 0 samples, or 0 units) has no statistics: all NaN,
+        not "every unit dead". Dead: ``pre <= 0`` on every sample, so a NaN
+        pre-activation is not a dead unit (NaN is not <= 0).
+        """
         y = output.data.astype(backend.float64)     # (N, units...); float32 squares overflow
+        if y.size == 0:
+            return (math.nan,) * 4
         mean = y.mean().item()
         std = math.sqrt(max(((y - mean) ** 2).mean().item(), 0.0))
         saturated = dead = math.nan
@@ -221,8 +229,8 @@ class Monitor:
             threshold = self.thresholds[type(module).__name__]
             saturated = (abs(pre) > threshold).mean(dtype=backend.float64).item()
         if isinstance(module, _RECTIFIERS):
-            active_somewhere = (pre > 0).any(axis=0)                   # (units...)
-            dead = 1.0 - active_somewhere.mean(dtype=backend.float64).item()
+            off_everywhere = (pre <= 0).all(axis=0)                    # (units...)
+            dead = off_everywhere.mean(dtype=backend.float64).item()
         return mean, std, saturated, dead
 
     # ------------------------------------------------ gradients and updates

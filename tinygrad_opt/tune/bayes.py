@@ -405,6 +405,7 @@ def bayes_search(objective: Callable, space: dict, n_trials: int = 20, seed=None
         raise ValueError(f"bayes_search: n_initial must be None or an integer >= 0, got "
                          f"{n_initial!r}")
     rng = make_rng(seed)
-    trials = bayes_trials(objective, space, n_trials, rng, mode, executor, n_initial,
-                          n_candidates, xi, int(batch_size), budget, progress=progress)
+    n_initial = None if n_initial is None else int(n_initial)   # counts given as 3.0 are 3
+    trials = bayes_trials(objective, space, int(n_trials), rng, mode, executor, n_initial,
+                          int(n_candidates), xi, int(batch_size), budget, progress=progress)
     return SearchResult(trials, space, mode, "bayes")

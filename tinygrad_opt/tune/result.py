@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
@@ -71,6 +72,14 @@ class Trial:
     duration: float = 0.0
     budget: Any = None
     stage: int | None = None
+
+    def __post_init__(self):
+        """A successful trial with a NaN or ±inf value is a failed one, as :func:`run_trial`
+        records it: such a value never competes for ``best`` (NaN would sort first)."""
+        if (self.status == "ok" and isinstance(self.value, numbers.Real)
+                and not math.isfinite(self.value)):
+            self.status, self.error = "failed", f"objective returned {self.value}"
+            self.value = None
 
     @property
     def ok(self) -> bool:

@@ -89,6 +89,7 @@ def random_search(objective: Callable, space: dict, n_trials: int = 20, seed=Non
     the same trials.
     """
     check_search_arguments(objective, space, n_trials, mode, required=True)
+    n_trials = int(n_trials)                    # a count given as 3.0 is 3
     rng = make_rng(seed)
     configs = [sample(space, rng) for _ in range(n_trials)]
     jobs = [(number, params, budget, None) for number, params in enumerate(configs)]
@@ -220,6 +221,7 @@ def _check_stages(stages, n_trials) -> list[dict]:
         if n_trials is None:
             raise ValueError("coarse_to_fine: give stages=[{'n_trials': ..., 'budget': ...}, ...] "
                              "or n_trials")
+        n_trials = int(n_trials)                # a count given as 6.0 is 6
         first = math.ceil(n_trials / 2)
         second = min(math.ceil(n_trials / 3), n_trials - first)     # n_trials = 1: one stage
         counts = [first, second, n_trials - first - second]
@@ -239,7 +241,7 @@ def _check_stages(stages, n_trials) -> list[dict]:
         if not whole_number(n):
             raise ValueError(f"coarse_to_fine: stage {index} n_trials must be a positive "
                              f"integer, got {n!r}")
-    return stages
+    return [{**stage, "n_trials": int(stage["n_trials"])} for stage in stages]   # 3.0 is 3
 
 
 def coarse_to_fine(objective: Callable, space: dict, stages: list[dict] | None = None,
@@ -274,6 +276,7 @@ def coarse_to_fine(objective: Callable, space: dict, stages: list[dict] | None =
     if not whole_number(top_k):
         raise ValueError(f"coarse_to_fine: top_k must be a positive integer, got {top_k!r}")
     _check_narrowing("coarse_to_fine", shrink, margin)
+    top_k = int(top_k)
     rng = make_rng(seed)
     sign = 1.0 if mode == "min" else -1.0
     total = sum(stage["n_trials"] for stage in stages)
