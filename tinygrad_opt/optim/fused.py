@@ -39,6 +39,7 @@ import functools
 
 from tinygrad_opt import backend, cuda
 from tinygrad_opt.optim.state import state_arrays
+from tinygrad_opt.tensor import Tensor
 
 CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk_bytes = None: never
 # fused=None on 'cpu': a smaller group keeps the readable rule, as fast there (a compiled call
@@ -51,7 +52,27 @@ def twin_of(optimizer, group: dict, params: list):
     ``optimizer.update``: a GPU kernel, a compiled CPU twin (which gathers the
     group's parameters and updates them all in one call, with the last one), the
     chunked rule, or ``update`` itself. ``params``: the parameters ``step`` will
-    hand it, in order."""
+    hand it, in order. An ``lr`` given as a one-element Tensor (PyTorch's
+    ``lr=torch.tensor(0.01)``) reaches the rule as its value at this step."""
+    return _reading_tensors(_twin(optimizer, group, params), group)
+
+
+def _reading_tensors(update, group: dict):
+    """``update``, handed ``group`` with a one-element Tensor ``'lr'`` (PyTorch's
+    ``lr=torch.tensor(0.01)``, which a scheduler may change in place) replaced by its
+    value now: the rules compute with numbers and arrays. (Only ``lr``: the one
+    hyperparameter PyTorch's optimizers document as a float or a Tensor.)"""
+    lr = group.get("lr")
+    if type(lr) is not Tensor:
+        return update
+    if lr.numel() != 1:
+        raise ValueError(f"Tensor lr must be 1-element, but it has shape {lr.shape}")
+    numbers = {**group, "lr": lr.item()}
+    return lambda theta, g, state, _group: update(theta, g, state, numbers)
+
+
+def _twin(optimizer, group: dict, params: list):
+    """twin_of's choice, for the group as it is."""
     device = params[0].device if params else "cpu"
     if cuda.capturing():
         _check_capturable(optimizer, group)

@@ -134,7 +134,7 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
             if not _is_tensor(p):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
                                 f"is {type(p).__name__}")
-            if not p.is_leaf:
+            if not (p.is_leaf or p.retains_grad):  # (PyTorch: a retain_grad() non-leaf is fine)
                 raise ValueError("can't optimize a non-leaf Tensor (one made by an op); "
                                  "optimize the leaf it was computed from, or .detach() it")
         if len(set(map(id, params))) != len(params):
