@@ -118,16 +118,19 @@ def _pointwise_arguments(op: str, input: Tensor, target, reduction: str) -> Tens
     return target
 
 
-def _clamped_log(p: Tensor) -> Tensor:
-    """max(log(p), -100), PyTorch's clamp in binary cross-entropy.
+def _clamped_log(p: Tensor, complement: bool = False) -> Tensor:
+    """max(log(p), -100), PyTorch's clamp in binary cross-entropy; with
+    ``complement``, max(log(1 - p), -100), computed as log1p(-p) as PyTorch
+    does (1 - p would round a tiny p away: 1 - 1e-8 is 1 in float32).
 
-    log(0) is never evaluated: where p == 0 the log is taken of 1 instead and
-    the result replaced by -100. So the value is finite and the gradient there
-    is 0 rather than 0 * inf = nan."""
-    positive = p > 0
-    safe_p = tg.where(positive, p, tg.ones_like(p))
+    log(0) is never evaluated: where the argument is 0 the log is taken of 1
+    instead and the result replaced by -100. So the value is finite and the
+    gradient there is 0 rather than 0 * inf = nan."""
+    positive = p < 1 if complement else p > 0                 # log's argument > 0
+    safe_p = tg.where(positive, p, 0 if complement else 1)    # its log is 0 there
+    log = (-safe_p).log1p() if complement else safe_p.log()
     floor = tg.full(tuple(p.shape), LOG_FLOOR, dtype=p.dtype, device=p.device)
-    return tg.where(positive, safe_p.log(), floor).clip(min=LOG_FLOOR)
+    return tg.where(positive, log, floor).clip(min=LOG_FLOOR)
 
 
 def _log_softmax(x: Tensor, dim: int = 1) -> Tensor:
@@ -225,13 +228,22 @@ def _replayed_targets(op: str, input: Tensor, target, ignore_index) -> None:
             "such batches eagerly")
 
 
-def _one_prediction_as_batch(input: Tensor, target):
+def _one_prediction_as_batch(op: str, input: Tensor, target, probabilities: bool = False):
     """An unbatched prediction (C,) with a scalar target becomes a batch of one:
-    input (1, C), target (1,) (or (1, C) for probability targets)."""
+    input (1, C), target (1,) (or (1, C) for probability targets, which only
+    ``cross_entropy`` takes: ``probabilities``). Another target shape raises,
+    naming the shapes as given."""
+    if not isinstance(target, Tensor):
+        target = backend.to_device(target, input.device)
+    allowed = ((), tuple(input.shape)) if probabilities else ((),)
+    if tuple(target.shape) not in allowed:
+        kinds = "a 0-d class index" + (f" or probabilities of shape {tuple(input.shape)}"
+                                       if probabilities else "")
+        raise ValueError(f"{op}: an unbatched input of shape {tuple(input.shape)} takes "
+                         f"{kinds} as target, got target shape {tuple(target.shape)}")
     if isinstance(target, Tensor):
         return input.unsqueeze(0), target.unsqueeze(0)
-    array = backend.to_device(target, input.device)
-    return input.unsqueeze(0), array.reshape((1,) + tuple(array.shape))
+    return input.unsqueeze(0), target.reshape((1,) + tuple(target.shape))
 
 
 def _is_probability_target(input: Tensor, target) -> bool:
@@ -352,21 +364,24 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
         l = -w * [y log(p) + (1 - y) log(1 - p)]
 
     each log clamped below at -100 as PyTorch does, so p = 0 or 1 gives a
-    finite loss. The gradient is the derivative of this formula as computed:
-    0 for a clamped log. At p exactly 0 or 1 that differs from PyTorch, whose
+    finite loss; log(1 - p) is computed as log1p(-p), exact for a tiny p.
+    The gradient is the derivative of this formula as computed: 0 for a
+    clamped log. At p exactly 0 or 1 that differs from PyTorch, whose
     hand-written gradient is (p - y) / max(p(1 - p), 1e-12); on logits,
     binary_cross_entropy_with_logits is exact and stable everywhere.
     ``weight`` broadcasts to the input shape.
-    Raises if some p lies outside [0, 1] (or is nan). ``size_average``, ``reduce``:
-    PyTorch's deprecated flags (``_legacy_reduction``)."""
+    Raises, as PyTorch, if some p or some target y lies outside [0, 1] (or is nan).
+    ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "binary_cross_entropy"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     target = _pointwise_arguments(op, input, target, reduction)
     input = floating(input)  # ints: the default float first (1 − p of a uint8 would wrap)
-    inside = (input.data >= 0) & (input.data <= 1)
-    if not inside.all().item():
-        raise ValueError(f"{op}: all elements of input must be probabilities in [0, 1]")
-    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    for what, values in (("input", input), ("target", target)):
+        inside = (values.data >= 0) & (values.data <= 1)
+        if not inside.all().item():
+            raise ValueError(f"{op}: all elements of {what} must be probabilities in [0, 1]")
+    log_p, log_1_minus_p = _clamped_log(input), _clamped_log(input, complement=True)
+    loss = -(target * log_p + (1 - target) * log_1_minus_p)
     if weight is not None:
         weight = _as_tensor(op, "weight", weight, input, cast=True)
         _check_broadcasts_to(op, "weight", weight, input.shape)
@@ -476,7 +491,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a scalar")
     if input.ndim == 1:
-        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        batch_input, batch_target = _one_prediction_as_batch(op, input, target)
         loss = nll_loss(batch_input, batch_target, weight, ignore_index=ignore_index,
                         reduction=reduction)
         return loss.reshape(()) if reduction == "none" else loss
@@ -567,7 +582,8 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     if len(shape) == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a scalar")
     if len(shape) == 1:
-        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        batch_input, batch_target = _one_prediction_as_batch(op, input, target,
+                                                             probabilities=True)
         loss = cross_entropy(batch_input, batch_target, weight, ignore_index=ignore_index,
                              reduction=reduction, label_smoothing=label_smoothing)
         return loss.reshape(()) if reduction == "none" else loss
@@ -627,7 +643,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     if p not in (1, 2):
         raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p}")
     if input.ndim == 1:
-        batch_input, batch_target = _one_prediction_as_batch(input, target)
+        batch_input, batch_target = _one_prediction_as_batch(op, input, target)
         loss = multi_margin_loss(batch_input, batch_target, p, margin, weight,
                                  reduction=reduction)
         return loss.reshape(()) if reduction == "none" else loss

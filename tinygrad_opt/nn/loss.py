@@ -87,11 +87,10 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}"
 
     def _store_vector(self, name: str, value) -> None:
-        """Keep an optional weight vector as a buffer (so ``to(device)`` moves it)."""
-        if value is None:
-            setattr(self, name, None)
-            return
-        if not isinstance(value, Tensor):
+        """Keep an optional weight vector as a buffer (so ``to(device)`` moves it and
+        ``state_dict`` holds it). None is registered too, as PyTorch does: a vector
+        assigned later (``loss_fn.weight = w``) is then a buffer as well."""
+        if value is not None and not isinstance(value, Tensor):
             value = tg.tensor(value)  # float lists become float32; arrays keep their device
         self.register_buffer(name, value)
 
