@@ -272,3 +272,13 @@ def test_legacy_flags_in_the_modules_positional_places():
     x = tg.tensor(np.log(np.array([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])))
     # class 0 ignored: only the second row counts, -log softmax(x)[1, 2] = -log 0.5
     np.testing.assert_allclose(module(x, tg.tensor([0, 2])).item(), np.log(2.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ignore_index", [0, 1])
+def test_probability_targets_refuse_an_ignore_index_as_pytorch(ignore_index):
+    logits, soft = tg.zeros(2, 3), tg.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match=f"ignore_index={ignore_index} is not supported"):
+        F.cross_entropy(logits, soft, ignore_index=ignore_index)
+    with pytest.raises(ValueError, match="is not supported"):
+        tg.nn.CrossEntropyLoss(ignore_index=ignore_index)(logits, soft)
+    assert np.isclose(F.cross_entropy(logits, soft, ignore_index=-1).item(), np.log(3))

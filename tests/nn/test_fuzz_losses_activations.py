@@ -487,6 +487,7 @@ def class_problem(draw, probability_targets=None):
     tshape = () if unbatched else (N,) + spatial
     ignore_index = draw(st.sampled_from([-100, 0, C - 1, 7]))
     if probabilities:
+        ignore_index = -100  # (PyTorch refuses ignore_index >= 0 with probability targets)
         raw = rng.uniform(size=shape) * (rng.uniform(size=shape) < 0.7)   # exact zeros too
         axis = 0 if unbatched else 1
         target = raw / np.maximum(raw.sum(axis=axis, keepdims=True), 1e-300)

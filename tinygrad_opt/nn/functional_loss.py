@@ -569,7 +569,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
         l_n = -sum_c w[c] q[n, c] log p[n, c]
         'mean' = sum_n l_n / (number of predictions)   (weights do not normalise)
 
-      ignore_index does not apply to probability targets.
+      ignore_index must stay negative (the default) with probability targets, as PyTorch.
 
     ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``).
     """
@@ -590,6 +590,9 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     num_classes = shape[1]
     weight = _class_weight(op, weight, input, num_classes)
     if _is_probability_target(input, target):
+        if ignore_index >= 0:  # (as PyTorch: only class indices can be ignored)
+            raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for "
+                             "probability (floating point) targets")
         return _soft_cross_entropy(_log_softmax(input, dim=1),
                                    _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
