@@ -79,6 +79,10 @@ def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_work
         raise ValueError("DataLoader: prefetch_factor option could only be specified in "
                          "multiprocessing: let num_workers > 0, otherwise set prefetch_factor "
                          "to None")
+    if prefetch_factor is not None and (isinstance(prefetch_factor, bool)
+                                        or not isinstance(prefetch_factor, (int, np.integer))):
+        raise TypeError(f"DataLoader: prefetch_factor must be an integer (batches in flight per "
+                        f"worker), got {prefetch_factor!r}")
     if prefetch_factor is not None and prefetch_factor < 0:
         raise ValueError(f"DataLoader: prefetch_factor option should be non-negative, got "
                          f"{prefetch_factor}")
@@ -623,7 +627,9 @@ class DataLoader:
     calls ``worker_init_fn(k)``. The workers stop at the end of the epoch (or when
     the loop is left), unless ``persistent_workers=True`` keeps them for the next.
     ``timeout > 0``: a RuntimeError if a batch takes longer (seconds). An
-    exception in a worker is raised here, naming the worker, with its traceback.
+    exception in a worker is raised here, naming the worker, with its traceback,
+    and ends the epoch (PyTorch's iterator would go on with the next batch, as
+    ours does with ``num_workers=0``); a worker that dies names its signal.
     Workers collate on the CPU and send arrays; the Tensors are rebuilt here, on
     ``device`` (where a ``collate_fn`` made them: on the CPU).
     ``multiprocessing_context``: a start method ("fork", "spawn", "forkserver") or a
@@ -732,7 +738,9 @@ class DataLoader:
         """One epoch's batches, loaded in this process (a stream's: in each worker too)."""
         if self._iterable:
             return self._stream_batches()
-        return (self._fetch(indices) for indices in self._index_batches())
+        # a map, not a generator: after an error in one batch, next() goes on with the
+        # next batch, as PyTorch's iterator (a generator would be over)
+        return map(self._fetch, self._index_batches())
 
     def _index_batches(self) -> Iterator:
         """What one epoch fetches, in order: the indices of each batch (one index per

@@ -35,6 +35,7 @@ import os
 import pickle
 import queue
 import random
+import signal
 import sys
 import threading
 import time
@@ -166,11 +167,20 @@ def _reraise(worker_id: int, type_name: str, text: str, exc_type) -> None:
     """Raise a worker's exception in the main process, as PyTorch's ExceptionWrapper."""
     message = (f"Caught {type_name} in DataLoader worker process {worker_id}.\n"
                f"Original {text}")
+    if exc_type is KeyError:                 # str(KeyError) is the repr of its argument:
+        message = _KeyErrorMessage(message)  # keep the traceback's lines readable
     try:
         error = exc_type(message)
     except Exception:                        # no class, or one that wants other arguments
         error = RuntimeError(message)
     raise error
+
+
+class _KeyErrorMessage(str):
+    """A message whose repr is itself (PyTorch's KeyErrorMessage)."""
+
+    def __repr__(self) -> str:
+        return self
 
 
 class _WorkerPool:
@@ -204,9 +214,7 @@ class _WorkerPool:
         try:
             self.task_pipes[worker_id].send(message)
         except OSError:
-            pid = self.processes[worker_id].pid
-            raise RuntimeError(f"DataLoader worker (pid(s) [{pid}]) exited unexpectedly") \
-                from None
+            raise _dead_worker_error([self.processes[worker_id]]) from None
 
     def receive(self, timeout: float):
         """The next reply of any worker: ``(epoch, task, kind, value)``."""
@@ -220,11 +228,27 @@ class _WorkerPool:
                     return _BatchUnpickler(pipe.recv_bytes(), self.device).load()
                 except EOFError:
                     break
-        dead = [process.pid for process in self.processes if not process.is_alive()]
-        raise RuntimeError(f"DataLoader worker (pid(s) {dead}) exited unexpectedly")
+        raise _dead_worker_error(self.processes)
 
     def shutdown(self) -> None:
         self._finalizer()                    # runs once; also when the pool is collected
+
+
+def _dead_worker_error(processes) -> RuntimeError:
+    """PyTorch's error for workers that died: the signal that killed one, if any."""
+    ended = connection.wait([process.sentinel for process in processes], timeout=_JOIN_S)
+    for process in processes:
+        if process.sentinel in ended:
+            process.join(_JOIN_S)            # it has ended: wait for its exit code
+        if process.exitcode is not None and process.exitcode < 0:
+            number = -process.exitcode
+            name = signal.strsignal(number) or f"signal {number}"
+            return RuntimeError(f"DataLoader worker (pid {process.pid}) is killed by signal: "
+                                f"{name}.")
+    dead = [process.pid for process in processes if not process.is_alive()]
+    codes = [process.exitcode for process in processes if not process.is_alive()]
+    return RuntimeError(f"DataLoader worker (pid(s) {dead}) exited unexpectedly "
+                        f"(exit code(s) {codes})")
 
 
 def _shut_down(owner_pid: int, processes, task_pipes, result_pipes) -> None:
