@@ -130,6 +130,10 @@ def from_numpy(array) -> Tensor:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; "
                         "supported: bool, integer and floating-point dtypes")
+    if not array.dtype.isnative:  # (its memory can't be shared as a native dtype)
+        raise ValueError(f"from_numpy: the array's byte order ({array.dtype.str}) differs "
+                         "from the native one; convert it first with "
+                         "array.astype(array.dtype.newbyteorder('='))")
     return Tensor._make(array)
 
 
@@ -137,9 +141,11 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor without a copy where none is needed, as ``torch.as_tensor``: a
     Tensor already of that dtype and device is returned itself, a NumPy array of that
     dtype bound for the CPU is shared (``from_numpy``: writes show in both); other data
-    is converted as ``tg.tensor`` does."""
+    is converted as ``tg.tensor`` does (an array of the other byte order to the native one)."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
+    if isinstance(data, backend.np.ndarray) and not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
     if (isinstance(data, backend.np.ndarray) and data.dtype.kind in "biuf"
             and (dtype is None or backend.as_dtype(dtype) == data.dtype)
             and backend.check_device(device) == "cpu"):  # (None: the default device)

@@ -951,8 +951,14 @@ def broadcast_tensors(*tensors) -> tuple:
 def result_type(tensor1, tensor2):
     """The dtype of ``tensor1 + tensor2`` (each a tensor or a number) under the core's
     promotion (``elementwise._promote``): bool < integer < float, the wider dtype within
-    a category, a 0-d tensor or a number only counting from a higher category."""
+    a category, a 0-d tensor or a number only counting from a higher category. Only a
+    number's type counts, not its value: ``result_type(uint8 tensor, -1)`` is uint8."""
     Tensor = tensor_module.Tensor
+    if isinstance(tensor1, complex) or isinstance(tensor2, complex):
+        raise TypeError("result_type: complex numbers are not supported (there are no "
+                        "complex dtypes here)")
+    tensor1, tensor2 = (type(value)(0) if isinstance(value, (bool, int, float)) else value
+                        for value in (tensor1, tensor2))  # (so -1 meets uint8 unclipped)
     if not isinstance(tensor1, Tensor) and not isinstance(tensor2, Tensor):
         tensor1 = tensor_module.tensor(tensor1)   # a Python number: int64, float32 or bool
     like = tensor1 if isinstance(tensor1, Tensor) else tensor2
