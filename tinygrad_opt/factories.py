@@ -57,8 +57,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, end, step))
         dtype = backend.int64 if integral else backend.default_float
-    array = _xp(device).arange(start, end, step, dtype=backend.as_dtype(dtype))
-    return _finish(array, requires_grad)
+    dtype = backend.as_dtype(dtype)  # floats: start + i·step in float64, rounded once (PyTorch)
+    array = _xp(device).arange(start, end, step, dtype="f8" if dtype.kind == "f" else dtype)
+    return _finish(array.astype(dtype, copy=False), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:

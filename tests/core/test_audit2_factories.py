@@ -227,3 +227,14 @@ def test_full_infers_dtype_and_casts_the_fill_value(device):
     assert tg.full((2,), 2.7, dtype=tg.int64, device=device).tolist() == [2, 2]
     assert tg.full_like(on(device, [1, 2]), 2.7).tolist() == [2, 2]   # x's dtype
     assert tg.full((1,), 2.5, dtype=tg.float64, device=device).dtype == np.float64
+
+
+def test_float32_arange_is_start_plus_i_step_rounded_once(device):
+    """PyTorch computes start + i·step in double and rounds; NumPy's float32 arange adds a
+    rounded float32 step, so its error grew past two steps at 1e4 (0.023 with step 0.01)."""
+    values = tg.arange(1e4, 1e4 + 1, 0.01, device=device).numpy()
+    expected = (1e4 + np.arange(len(values)) * 0.01).astype(np.float32)
+    np.testing.assert_array_equal(values, expected)
+    big = tg.arange(16777216.0, 16777220.0, device=device)  # 2^24: float32 spacing 2
+    np.testing.assert_array_equal(big.numpy(), [16777216, 16777216, 16777218, 16777220])
+    assert big.dtype == tg.float32 and tg.arange(3, device=device).dtype == tg.int64
