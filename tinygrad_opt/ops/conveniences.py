@@ -76,13 +76,17 @@ def write_back(x, function, *args, **kwargs):
 def _in_place(name: str):
     """The method ``x.name_(...)``: ``x[...] = x.clone().name(...)``, as ``write_back``.
     As in PyTorch, the result must fit x's dtype: a float result refuses to go into an
-    integer or bool tensor (``exp_`` of an int64 tensor, ``clamp_(0.5, 1.5)`` of one)."""
+    integer or bool tensor (``exp_`` of an int64 tensor, ``clamp_(0.5, 1.5)`` of one), and
+    x's shape (an operand that would broadcast x larger refuses)."""
 
     def method(self, *args, **kwargs):
         result = getattr(self.clone(), name)(*args, **kwargs)
         if backend.is_floating(result.dtype) and not backend.is_floating(self.dtype):
             raise RuntimeError(f"{name}_: result type {result.dtype} can't be cast to the "
                                f"tensor's dtype {self.dtype}")
+        if result.shape != self.shape:   # (masked_fill_ with a larger mask, pow_, clamp_)
+            raise RuntimeError(f"{name}_: the result of shape {result.shape} does not fit "
+                               f"the tensor's shape {self.shape}")
         self[...] = result  # as write_back: recorded when a gradient must flow
         return self
 
@@ -352,13 +356,23 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     # --- selection ---
     def masked_fill(self, mask, value):
-        """``value`` where ``mask`` (a bool tensor, broadcast to this shape) is True, else this
-        tensor: ``where(mask, value, self)``, in this tensor's dtype. A masked-off element's
-        gradient is exactly 0; a tensor ``value`` gets the gradient of the filled places."""
+        """``value`` where ``mask`` (a bool tensor) is True, else this tensor:
+        ``where(mask, value, self)``, in this tensor's dtype. As PyTorch, the mask and this
+        tensor broadcast together (the result takes the shape of both; ``masked_fill_``
+        needs the mask to fit this shape) and a tensor ``value`` must be 0-d. A masked-off
+        element's gradient is exactly 0; a tensor ``value`` gets the gradient of the filled
+        places."""
         if getattr(mask, "dtype", None) != backend.bool_:
             raise TypeError(f"masked_fill: the mask must be a bool tensor, got dtype "
                             f"{getattr(mask, 'dtype', type(mask).__name__)}")
-        mask = shape.broadcast_to(mask, self.shape) if mask.shape != self.shape else mask
+        if getattr(value, "ndim", 0) != 0:
+            raise ValueError(f"masked_fill: a tensor value must be 0-d, got shape "
+                             f"{tuple(value.shape)}")
+        try:
+            backend.broadcast_shapes(mask.shape, self.shape)
+        except ValueError:
+            raise ValueError(f"masked_fill: the mask of shape {mask.shape} does not broadcast "
+                             f"with the tensor's shape {self.shape}") from None
         filled = elementwise.where(mask, value, self)
         return filled if filled.dtype == self.dtype else filled.astype(self.dtype)
 
@@ -385,9 +399,12 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
             raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor "
                              f"of shape {self.shape} outside dim {dim}")
         size = self.shape[dim] if self.ndim else 1
-        if index.numel() and not backend.to_host(((index_data >= 0) & (index_data < size)).all()):
-            raise IndexError(f"gather: index out of range for dim {dim} of size {size} (shape "
-                             f"{self.shape}): indices must lie in [0, {size})")
+        if index.numel():
+            low, high = index_data.min().item(), index_data.max().item()  # (host copies)
+            if low < 0 or high >= size:
+                raise IndexError(f"gather: index out of range: index {low if low < 0 else high} "
+                                 f"for dim {dim} of size {size} (shape {self.shape}): indices "
+                                 f"must lie in [0, {size})")
         xp = backend.xp_of(self.data)
         grids = xp.ix_(*(xp.arange(size) for size in index.shape)) if self.ndim else ()
         return self[tuple(index_data if d == dim else grid for d, grid in enumerate(grids))]

@@ -614,7 +614,8 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     out[index[i][j]][j] = src[i][j] for ``dim=0`` (and so on), ``src`` a tensor or a number
     (also given as ``value=``). ``out = input.clone(); out[...] = src``: the gradient of
     ``input`` is 0 at the overwritten places, that of ``src`` is gathered from the places
-    it was written to. With repeated places the last write wins (PyTorch leaves it open)."""
+    it was written to. With repeated places one write wins: on the CPU the last, on the
+    GPU any (PyTorch leaves it open; each copy of src gets the place's gradient)."""
     if reduce is not None:
         raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported here; use "
                                   "scatter_add for 'add'")
@@ -640,7 +641,9 @@ def scatter_add(input, dim: int, index, src):
 def index_add(input, dim: int, index, source, *, alpha=1):
     """``input`` with ``alpha · source[..., i, ...]`` added to ``input[..., index[i], ...]``
     along ``dim``, repeats adding up. ``source`` has ``input``'s shape except along
-    ``dim``, where it has one slice per index. ``input + IndexAdd``, as ``scatter_add``."""
+    ``dim``, where it has one slice per index. ``input + IndexAdd``, as ``scatter_add``.
+    The result keeps ``input``'s dtype: for an integer ``input``, PyTorch converts
+    ``alpha`` to it first (``alpha=1.5`` counts as 1)."""
     index = _integer_tensor(index, _tensor(input, "index_add"), "index_add")
     if index.ndim > 1:
         raise ValueError(f"index_add: index must be 0-d or 1-D, got shape {index.shape}")
@@ -654,6 +657,8 @@ def index_add(input, dim: int, index, source, *, alpha=1):
                          f"{index.shape} into shape {input.shape} along dim {dim}: expected "
                          f"{wanted}")
     _check_range(index.data, _size_of(input, dim), "index_add", _dim_of(input, dim))
+    if not backend.is_floating(input.dtype) and input.dtype != backend.bool_:
+        alpha = int(alpha)                       # (truncated, as a C++ cast)
     scaled = (source if alpha == 1 else source * alpha).reshape(wanted)
     positions = _along(dim, index.data.reshape(-1).copy(), input.ndim)
     return input + IndexAdd.apply(scaled, index=positions, shape=input.shape)
@@ -920,6 +925,8 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     dim = normalize_dim(dim, input.ndim, "index_reduce")
     _check_same_dtype(input, _tensor(source, "index_reduce"), "index_reduce", "source")
     wanted = input.shape[:dim] + (index.data.size,) + input.shape[dim + 1:]
+    if source.ndim == 0 and wanted == (1,):      # one element, as index_add takes it
+        source = source.reshape(1)
     if source.shape != wanted:
         raise ValueError(f"index_reduce: source of shape {source.shape} for index of shape "
                          f"{index.shape} into shape {input.shape} along dim {dim}: expected "

@@ -45,7 +45,7 @@ from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import Sign, _promote, constant, floating, maximum, where
 from tinygrad_opt.ops.indexing import IndexAdd
 from tinygrad_opt.ops.math_ops import Erf, _binary, _float_input, _operand_tensors, _tensor
-from tinygrad_opt.ops.rearrange import _in_place_math
+from tinygrad_opt.ops.rearrange import _check_range, _in_place_math
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim, same_device
 
 import tinygrad_opt.tensor as tensor_module
@@ -877,7 +877,8 @@ def unfold(self, dimension: int, size: int, step: int):
 def _index_arrays(x, indices, name: str) -> tuple:
     """PyTorch's ``indices`` (a tuple of integer or bool tensors, or None for a whole dim,
     one per leading dim) as integer arrays on x's device (None as ``:``): a bool mask
-    becomes the positions of its True entries."""
+    (of the shape of the dims it covers) becomes the positions of its True entries; an
+    integer index must lie in [-size, size) of its dim."""
     Tensor = tensor_module.Tensor
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"{name}: indices must be a tuple of tensors, got "
@@ -893,11 +894,21 @@ def _index_arrays(x, indices, name: str) -> tuple:
         if index.device not in (x.device, "cpu"):  # a CPU index fits every device (PyTorch)
             raise RuntimeError(f"{name}: an index is on '{index.device}', the tensor on "
                                f"'{x.device}': indices must be on the CPU or on its device")
+        if index.dtype == "uint8":  # as GetItem: PyTorch's legacy reading is a mask
+            raise IndexError(f"{name}: uint8 indices are refused (PyTorch reads them as a "
+                             "mask); give .bool() or .long()")
         data = backend.to_device(index.data, x.device)
+        dim = len(arrays)                 # the dim this index starts at
         if index.dtype.kind == "b":
+            if index.shape != x.shape[dim:dim + index.ndim]:  # (else it would fit silently)
+                raise IndexError(f"{name}: the mask of shape {index.shape} does not match "
+                                 f"the tensor's shape {x.shape} at dim {dim}")
             arrays.extend(backend.xp_of(data).nonzero(data))
-        else:
-            arrays.append(data.copy())
+            continue
+        if dim < x.ndim:               # (CuPy would wrap a position out of range around)
+            _check_range(data, x.shape[dim], name, f"dim {dim} of size {x.shape[dim]} "
+                         f"(shape {x.shape})", negative=True)
+        arrays.append(data.copy())
     if len(arrays) > x.ndim:
         raise IndexError(f"{name}: too many indices ({len(arrays)}) for a tensor of shape "
                          f"{x.shape}")
@@ -924,7 +935,8 @@ def _write(x, index: tuple, values, accumulate: bool, name: str):
 def index_put_(self, indices, values, accumulate: bool = False):
     """``x[indices] = values`` in place (``indices`` a tuple of integer or bool tensors,
     ``values`` broadcast); with ``accumulate=True``, ``x[indices] += values`` where
-    repeated indices all add up. Recorded as SetItem when a gradient must flow (a leaf
+    repeated indices all add up (without it, one write wins: the last on the CPU, any on
+    a GPU; PyTorch leaves it open). Recorded as SetItem when a gradient must flow (a leaf
     that requires grad refuses, as PyTorch); returns x."""
     x = _tensor(self, "index_put_")
     return _write(x, _index_arrays(x, indices, "index_put_"), values, accumulate,
@@ -940,7 +952,8 @@ def index_put(input, indices, values, accumulate: bool = False):
 def put_(self, index, source, accumulate: bool = False):
     """``x.flatten()[index] = source`` in place (``index`` an integer tensor, negative
     entries counted from the end, ``source`` with as many elements); with
-    ``accumulate=True`` repeated places add up. Returns x."""
+    ``accumulate=True`` repeated places add up (without it, one write wins: the last on
+    the CPU, any on a GPU; PyTorch leaves it open). Returns x."""
     x = _tensor(self, "put_")
     if not isinstance(index, tensor_module.Tensor) or index.dtype.kind not in "iu":
         raise TypeError(f"put_: index must be an integer tensor, got "
