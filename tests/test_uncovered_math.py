@@ -487,10 +487,17 @@ def test_index_add_fill_copy_and_reduce_on_a_0d_tensor(device):
     assert largest.shape == () and largest.item() == 5.0
 
 
-def test_masked_scatter_mask_that_does_not_broadcast_to_the_input_is_named():
-    with pytest.raises(ValueError, match=r"the mask of shape \(1, 2\) does not broadcast to the "
-                                         r"tensor's shape \(2,\)"):
-        tg.masked_scatter(tg.tensor([1.0, 2.0]), tg.tensor([[True, False]]), tg.tensor([9.0, 8.0]))
+def test_masked_scatter_broadcasts_with_a_larger_mask_out_of_place_only():
+    """PyTorch: input and mask broadcast together out of place; in place, x keeps its shape."""
+    out = tg.masked_scatter(tg.tensor([1.0, 2.0]), tg.tensor([[True, False]]), tg.tensor([9.0, 8.0]))
+    assert out.shape == (1, 2) and out.numpy().tolist() == [[9.0, 2.0]]
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    wide = tg.masked_scatter(x, tg.tensor([[True, False], [False, True]]), tg.tensor([9.0, 8.0]))
+    wide.sum().backward()  # x[1] kept in row 0, x[0] in row 1
+    assert wide.numpy().tolist() == [[9.0, 2.0], [1.0, 8.0]] and x.grad.numpy().tolist() == [1, 1]
+    with pytest.raises(RuntimeError, match=r"masked_scatter_: the result of shape \(1, 2\) does "
+                                           r"not fit the tensor's shape \(2,\)"):
+        tg.tensor([1.0, 2.0]).masked_scatter_(tg.tensor([[True, False]]), tg.tensor([9.0]))
     with pytest.raises(ValueError, match=r"the mask of shape \(3,\) does not broadcast"):
         tg.masked_scatter(tg.ones(2, 2), tg.tensor([True, False, True]), tg.ones(2, 2))
 

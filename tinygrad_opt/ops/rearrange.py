@@ -686,23 +686,23 @@ def index_fill(input, dim: int, index, value):
 
 
 def masked_scatter(input, mask, source):
-    """``input`` with the places where ``mask`` (bool, broadcast to ``input``'s shape) is
-    True filled, in row-major order, with the first elements of ``source``:
-    ``out = input.clone(); out[mask] = source.flatten()[:count]``."""
+    """``input`` with the places where ``mask`` (bool) is True filled, in row-major order,
+    with the first elements of ``source``: ``out = input.clone(); out[mask] =
+    source.flatten()[:count]``. As PyTorch, ``input`` and ``mask`` broadcast together, so
+    the result may be larger than ``input`` (not so in place: ``masked_scatter_``)."""
     mask = _bool_tensor(mask, _tensor(input, "masked_scatter"), "masked_scatter")
     _check_same_dtype(input, _tensor(source, "masked_scatter"), "masked_scatter", "source")
     try:
-        if backend.broadcast_shapes(mask.shape, input.shape) != input.shape:
-            raise ValueError
+        shape = backend.broadcast_shapes(mask.shape, input.shape)
     except ValueError:
         raise ValueError(f"masked_scatter: the mask of shape {mask.shape} does not broadcast "
-                         f"to the tensor's shape {input.shape}") from None
-    places = backend.xp_of(mask.data).broadcast_to(mask.data, input.shape)
+                         f"with the tensor's shape {input.shape}") from None
+    places = backend.xp_of(mask.data).broadcast_to(mask.data, shape)
     count = places.sum().item()
     if count > source.data.size:
         raise ValueError(f"masked_scatter: the mask has {count} True places but source (shape "
                          f"{source.shape}) only {source.data.size} elements")
-    out = input.clone()
+    out = broadcast_to(input, shape).clone()
     out[places] = source.reshape(-1)[:count]
     return out
 
@@ -1233,7 +1233,11 @@ def _in_place(function):
     ``conveniences.write_back`` (recorded as SetItem when a gradient must flow)."""
 
     def method(self, *args, **kwargs):
-        self[...] = function(self.clone(), *args, **kwargs)
+        result = function(self.clone(), *args, **kwargs)
+        if result.shape != self.shape:   # (masked_scatter_ with a larger mask)
+            raise RuntimeError(f"{function.__name__}_: the result of shape {result.shape} does "
+                               f"not fit the tensor's shape {self.shape}")
+        self[...] = result
         return self
 
     method.__name__ = method.__qualname__ = function.__name__ + "_"
