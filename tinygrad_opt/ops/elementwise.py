@@ -71,9 +71,9 @@ class Div(Function):
 class Pow(Function):
     """y = a ** b.   dy/da = b·a^(b−1), dy/db = y·log(a).
 
-    dy/da = 0 where b = 0 (a⁰ = 1 is flat): the formula gives it, and only at a = 0,
-    where b·a^(b−1) would be 0·∞, is 0 selected instead (so the formula's own derivative
-    in b, 1/a, stays for second derivatives; PyTorch selects 0 wherever b = 0). And
+    dy/da = 0 where b = 0 (a⁰ = 1 is flat): the formula gives it, and only at a = 0 or
+    NaN, where b·a^(b−1) would be 0·∞ or NaN, is 0 selected instead (so the formula's own
+    derivative in b, 1/a, stays for second derivatives; PyTorch selects 0 wherever b = 0). And
     dy/db = 0 where a = 0 and b ≥ 0 (y·log a → 0), as in PyTorch.
     """
 
@@ -84,7 +84,7 @@ class Pow(Function):
         (a, b), xp = self.saved_inputs, self.xp
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            grad_a = xp.where((b == 0) & (a == 0), 0, grad_output * b * a ** (b - 1))
+            grad_a = xp.where((b == 0) & ((a == 0) | (a != a)), 0, grad_output * b * a ** (b - 1))
         if self.needs_input_grad[1]:
             flat = (a == 0) & (b >= 0)
             grad_b = xp.where(flat, 0, grad_output * self.saved_output * xp.log(a))
@@ -92,28 +92,29 @@ class Pow(Function):
 
 
 class Maximum(Function):
-    """y = max(a, b).   dy/da = 1 where a > b, ½ where a = b (ties share), else 0."""
+    """y = max(a, b).   dy/da = 0 where a < b, ½ where a = b (ties share), else 1 (so a
+    NaN, which y propagates, passes the gradient to both, as PyTorch)."""
 
     def forward(self, a: "Array", b: "Array") -> "Array":
         return backend.xp_of(a).maximum(a, b)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
-        to_a = xp.where(a > b, grad_output, xp.where(a == b, grad_output / 2, 0))
-        to_b = xp.where(b > a, grad_output, xp.where(a == b, grad_output / 2, 0))
+        to_a = xp.where(a < b, 0, xp.where(a == b, grad_output / 2, grad_output))
+        to_b = xp.where(b < a, 0, xp.where(a == b, grad_output / 2, grad_output))
         return to_a, to_b
 
 
 class Minimum(Function):
-    """y = min(a, b).   dy/da = 1 where a < b, ½ where a = b (ties share), else 0."""
+    """y = min(a, b).   dy/da = 0 where a > b, ½ where a = b (ties share), else 1."""
 
     def forward(self, a: "Array", b: "Array") -> "Array":
         return backend.xp_of(a).minimum(a, b)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
-        to_a = xp.where(a < b, grad_output, xp.where(a == b, grad_output / 2, 0))
-        to_b = xp.where(b < a, grad_output, xp.where(a == b, grad_output / 2, 0))
+        to_a = xp.where(a > b, 0, xp.where(a == b, grad_output / 2, grad_output))
+        to_b = xp.where(b > a, 0, xp.where(a == b, grad_output / 2, grad_output))
         return to_a, to_b
 
 
@@ -222,7 +223,7 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0.
+    """y = max(x, 0).   dy/dx = 0 where x ≤ 0, else 1 (a NaN passes it on, as in PyTorch).
 
     Like every piecewise op here, backward *selects* with ``where`` instead of
     multiplying by a 0/1 mask: 0 · ∞ would be NaN, the masked side must get 0."""
@@ -231,7 +232,7 @@ class Relu(Function):
         return backend.xp_of(x).maximum(x, 0)
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        return self.xp.where(self.saved_output > 0, grad_output, 0)
+        return self.xp.where(self.saved_output <= 0, 0, grad_output)
 
 
 class Abs(Function):

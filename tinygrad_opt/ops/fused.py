@@ -94,11 +94,11 @@ class Relu(elementwise.Relu):
             return super().backward(grad_output)
         np, zero = backend.np, backend.np.zeros((), y.dtype)
         if y.size < self.SMALLEST:
-            return np.where(y > zero, grad_output, zero)          # the readable selection
+            return np.where(y <= zero, zero, grad_output)          # the readable selection
         with np.errstate(invalid="ignore"):  # inf · 0: handled just below
-            grad = grad_output * (y > zero)
+            grad = grad_output * ~(y <= zero)  # (a NaN y passes g)
         if not np.isfinite(grad).all():
-            return np.where(y > zero, grad_output, zero)
+            return np.where(y <= zero, zero, grad_output)
         return grad
 
 
@@ -126,12 +126,12 @@ class LogSoftmax(Function):
 
 
 def log_softmax_array(x, dim):
-    """log softmax of an array along ``dim`` (the row maximum subtracted first)."""
+    """log softmax of an array along ``dim`` (the row maximum subtracted first). A row
+    whose maximum is ±inf is NaN throughout, as PyTorch's (inf − inf)."""
     xp = backend.xp_of(x)
     if x.shape[dim] == 0:
         return x.copy()  # an empty dim: nothing to normalise
     largest = x.max(axis=dim, keepdims=True)
-    largest = xp.where(xp.isfinite(largest), largest, 0)  # all −inf: stays −inf
     shifted = x - largest
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
@@ -160,7 +160,7 @@ class CrossEntropy(Function):
     s = 1/N ('mean') or 1 ('sum').   dL/dx = s · (softmax(x) − onehot(y)).
 
     Stable: the row maximum is subtracted first. (A row whose maximum is ±inf gives
-    NaN, as in PyTorch, so unlike LogSoftmax no infinite maximum is set aside.)
+    NaN, as in PyTorch and as LogSoftmax.)
     A plain backward reuses the forward's log-probabilities; a recorded one
     (``create_graph=True``) recomputes them with the LogSoftmax op, so second
     derivatives still work. ``nn.functional.cross_entropy`` uses it when no

@@ -673,7 +673,7 @@ def lerp(input, end, weight):
     Tensor. As PyTorch, where |weight| ≥ 0.5 it is computed as
     end − (end − input)·(1 − weight), so that weight = 1 gives ``end`` exactly. float16
     operands are computed in float32 and rounded once, as PyTorch's kernel does.
-    Gradients: 1 − weight, weight, end − input."""
+    Gradients: 1 − weight, weight, end − input (±inf, not NaN, for an infinite end)."""
     tensors = [t for t in (input, end, weight) if isinstance(t, tensor_module.Tensor)]
     if all(t.dtype == backend.float16 for t in tensors):
         return lerp(*(t.float() if isinstance(t, tensor_module.Tensor) else t
@@ -684,7 +684,11 @@ def lerp(input, end, weight):
             return input + weight * difference
         return end - difference * (1 - weight)
     near_start = weight.abs() < 0.5
-    return where(near_start, input + weight * difference, end - difference * (1 - weight))
+    # each branch sees only its own weights: the masked branch's 0 · (end − input) would
+    # give the weight a NaN gradient where end − input is infinite (PyTorch: ±inf)
+    from_start = input + where(near_start, weight, 0.0) * difference
+    from_end = end - difference * where(near_start, 1.0, 1 - weight)
+    return where(near_start, from_start, from_end)
 
 
 def logit(input, eps=None):
