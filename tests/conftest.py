@@ -7,6 +7,8 @@ host conversion, as CuPy does). On a GPU machine run the suite with
 ``'cpu'`` and ``'cuda'``.
 """
 
+import gc
+import multiprocessing
 import os
 
 # One BLAS thread: on a shared 2-core machine OpenBLAS's thread pool makes the small
@@ -67,3 +69,12 @@ def figures(monkeypatch):
 
     monkeypatch.setattr(viz, "_new_figure", keep)
     return drawn
+
+
+@pytest.fixture
+def no_process_left_behind():
+    """No child process alive before the test, nor after it (DataLoader workers stop)."""
+    assert multiprocessing.active_children() == []
+    yield
+    gc.collect()
+    assert multiprocessing.active_children() == []

@@ -5,8 +5,6 @@ get_worker_info in worker_init_fn, len of a stream loader).
 
 Every loader with workers has timeout=20: a hang fails instead of stalling the suite."""
 
-import gc
-import multiprocessing
 import os
 import signal
 
@@ -18,12 +16,7 @@ from tinygrad_opt.data import DataLoader, Dataset, IterableDataset, get_worker_i
 T = 20  # seconds: the timeout of every loader with workers
 
 
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    assert multiprocessing.active_children() == []
-    yield
-    gc.collect()
-    assert multiprocessing.active_children() == []
+pytestmark = pytest.mark.usefixtures("no_process_left_behind")  # (conftest.py)
 
 
 class FailsAt(Dataset):

@@ -27,12 +27,7 @@ EXAMPLES = int(os.environ.get("DATA_WORKERS_EXAMPLES", "8"))
 T = 20  # seconds: the timeout of every loader with workers
 
 
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    assert multiprocessing.active_children() == []
-    yield
-    gc.collect()
-    assert multiprocessing.active_children() == []
+pytestmark = pytest.mark.usefixtures("no_process_left_behind")  # (conftest.py)
 
 
 def _host(batch):
