@@ -42,7 +42,13 @@ from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
 
 
 def soft_threshold(z: float, threshold: float) -> float:
-    """S(z, τ) = sign(z)·max(|z| − τ, 0): the exact minimiser of ½(v − z)² + τ·|v|."""
+    """S(z, τ) = sign(z)·max(|z| − τ, 0): the exact minimiser of ½(v − z)² + τ·|v|.
+
+    Like the formula, S(nan, τ) is nan: a nan gradient or weight must show in
+    the result, not turn into an exact (and plausible-looking) zero.
+    """
+    if z != z:  # nan
+        return z
     if z > threshold:
         return z - threshold
     if z < -threshold:

@@ -83,9 +83,10 @@ class Newton(Optimizer):
         for _ in range(10):
             optimizer.step(closure)
 
-    A closure that calls ``loss.backward(create_graph=True)`` works too (then
-    ``.grad`` is filled as usual); one that calls a plain ``loss.backward()``
-    frees the graph Newton needs and is refused with an explanation.
+    The usual closure (``zero_grad(); loss.backward(); return loss``) works
+    too: ``step`` runs it under ``keep_graph()``, so its backward fills ``.grad``
+    and keeps the graph Newton needs. A closure that frees the graph some other
+    way (``tg.grad`` without ``retain_graph``) is refused with an explanation.
 
     Args:
         params: the Tensors to optimize (one group, all on one device).
@@ -101,15 +102,27 @@ class Newton(Optimizer):
         check_non_negative("learning rate", lr)
         check_non_negative("damping", damping)
         super().__init__(params, dict(lr=lr, damping=damping))
-        if len(self.param_groups) != 1:
-            raise ValueError("Newton doesn't support per-parameter options (parameter groups): "
-                             "it solves one linear system for all parameters jointly")
         self.max_params = max_params
-        self._params = self.param_groups[0]["params"]
         devices = sorted({p.device for p in self._params})
         if len(devices) != 1:
             raise ValueError(f"Newton: all parameters must be on one device, got {devices}")
         self._check_size()
+
+    @property
+    def _params(self) -> list:
+        """The one group's parameters (read from the group, so copies and pickles agree)."""
+        return self.param_groups[0]["params"]
+
+    def __getstate__(self) -> dict:
+        """Optimizer's entries plus ``max_params`` (copy.deepcopy and pickle keep it)."""
+        return {**super().__getstate__(), "max_params": self.max_params}
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Only the constructor's one group: step() would silently skip a second one."""
+        if self.param_groups:
+            raise ValueError("Newton doesn't support per-parameter options (parameter groups): "
+                             "it solves one linear system for all parameters jointly")
+        super().add_param_group(param_group)
 
     def _check_size(self) -> int:
         n = sum(p.data.size for p in self._params)
@@ -156,6 +169,10 @@ class Newton(Optimizer):
         with no_grad():
             xp = backend.get_xp(flat_grad.device)
             g = flat_grad.data                                              # (n,)
+            if not (xp.isfinite(g).all().item() and xp.isfinite(H).all().item()):
+                raise RuntimeError(
+                    "Newton: the gradient or Hessian of the loss is not finite (nan or inf); "
+                    "check the loss and the parameters (damping cannot fix this)")
             system = H + damping * xp.eye(H.shape[0], dtype=H.dtype)        # H + λ·I
             try:
                 d = xp.linalg.solve(system, g)                              # (H + λI) d = g
