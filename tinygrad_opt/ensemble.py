@@ -66,7 +66,8 @@ class Ensemble(Module):
         'logits'  p̄ = softmax(Σ_m w_m · z_m / T)
         'vote'    p̄_c = Σ_m w_m · [argmax z_m = c]          (majority vote)
 
-    ``weights`` (default equal) are normalised to sum to 1.
+    ``weights`` (default equal) are normalised to sum to 1. The members may differ
+    in architecture but must give logits of one shape (a ValueError otherwise).
 
     Outputs:
         * ``ensemble(x)`` (``forward``): scores usable as logits, so the
@@ -117,7 +118,7 @@ class Ensemble(Module):
 
     def _probabilities(self, x, temperature: float) -> Tensor:
         """p̄ (N, C) of the rule ``combine``, in the current mode, with a graph if enabled."""
-        logits = [member(x) for member in self.members]                     # M × (N, C)
+        logits = self._member_logits(x)                                     # M × (N, C)
         if self.combine == "logits":
             average = sum(w * z for w, z in zip(self.weights, logits))       # Σ w_m z_m
             return F.softmax(average / temperature, dim=1)                  # (N, C)
@@ -130,10 +131,19 @@ class Ensemble(Module):
         return sum(w * F.softmax(z / temperature, dim=1)                     # Σ w_m softmax(z_m/T)
                    for w, z in zip(self.weights, logits))
 
+    def _member_logits(self, x) -> list[Tensor]:
+        """Each member's logits ``z_m``, checked to share one shape (else they would broadcast)."""
+        logits = [member(x) for member in self.members]                     # M × (N, C)
+        shapes = [tuple(z.shape) for z in logits]
+        if len(set(shapes)) > 1:
+            raise ValueError(f"Ensemble: the members' outputs differ in shape {shapes}; every "
+                             f"member must give logits (N, C) over the same C classes")
+        return logits
+
     def forward(self, x) -> Tensor:
         """Scores usable as logits: ``log p̄`` (proba, vote) or ``Σ w_m z_m`` (logits)."""
         if self.combine == "logits":
-            return sum(w * member(x) for w, member in zip(self.weights, self.members))
+            return sum(w * z for w, z in zip(self.weights, self._member_logits(x)))
         return self._probabilities(x, 1.0).clip(TINY, None).log()           # (N, C)
 
     def predict_proba(self, x, temperature: float = 1.0) -> Tensor:
@@ -263,11 +273,16 @@ class SnapshotCollector:
             if value is not None and not whole_number(value):
                 raise ValueError(f"SnapshotCollector: {name} must be a positive integer, "
                                  f"got {value!r}")
+        if epochs is not None:
+            epochs = list(epochs)
+            if not all(whole_number(epoch, minimum=0) for epoch in epochs):
+                raise ValueError(f"SnapshotCollector: epochs must be whole numbers >= 0 "
+                                 f"(0-based, as fit counts), got {epochs!r}")
         self.model = model
         self.epochs = None if epochs is None else set(int(epoch) for epoch in epochs)
-        self.every = every
-        self.last = last
-        self._kept = deque(maxlen=last)     # (epoch, state) pairs; bounded for `last`
+        self.every = None if every is None else int(every)
+        self.last = None if last is None else int(last)
+        self._kept = deque(maxlen=self.last)     # (epoch, state) pairs; bounded for `last`
 
     def wants(self, epoch: int) -> bool:
         """Whether the weights at the end of ``epoch`` are kept."""

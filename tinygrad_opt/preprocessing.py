@@ -29,9 +29,9 @@ on the whole data set before training, so it is not written with Tensor ops
 Inputs may be NumPy arrays, lists or Tensors; outputs are NumPy arrays, float
 inputs keep their dtype and others become float64.
 
-Errors: ``X`` must be 2-D ``(samples, features)``; ``transform`` needs the
-number of features seen by ``fit``; a step used before ``fit`` raises
-:class:`NotFittedError`; NaN is accepted only where it means "missing"
+Errors: ``X`` must be 2-D ``(samples, features)``, with at least one of each to
+fit; ``transform`` needs the number of features seen by ``fit``; a step used
+before ``fit`` raises :class:`NotFittedError`; NaN is accepted only where it means "missing"
 (:class:`SimpleImputer`, and :class:`QuantileClipper`, which passes it
 through); inf is never accepted.
 """
@@ -90,6 +90,8 @@ class _Step:
                              f"{array.shape}")
         if fitting and array.shape[0] == 0:
             raise ValueError(f"{name}: X has no samples")
+        if fitting and array.shape[1] == 0:
+            raise ValueError(f"{name}: X has no features (shape {array.shape})")
         if not fitting and array.shape[1] != self.n_features_in_:
             raise ValueError(f"{name}: X has {array.shape[1]} features, but {name} was fitted "
                              f"on {self.n_features_in_}")
@@ -308,8 +310,8 @@ class PCA(_Step):
         n, d = X.shape
         if n < 2:
             raise ValueError(f"PCA: needs at least 2 samples to estimate variances, got {n}")
-        self.mean_ = X.astype(np.float64).mean(axis=0)                     # (D,)
-        centered = X.astype(np.float64) - self.mean_                       # (N, D)
+        mean = X.astype(np.float64).mean(axis=0)                           # (D,)
+        centered = X.astype(np.float64) - mean                             # (N, D)
         _, singular_values, vt = np.linalg.svd(centered, full_matrices=False)  # vt (r, D)
         largest = np.argmax(np.abs(vt), axis=1)                            # (r,)
         signs = np.sign(vt[np.arange(len(vt)), largest])
@@ -317,7 +319,8 @@ class PCA(_Step):
         variance = singular_values ** 2 / (n - 1)                          # (r,)
         total = np.sum(singular_values ** 2)
         ratio = singular_values ** 2 / total if total > 0 else np.zeros_like(variance)
-        k = self._count(ratio, min(n, d))
+        k = self._count(ratio, min(n, d))      # may raise: set nothing before it (a refit)
+        self.mean_ = mean
         self.components_ = vt[:k]                                          # (k, D)
         self.singular_values_ = singular_values[:k]
         self.explained_variance_ = variance[:k]
