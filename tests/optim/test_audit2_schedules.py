@@ -335,3 +335,26 @@ def test_lbfgs_strong_wolfe_on_rosenbrock_matches_an_independent_numpy_lbfgs():
         np.testing.assert_allclose(x.numpy(), expected, rtol=1e-9, atol=1e-12,
                                    err_msg=f"after {calls} step() calls")
     assert rosenbrock(x.numpy())[0] < rosenbrock(start)[0] / 10
+
+
+def test_lbfgs_deepcopy_steps_like_the_original():
+    """Optimizer.__getstate__ keeps defaults, state and groups: LBFGS's parameter list is read
+    from its group, so a copy (and a pickle) can step (it raised AttributeError '_params')."""
+    import copy
+
+    w = tg.tensor(np.array([1.5, -0.5]), requires_grad=True)
+    original = optim.LBFGS([w], lr=1.0, max_iter=3)
+    twin = copy.deepcopy(original)
+    copied = twin.param_groups[0]["params"][0]
+
+    def closure_of(p, opt):
+        def closure():
+            opt.zero_grad()
+            loss = ((p - tg.tensor(np.array([1.0, 2.0]))) ** 2).sum()
+            loss.backward()
+            return loss
+        return closure
+
+    original.step(closure_of(w, original))
+    twin.step(closure_of(copied, twin))
+    np.testing.assert_array_equal(copied.numpy(), w.numpy())

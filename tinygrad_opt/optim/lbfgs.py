@@ -239,10 +239,14 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        self._params = self.param_groups[0]["params"]
         devices = sorted({p.device for p in self._params})
         if len(devices) != 1:
             raise ValueError(f"LBFGS: all parameters must be on one device, got {devices}")
+
+    @property
+    def _params(self) -> list:
+        """The parameters (one group); read from it, so copy.deepcopy and pickle keep them."""
+        return self.param_groups[0]["params"]
 
     # --- the parameters as one flat vector θ (n,) ---
 
