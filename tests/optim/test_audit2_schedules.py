@@ -5,6 +5,7 @@ boxes and the code of ``torch.optim``), in plain NumPy or by hand, never by call
 package under test.
 """
 
+import copy
 import math
 import warnings
 
@@ -340,8 +341,6 @@ def test_lbfgs_strong_wolfe_on_rosenbrock_matches_an_independent_numpy_lbfgs():
 def test_lbfgs_deepcopy_steps_like_the_original():
     """Optimizer.__getstate__ keeps defaults, state and groups: LBFGS's parameter list is read
     from its group, so a copy (and a pickle) can step (it raised AttributeError '_params')."""
-    import copy
-
     w = tg.tensor(np.array([1.5, -0.5]), requires_grad=True)
     original = optim.LBFGS([w], lr=1.0, max_iter=3)
     twin = copy.deepcopy(original)
