@@ -46,6 +46,7 @@ import numpy as np  # host-side data preparation and result tables
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
 from tinygrad_opt import nn, optim
+from tinygrad_opt._checks import whole_number
 from tinygrad_opt.data import DataLoader, TensorDataset, standardize
 from tinygrad_opt.datasets import load_digits
 from tinygrad_opt.diagnostics import Monitor, format_table
@@ -126,15 +127,20 @@ def vanishing_study(kinds=KINDS, depth: int = 16, width: int = 64, epochs: int =
     (steps, layers) during training, ``saturated_init``/``dead_init`` (mean over the
     activation layers at initialisation), ``train_loss`` (per epoch), ``test_accuracy``
     (per epoch) and ``seconds``. ``train_samples`` keeps only that many training
-    samples (for quick runs).
+    samples (for quick runs): a positive integer, or ``None`` for all of them.
     """
+    if train_samples is not None and not whole_number(train_samples):
+        raise ValueError(f"vanishing_study: train_samples must be a positive integer or None, "
+                         f"got {train_samples!r}")  # (a negative one would slice off the end)
+    if not whole_number(epochs, minimum=0):
+        raise ValueError(f"vanishing_study: epochs must be an integer >= 0, got {epochs!r}")
     # data: the digits, standardized with the training split's statistics
     X, y = load_digits()
     order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
     n_test = len(y) // 5
     test_index, train_index = order[:n_test], order[n_test:]
     if train_samples is not None:
-        train_index = train_index[:train_samples]
+        train_index = train_index[:int(train_samples)]
     X_train, X_test, _ = standardize(X[train_index], X[test_index])
     y_train, y_test = y[train_index], y[test_index]
     probe_x = tg.tensor(X_train[:PROBE_SIZE], device=device)
@@ -152,7 +158,7 @@ def vanishing_study(kinds=KINDS, depth: int = 16, width: int = 64, epochs: int =
         monitor = Monitor(model)
         _probe_gradients(model, monitor, probe_x, probe_y)          # row 0: at init
         losses, accuracies = [], []
-        for epoch in range(epochs):
+        for epoch in range(int(epochs)):
             model.train()
             total, count = 0.0, 0
             for xb, yb in loader:

@@ -12,9 +12,11 @@ Wrap them in :class:`tinygrad_opt.data.TensorDataset` and a
 * :func:`xor`               four quadrants, opposite quadrants share a class.
 * :func:`make_imbalanced`   two Gaussian blobs with a chosen positive rate.
 
-The synthetic generators take ``seed``: an int (or a ``numpy.random.Generator``)
-gives the same data on every call; ``None`` draws from the framework's host
-generator, which ``tg.manual_seed`` seeds.
+The synthetic generators take ``seed``: an int gives the same data on every call;
+a ``numpy.random.Generator`` (or a ``tg.Generator``) is drawn from, so it advances
+and the next call gives new data; ``None`` draws from the framework's host
+generator, which ``tg.manual_seed`` seeds. Sizes may be whole floats (``10.0``);
+``noise`` must be a finite number >= 0 (a standard deviation).
 
 The optimizer test surfaces :func:`rosenbrock`, :func:`beale`, :func:`saddle` and
 :func:`himmelblau` are functions of a point ``p`` of shape ``(2,)`` written with
@@ -28,6 +30,7 @@ stacked for a contour plot). Each carries ``.minima`` (its global minima),
 from __future__ import annotations
 
 import math
+import numbers
 import os
 
 import numpy as np
@@ -77,7 +80,9 @@ def spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,
     ``noise`` perturbs the angle. Returns ``X`` float32 ``(n_per_class * n_classes, 2)``
     and ``y`` int64, ordered by class unless ``shuffle``.
     """
-    _check_positive("spiral", n_per_class=n_per_class, n_classes=n_classes)
+    n_per_class, n_classes = _check_positive("spiral", n_per_class=n_per_class,
+                                             n_classes=n_classes)
+    _check_noise("spiral", noise)
     rng = _generator(seed)
     points, labels = [], []
     for k in range(n_classes):
@@ -97,7 +102,8 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed=None,
     spaced in [0, pi]; then Gaussian noise of standard deviation ``noise`` on both
     coordinates. Class 0 gets ``n_samples // 2`` points, class 1 the rest.
     """
-    _check_positive("moons", n_samples=n_samples)
+    n_samples, = _check_positive("moons", n_samples=n_samples)
+    _check_noise("moons", noise)
     rng = _generator(seed)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
@@ -120,7 +126,8 @@ def xor(n_samples: int = 200, noise: float = 0.1, seed=None,
     size by at most one. Gaussian noise of standard deviation ``noise`` is added
     after labelling, so points near the axes may cross over.
     """
-    _check_positive("xor", n_samples=n_samples)
+    n_samples, = _check_positive("xor", n_samples=n_samples)
+    _check_noise("xor", noise)
     rng = _generator(seed)
     # quadrant signs in the order (+,+) (+,-) (-,-) (-,+): labels 0, 1, 0, 1
     signs = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], dtype=np.float64)
@@ -143,7 +150,8 @@ def make_imbalanced(n_samples: int = 1000, positive_rate: float = 0.1, n_feature
     so the class means are ``class_sep`` standard deviations apart: smaller
     ``class_sep`` means more overlap.
     """
-    _check_positive("make_imbalanced", n_samples=n_samples, n_features=n_features)
+    n_samples, n_features = _check_positive("make_imbalanced", n_samples=n_samples,
+                                            n_features=n_features)
     if not 0.0 < positive_rate < 1.0:
         raise ValueError(f"make_imbalanced: positive_rate must lie in (0, 1), got {positive_rate}")
     n_positive = int(math.floor(n_samples * positive_rate + 0.5))
@@ -169,10 +177,21 @@ def _finish(X, y, rng, shuffle):
     return X.astype(np.float32), y.astype(np.int64)
 
 
-def _check_positive(name, **sizes):
+def _check_positive(name, **sizes) -> tuple:
+    """The sizes as ints (a whole float such as 10.0 is accepted, as NumPy's shapes are
+    not), or ValueError naming the first one that is not a positive whole number."""
     for key, value in sizes.items():
         if not whole_number(value):
             raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
+    return tuple(int(value) for value in sizes.values())
+
+
+def _check_noise(name, noise):
+    """``noise`` is a standard deviation: a finite real number >= 0 (as scikit-learn asks)."""
+    if (isinstance(noise, bool) or not isinstance(noise, numbers.Real)
+            or not math.isfinite(noise) or noise < 0):
+        raise ValueError(f"{name}: noise must be a finite number >= 0 (a standard "
+                         f"deviation), got {noise!r}")
 
 
 # --- 2-D optimizer test surfaces ------------------------------------------------
