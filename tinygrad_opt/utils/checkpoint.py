@@ -40,6 +40,7 @@ such tensors as arguments.
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager, nullcontext
 from typing import Callable
 
@@ -62,7 +63,8 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
     Gradients equal those of the plain call, for the tensor arguments and for every
     tensor the function reads that requires grad (the parameters of a Module it
     calls). ``function`` returns a Tensor, or a tuple or list of values (the
-    Tensors among them that require grad must share one dtype and device).
+    Tensors among them that require grad must share one dtype and device; each may
+    be backpropagated on its own, one backward apiece, as in PyTorch).
 
     Args:
         preserve_rng_state: replay the forward's random draws in the recomputation
@@ -143,10 +145,19 @@ class Checkpoint(Function):
         self.block = block
         return output  # computed by ``checkpoint``, whose graph is gone
 
+    pieces = ()  # weak references to the ops that cut each output from a packed tuple
+
     def backward(self, grad_output: "Grad") -> "Grads":
         for i in range(len(self.inputs)):
             self.saved_input(i)  # raises if input i was written in place since forward
         return self.block.gradients(self.inputs, grad_output)
+
+    def release(self) -> None:
+        """Freed once the path of every output that needs gradients has been (the op
+        that cuts it out is freed, or gone): as in PyTorch, where each output has a
+        graph of its own, a backward from one output of a tuple leaves the others'."""
+        if all(piece() is None or piece().freed for piece in self.pieces):
+            super().release()
 
 
 class _Block:
@@ -250,12 +261,15 @@ class _Layout:
         """The function's outputs, each Tensor that needs gradients cut from ``packed``."""
         if self.single:
             return packed
-        values = list(outputs)
+        values, pieces = list(outputs), []
         start = 0
         for position, output_shape in zip(self.positions, self.shapes):
             size = values[position].data.size
-            values[position] = shape_ops.reshape(packed[start:start + size], output_shape)
+            piece = packed[start:start + size]
+            pieces.append(weakref.ref(piece.grad_fn))
+            values[position] = shape_ops.reshape(piece, output_shape)
             start += size
+        packed.grad_fn.pieces = pieces  # (Checkpoint.release: freed after the last)
         if hasattr(outputs, "_fields"):  # a named tuple
             return type(outputs)(*values)
         return type(outputs)(values)
