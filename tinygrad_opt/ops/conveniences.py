@@ -19,7 +19,7 @@ from operator import methodcaller
 from tinygrad_opt import backend
 from tinygrad_opt.ops import elementwise, reduce, shape
 from tinygrad_opt.ops.math_ops import MathMethods
-from tinygrad_opt.ops.rearrange import RearrangeMethods
+from tinygrad_opt.ops.rearrange import RearrangeMethods, check_fits
 from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
@@ -84,9 +84,7 @@ def _in_place(name: str):
         if backend.is_floating(result.dtype) and not backend.is_floating(self.dtype):
             raise RuntimeError(f"{name}_: result type {result.dtype} can't be cast to the "
                                f"tensor's dtype {self.dtype}")
-        if result.shape != self.shape:   # (masked_fill_ with a larger mask, pow_, clamp_)
-            raise RuntimeError(f"{name}_: the result of shape {result.shape} does not fit "
-                               f"the tensor's shape {self.shape}")
+        check_fits(name + "_", result, self)  # (masked_fill_ with a larger mask, pow_, clamp_)
         self[...] = result  # as write_back: recorded when a gradient must flow
         return self
 

@@ -1182,9 +1182,7 @@ def _in_place_math(name: str):
         if backend.is_floating(result.dtype) and not backend.is_floating(self.dtype):
             raise RuntimeError(f"{name}_: result type {result.dtype} can't be cast to the "
                                f"tensor's dtype {self.dtype}")
-        if result.shape != self.shape:
-            raise RuntimeError(f"{name}_: the result of shape {result.shape} does not fit "
-                               f"the tensor's shape {self.shape}")
+        check_fits(name + "_", result, self)
         self[...] = result
         return self
 
@@ -1193,6 +1191,14 @@ def _in_place_math(name: str):
                       "(recorded when a gradient must flow; a leaf that requires grad "
                       "refuses); returns x.")
     return method
+
+
+def check_fits(name: str, result, x) -> None:
+    """As PyTorch, an in-place method's result must keep x's shape: an operand that would
+    broadcast x larger (``masked_fill_`` with a larger mask, ``pow_``) refuses."""
+    if result.shape != x.shape:
+        raise RuntimeError(f"{name}: the result of shape {result.shape} does not fit the "
+                           f"tensor's shape {x.shape}")
 
 
 # --- new tensors like this one, and in-place writes ---
@@ -1234,9 +1240,7 @@ def _in_place(function):
 
     def method(self, *args, **kwargs):
         result = function(self.clone(), *args, **kwargs)
-        if result.shape != self.shape:   # (masked_scatter_ with a larger mask)
-            raise RuntimeError(f"{function.__name__}_: the result of shape {result.shape} does "
-                               f"not fit the tensor's shape {self.shape}")
+        check_fits(function.__name__ + "_", result, self)  # (masked_scatter_, a larger mask)
         self[...] = result
         return self
 

@@ -405,14 +405,29 @@ def _running_extreme(x, dim, name, larger):
     return ValuesIndices(x.gather(dim, constant(indices)), constant(indices))
 
 
+def computed_in_float32(function):
+    """``function`` of a float16 input computed in float32, its result cast back, as
+    PyTorch's kernels compute half precision in float. The normalisations: PyTorch's CPU
+    kernels accumulate half-precision statistics in float, and a float16 square overflows
+    past 256, so the variance of activations of a few hundred would be inf and every output
+    0 (the parameters, float16, meet the float32 input by promotion; running statistics are
+    written back into their float16 buffers). ``round(x, decimals)``: x · 10^decimals is
+    rounded once, not first to float16."""
+    @functools.wraps(function)
+    def in_float32(input, *args, **kwargs):
+        if input.dtype != backend.float16:
+            return function(input, *args, **kwargs)
+        return function(input.astype(backend.float32), *args, **kwargs).astype(backend.float16)
+    return in_float32
+
+
+@computed_in_float32
 def logcumsumexp(input, dim: int):
     """y_i = log Σ_{j≤i} exp(x_j) along ``dim``, computed stably (see ``LogCumSumExp``).
     float16 is accumulated in float32 and each entry rounded once, as PyTorch's kernel."""
     _check_dim(dim, "logcumsumexp")
     if not backend.is_floating(input.dtype):
         raise TypeError(f"logcumsumexp: input must be a float tensor, got dtype {input.dtype}")
-    if input.dtype == backend.float16:
-        return logcumsumexp(input.float(), dim).half()
     dim = normalize_dim(dim, input.ndim, "logcumsumexp")
     if input.ndim == 0:
         return LogCumSumExp.apply(input.reshape(1), dim=0).reshape(())
@@ -671,18 +686,3 @@ class StatisticsMethods:
         """A histogram of ``bins`` equal bins over [min, max]: ``tg.histc``."""
         return histc(self, bins, min, max)
 
-
-def computed_in_float32(function):
-    """``function`` of a float16 input computed in float32, its result cast back, as
-    PyTorch's kernels compute half precision in float. The normalisations: PyTorch's CPU
-    kernels accumulate half-precision statistics in float, and a float16 square overflows
-    past 256, so the variance of activations of a few hundred would be inf and every output
-    0 (the parameters, float16, meet the float32 input by promotion; running statistics are
-    written back into their float16 buffers). ``round(x, decimals)``: x · 10^decimals is
-    rounded once, not first to float16."""
-    @functools.wraps(function)
-    def in_float32(input, *args, **kwargs):
-        if input.dtype != backend.float16:
-            return function(input, *args, **kwargs)
-        return function(input.astype(backend.float32), *args, **kwargs).astype(backend.float16)
-    return in_float32
