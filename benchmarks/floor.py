@@ -19,12 +19,13 @@ real core gives on the benchmarked paths, and drops everything else:
 Timed in the same run as ours and the hand-written NumPy programs
 (``tinygrad-opt bench --only floor``), the floor's ratio is what our ratio
 could reach without giving up a guarantee; what lies between the two is ours
-to take. A third column splits that gap: ours with our ``engine.backward``
+to take. A third column splits that gap: ours with our plain backward pass
+(``fast_backward.backward``, the engine's twin that ``loss.backward()`` runs)
 replaced by the floor's loop (``the_floor_loop``), so our ops, modules, loss
 and optimizer with the leanest backward loop that keeps the checks: what it
-saves is the price of our engine's structure (hooks, ``grad()``, the callback
-that delivers gradients, the kind and device checks), the rest lies outside
-the engine. The test tests/test_floor.py checks that the floor computes the
+saves is the price of our engine's structure (hooks, ``retain_grad``, the
+no-alias copies of ``.grad``, the kind and device checks), the rest lies
+outside the engine. The test tests/test_floor.py checks that the floor computes the
 same numbers as tinygrad_opt.
 """
 
@@ -35,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from tinygrad_opt.autograd import engine
+from tinygrad_opt.autograd import fast_backward
 from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.tensor import Tensor as OurTensor
 from .common import compare
@@ -242,11 +243,11 @@ def ours_with_the_floor_loop(tensor, gradient=None, retain_graph=False, create_g
 @contextlib.contextmanager
 def the_floor_loop():
     """Inside the block, our ``loss.backward()`` runs by ``ours_with_the_floor_loop``."""
-    ours, engine.backward = engine.backward, ours_with_the_floor_loop
+    ours, fast_backward.backward = fast_backward.backward, ours_with_the_floor_loop
     try:
         yield
     finally:
-        engine.backward = ours
+        fast_backward.backward = ours
 
 
 def chain(x, length):

@@ -69,7 +69,7 @@ def test_the_floor_keeps_our_refusals():
 
 
 def test_the_floor_loop_gives_our_gradients_to_our_tensors():
-    from tinygrad_opt.autograd import engine
+    from tinygrad_opt.autograd import fast_backward
     rng = np.random.default_rng(2)
     inputs = tg.tensor(rng.standard_normal((8, 5)).astype(np.float32))
     labels = tg.tensor(rng.integers(0, 3, 8))
@@ -79,15 +79,15 @@ def test_the_floor_loop_gives_our_gradients_to_our_tensors():
     expected = [p.grad.numpy() for p in model.parameters()]
     for p in model.parameters():
         p.grad = None
-    ours = engine.backward
+    ours = fast_backward.backward
     with floor.the_floor_loop():
-        assert engine.backward is floor.ours_with_the_floor_loop
+        assert fast_backward.backward is floor.ours_with_the_floor_loop
         loss = loss_fn(model(inputs), labels)
         loss.backward()
         assert tg.is_grad_enabled()  # the loop switched recording off only while it ran
         with pytest.raises(NotImplementedError, match="plain backward"):
             loss_fn(model(inputs), labels).backward(retain_graph=True)
-    assert engine.backward is ours
+    assert fast_backward.backward is ours
     for p, grad in zip(model.parameters(), expected):
         assert type(p.grad) is tg.Tensor
         np.testing.assert_array_equal(p.grad.numpy(), grad)

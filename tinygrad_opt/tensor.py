@@ -9,13 +9,15 @@ PyTorch's spellings that add no math (``size``, ``float()``, ``eq``, ``gather``,
 Follow ``a * b`` to the gradient in ``a.grad``:
 ``Tensor.__mul__`` → ``ops.elementwise.mul`` (turns numbers into Tensors,
 broadcasts) → ``Mul.apply`` (computes, records ``c.grad_fn``) → ``c.backward()``
-→ ``autograd.engine.run_backward`` → ``Mul.backward`` → ``a.grad``.
+→ ``autograd.engine.run_backward`` → ``Mul.backward`` → ``a.grad``. (A plain
+``loss.backward()`` runs by the engine's twin, ``autograd/fast_backward.py``: the same
+steps with the engine's helpers inline.)
 """
 
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import engine, grad_mode
+from tinygrad_opt.autograd import engine, fast_backward, grad_mode
 from tinygrad_opt.ops import conveniences, elementwise, fused, indexing, linalg, reduce, shape
 
 
@@ -188,7 +190,7 @@ class Tensor(conveniences.Conveniences):
         if inputs is not None:
             from tinygrad_opt.autograd.functional import backward  # (it imports this module)
             return backward(self, gradient, retain_graph, create_graph, inputs)
-        engine.backward(self, gradient, bool(retain_graph), create_graph)
+        fast_backward.backward(self, gradient, bool(retain_graph), create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
