@@ -90,6 +90,9 @@ def layer_defaults_(weight: Tensor, bias: Tensor | None) -> None:
 
 
 def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    """fan_in or fan_out of ``tensor`` as ``mode`` says (in any case: 'FAN_IN' too, as
+    PyTorch, which lower-cases it)."""
+    mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
