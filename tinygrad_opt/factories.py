@@ -37,8 +37,10 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
-    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float
-        dtype = {bool: backend.bool_, int: backend.int64}.get(type(fill_value), _float_dtype(None))
+    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float (and
+        kind = backend.as_array(fill_value).dtype.kind  # so NumPy's: np.int32(2) int64)
+        dtype = {"b": backend.bool_, "i": backend.int64, "u": backend.int64}.get(kind)
+        dtype = _float_dtype(None) if dtype is None else dtype
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
@@ -55,7 +57,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     if dtype is None:
-        integral = all(isinstance(v, int) for v in (start, end, step))
+        integral = all(isinstance(v, (int, backend.np.integer)) for v in (start, end, step))
         dtype = backend.int64 if integral else backend.default_float
     dtype = backend.as_dtype(dtype)  # floats: start + i·step in float64, rounded once (PyTorch)
     array = _xp(device).arange(start, end, step, dtype="f8" if dtype.kind == "f" else dtype)

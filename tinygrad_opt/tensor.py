@@ -16,7 +16,7 @@ steps with the engine's helpers inline.)
 
 from __future__ import annotations
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, python_data
 from tinygrad_opt.autograd import engine, fast_backward, grad_mode
 from tinygrad_opt.ops import conveniences, elementwise, fused, indexing, linalg, reduce, shape
 
@@ -51,12 +51,8 @@ class Tensor(conveniences.Conveniences):
             array = backend.to_device(data, device)
             if array is data and not shared and type(data) is backend.np_types[0]:
                 array = data.copy()  # like torch.tensor: a NumPy array is copied, never shared
-        else:
-            host = backend.to_host(data)
-            if dtype is None and backend.is_floating(host.dtype) and \
-                    not isinstance(data, backend.np_types):
-                host = host.astype(backend.default_float)  # Python floats: float32
-            array = backend.to_device(host, device)
+        else:  # numbers, lists, NumPy scalars: torch.tensor's dtypes (python_data.py)
+            array = backend.to_device(python_data.host_array(data, dtype), device)
         if dtype is not None and array.dtype != backend.as_dtype(dtype):
             array = array.astype(backend.as_dtype(dtype))
         self.data = array
@@ -204,6 +200,8 @@ class Tensor(conveniences.Conveniences):
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor too."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self._retains_grad = True
 
     # --- arithmetic operators (one line each: the math is in ops/) ---
