@@ -369,15 +369,14 @@ def test_a_plain_pass_runs_by_the_twin_and_frees_every_op(engine_calls, device):
 
 
 @pytest.mark.parametrize("case", ["gradient", "retain_graph", "create_graph", "anomaly",
-                                  "keep_graph", "rewirings", "non_scalar", "no_grad_loss",
-                                  "freed", "disabled"])
+                                  "keep_graph", "non_scalar", "no_grad_loss", "freed",
+                                  "disabled"])
 def test_every_other_call_goes_to_the_engine(engine_calls, case, monkeypatch):
     """Each case the twin does not handle reaches engine.backward (errors included)."""
     x, loss = small_loss()
     switch = {"anomaly": tg.autograd.detect_anomaly, "keep_graph": keep_graph}.get(case)
-    if case in ("rewirings", "disabled"):
-        monkeypatch.setattr(*{"rewirings": (engine, "rewirings", 1),
-                              "disabled": (fast_backward, "ENABLED", False)}[case])
+    if case == "disabled":
+        monkeypatch.setattr(fast_backward, "ENABLED", False)
     if case in ("non_scalar", "no_grad_loss", "freed"):
         if case == "freed":
             loss.backward()
@@ -393,6 +392,43 @@ def test_every_other_call_goes_to_the_engine(engine_calls, case, monkeypatch):
                          "retain_graph": {"retain_graph": True},
                          "create_graph": {"create_graph": True}}.get(case, {}))
     assert len(engine_calls) == 1 and tg.is_grad_enabled()
+
+
+def test_recorded_writes(device):
+    """After a recorded ``x[i] = v`` (the process's rewirings count is then non-zero) the
+    twin still runs, and reads each op's inputs as the op used them, as the engine: a
+    write into a buffer, a write into an intermediate, a view taken before a write and
+    used after it, ``x += v`` on a view of a non-leaf."""
+    def into_buffer(record, rng, device, dtype):
+        w, x = record.watch(leaf(rng, (2,), device, dtype), leaf(rng, (3,), device, dtype))
+        buf = tg.zeros(3, dtype=dtype, device=device)
+        buf[0:2] = w * 2
+        (buf * x).sum().backward()
+
+    def into_intermediate(record, rng, device, dtype):
+        w, u = record.watch(leaf(rng, (3,), device, dtype), leaf(rng, (), device, dtype))
+        h = w * 1.5
+        before = (h * 2.0).sum()  # used h before the write: its gradient goes to the old h
+        h[0] = u * 5
+        (before + (h * h.exp()).sum()).backward()
+
+    def stale_view(record, rng, device, dtype):
+        w = record.watch(leaf(rng, (2,), device, dtype))
+        buf = tg.ones(4, dtype=dtype, device=device)
+        view = buf[0:2]
+        buf[0:2] = w.tanh()
+        (view * 3 + buf.sum()).sum().backward()
+
+    def added_into_a_view(record, rng, device, dtype):
+        w, v = record.watch(leaf(rng, (2, 3), device, dtype), leaf(rng, (3,), device, dtype))
+        h = w.sin()
+        row = h[1]
+        row += v * v
+        (h * w).sum().backward()
+
+    for build in (into_buffer, into_intermediate, stale_view, added_into_a_view):
+        assert run_both(build, device=device) is None
+    assert engine.rewirings > 0
 
 
 # --- the helper can fail --------------------------------------------------------------

@@ -6,11 +6,12 @@ loop (``run_backward``) with its helpers, each small and named (``_add``,
 A training step calls it once, and on a small network those helper calls are a
 measurable part of the step (docs/benchmarks.md). This twin is the same pass for
 the case every training loop takes (a scalar loss, no ``gradient=``, no
-``retain_graph`` or ``create_graph``, no anomaly mode or ``keep_graph``, no
-recorded ``x[i] = v`` in the process) with the helpers written inline:
+``retain_graph`` or ``create_graph``, no anomaly mode or ``keep_graph``) with the
+helpers written inline:
 
 * the same order of the same ops' backward formulas, on the same arrays, so the
-  same gradients bit for bit;
+  same gradients bit for bit (after a recorded ``x[i] = v``, on the inputs as each op
+  used them: ``engine._inputs_as_used``, as the engine's order);
 * the same checks of what each backward returns (their number, each gradient's
   kind, shape and dtype), made first as one cheap comparison: a gradient that
   fails it goes to ``engine._checked``, which raises the engine's own error (or
@@ -38,7 +39,7 @@ ENABLED = True  # False: every backward() runs by engine.backward (the tests' or
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
     """``tensor.backward()``: ``engine.backward``, by the twin when the pass is plain."""
     if (not ENABLED or gradient is not None or retain_graph or create_graph
-            or flags.keep_graph or flags.anomaly or engine.rewirings
+            or flags.keep_graph or flags.anomaly
             or not tensor.requires_grad or tensor.data.size != 1):
         return engine.backward(tensor, gradient, retain_graph, create_graph)
     order = _order(tensor)
@@ -73,6 +74,8 @@ def _order(root) -> list | None:
             continue
         if function.freed:
             return None
+        if engine.rewirings:  # some x[i] = v was recorded: the inputs as the op used them
+            function.inputs = engine._inputs_as_used(function)
         for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
             if needed and id(tensor_input) not in visited:
                 push((tensor_input, False))
