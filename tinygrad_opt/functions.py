@@ -156,11 +156,21 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 def randperm(n: int, dtype=backend.int64, device=None, requires_grad: bool = False, *,
              generator=None) -> Tensor:
     """A random permutation of 0 .. n−1, drawn from ``generator`` (a ``tg.Generator``) or
-    else the framework's host generator (``tg.manual_seed``)."""
+    else the framework's host generator (``tg.manual_seed``). As PyTorch, n − 1 must be
+    exact in ``dtype`` (float16: n ≤ 2049, float32: n ≤ 2²⁴ + 1, int8: n ≤ 128), else
+    values would round or wrap into duplicates; bool refuses."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"randperm: n must be an integer >= 0, got {n!r}")
+    dtype = backend.as_dtype(dtype)
+    if dtype == backend.bool_:
+        raise TypeError("randperm: not implemented for dtype bool")
+    exact = (2 ** (backend.np.finfo(dtype).nmant + 1) if backend.is_floating(dtype)
+             else backend.np.iinfo(dtype).max)            # the largest value held exactly
+    if n - 1 > exact:
+        raise ValueError(f"randperm: n={n} is too large for dtype {dtype}: its values "
+                         f"0 .. n−1 are exact only up to {exact}")
     rng = backend.host_rng() if generator is None else generator.numpy_rng
-    order = rng.permutation(n).astype(backend.as_dtype(dtype))
+    order = rng.permutation(n).astype(dtype)
     return Tensor(order, requires_grad=requires_grad, device=device)
 
 

@@ -1215,16 +1215,19 @@ class EverydayMethods:
         """Fill with integers drawn uniformly, in place: ``random_()`` from [0, top]
         (top = 2^24 for float32, 2^53 for float64, the dtype's largest value for
         integers, 1 for bool), ``random_(to)`` from [0, to), ``random_(from, to)`` from
-        [from, to) (``to=None``: [from, top])."""
+        [from, to) (``to=None``: [from, top]). As PyTorch, bounds outside an integer
+        dtype refuse (``from=-1000`` for int8 would otherwise wrap around)."""
         _check_random_fill(self, "random_", floats_only=False)
         if len(bounds) > 2:
             raise TypeError(f"random_: takes (), (to) or (from, to), got {bounds}")
         low, high = bounds if len(bounds) == 2 else (0, bounds[0] if bounds else None)
         top = _random_top(self.dtype)
+        bottom = -math.inf if backend.is_floating(self.dtype) else (
+            0 if self.dtype == backend.bool_ else iinfo(self.dtype).min)
         high = top + 1 if high is None else high
-        if not low < high or high - 1 > top or (low < 0 and self.dtype.kind in "ub"):
+        if not low < high or high - 1 > top or low < bottom:
             raise ValueError(f"random_: expects from < to within the range of {self.dtype} "
-                             f"(up to {top}), got from={low}, to={high}")
+                             f"([{bottom}, {top}]), got from={low}, to={high}")
         high = min(high, 2 ** 63 - 1)              # (int64 draws: its largest value excluded)
         samples = backend.random_integers(low, high, self.shape, self.device,
                                           rng=generator and generator.numpy_rng)

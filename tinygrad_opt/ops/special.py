@@ -1058,11 +1058,14 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     row of ``input`` (1-D: one row; 2-D: a row per draw), int64 of shape
     (rows, num_samples) (or (num_samples,)).
 
-    With ``replacement``: inverse transform, index = #{j : cdf_j ≤ u}, u uniform.
-    Without: the first ``num_samples`` categories of an exponential race, keys
-    eⱼ/wⱼ with eⱼ ~ Exp(1) in increasing order, which is drawing one category after
-    another proportionally to the weights left; a category is never drawn twice, and
-    zero weights never."""
+    With ``replacement``: inverse transform, index = #{j : cdf_j ≤ u}, u uniform on
+    [0, 1), the cdf divided by its own last entry so that this is exactly 1 (divided by
+    a separately summed total it could round below 1, and a u past it would pick a zero
+    weight or an index out of range). Without: the first ``num_samples`` categories of
+    an exponential race, keys eⱼ/wⱼ with eⱼ ~ Exp(1) in increasing order, which is
+    drawing one category after another proportionally to the weights left; a category
+    is never drawn twice, and zero weights never. The keys are compared as log eⱼ − log wⱼ: eⱼ/wⱼ overflows to
+    inf for a tiny (subnormal) weight and would tie with the zero weights' inf."""
     rng = generator and generator.numpy_rng
     x = _tensor(input, "multinomial")
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
@@ -1083,7 +1086,8 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
         raise ValueError("multinomial: every row of weights must have a positive sum")
     rows = weights.shape[0]
     if replacement:
-        cdf = weights.cumsum(axis=1) / weights.sum(axis=1, keepdims=True)  # (rows, C)
+        cumulative = weights.cumsum(axis=1)                                  # (rows, C)
+        cdf = cumulative / cumulative[:, -1:]                                # last: exactly 1
         u = backend.random_uniform((rows, num_samples), backend.float64, x.device, rng=rng)
         picks = (cdf[:, None, :] <= u[:, :, None]).sum(axis=2)  # (rows, num_samples)
     else:
@@ -1092,8 +1096,8 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
             raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
                              f"replacement from a row with {positive} positive weights")
         u = backend.random_uniform((rows, categories), backend.float64, x.device, rng=rng)
-        keys = -xp.log1p(-u) / xp.where(weights > 0, weights, 1.0)  # Exp(1) / w
-        keys = xp.where(weights > 0, keys, math.inf)
+        keys = xp.log(-xp.log1p(-u)) - xp.log(xp.where(weights > 0, weights, 1.0))
+        keys = xp.where(weights > 0, keys, math.inf)                 # log(Exp(1) / w)
         picks = keys.argsort(axis=1)[:, :num_samples]
     picks = picks.astype(backend.int64)
     return constant(picks if x.ndim == 2 else picks.reshape(num_samples))
