@@ -394,3 +394,13 @@ def test_rrelu_eval_uses_the_mean_slope():
     np.testing.assert_allclose(module(t).detach().numpy(), [-0.4, -0.1, 0.25, 3.0])
     with pytest.raises(ValueError, match="lower bound"):
         F.rrelu(t, 0.5, 0.1)
+
+
+def test_float32_uniform_draws_stay_below_their_upper_bound():
+    """Draws are made in float64 and rounded to float32: one within 2**-25 of 1 rounded up
+    to 1.0 (seed 0, 2**24 draws: max was 1.0). PyTorch's rand is on [0, 1)."""
+    tg.manual_seed(0)
+    assert tg.rand(2 ** 24).max().item() < 1.0
+    tg.manual_seed(0)
+    x = tg.empty(2 ** 24).uniform_(-1.0, 1.0)
+    assert x.max().item() < 1.0 and x.min().item() >= -1.0

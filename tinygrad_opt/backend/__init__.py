@@ -175,8 +175,8 @@ def random_uniform(shape, dtype, device: str, low=0.0, high=1.0, rng=None):
     NumPy generator to draw from on the host instead (a ``tg.Generator``'s)."""
     if device == "cuda" and rng is None:
         return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
-    host = (rng or _host_rng).uniform(low, high, size=shape)
-    return to_device(host.astype(dtype, copy=False), device)
+    host = (rng or _host_rng).uniform(low, high, size=shape).astype(dtype, copy=False)
+    return to_device(np.minimum(host, np.nextafter(high, low, dtype=dtype)), device)  # < high
 
 
 def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
