@@ -135,9 +135,8 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     overlapping windows summed (PyTorch's ``F.fold``; the adjoint of ``unfold``); an
     unbatched ``(C·kh·kw, L)`` gives ``(C, H, W)``."""
     H, W = _pair(output_size, "output_size", "fold")
-    kernel_size = _pair(kernel_size, "kernel_size", "fold")
-    options = (kernel_size, _pair(stride, "stride", "fold"), _pair(padding, "padding", "fold"),
-               _pair(dilation, "dilation", "fold"))
+    kernel_size, stride, padding, dilation = options = _window_options(
+        kernel_size, stride, padding, dilation, "fold")            # positive sizes, as unfold
     if input.ndim not in (2, 3) or input.shape[-2] % (kernel_size[0] * kernel_size[1]) != 0:
         raise ValueError(f"fold: expected an input (N, C·kh·kw, L) or (C·kh·kw, L) with "
                          f"kernel_size {kernel_size}, got shape {input.shape}")
@@ -148,6 +147,10 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     C = CK // (kernel_size[0] * kernel_size[1])
     OH, OW = (conv_output_size(size, k, s, p, d) for size, k, s, p, d in
               zip((H, W), *options))
+    if OH < 1 or OW < 1:                               # (else L = OH·OW could still match)
+        raise ValueError(f"fold: output_size {(H, W)} is too small for kernel_size "
+                         f"{kernel_size} with padding {padding} and dilation {dilation} "
+                         f"(the grid of windows would be {OH}x{OW})")
     if OH * OW != L:
         raise ValueError(f"fold: input of shape {input.shape} has {L} windows, but "
                          f"output_size {(H, W)} gives {OH}x{OW} = {OH * OW}")

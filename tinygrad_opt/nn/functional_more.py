@@ -302,6 +302,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"interpolate: expected a 3-D (N, C, L), 4-D (N, C, H, W) or "
                                   f"5-D (N, C, D, H, W) input, got shape {input.shape}")
+    if interpolating and not backend.is_floating(input.dtype):  # (weights would truncate)
+        raise TypeError(f"interpolate: mode {mode!r} needs a floating-point input, got "
+                        f"{input.dtype} (PyTorch refuses it too)")
     needed = INTERPOLATING_DIMS.get(mode, input.ndim)
     if needed != input.ndim:
         raise NotImplementedError(f"interpolate: got a {input.ndim}-D input, but {mode} mode "
@@ -528,8 +531,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     μ(x[k + 1, i + 1] − x[k + 1, i]) times du/dx = (n − 1)/2 or n/2, times the padding's
     slope: 0 where clamped (borders included, as PyTorch), ±1 where mirrored; (bicubic)
     dy/du = Σ_a w_a(μ) Σ_b w_b'(λ) x[..] times du/dx, the taps' folds having slope 0.
-    ``nearest`` gives the grid no gradient. Non-finite points read as outside (0 with
-    zeros padding; 0 in every padding mode for bicubic).
+    ``nearest`` gives the grid a zero gradient (as PyTorch: zeros, not none). Non-finite
+    points read as outside (0 with zeros padding; 0 in every padding mode for bicubic).
     """
     _check_grid_sample(input, grid, mode, padding_mode)
     same_device("grid_sample", input, grid)
@@ -547,6 +550,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
         xp = backend.get_xp(input.device)
         if mode == "nearest":
             sampled = _read_pixels(pixels, [xp.rint(p.data) for p in u])  # (N, *out, C)
+            if grid.requires_grad:  # PyTorch's grid gets a zero gradient, not none: link it
+                sampled = tg.where(True, sampled, grid.sum())
         else:
             sampled = _linear_sample(pixels, u)                   # (N, *out, C)
     return sampled.permute(0, dims + 1, *range(1, dims + 1))      # (N, C, *out)
@@ -628,6 +633,8 @@ def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str
     if min(input.shape[2:]) == 0:
         raise ValueError(f"grid_sample: the input of shape {input.shape} has an empty "
                          "spatial dim")
+    if not backend.is_floating(grid.dtype):
+        raise TypeError(f"grid_sample: expected a floating-point grid, got {grid.dtype}")
     if input.dtype != grid.dtype:
         raise ValueError(f"grid_sample: expected input and grid to have the same dtype, got "
                          f"{input.dtype} and {grid.dtype}")

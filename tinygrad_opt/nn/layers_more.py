@@ -9,6 +9,7 @@ the math (and its docstring) lives. Names, arguments, defaults and reprs are PyT
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 from tinygrad_opt import backend
@@ -44,7 +45,8 @@ class _PadNd(Module):
     def __init__(self, padding):
         super().__init__()
         count = 2 * self.dims
-        padding = (padding,) * count if isinstance(padding, int) else tuple(padding)
+        # any integer repeats (a NumPy one too: PyTorch repeats whatever is not iterable)
+        padding = (padding,) * count if isinstance(padding, numbers.Integral) else tuple(padding)
         if len(padding) != count:
             raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of "
                              f"{count} ints, got {padding}")
