@@ -20,6 +20,8 @@ import pytest
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
 from tinygrad_opt import nn
+from test_fuzz_resampling import _fold as fold_coordinate  # noqa: E402 (PyTorch's coordinates)
+from test_fuzz_resampling import _unnormalize as unnormalize  # noqa: E402
 
 A = -0.75
 
@@ -131,28 +133,6 @@ def np_fold(cols, output_size, k, d, p, s):
     for i, j, oh, ow in itertools.product(range(k[0]), range(k[1]), range(OH), range(OW)):
         out[:, :, oh * s[0] + i * d[0], ow * s[1] + j * d[1]] += cols[:, :, i, j, oh, ow]
     return out[:, :, p[0]:p[0] + H, p[1]:p[1] + W]
-
-
-def unnormalize(c, n, align_corners):
-    return (c + 1) / 2 * (n - 1) if align_corners else ((c + 1) * n - 1) / 2
-
-
-def reflect(c, twice_low, twice_high):
-    if twice_low == twice_high:
-        return 0.0
-    low, span = twice_low / 2, (twice_high - twice_low) / 2
-    c = abs(c - low)
-    extra, flips = math.fmod(c, span), math.floor(c / span)
-    return extra + low if flips % 2 == 0 else span - extra + low
-
-
-def fold_coordinate(c, n, padding_mode, align_corners):
-    """PyTorch's compute_coordinates."""
-    if padding_mode == "reflection":
-        c = reflect(c, 0, 2 * (n - 1)) if align_corners else reflect(c, -1, 2 * n - 1)
-    if padding_mode != "zeros":
-        c = min(n - 1, max(c, 0))
-    return c
 
 
 def np_grid_sample(x, grid, mode, padding_mode, align_corners):
