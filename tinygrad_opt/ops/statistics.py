@@ -5,7 +5,8 @@ Almost everything here is a composition of core ops, so no gradient code is new:
 * an order statistic (median, kthvalue, mode, quantile, cummax) finds *which* entry
   to take without a gradient (a stable argsort, a running max over positions), then
   takes it with ``x.gather(dim, indices)``, whose backward sends the gradient to that
-  entry alone; quantile's linear interpolation is PyTorch's ``lerp``, in value
+  entry alone (median and nanmedian of all entries share it among the entries equal to
+  it, as PyTorch's); quantile's linear interpolation is PyTorch's ``lerp``, in value
   ``below + (above − below)·w``, so the two entries get 1 − w and w (and q, if a
   tensor, gets (above − below)·(n − 1));
 * the NaN-ignoring reductions replace NaN by 0 with ``where`` before summing, so the
@@ -180,21 +181,33 @@ def median(input, dim=None, keepdim=False):
     """The median: with no ``dim``, of all entries (a 0-d tensor, NaN when there are none);
     with a ``dim``, ``(values, indices)`` along it. Of an even count it is the lower of the
     two middle values (no averaging, as PyTorch), and a row with a NaN has median NaN.
-    The gradient goes to the selected entry only."""
+    The gradient goes to the selected entry only; with no ``dim`` it is shared equally by
+    every entry equal to the median, as PyTorch's (see ``_of_all``)."""
     if dim is None:
-        if input.numel() == 0:
-            return input.reshape(-1).sum() + float("nan")
-        return _select(input.reshape(-1), 0, False, _middle, "median").values
+        return _of_all(input, _middle, "median")
     return _select(input, dim, keepdim, _middle, "median")
 
 
 def nanmedian(input, dim=None, keepdim=False):
     """``median`` of the entries that are not NaN (NaN only where every entry is NaN)."""
     if dim is None:
-        if input.numel() == 0:
-            return input.reshape(-1).sum() + float("nan")
-        return _select(input.reshape(-1), 0, False, _middle_of_numbers, "nanmedian").values
+        return _of_all(input, _middle_of_numbers, "nanmedian")
     return _select(input, dim, keepdim, _middle_of_numbers, "nanmedian")
+
+
+def _of_all(x, position_of, name):
+    """The order statistic of all of ``x``'s entries, a 0-d tensor (NaN when there are
+    none). Its gradient is shared equally by every entry equal to it (by every NaN when
+    it is NaN), as PyTorch's median() and nanmedian() without a dim (their
+    ``evenly_distribute_backward``): those entries are gathered, all equal, and their
+    ``max`` taken, whose backward shares among ties."""
+    flat = x.reshape(-1)
+    if flat.numel() == 0:
+        return flat.sum() + float("nan")
+    value = _select(flat, 0, False, position_of, name).values.data
+    xp, data = backend.xp_of(flat.data), flat.data
+    equal = (data == value) | (_isnan(data) & _isnan(value))
+    return flat.gather(0, constant(xp.flatnonzero(equal).astype(backend.int64))).max()
 
 
 def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
@@ -584,9 +597,10 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     elif boundaries.shape[:-1] != points.shape[:-1]:
         raise ValueError(f"searchsorted: the sequence of shape {boundaries.shape} and the "
                          f"values of shape {points.shape} differ in their leading dims")
-    else:   # the index is how many entries of the row come before v
+    else:   # the index is how many entries of the row come before v: not (s ≥ v), not
+        # (s > v) as PyTorch's binary search tests, so a NaN v goes last (n), as in 1-D
         row, point = boundaries[..., None, :], points[..., :, None]
-        index = ((row <= point) if right else (row < point)).sum(axis=-1)
+        index = (~((row > point) if right else (row >= point))).sum(axis=-1)
     return constant(backend.as_array(index).astype(backend.int32 if out_int32
                                                    else backend.int64))
 
