@@ -452,12 +452,17 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return type(self)._make(self.data.copy(), False)
 
     def broadcast_to(self, size):
-        """This tensor broadcast to ``size`` (NumPy's rules); the gradient is summed back."""
-        return shape.broadcast_to(self, size)
+        """This tensor broadcast to ``size`` (NumPy's rules; −1 keeps a size, as PyTorch's,
+        which is ``expand``); the gradient is summed back."""
+        return shape.expand(self, size)
 
     def split(self, split_size_or_sections, dim=0):
         """A tuple of pieces along ``dim``: all of one size, an int (the last may be shorter), or
-        of the listed sizes, which must add up to the dim's size."""
+        of the listed sizes, which must be >= 0 (as PyTorch) and add up to the dim's size."""
+        if not isinstance(split_size_or_sections, int) and \
+                any(size < 0 for size in split_size_or_sections):
+            raise ValueError(f"split: sizes must be non-negative, got "
+                             f"{list(split_size_or_sections)}")
         return shape.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):

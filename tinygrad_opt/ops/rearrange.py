@@ -173,6 +173,8 @@ def tile(input, dims):
     """``input`` repeated ``dims[i]`` times along dim i; with fewer ``dims`` than dims,
     leading 1s are assumed (``tile(x, (2,))`` repeats the last dim): ``repeat``."""
     dims = _sizes((dims,) if isinstance(dims, int) else (dims,), "tile")
+    if any(size < 0 for size in dims):
+        raise ValueError(f"tile: dims must be non-negative, got {dims}")
     return repeat(input, *((1,) * (input.ndim - len(dims)) + dims))
 
 
@@ -287,11 +289,13 @@ def narrow(input, dim: int, start: int, length: int):
     for name, value in (("start", start), ("length", length)):
         if isinstance(value, bool) or not isinstance(value, (int, backend.np.integer)):
             raise TypeError(f"narrow: {name} must be an int, got {value!r}")
+    if length < 0:
+        raise ValueError(f"narrow: length must be non-negative, got {length}")
     size = _size_of(input, dim)
     if not -size <= start <= size:
         raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size}")
     start = start + size if start < 0 else start
-    if length < 0 or start + length > size:
+    if start + length > size:
         raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds the size "
                          f"{size} of dim {dim} (shape {input.shape})")
     return input[_along(dim, slice(start, start + length), input.ndim)]
@@ -320,6 +324,8 @@ def movedim(input, source, destination):
     if len(set(source)) < len(source) or len(set(destination)) < len(destination):
         raise ValueError(f"movedim: repeated dim in source {source} or destination "
                          f"{destination}")
+    if input.ndim == 0:  # (dims 0 and -1 only, as PyTorch: a view of the scalar)
+        return input.reshape(())
     order = [None] * input.ndim
     for from_dim, to_dim in zip(source, destination):
         order[to_dim] = from_dim
@@ -330,14 +336,24 @@ def movedim(input, source, destination):
 moveaxis = movedim
 
 
+def _swap(input, dim0: int, dim1: int, name: str):
+    """``transpose``; a 0-d tensor (dims 0 and -1 only) comes back as a view of itself, as
+    PyTorch's."""
+    if _tensor(input, name).ndim == 0:
+        for dim in (dim0, dim1):
+            normalize_dim(dim, 0, name)  # (raises for any dim but 0 and -1)
+        return input.reshape(())
+    return transpose(input, dim0, dim1)
+
+
 def swapaxes(input, axis0: int, axis1: int):
     """``input`` with dims ``axis0`` and ``axis1`` exchanged: ``transpose``."""
-    return transpose(_tensor(input, "swapaxes"), axis0, axis1)
+    return _swap(input, axis0, axis1, "swapaxes")
 
 
 def swapdims(input, dim0: int, dim1: int):
     """``input`` with dims ``dim0`` and ``dim1`` exchanged: ``transpose``."""
-    return transpose(_tensor(input, "swapdims"), dim0, dim1)
+    return _swap(input, dim0, dim1, "swapdims")
 
 
 # --- selecting ---
