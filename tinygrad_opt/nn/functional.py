@@ -593,13 +593,18 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
     ``norm_type``-norm exceeds max_norm is rescaled in place, under no-grad, as PyTorch::
 
         w_i ← w_i · max_norm / (‖w_i‖ + 1e-7)      where ‖w_i‖ > max_norm
+
+    ``scale_grad_by_freq``: the gradient each position sends its row is divided by how
+    many times that index occurs in ``input`` (the mini-batch), as PyTorch.
+    Indices must be int32 or int64, as PyTorch's.
     """
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported")
     if not isinstance(input, Tensor):
         input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
+    if input.dtype not in (backend.int32, backend.int64):
+        raise TypeError(f"embedding: indices must be integers (int32 or int64), got dtype "
+                        f"{input.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: 'weight' must be 2-D (num_embeddings, embedding_dim), "
                          f"got shape {weight.shape}")
@@ -618,10 +623,23 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     rows = weight[input]                                  # (*, D)
+    if scale_grad_by_freq:
+        rows = _gradient_divided_by_frequency(rows, input, count)
     if padding_idx is None:
         return rows
     keep = (input != padding_idx).unsqueeze(-1)           # (*, 1): False at padding
     return tg.where(keep, rows, weight.detach()[input])   # same values, no gradient at padding
+
+
+def _gradient_divided_by_frequency(rows: Tensor, input: Tensor, count: int) -> Tensor:
+    """``rows`` (*, D), whose gradient at each position is divided by the number of times
+    its index occurs in ``input``: r̄ + (r − r̄)·s, with r̄ = rows.detach(), is exactly
+    ``rows`` in value (r − r̄ = 0) and has gradient s = 1 / count."""
+    xp = backend.xp_of(input.data)
+    frequency = xp.bincount(input.data.reshape(-1), minlength=count)        # (num_embeddings,)
+    scale = (1.0 / frequency[input.data]).astype(rows.dtype)[..., None]      # (*, 1)
+    fixed = rows.detach()
+    return fixed + (rows - fixed) * Tensor(scale, device=rows.device)
 
 
 def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:

@@ -64,9 +64,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
     data = tensor.data
     if data.size == 0:
-        if num_classes == -1:
+        if num_classes <= 0:                               # PyTorch refuses 0 here too
             raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; "
-                             "give num_classes")
+                             f"give a positive num_classes (got {num_classes})")
     else:
         low, high = data.min().item(), data.max().item()
         if low < 0:

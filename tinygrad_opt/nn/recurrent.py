@@ -568,7 +568,9 @@ class Embedding(Module):
     given; negative counts from the end) starts at zero and never receives a
     gradient, so it stays what it is (see :func:`embedding`). With ``max_norm``, each
     looked-up row whose ``norm_type``-norm exceeds it is rescaled to that norm in place
-    first (no gradient through the rescaling). PyTorch's argument order.
+    first (no gradient through the rescaling). ``scale_grad_by_freq`` divides each row's
+    gradient by its index's count in the mini-batch; ``sparse`` is refused (no sparse
+    tensors). PyTorch's argument order.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
@@ -577,9 +579,9 @@ class Embedding(Module):
                  _weight: Tensor | None = None, _freeze: bool = False, device=None,
                  dtype=None):
         super().__init__()
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse gradients are "
-                                      "not supported (there are no sparse tensors here)")
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported (there "
+                                      "are no sparse tensors here)")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
@@ -589,7 +591,7 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         self.max_norm, self.norm_type = max_norm, norm_type
-        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse  # both False here
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse  # sparse: False
         if _weight is None:
             self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
             self.reset_parameters()
@@ -608,7 +610,7 @@ class Embedding(Module):
 
     def forward(self, input) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm,
-                         self.norm_type)  # (*) -> (*, D)
+                         self.norm_type, self.scale_grad_by_freq)  # (*) -> (*, D)
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
@@ -628,7 +630,9 @@ class Embedding(Module):
             text += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             text += f", max_norm={self.max_norm}"
-        return text if self.norm_type == 2 else text + f", norm_type={self.norm_type}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        return text + (", scale_grad_by_freq=True" if self.scale_grad_by_freq else "")
 
 
 # ------------------------------------------------------------------- packed sequences
