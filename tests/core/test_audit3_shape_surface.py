@@ -261,3 +261,23 @@ def test_second_order_through_diagonal_and_repeat_interleave(rng):
     x = leaf(rng, 3, 4)
     assert gradgradcheck(lambda t: tg.diagonal(t, 1) ** 2, (x,))
     assert gradgradcheck(lambda t: tg.repeat_interleave(t, T([1, 2, 0]), 0) ** 2, (x,))
+
+
+def test_flatten_refuses_start_dim_after_end_dim():
+    """(2, 3, 4).flatten(2, 1) gave shape (2, 3, 1, 4) silently; PyTorch refuses it."""
+    x = tg.zeros(2, 3, 4)
+    for start, end in [(2, 1), (2, 0), (-1, 0)]:
+        with pytest.raises(RuntimeError, match="cannot come after end_dim"):
+            x.flatten(start, end)
+    assert x.flatten(1, 1).shape == (2, 3, 4) and x.flatten(-2).shape == (2, 12)
+
+
+def test_transpose_of_a_0d_tensor_is_a_view_of_it():
+    """PyTorch allows dims 0 and -1 on a 0-d tensor (IndexError here before)."""
+    x = tg.tensor(2.0, requires_grad=True)
+    y = x.transpose(0, -1)
+    assert y.shape == () and y.item() == 2.0
+    (y * 3).backward()
+    assert x.grad.item() == 3.0
+    with pytest.raises(IndexError, match="out of range"):
+        x.transpose(0, 1)

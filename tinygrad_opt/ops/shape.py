@@ -183,11 +183,11 @@ def permute(x, dims):
 
 def transpose(x, dim0: int, dim1: int):
     """``x`` with dims ``dim0`` and ``dim1`` swapped (a permute)."""
-    dims = list(range(x.ndim))
+    dims = list(range(max(x.ndim, 1)))  # (0-d: dims 0 and -1, a view of x, as PyTorch)
     dim0 = normalize_dim(dim0, x.ndim, "Transpose")
     dim1 = normalize_dim(dim1, x.ndim, "Transpose")
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    return permute(x, dims)
+    return permute(x, dims[:x.ndim])
 
 
 def squeeze(x, dim=None):
@@ -214,9 +214,9 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1):
     end = normalize_dim(end_dim, x.ndim, "Flatten")
     if x.ndim == 0:
         return reshape(x, (1,))
-    middle = 1
-    for size in x.shape[start:end + 1]:
-        middle *= size
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
+    middle = int(backend.np.prod(x.shape[start:end + 1]))
     return reshape(x, x.shape[:start] + (middle,) + x.shape[end + 1:])
 
 
