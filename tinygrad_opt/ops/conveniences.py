@@ -23,7 +23,7 @@ from tinygrad_opt.ops.rearrange import RearrangeMethods, check_fits
 from tinygrad_opt.ops.statistics import StatisticsMethods
 from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
-from tinygrad_opt.ops.everyday import EverydayMethods, positive
+from tinygrad_opt.ops.everyday import EverydayMethods, positive, result_type
 from tinygrad_opt.ops.surface_more import SurfaceMoreMethods
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
@@ -92,6 +92,22 @@ def _in_place(name: str):
     method.__doc__ = (f"``x = x.{name}(...)`` in place, as ``x[...] = x.{name}(...)`` (recorded "
                       "when a gradient must flow; a leaf that requires grad refuses).")
     return method
+
+
+def _check_cast(name: str, x, other, true_division: bool = False) -> None:
+    """As PyTorch, an arithmetic in-place op (``add_``, ``mul_``, ``div_``, ...) refuses a
+    result ``x``'s dtype cannot hold without changing kind: a float one in an integer or
+    bool tensor (``int64.add_(1.5)``; a true division is always float: ``int64.div_(2)``),
+    an integer one in a bool tensor. Without the check an operand that requires grad
+    would be silently truncated (the recorded write casts), and a plain one would fail
+    inside NumPy with its own error."""
+    result = result_type(x, shape.as_operand(other, x, name))  # (names a device mismatch)
+    if true_division and not backend.is_floating(result):
+        result = backend.default_float
+    if ((backend.is_floating(result) and not backend.is_floating(x.dtype))
+            or (x.dtype == backend.bool_ and result != backend.bool_)):
+        raise RuntimeError(f"{name}: result type {result} can't be cast to the desired "
+                           f"output type {x.dtype}")
 
 
 def _scaled(input, other, alpha):
@@ -274,22 +290,29 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self * self
 
     def add_(self, other, alpha=1):
-        """``x += alpha * other`` in place."""
-        self += other if alpha == 1 else other * alpha
+        """``x += alpha * other`` in place (the result must fit x's dtype: ``_check_cast``)."""
+        other = other if alpha == 1 else other * alpha
+        _check_cast("add_", self, other)
+        self += other
         return self
 
     def sub_(self, other, alpha=1):
-        """``x -= alpha * other`` in place."""
-        self -= other if alpha == 1 else other * alpha
+        """``x -= alpha * other`` in place (the result must fit x's dtype: ``_check_cast``)."""
+        other = other if alpha == 1 else other * alpha
+        _check_cast("sub_", self, other)
+        self -= other
         return self
 
     def mul_(self, other):
-        """``x *= other`` in place."""
+        """``x *= other`` in place (the result must fit x's dtype: ``_check_cast``)."""
+        _check_cast("mul_", self, other)
         self *= other
         return self
 
     def div_(self, other, *, rounding_mode=None):
-        """``x /= other`` in place (``rounding_mode`` as ``div``)."""
+        """``x /= other`` in place (``rounding_mode`` as ``div``). The result must fit x's
+        dtype (``_check_cast``): a true division is a float one, so an integer x refuses."""
+        _check_cast("div_", self, other, true_division=rounding_mode is None)
         if rounding_mode is not None:
             return write_back(self, methodcaller("div", other, rounding_mode=rounding_mode))
         self /= other
@@ -558,11 +581,13 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self.fill_(0)
 
     def fill_(self, value):
-        """Set every element to ``value`` (a number or a 0-d tensor), in place; as
-        ``x[...] = value``, so it is recorded when a gradient must flow."""
+        """Set every element to ``value`` (a number or a 0-d tensor, on any device), in
+        place; as ``x[...] = value``, so it is recorded when a gradient must flow."""
         if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
             raise ValueError(f"fill_: the value must be a number or a 0-d tensor, got shape "
                              f"{tuple(getattr(value, 'shape', (len(value),)))}")
+        if isinstance(value, Conveniences) and value.device != self.device:
+            value = value.to(self.device)  # (PyTorch takes a 0-d value from any device)
         self[...] = value
         return self
 

@@ -444,13 +444,14 @@ def _float64_only_float_power(self, exponent):
 def _shape_in_place(name: str):
     """``x.<name>_(...)``: x takes the shape of ``x.<name>(...)`` (the same memory). Only
     for a tensor outside any graph (PyTorch records it as a view op; here it refuses when
-    x requires grad)."""
+    x requires grad). As any in-place op it bumps x's version."""
 
     def method(self, *args, **kwargs):
         if self.requires_grad:
             raise RuntimeError(f"{name}_: changing the shape in place of a tensor that "
                                f"requires grad is not supported here; use x = x.{name}(...)")
         self.data = getattr(self, name)(*args, **kwargs).data
+        self._version += 1  # as PyTorch: an op that saved x (of the old shape) refuses
         return self
 
     method.__name__ = method.__qualname__ = name + "_"
