@@ -31,6 +31,7 @@ from tinygrad_opt.nn.functional_conv import _adaptive_reduce
 from tinygrad_opt.nn.functional_primitives import _affine, _update_running
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating
+from tinygrad_opt.ops.rearrange import _distance
 from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.ops.shape import normalize_dim, same_device
 from tinygrad_opt.tensor import Tensor
@@ -236,13 +237,17 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     """The p-norm distance between every pair of rows i < j of an ``(N, M)`` input, in the
     order (0, 1), (0, 2), ..., (1, 2), ...: a vector of N(N − 1)/2 distances.
-    The gradient at a zero distance is 0, as PyTorch's."""
+    The gradient at a zero distance is 0, as PyTorch's. p = inf: PyTorch's kernel (cdist's)
+    gives every coordinate where |x_i − x_j| is the largest the whole gradient, not a share."""
     _check_p(p, "pdist")
     if input.ndim != 2:
         raise ValueError(f"pdist: expected a 2-D input (N, M), got shape {input.shape}")
     first, second = backend.get_xp(input.device).triu_indices(input.shape[0], 1)  # i < j
     input = floating(input)  # ints: the default float first (a difference could wrap)
-    return (input[first] - input[second]).norm(p, -1)             # (N(N − 1)/2,)
+    difference = input[first] - input[second]                     # (N(N − 1)/2, M)
+    if p == math.inf:
+        return _distance(difference, math.inf)                    # cdist's p = inf
+    return difference.norm(p, -1)
 
 
 # ---------------------------------------------------------------------------------- resampling

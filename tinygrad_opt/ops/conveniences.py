@@ -356,12 +356,13 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self.bool() | shape.as_operand(other, self, "logical_or").bool()
 
     def all(self, dim=None, keepdim=False):
-        """True where every element (over ``dim``, or all of them) is nonzero."""
-        return _fresh(self.data.all(axis=_axes(self, dim), keepdims=keepdim))
+        """True where every element (over ``dim``, or all of them) is nonzero. bool, except
+        for a uint8 tensor: uint8 0/1, as PyTorch's documentation says."""
+        return _truth(self, self.data.all(axis=_axes(self, dim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        """True where some element (over ``dim``, or all of them) is nonzero."""
-        return _fresh(self.data.any(axis=_axes(self, dim), keepdims=keepdim))
+        """True where some element (over ``dim``, or all of them) is nonzero (uint8 as ``all``)."""
+        return _truth(self, self.data.any(axis=_axes(self, dim), keepdims=keepdim))
 
     def isnan(self):
         """True where the value is NaN."""
@@ -620,5 +621,11 @@ def _axes(tensor, dim):
     """NumPy's ``axis`` for PyTorch's ``dim``: None (all), an int or a tuple of ints."""
     if dim is None or dim == () or tensor.ndim == 0:
         return None
-    dims = dim if isinstance(dim, tuple) else (dim,)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)   # PyTorch takes lists too
     return tuple(shape.normalize_dim(d, max(tensor.ndim, 1), "reduction") for d in dims)
+
+
+def _truth(tensor, answer):
+    """``all``/``any``'s ``answer`` (bool), as uint8 for a uint8 ``tensor``, as PyTorch."""
+    uint8 = backend.np.dtype(backend.np.uint8)
+    return _fresh(answer.astype(uint8) if tensor.dtype == uint8 else answer)

@@ -104,8 +104,8 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None):
             x = prod(x, d, keepdim=keepdim, dtype=dtype)
         return x
     dim = normalize_dim(dim, x.ndim, "prod")
-    if x.ndim == 0:
-        return x.reshape(()) if not keepdim else x
+    if x.ndim == 0:   # a copy, in the graph: x (or a reshape, a view) would alias the input
+        return x.clone()
     if x.shape[dim] == 0:  # Σ over nothing is 0, so this is 1 (and in the graph)
         return (x.sum(dim, keepdim=keepdim) + 1).astype(dtype)
     last = slice(-1, None) if keepdim else -1
