@@ -153,9 +153,7 @@ class Tensor(conveniences.Conveniences):
         """This tensor as ``dtype`` (itself if already that dtype); the gradient comes back
         in the original dtype."""
         dtype = backend.as_dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        return elementwise.Cast.apply(self, dtype=dtype)
+        return self if dtype == self.dtype else elementwise.Cast.apply(self, dtype=dtype)
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (no grad_fn, requires_grad=False)."""
@@ -262,6 +260,7 @@ class Tensor(conveniences.Conveniences):
         return self._in_place("__itruediv__", other)
 
     def _in_place(self, method, other):
+        conveniences.check_cast(method, self, other, method == "__itruediv__")  # int += 1.5
         if grad_mode.flags.grad and engine.rewirings:  # (see Function.apply)
             engine.remake_stale_views((self, other))
         if (grad_mode.flags.grad and (self.requires_grad or getattr(other, "requires_grad", False))

@@ -294,3 +294,25 @@ def test_in_place_on_an_expanded_tensor_refuses(write):
         with pytest.raises(RuntimeError, match="single memory location"):
             write(expanded)
         np.testing.assert_array_equal(host(source), [1.0, 2.0])
+
+
+def test_augmented_assignment_refuses_a_result_the_dtype_cannot_hold():
+    """``x += v`` (Tensor._in_place) checks as add_ does: with an operand that requires grad
+    the recorded write truncated silently ([1, 2] += [1.5, 2.5] gave [2, 4]); with a plain
+    float it failed inside NumPy with NumPy's message."""
+    for other in (1.5, tg.tensor([1.5, 2.5], requires_grad=True)):
+        x = tg.tensor([1, 2])
+        with pytest.raises(RuntimeError, match="result type float32 can't be cast to the "
+                                               "desired output type int64"):
+            x += other
+        assert x.numpy().tolist() == [1, 2] and x._version == 0
+    x = tg.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        x /= 2                                   # a true division is a float result
+    b = tg.tensor([True, False])
+    with pytest.raises(RuntimeError, match="output type bool"):
+        b += 1
+    y, z = tg.tensor([1.0, 2.0]), tg.tensor([1, 2])
+    y += tg.tensor([1, 2])                       # a float tensor takes an integer operand
+    z *= 3                                       # an integer one an integer operand
+    assert y.numpy().tolist() == [2.0, 4.0] and z.numpy().tolist() == [3, 6]

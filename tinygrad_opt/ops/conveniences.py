@@ -94,13 +94,13 @@ def _in_place(name: str):
     return method
 
 
-def _check_cast(name: str, x, other, true_division: bool = False) -> None:
+def check_cast(name: str, x, other, true_division: bool = False) -> None:
     """As PyTorch, an arithmetic in-place op (``add_``, ``mul_``, ``div_``, ...) refuses a
     result ``x``'s dtype cannot hold without changing kind: a float one in an integer or
     bool tensor (``int64.add_(1.5)``; a true division is always float: ``int64.div_(2)``),
     an integer one in a bool tensor. Without the check an operand that requires grad
     would be silently truncated (the recorded write casts), and a plain one would fail
-    inside NumPy with its own error."""
+    inside NumPy with its own error. ``Tensor._in_place`` (``x += v``) checks it too."""
     result = result_type(x, shape.as_operand(other, x, name))  # (names a device mismatch)
     if true_division and not backend.is_floating(result):
         result = backend.default_float
@@ -290,29 +290,29 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self * self
 
     def add_(self, other, alpha=1):
-        """``x += alpha * other`` in place (the result must fit x's dtype: ``_check_cast``)."""
+        """``x += alpha * other`` in place (the result must fit x's dtype: ``check_cast``)."""
         other = other if alpha == 1 else other * alpha
-        _check_cast("add_", self, other)
+        check_cast("add_", self, other)
         self += other
         return self
 
     def sub_(self, other, alpha=1):
-        """``x -= alpha * other`` in place (the result must fit x's dtype: ``_check_cast``)."""
+        """``x -= alpha * other`` in place (the result must fit x's dtype: ``check_cast``)."""
         other = other if alpha == 1 else other * alpha
-        _check_cast("sub_", self, other)
+        check_cast("sub_", self, other)
         self -= other
         return self
 
     def mul_(self, other):
-        """``x *= other`` in place (the result must fit x's dtype: ``_check_cast``)."""
-        _check_cast("mul_", self, other)
+        """``x *= other`` in place (the result must fit x's dtype: ``check_cast``)."""
+        check_cast("mul_", self, other)
         self *= other
         return self
 
     def div_(self, other, *, rounding_mode=None):
         """``x /= other`` in place (``rounding_mode`` as ``div``). The result must fit x's
-        dtype (``_check_cast``): a true division is a float one, so an integer x refuses."""
-        _check_cast("div_", self, other, true_division=rounding_mode is None)
+        dtype (``check_cast``): a true division is a float one, so an integer x refuses."""
+        check_cast("div_", self, other, true_division=rounding_mode is None)
         if rounding_mode is not None:
             return write_back(self, methodcaller("div", other, rounding_mode=rounding_mode))
         self /= other
