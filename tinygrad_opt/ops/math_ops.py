@@ -105,11 +105,19 @@ class Fmod(Function):
 
 class Remainder(Function):
     """y = a − b·⌊a / b⌋, Python's ``a % b``: it has the sign of b.
-    dy/da = 1,  dy/db = −⌊a / b⌋   (PyTorch's gradients)."""
+    dy/da = 1,  dy/db = −⌊a / b⌋   (PyTorch's gradients).
+
+    Floats as PyTorch's kernel: m = fmod(a, b), plus b where m ≠ 0 has the other sign
+    than b. A zero result so keeps the sign of a (−4.0 % 2.0 is −0.0), where NumPy's
+    ``remainder`` gives it the sign of b."""
 
     def forward(self, a: "Array", b: "Array") -> "Array":
         _refuse_integer_zero(b, "remainder")
-        return backend.xp_of(a).remainder(a, b)
+        xp = backend.xp_of(a)
+        if not backend.is_floating(a.dtype):
+            return xp.remainder(a, b)
+        mod = xp.fmod(a, b)
+        return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         grad_a = grad_output if self.needs_input_grad[0] else None
@@ -732,19 +740,25 @@ def clamp_max(input, max):
 
 
 def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None):
-    """x with NaN replaced by ``nan``, +inf by ``posinf`` and −inf by ``neginf`` (by default
-    the largest and the smallest finite number of x's dtype). A ``where``: the gradient is 1
-    where x is finite and exactly 0 at the replaced elements."""
+    """x with NaN replaced by ``nan``, +inf by ``posinf`` and −inf by ``neginf`` (by default,
+    or given None as PyTorch's schema allows, 0 and the largest and the smallest finite
+    number of x's dtype). A ``where``: the gradient is 1 where x is finite and exactly 0 at
+    the replaced elements."""
     if not backend.is_floating(input.dtype):
         return input.clone()
+    nan = 0.0 if nan is None else nan
     xp = backend.xp_of(input.data)
     fills = constant(xp.nan_to_num(input.data, nan=nan, posinf=posinf, neginf=neginf))
     return where(input.isfinite(), input, fills)
 
 
 def bitwise_xor(input, other):
-    """input ^ other, elementwise, for bool and integer tensors (no gradient)."""
+    """input ^ other, elementwise, for bool and integer tensors (no gradient); the dtypes are
+    promoted as ``+`` promotes them (int8 ^ a 0-d int64 tensor is int8)."""
+    input = _tensor(input, "bitwise_xor")
     other = as_operand(other, input, "bitwise_xor")
+    if input.dtype != other.dtype:
+        input, other = elementwise._promote(input, other)
     for operand in (input, other):
         if backend.is_floating(operand.dtype):
             raise TypeError(f"bitwise_xor: only bool and integer tensors, got dtype "
