@@ -294,17 +294,23 @@ def _carry(cls, inputs, options, output) -> None:
     if name in _NOT_CARRIED:
         raise RuntimeError(f"forward AD: {cls.__name__} of a dual tensor (output of shape "
                            f"{output.shape}) is not supported: {_NOT_CARRIED[name]}")
-    differentiable = flags.grad and any(t is not None and t.requires_grad for t in tangents)
+    # PyTorch's tangent is a differentiable function of the primals and of the tangents
+    # (reverse over forward: ẏ = cos(x)·ẋ depends on x): a graph is kept when either
+    # requires grad, in grad mode.
+    differentiable = flags.grad and any(x.requires_grad or (t is not None and t.requires_grad)
+                                        for x, t in zip(inputs, tangents))
     with _carrying_paused(), enable_grad():
         tangent = _jvp_of_op(cls, inputs, options, output, tangents, differentiable)
     _set_tangent(output, tangent)
 
 
 def _jvp_of_op(cls, inputs, options, output, tangents, differentiable: bool):
-    """ẏ by the double-vjp trick, on detached copies of the inputs (the op's own graph,
-    and the inputs' history, stay untouched): ẏ = ∂/∂u Σ_i ⟨(∂y/∂x_i)ᵀ·u, ẋ_i⟩."""
+    """ẏ by the double-vjp trick, on detached copies of the inputs (the op's own graph
+    stays untouched): ẏ = ∂/∂u Σ_i ⟨(∂y/∂x_i)ᵀ·u, ẋ_i⟩. When ``differentiable``, an input
+    that requires grad is used itself, so that ẏ is differentiable with respect to it."""
     from tinygrad_opt.factories import ones_like, zeros_like
-    copies = [x.detach().requires_grad_(tangent is not None)
+    copies = [x if differentiable and x.requires_grad else
+              x.detach().requires_grad_(tangent is not None)
               for x, tangent in zip(inputs, tangents)]
     y = cls.apply(*copies, **options)  # the forward again, recorded (y: what it saved)
     # The dummy cotangent u: g_i(u) is linear in u, so any u gives the same ∂s/∂u. Not
