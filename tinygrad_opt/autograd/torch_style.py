@@ -151,6 +151,7 @@ class Function(core.Function):
         subclass in PyTorch's style, the core's ``apply`` otherwise."""
         if not isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
             return super().apply(*args, **kwargs)
+        args, kwargs = _bound(cls, args, kwargs)
         tangents = forward_ad._argument_tangents(args)  # None: forward mode is not involved
         if tangents is not None and _has_jvp(cls):
             with forward_ad._carrying_paused():  # one op: forward's own ops carry no tangents
@@ -195,6 +196,22 @@ class Function(core.Function):
 
 
 _BASE_SETUP_CONTEXT = inspect.getattr_static(Function, "setup_context")
+
+
+def _bound(cls, args: tuple, kwargs: dict) -> tuple:
+    """(args, kwargs) for forward, the arguments passed by keyword moved to their place in
+    ``args`` and the defaults filled in, as PyTorch's ``apply`` binds them for a
+    ``setup_context`` Function (its ``inputs`` then hold every argument of forward). So a
+    Tensor passed by keyword is an input like any other (``needs_input_grad``, a gradient
+    from backward) instead of silently getting none. Only keyword-only arguments stay in
+    kwargs. Without kwargs or setup_context, ``args`` stay as given."""
+    setup = inspect.getattr_static(cls, "setup_context") is not _BASE_SETUP_CONTEXT
+    if not kwargs and not setup:
+        return args, kwargs
+    ctx = () if setup else (None,)  # (the ctx-style forward's first parameter)
+    bound = inspect.signature(cls.forward).bind(*ctx, *args, **kwargs)
+    bound.apply_defaults()
+    return bound.args[len(ctx):], bound.kwargs
 
 
 def _with_tangents(cls, ctx: FunctionCtx, args: tuple, tangents: list, outputs):
@@ -296,12 +313,38 @@ class FunctionBackward(core.Function):
         tensor_grads = []
         for position, grad in enumerate(grads[:count]):
             if not self.tensor_arguments[position]:
-                continue  # the gradient of a non-Tensor argument (None) goes nowhere
+                if grad is not None:  # (PyTorch's check and words; position from 1)
+                    raise RuntimeError(
+                        f"function {self.name} returned a gradient different than None at "
+                        f"position {position + 1}, but the corresponding forward input was "
+                        "not a Variable")
+                continue
             if grad is not None and not isinstance(grad, Tensor):
                 raise RuntimeError(f"function {self.name} returned a {type(grad).__name__} "
                                    f"as gradient {position}; expected a Tensor or None")
-            tensor_grads.append(grad if grad is None or recorded else grad.data)
+            if grad is not None and self.needs_input_grad[len(tensor_grads)]:
+                grad = self._fitted(len(tensor_grads), grad if recorded else grad.data)
+            tensor_grads.append(grad)
         return tuple(tensor_grads)
+
+    def _fitted(self, index: int, grad):
+        """The gradient of Tensor input ``index`` made to fit it, as PyTorch's engine does
+        for a custom Function: summed back to the input's shape where that shape broadcasts
+        to the gradient's, cast to the input's dtype. Any other shape raises PyTorch's
+        error, naming the function."""
+        data = self.inputs[index].data
+        if grad.shape != data.shape:
+            try:
+                fits = backend.broadcast_shapes(data.shape, grad.shape) == tuple(grad.shape)
+            except ValueError:
+                fits = False
+            if not fits:
+                raise RuntimeError(
+                    f"Function {self.name} returned an invalid gradient at index {index} - "
+                    f"got {list(grad.shape)} but expected shape compatible with "
+                    f"{list(data.shape)}")
+            grad = shape_ops.sum_to_shape(grad, data.shape)
+        return grad if grad.dtype == data.dtype else grad.astype(data.dtype)
 
     @property
     def name(self) -> str:
@@ -365,10 +408,12 @@ class _Layout:
 
     def unpacked(self, packed: Tensor, outputs):
         """What apply returns: forward's outputs, those carrying gradients cut (recorded)
-        from the op's output."""
+        from the op's output. Several are cloned: as in PyTorch each has its own memory and
+        version, so a write in place to one does not flag another saved for backward."""
         values = [outputs] if self.single else list(outputs)
-        for position, piece in zip(self.positions, self._pieces(packed)):
-            values[position] = piece
+        pieces = self._pieces(packed)
+        for position, piece in zip(self.positions, pieces):
+            values[position] = piece.clone() if len(pieces) > 1 else piece
         if self.single:
             return values[0]
         return tuple(values)
