@@ -40,16 +40,16 @@ class ScaleBy(Function):
         return grad_output * w, grad_output * x  # the second is (m, n), w is (n,)
 
 
+def custom(name, forward, backward):
+    """A ctx-style Function ``name`` with these static forward and backward (the tests'
+    backwards return a wrong gradient on purpose)."""
+    return type(name, (Function,), {"forward": staticmethod(forward),
+                                    "backward": staticmethod(backward)})
+
+
 def test_gradient_for_a_non_tensor_argument_must_be_none(device):
-    class Scale(Function):
-        @staticmethod
-        def forward(ctx, x, k):
-            return x * k
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output * 2, grad_output  # k is a number: PyTorch raises
-
+    Scale = custom("Scale", lambda ctx, x, k: x * k,  # k is a number: PyTorch raises
+                   lambda ctx, grad_output: (grad_output * 2, grad_output))
     with pytest.raises(RuntimeError, match=r"function ScaleBackward returned a gradient "
                                            r"different than None at position 2, but the "
                                            r"corresponding forward input was not a Variable"):
@@ -68,15 +68,7 @@ def test_broadcast_gradient_is_summed_to_the_input_shape(device, rng):
 
 
 def test_incompatible_gradient_shape_raises_pytorchs_error(device):
-    class Cut(Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output[:1]
-
+    Cut = custom("Cut", lambda ctx, x: x * 2, lambda ctx, grad_output: grad_output[:1])
     with pytest.raises(RuntimeError, match=r"Function CutBackward returned an invalid gradient "
                                            r"at index 0 - got \[1\] but expected shape "
                                            r"compatible with \[3\]"):
@@ -84,15 +76,8 @@ def test_incompatible_gradient_shape_raises_pytorchs_error(device):
 
 
 def test_gradient_of_another_dtype_is_cast_to_the_inputs(device):
-    class Half(Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return (grad_output * 2).float()
-
+    Half = custom("Half", lambda ctx, x: x * 2,
+                  lambda ctx, grad_output: (grad_output * 2).float())
     x = leaf([1.0, 2.0], device)
     Half.apply(x).sum().backward()
     assert x.grad.dtype == tg.float64
@@ -200,26 +185,3 @@ def test_identity_forward_trailing_nones_and_inputs_without_grad(device):
 
     with pytest.raises(RuntimeError, match=r"incorrect number of gradients \(expected 2, got 3\)"):
         ExtraGradient.apply(leaf([1.0], device), other[:1]).sum().backward()
-
-
-def test_double_backward_through_a_differentiable_backward(device):
-    class Cube(Function):
-        """y = x³   dy/dx = 3x²   d²y/dx² = 6x."""
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x * x
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (x,) = ctx.saved_tensors
-            return grad_output * 3 * x * x
-
-    values = np.array([1.0, -2.0, 0.5])
-    x = leaf(values, device)
-    (grad,) = tg.grad(Cube.apply(x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(grad.numpy(), 3 * values ** 2)
-    (second,) = tg.grad(grad.sum(), x)
-    np.testing.assert_allclose(second.numpy(), 6 * values)
-    assert tg.gradgradcheck(Cube.apply, [leaf(values, device)])
