@@ -351,3 +351,22 @@ def test_load_state_dict_in_pytorchs_layout_resumes_the_run(rng):
         resumed.grad = tg.tensor(g)
         second.step()
     np.testing.assert_allclose(resumed.numpy(), whole.numpy(), rtol=1e-6)
+
+
+def test_a_parameter_group_is_the_callers_dict():
+    """As PyTorch's add_param_group: the group kept is the dict given (its 'params' made a
+    list, the defaults filled in), so a later change to it reaches the optimizer. It was a
+    copy: g['lr'] = 0.01 after construction changed nothing."""
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    group = {"params": w, "lr": 0.5}
+    opt = optim.SGD([group], lr=1.0, momentum=0.9)
+    assert opt.param_groups[0] is group
+    assert group["params"] == [w] and group["momentum"] == 0.9  # (defaults filled in)
+    group["lr"] = 0.25
+    w.grad = tg.tensor([1.0, 1.0])
+    opt.step()
+    np.testing.assert_allclose(w.numpy(), [0.75, 1.75])
+    bad = {"params": [w, w]}
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([bad], lr=0.1)
+    assert bad["params"] == [w, w]  # checked before anything is written into it

@@ -140,7 +140,8 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
         if len(set(map(id, params))) != len(params):
             raise ValueError("a parameter group contains the same parameter more than once")
 
-        group = {**param_group, "params": params}
+        group = param_group  # the caller's dict itself, as PyTorch: a later change to it shows
+        group["params"] = params
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required "
