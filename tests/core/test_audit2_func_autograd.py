@@ -11,6 +11,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt.autograd import forward_ad as fwAD
 from tinygrad_opt.autograd import functional as AF
+from test_torch_style_function import Exp  # noqa: E402 (the docs' Exp: dy/dx = y)
 
 
 def t64(array, device="cpu", requires_grad=False):
@@ -21,19 +22,15 @@ def t64(array, device="cpu", requires_grad=False):
 # --- PyTorch-style Functions in forward mode ---
 
 
-class NumpyExpWithoutJvp(tg.autograd.Function):
-    """y = exp(x), computed through NumPy (no Tensor op carries a tangent)."""
+class NumpyExpWithoutJvp(Exp):
+    """y = exp(x), computed through NumPy (no Tensor op carries a tangent); backward is
+    Exp's, from the saved output."""
 
     @staticmethod
     def forward(ctx, x):
         y = tg.tensor(np.exp(x.numpy()))
         ctx.save_for_backward(y)
         return y
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (y,) = ctx.saved_tensors
-        return grad_output * y
 
 
 class NumpyExp(NumpyExpWithoutJvp):

@@ -292,31 +292,24 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
     def add_(self, other, alpha=1):
         """``x += alpha * other`` in place (the result must fit x's dtype: ``check_cast``)."""
         other = other if alpha == 1 else other * alpha
-        check_cast("add_", self, other)
-        self += other
-        return self
+        return self._in_place("__iadd__", other, "add_")  # (x += other, checked there)
 
     def sub_(self, other, alpha=1):
         """``x -= alpha * other`` in place (the result must fit x's dtype: ``check_cast``)."""
         other = other if alpha == 1 else other * alpha
-        check_cast("sub_", self, other)
-        self -= other
-        return self
+        return self._in_place("__isub__", other, "sub_")  # (x -= other, checked there)
 
     def mul_(self, other):
         """``x *= other`` in place (the result must fit x's dtype: ``check_cast``)."""
-        check_cast("mul_", self, other)
-        self *= other
-        return self
+        return self._in_place("__imul__", other, "mul_")  # (x *= other, checked there)
 
     def div_(self, other, *, rounding_mode=None):
         """``x /= other`` in place (``rounding_mode`` as ``div``). The result must fit x's
         dtype (``check_cast``): a true division is a float one, so an integer x refuses."""
-        check_cast("div_", self, other, true_division=rounding_mode is None)
-        if rounding_mode is not None:
-            return write_back(self, methodcaller("div", other, rounding_mode=rounding_mode))
-        self /= other
-        return self
+        if rounding_mode is None:
+            return self._in_place("__itruediv__", other, "div_")  # (x /= other, checked there)
+        check_cast("div_", self, other)
+        return write_back(self, methodcaller("div", other, rounding_mode=rounding_mode))
 
     # --- comparisons and logic (no gradient) ---
     def eq(self, other):
