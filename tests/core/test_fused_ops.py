@@ -91,6 +91,22 @@ def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(
         assert np.all(grads[0][values <= 0] == 0)  # the masked side gets exactly 0
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "uint8", "int64"])
+def test_relu_twin_forward_equals_the_readable_forward(device, dtype):
+    """The twin's forward compares with a 0-d zero (NumPy 2's slower path for the Python 0
+    avoided): the same values, signed zeros and NaNs included, and the same dtype."""
+    from tinygrad_opt.ops import elementwise, fused
+    values = np.array([-2.5, -0.0, 0.0, 0.5, 3.0, np.nan, -np.inf, np.inf]
+                      if dtype.startswith("float") else [-3, 0, 1, 7, -1, 2, 100, 5])
+    if dtype == "uint8":
+        values = np.abs(values)
+    x = tg.tensor(values.astype(dtype), device=device)
+    twin, readable = fused.Relu.apply(x), elementwise.Relu.apply(x)
+    assert twin.dtype == readable.dtype == x.dtype
+    np.testing.assert_array_equal(twin.numpy(), readable.numpy())
+    assert np.array_equal(np.signbit(twin.numpy()), np.signbit(readable.numpy()))
+
+
 def test_log_softmax_of_a_0d_or_integer_tensor_as_pytorch():
     """0-d: log softmax 0 and softmax 1 (PyTorch's values); integers: the default float."""
     x = tg.tensor(3.0, requires_grad=True)

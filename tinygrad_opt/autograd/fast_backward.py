@@ -46,7 +46,7 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> N
     if order is None:  # a freed graph: the engine raises its error
         return engine.backward(tensor, gradient, retain_graph, create_graph)
     data = tensor.data
-    ones = backend.xp_of(data).ones(data.shape, dtype=data.dtype)
+    ones = backend.xp_of(data).array(1, dtype=data.dtype).reshape(data.shape)  # (xp.ones: 0.8 us)
     grads = {id(tensor): ones}  # id(tensor) -> the sum of the gradients that flowed into it
     handed_out = {id(ones)}
     previous, flags.grad = flags.grad, False  # the formulas run on arrays
