@@ -368,13 +368,33 @@ def test_a_plain_pass_runs_by_the_twin_and_frees_every_op(engine_calls, device):
     assert engine.rewirings == 0
 
 
-@pytest.mark.parametrize("case", ["gradient", "retain_graph", "create_graph", "anomaly",
-                                  "keep_graph", "non_scalar", "no_grad_loss", "freed",
-                                  "disabled"])
+@pytest.mark.parametrize("case", ["gradient", "retain_graph", "keep_graph", "bad_gradient"])
+def test_gradient_retain_graph_and_keep_graph_run_by_the_twin(engine_calls, case):
+    """``gradient=``, ``retain_graph=True`` and ``keep_graph()`` are plain passes too: the
+    twin runs them (a bad ``gradient=`` raises the engine's own error from the twin),
+    and only a pass that retains the graph leaves its ops unfreed."""
+    x, loss = small_loss()
+    functions = [t.grad_fn for t in engine.topological_order([loss]) if t.grad_fn]
+    if case == "keep_graph":
+        with keep_graph():
+            loss.backward()
+    elif case == "bad_gradient":
+        with pytest.raises(RuntimeError, match="gradient shape"):
+            loss.backward(tg.tensor([1.0, 2.0], dtype=tg.float64))
+    else:
+        loss.backward(**{"gradient": {"gradient": tg.tensor(2.0, dtype=tg.float64)},
+                         "retain_graph": {"retain_graph": True}}[case])
+    assert engine_calls == [] and tg.is_grad_enabled()
+    retained = case in ("retain_graph", "keep_graph", "bad_gradient")
+    assert all(f.freed is not retained for f in functions)
+
+
+@pytest.mark.parametrize("case", ["create_graph", "anomaly", "non_scalar", "no_grad_loss",
+                                  "freed", "disabled"])
 def test_every_other_call_goes_to_the_engine(engine_calls, case, monkeypatch):
     """Each case the twin does not handle reaches engine.backward (errors included)."""
     x, loss = small_loss()
-    switch = {"anomaly": tg.autograd.detect_anomaly, "keep_graph": keep_graph}.get(case)
+    switch = {"anomaly": tg.autograd.detect_anomaly}.get(case)
     if case == "disabled":
         monkeypatch.setattr(fast_backward, "ENABLED", False)
     if case in ("non_scalar", "no_grad_loss", "freed"):
@@ -388,9 +408,7 @@ def test_every_other_call_goes_to_the_engine(engine_calls, case, monkeypatch):
         with switch():
             loss.backward()
     else:
-        loss.backward(**{"gradient": {"gradient": tg.tensor(1.0, dtype=tg.float64)},
-                         "retain_graph": {"retain_graph": True},
-                         "create_graph": {"create_graph": True}}.get(case, {}))
+        loss.backward(**{"create_graph": {"create_graph": True}}.get(case, {}))
     assert len(engine_calls) == 1 and tg.is_grad_enabled()
 
 
@@ -429,6 +447,57 @@ def test_recorded_writes(device):
     for build in (into_buffer, into_intermediate, stale_view, added_into_a_view):
         assert run_both(build, device=device) is None
     assert engine.rewirings > 0
+
+
+def test_given_gradients_and_retained_graphs(device):
+    """Passes with ``gradient=`` (a non-scalar output, a Tensor the caller keeps, a NumPy
+    array, a float32 output with its own dtype), with ``retain_graph=True`` (a second and
+    a third pass over the same graph, the last one freeing it, then the freed-graph
+    error), and under ``keep_graph()``: the same gradients bit for bit and the same
+    errors by the twin as by the engine."""
+    def non_scalar(record, rng, device, dtype):
+        w, x = record.watch(leaf(rng, (3, 2), device, dtype), leaf(rng, (2,), device, dtype))
+        y = (w * x).tanh() @ x                            # (3,)
+        seed = tg.tensor(rng.standard_normal(3), dtype=dtype, device=device)
+        y.backward(seed)
+        record.note(seed)                                 # the caller's gradient unchanged
+
+    def array_gradient(record, rng, device, dtype):
+        w = record.watch(leaf(rng, (2, 2), device, dtype))
+        (w.exp() * 3).backward(rng.standard_normal((2, 2)))   # the leaf gets it as .grad
+
+    def passthrough(record, rng, device, dtype):
+        w, v = record.watch(leaf(rng, (2,), device, dtype), leaf(rng, (2,), device, dtype))
+        seed = tg.tensor(rng.standard_normal(2), dtype=dtype, device=device)
+        (w * 1).backward(seed)
+        v.backward(seed)                                  # the leaf itself: seed reaches it
+        seed.data[...] = 7                                # a .grad never aliases it
+        record.note(w.grad)
+        record.note(v.grad)
+
+    def retained(record, rng, device, dtype):
+        w, b = record.watch(leaf(rng, (3,), device, dtype), leaf(rng, (), device, dtype))
+        loss = ((w * b).sigmoid() * w).sum()
+        loss.backward(retain_graph=True)
+        record.note(w.grad)
+        loss.backward(retain_graph=True)                  # accumulates into .grad
+        record.note(b.grad)
+        loss.backward()                                   # frees the graph
+        loss.backward()                                   # the freed-graph error
+
+    def kept(record, rng, device, dtype):
+        w = record.watch(leaf(rng, (2, 3), device, dtype))
+        with keep_graph():
+            loss = (w.relu() * w).sum()
+            loss.backward()
+        record.note(w.grad)
+        loss.backward()                                   # the graph was kept
+
+    for build in (non_scalar, array_gradient, passthrough, kept):
+        for dtype in (tg.float64, tg.float32):
+            assert run_both(build, device=device, dtype=dtype) is None
+    error = run_both(retained, device=device)
+    assert isinstance(error, RuntimeError) and "second time" in str(error)
 
 
 # --- the helper can fail --------------------------------------------------------------

@@ -5,9 +5,9 @@ loop (``run_backward``) with its helpers, each small and named (``_add``,
 ``_counted``, ``_checked``, ``receive``, the grad-mode switch as a ``with`` block).
 A training step calls it once, and on a small network those helper calls are a
 measurable part of the step (docs/benchmarks.md). This twin is the same pass for
-the case every training loop takes (a scalar loss, no ``gradient=``, no
-``retain_graph`` or ``create_graph``, no anomaly mode or ``keep_graph``) with the
-helpers written inline:
+the case every training loop takes (no ``create_graph``, no anomaly mode: the
+formulas run on arrays; a scalar loss or a given ``gradient=``, ``retain_graph`` and
+``keep_graph`` or not) with the helpers written inline:
 
 * the same order of the same ops' backward formulas, on the same arrays, so the
   same gradients bit for bit (after a recorded ``x[i] = v``, on the inputs as each op
@@ -21,8 +21,9 @@ helpers written inline:
   each op's saved values freed after its backward (``release``).
 
 Every other call, and each error a plain pass can raise before it starts (a
-non-scalar loss, a loss that needs no grad, a freed graph), goes to
-``engine.backward`` itself. ``ENABLED = False`` sends every call there: the tests
+non-scalar loss without ``gradient=``, a loss that needs no grad, a freed graph), goes
+to ``engine.backward`` itself; a bad ``gradient=`` raises ``engine._initial_gradient``'s
+error. ``ENABLED = False`` sends every call there: the tests
 run both on the same graphs and compare gradients and errors
 (tests/core/test_fast_backward.py).
 """
@@ -38,20 +39,22 @@ ENABLED = True  # False: every backward() runs by engine.backward (the tests' or
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
     """``tensor.backward()``: ``engine.backward``, by the twin when the pass is plain."""
-    if (not ENABLED or gradient is not None or retain_graph or create_graph
-            or flags.keep_graph or flags.anomaly
-            or not tensor.requires_grad or tensor.data.size != 1):
+    if (not ENABLED or create_graph or flags.anomaly or not tensor.requires_grad
+            or (gradient is None and tensor.data.size != 1)):
         return engine.backward(tensor, gradient, retain_graph, create_graph)
     order = _order(tensor)
     if order is None:  # a freed graph: the engine raises its error
         return engine.backward(tensor, gradient, retain_graph, create_graph)
-    data = tensor.data
-    ones = backend.xp_of(data).array(1, dtype=data.dtype).reshape(data.shape)  # (xp.ones: 0.8 us)
-    grads = {id(tensor): ones}  # id(tensor) -> the sum of the gradients that flowed into it
-    handed_out = {id(ones)}
+    if gradient is None:  # ones, as engine._initial_gradient's (xp.ones itself: 0.8 us)
+        data = tensor.data
+        root = backend.xp_of(data).array(1, dtype=data.dtype).reshape(data.shape)
+    else:
+        root = engine._initial_gradient(tensor, gradient, "backward", False)  # checked there
+    grads = {id(tensor): root}  # id(tensor) -> the sum of the gradients that flowed into it
+    handed_out = {id(root)}  # (the caller may hold the root gradient: never a .grad as it is)
     previous, flags.grad = flags.grad, False  # the formulas run on arrays
     try:
-        _run(order, grads, handed_out)
+        _run(order, grads, handed_out, release=not (retain_graph or flags.keep_graph))
     finally:
         flags.grad = previous
 
@@ -82,7 +85,7 @@ def _order(root) -> list | None:
     return order
 
 
-def _run(order, grads, handed_out) -> None:
+def _run(order, grads, handed_out, release=True) -> None:
     """``engine.run_backward`` with ``backward``'s ``receive``, its helpers inline."""
     make = engine.tensor_module.Tensor._make
     for tensor in reversed(order):
@@ -122,4 +125,5 @@ def _run(order, grads, handed_out) -> None:
                 engine._add(grads, tensor_input, input_grad)
             else:
                 grads[key] = input_grad
-        function.release()
+        if release:  # (retain_graph or keep_graph: the graph stays for another pass)
+            function.release()
