@@ -433,14 +433,13 @@ def where(condition, a, b):
 def clip(x, low=None, high=None):
     """Numbers (NumPy scalars too) as bounds: one Clip op. Tensor bounds (broadcast
     against x, as in ``torch.clamp``), and arrays, which become Tensors (copies: a later
-    write to the caller's array cannot change the gradient): maximum then minimum, so
-    gradients reach the bounds too. Where x equals a bound exactly, maximum/minimum
-    share the gradient half and half; PyTorch gives all of it to x."""
+    write to the caller's array cannot change the gradient): one op that routes the
+    gradient to x, lo or hi as PyTorch's clamp (``math_ops.ClampByTensors``)."""
     if low is None and high is None:
         raise ValueError("clip: at least one of min and max must be given")
     if not all(b is None or isinstance(b, (int, float, backend.np.generic)) for b in (low, high)):
-        y = x if low is None else maximum(x, low)
-        return y if high is None else minimum(y, high)
+        from tinygrad_opt.ops import math_ops  # (built on these ops)
+        return math_ops.clamp_by_tensors(x, low, high)
     if x.dtype == backend.bool_:
         raise RuntimeError("clamp: not implemented for bool tensors (as in PyTorch)")
     if isinstance(low, float) or isinstance(high, float):

@@ -729,6 +729,59 @@ def heaviside(input, values):
     return constant(step.astype(input.dtype))
 
 
+class ClampByTensors(Function):
+    """y = min(max(x, lo), hi) elementwise, with tensor bounds lo and hi (either may be
+    absent; the operands have one dtype and broadcast together). A NaN in x or in a
+    bound gives NaN, as PyTorch's ``clamp``; where lo > hi every y is hi.
+
+    The gradient goes to the one operand that y is, as PyTorch's ``clamp`` routes it::
+
+        dL/dx  = g  where lo ≤ x ≤ hi                (a tie x = lo or x = hi: to x)
+        dL/dlo = g  where x < lo and lo < hi
+        dL/dhi = g  where x > hi, or where hi < lo   (there y is hi whatever x is)
+
+    and 0 elsewhere (at a NaN, to none of them). Each mask selects with ``where``, so a
+    masked-off operand gets exactly 0 even from an inf or NaN gradient.
+    """
+
+    def forward(self, x: "Array", *bounds: "Array", low: bool, high: bool) -> "Array":
+        xp = backend.xp_of(x)
+        self.low, self.high = low, high
+        y = xp.maximum(x, bounds[0]) if low else x               # max(x, lo)
+        return xp.minimum(y, bounds[-1]) if high else y          # min(·, hi)
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        self.saved_inputs  # (checks that no operand was written in place since forward)
+        x = self.inputs[0].data  # the masks need values only: arrays in both modes
+        lo = self.inputs[1].data if self.low else None
+        hi = self.inputs[-1].data if self.high else None
+        in_range = True if lo is None else x >= lo
+        if hi is not None:
+            in_range = in_range & (x <= hi)
+        masks = [in_range]
+        if lo is not None:
+            masks.append(x < lo if hi is None else (x < lo) & (lo < hi))
+        if hi is not None:
+            masks.append(x > hi if lo is None else (x > hi) | (hi < lo))
+        return tuple(self.xp.where(mask, grad_output, 0) if needed else None
+                     for mask, needed in zip(masks, self.needs_input_grad))
+
+
+def clamp_by_tensors(x, low=None, high=None):
+    """``x.clip(low, high)`` with a Tensor or an array as a bound: one ``ClampByTensors``
+    op over the operands promoted to one dtype (PyTorch's result type of the three) and
+    broadcast together."""
+    if x.dtype == backend.bool_:
+        raise RuntimeError("clamp: not implemented for bool tensors (as in PyTorch)")
+    operands = [x] + [as_operand(b, x, "clamp") for b in (low, high) if b is not None]
+    for i in range(1, len(operands)):
+        operands[0], operands[i] = elementwise._promote(operands[0], operands[i])
+    dtype = operands[0].dtype  # (the last promotion may have widened it past the first)
+    operands = [t if t.dtype == dtype else t.astype(dtype) for t in operands]
+    operands = broadcast_operands("clamp", *operands)
+    return ClampByTensors.apply(*operands, low=low is not None, high=high is not None)
+
+
 def clamp_min(input, min):
     """max(x, min), elementwise: ``input.clip(min=min)``."""
     return input.clip(min=min)
