@@ -138,7 +138,8 @@ class _CellBase(Module):
             init.uniform_(parameter, -bound, bound)
 
     def _prepare(self, x: Tensor, state: Tensor | None, name: str):
-        """Accept (N, in) or unbatched (in,) input; default state zeros; check shapes."""
+        """Accept (N, in) or unbatched (in,) input; default state zeros; check shapes
+        and dtypes."""
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input (N, {self.input_size}) or "
                              f"({self.input_size},), got shape {x.shape}")
@@ -152,6 +153,10 @@ class _CellBase(Module):
         if state.shape != (x.shape[0], self.hidden_size):
             raise ValueError(f"{name}: input of shape {x.shape} needs a state of shape "
                              f"{(x.shape[0], self.hidden_size)}, got {state.shape}")
+        # PyTorch's matmuls refuse mixed dtypes; promoting would change the output's dtype
+        if x.dtype != self.weight_ih.dtype or state.dtype != self.weight_ih.dtype:
+            raise RuntimeError(f"{name}: input ({x.dtype}) and state ({state.dtype}) must have "
+                               f"the weights' dtype {self.weight_ih.dtype}")
         return x, state, batched
 
     def extra_repr(self) -> str:
@@ -341,11 +346,19 @@ class _RNNBase(Module):
             layout = "(N, L, in)" if self.batch_first else "(L, N, in)"
             raise ValueError(f"{name}: expected input {layout} or (L, in) with "
                              f"in = {self.input_size}, got shape {x.shape}")
+        self._check_dtype(x)
         time_dim = 1 if x.ndim == 3 and self.batch_first else 0
         if x.shape[time_dim] == 0:  # PyTorch refuses it too: there would be no final state
             raise ValueError(f"{name}: expected sequence length to be larger than 0, got "
                              f"input of shape {x.shape}")
         return x.ndim == 3
+
+    def _check_dtype(self, x: Tensor) -> None:
+        """The input must have the weights' dtype, as PyTorch's ``check_input`` demands
+        (promoting would silently return another dtype than the module's)."""
+        if x.dtype != self.weight_ih_l0.dtype:
+            raise ValueError(f"{type(self).__name__}: input must have the type "
+                             f"{self.weight_ih_l0.dtype}, got type {x.dtype}")
 
     def _initial_state(self, x: Tensor, batch: int, state: Tensor | None, batched: bool,
                        what: str):
@@ -365,6 +378,9 @@ class _RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: input of shape {x.shape} needs {what} of "
                              f"shape {shape} (num_layers·directions, N, hidden_size), "
                              f"got {state.shape}")
+        if state.dtype != x.dtype:  # PyTorch's kernels refuse a mixed-dtype step
+            raise RuntimeError(f"{type(self).__name__}: {what} has dtype {state.dtype} but "
+                               f"the input has {x.dtype}")
         return state
 
     def _run(self, steps: list[Tensor], states: list[Tensor]):
@@ -445,6 +461,7 @@ class _RNNBase(Module):
         if data.ndim != 2 or data.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected packed data (Σ lengths, "
                              f"{self.input_size}), got shape {data.shape}")
+        self._check_dtype(data)
         batch_sizes = [int(size) for size in backend.to_host(packed.batch_sizes.data)]
         what = ("h_0", "c_0")
         states = []
@@ -749,6 +766,10 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     sequences = list(sequences)
     if not sequences:
         raise RuntimeError("pad_sequence: received an empty list of sequences")
+    for sequence in sequences:
+        if sequence.ndim == 0:
+            raise ValueError(f"pad_sequence: expected sequences at least 1-D (L_i, *), got "
+                             f"shape {sequence.shape}")
     longest = max(sequence.shape[0] for sequence in sequences)
     padded = []
     for sequence in sequences:
@@ -792,6 +813,9 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     if batch_first:
         input = input.transpose(0, 1)                             # (L, B, *)
     steps, batch = input.shape[0], input.shape[1]
+    if input.numel() == 0:  # as PyTorch: no RNN could run an empty packed batch
+        raise RuntimeError(f"pack_padded_sequence: cannot pack empty tensors, got input of "
+                           f"shape {input.shape}")
     if lengths.shape[0] and lengths.min() <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an "
                            "element in 'lengths' that is <= 0")
