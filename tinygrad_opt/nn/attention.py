@@ -70,11 +70,16 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     ``dropout_p=p if self.training else 0.0`` from a module. ``enable_gqa=True``
     (grouped-query attention): key and value have H heads at dim −3 and query Hq, a
     multiple of H; each key/value head serves Hq/H consecutive query heads.
+
+    Dtypes, PyTorch's rules: query, key and value share one; a float mask is float32 or
+    the query's. float16 inputs are attended in float32 and the output rounded back, as
+    PyTorch's math path: a float16 softmax over a few hundred keys is off by ~16 ulps.
     """
     name = "scaled_dot_product_attention"
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ValueError(f"{name}: query, key and value need at least 2 dims (..., L, E), got "
                          f"shapes {query.shape}, {key.shape}, {value.shape}")
+    _check_dtypes(query, key, value, attn_mask, name)
     if key.shape[-1] != query.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise ValueError(f"{name}: expected query (..., L, E), key (..., S, E) and value "
                          f"(..., S, Ev), got shapes {query.shape}, {key.shape}, {value.shape}")
@@ -82,6 +87,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         key = _repeat_heads(key, query, name)      # (..., Hq, S, E)
         value = _repeat_heads(value, query, name)  # (..., Hq, S, Ev)
     L, S = query.shape[-2], key.shape[-2]
+    dtype = query.dtype
+    if dtype == backend.float16:
+        query, key, value = (t.astype(backend.float32) for t in (query, key, value))
     scale_factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = query @ key.transpose(-2, -1) * scale_factor     # (..., L, S)
     if is_causal:
@@ -100,7 +108,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     weights = _safe_softmax(scores)                            # (..., L, S)
     if dropout_p > 0.0:
         weights = _dropout(weights, dropout_p)
-    return weights @ value                                     # (..., L, Ev)
+    output = weights @ value                                   # (..., L, Ev)
+    return output if output.dtype == dtype else output.astype(dtype)
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
@@ -117,6 +126,19 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     fully_masked = (scores == -math.inf).all(dim=-1, keepdim=True)  # (..., L, 1)
     finite = scores.masked_fill(fully_masked, 0.0)
     return finite.softmax(-1).masked_fill(fully_masked, 0.0)       # (..., L, S)
+
+
+def _check_dtypes(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None,
+                  name: str) -> None:
+    """PyTorch's dtype rules: no silent promotion between query, key and value, and a float
+    mask of float32 or the query's dtype (an integer mask is refused later)."""
+    if not query.dtype == key.dtype == value.dtype:
+        raise RuntimeError(f"{name}: expected query, key and value to have the same dtype, got "
+                           f"{query.dtype}, {key.dtype} and {value.dtype}")
+    if mask is not None and backend.is_floating(mask.dtype) and \
+            mask.dtype not in (backend.float32, query.dtype):
+        raise RuntimeError(f"{name}: attn_mask must be bool, float32 or the query's dtype, got "
+                           f"{mask.dtype} for a {query.dtype} query")
 
 
 def _causal_mask(L: int, S: int, device) -> Tensor:
@@ -214,6 +236,13 @@ def multi_head_attention_forward(
     # in-projection: one Linear each for q, k and v
     if use_separate_proj_weight:
         w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+        for weight, weight_name in ((w_q, "q"), (w_k, "k"), (w_v, "v")):
+            if weight is None:
+                raise ValueError(f"{name}: use_separate_proj_weight is True but "
+                                 f"{weight_name}_proj_weight is None")
+    elif in_proj_weight is None:
+        raise ValueError(f"{name}: in_proj_weight is None (pass it, or q_proj_weight, "
+                         "k_proj_weight and v_proj_weight with use_separate_proj_weight=True)")
     else:
         w_q, w_k, w_v = in_proj_weight.chunk(3)                   # (E, E) each
     b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
@@ -224,6 +253,10 @@ def multi_head_attention_forward(
     if attn_mask is not None:
         attn_mask = _heads_attn_mask(attn_mask, L, k.shape[0], N, num_heads)  # (1|N, 1|H, L, S)
     if bias_k is not None and bias_v is not None:  # one more key and value, learned
+        for static, static_name in ((static_k, "static_k"), (static_v, "static_v")):
+            if static is not None:  # the given keys would replace the one appended here
+                raise ValueError(f"{name}: bias cannot be added to {static_name} "
+                                 "(bias_k and bias_v need static_k = static_v = None)")
         k = cat([k, bias_k.expand(1, N, embed_dim)])               # (S + 1, N, E)
         v = cat([v, bias_v.expand(1, N, embed_dim)])               # (S + 1, N, E)
         attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 
 from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
@@ -389,6 +390,13 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
         """The causal float mask ``(sz, sz)``: −inf above the diagonal (the future), 0 on and
         below it; pass it as ``tgt_mask`` (or ``src_mask``)."""
+        name = "Transformer.generate_square_subsequent_mask"
+        try:
+            sz = operator.index(sz)
+        except TypeError:
+            raise TypeError(f"{name}: sz must be an int, got {sz!r}") from None
+        if sz < 0:
+            raise RuntimeError(f"{name}: sz must be non-negative, got {sz}")
         xp = backend.get_xp(device or "cpu")
         dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
         future = xp.triu(xp.ones((sz, sz), dtype=backend.bool_), 1)   # True above the diagonal
