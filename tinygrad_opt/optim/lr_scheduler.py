@@ -464,6 +464,10 @@ class MultiplicativeLR(LambdaLR):
     factor per step, so each λ(s) is called once, in order, as in PyTorch; a
     ``step(epoch)`` that moves t back starts again from α0.
 
+    ``step(0)`` starts the product from the group's current rate instead, as
+    PyTorch's α_0 = (the rate as it is): that is how ``SequentialLR`` starts it at
+    a milestone, so it goes on from the rate the schedule before it left there.
+
     Its arguments and its ``state_dict`` are ``LambdaLR``'s (one function, or one
     per parameter group; plain functions are saved as ``None``).
     """
@@ -475,6 +479,13 @@ class MultiplicativeLR(LambdaLR):
         self._product_step = 0         # s: the last factor λ(s) taken into _products
         self._products = None          # α0·λ(1)···λ(s) of each group, None before the first step
         super().__init__(optimizer, lr_lambda, last_epoch, verbose)
+
+    def step(self, epoch: int | None = None) -> None:
+        """t ← t + 1, or t ← ``epoch``; with ``epoch == 0``, α_0 ← each group's current rate."""
+        if epoch is not None and epoch == 0:
+            self._product_step = 0
+            self._products = [group["lr"] for group in self.optimizer.param_groups]
+        super().step(epoch)
 
     def get_lr(self) -> list[float]:
         if self._products is None or self.last_epoch < self._product_step:
