@@ -1059,6 +1059,9 @@ class ChainedScheduler(LRScheduler):
     each f_i at the scheduler's own step count (α_t = 0 if α0 = 0). This is PyTorch's
     sequence: there each scheduler multiplies the current rate by its own f_i(t) / f_i(t−1)
     (its "chainable form"), and the product of those ratios is the product of the f_i.
+    (One exception: past T_max, PyTorch's CosineAnnealingLR adds to the rate just after
+    T_max instead of multiplying, which drops the other factors there; here the chained
+    cosine keeps multiplying: docs/deviations.md.)
     E.g. PyTorch's example, with α0 = 0.5::
 
         ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=20),
