@@ -302,8 +302,7 @@ def step_binary(data, run):
             high = y + bound
             out = x.clamp(y, high)
             run.kink(np.concatenate([np.ravel(xv - yv), np.ravel(xv - yv - bound)]))
-            run.save("Maximum", *([x, y] if rec else []))
-            run.save("Minimum", *([high] if rec else []))
+            run.save("ClampByTensors", *([x, y, high] if rec else []))  # (masks: all three)
         run.push(out)
     return step, f"{name}(t{index}, {other_text})"
 

@@ -64,6 +64,16 @@ def logit_inputs(rng, shape):
     return np.where(rng.random(shape) < 0.3, low, np.where(rng.random(shape) < 0.5, high, middle))
 
 
+def clamp_bound_inputs(rng, shapes):
+    """x, lo < hi with x at least 0.1 from every bound: below all lo, between, or above
+    all hi (ties are ClampByTensors' kinks)."""
+    x_shape, lo_shape, hi_shape = shapes
+    pieces = [rng.uniform(-1.4, -1.1, x_shape), rng.uniform(-0.1, 0.1, x_shape),
+              rng.uniform(1.1, 1.4, x_shape)]
+    x = np.choose(rng.integers(0, 3, x_shape), pieces)
+    return [x, rng.uniform(-1.0, -0.2, lo_shape), rng.uniform(0.2, 1.0, hi_shape)]
+
+
 MATH_OPS = [
     # exponentials and logarithms
     Op("expm1", lambda x: x.expm1(), 1),
@@ -114,6 +124,7 @@ MATH_OPS = [
     Op("clamp_min", lambda x: x.clamp_min(0.3), 1, each(away_from(0.3))),
     Op("clamp_max", lambda x: tg.clamp_max(x, -0.2), 1, each(away_from(-0.2))),
     Op("nan_to_num", lambda x: x.nan_to_num(), 1),
+    Op("clamp_tensor_bounds", lambda x, lo, hi: x.clamp(lo, hi), 3, clamp_bound_inputs),
 ]
 
 SETTINGS = settings(max_examples=3, deadline=None, derandomize=True, database=None,
