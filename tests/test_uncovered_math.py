@@ -300,9 +300,9 @@ def test_lu_solve_needs_a_matrix_right_hand_side():
 
 
 def test_vander_tensorinv_and_tensorsolve_argument_errors():
-    with pytest.raises(ValueError, match=r"vander: x must be a Tensor with at least 1 dim, "
-                                         r"got \(\)"):
-        L.vander(tg.tensor(2.0))
+    with pytest.raises(ValueError, match=r"vander: N must be an int greater than 1 .*got 1 "
+                                         r"for x of shape \(1,\)"):
+        L.vander(tg.tensor(2.0))                       # a 0-dim x is one point, N = 1
     with pytest.raises(ValueError, match="tensorinv: ind must be a positive int, got 0"):
         L.tensorinv(tg.eye(4).reshape(4, 2, 2), ind=0)
     with pytest.raises(ValueError, match=r"prod\(B.shape\) = 2 must equal the product of A's "

@@ -967,7 +967,8 @@ def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
     """The least-squares solution X of A X ≈ B, minimizing ‖A X − B‖ (and, among those,
     ‖X‖): X = pinv(A) B with the singular values below rcond · S_max dropped (rcond
     None: ε · max(m, n)). A (..., m, n), B (..., m, k) or a batch of vectors (..., m)
-    (as in ``solve``); batch dims broadcast. Its gradient is pinv's and matmul's, as
+    (as in ``solve``); batch dims broadcast, but B has A's ndim or one fewer (PyTorch's
+    rule: a 1-D B with a batch of A raises). Its gradient is pinv's and matmul's, as
     PyTorch's (which also goes through the pseudo-inverse).
 
     Returns ``(solution, residuals, rank, singular_values)`` as PyTorch does on the CPU,
@@ -984,6 +985,9 @@ def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
     if not isinstance(B, Tensor) or B.ndim == 0:
         raise ValueError(f"linalg.lstsq: B must be a Tensor with at least 1 dim, got "
                          f"{getattr(B, 'shape', type(B).__name__)}")
+    if B.ndim not in (A.ndim, A.ndim - 1):      # PyTorch's rule, stricter than solve's
+        raise ValueError(f"linalg.lstsq: B must have as many dims as A or one fewer, got A "
+                         f"{A.shape} and B {B.shape}")
     m, n = A.shape[-2:]
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     b = B.reshape(B.shape + (1,)) if vector else B                   # (..., m) → (..., m, 1)
@@ -1493,17 +1497,21 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
 
 def vander(x, *, N: int = None):
     """The Vandermonde matrix of x (..., n): (..., n, N) with columns x⁰, x¹, ..., x^(N−1)
-    (increasing powers, as ``torch.linalg.vander``; N = n by default). Each column is the
-    previous one times x, so the gradient is the products'."""
-    if not isinstance(x, Tensor) or x.ndim == 0:
-        raise ValueError(f"linalg.vander: x must be a Tensor with at least 1 dim, got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+    (increasing powers, as ``torch.linalg.vander``; N = n by default). As PyTorch's: N must
+    be at least 2, a 0-dim x is one point (n = 1), and x is float32/float64 or an integer
+    type. Each column is the previous one times x, so the gradient is the products'."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"linalg.vander: x must be a Tensor, got {type(x).__name__}")
+    if x.dtype in (backend.bool_, backend.float16):
+        raise TypeError(f"linalg.vander: x must be float32, float64 or an integer type, got "
+                        f"{x.dtype}")
+    if x.ndim == 0:
+        x = x.reshape(1)
     N = x.shape[-1] if N is None else N
-    if isinstance(N, bool) or not isinstance(N, int) or N < 0:
-        raise ValueError(f"linalg.vander: N must be a non-negative int, got {N!r}")
+    if isinstance(N, bool) or not isinstance(N, int) or N < 2:
+        raise ValueError(f"linalg.vander: N must be an int greater than 1 (N defaults to "
+                         f"x.shape[-1]), got {N!r} for x of shape {x.shape}")
     xp = backend.xp_of(x.data)
-    if N == 0:
-        return constant(xp.zeros(x.shape + (0,), dtype=x.dtype))
     powers = [constant(xp.ones(x.shape, dtype=x.dtype))]               # x⁰
     for _ in range(N - 1):
         powers.append(powers[-1] * x)                                   # x^(j+1) = x^j · x
@@ -1528,19 +1536,20 @@ def tensorinv(A, ind: int = 2):
 def tensorsolve(A, B, dims=None):
     """X with ``tensordot(A, X, X.ndim) = B``: A of shape B.shape + X.shape, reshaped to a
     (prod(B.shape), prod(X.shape)) matrix and solved against B flattened
-    (``torch.linalg.tensorsolve``). ``dims``: dims of A moved to the end first. Composed of
-    ``solve``."""
+    (``torch.linalg.tensorsolve``). X.shape is A.shape[B.ndim:]; as PyTorch, A's first
+    B.ndim dims need only the product of B's, not its shape. ``dims``: dims of A moved to
+    the end first. Composed of ``solve``."""
     if dims is not None:
         dims = (dims,) if isinstance(dims, int) else tuple(dims)
         A = A.movedim(dims, tuple(range(A.ndim - len(dims), A.ndim)))
-    if A.shape[:B.ndim] != B.shape:
-        raise ValueError(f"linalg.tensorsolve: A {A.shape} must start with B's shape "
-                         f"{B.shape}")
     unknown = A.shape[B.ndim:]
     rows, columns = math.prod(B.shape), math.prod(unknown)
     if rows != columns:
         raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape}: prod(B.shape) = "
                          f"{rows} must equal the product of A's other dims ({columns})")
+    if math.prod(A.shape[:B.ndim]) != rows:     # only the products must agree, as PyTorch
+        raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape}: the product of "
+                         f"A's first {B.ndim} dims must equal prod(B.shape) = {rows}")
     return solve(A.reshape(rows, columns), B.reshape(rows)).reshape(unknown)
 
 

@@ -357,10 +357,11 @@ def test_lstsq_matches_numpy(device):
     gels = linalg.lstsq(t(TALL, device), t(b_tall, device), driver="gels")
     assert gels.rank.shape == (0,)
     close(gels.residuals, ((TALL @ gels.solution.numpy() - b_tall) ** 2).sum(-2), 1e-10)
-    vector = RNG.standard_normal(4)                                  # B a vector, A broadcast
+    vector = RNG.standard_normal((2, 4))                             # B a batch of vectors
     solution = linalg.lstsq(t(TALL, device), t(vector, device)).solution
     assert solution.shape == (2, 3)
-    close(solution, np.stack([np.linalg.lstsq(a, vector, rcond=None)[0] for a in TALL]), 1e-10)
+    close(solution, np.stack([np.linalg.lstsq(a, v, rcond=None)[0]
+                              for a, v in zip(TALL, vector)]), 1e-10)
 
 
 def test_lstsq_of_a_rank_deficient_matrix_is_the_minimum_norm_solution(device):
