@@ -45,6 +45,7 @@ from typing import Callable, Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad, no_grad
 from tinygrad_opt.optim.optimizer import Optimizer, check_non_negative
+from tinygrad_opt.tensor import Tensor
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
@@ -188,6 +189,17 @@ def _strong_wolfe(obj_func, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
     return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
 
 
+def _lr_value(lr) -> float:
+    """The learning rate as a Python number. PyTorch also takes a one-element Tensor
+    (``lr=torch.tensor(1.0)``), which a scheduler may change in place: it is read again
+    at every step, and the step lengths t stay Python floats."""
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError(f"LBFGS: Tensor lr must be 1-element, but it has shape {lr.shape}")
+        return lr.item()
+    return lr
+
+
 def _loss_value(loss) -> float:
     """The closure's loss as a Python float (``.item()``: no implicit device copy)."""
     return loss.item() if hasattr(loss, "item") else float(loss)
@@ -209,7 +221,8 @@ class LBFGS(Optimizer):
 
     Args:
         params: the Tensors to optimize (one group only, all on one device).
-        lr: the step length along d (the line search's first trial).
+        lr: the step length along d (the line search's first trial): a number or a
+            one-element Tensor.
         max_iter: iterations per ``step()``.
         max_eval: closure evaluations per ``step()`` (default ``max_iter * 5 // 4``).
         tolerance_grad: stop when max |g_i| ≤ this.
@@ -227,7 +240,7 @@ class LBFGS(Optimizer):
                  max_eval: int | None = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None):
-        check_non_negative("learning rate", lr)
+        check_non_negative("learning rate", _lr_value(lr))
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         if line_search_fn not in (None, "strong_wolfe"):
@@ -237,11 +250,16 @@ class LBFGS(Optimizer):
                         tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                         history_size=history_size, line_search_fn=line_search_fn)
         super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         devices = sorted({p.device for p in self._params})
         if len(devices) != 1:
             raise ValueError(f"LBFGS: all parameters must be on one device, got {devices}")
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Only the constructor's one group: step() works on the first group's parameters,
+        so a second group would be silently skipped (PyTorch's step refuses it)."""
+        if self.param_groups:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        super().add_param_group(param_group)
 
     @property
     def _params(self) -> list:
@@ -317,7 +335,7 @@ class LBFGS(Optimizer):
     def _step(self, closure: Callable):
         xp = self._xp()
         group = self.param_groups[0]
-        lr = group["lr"]
+        lr = _lr_value(group["lr"])
         max_iter = group["max_iter"]
         max_eval = group["max_eval"]
         tolerance_grad = group["tolerance_grad"]
