@@ -272,8 +272,8 @@ def test_triplet_and_multilabel_losses_refuse_scalars():
 
 def test_conv_transpose3d_groups_and_bias_are_checked():
     x = tg.ones(1, 3, 2, 2, 2)
-    for groups in (2, 0):
-        with pytest.raises(ValueError, match=f"dividing the 3 input channels.*got {groups}"):
+    for groups, says in ((2, "dividing the 3 input channels"), (0, "a positive integer")):
+        with pytest.raises(ValueError, match=f"{says}.*got {groups}"):
             F.conv_transpose3d(x, tg.ones(3, 1, 1, 1, 1), groups=groups)
     with pytest.raises(ValueError, match=r"bias of shape \(3,\) does not match the 1 out"):
         F.conv_transpose3d(tg.ones(1, 2, 2, 2, 2), tg.ones(2, 1, 1, 1, 1), bias=tg.ones(3))

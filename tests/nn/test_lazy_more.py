@@ -132,10 +132,10 @@ def test_using_uninitialised_tensors_raises(device):
     with pytest.raises(ValueError, match=r"conv_transpose1d: expected a 3-D weight .*\(0,\)"):
         F.conv_transpose1d(x, conv.weight, conv.bias)
     norm = nn.LazyInstanceNorm1d(device=device)
-    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(0,\)"):
+    with pytest.raises(ValueError, match=r"instance_norm: weight of shape \(0,\)"):
         F.instance_norm(x, weight=norm.weight, bias=norm.bias)
     batch_norm = nn.LazyBatchNorm3d(device=device)
-    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(0,\)"):
+    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(0,\)"):
         F.batch_norm(tensor((2, 3, 2, 2, 2), device), None, None, batch_norm.weight,
                      batch_norm.bias, training=True)
 

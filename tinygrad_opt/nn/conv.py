@@ -49,9 +49,10 @@ The functions described here (``Im2Col``, ``Col2Im``, ``conv2d``, ``max_pool2d``
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import (_check_divisor, _check_pool_padding, _pair, _single,
-                                             adaptive_avg_pool1d, adaptive_avg_pool2d,
-                                             adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+from tinygrad_opt.nn.functional_conv import (_check_divisor, _check_pool_padding, _is_int,
+                                             _pair, _pool_stride, _single, adaptive_avg_pool1d,
+                                             adaptive_avg_pool2d, adaptive_max_pool2d,
+                                             avg_pool1d, avg_pool2d,
                                              conv1d, conv2d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
 from tinygrad_opt.nn.functional_more import pad
@@ -68,7 +69,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 def check_conv_options(name: str, in_channels: int, out_channels: int, stride: tuple,
                        padding, groups, padding_mode: str) -> None:
     """The checks PyTorch's convolution layers make when built, with its messages."""
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+    if not _is_int(groups) or groups < 1:                   # a NumPy integer too, as PyTorch
         raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
     if in_channels % groups != 0 or out_channels % groups != 0:
         raise ValueError(f"{name}: in_channels {in_channels} and out_channels "
@@ -301,7 +302,7 @@ class _Pool1d(Module):
         super().__init__()
         name = type(self).__name__
         self.kernel_size = _single(kernel_size, "kernel_size", name)
-        self.stride = self.kernel_size if stride is None else _single(stride, "stride", name)
+        self.stride = _single(_pool_stride(stride, self.kernel_size), "stride", name)
         self.padding = _single(padding, "padding", name)
         self.ceil_mode = ceil_mode
         if self.padding > self.kernel_size // 2:

@@ -31,8 +31,9 @@ conv2d with stride s maps s different input sizes to the same output size, and
 from __future__ import annotations
 
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.functional_conv import (Col2Im, _batched, _pair, _single, _unbatched,
-                                             check_bias, check_transpose_options,
+from tinygrad_opt.nn.functional_conv import (Col2Im, _batched, _is_int, _pair, _single,
+                                             _unbatched, check_transpose_options,
+                                             check_transpose_tensors,
                                              conv_transpose_output_size)
 from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
@@ -68,16 +69,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"got shape {weight.shape}")
     N, C_in, H, W = x.shape
     _, C_out_per_group, kh, kw = weight.shape
-    if not isinstance(groups, int) or groups < 1 or C_in % groups != 0:
-        raise ValueError(f"{op_name}: groups must be a positive integer dividing the {C_in} "
-                         f"input channels of an input of shape {input.shape}, got {groups!r}")
-    if weight.shape[0] != C_in:
-        raise ValueError(f"{op_name}: weight of shape {weight.shape} expects an input with "
-                         f"{weight.shape[0]} channels, got an input of shape {input.shape} "
-                         f"({C_in} channels)")
-    if input.device != weight.device:
-        raise RuntimeError(f"{op_name}: input is on device '{input.device}', weight on "
-                           f"'{weight.device}'")
+    groups = check_transpose_tensors(input, weight, bias, groups, op_name)
     stride = _pair(stride, "stride", op_name)
     padding = _pair(padding, "padding", op_name)
     output_padding = _pair(output_padding, "output_padding", op_name)
@@ -91,7 +83,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"stride {stride}, padding {padding}, output_padding {output_padding} "
                          f"and dilation {dilation} gives an output of {OH}x{OW}, too small")
     C_out = C_out_per_group * groups
-    check_bias(bias, C_out, weight, op_name)
     G = groups
     K = C_out_per_group * kh * kw                      # one input pixel's scaled kernels
     # 1. Each input pixel times its kernels: cols = Wᵀ @ x within each group.
@@ -131,12 +122,21 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if weight.ndim != 3:
         raise ValueError(f"{op_name}: expected a 3-D weight (C_in, C_out/groups, k), "
                          f"got shape {weight.shape}")
+    # the checks of conv_transpose2d, with this op's name and 1-D shapes in the messages
+    groups = check_transpose_tensors(input, weight, bias, groups, op_name)
     stride = _single(stride, "stride", op_name)
     padding = _single(padding, "padding", op_name)
     output_padding = _single(output_padding, "output_padding", op_name)
     dilation = _single(dilation, "dilation", op_name)
-    check_transpose_options((weight.shape[2],), (stride,), (padding,), (output_padding,),
-                            (dilation,), op_name)  # the checks with 1-D numbers in the message
+    options = ((weight.shape[2],), (stride,), (padding,), (output_padding,), (dilation,))
+    check_transpose_options(*options, op_name)
+    length = conv_transpose_output_size(x.shape[2], weight.shape[2], stride, padding,
+                                        output_padding, dilation)
+    if length < 1:
+        raise ValueError(f"{op_name}: input of shape {input.shape} with kernel_size "
+                         f"{options[0]}, stride {options[1]}, padding {options[2]}, "
+                         f"output_padding {options[3]} and dilation {options[4]} gives an "
+                         f"output of {length}, too small")
     out = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
                            (0, padding), (0, output_padding), groups, (1, dilation))
     return _unbatched(out.squeeze(2), added)           # (N, C_out, 1, OL) -> (N, C_out, OL)
@@ -156,7 +156,7 @@ class _ConvTransposeNd(Module):
                  padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(groups, int) or groups < 1:
+        if not _is_int(groups) or groups < 1:               # a NumPy integer too, as PyTorch
             raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
         if in_channels % groups != 0 or out_channels % groups != 0:
             raise ValueError(f"{name}: in_channels {in_channels} and out_channels "

@@ -28,6 +28,7 @@ returns x itself: one helper, ``_in_place``, does it for every function.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 import tinygrad_opt as tg
@@ -44,7 +45,8 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.functional_primitives import (Erf, Log1p, _affine,  # noqa: F401
-                                                   _update_running, erf, log1p, softplus)
+                                                   _check_per_channel, _update_running, erf,
+                                                   log1p, softplus)
 from tinygrad_opt.nn.functional_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_more import _check_floating
 from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __all__)
@@ -491,6 +493,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
     same_device("batch_norm", input, *[t for t in (running_mean, running_var, weight, bias)
                                        if t is not None])
+    _check_per_channel("batch_norm", input, running_mean=running_mean,
+                       running_var=running_var, weight=weight, bias=bias)
     channels = input.shape[1]
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)  # (1, C, 1, ...): broadcasts over x
     if input.data.size == 0:
@@ -547,16 +551,24 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         μ = mean(x)    σ² = mean((x − μ)²)    y = (x − μ) / √(σ² + eps) · γ + β
 
     γ and β have shape ``normalized_shape``; statistics are per sample, so
-    training and evaluation compute the same thing.
+    training and evaluation compute the same thing. As PyTorch, normalized_shape has at
+    least one size (an int, NumPy's too, is one) and γ, β must have exactly that shape.
     """
-    if isinstance(normalized_shape, int):
+    if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(normalized_shape)
+    normalized_shape = tuple(int(size) for size in normalized_shape)
     k = len(normalized_shape)
+    if k == 0:  # no axis to normalise over (PyTorch raises too)
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must have at least "
+                         f"one size")
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
         raise ValueError(
             f"layer_norm: input of shape {input.shape} does not end with normalized_shape "
             f"{normalized_shape}")
+    for name, parameter in (("weight", weight), ("bias", bias)):
+        if parameter is not None and tuple(parameter.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} of shape {parameter.shape} does not match "
+                             f"normalized_shape {normalized_shape}")
     dims = tuple(range(input.ndim - k, input.ndim))
     affine = [t for t in (weight, bias) if t is not None]
     same_device("layer_norm", input, *affine)

@@ -182,7 +182,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                          f"got shape {weight.shape}")
     N, C, H, W = x.shape
     O, C_per_group, kh, kw = weight.shape
-    if groups < 1 or C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
+    groups = check_groups(groups, "conv2d")
+    if C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
         layouts = (" (a 3-D input is one unbatched image (C, H, W), a 4-D input a batch "
                    "(N, C, H, W))" if added else "")
         raise ValueError(
@@ -233,6 +234,37 @@ def check_bias(bias: Tensor | None, out_channels: int, weight: Tensor, op_name: 
                          f"{out_channels} out channels of a weight of shape {weight.shape}")
 
 
+def check_groups(groups, op_name: str) -> int:
+    """``groups`` as a positive int. As PyTorch's argument parser, a Python or NumPy integer
+    is one, a bool or a float is not (a TypeError); zero or less is a ValueError."""
+    if not _is_int(groups):
+        raise TypeError(f"{op_name}: groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise ValueError(f"{op_name}: groups must be a positive integer, got {groups}")
+    return int(groups)
+
+
+def check_transpose_tensors(input: Tensor, weight: Tensor, bias: Tensor | None, groups,
+                            op_name: str) -> int:
+    """PyTorch's checks of a transposed convolution's tensors, naming the shapes as given
+    (batched or not): weight ``(C_in, C_out/groups, *kernel)`` for the input's C_in channels,
+    ``groups`` dividing C_in, bias ``(C_out,)``, one device. Returns groups as an int."""
+    groups = check_groups(groups, op_name)
+    C_in = input.shape[input.ndim - weight.ndim + 1]    # (N, C_in, *spatial) or (C_in, ...)
+    if C_in % groups != 0:
+        raise ValueError(f"{op_name}: groups must be a positive integer dividing the {C_in} "
+                         f"input channels of an input of shape {input.shape}, got {groups}")
+    if weight.shape[0] != C_in:
+        raise ValueError(f"{op_name}: weight of shape {weight.shape} expects an input with "
+                         f"{weight.shape[0]} channels, got an input of shape {input.shape} "
+                         f"({C_in} channels)")
+    check_bias(bias, weight.shape[1] * groups, weight, op_name)
+    if input.device != weight.device:
+        raise RuntimeError(f"{op_name}: input is on device '{input.device}', weight on "
+                           f"'{weight.device}'")
+    return groups
+
+
 def _resolve_padding(padding, kernel_size, stride, dilation, op_name: str):
     """``(padding, (extra_rows, extra_columns))``: ``'valid'`` is (0, 0), ``'same'`` the padding
     that keeps the size (stride 1), PyTorch's: the window adds ``t = d·(k − 1)`` positions per
@@ -252,9 +284,22 @@ def _resolve_padding(padding, kernel_size, stride, dilation, op_name: str):
     return (total[0] // 2, total[1] // 2), (total[0] % 2, total[1] % 2)
 
 
+def _pool_option(value):
+    """A pooling option as its one entry when given as a 1-tuple: PyTorch's pooling kernels
+    repeat ``(3,)`` over every spatial dim, as ``3`` (``F.unfold``'s im2col does not)."""
+    return value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+
+
+def _pool_stride(stride, kernel_size):
+    """A pooling's ``stride``: ``kernel_size`` when None or empty (``()``, PyTorch's default
+    in its kernels), else as given."""
+    empty = isinstance(stride, (tuple, list)) and len(stride) == 0
+    return kernel_size if stride is None or empty else stride
+
+
 def _check_pool_padding(kernel_size, padding, op_name: str) -> None:
-    kernel_size = _pair(kernel_size, "kernel_size", op_name)
-    padding = _pair(padding, "padding", op_name)
+    kernel_size = _pair(_pool_option(kernel_size), "kernel_size", op_name)
+    padding = _pair(_pool_option(padding), "padding", op_name)
     if any(p > k // 2 for p, k in zip(padding, kernel_size)):
         raise ValueError(f"{op_name}: pad should be at most half of effective kernel size, "
                          f"but got padding {padding} and kernel_size {kernel_size}")
@@ -308,15 +353,17 @@ def _pool_input(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bo
                 fill: float, op_name: str) -> tuple[Tensor, tuple]:
     """Checked options of a 2-D pooling and the input its floor-mode im2col reads.
 
-    Returns ``(x_ready, (kernel_size, stride, padding, dilation))``, each option a pair;
-    ``stride`` defaults to ``kernel_size``. With ``ceil_mode`` the last windows may run
+    Returns ``(x_ready, (kernel_size, stride, padding, dilation))``, each option a pair (a
+    1-tuple is repeated, as PyTorch); ``stride`` defaults to ``kernel_size`` (None or
+    empty). With ``ceil_mode`` the last windows may run
     past the padded input: ``x_ready`` is x with the rows and columns they miss added at
     its end, filled with ``fill``, so that im2col of ``x_ready`` (floor mode) has exactly
     :func:`pool_output_size` windows per axis. Without, ``x_ready`` is x.
     """
     _check_image(x, op_name)
-    stride = kernel_size if stride is None else stride
-    options = _window_options(kernel_size, stride, padding, dilation, op_name)
+    stride = _pool_stride(stride, kernel_size)
+    options = _window_options(*map(_pool_option, (kernel_size, stride, padding, dilation)),
+                              op_name)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = options
     _check_pool_padding((kh, kw), (ph, pw), op_name)
     H, W = x.shape[2:]
@@ -519,7 +566,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                          f"got shape {weight.shape}")
     C = x.shape[1]
     O, C_per_group, k = weight.shape
-    if groups < 1 or C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
+    groups = check_groups(groups, "conv1d")
+    if C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
         layouts = (" (a 2-D input is one unbatched sequence (C, L), a 3-D input a batch "
                    "(N, C, L))" if added else "")
         raise ValueError(
@@ -529,6 +577,9 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     stride = _single(stride, "stride", "conv1d")
     dilation = _single(dilation, "dilation", "conv1d")
     check_bias(bias, O, weight, "conv1d")
+    if input.device != weight.device:
+        raise RuntimeError(f"conv1d: input is on device '{input.device}', weight on "
+                           f"'{weight.device}'")
     if isinstance(padding, str):                        # 'valid' or 'same', as in conv2d
         (_, padding), (_, extra) = _resolve_padding(padding, (1, k), (1, stride),
                                                     (1, dilation), "conv1d")
@@ -547,7 +598,7 @@ def _pool1d_options(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode
     ``kernel_size``."""
     _check_sequence(x, op_name)
     kernel = _single(kernel_size, "kernel_size", op_name)
-    stride = kernel if stride is None else _single(stride, "stride", op_name)
+    stride = _single(_pool_stride(stride, kernel), "stride", op_name)
     padding = _single(padding, "padding", op_name)
     dilation = _single(dilation, "dilation", op_name)
     if padding > kernel // 2:
@@ -620,8 +671,17 @@ def _adaptive_sizes(input: Tensor, output_size, spatial: int, op_name: str) -> t
             for size in sizes):
         raise ValueError(f"{op_name}: output_size must be a positive int or {spatial} of them "
                          f"(None keeps that size), got {output_size!r}")
+    _check_adaptive_input(input, spatial, op_name)
     in_sizes = input.shape[input.ndim - spatial:]
     return tuple(size if out is None else out for size, out in zip(in_sizes, sizes))
+
+
+def _check_adaptive_input(input: Tensor, spatial: int, op_name: str) -> None:
+    """PyTorch's check: no empty spatial dim (a bin of nothing has no mean and no max);
+    an empty batch or channel dim gives an empty output."""
+    if 0 in input.shape[input.ndim - spatial:]:
+        raise ValueError(f"{op_name}: expected input to have non-zero size for non-batch "
+                         f"dimensions, got shape {input.shape}")
 
 
 def _adaptive_reduce(x: Tensor, out_size: int, dim: int, reduce: str) -> Tensor:

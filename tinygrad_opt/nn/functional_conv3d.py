@@ -29,8 +29,10 @@ import math
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _tap_slice, _unbatched,
-                                             check_transpose_options, conv_output_size,
+from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _pool_option, _pool_stride,
+                                             _tap_slice, _unbatched,
+                                             check_groups, check_transpose_options,
+                                             check_transpose_tensors, conv_output_size,
                                              conv_transpose_output_size, pool_output_size)
 from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_floating,
                                              _check_probability,
@@ -225,8 +227,8 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                          f"got shape {weight.shape}")
     N, C = x.shape[:2]
     O, C_per_group, kd, kh, kw = weight.shape
-    if (not isinstance(groups, int) or groups < 1 or C % groups != 0 or O % groups != 0
-            or C_per_group * groups != C):
+    groups = check_groups(groups, op_name)
+    if C % groups != 0 or O % groups != 0 or C_per_group * groups != C:
         raise ValueError(
             f"{op_name}: input of shape {input.shape} (C={C}) and weight of shape "
             f"{weight.shape} do not match with groups={groups}: expected weight.shape[1] * "
@@ -284,20 +286,8 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"got shape {weight.shape}")
     N, C_in, D, H, W = x.shape
     _, C_out_per_group, kd, kh, kw = weight.shape
-    if not isinstance(groups, int) or groups < 1 or C_in % groups != 0:
-        raise ValueError(f"{op_name}: groups must be a positive integer dividing the {C_in} "
-                         f"input channels of an input of shape {input.shape}, got {groups!r}")
-    if weight.shape[0] != C_in:
-        raise ValueError(f"{op_name}: weight of shape {weight.shape} expects an input with "
-                         f"{weight.shape[0]} channels, got an input of shape {input.shape} "
-                         f"({C_in} channels)")
+    groups = check_transpose_tensors(input, weight, bias, groups, op_name)
     C_out = C_out_per_group * groups
-    if bias is not None and tuple(bias.shape) != (C_out,):
-        raise ValueError(f"{op_name}: bias of shape {bias.shape} does not match the {C_out} "
-                         f"out channels of a weight of shape {weight.shape}, groups={groups}")
-    if input.device != weight.device:
-        raise RuntimeError(f"{op_name}: input is on device '{input.device}', weight on "
-                           f"'{weight.device}'")
     kernel_size = (kd, kh, kw)
     stride = _triple(stride, "stride", op_name)
     padding = _triple(padding, "padding", op_name)
@@ -338,14 +328,16 @@ def _pool_input(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bo
                 fill: float, op_name: str) -> tuple[Tensor, tuple]:
     """Checked options of a 3-D pooling and the input its (floor-mode) vol2col reads.
 
-    Returns ``(x_ready, (kernel_size, stride, padding, dilation))``, each a triple;
-    ``stride`` defaults to ``kernel_size``. With ``ceil_mode`` the last windows may run
+    Returns ``(x_ready, (kernel_size, stride, padding, dilation))``, each a triple (a
+    1-tuple is repeated, as PyTorch); ``stride`` defaults to ``kernel_size`` (None or
+    empty). With ``ceil_mode`` the last windows may run
     past the padded input (:func:`pool_output_size`): ``x_ready`` is x with the slices
     they miss added at the end of each axis, filled with ``fill`` (a value that changes
     no window's result), so that vol2col of ``x_ready`` has exactly those windows.
     """
-    options = _window_options(kernel_size, kernel_size if stride is None else stride,
-                              padding, dilation, op_name)
+    stride = _pool_stride(stride, kernel_size)
+    options = _window_options(*map(_pool_option, (kernel_size, stride, padding, dilation)),
+                              op_name)
     kernel_size, stride, padding, dilation = options
     if any(p > k // 2 for p, k in zip(padding, kernel_size)):
         raise ValueError(f"{op_name}: pad should be at most half of effective kernel size, "

@@ -26,8 +26,9 @@ import warnings
 import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
-                                             _is_int, _pair, _single, adaptive_bins,
-                                             adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                                             _check_adaptive_input, _is_int, _pair, _single,
+                                             adaptive_bins, adaptive_max_pool2d, avg_pool1d,
+                                             avg_pool2d,
                                              conv1d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
@@ -87,9 +88,9 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     though it is computed in float32), as PyTorch.
     Shapes: input (*, *normalized_shape), weight γ ``normalized_shape`` -> input's shape.
     """
-    if isinstance(normalized_shape, int):
+    if isinstance(normalized_shape, numbers.Integral):   # NumPy's ints too, as PyTorch
         normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(normalized_shape)
+    normalized_shape = tuple(int(size) for size in normalized_shape)
     k = len(normalized_shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
         raise ValueError(f"rms_norm: input of shape {input.shape} does not end with "
@@ -351,6 +352,7 @@ def _adaptive_sizes_3d(input: Tensor, output_size, op_name: str) -> tuple[int, i
             for size in sizes):
         raise ValueError(f"{op_name}: output_size must be a positive int or 3 of them "
                          f"(None keeps that size), got {output_size!r}")
+    _check_adaptive_input(input, 3, op_name)
     return tuple(input.shape[dim] if size is None else size
                  for dim, size in zip((-3, -2, -1), sizes))
 

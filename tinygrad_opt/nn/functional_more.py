@@ -28,7 +28,7 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend, factories
 from tinygrad_opt.functions import store_out
 from tinygrad_opt.nn.functional_conv import _adaptive_reduce
-from tinygrad_opt.nn.functional_primitives import _affine, _update_running
+from tinygrad_opt.nn.functional_primitives import _affine, _check_per_channel, _update_running
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating
 from tinygrad_opt.ops.rearrange import _distance
@@ -906,13 +906,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected an input (N, C, *) with spatial dims, got "
                          f"shape {input.shape}")
+    _check_per_channel("instance_norm", input, running_mean=running_mean,
+                       running_var=running_var, weight=weight, bias=bias)
     channels = input.shape[1]
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)           # (1, C, 1, ...)
     if use_input_stats:
         count = math.prod(input.shape[2:])
-        if count <= 1:
+        if count == 1:  # PyTorch's _verify_spatial_size: one value has no spread
             raise ValueError(f"instance_norm: expected more than 1 spatial element when "
                              f"training, got input of shape {input.shape}")
+        if count == 0:  # as PyTorch: empty output (joined to γ, β), statistics kept
+            return _affine(input, weight, bias, stat_shape)
         dims = tuple(range(2, input.ndim))
         mean = input.mean(dim=dims, keepdim=True)                   # (N, C, 1, ...)
         centered = input - mean
@@ -945,6 +949,9 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if input.ndim < 3:
         raise ValueError(f"local_response_norm: expected a 3-D or higher input (N, C, *), got "
                          f"shape {input.shape}")
+    if size < 1:  # (PyTorch's pooling window refuses it too)
+        raise ValueError(f"local_response_norm: size must be a positive number of channels, "
+                         f"got {size}")
     if input.data.size == 0:
         return input
     channels, input = input.shape[1], floating(input)  # (ints: a square could wrap)

@@ -47,7 +47,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return tg.where(z > threshold, input, softplus_z / beta)
 
 
-# ------------------------- batch, layer and instance norm share these two steps
+# ------------------------- batch, layer and instance norm share these steps
 
 def _update_running(running: Tensor, batch_stat: Tensor, momentum: float) -> None:
     """running ← (1 − momentum)·running + momentum·batch_stat, in place, no graph (its
@@ -64,3 +64,14 @@ def _affine(x_hat: Tensor, weight: Tensor | None, bias: Tensor | None, shape) ->
     if bias is not None:
         x_hat = x_hat + bias.reshape(shape)
     return x_hat
+
+
+def _check_per_channel(op_name: str, input: Tensor, **per_channel) -> None:
+    """Each of ``per_channel`` (γ, β, the running statistics; None: absent) holds one value
+    per channel of ``input`` (N, C, ...). As PyTorch, only the number of elements counts."""
+    channels = input.shape[1]
+    for name, tensor in per_channel.items():
+        if tensor is not None and tensor.data.size != channels:
+            raise ValueError(f"{op_name}: {name} of shape {tensor.shape} has "
+                             f"{tensor.data.size} elements, expected one for each of the "
+                             f"{channels} channels of an input of shape {input.shape}")

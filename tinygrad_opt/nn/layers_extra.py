@@ -9,6 +9,7 @@ docstring) lives. Names, arguments, defaults, parameter names and reprs are PyTo
 
 from __future__ import annotations
 
+import numbers
 from collections import namedtuple
 
 import tinygrad_opt as tg
@@ -49,9 +50,9 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps: float | None = None,
                  elementwise_affine: bool = True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if isinstance(normalized_shape, numbers.Integral):  # NumPy's ints too, as PyTorch
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = tuple(int(size) for size in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)

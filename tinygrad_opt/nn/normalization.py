@@ -3,6 +3,8 @@ each sample's features) and GroupNorm (over each sample's groups of channels).""
 
 from __future__ import annotations
 
+import numbers
+
 from tinygrad_opt import backend
 from tinygrad_opt.factories import zeros
 from tinygrad_opt.nn import functional as F
@@ -107,9 +109,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if isinstance(normalized_shape, numbers.Integral):  # NumPy's ints too, as PyTorch
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = tuple(int(size) for size in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = backend.default_float if dtype is None else backend.as_dtype(dtype)
@@ -175,7 +177,9 @@ class GroupNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim < 2 or input.shape[1] != self.num_channels:
+        # Without γ and β nothing ties the layer to num_channels: PyTorch then takes any
+        # channel count that num_groups divides (F.group_norm checks that).
+        if input.ndim < 2 or (self.affine and input.shape[1] != self.num_channels):
             raise ValueError(f"GroupNorm: input of shape {input.shape} does not have the "
                              f"{self.num_channels} channels (N, C, *) the layer was built for")
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
