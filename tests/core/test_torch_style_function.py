@@ -248,6 +248,58 @@ def test_mark_non_differentiable_and_materialize_grads(device):
     assert Sort1d.seen[1] is None                      # set_materialize_grads(False)
 
 
+class SinCosSeen(Function):
+    """(sin x, cos x), with materialize_grads as given; backward records what it got."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x, materialize):
+        ctx.set_materialize_grads(materialize)
+        ctx.save_for_backward(x)
+        return x.sin(), x.cos()
+
+    @staticmethod
+    def backward(ctx, grad_sin, grad_cos):
+        SinCosSeen.seen.append((grad_sin, grad_cos))
+        (x,) = ctx.saved_tensors
+        grad = 0
+        if grad_sin is not None:
+            grad = grad + grad_sin * x.cos()
+        if grad_cos is not None:
+            grad = grad - grad_cos * x.sin()
+        return grad, None
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_an_output_the_pass_does_not_reach_gets_none_without_materialize_grads(
+        device, materialize):
+    """PyTorch: under set_materialize_grads(False), backward receives None for an output
+    whose gradient the pass did not compute; with it (the default), zeros. Each pass
+    decides anew (retain_graph, then another output)."""
+    values = np.array([0.3, -1.2])
+    x = leaf(values, device)
+    sine, cosine = SinCosSeen.apply(x, materialize)
+    SinCosSeen.seen.clear()
+    (sine * 2).sum().backward(retain_graph=True)
+    grad_sin, grad_cos = SinCosSeen.seen[0]
+    assert host(grad_sin).tolist() == [2.0, 2.0]
+    if materialize:
+        assert host(grad_cos).tolist() == [0.0, 0.0]
+    else:
+        assert grad_cos is None
+    np.testing.assert_allclose(host(x.grad), 2 * np.cos(values))
+    (cosine * 3).sum().backward()               # the other output, in a second pass
+    grad_sin, grad_cos = SinCosSeen.seen[1]
+    assert host(grad_cos).tolist() == [3.0, 3.0]
+    assert (grad_sin is None) is not materialize
+    np.testing.assert_allclose(host(x.grad), 2 * np.cos(values) - 3 * np.sin(values))
+    y = leaf(values, device)
+    first, second = SinCosSeen.apply(y, materialize)
+    (first + second).sum().backward()           # both reached: both given
+    assert all(grad is not None for grad in SinCosSeen.seen[2])
+
+
 def test_wrong_number_of_gradients_raises_pytorchs_message(device):
     class TooFew(Function):
         @staticmethod

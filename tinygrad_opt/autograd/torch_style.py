@@ -44,7 +44,10 @@ How a ctx-style call becomes part of the graph (the design):
    backward is called once with all of them, as in PyTorch. Outputs that carry no
    gradient (integers, those passed to ``ctx.mark_non_differentiable``, non-Tensors)
    stay out of the pack and are returned as computed; their gradient is zeros
-   (``ctx.set_materialize_grads(True)``, the default) or None.
+   (``ctx.set_materialize_grads(True)``, the default) or None. So is, with several
+   outputs, the gradient of one that the backward pass does not reach (a hook on each
+   output notes which the pass reached; unreached, its slice of the op's gradient is
+   zeros, which ``set_materialize_grads(False)`` turns into None, as PyTorch's).
 4. Saved tensors: an output saved in forward is replaced by the recorded output (so a
    double backward differentiates through it), and every saved tensor is checked
    against its version at the end of forward: a write in place since then raises the
@@ -183,7 +186,7 @@ class Function(core.Function):
         packed = FunctionBackward.apply(*inputs, output=layout.pack(outputs), ctx=ctx,
                                         name=name, layout=layout,
                                         tensor_arguments=tensor_arguments)
-        recorded = layout.unpacked(packed, outputs)
+        recorded = layout.unpacked(packed, outputs, ctx)
         ctx._node = weakref.ref(packed.grad_fn)
         ctx._saved = layout.recorded(ctx._saved, outputs, recorded)
         ctx._versions = [None if x is None else x._versions[0] for x in ctx._saved]
@@ -376,6 +379,7 @@ class _Layout:
             self.kinds.append((value.data.shape, value.data.dtype, value.device))
             if backend.is_floating(value.data.dtype) and id(value) not in ctx._non_differentiable:
                 self.positions.append(position)
+        self.reached = set()  # positions a backward pass reached (materialize_grads off)
         carried = [self.kinds[position] for position in self.positions]
         if len({(dtype, device) for _, dtype, device in carried}) > 1:
             raise TypeError(f"{ctx._name}: the outputs that carry gradients must share one "
@@ -406,14 +410,17 @@ class _Layout:
             start += size
         return pieces
 
-    def unpacked(self, packed: Tensor, outputs):
+    def unpacked(self, packed: Tensor, outputs, ctx: FunctionCtx):
         """What apply returns: forward's outputs, those carrying gradients cut (recorded)
         from the op's output. Several are cloned: as in PyTorch each has its own memory and
-        version, so a write in place to one does not flag another saved for backward."""
+        version, so a write in place to one does not flag another saved for backward.
+        Without materialize_grads, each of several notes (a hook) that a pass reached it."""
         values = [outputs] if self.single else list(outputs)
         pieces = self._pieces(packed)
         for position, piece in zip(self.positions, pieces):
             values[position] = piece.clone() if len(pieces) > 1 else piece
+            if len(pieces) > 1 and not ctx.materialize_grads:
+                values[position].register_hook(functools.partial(self._reach, position))
         if self.single:
             return values[0]
         return tuple(values)
@@ -425,12 +432,18 @@ class _Layout:
         replace = {id(value): new for value, new in zip(values, recorded)}
         return tuple(replace.get(id(x), x) for x in saved)
 
+    def _reach(self, position: int, grad) -> None:
+        self.reached.add(position)
+
     def output_grads(self, grad_output, ctx: FunctionCtx) -> list:
         """One gradient per output of forward, for the user's backward: the pieces of
-        the op's gradient, and zeros (or None) for the outputs that carry none."""
+        the op's gradient, and zeros (or None) for the outputs that carry none or, of
+        several, that this pass did not reach."""
         grads = [None] * len(self.kinds)
+        reached, self.reached = self.reached, set()  # (the next pass notes its own)
         for position, piece in zip(self.positions, self._pieces(grad_output)):
-            grads[position] = piece
+            if ctx.materialize_grads or len(self.positions) == 1 or position in reached:
+                grads[position] = piece
         if ctx.materialize_grads:
             for position, kind in enumerate(self.kinds):
                 if grads[position] is None and kind is not None:
