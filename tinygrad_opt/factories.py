@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, range_rules
 from tinygrad_opt.tensor import Tensor
 
 
@@ -52,21 +52,19 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(array, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """start, start+step, ... below end; int64 when all arguments are ints."""
-    if end is None:
-        start, end = 0, start
-    if dtype is None:
-        integral = all(isinstance(v, (int, backend.np.integer)) for v in (start, end, step))
-        dtype = backend.int64 if integral else backend.default_float
-    dtype = backend.as_dtype(dtype)  # floats: start + i·step in float64, rounded once (PyTorch)
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """start, start+step, ... below end (``arange(n)``: from 0); int64 when all arguments
+    are ints. PyTorch's checks and dtype rule: ``range_rules.arange_arguments``."""
+    start, end, step, dtype = range_rules.arange_arguments(start, end, step, dtype)
+    # floats: start + i·step in float64, rounded once (as PyTorch)
     array = _xp(device).arange(start, end, step, dtype="f8" if dtype.kind == "f" else dtype)
     return _finish(array.astype(dtype, copy=False), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """``steps`` evenly spaced values, ``start`` to ``end`` included, float32 by default."""
-    array = _xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype))
+    """``steps`` evenly spaced values, ``start`` to ``end`` included, float32 by default
+    (integer dtypes: PyTorch's rounding, ``range_rules.linspace``)."""
+    array = range_rules.linspace(_xp(device), start, end, steps, _float_dtype(dtype))
     return _finish(array, requires_grad)
 
 

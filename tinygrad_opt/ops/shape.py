@@ -70,7 +70,11 @@ def as_operand(value, like, op_name: str):
             dtype = backend.default_float
         elif dtype.kind == "b" and not isinstance(value, bool):  # bool tensor + 2: int64
             dtype = backend.int64
-        return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dtype))
+        xp = backend.xp_of(like.data)
+        try:
+            return Tensor._make(xp.asarray(value, dtype=dtype))
+        except OverflowError:  # uint8 + (-1) or + 300: the int wraps into the dtype, as the
+            return Tensor._make(xp.asarray(value).astype(dtype))  # C cast in PyTorch's kernel
     if backend.is_array(value):
         # a device array keeps its own device (not the default one); the call checks it
         return as_operand(Tensor(value, device=backend.device_of(value)), like, op_name)
