@@ -71,7 +71,7 @@ def test_to_refuses_what_it_cannot_read():
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         x.to("gpu")
     with pytest.raises(TypeError, match="positional"):
-        x.to("cpu", tg.float32, False)
+        x.to("cpu", tg.float32, tg.float64)  # (PyTorch's to(device, dtype, non_blocking) works)
 
 
 # --- dtypes and sizes ---

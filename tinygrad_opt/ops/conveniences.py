@@ -32,16 +32,22 @@ SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` 
 
 def to_arguments(args: tuple, kwargs: dict, tensor_type) -> tuple:
     """``(device, dtype, copy)`` from PyTorch's spellings of ``Tensor.to``: ``to(device)``,
-    ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's device and dtype) and the
-    keywords ``device=``, ``dtype=``, ``copy=``, ``non_blocking=`` (accepted; every copy here
-    is blocking). ``None`` means unchanged."""
-    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking"}
+    ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's device and dtype), each
+    followed by ``non_blocking`` and ``copy`` (positional bools or keywords), and the
+    keywords ``device=``, ``dtype=``, ``memory_format=``. ``non_blocking`` and
+    ``memory_format`` are accepted and change nothing (every copy here is blocking, every
+    layout NumPy's). ``None`` means unchanged."""
+    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking", "memory_format"}
     if unknown:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
     device, dtype = kwargs.get("device"), kwargs.get("dtype")
-    if len(args) > 2:
-        raise TypeError(f"to() takes a device and/or a dtype (or a tensor), got {len(args)} "
-                        "positional arguments")
+    flags = [position for position, arg in enumerate(args) if isinstance(arg, bool)]
+    leading = flags[0] if flags else len(args)  # (PyTorch's order: ..., non_blocking, copy)
+    if leading > 2 or len(args) - leading > 2 or len(flags) != len(args) - leading:
+        raise TypeError(f"to() takes a device and/or a dtype (or a tensor), then non_blocking "
+                        f"and copy, got {len(args)} positional arguments {args!r}")
+    copy = args[leading + 1] if len(args) - leading == 2 else kwargs.get("copy", False)
+    args = args[:leading]
     for arg in args:
         if isinstance(arg, tensor_type):
             device, dtype = arg.device, arg.dtype
@@ -51,7 +57,7 @@ def to_arguments(args: tuple, kwargs: dict, tensor_type) -> tuple:
             dtype = arg
     device = None if device is None else backend.check_device(device)
     dtype = None if dtype is None else backend.as_dtype(dtype)
-    return device, dtype, bool(kwargs.get("copy", False))
+    return device, dtype, bool(copy)
 
 
 def _fresh(array):
@@ -156,23 +162,25 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         ``memory_format`` (PyTorch's) change nothing here."""
         return self.to("cuda" if device is None or isinstance(device, int) else device)
 
-    def float(self):
+    # (each conversion takes PyTorch's ``memory_format``, which changes nothing here: see
+    # ``contiguous``)
+    def float(self, memory_format=None):
         """``astype(tg.float32)``."""
         return self.astype(backend.float32)
 
-    def double(self):
+    def double(self, memory_format=None):
         """``astype(tg.float64)``."""
         return self.astype(backend.float64)
 
-    def half(self):
+    def half(self, memory_format=None):
         """``astype(tg.float16)``."""
         return self.astype(backend.float16)
 
-    def long(self):
+    def long(self, memory_format=None):
         """``astype(tg.int64)``."""
         return self.astype(backend.int64)
 
-    def int(self):
+    def int(self, memory_format=None):
         """``astype(tg.int32)``, as PyTorch's ``int()``."""
         return self.astype(backend.int32)
 
@@ -199,19 +207,19 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         """``int(x)`` of a one-element tensor."""
         return int(self.item())
 
-    def short(self):
+    def short(self, memory_format=None):
         """``astype(tg.int16)``."""
         return self.astype("int16")
 
-    def char(self):
+    def char(self, memory_format=None):
         """``astype(tg.int8)``."""
         return self.astype("int8")
 
-    def byte(self):
+    def byte(self, memory_format=None):
         """``astype(tg.uint8)`` (values outside 0..255 wrap, as in PyTorch)."""
         return self.astype("uint8")
 
-    def bool(self):
+    def bool(self, memory_format=None):
         """``astype(tg.bool_)``: True where nonzero."""
         return self.astype(backend.bool_)
 
@@ -585,10 +593,11 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         self[...] = value
         return self
 
-    def copy_(self, src):
+    def copy_(self, src, non_blocking: bool = False):
         """Copy ``src`` into this tensor, in place: broadcast to its shape, cast to its
         dtype, moved to its device; as ``x[...] = src``, so the gradient flows to ``src``.
-        A ``src`` that does not broadcast to this tensor's shape raises, naming both."""
+        A ``src`` that does not broadcast to this tensor's shape raises, naming both.
+        ``non_blocking`` (PyTorch's) changes nothing: every copy here is blocking."""
         shape = tuple(getattr(src, "shape", ()))
         if len(shape) > self.ndim or any(s not in (1, t) for s, t in
                                          zip(shape[::-1], self.shape[::-1])):
