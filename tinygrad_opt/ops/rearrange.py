@@ -631,14 +631,25 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     (also given as ``value=``). ``out = input.clone(); out[...] = src``: the gradient of
     ``input`` is 0 at the overwritten places, that of ``src`` is gathered from the places
     it was written to. With repeated places one write wins: on the CPU the last, on the
-    GPU any (PyTorch leaves it open; each copy of src gets the place's gradient)."""
-    if reduce is not None:
-        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported here; use "
-                                  "scatter_add for 'add'")
+    GPU any (PyTorch leaves it open; each copy of src gets the place's gradient).
+
+    ``reduce='add'`` (``'multiply'``) adds each value to (multiplies its place by it)
+    instead, repeats all taking part: out[index[i][j]][j] += src[i][j]. That is
+    ``scatter_reduce`` with 'sum' ('prod') and ``include_self=True``, whose gradients it
+    has (PyTorch defines none for this form)."""
+    if reduce not in (None, "add", "multiply"):
+        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     if (src is None) == (value is None):
         raise TypeError("scatter: give either src (a tensor or a number) or value")
     src = value if src is None else src
+    if reduce is not None and not isinstance(src, tensor_module.Tensor):
+        index = _integer_tensor(index, _tensor(input, "scatter"), "scatter")
+        xp = backend.xp_of(input.data)       # the number, in input's dtype, at every place
+        src = constant(xp.full(index.shape, src, dtype=input.dtype))
     full_index, src = _scatter_arguments(input, dim, index, src, "scatter")
+    if reduce is not None:
+        return _reduce_into(input, full_index, src, "sum" if reduce == "add" else "prod",
+                            include_self=True)
     out = input.clone()
     out[full_index] = src
     return out
@@ -683,7 +694,8 @@ def index_add(input, dim: int, index, source, *, alpha=1):
 def index_fill(input, dim: int, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or
     a 0-d tensor, which gets the gradient of all of them); the gradient of ``input`` is 0
-    there: ``out = input.clone(); out[..., index, ...] = value``."""
+    there: ``out = input.clone(); out[..., index, ...] = value``. As PyTorch's, an index
+    may be negative (from the end): it lies in [−size, size)."""
     index = _integer_tensor(index, _tensor(input, "index_fill"), "index_fill")
     if index.ndim > 1:
         raise ValueError(f"index_fill: index must be 0-d or 1-D, got shape {index.shape}")
@@ -693,9 +705,10 @@ def index_fill(input, dim: int, index, value):
     if input.ndim == 0:  # as one element along dim 0
         return index_fill(input.reshape(1), dim, index, value)[0]
     dim = normalize_dim(dim, input.ndim, "index_fill")
-    _check_range(index.data, _size_of(input, dim), "index_fill", _dim_of(input, dim))
-    # each slice once, so that value's gradient counts it once (as PyTorch's)
-    places = backend.xp_of(index.data).unique(index.data.reshape(-1))
+    size = _size_of(input, dim)
+    _check_range(index.data, size, "index_fill", _dim_of(input, dim), negative=True)
+    # each slice once (−1 and size − 1 are one), so that value's gradient counts it once
+    places = backend.xp_of(index.data).unique(index.data.reshape(-1) % max(size, 1))
     out = input.clone()
     out[_along(dim, places, input.ndim)] = value
     return out

@@ -921,10 +921,17 @@ def _write(x, index: tuple, values, accumulate: bool, name: str):
     values = as_operand(values, x, name)
     if values.dtype != x.dtype:
         values = values.astype(x.dtype)
+    slot_shape = x.data[index].shape  # the shape x[index] has
+    try:   # values broadcast one way only, to the places (as PyTorch's index_put_)
+        fits = backend.broadcast_shapes(values.shape, slot_shape) == slot_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: values of shape {values.shape} cannot be broadcast to the "
+                         f"indexed places of shape {slot_shape}")
     if not accumulate:
         x[index] = values
         return x
-    slot_shape = x.data[index].shape  # the shape x[index] has
     if values.shape != slot_shape:
         values = values.broadcast_to(slot_shape)
     added = IndexAdd.apply(values, index=index, shape=x.shape)
