@@ -257,9 +257,12 @@ def test_in_place_activation_refuses_a_leaf_that_requires_grad(device, name, arg
         assert getattr(F, name)(leaf, *args) is leaf
 
 
-def test_hardtanh_in_place_checks_its_range(device):
-    with pytest.raises(ValueError, match="min_val 1 is greater than max_val 0"):
-        F.hardtanh_(t([1.0], device), 1, 0)
+def test_hardtanh_in_place_with_an_inverted_range_is_clamp(device):
+    # PyTorch's hardtanh_ is clamp_(min_val, max_val), unchecked: min_val > max_val gives
+    # max_val everywhere.
+    x = t([1.0, -3.0, 0.5], device)
+    assert F.hardtanh_(x, 1, 0) is x
+    np.testing.assert_array_equal(x.numpy(), np.minimum(np.maximum([1.0, -3.0, 0.5], 1), 0))
 
 
 # -------------------------------------------------------------------- deprecated upsample names

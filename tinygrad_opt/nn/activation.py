@@ -137,8 +137,8 @@ class RReLU(Module):
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
-        if not 0 <= lower <= upper:
-            raise ValueError(f"RReLU: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
+        if lower > upper:  # (F.rrelu's check, made early; a negative lower is allowed, as PyTorch)
+            raise ValueError(f"RReLU: need lower <= upper, got lower={lower}, upper={upper}")
         self.lower = lower
         self.upper = upper
         self.inplace = inplace

@@ -57,7 +57,6 @@ from tinygrad_opt.nn.functional_conv3d import *  # noqa: F401,F403  (its __all__
 from tinygrad_opt.nn.functional_surface import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn import fused_norm
 from tinygrad_opt.ops import fused
-from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import floating as _floating
 from tinygrad_opt.ops.statistics import computed_in_float32
 from tinygrad_opt.ops.shape import normalize_dim, same_device
@@ -70,8 +69,16 @@ def _random_tensor(like: Tensor, low: float, high: float) -> Tensor:
     return Tensor(array, device=like.device)
 
 
-# PyTorch's inplace=True: x[...] = function(x.clone(), ...), then x itself (see write_back)
-_in_place = write_back
+def _in_place(input: Tensor, function, *args) -> Tensor:
+    """PyTorch's inplace=True: x[...] = function(x.clone(), ...), then x itself (see
+    ``write_back``). A float result refuses to go into an integer or bool x, as PyTorch
+    (``elu(x, inplace=True)`` of an int64 x): the write would truncate it silently."""
+    result = function(input.clone(), *args)
+    if backend.is_floating(result.dtype) and not backend.is_floating(input.dtype):
+        raise RuntimeError(f"{function.__name__}: inplace=True needs a floating-point input: "
+                           f"the result, {result.dtype}, cannot be written into {input.dtype}")
+    input[...] = result
+    return input
 
 
 # ------------------------------------------------------------------ activations
@@ -188,9 +195,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """SiLU (swish): x·σ(x) (``inplace``: as in ``relu``)."""
+    """SiLU (swish): x·σ(x) (``inplace``: as in ``relu``).
+
+    A float16 x is computed in float32 and rounded once, as PyTorch's kernel: σ(x) of
+    x < −10 is subnormal in float16, with few digits left (SiLU(−17) was 40% too large).
+    """
     if inplace:
         return _in_place(input, silu)
+    if input.dtype == backend.float16:
+        return silu(input.float()).half()
     return input * input.sigmoid()
 
 
@@ -206,15 +219,17 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and
     on the edges (PyTorch's convention). ``inplace``: as in ``relu``. An integer x
-    stays integer, clipped to the bounds truncated to integers (see ``_integer_bounds``)."""
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    stays integer, clipped to the bounds truncated to integers (see ``_integer_bounds``).
+
+    As PyTorch's, this is clamp, min(max(x, min_val), max_val), and the order of the
+    bounds is not checked: min_val > max_val gives max_val everywhere, gradient 0
+    (``nn.Hardtanh`` refuses such a range when it is built)."""
     if not backend.is_floating(input.dtype):
         min_val, max_val = _integer_bounds("hardtanh", input, min_val, max_val)
     if inplace:
         return _in_place(input, hardtanh, min_val, max_val)
     clipped_low = tg.where(input <= min_val, min_val, input)
-    return tg.where(input >= max_val, max_val, clipped_low)
+    return tg.where(clipped_low >= max_val, max_val, clipped_low)  # (max applied last)
 
 
 def _integer_bounds(name: str, input: Tensor, *bounds: float) -> tuple:
@@ -243,12 +258,14 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardsigmoid(x) = 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between: a piecewise-linear σ.
 
     Derivative: 1/6 for −3 < x < 3, 0 otherwise; 0 at both kinks x = ±3 (PyTorch).
-    ``inplace``: as in ``relu``.
+    ``inplace``: as in ``relu``. A NaN, in no piece, stays NaN with gradient 0, as in
+    PyTorch's backward, (−3 < x < 3) ? g/6 : 0.
     """
     if inplace:
         return _in_place(input, hardsigmoid)
-    clipped_low = tg.where(input <= -3, 0.0, (input + 3) / 6)
-    return tg.where(input >= 3, 1.0, clipped_low)
+    inside = (input > -3) & (input < 3)
+    outer = tg.where(input >= 3, 1.0, tg.where(input <= -3, 0.0, input.detach()))  # NaN: x
+    return tg.where(inside, (input + 3) / 6, outer)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -292,10 +309,13 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
     Derivative: tanh(s) + x·σ(x)·(1 − tanh²(s)) with s = softplus(x). Softplus runs
     without its threshold (the exact formula, as PyTorch's mish); its stable form never
-    overflows. ``inplace``: as in ``relu``.
+    overflows. ``inplace``: as in ``relu``. A float16 x is computed in float32, as in
+    ``silu`` (the same subnormal σ in the left tail).
     """
     if inplace:
         return _in_place(input, mish)
+    if input.dtype == backend.float16:
+        return mish(input.float()).half()
     return input * softplus(input, 1.0, math.inf).tanh()
 
 
