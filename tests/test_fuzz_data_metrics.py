@@ -509,6 +509,10 @@ def test_loader_epochs_visit_each_index_once_in_len_batches(n, batch_size, drop_
                                                             shuffle, seed):
     labels = np.arange(n, dtype=np.int64)
     dataset = TensorDataset(np.arange(2 * n, dtype=np.float32).reshape(n, 2), labels)
+    if shuffle and n == 0:                    # PyTorch's RandomSampler refuses 0 samples
+        with pytest.raises(ValueError, match="num_samples"):
+            DataLoader(dataset, batch_size, shuffle, drop_last=drop_last, seed=seed)
+        return
     loader = DataLoader(dataset, batch_size, shuffle, drop_last=drop_last, seed=seed)
     full, rest = divmod(n, batch_size)
     n_batches = full + (1 if rest and not drop_last else 0)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -342,13 +343,17 @@ def _resolve_tensor_dataset(dataset):
 
     Returns ``(tensor_dataset, index_map)`` where ``index_map`` (or None for the
     identity) maps the outer data set's indices to rows of the arrays, or
-    ``(None, None)`` if ``dataset`` is not built on a TensorDataset.
+    ``(None, None)`` if ``dataset`` is not built on a TensorDataset. A subclass that
+    defines its own ``__getitem__`` is read through it, as PyTorch's loader does.
     """
     index_map = None
     while isinstance(dataset, Subset):
+        if type(dataset).__getitem__ is not Subset.__getitem__:
+            return None, None
         index_map = dataset.indices if index_map is None else dataset.indices[index_map]
         dataset = dataset.dataset
-    if isinstance(dataset, TensorDataset):
+    if (isinstance(dataset, TensorDataset)
+            and type(dataset).__getitem__ is TensorDataset.__getitem__):
         return dataset, index_map
     return None, None
 
@@ -365,6 +370,21 @@ def _sampler_rng(name: str, generator, seed):
 
 def _is_positive_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def _key(index):
+    """A sampler's index as the data set is asked for it: a Python int where it is an
+    integer (``np.int64``, a 0-d integer array or Tensor), else as it is: a map-style data
+    set may have other keys (a dict's strings), which PyTorch passes on unchanged."""
+    try:
+        return operator.index(index)
+    except TypeError:
+        return index
+
+
+def _is_int_array(indices) -> bool:
+    """Whether one batch's (or epoch's) indices are integers, for a fancy index."""
+    return isinstance(indices, np.ndarray) or all(type(i) is int for i in indices)
 
 
 class Sampler:
@@ -554,7 +574,7 @@ class BatchSampler(Sampler):
     def __iter__(self) -> Iterator[list[int]]:
         batch = []
         for index in self.sampler:
-            batch.append(int(index))
+            batch.append(_key(index))
             if len(batch) == self.batch_size:
                 yield batch
                 batch = []
@@ -595,7 +615,8 @@ class DataLoader:
     * ``sampler``: any iterable of indices (a list, an array,
       :func:`balanced_indices`' result, or an object whose ``__iter__`` yields a
       fresh order per epoch); it is iterated once per epoch and excludes
-      ``shuffle``.
+      ``shuffle``. Its indices may be keys that are not integers (a dict's
+      strings, say): the data set is asked for ``dataset[key]`` with them as they are.
 
     Without a sampler every sample appears exactly once per epoch. The last,
     smaller batch is kept unless ``drop_last``. ``len(loader)`` is the number of
@@ -694,6 +715,11 @@ class DataLoader:
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order)")
+        if shuffle and not self._iterable and len(dataset) == 0:
+            # PyTorch's shuffle builds RandomSampler(dataset), which refuses this
+            raise ValueError("DataLoader: shuffle=True needs a non-empty data set (RandomSampler: "
+                             "num_samples should be a positive integer value, but got "
+                             "num_samples=0)")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
         self.dataset = dataset
@@ -719,10 +745,12 @@ class DataLoader:
         self._rng = None if seed is None else _generator(seed)  # one generator for all epochs
         self._tensor_dataset, self._index_map = _resolve_tensor_dataset(dataset)
 
-    def _epoch_indices(self) -> np.ndarray:
-        """The order in which this epoch visits the samples."""
+    def _epoch_indices(self) -> np.ndarray | list:
+        """The order in which this epoch visits the samples (a list where the sampler
+        gives keys that are not integers)."""
         if self.sampler is not None:
-            return np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
+            keys = [_key(i) for i in self.sampler]
+            return np.array(keys, dtype=np.int64) if _is_int_array(keys) else keys
         n = len(self.dataset)
         if self.shuffle:
             rng = self._rng if self._rng is not None else backend.host_rng()
@@ -747,11 +775,11 @@ class DataLoader:
         step with batching off). Drawn in the main process, with or without workers."""
         if self.batch_sampler is not None:
             for batch_indices in self.batch_sampler:
-                yield [int(i) for i in batch_indices]
+                yield [_key(i) for i in batch_indices]
             return
         indices = self._epoch_indices()
         if self._unbatched:
-            yield from indices.tolist()
+            yield from (indices.tolist() if isinstance(indices, np.ndarray) else indices)
             return
         for b in range(self._n_batches(len(indices))):
             yield indices[b * self.batch_size:(b + 1) * self.batch_size]
@@ -760,7 +788,9 @@ class DataLoader:
         """The batch of ``indices`` (with batching off: the sample of one index)."""
         if self._unbatched:
             return self._convert(self.dataset[indices])
-        return self._gather(np.asarray(indices, dtype=np.int64))
+        if _is_int_array(indices):
+            indices = np.asarray(indices, dtype=np.int64)
+        return self._gather(indices)
 
     def _stream_batches(self) -> Iterator:
         """The batches of an IterableDataset: its samples in order, batch_size at a time."""
@@ -813,9 +843,10 @@ class DataLoader:
             n = len(self.dataset)
         return self._n_batches(n)
 
-    def _gather(self, batch_indices: np.ndarray):
+    def _gather(self, batch_indices):
         Tensor = _tensor_type()
-        if self.collate_fn is None and self._tensor_dataset is not None:
+        if (self.collate_fn is None and self._tensor_dataset is not None
+                and isinstance(batch_indices, np.ndarray)):
             # fast path: one fancy index per array, one transfer per array
             rows = batch_indices if self._index_map is None else self._index_map[batch_indices]
             batch = []
@@ -827,7 +858,7 @@ class DataLoader:
                     gathered = _to_host(transform(gathered))  # the inputs, augmented
                 batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
             return tuple(batch)
-        return self._collate_samples([self.dataset[int(i)] for i in batch_indices])
+        return self._collate_samples([self.dataset[_key(i)] for i in batch_indices])
 
     def _collate_samples(self, samples: list):
         """One batch from its samples: ``collate_fn(samples)``, or stacked on ``device``."""
@@ -854,8 +885,9 @@ def default_collate(batch: list, device: str | None = None):
     * strings and bytes: kept as a list of B strings;
     * a dict (any mapping): the same kind of mapping of the collated values, key by
       key (a plain dict where it cannot be built from one); a named tuple: the same
-      named tuple of collated fields; another tuple or list: a tuple of collated
-      fields (the samples must have equal lengths).
+      named tuple of collated fields; another tuple, a list or any other sequence
+      (a ``range``, say): a tuple of collated fields (the samples must have equal
+      lengths).
 
     The rules apply recursively, so nested structures such as
     ``(x, {"label": y, "name": s})`` give ``(X, {"label": Y, "name": [s...]})``.
@@ -927,7 +959,7 @@ def _collate(samples: list, device: str):
             return type(first)(collated)                # the same kind of mapping, as PyTorch
         except TypeError:                               # a mapping that cannot be built so
             return collated
-    if isinstance(first, (tuple, list)):
+    if isinstance(first, Sequence):                     # (str and bytes were taken above)
         lengths = {len(sample) for sample in samples}
         if len(lengths) != 1:
             raise RuntimeError(f"default_collate: each element in list of batch should be of "
