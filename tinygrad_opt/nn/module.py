@@ -216,6 +216,81 @@ class _BackwardHookCapture:
         return grad_input
 
 
+_REGISTRIES = ("_parameters", "_buffers", "_modules")
+_ABSENT = object()  # no entry: distinct from an entry that is None
+
+
+class _Registry(OrderedDict):
+    """One of a Module's three registries (``_parameters``, ``_buffers``, ``_modules``).
+
+    The owner also keeps each entry as a plain attribute (``Module._set_entry``), so that
+    reading ``module.weight`` is one dict lookup. Writing or deleting an entry here
+    directly, as PyTorch code does (``module._parameters['weight'] = p``,
+    ``del module._modules['0']``), updates that attribute too, so that ``module.weight``
+    and the registry never disagree. An attribute of the same name that is not the
+    entry's mirror (a plain attribute set before) is left alone, as in PyTorch, where a
+    plain attribute hides a registry entry.
+    """
+
+    def __init__(self, entries=(), *, owner: "Module | None" = None):
+        super().__init__()
+        self.owner = owner  # None in a copy, or while pickle or deepcopy rebuild it
+        self.update(entries)
+
+    def _attributes(self) -> "dict | None":
+        owner = self.__dict__.get("owner")
+        return None if owner is None else owner.__dict__
+
+    def __setitem__(self, name, value) -> None:
+        old = self.get(name, _ABSENT)
+        OrderedDict.__setitem__(self, name, value)
+        attributes = self._attributes()
+        if attributes is not None and attributes.get(name, old) is old:
+            attributes[name] = value
+
+    def _drop_attribute(self, name, old) -> None:
+        attributes = self._attributes()
+        if attributes is not None and attributes.get(name, _ABSENT) is old:
+            del attributes[name]
+
+    def __delitem__(self, name) -> None:
+        old = self[name]
+        OrderedDict.__delitem__(self, name)
+        self._drop_attribute(name, old)
+
+    def pop(self, name, *default):
+        if name not in self:
+            return OrderedDict.pop(self, name, *default)  # the default, or KeyError
+        old = OrderedDict.pop(self, name)
+        self._drop_attribute(name, old)
+        return old
+
+    def popitem(self, last: bool = True):
+        name, old = OrderedDict.popitem(self, last)
+        self._drop_attribute(name, old)
+        return name, old
+
+    def clear(self) -> None:
+        for name in list(self):
+            del self[name]
+
+    def setdefault(self, name, default=None):
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def update(self, *args, **kwargs) -> None:
+        for name, value in OrderedDict(*args, **kwargs).items():
+            self[name] = value
+
+    def copy(self) -> OrderedDict:
+        """A plain OrderedDict of the entries: writing into it touches no module."""
+        return OrderedDict(self)
+
+    def __repr__(self) -> str:
+        return repr(OrderedDict(self))  # printed as PyTorch's registries are
+
+
 class _Call:
     """One call of a module through the full path (``Module._call_with_pre_hooks``): the
     arguments and the output as far as they got, and the ``always_call`` forward hooks
@@ -240,10 +315,10 @@ class Module:
     def __init__(self):
         # object.__setattr__: our own __setattr__ needs these dictionaries to exist
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_parameters", _Registry(owner=self))
+        object.__setattr__(self, "_buffers", _Registry(owner=self))
         object.__setattr__(self, "_non_persistent_buffers", set())
-        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_modules", _Registry(owner=self))
         object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ------------------------------------------------------------------ forward
@@ -556,6 +631,8 @@ class Module:
                     f"cannot assign {type(value).__name__} as buffer '{name}' "
                     "(Tensor or None expected)")
             self._set_entry("_buffers", name, value)
+        elif name in _REGISTRIES and isinstance(value, Mapping):
+            self._replace_registry(name, value)  # ``self._modules = OrderedDict(...)``
         else:
             object.__setattr__(self, name, value)
 
@@ -566,6 +643,13 @@ class Module:
         The registries stay the record; ``_forget`` removes both."""
         self.__dict__[registry][name] = value
         self.__dict__[name] = value
+
+    def _replace_registry(self, registry: str, entries: Mapping) -> None:
+        """``self.<registry> = entries``: the old entries' attributes go, the new ones'
+        come (a ``_Registry`` of this module holding the entries of ``entries``)."""
+        entries = OrderedDict(entries)  # read before clearing: it may be the old registry
+        self.__dict__[registry].clear()
+        object.__setattr__(self, registry, _Registry(entries, owner=self))
 
     def _forget(self, name: str, keep: str | None = None) -> None:
         """Remove ``name`` from every registry (but ``keep``, about to be written, where
@@ -835,10 +919,11 @@ class Module:
 
         The Parameter objects stay the same objects: only their arrays are
         replaced, so an optimizer built before ``to`` still holds the right
-        tensors. ``dtype`` converts floating-point tensors only (integer buffers
-        such as ``num_batches_tracked`` keep their type), as in PyTorch, and must
-        itself be a floating-point dtype (TypeError otherwise: use ``type`` to cast
-        everything). ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
+        tensors. ``dtype`` converts floating-point and complex tensors only (integer
+        buffers such as ``num_batches_tracked`` keep their type; a complex tensor cast
+        to a real dtype loses its imaginary part, with a warning), as in PyTorch, and
+        must itself be a floating-point or complex dtype (TypeError otherwise: use
+        ``type`` to cast everything). ``model.to('cuda')``, ``model.to(dtype=tg.float64)`` and
         ``model.to(tg.float64)`` are all accepted, and ``model.to(tensor)`` takes that
         tensor's device and dtype; ``non_blocking`` is accepted and has no effect (copies
         here are synchronous).
@@ -856,7 +941,15 @@ class Module:
                                 f"but got desired dtype={dtype}")
         with no_grad():
             for tensor in list(self.parameters()) + list(self.buffers()):
-                _move_in_place(tensor, device, dtype)
+                _move_in_place(tensor, device, dtype, kinds="fc")
+        return self
+
+    def _cast_floating(self, dtype) -> "Module":
+        """``double``/``float``/``half``: cast the floating-point tensors only (complex
+        and integer ones keep their type, unlike ``to(dtype)``), as PyTorch's."""
+        with no_grad():
+            for tensor in list(self.parameters()) + list(self.buffers()):
+                _move_in_place(tensor, None, dtype, kinds="f")
         return self
 
     def cpu(self) -> "Module":
@@ -871,15 +964,15 @@ class Module:
 
     def double(self) -> "Module":
         """Cast floating-point parameters and buffers to float64 (for gradcheck)."""
-        return self.to(dtype=backend.float64)
+        return self._cast_floating(backend.float64)
 
     def float(self) -> "Module":
         """Cast floating-point parameters and buffers to float32."""
-        return self.to(dtype=backend.float32)
+        return self._cast_floating(backend.float32)
 
     def half(self) -> "Module":
         """Cast floating-point parameters and buffers to float16."""
-        return self.to(dtype=backend.float16)
+        return self._cast_floating(backend.float16)
 
     def type(self, dst_type) -> "Module":
         """Cast every parameter and buffer to ``dst_type``, integer buffers included
@@ -1402,15 +1495,20 @@ def _quoted(keys) -> str:
     return ", ".join(f'"{key}"' for key in keys) + "."
 
 
-def _move_in_place(tensor: Tensor, device: str | None, dtype) -> None:
-    """Give ``tensor`` (and its grad) an array on ``device`` / of ``dtype``; same object."""
+def _move_in_place(tensor: Tensor, device: str | None, dtype, kinds: str = "fc") -> None:
+    """Give ``tensor`` (and its grad) an array on ``device`` / of ``dtype``; same object.
+    Only a tensor whose dtype kind is in ``kinds`` is cast ('f' floating, 'c' complex)."""
     for item in (tensor, tensor.grad):
         if item is None:
             continue
         array = item.data
         if device is not None:
             array = backend.to_device(array, device)
-        if dtype is not None and backend.is_floating(array.dtype):
+        if dtype is not None and array.dtype.kind in kinds and array.dtype != dtype:
+            if array.dtype.kind == "c" and dtype.kind != "c":
+                warnings.warn("Casting complex values to real discards the imaginary part",
+                              UserWarning, stacklevel=3)
+                array = array.real  # (NumPy's astype would warn once more)
             array = array.astype(dtype)
         item.data = array  # Tensor.device follows its array
 
