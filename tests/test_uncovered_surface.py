@@ -505,9 +505,8 @@ def test_orthogonal_without_trivialization_is_orthogonal_but_not_assignable():
 
 
 def test_orthogonal_errors_name_the_problem():
-    with pytest.raises(NotImplementedError, match="householder.*use_trivialization=False"):
-        parametrizations.orthogonal(nn.Linear(3, 2), orthogonal_map="householder",
-                                    use_trivialization=False)
+    with pytest.raises(ValueError, match="orthogonal_map has to be one of.*Got: qr"):
+        parametrizations.orthogonal(nn.Linear(3, 2), orthogonal_map="qr")
     with pytest.raises(ValueError, match="no parameter or buffer with name 'nothing'"):
         parametrizations.orthogonal(nn.Linear(3, 2), name="nothing")
 

@@ -153,14 +153,25 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
-    """Copy consecutive slices of the 1-D ``vec`` into the parameters, in place."""
+    """Copy consecutive slices of ``vec`` into the parameters, in place: parameter i gets
+    ``vec[s_i : s_i + n_i]`` (``n_i`` its number of elements, ``s_i = n_1 + ... + n_{i-1}``).
+
+    As PyTorch, the slices are taken along dim 0 and each must hold exactly ``n_i``
+    elements; entries of ``vec`` after the last slice are left unused (a longer vector,
+    or a column (N, 1), is accepted)."""
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected vec to be a Tensor, but got: {type(vec).__name__}")
     parameters = _as_list(parameters)
     total = sum(math.prod(p.shape) for p in parameters)
-    if vec.ndim != 1 or vec.shape[0] != total:
-        raise ValueError(f"vector_to_parameters: vec of shape {vec.shape} does not match the "
-                         f"{total} elements of the parameters")
+    rows = vec.shape[0] if vec.ndim else 0
+    row_size = math.prod(vec.shape[1:])
+    pointer = 0
+    for p in parameters:  # checked before anything is copied
+        count = math.prod(p.shape)
+        if vec.ndim == 0 or (min(pointer + count, rows) - min(pointer, rows)) * row_size != count:
+            raise ValueError(f"vector_to_parameters: vec of shape {tuple(vec.shape)} does not "
+                             f"hold the {total} elements of the parameters along its dim 0")
+        pointer += count
     _check_same_device(parameters + [vec], "vector_to_parameters")
     pointer = 0
     with no_grad():
@@ -278,8 +289,9 @@ class stateless:
 #   * ``prune.remove`` makes it permanent: ``name`` is a Parameter again, = orig·mask.
 
 def _check_amount(amount) -> None:
-    """``amount``: a fraction in [0, 1] or a non-negative int (a count)."""
-    if not isinstance(amount, numbers.Real) or isinstance(amount, bool):
+    """``amount``: a fraction in [0, 1] or a non-negative int (a count; a bool is the
+    count 0 or 1, as PyTorch's check ``isinstance(amount, numbers.Real)`` lets it be)."""
+    if not isinstance(amount, numbers.Real):
         raise TypeError(f"Invalid type for amount: {amount}. Must be int or float.")
     if (isinstance(amount, numbers.Integral) and amount < 0) or (
             not isinstance(amount, numbers.Integral) and not 0.0 <= float(amount) <= 1.0):
@@ -297,10 +309,16 @@ def _count_to_prune(amount, size: int) -> int:
     return round(amount * size)
 
 
-def _check_structured(t: Tensor) -> None:
+def _check_structured(t: Tensor, dim: int) -> int:
+    """``dim`` as an index in [0, t.ndim), for a tensor of 2 dims or more (else an error:
+    a ``dim`` out of range is PyTorch's IndexError, never wrapped round)."""
     if t.ndim <= 1:
         raise ValueError(f"Structured pruning can only be applied to multidimensional tensors. "
                          f"Found tensor of shape {t.shape} with {t.ndim} dims")
+    if not -t.ndim <= dim < t.ndim:
+        raise IndexError(f"structured pruning: invalid index dim={dim} for a tensor of "
+                         f"shape {tuple(t.shape)}")
+    return dim % t.ndim
 
 
 def _zeroed(mask: Tensor, flat_indices: Tensor) -> Tensor:
@@ -458,7 +476,7 @@ class PruningContainer(BasePruningMethod):
             if not hasattr(method, "dim"):
                 raise AttributeError("Pruning methods of PRUNING_TYPE 'structured' need to "
                                      "have the attribute `dim` defined.")
-            dim = method.dim % t.ndim
+            dim = _check_structured(t, method.dim)
             other_dims = [d for d in range(t.ndim) if d != dim]
             kept_channels = mask.sum(dim=other_dims) != 0  # (t.shape[dim],)
             index = [slice(None)] * t.ndim
@@ -524,14 +542,14 @@ class RandomStructured(BasePruningMethod):
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         """Keep the slices whose uniform draw is above the k-th smallest draw."""
-        _check_structured(t)
-        channels = t.shape[self.dim]
+        dim = _check_structured(t, self.dim)
+        channels = t.shape[dim]
         count = _count_to_prune(self.amount, channels)
         if count == 0:
             return default_mask.clone()
         draws = tg.rand(channels, dtype=backend.float64, device=t.device)      # (C,)
         kept = draws > draws.kthvalue(count).values                            # (C,) bool
-        return _channel_mask(t, self.dim % t.ndim, kept) * default_mask.to(dtype=t.dtype)
+        return _channel_mask(t, dim, kept) * default_mask.to(dtype=t.dtype)
 
 
 class LnStructured(BasePruningMethod):
@@ -556,8 +574,7 @@ class LnStructured(BasePruningMethod):
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         """Keep the C − k slices of largest ‖slice‖_n, k = ``amount``."""
-        _check_structured(t)
-        dim = self.dim % t.ndim
+        dim = _check_structured(t, self.dim)
         channels = t.shape[dim]
         count = _count_to_prune(self.amount, channels)
         if count == 0:
@@ -639,9 +656,17 @@ class prune:
         """Prune across several parameters at once: ``parameters`` is an iterable of
         ``(module, name)``; ``pruning_method`` (an unstructured method class, e.g.
         ``prune.L1Unstructured``, with ``amount=`` in ``kwargs``) ranks the entries of
-        all of them together, already pruned entries left out."""
+        all of them together, already pruned entries left out. ``importance_scores``: a
+        dict ``{(module, name): scores}``, the parameter itself where missing."""
+        if not isinstance(parameters, Iterable):
+            raise TypeError("global_unstructured(): parameters is not an Iterable, got "
+                            f"{type(parameters).__name__}")
+        if importance_scores is None:
+            importance_scores = {}
+        if not isinstance(importance_scores, dict):
+            raise TypeError("global_unstructured(): importance_scores must be of type dict, "
+                            f"got {type(importance_scores).__name__}")
         parameters = list(parameters)
-        importance_scores = importance_scores or {}
         scores = parameters_to_vector([importance_scores.get((module, name),
                                                               getattr(module, name))
                                        for module, name in parameters]).detach()
@@ -1157,6 +1182,22 @@ def _is_orthogonal(Q: Tensor) -> bool:
     return bool(((Q.mT @ Q - eye).abs() <= atol + 1e-5 * eye).all().item())
 
 
+def _householder_inverse(Q: Tensor) -> Tensor:
+    """The X (tall, (..., n, k)) for which the 'householder' map gives the Q of Q = QR with
+    diag(R) > 0: LAPACK's geqrf of Q (its reflectors strictly below the diagonal, from
+    which the map recomputes τ = 2/(1 + ‖a‖²)), with ±1 on the diagonal, the sign of R's
+    diagonal (flipped where geqrf made no reflection, τ = 0)."""
+    host_np = backend.get_xp("cpu")
+    # geqrf on the host (NumPy's "raw" QR returns it transposed); no gradient flows here
+    reflectors, tau = host_np.linalg.qr(Q.numpy(), mode="raw")
+    A = host_np.ascontiguousarray(host_np.swapaxes(reflectors, -1, -2))   # (..., n, k)
+    k = A.shape[-1]
+    diagonal = host_np.sign(A[..., range(k), range(k)])
+    diagonal[tau == 0] *= -1
+    A[..., range(k), range(k)] = diagonal
+    return tg.tensor(A.astype(Q.dtype), device=Q.device)
+
+
 def _make_orthogonal(A: Tensor) -> Tensor:
     """The Q of A = QR (A tall), its columns' signs chosen so that diag(R) ≥ 0."""
     Q, R = tg.linalg.qr(A)
@@ -1177,7 +1218,9 @@ class _Orthogonal(Module):
     Every such Q is orthogonal, so QᵀQ = I whatever X the optimizer makes. With
     ``use_trivialization`` (the default) ``base`` is the orthogonalised initial weight,
     set by ``right_inverse``, and X starts at −I, where Q = I: the layer starts at (the
-    orthogonal matrix nearest) its weight.
+    orthogonal matrix nearest) its weight. Without it there is no ``base``: 'householder'
+    starts at X = the weight's geqrf (``_householder_inverse``), the Q of its QR; the
+    other two maps cannot be inverted, and X starts at the weight itself.
     """
 
     def __init__(self, weight: Tensor, orthogonal_map: str, *,
@@ -1225,15 +1268,19 @@ class _Orthogonal(Module):
         if tuple(Q.shape) != self.shape:
             raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
                              f"Got a tensor of shape {tuple(Q.shape)}.")
-        if not self.use_trivialization:
-            raise NotImplementedError("It is not possible to assign to the orthogonal "
-                                      "parametrization when use_trivialization=False.")
+        if not self.use_trivialization and self.orthogonal_map != "householder":
+            raise NotImplementedError("It is not possible to assign to the matrix exponential "
+                                      "or the Cayley parametrizations when "
+                                      "use_trivialization=False.")
         with no_grad():
             Q_init = Q
             n, k = Q.shape[-2:]
-            if n < k:
+            transposed = n < k
+            if transposed:
                 Q = Q.mT
                 n, k = k, n
+            if not self.use_trivialization:
+                return _householder_inverse(Q).mT if transposed else _householder_inverse(Q)
             if n == k:
                 Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
             else:                                               # complete to n×n at random
@@ -1307,9 +1354,6 @@ class parametrizations:
         if orthogonal_map not in ORTHOGONAL_MAPS:
             raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", '
                              f'"householder". Got: {orthogonal_map}')
-        if orthogonal_map == "householder" and not use_trivialization:
-            raise NotImplementedError("orthogonal: the householder map with "
-                                      "use_trivialization=False is not supported")
         orth = _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
         parametrize.register_parametrization(module, name, orth, unsafe=True)
         return module
