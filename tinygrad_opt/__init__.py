@@ -18,8 +18,9 @@ from tinygrad_opt.autograd.grad_mode import (enable_grad, is_grad_enabled, no_gr
 from tinygrad_opt.factories import (arange, empty, eye, full, full_like, linspace, ones,
                                     ones_like, rand, rand_like, randint, randn, randn_like,
                                     zeros, zeros_like)
-from tinygrad_opt.ops.elementwise import maximum, minimum, where
+from tinygrad_opt.ops.elementwise import maximum, minimum
 from tinygrad_opt.functions import _checked, _method, add, div, mul, store_out, sub  # noqa: E402
+from tinygrad_opt.functions import where  # noqa: E402  (also where(condition) alone)
 from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_tensor, bmm,
                                     broadcast_to, clone, cumprod, cumsum, detach, dot, eq,
                                     equal, from_numpy,

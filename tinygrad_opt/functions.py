@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import no_grad
+from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.tensor import Tensor, tensor
 
@@ -56,6 +57,19 @@ def _method(name: str, what: str):
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"{what}: ``input.{name}(...)``."
     return function
+
+
+def where(condition, input=None, other=None):
+    """``torch.where``: ``input`` where ``condition`` holds, else ``other`` (the ``Where`` op
+    of ops/elementwise.py); with the condition alone, ``nonzero(condition, as_tuple=True)``,
+    the positions where it holds, one int64 tensor per dim, as PyTorch's."""
+    if input is None and other is None:
+        from tinygrad_opt.ops import rearrange
+        return rearrange.nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: expected where(condition) or where(condition, input, other), "
+                        "got only one of input and other")
+    return elementwise.where(condition, input, other)
 
 
 def softmax(input: Tensor, dim: int = -1, dtype=None) -> Tensor:
