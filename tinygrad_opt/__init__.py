@@ -57,8 +57,24 @@ bool_ = backend.bool_
 manual_seed = backend.manual_seed
 concat = concatenate = cat  # PyTorch's other names for cat
 empty_like = zeros_like  # (PyTorch's is uninitialised memory; zeros are one valid content)
-inference_mode = no_grad  # (PyTorch's also marks the outputs as inference tensors)
 initial_seed = backend.initial_seed
+
+
+class inference_mode(no_grad):
+    """``with tg.inference_mode():``, ``@tg.inference_mode()`` or bare ``@tg.inference_mode``:
+    ``no_grad`` (PyTorch's also marks the outputs as inference tensors). As PyTorch's,
+    ``inference_mode(False)`` (``mode=False``) switches nothing, as a block or a decorator."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        if not self.mode:
+            self.value = is_grad_enabled()  # "switch" to the mode it is in
+        return super().__enter__()
+
+    def __call__(self, function):
+        return super().__call__(function) if self.mode else function
 
 
 def get_default_dtype():

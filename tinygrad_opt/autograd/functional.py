@@ -32,6 +32,8 @@ tensors at once (``torch.autograd.backward``, exported as ``tg.autograd.backward
 
 from __future__ import annotations
 
+import warnings
+
 from tinygrad_opt.autograd import engine, grad_mode
 from tinygrad_opt.tensor import Tensor
 
@@ -255,7 +257,7 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     Row k of out_i's block (its entry k differentiated with respect to every
     input) is one backward pass: the vjp with v = e_k. So this costs one
     backward pass per output entry. ``vectorize`` (PyTorch batches those passes)
-    changes nothing here. ``strategy="forward-mode"`` builds J column by column
+    changes nothing here but, as in PyTorch, is refused with ``strict``. ``strategy="forward-mode"`` builds J column by column
     instead: column k of in_j's block is the jvp with v = e_k (see
     ``_jacobian_by_columns``); as in PyTorch it needs ``vectorize=True`` and takes
     neither ``create_graph`` nor ``strict``.
@@ -281,6 +283,9 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
         inputs = _prepared(inputs, create_graph, need_graph=True)
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of func", "jacobian")
         _check_requires_grad(outputs, strict, "jacobian", _NO_GRAPH)
+        if strict and vectorize:  # (PyTorch's batched passes cannot tell; refused there)
+            raise RuntimeError("jacobian: strict=True and vectorize=True are not supported "
+                               "together; set strict=False or vectorize=False")
         blocks = []  # blocks[i][j] = ∂out_i/∂in_j
         for i, output in enumerate(outputs):
             rows = [[] for _ in inputs]  # rows[j][k] = ∂out_i[k]/∂in_j, of in_j's shape
@@ -334,7 +339,8 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False,
     """``H[i][j] = ∂²f/∂in_i∂in_j``, of shape ``in_i.shape + in_j.shape``, for a ``func``
     with one single-element output: the jacobian of the gradient, so row k of H is
     one backward pass through the gradient's graph. A single input gives a Tensor,
-    a tuple of inputs a tuple of tuples. ``vectorize`` is accepted and changes nothing.
+    a tuple of inputs a tuple of tuples. ``vectorize`` changes nothing (with ``strict``
+    it is refused, as ``jacobian`` refuses it).
     """
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
 
@@ -395,20 +401,34 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
-         allow_unused=None, is_grads_batched: bool = False, materialize_grads: bool = False):
+         only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
+         materialize_grads: bool = False):
     """``torch.autograd.grad`` (exported as ``tg.autograd.grad`` and ``tg.grad``):
-    ``engine.grad`` with PyTorch's two later options.
+    ``engine.grad`` with PyTorch's later options, in PyTorch's positional order.
 
+    * ``grad_outputs``: one per output (a single Tensor for a single output), so that
+      the result is Σ_k grad_outputs[k]ᵀ·∂outputs[k]/∂x.
+    * ``only_inputs``: deprecated in PyTorch and ignored (False only warns).
     * ``materialize_grads=True``: an input that no output reaches gets zeros instead of
-      None (``allow_unused`` then defaults to True).
+      None (``allow_unused`` then defaults to True); as PyTorch's, they require grad.
     * ``is_grads_batched=True``: each grad_output carries a leading batch dim; entry b of
       every result is the pass with grad_outputs[..][b], so the results are the rows of
       a Jacobian. PyTorch vectorises the B passes; here they run one after another.
     """
+    if not only_inputs:
+        warnings.warn("grad: only_inputs is deprecated and ignored (it defaults to True); to "
+                      "accumulate into .grad use tg.autograd.backward", FutureWarning,
+                      stacklevel=2)
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and not allow_unused:
         raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not passed)")
+    count = len(outputs) if isinstance(outputs, (tuple, list)) else 1
+    if grad_outputs is not None:  # (engine.grad would give one Tensor to every output)
+        given = len(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else 1
+        if given != count:
+            raise RuntimeError(f"grad: got {count} outputs and {given} grad_outputs; pass "
+                               "one grad_output per output (None for a scalar one)")
     if is_grads_batched:
         return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
                              allow_unused, materialize_grads)
@@ -417,7 +437,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if not materialize_grads:
         return grads
     inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
-    return tuple(_zeros_like(x) if g is None else g for x, g in zip(inputs, grads))
+    return tuple(_zeros_like(x).requires_grad_(True) if g is None else g
+                 for x, g in zip(inputs, grads))
 
 
 def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,

@@ -44,12 +44,24 @@ def _float_outputs(y, name: str) -> list:
 
 def _projected(fn, name: str, weights=None):
     """L(inputs) = Σ_k Σ fn(inputs)_k·w_k, with the w_k fixed for the whole check (the
-    given ``weights``, else standard normal draws of a fixed seed)."""
+    given ``weights``, else standard normal draws of a fixed seed).
+
+    As in PyTorch, the sum runs over the outputs that require grad: one made from a
+    detached input has no analytic derivative to compare. Only if none requires grad
+    are all kept, so that the numeric derivative must then be zero."""
     from tinygrad_opt.tensor import Tensor
     fixed = {}
 
     def loss(*xs):
         outputs = _float_outputs(fn(*xs), name)
+        if "keep" not in fixed:  # decided once, with recording on (the numbers run without)
+            probe = outputs
+            if not grad_mode.flags.grad:
+                with grad_mode.enable_grad():
+                    probe = _float_outputs(fn(*xs), name)
+            keep = [y.requires_grad for y in probe]
+            fixed["keep"] = keep if any(keep) else [True] * len(keep)
+        outputs = [y for y, kept in zip(outputs, fixed["keep"]) if kept]
         if "w" not in fixed:
             if weights is not None:
                 if len(weights) != len(outputs):
