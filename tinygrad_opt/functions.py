@@ -8,6 +8,7 @@ from __future__ import annotations
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.ops import elementwise
+from tinygrad_opt.ops.einsum import _check_dtypes
 from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.tensor import Tensor, tensor
 
@@ -209,30 +210,41 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
-    """The product of two matrices, (n, k) @ (k, m): ``matmul`` for 2-d inputs only."""
+    """The product of two matrices, (n, k) @ (k, m): ``matmul`` for 2-d inputs of one dtype
+    only (PyTorch's mm does not promote)."""
     a, b = _checked(input, "mm"), mat2
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"mm: expected two matrices, got shapes {a.shape} and {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: input {a.shape} and mat2 {b.shape} cannot be multiplied: "
+                         f"{a.shape[1]} columns, {b.shape[0]} rows")
+    _check_dtypes("mm", input=a, mat2=b)
     return store_out(matmul(a, b), out, "mm")
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
-    """Batched matrix products, (B, n, k) @ (B, k, m) (no broadcasting of B)."""
+    """Batched matrix products, (B, n, k) @ (B, k, m) (no broadcasting of B, one dtype)."""
     a, b = _checked(input, "bmm"), mat2
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ValueError(f"bmm: expected two batches of matrices of one batch size, got "
                          f"shapes {a.shape} and {b.shape}")
+    if a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: input {a.shape} and mat2 {b.shape} cannot be multiplied: "
+                         f"{a.shape[2]} columns, {b.shape[1]} rows")
+    _check_dtypes("bmm", input=a, mat2=b)
     return store_out(matmul(a, b), out, "bmm")
 
 
 def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
-    """Σ a_i b_i for two vectors of one length (a is ``input``, b is ``tensor``, PyTorch's
-    names)."""
+    """Σ a_i b_i for two vectors of one length and one dtype (a is ``input``, b is
+    ``tensor``, PyTorch's names); the result keeps that dtype (int32 stays int32, where
+    ``sum`` alone widens integers to int64)."""
     a, b = _checked(input, "dot"), tensor
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot: expected two vectors of one length, got shapes {a.shape} and "
                          f"{b.shape}")
-    return store_out((a * b).sum(), out, "dot")
+    _check_dtypes("dot", input=a, tensor=b)
+    return store_out((a * b).sum(dtype=a.dtype), out, "dot")
 
 
 def outer(input: Tensor, vec2: Tensor, *, out=None) -> Tensor:

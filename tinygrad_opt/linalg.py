@@ -771,10 +771,15 @@ def matrix_power(A, n: int):
 
 def multi_dot(tensors):
     """The product of a chain of matrices, left to right; the first may be a 1-D (row)
-    vector and the last a 1-D (column) vector, as ``torch.linalg.multi_dot``."""
+    vector and the last a 1-D (column) vector, as ``torch.linalg.multi_dot``. All of one
+    dtype (no promotion, as PyTorch's)."""
     tensors = list(tensors)
     if len(tensors) < 2:
         raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    dtypes = [str(tensor.dtype) for tensor in tensors]
+    if len(set(dtypes)) > 1:
+        raise TypeError(f"linalg.multi_dot: expected all tensors to have one dtype, got "
+                        f"{', '.join(dtypes)}")
     for index, tensor in enumerate(tensors):
         allowed = (1, 2) if index in (0, len(tensors) - 1) else (2,)
         if tensor.ndim not in allowed:
@@ -799,6 +804,9 @@ def cross(input, other, dim: int = -1):
     if input.ndim != other.ndim:
         raise ValueError(f"linalg.cross: inputs must have the same number of dims, got "
                          f"shapes {input.shape} and {other.shape}")
+    if input.dtype != other.dtype:  # PyTorch's kernel takes one dtype (as tg.cross)
+        raise TypeError(f"linalg.cross: input is {input.dtype} and other {other.dtype}; cast "
+                        "one of them first")
     dim = normalize_dim(dim, input.ndim, "linalg.cross")
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise ValueError(f"linalg.cross: dim {dim} must have size 3, got shapes "

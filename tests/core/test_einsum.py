@@ -170,7 +170,8 @@ def test_compositions_match_numpy_formulas(device):
           -c + np.stack([b1[i] @ b2[i] for i in range(4)]))
     check(tg.addbmm(t["c"], t["b1"], t["b2"]), c + sum(b1[i] @ b2[i] for i in range(4)))
     check(tg.chain_matmul(t["m"], t["n"], t["n"].T, t["m"].T), m @ n @ n.T @ m.T)
-    assert tg.chain_matmul(t["m"]) is t["m"]
+    single = tg.chain_matmul(t["m"])  # a copy, as PyTorch's clone
+    assert single is not t["m"] and np.array_equal(single.numpy(), m)
 
 
 # --- gradients by hand ---
@@ -237,7 +238,7 @@ def test_integers_meeting_floats_take_the_floats_dtype_as_in_pytorch(device, int
     for float_dtype in (tg.float16, tg.float32):
         floats = tg.tensor([0.5, 2.0], dtype=float_dtype, device=device)
         for result in (tg.einsum("i,j->ij", ints, floats), tg.kron(ints, floats),
-                       tg.tensordot(floats, ints, 1), tg.outer(ints, floats)):
+                       tg.outer(ints, floats)):  # (tensordot refuses, as PyTorch's)
             assert result.dtype == float_dtype
     shorts = tg.tensor([1, 2], dtype=tg.int16, device=device)  # two integers: the wider one
     assert tg.einsum("i,j->ij", ints, shorts).dtype == np.result_type(integer, tg.int16)
@@ -287,8 +288,8 @@ def test_errors_name_the_equation_and_the_operand(text, shapes, message, device)
 
 def test_other_errors(device):
     x = tg.zeros(2, 3, device=device)
-    with pytest.raises(TypeError, match="sublist format"):
-        tg.einsum(x, [0, 1])
+    with pytest.raises(ValueError, match=r"subscript 52 of operand 0 is not within"):
+        tg.einsum(x, [0, 52])
     with pytest.raises(TypeError, match=r"einsum\('ij'\): operand 0 must be a Tensor"):
         tg.einsum("ij", np.zeros((2, 3)))
     other = "strict" if device == "cpu" else "cpu"
@@ -305,7 +306,7 @@ def test_other_errors(device):
         tg.addmm(x, x[0], x)
     with pytest.raises(ValueError, match=r"addmm: input of shape \(2, 3\) cannot be broadcast"):
         tg.addmm(x, x, x.T)
-    with pytest.raises(ValueError, match="MatMul"):
+    with pytest.raises(ValueError, match=r"addmm: mat1 \(2, 3\) and mat2 \(2, 3\) cannot be"):
         tg.addmm(x, x, x)
     with pytest.raises(ValueError, match=r"baddbmm: batch1 \(1, 2, 3\) and batch2 \(2, 3, 2\)"):
         tg.baddbmm(x, x.reshape(1, 2, 3), tg.zeros(2, 3, 2, device=device))

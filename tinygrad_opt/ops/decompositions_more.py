@@ -185,7 +185,8 @@ def histogramdd(input, bins, *, range=None, weight=None, density: bool = False):
     ints, or D 1-D tensors of increasing edges. ``range``: 2·D floats [low₀, high₀, low₁,
     ...] for counted bins (the data's min and max by default; a single value v gives
     [v − 0.5, v + 0.5], as NumPy). Each bin holds [left, right), the last of each dim
-    [left, right]; points outside are dropped. ``weight`` (...): one per point.
+    [left, right]; points outside are dropped. ``weight`` (...): one per point. Edge
+    tensors and ``weight`` must have input's dtype (as PyTorch).
     ``density``: counts / (total · bin volume). hist (D dims) and the D edge tensors in
     input's dtype, no gradient. The counting is the array module's ``histogramdd``."""
     x = _tensor(input, "histogramdd")
@@ -201,6 +202,9 @@ def histogramdd(input, bins, *, range=None, weight=None, density: bool = False):
         if not isinstance(weight, tensor_module.Tensor) or weight.shape != x.shape[:-1]:
             raise ValueError(f"histogramdd: weight must be a tensor of shape {x.shape[:-1]} "
                              f"(one per point), got {getattr(weight, 'shape', weight)}")
+        if weight.dtype != x.dtype:
+            raise TypeError(f"histogramdd: weight of dtype {weight.dtype} for input of dtype "
+                            f"{x.dtype}; they must be the same")
         weights = weight.data.reshape(-1)
     xp = backend.xp_of(x.data)
     try:
@@ -227,7 +231,11 @@ def _histogramdd_bins(bins, dims: int, x):
                 or edge.device != x.device:
             raise ValueError(f"histogramdd: bins must be ints > 0 or 1-D tensors of at least 2 "
                              f"edges on '{x.device}', got {bins!r}")
-    return [edge.data.astype(x.dtype) for edge in bins]
+    for dim, edge in enumerate(bins):
+        if edge.dtype != x.dtype:
+            raise TypeError(f"histogramdd: bin edges for dim {dim} of dtype {edge.dtype} for "
+                            f"input of dtype {x.dtype}; they must be the same")
+    return [edge.data for edge in bins]
 
 
 def _histogramdd_ranges(range, dims: int):

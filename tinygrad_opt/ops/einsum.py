@@ -116,12 +116,12 @@ def einsum(equation: str, *operands):
     ``...`` stands for the leading axes, broadcast between operands (``'...ij,...jk'``);
     a label repeated in one operand takes a diagonal (``'ii->i'``, trace ``'ii'``);
     size-1 axes broadcast against their label's size; spaces are ignored. The operands
-    may also come as one list: ``einsum('i,i', [a, b])``. Operands of different dtypes are
-    promoted to a common one (as ``a @ b`` does here).
+    may also come as one list: ``einsum('i,i', [a, b])``, or in the sublist format,
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (``'AB,BC->AC'``). Operands of different dtypes
+    are promoted to a common one (as ``a @ b`` does here).
     """
     if not isinstance(equation, str):
-        raise TypeError("einsum: the first argument must be the equation string; the sublist "
-                        "format einsum(a, [0, 1], b, [1, 2]) is not supported")
+        equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     title = f"einsum('{equation}')"
@@ -134,6 +134,37 @@ def einsum(equation: str, *operands):
     operands = [broadcast_to(x, tuple(sizes[label] for label in labels))  # size-1 axes grow
                 for x, labels in zip(operands, inputs)]
     return Einsum.apply(*operands, equation=",".join(inputs) + "->" + output)
+
+
+def _from_sublists(arguments: tuple) -> tuple:
+    """The sublist format ``(x_0, labels_0, x_1, labels_1, ..., [output])`` as an equation
+    and its operands, as PyTorch's: label 0-25 is 'A'-'Z', 26-51 is 'a'-'z', and
+    ``Ellipsis`` is '...'."""
+    def subscripts(labels, what: str) -> str:
+        if not isinstance(labels, (list, tuple)):
+            raise TypeError(f"einsum: in the sublist format, {what} must be a list of "
+                            f"subscripts, got {type(labels).__name__}")
+        letters = []
+        for label in labels:
+            if label is Ellipsis:
+                letters.append("...")
+            elif isinstance(label, int) and not isinstance(label, bool) \
+                    and 0 <= label < len(LETTERS):
+                letters.append(LETTERS[label])
+            else:
+                raise ValueError(f"einsum: subscript {label!r} of {what} is not within the "
+                                 f"valid range [0, {len(LETTERS)}) nor Ellipsis")
+        return "".join(letters)
+
+    pairs = len(arguments) // 2
+    if pairs == 0:
+        raise TypeError(f"einsum: the first argument must be the equation string or an operand "
+                        f"followed by its sublist, got {type(arguments[0]).__name__} alone")
+    terms = [subscripts(arguments[2 * k + 1], f"operand {k}") for k in range(pairs)]
+    equation = ",".join(terms)
+    if len(arguments) % 2:
+        equation += "->" + subscripts(arguments[-1], "the output")
+    return equation, tuple(arguments[0:2 * pairs:2])
 
 
 def _parse(title: str, equation: str, operands) -> tuple:
@@ -214,7 +245,9 @@ def tensordot(a, b, dims=2):
     """Σ over pairs of axes of a and b, as ``torch.tensordot``. ``dims=d`` (an int)
     contracts the last d axes of a with the first d of b; ``dims=([1, 0], [0, 1])``
     contracts a's axis 1 with b's 0 and a's 0 with b's 1. The result's axes are a's
-    free axes, then b's:  y[i, l] = Σ_jk a[i, j, k] · b[j, k, l]  for dims=2."""
+    free axes, then b's:  y[i, l] = Σ_jk a[i, j, k] · b[j, k, l]  for dims=2. Both
+    operands must have one dtype, as PyTorch's."""
+    _check_dtypes("tensordot", a=a, b=b)
     dims_a, dims_b = _tensordot_dims(a, b, dims)
     if a.ndim + b.ndim > len(LETTERS):
         raise ValueError(f"tensordot: {a.ndim} + {b.ndim} dims are more than einsum can name")
@@ -271,10 +304,11 @@ def kron(input, other):
 def inner(input, other):
     """Σ over the last axes, as ``torch.inner``: with a = ``input``, b = ``other``,
     y[i, j] = Σ_k a[i, k] · b[j, k], the result's axes a's others then b's; a 0-d operand
-    scales the other (a · b)."""
+    scales the other (a · b, promoted); else both must have one dtype (``tensordot``)."""
     a, b = input, other
     if a.ndim == 0 or b.ndim == 0:
         return a * b
+    _check_dtypes("inner", input=a, other=b)
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inner: the last dims of {a.shape} and {b.shape} differ")
     return tensordot(a, b, dims=([-1], [-1]))
@@ -284,6 +318,10 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """out = β · input + α · (mat1 @ mat2), as ``torch.addmm``: mat1 (n, k), mat2 (k, m),
     input broadcast to (n, m). With β = 0 the input is ignored (NaN in it too)."""
     _check_ndim("addmm", mat1=(mat1, 2), mat2=(mat2, 2))
+    if mat1.shape[1] != mat2.shape[0]:
+        raise ValueError(f"addmm: mat1 {mat1.shape} and mat2 {mat2.shape} cannot be "
+                         f"multiplied: {mat1.shape[1]} columns, {mat2.shape[0]} rows")
+    _check_dtypes("addmm", input=input, mat1=mat1, mat2=mat2)
     return _scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha)
 
 
@@ -291,6 +329,10 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     """out = β · input + α · (mat @ vec), as ``torch.addmv``: mat (n, m), vec (m,),
     input broadcast to (n,). With β = 0 the input is ignored (NaN in it too)."""
     _check_ndim("addmv", mat=(mat, 2), vec=(vec, 1))
+    if mat.shape[1] != vec.shape[0]:
+        raise ValueError(f"addmv: mat {mat.shape} and vec {vec.shape} cannot be multiplied: "
+                         f"{mat.shape[1]} columns, {vec.shape[0]} entries")
+    _check_dtypes("addmv", input=input, mat=mat, vec=vec)
     return _scaled_sum("addmv", input, matmul(mat, vec), beta, alpha)
 
 
@@ -298,6 +340,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """out[b] = β · input[b] + α · (batch1[b] @ batch2[b]), as ``torch.baddbmm``: batch1
     (B, n, k), batch2 (B, k, m), input broadcast to (B, n, m)."""
     _check_batches("baddbmm", batch1, batch2)
+    _check_dtypes("baddbmm", input=input, batch1=batch1, batch2=batch2)
     return _scaled_sum("baddbmm", input, matmul(batch1, batch2), beta, alpha)
 
 
@@ -305,13 +348,14 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """out = β · input + α · Σ_b batch1[b] @ batch2[b], as ``torch.addbmm``: batch1
     (B, n, k), batch2 (B, k, m), input broadcast to (n, m)."""
     _check_batches("addbmm", batch1, batch2)
+    _check_dtypes("addbmm", input=input, batch1=batch1, batch2=batch2)
     return _scaled_sum("addbmm", input, einsum("bnk,bkm->nm", batch1, batch2), beta, alpha)
 
 
 def chain_matmul(*matrices):
     """M_1 @ M_2 @ ... @ M_N of 2-D matrices, as ``torch.chain_matmul``, in the order of
     products that costs least (one einsum, ``'ab,bc,cd->ad'``, whose path is optimised).
-    One matrix is returned as it is."""
+    One matrix is returned as a copy (as PyTorch's: never the argument itself)."""
     if not matrices:
         raise ValueError("chain_matmul: expected one matrix or more, got none")
     for i, matrix in enumerate(matrices):
@@ -320,8 +364,9 @@ def chain_matmul(*matrices):
         if i > 0 and matrices[i - 1].shape[1] != matrix.shape[0]:
             raise ValueError(f"chain_matmul: matrices {i - 1} {matrices[i - 1].shape} and {i} "
                              f"{matrix.shape} cannot be multiplied")
+    _check_dtypes("chain_matmul", **{f"matrix {i}": m for i, m in enumerate(matrices)})
     if len(matrices) == 1:
-        return matrices[0]
+        return matrices[0].clone()
     if len(matrices) >= len(LETTERS):
         raise ValueError(f"chain_matmul: at most {len(LETTERS) - 1} matrices, "
                          f"got {len(matrices)}")
@@ -333,6 +378,17 @@ def _check_ndim(name: str, **operands) -> None:
     for what, (x, ndim) in operands.items():
         if x.ndim != ndim:
             raise ValueError(f"{name}: {what} must have {ndim} dim(s), got shape {x.shape}")
+
+
+def _check_dtypes(name: str, **operands) -> None:
+    """PyTorch's matrix products (mm, bmm, mv, dot, addmm, tensordot, ...) take operands of
+    one dtype: they call BLAS for a single dtype and do not promote (``a * b`` does)."""
+    tensors = {what: x for what, x in operands.items() if isinstance(x, tensor_module.Tensor)}
+    dtypes = {x.dtype for x in tensors.values()}
+    if len(dtypes) > 1:
+        found = ", ".join(f"{what} {x.dtype}" for what, x in tensors.items())
+        raise TypeError(f"{name}: expected operands of one dtype, got {found}; cast one of "
+                        "them first")
 
 
 def _check_batches(name: str, batch1, batch2) -> None:
@@ -352,6 +408,11 @@ def _scaled_sum(name: str, input, product, beta, alpha):
     if not fits:
         raise ValueError(f"{name}: input of shape {input.shape} cannot be broadcast to the "
                          f"product's shape {product.shape}")
+    if not (backend.is_floating(product.dtype) or backend.is_floating(input.dtype)):
+        for what, scale in (("beta", beta), ("alpha", alpha)):  # as PyTorch: no rounding
+            if isinstance(scale, float):
+                raise TypeError(f"{name}: for integer inputs ({product.dtype}), {what} must "
+                                f"be an integer, got {scale!r}")
     if alpha != 1:
         product = alpha * product
     if beta == 0:

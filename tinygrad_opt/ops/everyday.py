@@ -355,13 +355,14 @@ def ger(input, vec2):
 
 
 def vdot(input, other):
-    """Σ a_i b_i of two vectors of one length: ``dot`` (no complex conjugate: every dtype
-    here is real)."""
+    """Σ a_i b_i of two vectors of one length and one dtype, in that dtype: ``dot`` (no
+    complex conjugate: every dtype here is real)."""
     _check_vectors("vdot", input=input, other=other)
     if input.shape != other.shape:
         raise ValueError(f"vdot: expected two vectors of one length, got shapes {input.shape} "
                          f"and {other.shape}")
-    return (input * other).sum()
+    einsum_ops._check_dtypes("vdot", input=input, other=other)
+    return (input * other).sum(dtype=input.dtype)
 
 
 def mv(input, vec):
@@ -372,6 +373,7 @@ def mv(input, vec):
     if input.shape[1] != vec.shape[0]:
         raise ValueError(f"mv: the matrix {input.shape} and the vector {vec.shape} cannot be "
                          f"multiplied: {input.shape[1]} columns, {vec.shape[0]} entries")
+    einsum_ops._check_dtypes("mv", input=input, vec=vec)  # one dtype, as PyTorch's mv
     return matmul(input, vec)
 
 
@@ -483,8 +485,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density: bool = False
     default; a single value v gives [v − 0.5, v + 0.5], as NumPy), or in the bins
     between the edges of the 1-D tensor ``bins``. Each bin holds [left, right) but the
     last [left, right]; values outside are dropped. ``density``: counts / (total ·
-    width), so the histogram integrates to 1. Both results in input's dtype, no
-    gradient. The counting is the array module's ``histogram`` (NumPy's or CuPy's)."""
+    width), so the histogram integrates to 1. Edges and ``weight`` given as tensors must
+    have input's dtype (as PyTorch). Both results in input's dtype, no gradient. The
+    counting is the array module's ``histogram`` (NumPy's or CuPy's)."""
     x = _tensor(input, "histogram")
     if not backend.is_floating(x.dtype):
         raise TypeError(f"histogram: expected a floating-point tensor, got {x.dtype}")
@@ -496,6 +499,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density: bool = False
         if bins.ndim != 1 or bins.shape[0] < 2 or bins.device != x.device:
             raise ValueError(f"histogram: bin edges must be a 1-D tensor of at least 2 edges "
                              f"on '{x.device}', got shape {bins.shape} on '{bins.device}'")
+        if bins.dtype != x.dtype:
+            raise TypeError(f"histogram: bin edges of dtype {bins.dtype} for input of dtype "
+                            f"{x.dtype}; they must be the same")
         edges = bins.data
     elif isinstance(bins, int) and not isinstance(bins, bool) and bins > 0:
         edges = bins
@@ -512,6 +518,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density: bool = False
         if not isinstance(weight, tensor_module.Tensor) or weight.shape != x.shape:
             raise ValueError(f"histogram: weight must be a tensor of the input's shape "
                              f"{x.shape}, got {getattr(weight, 'shape', weight)}")
+        if weight.dtype != x.dtype:
+            raise TypeError(f"histogram: weight of dtype {weight.dtype} for input of dtype "
+                            f"{x.dtype}; they must be the same")
         weights = weight.data.reshape(-1)
     try:
         hist, edges = xp.histogram(x.data.reshape(-1), bins=edges, range=range,
@@ -529,8 +538,9 @@ def trapezoid(y, x=None, *, dx=None, dim: int = -1):
     a tensor that broadcasts with y), else the constant spacing ``dx`` (1 by default).
     Computed as PyTorch does, so float32 and float16 round alike: Σ_i (y_i + y_{i+1})·Δx_i
     / 2, and for a constant spacing (Σ y − (y_0 + y_{n−1}) / 2)·dx (a float16 sum is
-    accumulated in float32). Fewer than two samples integrate to 0. Gradients reach y and
-    x."""
+    accumulated in float32). Fewer than two samples integrate to 0: no samples give zeros
+    in y's dtype, before x is looked at (PyTorch's order). bool y, x or dx are refused.
+    Gradients reach y and x."""
     return _trapezoids("trapezoid", y, x, dx, dim, running=False)
 
 
@@ -546,12 +556,21 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1):
 
 
 def _trapezoids(name: str, y, x, dx, dim: int, running: bool):
-    y = floating(_tensor(y, name))  # ints: the default float first (y_i + y_i+1 could wrap)
+    y = _tensor(y, name)
     if x is not None and dx is not None:
         raise TypeError(f"{name}: give the sample points x or the spacing dx, not both")
     if y.ndim == 0:
         raise ValueError(f"{name}: expected y with at least one dim, got a 0-d tensor")
     dim = normalize_dim(dim, y.ndim, name)
+    if not running and y.shape[dim] == 0:  # PyTorch's zeros come first: y's dtype, x unread
+        return y.sum(dim).astype(y.dtype)
+    x_dtype = x.dtype if isinstance(x, tensor_module.Tensor) else None
+    if backend.bool_ in (y.dtype, x_dtype):
+        raise TypeError(f"{name}: bool samples are not supported, got y of dtype {y.dtype}"
+                        + ("" if x_dtype is None else f" and x of dtype {x_dtype}"))
+    if isinstance(dx, bool):
+        raise TypeError(f"{name}: dx must be a real number, got {dx!r}")
+    y = floating(y)  # ints: the default float first (y_i + y_i+1 could wrap)
     left, right = (y[_along(dim, part, y.ndim)] for part in (slice(None, -1), slice(1, None)))
     pairs = left + right                                      # (..., n − 1, ...) along dim
     if x is not None:                   # PyTorch's order of operations, in each of the cases
@@ -560,8 +579,6 @@ def _trapezoids(name: str, y, x, dx, dim: int, running: bool):
     dx = 1.0 if dx is None else dx
     if running:
         return (pairs * (dx / 2)).cumsum(dim)
-    if y.shape[dim] == 0:
-        return y.sum(dim)
     ends = y[_along(dim, 0, y.ndim)] + y[_along(dim, -1, y.ndim)]
     return (y.sum(dim) - ends * 0.5) * dx                    # Σ y − (y_0 + y_{n−1}) / 2
 
@@ -596,8 +613,12 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:
     difference of order ``edge_order`` (1: (f_1 − f_0) / h_0; 2: through three points).
     ``spacing``: a number (the step of every dim), a list of numbers (one step per dim)
     or a list of 1-D tensors (the coordinates along each dim). Each dim needs at least
-    edge_order + 1 samples. Gradients reach input and coordinate tensors."""
+    edge_order + 1 samples. Gradients reach input and coordinate tensors. bool and uint8
+    inputs are refused, as PyTorch (bools do not subtract; uint8 differences would wrap)."""
     f = _tensor(input, "gradient")
+    if f.dtype == backend.bool_ or f.dtype == "uint8":
+        raise TypeError(f"gradient: input of dtype {f.dtype} is not supported; convert it "
+                        f"to a float or signed integer dtype first")
     if edge_order not in (1, 2):
         raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order!r}")
     if f.ndim == 0:

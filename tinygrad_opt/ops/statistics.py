@@ -516,7 +516,8 @@ def bincount(input, weights=None, minlength: int = 0):
     """How often each of 0, 1, ..., max(x) occurs in ``x``, a 1-D tensor of non-negative
     integers (at least ``minlength`` bins). With ``weights`` (x's shape), bin b holds
     Σ weights[x == b]: a scatter-add, whose gradient is weights' gradient, picked back at
-    x (float32 weights give float32, others float64, as PyTorch)."""
+    x (float32 weights give float32, others float64, as PyTorch; an empty x gives int64
+    zeros, weights or not, as PyTorch's early return)."""
     if input.ndim != 1 or input.dtype.kind not in "iu":
         raise TypeError(f"bincount: expected a 1-D tensor of integers, got shape {input.shape} "
                         f"of dtype {input.dtype}")
@@ -528,6 +529,8 @@ def bincount(input, weights=None, minlength: int = 0):
         raise ValueError(f"bincount: entries must be non-negative, got a minimum of "
                          f"{backend.to_host(data.min()).item()}")
     length = builtins.max(largest + 1, minlength)
+    if not data.size:   # PyTorch returns before reading weights: int64 zeros either way
+        return constant(xp.zeros(length, dtype=backend.int64))
     if weights is None:
         return constant(xp.bincount(data, minlength=length).astype(backend.int64))
     if weights.shape != input.shape:
