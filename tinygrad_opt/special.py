@@ -25,8 +25,8 @@ from __future__ import annotations
 from tinygrad_opt.ops.bessel import (airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1,
                                      modified_bessel_k0, modified_bessel_k1,
                                      scaled_modified_bessel_k0, scaled_modified_bessel_k1)
-from tinygrad_opt.ops.elementwise import floating
-from tinygrad_opt.ops.math_ops import erf, exp2, expm1, log1p, logit, round, sinc, xlogy
+from tinygrad_opt.ops.math_ops import (_float_input, _tensor, erf, exp2, expm1, log1p, logit,
+                                       round, sinc, xlogy)
 from tinygrad_opt.ops.special import (digamma, entr, erfc, erfcx, erfinv, i0, i0e, i1, i1e,
                                       lgamma, log_ndtr, mvlgamma, ndtr, ndtri, polygamma,
                                       xlog1py, zeta)
@@ -57,20 +57,22 @@ modified_bessel_i0, modified_bessel_i1 = i0, i1
 def expit(input):
     """The logistic sigmoid 1 / (1 + e^−x), elementwise (integers become float32); the
     gradient is expit(x)·(1 − expit(x))."""
-    return floating(input).sigmoid()
+    return _float_input(input, "expit").sigmoid()
 
 
 def logsumexp(input, dim, keepdim: bool = False):
     """log Σ exp(x) over ``dim``, computed stably (``input.logsumexp``); the gradient is
     softmax(x)."""
-    return input.logsumexp(dim, keepdim)
+    return _tensor(input, "logsumexp").logsumexp(dim, keepdim)
 
 
 def softmax(input, dim: int, *, dtype=None):
     """softmax along ``dim``, in ``dtype`` if given (the input is cast first, as PyTorch)."""
+    input = _tensor(input, "softmax")
     return (input if dtype is None else input.astype(dtype)).softmax(dim)
 
 
 def log_softmax(input, dim: int, *, dtype=None):
     """log softmax along ``dim``, stable, in ``dtype`` if given (cast first)."""
+    input = _tensor(input, "log_softmax")
     return (input if dtype is None else input.astype(dtype)).log_softmax(dim)

@@ -97,8 +97,11 @@ def _hurwitz_zeta(s, q):
 
     The first terms are summed until a = q + N ≥ s + 10, the rest by Euler–Maclaurin:
     a^(1−s)/(s − 1) + a^(−s)/2 + Σ_{j=1}^{12} B₂ⱼ/(2j)! · s(s+1)⋯(s+2j−2) · a^(−s−2j+1),
-    whose error is below 1e-17 relative. As Cephes (and PyTorch): +inf for s = 1 and at
-    the poles q = 0, −1, −2, ...; NaN for s < 1 (and for q < 0 with s not whole)."""
+    whose error is below 1e-17 relative. A large s would take s terms: the sum stops at
+    N = 64 + 2·max(⌈−q⌉, 0) terms and drops the rest, each below e^(−64) times a kept
+    term there (ζ(1e300, q) = q^(−1e300); ζ(inf, 1) = 1, as Cephes). As Cephes (and
+    PyTorch): +inf for s = 1 and at the poles q = 0, −1, −2, ...; NaN for s < 1 (and for
+    q < 0 with s not whole)."""
     xp = backend.xp_of(s if backend.is_array(s) else q)
     s, q = xp.broadcast_arrays(xp.asarray(s, dtype=backend.float64),
                                xp.asarray(q, dtype=backend.float64))
@@ -106,6 +109,11 @@ def _hurwitz_zeta(s, q):
     order = xp.where(s > 1, s, 2.0)  # s ≤ 1 is answered at the end
     base = xp.where(pole, 0.5, q)
     count = xp.maximum(xp.ceil(order + 10 - base), 0)  # terms summed one by one
+    # (s = 1e300 would loop forever); q < 0 counts twice its terms below 0, whose
+    # mirror images above 0 may cancel them (s whole)
+    limit = 64 + 2 * xp.maximum(xp.ceil(-base), 0)
+    truncated = count > limit  # the Euler–Maclaurin tail is then dropped
+    count = xp.where(truncated, limit, count)
     count = xp.where(xp.isfinite(count), count, 0)  # (NaN and inf give NaN below)
     total = xp.zeros(base.shape, dtype=backend.float64)
     steps = int(count.max().item()) if count.size else 0
@@ -113,11 +121,13 @@ def _hurwitz_zeta(s, q):
         term = xp.where(k < count, base + k, 1.0)
         total = total + xp.where(k < count, term ** -order, 0.0)
     a = base + count
-    total = total + a ** (1 - order) / (order - 1) + a ** -order / 2
+    order = xp.where(truncated, 2.0, order)  # (a dropped tail: no inf·0 to warn)
+    tail = a ** (1 - order) / (order - 1) + a ** -order / 2
     factor = order * a ** (-order - 1)  # s·a^(−s−1), then (s)₂ⱼ₋₁·a^(−s−2j+1)
     for j, coefficient in enumerate(EULER_MACLAURIN, start=1):
-        total = total + coefficient * factor
+        tail = tail + coefficient * factor
         factor = factor * (order + 2 * j - 1) * (order + 2 * j) / (a * a)
+    total = xp.where(truncated, total, total + tail)
     total = xp.where(pole, math.inf, total)
     return xp.where(s > 1, total, xp.where(s == 1, math.inf, math.nan))  # (s NaN: NaN)
 
@@ -770,9 +780,11 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 def renorm(input, p, dim: int, maxnorm):
     """Each slice of ``input`` along ``dim`` (``input.select(dim, i)``) whose p-norm
     exceeds ``maxnorm`` scaled down to norm ``maxnorm``, the others kept (as PyTorch:
-    x·maxnorm/(‖x‖ + 1e-7) where ‖x‖ > maxnorm). Composed, so the gradient includes the
-    norm's."""
+    x·maxnorm/(‖x‖ + 1e-7) where ‖x‖ > maxnorm; float input only). Composed, so the
+    gradient includes the norm's."""
     x = _tensor(input, "renorm")
+    if not backend.is_floating(x.dtype):   # (PyTorch's vector norm takes no integers)
+        raise TypeError(f"renorm: input must be a float tensor, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"renorm: input needs at least 2 dims, got shape {x.shape}")
     if not p > 0:
