@@ -208,8 +208,10 @@ class Categorical(Distribution):
         return log_pmf.gather(-1, index.broadcast_to(batch + (1,))).squeeze(-1)
 
     def entropy(self):
-        """−Σ pₖ·log pₖ (logits clamped at the dtype's min, so 0·log 0 = 0)."""
-        logits = self.logits.clamp(min=tg.finfo(self.logits.dtype).min)
+        """−Σ pₖ·log pₖ, 0·log 0 = 0: a −∞ logit (pₖ = 0) counts as 0. (PyTorch clamps it to
+        the dtype's min instead, the same value, but then an upstream gradient above 1
+        overflows that min to −∞ and 0·(−∞) makes every gradient NaN.)"""
+        logits = tg.where(self.logits == -math.inf, 0.0, self.logits)
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand: bool = True):

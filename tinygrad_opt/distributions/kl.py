@@ -129,7 +129,10 @@ def _kl_binomial_binomial(p, q):
 @register_kl(Categorical, Categorical)
 def _kl_categorical_categorical(p, q):
     """Σₖ pₖ·(log pₖ − log qₖ): ∞ where qₖ = 0 < pₖ, 0 where pₖ = 0."""
-    t = p.probs * (p.logits - q.logits)
+    # log pₖ − log qₖ is −∞ where pₖ = 0 from a −∞ logit: put 0 there before multiplying,
+    # or the gradient of pₖ would be 0·(−∞) = NaN (as PyTorch's is)
+    difference = tg.where(p.probs == 0, 0.0, p.logits - q.logits)
+    t = p.probs * difference
     t = _infinite_where((q.probs == 0).broadcast_to(t.shape), t)
     t = tg.where((p.probs == 0).broadcast_to(t.shape), 0.0, t)
     return t.sum(-1)
