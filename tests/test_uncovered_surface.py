@@ -678,7 +678,7 @@ def test_a_failing_temporary_file_is_reported_under_the_checkpoint_name(tmp_path
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(serialization.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(serialization.os, "open", refuse)  # creating the temporary file
     with pytest.raises(PermissionError, match="cannot write the checkpoint '.*run.ckpt'.*"
                                               "Permission denied"):
         save({"x": tg.ones(2)}, tmp_path / "run.ckpt")

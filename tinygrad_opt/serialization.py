@@ -75,6 +75,13 @@ def _parameter_type():
     return Parameter
 
 
+def _is_uninitialized(tensor) -> bool:
+    """True for a lazy module's UninitializedParameter or UninitializedBuffer: the Tensors
+    with ``materialize(shape)`` (asked by that method, not by class: nn.lazy imports the
+    package, which imports this module)."""
+    return callable(getattr(type(tensor), "materialize", None))
+
+
 # --- encoding: object tree -> (JSON tree, arrays) -----------------------------
 
 def _key_text(key) -> str:
@@ -105,6 +112,9 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
             return float(obj)
         return {"float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
     if isinstance(obj, Tensor):
+        if _is_uninitialized(obj):  # its placeholder would load as an empty Parameter
+            raise TypeError(f"{where}: an uninitialized parameter or buffer of a lazy module "
+                            "(its shape is not known yet): call the module once before saving")
         node = {"tensor": _add_stored(obj.data, where, arrays, stored),
                 "requires_grad": bool(obj.requires_grad)}
         if isinstance(obj, _parameter_type()):
@@ -198,9 +208,9 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
             np.savez(file, **arrays)
         return
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory,
-                                             prefix="." + os.path.basename(target) + ".",
-                                             suffix=".tmp")
+        old_mode = _file_mode(target)  # (a private file's data is never readable by others)
+        handle, temporary = _create_temporary(directory, os.path.basename(target),
+                                              0o666 if old_mode is None else old_mode)
     except OSError as error:  # name the checkpoint, not the temporary file's random name
         raise type(error)(error.errno, f"cannot write the checkpoint '{path}' in "
                           f"'{directory}': {error.strerror}") from error
@@ -209,7 +219,8 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _new_file_mode(target))
+        if old_mode is not None:  # exactly the old mode, whatever the umask removed
+            os.chmod(temporary, old_mode)
         os.replace(temporary, target)
     except BaseException:
         try:
@@ -258,14 +269,29 @@ def _check_target(path: str, target: str, directory: str) -> None:
                               "is read-only (it is not replaced)")
 
 
-def _new_file_mode(path: str) -> int:
-    """The permissions the file would get from a plain open(): the old file's, or 0o666 & ~umask."""
+def _create_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.tmp`` in ``directory``, open for writing: ``(descriptor,
+    path)``. It is created with ``mode``, which the system reduces by the umask: with 0o666
+    it gets the permissions a plain ``open()`` gives a new file. (Reading the umask would
+    mean setting it, process-wide: a file another thread created meanwhile would get the
+    wrong mode; ``tempfile.mkstemp`` creates 0o600 files.)"""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    for _ in range(tempfile.TMP_MAX):
+        temporary = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(temporary, flags, mode), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
+
+
+def _file_mode(path: str) -> int | None:
+    """The permission bits of the file at ``path`` (kept when it is replaced), or None."""
     try:
         return os.stat(path).st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return None
 
 
 def _fsync_directory(directory: str) -> None:
