@@ -10,15 +10,7 @@ import pytest
 
 import tinygrad_opt as tg
 import tinygrad_opt.distributions as D
-
-
-def t(values, device="cpu", requires_grad=False):
-    return tg.tensor(np.asarray(values, dtype=np.float64), device=device,
-                     requires_grad=requires_grad)
-
-
-def host(x):
-    return np.asarray(tg.backend.to_host(x.data))
+from test_audit2_distribution_families import host, t  # float64 tensors; an array on the host
 
 
 def softmax(x):

@@ -38,15 +38,7 @@ GROUPS = ({"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.03})
 
 # --- NumPy references: (θ, g, state, hp) -> new θ; state keeps PyTorch's key names ---
 
-def _opening(theta, g, hp, decoupled_allowed=False):
-    if hp.get("maximize", False):
-        g = -g
-    wd = hp.get("weight_decay", 0)
-    if wd and decoupled_allowed and hp.get("decoupled_weight_decay", False):
-        theta = theta * (1 - hp["lr"] * wd)
-    elif wd:
-        g = g + wd * theta
-    return theta, g
+from test_audit_optim import opening as _opening  # noqa: E402  (g ← −g, the weight decay)
 
 
 def ref_rmsprop(theta, g, s, hp):
@@ -462,6 +454,17 @@ LBFGS_CASES = [
 ]
 
 
+def rosenbrock_closure(optimizer, x):
+    """LBFGS's closure: zero the gradient, the Rosenbrock sum over x, backward, the loss."""
+    def closure():
+        optimizer.zero_grad()
+        a, b = x[:-1], x[1:]
+        loss = ((1 - a) ** 2 + 100 * (b - a * a) ** 2).sum()
+        loss.backward()
+        return loss
+    return closure
+
+
 @pytest.mark.parametrize("options", LBFGS_CASES, ids=[f"lbfgs-{i}" for i in range(5)])
 def test_lbfgs_matches_pytorchs_algorithm_transcribed(options, device):
     start = np.array([-1.2, 1.0, 0.3, -0.5])
@@ -469,12 +472,7 @@ def test_lbfgs_matches_pytorchs_algorithm_transcribed(options, device):
     x = tg.tensor(start.copy(), device=device, requires_grad=True)
     optimizer = optim.LBFGS([x], **options)
 
-    def closure():
-        optimizer.zero_grad()
-        a, b = x[:-1], x[1:]
-        loss = ((1 - a) ** 2 + 100 * (b - a * a) ** 2).sum()
-        loss.backward()
-        return loss
+    closure = rosenbrock_closure(optimizer, x)
 
     for step in range(4):
         if step == 2:  # a resume half-way continues the same run
@@ -558,12 +556,7 @@ def test_lbfgs_lr_as_a_one_element_tensor_steps_like_its_value(line_search_fn, d
     x = tg.tensor(start.copy(), device=device, requires_grad=True)
     optimizer = optim.LBFGS([x], lr=lr, **options)
 
-    def closure():
-        optimizer.zero_grad()
-        a, b = x[:-1], x[1:]
-        loss = ((1 - a) ** 2 + 100 * (b - a * a) ** 2).sum()
-        loss.backward()
-        return loss
+    closure = rosenbrock_closure(optimizer, x)
 
     for step in range(3):
         if step == 2:
