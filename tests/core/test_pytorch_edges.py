@@ -289,8 +289,21 @@ def test_max_and_min_of_two_tensors_are_elementwise_as_torch_max(device):
     assert a.grad.tolist() == [0.0, 1.0, 0.5] and b.grad.tolist() == [1.0, 0.0, 0.5]
 
 
-def test_matmul_promotes_as_pytorch_and_sum_keeps_a_given_integer_dtype():
-    assert (tg.ones(2, 3, dtype=tg.int32) @ tg.ones(3, dtype=tg.float32)).dtype == "float32"
+def test_matmul_refuses_mixed_dtypes_as_pytorch_and_sum_keeps_a_given_integer_dtype():
+    # PyTorch: "expected m1 and m2 to have the same dtype" / "dot : expected both vectors
+    # to have same dtype": a product never promotes, not even int32 @ float32
+    for a, b in ((tg.ones(2, 3, dtype=tg.int32), tg.ones(3, dtype=tg.float32)),
+                 (tg.ones(3, dtype=tg.float32), tg.ones(3, dtype=tg.float64)),
+                 (tg.ones(2, 2, dtype=tg.float64), tg.ones(2, 2, 2, dtype=tg.float32))):
+        with pytest.raises(TypeError, match="MatMul: .* expected one dtype, got"):
+            a @ b
+    assert (tg.ones(2, 3, dtype=tg.int32) @ tg.ones(3, dtype=tg.int32)).dtype == "int32"
+    F = tg.nn.functional  # layers built on the product refuse too (conv2d casts first)
+    with pytest.raises(TypeError, match="expected one dtype"):
+        F.conv3d(tg.ones(1, 1, 2, 2, 2), tg.ones(1, 1, 1, 1, 1, dtype=tg.float64))
+    with pytest.raises(TypeError, match="expected one dtype"):
+        F.bilinear(tg.ones(2, 3), tg.ones(2, 4), tg.ones(5, 3, 4, dtype=tg.float64))
+    assert F.conv2d(tg.ones(1, 1, 2, 2), tg.ones(1, 1, 1, 1, dtype=tg.float64)).dtype == "float64"
     ints = tg.tensor([1, 2, 3], dtype=tg.int32)
     assert ints.sum(dtype=tg.int32).dtype == "int32" and ints.sum().dtype == "int64"
     assert ints.sum(dtype=tg.int32).item() == 6

@@ -32,6 +32,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.nn import fused_conv
 from tinygrad_opt.nn.im2col import (Col2Im, Im2Col, _tap_slice, conv_output_size,  # noqa: F401
                                     window_argmax)
+from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.elementwise import where
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.ops.statistics import computed_in_float32
@@ -212,6 +213,8 @@ def conv2d_composed(x: Tensor, weight: Tensor, bias, stride, padding, dilation,
     """conv2d of a batch x (N, C, H, W), as the composition that defines it: im2col, then
     one product. ``conv2d`` runs it for integer and mixed dtypes (as PyTorch's promotion)
     and the fused ``Conv2d`` op (nn/fused_conv.py) otherwise, whose test oracle it is."""
+    if x.dtype != weight.dtype:  # (the product does not promote: the dtypes meet first)
+        x, weight = elementwise._promote(x, weight)
     N, C = x.shape[:2]
     O, C_per_group, kh, kw = weight.shape
     cols, OH, OW = _im2col(x, (kh, kw), stride, padding, dilation, "conv2d")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
-from tinygrad_opt.ops.elementwise import _promote
 from tinygrad_opt.ops.shape import as_operand, broadcast_to
 
 
@@ -34,7 +33,9 @@ def matmul(a, b):
     b = as_operand(b, a, "MatMul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"MatMul: {a.shape} @ {b.shape}: both operands need at least 1 dim")
-    a, b = _promote(a, b)  # PyTorch's promotion: int32 @ float32 is float32
+    if a.dtype != b.dtype:  # as PyTorch: a product never promotes (int32 @ float32 too)
+        raise TypeError(f"MatMul: {a.shape} @ {b.shape}: expected one dtype, got "
+                        f"{a.dtype} and {b.dtype} (cast one first, e.g. .float())")
     a_vector, b_vector = a.ndim == 1, b.ndim == 1
     a2 = a.reshape(1, a.shape[0]) if a_vector else a    # (k,) → (1, k)
     b2 = b.reshape(b.shape[0], 1) if b_vector else b    # (k,) → (k, 1)
