@@ -8,6 +8,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import nn
 from tinygrad_opt.nn.utils import rnn
+from test_recurrent import params_of as weights_of  # name -> array of each parameter
 
 
 def as_tensor(array, device, requires_grad=False):
@@ -63,8 +64,6 @@ def np_run(mode, weights, x, states, layers, D, nonlinearity="tanh"):
     return x, finals
 
 
-def weights_of(module):
-    return {name: p.numpy() for name, p in module.named_parameters()}
 
 
 # ------------------------------------------------------------------ dtype checks

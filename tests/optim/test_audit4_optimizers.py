@@ -28,6 +28,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import backend, optim
 from tinygrad_opt.optim import fused
+from test_audit_optim import opening as _opening  # g ← −g, then the weight decay
 
 BIG = (250, 404)                      # 101,000 elements: chunked, and compiled by default
 SHAPES = {"big": BIG, "small": (3, 5), "scalar": ()}
@@ -38,7 +39,12 @@ GROUPS = ({"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.03})
 
 # --- NumPy references: (θ, g, state, hp) -> new θ; state keeps PyTorch's key names ---
 
-from test_audit_optim import opening as _opening  # noqa: E402  (g ← −g, the weight decay)
+
+def _moments(s, theta, g, beta1, beta2):
+    """m ← β1·m + (1−β1)·g and v ← β2·v + (1−β2)·g², from zeros: Adam's two moments, which
+    NAdam and RAdam share."""
+    s["exp_avg"] = beta1 * s.get("exp_avg", 0 * theta) + (1 - beta1) * g
+    s["exp_avg_sq"] = beta2 * s.get("exp_avg_sq", 0 * theta) + (1 - beta2) * g * g
 
 
 def ref_rmsprop(theta, g, s, hp):
@@ -93,8 +99,7 @@ def ref_nadam(theta, g, s, hp):
     mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
     mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
     s["mu_product"] = s.get("mu_product", 1.0) * mu
-    s["exp_avg"] = beta1 * s.get("exp_avg", 0 * theta) + (1 - beta1) * g
-    s["exp_avg_sq"] = beta2 * s.get("exp_avg_sq", 0 * theta) + (1 - beta2) * g * g
+    _moments(s, theta, g, beta1, beta2)
     denom = np.sqrt(s["exp_avg_sq"] / (1 - beta2 ** t)) + eps
     theta = theta - hp["lr"] * (1 - mu) / (1 - s["mu_product"]) * g / denom
     return theta - hp["lr"] * mu_next / (1 - s["mu_product"] * mu_next) * s["exp_avg"] / denom
@@ -104,8 +109,7 @@ def ref_radam(theta, g, s, hp):
     theta, g = _opening(theta, g, hp, decoupled_allowed=True)
     beta1, beta2 = hp.get("betas", (0.9, 0.999))
     t = s["step"] = s.get("step", 0) + 1
-    s["exp_avg"] = beta1 * s.get("exp_avg", 0 * theta) + (1 - beta1) * g
-    s["exp_avg_sq"] = beta2 * s.get("exp_avg_sq", 0 * theta) + (1 - beta2) * g * g
+    _moments(s, theta, g, beta1, beta2)
     m_hat = s["exp_avg"] / (1 - beta1 ** t)
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
@@ -145,8 +149,7 @@ def ref_adam(theta, g, s, hp):
     theta, g = _opening(theta, g, hp, decoupled_allowed=True)
     beta1, beta2 = hp.get("betas", (0.9, 0.999))
     t = s["step"] = s.get("step", 0) + 1
-    s["exp_avg"] = beta1 * s.get("exp_avg", 0 * theta) + (1 - beta1) * g
-    s["exp_avg_sq"] = beta2 * s.get("exp_avg_sq", 0 * theta) + (1 - beta2) * g * g
+    _moments(s, theta, g, beta1, beta2)
     v = s["exp_avg_sq"]
     if hp.get("amsgrad", False):
         v = s["max_exp_avg_sq"] = np.maximum(s.get("max_exp_avg_sq", 0 * theta), v)
