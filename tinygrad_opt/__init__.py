@@ -44,7 +44,8 @@ from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve  # noqa: E402
 from tinygrad_opt.lobpcg import lobpcg  # noqa: E402  (torch.lobpcg)
 from tinygrad_opt.ops.shape import cat, stack
 from tinygrad_opt.serialization import load, save
-from tinygrad_opt.random import Generator, get_rng_state, seed, set_rng_state  # noqa: E402
+from tinygrad_opt.random import (Generator, default_generator, get_rng_state,  # noqa: E402
+                                 manual_seed, seed, set_rng_state)
 from tinygrad_opt.tensor import Tensor, tensor
 
 float32 = backend.float32
@@ -54,7 +55,6 @@ int64 = backend.int64
 int32 = backend.int32
 int16, int8, uint8 = (backend.as_dtype(name) for name in ("int16", "int8", "uint8"))
 bool_ = backend.bool_
-manual_seed = backend.manual_seed
 concat = concatenate = cat  # PyTorch's other names for cat
 empty_like = zeros_like  # (PyTorch's is uninitialised memory; zeros are one valid content)
 initial_seed = backend.initial_seed

@@ -1,7 +1,7 @@
 """``tg.Generator`` and ``tg.random``: random number generators as PyTorch's.
 
-The framework draws from one seeded generator (``tg.manual_seed``, in
-``backend``). A ``Generator`` is a generator of its own, for a stream that other
+The framework draws from one seeded generator (seeded in ``backend``;
+``tg.manual_seed`` returns it as ``tg.default_generator``, PyTorch's). A ``Generator`` is a generator of its own, for a stream that other
 draws do not disturb: ``g = tg.Generator().manual_seed(0)`` then
 ``tg.randn(3, generator=g)``, ``random_split(..., generator=g)``,
 ``DataLoader(..., generator=g)``. It wraps a NumPy generator (``numpy_rng``) and
@@ -15,10 +15,9 @@ import operator
 
 from tinygrad_opt import backend
 
-__all__ = ["Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
-           "set_rng_state", "fork_rng"]
+__all__ = ["Generator", "default_generator", "manual_seed", "initial_seed", "seed",
+           "get_rng_state", "set_rng_state", "fork_rng"]
 
-manual_seed = backend.manual_seed    # torch.random.manual_seed: the framework's generator
 initial_seed = backend.initial_seed  # torch.random.initial_seed
 
 
@@ -72,6 +71,53 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"Generator(device='{self.device}', initial_seed={self._seed})"
+
+
+class _DefaultGenerator(Generator):
+    """The framework's own generator as a ``Generator`` (PyTorch's
+    ``torch.default_generator``): not a stream of its own but a view of the one that
+    ``backend.manual_seed`` seeds, so drawing from it (``generator=tg.default_generator``)
+    is drawing without a generator, and reseeding it reseeds the framework."""
+
+    def __init__(self):
+        self.device = "cpu"
+
+    @property
+    def numpy_rng(self):
+        """The framework's host generator (a new one after each ``manual_seed``)."""
+        return backend.host_rng()
+
+    @property
+    def _seed(self):  # (what ``initial_seed`` and ``repr`` read)
+        return backend.initial_seed()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        """``tg.manual_seed(seed)``; returns this generator."""
+        return manual_seed(seed)
+
+    def seed(self) -> int:
+        """``tg.seed()``: reseed the framework from OS entropy; returns the seed."""
+        return seed()
+
+    def get_state(self) -> dict:
+        """``tg.get_rng_state()``."""
+        return get_rng_state()
+
+    def set_state(self, state: dict) -> "Generator":
+        """``tg.set_rng_state(state)``; returns this generator."""
+        set_rng_state(state)
+        return self
+
+
+default_generator = _DefaultGenerator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed every random source of the framework (``backend.manual_seed``: NumPy's and,
+    if present, CuPy's generators); returns ``default_generator``, as PyTorch's
+    ``torch.manual_seed``, so that ``tg.manual_seed(0).initial_seed()`` is 0."""
+    backend.manual_seed(seed)
+    return default_generator
 
 
 def seed() -> int:

@@ -678,34 +678,36 @@ def test_index_put_and_put(device):
     base = np.arange(12.0).reshape(3, 4)
     rows, columns = tg.tensor([0, 2, 0], device=device), tg.tensor([1, 3, 1], device=device)
     x = tg.tensor(base, device=device)
-    assert x.index_put_((rows, columns), tg.tensor([10.0, 20.0, 30.0], device=device),
-                        accumulate=True) is x
+    assert x.index_put_((rows, columns), tg.tensor([10.0, 20.0, 30.0], dtype=tg.float64,
+                                                   device=device), accumulate=True) is x
     expected = base.copy()
     np.add.at(expected, ([0, 2, 0], [1, 3, 1]), [10.0, 20.0, 30.0])
     np.testing.assert_array_equal(host(x), expected)
     y = tg.index_put(tg.tensor(base, device=device), (tg.tensor([1], device=device),),
-                     tg.tensor(-1.0, device=device))
+                     tg.tensor(-1.0, dtype=tg.float64, device=device))
     np.testing.assert_array_equal(host(y), np.where(np.arange(3)[:, None] == 1, -1, base))
     z = tg.tensor(base, device=device)
-    z.put_(tg.tensor([0, -1, 5, 0], device=device), tg.tensor([1.0, 2.0, 3.0, 4.0],
-                                                              device=device), accumulate=True)
+    z.put_(tg.tensor([0, -1, 5, 0], device=device),
+           tg.tensor([1.0, 2.0, 3.0, 4.0], dtype=tg.float64, device=device), accumulate=True)
     flat = base.ravel().copy()
     np.add.at(flat, [0, -1, 5, 0], [1.0, 2.0, 3.0, 4.0])
     np.testing.assert_array_equal(host(z), flat.reshape(3, 4))
     w = tg.put(tg.tensor(base, device=device), tg.tensor([[1, 2]], device=device),
-               tg.tensor([7.0, 8.0], device=device))
+               tg.tensor([7.0, 8.0], dtype=tg.float64, device=device))
     np.testing.assert_array_equal(host(w).ravel()[:3], [0.0, 7.0, 8.0])
     with pytest.raises(IndexError, match="put_: index out of range"):
-        w.put_(tg.tensor([12], device=device), tg.tensor([1.0], device=device))
+        w.put_(tg.tensor([12], device=device), tg.tensor([1.0], dtype=tg.float64,
+                                                         device=device))
     with pytest.raises(ValueError, match="as many elements"):
-        w.put_(tg.tensor([1, 2], device=device), tg.tensor([1.0], device=device))
+        w.put_(tg.tensor([1, 2], device=device), tg.tensor([1.0], dtype=tg.float64,
+                                                           device=device))
     with pytest.raises(TypeError, match="index_put_: indices must be a tuple"):
         w.index_put_(tg.tensor([1], device=device), tg.tensor(1.0, device=device))
 
 
 def test_index_put_gradients(device):
     x = tg.tensor(np.ones((3, 2)), requires_grad=True, device=device)
-    v = tg.tensor([5.0, 6.0], requires_grad=True, device=device)
+    v = tg.tensor([5.0, 6.0], dtype=tg.float64, requires_grad=True, device=device)
     index = (tg.tensor([0, 0], device=device), tg.tensor([1, 1], device=device))
     (x.index_put(index, v, accumulate=True) * 3).sum().backward()
     np.testing.assert_array_equal(host(x.grad), np.full((3, 2), 3.0))

@@ -306,13 +306,14 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
 
     With ``swap`` (Balntas et al. 2016) d(a, n) becomes min(d(a, n), d(p, n)),
     the harder of the two negatives. Inputs (N, D) or (D,), of the same number of
-    dims (broadcast); p >= 1 or inf.
+    dims (broadcast); ``p`` any number, as PyTorch's (its pairwise_distance's: 0 < p < 1
+    and p < 0 too).
     ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``)."""
     op = "triplet_margin_loss"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
-        raise ValueError(f"{op}: p must be a number >= 1 (or inf), got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p):
+        raise ValueError(f"{op}: p must be a number, got {p!r}")
     _check_same_ndim(op, anchor, positive, negative)
     dist_pos = _pairwise_distance(anchor, positive, p, eps)                    # (N,)
     dist_neg = _pairwise_distance(anchor, negative, p, eps)                    # (N,)

@@ -217,10 +217,11 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return (unit1 * unit2).sum(dim)
 
 
-def _check_p(p, op_name: str) -> None:
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= 1:
-        raise ValueError(f"{op_name}: p must be a number >= 1 or inf here, got {p!r} "
-                         "(PyTorch also allows 0 <= p < 1)")
+def _check_p(p, op_name: str, lowest: float = -math.inf) -> None:
+    """p a number ≥ ``lowest`` (inf and −inf included), not NaN."""
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= lowest:
+        bound = "" if lowest == -math.inf else f" >= {lowest:g}"
+        raise ValueError(f"{op_name}: p must be a number{bound}, got {p!r}")
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
@@ -228,7 +229,8 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     """d = ‖x1 − x2 + eps‖_p along the last dim (of the broadcast shape), as PyTorch.
 
     ``eps`` is added to every difference (not to the norm): it keeps the distance of
-    equal vectors away from the norm's kink at 0.
+    equal vectors away from the norm's kink at 0. ``p`` is any number, as PyTorch's:
+    0 < p < 1 and p < 0 give (Σ|d|^p)^(1/p), 0 the count of d ≠ 0, −inf min|d|.
     """
     _check_p(p, "pairwise_distance")
     return (floating(x1) - floating(x2) + eps).norm(p, -1, keepdim)  # (ints: as floats)
@@ -239,7 +241,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     order (0, 1), (0, 2), ..., (1, 2), ...: a vector of N(N − 1)/2 distances.
     The gradient at a zero distance is 0, as PyTorch's. p = inf: PyTorch's kernel (cdist's)
     gives every coordinate where |x_i − x_j| is the largest the whole gradient, not a share."""
-    _check_p(p, "pdist")
+    _check_p(p, "pdist", lowest=0)  # (PyTorch's: "pdist only supports non-negative p")
     if input.ndim != 2:
         raise ValueError(f"pdist: expected a 2-D input (N, M), got shape {input.shape}")
     first, second = backend.get_xp(input.device).triu_indices(input.shape[0], 1)  # i < j

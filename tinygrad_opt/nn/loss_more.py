@@ -9,6 +9,8 @@ bad option fails when the loss is built, not at the first batch) and its
 
 from __future__ import annotations
 
+import math
+
 from tinygrad_opt.nn.functional_loss_more import (cosine_embedding_loss, gaussian_nll_loss,
                                                   hinge_embedding_loss, margin_ranking_loss,
                                                   multilabel_margin_loss,
@@ -94,8 +96,8 @@ class TripletMarginLoss(_Loss):
                  swap: bool = False, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1:
-            raise ValueError(f"TripletMarginLoss: p must be a number >= 1 (or inf), got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p):
+            raise ValueError(f"TripletMarginLoss: p must be a number, got {p!r}")
         self.margin = margin
         self.p = p
         self.eps = eps

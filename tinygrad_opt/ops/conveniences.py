@@ -408,16 +408,24 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         ``dim`` by ``index``, an int64 tensor with as many dims as this one and no larger
         along the other dims. An indexing, so the gradient is a scatter-add into the picks
         (a dense array: PyTorch's ``sparse_grad=True`` gives the same values, stored
-        sparse)."""
+        sparse). As PyTorch's: an empty index, of any rank, gives an empty result of its
+        shape, and a 0-d tensor counts as a 1-D one of one element (a 0-d tensor meets a
+        0-d or 1-D index, a 1-D tensor a 0-d one)."""
         index_data = getattr(index, "data", None)
-        if index_data is None or index.dtype.kind not in "iu":
+        empty = index_data is not None and index.numel() == 0
+        if index_data is None or (index.dtype.kind not in "iu" and not empty):
             raise TypeError(f"gather: index must be an integer tensor, got "
                             f"{getattr(index, 'dtype', type(index).__name__)}")
         shape.same_device("gather", self, index)
+        dim = shape.normalize_dim(dim, self.ndim, "gather")
+        if empty:  # (an empty pick, so that the result is still in self's graph)
+            nothing = backend.xp_of(self.data).zeros(0, dtype=backend.int64)
+            return self.reshape(-1)[nothing].reshape(index.shape)
+        if max(self.ndim, index.ndim) == 1 and min(self.ndim, index.ndim) == 0:
+            return self.reshape(-1).gather(0, index.reshape(-1)).reshape(index.shape)
         if index.ndim != self.ndim:
             raise ValueError(f"gather: index has {index.ndim} dims, the tensor {self.ndim} "
                              f"(shapes {index.shape} and {self.shape})")
-        dim = shape.normalize_dim(dim, self.ndim, "gather")
         if any(i > s for d, (i, s) in enumerate(zip(index.shape, self.shape)) if d != dim):
             raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor "
                              f"of shape {self.shape} outside dim {dim}")
@@ -488,6 +496,12 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
                 any(size < 0 for size in split_size_or_sections):
             raise ValueError(f"split: sizes must be non-negative, got "
                              f"{list(split_size_or_sections)}")
+        if isinstance(split_size_or_sections, int) and split_size_or_sections == 0:
+            length = self.shape[shape.normalize_dim(dim, self.ndim, "Split")]
+            if length:  # size 0 splits only an empty dim: into one empty piece
+                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
+                                 f"got dimension size of {length}")
+            split_size_or_sections = [0]
         return shape.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):

@@ -41,7 +41,7 @@ from tinygrad_opt.ops.linalg import matmul
 from tinygrad_opt.ops.math_ops import floor_divide, trunc
 from tinygrad_opt.ops.rearrange import (_along, _check_random_fill, _check_range,
                                         _check_same_dtype, _dim_of, _fill_with_samples,
-                                        _in_place, _integer_tensor, _sizes, _tensor,
+                                        _in_place, _long_tensor, _sizes, _tensor,
                                         atleast_1d, atleast_2d, atleast_3d, diag)
 from tinygrad_opt.ops.shape import as_operand, broadcast_to, cat, normalize_dim, sum_to_shape
 from tinygrad_opt.ops.special import finfo, iinfo
@@ -848,10 +848,11 @@ def _write_into_copy(x, place: tuple, wanted: tuple, src, name: str):
 def index_copy(input, dim: int, index, source):
     """``input`` with ``source[..., i, ...]`` copied to ``input[..., index[i], ...]`` along
     ``dim``: ``out = input.clone(); out[..., index, ...] = source`` (source has input's
-    shape with ``len(index)`` along ``dim`` and input's dtype). An index that repeats
-    leaves one of its slices, as PyTorch (which does not say which)."""
+    shape with ``len(index)`` along ``dim`` and input's dtype; ``index`` is int64, as
+    PyTorch requires). An index that repeats leaves one of its slices, as PyTorch (which
+    does not say which)."""
     x = _tensor(input, "index_copy")
-    index = _integer_tensor(index, x, "index_copy")
+    index = _long_tensor(index, x, "index_copy")
     if index.ndim > 1:
         raise ValueError(f"index_copy: index must be 0-d or 1-D, got shape {index.shape}")
     _check_same_dtype(x, _tensor(source, "index_copy"), "index_copy", "source")

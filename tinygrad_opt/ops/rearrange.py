@@ -84,6 +84,16 @@ def _integer_tensor(index, x, name: str, what: str = "index"):
     return index
 
 
+def _long_tensor(index, x, name: str, what: str = "index"):
+    """``index``, checked as ``_integer_tensor`` and to be int64: PyTorch's index_fill,
+    index_copy, take, put_ and take_along_dim take no other dtype (index_select and
+    index_add also take int32)."""
+    index = _integer_tensor(index, x, name, what)
+    if index.dtype != backend.int64:
+        raise TypeError(f"{name}: {what} must be an int64 tensor, got {index.dtype}")
+    return index
+
+
 def _bool_tensor(mask, x, name: str):
     """``mask``, checked to be a bool Tensor on ``x``'s device."""
     if not isinstance(mask, tensor_module.Tensor) or mask.dtype != backend.bool_:
@@ -388,9 +398,9 @@ def masked_select(input, mask):
 
 
 def take(input, index):
-    """The entries of ``input`` read as a flattened 1-D tensor, at ``index`` (an integer
+    """The entries of ``input`` read as a flattened 1-D tensor, at ``index`` (an int64
     tensor of any shape, which the result takes; negative indices count from the end)."""
-    index = _integer_tensor(index, _tensor(input, "take"), "take")
+    index = _long_tensor(index, _tensor(input, "take"), "take")
     count = input.data.size
     _check_range(index.data, count, "take", f"a tensor of {count} elements", negative=True)
     return input.reshape(-1)[index.data]
@@ -399,9 +409,10 @@ def take(input, index):
 def take_along_dim(input, indices, dim=None):
     """``gather`` after broadcasting ``input`` and ``indices`` together outside ``dim``
     (NumPy's ``take_along_axis``): y[i][j] = x[indices[i][j]][j] for ``dim=0``. Without
-    ``dim``, both are flattened: ``input.flatten()[indices.flatten()]``."""
-    indices = _integer_tensor(indices, _tensor(input, "take_along_dim"), "take_along_dim",
-                              "indices")
+    ``dim``, both are flattened: ``input.flatten()[indices.flatten()]``. ``indices`` is
+    int64, as PyTorch requires."""
+    indices = _long_tensor(indices, _tensor(input, "take_along_dim"), "take_along_dim",
+                           "indices")
     if dim is None:
         _check_range(indices.data, input.data.size, "take_along_dim",
                      f"a flattened tensor of {input.data.size} elements")
@@ -495,18 +506,20 @@ def unique(input, sorted: bool = True, return_inverse: bool = False,
     ``sorted=False``, where PyTorch leaves the order open); with ``return_inverse`` also
     the int64 tensor, of ``input``'s shape, of each entry's position among them, with
     ``return_counts`` how often each occurs. With ``dim``: the distinct slices along
-    ``dim``, sorted lexicographically, the inverse then of one entry per slice. No
-    gradient (PyTorch has none either)."""
+    ``dim``, sorted lexicographically, the inverse then of one entry per slice. Entries
+    (and slices) are told apart by ``!=``, as in PyTorch's CPU kernel: each NaN is a
+    value of its own (NumPy's ``equal_nan=False``), sorted last. No gradient (PyTorch has
+    none either)."""
     _tensor(input, "unique")
-    if dim is not None:
-        dim = normalize_dim(dim, input.ndim, "unique")
-        values, inverse, counts = _distinct_slices(input, dim, False, "unique")
-        return _unique_results(values, inverse, counts, return_inverse, return_counts)
-    xp = backend.xp_of(input.data)
-    values, inverse, counts = xp.unique(input.data.reshape(-1), return_inverse=True,
-                                        return_counts=True)
-    return _unique_results(values, inverse.reshape(input.shape).astype(backend.int64),
-                           counts.astype(backend.int64), return_inverse, return_counts)
+    flat = dim is None
+    if flat:   # (the 1-D path of the slices: NumPy's unique would merge the NaNs)
+        source, dim = input.reshape(-1), 0
+    else:
+        source, dim = input, normalize_dim(dim, input.ndim, "unique")
+    values, inverse, counts = _distinct_slices(source, dim, False, "unique")
+    if flat:
+        inverse = inverse.reshape(input.shape)
+    return _unique_results(values, inverse, counts, return_inverse, return_counts)
 
 
 def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False,
@@ -601,16 +614,46 @@ def _scatter_index(index, dim: int) -> tuple:
     return tuple(index.copy() if axis == dim else grid for axis, grid in enumerate(grids))
 
 
+def _scatter_index_tensor(index, x, name: str):
+    """``index`` checked as ``_integer_tensor``; an empty one may have any dtype, as PyTorch
+    checks the dtype of a non-empty index only."""
+    if isinstance(index, tensor_module.Tensor) and index.data.size == 0:
+        same_device(name, x, index)
+        return index
+    return _integer_tensor(index, x, name)
+
+
+def _as_vectors(input, index, src) -> bool:
+    """Whether a scatter meets a 0-d tensor among 0-d and 1-D ones: PyTorch counts a 0-d
+    tensor as a 1-D one of one element there, so all three then run as 1-D tensors."""
+    Tensor = tensor_module.Tensor
+    ranks = [t.ndim for t in (input, index, src) if isinstance(t, Tensor)]
+    return isinstance(input, Tensor) and isinstance(index, Tensor) and max(ranks) <= 1 and \
+        min(ranks) == 0
+
+
+def _scatter_as_vectors(op, input, dim, index, src, *args, **kwargs):
+    """``op`` on ``input``, ``index`` and ``src`` (a tensor or a number) reshaped to 1-D,
+    back in ``input``'s shape (see ``_as_vectors``)."""
+    normalize_dim(dim, input.ndim, op.__name__)
+    if isinstance(src, tensor_module.Tensor):
+        src = src.reshape(-1)
+    return op(input.reshape(-1), 0, index.reshape(-1), src, *args, **kwargs).reshape(input.shape)
+
+
 def _scatter_arguments(x, dim, index, src, name: str) -> tuple:
     """``(full index, the part of src that is written)``, checked with PyTorch's rules: index,
     x and src have the same number of dims; index is no larger than src along any dim and
-    no larger than x outside ``dim``; its entries lie in [0, size of x along ``dim``)."""
-    index = _integer_tensor(index, _tensor(x, name), name)
+    no larger than x outside ``dim``; its entries lie in [0, size of x along ``dim``). An
+    empty index writes nothing, whatever its rank: ``(None, src)``."""
+    index = _scatter_index_tensor(index, _tensor(x, name), name)
     dim = normalize_dim(dim, x.ndim, name)
     tensors = [("the tensor", x)]
     if isinstance(src, tensor_module.Tensor):
         _check_same_dtype(x, src, name, "src")
         tensors.append(("src", src))
+    if index.data.size == 0:
+        return None, src
     for what, tensor in tensors:
         if tensor.ndim != index.ndim:
             raise ValueError(f"{name}: index has {index.ndim} dims but {what} has "
@@ -625,13 +668,25 @@ def _scatter_arguments(x, dim, index, src, name: str) -> tuple:
     return _scatter_index(index.data, dim), src
 
 
+def _nothing_written(input, src):
+    """What a scatter with an empty index gives: a copy of ``input``, in ``src``'s graph
+    too, so that src gets a gradient of zeros (as PyTorch's), not none (the sum of no
+    elements of src is an exact 0, whatever src holds)."""
+    out = input.clone()
+    if isinstance(src, tensor_module.Tensor) and src.requires_grad and flags.grad:
+        out = out + src.reshape(-1)[:0].sum().astype(out.dtype)
+    return out
+
+
 def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     """``input`` with ``src`` written where ``index`` points along ``dim``:
     out[index[i][j]][j] = src[i][j] for ``dim=0`` (and so on), ``src`` a tensor or a number
     (also given as ``value=``). ``out = input.clone(); out[...] = src``: the gradient of
     ``input`` is 0 at the overwritten places, that of ``src`` is gathered from the places
     it was written to. With repeated places one write wins: on the CPU the last, on the
-    GPU any (PyTorch leaves it open; each copy of src gets the place's gradient).
+    GPU any (PyTorch leaves it open; each copy of src gets the place's gradient). As
+    PyTorch's (and so ``scatter_add`` and ``scatter_reduce``): an empty index, of any
+    rank, writes nothing, and a 0-d tensor counts as a 1-D one of one element.
 
     ``reduce='add'`` (``'multiply'``) adds each value to (multiplies its place by it)
     instead, repeats all taking part: out[index[i][j]][j] += src[i][j]. That is
@@ -642,11 +697,15 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     if (src is None) == (value is None):
         raise TypeError("scatter: give either src (a tensor or a number) or value")
     src = value if src is None else src
+    if _as_vectors(input, index, src):
+        return _scatter_as_vectors(scatter, input, dim, index, src, reduce=reduce)
     if reduce is not None and not isinstance(src, tensor_module.Tensor):
-        index = _integer_tensor(index, _tensor(input, "scatter"), "scatter")
+        index = _scatter_index_tensor(index, _tensor(input, "scatter"), "scatter")
         xp = backend.xp_of(input.data)       # the number, in input's dtype, at every place
         src = constant(xp.full(index.shape, src, dtype=input.dtype))
     full_index, src = _scatter_arguments(input, dim, index, src, "scatter")
+    if full_index is None:
+        return _nothing_written(input, src)
     if reduce is not None:
         return _reduce_into(input, full_index, src, "sum" if reduce == "add" else "prod",
                             include_self=True)
@@ -661,7 +720,11 @@ def scatter_add(input, dim: int, index, src):
     the gradient of ``input`` passes through, that of ``src`` is gathered back."""
     if not isinstance(src, tensor_module.Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    if _as_vectors(input, index, src):
+        return _scatter_as_vectors(scatter_add, input, dim, index, src)
     full_index, src = _scatter_arguments(input, dim, index, src, "scatter_add")
+    if full_index is None:
+        return _nothing_written(input, src)
     return input + IndexAdd.apply(src, index=full_index, shape=input.shape)
 
 
@@ -694,9 +757,9 @@ def index_add(input, dim: int, index, source, *, alpha=1):
 def index_fill(input, dim: int, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or
     a 0-d tensor, which gets the gradient of all of them); the gradient of ``input`` is 0
-    there: ``out = input.clone(); out[..., index, ...] = value``. As PyTorch's, an index
-    may be negative (from the end): it lies in [−size, size)."""
-    index = _integer_tensor(index, _tensor(input, "index_fill"), "index_fill")
+    there: ``out = input.clone(); out[..., index, ...] = value``. As PyTorch's, ``index``
+    is int64 and an index may be negative (from the end): it lies in [−size, size)."""
+    index = _long_tensor(index, _tensor(input, "index_fill"), "index_fill")
     if index.ndim > 1:
         raise ValueError(f"index_fill: index must be 0-d or 1-D, got shape {index.shape}")
     if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple)):
@@ -931,11 +994,12 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     _check_reduce(reduce, _REDUCTIONS, "scatter_reduce")
     if not isinstance(src, tensor_module.Tensor):
         raise TypeError(f"scatter_reduce: src must be a tensor, got {type(src).__name__}")
-    if _tensor(input, "scatter_reduce").ndim == 0:  # as one element along dim 0
-        index = _integer_tensor(index, input, "scatter_reduce")
-        return scatter_reduce(input.reshape(1), dim, index.reshape(-1), src.reshape(-1),
-                              reduce, include_self=include_self).reshape(())
+    if _as_vectors(_tensor(input, "scatter_reduce"), index, src):
+        return _scatter_as_vectors(scatter_reduce, input, dim, index, src, reduce,
+                                   include_self=include_self)
     full_index, src = _scatter_arguments(input, dim, index, src, "scatter_reduce")
+    if full_index is None:
+        return _nothing_written(input, src)
     return _reduce_into(input, full_index, src, reduce, include_self)
 
 

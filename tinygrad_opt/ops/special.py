@@ -9,7 +9,7 @@ derivative is differentiable again (``gradgradcheck``, Hessians):
 
     lgamma ─► digamma ─► polygamma(1) ─► polygamma(2) ─► ...
     i0 ─► i1 ─► i0, i1          i0e ─► i1e ─► i0e, i1e
-    erfinv, ndtri, log_ndtr, erfc, erfcx: their derivatives are exponentials of the
+    erfinv, ndtr, ndtri, log_ndtr, erfc, erfcx: their derivatives are exponentials of the
     saved output (erfinv' = (√π/2)·e^(y²)), so they need no other function.
 
 NumPy has none of these functions (and SciPy is not a dependency), so each forward is
@@ -22,14 +22,15 @@ back), to about 1e-15 relative error:
 * ψ (digamma): ψ(x + 1) = ψ(x) + 1/x up to x ≥ 10, then its asymptotic series;
   reflection ψ(1 − x) − ψ(x) = π / tan(πx) for x < 0;
 * ψ⁽ⁿ⁾ = (−1)ⁿ⁺¹·n!·ζ(n + 1, x), the Hurwitz zeta function summed by Euler–Maclaurin;
-* erfc in the tail: e^(−x²) times a continued fraction; erfinv and ndtri: a rough
+* erfc beyond ½: e^(−x²) times erfcx, a Chebyshev fit up to 1.5 and a continued
+  fraction beyond; erfinv and ndtri: a rough
   first guess, then Halley's method on erf (or on log Φ, so that tiny p keep their digits);
 * I₀, I₁: their power series for |x| ≤ 20, their asymptotic series e^x/√(2πx)·Σ beyond.
 
 The Bernoulli numbers these series need are computed exactly (fractions) at import.
 
 The compositions (logaddexp, addcmul, renorm, float_power, ldexp, frexp, unfold,
-index_put_, put_, mvlgamma, ndtr) have the gradients of the ops they call.
+index_put_, put_, mvlgamma) have the gradients of the ops they call.
 The random factories draw from the generator that ``tg.manual_seed`` seeds, and their
 samples never require grad.
 """
@@ -221,8 +222,8 @@ def _polygamma(n: int, x):
 
 
 def _exp_minus_square(x, scale: float = 1.0):
-    """e^(−scale·x²) (scale 1 or ½) without the rounding error of x²: x = m + f with m a
-    multiple of 1/128 (so m² is exact) and x² = m² + (2m + f)·f."""
+    """e^(−scale·x²) (scale 1 or ½; −1 for e^(x²)) without the rounding error of x²:
+    x = m + f with m a multiple of 1/128 (so m² is exact) and x² = m² + (2m + f)·f."""
     xp = backend.xp_of(x)
     m = xp.floor(x * 128) / 128
     f = x - m
@@ -238,47 +239,83 @@ def _erfcx_continued_fraction(x):
     return 1 / (SQRT_PI * denominator)
 
 
+# e^(x²)·erfc(x) for ½ ≤ x ≤ 1.5, in powers of s = 2x − 2 ∈ [−1, 1]: a Chebyshev fit (made
+# with mpmath, 20 terms, 1.5e-16 relative); the coefficients alternate and sum to
+# erfcx(½) ≈ 0.62 in absolute value, so Horner's rule loses nothing
+ERFCX_MIDDLE = (
+    0.427583576155807, -0.13660600739194928, 0.03859289034297711, -0.009903371117665843,
+    0.0023482685134556683, -0.0005206834090754457, 0.00010890847460885351,
+    -2.1633318561315765e-05, 4.102614842094541e-06, -7.46004937359614e-07,
+    1.3053025133622078e-07, -2.2042929676504424e-08, 3.6018429179225167e-09,
+    -5.707384852790472e-10, 8.78797088728598e-11, -1.3168083141765532e-11,
+    1.9151601750676396e-12, -2.729886900075499e-13, 4.183458346599813e-14,
+    -5.705089010403712e-15)
+
+
 def _erfc(x):
-    """erfc(x) = 1 − erf(x), with every digit in the tail (float64 array)."""
+    """erfc(x) = 1 − erf(x), to a few units in the last place (float64 array):
+
+    * x < ½:        1 − erf(x)   (erfc(½) ≈ 0.48: the subtraction loses at most a bit)
+    * ½ ≤ x < 1.5:  e^(−x²)·erfcx(x), erfcx by its fit ``ERFCX_MIDDLE`` (1 − erf(x) would
+      lose 20 units in the last place at x = 1.4, where erfc(x) ≈ 0.05)
+    * x ≥ 1.5:      e^(−x²)·erfcx(x), erfcx by its continued fraction."""
     xp = backend.xp_of(x)
-    far = xp.clip(x, 1.5, 40.0)  # below 1.5, 1 − erf(x) loses nothing (erfc(1.5) ≈ 0.034);
-    # above 40, e^(−x²) is 0 in float64 (and x = inf would give inf − inf)
-    tail = _exp_minus_square(far) * _erfcx_continued_fraction(far)
-    return xp.where(x < 1.5, 1 - Erf.apply(xp.minimum(x, 1.5)), tail)
+    far = xp.clip(x, 1.5, 40.0)  # above 40, e^(−x²) is 0 in float64 (and x = inf would
+    tail = _exp_minus_square(far) * _erfcx_continued_fraction(far)  # give inf − inf)
+    middle = xp.clip(x, 0.5, 1.5)
+    middle = _exp_minus_square(middle) * _polynomial(ERFCX_MIDDLE, 2 * middle - 2)
+    near = 1 - Erf.apply(xp.minimum(x, 0.5))
+    return xp.where(x < 0.5, near, xp.where(x < 1.5, middle, tail))
 
 
 def _erfcx(x):
-    """e^(x²)·erfc(x) (float64 array); for x < 0, 2·e^(x²) − erfcx(−x)."""
+    """e^(x²)·erfc(x) (float64 array): e^(x²)·(1 − erf(x)) for 0 ≤ x < ½, the fit
+    ``ERFCX_MIDDLE`` up to 1.5, the continued fraction beyond; for x < 0,
+    2·e^(x²) − erfcx(−x), e^(x²) taken without the rounding error of x² (which would
+    cost x²·1e-16 relative: 500 units in the last place at x = −23)."""
     xp = backend.xp_of(x)
     size = xp.abs(x)
     far = _erfcx_continued_fraction(xp.maximum(size, 1.5))
-    small = xp.minimum(size, 1.5)
-    near = xp.exp(small * small) * _erfc(small)
-    positive = xp.where(size < 1.5, near, far)
-    return xp.where(x >= 0, positive, 2 * xp.exp(size * size) - positive)
+    middle = _polynomial(ERFCX_MIDDLE, 2 * xp.clip(size, 0.5, 1.5) - 2)
+    small = xp.minimum(size, 0.5)
+    near = xp.exp(small * small) * (1 - Erf.apply(small))
+    positive = xp.where(size < 0.5, near, xp.where(size < 1.5, middle, far))
+    grown = _exp_minus_square(xp.minimum(size, 27.0), -1.0)  # (e^(27²) overflows to inf,
+    return xp.where(x >= 0, positive, 2 * grown - positive)  # as x = −inf must give)
+
+
+def _ndtr(x):
+    """Φ(x), the standard normal distribution function (float64 array), with Φ(x) =
+    erfc(−x/√2)/2:
+
+    * x ≥ 0:  1 − erfc(x/√2)/2 = (1 + erf(x/√2))/2   (no digit lost: Φ(x) ≥ ½)
+    * x < 0:  e^(−x²/2)·erfcx(−x/√2)/2
+
+    The second line takes x² from x itself: erfc of the rounded x/√2 would be off by
+    about x²·1e-16 relative (2000 units in the last place at x = −37)."""
+    xp = backend.xp_of(x)
+    below = xp.clip(x, -40.0, 0.0)  # (Φ(−40) ≈ 4e-350 is 0 in float64)
+    lower = _exp_minus_square(below, 0.5) * _erfcx(-below / SQRT_2) / 2
+    upper = _erfc(-xp.maximum(x, 0.0) / SQRT_2) / 2
+    return xp.where(x < 0, lower, upper)
 
 
 def _log_ndtr(x):
     """log Φ(x), Φ the standard normal distribution function, stable for very negative x
-    (float64 array). With Φ(x) = erfc(−x/√2)/2:
+    (float64 array). With Φ(x) = erfc(−x/√2)/2 = e^(−x²/2)·erfcx(−x/√2)/2:
 
-    * x < −3:       log Φ(x) = −x²/2 + log(erfcx(−x/√2)/2)   (erfc would underflow)
-    * −3 ≤ x ≤ 0:   log Φ(x) = log(erfc(−x/√2)/2)
-    * 0 < x ≤ 3:    log Φ(x) = log1p(−erfc(x/√2)/2)           (Φ(−x) = erfc(x/√2)/2)
-    * x > 3:        log Φ(x) = log1p(−Φ(−x)), Φ(−x) = e^(−x²/2)·erfcx(x/√2)/2
+    * x ≤ 0:  log Φ(x) = −x²/2 + log(erfcx(−x/√2)/2)   (erfc would underflow)
+    * x > 0:  log Φ(x) = log1p(−Φ(−x)), Φ(−x) = e^(−x²/2)·erfcx(x/√2)/2
 
-    The first line takes x² from x itself: erfc of the rounded x/√2 would be off by
-    about x²·1e-16 relative."""
+    Both take x² from x itself: erfc of the rounded x/√2 would be off by about
+    x²·1e-16 relative; erfcx varies slowly, so its rounded argument costs nothing."""
     xp = backend.xp_of(x)
-    size = xp.maximum(xp.abs(x), 3.0)
-    tail_erfcx = _erfcx_continued_fraction(size / SQRT_2)
-    log_tail = -size * size / 2 + xp.log(tail_erfcx / 2)  # log Φ(−|x|) for |x| > 3
-    lower_middle = xp.log(_erfc(-xp.clip(x, -3.0, 0.0) / SQRT_2) / 2)
-    upper_middle = xp.log1p(-_erfc(xp.clip(x, 0.0, 3.0) / SQRT_2) / 2)
+    size = xp.abs(x)
+    scaled = _erfcx(size / SQRT_2)
+    lower = -size * size / 2 + xp.log(scaled / 2)  # (all negative: no cancellation)
     # (e^(−x²/2) is 0 beyond 40, and x = inf would give inf − inf in the splitting)
-    upper = xp.log1p(-_exp_minus_square(xp.minimum(size, 40.0), 0.5) * tail_erfcx / 2)
-    return xp.where(x < -3, log_tail, xp.where(x <= 0, lower_middle,
-                                               xp.where(x <= 3, upper_middle, upper)))
+    upper = xp.log1p(-_exp_minus_square(xp.minimum(size, 40.0), 0.5) * scaled / 2)
+    return xp.where(x <= 0, lower, upper)
 
 
 def _ndtri_tail(q):
@@ -360,8 +397,10 @@ def _bessel(order: int, x, scaled: bool):
     asymptotic = asymptotic / xp.sqrt(2 * math.pi * far)
     if scaled:
         result = xp.where(size <= 20, series * xp.exp(-near), asymptotic)
-    else:
-        result = xp.where(size <= 20, series, asymptotic * xp.exp(far))
+    else:  # e^|x| in two halves: e^|x| overflows from 709.8, Iᵥ(x) only from 713.9
+        half = xp.exp(xp.minimum(far, 1500.0) / 2)  # (no 0·inf at x = ±inf: answered here)
+        grown = xp.where(size == math.inf, math.inf, half * asymptotic * half)
+        result = xp.where(size <= 20, series, grown)
     return result if order == 0 else xp.where(x < 0, -result, result)
 
 
@@ -454,6 +493,17 @@ class LogNdtr(Function):
         below = math.sqrt(2 / math.pi) / Erfcx.apply(-xp.where(x < 0, x, 0) / SQRT_2)
         above = xp.exp(-x * x / 2 - LOG_SQRT_2PI - y)
         return grad_output * xp.where(x < 0, below, above)
+
+
+class Ndtr(Function):
+    """y = Φ(x), the standard normal distribution function.   dy/dx = φ(x) = e^(−x²/2)/√(2π)."""
+
+    def forward(self, x: "Array") -> "Array":
+        return _in_float64(_ndtr, x)
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        (x,) = self.saved_inputs
+        return grad_output * self.xp.exp(-x * x / 2 - LOG_SQRT_2PI)
 
 
 class Ndtri(Function):
@@ -684,9 +734,9 @@ def erfcx(input):
 
 def ndtr(input):
     """Φ(x) = ½·erfc(−x/√2), the standard normal distribution function, elementwise
-    (``tg.special.ndtr``; composed with the accurate ``erfc``, so Φ(−30) ≈ 4.9e-198 keeps
-    its digits); the gradient is φ(x) = e^(−x²/2)/√(2π)."""
-    return erfc(_float_input(input, "ndtr") * (-1 / SQRT_2)) * 0.5
+    (``tg.special.ndtr``; every digit in the lower tail: Φ(−30) ≈ 4.9e-198); the gradient
+    is φ(x) = e^(−x²/2)/√(2π)."""
+    return Ndtr.apply(_float_input(input, "ndtr"))
 
 
 def log_ndtr(input):
@@ -956,10 +1006,25 @@ def index_put_(self, indices, values, accumulate: bool = False):
     ``values`` broadcast); with ``accumulate=True``, ``x[indices] += values`` where
     repeated indices all add up (without it, one write wins: the last on the CPU, any on
     a GPU; PyTorch leaves it open). Recorded as SetItem when a gradient must flow (a leaf
-    that requires grad refuses, as PyTorch); returns x."""
+    that requires grad refuses, as PyTorch); returns x. A tensor of ``values`` has x's
+    dtype (a Python number takes it), as PyTorch requires, but where PyTorch writes by
+    ``masked_fill_`` (see ``_fills_by_mask``), which casts its one value."""
     x = _tensor(self, "index_put_")
-    return _write(x, _index_arrays(x, indices, "index_put_"), values, accumulate,
-                  "index_put_")
+    arrays = _index_arrays(x, indices, "index_put_")
+    if isinstance(values, tensor_module.Tensor) and values.dtype != x.dtype and \
+            not _fills_by_mask(x, indices, values, accumulate):
+        raise TypeError(f"index_put_: values have dtype {values.dtype} but the tensor has "
+                        f"{x.dtype}; cast them first")
+    return _write(x, arrays, values, accumulate, "index_put_")
+
+
+def _fills_by_mask(x, indices, values, accumulate: bool) -> bool:
+    """Whether PyTorch's index_put_ runs as ``masked_fill_(mask, values.item())``: without
+    ``accumulate``, for one value on the CPU and one bool mask on x's device as the only
+    index given (the others None)."""
+    given = [index for index in indices if index is not None]
+    return not accumulate and values.data.size == 1 and values.device == "cpu" and \
+        len(given) == 1 and given[0].dtype == backend.bool_ and given[0].device == x.device
 
 
 def index_put(input, indices, values, accumulate: bool = False):
@@ -969,15 +1034,21 @@ def index_put(input, indices, values, accumulate: bool = False):
 
 
 def put_(self, index, source, accumulate: bool = False):
-    """``x.flatten()[index] = source`` in place (``index`` an integer tensor, negative
-    entries counted from the end, ``source`` with as many elements); with
-    ``accumulate=True`` repeated places add up (without it, one write wins: the last on
-    the CPU, any on a GPU; PyTorch leaves it open). Returns x."""
+    """``x.flatten()[index] = source`` in place (``index`` an int64 tensor, negative
+    entries counted from the end, ``source`` with as many elements, in x's dtype as
+    PyTorch requires; a Python number takes it); with ``accumulate=True`` repeated places
+    add up (without it, one write wins: the last on the CPU, any on a GPU; PyTorch leaves
+    it open). Returns x."""
     x = _tensor(self, "put_")
     if not isinstance(index, tensor_module.Tensor) or index.dtype.kind not in "iu":
         raise TypeError(f"put_: index must be an integer tensor, got "
                         f"{getattr(index, 'dtype', type(index).__name__)}")
+    if index.dtype != backend.int64:
+        raise TypeError(f"put_: index must be an int64 tensor, got {index.dtype}")
     same_device("put_", x, index)
+    if isinstance(source, tensor_module.Tensor) and source.dtype != x.dtype:
+        raise TypeError(f"put_: source has dtype {source.dtype} but the tensor has "
+                        f"{x.dtype}; cast it first")
     source = as_operand(source, x, "put_")
     if source.data.size != index.data.size:
         raise ValueError(f"put_: source ({source.data.size} elements) and index "
