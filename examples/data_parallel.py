@@ -78,6 +78,7 @@ def run_rank():
     compute_seconds = reduce_seconds = 0.0
     steps = 0
     for epoch in range(EPOCHS):
+        sampler.set_epoch(epoch)     # a new permutation per epoch (else the same one again)
         for x, target in loader:
             if steps == 1:           # step 0 warms up (Numba loads its kernels): not timed
                 dist.all_gather(None)                            # start the clocks together

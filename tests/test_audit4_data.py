@@ -117,7 +117,7 @@ class _Pair(collections.abc.Sequence):
 
 def test_default_collate_transposes_any_sequence():
     got = _host(default_collate([range(0, 2), range(5, 7)]))
-    assert isinstance(got, tuple) and len(got) == 2
+    assert isinstance(got, list) and len(got) == 2        # range([...]) fails: a list
     np.testing.assert_array_equal(got[0], [0, 5])        # first fields of the samples
     np.testing.assert_array_equal(got[1], [1, 6])
     got = _host(default_collate([_Pair(1, 2.5), _Pair(3, 4.5)]))

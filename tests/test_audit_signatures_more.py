@@ -247,7 +247,7 @@ def _dataset(n=5):
 
 
 def _firsts(loader):
-    return [batch[0].numpy().tolist() if isinstance(batch, tuple) else batch
+    return [batch[0].numpy().tolist() if isinstance(batch, list) else batch
             for batch in loader]
 
 
@@ -322,10 +322,10 @@ def test_save_and_load_refuse_what_they_cannot_honour(tmp_path):
         tg.load(path, None, io)
     with pytest.raises(NotImplementedError, match="mmap=True"):
         tg.load(path, mmap=True)
-    with pytest.raises(TypeError, match="save: f must be a file path .* BytesIO"):
-        tg.save({"w": 1}, io.BytesIO())
+    with pytest.raises(TypeError, match="save: f must be a file path .* got int"):
+        tg.save({"w": 1}, 3)                                 # (a BytesIO is accepted)
     with pytest.raises(TypeError, match="load: f must be a file path"):
-        tg.load(io.BytesIO())
+        tg.load(object())
 
 
 # --- distributions ---

@@ -162,7 +162,7 @@ def test_batches_are_tensors_on_device_with_dtypes_kept(device):
     loader = DataLoader(TensorDataset(X, y, w), batch_size=7, shuffle=True, seed=0, device=device)
     seen = []
     for batch in loader:
-        assert isinstance(batch, tuple) and len(batch) == 3
+        assert isinstance(batch, list) and len(batch) == 3     # PyTorch's [X, y, w]
         features, labels, weights = batch
         assert all(isinstance(t, tg.Tensor) and t.device == device for t in batch)
         assert features.dtype == np.float64 and labels.dtype == np.int64

@@ -13,7 +13,7 @@ The names and behaviour follow ``torch.utils.data``:
   :class:`WeightedRandomSampler`; :class:`BatchSampler` groups indices into batches;
 * a :class:`DataLoader` walks a data set in mini-batches, every sample exactly
   once per epoch, optionally in a fresh random order each epoch, and yields
-  tuples of Tensors on the device you ask for (:func:`default_collate` stacks the
+  lists of Tensors on the device you ask for (:func:`default_collate` stacks the
   samples of a batch; with ``batch_size=None`` it yields the samples one by one,
   :func:`default_convert` making their arrays Tensors);
 * :func:`random_split` cuts a data set into disjoint random parts (train /
@@ -37,9 +37,11 @@ spelling: a ``tg.Generator``) draws from that generator.
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 import operator
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import (Iterable, Iterator, Mapping, MutableMapping, MutableSequence,
+                    Sequence)
 
 import numpy as np
 
@@ -196,21 +198,30 @@ class Subset(Dataset):
     ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``; a list of positions
     reads ``dataset[[indices[i] for i in positions]]`` (PyTorch's rule), one call, and
     a slice ``dataset[indices[a:b]]`` likewise (PyTorch's indices are a list, which slices).
+    Integer indices are kept as an int64 array; other keys (a dict-like data set's
+    strings) as a list, passed on unchanged, as PyTorch does.
     """
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(_to_host(indices), dtype=np.int64).reshape(-1)
+        keys = np.asarray(_to_host(indices))
+        if keys.dtype.kind in "iu" or keys.size == 0:
+            self.indices = keys.astype(np.int64).reshape(-1)
+        elif isinstance(indices, _tensor_type()) or backend.is_array(indices):
+            self.indices = keys.reshape(-1).tolist()        # e.g. float keys of an array
+        else:                       # keys that are not integers: the data set's business
+            self.indices = list(indices)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, index):
         if isinstance(index, list):
-            return self.dataset[[int(self.indices[i]) for i in index]]
+            return self.dataset[[_key(self.indices[i]) for i in index]]
         if isinstance(index, slice):
-            return self.dataset[self.indices[index].tolist()]
-        return self.dataset[int(self.indices[index])]
+            keys = self.indices[index]
+            return self.dataset[keys.tolist() if isinstance(keys, np.ndarray) else keys]
+        return self.dataset[_key(self.indices[index])]
 
     def __repr__(self) -> str:
         return f"Subset({self.dataset!r}, {len(self)} samples)"
@@ -348,7 +359,8 @@ def _resolve_tensor_dataset(dataset):
     """
     index_map = None
     while isinstance(dataset, Subset):
-        if type(dataset).__getitem__ is not Subset.__getitem__:
+        if (type(dataset).__getitem__ is not Subset.__getitem__
+                or not isinstance(dataset.indices, np.ndarray)):   # keys, not rows
             return None, None
         index_map = dataset.indices if index_map is None else dataset.indices[index_map]
         dataset = dataset.dataset
@@ -602,7 +614,7 @@ def get_worker_info():
 # --- the loader ----------------------------------------------------------------
 
 class DataLoader:
-    """Mini-batches of a data set, as tuples of Tensors on ``device``.
+    """Mini-batches of a data set, as lists of Tensors on ``device`` (PyTorch's ``[X, y]``).
 
     One pass ``for X, y in loader:`` is one epoch. Per epoch the loader makes an
     index order, cuts it into batches of ``batch_size`` and gathers each batch:
@@ -627,8 +639,9 @@ class DataLoader:
     as one transfer; the dtypes are kept (int64 labels stay int64). Any other
     data set is read sample by sample and the fields are stacked: Tensors and
     arrays keep their dtype, Python ints become int64 and Python floats the
-    default float dtype (float32). A sample that is a tuple or list gives a tuple
-    of Tensors, a dict gives a dict, a single array gives a single Tensor,
+    default float dtype (float32). A sample that is a tuple or list gives a list
+    of Tensors (PyTorch's rule; a TensorDataset's batch too), a named tuple the same
+    named tuple, a dict gives a dict, a single array gives a single Tensor,
     strings stay a list (:func:`default_collate`).
 
     As in PyTorch: ``collate_fn(samples)`` replaces that stacking (the samples
@@ -857,7 +870,7 @@ class DataLoader:
                 if position == 0 and transform is not None:
                     gathered = _to_host(transform(gathered))  # the inputs, augmented
                 batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
-            return tuple(batch)
+            return batch              # a list, as default_collate makes of the tuple samples
         return self._collate_samples([self.dataset[_key(i)] for i in batch_indices])
 
     def _collate_samples(self, samples: list):
@@ -884,13 +897,15 @@ def default_collate(batch: list, device: str | None = None):
       dtype (float32, see ``tg.set_default_dtype``) if any is a float, bool for bools;
     * strings and bytes: kept as a list of B strings;
     * a dict (any mapping): the same kind of mapping of the collated values, key by
-      key (a plain dict where it cannot be built from one); a named tuple: the same
-      named tuple of collated fields; another tuple, a list or any other sequence
-      (a ``range``, say): a tuple of collated fields (the samples must have equal
-      lengths).
+      key (a mutable one is copied and updated, so a defaultdict keeps its factory; a
+      plain dict where it cannot be built); a named tuple: the same named tuple of
+      collated fields; another tuple: a *list* of collated fields (PyTorch's choice,
+      kept for compatibility); a list or any other sequence: the same kind of
+      sequence of collated fields, a list where it cannot be built (a ``range``, say).
+      The samples must have equal lengths.
 
     The rules apply recursively, so nested structures such as
-    ``(x, {"label": y, "name": s})`` give ``(X, {"label": Y, "name": [s...]})``.
+    ``(x, {"label": y, "name": s})`` give ``[X, {"label": Y, "name": [s...]}]``.
     Anything else is a TypeError.
     """
     if not batch:
@@ -925,22 +940,44 @@ def default_convert(data, device: str | None = None):
         array = data if backend.is_array(data) else np.asarray(data)
         return Tensor(backend.to_device(array, device), device=device)
     if isinstance(data, Mapping):
-        converted = {key: default_convert(value, device) for key, value in data.items()}
-        try:
-            return type(data)(converted)
-        except TypeError:                               # a mapping that cannot be built so
-            return converted
+        return _same_mapping(data, {key: default_convert(value, device)
+                                    for key, value in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
         return type(data)(*(default_convert(item, device) for item in data))
     if isinstance(data, tuple):
         return [default_convert(item, device) for item in data]
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
-        converted = [default_convert(item, device) for item in data]
-        try:
-            return type(data)(converted)
-        except TypeError:
-            return converted
+        return _same_sequence(data, [default_convert(item, device) for item in data])
     return data
+
+
+def _same_mapping(like: Mapping, values: dict) -> Mapping:
+    """``values`` in a mapping of ``like``'s kind, PyTorch's rule: a mutable one is copied
+    and updated (keeping what its constructor would lose, a defaultdict's factory), another
+    is built from the dict, and a plain dict where neither works."""
+    try:
+        if isinstance(like, MutableMapping):
+            clone = copy.copy(like)
+            clone.update(values)
+            return clone
+        return type(like)(values)
+    except TypeError:
+        return values
+
+
+def _same_sequence(like: Sequence, values: list) -> Sequence:
+    """``values`` in a sequence of ``like``'s kind, PyTorch's rule: a mutable one (a list or
+    a subclass) is copied and filled in, another is built from the list, and a plain list
+    where neither works (a ``range``)."""
+    try:
+        if isinstance(like, MutableSequence):
+            clone = copy.copy(like)
+            for i, value in enumerate(values):
+                clone[i] = value
+            return clone
+        return type(like)(values)
+    except TypeError:
+        return values
 
 
 _COLLATE_TYPES = (
@@ -954,20 +991,19 @@ def _collate(samples: list, device: str):
     if isinstance(first, (str, bytes)):
         return list(samples)
     if isinstance(first, Mapping):
-        collated = {key: _collate([sample[key] for sample in samples], device) for key in first}
-        try:
-            return type(first)(collated)                # the same kind of mapping, as PyTorch
-        except TypeError:                               # a mapping that cannot be built so
-            return collated
+        return _same_mapping(first, {key: _collate([sample[key] for sample in samples], device)
+                                     for key in first})
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
+        return type(first)(*(_collate(list(field), device) for field in zip(*samples)))
     if isinstance(first, Sequence):                     # (str and bytes were taken above)
         lengths = {len(sample) for sample in samples}
         if len(lengths) != 1:
             raise RuntimeError(f"default_collate: each element in list of batch should be of "
                                f"equal size, got lengths {sorted(lengths)}")
         fields = [_collate(list(field), device) for field in zip(*samples)]
-        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
-            return type(first)(*fields)
-        return tuple(fields)
+        if isinstance(first, tuple):
+            return fields                               # a list, PyTorch's (for compatibility)
+        return _same_sequence(first, fields)
     if isinstance(first, (Tensor, np.generic)) or backend.is_array(first):
         stacked = _stack([_to_host(sample) for sample in samples])          # (B, ...)
     elif isinstance(first, (bool, int, float)):

@@ -47,6 +47,7 @@ import numpy as np  # host buffers for the collectives (MPI sends host memory)
 
 from tinygrad_opt import backend
 from tinygrad_opt._checks import whole_number
+from tinygrad_opt.data import Sampler
 from tinygrad_opt.nn.module import snapshot
 
 __all__ = ["init", "rank", "world_size", "broadcast_parameters", "all_reduce_gradients",
@@ -189,22 +190,27 @@ def gather_epoch(total_loss: float, count: int, targets: list, outputs: list) ->
 
 # --- the data: one shard per rank -------------------------------------------------------------
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """The indices of this rank's shard of each epoch's permutation (PyTorch's name).
 
-    Epoch ``e`` visits the permutation ``default_rng([seed, e]).permutation(N)``
+    Epoch ``e`` visits the permutation ``default_rng(seed + e).permutation(N)``
     (``arange(N)`` without ``shuffle``); rank ``r`` of ``P`` takes its positions
     ``r, r + P, r + 2P, ...``. So the ``k``-th batches of the ranks, together,
     are the ``k``-th batch of ``P·B`` that one process would take from the same
     permutation.
 
-    Every rank must run the same number of steps (an all-reduce waits for all):
-    unless ``drop_last``, the permutation is padded with its first indices up to
-    a multiple of ``P`` (a few examples count twice in that epoch); with
-    ``drop_last`` its tail is dropped instead.
+    Every rank must run the same number of steps (an all-reduce waits for all),
+    ``num_samples`` each:
 
-    Each ``iter()`` is the next epoch; ``set_epoch(e)`` (PyTorch's method, which
-    :func:`~tinygrad_opt.train.fit` calls) picks the epoch explicitly. Use it as
+    * unless ``drop_last``: ``ceil(N / P)``, the permutation padded with its first
+      indices (repeated as often as needed) up to ``P · num_samples`` (a few
+      examples count twice in that epoch);
+    * with ``drop_last``: ``floor(N / P)``, its tail dropped instead (none at all
+      when ``N < P``, as PyTorch's ``ceil((N - P) / P)``).
+
+    As in PyTorch, the epoch changes only by ``set_epoch(e)``: iterating twice
+    without it gives the same order, so call it at the start of every epoch
+    (:func:`~tinygrad_opt.train.fit` does). Use it as
     ``DataLoader(dataset, batch_size=B, sampler=DistributedSampler(dataset))``.
     ``num_replicas`` and ``rank`` default to the MPI job's (:func:`init`).
     """
@@ -222,9 +228,6 @@ class DistributedSampler:
             raise ValueError(f"DistributedSampler: rank must be an integer in "
                              f"[0, {num_replicas - 1}], got {rank!r}")
         n = len(dataset)
-        if drop_last and n < num_replicas:
-            raise ValueError(f"DistributedSampler: {n} examples cannot give each of "
-                             f"{num_replicas} ranks one with drop_last=True")
         self.dataset = dataset
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
@@ -233,22 +236,22 @@ class DistributedSampler:
         self.drop_last = bool(drop_last)
         self.epoch = 0
         if self.drop_last:
-            self.num_samples = n // self.num_replicas                # examples per rank
+            self.num_samples = n // self.num_replicas                # examples per rank (N < P: 0)
         else:
             self.num_samples = math.ceil(n / self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next ``iter()`` visit epoch ``epoch``'s permutation."""
+        """Make every following ``iter()`` visit epoch ``epoch``'s permutation."""
         self.epoch = int(epoch)
 
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)   # (N,)
+            # seeded by seed + epoch alone, as PyTorch's generator (mod 2**64: never negative)
+            order = np.random.default_rng((self.seed + self.epoch) % 2**64).permutation(n)
         else:
-            order = np.arange(n)
-        self.epoch += 1
+            order = np.arange(n)                                      # (N,)
         if self.total_size > n:                                       # pad: every rank equal
             repeats = math.ceil(self.total_size / n)
             order = np.tile(order, repeats)

@@ -1,8 +1,8 @@
 """Checkpoints: ``tg.save(obj, path)`` and ``tg.load(path)``.
 
-A checkpoint holds a tree of state: nested dicts (string or int keys), lists
-and tuples whose leaves are Tensors, arrays, NumPy scalars, ints, floats,
-strings, booleans and None. That covers ``model.state_dict()``,
+A checkpoint holds a tree of state: nested dicts (string or int keys; an
+OrderedDict comes back as an OrderedDict), lists and tuples whose leaves are
+Tensors, arrays, NumPy scalars, ints, floats, strings, booleans and None. That covers ``model.state_dict()``,
 ``optimizer.state_dict()`` (int keys), scheduler state and epoch counters::
 
     tg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 7},
@@ -11,7 +11,8 @@ strings, booleans and None. That covers ``model.state_dict()``,
     model.load_state_dict(state["model"])
 
 The file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files), written at
-exactly the given path whatever its suffix:
+exactly the given path whatever its suffix (or into a binary file object, such as
+``io.BytesIO``, at its current position):
 
 * ``a0``, ``a1``, ... : the arrays, numbered in the order the tree is walked;
 * ``__structure__``   : UTF-8 JSON bytes (a uint8 array) describing the tree:
@@ -30,7 +31,7 @@ docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
 * **Bounded reads**: a member is read only up to the size its header declares
   (shape times item size, which must equal the bytes it stores); compressed,
   encrypted or unreferenced members are refused unread.
-* **Atomic writes**: the archive is written to a temporary file in the target's
+* **Atomic writes** (to a path): the archive is written to a temporary file in the target's
   directory, flushed and fsync'ed, then renamed over the target with
   ``os.replace``. A crash or an error leaves the previous file as it was, and
   the temporary file is removed. The whole tree is checked before any file is
@@ -41,7 +42,9 @@ docs/checkpoint-format.md describes the tree encoding. Safety and robustness:
 
 from __future__ import annotations
 
+import collections
 import errno
+import io
 import json
 import math
 import os
@@ -63,6 +66,11 @@ _MAX_DEPTH = 100  # containers inside containers: deeper trees might save but no
 
 class CheckpointError(ValueError):
     """A file that is not a readable tinygrad_opt checkpoint."""
+
+
+class _DirectoryError(IsADirectoryError, CheckpointError):
+    """``load`` of a directory: what ``open(path, 'rb')`` raises (errno EISDIR, the path as
+    ``filename``), and still a CheckpointError, as it always was."""
 
 
 def _tensor_type():
@@ -93,9 +101,12 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
 
     Node kinds:  null, true/false, int, str, float (non-finite floats as
     {"float": "nan"|"inf"|"-inf"}), {"list": [...]}, {"tuple": [...]},
-    {"dict": [[key, node], ...]} (key a JSON string or int), {"tensor": name,
-    "requires_grad": bool} (with "parameter": true for an ``nn.Parameter``),
-    {"array": name}, {"scalar": name} (a NumPy scalar). ``stored`` maps the id of each
+    {"dict": [[key, node], ...]} (key a JSON string or int; with "ordered": true for an
+    OrderedDict), {"tensor": name, "requires_grad": bool} (with "parameter": true for an
+    ``nn.Parameter``, and "device": its location, such as "cuda:0", when not "cpu"),
+    {"array": name}, {"scalar": name} (a NumPy scalar). The optional keys are ignored by
+    older readers, which load an OrderedDict as a dict and every Tensor on their device.
+    A namedtuple is a tuple (its class could only come back through pickle). ``stored`` maps the id of each
     array already added (a Tensor's ``.data`` or an array of the tree) to its name and
     the array, so that memory met twice is stored once. ``open_containers`` holds the
     containers around ``obj``: a cycle, or more than ``_MAX_DEPTH`` of them, is an error.
@@ -119,6 +130,9 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
                 "requires_grad": bool(obj.requires_grad)}
         if isinstance(obj, _parameter_type()):
             node["parameter"] = True
+        location = _location(obj.data)
+        if location != "cpu":  # (a CPU tensor's node stays as version 2 first wrote it)
+            node["device"] = location
         return node
     if isinstance(obj, np.ndarray) or backend.is_array(obj):
         return {"array": _add_stored(obj, where, arrays, stored)}
@@ -139,6 +153,8 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
                     items.append([key if isinstance(key, str) else int(key),
                                   _encode(value, where + _key_text(key), arrays, open_containers,
                                           stored)])
+                if isinstance(obj, collections.OrderedDict):
+                    return {"dict": items, "ordered": True}
                 return {"dict": items}
             kind = "list" if isinstance(obj, list) else "tuple"
             return {kind: [_encode(value, f"{where}[{i}]", arrays, open_containers, stored)
@@ -146,6 +162,13 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
         finally:
             open_containers.discard(id(obj))
     raise TypeError(f"{where}: unsupported type {type(obj).__name__}")
+
+
+def _location(array) -> str:
+    """The location ``map_location`` sees for a Tensor's array: ``'cpu'``, ``'strict'``, or
+    ``'cuda:N'`` with the GPU's number, as PyTorch names a CUDA storage's location."""
+    device = backend.device_of(array)
+    return f"cuda:{array.device.id}" if device == "cuda" else device
 
 
 def _add_stored(array, where: str, arrays: dict, stored: dict) -> str:
@@ -174,13 +197,14 @@ def _add_array(array: np.ndarray, where: str, arrays: dict) -> str:
 def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     """Write ``obj`` (a tree of dicts/lists/tuples of Tensors, arrays and plain values) to ``f``.
 
-    ``f`` is a file path (str, bytes or ``os.PathLike``), as in ``torch.save(obj, f)``; file
-    objects are refused (TypeError). ``pickle_module`` and ``pickle_protocol`` are
+    ``f`` is a file path (str, bytes or ``os.PathLike``) or, as in ``torch.save(obj, f)``, a
+    binary file object with ``write`` (``io.BytesIO``, ``open(path, 'wb')``): the archive is
+    written at its current position, then it is flushed (and left open). ``pickle_module`` and ``pickle_protocol`` are
     accepted for PyTorch code: the file is not a pickle, so ``pickle_protocol`` changes
     nothing and ``pickle_module`` must be None or the standard ``pickle`` module.
 
-    Tensors on any device are copied to the host; ``requires_grad`` is kept.
-    The write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
+    Tensors on any device are copied to the host; ``requires_grad`` and the device (the
+    location a ``map_location`` of :func:`load` sees) are kept. A path's write is atomic (temporary file, fsync, ``os.replace``): ``path`` holds
     either its old content or the complete new checkpoint, never a mix (a device or a
     pipe, such as ``/dev/null``, is written into instead). Raises
     TypeError naming the place (``obj['model']['fc'][2]``) of an unsupported
@@ -190,13 +214,18 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     the path is empty), PermissionError when it is a file we may not write (a
     read-only checkpoint is not replaced).
     """
-    path = _file_path("save", f)
+    path = _file_path("save", f, "write")
     _check_pickle_module("save", pickle_module)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, "obj", arrays, set(), {})
     header = {"format": FORMAT, "version": VERSION, "tree": tree}
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if path is None:  # a file object: written into where it stands, as torch.save does
+        _write_archive(f, arrays)
+        if callable(getattr(f, "flush", None)):
+            f.flush()
+        return
 
     target = os.path.realpath(path)  # through a symlink to its file, as open() writes
     directory = os.path.dirname(target)
@@ -213,7 +242,7 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
                                               0o666 if old_mode is None else old_mode)
     except OSError as error:  # name the checkpoint, not the temporary file's random name
         raise type(error)(error.errno, f"cannot write the checkpoint '{path}' in "
-                          f"'{directory}': {error.strerror}") from error
+                          f"'{directory}': {error.strerror}", path) from error
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
@@ -231,14 +260,32 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2) -> None:
     _fsync_directory(directory)
 
 
-def _file_path(name: str, f) -> str:
-    """``f`` as a path string (bytes decoded as ``open`` does); a file object
-    (``io.BytesIO``, an open file) is a TypeError."""
+def _write_archive(file, arrays: dict) -> None:
+    """What ``np.savez(file, **arrays)`` writes, into any object with ``write``: NumPy
+    wants ``read`` too, but zipfile writes to an unseekable stream (a socket, a pipe) as
+    well."""
+    with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED,
+                         allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def _file_path(name: str, f, method: str) -> str | None:
+    """``f`` as a path string (bytes decoded as ``open`` does), or None for a binary file
+    object with ``method`` (``'write'`` for save, ``'read'`` for load); anything else, and a
+    text file (the archive is bytes), is a TypeError."""
     try:
         return os.fsdecode(os.fspath(f))
     except TypeError:
-        raise TypeError(f"{name}: f must be a file path (str or os.PathLike), got "
-                        f"{type(f).__name__} (file objects are not supported)") from None
+        pass
+    if isinstance(f, io.TextIOBase):
+        raise TypeError(f"{name}: f is a text file ({type(f).__name__}); open it in binary "
+                        f"mode ('{method[0]}b')")
+    if callable(getattr(f, method, None)):
+        return None
+    raise TypeError(f"{name}: f must be a file path (str or os.PathLike) or a binary file "
+                    f"object with {method}(), got {type(f).__name__}")
 
 
 def _check_pickle_module(name: str, pickle_module) -> None:
@@ -251,22 +298,23 @@ def _check_pickle_module(name: str, pickle_module) -> None:
 def _check_target(path: str, target: str, directory: str) -> None:
     """Refuse, before anything is written, what ``open(path, 'wb')`` would refuse: an empty
     path, a directory (or a name ending with a separator), a missing directory, and a
-    file we may not write (``target``, the file behind ``path``)."""
+    file we may not write (``target``, the file behind ``path``). As open()'s, each error
+    has an ``errno`` and the path as its ``filename``."""
     if not path:
         raise FileNotFoundError(errno.ENOENT, "cannot save a checkpoint to '': the path is "
-                                "empty")
+                                "empty", path)
     if os.path.isdir(path) or path.endswith((os.sep, os.altsep or os.sep)):
         raise IsADirectoryError(errno.EISDIR, f"cannot save a checkpoint to '{path}': it is a "
-                                "directory (give a file path)")
+                                "directory (give a file path)", path)
     if not os.path.isdir(directory):
         if os.path.exists(directory):
             raise NotADirectoryError(errno.ENOTDIR, f"cannot save a checkpoint to '{path}': "
-                                     f"'{directory}' is not a directory")
+                                     f"'{directory}' is not a directory", path)
         raise FileNotFoundError(errno.ENOENT, f"cannot save a checkpoint to '{path}': the "
-                                f"directory '{directory}' does not exist")
+                                f"directory '{directory}' does not exist", path)
     if os.path.isfile(target) and not os.access(target, os.W_OK):
         raise PermissionError(errno.EACCES, f"cannot save a checkpoint to '{path}': the file "
-                              "is read-only (it is not replaced)")
+                              "is read-only (it is not replaced)", path)
 
 
 def _create_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
@@ -319,23 +367,42 @@ _MAX_DIMENSION = 1 << 48  # no real array has an axis this long (256 TiB of byte
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          device: str | None = None):
-    """Read a checkpoint written by :func:`save` from the path ``f``; the same tree, Tensors
-    on ``map_location``.
+    """Read a checkpoint written by :func:`save` from ``f``; the same tree, Tensors where
+    ``map_location`` puts them.
 
-    The arguments are ``torch.load``'s, in its order: ``map_location`` is a device name
-    (default ``'cpu'``; PyTorch's dicts and functions are refused), also accepted under
-    our name ``device=`` (keyword only). ``weights_only`` is accepted for PyTorch code
-    and changes nothing: loading reads only arrays and JSON, whatever its value.
-    ``pickle_module`` must be None or the standard ``pickle`` module (nothing is
-    unpickled); ``mmap=True`` (map the file instead of reading it) raises
-    NotImplementedError.
+    ``f`` is a file path (str, bytes or ``os.PathLike``) or, as in ``torch.load``, a binary
+    file object with ``read``, ``seek`` and ``tell`` (``io.BytesIO``, ``open(path, 'rb')``),
+    read from its current position. A path is opened as ``open(path, 'rb')`` opens it: a
+    missing file raises FileNotFoundError (errno ENOENT, ``filename`` the path), a directory
+    IsADirectoryError (which is also a CheckpointError).
+
+    The arguments are ``torch.load``'s, in its order. ``map_location`` places each Tensor
+    from the location it was saved from (``'cpu'``, ``'strict'`` or ``'cuda:N'``; ``'cpu'``
+    for a file that recorded none):
+
+    * a device name (``'cpu'``, ``'cuda'``, ``'cuda:0'``, ``'strict'``): every Tensor there;
+      None (the default) is ``'cpu'``. (PyTorch's None puts each Tensor back where it was
+      saved; here a checkpoint written on a GPU loads on any machine.)
+    * a dict ``{location: device name}``, such as ``{'cuda:0': 'cpu'}``: a Tensor saved at
+      a key goes to its value, any other back to where it was saved.
+    * a function ``fn(array, location)``, called once per stored array with its host NumPy
+      array (PyTorch's storage, read on the CPU) and saved location: it returns the array
+      on its device (a NumPy, CuPy or strict array), or None to put it back where it was
+      saved.
+
+    ``device=`` (keyword only, our name) is the device name form: give it or
+    ``map_location``, not both. ``weights_only`` is accepted for PyTorch code and changes
+    nothing: loading reads only arrays and JSON, whatever its value. ``pickle_module``
+    must be None or the standard ``pickle`` module (nothing is unpickled); ``mmap=True``
+    (map the file instead of reading it) raises NotImplementedError.
 
     Tensors come back as Tensors (with their ``requires_grad``; Parameters as
     Parameters), arrays as NumPy arrays, NumPy scalars as NumPy scalars, tuples as
-    tuples and int keys as ints; what was saved once for several places (the same
-    Tensor twice, tied weights) comes back shared. Never unpickles. Raises
-    :class:`CheckpointError` naming ``path`` if the file is empty, truncated, corrupt,
-    or not a tinygrad_opt checkpoint, and FileNotFoundError if it does not exist.
+    tuples, OrderedDicts as OrderedDicts and int keys as ints; a namedtuple comes back as
+    a plain tuple of its values (rebuilding its class would need pickle), any other dict
+    subclass as a dict. What was saved once for several places (the same Tensor twice,
+    tied weights) comes back shared. Never unpickles. Raises :class:`CheckpointError`
+    naming the file if it is empty, truncated, corrupt, or not a tinygrad_opt checkpoint.
 
     The archive is read as :func:`save` writes it, and nothing else is trusted:
     every member must be stored (not compressed), unencrypted and referenced by
@@ -345,50 +412,105 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     use much more memory than its own size. Each violation raises CheckpointError
     naming the member.
     """
-    path = _file_path("load", f)
+    path = _file_path("load", f, "read")
     _check_pickle_module("load", pickle_module)
     if mmap:
         raise NotImplementedError("load: mmap=True is not supported (the arrays are read "
                                   "into memory); leave mmap=None")
-    if map_location is not None:
-        if device is not None:
-            raise ValueError("load: give device= or map_location=, not both")
-        if isinstance(map_location, dict) or callable(map_location):
-            raise TypeError(f"load: map_location must be a device name such as 'cpu' or "
-                            f"'cuda', got {type(map_location).__name__} (a dict or a function "
-                            "of PyTorch's storages has no meaning here)")
-        device = map_location
+    if map_location is not None and device is not None:
+        raise ValueError("load: give device= or map_location=, not both")
     if weights_only is not None and not isinstance(weights_only, bool):
         raise TypeError(f"load: weights_only must be a bool, got {weights_only!r}")
-    device = backend.check_device("cpu" if device is None else device)  # (not the default)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at '{path}'")
-    if os.path.isdir(path):
-        raise CheckpointError(f"'{path}' is a directory, not a checkpoint file")
-    file_size = os.path.getsize(path)
-    if file_size == 0:
+    place = _placement(map_location if device is None else backend.check_device(device))
+    if path is None:
+        for method in ("seek", "tell"):
+            if not callable(getattr(f, method, None)):
+                raise TypeError(f"load: f must be a file path or a seekable binary file object "
+                                f"(read, seek and tell); {type(f).__name__} has no {method}()")
+        if callable(getattr(f, "seekable", None)) and not f.seekable():
+            raise io.UnsupportedOperation(f"load: f ({type(f).__name__}) is not seekable; read "
+                                          "it into an io.BytesIO and load from that")
+        name = getattr(f, "name", None)
+        return _load_stream(f, name if isinstance(name, str) else f"<{type(f).__name__}>",
+                            place)
+    if os.path.isdir(path):  # open() on Linux says so too, but not on every system
+        raise _DirectoryError(errno.EISDIR, "Is a directory, not a checkpoint file", path)
+    with open(path, "rb") as file:  # a missing file: open()'s own FileNotFoundError
+        return _load_stream(file, path, place)
+
+
+def _placement(map_location):
+    """``load``'s ``map_location`` as a function (host array, saved location) -> the array
+    on its device; each device named is checked when it is first used, as PyTorch does."""
+    if isinstance(map_location, dict):
+        for key, value in map_location.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"load: map_location must map saved locations to device names "
+                                f"(str to str), got the item {key!r}: {value!r}")
+        return lambda array, location: backend.to_device(
+            array, backend.check_device(map_location.get(location, location)))
+    if callable(map_location):
+        def place(array, location):
+            result = map_location(array, location)
+            if result is None:  # PyTorch: back to the location it was saved from
+                return backend.to_device(array, backend.check_device(location))
+            if not backend.is_array(result):
+                raise TypeError(f"load: map_location returned {type(result).__name__} for "
+                                f"location {location!r}; expected an array (NumPy, CuPy or "
+                                "strict) or None")
+            if result.shape != array.shape or result.dtype != array.dtype:
+                raise ValueError(f"load: map_location returned an array of shape "
+                                 f"{tuple(result.shape)} and dtype {result.dtype} for location "
+                                 f"{location!r}; the stored array has shape {array.shape} and "
+                                 f"dtype {array.dtype}")
+            return result
+        return place
+    target = backend.check_device("cpu" if map_location is None else map_location)
+    return lambda array, location: backend.to_device(array, target)
+
+
+class _MapLocationError(Exception):
+    """Carries an error of ``map_location`` out of the decoding, which would otherwise
+    report it as a corrupt file."""
+
+
+def _load_stream(file, path: str, place):
+    """:func:`load` from the binary file object ``file``, from its current position."""
+    start = file.tell()
+    file.seek(0, os.SEEK_END)
+    file_size = file.tell() - start
+    file.seek(start)
+    if file_size <= 0:
         raise CheckpointError(f"'{path}' is empty: not a tinygrad_opt checkpoint")
-    with open(path, "rb") as file:
-        magic = file.read(4)
+    magic = file.read(4)
+    file.seek(start)
+    if not isinstance(magic, bytes):
+        raise TypeError(f"load: f is a text file ({type(file).__name__}); open it in binary "
+                        "mode ('rb')")
     if magic == b"\x93NUM":
         raise CheckpointError(f"'{path}' is a single .npy array, not a tinygrad_opt checkpoint")
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first bytes (or an empty zip's)
         raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not an .npz archive)")
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(file)  # (data before ``start`` is skipped by zipfile)
     except _READ_ERRORS as error:
         raise CheckpointError(f"'{path}' is not a tinygrad_opt checkpoint (not a readable "
                               f".npz archive: {error})") from error
     with archive:
         try:
             members = _members(archive, path, file_size)
+            first = min((info.header_offset for info in members.values()), default=start)
+            if first != start:  # zipfile reads the last archive of the stream, not this one
+                raise CheckpointError(f"'{path}': the archive found starts at byte {first}, "
+                                      f"not at the file's position {start} (data or another "
+                                      "checkpoint follows the one there?)")
             if _STRUCTURE not in members:
                 raise CheckpointError(f"'{path}' is an .npz archive without a '{_STRUCTURE}' "
                                       "entry: not a tinygrad_opt checkpoint")
             header = _read_header(_read_member(archive, members[_STRUCTURE], path, file_size),
                                   path)
             arrays = _Arrays(archive, members, path, file_size, header["version"])
-            tree = _decode(header["tree"], arrays, device, path, "obj")
+            tree = _decode(header["tree"], arrays, place, path, "obj")
             unused = sorted(name for name in members if name != _STRUCTURE
                             and name not in arrays.used)
             if unused:
@@ -397,6 +519,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             return tree
         except CheckpointError:
             raise
+        except _MapLocationError as wrapped:
+            raise wrapped.args[0] from None
         except RecursionError as error:
             raise CheckpointError(f"'{path}': the structure is nested too deeply") from error
         except _READ_ERRORS as error:
@@ -522,14 +646,19 @@ def _read_header(entry: np.ndarray, path: str) -> dict:
     return header
 
 
-def _decode_tensor(node: dict, arrays: _Arrays, device: str, path: str, where: str):
-    """A tensor node: a Tensor (or Parameter) of its member on ``device``. Nodes naming the
-    same member share its memory: an equal node gives the same object, as torch.load."""
+def _decode_tensor(node: dict, arrays: _Arrays, place, path: str, where: str):
+    """A tensor node: a Tensor (or Parameter) of its member, on the device that
+    ``place(array, saved location)`` (:func:`_placement`) gives. Nodes naming the same member
+    share its memory: an equal node gives the same object, as torch.load."""
     name = node["tensor"]
     array = arrays.read(name, where)
     requires_grad, parameter = node.get("requires_grad", False), node.get("parameter", False)
     if not isinstance(requires_grad, bool) or not isinstance(parameter, bool):
         raise CheckpointError(f"'{path}': {where}: requires_grad and parameter must be bools")
+    location = node.get("device", "cpu")
+    if not isinstance(location, str):
+        raise CheckpointError(f"'{path}': {where}: the tensor's device must be a string, got "
+                              f"{location!r:.80}")
     if requires_grad and array.dtype.kind != "f":
         raise CheckpointError(f"'{path}': {where}: member '{name}.npy' has dtype "
                               f"{array.dtype} but is marked requires_grad (only floating-point "
@@ -537,20 +666,26 @@ def _decode_tensor(node: dict, arrays: _Arrays, device: str, path: str, where: s
     made = arrays.tensors.setdefault(name, {})  # {(requires_grad, parameter): Tensor}
     if (requires_grad, parameter) not in made:
         first = next(iter(made.values()), None)  # shares its array and version counter
-        tensor = (first.detach() if first is not None
-                  else _tensor_type()(backend.to_device(array, device), device=device))
+        if first is None:
+            try:
+                placed = place(array, location)
+            except Exception as error:  # map_location's own error, not a corrupt file's
+                raise _MapLocationError(error) from error
+            tensor = _tensor_type()(placed, device=backend.device_of(placed))
+        else:
+            tensor = first.detach()
         made[requires_grad, parameter] = (_parameter_type()(tensor, requires_grad) if parameter
                                           else tensor.requires_grad_(requires_grad))
     return made[requires_grad, parameter]
 
 
-def _decode(node, arrays: _Arrays, device: str, path: str, where: str):
+def _decode(node, arrays: _Arrays, place, path: str, where: str):
     """The inverse of :func:`_encode`; every malformed node raises CheckpointError."""
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, dict):
         if "tensor" in node:
-            return _decode_tensor(node, arrays, device, path, where)
+            return _decode_tensor(node, arrays, place, path, where)
         if "array" in node:
             return arrays.read(node["array"], where)
         if "scalar" in node:
@@ -562,17 +697,20 @@ def _decode(node, arrays: _Arrays, device: str, path: str, where: str):
             return float(node["float"])
         for kind in ("list", "tuple"):
             if isinstance(node.get(kind), list):
-                values = [_decode(value, arrays, device, path, f"{where}[{i}]")
+                values = [_decode(value, arrays, place, path, f"{where}[{i}]")
                           for i, value in enumerate(node[kind])]
                 return values if kind == "list" else tuple(values)
         if isinstance(node.get("dict"), list):
-            result = {}
+            ordered = node.get("ordered", False)
+            if not isinstance(ordered, bool):
+                raise CheckpointError(f"'{path}': {where}: 'ordered' must be a bool")
+            result = collections.OrderedDict() if ordered else {}
             for item in node["dict"]:
                 if (not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool)
                         or not isinstance(item[0], (str, int))):
                     raise CheckpointError(f"'{path}': {where}: malformed dict item {item!r:.80}")
                 key, value = item
-                result[key] = _decode(value, arrays, device, path, where + _key_text(key))
+                result[key] = _decode(value, arrays, place, path, where + _key_text(key))
             return result
     raise CheckpointError(f"'{path}': {where}: malformed structure node {node!r:.80}")
 

@@ -391,6 +391,8 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         optimizer: an optimizer over the model's parameters.
         loss_fn: ``loss_fn(output, y)`` returns the mean loss of the batch.
         train_loader, val_loader: iterables of ``(x, y)`` batches (DataLoaders).
+            A training sampler with ``set_epoch`` (a ``DistributedSampler``) is
+            told each epoch's number before the pass, so it reshuffles.
         epochs: the number of passes over the training data.
         scheduler: a learning-rate scheduler, stepped once per epoch
             (``scheduler_interval='epoch'``, after validation) or once per batch
@@ -440,9 +442,9 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         early_stopping.reset()
         history.monitor, history.mode = early_stopping.monitor, early_stopping.mode
     parameters = list(model.parameters())
+    sampler = getattr(train_loader, "sampler", None)
     if distributed:
         from tinygrad_opt import distributed as dist
-        sampler = getattr(train_loader, "sampler", None)
         if dist.world_size() > 1 and not isinstance(sampler, dist.DistributedSampler):
             raise ValueError("fit(distributed=True): train_loader must draw from a "
                              "DistributedSampler (each rank its own shard), got sampler="
@@ -456,8 +458,10 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs: int = 
         lr = optimizer.param_groups[0]["lr"]
         # ---- train: one pass over the training data
         model.train()
-        if distributed and hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)                 # this epoch's permutation, on every rank
+        if hasattr(sampler, "set_epoch"):
+            # a DistributedSampler repeats its epoch until told (PyTorch's rule): this epoch's
+            # permutation, the same on every rank
+            sampler.set_epoch(epoch)
         total_loss = 0.0
         count = 0
         targets, outputs = [], []
