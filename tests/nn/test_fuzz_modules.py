@@ -211,7 +211,8 @@ def build(root: Node, made: list):
                       "emb": lambda: nn.Embedding(s[0], s[1]),
                       "stateful": lambda: Stateful(s[0]),
                       "plist": lambda: nn.ParameterList([tg.randn(k) for k in s]),
-                      "pdict": lambda: nn.ParameterDict({k: tg.randn(v) for k, v in s}),
+                      # pairs keep their order (a plain dict's keys would be sorted)
+                      "pdict": lambda: nn.ParameterDict([(k, tg.randn(v)) for k, v in s]),
                       }[desc.kind]()
         else:
             children = [(name, make(child)) for name, child in desc.children]

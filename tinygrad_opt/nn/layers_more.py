@@ -383,6 +383,7 @@ class _InstanceNorm(Module):
     evaluation), as PyTorch. Both default to False."""
 
     spatial = 1
+    _version = BatchNorm1d._version  # the state-dict layout of PyTorch's norm layers
     _state_kept_when_missing = BatchNorm1d._state_kept_when_missing
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,

@@ -121,6 +121,61 @@ class RemovableHandle:
         return False
 
 
+# The global forward hooks, run for every module before its own (PyTorch's
+# ``torch.nn.modules.module`` globals). Registering one sets ``Module._has_pre_hooks``, so
+# every call takes the full path; removing the last one gives the fast path back.
+_global_forward_pre_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks_with_kwargs: set = set()
+_global_forward_hooks_always_called: set = set()
+
+
+class _GlobalHookHandle(RemovableHandle):
+    """The handle of a global forward (pre-)hook: ``remove()`` also forgets its options,
+    and puts calls back on the fast path once no global hook is left."""
+
+    def remove(self) -> None:
+        super().remove()
+        _global_forward_hooks_with_kwargs.discard(self.id)
+        _global_forward_hooks_always_called.discard(self.id)
+        if not _global_forward_pre_hooks and not _global_forward_hooks:
+            Module._has_pre_hooks = False
+
+
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, args)`` before the forward of *every* module, before the
+    module's own pre-hooks (PyTorch's ``torch.nn.modules.module`` function of this name,
+    meant for debugging and profiling).
+
+    ``args`` is the tuple of positional arguments; a hook that returns something other
+    than None replaces them (a single value is wrapped into a 1-tuple). Returns a handle
+    whose ``remove()`` unregisters the hook (also a context manager)."""
+    handle = _GlobalHookHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    Module._has_pre_hooks = True
+    return handle
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """Call ``hook(module, args, output)`` after the forward of *every* module, before the
+    module's own forward hooks (``hook(module, args, kwargs, output)`` with
+    ``with_kwargs=True``), as PyTorch's ``torch.nn.modules.module`` function of this name.
+
+    A hook that returns something other than None replaces the output. ``always_call=True``:
+    the hook also runs when the call fails before reaching it, with the output so far
+    (None if forward did not return), as ``Module.register_forward_hook``'s. Returns a
+    handle whose ``remove()`` unregisters the hook (also a context manager)."""
+    handle = _GlobalHookHandle(_global_forward_hooks)
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs.add(handle.id)
+    if always_call:
+        _global_forward_hooks_always_called.add(handle.id)
+    Module._has_pre_hooks = True
+    return handle
+
+
 class _BackwardHookCapture:
     """One call of a module with full backward hooks: where its inputs sit among the
     positional arguments, and the gradients of its outputs once backward brings them.
@@ -337,7 +392,7 @@ class Module:
     _forward_hooks_always_called = frozenset()  # ids of the forward hooks with always_call
     # True once a forward pre-hook, a backward (pre-)hook or an always_call forward hook has
     # been registered: until then a call checks this one flag only (each attribute read
-    # costs ~25 ns on a Module).
+    # costs ~25 ns on a Module). A global hook sets it on the class, for every module.
     _has_pre_hooks = False
 
     def __call__(self, *args, **kwargs):
@@ -352,11 +407,14 @@ class Module:
                             call: "_Call | None" = None):
         """Run the forward hooks in order; one that returns something else than None
         replaces the output. With ``call`` (the full path), the output so far and the
-        always_call hooks reached are recorded there for the error path."""
-        for key, hook in list(self._forward_hooks.items()):  # (a hook may remove itself)
-            if call is not None and key in self._forward_hooks_always_called:
+        always_call hooks reached are recorded there for the error path. The global
+        hooks (``register_module_forward_hook``) come first, as in PyTorch."""
+        hooks = (*_global_forward_hooks.items(), *self._forward_hooks.items())
+        for key, hook in hooks:  # (a copy: a hook may remove itself)
+            if call is not None and (key in self._forward_hooks_always_called
+                                     or key in _global_forward_hooks_always_called):
                 call.ran.add(key)  # marked before the call, as PyTorch: never run twice
-            if key in self._forward_hooks_with_kwargs:
+            if key in self._forward_hooks_with_kwargs or key in _global_forward_hooks_with_kwargs:
                 replacement = hook(self, args, kwargs, output)
             else:
                 replacement = hook(self, args, output)
@@ -373,14 +431,14 @@ class Module:
         have not run yet, then goes on, as in PyTorch's ``Module._call_impl``."""
         call = _Call(args, kwargs)
         try:
-            if self._forward_pre_hooks:
+            if self._forward_pre_hooks or _global_forward_pre_hooks:
                 self._call_forward_pre_hooks(call)
             capture = None
             if self._backward_hooks and flags.grad:
                 capture = _BackwardHookCapture(self, len(call.args))
                 call.args = capture.wrap_inputs(call.args)
             call.output = self.forward(*call.args, **call.kwargs)
-            if self._forward_hooks:
+            if self._forward_hooks or _global_forward_hooks:
                 call.output = self._call_forward_hooks(call.args, call.kwargs, call.output,
                                                        call)
             if self._backward_pre_hooks or capture is not None:
@@ -394,12 +452,15 @@ class Module:
         """After an error in the call: run the forward hooks registered with
         ``always_call=True`` that have not run, with the arguments and the output as far
         as they got (None when forward did not return; one that returns a value replaces
-        it for the next). An error of theirs is a warning: the first error is re-raised."""
-        for key, hook in list(self._forward_hooks.items()):
-            if key not in self._forward_hooks_always_called or key in call.ran:
+        it for the next). An error of theirs is a warning: the first error is re-raised.
+        The global ones come first."""
+        always_called = self._forward_hooks_always_called | _global_forward_hooks_always_called
+        with_kwargs = self._forward_hooks_with_kwargs | _global_forward_hooks_with_kwargs
+        for key, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+            if key not in always_called or key in call.ran:
                 continue
             try:
-                if key in self._forward_hooks_with_kwargs:
+                if key in with_kwargs:
                     result = hook(self, call.args, call.kwargs, call.output)
                 else:
                     result = hook(self, call.args, call.output)
@@ -463,8 +524,10 @@ class Module:
 
     def _call_forward_pre_hooks(self, call: "_Call") -> None:
         """Run the forward pre-hooks in order; each replacement of the arguments is
-        written to ``call`` at once (an error in a later hook sees it)."""
-        for key, hook in list(self._forward_pre_hooks.items()):  # (a hook may remove itself)
+        written to ``call`` at once (an error in a later hook sees it). The global
+        pre-hooks (``register_module_forward_pre_hook``) come first, as in PyTorch."""
+        hooks = (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items())
+        for key, hook in hooks:  # (a copy: a hook may remove itself)
             if key in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, call.args, call.kwargs)
                 if result is not None:
@@ -1251,9 +1314,10 @@ class Module:
         ``(missing_keys, unexpected_keys)``. A 0-d tensor takes the first entry of a
         1-D value (PyTorch's reading of 0.3 checkpoints, which stored scalars so).
         Lazy submodules (nn/lazy.py) first take their shapes from the values. A missing
-        ``num_batches_tracked`` of a norm layer is not missing: it keeps its value
-        (PyTorch does so for state dicts without version metadata, such as plain dicts
-        and older checkpoints).
+        ``num_batches_tracked`` of a norm layer is not missing, and keeps its value, when
+        the state dict's ``_metadata`` gives the layer a version below 2 or none (plain
+        dicts, ``tg.load``'s, older checkpoints), as PyTorch 2.x; a ``state_dict()`` of
+        today records version 2, and there it is missing.
 
         ``assign=True`` puts the state dict's tensors themselves in the module instead of
         copying (they keep their dtype and device, and share memory with the state dict);
@@ -1280,7 +1344,7 @@ class Module:
                 module._lazy_load_hook(state_dict, prefix + ".")
         own = self._loadable_state()
         missing += [key for key in own
-                    if key not in state_dict and not self._kept_when_missing(key)]
+                    if key not in state_dict and not self._kept_when_missing(key, metadata)]
         unexpected += self._unexpected_keys(state_dict)
         value_errors = _value_errors(own, state_dict)
         post_hooks = any(module._load_state_dict_post_hooks for module in self.modules())
@@ -1369,16 +1433,22 @@ class Module:
             else:
                 module._set_entry("_buffers", name, value)
 
-    def _kept_when_missing(self, key: str) -> bool:
-        """True when ``key`` names a tensor its module keeps if a state dict lacks it
-        (the names in the module's ``_state_kept_when_missing``)."""
+    def _kept_when_missing(self, key: str, metadata=None) -> bool:
+        """True when ``key`` names a tensor its module keeps if a state dict lacks it:
+        one its class lists in ``_state_kept_when_missing``, ``{name: the _version that
+        added it}``, when the state dict's ``_metadata`` gives that module an older
+        version or none (PyTorch's norm layers: ``num_batches_tracked``, version 2)."""
         path, _, name = key.rpartition(".")
         module = self
         for step in path.split(".") if path else ():  # the registered children, as
             module = module._modules.get(step)         # state_dict walks them
             if module is None:
                 return False
-        return name in getattr(module, "_state_kept_when_missing", ())
+        added = getattr(module, "_state_kept_when_missing", {}).get(name)
+        if added is None:
+            return False
+        version = None if metadata is None else metadata.get(path, {}).get("version")
+        return version is None or version < added
 
     # ------------------------------------------------------------------- repr
 
@@ -1521,12 +1591,14 @@ class Sequential(Module):
 
     Children are named ``'0'``, ``'1'``, ... (so state-dict keys are
     ``'0.weight'``), or by the keys of an ordered dict:
-    ``Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))``.
+    ``Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))``. Only an
+    ``OrderedDict`` is unpacked, as in PyTorch: a plain dict is an argument that is not
+    a Module (TypeError).
     """
 
     def __init__(self, *modules):
         super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], dict):
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
                 self.add_module(name, module)
         else:
@@ -1624,8 +1696,8 @@ class Sequential(Module):
 
     def __getitem__(self, index):
         items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
+        if isinstance(index, slice):  # the same class, the children keep their names
+            return type(self)(OrderedDict(items[index]))
         return items[index][1]
 
     def forward(self, input):
@@ -1698,7 +1770,7 @@ class ModuleList(Module):
     def __getitem__(self, index):
         modules = list(self._modules.values())
         if isinstance(index, slice):
-            return ModuleList(modules[index])
+            return type(self)(modules[index])
         return modules[index]
 
     def __setitem__(self, index: int, module: Module) -> None:
@@ -1710,6 +1782,24 @@ class ModuleList(Module):
         modules = list(self)
         del modules[index]
         self._reindex(modules)
+
+    def __repr__(self) -> str:
+        """One line per run of neighbours that print the same, as PyTorch's:
+        ``(0-2): 3 x Linear(...)`` for three equal layers in a row."""
+        texts = [repr(module) for module in self]
+        if not texts:
+            return f"{self._get_name()}()"
+        runs = []  # [first index, last index, text]
+        for index, text in enumerate(texts):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        lines = []
+        for first, last, text in runs:
+            label = f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x "
+            lines.append((label + text).replace("\n", "\n  "))  # indent nested blocks
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 
@@ -1786,11 +1876,16 @@ class ParameterList(Module):
 
     Children are named ``'0'``, ``'1'``, ... (state-dict keys ``'weights.0'``).
     A plain Tensor put in the list is wrapped into a Parameter that shares its
-    array (and requires grad), as in PyTorch; anything else is a TypeError.
+    array (and requires grad), as in PyTorch. Any other object is held as it is
+    (PyTorch 1.12+): it is entry ``i`` of the list but no parameter, so it is not in
+    ``parameters()`` nor in ``state_dict()``. Entry ``i`` is the attribute ``str(i)``,
+    set as ``setattr`` would: a Module there is a child, and an object in the place of a
+    Parameter is a TypeError (``Module.__setattr__``'s).
     """
 
     def __init__(self, values=None):
         super().__init__()
+        self._size = 0  # the entries are not all in one registry: the count is kept
         if values is not None:
             self.extend(values)
 
@@ -1803,17 +1898,15 @@ class ParameterList(Module):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return ParameterList(list(self._parameters.values())[index])
-        return self._parameters[self._key(index)]
+            return type(self)([self[i] for i in range(*index.indices(len(self)))])
+        return getattr(self, self._key(index))
 
     def __setitem__(self, index: int, value) -> None:
-        key = self._key(index)
-        self._set_entry("_parameters", key, _as_parameter("ParameterList", f"index {index}", value))
+        setattr(self, self._key(index), _as_parameter(value))
 
     def append(self, value) -> "ParameterList":
-        index = len(self)
-        parameter = _as_parameter("ParameterList", f"index {index}", value)
-        self._set_entry("_parameters", str(index), parameter)
+        self._size += 1
+        self[self._size - 1] = value
         return self
 
     def extend(self, values) -> "ParameterList":
@@ -1828,100 +1921,118 @@ class ParameterList(Module):
         return self.extend(values)
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return self._size
 
-    def __iter__(self) -> Iterator[Parameter]:
-        return iter(self._parameters.values())
+    def __iter__(self) -> Iterator:
+        return (self[index] for index in range(len(self)))
 
     def extra_repr(self) -> str:
-        return _parameter_lines(self._parameters.items())
+        return _parameter_lines(enumerate(self))
 
 
 class ParameterDict(Module):
     """An ordered dictionary of Parameters that are registered.
 
-    Built like ModuleDict, from a mapping or from ``(key, parameter)`` pairs;
-    keys keep their insertion order (PyTorch sorts the keys of a plain dict) and
-    are the parameters' names (state-dict keys ``'scales.alpha'``). A plain
-    Tensor is wrapped into a Parameter that shares its array, as in PyTorch.
+    Built like ModuleDict, from a mapping or from ``(key, parameter)`` pairs; the
+    keys are the parameters' names (state-dict keys ``'scales.alpha'``). A plain
+    Tensor is wrapped into a Parameter that shares its array, and any other object
+    is held as it is (not a parameter), as in PyTorch 1.12+. Keys keep their
+    insertion order, except that ``update`` (and so the constructor) takes the keys of
+    a plain mapping in sorted order, as PyTorch's: only an ``OrderedDict``, a
+    ParameterDict or a sequence of pairs brings its own order.
     """
 
     def __init__(self, parameters=None):
         super().__init__()
+        self._keys = {}  # the keys in order: the values are not all in one registry
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
+    def __getitem__(self, key: str):
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value) -> None:
+        """``setattr(self, key, value)`` as a Module sets it (a Parameter in its place,
+        an object in the place of a Parameter is a TypeError), a Tensor made a Parameter."""
         _check_key(self, key)
-        parameter = _as_parameter("ParameterDict", f"the value for key {key!r}", value)
-        if key in self._parameters:
-            self._set_entry("_parameters", key, parameter)  # replaced where it stands
-        else:
-            self.register_parameter(key, parameter)
+        if key not in self._keys:
+            if key == "" or "." in key:
+                raise KeyError(f"ParameterDict: a key must be a non-empty string without "
+                               f"'.', got {key!r}")
+            if hasattr(self, key):  # 'training', '_keys': the module's own attributes
+                raise KeyError(f"ParameterDict: key {key!r} is the name of a ParameterDict "
+                               "attribute; choose another")
+        setattr(self, key, _as_parameter(value))
+        self._keys[key] = None
 
     def __delitem__(self, key: str) -> None:
-        if key not in self._parameters:
+        if key not in self._keys:
             raise KeyError(key)
-        self._forget(key)
+        del self._keys[key]
+        delattr(self, key)
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return len(self._keys)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
+        return iter(self._keys)
 
     def __contains__(self, key) -> bool:
-        return key in self._parameters
+        return key in self._keys
 
     def keys(self):
-        return self._parameters.keys()
+        return self._keys.keys()
 
     def values(self):
-        return self._parameters.values()
+        return (self[key] for key in self._keys)
 
     def items(self):
-        return self._parameters.items()
+        return ((key, self[key]) for key in self._keys)
 
     def get(self, key: str, default=None):
-        return self._parameters.get(key, default)
+        return self[key] if key in self._keys else default
 
     def update(self, parameters) -> None:
-        """Add or replace entries from a mapping or an iterable of ``(key, parameter)`` pairs."""
-        for key, value in _pairs("ParameterDict", parameters):
+        """Add or replace entries from a mapping or an iterable of ``(key, value)`` pairs;
+        a mapping that is neither an ``OrderedDict`` nor a ParameterDict is read in the
+        sorted order of its keys, as PyTorch's."""
+        pairs = _pairs("ParameterDict", parameters)
+        if isinstance(parameters, Mapping) and not isinstance(parameters, OrderedDict):
+            pairs.sort(key=lambda pair: str(pair[0]))  # (a key that is not a str: refused)
+        for key, value in pairs:
             self[key] = value
 
-    def pop(self, key: str) -> Parameter:
-        """Remove ``key`` and return its parameter."""
-        parameter = self[key]
+    def pop(self, key: str):
+        """Remove ``key`` and return its value."""
+        value = self[key]
         del self[key]
-        return parameter
+        return value
 
     def clear(self) -> None:
-        for key in list(self._parameters):
-            self._forget(key)
+        for key in list(self._keys):
+            del self[key]
 
     def __reversed__(self) -> Iterator[str]:
-        return reversed(list(self._parameters))
+        return reversed(list(self._keys))
 
     def copy(self) -> "ParameterDict":
-        """A new ParameterDict holding the same Parameter objects, in the same order."""
-        return ParameterDict(self._parameters.items())
+        """A new ParameterDict holding the same values (the same Parameter objects), in
+        the same order."""
+        return ParameterDict(OrderedDict(self.items()))
 
-    def setdefault(self, key: str, default=None) -> Parameter:
-        """``self[key]``, after setting it to ``default`` if ``key`` is absent (a None
-        ``default`` for an absent key is a TypeError: only Parameters are held here)."""
-        if key not in self._parameters:
+    def setdefault(self, key: str, default=None):
+        """``self[key]``, after setting it to ``default`` if ``key`` is absent."""
+        if key not in self._keys:
             self[key] = default
         return self[key]
 
-    def popitem(self) -> tuple[str, Parameter]:
-        """Remove and return the last inserted ``(key, parameter)`` pair."""
-        if not self._parameters:
+    def popitem(self) -> tuple:
+        """Remove and return the last inserted ``(key, value)`` pair."""
+        if not self._keys:
             raise KeyError("popitem(): ParameterDict is empty")
-        key = next(reversed(self._parameters))
+        key = next(reversed(self._keys))
         return key, self.pop(key)
 
     def fromkeys(self, keys: Iterable[str], default=None) -> "ParameterDict":
@@ -1946,7 +2057,7 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
-        return _parameter_lines(self._parameters.items())
+        return _parameter_lines(self.items())
 
 
 def _check_key(container: Module, key) -> None:
@@ -1979,23 +2090,26 @@ def _pairs(container: str, entries) -> list:
     return pairs
 
 
-def _as_parameter(container: str, where: str, value) -> Parameter:
-    """A Parameter stays itself; a plain Tensor becomes a Parameter sharing its array."""
-    if isinstance(value, Parameter):
-        return value
-    if isinstance(value, Tensor):
+def _as_parameter(value):
+    """What a ParameterList or ParameterDict holds for ``value``: a plain Tensor becomes a
+    Parameter sharing its array; a Parameter, or any other object, stays itself."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
         return Parameter(value)
-    raise TypeError(f"{container}: {where} is a {type(value).__name__}, "
-                    "not a Parameter or Tensor")
+    return value
 
 
 def _parameter_lines(items) -> str:
-    """``(key): Parameter containing: [float32 of size 2x3]``, one line per parameter."""
+    """``(key): Parameter containing: [float32 of size 2x3]`` for a tensor,
+    ``(key): Object of type: int`` for anything else, one line per entry."""
     lines = []
-    for key, parameter in items:
-        size = "x".join(str(length) for length in parameter.shape)
-        device = "" if parameter.device == "cpu" else f" ({parameter.device})"
-        lines.append(f"({key}): Parameter containing: [{parameter.dtype} of size {size}{device}]")
+    for key, value in items:
+        if not isinstance(value, Tensor):
+            lines.append(f"({key}): Object of type: {type(value).__name__}")
+            continue
+        size = "x".join(str(length) for length in value.shape)
+        device = "" if value.device == "cpu" else f" ({value.device})"
+        kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+        lines.append(f"({key}): {kind} containing: [{value.dtype} of size {size}{device}]")
     return "\n".join(lines)
 
 

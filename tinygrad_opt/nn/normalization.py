@@ -38,8 +38,10 @@ class BatchNorm1d(Module):
     Parameters: γ = ``weight`` (ones), β = ``bias`` (zeros), shape ``(C,)``.
     """
 
-    # load_state_dict: a state dict without it keeps the count (PyTorch, for old checkpoints)
-    _state_kept_when_missing = ("num_batches_tracked",)
+    # The state-dict layout of PyTorch's norm layers: version 2 added num_batches_tracked,
+    # so a state dict of version 1 (or of none) without it keeps the count (PyTorch 2.x).
+    _version = 2
+    _state_kept_when_missing = {"num_batches_tracked": 2}
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
