@@ -612,7 +612,8 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
         J·v  = ∂(g(u) · v)/∂u    a backward pass through it (g is linear in u: u = 0)
 
     ``primals`` must be a tuple (``func(*primals)`` is called). An output that does not
-    depend on the primals gets zeros (``strict=True``: an error). ``has_aux``: ``func``
+    depend on the primals gets zeros, and so does an integer one (``strict=True``: an
+    error). ``has_aux``: ``func``
     returns ``(output, aux)`` and this returns ``(output, jvp_out, aux)``.
     """
     api = "jvp(f, primals, tangents)"
@@ -631,22 +632,33 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
             raise RuntimeError(f"{api}: tangent {index} must be a Tensor of its primal's shape "
                                f"{getattr(primal, 'shape', None)}, got "
                                f"{getattr(tangent, 'shape', type(tangent).__name__)}")
+        if not backend.is_floating(tangent.dtype):
+            raise ValueError(f"{api}: tangent {index} must be floating point (as a tangent "
+                             f"is a direction), got dtype {tangent.dtype}")
+    if not primal_leaves:
+        raise RuntimeError(f"{api}: expected primals to contain at least one Tensor, got "
+                           f"{_describe(primal_structure)}")
     call = _Call(func, primals, {}, None, has_aux, api)
     with enable_grad():
-        u = [zeros_like(output).requires_grad_(True) for output in call.outputs]
-        call.inside |= {id(direction) for direction in u}
+        # an integer output has no tangent (zeros, as PyTorch's): it gets no direction u
+        u = [zeros_like(output).requires_grad_(True) if backend.is_floating(output.dtype)
+             else None for output in call.outputs]
+        call.inside |= {id(direction) for direction in u if direction is not None}
         g = call.pullback(u, create_graph=True)                  # Jᵀ·u, recorded in u
     g_used = [(gradient, tangent) for gradient, tangent in zip(g, tangent_leaves)
               if gradient.requires_grad]
     create_graph = is_grad_enabled() and call.reaches_outside(
         [gradient for gradient, _ in g_used] + tangent_leaves)
     products = [None] * len(u)
-    if g_used:
+    directions = [direction for direction in u if direction is not None]
+    if g_used and directions:
         with enable_grad():
-            products = engine.grad([gradient for gradient, _ in g_used], u,
-                                   [tangent.astype(gradient.dtype) for gradient, tangent in g_used],
-                                   retain_graph=True, create_graph=create_graph,
-                                   allow_unused=True)               # ∂(g(u)·v)/∂u = J·v
+            found = iter(engine.grad([gradient for gradient, _ in g_used], directions,
+                                     [tangent.astype(gradient.dtype)
+                                      for gradient, tangent in g_used],
+                                     retain_graph=True, create_graph=create_graph,
+                                     allow_unused=True))            # ∂(g(u)·v)/∂u = J·v
+            products = [None if direction is None else next(found) for direction in u]
     if strict and any(product is None for product in products):
         raise RuntimeError(f"{api.replace(')', ', strict=True)')}: the output of f is "
                            "independent of the inputs. This is not allowed with strict=True.")
@@ -676,24 +688,36 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
     """
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+    return _jacobian(func, argnums, has_aux, "jacrev")
+
+
+def _jacobian(func, argnums, has_aux: bool, api: str):
+    """jacrev (``api='jacrev'``) or jacfwd (``'jacfwd'``), both by rows. They differ
+    only in dtypes, as PyTorch's: a cotangent flows back, so jacrev's block
+    ∂out/∂x has x's dtype (and an integer output is an error); a tangent flows
+    forward, so jacfwd's block has out's dtype (an integer output: zeros)."""
 
     def wrapper(*args, **kwargs):
         """∂func/∂args[argnums]."""
-        call = _Call(func, args, kwargs, argnums, has_aux, "jacrev")
+        call = _Call(func, args, kwargs, argnums, has_aux, api)
+        forward = api == "jacfwd"
         per_output = []
         for index, output in enumerate(call.outputs):
-            if not backend.is_floating(output.dtype):
-                raise RuntimeError(f"jacrev: output {index} of f has dtype {output.dtype}; "
+            if not backend.is_floating(output.dtype) and not forward:
+                raise RuntimeError(f"{api}: output {index} of f has dtype {output.dtype}; "
                                    "only floating-point outputs can be differentiated")
             rows = [[] for _ in call.inputs]  # rows[j][k] = ∂out[k]/∂x_j
-            for cotangent in _unit_vectors(output):
-                cotangents = [None] * len(call.outputs)
-                cotangents[index] = cotangent
-                for j, row in enumerate(call.pullback(cotangents)):
-                    rows[j].append(row)
+            if backend.is_floating(output.dtype):
+                for cotangent in _unit_vectors(output):
+                    cotangents = [None] * len(call.outputs)
+                    cotangents[index] = cotangent
+                    for j, row in enumerate(call.pullback(cotangents)):
+                        rows[j].append(row)
             blocks = [stack(rows[j]).reshape(output.shape + x.shape) if rows[j]
-                      else _zeros(output.shape + x.shape, x)
+                      else _zeros(output.shape + x.shape, output if forward else x)
                       for j, x in enumerate(call.inputs)]
+            if forward:
+                blocks = [block.astype(output.dtype) for block in blocks]
             per_output.append(_tree_unflatten(blocks, call.input_structure))
         jacobian = call.lifted(_tree_unflatten(per_output, call.output_structure))
         if has_aux:
@@ -719,16 +743,17 @@ def _zeros(shape: tuple, like: Tensor) -> Tensor:
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """The Jacobian of ``func`` with respect to the arguments at ``argnums``, as
-    ``torch.func.jacfwd``, with the same results and structure as ``jacrev``.
+    ``torch.func.jacfwd``, with the same values and structure as ``jacrev``.
 
-    This IS ``jacrev``: one backward pass per output entry, where PyTorch's jacfwd
-    makes one forward-mode pass per input entry (this engine's forward mode,
-    ``autograd.forward_ad``, gets each op's tangent from its backward, so it would
-    only be slower). ``func`` runs once, so ``randomness`` is checked as ``vmap``'s
-    and changes nothing.
+    This IS ``jacrev``'s algorithm: one backward pass per output entry, where
+    PyTorch's jacfwd makes one forward-mode pass per input entry (this engine's
+    forward mode, ``autograd.forward_ad``, gets each op's tangent from its backward,
+    so it would only be slower). ``func`` runs once, so ``randomness`` is checked as
+    ``vmap``'s and changes nothing. Each block has the output's dtype, as PyTorch's
+    (jacrev's has the input's).
     """
     _check_randomness(randomness)
-    return jacrev(func, argnums, has_aux=has_aux)
+    return _jacobian(func, argnums, has_aux, "jacfwd")
 
 
 def hessian(func, argnums=0):

@@ -328,5 +328,35 @@ def _jvp_of_op(cls, inputs, options, output, tangents, differentiable: bool):
             s = term if s is None else s + term
     if s is None or not s.requires_grad:
         return zeros_like(output)  # y does not depend on the dual inputs
-    (tangent,) = engine.grad([s], [u], create_graph=differentiable, allow_unused=True)
+    # Every path from s to u lies above the inputs and their tangents (made before u):
+    # the walk stops there, so it sees only the op's own few tensors.
+    stops = {id(x) for x in (*inputs, *copies, *tangents) if x is not None}
+    tangent = _gradient_above(s, u, stops, differentiable)
     return zeros_like(output) if tangent is None else tangent  # ∂s/∂u = Σ_i ∂y/∂x_i·ẋ_i
+
+
+def _gradient_above(s, u, stops, create_graph: bool):
+    """∂s/∂u for a scalar s, as ``engine.grad([s], [u])`` gives it, by a walk that ends
+    at the tensors in ``stops`` instead of going down to the leaves. ``engine.grad``
+    would walk the primals' and the tangents' whole graphs: N tensors for the N-th op
+    of a chain on a primal (or tangent) that requires grad, N² for the chain; and it
+    would raise at a primal whose backward graph an earlier ``backward()`` freed, which
+    forward mode never reads (nor does PyTorch's). None when s does not depend on u."""
+    order = engine.topological_order([s], stops)
+    reaches, runs = {id(u)}, set()  # the tensors with u below them; those whose op runs
+    for tensor in order:  # (each after its inputs; a stop's op is not looked at, may be freed)
+        function = None if id(tensor) in stops else tensor.grad_fn
+        if function is not None and any(id(x) in reaches for x in function.inputs):
+            runs.add(id(tensor))
+            reaches.add(id(tensor))
+    root = engine._initial_gradient(s, None, "forward AD", create_graph)
+    found = []
+
+    def receive(tensor, grad) -> bool:
+        if tensor is u:
+            found.append(engine._as_tensor(grad, {id(root)}))
+        return id(tensor) not in runs
+
+    order = [tensor for tensor in order if id(tensor) in runs or tensor is u]
+    engine.run_backward(order, [s], [root], receive, create_graph, create_graph)
+    return found[0] if found else None

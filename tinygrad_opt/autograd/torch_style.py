@@ -48,11 +48,16 @@ How a ctx-style call becomes part of the graph (the design):
    outputs, the gradient of one that the backward pass does not reach (a hook on each
    output notes which the pass reached; unreached, its slice of the op's gradient is
    zeros, which ``set_materialize_grads(False)`` turns into None, as PyTorch's).
+   Outputs of several float dtypes are packed in the widest and cast back on the way out.
 4. Saved tensors: an output saved in forward is replaced by the recorded output (so a
    double backward differentiates through it), and every saved tensor is checked
    against its version at the end of forward: a write in place since then raises the
    core's error, naming the op and the shape.
-5. Forward mode (``autograd.forward_ad``): with a static ``jvp(ctx, *tangents)`` the
+5. In place (``ctx.mark_dirty(x)``, forward changed x and returns it): x is rebound to
+   the op as by ``x[...] = y`` (ops/indexing.py: setitem), y the op's output, so x stays
+   the same Tensor, its ``grad_fn`` the write's, and ops that used x before the call
+   send their gradients to the old x.
+6. Forward mode (``autograd.forward_ad``): with a static ``jvp(ctx, *tangents)`` the
    outputs' tangents are what it returns, as in PyTorch (forward's own ops carry none).
    Without one, they are carried by forward's own Tensor ops (or, for a recorded call,
    derived from backward); an output left without a tangent raises PyTorch's "you must
@@ -92,6 +97,7 @@ class FunctionCtx:
         self._versions = None      # of the saved tensors, once forward is over
         self._node = None          # weak reference to the recorded op
         self._non_differentiable = set()  # ids of outputs marked non-differentiable
+        self._dirty = ()           # the arguments forward changed in place (mark_dirty)
 
     def save_for_backward(self, *tensors) -> None:
         """Keep ``tensors`` (Tensors or None) for backward: ``ctx.saved_tensors``."""
@@ -126,10 +132,14 @@ class FunctionCtx:
         self.materialize_grads = value
 
     def mark_dirty(self, *tensors) -> None:
-        """PyTorch's marking of arguments changed in place by forward: not supported."""
-        raise NotImplementedError(
-            f"{self._name}: ctx.mark_dirty is not supported (forward may not change its "
-            "arguments in place); return a new Tensor instead")
+        """These arguments were changed in place by forward, which must return them.
+        Each comes back as the same Tensor, now the output of this op (its old self is
+        the op's input), as after ``x[...] = v``."""
+        for tensor in tensors:
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"{self._name}: mark_dirty takes Tensors, got a "
+                                f"{type(tensor).__name__}")
+        self._dirty = tensors
 
 
 class Function(core.Function):
@@ -179,14 +189,27 @@ class Function(core.Function):
             else:
                 outputs = cls.forward(ctx, *args, **kwargs)
         layout = _Layout(outputs, ctx)
+        dirty = _dirty_positions(outputs, ctx, args)
         if not any(needs_input_grad) or not layout.positions:
             return outputs, ctx  # nothing to record (or nothing that carries a gradient)
+        rebound = [position for position in layout.positions if position in dirty]
+        _check_rebindable(outputs, rebound, ctx)
         inputs = [value for value in args if isinstance(value, Tensor)]
         tensor_arguments = tuple(isinstance(value, Tensor) for value in args)
-        packed = FunctionBackward.apply(*inputs, output=layout.pack(outputs), ctx=ctx,
+        output = layout.pack(outputs)
+        if rebound and len(layout.positions) == 1:
+            output = output.copy()  # its own memory: the argument's is written again below
+        packed = FunctionBackward.apply(*inputs, output=output, ctx=ctx,
                                         name=name, layout=layout,
                                         tensor_arguments=tensor_arguments)
         recorded = layout.unpacked(packed, outputs, ctx)
+        if rebound:  # each changed argument becomes the op's output: x[...] = y rebinds x
+            values = [recorded] if layout.single else list(recorded)
+            for position in rebound:
+                argument = outputs if layout.single else outputs[position]
+                argument[...] = values[position]  # (the op's input x is now x as it was)
+                values[position] = argument
+            recorded = values[0] if layout.single else tuple(values)
         ctx._node = weakref.ref(packed.grad_fn)
         ctx._saved = layout.recorded(ctx._saved, outputs, recorded)
         ctx._versions = [None if x is None else x._versions[0] for x in ctx._saved]
@@ -199,6 +222,44 @@ class Function(core.Function):
 
 
 _BASE_SETUP_CONTEXT = inspect.getattr_static(Function, "setup_context")
+
+
+def _dirty_positions(outputs, ctx: FunctionCtx, args: tuple) -> set:
+    """The positions of forward's outputs that are arguments passed to ``ctx.mark_dirty``.
+    As PyTorch, every argument marked dirty must be returned (its new value is an output);
+    a marked Tensor that is no argument is an ordinary output."""
+    values = (outputs,) if not isinstance(outputs, tuple) else outputs
+    positions = set()
+    for tensor in ctx._dirty:
+        if not any(tensor is value for value in args):
+            continue
+        found = [i for i, value in enumerate(values) if value is tensor]
+        if not found:
+            raise RuntimeError(
+                f"{ctx._name}: some elements marked as dirty during the forward method were "
+                "not returned as output. The inputs that are modified inplace must all be "
+                f"outputs of the Function (an argument of shape {tensor.shape} was not)")
+        positions.update(found)
+    return positions
+
+
+def _check_rebindable(outputs, rebound: list, ctx: FunctionCtx) -> None:
+    """PyTorch's refusals for a recorded in-place Function: a leaf that requires grad
+    cannot become an op's output, and a view written in place (its write reaches its
+    base's graph) must be the only output."""
+    values = (outputs,) if not isinstance(outputs, tuple) else outputs
+    for position in rebound:
+        tensor = values[position]
+        if tensor.requires_grad and tensor.grad_fn is None:
+            raise RuntimeError(
+                f"{ctx._name}: a leaf Variable that requires grad has been used in an "
+                f"in-place operation (ctx.mark_dirty of a leaf of shape {tensor.shape}); "
+                "pass x.clone(), or call the Function inside tg.no_grad()")
+        if getattr(tensor, "_base", None) is not None and len(values) > 1:
+            raise RuntimeError(
+                f"{ctx._name}: if your Function modifies inplace an input that is a view of "
+                "another Tensor, your Function cannot return more than one Tensor (it "
+                f"returned {len(values)} outputs); clone() the input first")
 
 
 def _bound(cls, args: tuple, kwargs: dict) -> tuple:
@@ -354,12 +415,23 @@ class FunctionBackward(core.Function):
         """The name error messages give the op: ``ExpBackward`` for a Function ``Exp``."""
         return self._name
 
+    def __getattr__(self, attribute: str):
+        """What the node lacks, its ctx has: PyTorch's node IS the ctx, so
+        ``y.grad_fn.saved_tensors`` and the attributes forward set (``y.grad_fn.k``) read
+        the ctx's (``needs_input_grad`` stays the node's: one per Tensor input)."""
+        ctx = self.__dict__.get("ctx")  # (not self.ctx: that would come back here)
+        if ctx is None or attribute.startswith("__"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute "
+                                 f"'{attribute}'")
+        return getattr(ctx, attribute)
+
     def release(self) -> None:
-        """After backward without retain_graph: drop the saved tensors too (keep the name)."""
-        name = self._name
-        self.ctx._saved = None
+        """After backward without retain_graph: drop the saved tensors too (keep the name,
+        and the ctx: its ``saved_tensors`` then raise PyTorch's error)."""
+        name, ctx = self._name, self.ctx
+        ctx._saved = None
         super().release()
-        self._name = name
+        self._name, self.ctx = name, ctx
 
 
 class _Layout:
@@ -381,10 +453,14 @@ class _Layout:
                 self.positions.append(position)
         self.reached = set()  # positions a backward pass reached (materialize_grads off)
         carried = [self.kinds[position] for position in self.positions]
-        if len({(dtype, device) for _, dtype, device in carried}) > 1:
-            raise TypeError(f"{ctx._name}: the outputs that carry gradients must share one "
-                            "dtype and device, got " + ", ".join(
+        if len({device for _, _, device in carried}) > 1:
+            raise TypeError(f"{ctx._name}: the outputs that carry gradients must be on one "
+                            "device, got " + ", ".join(
                                 f"{dtype} on '{device}'" for _, dtype, device in carried))
+        # outputs of several dtypes (float32 and float64) are packed in the widest, which
+        # holds each exactly, and cut back out in their own
+        dtypes = [dtype for _, dtype, _ in carried]
+        self.dtype = backend.result_dtype(*dtypes) if dtypes else None
 
     def pack(self, outputs) -> "Array":
         """The op's one output: the output that carries a gradient, or all of them
@@ -392,11 +468,13 @@ class _Layout:
         values = (outputs,) if self.single else outputs
         if len(self.positions) == 1:
             return values[self.positions[0]].data
-        arrays = [values[position].data.reshape(-1) for position in self.positions]
+        arrays = [values[position].data.reshape(-1).astype(self.dtype, copy=False)
+                  for position in self.positions]
         return backend.xp_of(arrays[0]).concatenate(arrays)
 
     def _pieces(self, packed) -> list:
-        """``packed`` (an array or a Tensor) cut back into the outputs that carry gradients."""
+        """``packed`` (an array or a Tensor) cut back into the outputs that carry gradients,
+        each in its output's dtype (a recorded cast, so its gradient returns in the pack's)."""
         if len(self.positions) == 1:
             return [packed]
         pieces = []
@@ -406,7 +484,9 @@ class _Layout:
             size = 1
             for side in shape:
                 size *= side
-            pieces.append(packed[start:start + size].reshape(shape))
+            piece = packed[start:start + size].reshape(shape)
+            dtype = self.kinds[position][1]
+            pieces.append(piece if piece.dtype == dtype else piece.astype(dtype))
             start += size
         return pieces
 
