@@ -1,14 +1,13 @@
-"""Tensor factories: zeros, ones, rand, ... each with dtype, device, requires_grad."""
+"""Tensor factories: zeros, ones, rand, ... each with dtype, device, requires_grad.
+
+PyTorch's checks of their arguments (negative sizes, ``size=``, arange's steps)
+live in range_rules.py. The ``*_like`` factories take PyTorch's ``memory_format``,
+which changes nothing here: every tensor they make is contiguous."""
 
 from __future__ import annotations
 
 from tinygrad_opt import backend, range_rules
 from tinygrad_opt.tensor import Tensor
-
-
-def _shape(size):
-    """``(2, 3)`` from ``f(2, 3)`` and from ``f((2, 3))``."""
-    return tuple(size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size)
 
 
 def _finish(array, requires_grad) -> Tensor:
@@ -23,32 +22,33 @@ def _float_dtype(dtype):
     return backend.default_float if dtype is None else backend.as_dtype(dtype)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Zeros in shape ``size`` (``zeros(2, 3)`` or ``zeros((2, 3))``), float32 by default."""
-    array = _xp(device).zeros(_shape(size), dtype=_float_dtype(dtype))
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros in shape ``size`` (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``),
+    float32 by default."""
+    shape = range_rules.factory_shape(shape, size, "zeros")  # (PyTorch's checks)
+    array = _xp(device).zeros(shape, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Ones in shape ``size`` (``ones(2, 3)`` or ``ones((2, 3))``), float32 by default."""
-    array = _xp(device).ones(_shape(size), dtype=_float_dtype(dtype))
+    shape = range_rules.factory_shape(shape, size, "ones")  # (PyTorch's checks)
+    array = _xp(device).ones(shape, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int value, as PyTorch)."""
-    if dtype is None:  # PyTorch's: True gives bool, 2 int64, 2.5 the default float (and
-        kind = backend.as_array(fill_value).dtype.kind  # so NumPy's: np.int32(2) int64)
-        dtype = {"b": backend.bool_, "i": backend.int64, "u": backend.int64}.get(kind)
-        dtype = _float_dtype(None) if dtype is None else dtype
-    size = (size,) if isinstance(size, int) else tuple(size)
+    dtype = range_rules.full_dtype(fill_value) if dtype is None else dtype  # 2: int64
+    size = range_rules.factory_shape((size,), None, "full")
     array = _xp(device).full(size, fill_value, dtype=backend.as_dtype(dtype))
     return _finish(array, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of shape ``size`` with arbitrary (uninitialised) values, float32 by default."""
-    array = _xp(device).empty(_shape(size), dtype=_float_dtype(dtype))
+    shape = range_rules.factory_shape(shape, size, "empty")  # (PyTorch's checks)
+    array = _xp(device).empty(shape, dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
@@ -70,29 +70,33 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The n × m identity matrix (m = n when omitted), float32 by default."""
-    array = _xp(device).eye(n, m, dtype=_float_dtype(dtype))
+    array = _xp(device).eye(*range_rules.eye_sizes(n, m), dtype=_float_dtype(dtype))
     return _finish(array, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+def rand(*shape, size=None, dtype=None, device=None, requires_grad=False,
+         generator=None) -> Tensor:
     """Uniform samples on [0, 1), from ``generator`` (a ``tg.Generator``) or else the
     generator ``tg.manual_seed`` seeds."""
-    return _random(backend.random_uniform, "rand", size, dtype, device, requires_grad, generator)
+    return _random(backend.random_uniform, "rand", shape, size, dtype, device, requires_grad,
+                   generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+def randn(*shape, size=None, dtype=None, device=None, requires_grad=False,
+          generator=None) -> Tensor:
     """Standard normal samples, from ``generator`` or the one ``tg.manual_seed`` seeds."""
-    return _random(backend.random_normal, "randn", size, dtype, device, requires_grad, generator)
+    return _random(backend.random_normal, "randn", shape, size, dtype, device, requires_grad,
+                   generator)
 
 
-def _random(draw, name, size, dtype, device, requires_grad, generator) -> Tensor:
+def _random(draw, name, shape, size, dtype, device, requires_grad, generator) -> Tensor:
     """Samples of ``draw`` (the backend's uniform or normal) in a float dtype: as in
     PyTorch, an integer dtype is an error (its samples would all round to 0 or so)."""
-    dtype = _float_dtype(dtype)
+    shape, dtype = range_rules.factory_shape(shape, size, name), _float_dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{name}: draws floats; dtype {dtype} is not one (randint draws integers)")
     rng = generator and generator.numpy_rng  # (None: the framework's generator)
-    return _finish(draw(_shape(size), dtype, backend.check_device(device), rng=rng), requires_grad)
+    return _finish(draw(shape, dtype, backend.check_device(device), rng=rng), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False,
@@ -115,27 +119,28 @@ def _like(factory, x, dtype, device, requires_grad):
                    device=x.device if device is None else device, requires_grad=requires_grad)
 
 
-def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """Zeros of ``x``'s shape, with its dtype and device unless given."""
     return _like(zeros, x, dtype, device, requires_grad)
 
 
-def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """Ones of ``x``'s shape, with its dtype and device unless given."""
     return _like(ones, x, dtype, device, requires_grad)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """Uniform samples on [0, 1) of ``x``'s shape, with its dtype and device unless given."""
     return _like(rand, x, dtype, device, requires_grad)
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """Standard normal samples of ``x``'s shape, with its dtype and device unless given."""
     return _like(randn, x, dtype, device, requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False,
+              memory_format=None) -> Tensor:
     """``fill_value`` in ``x``'s shape, with its dtype and device unless given."""
     return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype,
                 device=x.device if device is None else device, requires_grad=requires_grad)

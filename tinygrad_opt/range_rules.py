@@ -1,7 +1,13 @@
-"""PyTorch's rules for the arguments of ``arange`` and ``linspace``, outside the reading path.
+"""PyTorch's rules for the arguments of the factories, outside the reading path.
 
-``factories.arange`` and ``factories.linspace`` keep the one line each that makes the
-values; what PyTorch checks and infers around it lives here:
+The factories (factories.py) keep the one line each that makes the values; what
+PyTorch checks and infers around it lives here:
+
+* a shape (``zeros``, ``ones``, ``empty``, ``rand``, ``randn``): ``f(2, 3)``,
+  ``f((2, 3))`` and ``f(size=(2, 3))`` alike; a negative size raises PyTorch's error,
+  and so does a negative ``n`` or ``m`` of ``eye``.
+* ``full(size, value)`` without a dtype: bool for True/False, int64 for an integer
+  (a NumPy one too), the default float otherwise.
 
 * ``arange(start, end, step)``: one number is the end (from 0); a 0-d Tensor counts as
   its number (an integer one as an int); the dtype is int64 when start, end and step
@@ -65,3 +71,37 @@ def linspace(xp, start, end, steps: int, dtype):
     values = xp.where(index < steps // 2, start + step * index,
                       end - step * (steps - 1 - index))
     return xp.trunc(values).astype(dtype)
+
+
+def factory_shape(args: tuple, size, name: str) -> tuple:
+    """The shape of ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``, each size >= 0."""
+    if size is not None:
+        if args:
+            raise TypeError(f"{name}: got the size twice, as {args} and as size={size}")
+        args = (size,)
+    shape = tuple(args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
+    for length in shape:
+        if not isinstance(length, (int, backend.np.integer)) or isinstance(length, bool):
+            raise TypeError(f"{name}: the size must be ints, got {shape}")
+        if length < 0:
+            raise RuntimeError(f"{name}: Trying to create tensor with negative dimension "
+                               f"{length}: {list(shape)}")
+    return shape
+
+
+def eye_sizes(n, m) -> tuple:
+    """``eye``'s ``n`` and ``m`` (``m`` = ``n`` when omitted), each an int >= 0."""
+    m = n if m is None else m
+    for name, value in (("n", n), ("m", m)):
+        if not isinstance(value, (int, backend.np.integer)) or isinstance(value, bool):
+            raise TypeError(f"eye: {name} must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {value}")
+    return n, m
+
+
+def full_dtype(fill_value):
+    """``full``'s dtype when none is given: PyTorch's, from the value's kind."""
+    kind = backend.as_array(fill_value).dtype.kind
+    return {"b": backend.bool_, "i": backend.int64, "u": backend.int64}.get(kind,
+                                                                        backend.default_float)

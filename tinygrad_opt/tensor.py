@@ -17,7 +17,8 @@ steps with the engine's helpers inline.)
 from __future__ import annotations
 
 from tinygrad_opt import backend, python_data
-from tinygrad_opt.autograd import engine, fast_backward, grad_mode
+from tinygrad_opt.autograd import (engine, fast_backward, grad_attribute, grad_mode,
+                                   tensor_hooks)
 from tinygrad_opt.ops import conveniences, elementwise, fused, indexing, linalg, reduce, shape
 
 
@@ -34,7 +35,7 @@ class Tensor(conveniences.Conveniences):
     backward), ``requires_grad``, ``grad_fn`` (the op that made it, or None).
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
+    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_hooks", "_retains_grad",
                  "_versions", "_made", "_base", "__weakref__")  # _made, _base: Function.apply
     __array_ufunc__ = None  # so ndarray * Tensor calls Tensor.__rmul__
 
@@ -56,7 +57,7 @@ class Tensor(conveniences.Conveniences):
         if dtype is not None and array.dtype != backend.as_dtype(dtype):
             array = array.astype(backend.as_dtype(dtype))
         self.data = array
-        self.grad = self.grad_fn = self._hooks = None
+        self._grad = self.grad_fn = self._hooks = None
         self.requires_grad = False
         self._retains_grad = False
         self._versions = versions if array is data else [0]  # see _version
@@ -68,7 +69,7 @@ class Tensor(conveniences.Conveniences):
         """Wrap an array an op produced (no checks, no copy: the fast path)."""
         tensor = object.__new__(Tensor)
         tensor.data = data
-        tensor.grad = tensor.grad_fn = tensor._hooks = None
+        tensor._grad = tensor.grad_fn = tensor._hooks = None
         tensor.requires_grad = requires_grad
         tensor._retains_grad = False
         tensor._versions = [0]
@@ -108,6 +109,19 @@ class Tensor(conveniences.Conveniences):
         self._versions[0] = value
 
     @property
+    def grad(self):
+        """d(loss)/d(self) after backward (a Tensor), or None. Reading it on a non-leaf that
+        does not ``retain_grad()`` warns, and an assigned gradient must be a Tensor of this
+        tensor's dtype, device and shape, as in PyTorch (autograd/grad_attribute.py)."""
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            grad_attribute.warn_non_leaf()
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad) -> None:
+        self._grad = None if grad is None else grad_attribute.checked(self, grad)
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors the user made (not the output of a recorded op)."""
         return self.grad_fn is None
@@ -118,8 +132,9 @@ class Tensor(conveniences.Conveniences):
         return shape.permute(self, tuple(reversed(range(self.ndim))))
 
     # --- conversions ---
-    def numpy(self):
-        """The values as a host NumPy array (a copy when the tensor is on a device)."""
+    def numpy(self, force: bool = False):
+        """The values as a host NumPy array (a copy when the tensor is on a device; ``force``,
+        PyTorch's, changes nothing: the array never shares a graph)."""
         return backend.to_host(self.data)
 
     def item(self):
@@ -161,8 +176,9 @@ class Tensor(conveniences.Conveniences):
         detached._versions = self._versions  # the same memory: one version counter
         return detached
 
-    def clone(self) -> "Tensor":
-        """A copy with its own memory that stays in the graph (as PyTorch's clone)."""
+    def clone(self, *, memory_format=None) -> "Tensor":
+        """A copy with its own memory that stays in the graph (as PyTorch's clone; every copy
+        here is contiguous, so ``memory_format`` changes nothing)."""
         return elementwise.Clone.apply(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -188,13 +204,8 @@ class Tensor(conveniences.Conveniences):
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
-        Tensor replaces the gradient. Returns a handle with ``.remove()``."""
-        if not self.requires_grad:
-            raise RuntimeError("register_hook: this tensor does not require grad")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return _HookHandle(self._hooks, hook)
+        Tensor replaces the gradient. Returns a handle with ``.remove()`` (tensor_hooks.py)."""
+        return tensor_hooks.register(self, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor too."""
@@ -456,15 +467,6 @@ class Tensor(conveniences.Conveniences):
 def _shape_args(args):
     """Accept both x.reshape(2, 3) and x.reshape((2, 3))."""
     return tuple(args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
-
-
-class _HookHandle:
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
-
-    def remove(self) -> None:
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:

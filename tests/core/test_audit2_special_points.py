@@ -2,8 +2,8 @@
 (zeros, poles, infinities, NaN, ties, empty inputs), as PyTorch defines them.
 
 The expected numbers are written by hand from PyTorch's derivative formulas
-(tools/autograd/derivatives.yaml). Two known differences are pinned as ours, and listed
-in docs/deviations.md: integer tensors to negative integer powers, logaddexp at ±inf ties.
+(tools/autograd/derivatives.yaml). One known difference is pinned as ours, and listed
+in docs/deviations.md: logaddexp at ±inf ties.
 """
 
 import warnings
@@ -71,13 +71,12 @@ def test_pow_of_integers_stays_integer_and_refuses_a_negative_scalar_power(devic
         a ** -1                                               # as PyTorch's message
 
 
-def test_integer_tensor_to_a_negative_integer_tensor_power_is_refused(device):
+def test_integer_tensor_to_a_negative_integer_tensor_power_is_pytorch_s(device):
     """PyTorch's integer pow is powi: a negative exponent gives 1 for base 1, ±1 for base -1,
-    else 0 (2 ** [3, -3] is [8, 0]); here NumPy's error, listed in docs/deviations.md."""
-    base = tg.tensor([1, -1, 2], device=device)
-    with pytest.raises(ValueError, match="negative integer powers"):
-        base ** tg.tensor([-3, -3, -1], device=device)
-    assert (base ** tg.tensor([3, 2, 0], device=device)).tolist() == [1, 1, 1]
+    else 0 (2 ** [3, -3] is [8, 0])."""
+    base = tg.tensor([1, -1, 2, -1], device=device)
+    assert (base ** tg.tensor([-3, -3, -1, -2], device=device)).tolist() == [1, -1, 0, 1]
+    assert (base ** tg.tensor([3, 2, 0, 1], device=device)).tolist() == [1, 1, 1, -1]
 
 
 def test_pow_zero_exponent_gives_a_nan_base_zero_gradient(device):

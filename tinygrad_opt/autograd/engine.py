@@ -193,7 +193,7 @@ def _run_hooks(tensor, grad):
     """Hooks see the gradient as a Tensor; one they return replaces it."""
     recorded = isinstance(grad, tensor_module.Tensor)
     as_tensor = grad if recorded else tensor_module.Tensor._make(grad)
-    for hook in tensor._hooks:
+    for hook in tuple(tensor._hooks.values()):  # (a hook may remove itself)
         replacement = hook(as_tensor)
         if replacement is not None:  # (a Tensor of the same shape, dtype and device)
             as_tensor = tensor_hooks.checked(hook, as_tensor, replacement)
@@ -316,4 +316,6 @@ def _initial_gradient(tensor, gradient, caller, create_graph):
         raise RuntimeError(
             f"{caller}: gradient is on device '{gradient.device}' but the output is on "
             f"'{tensor.device}'")
+    if gradient.dtype != tensor.dtype:  # as PyTorch's engine: cast to the output's dtype
+        gradient = gradient.to(tensor.dtype)
     return gradient if create_graph else gradient.data

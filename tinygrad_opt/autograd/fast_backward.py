@@ -95,15 +95,16 @@ def _run(order, grads, handed_out, release=True) -> None:
         if tensor._hooks:
             grad = engine._run_hooks(tensor, grad)
         function = tensor.grad_fn
-        if function is None or tensor._retains_grad:  # receive: into .grad
-            if tensor.grad is None:  # engine._as_tensor: never an array held elsewhere
+        if function is None or tensor._retains_grad:  # receive: into .grad (its slot:
+            # the gradient was checked where its op returned it)
+            if tensor._grad is None:  # engine._as_tensor: never an array held elsewhere
                 own = grad
                 if id(grad) in handed_out or getattr(grad, "base", None) is not None:
                     own = grad.copy()  # (backward goes on with grad, as the engine's)
                 handed_out.add(id(own))
-                tensor.grad = make(own)
+                tensor._grad = make(own)
             else:  # out of place, so that no .grad ever aliases another
-                tensor.grad = make(backend.as_array(tensor.grad.data + grad))
+                tensor._grad = make(backend.as_array(tensor._grad.data + grad))
             if function is None:
                 continue
         input_grads = function.backward(grad)

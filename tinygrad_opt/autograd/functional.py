@@ -397,7 +397,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     with grad_mode.set_grad_enabled(create_graph):  # the sum is recorded only then
         for x, grad in zip(inputs, grads):
             if grad is not None:
-                x.grad = grad if x.grad is None else x.grad + grad
+                x.grad = grad if x._grad is None else x._grad + grad  # (_grad: a named
+                # non-leaf input gets its .grad, as in PyTorch, without the non-leaf warning)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import threading
 
+from tinygrad_opt.autograd import decorating  # generators and classes: PyTorch's rules
+
 
 class _Flags(threading.local):
     """The switches' current values (read them as ``flags.grad``). Each thread has
@@ -54,6 +56,9 @@ class Switch:
             return cls()(args[0])
         return super().__new__(cls)
 
+    def __init__(self):  # no argument: ``no_grad(False)`` is an error, as in PyTorch
+        pass
+
     def __enter__(self):
         self.previous = getattr(flags, self.flag)
         setattr(flags, self.flag, self.value)
@@ -65,6 +70,8 @@ class Switch:
 
     def __call__(self, function):
         flag, value = self.flag, self.value
+        if decorating.is_special(function):  # a generator function or a class
+            return decorating.wrap(function, flags, flag, value)
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):

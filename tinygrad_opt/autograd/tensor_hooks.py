@@ -1,12 +1,50 @@
-"""What a tensor hook may return: PyTorch's checks on a replaced gradient.
+"""Tensor hooks: their registration, and PyTorch's checks on a replaced gradient.
 
-``x.register_hook(hook)`` lets ``hook(grad)`` return a Tensor that replaces the
+``x.register_hook(hook)`` (``register``) lets ``hook(grad)`` return a Tensor that replaces the
 gradient (engine.py, ``_run_hooks``). As in PyTorch, the replacement must be a Tensor
 of the gradient's shape, dtype and device; anything else would travel on silently
 (a float32 ``.grad`` for a float64 leaf, say) and is refused here, naming the hook.
 """
 
 from __future__ import annotations
+
+import itertools
+
+_keys = itertools.count()  # one key per registration, so that a handle removes its own
+
+
+def register(tensor, hook) -> "RemovableHandle":
+    """``tensor.register_hook(hook)``: the hooks are kept in registration order, each
+    under a key of its own (the same function registered twice runs twice, and each
+    handle removes one registration)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("register_hook: this tensor does not require grad")
+    if not callable(hook):
+        raise TypeError(f"register_hook: expected a callable hook, got a {type(hook).__name__}")
+    if tensor._hooks is None:
+        tensor._hooks = {}
+    handle = RemovableHandle(tensor._hooks, next(_keys))
+    tensor._hooks[handle.key] = hook
+    return handle
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters that one
+    registration (a second call does nothing). Also a context manager, as PyTorch's:
+    ``with x.register_hook(fn): ...`` removes the hook at the block's end."""
+
+    def __init__(self, hooks: dict, key: int):
+        self.hooks, self.key = hooks, key
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
 
 
 def checked(hook, grad, replacement):

@@ -1,4 +1,5 @@
-"""The one place that knows about NumPy and CuPy.
+"""The one place that knows about NumPy and CuPy (with its two helpers: ``strict.py``,
+the test device, and ``randomness.py``, the seeding and the random draws).
 
 Every other module asks this one for the array module of a device (``xp``) and
 for transfers between devices. Three devices exist:
@@ -146,58 +147,9 @@ def scatter_add(target, index, values) -> None:
     get_xp(device_of(target)).add.at(target, index, values)  # (cupy.add.at since CuPy 13)
 
 
-# --- randomness: one generator per array module, all seeded by manual_seed ---
-
-# the host generator and the seed last given to manual_seed (None: OS entropy, no seed)
-_host_rng, _seed = np.random.default_rng(), None
-
-
-def manual_seed(seed: int) -> None:
-    """Seed every random source the framework uses (NumPy and, if present, CuPy)."""
-    global _host_rng, _seed
-    _seed = int(seed) % 2**64  # a negative seed wraps around, as PyTorch's
-    _host_rng = np.random.default_rng(_seed)
-    np.random.seed(_seed % 2**32)  # code that uses the legacy global generator
-    if cuda_available():
-        cupy.random.seed(_seed)
-
-
-def initial_seed() -> int | None:
-    """The seed last given to :func:`manual_seed`, as PyTorch's ``torch.initial_seed()``.
-
-    ``None`` before the first ``manual_seed``: until then the generators start
-    from fresh OS entropy (NumPy's default), not from a seed, so every run differs."""
-    return _seed
-
-
-def random_uniform(shape, dtype, device: str, low=0.0, high=1.0, rng=None):
-    """Uniform samples on [low, high) as an array of ``dtype`` on ``device``. ``rng``: a
-    NumPy generator to draw from on the host instead (a ``tg.Generator``'s)."""
-    if device == "cuda" and rng is None:
-        return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
-    host = (rng or _host_rng).uniform(low, high, size=shape).astype(dtype, copy=False)
-    return to_device(np.minimum(host, np.nextafter(high, low, dtype=dtype)), device)  # < high
-
-
-def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
-    """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device`` (``rng``: as
-    in ``random_uniform``)."""
-    if device == "cuda" and rng is None:
-        return cupy.random.normal(mean, std, size=shape).astype(dtype, copy=False)
-    host = (rng or _host_rng).normal(mean, std, size=shape)
-    return to_device(host.astype(dtype, copy=False), device)
-
-
-def random_integers(low: int, high: int, shape, device: str, rng=None):
-    """Integers in [low, high) as an int64 array on ``device`` (``rng``: as above)."""
-    if device == "cuda" and rng is None:
-        return cupy.random.randint(low, high, size=shape).astype(np.int64, copy=False)
-    return to_device((rng or _host_rng).integers(low, high, size=shape, dtype=np.int64), device)
-
-
-def host_rng() -> np.random.Generator:
-    """The seeded host generator (for shuffling, sampling: host-side work)."""
-    return _host_rng
+# --- randomness (backend/randomness.py: seeding, and the draws of every device) ---
+from tinygrad_opt.backend.randomness import (host_rng, initial_seed, manual_seed,  # noqa: E402
+                                             random_integers, random_normal, random_uniform)
 
 
 # dtypes, so that other modules can name them without importing NumPy

@@ -23,6 +23,7 @@ import math
 
 import tinygrad_opt as tg
 from tinygrad_opt import backend
+from tinygrad_opt.autograd import forward_ad
 from tinygrad_opt.distributions import constraints
 from tinygrad_opt.distributions.distribution import (Distribution, broadcast_all,
                                                      host_draws, normal_noise, uniform_noise)
@@ -81,7 +82,14 @@ def _gamma_sample_grad(x, alpha):
 def standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
     """Samples x ~ Gamma(α, 1) of ``shape`` (α = ``concentration``, broadcast), drawn by the
     seeded host generator, with dx/dα by implicit reparameterization (``_gamma_sample_grad``):
-    the result is x + (dx/dα)·(α − stop_gradient(α)), x's value with that gradient."""
+    the result is x + (dx/dα)·(α − stop_gradient(α)), x's value with that gradient.
+
+    Forward mode (a dual α) is refused, as PyTorch's ``_standard_gamma`` has no forward
+    derivative."""
+    if forward_ad._argument_tangents((concentration,)) is not None:
+        raise NotImplementedError(
+            "standard_gamma: Trying to use forward AD with _standard_gamma that does not "
+            "support it because it has not been implemented yet (as in PyTorch)")
     alpha = concentration.expand(shape)
     draws = host_draws(lambda rng, a, size: rng.standard_gamma(a, size), (alpha,), shape, alpha)
     tiny = tg.finfo(alpha.dtype).tiny

@@ -9,8 +9,11 @@ ops see inputs of one shape: broadcasting happened before them (see
 
 from __future__ import annotations
 
+import numbers
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
+from tinygrad_opt.ops import integer_power
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands
 
 import tinygrad_opt.tensor as tensor_module
@@ -78,6 +81,8 @@ class Pow(Function):
     """
 
     def forward(self, a: "Array", b: "Array") -> "Array":
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":  # (a negative b: PyTorch's rule)
+            return integer_power.integer_power(a, b)
         return a ** b
 
     def backward(self, grad_output: "Grad") -> "Grads":
@@ -393,6 +398,8 @@ def pow(a, b):
     int8)."""
     if a.dtype == backend.bool_ and getattr(b, "dtype", type(b)) in (backend.bool_, bool):
         raise RuntimeError("Pow: bool ** bool is not implemented, as in PyTorch; cast first")
+    if isinstance(b, numbers.Integral) and b < 0 and a.dtype.kind in "iu":
+        raise RuntimeError("Pow: Integers to negative integer powers are not allowed.")
     return _binary(Pow, "Pow", a, b)
 
 
