@@ -202,6 +202,8 @@ class Lobpcg(Function):
                             dict(iparams, batch_index=index), fparams, bparams, tracker)
             worker.run()
             results.append(worker.signed_result(k))                      # (m + 1, k)
+        if not results:                                                  # an empty batch
+            return xp.zeros(a.shape[:-2] + (m + 1, k), dtype=a.dtype)
         return xp.stack(results).reshape(a.shape[:-2] + (m + 1, k))
 
     def backward(self, grad_output: "Grad") -> "Grads":

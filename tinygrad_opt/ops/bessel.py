@@ -27,7 +27,7 @@ computed in float64 and rounded back.
 
 PyTorch's values at the edges: J₀(0) = 1; J and Y are NaN at ±inf; Y₀, Y₁ are −inf at 0,
 K₀, K₁ (scaled too) +inf at 0 and 0 at +inf; Y and K are NaN for x < 0; Ai is NaN at
-±inf; NaN gives NaN.
+±inf and below −2.0e205 (where its phase overflows); NaN gives NaN.
 
 None of them has a derivative, as in PyTorch: a result computed from a tensor that
 requires grad raises when a backward reaches it, naming the function
@@ -37,11 +37,12 @@ requires grad raises when a backward reaches it, naming the function
 from __future__ import annotations
 
 import math
+import sys
 
 from tinygrad_opt import backend
 from tinygrad_opt.functions import store_out
 from tinygrad_opt.ops.elementwise import constant
-from tinygrad_opt.ops.math_ops import _float_input
+from tinygrad_opt.ops.math_ops import _chebyshev, _float_input
 from tinygrad_opt.ops.no_derivative import without_derivative
 from tinygrad_opt.ops.special import _bessel, _in_float64
 
@@ -55,7 +56,10 @@ SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
 INVERSE_SQRT_PI = 1 / math.sqrt(math.pi)
 AIRY_AT_ZERO = 0.355028053887817239260          # Ai(0) = 1 / (3^(2/3)·Γ(2/3))
 AIRY_SLOPE_AT_ZERO = -0.258819403792806798405   # Ai′(0) = −1 / (3^(1/3)·Γ(1/3))
-BIGGEST = 1e300  # the far ranges take x up to here (inf is answered at the end)
+BIGGEST = sys.float_info.max  # the far ranges take x up to here (inf: answered at the end)
+# below −AIRY_PHASE_LIMIT, 2|x|^(3/2) (of ζ, in Ai's phase) overflows in PyTorch's float64
+# Ai: its sin(inf) makes Ai NaN there
+AIRY_PHASE_LIMIT = (sys.float_info.max / 2) ** (2 / 3)
 
 
 # --- the published Cephes coefficients, highest power first ---
@@ -181,16 +185,6 @@ def _monic(coefficients, z):
     return _polynomial((1.0, *coefficients), z)
 
 
-def _chebyshev(coefficients, y):
-    """Σᵢ cᵢ·T_{n−1−i}(y/2), the constant term halved (Cephes's ``chbevl``), by Clenshaw's
-    recurrence bᵢ = y·bᵢ₋₁ − bᵢ₋₂ + cᵢ; the sum is (b_last − b_last−2)/2."""
-    before, previous, current = 0.0, 0.0, coefficients[0]
-    for c in coefficients[1:]:
-        before, previous = previous, current
-        current = y * previous - before + c
-    return 0.5 * (current - before)
-
-
 # --- the functions, on float64 arrays ---
 
 def _j_near(order: int, x):
@@ -278,7 +272,7 @@ def _positive_only(x, result, at_zero: float, at_infinity: float):
 def _airy_ai(x):
     """Ai(x), from its three ranges (see the module docstring)."""
     xp = backend.xp_of(x)
-    left = xp.clip(x, -1e200, -2.09)  # x < −2.09: sin and cos of θ = ζ + π/4 (ζ finite)
+    left = xp.clip(x, -AIRY_PHASE_LIMIT, -2.09)  # x < −2.09: sin and cos of θ = ζ + π/4
     zeta = 2 / 3 * (-left) ** 1.5
     z = 1 / zeta
     f = z * z * _polynomial(AIRY_AFN, z * z) / _monic(AIRY_AFD, z * z)
@@ -292,7 +286,7 @@ def _airy_ai(x):
                 / (2 * right ** 0.25 * xp.exp(zeta)))
     result = xp.where(x < -2.09, oscillating,
                       xp.where(x < 2.09, _airy_series(xp.clip(x, -2.09, 2.09)), decaying))
-    result = xp.where(x > 103.892, 0.0, result)
+    result = xp.where(x > 103.892, 0.0, xp.where(x < -AIRY_PHASE_LIMIT, math.nan, result))
     return xp.where(xp.isinf(x), math.nan, result)
 
 
@@ -377,5 +371,6 @@ def scaled_modified_bessel_k1(input, *, out=None):
 
 def airy_ai(input, *, out=None):
     """Ai(x), the Airy function of the first kind (the solution of y″ = x·y that decays as
-    x → +inf), elementwise: 0 for x > 103.892, NaN at ±inf (as PyTorch); no gradient."""
+    x → +inf), elementwise: 0 for x > 103.892, NaN at ±inf and for x < −2.0e205 (as
+    PyTorch); no gradient."""
     return _without_derivative("airy_ai", _airy_ai, input, out)

@@ -391,12 +391,24 @@ class Sinc(Function):
     """y = sin(πx) / (πx), and 1 at x = 0 (the normalized sinc, as PyTorch and NumPy).
     dy/dx = (cos(πx) − y) / x, and 0 at x = 0 (sinc is even, its slope there is 0).
 
+    The forward takes sin(πx) = (−1)ⁿ·sin(πr), n = round(x), r = x − n in [−½, ½] (exact):
+    π·x rounded would shift the zeros at the integers (sinc(9.001) off by 3000 units in
+    the last place, sinc(1) = 3.9e-17 instead of 0). NaN at ±inf and NaN, as PyTorch.
+
     The 0 is selected with ``where``; x = 0 is replaced by 1 in the division first,
     so that the unselected side is never 0/0 (whose NaN would poison a second
     derivative)."""
 
     def forward(self, x: "Array") -> "Array":
-        return backend.xp_of(x).sinc(x)
+        xp = backend.xp_of(x)
+        finite = xp.isfinite(x)
+        whole = xp.round(xp.where(finite, x, 0))
+        sign = 1 - 2 * xp.abs(xp.fmod(whole, 2))  # (−1)ⁿ (n even beyond 2⁵³)
+        sine = sign * xp.sin(math.pi * xp.where(finite, x - whole, 0))
+        exact = whole == x  # 1 at 0, +0 at the other integers (where π·x may overflow)
+        y = sine / (math.pi * xp.where(exact, 1, x))
+        y = xp.where(exact, (x == 0).astype(y.dtype), y)
+        return xp.where(finite, y, math.nan)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), y, xp = self.saved_inputs, self.saved_output, self.xp
@@ -866,3 +878,14 @@ class MathMethods:
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def _chebyshev(coefficients, y):
+    """Σᵢ cᵢ·T_{n−1−i}(y/2), the constant term halved (Cephes's ``chbevl``; the
+    Bessel functions of ops/bessel.py and ops/special.py use it), by Clenshaw's
+    recurrence bᵢ = y·bᵢ₋₁ − bᵢ₋₂ + cᵢ; the sum is (b_last − b_last−2)/2."""
+    before, previous, current = 0.0, 0.0, coefficients[0]
+    for c in coefficients[1:]:
+        before, previous = previous, current
+        current = y * previous - before + c
+    return 0.5 * (current - before)

@@ -33,16 +33,20 @@ def spherical_bessel_j0(input):
 
 # --- the classical orthogonal polynomials: y = P_n(x), by their recurrences ---
 
-def _polynomial(name: str, input, n, out, first, step):
+def _polynomial(name: str, input, n, out, first, step, shifted: bool = False):
     """P_n(x) elementwise (x and n broadcast; n truncated to an integer, P_n = 0 for
-    n < 0), from P₀ = 1, P₁ = first(x) and P_{k+1} = step(k, x, P_k, P_{k−1}). Every
-    P_k up to the largest n is built and each element takes its own: ``where`` picks,
-    so the gradient with respect to x is that of its P_n; n gets none. ``out=`` as
-    PyTorch's (``functions.store_out``)."""
+    n < 0), from P₀ = 1, P₁ = first(x) and P_{k+1} = step(k, x, P_k, P_{k−1}); of
+    2x − 1 when ``shifted``. Every P_k up to the largest n is built and each element
+    takes its own: ``where`` picks, so the gradient with respect to x is that of its
+    P_n; n gets none. ``out=`` as PyTorch's (``functions.store_out``).
+
+    An n that no int64 holds (NaN, ±inf, |n| ≥ 2⁶³) gives 0: PyTorch casts n to int64,
+    which makes it −2⁶³ there (the x86 conversion of an out-of-range double)."""
     x, n = _operands(input, n, name)
+    x = x * 2 - 1 if shifted else x
     xp = backend.xp_of(x.data)
-    order = constant(xp.trunc(xp.broadcast_to(n.data, backend.broadcast_shapes(x.shape,
-                                                                               n.shape))))
+    order = xp.trunc(xp.broadcast_to(n.data, backend.broadcast_shapes(x.shape, n.shape)))
+    order = constant(xp.where(xp.abs(order) < 2.0 ** 63, order, -1))
     largest = int(backend.to_host(order.data.max())) if order.data.size else 0
     previous, current = constant(xp.ones(x.shape, dtype=x.dtype)), first(x)   # P₀, P₁
     result = where(order == 0, previous, constant(xp.zeros(order.shape, dtype=x.dtype)))
@@ -52,52 +56,61 @@ def _polynomial(name: str, input, n, out, first, step):
     return store_out(result, out, name)
 
 
+def _chebyshev_step(k, x, p, q):
+    """The recurrence of the four Chebyshev kinds: P_{k+1} = 2x P_k − P_{k−1}."""
+    return 2 * x * p - q
+
+
 def chebyshev_polynomial_t(input, n, *, out=None):
     """T_n(x), Chebyshev of the first kind (T_n(cos θ) = cos nθ): T₀ = 1, T₁ = x,
     T_{k+1} = 2x T_k − T_{k−1}."""
     return _polynomial("chebyshev_polynomial_t", input, n, out, lambda x: x,
-                       lambda k, x, p, q: 2 * x * p - q)
+                       _chebyshev_step)
 
 
 def chebyshev_polynomial_u(input, n, *, out=None):
     """U_n(x), Chebyshev of the second kind (U_n(cos θ) = sin (n+1)θ / sin θ): U₀ = 1,
     U₁ = 2x, U_{k+1} = 2x U_k − U_{k−1}."""
     return _polynomial("chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
-                       lambda k, x, p, q: 2 * x * p - q)
+                       _chebyshev_step)
 
 
 def chebyshev_polynomial_v(input, n, *, out=None):
     """V_n(x), Chebyshev of the third kind (V_n(cos θ) = cos (n+½)θ / cos ½θ): V₀ = 1,
     V₁ = 2x − 1, V_{k+1} = 2x V_k − V_{k−1}."""
     return _polynomial("chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
-                       lambda k, x, p, q: 2 * x * p - q)
+                       _chebyshev_step)
 
 
 def chebyshev_polynomial_w(input, n, *, out=None):
     """W_n(x), Chebyshev of the fourth kind (W_n(cos θ) = sin (n+½)θ / sin ½θ): W₀ = 1,
     W₁ = 2x + 1, W_{k+1} = 2x W_k − W_{k−1}."""
     return _polynomial("chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
-                       lambda k, x, p, q: 2 * x * p - q)
+                       _chebyshev_step)
 
 
 def shifted_chebyshev_polynomial_t(input, n, *, out=None):
     """T*_n(x) = T_n(2x − 1), on [0, 1]."""
-    return chebyshev_polynomial_t(input * 2 - 1, n, out=out)
+    return _polynomial("shifted_chebyshev_polynomial_t", input, n, out, lambda x: x,
+                       _chebyshev_step, shifted=True)
 
 
 def shifted_chebyshev_polynomial_u(input, n, *, out=None):
     """U*_n(x) = U_n(2x − 1), on [0, 1]."""
-    return chebyshev_polynomial_u(input * 2 - 1, n, out=out)
+    return _polynomial("shifted_chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
+                       _chebyshev_step, shifted=True)
 
 
 def shifted_chebyshev_polynomial_v(input, n, *, out=None):
     """V*_n(x) = V_n(2x − 1), on [0, 1]."""
-    return chebyshev_polynomial_v(input * 2 - 1, n, out=out)
+    return _polynomial("shifted_chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
+                       _chebyshev_step, shifted=True)
 
 
 def shifted_chebyshev_polynomial_w(input, n, *, out=None):
     """W*_n(x) = W_n(2x − 1), on [0, 1]."""
-    return chebyshev_polynomial_w(input * 2 - 1, n, out=out)
+    return _polynomial("shifted_chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
+                       _chebyshev_step, shifted=True)
 
 
 def hermite_polynomial_h(input, n, *, out=None):

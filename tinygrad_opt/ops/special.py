@@ -25,7 +25,8 @@ back), to about 1e-15 relative error:
 * erfc beyond ½: e^(−x²) times erfcx, a Chebyshev fit up to 1.5 and a continued
   fraction beyond; erfinv and ndtri: a rough
   first guess, then Halley's method on erf (or on log Φ, so that tiny p keep their digits);
-* I₀, I₁: their power series for |x| ≤ 20, their asymptotic series e^x/√(2πx)·Σ beyond.
+* I₀, I₁: their power series for |x| ≤ 8, Cephes's Chebyshev series for e^(−x)·√x·Iᵥ(x)
+  in 32/x beyond (as PyTorch's).
 
 The Bernoulli numbers these series need are computed exactly (fractions) at import.
 
@@ -45,7 +46,8 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.ops.elementwise import Sign, _promote, constant, floating, maximum, where
 from tinygrad_opt.ops.indexing import IndexAdd
-from tinygrad_opt.ops.math_ops import Erf, _binary, _float_input, _operand_tensors, _tensor
+from tinygrad_opt.ops.math_ops import (Erf, _binary, _chebyshev, _float_input, _operand_tensors,
+                                      _tensor)
 from tinygrad_opt.ops.rearrange import _check_range, _in_place_math
 from tinygrad_opt.ops.shape import as_operand, broadcast_operands, normalize_dim, same_device
 
@@ -143,6 +145,16 @@ def _host_zeta_minus_one(orders) -> tuple:
 LGAMMA_NEAR_TWO = (1 - EULER_GAMMA,) + tuple(
     (-1) ** n * value / n for n, value in zip(range(2, 41), _host_zeta_minus_one(range(2, 41))))
 
+# ψ's positive zero x₀ = 1.46163214496836234126… as DIGAMMA_ROOT + DIGAMMA_ROOT_LOW (the
+# second double holds the digits the first cannot), and its Taylor series there,
+# ψ(x₀ + z) = Σ_{n≥1} (−1)ⁿ⁺¹·ζ(n + 1, x₀)·zⁿ (ψ⁽ⁿ⁾ = (−1)ⁿ⁺¹·n!·ζ(n + 1, ·)), used for
+# |z| < ½: the nearest pole, 0, is 1.46 away, so 40 terms leave (½/1.46)⁴⁰ ≈ 2e-19
+DIGAMMA_ROOT = 1.4616321449683622
+DIGAMMA_ROOT_LOW = 9.549995429965697e-17
+DIGAMMA_NEAR_ROOT = tuple(
+    (-1) ** (n + 1) * value for n, value in enumerate(
+        _hurwitz_zeta(backend.get_xp("cpu").arange(2.0, 42.0), DIGAMMA_ROOT).tolist(), start=1))
+
 
 # --- the forwards, on float64 arrays ---
 
@@ -193,11 +205,19 @@ def _lgamma(x):
 
 def _digamma(x):
     """ψ(x) for every x (float64 array), with PyTorch's values at the poles: −inf at +0,
-    +inf at −0, NaN at the negative integers."""
+    +inf at −0, NaN at the negative integers.
+
+    Within ½ of the positive zero x₀ the Taylor series ``DIGAMMA_NEAR_ROOT`` in
+    z = (x − DIGAMMA_ROOT) − DIGAMMA_ROOT_LOW (the first difference exact) keeps the
+    relative accuracy as ψ(x) → 0: the recurrence below subtracts sums of size 2 and
+    keeps only their absolute accuracy (ψ(1.4616321449683622) ≈ −9.2e-17 came out 7e-16)."""
     xp = backend.xp_of(x)
     negative = x < 0
     y = xp.where(negative, 1 - x, x)  # ψ(x) = ψ(1 − x) − π / tan(πx) for x < 0
     y = xp.where(y == 0, 1.0, y)
+    z = (y - DIGAMMA_ROOT) - DIGAMMA_ROOT_LOW
+    near_root = xp.abs(z) < 0.5
+    root_series = z * _polynomial(DIGAMMA_NEAR_ROOT, xp.where(near_root, z, 0.0))
     result = 0.0
     for _ in range(10):  # ψ(y) = ψ(y + 1) − 1/y until y ≥ 10
         below = y < 10
@@ -206,6 +226,7 @@ def _digamma(x):
     inverse_square = 1 / (y * y)
     result = (result + xp.log(y) - 0.5 / y
               - inverse_square * _polynomial(DIGAMMA_ASYMPTOTIC, inverse_square))
+    result = xp.where(near_root, root_series, result)
     # tan(πx) = tan(π·fraction), fraction = x − round(x) in [−½, ½] (exact): π·x itself
     # would lose the digits of x next to a pole (x = −0.999999: 6e-12 relative)
     fraction = x - xp.round(x)
@@ -373,34 +394,61 @@ def _ndtri(p):
     return xp.where((p >= 0) & (p <= 1), result, math.nan)
 
 
-def _bessel(order: int, x, scaled: bool):
-    """I₀(x) or I₁(x) (``order``), times e^(−|x|) when ``scaled`` (float64 array).
+# Cephes's Chebyshev coefficients (S. L. Moshier; PyTorch's calc_i0, calc_i1 have the
+# same) of e^(−x)·√x·I₀(x) and e^(−x)·√x·I₁(x) for x > 8, in 32/x − 2, highest order
+# first, for Cephes's chbevl (``_chebyshev``)
+I0E_FAR = (
+    -7.23318048787475395456e-18, -4.83050448594418207126e-18, 4.46562142029675999901e-17,
+    3.46122286769746109310e-17, -2.82762398051658348494e-16, -3.42548561967721913462e-16,
+    1.77256013305652638360e-15, 3.81168066935262242075e-15, -9.55484669882830764870e-15,
+    -4.15056934728722208663e-14, 1.54008621752140982691e-14, 3.85277838274214270114e-13,
+    7.18012445138366623367e-13, -1.79417853150680611778e-12, -1.32158118404477131188e-11,
+    -3.14991652796324136454e-11, 1.18891471078464383424e-11, 4.94060238822496958910e-10,
+    3.39623202570838634515e-09, 2.26666899049817806459e-08, 2.04891858946906374183e-07,
+    2.89137052083475648297e-06, 6.88975834691682398426e-05, 3.36911647825569408990e-03,
+    8.04490411014108831608e-01)
+I1E_FAR = (
+    7.51729631084210481353e-18, 4.41434832307170791151e-18, -4.65030536848935832153e-17,
+    -3.20952592199342395980e-17, 2.96262899764595013876e-16, 3.30820231092092828324e-16,
+    -1.88035477551078244854e-15, -3.81440307243700780478e-15, 1.04202769841288027642e-14,
+    4.27244001671195135429e-14, -2.10154184277266431302e-14, -4.08355111109219731823e-13,
+    -7.19855177624590851209e-13, 2.03562854414708950722e-12, 1.41258074366137813316e-11,
+    3.25260358301548823856e-11, -1.89749581235054123450e-11, -5.58974346219658380687e-10,
+    -3.83538038596423702205e-09, -2.63146884688951950684e-08, -2.51223623787020892529e-07,
+    -3.88256480887769039346e-06, -1.10588938762623716291e-04, -9.76109749136146840777e-03,
+    7.78576235018280120474e-01)
 
-    * |x| ≤ 20: Iᵥ(x) = Σₖ (x/2)^(2k+ν) / (k!·(k + ν)!), 60 terms (all positive);
-    * |x| > 20: Iᵥ(x) = e^|x|/√(2π|x|)·Σₖ (−1)ᵏ·aₖ/|x|ᵏ (times sign(x)ᵛ), with
-      aₖ = Π_{j=1}^{k} (4ν² − (2j − 1)²)/(8j), 30 terms (the smallest term is < 1e-19)."""
+
+def _bessel(order: int, x, scaled: bool):
+    """I₀(x) or I₁(x) (``order``), times e^(−|x|) when ``scaled`` (float64 array):
+
+    * |x| ≤ 8: Iᵥ(x) = Σₖ (x/2)^(2k+ν) / (k!·(k + ν)!), 30 terms (all positive);
+    * |x| > 8: e^(−|x|)·Iᵥ(x) = Cᵥ(32/|x| − 2) / √|x|, Cᵥ Cephes's Chebyshev series
+      ``I0E_FAR``, ``I1E_FAR``;
+
+    times sign(x) for I₁ (odd). Both stay within 6 units in the last place. The power
+    series beyond 8 would lose 10 (near x = 20): the rounding of x²/4 is raised to the
+    power of its largest terms, k ≈ x/2. Cephes's series for |x| ≤ 8 would lose 14 for
+    I₁ near x = 7."""
     xp = backend.xp_of(x)
     size = xp.abs(x)
-    near = xp.minimum(size, 20.0)
+    near = xp.minimum(size, 8.0)
     quarter_square = near * near / 4
     term = (near / 2) ** order  # k = 0
     series = term
-    for k in range(1, 60):
+    for k in range(1, 30):
         term = term * quarter_square / (k * (k + order))
         series = series + term
-    far = xp.maximum(size, 20.0)
-    term = 1.0
-    asymptotic = 1.0
-    for k in range(1, 30):
-        term = -term * (4 * order * order - (2 * k - 1) ** 2) / (8 * k * far)
-        asymptotic = asymptotic + term
-    asymptotic = asymptotic / xp.sqrt(2 * math.pi * far)
+    far = xp.maximum(size, 8.0)  # (x = ±inf gives 0 here, before e^|x|)
+    chebyshev = _chebyshev(I0E_FAR if order == 0 else I1E_FAR, 32 / far - 2) / xp.sqrt(far)
     if scaled:
-        result = xp.where(size <= 20, series * xp.exp(-near), asymptotic)
-    else:  # e^|x| in two halves: e^|x| overflows from 709.8, Iᵥ(x) only from 713.9
-        half = xp.exp(xp.minimum(far, 1500.0) / 2)  # (no 0·inf at x = ±inf: answered here)
-        grown = xp.where(size == math.inf, math.inf, half * asymptotic * half)
-        result = xp.where(size <= 20, series, grown)
+        result = xp.where(size <= 8, series * xp.exp(-near), chebyshev)
+    else:  # e^|x| whole up to 700 (in halves each rounding counts twice); in two halves
+        # beyond: e^|x| overflows from 709.8, Iᵥ(x) only from 713.987
+        whole = xp.exp(xp.minimum(far, 700.0)) * chebyshev
+        half = xp.exp(xp.minimum(far, 713.99) / 2)  # (no 0·inf at x = ±inf)
+        grown = xp.where(size > 713.99, math.inf, half * chebyshev * half)
+        result = xp.where(size <= 8, series, xp.where(size <= 700, whole, grown))
     return result if order == 0 else xp.where(x < 0, -result, result)
 
 
