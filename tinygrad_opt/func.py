@@ -6,6 +6,7 @@ A transform takes a function and returns a new function:
     grad_and_value(f)(x)  = (∇f(x), f(x))
     vjp(f, x)             = (f(x), u ↦ uᵀ·J)      J = ∂f/∂x; one backward pass per call
     jvp(f, (x,), (v,))    = (f(x), J·v)           the double-vjp trick (two backward passes)
+    linearize(f, x)       = (f(x), v ↦ J·v)       f runs once; one backward pass per call
     jacrev(f)(x)          = J                     one backward pass per output entry
     jacfwd(f)(x)          = J                     here computed as jacrev (the same J)
     hessian(f)(x)         = H = ∂²f/∂x²           jacfwd(jacrev(f))
@@ -43,6 +44,7 @@ from contextlib import contextmanager, nullcontext
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine
+from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_opt.factories import eye, ones_like, zeros, zeros_like
 from tinygrad_opt.functions import equal
@@ -50,7 +52,7 @@ from tinygrad_opt.ops.shape import stack
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp",
-           "jacrev", "jacfwd", "hessian", "vmap"]
+           "linearize", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 # --- pytrees: nested tuples, lists and dicts, flattened to a list of leaves ---
@@ -638,37 +640,118 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
     if not primal_leaves:
         raise RuntimeError(f"{api}: expected primals to contain at least one Tensor, got "
                            f"{_describe(primal_structure)}")
-    call = _Call(func, primals, {}, None, has_aux, api)
-    with enable_grad():
-        # an integer output has no tangent (zeros, as PyTorch's): it gets no direction u
-        u = [zeros_like(output).requires_grad_(True) if backend.is_floating(output.dtype)
-             else None for output in call.outputs]
-        call.inside |= {id(direction) for direction in u if direction is not None}
-        g = call.pullback(u, create_graph=True)                  # Jᵀ·u, recorded in u
-    g_used = [(gradient, tangent) for gradient, tangent in zip(g, tangent_leaves)
-              if gradient.requires_grad]
-    create_graph = is_grad_enabled() and call.reaches_outside(
-        [gradient for gradient, _ in g_used] + tangent_leaves)
-    products = [None] * len(u)
-    directions = [direction for direction in u if direction is not None]
-    if g_used and directions:
-        with enable_grad():
-            found = iter(engine.grad([gradient for gradient, _ in g_used], directions,
-                                     [tangent.astype(gradient.dtype)
-                                      for gradient, tangent in g_used],
-                                     retain_graph=True, create_graph=create_graph,
-                                     allow_unused=True))            # ∂(g(u)·v)/∂u = J·v
-            products = [None if direction is None else next(found) for direction in u]
+    linear = _Linearized(func, primals, has_aux, api)
+    products = linear.products(tangent_leaves)
     if strict and any(product is None for product in products):
         raise RuntimeError(f"{api.replace(')', ', strict=True)')}: the output of f is "
                            "independent of the inputs. This is not allowed with strict=True.")
-    products = [zeros_like(output) if product is None else product
-                for product, output in zip(products, call.outputs)]
+    call = linear.call
     output = call.lifted(call.output)
-    jvp_out = call.lifted(_tree_unflatten(products, call.output_structure))
+    jvp_out = call.lifted(linear.tangents_out(products))
     if has_aux:
         return output, jvp_out, call.lifted(call.aux)
     return output, jvp_out
+
+
+class _Linearized:
+    """``func`` run once at the primals, its graph kept, and the pullback recorded as a
+    function of a cotangent u (the double-vjp trick's first pass):
+
+        g(u) = Jᵀ·u          recorded in u (zeros: g is linear, so any u gives the same)
+
+    after which each J·v = ∂(g(u)·v)/∂u is one backward pass through g, without
+    running ``func`` again: ``jvp`` does it once, ``linearize``'s jvp_fn per call.
+    """
+
+    def __init__(self, func, primals: tuple, has_aux: bool, api: str):
+        self.call = call = _Call(func, primals, {}, None, has_aux, api)
+        with enable_grad():
+            # an integer output has no tangent (zeros, as PyTorch's): it gets no direction u
+            self.u = [zeros_like(output).requires_grad_(True)
+                      if backend.is_floating(output.dtype) else None
+                      for output in call.outputs]
+            call.inside |= {id(direction) for direction in self.u if direction is not None}
+            self.g = call.pullback(self.u, create_graph=True)        # Jᵀ·u, recorded in u
+
+    def products(self, tangent_leaves: list) -> list:
+        """J·v for v = ``tangent_leaves`` (one per primal leaf), one entry per output:
+        None where the output does not depend on the primals (or is an integer)."""
+        call, u = self.call, self.u
+        g_used = [(gradient, tangent) for gradient, tangent in zip(self.g, tangent_leaves)
+                  if gradient.requires_grad]
+        create_graph = is_grad_enabled() and call.reaches_outside(
+            [gradient for gradient, _ in g_used] + list(tangent_leaves))
+        products = [None] * len(u)
+        directions = [direction for direction in u if direction is not None]
+        if g_used and directions:
+            with enable_grad():
+                found = iter(engine.grad([gradient for gradient, _ in g_used], directions,
+                                         [tangent.astype(gradient.dtype)
+                                          for gradient, tangent in g_used],
+                                         retain_graph=True, create_graph=create_graph,
+                                         allow_unused=True))        # ∂(g(u)·v)/∂u = J·v
+                products = [None if direction is None else next(found) for direction in u]
+        return products
+
+    def tangents_out(self, products: list):
+        """The products in the output's structure, zeros for an output without one."""
+        products = [zeros_like(output) if product is None else product
+                    for product, output in zip(products, self.call.outputs)]
+        return _tree_unflatten(products, self.call.output_structure)
+
+
+def linearize(func, *primals):
+    """``(func(*primals), jvp_fn)``, as ``torch.func.linearize``: ``jvp_fn(*tangents)``
+    gives the JVP of ``func`` at the primals, the linear map v ↦ J·v
+
+        jvp_fn(*v) = J·v = Σ_j ∂out/∂primal_j · v_j      (as jvp(func, primals, v)[1])
+
+    ``func`` runs ONCE, here: its graph and the recorded pullback g(u) = Jᵀ·u are kept
+    (see ``_Linearized``), and each ``jvp_fn`` call is one backward pass through g
+    (PyTorch traces ``func`` into a graph and replays it). Keeping that graph costs
+    memory: when all the tangents are known, ``jvp`` needs less.
+
+    ``tangents`` must have the structure of ``primals``, and each tangent its
+    primal's shape, dtype and device. An output that does not depend on the primals
+    gets zeros, as in ``jvp``.
+    """
+    api = "linearize(func, *primals)"
+    primal_leaves, primal_structure = _tree_flatten(primals)
+    for index, primal in enumerate(primal_leaves):
+        if not isinstance(primal, Tensor):
+            raise RuntimeError(f"{api}: primals must contain only Tensors, got "
+                               f"{type(primal).__name__} at position {index} of the "
+                               "flattened primals")
+    if not primal_leaves:
+        raise RuntimeError(f"{api}: expected primals to contain at least one Tensor, got "
+                           f"{_describe(primal_structure)}")
+    linear = _Linearized(func, primals, False, api)
+    call = linear.call
+    metadata = [(primal.shape, primal.dtype, primal.device) for primal in primal_leaves]
+
+    def jvp_fn(*tangents):
+        """J·v for v = ``tangents`` (the structure of the primals), in the structure of
+        func's output."""
+        tangent_leaves, tangent_structure = _tree_flatten(tangents)
+        if tangent_structure != primal_structure:
+            raise RuntimeError(f"jvp_fn: Expected the tangents {_describe(tangent_structure)} "
+                               "to have the same argspec as the primals "
+                               f"{_describe(primal_structure)}")
+        for index, (tangent, (shape, dtype, device)) in enumerate(zip(tangent_leaves,
+                                                                       metadata)):
+            if not isinstance(tangent, Tensor):
+                raise RuntimeError(f"jvp_fn: tangent:{index} in flattened pytree is a "
+                                   f"{type(tangent).__name__}, not a Tensor")
+            for what, got, expected in (("shape", tangent.shape, shape),
+                                        ("device", tangent.device, device),
+                                        ("dtype", tangent.dtype, dtype)):
+                if got != expected:
+                    raise RuntimeError(f"jvp_fn: tangent:{index} with {what} {got} in "
+                                       f"flattened pytree doesn't match the {what} "
+                                       f"{expected} of the corresponding primal.")
+        return call.lifted(linear.tangents_out(linear.products(tangent_leaves)))
+
+    return call.lifted(call.output), jvp_fn
 
 
 # --- whole Jacobians ---
@@ -812,7 +895,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
     per argument: an int, None (not mapped: passed whole to every call) or a structure
     matching that argument (``({'x': 0, 'y': None},)``). Keyword arguments are not mapped.
     ``out_dims``: where the mapped dim goes in each output (an int or one per output).
-    ``func`` returns a tensor or a tuple/list/dict of them (nested).
+    ``func`` returns a tensor or a tuple/list/dict of them (nested). An output with
+    out_dim None is returned as it is (once), and may be any Python value; a tensor
+    there must not be computed from the mapped inputs (PyTorch: it must not be a
+    BatchedTensor), which is found in the autograd graph (see ``_Traced``).
 
     ``randomness``: 'different': each sample draws its own random numbers (the loop
     does so anyway); 'same': every sample draws the same ones (the generator is
@@ -828,13 +914,15 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         name = _name(func)
         leaves, structure, dims, size = _mapped_inputs(name, in_dims, args)
         same_draws = _SameDraws() if randomness == "same" else None
+        # out_dims=None somewhere: find which outputs are computed from the samples
+        traced = _Traced(leaves, dims) if _has_none(out_dims) and is_grad_enabled() else None
         results = []
         for i in range(size):
-            sample = [leaf if dim is None else _select(leaf, dim, i)
-                      for leaf, dim in zip(leaves, dims)]
+            sample = traced.sample(i) if traced else \
+                [leaf if dim is None else _select(leaf, dim, i) for leaf, dim in zip(leaves, dims)]
             with same_draws.replayed() if same_draws else nullcontext():
                 results.append(func(*_tree_unflatten(sample, structure), **kwargs))
-        return _stacked(name, results, out_dims)
+        return _stacked(name, results, out_dims, traced)
 
     return wrapped
 
@@ -891,13 +979,10 @@ def _select(x: Tensor, dim: int, index: int) -> Tensor:
     return x[(slice(None),) * dim + (index,)]
 
 
-def _stacked(name: str, results: list, out_dims):
-    """The per-sample results stacked: each output leaf along its out_dim."""
+def _stacked(name: str, results: list, out_dims, traced=None):
+    """The per-sample results stacked: each output leaf along its out_dim (None: the
+    output as it is, checked to be unmapped)."""
     leaves, structure = _tree_flatten(results[0])
-    for leaf in leaves:
-        if not isinstance(leaf, Tensor):
-            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
-                             f"{type(leaf).__name__} as a return.")
     if isinstance(results[0], Tensor) and isinstance(out_dims, tuple) and len(out_dims) == 1:
         out_dims = out_dims[0]  # (0,) for a single output, as PyTorch allows
     dims = _broadcast_to_leaves(out_dims, structure)
@@ -905,6 +990,11 @@ def _stacked(name: str, results: list, out_dims):
         raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
                          "compatible with the structure of `outputs` (an int or None per "
                          f"output expected; outputs {_describe(structure)})")
+    for leaf, dim in zip(leaves, dims):
+        if dim is not None and leaf is not None and not isinstance(leaf, Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
+                             f"{type(leaf).__name__} as a return. Did you mean to set "
+                             "out_dims= to None for this output?")
     per_sample = []
     for result in results:
         sample_leaves, sample_structure = _tree_flatten(result)
@@ -914,22 +1004,119 @@ def _stacked(name: str, results: list, out_dims):
         per_sample.append(sample_leaves)
     stacked = []
     for j, (leaf, dim) in enumerate(zip(leaves, dims)):
-        if dim is None:  # not mapped: the same for every sample
-            stacked.append(_unmapped(name, [sample[j] for sample in per_sample], j))
+        if dim is None or leaf is None:  # not mapped (None: no tensor, as PyTorch's pytree)
+            stacked.append(_unmapped(name, [sample[j] for sample in per_sample], j, traced))
             continue
         if not -(leaf.ndim + 1) <= dim <= leaf.ndim:
             raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): out_dim {dim} is out of "
                              f"range for an output of {leaf.ndim} dims (with the mapped dim: "
                              f"{leaf.ndim + 1})")
-        stacked.append(stack([sample[j] for sample in per_sample], dim=dim))
+        mapped = stack([sample[j] for sample in per_sample], dim=dim)
+        stacked.append(traced.untraced(mapped) if traced else mapped)
     return _tree_unflatten(stacked, structure)
 
 
-def _unmapped(name: str, values: list, index: int) -> Tensor:
-    """out_dims=None: the output, which must be the same for every sample."""
+def _unmapped(name: str, values: list, index: int, traced=None):
+    """out_dims=None: the output as the first sample returned it; a tensor must not be
+    computed from the mapped inputs (in the graph, where ``traced`` follows it; an
+    integer one, or one made under no_grad, leaves no graph: then it must at least be
+    the same for every sample)."""
+    first = values[0]
+    if not isinstance(first, Tensor):
+        return first
+    mapped = traced is not None and any(traced.reaches_samples(value) for value in values)
     for value in values[1:]:
-        if value is not values[0] and not equal(value, values[0]):
-            raise ValueError(f"vmap({name}, ..., out_dims=None): output {index} differs "
-                             "between samples (it is mapped); out_dims=None is only for "
-                             "outputs that do not depend on the mapped inputs")
-    return values[0]
+        if mapped:
+            break
+        mapped = value is not first and not (isinstance(value, Tensor) and
+                                             value.shape == first.shape and equal(value, first))
+    if mapped:
+        raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when "
+                         f"out_dim is None: output {index} is computed from the mapped inputs "
+                         "(or differs between samples); out_dims=None is only for outputs "
+                         "that do not depend on them")
+    return first
+
+
+def _has_none(out_dims) -> bool:
+    """Whether an out_dims tree has a None in it."""
+    leaves, _ = _tree_flatten(out_dims)
+    return any(leaf is None for leaf in leaves)
+
+
+class _Seen(Function):
+    """y = x, the same memory, recorded: a mapped input as ``_Traced`` shows it to func.
+    dy/dx = 1."""
+
+    def forward(self, x: "Array") -> "Array":
+        return x
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        return grad_output
+
+
+class _Traced:
+    """The samples of one vmap call, made so that the autograd graph tells which
+    outputs were computed from them (PyTorch's BatchedTensors, which out_dims=None
+    refuses): an output depends on a sample exactly when its graph reaches it.
+
+    A mapped input that requires grad is already recorded. Any other floating one is
+    shown to func through a probe: ``_Seen`` of a new leaf that requires grad (the
+    same memory, so an in-place write in func still reaches the caller's tensor; not a
+    leaf itself, so such a write is allowed, except into an input that is itself a
+    view, which the engine then refuses), and the samples are its slices. The
+    probes' part of the graph is cut off the results again (``untraced``); func sees
+    its inputs ``requires_grad`` (a nested grad then records its pass: slower, the
+    same values). Integer inputs cannot be recorded, nor anything under no_grad: an
+    output made from them alone is judged by its values (``_unmapped``).
+    """
+
+    def __init__(self, leaves: list, dims: list):
+        self.probes = set()  # ids of the new leaves
+        self.samples = []    # every sample given to func (kept: their ids are marks)
+        self.marks = set()
+        self.leaves, self.dims = [], dims
+        for leaf, dim in zip(leaves, dims):
+            if dim is not None and not leaf.requires_grad and backend.is_floating(leaf.dtype):
+                probe = leaf.detach().requires_grad_(True)
+                self.probes.add(id(probe))
+                leaf = _Seen.apply(probe)
+            self.leaves.append(leaf)
+
+    def sample(self, index: int) -> list:
+        """The flat arguments of sample ``index``."""
+        sample = [leaf if dim is None else _select(leaf, dim, index)
+                  for leaf, dim in zip(self.leaves, self.dims)]
+        for value, dim in zip(sample, self.dims):
+            if dim is not None:
+                self.samples.append(value)
+                self.marks.add(id(value))
+        return sample
+
+    def _graph(self, tensor: Tensor) -> tuple[bool, bool]:
+        """(whether the graph of ``tensor`` reaches a sample, whether it reaches a leaf
+        that requires grad other than the probes)."""
+        reaches_sample = reaches_leaf = False
+        roots, seen = [tensor], set()
+        while roots:
+            current = roots.pop()
+            if id(current) in seen or not current.requires_grad:
+                continue
+            seen.add(id(current))
+            reaches_sample = reaches_sample or id(current) in self.marks
+            function = current.grad_fn
+            if function is None:
+                reaches_leaf = reaches_leaf or id(current) not in self.probes
+                continue
+            roots.extend(getattr(function, "inputs", ()))  # (a freed graph: none left)
+        return reaches_sample, reaches_leaf
+
+    def reaches_samples(self, tensor) -> bool:
+        return isinstance(tensor, Tensor) and self._graph(tensor)[0]
+
+    def untraced(self, tensor: Tensor) -> Tensor:
+        """``tensor`` detached when its graph leads only to the probes (it would not
+        require grad without them)."""
+        if tensor.requires_grad and not self._graph(tensor)[1]:
+            return tensor.detach()
+        return tensor

@@ -20,6 +20,7 @@ import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
 from test_ops_gradcheck import NONSCALAR, NONZERO, OPS, Op, distinct, each, fixed
 from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.func import _Seen
 from tinygrad_opt.ops import elementwise
 from tinygrad_opt.ops.indexing import IndexAdd
 
@@ -119,6 +120,8 @@ FUSED_AND_NN = [
     Op("batch_norm_train_no_affine", lambda x: F.batch_norm(x, None, None, training=True), 1,
        shapes=fixed(lambda n, c: [(n + 1, c)], 2)),
     Op("gelu", lambda x: F.gelu(x), 1),
+    # func.py: the alias through which vmap(out_dims=None) shows func a mapped input
+    Op("vmap_probe_alias", lambda x: _Seen.apply(x), 1),
 ]
 
 TABLE = OPS + FUSED_AND_NN
