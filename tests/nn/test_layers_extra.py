@@ -381,8 +381,8 @@ def test_embedding_bag_errors(device):
         F.embedding_bag(ints([0, 4], device), weight, ints([0], device))
     with pytest.raises(ValueError, match="mode must be"):
         nn.EmbeddingBag(4, 2, mode="min")
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        nn.EmbeddingBag(4, 2, max_norm=1.0)
+    with pytest.raises(NotImplementedError, match="sparse"):
+        nn.EmbeddingBag(4, 2, sparse=True)
 
 
 def test_embedding_bag_module(device, rng):

@@ -45,8 +45,8 @@ from tinygrad_opt.nn.functional_loss import (LOG_FLOOR, REDUCTIONS,  # noqa: F40
                                              mse_loss, multi_margin_loss, nll_loss,
                                              sigmoid_focal_loss, smooth_l1_loss)
 from tinygrad_opt.nn.functional_primitives import (Erf, Log1p, _affine,  # noqa: F401
-                                                   _check_per_channel, _update_running, erf,
-                                                   log1p, softplus)
+                                                   _check_per_channel, _renorm_rows,
+                                                   _update_running, erf, log1p, softplus)
 from tinygrad_opt.nn.functional_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.nn.functional_more import _check_floating
 from tinygrad_opt.nn.functional_loss_more import *  # noqa: F401,F403  (its __all__)
@@ -672,17 +672,6 @@ def _gradient_divided_by_frequency(rows: Tensor, input: Tensor, count: int) -> T
     scale = (1.0 / frequency[input.data]).astype(rows.dtype)[..., None]      # (*, 1)
     fixed = rows.detach()
     return fixed + (rows - fixed) * Tensor(scale, device=rows.device)
-
-
-def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
-    """embedding's max_norm: w_i ← w_i · max_norm / (‖w_i‖ + 1e-7) for each looked-up row
-    with ‖w_i‖ > max_norm, in place and outside the graph (its version goes up)."""
-    xp = backend.xp_of(weight.data)
-    looked_up = xp.unique(input.data)                                       # (K,)
-    norms = xp.linalg.norm(weight.data[looked_up], ord=norm_type, axis=1)   # (K,)
-    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    weight.data[looked_up] = weight.data[looked_up] * scale[:, None].astype(weight.dtype)
-    weight._version += 1
 
 
 # PyTorch's in-place spellings: ``F.relu_(x)`` is ``F.relu(x, inplace=True)``.

@@ -32,6 +32,7 @@ from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              conv1d, max_pool1d, max_pool2d)
 from tinygrad_opt.nn.functional_conv3d import _triple, avg_pool3d, max_pool3d
 from tinygrad_opt.nn.functional_loss import REDUCTIONS, _check_reduction
+from tinygrad_opt.nn.functional_primitives import _renorm_rows
 from tinygrad_opt.nn.functional_more import interpolate
 from tinygrad_opt.nn.im2col import window_argmax
 from tinygrad_opt.ops.elementwise import floating
@@ -478,7 +479,11 @@ def _bags(input, offsets, include_last_offset: bool) -> tuple:
     if offsets is None:
         raise ValueError("embedding_bag: offsets has to be a 1-D tensor for a 1-D input, "
                          "got None")
-    offsets = backend.to_host(getattr(offsets, "data", offsets)).astype(backend.int64)
+    offsets = xp.asarray(backend.to_host(getattr(offsets, "data", offsets)))
+    if offsets.size and offsets.dtype.kind not in "iu":   # (a float offset would truncate)
+        raise TypeError(f"embedding_bag: offsets must hold integers, got dtype "
+                        f"{offsets.dtype}")
+    offsets = offsets.astype(backend.int64)
     if offsets.ndim != 1 or (include_last_offset and offsets.size == 0):
         raise ValueError(f"embedding_bag: offsets has to be a 1-D tensor, got shape "
                          f"{offsets.shape}")
@@ -512,12 +517,15 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm=None, norm_type:
     offsets has B + 1 entries, the last one the end). Entries equal to ``padding_idx``
     are left out (not counted by the mean); an empty bag gives zeros.
     Shapes: weight (num_embeddings, D) -> (B, D).
+
+    As PyTorch: ``max`` takes, per coordinate, the first entry of the bag holding the
+    largest value, and that entry alone gets the gradient (ties are not shared).
+    ``max_norm`` renormalises the looked-up rows in place first, as ``embedding``'s;
+    ``scale_grad_by_freq`` (sum and mean; max ignores it) divides each entry's gradient
+    by the number of times its index occurs in ``input``.
     """
-    if max_norm is not None:
-        raise NotImplementedError("embedding_bag: max_norm is not supported")
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding_bag: scale_grad_by_freq and sparse are not "
-                                  "supported")
+    if sparse:
+        raise NotImplementedError("embedding_bag: sparse gradients are not supported")
     if mode not in EMBEDDING_BAG_MODES:
         raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     if per_sample_weights is not None and mode != "sum":
@@ -540,11 +548,20 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm=None, norm_type:
     if valid.any() and (rows[valid].min() < 0 or rows[valid].max() >= count):
         bad = rows[valid][(rows[valid] < 0) | (rows[valid] >= count)][0]
         raise IndexError(f"embedding_bag: index {bad} is out of range for {count} embeddings")
+    looked_up = rows[valid]                                  # padding entries included
+    if max_norm is not None:
+        _renorm_rows(weight, _on_device(looked_up, weight), max_norm, norm_type)
     if padding_idx is not None:
         valid = valid & (rows != padding_idx)
     rows = _host_xp().where(valid, rows, 0)
     vectors = weight[_on_device(rows, weight)]                            # (B, L, D)
     keep = _on_device(valid[:, :, None], weight)                          # (B, L, 1)
+    if scale_grad_by_freq and mode != "max":  # value v̄ + (v − v̄)·s = v, gradient times s
+        frequency = _host_xp().bincount(looked_up, minlength=count)       # (num_embeddings,)
+        scale = 1.0 / _host_xp().maximum(frequency[rows], 1)             # (B, L)
+        fixed = vectors.detach()
+        vectors = fixed + (vectors - fixed) * _on_device(
+            scale[:, :, None].astype(weight.dtype), weight)
     if per_sample_weights is not None:
         if tuple(per_sample_weights.shape) != tuple(input.shape):
             raise ValueError(f"embedding_bag: per_sample_weights of shape "
@@ -554,8 +571,10 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm=None, norm_type:
         vectors = vectors * scale.unsqueeze(-1)
     sizes = valid.sum(axis=1, keepdims=True).astype(weight.dtype)          # (B, 1)
     if mode == "max":
-        largest = tg.where(keep, vectors, -math.inf).max(dim=1)           # (B, D)
-        return tg.where(_on_device(sizes > 0, weight), largest, 0.0)      # empty bag: 0
+        candidates = tg.where(keep, vectors, -math.inf)                   # (B, L, D)
+        first = backend.xp_of(candidates.data).argmax(candidates.data, axis=1)  # first max
+        largest = candidates.gather(1, Tensor(first[:, None, :], device=weight.device))
+        return tg.where(_on_device(sizes > 0, weight), largest.squeeze(1), 0.0)  # empty: 0
     total = tg.where(keep, vectors, 0.0).sum(dim=1)                        # (B, D)
     if mode == "sum":
         return total

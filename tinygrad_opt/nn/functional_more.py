@@ -197,6 +197,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     gradient of the clamp is PyTorch's: through the norm where ‖v‖_p ≥ eps, 0 below.
     ``out``: PyTorch's, the result written into that Tensor (outside autograd).
     """
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)        # (PyTorch takes both)
+    dim = tuple(normalize_dim(d, input.ndim, "normalize") for d in dims)
     norm = input.norm(p, dim, keepdim=True)                       # (..., 1, ...)
     return store_out(input / _clamp_min(norm, eps), out, "normalize")
 

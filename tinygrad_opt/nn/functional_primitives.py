@@ -13,6 +13,7 @@ without an import circle. ``F.erf``, ``F.log1p`` and ``F.softplus`` are these.
 from __future__ import annotations
 
 import tinygrad_opt as tg
+from tinygrad_opt import backend
 from tinygrad_opt.ops.math_ops import Erf, Log1p
 from tinygrad_opt.tensor import Tensor
 
@@ -75,3 +76,15 @@ def _check_per_channel(op_name: str, input: Tensor, **per_channel) -> None:
             raise ValueError(f"{op_name}: {name} of shape {tensor.shape} has "
                              f"{tensor.data.size} elements, expected one for each of the "
                              f"{channels} channels of an input of shape {input.shape}")
+
+
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """embedding's max_norm: w_i ← w_i · max_norm / (‖w_i‖ + 1e-7) for each looked-up row
+    with ‖w_i‖ > max_norm, in place and outside the graph (its version goes up).
+    embedding and embedding_bag (functional_extra.py) share it."""
+    xp = backend.xp_of(weight.data)
+    looked_up = xp.unique(input.data)                                       # (K,)
+    norms = xp.linalg.norm(weight.data[looked_up], ord=norm_type, axis=1)   # (K,)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    weight.data[looked_up] = weight.data[looked_up] * scale[:, None].astype(weight.dtype)
+    weight._version += 1

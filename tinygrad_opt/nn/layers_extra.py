@@ -259,8 +259,8 @@ class EmbeddingBag(Module):
     returns one reduced vector per bag of indices: the sum, mean (default) or max of
     their rows (see :func:`F.embedding_bag`). ``weight`` (num_embeddings, D) is
     initialised N(0, 1), as PyTorch; the row ``padding_idx`` starts at zero and its
-    entries are left out of every bag. ``max_norm``, ``scale_grad_by_freq`` and
-    ``sparse`` are not supported.
+    entries are left out of every bag. ``max_norm`` and ``scale_grad_by_freq`` are
+    ``F.embedding_bag``'s; ``sparse`` is not supported.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None,
@@ -269,9 +269,8 @@ class EmbeddingBag(Module):
                  include_last_offset: bool = False, padding_idx: int | None = None,
                  device=None, dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse "
-                                      "are not supported")
+        if sparse:
+            raise NotImplementedError("EmbeddingBag: sparse gradients are not supported")
         if mode not in EMBEDDING_BAG_MODES:
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
         if padding_idx is not None:
@@ -304,7 +303,8 @@ class EmbeddingBag(Module):
             self.weight._version += 1
 
     def forward(self, input, offsets=None, per_sample_weights: Tensor | None = None) -> Tensor:
-        return F.embedding_bag(input, self.weight, offsets, mode=self.mode,
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq, self.mode,
                                per_sample_weights=per_sample_weights,
                                include_last_offset=self.include_last_offset,
                                padding_idx=self.padding_idx)                 # (B, D)
@@ -329,8 +329,12 @@ class EmbeddingBag(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += f", scale_grad_by_freq={self.scale_grad_by_freq}"
         text += f", mode={self.mode!r}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"

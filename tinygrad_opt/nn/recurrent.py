@@ -678,9 +678,15 @@ class PackedSequence(_PackedFields):
 
     def __new__(cls, data: Tensor, batch_sizes: Tensor | None = None,
                 sorted_indices: Tensor | None = None, unsorted_indices: Tensor | None = None):
+        if batch_sizes is None and isinstance(data, (tuple, list)) and len(data) == 2:
+            data, batch_sizes = data               # PyTorch's PackedSequence((data, sizes))
         if batch_sizes is None:
             raise TypeError("PackedSequence: batch_sizes is required (build one with "
                             "pack_padded_sequence or pack_sequence)")
+        if isinstance(batch_sizes, Tensor) and batch_sizes.device != "cpu":
+            raise ValueError(f"PackedSequence: batch_sizes should always be on CPU, got it "
+                             f"on {batch_sizes.device!r} (build one with pack_padded_sequence "
+                             "or pack_sequence)")
         if unsorted_indices is None and sorted_indices is not None:
             unsorted_indices = _inverse_permutation(sorted_indices)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
@@ -694,13 +700,21 @@ class PackedSequence(_PackedFields):
         return type(self)(data, self.batch_sizes, move(self.sorted_indices),
                           move(self.unsorted_indices))
 
-    def cpu(self) -> "PackedSequence":
-        """``to('cpu')``: data and the sort indices on the host (itself if already there)."""
-        return self.to("cpu")
+    def pin_memory(self) -> "PackedSequence":
+        """Itself: host memory needs no pinning here (see ``Tensor.pin_memory``)."""
+        return self
 
-    def cuda(self) -> "PackedSequence":
-        """``to('cuda')``: data and the sort indices on the GPU; raises without one."""
-        return self.to("cuda")
+    def cpu(self, *args, **kwargs) -> "PackedSequence":
+        """``to('cpu')``: data and the sort indices on the host (itself if already there).
+        Other arguments are ``to``'s (a dtype, ``non_blocking``, ``memory_format``)."""
+        return self.to(*args, **{**kwargs, "device": "cpu"})
+
+    def cuda(self, *args, **kwargs) -> "PackedSequence":
+        """``to('cuda')``: data and the sort indices on the GPU; raises without one. A
+        device index (``cuda(0)``) names the one GPU; other arguments are ``to``'s."""
+        args = tuple(arg for arg in args if isinstance(arg, bool) or not isinstance(
+            arg, (int, str)))                      # the device: 0, 'cuda' or 'cuda:0'
+        return self.to(*args, **{**kwargs, "device": "cuda"})
 
     def double(self) -> "PackedSequence":
         """``data`` as float64; batch_sizes and the indices kept as they are."""
@@ -721,6 +735,18 @@ class PackedSequence(_PackedFields):
     def int(self) -> "PackedSequence":
         """``data`` as int32; batch_sizes and the indices kept as they are."""
         return self.to(dtype=backend.int32)
+
+    def short(self) -> "PackedSequence":
+        """``data`` as int16; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.as_dtype("int16"))
+
+    def char(self) -> "PackedSequence":
+        """``data`` as int8; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.as_dtype("int8"))
+
+    def byte(self) -> "PackedSequence":
+        """``data`` as uint8; batch_sizes and the indices kept as they are."""
+        return self.to(dtype=backend.as_dtype("uint8"))
 
     def is_pinned(self) -> bool:
         """Whether ``data`` is in pinned host memory: always False here (``pin_memory``
@@ -759,7 +785,10 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
                  padding_side: str = "right") -> Tensor:
     """Stack sequences of shapes (L_i, *) into one (max L, B, *) Tensor (``(B, max L, *)``
     with ``batch_first``), filling the missing steps with ``padding_value`` on the
-    ``padding_side`` ('right' or 'left'). Differentiable in every sequence."""
+    ``padding_side`` ('right' or 'left'). Differentiable in every sequence.
+
+    As PyTorch's, the result has the first sequence's dtype and device: the others are
+    cast and copied into it, not promoted."""
     if padding_side not in ("left", "right"):
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', "
                          f"got {padding_side!r}")
@@ -771,8 +800,10 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
             raise ValueError(f"pad_sequence: expected sequences at least 1-D (L_i, *), got "
                              f"shape {sequence.shape}")
     longest = max(sequence.shape[0] for sequence in sequences)
+    dtype, device = sequences[0].dtype, sequences[0].device
     padded = []
     for sequence in sequences:
+        sequence = sequence.to(device=device, dtype=dtype)
         missing = longest - sequence.shape[0]
         if missing:
             fill = tg.full((missing, *sequence.shape[1:]), padding_value,
@@ -884,6 +915,11 @@ def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False)
     """The list of sequences ``padded[:lengths[b], b]`` (``padded[b, :lengths[b]]`` with
     ``batch_first``): the inverse of :func:`pad_sequence`."""
     lengths = _host_ints(lengths, "unpad_sequence")
+    batch = padded_sequences.shape[0 if batch_first else 1]
+    if lengths.shape[0] != batch:
+        raise ValueError(f"unpad_sequence: {lengths.shape[0]} lengths for the {batch} "
+                         f"sequences of padded_sequences of shape "
+                         f"{tuple(padded_sequences.shape)} (batch_first={batch_first})")
     if not batch_first:
         padded_sequences = padded_sequences.transpose(0, 1)        # (B, L, *)
     return [padded_sequences[b, :int(length)] for b, length in enumerate(lengths)]

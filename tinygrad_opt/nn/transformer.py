@@ -269,12 +269,20 @@ class TransformerDecoderLayer(Module):
         return self.dropout3(x)
 
 
+def _check_has_layers(stack: Module) -> None:
+    """A stack of no layers is refused when run, as PyTorch (its forward reads
+    ``self.layers[0]``) rather than silently returning its input."""
+    if len(stack.layers) == 0:
+        raise IndexError(f"{type(stack).__name__}: num_layers is 0, there is no layer to run "
+                         "(give num_layers >= 1)")
+
+
 class TransformerEncoder(Module):
     """``num_layers`` deep copies of ``encoder_layer`` applied in turn (each trains its
     own weights), then ``norm`` if given: ``y = norm(layer_n(...layer_1(src)))``.
     State-dict keys ``layers.0.self_attn.in_proj_weight``, ... as PyTorch.
-    ``enable_nested_tensor`` and ``mask_check`` are accepted for PyTorch's signature
-    and change nothing (there are no nested tensors here). ``is_causal=None`` means
+    ``enable_nested_tensor`` and ``mask_check`` are kept as attributes, as PyTorch, and
+    change nothing (there are no nested tensors here). ``is_causal=None`` means
     False: PyTorch would compare ``mask`` with the causal mask to set this speed hint,
     which never changes the result."""
 
@@ -284,10 +292,13 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
 
     def forward(self, src: Tensor, mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
+        _check_has_layers(self)
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
@@ -309,6 +320,7 @@ class TransformerDecoder(Module):
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None,
                 tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Tensor:
+        _check_has_layers(self)
         output = tgt
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -399,6 +411,9 @@ class Transformer(Module):
             raise RuntimeError(f"{name}: sz must be non-negative, got {sz}")
         xp = backend.get_xp(device or "cpu")
         dtype = backend.float32 if dtype is None else backend.as_dtype(dtype)
+        if dtype.kind in "iu":  # −inf has no integer value (PyTorch: overflow error)
+            raise RuntimeError(f"{name}: dtype must be floating or bool (−inf fills the "
+                               f"masked entries), got {dtype}")
         future = xp.triu(xp.ones((sz, sz), dtype=backend.bool_), 1)   # True above the diagonal
         mask = xp.where(future, -math.inf, 0.0).astype(dtype)
         return Tensor(mask, device=device or "cpu")

@@ -127,7 +127,11 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
         clip_coef = float(max_norm) / (total_norm + 1e-6)
         clip_coef_clamped = clip_coef.clip(None, 1.0)              # min(coef, 1), on device
         for g in grads:  # in place, the coefficient moved to g's device
-            g.data[...] = g.data * clip_coef_clamped.to(g.device).data.astype(g.dtype)
+            # one rounding, as PyTorch's mul_: a float16 gradient times a wider coefficient
+            # is computed in float32 (its "opmath" type), not with the coefficient rounded
+            opmath = backend.float32 if g.dtype == backend.float16 else g.dtype
+            coef = clip_coef_clamped.to(g.device).data.astype(opmath)
+            g.data[...] = (g.data.astype(opmath) * coef).astype(g.dtype)
             g._version += 1
 
 
@@ -226,10 +230,14 @@ def l2_penalty(parameters) -> Tensor:
 def skip_init(module_cls, *args, **kwargs):
     """``module_cls(*args, **kwargs)`` whose parameters are left to the caller to fill.
 
-    As PyTorch, ``module_cls`` must take a ``device`` argument (RuntimeError otherwise).
+    As PyTorch, ``module_cls`` must be a Module class that takes a ``device`` argument
+    (RuntimeError otherwise).
     There is no "meta" device here, so the module is built and initialised as usual on
     ``device``: the values are only "unspecified", and no time is saved.
     """
+    if not (isinstance(module_cls, type) and issubclass(module_cls, Module)):
+        raise RuntimeError(f"skip_init: expected a Module class as module_cls; got "
+                           f"{module_cls!r}")
     if "device" not in inspect.signature(module_cls).parameters:
         raise RuntimeError("Module must support a 'device' arg to skip initialization")
     return module_cls(*args, **kwargs)
