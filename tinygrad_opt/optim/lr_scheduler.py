@@ -342,10 +342,11 @@ class LinearLR(LRScheduler):
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1,
                  verbose="deprecated"):
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 "
-                             "and less or equal to 1.")
+            raise ValueError(f"LinearLR: Starting multiplicative factor expected to be greater "
+                             f"than 0 and less or equal to 1, got start_factor={start_factor!r}")
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+            raise ValueError(f"LinearLR: Ending multiplicative factor expected to be between 0 "
+                             f"and 1, got end_factor={end_factor!r}")
         _check_positive_int("LinearLR", "total_iters", total_iters)
         self.start_factor = start_factor
         self.end_factor = end_factor
@@ -621,15 +622,15 @@ class ReduceLROnPlateau(LRScheduler):
                  verbose="deprecated"):
         _check_verbose(verbose)
         if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
+            raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got factor={factor!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.factor = factor
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, "
-                                 f"got {len(min_lr)}")
+                raise ValueError(f"ReduceLROnPlateau: expected {len(optimizer.param_groups)} "
+                                 f"min_lrs (one per group), got min_lr={min_lr!r}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -645,9 +646,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
-            raise ValueError("mode " + mode + " is unknown!")
+            raise ValueError(f"ReduceLROnPlateau: mode {mode} is unknown! (mode must be "
+                             "'min' or 'max')")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError("threshold mode " + threshold_mode + " is unknown!")
+            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode} is unknown! "
+                             "(threshold_mode must be 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold

@@ -265,7 +265,9 @@ def update_bn(loader: Iterable, model: Module, device: str | None = None) -> Non
 
     Args:
         loader: yields input batches, or tuples/lists whose first item is the
-            input (as a DataLoader over ``(X, y)`` does); Tensors or arrays.
+            input (as a DataLoader over ``(X, y)`` does); Tensors or arrays, or
+            dicts, which reach the model as they are (PyTorch's ``model(input)``)
+            with their Tensors moved to ``device`` if it is given.
         model: the model (e.g. an ``AveragedModel``).
         device: if given, inputs are moved there first (host arrays go to the
             model's device when it is not given).
@@ -285,7 +287,12 @@ def update_bn(loader: Iterable, model: Module, device: str | None = None) -> Non
         for batch in loader:
             if isinstance(batch, (list, tuple)):
                 batch = batch[0]
-            if not isinstance(batch, Tensor):
+            if isinstance(batch, dict):
+                # a dict goes to the model whole, as in PyTorch; only its Tensors move
+                if device is not None:
+                    batch = {key: value.to(device) if isinstance(value, Tensor) else value
+                             for key, value in batch.items()}
+            elif not isinstance(batch, Tensor):
                 batch = tg.tensor(batch, device=input_device)
             elif device is not None:
                 batch = batch.to(device)
