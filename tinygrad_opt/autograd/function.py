@@ -45,7 +45,7 @@ from __future__ import annotations
 import weakref
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import anomaly, engine
+from tinygrad_opt.autograd import anomaly, engine, graph
 from tinygrad_opt.autograd.grad_mode import flags
 
 import tinygrad_opt.tensor as tensor_module  # Function.apply makes Tensors
@@ -53,8 +53,9 @@ import tinygrad_opt.tensor as tensor_module  # Function.apply makes Tensors
 Array = Grad = Grads = object  # the names of the signatures' hints (see above)
 
 
-class Function:
+class Function(graph.Node):
     """Base class of every primitive op. Subclasses define forward and backward.
+    (A ``graph.Node`` too: ``y.grad_fn.next_functions`` walks the graph as in PyTorch.)
 
     ``forward`` may keep on ``self`` what ``backward`` needs (options such as
     ``dim``, shapes); ``backward`` reads the inputs from ``self.saved_inputs``
