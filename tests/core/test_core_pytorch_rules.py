@@ -349,3 +349,25 @@ def test_reading_grad_of_a_non_leaf_warns_unless_it_retains_grad():
         warnings.simplefilter("error")
         np.testing.assert_allclose(kept.grad.numpy(), [1.0, 1.0])  # retained: no warning
         np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])     # a leaf: no warning
+
+
+# -- argmax/argmin over nothing, randint's empty range ------------------------------
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_an_arg_reduction_over_an_empty_dim_raises_pytorch_s_index_error(name, device):
+    with pytest.raises(IndexError, match=rf"{name}\(\): Expected reduction dim to be specified "
+                                         r"for input.numel\(\) == 0"):
+        getattr(tg.zeros(0, device=device), name)()
+    with pytest.raises(IndexError, match=rf"{name}\(\): Expected reduction dim 1 to have "
+                                         "non-zero size"):
+        getattr(tg.zeros(2, 0, device=device), name)(1)
+    out = getattr(tg.zeros(0, 3, device=device), name)(1)  # over a dim that has entries
+    assert out.shape == (0,) and out.dtype == tg.int64
+
+
+@pytest.mark.parametrize("low, high", [(5, 5), (5, 3)])
+def test_randint_refuses_an_empty_range(low, high, device):
+    with pytest.raises(RuntimeError, match=f"random_ expects 'from' to be less than 'to', but "
+                                           f"got from={low} >= to={high}"):
+        tg.randint(low, high, (2,), device=device)
+    assert set(tg.randint(low - 1, low, (6,), device=device).numpy().tolist()) == {low - 1}

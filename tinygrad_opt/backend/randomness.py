@@ -77,7 +77,11 @@ def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
 
 
 def random_integers(low: int, high: int, shape, device: str, rng=None):
-    """Integers in [low, high) as an int64 array on ``device`` (``rng``: as above)."""
+    """Integers in [low, high) as an int64 array on ``device`` (``rng``: as above);
+    an empty range is PyTorch's error."""
+    if not low < high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
     if device == "cuda" and rng is None:
         return cupy.random.randint(low, high, size=shape).astype(np.int64, copy=False)
     host = (rng or _host_rng).integers(low, high, size=shape, dtype=np.int64)

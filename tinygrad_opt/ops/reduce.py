@@ -175,6 +175,10 @@ def _arg(x, name, dim, axis, keepdim):
     if dims is not None and len(dims) != 1:
         raise ValueError(f"{name}: takes a single dim, got {dim}")
     axis = None if dims is None else dims[0]
+    if 0 in (x.shape if axis is None else x.shape[axis:axis + 1]):  # (PyTorch's words)
+        what = "to be specified for input.numel() == 0" if axis is None else \
+            f"{axis} to have non-zero size"
+        raise IndexError(f"{name}(): Expected reduction dim {what}.")
     index = getattr(x.data, name)(axis=axis)
     if keepdim:
         index = index.reshape(_kept_shape(x.shape, dims))
