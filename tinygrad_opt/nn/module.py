@@ -733,6 +733,15 @@ class Module:
                 return entries[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def __dir__(self) -> list:
+        """The class's and the instance's attributes and the three registries' names,
+        sorted, without those that start with a digit (``Sequential``'s ``'0'``): they
+        are no attribute one can write after a dot, as PyTorch's ``Module.__dir__``."""
+        names = set(dir(type(self))) | set(self.__dict__)
+        for registry in _REGISTRIES:
+            names.update(self.__dict__.get(registry, ()))
+        return sorted(name for name in names if not name[:1].isdigit())
+
     def __delattr__(self, name: str) -> None:
         if name in self._parameters or name in self._buffers or name in self._modules:
             self._forget(name)
@@ -799,13 +808,14 @@ class Module:
         """Yield ``(name, module)`` for this module and every descendant, depth first
         (``prefix``, ``''`` by default, is this module's name). Each module comes once,
         under its first name; ``remove_duplicate=False`` yields a module registered
-        under several names once per name."""
+        under several names once per name. ``memo`` is a set of modules, as PyTorch's:
+        those in it are skipped with their subtrees, and those yielded are added."""
         if memo is None:
             memo = set()
-        if id(self) in memo:
+        if self in memo:  # (a Module hashes and compares by identity)
             return
         if remove_duplicate:
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
             if child is None:
@@ -881,14 +891,15 @@ class Module:
     def get_submodule(self, target: str) -> "Module":
         """The sub-module at the dotted path ``target`` (``'encoder.0'``; ``''`` is self).
 
-        Raises AttributeError naming the first missing or non-Module step, as PyTorch.
+        Raises AttributeError naming the first missing or non-Module step (and the module
+        by its ``_get_name()``), as PyTorch.
         """
         module = self
         if target == "":
             return module
         for item in target.split("."):
             if not hasattr(module, item):
-                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
             module = getattr(module, item)
             if not isinstance(module, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
@@ -899,7 +910,7 @@ class Module:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
-            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
         parameter = getattr(module, name)
         if not isinstance(parameter, Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
@@ -910,7 +921,7 @@ class Module:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
-            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
         if name not in module._buffers:
             raise AttributeError(f"`{name}` is not a buffer")
         return getattr(module, name)
@@ -928,7 +939,7 @@ class Module:
         parent_path, _, name = target.rpartition(".")
         parent = self.get_submodule(parent_path)
         if strict and not hasattr(parent, name):
-            raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
         if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
             raise AttributeError(f"`{name}` is not an nn.Module")
         setattr(parent, name, module)
@@ -958,22 +969,25 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to None (default), or to zeros in place.
 
-        With ``set_to_none=False`` the gradient is first cut from any graph, as PyTorch's
-        (a gradient made with ``create_graph=True`` is detached; otherwise its
-        ``requires_grad`` is switched off), so the zeros are a plain leaf tensor.
+        With ``set_to_none=False`` the gradient is first cut from any graph in place, as
+        PyTorch's ``p.grad.detach_()`` (a gradient made with ``create_graph=True`` loses
+        its ``grad_fn``; in any case ``requires_grad`` is switched off), so the zeros are a
+        plain leaf tensor, and the same object as before.
         """
         for param in self.parameters():
-            if param.grad is None:
+            grad = param.grad
+            if grad is None:
                 continue
             if set_to_none:
                 param.grad = None
+                continue
+            if grad.grad_fn is not None and getattr(grad.data, "base", None) is not None:
+                param.grad = grad = grad.detach()  # a view cannot be cut in place
             else:
-                if param.grad.grad_fn is not None:  # a grad made with create_graph=True
-                    param.grad = param.grad.detach()
-                else:
-                    param.grad.requires_grad = False
-                param.grad.data[...] = 0
-                param.grad._version += 1
+                grad.grad_fn = None
+                grad.requires_grad = False
+            grad.data[...] = 0
+            grad._version += 1
 
     # ---------------------------------------------------------- device, dtype
 
@@ -1107,6 +1121,7 @@ class Module:
     _load_state_dict_post_hooks = MappingProxyType({})
     _state_dict_pre_hooks = MappingProxyType({})
     _state_dict_hooks = MappingProxyType({})  # the state-dict post-hooks (PyTorch's name)
+    _state_dict_hooks_returning = frozenset()  # ids of those from _register_state_dict_hook
     # The layout version of a module's entries, PyTorch's ``_version``: ``state_dict()``
     # records ``{'version': _version}`` per module in its ``_metadata``.
     _version = 1
@@ -1147,15 +1162,16 @@ class Module:
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()  # {module name: local_metadata}
-        self._collect_state(destination, prefix, keep_vars, ancestors=set())
-        return destination
+        return self._collect_state(destination, prefix, keep_vars, ancestors=set())
 
-    def _collect_state(self, destination, prefix: str, keep_vars: bool, ancestors: set) -> None:
+    def _collect_state(self, destination, prefix: str, keep_vars: bool, ancestors: set):
         """``state_dict``'s depth-first walk, as PyTorch's: this module's pre-hooks, its
         own entries, each child's walk, then its post-hooks. A module registered under two
-        names is walked under both; one that contains itself stops the cycle."""
+        names is walked under both; one that contains itself stops the cycle. Returns
+        ``destination``, or what a ``_register_state_dict_hook`` hook returned in its
+        place (a child's replacement is dropped by its parent, as in PyTorch)."""
         if id(self) in ancestors:
-            return
+            return destination
         ancestors.add(id(self))
         local_metadata = {"version": self._version}
         if hasattr(destination, "_metadata"):
@@ -1166,10 +1182,15 @@ class Module:
         for name, child in self._modules.items():
             if child is not None:
                 child._collect_state(destination, prefix + name + ".", keep_vars, ancestors)
-        for hook in list(self._state_dict_hooks.values()):
-            if hook(self, destination, prefix, local_metadata) is not None:
+        for key, hook in list(self._state_dict_hooks.items()):
+            result = hook(self, destination, prefix, local_metadata)
+            if result is None:
+                continue
+            if key not in self._state_dict_hooks_returning:
                 raise RuntimeError("state_dict post-hook must return None")
+            destination = result
         ancestors.discard(id(self))
+        return destination
 
     def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
         """This module's own entries, not its children's: its parameters and persistent
@@ -1251,15 +1272,30 @@ class Module:
         unregisters it."""
         return self._add_state_dict_hook("_state_dict_hooks", hook)
 
+    def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's older spelling of ``register_state_dict_post_hook``, still used by
+        libraries: ``hook(module, state_dict, prefix, local_metadata)`` may also return a
+        new mapping, which takes the place of ``state_dict`` for the later hooks and as
+        the result. Only the root's replacement reaches the caller: a parent goes on with
+        its own dict, as in PyTorch."""
+        handle = self._add_state_dict_hook("_state_dict_hooks", hook)
+        if not isinstance(self.__dict__.get("_state_dict_hooks_returning"), set):
+            object.__setattr__(self, "_state_dict_hooks_returning", set())
+        self._state_dict_hooks_returning.add(handle.id)
+        return handle
+
     def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)`` before ``load_state_dict`` reads the keys of this
         module (``prefix`` is its name and a dot, ``''`` at the root; a module under two
         names is called once per name). The hook may edit ``state_dict`` (a copy of the
         caller's), e.g. rename keys of an older layout; ``local_metadata`` is the
-        caller's ``state_dict._metadata[prefix[:-1]]`` (``{}`` without one); keys it
-        appends to ``missing_keys`` or ``unexpected_keys`` are reported (first) with those
-        the load finds, and messages appended to ``error_msgs`` become errors of the load.
+        caller's ``state_dict._metadata[prefix[:-1]]`` (``{}`` without one; with
+        ``assign=True`` it also has ``'assign_to_params_buffers': True``), and ``strict``
+        is always True, as PyTorch passes it (the caller's ``strict`` is applied after
+        the hooks); keys it appends to ``missing_keys`` or ``unexpected_keys`` are reported
+        (first) with those the load finds, and messages appended to ``error_msgs`` become
+        errors of the load.
         Returns a handle whose ``remove()`` unregisters it."""
         return self._register_load_state_dict_pre_hook(hook, with_module=True)
 
@@ -1281,15 +1317,22 @@ class Module:
         unregisters it."""
         return self._add_state_dict_hook("_load_state_dict_post_hooks", hook)
 
-    def _run_load_state_dict_pre_hooks(self, state_dict: dict, metadata, strict: bool,
+    def _run_load_state_dict_pre_hooks(self, state_dict: dict, metadata, assign: bool,
                                        missing_keys: list, unexpected_keys: list) -> list:
         """Every module's pre-hooks, in ``state_dict``'s order, each with its entry of
-        ``metadata`` (the caller's ``_metadata``, or None); their error messages."""
+        ``metadata`` (the caller's ``_metadata``, or None; with ``assign``, a copy with
+        ``'assign_to_params_buffers': True``); their error messages.
+
+        ``strict`` is True for every hook whatever the caller asked, as PyTorch's load
+        calls each module's ``_load_from_state_dict`` with True (the caller's ``strict``
+        only decides, at the end, whether the key lists are errors)."""
         error_msgs: list = []
         for prefix, module in self._state_modules():
             local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            if assign:
+                local_metadata = {**local_metadata, "assign_to_params_buffers": True}
             for hook in list(module._load_state_dict_pre_hooks.values()):
-                hook(state_dict, prefix, local_metadata, strict, missing_keys,
+                hook(state_dict, prefix, local_metadata, True, missing_keys,
                      unexpected_keys, error_msgs)
         return error_msgs
 
@@ -1337,7 +1380,7 @@ class Module:
         missing, unexpected, hook_errors = [], [], []  # the pre-hooks may append to all three
         if any(module._load_state_dict_pre_hooks for module in self.modules()):
             state_dict = OrderedDict(state_dict)  # the hooks edit a copy, as PyTorch's
-            hook_errors = self._run_load_state_dict_pre_hooks(state_dict, metadata, strict,
+            hook_errors = self._run_load_state_dict_pre_hooks(state_dict, metadata, assign,
                                                               missing, unexpected)
         for prefix, module in self.named_modules():
             if module is not self and hasattr(module, "_lazy_load_hook"):
@@ -1349,7 +1392,9 @@ class Module:
         value_errors = _value_errors(own, state_dict)
         post_hooks = any(module._load_state_dict_post_hooks for module in self.modules())
         if hook_errors or value_errors or not post_hooks:  # else the keys wait for the hooks
-            _raise_load_errors(self, hook_errors + _key_errors(strict, missing, unexpected)
+            # PyTorch collects the hooks' and the size messages while loading, then
+            # puts the key messages in front
+            _raise_load_errors(self, _key_errors(strict, missing, unexpected) + hook_errors
                                + value_errors)
         tensors = OrderedDict((key, t) for key, t in own.items() if isinstance(t, Tensor))
         if assign:
@@ -1505,13 +1550,14 @@ def _value_errors(own: dict, state_dict) -> list:
             continue
         shape = _shape_of(_as_loaded(tensor, value))
         if shape != tensor.shape:
-            errors.append(f"size mismatch for {key}: copying a value with shape {shape} "
-                          f"from the state dict, the shape in the model is {tensor.shape}")
+            errors.append(f"size mismatch for {key}: copying a param with shape {shape} "
+                          f"from checkpoint, the shape in current model is {tensor.shape}.")
     return errors
 
 
 def _key_errors(strict: bool, missing: list, unexpected: list) -> list:
-    """With ``strict``, one message for the missing keys and one for the unexpected."""
+    """With ``strict``, one message for the missing keys and one for the unexpected,
+    PyTorch's text to the letter (each ends with ``'. '``)."""
     errors = []
     if strict and missing:
         errors.append("Missing key(s) in state_dict: " + _quoted(missing))
@@ -1562,7 +1608,7 @@ def _shape_of(value) -> tuple:
 
 
 def _quoted(keys) -> str:
-    return ", ".join(f'"{key}"' for key in keys) + "."
+    return ", ".join(f'"{key}"' for key in keys) + ". "
 
 
 def _move_in_place(tensor: Tensor, device: str | None, dtype, kinds: str = "fc") -> None:
