@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import bisect
 import copy
+import itertools
 import math
 import operator
+import warnings
 from typing import (Iterable, Iterator, Mapping, MutableMapping, MutableSequence,
                     Sequence)
 
@@ -120,7 +122,9 @@ class Dataset:
 
     Subclass it and define ``__len__`` and ``__getitem__``; ``__getitem__``
     usually returns a tuple such as ``(features, label)``. Any object with
-    those two methods works with :class:`DataLoader`, subclass or not.
+    those two methods works with :class:`DataLoader`, subclass or not. A data set may
+    also define ``__getitems__(keys)``, the list of samples of a batch's keys in one
+    call (a faster batched read): the loader then calls it once per batch.
     """
 
     def __len__(self) -> int:  # (PyTorch's Dataset has none: len() raises TypeError there)
@@ -166,8 +170,8 @@ class TensorDataset(Dataset):
         lengths = [array.shape[0] for array in arrays]
         if len(set(lengths)) != 1:
             raise ValueError(
-                f"TensorDataset: arrays must have the same length (first dimension), "
-                f"got lengths {lengths}")
+                f"TensorDataset: Size mismatch between tensors: the arrays must have the same "
+                f"length (first dimension), got lengths {lengths}")
         self.arrays = arrays
         # PyTorch names the field .tensors; keep that spelling working too
         self.tensors = arrays
@@ -222,6 +226,18 @@ class Subset(Dataset):
             keys = self.indices[index]
             return self.dataset[keys.tolist() if isinstance(keys, np.ndarray) else keys]
         return self.dataset[_key(self.indices[index])]
+
+    def __getitems__(self, positions: list) -> list:
+        """The samples at ``positions``, one batched read ``dataset.__getitems__(keys)``
+        where the data set has one (PyTorch's forwarding), else one read per key. A
+        subclass that defines its own ``__getitem__`` is read through it, sample by sample
+        (the loader must give what ``subset[i]`` gives; newer PyTorch does the same)."""
+        if type(self).__getitem__ is not Subset.__getitem__:
+            return [self[i] for i in positions]
+        keys = [_key(self.indices[i]) for i in positions]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(keys)
+        return [self.dataset[key] for key in keys]
 
     def __repr__(self) -> str:
         return f"Subset({self.dataset!r}, {len(self)} samples)"
@@ -300,6 +316,24 @@ class StackDataset(Dataset):
             return {key: dataset[index] for key, dataset in self.datasets.items()}
         return tuple(dataset[index] for dataset in self.datasets)
 
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``: each data set with a ``__getitems__`` is read once
+        for all of them (PyTorch's batched read), the others index by index."""
+        named = isinstance(self.datasets, dict)
+        columns = []                                 # one list of values per data set
+        for name, dataset in (self.datasets.items() if named else enumerate(self.datasets)):
+            if callable(getattr(dataset, "__getitems__", None)):
+                values = dataset.__getitems__(indices)
+                if len(values) != len(indices):
+                    raise ValueError(f"StackDataset: nested dataset {name!r}'s __getitems__ "
+                                     f"gave {len(values)} samples for {len(indices)} indices")
+            else:
+                values = [dataset[index] for index in indices]
+            columns.append(values)
+        if named:
+            return [dict(zip(self.datasets, sample)) for sample in zip(*columns)]
+        return list(zip(*columns))
+
 
 class IterableDataset(Dataset):
     """A data set that is a stream: ``for sample in dataset`` instead of ``dataset[i]``.
@@ -355,17 +389,20 @@ def _resolve_tensor_dataset(dataset):
     Returns ``(tensor_dataset, index_map)`` where ``index_map`` (or None for the
     identity) maps the outer data set's indices to rows of the arrays, or
     ``(None, None)`` if ``dataset`` is not built on a TensorDataset. A subclass that
-    defines its own ``__getitem__`` is read through it, as PyTorch's loader does.
+    defines its own ``__getitem__`` or ``__getitems__`` is read through it, as PyTorch's
+    loader does.
     """
     index_map = None
     while isinstance(dataset, Subset):
         if (type(dataset).__getitem__ is not Subset.__getitem__
+                or type(dataset).__getitems__ is not Subset.__getitems__
                 or not isinstance(dataset.indices, np.ndarray)):   # keys, not rows
             return None, None
         index_map = dataset.indices if index_map is None else dataset.indices[index_map]
         dataset = dataset.dataset
     if (isinstance(dataset, TensorDataset)
-            and type(dataset).__getitem__ is TensorDataset.__getitem__):
+            and type(dataset).__getitem__ is TensorDataset.__getitem__
+            and getattr(type(dataset), "__getitems__", None) is None):
         return dataset, index_map
     return None, None
 
@@ -626,9 +663,10 @@ class DataLoader:
       framework's generator (seeded by ``tg.manual_seed``);
     * ``sampler``: any iterable of indices (a list, an array,
       :func:`balanced_indices`' result, or an object whose ``__iter__`` yields a
-      fresh order per epoch); it is iterated once per epoch and excludes
-      ``shuffle``. Its indices may be keys that are not integers (a dict's
-      strings, say): the data set is asked for ``dataset[key]`` with them as they are.
+      fresh order per epoch); it is iterated once per epoch, ``batch_size`` indices
+      at a time (so an endless sampler works), and excludes ``shuffle``. Its indices
+      may be keys that are not integers (a dict's strings, say): the data set is asked
+      for ``dataset[key]`` with them as they are.
 
     Without a sampler every sample appears exactly once per epoch. The last,
     smaller batch is kept unless ``drop_last``. ``len(loader)`` is the number of
@@ -681,7 +719,9 @@ class DataLoader:
     they come, are cut into batches of ``batch_size`` (the last, shorter one
     kept unless ``drop_last``). A stream has no indices, so ``shuffle``,
     ``sampler`` and ``batch_sampler`` are errors, and ``len(loader)`` needs the
-    data set's ``__len__`` (a TypeError without one).
+    data set's ``__len__`` (a TypeError without one); once it has been asked, each
+    batch yielded beyond ``len(dataset)`` warns, as PyTorch's loader does (with workers
+    a stream not split by worker is read whole by each, and warns so).
 
     ``batch_size=None`` turns batching off (PyTorch's "automatic batching
     disabled"): the loader yields the samples one by one, in the order of the
@@ -746,6 +786,7 @@ class DataLoader:
             prefetch_factor = 2
         self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
         self._worker_pool = None  # the workers kept between epochs (persistent_workers)
+        self._reported_length = None  # a stream's len(dataset), once len(loader) asked it
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.sampler = sampler
@@ -758,12 +799,8 @@ class DataLoader:
         self._rng = None if seed is None else _generator(seed)  # one generator for all epochs
         self._tensor_dataset, self._index_map = _resolve_tensor_dataset(dataset)
 
-    def _epoch_indices(self) -> np.ndarray | list:
-        """The order in which this epoch visits the samples (a list where the sampler
-        gives keys that are not integers)."""
-        if self.sampler is not None:
-            keys = [_key(i) for i in self.sampler]
-            return np.array(keys, dtype=np.int64) if _is_int_array(keys) else keys
+    def _epoch_indices(self) -> np.ndarray:
+        """The order in which this epoch visits the samples, without a sampler."""
         n = len(self.dataset)
         if self.shuffle:
             rng = self._rng if self._rng is not None else backend.host_rng()
@@ -772,8 +809,33 @@ class DataLoader:
 
     def __iter__(self) -> Iterator:
         if self.num_workers > 0:
-            return data_workers.worker_batches(self)  # fetched in worker processes
-        return self._batches()
+            batches = data_workers.worker_batches(self)  # fetched in worker processes
+        else:
+            batches = self._batches()
+        if self._iterable and self._reported_length is not None:
+            return self._warn_beyond(batches, self._reported_length)
+        return batches
+
+    def _warn_beyond(self, batches: Iterator, reported: int) -> Iterator:
+        """A stream's batches, warning for each one past ``len(dataset)`` as PyTorch does
+        once ``len(loader)`` has been asked (it compares the batches yielded with the
+        data set's length, whatever ``batch_size``)."""
+        try:
+            for yielded, batch in enumerate(batches, start=1):
+                if yielded > reported:
+                    message = (f"Length of IterableDataset {self.dataset!r} was reported to be "
+                               f"{reported} (when accessing len(dataloader)), but {yielded} "
+                               "samples have been fetched. ")
+                    if self.num_workers > 0:
+                        message += ("For multiprocessing data-loading, this could be caused by "
+                                    "not properly configuring the IterableDataset replica at "
+                                    "each worker (split the stream with get_worker_info()).")
+                    warnings.warn(message, stacklevel=2)
+                yield batch
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:                    # stop the workers with the loop
+                close()
 
     def _batches(self) -> Iterator:
         """One epoch's batches, loaded in this process (a stream's: in each worker too)."""
@@ -789,6 +851,18 @@ class DataLoader:
         if self.batch_sampler is not None:
             for batch_indices in self.batch_sampler:
                 yield [_key(i) for i in batch_indices]
+            return
+        if self.sampler is not None:
+            # read batch_size keys at a time, as PyTorch's BatchSampler: a sampler may be
+            # endless (the loop over the loader decides when to stop)
+            keys = (_key(i) for i in self.sampler)
+            if self._unbatched:
+                yield from keys
+                return
+            while batch := list(itertools.islice(keys, self.batch_size)):
+                if len(batch) < self.batch_size and self.drop_last:
+                    return
+                yield batch
             return
         indices = self._epoch_indices()
         if self._unbatched:
@@ -841,6 +915,7 @@ class DataLoader:
                 raise TypeError(f"len(DataLoader): the IterableDataset "
                                 f"{type(self.dataset).__name__} has no __len__, so the number "
                                 "of batches is not known before the stream ends") from error
+            self._reported_length = n     # the epochs that follow warn beyond it
             return self._n_batches(n)
         if self.batch_sampler is not None:
             try:
@@ -871,7 +946,10 @@ class DataLoader:
                     gathered = _to_host(transform(gathered))  # the inputs, augmented
                 batch.append(Tensor(backend.to_device(gathered, self.device), device=self.device))
             return batch              # a list, as default_collate makes of the tuple samples
-        return self._collate_samples([self.dataset[_key(i)] for i in batch_indices])
+        keys = [_key(i) for i in batch_indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):  # a batched read, PyTorch's
+            return self._collate_samples(self.dataset.__getitems__(keys))
+        return self._collate_samples([self.dataset[key] for key in keys])
 
     def _collate_samples(self, samples: list):
         """One batch from its samples: ``collate_fn(samples)``, or stacked on ``device``."""
@@ -1042,7 +1120,8 @@ def random_split(dataset, lengths: Sequence[float], generator=None, *, seed=None
     to 1: each part then gets ``floor(fraction * N)`` samples and the samples
     left over go one each to the parts in order, as in PyTorch. PyTorch's test
     decides which: lengths whose sum is close to 1 (and at most N) are
-    fractions, so ``[0, 1]`` means "none, then all" (not one sample).
+    fractions, so ``[0, 1]`` means "none, then all" (not one sample); a fraction that
+    gives an empty part warns, as in PyTorch.
     ``random_split(ds, [0.8, 0.2], seed=0)`` gives a reproducible 80/20 split; PyTorch's
     ``generator`` (third, as in PyTorch: a ``tg.Generator``, a NumPy generator or an int
     seed) works too. Without either, the split follows ``tg.manual_seed``.
@@ -1071,6 +1150,10 @@ def random_split(dataset, lengths: Sequence[float], generator=None, *, seed=None
         counts = [int(math.floor(n * fraction)) for fraction in lengths]
         for k in range(n - sum(counts)):  # the remainder, one each, round robin
             counts[k % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(f"random_split: the length of the split at index {i} is 0: "
+                              "that Subset is empty", stacklevel=2)
     elif all(isinstance(length, (int, np.integer)) for length in lengths):
         counts = [int(length) for length in lengths]
     else:
