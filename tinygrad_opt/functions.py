@@ -5,6 +5,8 @@ method called as a function (``tg.sort(x)`` is ``x.sort()``), a shape-checked ``
 
 from __future__ import annotations
 
+import warnings
+
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.ops import elementwise
@@ -139,7 +141,8 @@ def is_tensor(obj) -> bool:
 
 def from_numpy(array) -> Tensor:
     """A CPU tensor that shares ``array``'s memory, as ``torch.from_numpy``: writes through
-    either one show in the other (``tg.tensor`` copies instead). The dtype is kept."""
+    either one show in the other (``tg.tensor`` copies instead). The dtype is kept. A
+    read-only array gives a read-only tensor (writes raise), with a warning, as PyTorch's."""
     if not isinstance(array, backend.np.ndarray):
         raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
     if array.dtype.kind not in "biuf":
@@ -149,6 +152,10 @@ def from_numpy(array) -> Tensor:
         raise ValueError(f"from_numpy: the array's byte order ({array.dtype.str}) differs "
                          "from the native one; convert it first with "
                          "array.astype(array.dtype.newbyteorder('='))")
+    if not array.flags.writeable:
+        warnings.warn("from_numpy: the given NumPy array is not writable: the tensor shares "
+                      "its memory, so writing to the tensor will raise; copy the array "
+                      "(tg.tensor(array)) or make it writable first", UserWarning, stacklevel=2)
     return Tensor._make(array)
 
 

@@ -77,7 +77,7 @@ def test_index_reversed_complex(device):
     assert [10, 20, 30][tg.tensor(1, device=device)] == 20
     assert operator.index(tg.tensor([2], device=device)) == 2
     assert list(range(10))[tg.tensor(2):tg.tensor(5)] == [2, 3, 4]
-    for bad in (tg.tensor(1.0), tg.tensor([1, 2]), tg.tensor(True)):
+    for bad in (tg.tensor(1.0), tg.tensor([1, 2]), tg.tensor([True, False])):  # (one bool: 0/1)
         with pytest.raises(TypeError, match="index"):
             operator.index(bad)
     with pytest.raises(TypeError, match="__round__"):  # (PyTorch has no __round__ either)

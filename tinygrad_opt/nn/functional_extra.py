@@ -240,7 +240,8 @@ def _max_unpool(input: Tensor, indices: Tensor, out_sizes: tuple, op_name: str) 
     N, C = input.shape[:2]
     pooled = math.prod(input.shape[2:])                  # no -1: N may be 0 (PyTorch allows)
     zeros = tg.zeros((N, C, plane), dtype=input.dtype, device=input.device)
-    flat = zeros.scatter(2, indices.reshape(N, C, pooled),
+    # (int64: scatter takes int32 and int64 only, these indices any integer dtype)
+    flat = zeros.scatter(2, indices.reshape(N, C, pooled).astype(backend.int64),
                          input.reshape(N, C, pooled))    # (N, C, P)
     return flat.reshape(N, C, *out_sizes)
 

@@ -13,7 +13,9 @@ hand over to ops/cumulative.py, where their ops and backwards are.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import namedtuple
+from copy import deepcopy
 from operator import methodcaller
 
 from tinygrad_opt import backend
@@ -145,7 +147,46 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     def __iter__(self):
         """The rows, ``x[0]``, ``x[1]``, ... (views, as PyTorch's)."""
-        return (self[i] for i in range(len(self)))
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __contains__(self, element) -> bool:
+        """``element in x``: ``(x == element).any()``, as PyTorch, for a number or a tensor
+        (broadcast against x: ``row in matrix`` is True when any one entry matches).
+        Without it Python would loop over the rows and ask ``bool`` of a whole row."""
+        if not isinstance(element, (numbers.Number, Conveniences)):
+            raise RuntimeError("Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}")
+        return bool((self == element).any().item())
+
+    # --- copy.deepcopy, copy.copy and pickle: a new leaf, as PyTorch's ---
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a new leaf with its own copy of the values, of ``.grad`` and of
+        a subclass's attributes, and this tensor's ``requires_grad``. As in PyTorch only
+        graph leaves can be copied (a copy could not take the place of an op's output in
+        its graph)."""
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol: deepcopy got a tensor made by "
+                               f"{self.grad_fn.name} (copy its .detach() instead). In a "
+                               "module, this may be the weight of nn.utils.weight_norm or "
+                               "spectral_norm: their nn.utils.parametrizations versions copy")
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied  # (before the grad: a cycle back to self finds the copy)
+        attributes, slots = deepcopy(_leaf_state(self, keep_grad=True), memo)
+        slots["_versions"] = [0]  # its own memory, its own count of writes
+        for name, value in slots.items():
+            object.__setattr__(copied, name, value)
+        if attributes:
+            copied.__dict__.update(attributes)
+        return copied
+
+    def __getstate__(self):
+        """What pickle and ``copy.copy`` keep, as PyTorch's ``__reduce_ex__``: the array (the
+        same one for ``copy.copy``), ``requires_grad`` and a subclass's attributes, as a new
+        leaf; the graph, ``.grad`` and hooks stay behind."""
+        return _leaf_state(self, keep_grad=False)
 
     def tolist(self):
         """The values as nested Python lists (a Python number for a 0-d tensor)."""
@@ -405,17 +446,19 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
 
     def gather(self, dim: int, index, *, sparse_grad: bool = False):
         """``out[i][j][k] = self[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): pick along
-        ``dim`` by ``index``, an int64 tensor with as many dims as this one and no larger
-        along the other dims. An indexing, so the gradient is a scatter-add into the picks
-        (a dense array: PyTorch's ``sparse_grad=True`` gives the same values, stored
-        sparse). As PyTorch's: an empty index, of any rank, gives an empty result of its
-        shape, and a 0-d tensor counts as a 1-D one of one element (a 0-d tensor meets a
-        0-d or 1-D index, a 1-D tensor a 0-d one)."""
+        ``dim`` by ``index``, an int64 (or, as PyTorch 2.8, int32) tensor with as many dims as
+        this one and no larger along the other dims. An indexing, so the gradient is a
+        scatter-add into the picks (a dense array: PyTorch's ``sparse_grad=True`` gives the
+        same values, stored sparse). As PyTorch's: an empty index, of any rank and dtype,
+        gives an empty result of its shape, and a 0-d tensor counts as a 1-D one of one
+        element (a 0-d tensor meets a 0-d or 1-D index, a 1-D tensor a 0-d one)."""
         index_data = getattr(index, "data", None)
         empty = index_data is not None and index.numel() == 0
         if index_data is None or (index.dtype.kind not in "iu" and not empty):
             raise TypeError(f"gather: index must be an integer tensor, got "
                             f"{getattr(index, 'dtype', type(index).__name__)}")
+        if not empty and index.dtype not in (backend.int32, backend.int64):  # (uint8: a mask)
+            raise TypeError(f"gather: index must be an int32 or int64 tensor, got {index.dtype}")
         shape.same_device("gather", self, index)
         dim = shape.normalize_dim(dim, self.ndim, "gather")
         if empty:  # (an empty pick, so that the result is still in self's graph)
@@ -645,3 +688,15 @@ def _truth(tensor, answer):
     """``all``/``any``'s ``answer`` (bool), as uint8 for a uint8 ``tensor``, as PyTorch."""
     uint8 = backend.np.dtype(backend.np.uint8)
     return _fresh(answer.astype(uint8) if tensor.dtype == uint8 else answer)
+
+
+def _leaf_state(tensor, keep_grad: bool) -> tuple:
+    """``tensor``'s state as Python's copy and pickle take it, ``(__dict__ or None, slots)``,
+    as a leaf: without ``grad_fn`` and the view links ``Function.apply`` adds (``_made``,
+    ``_base``), without hooks (functions, often lambdas) and, unless ``keep_grad``, ``.grad``."""
+    attributes, slots = object.__getstate__(tensor)
+    slots = {name: value for name, value in slots.items() if name not in ("_made", "_base")}
+    slots.update(grad_fn=None, _hooks=None, _retains_grad=False)
+    if not keep_grad:
+        slots["_grad"] = None
+    return attributes, slots

@@ -40,6 +40,7 @@ The in-place math methods that ops/conveniences.py does not define (``sin_``,
 from __future__ import annotations
 
 import math
+import warnings
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import flags
@@ -91,6 +92,16 @@ def _long_tensor(index, x, name: str, what: str = "index"):
     index = _integer_tensor(index, x, name, what)
     if index.dtype != backend.int64:
         raise TypeError(f"{name}: {what} must be an int64 tensor, got {index.dtype}")
+    return index
+
+
+def _int32_or_int64_tensor(index, x, name: str, what: str = "index"):
+    """``index``, checked as ``_integer_tensor`` and to be int32 or int64: what PyTorch's
+    index_select, index_add, index_reduce and (from 2.8) gather and the scatters take
+    (a uint8 index, which ``x[...]`` reads as a mask, is refused rather than guessed)."""
+    index = _integer_tensor(index, x, name, what)
+    if index.dtype not in (backend.int32, backend.int64):
+        raise TypeError(f"{name}: {what} must be an int32 or int64 tensor, got {index.dtype}")
     return index
 
 
@@ -369,10 +380,10 @@ def swapdims(input, dim0: int, dim1: int):
 # --- selecting ---
 
 def index_select(input, dim: int, index):
-    """The entries of ``input`` at positions ``index`` (a 1-D integer tensor, repeats
+    """The entries of ``input`` at positions ``index`` (a 1-D int32 or int64 tensor, repeats
     allowed) along ``dim``: y[..., i, ...] = x[..., index[i], ...]. An indexing: the
     gradient of each pick is added back at its source."""
-    index = _integer_tensor(index, _tensor(input, "index_select"), "index_select")
+    index = _int32_or_int64_tensor(index, _tensor(input, "index_select"), "index_select")
     if index.ndim > 1:
         raise ValueError(f"index_select: index must be 0-d or 1-D, got shape {index.shape}")
     dim = normalize_dim(dim, input.ndim, "index_select")
@@ -615,12 +626,12 @@ def _scatter_index(index, dim: int) -> tuple:
 
 
 def _scatter_index_tensor(index, x, name: str):
-    """``index`` checked as ``_integer_tensor``; an empty one may have any dtype, as PyTorch
-    checks the dtype of a non-empty index only."""
+    """``index`` checked as ``_int32_or_int64_tensor``; an empty one may have any dtype, as
+    PyTorch checks the dtype of a non-empty index only."""
     if isinstance(index, tensor_module.Tensor) and index.data.size == 0:
         same_device(name, x, index)
         return index
-    return _integer_tensor(index, x, name)
+    return _int32_or_int64_tensor(index, x, name)
 
 
 def _as_vectors(input, index, src) -> bool:
@@ -685,8 +696,9 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     ``input`` is 0 at the overwritten places, that of ``src`` is gathered from the places
     it was written to. With repeated places one write wins: on the CPU the last, on the
     GPU any (PyTorch leaves it open; each copy of src gets the place's gradient). As
-    PyTorch's (and so ``scatter_add`` and ``scatter_reduce``): an empty index, of any
-    rank, writes nothing, and a 0-d tensor counts as a 1-D one of one element.
+    PyTorch's (and so ``scatter_add`` and ``scatter_reduce``): ``index`` is int64 or int32,
+    an empty index, of any rank and dtype, writes nothing, and a 0-d tensor counts as a
+    1-D one of one element.
 
     ``reduce='add'`` (``'multiply'``) adds each value to (multiplies its place by it)
     instead, repeats all taking part: out[index[i][j]][j] += src[i][j]. That is
@@ -734,7 +746,7 @@ def index_add(input, dim: int, index, source, *, alpha=1):
     ``dim``, where it has one slice per index. ``input + IndexAdd``, as ``scatter_add``.
     The result keeps ``input``'s dtype: for an integer ``input``, PyTorch converts
     ``alpha`` to it first (``alpha=1.5`` counts as 1)."""
-    index = _integer_tensor(index, _tensor(input, "index_add"), "index_add")
+    index = _int32_or_int64_tensor(index, _tensor(input, "index_add"), "index_add")
     if index.ndim > 1:
         raise ValueError(f"index_add: index must be 0-d or 1-D, got shape {index.shape}")
     if input.ndim == 0:  # as one element along dim 0
@@ -1009,7 +1021,7 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'`` (``index_add`` sums), with the
     gradients of ``scatter_reduce``."""
     _check_reduce(reduce, _REDUCTIONS[1:], "index_reduce")
-    index = _integer_tensor(index, _tensor(input, "index_reduce"), "index_reduce")
+    index = _int32_or_int64_tensor(index, _tensor(input, "index_reduce"), "index_reduce")
     if index.ndim > 1:
         raise ValueError(f"index_reduce: index must be 0-d or 1-D, got shape {index.shape}")
     if input.ndim == 0:  # as one element along dim 0
@@ -1439,7 +1451,13 @@ class RearrangeMethods:
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         """A copy of ``data`` (a tensor is copied too, cut from its graph), in this tensor's
-        dtype and on its device unless given."""
+        dtype and on its device unless given. A tensor warns, as in PyTorch: its clear
+        spelling is ``data.detach().clone()``."""
+        if isinstance(data, tensor_module.Tensor):
+            warnings.warn("new_tensor: to copy construct from a tensor, it is recommended to "
+                          "use sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                          ".requires_grad_(True), rather than tensor.new_tensor(sourceTensor)",
+                          UserWarning, stacklevel=2)
         return tensor_module.tensor(data, dtype=self.dtype if dtype is None else dtype,
                                     device=self.device if device is None else device,
                                     requires_grad=requires_grad)

@@ -236,11 +236,14 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
     """``obj`` (a tensor, a NumPy array, nested sequences or a number) as a tensor,
     sharing memory where it can, as ``torch.asarray``: ``copy=None`` copies only when a
     dtype or device change needs it, ``copy=True`` always, ``copy=False`` never (a
-    ValueError when it would have to). A tensor returned itself keeps its graph."""
+    ValueError when it would have to). A tensor returned itself keeps its graph; with
+    ``requires_grad=True`` a tensor keeps its history (a copy is a ``clone``, in the graph)
+    and a leaf given back itself is set to require grad, as in PyTorch."""
     from tinygrad_opt import functions
     Tensor = tensor_module.Tensor
     if copy:
-        source = obj.detach() if isinstance(obj, Tensor) else obj
+        keep_graph = requires_grad or not isinstance(obj, Tensor)
+        source = obj if keep_graph else obj.detach()
         result = functions.as_tensor(source, dtype, device)
         result = result.clone() if result is source or _shares(result, source) else result
     else:
@@ -248,8 +251,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
         if copy is False and not (result is obj or _shares(result, obj)):
             raise ValueError("asarray: copy=False, but the data can not be shared (a dtype "
                              "or device change, or not an array)")
-    if requires_grad:
-        result = result.detach() if result is obj else result
+    if requires_grad and not result.requires_grad:  # (a tensor with a history has it)
         result.requires_grad_(True)
     return result
 
@@ -536,8 +538,10 @@ class SurfaceMoreMethods:
         return self | other
 
     def __index__(self) -> int:
-        """``operator.index(x)`` (``items[x]``, slices) of a one-element integer tensor."""
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        """``operator.index(x)`` (``items[x]``, slices) of a one-element integer tensor; a
+        bool counts as an integer here, as in PyTorch (``items[tg.tensor(True)]`` is
+        ``items[1]``)."""
+        if self.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError(f"only integer tensors of a single element can be converted to "
                             f"an index, got dtype {self.dtype} and shape {self.shape}")
         return int(self.item())
