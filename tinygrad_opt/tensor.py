@@ -49,6 +49,9 @@ class Tensor(conveniences.Conveniences):
             device = home  # a device array, or a Tensor's, stays where it is
         device = backend.check_device(device)
         if backend.is_array(data):
+            if data.dtype.kind not in "biufc":  # object, string, date arrays: as PyTorch
+                raise TypeError(f"can't convert an array of dtype {data.dtype} to a Tensor: "
+                                "the supported dtypes are bool, integers, floats (complex)")
             array = backend.to_device(data, device)
             if array is data and not shared and type(data) is backend.np_types[0]:
                 array = data.copy()  # like torch.tensor: a NumPy array is copied, never shared
@@ -145,11 +148,14 @@ class Tensor(conveniences.Conveniences):
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None):
-        """NumPy may convert a CPU tensor; device tensors need an explicit ``.numpy()``."""
+        """NumPy may convert a CPU tensor; device tensors need an explicit ``.numpy()``.
+        ``np.array(t)`` (copy=True) gets a copy: writing into it must not change ``t``
+        behind its version counter."""
         if self.device != "cpu":
             raise TypeError(f"cannot convert a tensor on '{self.device}' to a NumPy array "
                             "implicitly: use .numpy()")
-        return self.data if dtype is None else self.data.astype(dtype)
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy and array is self.data else array
 
     def to(self, *args, **kwargs) -> "Tensor":
         """This tensor on a device and/or as a dtype (itself if nothing changes, a copy with

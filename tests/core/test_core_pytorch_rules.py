@@ -3,6 +3,7 @@ grad-mode decorators on generators and classes, ``split(0)``, and the factories'
 arguments (``size=``, negative sizes, ``eye``'s n and m, ``full``'s dtype,
 ``memory_format``). Each test states PyTorch's behaviour it checks."""
 
+import re
 import warnings
 
 import numpy as np
@@ -326,7 +327,8 @@ def test_assigning_a_grad_checks_kind_dtype_device_and_shape(device):
         x.grad = np.zeros(3, dtype=np.float32)
     with pytest.raises(RuntimeError, match="gradient with dtype 'float64'"):
         x.grad = tg.zeros(3, dtype=tg.float64, device=device)
-    with pytest.raises(RuntimeError, match=r"gradient of size '\[1\]' to a tensor of size '\[3\]'"):
+    with pytest.raises(RuntimeError,
+                       match=r"gradient of size '\[1\]' to a tensor of size '\[3\]'"):
         x.grad = tg.zeros(1, device=device)  # (an optimizer would broadcast it silently)
     other = "strict" if device == "cpu" else "cpu"
     with pytest.raises(RuntimeError, match="gradient with device type"):
@@ -371,3 +373,26 @@ def test_randint_refuses_an_empty_range(low, high, device):
                                            f"got from={low} >= to={high}"):
         tg.randint(low, high, (2,), device=device)
     assert set(tg.randint(low - 1, low, (6,), device=device).numpy().tolist()) == {low - 1}
+
+
+# -- NumPy conversions ---------------------------------------------------------------
+
+def test_np_array_of_a_tensor_is_a_copy_and_asarray_shares():
+    """np.array(t) copies (copy=True): a write into it must not change t behind its
+    version counter, which a saved tensor's check relies on."""
+    t = tg.tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.tolist() == [1.0, 2.0] and t._version == 0
+    assert np.shares_memory(np.asarray(t), t.data)  # asarray may share (copy=None)
+    assert np.array(t, dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize("array", [np.array([1, None], dtype=object), np.array(["a", "b"]),
+                                   np.array(["2026-12-07"], dtype="datetime64[D]")])
+def test_a_tensor_of_objects_strings_or_dates_is_refused(array):
+    message = re.escape(f"can't convert an array of dtype {array.dtype}")
+    with pytest.raises(TypeError, match=message):
+        tg.tensor(array)
+    with pytest.raises(TypeError, match="can't convert an array"):
+        tg.as_tensor(array)
