@@ -31,28 +31,94 @@ def spherical_bessel_j0(input):
     return where(at_zero, 1.0, where(outside, 0.0, inside.sin() / inside))
 
 
-# --- the classical orthogonal polynomials: y = P_n(x), by their recurrences ---
+# --- the classical orthogonal polynomials: y = P_n(x), by PyTorch's choice of method ---
+#
+# PyTorch (aten/src/ATen/native/Math.h) takes each element by the first rule that applies:
+# n < 0 gives 0; the edge of the interval (|x| = 1, x = 0 for Laguerre) its exact value;
+# a Chebyshev order above a threshold with |x| < 1 its trigonometric closed form; a
+# Hermite order above a limit NaN; every other element the three-term recurrence, run to
+# its order or until its value is NaN (an overflow outside [−1, 1]). Each rule here gives
+# the values PyTorch's does, so no element with a closed form runs the recurrence, and an
+# order of 10⁹ costs no more than one of 10.
 
-def _polynomial(name: str, input, n, out, first, step, shifted: bool = False):
-    """P_n(x) elementwise (x and n broadcast; n truncated to an integer, P_n = 0 for
-    n < 0), from P₀ = 1, P₁ = first(x) and P_{k+1} = step(k, x, P_k, P_{k−1}); of
-    2x − 1 when ``shifted``. Every P_k up to the largest n is built and each element
-    takes its own: ``where`` picks, so the gradient with respect to x is that of its
-    P_n; n gets none. ``out=`` as PyTorch's (``functions.store_out``).
+HERMITE_LIMIT = {"float32": 128, "float64": 512}   # PyTorch's getHermitianLimit (else 1024)
+NAN_CHECK_EVERY = 64   # recurrence steps between looks for elements still finite
+
+
+def _parity(xp, m):
+    """(−1)ⁿ of whole-number orders m (any float an int64 holds)."""
+    return xp.where(xp.fmod(m, 2) == 0, 1.0, -1.0).astype(m.dtype)
+
+
+def _polynomial(name: str, input, n, out, first, step, *, shifted: bool = False,
+                edge=None, closed=None, limit: bool = False):
+    """P_n(x) elementwise (x and n broadcast; n truncated to an integer), of y = 2x − 1
+    when ``shifted``, by PyTorch's rules, in its order:
+
+    * n < 0: 0;
+    * ``edge(xp, y, m)`` → (where, value, slope): the exact value there (as PyTorch's),
+      and P_n'(y) as its gradient: value + slope·(y − y'), y' a detached y (0 forward);
+    * ``closed(y, m)``, a Chebyshev closed form in θ = arccos y: (threshold, formula),
+      for n > threshold and |y| < 1;
+    * ``limit`` (Hermite): NaN for n above PyTorch's limit for the dtype;
+    * else the recurrence P₀ = 1, P₁ = first(y), P_{k+1} = step(k, y, P_k, P_{k−1}), up
+      to the largest such n, each element taking its own: ``where`` picks, so the
+      gradient with respect to x is that of its P_n; n gets none. It stops early once
+      every element still running is NaN (PyTorch's stop at a NaN P_k, which an overflow
+      outside [−1, 1] gives within a few hundred steps).
+
+    Every rule is computed from an input that is a harmless 0 where another rule applies,
+    and an element's recurrence is set to 0 once past its order, so no unused inf or NaN
+    reaches a gradient (0·inf). ``out=`` as PyTorch's (``functions.store_out``).
 
     An n that no int64 holds (NaN, ±inf, |n| ≥ 2⁶³) gives 0: PyTorch casts n to int64,
     which makes it −2⁶³ there (the x86 conversion of an out-of-range double)."""
     x, n = _operands(input, n, name)
-    x = x * 2 - 1 if shifted else x
-    xp = backend.xp_of(x.data)
-    order = xp.trunc(xp.broadcast_to(n.data, backend.broadcast_shapes(x.shape, n.shape)))
-    order = constant(xp.where(xp.abs(order) < 2.0 ** 63, order, -1))
-    largest = int(backend.to_host(order.data.max())) if order.data.size else 0
-    previous, current = constant(xp.ones(x.shape, dtype=x.dtype)), first(x)   # P₀, P₁
-    result = where(order == 0, previous, constant(xp.zeros(order.shape, dtype=x.dtype)))
+    y = x * 2 - 1 if shifted else x
+    xp = backend.xp_of(y.data)
+    shape = backend.broadcast_shapes(x.shape, n.shape)
+    y = y if y.shape == shape else y.expand(*shape)
+    m = xp.trunc(xp.broadcast_to(n.data, shape))
+    m = xp.where(xp.abs(m) < 2.0 ** 63, m, -1).astype(y.dtype)
+    taken = m < 0
+    result = constant(xp.zeros(shape, dtype=y.dtype))
+    if edge is not None:
+        at_edge, value, slope = edge(xp, y.data, m)
+        at_edge = at_edge & ~taken
+        here = where(constant(at_edge), y, 0.0)
+        linear = constant(value) + constant(slope) * (here - here.detach())
+        result, taken = where(constant(at_edge), linear, result), taken | at_edge
+    if closed is not None:
+        threshold, formula = closed
+        inside = (m > threshold) & (xp.abs(y.data) < 1) & ~taken
+        theta = where(constant(inside), y, 0.0).acos()
+        result = where(constant(inside), formula(theta, m), result)
+        taken = taken | inside
+    if limit:
+        over = (m > HERMITE_LIMIT.get(str(y.dtype), 1024)) & ~taken
+        result, taken = where(constant(over), float("nan"), result), taken | over
+    running = ~taken
+    orders = backend.to_host(xp.unique(xp.where(running, m, -1)))
+    largest = int(orders.max()) if orders.size else -1
+    if largest < 0:
+        return store_out(result, out, name)
+    retiring = {int(k) for k in orders if k >= 1}
+    y = where(constant(running), y, 0.0)
+    previous, current = constant(xp.ones(shape, dtype=y.dtype)), first(y)   # P₀, P₁
+    result = where(constant(running & (m == 0)), previous, result)
     for k in range(1, largest + 1):
-        result = where(order == k, current, result)
-        previous, current = current, step(k, x, current, previous)
+        result = where(constant(running & (m == k)), current, result)
+        if k == largest:
+            break
+        previous, current = current, step(k, y, current, previous)
+        if k in retiring:   # (the elements of order k are done: cut their chain)
+            done = constant(m <= k)
+            previous, current = where(done, 0.0, previous), where(done, 0.0, current)
+        if k % NAN_CHECK_EVERY == 0:
+            still = running & (m > k)
+            if not backend.to_host(xp.any(still & ~xp.isnan(current.data))):
+                result = where(constant(still), float("nan"), result)
+                break
     return store_out(result, out, name)
 
 
@@ -61,81 +127,152 @@ def _chebyshev_step(k, x, p, q):
     return 2 * x * p - q
 
 
+# P_n(1) and P_n'(1) of each kind (n(n+1)(n+2)/3 is U_n'(1); V = U_n − U_{n−1} and
+# W = U_n + U_{n−1} give the others); at −1 the parity V_n(−x) = (−1)ⁿ W_n(x) (T, U and
+# Legendre's P are their own partners) gives P_n(−1) = (−1)ⁿ Q_n(1) and
+# P_n'(−1) = −(−1)ⁿ Q_n'(1), Q the partner.
+AT_ONE = {
+    "t": lambda m: (1.0 + 0 * m, m * m),
+    "u": lambda m: (m + 1, m * (m + 1) * (m + 2) / 3),
+    "v": lambda m: (1.0 + 0 * m, m * (m + 1)),
+    "w": lambda m: (2 * m + 1, m * (m + 1) * (2 * m + 1) / 3),
+    "p": lambda m: (1.0 + 0 * m, m * (m + 1) / 2),
+}
+PARTNER = {"t": "t", "u": "u", "v": "w", "w": "v", "p": "p"}
+
+
+def _edge_of(kind: str):
+    """The values and slopes at y = ±1 (PyTorch's exact values there)."""
+    def edge(xp, y, m):
+        value, slope = AT_ONE[kind](m)
+        value_across, slope_across = AT_ONE[PARTNER[kind]](m)
+        sign = _parity(xp, m)
+        positive = y > 0
+        return (xp.abs(y) == 1, xp.where(positive, value, sign * value_across),
+                xp.where(positive, slope, -sign * slope_across))
+    return edge
+
+
+def _closed_t(theta, m):
+    """T_n(cos θ) = cos nθ."""
+    return (constant(m) * theta).cos()
+
+
+def _closed_u(theta, m):
+    """U_n(cos θ) = sin (n+1)θ / sin θ (sin θ > 0 for every |y| < 1 a float holds, so
+    PyTorch's other branch, for sin θ = 0, is never taken)."""
+    return (constant(m + 1) * theta).sin() / theta.sin()
+
+
+def _closed_v(theta, m):
+    """V_n(cos θ) = cos (n+½)θ / cos ½θ; (−1)ⁿ(2n + 1), its limit at y = −1, where
+    sin ½θ rounds to 1 (as PyTorch's)."""
+    xp = backend.xp_of(theta.data)
+    fallback = _parity(xp, m) * (2 * m + 1)
+    return where(constant(xp.sin(theta.data / 2) == 1), constant(fallback),
+                 (constant(m + 0.5) * theta).cos() / (theta / 2).cos())
+
+
+def _closed_w(shifted: bool):
+    def formula(theta, m):
+        """W_n(cos θ) = sin (n+½)θ / sin ½θ; where cos ½θ rounds to 1 (y just below 1),
+        PyTorch's 2n + 1 (its limit), and for the shifted kind PyTorch's ±1 by the
+        parity of n."""
+        xp = backend.xp_of(theta.data)
+        fallback = _parity(xp, m) if shifted else 2 * m + 1
+        return where(constant(xp.cos(theta.data / 2) == 1), constant(fallback),
+                     (constant(m + 0.5) * theta).sin() / (theta / 2).sin())
+    return formula
+
+
 def chebyshev_polynomial_t(input, n, *, out=None):
     """T_n(x), Chebyshev of the first kind (T_n(cos θ) = cos nθ): T₀ = 1, T₁ = x,
-    T_{k+1} = 2x T_k − T_{k−1}."""
+    T_{k+1} = 2x T_k − T_{k−1}; cos(n arccos x) for n > 6 and |x| < 1, as PyTorch."""
     return _polynomial("chebyshev_polynomial_t", input, n, out, lambda x: x,
-                       _chebyshev_step)
+                       _chebyshev_step, edge=_edge_of("t"), closed=(6, _closed_t))
 
 
 def chebyshev_polynomial_u(input, n, *, out=None):
     """U_n(x), Chebyshev of the second kind (U_n(cos θ) = sin (n+1)θ / sin θ): U₀ = 1,
-    U₁ = 2x, U_{k+1} = 2x U_k − U_{k−1}."""
+    U₁ = 2x, U_{k+1} = 2x U_k − U_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
-                       _chebyshev_step)
+                       _chebyshev_step, edge=_edge_of("u"), closed=(8, _closed_u))
 
 
 def chebyshev_polynomial_v(input, n, *, out=None):
     """V_n(x), Chebyshev of the third kind (V_n(cos θ) = cos (n+½)θ / cos ½θ): V₀ = 1,
-    V₁ = 2x − 1, V_{k+1} = 2x V_k − V_{k−1}."""
+    V₁ = 2x − 1, V_{k+1} = 2x V_k − V_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
-                       _chebyshev_step)
+                       _chebyshev_step, edge=_edge_of("v"), closed=(8, _closed_v))
 
 
 def chebyshev_polynomial_w(input, n, *, out=None):
     """W_n(x), Chebyshev of the fourth kind (W_n(cos θ) = sin (n+½)θ / sin ½θ): W₀ = 1,
-    W₁ = 2x + 1, W_{k+1} = 2x W_k − W_{k−1}."""
+    W₁ = 2x + 1, W_{k+1} = 2x W_k − W_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
-                       _chebyshev_step)
+                       _chebyshev_step, edge=_edge_of("w"), closed=(8, _closed_w(False)))
 
 
 def shifted_chebyshev_polynomial_t(input, n, *, out=None):
-    """T*_n(x) = T_n(2x − 1), on [0, 1]."""
+    """T*_n(x) = T_n(2x − 1), on [0, 1]; the closed form for n > 6 (PyTorch's
+    thresholds of the shifted kinds are 6, 6, 6 and 4)."""
     return _polynomial("shifted_chebyshev_polynomial_t", input, n, out, lambda x: x,
-                       _chebyshev_step, shifted=True)
+                       _chebyshev_step, shifted=True, edge=_edge_of("t"),
+                       closed=(6, _closed_t))
 
 
 def shifted_chebyshev_polynomial_u(input, n, *, out=None):
-    """U*_n(x) = U_n(2x − 1), on [0, 1]."""
+    """U*_n(x) = U_n(2x − 1), on [0, 1]; the closed form for n > 6."""
     return _polynomial("shifted_chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
-                       _chebyshev_step, shifted=True)
+                       _chebyshev_step, shifted=True, edge=_edge_of("u"),
+                       closed=(6, _closed_u))
 
 
 def shifted_chebyshev_polynomial_v(input, n, *, out=None):
-    """V*_n(x) = V_n(2x − 1), on [0, 1]."""
+    """V*_n(x) = V_n(2x − 1), on [0, 1]; the closed form for n > 6."""
     return _polynomial("shifted_chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
-                       _chebyshev_step, shifted=True)
+                       _chebyshev_step, shifted=True, edge=_edge_of("v"),
+                       closed=(6, _closed_v))
 
 
 def shifted_chebyshev_polynomial_w(input, n, *, out=None):
-    """W*_n(x) = W_n(2x − 1), on [0, 1]."""
+    """W*_n(x) = W_n(2x − 1), on [0, 1]; the closed form for n > 4."""
     return _polynomial("shifted_chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
-                       _chebyshev_step, shifted=True)
+                       _chebyshev_step, shifted=True, edge=_edge_of("w"),
+                       closed=(4, _closed_w(True)))
 
 
 def hermite_polynomial_h(input, n, *, out=None):
     """H_n(x), the physicists' Hermite polynomial: H₀ = 1, H₁ = 2x,
-    H_{k+1} = 2x H_k − 2k H_{k−1}."""
+    H_{k+1} = 2x H_k − 2k H_{k−1}; NaN for n above 128 (float32) or 512 (float64), as
+    PyTorch (the recurrence has overflowed well before)."""
     return _polynomial("hermite_polynomial_h", input, n, out, lambda x: 2 * x,
-                       lambda k, x, p, q: 2 * x * p - 2 * k * q)
+                       lambda k, x, p, q: 2 * x * p - 2 * k * q, limit=True)
 
 
 def hermite_polynomial_he(input, n, *, out=None):
     """He_n(x), the probabilists' Hermite polynomial: He₀ = 1, He₁ = x,
-    He_{k+1} = x He_k − k He_{k−1}."""
+    He_{k+1} = x He_k − k He_{k−1}; NaN above the same order limit as H_n."""
     return _polynomial("hermite_polynomial_he", input, n, out, lambda x: x,
-                       lambda k, x, p, q: x * p - k * q)
+                       lambda k, x, p, q: x * p - k * q, limit=True)
+
+
+def _laguerre_edge(xp, x, m):
+    """L_n(0) = 1 exactly (as PyTorch), with L_n'(0) = −n."""
+    return x == 0, xp.ones_like(m), -m
 
 
 def laguerre_polynomial_l(input, n, *, out=None):
     """L_n(x), the Laguerre polynomial: L₀ = 1, L₁ = 1 − x,
-    L_{k+1} = ((2k + 1 − x) L_k − k L_{k−1}) / (k + 1)."""
+    L_{k+1} = ((2k + 1 − x) L_k − k L_{k−1}) / (k + 1); 1 at x = 0."""
     return _polynomial("laguerre_polynomial_l", input, n, out, lambda x: 1 - x,
-                       lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1))
+                       lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1),
+                       edge=_laguerre_edge)
 
 
 def legendre_polynomial_p(input, n, *, out=None):
     """P_n(x), the Legendre polynomial: P₀ = 1, P₁ = x,
-    P_{k+1} = ((2k + 1) x P_k − k P_{k−1}) / (k + 1)."""
+    P_{k+1} = ((2k + 1) x P_k − k P_{k−1}) / (k + 1); ±1 at x = ±1."""
     return _polynomial("legendre_polynomial_p", input, n, out, lambda x: x,
-                       lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1))
+                       lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1),
+                       edge=_edge_of("p"))
