@@ -183,9 +183,9 @@ def test_randint_and_randint_like(device):
     assert like.dtype == tg.float64 and like.device == device
     assert set(np.unique(like.numpy())) == {2.0, 3.0, 4.0, 5.0}
     assert set(np.unique(tg.randint_like(tg.zeros(2000, dtype=tg.int32), 3).numpy())) == {0, 1, 2}
-    with pytest.raises(ValueError):
-        tg.randint(5, 5, (2,))
-    with pytest.raises(ValueError, match="randint_like: expects low < high"):
+    with pytest.raises(RuntimeError, match="random_ expects 'from' to be less than 'to'"):
+        tg.randint(5, 5, (2,))  # (PyTorch's words)
+    with pytest.raises(RuntimeError, match="but got from=4 >= to=2"):
         tg.randint_like(tg.zeros(3), 4, 2)
 
 

@@ -287,7 +287,8 @@ def test_reductions_of_an_empty_tensor(device):
     assert empty.sum().item() == 0.0 and empty.prod().item() == 1.0
     assert empty.norm().item() == 0.0 and empty.logsumexp(0).item() == -inf
     for reduce in (lambda: empty.max(), lambda: empty.amin(), lambda: empty.argmax()):
-        with pytest.raises((RuntimeError, ValueError, IndexError), match="empty"):
+        with pytest.raises((RuntimeError, ValueError, IndexError),
+                           match="empty|Expected reduction dim to be specified"):
             reduce()                               # PyTorch raises too
     assert tg.tensor(np.zeros((0, 3)), device=device).amax(1).shape == (0,)
 

@@ -1249,9 +1249,8 @@ def randint_like(input, low: int = 0, high=None, *, dtype=None, device=None,
     x = _tensor(input, "randint_like")
     if high is None:
         low, high = 0, low
-    if not low < high:
-        raise ValueError(f"randint_like: expects low < high, got low={low}, high={high}")
-    device = backend.check_device(x.device if device is None else device)
+    device = backend.check_device(x.device if device is None else device)  # (an empty
+    # range: random_integers raises PyTorch's "random_ expects 'from' to be less than 'to'")
     samples = backend.random_integers(low, high, x.shape, device)
     dtype = x.dtype if dtype is None else backend.as_dtype(dtype)
     return tensor_module.Tensor._make(samples.astype(dtype)).requires_grad_(requires_grad)
