@@ -320,8 +320,9 @@ class Tensor(conveniences.Conveniences):
         return Tensor._make(backend.as_array(getattr(self.data, method)(other.data)))
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        if self.data.size != 1:  # (PyTorch's words)
+            what = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {what} is ambiguous ({self.shape})")
         return bool(self.data.item())
 
     # --- elementwise ---

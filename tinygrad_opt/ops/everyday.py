@@ -271,9 +271,10 @@ def is_floating_point(input) -> bool:
 def is_nonzero(input) -> bool:
     """Whether the one element of ``input`` is nonzero (a tensor of one element only)."""
     x = _tensor(input, "is_nonzero")
-    if x.data.size != 1:
-        raise ValueError(f"is_nonzero: the truth value of a tensor of shape {x.shape} is "
-                         f"ambiguous: expected exactly one element, got {x.data.size}")
+    if x.data.size != 1:  # (PyTorch's words)
+        what = "no values" if x.data.size == 0 else "more than one value"
+        raise RuntimeError(f"is_nonzero: Boolean value of Tensor with {what} is ambiguous "
+                           f"(shape {x.shape})")
     return bool(x.data.item() != 0)
 
 
