@@ -26,6 +26,7 @@ import functools
 import math
 import operator
 import warnings
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -128,6 +129,12 @@ _global_forward_pre_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks_with_kwargs: set = set()
 _global_forward_hooks_always_called: set = set()
+# The global backward hooks, run for every module before its own, as the forward ones.
+# ``_global_is_full_backward_hook``: None until one is registered, then which kind (PyTorch
+# refuses both kinds globally, as on one module).
+_global_backward_pre_hooks: OrderedDict = OrderedDict()
+_global_backward_hooks: OrderedDict = OrderedDict()
+_global_is_full_backward_hook = None
 
 
 class _GlobalHookHandle(RemovableHandle):
@@ -138,7 +145,8 @@ class _GlobalHookHandle(RemovableHandle):
         super().remove()
         _global_forward_hooks_with_kwargs.discard(self.id)
         _global_forward_hooks_always_called.discard(self.id)
-        if not _global_forward_pre_hooks and not _global_forward_hooks:
+        if not (_global_forward_pre_hooks or _global_forward_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks):
             Module._has_pre_hooks = False
 
 
@@ -176,22 +184,109 @@ def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
     return handle
 
 
-class _BackwardHookCapture:
-    """One call of a module with full backward hooks: where its inputs sit among the
-    positional arguments, and the gradients of its outputs once backward brings them.
+def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, grad_output)`` in the backward of *every* module, before the
+    module's own backward pre-hooks (PyTorch's ``torch.nn.modules.module`` function of this
+    name, meant for debugging and profiling); as ``Module.register_full_backward_pre_hook``.
+    Returns a handle whose ``remove()`` unregisters the hook (also a context manager)."""
+    handle = _GlobalHookHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    Module._has_pre_hooks = True
+    return handle
 
-    The inputs that need a gradient reach forward through one node, so that one tensor
-    hook sees all their gradients at once (after every use inside the module): a view
-    ``x[...]`` of a single input, or, for several, the flat join ``p = cat(x_i.ravel())``
-    cut back into views of ``p``. dL/dp is then ``cat(dL/dx_i)``, and what the hook
-    returns for it flows on to the x_i.
+
+def _register_global_backward_hook(hook: Callable, full: bool) -> RemovableHandle:
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = full
+    handle = _GlobalHookHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    Module._has_pre_hooks = True
+    return handle
+
+
+def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, grad_input, grad_output)`` in the backward of *every* module,
+    before the module's own full backward hooks (PyTorch's ``torch.nn.modules.module``
+    function of this name, meant for debugging and profiling); as
+    ``Module.register_full_backward_hook``: a returned tuple replaces ``grad_input``.
+    Refused (RuntimeError) after a ``register_module_backward_hook``, as PyTorch.
+    Returns a handle whose ``remove()`` unregisters the hook (also a context manager)."""
+    return _register_global_backward_hook(hook, full=True)
+
+
+def register_module_backward_hook(hook: Callable) -> RemovableHandle:
+    """Deprecated (FutureWarning): use ``register_module_full_backward_hook``, which this
+    *is* here, as ``Module.register_backward_hook`` is ``register_full_backward_hook``.
+    Refused (RuntimeError) after a ``register_module_full_backward_hook``, as PyTorch."""
+    warnings.warn("register_module_backward_hook is deprecated and will be removed in future "
+                  "versions; it is registered as a full backward hook here. Please use "
+                  "register_module_full_backward_hook to get the documented behavior.",
+                  FutureWarning, stacklevel=2)
+    return _register_global_backward_hook(hook, full=False)
+
+
+class _BackwardHookCapture:
+    """One call of a module with full backward hooks or backward pre-hooks (PyTorch's
+    ``BackwardHook``): where its inputs and outputs sit, and the gradients of its outputs
+    once backward brings them.
+
+    Each side passes through one node, so that one tensor hook sees all its gradients at
+    once: a view ``t[...]`` of a single tensor, or, for several, the flat join
+    ``p = cat(t_i.ravel())`` cut back into views of ``p``. dL/dp is then ``cat(dL/dt_i)``,
+    and what the hooks return for it flows on to the t_i. On the output side the hook of
+    ``p`` runs the pre-hooks with every output's gradient (after every use of the
+    outputs); on the input side, the full hooks (after every use inside the module).
+    The full hooks run only in a backward that came through the outputs (not, say, in the
+    second pass of a double backward), as PyTorch's.
     """
 
     def __init__(self, module: "Module", argument_count: int):
         self.module = module
         self.argument_count = argument_count
         self.positions: list[int] = []  # the positional arguments that need a gradient
-        self.grad_output: list = []
+        self.count = 0                  # the outputs: 1 for a Tensor, len() of a tuple
+        self.grad_output = None         # set by the outputs' gradient, taken by the hooks
+        self.reached: set = set()       # the outputs this backward has reached
+        self.inputs = None              # the joined inputs, until forward is checked
+
+    @staticmethod
+    def _join(tensors: list) -> tuple:
+        """(p, views): ``p`` a new node over ``tensors``, ``views`` the tensors cut out of it."""
+        if len(tensors) == 1:
+            joined = tensors[0][...]                                  # a new node, same memory
+            return joined, [joined]
+        joined = shape_ops.cat([t.reshape(-1) for t in tensors])     # (sum of sizes,)
+        views, start = [], 0
+        for t in tensors:
+            views.append(joined[start:start + t.numel()].reshape(t.shape))
+            start += t.numel()
+        return joined, views
+
+    @staticmethod
+    def _cut(grad: Tensor, shapes: list) -> list:
+        """dL/dp cut into the gradients of the joined tensors (of ``shapes``)."""
+        if len(shapes) == 1:
+            return [grad]
+        grads, start = [], 0
+        for shape in shapes:
+            size = math.prod(shape)
+            grads.append(grad[start:start + size].reshape(shape))
+            start += size
+        return grads
+
+    @staticmethod
+    def _joined_gradient(grads: list, shapes: list, like: Tensor) -> Tensor:
+        """The gradient of p from its parts; a part that is None (dropped by a hook) is zeros."""
+        grads = [factories.zeros(shape, dtype=like.dtype, device=like.device) if g is None
+                 else g for g, shape in zip(grads, shapes)]
+        if len(grads) == 1:
+            return grads[0]
+        return shape_ops.cat([g.reshape(-1) for g in grads])
+
+    # ------------------------------------------------------------------ inputs
 
     def wrap_inputs(self, args: tuple) -> tuple:
         """``args`` with each Tensor that needs a gradient replaced by a view of the one
@@ -207,68 +302,149 @@ class _BackwardHookCapture:
                 f"register_full_backward_hook: the inputs of {type(self.module).__name__} "
                 "that need a gradient have different dtypes or devices: "
                 f"{[(str(x.dtype), x.device) for x in inputs]}")
-        if len(inputs) == 1:
-            joined = inputs[0][...]                                  # a new node, same memory
-            views = [joined]
-        else:
-            joined = shape_ops.cat([x.reshape(-1) for x in inputs])  # (sum of sizes,)
-            views, start = [], 0
-            for x in inputs:
-                views.append(joined[start:start + x.numel()].reshape(x.shape))
-                start += x.numel()
-        joined.register_hook(self.joined_gradient)
+        joined, views = self._join(inputs)
+        joined.register_hook(self.input_gradient)
+        self.inputs, self.version = joined, joined._version
         args = list(args)
         for position, value in zip(self.positions, views):
             args[position] = value
         return tuple(args)
 
-    def joined_gradient(self, grad: Tensor) -> Tensor:
+    def check_inputs(self) -> None:
+        """After forward: its inputs must not have been written in place (the hooks would
+        see the gradient of the written values), as PyTorch refuses."""
+        inputs, self.inputs = self.inputs, None  # (no reference cycle through the hook)
+        if inputs is not None and inputs._version != self.version:
+            raise RuntimeError(
+                f"{type(self.module).__name__}.forward modified one of its inputs in place, "
+                "but a module with full backward hooks cannot (as PyTorch: 'Output 0 of "
+                "BackwardHookFunctionBackward is a view and is being modified inplace'); "
+                "clone the input in forward first")
+
+    def input_gradient(self, grad: Tensor):
         """The tensor hook of the joined inputs: cut ``grad`` into the inputs' gradients,
-        run the hooks, and join what they return."""
-        if len(self.positions) == 1:
-            grads = [grad]
-        else:
-            grads, start = [], 0
-            for shape in self.shapes:
-                size = math.prod(shape)
-                grads.append(grad[start:start + size].reshape(shape))
-                start += size
-        grads = self.input_gradients(grads)
-        grads = [factories.zeros(shape, dtype=grad.dtype, device=grad.device) if g is None
-                 else g for g, shape in zip(grads, self.shapes)]  # a dropped one: zeros
-        if len(grads) == 1:
-            return grads[0]
-        return shape_ops.cat([g.reshape(-1) for g in grads])
-
-    def output_gradient(self, position: int, grad: Tensor) -> None:
-        """Record the gradient of output ``position``; with no input that needs one, the
-        hooks run now (grad_input all None)."""
-        self.grad_output[position] = grad
-        if not self.positions:
-            self.run_hooks((None,) * self.argument_count)
-
-    def input_gradients(self, grads: tuple) -> list:
-        """The hooks' view of the inputs' gradients, returned in the order of ``positions``."""
+        run the full hooks, and join what they return. Not through the outputs (no
+        ``grad_output``): the gradient passes unchanged."""
+        if self.grad_output is None:
+            return None
+        grads = self._cut(grad, self.shapes)
         grad_input = [None] * self.argument_count
-        for position, grad in zip(self.positions, grads):
-            grad_input[position] = grad
+        for position, g in zip(self.positions, grads):
+            grad_input[position] = g
         grad_input = self.run_hooks(tuple(grad_input))
-        return [grad_input[position] for position in self.positions]
+        return self._joined_gradient([grad_input[p] for p in self.positions], self.shapes,
+                                     grad)
 
     def run_hooks(self, grad_input: tuple) -> tuple:
-        """Call each full backward hook; a tuple it returns replaces ``grad_input``."""
-        grad_output = tuple(self.grad_output)
-        for hook in list(self.module._backward_hooks.values()):
+        """Call each full backward hook (the global ones first); a tuple it returns
+        replaces ``grad_input``. The output gradients are used up."""
+        grad_output, self.grad_output = tuple(self.grad_output), None
+        hooks = (*_global_backward_hooks.values(), *self.module._backward_hooks.values())
+        for hook in hooks:
             result = hook(self.module, grad_input, grad_output)
             if result is None:
                 continue
             if not isinstance(result, tuple) or len(result) != len(grad_input):
                 raise RuntimeError(
-                    f"backward hook returned an invalid number of grad_input, got "
+                    f"Backward hook returned an invalid number of grad_input, got "
                     f"{len(result) if isinstance(result, tuple) else 1}, but expected "
                     f"{len(grad_input)}")
             grad_input = result
         return grad_input
+
+    # ----------------------------------------------------------------- outputs
+
+    def wrap_outputs(self, output):
+        """``output`` (a Tensor, or a tuple or list of them) with every Tensor that needs a
+        gradient replaced by a view of the one node whose tensor hook runs the backward
+        pre-hooks (and records ``grad_output`` for the full hooks). Outputs of several
+        dtypes or devices get a node each, whose pre-hooks then run once per output.
+        Any other output warns, as PyTorch: its hooks are never called."""
+        single = isinstance(output, Tensor)
+        if not single and not isinstance(output, (tuple, list)):
+            warnings.warn("For backward hooks to be called, module output should be a Tensor "
+                          f"or a tuple of Tensors but received {type(output)}")
+            return output
+        items = [output] if single else list(output)
+        self.count = len(items)
+        live = [i for i, item in enumerate(items)
+                if isinstance(item, Tensor) and item.requires_grad]
+        if not live:
+            return output
+        tensors = [items[i] for i in live]
+        groups = [live] if len({(t.dtype, t.device) for t in tensors}) == 1 else \
+            [[i] for i in live]
+        for group in groups:
+            joined, views = self._join([items[i] for i in group])
+            if len(group) > 1:
+                for position, view in zip(group, views):
+                    view.register_hook(functools.partial(self._reach, position))
+            joined.register_hook(functools.partial(
+                self.output_gradient, group, [items[i].shape for i in group],
+                weakref.ref(joined), joined._version))
+            for position, view in zip(group, views):
+                items[position] = view
+        if single:
+            return items[0]
+        return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
+
+    def _reach(self, position: int, grad: Tensor) -> None:
+        self.reached.add(position)
+
+    def output_gradient(self, group: list, shapes: list, joined, version: int,
+                        grad: Tensor) -> Tensor:
+        """The tensor hook of the joined outputs ``group``: run the backward pre-hooks with
+        ``grad_output`` (None for an output not reached, or not a Tensor that needs a
+        gradient), keep it for the full hooks, and join what the pre-hooks return.
+        With no input that needs a gradient, the full hooks run now (grad_input all None)."""
+        if joined()._version != version:
+            raise RuntimeError(
+                f"an output of {type(self.module).__name__} (a module with backward hooks) "
+                "was modified in place, as PyTorch refuses ('Output 0 of "
+                "BackwardHookFunctionBackward is a view and is being modified inplace'): "
+                "clone the output before writing into it")
+        reached = set(group) if len(group) == 1 else self.reached
+        grad_output = [None] * self.count
+        for position, g in zip(group, self._cut(grad, shapes)):
+            if position in reached:
+                grad_output[position] = g
+        self.reached = set()
+        hooks = (*_global_backward_pre_hooks.values(),
+                 *self.module._backward_pre_hooks.values())
+        for hook in hooks:
+            result = hook(self.module, tuple(grad_output))
+            if result is None:
+                continue
+            if not isinstance(result, tuple) or len(result) != self.count:
+                raise RuntimeError(
+                    f"Backward pre hook returned an invalid number of grad_output, got "
+                    f"{len(result) if isinstance(result, tuple) else 1}, but expected "
+                    f"{self.count}")
+            grad_output = list(result)
+        if self._has_full_hooks():
+            if self.grad_output is not None:  # another group of this backward came first
+                grad_output = [g if g is not None else old
+                               for g, old in zip(grad_output, self.grad_output)]
+            self.grad_output = grad_output
+            if not self.positions:
+                self.run_unused_input_hooks()
+        return self._joined_gradient([grad_output[p] for p in group], shapes, grad)
+
+    def _has_full_hooks(self) -> bool:
+        return bool(_global_backward_hooks or self.module._backward_hooks)
+
+    def run_unused_input_hooks(self) -> None:
+        """No input needs a gradient: the full hooks see ``grad_input`` all None, and may
+        return only None (or a tuple of None), as PyTorch."""
+        grad_input = (None,) * self.argument_count
+        grad_output, self.grad_output = tuple(self.grad_output), None
+        for hook in (*_global_backward_hooks.values(), *self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, grad_output)
+            if result is not None and not (isinstance(result, tuple)
+                                           and all(g is None for g in result)):
+                raise RuntimeError(
+                    f"{type(self.module).__name__}: Backward hook for Modules where no input "
+                    "requires gradient should always return None or None for all gradients.")
 
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
@@ -434,15 +610,18 @@ class Module:
             if self._forward_pre_hooks or _global_forward_pre_hooks:
                 self._call_forward_pre_hooks(call)
             capture = None
-            if self._backward_hooks and flags.grad:
+            full = self._backward_hooks or _global_backward_hooks
+            if (full or self._backward_pre_hooks or _global_backward_pre_hooks) and flags.grad:
                 capture = _BackwardHookCapture(self, len(call.args))
-                call.args = capture.wrap_inputs(call.args)
+                if full:
+                    call.args = capture.wrap_inputs(call.args)
             call.output = self.forward(*call.args, **call.kwargs)
             if self._forward_hooks or _global_forward_hooks:
                 call.output = self._call_forward_hooks(call.args, call.kwargs, call.output,
                                                        call)
-            if self._backward_pre_hooks or capture is not None:
-                call.output = self._hook_output_gradients(call.output, capture)
+            if capture is not None:
+                capture.check_inputs()
+                call.output = capture.wrap_outputs(call.output)
             return call.output
         except Exception:
             self._call_always_called_hooks(call)
@@ -545,13 +724,17 @@ class Module:
         """Call ``hook(module, grad_output)`` when the gradients of the module's outputs
         have been computed, before they flow on into the module.
 
-        ``grad_output`` is a tuple with one entry per Tensor output (a single Tensor
-        output gives a 1-tuple). A hook may return a tuple of the same length whose
-        entries replace the gradients. The hook is hung on a view of each output
-        taken after forward (and after the forward hooks), so the returned output is
-        that view. Several Tensor outputs: the hook is called once per output that
-        receives a gradient, with None at the other positions (PyTorch calls it once
-        with all of them). Returns a handle whose ``remove()`` unregisters it.
+        ``grad_output`` is a tuple with one entry per output (a single Tensor output gives
+        a 1-tuple; for a tuple or list, None where an output is no Tensor that needs a
+        gradient, or received none). A hook may return a tuple of the same length whose
+        entries replace the gradients. The hook is called once per backward, with every
+        output's gradient (``_BackwardHookCapture``: the outputs are views of one node,
+        taken after forward and the forward hooks; outputs of several dtypes or devices
+        are a node each, and the hook is then called once per output). An output that is
+        not a Tensor, tuple or list warns, and its hooks are never called, as PyTorch's;
+        writing into an output in place makes its backward raise. The global hooks
+        (``register_module_full_backward_pre_hook``) run first. Returns a handle whose
+        ``remove()`` unregisters it.
         """
         return self._add_hook("_backward_pre_hooks", hook, prepend)
 
@@ -579,12 +762,15 @@ class Module:
         tuple of the same length as ``grad_input``, whose entries replace the gradients
         that flow on to the inputs. The inputs that need a gradient are joined into one
         node for that (``_BackwardHookCapture``); they must share one dtype and device,
-        and one of them that gets no gradient is reported as zeros. When no input needs a
-        gradient the hook is called, with ``grad_input`` all None, as the gradient of the
-        outputs arrives (once per output that gets one). An in-place module
-        (``ReLU(inplace=True)``) with such a hook cannot write into its input: its forward
-        raises, as in PyTorch. Returns a handle whose ``remove()`` unregisters the hook.
-        A module that had a ``register_backward_hook`` refuses it (RuntimeError), as PyTorch.
+        and one of them that gets no gradient is reported as zeros (an entry the hook
+        returns as None, too). When no input needs a gradient the hook is called, with
+        ``grad_input`` all None, as the gradient of the outputs arrives, and may return
+        only None. The hook runs only in a backward that came through the outputs (not in
+        the second pass of a double backward). A forward that writes into its input in
+        place (``ReLU(inplace=True)``) raises, as in PyTorch. The global hooks
+        (``register_module_full_backward_hook``) run first. Returns a handle whose
+        ``remove()`` unregisters the hook. A module that had a ``register_backward_hook``
+        refuses it (RuntimeError), as PyTorch.
         """
         self._claim_backward_hook_kind(full=True)
         return self._add_hook("_backward_hooks", hook, prepend)
@@ -615,51 +801,6 @@ class Module:
                       FutureWarning, stacklevel=2)
         self._claim_backward_hook_kind(full=False)
         return self._add_hook("_backward_hooks", hook, False)
-
-    def _hook_output_gradients(self, output, capture: "_BackwardHookCapture | None" = None):
-        """``output`` with every Tensor in it (itself, or the items of a tuple or list)
-        replaced by a view whose gradient passes through the backward pre-hooks (and is
-        recorded in ``capture`` for the full backward hooks)."""
-        single = isinstance(output, Tensor)
-        items = [output] if single else list(output) if isinstance(output, (tuple, list)) else []
-        count = len(items)
-        if capture is not None:
-            capture.grad_output = [None] * count
-        for position, item in enumerate(items):
-            if isinstance(item, Tensor) and item.requires_grad:
-                items[position] = item[...]               # a new node: shares item's memory
-                items[position].register_hook(self._gradient_hook(position, count, capture))
-        if single:
-            return items[0]
-        if not items:
-            return output
-        return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
-
-    def _gradient_hook(self, position: int, count: int,
-                       capture: "_BackwardHookCapture | None" = None) -> Callable:
-        """The tensor hook of output ``position`` of ``count``: runs the module's backward
-        pre-hooks, then hands the gradient to ``capture`` (the full backward hooks)."""
-        def run_pre_hooks(grad: Tensor):
-            for hook in list(self._backward_pre_hooks.values()):
-                grad_output = tuple(grad if i == position else None for i in range(count))
-                result = hook(self, grad_output)
-                if result is None:
-                    continue
-                if not isinstance(result, tuple) or len(result) != count:
-                    raise RuntimeError(
-                        f"backward pre hook returned an invalid number of grad_output, got "
-                        f"{len(result) if isinstance(result, tuple) else 1}, but expected "
-                        f"{count}")
-                if result[position] is not None:
-                    grad = result[position]
-            return grad
-
-        def run(grad: Tensor):
-            grad = run_pre_hooks(grad)
-            if capture is not None:
-                capture.output_gradient(position, grad)
-            return grad
-        return run
 
     # ------------------------------------------------------------- registration
 
