@@ -678,8 +678,8 @@ ERRORS = [
      r"\(output would be 0x2x2\)"),
     (lambda: F3.avg_pool3d(_x(1, 1, 4, 4, 4), 2, divisor_override=0), ValueError,
      "avg_pool3d: divisor_override must be a non-zero int"),
-    (lambda: F3.dropout3d(_x(2, 3, 4), 0.5), ValueError,
-     r"dropout3d: expected a 5-D .* got shape \(2, 3, 4\)"),
+    (lambda: F3.dropout3d(_x(), 0.5), RuntimeError,   # (a 3-D input: deprecated, not refused)
+     r"dropout3d: feature dropout needs at least 2 dims .* got shape \(\)"),
     (lambda: F3.dropout3d(_x(1, 2, 3, 3, 3), 1.5), ValueError,
      "dropout probability has to be between 0 and 1, but got 1.5"),
     (lambda: F3.feature_alpha_dropout(_x(3), 0.5, True), RuntimeError,

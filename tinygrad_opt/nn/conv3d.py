@@ -179,7 +179,8 @@ class Dropout3d(Dropout):
 class FeatureAlphaDropout(Dropout):
     """Alpha dropout of whole channels (``F.feature_alpha_dropout``): a dropped channel
     takes SELU's negative limit and an affine map keeps zero mean and unit variance;
-    identity in evaluation. Input (N, C, *)."""
+    identity in evaluation. Input (N, C, *). ``inplace`` is kept and printed but, as in
+    PyTorch's module, not passed on: the input is never overwritten."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return feature_alpha_dropout(input, self.p, self.training, self.inplace)
+        return feature_alpha_dropout(input, self.p, self.training)

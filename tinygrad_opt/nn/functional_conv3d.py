@@ -26,6 +26,7 @@ imports nothing from there (nor any Module file).
 from __future__ import annotations
 
 import math
+import warnings
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
@@ -36,7 +37,7 @@ from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _pool_option, _po
                                              conv_transpose_output_size, pool_output_size)
 from tinygrad_opt.nn.functional_more import (SELU_NEGATIVE_LIMIT, _check_floating,
                                              _check_probability,
-                                             _drop_channels, pad)
+                                             _feature_dropout, pad)
 from tinygrad_opt.nn.im2col import window_argmax
 from tinygrad_opt.ops.conveniences import write_back
 from tinygrad_opt.ops.elementwise import where
@@ -472,16 +473,22 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Channel dropout for ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``: each channel
     volume is zeroed as a whole with probability p, the others scaled by 1/(1 − p) (so
-    E[y] = x); evaluation is the identity. ``inplace``: as ``F.dropout``."""
+    E[y] = x); evaluation is the identity. ``inplace``: as ``F.dropout``.
+
+    Any other number of dims is accepted with PyTorch's deprecation warning and read, as
+    PyTorch does, as unbatched: one draw per entry of the first dim, shared by the rest."""
     _check_probability(p)
     if input.ndim not in (4, 5):
-        raise ValueError(f"dropout3d: expected a 5-D (N, C, D, H, W) or 4-D (C, D, H, W) "
-                         f"input, got shape {input.shape}")
+        warnings.warn(f"dropout3d: received a {input.ndim}-D input, which PyTorch deprecates "
+                      "(dropout3d is channel dropout of a 4-D or 5-D input); each entry of "
+                      "its first dim is dropped whole; use dropout instead", stacklevel=2)
     if not training or p == 0.0:
         return input
-    if inplace:
-        return write_back(input, dropout3d, p, training)
-    return _drop_channels(input, p, input.shape[:-3] + (1, 1, 1), "dropout3d")  # (N, C, 1, 1, 1)
+    # PyTorch puts a batch dim of 1 in front of all but a 5-D input: the channels are dim 0
+    batched = input.ndim == 5
+    mask_shape = input.shape[:2 if batched else 1] + (1,) * (input.ndim - (2 if batched else 1))
+    return _feature_dropout(input, p, mask_shape, input.ndim + (not batched), inplace,
+                            "dropout3d")                               # (N, C, 1, 1, 1)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
@@ -497,16 +504,16 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     default, as PyTorch; p = 1 gives zeros. ``inplace``: as ``F.dropout``.
     """
     _check_probability(p)
-    if input.ndim < 2:
-        raise RuntimeError(f"feature_alpha_dropout: feature dropout requires at least 2 "
-                         f"dimensions (N, C, *) in the input, got shape {input.shape}")
-    if not training or p == 0.0:
+    if not training or p == 0.0:  # (before the dims are asked for, as PyTorch)
         return input
     _check_floating(input, "feature_alpha_dropout")
     if inplace:
         return write_back(input, feature_alpha_dropout, p, training)
     if p == 1.0:
         return input * 0.0
+    if input.ndim < 2:
+        raise RuntimeError(f"feature_alpha_dropout: feature dropout requires at least 2 "
+                           f"dimensions (N, C, *) in the input, got shape {input.shape}")
     alpha = SELU_NEGATIVE_LIMIT
     a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
     b = a * alpha * p

@@ -808,20 +808,36 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     probability p, the others scaled by 1/(1 − p); evaluation is the identity.
 
     A 3-D input is read as ``(N, C, L)`` (channel-wise 1-D dropout) with a warning, as
-    PyTorch does today. ``inplace``: as ``F.dropout``."""
+    PyTorch does today. Any other number of dims is accepted with PyTorch's deprecation
+    warning: one draw per entry of the first two dims, as for 4-D (a 2-D (N, C) input is
+    then element-wise dropout). ``inplace``: as ``F.dropout``."""
     _check_probability(p)
     if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 4-D (N, C, H, W) input (or 3-D (N, C, L)), "
-                         f"got shape {input.shape}")
+        warnings.warn(f"dropout2d: received a {input.ndim}-D input, which PyTorch deprecates "
+                      "(dropout2d is channel dropout of a 3-D or 4-D input); each entry of "
+                      "its first two dims is dropped whole; use dropout instead", stacklevel=2)
     if input.ndim == 3:
         warnings.warn("dropout2d: received a 3-D input and assuming channel-wise 1-D dropout: "
                       "the input is read as (N, C, L); use dropout1d for that", stacklevel=2)
     if not training or p == 0.0:
         return input
+    return _feature_dropout(input, p, input.shape[:2] + (1,) * (input.ndim - 2), input.ndim,
+                            inplace, "dropout2d")                       # (N, C, 1, 1)
+
+
+def _feature_dropout(x: Tensor, p: float, mask_shape: tuple, ndim: int, inplace: bool,
+                     op_name: str) -> Tensor:
+    """``_drop_channels`` in or out of place, with PyTorch's feature-dropout rules: an
+    empty input comes back as it is and p = 1 gives zeros before the (N, C) dims are asked
+    for; otherwise the input, as PyTorch sees it (``ndim`` dims), needs at least 2 dims."""
+    if x.numel() == 0:
+        return x
+    if ndim < 2 and p < 1.0:
+        raise RuntimeError(f"{op_name}: feature dropout needs at least 2 dims (N, C, *) in "
+                           f"the input, got shape {x.shape}")
     if inplace:
-        return write_back(input, dropout2d, p, training)
-    return _drop_channels(input, p, input.shape[:2] + (1,) * (input.ndim - 2),
-                          "dropout2d")                                  # (N, C, 1, 1)
+        return write_back(x, _drop_channels, p, mask_shape, op_name)
+    return _drop_channels(x, p, mask_shape, op_name)
 
 
 SELU_NEGATIVE_LIMIT = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717

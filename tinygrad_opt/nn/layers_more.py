@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Iterable
 
 from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
@@ -44,15 +45,25 @@ class _PadNd(Module):
 
     def __init__(self, padding):
         super().__init__()
-        count = 2 * self.dims
-        # any integer repeats (a NumPy one too: PyTorch repeats whatever is not iterable)
-        padding = (padding,) * count if isinstance(padding, numbers.Integral) else tuple(padding)
-        if len(padding) != count:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of "
-                             f"{count} ints, got {padding}")
-        self.padding = padding
+        count, name = 2 * self.dims, type(self).__name__
+        if isinstance(padding, numbers.Integral):
+            # any integer repeats (a NumPy one too: PyTorch repeats whatever is not iterable)
+            amounts = (padding,) * count
+        else:
+            amounts = tuple(padding) if isinstance(padding, Iterable) else (padding,)
+        if not all(isinstance(amount, numbers.Integral) for amount in amounts):
+            raise TypeError(f"{name}: padding must be an int or a tuple of {count} ints, "
+                            f"got {padding!r}")
+        if len(amounts) != count:
+            raise ValueError(f"{name}: padding must be an int or a tuple of {count} ints, "
+                             f"got {amounts}")
+        self.padding = amounts
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.mode == "circular" and input.ndim not in (self.dims + 1, self.dims + 2):
+            # (PyTorch's circular modules check this themselves, with a ValueError)
+            raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D or "
+                             f"{self.dims + 2}-D input, got shape {input.shape}")
         return F.pad(input, self.padding, self.mode)
 
     def extra_repr(self) -> str:
@@ -293,10 +304,11 @@ class Dropout2d(Dropout):
 class AlphaDropout(Dropout):
     """Dropout that keeps the zero mean and unit variance of SELU networks: dropped values
     are set to SELU's negative limit and an affine map restores the statistics
-    (``F.alpha_dropout``); identity in evaluation."""
+    (``F.alpha_dropout``); identity in evaluation. ``inplace`` is kept and printed but, as
+    in PyTorch's module, not passed on: the input is never overwritten."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.alpha_dropout(input, self.p, self.training, self.inplace)
+        return F.alpha_dropout(input, self.p, self.training)
 
 
 # ----------------------------------------------------------------------------------- structure
@@ -307,6 +319,8 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
         if not isinstance(unflattened_size, (tuple, list)) or not all(
                 isinstance(size, int) and not isinstance(size, bool)
                 for size in unflattened_size):
