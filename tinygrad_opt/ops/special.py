@@ -18,7 +18,9 @@ back), to about 1e-15 relative error:
 
 * log Γ: a power series of log Γ(2 + z) for |z| ≤ ½ (its coefficients are ζ(n) − 1),
   carried to 0 < x < 8 by Γ(x + 1) = x·Γ(x), Stirling's series for x ≥ 8, and the
-  reflection Γ(x)·Γ(1 − x) = π / sin(πx) for x < 0;
+  reflection Γ(x)·Γ(1 − x) = π / sin(πx) for x < 0; for −30 < x < −2 that reflection
+  taken relative to the zero of log |Γ| nearest x (as glibc's lgamma), so that no digit
+  is lost where log |Γ(x)| vanishes;
 * ψ (digamma): ψ(x + 1) = ψ(x) + 1/x up to x ≥ 10, then its asymptotic series;
   reflection ψ(1 − x) − ψ(x) = π / tan(πx) for x < 0;
 * ψ⁽ⁿ⁾ = (−1)ⁿ⁺¹·n!·ζ(n + 1, x), the Hurwitz zeta function summed by Euler–Maclaurin;
@@ -155,6 +157,108 @@ DIGAMMA_NEAR_ROOT = tuple(
     (-1) ** (n + 1) * value for n, value in enumerate(
         _hurwitz_zeta(backend.get_xp("cpu").arange(2.0, 42.0), DIGAMMA_ROOT).tolist(), start=1))
 
+# The zeros of log |Γ(x)| for −30 < x < −2, one in each half-interval −(i + 1)/2 < x ≤ −i/2
+# (i = 4 … 59, in that order), as (z_hi, z_lo, ψ(1 − z)) with z = z_hi + z_lo to about 2⁻¹⁰⁶:
+# made with mpmath at 400 bits (bisection in log |x − n| of log |Γ|, then findroot; the
+# residue log |Γ(z)| was below 2⁻³⁰⁰). From −18 on the zeros lie within about 1/n! of the
+# poles −n, below float64's resolution there, so z_hi is the pole and z_lo the distance.
+LGAMMA_NEGATIVE_ZEROS = (
+    (-2.4570247382208006, -3.7075610815513266e-17, 1.088858570219712),
+    (-2.7476826467274127, 9.055340329338315e-17, 1.1818295596965578),
+    (-3.14358088834998, -2.1818179852331714e-16, 1.2960656819990233),
+    (-3.955294284858598, -1.999428391746348e-17, 1.4961741903642813),
+    (-4.039361839740537, 2.1143995503980602e-16, 1.5147917672531508),
+    (-4.991544640560048, 1.5174411760571722e-16, 1.7045833443534575),
+    (-5.0082181683225935, -4.3926353491015815e-17, 1.7076067048145094),
+    (-5.998607480080875, -3.311862478893795e-16, 1.8725704975623252),
+    (-6.001385294453155, 6.415847287933042e-17, 1.8729970178070239),
+    (-6.999801507890638, 1.0550130037400023e-17, 2.0156150509600494),
+    (-7.000198333407325, 2.504354173632409e-16, 2.015667883125265),
+    (-7.999975197095821, -5.261737128572354e-17, 2.1406385633121268),
+    (-8.000024800270682, -4.354586297860107e-16, 2.140644392281141),
+    (-8.999997244250977, -2.2185620509727132e-16, 2.2517522992546524),
+    (-9.000002755714823, -9.491348611623208e-17, 2.2517528788751093),
+    (-9.99999972442663, 4.883037618642443e-16, 2.351752562841413),
+    (-10.000000275573013, -3.4909708332642057e-16, 2.3517526152919945),
+    (-10.99999997494789, 1.9843998306985407e-16, 2.442661677798737),
+    (-11.000000025052106, -6.850849812286175e-16, 2.442661682152887),
+    (-11.999999997912324, -1.0020693920103036e-16, 2.52599501314222),
+    (-12.000000002087676, 1.2222548112048185e-16, 2.5259950134760705),
+    (-12.99999999983941, 6.747262033096337e-16, 2.602918090220332),
+    (-13.00000000016059, -6.745919484964342e-16, 2.6029180902441125),
+    (-13.99999999998853, 8.094860741926607e-16, 2.674346661660003),
+    (-14.00000000001147, -8.094853704222662e-16, 2.6743466616615845),
+    (-14.999999999999236, 8.82932241476868e-16, 2.741013328327411),
+    (-15.000000000000764, -8.829322382710274e-16, 2.7410133283275098),
+    (-15.999999999999952, -1.668613399265054e-16, 2.8035133283274574),
+    (-16.000000000000046, -1.6094954994609367e-15, 2.803513328327463),
+    (-16.999999999999996, -7.412564244549576e-16, 2.862336857739225),
+    (-17.000000000000004, 7.412564244550028e-16, 2.8623368577392254),
+    (-18.0, 1.5619206968586233e-16, 2.9178924132947808),
+    (-18.0, -1.561920696858622e-16, 2.9178924132947808),
+    (-19.0, 8.22063524662433e-18, 2.970523992242149),
+    (-19.0, -8.22063524662433e-18, 2.970523992242149),
+    (-20.0, 4.110317623312165e-19, 3.020523992242149),
+    (-20.0, -4.110317623312165e-19, 3.020523992242149),
+    (-21.0, 1.9572941063391263e-20, 3.0681430398611966),
+    (-21.0, -1.9572941063391263e-20, 3.0681430398611966),
+    (-22.0, 8.896791392450574e-22, 3.113597585315742),
+    (-22.0, -8.896791392450574e-22, 3.113597585315742),
+    (-23.0, 3.868170170630684e-23, 3.1570758461853075),
+    (-23.0, -3.868170170630684e-23, 3.1570758461853075),
+    (-24.0, 1.6117375710961184e-24, 3.198742512851974),
+    (-24.0, -1.6117375710961184e-24, 3.198742512851974),
+    (-25.0, 6.446950284384474e-26, 3.238742512851974),
+    (-25.0, -6.446950284384474e-26, 3.238742512851974),
+    (-26.0, 2.4795962632247976e-27, 3.2772040513135123),
+    (-26.0, -2.4795962632247976e-27, 3.2772040513135123),
+    (-27.0, 9.183689863795546e-29, 3.3142410883505495),
+    (-27.0, -9.183689863795546e-29, 3.3142410883505495),
+    (-28.0, 3.279889237069838e-30, 3.349955374064835),
+    (-28.0, -3.279889237069838e-30, 3.349955374064835),
+    (-29.0, 1.1309962886447716e-31, 3.384438132685525),
+    (-29.0, -1.1309962886447716e-31, 3.384438132685525),
+    (-30.0, 3.7699876288159054e-33, 3.4177714660188583),
+)
+# log Γ(y₀) − log Γ(y₀ − δ) = ψ(y₀)·δ − Σ_{m≥2} ζ(m, y₀)·δᵐ/m at y₀ = 1 − z: the coefficients
+# ζ(m, y₀)/m, m = 2 … 25, one row per m (a column per zero); y₀ ≥ 3.45 and |δ| ≤ ½, so the
+# dropped terms are below (½/3.45)²⁵ ≈ 1e-21 of the first
+LGAMMA_ZERO_SERIES = tuple(
+    tuple(value / m for value in _hurwitz_zeta(
+        float(m), backend.get_xp("cpu").asarray([1 - row[0] for row in LGAMMA_NEGATIVE_ZEROS]))
+        .tolist())
+    for m in range(2, 26))
+# Between −2.85 and −2.55 even those two terms cancel to a third of their size (whichever
+# zero of (−3, −2) they start from), so there log |Γ| is summed as its Taylor series at a
+# point c: log |Γ(c + δ)| = Σ_m c_m·δᵐ, c₀ = log |Γ(c)|, c₁ = ψ(c), c_m = (−1)ᵐ·ζ(m, c)/m
+# (made with mpmath at 300 bits). For −2.85 < x ≤ −2.65, c = −2.7476826467274127 (the zero
+# of (−3, −2.5) rounded) and 41 terms: the pole −3 is 0.2523 away and |δ| < 0.1023, so the
+# dropped terms are below 0.41⁴¹/41 ≈ 2e-18; for −2.65 < x ≤ −2.55, c = −2.6 (near the
+# minimum of |Γ|, log |Γ| ≈ −0.118 dominates the sum) and 20 terms: 0.125²⁰/20 ≈ 4e-20.
+LGAMMA_NEAR_ZERO_TWO = (
+    1.733509244024501e-16, -1.9143501856116005, 9.575189475709672, -20.095134916842625,
+    62.6272827135138, -194.76615530344657, 646.9059997129297, -2193.1127764806292,
+    7610.39798665835, -26804.578420618196, 95617.45164335004, -344497.59343483427,
+    1251567.4465251055, -4578716.594581739, 16850484.270697452, -62330684.83240775,
+    231593359.8035307, -863873252.9293262, 3233548126.0760775, -12140906400.86442,
+    45711723541.795876, -172540549493.28778, 652740666207.5309, -2474505336668.5054,
+    9398485347630.73, -35758721374667.79, 136270397145886.52, -520072613705178.9,
+    1987570752795083.8, -7605635543471917.0, 2.9138361921333948e+16, -1.117577304804606e+17,
+    4.290838501543084e+17, -1.6490396076366328e+18, 6.343354596689298e+18,
+    -2.4422085179649122e+19, 9.410250074638236e+19, -3.628731386401491e+20,
+    1.4003152812733088e+21, -5.407514558725733e+21, 2.0895616676280324e+22,
+)
+LGAMMA_NEAR_MINIMUM = (
+    -0.11801163280539748, 0.1148975066969342, 5.2958441811951085, -3.729632763401541,
+    11.814099191572323, -16.978820691785156, 44.29597214296235, -82.09827021112628,
+    198.18860251544922, -412.83358851250057, 970.2168781330874, -2142.3855240922962,
+    5005.338305248436, -11403.535863681462, 26700.36669528753, -61946.383845789205,
+    145740.6966140342, -342050.4855315174, 808986.7572967488, -1913861.9686890268,
+)
+# (lower, upper, c, coefficients): the Taylor series for lower < x ≤ upper
+LGAMMA_TAYLOR_PIECES = ((-2.85, -2.65, -2.7476826467274127, LGAMMA_NEAR_ZERO_TWO),
+                        (-2.65, -2.55, -2.6, LGAMMA_NEAR_MINIMUM))
+
 
 # --- the forwards, on float64 arrays ---
 
@@ -190,8 +294,61 @@ def _lgamma_positive(x):
     return xp.where(x < 8, below, xp.where(x == math.inf, math.inf, stirling))
 
 
+def _lgamma_near_negative_zeros(x):
+    """log |Γ(x)| for −30 < x < −2 (float64 array; other entries give a finite value to
+    discard), to a few ulp also near the zeros of log |Γ|, where the reflection formula
+    subtracts two logarithms of size up to 75 (as glibc's lgamma_neg).
+
+    In the half-interval −(i + 1)/2 < x ≤ −i/2, with its zero z (``LGAMMA_NEGATIVE_ZEROS``),
+    its integer end n, a = |x − n|, a₀ = |z − n| and δ = x − z, the reflection formula at x
+    minus the one at z (where log |Γ| = 0) gives two terms that vanish with δ:
+
+        log |Γ(x)| = log(sin πa₀ / sin πa) + (log Γ(1 − z) − log Γ(1 − x))
+
+    * sin πa₀ / sin πa = 1 + 2s·(c·cot πa − s), s = sin(πd/2), c = cos(πd/2), d = a₀ − a
+      (= ±δ), taken by log1p; by log itself when a₀ < a/2 (the ratio is then below ~½);
+    * log Γ(y₀) − log Γ(y₀ − δ) = ψ(y₀)·δ − Σ_{m=2}^{25} ζ(m, y₀)·δᵐ/m, y₀ = 1 − z
+      (``LGAMMA_ZERO_SERIES``).
+
+    For −2.85 < x ≤ −2.55, where even these two terms cancel, log |Γ| is its own Taylor
+    series at a point c (``LGAMMA_TAYLOR_PIECES``)."""
+    xp = backend.xp_of(x)
+    x = xp.where((x > -30) & (x < -2), x, -2.25)
+    # i = 4 … 59; but −2.55 < x ≤ −2.5 takes the zero in (−2.5, −2) (i = 4): with the
+    # one in (−3, −2.5) the two terms there cancel to a tenth of their size
+    half_interval = xp.where((x > -2.55) & (x <= -2.5), 4.0, xp.floor(-2 * x))
+    index = half_interval.astype(backend.int64) - 4
+    zeros = xp.asarray(LGAMMA_NEGATIVE_ZEROS)
+    high, low, digamma = zeros[:, 0][index], zeros[:, 1][index], zeros[:, 2][index]
+    end = -xp.ceil(half_interval / 2)  # n: x ≤ n for i even, x > n for i odd
+    delta = (x - high) - low  # x − high is exact (Sterbenz)
+    a = abs(x - end)  # in (0, 0.55]
+    a = xp.where(a == 0, 0.5, a)  # (the poles: the caller's)
+    a_zero = abs((high - end) + low)
+    d = xp.where(half_interval % 2 == 0, delta, -delta)
+    s, c = xp.sin(math.pi / 2 * d), xp.cos(math.pi / 2 * d)
+    # cot πa = tan(π(½ − a)) for a > ¼ (½ − a exact): tan near π/2 would lose its digits
+    cotangent = xp.where(a > 0.25, xp.tan(math.pi * (0.5 - a)),
+                         1 / xp.tan(math.pi * xp.minimum(a, 0.25)))
+    direct = a_zero < a / 2
+    sines = xp.where(direct, xp.log(xp.sin(math.pi * a_zero) / xp.sin(math.pi * a)),
+                     xp.log1p(xp.where(direct, 0.0, 2 * s * (c * cotangent - s))))
+    series = xp.asarray(LGAMMA_ZERO_SERIES)
+    total = series[-1][index]
+    for row in range(len(LGAMMA_ZERO_SERIES) - 2, -1, -1):
+        total = total * delta + series[row][index]
+    result = sines + delta * (digamma - delta * total)
+    for lower, upper, center, coefficients in LGAMMA_TAYLOR_PIECES:
+        piece = (x > lower) & (x <= upper)
+        taylor = _polynomial(coefficients, xp.where(piece, x - center, 0.0))  # (x − c exact)
+        result = xp.where(piece, taylor, result)
+    return result
+
+
 def _lgamma(x):
-    """log |Γ(x)| for every x (float64 array)."""
+    """log |Γ(x)| for every x (float64 array); for −30 < x < −2 by
+    ``_lgamma_near_negative_zeros``, as the reflection formula below loses the digits of
+    the values near the zeros of log |Γ| there (−2.4570…: all of them)."""
     xp = backend.xp_of(x)
     positive = x > 0
     # x ≤ 0: log Γ(x) = log(π / |sin πx|) − log Γ(1 − x)
@@ -200,6 +357,9 @@ def _lgamma(x):
     sine = abs(xp.sin(math.pi * offset))  # so no digit is lost near the poles (x = −1e-10)
     pole = (x == xp.floor(x)) | xp.isinf(x)  # 0, −1, −2, …, −inf
     negative = xp.log(math.pi / xp.where(pole, 1.0, sine)) - reflected
+    zeros = (x > -30) & (x < -2)
+    if backend.to_host(zeros.any()).item():  # (skipped for the usual x > 0)
+        negative = xp.where(zeros, _lgamma_near_negative_zeros(x), negative)
     return xp.where(positive, reflected, xp.where(pole & ~xp.isnan(x), math.inf, negative))
 
 
