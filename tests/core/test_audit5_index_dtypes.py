@@ -12,19 +12,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as tg
-
-
-def host(t):
-    return tg.backend.to_host(t.data)
-
-
-def on(device, values, dtype=None):
-    return tg.tensor(np.asarray(values), dtype=dtype, device=device)
-
-
-def leaf(values, device="cpu"):
-    return tg.tensor(np.asarray(values, dtype=np.float64), dtype=tg.float64,
-                     requires_grad=True, device=device)
+from test_audit4_indexing_methods import host, leaf, on  # (the same helpers)
 
 
 REFUSED = [tg.int8, tg.int16, tg.uint8]      # integer dtypes PyTorch refuses as an index

@@ -521,16 +521,7 @@ def unique(input, sorted: bool = True, return_inverse: bool = False,
     (and slices) are told apart by ``!=``, as in PyTorch's CPU kernel: each NaN is a
     value of its own (NumPy's ``equal_nan=False``), sorted last. No gradient (PyTorch has
     none either)."""
-    _tensor(input, "unique")
-    flat = dim is None
-    if flat:   # (the 1-D path of the slices: NumPy's unique would merge the NaNs)
-        source, dim = input.reshape(-1), 0
-    else:
-        source, dim = input, normalize_dim(dim, input.ndim, "unique")
-    values, inverse, counts = _distinct_slices(source, dim, False, "unique")
-    if flat:
-        inverse = inverse.reshape(input.shape)
-    return _unique_results(values, inverse, counts, return_inverse, return_counts)
+    return _distinct(input, dim, False, return_inverse, return_counts, "unique")
 
 
 def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False,
@@ -539,13 +530,20 @@ def unique_consecutive(input, return_inverse: bool = False, return_counts: bool 
     equal consecutive slices along ``dim``) merged into one, order kept:
     [1, 1, 2, 2, 1] → [1, 2, 1]. ``return_inverse``: each entry's (or slice's) run;
     ``return_counts``: the length of each run. No gradient."""
-    _tensor(input, "unique_consecutive")
+    return _distinct(input, dim, True, return_inverse, return_counts, "unique_consecutive")
+
+
+def _distinct(input, dim, consecutive: bool, return_inverse, return_counts, name: str):
+    """``unique`` and ``unique_consecutive``: the distinct slices along ``dim`` (with no
+    dim, the entries of the flattened tensor, each inverse in the input's shape: the 1-D
+    path of the slices, since NumPy's own unique would merge the NaNs)."""
+    _tensor(input, name)
     flat = dim is None
     if flat:
         source, dim = input.reshape(-1), 0
     else:
-        source, dim = input, normalize_dim(dim, input.ndim, "unique_consecutive")
-    values, inverse, counts = _distinct_slices(source, dim, True, "unique_consecutive")
+        source, dim = input, normalize_dim(dim, input.ndim, name)
+    values, inverse, counts = _distinct_slices(source, dim, consecutive, name)
     if flat:
         inverse = inverse.reshape(input.shape)
     return _unique_results(values, inverse, counts, return_inverse, return_counts)
