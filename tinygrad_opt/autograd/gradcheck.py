@@ -11,9 +11,16 @@ shows up in L's gradient with probability 1), and compare
 element by element: |analytic − numeric| ≤ atol + rtol·|numeric|. With ``fast_mode``
 one random direction u per input replaces the e_i: the numbers compared are the
 directional derivatives ⟨∂L/∂x, u⟩ and (L(x + ε·u) − L(x − ε·u)) / (2ε).
+
+A failure is then reported as PyTorch reports it: the first output k whose Jacobian
+∂y_k/∂x_i (rows: the elements of x_i, columns: those of y_k) differs, both Jacobians
+printed in full. They are computed only then (one backward per element of y_k), so
+that a passing check costs one backward, not one per output element.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine, grad_mode
@@ -52,7 +59,7 @@ def _projected(fn, name: str, weights=None):
     from tinygrad_opt.tensor import Tensor
     fixed = {}
 
-    def loss(*xs):
+    def checked_outputs(*xs):
         outputs = _float_outputs(fn(*xs), name)
         if "keep" not in fixed:  # decided once, with recording on (the numbers run without)
             probe = outputs
@@ -61,7 +68,10 @@ def _projected(fn, name: str, weights=None):
                     probe = _float_outputs(fn(*xs), name)
             keep = [y.requires_grad for y in probe]
             fixed["keep"] = keep if any(keep) else [True] * len(keep)
-        outputs = [y for y, kept in zip(outputs, fixed["keep"]) if kept]
+        return [y for y, kept in zip(outputs, fixed["keep"]) if kept]
+
+    def loss(*xs):
+        outputs = checked_outputs(*xs)
         if "w" not in fixed:
             if weights is not None:
                 if len(weights) != len(outputs):
@@ -79,6 +89,7 @@ def _projected(fn, name: str, weights=None):
         if total is None:
             raise TypeError(f"{name}: fn returned no floating-point Tensor")
         return total
+    loss.outputs = checked_outputs  # the y_k themselves, for the failure message
     return loss
 
 
@@ -92,8 +103,10 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     GradcheckError naming the worst element (``raise_exception=False``: return False).
 
     ``inputs``: a Tensor or a tuple of arguments; the Tensors that require grad are
-    checked (they must be float64), other arguments are passed as they are. ``func``
-    returns a Tensor or a tuple of them (non-floating outputs are left out).
+    checked (in float64: another dtype gets PyTorch's warning, and needs a larger eps,
+    atol and rtol), other arguments are passed as they are. ``func`` returns a Tensor or
+    a tuple of them (non-floating outputs are left out). A failure names the output and
+    the input (its position among ``inputs``) and prints both Jacobians.
 
     Options, PyTorch's: ``check_backward_ad`` (reverse mode, the default) and
     ``check_forward_ad`` (forward mode, ``autograd.forward_ad``) say what is compared
@@ -161,6 +174,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6,
         if total is None:
             raise GradcheckError("gradgradcheck: fn does not depend on its inputs")
         return total
+    first_derivative_projected.outputs = lambda *xs: [first_derivative_projected(*xs)]
     options = dict(eps=eps, atol=atol, rtol=rtol, nondet_tol=nondet_tol,
                    check_undefined_grad=check_undefined_grad,
                    check_grad_dtypes=check_grad_dtypes, check_forward_ad=check_fwd_over_rev,
@@ -171,10 +185,12 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6,
 
 
 def _report(failure, raise_exception: bool) -> bool:
+    """``failure``: None, a message, or a function that writes it (a Jacobian mismatch,
+    whose message costs full Jacobians: not written when it is not raised)."""
     if failure is None:
         return True
     if raise_exception:
-        raise GradcheckError(failure)
+        raise GradcheckError(failure() if callable(failure) else failure)
     return False
 
 
@@ -183,12 +199,17 @@ def _check(loss, inputs, name, *, eps, atol, rtol, nondet_tol, check_undefined_g
     """None if every check passes, else the message of the first failure (the worst
     element for a mismatch)."""
     positions = [index for index, x in enumerate(inputs) if _is_tensor(x) and x.requires_grad]
-    for index in positions:
-        if inputs[index].dtype != backend.float64:
-            raise TypeError(f"{name}: input {index} has dtype {inputs[index].dtype}; use "
-                            "float64 (finite differences in float32 are too coarse)")
     if not positions:
-        raise ValueError(f"{name}: no input requires grad")
+        raise ValueError(f"{name}: no input requires grad: {name} expects at least one input "
+                         "tensor to require gradient, but none of them have requires_grad=True")
+    for index in positions:
+        # PyTorch warns and goes on: in float32 the check works with a larger eps and
+        # tolerances (eps=1e-3, atol=1e-3, rtol=1e-2), with the defaults it fails
+        if inputs[index].dtype != backend.float64:
+            warnings.warn(f"{name}: Input #{index} requires gradient and is not a double "
+                          f"precision floating point ({inputs[index].dtype}). This check will "
+                          "likely fail unless eps, atol and rtol are raised for its precision",
+                          UserWarning, stacklevel=3)
     checked = [inputs[i] for i in positions]
     directions = _directions(checked) if fast_mode else None
     numeric = [_numeric(loss, inputs, position, eps, directions and directions[k])
@@ -201,7 +222,7 @@ def _check(loss, inputs, name, *, eps, atol, rtol, nondet_tol, check_undefined_g
     if check_forward_ad:
         analytic["forward"] = [_forward(loss, inputs, position, directions and directions[k])
                                for k, position in enumerate(positions)]
-    worst = None  # (excess over tolerance, message)
+    worst = None  # (excess over tolerance, input position, mode, message)
     for mode, values in analytic.items():
         for position, exact_values, numeric_values in zip(positions, values, numeric):
             for i, (exact, number) in enumerate(zip(exact_values, numeric_values)):
@@ -209,10 +230,12 @@ def _check(loss, inputs, name, *, eps, atol, rtol, nondet_tol, check_undefined_g
                 if excess > 0 and (worst is None or excess > worst[0]):
                     where = ("along a random direction" if fast_mode else
                              f"element {_element(inputs[position], i)}")
-                    worst = (excess, f"{name}: input {position} {where}: {mode} "
-                                     f"{exact:.8g} vs numeric {number:.8g}")
+                    worst = (excess, position, mode, f"input {position} {where}: {mode} "
+                                                     f"{exact:.8g} vs numeric {number:.8g}")
     if worst is not None:
-        return worst[1]
+        _, position, mode, summary = worst
+        return lambda: _mismatch_message(loss, inputs, position, mode, summary, name, eps,
+                                         atol, rtol)
     if check_backward_ad:
         return _backward_properties(loss, inputs, positions, grads, name, nondet_tol,
                                     check_grad_dtypes, check_undefined_grad)
@@ -238,6 +261,84 @@ def _backward_properties(loss, inputs, positions, grads, name, nondet_tol,
     if check_undefined_grad:
         return _zero_in_zero_out(loss, inputs, positions, name)
     return None
+
+
+def _mismatch_message(loss, inputs, position: int, mode: str, summary: str, name: str,
+                      eps: float, atol: float, rtol: float) -> str:
+    """PyTorch's message: the numeric and the analytic Jacobian ∂y_k/∂x (rows: the elements
+    of x = inputs[position], columns: those of y_k) of the first output y_k where
+    |analytic − numeric| ≤ atol + rtol·|numeric| fails (where none fails alone, though
+    their weighted sum did: the output of the largest excess)."""
+    np = backend.np
+    numeric = _numeric_jacobians(loss.outputs, inputs, position, eps)
+    analytic = _analytic_jacobians(loss.outputs, inputs, position, mode)
+    excesses = [float((np.abs(a - n) - (atol + rtol * np.abs(n))).max(initial=-np.inf))
+                for a, n in zip(analytic, numeric)]
+    failing = [k for k, excess in enumerate(excesses) if excess > 0]
+    k = failing[0] if failing else int(np.argmax(excesses))
+    return (f"{name}: Jacobian mismatch for output {k} with respect to input {position},\n"
+            f"numerical:{numeric[k]}\nanalytical:{analytic[k]}\n"
+            f"(the largest difference in L = Σ_k Σ y_k·w_k, random weights w_k: {summary})")
+
+
+def _numeric_jacobians(outputs, inputs, position: int, eps: float) -> list:
+    """∂y_k/∂x by central differences, one host array (x.size, y_k.size) per output."""
+    np = backend.np
+    x = inputs[position]
+    rows = []
+    for i in range(x.data.size):
+        element = _element(x, i)
+        original = x.data[element].item()
+        with grad_mode.no_grad():
+            x.data[element] = original + eps
+            plus = [backend.to_host(y.data).reshape(-1) for y in outputs(*inputs)]
+            x.data[element] = original - eps
+            minus = [backend.to_host(y.data).reshape(-1) for y in outputs(*inputs)]
+            x.data[element] = original
+        rows.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    with grad_mode.no_grad():
+        sizes = [y.data.size for y in outputs(*inputs)]
+    return [np.array([row[k] for row in rows], dtype=np.float64).reshape(x.data.size, size)
+            for k, size in enumerate(sizes)]
+
+
+def _analytic_jacobians(outputs, inputs, position: int, mode: str) -> list:
+    """∂y_k/∂x by backward (one pass per element of y_k: a column) or by forward mode
+    (one pass per element of x: a row), one host array (x.size, y_k.size) per output."""
+    from tinygrad_opt.autograd import forward_ad
+    from tinygrad_opt.factories import zeros_like
+    np = backend.np
+    x = inputs[position]
+
+    def one_hot(like, j):
+        basis = zeros_like(like).detach()
+        basis.data[_element(like, j)] = 1.0
+        return basis
+    if mode == "forward":
+        rows = []
+        for i in range(x.data.size):
+            with forward_ad.dual_level(), grad_mode.enable_grad():
+                arguments = list(inputs)
+                arguments[position] = forward_ad.make_dual(x, one_hot(x, i))
+                tangents = [forward_ad.unpack_dual(y).tangent for y in outputs(*arguments)]
+            rows.append([np.zeros(y.data.size) if t is None else
+                         backend.to_host(t.data).reshape(-1).astype(np.float64)
+                         for y, t in zip(outputs(*inputs), tangents)])
+        sizes = [len(value) for value in rows[0]] if rows else [
+            y.data.size for y in outputs(*inputs)]
+        return [np.array([row[k] for row in rows], dtype=np.float64).reshape(x.data.size, size)
+                for k, size in enumerate(sizes)]
+    jacobians = []
+    with grad_mode.enable_grad():
+        for y in outputs(*inputs):
+            jacobian = np.zeros((x.data.size, y.data.size))
+            for j in range(y.data.size if y.requires_grad else 0):
+                (grad,) = engine.grad(y, [x], one_hot(y, j), retain_graph=True,
+                                      allow_unused=True)
+                if grad is not None:
+                    jacobian[:, j] = backend.to_host(grad.data).reshape(-1)
+            jacobians.append(jacobian)
+    return jacobians
 
 
 def _element(x, i: int) -> tuple:
