@@ -54,6 +54,7 @@ from bisect import bisect_right
 from typing import Callable, Iterable, Sequence
 
 from tinygrad_opt.optim.optimizer import Optimizer
+from tinygrad_opt.tensor import Tensor
 
 STEP_ORDER_WARNING = (
     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them in the "
@@ -90,7 +91,7 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _copy_lr(group["lr"]))
         else:
             for number, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -119,8 +120,8 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            _write_lr(group, lr)
+        self._last_lr = _group_lrs(self.optimizer)
 
     def get_last_lr(self) -> list[float]:
         """The learning rate of each group written by the last ``step()``."""
@@ -136,6 +137,28 @@ class LRScheduler:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
+
+
+def _copy_lr(lr):
+    """``lr``, or a copy of it if it is a Tensor (so no list of rates aliases a group's)."""
+    return lr.clone() if isinstance(lr, Tensor) else lr
+
+
+def _write_lr(group: dict, lr) -> None:
+    """``group["lr"] ← lr``. An lr given as a one-element Tensor (PyTorch's
+    ``lr=torch.tensor(0.01)``) is filled in place, as PyTorch does: the Tensor the
+    caller holds, and the optimizer reads at each step, shows the new rate."""
+    current = group["lr"]
+    if isinstance(current, Tensor):
+        current.data[...] = lr.item() if isinstance(lr, Tensor) else lr
+        current._version += 1
+    else:
+        group["lr"] = lr
+
+
+def _group_lrs(optimizer) -> list:
+    """Each group's lr, a Tensor one copied (PyTorch's ``get_last_lr()`` never aliases it)."""
+    return [_copy_lr(group["lr"]) for group in optimizer.param_groups]
 
 
 def _check_verbose(verbose) -> None:
@@ -547,7 +570,7 @@ class SequentialLR(LRScheduler):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]          # reset to α0
+            _write_lr(group, group["initial_lr"])      # reset to α0
         self._recursive_undo(self)                     # undo the sub-schedulers' initial steps
         self._schedulers[0]._initial_step()           # t = 0 of the first scheduler
         self._last_lr = self._schedulers[0].get_last_lr()
@@ -640,7 +663,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = cooldown
         self.eps = eps
         self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._last_lr = _group_lrs(optimizer)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
@@ -695,7 +718,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
 
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _group_lrs(self.optimizer)
 
     def _reduce_lr(self) -> None:
         if len(self.optimizer.param_groups) != len(self.min_lrs):
@@ -708,7 +731,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, min_lr)       # lr·factor, floored at min_lr
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _write_lr(group, new_lr)
 
     def get_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -958,7 +981,7 @@ class CyclicLR(LRScheduler):
             self.max_momentums = _per_group("CyclicLR", "max_momentum", optimizer, max_momentum)
         if last_epoch == -1:
             for number, group in enumerate(optimizer.param_groups):
-                group["lr"] = base_lrs[number]
+                _write_lr(group, base_lrs[number])
                 if cycle_momentum:
                     group["max_momentum"] = self.max_momentums[number]
                     group["base_momentum"] = self.base_momentums[number]
@@ -1151,8 +1174,8 @@ class ChainedScheduler(LRScheduler):
 
     def _write(self, lrs: list[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            _write_lr(group, lr)
+        self._last_lr = _group_lrs(self.optimizer)
 
     def state_dict(self) -> dict:
         """Own attributes (``_last_lr``) and each scheduler's state_dict under ``"_schedulers"``."""
