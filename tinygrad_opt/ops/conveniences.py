@@ -554,6 +554,8 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
             raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be greater than 0, got {chunks}")
+        if self.ndim == 0:
+            raise IndexError("chunk: expected a tensor with at least 1 dim, got a 0-d tensor")
         return shape.chunk(self, int(chunks), dim)
 
     def argmin(self, dim=None, keepdim=False, **numpy_spelling):

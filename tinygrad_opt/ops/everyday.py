@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections import namedtuple
 
 from tinygrad_opt import backend
@@ -687,6 +688,17 @@ def _derivative(f, dim: int, step, edge_order: int):
 
 # --- splitting and stacking ---
 
+def _int(value, name: str, what: str) -> int:
+    """``value`` as a Python int: an int, a NumPy integer or a one-element integer tensor, as
+    PyTorch's int arguments take them (a bool or a float is refused)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: {what} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {value!r}") from None
+
+
 def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
     """``input`` cut along ``dim`` into views: ``n`` sections (an int; the first size % n
     of them one longer than the others) or at the listed indices (``[2, 5]``: [:2],
@@ -702,7 +714,8 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
             raise TypeError(f"tensor_split: a tensor of indices_or_sections must be a 0-d or "
                             f"1-D integer tensor, got {spec.dtype} of shape {spec.shape}")
         spec = spec.item() if spec.ndim == 0 else spec.tolist()
-    if isinstance(spec, int) and not isinstance(spec, bool):
+    if isinstance(spec, (int, backend.np.integer)) and not isinstance(spec, bool):
+        spec = int(spec)
         if spec <= 0:
             raise ValueError(f"tensor_split: the number of sections must be > 0, got {spec}")
         small, extra = divmod(x.shape[dim], spec)
@@ -712,9 +725,10 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
         raise TypeError(f"tensor_split: indices_or_sections must be an int, a list or tuple "
                         f"of ints or an integer tensor, got {spec!r}")
     else:
-        bounds = list(spec)
-        if not all(isinstance(bound, int) and not isinstance(bound, bool) for bound in bounds):
-            raise TypeError(f"tensor_split: indices must be ints, got {spec!r}")
+        try:
+            bounds = [_int(bound, "tensor_split", "each index") for bound in spec]
+        except TypeError:
+            raise TypeError(f"tensor_split: indices must be ints, got {spec!r}") from None
     starts, stops = [0] + bounds, bounds + [None]
     return tuple(x[_along(dim, slice(start, stop), x.ndim)] for start, stop in zip(starts, stops))
 
@@ -795,8 +809,7 @@ def _position(x, dim: int, index, name: str) -> tuple:
     if x.ndim == 0:
         raise IndexError(f"{name}: cannot be applied to a 0-d tensor")
     dim = normalize_dim(dim, x.ndim, name)
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise TypeError(f"{name}: index must be an int, got {index!r}")
+    index = _int(index, name, "index")
     size = x.shape[dim]
     if not -size <= index < size:
         raise IndexError(f"{name}: index {index} is out of range for {_dim_of(x, dim)}")
@@ -887,15 +900,20 @@ def unflatten(input, dim: int, sizes):
     """Dim ``dim`` of ``input`` reshaped into ``sizes`` (one of them may be −1, inferred):
     (2, 12) with ``unflatten(1, (3, 4))`` is (2, 3, 4)."""
     x = _tensor(input, "unflatten")
+    if x.ndim == 0:
+        raise IndexError("unflatten: a 0-d tensor has no dim to unflatten")
     dim = normalize_dim(dim, x.ndim, "unflatten")
-    sizes = tuple(sizes)
-    if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
-        raise ValueError(f"unflatten: sizes must be a non-empty sequence of ints, got {sizes}")
+    sizes = tuple(_int(s, "unflatten", "each size") for s in sizes)
+    if not sizes:
+        raise ValueError("unflatten: sizes must be a non-empty sequence of ints, got ()")
     size = x.shape[dim]
     known = math.prod(s for s in sizes if s != -1)
     if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
         raise ValueError(f"unflatten: sizes {sizes} may hold one −1 and sizes >= 0 only")
-    if -1 in sizes and known and size % known == 0:
+    if -1 in sizes and not known:  # 0 · k = 0 for every k: −1 cannot be inferred
+        raise ValueError(f"unflatten: sizes {sizes} leave the −1 ambiguous for dim {dim} of "
+                         f"size {size} (shape {x.shape})")
+    if -1 in sizes and size % known == 0:
         sizes = tuple(size // known if s == -1 else s for s in sizes)
     if math.prod(sizes) != size:
         raise ValueError(f"unflatten: sizes {sizes} do not multiply to the size {size} of dim "

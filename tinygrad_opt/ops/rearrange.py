@@ -237,7 +237,9 @@ def roll(input, shifts, dims=None):
     rolled back."""
     _tensor(input, "roll")
     shifts = _sizes((shifts,) if isinstance(shifts, int) else (shifts,), "roll")
-    if dims is None:
+    if not shifts:
+        raise ValueError("roll: shifts is required, got an empty sequence")
+    if dims is None or (isinstance(dims, (tuple, list)) and not dims):  # ([]: as None, as PyTorch)
         if len(shifts) != 1:
             raise ValueError(f"roll: without dims give one shift, got {shifts}")
         return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
@@ -261,14 +263,17 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each element of ``input`` repeated ``repeats`` times along ``dim`` (flattened when
     ``dim`` is None): [a, b] → [a, a, b, b]. ``repeats`` is an int or a 1-D integer tensor
     of one count per element. An ``index_select`` with each index repeated, so each copy's
-    gradient adds up in its source. With ``input`` alone, a 1-D integer tensor of counts,
-    ``i`` is repeated ``input[i]`` times: [2, 1] → [0, 0, 1]."""
+    gradient adds up in its source. With ``input`` alone, a 1-D int32 or int64 tensor of
+    counts, ``i`` is repeated ``input[i]`` times, in the counts' dtype: [2, 1] → [0, 0, 1]."""
     if repeats is None:
-        counts = _tensor(input, "repeat_interleave")
+        counts = _int32_or_int64_tensor(input, input, "repeat_interleave", "repeats")
         if counts.ndim > 1:
             raise ValueError(f"repeat_interleave: repeats must be 0-d or 1-D, got shape "
                              f"{counts.shape}")
-        positions = constant(backend.xp_of(counts.data).arange(counts.numel()))
+        if counts.ndim == 0:  # (0-d counts repeat the elements of an input only)
+            raise ValueError("repeat_interleave: repeats alone must be 1-D, got a 0-d tensor")
+        xp = backend.xp_of(counts.data)
+        positions = constant(xp.arange(counts.numel(), dtype=counts.dtype))
         return repeat_interleave(positions, counts, output_size=output_size)
     _tensor(input, "repeat_interleave")
     if dim is None:
@@ -276,7 +281,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     dim = normalize_dim(dim, input.ndim, "repeat_interleave")
     n = _size_of(input, dim)
     if isinstance(repeats, tensor_module.Tensor):
-        counts = _integer_tensor(repeats, input, "repeat_interleave", "repeats").data
+        counts = _int32_or_int64_tensor(repeats, input, "repeat_interleave", "repeats").data
         if counts.ndim > 1 or counts.size not in (1, n):
             raise ValueError(f"repeat_interleave: repeats of shape {repeats.shape} for dim "
                              f"{dim} of size {n}: give one count, or one per element")
@@ -301,7 +306,9 @@ def narrow(input, dim: int, start: int, length: int):
     """``length`` elements of ``input`` along ``dim`` from ``start`` on (a negative start
     counts from the end; an int or a 0-d integer tensor): ``x[..., start:start + length,
     ...]``, a view."""
-    dim = normalize_dim(dim, _tensor(input, "narrow").ndim, "narrow")
+    if _tensor(input, "narrow").ndim == 0:
+        raise IndexError("narrow: cannot be applied to a 0-d tensor")
+    dim = normalize_dim(dim, input.ndim, "narrow")
     if isinstance(start, tensor_module.Tensor):
         if start.ndim != 0 or start.dtype.kind not in "iu":
             raise TypeError(f"narrow: a tensor start must be a 0-d integer tensor, got shape "
