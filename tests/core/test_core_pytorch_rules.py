@@ -396,3 +396,21 @@ def test_a_tensor_of_objects_strings_or_dates_is_refused(array):
         tg.tensor(array)
     with pytest.raises(TypeError, match="can't convert an array"):
         tg.as_tensor(array)
+
+
+def test_squeeze_refuses_a_repeated_dim(device):
+    x = tg.zeros(1, 2, 1, device=device)
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        x.squeeze((0, 0))
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        x.squeeze((2, -1))  # the same dim, spelled twice
+    assert x.squeeze((0, 2)).shape == (2,) and x.squeeze((1,)).shape == (1, 2, 1)
+
+
+def test_an_optimizer_refuses_a_tensor_lr_of_several_elements():
+    p = tg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"Tensor learning rate must be 1-element, .* shape \(2,\)"):
+        tg.optim.SGD([p], lr=tg.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.5"):
+        tg.optim.Adam([p], lr=tg.tensor(-0.5))
+    tg.optim.SGD([p], lr=tg.tensor([0.1]))  # one element: accepted, as PyTorch

@@ -199,7 +199,9 @@ def squeeze(x, dim=None):
     if dim is None:
         return reshape(x, [size for size in x.shape if size != 1])
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    dims = {normalize_dim(d, x.ndim, "Squeeze") for d in dims}
+    dims = [normalize_dim(d, x.ndim, "Squeeze") for d in dims]
+    if len(set(dims)) != len(dims):  # (PyTorch's error, not a silent deduplication)
+        raise RuntimeError(f"Squeeze: a dim appears multiple times in the list of dims {dim}")
     return reshape(x, [size for axis, size in enumerate(x.shape)
                        if not (axis in dims and size == 1)])
 

@@ -33,30 +33,9 @@ from typing import Any, Callable, Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad
 from tinygrad_opt.optim import fused, hooks
+from tinygrad_opt.optim.arguments import (check_betas, check_non_negative,  # noqa: F401
+                                          check_unit_closed)  # (the rules import them here)
 from tinygrad_opt.tensor import Tensor
-
-
-# --- hyperparameter checks shared by the optimizers, with PyTorch's messages ---
-
-def check_non_negative(name: str, value) -> None:
-    """Raise ``ValueError("Invalid <name>: <value>")`` unless ``0 <= value``."""
-    if not 0.0 <= value:
-        raise ValueError(f"Invalid {name}: {value}")
-
-
-def check_unit_closed(name: str, value) -> None:
-    """Raise ``ValueError("Invalid <name>: <value>")`` unless ``0 <= value <= 1``."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"Invalid {name}: {value}")
-
-
-def check_betas(betas) -> None:
-    """Both betas must lie in [0, 1)."""
-    if len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas} (expected a pair (beta1, beta2))")
-    for index, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
 
 
 class _RequiredParameter:
