@@ -66,6 +66,10 @@ def _state_pair(hx, name: str) -> tuple:
     if not isinstance(hx, (tuple, list)) or len(hx) != 2:
         got = f"{len(hx)} items" if isinstance(hx, (tuple, list)) else type(hx).__name__
         raise TypeError(f"{name}: hx should be a pair (h_0, c_0), got {got}")
+    if not all(isinstance(state, Tensor) for state in hx):
+        # PyTorch reads both states; a missing c_0 is not silently zeros
+        got = ", ".join(type(state).__name__ for state in hx)
+        raise TypeError(f"{name}: hx should be a pair of Tensors (h_0, c_0), got ({got})")
     return tuple(hx)
 
 
@@ -143,6 +147,9 @@ class _CellBase(Module):
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input (N, {self.input_size}) or "
                              f"({self.input_size},), got shape {x.shape}")
+        if state is not None and not isinstance(state, Tensor):
+            raise TypeError(f"{name}: hx should be a Tensor or None, got "
+                            f"{type(state).__name__}")
         batched = x.ndim == 2
         if not batched:
             x = x.unsqueeze(0)                             # (1, in)
@@ -325,6 +332,11 @@ class _RNNBase(Module):
         return [name for names in self._all_weights for name in names]
 
     @property
+    def _flat_weights(self) -> list[Parameter]:
+        """Every parameter, in the order of :attr:`_flat_weights_names`."""
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
     def all_weights(self) -> list[list[Parameter]]:
         """The parameters of each layer and direction (the lists of :attr:`_all_weights`)."""
         return [[getattr(self, name) for name in names] for names in self._all_weights]
@@ -433,6 +445,10 @@ class _RNNBase(Module):
 
     def _forward(self, x: Tensor, hx: list):
         """Shared forward: layouts in, ``_run``, layouts out."""
+        for what, state in zip(("hx" if len(hx) == 1 else "h_0", "c_0"), hx):
+            if state is not None and not isinstance(state, Tensor):
+                raise TypeError(f"{type(self).__name__}: {what} should be a Tensor or None, "
+                                f"got {type(state).__name__}")
         if isinstance(x, PackedSequence):
             return self._forward_packed(x, hx)
         batched = self._check_input(x)
