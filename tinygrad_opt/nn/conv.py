@@ -90,6 +90,7 @@ def convolve(layer, input: Tensor, conv) -> Tensor:
     """``conv`` (``conv1d``/``conv2d``/``conv3d``) with the layer's weight and options. A
     ``padding_mode`` other than ``'zeros'`` pads ``input`` in that mode first (``F.pad``)
     and convolves without padding, as PyTorch."""
+    check_conv_input(layer, input)
     padding = layer.padding
     if layer.padding_mode != "zeros":
         input = pad(input, reversed_padding(padding, layer.kernel_size, layer.dilation),
@@ -97,6 +98,21 @@ def convolve(layer, input: Tensor, conv) -> Tensor:
         padding = 0
     return conv(input, layer.weight, layer.bias, layer.stride, padding, layer.dilation,
                 layer.groups)
+
+
+SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def check_conv_input(layer, input: Tensor) -> None:
+    """A convolution layer's input is ``(N, in_channels, *spatial)`` or one unbatched sample
+    ``(in_channels, *spatial)``. Checked before any ``padding_mode`` padding, so that the
+    error names the layer and the shape it was given (not the padded one, nor ``pad``)."""
+    dims, C = len(layer.kernel_size), layer.in_channels
+    if input.ndim not in (dims + 1, dims + 2) or input.shape[input.ndim - dims - 1] != C:
+        spatial = SPATIAL_NAMES[dims]
+        raise ValueError(f"{type(layer).__name__}: expected an input (N, {C}, {spatial}) or "
+                         f"unbatched ({C}, {spatial}) with in_channels={C} channels, got "
+                         f"shape {input.shape}")
 
 
 def reversed_padding(padding, kernel_size: tuple, dilation: tuple) -> tuple:
