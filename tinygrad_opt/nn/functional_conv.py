@@ -663,20 +663,20 @@ def adaptive_bins(size: int, out_size: int) -> list[tuple[int, int]]:
 
 
 def _adaptive_sizes(input: Tensor, output_size, spatial: int, op_name: str) -> tuple:
-    """``output_size`` as one int per spatial dim: an int is repeated, None keeps the input's."""
+    """``output_size`` as one int per spatial dim: an int is repeated, None keeps the input's.
+    NumPy integers count as ints, as in PyTorch's int lists."""
     if input.ndim not in (spatial + 1, spatial + 2):
         layout = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
         raise ValueError(f"{op_name}: expected a {spatial + 2}-D or {spatial + 1}-D input "
                          f"{layout}, got shape {input.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * spatial
     if len(sizes) != spatial or not all(
-            size is None or (isinstance(size, int) and not isinstance(size, bool) and size > 0)
-            for size in sizes):
+            size is None or (_is_int(size) and size > 0) for size in sizes):
         raise ValueError(f"{op_name}: output_size must be a positive int or {spatial} of them "
                          f"(None keeps that size), got {output_size!r}")
     _check_adaptive_input(input, spatial, op_name)
     in_sizes = input.shape[input.ndim - spatial:]
-    return tuple(size if out is None else out for size, out in zip(in_sizes, sizes))
+    return tuple(size if out is None else int(out) for size, out in zip(in_sizes, sizes))
 
 
 def _check_adaptive_input(input: Tensor, spatial: int, op_name: str) -> None:

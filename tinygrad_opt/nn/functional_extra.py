@@ -209,6 +209,9 @@ def _unpool_output_size(input: Tensor, kernel: tuple, stride: tuple, padding: tu
                     zip(input.shape[-spatial:], kernel, stride, padding))
     if output_size is None:
         return default
+    if not hasattr(output_size, "__len__"):  # an int: PyTorch's len() of it fails too
+        raise TypeError(f"{op_name}: output_size must be a sequence of {spatial} or "
+                        f"{spatial + 2} ints, got {output_size!r}")
     output_size = tuple(output_size)
     if len(output_size) == spatial + 2 or (len(output_size) == spatial + 1
                                            and input.ndim == spatial + 1):
@@ -344,18 +347,18 @@ def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
 
 
 def _adaptive_sizes_3d(input: Tensor, output_size, op_name: str) -> tuple[int, int, int]:
-    """``(OD, OH, OW)``: an int is repeated, None keeps the input's size in that dim."""
+    """``(OD, OH, OW)``: an int is repeated, None keeps the input's size in that dim
+    (NumPy integers count as ints, as in PyTorch's int lists)."""
     if input.ndim not in (4, 5):
         raise ValueError(f"{op_name}: expected a 5-D or 4-D input (N, C, D, H, W) or "
                          f"(C, D, H, W), got shape {input.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
     if len(sizes) != 3 or not all(
-            size is None or (isinstance(size, int) and not isinstance(size, bool) and size > 0)
-            for size in sizes):
+            size is None or (_is_int(size) and size > 0) for size in sizes):
         raise ValueError(f"{op_name}: output_size must be a positive int or 3 of them "
                          f"(None keeps that size), got {output_size!r}")
     _check_adaptive_input(input, 3, op_name)
-    return tuple(input.shape[dim] if size is None else size
+    return tuple(input.shape[dim] if size is None else int(size)
                  for dim, size in zip((-3, -2, -1), sizes))
 
 
