@@ -16,6 +16,7 @@ from tinygrad_opt import nn, optim, train
 from tinygrad_opt.data import (DataLoader, Dataset, Sampler, Subset, TensorDataset,
                                default_collate)
 from tinygrad_opt.distributed import DistributedSampler
+from test_audit4_data import _Pair  # a read-only sequence that a list cannot build
 
 
 # --- DistributedSampler: a reference of PyTorch's algorithm -------------------------------
@@ -143,19 +144,6 @@ Point = collections.namedtuple("Point", ["x", "y"])
 class _Row(list):
     """A list subclass with an extra attribute, kept by PyTorch's copy-and-fill."""
     tag = "row"
-
-
-class _Pair(collections.abc.Sequence):
-    """A read-only sequence that cannot be built from a list (two arguments)."""
-
-    def __init__(self, first, second):
-        self.items = (first, second)
-
-    def __getitem__(self, index):
-        return self.items[index]
-
-    def __len__(self):
-        return 2
 
 
 def _host(batch):

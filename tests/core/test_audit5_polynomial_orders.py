@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt import special
+from test_audit5_polynomials_bessel import _u_series  # U_n in the T basis
 
 P = np.polynomial
 F64 = tg.float64
@@ -33,18 +34,6 @@ def _closed(kind, y, n):
     if kind == "v":
         return math.cos((n + 0.5) * theta) / math.cos(theta / 2)
     return math.sin((n + 0.5) * theta) / math.sin(theta / 2)
-
-
-def _u_series(n):
-    """U_n in the T basis (U_{-1} = 0)."""
-    if n < 0:
-        return [0]
-    coefficients = [0.0] * (n + 1)
-    for k in range(n, -1, -2):
-        coefficients[k] = 2.0
-    if n % 2 == 0:
-        coefficients[0] = 1.0
-    return coefficients
 
 
 def _chebyshev(kind, n):
