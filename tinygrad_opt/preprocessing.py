@@ -33,7 +33,8 @@ Errors: ``X`` must be 2-D ``(samples, features)``, with at least one of each to
 fit; ``transform`` needs the number of features seen by ``fit``; a step used
 before ``fit`` raises :class:`NotFittedError`; NaN is accepted only where it means "missing"
 (:class:`SimpleImputer`, and :class:`QuantileClipper`, which passes it
-through); inf is never accepted.
+through); inf is never accepted. Unlike scikit-learn, ``transform`` accepts
+zero rows (an empty split gives an empty output of the transformed width).
 """
 
 from __future__ import annotations
@@ -79,7 +80,12 @@ class _Step:
         name = self._name()
         if not fitting and not hasattr(self, "n_features_in_"):
             raise NotFittedError(f"{name}: call fit(X) before transform")
-        array = X.numpy() if isinstance(X, Tensor) else np.asarray(X)
+        try:
+            array = X.numpy() if isinstance(X, Tensor) else np.asarray(X)
+        except (ValueError, TypeError) as error:       # a ragged list: NumPy names no step
+            raise ValueError(f"{name}: X must be a 2-D array (samples, features), got "
+                             f"{type(X).__name__} that NumPy cannot read as one: {error}") \
+                from None
         if array.dtype == object or np.iscomplexobj(array) or \
                 not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise TypeError(f"{name}: X must be numeric, got dtype {array.dtype}")
@@ -133,6 +139,8 @@ class SimpleImputer(_Step):
         if strategy not in ("mean", "median", "most_frequent", "constant"):
             raise ValueError(f"SimpleImputer: strategy must be 'mean', 'median', "
                              f"'most_frequent' or 'constant', got {strategy!r}")
+        if not isinstance(fill_value, numbers.Real):     # float('x') would name no argument
+            raise TypeError(f"SimpleImputer: fill_value must be a number, got {fill_value!r}")
         self.strategy = strategy
         self.add_indicator = bool(add_indicator)
         self.fill_value = float(fill_value)
@@ -195,7 +203,8 @@ class QuantileClipper(_Step):
     allow_nan = True
 
     def __init__(self, low: float = 0.01, high: float = 0.99):
-        if not 0.0 <= low < high <= 1.0:
+        if not (isinstance(low, numbers.Real) and isinstance(high, numbers.Real)
+                and 0.0 <= low < high <= 1.0):
             raise ValueError(f"QuantileClipper: need 0 <= low < high <= 1, got low={low}, "
                              f"high={high}")
         self.low = float(low)
@@ -231,11 +240,12 @@ class VarianceThreshold(_Step):
     features of comparable units. ``get_support()`` is the boolean mask of the
     kept features. A constant column's variance is 0 exactly (as scikit-learn,
     which also checks the peak-to-peak range), even where rounding in the mean
-    would leave a residue such as 1e-34.
+    would leave a residue such as 1e-34. Unlike scikit-learn, whose variance
+    skips NaN, X with NaN is refused: impute it first.
     """
 
     def __init__(self, threshold: float = 0.0):
-        if not threshold >= 0:
+        if not (isinstance(threshold, numbers.Real) and threshold >= 0):
             raise ValueError(f"VarianceThreshold: threshold must be >= 0, got {threshold}")
         self.threshold = float(threshold)
 
@@ -359,9 +369,14 @@ class PCA(_Step):
             raise NotFittedError("PCA: call fit(X) before inverse_transform")
         from tinygrad_opt.tensor import Tensor  # lazy, as in _check
         Z = Z.numpy() if isinstance(Z, Tensor) else np.asarray(Z)
+        if not (np.issubdtype(Z.dtype, np.number) or Z.dtype == np.bool_) or \
+                np.iscomplexobj(Z):
+            raise TypeError(f"PCA: inverse_transform needs numeric scores, got dtype {Z.dtype}")
         if Z.ndim != 2 or Z.shape[1] != self.n_components_:
             raise ValueError(f"PCA: inverse_transform needs shape (N, {self.n_components_}), "
                              f"got {Z.shape}")
+        if not np.all(np.isfinite(Z)):                 # as transform: NaN and inf refused
+            raise ValueError("PCA: inverse_transform got scores with NaN or inf")
         scores = Z.astype(np.float64) * (self._scale() if self.whiten else 1.0)
         out = scores @ self.components_ + self.mean_                       # (N, D)
         return out.astype(Z.dtype if np.issubdtype(Z.dtype, np.floating) else np.float64)
@@ -409,19 +424,23 @@ class StabilitySelection(_Step):
     def __init__(self, l1: float = 0.05, n_resamples: int = 50, threshold: float = 0.6,
                  sample_fraction: float = 0.5, max_sweeps: int = 100, tol: float = 1e-4,
                  seed=0):
-        if not l1 > 0:
+        def real(value):                      # a string would raise in the comparison
+            return isinstance(value, numbers.Real)
+        if not (real(l1) and l1 > 0):
             raise ValueError(f"StabilitySelection: l1 must be > 0, got {l1}")
         if not whole_number(n_resamples):
             raise ValueError(f"StabilitySelection: n_resamples must be a positive integer, "
                              f"got {n_resamples!r}")
-        if not 0.0 < threshold <= 1.0:
+        if not (real(threshold) and 0.0 < threshold <= 1.0):
             raise ValueError(f"StabilitySelection: threshold must lie in (0, 1], got {threshold}")
-        if not 0.0 < sample_fraction <= 1.0:
+        if not (real(sample_fraction) and 0.0 < sample_fraction <= 1.0):
             raise ValueError(f"StabilitySelection: sample_fraction must lie in (0, 1], got "
                              f"{sample_fraction}")
         if not whole_number(max_sweeps):
             raise ValueError(f"StabilitySelection: max_sweeps must be a positive integer, "
                              f"got {max_sweeps!r}")
+        if not (real(tol) and tol >= 0):      # NaN never stops early: max_sweeps every fit
+            raise ValueError(f"StabilitySelection: tol must be >= 0, got {tol}")
         self.l1 = float(l1)
         self.n_resamples = int(n_resamples)
         self.threshold = float(threshold)
@@ -455,10 +474,14 @@ class StabilitySelection(_Step):
             raise ValueError("StabilitySelection: fit(X, y) needs the targets y")
         from tinygrad_opt.tensor import Tensor
         Y = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
+        if not (np.issubdtype(Y.dtype, np.number) or Y.dtype == np.bool_) or \
+                np.iscomplexobj(Y):
+            raise TypeError(f"StabilitySelection: y must be numeric (encode class labels as "
+                            f"numbers or one-hot), got dtype {Y.dtype}")
         Y = Y.astype(np.float64)
         if Y.ndim == 1:
             Y = Y[:, None]
-        if Y.ndim != 2 or len(Y) != n:
+        if Y.ndim != 2 or len(Y) != n or Y.shape[1] == 0:
             raise ValueError(f"StabilitySelection: y must be (N,) or (N, K) with N = {n}, got "
                              f"shape {np.shape(y)}")
         if not np.all(np.isfinite(Y)):
