@@ -18,24 +18,28 @@ For the binary counts of one class c::
     F1 = 2 * precision * recall / (precision + recall) = 2 TP / (2 TP + FP + FN)
 
 A ratio whose denominator is 0 is reported as 0 (scikit-learn's default does
-the same, with a warning). For imbalanced problems accuracy flatters a model
-that ignores the rare class; the F1 score of that class, the ROC AUC and the
-G-mean (geometric mean of per-class recalls) do not.
+the same, with a warning; ``zero_division`` chooses). For imbalanced problems
+accuracy flatters a model that ignores the rare class; the F1 score of that
+class, the ROC AUC and the G-mean (geometric mean of per-class recalls) do not.
 
 Scores rather than labels: :func:`roc_curve` and :func:`precision_recall_curve`
 give the rates at every threshold of a binary score (scikit-learn's semantics
-and return values), :func:`auc` the area under such a curve, and
+and return values), :func:`auc` the area under such a curve,
+:func:`average_precision` the step-wise area under the precision-recall curve, and
 :func:`best_threshold` the threshold of maximum F1 or G-mean.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from tinygrad_opt import backend
 
 __all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "roc_auc", "g_mean",
-           "roc_auc_score", "roc_curve", "precision_recall_curve", "auc", "best_threshold"]
+           "roc_auc_score", "roc_curve", "precision_recall_curve", "average_precision",
+           "auc", "best_threshold"]
 
 
 def _host(values, name: str, metric: str) -> np.ndarray:
@@ -97,28 +101,75 @@ def _pair(y_true, y_pred, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return true, pred
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator elementwise, 0 where the denominator is 0."""
+def _divide(numerator: np.ndarray, denominator: np.ndarray, zero_division=0.0,
+            what: str = "") -> np.ndarray:
+    """numerator / denominator elementwise, ``zero_division`` where the denominator is 0
+    (``'warn'``: 0 and a warning naming ``what``, scikit-learn's default)."""
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
-    safe = np.where(denominator == 0, 1.0, denominator)
-    return np.where(denominator == 0, 0.0, numerator / safe)
+    undefined = denominator == 0
+    if zero_division == "warn":
+        if np.any(undefined):
+            warnings.warn(f"precision_recall_f1: {what} is ill-defined and set to 0.0 where "
+                          "its denominator is 0; use the zero_division argument to choose "
+                          "the value", UserWarning, stacklevel=3)
+        zero_division = 0.0
+    safe = np.where(undefined, 1.0, denominator)
+    return np.where(undefined, float(zero_division), numerator / safe)
 
 
-def accuracy(y_true, y_pred) -> float:
-    """The fraction of correct predictions: ``mean(y_pred == y_true)``."""
+def _nan_average(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The (weighted) mean of the non-NaN values, NaN if all are NaN (scikit-learn's rule
+    for ``zero_division=nan``: undefined scores leave the average, with their weights)."""
+    defined = ~np.isnan(values)
+    if not np.any(defined):
+        return float("nan")
+    if weights is None or np.sum(weights[defined]) == 0:
+        return float(np.mean(values[defined]))
+    return float(np.average(values[defined], weights=weights[defined]))
+
+
+def accuracy(y_true, y_pred, normalize: bool = True, sample_weight=None) -> float:
+    """The fraction of correct predictions: ``mean(y_pred == y_true)``.
+
+    As scikit-learn's ``accuracy_score``: ``normalize=False`` gives the number of
+    correct predictions instead; ``sample_weight`` (N,) weighs each sample, giving
+    ``sum(w * correct) / sum(w)`` (or ``sum(w * correct)`` unnormalized).
+    """
     true, pred = _pair(y_true, y_pred, "accuracy")
-    return float(np.mean(true == pred))
+    correct = (true == pred).astype(np.float64)                             # (N,)
+    if sample_weight is None:
+        weights = np.ones_like(correct)
+    else:
+        weights = np.asarray(_host(sample_weight, "sample_weight", "accuracy"), np.float64)
+        if weights.shape != correct.shape:
+            raise ValueError(f"accuracy: sample_weight must have shape {correct.shape}, got "
+                             f"{weights.shape}")
+    if not normalize:
+        return float(np.sum(weights * correct))
+    if np.sum(weights) == 0:
+        raise ValueError("accuracy: sample_weight sums to 0, so the weighted mean is undefined")
+    return float(np.sum(weights * correct) / np.sum(weights))
 
 
-def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
+                     normalize: str | None = None) -> np.ndarray:
     """``C[i, j]`` = number of samples of true class i predicted as class j.
 
     Rows are true classes, columns predicted classes (scikit-learn's layout), so
     the diagonal holds the correct predictions and row sums the class sizes.
     The matrix is ``(K, K)`` with ``K = num_classes``, or one more than the
-    largest label seen. Returns an int64 NumPy array.
+    largest label seen. Returns an int64 NumPy array, or with ``normalize``
+    (scikit-learn's) a float64 one: ``'true'`` divides each row by its sum (row i
+    holds the fractions of class i's samples, the diagonal the recalls), ``'pred'``
+    each column (the diagonal holds the precisions), ``'all'`` the whole matrix;
+    an empty row or column stays 0 (as scikit-learn's, where the division is 0/0).
+    Unlike scikit-learn, whose default matrix has one row per label present,
+    the rows are the labels ``0..K-1`` (a label absent everywhere gives a zero row).
     """
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"confusion_matrix: normalize must be 'true', 'pred', 'all' or None, "
+                         f"got {normalize!r}")
     if num_classes is not None and (isinstance(num_classes, bool)
                                     or not isinstance(num_classes, (int, np.integer))
                                     or num_classes < 1):
@@ -132,11 +183,16 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
         raise ValueError(
             f"confusion_matrix: label {largest} does not fit num_classes={num_classes}")
     counts = np.bincount(true * num_classes + pred, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes).astype(np.int64)   # (K, K)
+    matrix = counts.reshape(num_classes, num_classes).astype(np.int64)      # (K, K)
+    if normalize is None:
+        return matrix
+    total = {"true": matrix.sum(axis=1, keepdims=True), "pred": matrix.sum(axis=0, keepdims=True),
+             "all": matrix.sum(keepdims=True)}[normalize]
+    return _divide(matrix, np.broadcast_to(total, matrix.shape))
 
 
 def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
-                        pos_label: int = 1) -> tuple:
+                        pos_label: int = 1, zero_division=0.0) -> tuple:
     """Precision, recall and F1 score, returned as ``(precision, recall, f1)``.
 
     ``average`` (scikit-learn's meanings):
@@ -151,9 +207,16 @@ def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
     * ``None``: the per-class scores as three arrays.
 
     The classes are those that appear in ``y_true`` or ``y_pred``. Per class,
-    ``F1 = 2 TP / (2 TP + FP + FN)``; a score with a zero denominator is 0. The
-    macro and weighted F1 average the per-class F1 (not the F1 of the averaged
-    precision and recall), as scikit-learn does.
+    ``F1 = 2 TP / (2 TP + FP + FN)``. The macro and weighted F1 average the
+    per-class F1 (not the F1 of the averaged precision and recall), as
+    scikit-learn does.
+
+    ``zero_division`` is the value of a score whose denominator is 0 (no
+    predicted samples for precision, no true samples for recall, neither for
+    F1): ``0`` (the default), ``1``, ``nan`` (such scores then leave the macro
+    and weighted averages, with their weights; NaN if none is left) or
+    ``'warn'`` (0 with a warning). scikit-learn's default is ``'warn'``; ours
+    is a silent 0.
     """
     metric = "precision_recall_f1"
     true, pred = _pair(y_true, y_pred, metric)
@@ -172,6 +235,12 @@ def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
     else:
         raise ValueError(f"{metric}: average must be 'binary', 'macro', 'micro', 'weighted' "
                          f"or None, got {average!r}")
+    if not (zero_division == "warn" or (isinstance(zero_division, (int, float, np.floating))
+                                        and not isinstance(zero_division, bool)
+                                        and (zero_division in (0, 1)
+                                             or np.isnan(zero_division)))):
+        raise ValueError(f"{metric}: zero_division must be 0, 1, nan or 'warn', got "
+                         f"{zero_division!r}")
 
     predicted_c = pred[:, None] == classes[None, :]                         # (N, K)
     true_c = true[:, None] == classes[None, :]                              # (N, K)
@@ -181,18 +250,17 @@ def precision_recall_f1(y_true, y_pred, average: str | None = "binary",
 
     if average == "micro":
         tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
-    precision = _divide(tp, tp + fp)
-    recall = _divide(tp, tp + fn)
-    f1 = _divide(2 * tp, 2 * tp + fp + fn)
+    precision = _divide(tp, tp + fp, zero_division, "precision")
+    recall = _divide(tp, tp + fn, zero_division, "recall")
+    f1 = _divide(2 * tp, 2 * tp + fp + fn, zero_division, "F1")
     if average is None:
         return precision, recall, f1
     if average == "macro":
-        return float(precision.mean()), float(recall.mean()), float(f1.mean())
+        return _nan_average(precision), _nan_average(recall), _nan_average(f1)
     if average == "weighted":
-        support = tp + fn                                                   # (K,) true counts
-        weights = support / support.sum()
-        return (float(np.sum(weights * precision)), float(np.sum(weights * recall)),
-                float(np.sum(weights * f1)))
+        support = (tp + fn).astype(np.float64)                              # (K,) true counts
+        return (_nan_average(precision, support), _nan_average(recall, support),
+                _nan_average(f1, support))
     return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))  # one value each
 
 
@@ -374,6 +442,26 @@ def precision_recall_curve(y_true, y_score, pos_label=None, drop_intermediate: b
     recall = tps / tps[-1]
     return (np.concatenate([precision[::-1], [1.0]]), np.concatenate([recall[::-1], [0.0]]),
             thresholds[::-1])
+
+
+def average_precision(y_true, y_score, pos_label=None) -> float:
+    """Average precision (scikit-learn's ``average_precision_score``, binary problems)::
+
+        AP = sum_n (R_n - R_{n-1}) P_n
+
+    over the thresholds of :func:`precision_recall_curve` in decreasing order,
+    ``P_n`` and ``R_n`` the precision and recall at the n-th one (``R_0 = 0``):
+    the mean of the precisions reached as each new positive is recalled. It
+    is a step-wise sum, not the trapezoid of ``auc(recall, precision)``, which
+    interpolates linearly between points and is too optimistic. Tied scores
+    enter together (one step). ``pos_label`` and ``y_score`` as in
+    :func:`roc_curve`; a ``y_true`` with one class only raises an error.
+    """
+    positive, score = _binary_scores(y_true, y_score, pos_label, "average_precision")
+    fps, tps, _ = _counts_at_thresholds(positive, score)                    # decreasing t
+    precision = tps / (tps + fps)                                           # TP + FP >= 1
+    recall_steps = np.diff(tps, prepend=0.0) / tps[-1]                      # R_n - R_{n-1}
+    return float(np.sum(recall_steps * precision))
 
 
 def auc(x, y) -> float:
