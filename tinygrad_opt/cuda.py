@@ -1,6 +1,19 @@
 """``tg.cuda``: whether a GPU is there, its seed, and ``capture``: a training step
 recorded once as a CUDA graph and replayed.
 
+PyTorch's ``torch.cuda`` functions, on CuPy, with PyTorch's answers on a machine
+without a GPU (no CuPy, or no GPU that it sees): ``is_available()`` is False,
+``device_count()`` 0, ``is_initialized()`` False, ``memory_allocated()``,
+``memory_reserved()`` and ``max_memory_allocated()`` 0; ``empty_cache()`` and the
+seeding functions (``manual_seed``, ``manual_seed_all``, ``seed``, ``seed_all``) do
+nothing, as PyTorch ('it is safe to call this function if CUDA is not available; it
+is silently ignored'); ``with device(None)`` and ``with stream(None)`` change
+nothing. The others (``current_device``, ``set_device``, ``device(n)``,
+``get_device_name``, ``get_device_capability``, ``synchronize``, ``initial_seed``,
+``reset_peak_memory_stats``, ``Stream``, ``Event``) raise a RuntimeError naming
+themselves. On a GPU, ``manual_seed`` seeds CuPy's generator of the current GPU only
+(``tg.manual_seed`` seeds NumPy's and CuPy's); ``Stream`` and ``Event`` are CuPy's.
+
 Why capture pays. On a GPU every op of a step is a kernel that Python launches,
 5-15 us of host work each, while a small network's kernels take less than that to
 run: the step is bound by launches, not by the GPU (docs/benchmarks.md). CUDA can
@@ -34,6 +47,8 @@ replay function: nothing else can be given that memory between replays.
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import traceback
 from typing import Callable
@@ -50,9 +65,254 @@ def is_available() -> bool:
     return backend.cuda_available()
 
 
+def device_count() -> int:
+    """The number of GPUs CuPy sees; 0 without CuPy or a GPU, as PyTorch."""
+    if not is_available():
+        return 0
+    return int(backend.get_xp("cuda").cuda.runtime.getDeviceCount())
+
+
+def is_initialized() -> bool:
+    """Whether the CUDA runtime is up: False without a GPU, as PyTorch. (Asking
+    ``is_available`` already starts CuPy's runtime, so on a GPU this is True.)"""
+    return is_available()
+
+
+def _no_gpu(function: str) -> RuntimeError:
+    """The error of a function that needs a GPU, on a machine without one (PyTorch
+    raises 'No CUDA GPUs are available' there too)."""
+    return RuntimeError(f"tg.cuda.{function}: no CUDA GPU is available (it needs CuPy and "
+                        "an NVIDIA GPU: pip install 'tinygrad_opt[gpu]')")
+
+
+def _index(device, function: str, optional: bool = True) -> int:
+    """The GPU number of ``device``: an int, ``'cuda'`` / ``'cuda:1'``, or None (the
+    current GPU). Names ``function`` when the device is not a GPU or there is none."""
+    if isinstance(device, bool) or not (device is None or isinstance(device, (int, str))
+                                        or hasattr(type(device), "__index__")):
+        raise ValueError(f"tg.cuda.{function}: device must be an int, 'cuda' or "
+                         f"'cuda:N', got {device!r}")
+    if isinstance(device, str):
+        kind, _, number = device.partition(":")
+        if kind != "cuda" or (number and not number.isdigit()):
+            raise ValueError(f"tg.cuda.{function}: expected a cuda device, got '{device}'")
+        device = int(number) if number else None
+    if device is None and not optional:
+        raise ValueError(f"tg.cuda.{function}: a device number is needed, got None")
+    if not is_available():
+        raise _no_gpu(function)
+    cupy = backend.get_xp("cuda")
+    index = cupy.cuda.runtime.getDevice() if device is None else int(device)
+    if not 0 <= index < device_count():
+        raise ValueError(f"tg.cuda.{function}: device {index} does not exist "
+                         f"({device_count()} GPUs)")
+    return index
+
+
+def current_device() -> int:
+    """The number of the GPU that work goes to; RuntimeError without a GPU."""
+    return _index(None, "current_device")
+
+
+def set_device(device) -> None:
+    """Make ``device`` (an int or ``'cuda:N'``) the current GPU; a negative number does
+    nothing, as PyTorch. RuntimeError without a GPU."""
+    if isinstance(device, int) and not isinstance(device, bool) and device < 0:
+        return
+    index = _index(device, "set_device", optional=False)
+    backend.get_xp("cuda").cuda.Device(index).use()
+
+
+class device:
+    """``with tg.cuda.device(1): ...``: the block's work goes to GPU 1, the previous
+    current GPU comes back after it. ``None`` or a negative number: a block that
+    changes nothing (also without a GPU, as PyTorch); else RuntimeError without a GPU."""
+
+    def __init__(self, device):
+        self.device, self.previous = device, None
+
+    def __enter__(self):
+        negative = isinstance(self.device, int) and not isinstance(self.device, bool) \
+            and self.device < 0
+        if self.device is not None and not negative:
+            index = _index(self.device, "device")
+            self.previous = current_device()
+            set_device(index)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            set_device(self.previous)
+        return False
+
+
+def get_device_name(device=None) -> str:
+    """The GPU's name (CUDA's ``cudaDeviceProp.name``); RuntimeError without a GPU."""
+    index = _index(device, "get_device_name")
+    name = backend.get_xp("cuda").cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def get_device_capability(device=None) -> tuple:
+    """The GPU's compute capability ``(major, minor)``; RuntimeError without a GPU."""
+    index = _index(device, "get_device_capability")
+    properties = backend.get_xp("cuda").cuda.runtime.getDeviceProperties(index)
+    return int(properties["major"]), int(properties["minor"])
+
+
+def synchronize(device=None) -> None:
+    """Wait until the GPU has finished all its work; RuntimeError without a GPU."""
+    index = _index(device, "synchronize")
+    backend.get_xp("cuda").cuda.Device(index).synchronize()
+
+
+_seed = None  # (the seed, the host generator it was given beside): see initial_seed
+
+
+def _check_seed(seed, function: str) -> int:
+    """``seed`` as a 64-bit seed: any integer in [−2⁶³, 2⁶⁴), a negative one read as the
+    unsigned number with the same bits (as PyTorch)."""
+    if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
+        raise TypeError(f"tg.cuda.{function}: seed must be an int, got {seed!r}")
+    seed = operator.index(seed)
+    if not -2**63 <= seed < 2**64:
+        raise RuntimeError(f"tg.cuda.{function}: seed {seed} is out of the range "
+                           "[-2**63, 2**64) of a 64-bit seed")
+    return seed % 2**64
+
+
+def _seed_gpus(seed: int, devices) -> None:
+    """Seed CuPy's generator of each GPU in ``devices`` (CuPy keeps one per GPU)."""
+    global _seed
+    cupy = backend.get_xp("cuda")
+    for index in devices:
+        with cupy.cuda.Device(index):
+            cupy.random.seed(seed)
+    _seed = (seed, backend.host_rng())
+
+
 def manual_seed(seed: int) -> None:
-    """``tg.manual_seed(seed)``: seeds every random source (NumPy, and CuPy if present)."""
-    backend.manual_seed(seed)
+    """Seed the current GPU's generator (CuPy's) only, not NumPy's (``tg.manual_seed``
+    seeds everything). Without a GPU it does nothing, as PyTorch: 'it is safe to
+    call this function if CUDA is not available; it is silently ignored'."""
+    seed = _check_seed(seed, "manual_seed")
+    if is_available():
+        _seed_gpus(seed, [current_device()])
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed the generator of every GPU; without a GPU it does nothing."""
+    seed = _check_seed(seed, "manual_seed_all")
+    if is_available():
+        _seed_gpus(seed, range(device_count()))
+
+
+def seed() -> None:
+    """Seed the current GPU's generator from OS entropy; without a GPU it does nothing."""
+    if is_available():
+        _seed_gpus(_fresh_seed(), [current_device()])
+
+
+def seed_all() -> None:
+    """Seed every GPU's generator from one seed drawn from OS entropy; without a GPU it
+    does nothing."""
+    if is_available():
+        _seed_gpus(_fresh_seed(), range(device_count()))
+
+
+def _fresh_seed() -> int:
+    return int(backend.np.random.SeedSequence().entropy % 2**63)
+
+
+def initial_seed() -> int | None:
+    """The seed the GPU generator was last given: by the functions above or, if it
+    came later, by ``tg.manual_seed`` (which seeds CuPy too and starts a new host
+    generator: that is how it is told apart). RuntimeError without a GPU, as PyTorch."""
+    if not is_available():
+        raise _no_gpu("initial_seed")
+    if _seed is not None and _seed[1] is backend.host_rng():
+        return _seed[0]
+    return backend.initial_seed()
+
+
+def empty_cache() -> None:
+    """Give the unused blocks of CuPy's memory pools back to the GPU; without a GPU it
+    does nothing, as PyTorch."""
+    if is_available():
+        cupy = backend.get_xp("cuda")
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by arrays in CuPy's default memory pool (``MemoryPool.used_bytes``);
+    0 without a GPU, as PyTorch (whose allocator is then not initialized)."""
+    if not is_available():
+        return 0
+    with _on_device(device, "memory_allocated"):
+        return int(backend.get_xp("cuda").get_default_memory_pool().used_bytes())
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes the pool holds, in use or cached for reuse (``MemoryPool.total_bytes``);
+    0 without a GPU."""
+    if not is_available():
+        return 0
+    with _on_device(device, "memory_reserved"):
+        return int(backend.get_xp("cuda").get_default_memory_pool().total_bytes())
+
+
+def max_memory_allocated(device=None) -> int:
+    """The peak of ``memory_allocated``: 0 without a GPU, as PyTorch. On a GPU it
+    raises: CuPy's pool keeps no peak (PyTorch's caching allocator does)."""
+    if not is_available():
+        return 0
+    raise NotImplementedError("tg.cuda.max_memory_allocated: CuPy's memory pool keeps no "
+                              "peak; read tg.cuda.memory_allocated() where it matters")
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    """Restart the peak statistics: RuntimeError without a GPU (as PyTorch, which asks
+    for the current device); on a GPU the same NotImplementedError as
+    ``max_memory_allocated``."""
+    _index(device, "reset_peak_memory_stats")
+    raise NotImplementedError("tg.cuda.reset_peak_memory_stats: CuPy's memory pool keeps "
+                              "no peak to reset")
+
+
+def Stream(device=None, priority: int = 0):
+    """A new CUDA stream on ``device``: CuPy's ``cupy.cuda.Stream(non_blocking=True)``
+    (enter it with ``with`` or ``tg.cuda.stream``). RuntimeError without a GPU."""
+    with _on_device(device, "Stream"):
+        options = {"priority": priority} if priority else {}  # (0: CUDA's default)
+        return backend.get_xp("cuda").cuda.Stream(non_blocking=True, **options)
+
+
+def Event(enable_timing: bool = False, blocking: bool = False, interprocess: bool = False):
+    """A new CUDA event: CuPy's ``cupy.cuda.Event`` with PyTorch's defaults (no
+    timing); time two events with ``cupy.cuda.get_elapsed_time(start, end)``.
+    RuntimeError without a GPU."""
+    if not is_available():
+        raise _no_gpu("Event")
+    return backend.get_xp("cuda").cuda.Event(block=blocking, disable_timing=not enable_timing,
+                                             interprocess=interprocess)
+
+
+@contextlib.contextmanager
+def stream(s):
+    """``with tg.cuda.stream(s):`` the block's GPU work goes to stream ``s``; ``None``
+    is a block that changes nothing (also without a GPU, as PyTorch)."""
+    if s is None:
+        yield
+        return
+    with s:
+        yield
+
+
+def _on_device(device, function: str):
+    """A context in which ``device`` is the current GPU; RuntimeError without a GPU."""
+    index = _index(device, function)
+    return backend.get_xp("cuda").cuda.Device(index)
 
 
 def capturing() -> bool:
