@@ -16,6 +16,8 @@ steps with the engine's helpers inline.)
 
 from __future__ import annotations
 
+import warnings
+
 from tinygrad_opt import backend, python_data
 from tinygrad_opt.autograd import (engine, fast_backward, grad_attribute, grad_mode,
                                    tensor_hooks)
@@ -478,6 +480,14 @@ def _shape_args(args):
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Same as ``Tensor(...)``, PyTorch's spelling; like ``torch.tensor``, a Tensor
-    given here is copied (``Tensor(t)`` and ``nn.Parameter(t)`` share its memory)."""
-    data = data.copy().data if isinstance(data, Tensor) else data
+    given here is copied, with PyTorch's warning (``Tensor(t)`` and ``nn.Parameter(t)``
+    share its memory)."""
+    if isinstance(data, Tensor):
+        warnings.warn(COPY_CONSTRUCT_WARNING, UserWarning, stacklevel=2)
+        data = data.copy().data
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+COPY_CONSTRUCT_WARNING = (
+    "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+    "or sourceTensor.detach().clone().requires_grad_(True), rather than tg.tensor(sourceTensor).")

@@ -1458,14 +1458,17 @@ class RearrangeMethods:
         """A copy of ``data`` (a tensor is copied too, cut from its graph), in this tensor's
         dtype and on its device unless given. A tensor warns, as in PyTorch: its clear
         spelling is ``data.detach().clone()``."""
+        make = tensor_module.tensor
         if isinstance(data, tensor_module.Tensor):
             warnings.warn("new_tensor: to copy construct from a tensor, it is recommended to "
                           "use sourceTensor.detach().clone() or sourceTensor.detach().clone()"
                           ".requires_grad_(True), rather than tensor.new_tensor(sourceTensor)",
                           UserWarning, stacklevel=2)
-        return tensor_module.tensor(data, dtype=self.dtype if dtype is None else dtype,
-                                    device=self.device if device is None else device,
-                                    requires_grad=requires_grad)
+            # copied here, and wrapped by Tensor(...): tensor(...) would warn a second time
+            data, make = data.detach().clone(), tensor_module.Tensor
+        return make(data, dtype=self.dtype if dtype is None else dtype,
+                    device=self.device if device is None else device,
+                    requires_grad=requires_grad)
 
     # --- in place ---
     def detach_(self):
