@@ -17,20 +17,13 @@ import pytest
 
 import tinygrad_opt as tg
 from test_ops_gradcheck import host
+from test_audit5_special_accuracy import bernoulli_numbers  # B_0 ... B_count, exact
 
 # π to 60 digits
 PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
 
 
-def _bernoulli(count):
-    """B₀ … B_count from Σ_{k=0}^{m} C(m + 1, k)·B_k = 0."""
-    numbers = [Fraction(1)]
-    for m in range(1, count + 1):
-        numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
-    return numbers
-
-
-_B = _bernoulli(40)
+_B = bernoulli_numbers(40)
 _STIRLING = [Fraction(_B[2 * k], 2 * k * (2 * k - 1)) for k in range(1, 21)]
 
 

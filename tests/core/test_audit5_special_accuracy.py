@@ -23,18 +23,10 @@ import pytest
 
 import tinygrad_opt as tg
 import tinygrad_opt.special as special
+from test_audit5_special_misc import host, t  # float64 tensors; their host values
 
 DIGITS = 40
 PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
-
-
-def t(values, device, requires_grad=False):
-    return tg.tensor(np.asarray(values, dtype=np.float64), dtype=tg.float64, device=device,
-                     requires_grad=requires_grad)
-
-
-def host(x):
-    return np.asarray(x.detach().cpu().numpy())
 
 
 def ulps(ours, reference):
