@@ -1,9 +1,12 @@
-"""``with tg.detect_anomaly():`` finds the op whose backward made a NaN or inf.
+"""``with tg.detect_anomaly():`` finds the op whose backward made a NaN.
 
 While it is on, every op remembers where it was created (a short stack trace),
-and the engine checks each gradient an op's backward returns. The first
-non-finite one raises an error naming the op and that place in user code.
-It costs time, so it is off by default.
+and the engine checks each gradient an op's backward returns. The first one with
+a NaN raises an error naming the op and that place in user code (an inf passes, as
+in PyTorch: sqrt'(0) is one). It costs time, so it is off by default.
+
+``flags.anomaly`` is False (off), True (on, with the check), or ``"traces"``: on
+without the NaN check (``check_nan=False``), where ops still record their traces.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 
 def is_anomaly_enabled() -> bool:
     """True while anomaly detection is on (``detect_anomaly``, ``set_detect_anomaly``)."""
-    return flags.anomaly
+    return bool(flags.anomaly)
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    """True while gradients are checked for NaN: here the same as ``is_anomaly_enabled``."""
-    return flags.anomaly
+    """True while gradients are checked for NaN (anomaly mode without ``check_nan=False``)."""
+    return flags.anomaly is True
 
 
 class detect_anomaly(Switch):
@@ -32,19 +35,20 @@ class detect_anomaly(Switch):
     flag = "anomaly"
 
     def __init__(self, check_nan: bool = True):
-        self.value = check_nan
+        self.value = True if check_nan else "traces"
 
 
 class set_detect_anomaly(set_grad_enabled):
     """``tg.autograd.set_detect_anomaly(True)``: turn anomaly detection on or off at once,
     as ``set_grad_enabled`` does recording; in a ``with`` block the previous setting comes
-    back at its end. (``check_nan=False`` turns it off: our anomaly mode is the NaN check
-    with its traces.)"""
+    back at its end. ``check_nan=False``: on, without the NaN check."""
 
     flag = "anomaly"
 
     def __init__(self, mode: bool, check_nan: bool = True):
-        super().__init__(bool(mode) and bool(check_nan))
+        super().__init__(mode)  # switched now, as set_grad_enabled
+        if self.value and not check_nan:
+            self.value = flags.anomaly = "traces"
 
 
 def creation_trace() -> str:

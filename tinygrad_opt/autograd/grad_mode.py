@@ -4,7 +4,7 @@
   engine also reads it in backward: off, the backward formulas run on plain
   arrays; on (``create_graph=True``), on Tensors, so the backward is recorded.
 * ``flags.anomaly``: ops remember where they were made and the engine checks
-  every gradient for NaN (``detect_anomaly``, in anomaly.py).
+  every gradient for NaN (``detect_anomaly``, in anomaly.py; ``"traces"``: no check).
 * ``flags.keep_graph``: every backward keeps the graph (``keep_graph``, used by
   Newton's method, whose closure calls a plain ``loss.backward()``).
 * ``flags.forward_ad``: None, or inside ``forward_ad.dual_level()`` the function that
