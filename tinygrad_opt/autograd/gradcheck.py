@@ -226,7 +226,7 @@ def _check(loss, inputs, name, *, eps, atol, rtol, nondet_tol, check_undefined_g
     for mode, values in analytic.items():
         for position, exact_values, numeric_values in zip(positions, values, numeric):
             for i, (exact, number) in enumerate(zip(exact_values, numeric_values)):
-                excess = abs(exact - number) - (atol + rtol * abs(number))
+                excess = _excess(exact, number, atol, rtol)
                 if excess > 0 and (worst is None or excess > worst[0]):
                     where = ("along a random direction" if fast_mode else
                              f"element {_element(inputs[position], i)}")
@@ -272,7 +272,7 @@ def _mismatch_message(loss, inputs, position: int, mode: str, summary: str, name
     np = backend.np
     numeric = _numeric_jacobians(loss.outputs, inputs, position, eps)
     analytic = _analytic_jacobians(loss.outputs, inputs, position, mode)
-    excesses = [float((np.abs(a - n) - (atol + rtol * np.abs(n))).max(initial=-np.inf))
+    excesses = [float(_excess(a, n, atol, rtol).max(initial=-np.inf))
                 for a, n in zip(analytic, numeric)]
     failing = [k for k, excess in enumerate(excesses) if excess > 0]
     k = failing[0] if failing else int(np.argmax(excesses))
@@ -295,7 +295,7 @@ def _numeric_jacobians(outputs, inputs, position: int, eps: float) -> list:
             x.data[element] = original - eps
             minus = [backend.to_host(y.data).reshape(-1) for y in outputs(*inputs)]
             x.data[element] = original
-        rows.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+        rows.append([_quotient(p, m, eps) for p, m in zip(plus, minus)])
     with grad_mode.no_grad():
         sizes = [y.data.size for y in outputs(*inputs)]
     return [np.array([row[k] for row in rows], dtype=np.float64).reshape(x.data.size, size)
@@ -369,7 +369,7 @@ def _numeric(loss, inputs, position: int, eps: float, direction) -> list:
             x.data[...] = original - eps * direction.data
             minus = loss(*inputs).item()
             x.data[...] = original
-        return [(plus - minus) / (2 * eps)]
+        return [float(_quotient(plus, minus, eps))]
     values = []
     for i in range(x.data.size):
         element = _element(x, i)
@@ -380,8 +380,28 @@ def _numeric(loss, inputs, position: int, eps: float, direction) -> list:
             x.data[element] = original - eps
             minus = loss(*inputs).item()
             x.data[element] = original
-        values.append((plus - minus) / (2 * eps))
+        values.append(float(_quotient(plus, minus, eps)))
     return values
+
+
+def _quotient(plus, minus, eps: float):
+    """(plus − minus) / (2ε) in float64, as PyTorch's tensor division: ε = 0 gives NaN
+    (or ±inf), never ZeroDivisionError, so that the check then fails as a mismatch."""
+    np = backend.np
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(np.subtract(plus, minus, dtype=np.float64), np.float64(2 * eps))
+
+
+def _excess(exact, number, atol: float, rtol: float):
+    """|exact − number| − (atol + rtol·|number|): positive where torch.allclose fails,
+    +inf where either is NaN (never close) and −inf where both are the same infinity
+    (close, as in allclose)."""
+    np = backend.np
+    exact, number = np.asarray(exact, dtype=np.float64), np.asarray(number, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        excess = np.abs(exact - number) - (atol + rtol * np.abs(number))
+    excess = np.where(exact == number, -np.inf, excess)
+    return np.where(np.isnan(excess), np.inf, excess)
 
 
 def _backward(loss, inputs, positions) -> list:

@@ -71,7 +71,7 @@ import inspect
 import weakref
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import forward_ad
+from tinygrad_opt.autograd import engine, forward_ad
 from tinygrad_opt.autograd import function as core
 from tinygrad_opt.autograd.grad_mode import flags, no_grad
 from tinygrad_opt.ops import shape as shape_ops
@@ -182,6 +182,7 @@ class Function(core.Function):
         needs_input_grad = tuple(isinstance(value, Tensor) and value.requires_grad
                                  and flags.grad for value in args)
         ctx = FunctionCtx(cls, name, needs_input_grad)
+        versions = [value._version if isinstance(value, Tensor) else None for value in args]
         with no_grad():
             if inspect.getattr_static(cls, "setup_context") is not _BASE_SETUP_CONTEXT:
                 outputs = cls.forward(*args, **kwargs)   # PyTorch's setup_context style
@@ -197,13 +198,22 @@ class Function(core.Function):
         inputs = [value for value in args if isinstance(value, Tensor)]
         tensor_arguments = tuple(isinstance(value, Tensor) for value in args)
         output = layout.pack(outputs)
-        if rebound and len(layout.positions) == 1:
+        dirty_input = _dirty_input(outputs, rebound, layout, inputs)
+        if dirty_input is not None:  # x itself becomes the op's output, its old self the input
+            inputs[0] = _old_self(dirty_input)
+        elif rebound and len(layout.positions) == 1:
             output = output.copy()  # its own memory: the argument's is written again below
         packed = FunctionBackward.apply(*inputs, output=output, ctx=ctx,
                                         name=name, layout=layout,
                                         tensor_arguments=tensor_arguments)
-        recorded = layout.unpacked(packed, outputs, ctx)
-        if rebound:  # each changed argument becomes the op's output: x[...] = y rebinds x
+        if dirty_input is not None:
+            version = next(v for value, v in zip(args, versions) if value is dirty_input)
+            _rebind(dirty_input, packed.grad_fn, version)
+            recorded = outputs
+        else:
+            recorded = layout.unpacked(packed, outputs, ctx)
+        if rebound and dirty_input is None:  # each changed argument becomes the op's output:
+            # x[...] = y rebinds x (a recorded SetItem: several outputs, or x a view)
             values = [recorded] if layout.single else list(recorded)
             for position in rebound:
                 argument = outputs if layout.single else outputs[position]
@@ -260,6 +270,45 @@ def _check_rebindable(outputs, rebound: list, ctx: FunctionCtx) -> None:
                 f"{ctx._name}: if your Function modifies inplace an input that is a view of "
                 "another Tensor, your Function cannot return more than one Tensor (it "
                 f"returned {len(values)} outputs); clone() the input first")
+
+
+def _dirty_input(outputs, rebound: list, layout: "_Layout", inputs: list):
+    """The argument marked dirty that can become the op's output itself, as PyTorch's
+    rebase_history makes it (grad_fn: this op's node; no write beyond forward's own):
+    the one output that carries a gradient, the first Tensor argument (an op that used
+    it before the call is sent, through the node's input 0, to its old self), passed
+    once and no view. None otherwise: it is then rebound by ``x[...] = y``."""
+    if len(rebound) != 1 or len(layout.positions) != 1:
+        return None
+    x = outputs if layout.single else outputs[rebound[0]]
+    if inputs[0] is not x or sum(value is x for value in inputs) != 1 or \
+            getattr(x, "_base", None) is not None:
+        return None
+    return x
+
+
+def _old_self(x: Tensor) -> Tensor:
+    """x as it was before forward changed it: it takes over x's place in the graph
+    (ops that used x before the call lead to it), at x's current version: the memory
+    is the same, so an op that saved the old value refuses to backward."""
+    before = Tensor._make(x.data, x.requires_grad)
+    before.grad_fn, before._version = x.grad_fn, x._version
+    if x.grad_fn is not None:
+        x.grad_fn.output_ref = weakref.ref(before)
+    return before
+
+
+def _rebind(x: Tensor, node, version: int) -> None:
+    """Make x the output of ``node`` (as indexing.setitem does for SetItem): ops that
+    used x up to ``version`` (its version before forward) used its old self, and the
+    write counts as one recorded write, which views of x taken before it see."""
+    if x._version == version:  # forward wrote x.data directly: no version was taken,
+        x._version += 1       # but an op that used x before must tell the two apart
+    x.grad_fn, x.requires_grad = node, True
+    node.output_ref = weakref.ref(x)
+    node.rewired_version = version
+    x._versions.append(version)
+    engine.rewirings += 1
 
 
 def _bound(cls, args: tuple, kwargs: dict) -> tuple:

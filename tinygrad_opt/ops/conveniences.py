@@ -174,7 +174,10 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
                                "spectral_norm: their nn.utils.parametrizations versions copy")
         copied = object.__new__(type(self))
         memo[id(self)] = copied  # (before the grad: a cycle back to self finds the copy)
-        attributes, slots = deepcopy(_leaf_state(self, keep_grad=True), memo)
+        attributes, slots = _leaf_state(self, keep_grad=True)
+        data = slots.pop("data")
+        attributes, slots = deepcopy((attributes, slots), memo)
+        slots["data"] = _copied_memory(data, memo)
         slots["_versions"] = [0]  # its own memory, its own count of writes
         for name, value in slots.items():
             object.__setattr__(copied, name, value)
@@ -690,6 +693,30 @@ def _truth(tensor, answer):
     """``all``/``any``'s ``answer`` (bool), as uint8 for a uint8 ``tensor``, as PyTorch."""
     uint8 = backend.np.dtype(backend.np.uint8)
     return _fresh(answer.astype(uint8) if tensor.dtype == uint8 else answer)
+
+
+def _copied_memory(array, memo: dict):
+    """``array`` copied for ``copy.deepcopy`` so that arrays that share memory share it in
+    the copies, as PyTorch copies a storage once per deepcopy (``deepcopy([t, t[:1]])``: a
+    write into the copied view changes the copied t): the memory's owner is copied
+    through ``memo``, and a view becomes the same view (byte offset, strides) of its copy."""
+    strict = type(array).__name__ == "StrictArray"
+    raw = array._array if strict else array
+    owner = backend.memory_owner(array)
+    if raw is owner or type(owner) is not type(raw):  # no view (or a view of a buffer)
+        copied = deepcopy(raw, memo)
+    else:
+        owner_copy = deepcopy(owner, memo)  # (one copy per owner, whoever asks first)
+        if backend.np_types[0] is type(raw):
+            offset = raw.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+            copied = backend.np.ndarray(raw.shape, raw.dtype, buffer=owner_copy,
+                                        offset=offset, strides=raw.strides)
+            copied.flags.writeable = raw.flags.writeable
+        else:  # CuPy: the same view, by device pointer
+            offset = raw.data.ptr - owner.data.ptr
+            copied = type(raw)(raw.shape, raw.dtype, memptr=owner_copy.data + offset,
+                               strides=raw.strides)
+    return type(array)(copied) if strict else copied
 
 
 def _leaf_state(tensor, keep_grad: bool) -> tuple:

@@ -349,18 +349,21 @@ def _lgamma(x):
     """log |Γ(x)| for every x (float64 array); for −30 < x < −2 by
     ``_lgamma_near_negative_zeros``, as the reflection formula below loses the digits of
     the values near the zeros of log |Γ| there (−2.4570…: all of them)."""
-    xp = backend.xp_of(x)
-    positive = x > 0
-    # x ≤ 0: log Γ(x) = log(π / |sin πx|) − log Γ(1 − x)
-    reflected = _lgamma_positive(xp.where(positive, x, 1 - xp.where(positive, 0.0, x)))
-    offset = x - xp.round(x)  # |sin πx| = |sin πr|, r = x − round(x) in [−½, ½]: exact,
-    sine = abs(xp.sin(math.pi * offset))  # so no digit is lost near the poles (x = −1e-10)
-    pole = (x == xp.floor(x)) | xp.isinf(x)  # 0, −1, −2, …, −inf
-    negative = xp.log(math.pi / xp.where(pole, 1.0, sine)) - reflected
-    zeros = (x > -30) & (x < -2)
-    if backend.to_host(zeros.any()).item():  # (skipped for the usual x > 0)
-        negative = xp.where(zeros, _lgamma_near_negative_zeros(x), negative)
-    return xp.where(positive, reflected, xp.where(pole & ~xp.isnan(x), math.inf, negative))
+    # ±inf, the poles and 1e308 pass through inf·0, log 0 and overflow on their way to
+    # the values the last line picks (PyTorch's, given silently): no NumPy warning
+    with backend.np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        xp = backend.xp_of(x)
+        positive = x > 0
+        # x ≤ 0: log Γ(x) = log(π / |sin πx|) − log Γ(1 − x)
+        reflected = _lgamma_positive(xp.where(positive, x, 1 - xp.where(positive, 0.0, x)))
+        offset = x - xp.round(x)  # |sin πx| = |sin πr|, r = x − round(x) in [−½, ½]: exact,
+        sine = abs(xp.sin(math.pi * offset))  # so no digit is lost near the poles (x = −1e-10)
+        pole = (x == xp.floor(x)) | xp.isinf(x)  # 0, −1, −2, …, −inf
+        negative = xp.log(math.pi / xp.where(pole, 1.0, sine)) - reflected
+        zeros = (x > -30) & (x < -2)
+        if backend.to_host(zeros.any()).item():  # (skipped for the usual x > 0)
+            negative = xp.where(zeros, _lgamma_near_negative_zeros(x), negative)
+        return xp.where(positive, reflected, xp.where(pole & ~xp.isnan(x), math.inf, negative))
 
 
 def _digamma(x):
