@@ -89,7 +89,7 @@ def test_a_lazy_conv_transpose_is_uninitialised_before_its_first_call(
     module = lazy_class(6, 3, device=device, **options)
     assert isinstance(module, ordinary) and module.has_uninitialized_params()
     assert type(module.weight) is UninitializedParameter
-    assert module.weight.shape == (0,) and module.weight.device == device
+    assert module.weight.size() == (0,) and module.weight.device == device
     if options.get("bias", True):
         assert type(module.bias) is UninitializedParameter
     else:
@@ -129,13 +129,13 @@ def test_the_lazy_instance_norms_default_to_affine_and_tracked_statistics_as_pyt
 def test_using_uninitialised_tensors_raises(device):
     x = tensor((2, 3, 5), device)
     conv = nn.LazyConvTranspose1d(4, 3)
-    with pytest.raises(ValueError, match=r"conv_transpose1d: expected a 3-D weight .*\(0,\)"):
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
         F.conv_transpose1d(x, conv.weight, conv.bias)
     norm = nn.LazyInstanceNorm1d(device=device)
-    with pytest.raises(ValueError, match=r"instance_norm: weight of shape \(0,\)"):
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
         F.instance_norm(x, weight=norm.weight, bias=norm.bias)
     batch_norm = nn.LazyBatchNorm3d(device=device)
-    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(0,\)"):
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
         F.batch_norm(tensor((2, 3, 2, 2, 2), device), None, None, batch_norm.weight,
                      batch_norm.bias, training=True)
 
@@ -325,9 +325,9 @@ def test_an_uninitialised_state_does_not_load_into_an_ordinary_module(device):
     state = nn.LazyInstanceNorm2d().state_dict()
     assert isinstance(state["weight"], UninitializedParameter)
     assert isinstance(state["running_mean"], UninitializedBuffer)
-    with pytest.raises(RuntimeError, match=r"size mismatch for weight: .* shape \(0,\)"):
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
         nn.InstanceNorm2d(3, affine=True, track_running_stats=True).load_state_dict(state)
-    with pytest.raises(RuntimeError, match=r"size mismatch for weight: .* shape \(0,\)"):
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
         nn.ConvTranspose1d(2, 3, 2).load_state_dict(nn.LazyConvTranspose1d(3, 2).state_dict())
     module = nn.LazyConvTranspose1d(3, 2, device=device)
     module.load_state_dict(nn.LazyConvTranspose1d(3, 2).state_dict())

@@ -1,13 +1,14 @@
 """Lazy modules (``nn.LazyLinear``, ...): the input size is read from the first input.
 
 ``nn.LazyLinear(10)`` is a Linear whose ``in_features`` is not known yet: its weight
-and bias are ``UninitializedParameter`` s (an empty array of shape ``(0,)``, as
-PyTorch's). The first call reads the size from the input (``x.shape[-1]``, or the
-channels ``x.shape[1]`` of a convolution or a batch norm), gives the parameters
-their shapes, initialises them exactly as the ordinary class does, and turns the
-module into that class: after ``m(x)``, ``type(m) is nn.Linear`` (PyTorch's
-``cls_to_become``). The Parameter objects stay the same objects, so an optimizer
-made before the first call (as PyTorch allows) updates the materialised ones.
+and bias are ``UninitializedParameter`` s (an empty array of size ``(0,)``, as
+PyTorch's; reading their ``shape`` raises, as there, so an op on one fails). The first
+call reads the size from the input (``x.shape[-1]``, or the channels ``x.shape[1]`` of
+a convolution or a batch norm), gives the parameters their shapes, initialises them
+exactly as the ordinary class does, and turns the module into that class: after
+``m(x)``, ``type(m) is nn.Linear`` (PyTorch's ``cls_to_become``). The Parameter
+objects stay the same objects, so an optimizer made before the first call (as PyTorch
+allows) updates the materialised ones.
 
 Move a lazy model to its device and dtype first (``to`` works on uninitialised
 parameters), then run one batch through it ("dry run"), then train.
@@ -40,8 +41,9 @@ __all__ = ["UninitializedParameter", "UninitializedBuffer", "LazyModuleMixin", "
 
 
 class UninitializedParameter(Parameter):
-    """A Parameter whose shape is not known yet. It holds an empty array of shape
-    ``(0,)`` whose dtype and device ``Module.to`` changes as any parameter's;
+    """A Parameter whose shape is not known yet: ``shape`` raises (``size()`` gives the
+    placeholder's ``(0,)``, as PyTorch's). It holds an empty array whose dtype and device
+    ``Module.to`` changes as any parameter's;
     ``materialize(shape)`` gives it a zero array of ``shape`` and makes it a plain
     Parameter (the same object: ``__class__`` becomes ``cls_to_become``)."""
 
@@ -62,6 +64,20 @@ class UninitializedParameter(Parameter):
         self._version += 1
         self.__class__ = self.cls_to_become
 
+    @property
+    def shape(self):
+        """Unknown until ``materialize``: reading it raises, as PyTorch's (the usual cause is
+        loading an uninitialised state into an initialised module)."""
+        raise RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. This error "
+            "usually happens in `load_state_dict` when trying to load an uninitialized "
+            "parameter into an initialized one. Call `forward` to initialize the parameters "
+            "before accessing their attributes.")
+
+    def size(self, dim=None):
+        """The placeholder's size, ``(0,)`` (PyTorch allows ``size()``, not ``shape``)."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
     def __repr__(self) -> str:
         return "<UninitializedParameter>"
 
@@ -79,6 +95,8 @@ class UninitializedBuffer(Tensor):
                          requires_grad=requires_grad)
 
     materialize = UninitializedParameter.materialize
+    shape = UninitializedParameter.shape
+    size = UninitializedParameter.size
 
     def __repr__(self) -> str:
         return "<UninitializedBuffer>"
@@ -186,7 +204,10 @@ class LazyLinear(LazyModuleMixin, Linear):
             super().reset_parameters()
 
     def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
-        """in_features = input.shape[-1]; W: (out, in), b: (out,)."""
+        """in_features = input.shape[-1]; W: (out, in), b: (out,). Once initialised (a
+        call, a load, or this method run by hand) it does nothing, as PyTorch's."""
+        if not self.has_uninitialized_params():
+            return
         if input.ndim == 0:
             raise ValueError("LazyLinear: a 0-d input has no last dim to read in_features "
                              "from")
@@ -221,7 +242,9 @@ class _LazyConvMixin(LazyModuleMixin):
 
     def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
         """in_channels = input.shape[1] (batched) or input.shape[0] (unbatched);
-        W: ``_weight_shape(in_channels)``, b: (out,)."""
+        W: ``_weight_shape(in_channels)``, b: (out,). Nothing once initialised."""
+        if not self.has_uninitialized_params():
+            return
         name = type(self).__name__
         unbatched = self.spatial_dims + 1
         if input.ndim not in (unbatched, unbatched + 1):
@@ -308,7 +331,10 @@ class _LazyNormMixin(LazyModuleMixin):
 
     def initialize_parameters(self, input: Tensor, *args, **kwargs) -> None:
         """num_features = C, the input's channel size; γ, β, running mean and variance:
-        (C,)."""
+        (C,). Nothing once initialised (a norm without γ, β and running statistics is
+        still to initialise while its num_features is 0: it has nothing uninitialised)."""
+        if self.num_features != 0 and not self.has_uninitialized_params():
+            return
         num_features = input.shape[self._channel_dim(input)]
         with no_grad():
             self.num_features = num_features

@@ -1681,8 +1681,8 @@ def _value_errors(own: dict, state_dict) -> list:
     ``own``: not a Tensor, an array or a number, or of another shape."""
     errors = []
     for key, tensor in own.items():
-        if not isinstance(tensor, Tensor) or key not in state_dict:
-            continue
+        if not isinstance(tensor, Tensor) or key not in state_dict or _is_uninitialized(tensor):
+            continue  # (a lazy placeholder has no shape to compare, as in PyTorch)
         value = state_dict[key]
         if not _is_loadable(value):
             errors.append(f'While copying the parameter named "{key}", expected a Tensor '
@@ -1718,7 +1718,7 @@ def _copy_state(tensors: dict, state_dict) -> None:
     place, on the tensor's device and of its dtype."""
     with no_grad():
         for key, tensor in tensors.items():
-            if key in state_dict:
+            if key in state_dict and not _is_uninitialized(tensor):  # (empty into empty)
                 value = _as_loaded(tensor, state_dict[key])
                 array = value.data if isinstance(value, Tensor) else value
                 array = backend.to_device(array, tensor.device)
@@ -1730,10 +1730,19 @@ def _as_loaded(tensor: Tensor, value):
     """What ``load_state_dict`` puts into ``tensor``: ``value``, but for a 0-d tensor the
     first entry of a non-empty 1-D value, as PyTorch (checkpoints of PyTorch 0.3 stored
     scalars as 1-D tensors). A loadable value is assumed (``_is_loadable``)."""
+    if tensor.ndim != 0:  # first: a lazy placeholder's value has no shape to read
+        return value
     shape = _shape_of(value)
-    if tensor.ndim == 0 and len(shape) == 1 and shape[0] > 0:
+    if len(shape) == 1 and shape[0] > 0:
         return value[0]
     return value
+
+
+def _is_uninitialized(tensor) -> bool:
+    """A lazy module's UninitializedParameter or UninitializedBuffer (nn/lazy.py), the
+    Tensors with ``materialize(shape)``: a value loaded into one is an uninitialised one
+    too (the lazy load hook has given shapes to the others)."""
+    return callable(getattr(type(tensor), "materialize", None))
 
 
 def _is_loadable(value) -> bool:
