@@ -844,7 +844,8 @@ def test_packing_round_trips_against_a_model_of_the_layout(device, lengths, feat
         with pytest.raises(RuntimeError, match="enforce_sorted"):
             rnn.pack_sequence(leaves)
         return
-    packed = rnn.pack_padded_sequence(padded, tg.tensor(lengths, device=device),
+    # lengths stay on the CPU whatever the data's device (PyTorch refuses device lengths)
+    packed = rnn.pack_padded_sequence(padded, tg.tensor(lengths, device="cpu"),
                                       batch_first=batch_first, enforce_sorted=enforce_sorted)
     assert packed.data.device == device
     order = list(range(len(lengths))) if enforce_sorted else \

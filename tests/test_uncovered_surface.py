@@ -527,7 +527,7 @@ def test_rnn_cell_checks_the_state_shape_and_the_nonlinearity():
 @pytest.mark.parametrize("make, message", [
     (lambda: nn.LSTM(3, 4, num_layers=0), "LSTM: num_layers must be a positive int, got 0"),
     (lambda: nn.GRU(3, 4, num_layers=1.5), "GRU: num_layers must be a positive int, got 1.5"),
-    (lambda: nn.LSTM(3, 4, proj_size=-1), "LSTM: proj_size should be a non-negative int"),
+    (lambda: nn.LSTM(3, 4, proj_size=-1), "LSTM: proj_size should be a positive integer or zero"),
 ], ids=["zero-layers", "float-layers", "negative-proj"])
 def test_recurrent_layers_check_their_sizes(make, message):
     with pytest.raises(ValueError, match=message):

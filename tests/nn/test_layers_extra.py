@@ -228,7 +228,7 @@ def test_max_unpool_errors(device):
         F.max_unpool2d(y, indices, 2, output_size=(6, 4))
     with pytest.raises(ValueError, match="invalid max index 19"):
         F.max_unpool2d(y, indices + 4, 2, output_size=(3, 3))
-    with pytest.raises(TypeError, match="integer tensor"):
+    with pytest.raises(RuntimeError, match="elements in indices should be type int64"):
         F.max_unpool2d(y, y, 2)
     values, where = F.max_pool2d_with_indices(y, 2, ceil_mode=True)   # (the plain one's)
     same_values, same_where = F.max_pool2d(y, 2, ceil_mode=True, return_indices=True)

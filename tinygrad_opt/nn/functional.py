@@ -631,7 +631,9 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
     Indices must be int32 or int64, as PyTorch's.
     """
     if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported")
+        raise NotImplementedError("embedding: sparse=True is not supported: sparse gradients "
+                                  "need sparse tensors, and there are none here (use "
+                                  "sparse=False)")
     if not isinstance(input, Tensor):
         input = tg.tensor(backend.to_device(input, weight.device), device=weight.device)
     if input.dtype not in (backend.int32, backend.int64):

@@ -460,6 +460,20 @@ def _check_divisor(divisor_override, op_name: str) -> None:
         raise ValueError(f"{op_name}: divisor must be not zero (divisor_override=0)")
 
 
+def check_average_dtype(x: Tensor, op_name: str) -> None:
+    """PyTorch's CPU average pooling takes floats and int64 only (its kernels' dispatch):
+    another integer type, bool or complex is refused."""
+    if not (backend.is_floating(x.dtype) or x.dtype == backend.int64):
+        raise TypeError(f"{op_name}: expected a floating-point or int64 input, got "
+                        f"{x.dtype}")
+
+
+def integer_average(sums: Tensor, divisor) -> Tensor:
+    """An int64 input's windows, as PyTorch's CPU kernel: ``sum / divisor`` in integer
+    arithmetic, truncated toward zero as C++'s ``/`` (so ``-7 / 2 = -3``), staying int64."""
+    return sums.div(divisor, rounding_mode="trunc")
+
+
 def _window_sizes(x: Tensor, ready: Tensor, options: tuple, count_include_pad: bool,
                   op_name: str) -> Tensor:
     """The divisor of each window of an average pooling, PyTorch's: ``(1, 1, OH·OW)``.
@@ -492,11 +506,13 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     divisor is PyTorch's: ``divisor_override`` if given; else the number of the
     window's positions inside the padded input (kh·kw, fewer only for a ceil-mode
     window past the end) with ``count_include_pad=True`` (the default), or inside
-    the input only with False.
+    the input only with False. An int64 input gives int64, as PyTorch's CPU kernel: the
+    window sum divided by the divisor in integer arithmetic, truncated toward zero.
     Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
     """
     _check_divisor(divisor_override, "avg_pool2d")
     x, added = _batched(input, 2, "avg_pool2d")
+    check_average_dtype(x, "avg_pool2d")
     ready, options = _pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0,
                                  "avg_pool2d")
     if backend.is_floating(x.dtype):  # the composition below as one op, for speed
@@ -517,7 +533,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         divisor = divisor_override
     else:
         divisor = _window_sizes(x, ready, options, count_include_pad, "avg_pool2d")  # (1, 1, L)
-    return _unbatched((sums / divisor).reshape(N, C, OH, OW), added)
+    return _unbatched(integer_average(sums, divisor).reshape(N, C, OH, OW), added)
 
 
 # --------------------------------------- 1-D forms: the 2-D ones over a height-1 image (N, C, 1, L)
@@ -641,9 +657,11 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     :func:`avg_pool2d` over a height-1 image (zero padding, ``ceil_mode``; the
     divisor k, or the number of real positions with ``count_include_pad=False``);
     ``stride`` defaults to ``kernel_size``. PyTorch's avg_pool1d has no
-    ``divisor_override``. Shapes: (N, C, L) or (C, L) -> (..., OL).
+    ``divisor_override``. An int64 input gives int64 (as avg_pool2d).
+    Shapes: (N, C, L) or (C, L) -> (..., OL).
     """
     x, added = _batched(input, 1, "avg_pool1d")
+    check_average_dtype(x, "avg_pool1d")
     k, s, p, _ = _pool1d_options(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d")
     out = avg_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, p), ceil_mode,
                      count_include_pad)                                   # (N, C, 1, OL)
@@ -679,6 +697,13 @@ def _adaptive_sizes(input: Tensor, output_size, spatial: int, op_name: str) -> t
     return tuple(size if out is None else int(out) for size, out in zip(in_sizes, sizes))
 
 
+def check_adaptive_average_dtype(input: Tensor, op_name: str) -> None:
+    """PyTorch's adaptive average pooling has no integer kernel (unlike avg_pool2d's int64
+    one): an integer or bool input is refused rather than averaged as floats."""
+    if input.dtype.kind in "biu":
+        raise TypeError(f"{op_name}: expected a floating-point input, got {input.dtype}")
+
+
 def _check_adaptive_input(input: Tensor, spatial: int, op_name: str) -> None:
     """PyTorch's check: no empty spatial dim (a bin of nothing has no mean and no max);
     an empty batch or channel dim gives an empty output."""
@@ -710,6 +735,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     Shapes: (N, C, H, W) or (C, H, W) -> (..., OH, OW).
     """
     OH, OW = _adaptive_sizes(input, output_size, 2, "adaptive_avg_pool2d")
+    check_adaptive_average_dtype(input, "adaptive_avg_pool2d")
     rows = _adaptive_reduce(input, OH, -2, "mean")       # (..., OH, W)
     return _adaptive_reduce(rows, OW, -1, "mean")        # (..., OH, OW)
 
@@ -761,6 +787,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     Shapes: (N, C, L) or (C, L) -> (..., OL).
     """
     (OL,) = _adaptive_sizes(input, output_size, 1, "adaptive_avg_pool1d")
+    check_adaptive_average_dtype(input, "adaptive_avg_pool1d")
     return _adaptive_reduce(input, OL, -1, "mean")       # (..., OL)
 
 

@@ -31,7 +31,8 @@ import warnings
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.nn.functional_conv import (_is_int, _lowest, _pool_option, _pool_stride,
-                                             _tap_slice, _unbatched,
+                                             _tap_slice, _unbatched, check_average_dtype,
+                                             integer_average,
                                              check_groups, check_transpose_options,
                                              check_transpose_tensors, conv_output_size,
                                              conv_transpose_output_size, pool_output_size)
@@ -441,6 +442,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     ``divisor_override`` if given; else the number of the window's positions inside the
     padded input (kd·kh·kw, fewer only for a ceil-mode window past the end) with
     ``count_include_pad=True`` (the default), or inside the input only with False.
+    An int64 input gives int64, as PyTorch's CPU kernel: the window sum divided by the
+    divisor in integer arithmetic, truncated toward zero.
     Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW).
     """
     op_name = "avg_pool3d"
@@ -450,6 +453,7 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         raise ValueError(f"{op_name}: divisor_override must be a non-zero int or None, "
                          f"got {divisor_override!r}")
     x, added = _batched(input, op_name)
+    check_average_dtype(x, op_name)
     ready, options = _pool_input(x, kernel_size, stride, padding, 1, ceil_mode, 0.0, op_name)
     cols, (OD, OH, OW) = _vol2col(ready, options, op_name)
     N, C = x.shape[:2]
@@ -464,6 +468,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                    in zip(x.shape[2:], (OD, OH, OW), kernel_size, stride, padding))
         counts = d[:, None, None] * h[None, :, None] * w[None, None, :]   # (OD, OH, OW)
         divisor = Tensor(counts.reshape(1, 1, -1).astype(x.dtype), device=x.device)  # (1, 1, L)
+    if not backend.is_floating(x.dtype):
+        return _unbatched(integer_average(sums, divisor).reshape(N, C, OD, OH, OW), added)
     return _unbatched((sums / divisor).reshape(N, C, OD, OH, OW), added)
 
 

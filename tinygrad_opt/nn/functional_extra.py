@@ -27,6 +27,7 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.nn.functional_conv import (_adaptive_reduce, _adaptive_sizes,
                                              _check_adaptive_input, _is_int, _pair, _single,
+                                             check_adaptive_average_dtype,
                                              adaptive_bins, adaptive_max_pool2d, avg_pool1d,
                                              avg_pool2d,
                                              conv1d, max_pool1d, max_pool2d)
@@ -227,10 +228,14 @@ def _unpool_output_size(input: Tensor, kernel: tuple, stride: tuple, padding: tu
 
 
 def _max_unpool(input: Tensor, indices: Tensor, out_sizes: tuple, op_name: str) -> Tensor:
-    """Zeros of ``(N, C, *out_sizes)`` with each input value written at its flat index."""
-    if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
-        raise TypeError(f"{op_name}: indices must be an integer tensor (from max_pool with "
-                        f"return_indices), got {getattr(indices, 'dtype', type(indices))}")
+    """Zeros of ``(N, C, *out_sizes)`` with each input value written at its flat index.
+    As PyTorch, the indices must be int64 (what max_pool's ``return_indices`` gives)."""
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"{op_name}: indices must be an int64 tensor (from max_pool with "
+                        f"return_indices), got {type(indices).__name__}")
+    if indices.dtype != backend.int64:
+        raise RuntimeError(f"{op_name}: elements in indices should be type int64 but got: "
+                           f"{indices.dtype}")
     if tuple(indices.shape) != tuple(input.shape):
         raise ValueError(f"{op_name}: indices of shape {indices.shape} do not match the input "
                          f"of shape {input.shape}")
@@ -243,8 +248,7 @@ def _max_unpool(input: Tensor, indices: Tensor, out_sizes: tuple, op_name: str) 
     N, C = input.shape[:2]
     pooled = math.prod(input.shape[2:])                  # no -1: N may be 0 (PyTorch allows)
     zeros = tg.zeros((N, C, plane), dtype=input.dtype, device=input.device)
-    # (int64: scatter takes int32 and int64 only, these indices any integer dtype)
-    flat = zeros.scatter(2, indices.reshape(N, C, pooled).astype(backend.int64),
+    flat = zeros.scatter(2, indices.reshape(N, C, pooled),
                          input.reshape(N, C, pooled))    # (N, C, P)
     return flat.reshape(N, C, *out_sizes)
 
@@ -375,6 +379,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Mean over each of OD×OH×OW bins (per dim the bins of ``adaptive_avg_pool1d``).
     ``output_size``: an int, or 3 ints (None keeps that size).
     Shapes: (N, C, D, H, W) or (C, D, H, W) -> (..., OD, OH, OW)."""
+    check_adaptive_average_dtype(input, "adaptive_avg_pool3d")
     return _adaptive_pool3d(input, output_size, "mean", "adaptive_avg_pool3d")
 
 
@@ -529,7 +534,9 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm=None, norm_type:
     by the number of times its index occurs in ``input``.
     """
     if sparse:
-        raise NotImplementedError("embedding_bag: sparse gradients are not supported")
+        raise NotImplementedError("embedding_bag: sparse=True is not supported: sparse "
+                                  "gradients need sparse tensors, and there are none here "
+                                  "(use sparse=False)")
     if mode not in EMBEDDING_BAG_MODES:
         raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     if per_sample_weights is not None and mode != "sum":

@@ -270,7 +270,9 @@ class EmbeddingBag(Module):
                  device=None, dtype=None):
         super().__init__()
         if sparse:
-            raise NotImplementedError("EmbeddingBag: sparse gradients are not supported")
+            raise NotImplementedError("EmbeddingBag: sparse=True is not supported: sparse "
+                                      "gradients need sparse tensors, and there are none "
+                                      "here (use sparse=False)")
         if mode not in EMBEDDING_BAG_MODES:
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
         if padding_idx is not None:

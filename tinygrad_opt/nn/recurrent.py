@@ -264,8 +264,8 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing "
                              f"the probability of an element being zeroed, got {dropout!r}")
         if not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"{name}: proj_size should be a non-negative int, got "
-                             f"{proj_size!r}")
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to "
+                             f"disable projections, got {proj_size!r}")
         if proj_size and mode != "LSTM":
             raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
                              "or GRU")
@@ -510,6 +510,13 @@ class _RNNBase(Module):
         return text
 
 
+def _refuse_projection(proj_size, name: str) -> None:
+    """PyTorch's RNN and GRU refuse a ``proj_size`` keyword, even 0: only LSTM projects."""
+    if proj_size is not None:
+        raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN or "
+                         f"GRU (got proj_size={proj_size!r})")
+
+
 class RNN(_RNNBase):
     """Elman RNN over a sequence: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)``
     per layer (``nonlinearity='relu'`` for relu).
@@ -522,7 +529,9 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None):
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
+                 *, proj_size=None):
+        _refuse_projection(proj_size, "RNN")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}': "
                              "expected 'tanh' or 'relu'")
@@ -579,7 +588,8 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None):
+                 bidirectional: bool = False, device=None, dtype=None, *, proj_size=None):
+        _refuse_projection(proj_size, "GRU")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, device=device, dtype=dtype)
 
@@ -613,8 +623,9 @@ class Embedding(Module):
                  dtype=None):
         super().__init__()
         if sparse:
-            raise NotImplementedError("Embedding: sparse gradients are not supported (there "
-                                      "are no sparse tensors here)")
+            raise NotImplementedError("Embedding: sparse=True is not supported: sparse "
+                                      "gradients need sparse tensors, and there are none "
+                                      "here (use sparse=False)")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
@@ -837,8 +848,14 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     order; ``False`` sorts them (``sorted_indices``) and unsorts on unpacking.
 
     ``data`` is one gather of the real steps, so gradients flow back into ``input``.
+    ``lengths`` is a list or a CPU Tensor: as PyTorch, lengths on a device are refused
+    (reading them would be a hidden device-to-host copy).
     """
     host = backend.get_xp("cpu")
+    if isinstance(lengths, Tensor) and lengths.device != "cpu":
+        raise RuntimeError(f"pack_padded_sequence: 'lengths' argument should be a 1D CPU "
+                           f"int64 tensor, but got {lengths.ndim}D {lengths.device} "
+                           f"{lengths.dtype} tensor")
     lengths = _host_ints(lengths, "pack_padded_sequence")
     batch_dim = 0 if batch_first else 1
     if input.ndim < 2 or lengths.shape[0] != input.shape[batch_dim]:
