@@ -217,3 +217,46 @@ def test_sparse_embeddings_are_refused_naming_the_argument():
     # sparse=False (the default) looks rows up
     np.testing.assert_array_equal(F.embedding(tg.tensor([2]), weight, sparse=False).numpy(),
                                   np.ones((1, 3)))
+
+
+# --- a full backward hook that returns None for an input --------------------------------
+
+class _TwoInputs(nn.Module):
+    def forward(self, a, b):
+        return a * 2 + b * 3
+
+
+def test_a_full_backward_hook_that_gives_none_leaves_that_input_without_gradient():
+    """PyTorch: a None in the returned grad_input is no gradient (the leaf's .grad stays
+    None), not zeros; the other inputs and other paths are untouched."""
+    module = _TwoInputs()
+    module.register_full_backward_hook(lambda m, grad_input, grad_output: (None, grad_input[1]))
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0], requires_grad=True)
+    (module(a, b).sum() + (a * 5).sum()).backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [5.0, 5.0])  # the other path only
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])
+    linear = nn.Linear(2, 2)
+    linear.register_full_backward_hook(lambda m, grad_input, grad_output: (None,))
+    x = tg.tensor([[1.0, 2.0]], requires_grad=True)
+    linear(x).sum().backward()
+    assert x.grad is None
+    np.testing.assert_array_equal(linear.weight.grad.numpy(), [[1.0, 2.0], [1.0, 2.0]])
+
+
+def test_a_dropped_input_gets_its_gradient_again_in_a_later_backward():
+    """The drop holds for one backward: a second pass over the kept graph whose hook
+    returns None (no change) sends the gradient again."""
+    drop = [True]
+    module = _TwoInputs()
+    module.register_full_backward_hook(
+        lambda m, grad_input, grad_output: (None, grad_input[1]) if drop[0] else None)
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0], requires_grad=True)
+    out = module(a, b).sum()
+    out.backward(retain_graph=True)
+    assert a.grad is None
+    drop[0] = False
+    out.backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [6.0, 6.0])

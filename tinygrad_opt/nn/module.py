@@ -305,6 +305,9 @@ class _BackwardHookCapture:
         joined, views = self._join(inputs)
         joined.register_hook(self.input_gradient)
         self.inputs, self.version = joined, joined._version
+        self.dropped = set()  # which of ``inputs`` a hook gave None in this backward
+        route = joined.grad_fn.backward  # (a view's, or cat's: one gradient per input)
+        joined.grad_fn.backward = lambda grad: self._drop(route(grad))
         args = list(args)
         for position, value in zip(self.positions, views):
             args[position] = value
@@ -325,6 +328,7 @@ class _BackwardHookCapture:
         """The tensor hook of the joined inputs: cut ``grad`` into the inputs' gradients,
         run the full hooks, and join what they return. Not through the outputs (no
         ``grad_output``): the gradient passes unchanged."""
+        self.dropped = set()
         if self.grad_output is None:
             return None
         grads = self._cut(grad, self.shapes)
@@ -332,8 +336,19 @@ class _BackwardHookCapture:
         for position, g in zip(self.positions, grads):
             grad_input[position] = g
         grad_input = self.run_hooks(tuple(grad_input))
-        return self._joined_gradient([grad_input[p] for p in self.positions], self.shapes,
-                                     grad)
+        kept = [grad_input[p] for p in self.positions]
+        self.dropped = {i for i, g in enumerate(kept) if g is None}
+        return self._joined_gradient(kept, self.shapes, grad)
+
+    def _drop(self, grads):
+        """The join's backward, less the gradients of the inputs a hook gave None: those
+        get none (a leaf's .grad stays None, as PyTorch's), not the zeros that stood for
+        them in the joined gradient."""
+        if not self.dropped:
+            return grads
+        if type(grads) is not tuple:  # one input, through a view
+            return None
+        return tuple(None if i in self.dropped else g for i, g in enumerate(grads))
 
     def run_hooks(self, grad_input: tuple) -> tuple:
         """Call each full backward hook (the global ones first); a tuple it returns
