@@ -366,7 +366,7 @@ def test_a_parameter_group_is_the_callers_dict():
     w.grad = tg.tensor([1.0, 1.0])
     opt.step()
     np.testing.assert_allclose(w.numpy(), [0.75, 1.75])
-    bad = {"params": [w, w]}
-    with pytest.raises(ValueError, match="more than once"):
+    bad = {"params": (w, "w")}
+    with pytest.raises(TypeError, match="can only optimize Tensors"):
         optim.SGD([bad], lr=0.1)
-    assert bad["params"] == [w, w]  # checked before anything is written into it
+    assert bad == {"params": (w, "w")}  # checked before anything is written into it

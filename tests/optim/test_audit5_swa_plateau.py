@@ -117,6 +117,16 @@ RULES = {
     "multi_ema": (dict(multi_avg_fn=get_ema_multi_avg_fn(0.7)),
                   lambda avg, w, n: avg + 0.3 * (w - avg)),     # lerp(avg, w, 1 − decay)
 }
+# integer buffers (num_batches_tracked) are averaged too, as in PyTorch: the rule in float32
+# (the default dtype), truncated back to int64; get_ema_multi_avg_fn's integer form is
+# δ·w̄ + (1−δ)·w
+INT_RULES = {**{name: rule for name, (_, rule) in RULES.items()},
+             "multi_ema": lambda avg, w, n: 0.7 * avg + 0.3 * w}
+
+
+def int_update(rule, avg, w, n):
+    value = INT_RULES[rule](avg.astype(np.float32), w.astype(np.float32), n)
+    return np.trunc(value).astype(np.int64)
 
 
 @pytest.mark.parametrize("use_buffers", [False, True])
@@ -138,9 +148,9 @@ def test_averaged_model_30_updates_against_numpy(rule, use_buffers, device, rng)
         current = [host(t) for t in tensors(model)]
         if reference is None:
             reference = current                                   # the first update copies
-        else:                                                     # integer buffers: copied
-            reference = [update(avg, w, n) if np.issubdtype(w.dtype, np.floating) else w
-                         for avg, w in zip(reference, current)]
+        else:
+            reference = [update(avg, w, n) if np.issubdtype(w.dtype, np.floating)
+                         else int_update(rule, avg, w, n) for avg, w in zip(reference, current)]
         swa.update_parameters(model)
         for got, expected in zip(tensors(swa.module), reference):
             np.testing.assert_allclose(host(got), expected, rtol=1e-12, atol=1e-13)
@@ -156,8 +166,8 @@ def test_averaged_model_30_updates_against_numpy(rule, use_buffers, device, rng)
     assert restored.n_averaged.item() == 30
     w = [host(t) for t in tensors(model)]
     restored.update_parameters(model)
-    expected = [update(avg, x, 30) if np.issubdtype(x.dtype, np.floating) else x
-                for avg, x in zip(reference, w)]
+    expected = [update(avg, x, 30) if np.issubdtype(x.dtype, np.floating)
+                else int_update(rule, avg, x, 30) for avg, x in zip(reference, w)]
     for got, value in zip(tensors(restored.module), expected):
         np.testing.assert_allclose(host(got), value, rtol=1e-12, atol=1e-13)
 

@@ -402,7 +402,7 @@ def test_averaged_model_with_the_functions(options, rule, device):
     assert averaged.n_averaged.item() == 5
 
 
-def test_multi_avg_fn_gets_every_float_tensor_once_per_update_with_buffers(device):
+def test_multi_avg_fn_gets_every_tensor_once_per_update_with_buffers(device):
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     model.to(device=device, dtype=tg.float64)
     calls = []
@@ -417,11 +417,11 @@ def test_multi_avg_fn_gets_every_float_tensor_once_per_update_with_buffers(devic
         model[1].running_mean.data[...] = value
         model[1].num_batches_tracked.data[...] = int(value)
         averaged.update_parameters(model)
-    # weight, bias, BatchNorm weight and bias, running_mean, running_var; the int64
-    # num_batches_tracked is copied, not averaged
-    assert calls == [(6, 1), (6, 2)]
+    # weight, bias, BatchNorm weight and bias, running_mean, running_var; then the int64
+    # num_batches_tracked, a (device, dtype) group of its own, averaged too as in PyTorch
+    assert calls == [(6, 1), (1, 1), (6, 2), (1, 2)]
     np.testing.assert_allclose(host(averaged.module[1].running_mean), [3.5, 3.5])  # 1→2→3.5
-    assert averaged.module[1].num_batches_tracked.item() == 5
+    assert averaged.module[1].num_batches_tracked.item() == 3   # 1→2→trunc(3.5)
 
 
 def test_averaged_model_argument_errors():

@@ -402,7 +402,7 @@ ERRORS = [
     (lambda: S.ConstantLR(make_optimizer(), factor=1.5), "ConstantLR: factor"),
     (lambda: S.ConstantLR(make_optimizer(), factor=-0.1), "ConstantLR: factor"),
     (lambda: S.ConstantLR(make_optimizer(), total_iters=-1), "ConstantLR: total_iters"),
-    (lambda: S.PolynomialLR(make_optimizer(), total_iters=0), "PolynomialLR: total_iters"),
+    (lambda: S.PolynomialLR(make_optimizer(), total_iters=-1), "PolynomialLR: total_iters"),
     (lambda: S.CosineAnnealingWarmRestarts(make_optimizer(), T_0=0), "T_0"),
     (lambda: S.CosineAnnealingWarmRestarts(make_optimizer(), T_0=2.5), "T_0"),
     (lambda: S.CosineAnnealingWarmRestarts(make_optimizer(), T_0=2, T_mult=0), "T_mult"),

@@ -86,6 +86,10 @@ def _twin(optimizer, group: dict, params: list):
         return readable
     if fused is None and device == "cpu" and size < COMPILED_MIN_SIZE:
         return readable
+    if device == "cpu" and len(set(map(id, params))) != len(params):
+        # a parameter listed twice is updated twice per step (PyTorch's loop); the compiled
+        # twin, which gathers the group's arrays into one call, would update it once
+        return readable
     twin, why_none = _fused_twin(optimizer, group, device, readable, len(params))
     if twin is None and fused is True:
         raise RuntimeError(f"{type(optimizer).__name__}: fused=True {why_none}")

@@ -178,6 +178,11 @@ def _check_positive_int(owner: str, name: str, value) -> None:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
 
 
+def _check_non_negative_int(owner: str, name: str, value) -> None:
+    if not _is_integer(value) or value < 0:
+        raise ValueError(f"{owner}: {name} must be a non-negative integer, got {value!r}")
+
+
 class StepLR(LRScheduler):
     """Step decay: multiply the learning rate by γ every ``step_size`` steps.
 
@@ -359,6 +364,8 @@ class LinearLR(LRScheduler):
 
     with s = ``start_factor`` (0 < s ≤ 1), e = ``end_factor`` (0 ≤ e ≤ 1),
     T = ``total_iters``. The default warms up from α0/3 to α0 in 5 steps.
+    T = 0 is PyTorch's: the rate stays α0 · s (its step-by-step form sets α0 · s at
+    t = 0 and leaves the rate alone for every t > T).
     """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
@@ -370,13 +377,15 @@ class LinearLR(LRScheduler):
         if end_factor > 1.0 or end_factor < 0:
             raise ValueError(f"LinearLR: Ending multiplicative factor expected to be between 0 "
                              f"and 1, got end_factor={end_factor!r}")
-        _check_positive_int("LinearLR", "total_iters", total_iters)
+        _check_non_negative_int("LinearLR", "total_iters", total_iters)
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
+        if self.total_iters == 0:
+            return [base_lr * self.start_factor for base_lr in self.base_lrs]   # α0·s
         progress = min(self.last_epoch, self.total_iters) / self.total_iters      # min(t,T)/T
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base_lr * factor for base_lr in self.base_lrs]                  # α0·(s+(e−s)·…)
@@ -414,18 +423,21 @@ class PolynomialLR(LRScheduler):
         α_t = α0 · (1 − min(t, T) / T)^power
 
     with T = ``total_iters``; power = 1 (the default) is a straight line from α0
-    to 0 at t = T, and α stays 0 after it.
+    to 0 at t = T, and α stays 0 after it. T = 0 is PyTorch's: the rate stays α0 (its
+    step-by-step form leaves the rate alone at t = 0 and for every t > T).
     """
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1,
                  verbose="deprecated"):
-        _check_positive_int("PolynomialLR", "total_iters", total_iters)
+        _check_non_negative_int("PolynomialLR", "total_iters", total_iters)
         self.total_iters = total_iters
         self.power = power
         super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self) -> list[float]:
+        if self.total_iters == 0:
+            return list(self.base_lrs)                                                # α0
         remaining = 1.0 - min(self.last_epoch, self.total_iters) / self.total_iters  # 1−min(t,T)/T
         return [base_lr * remaining ** self.power for base_lr in self.base_lrs]     # α0·(…)^power
 

@@ -34,6 +34,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import enable_grad
 from tinygrad_opt.optim import fused, hooks
 from tinygrad_opt.optim.arguments import (check_betas, check_non_negative,  # noqa: F401
+                                          check_param_group, check_saved_groups,
                                           check_unit_closed)  # (the rules import them here)
 from tinygrad_opt.tensor import Tensor
 
@@ -66,9 +67,10 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
     """Base class of every optimizer.
 
     Args:
-        params: an iterable of Tensors, or of dicts (parameter groups), each with
-            a ``'params'`` entry and any hyperparameters that differ from
-            ``defaults`` for that group.
+        params: an iterable of Tensors, of ``(name, Tensor)`` pairs
+            (``model.named_parameters()``), or of dicts (parameter groups), each with
+            a ``'params'`` entry (Tensors or pairs) and any hyperparameters that differ
+            from ``defaults`` for that group.
         defaults: the hyperparameters of the rule, used where a group has none.
     """
 
@@ -94,30 +96,11 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
         """Add a group of parameters, e.g. layers unfrozen during fine-tuning.
 
         Hyperparameters the group does not name are taken from ``defaults``.
-        A parameter may belong to one group only.
+        ``'params'`` may hold ``(name, Tensor)`` pairs (``model.named_parameters()``):
+        the names go to ``group['param_names']``, and every group must then have them.
+        A parameter may belong to one group only (listed twice in one, it warns).
         """
-        if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        if "params" not in param_group:
-            raise ValueError("param_group must have a 'params' entry")
-        params = param_group["params"]
-        if _is_tensor(params):
-            params = [params]
-        elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs; use a list instead")
-        else:
-            params = list(params)
-        for p in params:
-            if not _is_tensor(p):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
-                                f"is {type(p).__name__}")
-            if not (p.is_leaf or p.retains_grad):  # (PyTorch: a retain_grad() non-leaf is fine)
-                raise ValueError("can't optimize a non-leaf Tensor (one made by an op); "
-                                 "optimize the leaf it was computed from, or .detach() it")
-        if len(set(map(id, params))) != len(params):
-            raise ValueError("a parameter group contains the same parameter more than once")
+        params = check_param_group(self, param_group)  # (optim/arguments.py: PyTorch's checks)
 
         group = param_group  # the caller's dict itself, as PyTorch: a later change to it shows
         group["params"] = params
@@ -126,10 +109,6 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
                 raise ValueError(f"parameter group didn't specify a value of required "
                                  f"optimization parameter '{name}'")
             group.setdefault(name, default)
-
-        already_seen = {id(p) for other in self.param_groups for p in other["params"]}
-        if any(id(p) in already_seen for p in params):
-            raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
     # --- the training-loop surface ---
@@ -188,7 +167,8 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
         """The optimizer's state in PyTorch's layout.
 
         ``{'state': {index: state[p]}, 'param_groups': [{..., 'params': [index, ...]}]}``
-        where parameters are numbered 0, 1, ... in group order. Like PyTorch, it
+        where parameters are numbered 0, 1, ... by their place in the groups (a group's
+        ``'param_names'``, if it has them, come along). Like PyTorch, it
         refers to the live state (the same dicts and arrays): ``copy.deepcopy`` it
         or save it to keep a snapshot.
         """
@@ -196,11 +176,10 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
         param_groups = []
         for group in self.param_groups:
             packed = {name: value for name, value in group.items() if name != "params"}
-            indices = []
-            for p in group["params"]:
-                index_of.setdefault(id(p), len(index_of))
-                indices.append(index_of[id(p)])
-            packed["params"] = indices
+            start = sum(len(other["params"]) for other in param_groups)
+            # numbered by place, as PyTorch: a parameter listed twice in a group gets its last
+            index_of.update({id(p): i for i, p in enumerate(group["params"], start)})
+            packed["params"] = [index_of[id(p)] for p in group["params"]]
             param_groups.append(packed)
         state = {index_of[id(p)]: param_state for p, param_state in self.state.items()
                  if id(p) in index_of}
@@ -212,19 +191,11 @@ class Optimizer(hooks.OptimizerHooks):  # (PyTorch's hooks: optim/hooks.py)
         The saved dict is deep-copied; state arrays are moved to each
         parameter's device and (floating ones) cast to its dtype. The
         optimizer must have as many groups, of the same sizes, as the saved one.
+        Saved ``'param_names'`` replace a group's; a group keeps its own if none were saved.
         """
         state_dict = copy.deepcopy(state_dict)
         saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(
-                f"loaded state dict has {len(saved_groups)} parameter groups, but this "
-                f"{type(self).__name__} has {len(self.param_groups)}")
-        for number, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(group["params"]) != len(saved["params"]):
-                raise ValueError(
-                    f"loaded state dict contains a parameter group {number} of size "
-                    f"{len(saved['params'])}, which doesn't match the size "
-                    f"{len(group['params'])} of this optimizer's group {number}")
+        check_saved_groups(self, saved_groups)  # (optim/arguments.py: PyTorch's checks)
 
         param_of = {index: p for group, saved in zip(self.param_groups, saved_groups)
                     for index, p in zip(saved["params"], group["params"])}

@@ -103,6 +103,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
     """The exponential moving average of lists of tensors, in place (for ``multi_avg_fn=``)::
 
         w̄ ← w̄ + (1 − δ)·(w − w̄)      (= δ·w̄ + (1 − δ)·w; PyTorch's lerp)
+        w̄ ← δ·w̄ + (1 − δ)·w          (integer tensors, truncated back to integers: PyTorch's)
     """
     _check_decay(decay)
 
@@ -110,7 +111,10 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
                    num_averaged) -> None:
         with no_grad():
             for ema, current in zip(ema_list, current_list):
-                ema.copy_(ema + (1 - decay) * (current - ema))
+                if backend.is_floating(ema.dtype):
+                    ema.copy_(ema + (1 - decay) * (current - ema))
+                else:
+                    ema.copy_(ema * decay + current * (1 - decay))
     return ema_update
 
 
@@ -141,8 +145,11 @@ class AveragedModel(Module):
     The arguments PyTorch has come in PyTorch's order (``AveragedModel(model, 'cpu')``
     puts the copy on 'cpu'); ``mode`` and ``decay`` come after them, by keyword.
 
-    The first ``update_parameters`` copies the weights whatever the rule; integer
-    tensors (such as BatchNorm's ``num_batches_tracked``) are always copied. ``n_averaged``
+    The first ``update_parameters`` copies the weights whatever the rule. Integer tensors
+    (BatchNorm's ``num_batches_tracked``, with ``use_buffers=True``) are averaged too, as in
+    PyTorch: the rule is computed in the default floating dtype and the result truncated
+    toward zero into the integer tensor (e.g. counts 1, 3, 5 average to 1, 2, 3); they reach
+    ``avg_fn`` one at a time and ``multi_avg_fn`` as a group of their own. ``n_averaged``
     reaches the functions as a Python int.
 
     Attributes:
@@ -202,7 +209,7 @@ class AveragedModel(Module):
             pairs = []                                   # (w̄, w) of the tensors to average
             for average, tensor in zip(averaged, current):
                 w = backend.to_device(tensor.data, average.device)           # w, on our device
-                if n == 0 or not backend.is_floating(average.dtype):
+                if n == 0:
                     average.data[...] = w                                    # w̄ ← w
                 else:
                     pairs.append((average, w))
@@ -222,9 +229,14 @@ class AveragedModel(Module):
             self.n_averaged._version += 1
 
     def _average(self, average: Tensor, w, n: int):
-        """The new w̄ (an array) from w̄, the model's w (an array) and n, by avg_fn or mode."""
-        if self.avg_fn is not None:
-            return self.avg_fn(average.detach(), Tensor(w, device=average.device), n).data
+        """The new w̄ (an array) from w̄, the model's w (an array) and n, by avg_fn or mode.
+        An integer w̄ gets a floating result, which the caller's assignment truncates."""
+        avg_fn = self.avg_fn
+        if avg_fn is None and not backend.is_floating(average.dtype):
+            # PyTorch's rule on Tensors: int64 with a float gives the default dtype, as there
+            avg_fn = get_swa_avg_fn() if self.mode == "mean" else get_ema_avg_fn(self.decay)
+        if avg_fn is not None:
+            return avg_fn(average.detach(), Tensor(w, device=average.device), n).data
         if self.mode == "mean":
             return average.data + (w - average.data) / (n + 1)               # w̄ + (w − w̄)/(n+1)
         return self.decay * average.data + (1 - self.decay) * w              # δ·w̄ + (1 − δ)·w
