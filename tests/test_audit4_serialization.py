@@ -109,7 +109,7 @@ def test_device_training_resumes_from_a_checkpoint_loaded_to_the_host(tmp_path, 
     model, adam = build()
     train(model, adam, range(2))
     tg.save({"model": model.state_dict(), "adam": adam.state_dict()}, tmp_path / "run.ckpt")
-    state = tg.load(tmp_path / "run.ckpt")
+    state = tg.load(tmp_path / "run.ckpt", map_location="cpu")
     assert state["model"]["0.weight"].device == "cpu"
     model, adam = build()
     model.load_state_dict(state["model"])

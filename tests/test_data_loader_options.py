@@ -68,7 +68,9 @@ def test_batch_sampler_excludes_the_batching_options():
 
 def test_worker_options_are_accepted_and_give_the_batches_of_num_workers_0():
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20)
-    plain = DataLoader(TensorDataset(X, y), batch_size=6, shuffle=True, seed=3)
+    generator = np.random.default_rng(3)
+    generator.integers(2**63)  # the workers' base seed is drawn first, as in PyTorch
+    plain = DataLoader(TensorDataset(X, y), batch_size=6, shuffle=True, seed=generator)
     ported = DataLoader(TensorDataset(X, y), batch_size=6, shuffle=True, seed=3, num_workers=4,
                         pin_memory=True, persistent_workers=True, prefetch_factor=2,
                         worker_init_fn=lambda worker_id: None, timeout=0)

@@ -75,10 +75,13 @@ def test_map_style_batches_are_those_of_num_workers_0(n, batch_size, drop_last, 
     X = np.random.default_rng(seed).normal(size=(n, 3))
     dataset = TensorDataset(X, np.arange(n)) if kind in ("tensors", "global_rng") else Records(n)
 
+    generators = []
+
     def loader(**worker_options):
         tg.manual_seed(seed)
+        generators[:] = [np.random.default_rng(seed)]
         options = {"batch_size": batch_size, "drop_last": drop_last, "shuffle": shuffle,
-                   "seed": seed}
+                   "seed": generators[0]}
         if kind == "sampler":
             options = {"batch_size": batch_size, "sampler": RandomSampler(dataset, seed=seed)}
         elif kind == "batch_sampler":
@@ -87,14 +90,26 @@ def test_map_style_batches_are_those_of_num_workers_0(n, batch_size, drop_last, 
         elif kind == "collate_fn":
             options["collate_fn"] = _pairs
         elif kind == "unbatched":
-            options = {"batch_size": None, "shuffle": shuffle, "seed": seed}
+            options = {"batch_size": None, "shuffle": shuffle, "seed": generators[0]}
         elif kind == "global_rng":
             del options["seed"]              # shuffled by the framework's generator
         return DataLoader(dataset, **options, **worker_options)
 
-    single = _epochs(loader())
-    assert _epochs(loader(num_workers=workers, prefetch_factor=prefetch, timeout=T)) == single
-    assert _epochs(loader(num_workers=workers, persistent_workers=True, timeout=T)) == single
+    def single(base_seed_draws):
+        # a new pool of workers first draws its base seed from the loader's generator (the
+        # framework's without one), as PyTorch's iterator: one int64 before the epoch's order
+        reference = loader()
+        epochs = []
+        for draws in base_seed_draws:
+            source = generators[0] if reference.seed is not None else backend.host_rng()
+            source.integers(2**63, size=draws)
+            epochs.append([_host(batch) for batch in reference])
+        return epochs
+
+    assert _epochs(loader(num_workers=workers, prefetch_factor=prefetch, timeout=T)) == \
+        single([1, 1])
+    assert _epochs(loader(num_workers=workers, persistent_workers=True, timeout=T)) == \
+        single([1, 0])                       # persistent workers are seeded once
 
 
 def test_custom_collate_fn_batch_sampler_and_strings_cross_as_they_are():
@@ -381,7 +396,9 @@ def test_tensors_off_the_cpu_are_refused_in_workers():
 
 def test_multiprocessing_context_by_name_or_object():
     X = np.arange(10.0).reshape(5, 2)
-    single = _epochs(DataLoader(TensorDataset(X), batch_size=2, shuffle=True, seed=1), 1)
+    generator = np.random.default_rng(1)
+    generator.integers(2**63)                # what the workers' base seed draws first
+    single = _epochs(DataLoader(TensorDataset(X), batch_size=2, shuffle=True, seed=generator), 1)
     spawned = DataLoader(TensorDataset(X), batch_size=2, shuffle=True, seed=1, num_workers=1,
                          timeout=T, multiprocessing_context="spawn")
     assert _epochs(spawned, 1) == single

@@ -97,7 +97,8 @@ def test_round_trip_across_devices(tmp_path, device):
     _assert_same(on_device, _state("cpu"))
     assert on_device["model"]["fc1.weight"].device == device
     assert on_device["optimizer"]["state"][0]["exp_avg"].device == device
-    assert load(path)["model"]["fc1.bias"].device == "cpu"
+    assert load(path)["model"]["fc1.bias"].device == device   # PyTorch: where it was saved
+    assert load(path, map_location="cpu")["model"]["fc1.bias"].device == "cpu"
     assert isinstance(on_device["arrays"][1], np.ndarray)          # arrays stay host arrays
 
 

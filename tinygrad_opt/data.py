@@ -72,6 +72,23 @@ def _generator(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _rng_source(seed):
+    """What a loader or sampler draws from: None (the framework's generator), a
+    ``tg.Generator`` (kept as itself: its ``manual_seed`` makes it a new NumPy generator,
+    which the next draw must see, as PyTorch's loader sees ``generator.manual_seed``), or
+    a NumPy generator (an int seed's, made once)."""
+    if seed is None or hasattr(seed, "numpy_rng"):
+        return seed
+    return _generator(seed)
+
+
+def _current_rng(source) -> np.random.Generator:
+    """The NumPy generator that ``source`` (:func:`_rng_source`) draws from now."""
+    if source is None:
+        return backend.host_rng()
+    return source.numpy_rng if hasattr(source, "numpy_rng") else source
+
+
 def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,
                           multiprocessing_context) -> None:
     """DataLoader's worker options: the values and combinations PyTorch refuses."""
@@ -413,8 +430,7 @@ def _sampler_rng(name: str, generator, seed):
     """The private generator of a sampler (None: draw from the framework's generator)."""
     if generator is not None and seed is not None:
         raise ValueError(f"{name}: give generator= or seed=, not both")
-    chosen = generator if generator is not None else seed
-    return None if chosen is None else _generator(chosen)
+    return _rng_source(generator if generator is not None else seed)
 
 
 def _is_positive_int(value) -> bool:
@@ -507,7 +523,7 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         if n == 0:
             raise ValueError("RandomSampler: the data source is empty, there is nothing to draw")
-        rng = self._rng if self._rng is not None else backend.host_rng()
+        rng = _current_rng(self._rng)
         if self.replacement:
             yield from rng.integers(0, n, size=self.num_samples).tolist()
             return
@@ -536,7 +552,7 @@ class SubsetRandomSampler(Sampler):
         self._rng = _sampler_rng("SubsetRandomSampler", generator, seed)
 
     def __iter__(self) -> Iterator[int]:
-        rng = self._rng if self._rng is not None else backend.host_rng()
+        rng = _current_rng(self._rng)
         for position in rng.permutation(len(self.indices)).tolist():
             yield self.indices[position]
 
@@ -591,7 +607,7 @@ class WeightedRandomSampler(Sampler):
         self._rng = _sampler_rng("WeightedRandomSampler", generator, seed)
 
     def __iter__(self) -> Iterator[int]:
-        rng = self._rng if self._rng is not None else backend.host_rng()
+        rng = _current_rng(self._rng)
         drawn = rng.choice(len(self._probabilities), size=self.num_samples,
                            replace=self.replacement, p=self._probabilities)
         yield from drawn.tolist()
@@ -694,8 +710,9 @@ class DataLoader:
     worker iterates its own copy (split the stream with :func:`get_worker_info`),
     ``batch_size`` and ``drop_last`` apply per worker, and the workers' batches
     interleave round-robin. Worker ``k`` seeds the framework's generator
-    (``tg.manual_seed``) and ``random`` with ``base_seed + k`` (``base_seed``: new
-    for each set of workers, from the loader's generator, or the framework's), then
+    (``tg.manual_seed``) and ``random`` with ``base_seed + k`` (``base_seed``: one
+    draw from the loader's generator, or the framework's, for each set of workers,
+    before the epoch's order, as PyTorch; without workers none is drawn), then
     calls ``worker_init_fn(k)``. The workers stop at the end of the epoch (or when
     the loop is left), unless ``persistent_workers=True`` keeps them for the next.
     ``timeout > 0``: a RuntimeError if a batch takes longer (seconds). An
@@ -796,15 +813,14 @@ class DataLoader:
             seed = generator  # (a tg.Generator: its stream orders the epochs)
         self.seed = seed
         self.device = backend.check_device(device)
-        self._rng = None if seed is None else _generator(seed)  # one generator for all epochs
+        self._rng = _rng_source(seed)  # one generator for all epochs
         self._tensor_dataset, self._index_map = _resolve_tensor_dataset(dataset)
 
     def _epoch_indices(self) -> np.ndarray:
         """The order in which this epoch visits the samples, without a sampler."""
         n = len(self.dataset)
-        if self.shuffle:
-            rng = self._rng if self._rng is not None else backend.host_rng()
-            return rng.permutation(n).astype(np.int64)
+        if self.shuffle:  # PyTorch's RandomSampler(dataset, generator=generator)
+            return _current_rng(self._rng).permutation(n).astype(np.int64)
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator:
@@ -1369,10 +1385,10 @@ class RandomShiftRotate:
         self.max_degrees = float(max_degrees)
         self.image_shape = image_shape
         self.fill = fill
-        self._rng = None if seed is None else _generator(seed)
+        self._rng = _rng_source(seed)
 
     def __call__(self, images):
-        rng = self._rng if self._rng is not None else backend.host_rng()
+        rng = _current_rng(self._rng)
         n = images.shape[0]
         shifts = rng.uniform(-self.max_shift, self.max_shift, size=(n, 2))      # (N, 2) pixels
         degrees = rng.uniform(-self.max_degrees, self.max_degrees, size=n)      # (N,)
@@ -1422,7 +1438,7 @@ class RandomRotation(RandomShiftRotate):
         self.degrees = (low, high)
 
     def __call__(self, images):
-        rng = self._rng if self._rng is not None else backend.host_rng()
+        rng = _current_rng(self._rng)
         n = images.shape[0]
         degrees = rng.uniform(*self.degrees, size=n)                             # (N,)
         return shift_rotate(images, np.zeros((n, 2)), degrees, self.image_shape, self.fill)

@@ -1,10 +1,11 @@
 """Worker processes for ``DataLoader(num_workers > 0)``, as PyTorch's multi-process loading.
 
 The main process keeps the order. For a map-style data set it draws the index lists
-from the sampler exactly as ``num_workers=0`` does and hands them to the workers
+from the sampler as ``num_workers=0`` does and hands them to the workers
 round-robin, ``prefetch_factor`` per worker in flight; a worker fetches and collates
 its batch (``DataLoader._fetch``) and sends it back, and the main process yields the
-batches in the order the tasks went out: the batches of ``num_workers=0``.
+batches in the order the tasks went out: the batches of ``num_workers=0`` for the
+same index lists.
 
 A stream (:class:`IterableDataset`) has no indices: each worker iterates its own copy
 (``get_worker_info()`` tells it which worker it is, to split the stream) and batches it
@@ -14,9 +15,11 @@ leaves the rotation.
 
 Worker ``k`` seeds the framework's generator (``tg.manual_seed``) and Python's
 ``random`` with ``base_seed + k``, then calls ``worker_init_fn(k)``. ``base_seed`` is
-drawn once per pool of workers from a child of the loader's generator (or of the
-framework's): the child leaves the parent's stream untouched, so the shuffling orders
-stay those of ``num_workers=0``, epoch after epoch.
+drawn once per pool of workers from the loader's generator (or the framework's), before
+the epoch's order, as PyTorch draws it: restoring that generator's state gives the same
+seeds and orders again. (PyTorch's loader draws it with ``num_workers=0`` too; ours does
+not, so that seeded runs without workers keep their orders: with a shuffling generator,
+the orders with workers are those of ``num_workers=0`` after that one extra draw.)
 
 Each worker talks to the main process over two pipes, and the main process runs no
 thread, so forking it is safe. A batch crosses as a pickle in which every Tensor is
@@ -92,14 +95,17 @@ def start_context(context):
 
 def worker_batches(loader) -> Iterator:
     """One epoch of ``loader``'s batches, fetched by its worker processes."""
+    pool = loader._worker_pool
+    # a new pool's base seed is drawn before the epoch's order, as PyTorch's iterator draws
+    # it before its sampler; persistent workers keep theirs (PyTorch's _reset draws none)
+    base_seed = _base_seed(loader) if pool is None else None
     index_batches = None
     if not loader._iterable:
         index_batches = loader._index_batches()
-        first = next(index_batches, _END)    # the epoch's order is drawn before the seed
+        first = next(index_batches, _END)    # a sampler's error comes before any worker
         index_batches = itertools.chain([] if first is _END else [first], index_batches)
-    pool = loader._worker_pool
     if pool is None:
-        pool = _WorkerPool(loader, _base_seed(loader))
+        pool = _WorkerPool(loader, base_seed)
         if loader.persistent_workers:
             loader._worker_pool = pool
     epoch = pool.epoch = pool.epoch + 1      # replies to an abandoned epoch are dropped
@@ -158,9 +164,12 @@ def _in_order(pool, epoch: int, index_batches, timeout: float) -> Iterator:
 
 
 def _base_seed(loader) -> int:
-    """A seed from a fresh child of the loader's generator (its stream is not advanced)."""
-    rng = loader._rng if loader._rng is not None else backend.host_rng()
-    return int(rng.spawn(1)[0].integers(2**63))
+    """One draw in [0, 2⁶³) from the loader's generator (the framework's without one), as
+    PyTorch's ``torch.empty((), dtype=torch.int64).random_(generator=loader.generator)``:
+    it advances that stream, so restoring the generator's state (``set_state``,
+    ``tg.set_rng_state``) gives the same worker seeds and the same orders again."""
+    from tinygrad_opt.data import _current_rng  # (data.py imports this module)
+    return int(_current_rng(loader._rng).integers(2**63))
 
 
 def _reraise(worker_id: int, type_name: str, text: str, exc_type) -> None:

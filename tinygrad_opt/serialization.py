@@ -106,7 +106,8 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
     ``nn.Parameter``, and "device": its location, such as "cuda:0", when not "cpu"),
     {"array": name}, {"scalar": name} (a NumPy scalar). The optional keys are ignored by
     older readers, which load an OrderedDict as a dict and every Tensor on their device.
-    A namedtuple is a tuple (its class could only come back through pickle). ``stored`` maps the id of each
+    A namedtuple is refused: its class could only come back through unpickling, which
+    PyTorch's ``torch.load(weights_only=True)`` refuses too. ``stored`` maps the id of each
     array already added (a Tensor's ``.data`` or an array of the tree) to its name and
     the array, so that memory met twice is stored once. ``open_containers`` holds the
     containers around ``obj``: a cycle, or more than ``_MAX_DEPTH`` of them, is an error.
@@ -156,6 +157,11 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
                 if isinstance(obj, collections.OrderedDict):
                     return {"dict": items, "ordered": True}
                 return {"dict": items}
+            if isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
+                raise TypeError(f"{where}: a namedtuple ({type(obj).__name__}) cannot be saved: "
+                                "loading would have to unpickle its class (PyTorch's "
+                                "torch.load(weights_only=True) refuses it too); save "
+                                "tuple(value) or value._asdict() instead")
             kind = "list" if isinstance(obj, list) else "tuple"
             return {kind: [_encode(value, f"{where}[{i}]", arrays, open_containers, stored)
                            for i, value in enumerate(obj)]}
@@ -381,8 +387,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     for a file that recorded none):
 
     * a device name (``'cpu'``, ``'cuda'``, ``'cuda:0'``, ``'strict'``): every Tensor there;
-      None (the default) is ``'cpu'``. (PyTorch's None puts each Tensor back where it was
-      saved; here a checkpoint written on a GPU loads on any machine.)
+    * None (the default), as PyTorch: each Tensor back on the device it was saved from
+      (``'cpu'`` for a file that recorded none); a Tensor saved on ``'cuda:N'`` raises a
+      RuntimeError where CuPy or a GPU is not available (load it with
+      ``map_location='cpu'``);
     * a dict ``{location: device name}``, such as ``{'cuda:0': 'cpu'}``: a Tensor saved at
       a key goes to its value, any other back to where it was saved.
     * a function ``fn(array, location)``, called once per stored array with its host NumPy
@@ -398,9 +406,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
     Tensors come back as Tensors (with their ``requires_grad``; Parameters as
     Parameters), arrays as NumPy arrays, NumPy scalars as NumPy scalars, tuples as
-    tuples, OrderedDicts as OrderedDicts and int keys as ints; a namedtuple comes back as
-    a plain tuple of its values (rebuilding its class would need pickle), any other dict
-    subclass as a dict. What was saved once for several places (the same Tensor twice,
+    tuples, OrderedDicts as OrderedDicts and int keys as ints, any other dict subclass as
+    a dict. (A namedtuple is refused by :func:`save`; a file of an older version that holds
+    one gives a plain tuple of its values.) What was saved once for several places (the same Tensor twice,
     tied weights) comes back shared. Never unpickles. Raises :class:`CheckpointError`
     naming the file if it is empty, truncated, corrupt, or not a tinygrad_opt checkpoint.
 
@@ -447,13 +455,14 @@ def _placement(map_location):
             if not isinstance(key, str) or not isinstance(value, str):
                 raise TypeError(f"load: map_location must map saved locations to device names "
                                 f"(str to str), got the item {key!r}: {value!r}")
-        return lambda array, location: backend.to_device(
-            array, backend.check_device(map_location.get(location, location)))
+        return lambda array, location: (
+            backend.to_device(array, backend.check_device(map_location[location]))
+            if location in map_location else _restore_location(array, location))
     if callable(map_location):
         def place(array, location):
             result = map_location(array, location)
             if result is None:  # PyTorch: back to the location it was saved from
-                return backend.to_device(array, backend.check_device(location))
+                return _restore_location(array, location)
             if not backend.is_array(result):
                 raise TypeError(f"load: map_location returned {type(result).__name__} for "
                                 f"location {location!r}; expected an array (NumPy, CuPy or "
@@ -465,8 +474,21 @@ def _placement(map_location):
                                  f"dtype {array.dtype}")
             return result
         return place
-    target = backend.check_device("cpu" if map_location is None else map_location)
+    if map_location is None:  # PyTorch: each Tensor back to the location it was saved from
+        return _restore_location
+    target = backend.check_device(map_location)
     return lambda array, location: backend.to_device(array, target)
+
+
+def _restore_location(array, location: str):
+    """The array on the device it was saved from (PyTorch's ``default_restore_location``);
+    a CUDA location without a GPU is PyTorch's error, which points to ``map_location``."""
+    if location.startswith("cuda") and not backend.cuda_available():
+        raise RuntimeError(f"load: attempting to deserialize a Tensor saved on '{location}', "
+                           "but CuPy or a GPU is not available (PyTorch: "
+                           "torch.cuda.is_available() is False); on a CPU-only machine, load "
+                           "with map_location='cpu' to put the Tensors on the CPU")
+    return backend.to_device(array, backend.check_device(location))
 
 
 class _MapLocationError(Exception):

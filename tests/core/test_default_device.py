@@ -98,12 +98,13 @@ def test_data_loaders_deliver_batches_on_the_default_device(other):
 
 
 def test_load_stays_on_the_cpu_and_the_bagging_trainer_follows_the_default(other, tmp_path):
-    """tg.load without a device gives CPU tensors, as documented (not the default device);
-    ensemble.trainer without a device trains on the default one."""
+    """tg.load without a device puts each tensor back where it was saved, as PyTorch (not
+    on the default device); ensemble.trainer without a device trains on the default one."""
     from tinygrad_opt import ensemble
     from tinygrad_opt.data import TensorDataset
-    tg.save({"w": tg.ones(2)}, tmp_path / "w.ckpt")
-    assert tg.load(tmp_path / "w.ckpt")["w"].device == "cpu"
+    tg.save({"w": tg.ones(2), "c": tg.ones(2, device="cpu")}, tmp_path / "w.ckpt")
+    loaded = tg.load(tmp_path / "w.ckpt")
+    assert loaded["w"].device == other and loaded["c"].device == "cpu"
     assert tg.load(tmp_path / "w.ckpt", device=other)["w"].device == other
     data = TensorDataset(np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32),
                          np.arange(16) % 2)
