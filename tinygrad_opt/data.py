@@ -48,6 +48,7 @@ from typing import (Iterable, Iterator, Mapping, MutableMapping, MutableSequence
 import numpy as np
 
 from tinygrad_opt import backend, data_workers
+from tinygrad_opt.data_workers import _current_rng  # (what a loader or sampler draws from)
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset",
@@ -80,13 +81,6 @@ def _rng_source(seed):
     if seed is None or hasattr(seed, "numpy_rng"):
         return seed
     return _generator(seed)
-
-
-def _current_rng(source) -> np.random.Generator:
-    """The NumPy generator that ``source`` (:func:`_rng_source`) draws from now."""
-    if source is None:
-        return backend.host_rng()
-    return source.numpy_rng if hasattr(source, "numpy_rng") else source
 
 
 def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,

@@ -163,12 +163,20 @@ def _in_order(pool, epoch: int, index_batches, timeout: float) -> Iterator:
         yield value
 
 
+def _current_rng(source):
+    """The NumPy generator that a loader's or sampler's ``source`` draws from now: the
+    framework's (None), a ``tg.Generator``'s current one, or a NumPy generator itself."""
+    if source is None:
+        return backend.host_rng()
+    return source.numpy_rng if hasattr(source, "numpy_rng") else source
+
+
 def _base_seed(loader) -> int:
     """One draw in [0, 2⁶³) from the loader's generator (the framework's without one), as
     PyTorch's ``torch.empty((), dtype=torch.int64).random_(generator=loader.generator)``:
     it advances that stream, so restoring the generator's state (``set_state``,
-    ``tg.set_rng_state``) gives the same worker seeds and the same orders again."""
-    from tinygrad_opt.data import _current_rng  # (data.py imports this module)
+    ``tg.set_rng_state``) gives the same worker seeds and the same orders again. (PyTorch's
+    ``num_workers=0`` draws it too; ours draws none, so its orders are as before.)"""
     return int(_current_rng(loader._rng).integers(2**63))
 
 
