@@ -142,6 +142,9 @@ SPECIAL_OPS = [
        shapes=fixed(lambda n, m: [(n, m + 1), (3,)], 2)),
     Op("index_put_bool_mask", lambda x, v: x.index_put((x.detach() > 0,), v.sum()), 2,
        shapes=fixed(lambda n, m: [(n, m), (m,)], 2)),
+    # an order past ops/polynomials.py's COMPILED_FROM_ORDER: the compiled Recurrence op
+    Op("legendre_compiled_order", lambda x: special.legendre_polynomial_p(x, 300), 1,
+       uniform(-0.5, 0.5), SMALL),
 ]
 
 SETTINGS = settings(max_examples=2, deadline=None, derandomize=True, database=None,

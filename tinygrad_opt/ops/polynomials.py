@@ -3,11 +3,20 @@ shifted forms, Hermite H and He, Laguerre L, Legendre P), each by its three-term
 so their gradients with respect to x are those of the products and sums (PyTorch gives
 none); and the spherical Bessel function j₀(x) = sin(x)/x. ``tinygrad_opt/special.py``
 gives them their ``torch.special`` names.
+
+A long recurrence on the CPU (and the strict test device) runs compiled, per element, as
+PyTorch's C loop does, when Numba is importable (the optional ``fast`` extra): see
+:class:`Recurrence`. Without Numba, and on CuPy, the readable recurrence runs.
 """
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np  # host-side: the compiled kernel's arrays (Numba compiles NumPy calls)
+
 from tinygrad_opt import backend
+from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
 from tinygrad_opt.functions import store_out
 from tinygrad_opt.ops.elementwise import constant, where
 from tinygrad_opt.ops.math_ops import _float_input
@@ -39,10 +48,14 @@ def spherical_bessel_j0(input):
 # Hermite order above a limit NaN; every other element the three-term recurrence, run to
 # its order or until its value is NaN (an overflow outside [−1, 1]). Each rule here gives
 # the values PyTorch's does, so no element with a closed form runs the recurrence, and an
-# order of 10⁹ costs no more than one of 10.
+# order of 10⁹ costs no more than one of 10 there. Where the recurrence must run (Legendre
+# and Laguerre have no closed form; Chebyshev just outside [−1, 1] overflows only after
+# millions of steps), a long one runs compiled, O(n) per element as PyTorch's loop, since
+# the readable one costs a dozen array operations per step (10⁶ steps: half a minute).
 
 HERMITE_LIMIT = {"float32": 128, "float64": 512}   # PyTorch's getHermitianLimit (else 1024)
 NAN_CHECK_EVERY = 64   # recurrence steps between looks for elements still finite
+COMPILED_FROM_ORDER = 256   # a recurrence this long runs compiled, when Numba is importable
 
 
 def _parity(xp, m):
@@ -51,7 +64,7 @@ def _parity(xp, m):
 
 
 def _polynomial(name: str, input, n, out, first, step, *, shifted: bool = False,
-                edge=None, closed=None, limit: bool = False):
+                edge=None, closed=None, limit: bool = False, kind: str):
     """P_n(x) elementwise (x and n broadcast; n truncated to an integer), of y = 2x − 1
     when ``shifted``, by PyTorch's rules, in its order:
 
@@ -65,7 +78,9 @@ def _polynomial(name: str, input, n, out, first, step, *, shifted: bool = False,
       to the largest such n, each element taking its own: ``where`` picks, so the
       gradient with respect to x is that of its P_n; n gets none. It stops early once
       every element still running is NaN (PyTorch's stop at a NaN P_k, which an overflow
-      outside [−1, 1] gives within a few hundred steps).
+      outside [−1, 1] gives within a few hundred steps). When the largest such n is at
+      least COMPILED_FROM_ORDER and the arrays are NumPy's, :class:`Recurrence` runs the
+      same recurrence compiled, element by element (``kind`` names it there).
 
     Every rule is computed from an input that is a harmless 0 where another rule applies,
     and an element's recurrence is set to 0 once past its order, so no unused inf or NaN
@@ -102,6 +117,11 @@ def _polynomial(name: str, input, n, out, first, step, *, shifted: bool = False,
     largest = int(orders.max()) if orders.size else -1
     if largest < 0:
         return store_out(result, out, name)
+    if largest >= COMPILED_FROM_ORDER and _compiled_recurrence(y.data) is not None:
+        each = backend.to_host(xp.where(running, m, 0)).astype(np.int64)   # (others: P₀)
+        y = where(constant(running), y, 0.0)
+        compiled = Recurrence.apply(y, orders=each, kind=kind, derivative=0)
+        return store_out(where(constant(running), compiled, result), out, name)
     retiring = {int(k) for k in orders if k >= 1}
     y = where(constant(running), y, 0.0)
     previous, current = constant(xp.ones(shape, dtype=y.dtype)), first(y)   # P₀, P₁
@@ -120,6 +140,125 @@ def _polynomial(name: str, input, n, out, first, step, *, shifted: bool = False,
                 result = where(constant(still), float("nan"), result)
                 break
     return store_out(result, out, name)
+
+
+# --- the compiled recurrence (CPU and strict device, with Numba) ---
+
+KINDS = {"t": 0, "u": 1, "v": 2, "w": 3, "h": 4, "he": 5, "l": 6, "p": 7}
+
+
+def _recurrence_kernel(y, orders, kind, derivative, out):
+    """out[i] = the ``derivative``-th derivative of P_n at y[i], n = orders[i] ≥ 0, by the
+    recurrence of ``kind`` (KINDS), as PyTorch's loop (Math.h) runs it: P₀ = 1, P₁, then
+    P_{k+1} from P_k and P_{k−1} for k = 1 … n−1, stopping once P_k is NaN.
+
+    The values are written with PyTorch's operations in PyTorch's order, every constant
+    cast to y's dtype first (``T``), so that float32 runs in float32 and the values are
+    PyTorch's to the last bit. A derivative d ≥ 1 carries each P_k's derivatives up to d
+    along: every recurrence is P_{k+1} = (α_k y + β_k) P_k − γ_k P_{k−1}, whose j-th
+    derivative is, by Leibniz's rule, (α_k y + β_k) P_k^(j) + j α_k P_k^(j−1) − γ_k
+    P_{k−1}^(j). Compiled by Numba (:func:`_compiled_kernel`); plain Python runs it too,
+    slowly."""
+    T = y.dtype.type
+    one, two = T(1.0), T(2.0)
+    p = np.zeros(derivative + 1, y.dtype)   # P_{k−1}^(j) and P_k^(j), j = 0 … d
+    q = np.zeros(derivative + 1, y.dtype)
+    for i in range(y.size):
+        x, n = y[i], orders[i]
+        if kind == 0 or kind == 5 or kind == 7:       # T₁ = He₁ = P₁ = x
+            first, slope = x, one
+        elif kind == 1 or kind == 4:                  # U₁ = H₁ = 2x
+            first, slope = x + x, two
+        elif kind == 2:                               # V₁ = 2x − 1
+            first, slope = x + x - one, two
+        elif kind == 3:                               # W₁ = 2x + 1
+            first, slope = x + x + one, two
+        else:                                         # L₁ = 1 − x
+            first, slope = one - x, -one
+        before, now = one, first                      # P_{k−1}, P_k
+        for j in range(derivative + 1):
+            p[j] = q[j] = T(0.0)
+        if derivative >= 1:
+            q[1] = slope
+        k = 1
+        while k < n and not np.isnan(now):
+            # the derivatives first, from d down to 1: P_k^(j−1) is still the old one
+            for j in range(derivative, 0, -1):
+                below = now if j == 1 else q[j - 1]
+                if kind <= 3:
+                    after = (x + x) * q[j] + T(2 * j) * below - p[j]
+                elif kind == 4:
+                    after = (x + x) * q[j] + T(2 * j) * below - T(2 * k) * p[j]
+                elif kind == 5:
+                    after = x * q[j] + T(j) * below - T(k) * p[j]
+                elif kind == 6:
+                    after = ((T(2 * k) + (one - x)) * q[j] - T(j) * below
+                             - T(k) * p[j]) / T(k + 1)
+                else:
+                    after = (T(2 * k + 1) * (x * q[j] + T(j) * below)
+                             - T(k) * p[j]) / T(k + 1)
+                p[j], q[j] = q[j], after
+            if kind <= 3:      # Chebyshev: P_{k+1} = 2x P_k − P_{k−1}
+                after = (x + x) * now - before
+            elif kind == 4:    # H_{k+1} = 2x H_k − 2k H_{k−1}
+                after = (x + x) * now - T(2 * k) * before
+            elif kind == 5:    # He_{k+1} = x He_k − k He_{k−1}
+                after = x * now - T(k) * before
+            elif kind == 6:    # L_{k+1} = ((2k + (1 − x)) L_k − k L_{k−1}) / (k + 1)
+                after = ((T(2 * k) + (one - x)) * now - T(k) * before) / T(k + 1)
+            else:              # P_{k+1} = ((2k + 1) x P_k − k P_{k−1}) / (k + 1)
+                after = (T(2 * k + 1) * x * now - T(k) * before) / T(k + 1)
+            before, now = now, after
+            k += 1
+        if n == 0:
+            out[i] = one if derivative == 0 else T(0.0)
+        elif derivative == 0 or np.isnan(now):   # (an overflow's derivatives are NaN too)
+            out[i] = now
+        else:
+            out[i] = q[derivative]
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_kernel():
+    """:func:`_recurrence_kernel` compiled by Numba (machine code cached on disk; NumPy's
+    x/0; no fast-math, so IEEE rounding in the written order), or None without Numba.
+    Imported on first use, so that the package needs no Numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.njit(cache=True, error_model="numpy")(_recurrence_kernel)
+
+
+def _compiled_recurrence(array):
+    """The compiled kernel for ``array``'s device and dtype, or None: on CuPy (a loop of a
+    billion steps per element would run on the host), for dtypes other than float32 and
+    float64, and without Numba."""
+    if backend.device_of(array) == "cuda" or array.dtype not in (np.float32, np.float64):
+        return None
+    return _compiled_kernel()
+
+
+class Recurrence(Function):
+    """y ↦ P_n^(d)(y), the d-th derivative of the polynomial ``kind`` of order n (n from
+    ``orders``, int64 on the host, of y's shape), by the compiled per-element recurrence
+    of :func:`_recurrence_kernel`: O(n) per element at machine speed, as PyTorch's C
+    loop, where the readable recurrence costs a dozen array operations per step.
+
+    dP_n^(d)/dy = P_n^(d+1): backward is this op again with d + 1, so every order of
+    gradient is exact (as the readable recurrence's autograd gives it), and n gets none."""
+
+    def forward(self, y: "Array", orders, kind: str, derivative: int) -> "Array":
+        self.orders, self.kind, self.derivative = orders, kind, derivative
+        host = np.ascontiguousarray(backend.to_host(y)).reshape(-1)
+        out = np.empty_like(host)
+        _compiled_recurrence(y)(host, np.ascontiguousarray(orders).reshape(-1),
+                                KINDS[kind], derivative, out)
+        return backend.to_device(out.reshape(y.shape), backend.device_of(y))
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        return grad_output * Recurrence.apply(self.saved_input(0), orders=self.orders,
+                                              kind=self.kind, derivative=self.derivative + 1)
 
 
 def _chebyshev_step(k, x, p, q):
@@ -189,28 +328,28 @@ def chebyshev_polynomial_t(input, n, *, out=None):
     """T_n(x), Chebyshev of the first kind (T_n(cos θ) = cos nθ): T₀ = 1, T₁ = x,
     T_{k+1} = 2x T_k − T_{k−1}; cos(n arccos x) for n > 6 and |x| < 1, as PyTorch."""
     return _polynomial("chebyshev_polynomial_t", input, n, out, lambda x: x,
-                       _chebyshev_step, edge=_edge_of("t"), closed=(6, _closed_t))
+                       _chebyshev_step, edge=_edge_of("t"), closed=(6, _closed_t), kind="t")
 
 
 def chebyshev_polynomial_u(input, n, *, out=None):
     """U_n(x), Chebyshev of the second kind (U_n(cos θ) = sin (n+1)θ / sin θ): U₀ = 1,
     U₁ = 2x, U_{k+1} = 2x U_k − U_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
-                       _chebyshev_step, edge=_edge_of("u"), closed=(8, _closed_u))
+                       _chebyshev_step, edge=_edge_of("u"), closed=(8, _closed_u), kind="u")
 
 
 def chebyshev_polynomial_v(input, n, *, out=None):
     """V_n(x), Chebyshev of the third kind (V_n(cos θ) = cos (n+½)θ / cos ½θ): V₀ = 1,
     V₁ = 2x − 1, V_{k+1} = 2x V_k − V_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
-                       _chebyshev_step, edge=_edge_of("v"), closed=(8, _closed_v))
+                       _chebyshev_step, edge=_edge_of("v"), closed=(8, _closed_v), kind="v")
 
 
 def chebyshev_polynomial_w(input, n, *, out=None):
     """W_n(x), Chebyshev of the fourth kind (W_n(cos θ) = sin (n+½)θ / sin ½θ): W₀ = 1,
     W₁ = 2x + 1, W_{k+1} = 2x W_k − W_{k−1}; the closed form for n > 8 and |x| < 1."""
     return _polynomial("chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
-                       _chebyshev_step, edge=_edge_of("w"), closed=(8, _closed_w(False)))
+                       _chebyshev_step, edge=_edge_of("w"), closed=(8, _closed_w(False)), kind="w")
 
 
 def shifted_chebyshev_polynomial_t(input, n, *, out=None):
@@ -218,28 +357,28 @@ def shifted_chebyshev_polynomial_t(input, n, *, out=None):
     thresholds of the shifted kinds are 6, 6, 6 and 4)."""
     return _polynomial("shifted_chebyshev_polynomial_t", input, n, out, lambda x: x,
                        _chebyshev_step, shifted=True, edge=_edge_of("t"),
-                       closed=(6, _closed_t))
+                       closed=(6, _closed_t), kind="t")
 
 
 def shifted_chebyshev_polynomial_u(input, n, *, out=None):
     """U*_n(x) = U_n(2x − 1), on [0, 1]; the closed form for n > 6."""
     return _polynomial("shifted_chebyshev_polynomial_u", input, n, out, lambda x: 2 * x,
                        _chebyshev_step, shifted=True, edge=_edge_of("u"),
-                       closed=(6, _closed_u))
+                       closed=(6, _closed_u), kind="u")
 
 
 def shifted_chebyshev_polynomial_v(input, n, *, out=None):
     """V*_n(x) = V_n(2x − 1), on [0, 1]; the closed form for n > 6."""
     return _polynomial("shifted_chebyshev_polynomial_v", input, n, out, lambda x: 2 * x - 1,
                        _chebyshev_step, shifted=True, edge=_edge_of("v"),
-                       closed=(6, _closed_v))
+                       closed=(6, _closed_v), kind="v")
 
 
 def shifted_chebyshev_polynomial_w(input, n, *, out=None):
     """W*_n(x) = W_n(2x − 1), on [0, 1]; the closed form for n > 4."""
     return _polynomial("shifted_chebyshev_polynomial_w", input, n, out, lambda x: 2 * x + 1,
                        _chebyshev_step, shifted=True, edge=_edge_of("w"),
-                       closed=(4, _closed_w(True)))
+                       closed=(4, _closed_w(True)), kind="w")
 
 
 def hermite_polynomial_h(input, n, *, out=None):
@@ -247,14 +386,15 @@ def hermite_polynomial_h(input, n, *, out=None):
     H_{k+1} = 2x H_k − 2k H_{k−1}; NaN for n above 128 (float32) or 512 (float64), as
     PyTorch (the recurrence has overflowed well before)."""
     return _polynomial("hermite_polynomial_h", input, n, out, lambda x: 2 * x,
-                       lambda k, x, p, q: 2 * x * p - 2 * k * q, limit=True)
+                       lambda k, x, p, q: 2 * x * p - 2 * k * q, limit=True,
+                       kind="h")
 
 
 def hermite_polynomial_he(input, n, *, out=None):
     """He_n(x), the probabilists' Hermite polynomial: He₀ = 1, He₁ = x,
     He_{k+1} = x He_k − k He_{k−1}; NaN above the same order limit as H_n."""
     return _polynomial("hermite_polynomial_he", input, n, out, lambda x: x,
-                       lambda k, x, p, q: x * p - k * q, limit=True)
+                       lambda k, x, p, q: x * p - k * q, limit=True, kind="he")
 
 
 def _laguerre_edge(xp, x, m):
@@ -264,10 +404,11 @@ def _laguerre_edge(xp, x, m):
 
 def laguerre_polynomial_l(input, n, *, out=None):
     """L_n(x), the Laguerre polynomial: L₀ = 1, L₁ = 1 − x,
-    L_{k+1} = ((2k + 1 − x) L_k − k L_{k−1}) / (k + 1); 1 at x = 0."""
+    L_{k+1} = ((2k + (1 − x)) L_k − k L_{k−1}) / (k + 1) (grouped as PyTorch's, so that
+    the roundings are its); 1 at x = 0."""
     return _polynomial("laguerre_polynomial_l", input, n, out, lambda x: 1 - x,
-                       lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1),
-                       edge=_laguerre_edge)
+                       lambda k, x, p, q: ((2 * k + (1 - x)) * p - k * q) / (k + 1),
+                       edge=_laguerre_edge, kind="l")
 
 
 def legendre_polynomial_p(input, n, *, out=None):
@@ -275,4 +416,4 @@ def legendre_polynomial_p(input, n, *, out=None):
     P_{k+1} = ((2k + 1) x P_k − k P_{k−1}) / (k + 1); ±1 at x = ±1."""
     return _polynomial("legendre_polynomial_p", input, n, out, lambda x: x,
                        lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1),
-                       edge=_edge_of("p"))
+                       edge=_edge_of("p"), kind="p")
