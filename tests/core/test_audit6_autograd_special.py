@@ -113,3 +113,13 @@ def test_special_edge_values_without_warnings(device, name):
             tg.tensor(POINTS, device=device))
         result = out.numpy()
     np.testing.assert_allclose(result, EXPECTED[name], rtol=1e-14)
+
+
+def test_logcumsumexp_forward_over_reverse_has_no_nan_from_its_masked_part(device):
+    """The backward splits g by sign and fills the other part with the lowest finite
+    number, as PyTorch's formula (with −inf, a one-sign g gave the jvp of the backward
+    exp(−inf + inf)·0 = NaN). The derivative of the vjp in x, by forward mode, against
+    the one by reverse mode and finite differences."""
+    for values in ([0.3], [0.3, -1.2, 2.0]):
+        x = leaf(values, device)
+        assert tg.gradgradcheck(lambda t: t.logcumsumexp(0), (x,), check_fwd_over_rev=True)

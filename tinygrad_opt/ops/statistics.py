@@ -102,9 +102,12 @@ def _zero_offset(g, dim):
 
 
 def _log_part(xp, g, mask, y):
-    """log g − y where ``mask``, −inf elsewhere (a term that adds nothing to a log-sum).
-    Both ``where``s route: no gradient reaches the masked entries, not even a NaN."""
-    return xp.where(mask, xp.log(xp.where(mask, g, 1)) - y, -float("inf"))
+    """log g − y where ``mask``, the lowest finite number elsewhere (a term that adds
+    nothing to a log-sum; as PyTorch's formula, not −inf: a log-sum over −inf alone has
+    the derivative exp(−inf + inf) = NaN, which a second derivative would meet). Both
+    ``where``s route: no gradient reaches the masked entries."""
+    lowest = float(backend.np.finfo(g.dtype).min)
+    return xp.where(mask, xp.log(xp.where(mask, g, 1)) - y, lowest)
 
 
 def _from_the_end(a, dim):
