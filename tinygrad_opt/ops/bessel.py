@@ -234,8 +234,9 @@ def _bessel_y(order: int, x):
         near = (_polynomial(Y0_YP, square) / _monic(Y0_YQ, square)
                 + TWO_OVER_PI * xp.log(small) * _bessel_j(0, small))
     else:
-        near = (small * _polynomial(Y1_YP, square) / _monic(Y1_YQ, square)
-                + TWO_OVER_PI * (_bessel_j(1, small) * xp.log(small) - 1 / small))
+        with backend.np.errstate(over="ignore"):  # 1/x at the subnormals: the −inf it is
+            near = (small * _polynomial(Y1_YP, square) / _monic(Y1_YQ, square)
+                    + TWO_OVER_PI * (_bessel_j(1, small) * xp.log(small) - 1 / small))
     p, q, chi = _far_field(order, xp.clip(x, 5.0, BIGGEST))
     far = p * xp.sin(chi) + q * xp.cos(chi)
     result = xp.where(x <= 5, near, far)
@@ -246,12 +247,18 @@ def _bessel_k(order: int, x, scaled: bool):
     """K₀(x) or K₁(x), for x > 0; times eˣ when ``scaled``."""
     xp = backend.xp_of(x)
     small = xp.where(x > 0, xp.minimum(x, 2.0), 1.0)  # (0 < x ≤ 2)
+    # log(x/2), but log x − log 2 for the subnormals: x/2 underflows to 0 at the smallest,
+    # where K₀(5e-324) = −log(x/2) − γ ≈ 744.55 (Cephes's log(x/2) makes it inf, and K₁
+    # NaN); elsewhere log(x/2) keeps its digits near x = 2, where log x − log 2 cancels
+    half_log = xp.where(small < 1e-300, xp.log(small) - math.log(2.0),
+                        xp.log(xp.maximum(small, 1e-300) / 2))
     if order == 0:
         near = (_chebyshev(K0_NEAR, small * small - 2)
-                - xp.log(small / 2) * _bessel(0, small, scaled=False))
+                - half_log * _bessel(0, small, scaled=False))
     else:
-        near = (xp.log(small / 2) * _bessel(1, small, scaled=False)
-                + _chebyshev(K1_NEAR, small * small - 2) / small)
+        with backend.np.errstate(over="ignore"):  # K₁ ≈ 1/x: inf at the subnormals
+            near = (half_log * _bessel(1, small, scaled=False)
+                    + _chebyshev(K1_NEAR, small * small - 2) / small)
     large = xp.clip(x, 2.0, BIGGEST)
     far = _chebyshev(K0_FAR if order == 0 else K1_FAR, 8 / large - 2) / xp.sqrt(large)
     if scaled:

@@ -141,7 +141,8 @@ class Expm1(Function):
     dy/dx = eˣ = y + 1."""
 
     def forward(self, x: "Array") -> "Array":
-        return backend.xp_of(x).expm1(x)
+        with backend.np.errstate(over="ignore"):  # eˣ overflows to inf from x ≈ 709.8
+            return backend.xp_of(x).expm1(x)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output * (self.saved_output + 1)
@@ -151,7 +152,8 @@ class Exp2(Function):
     """y = 2ˣ.   dy/dx = y·ln 2."""
 
     def forward(self, x: "Array") -> "Array":
-        return backend.xp_of(x).exp2(x)
+        with backend.np.errstate(over="ignore"):  # 2ˣ overflows to inf from x = 1024
+            return backend.xp_of(x).exp2(x)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         return grad_output * self.saved_output * LN2
@@ -191,7 +193,8 @@ class Log1p(Function):
     """
 
     def forward(self, x: "Array") -> "Array":
-        return backend.xp_of(x).log1p(x)
+        with backend.np.errstate(divide="ignore", invalid="ignore"):  # −inf at −1, NaN below
+            return backend.xp_of(x).log1p(x)
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,) = self.saved_inputs
@@ -431,7 +434,9 @@ class Logit(Function):
     def forward(self, x: "Array", eps) -> "Array":
         self.eps = eps
         z = x if eps is None else backend.xp_of(x).clip(x, eps, 1 - eps)
-        return backend.xp_of(x).log(z / (1 - z))
+        # PyTorch's values, silently: −inf at 0, +inf at 1, NaN outside [0, 1] (±inf too)
+        with backend.np.errstate(divide="ignore", invalid="ignore"):
+            return backend.xp_of(x).log(z / (1 - z))
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (x,), xp = self.saved_inputs, self.xp
@@ -453,7 +458,8 @@ class Xlogy(Function):
     def forward(self, a: "Array", b: "Array") -> "Array":
         xp = backend.xp_of(a)
         zero = (a == 0) & ~xp.isnan(b)
-        return xp.where(zero, 0, a * xp.log(xp.where(zero, 1, b)))
+        with backend.np.errstate(divide="ignore", invalid="ignore"):  # b = 0: −inf; b < 0: NaN
+            return xp.where(zero, 0, a * xp.log(xp.where(zero, 1, b)))
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp

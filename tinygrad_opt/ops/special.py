@@ -108,6 +108,14 @@ def _hurwitz_zeta(s, q):
     PyTorch): +inf for s = 1 and at the poles q = 0, −1, −2, ...; NaN for s < 1 (and for
     q < 0 with s not whole)."""
     xp = backend.xp_of(s if backend.is_array(s) else q)
+    # (q near 0, q = ±inf, 1e308: powers that overflow to the inf, or underflow to the 0,
+    # that the sum should give; and inf·0 on elements the last lines replace)
+    with backend.np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _hurwitz_zeta_sum(xp, s, q)
+
+
+def _hurwitz_zeta_sum(xp, s, q):
+    """``_hurwitz_zeta``'s work, under its errstate."""
     s, q = xp.broadcast_arrays(xp.asarray(s, dtype=backend.float64),
                                xp.asarray(q, dtype=backend.float64))
     pole = (q <= 0) & (q == xp.floor(q))
@@ -266,7 +274,10 @@ def _in_float64(function, x):
     """``function`` of x computed in float64 on a 1-D copy (NumPy turns 0-d results into
     scalars, which have no device), returned in x's shape and dtype."""
     result = function(x.reshape(-1).astype(backend.float64)).reshape(x.shape)
-    return result if result.dtype == x.dtype else result.astype(x.dtype)
+    if result.dtype == x.dtype:
+        return result
+    with backend.np.errstate(over="ignore"):  # beyond float32's range: ±inf, as PyTorch's
+        return result.astype(x.dtype)  # float32 arithmetic gives (digamma(1e-45) = −inf)
 
 
 def _lgamma_positive(x):
@@ -374,6 +385,14 @@ def _digamma(x):
     z = (x − DIGAMMA_ROOT) − DIGAMMA_ROOT_LOW (the first difference exact) keeps the
     relative accuracy as ψ(x) → 0: the recurrence below subtracts sums of size 2 and
     keeps only their absolute accuracy (ψ(1.4616321449683622) ≈ −9.2e-17 came out 7e-16)."""
+    # 1/x overflows at the subnormals (to the −inf PyTorch gives), and ±inf pass through
+    # inf − inf and tan(inf) on their way to the values the last lines pick: no warning
+    with backend.np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _digamma_values(x)
+
+
+def _digamma_values(x):
+    """``_digamma``'s work, under its errstate."""
     xp = backend.xp_of(x)
     negative = x < 0
     y = xp.where(negative, 1 - x, x)  # ψ(x) = ψ(1 − x) − π / tan(πx) for x < 0
@@ -402,7 +421,10 @@ def _digamma(x):
 def _polygamma(n: int, x):
     """ψ⁽ⁿ⁾(x) = (−1)ⁿ⁺¹·n!·ζ(n + 1, x) for n ≥ 1 (float64 array)."""
     factorial = float(math.factorial(n)) if n <= 170 else math.inf  # (171! overflows)
-    return (-1) ** (n + 1) * factorial * _hurwitz_zeta(n + 1.0, x)
+    result = (-1) ** (n + 1) * factorial * _hurwitz_zeta(n + 1.0, x)
+    # PyTorch's trigamma (its own series, n = 1) is NaN at −inf, where ψ⁽¹⁾ has no limit;
+    # its n ≥ 2 go through ζ, whose pole rule (q = ⌊q⌋ ≤ 0) gives ±inf there, as here
+    return backend.xp_of(result).where(x == -math.inf, math.nan, result) if n == 1 else result
 
 
 def _exp_minus_square(x, scale: float = 1.0):
@@ -464,8 +486,11 @@ def _erfcx(x):
     small = xp.minimum(size, 0.5)
     near = xp.exp(small * small) * (1 - Erf.apply(small))
     positive = xp.where(size < 0.5, near, xp.where(size < 1.5, middle, far))
-    grown = _exp_minus_square(xp.minimum(size, 27.0), -1.0)  # (e^(27²) overflows to inf,
-    return xp.where(x >= 0, positive, 2 * grown - positive)  # as x = −inf must give)
+    # e^(x²) (or 2·e^(x²)) overflows to inf beyond x ≈ −26.6, the value erfcx has there
+    # in float64 (and x = −inf must give): min(|x|, 27) keeps it from inf·0 alone
+    with backend.np.errstate(over="ignore"):
+        grown = _exp_minus_square(xp.minimum(size, 27.0), -1.0)
+        return xp.where(x >= 0, positive, 2 * grown - positive)
 
 
 def _ndtr(x):
@@ -496,7 +521,8 @@ def _log_ndtr(x):
     xp = backend.xp_of(x)
     size = xp.abs(x)
     scaled = _erfcx(size / SQRT_2)
-    lower = -size * size / 2 + xp.log(scaled / 2)  # (all negative: no cancellation)
+    with backend.np.errstate(over="ignore", divide="ignore"):  # x = −inf, −1e308: −inf
+        lower = -size * size / 2 + xp.log(scaled / 2)  # (all negative: no cancellation)
     # (e^(−x²/2) is 0 beyond 40, and x = inf would give inf − inf in the splitting)
     upper = xp.log1p(-_exp_minus_square(xp.minimum(size, 40.0), 0.5) * scaled / 2)
     return xp.where(x <= 0, lower, upper)
@@ -551,7 +577,7 @@ def _ndtri(p):
     xp = backend.xp_of(p)
     center = SQRT_2 * _erfinv_center(2 * xp.clip(p, 0.25, 0.75) - 1)
     q = xp.where(p < 0.5, p, 1 - p)
-    tail = _ndtri_tail(xp.clip(q, 1e-320, 0.25))  # (q = 0 is answered below)
+    tail = _ndtri_tail(xp.clip(q, 5e-324, 0.25))  # (q = 0 is answered below)
     tail = xp.where(q > 0, tail, -math.inf)
     result = xp.where(p < 0.25, tail, xp.where(p <= 0.75, center, -tail))
     return xp.where((p >= 0) & (p <= 1), result, math.nan)
@@ -808,7 +834,8 @@ class Xlog1py(Function):
     def forward(self, a: "Array", b: "Array") -> "Array":
         xp = backend.xp_of(a)
         zero = (a == 0) & ~xp.isnan(b)
-        return xp.where(zero, 0, a * xp.log1p(xp.where(zero, 0, b)))
+        with backend.np.errstate(divide="ignore", invalid="ignore"):  # b = −1: −inf; b < −1: NaN
+            return xp.where(zero, 0, a * xp.log1p(xp.where(zero, 0, b)))
 
     def backward(self, grad_output: "Grad") -> "Grads":
         (a, b), xp = self.saved_inputs, self.xp
@@ -828,7 +855,9 @@ class Entr(Function):
     def forward(self, x: "Array") -> "Array":
         xp = backend.xp_of(x)
         positive = x > 0
-        entropy = -x * xp.log(xp.where(positive, x, 1))
+        safe = xp.where(positive, x, 1)  # (x = −inf: no −inf·0 on the unselected side)
+        with backend.np.errstate(over="ignore"):  # x log x overflows to −inf from 1e307 on
+            entropy = -safe * xp.log(safe)
         below = xp.where(x == 0, 0, xp.where(x < 0, -math.inf, math.nan))   # 0, −inf or NaN
         return xp.where(positive, entropy, below).astype(x.dtype)
 
