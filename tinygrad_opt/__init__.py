@@ -29,7 +29,7 @@ from tinygrad_opt.functions import (all, allclose, amax, amin, any, argsort, as_
                                     masked_fill, mm, ne, neg, norm, numel, outer, pow, prod,
                                     randperm,
                                     softmax, sort, square, topk, tril, triu)
-from tinygrad_opt.ops.linalg import matmul
+from tinygrad_opt.functions import device, matmul_into as matmul  # noqa: E402  (out=)
 from tinygrad_opt.ops.math_ops import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.rearrange import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.einsum import *  # noqa: F401,F403  (its __all__)
@@ -59,6 +59,8 @@ bool_ = backend.bool_
 concat = concatenate = cat  # PyTorch's other names for cat
 empty_like = zeros_like  # (PyTorch's is uninitialised memory; zeros are one valid content)
 initial_seed = backend.initial_seed
+accelerator = cuda.accelerator  # torch.accelerator: the GPU, when there is one
+backends = cuda.backends  # torch.backends.mps and .cudnn (our own is `backend`)
 
 
 class inference_mode(no_grad):

@@ -449,3 +449,90 @@ def _explain(error: Exception) -> str:
             f"{type(error).__name__}: {error}. A captured step may not read device values "
             "on the host (.item(), .numpy(), printing a tensor, data-dependent shapes) and "
             "must keep its hyperparameters fixed")
+
+
+class _Accelerator:
+    """``tg.accelerator`` (PyTorch's ``torch.accelerator``): the one accelerator kind here
+    is the CUDA GPU, so each function is its ``tg.cuda`` counterpart. As PyTorch's,
+    ``current_accelerator()`` is ``device('cuda')`` when the GPU library (CuPy) is
+    installed, its "compile-time" accelerator, else None; ``check_available=True`` also
+    asks for a GPU that it sees."""
+
+    @staticmethod
+    def is_available() -> bool:
+        """``cuda.is_available()``."""
+        return is_available()
+
+    @staticmethod
+    def device_count() -> int:
+        """``cuda.device_count()``: 0 without a GPU."""
+        return device_count()
+
+    @staticmethod
+    def current_accelerator(check_available: bool = False):
+        """``device('cuda')`` (index None, as PyTorch's) or None: see the class."""
+        from tinygrad_opt.functions import device as _device
+        if backend.cupy is None or (check_available and not is_available()):
+            return None
+        return _device("cuda")
+
+    @staticmethod
+    def current_device_index() -> int:
+        """``cuda.current_device()``; RuntimeError without a GPU."""
+        return current_device()
+
+    @staticmethod
+    def set_device_index(device) -> None:
+        """``cuda.set_device(device)``."""
+        set_device(device)
+
+    @staticmethod
+    def synchronize(device=None) -> None:
+        """``cuda.synchronize(device)``."""
+        synchronize(device)
+
+
+accelerator = _Accelerator()
+
+
+class _MPS:
+    """``tg.backends.mps``: Apple's GPUs, which CuPy does not drive: never available."""
+
+    @staticmethod
+    def is_available() -> bool:
+        """False: no MPS device here."""
+        return False
+
+    @staticmethod
+    def is_built() -> bool:
+        """False: not built with MPS."""
+        return False
+
+
+class _CuDNN:
+    """``tg.backends.cudnn``: the library PyTorch's GPU convolutions call; ours are CuPy's
+    own kernels, so it is never available. Its switches (``enabled``, ``benchmark``,
+    ``deterministic``, PyTorch's defaults True, False, False) may be set, as scripts
+    do, and change nothing here."""
+
+    enabled, benchmark, deterministic = True, False, False
+
+    @staticmethod
+    def is_available() -> bool:
+        """False: cuDNN is not used."""
+        return False
+
+    @staticmethod
+    def version():
+        """None, as PyTorch's without cuDNN."""
+        return None
+
+
+class _Backends:
+    """``tg.backends``: PyTorch's ``torch.backends.mps`` and ``torch.backends.cudnn``, for
+    scripts that pick their device with ``torch.backends.mps.is_available()``."""
+
+    mps, cudnn = _MPS(), _CuDNN()
+
+
+backends = _Backends()
