@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_opt as torch
+import tinygrad_opt as tg
 from tinygrad_opt import nn
 from tinygrad_opt.utils.data import DataLoader, TensorDataset
 
@@ -129,3 +130,26 @@ def test_backends_mps_picks_cpu_without_a_gpu(rng):
     logits = model(torch.tensor(x, device=device))
     np.testing.assert_allclose(logits.numpy(), x.reshape(2, -1) @ weight.T + bias,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_a_tensors_device_is_a_device_object_and_its_name(device):
+    """PyTorch code reads ``x.device.type``; ours is also the plain name ('cpu' == it)."""
+    x = tg.tensor([1.0, 2.0], device=device)
+    assert isinstance(x.device, tg.device) and x.device == device and str(x.device) == device
+    assert x.device.type == device and x.device.index is None
+    assert repr(x.device) == f"device(type='{device}')"
+    assert (x * 2).device.type == device and x.sum().device == device
+
+
+def test_cpu_0_is_the_cpu_and_other_cpu_indices_are_refused():
+    x = tg.zeros(2, device="cpu:0")
+    assert x.device == "cpu"
+    np.testing.assert_array_equal(tg.tensor([1.0]).to(tg.device("cpu", 0)).numpy(), [1.0])
+    with pytest.raises(ValueError, match="unknown device 'cpu:1'"):
+        tg.zeros(2, device="cpu:1")
+
+
+def test_device_mismatch_errors_name_the_devices_plainly():
+    a, b = tg.tensor([1.0]), tg.tensor([1.0], device="strict")
+    with pytest.raises(RuntimeError, match="'cpu' and 'strict'"):
+        a + b

@@ -1,5 +1,6 @@
-"""The one place that knows about NumPy and CuPy (with its two helpers: ``strict.py``,
-the test device, and ``randomness.py``, the seeding and the random draws).
+"""The one place that knows about NumPy and CuPy (with its helpers: ``strict.py``, the
+test device, ``randomness.py``, the seeding and the random draws, and ``devices.py``,
+device names as PyTorch's device objects).
 
 Every other module asks this one for the array module of a device (``xp``) and
 for transfers between devices. Three devices exist:
@@ -18,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_opt.backend import strict
+from tinygrad_opt.backend.devices import DEVICES, device  # noqa: F401  (tg.device)
 
 try:  # CuPy is optional: the ``gpu`` extra.
     import cupy
 except Exception:  # ImportError, or a CuPy that cannot find its CUDA libraries
     cupy = None
 
-DEVICES = ("cpu", "cuda", "strict")
 _cuda_checked = None  # cached answer of cuda_available()
 
 
@@ -47,16 +48,16 @@ def check_device(device) -> str:
     ``tg.set_default_device`` changed it) or raise a clear error."""
     if device is None:
         return default_device
-    device = str(device)
-    if device.startswith("cuda"):  # accept 'cuda:0' as PyTorch users write it
+    name, _, index = str(device).partition(":")  # 'cuda:0', 'cpu:0' as PyTorch users write
+    if name == "cuda":
         if not cuda_available():
             raise RuntimeError(
                 f"device '{device}' was asked for, but CuPy or a GPU is not available "
                 "(install the 'gpu' extra on a machine with an NVIDIA GPU); use device='cpu'")
         return "cuda"
-    if device not in DEVICES:
+    if name not in DEVICES or index not in ("", "0"):
         raise ValueError(f"unknown device '{device}': expected one of 'cpu', 'cuda'")
-    return device
+    return name
 
 
 def get_xp(device: str):
@@ -70,9 +71,9 @@ def get_xp(device: str):
     raise ValueError(f"unknown device '{device}'")
 
 
-_device_of_type = {np.ndarray: "cpu", strict.StrictArray: "strict"}
+_device_of_type = {np.ndarray: device("cpu"), strict.StrictArray: device("strict")}
 if cupy is not None:
-    _device_of_type[cupy.ndarray] = "cuda"
+    _device_of_type[cupy.ndarray] = device("cuda")
 ARRAY_TYPES = frozenset(_device_of_type)  # the array classes of every device
 
 

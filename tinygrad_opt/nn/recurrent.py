@@ -712,7 +712,7 @@ class PackedSequence(_PackedFields):
                             "pack_padded_sequence or pack_sequence)")
         if isinstance(batch_sizes, Tensor) and batch_sizes.device != "cpu":
             raise ValueError(f"PackedSequence: batch_sizes should always be on CPU, got it "
-                             f"on {batch_sizes.device!r} (build one with pack_padded_sequence "
+                             f"on '{batch_sizes.device}' (build one with pack_padded_sequence "
                              "or pack_sequence)")
         if unsorted_indices is None and sorted_indices is not None:
             unsorted_indices = _inverse_permutation(sorted_indices)

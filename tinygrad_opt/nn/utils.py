@@ -190,8 +190,8 @@ def _check_same_device(tensors, name: str) -> None:
     """One device for all (a TypeError otherwise, as PyTorch's)."""
     devices = {t.device for t in tensors}
     if len(devices) > 1:
-        raise TypeError(f"{name}: found tensors on different devices {sorted(devices)}, "
-                        "which is not supported")
+        raise TypeError(f"{name}: found tensors on different devices "
+                        f"{sorted(map(str, devices))}, which is not supported")
 
 
 def l1_penalty(parameters) -> Tensor:

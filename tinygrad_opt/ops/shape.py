@@ -92,7 +92,7 @@ def same_device(op_name: str, *tensors) -> None:
     devices = list(dict.fromkeys(tensor.device for tensor in tensors))
     if len(devices) > 1:
         raise RuntimeError(f"{op_name}: operands are on different devices: "
-                           f"{' and '.join(map(repr, devices))}; move one with .to(device)")
+                           f"{' and '.join(repr(str(d)) for d in devices)}; move one with .to(device)")
 
 
 def broadcast_operands(op_name: str, *tensors):

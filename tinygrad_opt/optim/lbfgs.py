@@ -252,7 +252,7 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         devices = sorted({p.device for p in self._params})
         if len(devices) != 1:
-            raise ValueError(f"LBFGS: all parameters must be on one device, got {devices}")
+            raise ValueError(f"LBFGS: all parameters must be on one device, got {sorted(map(str, devices))}")
 
     def add_param_group(self, param_group: dict) -> None:
         """Only the constructor's one group: step() works on the first group's parameters,

@@ -105,7 +105,7 @@ class Newton(Optimizer):
         self.max_params = max_params
         devices = sorted({p.device for p in self._params})
         if len(devices) != 1:
-            raise ValueError(f"Newton: all parameters must be on one device, got {devices}")
+            raise ValueError(f"Newton: all parameters must be on one device, got {sorted(map(str, devices))}")
         self._check_size()
 
     @property
