@@ -57,7 +57,7 @@ from tinygrad_opt.nn.functional_conv import (_check_divisor, _check_pool_padding
 from tinygrad_opt.nn.functional_conv import fold, unfold  # noqa: F401 (``nn.conv.fold`` as before)
 from tinygrad_opt.nn.functional_more import pad
 from tinygrad_opt.nn.module import Module, empty_parameter
-from tinygrad_opt.nn.normalization import BatchNorm1d
+from tinygrad_opt.nn.normalization import _BatchNorm
 from tinygrad_opt.tensor import Tensor
 
 
@@ -248,14 +248,14 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class BatchNorm2d(BatchNorm1d):
+class BatchNorm2d(_BatchNorm):
     """Batch normalisation for images ``(N, C, H, W)``: per channel c, the
     statistics are taken over the batch and all pixels (N·H·W values)::
 
         y = (x − μ_c) / √(σ²_c + eps) · γ_c + β_c
 
     Everything else (biased variance for normalising, unbiased for the running
-    estimate, momentum, ``track_running_stats``, eval mode) is BatchNorm1d's,
+    estimate, momentum, ``track_running_stats``, eval mode) is _BatchNorm's,
     which this class reuses unchanged: ``F.batch_norm`` already reduces over
     every axis but the channel axis 1. Only the accepted input shape differs.
     """

@@ -15,10 +15,10 @@ from tinygrad_opt.nn.conv import check_conv_options, conv_extra_repr, convolve
 from tinygrad_opt.nn.conv_transpose import _ConvTransposeNd
 from tinygrad_opt.nn.functional_conv3d import (_triple, avg_pool3d, conv3d, conv_transpose3d,
                                                dropout3d, feature_alpha_dropout, max_pool3d)
-from tinygrad_opt.nn.layers import Dropout
+from tinygrad_opt.nn.layers import _DropoutNd
 from tinygrad_opt.nn.layers_more import _InstanceNorm
 from tinygrad_opt.nn.module import Module, empty_parameter
-from tinygrad_opt.nn.normalization import BatchNorm1d
+from tinygrad_opt.nn.normalization import _BatchNorm
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "BatchNorm3d",
@@ -140,14 +140,14 @@ class AvgPool3d(_Pool3d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class BatchNorm3d(BatchNorm1d):
+class BatchNorm3d(_BatchNorm):
     """Batch normalisation for volumes ``(N, C, D, H, W)``: per channel c, the statistics
     are taken over the batch and all voxels (N·D·H·W values)::
 
         y = (x − μ_c) / √(σ²_c + eps) · γ_c + β_c
 
     with the biased variance for normalising and the unbiased one (·n/(n − 1)) for the
-    running estimate; momentum, ``track_running_stats`` and evaluation are BatchNorm1d's,
+    running estimate; momentum, ``track_running_stats`` and evaluation are _BatchNorm's,
     reused unchanged. Only the accepted input shape differs.
     """
 
@@ -167,7 +167,7 @@ class InstanceNorm3d(_InstanceNorm):
     spatial = 3
 
 
-class Dropout3d(Dropout):
+class Dropout3d(_DropoutNd):
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W): whole channel volumes zeroed
     with probability ``p``, the others scaled by 1/(1 − p); identity in evaluation
     (``F.dropout3d``)."""
@@ -176,7 +176,7 @@ class Dropout3d(Dropout):
         return dropout3d(input, self.p, self.training, self.inplace)
 
 
-class FeatureAlphaDropout(Dropout):
+class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels (``F.feature_alpha_dropout``): a dropped channel
     takes SELU's negative limit and an affine map keeps zero mean and unit variance;
     identity in evaluation. Input (N, C, *). ``inplace`` is kept and printed but, as in

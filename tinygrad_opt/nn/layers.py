@@ -44,7 +44,24 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    """PyTorch's common base of the dropout layers (Dropout, Dropout1d/2d/3d, AlphaDropout,
+    FeatureAlphaDropout): the drop probability ``p`` and ``inplace``. The layers are
+    siblings, as in PyTorch: a Dropout2d is not a Dropout, so ``isinstance(m, nn.Dropout)``
+    picks out only element-wise dropout, and ``isinstance(m, _DropoutNd)`` every kind."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace=True" if self.inplace else f"p={self.p}"
+
+
+class Dropout(_DropoutNd):
     """Inverted dropout: in training, zero each element with probability ``p`` and
     scale the rest by ``1/(1−p)``; in evaluation, the identity.
 
@@ -54,18 +71,8 @@ class Dropout(Module):
     ``inplace=True`` writes the result into the input (``F.dropout``).
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace=True" if self.inplace else f"p={self.p}"
 
 
 class Residual(Module):

@@ -26,7 +26,7 @@ from tinygrad_opt.nn.functional_loss import _check_reduction
 from tinygrad_opt.nn.layers import Linear
 from tinygrad_opt.nn.lazy import _LazyConvMixin
 from tinygrad_opt.nn.module import Module, ModuleList, Parameter, Sequential, empty_parameter
-from tinygrad_opt.nn.normalization import BatchNorm1d
+from tinygrad_opt.nn.normalization import _BatchNorm
 from tinygrad_opt.nn.recurrent import _RNNBase
 from tinygrad_opt.tensor import Tensor
 
@@ -601,9 +601,9 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
 # -------------------------------------------------------------------------- SyncBatchNorm
 
-class SyncBatchNorm(BatchNorm1d):
+class SyncBatchNorm(_BatchNorm):
     """Batch normalisation over any ``(N, C, *)`` input, statistics per channel c over
-    N and every other dim (the formula of ``BatchNorm1d``)::
+    N and every other dim (the formula of ``_BatchNorm``)::
 
         y = (x − μ_c) / √(σ²_c + eps) · γ_c + β_c
 
@@ -634,7 +634,7 @@ class SyncBatchNorm(BatchNorm1d):
         SyncBatchNorm holding the same Parameters, running statistics and mode; a
         BatchNorm ``module`` itself is returned replaced."""
         converted = module
-        if isinstance(module, BatchNorm1d):
+        if isinstance(module, _BatchNorm):
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
                             module.track_running_stats, process_group)
             if module.affine:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from tinygrad_opt import backend
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
-from tinygrad_opt.nn.layers import Dropout
+from tinygrad_opt.nn.layers import _DropoutNd
 from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.nn.normalization import BatchNorm1d, register_norm_state
 from tinygrad_opt.ops.elementwise import floating
@@ -283,7 +283,7 @@ class PixelUnshuffle(Module):
 
 # ------------------------------------------------------------------------------------- dropout
 
-class Dropout1d(Dropout):
+class Dropout1d(_DropoutNd):
     """Channel dropout for (N, C, L) or (C, L): in training each channel is zeroed as a whole
     with probability ``p`` and the others scaled by 1/(1 − p); identity in evaluation
     (``F.dropout1d``). Neighbouring values of a feature map are correlated, so dropping
@@ -293,7 +293,7 @@ class Dropout1d(Dropout):
         return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
-class Dropout2d(Dropout):
+class Dropout2d(_DropoutNd):
     """Channel dropout for (N, C, H, W): whole channel maps zeroed with probability ``p``,
     the others scaled by 1/(1 − p); identity in evaluation (``F.dropout2d``)."""
 
@@ -301,7 +301,7 @@ class Dropout2d(Dropout):
         return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
-class AlphaDropout(Dropout):
+class AlphaDropout(_DropoutNd):
     """Dropout that keeps the zero mean and unit variance of SELU networks: dropped values
     are set to SELU's negative limit and an affine map restores the statistics
     (``F.alpha_dropout``); identity in evaluation. ``inplace`` is kept and printed but, as

@@ -13,10 +13,14 @@ from tinygrad_opt.nn.module import Module, empty_parameter
 from tinygrad_opt.tensor import Tensor
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation (Ioffe & Szegedy, 2015) for inputs ``(N, C)`` or ``(N, C, L)``.
+class _BatchNorm(Module):
+    """Batch normalisation (Ioffe & Szegedy, 2015): PyTorch's common base of BatchNorm1d,
+    BatchNorm2d, BatchNorm3d and SyncBatchNorm, which differ only in the input shapes
+    they accept (``_check_input``). They are siblings, as in PyTorch: a BatchNorm2d is not
+    a BatchNorm1d, so ``isinstance(m, nn.BatchNorm1d)`` in an init function picks out
+    only the 1-D ones, and ``isinstance(m, _BatchNorm)`` every one.
 
-    Per channel c, over the batch (and L)::
+    Per channel c, over the batch (and every dim after C)::
 
         y = (x − μ_B) / √(σ²_B + eps) · γ + β
 
@@ -65,12 +69,7 @@ class BatchNorm1d(Module):
             init.zeros_(self.bias)
 
     def _check_input(self, x: Tensor) -> None:
-        if x.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, "
-                             f"got shape {x.shape}")
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: input of shape {x.shape} has {x.shape[1]} channels, "
-                             f"the layer was built for {self.num_features}")
+        raise NotImplementedError(f"{type(self).__name__} must check its input shape")
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -94,6 +93,20 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation for inputs ``(N, C)`` or ``(N, C, L)``: per channel c, the
+    statistics over the batch (and L), ``y = (x − μ_B) / √(σ²_B + eps) · γ + β``
+    (:class:`_BatchNorm` has the running estimates and the modes)."""
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, "
+                             f"got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: input of shape {x.shape} has {x.shape[1]} channels, "
+                             f"the layer was built for {self.num_features}")
 
 
 class LayerNorm(Module):

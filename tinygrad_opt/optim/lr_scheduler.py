@@ -1207,3 +1207,8 @@ class ChainedScheduler(LRScheduler):
     def __repr__(self) -> str:
         names = ", ".join(type(scheduler).__name__ for scheduler in self._schedulers)
         return f"ChainedScheduler([{names}], last_lr={self._last_lr})"
+
+
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name of :class:`LRScheduler` (public before PyTorch 2.0), kept there
+    for the custom schedulers written against it: ``class Warmup(_LRScheduler)``."""

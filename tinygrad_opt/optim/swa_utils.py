@@ -48,7 +48,7 @@ import tinygrad_opt as tg
 from tinygrad_opt import backend
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn.module import Module
-from tinygrad_opt.nn.normalization import BatchNorm1d
+from tinygrad_opt.nn.normalization import _BatchNorm
 from tinygrad_opt.optim.lr_scheduler import LRScheduler
 from tinygrad_opt.optim.optimizer import Optimizer
 from tinygrad_opt.tensor import Tensor
@@ -261,7 +261,7 @@ def _batchnorm_layers(model: Module) -> list[Module]:
     statistics. As in PyTorch (its ``_BatchNorm``), InstanceNorm is not one of them: its
     statistics, if tracked, go on with its own momentum during the pass."""
     return [module for module in model.modules()
-            if isinstance(module, BatchNorm1d) and module.running_mean is not None]
+            if isinstance(module, _BatchNorm) and module.running_mean is not None]
 
 
 def update_bn(loader: Iterable, model: Module, device: str | None = None) -> None:
