@@ -30,7 +30,7 @@ import math
 import os
 import warnings
 
-from tinygrad_opt import backend
+from tinygrad_opt import backend, tensor_str
 from tinygrad_opt.autograd.grad_mode import is_grad_enabled
 from tinygrad_opt.functions import store_out
 from tinygrad_opt.ops.conveniences import write_back
@@ -588,11 +588,11 @@ _PRINT_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, lin
 def set_printoptions(precision: int | None = None, threshold: float | None = None,
                      edgeitems: int | None = None, linewidth: int | None = None,
                      profile: str | None = None, sci_mode: bool | None = None) -> None:
-    """torch.set_printoptions, as NumPy's print options (a Tensor prints its NumPy
-    array, so this also changes how NumPy arrays print). ``profile`` 'default', 'short'
-    or 'full' sets PyTorch's values first; the other arguments then override.
-    ``sci_mode``: True always scientific, False never, None (the default, and what every
-    call without it goes back to) NumPy's choice."""
+    """torch.set_printoptions: how Tensors print (tinygrad_opt/tensor_str.py; NumPy's own
+    print options are left alone). ``profile`` 'default', 'short' or 'full' sets
+    PyTorch's values first; the other arguments given then override. ``sci_mode``: True
+    always scientific, False never, None (the default, and what every call without it
+    goes back to) chosen from the values."""
     if profile is not None and profile not in _PRINT_PROFILES:
         raise ValueError(f"set_printoptions: unknown profile {profile!r}: expected 'default', "
                          f"'short' or 'full'")
@@ -600,11 +600,9 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
     given = dict(precision=precision, threshold=threshold, edgeitems=edgeitems,
                  linewidth=linewidth)
     options.update({key: value for key, value in given.items() if value is not None})
-    backend.np.set_printoptions(**options)
-    digits = backend.np.get_printoptions()["precision"]
-    scientific = {"float_kind": lambda value: f"{value:.{digits}e}"}
-    backend.np.set_printoptions(suppress=sci_mode is False,
-                                formatter=scientific if sci_mode else None)
+    for key, value in options.items():
+        setattr(tensor_str.PRINT_OPTS, key, value)
+    tensor_str.PRINT_OPTS.sci_mode = sci_mode
 
 
 def is_inference_mode_enabled() -> bool:

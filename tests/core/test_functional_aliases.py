@@ -580,7 +580,11 @@ def restored_settings():
     deterministic = tg.are_deterministic_algorithms_enabled()
     warn_only = tg.is_deterministic_algorithms_warn_only_enabled()
     printing = np.get_printoptions()
+    keys = ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")
+    tensor_printing = {key: getattr(tg.tensor_str.PRINT_OPTS, key) for key in keys}
     yield
+    for key, value in tensor_printing.items():
+        setattr(tg.tensor_str.PRINT_OPTS, key, value)
     tg.set_num_threads(threads)
     tg.use_deterministic_algorithms(deterministic, warn_only=warn_only)
     np.set_printoptions(**printing)
@@ -618,22 +622,23 @@ def test_deterministic_flags_round_trip(restored_settings):
 
 
 def test_set_printoptions_changes_how_tensors_print(restored_settings):
+    numpy_precision = np.get_printoptions()["precision"]
     x = tg.tensor([1.23456789, 2.5], dtype=tg.float64)
     tg.set_printoptions(precision=2)
-    assert "1.23," in repr(x) and "1.2346" not in repr(x)
+    assert repr(x) == "tensor([1.23, 2.50], dtype=float64)"
     tg.set_printoptions(precision=3, sci_mode=True)
-    assert "1.235e+00" in repr(x)
+    assert repr(x) == "tensor([1.235e+00, 2.500e+00], dtype=float64)"
     tiny = tg.tensor([1e-5, 1.0], dtype=tg.float64)
-    tg.set_printoptions(precision=5)
-    assert "e-05" in repr(tiny)                         # sci_mode=None: NumPy's choice
-    tg.set_printoptions(precision=5, sci_mode=False)
-    assert "e-" not in repr(tiny) and "0.00001" in repr(tiny)
+    tg.set_printoptions(precision=5)                    # sci_mode back to None: chosen
+    assert repr(tiny) == "tensor([1.00000e-05, 1.00000e+00], dtype=float64)"
+    tg.set_printoptions(precision=5, sci_mode=False)    # fixed, at the width chosen above
+    assert repr(tiny) == "tensor([    0.00001,     1.00000], dtype=float64)"
     tg.set_printoptions(profile="short")
-    options = np.get_printoptions()
-    assert (options["precision"], options["edgeitems"], options["threshold"]) == (2, 2, 1000)
+    options = tg.tensor_str.PRINT_OPTS
+    assert (options.precision, options.edgeitems, options.threshold) == (2, 2, 1000)
     tg.set_printoptions(profile="full", linewidth=120)
-    assert np.get_printoptions()["threshold"] == math.inf
-    assert np.get_printoptions()["linewidth"] == 120
+    assert (options.threshold, options.linewidth) == (math.inf, 120)
+    assert np.get_printoptions()["precision"] == numpy_precision    # NumPy's are its own
     with pytest.raises(ValueError, match="unknown profile"):
         tg.set_printoptions(profile="long")
 

@@ -27,6 +27,7 @@ from tinygrad_opt.ops.linalg_methods import LinalgMethods
 from tinygrad_opt.ops.special import SpecialMethods
 from tinygrad_opt.ops.everyday import EverydayMethods, positive, result_type
 from tinygrad_opt.ops.surface_more import SurfaceMoreMethods
+from tinygrad_opt.tensor_str import tensor_str
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
 SortResult.__doc__ = "``(values, indices)``, as PyTorch's ``sort`` and ``topk`` return them."
@@ -229,19 +230,9 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self.astype(backend.int32)
 
     def __repr__(self) -> str:
-        """NumPy's text of the values as ``tensor(...)``, then the device (when not the
-        cpu) and ``grad_fn`` (or ``requires_grad=True``), as PyTorch prints them."""
-        body = repr(self.numpy()).replace("array(", "tensor(", 1)
-        extras = []
-        if self.device != "cpu":
-            extras.append(f"device='{self.device}'")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if extras:
-            body = body[:-1] + ", " + ", ".join(extras) + ")"
-        return body
+        """PyTorch's text: ``tensor([1.0000, 2.5000], dtype=float64, grad_fn=<Mul>)``,
+        with the rules of tinygrad_opt/tensor_str.py (``tg.set_printoptions`` drives it)."""
+        return tensor_str(self)
 
     def __float__(self):
         """``float(x)`` of a one-element tensor."""
