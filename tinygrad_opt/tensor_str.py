@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+import numpy as np  # host-side: the values are formatted as a host array
 
 from tinygrad_opt import backend
 
