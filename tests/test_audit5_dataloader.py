@@ -202,7 +202,7 @@ def test_random_split_warns_about_an_empty_part():
     counts = [int(math.floor(4 * f)) for f in (0.5, 0.5, 0.0)]   # remainder 0
     assert [len(part) for part in parts] == counts
     order = np.random.default_rng(0).permutation(4)
-    assert [part.indices.tolist() for part in parts] == [order[:2].tolist(),
+    assert [part.indices for part in parts] == [order[:2].tolist(),
                                                          order[2:].tolist(), []]
 
 

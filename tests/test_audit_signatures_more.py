@@ -287,8 +287,8 @@ def test_random_split_third_positional_is_the_generator():
     assert names == ["dataset", "lengths", "generator"]
     a = random_split(_dataset(10), [6, 4], np.random.default_rng(3))
     b = random_split(_dataset(10), [6, 4], generator=np.random.default_rng(3))
-    assert [s.indices.tolist() for s in a] == [s.indices.tolist() for s in b]
-    assert sorted(a[0].indices.tolist() + a[1].indices.tolist()) == list(range(10))
+    assert [s.indices for s in a] == [s.indices for s in b]
+    assert sorted(a[0].indices + a[1].indices) == list(range(10))
 
 
 def test_default_collate_takes_batch_by_keyword():

@@ -69,10 +69,10 @@ def test_the_framework_state_and_fork_rng():
 
 def test_random_split_and_the_loader_take_a_generator():
     data = TensorDataset(np.arange(10.0).reshape(10, 1))
-    split = [p.indices.tolist() for p in random_split(data, [0.5, 0.5],
-                                                      generator=tg.Generator().manual_seed(2))]
-    again = [p.indices.tolist() for p in random_split(data, [0.5, 0.5],
-                                                      generator=tg.Generator().manual_seed(2))]
+    split = [p.indices for p in random_split(data, [0.5, 0.5],
+                                             generator=tg.Generator().manual_seed(2))]
+    again = [p.indices for p in random_split(data, [0.5, 0.5],
+                                             generator=tg.Generator().manual_seed(2))]
     assert split == again and sorted(split[0] + split[1]) == list(range(10))
     with pytest.raises(ValueError, match="not both"):
         random_split(data, [5, 5], seed=0, generator=tg.Generator())

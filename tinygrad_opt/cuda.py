@@ -10,9 +10,11 @@ nothing, as PyTorch ('it is safe to call this function if CUDA is not available;
 is silently ignored'); ``with device(None)`` and ``with stream(None)`` change
 nothing. The others (``current_device``, ``set_device``, ``device(n)``,
 ``get_device_name``, ``get_device_capability``, ``synchronize``, ``initial_seed``,
-``reset_peak_memory_stats``, ``Stream``, ``Event``) raise a RuntimeError naming
-themselves. On a GPU, ``manual_seed`` seeds CuPy's generator of the current GPU only
-(``tg.manual_seed`` seeds NumPy's and CuPy's); ``Stream`` and ``Event`` are CuPy's.
+``get_rng_state``, ``reset_peak_memory_stats``, ``Stream``, ``Event``) raise a
+RuntimeError naming themselves; ``get_rng_state_all()`` is ``[]`` and
+``set_rng_state`` / ``set_rng_state_all`` do nothing, as PyTorch. On a GPU,
+``manual_seed`` seeds CuPy's generator of the current GPU only (``tg.manual_seed``
+seeds NumPy's and CuPy's); ``Stream`` and ``Event`` are CuPy's.
 
 Why capture pays. On a GPU every op of a step is a kernel that Python launches,
 5-15 us of host work each, while a small network's kernels take less than that to
@@ -233,6 +235,43 @@ def initial_seed() -> int | None:
     if _seed is not None and _seed[1] is backend.host_rng():
         return _seed[0]
     return backend.initial_seed()
+
+
+def get_rng_state(device="cuda") -> dict:
+    """The state of ``device``'s generator (CuPy's), for :func:`set_rng_state`.
+    RuntimeError without a GPU, as PyTorch (which starts CUDA for it).
+
+    CuPy's cuRAND generator cannot be read back, so the state is a seed: the GPU's
+    generator starts over from a fresh seed, which is returned; ``set_rng_state``
+    starts it over from that seed again, so the draws in between come again."""
+    index = _index(device, "get_rng_state")
+    cupy, fresh = backend.get_xp("cuda"), _fresh_seed()
+    with cupy.cuda.Device(index):
+        cupy.random.seed(fresh)
+    return {"seed": fresh}
+
+
+def set_rng_state(new_state: dict, device="cuda") -> None:
+    """Put ``device``'s generator back where :func:`get_rng_state` found it. Without a
+    GPU it does nothing, as PyTorch (which queues the call for a CUDA that never starts)."""
+    if not isinstance(new_state, dict) or "seed" not in new_state:
+        raise TypeError("tg.cuda.set_rng_state: new_state must be a state from "
+                        f"tg.cuda.get_rng_state, got {new_state!r}")
+    if is_available():
+        index, cupy = _index(device, "set_rng_state"), backend.get_xp("cuda")
+        with cupy.cuda.Device(index):
+            cupy.random.seed(new_state["seed"])
+
+
+def get_rng_state_all() -> list:
+    """``[get_rng_state(i) for i in range(device_count())]``: ``[]`` without a GPU."""
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    """``set_rng_state(state, i)`` for the i-th state: nothing to do for ``[]``."""
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
 
 
 def empty_cache() -> None:

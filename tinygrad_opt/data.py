@@ -213,19 +213,14 @@ class Subset(Dataset):
     ``Subset(dataset, indices)[i]`` is ``dataset[indices[i]]``; a list of positions
     reads ``dataset[[indices[i] for i in positions]]`` (PyTorch's rule), one call, and
     a slice ``dataset[indices[a:b]]`` likewise (PyTorch's indices are a list, which slices).
-    Integer indices are kept as an int64 array; other keys (a dict-like data set's
-    strings) as a list, passed on unchanged, as PyTorch does.
+    ``indices`` is kept as the object given, as PyTorch's (so ``train.indices +
+    val.indices`` of two lists concatenates them); keys that are not integers (a
+    dict-like data set's strings) are passed on unchanged, as PyTorch does.
     """
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        keys = np.asarray(_to_host(indices))
-        if keys.dtype.kind in "iu" or keys.size == 0:
-            self.indices = keys.astype(np.int64).reshape(-1)
-        elif isinstance(indices, _tensor_type()) or backend.is_array(indices):
-            self.indices = keys.reshape(-1).tolist()        # e.g. float keys of an array
-        else:                       # keys that are not integers: the data set's business
-            self.indices = list(indices)
+        self.indices = indices
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -235,7 +230,9 @@ class Subset(Dataset):
             return self.dataset[[_key(self.indices[i]) for i in index]]
         if isinstance(index, slice):
             keys = self.indices[index]
-            return self.dataset[keys.tolist() if isinstance(keys, np.ndarray) else keys]
+            if isinstance(keys, _tensor_type()) or backend.is_array(keys):
+                keys = _to_host(keys).tolist()      # a batch of keys, as a list slices
+            return self.dataset[keys]
         return self.dataset[_key(self.indices[index])]
 
     def __getitems__(self, positions: list) -> list:
@@ -394,6 +391,18 @@ class ChainDataset(IterableDataset):
         return sum(len(dataset) for dataset in self._checked())
 
 
+def _integer_rows(indices):
+    """A Subset's ``indices`` as an int64 array of rows (a copy, read when the loader is
+    built), or None where they are not all integers (other keys: read one by one)."""
+    try:
+        rows = np.asarray(_to_host(indices))
+    except (TypeError, ValueError, RuntimeError):   # e.g. a list of 0-d tensors
+        return None
+    if rows.ndim != 1 or not (rows.dtype.kind in "iu" or rows.size == 0):
+        return None
+    return rows.astype(np.int64)
+
+
 def _resolve_tensor_dataset(dataset):
     """For (nested) Subsets of a TensorDataset: the TensorDataset and the index map.
 
@@ -405,11 +414,12 @@ def _resolve_tensor_dataset(dataset):
     """
     index_map = None
     while isinstance(dataset, Subset):
+        rows = _integer_rows(dataset.indices)
         if (type(dataset).__getitem__ is not Subset.__getitem__
                 or type(dataset).__getitems__ is not Subset.__getitems__
-                or not isinstance(dataset.indices, np.ndarray)):   # keys, not rows
+                or rows is None):                                  # keys, not rows
             return None, None
-        index_map = dataset.indices if index_map is None else dataset.indices[index_map]
+        index_map = rows if index_map is None else rows[index_map]
         dataset = dataset.dataset
     if (isinstance(dataset, TensorDataset)
             and type(dataset).__getitem__ is TensorDataset.__getitem__
@@ -1174,7 +1184,9 @@ def random_split(dataset, lengths: Sequence[float], generator=None, *, seed=None
                          f"the data set size {n}")
     order = _generator(seed).permutation(n)
     offsets = np.cumsum([0] + counts)
-    return [Subset(dataset, order[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:])]
+    # lists of ints, as PyTorch's randperm(n).tolist(): train.indices + val.indices concatenates
+    return [Subset(dataset, order[start:stop].tolist())
+            for start, stop in zip(offsets[:-1], offsets[1:])]
 
 
 def standardize(train, *others):

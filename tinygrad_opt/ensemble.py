@@ -45,6 +45,7 @@ from typing import Callable, Iterable, Sequence
 import tinygrad_opt as tg
 import tinygrad_opt.nn.functional as F
 from tinygrad_opt._checks import whole_number
+from tinygrad_opt.backend import randomness
 from tinygrad_opt.autograd.grad_mode import no_grad
 from tinygrad_opt.nn.module import Module, ModuleList, snapshot
 from tinygrad_opt.tensor import Tensor
@@ -480,8 +481,9 @@ def trainer(make_optimizer: Callable, loss_fn: Callable, epochs: int = 1, batch_
         home = tg.get_default_device() if device is None else device
         model.to(home)
         optimizer = make_optimizer(model.parameters())
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True,
-                            seed=tg.initial_seed(), device=home)
+        seed = tg.initial_seed() if randomness.seeded else None  # (unseeded: a new order)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, seed=seed,
+                            device=home)
         train_loader = loader if transform is None else _TransformedLoader(loader, transform)
         return fit(model, optimizer, loss_fn, train_loader, epochs=epochs, **fit_kwargs)
     return train_fn

@@ -20,14 +20,18 @@ try:  # as in backend/__init__.py: CuPy is optional
 except Exception:
     cupy = None
 
-# the host generator and the seed last given to manual_seed (None: OS entropy, no seed)
-_host_rng, _seed = np.random.default_rng(), None
+# the host generator and the seed it started from: until the first manual_seed, a seed
+# drawn from OS entropy (as tg.seed() draws one), so every run differs as before, yet
+# initial_seed() is always an int, as PyTorch's, and manual_seed(initial_seed()) replays it
+_seed = int(np.random.SeedSequence().entropy % 2**63)
+_host_rng = np.random.default_rng(_seed)
+seeded = False  # True once manual_seed was called: a run that chose its seed
 
 
 def manual_seed(seed: int) -> None:
     """Seed every random source the framework uses (NumPy and, if present, CuPy)."""
-    global _host_rng, _seed
-    _seed = int(seed) % 2**64  # a negative seed wraps around, as PyTorch's
+    global _host_rng, _seed, seeded
+    _seed, seeded = int(seed) % 2**64, True  # a negative seed wraps around, as PyTorch's
     _host_rng = np.random.default_rng(_seed)
     np.random.seed(_seed % 2**32)  # code that uses the legacy global generator
     if _has_gpu():
@@ -49,11 +53,11 @@ def _on(array: np.ndarray, device: str):
     return cupy.asarray(array) if device == "cuda" else array
 
 
-def initial_seed() -> int | None:
-    """The seed last given to :func:`manual_seed`, as PyTorch's ``torch.initial_seed()``.
-
-    ``None`` before the first ``manual_seed``: until then the generators start
-    from fresh OS entropy (NumPy's default), not from a seed, so every run differs."""
+def initial_seed() -> int:
+    """The seed the host generator started from, as PyTorch's ``torch.initial_seed()``:
+    the one last given to :func:`manual_seed`, or before the first ``manual_seed`` the
+    seed drawn from OS entropy at import (PyTorch starts from a fixed default seed; ours
+    differs per run, as NumPy's default generator does). Always an int."""
     return _seed
 
 

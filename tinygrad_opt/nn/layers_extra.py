@@ -152,7 +152,15 @@ class LPPool2d(_LPPool):
 
 # ------------------------------------------------------------------------------------ unpooling
 
-class MaxUnpool1d(Module):
+class _MaxUnpoolNd(Module):
+    """What the unpoolings share (PyTorch's ``_MaxUnpoolNd``: the 1d, 2d and 3d ones are
+    siblings, none a kind of another): their ``extra_repr``."""
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
     """Each pooled value back at the position its maximum came from, zeros elsewhere
     (see :func:`F.max_unpool1d`); ``forward(input, indices, output_size=None)`` with the
     indices of ``F.max_pool1d_with_indices``. Shapes: (N, C, L) -> (N, C, L')."""
@@ -168,17 +176,14 @@ class MaxUnpool1d(Module):
         return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding,
                               output_size)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class MaxUnpool2d(MaxUnpool1d):
+class MaxUnpool2d(_MaxUnpoolNd):
     """Each pooled value back at the place its maximum came from, zeros elsewhere (see
     :func:`F.max_unpool2d`); ``forward(input, indices, output_size=None)`` with the
     indices of ``F.max_pool2d_with_indices``. Shapes: (N, C, H, W) -> (N, C, H', W')."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        Module.__init__(self)
+        super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size", "MaxUnpool2d")
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride",
                                                                     "MaxUnpool2d")
@@ -436,14 +441,14 @@ class LPPool3d(_LPPool):
         return F.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
-class MaxUnpool3d(MaxUnpool1d):
+class MaxUnpool3d(_MaxUnpoolNd):
     """Each pooled value back at the place its maximum came from, zeros elsewhere (see
     :func:`F.max_unpool3d`); ``forward(input, indices, output_size=None)`` with the
     indices of ``F.max_pool3d(..., return_indices=True)``.
     Shapes: (N, C, D, H, W) -> (N, C, D', H', W')."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        Module.__init__(self)
+        super().__init__()
         self.kernel_size = _triple(kernel_size, "kernel_size", "MaxUnpool3d")
         self.stride = self.kernel_size if stride is None else _triple(stride, "stride",
                                                                       "MaxUnpool3d")
