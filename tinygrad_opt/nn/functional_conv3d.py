@@ -385,7 +385,10 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     N, C = x.shape[:2]
     (kd, kh, kw) = options[0]
     windows = cols.reshape(N, C, kd * kh * kw, OD * OH * OW)  # (N, C, kd·kh·kw, L); N may be 0
-    return _unbatched(windows.max(dim=2).reshape(N, C, OD, OH, OW), added)
+    # a copy of max's output: its backward reads that output, and PyTorch's (which reads
+    # saved indices) lets a following ReLU(inplace=True) write to y
+    y = windows.max(dim=2).reshape(N, C, OD, OH, OW)
+    return _unbatched(y.clone() if y.requires_grad else y, added)
 
 
 def _max_pool3d_with_indices(x: Tensor, ready: Tensor, options: tuple) -> tuple[Tensor, Tensor]:

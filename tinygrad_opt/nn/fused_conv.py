@@ -61,9 +61,10 @@ class MaxPool2d(Function):
         return out
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        x, y = self.saved_input(0), self.saved_output      # checked: unchanged since forward
+        x = self.saved_input(0)                            # checked: unchanged since forward
         if flags.grad:  # recorded: which taps won is fixed, so the masks are arrays anyway
-            x, y = x.data, y.data
+            x = x.data
+        y = self._output_array(x)
         xp = backend.xp_of(x)
         (kh, kw), stride, _, dilation = self.options
         N, C, OH, OW = y.shape
@@ -90,6 +91,16 @@ class MaxPool2d(Function):
                 tap += won * share
         (ph, pw), (H, W) = self.options[2], x.shape[2:]
         return grad[:, :, ph:ph + H, pw:pw + W]
+
+    def _output_array(self, x):
+        """y as forward returned it or, if y was since written in place, y again from x
+        (PyTorch's backward reads its saved indices, not y, so ``MaxPool2d`` followed by
+        ``ReLU(inplace=True)`` trains there; only a write to x is refused)."""
+        output = self.output_ref()
+        if output._versions[0] == self.versions[-1]:
+            return output.data
+        kernel_size, stride, padding, dilation = self.options
+        return self.forward(x, kernel_size, stride, padding, dilation, self.pad_value)
 
     def _winners(self, x, y, xp):
         """Per kernel tap, where it won its window: the taps equal to the maximum (ties

@@ -2,7 +2,7 @@
 
 Each function fills ``tensor`` in place (its array, on its own device, with
 the framework's seeded random generator; no graph is recorded) and returns
-it. Why the scales matter: a layer with ``fan_in`` inputs of variance 1 and
+it; given a backend array (``m.weight.data``), it fills that array and returns it. Why the scales matter: a layer with ``fan_in`` inputs of variance 1 and
 weights of variance v gives outputs of variance ``fan_in · v``; choosing
 ``v = gain² / fan_in`` keeps the signal's size constant through depth, where
 ``gain`` makes up for what the nonlinearity removes (ReLU halves the
@@ -103,7 +103,7 @@ def _has_no_elements(tensor: Tensor) -> bool:
     """True (with PyTorch's warning) for a tensor of size 0: there is nothing to fill,
     and its fan may be 0."""
     if math.prod(tensor.shape) == 0:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)  # (user)
         return True
     return False
 
@@ -233,7 +233,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
                          f"b={b}")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-                      "The distribution of values may be incorrect.", stacklevel=2)
+                      "The distribution of values may be incorrect.", stacklevel=3)
 
     low, high = normal_cdf((a - mean) / std), normal_cdf((b - mean) / std)
     uniform = backend.random_uniform(tensor.shape, tensor.dtype, tensor.device,
@@ -322,6 +322,30 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         keep[host_rng.permutation(rows)[:num_zeros], column] = False  # its zeroed rows
     keep = backend.to_device(keep, tensor.device)
     return _fill(tensor, values * keep)
+
+
+# ------------------------------------------------------------ a parameter's array, filled
+
+def _fills_arrays(method):
+    """``method`` that also fills a backend array (a parameter's ``.data`` here, where
+    PyTorch's ``.data`` is a Tensor): PyTorch code such as ``nn.init.normal_(m.weight.data,
+    0.0, 0.02)`` fills the parameter's memory in place and gets back what it passed."""
+    def fill(tensor, *args, **kwargs):
+        if backend.is_array(tensor):
+            method(Tensor._make(tensor), *args, **kwargs)  # a Tensor over the same memory
+            return tensor
+        return method(tensor, *args, **kwargs)
+
+    fill.__name__ = fill.__qualname__ = method.__name__
+    fill.__doc__, fill.__wrapped__ = method.__doc__, method
+    return fill
+
+
+uniform_, normal_, constant_ = map(_fills_arrays, (uniform_, normal_, constant_))
+zeros_, ones_, eye_, dirac_ = map(_fills_arrays, (zeros_, ones_, eye_, dirac_))
+xavier_uniform_, xavier_normal_ = map(_fills_arrays, (xavier_uniform_, xavier_normal_))
+kaiming_uniform_, kaiming_normal_ = map(_fills_arrays, (kaiming_uniform_, kaiming_normal_))
+trunc_normal_, orthogonal_, sparse_ = map(_fills_arrays, (trunc_normal_, orthogonal_, sparse_))
 
 
 # ------------------------------------------------------------ PyTorch's deprecated old names

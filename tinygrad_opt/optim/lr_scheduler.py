@@ -189,13 +189,17 @@ class StepLR(LRScheduler):
         α_t = α0 · γ^⌊t / step_size⌋
 
     E.g. α0 = 1, step_size = 3, γ = 0.1 gives 1, 1, 1, 0.1, 0.1, 0.1, 0.01, ...
-    (the notes: "halve it every 5 epochs" is step_size=5, gamma=0.5).
+    (the notes: "halve it every 5 epochs" is step_size=5, gamma=0.5). As PyTorch, which
+    does not type-check it, a float step_size is taken (its language-modelling tutorial
+    passes 1.0): ⌊t / step_size⌋ is ``t // step_size``.
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1,
                  verbose="deprecated"):
-        _check_positive_int("StepLR", "step_size", step_size)
+        if (not isinstance(step_size, numbers.Real) or isinstance(step_size, bool)
+                or not step_size > 0):
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch, verbose)
