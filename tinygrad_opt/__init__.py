@@ -65,19 +65,13 @@ backends = cuda.backends  # torch.backends.mps and .cudnn (our own is `backend`)
 
 class inference_mode(no_grad):
     """``with tg.inference_mode():``, ``@tg.inference_mode()`` or bare ``@tg.inference_mode``:
-    ``no_grad`` (PyTorch's also marks the outputs as inference tensors). As PyTorch's,
-    ``inference_mode(False)`` (``mode=False``) switches nothing, as a block or a decorator."""
+    ``no_grad`` (PyTorch's also marks the outputs as inference tensors). As PyTorch's
+    (``InferenceMode(enabled)`` sets grad mode to ``not enabled``), ``inference_mode(False)``
+    (``mode=False``) turns recording on, as a block or a decorator, even inside ``no_grad``."""
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
-
-    def __enter__(self):
-        if not self.mode:
-            self.value = is_grad_enabled()  # "switch" to the mode it is in
-        return super().__enter__()
-
-    def __call__(self, function):
-        return super().__call__(function) if self.mode else function
+        self.value = not self.mode
 
 
 def get_default_dtype():

@@ -39,6 +39,7 @@ graph; a ``no_grad`` inside ``f`` is respected.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from contextlib import contextmanager, nullcontext
 
@@ -831,12 +832,22 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
     This IS ``jacrev``'s algorithm: one backward pass per output entry, where
     PyTorch's jacfwd makes one forward-mode pass per input entry (this engine's
     forward mode, ``autograd.forward_ad``, gets each op's tangent from its backward,
-    so it would only be slower). ``func`` runs once, so ``randomness`` is checked as
-    ``vmap``'s and changes nothing. Each block has the output's dtype, as PyTorch's
+    so it would only be slower). ``func`` runs once, so 'same' and 'different'
+    ``randomness`` give the same result (PyTorch's 'different' would draw anew for each
+    column); 'error' (the default) raises at a random draw in ``func``, as PyTorch's
+    vmap over the tangents does. Each block has the output's dtype, as PyTorch's
     (jacrev's has the input's).
     """
     _check_randomness(randomness)
-    return _jacobian(func, argnums, has_aux, "jacfwd")
+    jacobian = _jacobian(func, argnums, has_aux, "jacfwd")
+    if randomness != "error":
+        return jacobian
+
+    @functools.wraps(jacobian)
+    def checked(*args, **kwargs):
+        with _no_draws("vmap"):
+            return jacobian(*args, **kwargs)
+    return checked
 
 
 def hessian(func, argnums=0):
@@ -857,6 +868,21 @@ def _check_randomness(randomness: str) -> None:
     if randomness not in ("error", "different", "same"):
         raise ValueError("Only allowed values for randomness are 'error', 'different', or "
                          f"'same'. Got {randomness!r}")
+
+
+@contextmanager
+def _no_draws(api: str):
+    """randomness='error': the block must draw no random number: neither through the
+    backend's samplers (``backend.randomness.draws`` counts their calls, on any device)
+    nor from the host generator directly (its state would move)."""
+    from tinygrad_opt.backend import randomness
+    before = randomness.draws, backend.host_rng().bit_generator.state
+    yield
+    if (randomness.draws, backend.host_rng().bit_generator.state) != before:
+        raise RuntimeError(
+            f"{api}: called random operation while in randomness error mode. Please either "
+            f"use the 'same' or 'different' randomness flags on {api} or perform the "
+            f"randomness operation out of {api}")
 
 
 class _SameDraws:
@@ -902,8 +928,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
 
     ``randomness``: 'different': each sample draws its own random numbers (the loop
     does so anyway); 'same': every sample draws the same ones (the generator is
-    rewound before each, see ``_SameDraws``); 'error' (the default) acts as
-    'different' (random ops are not detected, where PyTorch raises).
+    rewound before each, see ``_SameDraws``); 'error' (the default): a random draw
+    inside ``func`` raises PyTorch's RuntimeError (``_no_draws``).
     """
     _check_randomness(randomness)
     if not (chunk_size is None or chunk_size > 0):
@@ -920,7 +946,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         for i in range(size):
             sample = traced.sample(i) if traced else \
                 [leaf if dim is None else _select(leaf, dim, i) for leaf, dim in zip(leaves, dims)]
-            with same_draws.replayed() if same_draws else nullcontext():
+            with same_draws.replayed() if same_draws else \
+                    _no_draws("vmap") if randomness == "error" else nullcontext():
                 results.append(func(*_tree_unflatten(sample, structure), **kwargs))
         return _stacked(name, results, out_dims, traced)
 

@@ -128,15 +128,16 @@ def test_jacobian_and_hessian_refuse_strict_with_vectorize_as_pytorch():
 # --- grad modes ---
 
 
-def test_inference_mode_false_changes_nothing():
+def test_inference_mode_false_turns_recording_on():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     with tg.inference_mode(False):
         assert tg.is_grad_enabled()
         y = x * 2
     assert y.requires_grad
     with tg.no_grad():
-        with tg.inference_mode(mode=False):  # nor does it switch recording back on
-            assert not tg.is_grad_enabled()
+        with tg.inference_mode(mode=False):  # PyTorch's InferenceMode(False): grad mode on
+            assert tg.is_grad_enabled() and (x * 2).requires_grad
+        assert not tg.is_grad_enabled()
     with tg.inference_mode(True):
         assert not tg.is_grad_enabled() and not (x * 2).requires_grad
     assert tg.is_grad_enabled()

@@ -71,7 +71,7 @@ import inspect
 import weakref
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import engine, forward_ad
+from tinygrad_opt.autograd import engine, forward_ad, graph
 from tinygrad_opt.autograd import function as core
 from tinygrad_opt.autograd.grad_mode import flags, no_grad
 from tinygrad_opt.ops import shape as shape_ops
@@ -98,6 +98,7 @@ class FunctionCtx:
         self._node = None          # weak reference to the recorded op
         self._non_differentiable = set()  # ids of outputs marked non-differentiable
         self._dirty = ()           # the arguments forward changed in place (mark_dirty)
+        self._unpack = None        # the unpack hook, when the saved tensors were packed
 
     def save_for_backward(self, *tensors) -> None:
         """Keep ``tensors`` (Tensors or None) for backward: ``ctx.saved_tensors``."""
@@ -109,17 +110,53 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        """The saved tensors, checked to be unchanged since forward."""
+        """The saved tensors, checked to be unchanged since forward; under
+        ``autograd.graph.saved_tensors_hooks``, ``unpack_hook(packed)`` of each (no version
+        check then, as PyTorch's: the hook may hand back another tensor)."""
         if self._saved is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time: the saved tensors of "
                 f"{self._name} were freed by the first backward. Pass retain_graph=True to "
                 "the first backward if you need to backward twice.")
+        if self._unpack is not None:
+            return tuple(None if packed is None else self._unpacked(packed)
+                         for packed in self._saved)
         if self._versions is not None:
             for i, (tensor, version) in enumerate(zip(self._saved, self._versions)):
                 if tensor is not None and tensor._versions[0] != version:
                     self._node()._modified(tensor, version, f"saved tensor {i}")
         return tuple(self._saved)
+
+    def _pack(self, hooks) -> None:
+        """At the end of a recorded forward: keep ``pack_hook(t)`` for each saved t, and
+        (weakly) t itself where it requires grad: its place in the graph."""
+        if hooks is None:
+            return
+        pack_hook, self._unpack = hooks
+        self._saved = tuple(None if x is None else
+                            (pack_hook(x), weakref.ref(x) if x.requires_grad else None)
+                            for x in self._saved)
+
+    def _unpacked(self, packed) -> Tensor:
+        """``unpack_hook``'s Tensor; in a recorded backward (``create_graph=True``) put
+        back in the saved tensor's place in the graph, as PyTorch's unpacked tensors are,
+        so that a double backward differentiates through it."""
+        value, original = packed
+        tensor = self._unpack(value)
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{self._name}: the unpack hook of saved_tensors_hooks returned "
+                            f"a {type(tensor).__name__}; it must return a Tensor")
+        original = original and original()
+        if original is None or not flags.grad:
+            return tensor
+        if (tensor.shape, tensor.dtype, tensor.device) != \
+                (original.shape, original.dtype, original.device):
+            raise RuntimeError(
+                f"{self._name}: the unpack hook of saved_tensors_hooks returned a "
+                f"{tensor.dtype} tensor of shape {tensor.shape} on '{tensor.device}' for a "
+                f"saved {original.dtype} tensor of shape {original.shape} on "
+                f"'{original.device}'")
+        return _Unpacked.apply(original, values=tensor.data)
 
     def mark_non_differentiable(self, *outputs) -> None:
         """These outputs of forward get no gradient (indices, masks): they are returned
@@ -223,6 +260,7 @@ class Function(core.Function):
         ctx._node = weakref.ref(packed.grad_fn)
         ctx._saved = layout.recorded(ctx._saved, outputs, recorded)
         ctx._versions = [None if x is None else x._versions[0] for x in ctx._saved]
+        ctx._pack(graph.current_hooks())
         return recorded, ctx
 
     @classmethod
@@ -395,6 +433,17 @@ def _users_backward(cls):
         f"{cls.__name__}: you must implement either the backward or the vjp method of a "
         "custom autograd.Function to use it in backward mode (a staticmethod "
         "backward(ctx, *grad_outputs))")
+
+
+class _Unpacked(core.Function):
+    """An unpacked saved tensor in its original's place: the values the unpack hook
+    gave, the gradient passed to the original unchanged (d values / d original = I)."""
+
+    def forward(self, original: "Array", values=None) -> "Array":
+        return values
+
+    def backward(self, grad_output: "Grad") -> "Grads":
+        return grad_output
 
 
 class FunctionBackward(core.Function):

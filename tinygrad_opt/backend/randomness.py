@@ -26,6 +26,7 @@ except Exception:
 _seed = int(np.random.SeedSequence().entropy % 2**63)
 _host_rng = np.random.default_rng(_seed)
 seeded = False  # True once manual_seed was called: a run that chose its seed
+draws = 0  # calls of the three samplers below (any generator, any device): vmap's check
 
 
 def manual_seed(seed: int) -> None:
@@ -64,6 +65,7 @@ def initial_seed() -> int:
 def random_uniform(shape, dtype, device: str, low=0.0, high=1.0, rng=None):
     """Uniform samples on [low, high) as an array of ``dtype`` on ``device``. ``rng``: a
     NumPy generator to draw from on the host instead (a ``tg.Generator``'s)."""
+    _count()
     if device == "cuda" and rng is None:
         return cupy.random.uniform(low, high, size=shape).astype(dtype, copy=False)
     host = (rng or _host_rng).uniform(low, high, size=shape).astype(dtype, copy=False)
@@ -74,6 +76,7 @@ def random_uniform(shape, dtype, device: str, low=0.0, high=1.0, rng=None):
 def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
     """Normal samples N(mean, std^2) as an array of ``dtype`` on ``device`` (``rng``: as
     in ``random_uniform``)."""
+    _count()
     if device == "cuda" and rng is None:
         return cupy.random.normal(mean, std, size=shape).astype(dtype, copy=False)
     host = (rng or _host_rng).normal(mean, std, size=shape)
@@ -83,6 +86,7 @@ def random_normal(shape, dtype, device: str, mean=0.0, std=1.0, rng=None):
 def random_integers(low: int, high: int, shape, device: str, rng=None):
     """Integers in [low, high) as an int64 array on ``device`` (``rng``: as above);
     an empty range is PyTorch's error."""
+    _count()
     if not low < high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}")
@@ -95,3 +99,8 @@ def random_integers(low: int, high: int, shape, device: str, rng=None):
 def host_rng() -> np.random.Generator:
     """The seeded host generator (for shuffling, sampling: host-side work)."""
     return _host_rng
+
+
+def _count() -> None:
+    global draws
+    draws += 1
