@@ -228,6 +228,17 @@ def register_module_backward_hook(hook: Callable) -> RemovableHandle:
     return _register_global_backward_hook(hook, full=False)
 
 
+def _hook_gradients(result, count: int, kind: str, name: str) -> tuple:
+    """What a backward hook returned in place of ``name``, as a tuple: a tuple or a list
+    of ``count`` entries (PyTorch only checks ``len``), else a RuntimeError naming the
+    number it got (a single Tensor counts as 1 here, not as its first dim)."""
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        got = len(result) if isinstance(result, (tuple, list)) else 1
+        raise RuntimeError(f"{kind} returned an invalid number of {name}, got {got}, but "
+                           f"expected {count}")
+    return tuple(result)
+
+
 class _BackwardHookCapture:
     """One call of a module with full backward hooks or backward pre-hooks (PyTorch's
     ``BackwardHook``): where its inputs and outputs sit, and the gradients of its outputs
@@ -351,20 +362,17 @@ class _BackwardHookCapture:
         return tuple(None if i in self.dropped else g for i, g in enumerate(grads))
 
     def run_hooks(self, grad_input: tuple) -> tuple:
-        """Call each full backward hook (the global ones first); a tuple it returns
-        replaces ``grad_input``. The output gradients are used up."""
+        """Call each full backward hook (the global ones first); a tuple or list it
+        returns replaces ``grad_input`` (PyTorch checks only its length: the "Modules"
+        note's hook returns a list). The output gradients are used up."""
         grad_output, self.grad_output = tuple(self.grad_output), None
         hooks = (*_global_backward_hooks.values(), *self.module._backward_hooks.values())
         for hook in hooks:
             result = hook(self.module, grad_input, grad_output)
             if result is None:
                 continue
-            if not isinstance(result, tuple) or len(result) != len(grad_input):
-                raise RuntimeError(
-                    f"Backward hook returned an invalid number of grad_input, got "
-                    f"{len(result) if isinstance(result, tuple) else 1}, but expected "
-                    f"{len(grad_input)}")
-            grad_input = result
+            grad_input = _hook_gradients(result, len(grad_input), "Backward hook",
+                                         "grad_input")
         return grad_input
 
     # ----------------------------------------------------------------- outputs
@@ -430,12 +438,8 @@ class _BackwardHookCapture:
             result = hook(self.module, tuple(grad_output))
             if result is None:
                 continue
-            if not isinstance(result, tuple) or len(result) != self.count:
-                raise RuntimeError(
-                    f"Backward pre hook returned an invalid number of grad_output, got "
-                    f"{len(result) if isinstance(result, tuple) else 1}, but expected "
-                    f"{self.count}")
-            grad_output = list(result)
+            grad_output = list(_hook_gradients(result, self.count, "Backward pre hook",
+                                               "grad_output"))
         if self._has_full_hooks():
             if self.grad_output is not None:  # another group of this backward came first
                 grad_output = [g if g is not None else old

@@ -1051,6 +1051,36 @@ class parametrize:
             return type(module).__bases__[0]
         return type(module)
 
+    @staticmethod
+    def transfer_parametrizations_and_params(from_module: Module, to_module: Module,
+                                             tensor_name: str | None = None) -> Module:
+        """Give ``to_module`` the parametrizations of ``from_module`` (of ``tensor_name``
+        only, or of every parametrized tensor) and the very original tensors they act on.
+
+        As PyTorch: a tensor ``to_module`` lacks is first made a Parameter holding
+        ``from_module``'s parametrized value; the same parametrization modules are then
+        registered on ``to_module`` in order, and ``to_module``'s ``original`` (or
+        ``original0``, ``original1``, ...) become ``from_module``'s objects, so the two
+        modules share them (one optimizer step moves both). Nothing happens when
+        ``from_module`` is not parametrized. Returns ``to_module``."""
+        if not parametrize.is_parametrized(from_module):
+            return to_module
+        names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+        for name in names:
+            if not parametrize.is_parametrized(from_module, name):  # (PyTorch: a KeyError)
+                raise KeyError(f"transfer_parametrizations_and_params: from_module has no "
+                                 f"parametrization on tensor_name={name!r}")
+            source = from_module.parametrizations[name]
+            if not hasattr(to_module, name):
+                setattr(to_module, name, Parameter(getattr(from_module, name).detach()))
+            for parametrization in source:
+                parametrize.register_parametrization(to_module, name, parametrization)
+            keys = (["original"] if source.is_tensor
+                    else [f"original{i}" for i in range(source.ntensors)])
+            for key in keys:
+                setattr(to_module.parametrizations[name], key, getattr(source, key))
+        return to_module
+
 
 # ----------------------------------------------------------------- parametrizations
 
