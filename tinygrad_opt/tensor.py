@@ -215,6 +215,10 @@ class Tensor(conveniences.Conveniences):
         Tensor replaces the gradient. Returns a handle with ``.remove()`` (tensor_hooks.py)."""
         return tensor_hooks.register(self, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` (a leaf) after each backward writes ``self.grad``."""
+        return tensor_hooks.register_post_accumulate(self, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor too."""
         if not self.requires_grad:

@@ -230,6 +230,8 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> N
                 tensor.grad = tensor.grad + grad
             else:  # out of place, so that no .grad ever aliases another
                 tensor.grad = tensor_module.Tensor._make(backend.as_array(tensor.grad.data + grad))
+            if tensor_hooks.post_accumulate:  # leaf.register_post_accumulate_grad_hook
+                tensor_hooks.run_post_accumulate(tensor)
         return tensor.grad_fn is None
 
     retain_graph = retain_graph or create_graph or flags.keep_graph

@@ -87,7 +87,7 @@ def _order(root) -> list | None:
 
 def _run(order, grads, handed_out, release=True) -> None:
     """``engine.run_backward`` with ``backward``'s ``receive``, its helpers inline."""
-    make = engine.tensor_module.Tensor._make
+    make, post_accumulate = engine.tensor_module.Tensor._make, engine.tensor_hooks.post_accumulate
     for tensor in reversed(order):
         grad = grads.pop(id(tensor), None)
         if grad is None:
@@ -105,6 +105,8 @@ def _run(order, grads, handed_out, release=True) -> None:
                 tensor._grad = make(own)
             else:  # out of place, so that no .grad ever aliases another
                 tensor._grad = make(backend.as_array(tensor._grad.data + grad))
+            if post_accumulate:  # (engine.backward's receive, as there)
+                engine.tensor_hooks.run_post_accumulate(tensor)
             if function is None:
                 continue
         input_grads = function.backward(grad)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import warnings
 
-from tinygrad_opt.autograd import engine, grad_mode
+from tinygrad_opt.autograd import engine, grad_mode, tensor_hooks
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]  # torch.autograd.functional's
@@ -399,6 +399,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
             if grad is not None:
                 x.grad = grad if x._grad is None else x._grad + grad  # (_grad: a named
                 # non-leaf input gets its .grad, as in PyTorch, without the non-leaf warning)
+                tensor_hooks.run_post_accumulate(x)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

@@ -4,13 +4,20 @@
 gradient (engine.py, ``_run_hooks``). As in PyTorch, the replacement must be a Tensor
 of the gradient's shape, dtype and device; anything else would travel on silently
 (a float32 ``.grad`` for a float64 leaf, say) and is refused here, naming the hook.
+
+``leaf.register_post_accumulate_grad_hook(hook)`` (``register_post_accumulate``) calls
+``hook(leaf)`` once a backward has written ``leaf.grad`` (e.g. to step an optimizer
+inside backward, PyTorch's use of it); ``run_post_accumulate`` is the engine's call.
 """
 
 from __future__ import annotations
 
 import itertools
+import weakref
 
 _keys = itertools.count()  # one key per registration, so that a handle removes its own
+post_accumulate: dict = {}  # id(leaf) -> {key: hook}, until the leaf is gone (by id: a
+# Tensor's == is elementwise, so Tensors cannot be the keys of a WeakKeyDictionary)
 
 
 def register(tensor, hook) -> "RemovableHandle":
@@ -61,3 +68,29 @@ def checked(hook, grad, replacement):
         raise RuntimeError(f"hook '{name}' has changed the size of value (was {grad.shape}, "
                            f"got {replacement.shape})")
     return replacement
+
+
+def register_post_accumulate(tensor, hook) -> "RemovableHandle":
+    """``tensor.register_post_accumulate_grad_hook(hook)``, leaves only (PyTorch's errors)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if tensor.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not callable(hook):
+        raise TypeError(f"register_post_accumulate_grad_hook: expected a callable hook, got a "
+                        f"{type(hook).__name__}")
+    if id(tensor) not in post_accumulate:
+        post_accumulate[id(tensor)] = {}
+        weakref.finalize(tensor, post_accumulate.pop, id(tensor), None)
+    hooks = post_accumulate[id(tensor)]
+    handle = RemovableHandle(hooks, next(_keys))
+    hooks[handle.key] = hook
+    return handle
+
+
+def run_post_accumulate(tensor) -> None:
+    """Call the post-accumulate hooks of ``tensor`` (if any), in registration order."""
+    for hook in tuple(post_accumulate.get(id(tensor), {}).values()):  # (one may remove itself)
+        if hook(tensor) is not None:
+            raise RuntimeError("Tensor post accumulate grad hooks should return None, hook "
+                               f"'{getattr(hook, '__name__', type(hook).__name__)}' did not")
