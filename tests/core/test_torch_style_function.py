@@ -126,8 +126,16 @@ def sin_cos_weighted(x):
     return sine * 2 + cosine * 3
 
 
+def exp_with_saved_tensor_hooks(x):
+    """Exp whose saved output goes through saved_tensors_hooks (a copy out, a copy back):
+    in a recorded backward the unpacked tensor takes its original's place (_Unpacked)."""
+    with tg.autograd.graph.saved_tensors_hooks(lambda t: t.detach() * 1, lambda t: t * 1):
+        return Exp.apply(x)
+
+
 TORCH_STYLE_OPS = [
     Op("torch_style_exp", Exp.apply, 1),
+    Op("torch_style_exp_saved_tensor_hooks", exp_with_saved_tensor_hooks, 1),
     Op("torch_style_linear", linear, 3,
        shapes=fixed(lambda n, i, o: [(n, i), (o, i), (o,)], 3)),
     Op("torch_style_mul_constant", lambda x: MulConstant.apply(x, 2.5), 1),
