@@ -38,6 +38,7 @@ from tinygrad_opt.ops.special import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.everyday import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.surface_more import *  # noqa: F401,F403  (its __all__)
 from tinygrad_opt.ops.decompositions_more import *  # noqa: F401,F403  (its __all__)
+from tinygrad_opt.legacy_types import *  # noqa: F401,F403  (FloatTensor, ...)
 from tinygrad_opt import linalg as _linalg  # noqa: E402  (torch.det, ... below)
 from tinygrad_opt.linalg import matrix_exp  # noqa: E402  (torch.matrix_exp)
 from tinygrad_opt.linalg import cholesky_inverse, cholesky_solve  # noqa: E402

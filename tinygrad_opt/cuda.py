@@ -575,3 +575,19 @@ class _Backends:
 
 
 backends = _Backends()
+
+
+_LEGACY_TYPES = {}  # torch.cuda.FloatTensor, ...: made on first use (see __getattr__)
+
+
+def __getattr__(name: str):
+    """``tg.cuda.FloatTensor``, ``tg.cuda.LongTensor``, ...: the GPU's legacy tensor types
+    (tinygrad_opt.legacy_types): ``isinstance`` works anywhere, a call raises the
+    RuntimeError above without a GPU. Made when first named: they build Tensors, a
+    module that is imported after this one."""
+    from tinygrad_opt import legacy_types
+    if name not in legacy_types.__all__[:-1]:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _LEGACY_TYPES:
+        _LEGACY_TYPES.update(legacy_types.legacy_types("cuda", __name__, unavailable=_no_gpu))
+    return _LEGACY_TYPES[name]

@@ -1213,13 +1213,14 @@ class Module:
 
     def type(self, dst_type) -> "Module":
         """Cast every parameter and buffer to ``dst_type``, integer buffers included
-        (unlike ``to(dtype)``, which casts floating-point tensors only), as PyTorch."""
-        dtype = backend.as_dtype(dst_type)
+        (unlike ``to(dtype)``, which casts floating-point tensors only), as PyTorch. A
+        legacy type (``tg.DoubleTensor``, ``tg.cuda.FloatTensor``) or its name
+        ('torch.DoubleTensor') also moves them to the type's device, as ``Tensor.type``."""
         with no_grad():
             for tensor in list(self.parameters()) + list(self.buffers()):
                 for item in (tensor, tensor.grad):
-                    if item is not None:
-                        item.data = item.data.astype(dtype)
+                    if item is not None:  # (the same objects, as in ``to``)
+                        item.data = item.type(dst_type).data
         return self
 
     def to_empty(self, *, device, recurse: bool = True) -> "Module":

@@ -1058,10 +1058,31 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
 
 # --- Tensor methods that only exist as methods ---
 
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-_TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+# PyTorch's legacy type of each dtype (torch.FloatTensor holds float32): the names of
+# ``type()`` and of tg.FloatTensor, ... (tinygrad_opt.legacy_types)
+TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+              "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+              "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_TYPE_NAMES = TYPE_NAMES
+_TYPE_DTYPES = {name: dtype for dtype, name in TYPE_NAMES.items()}
+_TYPE_DEVICES = {"torch": ("", "cuda"), "tinygrad_opt": ("", "cuda", "strict")}
+
+
+def parse_type_name(name: str, function: str):
+    """``(device, dtype)`` of a legacy type's name: 'torch.DoubleTensor' or
+    'tinygrad_opt.DoubleTensor' -> ('cpu', float64), 'torch.cuda.FloatTensor' ->
+    ('cuda', float32), 'tinygrad_opt.strict.LongTensor' -> ('strict', int64);
+    'torch.Tensor' / 'tinygrad_opt.Tensor': the default dtype on the default device.
+    ValueError naming ``function`` for any other name, as PyTorch's 'invalid type'."""
+    if name in ("torch.Tensor", "tinygrad_opt.Tensor"):
+        return backend.default_device, backend.default_float
+    head, _, leaf = name.rpartition(".")
+    package, _, device = head.partition(".")
+    if device not in _TYPE_DEVICES.get(package, ()) or leaf not in _TYPE_DTYPES:
+        raise ValueError(f"{function}: invalid type {name!r}: expected a name such as "
+                         "'tinygrad_opt.DoubleTensor', 'torch.DoubleTensor' or "
+                         "'torch.cuda.FloatTensor'")
+    return device or "cpu", backend.as_dtype(_TYPE_DTYPES[leaf])
 
 
 def _random_top(dtype) -> int:
@@ -1169,18 +1190,22 @@ class EverydayMethods:
     def type(self, dtype=None, non_blocking: bool = False):
         """With no argument the type's name, as PyTorch's ('torch.FloatTensor' there):
         'tinygrad_opt.FloatTensor' for float32 ('tinygrad_opt.cuda.FloatTensor' on
-        'cuda', the dtype's name where PyTorch has no such type). With a dtype (or such a
-        name, with the prefix 'tinygrad_opt.' or 'torch.'): ``astype(dtype)``."""
+        'cuda', the dtype's name where PyTorch has no such type). With a dtype:
+        ``astype(dtype)``, on this device. With a legacy type (``tg.DoubleTensor``,
+        ``tg.cuda.FloatTensor``, ``tg.Tensor``: the default type) or its name
+        ('torch.DoubleTensor', 'tinygrad_opt.cuda.FloatTensor'): ``to(device, dtype)``
+        with the type's device, as PyTorch's (a CPU type brings a GPU tensor to the host)."""
         if dtype is None:
             prefix = "tinygrad_opt." if self.device == "cpu" else f"tinygrad_opt.{self.device}."
             return prefix + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+        if isinstance(dtype, type):  # (PyTorch reads a type by its name)
+            dtype = ("tinygrad_opt.Tensor" if issubclass(dtype, tensor_module.Tensor)
+                     else f"{dtype.__module__}.{dtype.__qualname__}")
         if isinstance(dtype, str):
-            prefix, _, name = dtype.partition(".")
-            if prefix not in ("tinygrad_opt", "torch") or name not in _TYPE_DTYPES:
-                raise TypeError(f"type: unknown type name {dtype!r}: expected a dtype "
-                                "(tg.float64) or a name such as 'tinygrad_opt.DoubleTensor' "
-                                "(a device in the name is not supported: use .to(device))")
-            dtype = _TYPE_DTYPES[name]
+            device, dtype = parse_type_name(dtype, "type")
+            return self.to(device, dtype)
+        if not isinstance(dtype, backend.np.dtype):
+            raise TypeError(f"type: dtype must be a type, a str or a dtype, got {dtype!r}")
         return self.astype(dtype)
 
     def sum_to_size(self, *size):
