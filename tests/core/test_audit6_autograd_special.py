@@ -20,7 +20,7 @@ import pytest
 
 import tinygrad_opt as tg
 from tinygrad_opt.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from tinygrad_opt.autograd.torch_style import Function
+from test_audit5_torch_style import MulInPlace  # x ← k x in place, ctx.mark_dirty(x)
 
 
 def leaf(values, device, requires_grad=True):
@@ -47,20 +47,6 @@ def test_gradcheck_nan_derivative_never_passes(device):
 
 
 # --- ctx.mark_dirty ---
-
-class MulInPlace(Function):
-    """x ← k x in place   dL/dx = k g."""
-
-    @staticmethod
-    def forward(ctx, x, k):
-        ctx.mark_dirty(x)
-        ctx.k = k
-        return x.mul_(k)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output * ctx.k, None
-
 
 def test_mark_dirty_node_is_the_function_and_version_rises_once(device, rng):
     a_np, w_np = rng.normal(size=3), rng.normal(size=3)
