@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
 import operator
+import weakref
 from collections import namedtuple
 
 from tinygrad_opt import backend
@@ -44,7 +46,8 @@ from tinygrad_opt.ops.rearrange import (_along, _check_random_fill, _check_range
                                         _check_same_dtype, _dim_of, _fill_with_samples,
                                         _in_place, _long_tensor, _sizes, _tensor,
                                         atleast_1d, atleast_2d, atleast_3d, diag)
-from tinygrad_opt.ops.shape import as_operand, broadcast_to, cat, normalize_dim, sum_to_shape
+from tinygrad_opt.ops.shape import (as_operand, broadcast_to, cat, normalize_dim, reshape,
+                                     sum_to_shape)
 from tinygrad_opt.ops.special import finfo, iinfo
 
 import tinygrad_opt.tensor as tensor_module
@@ -1100,6 +1103,103 @@ def _float64_uniform(x, generator=None):
                                   rng=generator and generator.numpy_rng)
 
 
+def _in_shared_memory(array) -> bool:
+    """True when a host array's memory is a shared mapping (``share_memory_`` made it):
+    the chain of bases ends in an ``mmap``, which a forked process shares."""
+    owner = array
+    while isinstance(owner, backend.np.ndarray):
+        owner = owner.base
+    return isinstance(getattr(owner, "obj", owner), mmap.mmap)  # (frombuffer: a memoryview)
+
+
+def _storage_from(array):
+    """PyTorch's storage as ``resize_`` reads it: the memory ``array`` looks into, from its
+    first element to the end of the block, flat, whatever ``array``'s strides (a transpose
+    gives its elements in memory order, a slice the ones between and after them). An
+    array whose memory is no plain block of its dtype gives its own elements, row-major."""
+    owner = backend.memory_owner(array)
+    raw = array._array if type(array).__name__ == "StrictArray" else array
+    if type(owner) is type(raw) and owner.dtype == raw.dtype and owner.flags.c_contiguous:
+        if backend.np_types[0] is type(raw):
+            offset = raw.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+        else:  # CuPy: by device pointer
+            offset = raw.data.ptr - owner.data.ptr
+        start, rest = divmod(offset, raw.dtype.itemsize)
+        if rest == 0 and 0 <= start <= owner.size:
+            return owner.reshape(-1)[start:]
+    return raw.reshape(-1)  # (a view when raw is one block, else a row-major copy)
+
+
+_streams_in_use: list = []  # (event, array): memory held until the stream's work is done
+
+
+def _hold_until_done(array, stream) -> None:
+    """At a tensor's end: keep its array until the work queued on ``stream`` by now has run
+    (``record_stream``); arrays whose work has finished are let go."""
+    _streams_in_use[:] = [(event, held) for event, held in _streams_in_use if not event.done]
+    _streams_in_use.append((stream.record(), array))
+
+
+def _check_dim_order(name: str, ambiguity_check) -> None:
+    """``ambiguity_check`` is a bool here: PyTorch's other form, a list of memory formats,
+    has nothing to name (every tensor here is row-major)."""
+    if not isinstance(ambiguity_check, bool):
+        raise TypeError(f"{name}: the ambiguity_check argument must be a bool (there are no "
+                        f"memory formats here), got {ambiguity_check!r}")
+
+
+def _dense_in_order(shape: tuple, strides: tuple, inner_to_outer) -> bool:
+    """PyTorch's contiguity test: along ``inner_to_outer``, each dim of size > 1 steps by
+    the number of elements of the dims inside it (size-1 dims are skipped; an empty
+    tensor is contiguous only in the row-major test)."""
+    expected = 1
+    for dim in inner_to_outer:
+        if shape[dim] != 1:
+            if strides[dim] != expected:
+                return False
+            expected *= shape[dim]
+    return True
+
+
+def _stride_order(shape: tuple, strides: tuple, ambiguity_check: bool) -> tuple:
+    """The dims from outermost to innermost, as PyTorch's
+    ``compute_elementwise_output_logical_to_physical_perm``: the row-major and the
+    channels-last layouts (4-D) by their test, any other by an insertion sort on the
+    strides (larger first; a stride of 0 compares with nothing; equal strides: the
+    larger dim outside). Also whether, with ``ambiguity_check``, some neighbours were
+    not strictly ordered."""
+    ndim = len(shape)
+    if ndim < 2:
+        return tuple(range(ndim)), False
+    row_major = math.prod(shape) == 0 or _dense_in_order(shape, strides, range(ndim - 1, -1, -1))
+    channels_last = ndim == 4 and _dense_in_order(shape, strides, (1, 3, 2, 0))
+    if row_major and not channels_last:
+        return tuple(range(ndim)), False
+    if channels_last and not row_major:
+        return (0, *range(2, ndim), 1), False
+
+    def order(a: int, b: int) -> int:  # 1: a is inside b, −1: a is outside b, 0: no order
+        if strides[a] == 0 or strides[b] == 0:
+            return 0
+        if strides[a] == strides[b]:
+            return 1 if shape[a] > shape[b] else 0
+        return -1 if strides[b] > strides[a] else 1
+
+    inner_first = list(reversed(range(ndim)))
+    for i in range(1, ndim):
+        at = i
+        for before in reversed(range(i)):
+            comparison = order(inner_first[before], inner_first[at])
+            if comparison > 0:
+                inner_first[before], inner_first[at] = inner_first[at], inner_first[before]
+                at = before
+            elif comparison < 0:
+                break
+    ambiguous = ambiguity_check and any(order(a, b) != -1
+                                        for a, b in zip(inner_first, inner_first[1:]))
+    return tuple(reversed(inner_first)), ambiguous
+
+
 class EverydayMethods:
     """Tensor methods of this file, inherited by ``Tensor`` through ``Conveniences``.
     Most are the function of the same name: ``x.fmax(y)`` is ``fmax(x, y)``."""
@@ -1277,6 +1377,17 @@ class EverydayMethods:
                                       rng=generator and generator.numpy_rng)
         return _fill_with_samples(self, xp.exp(normal).astype(self.dtype))
 
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator=None):
+        """Fill with samples of the Cauchy distribution, density
+        σ / (π ((x − median)² + σ²)), in place: median + σ tan(π (u − ½)) for u uniform on
+        [0, 1), the inverse of its CDF ½ + atan((x − median) / σ) / π, as PyTorch draws it."""
+        _check_random_fill(self, "cauchy_")
+        if not sigma > 0:
+            raise ValueError(f"cauchy_: expects sigma > 0, got sigma={sigma}")
+        xp = backend.xp_of(self.data)
+        samples = median + sigma * xp.tan(math.pi * (_float64_uniform(self, generator) - 0.5))
+        return _fill_with_samples(self, samples.astype(self.dtype))
+
     def random_(self, *bounds, generator=None):
         """Fill with integers drawn uniformly, in place: ``random_()`` from [0, top]
         (top = 2^24 for float32, 2^53 for float64, the dtype's largest value for
@@ -1313,3 +1424,108 @@ class EverydayMethods:
         self.data[...] = xp.asarray(values, dtype=self.dtype).reshape(self.shape)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self
+
+    # --- memory: size, sharing, layout ---
+    def resize_(self, *sizes, memory_format=None):
+        """This tensor given the shape ``sizes``, in place, as PyTorch: its storage (the
+        memory from its first element on, ``_storage_from``) read as a row-major block,
+        whatever its strides; the same shape leaves it as it is. More elements than the
+        storage holds: a new block that keeps the old elements first and zeros after
+        (PyTorch leaves them unspecified). A tensor that requires grad refuses; one in
+        shared memory cannot grow. Tensors that shared the memory (views, ``detach()``)
+        keep the old block when it grows (PyTorch swaps the storage under all of them).
+        ``memory_format`` changes nothing: every tensor here is row-major."""
+        sizes = _sizes(sizes, "resize_")
+        if self.requires_grad:
+            raise RuntimeError(f"resize_: cannot resize variables that require grad (shape "
+                               f"{self.shape}); resize a tensor that does not")
+        if any(size < 0 for size in sizes):
+            raise ValueError(f"resize_: sizes must be non-negative, got {sizes}")
+        if sizes != self.shape:
+            count, storage = math.prod(sizes), _storage_from(self.data)
+            if count > storage.size:
+                if self.device == "cpu" and _in_shared_memory(self.data):
+                    raise RuntimeError(f"resize_: Trying to resize storage that is not "
+                                       f"resizable: the tensor (shape {self.shape}) is in "
+                                       f"shared memory and cannot grow to {sizes}")
+                grown = backend.xp_of(storage).zeros(count, dtype=storage.dtype)
+                grown[:storage.size] = storage
+                storage = grown
+                for link in ("_base", "_made"):  # it no longer views another tensor's memory
+                    if hasattr(self, link):
+                        delattr(self, link)
+            resized = storage[:count].reshape(sizes)
+            self.data = type(self.data)(resized) if type(self.data) is not type(resized) \
+                else resized  # (the strict device's wrapper around a NumPy array)
+        self._version += 1  # an op that saved this tensor will refuse to backward
+        return self
+
+    def resize_as_(self, the_template, memory_format=None):
+        """``resize_(the_template.shape)``: this tensor given another's shape, in place."""
+        if not isinstance(the_template, tensor_module.Tensor):
+            raise TypeError(f"resize_as_: the_template must be a Tensor, got "
+                            f"{type(the_template).__name__}")
+        return self.resize_(the_template.shape)
+
+    def share_memory_(self):
+        """Move the elements into shared memory (an anonymous ``mmap``, which a forked
+        process shares) and return this tensor; nothing to do on a GPU or when already
+        there, as PyTorch. Other tensors that shared the old memory (views, ``detach()``)
+        keep it (PyTorch moves the storage under all of them)."""
+        if self.device != "cpu" or _in_shared_memory(self.data):
+            return self
+        block = mmap.mmap(-1, max(self.data.nbytes, 1))  # (an empty mapping is refused)
+        shared = backend.np.frombuffer(block, self.dtype, self.data.size).reshape(self.shape)
+        shared[...] = self.data
+        self.data = shared
+        return self
+
+    def is_shared(self) -> bool:
+        """True when the memory is shared between processes: after ``share_memory_()`` on
+        the CPU, always on a GPU device, as PyTorch (CUDA memory is shared by handle)."""
+        return self.device != "cpu" or _in_shared_memory(self.data)
+
+    def dim_order(self, ambiguity_check=False) -> tuple:
+        """The dims from the outermost in memory to the innermost, by their strides: (0, 1,
+        2, 3) for a fresh tensor, (0, 2, 1, 3) after ``transpose(1, 2)``, as PyTorch.
+        ``ambiguity_check=True``: a RuntimeError when another order fits too (a size-1 dim,
+        two neighbouring dims with one stride, dims not strictly ordered)."""
+        _check_dim_order("dim_order", ambiguity_check)
+        shape, strides = self.shape, self.stride()
+        if ambiguity_check and (1 in shape or any(a == b for a, b in zip(strides, strides[1:]))):
+            raise RuntimeError(f"dim_order: the tensor (shape {shape}, strides {strides}) does "
+                               "not have unique dim order, or cannot map to exact one of the "
+                               "given memory formats.")
+        order, ambiguous = _stride_order(shape, strides, ambiguity_check)
+        if ambiguous:
+            raise RuntimeError(f"dim_order: the tensor (shape {shape}, strides {strides}) does "
+                               "not have unique dim order.")
+        return order
+
+    def as_subclass(self, cls):
+        """A ``cls`` instance (a subclass of Tensor) with this tensor's memory that stays in
+        its graph, as PyTorch: a view of this tensor (its gradient flows back here; writes
+        to either show in both), made without calling ``cls.__init__``."""
+        if not isinstance(cls, type) or not issubclass(cls, tensor_module.Tensor):
+            raise TypeError(f"as_subclass: cls must be a subclass of Tensor, got {cls!r}")
+        alias = reshape(self, self.shape)  # (a view of its own in the graph)
+        result = object.__new__(cls)
+        for name in tensor_module.Tensor.__slots__:
+            if name != "__weakref__" and hasattr(alias, name):  # (_made, _base: views only)
+                setattr(result, name, getattr(alias, name))
+        if result.grad_fn is not None:  # the graph's node must lead to the new object
+            result.grad_fn.output_ref = weakref.ref(result)
+        return result
+
+    def record_stream(self, stream):
+        """Mark the memory as used by ``stream`` (a CUDA stream), so that once this tensor
+        is freed its memory is not handed out again before the work queued on ``stream``
+        by then has run. CUDA tensors only, as PyTorch (a CPU tensor: NotImplementedError).
+        CuPy's memory pool keeps no such record, so the array itself is held until an
+        event recorded on ``stream`` at the tensor's end has completed."""
+        if self.device != "cuda":
+            raise NotImplementedError(f"record_stream: only for CUDA tensors (streams are "
+                                      f"CUDA's), this one is on '{self.device}'")
+        if not callable(getattr(stream, "record", None)):
+            raise TypeError(f"record_stream: stream must be a CUDA stream, got {stream!r}")
+        weakref.finalize(self, _hold_until_done, self.data, stream)
