@@ -265,3 +265,13 @@ def test_record_stream_refuses_a_tensor_that_is_not_on_cuda(device):
     message = f"record_stream: only for CUDA tensors.*'{device}'"
     with pytest.raises(NotImplementedError, match=message):
         tg.zeros(3, device=device).record_stream(None)
+
+
+def test_module_share_memory_shares_every_parameter_and_buffer():
+    tg.manual_seed(0)
+    model = tg.nn.Sequential(tg.nn.Linear(3, 2), tg.nn.BatchNorm1d(2))
+    before = {name: t.numpy().copy() for name, t in model.state_dict().items()}
+    assert model.share_memory() is model
+    for name, t in model.state_dict().items():
+        assert t.is_shared(), name
+        np.testing.assert_array_equal(t.numpy(), before[name])

@@ -411,11 +411,15 @@ def test_to_empty_then_load_fills_the_model(device):
     assert target.weight.device == device
 
 
-def test_share_memory_returns_self_and_changes_nothing():
+def test_share_memory_returns_self_and_keeps_the_parameters_and_their_values():
     model = nn.Linear(2, 2)
-    arrays = [p.data for p in model.parameters()]
+    params = list(model.parameters())
+    values = [p.numpy().copy() for p in params]
     assert model.share_memory() is model
-    assert all(p.data is array for p, array in zip(model.parameters(), arrays))
+    assert all(p is q for p, q in zip(model.parameters(), params))  # the same objects
+    for p, value in zip(params, values):
+        assert p.is_shared()                                         # in shared memory now
+        np.testing.assert_array_equal(p.numpy(), value)
 
 
 class _Counted(nn.Linear):

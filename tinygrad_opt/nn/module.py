@@ -1243,10 +1243,9 @@ class Module:
         return self
 
     def share_memory(self) -> "Module":
-        """Returns self and does nothing else. PyTorch moves every tensor to shared memory
-        for ``torch.multiprocessing``; here there is no such module, and arrays on the cpu
-        are ordinary process memory (a forked worker gets a copy-on-write copy)."""
-        return self
+        """Move every parameter and buffer (and gradient) to shared memory, as PyTorch's
+        (``Tensor.share_memory_``: a forked process then writes the same values); self."""
+        return self._apply(lambda t: t.share_memory_())
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
         """``tensor.data = fn(tensor).data`` for every parameter and buffer (and each one's
