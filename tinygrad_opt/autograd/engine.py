@@ -23,7 +23,7 @@ where a gradient is delivered (``receive``) and in which tensors are visited.
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import tensor_hooks
+from tinygrad_opt.autograd import graph, tensor_hooks
 from tinygrad_opt.autograd.grad_mode import flags, set_grad_enabled
 
 import tinygrad_opt.tensor as tensor_module  # the engine starts passes from Tensors
@@ -110,7 +110,7 @@ def run_backward(order, roots, root_grads, receive, retain_graph, create_graph) 
     for root, root_grad in zip(roots, root_grads):
         _add(grads, root, root_grad)
     with set_grad_enabled(create_graph):  # the switch: arrays, or Tensors that record
-        for tensor in reversed(order):
+        for tensor in graph.backward_order(order):  # reversed(order), seen by multi-grad hooks
             grad = grads.pop(id(tensor), None)
             if grad is None:
                 continue

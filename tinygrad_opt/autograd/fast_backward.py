@@ -20,18 +20,18 @@ formulas run on arrays; a scalar loss or a given ``gradient=``, ``retain_graph``
   keep every ``.grad`` from aliasing another array (as ``engine._as_tensor``), and
   each op's saved values freed after its backward (``release``).
 
-Every other call, and each error a plain pass can raise before it starts (a
-non-scalar loss without ``gradient=``, a loss that needs no grad, a freed graph), goes
-to ``engine.backward`` itself; a bad ``gradient=`` raises ``engine._initial_gradient``'s
-error. ``ENABLED = False`` sends every call there: the tests
-run both on the same graphs and compare gradients and errors
-(tests/core/test_fast_backward.py).
+Every other call (also any while node hooks are registered: ``graph.active``), and
+each error a plain pass can raise before it starts (a non-scalar loss without
+``gradient=``, a loss that needs no grad, a freed graph), goes to ``engine.backward``
+itself; a bad ``gradient=`` raises ``engine._initial_gradient``'s error.
+``ENABLED = False`` sends every call there: the tests run both on the same graphs and
+compare gradients and errors (tests/core/test_fast_backward.py).
 """
 
 from __future__ import annotations
 
 from tinygrad_opt import backend
-from tinygrad_opt.autograd import engine
+from tinygrad_opt.autograd import engine, graph
 from tinygrad_opt.autograd.grad_mode import flags
 
 ENABLED = True  # False: every backward() runs by engine.backward (the tests' oracle)
@@ -39,7 +39,7 @@ ENABLED = True  # False: every backward() runs by engine.backward (the tests' or
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> None:
     """``tensor.backward()``: ``engine.backward``, by the twin when the pass is plain."""
-    if (not ENABLED or create_graph or flags.anomaly or not tensor.requires_grad
+    if (not ENABLED or create_graph or flags.anomaly or not tensor.requires_grad or graph.active
             or (gradient is None and tensor.data.size != 1)):
         return engine.backward(tensor, gradient, retain_graph, create_graph)
     order = _order(tensor)
