@@ -408,9 +408,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     Parameters), arrays as NumPy arrays, NumPy scalars as NumPy scalars, tuples as
     tuples, OrderedDicts as OrderedDicts and int keys as ints, any other dict subclass as
     a dict. (A namedtuple is refused by :func:`save`; a file of an older version that holds
-    one gives a plain tuple of its values.) What was saved once for several places (the same Tensor twice,
-    tied weights) comes back shared. Never unpickles. Raises :class:`CheckpointError`
-    naming the file if it is empty, truncated, corrupt, or not a tinygrad_opt checkpoint.
+    one gives a plain tuple of its values.) What was saved once for several places (the
+    same Tensor twice, tied weights) comes back shared. Never unpickles. Raises
+    :class:`CheckpointError` naming the file if it is empty, truncated, corrupt, or not a
+    tinygrad_opt checkpoint.
 
     The archive is read as :func:`save` writes it, and nothing else is trusted:
     every member must be stored (not compressed), unencrypted and referenced by

@@ -66,7 +66,7 @@ class _Formatter:
         if self.int_mode:
             # a whole number has no small digits to lose: only the spread and size count
             self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8
-            # the +1 is the trailing dot that marks a float
+            # (the trailing dot is in the text: a whole float prints as ``1.``)
             texts = ([f"{value:.{precision}e}" for value in numbers] if self.sci_mode
                      else [f"{value:.0f}." for value in numbers])
         else:
@@ -174,8 +174,9 @@ def tensor_str(tensor) -> str:
         suffixes.append(f"device='{tensor.device}'")
     default_float = np.dtype(backend.default_float)
     if values.size == 0:
-        # NumPy's habit: the shape of an empty tensor shows unless it is 1-D, and
-        # with no entries to tell ints from floats every dtype but the default shows
+        # PyTorch's rule: ``[]`` alone cannot tell a (0,) from a (2, 0) tensor, nor,
+        # with no entries to read, an int from a float: so the shape (unless 1-D) and
+        # every dtype but the default float show
         if values.ndim != 1:
             suffixes.append(f"size={tuple(values.shape)}")
         if values.dtype != default_float:

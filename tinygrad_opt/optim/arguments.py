@@ -48,42 +48,50 @@ def check_param_group(optimizer, param_group: dict) -> list:
     every check passes.
     """
     if not isinstance(param_group, dict):
-        raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        raise TypeError(f"add_param_group: param_group must be a dict, but got "
+                        f"{type(param_group).__name__}")
     if "params" not in param_group:
-        raise ValueError("param_group must have a 'params' entry")
+        raise ValueError(f"add_param_group: param_group must have a 'params' entry, got the "
+                         f"keys {sorted(map(str, param_group))}")
     params = param_group["params"]
     if isinstance(params, Tensor):
         params = [params]
     elif isinstance(params, set):
         raise TypeError(
-            "optimizer parameters need to be organized in ordered collections, but the "
-            "ordering of tensors in sets will change between runs; use a list instead")
+            "add_param_group: optimizer parameters need to be organized in ordered "
+            "collections, but the ordering of tensors in sets will change between runs; "
+            f"use a list instead (got a set of {len(params)})")
     else:
         params = list(params)
     names = [p[0] for p in params if isinstance(p, tuple)]       # (name, Tensor) pairs
     if names and len(names) != len(params):
-        raise ValueError("all optimizer params should be with/without names. Some param "
-                         "names are missing")
+        raise ValueError(f"add_param_group: all optimizer params should be with/without "
+                         f"names. Some param names are missing ({len(names)} of "
+                         f"{len(params)} have one)")
     params = [p[1] if isinstance(p, tuple) else p for p in params]
     for p in params:
         if not isinstance(p, Tensor):
-            raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
-                            f"is {type(p).__name__}")
+            raise TypeError(f"add_param_group: optimizer can only optimize Tensors, but one "
+                            f"of the params is {type(p).__name__}")
         if not (p.is_leaf or p.retains_grad):  # (PyTorch: a retain_grad() non-leaf is fine)
-            raise ValueError("can't optimize a non-leaf Tensor (one made by an op); "
-                             "optimize the leaf it was computed from, or .detach() it")
+            raise ValueError(f"add_param_group: can't optimize a non-leaf Tensor (one of shape "
+                             f"{p.shape} made by {p.grad_fn.name}); optimize the leaf it "
+                             "was computed from, or .detach() it")
     if len(set(map(id, params))) != len(params):
         warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
                       "future, this will cause an error", UserWarning, stacklevel=3)
     named = bool(names) or "param_names" in param_group
     for other in optimizer.param_groups:
         if named != ("param_names" in other):
-            raise ValueError("all optimizer param groups should be with/without names. cannot "
-                             f"add param group {'with' if named else 'without'} names to "
-                             "the optimizer")
+            raise ValueError("add_param_group: all optimizer param groups should be "
+                             "with/without names. cannot add param group "
+                             f"{'with' if named else 'without'} names to the optimizer")
     already_seen = {id(p) for other in optimizer.param_groups for p in other["params"]}
-    if any(id(p) in already_seen for p in params):
-        raise ValueError("some parameters appear in more than one parameter group")
+    for position, p in enumerate(params):
+        if id(p) in already_seen:
+            raise ValueError(f"add_param_group: some parameters appear in more than one "
+                             f"parameter group (params[{position}], of shape {p.shape}, is "
+                             "already in a group)")
     if names:
         param_group["param_names"] = names
     return params
