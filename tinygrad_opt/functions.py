@@ -245,13 +245,20 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
     """Σ a_i b_i for two vectors of one length and one dtype (a is ``input``, b is
     ``tensor``, PyTorch's names); the result keeps that dtype (int32 stays int32, where
-    ``sum`` alone widens integers to int64)."""
+    ``sum`` alone widens integers to int64). float16 vectors are multiplied and summed in
+    float32 and the sum rounded once, as PyTorch's kernel: a float16 product a_i b_i past
+    65,504 is inf, so [300, 300]·[300, −300] was NaN (inf − inf) where it is 0."""
     a, b = _checked(input, "dot"), tensor
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot: expected two vectors of one length, got shapes {a.shape} and "
                          f"{b.shape}")
     _check_dtypes("dot", input=a, tensor=b)
-    return store_out((a * b).sum(dtype=a.dtype), out, "dot")
+    if a.dtype == backend.float16:
+        wide = backend.float32
+        product = (a.astype(wide) * b.astype(wide)).sum().astype(a.dtype)
+    else:
+        product = (a * b).sum(dtype=a.dtype)
+    return store_out(product, out, "dot")
 
 
 def outer(input: Tensor, vec2: Tensor, *, out=None) -> Tensor:

@@ -1209,13 +1209,16 @@ NOT_FUZZED = {
     # Python values, not tensors
     **dict.fromkeys(["allclose", "equal", "is_floating_point", "is_contiguous", "dim", "numel",
                      "nelement", "size", "stride", "element_size", "data_ptr", "tolist",
-                     "type"], "returns a Python value"),
+                     "type", "dim_order", "is_shared"], "returns a Python value"),
+    # memory and streams: the same values in other memory, or a tensor of another class
+    **dict.fromkeys(["share_memory_", "record_stream", "resize_", "resize_as_",
+                     "as_subclass"], "memory, not math (tests/core/test_audit6_tensor_methods.py)"),
     # the same tensor, a copy or another dtype/device (core ops)
     **dict.fromkeys(["cpu", "cuda", "float", "double", "half", "copy", "pin_memory",
                      "detach_"], "a cast, move or copy: the core's"),
     # random draws and fills in place (no gradient; tested where they are defined)
     **dict.fromkeys(["bernoulli_", "normal_", "uniform_", "exponential_", "geometric_",
-                     "log_normal_", "random_", "fill_diagonal_", "apply_"],
+                     "log_normal_", "cauchy_", "random_", "fill_diagonal_", "apply_"],
                     "fills values in place (no function of x to differentiate)"),
     # writes of given values, x[...] = v (their gradients: tests/core/test_inplace.py)
     **dict.fromkeys(["zero_", "fill_", "copy_"], "x[...] = v: the recorded write's gradient"),

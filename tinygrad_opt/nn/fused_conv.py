@@ -163,6 +163,12 @@ class Conv2d(Function):
     def forward(self, x: "Array", weight: "Array", bias: "Array" = None, options=None,
                 groups: int = 1) -> "Array":
         self.options, self.groups = options, groups
+        if x.dtype == backend.float16:  # in float32, bias included, rounded once (as Linear)
+            wide = backend.float32
+            bias = None if bias is None else bias.astype(wide)
+            out = self.forward(x.astype(wide), weight.astype(wide), bias, options, groups)
+            self.cols = self.cols.astype(x.dtype)             # backward's columns: x's dtype
+            return out.astype(x.dtype)
         cols = Im2Col().forward(x, *options)                  # (N, C·kh·kw, L): arrays
         N, O, G = x.shape[0], weight.shape[0], groups
         K, L = math.prod(weight.shape[1:]), cols.shape[-1]    # no -1 in the shapes: N may be 0

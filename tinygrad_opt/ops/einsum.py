@@ -322,7 +322,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         raise ValueError(f"addmm: mat1 {mat1.shape} and mat2 {mat2.shape} cannot be "
                          f"multiplied: {mat1.shape[1]} columns, {mat2.shape[0]} rows")
     _check_dtypes("addmm", input=input, mat1=mat1, mat2=mat2)
-    return _scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha)
+    return _scaled_sum("addmm", input, matmul, (mat1, mat2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -333,7 +333,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
         raise ValueError(f"addmv: mat {mat.shape} and vec {vec.shape} cannot be multiplied: "
                          f"{mat.shape[1]} columns, {vec.shape[0]} entries")
     _check_dtypes("addmv", input=input, mat=mat, vec=vec)
-    return _scaled_sum("addmv", input, matmul(mat, vec), beta, alpha)
+    return _scaled_sum("addmv", input, matmul, (mat, vec), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -341,7 +341,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     (B, n, k), batch2 (B, k, m), input broadcast to (B, n, m)."""
     _check_batches("baddbmm", batch1, batch2)
     _check_dtypes("baddbmm", input=input, batch1=batch1, batch2=batch2)
-    return _scaled_sum("baddbmm", input, matmul(batch1, batch2), beta, alpha)
+    return _scaled_sum("baddbmm", input, matmul, (batch1, batch2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -349,7 +349,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     (B, n, k), batch2 (B, k, m), input broadcast to (n, m)."""
     _check_batches("addbmm", batch1, batch2)
     _check_dtypes("addbmm", input=input, batch1=batch1, batch2=batch2)
-    return _scaled_sum("addbmm", input, einsum("bnk,bkm->nm", batch1, batch2), beta, alpha)
+    return _scaled_sum("addbmm", input, lambda a, b: einsum("bnk,bkm->nm", a, b),
+                       (batch1, batch2), beta, alpha)
 
 
 def chain_matmul(*matrices):
@@ -398,8 +399,19 @@ def _check_batches(name: str, batch1, batch2) -> None:
                          "multiplied: expected (B, n, k) and (B, k, m)")
 
 
-def _scaled_sum(name: str, input, product, beta, alpha):
-    """β · input + α · product, input broadcast to the product's shape (β = 0: ignored)."""
+def _scaled_sum(name: str, input, multiply, factors, beta, alpha, widen: bool = True):
+    """β · input + α · multiply(*factors), input broadcast to the product's shape (β = 0:
+    ignored). float16 factors are multiplied and summed in float32 and the result rounded
+    once, as PyTorch's gemm: the product rounded to float16 before adding the input could
+    land one ulp off (1 + 2⁻¹¹ − 2⁻²¹ plus 2048 gave 2048 where PyTorch gives 2050).
+    ``widen=False`` rounds every step instead (``addr``: PyTorch's elementwise kernel)."""
+    if widen and factors[0].dtype == backend.float16:
+        wide = backend.float32
+        if isinstance(input, tensor_module.Tensor):
+            input = input.astype(wide)
+        factors = tuple(factor.astype(wide) for factor in factors)
+        return _scaled_sum(name, input, multiply, factors, beta, alpha).astype(backend.float16)
+    product = multiply(*factors)
     input = as_operand(input, product, name)
     try:
         fits = backend.broadcast_shapes(input.shape, product.shape) == product.shape

@@ -351,7 +351,8 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     input broadcast to (len(vec1), len(vec2)). With β = 0 the input is ignored."""
     _check_vectors("addr", vec1=vec1, vec2=vec2)
     outer = vec1.reshape(-1, 1) * vec2.reshape(1, -1)                  # (n, m)
-    return einsum_ops._scaled_sum("addr", input, outer, beta, alpha)
+    return einsum_ops._scaled_sum("addr", input, lambda product: product, (outer,), beta,
+                                  alpha, widen=False)
 
 
 def ger(input, vec2):
@@ -361,13 +362,13 @@ def ger(input, vec2):
 
 def vdot(input, other):
     """Σ a_i b_i of two vectors of one length and one dtype, in that dtype: ``dot`` (no
-    complex conjugate: every dtype here is real)."""
+    complex conjugate: every dtype here is real); float16 in float32, rounded once, as dot."""
     _check_vectors("vdot", input=input, other=other)
     if input.shape != other.shape:
         raise ValueError(f"vdot: expected two vectors of one length, got shapes {input.shape} "
                          f"and {other.shape}")
     einsum_ops._check_dtypes("vdot", input=input, other=other)
-    return (input * other).sum(dtype=input.dtype)
+    return _functions().dot(input, other)
 
 
 def mv(input, vec):
@@ -1066,7 +1067,6 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
 TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-_TYPE_NAMES = TYPE_NAMES
 _TYPE_DTYPES = {name: dtype for dtype, name in TYPE_NAMES.items()}
 _TYPE_DEVICES = {"torch": ("", "cuda"), "tinygrad_opt": ("", "cuda", "strict")}
 
@@ -1297,7 +1297,7 @@ class EverydayMethods:
         with the type's device, as PyTorch's (a CPU type brings a GPU tensor to the host)."""
         if dtype is None:
             prefix = "tinygrad_opt." if self.device == "cpu" else f"tinygrad_opt.{self.device}."
-            return prefix + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+            return prefix + TYPE_NAMES.get(self.dtype.name, self.dtype.name)
         if isinstance(dtype, type):  # (PyTorch reads a type by its name)
             dtype = ("tinygrad_opt.Tensor" if issubclass(dtype, tensor_module.Tensor)
                      else f"{dtype.__module__}.{dtype.__qualname__}")
@@ -1461,7 +1461,8 @@ class EverydayMethods:
         return self
 
     def resize_as_(self, the_template, memory_format=None):
-        """``resize_(the_template.shape)``: this tensor given another's shape, in place."""
+        """``resize_(the_template.shape)``: this tensor given another's shape, in place
+        (``memory_format`` changes nothing, as in ``resize_``)."""
         if not isinstance(the_template, tensor_module.Tensor):
             raise TypeError(f"resize_as_: the_template must be a Tensor, got "
                             f"{type(the_template).__name__}")

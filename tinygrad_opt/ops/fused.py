@@ -29,9 +29,17 @@ class Linear(Function):
 
     It sums the bias gradient over the rows itself, the one place besides
     BroadcastTo that does.
+
+    float16 is computed in float32 and rounded once, bias included, as PyTorch's
+    ``addmm`` (its ``linear``): x Wᵀ rounded to float16 before adding b could land one
+    ulp off (x Wᵀ = 1 + 2⁻¹¹ − 2⁻²¹, b = 2048 gave 2048 where PyTorch gives 2050).
     """
 
     def forward(self, x: "Array", weight: "Array", bias: "Array" = None) -> "Array":
+        if x.dtype == backend.float16:
+            wide = backend.float32
+            bias = None if bias is None else bias.astype(wide)
+            return self.forward(x.astype(wide), weight.astype(wide), bias).astype(x.dtype)
         out = x @ weight.T                     # (..., in) @ (in, out) -> (..., out)
         if bias is not None:
             out += bias                        # (out,) added to every row
