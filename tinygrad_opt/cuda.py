@@ -50,12 +50,12 @@ replay function: nothing else can be given that memory between replays.
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import traceback
 from typing import Callable
 
 from tinygrad_opt import backend
+from tinygrad_opt._checks import seed64
 
 WARMUP_STEPS = 3  # eager steps before capture (optimizer state, memory, compiled kernels)
 
@@ -172,15 +172,8 @@ _seed = None  # (the seed, the host generator it was given beside): see initial_
 
 
 def _check_seed(seed, function: str) -> int:
-    """``seed`` as a 64-bit seed: any integer in [−2⁶³, 2⁶⁴), a negative one read as the
-    unsigned number with the same bits (as PyTorch)."""
-    if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
-        raise TypeError(f"tg.cuda.{function}: seed must be an int, got {seed!r}")
-    seed = operator.index(seed)
-    if not -2**63 <= seed < 2**64:
-        raise RuntimeError(f"tg.cuda.{function}: seed {seed} is out of the range "
-                           "[-2**63, 2**64) of a 64-bit seed")
-    return seed % 2**64
+    """``seed`` as a 64-bit seed (``_checks.seed64``), the errors naming ``tg.cuda.function``."""
+    return seed64(seed, f"tg.cuda.{function}")
 
 
 def _seed_gpus(seed: int, devices) -> None:

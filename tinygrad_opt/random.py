@@ -11,9 +11,9 @@ draws on the host, also for tensors on ``cuda`` (copied there).
 from __future__ import annotations
 
 import contextlib
-import operator
 
 from tinygrad_opt import backend
+from tinygrad_opt._checks import seed64
 
 __all__ = ["Generator", "default_generator", "manual_seed", "initial_seed", "seed",
            "get_rng_state", "set_rng_state", "fork_rng"]
@@ -39,13 +39,7 @@ class Generator:
         ``seed`` is any integer (a NumPy integer too) in [−2⁶³, 2⁶⁴): as PyTorch, a
         negative one is read as the unsigned 64-bit number with the same bits
         (−1 → 2⁶⁴ − 1, which ``initial_seed`` then gives back)."""
-        if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
-            raise TypeError(f"Generator.manual_seed: seed must be an int, got {seed!r}")
-        seed = operator.index(seed)
-        if not -2**63 <= seed < 2**64:
-            raise RuntimeError(f"Generator.manual_seed: seed {seed} is out of the range "
-                               "[-2**63, 2**64) of a 64-bit seed (Overflow when unpacking long)")
-        self._seed = seed % 2**64
+        self._seed = seed64(seed, "Generator.manual_seed", " (Overflow when unpacking long)")
         self.numpy_rng = backend.np.random.default_rng(self._seed)
         return self
 

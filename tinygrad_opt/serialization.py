@@ -55,6 +55,7 @@ import zlib
 import numpy as np
 
 from tinygrad_opt import backend
+from tinygrad_opt._checks import is_uninitialized
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
 
@@ -81,13 +82,6 @@ def _tensor_type():
 def _parameter_type():
     from tinygrad_opt.nn.module import Parameter
     return Parameter
-
-
-def _is_uninitialized(tensor) -> bool:
-    """True for a lazy module's UninitializedParameter or UninitializedBuffer: the Tensors
-    with ``materialize(shape)`` (asked by that method, not by class: nn.lazy imports the
-    package, which imports this module)."""
-    return callable(getattr(type(tensor), "materialize", None))
 
 
 # --- encoding: object tree -> (JSON tree, arrays) -----------------------------
@@ -124,7 +118,7 @@ def _encode(obj, where: str, arrays: dict, open_containers: set, stored: dict):
             return float(obj)
         return {"float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
     if isinstance(obj, Tensor):
-        if _is_uninitialized(obj):  # its placeholder would load as an empty Parameter
+        if is_uninitialized(obj):  # its placeholder would load as an empty Parameter
             raise TypeError(f"{where}: an uninitialized parameter or buffer of a lazy module "
                             "(its shape is not known yet): call the module once before saving")
         node = {"tensor": _add_stored(obj.data, where, arrays, stored),

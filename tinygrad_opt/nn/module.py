@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Callable, Iterator
 
 from tinygrad_opt import backend, factories
+from tinygrad_opt._checks import is_uninitialized
 from tinygrad_opt.ops import shape as shape_ops
 from tinygrad_opt.autograd.grad_mode import flags, no_grad
 from tinygrad_opt.tensor import Tensor
@@ -1700,7 +1701,7 @@ def _value_errors(own: dict, state_dict) -> list:
     ``own``: not a Tensor, an array or a number, or of another shape."""
     errors = []
     for key, tensor in own.items():
-        if not isinstance(tensor, Tensor) or key not in state_dict or _is_uninitialized(tensor):
+        if not isinstance(tensor, Tensor) or key not in state_dict or is_uninitialized(tensor):
             continue  # (a lazy placeholder has no shape to compare, as in PyTorch)
         value = state_dict[key]
         if not _is_loadable(value):
@@ -1737,7 +1738,7 @@ def _copy_state(tensors: dict, state_dict) -> None:
     place, on the tensor's device and of its dtype."""
     with no_grad():
         for key, tensor in tensors.items():
-            if key in state_dict and not _is_uninitialized(tensor):  # (empty into empty)
+            if key in state_dict and not is_uninitialized(tensor):  # (empty into empty)
                 value = _as_loaded(tensor, state_dict[key])
                 array = value.data if isinstance(value, Tensor) else value
                 array = backend.to_device(array, tensor.device)
@@ -1755,13 +1756,6 @@ def _as_loaded(tensor: Tensor, value):
     if len(shape) == 1 and shape[0] > 0:
         return value[0]
     return value
-
-
-def _is_uninitialized(tensor) -> bool:
-    """A lazy module's UninitializedParameter or UninitializedBuffer (nn/lazy.py), the
-    Tensors with ``materialize(shape)``: a value loaded into one is an uninitialised one
-    too (the lazy load hook has given shapes to the others)."""
-    return callable(getattr(type(tensor), "materialize", None))
 
 
 def _is_loadable(value) -> bool:
