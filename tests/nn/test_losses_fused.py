@@ -110,3 +110,69 @@ def test_module_uses_the_fused_op_and_errors_still_name_the_class(rng):
         L.cross_entropy(x, tg.tensor(np.array([3, 0])))
     with pytest.raises(IndexError, match="target value -1 is out of range"):
         L.cross_entropy(x, tg.tensor(np.array([0, -1])))
+
+
+# --- the class check inside the op (ravel_multi_index), 2026-12-07 ---
+
+@pytest.mark.parametrize("bad", [3, 7, -1, -3, -4, -100])
+def test_the_fused_path_names_a_class_out_of_range(device, bad, rng):
+    """On NumPy's devices the fused op checks the classes itself (no host read before it):
+    every class outside 0..C-1, negative ones included (NumPy's fancy index would wrap
+    -1..-C), is still cross_entropy's IndexError naming it."""
+    x = tg.tensor(rng.normal(size=(3, 3)), device=device, requires_grad=True)
+    target = tg.tensor(np.array([0, bad, 2]), device=device)
+    with pytest.raises(IndexError, match=f"target value {bad} is out of range for 3 classes"):
+        L.cross_entropy(x, target, ignore_index=-5)
+    assert x.grad is None
+
+
+def test_the_op_itself_refuses_a_class_out_of_range(device):
+    """CrossEntropy.apply without the loss around it: ValueError from its index check,
+    never a wrapped (wrong) pick of the last class for -1."""
+    from tinygrad_opt.ops.fused import CrossEntropy
+    x = tg.tensor(np.zeros((2, 3)), device=device, requires_grad=True)
+    for target in ([0, -1], [0, 3]):
+        with pytest.raises(ValueError, match="invalid entry"):
+            CrossEntropy.apply(x, tg.tensor(np.array(target), device=device), scale=0.5)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, -1])
+def test_a_negative_ignore_index_in_the_targets_takes_the_composed_path(device, ignore_index,
+                                                                       rng):
+    """The op's check fails on an ignored (negative) class; the loss then counts the
+    ignored targets and computes the composed form: the mean over the kept rows."""
+    x = rng.normal(size=(4, 3))
+    xt = tg.tensor(x, device=device, requires_grad=True)
+    target = np.array([2, ignore_index, 0, 1])
+    loss = L.cross_entropy(xt, tg.tensor(target, device=device), ignore_index=ignore_index)
+    assert type(loss.grad_fn).__name__ != "CrossEntropy"
+    kept = target != ignore_index
+    np.testing.assert_allclose(loss.item(), ref_cross_entropy(x[kept], target[kept], "mean"),
+                               rtol=1e-12)
+    loss.backward()
+    assert np.all(xt.grad.numpy()[1] == 0)
+
+
+def test_the_fused_path_reads_no_target_on_the_host(monkeypatch, rng):
+    """On the CPU the class check is the op's (in C): _class_targets reads nothing on the
+    host when the fused op follows. (A pin of the speed-up, docs/benchmarks.md.)"""
+    from tinygrad_opt import backend
+    from tinygrad_opt.nn import functional_loss
+    reads = []
+    real = backend.to_host
+    monkeypatch.setattr(functional_loss.backend, "to_host",
+                        lambda value: reads.append(value) or real(value))
+    x = tg.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    loss = L.cross_entropy(x, tg.tensor(np.array([0, 2, 1, 1])))
+    assert type(loss.grad_fn).__name__ == "CrossEntropy" and reads == []
+    L.cross_entropy(x, tg.tensor(np.array([0, 2, 1, 1])), ignore_index=1)  # counted on the host
+    assert reads  # (the probe sees host reads)
+
+
+def test_a_target_written_after_forward_still_refuses_backward(rng):
+    x = tg.tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    target = tg.tensor(np.array([0, 2]))
+    loss = L.cross_entropy(x, target)
+    target[0] = 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()

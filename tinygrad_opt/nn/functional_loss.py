@@ -165,7 +165,7 @@ def _class_broadcast(vector: Tensor, ndim: int) -> Tensor:
     return vector.reshape(1, -1, *([1] * (ndim - 2)))
 
 
-def _class_targets(op: str, input: Tensor, target, ignore_index=None):
+def _class_targets(op: str, input: Tensor, target, ignore_index=None, op_checks: bool = False):
     """Check integer class targets for scores of shape (N, C, d1, ...).
 
     Returns the targets as an int64 Tensor on the input's device, of shape
@@ -173,7 +173,11 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     itself when it already is one (so that an op that keeps it sees a later write
     to it through its version); anything else is copied (a NumPy array too, as
     ``Tensor`` copies it). Raises on a float target, a wrong shape, or a class
-    outside 0..C-1 (``ignore_index`` excepted), reading the targets once on the host."""
+    outside 0..C-1 (``ignore_index`` excepted), reading the targets once on the host.
+    ``op_checks``: the fused CrossEntropy op comes next, which checks the classes itself
+    on NumPy's devices (ops/fused.py); there the host read is left to it (the caller
+    calls again without ``op_checks`` when the op finds a class outside 0..C-1: wrong,
+    or a negative ``ignore_index``), unless ``ignore_index`` is a class to count first."""
     if isinstance(target, Tensor):
         if type(target.data) is not type(input.data) and target.device != input.device:
             raise RuntimeError(
@@ -200,8 +204,10 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None):
     if cuda.capturing():  # a CUDA graph cannot read the targets on the host: check each
         cuda.before_each_replay(lambda: _replayed_targets(op, input, target, ignore_index))
         return classes, 0  # replay's new ones instead (the captured step assumes none ignored)
-    host = backend.to_host(array)
     ignorable = ignore_index is not None and 0 <= ignore_index < num_classes
+    if op_checks and not ignorable and backend.device_of(array) != "cuda":
+        return classes, 0
+    host = backend.to_host(array)
     if not ignorable and (host.size == 0 or host.view("uint64").max() < num_classes):
         return classes, 0  # the usual case, one reduction: a negative class read unsigned is huge
     out_of_range = (host < 0) | (host >= num_classes)
@@ -596,11 +602,15 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
         return _soft_cross_entropy(_log_softmax(input, dim=1),
                                    _as_tensor(op, "target", target, input),
                                    weight, reduction, label_smoothing)
-    classes, num_ignored = _class_targets(op, input, target, ignore_index)
-    if (len(shape) == 2 and weight is None and num_ignored == 0 and label_smoothing == 0
-            and reduction != "none" and shape[0] > 0):
+    fused = (len(shape) == 2 and weight is None and label_smoothing == 0
+             and reduction != "none" and shape[0] > 0)
+    classes, num_ignored = _class_targets(op, input, target, ignore_index, op_checks=fused)
+    if fused and num_ignored == 0:
         scale = 1 / shape[0] if reduction == "mean" else 1
-        return CrossEntropy.apply(floating(input), classes, scale=scale)  # the fused op
+        try:
+            return CrossEntropy.apply(floating(input), classes, scale=scale)  # the fused op
+        except ValueError:  # its class check: a class outside 0..C-1, wrong or ignored
+            classes, num_ignored = _class_targets(op, input, target, ignore_index)  # (raises)
     log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     losses, keep, total_weight = _picked_nll(log_probs, classes.data, weight, ignore_index,
                                              num_ignored)                     # (N, d...)

@@ -182,6 +182,13 @@ class CrossEntropy(Function):
 
     The targets are the op's second input (int64, needing no gradient), as in
     PyTorch: backward reads them checked, so a write to them since forward raises.
+
+    The picked scores are found by their flat indices, ``ravel_multi_index``: on NumPy
+    (cpu, strict) its default mode raises ValueError for a class outside 0..C-1, so
+    this is also the class check, in C (a host reduction over the targets before the
+    op cost about 4 us of a small training step, 2026-12-07); ``cross_entropy`` turns
+    the error into its own. CuPy's default mode wraps without a device sync: on 'cuda'
+    the targets are checked on the host before the op (``_class_targets``).
     """
 
     def forward(self, x: "Array", target: "Array", scale: float) -> "Array":
@@ -190,19 +197,20 @@ class CrossEntropy(Function):
         shifted = x - x.max(axis=1, keepdims=True)                     # (N, C)
         self.exps = xp.exp(shifted)                                    # (N, C)
         self.sums = self.exps.sum(axis=1, keepdims=True)               # (N, 1)
-        self.rows = xp.arange(x.shape[0])                              # (N,)
-        picked = shifted[self.rows, target] - xp.log(self.sums[:, 0])  # log p[n, y_n]
+        rows = xp.arange(x.shape[0])                                   # (N,)
+        self.picks = xp.ravel_multi_index((rows, target), x.shape)     # n·C + y_n (checked)
+        picked = shifted.reshape(-1)[self.picks] - xp.log(self.sums[:, 0])  # log p[n, y_n]
         return -picked.sum() * scale
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        target = self.saved_input(1)                                   # y, as forward read it
+        self.saved_input(1)                                            # y, unchanged since
         if flags.grad:  # recorded (create_graph): softmax from the differentiable op
             x = self.saved_input(0)
             one_hot = backend.xp_of(self.exps).zeros(x.shape, dtype=x.dtype)  # (N, C)
-            one_hot[self.rows, target.data] = 1
+            one_hot.reshape(-1)[self.picks] = 1
             softmax = LogSoftmax.apply(x, dim=1).exp()
             return (softmax - one_hot) * (grad_output * self.scale), None
         grad = self.exps / self.sums                                   # softmax(x): (N, C)
-        grad[self.rows, target] -= 1                                   # − onehot(y)
+        grad.reshape(-1)[self.picks] -= 1                              # − onehot(y)
         grad *= grad_output * self.scale
         return grad, None
