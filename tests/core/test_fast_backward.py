@@ -532,3 +532,41 @@ def test_the_helper_sees_a_difference(monkeypatch):
             run_both(leaves_grad_off)
     finally:
         tg.set_grad_enabled(True)
+
+
+# --- the order itself: the twin's _order lists the engine's order, tensor for tensor -----
+
+@fuzz_settings(max_examples=60)
+@given(data=st.data())
+def test_the_twins_order_is_the_engines(data):
+    """Random graphs of leaves (some not requiring grad), shared inputs and diamonds:
+    ``fast_backward._order`` (a leaf listed when popped, without the engine's marker) gives
+    exactly ``engine.topological_order``'s list, so both run the same backward formulas and
+    fire the same hooks in the same order."""
+    leaves = [tg.tensor(np.ones(2), requires_grad=i < 2 or data.draw(st.booleans()))
+              for i in range(data.draw(st.integers(2, 4)))]
+    made = list(leaves)
+    for _ in range(data.draw(st.integers(2, 12))):
+        a, b = data.draw(st.sampled_from(made)), data.draw(st.sampled_from(made))
+        op = data.draw(st.sampled_from(["add", "mul", "tanh", "sub"]))
+        made.append(a.tanh() if op == "tanh" else getattr(a, f"__{op}__")(b))
+    root = made[-1].sum()
+    twin = fast_backward._order(root)
+    engine_order = engine.topological_order([root])
+    assert [id(t) for t in twin] == [id(t) for t in engine_order]
+
+
+def test_the_twins_order_with_a_leaf_before_a_subgraph_is_the_engines():
+    """a + tanh(b): the engine lists b, tanh, then a (a is popped after b's subgraph)."""
+    a, b = (tg.tensor(np.ones(2), requires_grad=True) for _ in range(2))
+    loss = (a + b.tanh()).sum()
+    assert [id(t) for t in fast_backward._order(loss)] == \
+        [id(t) for t in engine.topological_order([loss])]
+
+
+def test_the_twins_order_of_a_training_graph_is_the_engines():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    loss = nn.CrossEntropyLoss()(model(tg.randn(6, 4)), tg.tensor(np.array([0, 1, 2, 0, 1, 2])))
+    assert [id(t) for t in fast_backward._order(loss)] == \
+        [id(t) for t in engine.topological_order([loss])]

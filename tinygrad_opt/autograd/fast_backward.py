@@ -60,23 +60,25 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> N
 
 
 def _order(root) -> list | None:
-    """``engine.topological_order([root])``, or None where a graph was freed."""
+    """``engine.topological_order([root])``, or None where a graph was freed. The same
+    order: a leaf, whose marker the engine pushes and pops at once, is listed at once."""
     order, visited, stack = [], set(), [(root, False)]
-    push, pop, seen = stack.append, stack.pop, visited.add
+    push, pop, seen, listed = stack.append, stack.pop, visited.add, order.append
     while stack:
         tensor, inputs_done = pop()
         if inputs_done:
-            order.append(tensor)
+            listed(tensor)
             continue
         if id(tensor) in visited:
             continue
         seen(id(tensor))
-        push((tensor, True))
         function = tensor.grad_fn
         if function is None:
+            listed(tensor)
             continue
         if function.freed:
             return None
+        push((tensor, True))
         if engine.rewirings:  # some x[i] = v was recorded: the inputs as the op used them
             function.inputs = engine._inputs_as_used(function)
         for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
