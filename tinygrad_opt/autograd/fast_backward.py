@@ -64,14 +64,16 @@ def _order(root) -> list | None:
     order: a leaf, whose marker the engine pushes and pops at once, is listed at once."""
     order, visited, stack = [], set(), [(root, False)]
     push, pop, seen, listed = stack.append, stack.pop, visited.add, order.append
+    rewired = engine.rewirings  # some x[i] = v was recorded: the inputs as each op used them
     while stack:
         tensor, inputs_done = pop()
         if inputs_done:
             listed(tensor)
             continue
-        if id(tensor) in visited:
+        key = id(tensor)
+        if key in visited:
             continue
-        seen(id(tensor))
+        seen(key)
         function = tensor.grad_fn
         if function is None:
             listed(tensor)
@@ -79,7 +81,7 @@ def _order(root) -> list | None:
         if function.freed:
             return None
         push((tensor, True))
-        if engine.rewirings:  # some x[i] = v was recorded: the inputs as the op used them
+        if rewired:
             function.inputs = engine._inputs_as_used(function)
         for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
             if needed and id(tensor_input) not in visited:

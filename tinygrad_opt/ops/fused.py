@@ -62,18 +62,23 @@ class Linear(Function):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias`` as one op; ``x`` is cast to the weight's dtype."""
-    data = x.data
-    if data.ndim == 0 or data.shape[-1] != weight.data.shape[-1]:
+    data, w = x.data, weight.data
+    if data.ndim == 0 or data.shape[-1] != w.shape[-1]:
         raise ValueError(f"Linear: input of shape {x.shape} does not end in "
                          f"in_features={weight.shape[-1]} (weight {weight.shape})")
-    for tensor in (weight, bias):
-        if tensor is not None and type(tensor.data) is not type(data) and \
-                tensor.device != x.device:
-            raise RuntimeError(f"Linear: input on '{x.device}' but parameters on "
-                               f"'{tensor.device}'; move the model with .to(device)")
-    if data.dtype != weight.data.dtype:
+    if type(w) is not type(data) or (bias is not None and type(bias.data) is not type(data)):
+        _check_devices(x, weight, bias)  # (arrays of one type live on one device)
+    if data.dtype != w.dtype:
         x = x.astype(weight.dtype)
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
+
+
+def _check_devices(x, weight, bias) -> None:
+    """Refuse parameters on another device than the input, naming both."""
+    for tensor in (weight, bias):
+        if tensor is not None and tensor.device != x.device:
+            raise RuntimeError(f"Linear: input on '{x.device}' but parameters on "
+                               f"'{tensor.device}'; move the model with .to(device)")
 
 
 class Relu(elementwise.Relu):

@@ -54,7 +54,8 @@ def twin_of(optimizer, group: dict, params: list):
     chunked rule, or ``update`` itself. ``params``: the parameters ``step`` will
     hand it, in order. An ``lr`` given as a one-element Tensor (PyTorch's
     ``lr=torch.tensor(0.01)``) reaches the rule as its value at this step."""
-    return _reading_tensors(_twin(optimizer, group, params), group)
+    update = _twin(optimizer, group, params)
+    return _reading_tensors(update, group) if type(group.get("lr")) is Tensor else update
 
 
 def _reading_tensors(update, group: dict):
@@ -79,7 +80,12 @@ def _twin(optimizer, group: dict, params: list):
     fused = group.get("fused")
     readable = optimizer.update
     if device != "cuda":  # the chunked rule, for a group with a parameter larger than a chunk
-        size, largest = _sizes(params)
+        size = largest = 0  # the group's elements, and the bytes of its largest parameter
+        for p in params:
+            data = p.data
+            size += data.size
+            if data.nbytes > largest:
+                largest = data.nbytes
         if getattr(readable, "elementwise", False) and _chunked(optimizer, largest):
             readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
     if fused is False:
@@ -157,17 +163,6 @@ def compiled_cpu():
         return None
     from tinygrad_opt.optim import fused_cpu
     return fused_cpu
-
-
-def _sizes(params: list) -> tuple:
-    """(the number of elements of all ``params``, the bytes of the largest), in one pass."""
-    size = largest = 0
-    for p in params:
-        data = p.data
-        size += data.size
-        if data.nbytes > largest:
-            largest = data.nbytes
-    return size, largest
 
 
 def _chunked(optimizer, largest: int) -> bool:
