@@ -69,26 +69,49 @@ def test_log_softmax_is_stable_for_huge_logits(device):
 
 
 @pytest.mark.parametrize("create_graph", [False, True])
-@pytest.mark.parametrize("repeat", [1, 640])  # 8 elements (under SMALLEST), 5,120 (over)
-@pytest.mark.parametrize("smallest", [0, None])  # None: the twin's own size threshold
+@pytest.mark.parametrize("repeat", [1, 640])  # 8 elements, 5,120
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_relu_twin_matches_the_readable_relu_with_inf_and_nan_upstream(
-        device, create_graph, repeat, smallest, monkeypatch):
+        device, create_graph, repeat, dtype):
+    """The twin multiplies by the mask only when sum(g * y) is finite; every upstream and
+    input that breaks the product (inf or NaN in g on either side, a NaN or inf input,
+    sums that overflow) gives the readable selection's gradient."""
     from tinygrad_opt.ops import elementwise, fused
-    if smallest is not None:  # the product path for every size
-        monkeypatch.setattr(fused.Relu, "SMALLEST", smallest)
-    values = np.tile([-2.0, -0.0, 0.0, 0.5, 3.0, -1.0, 2.0, -4.0], repeat)
+    base = [-2.0, -0.0, 0.0, 0.5, 3.0, -1.0, 2.0, -4.0]
+    inputs = [np.tile(base, repeat), np.tile(base[:5] + [np.nan, 2.0, np.inf], repeat)]
     upstreams = [np.linspace(-1, 1, 8 * repeat),
-                 np.tile([np.inf, -np.inf, np.nan, 1.0, 2.0, np.nan, np.inf, 1.0], repeat)]
-    for upstream in upstreams:
-        grads = []
-        for op in (fused.Relu, elementwise.Relu):
-            x = tg.tensor(values, requires_grad=True, device=device)
-            y = op.apply(x)
-            (grad,) = tg.grad(y, x, grad_outputs=tg.tensor(upstream, device=device),
-                              create_graph=create_graph)
-            grads.append(grad.numpy())
-        np.testing.assert_array_equal(grads[0], grads[1])
-        assert np.all(grads[0][values <= 0] == 0)  # the masked side gets exactly 0
+                 np.tile([np.inf, -np.inf, np.nan, 1.0, 2.0, np.nan, np.inf, 1.0], repeat),
+                 np.tile([1.0, 1.0, 1.0, np.inf, 1.0, 1.0, 1.0, 1.0], repeat),  # inf passed
+                 np.tile([np.nan] + [1.0] * 7, repeat),                  # NaN, masked side
+                 np.full(8 * repeat, 6e4 if dtype == "float16" else 1e30)]  # overflowing sum
+    for values in inputs:
+        for upstream in upstreams:
+            grads = []
+            for op in (fused.Relu, elementwise.Relu):
+                x = tg.tensor(values, dtype=dtype, requires_grad=True, device=device)
+                y = op.apply(x)
+                (grad,) = tg.grad(y, x, grad_outputs=tg.tensor(upstream, dtype=dtype,
+                                                              device=device),
+                                  create_graph=create_graph)
+                grads.append(grad.numpy())
+            np.testing.assert_array_equal(grads[0], grads[1])
+            assert np.all(grads[0][values <= 0] == 0)  # the masked side gets exactly 0
+            nan_input = np.isnan(values)
+            np.testing.assert_array_equal(grads[0][nan_input], upstream.astype(dtype)[nan_input])
+
+
+def test_relu_twin_multiplies_when_the_check_passes(monkeypatch):
+    """A pin of the speed-up: finite g and y take the product, not ``where``."""
+    from tinygrad_opt import backend
+    from tinygrad_opt.ops import fused
+    calls = []
+    real = backend.np.where
+    monkeypatch.setattr(backend.np, "where", lambda *a: calls.append(1) or real(*a))
+    x = tg.tensor(np.linspace(-1, 1, 64), requires_grad=True)
+    fused.Relu.apply(x).sum().backward()
+    assert calls == [] and np.array_equal(x.grad.numpy(), (np.linspace(-1, 1, 64) > 0) * 1.0)
+    (grad,) = tg.grad(fused.Relu.apply(x), x, grad_outputs=tg.full((64,), np.inf))
+    assert calls and np.all(grad.numpy()[:32] == 0)  # inf upstream: the selection
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "uint8", "int64"])
