@@ -187,20 +187,22 @@ def _class_targets(op: str, input: Tensor, target, ignore_index=None, op_checks:
         array = backend.to_device(target, input.device)
         classes = Tensor._make(array.copy() if array is target else array)
     array = classes.data
-    if array.dtype.kind not in "iu":
+    dtype = array.dtype
+    if dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers, got dtype {array.dtype} "
             f"of shape {tuple(array.shape)} (class probabilities need the input's shape "
             f"{tuple(input.shape)})")
-    if array.dtype != backend.int64:
+    if dtype != backend.int64:
         classes = Tensor._make(array.astype(backend.int64))
         array = classes.data
-    expected = tuple(input.data.shape[:1]) + tuple(input.data.shape[2:])
-    if tuple(array.shape) != expected:
+    shape = input.data.shape
+    expected = shape[:1] + shape[2:]  # (shapes are tuples on every backend)
+    if array.shape != expected:
         raise ValueError(
             f"{op}: input shape {tuple(input.shape)} needs class-index targets of shape "
             f"{expected}, got target shape {tuple(array.shape)}")
-    num_classes = input.data.shape[1]
+    num_classes = shape[1]
     if cuda.capturing():  # a CUDA graph cannot read the targets on the host: check each
         cuda.before_each_replay(lambda: _replayed_targets(op, input, target, ignore_index))
         return classes, 0  # replay's new ones instead (the captured step assumes none ignored)
@@ -580,8 +582,11 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     ``size_average``, ``reduce``: PyTorch's deprecated flags (``_legacy_reduction``).
     """
     op = "cross_entropy"
-    reduction = _legacy_reduction(op, size_average, reduce, reduction)
-    _check_reduction(op, reduction)
+    # (each check below is called only where it can act: every classification step runs this)
+    if size_average is not None or reduce is not None:  # PyTorch's deprecated flags
+        reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    if reduction not in REDUCTIONS:
+        _check_reduction(op, reduction)  # raises, naming the allowed ones
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     shape = input.data.shape
@@ -594,7 +599,8 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
                              reduction=reduction, label_smoothing=label_smoothing)
         return loss.reshape(()) if reduction == "none" else loss
     num_classes = shape[1]
-    weight = _class_weight(op, weight, input, num_classes)
+    if weight is not None:
+        weight = _class_weight(op, weight, input, num_classes)
     if _is_probability_target(input, target):
         if ignore_index >= 0:  # (as PyTorch: only class indices can be ignored)
             raise ValueError(f"{op}: ignore_index={ignore_index} is not supported for "
