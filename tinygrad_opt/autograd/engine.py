@@ -50,7 +50,10 @@ def topological_order(roots, stops=()):
             visited.add(id(tensor))
             stack.append((tensor, True))
             function = tensor.grad_fn
-            if function is None or (stops and id(tensor) in stops):
+            if function is None:
+                _check_leaf(tensor)
+                continue
+            if stops and id(tensor) in stops:
                 continue
             if function.freed:
                 raise RuntimeError(
@@ -62,7 +65,30 @@ def topological_order(roots, stops=()):
             for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
                 if needed and id(tensor_input) not in visited:
                     stack.append((tensor_input, False))
+                elif not needed and tensor_input.grad_fn is not None:
+                    _refuse_cut(function, tensor_input)
     return order
+
+
+# ``x.requires_grad = ...`` is a plain attribute (read by every op), so the two settings
+# PyTorch refuses at the assignment are refused here, before they could drop a gradient:
+
+
+def _check_leaf(leaf) -> None:
+    """An integer or bool leaf set to require grad would get a truncated gradient."""
+    if leaf.data.dtype.kind != "f":
+        raise RuntimeError(f"backward: a leaf of dtype {leaf.dtype} requires grad; only "
+                           "floating-point tensors can require gradients")
+
+
+def _refuse_cut(function, tensor_input) -> None:
+    """A non-leaf set to ``requires_grad = False`` before ``function`` used it: the
+    gradient through it would be silently missing."""
+    raise RuntimeError(
+        f"{function.name}: an input of shape {tensor_input.shape} is the output of "
+        f"{tensor_input.grad_fn.name} but its requires_grad was set to False, which would drop "
+        "the gradient through it; only a leaf's requires_grad can be changed (use .detach() "
+        "to stop a gradient)")
 
 
 def _inputs_as_used(function) -> tuple:

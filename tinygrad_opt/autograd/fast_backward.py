@@ -76,6 +76,8 @@ def _order(root) -> list | None:
         seen(key)
         function = tensor.grad_fn
         if function is None:
+            if tensor.data.dtype.kind != "f":
+                engine._check_leaf(tensor)  # raises
             listed(tensor)
             continue
         if function.freed:
@@ -86,6 +88,8 @@ def _order(root) -> list | None:
         for tensor_input, needed in zip(function.inputs, function.needs_input_grad):
             if needed and id(tensor_input) not in visited:
                 push((tensor_input, False))
+            elif not needed and tensor_input.grad_fn is not None:
+                engine._refuse_cut(function, tensor_input)
     return order
 
 

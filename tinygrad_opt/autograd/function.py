@@ -110,6 +110,10 @@ class Function(graph.Node):
                 function.trace = anomaly.creation_trace()
             output.grad_fn = function
             output.requires_grad = True
+        elif True not in needs_input_grad:  # a non-leaf set to requires_grad=False: refused
+            for x in inputs:                # (engine._refuse_cut; recorded ops: at backward)
+                if x.grad_fn is not None:
+                    engine._refuse_cut(function, x)
         return output
 
     # --- what backward reads: arrays in a plain backward, Tensors when recorded ---
