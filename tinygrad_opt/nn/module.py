@@ -1177,18 +1177,12 @@ class Module:
             if not backend.is_floating(dtype) and dtype.kind != "c":
                 raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
                                 f"but got desired dtype={dtype}")
-        with no_grad():
-            for tensor in list(self.parameters()) + list(self.buffers()):
-                _move_in_place(tensor, device, dtype, kinds="fc")
-        return self
+        return self._apply(functools.partial(_converted, device=device, dtype=dtype, kinds="fc"))
 
     def _cast_floating(self, dtype) -> "Module":
         """``double``/``float``/``half``: cast the floating-point tensors only (complex
         and integer ones keep their type, unlike ``to(dtype)``), as PyTorch's."""
-        with no_grad():
-            for tensor in list(self.parameters()) + list(self.buffers()):
-                _move_in_place(tensor, None, dtype, kinds="f")
-        return self
+        return self._apply(functools.partial(_converted, device=None, dtype=dtype, kinds="f"))
 
     def cpu(self) -> "Module":
         return self.to("cpu")
@@ -1217,12 +1211,7 @@ class Module:
         (unlike ``to(dtype)``, which casts floating-point tensors only), as PyTorch. A
         legacy type (``tg.DoubleTensor``, ``tg.cuda.FloatTensor``) or its name
         ('torch.DoubleTensor') also moves them to the type's device, as ``Tensor.type``."""
-        with no_grad():
-            for tensor in list(self.parameters()) + list(self.buffers()):
-                for item in (tensor, tensor.grad):
-                    if item is not None:  # (the same objects, as in ``to``)
-                        item.data = item.type(dst_type).data
-        return self
+        return self._apply(lambda tensor: tensor.type(dst_type))  # (the same objects, as ``to``)
 
     def to_empty(self, *, device, recurse: bool = True) -> "Module":
         """Move every parameter and buffer to ``device`` without its values; returns self.
@@ -1236,12 +1225,8 @@ class Module:
         """
         device = backend.check_device(device)
         xp = backend.get_xp(device)
-        with no_grad():
-            for tensor in list(self.parameters(recurse)) + list(self.buffers(recurse)):
-                for item in (tensor, tensor.grad):
-                    if item is not None:
-                        item.data = xp.zeros(item.shape, dtype=item.dtype)  # on ``device``
-        return self
+        return self._apply(lambda tensor: Tensor._make(xp.zeros(tensor.shape, tensor.dtype)),
+                           recurse)  # (zeros on ``device``)
 
     def share_memory(self) -> "Module":
         """Move every parameter and buffer (and gradient) to shared memory, as PyTorch's
@@ -1250,22 +1235,29 @@ class Module:
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
         """``tensor.data = fn(tensor).data`` for every parameter and buffer (and each one's
-        ``.grad``), under no-grad; returns self. PyTorch's base of ``to``/``float``/...
+        ``.grad``), under no-grad; returns self. PyTorch's base of ``to``, ``cuda``,
+        ``float``, ``double``, ``half``, ``type``, ``to_empty`` and ``share_memory``.
 
-        As with ``to``, the tensors stay the same objects (PyTorch puts ``fn(buffer)``
-        itself in place of a buffer), and a tensor shared by several modules gets ``fn``
-        once. ``recurse=False``: this module's own tensors only.
+        As in PyTorch it calls each child's ``_apply(fn)`` first, so a subclass that
+        overrides ``_apply`` to convert tensors of its own (``super()._apply(fn)``, then
+        ``self.cache = fn(self.cache)``) is obeyed by all of them. As with ``to``, the
+        tensors stay the same objects (PyTorch puts ``fn(buffer)`` itself in place of a
+        buffer), and a tensor shared by several modules gets ``fn`` once, as does a module
+        met twice. ``recurse=False``: this module's own tensors only.
         """
+        if not isinstance(fn, _EachOnce):  # the outermost call
+            fn = _EachOnce(fn)
+            fn.modules.add(id(self))
+        if recurse:
+            for child in self.children():
+                if id(child) not in fn.modules:
+                    fn.modules.add(id(child))
+                    child._apply(fn)
         with no_grad():
-            for tensor in list(self.parameters(recurse)) + list(self.buffers(recurse)):
+            for tensor in list(self.parameters(False)) + list(self.buffers(False)):
                 for item in (tensor, tensor.grad):
-                    if item is None:
-                        continue
-                    result = fn(item)
-                    if not isinstance(result, Tensor):
-                        raise TypeError(f"Module._apply: fn must return a Tensor, got "
-                                        f"{type(result).__name__}")
-                    item.data = result.data  # Tensor.device follows its array
+                    if item is not None:
+                        item.data = fn(item).data  # Tensor.device follows its array
         return self
 
     def compile(self, *args, **kwargs) -> None:
@@ -1774,22 +1766,38 @@ def _quoted(keys) -> str:
     return ", ".join(f'"{key}"' for key in keys) + ". "
 
 
-def _move_in_place(tensor: Tensor, device: str | None, dtype, kinds: str = "fc") -> None:
-    """Give ``tensor`` (and its grad) an array on ``device`` / of ``dtype``; same object.
+def _converted(tensor: Tensor, device: str | None, dtype, kinds: str = "fc") -> Tensor:
+    """``to``'s ``fn``: ``tensor``'s values on ``device`` / of ``dtype``, as a Tensor.
     Only a tensor whose dtype kind is in ``kinds`` is cast ('f' floating, 'c' complex)."""
-    for item in (tensor, tensor.grad):
-        if item is None:
-            continue
-        array = item.data
-        if device is not None:
-            array = backend.to_device(array, device)
-        if dtype is not None and array.dtype.kind in kinds and array.dtype != dtype:
-            if array.dtype.kind == "c" and dtype.kind != "c":
-                warnings.warn("Casting complex values to real discards the imaginary part",
-                              UserWarning, stacklevel=3)
-                array = array.real  # (NumPy's astype would warn once more)
-            array = array.astype(dtype)
-        item.data = array  # Tensor.device follows its array
+    array = tensor.data
+    if device is not None:
+        array = backend.to_device(array, device)
+    if dtype is not None and array.dtype.kind in kinds and array.dtype != dtype:
+        if array.dtype.kind == "c" and dtype.kind != "c":
+            warnings.warn("Casting complex values to real discards the imaginary part",
+                          UserWarning, stacklevel=5)
+            array = array.real  # (NumPy's astype would warn once more)
+        array = array.astype(dtype)
+    return tensor if array is tensor.data else Tensor._make(array)
+
+
+class _EachOnce:
+    """``Module._apply``'s ``fn`` over one call and all its nested calls: each tensor
+    converted once (tied weights, or an override converting a shared tensor again gets
+    the first result) and each module visited once (a shared or self-containing one)."""
+
+    def __init__(self, fn: Callable[[Tensor], Tensor]):
+        self.fn, self.results, self.modules = fn, {}, set()
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        done = self.results.get(id(tensor))
+        if done is None:  # (the tensor is kept, so that no other object takes its id)
+            result = self.fn(tensor)
+            if not isinstance(result, Tensor):
+                raise TypeError(f"Module._apply: fn must return a Tensor, got "
+                                f"{type(result).__name__}")
+            done = self.results[id(tensor)] = (tensor, result)
+        return done[1]
 
 
 # ------------------------------------------------------------------ containers
