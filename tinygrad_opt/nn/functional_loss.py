@@ -616,7 +616,8 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
         try:
             return CrossEntropy.apply(floating(input), classes, scale=scale)  # the fused op
         except ValueError:  # its class check: a class outside 0..C-1, wrong or ignored
-            classes, num_ignored = _class_targets(op, input, target, ignore_index)  # (raises)
+            # (raises for a wrong class; for ignored ones, counts them for the path below)
+            classes, num_ignored = _class_targets(op, input, target, ignore_index)
     log_probs = _log_softmax(input, dim=1)                        # (N, C, d...)
     losses, keep, total_weight = _picked_nll(log_probs, classes.data, weight, ignore_index,
                                              num_ignored)                     # (N, d...)

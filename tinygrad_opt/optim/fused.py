@@ -59,13 +59,11 @@ def twin_of(optimizer, group: dict, params: list):
 
 
 def _reading_tensors(update, group: dict):
-    """``update``, handed ``group`` with a one-element Tensor ``'lr'`` (PyTorch's
-    ``lr=torch.tensor(0.01)``, which a scheduler may change in place) replaced by its
-    value now: the rules compute with numbers and arrays. (Only ``lr``: the one
-    hyperparameter PyTorch's optimizers document as a float or a Tensor.)"""
-    lr = group.get("lr")
-    if type(lr) is not Tensor:
-        return update
+    """``update``, handed ``group`` with its Tensor ``'lr'`` (PyTorch's
+    ``lr=torch.tensor(0.01)``, which a scheduler may change in place; one element)
+    replaced by its value now: the rules compute with numbers and arrays. (Only ``lr``:
+    the one hyperparameter PyTorch's optimizers document as a float or a Tensor.)"""
+    lr = group["lr"]
     if lr.numel() != 1:
         raise ValueError(f"Tensor lr must be 1-element, but it has shape {lr.shape}")
     numbers = {**group, "lr": lr.item()}
