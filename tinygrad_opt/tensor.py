@@ -443,10 +443,19 @@ class Tensor(conveniences.Conveniences):
     # --- shape ---
     def reshape(self, *new_shape):
         """The same elements in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``, one
-        size may be −1); ``view`` is this method too."""
+        size may be −1): a view of this tensor's memory where it can be, else a copy."""
         return shape.reshape(self, _shape_args(new_shape))
 
-    view = reshape
+    def view(self, *new_shape):
+        """``reshape`` that never copies, as PyTorch's: the result shares this tensor's memory
+        (and version counter), so a shape that would need a copy raises instead of giving a
+        tensor whose writes are lost."""
+        out = self.reshape(*new_shape)
+        if out._versions is not self._versions and self.data.size:
+            raise RuntimeError(f"view: a tensor of shape {self.shape} whose memory is not in "
+                               f"order (a transpose, a step) cannot be viewed as {out.shape} "
+                               "without a copy; use .reshape(...) instead")
+        return out
 
     def transpose(self, dim0=0, dim1=1):
         """This tensor with dims ``dim0`` and ``dim1`` swapped (by default 0 and 1)."""

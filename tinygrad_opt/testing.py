@@ -380,8 +380,8 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad: bool 
     outside the dtype's finite values is clamped to them, integer bounds are rounded up.
 
     ``noncontiguous``: the values are a strided view (every other element of a buffer
-    twice as long in the last dim: ``stride()`` shows it; ``is_contiguous()`` answers True
-    for every tensor here), ignored with fewer than two elements. ``exclude_zero``: zeros
+    twice as long in the last dim: ``stride()`` and ``is_contiguous()`` show it),
+    ignored with fewer than two elements. ``exclude_zero``: zeros
     are replaced by 1 (integers, bool) or the dtype's smallest normal number (``tiny``).
     ``memory_format`` is accepted (every tensor here is laid out row-major).
 

@@ -277,9 +277,11 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         return self.ndim
 
     def contiguous(self, memory_format=None):
-        """Itself: every op here returns arrays NumPy/CuPy lay out as they need (so PyTorch's
-        ``memory_format`` changes nothing)."""
-        return self
+        """Itself when its memory is in row-major order (``is_contiguous()``), else a
+        row-major copy in the graph (``clone``), as PyTorch's: after it any ``view`` works
+        (``x.permute(0, 2, 1).contiguous().view(n, -1)``). ``memory_format`` changes
+        nothing (every copy here is row-major)."""
+        return self if self.data.flags.c_contiguous else self.clone()
 
     def t(self):
         """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (as PyTorch)."""

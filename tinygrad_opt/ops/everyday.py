@@ -1263,10 +1263,12 @@ class EverydayMethods:
         return self.dtype.itemsize
 
     def is_contiguous(self, memory_format=None) -> bool:
-        """True: every op here takes arrays in any layout, so ``contiguous()`` returns the
-        tensor itself and every tensor counts as contiguous (``stride()`` shows the real
-        layout of the memory)."""
-        return True
+        """True when the elements lie in memory in row-major order (NumPy's C-contiguous,
+        where dims of size 1 do not count), as PyTorch's default ``memory_format``: a
+        transpose or a slice with a step is not (``stride()`` shows the layout), and only
+        a contiguous tensor can take any ``view``. Other memory formats are not told apart
+        here (every tensor made here is row-major): for them, True."""
+        return memory_format is not None or bool(self.data.flags.c_contiguous)
 
     def stride(self, dim=None):
         """The step in elements between neighbours along each dim (NumPy's byte strides /

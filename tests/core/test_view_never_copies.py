@@ -1,0 +1,56 @@
+"""``view`` never copies, as PyTorch's; ``contiguous()`` makes a row-major copy when needed.
+
+``view`` was ``reshape``: on a transposed tensor it returned a copy, so writes through the
+"view" were silently lost (``x.T.view(-1)[0] = 100`` left ``x`` as it was). Now a shape that
+needs a copy raises, and ``x.permute(...).contiguous().view(...)`` (PyTorch's idiom) works:
+``contiguous()`` copies a tensor whose memory is not in row-major order.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_opt as tg
+
+
+def test_a_view_that_would_need_a_copy_raises_and_reshape_copies(device):
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), device=device)
+    with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\) .* cannot be "
+                                           r"viewed as \(6,\) without a copy; use \.reshape"):
+        x.T.view(-1)
+    with pytest.raises(RuntimeError, match="without a copy"):
+        x[:, ::2].view(4)
+    flat = x.T.reshape(-1)  # a copy, as PyTorch's reshape where a view cannot be
+    np.testing.assert_array_equal(flat.numpy(), [0, 3, 1, 4, 2, 5])
+
+
+def test_a_view_shares_memory_and_version_with_its_tensor(device):
+    x = tg.tensor(np.arange(6.0), device=device)
+    v = x.view(2, 3)
+    v[0, 0] = 100.0
+    assert x[0].item() == 100.0 and x._version == v._version == 1
+    assert x.T.view(3, 2).shape == (3, 2)  # the same shape: always a view
+    empty = tg.zeros(0, 3, device=device)
+    assert empty.T.view(-1).shape == (0,)  # nothing to copy
+
+
+def test_contiguous_then_view_is_the_pytorch_idiom_and_keeps_the_graph(device):
+    w = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, device=device)
+    flat = w.permute(1, 0).contiguous().view(-1)   # [w00, w10, w01, w11, w02, w12]
+    np.testing.assert_array_equal(flat.numpy(), [0, 3, 1, 4, 2, 5])
+    (flat * tg.tensor(np.arange(6.0), device=device)).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 2, 4], [1, 3, 5]])
+
+
+def test_contiguous_returns_itself_or_a_row_major_copy(device):
+    x = tg.tensor(np.arange(12.0).reshape(3, 4), device=device)
+    assert x.contiguous() is x and x.is_contiguous()
+    for strided in (x.T, x[:, ::2], x[:, :1], x.expand(2, 3, 4)[:, :, ::3]):
+        assert not strided.is_contiguous()
+        copy = strided.contiguous()
+        assert copy is not strided and copy.is_contiguous()
+        np.testing.assert_array_equal(copy.numpy(), strided.numpy())
+        copy.view(-1)  # any view now works
+    t = x.T.contiguous()
+    t[0, 0] = -1.0  # its own memory
+    assert x[0, 0].item() == 0.0
+    assert x[1].is_contiguous() and x[:, 0:4].is_contiguous()
