@@ -48,6 +48,7 @@ from tinygrad_opt.serialization import load, save
 from tinygrad_opt.random import (Generator, default_generator, get_rng_state,  # noqa: E402
                                  manual_seed, seed, set_rng_state)
 from tinygrad_opt.tensor import Tensor, tensor
+from tinygrad_opt.size import Size
 from tinygrad_opt import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)
 
 float32 = backend.float32

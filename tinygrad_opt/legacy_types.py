@@ -27,6 +27,7 @@ from tinygrad_opt import backend
 from tinygrad_opt.factories import zeros
 from tinygrad_opt.functions import as_tensor
 from tinygrad_opt.ops.everyday import TYPE_NAMES, parse_type_name
+from tinygrad_opt.size import Size
 from tinygrad_opt.tensor import Tensor
 
 
@@ -82,6 +83,8 @@ def _construct(cls, args: tuple, kwargs: dict):
         raise cls._unavailable(cls.__name__)
     if not args:
         return zeros(0, dtype=cls.dtype, device=cls.device)
+    if len(args) == 1 and isinstance(args[0], Size):  # tg.FloatTensor(x.shape): a shape
+        args = tuple(args[0])
     if len(args) == 1 and isinstance(args[0], Tensor):
         other = args[0]
         if device is not None:

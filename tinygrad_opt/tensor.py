@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 
 from tinygrad_opt import backend, python_data
+from tinygrad_opt.size import Size
 from tinygrad_opt.autograd import (engine, fast_backward, grad_attribute, grad_mode,
                                    tensor_hooks)
 from tinygrad_opt.ops import conveniences, elementwise, fused, indexing, linalg, reduce, shape
@@ -82,9 +83,9 @@ class Tensor(conveniences.Conveniences):
 
     # --- attributes ---
     @property
-    def shape(self) -> tuple:
-        """The size of each dim, a tuple (where PyTorch has a ``torch.Size``)."""
-        return self.data.shape
+    def shape(self) -> Size:
+        """The size of each dim: a ``Size``, PyTorch's tuple of ints (size.py)."""
+        return Size(self.data.shape)
 
     @property
     def ndim(self) -> int:

@@ -48,7 +48,7 @@ class Linear(Function):
         return out
 
     def backward(self, grad_output: "Grad") -> "Grads":
-        out_features, in_features = self.inputs[1].shape
+        out_features, in_features = self.inputs[1].data.shape
         rows = grad_output.reshape(-1, out_features)                   # (N, out)
         grad_x = grad_weight = None  # each reads only the input it needs (as Mul does)
         if self.needs_input_grad[0]:
