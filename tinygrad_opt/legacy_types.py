@@ -15,9 +15,9 @@ only name the type's own device. The types are no Tensor subclasses: ``isinstanc
 asks the tensor's dtype and device. ``set_default_tensor_type`` (deprecated in PyTorch
 2.1) is ``set_default_dtype`` plus ``set_default_device``.
 
-Here, unlike PyTorch, a shape is a plain tuple (PyTorch's ``torch.Size`` is a type of
-its own): ``tg.FloatTensor(x.shape)`` is the values of the shape; use
-``tg.FloatTensor(*x.shape)`` for a tensor of that shape.
+A shape is a ``tg.Size`` (size.py), as PyTorch's ``torch.Size``: ``tg.FloatTensor(x.shape)``
+and ``tg.FloatTensor(*x.shape)`` are a tensor of that shape, a plain tuple
+``tg.FloatTensor((2, 3))`` the values.
 """
 
 import numbers
