@@ -156,6 +156,8 @@ def from_numpy(array) -> Tensor:
         warnings.warn("from_numpy: the given NumPy array is not writable: the tensor shares "
                       "its memory, so writing to the tensor will raise; copy the array "
                       "(tg.tensor(array)) or make it writable first", UserWarning, stacklevel=2)
+    if type(array) is not backend.np.ndarray:  # a subclass (np.memmap, np.matrix): its memory
+        array = array.view(backend.np.ndarray)  # as a plain array, which every op takes
     return Tensor._make(array)
 
 

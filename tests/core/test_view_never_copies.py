@@ -54,3 +54,19 @@ def test_contiguous_returns_itself_or_a_row_major_copy(device):
     t[0, 0] = -1.0  # its own memory
     assert x[0, 0].item() == 0.0
     assert x[1].is_contiguous() and x[:, 0:4].is_contiguous()
+
+
+def test_views_of_memory_from_a_file_share_their_version(tmp_path):
+    """A memmap's base is its file's mmap, not an array: the walk down the bases stops at
+    the memmap itself, so a view of it shares its version counter (it was refused as a
+    copy, and a write through it went unseen by ops that saved the tensor)."""
+    mapped = np.memmap(tmp_path / "values.dat", dtype="float32", mode="w+", shape=(6,))
+    x = tg.from_numpy(mapped)
+    v = x.view(2, 3)
+    v[0, 0] = 7.0
+    assert x[0].item() == 7.0 and x._version == v._version == 1
+    w = tg.tensor([1.0] * 6, requires_grad=True)
+    y = w * x  # saves x
+    v[1, 1] = 2.0  # a write through the view changes what Mul saved
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()

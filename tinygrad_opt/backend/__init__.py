@@ -75,6 +75,7 @@ _device_of_type = {np.ndarray: device("cpu"), strict.StrictArray: device("strict
 if cupy is not None:
     _device_of_type[cupy.ndarray] = device("cuda")
 ARRAY_TYPES = frozenset(_device_of_type)  # the array classes of every device
+_BASE_TYPES = tuple(ARRAY_TYPES - {strict.StrictArray})  # (a strict array wraps a NumPy one)
 
 
 def device_of(array) -> str:
@@ -100,10 +101,13 @@ def as_array(value):
 
 
 def memory_owner(array):
-    """The array whose memory ``array`` looks into: itself, or the base of a view."""
+    """The array whose memory ``array`` looks into: itself, or the base of a view (the last
+    array down the bases: memory from elsewhere, such as a memmap's file, ends the walk)."""
     if type(array) is strict.StrictArray:
         array = array._array
-    return array if array.base is None else array.base
+    while isinstance(array.base, _BASE_TYPES):
+        array = array.base
+    return array
 
 
 def check_writable(array, op: str) -> None:
