@@ -450,7 +450,9 @@ class Tensor(conveniences.Conveniences):
     def view(self, *new_shape):
         """``reshape`` that never copies, as PyTorch's: the result shares this tensor's memory
         (and version counter), so a shape that would need a copy raises instead of giving a
-        tensor whose writes are lost."""
+        tensor whose writes are lost. ``view(dtype)``: the same bytes read as ``dtype``."""
+        if len(new_shape) == 1 and isinstance(new_shape[0], (str, type, backend.np.dtype)):
+            return self._view_as_dtype(new_shape[0])  # (ops/everyday.py)
         out = self.reshape(*new_shape)
         if out._versions is not self._versions and self.data.size:
             raise RuntimeError(f"view: a tensor of shape {self.shape} whose memory is not in "

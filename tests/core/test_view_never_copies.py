@@ -70,3 +70,35 @@ def test_views_of_memory_from_a_file_share_their_version(tmp_path):
     v[1, 1] = 2.0  # a write through the view changes what Mul saved
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
+
+
+def test_view_dtype_reads_the_same_bytes(device):
+    """``x.view(dtype)``, PyTorch's: a reinterpretation of the bytes, sharing memory and
+    version; the last dim scales with the element size."""
+    values = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32)
+    x = tg.tensor(values, device=device)
+    bits = x.view(tg.int32)
+    assert bits.dtype == tg.int32 and bits.shape == (2, 2)
+    np.testing.assert_array_equal(bits.numpy(), values.view(np.int32))
+    for spelling in ("int32", np.int32):
+        assert x.view(spelling).dtype == tg.int32
+    assert x.view(tg.uint8).shape == (2, 8) and x.view(tg.float16).shape == (2, 4)
+    assert x.view(tg.float64).shape == (2, 1)
+    bits[0, 0] = 0  # a write through the reinterpreting view: the float tensor sees it
+    assert x[0, 0].item() == 0.0 and x._version == bits._version == 1
+    assert x.view(np.int64(4)).shape == (4,)  # a NumPy integer is still a size
+
+
+def test_view_dtype_refuses_what_cannot_be_read_and_has_no_gradient(device):
+    with pytest.raises(RuntimeError, match="cannot be read as float64"):
+        tg.tensor(np.ones(3, np.float32), device=device).view(tg.float64)  # 12 bytes
+    with pytest.raises(RuntimeError, match="its last dim must be contiguous"):
+        tg.tensor(np.ones((2, 4), np.float32), device=device).T.view(tg.float64)
+    with pytest.raises(RuntimeError, match="cannot be read as"):
+        tg.tensor(1.0, dtype=tg.float32, device=device).view(tg.float16)  # 0-d
+    w = tg.tensor([1.0, 2.0], requires_grad=True, device=device)
+    assert not w.view(tg.int32).requires_grad and not w.view(tg.float16).requires_grad
+    same = w.view(w.dtype)  # the tensor's own dtype: a view in the graph
+    assert same.requires_grad
+    (same * 3).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])

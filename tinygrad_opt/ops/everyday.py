@@ -1258,6 +1258,27 @@ class EverydayMethods:
         """The number of elements: ``numel()``."""
         return self.data.size
 
+    def _view_as_dtype(self, dtype):
+        """``x.view(dtype)``: the same bytes read as ``dtype``, as PyTorch's. Of the same
+        element size, the same shape; else the last dim is scaled by the ratio of the sizes
+        (it must be contiguous and divisible by it). The result shares this tensor's memory
+        and version counter and has no gradient (PyTorch's is not differentiable either);
+        ``view`` to the tensor's own dtype is a view in the graph."""
+        dtype = backend.as_dtype(dtype)
+        if dtype == self.dtype:
+            return self.view(self.shape)
+        size, new = self.dtype.itemsize, dtype.itemsize
+        if size != new and (self.ndim == 0 or (self.shape[-1] * size) % new
+                            or self.data.strides[-1] != size):
+            raise RuntimeError(
+                f"view: a tensor of shape {self.shape} and dtype {self.dtype} cannot be read as "
+                f"{dtype}: with another element size ({size} -> {new} bytes) its last dim "
+                "must be contiguous, and its bytes divisible by the new size")
+        array = self.data.view(dtype)
+        view = tensor_module.Tensor._make(array)  # (no graph: not differentiable)
+        view._versions, view._made, view._base = self._versions, len(self._versions), self
+        return view
+
     def element_size(self) -> int:
         """The size of one element in bytes (4 for float32)."""
         return self.dtype.itemsize
