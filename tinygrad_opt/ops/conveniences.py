@@ -281,7 +281,7 @@ class Conveniences(MathMethods, RearrangeMethods, StatisticsMethods, LinalgMetho
         row-major copy in the graph (``clone``), as PyTorch's: after it any ``view`` works
         (``x.permute(0, 2, 1).contiguous().view(n, -1)``). ``memory_format`` changes
         nothing (every copy here is row-major)."""
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self.is_contiguous() else self.clone()
 
     def t(self):
         """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (as PyTorch)."""

@@ -1276,6 +1276,7 @@ class EverydayMethods:
                 "must be contiguous, and its bytes divisible by the new size")
         array = self.data.view(dtype)
         view = tensor_module.Tensor._make(array)  # (no graph: not differentiable)
+        # linked to this tensor's memory as Function.apply links every view it makes
         view._versions, view._made, view._base = self._versions, len(self._versions), self
         return view
 
