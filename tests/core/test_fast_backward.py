@@ -194,7 +194,17 @@ def test_small_graphs(device, dtype):
         record.note(x.grad)
         (x.exp() * x).sum().backward()
 
-    for build in (is_loss, summed, used_twice, two_leaves, accumulated):
+    def one_element_losses(record, rng, device, dtype):  # shapes (1,), (1, 1), and leaves
+        x = record.watch(leaf(rng, (2, 3), device, dtype))
+        for shape in ((1,), (1, 1)):
+            loss = (x * x).sum().reshape(shape)
+            loss.backward()
+            record.note(x.grad)
+        for shape in ((), (1,), (1, 1)):  # the root itself a leaf: its .grad is ones
+            root = record.watch(leaf(rng, shape, device, dtype))
+            root.backward()
+
+    for build in (is_loss, summed, used_twice, two_leaves, accumulated, one_element_losses):
         assert run_both(build, device=device, dtype=dtype) is None
 
 

@@ -33,6 +33,26 @@ def test_linear_matches_the_composed_ops(device, rng, x_shape, with_bias):
     assert tg.gradgradcheck(linalg.linear, inputs)
 
 
+@pytest.mark.parametrize("x_shape", [(32, 64), (1, 5), (7, 3, 5), (2, 2, 2, 5), (5,)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_gives_numpys_products_bit_for_bit(device, x_shape, dtype):
+    # a 2-D x's products run by dot, the others by @: each the same numbers as NumPy's @
+    rng = np.random.default_rng(3)
+    in_features, out_features = x_shape[-1], 6
+    arrays = [rng.standard_normal(shape).astype(dtype)
+              for shape in (x_shape, (out_features, in_features), (out_features,))]
+    x, w, b = [tg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    y = linalg.linear(x, w, b)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    (y * tg.tensor(g, device=device)).sum().backward()
+    xa, wa, ba = arrays
+    rows, inputs = g.reshape(-1, out_features), xa.reshape(-1, in_features)
+    np.testing.assert_array_equal(y.numpy(), xa @ wa.T + ba)
+    np.testing.assert_array_equal(x.grad.numpy(), g @ wa)
+    np.testing.assert_array_equal(w.grad.numpy(), rows.T @ inputs)
+    np.testing.assert_array_equal(b.grad.numpy(), rows.sum(axis=0))
+
+
 def test_linear_casts_the_input_and_names_bad_shapes_and_devices(rng):
     w = tg.tensor(rng.standard_normal((3, 4)), dtype="float32", requires_grad=True)
     x64 = tg.tensor(rng.standard_normal((2, 4)))  # float64 host data

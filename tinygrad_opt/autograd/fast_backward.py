@@ -47,7 +47,9 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False) -> N
         return engine.backward(tensor, gradient, retain_graph, create_graph)
     if gradient is None:  # ones, as engine._initial_gradient's (xp.ones itself: 0.8 us)
         data = tensor.data
-        root = backend.xp_of(data).array(1, dtype=data.dtype).reshape(data.shape)
+        root = backend.xp_of(data).array(1, dtype=data.dtype)
+        if data.ndim:  # (a loss of shape (1,) or (1, 1): the usual 0-d one needs no view)
+            root = root.reshape(data.shape)
     else:
         root = engine._initial_gradient(tensor, gradient, "backward", False)  # checked there
     grads = {id(tensor): root}  # id(tensor) -> the sum of the gradients that flowed into it

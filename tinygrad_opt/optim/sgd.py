@@ -48,8 +48,9 @@ class SGD(Optimizer):
         maximize: climb the objective instead of descending it.
         fused: run a compiled twin of this rule (``optim/fused.py``): a CuPy kernel
             on 'cuda', a Numba kernel on 'cpu' (the ``fast`` extra). None = the twin
-            where it pays (the GPU; CPU groups of 65,536+ parameters), False = never.
-            The notes' form has no kernel: None means readable, True is an error.
+            where it pays (the GPU; CPU groups of 65,536+ parameters; elsewhere, with
+            no momentum, weight decay or maximize, this rule's last line alone), False =
+            never. The notes' form has no kernel: None means readable, True is an error.
         momentum_form: ``'pytorch'`` (default) or ``'notes'`` (``v = mu*v -
             learning_rate*dx; x += v``; no dampening, no Nesterov: the notes'
             Nesterov needs the gradient at x + μ·v, which one step() cannot take).
