@@ -15,9 +15,11 @@ clock = time.thread_time if os.environ.get("TINYGRAD_OPT_BENCH_CLOCK") == "threa
     else time.perf_counter
 
 
-def timings(functions, repeats: int, warmup: int = 3, number: int = 1):
+def timings(functions, repeats: int, warmup: int = 3, number: int = 1, wall: bool = False):
     """Seconds per call of each function, ``repeats`` times, the functions taking
-    turns (so that all see the same machine), with the garbage collector off."""
+    turns (so that all see the same machine), with the garbage collector off.
+    ``wall``: time by the wall clock whatever ``clock`` is (for work on other threads)."""
+    timer = time.perf_counter if wall else clock
     for _ in range(warmup):
         for function in functions:
             function()
@@ -27,10 +29,10 @@ def timings(functions, repeats: int, warmup: int = 3, number: int = 1):
     try:
         for _ in range(repeats):
             for function, its_times in zip(functions, times):
-                start = clock()
+                start = timer()
                 for _ in range(number):
                     function()
-                its_times.append((clock() - start) / number)
+                its_times.append((timer() - start) / number)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -51,14 +53,15 @@ def measure(function, repeats: int = 20, warmup: int = 3, number: int = 1):
     return _median_and_noise(times)
 
 
-def compare(mine, reference, repeats: int = 20, warmup: int = 3, number: int = 1):
+def compare(mine, reference, repeats: int = 20, warmup: int = 3, number: int = 1,
+            wall: bool = False):
     """Time ``mine`` and ``reference`` alternately, pair by pair, so that both see
     the same machine (a shared VM's speed drifts by 20% within seconds).
 
     Returns (median seconds of mine, median seconds of reference, median of the
     per-pair ratios, noise), noise being the median absolute deviation of the
-    ratios over their median."""
-    mine_times, reference_times = timings([mine, reference], repeats, warmup, number)
+    ratios over their median. ``wall``: as in ``timings``."""
+    mine_times, reference_times = timings([mine, reference], repeats, warmup, number, wall)
     ratio, noise = _median_and_noise([m / r for m, r in zip(mine_times, reference_times)])
     return statistics.median(mine_times), statistics.median(reference_times), ratio, noise
 

@@ -20,8 +20,11 @@ TARGETS = [
     ("MLP 784-512-512-10, batch 128, Adam step", "mlp",
      lambda rows: next(row[3] for row in rows if row[0].endswith("batch 128, adam")), 1.15),
     ("Adam over 10M parameters (one-pass hand Adam)", "adam",
-     lambda rows: next(row["ratio"] for row in rows if row["case"] == "1 x 10M"), 0.8),
+     lambda rows: next(row["ratio"] for row in rows if row["case"] == "1 x 10M, default"), 0.8),
 ]
+# printed under the summary: the readable rule where the default is a compiled twin
+READABLE_ADAM = ("the readable Adam rule over 10M (fused=False)", "adam",
+                 lambda rows: next(row["ratio"] for row in rows if row["case"] == "1 x 10M"))
 # the floor's rows (benchmarks/floor.py) for the two small targets: what a minimal
 # framework with the same guarantees reaches on this machine
 FLOOR_ROWS = {"per-op chain on (8,), fwd + bwd": 0, "MLP 64-64-10, batch 32, SGD step": 1}
@@ -41,13 +44,19 @@ def targets(results: dict) -> list:
     return summary
 
 
-def print_targets(summary: list) -> None:
+def print_targets(summary: list, results: dict) -> None:
     print("\nCore 2.0 speed targets (issue 15): ratios to hand-written NumPy in this run")
     print(f"  {'target':46} | ratio  | target   | met | floor (benchmarks/floor.py)")
     for name, ratio, target, floor in summary:
         floor_text = "" if floor is None else f"{floor:.2f}x"
         met = "yes" if ratio <= target else "no"
         print(f"  {name:46} | {ratio:5.2f}x | <= {target:4.2f}x | {met:3} | {floor_text}")
+    name, suite, ratio_of = READABLE_ADAM
+    if suite in results:
+        from tinygrad_opt.optim import fused
+        default = "the compiled twin" if fused.compiled_cpu() else "this rule (no Numba)"
+        print(f"  (Adam's default update is {default}; {name}: "
+              f"{ratio_of(results[suite]):.2f}x)")
 
 
 def main(quick: bool = False, only=None) -> dict:
@@ -71,7 +80,7 @@ def main(quick: bool = False, only=None) -> dict:
             results[name] = suite()
     summary = targets(results)
     if summary:
-        print_targets(summary)
+        print_targets(summary, results)
     return results
 
 
