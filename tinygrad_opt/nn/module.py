@@ -1484,10 +1484,25 @@ class Module:
             local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
             if assign:
                 local_metadata = {**local_metadata, "assign_to_params_buffers": True}
-            for hook in list(module._load_state_dict_pre_hooks.values()):
-                hook(state_dict, prefix, local_metadata, True, missing_keys,
-                     unexpected_keys, error_msgs)
+            module._load_from_state_dict(state_dict, prefix, local_metadata, True,
+                                         missing_keys, unexpected_keys, error_msgs)
         return error_msgs
+
+    def _load_from_state_dict(self, state_dict, prefix: str, local_metadata: dict,
+                              strict: bool, missing_keys: list, unexpected_keys: list,
+                              error_msgs: list) -> None:
+        """PyTorch's per-module step of ``load_state_dict``, for a subclass to override:
+        called on every module (parents first; ``prefix`` is its name and a dot) with the
+        copy of the state dict that the whole load then reads, before any key is read.
+        This one runs the module's load pre-hooks. An override may edit ``state_dict``
+        (the keys of an older layout), add to the lists, and call
+        ``super()._load_from_state_dict(...)``, as in PyTorch. The values are copied
+        afterwards for the whole tree at once (nothing at all on an error), so leaving out
+        the ``super()`` call keeps the pre-hooks from running but not the module's
+        tensors from being loaded (PyTorch's would skip them; docs/deviations.md)."""
+        for hook in list(self._load_state_dict_pre_hooks.values()):
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
 
     def _run_load_state_dict_post_hooks(self, incompatible_keys: _IncompatibleKeys) -> None:
         """Every module's load post-hooks, children first, all given the same lists."""
@@ -1523,7 +1538,8 @@ class Module:
         A module whose class overrides ``set_extra_state`` gets its ``'_extra_state'``
         entry (missing if absent); for another module that key is unexpected. Hooks:
         ``register_load_state_dict_pre_hook`` (before the keys are read) and
-        ``register_load_state_dict_post_hook`` (after loading). With post-hooks, the
+        ``register_load_state_dict_post_hook`` (after loading), and a subclass's own
+        ``_load_from_state_dict`` (called where the pre-hooks are). With post-hooks, the
         strict check of the keys waits for them, as PyTorch's: a strict error then comes
         after the values are loaded (other errors still stop the load before).
         """
@@ -1531,7 +1547,8 @@ class Module:
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         metadata = getattr(state_dict, "_metadata", None)
         missing, unexpected, hook_errors = [], [], []  # the pre-hooks may append to all three
-        if any(module._load_state_dict_pre_hooks for module in self.modules()):
+        if any(module._load_state_dict_pre_hooks or _overrides(module, "_load_from_state_dict")
+               for module in self.modules()):
             state_dict = OrderedDict(state_dict)  # the hooks edit a copy, as PyTorch's
             hook_errors = self._run_load_state_dict_pre_hooks(state_dict, metadata, assign,
                                                               missing, unexpected)
