@@ -102,3 +102,26 @@ def test_view_dtype_refuses_what_cannot_be_read_and_has_no_gradient(device):
     assert same.requires_grad
     (same * 3).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
+
+
+def test_a_write_through_view_dtype_of_a_tensor_in_a_graph_is_a_write_to_it(device):
+    """As PyTorch's (a view(dtype) is a non-differentiable view, like ``detach()``): the
+    write is allowed, bumps the shared version, so a backward through an op that saved
+    the tensor raises, and one through ops that did not goes on."""
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    y = x * 2                                   # a non-leaf that requires grad
+    saved = (y * y).sum()                       # Mul saves y
+    passed = y.sum()                            # Sum keeps no value of y
+    y.view(tg.int32)[0] = 0                     # 0 bits: 0.0
+    np.testing.assert_array_equal(y.detach().numpy(), [0.0, 4.0, 6.0])
+    assert y._version == 1 and y.requires_grad and y.grad_fn is not None
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*Mul"):
+        saved.backward()
+    passed.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    leaf = tg.tensor([1.0, 2.0], requires_grad=True, device=device)
+    squared = (leaf * leaf).sum()
+    leaf.view(tg.int32)[1] = 0                  # a leaf's bits too (as x.detach()[1] = 0)
+    assert leaf._version == 1 and leaf.is_leaf
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        squared.backward()
