@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 import tinygrad_opt as tg
-from .common import compare, format_time
+from .common import compare, format_time, measure
 from .mlp_step import HandMLP
 from tinygrad_opt import nn, optim
 from tinygrad_opt.autograd import engine, fast_backward, grad_mode
@@ -131,6 +131,74 @@ def op_costs(repeats: int):
     return rows
 
 
+def chain_parts(repeats: int):
+    """Where one op of the per-op chain on (8,) goes (``op_overhead``: mul, add, tanh, sub
+    over and over, forward and backward): seconds per op of each part, ours, the floor's
+    (benchmarks/floor.py) and NumPy's by hand. Each part is timed alone; the forward's
+    dispatch is what ``y * 0.999`` costs beyond making the number a Tensor and
+    ``Function.apply``, the backward's loop what ``backward()`` costs beyond the order."""
+    from . import floor, op_overhead
+    from tinygrad_opt.ops import elementwise, shape
+    length = op_overhead.CHAIN
+    x = tg.rand(8, requires_grad=True)
+    three = x * 1.0  # an op's output, as the chain's inputs are
+    constant = shape.as_operand(0.999, three, "Mul")
+    a, c = three.data, constant.data
+
+    def per_op(function, calls=200):
+        seconds, _ = measure(lambda: [function() for _ in range(calls)], repeats)
+        return seconds / calls
+    ops = [(lambda: three * 0.999, elementwise.Mul, lambda: a * c, True),
+           (lambda: three + 0.001, elementwise.Add, lambda: a + c, True),
+           (lambda: three.tanh(), elementwise.Tanh, lambda: np.tanh(a), False),
+           (lambda: three - 0.001, elementwise.Sub, lambda: a - c, True)]
+    number = apply = numpy_forward = total = 0.0
+    for whole, op, numpy_call, binary in ops:
+        inputs = (three, constant) if binary else (three,)
+        total += per_op(whole) / 4
+        apply += per_op(lambda: op.apply(*inputs)) / 4
+        numpy_forward += per_op(numpy_call) / 4
+        if binary:
+            number += per_op(lambda: shape.as_operand(0.999, three, "Mul")) / 4
+    chain = op_overhead.chain_of
+    forward = measure(lambda: chain(x, length).sum(), repeats)[0] / length
+    with_backward = measure(lambda: chain(x, length).sum().backward(), repeats)[0] / length
+    loss = chain(x, length).sum()
+    order = measure(lambda: fast_backward._order(loss), repeats)[0] / length
+    hand = op_overhead.numpy_reference((8,), length)
+    x_floor = floor.Tensor(x.data.copy(), requires_grad=True)
+    floor_forward = measure(lambda: chain(x_floor, length).sum(), repeats)[0] / length
+    floor_both = measure(floor.chain(x_floor, length), repeats)[0] / length
+    return {"forward": forward, "dispatch": total - number - apply, "number": number,
+            "apply": apply - numpy_forward, "numpy_forward": numpy_forward,
+            "backward": with_backward - forward, "order": order,
+            "loop": with_backward - forward - order, "floor_forward": floor_forward,
+            "floor_backward": floor_both - floor_forward,
+            "hand": measure(hand, repeats)[0] / length}
+
+
+def print_chain_parts(parts: dict) -> None:
+    print("\nThe per-op chain on (8,), fwd + bwd: where one op's time goes (alone, per op)")
+    rows = [("forward, all of it", parts["forward"], parts["floor_forward"]),
+            ("  dispatch: Tensor.__mul__ ... _binary, dtype and shape checks",
+             parts["dispatch"], None),
+            ("  the Python number made a 0-d Tensor (as_operand)", parts["number"], None),
+            ("  Function.apply: records the op, the output Tensor", parts["apply"], None),
+            ("  NumPy's forward call", parts["numpy_forward"], None),
+            ("backward, all of it", parts["backward"], parts["floor_backward"]),
+            ("  the topological order", parts["order"], None),
+            ("  the loop: formulas, checks of what they return, sums", parts["loop"], None)]
+    print(f"  {'part':58} {'ours':>11} {'the floor':>11}")
+    for name, ours, floor_seconds in rows:
+        floor_text = "" if floor_seconds is None else format_time(floor_seconds)
+        print(f"  {name:58} {format_time(ours)} {floor_text:>11}")
+    ours, floor_total = parts["forward"] + parts["backward"], \
+        parts["floor_forward"] + parts["floor_backward"]
+    print(f"  {'total (NumPy by hand: ' + format_time(parts['hand']).strip() + ')':58} "
+          f"{format_time(ours)} {format_time(floor_total)}   ratios "
+          f"{ours / parts['hand']:.2f}x and {floor_total / parts['hand']:.2f}x")
+
+
 def main(quick: bool = False):
     steps = STEPS // (4 if quick else 1)
     parts, hand = step_parts(steps)
@@ -153,6 +221,7 @@ def main(quick: bool = False):
     for name, mine, reference in op_costs(repeats=5 if quick else 15):
         print(f"    {name:<12} {format_time(mine)} {format_time(reference)} "
               f"{format_time(mine - reference)}")
+    print_chain_parts(chain_parts(repeats=5 if quick else 15))
     return parts, hand, rows
 
 
