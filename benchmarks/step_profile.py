@@ -136,7 +136,8 @@ def chain_parts(repeats: int):
     over and over, forward and backward): seconds per op of each part, ours, the floor's
     (benchmarks/floor.py) and NumPy's by hand. Each part is timed alone; the forward's
     dispatch is what ``y * 0.999`` costs beyond making the number a Tensor and
-    ``Function.apply``, the backward's loop what ``backward()`` costs beyond the order."""
+    ``Function.apply``, the backward's loop what ``backward()`` costs beyond the order
+    (freeing the graph included: the forward's timings keep their graphs alive)."""
     from . import floor, op_overhead
     from tinygrad_opt.ops import elementwise, shape
     length = op_overhead.CHAIN
@@ -160,14 +161,17 @@ def chain_parts(repeats: int):
         numpy_forward += per_op(numpy_call) / 4
         if binary:
             number += per_op(lambda: shape.as_operand(0.999, three, "Mul")) / 4
-    chain = op_overhead.chain_of
-    forward = measure(lambda: chain(x, length).sum(), repeats)[0] / length
+    chain, kept = op_overhead.chain_of, []  # (graphs kept: freeing one is backward's part)
+    forward = measure(lambda: kept.append(chain(x, length).sum()), repeats)[0] / length
+    kept.clear()
     with_backward = measure(lambda: chain(x, length).sum().backward(), repeats)[0] / length
     loss = chain(x, length).sum()
     order = measure(lambda: fast_backward._order(loss), repeats)[0] / length
     hand = op_overhead.numpy_reference((8,), length)
     x_floor = floor.Tensor(x.data.copy(), requires_grad=True)
-    floor_forward = measure(lambda: chain(x_floor, length).sum(), repeats)[0] / length
+    floor_forward = measure(lambda: kept.append(chain(x_floor, length).sum()),
+                            repeats)[0] / length
+    kept.clear()
     floor_both = measure(floor.chain(x_floor, length), repeats)[0] / length
     return {"forward": forward, "dispatch": total - number - apply, "number": number,
             "apply": apply - numpy_forward, "numpy_forward": numpy_forward,
