@@ -284,7 +284,7 @@ class Tensor(conveniences.Conveniences):
         return self._in_place("__itruediv__", other)
 
     def _in_place(self, method, other, name=None):  # (name: add_ ... names its errors)
-        conveniences.check_cast(name or method, self, other, method == "__itruediv__")
+        conveniences.check_in_place(name or method, self, other, method == "__itruediv__")
         if grad_mode.flags.grad and engine.rewirings:  # (see Function.apply)
             engine.remake_stale_views((self, other))
         if (grad_mode.flags.grad and (self.requires_grad or getattr(other, "requires_grad", False))

@@ -103,6 +103,14 @@ def _in_place(name: str):
     return method
 
 
+def check_in_place(name: str, x, other, true_division: bool = False) -> None:
+    """The checks of ``x op= other`` before it writes: the result's dtype (``check_cast``)
+    and x itself (``view_writes.check_write``: a view made out of its tensor's graph)."""
+    from tinygrad_opt.ops import view_writes  # (writes through views: they build on the ops)
+    view_writes.check_write(x, name)
+    check_cast(name, x, other, true_division)
+
+
 def check_cast(name: str, x, other, true_division: bool = False) -> None:
     """As PyTorch, an arithmetic in-place op (``add_``, ``mul_``, ``div_``, ...) refuses a
     result ``x``'s dtype cannot hold without changing kind: a float one in an integer or

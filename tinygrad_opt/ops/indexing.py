@@ -82,11 +82,12 @@ def setitem(x, index, value) -> None:
     """``x[index] = value``. When a gradient must flow (``value`` or ``x`` requires
     grad, in grad mode), the write is recorded as a SetItem op and ``x`` becomes
     its output: the old ``x`` lives on as the op's input ``before``."""
+    from tinygrad_opt.ops import view_writes  # (writes through views: they build on the ops)
     Tensor = tensor_module.Tensor
     if x.requires_grad and x.grad_fn is None and flags.grad:
         raise RuntimeError(f"a leaf tensor of shape {x.shape} that requires grad cannot be "
                            "changed in place (x[...] = v, x += v); do it inside tg.no_grad()")
-    backend.check_writable(x.data, "SetItem")
+    view_writes.check_write(x, "SetItem")  # (shared elements; a view made out of the graph)
     index = _device_index(index, x)
     first, index = ints_first(index)
     if first:  # x[0, :, [0, 1]] = v is x[0][:, [0, 1]] = v, a write through a view
@@ -105,8 +106,7 @@ def setitem(x, index, value) -> None:
         x._version += 1
         return
     if getattr(x, "_base", None) is not None:  # x views another tensor's memory (x = t[0]):
-        from tinygrad_opt.ops import view_writes  # the write goes into t's graph, as PyTorch's
-        return view_writes.write_through(x, index, value)
+        return view_writes.write_through(x, index, value)  # the write goes into t's graph
     before = Tensor._make(x.data, x.requires_grad)  # the old x: takes over x's place in the
     before.grad_fn, before._version = x.grad_fn, x._version + 1  # graph, overwritten (as x)
     if x.grad_fn is not None:

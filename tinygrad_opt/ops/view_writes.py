@@ -28,6 +28,7 @@ import weakref
 from tinygrad_opt import backend
 from tinygrad_opt.autograd import engine
 from tinygrad_opt.autograd.function import Array, Function, Grad, Grads
+from tinygrad_opt.autograd.grad_mode import flags
 from tinygrad_opt.ops.indexing import IndexAdd
 
 from tinygrad_opt.tensor import Tensor
@@ -71,6 +72,39 @@ def write_through(view, index, value) -> None:
     elif backend.np.size(written):                       # (a 0-d base: its one element)
         base[...] = value.reshape(())
     _made_again(view, base, where)
+
+
+def check_write(x, op: str) -> None:
+    """Refuse, as PyTorch, an in-place write into ``x`` that would go wrong: into a view
+    whose elements share memory (``backend.check_writable``), and, in grad mode, into a
+    view out of the graph of the tensor whose memory it is, when that tensor requires
+    grad: a view made under ``no_grad`` (or before its leaf was set to require grad).
+    Such a write would change the tensor's values and not its graph, so the tensor's
+    gradient would be silently wrong. A view that is no differentiable view may be
+    written, as in PyTorch (``detach()``, no view here; ``view(dtype)``): the shared
+    version counter makes any op that saved the tensor refuse to backward. A view that a
+    recorded write into its tensor left stale is made again before the write
+    (``engine.remake_stale_views``): it is in the graph then."""
+    backend.check_writable(x.data, op)
+    if not flags.grad or x.requires_grad or getattr(x, "_made", None) != len(x._versions):
+        return  # (no grad mode, in the graph, no view, or a stale view made again first)
+    base = x
+    while getattr(base, "_base", None) is not None:
+        if base._base.dtype != base.dtype:
+            return  # a view(dtype) on the way: not differentiable, as PyTorch's
+        base = base._base
+    if not base.requires_grad:
+        return
+    if base.grad_fn is None:
+        raise RuntimeError(f"{op}: a view (of shape {x.shape}) of a leaf tensor (of shape "
+                           f"{base.shape}) that requires grad is being used in an in-place "
+                           "operation; do it inside tg.no_grad()")
+    raise RuntimeError(
+        f"{op}: a view (of shape {x.shape}) of a tensor (of shape {base.shape}) that "
+        "requires grad was made under no_grad and is being changed in place with grad "
+        "mode on: the tensor's gradient would not know of the write (PyTorch refuses it "
+        "too). Make the view and the write both inside tg.no_grad() (the write not "
+        "tracked) or both outside (tracked)")
 
 
 def remake(view) -> None:
