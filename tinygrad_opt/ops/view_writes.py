@@ -80,9 +80,9 @@ def check_write(x, op: str) -> None:
     view out of the graph of the tensor whose memory it is, when that tensor requires
     grad: a view made under ``no_grad`` (or before its leaf was set to require grad).
     Such a write would change the tensor's values and not its graph, so the tensor's
-    gradient would be silently wrong. A view that is no differentiable view may be
-    written, as in PyTorch (``detach()``, no view here; ``view(dtype)``): the shared
-    version counter makes any op that saved the tensor refuse to backward. A view that a
+    gradient would be silently wrong. A view that is not differentiable may be written,
+    as in PyTorch (``view(dtype)``; ``detach()`` is no view here): the shared version
+    counter makes any op that saved the tensor refuse to backward. A view that a
     recorded write into its tensor left stale is made again before the write
     (``engine.remake_stale_views``): it is in the graph then."""
     backend.check_writable(x.data, op)

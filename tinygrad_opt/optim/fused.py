@@ -29,9 +29,9 @@ Four kinds of twin:
 Each optimizer's ``fused`` option chooses: ``None`` (default) means a kernel
 where there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when
 Numba is installed and the group has COMPILED_MIN_SIZE parameters or more) and
-the readable rule elsewhere ('strict', no Numba, small groups on the CPU), or
-plain SGD where it applies; ``False`` always the readable rule; ``True`` always a kernel, or an error that
-says why there is none.
+the readable rule elsewhere ('strict', no Numba, small groups on the CPU), or plain
+SGD where it applies; ``False`` always the readable rule; ``True`` always a kernel,
+or an error that says why there is none.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def _plain_sgd_or(readable, group: dict):
 def plain_sgd(theta, g, state: dict, group: dict) -> None:
     """``SGD.update`` with momentum, weight decay and maximize off: its one line that then
     acts, θ ← θ − γ·g, the same arrays bit for bit. The rule itself first reads four more
-    options and calls ``maximize_and_decay``: 0.34 us a parameter (2026-12-08), 1.4 of a
-    64-64-10 MLP's step (docs/benchmarks.md)."""
+    options and calls ``maximize_and_decay``: 0.34 us a parameter alone, 1.8 us of a
+    64-64-10 MLP's SGD step measured in it (2026-12-08; docs/benchmarks.md)."""
     theta -= group["lr"] * g
 
 
