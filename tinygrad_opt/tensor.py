@@ -293,7 +293,6 @@ class Tensor(conveniences.Conveniences):
             # as PyTorch: the op reads a copy of the old x (x *= w needs it for w's gradient)
             self[...] = getattr(self.clone(), method.replace("__i", "__", 1))(other)
             return self  # (indexing.setitem: a leaf that requires grad refuses)
-        backend.check_writable(self.data, method)
         getattr(self.data, method)(shape.as_operand(other, self, method).data)
         self._version += 1  # an op that saved this tensor will refuse to backward
         return self

@@ -105,7 +105,8 @@ def _in_place(name: str):
 
 def check_in_place(name: str, x, other, true_division: bool = False) -> None:
     """The checks of ``x op= other`` before it writes: the result's dtype (``check_cast``)
-    and x itself (``view_writes.check_write``: a view made out of its tensor's graph)."""
+    and x itself (``view_writes.check_write``: elements that share memory, a view made
+    out of its tensor's graph)."""
     from tinygrad_opt.ops import view_writes  # (writes through views: they build on the ops)
     view_writes.check_write(x, name)
     check_cast(name, x, other, true_division)
