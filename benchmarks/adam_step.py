@@ -14,8 +14,9 @@ Numba is installed): its temporaries stay in cache and come from the heap, not
 from fresh pages (the ``faults/step`` column). Cases:
 one tensor of 10 million parameters, and 100 tensors of 100,000 (the same
 bytes, plus per-tensor Python overhead), with the readable rule; and the one tensor
-with the default update, what ``optim.Adam(params)`` runs (the compiled kernel with
-the ``fast`` extra, timed by the wall clock as its threads work on every core).
+with the default update, what ``optim.Adam(params)`` runs: the compiled kernel with
+the ``fast`` extra, and the NumPy twin of optim/fused_numpy.py without it (the row
+"no Numba"), both timed by the wall clock as their threads work on every core.
 
 Run: ``python -m benchmarks.adam_step [--device cpu|cuda] [--repeats 7]``.
 """
@@ -29,6 +30,7 @@ import numpy as np
 import tinygrad_opt as tg
 from .common import compare, measure, minor_faults_per_call
 from tinygrad_opt import backend, optim
+from tinygrad_opt.optim import fused as fused_twins
 
 TOTAL = 10_000_000
 BYTES_PER_PARAMETER = 28  # read θ, g, m, v; write θ, m, v: 7 × 4 bytes of float32
@@ -85,9 +87,10 @@ class HandAdam:
         self.theta -= buffer
 
 
-def adam_step(shapes, device: str, fused: bool | None = False):
+def adam_step(shapes, device: str, fused: bool | None = False, numba: bool = True):
     """One step of our Adam over parameters of the given shapes, as a function: by default
-    the readable rule (in chunks); ``fused=None``, what ``optim.Adam(params)`` runs."""
+    the readable rule (in chunks); ``fused=None``, what ``optim.Adam(params)`` runs, and
+    with ``numba=False`` what it runs without the ``fast`` extra (the NumPy twin)."""
     params = []
     for shape in shapes:
         p = tg.tensor(np.zeros(shape, dtype=np.float32), device=device, requires_grad=True)
@@ -96,7 +99,11 @@ def adam_step(shapes, device: str, fused: bool | None = False):
     optimizer = optim.Adam(params, lr=1e-3, fused=fused)
 
     def step():
-        optimizer.step()
+        use_numba, fused_twins.USE_NUMBA = fused_twins.USE_NUMBA, numba
+        try:
+            optimizer.step()
+        finally:
+            fused_twins.USE_NUMBA = use_numba
         _synchronize(device)
     return step
 
@@ -116,12 +123,15 @@ def main(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
         _synchronize(device)
     rows = []
     # the readable rule over 1 x 10M and 100 x 100k; then the default update over 1 x 10M,
-    # the compiled twin where Numba is installed (by the wall clock: its work runs on every
-    # core), else the same readable rule
-    for label, shapes, fused in [("1 x 10M", [(TOTAL,)], False),
-                                 ("100 x 100k", [(TOTAL // 100,)] * 100, False),
-                                 ("1 x 10M, default", [(TOTAL,)], None)]:
-        ours = adam_step(shapes, device, fused)
+    # the compiled twin where Numba is installed, and the NumPy twin without it (both by
+    # the wall clock: their work runs on every core)
+    cases = [("1 x 10M", [(TOTAL,)], False, True),
+             ("100 x 100k", [(TOTAL // 100,)] * 100, False, True),
+             ("1 x 10M, default", [(TOTAL,)], None, True)]
+    if device == "cpu":
+        cases.append(("1 x 10M, no Numba", [(TOTAL,)], None, False))
+    for label, shapes, fused, numba in cases:
+        ours = adam_step(shapes, device, fused, numba)
         seconds, reference, ratio, noise = compare(ours, hand_step, repeats=repeats, warmup=2,
                                                    wall=fused is None)
         rows.append({"case": label, "ms": seconds * 1e3, "hand_ms": reference * 1e3,
@@ -132,10 +142,10 @@ def main(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
     print(f"\nAdam step, {TOTAL:,} float32 parameters on {device}; 'hand' = NumPy by hand, one "
           f"pass, out= buffers; copy bandwidth {bandwidth / 1e9:.1f} GB/s, floor = "
           f"{BYTES_PER_PARAMETER} B/param = {floor * 1e3:.2f} ms (medians of {repeats})")
-    print(f"  {'case':<16} {'ours ms':>9} {'hand ms':>9} {'ratio':>6} {'noise':>6} "
+    print(f"  {'case':<17} {'ours ms':>9} {'hand ms':>9} {'ratio':>6} {'noise':>6} "
           f"{'x floor':>8} {'faults/step':>12}")
     for row in rows:
-        print(f"  {row['case']:<16} {row['ms']:>9.2f} {row['hand_ms']:>9.2f} "
+        print(f"  {row['case']:<17} {row['ms']:>9.2f} {row['hand_ms']:>9.2f} "
               f"{row['ratio']:>5.2f}x {row['noise']:>6.0%} {row['x_floor']:>8.1f} "
               f"{row['page_faults']:>12.0f}")
     return rows

@@ -9,7 +9,7 @@ MLP = [("MLP 784-512-512-10, batch 128, sgd", 0, 0, 1.11, 0, 0),
        ("MLP 64-64-10, batch 32, sgd", 0, 0, 2.8, 0, 0),
        ("MLP 64-64-10, batch 32, adam", 0, 0, 2.5, 0, 0)]
 ADAM = [{"case": "1 x 10M", "ratio": 0.93}, {"case": "100 x 100k", "ratio": 0.9},
-        {"case": "1 x 10M, default", "ratio": 0.75}]
+        {"case": "1 x 10M, default", "ratio": 0.75}, {"case": "1 x 10M, no Numba", "ratio": 0.5}]
 FLOOR = [("per-op chain on (8,), fwd + bwd", 6.2, 5.8, 4.2),
          ("MLP 64-64-10, batch 32, sgd step", 2.7, 2.6, 1.8)]
 
@@ -34,6 +34,7 @@ def test_the_printed_summary_says_which_are_met(capsys):
     results = {"mlp": MLP, "adam": ADAM}
     run.print_targets(run.targets(results), results)
     lines = capsys.readouterr().out.splitlines()
+    assert "without Numba (the NumPy twin): 0.50x; " in lines[-1]
     assert "the readable Adam rule over 10M (fused=False): 0.93x" in lines[-1]
     met = {line.split("|")[0].strip(): line.split("|")[3].strip() for line in lines[3:-1]}
     assert met == {"MLP 64-64-10, batch 32, SGD step": "no",

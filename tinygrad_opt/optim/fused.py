@@ -6,7 +6,7 @@ optimizer's file stays the definition, and the test oracle of every twin here
 (tests/optim/test_fused.py, test_fused_cpu.py and test_chunked.py compare them
 step by step).
 
-Four kinds of twin:
+Five kinds of twin:
 
 * **GPU kernels** (``device='cuda'``). The readable update is one array
   expression per math line; on a GPU each is a kernel launch plus a temporary,
@@ -21,6 +21,9 @@ Four kinds of twin:
   "tinygrad_opt[fast]"``). The same idea on the CPU: one Numba-compiled loop per
   rule, one pass over memory on all cores, one call for a whole parameter group
   (optim/fused_cpu.py, which says what the first call's compilation costs).
+* **NumPy twins** (``device='cpu'``, where no compiled kernel runs). Adam's lines
+  with ``out=`` buffers, over chunks of a large parameter shared among the cores
+  (optim/fused_numpy.py); the readable rule's numbers, bit for bit.
 * **Chunks** (the CPU, readable). An ``@elementwise`` rule runs over cache-sized
   slices of a large parameter (:func:`update_in_chunks`); same numbers, bit for bit.
 * **Plain SGD** (where no kernel runs). Without momentum, weight decay and maximize,
@@ -28,10 +31,11 @@ Four kinds of twin:
 
 Each optimizer's ``fused`` option chooses: ``None`` (default) means a kernel
 where there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when
-Numba is installed and the group has COMPILED_MIN_SIZE parameters or more) and
-the readable rule elsewhere ('strict', no Numba, small groups on the CPU), or plain
-SGD where it applies; ``False`` always the readable rule; ``True`` always a kernel,
-or an error that says why there is none.
+Numba is installed and the group has COMPILED_MIN_SIZE parameters or more), else
+on 'cpu' a NumPy twin where the rule has one (a group of COMPILED_MIN_SIZE or more),
+and the readable rule elsewhere ('strict', small groups on the CPU), or plain SGD
+where it applies; ``False`` always the readable rule; ``True`` always a kernel, or
+an error that says why there is none.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ CHUNK_BYTES = 96 * 1024  # under glibc's 128 KiB mmap threshold; optimizer.chunk
 # fused=None on 'cpu': a smaller group keeps the readable rule, as fast there (a compiled call
 # costs about 60 us whatever its size: Adam breaks even near 50k parameters, SGD near 200k)
 COMPILED_MIN_SIZE = 1 << 16
+USE_NUMBA = True  # False: fused=None never runs the compiled CPU twins, as if Numba were missing
 
 
 def twin_of(optimizer, group: dict, params: list):
@@ -99,7 +104,18 @@ def _twin(optimizer, group: dict, params: list):
     twin, why_none = _fused_twin(optimizer, group, device, readable, len(params))
     if twin is None and fused is True:
         raise RuntimeError(f"{type(optimizer).__name__}: fused=True {why_none}")
+    if twin is None and device == "cpu":  # no compiled twin runs: the NumPy one, if any
+        twin = _numpy_twin(optimizer, readable)
     return twin or _plain_sgd_or(readable, group)
+
+
+def _numpy_twin(optimizer, readable):
+    """The NumPy twin (optim/fused_numpy.py) of ``optimizer.update`` when that is a rule
+    with one (not a subclass's or an instance's own rule), handed ``readable``; else None."""
+    from tinygrad_opt.optim import fused_numpy
+    rule = getattr(optimizer.update, "__func__", None)
+    twin = rule and fused_numpy.TWINS.get(f"{rule.__module__}.{rule.__qualname__}")
+    return functools.partial(twin, readable) if twin else None
 
 
 def _plain_sgd_or(readable, group: dict):
@@ -159,9 +175,10 @@ def _fused_twin(optimizer, group: dict, device: str, readable, count: int):
         return GPU_KERNELS[name], None
     if device != "cpu":
         return None, f"needs parameters on 'cuda' or 'cpu'; this parameter is on '{device}'"
-    cpu = compiled_cpu()
+    cpu = compiled_cpu() if USE_NUMBA else None
     if cpu is None:
-        return None, 'on \'cpu\' needs Numba: pip install "tinygrad_opt[fast]"'
+        return None, ('on \'cpu\' needs Numba: pip install "tinygrad_opt[fast]"' if USE_NUMBA
+                      else "on 'cpu' needs Numba, and optim.fused.USE_NUMBA is False")
     if cpu.launch_refused():
         return None, f"cannot run compiled kernels here: {cpu.launch_refused()}"
     kernel = cpu.kernel_for(name, group)
