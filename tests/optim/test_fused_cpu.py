@@ -331,7 +331,7 @@ def test_without_numba_fused_true_says_what_to_install(without_numba, optimizer_
     readable = run(optimizer_class, options, "cpu", "float32", fused=False, steps=3)
     default = run(optimizer_class, options, "cpu", "float32", fused=None, steps=3)
     for ours, theirs in zip(default[0], readable[0]):
-        np.testing.assert_array_equal(ours, theirs)  # fused=None: the readable rule
+        np.testing.assert_array_equal(ours, theirs)  # fused=None, a small group: the readable rule
 
 
 @needs_numba
