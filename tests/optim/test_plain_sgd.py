@@ -89,3 +89,45 @@ def test_plain_twin_trains_as_the_readable_rule():
             opt.step()
         for a, b in zip(models[0][0].parameters(), models[1][0].parameters()):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_plain_twin_runs_whole_arrays_below_a_million_parameters(device):
+    # below PLAIN_SGD_MAX_SIZE: before the chunked rule and the compiled twin (which
+    # cost more inside a training step); from it on, the choice as for any rule
+    def chosen(sizes, **options):
+        params = [tg.zeros(size, device=device, requires_grad=True) for size in sizes]
+        opt = optim.SGD(params, lr=0.1, **options)
+        return fused.twin_of(opt, opt.param_groups[0], params)
+
+    big = fused.PLAIN_SGD_MAX_SIZE
+    assert fused.COMPILED_MIN_SIZE < 400_000 < big and fused.CHUNK_BYTES < 4 * 400_000
+    assert chosen([400_000, 512, 262_144]) is fused.plain_sgd
+    assert chosen([big - 1]) is fused.plain_sgd
+    compiled = fused.compiled_cpu() if device == "cpu" else None
+    for sizes, options in [([big], {}), ([big // 2, big // 2], {}), ([400_000], dict(fused=False)),
+                           ([400_000], dict(momentum=0.9)), ([400_000], dict(fused=True))]:
+        if options.get("fused") is True and compiled is None:
+            continue  # an error (tests/optim/test_fused_cpu.py)
+        twin = chosen(sizes, **options)
+        if compiled is not None and options.get("fused") is not False:
+            assert isinstance(twin, compiled.GroupTwin), (sizes, options)
+        else:
+            assert getattr(twin, "func", None) is fused.update_in_chunks, (sizes, options)
+
+
+def test_plain_twin_over_large_parameters_equals_the_readable_rule(device):
+    rng = np.random.default_rng(2)
+    shapes = [(300, 700), (700,), (3,)]
+    ours = [tg.tensor(rng.standard_normal(s).astype(np.float32), device=device,
+                      requires_grad=True) for s in shapes]
+    readable = [tg.tensor(p.numpy(), device=device, requires_grad=True) for p in ours]
+    fast, slow = optim.SGD(ours, lr=0.03), optim.SGD(readable, lr=0.03, fused=False)
+    assert fused.twin_of(fast, fast.param_groups[0], ours) is fused.plain_sgd
+    for _ in range(3):
+        for a, b in zip(ours, readable):
+            g = rng.standard_normal(a.shape).astype(np.float32)
+            a.grad, b.grad = tg.tensor(g, device=device), tg.tensor(g, device=device)
+        fast.step()
+        slow.step()
+        for a, b in zip(ours, readable):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
