@@ -90,7 +90,7 @@ def _twin(optimizer, group: dict, params: list):
         _check_capturable(optimizer, group)
     fused = group.get("fused")
     readable = optimizer.update
-    if device != "cuda":  # the chunked rule, for a group with a parameter larger than a chunk
+    if device != "cuda":
         size = largest = 0  # the group's elements, and the bytes of its largest parameter
         for p in params:
             data = p.data
@@ -101,11 +101,12 @@ def _twin(optimizer, group: dict, params: list):
         if plain and _plain_sgd_or(readable, group) is plain_sgd:
             return plain_sgd  # whole arrays: faster there than in chunks or compiled
         if getattr(readable, "elementwise", False) and _chunked(optimizer, largest):
+            # the chunked rule, for a group with a parameter larger than a chunk
             readable = functools.partial(update_in_chunks, optimizer)  # (theta, g, state, group)
     if fused is False:
         return readable
     if fused is None and device == "cpu" and size < COMPILED_MIN_SIZE:
-        return _plain_sgd_or(readable, group)
+        return readable  # (plain SGD returned above)
     if device == "cpu" and len(set(map(id, params))) != len(params):
         # a parameter listed twice is updated twice per step (PyTorch's loop); the compiled
         # twin, which gathers the group's arrays into one call, would update it once
