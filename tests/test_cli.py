@@ -278,6 +278,27 @@ def test_bench_command_prints_ratios_against_numpy():
                                                             .rstrip("x")) <= 4 else "no")
 
 
+def test_bench_adam_reports_the_default_update_with_and_without_numba():
+    """`tinygrad-opt bench --only adam`: the readable rule, the default update and the
+    default without Numba (the NumPy twin) against the hand-written one-pass Adam."""
+    result = subprocess.run([sys.executable, "-m", "tinygrad_opt", "bench", "--quick",
+                             "--only", "adam"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    ratios = {}
+    for line in result.stdout.splitlines():
+        for case in ("1 x 10M, no Numba", "1 x 10M, default", "100 x 100k", "1 x 10M"):
+            if line.strip().startswith(case):
+                ratios[case] = float(line.strip()[len(case):].split()[2].rstrip("x"))
+                break
+    assert set(ratios) == {"1 x 10M", "100 x 100k", "1 x 10M, default", "1 x 10M, no Numba"}
+    assert all(ratio > 0 for ratio in ratios.values())
+    [target] = [line for line in result.stdout.splitlines() if "<= 0.80x" in line]
+    assert float(target.split("|")[1].strip().rstrip("x")) == ratios["1 x 10M, default"]
+    [others] = [line for line in result.stdout.splitlines() if "Adam's default update" in line]
+    assert f"without Numba (the NumPy twin): {ratios['1 x 10M, no Numba']:.2f}x" in others
+    assert f"(fused=False): {ratios['1 x 10M']:.2f}x" in others
+
+
 def test_bench_profile_splits_the_small_step():
     """`tinygrad-opt bench --only profile` shows where a small step's time goes."""
     result = subprocess.run([sys.executable, "-m", "tinygrad_opt", "bench", "--quick",
