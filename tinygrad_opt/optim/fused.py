@@ -30,14 +30,13 @@ Five kinds of twin:
   kernel runs). Without momentum, weight decay and maximize, ``SGD.update`` comes down
   to θ ← θ − γ·g: :func:`plain_sgd` is that line alone, on whole arrays.
 
-Each optimizer's ``fused`` option chooses: ``None`` (default) means plain SGD where it
-applies to a group under PLAIN_SGD_MAX_SIZE parameters off the GPU, else a kernel
-where there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when
-Numba is installed and the group has COMPILED_MIN_SIZE parameters or more), else
-on 'cpu' a NumPy twin where the rule has one (a group of COMPILED_MIN_SIZE or more),
-and the readable rule elsewhere ('strict', small groups on the CPU), or plain SGD
-where it applies; ``False`` always the readable rule; ``True`` always a kernel, or
-an error that says why there is none.
+Each optimizer's ``fused`` option chooses. ``None`` (default), the first that applies:
+plain SGD for a group under PLAIN_SGD_MAX_SIZE parameters off the GPU; a kernel where
+there is one (the GPU kernel on 'cuda', the compiled one on 'cpu' when Numba is
+installed and the group has COMPILED_MIN_SIZE parameters or more); on 'cpu' a NumPy
+twin where the rule has one (a group of COMPILED_MIN_SIZE or more); plain SGD; the
+readable rule ('strict', small groups on the CPU). ``False``: always the readable
+rule. ``True``: always a kernel, or an error that says why there is none.
 """
 
 from __future__ import annotations
@@ -143,9 +142,8 @@ def plain_sgd(theta, g, state: dict, group: dict) -> None:
     """``SGD.update`` with momentum, weight decay and maximize off: its one line that then
     acts, θ ← θ − γ·g, the same arrays bit for bit. The rule itself first reads four more
     options and calls ``maximize_and_decay``: 0.34 us a parameter alone, 1.8 us of a
-    64-64-10 MLP's SGD step measured in it (2026-12-08; docs/benchmarks.md). On whole
-    arrays, one temporary each: in a 784-512-512-10 MLP's step, 250 us against 360 us
-    for the chunked rule and 480 us for the compiled twin (PLAIN_SGD_MAX_SIZE)."""
+    64-64-10 MLP's SGD step measured in it (2026-12-08; docs/benchmarks.md). It runs on
+    whole arrays, one temporary each (PLAIN_SGD_MAX_SIZE says where that pays)."""
     theta -= group["lr"] * g
 
 

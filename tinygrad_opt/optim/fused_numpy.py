@@ -46,8 +46,9 @@ _pool = _pool_key = None
 
 
 def adam(readable, theta, g, state: dict, group: dict) -> None:
-    """``Adam.update`` (optim/adam.py; AdamW too) with ``out=`` buffers, in chunks, on
-    every core. ``readable``: the rule to hand the step to where the twin cannot run."""
+    """``Adam.update`` (optim/adam.py; AdamW too) with ``out=`` buffers, in chunks (a
+    large θ's on every core). ``readable``: the rule to hand the step to where the twin
+    cannot run."""
     lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
     weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
     names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
